@@ -1,0 +1,17 @@
+//! The otwatch domain model shared by the sensor and the manager.
+//!
+//! - [`model`]: the report types (asset, connection, alert, stats) whose field names follow
+//!   `proto/otwatch/v1/inventory.proto`; serialised with serde they are the proto3 JSON mapping.
+//! - [`observation`]: the small owned facts dissectors emit ("10.0.0.5 answered DHCP with
+//!   hostname PLC-7"), which the inventory folds in.
+//! - [`addr`]: MAC addresses and the text forms of addresses.
+//! - [`time`]: packet timestamps and their RFC 3339 form.
+#![forbid(unsafe_code)]
+
+pub mod addr;
+pub mod model;
+pub mod observation;
+pub mod time;
+
+pub use addr::Mac;
+pub use time::Timestamp;

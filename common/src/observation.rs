@@ -1,0 +1,142 @@
+//! Observations: the small owned facts that dissectors emit and the inventory folds in.
+//!
+//! A dissector never touches the inventory; it says what it saw ("the server of this flow
+//! answered DHCP with hostname PLC-7", "this MAC owns that IP"), and the inventory decides
+//! what that means for assets. Text values are owned because they outlive the packet.
+
+use crate::addr::Mac;
+use std::net::IpAddr;
+
+/// Whom an observation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    /// The flow's initiator (client).
+    Client,
+    /// The flow's responder (server).
+    Server,
+    /// A host named by IP inside the payload (a DNS answer, an LLDP management address).
+    Ip(IpAddr),
+    /// A device named by MAC (DHCP chaddr, the source of an LLDP frame).
+    Mac(Mac),
+}
+
+/// An identity field of an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Hostname,
+    Vendor,
+    Model,
+    Firmware,
+    Os,
+    Serial,
+    /// A free-text self-description (SNMP sysDescr, LLDP system description, SSDP server).
+    Description,
+    /// Device type as one of the catalog names (`switch`, `router`, `plc`, ...).
+    DeviceType,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Hostname => "hostname",
+            Field::Vendor => "vendor",
+            Field::Model => "model",
+            Field::Firmware => "firmware",
+            Field::Os => "os",
+            Field::Serial => "serial",
+            Field::Description => "description",
+            Field::DeviceType => "device_type",
+        }
+    }
+}
+
+/// Operations, one shared vocabulary for every protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    Read,
+    Write,
+    ProgramDownload,
+    ProgramUpload,
+    ProgramDelete,
+    FirmwareUpdate,
+    CpuStop,
+    CpuStart,
+    Restart,
+    Identify,
+    Diagnostics,
+    TimeSync,
+    FileTransfer,
+    Control,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::Write => "write",
+            Operation::ProgramDownload => "program_download",
+            Operation::ProgramUpload => "program_upload",
+            Operation::ProgramDelete => "program_delete",
+            Operation::FirmwareUpdate => "firmware_update",
+            Operation::CpuStop => "cpu_stop",
+            Operation::CpuStart => "cpu_start",
+            Operation::Restart => "restart",
+            Operation::Identify => "identify",
+            Operation::Diagnostics => "diagnostics",
+            Operation::TimeSync => "time_sync",
+            Operation::FileTransfer => "file_transfer",
+            Operation::Control => "control",
+        }
+    }
+}
+
+/// Client or server side of a protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+}
+
+/// One fact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// `subject`'s `field` is `value`, according to `source` (e.g. "dhcp option 12").
+    Identity {
+        subject: Subject,
+        field: Field,
+        value: String,
+        source: &'static str,
+    },
+    /// `mac` and `ip` belong to one device (ARP sender, DHCP ack, ...). Only protocols whose
+    /// semantics tie the two may say this; a MAC that merely carried a packet does not.
+    Binding {
+        mac: Mac,
+        ip: IpAddr,
+        source: &'static str,
+    },
+    /// `subject` speaks `protocol` as `role` (used where there is no flow to carry it, or a
+    /// flow's endpoint is not the speaker, e.g. an LLDP frame or an SSDP NOTIFY).
+    Speaks {
+        subject: Subject,
+        protocol: &'static str,
+        role: Role,
+        port: u16,
+    },
+    /// The flow carried an operation, with the raw function code that expressed it.
+    Operation { op: Operation, function_code: Option<u32> },
+    /// A raw function code without a classified operation.
+    FunctionCode(u32),
+    /// A cleartext login crossed the wire: the user name only, never the secret.
+    CleartextLogin { user: String, protocol: &'static str },
+    /// The payload broke the protocol's rules; a finding, not an error.
+    ProtocolViolation { protocol: &'static str, reason: String },
+}

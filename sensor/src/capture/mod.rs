@@ -1,0 +1,157 @@
+//! Capture: where frames come from.
+//!
+//! Every source (capture files here; AF_PACKET and AF_XDP rings later) implements
+//! [`PacketSource`] and hands out batches of frames borrowed from its own buffer, so nothing is
+//! copied between the wire (or the file) and the decoder.
+
+pub mod pcap;
+
+use otwatch_common::Timestamp;
+
+/// Link-layer header type of a frame (tcpdump LINKTYPE_* values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1).
+    Ethernet,
+    /// LINKTYPE_NULL (0): BSD loopback, 4-byte address family in host byte order.
+    Null,
+    /// LINKTYPE_LOOP (108): OpenBSD loopback, 4-byte address family in network byte order.
+    Loop,
+    /// LINKTYPE_RAW (101) and DLT_RAW (12/14): the frame starts with an IPv4 or IPv6 header.
+    Raw,
+    /// LINKTYPE_IPV4 (228).
+    Ipv4,
+    /// LINKTYPE_IPV6 (229).
+    Ipv6,
+    /// LINKTYPE_LINUX_SLL (113): Linux "cooked" capture v1.
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276): Linux "cooked" capture v2.
+    LinuxSll2,
+    /// Anything else: counted, not decoded.
+    Other(u32),
+}
+
+impl LinkType {
+    /// Maps a LINKTYPE_* number (as in pcap and pcapng headers) to a [`LinkType`].
+    pub fn from_linktype(n: u32) -> LinkType {
+        match n {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            12 | 14 | 101 => LinkType::Raw,
+            108 => LinkType::Loop,
+            113 => LinkType::LinuxSll,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            276 => LinkType::LinuxSll2,
+            other => LinkType::Other(other),
+        }
+    }
+}
+
+/// Where a frame's bytes are in the batch buffer, and what the capture said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameMeta {
+    pub ts: Timestamp,
+    pub link: LinkType,
+    /// Offset of the first captured byte in [`Batch::buf`].
+    pub offset: u32,
+    /// Captured length (bytes present in the buffer).
+    pub caplen: u32,
+    /// Length on the wire; larger than `caplen` when the capture was sliced.
+    pub wire_len: u32,
+    /// Interface index (pcapng interface id; 0 for pcap and single-interface sources).
+    pub interface: u32,
+}
+
+/// One frame borrowed from a source's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub ts: Timestamp,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    pub wire_len: u32,
+    pub interface: u32,
+}
+
+/// A batch of frames borrowed from the source until the next call to
+/// [`PacketSource::next_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub buf: &'a [u8],
+    pub frames: &'a [FrameMeta],
+}
+
+impl<'a> Batch<'a> {
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The frames in capture order. A meta whose range lies outside the buffer (a source bug)
+    /// yields an empty frame rather than a panic.
+    pub fn iter(&self) -> impl Iterator<Item = Frame<'a>> + 'a {
+        let buf = self.buf;
+        self.frames.iter().map(move |m| {
+            let start = m.offset as usize;
+            let data = buf
+                .get(start..start.saturating_add(m.caplen as usize))
+                .unwrap_or(&[]);
+            Frame {
+                ts: m.ts,
+                link: m.link,
+                data,
+                wire_len: m.wire_len,
+                interface: m.interface,
+            }
+        })
+    }
+}
+
+/// How far a source has got, for progress reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of input consumed so far.
+    pub done: u64,
+    /// Total bytes of input when known (files), else `None` (live interfaces).
+    pub total: Option<u64>,
+}
+
+/// Capture failures. After an error the source is finished: every frame before the bad spot
+/// has already been handed out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a pcap or pcapng capture (first bytes {magic}); convert it with `editcap -F pcap` or check the file")]
+    NotACapture { path: String, magic: String },
+    #[error("{path} is corrupt at byte offset {offset}: {detail}; the packets before it were analysed")]
+    Corrupt {
+        path: String,
+        offset: u64,
+        detail: String,
+    },
+    #[error("{path} is truncated at byte offset {offset}: {detail}; the packets before it were analysed (a capture cut short, e.g. by a killed tcpdump)")]
+    Truncated {
+        path: String,
+        offset: u64,
+        detail: String,
+    },
+}
+
+/// A source of frames: capture files now, live interfaces later.
+pub trait PacketSource {
+    /// The next batch of frames; `Ok(None)` at the end of input. Frames stay valid until the
+    /// next call. An error ends the source; frames before the fault were returned earlier.
+    fn next_batch(&mut self) -> Result<Option<Batch<'_>>, CaptureError>;
+
+    /// How much of the input has been consumed.
+    fn progress(&self) -> Progress;
+}

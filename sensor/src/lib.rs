@@ -1,0 +1,15 @@
+//! The otwatch sensor as a library: everything but argument parsing lives here.
+//!
+//! A tour in data-flow order:
+//! - [`capture`]: the [`capture::PacketSource`] seam and capture-file readers (pcap, pcapng).
+//! - [`decode`]: zero-copy views of L2–L4 headers (Ethernet, VLAN, ARP, IPv4/6, TCP, UDP,
+//!   ICMP), IPv4 fragment reassembly.
+//! - [`flow`]: the bidirectional flow table, TCP state and per-direction stream reassembly.
+//! - [`protocols`]: one dissector per protocol behind the [`protocols::Dissector`] seam.
+//! - [`inventory`]: folds observations and flow counters into assets and connections.
+//! - [`store`]: the sled-backed state that lets a later run continue an inventory.
+//! - [`pipeline`]: wires them together for `analyze`.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod protocols;
