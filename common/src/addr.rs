@@ -86,6 +86,19 @@ pub fn is_unicast_ip(ip: &IpAddr) -> bool {
     }
 }
 
+impl serde::Serialize for Mac {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Mac {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,7 +116,13 @@ mod tests {
 
     #[test]
     fn unicast_rules() {
-        for s in ["0.0.0.0", "255.255.255.255", "224.0.0.251", "ff02::fb", "::"] {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.251",
+            "ff02::fb",
+            "::",
+        ] {
             assert!(!is_unicast_ip(&s.parse().unwrap()), "{s}");
         }
         for s in ["10.0.0.1", "fe80::1", "2001:db8::1"] {

@@ -5,6 +5,7 @@
 //! what that means for assets. Text values are owned because they outlive the packet.
 
 use crate::addr::Mac;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// Whom an observation is about.
@@ -21,7 +22,8 @@ pub enum Subject {
 }
 
 /// An identity field of an asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Field {
     Hostname,
     Vendor,
@@ -132,11 +134,20 @@ pub enum Observation {
         port: u16,
     },
     /// The flow carried an operation, with the raw function code that expressed it.
-    Operation { op: Operation, function_code: Option<u32> },
+    Operation {
+        op: Operation,
+        function_code: Option<u32>,
+    },
     /// A raw function code without a classified operation.
     FunctionCode(u32),
     /// A cleartext login crossed the wire: the user name only, never the secret.
-    CleartextLogin { user: String, protocol: &'static str },
+    CleartextLogin {
+        user: String,
+        protocol: &'static str,
+    },
     /// The payload broke the protocol's rules; a finding, not an error.
-    ProtocolViolation { protocol: &'static str, reason: String },
+    ProtocolViolation {
+        protocol: &'static str,
+        reason: String,
+    },
 }

@@ -3,7 +3,10 @@
 use std::fmt;
 
 /// Nanoseconds since the Unix epoch, as carried by the capture.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -131,7 +134,12 @@ mod tests {
 
     #[test]
     fn parses_what_it_writes() {
-        for t in [0, 1_445_505_155_500_000_000, 951_782_400_000_000_007, 4_102_444_800_000_001_000] {
+        for t in [
+            0,
+            1_445_505_155_500_000_000,
+            951_782_400_000_000_007,
+            4_102_444_800_000_001_000,
+        ] {
             let ts = Timestamp(t);
             assert_eq!(Timestamp::parse_rfc3339(&ts.rfc3339()), Some(ts));
         }

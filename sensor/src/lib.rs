@@ -11,5 +11,12 @@
 //! - [`pipeline`]: wires them together for `analyze`.
 #![forbid(unsafe_code)]
 
+pub mod analyze;
 pub mod capture;
+pub mod decode;
+pub mod flow;
+pub mod inventory;
+pub mod output;
+pub mod pipeline;
 pub mod protocols;
+pub mod store;

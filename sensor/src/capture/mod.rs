@@ -132,7 +132,9 @@ pub enum CaptureError {
     },
     #[error("{path} is not a pcap or pcapng capture (first bytes {magic}); convert it with `editcap -F pcap` or check the file")]
     NotACapture { path: String, magic: String },
-    #[error("{path} is corrupt at byte offset {offset}: {detail}; the packets before it were analysed")]
+    #[error(
+        "{path} is corrupt at byte offset {offset}: {detail}; the packets before it were analysed"
+    )]
     Corrupt {
         path: String,
         offset: u64,

@@ -28,3 +28,126 @@ impl std::fmt::Debug for ProtocolSpec {
 
 /// Every flow protocol, in the order content probes are tried when no port nominates one.
 pub static PROTOCOLS: &[ProtocolSpec] = &[];
+
+/// The outcome of recognising a flow's protocol.
+#[derive(Debug, Clone, Copy)]
+pub enum Verdict {
+    /// `spec` matched. `swapped`: it matched with the flow's sides the other way round (the
+    /// port that nominated it is the current client port).
+    Match {
+        spec: &'static ProtocolSpec,
+        swapped: bool,
+    },
+    /// A candidate needs more bytes.
+    NeedMore,
+    /// Nothing matches.
+    NoMatch,
+}
+
+/// Recognises the protocol of a flow from its first payload: port-nominated candidates must
+/// confirm by content; then every protocol of the transport is tried by content alone.
+pub fn recognise(
+    transport: Transport,
+    server_port: u16,
+    client_port: u16,
+    dir: Direction,
+    data: &[u8],
+) -> Verdict {
+    let mut need_more = false;
+    let of_transport = || PROTOCOLS.iter().filter(move |s| s.transport == transport);
+    for spec in of_transport().filter(|s| s.ports.contains(&server_port)) {
+        match (spec.probe)(dir, data) {
+            Probe::Yes => {
+                return Verdict::Match {
+                    spec,
+                    swapped: false,
+                }
+            }
+            Probe::NeedMore => need_more = true,
+            Probe::No => {}
+        }
+    }
+    if client_port != server_port {
+        let flipped = match dir {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        };
+        for spec in of_transport().filter(|s| s.ports.contains(&client_port)) {
+            match (spec.probe)(flipped, data) {
+                Probe::Yes => {
+                    return Verdict::Match {
+                        spec,
+                        swapped: true,
+                    }
+                }
+                Probe::NeedMore => need_more = true,
+                Probe::No => {}
+            }
+        }
+    }
+    for spec in of_transport()
+        .filter(|s| !s.ports.contains(&server_port) && !s.ports.contains(&client_port))
+    {
+        match (spec.probe)(dir, data) {
+            Probe::Yes => {
+                return Verdict::Match {
+                    spec,
+                    swapped: false,
+                }
+            }
+            Probe::NeedMore => need_more = true,
+            Probe::No => {}
+        }
+    }
+    if need_more {
+        Verdict::NeedMore
+    } else {
+        Verdict::NoMatch
+    }
+}
+
+/// True when `port` is a registered server port of some protocol on `transport`.
+pub fn is_server_port(transport: Transport, port: u16) -> bool {
+    static PORTS: std::sync::OnceLock<[Vec<bool>; 2]> = std::sync::OnceLock::new();
+    let tables = PORTS.get_or_init(|| {
+        let mut t = [vec![false; 65536], vec![false; 65536]];
+        for spec in PROTOCOLS {
+            let i = spec.transport as usize;
+            for &p in spec.ports {
+                if let Some(slot) = t[i].get_mut(p as usize) {
+                    *slot = true;
+                }
+            }
+        }
+        t
+    });
+    tables[transport as usize]
+        .get(port as usize)
+        .copied()
+        .unwrap_or(false)
+}
+
+/// How a link-layer protocol is found in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameMatch {
+    /// Ethernet II ethertype.
+    Ethertype(u16),
+    /// IEEE 802.2 SNAP (OUI, protocol id).
+    Snap(u32, u16),
+}
+
+/// A link-layer protocol without flows.
+#[derive(Debug)]
+pub struct FrameSpec {
+    pub name: &'static str,
+    pub matches: FrameMatch,
+    pub parse: super::FrameDissector,
+}
+
+/// Every link-layer protocol.
+pub static FRAME_PROTOCOLS: &[FrameSpec] = &[];
+
+/// The link-layer dissector for a frame, if any.
+pub fn frame_spec(m: FrameMatch) -> Option<&'static FrameSpec> {
+    FRAME_PROTOCOLS.iter().find(|s| s.matches == m)
+}

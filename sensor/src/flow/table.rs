@@ -1,0 +1,837 @@
+//! The flow table: one entry per bidirectional 5-tuple, with the initiator as client.
+//!
+//! Who is the client: the sender of a SYN (or the receiver of a SYN-ACK); for flows whose
+//! start the capture missed, the end on a registered or well-known port is the server; else
+//! the first sender. Time is packet time: flows expire when idle longer than their transport's
+//! timeout, measured against the newest packet seen. The table is capped in flows and in
+//! buffered stream bytes; what a cap throws away is counted in [`FlowStats`].
+
+use super::reassembly::{Deliver, Stream, StreamLimits};
+use crate::decode::l4::proto;
+use crate::decode::{IpPacket, L4};
+use crate::protocols::registry::{self, ProtocolSpec};
+use crate::protocols::{Direction, Dissector, Endpoint, FlowCtx, Transport};
+use otwatch_common::observation::Observation;
+use otwatch_common::{Mac, Timestamp};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// Limits and timeouts of the flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    pub max_flows: usize,
+    /// Bytes held for reassembly across all flows.
+    pub max_buffered_bytes: usize,
+    pub stream: StreamLimits,
+    pub tcp_timeout_ns: u64,
+    /// After FIN from both sides or a RST.
+    pub tcp_closed_timeout_ns: u64,
+    pub udp_timeout_ns: u64,
+    pub other_timeout_ns: u64,
+    /// Payload packets a flow may take to be recognised before it is left alone.
+    pub max_probe_packets: u8,
+    /// Bytes buffered per direction while recognising.
+    pub max_probe_bytes: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        const S: u64 = 1_000_000_000;
+        FlowConfig {
+            max_flows: 1 << 20,
+            max_buffered_bytes: 256 << 20,
+            stream: StreamLimits::default(),
+            tcp_timeout_ns: 3600 * S,
+            tcp_closed_timeout_ns: 30 * S,
+            udp_timeout_ns: 120 * S,
+            other_timeout_ns: 60 * S,
+            max_probe_packets: 8,
+            max_probe_bytes: 4096,
+        }
+    }
+}
+
+/// Counters of the flow layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub flows: u64,
+    /// Flows ended early because the table was full.
+    pub flows_evicted: u64,
+    /// Stream bytes never seen by a dissector because of a capture hole.
+    pub stream_gap_bytes: u64,
+    /// Stream bytes thrown away by the buffered-bytes caps.
+    pub stream_bytes_dropped: u64,
+}
+
+/// A flow's counters since its last summary, handed to the inventory.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowSummary {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub ip_proto: u8,
+    pub protocol: Option<&'static str>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    /// True the first time this flow is summarised (count it once).
+    pub new_flow: bool,
+    /// TTL or hop limit of the client's and the server's packets (0 when unseen).
+    pub client_ttl: u8,
+    pub server_ttl: u8,
+    /// The client's packets went to a group (broadcast/multicast) MAC: the "server" address is
+    /// a directed broadcast or group, not a host.
+    pub to_group: bool,
+}
+
+/// What the table produced while handling packets; drained by the pipeline.
+#[derive(Debug)]
+pub enum FlowEvent {
+    Observation {
+        ctx: FlowCtx,
+        protocol: &'static str,
+        obs: Observation,
+    },
+    Summary(FlowSummary),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct FlowKey {
+    lo: IpAddr,
+    hi: IpAddr,
+    lo_port: u16,
+    hi_port: u16,
+    proto: u8,
+}
+
+enum App {
+    Probing,
+    Known {
+        spec: &'static ProtocolSpec,
+        dissector: Box<dyn Dissector>,
+    },
+    Unknown,
+}
+
+struct Flow {
+    client: Endpoint,
+    server: Endpoint,
+    proto: u8,
+    first: Timestamp,
+    last: Timestamp,
+    packets: u64,
+    bytes: u64,
+    reported_packets: u64,
+    reported_bytes: u64,
+    summarised: bool,
+    syn_seen: bool,
+    fin: [bool; 2],
+    rst: bool,
+    client_ttl: u8,
+    server_ttl: u8,
+    to_group: bool,
+    app: App,
+    probes: u8,
+    /// [to_server, to_client]; allocated once a TCP flow carries payload worth parsing.
+    streams: Option<Box<[Stream; 2]>>,
+}
+
+impl Flow {
+    fn closed(&self) -> bool {
+        self.rst || (self.fin[0] && self.fin[1])
+    }
+
+    fn summary(&mut self) -> FlowSummary {
+        let s = FlowSummary {
+            client: self.client,
+            server: self.server,
+            ip_proto: self.proto,
+            protocol: match &self.app {
+                App::Known { spec, .. } => Some(spec.name),
+                _ => None,
+            },
+            packets: self.packets - self.reported_packets,
+            bytes: self.bytes - self.reported_bytes,
+            first: self.first,
+            last: self.last,
+            new_flow: !self.summarised,
+            client_ttl: self.client_ttl,
+            server_ttl: self.server_ttl,
+            to_group: self.to_group,
+        };
+        self.reported_packets = self.packets;
+        self.reported_bytes = self.bytes;
+        self.summarised = true;
+        s
+    }
+}
+
+/// One packet as the flow table needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketInfo<'a> {
+    pub ts: Timestamp,
+    pub wire_len: u32,
+    /// Frames this packet stands for (more than one for a reassembled datagram).
+    pub frames: u32,
+    pub src_mac: Option<Mac>,
+    pub dst_mac: Option<Mac>,
+    pub ip: &'a IpPacket<'a>,
+}
+
+pub struct FlowTable {
+    cfg: FlowConfig,
+    flows: FxHashMap<FlowKey, Flow>,
+    pub stats: FlowStats,
+    buffered: usize,
+    now: Timestamp,
+    next_sweep: Timestamp,
+    events: Vec<FlowEvent>,
+    scratch: Vec<Observation>,
+}
+
+impl std::fmt::Debug for FlowTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowTable")
+            .field("flows", &self.flows.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+const SWEEP_EVERY_NS: u64 = 5_000_000_000;
+
+impl FlowTable {
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            cfg,
+            flows: FxHashMap::default(),
+            stats: FlowStats::default(),
+            buffered: 0,
+            now: Timestamp::ZERO,
+            next_sweep: Timestamp::ZERO,
+            events: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Bytes currently held for reassembly.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
+    }
+
+    /// Events produced so far (observations and flow summaries), in order.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, FlowEvent> {
+        self.events.drain(..)
+    }
+
+    /// Handles one IP packet whose transport was decoded (not a fragment).
+    pub fn packet(&mut self, p: &PacketInfo<'_>) {
+        if p.ts > self.now {
+            self.now = p.ts;
+        }
+        if self.now >= self.next_sweep {
+            self.expire(self.now);
+            self.next_sweep = Timestamp(self.now.0.saturating_add(SWEEP_EVERY_NS));
+        }
+        let ip = p.ip;
+        let (sport, dport, tcp) = match ip.l4 {
+            L4::Tcp {
+                src_port,
+                dst_port,
+                flags,
+                ..
+            } => (src_port, dst_port, Some(flags)),
+            L4::Udp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port, None),
+            _ => (0, 0, None),
+        };
+        let key = if (ip.src, sport) <= (ip.dst, dport) {
+            FlowKey {
+                lo: ip.src,
+                hi: ip.dst,
+                lo_port: sport,
+                hi_port: dport,
+                proto: ip.proto,
+            }
+        } else {
+            FlowKey {
+                lo: ip.dst,
+                hi: ip.src,
+                lo_port: dport,
+                hi_port: sport,
+                proto: ip.proto,
+            }
+        };
+        // A new SYN on a finished or idle flow starts a new flow on the same 5-tuple.
+        let fresh_syn = tcp.is_some_and(|f| f.syn() && !f.ack());
+        if let Some(f) = self.flows.get(&key) {
+            let idle = p.ts.0.saturating_sub(f.last.0) > self.timeout(f);
+            if idle || (fresh_syn && f.closed()) {
+                self.finish(&key);
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.cfg.max_flows {
+                self.make_room();
+            }
+            let src_is_client = orient(ip, sport, dport);
+            let (c, s) = if src_is_client {
+                ((ip.src, sport, p.src_mac), (ip.dst, dport, p.dst_mac))
+            } else {
+                ((ip.dst, dport, p.dst_mac), (ip.src, sport, p.src_mac))
+            };
+            let app = match ip.proto {
+                proto::TCP | proto::UDP => App::Probing,
+                _ => App::Unknown,
+            };
+            self.stats.flows += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    client: Endpoint {
+                        ip: c.0,
+                        port: c.1,
+                        mac: c.2.filter(|m| m.is_unicast()),
+                    },
+                    server: Endpoint {
+                        ip: s.0,
+                        port: s.1,
+                        mac: s.2.filter(|m| m.is_unicast()),
+                    },
+                    proto: ip.proto,
+                    first: p.ts,
+                    last: p.ts,
+                    packets: 0,
+                    bytes: 0,
+                    reported_packets: 0,
+                    reported_bytes: 0,
+                    summarised: false,
+                    syn_seen: false,
+                    fin: [false; 2],
+                    rst: false,
+                    client_ttl: 0,
+                    server_ttl: 0,
+                    to_group: false,
+                    app,
+                    probes: 0,
+                    streams: None,
+                },
+            );
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let dir = if flow.client.ip == ip.src && flow.client.port == sport {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        flow.packets += p.frames as u64;
+        flow.bytes += p.wire_len as u64;
+        if p.ts > flow.last {
+            flow.last = p.ts;
+        }
+        // Learn MACs the first packet in each direction did not give (and the server's MAC
+        // when the first packet came from the server).
+        match dir {
+            Direction::ToServer => {
+                flow.client_ttl = ip.ttl;
+                if p.dst_mac.is_some_and(|m| m.is_group()) {
+                    flow.to_group = true;
+                }
+                if flow.client.mac.is_none() {
+                    flow.client.mac = p.src_mac.filter(|m| m.is_unicast());
+                }
+            }
+            Direction::ToClient => {
+                flow.server_ttl = ip.ttl;
+                if flow.server.mac.is_none() {
+                    flow.server.mac = p.src_mac.filter(|m| m.is_unicast());
+                }
+            }
+        }
+        let ctx = FlowCtx {
+            client: flow.client,
+            server: flow.server,
+            transport: if ip.proto == proto::TCP {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            ts: p.ts,
+            dst_mac: p.dst_mac,
+        };
+        match ip.l4 {
+            L4::Tcp {
+                seq,
+                ack,
+                flags,
+                payload,
+                ..
+            } => {
+                let d = dir as usize;
+                if flags.syn() {
+                    flow.syn_seen = true;
+                }
+                if flags.rst() {
+                    flow.rst = true;
+                }
+                if flags.fin() {
+                    if let Some(fin) = flow.fin.get_mut(d) {
+                        *fin = true;
+                    }
+                }
+                if matches!(flow.app, App::Unknown) {
+                    return;
+                }
+                let streams = flow.streams.get_or_insert_with(Box::default);
+                let before = streams[0].held_bytes() + streams[1].held_bytes();
+                if flags.syn() {
+                    streams[d].syn(seq);
+                }
+                if flags.ack() && streams[1 - d].acked(ack) {
+                    // The peer acknowledged bytes we never saw: the hole is permanent.
+                    deliver_ready(
+                        flow,
+                        dir.other(),
+                        &ctx,
+                        &self.cfg,
+                        &mut self.stats,
+                        &mut self.scratch,
+                        &mut self.events,
+                    );
+                }
+                if !payload.is_empty() {
+                    let mut dropped = 0;
+                    let Some(streams) = flow.streams.as_mut() else {
+                        return;
+                    };
+                    let seg = streams[d].segment(seq, payload, &self.cfg.stream, &mut dropped);
+                    self.stats.stream_gap_bytes += dropped;
+                    if let Deliver::Bytes(bytes) = seg {
+                        feed(
+                            flow,
+                            dir,
+                            bytes,
+                            &ctx,
+                            &self.cfg,
+                            &mut self.stats,
+                            &mut self.scratch,
+                            &mut self.events,
+                        );
+                    }
+                    deliver_ready(
+                        flow,
+                        dir,
+                        &ctx,
+                        &self.cfg,
+                        &mut self.stats,
+                        &mut self.scratch,
+                        &mut self.events,
+                    );
+                }
+                let after = flow
+                    .streams
+                    .as_ref()
+                    .map_or(0, |s| s[0].held_bytes() + s[1].held_bytes());
+                self.buffered = (self.buffered + after).saturating_sub(before);
+                if self.buffered > self.cfg.max_buffered_bytes {
+                    if let Some(s) = flow.streams.as_mut() {
+                        let n = s[0].reset() + s[1].reset();
+                        s[0].gap = true;
+                        s[1].gap = true;
+                        self.stats.stream_bytes_dropped += n as u64;
+                        self.buffered = self.buffered.saturating_sub(n);
+                    }
+                }
+            }
+            L4::Udp { payload, .. } => {
+                if payload.is_empty() || matches!(flow.app, App::Unknown) {
+                    return;
+                }
+                let mut dir = dir;
+                if matches!(flow.app, App::Probing) && recognise(flow, dir, payload, &self.cfg) {
+                    dir = dir.other();
+                }
+                if let App::Known { spec, dissector } = &mut flow.app {
+                    let ctx = FlowCtx {
+                        client: flow.client,
+                        server: flow.server,
+                        ..ctx
+                    };
+                    dissector.parse(dir, payload, &ctx, &mut self.scratch);
+                    emit(&mut self.events, &mut self.scratch, &ctx, spec.name);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn timeout(&self, f: &Flow) -> u64 {
+        match f.proto {
+            proto::TCP if f.closed() => self.cfg.tcp_closed_timeout_ns,
+            proto::TCP => self.cfg.tcp_timeout_ns,
+            proto::UDP => self.cfg.udp_timeout_ns,
+            _ => self.cfg.other_timeout_ns,
+        }
+    }
+
+    /// Ends every flow idle for longer than its timeout at packet time `now`.
+    pub fn expire(&mut self, now: Timestamp) {
+        let mut done: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.0.saturating_sub(f.last.0) > self.timeout(f))
+            .map(|(k, _)| *k)
+            .collect();
+        done.sort_unstable();
+        for k in done {
+            self.finish(&k);
+        }
+    }
+
+    /// Summarises every flow's counters without ending the flows (for periodic reports).
+    pub fn checkpoint(&mut self) {
+        let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            if let Some(f) = self.flows.get_mut(&k) {
+                if f.packets > f.reported_packets {
+                    let s = f.summary();
+                    self.events.push(FlowEvent::Summary(s));
+                }
+            }
+        }
+    }
+
+    /// Ends all flows (end of input).
+    pub fn finish_all(&mut self) {
+        let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            self.finish(&k);
+        }
+    }
+
+    fn finish(&mut self, key: &FlowKey) {
+        let Some(mut f) = self.flows.remove(key) else {
+            return;
+        };
+        // Let the dissector see what was held behind a hole.
+        if f.streams.is_some() && matches!(f.app, App::Known { .. }) {
+            let ctx = FlowCtx {
+                client: f.client,
+                server: f.server,
+                transport: Transport::Tcp,
+                ts: f.last,
+                dst_mac: None,
+            };
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                while f
+                    .streams
+                    .as_mut()
+                    .is_some_and(|s| s[dir as usize].skip_hole())
+                {
+                    deliver_ready(
+                        &mut f,
+                        dir,
+                        &ctx,
+                        &self.cfg,
+                        &mut self.stats,
+                        &mut self.scratch,
+                        &mut self.events,
+                    );
+                }
+            }
+        }
+        if let Some(s) = f.streams.as_ref() {
+            self.buffered = self
+                .buffered
+                .saturating_sub(s[0].held_bytes() + s[1].held_bytes());
+        }
+        let s = f.summary();
+        self.events.push(FlowEvent::Summary(s));
+    }
+
+    /// The table is full: expire idle flows, then end the least recently active eighth.
+    fn make_room(&mut self) {
+        self.expire(self.now);
+        if self.flows.len() < self.cfg.max_flows {
+            return;
+        }
+        let mut by_age: Vec<(Timestamp, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.last, *k)).collect();
+        let n = (by_age.len() / 8).max(1);
+        by_age.select_nth_unstable(n - 1);
+        let mut victims: Vec<(Timestamp, FlowKey)> = by_age.into_iter().take(n).collect();
+        victims.sort_unstable();
+        for (_, k) in victims {
+            self.finish(&k);
+            self.stats.flows_evicted += 1;
+        }
+    }
+}
+
+impl Direction {
+    /// The opposite direction.
+    pub fn other(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
+/// Decides whether the sender of the first packet seen is the client.
+fn orient(ip: &IpPacket<'_>, sport: u16, dport: u16) -> bool {
+    match ip.l4 {
+        L4::Tcp { flags, .. } if flags.syn() => !flags.ack(),
+        L4::Icmp { ty, v6, .. } => {
+            // Echo reply (ICMP 0, ICMPv6 129) comes from the server.
+            !matches!((v6, ty), (false, 0) | (true, 129))
+        }
+        L4::Tcp { .. } | L4::Udp { .. } => {
+            let transport = if ip.proto == proto::TCP {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            };
+            port_rank(transport, dport) >= port_rank(transport, sport)
+        }
+        _ => true,
+    }
+}
+
+/// How strongly a port suggests a server: registered protocol port > well-known > registered
+/// range > ephemeral.
+fn port_rank(t: Transport, port: u16) -> u8 {
+    if registry::is_server_port(t, port) {
+        3
+    } else if port < 1024 {
+        2
+    } else if port < 49152 {
+        1
+    } else {
+        0
+    }
+}
+
+/// Tries to recognise the flow's protocol from `data` travelling in `dir`. Returns true when
+/// the flow's sides were swapped (so `dir` is now the other direction).
+fn recognise(flow: &mut Flow, dir: Direction, data: &[u8], cfg: &FlowConfig) -> bool {
+    let transport = if flow.proto == proto::TCP {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    flow.probes = flow.probes.saturating_add(1);
+    match registry::recognise(transport, flow.server.port, flow.client.port, dir, data) {
+        registry::Verdict::Match { spec, swapped } => {
+            if swapped && !flow.syn_seen {
+                // The capture missed the start and the first guess of sides was wrong.
+                std::mem::swap(&mut flow.client, &mut flow.server);
+                std::mem::swap(&mut flow.client_ttl, &mut flow.server_ttl);
+                if let Some(s) = flow.streams.as_mut() {
+                    s.swap(0, 1);
+                }
+            }
+            flow.app = App::Known {
+                spec,
+                dissector: (spec.new)(),
+            };
+            return swapped && !flow.syn_seen;
+        }
+        registry::Verdict::NeedMore
+            if flow.probes < cfg.max_probe_packets && data.len() < cfg.max_probe_bytes => {}
+        _ => {
+            flow.app = App::Unknown;
+            if let Some(s) = flow.streams.as_mut() {
+                s[0].reset();
+                s[1].reset();
+            }
+        }
+    }
+    false
+}
+
+/// Delivers held segments of `dir` that are now in order.
+fn deliver_ready(
+    flow: &mut Flow,
+    dir: Direction,
+    ctx: &FlowCtx,
+    cfg: &FlowConfig,
+    stats: &mut FlowStats,
+    scratch: &mut Vec<Observation>,
+    events: &mut Vec<FlowEvent>,
+) {
+    loop {
+        let Some(data) = flow
+            .streams
+            .as_mut()
+            .and_then(|s| s[dir as usize].drain_ready())
+        else {
+            return;
+        };
+        feed(flow, dir, &data, ctx, cfg, stats, scratch, events);
+    }
+}
+
+/// Hands in-order stream bytes to the flow's dissector (recognising the protocol first).
+#[allow(clippy::too_many_arguments)]
+fn feed(
+    flow: &mut Flow,
+    dir: Direction,
+    bytes: &[u8],
+    ctx: &FlowCtx,
+    cfg: &FlowConfig,
+    stats: &mut FlowStats,
+    scratch: &mut Vec<Observation>,
+    events: &mut Vec<FlowEvent>,
+) {
+    let d = dir as usize;
+    if matches!(flow.app, App::Probing) {
+        let Some(streams) = flow.streams.as_mut() else {
+            return;
+        };
+        let st = &mut streams[d];
+        let take = bytes
+            .len()
+            .min(cfg.max_probe_bytes.saturating_sub(st.pending.len()));
+        st.pending
+            .extend_from_slice(bytes.get(..take).unwrap_or(&[]));
+        let probe_data = std::mem::take(&mut st.pending);
+        let swapped = recognise(flow, dir, &probe_data, cfg);
+        if let Some(streams) = flow.streams.as_mut() {
+            // After a swap this direction's stream moved to the other slot.
+            streams[if swapped { 1 - d } else { d }].pending = probe_data;
+        }
+        if !matches!(flow.app, App::Known { .. }) {
+            return;
+        }
+        // Recognised: the probe buffer (this direction) is the first thing parsed.
+        let ctx = FlowCtx {
+            client: flow.client,
+            server: flow.server,
+            ..*ctx
+        };
+        let dir = if swapped { dir.other() } else { dir };
+        run_pending(flow, dir, &ctx, cfg, stats, scratch, events);
+        return;
+    }
+    let App::Known { spec, dissector } = &mut flow.app else {
+        return;
+    };
+    let Some(streams) = flow.streams.as_mut() else {
+        return;
+    };
+    let st = &mut streams[d];
+    if std::mem::take(&mut st.gap) {
+        st.pending.clear();
+        dissector.gap(dir);
+    }
+    if st.pending.is_empty() {
+        // Fast path: parse straight from the capture buffer.
+        let n = dissector.parse(dir, bytes, ctx, scratch).min(bytes.len());
+        emit(events, scratch, ctx, spec.name);
+        keep_rest(
+            st,
+            bytes.get(n..).unwrap_or(&[]),
+            cfg,
+            stats,
+            dissector.as_mut(),
+            dir,
+        );
+    } else {
+        st.pending.extend_from_slice(bytes);
+        let n = dissector
+            .parse(dir, &st.pending, ctx, scratch)
+            .min(st.pending.len());
+        emit(events, scratch, ctx, spec.name);
+        st.pending.drain(..n);
+        if st.pending.len() > cfg.stream.max_bytes {
+            stats.stream_bytes_dropped += st.pending.len() as u64;
+            st.pending.clear();
+            dissector.gap(dir);
+        }
+    }
+}
+
+/// Parses the bytes buffered while probing, in the given direction.
+fn run_pending(
+    flow: &mut Flow,
+    dir: Direction,
+    ctx: &FlowCtx,
+    cfg: &FlowConfig,
+    stats: &mut FlowStats,
+    scratch: &mut Vec<Observation>,
+    events: &mut Vec<FlowEvent>,
+) {
+    let App::Known { spec, dissector } = &mut flow.app else {
+        return;
+    };
+    let Some(streams) = flow.streams.as_mut() else {
+        return;
+    };
+    for d in [dir, dir.other()] {
+        let st = &mut streams[d as usize];
+        if st.pending.is_empty() {
+            continue;
+        }
+        let n = dissector
+            .parse(d, &st.pending, ctx, scratch)
+            .min(st.pending.len());
+        emit(events, scratch, ctx, spec.name);
+        st.pending.drain(..n);
+        if st.pending.len() > cfg.stream.max_bytes {
+            stats.stream_bytes_dropped += st.pending.len() as u64;
+            st.pending.clear();
+            dissector.gap(d);
+        }
+    }
+}
+
+fn keep_rest(
+    st: &mut Stream,
+    rest: &[u8],
+    cfg: &FlowConfig,
+    stats: &mut FlowStats,
+    dissector: &mut dyn Dissector,
+    dir: Direction,
+) {
+    if rest.is_empty() {
+        return;
+    }
+    if rest.len() > cfg.stream.max_bytes {
+        stats.stream_bytes_dropped += rest.len() as u64;
+        dissector.gap(dir);
+        return;
+    }
+    st.pending.extend_from_slice(rest);
+}
+
+fn emit(
+    events: &mut Vec<FlowEvent>,
+    scratch: &mut Vec<Observation>,
+    ctx: &FlowCtx,
+    protocol: &'static str,
+) {
+    for obs in scratch.drain(..) {
+        events.push(FlowEvent::Observation {
+            ctx: *ctx,
+            protocol,
+            obs,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! The asset projection: from raw facts to the report's assets and connections.
+//!
+//! Addresses become one device when a protocol ties them (ARP sender, DHCP, LLDP/CDP
+//! management address: explicit bindings) or when the traffic is unambiguous: an IP whose
+//! packets all came from one MAC, and a MAC that carried no other IPv4 address. A MAC that
+//! carried many IPs is a router or firewall forwarding for others: it stays its own asset and
+//! the IPs behind it stay theirs.
+
+use super::facts::{Counters, EvidenceRec};
+use super::{oui, Inventory};
+use otwatch_common::model::{
+    Asset, CaptureStats, CleartextLogin, Connection, Evidence, InventoryReport, ProtocolUse,
+    INVENTORY_SCHEMA,
+};
+use otwatch_common::observation::Field;
+use otwatch_common::{Mac, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Explicitly bound IPs above this per MAC look like proxy ARP, not one device.
+const MAX_BOUND_IPS: usize = 16;
+/// IPv6 addresses one host commonly uses at once (link-local, SLAAC, temporary, ULA).
+const MAX_HOST_V6: usize = 4;
+
+/// How much a source is trusted for identity: protocol answers beat discovery protocols, which
+/// beat names from third parties, which beat the OUI guess.
+fn source_rank(source: &str) -> u8 {
+    const RANKS: &[(&str, u8)] = &[
+        ("modbus", 95),
+        ("s7", 95),
+        ("enip", 95),
+        ("cip", 95),
+        ("bacnet", 95),
+        ("profinet", 95),
+        ("dnp3", 95),
+        ("opcua", 95),
+        ("lldp", 85),
+        ("cdp", 85),
+        ("snmp", 85),
+        ("smb native os", 80),
+        ("ntlm", 75),
+        ("dhcp option", 70),
+        ("dhcp vendor class", 65),
+        ("nbns", 65),
+        ("mdns", 65),
+        ("llmnr", 60),
+        ("ssh banner", 60),
+        ("http user-agent", 55),
+        ("http server", 50),
+        ("ssdp", 50),
+        ("dhcp parameter list", 45),
+        ("tls certificate", 40),
+        ("dns answer", 35),
+        ("tls sni", 30),
+        ("l2 forwarding", 20),
+        ("oui", 10),
+    ];
+    RANKS
+        .iter()
+        .find(|(p, _)| source.starts_with(p))
+        .map_or(50, |(_, r)| *r)
+}
+
+/// Picks the value of `field`: strongest source, then earliest, then smallest value.
+fn best<'a>(ev: &'a [EvidenceRec], field: Field) -> Option<&'a EvidenceRec> {
+    ev.iter().filter(|e| e.field == field).min_by(|a, b| {
+        source_rank(&b.source)
+            .cmp(&source_rank(&a.source))
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.value.cmp(&b.value))
+    })
+}
+
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            // Keep the smaller index as root so results do not depend on union order.
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.0[hi] = lo;
+        }
+    }
+}
+
+fn ts_text(t: Option<Timestamp>) -> String {
+    t.map(|t| t.rfc3339()).unwrap_or_default()
+}
+
+/// Builds the report: assets, connections and the given capture statistics.
+pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
+    let ips: Vec<IpAddr> = inv.hosts.keys().copied().collect();
+    let macs: Vec<Mac> = inv.macs.keys().copied().collect();
+    let ip_idx: BTreeMap<IpAddr, usize> = ips.iter().enumerate().map(|(i, ip)| (*ip, i)).collect();
+    let mac_idx: BTreeMap<Mac, usize> = macs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (*m, ips.len() + i))
+        .collect();
+    let mut uf = UnionFind((0..ips.len() + macs.len()).collect());
+
+    // Explicit bindings.
+    for (m, f) in &inv.macs {
+        if f.bound_ips.len() > MAX_BOUND_IPS {
+            continue;
+        }
+        for ip in &f.bound_ips {
+            let unique = inv.hosts.get(ip).is_some_and(|h| h.bound_macs.len() == 1);
+            if let (true, Some(&a), Some(&b)) = (unique, ip_idx.get(ip), mac_idx.get(m)) {
+                uf.union(a, b);
+            }
+        }
+    }
+    // Unambiguous pairs seen in traffic.
+    let forwarding = |f: &super::MacFacts| {
+        let all: BTreeSet<&IpAddr> = f.ips.iter().chain(f.bound_ips.iter()).collect();
+        let v4 = all.iter().filter(|ip| ip.is_ipv4()).count();
+        let v6 = all.len() - v4;
+        v4 > 1 || v6 > MAX_HOST_V6
+    };
+    for (ip, h) in &inv.hosts {
+        if !h.bound_macs.is_empty() || h.macs.len() != 1 {
+            continue;
+        }
+        let Some(m) = h.macs.first() else { continue };
+        let Some(f) = inv.macs.get(m) else { continue };
+        if forwarding(f) {
+            continue;
+        }
+        if let (Some(&a), Some(&b)) = (ip_idx.get(ip), mac_idx.get(m)) {
+            uf.union(a, b);
+        }
+    }
+
+    let mut groups: BTreeMap<usize, (Vec<IpAddr>, Vec<Mac>)> = BTreeMap::new();
+    for (i, ip) in ips.iter().enumerate() {
+        let r = uf.find(i);
+        groups.entry(r).or_default().0.push(*ip);
+    }
+    for (i, m) in macs.iter().enumerate() {
+        let r = uf.find(ips.len() + i);
+        groups.entry(r).or_default().1.push(*m);
+    }
+
+    let mut assets: Vec<Asset> = groups
+        .into_values()
+        .map(|(ips, macs)| build_asset(inv, &ips, &macs, &forwarding))
+        .collect();
+    assets.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let connections = inv
+        .conns
+        .iter()
+        .map(|(k, c)| Connection {
+            client: k.client.to_string(),
+            server: k.server.to_string(),
+            transport: k.transport_name(),
+            port: k.port as u32,
+            protocol: c.protocol.clone().unwrap_or_default(),
+            packets: c.counters.packets,
+            bytes: c.counters.bytes,
+            function_codes: c.function_codes.iter().map(|f| f.to_string()).collect(),
+            operations: c.operations.iter().cloned().collect(),
+            cleartext_logins: c
+                .cleartext_logins
+                .iter()
+                .map(|((user, protocol), t)| CleartextLogin {
+                    user: user.clone(),
+                    protocol: protocol.clone(),
+                    first_seen: t.rfc3339(),
+                })
+                .collect(),
+            first_seen: ts_text(c.counters.first),
+            last_seen: ts_text(c.counters.last),
+            flows: c.flows,
+        })
+        .collect();
+
+    InventoryReport {
+        schema: INVENTORY_SCHEMA.to_string(),
+        stats,
+        assets,
+        connections,
+        alerts: Vec::new(),
+    }
+}
+
+fn build_asset(
+    inv: &Inventory,
+    ips: &[IpAddr],
+    macs: &[Mac],
+    forwarding: &dyn Fn(&super::MacFacts) -> bool,
+) -> Asset {
+    let mut counters = Counters::default();
+    let mut evidence: Vec<EvidenceRec> = Vec::new();
+    let mut protocols: BTreeSet<(String, String, u32)> = BTreeSet::new();
+    for ip in ips {
+        if let Some(h) = inv.hosts.get(ip) {
+            counters.merge(h.counters);
+            evidence.extend(h.evidence.iter().cloned());
+            protocols.extend(h.protocols.iter().cloned());
+        }
+    }
+    for m in macs {
+        if let Some(f) = inv.macs.get(m) {
+            counters.merge(f.counters);
+            evidence.extend(f.evidence.iter().cloned());
+            protocols.extend(f.protocols.iter().cloned());
+            if forwarding(f) {
+                evidence.push(EvidenceRec {
+                    field: Field::DeviceType,
+                    value: "router".into(),
+                    source: format!("l2 forwarding: carried {} source IPs", f.ips.len()),
+                    first_seen: f.counters.first.unwrap_or_default(),
+                });
+            }
+        }
+        if let Some(v) = oui::vendor(*m) {
+            evidence.push(EvidenceRec {
+                field: Field::Vendor,
+                value: v.to_string(),
+                source: format!("oui {}", m),
+                first_seen: inv
+                    .macs
+                    .get(m)
+                    .and_then(|f| f.counters.first)
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    evidence.sort();
+    evidence.dedup_by(|a, b| a.field == b.field && a.value == b.value && a.source == b.source);
+    let pick = |f: Field| {
+        best(&evidence, f)
+            .map(|e| e.value.clone())
+            .unwrap_or_default()
+    };
+    let names: BTreeSet<String> = evidence
+        .iter()
+        .filter(|e| e.field == Field::Hostname)
+        .map(|e| e.value.clone())
+        .collect();
+    let id = match (macs.first(), ips.first()) {
+        (Some(m), _) => format!("mac:{m}"),
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => String::new(),
+    };
+    let device_type = best(&evidence, Field::DeviceType)
+        .map(|e| e.value.clone())
+        .unwrap_or_else(|| "unknown".into());
+    Asset {
+        id,
+        macs: macs.iter().map(|m| m.to_string()).collect(),
+        ips: ips.iter().map(|ip| ip.to_string()).collect(),
+        vendor: pick(Field::Vendor),
+        hostname: pick(Field::Hostname),
+        model: pick(Field::Model),
+        firmware: pick(Field::Firmware),
+        os: pick(Field::Os),
+        serial: pick(Field::Serial),
+        device_type,
+        purdue_level: None,
+        protocols: protocols
+            .into_iter()
+            .map(|(name, role, port)| ProtocolUse { name, role, port })
+            .collect(),
+        packets: counters.packets,
+        bytes: counters.bytes,
+        first_seen: ts_text(counters.first),
+        last_seen: ts_text(counters.last),
+        names: names.into_iter().collect(),
+        evidence: evidence
+            .into_iter()
+            .map(|e| Evidence {
+                field: e.field.as_str().to_string(),
+                value: e.value,
+                source: e.source,
+                first_seen: e.first_seen.rfc3339(),
+            })
+            .collect(),
+    }
+}

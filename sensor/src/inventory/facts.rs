@@ -1,0 +1,244 @@
+//! Raw facts per address and per connection, and how they merge.
+
+use otwatch_common::observation::Field;
+use otwatch_common::{Mac, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// At most this many distinct MACs per IP and IPs per MAC are remembered; beyond that the
+/// address is plainly shared (a router, a NAT) and more detail adds nothing.
+pub const MAX_PAIRS: usize = 64;
+/// Identity evidence records kept per address.
+pub const MAX_EVIDENCE: usize = 64;
+
+/// Packet and byte counters with first/last packet time.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+impl Counters {
+    pub fn add(&mut self, packets: u64, bytes: u64, first: Timestamp, last: Timestamp) {
+        self.packets += packets;
+        self.bytes += bytes;
+        self.seen(first);
+        self.seen(last);
+    }
+
+    /// Widens the first/last window to include `ts` without counting a packet.
+    pub fn seen(&mut self, ts: Timestamp) {
+        self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
+        self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
+    }
+
+    pub fn merge(&mut self, o: Counters) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        if let Some(f) = o.first {
+            self.seen(f);
+        }
+        if let Some(l) = o.last {
+            self.seen(l);
+        }
+    }
+}
+
+/// One identity fact with its source.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EvidenceRec {
+    pub field: Field,
+    pub value: String,
+    pub source: String,
+    pub first_seen: Timestamp,
+}
+
+fn add_evidence(list: &mut Vec<EvidenceRec>, rec: EvidenceRec) {
+    if let Some(e) = list
+        .iter_mut()
+        .find(|e| e.field == rec.field && e.value == rec.value && e.source == rec.source)
+    {
+        e.first_seen = e.first_seen.min(rec.first_seen);
+        return;
+    }
+    if list.len() < MAX_EVIDENCE {
+        list.push(rec);
+        list.sort();
+    }
+}
+
+/// (protocol name, role, server port).
+pub type ProtoUse = (String, String, u32);
+
+/// Facts about one unicast IP address.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub counters: Counters,
+    /// MACs that sent this IP's packets.
+    pub macs: BTreeSet<Mac>,
+    /// MACs that ARP/DHCP/LLDP tie to this IP.
+    pub bound_macs: BTreeSet<Mac>,
+    pub protocols: BTreeSet<ProtoUse>,
+    pub evidence: Vec<EvidenceRec>,
+    /// Largest TTL/hop limit seen on this host's packets.
+    pub max_ttl: u8,
+}
+
+impl HostFacts {
+    pub fn add_mac(&mut self, m: Mac) {
+        if self.macs.len() < MAX_PAIRS {
+            self.macs.insert(m);
+        }
+    }
+
+    pub fn note_ttl(&mut self, ttl: u8) {
+        self.max_ttl = self.max_ttl.max(ttl);
+    }
+
+    pub fn add_evidence(&mut self, rec: EvidenceRec) {
+        add_evidence(&mut self.evidence, rec);
+    }
+
+    pub fn merge(&mut self, o: HostFacts) {
+        self.counters.merge(o.counters);
+        for m in o.macs {
+            self.add_mac(m);
+        }
+        self.bound_macs.extend(o.bound_macs);
+        self.protocols.extend(o.protocols);
+        for e in o.evidence {
+            self.add_evidence(e);
+        }
+        self.max_ttl = self.max_ttl.max(o.max_ttl);
+    }
+}
+
+/// Facts about one unicast MAC address.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MacFacts {
+    /// Frames without IP (ARP, LLDP, CDP, ...) sent by this MAC.
+    pub counters: Counters,
+    /// Source IPs this MAC carried.
+    pub ips: BTreeSet<IpAddr>,
+    /// IPs that ARP/DHCP/LLDP tie to this MAC.
+    pub bound_ips: BTreeSet<IpAddr>,
+    pub protocols: BTreeSet<ProtoUse>,
+    pub evidence: Vec<EvidenceRec>,
+}
+
+impl MacFacts {
+    pub fn add_ip(&mut self, ip: IpAddr) {
+        if self.ips.len() < MAX_PAIRS {
+            self.ips.insert(ip);
+        }
+    }
+
+    pub fn add_evidence(&mut self, rec: EvidenceRec) {
+        add_evidence(&mut self.evidence, rec);
+    }
+
+    pub fn merge(&mut self, o: MacFacts) {
+        self.counters.merge(o.counters);
+        for ip in o.ips {
+            self.add_ip(ip);
+        }
+        self.bound_ips.extend(o.bound_ips);
+        self.protocols.extend(o.protocols);
+        for e in o.evidence {
+            self.add_evidence(e);
+        }
+    }
+}
+
+/// A connection: all flows from one client IP to one server IP, transport and server port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnKey {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    /// IP protocol number.
+    pub transport: u8,
+    pub port: u16,
+}
+
+impl ConnKey {
+    /// A text key that sorts like the struct does not; used only as a store key.
+    pub fn to_store_key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.client, self.server, self.transport, self.port
+        )
+    }
+
+    pub fn from_store_key(s: &str) -> Option<ConnKey> {
+        let mut it = s.split('|');
+        Some(ConnKey {
+            client: it.next()?.parse().ok()?,
+            server: it.next()?.parse().ok()?,
+            transport: it.next()?.parse().ok()?,
+            port: it.next()?.parse().ok()?,
+        })
+    }
+
+    /// Transport name as reported.
+    pub fn transport_name(&self) -> String {
+        match self.transport {
+            6 => "tcp".into(),
+            17 => "udp".into(),
+            1 => "icmp".into(),
+            58 => "icmpv6".into(),
+            n => format!("ip-{n}"),
+        }
+    }
+}
+
+/// Facts about one connection.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnFacts {
+    pub counters: Counters,
+    pub flows: u64,
+    pub protocol: Option<String>,
+    pub function_codes: BTreeSet<u32>,
+    pub operations: BTreeSet<String>,
+    /// (user, protocol) → first seen.
+    #[serde(with = "login_map")]
+    pub cleartext_logins: BTreeMap<(String, String), Timestamp>,
+}
+
+impl ConnFacts {
+    pub fn merge(&mut self, o: ConnFacts) {
+        self.counters.merge(o.counters);
+        self.flows += o.flows;
+        if self.protocol.is_none() {
+            self.protocol = o.protocol;
+        }
+        self.function_codes.extend(o.function_codes);
+        self.operations.extend(o.operations);
+        for (k, t) in o.cleartext_logins {
+            let e = self.cleartext_logins.entry(k).or_insert(t);
+            *e = (*e).min(t);
+        }
+    }
+}
+
+/// Tuple-keyed maps as a list in JSON.
+mod login_map {
+    use otwatch_common::Timestamp;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    type Map = BTreeMap<(String, String), Timestamp>;
+
+    pub fn serialize<S: Serializer>(m: &Map, s: S) -> Result<S::Ok, S::Error> {
+        let v: Vec<(&String, &String, &Timestamp)> =
+            m.iter().map(|((u, p), t)| (u, p, t)).collect();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
+        let v: Vec<(String, String, Timestamp)> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|(u, p, t)| ((u, p), t)).collect())
+    }
+}

@@ -1,0 +1,266 @@
+//! The inventory: what the sensor knows about every address it has seen.
+//!
+//! It keeps raw facts per unicast IP ([`HostFacts`]), per unicast MAC ([`MacFacts`]) and per
+//! connection ([`ConnFacts`]), folded in from flow summaries and observations. Assets are a
+//! projection of those facts made when a report is asked for ([`report`]): addresses are tied
+//! into devices by ARP/DHCP bindings and by consistent MAC↔IP pairs, identity is chosen from
+//! the evidence by source strength. Keeping facts raw makes the inventory mergeable: a later
+//! run continues an earlier one by folding more facts into the same maps.
+
+pub mod assets;
+pub mod facts;
+pub mod oui;
+
+pub use assets::report;
+pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, MacFacts};
+
+use crate::flow::FlowSummary;
+use crate::protocols::FlowCtx;
+use otwatch_common::addr::is_unicast_ip;
+use otwatch_common::observation::{Observation, Role, Subject};
+use otwatch_common::{Mac, Timestamp};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Raw facts about everything seen. Deterministic: ordered maps only.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Inventory {
+    pub hosts: BTreeMap<IpAddr, HostFacts>,
+    pub macs: BTreeMap<Mac, MacFacts>,
+    pub conns: BTreeMap<ConnKey, ConnFacts>,
+    /// Protocol violations seen, per protocol.
+    pub violations: BTreeMap<String, u64>,
+}
+
+/// Where an observation came from.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// A flow's dissector.
+    Flow {
+        ctx: &'a FlowCtx,
+        protocol: &'static str,
+    },
+    /// A link-layer frame (ARP, LLDP, CDP) with its source MAC.
+    Frame { src: Mac, ts: Timestamp },
+}
+
+impl Origin<'_> {
+    fn ts(&self) -> Timestamp {
+        match self {
+            Origin::Flow { ctx, .. } => ctx.ts,
+            Origin::Frame { ts, .. } => *ts,
+        }
+    }
+}
+
+/// A host address that can be an asset: unicast, and not a directed broadcast.
+fn host_ip(ip: IpAddr) -> Option<IpAddr> {
+    is_unicast_ip(&ip).then_some(ip)
+}
+
+impl Inventory {
+    /// Folds one flow summary in: host counters, MAC pairs and the connection.
+    pub fn add_flow(&mut self, s: &FlowSummary) {
+        let server_is_host = !s.to_group && host_ip(s.server.ip).is_some();
+        let client_is_host = host_ip(s.client.ip).is_some();
+        let proto_use = |role: Role| {
+            s.protocol.map(|name| {
+                (
+                    name.to_string(),
+                    role.as_str().to_string(),
+                    s.server.port as u32,
+                )
+            })
+        };
+        if client_is_host {
+            let h = self.hosts.entry(s.client.ip).or_default();
+            h.counters.add(s.packets, s.bytes, s.first, s.last);
+            h.note_ttl(s.client_ttl);
+            if let Some(m) = s.client.mac {
+                h.add_mac(m);
+                self.macs.entry(m).or_default().add_ip(s.client.ip);
+            }
+            if let Some(p) = proto_use(Role::Client) {
+                h.protocols.insert(p);
+            }
+        }
+        if server_is_host {
+            let h = self.hosts.entry(s.server.ip).or_default();
+            h.counters.add(s.packets, s.bytes, s.first, s.last);
+            h.note_ttl(s.server_ttl);
+            if let Some(m) = s.server.mac {
+                h.add_mac(m);
+                self.macs.entry(m).or_default().add_ip(s.server.ip);
+            }
+            if let Some(p) = proto_use(Role::Server) {
+                h.protocols.insert(p);
+            }
+        }
+        if client_is_host && server_is_host {
+            let key = ConnKey {
+                client: s.client.ip,
+                server: s.server.ip,
+                transport: s.ip_proto,
+                port: s.server.port,
+            };
+            let c = self.conns.entry(key).or_default();
+            c.counters.add(s.packets, s.bytes, s.first, s.last);
+            if s.new_flow {
+                c.flows += 1;
+            }
+            if let (Some(p), None) = (s.protocol, &c.protocol) {
+                c.protocol = Some(p.to_string());
+            }
+        }
+    }
+
+    /// Counts a frame that carried no IP packet (ARP, LLDP, ...) for its source MAC.
+    pub fn add_l2_frame(&mut self, src: Mac, wire_len: u32, ts: Timestamp) {
+        if src.is_unicast() {
+            self.macs
+                .entry(src)
+                .or_default()
+                .counters
+                .add(1, wire_len as u64, ts, ts);
+        }
+    }
+
+    /// Folds one observation in.
+    pub fn observe(&mut self, origin: Origin<'_>, obs: Observation) {
+        let ts = origin.ts();
+        match obs {
+            Observation::Identity {
+                subject,
+                field,
+                value,
+                source,
+            } => {
+                if value.trim().is_empty() {
+                    return;
+                }
+                let rec = EvidenceRec {
+                    field,
+                    value,
+                    source: source.to_string(),
+                    first_seen: ts,
+                };
+                match self.resolve(origin, subject) {
+                    Some(Node::Ip(ip)) => self.hosts.entry(ip).or_default().add_evidence(rec),
+                    Some(Node::Mac(m)) => self.macs.entry(m).or_default().add_evidence(rec),
+                    None => {}
+                }
+            }
+            Observation::Binding { mac, ip, .. } => {
+                if mac.is_unicast() && host_ip(ip).is_some() {
+                    let h = self.hosts.entry(ip).or_default();
+                    h.counters.seen(ts);
+                    h.bound_macs.insert(mac);
+                    let m = self.macs.entry(mac).or_default();
+                    m.counters.seen(ts);
+                    m.bound_ips.insert(ip);
+                }
+            }
+            Observation::Speaks {
+                subject,
+                protocol,
+                role,
+                port,
+            } => {
+                let p = (protocol.to_string(), role.as_str().to_string(), port as u32);
+                match self.resolve(origin, subject) {
+                    Some(Node::Ip(ip)) => {
+                        let h = self.hosts.entry(ip).or_default();
+                        h.counters.seen(ts);
+                        h.protocols.insert(p);
+                    }
+                    Some(Node::Mac(m)) => {
+                        let f = self.macs.entry(m).or_default();
+                        f.counters.seen(ts);
+                        f.protocols.insert(p);
+                    }
+                    None => {}
+                }
+            }
+            Observation::Operation { op, function_code } => {
+                if let Some(c) = self.conn_of(origin) {
+                    c.operations.insert(op.as_str().to_string());
+                    if let Some(fc) = function_code {
+                        c.function_codes.insert(fc);
+                    }
+                }
+            }
+            Observation::FunctionCode(fc) => {
+                if let Some(c) = self.conn_of(origin) {
+                    c.function_codes.insert(fc);
+                }
+            }
+            Observation::CleartextLogin { user, protocol } => {
+                if let Some(c) = self.conn_of(origin) {
+                    c.cleartext_logins
+                        .entry((user, protocol.to_string()))
+                        .or_insert(ts);
+                }
+            }
+            Observation::ProtocolViolation { protocol, .. } => {
+                *self.violations.entry(protocol.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    fn resolve(&self, origin: Origin<'_>, subject: Subject) -> Option<Node> {
+        match (subject, origin) {
+            (Subject::Client, Origin::Flow { ctx, .. }) => host_ip(ctx.client.ip).map(Node::Ip),
+            (Subject::Server, Origin::Flow { ctx, .. }) => host_ip(ctx.server.ip).map(Node::Ip),
+            (Subject::Client | Subject::Server, Origin::Frame { src, .. }) => {
+                src.is_unicast().then_some(Node::Mac(src))
+            }
+            (Subject::Ip(ip), _) => host_ip(ip).map(Node::Ip),
+            (Subject::Mac(m), _) => m.is_unicast().then_some(Node::Mac(m)),
+        }
+    }
+
+    fn conn_of(&mut self, origin: Origin<'_>) -> Option<&mut ConnFacts> {
+        let Origin::Flow { ctx, protocol } = origin else {
+            return None;
+        };
+        if host_ip(ctx.client.ip).is_none() || host_ip(ctx.server.ip).is_none() {
+            return None;
+        }
+        let key = ConnKey {
+            client: ctx.client.ip,
+            server: ctx.server.ip,
+            transport: match ctx.transport {
+                crate::protocols::Transport::Tcp => 6,
+                crate::protocols::Transport::Udp => 17,
+            },
+            port: ctx.server.port,
+        };
+        let c = self.conns.entry(key).or_default();
+        if c.protocol.is_none() {
+            c.protocol = Some(protocol.to_string());
+        }
+        Some(c)
+    }
+
+    /// Folds another inventory (an earlier run's) into this one.
+    pub fn merge(&mut self, other: Inventory) {
+        for (ip, h) in other.hosts {
+            self.hosts.entry(ip).or_default().merge(h);
+        }
+        for (m, f) in other.macs {
+            self.macs.entry(m).or_default().merge(f);
+        }
+        for (k, c) in other.conns {
+            self.conns.entry(k).or_default().merge(c);
+        }
+        for (p, n) in other.violations {
+            *self.violations.entry(p).or_default() += n;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Ip(IpAddr),
+    Mac(Mac),
+}

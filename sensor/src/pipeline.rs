@@ -1,0 +1,265 @@
+//! The analysis pipeline: frames in, inventory out. Sans-IO: frames and their timestamps are
+//! passed in, so the same input always gives the same inventory.
+
+use crate::capture::Frame;
+use crate::decode::defrag::{DefragLimits, Defragmenter};
+use crate::decode::{self, l4, DecodeError, IpPacket, Net, Packet, L4};
+use crate::flow::table::PacketInfo;
+use crate::flow::{FlowConfig, FlowEvent, FlowTable};
+use crate::inventory::{Inventory, Origin};
+use crate::protocols::registry::{frame_spec, FrameMatch};
+use otwatch_common::model::CaptureStats;
+use otwatch_common::observation::{Observation, Role, Subject};
+use otwatch_common::Timestamp;
+use std::collections::BTreeMap;
+
+/// Tunnels opened inside tunnels at most this deep.
+const MAX_ENCAP_DEPTH: u8 = 3;
+
+/// Counters of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub decode_errors: BTreeMap<DecodeError, u64>,
+}
+
+/// Frames in, inventory out.
+pub struct Pipeline {
+    flows: FlowTable,
+    defrag: Defragmenter,
+    pub inventory: Inventory,
+    pub stats: RunStats,
+    obs: Vec<Observation>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("flows", &self.flows)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline::new(FlowConfig::default(), DefragLimits::default())
+    }
+}
+
+impl Pipeline {
+    pub fn new(flow: FlowConfig, defrag: DefragLimits) -> Self {
+        Pipeline {
+            flows: FlowTable::new(flow),
+            defrag: Defragmenter::new(defrag),
+            inventory: Inventory::default(),
+            stats: RunStats::default(),
+            obs: Vec::new(),
+        }
+    }
+
+    /// Handles one captured frame.
+    pub fn frame(&mut self, f: &Frame<'_>) {
+        let s = &mut self.stats;
+        s.packets += 1;
+        s.bytes += f.wire_len as u64;
+        s.first = Some(s.first.map_or(f.ts, |t| t.min(f.ts)));
+        s.last = Some(s.last.map_or(f.ts, |t| t.max(f.ts)));
+        match decode::decode(f.link, f.data) {
+            Ok(p) => self.packet(f.ts, f.wire_len, &p, 0),
+            Err(e) => self.error(e),
+        }
+    }
+
+    fn error(&mut self, e: DecodeError) {
+        *self.stats.decode_errors.entry(e).or_default() += 1;
+    }
+
+    fn packet(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, depth: u8) {
+        match &p.net {
+            Net::Ip(ip) => self.ip(ts, wire_len, p, ip),
+            Net::Arp(a) => {
+                if let Some(src) = p.src_mac {
+                    self.inventory.add_l2_frame(src, wire_len, ts);
+                }
+                let origin = Origin::Frame {
+                    src: a.sender_mac,
+                    ts,
+                };
+                // RFC 826: the sender pair is the sender's own (gratuitous ARP included).
+                // A sender IP of 0.0.0.0 is an address probe (RFC 5227) and binds nothing.
+                let role = if a.op == decode::ArpRepr::REPLY {
+                    Role::Server
+                } else {
+                    Role::Client
+                };
+                self.inventory.observe(
+                    origin,
+                    Observation::Binding {
+                        mac: a.sender_mac,
+                        ip: a.sender_ip.into(),
+                        source: "arp",
+                    },
+                );
+                self.inventory.observe(
+                    origin,
+                    Observation::Speaks {
+                        subject: Subject::Mac(a.sender_mac),
+                        protocol: "arp",
+                        role,
+                        port: 0,
+                    },
+                );
+            }
+            Net::Ether { ethertype, payload } => {
+                self.l2(ts, wire_len, p, FrameMatch::Ethertype(*ethertype), payload)
+            }
+            Net::Llc {
+                snap: Some((oui, pid)),
+                payload,
+                ..
+            } => self.l2(ts, wire_len, p, FrameMatch::Snap(*oui, *pid), payload),
+            Net::Llc { .. } | Net::None => {
+                if let Some(src) = p.src_mac {
+                    self.inventory.add_l2_frame(src, wire_len, ts);
+                }
+            }
+        }
+        if let Some(inner) = p.inner {
+            if depth >= MAX_ENCAP_DEPTH {
+                self.error(DecodeError::Tunnel);
+                return;
+            }
+            match decode::decode(inner.link, inner.data) {
+                Ok(q) => self.packet(ts, wire_len, &q, depth + 1),
+                Err(e) => self.error(e),
+            }
+        }
+    }
+
+    fn l2(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, m: FrameMatch, payload: &[u8]) {
+        let Some(src) = p.src_mac else { return };
+        self.inventory.add_l2_frame(src, wire_len, ts);
+        let Some(spec) = frame_spec(m) else { return };
+        (spec.parse)(src, payload, ts, &mut self.obs);
+        let origin = Origin::Frame { src, ts };
+        self.inventory.observe(
+            origin,
+            Observation::Speaks {
+                subject: Subject::Mac(src),
+                protocol: spec.name,
+                role: Role::Server,
+                port: 0,
+            },
+        );
+        for o in self.obs.drain(..) {
+            self.inventory.observe(origin, o);
+        }
+    }
+
+    fn ip(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, ip: &IpPacket<'_>) {
+        if let Some(frag) = ip.fragment {
+            let Some(whole) = self
+                .defrag
+                .push(ts, wire_len, ip.src, ip.dst, ip.proto, frag, ip.payload)
+            else {
+                return;
+            };
+            let l4 = match l4::decode(ip.proto, &whole.data) {
+                Ok((l4, _)) => l4,
+                Err(e) => {
+                    self.error(e);
+                    L4::Other
+                }
+            };
+            let ip = IpPacket {
+                fragment: None,
+                payload: &whole.data,
+                l4,
+                ..*ip
+            };
+            self.flow_packet(ts, whole.wire_bytes, whole.frames, p, &ip);
+            return;
+        }
+        self.flow_packet(ts, wire_len, 1, p, ip);
+    }
+
+    fn flow_packet(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        frames: u32,
+        p: &Packet<'_>,
+        ip: &IpPacket<'_>,
+    ) {
+        self.flows.packet(&PacketInfo {
+            ts,
+            wire_len,
+            frames,
+            src_mac: p.src_mac,
+            dst_mac: p.dst_mac,
+            ip,
+        });
+        self.apply_events();
+    }
+
+    fn apply_events(&mut self) {
+        for ev in self.flows.drain_events() {
+            match ev {
+                FlowEvent::Observation { ctx, protocol, obs } => self.inventory.observe(
+                    Origin::Flow {
+                        ctx: &ctx,
+                        protocol,
+                    },
+                    obs,
+                ),
+                FlowEvent::Summary(s) => self.inventory.add_flow(&s),
+            }
+        }
+    }
+
+    /// Ends the input: every flow is summarised into the inventory.
+    pub fn finish(&mut self) {
+        self.flows.finish_all();
+        self.apply_events();
+        if let Some(last) = self.stats.last {
+            self.defrag
+                .expire(Timestamp(last.0.saturating_add(u64::MAX / 2)));
+        }
+    }
+
+    /// The statistics of this run in report form.
+    pub fn capture_stats(&self) -> CaptureStats {
+        let s = &self.stats;
+        let mut limits = BTreeMap::new();
+        let fs = self.flows.stats;
+        for (k, v) in [
+            ("flows_evicted", fs.flows_evicted),
+            ("stream_gap_bytes", fs.stream_gap_bytes),
+            ("stream_bytes_dropped", fs.stream_bytes_dropped),
+            ("fragments_reassembled", self.defrag.stats.reassembled),
+            ("fragments_dropped", self.defrag.stats.dropped),
+        ] {
+            if v > 0 {
+                limits.insert(k.to_string(), v);
+            }
+        }
+        CaptureStats {
+            packets: s.packets,
+            bytes: s.bytes,
+            flows: fs.flows,
+            decode_errors: s.decode_errors.values().sum(),
+            first_packet: s.first.map(|t| t.rfc3339()).unwrap_or_default(),
+            last_packet: s.last.map(|t| t.rfc3339()).unwrap_or_default(),
+            decode_errors_by_kind: s
+                .decode_errors
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), *v))
+                .collect(),
+            limits,
+        }
+    }
+}
