@@ -79,8 +79,8 @@ pub struct FlowSummary {
     /// TTL or hop limit of the client's and the server's packets (0 when unseen).
     pub client_ttl: u8,
     pub server_ttl: u8,
-    /// The client's packets went to a group (broadcast/multicast) MAC: the "server" address is
-    /// a directed broadcast or group, not a host.
+    /// The client's packets went to the broadcast MAC: the "server" address is a directed
+    /// (subnet) broadcast, not a host.
     pub to_group: bool,
 }
 
@@ -345,7 +345,7 @@ impl FlowTable {
         match dir {
             Direction::ToServer => {
                 flow.client_ttl = ip.ttl;
-                if p.dst_mac.is_some_and(|m| m.is_group()) {
+                if p.dst_mac == Some(Mac::BROADCAST) {
                     flow.to_group = true;
                 }
                 if flow.client.mac.is_none() {

@@ -97,7 +97,16 @@ fn ts_text(t: Option<Timestamp>) -> String {
 
 /// Builds the report: assets, connections and the given capture statistics.
 pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
-    let ips: Vec<IpAddr> = inv.hosts.keys().copied().collect();
+    // An address only named by someone else (a DNS answer) but never seen on the wire, bound
+    // by ARP/DHCP or announced is not an asset.
+    let ips: Vec<IpAddr> = inv
+        .hosts
+        .iter()
+        .filter(|(_, h)| {
+            h.counters.packets > 0 || !h.bound_macs.is_empty() || !h.protocols.is_empty()
+        })
+        .map(|(ip, _)| *ip)
+        .collect();
     let macs: Vec<Mac> = inv.macs.keys().copied().collect();
     let ip_idx: BTreeMap<IpAddr, usize> = ips.iter().enumerate().map(|(i, ip)| (*ip, i)).collect();
     let mac_idx: BTreeMap<Mac, usize> = macs
