@@ -171,13 +171,16 @@ pub fn merge_stats(earlier: Option<CaptureStats>, now: CaptureStats) -> CaptureS
     e.bytes += now.bytes;
     e.flows += now.flows;
     e.decode_errors += now.decode_errors;
-    let min = |a: String, b: String| match (a.is_empty(), b.is_empty()) {
-        (true, _) => b,
-        (_, true) => a,
-        _ => a.min(b),
-    };
-    e.first_packet = min(e.first_packet, now.first_packet);
-    e.last_packet = e.last_packet.max(now.last_packet);
+    // Compare as times: the text forms differ in length (µs or ns fractions).
+    let parse = |s: &str| otwatch_common::Timestamp::parse_rfc3339(s);
+    if e.first_packet.is_empty()
+        || parse(&now.first_packet).is_some_and(|n| parse(&e.first_packet).is_none_or(|o| n < o))
+    {
+        e.first_packet = now.first_packet;
+    }
+    if parse(&now.last_packet).is_some_and(|n| parse(&e.last_packet).is_none_or(|o| n > o)) {
+        e.last_packet = now.last_packet;
+    }
     for (k, v) in now.decode_errors_by_kind {
         *e.decode_errors_by_kind.entry(k).or_default() += v;
     }

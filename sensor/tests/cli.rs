@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `otwatch-sensor analyze` as a user runs it: determinism, continuing a stored inventory, and
 //! damaged input.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The whole shared corpus through the whole pipeline, checked against tshark.
 //!
 //! For every capture in `../shared/pcaps` (MANIFEST.tsv): the analysis finishes without a

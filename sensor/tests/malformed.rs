@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Damaged input through the whole pipeline: random frames, truncated and oversized length
 //! fields, corrupt capture files. Nothing may panic; damage is counted.
 

@@ -62,7 +62,7 @@ fn source_rank(source: &str) -> u8 {
 }
 
 /// Picks the value of `field`: strongest source, then earliest, then smallest value.
-fn best<'a>(ev: &'a [EvidenceRec], field: Field) -> Option<&'a EvidenceRec> {
+fn best(ev: &[EvidenceRec], field: Field) -> Option<&EvidenceRec> {
     ev.iter().filter(|e| e.field == field).min_by(|a, b| {
         source_rank(&b.source)
             .cmp(&source_rank(&a.source))
