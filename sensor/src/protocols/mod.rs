@@ -12,7 +12,18 @@
 //! Link-layer protocols without flows (LLDP, CDP) are [`FrameDissector`]s fed whole frame
 //! payloads by ethertype or LLC/SNAP id.
 
+pub mod ber;
+pub mod cdp;
+pub mod ftp;
+pub mod lldp;
+pub mod rdp;
 pub mod registry;
+pub mod smb;
+pub mod snmp;
+pub mod ssh;
+pub mod telnet;
+pub mod tls;
+pub mod vnc;
 
 use otwatch_common::observation::Observation;
 use otwatch_common::{Mac, Timestamp};

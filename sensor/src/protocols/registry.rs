@@ -27,7 +27,17 @@ impl std::fmt::Debug for ProtocolSpec {
 }
 
 /// Every flow protocol, in the order content probes are tried when no port nominates one.
-pub static PROTOCOLS: &[ProtocolSpec] = &[];
+pub static PROTOCOLS: &[&ProtocolSpec] = &[
+    &super::ssh::SPEC,
+    &super::ftp::SPEC,
+    &super::telnet::SPEC,
+    &super::rdp::SPEC,
+    &super::vnc::SPEC,
+    &super::smb::SPEC,
+    &super::tls::SPEC,
+    &super::snmp::SPEC,
+    &super::snmp::TRAP_SPEC,
+];
 
 /// The outcome of recognising a flow's protocol.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +64,12 @@ pub fn recognise(
     data: &[u8],
 ) -> Verdict {
     let mut need_more = false;
-    let of_transport = || PROTOCOLS.iter().filter(move |s| s.transport == transport);
+    let of_transport = || {
+        PROTOCOLS
+            .iter()
+            .copied()
+            .filter(move |s| s.transport == transport)
+    };
     for spec in of_transport().filter(|s| s.ports.contains(&server_port)) {
         match (spec.probe)(dir, data) {
             Probe::Yes => {
@@ -145,7 +160,18 @@ pub struct FrameSpec {
 }
 
 /// Every link-layer protocol.
-pub static FRAME_PROTOCOLS: &[FrameSpec] = &[];
+pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
+    FrameSpec {
+        name: "lldp",
+        matches: FrameMatch::Ethertype(super::lldp::ETHERTYPE),
+        parse: super::lldp::parse_frame,
+    },
+    FrameSpec {
+        name: "cdp",
+        matches: FrameMatch::Snap(0x00000c, 0x2000),
+        parse: super::cdp::parse_frame,
+    },
+];
 
 /// The link-layer dissector for a frame, if any.
 pub fn frame_spec(m: FrameMatch) -> Option<&'static FrameSpec> {

@@ -1,0 +1,758 @@
+//! VNC / RFB (RFC 6143): the handshake, read until the server's desktop name.
+//!
+//! §7.1.1 ProtocolVersion (12 bytes each way), §7.1.2 security types (3.7+: a list offered
+//! by the server and one chosen by the client; 3.3: one type decided by the server), §7.2.2
+//! VNC Authentication (16-byte challenge and response), §7.1.3 SecurityResult, §7.3.1
+//! ClientInit and §7.3.2 ServerInit with the desktop name. After that the protocol is
+//! framebuffer traffic, or the security type was one we do not follow (Tight, VeNCrypt,
+//! Apple...), and the dissector stops reading.
+//!
+//! Reported: each side's protocol version, the security types the server offers (so "None"
+//! is visible) and the desktop name, all as descriptions with their own sources.
+
+use super::registry::ProtocolSpec;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Subject};
+
+pub static SPEC: ProtocolSpec = ProtocolSpec {
+    name: "vnc",
+    transport: Transport::Tcp,
+    ports: &[5900, 5901, 5902, 5800],
+    probe,
+    new,
+};
+
+const PROTOCOL: &str = "vnc";
+const MAX_TEXT_CHARS: usize = 256;
+/// §7.1.1: "RFB xxx.yyy\n".
+const VERSION_LEN: usize = 12;
+/// Reason strings and desktop names longer than this are not believed.
+const MAX_STRING: usize = 4096;
+/// §7.2.2 VNC Authentication challenge and response size.
+const CHALLENGE_LEN: usize = 16;
+/// §7.3.2 ServerInit fixed part: width, height, PIXEL_FORMAT (16), name-length.
+const SERVER_INIT_FIXED: usize = 2 + 2 + 16 + 4;
+/// §7.2 security types.
+const SEC_INVALID: u8 = 0;
+const SEC_NONE: u8 = 1;
+const SEC_VNC_AUTH: u8 = 2;
+
+fn new() -> Box<dyn Dissector> {
+    Box::new(Vnc::default())
+}
+
+/// §7.1.1 ProtocolVersion, exactly: `RFB ` three digits `.` three digits LF.
+fn probe(_dir: Direction, data: &[u8]) -> Probe {
+    const SHAPE: &[u8; VERSION_LEN] = b"RFB 000.000\n";
+    for (i, (&b, &want)) in data.iter().zip(SHAPE.iter()).enumerate() {
+        let ok = if want == b'0' {
+            b.is_ascii_digit()
+        } else {
+            b == want
+        };
+        if !ok {
+            return Probe::No;
+        }
+        if i + 1 == VERSION_LEN {
+            return Probe::Yes;
+        }
+    }
+    Probe::NeedMore
+}
+
+/// Which handshake a version implies (§7.1.1: unknown versions behave as 3.3, 3.889 from
+/// Apple and later majors as 3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Handshake {
+    V3_3,
+    V3_7,
+    V3_8,
+}
+
+/// Parses a 12-byte ProtocolVersion; `None` when it is not one.
+fn version(msg: &[u8]) -> Option<Handshake> {
+    if probe(Direction::ToServer, msg) != Probe::Yes {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u16> {
+        std::str::from_utf8(msg.get(r)?).ok()?.parse().ok()
+    };
+    let (major, minor) = (num(4..7)?, num(8..11)?);
+    Some(match (major, minor) {
+        (3, 7) => Handshake::V3_7,
+        (3, m) if m >= 8 => Handshake::V3_8,
+        (m, _) if m > 3 => Handshake::V3_8,
+        _ => Handshake::V3_3,
+    })
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    #[default]
+    Version,
+    Security,
+    /// 3.7+: waiting for the client's choice before reading further.
+    Chosen,
+    Challenge,
+    Result,
+    Init,
+    Done,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    #[default]
+    Version,
+    Security,
+    Response,
+    Init,
+    Done,
+}
+
+/// Per-flow RFB handshake state.
+#[derive(Default)]
+pub struct Vnc {
+    server: Server,
+    client: Client,
+    server_version: Option<Handshake>,
+    client_version: Option<Handshake>,
+    /// The security type in force: chosen by the client (3.7+) or the server (3.3).
+    security: Option<u8>,
+}
+
+enum Step {
+    /// Consumed this many bytes; go on.
+    Took(usize),
+    /// Wait for more bytes (or for the other direction).
+    Wait,
+}
+
+impl Dissector for Vnc {
+    fn parse(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        _ctx: &FlowCtx,
+        out: &mut Vec<Observation>,
+    ) -> usize {
+        let mut used = 0;
+        loop {
+            let done = match dir {
+                Direction::ToServer => self.client == Client::Done,
+                Direction::ToClient => self.server == Server::Done,
+            };
+            if done {
+                return data.len();
+            }
+            let rest = data.get(used..).unwrap_or_default();
+            let step = match dir {
+                Direction::ToServer => self.client_step(rest, out),
+                Direction::ToClient => self.server_step(rest, out),
+            };
+            match step {
+                Step::Took(n) => used += n,
+                Step::Wait => return used,
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        match dir {
+            Direction::ToServer => self.client = Client::Done,
+            Direction::ToClient => self.server = Server::Done,
+        }
+    }
+}
+
+impl Vnc {
+    /// The handshake both sides follow: the lower of the two versions (§7.1.1).
+    fn handshake(&self) -> Option<Handshake> {
+        Some(self.server_version?.min(self.client_version?))
+    }
+
+    fn server_step(&mut self, data: &[u8], out: &mut Vec<Observation>) -> Step {
+        match self.server {
+            Server::Version => {
+                let Some(msg) = data.get(..VERSION_LEN) else {
+                    return Step::Wait;
+                };
+                match version(msg) {
+                    Some(v) => {
+                        self.server_version = Some(v);
+                        out.push(described(Subject::Server, msg, "vnc protocol version"));
+                        self.server = Server::Security;
+                    }
+                    None => self.server_violation(out, "server ProtocolVersion malformed"),
+                }
+                Step::Took(VERSION_LEN.min(data.len()))
+            }
+            Server::Security => {
+                let Some(handshake) = self.handshake() else {
+                    return Step::Wait;
+                };
+                if handshake == Handshake::V3_3 {
+                    // §7.1.2 (3.3): a U32 security-type chosen by the server.
+                    let Some(ty) = be_u32(data) else {
+                        return Step::Wait;
+                    };
+                    if ty == u32::from(SEC_INVALID) {
+                        return self.failure_reason(data.get(4..).unwrap_or_default(), 4, out);
+                    }
+                    let ty = u8::try_from(ty).unwrap_or(u8::MAX);
+                    out.push(security_types(&[ty]));
+                    self.security = Some(ty);
+                    self.server = self.after_security(ty);
+                    return Step::Took(4);
+                }
+                // §7.1.2 (3.7+): number-of-security-types, then that many U8 types.
+                let Some((&count, rest)) = data.split_first() else {
+                    return Step::Wait;
+                };
+                if count == 0 {
+                    return self.failure_reason(rest, 1, out);
+                }
+                let Some(types) = rest.get(..usize::from(count)) else {
+                    return Step::Wait;
+                };
+                out.push(security_types(types));
+                self.server = Server::Chosen;
+                Step::Took(1 + types.len())
+            }
+            Server::Chosen => match self.security {
+                Some(ty) => {
+                    self.server = self.after_security(ty);
+                    Step::Took(0)
+                }
+                None => Step::Wait,
+            },
+            Server::Challenge => {
+                if data.len() < CHALLENGE_LEN {
+                    return Step::Wait;
+                }
+                self.server = Server::Result;
+                Step::Took(CHALLENGE_LEN)
+            }
+            Server::Result => {
+                // §7.1.3 SecurityResult: 0 OK, else failed (3.8 adds a reason string).
+                let Some(result) = be_u32(data) else {
+                    return Step::Wait;
+                };
+                if result == 0 {
+                    self.server = Server::Init;
+                    Step::Took(4)
+                } else if self.handshake() == Some(Handshake::V3_8) {
+                    self.failure_reason(data.get(4..).unwrap_or_default(), 4, out)
+                } else {
+                    self.server = Server::Done;
+                    Step::Took(4)
+                }
+            }
+            Server::Init => {
+                // §7.3.2 ServerInit: name-length then name-string.
+                let Some(name_len) = data.get(SERVER_INIT_FIXED - 4..).and_then(be_u32) else {
+                    return Step::Wait;
+                };
+                let name_len = usize::try_from(name_len).unwrap_or(usize::MAX);
+                if name_len > MAX_STRING {
+                    self.server_violation(out, "ServerInit name longer than 4096 bytes");
+                    return Step::Took(0);
+                }
+                let Some(name) = data.get(SERVER_INIT_FIXED..SERVER_INIT_FIXED + name_len) else {
+                    return Step::Wait;
+                };
+                let text = wire_text(name);
+                if !text.is_empty() {
+                    out.push(Observation::Identity {
+                        subject: Subject::Server,
+                        field: Field::Description,
+                        value: text,
+                        source: "vnc desktop name",
+                    });
+                }
+                self.server = Server::Done;
+                Step::Took(SERVER_INIT_FIXED + name_len)
+            }
+            Server::Done => Step::Took(data.len()),
+        }
+    }
+
+    /// Where the server goes after security type `ty` is settled.
+    fn after_security(&self, ty: u8) -> Server {
+        match ty {
+            SEC_VNC_AUTH => Server::Challenge,
+            // §7.2.1: None has a SecurityResult only from 3.8 on.
+            SEC_NONE if self.handshake() == Some(Handshake::V3_8) => Server::Result,
+            SEC_NONE => Server::Init,
+            // Tight, VeNCrypt, Apple, ...: sub-protocols not followed.
+            _ => Server::Done,
+        }
+    }
+
+    /// A failure reason (§7.1.2, §7.1.3: U32 length then text) after `header` bytes; the
+    /// connection ends after it. The reason is not reported.
+    fn failure_reason(&mut self, rest: &[u8], header: usize, out: &mut Vec<Observation>) -> Step {
+        let Some(len) = be_u32(rest) else {
+            return Step::Wait;
+        };
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > MAX_STRING {
+            self.server_violation(out, "reason string longer than 4096 bytes");
+            return Step::Took(0);
+        }
+        if rest.len() < 4 + len {
+            return Step::Wait;
+        }
+        self.server = Server::Done;
+        Step::Took(header + 4 + len)
+    }
+
+    fn server_violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
+        violation(out, reason);
+        self.server = Server::Done;
+    }
+
+    fn client_step(&mut self, data: &[u8], out: &mut Vec<Observation>) -> Step {
+        match self.client {
+            Client::Version => {
+                let Some(msg) = data.get(..VERSION_LEN) else {
+                    return Step::Wait;
+                };
+                match version(msg) {
+                    Some(v) => {
+                        self.client_version = Some(v);
+                        out.push(described(Subject::Client, msg, "vnc protocol version"));
+                        self.client = Client::Security;
+                    }
+                    None => {
+                        violation(out, "client ProtocolVersion malformed");
+                        self.client = Client::Done;
+                    }
+                }
+                Step::Took(VERSION_LEN.min(data.len()))
+            }
+            Client::Security => {
+                let Some(handshake) = self.handshake() else {
+                    return Step::Wait;
+                };
+                let ty = if handshake == Handshake::V3_3 {
+                    // §7.1.2 (3.3): the server decided; the client sends nothing.
+                    match self.security {
+                        Some(ty) => ty,
+                        None => return Step::Wait,
+                    }
+                } else {
+                    // §7.1.2 (3.7+): the client's U8 choice.
+                    let Some(&ty) = data.first() else {
+                        return Step::Wait;
+                    };
+                    self.security = Some(ty);
+                    ty
+                };
+                self.client = match ty {
+                    SEC_VNC_AUTH => Client::Response,
+                    SEC_NONE => Client::Init,
+                    _ => Client::Done,
+                };
+                Step::Took(usize::from(handshake != Handshake::V3_3))
+            }
+            Client::Response => {
+                if data.len() < CHALLENGE_LEN {
+                    return Step::Wait;
+                }
+                self.client = Client::Init;
+                Step::Took(CHALLENGE_LEN)
+            }
+            Client::Init => {
+                // §7.3.1 ClientInit: one shared-flag byte; then client messages follow.
+                if data.is_empty() {
+                    return Step::Wait;
+                }
+                self.client = Client::Done;
+                Step::Took(1)
+            }
+            Client::Done => Step::Took(data.len()),
+        }
+    }
+}
+
+fn be_u32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+fn violation(out: &mut Vec<Observation>, reason: &str) {
+    out.push(Observation::ProtocolViolation {
+        protocol: PROTOCOL,
+        reason: reason.to_string(),
+    });
+}
+
+fn described(subject: Subject, text: &[u8], source: &'static str) -> Observation {
+    Observation::Identity {
+        subject,
+        field: Field::Description,
+        value: wire_text(text),
+        source,
+    }
+}
+
+/// "vnc security types: None, VNC Authentication" from the offered list (§7.2; names of
+/// other types from the IANA RFB security types registry).
+fn security_types(types: &[u8]) -> Observation {
+    let mut value = String::from("vnc security types:");
+    // Bounded: a list longer than this says enough by its first entries.
+    for (i, &ty) in types.iter().take(16).enumerate() {
+        value.push_str(if i == 0 { " " } else { ", " });
+        match ty {
+            SEC_INVALID => value.push_str("Invalid"),
+            SEC_NONE => value.push_str("None"),
+            SEC_VNC_AUTH => value.push_str("VNC Authentication"),
+            5 => value.push_str("RA2"),
+            6 => value.push_str("RA2ne"),
+            16 => value.push_str("Tight"),
+            17 => value.push_str("Ultra"),
+            18 => value.push_str("TLS"),
+            19 => value.push_str("VeNCrypt"),
+            20 => value.push_str("SASL"),
+            21 => value.push_str("MD5"),
+            22 => value.push_str("xvp"),
+            30..=35 => value.push_str("Apple"),
+            _ => value.push_str(&format!("type {ty}")),
+        }
+    }
+    Observation::Identity {
+        subject: Subject::Server,
+        field: Field::Description,
+        value,
+        source: "vnc security types",
+    }
+}
+
+/// Wire text as a printable owned string: lossy UTF-8, runs of whitespace and control
+/// characters folded into one space, trimmed, capped at 256 characters.
+// Private until protocols::text lands; then use that one.
+fn wire_text(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw);
+    let mut out = String::new();
+    let mut chars = 0usize;
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = chars > 0;
+            continue;
+        }
+        if chars + usize::from(pending_space) >= MAX_TEXT_CHARS {
+            break;
+        }
+        if pending_space {
+            out.push(' ');
+            chars += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::protocols::{Endpoint, Transport};
+    use otwatch_common::Timestamp;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn ctx() -> FlowCtx {
+        let ep = |last, port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+            port,
+            mac: None,
+        };
+        FlowCtx {
+            client: ep(1, 59018),
+            server: ep(2, 5900),
+            transport: Transport::Tcp,
+            ts: Timestamp::ZERO,
+            dst_mac: None,
+        }
+    }
+
+    /// Feeds segments like the flow layer: per-direction buffers, consumed bytes drained.
+    fn run_bytes(segs: &[(bool, Vec<u8>)]) -> Vec<Observation> {
+        let mut d = new();
+        let mut pending = [Vec::new(), Vec::new()];
+        let mut out = Vec::new();
+        for (to_server, seg) in segs {
+            let (dir, i) = if *to_server {
+                (Direction::ToServer, 0)
+            } else {
+                (Direction::ToClient, 1)
+            };
+            pending[i].extend_from_slice(seg);
+            let n = d.parse(dir, &pending[i], &ctx(), &mut out);
+            assert!(n <= pending[i].len());
+            pending[i].drain(..n);
+        }
+        out
+    }
+
+    fn run(segs: &[(bool, &str)]) -> Vec<Observation> {
+        let segs: Vec<(bool, Vec<u8>)> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
+        run_bytes(&segs)
+    }
+
+    fn desc(subject: Subject, value: &str, source: &'static str) -> Observation {
+        Observation::Identity {
+            subject,
+            field: Field::Description,
+            value: value.to_string(),
+            source,
+        }
+    }
+
+    // suricata-verify tests/rfb-rules/00-vnc-openwall-3.7.pcap: 3.7, VNC auth, ServerInit.
+    const OPENWALL_3_7: &[(bool, &str)] = &[
+        (false, "524642203030332e3030370a"),         // 4
+        (true, "524642203030332e3030370a"),          // 5
+        (false, "021202"),                           // 7
+        (true, "02"),                                // 8
+        (false, "ea5150a99e0feb6343c045c6f95ce44c"), // 9
+        (true, "c39d5ad5c8242ed6bea28a773dbd3a29"),  // 11
+        (false, "00000000"),                         // 12
+        (true, "00"),                                // 13
+        // 14
+        (
+            false,
+            concat!(
+                "050003202018000100ff00ff00ff1008000000000000001e616e6561676c6573406c6f63616c686f",
+                "73742e6c6f63616c646f6d61696e",
+            ),
+        ),
+        (true, "0000000008080001000300030003040200000000"), // 15
+    ];
+    // zeek testing/btest/Traces/rfb/vnc-mac-to-linux.pcap, tcp.stream 3: server 3.8, client 3.3.
+    const MAC_TO_LINUX: &[(bool, &str)] = &[
+        (false, "524642203030332e3030380a"),         // 38
+        (true, "524642203030332e3030330a"),          // 40
+        (false, "00000002"),                         // 42
+        (false, "34756223ac15bc40ce0c2b0138369f80"), // 43
+        (true, "599afd5c730e91f0dd061acaa8705377"),  // 46
+        (false, "00000000"),                         // 47
+        (true, "01"),                                // 49
+        // 50
+        (
+            false,
+            concat!(
+                "040003002018000100ff00ff00ff10080000000000000026726f6f7427732058206465736b746f70",
+                "20286d617274696e2d5669727475616c426f783a3129",
+            ),
+        ),
+        // 52
+        (
+            true,
+            concat!(
+                "0200000b000003f3000003ea0000000600000010ffffff11000004500000044cffffff210000044d",
+                "000004510000044e",
+            ),
+        ),
+    ];
+    // zeek testing/btest/Traces/rfb/vnc-scanner.pcap: 3.8, failed VNC auth with a reason.
+    const SCANNER: &[(bool, &str)] = &[
+        (false, "524642203030332e3030380a"),         // 4
+        (true, "524642203030332e3030380a"),          // 5
+        (false, "02"),                               // 6
+        (false, "02"),                               // 7
+        (false, "10"),                               // 8
+        (true, "02"),                                // 10
+        (false, "435414aa5735603f719e3bab73fd2de5"), // 11
+        (true, "50e93126e93f23aeebc83832eb69af52"),  // 12
+        (false, "00000001"),                         // 13
+        (false, "00000029"),                         // 14
+        // 15
+        (
+            false,
+            concat!(
+                "41757468656e7469636174696f6e206661696c65642066726f6d202020203139322e3136382e302e",
+                "31",
+            ),
+        ),
+    ];
+
+    // Expected values from `tshark -Y vnc -T fields -e vnc.server_proto_ver
+    // -e vnc.client_proto_ver -e vnc.server_security_type -e vnc.desktop_name`.
+    #[test]
+    fn rfb_3_7_to_desktop_name() {
+        assert_eq!(
+            run(OPENWALL_3_7),
+            vec![
+                desc(Subject::Server, "RFB 003.007", "vnc protocol version"),
+                desc(Subject::Client, "RFB 003.007", "vnc protocol version"),
+                desc(
+                    Subject::Server,
+                    "vnc security types: TLS, VNC Authentication",
+                    "vnc security types"
+                ),
+                desc(
+                    Subject::Server,
+                    "aneagles@localhost.localdomain",
+                    "vnc desktop name"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn rfb_3_3_client_of_a_3_8_server() {
+        assert_eq!(
+            run(MAC_TO_LINUX),
+            vec![
+                desc(Subject::Server, "RFB 003.008", "vnc protocol version"),
+                desc(Subject::Client, "RFB 003.003", "vnc protocol version"),
+                desc(
+                    Subject::Server,
+                    "vnc security types: VNC Authentication",
+                    "vnc security types"
+                ),
+                desc(
+                    Subject::Server,
+                    "root's X desktop (martin-VirtualBox:1)",
+                    "vnc desktop name"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_authentication_with_reason() {
+        assert_eq!(
+            run(SCANNER),
+            vec![
+                desc(Subject::Server, "RFB 003.008", "vnc protocol version"),
+                desc(Subject::Client, "RFB 003.008", "vnc protocol version"),
+                desc(
+                    Subject::Server,
+                    "vnc security types: VNC Authentication, Tight",
+                    "vnc security types"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn byte_by_byte_delivery_gives_the_same_result() {
+        for conv in [OPENWALL_3_7, MAC_TO_LINUX, SCANNER] {
+            let mut segs = Vec::new();
+            for (to_server, h) in conv {
+                for b in hex(h) {
+                    segs.push((*to_server, vec![b]));
+                }
+            }
+            assert_eq!(run_bytes(&segs), run(conv));
+        }
+    }
+
+    #[test]
+    fn security_none_is_visible_and_3_8_sends_a_result() {
+        let out = run_bytes(&[
+            (false, b"RFB 003.008\n".to_vec()),
+            (true, b"RFB 003.008\n".to_vec()),
+            (false, vec![1, SEC_NONE]),
+            (true, vec![SEC_NONE]),
+            (false, vec![0, 0, 0, 0]),
+            (true, vec![1]),
+            (false, {
+                let mut init = hex(&OPENWALL_3_7[8].1[..40]);
+                init.extend_from_slice(&[0, 0, 0, 3]);
+                init.extend_from_slice(b"plc");
+                init
+            }),
+        ]);
+        assert_eq!(
+            out[2],
+            desc(
+                Subject::Server,
+                "vnc security types: None",
+                "vnc security types"
+            )
+        );
+        assert_eq!(out[3], desc(Subject::Server, "plc", "vnc desktop name"));
+    }
+
+    #[test]
+    fn probe_wants_exactly_a_protocol_version() {
+        let p = |d: &[u8]| probe(Direction::ToClient, d);
+        assert_eq!(p(&hex(OPENWALL_3_7[0].1)), Probe::Yes);
+        assert_eq!(p(b"RFB 003.889\n"), Probe::Yes);
+        assert_eq!(p(b"RFB 003"), Probe::NeedMore);
+        assert_eq!(p(b""), Probe::NeedMore);
+        assert_eq!(p(b"RFB 003.008\r"), Probe::No);
+        assert_eq!(p(b"RFB 3.8\n"), Probe::No);
+        assert_eq!(p(b"GET / HTTP/1.1\r\n"), Probe::No);
+        assert_eq!(p(b"SSH-2.0-x\r\n"), Probe::No);
+        assert_eq!(version(b"RFB 003.003\n"), Some(Handshake::V3_3));
+        assert_eq!(version(b"RFB 003.005\n"), Some(Handshake::V3_3));
+        assert_eq!(version(b"RFB 003.889\n"), Some(Handshake::V3_8));
+        assert_eq!(version(b"RFB 004.001\n"), Some(Handshake::V3_8));
+    }
+
+    #[test]
+    fn oversized_name_is_a_violation() {
+        let mut init = hex(&OPENWALL_3_7[8].1[..40]);
+        init.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+        let mut segs: Vec<(bool, Vec<u8>)> = OPENWALL_3_7[..8]
+            .iter()
+            .map(|(d, h)| (*d, hex(h)))
+            .collect();
+        segs.push((false, init));
+        let out = run_bytes(&segs);
+        assert!(matches!(
+            out.last(),
+            Some(Observation::ProtocolViolation { .. })
+        ));
+    }
+
+    #[test]
+    fn truncations_and_random_bytes_never_panic() {
+        for conv in [OPENWALL_3_7, MAC_TO_LINUX, SCANNER] {
+            for (i, (to_server, h)) in conv.iter().enumerate() {
+                let msg = hex(h);
+                for cut in 0..=msg.len() {
+                    let piece = msg[..cut].to_vec();
+                    let _ = probe(Direction::ToServer, &piece);
+                    let mut segs: Vec<(bool, Vec<u8>)> =
+                        conv[..i].iter().map(|(d, h)| (*d, hex(h))).collect();
+                    segs.push((*to_server, piece));
+                    let _ = run_bytes(&segs);
+                }
+            }
+        }
+        let mut x: u32 = 0x0bad_cafe;
+        for _ in 0..1000 {
+            let len = (x % 300) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let _ = probe(Direction::ToClient, &bytes);
+            // Random handshakes after valid versions.
+            let _ = run_bytes(&[
+                (false, b"RFB 003.008\n".to_vec()),
+                (true, b"RFB 003.007\n".to_vec()),
+                (false, bytes.clone()),
+                (true, bytes.clone()),
+                (false, bytes),
+            ]);
+        }
+    }
+}
