@@ -35,6 +35,8 @@ pub enum Field {
     Description,
     /// Device type as one of the catalog names (`switch`, `router`, `plc`, ...).
     DeviceType,
+    /// A weak operating-system hint (initial IP TTL); shown as evidence, never chosen as `os`.
+    OsHint,
 }
 
 impl Field {
@@ -48,6 +50,7 @@ impl Field {
             Field::Serial => "serial",
             Field::Description => "description",
             Field::DeviceType => "device_type",
+            Field::OsHint => "os_hint",
         }
     }
 }

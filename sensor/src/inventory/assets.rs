@@ -202,6 +202,18 @@ pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
     }
 }
 
+/// The OS families that use an initial TTL: the largest TTL seen, rounded up to the common
+/// initial values (RFC 1700 era defaults still used by stacks today).
+fn ttl_hint(max_ttl: u8) -> Option<&'static str> {
+    match max_ttl {
+        0 => None,
+        1..=32 => Some("initial ttl 32: older Windows or embedded stack"),
+        33..=64 => Some("initial ttl 64: Linux, Unix, macOS or embedded stack"),
+        65..=128 => Some("initial ttl 128: Windows"),
+        _ => Some("initial ttl 255: network device, Solaris or RTOS"),
+    }
+}
+
 fn build_asset(
     inv: &Inventory,
     ips: &[IpAddr],
@@ -213,6 +225,14 @@ fn build_asset(
     let mut protocols: BTreeSet<(String, String, u32)> = BTreeSet::new();
     for ip in ips {
         if let Some(h) = inv.hosts.get(ip) {
+            if let Some(hint) = ttl_hint(h.max_ttl) {
+                evidence.push(EvidenceRec {
+                    field: Field::OsHint,
+                    value: hint.to_string(),
+                    source: format!("ip ttl {} from {ip}", h.max_ttl),
+                    first_seen: h.counters.first.unwrap_or_default(),
+                });
+            }
             counters.merge(h.counters);
             evidence.extend(h.evidence.iter().cloned());
             protocols.extend(h.protocols.iter().cloned());

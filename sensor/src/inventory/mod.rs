@@ -264,3 +264,6 @@ enum Node {
     Ip(IpAddr),
     Mac(Mac),
 }
+
+#[cfg(test)]
+mod tests;
