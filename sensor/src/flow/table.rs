@@ -284,10 +284,12 @@ impl FlowTable {
                 self.make_room();
             }
             let src_is_client = orient(ip, sport, dport);
+            // MACs are learned from senders only: a destination MAC may be a gateway's, or
+            // belong to a host that does not hold that IP yet (a DHCP offer).
             let (c, s) = if src_is_client {
-                ((ip.src, sport, p.src_mac), (ip.dst, dport, p.dst_mac))
+                ((ip.src, sport, p.src_mac), (ip.dst, dport, None))
             } else {
-                ((ip.dst, dport, p.dst_mac), (ip.src, sport, p.src_mac))
+                ((ip.dst, dport, None), (ip.src, sport, p.src_mac))
             };
             let app = match ip.proto {
                 proto::TCP | proto::UDP => App::Probing,
@@ -340,8 +342,7 @@ impl FlowTable {
         if p.ts > flow.last {
             flow.last = p.ts;
         }
-        // Learn MACs the first packet in each direction did not give (and the server's MAC
-        // when the first packet came from the server).
+        // Learn each side's MAC from the first packet it sends.
         match dir {
             Direction::ToServer => {
                 flow.client_ttl = ip.ttl;

@@ -129,10 +129,12 @@ pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
         }
     }
     // Unambiguous pairs seen in traffic.
+    // A MAC that carried packets from more than one IPv4 source (or more IPv6 sources than one
+    // host uses) forwards for others. Addresses a protocol bound to it do not count: a host
+    // that renewed its DHCP lease to a new address is not a router.
     let forwarding = |f: &super::MacFacts| {
-        let all: BTreeSet<&IpAddr> = f.ips.iter().chain(f.bound_ips.iter()).collect();
-        let v4 = all.iter().filter(|ip| ip.is_ipv4()).count();
-        let v6 = all.len() - v4;
+        let v4 = f.ips.iter().filter(|ip| ip.is_ipv4()).count();
+        let v6 = f.ips.len() - v4;
         v4 > 1 || v6 > MAX_HOST_V6
     };
     for (ip, h) in &inv.hosts {

@@ -75,7 +75,11 @@ impl Inventory {
         if client_is_host {
             let h = self.hosts.entry(s.client.ip).or_default();
             h.counters.add(s.packets, s.bytes, s.first, s.last);
-            h.note_ttl(s.client_ttl);
+            // Multicast and broadcast senders often lower the TTL on purpose (1 for link-local
+            // discovery): only unicast conversations hint at the initial TTL.
+            if server_is_host {
+                h.note_ttl(s.client_ttl);
+            }
             if let Some(m) = s.client.mac {
                 h.add_mac(m);
                 self.macs.entry(m).or_default().add_ip(s.client.ip);

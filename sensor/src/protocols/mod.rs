@@ -14,14 +14,19 @@
 
 pub mod ber;
 pub mod cdp;
+pub mod dhcp;
+pub mod dns;
 pub mod ftp;
+pub mod http;
 pub mod lldp;
 pub mod rdp;
 pub mod registry;
 pub mod smb;
 pub mod snmp;
+pub mod ssdp;
 pub mod ssh;
 pub mod telnet;
+pub mod text;
 pub mod tls;
 pub mod vnc;
 

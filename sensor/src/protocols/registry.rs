@@ -28,6 +28,7 @@ impl std::fmt::Debug for ProtocolSpec {
 
 /// Every flow protocol, in the order content probes are tried when no port nominates one.
 pub static PROTOCOLS: &[&ProtocolSpec] = &[
+    &super::http::SPEC,
     &super::ssh::SPEC,
     &super::ftp::SPEC,
     &super::telnet::SPEC,
@@ -37,6 +38,12 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::tls::SPEC,
     &super::snmp::SPEC,
     &super::snmp::TRAP_SPEC,
+    &super::dhcp::SPEC,
+    &super::dns::DNS_SPEC,
+    &super::dns::MDNS_SPEC,
+    &super::dns::LLMNR_SPEC,
+    &super::dns::NBNS_SPEC,
+    &super::ssdp::SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.
