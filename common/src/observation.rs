@@ -37,6 +37,8 @@ pub enum Field {
     DeviceType,
     /// A weak operating-system hint (initial IP TTL); shown as evidence, never chosen as `os`.
     OsHint,
+    /// Purdue level (0-5) as decimal text.
+    PurdueLevel,
 }
 
 impl Field {
@@ -51,6 +53,7 @@ impl Field {
             Field::Description => "description",
             Field::DeviceType => "device_type",
             Field::OsHint => "os_hint",
+            Field::PurdueLevel => "purdue_level",
         }
     }
 }

@@ -143,6 +143,9 @@ pub fn to_table(r: &InventoryReport) -> String {
                     .collect();
                 protos.dedup();
                 vec![
+                    a.purdue_level
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     cut(&a.ips.join(" "), 40),
                     a.macs.first().cloned().unwrap_or_default(),
                     cut(&a.vendor, 24),
@@ -165,6 +168,7 @@ pub fn to_table(r: &InventoryReport) -> String {
         table(
             &mut out,
             &[
+                "LEVEL",
                 "IP",
                 "MAC",
                 "VENDOR",

@@ -124,6 +124,11 @@ fn mdns_nbns_dns_answers_and_http_user_agent() {
     // http.user_agent "... Ubuntu/10.04 (lucid) Firefox/3.6.15" from 141.142.220.118.
     let browser = asset(&r, "141.142.220.118");
     assert_eq!(browser.os, "Ubuntu 10.04");
+    // It reaches web servers that sit behind the gateway: an IT host at Purdue level 4, and
+    // those servers are internet hosts (level 5).
+    assert_eq!(browser.device_type, "it_host");
+    assert_eq!(browser.purdue_level, Some(4));
+    assert_eq!(asset(&r, "208.80.152.3").purdue_level, Some(5));
     assert!(has_protocol(browser, "http", "client") && has_protocol(browser, "dns", "client"));
     // DNS answer: upload.pmtpa.wikimedia.org A 208.80.152.3.
     assert_eq!(

@@ -6,7 +6,8 @@
 //! carried many IPs is a router or firewall forwarding for others: it stays its own asset and
 //! the IPs behind it stay theirs.
 
-use super::facts::{Counters, EvidenceRec};
+use super::classify::{self, Behaviour};
+use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec};
 use super::{oui, Inventory};
 use otwatch_common::model::{
     Asset, CaptureStats, CleartextLogin, Connection, Evidence, InventoryReport, ProtocolUse,
@@ -161,9 +162,36 @@ pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
         groups.entry(r).or_default().1.push(*m);
     }
 
+    // Internet hosts: global addresses whose packets only ever came through a forwarding MAC.
+    let internet: BTreeSet<IpAddr> = inv
+        .hosts
+        .iter()
+        .filter(|(ip, h)| {
+            classify::is_global(ip)
+                && !h.macs.is_empty()
+                && h.bound_macs.is_empty()
+                && h.macs
+                    .iter()
+                    .all(|m| inv.macs.get(m).is_some_and(|f| forwarding(f)))
+        })
+        .map(|(ip, _)| *ip)
+        .collect();
+    let mut by_ip: BTreeMap<IpAddr, Vec<(&ConnKey, &ConnFacts)>> = BTreeMap::new();
+    for (k, c) in &inv.conns {
+        by_ip.entry(k.client).or_default().push((k, c));
+        if k.server != k.client {
+            by_ip.entry(k.server).or_default().push((k, c));
+        }
+    }
+    let ctx = Context {
+        inv,
+        forwarding: &forwarding,
+        by_ip: &by_ip,
+        internet: &internet,
+    };
     let mut assets: Vec<Asset> = groups
         .into_values()
-        .map(|(ips, macs)| build_asset(inv, &ips, &macs, &forwarding))
+        .map(|(ips, macs)| build_asset(&ctx, &ips, &macs))
         .collect();
     assets.sort_by(|a, b| a.id.cmp(&b.id));
 
@@ -216,12 +244,47 @@ fn ttl_hint(max_ttl: u8) -> Option<&'static str> {
     }
 }
 
-fn build_asset(
-    inv: &Inventory,
-    ips: &[IpAddr],
-    macs: &[Mac],
-    forwarding: &dyn Fn(&super::MacFacts) -> bool,
-) -> Asset {
+/// What building one asset needs to look up.
+struct Context<'a> {
+    inv: &'a Inventory,
+    forwarding: &'a dyn Fn(&super::MacFacts) -> bool,
+    by_ip: &'a BTreeMap<IpAddr, Vec<(&'a ConnKey, &'a ConnFacts)>>,
+    internet: &'a BTreeSet<IpAddr>,
+}
+
+/// Gathers what the asset with these addresses did on its connections.
+fn behaviour(ctx: &Context<'_>, ips: &[IpAddr], first: Timestamp) -> Behaviour {
+    let mut b = Behaviour {
+        first_seen: first,
+        is_internet: !ips.is_empty() && ips.iter().all(|ip| ctx.internet.contains(ip)),
+        ..Behaviour::default()
+    };
+    for ip in ips {
+        for (k, c) in ctx.by_ip.get(ip).into_iter().flatten() {
+            let proto = c.protocol.as_deref().unwrap_or("");
+            if k.server == *ip {
+                if !proto.is_empty() {
+                    b.served.insert(proto.to_string());
+                }
+                b.ops_received.extend(c.operations.iter().cloned());
+            }
+            if k.client == *ip {
+                if classify::is_controller_protocol(proto) {
+                    b.ot_servers.insert(k.server);
+                    b.ops_performed.extend(c.operations.iter().cloned());
+                }
+                if ctx.internet.contains(&k.server) {
+                    b.internet_peers.insert(k.server);
+                }
+            }
+        }
+    }
+    b
+}
+
+fn build_asset(ctx: &Context<'_>, ips: &[IpAddr], macs: &[Mac]) -> Asset {
+    let inv = ctx.inv;
+    let forwarding = ctx.forwarding;
     let mut counters = Counters::default();
     let mut evidence: Vec<EvidenceRec> = Vec::new();
     let mut protocols: BTreeSet<(String, String, u32)> = BTreeSet::new();
@@ -284,21 +347,36 @@ fn build_asset(
         (None, Some(ip)) => format!("ip:{ip}"),
         (None, None) => String::new(),
     };
-    let device_type = best(&evidence, Field::DeviceType)
-        .map(|e| e.value.clone())
-        .unwrap_or_else(|| "unknown".into());
+    let b = behaviour(ctx, ips, counters.first.unwrap_or_default());
+    let os = pick(Field::Os);
+    let (vendor, hostname, model, firmware, serial) = (
+        pick(Field::Vendor),
+        pick(Field::Hostname),
+        pick(Field::Model),
+        pick(Field::Firmware),
+        pick(Field::Serial),
+    );
+    let identity_type =
+        best(&evidence, Field::DeviceType).map(|e| (e.value.clone(), source_rank(&e.source)));
+    let (device_type, purdue_level, why) = classify::classify(
+        &b,
+        identity_type.as_ref().map(|(t, r)| (t.as_str(), *r)),
+        !os.is_empty(),
+    );
+    evidence.extend(why);
+    evidence.sort();
     Asset {
         id,
         macs: macs.iter().map(|m| m.to_string()).collect(),
         ips: ips.iter().map(|ip| ip.to_string()).collect(),
-        vendor: pick(Field::Vendor),
-        hostname: pick(Field::Hostname),
-        model: pick(Field::Model),
-        firmware: pick(Field::Firmware),
-        os: pick(Field::Os),
-        serial: pick(Field::Serial),
+        vendor,
+        hostname,
+        model,
+        firmware,
+        os,
+        serial,
         device_type,
-        purdue_level: None,
+        purdue_level,
         protocols: protocols
             .into_iter()
             .map(|(name, role, port)| ProtocolUse { name, role, port })

@@ -8,6 +8,7 @@
 //! run continues an earlier one by folding more facts into the same maps.
 
 pub mod assets;
+pub mod classify;
 pub mod facts;
 pub mod oui;
 

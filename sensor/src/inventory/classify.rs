@@ -1,0 +1,274 @@
+//! Device type and Purdue level from what an asset does, with the evidence for each.
+//!
+//! Identity answers win (a PROFINET station that says it is an IO-device, LLDP capabilities);
+//! then behaviour: the end that *serves* an industrial control protocol is a controller of the
+//! kind that protocol implies, the end that sends program downloads or CPU stop/start to
+//! controllers is an engineering workstation, and an end that polls controllers is an HMI or,
+//! when it polls many, a SCADA server. Levels follow the Purdue model: 0 field I/O, 1 control,
+//! 2 supervision, 3 site operations, 4 enterprise IT, 5 the internet.
+
+use super::facts::EvidenceRec;
+use otwatch_common::observation::Field;
+use otwatch_common::Timestamp;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// Industrial protocols whose server is a controller, and which controller type that means.
+const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
+    ("s7comm", "plc"),
+    ("s7comm_plus", "plc"),
+    ("modbus", "plc"),
+    ("enip", "plc"),
+    ("cip", "plc"),
+    ("umas", "plc"),
+    ("fins", "plc"),
+    ("dnp3", "rtu"),
+    ("iec104", "rtu"),
+    ("mms", "ied"),
+    ("goose", "ied"),
+    ("bacnet", "building_controller"),
+    ("opcua", "opc_server"),
+];
+
+/// Operations that only an engineering tool sends.
+const ENGINEERING_OPS: &[&str] = &[
+    "program_download",
+    "program_upload",
+    "program_delete",
+    "firmware_update",
+    "cpu_stop",
+    "cpu_start",
+];
+
+/// An OT client polling at least this many controllers is a SCADA server, not an HMI panel.
+const SCADA_MIN_SERVERS: usize = 5;
+
+/// What an asset did, gathered from its connections.
+#[derive(Debug, Default, Clone)]
+pub struct Behaviour {
+    /// Protocols it answered as server.
+    pub served: BTreeSet<String>,
+    /// Operations performed on it (as server).
+    pub ops_received: BTreeSet<String>,
+    /// Operations it performed (as client) on OT protocols.
+    pub ops_performed: BTreeSet<String>,
+    /// Distinct servers it talked to over controller protocols.
+    pub ot_servers: BTreeSet<IpAddr>,
+    /// Internet hosts it reached (global addresses seen only behind a router).
+    pub internet_peers: BTreeSet<IpAddr>,
+    /// Its own addresses are internet hosts.
+    pub is_internet: bool,
+    pub first_seen: Timestamp,
+}
+
+impl Behaviour {
+    pub fn served_controller_protocol(&self) -> Option<(&'static str, &'static str)> {
+        CONTROLLER_PROTOCOLS
+            .iter()
+            .find(|(p, _)| self.served.contains(*p))
+            .copied()
+    }
+}
+
+/// True for a protocol whose server is a controller.
+pub fn is_controller_protocol(name: &str) -> bool {
+    CONTROLLER_PROTOCOLS.iter().any(|(p, _)| *p == name)
+}
+
+/// True for a globally routable unicast address (not private, shared, link-local, loopback or
+/// unique-local). Documentation ranges count as global: benchmark mixes use them as the
+/// internet.
+pub fn is_global(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xfe00) == 0xfc00)
+        }
+    }
+}
+
+fn rec(field: Field, value: &str, source: String, at: Timestamp) -> EvidenceRec {
+    EvidenceRec {
+        field,
+        value: value.to_string(),
+        source,
+        first_seen: at,
+    }
+}
+
+fn purdue_of(device_type: &str) -> Option<u32> {
+    match device_type {
+        "io_module" => Some(0),
+        "plc" | "rtu" | "ied" | "building_controller" => Some(1),
+        "hmi" | "engineering_workstation" | "scada_server" | "opc_server" => Some(2),
+        "historian" => Some(3),
+        _ => None,
+    }
+}
+
+/// Decides device type and Purdue level. `identity_type` is the strongest device type an
+/// identity protocol claimed (with its source rank); `has_os` says an OS is known.
+pub fn classify(
+    b: &Behaviour,
+    identity_type: Option<(&str, u8)>,
+    has_os: bool,
+) -> (String, Option<u32>, Vec<EvidenceRec>) {
+    let at = b.first_seen;
+    let mut ev = Vec::new();
+    let engineering: Vec<&str> = ENGINEERING_OPS
+        .iter()
+        .copied()
+        .filter(|op| b.ops_performed.contains(*op))
+        .collect();
+    let behaviour_type: Option<(String, String)> =
+        if let Some((proto, ty)) = b.served_controller_protocol() {
+            let mut why = format!("behaviour: answers {proto} as server");
+            if let Some(op) = ENGINEERING_OPS
+                .iter()
+                .find(|op| b.ops_received.contains(**op))
+            {
+                why.push_str(&format!(" and receives {op}"));
+            }
+            Some((ty.to_string(), why))
+        } else if !engineering.is_empty() {
+            Some((
+                "engineering_workstation".to_string(),
+                format!("behaviour: sends {} to controllers", engineering.join(", ")),
+            ))
+        } else if b.ot_servers.len() >= SCADA_MIN_SERVERS {
+            Some((
+                "scada_server".to_string(),
+                format!("behaviour: polls {} controllers", b.ot_servers.len()),
+            ))
+        } else if !b.ot_servers.is_empty() {
+            Some((
+                "hmi".to_string(),
+                format!("behaviour: polls {} controller(s)", b.ot_servers.len()),
+            ))
+        } else {
+            None
+        };
+    let device_type = match (identity_type, behaviour_type) {
+        // Discovery and identity protocols (rank 80+) outrank behaviour.
+        (Some((t, rank)), _) if rank >= 80 => t.to_string(),
+        (_, Some((t, why))) => {
+            ev.push(rec(Field::DeviceType, &t, why, at));
+            t
+        }
+        (Some((t, _)), None) => t.to_string(),
+        (None, None) if has_os => {
+            ev.push(rec(
+                Field::DeviceType,
+                "it_host",
+                "behaviour: an operating system is known and no industrial role".into(),
+                at,
+            ));
+            "it_host".to_string()
+        }
+        (None, None) => "unknown".to_string(),
+    };
+    let level = if let Some(l) = purdue_of(&device_type) {
+        ev.push(rec(
+            Field::PurdueLevel,
+            &l.to_string(),
+            format!("device type {device_type}"),
+            at,
+        ));
+        Some(l)
+    } else if b.is_internet {
+        ev.push(rec(
+            Field::PurdueLevel,
+            "5",
+            "global address seen only behind a router".into(),
+            at,
+        ));
+        Some(5)
+    } else if let Some(peer) = b.internet_peers.first() {
+        ev.push(rec(
+            Field::PurdueLevel,
+            "4",
+            format!("reaches internet host {peer}"),
+            at,
+        ));
+        Some(4)
+    } else {
+        None
+    };
+    (device_type, level, ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b() -> Behaviour {
+        Behaviour::default()
+    }
+
+    #[test]
+    fn servers_of_control_protocols_are_controllers() {
+        let mut x = b();
+        x.served.insert("s7comm".into());
+        x.ops_received.insert("program_download".into());
+        let (t, l, ev) = classify(&x, None, false);
+        assert_eq!((t.as_str(), l), ("plc", Some(1)));
+        assert!(ev[0].source.contains("receives program_download"));
+        let mut x = b();
+        x.served.insert("dnp3".into());
+        assert_eq!(classify(&x, None, true).0, "rtu");
+    }
+
+    #[test]
+    fn clients_are_workstations_hmis_or_scada() {
+        let mut x = b();
+        x.ops_performed.insert("cpu_stop".into());
+        x.ot_servers.insert("10.0.0.1".parse().unwrap());
+        assert_eq!(classify(&x, None, true).0, "engineering_workstation");
+        let mut x = b();
+        x.ot_servers.insert("10.0.0.1".parse().unwrap());
+        assert_eq!(
+            classify(&x, None, true),
+            ("hmi".into(), Some(2), classify(&x, None, true).2)
+        );
+        for i in 0..5u8 {
+            x.ot_servers.insert(IpAddr::from([10, 0, 0, i]));
+        }
+        assert_eq!(classify(&x, None, false).0, "scada_server");
+    }
+
+    #[test]
+    fn identity_outranks_behaviour_and_internet_levels() {
+        let mut x = b();
+        x.served.insert("modbus".into());
+        assert_eq!(classify(&x, Some(("switch", 85)), false).0, "switch");
+        assert_eq!(classify(&x, Some(("router", 20)), false).0, "plc");
+        let mut x = b();
+        x.internet_peers.insert("8.8.8.8".parse().unwrap());
+        assert_eq!(
+            classify(&x, None, true),
+            ("it_host".into(), Some(4), classify(&x, None, true).2)
+        );
+        let x = Behaviour {
+            is_internet: true,
+            ..b()
+        };
+        assert_eq!(classify(&x, None, false).1, Some(5));
+        assert!(is_global(&"141.81.0.10".parse().unwrap()));
+        assert!(!is_global(&"192.168.1.1".parse().unwrap()));
+        assert!(!is_global(&"fd00::1".parse().unwrap()));
+    }
+}
