@@ -172,7 +172,7 @@ pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
                 && h.bound_macs.is_empty()
                 && h.macs
                     .iter()
-                    .all(|m| inv.macs.get(m).is_some_and(|f| forwarding(f)))
+                    .all(|m| inv.macs.get(m).is_some_and(&forwarding))
         })
         .map(|(ip, _)| *ip)
         .collect();
