@@ -30,6 +30,8 @@ pub struct CaptureStats {
     pub decode_errors_by_kind: BTreeMap<String, u64>,
     #[serde(default)]
     pub limits: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub protocol_violations: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -260,6 +260,8 @@ impl Pipeline {
                 .map(|(k, v)| (k.as_str().to_string(), *v))
                 .collect(),
             limits,
+            // Filled from the inventory, which keeps them across runs.
+            protocol_violations: BTreeMap::new(),
         }
     }
 }

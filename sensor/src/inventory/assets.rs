@@ -97,7 +97,8 @@ fn ts_text(t: Option<Timestamp>) -> String {
 }
 
 /// Builds the report: assets, connections and the given capture statistics.
-pub fn report(inv: &Inventory, stats: CaptureStats) -> InventoryReport {
+pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
+    stats.protocol_violations = inv.violations.clone();
     // An address only named by someone else (a DNS answer) but never seen on the wire, bound
     // by ARP/DHCP or announced is not an asset.
     let ips: Vec<IpAddr> = inv
