@@ -582,16 +582,6 @@ impl FlowTable {
     }
 }
 
-impl Direction {
-    /// The opposite direction.
-    pub fn other(self) -> Direction {
-        match self {
-            Direction::ToServer => Direction::ToClient,
-            Direction::ToClient => Direction::ToServer,
-        }
-    }
-}
-
 /// Decides whether the sender of the first packet seen is the client.
 fn orient(ip: &IpPacket<'_>, sport: u16, dport: u16) -> bool {
     match ip.l4 {

@@ -14,6 +14,7 @@
 //!   (four length octets); longer encodings are refused.
 //! - INTEGER values up to 64 bits, OBJECT IDENTIFIER arcs up to 64 bits.
 
+use super::text::{self, MAX_TEXT_CHARS};
 use std::fmt;
 
 /// The class bits of an identifier octet (X.690 §8.1.2.2, table 1).
@@ -445,15 +446,13 @@ impl Iterator for Arcs<'_> {
     }
 }
 
-/// Longest text, in characters, that a dissector copies from the wire into an observation.
-pub const MAX_TEXT_CHARS: usize = 256;
-
-/// Makes wire bytes safe to show: lossy UTF-8, control characters replaced by spaces,
-/// surrounding whitespace trimmed, at most [`MAX_TEXT_CHARS`] characters.
+/// Makes wire bytes safe to show, as [`text::clean`]: lossy UTF-8, control characters
+/// replaced by spaces, surrounding whitespace trimmed, at most [`MAX_TEXT_CHARS`] characters;
+/// empty when nothing printable is left.
 ///
 /// Used for any free text a dissector emits (BER string values, LLDP/CDP strings).
 pub fn display_text(bytes: &[u8]) -> String {
-    clean_chars(String::from_utf8_lossy(bytes).chars())
+    text::clean(bytes).unwrap_or_default()
 }
 
 /// Decodes the value of an ASN.1 character-string type (X.680 §41) for display, like
@@ -464,40 +463,35 @@ pub fn string_value(tlv: &Tlv<'_>) -> Option<String> {
     if tlv.tag.class != Class::Universal || tlv.tag.constructed {
         return None;
     }
-    match tlv.tag.number {
-        12 | 19 | 20 | 22 | 26 => Some(display_text(tlv.value)),
+    let chars = match tlv.tag.number {
+        12 | 19 | 20 | 22 | 26 => return Some(display_text(tlv.value)),
         30 => {
             let units = tlv
                 .value
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]));
-            Some(clean_chars(
+            text::clean_chars(
                 char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),
-            ))
+                MAX_TEXT_CHARS,
+            )
         }
-        28 => Some(clean_chars(tlv.value.chunks_exact(4).map(|c| {
-            char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                .unwrap_or(char::REPLACEMENT_CHARACTER)
-        }))),
-        _ => None,
-    }
-}
-
-fn clean_chars(chars: impl Iterator<Item = char>) -> String {
-    let mut s: String = chars
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .skip_while(|c| c.is_whitespace())
-        .take(MAX_TEXT_CHARS)
-        .collect();
-    let trimmed = s.trim_end().len();
-    s.truncate(trimmed);
-    s
+        28 => text::clean_chars(
+            tlv.value.chunks_exact(4).map(|c| {
+                char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                    .unwrap_or(char::REPLACEMENT_CHARACTER)
+            }),
+            MAX_TEXT_CHARS,
+        ),
+        _ => return None,
+    };
+    Some(chars.unwrap_or_default())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::protocols::text::testing::{hex, Noise};
 
     #[test]
     fn reads_snmp_header() {
@@ -619,17 +613,10 @@ mod tests {
 
     #[test]
     fn never_panics_on_junk() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = Noise::new(0x2545_f491_4f6c_dd1d);
         for len in 0..64 {
             for _ in 0..200 {
-                let data: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        seed as u8
-                    })
-                    .collect();
+                let data = noise.bytes(len);
                 walk(Reader::new(&data), 0);
             }
         }
@@ -646,11 +633,5 @@ mod tests {
                 walk(tlv.reader(), depth + 1);
             }
         }
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
     }
 }

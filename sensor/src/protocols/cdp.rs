@@ -13,6 +13,8 @@
 
 use super::ber::display_text;
 use super::snmp::description_facts;
+use super::text::{self, starts_with_ignore_case};
+use super::violation;
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -221,12 +223,15 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
     let f = match parse(payload) {
         Ok(f) => f,
         Err(e) => {
-            out.push(violation(e.to_string()));
+            out.push(violation(PROTOCOL, e.to_string()));
             return;
         }
     };
     if !src.is_unicast() {
-        out.push(violation(format!("CDP frame from group address {src}")));
+        out.push(violation(
+            PROTOCOL,
+            format!("CDP frame from group address {src}"),
+        ));
         return;
     }
     let subject = Subject::Mac(src);
@@ -269,20 +274,21 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
     let model = strip_prefix_ignore_case(&platform, "cisco ").unwrap_or(&platform);
     identity(Field::Model, model.trim().to_owned(), "cdp platform");
     // Other makers speak CDP too (VMware, HP, some phones); say Cisco only when the device does.
-    if starts_with_ignore_case(&platform, "cisco") || starts_with_ignore_case(&software, "cisco") {
+    let cisco = |s: &str| starts_with_ignore_case(s.as_bytes(), b"cisco");
+    if cisco(&platform) || cisco(&software) {
         identity(Field::Vendor, "Cisco".to_owned(), "cdp");
     }
     if let Some(t) = f.capabilities.and_then(device_type) {
         identity(Field::DeviceType, t.to_owned(), "cdp capabilities");
     }
     if !f.checksum_ok {
-        out.push(violation(format!(
-            "CDP checksum {:#06x} does not match the frame",
-            f.checksum
-        )));
+        out.push(violation(
+            PROTOCOL,
+            format!("CDP checksum {:#06x} does not match the frame", f.checksum),
+        ));
     }
     if let Some(e) = f.malformed {
-        out.push(violation(e.to_string()));
+        out.push(violation(PROTOCOL, e.to_string()));
     }
     for ip in f.addresses() {
         if is_unicast_ip(&ip) && !ip.is_loopback() {
@@ -312,7 +318,7 @@ fn banner_summary(banner: &[u8]) -> String {
             summary.push(' ');
         }
         summary.push_str(&line);
-        if summary.len() >= super::ber::MAX_TEXT_CHARS {
+        if summary.len() >= text::MAX_TEXT_CHARS {
             break;
         }
     }
@@ -378,23 +384,11 @@ pub fn cisco_software(text: &str) -> Option<CiscoSoftware<'_>> {
     Some(CiscoSoftware { os, version })
 }
 
-fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
-    s.get(..prefix.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-}
-
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if starts_with_ignore_case(s, prefix) {
+    if starts_with_ignore_case(s.as_bytes(), prefix.as_bytes()) {
         s.get(prefix.len()..)
     } else {
         None
-    }
-}
-
-fn violation(reason: String) -> Observation {
-    Observation::ProtocolViolation {
-        protocol: PROTOCOL,
-        reason,
     }
 }
 

@@ -15,6 +15,7 @@
 
 use super::ber::display_text;
 use super::snmp::description_facts;
+use super::violation;
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -237,12 +238,15 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
     let pdu = match parse(payload) {
         Ok(p) => p,
         Err(e) => {
-            out.push(violation(e.to_string()));
+            out.push(violation(PROTOCOL, e.to_string()));
             return;
         }
     };
     if !src.is_unicast() {
-        out.push(violation(format!("LLDP frame from group address {src}")));
+        out.push(violation(
+            PROTOCOL,
+            format!("LLDP frame from group address {src}"),
+        ));
         return;
     }
     let subject = Subject::Mac(src);
@@ -289,7 +293,7 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
     identity(Field::Vendor, text(inv.manufacturer), "lldp-med inventory");
     identity(Field::Model, text(inv.model), "lldp-med inventory");
     if let Some(e) = pdu.malformed {
-        out.push(violation(e.to_string()));
+        out.push(violation(PROTOCOL, e.to_string()));
     }
     for ip in pdu.management_addresses() {
         // 0.0.0.0 is common (PROFINET devices without an address yet).
@@ -315,13 +319,6 @@ pub fn device_type(enabled: u16) -> Option<&'static str> {
         Some("switch")
     } else {
         None
-    }
-}
-
-fn violation(reason: String) -> Observation {
-    Observation::ProtocolViolation {
-        protocol: PROTOCOL,
-        reason,
     }
 }
 

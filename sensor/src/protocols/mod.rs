@@ -30,7 +30,7 @@ pub mod text;
 pub mod tls;
 pub mod vnc;
 
-use otwatch_common::observation::Observation;
+use otwatch_common::observation::{Observation, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::net::IpAddr;
 
@@ -41,6 +41,32 @@ pub enum Direction {
     ToServer,
     /// From the server back to the client.
     ToClient,
+}
+
+impl Direction {
+    /// The opposite direction.
+    pub fn other(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
+    /// The end of the flow that sent a payload travelling this way.
+    pub fn sender(self) -> Subject {
+        match self {
+            Direction::ToServer => Subject::Client,
+            Direction::ToClient => Subject::Server,
+        }
+    }
+
+    /// The end of the flow a payload travelling this way is addressed to.
+    pub fn receiver(self) -> Subject {
+        match self {
+            Direction::ToServer => Subject::Server,
+            Direction::ToClient => Subject::Client,
+        }
+    }
 }
 
 /// The transport a dissector is fed from.
@@ -103,6 +129,15 @@ pub trait Dissector: Send {
     /// Bytes were lost in `dir` (capture loss or a cap); the next `parse` starts mid-stream,
     /// so the dissector must resynchronise (or give up on this direction).
     fn gap(&mut self, _dir: Direction) {}
+}
+
+/// The observation a dissector emits for malformed input of `protocol`: a finding, not an
+/// error that stops the flow.
+pub fn violation(protocol: &'static str, reason: impl Into<String>) -> Observation {
+    Observation::ProtocolViolation {
+        protocol,
+        reason: reason.into(),
+    }
 }
 
 /// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after

@@ -15,7 +15,8 @@
 //!   ([MS-CIFS] §2.2.4.53, [MS-SMB] §2.2.4.6).
 
 use super::registry::ProtocolSpec;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::text::{utf16le_text, wire_text};
+use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -27,7 +28,6 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 const PROTOCOL: &str = "smb";
-const MAX_TEXT_CHARS: usize = 256;
 const NBSS_HEADER: usize = 4;
 /// Bytes of a session message inspected; the rest is skipped.
 const INSPECT: usize = 4096;
@@ -168,6 +168,16 @@ struct Side {
     reported: u8,
 }
 
+impl Side {
+    /// One violation per side is enough to flag the flow.
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
+        if !self.violated {
+            self.violated = true;
+            out.push(violation(PROTOCOL, reason));
+        }
+    }
+}
+
 // Bits of `Side::reported`.
 const NB_NAME: u8 = 1;
 const NTLM_NAME: u8 = 2;
@@ -252,7 +262,7 @@ impl Dissector for Smb {
                     used += NBSS_HEADER + len;
                 }
                 _ => {
-                    violation(side, out, "not a NetBIOS session service packet");
+                    side.violation(out, "not a NetBIOS session service packet");
                     side.dead = true;
                     return data.len();
                 }
@@ -277,23 +287,6 @@ fn resync_point(data: &[u8]) -> Option<usize> {
             && w.get(NBSS_HEADER..)
                 .is_some_and(|m| m == SMB1_MAGIC || m == SMB2_MAGIC)
     })
-}
-
-fn violation(side: &mut Side, out: &mut Vec<Observation>, reason: &str) {
-    if !side.violated {
-        side.violated = true;
-        out.push(Observation::ProtocolViolation {
-            protocol: PROTOCOL,
-            reason: reason.to_string(),
-        });
-    }
-}
-
-fn subject(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
-    }
 }
 
 /// Reports `value` about the sender of `dir` unless `side` already reported `bit`.
@@ -370,7 +363,7 @@ fn netbios_name(b: &[u8]) -> Option<(String, &[u8])> {
             break;
         }
     }
-    let text = wire_text(&String::from_utf8_lossy(name.get(..15)?));
+    let text = wire_text(name.get(..15)?);
     let text = if text.starts_with('*') {
         String::new()
     } else {
@@ -386,7 +379,7 @@ fn inspect(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observatio
         Some(m) if m == SMB2_MAGIC => smb2(dir, msg, side, out),
         // Encrypted or compressed SMB 3: nothing readable.
         Some(m) if m == SMB2_TRANSFORM_MAGIC || m == SMB2_COMPRESSED_MAGIC => {}
-        _ => violation(side, out, "session message without an SMB protocol id"),
+        _ => side.violation(out, "session message without an SMB protocol id"),
     }
 }
 
@@ -409,7 +402,7 @@ fn smb1(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>)
             (Field::Os, os, "smb native os"),
             (Field::Description, lanman, "smb native lanman"),
         ];
-        report(side, NATIVE_OS, subject(dir), &facts, out);
+        report(side, NATIVE_OS, dir.sender(), &facts, out);
     }
 }
 
@@ -475,7 +468,7 @@ fn smb_string(msg: &[u8], at: usize, unicode: bool) -> Option<(String, usize)> {
     } else {
         let end = rest.iter().position(|&b| b == 0)?;
         let raw = rest.get(..end)?;
-        Some((wire_text(&String::from_utf8_lossy(raw)), at + end + 1))
+        Some((wire_text(raw), at + end + 1))
     }
 }
 
@@ -493,7 +486,7 @@ fn ntlmssp(dir: Direction, body: &[u8], side: &mut Side, out: &mut Vec<Observati
     let Some(message_type) = le_u32(msg, 8) else {
         return;
     };
-    let who = subject(dir);
+    let who = dir.sender();
     match (message_type, dir) {
         // [MS-NLMP] §2.2.1.2 CHALLENGE_MESSAGE: TargetNameFields 12, NegotiateFlags 20,
         // TargetInfoFields 40, Version 48..56.
@@ -528,7 +521,7 @@ fn ntlmssp(dir: Direction, body: &[u8], side: &mut Side, out: &mut Vec<Observati
                 let name = if flags & NTLMSSP_NEGOTIATE_UNICODE != 0 {
                     utf16le_text(raw)
                 } else {
-                    wire_text(&String::from_utf8_lossy(raw))
+                    wire_text(raw)
                 };
                 let facts = [(Field::Hostname, name, "ntlm workstation")];
                 report(side, NTLM_NAME, who, &facts, out);
@@ -621,557 +614,6 @@ fn le_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// UTF-16LE from the wire as printable text (see [`wire_text`]).
-fn utf16le_text(raw: &[u8]) -> String {
-    let units = raw.chunks_exact(2).map(|c| match c {
-        [lo, hi] => u16::from_le_bytes([*lo, *hi]),
-        _ => 0,
-    });
-    let s: String = char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect();
-    wire_text(&s)
-}
-
-/// Printable text: runs of whitespace and control characters folded into one space, trimmed,
-/// capped at 256 characters.
-// Private until protocols::text lands; then use that one.
-fn wire_text(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = 0usize;
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
-            pending_space = chars > 0;
-            continue;
-        }
-        if chars + usize::from(pending_space) >= MAX_TEXT_CHARS {
-            break;
-        }
-        if pending_space {
-            out.push(' ');
-            chars += 1;
-            pending_space = false;
-        }
-        out.push(c);
-        chars += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::protocols::{Endpoint, Transport};
-    use otwatch_common::Timestamp;
-    use std::net::{IpAddr, Ipv4Addr};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    fn ctx() -> FlowCtx {
-        let ep = |last, port| Endpoint {
-            ip: IpAddr::V4(Ipv4Addr::new(141, 81, 0, last)),
-            port,
-            mac: None,
-        };
-        FlowCtx {
-            client: ep(182, 4548),
-            server: ep(10, 139),
-            transport: Transport::Tcp,
-            ts: Timestamp::ZERO,
-            dst_mac: None,
-        }
-    }
-
-    /// Feeds segments like the flow layer: per-direction buffers, consumed bytes drained.
-    fn run_bytes(segs: &[(bool, Vec<u8>)]) -> Vec<Observation> {
-        let mut d = new();
-        let mut pending = [Vec::new(), Vec::new()];
-        let mut out = Vec::new();
-        for (to_server, seg) in segs {
-            let (dir, i) = if *to_server {
-                (Direction::ToServer, 0)
-            } else {
-                (Direction::ToClient, 1)
-            };
-            pending[i].extend_from_slice(seg);
-            let n = d.parse(dir, &pending[i], &ctx(), &mut out);
-            assert!(n <= pending[i].len());
-            pending[i].drain(..n);
-        }
-        out
-    }
-
-    fn run(segs: &[(bool, &str)]) -> Vec<Observation> {
-        let segs: Vec<(bool, Vec<u8>)> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
-        run_bytes(&segs)
-    }
-
-    fn id(subject: Subject, field: Field, value: &str, source: &'static str) -> Observation {
-        Observation::Identity {
-            subject,
-            field,
-            value: value.to_string(),
-            source,
-        }
-    }
-
-    // ITI/ICS-Security-Tools pcaps/ModbusTCP/mb2.pcap, tcp.stream 65 (NBSS on 139, SMB1,
-    // NTLMSSP in Session Setup AndX), up to the first Tree Connect.
-    const MB2_SMB1: &[(bool, &str)] = &[
-        // 3695
-        (
-            true,
-            concat!(
-                "8100004420454a454246444441444243414341434143414341434143414341434143414341002046",
-                "414542454f4546454d4641454444414443434143414341434143414341414100",
-            ),
-        ),
-        (false, "82000000"), // 3696
-        // 3698
-        (
-            true,
-            concat!(
-                "00000085ff534d4272000000001853c80000000000000000000000000000fffe0000000000620002",
-                "5043204e4554574f524b2050524f4752414d20312e3000024c414e4d414e312e30000257696e646f",
-                "777320666f7220576f726b67726f75707320332e316100024c4d312e325830303200024c414e4d41",
-                "4e322e3100024e54204c4d20302e313200",
-            ),
-        ),
-        // 3701
-        (
-            false,
-            concat!(
-                "00000073ff534d4272000000009853c80000000000000000000000000000fffe0000000011050003",
-                "32000100044100000000010000000000fde30180c09a12bbd8c0cd010000002e009e1523d5afe49e",
-                "4a9b7b314e366f6f8c601c06062b0601050502a0123010a00e300c060a2b06010401823702020a",
-            ),
-        ),
-        // 3704
-        (
-            true,
-            concat!(
-                "000000ecff534d4273000000001807c80000000000000000000000000000fffe000040000cff00ec",
-                "00044132000000000000004a0000000000d40000a0b100604806062b0601050502a03e303ca00e30",
-                "0c060a2b06010401823702020aa22a04284e544c4d5353500001000000078208a200000000000000",
-                "0000000000000000000501280a0000000f00570069006e0064006f00770073002000320030003000",
-                "32002000530065007200760069006300650020005000610063006b00200033002000320036003000",
-                "30000000570069006e0064006f007700730020003200300030003200200035002e00310000000000",
-            ),
-        ),
-        // 3705
-        (
-            false,
-            concat!(
-                "00000188ff534d4273160000c09807c80000000000000000000000000000fffe02e0400004ff0088",
-                "010000a9005d01a181a63081a3a0030a0101a10c060a2b06010401823702020aa2818d04818a4e54",
-                "4c4d53535000020000000a000a003800000005828aa2c086cd651c1d9cf600000000000000004800",
-                "480042000000060072170000000f4900410053003000310002000a00490041005300300031000100",
-                "0a004900410053003000310004000a004900410053003000310003000a0049004100530030003100",
-                "07000800d0c112bbd8c0cd0100000000570069006e0064006f007700730020005300650072007600",
-                "6500720020002800520029002000320030003000380020005300740061006e006400610072006400",
-                "200036003000300032002000530065007200760069006300650020005000610063006b0020003200",
-                "0000570069006e0064006f0077007300200053006500720076006500720020002800520029002000",
-                "320030003000380020005300740061006e006400610072006400200036002e0030000000",
-            ),
-        ),
-        // 3709
-        (
-            true,
-            concat!(
-                "00000104ff534d4273000000001807c80000000000000000000000000000fffe02e080000cff0004",
-                "0104413200000000000000630000000000d40000a0c900a161305fa25d045b4e544c4d5353500003",
-                "000000010001005a000000000000005b000000000000004800000000000000480000001200120048",
-                "000000000000005b000000058a88a20501280a0000000f500041004e0045004c0050004300300032",
-                "0000570069006e0064006f0077007300200032003000300032002000530065007200760069006300",
-                "650020005000610063006b0020003300200032003600300030000000570069006e0064006f007700",
-                "730020003200300030003200200035002e00310000000000",
-            ),
-        ),
-        // 3710
-        (
-            false,
-            concat!(
-                "000000e8ff534d4273000000009807c80000000000000000000000000000fffe02e0800004ff00e8",
-                "0000000900bd00a1073005a0030a0100570069006e0064006f007700730020005300650072007600",
-                "6500720020002800520029002000320030003000380020005300740061006e006400610072006400",
-                "200036003000300032002000530065007200760069006300650020005000610063006b0020003200",
-                "0000570069006e0064006f0077007300200053006500720076006500720020002800520029002000",
-                "320030003000380020005300740061006e006400610072006400200036002e0030000000",
-            ),
-        ),
-        // 3714
-        (
-            true,
-            concat!(
-                "0000004cff534d4275000000001807c80000000000000000000000000000fffe02e0c00004ff004c",
-                "00080001002100005c005c00490041005300300031005c00490050004300240000003f3f3f3f3f00",
-            ),
-        ),
-        // 3715
-        (
-            false,
-            concat!(
-                "00000038ff534d4275000000009807c800000000000000000000000005e0fffe02e0c00007ff0038",
-                "000100ffff1f00ffff1f00070049504300000000",
-            ),
-        ),
-        // 3718
-        (
-            true,
-            concat!(
-                "000000ecff534d4273000000001807c80000000000000000000000000000fffe000000010cff00ec",
-                "00044132000100000000004a0000000000d40000a0b100604806062b0601050502a03e303ca00e30",
-                "0c060a2b06010401823702020aa22a04284e544c4d5353500001000000078208a200000000000000",
-                "0000000000000000000501280a0000000f00570069006e0064006f00770073002000320030003000",
-                "32002000530065007200760069006300650020005000610063006b00200033002000320036003000",
-                "30000000570069006e0064006f007700730020003200300030003200200035002e00310000000000",
-            ),
-        ),
-        // 3719
-        (
-            false,
-            concat!(
-                "00000188ff534d4273160000c09807c80000000000000000000000000000fffe0330000104ff0088",
-                "010000a9005d01a181a63081a3a0030a0101a10c060a2b06010401823702020aa2818d04818a4e54",
-                "4c4d53535000020000000a000a003800000005828aa2966da7ee7ba135b900000000000000004800",
-                "480042000000060072170000000f4900410053003000310002000a00490041005300300031000100",
-                "0a004900410053003000310004000a004900410053003000310003000a0049004100530030003100",
-                "07000800208513bbd8c0cd0100000000570069006e0064006f007700730020005300650072007600",
-                "6500720020002800520029002000320030003000380020005300740061006e006400610072006400",
-                "200036003000300032002000530065007200760069006300650020005000610063006b0020003200",
-                "0000570069006e0064006f0077007300200053006500720076006500720020002800520029002000",
-                "320030003000380020005300740061006e006400610072006400200036002e0030000000",
-            ),
-        ),
-        // 3721
-        (
-            true,
-            concat!(
-                "00000164ff534d4273000000001807c80000000000000000000000000000fffe033040010cff0064",
-                "0104413200010000000000c20000000000d40000a02901a181bf3081bca281b90481b64e544c4d53",
-                "535000030000001800180086000000180018009e00000012001200480000001a001a005a00000012",
-                "0012007400000000000000b6000000058288a20501280a0000000f500041004e0045004c00500043",
-                "0030003200410064006d0069006e006900730074007200610074006f007200500041004e0045004c",
-                "0050004300300032005d4d016cedb70f1500000000000000000000000000000000432c045f9299ed",
-                "3a0eb28ea85267489cdc6acdce4b95b76e00570069006e0064006f00770073002000320030003000",
-                "32002000530065007200760069006300650020005000610063006b00200033002000320036003000",
-                "30000000570069006e0064006f007700730020003200300030003200200035002e00310000000000",
-            ),
-        ),
-        // 3723
-        (
-            false,
-            concat!(
-                "000000e8ff534d4273000000009807c80000000000000000000000000000fffe0330400104ff00e8",
-                "0000000900bd00a1073005a0030a0100570069006e0064006f007700730020005300650072007600",
-                "6500720020002800520029002000320030003000380020005300740061006e006400610072006400",
-                "200036003000300032002000530065007200760069006300650020005000610063006b0020003200",
-                "0000570069006e0064006f0077007300200053006500720076006500720020002800520029002000",
-                "320030003000380020005300740061006e006400610072006400200036002e0030000000",
-            ),
-        ),
-    ];
-    // ITI/ICS-Security-Tools pcaps/hart/hart_ip.pcap: an SMB1 Check Directory on 445.
-    const HART_445: &[(bool, &str)] = &[
-        // 115
-        (
-            true,
-            concat!(
-                "00000028ff534d4210000000000801c8000000000000000000000000010001006400511b00050004",
-                "5c000000",
-            ),
-        ),
-    ];
-
-    // Expected values from `tshark -T fields -e nbss.called_name -e nbss.calling_name
-    // -e ntlmssp.auth.hostname -e ntlmssp.challenge.target_info.dns_computer_name
-    // -e ntlmssp.version.major -e ntlmssp.version.minor -e ntlmssp.version.build_number
-    // -e smb.native_os -e smb.native_lanman`.
-    fn mb2_expected() -> Vec<Observation> {
-        use Field::*;
-        use Subject::*;
-        vec![
-            // 3695 session request: to IAS01<20> from PANELPC02<00>.
-            id(Client, Hostname, "PANELPC02", "netbios session request"),
-            id(Server, Hostname, "IAS01", "netbios session request"),
-            // 3704 Session Setup AndX request (NTLMSSP_NEGOTIATE).
-            id(
-                Client,
-                Os,
-                "Windows 2002 Service Pack 3 2600",
-                "smb native os",
-            ),
-            id(Client, Description, "Windows 2002 5.1", "smb native lanman"),
-            // 3705 response (NTLMSSP_CHALLENGE).
-            id(Server, Hostname, "IAS01", "ntlm target info"),
-            id(Server, Os, "Windows NT 6.0 build 6002", "ntlm version"),
-            id(
-                Server,
-                Os,
-                "Windows Server (R) 2008 Standard 6002 Service Pack 2",
-                "smb native os",
-            ),
-            id(
-                Server,
-                Description,
-                "Windows Server (R) 2008 Standard 6.0",
-                "smb native lanman",
-            ),
-            // 3709 request (NTLMSSP_AUTH, anonymous).
-            id(Client, Hostname, "PANELPC02", "ntlm workstation"),
-            id(Client, Os, "Windows XP build 2600", "ntlm version"),
-        ]
-    }
-
-    #[test]
-    fn smb1_session_setup_identity() {
-        assert_eq!(run(MB2_SMB1), mb2_expected());
-    }
-
-    #[test]
-    fn ntlm_user_names_are_not_reported() {
-        // 3721 authenticates as PANELPC02\Administrator.
-        let text = format!("{:?}", run(MB2_SMB1));
-        assert!(!text.contains("Administrator"));
-        assert!(!text.contains("CleartextLogin"));
-    }
-
-    #[test]
-    fn byte_by_byte_delivery_gives_the_same_result() {
-        let mut segs = Vec::new();
-        for (to_server, h) in MB2_SMB1 {
-            for b in hex(h) {
-                segs.push((*to_server, vec![b]));
-            }
-        }
-        assert_eq!(run_bytes(&segs), mb2_expected());
-    }
-
-    #[test]
-    fn other_commands_say_nothing() {
-        assert!(run(HART_445).is_empty());
-    }
-
-    /// The real CHALLENGE of frame 3705 in an SMB2 SESSION_SETUP response: SMB2 framing built
-    /// here from [MS-SMB2] §2.2.1.2 and §2.2.6 (no SMB2 capture with NTLMSSP is at hand).
-    fn smb2_session_setup_response() -> Vec<u8> {
-        let smb1 = hex(&MB2_SMB1
-            .iter()
-            .map(|(_, h)| *h)
-            .collect::<Vec<_>>()
-            .concat());
-        let at = smb1
-            .windows(8)
-            .position(|w| w == NTLMSSP_SIGNATURE)
-            .unwrap();
-        // The second NTLMSSP in the stream is the CHALLENGE (the first is the NEGOTIATE).
-        let at2 = at
-            + 8
-            + smb1[at + 8..]
-                .windows(8)
-                .position(|w| w == NTLMSSP_SIGNATURE)
-                .unwrap();
-        let blob = &smb1[at2..at2 + 0x8a];
-        let mut msg = Vec::new();
-        msg.extend_from_slice(SMB2_MAGIC);
-        msg.extend_from_slice(&64u16.to_le_bytes()); // StructureSize
-        msg.extend_from_slice(&[0; 6]); // CreditCharge, Status
-        msg.extend_from_slice(&SMB2_SESSION_SETUP.to_le_bytes());
-        msg.extend_from_slice(&1u16.to_le_bytes()); // CreditResponse
-        msg.extend_from_slice(&SMB2_FLAGS_SERVER_TO_REDIR.to_le_bytes());
-        msg.resize(SMB2_HEADER, 0);
-        msg.extend_from_slice(&9u16.to_le_bytes()); // StructureSize
-        msg.extend_from_slice(&0u16.to_le_bytes()); // SessionFlags
-        msg.extend_from_slice(&72u16.to_le_bytes()); // SecurityBufferOffset
-        msg.extend_from_slice(&(blob.len() as u16).to_le_bytes());
-        msg.extend_from_slice(blob);
-        let mut frame = vec![0, 0];
-        frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-        frame.extend_from_slice(&msg);
-        frame
-    }
-
-    #[test]
-    fn smb2_session_setup_challenge() {
-        let out = run_bytes(&[(false, smb2_session_setup_response())]);
-        assert_eq!(
-            out,
-            vec![
-                id(
-                    Subject::Server,
-                    Field::Hostname,
-                    "IAS01",
-                    "ntlm target info"
-                ),
-                id(
-                    Subject::Server,
-                    Field::Os,
-                    "Windows NT 6.0 build 6002",
-                    "ntlm version"
-                ),
-            ]
-        );
-        assert_eq!(
-            probe(Direction::ToClient, &smb2_session_setup_response()),
-            Probe::Yes
-        );
-    }
-
-    #[test]
-    fn large_messages_are_skipped_without_buffering() {
-        // A 1 MiB SMB2 READ response on 445 delivered in 1400-byte pieces, then the CHALLENGE.
-        let len: usize = 1 << 20;
-        let mut big = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
-        big.extend_from_slice(SMB2_MAGIC);
-        big.extend_from_slice(&64u16.to_le_bytes());
-        big.resize(NBSS_HEADER + len, 0x55);
-        big.extend_from_slice(&smb2_session_setup_response());
-        let mut d = new();
-        let mut out = Vec::new();
-        let mut pending = Vec::new();
-        for chunk in big.chunks(1400) {
-            pending.extend_from_slice(chunk);
-            let n = d.parse(Direction::ToClient, &pending, &ctx(), &mut out);
-            pending.drain(..n);
-            assert!(pending.len() <= INSPECT + 2 * 1400);
-        }
-        assert_eq!(out.len(), 2);
-    }
-
-    #[test]
-    fn gap_resynchronises_on_the_next_message() {
-        let mut d = new();
-        let mut out = Vec::new();
-        d.gap(Direction::ToClient);
-        let mut data = vec![0x12, 0x34, 0x56];
-        data.extend_from_slice(&smb2_session_setup_response());
-        let n = d.parse(Direction::ToClient, &data, &ctx(), &mut out);
-        assert_eq!(n, data.len());
-        assert_eq!(out.len(), 2);
-    }
-
-    #[test]
-    fn version_only_for_windows_releases() {
-        let mut m = vec![0u8; 72];
-        let flags = NTLMSSP_NEGOTIATE_VERSION;
-        let mut with = |v: [u8; 8]| {
-            m[64..72].copy_from_slice(&v);
-            ntlm_version(&m, flags, 64, &[Some(72)])
-        };
-        assert_eq!(
-            with([10, 0, 0x61, 0x4a, 0, 0, 0, 0x0f]).as_deref(),
-            Some("Windows NT 10.0 build 19041")
-        );
-        assert_eq!(
-            with([5, 0, 0x93, 0x08, 0, 0, 0, 0x0f]).as_deref(),
-            Some("Windows 2000 build 2195")
-        );
-        assert_eq!(with([6, 1, 0, 0, 0, 0, 0, 0x0f]), None);
-        assert_eq!(with([4, 15, 1, 0, 0, 0, 0, 0x0f]), None);
-        assert_eq!(with([6, 1, 0xb1, 0x1d, 0, 0, 0, 0x0a]), None);
-        // Payload where the Version would be: no Version.
-        assert_eq!(ntlm_version(&m, flags, 64, &[Some(64)]), None);
-        assert_eq!(ntlm_version(&m, 0, 64, &[Some(72)]), None);
-    }
-
-    #[test]
-    fn probe_is_strict() {
-        let c = |d: &[u8]| probe(Direction::ToServer, d);
-        let s = |d: &[u8]| probe(Direction::ToClient, d);
-        assert_eq!(c(&hex(MB2_SMB1[0].1)), Probe::Yes); // session request
-        assert_eq!(s(&hex(MB2_SMB1[1].1)), Probe::Yes); // positive response
-        assert_eq!(c(&hex(MB2_SMB1[2].1)), Probe::Yes); // SMB1 negotiate
-        assert_eq!(c(&hex(HART_445[0].1)), Probe::Yes);
-        let mut keepalive = vec![KEEP_ALIVE, 0, 0, 0];
-        assert_eq!(c(&keepalive), Probe::NeedMore);
-        keepalive.extend_from_slice(&hex(HART_445[0].1));
-        assert_eq!(c(&keepalive), Probe::Yes);
-        assert_eq!(c(&[0, 0]), Probe::NeedMore);
-        assert_eq!(c(&[0, 0, 0, 0x28, 0xff, b'S']), Probe::NeedMore);
-        assert_eq!(c(b"GET / HTTP/1.1\r\n"), Probe::No);
-        assert_eq!(c(&[0x16, 0x03, 0x01, 0x00, 0x2f, 0x01]), Probe::No);
-        // A DCE/RPC bind on 135 (mb2.pcap frame 5049 starts 05 00 0b 03): not NBSS.
-        assert_eq!(c(&hex("05000b0310000000")), Probe::No);
-        // Session message whose payload is not SMB.
-        assert_eq!(c(&hex("0000000a0102030405060708090a")), Probe::No);
-        // A positive response from the client is not one.
-        assert_eq!(c(&hex(MB2_SMB1[1].1)), Probe::No);
-    }
-
-    #[test]
-    fn unknown_packet_type_is_a_violation() {
-        let out = run_bytes(&[(true, vec![0x42, 0, 0, 0])]);
-        assert!(matches!(
-            out.as_slice(),
-            [Observation::ProtocolViolation { .. }]
-        ));
-    }
-
-    #[test]
-    fn truncations_and_random_bytes_never_panic() {
-        let segs: Vec<(bool, Vec<u8>)> = MB2_SMB1.iter().map(|(d, h)| (*d, hex(h))).collect();
-        for (i, (to_server, msg)) in segs.iter().enumerate() {
-            for cut in 0..=msg.len() {
-                let piece = msg[..cut].to_vec();
-                let _ = probe(Direction::ToServer, &piece);
-                let _ = probe(Direction::ToClient, &piece);
-                // Truncated body with an unchanged length field, alone and in context.
-                let _ = run_bytes(&[(*to_server, piece.clone())]);
-                let mut ctx_segs = segs[..i].to_vec();
-                ctx_segs.push((*to_server, piece.clone()));
-                let _ = run_bytes(&ctx_segs);
-                // The same bytes with the NBSS length fixed up, so the parsers see a short
-                // SMB/NTLM message as complete.
-                if cut >= NBSS_HEADER {
-                    let mut fixed = piece;
-                    let len = (cut - NBSS_HEADER) as u16;
-                    fixed[1] = 0;
-                    fixed[2..4].copy_from_slice(&len.to_be_bytes());
-                    let _ = run_bytes(&[(*to_server, fixed)]);
-                }
-            }
-        }
-        let mut x: u32 = 0x1357_9bdf;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
-        for _ in 0..1000 {
-            let len = (rnd() % 600) as usize;
-            let bytes: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
-            let _ = probe(Direction::ToServer, &bytes);
-            let _ = run_bytes(&[(true, bytes.clone()), (false, bytes.clone())]);
-            // Random bodies behind valid framing and headers reach the inner parsers.
-            for (magic, cmd_at, cmd) in [
-                (SMB1_MAGIC, 4, SMB1_COM_SESSION_SETUP_ANDX),
-                (SMB2_MAGIC, 12, 1),
-            ] {
-                let mut msg = magic.to_vec();
-                msg.extend_from_slice(&bytes);
-                if msg.len() > 20 {
-                    msg[cmd_at] = cmd;
-                    msg[4] = if magic == SMB2_MAGIC { 64 } else { cmd };
-                    msg[5] = 0;
-                }
-                let mut body = bytes.clone();
-                body.truncate(len / 2);
-                msg.extend_from_slice(NTLMSSP_SIGNATURE);
-                msg.extend_from_slice(&[2 + (rnd() % 2) as u8, 0, 0, 0]);
-                msg.extend_from_slice(&body);
-                let mut frame = vec![0, 0];
-                frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-                frame.extend_from_slice(&msg);
-                let _ = run_bytes(&[(true, frame.clone()), (false, frame)]);
-            }
-        }
-    }
-}
+mod tests;

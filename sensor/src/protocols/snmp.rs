@@ -15,7 +15,7 @@
 
 use super::ber::{self, Oid, Reader, Tag, Tlv};
 use super::registry::ProtocolSpec;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -262,19 +262,13 @@ impl Dissector for SnmpDissector {
         _ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
-        let sender = match dir {
-            Direction::ToServer => Subject::Client,
-            Direction::ToClient => Subject::Server,
-        };
+        let sender = dir.sender();
         let msg = match parse_message(data) {
             Ok(m) => m,
             Err(e) => {
                 if self.violations < MAX_VIOLATIONS {
                     self.violations += 1;
-                    out.push(Observation::ProtocolViolation {
-                        protocol: PROTOCOL,
-                        reason: format!("malformed SNMP message: {e}"),
-                    });
+                    out.push(violation(PROTOCOL, format!("malformed SNMP message: {e}")));
                 }
                 return data.len();
             }

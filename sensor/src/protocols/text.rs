@@ -2,8 +2,8 @@
 //! cursor that never panics, a bounded base64 decoder and line/header splitting for the
 //! HTTP-style text protocols (HTTP, SSDP, RTSP, SIP).
 //!
-//! Everything here is allocation-free except [`clean_text`], which makes the one owned
-//! `String` an observation needs.
+//! Everything here is allocation-free except the text cleaners ([`clean_text`],
+//! [`wire_text`], [`utf16le_text`]), which make the one owned `String` an observation needs.
 
 /// Default cap, in characters, for text taken from the wire.
 pub const MAX_TEXT_CHARS: usize = 256;
@@ -12,9 +12,15 @@ pub const MAX_TEXT_CHARS: usize = 256;
 /// (C0, DEL, C1) becomes a space, surrounding whitespace is trimmed and the result is capped at
 /// `max_chars` characters. `None` when nothing printable is left.
 pub fn clean_text(raw: &[u8], max_chars: usize) -> Option<String> {
-    let lossy = String::from_utf8_lossy(raw.trim_ascii());
-    let mut out = String::with_capacity(lossy.len().min(max_chars.saturating_mul(4)));
-    for c in lossy.chars().take(max_chars) {
+    clean_chars(String::from_utf8_lossy(raw.trim_ascii()).chars(), max_chars)
+}
+
+/// [`clean_text`] for text already decoded into characters (UTF-16 or UTF-32 strings): every
+/// control character becomes a space, at most `max_chars` characters are kept, surrounding
+/// whitespace is trimmed. `None` when nothing printable is left.
+pub fn clean_chars(chars: impl Iterator<Item = char>, max_chars: usize) -> Option<String> {
+    let mut out = String::with_capacity(chars.size_hint().0.min(max_chars));
+    for c in chars.take(max_chars) {
         out.push(if c.is_control() { ' ' } else { c });
     }
     let kept = out.trim_end().len();
@@ -33,6 +39,86 @@ pub fn clean(raw: &[u8]) -> Option<String> {
     clean_text(raw, MAX_TEXT_CHARS)
 }
 
+/// Wire text as one display line: invalid UTF-8 becomes U+FFFD, every run of whitespace and
+/// control characters becomes a single space, surrounding ones are dropped, and the result is
+/// capped at [`MAX_TEXT_CHARS`] characters; empty when nothing printable is left. For banners,
+/// prompts and names that may span lines (FTP, Telnet, SSH, VNC, SMB), where [`clean`] would keep
+/// every line break as a space.
+pub fn wire_text(raw: &[u8]) -> String {
+    fold_chars(String::from_utf8_lossy(raw).chars())
+}
+
+/// UTF-16LE text up to the first NUL unit (or the end), as [`wire_text`]: unpaired
+/// surrogates become U+FFFD, an odd last byte is ignored. For RDP client names, SMB strings
+/// and NTLM names.
+pub fn utf16le_text(raw: &[u8]) -> String {
+    let units = raw
+        .chunks_exact(2)
+        .map(|c| match c {
+            [lo, hi] => u16::from_le_bytes([*lo, *hi]),
+            _ => 0,
+        })
+        .take_while(|&u| u != 0);
+    fold_chars(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)))
+}
+
+/// The folding of [`wire_text`]: whitespace and control runs to one space, trimmed, capped.
+fn fold_chars(chars: impl Iterator<Item = char>) -> String {
+    let mut out = String::new();
+    let mut kept = 0usize;
+    let mut pending_space = false;
+    for c in chars {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = kept > 0;
+            continue;
+        }
+        if kept + usize::from(pending_space) >= MAX_TEXT_CHARS {
+            break;
+        }
+        if pending_space {
+            out.push(' ');
+            kept += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        kept += 1;
+    }
+    out
+}
+
+/// The OS of the first of `names` that `text` names as a whole word, case-sensitively: a
+/// neighbouring ASCII letter, digit, `.` or `_` disqualifies a match, so a host name such as
+/// `ftp.NetBSD.org` names nothing. Conservative, for greetings (FTP, Telnet) that state an
+/// OS only in passing; see [`BANNER_OS_NAMES`].
+pub fn banner_os(text: &[u8], names: &[(&[u8], &'static str)]) -> Option<&'static str> {
+    let word_edge = |b: Option<&u8>| match b {
+        None => true,
+        Some(b) => !(b.is_ascii_alphanumeric() || *b == b'.' || *b == b'_'),
+    };
+    names.iter().find_map(|&(name, os)| {
+        if name.is_empty() {
+            return None;
+        }
+        text.windows(name.len()).enumerate().find_map(|(i, w)| {
+            let before = i.checked_sub(1).and_then(|j| text.get(j));
+            (w == name && word_edge(before) && word_edge(text.get(i + name.len()))).then_some(os)
+        })
+    })
+}
+
+/// Unix-like systems that FTP and Telnet greetings name, for [`banner_os`].
+pub const BANNER_OS_NAMES: &[(&[u8], &str)] = &[
+    (b"Ubuntu", "Ubuntu"),
+    (b"Debian", "Debian"),
+    (b"Raspbian", "Raspbian"),
+    (b"CentOS", "CentOS"),
+    (b"Red Hat", "Red Hat"),
+    (b"Fedora", "Fedora"),
+    (b"FreeBSD", "FreeBSD"),
+    (b"OpenBSD", "OpenBSD"),
+    (b"NetBSD", "NetBSD"),
+];
+
 /// True when `raw` is non-empty, at most `max` bytes, and only printable ASCII (space
 /// through `~`). For values that are only worth reporting when they look deliberate
 /// (model names, version strings), where [`clean_text`] would keep noise.
@@ -44,6 +130,14 @@ pub fn is_tidy_ascii(raw: &[u8], max: usize) -> bool {
 pub fn starts_with_ignore_case(hay: &[u8], prefix: &[u8]) -> bool {
     hay.get(..prefix.len())
         .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
+/// ASCII case-insensitive `ends_with`.
+pub fn ends_with_ignore_case(hay: &[u8], suffix: &[u8]) -> bool {
+    hay.len()
+        .checked_sub(suffix.len())
+        .and_then(|start| hay.get(start..))
+        .is_some_and(|t| t.eq_ignore_ascii_case(suffix))
 }
 
 /// Position of the first occurrence of `needle` in `hay` (naive search; inputs here are
@@ -268,13 +362,15 @@ pub fn header_field(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((name, value.get(1..).unwrap_or(&[]).trim_ascii()))
 }
 
-/// Helpers for dissector unit tests: hex payloads embedded in the tests, a flow context and
-/// the "every truncation and random bytes never panic" check.
+/// Helpers for dissector unit tests: hex payloads embedded in the tests, a flow context,
+/// drivers that feed a dissector as the flow layer does, and the "every truncation and random
+/// bytes never panic" checks.
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) mod testing {
+    use crate::protocols::registry::ProtocolSpec;
     use crate::protocols::{Direction, Dissector, Endpoint, FlowCtx, Transport};
-    use otwatch_common::observation::Observation;
+    use otwatch_common::observation::{Field, Observation, Role, Subject};
     use otwatch_common::Timestamp;
 
     /// Decodes hex, ignoring whitespace (so payloads can be wrapped over lines).
@@ -306,40 +402,179 @@ pub(crate) mod testing {
         }
     }
 
-    /// Feeds every prefix of every message, then pseudo-random datagrams, to fresh
-    /// dissectors made by `new`, in both directions: none may panic, and none may claim to
-    /// have consumed more than it was given.
-    pub fn never_panics(new: fn() -> Box<dyn Dissector>, ctx: &FlowCtx, messages: &[&[u8]]) {
+    /// An `Identity` observation, as tests expect them.
+    pub fn id(subject: Subject, field: Field, value: &str, source: &'static str) -> Observation {
+        Observation::Identity {
+            subject,
+            field,
+            value: value.to_string(),
+            source,
+        }
+    }
+
+    /// A `Speaks` observation.
+    pub fn speaks(subject: Subject, protocol: &'static str, role: Role, port: u16) -> Observation {
+        Observation::Speaks {
+            subject,
+            protocol,
+            role,
+            port,
+        }
+    }
+
+    /// A `CleartextLogin` observation.
+    pub fn login(protocol: &'static str, user: &str) -> Observation {
+        Observation::CleartextLogin {
+            user: user.to_string(),
+            protocol,
+        }
+    }
+
+    /// Deterministic noise (xorshift64) for the "random bytes" tests.
+    #[derive(Debug, Clone)]
+    pub struct Noise(u64);
+
+    impl Noise {
+        /// A generator; `seed` must not be zero.
+        pub fn new(seed: u64) -> Noise {
+            Noise(seed)
+        }
+
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// `len` noise bytes.
+        pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next_u64() as u8).collect()
+        }
+    }
+
+    /// Hex segments of a TCP conversation, `(to_server, hex)`, as bytes.
+    pub fn hex_segments(segs: &[(bool, &str)]) -> Vec<(bool, Vec<u8>)> {
+        segs.iter().map(|(d, h)| (*d, hex(h))).collect()
+    }
+
+    /// The same conversation with every byte delivered on its own.
+    pub fn byte_by_byte(segs: &[(bool, &str)]) -> Vec<(bool, Vec<u8>)> {
+        segs.iter()
+            .flat_map(|(d, h)| hex(h).into_iter().map(move |b| (*d, vec![b])))
+            .collect()
+    }
+
+    /// Feeds `(to_server, bytes)` segments of one TCP conversation to a fresh dissector as
+    /// the flow layer does: one buffer per direction, consumed bytes drained, the rest
+    /// offered again with the next segment of that direction.
+    pub fn run_segments(
+        new: fn() -> Box<dyn Dissector>,
+        ctx: &FlowCtx,
+        segs: &[(bool, Vec<u8>)],
+    ) -> Vec<Observation> {
+        let mut d = new();
+        let mut pending = [Vec::new(), Vec::new()];
+        let mut out = Vec::new();
+        for (to_server, seg) in segs {
+            let (dir, i) = if *to_server {
+                (Direction::ToServer, 0)
+            } else {
+                (Direction::ToClient, 1)
+            };
+            pending[i].extend_from_slice(seg);
+            let n = d.parse(dir, &pending[i], ctx, &mut out);
+            assert!(n <= pending[i].len());
+            pending[i].drain(..n);
+        }
+        out
+    }
+
+    /// Parses one datagram (UDP: the consumed count does not matter) and returns what `d`
+    /// observed.
+    pub fn datagram(
+        d: &mut dyn Dissector,
+        dir: Direction,
+        ctx: &FlowCtx,
+        data: &[u8],
+    ) -> Vec<Observation> {
+        let mut out = Vec::new();
+        d.parse(dir, data, ctx, &mut out);
+        out
+    }
+
+    /// Feeds one direction's stream `data` to `d`, `piece` bytes at a time, as the flow layer
+    /// does: unconsumed bytes are offered again with the next piece. Returns how many bytes
+    /// stayed unconsumed.
+    pub fn feed(
+        d: &mut dyn Dissector,
+        dir: Direction,
+        ctx: &FlowCtx,
+        data: &[u8],
+        piece: usize,
+        out: &mut Vec<Observation>,
+    ) -> usize {
+        let mut pending = Vec::new();
+        for chunk in data.chunks(piece.max(1)) {
+            pending.extend_from_slice(chunk);
+            let n = d.parse(dir, &pending, ctx, out);
+            assert!(n <= pending.len());
+            pending.drain(..n);
+        }
+        pending.len()
+    }
+
+    /// Feeds every prefix of every message, every message with one byte flipped, then
+    /// pseudo-random data, to dissectors of `spec`, and offers the same bytes to its probe, in
+    /// both directions: none may panic, and no dissector may claim to have consumed more than
+    /// it was given.
+    pub fn never_panics(spec: &ProtocolSpec, ctx: &FlowCtx, messages: &[&[u8]]) {
         let mut out = Vec::<Observation>::new();
         for dir in [Direction::ToServer, Direction::ToClient] {
             for m in messages {
                 for n in 0..=m.len() {
-                    let mut d = new();
+                    let _ = (spec.probe)(dir, &m[..n]);
+                    let mut d = (spec.new)();
                     assert!(d.parse(dir, &m[..n], ctx, &mut out) <= n);
                 }
                 // Every byte flipped in turn, on the whole message.
                 for i in 0..m.len() {
                     let mut v = m.to_vec();
                     v[i] ^= 0xff;
-                    let mut d = new();
+                    let mut d = (spec.new)();
                     assert!(d.parse(dir, &v, ctx, &mut out) <= v.len());
                 }
             }
-            let mut state = 0x9e37_79b9_7f4a_7c15u64;
-            let mut d = new();
+            // Noise as the start of a flow, and as one long stream.
+            let mut noise = Noise::new(0x9e37_79b9_7f4a_7c15);
+            let mut d = (spec.new)();
             for len in 0..600usize {
-                let buf: Vec<u8> = (0..len)
-                    .map(|_| {
-                        // xorshift64: deterministic noise.
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        state as u8
-                    })
-                    .collect();
+                let buf = noise.bytes(len);
+                let _ = (spec.probe)(dir, &buf);
+                assert!((spec.new)().parse(dir, &buf, ctx, &mut out) <= buf.len());
                 assert!(d.parse(dir, &buf, ctx, &mut out) <= buf.len());
             }
+            out.clear();
         }
+    }
+
+    /// [`never_panics`] for a TCP conversation of `(to_server, bytes)` segments, after every
+    /// truncation of each segment has also been fed in context: behind the whole conversation
+    /// before it, so stateful dissectors meet the cut where it really falls.
+    pub fn never_panics_in_conversation(
+        spec: &ProtocolSpec,
+        ctx: &FlowCtx,
+        conv: &[(bool, Vec<u8>)],
+    ) {
+        for (i, (to_server, msg)) in conv.iter().enumerate() {
+            for cut in 0..=msg.len() {
+                let mut segs = conv[..i].to_vec();
+                segs.push((*to_server, msg[..cut].to_vec()));
+                let _ = run_segments(spec.new, ctx, &segs);
+            }
+        }
+        let messages: Vec<&[u8]> = conv.iter().map(|(_, m)| &m[..]).collect();
+        never_panics(spec, ctx, &messages);
     }
 }
 
@@ -414,6 +649,8 @@ mod tests {
         );
         assert_eq!(header_field(b"no colon"), None);
         assert!(starts_with_ignore_case(b"Basic abc", b"basic "));
+        assert!(ends_with_ignore_case(b"router Login:", b"login:"));
+        assert!(!ends_with_ignore_case(b"gin:", b"login:"));
         assert_eq!(find_ignore_case(b"xx UPnP/1.0", b"upnp/"), Some(3));
         assert_eq!(find(b"abc", b"c"), Some(2));
         assert!(contains_word(b"Mozilla/5.0 (X11; Linux x86_64)", b"linux"));

@@ -134,10 +134,7 @@ impl Dissector for TlsDissector {
         _ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
-        let (sender, peer) = match dir {
-            Direction::ToServer => (Subject::Client, Subject::Server),
-            Direction::ToClient => (Subject::Server, Subject::Client),
-        };
+        let (sender, peer) = (dir.sender(), dir.receiver());
         let mut consumed = 0;
         loop {
             let side = match dir {
@@ -203,10 +200,7 @@ impl TlsDissector {
 fn violation(count: &mut u8, out: &mut Vec<Observation>, reason: String) {
     if *count < MAX_VIOLATIONS {
         *count += 1;
-        out.push(Observation::ProtocolViolation {
-            protocol: PROTOCOL,
-            reason,
-        });
+        out.push(super::violation(PROTOCOL, reason));
     }
 }
 

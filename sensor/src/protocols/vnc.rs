@@ -11,7 +11,8 @@
 //! is visible) and the desktop name, all as descriptions with their own sources.
 
 use super::registry::ProtocolSpec;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::text::{wire_text, Cursor};
+use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -23,7 +24,6 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 const PROTOCOL: &str = "vnc";
-const MAX_TEXT_CHARS: usize = 256;
 /// §7.1.1: "RFB xxx.yyy\n".
 const VERSION_LEN: usize = 12;
 /// Reason strings and desktop names longer than this are not believed.
@@ -192,7 +192,7 @@ impl Vnc {
                 };
                 if handshake == Handshake::V3_3 {
                     // §7.1.2 (3.3): a U32 security-type chosen by the server.
-                    let Some(ty) = be_u32(data) else {
+                    let Some(ty) = Cursor::new(data).u32_be() else {
                         return Step::Wait;
                     };
                     if ty == u32::from(SEC_INVALID) {
@@ -234,7 +234,7 @@ impl Vnc {
             }
             Server::Result => {
                 // §7.1.3 SecurityResult: 0 OK, else failed (3.8 adds a reason string).
-                let Some(result) = be_u32(data) else {
+                let Some(result) = Cursor::new(data).u32_be() else {
                     return Step::Wait;
                 };
                 if result == 0 {
@@ -249,7 +249,10 @@ impl Vnc {
             }
             Server::Init => {
                 // §7.3.2 ServerInit: name-length then name-string.
-                let Some(name_len) = data.get(SERVER_INIT_FIXED - 4..).and_then(be_u32) else {
+                let Some(name_len) = data
+                    .get(SERVER_INIT_FIXED - 4..)
+                    .and_then(|b| Cursor::new(b).u32_be())
+                else {
                     return Step::Wait;
                 };
                 let name_len = usize::try_from(name_len).unwrap_or(usize::MAX);
@@ -291,7 +294,7 @@ impl Vnc {
     /// A failure reason (§7.1.2, §7.1.3: U32 length then text) after `header` bytes; the
     /// connection ends after it. The reason is not reported.
     fn failure_reason(&mut self, rest: &[u8], header: usize, out: &mut Vec<Observation>) -> Step {
-        let Some(len) = be_u32(rest) else {
+        let Some(len) = Cursor::new(rest).u32_be() else {
             return Step::Wait;
         };
         let len = usize::try_from(len).unwrap_or(usize::MAX);
@@ -307,7 +310,7 @@ impl Vnc {
     }
 
     fn server_violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        violation(out, reason);
+        out.push(violation(PROTOCOL, reason));
         self.server = Server::Done;
     }
 
@@ -324,7 +327,7 @@ impl Vnc {
                         self.client = Client::Security;
                     }
                     None => {
-                        violation(out, "client ProtocolVersion malformed");
+                        out.push(violation(PROTOCOL, "client ProtocolVersion malformed"));
                         self.client = Client::Done;
                     }
                 }
@@ -375,17 +378,6 @@ impl Vnc {
     }
 }
 
-fn be_u32(b: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
-}
-
-fn violation(out: &mut Vec<Observation>, reason: &str) {
-    out.push(Observation::ProtocolViolation {
-        protocol: PROTOCOL,
-        reason: reason.to_string(),
-    });
-}
-
 fn described(subject: Subject, text: &[u8], source: &'static str) -> Observation {
     Observation::Identity {
         subject,
@@ -427,332 +419,6 @@ fn security_types(types: &[u8]) -> Observation {
     }
 }
 
-/// Wire text as a printable owned string: lossy UTF-8, runs of whitespace and control
-/// characters folded into one space, trimmed, capped at 256 characters.
-// Private until protocols::text lands; then use that one.
-fn wire_text(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(raw);
-    let mut out = String::new();
-    let mut chars = 0usize;
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
-            pending_space = chars > 0;
-            continue;
-        }
-        if chars + usize::from(pending_space) >= MAX_TEXT_CHARS {
-            break;
-        }
-        if pending_space {
-            out.push(' ');
-            chars += 1;
-            pending_space = false;
-        }
-        out.push(c);
-        chars += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::protocols::{Endpoint, Transport};
-    use otwatch_common::Timestamp;
-    use std::net::{IpAddr, Ipv4Addr};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    fn ctx() -> FlowCtx {
-        let ep = |last, port| Endpoint {
-            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
-            port,
-            mac: None,
-        };
-        FlowCtx {
-            client: ep(1, 59018),
-            server: ep(2, 5900),
-            transport: Transport::Tcp,
-            ts: Timestamp::ZERO,
-            dst_mac: None,
-        }
-    }
-
-    /// Feeds segments like the flow layer: per-direction buffers, consumed bytes drained.
-    fn run_bytes(segs: &[(bool, Vec<u8>)]) -> Vec<Observation> {
-        let mut d = new();
-        let mut pending = [Vec::new(), Vec::new()];
-        let mut out = Vec::new();
-        for (to_server, seg) in segs {
-            let (dir, i) = if *to_server {
-                (Direction::ToServer, 0)
-            } else {
-                (Direction::ToClient, 1)
-            };
-            pending[i].extend_from_slice(seg);
-            let n = d.parse(dir, &pending[i], &ctx(), &mut out);
-            assert!(n <= pending[i].len());
-            pending[i].drain(..n);
-        }
-        out
-    }
-
-    fn run(segs: &[(bool, &str)]) -> Vec<Observation> {
-        let segs: Vec<(bool, Vec<u8>)> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
-        run_bytes(&segs)
-    }
-
-    fn desc(subject: Subject, value: &str, source: &'static str) -> Observation {
-        Observation::Identity {
-            subject,
-            field: Field::Description,
-            value: value.to_string(),
-            source,
-        }
-    }
-
-    // suricata-verify tests/rfb-rules/00-vnc-openwall-3.7.pcap: 3.7, VNC auth, ServerInit.
-    const OPENWALL_3_7: &[(bool, &str)] = &[
-        (false, "524642203030332e3030370a"),         // 4
-        (true, "524642203030332e3030370a"),          // 5
-        (false, "021202"),                           // 7
-        (true, "02"),                                // 8
-        (false, "ea5150a99e0feb6343c045c6f95ce44c"), // 9
-        (true, "c39d5ad5c8242ed6bea28a773dbd3a29"),  // 11
-        (false, "00000000"),                         // 12
-        (true, "00"),                                // 13
-        // 14
-        (
-            false,
-            concat!(
-                "050003202018000100ff00ff00ff1008000000000000001e616e6561676c6573406c6f63616c686f",
-                "73742e6c6f63616c646f6d61696e",
-            ),
-        ),
-        (true, "0000000008080001000300030003040200000000"), // 15
-    ];
-    // zeek testing/btest/Traces/rfb/vnc-mac-to-linux.pcap, tcp.stream 3: server 3.8, client 3.3.
-    const MAC_TO_LINUX: &[(bool, &str)] = &[
-        (false, "524642203030332e3030380a"),         // 38
-        (true, "524642203030332e3030330a"),          // 40
-        (false, "00000002"),                         // 42
-        (false, "34756223ac15bc40ce0c2b0138369f80"), // 43
-        (true, "599afd5c730e91f0dd061acaa8705377"),  // 46
-        (false, "00000000"),                         // 47
-        (true, "01"),                                // 49
-        // 50
-        (
-            false,
-            concat!(
-                "040003002018000100ff00ff00ff10080000000000000026726f6f7427732058206465736b746f70",
-                "20286d617274696e2d5669727475616c426f783a3129",
-            ),
-        ),
-        // 52
-        (
-            true,
-            concat!(
-                "0200000b000003f3000003ea0000000600000010ffffff11000004500000044cffffff210000044d",
-                "000004510000044e",
-            ),
-        ),
-    ];
-    // zeek testing/btest/Traces/rfb/vnc-scanner.pcap: 3.8, failed VNC auth with a reason.
-    const SCANNER: &[(bool, &str)] = &[
-        (false, "524642203030332e3030380a"),         // 4
-        (true, "524642203030332e3030380a"),          // 5
-        (false, "02"),                               // 6
-        (false, "02"),                               // 7
-        (false, "10"),                               // 8
-        (true, "02"),                                // 10
-        (false, "435414aa5735603f719e3bab73fd2de5"), // 11
-        (true, "50e93126e93f23aeebc83832eb69af52"),  // 12
-        (false, "00000001"),                         // 13
-        (false, "00000029"),                         // 14
-        // 15
-        (
-            false,
-            concat!(
-                "41757468656e7469636174696f6e206661696c65642066726f6d202020203139322e3136382e302e",
-                "31",
-            ),
-        ),
-    ];
-
-    // Expected values from `tshark -Y vnc -T fields -e vnc.server_proto_ver
-    // -e vnc.client_proto_ver -e vnc.server_security_type -e vnc.desktop_name`.
-    #[test]
-    fn rfb_3_7_to_desktop_name() {
-        assert_eq!(
-            run(OPENWALL_3_7),
-            vec![
-                desc(Subject::Server, "RFB 003.007", "vnc protocol version"),
-                desc(Subject::Client, "RFB 003.007", "vnc protocol version"),
-                desc(
-                    Subject::Server,
-                    "vnc security types: TLS, VNC Authentication",
-                    "vnc security types"
-                ),
-                desc(
-                    Subject::Server,
-                    "aneagles@localhost.localdomain",
-                    "vnc desktop name"
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn rfb_3_3_client_of_a_3_8_server() {
-        assert_eq!(
-            run(MAC_TO_LINUX),
-            vec![
-                desc(Subject::Server, "RFB 003.008", "vnc protocol version"),
-                desc(Subject::Client, "RFB 003.003", "vnc protocol version"),
-                desc(
-                    Subject::Server,
-                    "vnc security types: VNC Authentication",
-                    "vnc security types"
-                ),
-                desc(
-                    Subject::Server,
-                    "root's X desktop (martin-VirtualBox:1)",
-                    "vnc desktop name"
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn failed_authentication_with_reason() {
-        assert_eq!(
-            run(SCANNER),
-            vec![
-                desc(Subject::Server, "RFB 003.008", "vnc protocol version"),
-                desc(Subject::Client, "RFB 003.008", "vnc protocol version"),
-                desc(
-                    Subject::Server,
-                    "vnc security types: VNC Authentication, Tight",
-                    "vnc security types"
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn byte_by_byte_delivery_gives_the_same_result() {
-        for conv in [OPENWALL_3_7, MAC_TO_LINUX, SCANNER] {
-            let mut segs = Vec::new();
-            for (to_server, h) in conv {
-                for b in hex(h) {
-                    segs.push((*to_server, vec![b]));
-                }
-            }
-            assert_eq!(run_bytes(&segs), run(conv));
-        }
-    }
-
-    #[test]
-    fn security_none_is_visible_and_3_8_sends_a_result() {
-        let out = run_bytes(&[
-            (false, b"RFB 003.008\n".to_vec()),
-            (true, b"RFB 003.008\n".to_vec()),
-            (false, vec![1, SEC_NONE]),
-            (true, vec![SEC_NONE]),
-            (false, vec![0, 0, 0, 0]),
-            (true, vec![1]),
-            (false, {
-                let mut init = hex(&OPENWALL_3_7[8].1[..40]);
-                init.extend_from_slice(&[0, 0, 0, 3]);
-                init.extend_from_slice(b"plc");
-                init
-            }),
-        ]);
-        assert_eq!(
-            out[2],
-            desc(
-                Subject::Server,
-                "vnc security types: None",
-                "vnc security types"
-            )
-        );
-        assert_eq!(out[3], desc(Subject::Server, "plc", "vnc desktop name"));
-    }
-
-    #[test]
-    fn probe_wants_exactly_a_protocol_version() {
-        let p = |d: &[u8]| probe(Direction::ToClient, d);
-        assert_eq!(p(&hex(OPENWALL_3_7[0].1)), Probe::Yes);
-        assert_eq!(p(b"RFB 003.889\n"), Probe::Yes);
-        assert_eq!(p(b"RFB 003"), Probe::NeedMore);
-        assert_eq!(p(b""), Probe::NeedMore);
-        assert_eq!(p(b"RFB 003.008\r"), Probe::No);
-        assert_eq!(p(b"RFB 3.8\n"), Probe::No);
-        assert_eq!(p(b"GET / HTTP/1.1\r\n"), Probe::No);
-        assert_eq!(p(b"SSH-2.0-x\r\n"), Probe::No);
-        assert_eq!(version(b"RFB 003.003\n"), Some(Handshake::V3_3));
-        assert_eq!(version(b"RFB 003.005\n"), Some(Handshake::V3_3));
-        assert_eq!(version(b"RFB 003.889\n"), Some(Handshake::V3_8));
-        assert_eq!(version(b"RFB 004.001\n"), Some(Handshake::V3_8));
-    }
-
-    #[test]
-    fn oversized_name_is_a_violation() {
-        let mut init = hex(&OPENWALL_3_7[8].1[..40]);
-        init.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
-        let mut segs: Vec<(bool, Vec<u8>)> = OPENWALL_3_7[..8]
-            .iter()
-            .map(|(d, h)| (*d, hex(h)))
-            .collect();
-        segs.push((false, init));
-        let out = run_bytes(&segs);
-        assert!(matches!(
-            out.last(),
-            Some(Observation::ProtocolViolation { .. })
-        ));
-    }
-
-    #[test]
-    fn truncations_and_random_bytes_never_panic() {
-        for conv in [OPENWALL_3_7, MAC_TO_LINUX, SCANNER] {
-            for (i, (to_server, h)) in conv.iter().enumerate() {
-                let msg = hex(h);
-                for cut in 0..=msg.len() {
-                    let piece = msg[..cut].to_vec();
-                    let _ = probe(Direction::ToServer, &piece);
-                    let mut segs: Vec<(bool, Vec<u8>)> =
-                        conv[..i].iter().map(|(d, h)| (*d, hex(h))).collect();
-                    segs.push((*to_server, piece));
-                    let _ = run_bytes(&segs);
-                }
-            }
-        }
-        let mut x: u32 = 0x0bad_cafe;
-        for _ in 0..1000 {
-            let len = (x % 300) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
-            let _ = probe(Direction::ToClient, &bytes);
-            // Random handshakes after valid versions.
-            let _ = run_bytes(&[
-                (false, b"RFB 003.008\n".to_vec()),
-                (true, b"RFB 003.007\n".to_vec()),
-                (false, bytes.clone()),
-                (true, bytes.clone()),
-                (false, bytes),
-            ]);
-        }
-    }
-}
+mod tests;

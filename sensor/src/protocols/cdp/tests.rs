@@ -2,6 +2,7 @@
 //! small pcap reader; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::text::testing::{self, hex, Noise};
 
 /// cdp/cdp-v1.pcap frame 1: CDPv1 from router R1 (cisco 1601, IOS 11.2(12)P), even length.
 const CDP_V1: &str = "01b4dff000010006523100020011000000010101cc0004c0a80a010003000d45746865726e6574300004000800000001000500d8436973636f20496e7465726e6574776f726b204f7065726174696e672053797374656d20536f667477617265200a494f532028746d29203136303020536f667477617265202843313630302d4e592d4c292c2056657273696f6e2031312e3228313229502c2052454c4541534520534f4654574152452028666331290a436f707972696768742028632920313938362d3139393820627920636973636f2053797374656d732c20496e632e0a436f6d70696c6564205475652030332d4d61722d39382030363a33332062792064736368776172740006000e636973636f2031363031";
@@ -11,12 +12,6 @@ const CDP_CE500: &str = "02b40ab0000100094e73356774000500bc436973636f20494f53205
 /// encap/erspan-typeII-cdp.pcap frame 1: CDPv2 from CSR3 (IOS-XE), taken out of ERSPAN/GRE.
 const CDP_CSR: &str = "02b49a14000100084353523300050102436973636f20494f5320536f6674776172652c20494f532d584520536f66747761726520285838365f36345f4c494e55585f494f53442d414456454e54455250524953454b392d4d292c2056657273696f6e2031352e332832295330612c2052454c4541534520534f4654574152452028666331290a546563686e6963616c20537570706f72743a20687474703a2f2f7777772e636973636f2e636f6d2f74656368737570706f72740a436f707972696768742028632920313938362d3230313320627920436973636f2053797374656d732c20496e632e0a436f6d70696c6564205361742033302d4d61722d31332031393a3038206279206d6370726500060012636973636f20435352313030305600020011000000010101cc000417000003000300174769676162697445746865726e6574312e323300040008000000210007000e0a6e6e0018c0a801001e00160011000000010101cc000417000003001b000500";
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn run(src: &str, payload: &[u8]) -> Vec<Observation> {
     let mut out = Vec::new();
     parse_frame(src.parse().unwrap(), payload, Timestamp(0), &mut out);
@@ -24,21 +19,11 @@ fn run(src: &str, payload: &[u8]) -> Vec<Observation> {
 }
 
 fn id(src: &str, field: Field, value: &str, source: &'static str) -> Observation {
-    Observation::Identity {
-        subject: Subject::Mac(src.parse().unwrap()),
-        field,
-        value: value.to_owned(),
-        source,
-    }
+    testing::id(Subject::Mac(src.parse().unwrap()), field, value, source)
 }
 
 fn speaks(src: &str) -> Observation {
-    Observation::Speaks {
-        subject: Subject::Mac(src.parse().unwrap()),
-        protocol: "cdp",
-        role: Role::Server,
-        port: 0,
-    }
+    testing::speaks(Subject::Mac(src.parse().unwrap()), "cdp", Role::Server, 0)
 }
 
 fn binding(src: &str, ip: &str) -> Observation {
@@ -235,16 +220,9 @@ fn malformed_never_panics() {
             reason: "unknown CDP version 3".to_owned()
         }]
     );
-    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut noise = Noise::new(0x1234_5678_9abc_def1);
     for len in 0..400 {
-        let mut data: Vec<u8> = (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let mut data = noise.bytes(len);
         if let Some(b) = data.first_mut() {
             *b = 2;
         }

@@ -2,6 +2,7 @@
 //! from the pcaps with a small pcap reader; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::text::testing::{self, hex, Noise};
 
 /// lldp/lldp.pcap frame 1: SMC switch, chassis MAC, mgmt 192.168.2.10, FCS after the End TLV.
 const SMC_SWITCH: &str = "02070400222d81db1004020731060200780807506f72742023310a0d534d43475338502d536d6172740c23534d43475338502d536d617274202d20534d43475338502d536d6172742076332e32300e0400040004100c0501c0a8020a0200000001000000bb14272c";
@@ -26,12 +27,6 @@ const ALL: &[&str] = &[
     MED_ENDPOINT,
 ];
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn run(src: &str, payload: &[u8]) -> Vec<Observation> {
     let mut out = Vec::new();
     parse_frame(src.parse().unwrap(), payload, Timestamp(0), &mut out);
@@ -39,21 +34,11 @@ fn run(src: &str, payload: &[u8]) -> Vec<Observation> {
 }
 
 fn id(src: &str, field: Field, value: &str, source: &'static str) -> Observation {
-    Observation::Identity {
-        subject: Subject::Mac(src.parse().unwrap()),
-        field,
-        value: value.to_owned(),
-        source,
-    }
+    testing::id(Subject::Mac(src.parse().unwrap()), field, value, source)
 }
 
 fn speaks(src: &str) -> Observation {
-    Observation::Speaks {
-        subject: Subject::Mac(src.parse().unwrap()),
-        protocol: "lldp",
-        role: Role::Server,
-        port: 0,
-    }
+    testing::speaks(Subject::Mac(src.parse().unwrap()), "lldp", Role::Server, 0)
 }
 
 fn binding(src: &str, ip: &str) -> Observation {
@@ -255,16 +240,9 @@ fn never_panics() {
             let _ = run("00:21:91:06:f1:66", &data[..cut]);
         }
     }
-    let mut seed = 0x0bad_5eed_dead_beefu64;
+    let mut noise = Noise::new(0x0bad_5eed_dead_beef);
     for len in 0..400 {
-        let mut data: Vec<u8> = (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let mut data = noise.bytes(len);
         // Start with a plausible Chassis ID TLV header so the walk goes further.
         if data.len() > 2 {
             data[0] = 0x02;

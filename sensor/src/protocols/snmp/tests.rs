@@ -2,8 +2,7 @@
 //! `tshark -T fields -e udp.payload`; expected values read from `tshark -V`).
 
 use super::*;
-use crate::protocols::{Endpoint, FlowCtx};
-use otwatch_common::Timestamp;
+use crate::protocols::text::testing::{self, datagram, hex, id, Noise};
 
 /// snmpwalk-short.pcap frame 1: v2c get-next-request 1.3.6.1.2.1, community "public".
 const WALK_REQUEST: &str =
@@ -52,54 +51,24 @@ const ALL: &[&str] = &[
     V2_GET_NEXT,
 ];
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn ctx(server_port: u16) -> FlowCtx {
-    FlowCtx {
-        client: Endpoint {
-            ip: "10.0.0.1".parse().unwrap(),
-            port: 40000,
-            mac: None,
-        },
-        server: Endpoint {
-            ip: "10.0.0.2".parse().unwrap(),
-            port: server_port,
-            mac: None,
-        },
-        transport: Transport::Udp,
-        ts: Timestamp(0),
-        dst_mac: None,
-    }
+    testing::ctx(
+        Transport::Udp,
+        "10.0.0.1:40000",
+        &format!("10.0.0.2:{server_port}"),
+    )
 }
 
 /// Feeds (direction, datagram) pairs through one dissector, as one flow.
 fn run(port: u16, msgs: &[(Direction, &str)]) -> Vec<Observation> {
     let mut d = (SPEC.new)();
-    let mut out = Vec::new();
-    for (dir, h) in msgs {
-        d.parse(*dir, &hex(h), &ctx(port), &mut out);
-    }
-    out
-}
-
-fn id(subject: Subject, field: Field, value: &str, source: &'static str) -> Observation {
-    Observation::Identity {
-        subject,
-        field,
-        value: value.to_owned(),
-        source,
-    }
+    msgs.iter()
+        .flat_map(|(dir, h)| datagram(d.as_mut(), *dir, &ctx(port), &hex(h)))
+        .collect()
 }
 
 fn login(user: &str) -> Observation {
-    Observation::CleartextLogin {
-        user: user.to_owned(),
-        protocol: "snmp",
-    }
+    testing::login("snmp", user)
 }
 
 #[test]
@@ -319,16 +288,9 @@ fn malformed_is_a_violation_and_never_panics() {
     }
     let mut d = SnmpDissector::default();
     let mut out = Vec::new();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut noise = Noise::new(0x9e37_79b9_7f4a_7c15);
     for len in 0..300 {
-        let mut data: Vec<u8> = (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let mut data = noise.bytes(len);
         if let Some(b) = data.first_mut() {
             *b = 0x30;
         }

@@ -9,8 +9,7 @@
 //! `s_client -servername scada.example.org -tls1_3`.
 
 use super::*;
-use crate::protocols::{Endpoint, FlowCtx};
-use otwatch_common::Timestamp;
+use crate::protocols::text::testing::{self, hex, id, Noise};
 
 /// rdp/rdp-no-cookie-mstshash.pcap frame 11: ClientHello (TLS 1.2, no SNI) after X.224.
 const RDP_CLIENT_HELLO: &str = "160303008e0100008a030367b4ac55e203e3879630e7d66974024e01872f2bffa34b65c070b61a385929c700002ac02cc02bc030c02f009f009ec024c023c028c027c00ac009c014c013009d009c003d003c0035002f000a01000037000a00080006001d00170018000b00020100000d001400120401050102010403050302030202060106030023000000170000ff01000100";
@@ -46,32 +45,11 @@ const ALL: &[&str] = &[
     OPENSSL_13_SERVER_FLIGHT,
 ];
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn ctx() -> FlowCtx {
-    FlowCtx {
-        client: Endpoint {
-            ip: "10.0.0.1".parse().unwrap(),
-            port: 50000,
-            mac: None,
-        },
-        server: Endpoint {
-            ip: "10.0.0.2".parse().unwrap(),
-            port: 443,
-            mac: None,
-        },
-        transport: Transport::Tcp,
-        ts: Timestamp(0),
-        dst_mac: None,
-    }
+    testing::ctx(Transport::Tcp, "10.0.0.1:50000", "10.0.0.2:443")
 }
 
-/// Plays the flow layer: appends `chunk`-sized pieces of `stream` to the unconsumed bytes and
-/// drops what the dissector consumed. Returns the bytes left unconsumed.
+/// [`testing::feed`] on this flow.
 fn feed(
     d: &mut dyn Dissector,
     dir: Direction,
@@ -79,14 +57,7 @@ fn feed(
     chunk: usize,
     out: &mut Vec<Observation>,
 ) -> usize {
-    let mut buf = Vec::new();
-    for piece in stream.chunks(chunk) {
-        buf.extend_from_slice(piece);
-        let n = d.parse(dir, &buf, &ctx(), out);
-        assert!(n <= buf.len());
-        buf.drain(..n);
-    }
-    buf.len()
+    testing::feed(d, dir, &ctx(), stream, chunk, out)
 }
 
 fn run(msgs: &[(Direction, &str)]) -> Vec<Observation> {
@@ -97,15 +68,6 @@ fn run(msgs: &[(Direction, &str)]) -> Vec<Observation> {
         assert_eq!(left, 0, "{h}");
     }
     out
-}
-
-fn id(subject: Subject, field: Field, value: &str, source: &'static str) -> Observation {
-    Observation::Identity {
-        subject,
-        field,
-        value: value.to_owned(),
-        source,
-    }
 }
 
 #[test]
@@ -452,16 +414,9 @@ fn never_panics() {
             }
         }
     }
-    let mut seed = 0xfeed_f00d_1234_5678u64;
+    let mut noise = Noise::new(0xfeed_f00d_1234_5678);
     for len in 0..600 {
-        let mut data: Vec<u8> = (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let mut data = noise.bytes(len);
         if data.len() >= 6 {
             data[..3].copy_from_slice(&[0x16, 0x03, 0x03]);
             data[5] = 0x0b;
