@@ -15,9 +15,11 @@
 pub mod ber;
 pub mod cdp;
 pub mod dhcp;
+pub mod dnp3;
 pub mod dns;
 pub mod ftp;
 pub mod http;
+pub mod iec104;
 pub mod lldp;
 pub mod rdp;
 pub mod registry;

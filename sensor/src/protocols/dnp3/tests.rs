@@ -1,0 +1,638 @@
+//! Tests on real DNP3 frames from /work/shared/pcaps/dnp3 (payloads extracted with
+//! `tshark -T fields -e tcp.payload -e udp.payload`; expected values read from `tshark -V`:
+//! dnp3.src, dnp3.dst, dnp3.al.func, dnp3.al.obj, dnp3.al.objq.range).
+
+use super::*;
+use crate::protocols::text::testing::{ctx, hex, never_panics};
+
+// select_operate_and_responses.pcap frame 4: 1 -> 10, SELECT (3) g12v1 CROB, qualifier 0x28.
+const SELECT: &str = "05641ac40a0001008a1cc0c0030c012801000000030164000000fd6b6400000000005b";
+// frame 6: 10 -> 1, RESPONSE (129) echoing the CROB, IIN 0x0000.
+const SELECT_RESPONSE: &str =
+    "05641c4401000a007636c6c08100000c01280100000003016400c39600006400000000005b";
+// frame 7: 1 -> 10, OPERATE (4).
+const OPERATE: &str = "05641ac40a0001008a1cc1c1040c012801000000030164000000b9f06400000000005b";
+// cold_restart_and_response.pcap frame 4: COLD RESTART (13).
+const COLD_RESTART: &str = "056408c40a000100fc42c0c00d9c86";
+// frame 6: RESPONSE with IIN 0x0001 (tshark: "IIN Abnormality").
+const COLD_RESTART_RESPONSE: &str = "05640a4401000a006e25c0c0810001c2de";
+// zeek-dnp3.pcap frame 4: 4 -> 3, UNSOLICITED RESPONSE (130), IIN 0x1000.
+const UNSOLICITED: &str = "05640a44030004007caee6f78210004fbd";
+// zeek-dnp3.pcap frame 6: CONFIRM (0).
+const CONFIRM: &str = "056408c404000300b4b8c0d7007ace";
+// zeek-dnp3.pcap frame 7: WRITE (2) g50v1 (time and date), qualifier 0x07.
+const WRITE_TIME: &str = "056412c4040003001e7cc1c10232010701ebe45a87ff002801";
+// zeek-dnp3.pcap frame 88: WRITE (2) g80v1 (IIN, clear device restart), qualifier 0x00.
+const WRITE_IIN: &str = "05640ec4040003006dd3c3c4025001000707005e3f";
+// zeek-dnp3.pcap frame 163: STOP APPLICATION (18).
+const STOP_APPLICATION: &str = "056411c4040003004eefc1c1123c02060107063c04ed8763";
+// zeek-dnp3.pcap frame 19: start octets 05 05 (tshark does not see DNP3 in it).
+const BAD_START: &str = "050511c40400030046a2c2c2143c02063c03063c0406d32f";
+// zeek-dnp3.pcap frame 154: DISABLE UNSOLICITED (21), third header qualifier 0xed (tshark:
+// "Range Code: Unknown (13)").
+const RESERVED_QUALIFIER: &str = "056411c4ffff0300d0d0c1c1153c02063c03063c04ed55d6";
+// file_delete.pcap frame 1: DELETE FILE (27) g70v3, qualifier 0x5b.
+const DELETE_FILE: &str = "056438c404000300f731f0c11b46035b012a001a001000000000300400000000000000000000000000000000ffff0012002e2f68656c6c6f776f726c642ea42d7478745eda";
+// immediate_freeze.pcap frame 1: IMMEDIATE FREEZE (7) g20v0.
+const FREEZE: &str = "05640bc404000300e42bf1c207140006d0b8";
+// auth_change_session_keys.pcap frame 4: AUTHENTICATION REQUEST (32); frame 5: 131.
+const AUTH_REQUEST: &str = "05640ec4040003006dd3c0c1207804070101009e40";
+const AUTH_RESPONSE: &str =
+    "05641f4403000400342ec0c183900078055b010f0001000000018926000102000400737465766e8d";
+// dnp3_udp_select_operate.pcap frames 6, 7, 8: one RESPONSE in three transport segments
+// (FIR seq 50, seq 51, FIN seq 52), g10v2 indexes 0-511, 523 octets reassembled.
+const UDP_SEGMENT_1: &str = "0564ff4464000100ff2f72cb8190000a02010000ff0101810101bcb801010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc3010101010101010101018d7b";
+const UDP_SEGMENT_2: &str = "0564ff4464000100ff2f330101010101010101010101010101013df501010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc301010101010101010101010101010101bbc3010101010101010101018d7b";
+const UDP_SEGMENT_3: &str =
+    "05641f44640001008361b4010101010101010101010101010101ec6f010101010101010101018d7b";
+// dnp3_udp_select_operate.pcap frame 9: link-only frame (PRM=0, ACK).
+const UDP_LINK_ACK: &str = "05640549640001007e5f";
+// DNP3-Malformed.pcap frame 1: length octet 2 with a correct header CRC, then text.
+const SHORT_LENGTH: &str = "056402c40a00010097fec1c101253235347825323534782532356811347825";
+// DNP3-Malformed.pcap frame 2: OPERATE g12v1 indexes 0-1 (22 octets) with 12 octets of data.
+const TRUNCATED_CROB: &str = "056419c40a000100da8fc1c2040c010000010003016400000064639a00000000ffff";
+/// A response with device attributes (g0v252, 250, 242, 248, 247, 246, 245 as visible
+/// strings), built for this test because the corpus has none; its CRCs and attributes were
+/// checked with `tshark -V` (dnp3.al.da.value = "ACME Corp", "RTU-5000", "v2.3.1",
+/// "SN12345", "Substation-7 RTU", "ID-42", "Field").
+const ATTRIBUTES: &str = "0564734401000a006b2dc0c081000000fc000000010941434d45143220436f727000fa00000001085254552d25563530303000f2000000010676322e332e1f0d3100f80000000107534e31323334350035d0f7000000011053756273746174696f6e13b32d372052545500f6000000010549442dc61e343200f500000001054669656c642bfe";
+
+const MASTER: &str = "192.168.60.1:49334";
+const OUTSTATION: &str = "192.168.60.130:20000";
+
+fn tcp() -> FlowCtx {
+    ctx(Transport::Tcp, MASTER, OUTSTATION)
+}
+
+fn udp() -> FlowCtx {
+    ctx(Transport::Udp, MASTER, OUTSTATION)
+}
+
+/// Feeds whole messages through one dissector.
+fn run(flow: &FlowCtx, msgs: &[(Direction, &str)]) -> Vec<Observation> {
+    let mut d = new();
+    let mut out = Vec::new();
+    for (dir, h) in msgs {
+        let bytes = hex(h);
+        let used = d.parse(*dir, &bytes, flow, &mut out);
+        if flow.transport == Transport::Tcp {
+            assert_eq!(used, bytes.len(), "{h}");
+        }
+    }
+    out
+}
+
+fn op(op: Operation, code: u32) -> Observation {
+    Observation::Operation {
+        op,
+        function_code: Some(code),
+    }
+}
+
+fn address(subject: Subject, n: u16) -> Observation {
+    Observation::Identity {
+        subject,
+        field: Field::Description,
+        value: format!("dnp3 address {n}"),
+        source: "dnp3 link address",
+    }
+}
+
+fn violations(out: &[Observation]) -> Vec<&str> {
+    out.iter()
+        .filter_map(|o| match o {
+            Observation::ProtocolViolation { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn codes(out: &[Observation]) -> Vec<u32> {
+    out.iter()
+        .filter_map(|o| match o {
+            Observation::Operation {
+                function_code: Some(c),
+                ..
+            } => Some(*c),
+            Observation::FunctionCode(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn crc_matches_the_catalogue_check_value() {
+    // CRC-16/DNP check value over "123456789" (Greg Cook's CRC catalogue): 0xEA82.
+    assert_eq!(crc(b"123456789"), 0xea82);
+    // The header CRC of select_operate frame 4, low octet first on the wire (8a 1c).
+    assert_eq!(crc(&hex("05641ac40a000100")), 0x1c8a);
+}
+
+#[test]
+fn select_operate_is_control_with_both_link_addresses() {
+    let out = run(
+        &tcp(),
+        &[
+            (Direction::ToServer, SELECT),
+            (Direction::ToClient, SELECT_RESPONSE),
+            (Direction::ToServer, OPERATE),
+        ],
+    );
+    assert_eq!(
+        out,
+        vec![
+            address(Subject::Client, 1),
+            address(Subject::Server, 10),
+            op(Operation::Control, 3),
+            Observation::FunctionCode(129),
+            op(Operation::Control, 4),
+        ]
+    );
+}
+
+#[test]
+fn function_codes_map_to_operations() {
+    let cases: &[(&str, Direction, Observation)] = &[
+        (
+            COLD_RESTART,
+            Direction::ToServer,
+            op(Operation::Restart, 13),
+        ),
+        (
+            COLD_RESTART_RESPONSE,
+            Direction::ToClient,
+            Observation::FunctionCode(129),
+        ),
+        (
+            UNSOLICITED,
+            Direction::ToClient,
+            Observation::FunctionCode(130),
+        ),
+        (CONFIRM, Direction::ToServer, Observation::FunctionCode(0)),
+        (WRITE_TIME, Direction::ToServer, op(Operation::TimeSync, 2)),
+        (WRITE_IIN, Direction::ToServer, op(Operation::Write, 2)),
+        (
+            STOP_APPLICATION,
+            Direction::ToServer,
+            op(Operation::CpuStop, 18),
+        ),
+        (
+            DELETE_FILE,
+            Direction::ToServer,
+            op(Operation::FileTransfer, 27),
+        ),
+        (FREEZE, Direction::ToServer, op(Operation::Control, 7)),
+        (
+            AUTH_REQUEST,
+            Direction::ToServer,
+            Observation::FunctionCode(32),
+        ),
+        (
+            AUTH_RESPONSE,
+            Direction::ToClient,
+            Observation::FunctionCode(131),
+        ),
+    ];
+    for (h, dir, want) in cases {
+        let out = run(&tcp(), &[(*dir, h)]);
+        let got: Vec<&Observation> = out
+            .iter()
+            .filter(|o| !matches!(o, Observation::Identity { .. }))
+            .collect();
+        assert_eq!(got, vec![want], "{h}");
+    }
+}
+
+#[test]
+fn table_of_operations() {
+    use Operation::*;
+    let want = [
+        (0, None),
+        (1, Some(Read)),
+        (2, Some(Write)),
+        (5, Some(Control)),
+        (6, Some(Control)),
+        (12, Some(Control)),
+        (14, Some(Restart)),
+        (17, Some(CpuStart)),
+        (18, Some(CpuStop)),
+        (20, Some(Control)),
+        (23, Some(TimeSync)),
+        (24, Some(TimeSync)),
+        (25, Some(FileTransfer)),
+        (30, Some(FileTransfer)),
+        (129, None),
+        (130, None),
+        (131, None),
+    ];
+    for (code, op) in want {
+        assert_eq!(app::operation(code), op, "{code}");
+    }
+}
+
+#[test]
+fn addresses_are_reported_once_per_side() {
+    let out = run(
+        &tcp(),
+        &[
+            (Direction::ToServer, COLD_RESTART),
+            (Direction::ToClient, COLD_RESTART_RESPONSE),
+            (Direction::ToServer, SELECT),
+        ],
+    );
+    let ids: Vec<&Observation> = out
+        .iter()
+        .filter(|o| matches!(o, Observation::Identity { .. }))
+        .collect();
+    assert_eq!(
+        ids,
+        [&address(Subject::Client, 1), &address(Subject::Server, 10)]
+    );
+    // A broadcast destination (0xffff, zeek-dnp3 frame 154) names nobody.
+    let out = run(&tcp(), &[(Direction::ToServer, RESERVED_QUALIFIER)]);
+    assert!(out.contains(&address(Subject::Client, 3)));
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Observation::Identity {
+            subject: Subject::Server,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn udp_response_is_reassembled_from_three_segments() {
+    let flow = udp();
+    let out = run(
+        &flow,
+        &[
+            (Direction::ToClient, UDP_SEGMENT_1),
+            (Direction::ToClient, UDP_SEGMENT_2),
+        ],
+    );
+    // Nothing reported for the application layer before FIN.
+    assert_eq!(codes(&out), Vec::<u32>::new());
+    let out = run(
+        &flow,
+        &[
+            (Direction::ToClient, UDP_SEGMENT_1),
+            (Direction::ToClient, UDP_SEGMENT_2),
+            (Direction::ToClient, UDP_SEGMENT_3),
+            (Direction::ToClient, UDP_LINK_ACK),
+        ],
+    );
+    assert_eq!(codes(&out), vec![129]);
+    assert_eq!(violations(&out), Vec::<&str>::new());
+    // A segment out of sequence loses the fragment without a violation.
+    let out = run(
+        &flow,
+        &[
+            (Direction::ToClient, UDP_SEGMENT_1),
+            (Direction::ToClient, UDP_SEGMENT_3),
+        ],
+    );
+    assert_eq!(codes(&out), Vec::<u32>::new());
+    assert_eq!(violations(&out), Vec::<&str>::new());
+}
+
+#[test]
+fn frames_split_and_joined_in_the_tcp_stream() {
+    let flow = tcp();
+    let mut d = new();
+    let mut out = Vec::new();
+    let stream = [hex(SELECT), hex(OPERATE)].concat();
+    // Byte by byte: nothing is consumed until a whole frame is there.
+    let mut pending: Vec<u8> = Vec::new();
+    for &b in &stream {
+        pending.push(b);
+        let n = d.parse(Direction::ToServer, &pending, &flow, &mut out);
+        pending.drain(..n);
+    }
+    assert!(pending.is_empty());
+    assert_eq!(codes(&out), vec![3, 4]);
+    // Both frames in one segment.
+    let out = run(
+        &flow,
+        &[(Direction::ToServer, &format!("{SELECT}{OPERATE}"))],
+    );
+    assert_eq!(codes(&out), vec![3, 4]);
+}
+
+#[test]
+fn crc_errors_are_violations_and_drop_the_frame() {
+    // A flipped octet in the first data block of the SELECT.
+    let mut bad = hex(SELECT);
+    bad[14] ^= 0x01;
+    let mut d = new();
+    let mut out = Vec::new();
+    assert_eq!(
+        d.parse(Direction::ToServer, &bad, &tcp(), &mut out),
+        bad.len()
+    );
+    assert_eq!(violations(&out), ["crc"]);
+    assert_eq!(codes(&out), Vec::<u32>::new());
+    // A flipped octet in the header: the frame cannot be framed; the next one still is.
+    let mut bad = hex(SELECT);
+    bad[3] ^= 0x01;
+    bad.extend(hex(OPERATE));
+    let mut out = Vec::new();
+    d.parse(Direction::ToServer, &bad, &tcp(), &mut out);
+    assert_eq!(violations(&out), ["crc"]);
+    assert_eq!(codes(&out), vec![4]);
+}
+
+#[test]
+fn malformed_corpus_frames_are_violations() {
+    let cases = [
+        (BAD_START, "no link start 0x0564"),
+        (RESERVED_QUALIFIER, "reserved object qualifier 0xed"),
+        (SHORT_LENGTH, "link length below 5"),
+        (
+            TRUNCATED_CROB,
+            "g12v1 objects run past the end of the fragment",
+        ),
+    ];
+    for (h, want) in cases {
+        let out = run(&tcp(), &[(Direction::ToServer, h)]);
+        assert_eq!(violations(&out), [want], "{h}");
+    }
+    // Junk is reported once until a frame is found again.
+    let out = run(
+        &tcp(),
+        &[
+            (Direction::ToServer, "0000"),
+            (Direction::ToServer, "1111"),
+            (Direction::ToServer, SELECT),
+            (Direction::ToServer, "22"),
+        ],
+    );
+    assert_eq!(violations(&out).len(), 2);
+}
+
+#[test]
+fn well_formed_frames_give_no_violations() {
+    for h in [
+        SELECT,
+        SELECT_RESPONSE,
+        OPERATE,
+        COLD_RESTART,
+        COLD_RESTART_RESPONSE,
+        UNSOLICITED,
+        CONFIRM,
+        WRITE_TIME,
+        WRITE_IIN,
+        STOP_APPLICATION,
+        DELETE_FILE,
+        FREEZE,
+        AUTH_REQUEST,
+        AUTH_RESPONSE,
+        UDP_LINK_ACK,
+        ATTRIBUTES,
+    ] {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let out = run(&tcp(), &[(dir, h)]);
+            assert_eq!(violations(&out), Vec::<&str>::new(), "{h}");
+        }
+    }
+}
+
+#[test]
+fn after_a_gap_junk_is_skipped_quietly() {
+    let flow = tcp();
+    let mut d = new();
+    let mut out = Vec::new();
+    let select = hex(SELECT);
+    d.gap(Direction::ToServer);
+    // The tail of a frame, then a whole one.
+    let stream = [&select[20..], &select[..]].concat();
+    assert_eq!(
+        d.parse(Direction::ToServer, &stream, &flow, &mut out),
+        stream.len()
+    );
+    assert_eq!(violations(&out), Vec::<&str>::new());
+    assert_eq!(codes(&out), vec![3]);
+}
+
+#[test]
+fn udp_datagram_ending_mid_frame_is_a_violation() {
+    let select = hex(SELECT);
+    let mut d = new();
+    let mut out = Vec::new();
+    d.parse(Direction::ToServer, &select[..20], &udp(), &mut out);
+    assert_eq!(
+        violations(&out),
+        ["link frame truncated at end of datagram"]
+    );
+}
+
+#[test]
+fn device_attributes_become_identity_once() {
+    let out = run(
+        &tcp(),
+        &[
+            (Direction::ToClient, ATTRIBUTES),
+            (Direction::ToClient, ATTRIBUTES),
+        ],
+    );
+    let id = |field, value: &str| Observation::Identity {
+        subject: Subject::Server,
+        field,
+        value: value.to_owned(),
+        source: "dnp3 device attributes",
+    };
+    let ids: Vec<&Observation> = out
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Observation::Identity {
+                    source: "dnp3 device attributes",
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            &id(Field::Firmware, "v2.3.1"),
+            &id(Field::Model, "RTU-5000"),
+            &id(Field::Vendor, "ACME Corp"),
+            &id(Field::Serial, "SN12345"),
+            // The user-assigned name wins over the user-assigned id (g0v246 "ID-42").
+            &id(Field::Hostname, "Substation-7 RTU"),
+        ]
+    );
+    assert_eq!(codes(&out), vec![129, 129]);
+}
+
+#[test]
+fn probe_accepts_dnp3_and_rejects_others() {
+    for h in [SELECT, UNSOLICITED, UDP_LINK_ACK, SHORT_LENGTH] {
+        assert_eq!(probe(Direction::ToServer, &hex(h)), Probe::Yes, "{h}");
+    }
+    assert_eq!(probe(Direction::ToServer, &hex("0564")), Probe::NeedMore);
+    assert_eq!(probe(Direction::ToServer, &hex("05")), Probe::NeedMore);
+    assert_eq!(probe(Direction::ToServer, &hex(BAD_START)), Probe::No);
+    let mut bad_crc = hex(SELECT);
+    bad_crc[8] ^= 0xff;
+    assert_eq!(probe(Direction::ToServer, &bad_crc), Probe::No);
+    let others: [&[u8]; 4] = [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        // TLS ClientHello record header.
+        &[
+            0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03,
+        ],
+        // IEC 104 STARTDT act.
+        &[0x68, 0x04, 0x07, 0x00, 0x00, 0x00],
+        // Modbus/TCP read holding registers.
+        &[
+            0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x0a,
+        ],
+    ];
+    for o in others {
+        assert_eq!(probe(Direction::ToServer, o), Probe::No);
+    }
+    // Random bytes.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..1000 {
+        let buf: Vec<u8> = (0..16)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        assert_ne!(probe(Direction::ToServer, &buf), Probe::Yes);
+    }
+}
+
+#[test]
+fn never_panics_on_truncations_flips_and_noise() {
+    let msgs: Vec<Vec<u8>> = [
+        SELECT,
+        SELECT_RESPONSE,
+        WRITE_TIME,
+        DELETE_FILE,
+        AUTH_RESPONSE,
+        UDP_SEGMENT_1,
+        UDP_SEGMENT_3,
+        SHORT_LENGTH,
+        TRUNCATED_CROB,
+        ATTRIBUTES,
+    ]
+    .iter()
+    .map(|h| hex(h))
+    .collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    never_panics(&SPEC, &tcp(), &refs);
+    never_panics(&UDP_SPEC, &udp(), &refs);
+}
+
+#[test]
+fn object_walk_checks_qualifiers_and_lengths() {
+    use app::{walk_objects, AppError, Walk};
+    struct Nothing;
+    impl Visitor<'_> for Nothing {}
+    let walk = |h: &str, mode| walk_objects(&hex(h), mode, &mut Nothing);
+    // Read class 1-3 and g0v254 (all attributes): headers only.
+    assert_eq!(walk("3c02063c03063c040600fe06", Walk::HeadersOnly), Ok(()));
+    // Read by index list, qualifier 0x17: two one-octet indexes follow.
+    assert_eq!(walk("1e01170203050c0106", Walk::HeadersOnly), Ok(()));
+    assert_eq!(
+        walk("1e0117030305", Walk::HeadersOnly),
+        Err(AppError::DataTruncated {
+            group: 30,
+            variation: 1
+        })
+    );
+    // g1v1 packed bits 0..9: two octets; g30v3 0..0: four octets.
+    assert_eq!(
+        walk("010100000900001e030000000a000000", Walk::WithData),
+        Ok(())
+    );
+    assert_eq!(
+        walk("010100000900", Walk::WithData),
+        Err(AppError::DataTruncated {
+            group: 1,
+            variation: 1
+        })
+    );
+    // A vendor group stops the walk without an error.
+    assert_eq!(walk("fa0100000000ffffff", Walk::WithData), Ok(()));
+    // Sizes larger than the fragment never allocate or overflow.
+    assert!(walk("0c0102ffffffffffffffff", Walk::WithData).is_err());
+    assert!(walk("46035b01ffff", Walk::WithData).is_err());
+    assert!(walk("46035dffffffff", Walk::WithData).is_err());
+}
+
+/// Streams of real frames with random octets changed, cut at random points and delivered in
+/// both directions over TCP and UDP, as the flow layer would: nothing panics and nothing is
+/// over-consumed. `OTWATCH_STRESS_ITERS` raises the number of rounds.
+#[test]
+fn mutated_streams_never_panic() {
+    let frames: Vec<Vec<u8>> = [
+        SELECT,
+        SELECT_RESPONSE,
+        WRITE_TIME,
+        DELETE_FILE,
+        UDP_SEGMENT_1,
+        UDP_SEGMENT_2,
+        UDP_SEGMENT_3,
+        ATTRIBUTES,
+        RESERVED_QUALIFIER,
+    ]
+    .iter()
+    .map(|h| hex(h))
+    .collect();
+    let rounds: usize = std::env::var("OTWATCH_STRESS_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..rounds {
+        let flow = if round % 2 == 0 { tcp() } else { udp() };
+        let mut d = new();
+        let mut out = Vec::new();
+        let mut stream = Vec::new();
+        for _ in 0..8 {
+            stream.extend_from_slice(&frames[rand() as usize % frames.len()]);
+        }
+        for _ in 0..(rand() % 6) {
+            let i = rand() as usize % stream.len();
+            stream[i] = rand() as u8;
+        }
+        let mut pending = [Vec::new(), Vec::new()];
+        let mut rest = &stream[..];
+        while !rest.is_empty() {
+            let n = (rand() as usize % 64 + 1).min(rest.len());
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            let r = rand();
+            let (dir, i) = if r & 1 == 0 {
+                (Direction::ToServer, 0)
+            } else {
+                (Direction::ToClient, 1)
+            };
+            if r & 0x30 == 0x30 {
+                pending[i].clear();
+                d.gap(dir);
+            }
+            pending[i].extend_from_slice(chunk);
+            let used = d.parse(dir, &pending[i], &flow, &mut out);
+            if flow.transport == Transport::Udp {
+                pending[i].clear();
+            } else {
+                assert!(used <= pending[i].len());
+                pending[i].drain(..used);
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! ISO-on-TCP framing: RFC 1006 §6 TPKT and the ISO 8073 / ITU-T X.224 class 0 TPDUs that
+//! S7comm and S7comm-plus ride on.
+
+/// RFC 1006 §6.
+pub(super) const TPKT_VERSION: u8 = 3;
+pub(super) const TPKT_HEADER: usize = 4;
+/// TPKT header plus the 3-byte class 0 DT header, the shortest useful TPKT.
+pub(super) const MIN_TPKT: usize = 7;
+
+/// X.224 §13.1 table 8: TPDU codes (high nibble; CR/CC carry the credit in the low one).
+pub(super) const CR: u8 = 0xe0;
+pub(super) const CC: u8 = 0xd0;
+pub(super) const DR: u8 = 0x80;
+pub(super) const DC: u8 = 0xc0;
+pub(super) const DT: u8 = 0xf0;
+pub(super) const ER: u8 = 0x70;
+/// X.224 §13.3.4: calling and called TSAP parameter codes.
+pub(super) const CALLING_TSAP: u8 = 0xc1;
+pub(super) const CALLED_TSAP: u8 = 0xc2;
+/// X.224 §13.7.3: EOT bit of the DT TPDU-NR byte.
+pub(super) const EOT: u8 = 0x80;
+
+/// The TPKT at the start of a byte stream.
+pub(super) enum Tpkt<'a> {
+    /// A whole TPKT: the TPDU inside and the TPKT's length.
+    Whole {
+        tpdu: &'a [u8],
+        len: usize,
+    },
+    /// A TPKT header so far, or a TPKT announced longer than the bytes at hand.
+    Partial,
+    Bad(&'static str),
+}
+
+pub(super) fn tpkt(data: &[u8]) -> Tpkt<'_> {
+    match data {
+        [] | [TPKT_VERSION] | [TPKT_VERSION, 0] | [TPKT_VERSION, 0, _] => Tpkt::Partial,
+        [TPKT_VERSION, 0, hi, lo, ..] => {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            if len < MIN_TPKT {
+                return Tpkt::Bad("TPKT length shorter than a COTP header");
+            }
+            match data.get(TPKT_HEADER..len) {
+                Some(tpdu) => Tpkt::Whole { tpdu, len },
+                None => Tpkt::Partial,
+            }
+        }
+        _ => Tpkt::Bad("not a TPKT header (RFC 1006: version 3, reserved 0)"),
+    }
+}
+
+/// One COTP TPDU (X.224 §13).
+pub(super) enum Tpdu<'a> {
+    /// CR or CC (code without credit) with its variable part (§13.3.4, §13.4.4).
+    Connect { code: u8, params: &'a [u8] },
+    /// DT (§13.7): end-of-TSDU flag and user data.
+    Data { eot: bool, user: &'a [u8] },
+    /// DR, DC, ER: disconnect or error, nothing to read.
+    Control,
+}
+
+pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, &'static str> {
+    let (&li, rest) = tpdu.split_first().ok_or("empty COTP TPDU")?;
+    // §13.2.1: LI counts the header bytes after itself.
+    let (header, user) = rest
+        .split_at_checked(usize::from(li))
+        .ok_or("COTP length indicator exceeds the TPKT")?;
+    let code = *header.first().ok_or("COTP header without a TPDU code")?;
+    match code & 0xf0 {
+        // §13.3.1: code, DST-REF (2), SRC-REF (2), class and options, then parameters.
+        c @ (CR | CC) => {
+            let params = header
+                .get(6..)
+                .ok_or("COTP connection TPDU shorter than its fixed part")?;
+            Ok(Tpdu::Connect { code: c, params })
+        }
+        // §13.7.1: class 0 normal format is LI = 2, code, EOT + TPDU-NR.
+        DT if li == 2 => Ok(Tpdu::Data {
+            eot: header.get(1).is_some_and(|b| b & EOT != 0),
+            user,
+        }),
+        DT => Err("COTP DT length indicator is not 2 (class 0)"),
+        DR | DC | ER => Ok(Tpdu::Control),
+        _ => Err("COTP TPDU type not used by ISO-on-TCP class 0"),
+    }
+}
+
+/// The `(code, value)` parameters of a CR/CC variable part (X.224 §13.3.4: code, length,
+/// value); stops at the first one that runs past the end.
+pub(super) fn params(mut p: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let [code, len, rest @ ..] = p else {
+            return None;
+        };
+        let (value, next) = rest.split_at_checked(usize::from(*len))?;
+        let code = *code;
+        p = next;
+        Some((code, value))
+    })
+}
+
+/// Well-formed parameters that include both TSAPs, as every S7 (and MMS) connection has.
+pub(super) fn has_tsaps(p: &[u8]) -> bool {
+    let mut used = 0usize;
+    let (mut calling, mut called) = (false, false);
+    for (code, value) in params(p) {
+        used += 2 + value.len();
+        calling |= code == CALLING_TSAP;
+        called |= code == CALLED_TSAP;
+    }
+    used == p.len() && calling && called
+}
+
+/// Offset of the next plausible class 0 DT TPKT in `data` (after a gap or a broken header).
+pub(super) fn next_tpkt(data: &[u8]) -> Option<usize> {
+    data.windows(6).position(|w| {
+        matches!(w, [TPKT_VERSION, 0, hi, lo, 2, DT]
+            if usize::from(u16::from_be_bytes([*hi, *lo])) >= MIN_TPKT)
+    })
+}

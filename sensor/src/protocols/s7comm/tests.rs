@@ -1,0 +1,638 @@
+//! Tests on real S7comm / S7comm-plus TCP payloads from /work/shared/pcaps (extracted with
+//! `tshark -T fields -e tcp.payload`; expected values read from `tshark -V` and
+//! `tshark -T fields -e s7comm.param.func -e s7comm.param.userdata.funcgroup
+//! -e s7comm.param.userdata.subfunc -e s7comm.szl.xy11.0001.anz -e s7comm.szl.001c.0001.name`).
+
+use super::*;
+use crate::protocols::text::testing::{ctx, hex, never_panics};
+use Direction::{ToClient as S, ToServer as C};
+
+// s7comm/s7comm_reading_plc_status.pcap (libnodave against an IM151-8 PN/DP CPU).
+/// Frame 8: COTP CR, calling TSAP 01.00, called TSAP 01.02 (rack 0, slot 2), TPDU size 1024.
+const RPS_CR: &str = "0300001611e00000000f00c1020100c2020102c0010a";
+/// Frame 9: COTP CC.
+const RPS_CC: &str = "0300001611d0000f000300c0010ac1020100c2020102";
+/// Frame 10: job, setup communication (0xF0).
+const RPS_SETUP: &str = "0300001902f08032010000020000080000f0000001000101e0";
+/// Frame 11: ack-data of the setup.
+const RPS_SETUP_ACK: &str = "0300001b02f080320300000200000800000000f0000001000100f0";
+/// Frame 12: an empty DT TPDU without EOT.
+const EMPTY_DT: &str = "0300000702f000";
+/// Frame 58: userdata request, CPU functions, read SZL 0x0011 index 0.
+const RPS_SZL_0011_REQ: &str = "0300002102f080320700001100000800080001120411440100ff09000400110000";
+/// Frame 59: SZL 0x0011 answer: index 1 and 6 "6ES7 151-8AB01-0AB0", index 7 Ausbg 0x5603
+/// Ausbe 0x0206 (V3.2.6), index 0x81 "Boot Loader".
+const RPS_SZL_0011_RES: &str = concat!(
+    "0300009902f080320700001100000c007c000112081284010200000000ff09007800110000001c0004000136",
+    "455337203135312d38414230312d304142302000c000030001000636455337203135312d38414230312d3041",
+    "42302000c0000300010007202020202020202020202020202020202020202000c05603020600814",
+    "26f6f74204c6f61646572202020202020202020000041200909",
+);
+/// Frame 67: read SZL 0x001C index 0.
+const RPS_SZL_001C_REQ: &str = "0300002102f080320700001400000800080001120411440100ff090004001c0000";
+/// Frame 69: first fragment of the 0x001C answer (data unit reference 6, more follow).
+const RPS_SZL_001C_FRAG1: &str = concat!(
+    "030000f702f080320700001400000c00da000112081284010206010000ff0900d6001c00000022000a000149",
+    "4d3135312d382d4350550000000000000000000000000000000000000000000002494d3135312d3820504e2f",
+    "4450204350550000000000000000000000000000000003000000000000000000000000000000000000000000",
+    "000000000000000000000000044f726967696e616c205369656d656e732045717569706d656e740000000000",
+    "0000055320432d433654573734383832303132000000000000000000000000000000000007494d3135312d38",
+    "20504e2f4450204350550000000000000000000000000000000008",
+);
+/// Frame 71: the client asks for the rest (no SZL id).
+const RPS_SZL_NEXT_REQ: &str = "0300002102f080320700001500000c00040001120812440102000000000a000000";
+/// Frame 72: last fragment (data unit reference 6, last).
+const RPS_SZL_001C_FRAG2: &str = concat!(
+    "030000a702f080320700001500000c008a000112081284010206000000ff0900864d4d432032393030464331",
+    "4100000000000000000000000000000000000000000009002af6000001000000000000000000000000000000",
+    "0000000000000000000000000a00000000000000000000000000000000000000000000000000000000000000",
+    "00000b0000000000000000000000000000000000000000000000000000000000000000",
+);
+
+// Jobs (function in s7comm.param.func; PI service in -V "PI (program invocation) Service").
+/// step7_s300_stop.pcapng frame 1: PLC stop (0x29) "P_PROGRAM".
+const STOP: &str = "0300002102f0803201000035000010000029000000000009505f50524f4752414d";
+/// snap7_s300_everything.pcapng frame 63: PI service (0x28) P_PROGRAM, argument "C ".
+const START: &str =
+    "0300002702f080320100001f000016000028000000000000fd0002432009505f50524f4752414d";
+/// snap7_s300_everything.pcapng frame 59: PI service _MODU (copy RAM to ROM), argument "EP".
+const COPY_RAM_TO_ROM: &str =
+    "0300002302f080320100001d000012000028000000000000fd00024550055f4d4f4455";
+/// snap7_s300_everything.pcapng frame 61: PI service _GARB (compress memory).
+const COMPRESS: &str = "0300002102f080320100001e000010000028000000000000fd0000055f47415242";
+/// tia_s300_downloadOb1.pcapng frame 57: request download (0x1A) of OB1.
+const REQUEST_DOWNLOAD: &str = "0300003102f08032010000bd0a002000001a00010000000000095f30383030303031500d31303030333332303030323132";
+/// tia_s300_downloadOb1.pcapng frame 59: download block (0x1B).
+const DOWNLOAD_BLOCK: &str =
+    "0300002302f08032010000bb00001200001b00000000000000095f3038303030303150";
+/// tia_s300_downloadOb1.pcapng frame 63: download ended (0x1C).
+const DOWNLOAD_ENDED: &str =
+    "0300002302f08032010000bf00001200001c00000000000000095f3038303030303150";
+/// tia_s300_downloadOb1.pcapng frame 65: PI service _INSE (activate OB1).
+const INSERT: &str =
+    "0300002b02f08032010000be0a001a000028000000000000fd000a01003038303030303150055f494e5345";
+/// tia_s300_downloadHwConfig.pcapng frame 60: PI service _DELE (remove SDB 2).
+const DELETE: &str =
+    "0300002b02f080320100007400001a000028000000000000fd000a01003042303230303041055f44454c45";
+/// snap7_s300_everything.pcapng frames 17, 19, 21: start upload, upload, end upload.
+const START_UPLOAD: &str = "0300002302f080320100000800001200001d00000000000000095f3042303030303041";
+const UPLOAD: &str = "0300001902f080320100000900000800001e00000000000007";
+const END_UPLOAD: &str = "0300001902f080320100000a00000800001f00000000000007";
+/// snap7_s300_everything.pcapng frame 49: write var (0x05), DB1.DBB0 4 bytes.
+const WRITE_VAR: &str =
+    "0300002702f080320100001800000e00080501120a100800010000830000800007000479e9f642";
+/// snap7_s300_everything.pcapng frame 51: read var (0x04).
+const READ_VAR: &str = "0300001f02f080320100001900000e00000401120a10080001000083000080";
+/// snap7_s300_everything.pcapng frame 44: ack (ROSCTR 2) with error class 0xD2.
+const ACK_ERROR: &str = "0300001302f08032020000150000000000d20c";
+/// snap7_s300_everything.pcapng frames 45, 47: time functions, read clock (1), set clock (2).
+const READ_CLOCK: &str = "0300001d02f0803207000016000008000400011204114701000a000000";
+const SET_CLOCK: &str =
+    "0300002702f0803207000017000008000e0001120411470200ff09000a00191602082308100002";
+/// snap7_s300_everything.pcapng frames 15, 23: block functions, list blocks (1), block info (3).
+const LIST_BLOCKS: &str = "0300001d02f0803207000007000008000400011204114301000a000000";
+const BLOCK_INFO: &str =
+    "0300002502f080320700000b000008000c0001120411430300ff0900083041303030303041";
+/// step7_s300_AuthPassword.pcapng frame 3: security, PLC password (8 obfuscated bytes).
+const PASSWORD: &str = "0300002502f0803207000006000008000c0001120411450100ff090008213a1b1d6e681b1d";
+/// tia_s300_flashLed.pcapng frame 1: programmer commands, flash LED (0x16).
+const FLASH_LED: &str = "0300003902f080320700006c01000c001c000112081241160000000000ff090018001400000000000000010000000000010001000100010000";
+/// step7_s300_stop.pcapng frames 3, 4: pushes from the PLC (diagnostic message, mode
+/// transition with an odd parameter head 0x010010).
+const PUSH_DIAG: &str = "0300003102f080320700000000000800180001120411040300ff0900144304ff8400000000000000009401092153421521";
+const PUSH_MODE: &str = "0300001902f080320700000000000800000100101000000000";
+
+// s7comm-plus/S7-1511_db2_var1_HMI.pcap (TIA HMI against a CPU 1511).
+/// Frame 4: CR, calling TSAP 06.20, called TSAP "SIMATIC-ROOT-HMI".
+const PLUS_CR: &str = "030000241fe00000001b00c1020620c21053494d415449432d524f4f542d484d49c0010a";
+/// Frame 5: CC.
+const PLUS_CC: &str = "030000241fd0001b000100c0010ac1020620c21053494d415449432d524f4f542d484d49";
+/// Frame 6: V1 request CreateObject (0x04CA).
+const PLUS_CREATE: &str = concat!(
+    "030000d902f080720100ca31000004ca0000000100000120360000011d00040000000000a1000000d3821f00",
+    "00a3816900151653657276657253657373696f6e5f3130303030303030a3822100150a313a3a3a362e33323a",
+    "3aa38228001508484d492055534552a38229001505534d405254a3822a001508484d4920484f5354a3822b00",
+    "0402a3822c001210000000a3822d0015164f4d532b20666f7220534d4152542052756e74696d65a1000000d3",
+    "817f0000a38169001515537562736372697074696f6e436f6e7461696e6572a2a20000000072010000",
+);
+/// Frame 7: V1 response to CreateObject; ServerSessionVersion "1;6ES7 511-1AK00-0AB0;V1.0".
+const PLUS_CREATE_RES: &str = concat!(
+    "030000d702f080720100c832000004ca0000000136000287088709a100000120821f0100a38169001500a382",
+    "2b00048280808000a3822d0015104f4d53502e52454c2e353034312e3233a3822f10021427ab8fbbf5932317",
+    "cd6959f04976658f7313522aa3823200170000013a823b00048240823c00048240823d000484818040823e00",
+    "0484818040823f00151a313b36455337203531312d31414b30302d304142303b56312e30824000151a313b36",
+    "455337203531312d31414b30302d304142303b56312e3082410003000300a20000000072010000",
+);
+/// Frame 10: V2 response to SetMultiVariables.
+const PLUS_SET_RES: &str = "0300002002f08072020011320000054200000002340000000000000072020000";
+// Frame 9 (V2 request SetMultiVariables, 0x0542) is built in `plus_set_multi_variables`.
+
+// iec61850/iec61850_get_name_list.pcap: MMS on port 102 (TSAPs 00.02 / 00.01).
+const MMS_CR: &str = "030000130ee00000000600c1020002c2020001";
+const MMS_CC: &str = "0300001611d01801000400c1020002c2020200c0010a";
+const MMS_CONNECT: &str = concat!(
+    "030000bb02f0800db20506130100160102140200023302000134020001c19c318199a003800101a281918104",
+    "00000001820400000001a423300f0201010604520100013004060251013010020103060528ca220201300406",
+    "02510188020600615a3058020101a053605180020780a107060528ca220203a20606042bce0f02a303020117",
+    "be35283306025101020103a02aa82880027530810203e8820203e8830105a417800101810305fb00820d03ff",
+    "ffffffffffffffffffff00",
+);
+/// zeek testing/btest/Traces/rdp/rdp-x509.pcap frame 6 (as in rdp.rs): an RDP X.224 CR (no TSAPs).
+const RDP_CR: &str = "0300002f2ae00000000000436f6f6b69653a206d737473686173683d4a4f484e2d504320200d0a0100080000000000";
+
+fn flow() -> FlowCtx {
+    ctx(Transport::Tcp, "192.168.1.10:4305", "192.168.1.40:102")
+}
+
+/// Feeds segments like the flow layer: per-direction buffers, consumed bytes drained.
+fn run_with(d: &mut S7, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
+    let mut pending = [Vec::new(), Vec::new()];
+    let mut out = Vec::new();
+    for (dir, seg) in segs {
+        let i = *dir as usize;
+        pending[i].extend_from_slice(seg);
+        let n = d.parse(*dir, &pending[i], &flow(), &mut out);
+        assert!(n <= pending[i].len());
+        pending[i].drain(..n);
+    }
+    out
+}
+
+fn run(segs: &[(Direction, &str)]) -> Vec<Observation> {
+    let segs: Vec<_> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
+    run_with(&mut S7::new("s7comm"), &segs)
+}
+
+fn run_plus(segs: &[(Direction, &str)]) -> Vec<Observation> {
+    let segs: Vec<_> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
+    run_with(&mut S7::new("s7comm_plus"), &segs)
+}
+
+fn id(field: Field, value: &str, source: &'static str) -> Observation {
+    Observation::Identity {
+        subject: Subject::Server,
+        field,
+        value: value.to_string(),
+        source,
+    }
+}
+
+fn op(op: Operation, code: u32) -> Observation {
+    Observation::Operation {
+        op,
+        function_code: Some(code),
+    }
+}
+
+fn violations(out: &[Observation]) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Observation::ProtocolViolation { .. }))
+        .count()
+}
+
+const RPS_CONVERSATION: &[(Direction, &str)] = &[
+    (C, RPS_CR),
+    (S, RPS_CC),
+    (C, RPS_SETUP),
+    (S, RPS_SETUP_ACK),
+    (C, EMPTY_DT),
+    (C, RPS_SZL_0011_REQ),
+    (S, RPS_SZL_0011_RES),
+    (C, RPS_SZL_001C_REQ),
+    (S, RPS_SZL_001C_FRAG1),
+    (C, RPS_SZL_NEXT_REQ),
+    (S, RPS_SZL_001C_FRAG2),
+];
+
+/// Everything the reading_plc_status conversation says, in order.
+fn rps_expected() -> Vec<Observation> {
+    vec![
+        id(Field::Description, "rack 0 slot 2", "s7 cotp tsap"),
+        Observation::FunctionCode(0xf0),
+        op(Operation::Identify, 0x70401),
+        id(Field::Model, "6ES7 151-8AB01-0AB0", "s7 szl 0x0011"),
+        id(Field::Firmware, "V3.2.6", "s7 szl 0x0011"),
+        id(Field::Vendor, "Siemens", "s7 szl 0x0011"),
+        op(Operation::Identify, 0x70401),
+        Observation::FunctionCode(0x70401),
+        id(Field::Hostname, "IM151-8-CPU", "s7 szl 0x001c"),
+        id(Field::Description, "IM151-8 PN/DP CPU", "s7 szl 0x001c"),
+        id(Field::Serial, "S C-C6TW74882012", "s7 szl 0x001c"),
+    ]
+}
+
+#[test]
+fn szl_answers_give_the_cpu_identity() {
+    assert_eq!(run(RPS_CONVERSATION), rps_expected());
+}
+
+#[test]
+fn byte_by_byte_delivery_gives_the_same_facts() {
+    let segs: Vec<(Direction, Vec<u8>)> = RPS_CONVERSATION
+        .iter()
+        .flat_map(|(d, h)| hex(h).into_iter().map(move |b| (*d, vec![b])))
+        .collect();
+    assert_eq!(run_with(&mut S7::new("s7comm"), &segs), rps_expected());
+}
+
+#[test]
+fn several_pdus_in_one_segment() {
+    let mut seg = hex(EMPTY_DT);
+    seg.extend(hex(RPS_SZL_0011_REQ));
+    seg.extend(hex(READ_VAR));
+    let out = run_with(&mut S7::new("s7comm"), &[(C, seg)]);
+    assert_eq!(
+        out,
+        vec![op(Operation::Identify, 0x70401), op(Operation::Read, 4)]
+    );
+}
+
+#[test]
+fn identity_is_reported_once_per_flow() {
+    let mut conv = RPS_CONVERSATION.to_vec();
+    conv.extend_from_slice(&RPS_CONVERSATION[5..]);
+    let out = run(&conv);
+    let ids = out
+        .iter()
+        .filter(|o| matches!(o, Observation::Identity { .. }))
+        .count();
+    assert_eq!(ids, 7);
+}
+
+#[test]
+fn module_type_name_is_the_model_only_without_order_number() {
+    // The 0x001C answer alone: index 7 "IM151-8 PN/DP CPU" becomes the model.
+    let out = run(&[(S, RPS_SZL_001C_FRAG1), (S, RPS_SZL_001C_FRAG2)]);
+    assert!(out.contains(&id(Field::Model, "IM151-8 PN/DP CPU", "s7 szl 0x001c")));
+    assert!(out.contains(&id(Field::Vendor, "Siemens", "s7 szl 0x001c")));
+    // After the 0x0011 answer it is not.
+    let out = run(RPS_CONVERSATION);
+    let models: Vec<_> = out
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Observation::Identity {
+                    field: Field::Model,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(models.len(), 1);
+}
+
+#[test]
+fn gap_in_the_client_direction_keeps_a_fragmented_answer() {
+    // tia_s300_goOnline.pcapng lacks the client's empty DTs: the client stream has holes
+    // while the PLC sends a fragmented answer.
+    let mut d = S7::new("s7comm");
+    let mut out = run_with(&mut d, &[(S, hex(RPS_SZL_001C_FRAG1))]);
+    d.gap(C);
+    out.extend(run_with(
+        &mut d,
+        &[(C, hex(RPS_SZL_NEXT_REQ)), (S, hex(RPS_SZL_001C_FRAG2))],
+    ));
+    assert!(out.contains(&id(Field::Hostname, "IM151-8-CPU", "s7 szl 0x001c")));
+}
+
+#[test]
+fn gap_in_the_server_direction_resynchronises() {
+    let mut d = S7::new("s7comm");
+    let frag1 = hex(RPS_SZL_001C_FRAG1);
+    // Half of the first fragment, then a hole, then the tail of it and a whole answer.
+    let mut out = run_with(&mut d, &[(S, frag1[..100].to_vec())]);
+    d.gap(S);
+    let mut tail = frag1[150..].to_vec();
+    tail.extend(hex(RPS_SZL_0011_RES));
+    out.extend(run_with(&mut d, &[(S, tail)]));
+    assert_eq!(violations(&out), 0);
+    assert!(out.contains(&id(Field::Model, "6ES7 151-8AB01-0AB0", "s7 szl 0x0011")));
+    // The orphaned last fragment is not misread as records.
+    let out = run_with(&mut d, &[(S, hex(RPS_SZL_001C_FRAG2))]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn jobs_are_classified_by_function_and_pi_service() {
+    let cases: &[(&str, Observation)] = &[
+        (STOP, op(Operation::CpuStop, 0x29)),
+        (START, op(Operation::CpuStart, 0x28)),
+        (COPY_RAM_TO_ROM, op(Operation::Control, 0x28)),
+        (COMPRESS, op(Operation::Control, 0x28)),
+        (REQUEST_DOWNLOAD, op(Operation::ProgramDownload, 0x1a)),
+        (DOWNLOAD_BLOCK, op(Operation::ProgramDownload, 0x1b)),
+        (DOWNLOAD_ENDED, op(Operation::ProgramDownload, 0x1c)),
+        (INSERT, op(Operation::ProgramDownload, 0x28)),
+        (DELETE, op(Operation::ProgramDelete, 0x28)),
+        (START_UPLOAD, op(Operation::ProgramUpload, 0x1d)),
+        (UPLOAD, op(Operation::ProgramUpload, 0x1e)),
+        (END_UPLOAD, op(Operation::ProgramUpload, 0x1f)),
+        (WRITE_VAR, op(Operation::Write, 0x05)),
+        (READ_VAR, op(Operation::Read, 0x04)),
+        (RPS_SETUP, Observation::FunctionCode(0xf0)),
+    ];
+    for (h, want) in cases {
+        assert_eq!(run(&[(C, h)]), vec![want.clone()], "{h}");
+    }
+}
+
+#[test]
+fn userdata_requests_are_classified_by_group_and_subfunction() {
+    let cases: &[(&str, Observation)] = &[
+        (READ_CLOCK, op(Operation::Read, 0x70701)),
+        (SET_CLOCK, op(Operation::TimeSync, 0x70702)),
+        (LIST_BLOCKS, op(Operation::Read, 0x70301)),
+        (BLOCK_INFO, op(Operation::Read, 0x70303)),
+        (FLASH_LED, op(Operation::Control, 0x70116)),
+        (RPS_SZL_0011_REQ, op(Operation::Identify, 0x70401)),
+    ];
+    for (h, want) in cases {
+        assert_eq!(run(&[(C, h)]), vec![want.clone()], "{h}");
+    }
+    // Pushes from the PLC and answers carry no operation.
+    assert!(run(&[(S, PUSH_DIAG), (S, PUSH_MODE), (S, ACK_ERROR)]).is_empty());
+}
+
+#[test]
+fn plc_password_is_a_login_without_the_secret() {
+    let out = run(&[(C, PASSWORD), (C, PASSWORD)]);
+    assert_eq!(
+        out,
+        vec![
+            Observation::CleartextLogin {
+                user: String::new(),
+                protocol: "s7comm",
+            },
+            Observation::FunctionCode(0x70501),
+            Observation::FunctionCode(0x70501),
+        ]
+    );
+}
+
+#[test]
+fn segmented_cotp_data_is_joined() {
+    // The 0x0011 answer's S7 PDU split over two DT TPDUs, the first without EOT.
+    let pdu = &hex(RPS_SZL_0011_RES)[7..];
+    let dt = |eot: u8, part: &[u8]| {
+        let len = (part.len() + 7) as u16;
+        let mut v = vec![3, 0, (len >> 8) as u8, len as u8, 2, 0xf0, eot];
+        v.extend_from_slice(part);
+        v
+    };
+    let out = run_with(
+        &mut S7::new("s7comm"),
+        &[(S, dt(0x00, &pdu[..40])), (S, dt(0x80, &pdu[40..]))],
+    );
+    assert_eq!(violations(&out), 0);
+    assert!(out.contains(&id(Field::Firmware, "V3.2.6", "s7 szl 0x0011")));
+}
+
+#[test]
+fn plus_session_gives_order_number_and_firmware() {
+    let out = run_plus(&[
+        (C, PLUS_CR),
+        (S, PLUS_CC),
+        (C, PLUS_CREATE),
+        (S, PLUS_CREATE_RES),
+        (C, EMPTY_DT),
+        (S, PLUS_SET_RES),
+    ]);
+    assert_eq!(
+        out,
+        vec![
+            Observation::FunctionCode(0x04ca),
+            id(Field::Model, "6ES7 511-1AK00-0AB0", "s7 plus session"),
+            id(Field::Firmware, "V1.0", "s7 plus session"),
+            id(Field::Vendor, "Siemens", "s7 plus session"),
+        ]
+    );
+}
+
+#[test]
+fn plus_set_multi_variables_is_a_write_and_fragments_are_not_reread() {
+    // A V2 SetMultiVariables request header (frame 9's first bytes) with a short body.
+    let body = hex("310000054200000002000003883400000388");
+    let pdu = |trailer: bool, data: &[u8]| {
+        let mut p = vec![0x72, 0x02, 0, data.len() as u8];
+        p.extend_from_slice(data);
+        if trailer {
+            p.extend_from_slice(&[0x72, 0x02, 0, 0]);
+        }
+        let len = (p.len() + 7) as u16;
+        let mut v = vec![3, 0, (len >> 8) as u8, len as u8, 2, 0xf0, 0x80];
+        v.extend(p);
+        v
+    };
+    let mut d = S7::new("s7comm_plus");
+    // First fragment (no trailer), then a continuation whose data happens to look like a
+    // request header: it must not be reported.
+    let out = run_with(&mut d, &[(C, pdu(false, &body)), (C, pdu(true, &body))]);
+    assert_eq!(out, vec![op(Operation::Write, 0x0542)]);
+    let out = run_with(&mut d, &[(C, pdu(true, &body))]);
+    assert_eq!(out, vec![op(Operation::Write, 0x0542)]);
+}
+
+#[test]
+fn probe_decides_on_the_first_data_tpdu() {
+    let p = |h: &[&str]| {
+        let bytes: Vec<u8> = h.iter().flat_map(|x| hex(x)).collect();
+        (probe(C, &bytes), probe_plus(C, &bytes))
+    };
+    use Probe::{NeedMore, No, Yes};
+    // The CR (or CC) alone cannot tell S7comm from S7comm-plus or MMS.
+    assert_eq!(p(&[RPS_CR]), (NeedMore, NeedMore));
+    assert_eq!(p(&[RPS_CC]), (NeedMore, NeedMore));
+    assert_eq!(p(&[PLUS_CR]), (NeedMore, NeedMore));
+    assert_eq!(p(&[MMS_CR]), (NeedMore, NeedMore));
+    // Then the first DT decides.
+    assert_eq!(p(&[RPS_CR, RPS_SETUP]), (Yes, No));
+    assert_eq!(p(&[RPS_CC, RPS_SETUP_ACK]), (Yes, No));
+    assert_eq!(p(&[PLUS_CR, PLUS_CREATE]), (No, Yes));
+    assert_eq!(p(&[PLUS_CC, PLUS_CREATE_RES]), (No, Yes));
+    assert_eq!(p(&[MMS_CR, MMS_CONNECT]), (No, No));
+    assert_eq!(p(&[MMS_CC]), (NeedMore, NeedMore));
+    // Mid-connection captures: the first DT alone.
+    assert_eq!(p(&[READ_VAR]), (Yes, No));
+    assert_eq!(p(&[EMPTY_DT, READ_VAR]), (Yes, No));
+    assert_eq!(p(&[PLUS_SET_RES]), (No, Yes));
+    assert_eq!(p(&[EMPTY_DT]), (NeedMore, NeedMore));
+    // Other protocols.
+    assert_eq!(p(&[RDP_CR]), (No, No));
+    assert_eq!(probe(C, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), No);
+    assert_eq!(probe(C, &hex("16030100a5010000a10303")), No);
+    assert_eq!(probe(C, &[]), NeedMore);
+    assert_eq!(probe(C, &hex("0300")), NeedMore);
+    assert_eq!(probe(C, &hex("03000019")), NeedMore);
+    assert_eq!(probe(C, &hex("0300001902f080")), NeedMore);
+    // A TPKT whose COTP code is not class 0 TPDU.
+    assert_eq!(probe(C, &hex("0300001902aa80")), No);
+    // An S7 header whose lengths do not fit the TPDU.
+    let mut bad = hex(READ_VAR);
+    bad[16] ^= 0x10;
+    assert_eq!(probe(C, &bad), No);
+    // A segment boundary inside the CR.
+    assert_eq!(probe(C, &hex(RPS_CR)[..10]), NeedMore);
+}
+
+#[test]
+fn well_formed_traffic_has_no_violations() {
+    let all = [
+        RPS_CR,
+        RPS_CC,
+        RPS_SETUP,
+        RPS_SETUP_ACK,
+        EMPTY_DT,
+        STOP,
+        START,
+        COPY_RAM_TO_ROM,
+        COMPRESS,
+        INSERT,
+        DELETE,
+        UPLOAD,
+        WRITE_VAR,
+        READ_VAR,
+        ACK_ERROR,
+        READ_CLOCK,
+        SET_CLOCK,
+        PASSWORD,
+        FLASH_LED,
+        PUSH_DIAG,
+        PUSH_MODE,
+    ];
+    let segs: Vec<_> = all.iter().map(|h| (C, *h)).collect();
+    assert_eq!(violations(&run(&segs)), 0);
+    let plus = [
+        PLUS_CR,
+        PLUS_CC,
+        PLUS_CREATE,
+        PLUS_CREATE_RES,
+        EMPTY_DT,
+        PLUS_SET_RES,
+    ];
+    let segs: Vec<_> = plus.iter().map(|h| (S, *h)).collect();
+    assert_eq!(violations(&run_plus(&segs)), 0);
+}
+
+#[test]
+fn malformations_are_violations_and_parsing_resumes() {
+    // A broken TPKT version, then a good PDU: one violation, and the read is still seen.
+    let mut seg = hex("0400001902f080");
+    seg.extend(hex(READ_VAR));
+    let out = run_with(&mut S7::new("s7comm"), &[(C, seg)]);
+    assert_eq!(violations(&out), 1);
+    assert!(out.contains(&op(Operation::Read, 4)));
+
+    // S7 lengths that disagree with the TPDU.
+    let mut bad = hex(READ_VAR);
+    bad[16] ^= 0x01;
+    assert_eq!(
+        violations(&run_with(&mut S7::new("s7comm"), &[(C, bad)])),
+        1
+    );
+    // Unknown ROSCTR.
+    let mut bad = hex(READ_VAR);
+    bad[8] = 0x05;
+    assert_eq!(
+        violations(&run_with(&mut S7::new("s7comm"), &[(C, bad)])),
+        1
+    );
+    // A DT that carries something else (MMS on an S7 connection).
+    assert_eq!(violations(&run(&[(C, MMS_CONNECT)])), 1);
+    // A COTP length indicator past the TPKT.
+    assert_eq!(violations(&run(&[(C, "0300000709f000")])), 1);
+    // TPKT length below the minimum.
+    assert_eq!(violations(&run(&[(C, "0300000402f000")])), 1);
+    // A flood is capped.
+    let junk: Vec<_> = (0..50).map(|_| (C, "0300000709f000")).collect();
+    assert_eq!(violations(&run(&junk)), usize::from(MAX_VIOLATIONS));
+}
+
+#[test]
+fn oversized_segmented_pdu_is_dropped_without_unbounded_buffering() {
+    let mut d = S7::new("s7comm");
+    let seg = {
+        let part = vec![0x32u8; 1000];
+        let len = (part.len() + 7) as u16;
+        let mut v = vec![3, 0, (len >> 8) as u8, len as u8, 2, 0xf0, 0x00];
+        v.extend(part);
+        v
+    };
+    for _ in 0..40 {
+        run_with(&mut d, &[(C, seg.clone())]);
+        assert!(d.sides[0].segment.len() <= MAX_SEGMENTED);
+    }
+    // The end of that PDU is dropped, and the next PDU is read normally.
+    let out = run_with(&mut d, &[(C, hex("0300000802f08032")), (C, hex(READ_VAR))]);
+    assert_eq!(out, vec![op(Operation::Read, 4)]);
+}
+
+#[test]
+fn truncations_and_random_bytes_never_panic() {
+    let msgs: Vec<Vec<u8>> = [
+        RPS_CR,
+        RPS_CC,
+        RPS_SETUP,
+        RPS_SETUP_ACK,
+        EMPTY_DT,
+        RPS_SZL_0011_REQ,
+        RPS_SZL_0011_RES,
+        RPS_SZL_001C_REQ,
+        RPS_SZL_001C_FRAG1,
+        RPS_SZL_NEXT_REQ,
+        RPS_SZL_001C_FRAG2,
+        STOP,
+        START,
+        COPY_RAM_TO_ROM,
+        INSERT,
+        DELETE,
+        WRITE_VAR,
+        PASSWORD,
+        FLASH_LED,
+        PUSH_MODE,
+        PLUS_CR,
+        PLUS_CREATE,
+        PLUS_CREATE_RES,
+        PLUS_SET_RES,
+        MMS_CONNECT,
+    ]
+    .iter()
+    .map(|h| hex(h))
+    .collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+    never_panics(new, &flow(), &refs);
+    never_panics(new_plus, &flow(), &refs);
+    for m in &refs {
+        for n in 0..=m.len() {
+            let _ = probe(C, &m[..n]);
+            let _ = probe_plus(S, &m[..n]);
+        }
+    }
+    // Valid TPKT + DT framing around random S7 and S7comm-plus bodies, after an SZL
+    // fragment so continuations are exercised too; lengths inside lie freely.
+    let mut x: u32 = 0x1234_5678;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for i in 0..2000 {
+        let len = (rnd() % 300) as usize;
+        let mut body: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+        if let Some(b) = body.first_mut() {
+            *b = [0x32, 0x72][i % 2];
+        }
+        if let Some(b) = body.get_mut(1) {
+            *b = [1, 2, 3, 7][(rnd() % 4) as usize];
+        }
+        let total = (body.len() + 7) as u16;
+        let mut seg = vec![3, 0, (total >> 8) as u8, total as u8, 2, 0xf0, 0x80];
+        seg.extend(body);
+        let _ = probe(C, &seg);
+        let _ = probe_plus(C, &seg);
+        let mut d = S7::new(if i % 2 == 0 { "s7comm" } else { "s7comm_plus" });
+        run_with(&mut d, &[(S, hex(RPS_SZL_001C_FRAG1)), (S, seg.clone())]);
+        run_with(&mut d, &[(C, seg)]);
+    }
+}
