@@ -21,6 +21,7 @@ pub mod ftp;
 pub mod http;
 pub mod iec104;
 pub mod lldp;
+pub mod modbus;
 pub mod rdp;
 pub mod registry;
 pub mod smb;

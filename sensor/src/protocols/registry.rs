@@ -44,6 +44,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::dns::LLMNR_SPEC,
     &super::dns::NBNS_SPEC,
     &super::ssdp::SPEC,
+    &super::modbus::SPEC,
     &super::dnp3::SPEC,
     &super::dnp3::UDP_SPEC,
     &super::iec104::SPEC,

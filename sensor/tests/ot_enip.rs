@@ -1,0 +1,93 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! EtherNet/IP and CIP on whole real captures (tests/data, copied from the corpus), with
+//! expected values checked against tshark's dissection of the same packets (the tshark field
+//! each value came from is noted).
+
+use otwatch_common::model::{Asset, Connection, InventoryReport};
+use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use std::path::Path;
+
+fn report(file: &str) -> InventoryReport {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
+    let out = analyze(&AnalyzeOptions {
+        inputs: vec![dir.join(file)],
+        state: None,
+        progress: false,
+    })
+    .unwrap();
+    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
+    out.report
+}
+
+fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
+    r.assets
+        .iter()
+        .find(|a| a.ips.iter().any(|x| x == ip))
+        .unwrap_or_else(|| panic!("no asset with {ip}"))
+}
+
+fn conn<'a>(r: &'a InventoryReport, client: &str, server: &str, port: u32) -> &'a Connection {
+    r.connections
+        .iter()
+        .find(|c| c.client == client && c.server == server && c.port == port)
+        .unwrap_or_else(|| panic!("no connection {client} -> {server}:{port}"))
+}
+
+fn codes(c: &Connection) -> Vec<u32> {
+    c.function_codes
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn list_identity_explicit_messaging_and_io() {
+    let r = report("enip_cip_example.pcap");
+    assert!(
+        !r.stats.protocol_violations.contains_key("enip"),
+        "{:?}",
+        r.stats.protocol_violations
+    );
+
+    // ListIdentity reply from 10.1.1.164: enip.lir.vendor 0x0001, enip.lir.name
+    // "1756-ENBT/A", revision 4.03, enip.lir.serial 0x00524d8e.
+    let enbt = asset(&r, "10.1.1.164");
+    assert_eq!(enbt.vendor, "Rockwell Automation/Allen-Bradley");
+    assert_eq!(enbt.model, "1756-ENBT/A");
+    assert_eq!(enbt.firmware, "4.03");
+    assert_eq!(enbt.serial, "0x00524d8e");
+    let c = conn(&r, "10.1.1.167", "10.1.1.164", 44818);
+    assert_eq!(c.protocol, "enip");
+    assert_eq!(codes(c), [0x63]);
+    assert_eq!(c.operations, ["identify"]);
+
+    // Connected explicit messaging: enip.command 0x0070, cip.sc 0x0a (Multiple Service
+    // Packet) of 0x03 Get Attribute List, and 0x04 Set Attribute List on class 0x8b.
+    let c = conn(&r, "192.168.10.105", "192.168.10.120", 44818);
+    assert_eq!(c.protocol, "enip");
+    assert_eq!(codes(c), [0x03, 0x04, 0x0A, 0x70]);
+    assert_eq!(c.operations, ["read", "write"]);
+
+    // Class 1 I/O on UDP 2222 (tshark: cipio): recognised, nothing else.
+    let io = conn(&r, "192.168.1.24", "192.168.1.22", 2222);
+    assert_eq!(
+        (io.protocol.as_str(), io.transport.as_str()),
+        ("enip", "udp")
+    );
+    assert!(io.function_codes.is_empty() && io.operations.is_empty());
+}
+
+#[test]
+fn cip_stop_makes_an_engineering_workstation() {
+    let r = report("cip_stop_plc.pcap");
+    // cip.sc 0x07 (Stop) on class 0x8e instance 1, in enip.command 0x0070.
+    let c = conn(&r, "192.168.1.69", "192.168.1.30", 44818);
+    assert_eq!(codes(c), [0x07, 0x70]);
+    assert_eq!(c.operations, ["cpu_stop"]);
+    assert_eq!(asset(&r, "192.168.1.30").device_type, "plc");
+    assert_eq!(
+        asset(&r, "192.168.1.69").device_type,
+        "engineering_workstation"
+    );
+    assert!(r.stats.protocol_violations.is_empty());
+}
