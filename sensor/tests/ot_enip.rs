@@ -72,7 +72,7 @@ fn list_identity_explicit_messaging_and_io() {
     let io = conn(&r, "192.168.1.24", "192.168.1.22", 2222);
     assert_eq!(
         (io.protocol.as_str(), io.transport.as_str()),
-        ("enip", "udp")
+        ("enip_io", "udp")
     );
     assert!(io.function_codes.is_empty() && io.operations.is_empty());
 }

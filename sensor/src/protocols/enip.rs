@@ -47,7 +47,9 @@ pub static UDP_SPEC: ProtocolSpec = ProtocolSpec {
 
 /// Class 0/1 implicit (I/O) messaging over UDP 2222.
 pub static IO_SPEC: ProtocolSpec = ProtocolSpec {
-    name: "enip",
+    // Both ends of class-1 I/O use port 2222, so who is "server" says nothing: a name of its own
+    // keeps the classifier from reading a controller role into it.
+    name: "enip_io",
     transport: Transport::Udp,
     ports: &[2222],
     probe: probe_io,

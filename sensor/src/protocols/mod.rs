@@ -14,9 +14,11 @@
 
 pub mod ber;
 pub mod cdp;
+pub mod cip;
 pub mod dhcp;
 pub mod dnp3;
 pub mod dns;
+pub mod enip;
 pub mod ftp;
 pub mod http;
 pub mod iec104;
@@ -24,6 +26,7 @@ pub mod lldp;
 pub mod modbus;
 pub mod rdp;
 pub mod registry;
+pub mod s7comm;
 pub mod smb;
 pub mod snmp;
 pub mod ssdp;

@@ -507,7 +507,7 @@ fn registry_finds_enip_by_port_and_content() {
     );
     assert_eq!(
         name(recognise(Transport::Udp, 2222, 2222, ToServer, &hex(IO_1))),
-        Some(("enip", Transport::Udp))
+        Some(("enip_io", Transport::Udp))
     );
     // HTTP on 44818 is not EtherNet/IP (HTTP's own probe may still claim it).
     assert_ne!(
