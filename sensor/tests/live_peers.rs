@@ -134,7 +134,9 @@ struct Recorder {
 impl Recorder {
     fn start(iface: &str, port: u16, file: &Path) -> Recorder {
         let mut child = Command::new("tcpdump")
-            .args(["-i", iface, "-U", "-n", "-w"])
+            // Immediate mode: without it libpcap's TPACKET_V3 ring hands packets over only when a
+            // block fills or its timeout passes, and a stop in between loses them.
+            .args(["-i", iface, "--immediate-mode", "-U", "-n", "-w"])
             .arg(file)
             .arg(format!("tcp port {port}"))
             .stdout(Stdio::null())
@@ -288,4 +290,22 @@ fn iec104_from_c104_with_commands_and_clock_sync() {
         );
     }
     assert_eq!(asset(&r, "10.213.3.2").device_type, "rtu");
+}
+#[test]
+fn s7comm_from_snap7_with_szl_and_cpu_control() {
+    require!("snap7");
+    let r = live(2, "s7", 102);
+    let c = connection(&r, "s7comm");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str()),
+        ("10.213.2.1", "10.213.2.2")
+    );
+    has_ops(c, &["read", "write", "identify", "cpu_stop", "cpu_start"]);
+    let plc = asset(&r, "10.213.2.2");
+    assert_eq!(plc.device_type, "plc");
+    assert!(!plc.model.is_empty(), "SZL 0x0011 gives the order number");
+    assert_eq!(
+        asset(&r, "10.213.2.1").device_type,
+        "engineering_workstation"
+    );
 }

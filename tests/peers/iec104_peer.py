@@ -6,6 +6,8 @@ The server is station 47 with a measured value and a single command point. The c
 transfer, interrogates the station, synchronises the clock, sends a single command and reads a point.
 """
 import sys
+
+from peerutil import wait_for_port
 import time
 
 import c104
@@ -21,6 +23,7 @@ def start_server(host: str, port: int) -> c104.Server:
 
 
 def run_client(host: str, port: int) -> None:
+    wait_for_port(host, port)
     client = c104.Client()
     connection = client.add_connection(ip=host, port=port, init=c104.Init.ALL)
     cstation = connection.add_station(common_address=47)

@@ -9,6 +9,8 @@ single register and multiple registers, asks for the device identification, then
 import asyncio
 import sys
 
+from peerutil import wait_for_port
+
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
 from pymodbus.pdu.device import ModbusDeviceIdentification
@@ -36,6 +38,7 @@ async def serve(host: str, port: int, seconds: float) -> None:
 
 
 async def run_client(host: str, port: int) -> None:
+    wait_for_port(host, port)
     client = AsyncModbusTcpClient(host, port=port)
     for _ in range(50):
         await client.connect()

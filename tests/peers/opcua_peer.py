@@ -9,6 +9,8 @@ opens a session, browses, reads, writes the variable and calls the method.
 import asyncio
 import sys
 
+from peerutil import wait_for_port
+
 from asyncua import Client, Server, ua
 
 
@@ -35,6 +37,7 @@ async def serve(host: str, port: int, seconds: float, client_too: bool) -> None:
 
 
 async def run_client(host: str, port: int) -> None:
+    wait_for_port(host, port)
     client = Client(f"opc.tcp://{host}:{port}/otwatch/")
     client.name = "otwatch-test-client"
     client.application_uri = "urn:otwatch:test:client"

@@ -6,6 +6,8 @@ The client connects to rack 0 slot 2, reads and writes DB1, reads the module ide
 (SZL 0x0011) and component identification (SZL 0x001C), lists blocks, stops and starts the CPU.
 """
 import sys
+
+from peerutil import wait_for_port
 import time
 
 import snap7
@@ -22,6 +24,7 @@ def start_server(host: str, port: int) -> Server:
 
 
 def run_client(host: str, port: int) -> None:
+    wait_for_port(host, port)
     client = snap7.client.Client()
     for attempt in range(50):
         try:

@@ -137,11 +137,14 @@ fn records(facts: &mut Facts, subject: Subject, body: &[u8], out: &mut Vec<Obser
     } else {
         (COMPONENT_ID_RECORD, SOURCE_COMPONENT)
     };
-    if record_len != expected || count == 0 {
+    // The record length comes from the answer: CPUs send the documented size, but emulations
+    // (snap7) send shorter module records (26 bytes: no Ausbe). Anything from the index and the
+    // first field up to twice the documented size is read with the length it claims.
+    if !(MIN_RECORD..=2 * expected).contains(&record_len) || count == 0 {
         return;
     }
     let mut any = false;
-    for rec in records.chunks_exact(expected).take(count) {
+    for rec in records.chunks_exact(record_len).take(count) {
         let [i0, i1, rest @ ..] = rec else {
             continue;
         };
@@ -160,6 +163,18 @@ fn records(facts: &mut Facts, subject: Subject, body: &[u8], out: &mut Vec<Obser
     }
 }
 
+/// A fixed-size text field without its NUL and space padding.
+fn trim_text(b: &[u8]) -> &[u8] {
+    let end = b
+        .iter()
+        .rposition(|c| *c != 0 && *c != b' ')
+        .map_or(0, |i| i + 1);
+    b.get(..end).unwrap_or(&[]).trim_ascii_start()
+}
+
+/// Smallest record worth reading: the index and a 20-byte text field.
+const MIN_RECORD: usize = 22;
+
 /// One 0x0011 record after its index: MLFB (20), module type id (2), Ausbg (2), Ausbe (2).
 fn module_record(
     facts: &mut Facts,
@@ -173,7 +188,7 @@ fn module_record(
     };
     match (index, tail) {
         (0x0001, _) => {
-            let order = mlfb.trim_ascii();
+            let order = trim_text(mlfb);
             if super::super::text::is_tidy_ascii(order, 20) {
                 facts.model_from_order_number = true;
                 facts.text(out, subject, Field::Model, order, SOURCE_MODULE);

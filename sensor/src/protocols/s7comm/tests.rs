@@ -636,3 +636,24 @@ fn truncations_and_random_bytes_never_panic() {
         run_with(&mut d, &[(C, seg)]);
     }
 }
+
+/// python-snap7's emulated S7-300 answers SZL 0x0011 with 26-byte records (no Ausbe) and a
+/// NUL-padded order number; tshark decodes "MlfB: 6ES7 315-2EH14-0AB0" from the same bytes.
+const SNAP7_SZL_0011_REQ: &str =
+    "0300002102f080320700000004000800080001120411440100ff09000400110000";
+const SNAP7_SZL_0011_RES: &str = "0300004302f080320700000004000c0026000112081284010000000000ff09002200110000001a0001000136455337203331352d32454831342d304142300000030300";
+
+#[test]
+fn short_module_records_from_an_emulated_cpu_still_give_the_order_number() {
+    let out = run(&[
+        (C, RPS_CR),
+        (S, RPS_CC),
+        (C, SNAP7_SZL_0011_REQ),
+        (S, SNAP7_SZL_0011_RES),
+    ]);
+    assert!(
+        out.contains(&id(Field::Model, "6ES7 315-2EH14-0AB0", "s7 szl 0x0011")),
+        "{out:?}"
+    );
+    assert_eq!(violations(&out), 0);
+}
