@@ -1,0 +1,302 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Per-packet protocol facts against an independent dissector: for every industrial capture in
+//! the corpus, the function codes otwatch records on each connection must equal the codes tshark
+//! decodes from the same packets (modbus.func_code, s7comm job and userdata functions,
+//! dnp3.al.func, IEC 104 type ids and U-frames, ENIP commands and CIP request services).
+//! Skips with a message when the corpus or tshark is missing.
+
+use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus_dir() -> PathBuf {
+    match std::env::var_os("OTWATCH_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
+    }
+}
+
+/// How one protocol's codes are read from tshark fields.
+struct Check {
+    protocol: &'static str,
+    /// Corpus files (relative paths) to compare.
+    files: &'static [&'static str],
+    fields: &'static [&'static str],
+    /// Codes of one packet from its field values (each a list: fields repeat per occurrence).
+    codes: fn(&[Vec<String>]) -> Vec<u32>,
+}
+
+fn num(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn all(v: &[String]) -> Vec<u32> {
+    v.iter().filter_map(|s| num(s)).collect()
+}
+
+const CHECKS: &[Check] = &[
+    Check {
+        protocol: "modbus",
+        files: &[
+            "modbus/ModbusTCP.pcap",
+            "modbus/modbus_test.pcap",
+            "modbus/modicon_test.pcap",
+            "modbus/modbus-eit.pcap",
+            "modbus/modbusSmall.pcap",
+            "modbus/suricata-modbus.pcap",
+            "modbus/modbus-and-non-modbus-p502.pcap",
+            "mixed/mb2.pcap",
+        ],
+        fields: &["modbus.func_code"],
+        codes: |f| all(&f[0]),
+    },
+    Check {
+        protocol: "s7comm",
+        files: &[
+            "s7comm/s7comm_reading_plc_status.pcap",
+            "s7comm/s7comm_program_blocklist_onlineview.pcap",
+            "s7comm/snap7_s300_everything.pcapng",
+            "s7comm/step7_s300_stop.pcapng",
+            "s7comm/step7_s300_download.pcapng",
+            "s7comm/tia_s300_downloadOb1.pcapng",
+            "s7comm/wincc_s400_production.pcapng",
+            "s7comm/s7comm_clean.pcap",
+            "mixed/mb2.pcap",
+        ],
+        fields: &[
+            "s7comm.header.rosctr",
+            "s7comm.param.func",
+            "s7comm.param.userdata.funcgroup",
+            "s7comm.param.userdata.subfunc",
+            "s7comm.param.userdata.type",
+        ],
+        // Jobs: the function byte. Userdata requests (type 4): 0x7GGSS.
+        codes: |f| {
+            let mut out = all(&f[1]);
+            for ((g, s), t) in f[2].iter().zip(&f[3]).zip(&f[4]) {
+                if let (Some(g), Some(s), Some(4)) = (num(g), num(s), num(t)) {
+                    out.push(0x70000 | g << 8 | s);
+                }
+            }
+            out
+        },
+    },
+    Check {
+        protocol: "dnp3",
+        files: &[
+            "dnp3/zeek-dnp3.pcap",
+            "dnp3/dnp3_udp_select_operate.pcap",
+            "dnp3/select_operate_and_responses.pcap",
+            "dnp3/directoperate_and_response.pcap",
+            "dnp3/cold_restart_and_response.pcap",
+            "dnp3/unsolcited_response_and_confirm.pcap",
+            "dnp3/file_read.pcap",
+            "dnp3/immediate_freeze.pcap",
+        ],
+        fields: &["dnp3.al.func"],
+        codes: |f| all(&f[0]),
+    },
+    Check {
+        protocol: "iec104",
+        files: &[
+            "iec104/090813_diverse.pcap",
+            "iec104/JavaRMI_and_IEC_Misc.pcap",
+        ],
+        fields: &["iec60870_asdu.typeid", "iec60870_104.utype"],
+        // U-frames as 0x100 | control octet (tshark gives the function bit, control = bit << 2 | 3).
+        codes: |f| {
+            let mut out = all(&f[0]);
+            out.extend(all(&f[1]).into_iter().map(|u| 0x100 | (u << 2) | 3));
+            out
+        },
+    },
+    Check {
+        protocol: "enip",
+        files: &[
+            "enip/enip_test1.pcap",
+            "enip/enip_cip_example.pcap",
+            "enip/EthernetIP-CIP.pcap",
+            "enip/cip_start_plc.pcap",
+            "enip/cip_stop_plc.pcap",
+            "enip/multiple_service_packet_cip.pcapng",
+            "enip/set_attribute_single_service_cip.pcapng",
+            "enip/EIP-RebootorRestart.pcap",
+        ],
+        fields: &["enip.command", "cip.sc", "cip.rr"],
+        // Encapsulation commands, and CIP services of requests (cip.rr == 0).
+        codes: |f| {
+            let mut out = all(&f[0]);
+            for (sc, rr) in f[1].iter().zip(&f[2]) {
+                if num(rr) == Some(0) {
+                    out.extend(num(sc));
+                }
+            }
+            out
+        },
+    },
+];
+
+type Key = (IpAddr, IpAddr, u16);
+
+fn key(a: IpAddr, b: IpAddr, port: u16) -> Key {
+    if a <= b {
+        (a, b, port)
+    } else {
+        (b, a, port)
+    }
+}
+
+/// tshark's codes per (address pair, port), for every port the packet uses.
+fn tshark_codes(
+    file: &Path,
+    check: &Check,
+) -> Option<BTreeMap<(IpAddr, IpAddr, u16, u16), BTreeSet<u32>>> {
+    let mut args: Vec<String> = vec![
+        "-r".into(),
+        file.to_string_lossy().into_owned(),
+        "-o".into(),
+        "tcp.analyze_sequence_numbers:FALSE".into(),
+        "-T".into(),
+        "fields".into(),
+        "-E".into(),
+        "aggregator=,".into(),
+    ];
+    for f in [
+        "ip.src",
+        "ip.dst",
+        "tcp.srcport",
+        "tcp.dstport",
+        "udp.srcport",
+        "udp.dstport",
+    ]
+    .iter()
+    .chain(check.fields)
+    {
+        args.push("-e".into());
+        args.push((*f).into());
+    }
+    let out = Command::new("tshark").args(&args).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut map: BTreeMap<(IpAddr, IpAddr, u16, u16), BTreeSet<u32>> = BTreeMap::new();
+    for line in text.lines() {
+        let cols: Vec<Vec<String>> = line
+            .split('\t')
+            .map(|c| {
+                c.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        let first = |i: usize| cols.get(i).and_then(|c| c.first()).cloned();
+        let (Some(src), Some(dst)) = (
+            first(0).and_then(|s| s.parse::<IpAddr>().ok()),
+            first(1).and_then(|s| s.parse::<IpAddr>().ok()),
+        ) else {
+            continue;
+        };
+        let sport = first(2)
+            .or(first(4))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let dport = first(3)
+            .or(first(5))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let fields: Vec<Vec<String>> = cols.get(6..).map(<[_]>::to_vec).unwrap_or_default();
+        if fields.len() < check.fields.len() {
+            continue;
+        }
+        let codes = (check.codes)(&fields);
+        if codes.is_empty() {
+            continue;
+        }
+        let (a, b) = if src <= dst { (src, dst) } else { (dst, src) };
+        map.entry((a, b, sport, dport)).or_default().extend(codes);
+    }
+    Some(map)
+}
+
+#[test]
+fn function_codes_per_connection_match_tshark() {
+    let dir = corpus_dir();
+    if !dir.join("MANIFEST.tsv").exists() {
+        eprintln!("skipping: corpus not found at {}", dir.display());
+        return;
+    }
+    if Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("skipping: tshark is not installed (apt-get install tshark)");
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for check in CHECKS {
+        for rel in check.files {
+            let file = dir.join(rel);
+            let report = analyze(&AnalyzeOptions {
+                inputs: vec![file.clone()],
+                state: None,
+                progress: false,
+            })
+            .unwrap()
+            .report;
+            let theirs = tshark_codes(&file, check).expect("run tshark");
+            let mut ours_total: BTreeMap<Key, BTreeSet<u32>> = BTreeMap::new();
+            for c in report
+                .connections
+                .iter()
+                .filter(|c| c.protocol == check.protocol)
+            {
+                let (cl, sv): (IpAddr, IpAddr) =
+                    (c.client.parse().unwrap(), c.server.parse().unwrap());
+                let k = key(cl, sv, c.port as u16);
+                ours_total.entry(k).or_default().extend(
+                    c.function_codes
+                        .iter()
+                        .filter_map(|f| f.parse::<u32>().ok()),
+                );
+            }
+            // Compared per address pair: a pair may hold flows in both directions (a device that
+            // connects out from port 502), and the report aggregates by server port.
+            let mut by_pair: BTreeMap<(IpAddr, IpAddr), BTreeSet<u32>> = BTreeMap::new();
+            for (k, codes) in &ours_total {
+                by_pair
+                    .entry((k.0, k.1))
+                    .or_default()
+                    .extend(codes.iter().copied());
+            }
+            let ports: BTreeSet<u16> = ours_total.keys().map(|k| k.2).collect();
+            for ((a, b), ours) in &by_pair {
+                let k = (*a, *b, 0u16);
+                let mut expected = BTreeSet::new();
+                for ((x, y, sp, dp), codes) in &theirs {
+                    if (*x, *y) == (*a, *b) && (ports.contains(sp) || ports.contains(dp)) {
+                        expected.extend(codes.iter().copied());
+                    }
+                }
+                compared += 1;
+                if *ours != expected {
+                    failures.push(format!(
+                        "{rel} {} {}<->{}: ours {ours:x?} tshark {expected:x?}",
+                        check.protocol, k.0, k.1
+                    ));
+                }
+            }
+            if ours_total.is_empty() {
+                failures.push(format!("{rel}: no {} connection found", check.protocol));
+            }
+        }
+    }
+    eprintln!("compared {compared} connections with tshark");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
