@@ -142,6 +142,8 @@ const CHECKS: &[Check] = &[
 ];
 
 type Key = (IpAddr, IpAddr, u16);
+/// (lower address, higher address, source port, destination port) → codes.
+type PacketCodes = BTreeMap<(IpAddr, IpAddr, u16, u16), BTreeSet<u32>>;
 
 fn key(a: IpAddr, b: IpAddr, port: u16) -> Key {
     if a <= b {
@@ -152,10 +154,7 @@ fn key(a: IpAddr, b: IpAddr, port: u16) -> Key {
 }
 
 /// tshark's codes per (address pair, port), for every port the packet uses.
-fn tshark_codes(
-    file: &Path,
-    check: &Check,
-) -> Option<BTreeMap<(IpAddr, IpAddr, u16, u16), BTreeSet<u32>>> {
+fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
     let mut args: Vec<String> = vec![
         "-r".into(),
         file.to_string_lossy().into_owned(),
@@ -182,7 +181,7 @@ fn tshark_codes(
     }
     let out = Command::new("tshark").args(&args).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut map: BTreeMap<(IpAddr, IpAddr, u16, u16), BTreeSet<u32>> = BTreeMap::new();
+    let mut map = PacketCodes::new();
     for line in text.lines() {
         let cols: Vec<Vec<String>> = line
             .split('\t')
