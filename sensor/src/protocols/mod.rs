@@ -24,6 +24,8 @@ pub mod http;
 pub mod iec104;
 pub mod lldp;
 pub mod modbus;
+pub mod mqtt;
+pub mod opcua;
 pub mod rdp;
 pub mod registry;
 pub mod s7comm;

@@ -44,6 +44,8 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::dns::LLMNR_SPEC,
     &super::dns::NBNS_SPEC,
     &super::ssdp::SPEC,
+    &super::mqtt::SPEC,
+    &super::opcua::SPEC,
     &super::s7comm::PLUS_SPEC,
     &super::s7comm::SPEC,
     &super::enip::IO_SPEC,

@@ -1,0 +1,234 @@
+//! The few OPC UA Binary built-in types this dissector reads (OPC 10000-6, "Part 6", §5.2),
+//! little-endian, over the bounds-checked [`Cursor`]. Every reader returns `None` on
+//! truncation or an impossible length and never allocates.
+//!
+//! Read to understand, not copied: open62541 `src/ua_types_encoding_binary.c`, asyncua
+//! `asyncua/ua/ua_binary.py`, Zeek ICSNPP opcua-binary `src/types/opcua_binary-types.pac`.
+
+use crate::protocols::text::Cursor;
+
+/// Nesting limit for DiagnosticInfo (§5.2.2.12: InnerDiagnosticInfo is recursive).
+const MAX_DIAGNOSTIC_DEPTH: usize = 8;
+
+pub fn u8(c: &mut Cursor<'_>) -> Option<u8> {
+    c.u8()
+}
+
+/// UInt32 (§5.2.2.2, little-endian).
+pub fn u32(c: &mut Cursor<'_>) -> Option<u32> {
+    c.array().map(u32::from_le_bytes)
+}
+
+/// Int32 (§5.2.2.2).
+pub fn i32(c: &mut Cursor<'_>) -> Option<i32> {
+    c.array().map(i32::from_le_bytes)
+}
+
+/// String or ByteString (§5.2.2.4, §5.2.2.7): Int32 length then bytes; -1 is null (read as
+/// empty). Any other negative length is malformed.
+pub fn bytes<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let len = i32(c)?;
+    if len == -1 {
+        return Some(&[]);
+    }
+    c.take(usize::try_from(len).ok()?)
+}
+
+/// Array length (§5.2.5): Int32, -1 is null (read as 0).
+pub fn array_len(c: &mut Cursor<'_>) -> Option<usize> {
+    let len = i32(c)?;
+    if len == -1 {
+        return Some(0);
+    }
+    usize::try_from(len).ok()
+}
+
+/// An array of String or ByteString, skipped. Each element is at least 4 bytes, so the
+/// loop is bounded by the input.
+pub fn skip_string_array(c: &mut Cursor<'_>) -> Option<()> {
+    for _ in 0..array_len(c)? {
+        bytes(c)?;
+    }
+    Some(())
+}
+
+/// The parts of a NodeId this dissector uses: namespace and numeric identifier (`None` for
+/// String, Guid and ByteString identifiers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeId {
+    pub namespace: u16,
+    pub numeric: Option<u32>,
+}
+
+impl NodeId {
+    /// The numeric identifier when this is a namespace-0 numeric NodeId (the form every
+    /// standard service and type encoding id takes).
+    pub fn ns0_numeric(self) -> Option<u32> {
+        if self.namespace == 0 {
+            self.numeric
+        } else {
+            None
+        }
+    }
+}
+
+/// NodeId (§5.2.2.9) or ExpandedNodeId (§5.2.2.10): the low six bits of the encoding byte
+/// choose the identifier form; in an ExpandedNodeId bit 7 adds a NamespaceUri String and
+/// bit 6 a ServerIndex UInt32. Reading every NodeId as expanded is a superset, and Wireshark
+/// shows service type ids that way.
+pub fn expanded_node_id(c: &mut Cursor<'_>) -> Option<NodeId> {
+    let mask = u8(c)?;
+    let id = match mask & 0x3f {
+        // Two-byte: namespace 0, one-byte identifier.
+        0x00 => NodeId {
+            namespace: 0,
+            numeric: Some(u32::from(u8(c)?)),
+        },
+        // Four-byte: one-byte namespace, UInt16 identifier.
+        0x01 => {
+            let namespace = u16::from(u8(c)?);
+            let [a, b] = c.array()?;
+            NodeId {
+                namespace,
+                numeric: Some(u32::from(u16::from_le_bytes([a, b]))),
+            }
+        }
+        // Numeric: UInt16 namespace, UInt32 identifier.
+        0x02 => NodeId {
+            namespace: u16::from_le_bytes(c.array()?),
+            numeric: Some(u32(c)?),
+        },
+        // String (3) or ByteString (5): UInt16 namespace, then a String/ByteString.
+        0x03 | 0x05 => {
+            let namespace = u16::from_le_bytes(c.array()?);
+            bytes(c)?;
+            NodeId {
+                namespace,
+                numeric: None,
+            }
+        }
+        // Guid: UInt16 namespace, 16 bytes.
+        0x04 => {
+            let namespace = u16::from_le_bytes(c.array()?);
+            c.skip(16)?;
+            NodeId {
+                namespace,
+                numeric: None,
+            }
+        }
+        _ => return None,
+    };
+    if mask & 0x80 != 0 {
+        bytes(c)?; // NamespaceUri
+    }
+    if mask & 0x40 != 0 {
+        u32(c)?; // ServerIndex
+    }
+    Some(id)
+}
+
+/// ExtensionObject (§5.2.2.15): TypeId, encoding byte (0 no body, 1 ByteString body, 2
+/// XmlElement body), then the body. Returns the type id and the body bytes (empty without
+/// a body).
+pub fn extension_object<'a>(c: &mut Cursor<'a>) -> Option<(NodeId, u8, &'a [u8])> {
+    let type_id = expanded_node_id(c)?;
+    let encoding = u8(c)?;
+    let body = match encoding {
+        0x00 => &[][..],
+        0x01 | 0x02 => bytes(c)?,
+        _ => return None,
+    };
+    Some((type_id, encoding, body))
+}
+
+/// LocalizedText (§5.2.2.14): encoding mask, then Locale (bit 0) and Text (bit 1). Returns
+/// the text (empty when absent).
+pub fn localized_text<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let mask = u8(c)?;
+    if mask & 0x01 != 0 {
+        bytes(c)?;
+    }
+    if mask & 0x02 != 0 {
+        bytes(c)
+    } else {
+        Some(&[])
+    }
+}
+
+/// DiagnosticInfo (§5.2.2.12), skipped: encoding mask, then SymbolicId, NamespaceUri,
+/// Locale, LocalizedText (Int32 each), AdditionalInfo (String), InnerStatusCode (UInt32) and
+/// an InnerDiagnosticInfo, each present when its mask bit is set. The inner one is last, so
+/// the nesting is walked as a loop, bounded in depth.
+pub fn skip_diagnostic_info(c: &mut Cursor<'_>) -> Option<()> {
+    for _ in 0..MAX_DIAGNOSTIC_DEPTH {
+        let mask = u8(c)?;
+        for bit in [0x01, 0x02, 0x08, 0x04] {
+            if mask & bit != 0 {
+                i32(c)?;
+            }
+        }
+        if mask & 0x10 != 0 {
+            bytes(c)?;
+        }
+        if mask & 0x20 != 0 {
+            u32(c)?;
+        }
+        if mask & 0x40 == 0 {
+            return Some(());
+        }
+    }
+    None
+}
+
+/// RequestHeader (OPC 10000-4 §7.28, binary layout per Part 6 §5.2.6 field order):
+/// AuthenticationToken NodeId, Timestamp DateTime (Int64), RequestHandle UInt32,
+/// ReturnDiagnostics UInt32, AuditEntryId String, TimeoutHint UInt32, AdditionalHeader
+/// ExtensionObject. Skipped.
+pub fn skip_request_header(c: &mut Cursor<'_>) -> Option<()> {
+    expanded_node_id(c)?;
+    c.skip(8 + 4 + 4)?;
+    bytes(c)?;
+    u32(c)?;
+    extension_object(c)?;
+    Some(())
+}
+
+/// ResponseHeader (OPC 10000-4 §7.29): Timestamp DateTime, RequestHandle UInt32,
+/// ServiceResult StatusCode, ServiceDiagnostics DiagnosticInfo, StringTable String[],
+/// AdditionalHeader ExtensionObject. Skipped.
+pub fn skip_response_header(c: &mut Cursor<'_>) -> Option<()> {
+    c.skip(8 + 4 + 4)?;
+    skip_diagnostic_info(c)?;
+    skip_string_array(c)?;
+    extension_object(c)?;
+    Some(())
+}
+
+/// The identifying part of an ApplicationDescription (OPC 10000-4 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplicationDescription<'a> {
+    pub application_uri: &'a [u8],
+    pub product_uri: &'a [u8],
+    pub application_name: &'a [u8],
+    /// 0 Server, 1 Client, 2 ClientAndServer, 3 DiscoveryServer.
+    pub application_type: i32,
+}
+
+/// ApplicationDescription: ApplicationUri String, ProductUri String, ApplicationName
+/// LocalizedText, ApplicationType Int32, GatewayServerUri String, DiscoveryProfileUri
+/// String, DiscoveryUrls String[].
+pub fn application_description<'a>(c: &mut Cursor<'a>) -> Option<ApplicationDescription<'a>> {
+    let application_uri = bytes(c)?;
+    let product_uri = bytes(c)?;
+    let application_name = localized_text(c)?;
+    let application_type = i32(c)?;
+    bytes(c)?;
+    bytes(c)?;
+    skip_string_array(c)?;
+    Some(ApplicationDescription {
+        application_uri,
+        product_uri,
+        application_name,
+        application_type,
+    })
+}

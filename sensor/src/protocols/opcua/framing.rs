@@ -1,0 +1,215 @@
+//! UA Connection Protocol and Secure Conversation framing (OPC 10000-6 §7.1.2, §6.7.2):
+//! message types, the 8-byte header, and the checks the probe and the resynchronisation
+//! after a gap rely on.
+
+use super::binary;
+use crate::protocols::text::Cursor;
+use crate::protocols::{Direction, Probe};
+
+/// MessageType (3 bytes), chunk type (1), MessageSize (UInt32): §7.1.2.2.
+pub const HEADER_LEN: usize = 8;
+/// Largest chunk believed when probing or resynchronising. Buffers are negotiated in
+/// Hello/Acknowledge (§7.1.2.3-4); stacks default to 64 KiB and asyncua offers 2^31-1, so
+/// this only rules out noise.
+const MAX_PLAUSIBLE_CHUNK: u32 = 64 << 20;
+/// §7.1.2.3: the EndpointUrl shall not be longer than 4096 bytes.
+pub const MAX_ENDPOINT_URL: usize = 4096;
+/// §6.7.2.3 SecurityPolicyUri prefix of the policies of OPC 10000-7.
+pub const POLICY_PREFIX: &[u8] = b"http://opcfoundation.org/UA/SecurityPolicy#";
+
+/// The message types of §7.1.2.2 (HEL, ACK, ERR, RHE) and §6.7.2.2 (OPN, MSG, CLO), as a
+/// newtype so an unknown type survives as a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageType(pub [u8; 3]);
+
+impl MessageType {
+    pub const HELLO: MessageType = MessageType(*b"HEL");
+    pub const ACKNOWLEDGE: MessageType = MessageType(*b"ACK");
+    pub const ERROR: MessageType = MessageType(*b"ERR");
+    pub const REVERSE_HELLO: MessageType = MessageType(*b"RHE");
+    pub const OPEN: MessageType = MessageType(*b"OPN");
+    pub const MESSAGE: MessageType = MessageType(*b"MSG");
+    pub const CLOSE: MessageType = MessageType(*b"CLO");
+
+    /// Smallest valid MessageSize, `None` for an unknown type. HEL: 5 UInt32 + String;
+    /// ACK: 5 UInt32; ERR: UInt32 + String; RHE: 2 Strings; OPN: SecureChannelId, three
+    /// Strings/ByteStrings, sequence header; MSG/CLO: SecureChannelId, TokenId, sequence
+    /// header (§7.1.2.3-6, §6.7.2.2-4).
+    fn min_size(self) -> Option<u32> {
+        Some(match self {
+            Self::HELLO => 32,
+            Self::ACKNOWLEDGE => 28,
+            Self::ERROR | Self::REVERSE_HELLO => 16,
+            Self::OPEN => 32,
+            Self::MESSAGE | Self::CLOSE => 24,
+            _ => return None,
+        })
+    }
+
+    /// Secure Conversation messages (carry a SecureChannelId and may be chunked).
+    pub fn is_secure(self) -> bool {
+        matches!(self, Self::OPEN | Self::MESSAGE | Self::CLOSE)
+    }
+}
+
+/// A message (chunk) header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub kind: MessageType,
+    pub chunk: u8,
+    pub size: u32,
+}
+
+/// Reads and checks a header: `None` with fewer than 8 bytes, `Err(reason)` when broken.
+pub fn read_header(data: &[u8]) -> Option<Result<Header, &'static str>> {
+    let mut c = Cursor::new(data);
+    let kind = MessageType(c.array()?);
+    let chunk = c.u8()?;
+    let size = binary::u32(&mut c)?;
+    let Some(min) = kind.min_size() else {
+        return Some(Err("unknown message type"));
+    };
+    // §7.1.2.2: chunk type is 'F' for HEL/ACK/ERR/RHE; §6.7.2.2: F, C or A for secure ones.
+    let chunk_ok = chunk == b'F' || (kind.is_secure() && matches!(chunk, b'C' | b'A'));
+    if !chunk_ok {
+        return Some(Err("invalid chunk type"));
+    }
+    if size < min {
+        return Some(Err("message size smaller than its header"));
+    }
+    Some(Ok(Header { kind, chunk, size }))
+}
+
+/// Whether a plausible header starts `data` (for probing and resynchronising); `channel`,
+/// when known, must match a secure message's SecureChannelId.
+fn plausible_header(data: &[u8], channel: Option<u32>) -> Probe {
+    match read_header(data) {
+        None => Probe::NeedMore,
+        Some(Err(_)) => Probe::No,
+        Some(Ok(h)) if h.size > MAX_PLAUSIBLE_CHUNK => Probe::No,
+        Some(Ok(h)) => match channel {
+            Some(id) if h.kind.is_secure() => {
+                let mut c = Cursor::new(data);
+                match c.skip(HEADER_LEN).and_then(|()| binary::u32(&mut c)) {
+                    None => Probe::NeedMore,
+                    Some(got) if got == id || (h.kind == MessageType::OPEN && got == 0) => {
+                        Probe::Yes
+                    }
+                    Some(_) => Probe::No,
+                }
+            }
+            _ => Probe::Yes,
+        },
+    }
+}
+
+/// A client opens with Hello (or a server with ReverseHello); a server answers with
+/// Acknowledge or Error; a capture that starts mid-connection shows OPN/MSG/CLO. Each must
+/// carry a valid header and the fields that follow must be consistent with it.
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
+    // (type, direction it may open a flow in, chunk types allowed)
+    const STARTS: [(&[u8; 3], Option<Direction>, &[u8]); 7] = [
+        (b"HEL", Some(Direction::ToServer), b"F"),
+        (b"RHE", Some(Direction::ToServer), b"F"),
+        (b"ACK", Some(Direction::ToClient), b"F"),
+        (b"ERR", Some(Direction::ToClient), b"F"),
+        (b"OPN", None, b"F"),
+        (b"MSG", None, b"FCA"),
+        (b"CLO", None, b"FCA"),
+    ];
+    let kind = data.get(..3).unwrap_or(data);
+    let candidate = STARTS.iter().any(|(t, d, chunks)| {
+        t.starts_with(kind)
+            && d.is_none_or(|d| d == dir)
+            && data.get(3).is_none_or(|c| chunks.contains(c))
+    });
+    if !candidate {
+        return Probe::No;
+    }
+    let h = match plausible_header(data, None) {
+        Probe::Yes => read_header(data).and_then(Result::ok),
+        other => return other,
+    };
+    let Some(h) = h else {
+        return Probe::No;
+    };
+    let mut c = Cursor::new(data);
+    let _ = c.skip(HEADER_LEN);
+    let after_header = h.size.saturating_sub(HEADER_LEN as u32);
+    // A length field inside the message must fit what is left of it.
+    let fits = |len: i32, used: u32| {
+        len == -1 || u32::try_from(len).is_ok_and(|l| l <= after_header.saturating_sub(used))
+    };
+    match h.kind {
+        MessageType::HELLO => {
+            // ProtocolVersion (0 is the only version, §7.1.2.3), four buffer limits, URL.
+            let Some(version) = binary::u32(&mut c) else {
+                return Probe::NeedMore;
+            };
+            if version != 0 {
+                return Probe::No;
+            }
+            if c.skip(16).is_none() {
+                return Probe::NeedMore;
+            }
+            match binary::i32(&mut c) {
+                None => Probe::NeedMore,
+                Some(len) if fits(len, 24) && len <= MAX_ENDPOINT_URL as i32 => Probe::Yes,
+                Some(_) => Probe::No,
+            }
+        }
+        MessageType::ACKNOWLEDGE => match binary::u32(&mut c) {
+            None => Probe::NeedMore,
+            Some(0) if h.size == 28 => Probe::Yes,
+            Some(_) => Probe::No,
+        },
+        MessageType::ERROR | MessageType::REVERSE_HELLO => {
+            let first = match h.kind {
+                // Error: StatusCode then Reason; ReverseHello: ServerUri first.
+                MessageType::ERROR => c.skip(4).map(|()| 4),
+                _ => Some(0),
+            };
+            match (first, binary::i32(&mut c)) {
+                (Some(used), Some(len)) if fits(len, used + 4) => Probe::Yes,
+                (Some(_), Some(_)) => Probe::No,
+                _ => Probe::NeedMore,
+            }
+        }
+        MessageType::OPEN => {
+            // SecureChannelId, then the SecurityPolicyUri, which names an OPC UA policy.
+            if c.skip(4).is_none() {
+                return Probe::NeedMore;
+            }
+            let Some(len) = binary::i32(&mut c) else {
+                return Probe::NeedMore;
+            };
+            if !(len > 0 && fits(len, 8) && len <= 256) {
+                return Probe::No;
+            }
+            let rest = c.rest();
+            let n = rest.len().min(POLICY_PREFIX.len());
+            if rest.get(..n) != POLICY_PREFIX.get(..n) {
+                Probe::No
+            } else if n < POLICY_PREFIX.len() {
+                Probe::NeedMore
+            } else {
+                Probe::Yes
+            }
+        }
+        _ => Probe::Yes,
+    }
+}
+
+/// Offset of the first plausible header in `data`, or `Err(n)`: none yet, keep the last
+/// `n` bytes (a header may straddle the next delivery).
+pub fn find_header(data: &[u8], channel: Option<u32>) -> Result<usize, usize> {
+    for i in 0..data.len() {
+        let at = data.get(i..).unwrap_or_default();
+        match plausible_header(at, channel) {
+            Probe::Yes => return Ok(i),
+            Probe::NeedMore => return Err(at.len()),
+            Probe::No => {}
+        }
+    }
+    Err(0)
+}
