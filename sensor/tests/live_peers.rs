@@ -309,3 +309,22 @@ fn s7comm_from_snap7_with_szl_and_cpu_control() {
         "engineering_workstation"
     );
 }
+#[test]
+fn opcua_from_asyncua_without_security() {
+    require!("asyncua");
+    let r = live(4, "opcua", 4840);
+    let c = connection(&r, "opcua");
+    assert_eq!(c.server, "10.213.4.2");
+    has_ops(c, &["read", "write", "control"]);
+    let server = asset(&r, "10.213.4.2");
+    assert_eq!(server.device_type, "opc_server");
+    assert!(
+        server.evidence.iter().any(|e| e.value.contains("None")),
+        "security policy None is recorded"
+    );
+    let client = asset(&r, "10.213.4.1");
+    assert!(client
+        .evidence
+        .iter()
+        .any(|e| e.value.contains("otwatch-test-client")));
+}
