@@ -144,17 +144,9 @@ impl Pipeline {
         let Some(src) = p.src_mac else { return };
         self.inventory.add_l2_frame(src, wire_len, ts);
         let Some(spec) = frame_spec(m) else { return };
+        // Each frame dissector says itself who speaks in which role (a DCP request is a client).
         (spec.parse)(src, payload, ts, &mut self.obs);
         let origin = Origin::Frame { src, ts };
-        self.inventory.observe(
-            origin,
-            Observation::Speaks {
-                subject: Subject::Mac(src),
-                protocol: spec.name,
-                role: Role::Server,
-                port: 0,
-            },
-        );
         for o in self.obs.drain(..) {
             self.inventory.observe(origin, o);
         }

@@ -228,7 +228,11 @@ impl Inventory {
         let Origin::Flow { ctx, protocol } = origin else {
             return None;
         };
-        if host_ip(ctx.client.ip).is_none() || host_ip(ctx.server.ip).is_none() {
+        // Datagrams to a group address (a directed broadcast) belong to no connection.
+        if host_ip(ctx.client.ip).is_none()
+            || host_ip(ctx.server.ip).is_none()
+            || ctx.dst_mac.is_some_and(|m| m.is_group())
+        {
             return None;
         }
         let key = ConnKey {

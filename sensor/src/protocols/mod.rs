@@ -12,6 +12,7 @@
 //! Link-layer protocols without flows (LLDP, CDP) are [`FrameDissector`]s fed whole frame
 //! payloads by ethertype or LLC/SNAP id.
 
+pub mod bacnet;
 pub mod ber;
 pub mod cdp;
 pub mod cip;
@@ -26,6 +27,7 @@ pub mod lldp;
 pub mod modbus;
 pub mod mqtt;
 pub mod opcua;
+pub mod profinet_dcp;
 pub mod rdp;
 pub mod registry;
 pub mod s7comm;

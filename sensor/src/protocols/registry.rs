@@ -44,6 +44,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::dns::LLMNR_SPEC,
     &super::dns::NBNS_SPEC,
     &super::ssdp::SPEC,
+    &super::bacnet::SPEC,
     &super::mqtt::SPEC,
     &super::opcua::SPEC,
     &super::s7comm::PLUS_SPEC,
@@ -179,6 +180,11 @@ pub struct FrameSpec {
 
 /// Every link-layer protocol.
 pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
+    FrameSpec {
+        name: "profinet_dcp",
+        matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
+        parse: super::profinet_dcp::parse_frame,
+    },
     FrameSpec {
         name: "lldp",
         matches: FrameMatch::Ethertype(super::lldp::ETHERTYPE),
