@@ -92,8 +92,12 @@ fn discovery_time_sync_and_segmented_answers() {
         .assets
         .iter()
         .all(|a| !a.ips.iter().any(|i| i == "10.0.0.255")));
-    // readProperty object-list between the two devices.
-    assert!(conn(&r, "10.0.0.2", "10.0.0.1")
+    // readProperty object-list: 10.0.0.1 reads from device 10.0.0.2. Both ends use 47808 and
+    // the flow opens with 10.0.0.2's unicast I-Am, so the sides come from the APDU kinds (an
+    // I-Am and ACKs are sent by the device), not from who sent first.
+    assert!(conn(&r, "10.0.0.1", "10.0.0.2")
         .operations
         .contains(&"read".to_string()));
+    assert_eq!(asset(&r, "10.0.0.2").device_type, "building_controller");
+    assert_eq!(asset(&r, "10.0.0.1").device_type, "hmi");
 }

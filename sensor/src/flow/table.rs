@@ -11,6 +11,7 @@ use crate::decode::l4::proto;
 use crate::decode::{IpPacket, L4};
 use crate::protocols::registry::{self, ProtocolSpec};
 use crate::protocols::{Direction, Dissector, Endpoint, FlowCtx, Transport};
+use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::Observation;
 use otwatch_common::{Mac, Timestamp};
 use rustc_hash::FxHashMap;
@@ -627,7 +628,14 @@ fn recognise(flow: &mut Flow, dir: Direction, data: &[u8], cfg: &FlowConfig) -> 
     flow.probes = flow.probes.saturating_add(1);
     match registry::recognise(transport, flow.server.port, flow.client.port, dir, data) {
         registry::Verdict::Match { spec, swapped } => {
-            if swapped && !flow.syn_seen {
+            // Sides are only turned round between two hosts: a datagram to a broadcast or
+            // group address keeps its sender as the client, whatever it carries.
+            let swap = swapped
+                && !flow.syn_seen
+                && !flow.to_group
+                && is_unicast_ip(&flow.client.ip)
+                && is_unicast_ip(&flow.server.ip);
+            if swap {
                 // The capture missed the start and the first guess of sides was wrong.
                 std::mem::swap(&mut flow.client, &mut flow.server);
                 std::mem::swap(&mut flow.client_ttl, &mut flow.server_ttl);
@@ -639,7 +647,7 @@ fn recognise(flow: &mut Flow, dir: Direction, data: &[u8], cfg: &FlowConfig) -> 
                 spec,
                 dissector: (spec.new)(),
             };
-            return swapped && !flow.syn_seen;
+            return swap;
         }
         registry::Verdict::NeedMore
             if flow.probes < cfg.max_probe_packets && data.len() < cfg.max_probe_bytes => {}

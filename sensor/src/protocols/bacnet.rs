@@ -131,17 +131,36 @@ const IDENTITY_PROPERTIES: &[(u32, Field, &str, &str)] = &[
 /// direction: BACnet peers often use 47808 on both sides, so either may speak first. A wrong
 /// BVLC Length alone does not reject it (it is reported as a violation on the flow).
 pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
-    let ok = parse_bvll(data).is_ok_and(|b| match b.npdu.map(parse_npdu) {
-        None => true,
-        Some(Ok(n)) => n.network_message.is_some() || parse_apdu(n.apdu).is_ok(),
-        Some(Err(_)) => false,
-    });
-    if ok {
-        Probe::Yes
-    } else {
-        Probe::No
+    let Ok(bvll) = parse_bvll(data) else {
+        return Probe::No;
+    };
+    match bvll.npdu.map(parse_npdu) {
+        None => Probe::Yes,
+        Some(Err(_)) => Probe::No,
+        Some(Ok(n)) if n.network_message.is_some() => Probe::Yes,
+        Some(Ok(n)) => match parse_apdu(n.apdu) {
+            Err(_) => Probe::No,
+            // Answers and announcements come from the device (the server): both ends of a
+            // BACnet/IP exchange use 47808, so this is what tells the sides apart when a flow
+            // starts with them (an I-Am, or a capture that missed the request).
+            Ok(
+                Apdu::SimpleAck { .. }
+                | Apdu::ComplexAck { .. }
+                | Apdu::Error { .. }
+                | Apdu::Reject { .. }
+                | Apdu::UnconfirmedRequest {
+                    service: UNCONFIRMED_I_AM | UNCONFIRMED_I_HAVE,
+                    ..
+                },
+            ) => Probe::YesFromServer,
+            Ok(_) => Probe::Yes,
+        },
     }
 }
+
+/// Unconfirmed service choices (ASHRAE 135 clause 21): I-Am and I-Have announce a device.
+const UNCONFIRMED_I_AM: u8 = 0;
+const UNCONFIRMED_I_HAVE: u8 = 1;
 
 fn new_dissector() -> Box<dyn Dissector> {
     Box::new(BacnetDissector::default())

@@ -112,6 +112,10 @@ pub struct FlowCtx {
 pub enum Probe {
     /// Certainly this protocol.
     Yes,
+    /// Certainly this protocol, and the payload is one only a server sends (an answer or an
+    /// announcement): the flow's sides are turned round if they were guessed the other way. For
+    /// datagram protocols whose two ends use the same port (BACnet 47808 ↔ 47808).
+    YesFromServer,
     /// Certainly not.
     No,
     /// Too few bytes to tell; ask again with more.

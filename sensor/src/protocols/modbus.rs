@@ -191,7 +191,7 @@ fn resync(data: &[u8]) -> Resync {
         match header_at(rest) {
             Probe::No => continue,
             Probe::NeedMore => return Resync::Drop(i),
-            Probe::Yes => {}
+            Probe::Yes | Probe::YesFromServer => {}
         }
         let end = Mbap::parse(rest).map_or(usize::MAX, |h| h.adu_len());
         match rest.get(end..) {

@@ -89,12 +89,20 @@ pub fn recognise(
             .copied()
             .filter(move |s| s.transport == transport)
     };
+    // A payload only a server sends: the sides are swapped when it travelled towards the server.
+    let sent_by_client = dir == Direction::ToServer;
     for spec in of_transport().filter(|s| s.ports.contains(&server_port)) {
         match (spec.probe)(dir, data) {
             Probe::Yes => {
                 return Verdict::Match {
                     spec,
                     swapped: false,
+                }
+            }
+            Probe::YesFromServer => {
+                return Verdict::Match {
+                    spec,
+                    swapped: sent_by_client,
                 }
             }
             Probe::NeedMore => need_more = true,
@@ -114,6 +122,12 @@ pub fn recognise(
                         swapped: true,
                     }
                 }
+                Probe::YesFromServer => {
+                    return Verdict::Match {
+                        spec,
+                        swapped: sent_by_client,
+                    }
+                }
                 Probe::NeedMore => need_more = true,
                 Probe::No => {}
             }
@@ -127,6 +141,12 @@ pub fn recognise(
                 return Verdict::Match {
                     spec,
                     swapped: false,
+                }
+            }
+            Probe::YesFromServer => {
+                return Verdict::Match {
+                    spec,
+                    swapped: sent_by_client,
                 }
             }
             Probe::NeedMore => need_more = true,

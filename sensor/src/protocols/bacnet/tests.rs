@@ -212,10 +212,25 @@ fn violations(out: &[Observation]) -> Vec<&str> {
 }
 
 #[test]
+fn answers_and_announcements_come_from_the_server() {
+    // The I-Am that opens bacnet_segmented_data.pcap's flow, and a ReadProperty request.
+    assert_eq!(
+        probe(
+            Direction::ToServer,
+            &hex("810a0017010030010c0c023fffff194b3ec4020001f43f")
+        ),
+        Probe::YesFromServer
+    );
+}
+
+#[test]
 fn probe_accepts_bacnet_in_either_direction_and_rejects_others() {
     for m in ALL {
         for dir in [Direction::ToServer, Direction::ToClient] {
-            assert_eq!(probe(dir, &hex(m)), Probe::Yes, "{m}");
+            assert!(
+                matches!(probe(dir, &hex(m)), Probe::Yes | Probe::YesFromServer),
+                "{m}"
+            );
         }
     }
     let others: &[&[u8]] = &[

@@ -206,7 +206,7 @@ pub fn find_header(data: &[u8], channel: Option<u32>) -> Result<usize, usize> {
     for i in 0..data.len() {
         let at = data.get(i..).unwrap_or_default();
         match plausible_header(at, channel) {
-            Probe::Yes => return Ok(i),
+            Probe::Yes | Probe::YesFromServer => return Ok(i),
             Probe::NeedMore => return Err(at.len()),
             Probe::No => {}
         }
