@@ -2,7 +2,8 @@
 //! Per-packet protocol facts against an independent dissector: for every industrial capture in
 //! the corpus, the function codes otwatch records on each connection must equal the codes tshark
 //! decodes from the same packets (modbus.func_code, s7comm job and userdata functions,
-//! dnp3.al.func, IEC 104 type ids and U-frames, ENIP commands and CIP request services).
+//! dnp3.al.func, IEC 104 type ids and U-frames, ENIP commands and CIP request services, MQTT
+//! packet types sent by clients).
 //! Skips with a message when the corpus or tshark is missing.
 
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
@@ -24,6 +25,8 @@ struct Check {
     /// Corpus files (relative paths) to compare.
     files: &'static [&'static str],
     fields: &'static [&'static str],
+    /// A display filter selecting the packets whose codes otwatch records (e.g. one direction).
+    filter: Option<&'static str>,
     /// Codes of one packet from its field values (each a list: fields repeat per occurrence).
     codes: fn(&[Vec<String>]) -> Vec<u32>,
 }
@@ -53,6 +56,7 @@ const CHECKS: &[Check] = &[
             "mixed/mb2.pcap",
         ],
         fields: &["modbus.func_code"],
+        filter: None,
         codes: |f| all(&f[0]),
     },
     Check {
@@ -75,6 +79,7 @@ const CHECKS: &[Check] = &[
             "s7comm.param.userdata.subfunc",
             "s7comm.param.userdata.type",
         ],
+        filter: None,
         // Jobs: the function byte. Userdata requests (type 4): 0x7GGSS.
         codes: |f| {
             let mut out = all(&f[1]);
@@ -99,6 +104,7 @@ const CHECKS: &[Check] = &[
             "dnp3/immediate_freeze.pcap",
         ],
         fields: &["dnp3.al.func"],
+        filter: None,
         codes: |f| all(&f[0]),
     },
     Check {
@@ -108,6 +114,7 @@ const CHECKS: &[Check] = &[
             "iec104/JavaRMI_and_IEC_Misc.pcap",
         ],
         fields: &["iec60870_asdu.typeid", "iec60870_104.utype"],
+        filter: None,
         // U-frames as 0x100 | control octet (tshark gives the function bit, control = bit << 2 | 3).
         codes: |f| {
             let mut out = all(&f[0]);
@@ -128,6 +135,7 @@ const CHECKS: &[Check] = &[
             "enip/EIP-RebootorRestart.pcap",
         ],
         fields: &["enip.command", "cip.sc", "cip.rr"],
+        filter: None,
         // Encapsulation commands, and CIP services of requests (cip.rr == 0).
         codes: |f| {
             let mut out = all(&f[0]);
@@ -138,6 +146,21 @@ const CHECKS: &[Check] = &[
             }
             out
         },
+    },
+    Check {
+        protocol: "mqtt",
+        files: &[
+            "mqtt/mqtt31-sub-userpass.pcap",
+            "mqtt/mqtt311-pub-userpass.pcap",
+            "mqtt/mqtt5-pub-mosquittoprops.pcap",
+            "mqtt/mqtt5_pub_jpeg.pcap",
+            "mqtt/zeek-mqtt.pcap",
+        ],
+        fields: &["mqtt.msgtype"],
+        // otwatch records the packet types clients send (the broker's PUBLISH to a subscriber
+        // is delivery, not the client's operation).
+        filter: Some("tcp.dstport == 1883"),
+        codes: |f| all(&f[0]),
     },
 ];
 
@@ -165,6 +188,10 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
         "-E".into(),
         "aggregator=,".into(),
     ];
+    if let Some(f) = check.filter {
+        args.push("-Y".into());
+        args.push(f.into());
+    }
     for f in [
         "ip.src",
         "ip.dst",
@@ -172,6 +199,8 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
         "tcp.dstport",
         "udp.srcport",
         "udp.dstport",
+        "ipv6.src",
+        "ipv6.dst",
     ]
     .iter()
     .chain(check.fields)
@@ -194,8 +223,8 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
             .collect();
         let first = |i: usize| cols.get(i).and_then(|c| c.first()).cloned();
         let (Some(src), Some(dst)) = (
-            first(0).and_then(|s| s.parse::<IpAddr>().ok()),
-            first(1).and_then(|s| s.parse::<IpAddr>().ok()),
+            first(0).or(first(6)).and_then(|s| s.parse::<IpAddr>().ok()),
+            first(1).or(first(7)).and_then(|s| s.parse::<IpAddr>().ok()),
         ) else {
             continue;
         };
@@ -207,7 +236,7 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
             .or(first(5))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let fields: Vec<Vec<String>> = cols.get(6..).map(<[_]>::to_vec).unwrap_or_default();
+        let fields: Vec<Vec<String>> = cols.get(8..).map(<[_]>::to_vec).unwrap_or_default();
         if fields.len() < check.fields.len() {
             continue;
         }
