@@ -320,17 +320,11 @@ impl Mqtt {
 
     /// The flow endpoint that is the MQTT client.
     fn client(&self) -> Subject {
-        match self.client_dir {
-            Direction::ToServer => Subject::Client,
-            Direction::ToClient => Subject::Server,
-        }
+        self.client_dir.sender()
     }
 
     fn broker(&self) -> Subject {
-        match self.client_dir {
-            Direction::ToServer => Subject::Server,
-            Direction::ToClient => Subject::Client,
-        }
+        self.client_dir.receiver()
     }
 
     /// MQTT 5 layout: known from CONNECT, else guessed from CONNACK, else unknown.

@@ -225,17 +225,11 @@ impl OpcUa {
 
     /// The flow endpoint that is the OPC UA server (the receiver of requests).
     fn ua_server(&self) -> Subject {
-        match self.request_dir {
-            Direction::ToServer => Subject::Server,
-            Direction::ToClient => Subject::Client,
-        }
+        self.request_dir.receiver()
     }
 
     fn ua_client(&self) -> Subject {
-        match self.ua_server() {
-            Subject::Server => Subject::Client,
-            _ => Subject::Server,
-        }
+        self.request_dir.sender()
     }
 
     fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
