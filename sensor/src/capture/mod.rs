@@ -4,6 +4,7 @@
 //! [`PacketSource`] and hands out batches of frames borrowed from its own buffer, so nothing is
 //! copied between the wire (or the file) and the decoder.
 
+pub mod live;
 pub mod pcap;
 
 use otwatch_common::Timestamp;
