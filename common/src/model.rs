@@ -32,6 +32,23 @@ pub struct CaptureStats {
     pub limits: BTreeMap<String, u64>,
     #[serde(default)]
     pub protocol_violations: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub sources: Vec<CaptureSource>,
+}
+
+/// Counters of one live capture socket (see the proto).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureSource {
+    pub interface: String,
+    pub queue: u32,
+    pub mode: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub kernel_drops: u64,
+    pub freezes: u64,
+    pub rx_ring_full: u64,
+    pub fill_ring_empty: u64,
+    pub invalid_descs: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -47,6 +47,7 @@ fn model_fields_are_the_proto_fields() {
     let checks: Vec<(&str, BTreeSet<String>)> = vec![
         ("InventoryReport", json_keys(&InventoryReport::default())),
         ("CaptureStats", json_keys(&CaptureStats::default())),
+        ("CaptureSource", json_keys(&CaptureSource::default())),
         ("Asset", json_keys(&asset)),
         ("ProtocolUse", json_keys(&ProtocolUse::default())),
         ("Evidence", json_keys(&Evidence::default())),

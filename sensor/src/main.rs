@@ -4,10 +4,15 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use otwatch_sensor::capture::live::CaptureMode;
+use otwatch_sensor::config::SensorConfig;
 use otwatch_sensor::output;
+use otwatch_sensor::run::{self as live, InventorySource};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +47,38 @@ enum Command {
         #[arg(value_name = "PCAP", required = true)]
         inputs: Vec<PathBuf>,
     },
+    /// Capture live from mirror-port interfaces until SIGINT/SIGTERM, keeping the inventory
+    /// in the state directory. Needs CAP_NET_RAW (af_packet) or CAP_NET_ADMIN+CAP_BPF (af_xdp).
+    Run {
+        /// Interface to listen on (repeat for several); adds to capture.interfaces.
+        #[arg(long = "interface", short = 'i', value_name = "IF")]
+        interfaces: Vec<String>,
+        /// Capture backend: auto tries af_xdp and falls back to af_packet.
+        #[arg(long, value_name = "auto|af_xdp|af_packet")]
+        capture: Option<CaptureMode>,
+        /// Settings file (TOML); see deploy/sensor.toml.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// State directory (sled store and inventory.json); overrides state.dir.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Worker threads (default: cores - 1).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Serve Prometheus metrics at ADDR/metrics (e.g. 127.0.0.1:9187).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+        /// Seconds between commits of the inventory.
+        #[arg(long, value_name = "SECS")]
+        commit_interval: Option<u64>,
+    },
+    /// Print the inventory kept in a state directory (works while `run` is running).
+    Inventory {
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,14 +88,21 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A running sensor says what it does (backend, fallbacks); one-shot commands stay quiet.
+    let default_log = match cli.command {
+        Command::Run { .. } => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OTWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
         )
         .init();
-    match run(Cli::parse()) {
+    match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -67,7 +111,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze {
             format,
@@ -102,6 +146,71 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::Run {
+            interfaces,
+            capture,
+            config,
+            state,
+            workers,
+            metrics,
+            commit_interval,
+        } => {
+            let mut cfg = SensorConfig::load(config.as_deref())?;
+            cfg.capture.interfaces.extend(interfaces);
+            if let Some(m) = capture {
+                cfg.capture.mode = m;
+            }
+            if let Some(d) = state {
+                cfg.state.dir = d;
+            }
+            if let Some(w) = workers {
+                cfg.capture.workers = w;
+            }
+            if let Some(m) = metrics {
+                cfg.metrics.listen = Some(m);
+            }
+            if let Some(s) = commit_interval {
+                cfg.state.commit_interval_secs = s;
+            }
+            let shutdown = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                // A second signal while draining ends the process at once.
+                signal_hook::flag::register_conditional_shutdown(sig, 130, shutdown.clone())
+                    .context("cannot install signal handlers")?;
+                signal_hook::flag::register(sig, shutdown.clone())
+                    .context("cannot install signal handlers")?;
+            }
+            let summary = live::run(&cfg, shutdown)?;
+            let s = &summary.report.stats;
+            let drops: u64 = s
+                .sources
+                .iter()
+                .map(|x| x.kernel_drops + x.rx_ring_full)
+                .sum();
+            eprintln!(
+                "stopped: {} packets, {} dropped by the kernel, {} assets; state in {}",
+                s.packets,
+                drops,
+                summary.report.assets.len(),
+                cfg.state.dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inventory { state, format } => {
+            let (report, from) = live::read_inventory(&state)?;
+            if from == InventorySource::Snapshot {
+                eprintln!(
+                    "note: a sensor is running on {}; this is its last commit",
+                    state.display()
+                );
+            }
+            let text = match format {
+                Format::Json => output::to_json(&report),
+                Format::Table => output::to_table(&report),
+            };
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -213,6 +213,13 @@ impl Pipeline {
         }
     }
 
+    /// Brings the inventory up to date with the flows still open (live capture reports
+    /// without ending them).
+    pub fn checkpoint(&mut self) {
+        self.flows.checkpoint();
+        self.apply_events();
+    }
+
     /// Ends the input: every flow is summarised into the inventory.
     pub fn finish(&mut self) {
         self.flows.finish_all();
@@ -254,6 +261,7 @@ impl Pipeline {
             limits,
             // Filled from the inventory, which keeps them across runs.
             protocol_violations: BTreeMap::new(),
+            sources: Vec::new(),
         }
     }
 }

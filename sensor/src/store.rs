@@ -187,5 +187,26 @@ pub fn merge_stats(earlier: Option<CaptureStats>, now: CaptureStats) -> CaptureS
     for (k, v) in now.limits {
         *e.limits.entry(k).or_default() += v;
     }
+    for s in now.sources {
+        match e
+            .sources
+            .iter_mut()
+            .find(|o| o.interface == s.interface && o.queue == s.queue)
+        {
+            Some(o) => {
+                o.mode = s.mode;
+                o.packets += s.packets;
+                o.bytes += s.bytes;
+                o.kernel_drops += s.kernel_drops;
+                o.freezes += s.freezes;
+                o.rx_ring_full += s.rx_ring_full;
+                o.fill_ring_empty += s.fill_ring_empty;
+                o.invalid_descs += s.invalid_descs;
+            }
+            None => e.sources.push(s),
+        }
+    }
+    e.sources
+        .sort_by(|a, b| (&a.interface, a.queue).cmp(&(&b.interface, b.queue)));
     e
 }

@@ -144,6 +144,8 @@ pub trait LiveSource: PacketSource + Send {
     fn describe(&self) -> String;
     /// Interface name and queue (queue 0 for AF_PACKET).
     fn location(&self) -> (&str, u32);
+    /// The descriptor to poll for readability (a worker with several sockets polls them all).
+    fn raw_fd(&self) -> std::os::fd::RawFd;
 }
 
 /// The kernel's index of interface `name`.

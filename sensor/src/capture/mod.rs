@@ -4,6 +4,8 @@
 //! [`PacketSource`] and hands out batches of frames borrowed from its own buffer, so nothing is
 //! copied between the wire (or the file) and the decoder.
 
+#[allow(unsafe_code)]
+pub mod af_packet;
 pub mod live;
 pub mod pcap;
 

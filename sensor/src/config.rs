@@ -1,0 +1,202 @@
+//! Sensor configuration: a TOML file (`--config`), overridden by `OTWATCH_*` environment
+//! variables (`OTWATCH_CAPTURE__MODE=af_packet`, `OTWATCH_STATE__DIR=/var/lib/otwatch`), then
+//! by command-line flags. Every field has a default, so an empty file is a valid config.
+
+use crate::capture::live::CaptureMode;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensorConfig {
+    pub capture: CaptureConfig,
+    pub state: StateConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Interfaces to listen on (a mirror/SPAN port each).
+    pub interfaces: Vec<String>,
+    pub mode: CaptureMode,
+    /// Worker threads per interface; 0 means cores − 1 (at least 1).
+    pub workers: usize,
+    pub af_packet: AfPacketSection,
+    pub af_xdp: AfXdpSection,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interfaces: Vec::new(),
+            mode: CaptureMode::Auto,
+            workers: 0,
+            af_packet: AfPacketSection::default(),
+            af_xdp: AfXdpSection::default(),
+        }
+    }
+}
+
+impl CaptureConfig {
+    /// The worker count to use on this machine.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.saturating_sub(1).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AfPacketSection {
+    /// Ring block size in KiB (power of two, at least 4).
+    pub block_kib: u32,
+    /// Blocks per socket.
+    pub blocks: u32,
+    /// A partly filled block is handed over after this many milliseconds.
+    pub block_timeout_ms: u64,
+}
+
+impl Default for AfPacketSection {
+    fn default() -> Self {
+        AfPacketSection {
+            block_kib: 1024,
+            blocks: 64,
+            block_timeout_ms: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AfXdpSection {
+    /// UMEM frames per queue.
+    pub frames: u32,
+    /// Bytes per UMEM frame (2048 or 4096).
+    pub frame_size: u32,
+    /// RX and fill ring entries (power of two).
+    pub ring_size: u32,
+    /// "auto" (native, else generic), "native" or "generic".
+    pub attach: String,
+    /// "auto" (zero-copy, else copy), "on" or "off".
+    pub zero_copy: String,
+}
+
+impl Default for AfXdpSection {
+    fn default() -> Self {
+        AfXdpSection {
+            frames: 4096,
+            frame_size: 2048,
+            ring_size: 2048,
+            attach: "auto".into(),
+            zero_copy: "auto".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// The sled store (and the inventory snapshot `inventory.json` readers use while the
+    /// sensor runs).
+    pub dir: PathBuf,
+    /// Seconds between commits of the inventory to the store; a SIGKILL loses at most this.
+    pub commit_interval_secs: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: PathBuf::from("/var/lib/otwatch/sensor"),
+            commit_interval_secs: 5,
+        }
+    }
+}
+
+impl StateConfig {
+    pub fn commit_interval(&self) -> Duration {
+        Duration::from_secs(self.commit_interval_secs.max(1))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve Prometheus text at http://ADDR/metrics (e.g. "127.0.0.1:9187"); off when empty.
+    pub listen: Option<String>,
+    /// Also write the metrics to this file (atomically) every second, for node_exporter's
+    /// textfile collector.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}; see deploy/sensor.toml for every setting and its default")]
+pub struct ConfigError(String);
+
+impl SensorConfig {
+    /// Loads `file` (if given) and the `OTWATCH_*` environment over the defaults.
+    pub fn load(file: Option<&Path>) -> Result<SensorConfig, ConfigError> {
+        let mut b = config::Config::builder();
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError(format!("{} does not exist", f.display())));
+            }
+            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
+        }
+        b = b.add_source(
+            config::Environment::with_prefix("OTWATCH")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("capture.interfaces")
+                .try_parsing(true),
+        );
+        b.build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(&f, "").unwrap();
+        let c = SensorConfig::load(Some(&f)).unwrap();
+        assert_eq!(c.capture.mode, CaptureMode::Auto);
+        assert_eq!(c.state.commit_interval_secs, 5);
+        assert!(c.capture.worker_count() >= 1);
+    }
+
+    #[test]
+    fn a_file_sets_fields_and_typos_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(
+            &f,
+            "[capture]\ninterfaces = [\"eth1\", \"eth2\"]\nmode = \"af_packet\"\nworkers = 3\n[capture.af_packet]\nblocks = 8\n[state]\ndir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let c = SensorConfig::load(Some(&f)).unwrap();
+        assert_eq!(c.capture.interfaces, ["eth1", "eth2"]);
+        assert_eq!(c.capture.mode, CaptureMode::AfPacket);
+        assert_eq!(c.capture.worker_count(), 3);
+        assert_eq!(c.capture.af_packet.blocks, 8);
+        assert_eq!(c.capture.af_packet.block_kib, 1024);
+        std::fs::write(&f, "[capture]\nintrefaces = [\"eth1\"]\n").unwrap();
+        let e = SensorConfig::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("intrefaces"), "{e}");
+        let e = SensorConfig::load(Some(&dir.path().join("none.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+}

@@ -1,0 +1,555 @@
+//! `otwatch-sensor run`: the pipeline of `analyze`, continuously, on live interfaces.
+//!
+//! Threads:
+//! - **workers** (N per interface set, default cores − 1): each owns one socket per interface
+//!   and its own [`Pipeline`]. AF_PACKET sockets of one interface form a fanout group hashed
+//!   by flow in the kernel (symmetric), so both directions of a flow meet in one worker and
+//!   the hot path takes no lock. AF_XDP sockets (one per RX queue) are spread over workers.
+//! - **the committer** (the calling thread): every commit interval it asks each worker for a
+//!   snapshot (the worker brings its open flows into its inventory first), merges them over
+//!   the inventory loaded at start, saves the result to sled (flushed), and writes
+//!   `inventory.json` next to the store for readers while the sensor runs. Every second it
+//!   renders the metrics.
+//!
+//! On shutdown (SIGINT/SIGTERM set the flag) workers drain their rings, end their flows and
+//! hand in a last snapshot, which is committed before `run` returns. A SIGKILL loses at most
+//! one commit interval; sled's log keeps the store consistent.
+
+use crate::capture::af_packet::{poll_any, AfPacketConfig, AfPacketSocket};
+use crate::capture::live::{CaptureMode, LiveCounters, LiveError, LiveSource};
+use crate::config::SensorConfig;
+use crate::inventory::{self, Inventory};
+use crate::metrics::{self, MetricsView};
+use crate::pipeline::Pipeline;
+use crate::store::{self, Store, StoreError};
+use otwatch_common::model::{CaptureSource, CaptureStats, InventoryReport};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Name of the report snapshot written beside the store at every commit.
+pub const SNAPSHOT: &str = "inventory.json";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error("no interface to listen on; pass --interface IF (a mirror/SPAN port) or set capture.interfaces in the config")]
+    NoInterface,
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot serve metrics on {addr}: {source}; pick a free address with --metrics or metrics.listen")]
+    Metrics {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("worker {worker} stopped: {error}")]
+    Worker { worker: usize, error: String },
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub report: InventoryReport,
+    /// Per socket: interface, queue, backend description.
+    pub sockets: Vec<(String, u32, String)>,
+}
+
+/// A worker's state as sent to the committer.
+struct Snapshot {
+    worker: usize,
+    /// The commit epoch this answers (0: a counters-only update).
+    epoch: u64,
+    inventory: Option<Inventory>,
+    stats: CaptureStats,
+}
+
+enum Msg {
+    Snapshot(Box<Snapshot>),
+    Failed { worker: usize, error: String },
+}
+
+/// Opens the live sockets for every interface: `[worker][socket]`.
+fn open_sockets(
+    cfg: &SensorConfig,
+    workers: usize,
+) -> Result<Vec<Vec<Box<dyn LiveSource>>>, RunError> {
+    let mut per_worker: Vec<Vec<Box<dyn LiveSource>>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, ifname) in cfg.capture.interfaces.iter().enumerate() {
+        let socks = match cfg.capture.mode {
+            CaptureMode::AfPacket => open_af_packet(cfg, ifname, i as u32, workers)?,
+            CaptureMode::AfXdp => open_af_xdp(cfg, ifname, i as u32)?,
+            CaptureMode::Auto => match open_af_xdp(cfg, ifname, i as u32) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(
+                        interface = %ifname,
+                        "af_xdp cannot run here ({e}); falling back to af_packet"
+                    );
+                    open_af_packet(cfg, ifname, i as u32, workers)?
+                }
+            },
+        };
+        for (k, s) in socks.into_iter().enumerate() {
+            let (ifn, q) = s.location();
+            tracing::info!(interface = %ifn, queue = q, worker = k % workers, "capturing with {}", s.describe());
+            per_worker[k % workers].push(s);
+        }
+    }
+    Ok(per_worker)
+}
+
+fn open_af_packet(
+    cfg: &SensorConfig,
+    ifname: &str,
+    index: u32,
+    workers: usize,
+) -> Result<Vec<Box<dyn LiveSource>>, LiveError> {
+    let a = &cfg.capture.af_packet;
+    // One fanout group per interface and process.
+    let group = ((std::process::id() as u16) ^ ((index as u16) << 12)) | 1;
+    let base = AfPacketConfig {
+        interface: ifname.to_string(),
+        source_index: index,
+        block_size: a.block_kib.saturating_mul(1024),
+        blocks: a.blocks,
+        block_timeout: Duration::from_millis(a.block_timeout_ms),
+        poll_timeout: Duration::from_millis(100),
+        fanout: (workers > 1).then_some(group),
+        promiscuous: true,
+    };
+    let mut out: Vec<Box<dyn LiveSource>> = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        out.push(Box::new(AfPacketSocket::open(&base)?));
+    }
+    Ok(out)
+}
+
+fn open_af_xdp(
+    _cfg: &SensorConfig,
+    ifname: &str,
+    _index: u32,
+) -> Result<Vec<Box<dyn LiveSource>>, LiveError> {
+    Err(LiveError::Unsupported {
+        interface: ifname.to_string(),
+        detail: "this build has no AF_XDP backend".into(),
+    })
+}
+
+fn source_stats(s: &mut dyn LiveSource) -> CaptureSource {
+    let c: LiveCounters = s.counters();
+    let (ifn, q) = s.location();
+    CaptureSource {
+        interface: ifn.to_string(),
+        queue: q,
+        mode: s.describe(),
+        packets: c.packets,
+        bytes: c.bytes,
+        kernel_drops: c.kernel_drops,
+        freezes: c.freezes,
+        rx_ring_full: c.rx_ring_full,
+        fill_ring_empty: c.fill_ring_empty,
+        invalid_descs: c.invalid_descs,
+    }
+}
+
+struct Worker {
+    id: usize,
+    sources: Vec<Box<dyn LiveSource>>,
+    pipeline: Pipeline,
+    tx: mpsc::Sender<Msg>,
+    stop: Arc<AtomicBool>,
+    epoch: Arc<AtomicU64>,
+    drain: Duration,
+}
+
+impl Worker {
+    fn stats(&mut self) -> CaptureStats {
+        let mut st = self.pipeline.capture_stats();
+        st.sources = self
+            .sources
+            .iter_mut()
+            .map(|s| source_stats(s.as_mut()))
+            .collect();
+        st
+    }
+
+    fn send(&mut self, epoch: u64, with_inventory: bool) -> bool {
+        let inventory = with_inventory.then(|| {
+            self.pipeline.checkpoint();
+            self.pipeline.inventory.clone()
+        });
+        let stats = self.stats();
+        self.tx
+            .send(Msg::Snapshot(Box::new(Snapshot {
+                worker: self.id,
+                epoch,
+                inventory,
+                stats,
+            })))
+            .is_ok()
+    }
+
+    /// Reads every socket once; returns the frames handled.
+    fn round(&mut self) -> Result<usize, String> {
+        let mut n = 0;
+        for s in self.sources.iter_mut() {
+            match s.next_batch() {
+                Ok(Some(b)) => {
+                    for f in b.iter() {
+                        self.pipeline.frame(&f);
+                    }
+                    n += b.len();
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(n)
+    }
+
+    fn run(mut self) {
+        let fds: Vec<_> = self.sources.iter().map(|s| s.raw_fd()).collect();
+        let several = self.sources.len() > 1;
+        let mut answered = 0u64;
+        let mut next_tick = Instant::now() + Duration::from_secs(1);
+        let fail = |w: &Worker, error: String| {
+            let _ = w.tx.send(Msg::Failed {
+                worker: w.id,
+                error,
+            });
+        };
+        while !self.stop.load(Ordering::Relaxed) {
+            let n = match self.round() {
+                Ok(n) => n,
+                Err(e) => return fail(&self, e),
+            };
+            if n == 0 && several {
+                // Sockets with data return at once; wait on all of them together.
+                if let Err(e) = poll_any(&fds, Duration::from_millis(100)) {
+                    return fail(&self, format!("poll: {e}"));
+                }
+            }
+            let epoch = self.epoch.load(Ordering::Acquire);
+            if epoch != answered {
+                answered = epoch;
+                if !self.send(epoch, true) {
+                    return;
+                }
+            } else if Instant::now() >= next_tick {
+                next_tick = Instant::now() + Duration::from_secs(1);
+                if !self.send(0, false) {
+                    return;
+                }
+            }
+        }
+        // Drain: the kernel hands over partly filled blocks after the block timeout.
+        let until = Instant::now() + self.drain;
+        loop {
+            let n = match self.round() {
+                Ok(n) => n,
+                Err(e) => return fail(&self, e),
+            };
+            if n == 0 && Instant::now() >= until {
+                break;
+            }
+        }
+        self.pipeline.finish();
+        self.send(u64::MAX, true);
+    }
+}
+
+/// State the committer keeps per worker.
+#[derive(Default)]
+struct Latest {
+    inventory: Option<(u64, Inventory)>,
+    stats: CaptureStats,
+}
+
+struct Committer {
+    store: Store,
+    dir: PathBuf,
+    base: Inventory,
+    earlier: Option<CaptureStats>,
+    latest: Vec<Latest>,
+    view: MetricsView,
+    metrics_text: Arc<Mutex<String>>,
+    metrics_file: Option<PathBuf>,
+}
+
+impl Committer {
+    fn run_stats(&self) -> CaptureStats {
+        let mut st: Option<CaptureStats> = None;
+        for l in &self.latest {
+            st = Some(store::merge_stats(st, l.stats.clone()));
+        }
+        st.unwrap_or_default()
+    }
+
+    fn merged(&self) -> Inventory {
+        let mut inv = self.base.clone();
+        for l in &self.latest {
+            if let Some((_, i)) = &l.inventory {
+                inv.merge(i.clone());
+            }
+        }
+        inv
+    }
+
+    fn commit(&mut self) -> InventoryReport {
+        let inv = self.merged();
+        let stats = store::merge_stats(self.earlier.clone(), self.run_stats());
+        let report = inventory::report(&inv, stats.clone());
+        match self.store.save(&inv, &stats) {
+            Ok(()) => {
+                self.view.commits += 1;
+                self.view.last_commit = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+            }
+            Err(e) => {
+                self.view.commit_errors += 1;
+                tracing::error!("cannot commit the inventory: {e}");
+            }
+        }
+        let json = crate::output::to_json(&report);
+        if let Err(e) = metrics::write_atomic(&self.dir.join(SNAPSHOT), json.as_bytes()) {
+            tracing::error!("cannot write {}: {e}", self.dir.join(SNAPSHOT).display());
+        }
+        self.view.assets = report.assets.len();
+        self.view.connections = report.connections.len();
+        report
+    }
+
+    fn publish_metrics(&mut self) {
+        let mut st = self.run_stats();
+        st.protocol_violations = self.merged_violations();
+        self.view.stats = st;
+        let text = metrics::render(&self.view);
+        if let Some(f) = &self.metrics_file {
+            if let Err(e) = metrics::write_atomic(f, text.as_bytes()) {
+                tracing::warn!("cannot write metrics to {}: {e}", f.display());
+            }
+        }
+        if let Ok(mut t) = self.metrics_text.lock() {
+            *t = text;
+        }
+    }
+
+    fn merged_violations(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut v = std::collections::BTreeMap::new();
+        for l in &self.latest {
+            if let Some((_, i)) = &l.inventory {
+                for (k, n) in &i.violations {
+                    *v.entry(k.to_string()).or_default() += n;
+                }
+            }
+        }
+        v
+    }
+
+    fn take(&mut self, s: Snapshot) {
+        let Some(l) = self.latest.get_mut(s.worker) else {
+            return;
+        };
+        l.stats = s.stats;
+        if let Some(inv) = s.inventory {
+            l.inventory = Some((s.epoch, inv));
+        }
+    }
+
+    fn all_answered(&self, epoch: u64) -> bool {
+        self.latest
+            .iter()
+            .all(|l| l.inventory.as_ref().is_some_and(|(e, _)| *e >= epoch))
+    }
+}
+
+fn create_state_dir(dir: &Path) -> Result<(), RunError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| RunError::StateDir {
+            path: dir.display().to_string(),
+            source,
+        })
+}
+
+/// Runs until `shutdown` is set, then drains, commits and returns the final report.
+pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, RunError> {
+    if cfg.capture.interfaces.is_empty() {
+        return Err(RunError::NoInterface);
+    }
+    let workers = cfg.capture.worker_count();
+    // Sockets first: a missing privilege is the most likely error and should not leave a
+    // store behind.
+    let per_worker = open_sockets(cfg, workers)?;
+    let dir = cfg.state.dir.clone();
+    create_state_dir(&dir)?;
+    let store = Store::open(&dir)?;
+    let (base, earlier) = store.load()?;
+    let metrics_text = Arc::new(Mutex::new(String::new()));
+    if let Some(addr) = cfg.metrics.listen.as_deref().filter(|a| !a.is_empty()) {
+        let local =
+            metrics::serve(addr, metrics_text.clone()).map_err(|source| RunError::Metrics {
+                addr: addr.to_string(),
+                source,
+            })?;
+        tracing::info!("metrics at http://{local}/metrics");
+    }
+    let sockets: Vec<(String, u32, String)> = per_worker
+        .iter()
+        .flatten()
+        .map(|s| {
+            let (i, q) = s.location();
+            (i.to_string(), q, s.describe())
+        })
+        .collect();
+    let active: Vec<Vec<Box<dyn LiveSource>>> =
+        per_worker.into_iter().filter(|w| !w.is_empty()).collect();
+    let n = active.len();
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let epoch = Arc::new(AtomicU64::new(0));
+    let drain = Duration::from_millis(cfg.capture.af_packet.block_timeout_ms) * 3
+        + Duration::from_millis(100);
+    let mut handles = Vec::with_capacity(n);
+    for (id, sources) in active.into_iter().enumerate() {
+        let w = Worker {
+            id,
+            sources,
+            pipeline: Pipeline::default(),
+            tx: tx.clone(),
+            stop: stop.clone(),
+            epoch: epoch.clone(),
+            drain,
+        };
+        let h = std::thread::Builder::new()
+            .name(format!("worker-{id}"))
+            .spawn(move || w.run())
+            .map_err(RunError::Thread)?;
+        handles.push(h);
+    }
+    drop(tx);
+    tracing::info!("running with {n} worker(s); state in {}", dir.display());
+    let mut c = Committer {
+        store,
+        dir,
+        base,
+        earlier,
+        latest: (0..n).map(|_| Latest::default()).collect(),
+        view: MetricsView {
+            workers: n,
+            ..Default::default()
+        },
+        metrics_text,
+        metrics_file: cfg.metrics.file.clone(),
+    };
+    let interval = cfg.state.commit_interval();
+    let mut next_commit = Instant::now() + interval;
+    let mut next_metrics = Instant::now();
+    let mut pending: Option<(u64, Instant)> = None;
+    let mut failure: Option<RunError> = None;
+    while !shutdown.load(Ordering::Relaxed) {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Msg::Snapshot(s)) => c.take(*s),
+            Ok(Msg::Failed { worker, error }) => {
+                failure = Some(RunError::Worker { worker, error });
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        if pending.is_none() && now >= next_commit {
+            let e = epoch.load(Ordering::Relaxed) + 1;
+            epoch.store(e, Ordering::Release);
+            pending = Some((e, now));
+        }
+        if let Some((e, asked)) = pending {
+            // A worker stuck in a long batch must not hold commits back for ever.
+            if c.all_answered(e) || now.duration_since(asked) > Duration::from_secs(5) {
+                c.commit();
+                pending = None;
+                next_commit = Instant::now() + interval;
+            }
+        }
+        if now >= next_metrics {
+            c.publish_metrics();
+            next_metrics = now + Duration::from_secs(1);
+        }
+    }
+    tracing::info!("stopping: draining the rings and committing");
+    stop.store(true, Ordering::Relaxed);
+    for m in rx.iter() {
+        match m {
+            Msg::Snapshot(s) => c.take(*s),
+            Msg::Failed { worker, error } => {
+                failure.get_or_insert(RunError::Worker { worker, error });
+            }
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    let report = c.commit();
+    c.publish_metrics();
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    Ok(RunSummary { report, sockets })
+}
+
+/// Where `inventory` found the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InventorySource {
+    Store,
+    /// The store is held by a running sensor; this is its last commit.
+    Snapshot,
+}
+
+/// The inventory kept in `dir`: from the store, or from the running sensor's last snapshot.
+pub fn read_inventory(dir: &Path) -> Result<(InventoryReport, InventorySource), RunError> {
+    if !dir.join("db").exists() && !dir.join(SNAPSHOT).exists() {
+        return Err(RunError::StateDir {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no sensor state here (run `otwatch-sensor run --state DIR` or `analyze --state DIR` first)",
+            ),
+        });
+    }
+    match Store::open(dir) {
+        Ok(store) => {
+            let (inv, stats) = store.load()?;
+            Ok((
+                inventory::report(&inv, stats.unwrap_or_default()),
+                InventorySource::Store,
+            ))
+        }
+        Err(e) => {
+            let snap = dir.join(SNAPSHOT);
+            let text = std::fs::read_to_string(&snap).map_err(|_| RunError::Store(e))?;
+            let report: InventoryReport =
+                serde_json::from_str(&text).map_err(|err| RunError::StateDir {
+                    path: snap.display().to_string(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, err),
+                })?;
+            Ok((report, InventorySource::Snapshot))
+        }
+    }
+}

@@ -1,0 +1,617 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `otwatch-sensor run` end to end, as a plant would use it: a PLC and an HMI (real protocol
+//! peers: pymodbus, python-snap7, c104) talk across a bridge in their own network namespaces;
+//! the bridge mirrors every frame (tc mirred, like a SPAN port) to the sensor's interface in a
+//! fourth namespace. The sensor, in each capture mode, must report what `analyze` reports for
+//! a tcpdump recording of the same mirror port.
+//!
+//! Also: captures replayed with tcpreplay into the sensor's interface give the inventory of
+//! `analyze` on the files; `run` without privileges fails saying which capabilities to grant
+//! (and `analyze` works unprivileged); SIGKILL leaves a store that reopens.
+//!
+//! Needs root, iproute2, tcpdump, tcpreplay and the Python peers (`.ci/run` installs them);
+//! otherwise each test prints why it skips.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SENSOR: &str = env!("CARGO_BIN_EXE_otwatch-sensor");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn ok(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Why this machine cannot run these tests, if it cannot.
+fn missing(tools: &[&str], modules: &[&str]) -> Option<String> {
+    if !is_root() {
+        return Some("needs root for network namespaces and live capture".into());
+    }
+    for t in tools {
+        let probe = match *t {
+            "ip" => ok(Command::new("ip").arg("-V")),
+            "tcpreplay" => ok(Command::new("tcpreplay").arg("-V")),
+            "tc" => ok(Command::new("tc").arg("-V")),
+            other => ok(Command::new(other).arg("--version")),
+        };
+        if !probe {
+            return Some(format!("{t} is not installed (see .ci/run)"));
+        }
+    }
+    for m in modules {
+        if !ok(Command::new("python3").args(["-c", &format!("import {m}")])) {
+            return Some(format!(
+                "python module {m} is missing (pip install -r tests/peers/requirements.txt)"
+            ));
+        }
+    }
+    None
+}
+
+macro_rules! require {
+    ($tools:expr, $modules:expr) => {
+        if let Some(why) = missing($tools, $modules) {
+            eprintln!("skipping: {why}");
+            return;
+        }
+    };
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Namespaces `plc`, `hmi`, `sw` (a bridge whose ports mirror their ingress to `mon0`) and
+/// `sen` (holding `mon1`, the sensor's "SPAN port"). Removed on drop.
+struct Lab {
+    tag: String,
+    net: u8,
+}
+
+impl Lab {
+    fn new(net: u8) -> Lab {
+        let tag = format!("{}{}", std::process::id() % 10_000, net);
+        let lab = Lab { tag, net };
+        for ns in ["plc", "hmi", "sw", "sen"] {
+            let name = lab.ns(ns);
+            let _ = Command::new("ip")
+                .args(["netns", "del", &name])
+                .stderr(Stdio::null())
+                .status();
+            sh(&["ip", "netns", "add", &name]);
+            // No IPv6 autoconfiguration chatter: only the peers' traffic crosses the lab.
+            lab.exec(
+                ns,
+                &[
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ],
+            );
+            lab.exec(ns, &["ip", "link", "set", "lo", "up"]);
+        }
+        let pair = |a: &str, ans: &str, b: &str, bns: &str| {
+            sh(&[
+                "ip",
+                "link",
+                "add",
+                a,
+                "netns",
+                &lab.ns(ans),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                b,
+                "netns",
+                &lab.ns(bns),
+            ]);
+        };
+        pair("eth0", "plc", "swp", "sw");
+        pair("eth0", "hmi", "swh", "sw");
+        pair("mon0", "sw", "mon1", "sen");
+        lab.exec("sw", &["ip", "link", "add", "br0", "type", "bridge"]);
+        for p in ["swp", "swh"] {
+            lab.exec("sw", &["ip", "link", "set", p, "master", "br0", "up"]);
+            lab.exec("sw", &["tc", "qdisc", "add", "dev", p, "clsact"]);
+            lab.exec(
+                "sw",
+                &[
+                    // u32 matching everything: cls_matchall is not in every kernel.
+                    "tc", "filter", "add", "dev", p, "ingress", "u32", "match", "u32", "0", "0",
+                    "action", "mirred", "egress", "mirror", "dev", "mon0",
+                ],
+            );
+        }
+        lab.exec("sw", &["ip", "link", "set", "br0", "up"]);
+        lab.exec("sw", &["ip", "link", "set", "mon0", "up"]);
+        lab.exec("sen", &["ip", "link", "set", "mon1", "up"]);
+        for (ns, host) in [("plc", 10), ("hmi", 20)] {
+            let addr = format!("10.77.{net}.{host}/24");
+            lab.exec(ns, &["ip", "addr", "add", &addr, "dev", "eth0"]);
+            lab.exec(ns, &["ip", "link", "set", "eth0", "up"]);
+        }
+        lab
+    }
+
+    fn ns(&self, role: &str) -> String {
+        format!("otw{role}{}", self.tag)
+    }
+
+    fn ip(&self, host: &str) -> String {
+        let h = if host == "plc" { 10 } else { 20 };
+        format!("10.77.{}.{h}", self.net)
+    }
+
+    fn cmd(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(ns), program]);
+        c
+    }
+
+    fn exec(&self, ns: &str, args: &[&str]) {
+        let mut full = vec!["ip", "netns", "exec"];
+        let name = self.ns(ns);
+        full.push(&name);
+        full.extend_from_slice(args);
+        sh(&full);
+    }
+
+    /// The XDP program attached to `mon1`, if any (`ip -d link` shows "prog/xdp").
+    fn xdp_attached(&self) -> bool {
+        let out = self
+            .cmd("sen", "ip")
+            .args(["-d", "link", "show", "dev", "mon1"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("xdp")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in ["plc", "hmi", "sw", "sen"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(ns)])
+                .status();
+        }
+    }
+}
+
+/// A child whose stderr lines are collected; killed on drop.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `text`; panics with the log after 20 s.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                let hit = l.contains(text);
+                self.log.push(l);
+                if hit {
+                    return;
+                }
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                self.drain();
+                panic!("exited with {st} before {text:?}:\n{}", self.log.join("\n"));
+            }
+        }
+        panic!("no {text:?} in 20 s:\n{}", self.log.join("\n"));
+    }
+
+    fn drain(&mut self) {
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.log.push(l);
+        }
+    }
+
+    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
+        sh(&["kill", sig, &self.child.id().to_string()]);
+        let st = self.child.wait().unwrap();
+        self.drain();
+        st
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sensor(lab: &Lab, mode: &str, state: &Path, workers: u32) -> Proc {
+    let mut c = lab.cmd("sen", SENSOR);
+    c.args(["run", "--interface", "mon1", "--capture", mode, "--state"])
+        .arg(state)
+        .args(["--commit-interval", "1", "--workers", &workers.to_string()]);
+    let mut p = Proc::spawn(c);
+    p.wait_for("running with");
+    p
+}
+
+fn start_recorder(lab: &Lab, file: &Path) -> Proc {
+    let mut c = lab.cmd("sw", "tcpdump");
+    // Immediate mode: libpcap's own TPACKET_V3 ring would otherwise hold the last frames.
+    c.args([
+        "-i",
+        "mon0",
+        "-Q",
+        "out",
+        "--immediate-mode",
+        "-U",
+        "-n",
+        "-w",
+    ])
+    .arg(file);
+    let mut p = Proc::spawn(c);
+    p.wait_for("listening on");
+    p
+}
+
+fn peer(lab: &Lab, script: &str, port: u16) {
+    let path = repo().join("tests/peers").join(format!("{script}_peer.py"));
+    let mut server = lab.cmd("plc", "python3");
+    server
+        .arg(&path)
+        .args(["server", &lab.ip("plc"), &port.to_string(), "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut server = server.spawn().unwrap();
+    let out = lab
+        .cmd("hmi", "timeout")
+        .arg("60")
+        .arg("python3")
+        .arg(&path)
+        .args(["client", &lab.ip("plc"), &port.to_string()])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "{script} client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sensor_json(args: &[&str]) -> Value {
+    let out = Command::new(SENSOR).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "otwatch-sensor {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn inventory(state: &Path) -> Value {
+    sensor_json(&[
+        "inventory",
+        "--state",
+        state.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+}
+
+fn analyze(files: &[PathBuf]) -> Value {
+    let mut args = vec!["analyze", "--format", "json", "-q"];
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    sensor_json(&args)
+}
+
+/// What must agree between a live run and `analyze`: everything but times, capture
+/// statistics and (when `counts` is false) packet, byte and flow counts.
+fn normalise(v: &Value, counts: bool) -> Value {
+    const TIMES: &[&str] = &[
+        "first_seen",
+        "last_seen",
+        "first_packet",
+        "last_packet",
+        "ts",
+    ];
+    const COUNTS: &[&str] = &["packets", "bytes", "flows"];
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    k.as_str() != "stats"
+                        && !TIMES.contains(&k.as_str())
+                        && (counts || !COUNTS.contains(&k.as_str()))
+                })
+                .map(|(k, v)| (k.clone(), normalise(v, counts)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|v| normalise(v, counts)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn assert_same(live: &Value, offline: &Value, counts: bool, what: &str) {
+    let (a, b) = (normalise(live, counts), normalise(offline, counts));
+    if a != b {
+        let pa = serde_json::to_string_pretty(&a).unwrap();
+        let pb = serde_json::to_string_pretty(&b).unwrap();
+        let first = pa
+            .lines()
+            .zip(pb.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        let ctx = |s: &str| -> String {
+            s.lines()
+                .skip(first.saturating_sub(15))
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "{what}: live inventory differs from analyze at line {first}\n--- live ---\n{}\n--- analyze ---\n{}",
+            ctx(&pa),
+            ctx(&pb)
+        );
+    }
+}
+
+fn drops(report: &Value) -> u64 {
+    report["stats"]["sources"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|x| {
+                    x["kernel_drops"].as_u64().unwrap_or(0)
+                        + x["rx_ring_full"].as_u64().unwrap_or(0)
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Peers through the mirrored bridge: the live inventory equals `analyze` of tcpdump's
+/// recording of the same mirror port, counts included.
+fn mirrored_peers(mode: &str, net: u8, workers: u32) {
+    let lab = Lab::new(net);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let pcap = dir.path().join("mirror.pcap");
+    let rec = start_recorder(&lab, &pcap);
+    let mut sensor = start_sensor(&lab, mode, &state, workers);
+    peer(&lab, "modbus", 5020);
+    peer(&lab, "s7", 102);
+    peer(&lab, "iec104", 2404);
+    std::thread::sleep(Duration::from_millis(500));
+    // Readable while running (the store is locked: the last commit's snapshot).
+    std::thread::sleep(Duration::from_millis(1500));
+    let running = inventory(&state);
+    assert!(
+        running["assets"].as_array().is_some_and(|a| a.len() >= 2),
+        "inventory while running: {running}"
+    );
+    let mut rec = rec;
+    rec.signal("-INT");
+    let st = sensor.signal("-TERM");
+    assert!(st.success(), "sensor: {st}\n{}", sensor.log.join("\n"));
+    let live = inventory(&state);
+    let offline = analyze(&[pcap]);
+    assert_eq!(drops(&live), 0, "{}", live["stats"]);
+    assert_same(&live, &offline, true, mode);
+    // The peers are recognised, not just counted.
+    let conns = live["connections"].as_array().unwrap();
+    for p in ["modbus", "s7comm", "iec104"] {
+        assert!(
+            conns.iter().any(|c| c["protocol"] == p
+                && c["server"] == lab.ip("plc").as_str()
+                && !c["operations"].as_array().unwrap().is_empty()),
+            "{p} in {conns:?}"
+        );
+    }
+    let logged = sensor.log.join("\n");
+    assert!(
+        logged.contains(&format!("capturing with {}", mode)),
+        "{logged}"
+    );
+}
+
+#[test]
+fn af_packet_sees_mirrored_peers_like_tcpdump() {
+    require!(&["ip", "tcpdump", "tc"], &["pymodbus", "snap7", "c104"]);
+    mirrored_peers("af_packet", 1, 1);
+}
+
+#[test]
+fn af_packet_with_two_workers_merges_to_the_same_inventory() {
+    require!(&["ip", "tcpdump", "tc"], &["pymodbus", "snap7", "c104"]);
+    mirrored_peers("af_packet", 2, 2);
+}
+
+/// Bundled captures replayed into the sensor's port give `analyze`'s inventory.
+fn replayed(mode: &str, net: u8) {
+    let lab = Lab::new(net);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let files: Vec<PathBuf> = [
+        "suricata-modbus.pcap",
+        "s7comm_reading_plc_status.pcap",
+        "enip_cip_example.pcap",
+        "zeek-dnp3.pcap",
+        "dhcp.pcap",
+        "lldp.pcap",
+        "snmpv1_get.pcap",
+    ]
+    .iter()
+    .map(|f| repo().join("tests/data").join(f))
+    .collect();
+    let mut sensor = start_sensor(&lab, mode, &state, 1);
+    for f in &files {
+        let out = lab
+            .cmd("sw", "tcpreplay")
+            .args(["-q", "--intf1", "mon0", "--mbps", "20"])
+            .arg(f)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let failed = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Failed packets:"))
+            .map(str::trim);
+        assert!(
+            out.status.success() && failed == Some("0"),
+            "tcpreplay {}: {text}{}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sensor.signal("-TERM").success());
+    let live = inventory(&state);
+    assert_eq!(drops(&live), 0);
+    // Replayed frames carry new times, so flows split by idle timeouts differ: compare what
+    // the inventory says, not the counts.
+    assert_same(&live, &analyze(&files), false, mode);
+}
+
+#[test]
+fn af_packet_replayed_captures_give_the_analyze_inventory() {
+    require!(&["ip", "tcpreplay"], &[]);
+    replayed("af_packet", 3);
+}
+
+#[test]
+fn sigkill_leaves_a_store_that_reopens() {
+    require!(&["ip"], &[]);
+    let lab = Lab::new(4);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut sensor = start_sensor(&lab, "af_packet", &state, 1);
+    let send = format!(
+        "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(6):\n s.sendto(b'x'*i,('{}',502)); time.sleep(0.1)",
+        lab.ip("plc")
+    );
+    lab.exec("hmi", &["python3", "-c", &send]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let st = sensor.signal("-KILL");
+    assert!(!st.success());
+    assert!(!lab.xdp_attached(), "no program is left on the interface");
+    // The last commit is there and the store opens.
+    let r = inventory(&state);
+    assert!(
+        r["stats"]["packets"].as_u64().unwrap() >= 6,
+        "{}",
+        r["stats"]
+    );
+    // And a new run continues it.
+    let sensor = start_sensor(&lab, "af_packet", &state, 1);
+    drop(sensor);
+}
+
+#[test]
+fn run_without_privileges_names_the_capabilities() {
+    require!(&["ip"], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // The test binary must be reachable by an unprivileged user.
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                SENSOR,
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let probe = as_nobody(&["--version"]);
+    if !probe.status.success() {
+        eprintln!(
+            "skipping: the sensor binary is not executable by nobody here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        return;
+    }
+    let state = dir.path().join("state");
+    for mode in ["af_packet", "auto"] {
+        let out = as_nobody(&[
+            "run",
+            "-i",
+            "lo",
+            "--capture",
+            mode,
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {err}");
+        assert!(err.contains("CAP_NET_RAW"), "{mode}: {err}");
+        assert!(err.contains("analyze"), "{mode}: {err}");
+    }
+    // analyze needs nothing special.
+    let file = dir.path().join("m.pcap");
+    std::fs::copy(repo().join("tests/data/suricata-modbus.pcap"), &file).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = as_nobody(&["analyze", "-q", "--format", "json", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
