@@ -16,6 +16,7 @@
 //! one commit interval; sled's log keeps the store consistent.
 
 use crate::capture::af_packet::{poll_any, AfPacketConfig, AfPacketSocket};
+use crate::capture::af_xdp::{self, XdpAttach, XdpConfig, XdpProgram, ZeroCopy};
 use crate::capture::live::{CaptureMode, LiveCounters, LiveError, LiveSource};
 use crate::config::SensorConfig;
 use crate::inventory::{self, Inventory};
@@ -81,17 +82,19 @@ enum Msg {
     Failed { worker: usize, error: String },
 }
 
-/// Opens the live sockets for every interface: `[worker][socket]`.
-fn open_sockets(
-    cfg: &SensorConfig,
-    workers: usize,
-) -> Result<Vec<Vec<Box<dyn LiveSource>>>, RunError> {
+/// The open sockets, `[worker][socket]`, and the XDP programs that must stay attached while
+/// they run (dropping a program detaches it).
+type Sockets = (Vec<Vec<Box<dyn LiveSource>>>, Vec<XdpProgram>);
+
+/// Opens the live sockets for every interface.
+fn open_sockets(cfg: &SensorConfig, workers: usize) -> Result<Sockets, RunError> {
     let mut per_worker: Vec<Vec<Box<dyn LiveSource>>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut programs = Vec::new();
     for (i, ifname) in cfg.capture.interfaces.iter().enumerate() {
         let socks = match cfg.capture.mode {
             CaptureMode::AfPacket => open_af_packet(cfg, ifname, i as u32, workers)?,
-            CaptureMode::AfXdp => open_af_xdp(cfg, ifname, i as u32)?,
-            CaptureMode::Auto => match open_af_xdp(cfg, ifname, i as u32) {
+            CaptureMode::AfXdp => open_af_xdp(cfg, ifname, i as u32, workers, &mut programs)?,
+            CaptureMode::Auto => match open_af_xdp(cfg, ifname, i as u32, workers, &mut programs) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(
@@ -108,7 +111,7 @@ fn open_sockets(
             per_worker[k % workers].push(s);
         }
     }
-    Ok(per_worker)
+    Ok((per_worker, programs))
 }
 
 fn open_af_packet(
@@ -138,14 +141,60 @@ fn open_af_packet(
 }
 
 fn open_af_xdp(
-    _cfg: &SensorConfig,
+    cfg: &SensorConfig,
     ifname: &str,
-    _index: u32,
+    index: u32,
+    workers: usize,
+    programs: &mut Vec<XdpProgram>,
 ) -> Result<Vec<Box<dyn LiveSource>>, LiveError> {
-    Err(LiveError::Unsupported {
+    let x = &cfg.capture.af_xdp;
+    let bad = |what: &str, v: &str| LiveError::Unsupported {
         interface: ifname.to_string(),
-        detail: "this build has no AF_XDP backend".into(),
-    })
+        detail: format!(
+            "capture.af_xdp.{what} = {v:?}; use auto, {}",
+            if what == "attach" {
+                "native or generic"
+            } else {
+                "on or off"
+            }
+        ),
+    };
+    let attach = match x.attach.as_str() {
+        "auto" => XdpAttach::Auto,
+        "native" => XdpAttach::Native,
+        "generic" => XdpAttach::Generic,
+        v => return Err(bad("attach", v)),
+    };
+    let zero_copy = match x.zero_copy.as_str() {
+        "auto" => ZeroCopy::Auto,
+        "on" => ZeroCopy::On,
+        "off" => ZeroCopy::Off,
+        v => return Err(bad("zero_copy", v)),
+    };
+    let xc = XdpConfig {
+        interface: ifname.to_string(),
+        source_index: index,
+        frames: x.frames,
+        frame_size: x.frame_size,
+        ring_size: x.ring_size,
+        batch: 256.min(x.ring_size as usize),
+        attach,
+        zero_copy,
+        ..XdpConfig::default()
+    };
+    let (program, sockets) = af_xdp::open_interface(&xc)?;
+    if sockets.len() > 1 && workers > 1 {
+        tracing::warn!(
+            interface = %ifname,
+            "af_xdp spreads flows over workers by the NIC's receive hash; give the NIC a symmetric RSS key (ethtool -X {ifname} hkey 6d:5a:...) so both directions of a flow reach one worker, or use --capture af_packet"
+        );
+    }
+    tracing::info!(interface = %ifname, "xdp program attached in {} mode", program.mode().as_str());
+    programs.push(program);
+    Ok(sockets
+        .into_iter()
+        .map(|s| Box::new(s) as Box<dyn LiveSource>)
+        .collect())
 }
 
 fn source_stats(s: &mut dyn LiveSource) -> CaptureSource {
@@ -397,7 +446,7 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
     let workers = cfg.capture.worker_count();
     // Sockets first: a missing privilege is the most likely error and should not leave a
     // store behind.
-    let per_worker = open_sockets(cfg, workers)?;
+    let (per_worker, programs) = open_sockets(cfg, workers)?;
     let dir = cfg.state.dir.clone();
     create_state_dir(&dir)?;
     let store = Store::open(&dir)?;
@@ -506,6 +555,8 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
     for h in handles {
         let _ = h.join();
     }
+    // Workers have closed their sockets; now the programs may go.
+    drop(programs);
     let report = c.commit();
     c.publish_metrics();
     if let Some(f) = failure {

@@ -471,6 +471,12 @@ fn af_packet_sees_mirrored_peers_like_tcpdump() {
 }
 
 #[test]
+fn af_xdp_sees_mirrored_peers_like_tcpdump() {
+    require!(&["ip", "tcpdump", "tc"], &["pymodbus", "snap7", "c104"]);
+    mirrored_peers("af_xdp", 5, 1);
+}
+
+#[test]
 fn af_packet_with_two_workers_merges_to_the_same_inventory() {
     require!(&["ip", "tcpdump", "tc"], &["pymodbus", "snap7", "c104"]);
     mirrored_peers("af_packet", 2, 2);
@@ -529,12 +535,29 @@ fn af_packet_replayed_captures_give_the_analyze_inventory() {
 }
 
 #[test]
-fn sigkill_leaves_a_store_that_reopens() {
+fn af_xdp_replayed_captures_give_the_analyze_inventory() {
+    require!(&["ip", "tcpreplay"], &[]);
+    replayed("af_xdp", 6);
+}
+
+#[test]
+fn af_packet_sigkill_leaves_a_store_that_reopens() {
     require!(&["ip"], &[]);
-    let lab = Lab::new(4);
+    sigkill("af_packet", 4);
+}
+
+#[test]
+fn af_xdp_sigkill_detaches_the_program_and_leaves_a_store_that_reopens() {
+    require!(&["ip"], &[]);
+    sigkill("af_xdp", 7);
+}
+
+fn sigkill(mode: &str, net: u8) {
+    let lab = Lab::new(net);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut sensor = start_sensor(&lab, "af_packet", &state, 1);
+    let mut sensor = start_sensor(&lab, mode, &state, 1);
+    assert_eq!(lab.xdp_attached(), mode == "af_xdp");
     let send = format!(
         "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(6):\n s.sendto(b'x'*i,('{}',502)); time.sleep(0.1)",
         lab.ip("plc")
@@ -552,8 +575,29 @@ fn sigkill_leaves_a_store_that_reopens() {
         r["stats"]
     );
     // And a new run continues it.
-    let sensor = start_sensor(&lab, "af_packet", &state, 1);
-    drop(sensor);
+    let mut sensor = start_sensor(&lab, mode, &state, 1);
+    assert!(sensor.signal("-TERM").success());
+    let again = inventory(&state);
+    assert!(again["stats"]["packets"].as_u64() >= r["stats"]["packets"].as_u64());
+}
+
+#[test]
+fn auto_falls_back_to_af_packet_and_says_why() {
+    require!(&["ip"], &[]);
+    let lab = Lab::new(8);
+    let dir = tempfile::tempdir().unwrap();
+    // The first sensor holds the interface's XDP hook; the second cannot attach its own.
+    let mut first = start_sensor(&lab, "af_xdp", &dir.path().join("a"), 1);
+    let mut second = start_sensor(&lab, "auto", &dir.path().join("b"), 1);
+    assert!(second.signal("-TERM").success());
+    assert!(first.signal("-TERM").success());
+    let log = second.log.join("\n");
+    assert!(
+        log.contains("af_xdp cannot run here") && log.contains("falling back to af_packet"),
+        "{log}"
+    );
+    assert!(log.contains("capturing with af_packet"), "{log}");
+    assert!(!lab.xdp_attached());
 }
 
 #[test]
@@ -589,7 +633,7 @@ fn run_without_privileges_names_the_capabilities() {
         return;
     }
     let state = dir.path().join("state");
-    for mode in ["af_packet", "auto"] {
+    for mode in ["af_packet", "af_xdp", "auto"] {
         let out = as_nobody(&[
             "run",
             "-i",

@@ -6,6 +6,8 @@
 
 #[allow(unsafe_code)]
 pub mod af_packet;
+#[allow(unsafe_code)]
+pub mod af_xdp;
 pub mod live;
 pub mod pcap;
 
