@@ -177,6 +177,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_the_defaults() {
+        let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/sensor.toml");
+        let c = SensorConfig::load(Some(&f)).unwrap();
+        let d = SensorConfig::default();
+        assert_eq!(format!("{c:?}"), format!("{d:?}"));
+    }
+
+    #[test]
     fn a_file_sets_fields_and_typos_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("s.toml");

@@ -54,6 +54,12 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error("no sensor state in {0}; run `otwatch-sensor run --state DIR` or `otwatch-sensor analyze --state DIR` first")]
+    NoState(String),
+    #[error(
+        "the inventory snapshot {path} is damaged ({detail}); it is rewritten at the next commit"
+    )]
+    Snapshot { path: String, detail: String },
     #[error("worker {worker} stopped: {error}")]
     Worker { worker: usize, error: String },
     #[error("cannot start a thread: {0}")]
@@ -576,13 +582,7 @@ pub enum InventorySource {
 /// The inventory kept in `dir`: from the store, or from the running sensor's last snapshot.
 pub fn read_inventory(dir: &Path) -> Result<(InventoryReport, InventorySource), RunError> {
     if !dir.join("db").exists() && !dir.join(SNAPSHOT).exists() {
-        return Err(RunError::StateDir {
-            path: dir.display().to_string(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no sensor state here (run `otwatch-sensor run --state DIR` or `analyze --state DIR` first)",
-            ),
-        });
+        return Err(RunError::NoState(dir.display().to_string()));
     }
     match Store::open(dir) {
         Ok(store) => {
@@ -596,9 +596,9 @@ pub fn read_inventory(dir: &Path) -> Result<(InventoryReport, InventorySource), 
             let snap = dir.join(SNAPSHOT);
             let text = std::fs::read_to_string(&snap).map_err(|_| RunError::Store(e))?;
             let report: InventoryReport =
-                serde_json::from_str(&text).map_err(|err| RunError::StateDir {
+                serde_json::from_str(&text).map_err(|err| RunError::Snapshot {
                     path: snap.display().to_string(),
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, err),
+                    detail: err.to_string(),
                 })?;
             Ok((report, InventorySource::Snapshot))
         }

@@ -98,3 +98,43 @@ fn table_summarises_assets_talkers_and_protocols() {
         assert!(text.contains(heading), "missing {heading} in\n{text}");
     }
 }
+
+#[test]
+fn inventory_prints_what_the_state_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let state: [&std::ffi::OsStr; 2] = ["--state".as_ref(), dir.path().as_os_str()];
+    let analysed = analyze_json(&state, &[data("dhcp.pcap")]);
+    assert!(analysed.status.success());
+    let shown = sensor(&[
+        "inventory".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--state".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        String::from_utf8_lossy(&analysed.stdout)
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let none = sensor(&[
+        "inventory".as_ref(),
+        "--state".as_ref(),
+        empty.path().as_os_str(),
+    ]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no sensor state"));
+}
+
+#[test]
+fn run_without_an_interface_says_what_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sensor(&["run".as_ref(), "--state".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--interface"));
+}
