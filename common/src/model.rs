@@ -107,6 +107,20 @@ pub struct Connection {
     pub first_seen: String,
     pub last_seen: String,
     pub flows: u64,
+    #[serde(default)]
+    pub accessed: Vec<AccessedRanges>,
+}
+
+/// Addresses the client read, wrote or commanded in one data area of the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccessedRanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<u32>,
+    pub area: String,
+    pub op: String,
+    pub ranges: String,
+    #[serde(default)]
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

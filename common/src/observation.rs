@@ -39,6 +39,9 @@ pub enum Field {
     OsHint,
     /// Purdue level (0-5) as decimal text.
     PurdueLevel,
+    /// A condition the device reported about itself (DNP3 internal indications: restarted,
+    /// trouble, configuration corrupt, needs time); shown as evidence, never chosen.
+    Status,
 }
 
 impl Field {
@@ -54,6 +57,7 @@ impl Field {
             Field::DeviceType => "device_type",
             Field::OsHint => "os_hint",
             Field::PurdueLevel => "purdue_level",
+            Field::Status => "status",
         }
     }
 }
@@ -146,6 +150,24 @@ pub enum Observation {
     },
     /// A raw function code without a classified operation.
     FunctionCode(u32),
+    /// The flow's client asked to `op` (read, write, control) `count` consecutive items from
+    /// `start` in one data area of the server: Modbus "holding_registers" of unit 1, S7 "db"
+    /// block 1, DNP3 "binary_output" points of outstation 4, IEC 104 "single_command"
+    /// information objects of common address 1. Addresses are the protocol's own (Modbus PDU
+    /// addresses, S7 byte offsets, DNP3 point indexes, IEC 104 IOAs).
+    Access {
+        op: Operation,
+        /// The addressed device behind the server: Modbus unit id, DNP3 destination link
+        /// address, IEC 104 common address; `None` where the server is the device.
+        unit: Option<u32>,
+        /// Snake-case area name ("coils", "holding_registers", "db", "M", ...).
+        area: &'static str,
+        /// Numbered areas (S7 data block number): reported as the area name and the number.
+        block: Option<u32>,
+        start: u32,
+        /// Items accessed; 0 means none and is ignored.
+        count: u32,
+    },
     /// A cleartext login crossed the wire: the user name only, never the secret.
     CleartextLogin {
         user: String,

@@ -53,6 +53,13 @@ fn model_fields_are_the_proto_fields() {
         ("Evidence", json_keys(&Evidence::default())),
         ("Connection", json_keys(&Connection::default())),
         ("CleartextLogin", json_keys(&CleartextLogin::default())),
+        (
+            "AccessedRanges",
+            json_keys(&AccessedRanges {
+                unit: Some(1),
+                ..AccessedRanges::default()
+            }),
+        ),
         ("Alert", json_keys(&Alert::default())),
     ];
     for (msg, keys) in checks {

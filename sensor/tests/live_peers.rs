@@ -258,6 +258,22 @@ fn modbus_from_pymodbus_on_a_non_standard_port() {
             c.function_codes
         );
     }
+    // tests/peers/modbus_peer.py, unit 1: holding 0-9 and input 10-14 read, coils 0-15 read,
+    // register 5 written alone and 20-22 together.
+    let accessed: Vec<String> = c
+        .accessed
+        .iter()
+        .map(|a| format!("{:?} {} {} {}", a.unit, a.area, a.op, a.ranges))
+        .collect();
+    assert_eq!(
+        accessed,
+        [
+            "Some(1) coils read 0-15",
+            "Some(1) holding_registers read 0-9",
+            "Some(1) holding_registers write 5,20-22",
+            "Some(1) input_registers read 10-14",
+        ],
+    );
     let plc = asset(&r, "10.213.1.2");
     assert_eq!(plc.vendor, "OtwatchTest");
     assert_eq!(plc.firmware, "2.7.1");
@@ -321,6 +337,14 @@ fn opcua_from_asyncua_without_security() {
     assert!(
         server.evidence.iter().any(|e| e.value.contains("None")),
         "security policy None is recorded"
+    );
+    assert!(
+        server
+            .evidence
+            .iter()
+            .any(|e| e.value == "opcua security mode None"
+                && e.source == "opcua open secure channel"),
+        "security mode None is recorded"
     );
     let client = asset(&r, "10.213.4.1");
     assert!(client

@@ -98,3 +98,35 @@ fn udp_select_operate_with_a_three_segment_response() {
     assert_eq!(descriptions(asset(&r, "192.168.80.12")), ["dnp3 address 1"]);
     assert!(r.stats.protocol_violations.is_empty());
 }
+
+fn statuses(a: &Asset) -> Vec<&str> {
+    a.evidence
+        .iter()
+        .filter(|e| e.field == "status")
+        .map(|e| e.value.as_str())
+        .collect()
+}
+
+#[test]
+fn outstation_iin_flags_and_operated_points() {
+    let r = report("zeek-dnp3.pcap");
+    // tshark dnp3.al.iin from 10.0.0.3: 0x8000 (Device Restart), 0x1000/0x9000 (Time Sync
+    // Required); never Device Trouble or Configuration Corrupt.
+    let outstation = asset(&r, "10.0.0.3");
+    assert_eq!(statuses(outstation), ["device_restart", "need_time"]);
+    assert!(outstation
+        .evidence
+        .iter()
+        .filter(|e| e.field == "status")
+        .all(|e| e.source == "dnp3 iin"));
+    // The master says nothing about itself.
+    assert!(statuses(asset(&r, "10.0.0.8")).is_empty());
+    // Frames 185-197: SELECT g12v1 index 34463 (dnp3.al.index) to outstation 4 (dnp3.dst).
+    let c = connection(&r, "192.168.66.33", "192.168.66.34");
+    let got: Vec<(Option<u32>, &str, &str, &str)> = c
+        .accessed
+        .iter()
+        .map(|a| (a.unit, a.area.as_str(), a.op.as_str(), a.ranges.as_str()))
+        .collect();
+    assert_eq!(got, [(Some(4), "binary_output", "control", "34463")]);
+}

@@ -84,3 +84,25 @@ fn two_masters_interrogate_one_station() {
     assert!(station_addresses(asset(&r, "192.168.1.113")).is_empty());
     assert!(r.stats.protocol_violations.is_empty());
 }
+
+#[test]
+fn commanded_information_objects_match_tshark() {
+    let r = report("090813_diverse.pcap");
+    // tshark (iec60870_asdu.causetx 6): C_SC 45/58 at IOA 4500/4501, C_DC 46/59 at
+    // 4600/4601, C_SE_NA 61 at 4821, C_SE_NC 50/63 at 5020/5021; common address 3.
+    let c = iec104(&r)[0];
+    let got: Vec<(Option<u32>, &str, &str, &str)> = c
+        .accessed
+        .iter()
+        .map(|a| (a.unit, a.area.as_str(), a.op.as_str(), a.ranges.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(3), "double_command", "control", "4600-4601"),
+            (Some(3), "setpoint_float", "control", "5020-5021"),
+            (Some(3), "setpoint_normalized", "control", "4821"),
+            (Some(3), "single_command", "control", "4500-4501"),
+        ]
+    );
+}

@@ -91,3 +91,36 @@ fn function_codes_per_connection_match_tshark() {
         .iter()
         .any(|e| e.value == "Wingpath Limited" && e.source == "modbus report server id"));
 }
+
+#[test]
+fn register_and_coil_ranges_accessed_match_tshark() {
+    let r = report("suricata-modbus.pcap");
+    // tshark on 10.0.0.9 -> 10.0.0.3 requests (mbtcp.unit_id 10; modbus.func_code,
+    // modbus.reference_num, modbus.bit_cnt / modbus.word_cnt): fc 1 at 0 ×1 and at 2 ×2,
+    // fc 3 at 5 ×2, fc 5 at 1 and 2, fc 6 at 5.
+    let c = conn(&r, "10.0.0.9", "10.0.0.3", 502);
+    let got: Vec<String> = c
+        .accessed
+        .iter()
+        .map(|a| {
+            format!(
+                "{:?} {} {} {} {}",
+                a.unit, a.area, a.op, a.ranges, a.dropped
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        strings(&[
+            "Some(10) coils read 0,2-3 0",
+            "Some(10) coils write 1-2 0",
+            "Some(10) holding_registers read 5-6 0",
+            "Some(10) holding_registers write 5 0",
+        ])
+    );
+    let json = serde_json::to_string(&c.accessed[0]).unwrap();
+    assert_eq!(
+        json,
+        r#"{"unit":10,"area":"coils","op":"read","ranges":"0,2-3","dropped":0}"#
+    );
+}

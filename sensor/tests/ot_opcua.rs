@@ -66,9 +66,10 @@ fn opcua_on_a_non_standard_port_with_a_cleartext_login() {
         descriptions(a, "opcua hello"),
         ["opcua endpoint opc.tcp://192.168.224.102:4840"]
     );
+    // tshark: opcua.MessageSecurityMode 0x00000001 (None) in the OpenSecureChannelRequest.
     assert_eq!(
         descriptions(a, "opcua open secure channel"),
-        ["opcua security policy None"]
+        ["opcua security mode None", "opcua security policy None"]
     );
     assert_eq!(
         descriptions(a, "opcua get endpoints"),
@@ -100,8 +101,15 @@ fn opcua_encrypted_channel_shows_policy_but_no_services() {
     assert_eq!(
         descriptions(a, "opcua open secure channel"),
         [
+            "opcua security mode None",
             "opcua security policy Basic128Rsa15",
             "opcua security policy None"
         ]
+    );
+    // The second channel's mode is inside its encrypted OpenSecureChannel; its requests
+    // (frames 35, 39, 43, 47) stay unreadable, as in tshark: SignAndEncrypt.
+    assert_eq!(
+        descriptions(a, "opcua encrypted message"),
+        ["opcua security mode SignAndEncrypt"]
     );
 }

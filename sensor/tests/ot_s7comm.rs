@@ -99,3 +99,30 @@ fn s7comm_plus_session_identity_and_operations() {
     assert_eq!(c.operations, ["read", "write"]);
     assert!(r.connections.iter().all(|c| c.protocol != "s7comm"));
 }
+
+#[test]
+fn read_and_write_var_items_become_data_block_ranges() {
+    let r = report("mb2.pcap");
+    // tshark on requests to 141.81.0.130 (s7comm.param.item.area 0x84, .db, .address.byte,
+    // .length, .transp_size): DB14 bytes 0-13 and DB24 byte 0 and 6-9 read (BYTE), DB25 bit
+    // 0.0 read and written.
+    let c = r
+        .connections
+        .iter()
+        .find(|c| c.server == "141.81.0.130" && c.protocol == "s7comm")
+        .unwrap();
+    let got: Vec<(Option<u32>, &str, &str, &str)> = c
+        .accessed
+        .iter()
+        .map(|a| (a.unit, a.area.as_str(), a.op.as_str(), a.ranges.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (None, "db14", "read", "0-13"),
+            (None, "db24", "read", "0,6-9"),
+            (None, "db25", "read", "0"),
+            (None, "db25", "write", "0"),
+        ]
+    );
+}

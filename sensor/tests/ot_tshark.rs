@@ -3,7 +3,10 @@
 //! the corpus, the function codes otwatch records on each connection must equal the codes tshark
 //! decodes from the same packets (modbus.func_code, s7comm job and userdata functions,
 //! dnp3.al.func, IEC 104 type ids and U-frames, ENIP commands and CIP request services, MQTT
-//! packet types sent by clients).
+//! packet types sent by clients, OPC UA request service type ids, BACnet confirmed and
+//! unconfirmed service choices and BVLC management functions). PROFINET DCP has no
+//! connection: there the role each source MAC takes (from pn_dcp.service_id and
+//! pn_dcp.service_type) is compared with the asset's `profinet_dcp` protocol use.
 //! Skips with a message when the corpus or tshark is missing.
 
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
@@ -27,6 +30,8 @@ struct Check {
     fields: &'static [&'static str],
     /// A display filter selecting the packets whose codes otwatch records (e.g. one direction).
     filter: Option<&'static str>,
+    /// tshark `-d` rules for captures on non-standard ports.
+    decode_as: &'static [&'static str],
     /// Codes of one packet from its field values (each a list: fields repeat per occurrence).
     codes: fn(&[Vec<String>]) -> Vec<u32>,
 }
@@ -57,6 +62,7 @@ const CHECKS: &[Check] = &[
         ],
         fields: &["modbus.func_code"],
         filter: None,
+        decode_as: &[],
         codes: |f| all(&f[0]),
     },
     Check {
@@ -80,6 +86,7 @@ const CHECKS: &[Check] = &[
             "s7comm.param.userdata.type",
         ],
         filter: None,
+        decode_as: &[],
         // Jobs: the function byte. Userdata requests (type 4): 0x7GGSS.
         codes: |f| {
             let mut out = all(&f[1]);
@@ -105,6 +112,7 @@ const CHECKS: &[Check] = &[
         ],
         fields: &["dnp3.al.func"],
         filter: None,
+        decode_as: &[],
         codes: |f| all(&f[0]),
     },
     Check {
@@ -115,6 +123,7 @@ const CHECKS: &[Check] = &[
         ],
         fields: &["iec60870_asdu.typeid", "iec60870_104.utype"],
         filter: None,
+        decode_as: &[],
         // U-frames as 0x100 | control octet (tshark gives the function bit, control = bit << 2 | 3).
         codes: |f| {
             let mut out = all(&f[0]);
@@ -136,6 +145,7 @@ const CHECKS: &[Check] = &[
         ],
         fields: &["enip.command", "cip.sc", "cip.rr"],
         filter: None,
+        decode_as: &[],
         // Encapsulation commands, and CIP services of requests (cip.rr == 0).
         codes: |f| {
             let mut out = all(&f[0]);
@@ -160,7 +170,76 @@ const CHECKS: &[Check] = &[
         // otwatch records the packet types clients send (the broker's PUBLISH to a subscriber
         // is delivery, not the client's operation).
         filter: Some("tcp.dstport == 1883"),
+        decode_as: &[],
         codes: |f| all(&f[0]),
+    },
+    Check {
+        protocol: "opcua",
+        files: &[
+            "opcua/open62541_browse_next.pcap",
+            "opcua/open62541_client-server_encrypted.pcap",
+            "opcua/open62541_client-server_mainloop.pcap",
+            "opcua/open62541_client-server_mainloop-not-localhost-non-standard-port.pcap",
+            "opcua/open62541_create_monitored_items.pcap",
+            "opcua/open62541_discover_getendpoints_discover_urls.pcap",
+            "opcua/python_opcua-client-server_minimal.pcap",
+        ],
+        fields: &["opcua.transport.type", "opcua.servicenodeid.numeric"],
+        // Requests: bodies with a RequestHeader (only it has ReturnDiagnostics,
+        // opcua.returndiag), and the OPN and CLO message types sent to the server, whose type
+        // id otwatch takes from the message type because an encrypted channel hides it (tshark
+        // then shows none). MSG on that channel: neither side reads a type id.
+        filter: Some(
+            "opcua.returndiag || ((tcp.dstport == 4840 || tcp.dstport == 48010) \
+             && (opcua.transport.type == \"OPN\" || opcua.transport.type == \"CLO\"))",
+        ),
+        // The non-standard-port capture runs OPC UA on 48010, which tshark does not try.
+        decode_as: &["tcp.port==48010,opcua"],
+        codes: |f| {
+            let mut out: Vec<u32> = f[0]
+                .iter()
+                .filter_map(|kind| match kind.as_str() {
+                    "OPN" => Some(446),
+                    "CLO" => Some(452),
+                    _ => None,
+                })
+                .collect();
+            out.extend(all(&f[1]));
+            out
+        },
+    },
+    Check {
+        protocol: "bacnet",
+        files: &[
+            "bacnet/bacnet_example.pcap",
+            "bacnet/bacnet_segmented_data.pcap",
+            "bacnet/bacnet_test.pcap",
+        ],
+        fields: &[
+            "bvlc.function",
+            "bacapp.type",
+            "bacapp.confirmed_service",
+            "bacapp.unconfirmed_service",
+        ],
+        // Datagrams to a group MAC belong to no conversation (a Who-Is broadcast).
+        filter: Some("eth.dst.ig == 0"),
+        decode_as: &[],
+        // Confirmed requests (type 0): the service choice; unconfirmed (type 1): 256 + choice;
+        // BVLC table management (Write-BDT 1, Read-BDT 2, Register-FD 5, Read-FDT 6,
+        // Delete-FDT-Entry 8): 0x8100 | function. Results, acks and errors carry no code.
+        codes: |f| {
+            let mut out: Vec<u32> = all(&f[0])
+                .into_iter()
+                .filter(|b| matches!(b, 1 | 2 | 5 | 6 | 8))
+                .map(|b| 0x8100 | b)
+                .collect();
+            match all(&f[1]).first() {
+                Some(0) => out.extend(all(&f[2])),
+                Some(1) => out.extend(all(&f[3]).into_iter().map(|c| 256 + c)),
+                _ => {}
+            }
+            out
+        },
     },
 ];
 
@@ -191,6 +270,10 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
     if let Some(f) = check.filter {
         args.push("-Y".into());
         args.push(f.into());
+    }
+    for d in check.decode_as {
+        args.push("-d".into());
+        args.push((*d).into());
     }
     for f in [
         "ip.src",
@@ -321,6 +404,98 @@ fn function_codes_per_connection_match_tshark() {
         }
     }
     eprintln!("compared {compared} connections with tshark");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// PROFINET DCP runs on Ethernet without IP: no connection holds its codes. Each source MAC's
+/// role must match tshark: Identify, Get and Set requests (pn_dcp.service_id 5, 3, 4 with
+/// pn_dcp.service_type 0) make a client; responses and Hello make a server.
+#[test]
+fn profinet_dcp_roles_per_mac_match_tshark() {
+    let dir = corpus_dir();
+    if !dir.join("MANIFEST.tsv").exists() {
+        eprintln!("skipping: corpus not found at {}", dir.display());
+        return;
+    }
+    if Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("skipping: tshark is not installed (apt-get install tshark)");
+        return;
+    }
+    let files = [
+        "profinet/PROFINET-RT.pcap",
+        "profinet/profinet-wireshark-bug.pcap",
+        "mixed/profinet_io_cm_mixed_2.pcapng",
+    ];
+    let mut failures = Vec::new();
+    for rel in files {
+        let file = dir.join(rel);
+        let out = Command::new("tshark")
+            .args([
+                "-r",
+                &file.to_string_lossy(),
+                "-Y",
+                "pn_dcp && eth.src.ig == 0",
+            ])
+            .args(["-T", "fields", "-E", "aggregator=,"])
+            .args([
+                "-e",
+                "eth.src",
+                "-e",
+                "pn_dcp.service_id",
+                "-e",
+                "pn_dcp.service_type",
+            ])
+            .output()
+            .expect("run tshark");
+        let mut theirs: BTreeSet<(String, &str)> = BTreeSet::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (Some(mac), Some(id), Some(ty)) = (
+                cols.first(),
+                cols.get(1).and_then(|s| num(s)),
+                cols.get(2).and_then(|s| num(s)),
+            ) else {
+                continue;
+            };
+            let role = if ty == 0 && matches!(id, 3..=5) {
+                "client"
+            } else {
+                "server"
+            };
+            theirs.insert((mac.to_string(), role));
+        }
+        let report = analyze(&AnalyzeOptions {
+            inputs: vec![file.clone()],
+            state: None,
+            progress: false,
+        })
+        .unwrap()
+        .report;
+        let mut ours: BTreeSet<(String, &str)> = BTreeSet::new();
+        for a in &report.assets {
+            for p in a.protocols.iter().filter(|p| p.name == "profinet_dcp") {
+                let role = if p.role == "client" {
+                    "client"
+                } else {
+                    "server"
+                };
+                for m in &a.macs {
+                    ours.insert((m.clone(), role));
+                }
+            }
+        }
+        if theirs.is_empty() {
+            failures.push(format!("{rel}: tshark found no DCP frame"));
+        }
+        if ours != theirs {
+            failures.push(format!("{rel}: ours {ours:?} tshark {theirs:?}"));
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} differences:\n{}",

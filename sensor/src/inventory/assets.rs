@@ -18,6 +18,9 @@ use otwatch_common::{Mac, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+/// IP protocol number of TCP.
+const TCP: u8 = 6;
+
 /// Explicitly bound IPs above this per MAC look like proxy ARP, not one device.
 const MAX_BOUND_IPS: usize = 16;
 /// IPv6 addresses one host commonly uses at once (link-local, SLAAC, temporary, ULA).
@@ -184,11 +187,24 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             by_ip.entry(k.server).or_default().push((k, c));
         }
     }
+    // Hosts that answer a controller protocol: their requests to a historian port do not
+    // make it a historian's server (a PLC logging to SQL is rare, a PLC is never an analyst).
+    let controllers: BTreeSet<IpAddr> = inv
+        .conns
+        .iter()
+        .filter(|(_, c)| {
+            c.protocol
+                .as_deref()
+                .is_some_and(classify::is_controller_protocol)
+        })
+        .map(|(k, _)| k.server)
+        .collect();
     let ctx = Context {
         inv,
         forwarding: &forwarding,
         by_ip: &by_ip,
         internet: &internet,
+        controllers: &controllers,
     };
     let mut assets: Vec<Asset> = groups
         .into_values()
@@ -221,8 +237,16 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             first_seen: ts_text(c.counters.first),
             last_seen: ts_text(c.counters.last),
             flows: c.flows,
+            accessed: c.accessed.areas.iter().map(|a| a.to_model()).collect(),
         })
         .collect();
+    let dropped: u64 = inv.conns.values().map(|c| c.accessed.total_dropped()).sum();
+    if dropped > 0 {
+        *stats
+            .limits
+            .entry("access_ranges_dropped".to_string())
+            .or_default() += dropped;
+    }
 
     InventoryReport {
         schema: INVENTORY_SCHEMA.to_string(),
@@ -251,6 +275,7 @@ struct Context<'a> {
     forwarding: &'a dyn Fn(&super::MacFacts) -> bool,
     by_ip: &'a BTreeMap<IpAddr, Vec<(&'a ConnKey, &'a ConnFacts)>>,
     internet: &'a BTreeSet<IpAddr>,
+    controllers: &'a BTreeSet<IpAddr>,
 }
 
 /// Gathers what the asset with these addresses did on its connections.
@@ -268,6 +293,12 @@ fn behaviour(ctx: &Context<'_>, ips: &[IpAddr], first: Timestamp) -> Behaviour {
                     b.served.insert(proto.to_string());
                 }
                 b.ops_received.extend(c.operations.iter().cloned());
+                if k.transport == TCP && classify::HISTORIAN_PORTS.contains(&k.port) {
+                    let clients = b.historian_ports.entry(k.port).or_default();
+                    if !ctx.controllers.contains(&k.client) && !ips.contains(&k.client) {
+                        clients.insert(k.client);
+                    }
+                }
             }
             if k.client == *ip {
                 if classify::is_controller_protocol(proto) {
@@ -348,7 +379,13 @@ fn build_asset(ctx: &Context<'_>, ips: &[IpAddr], macs: &[Mac]) -> Asset {
         (None, Some(ip)) => format!("ip:{ip}"),
         (None, None) => String::new(),
     };
-    let b = behaviour(ctx, ips, counters.first.unwrap_or_default());
+    let mut b = behaviour(ctx, ips, counters.first.unwrap_or_default());
+    b.historian_names = evidence
+        .iter()
+        .filter(|e| matches!(e.field, Field::Hostname | Field::Description | Field::Model))
+        .filter(|e| classify::historian_name(&e.value))
+        .map(|e| format!("{} ({})", e.value, e.source))
+        .collect();
     let os = pick(Field::Os);
     let (vendor, hostname, model, firmware, serial) = (
         pick(Field::Vendor),

@@ -4,13 +4,15 @@
 //! then behaviour: the end that *serves* an industrial control protocol is a controller of the
 //! kind that protocol implies, the end that sends program downloads or CPU stop/start to
 //! controllers is an engineering workstation, and an end that polls controllers is an HMI or,
-//! when it polls many, a SCADA server. Levels follow the Purdue model: 0 field I/O, 1 control,
+//! when it polls many, a SCADA server. A historian is only named on evidence: its own name
+//! says so (an OPC UA application, a host name), or it polls several controllers read-only
+//! *and* serves a historian or database port to hosts that are not controllers. Levels follow the Purdue model: 0 field I/O, 1 control,
 //! 2 supervision, 3 site operations, 4 enterprise IT, 5 the internet.
 
 use super::facts::EvidenceRec;
 use otwatch_common::observation::Field;
 use otwatch_common::Timestamp;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// Industrial protocols whose server is a controller, and which controller type that means.
@@ -43,6 +45,35 @@ const ENGINEERING_OPS: &[&str] = &[
 /// An OT client polling at least this many controllers is a SCADA server, not an HMI panel.
 const SCADA_MIN_SERVERS: usize = 5;
 
+/// A historian collects from more than one controller.
+const HISTORIAN_MIN_SERVERS: usize = 2;
+
+/// TCP ports of historian and time-series database servers: Microsoft SQL Server 1433
+/// (AVEVA/Wonderware Historian's store), PostgreSQL 5432, MySQL 3306, OSIsoft PI Data
+/// Archive 5450, InfluxDB HTTP API 8086, AVEVA Historian Client Access Point 32568.
+pub const HISTORIAN_PORTS: &[u16] = &[1433, 3306, 5432, 5450, 8086, 32568];
+
+/// Operations a data collector performs; anything else (write, control, downloads) means
+/// the host does more than record.
+const COLLECTOR_OPS: &[&str] = &["read", "identify", "diagnostics", "time_sync"];
+
+/// Words in an asset's own name or description that name a historian product (compared
+/// without case). "PI" alone or "Wonderware" alone are not enough: PI is a common word and
+/// Wonderware also makes HMIs (InTouch).
+const HISTORIAN_NAMES: &[&str] = &[
+    "historian",
+    "osisoft",
+    "pi data archive",
+    "influxdb",
+    "infoplus.21",
+];
+
+/// True when a name or description names a historian product.
+pub fn historian_name(value: &str) -> bool {
+    let v = value.to_lowercase();
+    HISTORIAN_NAMES.iter().any(|n| v.contains(n))
+}
+
 /// What an asset did, gathered from its connections.
 #[derive(Debug, Default, Clone)]
 pub struct Behaviour {
@@ -58,6 +89,10 @@ pub struct Behaviour {
     pub internet_peers: BTreeSet<IpAddr>,
     /// Its own addresses are internet hosts.
     pub is_internet: bool,
+    /// Historian ports it served, each with the clients that are not controllers.
+    pub historian_ports: BTreeMap<u16, BTreeSet<IpAddr>>,
+    /// Its own names and descriptions that name a historian, as "value (source)".
+    pub historian_names: Vec<String>,
     pub first_seen: Timestamp,
 }
 
@@ -67,6 +102,29 @@ impl Behaviour {
             .iter()
             .find(|(p, _)| self.served.contains(*p))
             .copied()
+    }
+
+    /// Why this asset is a historian, if the evidence says so.
+    fn historian(&self) -> Option<String> {
+        if let Some(name) = self.historian_names.first() {
+            return Some(format!("identity: {name} names a historian"));
+        }
+        let collects = self.ot_servers.len() >= HISTORIAN_MIN_SERVERS
+            && self
+                .ops_performed
+                .iter()
+                .all(|op| COLLECTOR_OPS.contains(&op.as_str()));
+        let (port, clients) = self
+            .historian_ports
+            .iter()
+            .find(|(_, clients)| !clients.is_empty())?;
+        collects.then(|| {
+            format!(
+                "behaviour: reads {} controllers and serves tcp {port} to {} other host(s)",
+                self.ot_servers.len(),
+                clients.len()
+            )
+        })
     }
 }
 
@@ -134,8 +192,13 @@ pub fn classify(
         .copied()
         .filter(|op| b.ops_performed.contains(*op))
         .collect();
+    let controller = b.served_controller_protocol();
+    let historian = b.historian();
     let behaviour_type: Option<(String, String)> =
-        if let Some((proto, ty)) = b.served_controller_protocol() {
+        if let (Some(why), None | Some(("opcua", _))) = (&historian, controller) {
+            // A historian often serves OPC UA itself; a PLC or RTU is never a historian.
+            Some(("historian".to_string(), why.clone()))
+        } else if let Some((proto, ty)) = controller {
             let mut why = format!("behaviour: answers {proto} as server");
             if let Some(op) = ENGINEERING_OPS
                 .iter()
@@ -248,6 +311,50 @@ mod tests {
             x.ot_servers.insert(IpAddr::from([10, 0, 0, i]));
         }
         assert_eq!(classify(&x, None, false).0, "scada_server");
+    }
+
+    #[test]
+    fn historians_need_evidence() {
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        // Reads two controllers and serves SQL Server to an office host: historian, level 3.
+        let mut x = b();
+        x.ot_servers.extend([ip(1), ip(2)]);
+        x.ops_performed.insert("read".into());
+        x.historian_ports.entry(1433).or_default().insert(ip(50));
+        let (t, l, ev) = classify(&x, None, true);
+        assert_eq!((t.as_str(), l), ("historian", Some(3)));
+        assert_eq!(
+            ev[0].source,
+            "behaviour: reads 2 controllers and serves tcp 1433 to 1 other host(s)"
+        );
+        // The same without a database client, with one controller, or writing: not one.
+        let mut y = x.clone();
+        y.historian_ports.clear();
+        y.historian_ports.entry(1433).or_default();
+        assert_eq!(classify(&y, None, true).0, "hmi");
+        let mut y = x.clone();
+        y.ot_servers.remove(&ip(2));
+        assert_eq!(classify(&y, None, true).0, "hmi");
+        let mut y = x.clone();
+        y.ops_performed.insert("write".into());
+        assert_eq!(classify(&y, None, true).0, "hmi");
+        // A PLC is never a historian, whatever it serves.
+        let mut y = x.clone();
+        y.served.insert("modbus".into());
+        assert_eq!(classify(&y, None, true).0, "plc");
+        // Its own name says so: even an OPC UA server is then a historian.
+        let mut y = b();
+        y.served.insert("opcua".into());
+        assert_eq!(classify(&y, None, false).0, "opc_server");
+        y.historian_names
+            .push("opcua application AVEVA Historian (urn:x) (opcua create session)".into());
+        assert_eq!(classify(&y, None, false).0, "historian");
+        // Identity protocols that name a type still win.
+        assert_eq!(classify(&y, Some(("switch", 85)), false).0, "switch");
+        assert!(historian_name("PLANT-HISTORIAN-01"));
+        assert!(historian_name("OSIsoft PI Data Archive"));
+        assert!(!historian_name("Raspberry PI 4"));
+        assert!(!historian_name("Wonderware InTouch"));
     }
 
     #[test]

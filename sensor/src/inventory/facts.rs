@@ -1,5 +1,6 @@
 //! Raw facts per address and per connection, and how they merge.
 
+use super::access::Accessed;
 use otwatch_common::observation::Field;
 use otwatch_common::{Mac, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -205,6 +206,9 @@ pub struct ConnFacts {
     /// (user, protocol) → first seen.
     #[serde(with = "login_map")]
     pub cleartext_logins: BTreeMap<(String, String), Timestamp>,
+    /// Address ranges the client read, wrote or commanded.
+    #[serde(default)]
+    pub accessed: Accessed,
 }
 
 impl ConnFacts {
@@ -220,6 +224,7 @@ impl ConnFacts {
             let e = self.cleartext_logins.entry(k).or_insert(t);
             *e = (*e).min(t);
         }
+        self.accessed.merge(&o.accessed);
     }
 }
 

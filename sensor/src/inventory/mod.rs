@@ -7,6 +7,7 @@
 //! the evidence by source strength. Keeping facts raw makes the inventory mergeable: a later
 //! run continues an earlier one by folding more facts into the same maps.
 
+pub mod access;
 pub mod assets;
 pub mod classify;
 pub mod facts;
@@ -197,6 +198,18 @@ impl Inventory {
             Observation::FunctionCode(fc) => {
                 if let Some(c) = self.conn_of(origin) {
                     c.function_codes.insert(fc);
+                }
+            }
+            Observation::Access {
+                op,
+                unit,
+                area,
+                block,
+                start,
+                count,
+            } => {
+                if let Some(c) = self.conn_of(origin) {
+                    c.accessed.add(unit, area, block, op.as_str(), start, count);
                 }
             }
             Observation::CleartextLogin { user, protocol } => {

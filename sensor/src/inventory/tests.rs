@@ -1,6 +1,6 @@
 use super::*;
 use crate::protocols::Endpoint;
-use otwatch_common::observation::Field;
+use otwatch_common::observation::{Field, Operation};
 
 fn mac(s: &str) -> Mac {
     s.parse().unwrap()
@@ -142,4 +142,129 @@ fn merging_two_runs_equals_one_run() {
     flow(&mut b, ("10.0.0.6", None), ("10.0.0.9", None), 502);
     a.merge(b);
     assert_eq!(a, one);
+}
+
+/// A flow like [`flow`] with a recognised protocol.
+fn proto_flow(inv: &mut Inventory, client: &str, server: &str, port: u16, p: &'static str) {
+    let ep = |ip_: &str, port| Endpoint {
+        ip: ip(ip_),
+        port,
+        mac: None,
+    };
+    inv.add_flow(&FlowSummary {
+        client: ep(client, 40000),
+        server: ep(server, port),
+        ip_proto: 6,
+        protocol: Some(p),
+        packets: 10,
+        bytes: 1000,
+        first: Timestamp(1),
+        last: Timestamp(2),
+        new_flow: true,
+        client_ttl: 64,
+        server_ttl: 64,
+        to_group: false,
+    });
+}
+
+fn flow_ctx(client: &str, server: &str, port: u16) -> FlowCtx {
+    FlowCtx {
+        client: Endpoint {
+            ip: ip(client),
+            port: 40000,
+            mac: None,
+        },
+        server: Endpoint {
+            ip: ip(server),
+            port,
+            mac: None,
+        },
+        transport: crate::protocols::Transport::Tcp,
+        ts: Timestamp(1),
+        dst_mac: None,
+    }
+}
+
+#[test]
+fn accessed_ranges_are_merged_per_unit_area_and_operation() {
+    let mut inv = Inventory::default();
+    proto_flow(&mut inv, "10.0.0.9", "10.0.0.3", 502, "modbus");
+    let ctx = flow_ctx("10.0.0.9", "10.0.0.3", 502);
+    let origin = Origin::Flow {
+        ctx: &ctx,
+        protocol: "modbus",
+    };
+    let write = |start, count| Observation::Access {
+        op: Operation::Write,
+        unit: Some(1),
+        area: "holding_registers",
+        block: None,
+        start,
+        count,
+    };
+    for obs in [write(100, 1), write(0, 5), write(5, 5), write(3, 2)] {
+        inv.observe(origin, obs);
+    }
+    inv.observe(
+        origin,
+        Observation::Access {
+            op: Operation::Read,
+            unit: Some(1),
+            area: "coils",
+            block: None,
+            start: 0,
+            count: 16,
+        },
+    );
+    let r = report(&inv, Default::default());
+    let json = serde_json::to_string(&r.connections[0].accessed).unwrap();
+    assert_eq!(
+        json,
+        r#"[{"unit":1,"area":"coils","op":"read","ranges":"0-15","dropped":0},{"unit":1,"area":"holding_registers","op":"write","ranges":"0-9,100","dropped":0}]"#
+    );
+    assert!(!r.stats.limits.contains_key("access_ranges_dropped"));
+    // A later run folded in continues the same sets.
+    let mut later = inv.clone();
+    later.merge(inv.clone());
+    assert_eq!(
+        report(&later, Default::default()).connections[0].accessed,
+        r.connections[0].accessed
+    );
+}
+
+#[test]
+fn a_collector_that_serves_sql_to_the_office_is_a_historian() {
+    let mut inv = Inventory::default();
+    for plc in ["10.0.1.1", "10.0.1.2"] {
+        proto_flow(&mut inv, "10.0.2.10", plc, 502, "modbus");
+    }
+    let ctx = flow_ctx("10.0.2.10", "10.0.1.1", 502);
+    inv.observe(
+        Origin::Flow {
+            ctx: &ctx,
+            protocol: "modbus",
+        },
+        Observation::Operation {
+            op: Operation::Read,
+            function_code: Some(3),
+        },
+    );
+    // An office host queries its SQL Server port (no dissector: no protocol name).
+    flow(&mut inv, ("10.0.3.20", None), ("10.0.2.10", None), 1433);
+    let r = report(&inv, Default::default());
+    let a = r.assets.iter().find(|a| a.id == "ip:10.0.2.10").unwrap();
+    assert_eq!(
+        (a.device_type.as_str(), a.purdue_level),
+        ("historian", Some(3))
+    );
+    assert!(a.evidence.iter().any(|e| e.field == "device_type"
+        && e.source == "behaviour: reads 2 controllers and serves tcp 1433 to 1 other host(s)"));
+    // Without the database client it is a poller like any HMI.
+    let mut inv2 = Inventory::default();
+    for plc in ["10.0.1.1", "10.0.1.2"] {
+        proto_flow(&mut inv2, "10.0.2.10", plc, 502, "modbus");
+    }
+    let r = report(&inv2, Default::default());
+    let a = r.assets.iter().find(|a| a.id == "ip:10.0.2.10").unwrap();
+    assert_eq!(a.device_type, "hmi");
 }

@@ -19,7 +19,14 @@
 //! - device attributes (group 0) in an outstation's responses: software version, product name,
 //!   manufacturer, serial number and user-assigned name, source "dnp3 device attributes".
 //!
-//! The IIN octets of responses are parsed (see [`app::iin`]) but not reported.
+//! - the outstation's internal indications (IIN, clause 4) that say something about the
+//!   device, once per flow each, as Status facts about the sender of the response: IIN1.7
+//!   "device_restart", IIN1.6 "device_trouble", IIN1.4 "need_time", IIN2.5 "config_corrupt"
+//!   (source "dnp3 iin"). The outstation saying it restarted is not an operation: the
+//!   master's `restart` operation is only its cold/warm restart request;
+//! - the points a master selects or operates (functions 3-6): group 12 (CROB, pattern
+//!   control) as area "binary_output", group 41 as "analog_output", per destination link
+//!   address (`Access`, op control).
 
 pub mod app;
 
@@ -68,6 +75,17 @@ const MAX_VIOLATIONS: u8 = 8;
 const MAX_ADDRESSES: usize = 4;
 /// Distinct device attribute values reported per flow.
 const MAX_ATTRIBUTES: usize = 16;
+/// Runs of consecutive control points reported per fragment; a command naming more
+/// scattered points than this has the rest left out.
+const MAX_POINT_RUNS: usize = 8;
+
+/// Internal indications reported as Status facts, with their value (clause 4, IIN bits).
+const IIN_FACTS: [(u16, &str); 4] = [
+    (app::iin::DEVICE_RESTART, "device_restart"),
+    (app::iin::DEVICE_TROUBLE, "device_trouble"),
+    (app::iin::NEED_TIME, "need_time"),
+    (app::iin::CONFIG_CORRUPT, "config_corrupt"),
+];
 
 /// Link control function codes carrying user data, from a primary station (clause 9).
 const LINK_CONFIRMED_USER_DATA: u8 = 3;
@@ -209,6 +227,8 @@ pub struct Dnp3 {
     /// Fingerprints of device attribute facts already reported.
     attributes: [u64; MAX_ATTRIBUTES],
     attributes_len: usize,
+    /// IIN bits already reported (of [`IIN_FACTS`]).
+    iin_reported: u16,
 }
 
 fn side(dir: Direction) -> usize {
@@ -390,7 +410,7 @@ impl Dnp3 {
         let r = &mut self.sides[side(dir)].fragment;
         if fir && fin {
             r.next_seq = None;
-            self.fragment(dir, payload, true, out);
+            self.fragment(dir, h.destination, payload, true, out);
             return;
         }
         if fir {
@@ -417,7 +437,8 @@ impl Dnp3 {
             r.next_seq = None;
             let buf = std::mem::take(&mut r.buf);
             let complete = !r.overflow;
-            self.fragment(dir, &buf, complete, out);
+            let destination = r.addresses.1;
+            self.fragment(dir, destination, &buf, complete, out);
             // Keep the allocation for the next fragment of this direction.
             let r = &mut self.sides[side(dir)].fragment;
             r.buf = buf;
@@ -425,10 +446,12 @@ impl Dnp3 {
         }
     }
 
-    /// One application fragment; `complete` is false when the reassembly cap cut it short.
+    /// One application fragment to link address `destination`; `complete` is false when the
+    /// reassembly cap cut it short.
     fn fragment(
         &mut self,
         dir: Direction,
+        destination: u16,
         fragment: &[u8],
         complete: bool,
         out: &mut Vec<Observation>,
@@ -441,7 +464,10 @@ impl Dnp3 {
             }
         };
         let code = header.function;
-        let mut found = Found::default();
+        let mut found = Found {
+            controls: matches!(code, function::SELECT..=function::DIRECT_OPERATE_NR),
+            ..Found::default()
+        };
         if let Some(mode) = app::walk_mode(code) {
             if let Err(e) = app::walk_objects(objects, mode, &mut found) {
                 if complete {
@@ -463,6 +489,42 @@ impl Dnp3 {
         }
         if matches!(code, function::RESPONSE | function::UNSOLICITED_RESPONSE) {
             self.attributes(sender(dir), &found, out);
+        }
+        if let Some(iin) = header.iin {
+            self.iin(sender(dir), iin, out);
+        }
+        // The operated points (clause 4, controls), for the addressed outstation.
+        for &(group, start, stop) in found.runs.get(..found.runs_len).unwrap_or_default() {
+            let area = match group {
+                app::GROUP_BINARY_COMMAND => "binary_output",
+                _ => "analog_output",
+            };
+            out.push(Observation::Access {
+                op: Operation::Control,
+                unit: Some(destination.into()),
+                area,
+                block: None,
+                start,
+                count: (stop - start).saturating_add(1),
+            });
+        }
+    }
+
+    /// The internal indications of a response that describe the outstation (clause 4:
+    /// IIN1.7 device restart, IIN1.6 device trouble, IIN1.4 need time, IIN2.5 configuration
+    /// corrupt), each once per flow.
+    fn iin(&mut self, subject: Subject, iin: u16, out: &mut Vec<Observation>) {
+        for (bit, value) in IIN_FACTS {
+            if iin & bit == 0 || self.iin_reported & bit != 0 {
+                continue;
+            }
+            self.iin_reported |= bit;
+            out.push(Observation::Identity {
+                subject,
+                field: Field::Status,
+                value: value.to_string(),
+                source: "dnp3 iin",
+            });
         }
     }
 
@@ -525,6 +587,11 @@ struct Found<'a> {
     serial: Option<&'a [u8]>,
     name: Option<&'a [u8]>,
     id: Option<&'a [u8]>,
+    /// The fragment is a control request: collect its command points.
+    controls: bool,
+    /// (group, first point, last point) of runs of consecutive command points.
+    runs: [(u8, u32, u32); MAX_POINT_RUNS],
+    runs_len: usize,
 }
 
 impl<'a> Visitor<'a> for Found<'a> {
@@ -551,6 +618,24 @@ impl<'a> Visitor<'a> for Found<'a> {
             _ => return,
         };
         slot.get_or_insert(a.value);
+    }
+
+    fn wants_points(&self, group: u8) -> bool {
+        self.controls && matches!(group, app::GROUP_BINARY_COMMAND | app::GROUP_ANALOG_COMMAND)
+    }
+
+    fn points(&mut self, group: u8, _variation: u8, start: u32, stop: u32) {
+        let n = self.runs_len;
+        if let Some(last) = n.checked_sub(1).and_then(|i| self.runs.get_mut(i)) {
+            if last.0 == group && last.2.checked_add(1) == Some(start) {
+                last.2 = stop;
+                return;
+            }
+        }
+        if let Some(slot) = self.runs.get_mut(n) {
+            *slot = (group, start, stop);
+            self.runs_len += 1;
+        }
     }
 }
 

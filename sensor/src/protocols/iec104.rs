@@ -17,6 +17,9 @@
 //!   is diagnostics, parameters are write; file transfer ASDUs (120-127) are file_transfer;
 //! - the controlled station's common address: Description "iec104 common address N", source
 //!   "iec104 asdu", once per address;
+//! - the information object addresses a command activates (C_SC..C_BO, 45-51 and 58-64,
+//!   cause 6), as `Access` (op control) of the common address, area named after the command
+//!   ("single_command", "setpoint_float", ...);
 //! - violations: a bad APCI (length, U-format function bits, S/U frames with an ASDU), and an
 //!   ASDU whose length disagrees with its type and number of objects.
 
@@ -426,7 +429,10 @@ impl Iec104 {
                 }
             }
             Apci::I { .. } => match AsduHeader::parse(asdu) {
-                Ok(h) => self.asdu(dir, &h, out),
+                Ok(h) => {
+                    self.asdu(dir, &h, out);
+                    command_access(&h, asdu, out);
+                }
                 Err(e) => self.violation(out, e.to_string()),
             },
         }
@@ -480,6 +486,59 @@ impl Iec104 {
             value: format!("iec104 common address {address}"),
             source: "iec104 asdu",
         });
+    }
+}
+
+/// The area name of a command type (101 §7.3.2, 104 clause 6 for the time-tagged forms).
+fn command_area(type_id: u8) -> Option<&'static str> {
+    Some(match type_id {
+        45 | 58 => "single_command",
+        46 | 59 => "double_command",
+        47 | 60 => "regulating_step",
+        48 | 61 => "setpoint_normalized",
+        49 | 62 => "setpoint_scaled",
+        50 | 63 => "setpoint_float",
+        51 | 64 => "bitstring",
+        _ => return None,
+    })
+}
+
+/// The objects a command for activation addresses (101 §7.2.2: SQ=0 is n pairs of a
+/// three-octet address and an element, SQ=1 one address and n consecutive elements). The
+/// ASDU's length was checked against its type and count by [`AsduHeader::parse`].
+fn command_access(h: &AsduHeader, asdu: &[u8], out: &mut Vec<Observation>) {
+    let Some(area) = command_area(h.type_id) else {
+        return;
+    };
+    let Some(element) = element_len(h.type_id) else {
+        return;
+    };
+    if h.cause != cause::ACTIVATION {
+        return;
+    }
+    let objects = asdu.get(ASDU_HEADER..).unwrap_or_default();
+    let ioa = |o: &[u8]| match o.get(..IOA_LEN) {
+        Some(&[a, b, c]) => Some(u32::from_le_bytes([a, b, c, 0])),
+        _ => None,
+    };
+    let access = |start: u32, count: u32| Observation::Access {
+        op: Operation::Control,
+        unit: Some(h.common_address.into()),
+        area,
+        block: None,
+        start,
+        count,
+    };
+    if h.sequence {
+        if let Some(start) = ioa(objects) {
+            out.push(access(start, h.count.into()));
+        }
+        return;
+    }
+    for object in objects.chunks_exact(IOA_LEN + element) {
+        if let Some(a) = ioa(object) {
+            out.push(access(a, 1));
+        }
     }
 }
 

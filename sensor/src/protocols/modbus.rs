@@ -23,8 +23,9 @@
 //! out to their master); identity is then about the flow's client. UMAS frames (function 90)
 //! may be longer than 254 (see [`MAX_UMAS_LENGTH`]).
 //!
-//! Not reported yet, for want of an observation: the unit identifier, and the register and
-//! coil ranges requests read and write ([`pdu::Request::read`], [`pdu::Request::write`]).
+//! - the register and coil ranges each request reads and writes (functions 1-6, 15, 16, 22,
+//!   23), with the unit identifier, as `Access` observations (areas "coils",
+//!   "discrete_inputs", "holding_registers", "input_registers"; PDU addresses, 0-based).
 
 pub mod pdu;
 pub mod umas;
@@ -34,7 +35,7 @@ use pdu::{check_response, device_id, operations, parse_request, FunctionCode, Re
 use super::registry::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -334,6 +335,7 @@ impl Modbus {
             }
         };
         emit_operations(&request, out);
+        emit_access(h.unit, &request, out);
         if self.pending.len() == MAX_PENDING {
             self.pending.pop_front();
         }
@@ -507,6 +509,24 @@ fn emit_operations(req: &Request, out: &mut Vec<Observation>) {
             op,
             function_code: Some(code),
         });
+    }
+}
+
+/// The ranges a request reads and writes (MB §6.1-6.4 reads, §6.5, §6.6, §6.11, §6.12, §6.16
+/// writes, §6.17 both), for unit `unit` (TCP §3.1.3: the device behind a gateway).
+fn emit_access(unit: u8, req: &Request, out: &mut Vec<Observation>) {
+    let ranges = [(Operation::Read, req.read), (Operation::Write, req.write)];
+    for (op, range) in ranges {
+        if let Some(r) = range {
+            out.push(Observation::Access {
+                op,
+                unit: Some(unit.into()),
+                area: r.table.name(),
+                block: None,
+                start: r.start.into(),
+                count: r.quantity.into(),
+            });
+        }
     }
 }
 

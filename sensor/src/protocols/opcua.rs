@@ -8,6 +8,14 @@
 //! - the channel's security policy from the OpenSecureChannel asymmetric security header
 //!   (§6.7.2.3), e.g. "opcua security policy None": a finding for later alerts, not a
 //!   violation (source "opcua open secure channel");
+//! - the channel's MessageSecurityMode next to it, e.g. "opcua security mode None": read from
+//!   the OpenSecureChannelRequest when its body is in clear (policy None; source "opcua open
+//!   secure channel"). With another policy that body is always encrypted (Part 6 §6.7.4:
+//!   OpenSecureChannel messages are signed and encrypted unless the mode is None), so the
+//!   mode is inferred from the requests that follow: a request whose type id is a known
+//!   service is in clear, "Sign" (source "opcua signed message"); [`OPAQUE_REQUESTS`]
+//!   requests in a row that are not mean "SignAndEncrypt" (source "opcua encrypted
+//!   message"). Once per flow;
 //! - every service request as an operation whose function code is the request's
 //!   encoding id (ReadRequest 631 = read, WriteRequest 673 = write, CallRequest 712 =
 //!   control, GetEndpoints 428 = identify, ...). OpenSecureChannel (446) and
@@ -69,6 +77,9 @@ pub const CHUNK_PREFIX_CAP: usize = 64 << 10;
 /// Body bytes of a multi-chunk message kept for decoding.
 pub const BODY_CAP: usize = 32 << 10;
 const POLICY_NONE: &[u8] = b"http://opcfoundation.org/UA/SecurityPolicy#None";
+/// Requests with an unreadable type id, after an OpenSecureChannel with a policy other than
+/// None, that make the channel's mode SignAndEncrypt.
+pub const OPAQUE_REQUESTS: u8 = 3;
 /// Distinct security policies reported per flow.
 const MAX_POLICIES: usize = 4;
 /// Protocol violations reported per flow.
@@ -127,6 +138,10 @@ pub struct OpcUa {
     endpoint_reported: bool,
     policies: [u64; MAX_POLICIES],
     policies_len: usize,
+    /// The MessageSecurityMode was reported.
+    mode_reported: bool,
+    /// Requests on a protected channel whose type id was not a known service.
+    opaque_requests: u8,
     client_app_reported: bool,
     server_app_reported: bool,
     last_login: Option<u64>,
@@ -145,6 +160,8 @@ impl Default for OpcUa {
             endpoint_reported: false,
             policies: [0; MAX_POLICIES],
             policies_len: 0,
+            mode_reported: false,
+            opaque_requests: 0,
             client_app_reported: false,
             server_app_reported: false,
             last_login: None,
@@ -363,7 +380,53 @@ impl OpcUa {
         };
         self.report_policy(policy, out);
         if dir == self.request_dir && h.chunk == b'F' {
+            if self.security == Security::Cleartext {
+                if let Some(mode) = open_request_mode(c) {
+                    self.report_mode(mode, "opcua open secure channel", out);
+                }
+            }
             self.request(services::OPEN_SECURE_CHANNEL_REQUEST, out);
+        }
+    }
+
+    /// Reports the channel's MessageSecurityMode (Part 4 §7.20: 0 Invalid, 1 None, 2 Sign,
+    /// 3 SignAndEncrypt), once per flow.
+    fn report_mode(&mut self, mode: u32, source: &'static str, out: &mut Vec<Observation>) {
+        if self.mode_reported {
+            return;
+        }
+        self.mode_reported = true;
+        let name = match mode {
+            1 => "None",
+            2 => "Sign",
+            3 => "SignAndEncrypt",
+            _ => "Invalid",
+        };
+        out.push(Observation::Identity {
+            subject: self.ua_server(),
+            field: Field::Description,
+            value: format!("opcua security mode {name}"),
+            source,
+        });
+    }
+
+    /// On a channel opened with a policy other than None, the first message body of each
+    /// request tells whether the mode encrypts: a known service type id is in clear.
+    fn infer_mode(&mut self, dir: Direction, type_id: Option<u32>, out: &mut Vec<Observation>) {
+        if self.mode_reported
+            || self.security != Security::Protected
+            || !self.roles_known
+            || dir != self.request_dir
+        {
+            return;
+        }
+        if type_id.is_some_and(|t| services::request_operation(t).is_some()) {
+            self.report_mode(2, "opcua signed message", out);
+            return;
+        }
+        self.opaque_requests = self.opaque_requests.saturating_add(1);
+        if self.opaque_requests >= OPAQUE_REQUESTS {
+            self.report_mode(3, "opcua encrypted message", out);
         }
     }
 
@@ -448,8 +511,9 @@ impl OpcUa {
                 side.chunking = None;
                 side.body.clear();
                 let mut b = Cursor::new(body);
-                let Some(type_id) = binary::expanded_node_id(&mut b).and_then(|n| n.ns0_numeric())
-                else {
+                let type_id = binary::expanded_node_id(&mut b).and_then(|n| n.ns0_numeric());
+                self.infer_mode(dir, type_id, out);
+                let Some(type_id) = type_id else {
                     return;
                 };
                 let body = b.rest();
@@ -569,6 +633,24 @@ impl OpcUa {
             source,
         });
     }
+}
+
+/// The SecurityMode of an OpenSecureChannelRequest in clear, from just after the
+/// SecurityPolicyUri (Part 6 §6.7.2.3: SenderCertificate, ReceiverCertificateThumbprint;
+/// §6.7.2.4 sequence header: SequenceNumber, RequestId; the body's type id, then Part 4
+/// §5.5.2 OpenSecureChannelRequest: RequestHeader, ClientProtocolVersion UInt32,
+/// RequestType enum, SecurityMode enum).
+fn open_request_mode(c: &mut Cursor<'_>) -> Option<u32> {
+    binary::bytes(c)?;
+    binary::bytes(c)?;
+    c.skip(8)?;
+    let type_id = binary::expanded_node_id(c)?.ns0_numeric()?;
+    if type_id != services::OPEN_SECURE_CHANNEL_REQUEST {
+        return None;
+    }
+    binary::skip_request_header(c)?;
+    c.skip(8)?;
+    binary::u32(c)
 }
 
 /// Services whose bodies are read: requests naming the client and its user, responses

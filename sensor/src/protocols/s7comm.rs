@@ -25,12 +25,15 @@
 //! What is reported: every job and userdata request as an `Operation` (or `FunctionCode`) with
 //! the raw code (jobs: the function byte, e.g. 0x04 read var; userdata: `0x7GGSS`, function
 //! group GG and subfunction SS, e.g. 0x70401 read SZL), rack/slot from the called TSAP, the
+//! byte ranges each Read Var / Write Var item addresses as `Access` (areas "db<N>",
+//! "di<N>", "I", "Q", "M", "P", "L", "C", "T"; [`items`]), the
 //! identity records of SZL 0x0011/0x001C answers ([`szl`]), and S7comm-plus requests and the
 //! PLC's order number and firmware from its session answer ([`plus`]). The PLC password
 //! (userdata group 5) is only XOR-obfuscated on the wire, so it is reported as a cleartext
 //! login without a user name; its bytes are never kept.
 
 mod cotp;
+mod items;
 mod plus;
 mod szl;
 
@@ -458,6 +461,9 @@ impl S7 {
             _ => None,
         };
         push_op(out, op, u32::from(function));
+        if let Some(op @ (Operation::Read | Operation::Write)) = op {
+            items::report(param, op, out);
+        }
     }
 
     /// A userdata PDU: the parameter is a 3-byte head, a length, the method, type (high

@@ -207,6 +207,11 @@ pub mod attribute {
     pub const OSTR: u8 = 5;
 }
 
+/// Binary command objects: CROB (g12v1) and pattern control block (g12v2) (Annex A).
+pub const GROUP_BINARY_COMMAND: u8 = 12;
+/// Analog output blocks (g41) (Annex A).
+pub const GROUP_ANALOG_COMMAND: u8 = 41;
+
 /// Group 50 (time and date) objects: a write of these is a clock set (clause 4, time sync).
 pub const GROUP_TIME: u8 = 50;
 
@@ -214,6 +219,13 @@ pub const GROUP_TIME: u8 = 50;
 pub trait Visitor<'a> {
     fn object_header(&mut self, _group: u8, _variation: u8) {}
     fn attribute(&mut self, _attribute: Attribute<'a>) {}
+    /// Whether [`Visitor::points`] should be called for objects of `group` that carry data.
+    fn wants_points(&self, _group: u8) -> bool {
+        false
+    }
+    /// Objects of `group` at point indexes `start..=stop` carry data: from a start-stop range
+    /// (qualifiers 0x00-0x02), or one index prefix (qualifiers 0x17, 0x28, 0x39).
+    fn points(&mut self, _group: u8, _variation: u8, _start: u32, _stop: u32) {}
 }
 
 /// The data size of one object of a group and variation (Annex A).
@@ -336,6 +348,7 @@ pub fn walk_objects<'a>(
             return Err(AppError::ReservedQualifier(qualifier));
         }
         let truncated = AppError::ObjectHeaderTruncated;
+        let mut span = None;
         let count: u64 = match range {
             // Start and stop indexes of 1, 2 or 4 octets.
             0..=2 => {
@@ -345,6 +358,7 @@ pub fn walk_objects<'a>(
                 if start > stop {
                     return Err(AppError::RangeBackwards { start, stop });
                 }
+                span = Some((start, stop));
                 u64::from(stop - start) + 1
             }
             // Absolute address (obsolete): one object.
@@ -440,7 +454,31 @@ pub fn walk_objects<'a>(
         };
         let need = count.saturating_mul(per_object + prefix_len as u64);
         let need = usize::try_from(need).map_err(|_| data_truncated)?;
-        r.take(need).ok_or(data_truncated)?;
+        if !visit.wants_points(group) {
+            r.take(need).ok_or(data_truncated)?;
+            continue;
+        }
+        if need > r.len() {
+            return Err(data_truncated);
+        }
+        match (prefix, span) {
+            (0, Some((start, stop))) => {
+                visit.points(group, variation, start, stop);
+                r.take(need).ok_or(data_truncated)?;
+            }
+            // Index prefixes (prefix codes 1-3): each object names its point.
+            (1..=3, _) => {
+                let size = usize::try_from(per_object).map_err(|_| data_truncated)?;
+                for _ in 0..count {
+                    let index = r.uint(prefix_len).ok_or(data_truncated)?;
+                    r.take(size).ok_or(data_truncated)?;
+                    visit.points(group, variation, index, index);
+                }
+            }
+            _ => {
+                r.take(need).ok_or(data_truncated)?;
+            }
+        }
     }
     Ok(())
 }

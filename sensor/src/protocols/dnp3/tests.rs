@@ -144,10 +144,100 @@ fn select_operate_is_control_with_both_link_addresses() {
             address(Subject::Client, 1),
             address(Subject::Server, 10),
             op(Operation::Control, 3),
+            crob(10, 0),
             Observation::FunctionCode(129),
             op(Operation::Control, 4),
+            crob(10, 0),
         ]
     );
+}
+
+/// A control of binary output point `index` of outstation `unit` (tshark: dnp3.al.index).
+fn crob(unit: u32, index: u32) -> Observation {
+    Observation::Access {
+        op: Operation::Control,
+        unit: Some(unit),
+        area: "binary_output",
+        block: None,
+        start: index,
+        count: 1,
+    }
+}
+
+/// One link frame (clause 9) from `src` to `dst` carrying `user` data, CRCs computed, as hex.
+fn frame(control: u8, dst: u16, src: u16, user: &[u8]) -> String {
+    let mut head = vec![0x05, 0x64, (user.len() + 5) as u8, control];
+    head.extend(dst.to_le_bytes());
+    head.extend(src.to_le_bytes());
+    let mut f = head.clone();
+    f.extend(crc(&head).to_le_bytes());
+    for block in user.chunks(16) {
+        f.extend(block);
+        f.extend(crc(block).to_le_bytes());
+    }
+    f.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn outstation_internal_indications_become_status_facts_once() {
+    let status = |value: &str| Observation::Identity {
+        subject: Subject::Server,
+        field: Field::Status,
+        value: value.to_owned(),
+        source: "dnp3 iin",
+    };
+    // zeek-dnp3.pcap frame 83: 4 -> 3 RESPONSE, IIN 0x8000 (tshark: "Device Restart"); frame
+    // 4: UNSOLICITED RESPONSE, IIN 0x1000 ("Time Sync Required"); cold restart response IIN
+    // 0x0001 (broadcast received: nothing about the device).
+    let restart = "05640a44030004007caed4c2818000901d";
+    // Built: RESPONSE (transport FIR|FIN, application FIR|FIN) with IIN1.6 device trouble and
+    // IIN2.5 configuration corrupt (0x4020), checked with text2pcap + tshark -V.
+    let trouble = frame(0x44, 3, 4, &[0xc0, 0xc0, 0x81, 0x40, 0x20]);
+    let out = run(
+        &tcp(),
+        &[
+            (Direction::ToClient, restart),
+            (Direction::ToClient, UNSOLICITED),
+            (Direction::ToClient, restart),
+            (Direction::ToClient, COLD_RESTART_RESPONSE),
+            (Direction::ToClient, &trouble),
+            (Direction::ToClient, &trouble),
+        ],
+    );
+    let facts: Vec<&Observation> = out
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Observation::Identity {
+                    field: Field::Status,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        facts,
+        [
+            &status("device_restart"),
+            &status("need_time"),
+            &status("device_trouble"),
+            &status("config_corrupt"),
+        ]
+    );
+    // An outstation reporting its restart is not a restart operation.
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o, Observation::Operation { .. })));
+    // A master never sends IIN: its requests give no status.
+    let out = run(&tcp(), &[(Direction::ToServer, SELECT)]);
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Observation::Identity {
+            field: Field::Status,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -635,4 +725,36 @@ fn mutated_streams_never_panic() {
             }
         }
     }
+}
+
+#[test]
+fn control_points_from_ranges_and_index_prefixes() {
+    // Built (layouts of IEEE 1815-2012 Annex A): g41v2 with qualifier 0x00 (1-octet start 3,
+    // stop 4, two 3-octet blocks), then g12v1 with qualifier 0x17 (count 2, 1-octet indexes
+    // 7 and 8, 11-octet CROBs), then g12v1 index 20 alone.
+    let mut objects = vec![41, 2, 0x00, 3, 4];
+    objects.extend([0u8; 6]);
+    objects.extend([12, 1, 0x17, 2, 7]);
+    objects.extend([0u8; 11]);
+    objects.push(8);
+    objects.extend([0u8; 11]);
+    objects.extend([12, 1, 0x17, 1, 20]);
+    objects.extend([0u8; 11]);
+    let mut found = Found {
+        controls: true,
+        ..Found::default()
+    };
+    app::walk_objects(&objects, app::Walk::WithData, &mut found).unwrap();
+    assert_eq!(
+        found.runs.get(..found.runs_len).unwrap(),
+        [(41, 3, 4), (12, 7, 8), (12, 20, 20)]
+    );
+    // Objects cut short are a truncation, not points.
+    let mut found = Found {
+        controls: true,
+        ..Found::default()
+    };
+    let cut = objects.get(..20).unwrap();
+    assert!(app::walk_objects(cut, app::Walk::WithData, &mut found).is_err());
+    assert_eq!(found.runs_len, 1);
 }

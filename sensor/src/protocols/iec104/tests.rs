@@ -108,6 +108,17 @@ fn startup_interrogation_and_station_address() {
     );
 }
 
+fn command(unit: u32, area: &'static str, ioa: u32) -> Observation {
+    Observation::Access {
+        op: Operation::Control,
+        unit: Some(unit),
+        area,
+        block: None,
+        start: ioa,
+        count: 1,
+    }
+}
+
 #[test]
 fn commands_are_control_only_for_activation() {
     let out = run(&[
@@ -124,10 +135,15 @@ fn commands_are_control_only_for_activation() {
         vec![
             op(Operation::Control, 58),
             common_address(Subject::Server, 3),
+            // tshark: iec60870_asdu.addr 3, iec60870_asdu.ioa 4501 (frame 9), 4500 (frame 25),
+            // 5020 (frame 51).
+            command(3, "single_command", 4501),
             Observation::FunctionCode(58),
             Observation::FunctionCode(58),
             op(Operation::Control, 45),
+            command(3, "single_command", 4500),
             op(Operation::Control, 50),
+            command(3, "setpoint_float", 5020),
             Observation::FunctionCode(0x143),
             Observation::FunctionCode(0x183),
         ]

@@ -65,6 +65,18 @@ pub enum Table {
     HoldingRegisters,
 }
 
+impl Table {
+    /// The table's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Coils => "coils",
+            Table::DiscreteInputs => "discrete_inputs",
+            Table::InputRegisters => "input_registers",
+            Table::HoldingRegisters => "holding_registers",
+        }
+    }
+}
+
 /// A block of items a request reads or writes (addresses are PDU addresses, 0-based, MB §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {

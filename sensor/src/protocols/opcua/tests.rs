@@ -300,6 +300,12 @@ fn mainloop_expected() -> Vec<Observation> {
             "opcua security policy None",
             "opcua open secure channel",
         ),
+        // tshark: opcua.MessageSecurityMode 0x00000001 (frame 10).
+        id(
+            Subject::Server,
+            "opcua security mode None",
+            "opcua open secure channel",
+        ),
         fc(446),
         op(Operation::Identify, 428),
         id(
@@ -355,9 +361,9 @@ fn every_split_of_a_message_gives_the_same_result() {
             (TO_SERVER, msg[cut..].to_vec()),
         ];
         let out = run_bytes(new().as_mut(), &segs);
-        assert_eq!(out.len(), 4, "cut at {cut}: {out:?}");
+        assert_eq!(out.len(), 5, "cut at {cut}: {out:?}");
         assert_eq!(
-            out[3],
+            out[4],
             Observation::CleartextLogin {
                 user: "user1".into(),
                 protocol: "opcua"
@@ -385,6 +391,44 @@ fn encrypted_channel_reports_its_policy_and_nothing_from_ciphertext() {
             ),
             fc(446),
         ]
+    );
+    // The mode is inside the encrypted OpenSecureChannel; requests that stay unreadable
+    // say SignAndEncrypt (the capture has four such MSG chunks from the client).
+    // (A Hello names the sides first, as in the capture.)
+    let mut msgs = vec![(TO_SERVER, HEL), (TO_SERVER, OPN_BASIC128_REQ)];
+    msgs.extend([(TO_SERVER, ENCRYPTED_MSG); OPAQUE_REQUESTS as usize + 1]);
+    let modes: Vec<Observation> = run(&msgs)
+        .into_iter()
+        .filter(|o| format!("{o:?}").contains("security mode"))
+        .collect();
+    assert_eq!(
+        modes,
+        [id(
+            Subject::Server,
+            "opcua security mode SignAndEncrypt",
+            "opcua encrypted message"
+        )]
+    );
+    // A request in clear on such a channel: the mode only signs.
+    let out = run(&[
+        (TO_SERVER, HEL),
+        (TO_SERVER, OPN_BASIC128_REQ),
+        (TO_SERVER, ENCRYPTED_MSG),
+        (TO_SERVER, READ_REQ),
+        (TO_SERVER, ENCRYPTED_MSG),
+        (TO_SERVER, ENCRYPTED_MSG),
+    ]);
+    let modes: Vec<&Observation> = out
+        .iter()
+        .filter(|o| format!("{o:?}").contains("security mode"))
+        .collect();
+    assert_eq!(
+        modes,
+        [&id(
+            Subject::Server,
+            "opcua security mode Sign",
+            "opcua signed message"
+        )]
     );
 }
 
@@ -458,7 +502,7 @@ fn chunked_message_is_reassembled() {
             &[(TO_SERVER, hex(OPN_REQ)), (TO_SERVER, c1), (TO_SERVER, c2)],
         );
         assert_eq!(
-            out[2..],
+            out[3..],
             [
                 fc(461),
                 id(

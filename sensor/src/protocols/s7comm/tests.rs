@@ -78,7 +78,7 @@ const DELETE: &str =
 const START_UPLOAD: &str = "0300002302f080320100000800001200001d00000000000000095f3042303030303041";
 const UPLOAD: &str = "0300001902f080320100000900000800001e00000000000007";
 const END_UPLOAD: &str = "0300001902f080320100000a00000800001f00000000000007";
-/// snap7_s300_everything.pcapng frame 49: write var (0x05), DB1.DBB0 4 bytes.
+/// snap7_s300_everything.pcapng frame 49: write var (0x05), one REAL at MB16 (tshark: area 0x83).
 const WRITE_VAR: &str =
     "0300002702f080320100001800000e00080501120a100800010000830000800007000479e9f642";
 /// snap7_s300_everything.pcapng frame 51: read var (0x04).
@@ -145,7 +145,16 @@ fn flow() -> FlowCtx {
 }
 
 /// Feeds segments like the flow layer: per-direction buffers, consumed bytes drained.
+/// Feeds segments through `d`; `Access` observations are left out (see items.rs and
+/// [`write_var_reports_the_bytes_it_writes`]).
 fn run_with(d: &mut S7, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
+    run_all(d, segs)
+        .into_iter()
+        .filter(|o| !matches!(o, Observation::Access { .. }))
+        .collect()
+}
+
+fn run_all(d: &mut S7, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
     let mut pending = [Vec::new(), Vec::new()];
     let mut out = Vec::new();
     for (dir, seg) in segs {
@@ -233,6 +242,26 @@ fn byte_by_byte_delivery_gives_the_same_facts() {
         .flat_map(|(d, h)| hex(h).into_iter().map(move |b| (*d, vec![b])))
         .collect();
     assert_eq!(run_with(&mut S7::new("s7comm"), &segs), rps_expected());
+}
+
+#[test]
+fn write_var_reports_the_bytes_it_writes() {
+    // snap7_s300_everything.pcapng frame 49 (tshark: area 0x83, address.byte 16, REAL × 1).
+    let out = run_all(&mut S7::new("s7comm"), &[(C, hex(WRITE_VAR))]);
+    assert_eq!(
+        out,
+        vec![
+            op(Operation::Write, 0x05),
+            Observation::Access {
+                op: Operation::Write,
+                unit: None,
+                area: "M",
+                block: None,
+                start: 16,
+                count: 4,
+            }
+        ]
+    );
 }
 
 #[test]
