@@ -1,7 +1,21 @@
 //! The otwatch wire model. The `.proto` files under `otwatch/v1/` are the single source of truth
-//! for message and field names; the sensor's JSON output is their proto3 JSON mapping with the
-//! original field names. Generated gRPC code joins this crate with the sensor–manager link.
+//! for message and field names: the sensor's JSON report uses their field names, and the
+//! sensor–manager link (`SensorLink`) and the operator API (`Manager`) are generated from them.
 #![forbid(unsafe_code)]
 
 /// `otwatch/v1/inventory.proto`: assets, connections, alerts and the inventory report.
 pub const INVENTORY_PROTO: &str = include_str!("../otwatch/v1/inventory.proto");
+/// `otwatch/v1/sensorlink.proto`: enrolment and delta sync between a sensor and its manager.
+pub const SENSORLINK_PROTO: &str = include_str!("../otwatch/v1/sensorlink.proto");
+/// `otwatch/v1/manager.proto`: the manager's API.
+pub const MANAGER_PROTO: &str = include_str!("../otwatch/v1/manager.proto");
+
+/// The encoded `FileDescriptorSet` of every otwatch proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/otwatch_descriptor.bin"));
+
+/// Generated messages, clients and servers of package `otwatch.v1`.
+pub mod v1 {
+    #![allow(clippy::all, missing_docs, unreachable_pub)]
+    tonic::include_proto!("otwatch.v1");
+}
