@@ -6,9 +6,11 @@
 //!   hostname PLC-7"), which the inventory folds in.
 //! - [`addr`]: MAC addresses and the text forms of addresses.
 //! - [`time`]: packet timestamps and their RFC 3339 form.
+//! - [`link`]: enrolment tokens, certificate identities and operator roles of the sensor–manager link.
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod link;
 pub mod model;
 pub mod observation;
 pub mod time;
