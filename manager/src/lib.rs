@@ -1,7 +1,25 @@
-//! otwatch manager: fleet ingest, aggregation, risk scoring and the operator API.
+//! otwatch manager: enrolment, fleet ingest, the fleet view and the operator API.
 //!
-//! The manager aggregates what many sensors see. Its ingest, fleet store and API arrive with
-//! the sensor–manager link; see `docs/ARCHITECTURE.md` for where each part will live.
+//! A tour:
+//! - [`pki`]: the manager's CA (ECDSA P-256), server, sensor and operator certificates;
+//!   identities are SAN URIs (`otwatch_common::link::Identity`).
+//! - [`store`]: the [`store::FleetStore`] seam and its sled implementation; a sensor's batch is
+//!   applied in one transaction with its last applied sequence number, flushed before the ack.
+//! - [`fleet`]: merging the sensors' assets and connections into one view per site.
+//! - [`tls`]: the rustls server (optional client certificates, revoked sensors refused at the
+//!   handshake) and client helpers (pinned-CA discovery, mTLS channels).
+//! - [`api`]: the `SensorLink` and `Manager` gRPC services; [`serve`] runs them
+//!   ([`serve::start`]); [`admin`]: offline `token create` / `user create`.
+//! - [`cli`]: the operator CLI `otwatch`.
 #![forbid(unsafe_code)]
 
 pub use otwatch_common as common;
+
+pub mod admin;
+pub mod api;
+pub mod cli;
+pub mod fleet;
+pub mod pki;
+pub mod serve;
+pub mod store;
+pub mod tls;

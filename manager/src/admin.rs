@@ -1,0 +1,104 @@
+//! Offline administration on a data directory (`otwatch-manager token create`, `user create`).
+//! These open the store directly, so they run while `serve` is stopped (sled locks the store).
+
+use crate::pki::{now_secs, random_hex, rfc3339, sha256, write_operator_credentials, Ca, DataDir};
+use crate::serve::ServeError;
+use crate::store::{FleetStore, SledStore, TokenRecord};
+use otwatch_common::link::{valid_name, EnrollToken, OperatorRole};
+use std::path::Path;
+
+/// A created enrolment token.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub token: EnrollToken,
+    pub site: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Parses a duration like `90s`, `15m`, `24h`, `7d` (a bare number is seconds).
+pub fn parse_ttl(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (s.get(..i), 1),
+        Some((i, 'm')) => (s.get(..i), 60),
+        Some((i, 'h')) => (s.get(..i), 3600),
+        Some((i, 'd')) => (s.get(..i), 86_400),
+        _ => (Some(s), 1),
+    };
+    num.and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("bad duration {s:?}; use e.g. 30s, 15m, 24h or 7d"))
+}
+
+fn check_name(what: &str, s: &str) -> Result<(), ServeError> {
+    if valid_name(s) {
+        Ok(())
+    } else {
+        Err(ServeError::Server(format!(
+            "bad {what} name {s:?}: use 1-63 characters of a-z 0-9 . _ - starting with a letter or digit"
+        )))
+    }
+}
+
+/// Creates a one-time enrolment token for `site`, valid `ttl_secs`, in the given store.
+pub fn create_token(
+    ca: &Ca,
+    store: &dyn FleetStore,
+    site: &str,
+    ttl_secs: i64,
+) -> Result<CreatedToken, ServeError> {
+    check_name("site", site)?;
+    let token = EnrollToken {
+        secret: random_hex(16),
+        ca_sha256: ca.sha256(),
+    };
+    let now = now_secs();
+    let rec = TokenRecord {
+        site: site.to_string(),
+        created_at: now,
+        expires_at: now + ttl_secs,
+        used_by: None,
+    };
+    store.create_token(sha256(token.secret.as_bytes()), rec)?;
+    Ok(CreatedToken {
+        token,
+        site: site.to_string(),
+        expires_at: rfc3339(now + ttl_secs),
+    })
+}
+
+/// [`create_token`] on a data directory.
+pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<CreatedToken, ServeError> {
+    let ca = Ca::load(data)?;
+    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    create_token(&ca, &store, site, ttl_secs)
+}
+
+/// Writes an operator's key, certificate and the CA into `out`; returns the certificate's
+/// notAfter (RFC 3339).
+pub fn create_user(
+    data: &Path,
+    name: &str,
+    role: OperatorRole,
+    out: &Path,
+) -> Result<String, ServeError> {
+    check_name("user", name)?;
+    let ca = Ca::load(data)?;
+    let issued = write_operator_credentials(&ca, name, role, out)?;
+    Ok(rfc3339(issued.not_after))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ttl() {
+        assert_eq!(super::parse_ttl("24h"), Ok(86_400));
+        assert_eq!(super::parse_ttl("1s"), Ok(1));
+        assert_eq!(super::parse_ttl("90"), Ok(90));
+        assert!(super::parse_ttl("0s").is_err());
+        assert!(super::parse_ttl("h").is_err());
+        assert!(super::parse_ttl("").is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
+
+use super::{
+    blocking, change, operator_identity, page, peer, refuse, ManagerService, Shared, ONLINE_SECS,
+};
+use crate::pki::{now_secs, rfc3339};
+use crate::store::{SensorRecord, StoreError};
+use otwatch_proto::v1::manager_server::Manager;
+use otwatch_proto::v1::*;
+use std::pin::Pin;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+use tracing::{info, warn};
+
+fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
+    let status = if r.revoked {
+        "revoked"
+    } else if now - r.last_seen < ONLINE_SECS {
+        "online"
+    } else {
+        "offline"
+    };
+    Sensor {
+        id: r.id.clone(),
+        site: r.site.clone(),
+        hostname: r.hostname.clone(),
+        version: r.version.clone(),
+        status: status.into(),
+        enrolled_at: rfc3339(r.enrolled_at),
+        last_seen: rfc3339(r.last_seen),
+        backlog: r.backlog,
+        applied_seq: r.applied_seq,
+        capture_mode: r.capture_mode.clone(),
+        drops: r.drops,
+        certificate_not_after: rfc3339(r.cert_not_after),
+    }
+}
+
+pub(super) fn asset_matches(f: &FleetAsset, q: &ListAssetsRequest) -> bool {
+    let Some(a) = &f.asset else { return false };
+    let text = q.text.to_lowercase();
+    (q.device_type.is_empty() || a.device_type == q.device_type)
+        && (q.purdue_level.is_none() || a.purdue_level == q.purdue_level)
+        && (q.protocol.is_empty() || a.protocols.iter().any(|p| p.name == q.protocol))
+        && (q.vendor.is_empty() || a.vendor.to_lowercase().contains(&q.vendor.to_lowercase()))
+        && (text.is_empty()
+            || a.ips
+                .iter()
+                .chain(&a.macs)
+                .chain(&a.names)
+                .chain([&a.hostname, &a.vendor, &a.model])
+                .any(|s| s.to_lowercase().contains(&text)))
+}
+
+fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
+    if site.is_empty() {
+        Ok(shared.sites()?.into_iter().collect())
+    } else {
+        Ok(vec![site.to_string()])
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<Change, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Manager for ManagerService {
+    async fn list_sites(
+        &self,
+        req: Request<ListSitesRequest>,
+    ) -> Result<Response<ListSitesResponse>, Status> {
+        operator_identity(&self.0, &req, "ListSites")?;
+        let shared = self.0.clone();
+        let sites = blocking(move || {
+            let sensors = shared.store.sensors()?;
+            let alerts = shared.store.alerts()?;
+            let mut out = Vec::new();
+            for site in shared.sites()? {
+                out.push(Site {
+                    sensors: sensors.iter().filter(|s| s.site == site).count() as u32,
+                    assets: shared.site_assets(&site)?.len() as u64,
+                    open_alerts: alerts
+                        .iter()
+                        .filter(|a| a.site == site && a.state != "resolved")
+                        .count() as u64,
+                    name: site,
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+        Ok(Response::new(ListSitesResponse { sites }))
+    }
+
+    async fn list_sensors(
+        &self,
+        req: Request<ListSensorsRequest>,
+    ) -> Result<Response<ListSensorsResponse>, Status> {
+        operator_identity(&self.0, &req, "ListSensors")?;
+        let site = req.into_inner().site;
+        let store = self.0.store.clone();
+        let all = blocking(move || store.sensors()).await?;
+        let now = now_secs();
+        let sensors = all
+            .iter()
+            .filter(|s| site.is_empty() || s.site == site)
+            .map(|s| sensor_msg(s, now))
+            .collect();
+        Ok(Response::new(ListSensorsResponse { sensors }))
+    }
+
+    async fn revoke_sensor(
+        &self,
+        req: Request<RevokeSensorRequest>,
+    ) -> Result<Response<Sensor>, Status> {
+        let (name, role) = operator_identity(&self.0, &req, "RevokeSensor")?;
+        let p = peer(&req);
+        if !role.can_administer() {
+            return Err(refuse(
+                &p,
+                "RevokeSensor",
+                Status::permission_denied(format!(
+                    "role {} cannot revoke sensors; ask an admin",
+                    role.as_str()
+                )),
+            ));
+        }
+        let id = req.into_inner().id;
+        let store = self.0.store.clone();
+        let sid = id.clone();
+        let rec = blocking(move || store.update_sensor(&sid, &|r| r.revoked = true))
+            .await?
+            .ok_or_else(|| {
+                Status::not_found(format!("no sensor {id}; list them with `otwatch sensors`"))
+            })?;
+        if let Ok(mut r) = self.0.revoked.write() {
+            r.insert(rec.id.clone());
+        }
+        warn!(peer = %p, by = %name, sensor = %rec.id, site = %rec.site, "sensor revoked");
+        let _ = self.0.changes.send(change("sensor", &rec.site, &rec.id));
+        Ok(Response::new(sensor_msg(&rec, now_secs())))
+    }
+
+    async fn list_assets(
+        &self,
+        req: Request<ListAssetsRequest>,
+    ) -> Result<Response<ListAssetsResponse>, Status> {
+        operator_identity(&self.0, &req, "ListAssets")?;
+        let q = req.into_inner();
+        let shared = self.0.clone();
+        let site = q.site.clone();
+        let per_site = blocking(move || {
+            sites_for(&shared, &site)?
+                .iter()
+                .map(|s| shared.site_assets(s))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let matched: Vec<&FleetAsset> = per_site
+            .iter()
+            .flat_map(|v| v.iter())
+            .filter(|f| asset_matches(f, &q))
+            .collect();
+        let (assets, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
+        Ok(Response::new(ListAssetsResponse {
+            assets: assets.into_iter().cloned().collect(),
+            next_page_token,
+            total: matched.len() as u64,
+        }))
+    }
+
+    async fn get_asset(
+        &self,
+        req: Request<GetAssetRequest>,
+    ) -> Result<Response<FleetAsset>, Status> {
+        operator_identity(&self.0, &req, "GetAsset")?;
+        let id = req.into_inner().id;
+        let Some((site, _)) = id.split_once('/') else {
+            return Err(Status::invalid_argument(
+                "asset ids look like <site>/<id>, as listed by `otwatch assets`",
+            ));
+        };
+        let shared = self.0.clone();
+        let site = site.to_string();
+        let assets = blocking(move || shared.site_assets(&site)).await?;
+        assets
+            .iter()
+            .find(|a| a.id == id)
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found(format!("no asset {id}")))
+    }
+
+    async fn list_connections(
+        &self,
+        req: Request<ListConnectionsRequest>,
+    ) -> Result<Response<ListConnectionsResponse>, Status> {
+        operator_identity(&self.0, &req, "ListConnections")?;
+        let q = req.into_inner();
+        let shared = self.0.clone();
+        let site = q.site.clone();
+        let all = blocking(move || {
+            let mut out = Vec::new();
+            for s in sites_for(&shared, &site)? {
+                out.extend(shared.site_connections(&s)?);
+            }
+            Ok(out)
+        })
+        .await?;
+        let matched: Vec<FleetConnection> = all
+            .into_iter()
+            .filter(|c| {
+                q.address.is_empty()
+                    || c.connection
+                        .as_ref()
+                        .is_some_and(|c| c.client == q.address || c.server == q.address)
+            })
+            .collect();
+        let (connections, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
+        Ok(Response::new(ListConnectionsResponse {
+            connections,
+            next_page_token,
+            total: matched.len() as u64,
+        }))
+    }
+
+    async fn list_alerts(
+        &self,
+        req: Request<ListAlertsRequest>,
+    ) -> Result<Response<ListAlertsResponse>, Status> {
+        operator_identity(&self.0, &req, "ListAlerts")?;
+        let q = req.into_inner();
+        let store = self.0.store.clone();
+        let all = blocking(move || store.alerts()).await?;
+        let mut matched: Vec<FleetAlert> = all
+            .into_iter()
+            .filter(|a| {
+                let al = a.alert.clone().unwrap_or_default();
+                (q.site.is_empty() || a.site == q.site)
+                    && (q.state.is_empty() || a.state == q.state)
+                    && (q.severity.is_empty() || al.severity == q.severity)
+                    && (q.kind.is_empty() || al.kind == q.kind)
+            })
+            .collect();
+        matched.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
+        let (alerts, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
+        Ok(Response::new(ListAlertsResponse {
+            alerts,
+            next_page_token,
+            total: matched.len() as u64,
+        }))
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        req: Request<AlertActionRequest>,
+    ) -> Result<Response<FleetAlert>, Status> {
+        self.alert_action(req, "acknowledged", "AcknowledgeAlert", "acknowledge")
+            .await
+    }
+
+    async fn resolve_alert(
+        &self,
+        req: Request<AlertActionRequest>,
+    ) -> Result<Response<FleetAlert>, Status> {
+        self.alert_action(req, "resolved", "ResolveAlert", "resolve")
+            .await
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, req: Request<WatchRequest>) -> Result<Response<WatchStream>, Status> {
+        operator_identity(&self.0, &req, "Watch")?;
+        let site = req.into_inner().site;
+        let mut changes = self.0.changes.subscribe();
+        let mut shutdown = self.0.shutdown.subscribe();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let c = tokio::select! {
+                    c = changes.recv() => c,
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                };
+                let item = match c {
+                    Ok(c) if site.is_empty() || c.site == site => Ok(c),
+                    Ok(_) => continue,
+                    // A slow watcher missed changes: tell it, it can list again.
+                    Err(broadcast::error::RecvError::Lagged(n)) => Err(Status::data_loss(format!(
+                        "missed {n} changes; list again to catch up"
+                    ))),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if tx.send(item).await.is_err() {
+                    return; // the watcher went away
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
+
+impl ManagerService {
+    async fn alert_action(
+        &self,
+        req: Request<AlertActionRequest>,
+        state: &'static str,
+        call: &str,
+        verb: &str,
+    ) -> Result<Response<FleetAlert>, Status> {
+        let (name, role) = operator_identity(&self.0, &req, call)?;
+        let p = peer(&req);
+        if !role.can_change_alerts() {
+            return Err(refuse(
+                &p,
+                call,
+                Status::permission_denied(format!(
+                    "role {} cannot {verb} alerts; ask an admin for the analyst role",
+                    role.as_str()
+                )),
+            ));
+        }
+        let id = req.into_inner().id;
+        let store = self.0.store.clone();
+        let (aid, by) = (id.clone(), format!("{name} ({})", role.as_str()));
+        let fa = blocking(move || store.set_alert_state(&aid, state, &by, &rfc3339(now_secs())))
+            .await?
+            .ok_or_else(|| {
+                Status::not_found(format!("no alert {id}; list them with `otwatch alerts`"))
+            })?;
+        info!(peer = %p, by = %name, alert = %fa.id, state, "alert state changed");
+        let _ = self.0.changes.send(change("alert", &fa.site, &fa.id));
+        Ok(Response::new(fa))
+    }
+}

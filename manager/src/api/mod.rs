@@ -1,0 +1,305 @@
+//! The gRPC services: `SensorLink` (enrolment and sync, for sensors; [`sensor_link`]) and
+//! `Manager` (the operator API; [`manager`]). Who calls is taken from the client certificate's
+//! SAN URI only; sensors may call only SensorLink (Enroll needs no certificate), operators only
+//! Manager. Every refusal is logged with its reason and the peer.
+
+mod manager;
+mod sensor_link;
+
+use crate::fleet;
+use crate::pki::{identity_of, now_secs, rfc3339, Ca};
+use crate::store::{FleetStore, StoreError};
+use crate::tls::Revoked;
+use otwatch_common::link::{Identity, OperatorRole};
+use otwatch_proto::v1::{Change, FleetAsset, FleetConnection};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, watch};
+use tonic::{Request, Status};
+use tracing::warn;
+
+/// A sensor counts as online when it called within this many seconds.
+pub const ONLINE_SECS: i64 = 30;
+/// Default and largest page sizes of list calls.
+pub const DEFAULT_PAGE: usize = 100;
+pub const MAX_PAGE: usize = 1000;
+
+/// A site's merged assets and the store generation they were computed at.
+type CachedSite = (u64, Arc<Vec<FleetAsset>>);
+
+/// State shared by both services.
+pub struct Shared {
+    pub store: Arc<dyn FleetStore>,
+    pub ca: Ca,
+    pub revoked: Revoked,
+    pub changes: broadcast::Sender<Change>,
+    /// Set to true when the manager stops: open Sync and Watch streams end so the server can
+    /// drain.
+    pub shutdown: watch::Sender<bool>,
+    /// Merged assets per site, valid for one store generation.
+    cache: Mutex<HashMap<String, CachedSite>>,
+}
+
+impl Shared {
+    pub fn new(store: Arc<dyn FleetStore>, ca: Ca, revoked: Revoked) -> Arc<Shared> {
+        Arc::new(Shared {
+            store,
+            ca,
+            revoked,
+            changes: broadcast::channel(1024).0,
+            shutdown: watch::channel(false).0,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+fn internal(e: StoreError) -> Status {
+    warn!(error = %e, "store error");
+    Status::internal(e.to_string())
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(internal)
+}
+
+fn peer<T>(req: &Request<T>) -> String {
+    req.remote_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn refuse(peer: &str, call: &str, status: Status) -> Status {
+    warn!(peer, call, code = ?status.code(), reason = status.message(), "refused");
+    status
+}
+
+/// The caller's identity from its (CA-verified) client certificate.
+fn identity<T>(shared: &Shared, req: &Request<T>, call: &str) -> Result<Identity, Status> {
+    let p = peer(req);
+    let Some(certs) = req.peer_certs() else {
+        return Err(refuse(&p, call, Status::unauthenticated(
+            "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR)",
+        )));
+    };
+    let Some(id) = certs.first().and_then(|c| identity_of(c)) else {
+        return Err(refuse(
+            &p,
+            call,
+            Status::unauthenticated("the client certificate carries no otwatch identity"),
+        ));
+    };
+    if let Identity::Sensor { id: sid, .. } = &id {
+        if shared
+            .revoked
+            .read()
+            .map(|r| r.contains(sid))
+            .unwrap_or(true)
+        {
+            return Err(refuse(
+                &p,
+                call,
+                Status::permission_denied(format!(
+                    "sensor {sid} is revoked; enrol it again with a new token"
+                )),
+            ));
+        }
+    }
+    Ok(id)
+}
+
+fn sensor_identity<T>(
+    shared: &Shared,
+    req: &Request<T>,
+    call: &str,
+) -> Result<(String, String), Status> {
+    match identity(shared, req, call)? {
+        Identity::Sensor { site, id } => Ok((site, id)),
+        other => Err(refuse(
+            &peer(req),
+            call,
+            Status::permission_denied(format!(
+                "{} is not a sensor; only sensors may call SensorLink",
+                other.uri()
+            )),
+        )),
+    }
+}
+
+fn operator_identity<T>(
+    shared: &Shared,
+    req: &Request<T>,
+    call: &str,
+) -> Result<(String, OperatorRole), Status> {
+    match identity(shared, req, call)? {
+        Identity::Operator { name, role } => Ok((name, role)),
+        other => Err(refuse(
+            &peer(req),
+            call,
+            Status::permission_denied(format!(
+                "{} is not an operator; the Manager API needs an operator certificate from `otwatch-manager user create`",
+                other.uri()
+            )),
+        )),
+    }
+}
+
+/// Text from a client: trimmed, control characters replaced, at most 256 characters.
+fn clean(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(256)
+        .collect()
+}
+
+/// The SensorLink service.
+#[derive(Clone)]
+pub struct SensorLinkService(pub Arc<Shared>);
+
+/// The Manager service.
+#[derive(Clone)]
+pub struct ManagerService(pub Arc<Shared>);
+
+fn change(kind: &str, site: &str, id: &str) -> Change {
+    Change {
+        kind: kind.to_string(),
+        site: site.to_string(),
+        id: id.to_string(),
+        at: rfc3339(now_secs()),
+    }
+}
+
+/// One page of `items` from the offset in `token`; (page, next token).
+fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String), Status> {
+    let size = match size as usize {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    };
+    let start: usize = if token.is_empty() {
+        0
+    } else {
+        token.parse().map_err(|_| {
+            Status::invalid_argument(
+                "bad page_token; pass the next_page_token of the previous answer",
+            )
+        })?
+    };
+    let end = start.saturating_add(size).min(items.len());
+    let page = items.get(start..end).unwrap_or(&[]).to_vec();
+    let next = if end < items.len() {
+        end.to_string()
+    } else {
+        String::new()
+    };
+    Ok((page, next))
+}
+
+impl Shared {
+    /// The merged assets of one site.
+    pub fn site_assets(&self, site: &str) -> Result<Arc<Vec<FleetAsset>>, StoreError> {
+        let generation = self.store.generation();
+        if let Ok(c) = self.cache.lock() {
+            if let Some((g, v)) = c.get(site) {
+                if *g == generation {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let mut input = Vec::new();
+        for s in self.store.sensors()?.iter().filter(|s| s.site == site) {
+            for a in self.store.assets_of(&s.id)? {
+                input.push((s.id.clone(), a));
+            }
+        }
+        let v = Arc::new(fleet::merge_assets(site, input));
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(site.to_string(), (generation, v.clone()));
+        }
+        Ok(v)
+    }
+
+    fn sites(&self) -> Result<BTreeSet<String>, StoreError> {
+        Ok(self.store.sensors()?.into_iter().map(|s| s.site).collect())
+    }
+
+    fn site_connections(&self, site: &str) -> Result<Vec<FleetConnection>, StoreError> {
+        let mut input = Vec::new();
+        for s in self.store.sensors()?.iter().filter(|s| s.site == site) {
+            for c in self.store.connections_of(&s.id)? {
+                input.push((s.id.clone(), c));
+            }
+        }
+        Ok(fleet::merge_connections(site, input))
+    }
+}
+
+/// Revoked sensor ids from the store (at start).
+pub fn revoked_from(store: &dyn FleetStore) -> Result<Revoked, StoreError> {
+    let set = store
+        .sensors()?
+        .into_iter()
+        .filter(|s| s.revoked)
+        .map(|s| s.id)
+        .collect();
+    Ok(Arc::new(std::sync::RwLock::new(set)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::manager::asset_matches;
+    use super::*;
+    use otwatch_proto::v1::{Asset, ListAssetsRequest, ProtocolUse};
+
+    #[test]
+    fn pages_by_offset() {
+        let items: Vec<u32> = (0..250).collect();
+        let (p, next) = page(&items, 0, "").unwrap();
+        assert_eq!((p.len(), next.as_str()), (100, "100"));
+        let (p, next) = page(&items, 100, "200").unwrap();
+        assert_eq!((p.len(), next.as_str()), (50, ""));
+        let (p, _) = page(&items, 5000, "").unwrap();
+        assert_eq!(p.len(), 250);
+        assert!(page(&items, 10, "x").is_err());
+        assert!(page(&items, 10, "999").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn asset_filters() {
+        let f = FleetAsset {
+            id: "a/mac:1".into(),
+            site: "a".into(),
+            asset: Some(Asset {
+                ips: vec!["10.0.0.7".into()],
+                vendor: "Siemens AG".into(),
+                device_type: "plc".into(),
+                purdue_level: Some(1),
+                protocols: vec![ProtocolUse {
+                    name: "s7comm".into(),
+                    role: "server".into(),
+                    port: 102,
+                }],
+                ..Default::default()
+            }),
+            seen_by: vec![],
+        };
+        let q = |f: fn(&mut ListAssetsRequest)| {
+            let mut r = ListAssetsRequest::default();
+            f(&mut r);
+            r
+        };
+        assert!(asset_matches(&f, &q(|_| {})));
+        assert!(asset_matches(&f, &q(|r| r.vendor = "siemens".into())));
+        assert!(asset_matches(&f, &q(|r| r.text = "10.0.0".into())));
+        assert!(asset_matches(&f, &q(|r| r.purdue_level = Some(1))));
+        assert!(asset_matches(&f, &q(|r| r.protocol = "s7comm".into())));
+        assert!(!asset_matches(&f, &q(|r| r.protocol = "modbus".into())));
+        assert!(!asset_matches(&f, &q(|r| r.device_type = "hmi".into())));
+        assert!(!asset_matches(&f, &q(|r| r.purdue_level = Some(2))));
+    }
+}

@@ -1,0 +1,196 @@
+//! The SensorLink service: enrolment, renewal, delta sync and heartbeats.
+
+use super::{blocking, change, clean, peer, refuse, sensor_identity, SensorLinkService};
+use crate::pki::{now_secs, random_hex, rfc3339, sha256};
+use crate::store::{Enrolled, SensorRecord, TokenError};
+use otwatch_common::link::EnrollToken;
+use otwatch_proto::v1::sensor_link_server::SensorLink;
+use otwatch_proto::v1::*;
+use std::pin::Pin;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::info;
+
+#[tonic::async_trait]
+impl SensorLink for SensorLinkService {
+    async fn enroll(
+        &self,
+        req: Request<EnrollRequest>,
+    ) -> Result<Response<EnrollResponse>, Status> {
+        let p = peer(&req);
+        let r = req.into_inner();
+        let token: EnrollToken = r
+            .token
+            .parse()
+            .map_err(|e: String| refuse(&p, "Enroll", Status::invalid_argument(e)))?;
+        if token.ca_sha256 != self.0.ca.sha256() {
+            return Err(refuse(&p, "Enroll", Status::invalid_argument(
+                "this token was made by another manager (its CA hash differs); create one on this manager with `otwatch-manager token create`",
+            )));
+        }
+        let id = format!("s-{}", random_hex(8));
+        // The site comes from the token: read it, sign, then mark the token used in the same
+        // transaction that records the sensor (which checks it again). A bad CSR does not burn
+        // the token.
+        let secret_hash = sha256(token.secret.as_bytes());
+        let store = self.0.store.clone();
+        let Some(t) = blocking(move || store.token_site(secret_hash)).await? else {
+            return Err(refuse(
+                &p,
+                "Enroll",
+                Status::unauthenticated(TokenError::Unknown.to_string()),
+            ));
+        };
+        let issued = self
+            .0
+            .ca
+            .sign_sensor_csr(&r.csr_pem, &t.site, &id)
+            .map_err(|e| refuse(&p, "Enroll", Status::invalid_argument(e.to_string())))?;
+        let rec = SensorRecord {
+            id: id.clone(),
+            hostname: clean(&r.hostname),
+            version: clean(&r.version),
+            cert_not_after: issued.not_after,
+            ..Default::default()
+        };
+        let store = self.0.store.clone();
+        let rec = match blocking(move || store.enroll(secret_hash, now_secs(), rec)).await? {
+            Enrolled::Ok(rec) => rec,
+            Enrolled::Refused(e) => {
+                let st = match e {
+                    TokenError::Unknown => Status::unauthenticated(e.to_string()),
+                    _ => Status::permission_denied(e.to_string()),
+                };
+                return Err(refuse(&p, "Enroll", st));
+            }
+        };
+        info!(peer = %p, sensor = %rec.id, site = %rec.site, hostname = %rec.hostname, "sensor enrolled");
+        let _ = self.0.changes.send(change("sensor", &rec.site, &rec.id));
+        Ok(Response::new(EnrollResponse {
+            sensor_id: rec.id,
+            site: rec.site,
+            certificate_pem: issued.cert_pem,
+            ca_pem: self.0.ca.cert_pem.clone(),
+            not_after: rfc3339(issued.not_after),
+        }))
+    }
+
+    async fn renew(&self, req: Request<RenewRequest>) -> Result<Response<EnrollResponse>, Status> {
+        let (site, id) = sensor_identity(&self.0, &req, "Renew")?;
+        let p = peer(&req);
+        let issued = self
+            .0
+            .ca
+            .sign_sensor_csr(&req.get_ref().csr_pem, &site, &id)
+            .map_err(|e| refuse(&p, "Renew", Status::invalid_argument(e.to_string())))?;
+        let store = self.0.store.clone();
+        let (sid, na) = (id.clone(), issued.not_after);
+        blocking(move || {
+            store.update_sensor(&sid, &move |r| {
+                r.cert_not_after = na;
+                r.last_seen = now_secs();
+            })
+        })
+        .await?;
+        info!(peer = %p, sensor = %id, "sensor certificate renewed");
+        Ok(Response::new(EnrollResponse {
+            sensor_id: id,
+            site,
+            certificate_pem: issued.cert_pem,
+            ca_pem: self.0.ca.cert_pem.clone(),
+            not_after: rfc3339(issued.not_after),
+        }))
+    }
+
+    type SyncStream = Pin<Box<dyn Stream<Item = Result<SyncAck, Status>> + Send>>;
+
+    async fn sync(
+        &self,
+        req: Request<Streaming<DeltaBatch>>,
+    ) -> Result<Response<Self::SyncStream>, Status> {
+        let (site, id) = sensor_identity(&self.0, &req, "Sync")?;
+        let p = peer(&req);
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel::<Result<SyncAck, Status>>(16);
+        let shared = self.0.clone();
+        let mut shutdown = self.0.shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    m = inbound.message() => m,
+                    // The manager stops: end the stream; the sensor reconnects and resends.
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                };
+                let batch = match next {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break,
+                    Err(e) => {
+                        info!(peer = %p, sensor = %id, error = %e, "sync stream ended");
+                        break;
+                    }
+                };
+                if shared
+                    .revoked
+                    .read()
+                    .map(|r| r.contains(&id))
+                    .unwrap_or(true)
+                {
+                    let st = refuse(
+                        &p,
+                        "Sync",
+                        Status::permission_denied(format!("sensor {id} is revoked")),
+                    );
+                    let _ = tx.send(Err(st)).await;
+                    break;
+                }
+                let store = shared.store.clone();
+                let sid = id.clone();
+                let r = blocking(move || store.apply_batch(&sid, &batch.deltas, now_secs())).await;
+                match r {
+                    Ok(applied) => {
+                        for (kind, cid) in &applied.changes {
+                            let _ = shared.changes.send(change(kind, &site, cid));
+                        }
+                        if tx
+                            .send(Ok(SyncAck {
+                                applied_seq: applied.applied_seq,
+                            }))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(st) => {
+                        let _ = tx.send(Err(st)).await;
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        let (_, id) = sensor_identity(&self.0, &req, "Heartbeat")?;
+        let backlog = req.get_ref().backlog;
+        let store = self.0.store.clone();
+        let rec = blocking(move || {
+            store.update_sensor(&id, &move |r| {
+                r.last_seen = now_secs();
+                r.backlog = backlog;
+            })
+        })
+        .await?;
+        Ok(Response::new(HeartbeatResponse {
+            applied_seq: rec.map(|r| r.applied_seq).unwrap_or(0),
+            server_time: rfc3339(now_secs()),
+        }))
+    }
+}

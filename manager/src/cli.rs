@@ -1,0 +1,538 @@
+//! The operator CLI `otwatch`: talks to the Manager API over mutual TLS with the credentials
+//! from `otwatch-manager user create` (`--cred DIR` holding key.pem, cert.pem, ca.pem).
+//! List commands fetch every page. JSON output is the proto3 JSON mapping of the messages with
+//! the original field names (64-bit counters as numbers), like `otwatch-sensor analyze`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use otwatch_proto::v1::manager_client::ManagerClient;
+use otwatch_proto::v1::*;
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use tonic::transport::Channel;
+
+/// Default manager address.
+pub const DEFAULT_MANAGER: &str = "https://127.0.0.1:7443";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "otwatch",
+    version,
+    about = "otwatch operator CLI: sites, sensors, assets, connections and alerts of a manager"
+)]
+pub struct Cli {
+    /// Manager URL (env OTWATCH_MANAGER; default https://127.0.0.1:7443).
+    #[arg(long, value_name = "URL", global = true)]
+    pub manager: Option<String>,
+    /// Directory with key.pem, cert.pem, ca.pem from `otwatch-manager user create` (env OTWATCH_CRED).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub cred: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Sites with their sensor, asset and open-alert counts.
+    Sites,
+    /// Sensors (status, last seen, backlog, drops), or `sensors revoke ID`.
+    Sensors {
+        #[arg(long)]
+        site: Option<String>,
+        #[command(subcommand)]
+        action: Option<SensorAction>,
+    },
+    /// The fleet inventory, merged per site.
+    Assets {
+        #[arg(long)]
+        site: Option<String>,
+        /// Device type (plc, hmi, ...).
+        #[arg(long = "type")]
+        device_type: Option<String>,
+        /// Purdue level 0-5.
+        #[arg(long)]
+        level: Option<u32>,
+        #[arg(long)]
+        protocol: Option<String>,
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Substring of ip, mac, hostname, vendor, model or name.
+        #[arg(long)]
+        text: Option<String>,
+    },
+    /// Connections, merged per site.
+    Connections {
+        #[arg(long)]
+        site: Option<String>,
+        /// Only connections with this IP as client or server.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
+    Alerts {
+        #[arg(long)]
+        site: Option<String>,
+        /// new, acknowledged or resolved.
+        #[arg(long)]
+        state: Option<String>,
+        #[command(subcommand)]
+        action: Option<AlertAction>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SensorAction {
+    /// Refuse this sensor from its next connection on (admin).
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertAction {
+    /// Acknowledge an alert (analyst or admin).
+    Ack { id: String },
+    /// Resolve an alert (analyst or admin).
+    Resolve { id: String },
+}
+
+/// Connects with the credentials in `cred`.
+pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<ManagerClient<Channel>> {
+    let read = |f: &str| {
+        std::fs::read_to_string(cred.join(f)).with_context(|| {
+            format!(
+                "reading {}; --cred DIR must hold key.pem, cert.pem, ca.pem from `otwatch-manager user create`",
+                cred.join(f).display()
+            )
+        })
+    };
+    let (ca, cert, key) = (read("ca.pem")?, read("cert.pem")?, read("key.pem")?);
+    let ch = crate::tls::channel(url, &ca, Some((&cert, &key)))
+        .await
+        .with_context(|| format!("connecting to the manager at {url}"))?;
+    Ok(ManagerClient::new(ch))
+}
+
+/// The status with its causes (a refused handshake shows up as a transport error whose
+/// cause names the TLS alert), plus a hint for the usual ones.
+pub fn status_err(e: tonic::Status) -> anyhow::Error {
+    let mut msg = format!("{:?}: {}", e.code(), e.message());
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    if msg.contains("UnknownCA") || msg.contains("BadCertificate") {
+        msg.push_str(" (the manager does not trust this client certificate: was it issued by another manager's CA?)");
+    } else if msg.contains("CertificateRevoked") {
+        msg.push_str(" (this certificate was revoked)");
+    } else if msg.contains("CertificateExpired") {
+        msg.push_str(" (this certificate expired; create new credentials with `otwatch-manager user create`)");
+    }
+    anyhow::anyhow!(msg)
+}
+
+/// Runs one command, writing its output to `out`.
+pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    let url = cli
+        .manager
+        .or_else(|| std::env::var("OTWATCH_MANAGER").ok())
+        .unwrap_or_else(|| DEFAULT_MANAGER.to_string());
+    let cred = cli
+        .cred
+        .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from))
+        .context("no credentials: pass --cred DIR (from `otwatch-manager user create`) or set OTWATCH_CRED")?;
+    let mut c = connect(&url, &cred).await?;
+    let fmt = cli.format;
+    match cli.command {
+        Command::Sites => {
+            let r = c
+                .list_sites(ListSitesRequest {})
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            let rows: Vec<Value> = r.sites.iter().map(site_json).collect();
+            emit(
+                out,
+                fmt,
+                rows,
+                &["name", "sensors", "assets", "open_alerts"],
+            )?;
+        }
+        Command::Sensors {
+            action: Some(SensorAction::Revoke { id }),
+            ..
+        } => {
+            let s = c
+                .revoke_sensor(RevokeSensorRequest { id })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            one(out, fmt, sensor_json(&s), "sensor revoked")?;
+        }
+        Command::Sensors { site, action: None } => {
+            let r = c
+                .list_sensors(ListSensorsRequest {
+                    site: site.unwrap_or_default(),
+                })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            let rows = r.sensors.iter().map(sensor_json).collect();
+            emit(
+                out,
+                fmt,
+                rows,
+                &[
+                    "id",
+                    "site",
+                    "hostname",
+                    "status",
+                    "last_seen",
+                    "applied_seq",
+                    "backlog",
+                    "drops",
+                ],
+            )?;
+        }
+        Command::Assets {
+            site,
+            device_type,
+            level,
+            protocol,
+            vendor,
+            text,
+        } => {
+            let mut q = ListAssetsRequest {
+                site: site.unwrap_or_default(),
+                device_type: device_type.unwrap_or_default(),
+                purdue_level: level,
+                protocol: protocol.unwrap_or_default(),
+                vendor: vendor.unwrap_or_default(),
+                text: text.unwrap_or_default(),
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            let mut all = Vec::new();
+            loop {
+                let r = c
+                    .list_assets(q.clone())
+                    .await
+                    .map_err(status_err)?
+                    .into_inner();
+                all.extend(r.assets);
+                if r.next_page_token.is_empty() {
+                    break;
+                }
+                q.page_token = r.next_page_token;
+            }
+            match fmt {
+                Format::Json => emit(out, fmt, all.iter().map(fleet_asset_json).collect(), &[])?,
+                Format::Table => {
+                    let rows = all.iter().map(asset_row).collect();
+                    emit(
+                        out,
+                        fmt,
+                        rows,
+                        &[
+                            "id",
+                            "ips",
+                            "vendor",
+                            "device_type",
+                            "level",
+                            "protocols",
+                            "seen_by",
+                        ],
+                    )?
+                }
+            }
+        }
+        Command::Connections { site, address } => {
+            let mut q = ListConnectionsRequest {
+                site: site.unwrap_or_default(),
+                address: address.unwrap_or_default(),
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            let mut all = Vec::new();
+            loop {
+                let r = c
+                    .list_connections(q.clone())
+                    .await
+                    .map_err(status_err)?
+                    .into_inner();
+                all.extend(r.connections);
+                if r.next_page_token.is_empty() {
+                    break;
+                }
+                q.page_token = r.next_page_token;
+            }
+            match fmt {
+                Format::Json => emit(out, fmt, all.iter().map(fleet_conn_json).collect(), &[])?,
+                Format::Table => {
+                    let rows = all.iter().map(conn_row).collect();
+                    emit(
+                        out,
+                        fmt,
+                        rows,
+                        &[
+                            "site",
+                            "client",
+                            "server",
+                            "transport",
+                            "port",
+                            "protocol",
+                            "packets",
+                            "sensors",
+                        ],
+                    )?
+                }
+            }
+        }
+        Command::Alerts {
+            action: Some(action),
+            ..
+        } => {
+            let (r, what) = match action {
+                AlertAction::Ack { id } => (
+                    c.acknowledge_alert(AlertActionRequest {
+                        id,
+                        comment: String::new(),
+                    })
+                    .await,
+                    "alert acknowledged",
+                ),
+                AlertAction::Resolve { id } => (
+                    c.resolve_alert(AlertActionRequest {
+                        id,
+                        comment: String::new(),
+                    })
+                    .await,
+                    "alert resolved",
+                ),
+            };
+            let a = r.map_err(status_err)?.into_inner();
+            one(out, fmt, fleet_alert_json(&a), what)?;
+        }
+        Command::Alerts {
+            site,
+            state,
+            action: None,
+        } => {
+            let mut q = ListAlertsRequest {
+                site: site.unwrap_or_default(),
+                state: state.unwrap_or_default(),
+                page_size: 1000,
+                ..Default::default()
+            };
+            let mut all = Vec::new();
+            loop {
+                let r = c
+                    .list_alerts(q.clone())
+                    .await
+                    .map_err(status_err)?
+                    .into_inner();
+                all.extend(r.alerts);
+                if r.next_page_token.is_empty() {
+                    break;
+                }
+                q.page_token = r.next_page_token;
+            }
+            match fmt {
+                Format::Json => emit(out, fmt, all.iter().map(fleet_alert_json).collect(), &[])?,
+                Format::Table => {
+                    let rows = all.iter().map(alert_row).collect();
+                    emit(
+                        out,
+                        fmt,
+                        rows,
+                        &["id", "site", "state", "severity", "kind", "summary"],
+                    )?
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn one(out: &mut dyn Write, fmt: Format, v: Value, what: &str) -> anyhow::Result<()> {
+    match fmt {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?,
+        Format::Table => writeln!(
+            out,
+            "{what}: {}",
+            v.get("id").and_then(Value::as_str).unwrap_or("")
+        )?,
+    }
+    Ok(())
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| cell(Some(x)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// JSON: an array of the rows. Table: the given columns, aligned.
+fn emit(out: &mut dyn Write, fmt: Format, rows: Vec<Value>, cols: &[&str]) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(rows))?
+        )?;
+        return Ok(());
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| cell(r.get(*c))).collect())
+        .collect();
+    let mut widths: Vec<usize> = cols.iter().map(|c| c.len()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count()).min(60);
+        }
+    }
+    let line = |vals: Vec<String>| {
+        vals.iter()
+            .zip(&widths)
+            .map(|(v, w)| {
+                let v: String = v.chars().take(60).collect();
+                format!("{v:<w$}")
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(
+        out,
+        "{}",
+        line(cols.iter().map(|c| c.to_uppercase()).collect())
+    )?;
+    for row in cells {
+        writeln!(out, "{}", line(row))?;
+    }
+    Ok(())
+}
+
+pub fn site_json(s: &Site) -> Value {
+    json!({"name": s.name, "sensors": s.sensors, "assets": s.assets, "open_alerts": s.open_alerts})
+}
+
+pub fn sensor_json(s: &Sensor) -> Value {
+    json!({
+        "id": s.id, "site": s.site, "hostname": s.hostname, "version": s.version,
+        "status": s.status, "enrolled_at": s.enrolled_at, "last_seen": s.last_seen,
+        "backlog": s.backlog, "applied_seq": s.applied_seq, "capture_mode": s.capture_mode,
+        "drops": s.drops, "certificate_not_after": s.certificate_not_after,
+    })
+}
+
+pub fn asset_json(a: &Asset) -> Value {
+    let mut m = json!({
+        "id": a.id, "macs": a.macs, "ips": a.ips, "vendor": a.vendor, "hostname": a.hostname,
+        "model": a.model, "firmware": a.firmware, "os": a.os, "serial": a.serial,
+        "device_type": a.device_type,
+        "protocols": a.protocols.iter().map(|p| json!({"name": p.name, "role": p.role, "port": p.port})).collect::<Vec<_>>(),
+        "packets": a.packets, "bytes": a.bytes, "first_seen": a.first_seen, "last_seen": a.last_seen,
+        "names": a.names,
+        "evidence": a.evidence.iter().map(|e| json!({"field": e.field, "value": e.value, "source": e.source, "first_seen": e.first_seen})).collect::<Vec<_>>(),
+    });
+    if let (Some(l), Some(o)) = (a.purdue_level, m.as_object_mut()) {
+        o.insert("purdue_level".into(), json!(l));
+    }
+    m
+}
+
+pub fn fleet_asset_json(f: &FleetAsset) -> Value {
+    json!({
+        "id": f.id, "site": f.site,
+        "asset": f.asset.as_ref().map(asset_json),
+        "seen_by": f.seen_by.iter().map(|p| json!({
+            "sensor_id": p.sensor_id, "sensor_asset_id": p.sensor_asset_id,
+            "first_seen": p.first_seen, "last_seen": p.last_seen})).collect::<Vec<_>>(),
+    })
+}
+
+fn asset_row(f: &FleetAsset) -> Value {
+    let a = f.asset.clone().unwrap_or_default();
+    let mut protos: Vec<String> = a.protocols.iter().map(|p| p.name.clone()).collect();
+    protos.dedup();
+    json!({
+        "id": f.id, "ips": a.ips, "vendor": a.vendor, "device_type": a.device_type,
+        "level": a.purdue_level.map(|l| l.to_string()).unwrap_or_default(),
+        "protocols": protos,
+        "seen_by": f.seen_by.iter().map(|p| p.sensor_id.clone()).collect::<Vec<_>>(),
+    })
+}
+
+pub fn connection_json(c: &Connection) -> Value {
+    json!({
+        "client": c.client, "server": c.server, "transport": c.transport, "port": c.port,
+        "protocol": c.protocol, "packets": c.packets, "bytes": c.bytes,
+        "function_codes": c.function_codes, "operations": c.operations,
+        "cleartext_logins": c.cleartext_logins.iter().map(|l| json!({"user": l.user, "protocol": l.protocol, "first_seen": l.first_seen})).collect::<Vec<_>>(),
+        "first_seen": c.first_seen, "last_seen": c.last_seen, "flows": c.flows,
+        "accessed": c.accessed.iter().map(|a| {
+            let mut v = json!({"area": a.area, "op": a.op, "ranges": a.ranges, "dropped": a.dropped});
+            if let (Some(u), Some(o)) = (a.unit, v.as_object_mut()) {
+                o.insert("unit".into(), json!(u));
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
+pub fn fleet_conn_json(f: &FleetConnection) -> Value {
+    json!({"site": f.site, "connection": f.connection.as_ref().map(connection_json), "sensors": f.sensors})
+}
+
+fn conn_row(f: &FleetConnection) -> Value {
+    let c = f.connection.clone().unwrap_or_default();
+    json!({"site": f.site, "client": c.client, "server": c.server, "transport": c.transport,
+           "port": c.port, "protocol": c.protocol, "packets": c.packets, "sensors": f.sensors})
+}
+
+pub fn alert_json(a: &Alert) -> Value {
+    let evidence: Map<String, Value> = a
+        .evidence
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    json!({
+        "id": a.id, "kind": a.kind, "severity": a.severity, "summary": a.summary,
+        "first_seen": a.first_seen, "last_seen": a.last_seen, "assets": a.assets,
+        "evidence": evidence,
+    })
+}
+
+pub fn fleet_alert_json(f: &FleetAlert) -> Value {
+    json!({
+        "id": f.id, "site": f.site, "sensor_id": f.sensor_id,
+        "alert": f.alert.as_ref().map(alert_json), "state": f.state,
+        "updated_at": f.updated_at, "updated_by": f.updated_by,
+    })
+}
+
+fn alert_row(f: &FleetAlert) -> Value {
+    let a = f.alert.clone().unwrap_or_default();
+    json!({"id": f.id, "site": f.site, "state": f.state, "severity": a.severity,
+           "kind": a.kind, "summary": a.summary})
+}

@@ -1,0 +1,371 @@
+//! The fleet view of one site, computed from what each sensor of that site reported.
+//!
+//! Assets: the sensors' assets are grouped when they share a MAC, or share an IP and at most one
+//! of the groups holding that IP has MACs (two groups that both have MACs and share none are
+//! different devices behind one IP: a NAT, a DHCP reuse, a failover pair; then a MAC-less
+//! sighting of that IP stays on its own, since which device it was is unknown). IPs are
+//! processed in sorted order so the result is deterministic. Never across sites: callers pass one site's sensors only.
+//!
+//! Merged asset: id = the smallest sensor asset id of the group (FleetAsset.id is
+//! `<site>/<that id>`); addresses, protocols, names and evidence are unions (sorted, deduplicated);
+//! packets and bytes are SUMMED (each sensor counts the frames it captured; sensors of one site
+//! normally watch different segments, so a sum matches analysing their captures together;
+//! overlapping mirror ports count twice); first_seen min, last_seen max; identity fields
+//! (vendor, hostname, model, firmware, os, serial, device_type, purdue_level) take the first
+//! non-empty value in (sensor id, sensor asset id) order (`unknown` counts as empty for
+//! device_type).
+//!
+//! Connections: merged by (client, server, transport, port) with the same rules (counters
+//! summed, sets unioned, protocol first non-empty), listing the sensors that saw them.
+
+use otwatch_proto::v1::{Asset, Connection, FleetAsset, FleetConnection, Provenance};
+use std::collections::{BTreeMap, BTreeSet};
+
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.0.get(x).copied().unwrap_or(x) != x {
+            let p = self.0.get(x).copied().unwrap_or(x);
+            let gp = self.0.get(p).copied().unwrap_or(p);
+            if let Some(slot) = self.0.get_mut(x) {
+                *slot = gp;
+            }
+            x = p;
+        }
+        x
+    }
+    /// Joins the groups of a and b; the smaller index becomes the root (determinism).
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        let (lo, hi) = (ra.min(rb), ra.max(rb));
+        if let Some(slot) = self.0.get_mut(hi) {
+            *slot = lo;
+        }
+    }
+}
+
+fn min_time(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => a.min(b).to_string(),
+    }
+}
+
+fn max_time(a: &str, b: &str) -> String {
+    a.max(b).to_string()
+}
+
+fn union_sorted<T: Ord + Clone>(into: &mut Vec<T>, from: &[T]) {
+    let set: BTreeSet<T> = into.iter().chain(from).cloned().collect();
+    *into = set.into_iter().collect();
+}
+
+fn first_non_empty(into: &mut String, from: &str) {
+    if into.is_empty() && !from.is_empty() {
+        *into = from.to_string();
+    }
+}
+
+/// Merges the assets of one site's sensors: `(sensor id, asset)` in any order.
+pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAsset> {
+    input.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+    let n = input.len();
+    let mut uf = UnionFind((0..n).collect());
+    let mut by_mac: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (_, a)) in input.iter().enumerate() {
+        for m in &a.macs {
+            match by_mac.get(m.as_str()) {
+                Some(&j) => uf.union(i, j),
+                None => {
+                    by_mac.insert(m, i);
+                }
+            }
+        }
+    }
+    let mut by_ip: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (_, a)) in input.iter().enumerate() {
+        for ip in &a.ips {
+            by_ip.entry(ip).or_default().push(i);
+        }
+    }
+    // Whether each group (by root) has MACs; kept up to date as groups join.
+    let mut has_mac: Vec<bool> = input.iter().map(|(_, a)| !a.macs.is_empty()).collect();
+    for members in by_ip.values() {
+        let mut roots: Vec<usize> = members.iter().map(|&i| uf.find(i)).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let with_mac: Vec<usize> = roots
+            .iter()
+            .copied()
+            .filter(|&r| has_mac.get(r).copied().unwrap_or(false))
+            .collect();
+        if with_mac.len() > 1 {
+            continue; // conflicting MACs behind one IP: leave them apart
+        }
+        if let Some((&first, rest)) = roots.split_first() {
+            for &r in rest {
+                uf.union(first, r);
+            }
+            let root = uf.find(first);
+            if let Some(slot) = has_mac.get_mut(root) {
+                *slot = !with_mac.is_empty();
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        groups.entry(uf.find(i)).or_default().push(i);
+    }
+    let mut out: Vec<FleetAsset> = groups
+        .values()
+        .map(|members| {
+            let parts: Vec<&(String, Asset)> =
+                members.iter().filter_map(|&i| input.get(i)).collect();
+            merge_group(site, &parts)
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+fn merge_group(site: &str, parts: &[&(String, Asset)]) -> FleetAsset {
+    let mut m = Asset::default();
+    let mut seen_by = Vec::new();
+    for (sensor, a) in parts.iter().map(|p| (&p.0, &p.1)) {
+        if m.id.is_empty() || a.id < m.id {
+            m.id = a.id.clone();
+        }
+        union_sorted(&mut m.macs, &a.macs);
+        union_sorted(&mut m.ips, &a.ips);
+        union_sorted(&mut m.names, &a.names);
+        first_non_empty(&mut m.vendor, &a.vendor);
+        first_non_empty(&mut m.hostname, &a.hostname);
+        first_non_empty(&mut m.model, &a.model);
+        first_non_empty(&mut m.firmware, &a.firmware);
+        first_non_empty(&mut m.os, &a.os);
+        first_non_empty(&mut m.serial, &a.serial);
+        if (m.device_type.is_empty() || m.device_type == "unknown") && !a.device_type.is_empty() {
+            m.device_type = a.device_type.clone();
+        }
+        if m.purdue_level.is_none() {
+            m.purdue_level = a.purdue_level;
+        }
+        let mut protos: Vec<(String, String, u32)> = m
+            .protocols
+            .iter()
+            .chain(&a.protocols)
+            .map(|p| (p.name.clone(), p.role.clone(), p.port))
+            .collect();
+        protos.sort();
+        protos.dedup();
+        m.protocols = protos
+            .into_iter()
+            .map(|(name, role, port)| otwatch_proto::v1::ProtocolUse { name, role, port })
+            .collect();
+        let mut ev: Vec<(String, String, String, String)> = m
+            .evidence
+            .iter()
+            .chain(&a.evidence)
+            .map(|e| {
+                (
+                    e.field.clone(),
+                    e.value.clone(),
+                    e.source.clone(),
+                    e.first_seen.clone(),
+                )
+            })
+            .collect();
+        ev.sort();
+        ev.dedup();
+        m.evidence = ev
+            .into_iter()
+            .map(
+                |(field, value, source, first_seen)| otwatch_proto::v1::Evidence {
+                    field,
+                    value,
+                    source,
+                    first_seen,
+                },
+            )
+            .collect();
+        m.packets = m.packets.saturating_add(a.packets);
+        m.bytes = m.bytes.saturating_add(a.bytes);
+        m.first_seen = min_time(&m.first_seen, &a.first_seen);
+        m.last_seen = max_time(&m.last_seen, &a.last_seen);
+        seen_by.push(Provenance {
+            sensor_id: sensor.clone(),
+            sensor_asset_id: a.id.clone(),
+            first_seen: a.first_seen.clone(),
+            last_seen: a.last_seen.clone(),
+        });
+    }
+    FleetAsset {
+        id: format!("{site}/{}", m.id),
+        site: site.to_string(),
+        asset: Some(m),
+        seen_by,
+    }
+}
+
+/// Merges the connections of one site's sensors.
+pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<FleetConnection> {
+    let mut groups: BTreeMap<(String, String, String, u32), FleetConnection> = BTreeMap::new();
+    for (sensor, c) in input {
+        let key = (
+            c.client.clone(),
+            c.server.clone(),
+            c.transport.clone(),
+            c.port,
+        );
+        let fc = groups.entry(key).or_insert_with(|| FleetConnection {
+            site: site.to_string(),
+            connection: None,
+            sensors: Vec::new(),
+        });
+        union_sorted(&mut fc.sensors, std::slice::from_ref(&sensor));
+        let Some(m) = fc.connection.as_mut() else {
+            fc.connection = Some(c);
+            continue;
+        };
+        first_non_empty(&mut m.protocol, &c.protocol);
+        m.packets = m.packets.saturating_add(c.packets);
+        m.bytes = m.bytes.saturating_add(c.bytes);
+        m.flows = m.flows.saturating_add(c.flows);
+        union_sorted(&mut m.function_codes, &c.function_codes);
+        union_sorted(&mut m.operations, &c.operations);
+        let mut logins: Vec<(String, String, String)> = m
+            .cleartext_logins
+            .iter()
+            .chain(&c.cleartext_logins)
+            .map(|l| (l.user.clone(), l.protocol.clone(), l.first_seen.clone()))
+            .collect();
+        logins.sort();
+        logins.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        m.cleartext_logins = logins
+            .into_iter()
+            .map(
+                |(user, protocol, first_seen)| otwatch_proto::v1::CleartextLogin {
+                    user,
+                    protocol,
+                    first_seen,
+                },
+            )
+            .collect();
+        let mut acc = m.accessed.clone();
+        acc.extend(c.accessed.iter().cloned());
+        acc.sort_by(|a, b| {
+            (a.unit, &a.area, &a.op, &a.ranges).cmp(&(b.unit, &b.area, &b.op, &b.ranges))
+        });
+        acc.dedup();
+        m.accessed = acc;
+        m.first_seen = min_time(&m.first_seen, &c.first_seen);
+        m.last_seen = max_time(&m.last_seen, &c.last_seen);
+    }
+    groups.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(id: &str, macs: &[&str], ips: &[&str], packets: u64) -> Asset {
+        Asset {
+            id: id.into(),
+            macs: macs.iter().map(|s| s.to_string()).collect(),
+            ips: ips.iter().map(|s| s.to_string()).collect(),
+            packets,
+            first_seen: "2024-01-01T00:00:05Z".into(),
+            last_seen: "2024-01-01T00:00:09Z".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn merges_by_mac_and_by_ip_without_conflict() {
+        let m1 = "00:11:22:33:44:55";
+        let m2 = "00:11:22:33:44:66";
+        let mut b = asset("mac:00:11:22:33:44:55", &[m1], &["10.0.0.9"], 5);
+        b.vendor = "Siemens".into();
+        b.first_seen = "2024-01-01T00:00:01Z".into();
+        let fleet = merge_assets(
+            "a",
+            vec![
+                (
+                    "s-1".into(),
+                    asset("mac:00:11:22:33:44:55", &[m1], &["10.0.0.1"], 3),
+                ),
+                ("s-2".into(), b),
+                // Same IP as s-1's asset, no MAC (seen routed): joins it.
+                ("s-3".into(), asset("ip:10.0.0.1", &[], &["10.0.0.1"], 1)),
+                // Same IP 10.0.0.9 but another MAC: a different device.
+                (
+                    "s-3".into(),
+                    asset("mac:00:11:22:33:44:66", &[m2], &["10.0.0.9"], 1),
+                ),
+            ],
+        );
+        assert_eq!(fleet.len(), 2, "{fleet:#?}");
+        let f = &fleet[0];
+        assert_eq!(f.id, "a/ip:10.0.0.1");
+        let a = f.asset.as_ref().unwrap();
+        assert_eq!(a.packets, 9);
+        assert_eq!(a.ips, vec!["10.0.0.1", "10.0.0.9"]);
+        assert_eq!(a.vendor, "Siemens");
+        assert_eq!(a.first_seen, "2024-01-01T00:00:01Z");
+        assert_eq!(f.seen_by.len(), 3);
+        assert_eq!(fleet[1].id, "a/mac:00:11:22:33:44:66");
+    }
+
+    #[test]
+    fn an_ip_shared_by_two_macs_merges_nothing() {
+        let fleet = merge_assets(
+            "a",
+            vec![
+                (
+                    "s-1".into(),
+                    asset(
+                        "mac:02:00:00:00:00:01",
+                        &["02:00:00:00:00:01"],
+                        &["10.0.0.1"],
+                        1,
+                    ),
+                ),
+                ("s-2".into(), asset("ip:10.0.0.1", &[], &["10.0.0.1"], 1)),
+                (
+                    "s-3".into(),
+                    asset(
+                        "mac:02:00:00:00:00:02",
+                        &["02:00:00:00:00:02"],
+                        &["10.0.0.1"],
+                        1,
+                    ),
+                ),
+            ],
+        );
+        // Which device the MAC-less sighting belongs to is unknown: it stays on its own.
+        assert_eq!(fleet.len(), 3);
+        assert!(fleet.iter().all(|f| f.seen_by.len() == 1));
+    }
+
+    #[test]
+    fn connections_merge_by_key() {
+        let c = |p| Connection {
+            client: "10.0.0.1".into(),
+            server: "10.0.0.2".into(),
+            transport: "tcp".into(),
+            port: 502,
+            protocol: "modbus".into(),
+            packets: p,
+            function_codes: vec![p.to_string()],
+            ..Default::default()
+        };
+        let m = merge_connections("a", vec![("s-2".into(), c(3)), ("s-1".into(), c(4))]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].sensors, vec!["s-1", "s-2"]);
+        let mc = m[0].connection.as_ref().unwrap();
+        assert_eq!(mc.packets, 7);
+        assert_eq!(mc.function_codes, vec!["3", "4"]);
+    }
+}

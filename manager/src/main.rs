@@ -1,0 +1,170 @@
+//! `otwatch-manager`: argument parsing only; the work happens in the library.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use otwatch_common::link::{hex, OperatorRole};
+use otwatch_manager::{admin, pki, serve};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "otwatch-manager",
+    version,
+    about = "otwatch manager: enrols sensors, merges their inventories per site, serves the operator API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the CA and the server certificate in a new data directory.
+    Init {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// DNS name or IP the sensors and operators connect to (repeat; default localhost,
+        /// 127.0.0.1, ::1).
+        #[arg(long = "san", value_name = "NAME_OR_IP")]
+        sans: Vec<String>,
+        /// The manager's name (certificate subject).
+        #[arg(long, default_value = "otwatch-manager")]
+        name: String,
+    },
+    /// Enrolment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Operator credentials.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Serve SensorLink, the Manager API, gRPC health and reflection over TLS until SIGINT/SIGTERM.
+    Serve {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7443")]
+        listen: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a one-time enrolment token for a site (needs the manager stopped: the store is locked).
+    Create {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        site: String,
+        /// How long the token stays valid (30s, 15m, 24h, 7d).
+        #[arg(long, default_value = "24h", value_parser = admin::parse_ttl)]
+        ttl: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Write an operator's key.pem, cert.pem and ca.pem into --out (for `otwatch --cred DIR`).
+    Create {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        #[arg(long, value_name = "admin|analyst|viewer")]
+        role: OperatorRole,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_log = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OTWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
+        )
+        .init();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init { data, sans, name } => {
+            let r = pki::init(&data, &sans, &name)?;
+            println!("CA and server certificate written to {}", data.display());
+            println!("server names: {}", r.sans.join(", "));
+            println!("CA sha256: {}", hex(&r.ca_sha256));
+            println!(
+                "next: otwatch-manager token create --data {} --site SITE",
+                data.display()
+            );
+        }
+        Command::Token {
+            command: TokenCommand::Create { data, site, ttl },
+        } => {
+            let t = admin::create_token_in(&data, &site, ttl)?;
+            eprintln!(
+                "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
+                t.site, t.expires_at
+            );
+            println!("{}", t.token);
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    data,
+                    name,
+                    role,
+                    out,
+                },
+        } => {
+            let not_after = admin::create_user(&data, &name, role, &out)?;
+            println!(
+                "{} ({}) credentials written to {} (valid until {not_after}); use: otwatch --cred {}",
+                name,
+                role.as_str(),
+                out.display(),
+                out.display()
+            );
+        }
+        Command::Serve { data, listen } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("tokio runtime")?;
+            rt.block_on(async {
+                let mut m = serve::start(&data, &listen).await?;
+                println!("listening on {}", m.addr);
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => r?,
+                    _ = term.recv() => {}
+                    // The server failed (it does not end on its own otherwise).
+                    r = m.failed() => return Err(anyhow::Error::from(r)),
+                }
+                tracing::info!("stopping");
+                m.stop().await?;
+                anyhow::Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}

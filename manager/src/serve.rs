@@ -1,0 +1,191 @@
+//! Running the manager: a TCP listener, a TLS handshake per connection (spawned, so a slow or
+//! hostile client never blocks the others; every failed handshake is logged with the peer and
+//! the reason), and tonic serving SensorLink, Manager, gRPC health and reflection over the
+//! accepted streams.
+
+use crate::api::{revoked_from, ManagerService, SensorLinkService, Shared};
+use crate::pki::{Ca, DataDir, PkiError};
+use crate::store::{FleetStore, SledStore, StoreError};
+use crate::tls::server_config;
+use otwatch_proto::v1::manager_server::ManagerServer;
+use otwatch_proto::v1::sensor_link_server::SensorLinkServer;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_rustls::server::TlsStream;
+use tracing::{info, warn};
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`RunningManager::stop`] waits for open calls to finish.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+    #[error("gRPC server: {0}")]
+    Server(String),
+}
+
+/// A running manager. Stop it with [`RunningManager::stop`] (drains, then releases the store).
+pub struct RunningManager {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl std::fmt::Debug for RunningManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningManager")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningManager {
+    /// Stops accepting, waits for the open calls to finish, and closes the store.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        let _ = self.shared.shutdown.send(true);
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
+            Ok(r) => r.map_err(|e| ServeError::Server(e.to_string()))?,
+            Err(_) => {
+                self.task.abort();
+                Err(ServeError::Server(format!(
+                    "connections still open after {STOP_TIMEOUT:?}; stopped without draining them"
+                )))
+            }
+        }
+    }
+
+    /// Resolves only if the server ends by itself (it failed); for `select!` against a signal.
+    pub async fn failed(&mut self) -> ServeError {
+        match (&mut self.task).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => ServeError::Server("the server stopped".into()),
+            Err(e) => ServeError::Server(e.to_string()),
+        }
+    }
+}
+
+/// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
+/// the address is in [`RunningManager::addr`]).
+pub async fn start(data: &Path, listen: &str) -> Result<RunningManager, ServeError> {
+    let dir = DataDir(data.to_path_buf());
+    let ca = Ca::load(data)?;
+    let store: Arc<dyn FleetStore> = Arc::new(SledStore::open(&dir.db())?);
+    start_with_store(&dir, ca, store, listen).await
+}
+
+/// [`start`] with a given store (another [`FleetStore`] implementation, or a shared one).
+pub async fn start_with_store(
+    dir: &DataDir,
+    ca: Ca,
+    store: Arc<dyn FleetStore>,
+    listen: &str,
+) -> Result<RunningManager, ServeError> {
+    let revoked = revoked_from(store.as_ref())?;
+    let tls = Arc::new(server_config(dir, revoked.clone())?);
+    let shared = Shared::new(store, ca, revoked);
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| ServeError::Listen(listen.to_string(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Listen(listen.to_string(), e))?;
+
+    let (conn_tx, conn_rx) = mpsc::channel::<Result<TlsStream<TcpStream>, std::io::Error>>(64);
+    tokio::spawn(accept_loop(
+        listener,
+        tokio_rustls::TlsAcceptor::from(tls),
+        conn_tx,
+    ));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<SensorLinkServer<SensorLinkService>>()
+        .await;
+    health.set_serving::<ManagerServer<ManagerService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Server(e.to_string()))?;
+    // Older grpcurl versions ask for v1alpha.
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServeError::Server(e.to_string()))?;
+
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(SensorLinkServer::new(SensorLinkService(shared.clone())))
+        .add_service(ManagerServer::new(ManagerService(shared.clone())));
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(conn_rx);
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = shutdown_rx.await;
+            })
+            .await
+            .map_err(|e| ServeError::Server(e.to_string()))
+    });
+    info!(%addr, "manager listening");
+    Ok(RunningManager {
+        addr,
+        shared,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    conns: mpsc::Sender<Result<TlsStream<TcpStream>, std::io::Error>>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            // The server stopped: stop accepting.
+            _ = conns.closed() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let conns = conns.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => {
+                    let _ = conns.send(Ok(tls)).await;
+                }
+                Ok(Err(e)) => {
+                    warn!(%peer, reason = %e, "TLS handshake refused");
+                }
+                Err(_) => warn!(%peer, "TLS handshake timed out"),
+            }
+        });
+    }
+}

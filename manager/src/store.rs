@@ -1,0 +1,467 @@
+//! The fleet store: enrolment tokens, sensors, and what each sensor reported (assets,
+//! connections, alerts), kept per sensor exactly as received. The fleet view (merged per site) is
+//! computed from it by [`crate::fleet`].
+//!
+//! [`FleetStore`] is the seam (a PostgreSQL implementation for several replicas can come later);
+//! [`SledStore`] is the embedded default. Applying a sensor's batch is ONE sled transaction over
+//! the data trees and the sensor record (which holds the last applied sequence number), flushed
+//! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
+
+use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Connection, Delta, FleetAlert};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("fleet store {path}: {msg} (is another otwatch-manager using this --data directory?)")]
+    Open { path: String, msg: String },
+    #[error("fleet store: {0}")]
+    Sled(String),
+    #[error("fleet store record {0} is corrupt")]
+    Corrupt(String),
+    #[error("unknown sensor {0}")]
+    UnknownSensor(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Sled(e.to_string())
+    }
+}
+
+/// Why an enrolment token was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    #[error("unknown enrolment token; create one with `otwatch-manager token create --site SITE`")]
+    Unknown,
+    #[error("enrolment token already used (by sensor {0}); create a new one with `otwatch-manager token create --site {1}`")]
+    Used(String, String),
+    #[error("enrolment token expired at {0}; create a new one with `otwatch-manager token create --site {1}`")]
+    Expired(String, String),
+}
+
+/// Outcome of [`FleetStore::enroll`].
+#[derive(Debug)]
+pub enum Enrolled {
+    Ok(SensorRecord),
+    Refused(TokenError),
+}
+
+/// One enrolled sensor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SensorRecord {
+    pub id: String,
+    pub site: String,
+    pub hostname: String,
+    pub version: String,
+    /// Unix seconds.
+    pub enrolled_at: i64,
+    /// Unix seconds of the last call from this sensor.
+    pub last_seen: i64,
+    /// Highest delta sequence number applied.
+    pub applied_seq: u64,
+    pub backlog: u64,
+    pub capture_mode: String,
+    /// Kernel drops over the sensor's capture sources.
+    pub drops: u64,
+    pub outbox_dropped: u64,
+    /// Unix seconds.
+    pub cert_not_after: i64,
+    pub revoked: bool,
+}
+
+/// An enrolment token, stored by the SHA-256 of its secret (the secret itself is never kept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub site: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_by: Option<String>,
+}
+
+/// What one applied batch changed.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// The sensor's last applied sequence number after the batch.
+    pub applied_seq: u64,
+    /// (kind, id) of each change: kind asset, connection, alert or sensor; id as stored
+    /// (`<sensor>/<id>` for data, the sensor id for status).
+    pub changes: Vec<(&'static str, String)>,
+}
+
+/// The store seam.
+pub trait FleetStore: Send + Sync + 'static {
+    fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError>;
+    /// Checks the token (known, unused, unexpired at `now`), marks it used and records the
+    /// sensor, in one transaction. The sensor's site is taken from the token.
+    fn enroll(
+        &self,
+        secret_sha256: [u8; 32],
+        now: i64,
+        sensor: SensorRecord,
+    ) -> Result<Enrolled, StoreError>;
+    fn token_site(&self, secret_sha256: [u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    fn sensor(&self, id: &str) -> Result<Option<SensorRecord>, StoreError>;
+    fn sensors(&self) -> Result<Vec<SensorRecord>, StoreError>;
+    /// Read-modify-write of one sensor record (last seen, renewal, revocation).
+    fn update_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError>;
+    /// Applies, in order, the deltas with seq above the sensor's last applied seq, and stores the
+    /// new last applied seq, atomically and durably.
+    fn apply_batch(
+        &self,
+        sensor_id: &str,
+        deltas: &[Delta],
+        now: i64,
+    ) -> Result<Applied, StoreError>;
+    fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError>;
+    fn connections_of(&self, sensor_id: &str) -> Result<Vec<Connection>, StoreError>;
+    fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError>;
+    /// Sets an alert's state; `None` when the alert is unknown.
+    fn set_alert_state(
+        &self,
+        id: &str,
+        state: &str,
+        by: &str,
+        at: &str,
+    ) -> Result<Option<FleetAlert>, StoreError>;
+    /// Increases whenever assets or the set of sensors change (not on heartbeats or alert
+    /// changes); lets readers cache the merged assets.
+    fn generation(&self) -> u64;
+}
+
+/// The sled implementation.
+pub struct SledStore {
+    db: sled::Db,
+    tokens: sled::Tree,
+    sensors: sled::Tree,
+    assets: sled::Tree,
+    conns: sled::Tree,
+    alerts: sled::Tree,
+    generation: AtomicU64,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+type Abort = ConflictableTransactionError<StoreError>;
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn from_json<T: for<'a> Deserialize<'a>>(what: &str, b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|_| StoreError::Corrupt(what.to_string()))
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => e.into(),
+    }
+}
+
+/// Store key of a connection on one sensor, as the sensor keys it.
+pub fn connection_key(c: &Connection) -> String {
+    format!("{}|{}|{}|{}", c.client, c.server, c.transport, c.port)
+}
+
+fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
+    format!("{sensor_id}/{id}").into_bytes()
+}
+
+impl SledStore {
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                msg: e.to_string(),
+            })?;
+        Ok(SledStore {
+            tokens: db.open_tree("tokens")?,
+            sensors: db.open_tree("sensors")?,
+            assets: db.open_tree("assets")?,
+            conns: db.open_tree("connections")?,
+            alerts: db.open_tree("alerts")?,
+            db,
+            generation: AtomicU64::new(1),
+        })
+    }
+
+    /// Makes the last write durable; `assets_changed` moves the generation on.
+    fn written(&self, assets_changed: bool) -> Result<(), StoreError> {
+        self.db.flush()?;
+        if assets_changed {
+            self.generation.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn decode_all<T: Message + Default>(
+        tree: &sled::Tree,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        for kv in tree.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            out.push(
+                T::decode(v.as_ref())
+                    .map_err(|_| StoreError::Corrupt(String::from_utf8_lossy(&k).into_owned()))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn apply_one(
+    d: &Delta,
+    rec: &mut SensorRecord,
+    assets: &TransactionalTree,
+    conns: &TransactionalTree,
+    alerts: &TransactionalTree,
+    changes: &mut Vec<(&'static str, String)>,
+) -> Result<(), Abort> {
+    let sid = rec.id.clone();
+    match &d.change {
+        Some(DeltaChange::Asset(a)) => {
+            assets.insert(data_key(&sid, &a.id), a.encode_to_vec())?;
+            changes.push(("asset", format!("{sid}/{}", a.id)));
+        }
+        Some(DeltaChange::AssetRemoved(id)) => {
+            assets.remove(data_key(&sid, id))?;
+            changes.push(("asset", format!("{sid}/{id}")));
+        }
+        Some(DeltaChange::Connection(c)) => {
+            let k = connection_key(c);
+            conns.insert(data_key(&sid, &k), c.encode_to_vec())?;
+            changes.push(("connection", format!("{sid}/{k}")));
+        }
+        Some(DeltaChange::Alert(a)) => {
+            let key = data_key(&sid, &a.id);
+            let fa = match alerts.get(&key)? {
+                // A re-sent or updated alert keeps the state operators gave it.
+                Some(old) => FleetAlert {
+                    alert: Some(a.clone()),
+                    ..FleetAlert::decode(old.as_ref()).unwrap_or_default()
+                },
+                None => FleetAlert {
+                    id: format!("{sid}/{}", a.id),
+                    site: rec.site.clone(),
+                    sensor_id: sid.clone(),
+                    alert: Some(a.clone()),
+                    state: "new".into(),
+                    updated_at: d.at.clone(),
+                    updated_by: String::new(),
+                },
+            };
+            alerts.insert(key, fa.encode_to_vec())?;
+            changes.push(("alert", fa.id));
+        }
+        Some(DeltaChange::AlertState(s)) => {
+            let key = data_key(&sid, &s.alert_id);
+            if let Some(old) = alerts.get(&key)? {
+                let mut fa = FleetAlert::decode(old.as_ref()).unwrap_or_default();
+                fa.state = s.state.clone();
+                fa.updated_at = s.at.clone();
+                fa.updated_by = s.by.clone();
+                alerts.insert(key, fa.encode_to_vec())?;
+                changes.push(("alert", fa.id));
+            }
+        }
+        Some(DeltaChange::Status(s)) => {
+            rec.version = s.version.clone();
+            rec.hostname = s.hostname.clone();
+            rec.capture_mode = s.capture_mode.clone();
+            rec.backlog = s.backlog;
+            rec.outbox_dropped = s.outbox_dropped;
+            rec.drops = s
+                .capture
+                .as_ref()
+                .map(|c| c.sources.iter().map(|x| x.kernel_drops).sum())
+                .unwrap_or(0);
+            changes.push(("sensor", sid));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+impl FleetStore for SledStore {
+    fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError> {
+        self.tokens.insert(secret_sha256, json(&token))?;
+        self.written(false)
+    }
+
+    fn token_site(&self, secret_sha256: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        match self.tokens.get(secret_sha256)? {
+            Some(v) => Ok(Some(from_json("token", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn enroll(
+        &self,
+        secret_sha256: [u8; 32],
+        now: i64,
+        sensor: SensorRecord,
+    ) -> Result<Enrolled, StoreError> {
+        let r = (&self.tokens, &self.sensors).transaction(|(tokens, sensors)| {
+            let Some(v) = tokens.get(secret_sha256)? else {
+                return Ok(Enrolled::Refused(TokenError::Unknown));
+            };
+            let mut t: TokenRecord =
+                from_json("token", &v).map_err(ConflictableTransactionError::Abort)?;
+            if let Some(by) = &t.used_by {
+                return Ok(Enrolled::Refused(TokenError::Used(by.clone(), t.site)));
+            }
+            if now >= t.expires_at {
+                return Ok(Enrolled::Refused(TokenError::Expired(
+                    crate::pki::rfc3339(t.expires_at),
+                    t.site,
+                )));
+            }
+            t.used_by = Some(sensor.id.clone());
+            let rec = SensorRecord {
+                site: t.site.clone(),
+                enrolled_at: now,
+                last_seen: now,
+                ..sensor.clone()
+            };
+            tokens.insert(&secret_sha256, json(&t))?;
+            sensors.insert(rec.id.as_bytes(), json(&rec))?;
+            Ok(Enrolled::Ok(rec))
+        });
+        let r = r.map_err(tx_err)?;
+        self.written(true)?;
+        Ok(r)
+    }
+
+    fn sensor(&self, id: &str) -> Result<Option<SensorRecord>, StoreError> {
+        match self.sensors.get(id)? {
+            Some(v) => Ok(Some(from_json(id, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn sensors(&self) -> Result<Vec<SensorRecord>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.sensors.iter() {
+            let (k, v) = kv?;
+            out.push(from_json(&String::from_utf8_lossy(&k), &v)?);
+        }
+        Ok(out)
+    }
+
+    fn update_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        let r = self.sensors.transaction(|t| {
+            let Some(v) = t.get(id)? else {
+                return Ok(None);
+            };
+            let mut rec: SensorRecord =
+                from_json(id, &v).map_err(ConflictableTransactionError::Abort)?;
+            f(&mut rec);
+            t.insert(id.as_bytes(), json(&rec))?;
+            Ok(Some(rec))
+        });
+        let r = r.map_err(tx_err)?;
+        self.written(false)?;
+        Ok(r)
+    }
+
+    fn apply_batch(
+        &self,
+        sensor_id: &str,
+        deltas: &[Delta],
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let r = (&self.sensors, &self.assets, &self.conns, &self.alerts).transaction(
+            |(sensors, assets, conns, alerts)| {
+                let Some(v) = sensors.get(sensor_id)? else {
+                    return Err(ConflictableTransactionError::Abort(
+                        StoreError::UnknownSensor(sensor_id.to_string()),
+                    ));
+                };
+                let mut rec: SensorRecord =
+                    from_json(sensor_id, &v).map_err(ConflictableTransactionError::Abort)?;
+                let mut changes = Vec::new();
+                for d in deltas {
+                    if d.seq <= rec.applied_seq {
+                        continue; // applied before (a resend after reconnect)
+                    }
+                    apply_one(d, &mut rec, assets, conns, alerts, &mut changes)?;
+                    rec.applied_seq = d.seq;
+                }
+                rec.last_seen = now;
+                sensors.insert(sensor_id.as_bytes(), json(&rec))?;
+                Ok(Applied {
+                    applied_seq: rec.applied_seq,
+                    changes,
+                })
+            },
+        );
+        let r = r.map_err(tx_err)?;
+        self.written(r.changes.iter().any(|(kind, _)| *kind == "asset"))?;
+        Ok(r)
+    }
+
+    fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError> {
+        Self::decode_all(&self.assets, &format!("{sensor_id}/"))
+    }
+
+    fn connections_of(&self, sensor_id: &str) -> Result<Vec<Connection>, StoreError> {
+        Self::decode_all(&self.conns, &format!("{sensor_id}/"))
+    }
+
+    fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError> {
+        Self::decode_all(&self.alerts, "")
+    }
+
+    fn set_alert_state(
+        &self,
+        id: &str,
+        state: &str,
+        by: &str,
+        at: &str,
+    ) -> Result<Option<FleetAlert>, StoreError> {
+        let r = self.alerts.transaction(|t| {
+            let Some(v) = t.get(id)? else {
+                return Ok(None);
+            };
+            let mut fa = FleetAlert::decode(v.as_ref())
+                .map_err(|_| ConflictableTransactionError::Abort(StoreError::Corrupt(id.into())))?;
+            fa.state = state.to_string();
+            fa.updated_by = by.to_string();
+            fa.updated_at = at.to_string();
+            t.insert(id.as_bytes(), fa.encode_to_vec())?;
+            Ok(Some(fa))
+        });
+        let r = r.map_err(tx_err)?;
+        self.written(false)?;
+        Ok(r)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+use super::*;
+use otwatch_proto::v1::{delta, Delta};
+
+fn asset_delta(seq: u64, id: &str) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Asset(Asset {
+            id: id.into(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn enrolled(store: &SledStore) {
+    store
+        .create_token(
+            [1; 32],
+            TokenRecord {
+                site: "a".into(),
+                created_at: 0,
+                expires_at: 100,
+                used_by: None,
+            },
+        )
+        .unwrap();
+    let r = store
+        .enroll(
+            [1; 32],
+            10,
+            SensorRecord {
+                id: "s-1".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(matches!(r, Enrolled::Ok(ref s) if s.site == "a"));
+}
+
+#[test]
+fn batches_apply_once_with_gaps_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        let r = store.enroll([1; 32], 11, SensorRecord::default()).unwrap();
+        assert!(matches!(r, Enrolled::Refused(TokenError::Used(..))));
+        let batch = vec![asset_delta(1, "ip:10.0.0.1"), asset_delta(5, "ip:10.0.0.2")];
+        assert_eq!(store.apply_batch("s-1", &batch, 20).unwrap().applied_seq, 5);
+        let again = store.apply_batch("s-1", &batch, 21).unwrap();
+        assert_eq!(again.applied_seq, 5);
+        assert!(again.changes.is_empty());
+        assert!(store.apply_batch("s-9", &batch, 21).is_err());
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.sensor("s-1").unwrap().unwrap().applied_seq, 5);
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 2);
+}
+
+#[test]
+fn expired_and_unknown_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    store
+        .create_token(
+            [2; 32],
+            TokenRecord {
+                site: "a".into(),
+                created_at: 0,
+                expires_at: 100,
+                used_by: None,
+            },
+        )
+        .unwrap();
+    let r = store.enroll([2; 32], 100, SensorRecord::default()).unwrap();
+    assert!(matches!(r, Enrolled::Refused(TokenError::Expired(..))));
+    let r = store.enroll([3; 32], 1, SensorRecord::default()).unwrap();
+    assert!(matches!(r, Enrolled::Refused(TokenError::Unknown)));
+}

@@ -1,0 +1,284 @@
+//! TLS for the manager: the server configuration (chain [leaf, CA], client certificates optional
+//! at the handshake so that Enroll works, verified against the CA when presented, revoked
+//! sensors refused at the handshake) and client helpers (pinned-CA discovery for enrolment, an
+//! mTLS tonic channel).
+
+use crate::pki::{identity_of, pem_to_der, sha256, DataDir, PkiError};
+use otwatch_common::link::Identity;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Ids of revoked sensors, shared by the TLS verifier and the API.
+pub type Revoked = Arc<RwLock<HashSet<String>>>;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_err(e: impl std::fmt::Display) -> PkiError {
+    PkiError::Cert(e.to_string())
+}
+
+/// Verifies client certificates against the CA, then refuses revoked sensors.
+#[derive(Debug)]
+struct RevocationAwareVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    revoked: Revoked,
+}
+
+impl ClientCertVerifier for RevocationAwareVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        false // Enroll runs without a client certificate; every other call checks for one.
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let ok = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        if let Some(Identity::Sensor { id, .. }) = identity_of(end_entity) {
+            let revoked = self.revoked.read().map(|r| r.contains(&id)).unwrap_or(true);
+            if revoked {
+                // The alert tells the client "certificate revoked"; the accept loop logs the
+                // peer, this line the sensor.
+                tracing::warn!(sensor = %id, "sensor {id} is revoked; refusing its handshake");
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Revoked,
+                ));
+            }
+        }
+        Ok(ok)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The manager's rustls server configuration from its data directory.
+pub fn server_config(dir: &DataDir, revoked: Revoked) -> Result<rustls::ServerConfig, PkiError> {
+    let read = |p: std::path::PathBuf| {
+        std::fs::read_to_string(&p).map_err(|e| PkiError::Io(format!("{}: {e}", p.display())))
+    };
+    let ca_der = pem_to_der(&read(dir.ca_pem())?)?;
+    let leaf_der = pem_to_der(&read(dir.server_pem())?)?;
+    let key_pem = read(dir.server_key())?;
+    let key = rustls::pki_types::pem::PemObject::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e: rustls::pki_types::pem::Error| tls_err(e))?;
+    let key: PrivateKeyDer<'static> = key;
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(ca_der.clone()))
+        .map_err(tls_err)?;
+    let inner =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .allow_unauthenticated()
+            .build()
+            .map_err(tls_err)?;
+    let verifier = Arc::new(RevocationAwareVerifier { inner, revoked });
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(leaf_der), CertificateDer::from(ca_der)],
+            key,
+        )
+        .map_err(tls_err)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(cfg)
+}
+
+/// Accepts a server whose chain contains a certificate with SHA-256 `pin` and whose leaf that
+/// certificate signs (webpki, server name checked); records that CA.
+#[derive(Debug)]
+struct PinnedCa {
+    pin: [u8; 32],
+    found: Mutex<Option<Vec<u8>>>,
+}
+
+impl ServerCertVerifier for PinnedCa {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(ca) = intermediates.iter().find(|c| sha256(c) == self.pin) else {
+            return Err(rustls::Error::General(
+                "the manager did not present the CA pinned by the token (wrong manager, or a man in the middle)".into(),
+            ));
+        };
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.clone().into_owned())?;
+        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        v.verify_server_cert(end_entity, &[], server_name, ocsp_response, now)?;
+        if let Ok(mut f) = self.found.lock() {
+            *f = Some(ca.to_vec());
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Connects to `host:port` once, checks that the manager presents the CA with SHA-256 `pin`
+/// and a leaf it signed for `host`, and returns that CA as PEM (for the enrolment channel).
+pub async fn fetch_pinned_ca(host: &str, port: u16, pin: [u8; 32]) -> Result<String, PkiError> {
+    let verifier = Arc::new(PinnedCa {
+        pin,
+        found: Mutex::new(None),
+    });
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let name = ServerName::try_from(host.to_string()).map_err(tls_err)?;
+    let tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| PkiError::Io(format!("{host}:{port}: {e}")))?;
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| PkiError::Cert(format!("TLS to {host}:{port}: {e}")))?;
+    let der = verifier
+        .found
+        .lock()
+        .ok()
+        .and_then(|f| f.clone())
+        .ok_or_else(|| PkiError::Cert("no pinned CA found".into()))?;
+    Ok(der_to_pem(&der))
+}
+
+/// PEM of a certificate DER.
+pub fn der_to_pem(der: &[u8]) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in der.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in s.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// A tonic channel to the manager at `url` (https://host:port) trusting only `ca_pem`, with a
+/// client certificate when `identity` = (cert PEM, key PEM) is given.
+pub async fn channel(
+    url: &str,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("localhost")
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    let mut tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca_pem))
+        .domain_name(host);
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+    }
+    tonic::transport::Endpoint::from_shared(url.to_string())?
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pem_round_trip() {
+        let der: Vec<u8> = (0u8..=200).collect();
+        let pem = super::der_to_pem(&der);
+        assert_eq!(crate::pki::pem_to_der(&pem).unwrap(), der);
+    }
+}

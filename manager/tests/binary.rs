@@ -1,0 +1,180 @@
+//! The real `otwatch-manager` and `otwatch` binaries: init, token create, user create, serve,
+//! a sensor enrolling and syncing, the CLI listing in JSON and table form.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const MANAGER: &str = env!("CARGO_BIN_EXE_otwatch-manager");
+const CLI: &str = env!("CARGO_BIN_EXE_otwatch");
+
+fn run(bin: &str, args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(bin).args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn manager_and_cli_binaries_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_str(&dir.path().join("m"));
+    let (ok, out, err) = run(MANAGER, &["init", "--data", &data]);
+    assert!(ok, "{err}");
+    assert!(out.contains("CA sha256"), "{out}");
+    let (ok, _, err) = run(MANAGER, &["init", "--data", &data]);
+    assert!(!ok);
+    assert!(err.contains("refusing to overwrite"), "{err}");
+
+    let (ok, token, err) = run(
+        MANAGER,
+        &[
+            "token", "create", "--data", &data, "--site", "plant-a", "--ttl", "1h",
+        ],
+    );
+    assert!(ok, "{err}");
+    let token = token.trim().to_string();
+    assert!(token.starts_with("otwt1."), "{token}");
+    let (ok, _, err) = run(
+        MANAGER,
+        &["token", "create", "--data", &data, "--site", "Bad Site"],
+    );
+    assert!(!ok && err.contains("bad site name"), "{err}");
+    let cred = path_str(&dir.path().join("alice"));
+    let (ok, out, err) = run(
+        MANAGER,
+        &[
+            "user", "create", "--data", &data, "--name", "alice", "--role", "analyst", "--out",
+            &cred,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("otwatch --cred"), "{out}");
+
+    let mut child = Child(
+        Command::new(MANAGER)
+            .args(["serve", "--data", &data, "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let url = format!("https://127.0.0.1:{port}");
+
+    let s = enroll(&url, port, &token).await.unwrap();
+    let mut c = s.client(&url).await.unwrap();
+    let acks = sync(
+        &mut c,
+        vec![vec![
+            asset(
+                1,
+                "mac:00:1b:1b:00:00:01",
+                &["00:1b:1b:00:00:01"],
+                &["10.0.0.5"],
+            ),
+            alert(2, "a1"),
+        ]],
+    )
+    .await
+    .unwrap();
+    assert_eq!(acks, vec![2]);
+    // The store is locked by the running manager.
+    let (ok, _, err) = run(
+        MANAGER,
+        &["token", "create", "--data", &data, "--site", "plant-a"],
+    );
+    assert!(!ok && err.contains("another otwatch-manager"), "{err}");
+
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--manager", url.as_str(), "--cred", cred.as_str()];
+        all.extend_from_slice(args);
+        run(CLI, &all)
+    };
+    let (ok, out, err) = cli(&["assets", "--format", "json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["id"], "plant-a/mac:00:1b:1b:00:00:01");
+    assert_eq!(v[0]["asset"]["ips"][0], "10.0.0.5");
+    assert_eq!(v[0]["seen_by"][0]["sensor_id"], s.id.as_str());
+    let (ok, out, err) = cli(&["sensors"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("ID") && out.contains(&s.id) && out.contains("online"),
+        "{out}"
+    );
+    let (ok, out, _) = cli(&["sites", "--format", "json"]);
+    assert!(ok);
+    assert!(out.contains("\"open_alerts\": 1"), "{out}");
+    let alert_id = format!("{}/a1", s.id);
+    let (ok, out, err) = cli(&["alerts", "ack", &alert_id]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("alert acknowledged: {alert_id}"));
+    let (ok, out, _) = cli(&["alerts", "--state", "acknowledged", "--format", "json"]);
+    assert!(ok);
+    assert!(out.contains("\"updated_by\": \"alice (analyst)\""), "{out}");
+    // An analyst cannot revoke.
+    let (ok, _, err) = cli(&["sensors", "revoke", &s.id]);
+    assert!(!ok && err.contains("PermissionDenied"), "{err}");
+    let (ok, _, err) = run(CLI, &["--manager", &url, "sites"]);
+    assert!(!ok && err.contains("--cred"), "{err}");
+
+    // The refusal is in the manager's log (stderr). kill() is SIGKILL: no clean shutdown.
+    drop(c);
+    child.0.kill().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(
+        log.contains("refused") && log.contains("RevokeSensor"),
+        "{log}"
+    );
+    assert!(log.contains("sensor enrolled"), "{log}");
+    drop(child);
+
+    // Restarted after SIGKILL: everything acknowledged is there, nothing is applied twice.
+    let mut child = Child(
+        Command::new(MANAGER)
+            .args(["serve", "--data", &data, "--listen", &addr])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let mut c = s.client(&url).await.unwrap();
+    let acks = sync(&mut c, vec![vec![alert(2, "a1"), alert(3, "a2")]])
+        .await
+        .unwrap();
+    assert_eq!(acks, vec![3]);
+    let (ok, out, err) = cli(&["alerts", "--format", "json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["state"], "acknowledged");
+}

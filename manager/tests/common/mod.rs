@@ -1,0 +1,244 @@
+//! Test helpers: a manager on 127.0.0.1:0 over real TLS, a sensor that enrols with a CSR and the
+//! pinned CA, operators with client certificates, and the manager's log lines.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use otwatch_common::link::{EnrollToken, OperatorRole};
+use otwatch_manager::pki;
+use otwatch_manager::serve::{self, RunningManager};
+use otwatch_proto::v1::manager_client::ManagerClient;
+use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
+use otwatch_proto::v1::*;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use tonic::transport::Channel;
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the manager's log lines (all tests of this binary share them).
+pub fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(|| LogWriter)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+    });
+}
+
+/// Waits up to 2 s for a log line containing every one of `needles`.
+pub async fn expect_log(needles: &[&str]) {
+    for _ in 0..40 {
+        let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
+        if logs.lines().any(|l| needles.iter().all(|n| l.contains(n))) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
+    panic!("no manager log line with {needles:?} in:\n{logs}");
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub mgr: Option<RunningManager>,
+}
+
+impl Fixture {
+    pub async fn start() -> Fixture {
+        init_logs();
+        let dir = tempfile::tempdir().unwrap();
+        pki::init(&dir.path().join("m"), &[], "test-manager").unwrap();
+        let mut f = Fixture { dir, mgr: None };
+        f.restart().await;
+        f
+    }
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("m")
+    }
+    pub async fn restart(&mut self) {
+        if let Some(m) = self.mgr.take() {
+            m.stop().await.unwrap();
+        }
+        self.mgr = Some(serve::start(&self.data(), "127.0.0.1:0").await.unwrap());
+    }
+    pub async fn stop(&mut self) {
+        if let Some(m) = self.mgr.take() {
+            m.stop().await.unwrap();
+        }
+    }
+    pub fn port(&self) -> u16 {
+        self.mgr.as_ref().unwrap().addr.port()
+    }
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port())
+    }
+    pub fn token(&self, site: &str, ttl: i64) -> String {
+        let s = &self.mgr.as_ref().unwrap().shared;
+        otwatch_manager::admin::create_token(&s.ca, s.store.as_ref(), site, ttl)
+            .unwrap()
+            .token
+            .to_string()
+    }
+    /// Credentials for an operator, written like `user create` does.
+    pub fn operator_creds(&self, name: &str, role: OperatorRole) -> PathBuf {
+        let out = self.dir.path().join(format!("op-{name}"));
+        otwatch_manager::admin::create_user(&self.data(), name, role, &out).unwrap();
+        out
+    }
+    pub async fn operator(&self, name: &str, role: OperatorRole) -> ManagerClient<Channel> {
+        let cred = self.operator_creds(name, role);
+        otwatch_manager::cli::connect(&self.url(), &cred)
+            .await
+            .unwrap()
+    }
+    /// An operator-less, certificate-less channel trusting the CA.
+    pub async fn anonymous(&self) -> Channel {
+        let ca = std::fs::read_to_string(self.data().join("ca.pem")).unwrap();
+        otwatch_manager::tls::channel(&self.url(), &ca, None)
+            .await
+            .unwrap()
+    }
+}
+
+/// What an enrolled test sensor keeps.
+#[derive(Clone)]
+pub struct Sensor {
+    pub id: String,
+    pub site: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub ca_pem: String,
+}
+
+/// Enrols like a sensor: own key, CSR (rcgen), manager found by the CA hash in the token.
+pub async fn enroll(url: &str, port: u16, token: &str) -> Result<Sensor, tonic::Status> {
+    let t: EnrollToken = token.parse().unwrap();
+    let ca_pem = otwatch_manager::tls::fetch_pinned_ca("127.0.0.1", port, t.ca_sha256)
+        .await
+        .unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut p = rcgen::CertificateParams::new(vec!["ignored.example".to_string()]).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "whatever-the-sensor-says");
+    let csr = p.serialize_request(&key).unwrap().pem().unwrap();
+    let ch = otwatch_manager::tls::channel(url, &ca_pem, None)
+        .await
+        .unwrap();
+    let r = SensorLinkClient::new(ch)
+        .enroll(EnrollRequest {
+            token: token.to_string(),
+            csr_pem: csr,
+            hostname: "test-host".into(),
+            version: "0.1.0".into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(r.ca_pem, ca_pem);
+    Ok(Sensor {
+        id: r.sensor_id,
+        site: r.site,
+        cert_pem: r.certificate_pem,
+        key_pem: key.serialize_pem(),
+        ca_pem,
+    })
+}
+
+impl Sensor {
+    pub async fn client(&self, url: &str) -> Result<SensorLinkClient<Channel>, String> {
+        let ch =
+            otwatch_manager::tls::channel(url, &self.ca_pem, Some((&self.cert_pem, &self.key_pem)))
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+        Ok(SensorLinkClient::new(ch))
+    }
+}
+
+/// Sends the batches over one Sync stream; returns the acks.
+pub async fn sync(
+    c: &mut SensorLinkClient<Channel>,
+    batches: Vec<Vec<Delta>>,
+) -> Result<Vec<u64>, tonic::Status> {
+    let n = batches.len();
+    let outbound = tokio_stream::iter(batches.into_iter().map(|deltas| DeltaBatch { deltas }));
+    let mut acks = c.sync(outbound).await?.into_inner();
+    let mut out = Vec::new();
+    while out.len() < n {
+        match acks.message().await? {
+            Some(a) => out.push(a.applied_seq),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+pub fn asset(seq: u64, id: &str, macs: &[&str], ips: &[&str]) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Asset(Asset {
+            id: id.into(),
+            macs: macs.iter().map(|s| s.to_string()).collect(),
+            ips: ips.iter().map(|s| s.to_string()).collect(),
+            packets: 10,
+            first_seen: "2024-01-01T00:00:00Z".into(),
+            last_seen: "2024-01-01T00:01:00Z".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+pub fn alert(seq: u64, id: &str) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Alert(Alert {
+            id: id.into(),
+            kind: "new_asset".into(),
+            severity: "low".into(),
+            summary: "new asset".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+pub fn connection(seq: u64, client: &str, server: &str, packets: u64) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Connection(Connection {
+            client: client.into(),
+            server: server.into(),
+            transport: "tcp".into(),
+            port: 502,
+            protocol: "modbus".into(),
+            packets,
+            ..Default::default()
+        })),
+    }
+}
+
+pub async fn all_assets(op: &mut ManagerClient<Channel>, site: &str) -> ListAssetsResponse {
+    op.list_assets(ListAssetsRequest {
+        site: site.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,300 @@
+//! Enrolment, sync, the fleet view and restarts, over real TLS on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::*;
+
+#[tokio::test]
+async fn enrol_then_sync_applies_each_delta_once_with_gaps() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    assert!(s.id.starts_with("s-") && s.id.len() == 18, "{}", s.id);
+    assert_eq!(s.site, "plant-a");
+    let mut op = fx.operator("alice", OperatorRole::Analyst).await;
+    let mut watch = op
+        .watch(WatchRequest {
+            site: "plant-a".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let batch = vec![
+        asset(
+            1,
+            "mac:00:00:00:00:00:01",
+            &["00:00:00:00:00:01"],
+            &["10.0.0.1"],
+        ),
+        connection(2, "10.0.0.1", "10.0.0.2", 5),
+        // A gap: 3 and 4 were coalesced away in the sensor's outbox.
+        alert(5, "a1"),
+    ];
+    // The same batch twice (a resend after reconnect), then an old one, then a new one.
+    let acks = sync(
+        &mut c,
+        vec![
+            batch.clone(),
+            batch.clone(),
+            vec![connection(2, "10.0.0.1", "10.0.0.2", 999)],
+            vec![connection(7, "10.0.0.1", "10.0.0.2", 6)],
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(acks, vec![5, 5, 5, 7]);
+    let ch = watch.message().await.unwrap().unwrap();
+    assert_eq!((ch.kind.as_str(), ch.site.as_str()), ("asset", "plant-a"));
+
+    let hb = c
+        .heartbeat(HeartbeatRequest {
+            last_seq: 7,
+            backlog: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hb.applied_seq, 7);
+
+    let assets = all_assets(&mut op, "plant-a").await;
+    assert_eq!(assets.total, 1);
+    let conns = op
+        .list_connections(ListConnectionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(conns.total, 1);
+    // 6 from seq 7, not 999 from the stale resend.
+    assert_eq!(conns.connections[0].connection.as_ref().unwrap().packets, 6);
+    let sensors = op
+        .list_sensors(ListSensorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .sensors;
+    assert_eq!(sensors.len(), 1);
+    assert_eq!(sensors[0].status, "online");
+    assert_eq!(sensors[0].applied_seq, 7);
+    assert_eq!(sensors[0].hostname, "test-host");
+
+    let alerts = op
+        .list_alerts(ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert_eq!(alerts.len(), 1);
+    let id = alerts[0].id.clone();
+    assert_eq!(id, format!("{}/a1", s.id));
+    let acked = op
+        .acknowledge_alert(AlertActionRequest {
+            id: id.clone(),
+            comment: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.state, "acknowledged");
+    assert_eq!(acked.updated_by, "alice (analyst)");
+
+    // gRPC health answers for both services.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(fx.anonymous().await);
+    for svc in ["otwatch.v1.Manager", "otwatch.v1.SensorLink"] {
+        let h = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: svc.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(h.status, 1, "{svc} serving");
+    }
+
+    // Renewal keeps the identity.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&key)
+        .unwrap()
+        .pem()
+        .unwrap();
+    let renewed = c
+        .renew(RenewRequest { csr_pem: csr })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(renewed.sensor_id, s.id);
+}
+
+#[tokio::test]
+async fn sensors_of_one_site_merge_by_mac_but_sites_never_merge() {
+    let fx = Fixture::start().await;
+    let a1 = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let a2 = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let b1 = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
+        .await
+        .unwrap();
+    let mac = "00:1b:1b:00:00:01";
+    for (s, ip) in [(&a1, "10.0.0.5"), (&a2, "10.0.0.6"), (&b1, "10.0.0.5")] {
+        let mut c = s.client(&fx.url()).await.unwrap();
+        let m = if s.site == "plant-a" {
+            mac
+        } else {
+            "00:1b:1b:00:00:99"
+        };
+        let acks = sync(
+            &mut c,
+            vec![vec![
+                asset(1, &format!("mac:{m}"), &[m], &[ip]),
+                connection(2, "10.0.0.9", "10.0.0.5", 3),
+            ]],
+        )
+        .await
+        .unwrap();
+        assert_eq!(acks, vec![2]);
+    }
+    let mut op = fx.operator("viewer1", OperatorRole::Viewer).await;
+    let a = all_assets(&mut op, "plant-a").await;
+    assert_eq!(a.total, 1, "{a:#?}");
+    let fa = &a.assets[0];
+    assert_eq!(fa.id, format!("plant-a/mac:{mac}"));
+    assert_eq!(fa.seen_by.len(), 2);
+    let merged = fa.asset.as_ref().unwrap();
+    assert_eq!(merged.ips, vec!["10.0.0.5", "10.0.0.6"]);
+    assert_eq!(merged.packets, 20);
+    let got = op
+        .get_asset(GetAssetRequest { id: fa.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(&got, fa);
+
+    let all = all_assets(&mut op, "").await;
+    assert_eq!(all.total, 2, "same IP at two sites stays two assets");
+    let text = op
+        .list_assets(ListAssetsRequest {
+            text: "10.0.0.6".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(text.total, 1);
+    let paged = op
+        .list_assets(ListAssetsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((paged.assets.len(), paged.total), (1, 2));
+    assert_eq!(paged.next_page_token, "1");
+
+    let conns = op
+        .list_connections(ListConnectionsRequest {
+            site: "plant-a".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(conns.total, 1);
+    assert_eq!(conns.connections[0].sensors.len(), 2);
+    assert_eq!(conns.connections[0].connection.as_ref().unwrap().packets, 6);
+
+    let sites = op
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .sites;
+    assert_eq!(
+        sites
+            .iter()
+            .map(|s| (s.name.as_str(), s.sensors, s.assets))
+            .collect::<Vec<_>>(),
+        vec![("plant-a", 2, 1), ("plant-b", 1, 1)]
+    );
+}
+
+#[tokio::test]
+async fn restart_keeps_data_and_last_applied_seq() {
+    let mut fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let batch = vec![
+        asset(1, "ip:10.0.0.1", &[], &["10.0.0.1"]),
+        asset(2, "ip:10.0.0.2", &[], &["10.0.0.2"]),
+        alert(3, "x"),
+    ];
+    // A Sync stream and a Watch stream stay open across the stop: the stop ends them.
+    let mut watcher = fx.operator("w", OperatorRole::Viewer).await;
+    let mut watch = watcher
+        .watch(WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut acks = c
+        .sync(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(DeltaBatch {
+        deltas: batch.clone(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(acks.message().await.unwrap().unwrap().applied_seq, 3);
+    assert_eq!(watch.message().await.unwrap().unwrap().kind, "asset");
+    fx.restart().await;
+    assert!(!matches!(acks.message().await, Ok(Some(_))));
+    // The two other changes of the batch were buffered, then the stream ends.
+    let mut rest = 0;
+    while let Ok(Some(_)) = watch.message().await {
+        rest += 1;
+        assert!(rest <= 2);
+    }
+    drop((tx, c, watcher));
+    let mut c = s.client(&fx.url()).await.unwrap();
+    // The resend after the restart applies nothing.
+    assert_eq!(
+        sync(
+            &mut c,
+            vec![batch, vec![asset(4, "ip:10.0.0.3", &[], &["10.0.0.3"])]]
+        )
+        .await
+        .unwrap(),
+        vec![3, 4]
+    );
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    assert_eq!(all_assets(&mut op, "plant-a").await.total, 3);
+    let alerts = op
+        .list_alerts(ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(alerts.total, 1);
+    let sensors = op
+        .list_sensors(ListSensorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .sensors;
+    assert_eq!(sensors[0].applied_seq, 4);
+    drop((c, op));
+    fx.stop().await;
+}

@@ -1,0 +1,197 @@
+//! Every refusal gives the client a clear error and leaves a line in the manager's log.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::manager_client::ManagerClient;
+use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
+use otwatch_proto::v1::*;
+use tonic::Code;
+
+#[tokio::test]
+async fn no_client_certificate_is_refused_on_manager_and_sync_calls() {
+    let fx = Fixture::start().await;
+    let e = ManagerClient::new(fx.anonymous().await)
+        .list_assets(ListAssetsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("no client certificate"), "{e}");
+    expect_log(&[
+        "refused",
+        "ListAssets",
+        "no client certificate",
+        "127.0.0.1",
+    ])
+    .await;
+
+    let mut c = SensorLinkClient::new(fx.anonymous().await);
+    let e = sync(
+        &mut c,
+        vec![vec![asset(1, "ip:10.0.0.1", &[], &["10.0.0.1"])]],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    expect_log(&["refused", "Sync", "no client certificate"]).await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_fails_the_handshake() {
+    let fx = Fixture::start().await;
+    let other = tempfile::tempdir().unwrap();
+    otwatch_manager::pki::init(&other.path().join("m"), &[], "other").unwrap();
+    let cred = other.path().join("op");
+    otwatch_manager::admin::create_user(
+        &other.path().join("m"),
+        "mallory",
+        OperatorRole::Admin,
+        &cred,
+    )
+    .unwrap();
+    // Trust the real manager's CA, present a certificate of the other CA.
+    std::fs::copy(fx.data().join("ca.pem"), cred.join("ca.pem")).unwrap();
+    let r = async {
+        let mut c = otwatch_manager::cli::connect(&fx.url(), &cred)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        c.list_sites(ListSitesRequest {})
+            .await
+            .map_err(|e| format!("{:#}", otwatch_manager::cli::status_err(e)))
+    }
+    .await;
+    let err = r.unwrap_err();
+    eprintln!("client error (other CA): {err}");
+    assert!(
+        err.contains("UnknownCA") && err.contains("another manager's CA"),
+        "{err}"
+    );
+    expect_log(&["TLS handshake refused", "127.0.0.1"]).await;
+}
+
+#[tokio::test]
+async fn a_revoked_sensor_is_refused_at_its_next_handshake() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    c.heartbeat(HeartbeatRequest::default()).await.unwrap();
+
+    // An analyst cannot revoke; an admin can.
+    let mut analyst = fx.operator("ann", OperatorRole::Analyst).await;
+    let e = analyst
+        .revoke_sensor(RevokeSensorRequest { id: s.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut admin = fx.operator("root", OperatorRole::Admin).await;
+    let r = admin
+        .revoke_sensor(RevokeSensorRequest { id: s.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status, "revoked");
+    expect_log(&["sensor revoked", &s.id]).await;
+
+    // Per call on the open connection...
+    let e = c.heartbeat(HeartbeatRequest::default()).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("revoked"), "{e}");
+    // ...and at the handshake of the next one.
+    let r = async {
+        let mut c = s.client(&fx.url()).await?;
+        c.heartbeat(HeartbeatRequest::default())
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    let err = r.unwrap_err();
+    eprintln!("client error (revoked): {err}");
+    assert!(err.contains("Revoked"), "{err}");
+    expect_log(&["TLS handshake refused", "Revoked"]).await;
+    expect_log(&[&format!("sensor {} is revoked", s.id)]).await;
+}
+
+#[tokio::test]
+async fn reused_and_expired_tokens_are_refused() {
+    let fx = Fixture::start().await;
+    let t = fx.token("plant-a", 3600);
+    enroll(&fx.url(), fx.port(), &t).await.unwrap();
+    let e = enroll(&fx.url(), fx.port(), &t).await.err().unwrap();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("already used"), "{e}");
+    assert!(e.message().contains("token create --site plant-a"), "{e}");
+    expect_log(&["refused", "Enroll", "already used"]).await;
+
+    let t = fx.token("plant-a", 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let e = enroll(&fx.url(), fx.port(), &t).await.err().unwrap();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("expired"), "{e}");
+    expect_log(&["refused", "Enroll", "expired"]).await;
+
+    // A token of the right CA with an unknown secret.
+    let mut forged: otwatch_common::link::EnrollToken = t.parse().unwrap();
+    forged.secret = "0".repeat(32);
+    let e = enroll(&fx.url(), fx.port(), &forged.to_string())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_acknowledge_and_roles_stay_on_their_side() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![alert(1, "a1")]]).await.unwrap();
+    let mut viewer = fx.operator("vic", OperatorRole::Viewer).await;
+    let e = viewer
+        .acknowledge_alert(AlertActionRequest {
+            id: format!("{}/a1", s.id),
+            comment: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert_eq!(
+        e.message(),
+        "role viewer cannot acknowledge alerts; ask an admin for the analyst role"
+    );
+    expect_log(&["refused", "AcknowledgeAlert", "role viewer"]).await;
+
+    // A sensor calling the Manager API, an operator calling Sync.
+    let ch = otwatch_manager::tls::channel(&fx.url(), &s.ca_pem, Some((&s.cert_pem, &s.key_pem)))
+        .await
+        .unwrap();
+    let e = ManagerClient::new(ch)
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("not an operator"), "{e}");
+    let cred = fx.operator_creds("olga", OperatorRole::Admin);
+    let read = |f: &str| std::fs::read_to_string(cred.join(f)).unwrap();
+    let ch = otwatch_manager::tls::channel(
+        &fx.url(),
+        &read("ca.pem"),
+        Some((&read("cert.pem"), &read("key.pem"))),
+    )
+    .await
+    .unwrap();
+    let e = sync(
+        &mut SensorLinkClient::new(ch),
+        vec![vec![alert(1, "forged")]],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("not a sensor"), "{e}");
+    expect_log(&["refused", "Sync", "not a sensor"]).await;
+}
