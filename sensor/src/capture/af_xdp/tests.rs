@@ -139,3 +139,13 @@ fn capabilities_parse() {
     // Whatever the privileges, /proc/self/status has a CapEff line.
     assert!(capabilities_effective().is_some());
 }
+
+#[test]
+fn loopback_addresses_are_found_and_unknown_interfaces_have_none() {
+    let lo = super::host_addresses("lo");
+    assert!(
+        lo.contains(&std::net::IpAddr::from([127, 0, 0, 1])),
+        "{lo:?}"
+    );
+    assert!(super::host_addresses("no-such-if0").is_empty());
+}
