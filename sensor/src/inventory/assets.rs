@@ -180,8 +180,9 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         })
         .map(|(ip, _)| *ip)
         .collect();
+    let conns = inv.conns_sorted();
     let mut by_ip: BTreeMap<IpAddr, Vec<(&ConnKey, &ConnFacts)>> = BTreeMap::new();
-    for (k, c) in &inv.conns {
+    for &(k, c) in &conns {
         by_ip.entry(k.client).or_default().push((k, c));
         if k.server != k.client {
             by_ip.entry(k.server).or_default().push((k, c));
@@ -212,10 +213,9 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         .collect();
     assets.sort_by(|a, b| a.id.cmp(&b.id));
 
-    let connections = inv
-        .conns
+    let connections = conns
         .iter()
-        .map(|(k, c)| Connection {
+        .map(|&(k, c)| Connection {
             client: k.client.to_string(),
             server: k.server.to_string(),
             transport: k.transport_name(),

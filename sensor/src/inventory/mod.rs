@@ -24,12 +24,14 @@ use otwatch_common::{Mac, Timestamp};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// Raw facts about everything seen. Deterministic: ordered maps only.
+/// Raw facts about everything seen. Deterministic: ordered maps, except `conns`, which is
+/// looked up once per observation (a hash map: a B-tree search there cost ~8 % of the whole
+/// pipeline) and sorted wherever it is read in order ([`Inventory::conns_sorted`]).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Inventory {
     pub hosts: BTreeMap<IpAddr, HostFacts>,
     pub macs: BTreeMap<Mac, MacFacts>,
-    pub conns: BTreeMap<ConnKey, ConnFacts>,
+    pub conns: rustc_hash::FxHashMap<ConnKey, ConnFacts>,
     /// Protocol violations seen, per protocol.
     pub violations: BTreeMap<String, u64>,
 }
@@ -265,6 +267,13 @@ impl Inventory {
     }
 
     /// Folds another inventory (an earlier run's) into this one.
+    /// The connections in key order (what every output must use).
+    pub fn conns_sorted(&self) -> Vec<(&ConnKey, &ConnFacts)> {
+        let mut v: Vec<_> = self.conns.iter().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
     pub fn merge(&mut self, other: Inventory) {
         for (ip, h) in other.hosts {
             self.hosts.entry(ip).or_default().merge(h);
