@@ -13,6 +13,7 @@ pub struct SensorConfig {
     pub capture: CaptureConfig,
     pub state: StateConfig,
     pub metrics: MetricsConfig,
+    pub uplink: UplinkSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +136,27 @@ pub struct MetricsConfig {
     pub file: Option<PathBuf>,
 }
 
+/// The link to a manager (after `otwatch-sensor enroll`); see `crate::uplink`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UplinkSection {
+    /// The manager's URL; unset: the one enrolment recorded in `<state>/uplink/link.json`.
+    /// Without enrolment there is no uplink.
+    pub manager: Option<String>,
+    /// Deltas the outbox holds at most. When full, asset/connection updates wait (they are
+    /// sent later from the inventory, nothing is lost) and alerts are still queued.
+    pub outbox_max: u64,
+}
+
+impl Default for UplinkSection {
+    fn default() -> Self {
+        UplinkSection {
+            manager: None,
+            outbox_max: 1_000_000,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}; see deploy/sensor.toml for every setting and its default")]
 pub struct ConfigError(String);
@@ -149,8 +171,14 @@ impl SensorConfig {
             }
             b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
         }
+        // Only OTWATCH_<SECTION>__<KEY> variables are settings; others (OTWATCH_LOG,
+        // OTWATCH_ENROLL_TOKEN) belong to the command line.
+        let vars: config::Map<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("OTWATCH_") && k.contains("__"))
+            .collect();
         b = b.add_source(
             config::Environment::with_prefix("OTWATCH")
+                .source(Some(vars))
                 .prefix_separator("_")
                 .separator("__")
                 .list_separator(",")

@@ -10,7 +10,9 @@
 //! - [`store`]: the sled-backed state that lets a later run continue an inventory.
 //! - [`pipeline`]: wires them together for `analyze`.
 //! - [`run`]: the same pipeline on live interfaces ([`capture::af_packet`]), with workers,
-//!   periodic commits and [`metrics`]; settings from [`config`].
+//!   periodic commits and [`metrics`]; settings from [`config`]. It also replays capture
+//!   files (`run --pcap`).
+//! - [`uplink`]: enrolment with a manager and the store-and-forward link to it.
 // Unsafe code is denied everywhere except the two capture ring modules (capture/af_packet.rs,
 // capture/af_xdp.rs), which opt in and justify every block.
 #![deny(unsafe_code)]
@@ -27,3 +29,4 @@ pub mod pipeline;
 pub mod protocols;
 pub mod run;
 pub mod store;
+pub mod uplink;

@@ -7,7 +7,7 @@ use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use otwatch_sensor::capture::live::CaptureMode;
 use otwatch_sensor::config::SensorConfig;
 use otwatch_sensor::output;
-use otwatch_sensor::run::{self as live, InventorySource};
+use otwatch_sensor::run::{self as live, InventorySource, RunOptions, Speed};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +71,38 @@ enum Command {
         /// Seconds between commits of the inventory.
         #[arg(long, value_name = "SECS")]
         commit_interval: Option<u64>,
+        /// Replay these capture files instead of capturing on interfaces; at their end commit,
+        /// wait for the manager to acknowledge everything, and exit.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        pcap: Vec<PathBuf>,
+        /// Replay speed: max, realtime (paced by packet timestamps) or a factor such as 10x.
+        #[arg(long, value_name = "max|realtime|Nx", default_value = "max")]
+        speed: Speed,
+        /// Send the inventory to this manager (https://HOST:PORT); default: the one enrolled
+        /// with (no uplink when not enrolled). Overrides uplink.manager.
+        #[arg(long, value_name = "URL")]
+        manager: Option<String>,
+        /// After a replay, seconds to wait for the manager to acknowledge everything.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        drain_timeout: u64,
+    },
+    /// Enrol with a manager: make a key pair, get a certificate for it with a one-time token
+    /// from `otwatch-manager token create`, and keep both in STATE/uplink.
+    Enroll {
+        /// The manager's URL, https://HOST:PORT.
+        #[arg(long, value_name = "URL")]
+        manager: String,
+        /// The enrolment token (otwt1.…); or set OTWATCH_ENROLL_TOKEN.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "OTWATCH_ENROLL_TOKEN",
+            hide_env_values = true
+        )]
+        token: String,
+        /// State directory (as for `run`).
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/otwatch/sensor")]
+        state: PathBuf,
     },
     /// Print the inventory kept in a state directory (works while `run` is running).
     Inventory {
@@ -155,6 +187,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             workers,
             metrics,
             commit_interval,
+            pcap,
+            speed,
+            manager,
+            drain_timeout,
         } => {
             let mut cfg = SensorConfig::load(config.as_deref())?;
             cfg.capture.interfaces.extend(interfaces);
@@ -173,6 +209,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(s) = commit_interval {
                 cfg.state.commit_interval_secs = s;
             }
+            if let Some(m) = manager {
+                cfg.uplink.manager = Some(m);
+            }
+            let opts = RunOptions {
+                pcap,
+                speed,
+                drain_timeout: std::time::Duration::from_secs(drain_timeout),
+            };
             let shutdown = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 // A second signal while draining ends the process at once.
@@ -181,7 +225,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 signal_hook::flag::register(sig, shutdown.clone())
                     .context("cannot install signal handlers")?;
             }
-            let summary = live::run(&cfg, shutdown)?;
+            let replay = !opts.pcap.is_empty();
+            let summary = live::run_with(&cfg, &opts, shutdown)?;
+            if replay {
+                eprintln!(
+                    "replayed: {} packets, {} assets; state in {}",
+                    summary.report.stats.packets,
+                    summary.report.assets.len(),
+                    cfg.state.dir.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let s = &summary.report.stats;
             let drops: u64 = s
                 .sources
@@ -194,6 +248,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 drops,
                 summary.report.assets.len(),
                 cfg.state.dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enroll {
+            manager,
+            token,
+            state,
+        } => {
+            let info = otwatch_sensor::uplink::enroll::enroll(&manager, &token, &state)?;
+            println!(
+                "enrolled as sensor {} of site {} with {}; certificate valid until {}; keys in {}",
+                info.sensor_id,
+                info.site,
+                info.manager,
+                info.not_after,
+                otwatch_sensor::uplink::uplink_dir(&state).display()
             );
             Ok(ExitCode::SUCCESS)
         }

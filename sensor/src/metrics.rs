@@ -22,6 +22,26 @@ pub struct MetricsView {
     pub commit_errors: u64,
     /// Unix seconds of the last successful commit (0 before the first).
     pub last_commit: u64,
+    /// The link to the manager, when the sensor is enrolled.
+    pub uplink: Option<UplinkMetrics>,
+}
+
+/// Outbox and link counters (see `crate::uplink`).
+#[derive(Debug, Clone, Default)]
+pub struct UplinkMetrics {
+    pub connected: bool,
+    /// Deltas queued and not acknowledged.
+    pub backlog: u64,
+    /// Upserts waiting for room in a full outbox now.
+    pub deferred: u64,
+    /// Upserts deferred because the outbox was full, ever.
+    pub deferred_total: u64,
+    pub last_seq: u64,
+    pub acked_seq: u64,
+    /// Sessions that reached the manager (this run).
+    pub sessions: u64,
+    /// Deltas sent (this run; resends included).
+    pub deltas_sent: u64,
 }
 
 fn esc(v: &str) -> String {
@@ -194,6 +214,61 @@ pub fn render(m: &MetricsView) -> String {
         o.head(name, kind, help);
         o.val(name, &[], v);
     }
+    if let Some(u) = &m.uplink {
+        for (name, kind, help, v) in [
+            (
+                "otwatch_uplink_connected",
+                "gauge",
+                "1 while a session with the manager is up.",
+                u64::from(u.connected),
+            ),
+            (
+                "otwatch_uplink_outbox_backlog",
+                "gauge",
+                "Deltas in the outbox not yet acknowledged by the manager.",
+                u.backlog,
+            ),
+            (
+                "otwatch_uplink_outbox_deferred",
+                "gauge",
+                "Asset/connection updates waiting for room in the full outbox.",
+                u.deferred,
+            ),
+            (
+                "otwatch_uplink_outbox_deferred_total",
+                "counter",
+                "Updates deferred because the outbox was full (sent later, never lost).",
+                u.deferred_total,
+            ),
+            (
+                "otwatch_uplink_last_seq",
+                "gauge",
+                "Sequence number of the newest delta queued.",
+                u.last_seq,
+            ),
+            (
+                "otwatch_uplink_acked_seq",
+                "gauge",
+                "Highest sequence number the manager acknowledged.",
+                u.acked_seq,
+            ),
+            (
+                "otwatch_uplink_sessions_total",
+                "counter",
+                "Sessions that reached the manager.",
+                u.sessions,
+            ),
+            (
+                "otwatch_uplink_deltas_sent_total",
+                "counter",
+                "Deltas sent to the manager, resends included.",
+                u.deltas_sent,
+            ),
+        ] {
+            o.head(name, kind, help);
+            o.val(name, &[], v);
+        }
+    }
     o.0
 }
 
@@ -275,6 +350,24 @@ mod tests {
         assert!(t.contains("otwatch_protocol_violations_total{protocol=\"modbus\"} 3\n"));
         assert!(t.contains("# TYPE otwatch_assets gauge\notwatch_assets 4\n"));
         assert!(t.contains("mode=\"af_packet tpacket_v3\""));
+        assert!(!t.contains("otwatch_uplink"));
+    }
+
+    #[test]
+    fn renders_the_uplink_when_enrolled() {
+        let mut m = view();
+        m.uplink = Some(UplinkMetrics {
+            connected: true,
+            backlog: 7,
+            deferred_total: 3,
+            ..Default::default()
+        });
+        let t = render(&m);
+        assert!(t.contains("otwatch_uplink_connected 1\n"));
+        assert!(t.contains("otwatch_uplink_outbox_backlog 7\n"));
+        assert!(t.contains(
+            "# TYPE otwatch_uplink_outbox_deferred_total counter\notwatch_uplink_outbox_deferred_total 3\n"
+        ));
     }
 
     #[test]

@@ -14,21 +14,36 @@
 //! On shutdown (SIGINT/SIGTERM set the flag) workers drain their rings, end their flows and
 //! hand in a last snapshot, which is committed before `run` returns. A SIGKILL loses at most
 //! one commit interval; sled's log keeps the store consistent.
+//!
+//! When the sensor is enrolled with a manager, each commit also diffs the report against what
+//! was sent and queues the changes in the outbox ([`crate::uplink`]); the uplink thread streams
+//! them. With `--pcap`, one replay thread feeds capture files through the same path instead of
+//! interfaces (at full speed or paced by packet time); at their end the run commits, waits
+//! until the manager acknowledged everything (or the drain timeout) and returns. A replay
+//! that began on an empty state, killed before it finished and started again with the same
+//! files, starts over, so the result is that of one whole replay (not one and a half).
 
 use crate::capture::af_packet::{poll_any, AfPacketConfig, AfPacketSocket};
 use crate::capture::af_xdp::{self, XdpAttach, XdpConfig, XdpProgram, ZeroCopy};
 use crate::capture::live::{CaptureMode, LiveCounters, LiveError, LiveSource};
 use crate::config::SensorConfig;
 use crate::inventory::{self, Inventory};
-use crate::metrics::{self, MetricsView};
+use crate::metrics::{self, MetricsView, UplinkMetrics};
 use crate::pipeline::Pipeline;
 use crate::store::{self, Store, StoreError};
+use crate::uplink::client::{Uplink, UplinkConfig};
+use crate::uplink::outbox::Outbox;
+use crate::uplink::{diff, LinkInfo, UplinkError};
 use otwatch_common::model::{CaptureSource, CaptureStats, InventoryReport};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+mod replay;
+
+use replay::{mark_replay_done, replay_base, Replayer};
 
 /// Name of the report snapshot written beside the store at every commit.
 pub const SNAPSHOT: &str = "inventory.json";
@@ -64,6 +79,57 @@ pub enum RunError {
     Worker { worker: usize, error: String },
     #[error("cannot start a thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error(transparent)]
+    Uplink(#[from] UplinkError),
+}
+
+/// How fast `run --pcap` replays.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Speed {
+    /// As fast as the pipeline goes.
+    #[default]
+    Max,
+    /// Paced by packet timestamps, this many times faster than they were captured (1 = real
+    /// time).
+    Paced(f64),
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "max" => Ok(Speed::Max),
+            "realtime" => Ok(Speed::Paced(1.0)),
+            other => other
+                .strip_suffix('x')
+                .and_then(|n| n.parse::<f64>().ok())
+                .filter(|f| f.is_finite() && *f > 0.0)
+                .map(Speed::Paced)
+                .ok_or_else(|| {
+                    format!("unknown speed {other:?}; use max, realtime or a factor such as 10x")
+                }),
+        }
+    }
+}
+
+/// What `run` reads besides the configuration.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Replay these capture files instead of capturing on interfaces.
+    pub pcap: Vec<PathBuf>,
+    pub speed: Speed,
+    /// After a replay, how long to wait for the manager to acknowledge everything.
+    pub drain_timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            pcap: Vec::new(),
+            speed: Speed::Max,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What a finished run reports.
@@ -342,6 +408,9 @@ struct Committer {
     view: MetricsView,
     metrics_text: Arc<Mutex<String>>,
     metrics_file: Option<PathBuf>,
+    uplink: Option<Uplink>,
+    /// For the status delta: "pcap" or the live backends in use.
+    capture_mode: String,
 }
 
 impl Committer {
@@ -367,7 +436,8 @@ impl Committer {
         let inv = self.merged();
         let stats = store::merge_stats(self.earlier.clone(), self.run_stats());
         let report = inventory::report(&inv, stats.clone());
-        match self.store.save(&inv, &stats) {
+        let saved = self.store.save(&inv, &stats);
+        match &saved {
             Ok(()) => {
                 self.view.commits += 1;
                 self.view.last_commit = SystemTime::now()
@@ -385,13 +455,82 @@ impl Committer {
         }
         self.view.assets = report.assets.len();
         self.view.connections = report.connections.len();
+        // Deltas only for what is durably in the store: a restart must not go back behind
+        // what the manager was sent.
+        if saved.is_ok() {
+            self.enqueue(&report);
+        }
         report
+    }
+
+    /// Queues what changed since the last commit for the manager.
+    fn enqueue(&self, report: &InventoryReport) {
+        let Some(u) = &self.uplink else { return };
+        match diff::enqueue_report(&u.outbox, report, &self.capture_mode) {
+            Ok(o) => {
+                tracing::debug!(
+                    enqueued = o.enqueued,
+                    replaced = o.replaced,
+                    deferred = o.deferred,
+                    "outbox"
+                );
+                u.wake();
+            }
+            Err(e) => tracing::error!(
+                "cannot queue the inventory changes for the manager: {e}; they are queued at the next commit"
+            ),
+        }
+    }
+
+    /// After a replay: waits until the manager acknowledged everything, queueing deferred
+    /// upserts as room frees.
+    fn drain(&mut self, report: &InventoryReport, timeout: Duration, shutdown: &AtomicBool) {
+        let Some(outbox) = self.uplink.as_ref().map(|u| u.outbox.clone()) else {
+            return;
+        };
+        let u = &*outbox;
+        let until = Instant::now() + timeout;
+        let mut last_backlog = u64::MAX;
+        let mut last_offer = Instant::now();
+        while !u.is_drained() {
+            if Instant::now() >= until || shutdown.load(Ordering::Relaxed) {
+                tracing::warn!(
+                    backlog = u.backlog(),
+                    deferred = u.deferred_now(),
+                    "the manager has not acknowledged everything; the rest stays in the outbox for the next run"
+                );
+                return;
+            }
+            // Acknowledgements freed room since the last enqueue (or a second passed; an
+            // acknowledgement may land between the enqueue and the look at the backlog):
+            // offer the deferred again.
+            if u.deferred_now() > 0
+                && (u.backlog() < last_backlog || last_offer.elapsed() >= Duration::from_secs(1))
+            {
+                self.enqueue(report);
+                last_backlog = u.backlog();
+                last_offer = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            self.publish_metrics();
+        }
+        tracing::info!(acked_seq = u.acked(), "the manager acknowledged everything");
     }
 
     fn publish_metrics(&mut self) {
         let mut st = self.run_stats();
         st.protocol_violations = self.merged_violations();
         self.view.stats = st;
+        self.view.uplink = self.uplink.as_ref().map(|u| UplinkMetrics {
+            connected: u.state.connected.load(Ordering::Relaxed),
+            backlog: u.outbox.backlog(),
+            deferred: u.outbox.deferred_now() as u64,
+            deferred_total: u.outbox.deferred_total(),
+            last_seq: u.outbox.last_seq(),
+            acked_seq: u.outbox.acked(),
+            sessions: u.state.sessions.load(Ordering::Relaxed),
+            deltas_sent: u.state.deltas_sent.load(Ordering::Relaxed),
+        });
         let text = metrics::render(&self.view);
         if let Some(f) = &self.metrics_file {
             if let Err(e) = metrics::write_atomic(f, text.as_bytes()) {
@@ -446,17 +585,68 @@ fn create_state_dir(dir: &Path) -> Result<(), RunError> {
 
 /// Runs until `shutdown` is set, then drains, commits and returns the final report.
 pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, RunError> {
-    if cfg.capture.interfaces.is_empty() {
+    run_with(cfg, &RunOptions::default(), shutdown)
+}
+
+/// Starts the uplink when the sensor is enrolled (or refuses a manager URL without enrolment).
+fn start_uplink(cfg: &SensorConfig, store: &Store) -> Result<Option<Uplink>, RunError> {
+    let dir = &cfg.state.dir;
+    let Some(info) = LinkInfo::load(dir)? else {
+        if let Some(m) = &cfg.uplink.manager {
+            return Err(RunError::Uplink(UplinkError::Usage(format!(
+                "--manager {m}: {} is not enrolled; run `otwatch-sensor enroll --manager {m} --token T --state {}` first",
+                dir.display(),
+                dir.display()
+            ))));
+        }
+        tracing::info!("not enrolled with a manager: no uplink");
+        return Ok(None);
+    };
+    let outbox = Outbox::open(store.db(), cfg.uplink.outbox_max).map_err(StoreError::from)?;
+    let manager = cfg.uplink.manager.clone();
+    tracing::info!(
+        manager = %manager.as_deref().unwrap_or(&info.manager),
+        sensor = %info.sensor_id,
+        site = %info.site,
+        backlog = outbox.backlog(),
+        "uplink enabled"
+    );
+    let u = Uplink::start(
+        UplinkConfig {
+            state: dir.clone(),
+            manager,
+        },
+        Arc::new(outbox),
+    )?;
+    Ok(Some(u))
+}
+
+/// Like [`run`], with capture files instead of interfaces when `opts.pcap` is not empty.
+pub fn run_with(
+    cfg: &SensorConfig,
+    opts: &RunOptions,
+    shutdown: Arc<AtomicBool>,
+) -> Result<RunSummary, RunError> {
+    let replay = !opts.pcap.is_empty();
+    if !replay && cfg.capture.interfaces.is_empty() {
         return Err(RunError::NoInterface);
     }
     let workers = cfg.capture.worker_count();
     // Sockets first: a missing privilege is the most likely error and should not leave a
     // store behind.
-    let (per_worker, programs) = open_sockets(cfg, workers)?;
+    let (per_worker, programs) = if replay {
+        (Vec::new(), Vec::new())
+    } else {
+        open_sockets(cfg, workers)?
+    };
     let dir = cfg.state.dir.clone();
     create_state_dir(&dir)?;
     let store = Store::open(&dir)?;
-    let (base, earlier) = store.load()?;
+    let (mut base, mut earlier) = store.load()?;
+    if replay {
+        (base, earlier) = replay_base(&store, opts, base, earlier)?;
+    }
+    let uplink = start_uplink(cfg, &store)?;
     let metrics_text = Arc::new(Mutex::new(String::new()));
     if let Some(addr) = cfg.metrics.listen.as_deref().filter(|a| !a.is_empty()) {
         let local =
@@ -474,15 +664,39 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
             (i.to_string(), q, s.describe())
         })
         .collect();
+    let mut capture_mode: Vec<String> = sockets.iter().map(|s| s.2.clone()).collect();
+    capture_mode.dedup();
+    let capture_mode = if replay {
+        "pcap".to_string()
+    } else {
+        capture_mode.join(", ")
+    };
     let active: Vec<Vec<Box<dyn LiveSource>>> =
         per_worker.into_iter().filter(|w| !w.is_empty()).collect();
-    let n = active.len();
+    let n = if replay { 1 } else { active.len() };
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let epoch = Arc::new(AtomicU64::new(0));
     let drain = Duration::from_millis(cfg.capture.af_packet.block_timeout_ms) * 3
         + Duration::from_millis(100);
     let mut handles = Vec::with_capacity(n);
+    if replay {
+        let r = Replayer {
+            files: opts.pcap.clone(),
+            speed: opts.speed,
+            pipeline: Pipeline::default(),
+            tx: tx.clone(),
+            stop: stop.clone(),
+            epoch: epoch.clone(),
+            answered: 0,
+            next_tick: Instant::now(),
+        };
+        let h = std::thread::Builder::new()
+            .name("replay".into())
+            .spawn(move || r.run())
+            .map_err(RunError::Thread)?;
+        handles.push(h);
+    }
     for (id, sources) in active.into_iter().enumerate() {
         let w = Worker {
             id,
@@ -500,7 +714,15 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
         handles.push(h);
     }
     drop(tx);
-    tracing::info!("running with {n} worker(s); state in {}", dir.display());
+    if replay {
+        tracing::info!(
+            "replaying {} capture file(s); state in {}",
+            opts.pcap.len(),
+            dir.display()
+        );
+    } else {
+        tracing::info!("running with {n} worker(s); state in {}", dir.display());
+    }
     let mut c = Committer {
         store,
         dir,
@@ -513,6 +735,8 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
         },
         metrics_text,
         metrics_file: cfg.metrics.file.clone(),
+        uplink,
+        capture_mode,
     };
     let interval = cfg.state.commit_interval();
     let mut next_commit = Instant::now() + interval;
@@ -548,7 +772,9 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
             next_metrics = now + Duration::from_secs(1);
         }
     }
-    tracing::info!("stopping: draining the rings and committing");
+    if !replay || shutdown.load(Ordering::Relaxed) {
+        tracing::info!("stopping: draining the rings and committing");
+    }
     stop.store(true, Ordering::Relaxed);
     for m in rx.iter() {
         match m {
@@ -564,7 +790,16 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
     // Workers have closed their sockets; now the programs may go.
     drop(programs);
     let report = c.commit();
+    if replay && !shutdown.load(Ordering::Relaxed) && failure.is_none() {
+        // Done only after the drain: a replay killed while draining starts over, which gives
+        // the same inventory again (and no new deltas but a status).
+        c.drain(&report, opts.drain_timeout, &shutdown);
+        mark_replay_done(&c.store, opts);
+    }
     c.publish_metrics();
+    if let Some(u) = c.uplink.take() {
+        u.stop();
+    }
     if let Some(f) = failure {
         return Err(f);
     }

@@ -75,6 +75,22 @@ impl Store {
         Ok(s)
     }
 
+    /// The sled database, for state kept beside the inventory (the uplink outbox).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Forgets the stored inventory and statistics (an interrupted replay starts over).
+    pub fn clear_inventory(&self) -> Result<(), StoreError> {
+        self.db.open_tree("assets")?.clear()?;
+        self.db.open_tree("links")?.clear()?;
+        let meta = self.db.open_tree("meta")?;
+        meta.remove(STATS_KEY)?;
+        meta.remove(VIOLATIONS_KEY)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
         let meta = self.db.open_tree("meta")?;
         match meta.get(SCHEMA_KEY)? {

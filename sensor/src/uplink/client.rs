@@ -1,0 +1,407 @@
+//! The uplink thread: streams the outbox to the manager over mutual TLS.
+//!
+//! One thread runs a small single-threaded tokio runtime. A session connects (the CA from
+//! enrolment is the only root; the sensor presents its certificate), asks `Heartbeat` how far
+//! the manager got (dropping what it already applied), then opens `Sync` and sends batches of
+//! at most 500 deltas from the first unacknowledged one, a few batches ahead. Each `SyncAck`
+//! deletes the entries up to `applied_seq`. When idle it sends a heartbeat every 10 s; when the
+//! certificate has less than 10 days left it renews it (new key, same identity). Any error ends
+//! the session; the next one starts after an exponential backoff (0.5 s doubling to 60 s, full
+//! jitter) and resends from the first unacknowledged delta — the manager ignores deltas it has
+//! applied already, so a resend never doubles anything.
+
+use super::enroll::{load_pki, renew};
+use super::outbox::Outbox;
+use super::tls::{self, chain};
+use super::{LinkInfo, UplinkError};
+use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
+use otwatch_proto::v1::{DeltaBatch, HeartbeatRequest};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+
+/// Deltas per batch.
+pub const BATCH: usize = 500;
+/// Batches sent ahead of the last acknowledgement.
+const WINDOW: usize = 4;
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A session that waits this long for an acknowledgement is considered dead.
+const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+const BACKOFF_MIN: f64 = 0.5;
+const BACKOFF_MAX: f64 = 60.0;
+/// Renew when fewer days than this are left.
+const RENEW_DAYS: u64 = 10;
+
+/// Where to send, and what with.
+#[derive(Debug, Clone)]
+pub struct UplinkConfig {
+    /// The state directory holding `uplink/` (enrolment).
+    pub state: PathBuf,
+    /// The manager's URL; `None`: the one in `link.json`.
+    pub manager: Option<String>,
+}
+
+/// Link state shared with the committer and the metrics.
+#[derive(Debug, Default)]
+pub struct UplinkState {
+    pub connected: AtomicBool,
+    /// Sessions that reached the manager.
+    pub sessions: AtomicU64,
+    pub batches_sent: AtomicU64,
+    pub deltas_sent: AtomicU64,
+}
+
+/// A running uplink thread.
+#[derive(Debug)]
+pub struct Uplink {
+    pub outbox: Arc<Outbox>,
+    pub state: Arc<UplinkState>,
+    wake: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Uplink {
+    /// Starts the thread; it connects in the background.
+    pub fn start(cfg: UplinkConfig, outbox: Arc<Outbox>) -> Result<Uplink, UplinkError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| UplinkError::Io {
+                what: "start the async runtime for",
+                path: "the uplink".into(),
+                source,
+            })?;
+        let state = Arc::new(UplinkState::default());
+        let wake = Arc::new(Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let ctx = Ctx {
+            cfg,
+            outbox: outbox.clone(),
+            state: state.clone(),
+            wake: wake.clone(),
+            stop: stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("uplink".into())
+            .spawn(move || rt.block_on(ctx.run()))
+            .map_err(|source| UplinkError::Io {
+                what: "start a thread for",
+                path: "the uplink".into(),
+                source,
+            })?;
+        Ok(Uplink {
+            outbox,
+            state,
+            wake,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// New deltas are in the outbox.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops the thread; what is not acknowledged stays in the outbox for the next run.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Uplink {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Ctx {
+    cfg: UplinkConfig,
+    outbox: Arc<Outbox>,
+    state: Arc<UplinkState>,
+    wake: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Why a session ended.
+enum End {
+    Stopped,
+    /// The session had reached the manager (the backoff starts over).
+    Lost(String),
+    Failed(String),
+}
+
+/// A uniformly random duration in [0, secs) (full jitter).
+fn jitter(secs: f64) -> Duration {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 8];
+    let r = ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_or(0.5, |_| {
+            (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+        });
+    Duration::from_secs_f64(secs * r)
+}
+
+fn status_text(s: &tonic::Status) -> String {
+    let m = s.message();
+    let src = std::error::Error::source(s).map(chain).unwrap_or_default();
+    match (m.is_empty(), src.is_empty()) {
+        (false, true) => format!("{:?}: {m}", s.code()),
+        (true, false) => src,
+        (false, false) => format!("{:?}: {m}: {src}", s.code()),
+        (true, true) => format!("{:?}", s.code()),
+    }
+}
+
+/// Names a handshake the manager refused (revoked sensor, certificate from another CA) as
+/// such, rather than as a network problem.
+fn explain(detail: String) -> String {
+    if detail.contains("alert") && (detail.contains("Certificate") || detail.contains("UnknownCA"))
+    {
+        format!("the manager refused this sensor's certificate during the TLS handshake (revoked, expired or issued by another CA?); ask the operator or enrol again: {detail}")
+    } else {
+        detail
+    }
+}
+
+fn refused(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
+    )
+}
+
+impl Ctx {
+    async fn run(self) {
+        let mut backoff = BACKOFF_MIN;
+        let mut last_reason = String::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let end = self.session().await;
+            let was = self.state.connected.swap(false, Ordering::Relaxed);
+            let reason = match end {
+                End::Stopped => break,
+                End::Lost(r) => {
+                    backoff = BACKOFF_MIN;
+                    r
+                }
+                End::Failed(r) => r,
+            };
+            if was {
+                tracing::warn!(
+                    backlog = self.outbox.backlog(),
+                    "uplink lost: {reason}; reconnecting (unacknowledged deltas stay in the outbox)"
+                );
+            } else if reason != last_reason {
+                tracing::warn!("uplink cannot connect: {reason}; retrying with backoff");
+            } else {
+                tracing::debug!("uplink cannot connect: {reason}");
+            }
+            last_reason = reason;
+            let delay = jitter(backoff);
+            backoff = (backoff * 2.0).min(BACKOFF_MAX);
+            let until = tokio::time::Instant::now() + delay;
+            while !self.stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = self.wake.notified() => {}
+                }
+            }
+        }
+        self.state.connected.store(false, Ordering::Relaxed);
+    }
+
+    fn err(e: UplinkError) -> End {
+        End::Failed(e.to_string())
+    }
+
+    async fn heartbeat(&self, c: &mut SensorLinkClient<Channel>) -> Result<u64, tonic::Status> {
+        let r = c
+            .heartbeat(HeartbeatRequest {
+                last_seq: self.outbox.last_seq(),
+                backlog: self.outbox.backlog(),
+            })
+            .await?
+            .into_inner();
+        Ok(r.applied_seq)
+    }
+
+    fn ack(&self, applied: u64) -> Result<(), End> {
+        self.outbox
+            .ack(applied)
+            .map(|_| ())
+            .map_err(|e| End::Failed(format!("outbox: {e}")))
+    }
+
+    async fn maybe_renew(&self, c: &mut SensorLinkClient<Channel>, info: &mut LinkInfo) {
+        let Some(t) = otwatch_common::Timestamp::parse_rfc3339(&info.not_after) else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if t.secs() > now + RENEW_DAYS * 86_400 {
+            return;
+        }
+        match renew(c, &self.cfg.state, info).await {
+            Ok(n) => {
+                tracing::info!(not_after = %n.not_after, "uplink certificate renewed");
+                *info = n;
+            }
+            Err(e) => tracing::warn!(
+                not_after = %info.not_after,
+                "cannot renew the uplink certificate: {e}; retrying later"
+            ),
+        }
+    }
+
+    async fn session(&self) -> End {
+        let mut info = match LinkInfo::load(&self.cfg.state) {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                return End::Failed(format!(
+                    "{} is not enrolled; run `otwatch-sensor enroll`",
+                    self.cfg.state.display()
+                ))
+            }
+            Err(e) => return Self::err(e),
+        };
+        let url = self
+            .cfg
+            .manager
+            .clone()
+            .unwrap_or_else(|| info.manager.clone());
+        let pki = match load_pki(&self.cfg.state) {
+            Ok(p) => p,
+            Err(e) => return Self::err(e),
+        };
+        let ch = match tls::mtls_channel(&url, &pki).await {
+            Ok(c) => c,
+            Err(e) => return End::Failed(explain(e.to_string())),
+        };
+        let mut client = SensorLinkClient::new(ch);
+        let applied = match self.heartbeat(&mut client).await {
+            Ok(a) => a,
+            Err(s) if refused(&s) => {
+                return End::Failed(format!("the manager refused: {}", status_text(&s)))
+            }
+            Err(s) => return End::Failed(explain(status_text(&s))),
+        };
+        if applied > self.outbox.last_seq() {
+            tracing::warn!(
+                applied_seq = applied,
+                last_seq = self.outbox.last_seq(),
+                "the manager has applied more deltas than this sensor's outbox ever numbered (its state was replaced); numbering continues after the manager's"
+            );
+            if let Err(e) = self.outbox.skip_past(applied) {
+                return End::Failed(format!("outbox: {e}"));
+            }
+        }
+        if let Err(e) = self.ack(applied) {
+            return e;
+        }
+        self.state.connected.store(true, Ordering::Relaxed);
+        self.state.sessions.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            manager = %url,
+            sensor = %info.sensor_id,
+            site = %info.site,
+            applied_seq = applied,
+            backlog = self.outbox.backlog(),
+            "uplink connected"
+        );
+        self.maybe_renew(&mut client, &mut info).await;
+        match self.stream(&mut client, &mut info).await {
+            Ok(()) => End::Stopped,
+            Err(e) => End::Lost(e),
+        }
+    }
+
+    async fn stream(
+        &self,
+        client: &mut SensorLinkClient<Channel>,
+        info: &mut LinkInfo,
+    ) -> Result<(), String> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<DeltaBatch>(WINDOW * 2);
+        let mut acks = client
+            .sync(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map_err(|s| status_text(&s))?
+            .into_inner();
+        let mut sent_upto = self.outbox.acked();
+        let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::new();
+        let mut last_activity = Instant::now();
+        let outbox_err = |e: sled::Error| format!("outbox: {e}");
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            while in_flight.len() < WINDOW {
+                let batch = self
+                    .outbox
+                    .batch_after(sent_upto, BATCH)
+                    .map_err(outbox_err)?;
+                let Some(last) = batch.last().map(|d| d.seq) else {
+                    break;
+                };
+                let n = batch.len() as u64;
+                tx.send(DeltaBatch { deltas: batch })
+                    .await
+                    .map_err(|_| "the stream to the manager closed".to_string())?;
+                self.state.batches_sent.fetch_add(1, Ordering::Relaxed);
+                self.state.deltas_sent.fetch_add(n, Ordering::Relaxed);
+                sent_upto = last;
+                in_flight.push_back((last, Instant::now()));
+                last_activity = Instant::now();
+            }
+            if in_flight
+                .front()
+                .is_some_and(|(_, t)| t.elapsed() > ACK_TIMEOUT)
+            {
+                return Err(format!(
+                    "no acknowledgement from the manager for {} s",
+                    ACK_TIMEOUT.as_secs()
+                ));
+            }
+            let tick = tokio::time::sleep(Duration::from_millis(500));
+            tokio::select! {
+                m = acks.message() => match m {
+                    Ok(Some(ack)) => {
+                        self.ack(ack.applied_seq).map_err(|_| "outbox write failed".to_string())?;
+                        while in_flight.front().is_some_and(|(s, _)| *s <= ack.applied_seq) {
+                            in_flight.pop_front();
+                        }
+                        if ack.applied_seq > sent_upto {
+                            sent_upto = ack.applied_seq;
+                        }
+                        last_activity = Instant::now();
+                    }
+                    Ok(None) => return Err("the manager closed the stream".into()),
+                    Err(s) => return Err(status_text(&s)),
+                },
+                _ = self.wake.notified() => {}
+                _ = tick => {
+                    if in_flight.is_empty() && last_activity.elapsed() >= HEARTBEAT {
+                        let applied = self.heartbeat(client).await.map_err(|s| status_text(&s))?;
+                        self.ack(applied).map_err(|_| "outbox write failed".to_string())?;
+                        last_activity = Instant::now();
+                        self.maybe_renew(client, info).await;
+                    }
+                }
+            }
+        }
+    }
+}
