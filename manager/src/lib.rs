@@ -18,6 +18,7 @@ pub use otwatch_common as common;
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod demo;
 pub mod fleet;
 pub mod pki;
 pub mod serve;

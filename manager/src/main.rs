@@ -50,6 +50,25 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7443")]
         listen: String,
     },
+    /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
+    /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
+    Demo {
+        /// Where the demo keeps its manager, sensors and credentials (default: a new temporary
+        /// directory, kept afterwards).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: String,
+        /// The bundled captures.
+        #[arg(long, value_name = "DIR", default_value = "tests/data")]
+        captures: PathBuf,
+        /// The sensor binary (default: next to this one, else on PATH).
+        #[arg(long, value_name = "FILE")]
+        sensor_bin: Option<PathBuf>,
+        /// Exit once the sensors are done instead of serving until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +104,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
+        Command::Demo { .. } => "warn",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -144,6 +164,30 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 out.display()
             );
         }
+        Command::Demo {
+            dir,
+            listen,
+            captures,
+            sensor_bin,
+            exit,
+        } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => tempfile_dir()?,
+            };
+            let o = otwatch_manager::demo::DemoOptions {
+                dir,
+                listen,
+                captures,
+                sensor_bin: sensor_bin.unwrap_or_else(otwatch_manager::demo::find_sensor_bin),
+                exit,
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("tokio runtime")?
+                .block_on(otwatch_manager::demo::run(&o))?;
+        }
         Command::Serve { data, listen } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -167,4 +211,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A new directory under the system temp dir for the demo (kept after it ends).
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("otwatch-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    Ok(d)
 }

@@ -1,0 +1,192 @@
+//! `otwatch-manager demo`: a whole fleet on one machine, through the real path. A manager with
+//! an embedded store starts in-process; three `otwatch-sensor` processes at two sites enrol
+//! with one-time tokens (CA pinned by hash), replay the captures bundled in the repository over
+//! mutual TLS, and exit once the manager has acknowledged everything. Then it prints the fleet
+//! and the commands to explore it, and keeps serving until Ctrl-C.
+
+use crate::{admin, cli, pki, serve};
+use anyhow::{bail, Context};
+use otwatch_common::link::OperatorRole;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One simulated sensor: its site and the captures it replays.
+struct DemoSensor {
+    site: &'static str,
+    captures: &'static [&'static str],
+}
+
+const SENSORS: &[DemoSensor] = &[
+    DemoSensor {
+        site: "plant-a",
+        captures: &["suricata-modbus.pcap", "modicon_test.pcap", "dhcp.pcap"],
+    },
+    DemoSensor {
+        site: "plant-a",
+        captures: &["s7comm_reading_plc_status.pcap", "lldp.pcap", "cdp-v1.pcap"],
+    },
+    DemoSensor {
+        site: "plant-b",
+        captures: &["enip_cip_example.pcap", "zeek-dnp3.pcap", "snmpv1_get.pcap"],
+    },
+];
+
+/// Options of `demo`.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Where the manager, sensors and credentials live (kept afterwards).
+    pub dir: PathBuf,
+    pub listen: String,
+    /// The bundled captures (`tests/data` of the repository).
+    pub captures: PathBuf,
+    /// The `otwatch-sensor` binary.
+    pub sensor_bin: PathBuf,
+    /// Stop once the sensors are done instead of serving until Ctrl-C.
+    pub exit: bool,
+}
+
+/// The `otwatch-sensor` next to this binary, else on PATH.
+pub fn find_sensor_bin() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("otwatch-sensor")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("otwatch-sensor"))
+}
+
+fn run_sensor(bin: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new(bin)
+        .args(args)
+        .env("OTWATCH_LOG", "warn")
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot start {}; build it (`cargo build --release`) or pass --sensor-bin",
+                bin.display()
+            )
+        })?;
+    if !out.status.success() {
+        bail!(
+            "otwatch-sensor {} failed: {}",
+            args.first().copied().unwrap_or(""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the demo; prints to stdout.
+pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
+    for s in SENSORS {
+        for c in s.captures {
+            let p = o.captures.join(c);
+            if !p.exists() {
+                bail!(
+                    "{} not found: run the demo from the repository root or pass --captures DIR (tests/data)",
+                    p.display()
+                );
+            }
+        }
+    }
+    if o.dir.join("ca.pem").exists() || o.dir.join("manager").exists() {
+        bail!(
+            "{} already holds a demo; pass another --dir or remove it",
+            o.dir.display()
+        );
+    }
+    let data = o.dir.join("manager");
+    pki::init(&data, &[], "otwatch-demo")?;
+    let m = serve::start(&data, &o.listen).await?;
+    let url = format!("https://{}", m.addr);
+    let admin_cred = o.dir.join("admin");
+    admin::create_user(&data, "admin", OperatorRole::Admin, &admin_cred)?;
+    println!("manager listening on {url} (data in {})", data.display());
+    for (i, s) in SENSORS.iter().enumerate() {
+        let token = admin::create_token(&m.shared.ca, m.shared.store.as_ref(), s.site, 600)?;
+        let state = o.dir.join(format!("sensor-{}", i + 1));
+        let state_s = state.display().to_string();
+        let token_s = token.token.to_string();
+        let bin = o.sensor_bin.clone();
+        let url_c = url.clone();
+        let state_c = state_s.clone();
+        tokio::task::spawn_blocking(move || {
+            run_sensor(
+                &bin,
+                &[
+                    "enroll",
+                    "--manager",
+                    &url_c,
+                    "--token",
+                    &token_s,
+                    "--state",
+                    &state_c,
+                ],
+            )
+        })
+        .await??;
+        let mut args: Vec<String> = vec!["run".into(), "--state".into(), state_s.clone()];
+        args.push("--pcap".into());
+        args.extend(
+            s.captures
+                .iter()
+                .map(|c| o.captures.join(c).display().to_string()),
+        );
+        let bin = o.sensor_bin.clone();
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_sensor(&bin, &a)
+        })
+        .await??;
+        println!(
+            "sensor {} at {}: enrolled, replayed {}",
+            i + 1,
+            s.site,
+            s.captures.join(", ")
+        );
+    }
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("otwatch")))
+        .filter(|p| p.exists())
+        .map_or("otwatch".to_string(), |p| p.display().to_string());
+    let mut out = Vec::new();
+    for args in [
+        vec!["sites"],
+        vec!["sensors"],
+        vec!["assets", "--site", "plant-a"],
+    ] {
+        let mut full = vec![
+            "otwatch".to_string(),
+            "--manager".into(),
+            url.clone(),
+            "--cred".into(),
+            admin_cred.display().to_string(),
+        ];
+        full.extend(args.iter().map(|s| s.to_string()));
+        let c = <cli::Cli as clap::Parser>::try_parse_from(&full)?;
+        writeln_all(&mut out, &format!("\n$ otwatch {}", args.join(" ")));
+        cli::run(c, &mut out).await?;
+    }
+    print!("{}", String::from_utf8_lossy(&out));
+    println!(
+        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
+        admin_cred.display(),
+        ca = admin_cred.join("ca.pem").display(),
+        cert = admin_cred.join("cert.pem").display(),
+        key = admin_cred.join("key.pem").display(),
+        addr = m.addr,
+    );
+    if o.exit {
+        m.stop().await?;
+        return Ok(());
+    }
+    println!("\nserving until Ctrl-C");
+    tokio::signal::ctrl_c().await?;
+    m.stop().await?;
+    Ok(())
+}
+
+fn writeln_all(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'\n');
+}

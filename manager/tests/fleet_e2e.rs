@@ -1,0 +1,461 @@
+//! The fleet end to end, every part a separate process: `otwatch-manager serve`, sensors that
+//! `enroll` with one-time tokens and `run --pcap` over mutual TLS, and the `otwatch` CLI. The
+//! fleet inventory per site must equal `analyze` of the same captures; and after each fault —
+//! the manager killed with SIGKILL mid-stream, a sensor killed mid-replay, the link cut for a
+//! while — nothing is lost and nothing is doubled (packet counts compared).
+//!
+//! Needs the `otwatch-sensor` binary next to the manager's (`cargo nextest run --workspace`
+//! builds both); otherwise each test says so and skips.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MANAGER: &str = env!("CARGO_BIN_EXE_otwatch-manager");
+const CLI: &str = env!("CARGO_BIN_EXE_otwatch");
+
+fn sensor_bin() -> Option<PathBuf> {
+    let p = Path::new(MANAGER).parent()?.join("otwatch-sensor");
+    p.exists().then_some(p)
+}
+
+macro_rules! require_sensor {
+    () => {
+        match sensor_bin() {
+            Some(p) => p,
+            None => {
+                eprintln!("skipping: otwatch-sensor is not built next to otwatch-manager; run `cargo nextest run --workspace` (or `cargo build -p otwatch-sensor`)");
+                return;
+            }
+        }
+    };
+}
+
+fn data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn out(bin: &Path, args: &[&str]) -> String {
+    let o = Command::new(bin).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{} {args:?}: {}",
+        bin.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A manager data directory with tokens and an admin's credentials.
+struct Fleet {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fleet {
+            dir,
+            port: free_port(),
+        };
+        out(Path::new(MANAGER), &["init", "--data", &f.data()]);
+        let cred = f.cred();
+        out(
+            Path::new(MANAGER),
+            &[
+                "user",
+                "create",
+                "--data",
+                &f.data(),
+                "--name",
+                "admin",
+                "--role",
+                "admin",
+                "--out",
+                &cred,
+            ],
+        );
+        f
+    }
+    fn data(&self) -> String {
+        self.dir.path().join("m").display().to_string()
+    }
+    fn cred(&self) -> String {
+        self.dir.path().join("admin").display().to_string()
+    }
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+    /// Tokens are made while the manager is stopped (its store is locked while it runs).
+    fn token(&self, site: &str) -> String {
+        out(
+            Path::new(MANAGER),
+            &["token", "create", "--data", &self.data(), "--site", site],
+        )
+        .trim()
+        .to_string()
+    }
+    fn serve(&self) -> Killed {
+        let mut c = Command::new(MANAGER)
+            .args(["serve", "--data", &self.data(), "--listen"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("listening on"), "{line}");
+        Killed(c)
+    }
+    fn state(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+    fn cli(&self, args: &[&str]) -> Value {
+        let (url, cred) = (self.url(), self.cred());
+        let mut full = vec!["--manager", &url, "--cred", &cred, "--format", "json"];
+        full.extend_from_slice(args);
+        serde_json::from_str(&out(Path::new(CLI), &full)).unwrap()
+    }
+}
+
+fn enroll(sensor: &Path, url: &str, token: &str, state: &str) {
+    out(
+        sensor,
+        &[
+            "enroll",
+            "--manager",
+            url,
+            "--token",
+            token,
+            "--state",
+            state,
+        ],
+    );
+}
+
+fn replay(sensor: &Path, state: &str, files: &[String], extra: &[&str]) -> Child {
+    let mut c = Command::new(sensor);
+    c.args(["run", "--state", state, "--commit-interval", "1"])
+        .args(extra)
+        .arg("--pcap")
+        .args(files)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c.spawn().unwrap()
+}
+
+fn finish(mut c: Child) {
+    let st = c.wait().unwrap();
+    assert!(st.success(), "sensor exited with {st}");
+}
+
+/// What must agree between the fleet and `analyze`: each asset's addresses, kind and
+/// protocols; each connection's endpoints, protocol, operations and packet count.
+type Summary = (BTreeSet<String>, BTreeSet<String>);
+
+fn asset_line(a: &Value) -> String {
+    let mut protos: Vec<String> = a["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}/{}", p["name"], p["role"]))
+        .collect();
+    protos.sort();
+    format!(
+        "ips={} macs={} type={} vendor={} protocols={protos:?}",
+        a["ips"], a["macs"], a["device_type"], a["vendor"]
+    )
+}
+
+fn conn_line(c: &Value) -> String {
+    format!(
+        "{} -> {}:{}/{} {} ops={} fcs={} packets={}",
+        c["client"],
+        c["server"],
+        c["port"],
+        c["transport"],
+        c["protocol"],
+        c["operations"],
+        c["function_codes"],
+        c["packets"]
+    )
+}
+
+fn fleet_summary(f: &Fleet, site: &str) -> Summary {
+    let assets = f.cli(&["assets", "--site", site]);
+    let conns = f.cli(&["connections", "--site", site]);
+    (
+        assets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| asset_line(&a["asset"]))
+            .collect(),
+        conns
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| conn_line(&c["connection"]))
+            .collect(),
+    )
+}
+
+fn analyze_summary(sensor: &Path, files: &[String]) -> Summary {
+    let mut args = vec!["analyze", "-q", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let r: Value = serde_json::from_str(&out(sensor, &args)).unwrap();
+    (
+        r["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(asset_line)
+            .collect(),
+        r["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(conn_line)
+            .collect(),
+    )
+}
+
+fn assert_same(fleet: &Summary, offline: &Summary, what: &str) {
+    let diff = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> {
+        a.symmetric_difference(b).cloned().collect()
+    };
+    assert!(
+        fleet == offline,
+        "{what}: the fleet differs from analyze\nassets: {:#?}\nconnections: {:#?}",
+        diff(&fleet.0, &offline.0),
+        diff(&fleet.1, &offline.1)
+    );
+}
+
+#[test]
+fn three_sensors_at_two_sites_equal_analyze_per_site() {
+    let sensor = require_sensor!();
+    let f = Fleet::new();
+    let plan: [(&str, Vec<String>); 3] = [
+        (
+            "plant-a",
+            vec![data("suricata-modbus.pcap"), data("dhcp.pcap")],
+        ),
+        (
+            "plant-a",
+            vec![data("modicon_test.pcap"), data("lldp.pcap")],
+        ),
+        (
+            "plant-b",
+            vec![
+                data("s7comm_reading_plc_status.pcap"),
+                data("enip_cip_example.pcap"),
+            ],
+        ),
+    ];
+    let tokens: Vec<String> = plan.iter().map(|(site, _)| f.token(site)).collect();
+    let _m = f.serve();
+    let mut children = Vec::new();
+    for (i, ((_, files), token)) in plan.iter().zip(&tokens).enumerate() {
+        let state = f.state(&format!("s{i}"));
+        enroll(&sensor, &f.url(), token, &state);
+        children.push(replay(&sensor, &state, files, &[]));
+    }
+    for c in children {
+        finish(c);
+    }
+    let sensors = f.cli(&["sensors"]);
+    assert_eq!(sensors.as_array().unwrap().len(), 3, "{sensors}");
+    for site in ["plant-a", "plant-b"] {
+        let files: Vec<String> = plan
+            .iter()
+            .filter(|(s, _)| *s == site)
+            .flat_map(|(_, f)| f.clone())
+            .collect();
+        assert_same(
+            &fleet_summary(&f, site),
+            &analyze_summary(&sensor, &files),
+            site,
+        );
+    }
+    // Sites never mix.
+    let sites = f.cli(&["sites"]);
+    assert_eq!(sites.as_array().unwrap().len(), 2, "{sites}");
+}
+
+/// mb2.pcap (13 k packets over 21 s) at 4x: a replay of about 5 s with a commit a second.
+fn slow_replay() -> (Vec<String>, [&'static str; 2]) {
+    (vec![data("mb2.pcap")], ["--speed", "4x"])
+}
+
+#[test]
+fn manager_killed_mid_stream_loses_and_doubles_nothing() {
+    let sensor = require_sensor!();
+    let f = Fleet::new();
+    let token = f.token("plant-a");
+    let mut m = f.serve();
+    let state = f.state("s");
+    enroll(&sensor, &f.url(), &token, &state);
+    let (files, speed) = slow_replay();
+    let mut c = replay(&sensor, &state, &files, &speed);
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        c.try_wait().unwrap().is_none(),
+        "the replay is still running"
+    );
+    // SIGKILL (Child::kill) mid-stream, back two seconds later on the same port.
+    m.0.kill().unwrap();
+    m.0.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let _m2 = f.serve();
+    finish(c);
+    assert_same(
+        &fleet_summary(&f, "plant-a"),
+        &analyze_summary(&sensor, &files),
+        "after a manager SIGKILL",
+    );
+}
+
+#[test]
+fn sensor_killed_mid_replay_loses_and_doubles_nothing() {
+    let sensor = require_sensor!();
+    let f = Fleet::new();
+    let token = f.token("plant-a");
+    let _m = f.serve();
+    let state = f.state("s");
+    enroll(&sensor, &f.url(), &token, &state);
+    let (files, speed) = slow_replay();
+    let mut c = replay(&sensor, &state, &files, &speed);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        c.try_wait().unwrap().is_none(),
+        "the replay is still running"
+    );
+    c.kill().unwrap();
+    c.wait().unwrap();
+    // The same command again, as systemd would restart it.
+    finish(replay(&sensor, &state, &files, &[]));
+    assert_same(
+        &fleet_summary(&f, "plant-a"),
+        &analyze_summary(&sensor, &files),
+        "after a sensor SIGKILL",
+    );
+}
+
+/// A TCP relay between sensor and manager that can cut every connection and refuse new ones.
+struct Link {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Link {
+    fn new(to: u16) -> Link {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (c2, o2) = (cut.clone(), open.clone());
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(s) = s else { continue };
+                if c2.load(Ordering::SeqCst) {
+                    let _ = s.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(up) = TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                {
+                    let mut o = o2.lock().unwrap();
+                    o.push(s.try_clone().unwrap());
+                    o.push(up.try_clone().unwrap());
+                }
+                for (mut a, mut b) in [(s.try_clone().unwrap(), up.try_clone().unwrap()), (up, s)] {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        while let Ok(n) = a.read(&mut buf) {
+                            if n == 0 || b.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = b.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Link { port, cut, open }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn link_cut_for_a_while_then_restored_loses_and_doubles_nothing() {
+    let sensor = require_sensor!();
+    let f = Fleet::new();
+    let token = f.token("plant-a");
+    let _m = f.serve();
+    let link = Link::new(f.port);
+    let url = format!("https://127.0.0.1:{}", link.port);
+    let state = f.state("s");
+    enroll(&sensor, &url, &token, &state);
+    let (files, speed) = slow_replay();
+    let mut c = replay(&sensor, &state, &files, &speed);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        c.try_wait().unwrap().is_none(),
+        "the replay is still running"
+    );
+    link.cut();
+    let cut_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(3000));
+    link.restore();
+    finish(c);
+    assert!(cut_at.elapsed() >= Duration::from_secs(3));
+    assert_same(
+        &fleet_summary(&f, "plant-a"),
+        &analyze_summary(&sensor, &files),
+        "after the link was cut",
+    );
+}
