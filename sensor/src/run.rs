@@ -158,6 +158,13 @@ enum Msg {
 /// they run (dropping a program detaches it).
 type Sockets = (Vec<Vec<Box<dyn LiveSource>>>, Vec<XdpProgram>);
 
+fn list(ips: &[std::net::IpAddr]) -> String {
+    ips.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Opens the live sockets for every interface.
 fn open_sockets(cfg: &SensorConfig, workers: usize) -> Result<Sockets, RunError> {
     let mut per_worker: Vec<Vec<Box<dyn LiveSource>>> = (0..workers).map(|_| Vec::new()).collect();
@@ -165,17 +172,43 @@ fn open_sockets(cfg: &SensorConfig, workers: usize) -> Result<Sockets, RunError>
     for (i, ifname) in cfg.capture.interfaces.iter().enumerate() {
         let socks = match cfg.capture.mode {
             CaptureMode::AfPacket => open_af_packet(cfg, ifname, i as u32, workers)?,
-            CaptureMode::AfXdp => open_af_xdp(cfg, ifname, i as u32, workers, &mut programs)?,
-            CaptureMode::Auto => match open_af_xdp(cfg, ifname, i as u32, workers, &mut programs) {
-                Ok(s) => s,
-                Err(e) => {
+            CaptureMode::AfXdp => {
+                let own = af_xdp::host_addresses(ifname);
+                if !own.is_empty() {
                     tracing::warn!(
                         interface = %ifname,
-                        "af_xdp cannot run here ({e}); falling back to af_packet"
+                        "{ifname} carries this host's addresses ({}); af_xdp takes every frame of its queues away from the host's own traffic",
+                        list(&own)
                     );
-                    open_af_packet(cfg, ifname, i as u32, workers)?
                 }
-            },
+                open_af_xdp(cfg, ifname, i as u32, workers, &mut programs)?
+            }
+            CaptureMode::Auto => {
+                // A mirror port carries no address; an interface that does is the host's own
+                // (management, SSH), and AF_XDP would take its traffic away from it.
+                let own = af_xdp::host_addresses(ifname);
+                let xdp = if own.is_empty() {
+                    open_af_xdp(cfg, ifname, i as u32, workers, &mut programs)
+                } else {
+                    Err(LiveError::Unsupported {
+                        interface: ifname.clone(),
+                        detail: format!(
+                            "it carries this host's addresses ({}) and AF_XDP would take its traffic from the host; use a dedicated mirror port, or --capture af_xdp to force it",
+                            list(&own)
+                        ),
+                    })
+                };
+                match xdp {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(
+                            interface = %ifname,
+                            "af_xdp cannot run here ({e}); falling back to af_packet"
+                        );
+                        open_af_packet(cfg, ifname, i as u32, workers)?
+                    }
+                }
+            }
         };
         for (k, s) in socks.into_iter().enumerate() {
             let (ifn, q) = s.location();

@@ -601,6 +601,29 @@ fn auto_falls_back_to_af_packet_and_says_why() {
 }
 
 #[test]
+fn auto_leaves_an_interface_with_host_addresses_to_af_packet() {
+    require!(&["ip"], &[]);
+    let lab = Lab::new(9);
+    lab.exec(
+        "sen",
+        &["ip", "addr", "add", "10.77.9.99/24", "dev", "mon1"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut sensor = start_sensor(&lab, "auto", &dir.path().join("s"), 1);
+    assert!(
+        !lab.xdp_attached(),
+        "the host's interface keeps its traffic"
+    );
+    assert!(sensor.signal("-TERM").success());
+    let log = sensor.log.join("\n");
+    assert!(
+        log.contains("carries this host's addresses (10.77.9.99)")
+            && log.contains("capturing with af_packet"),
+        "{log}"
+    );
+}
+
+#[test]
 fn run_without_privileges_names_the_capabilities() {
     require!(&["ip"], &[]);
     let dir = tempfile::tempdir().unwrap();
