@@ -1,104 +1,292 @@
-//! Ingest and query figures (not a pass/fail test; timings never go in assertions):
-//! `cargo test -p otwatch-manager --release --test bench_ingest -- --ignored --nocapture`
-//! with OTWATCH_BENCH_SENSORS (default 20), OTWATCH_BENCH_DELTAS per sensor (default 5000) and
-//! OTWATCH_BENCH_BATCH (default 500). Every sensor pushes asset upserts of distinct devices over
-//! real mTLS; then ListAssets (100 per page) is timed over the whole fleet.
+//! Ingest and query figures (not a pass/fail test; timings never go in assertions). Run it with
+//! `scripts/bench-manager.sh` (release build), or directly:
+//! `SENSORS=100 ASSETS=100000 cargo test -p otwatch-manager --release --test bench_ingest -- --ignored --nocapture`
+//!
+//! Parameters (environment): SENSORS simulated sensors (default 4), ASSETS distinct devices in
+//! all (default 2000, spread evenly over the sensors, which sit at two sites), BATCH deltas per
+//! DeltaBatch (default 500), QUERIES timed calls per ListAssets query (default 200).
+//!
+//! Every sensor enrols with its own token and CSR, then (timer started once all are connected)
+//! pushes asset upserts of distinct devices over its own mutual-TLS Sync stream; the manager
+//! applies each batch in one sled transaction flushed before the ack, so "deltas/s applied" is
+//! durable ingest. Then ListAssets is timed: the first call (merges every site), pages of 100
+//! of one site and of the whole fleet, and filtered queries.
+//!
+//! The figures are printed as `key: value` lines for the script to pick up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::*;
 use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::manager_client::ManagerClient;
+use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
 use otwatch_proto::v1::*;
 use std::time::{Duration, Instant};
+use tonic::transport::Channel;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
+}
+
+const DEVICE_TYPES: [&str; 5] = ["plc", "hmi", "rtu", "it_host", "switch"];
+const VENDORS: [&str; 4] = [
+    "Siemens AG",
+    "Schneider Electric",
+    "Rockwell Automation",
+    "Cisco Systems",
+];
+
+/// The asset upsert for device number `k` (unique over the whole run), as a sensor sends it.
+fn device(seq: u64, k: u64) -> Delta {
+    let b = |shift: u32| (k >> shift) & 0xff;
+    let mac = format!(
+        "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
+        b(24),
+        b(16),
+        b(8),
+        b(0)
+    );
+    let ip = format!("10.{}.{}.{}", b(16), b(8), b(0));
+    let device_type = DEVICE_TYPES[(k % 5) as usize];
+    let protocols = match device_type {
+        "plc" => vec![("modbus", "server", 502), ("s7comm", "server", 102)],
+        "hmi" => vec![("modbus", "client", 502)],
+        "rtu" => vec![("dnp3", "server", 20000)],
+        _ => vec![("dns", "client", 53)],
+    };
+    let mut d = asset(seq, &format!("mac:{mac}"), &[&mac], &[&ip]);
+    if let Some(delta::Change::Asset(a)) = &mut d.change {
+        a.vendor = VENDORS[(k % 4) as usize].into();
+        a.hostname = format!("dev-{k}");
+        a.device_type = device_type.into();
+        a.purdue_level = Some((k % 4) as u32);
+        a.protocols = protocols
+            .into_iter()
+            .map(|(name, role, port)| ProtocolUse {
+                name: name.into(),
+                role: role.into(),
+                port,
+            })
+            .collect();
+        a.bytes = 6400;
+    }
+    d
+}
+
+/// Times `n` calls of `q(i)`; prints p50/p99 under `label`; returns the total of the last answer.
+async fn time_query(
+    op: &mut ManagerClient<Channel>,
+    label: &str,
+    n: u64,
+    q: impl Fn(u64) -> ListAssetsRequest,
+) -> u64 {
+    let mut lat: Vec<Duration> = Vec::new();
+    let mut total = 0;
+    let mut returned = 0;
+    for i in 0..n.max(1) {
+        let req = q(i);
+        let t = Instant::now();
+        let r = op.list_assets(req).await.unwrap().into_inner();
+        lat.push(t.elapsed());
+        total = r.total;
+        returned = r.assets.len();
+    }
+    lat.sort();
+    let pick = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)];
+    println!(
+        "list {label}: total {total}, page {returned}, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pick(50).as_secs_f64() * 1e3,
+        pick(99).as_secs_f64() * 1e3,
+        lat[lat.len() - 1].as_secs_f64() * 1e3,
+    );
+    total
+}
+
+/// Every sensor sends its batches over its own Sync stream, all at once; returns the clients
+/// when every sensor's last delta (`last_seq`) is acknowledged.
+async fn push(
+    work: Vec<(SensorLinkClient<Channel>, Vec<Vec<Delta>>)>,
+    last_seq: u64,
+) -> Vec<SensorLinkClient<Channel>> {
+    let mut tasks = Vec::new();
+    for (mut c, batches) in work {
+        tasks.push(tokio::spawn(async move {
+            let acks = sync(&mut c, batches).await.unwrap();
+            assert_eq!(acks.last().copied(), Some(last_seq));
+            c
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// A page token spread over the matches (`total` of an earlier answer).
+fn offset(i: u64, total: u64) -> String {
+    ((i * 7919 * 100) % total.max(1)).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn ingest_and_list_figures() {
     let fx = Fixture::start().await;
-    let sensors = env("OTWATCH_BENCH_SENSORS", 20);
-    let per_sensor = env("OTWATCH_BENCH_DELTAS", 5000);
-    let batch = env("OTWATCH_BENCH_BATCH", 500).max(1);
-    let mut enrolled = Vec::new();
+    let sensors = env("SENSORS", 4).max(1);
+    let per_sensor = (env("ASSETS", 2000) / sensors).max(1);
+    let batch = env("BATCH", 500).max(1) as usize;
+    let queries = env("QUERIES", 200);
+
+    let mut clients = Vec::new();
     for i in 0..sensors {
         let site = format!("site-{}", i % 2);
-        enrolled.push(
-            enroll(&fx.url(), fx.port(), &fx.token(&site, 3600))
-                .await
-                .unwrap(),
-        );
+        let s = enroll(&fx.url(), fx.port(), &fx.token(&site, 3600))
+            .await
+            .unwrap();
+        clients.push(s.client(&fx.url()).await.unwrap());
     }
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, s) in enrolled.iter().cloned().enumerate() {
-        let url = fx.url();
-        tasks.push(tokio::spawn(async move {
-            let mut c = s.client(&url).await.unwrap();
+    // Deltas are built before the clock starts: only the link and the manager are timed.
+    let work: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
             let deltas: Vec<Delta> = (1..=per_sensor)
-                .map(|seq| {
-                    let n = (i as u64) << 20 | seq;
-                    let mac = format!(
-                        "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
-                        (n >> 24) & 0xff,
-                        (n >> 16) & 0xff,
-                        (n >> 8) & 0xff,
-                        n & 0xff
-                    );
-                    asset(seq, &format!("mac:{mac}"), &[&mac], &[])
-                })
+                .map(|seq| device(seq, (i as u64) * per_sensor + seq - 1))
                 .collect();
-            let batches: Vec<Vec<Delta>> =
-                deltas.chunks(batch as usize).map(|c| c.to_vec()).collect();
-            let acks = sync(&mut c, batches).await.unwrap();
-            assert_eq!(acks.last().copied(), Some(per_sensor));
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+            let batches: Vec<Vec<Delta>> = deltas.chunks(batch).map(<[Delta]>::to_vec).collect();
+            (c, batches)
+        })
+        .collect();
+
+    let start = Instant::now();
+    let clients = push(work, per_sensor).await;
     let secs = start.elapsed().as_secs_f64();
     let total = sensors * per_sensor;
+    let batches = sensors * per_sensor.div_ceil(batch as u64);
+    println!("sensors: {sensors}");
+    println!("batch: {batch}");
+    println!("deltas: {total}");
+    println!("batches: {batches}");
+    println!("seconds: {secs:.3}");
     println!(
-        "ingest: {sensors} sensors x {per_sensor} deltas in batches of {batch}: {total} deltas in {secs:.2} s = {:.0} deltas/s (durable: one transaction + flush per batch)",
+        "deltas/s applied: {:.0} (durable: one sled transaction + flush per batch, acked after)",
         total as f64 / secs
     );
+    println!("batches/s applied: {:.0}", batches as f64 / secs);
 
     let mut op = fx.operator("bench", OperatorRole::Viewer).await;
     let first = Instant::now();
     let r = op
-        .list_assets(ListAssetsRequest::default())
+        .list_assets(ListAssetsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     println!(
-        "first ListAssets (merges {} assets): {:?}",
+        "first list (merges all sites): total {}, {:.1} ms",
         r.total,
-        first.elapsed()
+        first.elapsed().as_secs_f64() * 1e3
     );
-    let mut lat: Vec<Duration> = Vec::new();
-    for i in 0..200u32 {
-        let t = Instant::now();
-        op.list_assets(ListAssetsRequest {
+    // Every device is distinct: the fleet holds exactly what was pushed.
+    assert_eq!(r.total, total);
+
+    let site_total = time_query(&mut op, "one site, 100 per page", queries, |i| {
+        ListAssetsRequest {
             site: format!("site-{}", i % 2),
             page_size: 100,
-            page_token: ((i as u64 * 100) % (r.total / 2).max(1)).to_string(),
+            page_token: offset(i, total / 2),
+            ..Default::default()
+        }
+    })
+    .await;
+    assert!(site_total > 0);
+    time_query(&mut op, "all sites, 100 per page", queries, |i| {
+        ListAssetsRequest {
+            page_size: 100,
+            page_token: offset(i, total),
+            ..Default::default()
+        }
+    })
+    .await;
+    let plc = total / 5;
+    time_query(
+        &mut op,
+        "filtered device_type=plc protocol=modbus vendor=siemens, 100 per page",
+        queries,
+        |i| ListAssetsRequest {
+            device_type: "plc".into(),
+            protocol: "modbus".into(),
+            vendor: "siemens".into(),
+            page_size: 100,
+            page_token: offset(i, plc / 4),
+            ..Default::default()
+        },
+    )
+    .await;
+    time_query(
+        &mut op,
+        "filtered text=10.0.1, 100 per page",
+        queries,
+        |_| ListAssetsRequest {
+            text: "10.0.1".into(),
+            page_size: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    // Second wave: every sensor sends a new upsert of each of its devices (more packets) while an
+    // operator keeps listing one site, 100 per page.
+    let work: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let deltas: Vec<Delta> = (1..=per_sensor)
+                .map(|n| {
+                    let mut d = device(per_sensor + n, (i as u64) * per_sensor + n - 1);
+                    if let Some(delta::Change::Asset(a)) = &mut d.change {
+                        a.packets += 1;
+                    }
+                    d
+                })
+                .collect();
+            let batches: Vec<Vec<Delta>> = deltas.chunks(batch).map(<[Delta]>::to_vec).collect();
+            (c, batches)
+        })
+        .collect();
+    let start = Instant::now();
+    let ingest = tokio::spawn(push(work, 2 * per_sensor));
+    let mut lat: Vec<Duration> = Vec::new();
+    while !ingest.is_finished() {
+        let t = Instant::now();
+        op.list_assets(ListAssetsRequest {
+            site: "site-0".into(),
+            page_size: 100,
             ..Default::default()
         })
         .await
         .unwrap();
         lat.push(t.elapsed());
     }
-    lat.sort();
+    ingest.await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
     println!(
-        "ListAssets 100 per page: p50 {:?} p99 {:?}",
-        lat[lat.len() / 2],
-        lat[lat.len() * 99 / 100]
+        "updates: {total} upserts of known devices in {secs:.3} s = {:.0} deltas/s applied, while listing",
+        total as f64 / secs
     );
+    lat.sort();
+    if let (Some(p50), Some(p99)) = (lat.get(lat.len() / 2), lat.get(lat.len() * 99 / 100)) {
+        println!(
+            "list during updates (one site, 100 per page): {} calls, p50 {:.2} ms, p99 {:.2} ms",
+            lat.len(),
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
 }
