@@ -37,20 +37,49 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
     }
 }
 
+#[cfg(test)]
 pub(super) fn asset_matches(f: &FleetAsset, q: &ListAssetsRequest) -> bool {
-    let Some(a) = &f.asset else { return false };
-    let text = q.text.to_lowercase();
-    (q.device_type.is_empty() || a.device_type == q.device_type)
-        && (q.purdue_level.is_none() || a.purdue_level == q.purdue_level)
-        && (q.protocol.is_empty() || a.protocols.iter().any(|p| p.name == q.protocol))
-        && (q.vendor.is_empty() || a.vendor.to_lowercase().contains(&q.vendor.to_lowercase()))
-        && (text.is_empty()
-            || a.ips
-                .iter()
-                .chain(&a.macs)
-                .chain(&a.names)
-                .chain([&a.hostname, &a.vendor, &a.model])
-                .any(|s| s.to_lowercase().contains(&text)))
+    AssetFilter::new(q).matches(f)
+}
+
+/// A ListAssets query prepared once per call: the text is lowercased once, and fields are
+/// compared without allocating (a call scans every asset of the fleet).
+pub(super) struct AssetFilter<'a> {
+    q: &'a ListAssetsRequest,
+    text: String,
+    vendor: String,
+}
+
+/// `needle` (lowercase) occurs in `hay`, ignoring ASCII case.
+fn contains_folded(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+impl<'a> AssetFilter<'a> {
+    pub(super) fn new(q: &'a ListAssetsRequest) -> AssetFilter<'a> {
+        AssetFilter {
+            q,
+            text: q.text.to_lowercase(),
+            vendor: q.vendor.to_lowercase(),
+        }
+    }
+
+    pub(super) fn matches(&self, f: &FleetAsset) -> bool {
+        let (q, text) = (self.q, &self.text);
+        let Some(a) = &f.asset else { return false };
+        (q.device_type.is_empty() || a.device_type == q.device_type)
+            && (q.purdue_level.is_none() || a.purdue_level == q.purdue_level)
+            && (q.protocol.is_empty() || a.protocols.iter().any(|p| p.name == q.protocol))
+            && (self.vendor.is_empty() || contains_folded(&a.vendor, &self.vendor))
+            && (text.is_empty()
+                || a.ips
+                    .iter()
+                    .chain(&a.macs)
+                    .chain(&a.names)
+                    .chain([&a.hostname, &a.vendor, &a.model])
+                    .any(|s| contains_folded(s, text)))
+    }
 }
 
 fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
@@ -156,10 +185,11 @@ impl Manager for ManagerService {
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
+        let filter = AssetFilter::new(&q);
         let matched: Vec<&FleetAsset> = per_site
             .iter()
             .flat_map(|v| v.iter())
-            .filter(|f| asset_matches(f, &q))
+            .filter(|f| filter.matches(f))
             .collect();
         let (assets, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
         Ok(Response::new(ListAssetsResponse {

@@ -295,6 +295,8 @@ mod tests {
         };
         assert!(asset_matches(&f, &q(|_| {})));
         assert!(asset_matches(&f, &q(|r| r.vendor = "siemens".into())));
+        assert!(asset_matches(&f, &q(|r| r.vendor = "SIEMENS".into())));
+        assert!(!asset_matches(&f, &q(|r| r.text = "siemensx".into())));
         assert!(asset_matches(&f, &q(|r| r.text = "10.0.0".into())));
         assert!(asset_matches(&f, &q(|r| r.purdue_level = Some(1))));
         assert!(asset_matches(&f, &q(|r| r.protocol = "s7comm".into())));
