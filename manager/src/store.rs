@@ -137,6 +137,12 @@ pub trait FleetStore: Send + Sync + 'static {
     /// Increases whenever assets or the set of sensors change (not on heartbeats or alert
     /// changes); lets readers cache the merged assets.
     fn generation(&self) -> u64;
+    /// Like [`FleetStore::generation`] but for one site's assets: moves on when that site's
+    /// assets or the set of sensors change, so a busy site does not invalidate the others'
+    /// cached views. The default is the store-wide generation.
+    fn site_generation(&self, _site: &str) -> u64 {
+        self.generation()
+    }
 }
 
 /// The sled implementation.
@@ -148,6 +154,10 @@ pub struct SledStore {
     conns: sled::Tree,
     alerts: sled::Tree,
     generation: AtomicU64,
+    /// Moves on when the set of sensors changes (an enrolment).
+    sensors_epoch: AtomicU64,
+    /// Per site: moves on when that site's assets change.
+    site_generations: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -199,6 +209,8 @@ impl SledStore {
             alerts: db.open_tree("alerts")?,
             db,
             generation: AtomicU64::new(1),
+            sensors_epoch: AtomicU64::new(1),
+            site_generations: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -347,6 +359,7 @@ impl FleetStore for SledStore {
         });
         let r = r.map_err(tx_err)?;
         self.written(true)?;
+        self.sensors_epoch.fetch_add(1, Ordering::Relaxed);
         Ok(r)
     }
 
@@ -418,7 +431,17 @@ impl FleetStore for SledStore {
             },
         );
         let r = r.map_err(tx_err)?;
-        self.written(r.changes.iter().any(|(kind, _)| *kind == "asset"))?;
+        let assets_changed = r.changes.iter().any(|(kind, _)| *kind == "asset");
+        self.written(assets_changed)?;
+        if assets_changed {
+            let site = match self.sensors.get(sensor_id)? {
+                Some(v) => from_json::<SensorRecord>(sensor_id, &v)?.site,
+                None => String::new(),
+            };
+            if let Ok(mut g) = self.site_generations.lock() {
+                *g.entry(site).or_default() += 1;
+            }
+        }
         Ok(r)
     }
 
@@ -460,6 +483,19 @@ impl FleetStore for SledStore {
 
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
+    }
+
+    fn site_generation(&self, site: &str) -> u64 {
+        let epoch = self.sensors_epoch.load(Ordering::Relaxed);
+        let own = self
+            .site_generations
+            .lock()
+            // A poisoned lock falls back to the store-wide generation (still moves on).
+            .map_or_else(
+                |_| self.generation.load(Ordering::Relaxed) | 1 << 63,
+                |g| g.get(site).copied().unwrap_or(0),
+            );
+        (epoch << 32) ^ own
     }
 }
 

@@ -24,7 +24,7 @@ pub const ONLINE_SECS: i64 = 30;
 pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
 
-/// A site's merged assets and the store generation they were computed at.
+/// A site's merged assets and the site generation they were computed at.
 type CachedSite = (u64, Arc<Vec<FleetAsset>>);
 
 /// State shared by both services.
@@ -36,7 +36,7 @@ pub struct Shared {
     /// Set to true when the manager stops: open Sync and Watch streams end so the server can
     /// drain.
     pub shutdown: watch::Sender<bool>,
-    /// Merged assets per site, valid for one store generation.
+    /// Merged assets per site, valid for one site generation.
     cache: Mutex<HashMap<String, CachedSite>>,
 }
 
@@ -203,7 +203,7 @@ fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String
 impl Shared {
     /// The merged assets of one site.
     pub fn site_assets(&self, site: &str) -> Result<Arc<Vec<FleetAsset>>, StoreError> {
-        let generation = self.store.generation();
+        let generation = self.store.site_generation(site);
         if let Ok(c) = self.cache.lock() {
             if let Some((g, v)) = c.get(site) {
                 if *g == generation {

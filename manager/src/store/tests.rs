@@ -77,3 +77,22 @@ fn expired_and_unknown_tokens_are_refused() {
     let r = store.enroll([3; 32], 1, SensorRecord::default()).unwrap();
     assert!(matches!(r, Enrolled::Refused(TokenError::Unknown)));
 }
+
+#[test]
+fn a_site_generation_moves_only_with_that_sites_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    enrolled(&store);
+    let (a0, b0) = (store.site_generation("a"), store.site_generation("b"));
+    store
+        .apply_batch("s-1", &[asset_delta(1, "ip:10.0.0.1")], 20)
+        .unwrap();
+    assert_ne!(store.site_generation("a"), a0, "site a changed");
+    assert_eq!(store.site_generation("b"), b0, "site b did not");
+    // A resend changes nothing.
+    let a1 = store.site_generation("a");
+    store
+        .apply_batch("s-1", &[asset_delta(1, "ip:10.0.0.1")], 21)
+        .unwrap();
+    assert_eq!(store.site_generation("a"), a1);
+}
