@@ -6,6 +6,7 @@
 //!   hostname PLC-7"), which the inventory folds in.
 //! - [`addr`]: MAC addresses and the text forms of addresses.
 //! - [`time`]: packet timestamps and their RFC 3339 form.
+//! - [`tls`]: certificate hashes and the pinned-CA verifier used to enrol.
 //! - [`link`]: enrolment tokens, certificate identities and operator roles of the sensor–manager link.
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod link;
 pub mod model;
 pub mod observation;
 pub mod time;
+pub mod tls;
 
 pub use addr::Mac;
 pub use time::Timestamp;

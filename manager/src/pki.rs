@@ -123,13 +123,7 @@ pub fn random_hex(n: usize) -> String {
     otwatch_common::link::hex(&b)
 }
 
-/// SHA-256 of `data`.
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let d = ring::digest::digest(&ring::digest::SHA256, data);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
+pub use otwatch_common::tls::sha256;
 
 fn leaf_params(
     cn: &str,

@@ -3,14 +3,15 @@
 //! sensors refused at the handshake) and client helpers (pinned-CA discovery for enrolment, an
 //! mTLS tonic channel).
 
-use crate::pki::{identity_of, pem_to_der, sha256, DataDir, PkiError};
+use crate::pki::{identity_of, pem_to_der, DataDir, PkiError};
 use otwatch_common::link::Identity;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use otwatch_common::tls::PinnedCaVerifier;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 /// Ids of revoked sensors, shared by the TLS verifier and the API.
 pub type Revoked = Arc<RwLock<HashSet<String>>>;
@@ -117,82 +118,10 @@ pub fn server_config(dir: &DataDir, revoked: Revoked) -> Result<rustls::ServerCo
     Ok(cfg)
 }
 
-/// Accepts a server whose chain contains a certificate with SHA-256 `pin` and whose leaf that
-/// certificate signs (webpki, server name checked); records that CA.
-#[derive(Debug)]
-struct PinnedCa {
-    pin: [u8; 32],
-    found: Mutex<Option<Vec<u8>>>,
-}
-
-impl ServerCertVerifier for PinnedCa {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(ca) = intermediates.iter().find(|c| sha256(c) == self.pin) else {
-            return Err(rustls::Error::General(
-                "the manager did not present the CA pinned by the token (wrong manager, or a man in the middle)".into(),
-            ));
-        };
-        let mut roots = RootCertStore::empty();
-        roots.add(ca.clone().into_owned())?;
-        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
-            provider(),
-        )
-        .build()
-        .map_err(|e| rustls::Error::General(e.to_string()))?;
-        v.verify_server_cert(end_entity, &[], server_name, ocsp_response, now)?;
-        if let Ok(mut f) = self.found.lock() {
-            *f = Some(ca.to_vec());
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// Connects to `host:port` once, checks that the manager presents the CA with SHA-256 `pin`
 /// and a leaf it signed for `host`, and returns that CA as PEM (for the enrolment channel).
 pub async fn fetch_pinned_ca(host: &str, port: u16, pin: [u8; 32]) -> Result<String, PkiError> {
-    let verifier = Arc::new(PinnedCa {
-        pin,
-        found: Mutex::new(None),
-    });
+    let verifier = Arc::new(PinnedCaVerifier::new(pin));
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
@@ -209,10 +138,7 @@ pub async fn fetch_pinned_ca(host: &str, port: u16, pin: [u8; 32]) -> Result<Str
         .await
         .map_err(|e| PkiError::Cert(format!("TLS to {host}:{port}: {e}")))?;
     let der = verifier
-        .found
-        .lock()
-        .ok()
-        .and_then(|f| f.clone())
+        .found()
         .ok_or_else(|| PkiError::Cert("no pinned CA found".into()))?;
     Ok(der_to_pem(&der))
 }
