@@ -102,7 +102,18 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
             .filter(|&r| has_mac.get(r).copied().unwrap_or(false))
             .collect();
         if with_mac.len() > 1 {
-            continue; // conflicting MACs behind one IP: leave them apart
+            // Conflicting MACs behind one IP: leave those apart; the MAC-less sightings of the
+            // IP are one unknown device among them.
+            let mut without = roots
+                .iter()
+                .copied()
+                .filter(|&r| !has_mac.get(r).copied().unwrap_or(false));
+            if let Some(first) = without.next() {
+                for r in without {
+                    uf.union(first, r);
+                }
+            }
+            continue;
         }
         if let Some((&first, rest)) = roots.split_first() {
             for &r in rest {
@@ -126,6 +137,28 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
             merge_group(site, &parts)
         })
         .collect();
+    // Two groups can have the same smallest asset id (sensors name an asset after its first
+    // MAC or, without MACs, its first IP; IP-named parts of different sensors can stay apart
+    // when that IP is behind several MACs). Ids must be unique: from the second such group on,
+    // the id names the sensor of that part too. Both groups are in one component of the
+    // address graph, so this is the same whether a whole site or one component is merged.
+    let key = |f: &FleetAsset| {
+        let own = f.asset.as_ref().map(|a| a.id.as_str()).unwrap_or("");
+        let sensor = f
+            .seen_by
+            .iter()
+            .find(|p| p.sensor_asset_id == own)
+            .map(|p| p.sensor_id.clone())
+            .unwrap_or_default();
+        (f.id.clone(), sensor)
+    };
+    out.sort_by_cached_key(key);
+    for i in 1..out.len() {
+        if out[i].id == out[i - 1].id.split('@').next().unwrap_or_default() {
+            let (_, sensor) = key(&out[i]);
+            out[i].id = format!("{}@{sensor}", out[i].id);
+        }
+    }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -133,9 +166,12 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
 fn merge_group(site: &str, parts: &[&(String, Asset)]) -> FleetAsset {
     let mut m = Asset::default();
     let mut seen_by = Vec::new();
+    // The part whose id names the group.
+    let mut named_by: Option<(&String, &Asset)> = None;
     for (sensor, a) in parts.iter().map(|p| (&p.0, &p.1)) {
         if m.id.is_empty() || a.id < m.id {
             m.id = a.id.clone();
+            named_by = Some((sensor, a));
         }
         union_sorted(&mut m.macs, &a.macs);
         union_sorted(&mut m.ips, &a.ips);
@@ -201,11 +237,28 @@ fn merge_group(site: &str, parts: &[&(String, Asset)]) -> FleetAsset {
             last_seen: a.last_seen.clone(),
         });
     }
+    // Sensors name an asset after one of its addresses (`mac:<first MAC>`, else `ip:<first
+    // IP>`); such a name is unique to the group (MAC) or to its component (IP, see
+    // merge_assets). A name that is not one of the part's addresses is made unique with its
+    // sensor.
+    let id = match named_by {
+        Some((sensor, a)) if !named_by_address(a) => format!("{site}/{}@{sensor}", m.id),
+        _ => format!("{site}/{}", m.id),
+    };
     FleetAsset {
-        id: format!("{site}/{}", m.id),
+        id,
         site: site.to_string(),
         asset: Some(m),
         seen_by,
+    }
+}
+
+/// Whether a sensor's asset id is one of its own addresses (`mac:<m>` or `ip:<x>`).
+fn named_by_address(a: &Asset) -> bool {
+    match a.id.split_once(':') {
+        Some(("mac", m)) => a.macs.iter().any(|x| x == m),
+        Some(("ip", ip)) => a.ips.iter().any(|x| x == ip),
+        _ => false,
     }
 }
 
@@ -347,6 +400,74 @@ mod tests {
         // Which device the MAC-less sighting belongs to is unknown: it stays on its own.
         assert_eq!(fleet.len(), 3);
         assert!(fleet.iter().all(|f| f.seen_by.len() == 1));
+    }
+
+    #[test]
+    fn ids_stay_unique() {
+        let two_macs = |extra: Vec<(String, Asset)>| {
+            let mut v = vec![
+                (
+                    "s-1".into(),
+                    asset(
+                        "mac:02:00:00:00:00:01",
+                        &["02:00:00:00:00:01"],
+                        &["10.0.0.1"],
+                        1,
+                    ),
+                ),
+                (
+                    "s-1".into(),
+                    asset(
+                        "mac:02:00:00:00:00:02",
+                        &["02:00:00:00:00:02"],
+                        &["10.0.0.1"],
+                        1,
+                    ),
+                ),
+            ];
+            v.extend(extra);
+            merge_assets("a", v)
+        };
+        // MAC-less sightings of an IP behind two MACs are one unknown device, not two assets
+        // with the same id.
+        let fleet = two_macs(vec![
+            ("s-2".into(), asset("ip:10.0.0.1", &[], &["10.0.0.1"], 1)),
+            ("s-3".into(), asset("ip:10.0.0.1", &[], &["10.0.0.1"], 1)),
+        ]);
+        assert_eq!(fleet.len(), 3);
+        assert_eq!(fleet[0].id, "a/ip:10.0.0.1");
+        assert_eq!(fleet[0].seen_by.len(), 2);
+        // The same IP-named part joined to a MAC group through another IP, and one that was
+        // not: the second gets its sensor in its id.
+        let fleet = two_macs(vec![
+            (
+                "s-2".into(),
+                asset("ip:10.0.0.1", &[], &["10.0.0.1", "10.0.0.0"], 1),
+            ),
+            (
+                "s-2".into(),
+                asset(
+                    "mac:02:00:00:00:00:03",
+                    &["02:00:00:00:00:03"],
+                    &["10.0.0.0"],
+                    1,
+                ),
+            ),
+            ("s-3".into(), asset("ip:10.0.0.1", &[], &["10.0.0.1"], 1)),
+        ]);
+        let ids: Vec<&str> = fleet.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "a/ip:10.0.0.1",
+                "a/ip:10.0.0.1@s-3",
+                "a/mac:02:00:00:00:00:01",
+                "a/mac:02:00:00:00:00:02"
+            ]
+        );
+        // A part not named after its addresses is named with its sensor.
+        let fleet = merge_assets("a", vec![("s-9".into(), asset("x", &[], &["10.0.0.1"], 1))]);
+        assert_eq!(fleet[0].id, "a/x@s-9");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   identities are SAN URIs (`otwatch_common::link::Identity`).
 //! - [`store`]: the [`store::FleetStore`] seam and its sled implementation; a sensor's batch is
 //!   applied in one transaction with its last applied sequence number, flushed before the ack.
-//! - [`fleet`]: merging the sensors' assets and connections into one view per site.
+//! - [`fleet`]: merging the sensors' assets and connections into one view per site;
+//!   [`view`] keeps the merged assets up to date as batches arrive.
 //! - [`tls`]: the rustls server (optional client certificates, revoked sensors refused at the
 //!   handshake) and client helpers (pinned-CA discovery, mTLS channels).
 //! - [`api`]: the `SensorLink` and `Manager` gRPC services; [`serve`] runs them
@@ -24,3 +25,4 @@ pub mod pki;
 pub mod serve;
 pub mod store;
 pub mod tls;
+pub mod view;

@@ -1,6 +1,6 @@
 //! The fleet store: enrolment tokens, sensors, and what each sensor reported (assets,
 //! connections, alerts), kept per sensor exactly as received. The fleet view (merged per site) is
-//! computed from it by [`crate::fleet`].
+//! computed from it by [`crate::fleet`] and kept up to date by [`crate::view`].
 //!
 //! [`FleetStore`] is the seam (a PostgreSQL implementation for several replicas can come later);
 //! [`SledStore`] is the embedded default. Applying a sensor's batch is ONE sled transaction over
@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -88,6 +87,10 @@ pub struct TokenRecord {
 /// What one applied batch changed.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
+    /// The sensor's site.
+    pub site: String,
+    /// The sensor's last applied sequence number before the batch.
+    pub previous_seq: u64,
     /// The sensor's last applied sequence number after the batch.
     pub applied_seq: u64,
     /// (kind, id) of each change: kind asset, connection, alert or sensor; id as stored
@@ -134,15 +137,6 @@ pub trait FleetStore: Send + Sync + 'static {
         by: &str,
         at: &str,
     ) -> Result<Option<FleetAlert>, StoreError>;
-    /// Increases whenever assets or the set of sensors change (not on heartbeats or alert
-    /// changes); lets readers cache the merged assets.
-    fn generation(&self) -> u64;
-    /// Like [`FleetStore::generation`] but for one site's assets: moves on when that site's
-    /// assets or the set of sensors change, so a busy site does not invalidate the others'
-    /// cached views. The default is the store-wide generation.
-    fn site_generation(&self, _site: &str) -> u64 {
-        self.generation()
-    }
 }
 
 /// The sled implementation.
@@ -153,11 +147,6 @@ pub struct SledStore {
     assets: sled::Tree,
     conns: sled::Tree,
     alerts: sled::Tree,
-    generation: AtomicU64,
-    /// Moves on when the set of sensors changes (an enrolment).
-    sensors_epoch: AtomicU64,
-    /// Per site: moves on when that site's assets change.
-    site_generations: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -208,18 +197,12 @@ impl SledStore {
             conns: db.open_tree("connections")?,
             alerts: db.open_tree("alerts")?,
             db,
-            generation: AtomicU64::new(1),
-            sensors_epoch: AtomicU64::new(1),
-            site_generations: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
-    /// Makes the last write durable; `assets_changed` moves the generation on.
-    fn written(&self, assets_changed: bool) -> Result<(), StoreError> {
+    /// Makes the last write durable.
+    fn written(&self) -> Result<(), StoreError> {
         self.db.flush()?;
-        if assets_changed {
-            self.generation.fetch_add(1, Ordering::Relaxed);
-        }
         Ok(())
     }
 
@@ -315,7 +298,7 @@ fn apply_one(
 impl FleetStore for SledStore {
     fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError> {
         self.tokens.insert(secret_sha256, json(&token))?;
-        self.written(false)
+        self.written()
     }
 
     fn token_site(&self, secret_sha256: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
@@ -358,8 +341,7 @@ impl FleetStore for SledStore {
             Ok(Enrolled::Ok(rec))
         });
         let r = r.map_err(tx_err)?;
-        self.written(true)?;
-        self.sensors_epoch.fetch_add(1, Ordering::Relaxed);
+        self.written()?;
         Ok(r)
     }
 
@@ -395,7 +377,7 @@ impl FleetStore for SledStore {
             Ok(Some(rec))
         });
         let r = r.map_err(tx_err)?;
-        self.written(false)?;
+        self.written()?;
         Ok(r)
     }
 
@@ -415,6 +397,7 @@ impl FleetStore for SledStore {
                 let mut rec: SensorRecord =
                     from_json(sensor_id, &v).map_err(ConflictableTransactionError::Abort)?;
                 let mut changes = Vec::new();
+                let previous_seq = rec.applied_seq;
                 for d in deltas {
                     if d.seq <= rec.applied_seq {
                         continue; // applied before (a resend after reconnect)
@@ -425,23 +408,15 @@ impl FleetStore for SledStore {
                 rec.last_seen = now;
                 sensors.insert(sensor_id.as_bytes(), json(&rec))?;
                 Ok(Applied {
+                    site: rec.site.clone(),
+                    previous_seq,
                     applied_seq: rec.applied_seq,
                     changes,
                 })
             },
         );
         let r = r.map_err(tx_err)?;
-        let assets_changed = r.changes.iter().any(|(kind, _)| *kind == "asset");
-        self.written(assets_changed)?;
-        if assets_changed {
-            let site = match self.sensors.get(sensor_id)? {
-                Some(v) => from_json::<SensorRecord>(sensor_id, &v)?.site,
-                None => String::new(),
-            };
-            if let Ok(mut g) = self.site_generations.lock() {
-                *g.entry(site).or_default() += 1;
-            }
-        }
+        self.written()?;
         Ok(r)
     }
 
@@ -477,25 +452,8 @@ impl FleetStore for SledStore {
             Ok(Some(fa))
         });
         let r = r.map_err(tx_err)?;
-        self.written(false)?;
+        self.written()?;
         Ok(r)
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
-    }
-
-    fn site_generation(&self, site: &str) -> u64 {
-        let epoch = self.sensors_epoch.load(Ordering::Relaxed);
-        let own = self
-            .site_generations
-            .lock()
-            // A poisoned lock falls back to the store-wide generation (still moves on).
-            .map_or_else(
-                |_| self.generation.load(Ordering::Relaxed) | 1 << 63,
-                |g| g.get(site).copied().unwrap_or(0),
-            );
-        (epoch << 32) ^ own
     }
 }
 

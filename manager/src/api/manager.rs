@@ -107,7 +107,7 @@ impl Manager for ManagerService {
             for site in shared.sites()? {
                 out.push(Site {
                     sensors: sensors.iter().filter(|s| s.site == site).count() as u32,
-                    assets: shared.site_assets(&site)?.len() as u64,
+                    assets: shared.site_asset_count(&site)? as u64,
                     open_alerts: alerts
                         .iter()
                         .filter(|a| a.site == site && a.state != "resolved")
@@ -178,22 +178,19 @@ impl Manager for ManagerService {
         let q = req.into_inner();
         let shared = self.0.clone();
         let site = q.site.clone();
-        let per_site = blocking(move || {
-            sites_for(&shared, &site)?
-                .iter()
-                .map(|s| shared.site_assets(s))
-                .collect::<Result<Vec<_>, _>>()
+        let matched = blocking(move || {
+            let filter = AssetFilter::new(&q);
+            let mut matched = Vec::new();
+            for s in sites_for(&shared, &site)? {
+                matched.extend(shared.site_assets(&s, |a| filter.matches(a))?);
+            }
+            Ok((q, matched))
         })
         .await?;
-        let filter = AssetFilter::new(&q);
-        let matched: Vec<&FleetAsset> = per_site
-            .iter()
-            .flat_map(|v| v.iter())
-            .filter(|f| filter.matches(f))
-            .collect();
+        let (q, matched) = matched;
         let (assets, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
         Ok(Response::new(ListAssetsResponse {
-            assets: assets.into_iter().cloned().collect(),
+            assets: assets.iter().map(|a| FleetAsset::clone(a)).collect(),
             next_page_token,
             total: matched.len() as u64,
         }))
@@ -212,11 +209,9 @@ impl Manager for ManagerService {
         };
         let shared = self.0.clone();
         let site = site.to_string();
-        let assets = blocking(move || shared.site_assets(&site)).await?;
-        assets
-            .iter()
-            .find(|a| a.id == id)
-            .cloned()
+        let wanted = id.clone();
+        blocking(move || shared.asset(&site, &wanted))
+            .await?
             .map(Response::new)
             .ok_or_else(|| Status::not_found(format!("no asset {id}")))
     }

@@ -10,10 +10,11 @@ use crate::fleet;
 use crate::pki::{identity_of, now_secs, rfc3339, Ca};
 use crate::store::{FleetStore, StoreError};
 use crate::tls::Revoked;
+use crate::view::FleetView;
 use otwatch_common::link::{Identity, OperatorRole};
 use otwatch_proto::v1::{Change, FleetAsset, FleetConnection};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 use tonic::{Request, Status};
 use tracing::warn;
@@ -24,9 +25,6 @@ pub const ONLINE_SECS: i64 = 30;
 pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
 
-/// A site's merged assets and the site generation they were computed at.
-type CachedSite = (u64, Arc<Vec<FleetAsset>>);
-
 /// State shared by both services.
 pub struct Shared {
     pub store: Arc<dyn FleetStore>,
@@ -36,8 +34,8 @@ pub struct Shared {
     /// Set to true when the manager stops: open Sync and Watch streams end so the server can
     /// drain.
     pub shutdown: watch::Sender<bool>,
-    /// Merged assets per site, valid for one site generation.
-    cache: Mutex<HashMap<String, CachedSite>>,
+    /// Merged assets per site, kept up to date as batches are applied.
+    pub view: FleetView,
 }
 
 impl Shared {
@@ -48,7 +46,7 @@ impl Shared {
             revoked,
             changes: broadcast::channel(1024).0,
             shutdown: watch::channel(false).0,
-            cache: Mutex::new(HashMap::new()),
+            view: FleetView::default(),
         })
     }
 }
@@ -201,27 +199,27 @@ fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String
 }
 
 impl Shared {
-    /// The merged assets of one site.
-    pub fn site_assets(&self, site: &str) -> Result<Arc<Vec<FleetAsset>>, StoreError> {
-        let generation = self.store.site_generation(site);
-        if let Ok(c) = self.cache.lock() {
-            if let Some((g, v)) = c.get(site) {
-                if *g == generation {
-                    return Ok(v.clone());
-                }
-            }
-        }
-        let mut input = Vec::new();
-        for s in self.store.sensors()?.iter().filter(|s| s.site == site) {
-            for a in self.store.assets_of(&s.id)? {
-                input.push((s.id.clone(), a));
-            }
-        }
-        let v = Arc::new(fleet::merge_assets(site, input));
-        if let Ok(mut c) = self.cache.lock() {
-            c.insert(site.to_string(), (generation, v.clone()));
-        }
-        Ok(v)
+    /// The merged assets of one site that `keep` accepts, in id order.
+    pub fn site_assets(
+        &self,
+        site: &str,
+        keep: impl Fn(&FleetAsset) -> bool,
+    ) -> Result<Vec<Arc<FleetAsset>>, StoreError> {
+        self.view.read(&*self.store, site, |v| {
+            v.assets().filter(|a| keep(a)).cloned().collect()
+        })
+    }
+
+    /// The number of merged assets of one site.
+    pub fn site_asset_count(&self, site: &str) -> Result<usize, StoreError> {
+        self.view.read(&*self.store, site, |v| v.len())
+    }
+
+    /// One merged asset.
+    pub fn asset(&self, site: &str, id: &str) -> Result<Option<FleetAsset>, StoreError> {
+        self.view.read(&*self.store, site, |v| {
+            v.get(id).map(|a| FleetAsset::clone(a))
+        })
     }
 
     fn sites(&self) -> Result<BTreeSet<String>, StoreError> {

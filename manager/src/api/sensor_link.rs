@@ -146,7 +146,20 @@ impl SensorLink for SensorLinkService {
                 }
                 let store = shared.store.clone();
                 let sid = id.clone();
-                let r = blocking(move || store.apply_batch(&sid, &batch.deltas, now_secs())).await;
+                let view = shared.clone();
+                let r = blocking(move || {
+                    let applied = store.apply_batch(&sid, &batch.deltas, now_secs())?;
+                    view.view.applied(
+                        &*store,
+                        &applied.site,
+                        &sid,
+                        applied.previous_seq,
+                        applied.applied_seq,
+                        &batch.deltas,
+                    )?;
+                    Ok(applied)
+                })
+                .await;
                 match r {
                     Ok(applied) => {
                         for (kind, cid) in &applied.changes {

@@ -79,20 +79,20 @@ fn expired_and_unknown_tokens_are_refused() {
 }
 
 #[test]
-fn a_site_generation_moves_only_with_that_sites_assets() {
+fn a_batch_reports_the_site_and_the_sequence_before_and_after() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     enrolled(&store);
-    let (a0, b0) = (store.site_generation("a"), store.site_generation("b"));
-    store
+    let r = store
         .apply_batch("s-1", &[asset_delta(1, "ip:10.0.0.1")], 20)
         .unwrap();
-    assert_ne!(store.site_generation("a"), a0, "site a changed");
-    assert_eq!(store.site_generation("b"), b0, "site b did not");
-    // A resend changes nothing.
-    let a1 = store.site_generation("a");
-    store
+    assert_eq!(
+        (r.site.as_str(), r.previous_seq, r.applied_seq),
+        ("a", 0, 1)
+    );
+    // A resend applies nothing.
+    let r = store
         .apply_batch("s-1", &[asset_delta(1, "ip:10.0.0.1")], 21)
         .unwrap();
-    assert_eq!(store.site_generation("a"), a1);
+    assert_eq!((r.previous_seq, r.applied_seq, r.changes.len()), (1, 1, 0));
 }

@@ -1,0 +1,221 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::store::{SledStore, TokenRecord};
+use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta};
+
+/// xorshift64: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random asset drawn from small address pools, so groups join, split and conflict often.
+/// Most are named as sensors name them (after their first MAC, else first IP); some are not.
+fn random_asset(rng: &mut Rng) -> Asset {
+    let macs: Vec<String> = (0..rng.below(3))
+        .map(|_| format!("02:00:00:00:00:0{}", rng.below(5)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ips: Vec<String> = (0..rng.below(3))
+        .map(|_| format!("10.0.0.{}", rng.below(6)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let id = match (macs.first(), ips.first(), rng.below(4)) {
+        (_, _, 0) | (None, None, _) => format!("a{}", rng.below(4)),
+        (Some(m), _, _) => format!("mac:{m}"),
+        (None, Some(ip), _) => format!("ip:{ip}"),
+    };
+    Asset {
+        id,
+        macs,
+        ips,
+        vendor: format!("v{}", rng.below(3)),
+        packets: rng.below(100),
+        ..Default::default()
+    }
+}
+
+fn from_scratch(v: &SiteView, site: &str) -> Vec<FleetAsset> {
+    let input = v
+        .parts
+        .iter()
+        .map(|(k, a)| (k.0.clone(), a.clone()))
+        .collect();
+    merge_assets(site, input)
+}
+
+fn current(v: &SiteView) -> Vec<FleetAsset> {
+    v.assets().map(|a| FleetAsset::clone(a)).collect()
+}
+
+#[test]
+fn incremental_regrouping_equals_a_full_merge() {
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut v = SiteView::default();
+        for step in 0..60 {
+            let mut seeds = BTreeSet::new();
+            for _ in 0..=rng.below(4) {
+                let sensor = format!("s-{}", rng.below(3));
+                if rng.below(4) == 0 {
+                    // Remove one of that sensor's parts, if any.
+                    let key = v.parts.keys().find(|k| k.0 == sensor).cloned();
+                    if let Some(key) = key {
+                        v.set_part(key.clone(), None);
+                        seeds.insert(key);
+                    }
+                } else {
+                    let a = random_asset(&mut rng);
+                    let key = (sensor, a.id.clone());
+                    v.set_part(key.clone(), Some(a));
+                    seeds.insert(key);
+                }
+            }
+            v.regroup("a", seeds);
+            assert_eq!(
+                current(&v),
+                from_scratch(&v, "a"),
+                "seed {seed} step {step}"
+            );
+            let ids: BTreeSet<&String> = v.merged.keys().collect();
+            assert_eq!(ids.len(), v.merged.len());
+            assert_eq!(
+                v.group_of.len(),
+                v.parts.len(),
+                "every part has a merged asset"
+            );
+        }
+    }
+}
+
+fn enrol(store: &SledStore, n: u8, site: &str) -> String {
+    store
+        .create_token(
+            [n; 32],
+            TokenRecord {
+                site: site.into(),
+                created_at: 0,
+                expires_at: i64::MAX,
+                used_by: None,
+            },
+        )
+        .unwrap();
+    let id = format!("s-{n}");
+    let rec = crate::store::SensorRecord {
+        id: id.clone(),
+        ..Default::default()
+    };
+    store.enroll([n; 32], 1, rec).unwrap();
+    id
+}
+
+fn upsert(seq: u64, id: &str, mac: &str, ip: &str) -> Delta {
+    Delta {
+        seq,
+        change: Some(DeltaChange::Asset(Asset {
+            id: id.into(),
+            macs: vec![mac.into()],
+            ips: vec![ip.into()],
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// Applies a batch to the store and tells the view, as the Sync handler does.
+fn sync(store: &SledStore, view: &FleetView, sensor: &str, deltas: &[Delta]) {
+    let r = store.apply_batch(sensor, deltas, 5).unwrap();
+    view.applied(
+        store,
+        &r.site,
+        sensor,
+        r.previous_seq,
+        r.applied_seq,
+        deltas,
+    )
+    .unwrap();
+}
+
+fn listing(view: &FleetView, store: &SledStore, site: &str) -> Vec<FleetAsset> {
+    view.read(store, site, current).unwrap()
+}
+
+#[test]
+fn the_view_follows_batches_and_matches_a_fresh_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let (s1, s2, s3) = (
+        enrol(&store, 1, "a"),
+        enrol(&store, 2, "a"),
+        enrol(&store, 3, "b"),
+    );
+    let view = FleetView::default();
+    sync(&store, &view, &s1, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
+    assert_eq!(listing(&view, &store, "a").len(), 1, "built on first read");
+    // The same device from another sensor of the site merges; the other site stays apart.
+    sync(&store, &view, &s2, &[upsert(1, "mac:1", "m1", "10.0.0.9")]);
+    sync(&store, &view, &s3, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
+    let a = listing(&view, &store, "a");
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].seen_by.len(), 2);
+    assert_eq!(listing(&view, &store, "b").len(), 1);
+    // The device's MAC changes on one sensor: the merged asset splits.
+    sync(
+        &store,
+        &view,
+        &s2,
+        &[
+            upsert(2, "mac:2", "m2", "10.0.0.9"),
+            Delta {
+                seq: 3,
+                change: Some(DeltaChange::AssetRemoved("mac:1".into())),
+                ..Default::default()
+            },
+        ],
+    );
+    let fresh = FleetView::default();
+    for site in ["a", "b"] {
+        assert_eq!(listing(&view, &store, site), listing(&fresh, &store, site));
+    }
+    assert_eq!(listing(&view, &store, "a").len(), 2);
+}
+
+#[test]
+fn a_missed_batch_reloads_that_sensor_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let s1 = enrol(&store, 1, "a");
+    let view = FleetView::default();
+    sync(&store, &view, &s1, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
+    assert_eq!(listing(&view, &store, "a").len(), 1);
+    // Batch 2 reaches the store but not the view (another stream of the sensor, still running).
+    store
+        .apply_batch(&s1, &[upsert(2, "mac:2", "m2", "10.0.0.2")], 5)
+        .unwrap();
+    // Batch 3 arrives: the view sees the gap and reloads.
+    sync(&store, &view, &s1, &[upsert(3, "mac:3", "m3", "10.0.0.3")]);
+    assert_eq!(listing(&view, &store, "a").len(), 3);
+    // The late replay of batch 2 changes nothing.
+    view.applied(
+        &store,
+        "a",
+        &s1,
+        1,
+        2,
+        &[upsert(2, "mac:2", "m2", "10.0.0.2")],
+    )
+    .unwrap();
+    let fresh = FleetView::default();
+    assert_eq!(listing(&view, &store, "a"), listing(&fresh, &store, "a"));
+}
