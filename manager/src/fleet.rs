@@ -19,7 +19,7 @@
 //! summed, sets unioned, protocol first non-empty), listing the sensors that saw them.
 
 use otwatch_proto::v1::{Asset, Connection, FleetAsset, FleetConnection, Provenance};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 struct UnionFind(Vec<usize>);
 
@@ -45,27 +45,54 @@ impl UnionFind {
     }
 }
 
-fn min_time(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_string(),
-        (_, true) => a.to_string(),
-        _ => a.min(b).to_string(),
+fn min_time(into: &mut String, from: &str) {
+    if into.is_empty() || (!from.is_empty() && from < into.as_str()) {
+        *into = from.to_string();
     }
 }
 
-fn max_time(a: &str, b: &str) -> String {
-    a.max(b).to_string()
+fn max_time(into: &mut String, from: &str) {
+    if from > into.as_str() {
+        *into = from.to_string();
+    }
 }
 
 fn union_sorted<T: Ord + Clone>(into: &mut Vec<T>, from: &[T]) {
-    let set: BTreeSet<T> = into.iter().chain(from).cloned().collect();
-    *into = set.into_iter().collect();
+    into.extend_from_slice(from);
+    into.sort_unstable();
+    into.dedup();
 }
 
 fn first_non_empty(into: &mut String, from: &str) {
     if into.is_empty() && !from.is_empty() {
         *into = from.to_string();
     }
+}
+
+/// Sorts and deduplicates an asset's sets, as a merge leaves them.
+fn normalize(a: &mut Asset) {
+    union_sorted(&mut a.macs, &[]);
+    union_sorted(&mut a.ips, &[]);
+    union_sorted(&mut a.names, &[]);
+    normalize_protocols(&mut a.protocols);
+    normalize_evidence(&mut a.evidence);
+}
+
+fn normalize_protocols(v: &mut Vec<otwatch_proto::v1::ProtocolUse>) {
+    v.sort_unstable_by(|x, y| (&x.name, &x.role, x.port).cmp(&(&y.name, &y.role, y.port)));
+    v.dedup();
+}
+
+fn normalize_evidence(v: &mut Vec<otwatch_proto::v1::Evidence>) {
+    v.sort_unstable_by(|x, y| {
+        (&x.field, &x.value, &x.source, &x.first_seen).cmp(&(
+            &y.field,
+            &y.value,
+            &y.source,
+            &y.first_seen,
+        ))
+    });
+    v.dedup();
 }
 
 /// Merges the assets of one site's sensors: `(sensor id, asset)` in any order.
@@ -129,12 +156,15 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
     for i in 0..n {
         groups.entry(uf.find(i)).or_default().push(i);
     }
+    let mut slots: Vec<Option<(String, Asset)>> = input.into_iter().map(Some).collect();
     let mut out: Vec<FleetAsset> = groups
         .values()
         .map(|members| {
-            let parts: Vec<&(String, Asset)> =
-                members.iter().filter_map(|&i| input.get(i)).collect();
-            merge_group(site, &parts)
+            let parts: Vec<(String, Asset)> = members
+                .iter()
+                .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+                .collect();
+            merge_group(site, parts)
         })
         .collect();
     // Two groups can have the same smallest asset id (sensors name an asset after its first
@@ -163,15 +193,29 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
     out
 }
 
-fn merge_group(site: &str, parts: &[&(String, Asset)]) -> FleetAsset {
-    let mut m = Asset::default();
-    let mut seen_by = Vec::new();
-    // The part whose id names the group.
-    let mut named_by: Option<(&String, &Asset)> = None;
-    for (sensor, a) in parts.iter().map(|p| (&p.0, &p.1)) {
-        if m.id.is_empty() || a.id < m.id {
+/// Merges one group's parts, given in (sensor id, asset id) order: the first part's asset is
+/// the base, the others are merged into it.
+fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset {
+    let mut seen_by = Vec::with_capacity(parts.len());
+    let mut parts = parts.into_iter();
+    let Some((first_sensor, mut m)) = parts.next() else {
+        return FleetAsset::default();
+    };
+    let provenance = |sensor: &str, a: &Asset| Provenance {
+        sensor_id: sensor.to_string(),
+        sensor_asset_id: a.id.clone(),
+        first_seen: a.first_seen.clone(),
+        last_seen: a.last_seen.clone(),
+    };
+    seen_by.push(provenance(&first_sensor, &m));
+    normalize(&mut m);
+    // The part whose id names the group: (sensor, whether that id is one of its addresses).
+    let mut named_by = (first_sensor, named_by_address(&m));
+    for (sensor, a) in parts {
+        seen_by.push(provenance(&sensor, &a));
+        if a.id < m.id {
             m.id = a.id.clone();
-            named_by = Some((sensor, a));
+            named_by = (sensor, named_by_address(&a));
         }
         union_sorted(&mut m.macs, &a.macs);
         union_sorted(&mut m.ips, &a.ips);
@@ -183,67 +227,27 @@ fn merge_group(site: &str, parts: &[&(String, Asset)]) -> FleetAsset {
         first_non_empty(&mut m.os, &a.os);
         first_non_empty(&mut m.serial, &a.serial);
         if (m.device_type.is_empty() || m.device_type == "unknown") && !a.device_type.is_empty() {
-            m.device_type = a.device_type.clone();
+            m.device_type = a.device_type;
         }
         if m.purdue_level.is_none() {
             m.purdue_level = a.purdue_level;
         }
-        let mut protos: Vec<(String, String, u32)> = m
-            .protocols
-            .iter()
-            .chain(&a.protocols)
-            .map(|p| (p.name.clone(), p.role.clone(), p.port))
-            .collect();
-        protos.sort();
-        protos.dedup();
-        m.protocols = protos
-            .into_iter()
-            .map(|(name, role, port)| otwatch_proto::v1::ProtocolUse { name, role, port })
-            .collect();
-        let mut ev: Vec<(String, String, String, String)> = m
-            .evidence
-            .iter()
-            .chain(&a.evidence)
-            .map(|e| {
-                (
-                    e.field.clone(),
-                    e.value.clone(),
-                    e.source.clone(),
-                    e.first_seen.clone(),
-                )
-            })
-            .collect();
-        ev.sort();
-        ev.dedup();
-        m.evidence = ev
-            .into_iter()
-            .map(
-                |(field, value, source, first_seen)| otwatch_proto::v1::Evidence {
-                    field,
-                    value,
-                    source,
-                    first_seen,
-                },
-            )
-            .collect();
+        m.protocols.extend(a.protocols);
+        normalize_protocols(&mut m.protocols);
+        m.evidence.extend(a.evidence);
+        normalize_evidence(&mut m.evidence);
         m.packets = m.packets.saturating_add(a.packets);
         m.bytes = m.bytes.saturating_add(a.bytes);
-        m.first_seen = min_time(&m.first_seen, &a.first_seen);
-        m.last_seen = max_time(&m.last_seen, &a.last_seen);
-        seen_by.push(Provenance {
-            sensor_id: sensor.clone(),
-            sensor_asset_id: a.id.clone(),
-            first_seen: a.first_seen.clone(),
-            last_seen: a.last_seen.clone(),
-        });
+        min_time(&mut m.first_seen, &a.first_seen);
+        max_time(&mut m.last_seen, &a.last_seen);
     }
     // Sensors name an asset after one of its addresses (`mac:<first MAC>`, else `ip:<first
     // IP>`); such a name is unique to the group (MAC) or to its component (IP, see
     // merge_assets). A name that is not one of the part's addresses is made unique with its
     // sensor.
     let id = match named_by {
-        Some((sensor, a)) if !named_by_address(a) => format!("{site}/{}@{sensor}", m.id),
-        _ => format!("{site}/{}", m.id),
+        (sensor, false) => format!("{site}/{}@{sensor}", m.id),
+        (_, true) => format!("{site}/{}", m.id),
     };
     FleetAsset {
         id,
@@ -313,8 +317,8 @@ pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<Fl
         });
         acc.dedup();
         m.accessed = acc;
-        m.first_seen = min_time(&m.first_seen, &c.first_seen);
-        m.last_seen = max_time(&m.last_seen, &c.last_seen);
+        min_time(&mut m.first_seen, &c.first_seen);
+        max_time(&mut m.last_seen, &c.last_seen);
     }
     groups.into_values().collect()
 }

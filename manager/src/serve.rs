@@ -100,6 +100,17 @@ pub async fn start_with_store(
     let revoked = revoked_from(store.as_ref())?;
     let tls = Arc::new(server_config(dir, revoked.clone())?);
     let shared = Shared::new(store, ca, revoked);
+    // Merge every site's assets now, so the first listing does not wait for it.
+    let warm = shared.clone();
+    let started = std::time::Instant::now();
+    let assets = tokio::task::spawn_blocking(move || warm.build_views())
+        .await
+        .map_err(|e| ServeError::Store(StoreError::Sled(e.to_string())))??;
+    info!(
+        assets,
+        ms = started.elapsed().as_millis() as u64,
+        "fleet view built"
+    );
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| ServeError::Listen(listen.to_string(), e))?;

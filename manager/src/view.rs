@@ -8,15 +8,22 @@
 //! they touch, before and after the change, are merged again: the result is exactly what a merge
 //! of the whole site would give, at the cost of the few parts involved.
 //!
-//! A site's view is built from the store on first use. After each applied batch the view
-//! replays the batch's asset deltas; if it finds that it missed a batch of that sensor (two
-//! streams of one sensor raced), it reloads that sensor's assets from the store instead. Replays
-//! are idempotent (an upsert sets a part, a removal clears it), so a batch that the view saw
-//! both in the store and as a replay does no harm.
+//! A site's view is built from the store on first use (the manager builds every site's at start).
+//! After each applied batch the view replays the batch's asset deltas; if it finds that it missed
+//! a batch of that sensor (two streams of one sensor raced), it reloads that sensor's assets from
+//! the store instead. Replays are idempotent (an upsert sets a part, a removal clears it), so a
+//! batch that the view saw both in the store and as a replay does no harm.
+//!
+//! Readers never wait for ingest: each site publishes an immutable snapshot (the merged assets in
+//! id order) that a reader takes with one reference count. Writers combine: a batch's replay is
+//! queued, and whoever holds the site's lock applies everything queued and publishes once, so
+//! a burst of batches from many sensors costs one snapshot. A replay returns only once its
+//! batch is published: when a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::merge_assets;
 use crate::store::{FleetStore, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -28,12 +35,12 @@ type PartKey = (String, String);
 pub struct SiteView {
     built: bool,
     /// Per sensor: the highest delta sequence number reflected here.
-    seqs: HashMap<String, u64>,
+    seqs: FxHashMap<String, u64>,
     parts: BTreeMap<PartKey, Asset>,
-    by_mac: HashMap<String, BTreeSet<PartKey>>,
-    by_ip: HashMap<String, BTreeSet<PartKey>>,
+    by_mac: FxHashMap<String, BTreeSet<PartKey>>,
+    by_ip: FxHashMap<String, BTreeSet<PartKey>>,
     /// The fleet id of the merged asset each part belongs to.
-    group_of: HashMap<PartKey, String>,
+    group_of: FxHashMap<PartKey, String>,
     merged: BTreeMap<String, Arc<FleetAsset>>,
     /// Addresses that parts held before [`SiteView::set_part`] changed them, until the next
     /// regroup: the parts still holding them were in the changed parts' component.
@@ -41,7 +48,7 @@ pub struct SiteView {
     touched_ips: Vec<String>,
 }
 
-fn unindex(index: &mut HashMap<String, BTreeSet<PartKey>>, addr: &str, key: &PartKey) {
+fn unindex(index: &mut FxHashMap<String, BTreeSet<PartKey>>, addr: &str, key: &PartKey) {
     if let Some(set) = index.get_mut(addr) {
         set.remove(key);
         if set.is_empty() {
@@ -56,20 +63,15 @@ impl SiteView {
         self.merged.values()
     }
 
-    pub fn len(&self) -> usize {
-        self.merged.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.merged.is_empty()
-    }
-
-    pub fn get(&self, id: &str) -> Option<&Arc<FleetAsset>> {
-        self.merged.get(id)
-    }
-
     /// Sets (`Some`) or clears (`None`) one part and its index entries; the caller regroups.
     fn set_part(&mut self, key: PartKey, asset: Option<Asset>) {
+        if let (Some(new), Some(old)) = (&asset, self.parts.get_mut(&key)) {
+            if new.macs == old.macs && new.ips == old.ips {
+                // Same addresses (a device's counters or details moved on): no index change.
+                *old = asset.unwrap_or_default();
+                return;
+            }
+        }
         if let Some(old) = self.parts.remove(&key) {
             for m in &old.macs {
                 unindex(&mut self.by_mac, m, &key);
@@ -109,6 +111,11 @@ impl SiteView {
         if seeds.is_empty() {
             return;
         }
+        let seeds = if macs.is_empty() && ips.is_empty() {
+            self.regroup_alone(site, seeds)
+        } else {
+            seeds
+        };
         let mut todo: Vec<PartKey> = Vec::new();
         for linked in macs
             .iter()
@@ -172,6 +179,41 @@ impl SiteView {
         }
     }
 
+    /// The common case, cheaply: a seed that shares no address with another part and was merged
+    /// with nothing before is merged alone. No address changed hands (the caller checked), so
+    /// no other part's grouping can depend on it. Returns the seeds left for the general path.
+    fn regroup_alone(&mut self, site: &str, seeds: BTreeSet<PartKey>) -> BTreeSet<PartKey> {
+        let mut rest = BTreeSet::new();
+        for key in seeds {
+            let Some(part) = self.parts.get(&key) else {
+                rest.insert(key);
+                continue;
+            };
+            let only = |set: Option<&BTreeSet<PartKey>>| {
+                set.is_some_and(|s| s.len() == 1 && s.contains(&key))
+            };
+            let shares = !part.macs.iter().all(|m| only(self.by_mac.get(m)))
+                || !part.ips.iter().all(|ip| only(self.by_ip.get(ip)));
+            let old = self.group_of.get(&key);
+            let was_alone = old
+                .and_then(|fid| self.merged.get(fid))
+                .is_none_or(|fa| fa.seen_by.len() == 1);
+            if shares || !was_alone {
+                rest.insert(key);
+                continue;
+            }
+            let fa = merge_assets(site, vec![(key.0.clone(), part.clone())])
+                .pop()
+                .unwrap_or_default();
+            if let Some(old) = old.filter(|fid| **fid != fa.id).cloned() {
+                self.merged.remove(&old);
+            }
+            self.group_of.insert(key, fa.id.clone());
+            self.merged.insert(fa.id.clone(), Arc::new(fa));
+        }
+        rest
+    }
+
     /// Replaces every part of `sensor` with `assets`.
     fn load_sensor(&mut self, site: &str, sensor: &str, assets: Vec<Asset>) {
         let mut seeds: BTreeSet<PartKey> = self
@@ -196,14 +238,25 @@ impl SiteView {
         *self = SiteView::default();
         // Sequence numbers first: assets read afterwards are at least that recent, and replaying
         // a batch the assets already reflect is harmless.
+        let mut input = Vec::new();
         for s in store.sensors()?.into_iter().filter(|s| s.site == site) {
             for a in store.assets_of(&s.id)? {
-                self.set_part((s.id.clone(), a.id.clone()), Some(a));
+                self.set_part((s.id.clone(), a.id.clone()), Some(a.clone()));
+                input.push((s.id.clone(), a));
             }
             self.seqs.insert(s.id, s.applied_seq);
         }
-        let all: BTreeSet<PartKey> = self.parts.keys().cloned().collect();
-        self.regroup(site, all);
+        self.touched_macs.clear();
+        self.touched_ips.clear();
+        for fa in merge_assets(site, input) {
+            for p in &fa.seen_by {
+                self.group_of.insert(
+                    (p.sensor_id.clone(), p.sensor_asset_id.clone()),
+                    fa.id.clone(),
+                );
+            }
+            self.merged.insert(fa.id.clone(), Arc::new(fa));
+        }
         self.built = true;
         Ok(())
     }
@@ -217,7 +270,7 @@ impl SiteView {
         sensor: &str,
         previous_seq: u64,
         applied_seq: u64,
-        deltas: &[Delta],
+        deltas: Vec<Delta>,
     ) -> Result<(), StoreError> {
         let seen = self.seqs.get(sensor).copied().unwrap_or(0);
         if applied_seq <= seen {
@@ -232,17 +285,17 @@ impl SiteView {
         }
         let mut seeds = BTreeSet::new();
         for d in deltas
-            .iter()
+            .into_iter()
             .filter(|d| d.seq > seen.max(previous_seq) && d.seq <= applied_seq)
         {
-            match &d.change {
+            match d.change {
                 Some(DeltaChange::Asset(a)) => {
                     let key = (sensor.to_string(), a.id.clone());
-                    self.set_part(key.clone(), Some(a.clone()));
+                    self.set_part(key.clone(), Some(a));
                     seeds.insert(key);
                 }
                 Some(DeltaChange::AssetRemoved(id)) => {
-                    let key = (sensor.to_string(), id.clone());
+                    let key = (sensor.to_string(), id);
                     self.set_part(key.clone(), None);
                     seeds.insert(key);
                 }
@@ -255,10 +308,36 @@ impl SiteView {
     }
 }
 
+/// What a reader gets: one site's merged assets in id order, as of one moment.
+pub type Snapshot = Arc<Vec<Arc<FleetAsset>>>;
+
+/// A batch replay waiting for the site's lock.
+struct Replay {
+    sensor: String,
+    previous_seq: u64,
+    applied_seq: u64,
+    deltas: Vec<Delta>,
+}
+
+#[derive(Default)]
+struct Site {
+    view: Mutex<SiteView>,
+    queue: Mutex<Vec<Replay>>,
+    published: RwLock<Option<Snapshot>>,
+}
+
+impl Site {
+    fn publish(&self, v: &SiteView) -> Result<(), StoreError> {
+        let snap: Snapshot = Arc::new(v.assets().cloned().collect());
+        *self.published.write().map_err(|_| poisoned())? = Some(snap);
+        Ok(())
+    }
+}
+
 /// The merged assets of every site.
 #[derive(Default)]
 pub struct FleetView {
-    sites: Mutex<HashMap<String, Arc<RwLock<SiteView>>>>,
+    sites: Mutex<HashMap<String, Arc<Site>>>,
 }
 
 fn poisoned() -> StoreError {
@@ -268,35 +347,30 @@ fn poisoned() -> StoreError {
 }
 
 impl FleetView {
-    fn site(&self, site: &str) -> Result<Arc<RwLock<SiteView>>, StoreError> {
+    fn site(&self, site: &str) -> Result<Arc<Site>, StoreError> {
         let mut sites = self.sites.lock().map_err(|_| poisoned())?;
         Ok(sites.entry(site.to_string()).or_default().clone())
     }
 
-    /// Runs `f` on the view of `site`, building it from the store first if needed. The view is
-    /// read-locked while `f` runs: keep `f` short (collect what you need and return).
-    pub fn read<T>(
-        &self,
-        store: &dyn FleetStore,
-        site: &str,
-        f: impl FnOnce(&SiteView) -> T,
-    ) -> Result<T, StoreError> {
-        let view = self.site(site)?;
-        {
-            let v = view.read().map_err(|_| poisoned())?;
-            if v.built {
-                return Ok(f(&v));
-            }
+    /// The merged assets of `site`, built from the store first if needed.
+    pub fn snapshot(&self, store: &dyn FleetStore, site: &str) -> Result<Snapshot, StoreError> {
+        let slot = self.site(site)?;
+        if let Some(s) = slot.published.read().map_err(|_| poisoned())?.as_ref() {
+            return Ok(s.clone());
         }
-        let mut v = view.write().map_err(|_| poisoned())?;
+        let mut v = slot.view.lock().map_err(|_| poisoned())?;
         if !v.built {
             v.build(store, site)?;
+            slot.publish(&v)?;
         }
-        Ok(f(&v))
+        drop(v);
+        let published = slot.published.read().map_err(|_| poisoned())?;
+        Ok(published.clone().unwrap_or_default())
     }
 
-    /// Reflects a batch just applied to the store (see [`SiteView`]). A site whose view was not
-    /// built yet is left alone: it is built from the store when first read.
+    /// Reflects a batch just applied to the store (see the module notes); returns once it is
+    /// published. A site whose view was not built yet is left alone: it is built from the store
+    /// when first read.
     pub fn applied(
         &self,
         store: &dyn FleetStore,
@@ -304,14 +378,32 @@ impl FleetView {
         sensor: &str,
         previous_seq: u64,
         applied_seq: u64,
-        deltas: &[Delta],
+        deltas: Vec<Delta>,
     ) -> Result<(), StoreError> {
-        let view = self.site(site)?;
-        let mut v = view.write().map_err(|_| poisoned())?;
-        if v.built {
-            v.apply(store, site, sensor, previous_seq, applied_seq, deltas)?;
+        let slot = self.site(site)?;
+        slot.queue.lock().map_err(|_| poisoned())?.push(Replay {
+            sensor: sensor.to_string(),
+            previous_seq,
+            applied_seq,
+            deltas,
+        });
+        // Whoever holds the lock applies what is queued, ours included if it came in time.
+        let mut v = slot.view.lock().map_err(|_| poisoned())?;
+        let queued = std::mem::take(&mut *slot.queue.lock().map_err(|_| poisoned())?);
+        if queued.is_empty() || !v.built {
+            return Ok(()); // applied and published by the previous holder, or built later
         }
-        Ok(())
+        for r in queued {
+            v.apply(
+                store,
+                site,
+                &r.sensor,
+                r.previous_seq,
+                r.applied_seq,
+                r.deltas,
+            )?;
+        }
+        slot.publish(&v)
     }
 }
 

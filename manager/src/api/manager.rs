@@ -107,7 +107,7 @@ impl Manager for ManagerService {
             for site in shared.sites()? {
                 out.push(Site {
                     sensors: sensors.iter().filter(|s| s.site == site).count() as u32,
-                    assets: shared.site_asset_count(&site)? as u64,
+                    assets: shared.site_assets(&site)?.len() as u64,
                     open_alerts: alerts
                         .iter()
                         .filter(|a| a.site == site && a.state != "resolved")
@@ -182,7 +182,8 @@ impl Manager for ManagerService {
             let filter = AssetFilter::new(&q);
             let mut matched = Vec::new();
             for s in sites_for(&shared, &site)? {
-                matched.extend(shared.site_assets(&s, |a| filter.matches(a))?);
+                let assets = shared.site_assets(&s)?;
+                matched.extend(assets.iter().filter(|a| filter.matches(a)).cloned());
             }
             Ok((q, matched))
         })

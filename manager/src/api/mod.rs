@@ -10,7 +10,7 @@ use crate::fleet;
 use crate::pki::{identity_of, now_secs, rfc3339, Ca};
 use crate::store::{FleetStore, StoreError};
 use crate::tls::Revoked;
-use crate::view::FleetView;
+use crate::view::{FleetView, Snapshot};
 use otwatch_common::link::{Identity, OperatorRole};
 use otwatch_proto::v1::{Change, FleetAsset, FleetConnection};
 use std::collections::BTreeSet;
@@ -199,27 +199,28 @@ fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String
 }
 
 impl Shared {
-    /// The merged assets of one site that `keep` accepts, in id order.
-    pub fn site_assets(
-        &self,
-        site: &str,
-        keep: impl Fn(&FleetAsset) -> bool,
-    ) -> Result<Vec<Arc<FleetAsset>>, StoreError> {
-        self.view.read(&*self.store, site, |v| {
-            v.assets().filter(|a| keep(a)).cloned().collect()
-        })
-    }
-
-    /// The number of merged assets of one site.
-    pub fn site_asset_count(&self, site: &str) -> Result<usize, StoreError> {
-        self.view.read(&*self.store, site, |v| v.len())
+    /// The merged assets of one site, in id order (a snapshot: it does not change).
+    pub fn site_assets(&self, site: &str) -> Result<Snapshot, StoreError> {
+        self.view.snapshot(&*self.store, site)
     }
 
     /// One merged asset.
     pub fn asset(&self, site: &str, id: &str) -> Result<Option<FleetAsset>, StoreError> {
-        self.view.read(&*self.store, site, |v| {
-            v.get(id).map(|a| FleetAsset::clone(a))
-        })
+        let assets = self.site_assets(site)?;
+        Ok(assets
+            .binary_search_by(|a| a.id.as_str().cmp(id))
+            .ok()
+            .and_then(|i| assets.get(i))
+            .map(|a| FleetAsset::clone(a)))
+    }
+
+    /// Builds every site's merged view from the store; returns the number of merged assets.
+    pub fn build_views(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for site in self.sites()? {
+            n += self.site_assets(&site)?.len();
+        }
+        Ok(n)
     }
 
     fn sites(&self) -> Result<BTreeSet<String>, StoreError> {

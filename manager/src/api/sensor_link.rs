@@ -155,7 +155,7 @@ impl SensorLink for SensorLinkService {
                         &sid,
                         applied.previous_seq,
                         applied.applied_seq,
-                        &batch.deltas,
+                        batch.deltas,
                     )?;
                     Ok(applied)
                 })

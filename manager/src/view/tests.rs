@@ -142,13 +142,14 @@ fn sync(store: &SledStore, view: &FleetView, sensor: &str, deltas: &[Delta]) {
         sensor,
         r.previous_seq,
         r.applied_seq,
-        deltas,
+        deltas.to_vec(),
     )
     .unwrap();
 }
 
 fn listing(view: &FleetView, store: &SledStore, site: &str) -> Vec<FleetAsset> {
-    view.read(store, site, current).unwrap()
+    let snap = view.snapshot(store, site).unwrap();
+    snap.iter().map(|a| FleetAsset::clone(a)).collect()
 }
 
 #[test]
@@ -213,9 +214,66 @@ fn a_missed_batch_reloads_that_sensor_from_the_store() {
         &s1,
         1,
         2,
-        &[upsert(2, "mac:2", "m2", "10.0.0.2")],
+        vec![upsert(2, "mac:2", "m2", "10.0.0.2")],
     )
     .unwrap();
     let fresh = FleetView::default();
     assert_eq!(listing(&view, &store, "a"), listing(&fresh, &store, "a"));
+}
+
+#[test]
+#[ignore = "timing probe"]
+fn probe_apply_cost() {
+    let mut v = SiteView::default();
+    let mk = |k: u64, p: u64| Asset {
+        id: format!(
+            "mac:02:00:00:{:02x}:{:02x}:{:02x}",
+            k >> 16 & 0xff,
+            k >> 8 & 0xff,
+            k & 0xff
+        ),
+        macs: vec![format!(
+            "02:00:00:{:02x}:{:02x}:{:02x}",
+            k >> 16 & 0xff,
+            k >> 8 & 0xff,
+            k & 0xff
+        )],
+        ips: vec![format!(
+            "10.{}.{}.{}",
+            k >> 16 & 0xff,
+            k >> 8 & 0xff,
+            k & 0xff
+        )],
+        vendor: "Siemens AG".into(),
+        packets: p,
+        ..Default::default()
+    };
+    let t = std::time::Instant::now();
+    let mut seeds = BTreeSet::new();
+    for k in 0..50_000u64 {
+        let a = mk(k, 1);
+        let key = (format!("s-{}", k / 1000), a.id.clone());
+        v.set_part(key.clone(), Some(a));
+        seeds.insert(key);
+    }
+    v.regroup("a", seeds);
+    eprintln!("build 50k: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    for b in 0..100u64 {
+        let mut seeds = BTreeSet::new();
+        for k in b * 500..(b + 1) * 500 {
+            let a = mk(k, 2);
+            let key = (format!("s-{}", k / 1000), a.id.clone());
+            v.set_part(key.clone(), Some(a));
+            seeds.insert(key);
+        }
+        v.regroup("a", seeds);
+    }
+    eprintln!("100 batches of 500: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        let n: Vec<Arc<FleetAsset>> = v.assets().cloned().collect();
+        assert_eq!(n.len(), 50_000);
+    }
+    eprintln!("100 reads of 50k: {:?}", t.elapsed());
 }
