@@ -369,8 +369,7 @@ impl FleetView {
     }
 
     /// Reflects a batch just applied to the store (see the module notes); returns once it is
-    /// published. A site whose view was not built yet is left alone: it is built from the store
-    /// when first read.
+    /// published. A site whose view was not built yet is built from the store.
     pub fn applied(
         &self,
         store: &dyn FleetStore,
@@ -390,8 +389,13 @@ impl FleetView {
         // Whoever holds the lock applies what is queued, ours included if it came in time.
         let mut v = slot.view.lock().map_err(|_| poisoned())?;
         let queued = std::mem::take(&mut *slot.queue.lock().map_err(|_| poisoned())?);
-        if queued.is_empty() || !v.built {
-            return Ok(()); // applied and published by the previous holder, or built later
+        if queued.is_empty() {
+            return Ok(()); // applied and published by the previous holder
+        }
+        if !v.built {
+            // A new site (or one nobody read yet): the store has the batch already.
+            v.build(store, site)?;
+            return slot.publish(&v);
         }
         for r in queued {
             v.apply(

@@ -1,7 +1,8 @@
 //! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
 
 use super::{
-    blocking, change, operator_identity, page, peer, refuse, ManagerService, Shared, ONLINE_SECS,
+    blocking, change, next_token, operator_identity, page, page_bounds, peer, refuse,
+    ManagerService, Shared, ONLINE_SECS,
 };
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{SensorRecord, StoreError};
@@ -63,6 +64,16 @@ impl<'a> AssetFilter<'a> {
             text: q.text.to_lowercase(),
             vendor: q.vendor.to_lowercase(),
         }
+    }
+
+    /// Whether the query filters nothing.
+    pub(super) fn is_empty(&self) -> bool {
+        let q = self.q;
+        q.device_type.is_empty()
+            && q.purdue_level.is_none()
+            && q.protocol.is_empty()
+            && self.vendor.is_empty()
+            && self.text.is_empty()
     }
 
     pub(super) fn matches(&self, f: &FleetAsset) -> bool {
@@ -178,23 +189,41 @@ impl Manager for ManagerService {
         let q = req.into_inner();
         let shared = self.0.clone();
         let site = q.site.clone();
-        let matched = blocking(move || {
+        let (start, size) = page_bounds(q.page_size, &q.page_token)?;
+        let end = start.saturating_add(size);
+        blocking(move || {
+            // Only the page is collected; without filters whole sites are skipped by length.
             let filter = AssetFilter::new(&q);
-            let mut matched = Vec::new();
+            let (mut total, mut assets) = (0usize, Vec::new());
             for s in sites_for(&shared, &site)? {
-                let assets = shared.site_assets(&s)?;
-                matched.extend(assets.iter().filter(|a| filter.matches(a)).cloned());
+                let snap = shared.site_assets(&s)?;
+                if filter.is_empty() {
+                    let lo = start.saturating_sub(total).min(snap.len());
+                    let hi = end.saturating_sub(total).min(snap.len());
+                    assets.extend(
+                        snap.get(lo..hi)
+                            .unwrap_or(&[])
+                            .iter()
+                            .map(|a| FleetAsset::clone(a)),
+                    );
+                    total += snap.len();
+                    continue;
+                }
+                for a in snap.iter().filter(|a| filter.matches(a)) {
+                    if (start..end).contains(&total) {
+                        assets.push(FleetAsset::clone(a));
+                    }
+                    total += 1;
+                }
             }
-            Ok((q, matched))
+            Ok(ListAssetsResponse {
+                assets,
+                next_page_token: next_token(end.min(total), total),
+                total: total as u64,
+            })
         })
-        .await?;
-        let (q, matched) = matched;
-        let (assets, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
-        Ok(Response::new(ListAssetsResponse {
-            assets: assets.iter().map(|a| FleetAsset::clone(a)).collect(),
-            next_page_token,
-            total: matched.len() as u64,
-        }))
+        .await
+        .map(Response::new)
     }
 
     async fn get_asset(

@@ -173,8 +173,8 @@ fn change(kind: &str, site: &str, id: &str) -> Change {
     }
 }
 
-/// One page of `items` from the offset in `token`; (page, next token).
-fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String), Status> {
+/// The offset and size of the page asked for: (start, size).
+fn page_bounds(size: u32, token: &str) -> Result<(usize, usize), Status> {
     let size = match size as usize {
         0 => DEFAULT_PAGE,
         n => n.min(MAX_PAGE),
@@ -188,14 +188,24 @@ fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String
             )
         })?
     };
-    let end = start.saturating_add(size).min(items.len());
-    let page = items.get(start..end).unwrap_or(&[]).to_vec();
-    let next = if end < items.len() {
+    Ok((start, size))
+}
+
+/// The next page token after a page ending at `end` of `total` items.
+fn next_token(end: usize, total: usize) -> String {
+    if end < total {
         end.to_string()
     } else {
         String::new()
-    };
-    Ok((page, next))
+    }
+}
+
+/// One page of `items` from the offset in `token`; (page, next token).
+fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String), Status> {
+    let (start, size) = page_bounds(size, token)?;
+    let end = start.saturating_add(size).min(items.len());
+    let page = items.get(start..end).unwrap_or(&[]).to_vec();
+    Ok((page, next_token(end, items.len())))
 }
 
 impl Shared {

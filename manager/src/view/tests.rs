@@ -163,7 +163,11 @@ fn the_view_follows_batches_and_matches_a_fresh_build() {
     );
     let view = FleetView::default();
     sync(&store, &view, &s1, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
-    assert_eq!(listing(&view, &store, "a").len(), 1, "built on first read");
+    assert_eq!(
+        listing(&view, &store, "a").len(),
+        1,
+        "built at the first batch"
+    );
     // The same device from another sensor of the site merges; the other site stays apart.
     sync(&store, &view, &s2, &[upsert(1, "mac:1", "m1", "10.0.0.9")]);
     sync(&store, &view, &s3, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
