@@ -1,11 +1,19 @@
-//! Offline administration on a data directory (`otwatch-manager token create`, `user create`).
-//! These open the store directly, so they run while `serve` is stopped (sled locks the store).
+//! Administration on a data directory (`otwatch-manager token create`, `user create`). A token
+//! is written to the store directly when the manager is stopped, and through the running
+//! manager's API when it runs (sled locks the store).
 
 use crate::pki::{now_secs, random_hex, rfc3339, sha256, write_operator_credentials, Ca, DataDir};
 use crate::serve::ServeError;
 use crate::store::{FleetStore, SledStore, TokenRecord};
 use otwatch_common::link::{valid_name, EnrollToken, OperatorRole};
+use otwatch_proto::v1::manager_client::ManagerClient;
+use otwatch_proto::v1::CreateEnrollmentTokenRequest;
 use std::path::Path;
+
+/// Enrolment tokens are valid this long unless asked otherwise (seconds).
+pub const DEFAULT_TOKEN_TTL: i64 = 86_400;
+/// The longest validity of an enrolment token (seconds).
+pub const MAX_TOKEN_TTL: i64 = 30 * 86_400;
 
 /// A created enrolment token.
 #[derive(Debug)]
@@ -50,6 +58,11 @@ pub fn create_token(
     ttl_secs: i64,
 ) -> Result<CreatedToken, ServeError> {
     check_name("site", site)?;
+    if !(1..=MAX_TOKEN_TTL).contains(&ttl_secs) {
+        return Err(ServeError::Server(
+            "an enrolment token is valid for 1 second to 30 days; pass e.g. --ttl 24h".into(),
+        ));
+    }
     let token = EnrollToken {
         secret: random_hex(16),
         ca_sha256: ca.sha256(),
@@ -74,6 +87,65 @@ pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<Created
     let ca = Ca::load(data)?;
     let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
     create_token(&ca, &store, site, ttl_secs)
+}
+
+/// [`create_token`] through the manager running on this data directory (the store is locked
+/// while it runs): the call is made as a short-lived admin whose certificate is signed here with
+/// the CA key, which only the manager's host holds. The manager logs it as `otwatch-manager`.
+pub async fn create_token_via_server(
+    data: &Path,
+    site: &str,
+    ttl_secs: i64,
+) -> Result<CreatedToken, ServeError> {
+    let dir = DataDir(data.to_path_buf());
+    let serving = std::fs::read_to_string(dir.serving()).map_err(|e| {
+        ServeError::Server(format!(
+            "the store is locked but {} is missing ({e}); is otwatch-manager serve running on {}?",
+            dir.serving().display(),
+            data.display()
+        ))
+    })?;
+    let addr: std::net::SocketAddr = serving.trim().parse().map_err(|_| {
+        ServeError::Server(format!("{} is not an address", dir.serving().display()))
+    })?;
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(a) if a.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let ca = Ca::load(data)?;
+    let server_pem = std::fs::read_to_string(dir.server_pem())
+        .map_err(|e| ServeError::Server(format!("{}: {e}", dir.server_pem().display())))?;
+    let name = crate::pki::pem_to_der(&server_pem)
+        .map(|der| crate::pki::san_names(&der))
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "localhost".into());
+    let (key, issued) = ca.issue_operator("otwatch-manager", OperatorRole::Admin)?;
+    let url = format!("https://{}", std::net::SocketAddr::new(ip, addr.port()));
+    let ch = crate::tls::channel_named(&url, &name, &ca.cert_pem, Some((&issued.cert_pem, &key)))
+        .await
+        .map_err(|e| {
+            ServeError::Server(format!("cannot reach the running manager at {url}: {e}"))
+        })?;
+    let t = ManagerClient::new(ch)
+        .create_enrollment_token(CreateEnrollmentTokenRequest {
+            site: site.to_string(),
+            ttl_seconds: u64::try_from(ttl_secs).unwrap_or(0),
+        })
+        .await
+        .map_err(|e| ServeError::Server(format!("the running manager refused: {}", e.message())))?
+        .into_inner();
+    let token = t
+        .token
+        .parse()
+        .map_err(|e: String| ServeError::Server(format!("the manager sent a bad token: {e}")))?;
+    Ok(CreatedToken {
+        token,
+        site: t.site,
+        expires_at: t.expires_at,
+    })
 }
 
 /// Writes an operator's key, certificate and the CA into `out`; returns the certificate's

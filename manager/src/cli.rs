@@ -77,6 +77,11 @@ pub enum Command {
         #[arg(long)]
         address: Option<String>,
     },
+    /// Enrolment tokens: `tokens create --site SITE [--ttl 24h]` (admin).
+    Tokens {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
     Alerts {
         #[arg(long)]
@@ -93,6 +98,18 @@ pub enum Command {
 pub enum SensorAction {
     /// Refuse this sensor from its next connection on (admin).
     Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Print a one-time enrolment token for a site (admin).
+    Create {
+        #[arg(long)]
+        site: String,
+        /// How long the token stays valid (30s, 15m, 24h, 7d; at most 30d).
+        #[arg(long, default_value = "24h", value_parser = crate::admin::parse_ttl)]
+        ttl: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,6 +193,31 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .map_err(status_err)?
                 .into_inner();
             one(out, fmt, sensor_json(&s), "sensor revoked")?;
+        }
+        Command::Tokens {
+            action: TokenAction::Create { site, ttl },
+        } => {
+            let t = c
+                .create_enrollment_token(CreateEnrollmentTokenRequest {
+                    site,
+                    ttl_seconds: u64::try_from(ttl).unwrap_or(0),
+                })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            match fmt {
+                Format::Json => {
+                    let v = serde_json::json!({"token": t.token, "site": t.site, "expires_at": t.expires_at});
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
+                Format::Table => {
+                    eprintln!(
+                        "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
+                        t.site, t.expires_at
+                    );
+                    writeln!(out, "{}", t.token)?;
+                }
+            }
         }
         Command::Sensors { site, action: None } => {
             let r = c

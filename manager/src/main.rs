@@ -73,7 +73,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Print a one-time enrolment token for a site (needs the manager stopped: the store is locked).
+    /// Print a one-time enrolment token for a site (through the running manager when it runs).
     Create {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
@@ -139,7 +139,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Create { data, site, ttl },
         } => {
-            let t = admin::create_token_in(&data, &site, ttl)?;
+            let t = match admin::create_token_in(&data, &site, ttl) {
+                Ok(t) => t,
+                // The manager runs (it holds the store's lock): ask it.
+                Err(serve::ServeError::Store(otwatch_manager::store::StoreError::Open {
+                    ..
+                })) if data.join("serving").exists() => {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .context("tokio runtime")?
+                        .block_on(admin::create_token_via_server(&data, &site, ttl))?
+                }
+                Err(e) => return Err(e.into()),
+            };
             eprintln!(
                 "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
                 t.site, t.expires_at

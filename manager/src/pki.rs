@@ -67,6 +67,10 @@ impl DataDir {
     pub fn server_key(&self) -> PathBuf {
         self.0.join("server.key")
     }
+    /// The address a running manager listens on (written by `serve`, removed when it stops).
+    pub fn serving(&self) -> PathBuf {
+        self.0.join("serving")
+    }
     pub fn db(&self) -> PathBuf {
         self.0.join("db")
     }
@@ -343,6 +347,33 @@ pub fn identity_of(cert_der: &[u8]) -> Option<Identity> {
         x509_parser::extensions::GeneralName::URI(u) => Identity::from_uri(u),
         _ => None,
     })
+}
+
+/// The DNS names and IP addresses in a certificate's subjectAltName.
+pub fn san_names(cert_der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(cert_der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+            x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                4 => <[u8; 4]>::try_from(*b)
+                    .ok()
+                    .map(|a| std::net::IpAddr::from(a).to_string()),
+                16 => <[u8; 16]>::try_from(*b)
+                    .ok()
+                    .map(|a| std::net::IpAddr::from(a).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// notAfter of a certificate, Unix seconds.

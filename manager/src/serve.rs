@@ -41,6 +41,8 @@ pub enum ServeError {
 pub struct RunningManager {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
+    /// The file recording `addr` (see [`DataDir::serving`]).
+    serving: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
 }
@@ -56,6 +58,7 @@ impl std::fmt::Debug for RunningManager {
 impl RunningManager {
     /// Stops accepting, waits for the open calls to finish, and closes the store.
     pub async fn stop(mut self) -> Result<(), ServeError> {
+        let _ = std::fs::remove_file(&self.serving);
         let _ = self.shared.shutdown.send(true);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -157,9 +160,15 @@ pub async fn start_with_store(
             .map_err(|e| ServeError::Server(e.to_string()))
     });
     info!(%addr, "manager listening");
+    // Where a local `otwatch-manager token create` finds this manager while the store is locked.
+    let serving = dir.serving();
+    if let Err(e) = std::fs::write(&serving, format!("{addr}\n")) {
+        warn!(path = %serving.display(), error = %e, "cannot record the listening address");
+    }
     Ok(RunningManager {
         addr,
         shared,
+        serving,
         shutdown: Some(shutdown_tx),
         task,
     })

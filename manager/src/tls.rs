@@ -187,9 +187,19 @@ pub async fn channel(
         .unwrap_or("localhost")
         .trim_matches(|c| c == '[' || c == ']')
         .to_string();
+    channel_named(url, &host, ca_pem, identity).await
+}
+
+/// [`channel`] checking the server's certificate for `server_name` rather than the URL's host.
+pub async fn channel_named(
+    url: &str,
+    server_name: &str,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     let mut tls = tonic::transport::ClientTlsConfig::new()
         .ca_certificate(tonic::transport::Certificate::from_pem(ca_pem))
-        .domain_name(host);
+        .domain_name(server_name);
     if let Some((cert, key)) = identity {
         tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
     }

@@ -101,12 +101,17 @@ async fn manager_and_cli_binaries_end_to_end() {
     .await
     .unwrap();
     assert_eq!(acks, vec![2]);
-    // The store is locked by the running manager.
-    let (ok, _, err) = run(
+    // The store is locked by the running manager: the token is made through it, and works.
+    let (ok, token2, err) = run(
         MANAGER,
-        &["token", "create", "--data", &data, "--site", "plant-a"],
+        &["token", "create", "--data", &data, "--site", "plant-b"],
     );
-    assert!(!ok && err.contains("another otwatch-manager"), "{err}");
+    assert!(ok, "{err}");
+    assert!(err.contains("site plant-b"), "{err}");
+    let token2 = token2.trim().to_string();
+    let s2 = enroll(&url, port, &token2).await.unwrap();
+    assert_eq!(s2.site, "plant-b");
+    assert!(enroll(&url, port, &token2).await.is_err(), "one-time");
 
     let cli = |args: &[&str]| {
         let mut all = vec!["--manager", url.as_str(), "--cred", cred.as_str()];
@@ -135,9 +140,14 @@ async fn manager_and_cli_binaries_end_to_end() {
     let (ok, out, _) = cli(&["alerts", "--state", "acknowledged", "--format", "json"]);
     assert!(ok);
     assert!(out.contains("\"updated_by\": \"alice (analyst)\""), "{out}");
-    // An analyst cannot revoke.
+    // An analyst cannot revoke, nor create enrolment tokens.
     let (ok, _, err) = cli(&["sensors", "revoke", &s.id]);
     assert!(!ok && err.contains("PermissionDenied"), "{err}");
+    let (ok, _, err) = cli(&["tokens", "create", "--site", "plant-a"]);
+    assert!(
+        !ok && err.contains("cannot create enrolment tokens"),
+        "{err}"
+    );
     let (ok, _, err) = run(CLI, &["--manager", &url, "sites"]);
     assert!(!ok && err.contains("--cred"), "{err}");
 
@@ -151,6 +161,15 @@ async fn manager_and_cli_binaries_end_to_end() {
         "{log}"
     );
     assert!(log.contains("sensor enrolled"), "{log}");
+    assert!(
+        log.contains("enrolment token created") && log.contains("by=otwatch-manager"),
+        "{log}"
+    );
+    // Secrets never reach the log.
+    for t in [&token, &token2] {
+        let secret = t.split('.').nth(1).unwrap();
+        assert!(!log.contains(secret), "token secret in the log");
+    }
     drop(child);
 
     // Restarted after SIGKILL: everything acknowledged is there, nothing is applied twice.

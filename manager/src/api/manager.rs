@@ -181,6 +181,47 @@ impl Manager for ManagerService {
         Ok(Response::new(sensor_msg(&rec, now_secs())))
     }
 
+    async fn create_enrollment_token(
+        &self,
+        req: Request<CreateEnrollmentTokenRequest>,
+    ) -> Result<Response<EnrollmentToken>, Status> {
+        let (name, role) = operator_identity(&self.0, &req, "CreateEnrollmentToken")?;
+        let p = peer(&req);
+        if !role.can_administer() {
+            return Err(refuse(
+                &p,
+                "CreateEnrollmentToken",
+                Status::permission_denied(format!(
+                    "role {} cannot create enrolment tokens; ask an admin",
+                    role.as_str()
+                )),
+            ));
+        }
+        let q = req.into_inner();
+        let ttl = match q.ttl_seconds {
+            0 => crate::admin::DEFAULT_TOKEN_TTL,
+            n => i64::try_from(n).unwrap_or(i64::MAX),
+        };
+        let shared = self.0.clone();
+        let site = q.site.clone();
+        let t = tokio::task::spawn_blocking(move || {
+            crate::admin::create_token(&shared.ca, &*shared.store, &site, ttl)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| match e {
+            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
+            other => Status::internal(other.to_string()),
+        })?;
+        // The secret is never logged.
+        info!(peer = %p, by = %name, site = %t.site, expires = %t.expires_at, "enrolment token created");
+        Ok(Response::new(EnrollmentToken {
+            token: t.token.to_string(),
+            site: t.site,
+            expires_at: t.expires_at,
+        }))
+    }
+
     async fn list_assets(
         &self,
         req: Request<ListAssetsRequest>,
