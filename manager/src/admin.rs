@@ -7,8 +7,9 @@ use crate::serve::ServeError;
 use crate::store::{FleetStore, SledStore, TokenRecord};
 use otwatch_common::link::{valid_name, EnrollToken, OperatorRole};
 use otwatch_proto::v1::manager_client::ManagerClient;
-use otwatch_proto::v1::CreateEnrollmentTokenRequest;
+use otwatch_proto::v1::{CreateEnrollmentTokenRequest, RevokeOperatorRequest};
 use std::path::Path;
+use tonic::transport::Channel;
 
 /// Enrolment tokens are valid this long unless asked otherwise (seconds).
 pub const DEFAULT_TOKEN_TTL: i64 = 86_400;
@@ -89,14 +90,10 @@ pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<Created
     create_token(&ca, &store, site, ttl_secs)
 }
 
-/// [`create_token`] through the manager running on this data directory (the store is locked
-/// while it runs): the call is made as a short-lived admin whose certificate is signed here with
-/// the CA key, which only the manager's host holds. The manager logs it as `otwatch-manager`.
-pub async fn create_token_via_server(
-    data: &Path,
-    site: &str,
-    ttl_secs: i64,
-) -> Result<CreatedToken, ServeError> {
+/// A client of the manager running on this data directory (its store is locked while it
+/// runs), acting as a short-lived admin whose certificate is signed here with the CA key, which
+/// only the manager's host holds. The manager logs its calls as by `otwatch-manager`.
+pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, ServeError> {
     let dir = DataDir(data.to_path_buf());
     let serving = std::fs::read_to_string(dir.serving()).map_err(|e| {
         ServeError::Server(format!(
@@ -129,13 +126,27 @@ pub async fn create_token_via_server(
         .map_err(|e| {
             ServeError::Server(format!("cannot reach the running manager at {url}: {e}"))
         })?;
-    let t = ManagerClient::new(ch)
+    Ok(ManagerClient::new(ch))
+}
+
+fn refused(e: tonic::Status) -> ServeError {
+    ServeError::Server(format!("the running manager refused: {}", e.message()))
+}
+
+/// [`create_token`] through the manager running on this data directory ([`local_admin`]).
+pub async fn create_token_via_server(
+    data: &Path,
+    site: &str,
+    ttl_secs: i64,
+) -> Result<CreatedToken, ServeError> {
+    let t = local_admin(data)
+        .await?
         .create_enrollment_token(CreateEnrollmentTokenRequest {
             site: site.to_string(),
             ttl_seconds: u64::try_from(ttl_secs).unwrap_or(0),
         })
         .await
-        .map_err(|e| ServeError::Server(format!("the running manager refused: {}", e.message())))?
+        .map_err(refused)?
         .into_inner();
     let token = t
         .token
@@ -146,6 +157,29 @@ pub async fn create_token_via_server(
         site: t.site,
         expires_at: t.expires_at,
     })
+}
+
+/// Revokes every certificate of operator `name` issued until now, in the store of a stopped
+/// manager; returns the revocation time (RFC 3339).
+pub fn revoke_user_in(data: &Path, name: &str) -> Result<String, ServeError> {
+    check_name("user", name)?;
+    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    let at = now_secs();
+    store.revoke_operator(name, at)?;
+    Ok(rfc3339(at))
+}
+
+/// [`revoke_user_in`] through the running manager ([`local_admin`]).
+pub async fn revoke_user_via_server(data: &Path, name: &str) -> Result<String, ServeError> {
+    let r = local_admin(data)
+        .await?
+        .revoke_operator(RevokeOperatorRequest {
+            name: name.to_string(),
+        })
+        .await
+        .map_err(refused)?
+        .into_inner();
+    Ok(r.revoked_at)
 }
 
 /// Writes an operator's key, certificate and the CA into `out`; returns the certificate's

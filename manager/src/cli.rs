@@ -77,6 +77,11 @@ pub enum Command {
         #[arg(long)]
         address: Option<String>,
     },
+    /// Operators: `users revoke NAME` refuses every certificate issued to NAME until now (admin).
+    Users {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Enrolment tokens: `tokens create --site SITE [--ttl 24h]` (admin).
     Tokens {
         #[command(subcommand)]
@@ -98,6 +103,12 @@ pub enum Command {
 pub enum SensorAction {
     /// Refuse this sensor from its next connection on (admin).
     Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Refuse every certificate of this operator issued until now (admin).
+    Revoke { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -193,6 +204,26 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .map_err(status_err)?
                 .into_inner();
             one(out, fmt, sensor_json(&s), "sensor revoked")?;
+        }
+        Command::Users {
+            action: UserAction::Revoke { name },
+        } => {
+            let r = c
+                .revoke_operator(RevokeOperatorRequest { name })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            match fmt {
+                Format::Json => {
+                    let v = serde_json::json!({"name": r.name, "revoked_at": r.revoked_at});
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
+                Format::Table => writeln!(
+                    out,
+                    "operator revoked: {} (certificates issued until {})",
+                    r.name, r.revoked_at
+                )?,
+            }
         }
         Command::Tokens {
             action: TokenAction::Create { site, ttl },

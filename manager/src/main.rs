@@ -98,6 +98,14 @@ enum UserCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Refuse every certificate of an operator issued until now (through the running manager
+    /// when it runs). Issue a new one later with `user create`.
+    Revoke {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,18 +148,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             command: TokenCommand::Create { data, site, ttl },
         } => {
             let t = match admin::create_token_in(&data, &site, ttl) {
-                Ok(t) => t,
-                // The manager runs (it holds the store's lock): ask it.
-                Err(serve::ServeError::Store(otwatch_manager::store::StoreError::Open {
-                    ..
-                })) if data.join("serving").exists() => {
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .context("tokio runtime")?
-                        .block_on(admin::create_token_via_server(&data, &site, ttl))?
+                Err(e) if store_locked(&e, &data) => {
+                    block_on(admin::create_token_via_server(&data, &site, ttl))??
                 }
-                Err(e) => return Err(e.into()),
+                r => r?,
             };
             eprintln!(
                 "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
@@ -176,6 +176,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 out.display(),
                 out.display()
             );
+        }
+        Command::User {
+            command: UserCommand::Revoke { data, name },
+        } => {
+            let at = match admin::revoke_user_in(&data, &name) {
+                Err(e) if store_locked(&e, &data) => {
+                    block_on(admin::revoke_user_via_server(&data, &name))??
+                }
+                r => r?,
+            };
+            println!("every certificate of {name} issued until {at} is refused from now on");
         }
         Command::Demo {
             dir,
@@ -224,6 +235,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `e` says the store is locked by a manager serving this data directory (then the
+/// command goes through that manager's API).
+fn store_locked(e: &serve::ServeError, data: &std::path::Path) -> bool {
+    matches!(
+        e,
+        serve::ServeError::Store(otwatch_manager::store::StoreError::Open { .. })
+    ) && otwatch_manager::pki::DataDir(data.to_path_buf())
+        .serving()
+        .exists()
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?
+        .block_on(f))
 }
 
 /// A new directory under the system temp dir for the demo (kept after it ends).

@@ -129,6 +129,15 @@ pub fn random_hex(n: usize) -> String {
 
 pub use otwatch_common::tls::sha256;
 
+/// Certificates are valid from this many seconds before they are issued (clocks differ).
+pub const CLOCK_SKEW: i64 = 300;
+
+/// When a certificate this CA signed was issued (its notBefore plus [`CLOCK_SKEW`]), Unix seconds.
+pub fn issued_at(cert_der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+    Some(cert.validity().not_before.timestamp() + CLOCK_SKEW)
+}
+
 fn leaf_params(
     cn: &str,
     sans: Vec<SanType>,
@@ -140,7 +149,7 @@ fn leaf_params(
     p.distinguished_name = rcgen::DistinguishedName::new();
     p.distinguished_name.push(DnType::CommonName, cn);
     p.subject_alt_names = sans;
-    p.not_before = asn1(now - 300)?.to_datetime();
+    p.not_before = asn1(now - CLOCK_SKEW)?.to_datetime();
     p.not_after = asn1(now + days * 86_400)?.to_datetime();
     p.serial_number = Some(serial());
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -179,7 +188,7 @@ pub fn init(dir: &Path, sans: &[String], name: &str) -> Result<InitReport, PkiEr
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    p.not_before = asn1(now - 300)?.to_datetime();
+    p.not_before = asn1(now - CLOCK_SKEW)?.to_datetime();
     p.not_after = asn1(now + CA_DAYS * 86_400)?.to_datetime();
     p.serial_number = Some(serial());
     let ca_cert = p.self_signed(&ca_key).map_err(cert_err)?;

@@ -126,6 +126,10 @@ pub trait FleetStore: Send + Sync + 'static {
         deltas: &[Delta],
         now: i64,
     ) -> Result<Applied, StoreError>;
+    /// Revokes every certificate of operator `name` issued at or before `at` (Unix seconds).
+    fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError>;
+    /// (operator name, revoked at) of every operator revocation.
+    fn operator_revocations(&self) -> Result<Vec<(String, i64)>, StoreError>;
     fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError>;
     fn connections_of(&self, sensor_id: &str) -> Result<Vec<Connection>, StoreError>;
     fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError>;
@@ -147,6 +151,8 @@ pub struct SledStore {
     assets: sled::Tree,
     conns: sled::Tree,
     alerts: sled::Tree,
+    /// Operator name → Unix seconds of its revocation (JSON).
+    operators: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -196,6 +202,7 @@ impl SledStore {
             assets: db.open_tree("assets")?,
             conns: db.open_tree("connections")?,
             alerts: db.open_tree("alerts")?,
+            operators: db.open_tree("operator_revocations")?,
             db,
         })
     }
@@ -418,6 +425,22 @@ impl FleetStore for SledStore {
         let r = r.map_err(tx_err)?;
         self.written()?;
         Ok(r)
+    }
+
+    fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {
+        self.operators.insert(name.as_bytes(), json(&at))?;
+        self.written()
+    }
+
+    fn operator_revocations(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.operators.iter() {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k).into_owned();
+            let at: i64 = from_json(&name, &v)?;
+            out.push((name, at));
+        }
+        Ok(out)
     }
 
     fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError> {

@@ -1,6 +1,6 @@
 //! TLS for the manager: the server configuration (chain [leaf, CA], client certificates optional
 //! at the handshake so that Enroll works, verified against the CA when presented, revoked
-//! sensors refused at the handshake) and client helpers (pinned-CA discovery for enrolment, an
+//! sensors and operators refused at the handshake) and client helpers (pinned-CA discovery for enrolment, an
 //! mTLS tonic channel).
 
 use crate::pki::{identity_of, pem_to_der, DataDir, PkiError};
@@ -10,11 +10,47 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-/// Ids of revoked sensors, shared by the TLS verifier and the API.
-pub type Revoked = Arc<RwLock<HashSet<String>>>;
+/// What is revoked: sensors by id; operators by name, every certificate issued up to a time
+/// (a certificate issued later, e.g. with a new role, is accepted). Shared by the TLS verifier and
+/// the API.
+#[derive(Debug, Default)]
+pub struct Revocations {
+    pub sensors: HashSet<String>,
+    /// Operator name → Unix seconds: its certificates issued at or before are refused.
+    pub operators: HashMap<String, i64>,
+}
+
+impl Revocations {
+    /// Why a certificate with this identity, issued at `issued_at`, is refused (None: it is not).
+    pub fn refusal(&self, id: &Identity, issued_at: i64) -> Option<String> {
+        match id {
+            Identity::Sensor { id, .. } if self.sensors.contains(id) => Some(format!(
+                "sensor {id} is revoked; enrol it again with a new token"
+            )),
+            Identity::Operator { name, .. } => match self.operators.get(name) {
+                Some(&at) if issued_at <= at => Some(format!(
+                    "the certificates of operator {name} were revoked at {}; an admin can issue a new one with `otwatch-manager user create`",
+                    crate::pki::rfc3339(at)
+                )),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// [`Revocations::refusal`] for a DER certificate.
+    pub fn refusal_of(&self, cert_der: &[u8]) -> Option<String> {
+        let id = identity_of(cert_der)?;
+        let issued = crate::pki::issued_at(cert_der).unwrap_or(i64::MIN);
+        self.refusal(&id, issued)
+    }
+}
+
+/// The shared, updatable [`Revocations`].
+pub type Revoked = Arc<RwLock<Revocations>>;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -24,7 +60,7 @@ fn tls_err(e: impl std::fmt::Display) -> PkiError {
     PkiError::Cert(e.to_string())
 }
 
-/// Verifies client certificates against the CA, then refuses revoked sensors.
+/// Verifies client certificates against the CA, then refuses revoked sensors and operators.
 #[derive(Debug)]
 struct RevocationAwareVerifier {
     inner: Arc<dyn ClientCertVerifier>,
@@ -50,16 +86,17 @@ impl ClientCertVerifier for RevocationAwareVerifier {
         let ok = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        if let Some(Identity::Sensor { id, .. }) = identity_of(end_entity) {
-            let revoked = self.revoked.read().map(|r| r.contains(&id)).unwrap_or(true);
-            if revoked {
-                // The alert tells the client "certificate revoked"; the accept loop logs the
-                // peer, this line the sensor.
-                tracing::warn!(sensor = %id, "sensor {id} is revoked; refusing its handshake");
-                return Err(rustls::Error::InvalidCertificate(
-                    rustls::CertificateError::Revoked,
-                ));
-            }
+        let refusal = match self.revoked.read() {
+            Ok(r) => r.refusal_of(end_entity),
+            Err(_) => Some("the revocation list is unavailable (a thread panicked)".into()),
+        };
+        if let Some(why) = refusal {
+            // The alert tells the client "certificate revoked"; the accept loop logs the peer,
+            // this line who it was.
+            tracing::warn!(reason = %why, "refusing a revoked certificate at the handshake");
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Revoked,
+            ));
         }
         Ok(ok)
     }

@@ -196,4 +196,17 @@ async fn manager_and_cli_binaries_end_to_end() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[0]["state"], "acknowledged");
+
+    // alice leaves: her certificates are revoked through the running manager.
+    let (ok, out, err) = run(
+        MANAGER,
+        &["user", "revoke", "--data", &data, "--name", "alice"],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("every certificate of alice issued until"),
+        "{out}"
+    );
+    let (ok, _, err) = cli(&["sites"]);
+    assert!(!ok && err.contains("revoked"), "{err}");
 }

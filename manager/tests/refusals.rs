@@ -195,3 +195,66 @@ async fn a_viewer_cannot_acknowledge_and_roles_stay_on_their_side() {
     assert!(e.message().contains("not a sensor"), "{e}");
     expect_log(&["refused", "Sync", "not a sensor"]).await;
 }
+
+#[tokio::test]
+async fn a_revoked_operator_is_refused_until_issued_a_new_certificate() {
+    let mut fx = Fixture::start().await;
+    let mut bob = fx.operator("bob", OperatorRole::Analyst).await;
+    bob.list_sites(ListSitesRequest {}).await.unwrap();
+
+    // Only an admin revokes operators.
+    let e = bob
+        .revoke_operator(RevokeOperatorRequest { name: "bob".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut admin = fx.operator("root", OperatorRole::Admin).await;
+    let r = admin
+        .revoke_operator(RevokeOperatorRequest { name: "bob".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.name, "bob");
+    expect_log(&["operator certificates revoked", "operator=bob", "by=root"]).await;
+
+    // Per call on the open connection...
+    let e = bob.list_sites(ListSitesRequest {}).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("operator bob were revoked"), "{e}");
+    // ...at the next handshake, and after a restart of the manager.
+    let cred = fx.dir.path().join("op-bob");
+    for restart in [false, true] {
+        if restart {
+            fx.restart().await;
+        }
+        let r = async {
+            let mut c = otwatch_manager::cli::connect(&fx.url(), &cred)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            c.list_sites(ListSitesRequest {})
+                .await
+                .map_err(|e| format!("{:#}", otwatch_manager::cli::status_err(e)))
+        }
+        .await;
+        let err = r.unwrap_err();
+        assert!(err.contains("revoked"), "{err}");
+    }
+    expect_log(&["refusing a revoked certificate", "operator bob"]).await;
+    // Other operators are untouched.
+    fx.operator("ann", OperatorRole::Viewer)
+        .await
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap();
+
+    // A certificate issued after the revocation (a later second) is accepted.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh = fx.dir.path().join("op-bob-2");
+    otwatch_manager::admin::create_user(&fx.data(), "bob", OperatorRole::Viewer, &fresh).unwrap();
+    otwatch_manager::cli::connect(&fx.url(), &fresh)
+        .await
+        .unwrap()
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap();
+}

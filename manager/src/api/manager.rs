@@ -174,11 +174,47 @@ impl Manager for ManagerService {
                 Status::not_found(format!("no sensor {id}; list them with `otwatch sensors`"))
             })?;
         if let Ok(mut r) = self.0.revoked.write() {
-            r.insert(rec.id.clone());
+            r.sensors.insert(rec.id.clone());
         }
         warn!(peer = %p, by = %name, sensor = %rec.id, site = %rec.site, "sensor revoked");
         let _ = self.0.changes.send(change("sensor", &rec.site, &rec.id));
         Ok(Response::new(sensor_msg(&rec, now_secs())))
+    }
+
+    async fn revoke_operator(
+        &self,
+        req: Request<RevokeOperatorRequest>,
+    ) -> Result<Response<OperatorRevocation>, Status> {
+        let (by, role) = operator_identity(&self.0, &req, "RevokeOperator")?;
+        let p = peer(&req);
+        if !role.can_administer() {
+            return Err(refuse(
+                &p,
+                "RevokeOperator",
+                Status::permission_denied(format!(
+                    "role {} cannot revoke operators; ask an admin",
+                    role.as_str()
+                )),
+            ));
+        }
+        let name = req.into_inner().name;
+        if !otwatch_common::link::valid_name(&name) {
+            return Err(Status::invalid_argument(format!(
+                "bad operator name {name:?}"
+            )));
+        }
+        let at = now_secs();
+        let store = self.0.store.clone();
+        let n = name.clone();
+        blocking(move || store.revoke_operator(&n, at)).await?;
+        if let Ok(mut r) = self.0.revoked.write() {
+            r.operators.insert(name.clone(), at);
+        }
+        warn!(peer = %p, by = %by, operator = %name, "operator certificates revoked");
+        Ok(Response::new(OperatorRevocation {
+            name,
+            revoked_at: rfc3339(at),
+        }))
     }
 
     async fn create_enrollment_token(

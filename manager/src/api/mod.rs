@@ -9,7 +9,7 @@ mod sensor_link;
 use crate::fleet;
 use crate::pki::{identity_of, now_secs, rfc3339, Ca};
 use crate::store::{FleetStore, StoreError};
-use crate::tls::Revoked;
+use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
 use otwatch_common::link::{Identity, OperatorRole};
 use otwatch_proto::v1::{Change, FleetAsset, FleetConnection};
@@ -85,28 +85,27 @@ fn identity<T>(shared: &Shared, req: &Request<T>, call: &str) -> Result<Identity
             "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR)",
         )));
     };
-    let Some(id) = certs.first().and_then(|c| identity_of(c)) else {
+    let Some(cert) = certs.first() else {
+        return Err(refuse(
+            &p,
+            call,
+            Status::unauthenticated("no client certificate"),
+        ));
+    };
+    let Some(id) = identity_of(cert) else {
         return Err(refuse(
             &p,
             call,
             Status::unauthenticated("the client certificate carries no otwatch identity"),
         ));
     };
-    if let Identity::Sensor { id: sid, .. } = &id {
-        if shared
-            .revoked
-            .read()
-            .map(|r| r.contains(sid))
-            .unwrap_or(true)
-        {
-            return Err(refuse(
-                &p,
-                call,
-                Status::permission_denied(format!(
-                    "sensor {sid} is revoked; enrol it again with a new token"
-                )),
-            ));
-        }
+    // Checked on every call too: a revocation also ends connections that are already open.
+    let refusal = match shared.revoked.read() {
+        Ok(r) => r.refusal_of(cert),
+        Err(_) => Some("the revocation list is unavailable; restart the manager".into()),
+    };
+    if let Some(why) = refusal {
+        return Err(refuse(&p, call, Status::permission_denied(why)));
     }
     Ok(id)
 }
@@ -248,15 +247,19 @@ impl Shared {
     }
 }
 
-/// Revoked sensor ids from the store (at start).
+/// Revoked sensors and operators from the store (at start).
 pub fn revoked_from(store: &dyn FleetStore) -> Result<Revoked, StoreError> {
-    let set = store
+    let sensors = store
         .sensors()?
         .into_iter()
         .filter(|s| s.revoked)
         .map(|s| s.id)
         .collect();
-    Ok(Arc::new(std::sync::RwLock::new(set)))
+    let operators = store.operator_revocations()?.into_iter().collect();
+    Ok(Arc::new(std::sync::RwLock::new(Revocations {
+        sensors,
+        operators,
+    })))
 }
 
 #[cfg(test)]

@@ -133,7 +133,7 @@ impl SensorLink for SensorLinkService {
                 if shared
                     .revoked
                     .read()
-                    .map(|r| r.contains(&id))
+                    .map(|r| r.sensors.contains(&id))
                     .unwrap_or(true)
                 {
                     let st = refuse(
