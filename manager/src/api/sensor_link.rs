@@ -162,8 +162,17 @@ impl SensorLink for SensorLinkService {
                 .await;
                 match r {
                     Ok(applied) => {
-                        for (kind, cid) in &applied.changes {
-                            let _ = shared.changes.send(change(kind, &site, cid));
+                        // Change notices are built only while someone watches.
+                        if shared.changes.receiver_count() > 0 {
+                            let at = rfc3339(now_secs());
+                            for (kind, cid) in &applied.changes {
+                                let _ = shared.changes.send(Change {
+                                    kind: (*kind).to_string(),
+                                    site: site.clone(),
+                                    id: cid.clone(),
+                                    at: at.clone(),
+                                });
+                            }
                         }
                         if tx
                             .send(Ok(SyncAck {
