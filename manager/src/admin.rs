@@ -4,10 +4,12 @@
 
 use crate::pki::{now_secs, random_hex, rfc3339, sha256, write_operator_credentials, Ca, DataDir};
 use crate::serve::ServeError;
-use crate::store::{FleetStore, SledStore, TokenRecord};
+use crate::store::{FleetStore, OperatorTokenRecord, SledStore, TokenRecord};
 use otwatch_common::link::{valid_name, EnrollToken, OperatorRole};
 use otwatch_proto::v1::manager_client::ManagerClient;
-use otwatch_proto::v1::{CreateEnrollmentTokenRequest, RevokeOperatorRequest};
+use otwatch_proto::v1::{
+    CreateEnrollmentTokenRequest, CreateOperatorTokenRequest, RevokeOperatorRequest,
+};
 use std::path::Path;
 use tonic::transport::Channel;
 
@@ -15,6 +17,97 @@ use tonic::transport::Channel;
 pub const DEFAULT_TOKEN_TTL: i64 = 86_400;
 /// The longest validity of an enrolment token (seconds).
 pub const MAX_TOKEN_TTL: i64 = 30 * 86_400;
+
+/// Operator bearer tokens are valid this long unless asked otherwise (seconds).
+pub const DEFAULT_OPERATOR_TOKEN_TTL: i64 = 90 * 86_400;
+/// The longest validity of an operator bearer token (seconds).
+pub const MAX_OPERATOR_TOKEN_TTL: i64 = 365 * 86_400;
+const OPERATOR_TOKEN_PREFIX: &str = "otwop1.";
+
+/// The secret of an operator bearer token `otwop1.<secret>` (32 hex digits), if it is one.
+pub fn operator_token_secret(token: &str) -> Option<&str> {
+    let secret = token.strip_prefix(OPERATOR_TOKEN_PREFIX)?;
+    (secret.len() == 32 && secret.bytes().all(|b| b.is_ascii_hexdigit())).then_some(secret)
+}
+
+/// A created operator bearer token.
+#[derive(Debug)]
+pub struct CreatedOperatorToken {
+    /// `otwop1.<secret>`: shown once.
+    pub token: String,
+    pub name: String,
+    pub role: OperatorRole,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Creates a bearer token for operator `name` with `role`, valid `ttl_secs`, in the given store.
+pub fn create_operator_token(
+    store: &dyn FleetStore,
+    name: &str,
+    role: OperatorRole,
+    ttl_secs: i64,
+) -> Result<CreatedOperatorToken, ServeError> {
+    check_name("user", name)?;
+    if !(1..=MAX_OPERATOR_TOKEN_TTL).contains(&ttl_secs) {
+        return Err(ServeError::Server(
+            "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d".into(),
+        ));
+    }
+    let secret = random_hex(16);
+    let now = now_secs();
+    store.create_operator_token(
+        sha256(secret.as_bytes()),
+        OperatorTokenRecord {
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            created_at: now,
+            expires_at: now + ttl_secs,
+        },
+    )?;
+    Ok(CreatedOperatorToken {
+        token: format!("{OPERATOR_TOKEN_PREFIX}{secret}"),
+        name: name.to_string(),
+        role,
+        expires_at: rfc3339(now + ttl_secs),
+    })
+}
+
+/// [`create_operator_token`] in the store of a stopped manager.
+pub fn create_operator_token_in(
+    data: &Path,
+    name: &str,
+    role: OperatorRole,
+    ttl_secs: i64,
+) -> Result<CreatedOperatorToken, ServeError> {
+    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    create_operator_token(&store, name, role, ttl_secs)
+}
+
+/// [`create_operator_token`] through the running manager ([`local_admin`]).
+pub async fn create_operator_token_via_server(
+    data: &Path,
+    name: &str,
+    role: OperatorRole,
+    ttl_secs: i64,
+) -> Result<CreatedOperatorToken, ServeError> {
+    let t = local_admin(data)
+        .await?
+        .create_operator_token(CreateOperatorTokenRequest {
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            ttl_seconds: u64::try_from(ttl_secs).unwrap_or(0),
+        })
+        .await
+        .map_err(refused)?
+        .into_inner();
+    Ok(CreatedOperatorToken {
+        token: t.token,
+        name: t.name,
+        role,
+        expires_at: t.expires_at,
+    })
+}
 
 /// A created enrolment token.
 #[derive(Debug)]

@@ -1,15 +1,18 @@
 //! The operator CLI `otwatch`: talks to the Manager API over mutual TLS with the credentials
-//! from `otwatch-manager user create` (`--cred DIR` holding key.pem, cert.pem, ca.pem).
+//! from `otwatch-manager user create` (`--cred DIR` holding key.pem, cert.pem, ca.pem), or over
+//! TLS with a bearer token (`--token`, `--ca`).
 //! List commands fetch every page. JSON output is the proto3 JSON mapping of the messages with
 //! the original field names (64-bit counters as numbers), like `otwatch-sensor analyze`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use otwatch_common::link::OperatorRole;
 use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::*;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::PathBuf;
+use tonic::codegen::InterceptedService;
 use tonic::transport::Channel;
 
 /// Default manager address.
@@ -28,6 +31,13 @@ pub struct Cli {
     /// Directory with key.pem, cert.pem, ca.pem from `otwatch-manager user create` (env OTWATCH_CRED).
     #[arg(long, value_name = "DIR", global = true)]
     pub cred: Option<PathBuf>,
+    /// Bearer token from `otwatch-manager user create --token`, instead of --cred (env
+    /// OTWATCH_TOKEN).
+    #[arg(long, value_name = "TOKEN", global = true)]
+    pub token: Option<String>,
+    /// The manager's CA certificate, with --token (env OTWATCH_CA).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
     #[command(subcommand)]
@@ -107,8 +117,17 @@ pub enum SensorAction {
 
 #[derive(Subcommand, Debug)]
 pub enum UserAction {
-    /// Refuse every certificate of this operator issued until now (admin).
+    /// Refuse every certificate and token of this operator issued until now (admin).
     Revoke { name: String },
+    /// Print a bearer token for an operator (admin).
+    Token {
+        name: String,
+        #[arg(long, value_name = "admin|analyst|viewer")]
+        role: OperatorRole,
+        /// How long it stays valid (at most 365d).
+        #[arg(long, default_value = "90d", value_parser = crate::admin::parse_ttl)]
+        ttl: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -131,8 +150,46 @@ pub enum AlertAction {
     Resolve { id: String },
 }
 
+/// Adds an operator's bearer token to every call (nothing when a client certificate is used).
+#[derive(Clone, Debug)]
+pub struct Auth(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A Manager API client, authenticated by a client certificate or a bearer token.
+pub type Client = ManagerClient<InterceptedService<Channel, Auth>>;
+
+/// Connects with a bearer token (from `otwatch-manager user create --token`), trusting the CA in
+/// `ca_pem` (the manager's ca.pem).
+pub async fn connect_token(
+    url: &str,
+    ca_pem: &std::path::Path,
+    token: &str,
+) -> anyhow::Result<Client> {
+    let ca = std::fs::read_to_string(ca_pem).with_context(|| {
+        format!(
+            "reading {}; --ca FILE is the manager's ca.pem (its data directory has it)",
+            ca_pem.display()
+        )
+    })?;
+    let header = format!("Bearer {}", token.trim())
+        .parse()
+        .context("the token holds characters a header cannot carry")?;
+    let ch = crate::tls::channel(url, &ca, None)
+        .await
+        .with_context(|| format!("connecting to the manager at {url}"))?;
+    Ok(ManagerClient::with_interceptor(ch, Auth(Some(header))))
+}
+
 /// Connects with the credentials in `cred`.
-pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<ManagerClient<Channel>> {
+pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<Client> {
     let read = |f: &str| {
         std::fs::read_to_string(cred.join(f)).with_context(|| {
             format!(
@@ -145,7 +202,7 @@ pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<Manage
     let ch = crate::tls::channel(url, &ca, Some((&cert, &key)))
         .await
         .with_context(|| format!("connecting to the manager at {url}"))?;
-    Ok(ManagerClient::new(ch))
+    Ok(ManagerClient::with_interceptor(ch, Auth(None)))
 }
 
 /// The status with its causes (a refused handshake shows up as a transport error whose
@@ -161,6 +218,8 @@ pub fn status_err(e: tonic::Status) -> anyhow::Error {
         msg.push_str(" (the manager does not trust this client certificate: was it issued by another manager's CA?)");
     } else if msg.contains("CertificateRevoked") {
         msg.push_str(" (this certificate was revoked)");
+    } else if msg.contains("broken pipe") || msg.contains("connection reset") {
+        msg.push_str(" (the manager closed the connection at the TLS handshake: is this certificate revoked, expired or from another manager's CA? The manager's log says which)");
     } else if msg.contains("CertificateExpired") {
         msg.push_str(" (this certificate expired; create new credentials with `otwatch-manager user create`)");
     }
@@ -175,9 +234,22 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         .unwrap_or_else(|| DEFAULT_MANAGER.to_string());
     let cred = cli
         .cred
-        .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from))
-        .context("no credentials: pass --cred DIR (from `otwatch-manager user create`) or set OTWATCH_CRED")?;
-    let mut c = connect(&url, &cred).await?;
+        .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from));
+    let token = cli.token.or_else(|| std::env::var("OTWATCH_TOKEN").ok());
+    let mut c = match (token, cred) {
+        (Some(token), cred) => {
+            let ca = cli
+                .ca
+                .or_else(|| std::env::var_os("OTWATCH_CA").map(PathBuf::from))
+                .or_else(|| cred.map(|d| d.join("ca.pem")))
+                .context("a bearer token needs the manager's CA: pass --ca FILE (its ca.pem) or set OTWATCH_CA")?;
+            connect_token(&url, &ca, &token).await?
+        }
+        (None, Some(cred)) => connect(&url, &cred).await?,
+        (None, None) => anyhow::bail!(
+            "no credentials: pass --cred DIR (from `otwatch-manager user create`) or --token TOKEN with --ca FILE (from `user create --token`), or set OTWATCH_CRED / OTWATCH_TOKEN"
+        ),
+    };
     let fmt = cli.format;
     match cli.command {
         Command::Sites => {
@@ -204,6 +276,32 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .map_err(status_err)?
                 .into_inner();
             one(out, fmt, sensor_json(&s), "sensor revoked")?;
+        }
+        Command::Users {
+            action: UserAction::Token { name, role, ttl },
+        } => {
+            let t = c
+                .create_operator_token(CreateOperatorTokenRequest {
+                    name,
+                    role: role.as_str().to_string(),
+                    ttl_seconds: u64::try_from(ttl).unwrap_or(0),
+                })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            match fmt {
+                Format::Json => {
+                    let v = serde_json::json!({"token": t.token, "name": t.name, "role": t.role, "expires_at": t.expires_at});
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
+                Format::Table => {
+                    eprintln!(
+                        "bearer token for {} ({}), valid until {}",
+                        t.name, t.role, t.expires_at
+                    );
+                    writeln!(out, "{}", t.token)?;
+                }
+            }
         }
         Command::Users {
             action: UserAction::Revoke { name },

@@ -87,7 +87,8 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Write an operator's key.pem, cert.pem and ca.pem into --out (for `otwatch --cred DIR`).
+    /// Write an operator's key.pem, cert.pem and ca.pem into --out (for `otwatch --cred DIR`),
+    /// or with --token print a bearer token instead (for scripts: `otwatch --token`, grpcurl).
     Create {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
@@ -95,8 +96,14 @@ enum UserCommand {
         name: String,
         #[arg(long, value_name = "admin|analyst|viewer")]
         role: OperatorRole,
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        #[arg(long, value_name = "DIR", required_unless_present = "token")]
+        out: Option<PathBuf>,
+        /// Print a bearer token instead of writing a certificate.
+        #[arg(long, conflicts_with = "out")]
+        token: bool,
+        /// How long the bearer token stays valid (at most 365d).
+        #[arg(long, default_value = "90d", value_parser = admin::parse_ttl, requires = "token")]
+        ttl: i64,
     },
     /// Refuse every certificate of an operator issued until now (through the running manager
     /// when it runs). Issue a new one later with `user create`.
@@ -165,7 +172,34 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     data,
                     name,
                     role,
-                    out,
+                    out: None,
+                    ttl,
+                    ..
+                },
+        } => {
+            let t = match admin::create_operator_token_in(&data, &name, role, ttl) {
+                Err(e) if store_locked(&e, &data) => block_on(
+                    admin::create_operator_token_via_server(&data, &name, role, ttl),
+                )??,
+                r => r?,
+            };
+            eprintln!(
+                "bearer token for {} ({}), valid until {}; use: otwatch --ca {} --token TOKEN, or the header `authorization: Bearer TOKEN`",
+                t.name,
+                t.role.as_str(),
+                t.expires_at,
+                otwatch_manager::pki::DataDir(data.clone()).ca_pem().display()
+            );
+            println!("{}", t.token);
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    data,
+                    name,
+                    role,
+                    out: Some(out),
+                    ..
                 },
         } => {
             let not_after = admin::create_user(&data, &name, role, &out)?;

@@ -84,6 +84,17 @@ pub struct TokenRecord {
     pub used_by: Option<String>,
 }
 
+/// An operator's bearer token, stored by the SHA-256 of its secret (the secret is never kept).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OperatorTokenRecord {
+    pub name: String,
+    /// admin, analyst or viewer.
+    pub role: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// What one applied batch changed.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
@@ -126,6 +137,15 @@ pub trait FleetStore: Send + Sync + 'static {
         deltas: &[Delta],
         now: i64,
     ) -> Result<Applied, StoreError>;
+    fn create_operator_token(
+        &self,
+        secret_sha256: [u8; 32],
+        token: OperatorTokenRecord,
+    ) -> Result<(), StoreError>;
+    fn operator_token(
+        &self,
+        secret_sha256: [u8; 32],
+    ) -> Result<Option<OperatorTokenRecord>, StoreError>;
     /// Revokes every certificate of operator `name` issued at or before `at` (Unix seconds).
     fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError>;
     /// (operator name, revoked at) of every operator revocation.
@@ -153,6 +173,8 @@ pub struct SledStore {
     alerts: sled::Tree,
     /// Operator name → Unix seconds of its revocation (JSON).
     operators: sled::Tree,
+    /// SHA-256 of a bearer token's secret → [`OperatorTokenRecord`] (JSON).
+    operator_tokens: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -203,6 +225,7 @@ impl SledStore {
             conns: db.open_tree("connections")?,
             alerts: db.open_tree("alerts")?,
             operators: db.open_tree("operator_revocations")?,
+            operator_tokens: db.open_tree("operator_tokens")?,
             db,
         })
     }
@@ -425,6 +448,25 @@ impl FleetStore for SledStore {
         let r = r.map_err(tx_err)?;
         self.written()?;
         Ok(r)
+    }
+
+    fn create_operator_token(
+        &self,
+        secret_sha256: [u8; 32],
+        token: OperatorTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.operator_tokens.insert(secret_sha256, json(&token))?;
+        self.written()
+    }
+
+    fn operator_token(
+        &self,
+        secret_sha256: [u8; 32],
+    ) -> Result<Option<OperatorTokenRecord>, StoreError> {
+        match self.operator_tokens.get(secret_sha256)? {
+            Some(v) => Ok(Some(from_json("operator token", &v)?)),
+            None => Ok(None),
+        }
     }
 
     fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {

@@ -19,7 +19,6 @@ mod common;
 
 use common::*;
 use otwatch_common::link::OperatorRole;
-use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
 use otwatch_proto::v1::*;
 use std::time::{Duration, Instant};
@@ -79,7 +78,7 @@ fn device(seq: u64, k: u64) -> Delta {
 
 /// Times `n` calls of `q(i)`; prints p50/p99 under `label`; returns the total of the last answer.
 async fn time_query(
-    op: &mut ManagerClient<Channel>,
+    op: &mut otwatch_manager::cli::Client,
     label: &str,
     n: u64,
     q: impl Fn(u64) -> ListAssetsRequest,

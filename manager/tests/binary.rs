@@ -197,6 +197,49 @@ async fn manager_and_cli_binaries_end_to_end() {
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[0]["state"], "acknowledged");
 
+    // A bearer token for a script, made while serving; the CLI uses it with the CA.
+    let (ok, tok, err) = run(
+        MANAGER,
+        &[
+            "user", "create", "--data", &data, "--name", "siem", "--role", "viewer", "--token",
+        ],
+    );
+    assert!(ok, "{err}");
+    let tok = tok.trim().to_string();
+    assert!(tok.starts_with("otwop1."), "{tok}");
+    let ca = format!("{data}/ca.pem");
+    let (ok, out, err) = run(
+        CLI,
+        &[
+            "--manager",
+            &url,
+            "--ca",
+            &ca,
+            "--token",
+            &tok,
+            "sites",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("plant-a"), "{out}");
+    let (ok, _, err) = run(
+        CLI,
+        &[
+            "--manager",
+            &url,
+            "--ca",
+            &ca,
+            "--token",
+            &tok,
+            "alerts",
+            "resolve",
+            &alert_id,
+        ],
+    );
+    assert!(!ok && err.contains("role viewer"), "{err}");
+
     // alice leaves: her certificates are revoked through the running manager.
     let (ok, out, err) = run(
         MANAGER,
@@ -207,6 +250,8 @@ async fn manager_and_cli_binaries_end_to_end() {
         out.contains("every certificate of alice issued until"),
         "{out}"
     );
+    // The refusal reaches the client as the TLS alert, or as the connection closing when the
+    // client is still writing; either way the message names revocation.
     let (ok, _, err) = cli(&["sites"]);
     assert!(!ok && err.contains("revoked"), "{err}");
 }

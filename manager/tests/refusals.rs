@@ -258,3 +258,136 @@ async fn a_revoked_operator_is_refused_until_issued_a_new_certificate() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn operator_bearer_tokens_carry_a_role_and_are_refused_when_bad_expired_or_revoked() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    sync(
+        &mut s.client(&fx.url()).await.unwrap(),
+        vec![vec![alert(1, "a1")]],
+    )
+    .await
+    .unwrap();
+    let ca = fx.data().join("ca.pem");
+    let url = fx.url();
+    let with_token = |t: String| {
+        let (url, ca) = (url.clone(), ca.clone());
+        async move {
+            otwatch_manager::cli::connect_token(&url, &ca, &t)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Only an admin creates tokens.
+    let mut viewer = fx.operator("vic", OperatorRole::Viewer).await;
+    let e = viewer
+        .create_operator_token(CreateOperatorTokenRequest {
+            name: "svc".into(),
+            role: "viewer".into(),
+            ttl_seconds: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut admin = fx.operator("root", OperatorRole::Admin).await;
+    let t = admin
+        .create_operator_token(CreateOperatorTokenRequest {
+            name: "svc".into(),
+            role: "viewer".into(),
+            ttl_seconds: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(t.token.starts_with("otwop1."), "{}", t.token);
+    assert_eq!(t.role, "viewer");
+    expect_log(&["operator token created", "operator=svc", "by=root"]).await;
+
+    // The token reads, within its role.
+    let mut svc = with_token(t.token.clone()).await;
+    let sites = svc
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sites.sites.len(), 1);
+    let e = svc
+        .acknowledge_alert(AlertActionRequest {
+            id: format!("{}/a1", s.id),
+            comment: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("role viewer"), "{e}");
+    // It is no sensor credential.
+    let ch = otwatch_manager::tls::channel(&fx.url(), &s.ca_pem, None)
+        .await
+        .unwrap();
+    let mut link = SensorLinkClient::with_interceptor(ch, |mut r: tonic::Request<()>| {
+        r.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", t.token).parse().unwrap(),
+        );
+        Ok(r)
+    });
+    let e = link
+        .heartbeat(HeartbeatRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("not a sensor"), "{e}");
+
+    // Malformed, unknown and expired tokens.
+    let e = with_token("hunter2".into())
+        .await
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("not an operator token"), "{e}");
+    let e = with_token(format!("otwop1.{}", "0".repeat(32)))
+        .await
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("unknown operator token"), "{e}");
+    let shared = &fx.mgr.as_ref().unwrap().shared;
+    let short = otwatch_manager::admin::create_operator_token(
+        shared.store.as_ref(),
+        "tmp",
+        OperatorRole::Viewer,
+        1,
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let e = with_token(short.token.clone())
+        .await
+        .list_sites(ListSitesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("expired"), "{e}");
+    expect_log(&["refused", "ListSites", "expired"]).await;
+
+    // Revoking the operator refuses its tokens too.
+    admin
+        .revoke_operator(RevokeOperatorRequest { name: "svc".into() })
+        .await
+        .unwrap();
+    let e = svc.list_sites(ListSitesRequest {}).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("revoked"), "{e}");
+
+    // No token secret ever reaches the log.
+    let log = logs();
+    for tok in [&t.token, &short.token] {
+        let secret = tok.trim_start_matches("otwop1.");
+        assert!(!log.contains(secret), "a token secret is in the log");
+    }
+}

@@ -217,6 +217,52 @@ impl Manager for ManagerService {
         }))
     }
 
+    async fn create_operator_token(
+        &self,
+        req: Request<CreateOperatorTokenRequest>,
+    ) -> Result<Response<OperatorToken>, Status> {
+        let (by, role) = operator_identity(&self.0, &req, "CreateOperatorToken")?;
+        let p = peer(&req);
+        if !role.can_administer() {
+            return Err(refuse(
+                &p,
+                "CreateOperatorToken",
+                Status::permission_denied(format!(
+                    "role {} cannot create operator tokens; ask an admin",
+                    role.as_str()
+                )),
+            ));
+        }
+        let q = req.into_inner();
+        let for_role: otwatch_common::link::OperatorRole = q
+            .role
+            .parse()
+            .map_err(|e: String| Status::invalid_argument(e))?;
+        let ttl = match q.ttl_seconds {
+            0 => crate::admin::DEFAULT_OPERATOR_TOKEN_TTL,
+            n => i64::try_from(n).unwrap_or(i64::MAX),
+        };
+        let store = self.0.store.clone();
+        let name = q.name.clone();
+        let t = tokio::task::spawn_blocking(move || {
+            crate::admin::create_operator_token(&*store, &name, for_role, ttl)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| match e {
+            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
+            other => Status::internal(other.to_string()),
+        })?;
+        // The token is never logged.
+        info!(peer = %p, by = %by, operator = %t.name, role = t.role.as_str(), expires = %t.expires_at, "operator token created");
+        Ok(Response::new(OperatorToken {
+            token: t.token,
+            name: t.name,
+            role: t.role.as_str().to_string(),
+            expires_at: t.expires_at,
+        }))
+    }
+
     async fn create_enrollment_token(
         &self,
         req: Request<CreateEnrollmentTokenRequest>,

@@ -7,7 +7,7 @@ mod manager;
 mod sensor_link;
 
 use crate::fleet;
-use crate::pki::{identity_of, now_secs, rfc3339, Ca};
+use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
 use crate::store::{FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
@@ -77,12 +77,62 @@ fn refuse(peer: &str, call: &str, status: Status) -> Status {
     status
 }
 
-/// The caller's identity from its (CA-verified) client certificate.
+/// An operator's identity from a bearer token (`authorization: Bearer otwop1.<secret>`).
+fn token_identity(shared: &Shared, p: &str, call: &str, header: &str) -> Result<Identity, Status> {
+    let unauthenticated = |why: String| refuse(p, call, Status::unauthenticated(why));
+    let Some(token) = header.strip_prefix("Bearer ").map(str::trim) else {
+        return Err(unauthenticated(
+            "the authorization header must be `Bearer <token>`".into(),
+        ));
+    };
+    let Some(secret) = crate::admin::operator_token_secret(token) else {
+        return Err(unauthenticated(
+            "not an operator token (they look like otwop1.<secret>; an admin creates one with `otwatch-manager user create --token`)".into(),
+        ));
+    };
+    let rec = shared
+        .store
+        .operator_token(sha256(secret.as_bytes()))
+        .map_err(internal)?
+        .ok_or_else(|| {
+            unauthenticated("unknown operator token; ask an admin for a new one".into())
+        })?;
+    if now_secs() >= rec.expires_at {
+        return Err(unauthenticated(format!(
+            "the operator token of {} expired at {}; ask an admin for a new one",
+            rec.name,
+            rfc3339(rec.expires_at)
+        )));
+    }
+    let role: OperatorRole = rec
+        .role
+        .parse()
+        .map_err(|e: String| Status::internal(format!("operator token of {}: {e}", rec.name)))?;
+    let id = Identity::Operator {
+        name: rec.name,
+        role,
+    };
+    let refusal = match shared.revoked.read() {
+        Ok(r) => r.refusal(&id, rec.created_at),
+        Err(_) => Some("the revocation list is unavailable; restart the manager".into()),
+    };
+    if let Some(why) = refusal {
+        return Err(refuse(p, call, Status::permission_denied(why)));
+    }
+    Ok(id)
+}
+
+/// The caller's identity: from its (CA-verified) client certificate, else from an operator's
+/// bearer token.
 fn identity<T>(shared: &Shared, req: &Request<T>, call: &str) -> Result<Identity, Status> {
     let p = peer(req);
     let Some(certs) = req.peer_certs() else {
+        if let Some(h) = req.metadata().get("authorization") {
+            let h = h.to_str().unwrap_or_default();
+            return token_identity(shared, &p, call, h);
+        }
         return Err(refuse(&p, call, Status::unauthenticated(
-            "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR)",
+            "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR) or a bearer token (--token)",
         )));
     };
     let Some(cert) = certs.first() else {

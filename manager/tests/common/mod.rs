@@ -5,7 +5,6 @@
 use otwatch_common::link::{EnrollToken, OperatorRole};
 use otwatch_manager::pki;
 use otwatch_manager::serve::{self, RunningManager};
-use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
 use otwatch_proto::v1::*;
 use std::path::{Path, PathBuf};
@@ -35,6 +34,11 @@ pub fn init_logs() {
             .with_max_level(tracing::Level::INFO)
             .try_init();
     });
+}
+
+/// Everything the manager logged so far (in this test process).
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }
 
 /// Waits up to 2 s for a log line containing every one of `needles`.
@@ -97,7 +101,7 @@ impl Fixture {
         otwatch_manager::admin::create_user(&self.data(), name, role, &out).unwrap();
         out
     }
-    pub async fn operator(&self, name: &str, role: OperatorRole) -> ManagerClient<Channel> {
+    pub async fn operator(&self, name: &str, role: OperatorRole) -> otwatch_manager::cli::Client {
         let cred = self.operator_creds(name, role);
         otwatch_manager::cli::connect(&self.url(), &cred)
             .await
@@ -229,7 +233,7 @@ pub fn connection(seq: u64, client: &str, server: &str, packets: u64) -> Delta {
     }
 }
 
-pub async fn all_assets(op: &mut ManagerClient<Channel>, site: &str) -> ListAssetsResponse {
+pub async fn all_assets(op: &mut otwatch_manager::cli::Client, site: &str) -> ListAssetsResponse {
     op.list_assets(ListAssetsRequest {
         site: site.into(),
         ..Default::default()
