@@ -218,8 +218,13 @@ pub fn status_err(e: tonic::Status) -> anyhow::Error {
         msg.push_str(" (the manager does not trust this client certificate: was it issued by another manager's CA?)");
     } else if msg.contains("CertificateRevoked") {
         msg.push_str(" (this certificate was revoked)");
-    } else if msg.contains("broken pipe") || msg.contains("connection reset") {
-        msg.push_str(" (the manager closed the connection at the TLS handshake: is this certificate revoked, expired or from another manager's CA? The manager's log says which)");
+    } else if ["broken pipe", "connection reset", "connection closed"]
+        .iter()
+        .any(|m| msg.contains(m))
+    {
+        // With TLS 1.3 the client may be writing its first request when the manager refuses its
+        // certificate, and then sees the connection close rather than the alert.
+        msg.push_str(" (the manager closed the connection: if it happened at once, the manager refused this certificate at the handshake: revoked, expired or from another manager's CA? The manager's log says which)");
     } else if msg.contains("CertificateExpired") {
         msg.push_str(" (this certificate expired; create new credentials with `otwatch-manager user create`)");
     }

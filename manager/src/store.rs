@@ -137,6 +137,19 @@ pub trait FleetStore: Send + Sync + 'static {
         deltas: &[Delta],
         now: i64,
     ) -> Result<Applied, StoreError>;
+    /// [`FleetStore::apply_batch`] for several sensors' batches at once (a group commit: one
+    /// durable write for all); one result per batch, in order. A batch that fails alone (an
+    /// unknown sensor) does not stop the others; a storage error fails them all.
+    fn apply_batches(
+        &self,
+        batches: &[(&str, &[Delta])],
+        now: i64,
+    ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
+        Ok(batches
+            .iter()
+            .map(|&(sensor, deltas)| self.apply_batch(sensor, deltas, now))
+            .collect())
+    }
     fn create_operator_token(
         &self,
         secret_sha256: [u8; 32],
@@ -417,32 +430,51 @@ impl FleetStore for SledStore {
         deltas: &[Delta],
         now: i64,
     ) -> Result<Applied, StoreError> {
+        self.apply_batches(&[(sensor_id, deltas)], now)?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::UnknownSensor(sensor_id.to_string())))
+    }
+
+    fn apply_batches(
+        &self,
+        batches: &[(&str, &[Delta])],
+        now: i64,
+    ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
         let r = (&self.sensors, &self.assets, &self.conns, &self.alerts).transaction(
             |(sensors, assets, conns, alerts)| {
-                let Some(v) = sensors.get(sensor_id)? else {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::UnknownSensor(sensor_id.to_string()),
-                    ));
-                };
-                let mut rec: SensorRecord =
-                    from_json(sensor_id, &v).map_err(ConflictableTransactionError::Abort)?;
-                let mut changes = Vec::new();
-                let previous_seq = rec.applied_seq;
-                for d in deltas {
-                    if d.seq <= rec.applied_seq {
-                        continue; // applied before (a resend after reconnect)
+                let mut out = Vec::with_capacity(batches.len());
+                for &(sensor_id, deltas) in batches {
+                    // A batch of an unknown sensor fails alone; the others still apply.
+                    let Some(v) = sensors.get(sensor_id)? else {
+                        out.push(Err(StoreError::UnknownSensor(sensor_id.to_string())));
+                        continue;
+                    };
+                    let mut rec: SensorRecord = match from_json(sensor_id, &v) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            out.push(Err(e));
+                            continue;
+                        }
+                    };
+                    let mut changes = Vec::new();
+                    let previous_seq = rec.applied_seq;
+                    for d in deltas {
+                        if d.seq <= rec.applied_seq {
+                            continue; // applied before (a resend after reconnect)
+                        }
+                        apply_one(d, &mut rec, assets, conns, alerts, &mut changes)?;
+                        rec.applied_seq = d.seq;
                     }
-                    apply_one(d, &mut rec, assets, conns, alerts, &mut changes)?;
-                    rec.applied_seq = d.seq;
+                    rec.last_seen = now;
+                    sensors.insert(sensor_id.as_bytes(), json(&rec))?;
+                    out.push(Ok(Applied {
+                        site: rec.site.clone(),
+                        previous_seq,
+                        applied_seq: rec.applied_seq,
+                        changes,
+                    }));
                 }
-                rec.last_seen = now;
-                sensors.insert(sensor_id.as_bytes(), json(&rec))?;
-                Ok(Applied {
-                    site: rec.site.clone(),
-                    previous_seq,
-                    applied_seq: rec.applied_seq,
-                    changes,
-                })
+                Ok(out)
             },
         );
         let r = r.map_err(tx_err)?;

@@ -110,7 +110,12 @@ async fn a_revoked_sensor_is_refused_at_its_next_handshake() {
     .await;
     let err = r.unwrap_err();
     eprintln!("client error (revoked): {err}");
-    assert!(err.contains("Revoked"), "{err}");
+    // The client reads the TLS alert, or (TLS 1.3: it may be writing its first request) sees
+    // the connection close; the manager's log says why either way.
+    assert!(
+        err.contains("Revoked") || err.contains("connection closed") || err.contains("broken pipe"),
+        "{err}"
+    );
     expect_log(&["TLS handshake refused", "Revoked"]).await;
     expect_log(&[&format!("sensor {} is revoked", s.id)]).await;
 }

@@ -144,18 +144,21 @@ impl SensorLink for SensorLinkService {
                     let _ = tx.send(Err(st)).await;
                     break;
                 }
-                let store = shared.store.clone();
                 let sid = id.clone();
-                let view = shared.clone();
+                let sh = shared.clone();
                 let r = blocking(move || {
-                    let applied = store.apply_batch(&sid, &batch.deltas, now_secs())?;
-                    view.view.applied(
-                        &*store,
+                    let deltas = std::sync::Arc::new(batch.deltas);
+                    let applied = sh.ingest(&sid, deltas.clone(), now_secs())?;
+                    // The group commit has let go of its reference: no copy.
+                    let deltas =
+                        std::sync::Arc::try_unwrap(deltas).unwrap_or_else(|d| (*d).clone());
+                    sh.view.applied(
+                        &*sh.store,
                         &applied.site,
                         &sid,
                         applied.previous_seq,
                         applied.applied_seq,
-                        batch.deltas,
+                        deltas,
                     )?;
                     Ok(applied)
                 })

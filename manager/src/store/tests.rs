@@ -96,3 +96,30 @@ fn a_batch_reports_the_site_and_the_sequence_before_and_after() {
         .unwrap();
     assert_eq!((r.previous_seq, r.applied_seq, r.changes.len()), (1, 1, 0));
 }
+
+#[test]
+fn a_group_commit_applies_each_batch_in_order_and_fails_only_the_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    enrolled(&store);
+    let first = [asset_delta(1, "ip:10.0.0.1"), asset_delta(2, "ip:10.0.0.2")];
+    let resend_and_more = [asset_delta(2, "ip:10.0.0.2"), asset_delta(3, "ip:10.0.0.3")];
+    let r = store
+        .apply_batches(
+            &[
+                ("s-1", &first[..]),
+                ("s-9", &first[..]),
+                ("s-1", &resend_and_more[..]),
+            ],
+            30,
+        )
+        .unwrap();
+    assert_eq!(r.len(), 3);
+    let a = r[0].as_ref().unwrap();
+    assert_eq!((a.previous_seq, a.applied_seq, a.changes.len()), (0, 2, 2));
+    assert!(matches!(r[1], Err(StoreError::UnknownSensor(_))));
+    // The second batch of s-1 sees the first: seq 2 is not applied twice.
+    let c = r[2].as_ref().unwrap();
+    assert_eq!((c.previous_seq, c.applied_seq, c.changes.len()), (2, 3, 1));
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 3);
+}
