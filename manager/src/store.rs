@@ -223,14 +223,26 @@ fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
 }
 
 impl SledStore {
+    /// Opens (or creates) the store. The lock of a store closed a moment ago (a restart) can
+    /// outlive it briefly while sled's flusher stops, so a held lock is retried for up to 1 s
+    /// before it counts as another manager's.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                msg: e.to_string(),
-            })?;
+        let mut tries = 0;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(e) if e.to_string().contains("could not acquire lock") && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(StoreError::Open {
+                        path: path.display().to_string(),
+                        msg: e.to_string(),
+                    })
+                }
+            }
+        };
         Ok(SledStore {
             tokens: db.open_tree("tokens")?,
             sensors: db.open_tree("sensors")?,
