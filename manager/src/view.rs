@@ -63,6 +63,17 @@ impl SiteView {
         self.merged.values()
     }
 
+    /// Adds a merged asset and points its parts at it.
+    fn insert_merged(&mut self, fa: FleetAsset) {
+        for p in &fa.seen_by {
+            self.group_of.insert(
+                (p.sensor_id.clone(), p.sensor_asset_id.clone()),
+                fa.id.clone(),
+            );
+        }
+        self.merged.insert(fa.id.clone(), Arc::new(fa));
+    }
+
     /// Sets (`Some`) or clears (`None`) one part and its index entries; the caller regroups.
     fn set_part(&mut self, key: PartKey, asset: Option<Asset>) {
         if let (Some(new), Some(old)) = (&asset, self.parts.get_mut(&key)) {
@@ -169,13 +180,7 @@ impl SiteView {
             .filter_map(|k| self.parts.get(k).map(|a| (k.0.clone(), a.clone())))
             .collect();
         for fa in merge_assets(site, input) {
-            for p in &fa.seen_by {
-                self.group_of.insert(
-                    (p.sensor_id.clone(), p.sensor_asset_id.clone()),
-                    fa.id.clone(),
-                );
-            }
-            self.merged.insert(fa.id.clone(), Arc::new(fa));
+            self.insert_merged(fa);
         }
     }
 
@@ -208,8 +213,7 @@ impl SiteView {
             if let Some(old) = old.filter(|fid| **fid != fa.id).cloned() {
                 self.merged.remove(&old);
             }
-            self.group_of.insert(key, fa.id.clone());
-            self.merged.insert(fa.id.clone(), Arc::new(fa));
+            self.insert_merged(fa);
         }
         rest
     }
@@ -249,13 +253,7 @@ impl SiteView {
         self.touched_macs.clear();
         self.touched_ips.clear();
         for fa in merge_assets(site, input) {
-            for p in &fa.seen_by {
-                self.group_of.insert(
-                    (p.sensor_id.clone(), p.sensor_asset_id.clone()),
-                    fa.id.clone(),
-                );
-            }
-            self.merged.insert(fa.id.clone(), Arc::new(fa));
+            self.insert_merged(fa);
         }
         self.built = true;
         Ok(())

@@ -1,8 +1,8 @@
 //! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
 
 use super::{
-    blocking, change, next_token, operator_identity, page, page_bounds, peer, refuse,
-    ManagerService, Shared, ONLINE_SECS,
+    admin_identity, blocking, change, next_token, operator_identity, page, page_bounds, peer,
+    refuse, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{SensorRecord, StoreError};
@@ -153,18 +153,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<RevokeSensorRequest>,
     ) -> Result<Response<Sensor>, Status> {
-        let (name, role) = operator_identity(&self.0, &req, "RevokeSensor")?;
-        let p = peer(&req);
-        if !role.can_administer() {
-            return Err(refuse(
-                &p,
-                "RevokeSensor",
-                Status::permission_denied(format!(
-                    "role {} cannot revoke sensors; ask an admin",
-                    role.as_str()
-                )),
-            ));
-        }
+        let (name, p) = admin_identity(&self.0, &req, "RevokeSensor", "revoke sensors")?;
         let id = req.into_inner().id;
         let store = self.0.store.clone();
         let sid = id.clone();
@@ -185,18 +174,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<RevokeOperatorRequest>,
     ) -> Result<Response<OperatorRevocation>, Status> {
-        let (by, role) = operator_identity(&self.0, &req, "RevokeOperator")?;
-        let p = peer(&req);
-        if !role.can_administer() {
-            return Err(refuse(
-                &p,
-                "RevokeOperator",
-                Status::permission_denied(format!(
-                    "role {} cannot revoke operators; ask an admin",
-                    role.as_str()
-                )),
-            ));
-        }
+        let (by, p) = admin_identity(&self.0, &req, "RevokeOperator", "revoke operators")?;
         let name = req.into_inner().name;
         if !otwatch_common::link::valid_name(&name) {
             return Err(Status::invalid_argument(format!(
@@ -221,18 +199,12 @@ impl Manager for ManagerService {
         &self,
         req: Request<CreateOperatorTokenRequest>,
     ) -> Result<Response<OperatorToken>, Status> {
-        let (by, role) = operator_identity(&self.0, &req, "CreateOperatorToken")?;
-        let p = peer(&req);
-        if !role.can_administer() {
-            return Err(refuse(
-                &p,
-                "CreateOperatorToken",
-                Status::permission_denied(format!(
-                    "role {} cannot create operator tokens; ask an admin",
-                    role.as_str()
-                )),
-            ));
-        }
+        let (by, p) = admin_identity(
+            &self.0,
+            &req,
+            "CreateOperatorToken",
+            "create operator tokens",
+        )?;
         let q = req.into_inner();
         let for_role: otwatch_common::link::OperatorRole = q
             .role
@@ -267,18 +239,12 @@ impl Manager for ManagerService {
         &self,
         req: Request<CreateEnrollmentTokenRequest>,
     ) -> Result<Response<EnrollmentToken>, Status> {
-        let (name, role) = operator_identity(&self.0, &req, "CreateEnrollmentToken")?;
-        let p = peer(&req);
-        if !role.can_administer() {
-            return Err(refuse(
-                &p,
-                "CreateEnrollmentToken",
-                Status::permission_denied(format!(
-                    "role {} cannot create enrolment tokens; ask an admin",
-                    role.as_str()
-                )),
-            ));
-        }
+        let (name, p) = admin_identity(
+            &self.0,
+            &req,
+            "CreateEnrollmentToken",
+            "create enrolment tokens",
+        )?;
         let q = req.into_inner();
         let ttl = match q.ttl_seconds {
             0 => crate::admin::DEFAULT_TOKEN_TTL,

@@ -212,6 +212,29 @@ fn operator_identity<T>(
     }
 }
 
+/// An admin's name and the peer, or a refusal naming what the caller's role cannot do
+/// (`what`, e.g. "revoke sensors").
+fn admin_identity<T>(
+    shared: &Shared,
+    req: &Request<T>,
+    call: &str,
+    what: &str,
+) -> Result<(String, String), Status> {
+    let (name, role) = operator_identity(shared, req, call)?;
+    let p = peer(req);
+    if !role.can_administer() {
+        return Err(refuse(
+            &p,
+            call,
+            Status::permission_denied(format!(
+                "role {} cannot {what}; ask an admin",
+                role.as_str()
+            )),
+        ));
+    }
+    Ok((name, p))
+}
+
 /// Text from a client: trimmed, control characters replaced, at most 256 characters.
 fn clean(s: &str) -> String {
     s.trim()
