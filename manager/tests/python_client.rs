@@ -40,15 +40,17 @@ fn missing_python() -> Option<String> {
     }
 }
 
-/// Runs the script; (exit code, its JSON output).
-async fn run_client(port: u16, cred: &Path, site: &str, alert: &str) -> (i32, Value) {
+/// Runs the script with `auth` (`--cred DIR`, or `--token T --ca FILE`); (exit code, its JSON
+/// output).
+async fn run_client(port: u16, auth: &[String], site: &str, alert: &str) -> (i32, Value) {
     let script = repo_root().join("tests/peers/grpc_client.py");
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         script.display().to_string(),
         "--target".into(),
         format!("127.0.0.1:{port}"),
-        "--cred".into(),
-        path_str(cred),
+    ];
+    args.extend_from_slice(auth);
+    args.extend([
         "--site".into(),
         site.into(),
         "--alert".into(),
@@ -56,7 +58,7 @@ async fn run_client(port: u16, cred: &Path, site: &str, alert: &str) -> (i32, Va
         // Small pages so the client follows next_page_token.
         "--page-size".into(),
         "2".into(),
-    ];
+    ]);
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")
             .args(&args)
@@ -132,7 +134,7 @@ async fn python_grpcio_client_lists_assets_and_acknowledges_an_alert() {
     // Analyst: lists plant-a's assets (two pages of 2) and acknowledges a1.
     let analyst = fx.operator_creds("py-analyst", OperatorRole::Analyst);
     let a1 = format!("{}/a1", s.id);
-    let (code, out) = run_client(fx.port(), &analyst, "plant-a", &a1).await;
+    let (code, out) = run_client(fx.port(), &cred(&analyst), "plant-a", &a1).await;
     assert_eq!(code, 0, "{out}");
     let list = &out["list_assets"];
     assert_eq!(list["total"], 3, "{out}");
@@ -192,7 +194,7 @@ async fn python_grpcio_client_lists_assets_and_acknowledges_an_alert() {
 
     // Viewer: the listing works, the acknowledgement is refused and changes nothing.
     let viewer = fx.operator_creds("py-viewer", OperatorRole::Viewer);
-    let (code, out) = run_client(fx.port(), &viewer, "plant-a", &a2).await;
+    let (code, out) = run_client(fx.port(), &cred(&viewer), "plant-a", &a2).await;
     assert_eq!(code, 1, "{out}");
     assert_eq!(out["list_assets"]["total"], 3, "{out}");
     let err = &out["acknowledge_alert"]["error"];
@@ -210,4 +212,31 @@ async fn python_grpcio_client_lists_assets_and_acknowledges_an_alert() {
         .alerts;
     let a = alerts.iter().find(|a| a.id == a2).unwrap();
     assert_eq!((a.state.as_str(), a.updated_by.as_str()), ("new", ""));
+
+    // A bearer token (TLS without a client certificate) works the same, within its role.
+    let t = otwatch_manager::admin::create_operator_token(
+        fx.mgr.as_ref().unwrap().shared.store.as_ref(),
+        "py-token",
+        OperatorRole::Analyst,
+        600,
+    )
+    .unwrap();
+    let token_auth = vec![
+        "--token".into(),
+        t.token,
+        "--ca".into(),
+        path_str(&fx.data().join("ca.pem")),
+    ];
+    let (code, out) = run_client(fx.port(), &token_auth, "plant-a", &a2).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["list_assets"]["total"], 3, "{out}");
+    assert_eq!(out["acknowledge_alert"]["state"], "acknowledged", "{out}");
+    assert_eq!(
+        out["acknowledge_alert"]["updated_by"], "py-token (analyst)",
+        "{out}"
+    );
+}
+
+fn cred(dir: &Path) -> Vec<String> {
+    vec!["--cred".into(), path_str(dir)]
 }
