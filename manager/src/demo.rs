@@ -169,7 +169,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
     }
     print!("{}", String::from_utf8_lossy(&out));
     println!(
-        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
+        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  {exe} tokens create --site plant-c        # enrol another sensor: otwatch-sensor enroll --manager {url} --token TOKEN\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
         admin_cred.display(),
         ca = admin_cred.join("ca.pem").display(),
         cert = admin_cred.join("cert.pem").display(),
