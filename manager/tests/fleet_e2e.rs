@@ -8,161 +8,19 @@
 //! builds both); otherwise each test says so and skips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod common;
+
+use common::fleet::{data, enroll, out, Fleet};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const MANAGER: &str = env!("CARGO_BIN_EXE_otwatch-manager");
-const CLI: &str = env!("CARGO_BIN_EXE_otwatch");
-
-fn sensor_bin() -> Option<PathBuf> {
-    let p = Path::new(MANAGER).parent()?.join("otwatch-sensor");
-    p.exists().then_some(p)
-}
-
-macro_rules! require_sensor {
-    () => {
-        match sensor_bin() {
-            Some(p) => p,
-            None => {
-                eprintln!("skipping: otwatch-sensor is not built next to otwatch-manager; run `cargo nextest run --workspace` (or `cargo build -p otwatch-sensor`)");
-                return;
-            }
-        }
-    };
-}
-
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn out(bin: &Path, args: &[&str]) -> String {
-    let o = Command::new(bin).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{} {args:?}: {}",
-        bin.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A manager data directory with tokens and an admin's credentials.
-struct Fleet {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Fleet {
-    fn new() -> Fleet {
-        let dir = tempfile::tempdir().unwrap();
-        let f = Fleet {
-            dir,
-            port: free_port(),
-        };
-        out(Path::new(MANAGER), &["init", "--data", &f.data()]);
-        let cred = f.cred();
-        out(
-            Path::new(MANAGER),
-            &[
-                "user",
-                "create",
-                "--data",
-                &f.data(),
-                "--name",
-                "admin",
-                "--role",
-                "admin",
-                "--out",
-                &cred,
-            ],
-        );
-        f
-    }
-    fn data(&self) -> String {
-        self.dir.path().join("m").display().to_string()
-    }
-    fn cred(&self) -> String {
-        self.dir.path().join("admin").display().to_string()
-    }
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-    /// Tokens are made while the manager is stopped (its store is locked while it runs).
-    fn token(&self, site: &str) -> String {
-        out(
-            Path::new(MANAGER),
-            &["token", "create", "--data", &self.data(), "--site", site],
-        )
-        .trim()
-        .to_string()
-    }
-    fn serve(&self) -> Killed {
-        let mut c = Command::new(MANAGER)
-            .args(["serve", "--data", &self.data(), "--listen"])
-            .arg(format!("127.0.0.1:{}", self.port))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(c.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening on"), "{line}");
-        Killed(c)
-    }
-    fn state(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-    fn cli(&self, args: &[&str]) -> Value {
-        let (url, cred) = (self.url(), self.cred());
-        let mut full = vec!["--manager", &url, "--cred", &cred, "--format", "json"];
-        full.extend_from_slice(args);
-        serde_json::from_str(&out(Path::new(CLI), &full)).unwrap()
-    }
-}
-
-fn enroll(sensor: &Path, url: &str, token: &str, state: &str) {
-    out(
-        sensor,
-        &[
-            "enroll",
-            "--manager",
-            url,
-            "--token",
-            token,
-            "--state",
-            state,
-        ],
-    );
-}
 
 fn replay(sensor: &Path, state: &str, files: &[String], extra: &[&str]) -> Child {
     let mut c = Command::new(sensor);

@@ -82,7 +82,8 @@ enum Command {
         /// with (no uplink when not enrolled). Overrides uplink.manager.
         #[arg(long, value_name = "URL")]
         manager: Option<String>,
-        /// After a replay, seconds to wait for the manager to acknowledge everything.
+        /// After a replay, or on SIGINT/SIGTERM of a live run, seconds to wait for the manager
+        /// to acknowledge everything (the rest is sent by the next run).
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         drain_timeout: u64,
     },

@@ -12,8 +12,9 @@
 //!   renders the metrics.
 //!
 //! On shutdown (SIGINT/SIGTERM set the flag) workers drain their rings, end their flows and
-//! hand in a last snapshot, which is committed before `run` returns. A SIGKILL loses at most
-//! one commit interval; sled's log keeps the store consistent.
+//! hand in a last snapshot, which is committed (and, when enrolled, sent to the manager within
+//! the drain timeout) before `run` returns. A SIGKILL loses at most one commit interval; sled's
+//! log keeps the store consistent.
 //!
 //! When the sensor is enrolled with a manager, each commit also diffs the report against what
 //! was sent and queues the changes in the outbox ([`crate::uplink`]); the uplink thread streams
@@ -118,7 +119,8 @@ pub struct RunOptions {
     /// Replay these capture files instead of capturing on interfaces.
     pub pcap: Vec<PathBuf>,
     pub speed: Speed,
-    /// After a replay, how long to wait for the manager to acknowledge everything.
+    /// At the end of a replay, or of a live run stopped by a signal, how long to wait for the
+    /// manager to acknowledge everything.
     pub drain_timeout: Duration,
 }
 
@@ -515,9 +517,9 @@ impl Committer {
         }
     }
 
-    /// After a replay: waits until the manager acknowledged everything, queueing deferred
-    /// upserts as room frees.
-    fn drain(&mut self, report: &InventoryReport, timeout: Duration, shutdown: &AtomicBool) {
+    /// At the end of a run: waits until the manager acknowledged everything, queueing deferred
+    /// upserts as room frees; gives up after `timeout` or when `cancel` is set.
+    fn drain(&mut self, report: &InventoryReport, timeout: Duration, cancel: &AtomicBool) {
         let Some(outbox) = self.uplink.as_ref().map(|u| u.outbox.clone()) else {
             return;
         };
@@ -526,7 +528,7 @@ impl Committer {
         let mut last_backlog = u64::MAX;
         let mut last_offer = Instant::now();
         while !u.is_drained() {
-            if Instant::now() >= until || shutdown.load(Ordering::Relaxed) {
+            if Instant::now() >= until || cancel.load(Ordering::Relaxed) {
                 tracing::warn!(
                     backlog = u.backlog(),
                     deferred = u.deferred_now(),
@@ -828,6 +830,11 @@ pub fn run_with(
         // the same inventory again (and no new deltas but a status).
         c.drain(&report, opts.drain_timeout, &shutdown);
         mark_replay_done(&c.store, opts);
+    } else if !replay && failure.is_none() {
+        // A live run ends on a signal, so `shutdown` is set already: the last commit's changes
+        // go out before the exit, up to the drain timeout (a second signal exits at once, see
+        // main.rs); what is not acknowledged by then stays in the outbox for the next run.
+        c.drain(&report, opts.drain_timeout, &AtomicBool::new(false));
     }
     c.publish_metrics();
     if let Some(u) = c.uplink.take() {

@@ -1,6 +1,10 @@
 //! Test helpers: a manager on 127.0.0.1:0 over real TLS, a sensor that enrols with a CSR and the
-//! pinned CA, operators with client certificates, and the manager's log lines.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! pinned CA, operators with client certificates, and the manager's log lines; [`fleet`] runs
+//! the real binaries as separate processes.
+#![allow(dead_code, unused_macros, clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+pub mod fleet;
 
 use otwatch_common::link::{EnrollToken, OperatorRole};
 use otwatch_manager::pki;
