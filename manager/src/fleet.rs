@@ -194,8 +194,8 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
 }
 
 /// Merges one group's parts, given in (sensor id, asset id) order: the first part's asset is
-/// the base, the others are merged into it.
-fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset {
+/// the base, the others are merged into it. One part alone gives what [`merge_assets`] gives it.
+pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset {
     let mut seen_by = Vec::with_capacity(parts.len());
     let mut parts = parts.into_iter();
     let Some((first_sensor, mut m)) = parts.next() else {

@@ -20,7 +20,7 @@
 //! a burst of batches from many sensors costs one snapshot. A replay returns only once its
 //! batch is published: when a sensor gets its ack, listing shows what it sent.
 
-use crate::fleet::merge_assets;
+use crate::fleet::{merge_assets, merge_group};
 use crate::store::{FleetStore, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
 use rustc_hash::FxHashMap;
@@ -37,8 +37,9 @@ pub struct SiteView {
     /// Per sensor: the highest delta sequence number reflected here.
     seqs: FxHashMap<String, u64>,
     parts: BTreeMap<PartKey, Asset>,
-    by_mac: FxHashMap<String, BTreeSet<PartKey>>,
-    by_ip: FxHashMap<String, BTreeSet<PartKey>>,
+    /// The parts holding each address (usually one: a small vector, no duplicates).
+    by_mac: FxHashMap<String, Vec<PartKey>>,
+    by_ip: FxHashMap<String, Vec<PartKey>>,
     /// The fleet id of the merged asset each part belongs to.
     group_of: FxHashMap<PartKey, String>,
     merged: BTreeMap<String, Arc<FleetAsset>>,
@@ -48,12 +49,19 @@ pub struct SiteView {
     touched_ips: Vec<String>,
 }
 
-fn unindex(index: &mut FxHashMap<String, BTreeSet<PartKey>>, addr: &str, key: &PartKey) {
+fn unindex(index: &mut FxHashMap<String, Vec<PartKey>>, addr: &str, key: &PartKey) {
     if let Some(set) = index.get_mut(addr) {
-        set.remove(key);
+        set.retain(|k| k != key);
         if set.is_empty() {
             index.remove(addr);
         }
+    }
+}
+
+fn index_add(index: &mut FxHashMap<String, Vec<PartKey>>, addr: &str, key: &PartKey) {
+    let set = index.entry(addr.to_string()).or_default();
+    if !set.contains(key) {
+        set.push(key.clone());
     }
 }
 
@@ -95,16 +103,10 @@ impl SiteView {
         }
         if let Some(a) = asset {
             for m in &a.macs {
-                self.by_mac
-                    .entry(m.clone())
-                    .or_default()
-                    .insert(key.clone());
+                index_add(&mut self.by_mac, m, &key);
             }
             for ip in &a.ips {
-                self.by_ip
-                    .entry(ip.clone())
-                    .or_default()
-                    .insert(key.clone());
+                index_add(&mut self.by_ip, ip, &key);
             }
             self.parts.insert(key, a);
         }
@@ -194,9 +196,8 @@ impl SiteView {
                 rest.insert(key);
                 continue;
             };
-            let only = |set: Option<&BTreeSet<PartKey>>| {
-                set.is_some_and(|s| s.len() == 1 && s.contains(&key))
-            };
+            let only =
+                |set: Option<&Vec<PartKey>>| set.is_some_and(|s| s == std::slice::from_ref(&key));
             let shares = !part.macs.iter().all(|m| only(self.by_mac.get(m)))
                 || !part.ips.iter().all(|ip| only(self.by_ip.get(ip)));
             let old = self.group_of.get(&key);
@@ -207,9 +208,7 @@ impl SiteView {
                 rest.insert(key);
                 continue;
             }
-            let fa = merge_assets(site, vec![(key.0.clone(), part.clone())])
-                .pop()
-                .unwrap_or_default();
+            let fa = merge_group(site, vec![(key.0.clone(), part.clone())]);
             if let Some(old) = old.filter(|fid| **fid != fa.id).cloned() {
                 self.merged.remove(&old);
             }
