@@ -6,7 +6,8 @@
 //! - [`store`]: the [`store::FleetStore`] seam and its sled implementation; a sensor's batch is
 //!   applied in one transaction with its last applied sequence number, flushed before the ack.
 //! - [`fleet`]: merging the sensors' assets and connections into one view per site;
-//!   [`view`] keeps the merged assets up to date as batches arrive.
+//!   [`view`] keeps the merged assets up to date as batches arrive; [`ingest`] is the single
+//!   writer of sensor batches (group commit, then the view).
 //! - [`tls`]: the rustls server (optional client certificates, revoked sensors refused at the
 //!   handshake) and client helpers (pinned-CA discovery, mTLS channels).
 //! - [`api`]: the `SensorLink` and `Manager` gRPC services; [`serve`] runs them
@@ -21,8 +22,14 @@ pub mod api;
 pub mod cli;
 pub mod demo;
 pub mod fleet;
+pub mod ingest;
 pub mod pki;
 pub mod serve;
 pub mod store;
 pub mod tls;
 pub mod view;
+
+// The manager allocates and frees many small objects per delta on several threads (decode,
+// store, view); mimalloc keeps that cheap where glibc's allocator contends and fragments.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -63,7 +63,7 @@ impl RunningManager {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
+        let served = match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
             Ok(r) => r.map_err(|e| ServeError::Server(e.to_string()))?,
             Err(_) => {
                 self.task.abort();
@@ -71,7 +71,11 @@ impl RunningManager {
                     "connections still open after {STOP_TIMEOUT:?}; stopped without draining them"
                 )))
             }
-        }
+        };
+        // The writer finishes what is queued and lets go of the store.
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || shared.ingest.close()).await;
+        served
     }
 
     /// Resolves only if the server ends by itself (it failed); for `select!` against a signal.
@@ -102,7 +106,8 @@ pub async fn start_with_store(
 ) -> Result<RunningManager, ServeError> {
     let revoked = revoked_from(store.as_ref())?;
     let tls = Arc::new(server_config(dir, revoked.clone())?);
-    let shared = Shared::new(store, ca, revoked);
+    let shared = Shared::new(store, ca, revoked)
+        .map_err(|e| ServeError::Server(format!("cannot start the ingest thread: {e}")))?;
     // Merge every site's assets now, so the first listing does not wait for it.
     let warm = shared.clone();
     let started = std::time::Instant::now();

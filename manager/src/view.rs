@@ -14,17 +14,19 @@
 //! the store instead. Replays are idempotent (an upsert sets a part, a removal clears it), so a
 //! batch that the view saw both in the store and as a replay does no harm.
 //!
-//! Readers never wait for ingest: each site publishes an immutable snapshot (the merged assets in
-//! id order) that a reader takes with one reference count. Writers combine: a batch's replay is
-//! queued, and whoever holds the site's lock applies everything queued and publishes once, so
-//! a burst of batches from many sensors costs one snapshot. A replay returns only once its
-//! batch is published: when a sensor gets its ack, listing shows what it sent.
+//! Readers share immutable snapshots (the merged assets in id order) taken with one reference
+//! count. Writers combine: a batch's replay is queued, and whoever holds the site's lock applies
+//! everything queued and marks the snapshot stale. The first reader after a change takes a new
+//! snapshot (a copy of the site's pointers, about 1 ms per 50 000 assets), waiting at most for
+//! the replay being applied; ingest never copies the view. A replay returns once its batch is
+//! in the view: when a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::{merge_assets, merge_group};
 use crate::store::{FleetStore, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// A sensor's asset: (sensor id, the sensor's asset id).
@@ -321,6 +323,8 @@ struct Site {
     view: Mutex<SiteView>,
     queue: Mutex<Vec<Replay>>,
     published: RwLock<Option<Snapshot>>,
+    /// The view changed since `published` was taken (set under the view lock).
+    stale: AtomicBool,
 }
 
 impl Site {
@@ -352,12 +356,19 @@ impl FleetView {
     /// The merged assets of `site`, built from the store first if needed.
     pub fn snapshot(&self, store: &dyn FleetStore, site: &str) -> Result<Snapshot, StoreError> {
         let slot = self.site(site)?;
-        if let Some(s) = slot.published.read().map_err(|_| poisoned())?.as_ref() {
-            return Ok(s.clone());
+        if !slot.stale.load(Ordering::Acquire) {
+            if let Some(s) = slot.published.read().map_err(|_| poisoned())?.as_ref() {
+                return Ok(s.clone());
+            }
         }
+        // Changed since the last snapshot (or never taken): the first reader takes a new one,
+        // waiting at most for the replay being applied. Ingest itself never copies the view.
         let mut v = slot.view.lock().map_err(|_| poisoned())?;
         if !v.built {
             v.build(store, site)?;
+        }
+        let never = slot.published.read().map_err(|_| poisoned())?.is_none();
+        if slot.stale.swap(false, Ordering::AcqRel) || never {
             slot.publish(&v)?;
         }
         drop(v);
@@ -365,8 +376,9 @@ impl FleetView {
         Ok(published.clone().unwrap_or_default())
     }
 
-    /// Reflects a batch just applied to the store (see the module notes); returns once it is
-    /// published. A site whose view was not built yet is built from the store.
+    /// Reflects a batch just applied to the store (see the module notes); once it returns, every
+    /// snapshot taken shows the batch. A site whose view was not built yet is built from the
+    /// store.
     pub fn applied(
         &self,
         store: &dyn FleetStore,
@@ -392,7 +404,8 @@ impl FleetView {
         if !v.built {
             // A new site (or one nobody read yet): the store has the batch already.
             v.build(store, site)?;
-            return slot.publish(&v);
+            slot.stale.store(true, Ordering::Release);
+            return Ok(());
         }
         for r in queued {
             v.apply(
@@ -404,7 +417,8 @@ impl FleetView {
                 r.deltas,
             )?;
         }
-        slot.publish(&v)
+        slot.stale.store(true, Ordering::Release);
+        Ok(())
     }
 }
 

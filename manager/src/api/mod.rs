@@ -7,14 +7,15 @@ mod manager;
 mod sensor_link;
 
 use crate::fleet;
+use crate::ingest::Ingest;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
-use crate::store::{Applied, FleetStore, StoreError};
+use crate::store::{FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
 use otwatch_common::link::{Identity, OperatorRole};
-use otwatch_proto::v1::{Change, Delta, FleetAsset, FleetConnection};
+use otwatch_proto::v1::{Change, FleetAsset, FleetConnection};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 use tonic::{Request, Status};
 use tracing::warn;
@@ -35,35 +36,28 @@ pub struct Shared {
     /// drain.
     pub shutdown: watch::Sender<bool>,
     /// Merged assets per site, kept up to date as batches are applied.
-    pub view: FleetView,
-    /// Batches waiting for the group commit, and the lock its leader holds.
-    ingest_queue: Mutex<Vec<Queued>>,
-    commit: Mutex<()>,
-}
-
-/// A batch waiting for the group commit ([`Shared::ingest`]).
-struct Queued {
-    sensor: String,
-    deltas: Arc<Vec<Delta>>,
-    result: Arc<Mutex<Option<Result<Applied, StoreError>>>>,
-}
-
-fn poisoned() -> StoreError {
-    StoreError::Sled("an ingest lock is poisoned (a thread panicked); restart the manager".into())
+    pub view: Arc<FleetView>,
+    /// The single writer of sensor data (group commit, then the view).
+    pub ingest: Ingest,
 }
 
 impl Shared {
-    pub fn new(store: Arc<dyn FleetStore>, ca: Ca, revoked: Revoked) -> Arc<Shared> {
-        Arc::new(Shared {
+    pub fn new(
+        store: Arc<dyn FleetStore>,
+        ca: Ca,
+        revoked: Revoked,
+    ) -> std::io::Result<Arc<Shared>> {
+        let view = Arc::new(FleetView::default());
+        let ingest = Ingest::start(store.clone(), view.clone())?;
+        Ok(Arc::new(Shared {
             store,
             ca,
             revoked,
             changes: broadcast::channel(1024).0,
             shutdown: watch::channel(false).0,
-            view: FleetView::default(),
-            ingest_queue: Mutex::new(Vec::new()),
-            commit: Mutex::new(()),
-        })
+            view,
+            ingest,
+        }))
     }
 }
 
@@ -310,56 +304,6 @@ impl Shared {
             .ok()
             .and_then(|i| assets.get(i))
             .map(|a| FleetAsset::clone(a)))
-    }
-
-    /// Applies a sensor's batch durably together with the batches other sensors are waiting to
-    /// apply (a group commit: one transaction and one flush for all). Whoever holds the commit
-    /// lock applies everything queued; the others find their result when they get the lock.
-    pub fn ingest(
-        &self,
-        sensor: &str,
-        deltas: Arc<Vec<Delta>>,
-        now: i64,
-    ) -> Result<Applied, StoreError> {
-        let result = Arc::new(Mutex::new(None));
-        self.ingest_queue
-            .lock()
-            .map_err(|_| poisoned())?
-            .push(Queued {
-                sensor: sensor.to_string(),
-                deltas,
-                result: result.clone(),
-            });
-        let _leader = self.commit.lock().map_err(|_| poisoned())?;
-        if let Some(r) = result.lock().map_err(|_| poisoned())?.take() {
-            return r; // committed by the previous leader
-        }
-        let group = std::mem::take(&mut *self.ingest_queue.lock().map_err(|_| poisoned())?);
-        let batches: Vec<(&str, &[Delta])> = group
-            .iter()
-            .map(|q| (q.sensor.as_str(), q.deltas.as_slice()))
-            .collect();
-        let results = self.store.apply_batches(&batches, now);
-        drop(batches);
-        match results {
-            Ok(results) => {
-                for (q, r) in group.iter().zip(results) {
-                    if let Ok(mut slot) = q.result.lock() {
-                        *slot = Some(r);
-                    }
-                }
-            }
-            Err(e) => {
-                for q in &group {
-                    if let Ok(mut slot) = q.result.lock() {
-                        *slot = Some(Err(StoreError::Sled(e.to_string())));
-                    }
-                }
-            }
-        }
-        drop(group);
-        let r = result.lock().map_err(|_| poisoned())?.take();
-        r.unwrap_or_else(|| Err(StoreError::Sled("the group commit lost a batch".into())))
     }
 
     /// Builds every site's merged view from the store; returns the number of merged assets.

@@ -144,25 +144,11 @@ impl SensorLink for SensorLinkService {
                     let _ = tx.send(Err(st)).await;
                     break;
                 }
-                let sid = id.clone();
-                let sh = shared.clone();
-                let r = blocking(move || {
-                    let deltas = std::sync::Arc::new(batch.deltas);
-                    let applied = sh.ingest(&sid, deltas.clone(), now_secs())?;
-                    // The group commit has let go of its reference: no copy.
-                    let deltas =
-                        std::sync::Arc::try_unwrap(deltas).unwrap_or_else(|d| (*d).clone());
-                    sh.view.applied(
-                        &*sh.store,
-                        &applied.site,
-                        &sid,
-                        applied.previous_seq,
-                        applied.applied_seq,
-                        deltas,
-                    )?;
-                    Ok(applied)
-                })
-                .await;
+                let r = shared
+                    .ingest
+                    .apply(&id, batch.deltas, now_secs())
+                    .await
+                    .map_err(super::internal);
                 match r {
                     Ok(applied) => {
                         // Change notices are built only while someone watches.
