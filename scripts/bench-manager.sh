@@ -6,11 +6,12 @@
 #   scripts/bench-manager.sh                      # 100 sensors, 100 000 assets, batches of 500
 #   SENSORS=20 ASSETS=20000 BATCH=100 scripts/bench-manager.sh
 #
-# It prints sensors, deltas, seconds, deltas/s applied (durable: each batch is one sled
-# transaction flushed to disk before its ack), the first ListAssets (merges every site), and
-# p50/p99 of ListAssets with 100 per page: one site, all sites, and filtered queries. The store is
+# It prints sensors, deltas, seconds, deltas/s applied (durable: batches are committed in groups,
+# one sled transaction flushed to disk per group, and acked once in the fleet view), the first
+# ListAssets, p50/p99 of ListAssets with 100 per page (one site, all sites, filtered queries), and
+# a second wave of updates while an operator keeps listing (its rate and list latency). The store is
 # written under $TMPDIR (default /tmp): point it at the disk you care about. The machine is shared
-# and noisy: run it twice.
+# and noisy: run it three times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
