@@ -294,19 +294,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .await
                 .map_err(status_err)?
                 .into_inner();
-            match fmt {
-                Format::Json => {
-                    let v = serde_json::json!({"token": t.token, "name": t.name, "role": t.role, "expires_at": t.expires_at});
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-                }
-                Format::Table => {
-                    eprintln!(
-                        "bearer token for {} ({}), valid until {}",
-                        t.name, t.role, t.expires_at
-                    );
-                    writeln!(out, "{}", t.token)?;
-                }
-            }
+            let note = format!(
+                "bearer token for {} ({}), valid until {}",
+                t.name, t.role, t.expires_at
+            );
+            let v = json!({"token": t.token, "name": t.name, "role": t.role, "expires_at": t.expires_at});
+            secret(out, fmt, v, &t.token, &note)?;
         }
         Command::Users {
             action: UserAction::Revoke { name },
@@ -339,19 +332,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .await
                 .map_err(status_err)?
                 .into_inner();
-            match fmt {
-                Format::Json => {
-                    let v = serde_json::json!({"token": t.token, "site": t.site, "expires_at": t.expires_at});
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-                }
-                Format::Table => {
-                    eprintln!(
-                        "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
-                        t.site, t.expires_at
-                    );
-                    writeln!(out, "{}", t.token)?;
-                }
-            }
+            let note = format!(
+                "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
+                t.site, t.expires_at
+            );
+            let v = json!({"token": t.token, "site": t.site, "expires_at": t.expires_at});
+            secret(out, fmt, v, &t.token, &note)?;
         }
         Command::Sensors { site, action: None } => {
             let r = c
@@ -533,6 +519,25 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     )?
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// A new secret (a token): the JSON object, or the secret alone on stdout with `note` on stderr
+/// (so `$(otwatch tokens create ...)` captures just the token).
+fn secret(
+    out: &mut dyn Write,
+    fmt: Format,
+    v: Value,
+    secret: &str,
+    note: &str,
+) -> anyhow::Result<()> {
+    match fmt {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?,
+        Format::Table => {
+            eprintln!("{note}");
+            writeln!(out, "{secret}")?;
         }
     }
     Ok(())

@@ -93,6 +93,20 @@ impl<'a> AssetFilter<'a> {
     }
 }
 
+/// Runs an admin helper (which may write the store) off the async threads; its bad-argument
+/// errors become InvalidArgument.
+async fn admin_call<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::serve::ServeError> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| match e {
+            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
+            other => Status::internal(other.to_string()),
+        })
+}
+
 fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
     if site.is_empty() {
         Ok(shared.sites()?.into_iter().collect())
@@ -216,15 +230,9 @@ impl Manager for ManagerService {
         };
         let store = self.0.store.clone();
         let name = q.name.clone();
-        let t = tokio::task::spawn_blocking(move || {
-            crate::admin::create_operator_token(&*store, &name, for_role, ttl)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
-            other => Status::internal(other.to_string()),
-        })?;
+        let t =
+            admin_call(move || crate::admin::create_operator_token(&*store, &name, for_role, ttl))
+                .await?;
         // The token is never logged.
         info!(peer = %p, by = %by, operator = %t.name, role = t.role.as_str(), expires = %t.expires_at, "operator token created");
         Ok(Response::new(OperatorToken {
@@ -252,15 +260,9 @@ impl Manager for ManagerService {
         };
         let shared = self.0.clone();
         let site = q.site.clone();
-        let t = tokio::task::spawn_blocking(move || {
-            crate::admin::create_token(&shared.ca, &*shared.store, &site, ttl)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
-            other => Status::internal(other.to_string()),
-        })?;
+        let t =
+            admin_call(move || crate::admin::create_token(&shared.ca, &*shared.store, &site, ttl))
+                .await?;
         // The secret is never logged.
         info!(peer = %p, by = %name, site = %t.site, expires = %t.expires_at, "enrolment token created");
         Ok(Response::new(EnrollmentToken {
