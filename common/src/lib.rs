@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod link;
+pub mod logging;
 pub mod model;
 pub mod observation;
 pub mod time;

@@ -10,6 +10,17 @@ use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
 use otwatch_proto::v1::*;
 use tonic::Code;
 
+/// Connects with the credentials in `cred` and lists sites; the error as the CLI shows it.
+async fn list_sites_as(url: &str, cred: &std::path::Path) -> Result<ListSitesResponse, String> {
+    let mut c = otwatch_manager::cli::connect(url, cred)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    c.list_sites(ListSitesRequest {})
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|e| format!("{:#}", otwatch_manager::cli::status_err(e)))
+}
+
 #[tokio::test]
 async fn no_client_certificate_is_refused_on_manager_and_sync_calls() {
     let fx = Fixture::start().await;
@@ -53,15 +64,7 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
     .unwrap();
     // Trust the real manager's CA, present a certificate of the other CA.
     std::fs::copy(fx.data().join("ca.pem"), cred.join("ca.pem")).unwrap();
-    let r = async {
-        let mut c = otwatch_manager::cli::connect(&fx.url(), &cred)
-            .await
-            .map_err(|e| format!("{e:#}"))?;
-        c.list_sites(ListSitesRequest {})
-            .await
-            .map_err(|e| format!("{:#}", otwatch_manager::cli::status_err(e)))
-    }
-    .await;
+    let r = list_sites_as(&fx.url(), &cred).await;
     let err = r.unwrap_err();
     eprintln!("client error (other CA): {err}");
     assert!(
@@ -232,15 +235,7 @@ async fn a_revoked_operator_is_refused_until_issued_a_new_certificate() {
         if restart {
             fx.restart().await;
         }
-        let r = async {
-            let mut c = otwatch_manager::cli::connect(&fx.url(), &cred)
-                .await
-                .map_err(|e| format!("{e:#}"))?;
-            c.list_sites(ListSitesRequest {})
-                .await
-                .map_err(|e| format!("{:#}", otwatch_manager::cli::status_err(e)))
-        }
-        .await;
+        let r = list_sites_as(&fx.url(), &cred).await;
         let err = r.unwrap_err();
         assert!(err.contains("revoked"), "{err}");
     }

@@ -161,7 +161,7 @@ fn identity<T>(shared: &Shared, req: &Request<T>, call: &str) -> Result<Identity
     };
     // Checked on every call too: a revocation also ends connections that are already open.
     let refusal = match shared.revoked.read() {
-        Ok(r) => r.refusal_of(cert),
+        Ok(r) => r.refusal(&id, crate::pki::issued_at(cert).unwrap_or(i64::MIN)),
         Err(_) => Some("the revocation list is unavailable; restart the manager".into()),
     };
     if let Some(why) = refusal {
