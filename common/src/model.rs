@@ -130,14 +130,28 @@ pub struct CleartextLogin {
     pub first_seen: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// An alert (see the proto for the meaning of each field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,
     pub kind: String,
     pub severity: String,
-    pub summary: String,
+    pub title: String,
+    pub description: String,
+    pub mitre: Vec<String>,
+    pub src: String,
+    pub dst: String,
+    pub asset: String,
+    pub protocol: String,
     pub first_seen: String,
     pub last_seen: String,
-    pub assets: Vec<String>,
-    pub evidence: BTreeMap<String, String>,
+    pub count: u64,
+    pub evidence: Vec<AlertEvidence>,
+}
+
+/// One fact behind an alert.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AlertEvidence {
+    pub field: String,
+    pub value: String,
 }

@@ -79,6 +79,9 @@ pub enum Operation {
     TimeSync,
     FileTransfer,
     Control,
+    /// A write that changes how a device runs or is reached: network settings, security
+    /// settings (password, protection level, lock), station name, factory reset.
+    ConfigChange,
 }
 
 impl Operation {
@@ -98,7 +101,41 @@ impl Operation {
             Operation::TimeSync => "time_sync",
             Operation::FileTransfer => "file_transfer",
             Operation::Control => "control",
+            Operation::ConfigChange => "config_change",
         }
+    }
+
+    /// Every operation, in order.
+    pub const ALL: [Operation; 15] = [
+        Operation::Read,
+        Operation::Write,
+        Operation::ProgramDownload,
+        Operation::ProgramUpload,
+        Operation::ProgramDelete,
+        Operation::FirmwareUpdate,
+        Operation::CpuStop,
+        Operation::CpuStart,
+        Operation::Restart,
+        Operation::Identify,
+        Operation::Diagnostics,
+        Operation::TimeSync,
+        Operation::FileTransfer,
+        Operation::Control,
+        Operation::ConfigChange,
+    ];
+
+    /// The operation named `s` (as [`Operation::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// True for operations that change a device: writes, commands, programs, firmware, mode,
+    /// restarts, configuration and clock. Reads, identification and diagnostics do not.
+    pub fn changes_device(self) -> bool {
+        !matches!(
+            self,
+            Operation::Read | Operation::Identify | Operation::Diagnostics
+        )
     }
 }
 
@@ -117,6 +154,10 @@ impl Role {
         }
     }
 }
+
+/// Evidence of an operation: `(field, value)` pairs such as `("block", "OB1")`,
+/// `("service", "PI _INSE")`, `("sha256", "…")`.
+pub type Details = Vec<(&'static str, String)>;
 
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +188,10 @@ pub enum Observation {
     Operation {
         op: Operation,
         function_code: Option<u32>,
+        /// What an alert shows as evidence: the protocol's name for the function ("PI service
+        /// _INSE", "Set_Attribute_Single"), the block, file or object it named, a content hash,
+        /// a value. Empty for routine operations (an empty `Vec` does not allocate).
+        details: Details,
     },
     /// A raw function code without a classified operation.
     FunctionCode(u32),
@@ -173,6 +218,16 @@ pub enum Observation {
         user: String,
         protocol: &'static str,
     },
+    /// A login was refused (FTP 530, telnet "Login incorrect", HTTP 401 after credentials,
+    /// MQTT CONNACK "not authorized", VNC security failure, SMB logon failure): the user name
+    /// when the protocol showed it (never the secret), else empty.
+    AuthFailure {
+        user: String,
+        protocol: &'static str,
+    },
+    /// The flow's client asked for a name: a DNS query, a TLS server name (SNI), an HTTP Host.
+    /// Matched against indicators of compromise.
+    Lookup { name: String, via: &'static str },
     /// The payload broke the protocol's rules; a finding, not an error.
     ProtocolViolation {
         protocol: &'static str,

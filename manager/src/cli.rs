@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use otwatch_common::link::OperatorRole;
 use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::*;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
 use tonic::codegen::InterceptedService;
@@ -515,7 +515,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                         out,
                         fmt,
                         rows,
-                        &["id", "site", "state", "severity", "kind", "summary"],
+                        &[
+                            "id",
+                            "site",
+                            "state",
+                            "severity",
+                            "kind",
+                            "src",
+                            "dst",
+                            "count",
+                            "last_seen",
+                            "title",
+                        ],
                     )?
                 }
             }
@@ -690,17 +701,16 @@ fn conn_row(f: &FleetConnection) -> Value {
 }
 
 pub fn alert_json(a: &Alert) -> Value {
-    let evidence: Map<String, Value> = a
+    let evidence: Vec<Value> = a
         .evidence
         .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect::<std::collections::BTreeMap<_, _>>()
-        .into_iter()
+        .map(|e| json!({"field": e.field, "value": e.value}))
         .collect();
     json!({
-        "id": a.id, "kind": a.kind, "severity": a.severity, "summary": a.summary,
-        "first_seen": a.first_seen, "last_seen": a.last_seen, "assets": a.assets,
-        "evidence": evidence,
+        "id": a.id, "kind": a.kind, "severity": a.severity, "title": a.title,
+        "description": a.description, "mitre": a.mitre, "src": a.src, "dst": a.dst,
+        "asset": a.asset, "protocol": a.protocol, "first_seen": a.first_seen,
+        "last_seen": a.last_seen, "count": a.count, "evidence": evidence,
     })
 }
 
@@ -715,5 +725,6 @@ pub fn fleet_alert_json(f: &FleetAlert) -> Value {
 fn alert_row(f: &FleetAlert) -> Value {
     let a = f.alert.clone().unwrap_or_default();
     json!({"id": f.id, "site": f.site, "state": f.state, "severity": a.severity,
-           "kind": a.kind, "summary": a.summary})
+           "kind": a.kind, "src": a.src, "dst": a.dst, "count": a.count,
+           "last_seen": a.last_seen, "title": a.title})
 }

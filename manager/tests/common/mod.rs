@@ -215,7 +215,7 @@ pub fn alert(seq: u64, id: &str) -> Delta {
             id: id.into(),
             kind: "new_asset".into(),
             severity: "low".into(),
-            summary: "new asset".into(),
+            title: "new asset".into(),
             ..Default::default()
         })),
     }

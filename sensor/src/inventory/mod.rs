@@ -189,7 +189,9 @@ impl Inventory {
                     None => {}
                 }
             }
-            Observation::Operation { op, function_code } => {
+            Observation::Operation {
+                op, function_code, ..
+            } => {
                 if let Some(c) = self.conn_of(origin) {
                     c.operations.insert(op.as_str().to_string());
                     if let Some(fc) = function_code {
@@ -224,6 +226,8 @@ impl Inventory {
             Observation::ProtocolViolation { protocol, .. } => {
                 *self.violations.entry(protocol.to_string()).or_default() += 1;
             }
+            // Facts for detection only.
+            Observation::AuthFailure { .. } | Observation::Lookup { .. } => {}
         }
     }
 

@@ -247,6 +247,7 @@ fn a_collector_that_serves_sql_to_the_office_is_a_historian() {
         Observation::Operation {
             op: Operation::Read,
             function_code: Some(3),
+            details: Vec::new(),
         },
     );
     // An office host queries its SQL Server port (no dissector: no protocol name).

@@ -243,6 +243,7 @@ impl BacnetDissector {
                 Observation::Operation {
                     op,
                     function_code: Some(bvlc_function_code(bvll.function)),
+                    details: Vec::new(),
                 },
                 out,
             );
@@ -295,6 +296,7 @@ impl BacnetDissector {
                     Some(op) => Observation::Operation {
                         op,
                         function_code: Some(code),
+                        details: Vec::new(),
                     },
                     None => Observation::FunctionCode(code),
                 };
@@ -313,6 +315,7 @@ impl BacnetDissector {
                     Some(op) => Observation::Operation {
                         op,
                         function_code: Some(code),
+                        details: Vec::new(),
                     },
                     None => Observation::FunctionCode(code),
                 };

@@ -571,6 +571,7 @@ fn push_op(out: &mut Vec<Observation>, op: Operation, code: u8) {
     out.push(Observation::Operation {
         op,
         function_code: Some(u32::from(code)),
+        details: Vec::new(),
     });
 }
 

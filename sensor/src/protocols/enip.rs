@@ -465,6 +465,7 @@ fn emit(seen: &mut Seen, op: Option<Operation>, code: u32, out: &mut Vec<Observa
         Some(op) => Observation::Operation {
             op,
             function_code: Some(code),
+            details: Vec::new(),
         },
         None => Observation::FunctionCode(code),
     });

@@ -343,6 +343,7 @@ fn operation(out: &mut Vec<Observation>, op: Operation) {
     out.push(Observation::Operation {
         op,
         function_code: None,
+        details: Vec::new(),
     });
 }
 

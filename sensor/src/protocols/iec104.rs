@@ -448,10 +448,12 @@ impl Iec104 {
             Some(Operation::FileTransfer) => out.push(Observation::Operation {
                 op: Operation::FileTransfer,
                 function_code: Some(code),
+                details: Vec::new(),
             }),
             Some(op) if h.cause == cause::ACTIVATION => out.push(Observation::Operation {
                 op,
                 function_code: Some(code),
+                details: Vec::new(),
             }),
             _ => out.push(Observation::FunctionCode(code)),
         }

@@ -508,6 +508,7 @@ fn emit_operations(req: &Request, out: &mut Vec<Observation>) {
         out.push(Observation::Operation {
             op,
             function_code: Some(code),
+            details: Vec::new(),
         });
     }
 }

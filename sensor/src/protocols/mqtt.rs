@@ -399,6 +399,7 @@ impl Mqtt {
                     Some(op) => Observation::Operation {
                         op,
                         function_code: Some(u32::from(h.kind.0)),
+                        details: Vec::new(),
                     },
                     None => Observation::FunctionCode(u32::from(h.kind.0)),
                 });

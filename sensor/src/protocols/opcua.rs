@@ -555,6 +555,7 @@ impl OpcUa {
             Some(Some(op)) => out.push(Observation::Operation {
                 op,
                 function_code: Some(type_id),
+                details: Vec::new(),
             }),
             Some(None) => out.push(Observation::FunctionCode(type_id)),
             None if self.security == Security::Cleartext => {

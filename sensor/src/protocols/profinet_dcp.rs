@@ -448,6 +448,7 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
             out.push(Observation::Operation {
                 op: Operation::Identify,
                 function_code: code,
+                details: Vec::new(),
             });
         }
         (service::GET, true) => {
@@ -455,6 +456,7 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
             out.push(Observation::Operation {
                 op: Operation::Read,
                 function_code: code,
+                details: Vec::new(),
             });
         }
         (service::SET, true) => {
@@ -488,6 +490,7 @@ fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
                 out.push(Observation::Operation {
                     op,
                     function_code: Some(u32::from(pdu.service)),
+                    details: Vec::new(),
                 });
             }
         }

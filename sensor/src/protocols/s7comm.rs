@@ -599,6 +599,7 @@ fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32) {
         Some(op) => Observation::Operation {
             op,
             function_code: Some(code),
+            details: Vec::new(),
         },
         None => Observation::FunctionCode(code),
     });

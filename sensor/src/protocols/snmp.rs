@@ -310,11 +310,13 @@ fn emit_pdu(pdu: &Pdu<'_>, sender: Subject, out: &mut Vec<Observation>) {
             out.push(Observation::Operation {
                 op: Operation::Read,
                 function_code: code,
+                details: Vec::new(),
             });
         }
         PduType::SET_REQUEST => out.push(Observation::Operation {
             op: Operation::Write,
             function_code: code,
+            details: Vec::new(),
         }),
         PduType::RESPONSE => emit_identity(pdu, sender, out),
         PduType::TRAP_V1 => {

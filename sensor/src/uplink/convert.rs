@@ -86,14 +86,23 @@ pub fn alert(a: &m::Alert) -> p::Alert {
         id: a.id.clone(),
         kind: a.kind.clone(),
         severity: a.severity.clone(),
-        summary: a.summary.clone(),
+        title: a.title.clone(),
+        description: a.description.clone(),
+        mitre: a.mitre.clone(),
+        src: a.src.clone(),
+        dst: a.dst.clone(),
+        asset: a.asset.clone(),
+        protocol: a.protocol.clone(),
         first_seen: a.first_seen.clone(),
         last_seen: a.last_seen.clone(),
-        assets: a.assets.clone(),
+        count: a.count,
         evidence: a
             .evidence
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|e| p::AlertEvidence {
+                field: e.field.clone(),
+                value: e.value.clone(),
+            })
             .collect(),
     }
 }

@@ -199,6 +199,7 @@ fn op(op: Operation, code: u32) -> Observation {
     Observation::Operation {
         op,
         function_code: Some(code),
+        details: Vec::new(),
     }
 }
 

@@ -30,6 +30,7 @@ fn op(op: Operation) -> Observation {
     Observation::Operation {
         op,
         function_code: None,
+        details: Vec::new(),
     }
 }
 

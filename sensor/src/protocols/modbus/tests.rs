@@ -59,6 +59,7 @@ fn op(op: Operation, fc: u32) -> Observation {
     Observation::Operation {
         op,
         function_code: Some(fc),
+        details: Vec::new(),
     }
 }
 

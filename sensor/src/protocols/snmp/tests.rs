@@ -89,7 +89,8 @@ fn walk_gives_sysdescr_and_sysname_of_the_agent() {
             login(""),
             Observation::Operation {
                 op: Operation::Read,
-                function_code: Some(1)
+                function_code: Some(1),
+                details: Vec::new(),
             },
             id(
                 Subject::Server,
@@ -125,7 +126,8 @@ fn v1_get_gives_vendor_from_enterprise_number() {
             login(""),
             Observation::Operation {
                 op: Operation::Read,
-                function_code: Some(0)
+                function_code: Some(0),
+                details: Vec::new(),
             },
             id(
                 Subject::Server,
@@ -147,7 +149,8 @@ fn set_is_a_write_and_the_community_never_leaks() {
             login(""),
             Observation::Operation {
                 op: Operation::Write,
-                function_code: Some(3)
+                function_code: Some(3),
+                details: Vec::new(),
             },
         ]
     );
@@ -173,6 +176,7 @@ fn v3_no_auth_reports_the_user_name_once() {
     let read = |fc| Observation::Operation {
         op: Operation::Read,
         function_code: Some(fc),
+        details: Vec::new(),
     };
     assert_eq!(out, vec![read(0), login("username"), read(1), read(1)]);
 }
@@ -189,7 +193,8 @@ fn v3_with_auth_reports_no_login() {
         out,
         vec![Observation::Operation {
             op: Operation::Read,
-            function_code: Some(1)
+            function_code: Some(1),
+            details: Vec::new(),
         }]
     );
     // Privacy without authentication is invalid (RFC 3412 §7.2).
