@@ -2,12 +2,14 @@
 
 use crate::capture::pcap::CaptureFile;
 use crate::capture::{CaptureError, PacketSource};
+use crate::detect::{derive, DetectConfig};
 use crate::inventory;
 use crate::pipeline::Pipeline;
 use crate::store::{self, Store, StoreError};
 use otwatch_common::model::InventoryReport;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What `analyze` was asked to do.
@@ -18,6 +20,8 @@ pub struct AnalyzeOptions {
     pub state: Option<PathBuf>,
     /// Print progress on stderr (only honoured when stderr is a terminal).
     pub progress: bool,
+    /// Detection: thresholds, policy, rules, indicators.
+    pub detect: Arc<DetectConfig>,
 }
 
 /// The result: the report, plus the capture errors met on the way (the packets before each
@@ -47,7 +51,8 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
         None => Store::temporary()?,
     };
     let (inventory, earlier) = store.load()?;
-    let mut pipeline = Pipeline::default();
+    let mut pipeline =
+        Pipeline::with_detection(Default::default(), Default::default(), opts.detect.clone());
     pipeline.inventory = inventory;
     let mut capture_errors = Vec::new();
     let show = opts.progress && std::io::stderr().is_terminal();
@@ -58,9 +63,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
     }
     pipeline.finish();
     let stats = store::merge_stats(earlier, pipeline.capture_stats());
+    let mut report = inventory::report(&pipeline.inventory, stats.clone());
+    // Alerts that need the whole inventory (Purdue levels), kept with the others.
+    derive::finish(&mut pipeline.inventory.alerts, &mut report, &opts.detect);
     store.save(&pipeline.inventory, &stats)?;
     Ok(AnalyzeOutcome {
-        report: inventory::report(&pipeline.inventory, stats),
+        report,
         capture_errors,
     })
 }

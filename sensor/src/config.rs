@@ -14,6 +14,7 @@ pub struct SensorConfig {
     pub state: StateConfig,
     pub metrics: MetricsConfig,
     pub uplink: UplinkSection,
+    pub detect: DetectSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,9 +158,90 @@ impl Default for UplinkSection {
     }
 }
 
+/// Detection: the policy, analyst rules, indicators, and thresholds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectSection {
+    /// A policy file (from `otwatch-sensor policy learn`) to protect with.
+    pub policy: Option<PathBuf>,
+    /// A directory of analyst rule files (`*.toml`), or one file; reloaded on SIGHUP.
+    pub rules: Option<PathBuf>,
+    /// Indicator-of-compromise files: STIX 2.1 bundles or CSV lists; reloaded on SIGHUP.
+    pub ioc: Vec<PathBuf>,
+    /// Learn the policy over this much capture time ("30m", "12h", "7d"), keep it in the
+    /// store, then protect with it. A policy already learned in the store is used as is.
+    pub learn_for: Option<String>,
+    pub thresholds: crate::detect::DetectSettings,
+}
+
+impl DetectSection {
+    /// Reads the policy, rules and indicator files and checks the thresholds. Errors name
+    /// the file and line.
+    pub fn build(&self) -> Result<crate::detect::DetectConfig, DetectLoadError> {
+        use crate::detect::{ioc::IocSet, policy::Policy, rules::RuleSet, DetectConfig};
+        self.thresholds.check().map_err(DetectLoadError)?;
+        if self.policy.is_some() && self.learn_for.is_some() {
+            return Err(DetectLoadError(
+                "a policy file and learn_for exclude each other: learn first (policy learn, or run --learn-for), then protect with --policy".into(),
+            ));
+        }
+        if let Some(l) = &self.learn_for {
+            parse_duration(l).map_err(|e| DetectLoadError(format!("detect.learn_for: {e}")))?;
+        }
+        let policy = match &self.policy {
+            Some(p) => Some(Policy::load(p).map_err(|e| DetectLoadError(format!("policy {e}")))?),
+            None => None,
+        };
+        let rules = match &self.rules {
+            Some(d) => RuleSet::load(d).map_err(|e| DetectLoadError(format!("rules {e}")))?,
+            None => RuleSet::default(),
+        };
+        let mut iocs = IocSet::default();
+        for f in &self.ioc {
+            iocs.load(f)
+                .map_err(|e| DetectLoadError(format!("indicators {e}")))?;
+        }
+        Ok(DetectConfig {
+            settings: self.thresholds.clone(),
+            policy,
+            rules,
+            iocs,
+        })
+    }
+}
+
+/// A duration such as "90s", "30m", "12h", "7d" (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 30m, 12h or 7d"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    if n == 0 {
+        return Err(format!("{s:?} must be longer than zero"));
+    }
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
+}
+
+/// A detection file (policy, rules, indicators) or setting that cannot be used: the message
+/// names the file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}; nothing was started")]
+pub struct DetectLoadError(pub String);
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}; see deploy/sensor.toml for every setting and its default")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub String);
 
 impl SensorConfig {
     /// Loads `file` (if given) and the `OTWATCH_*` environment over the defaults.

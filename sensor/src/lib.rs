@@ -7,6 +7,8 @@
 //! - [`flow`]: the bidirectional flow table, TCP state and per-direction stream reassembly.
 //! - [`protocols`]: one dissector per protocol behind the [`protocols::Dissector`] seam.
 //! - [`inventory`]: folds observations and flow counters into assets and connections.
+//! - [`detect`]: alerts from the same observations: operations on controllers, attacks,
+//!   deviations from a learned policy, analyst rules and indicators of compromise.
 //! - [`store`]: the sled-backed state that lets a later run continue an inventory.
 //! - [`pipeline`]: wires them together for `analyze`.
 //! - [`run`]: the same pipeline on live interfaces ([`capture::af_packet`]), with workers,
@@ -21,6 +23,7 @@ pub mod analyze;
 pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod detect;
 pub mod flow;
 pub mod inventory;
 pub mod metrics;

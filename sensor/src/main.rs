@@ -43,9 +43,26 @@ enum Command {
         /// No progress on stderr.
         #[arg(long, short)]
         quiet: bool,
+        #[command(flatten)]
+        detect: DetectArgs,
         /// Capture files, analysed in the order given as one continuous capture.
         #[arg(value_name = "PCAP", required = true)]
         inputs: Vec<PathBuf>,
+    },
+    /// Learn, check and export site policies (the baseline deviations are measured against).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Check analyst rule files (every error with its file and line).
+    Rules {
+        #[command(subcommand)]
+        command: CheckCommand,
+    },
+    /// Check indicator-of-compromise files (STIX 2.1 bundles, CSV lists).
+    Ioc {
+        #[command(subcommand)]
+        command: CheckCommand,
     },
     /// Capture live from mirror-port interfaces until SIGINT/SIGTERM, keeping the inventory
     /// in the state directory. Needs CAP_NET_RAW (af_packet) or CAP_NET_ADMIN+CAP_BPF (af_xdp).
@@ -86,6 +103,12 @@ enum Command {
         /// to acknowledge everything (the rest is sent by the next run).
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         drain_timeout: u64,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Learn the policy over this much capture time (30m, 12h, 7d), keep it in the state
+        /// store, then protect with it; `policy export --state DIR` prints it.
+        #[arg(long, value_name = "DURATION")]
+        learn_for: Option<String>,
     },
     /// Enrol with a manager: make a key pair, get a certificate for it with a one-time token
     /// from `otwatch-manager token create`, and keep both in STATE/uplink.
@@ -111,6 +134,68 @@ enum Command {
         state: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+}
+
+/// Detection inputs shared by analyze and run.
+#[derive(clap::Args)]
+struct DetectArgs {
+    /// Protect with this policy (from `policy learn`): deviations from it become alerts.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Analyst rules: a directory of *.toml files, or one file (reloaded on SIGHUP by run).
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Indicators of compromise: a STIX 2.1 bundle or a CSV list (repeat for several).
+    #[arg(long, value_name = "FILE")]
+    ioc: Vec<PathBuf>,
+}
+
+impl DetectArgs {
+    fn apply(self, d: &mut otwatch_sensor::config::DetectSection) {
+        if let Some(p) = self.policy {
+            d.policy = Some(p);
+        }
+        if let Some(r) = self.rules {
+            d.rules = Some(r);
+        }
+        d.ioc.extend(self.ioc);
+    }
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Learn a policy from capture files of normal operation and write it as TOML.
+    Learn {
+        /// Write the policy here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The site the policy is for (a label kept in the file).
+        #[arg(long, default_value = "")]
+        site: String,
+        #[arg(long, short)]
+        quiet: bool,
+        #[arg(value_name = "PCAP", required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Print the policy a sensor learned live (`run --learn-for`).
+    Export {
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+    },
+    /// Validate a policy file; errors give the line.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// Validate the files; errors give the file and line.
+    Check {
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -144,12 +229,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             state,
             quiet,
+            detect,
             inputs,
         } => {
+            let mut d = otwatch_sensor::config::DetectSection::default();
+            detect.apply(&mut d);
             let outcome = analyze(&AnalyzeOptions {
                 inputs,
                 state,
                 progress: !quiet,
+                detect: Arc::new(d.build()?),
             })?;
             let text = match format {
                 Format::Json => output::to_json(&outcome.report),
@@ -185,8 +274,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             speed,
             manager,
             drain_timeout,
+            detect,
+            learn_for,
         } => {
             let mut cfg = SensorConfig::load(config.as_deref())?;
+            detect.apply(&mut cfg.detect);
+            if let Some(l) = learn_for {
+                cfg.detect.learn_for = Some(l);
+            }
             cfg.capture.interfaces.extend(interfaces);
             if let Some(m) = capture {
                 cfg.capture.mode = m;
@@ -206,10 +301,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(m) = manager {
                 cfg.uplink.manager = Some(m);
             }
+            // SIGHUP reloads the rules and indicator files.
+            let reload = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+                .context("cannot install signal handlers")?;
             let opts = RunOptions {
                 pcap,
                 speed,
                 drain_timeout: std::time::Duration::from_secs(drain_timeout),
+                reload: Some(reload),
             };
             let shutdown = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -261,6 +361,47 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy { command } => policy(command),
+        Command::Rules {
+            command: CheckCommand::Check { paths },
+        } => {
+            for p in &paths {
+                let set = otwatch_sensor::detect::rules::RuleSet::load(p)?;
+                println!(
+                    "{}: ok, {} rule(s): {}",
+                    p.display(),
+                    set.rules.len(),
+                    set.rules
+                        .iter()
+                        .map(|r| r.kind)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ioc {
+            command: CheckCommand::Check { paths },
+        } => {
+            for p in &paths {
+                let mut set = otwatch_sensor::detect::ioc::IocSet::default();
+                set.load(p)?;
+                println!(
+                    "{}: ok, {} indicator value(s){}",
+                    p.display(),
+                    set.indicators.len(),
+                    if set.skipped > 0 {
+                        format!(
+                            "; {} indicator(s) about other observables (file hashes, ...) skipped",
+                            set.skipped
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inventory { state, format } => {
             let (report, from) = live::read_inventory(&state)?;
             if from == InventorySource::Snapshot {
@@ -274,6 +415,68 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Table => output::to_table(&report),
             };
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    use otwatch_sensor::detect::policy::Policy;
+    match command {
+        PolicyCommand::Learn {
+            out,
+            site,
+            quiet,
+            inputs,
+        } => {
+            let outcome = analyze(&AnalyzeOptions {
+                inputs,
+                state: None,
+                progress: !quiet,
+                detect: Default::default(),
+            })?;
+            for e in &outcome.capture_errors {
+                eprintln!("error: {e}");
+            }
+            let p = Policy::learn(&outcome.report, &site);
+            let text = p.to_toml();
+            match &out {
+                Some(path) => std::fs::write(path, &text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => {
+                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                }
+            }
+            eprintln!(
+                "learned {} assets, {} conversations and {} known alerts from {} packets ({} .. {}); review it, then protect with `otwatch-sensor analyze --policy {}` or `run --policy`",
+                p.assets.len(),
+                p.conversations.len(),
+                p.allows.len(),
+                outcome.report.stats.packets,
+                p.learned_from,
+                p.learned_until,
+                out.as_ref().map_or("FILE".into(), |o| o.display().to_string())
+            );
+            Ok(if outcome.capture_errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        PolicyCommand::Export { state } => {
+            let text = live::read_policy(&state)?;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Check { file } => {
+            let p = Policy::load(&file)?;
+            println!(
+                "{}: ok, {} assets, {} conversations, {} allowed alerts",
+                file.display(),
+                p.assets.len(),
+                p.conversations.len(),
+                p.allows.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -94,6 +94,86 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// Alert rows shown in the table; the JSON has them all.
+const ALERT_ROWS: usize = 30;
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+/// The alerts, most severe first.
+fn alerts(out: &mut String, r: &InventoryReport) {
+    if r.alerts.is_empty() {
+        let _ = writeln!(out, "\nALERTS: none");
+        return;
+    }
+    let mut by_sev: BTreeMap<std::cmp::Reverse<u8>, (String, usize)> = BTreeMap::new();
+    for a in &r.alerts {
+        by_sev
+            .entry(std::cmp::Reverse(severity_rank(&a.severity)))
+            .or_insert_with(|| (a.severity.clone(), 0))
+            .1 += 1;
+    }
+    let counts: Vec<String> = by_sev.values().map(|(s, n)| format!("{n} {s}")).collect();
+    let _ = writeln!(out, "\nALERTS ({}: {})", r.alerts.len(), counts.join(", "));
+    let mut v: Vec<&otwatch_common::model::Alert> = r.alerts.iter().collect();
+    v.sort_by(|a, b| {
+        severity_rank(&b.severity)
+            .cmp(&severity_rank(&a.severity))
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.id.cmp(&b.id))
+    });
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .take(ALERT_ROWS)
+        .map(|a| {
+            let pair = match (a.src.is_empty(), a.dst.is_empty()) {
+                (false, false) => format!("{} -> {}", a.src, a.dst),
+                (false, true) => a.src.clone(),
+                (true, _) => a.dst.clone(),
+            };
+            vec![
+                a.severity.to_uppercase(),
+                a.kind.clone(),
+                cut(&pair, 40),
+                a.protocol.clone(),
+                a.count.to_string(),
+                a.first_seen
+                    .get(..19)
+                    .unwrap_or(&a.first_seen)
+                    .replace('T', " "),
+                cut(&a.title, 70),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "SEVERITY",
+            "KIND",
+            "SRC -> DST",
+            "PROTOCOL",
+            "COUNT",
+            "FIRST SEEN (UTC)",
+            "TITLE",
+        ],
+        &rows,
+    );
+    if v.len() > ALERT_ROWS {
+        let _ = writeln!(
+            out,
+            "  … and {} more (--format json lists every alert with its evidence)",
+            v.len() - ALERT_ROWS
+        );
+    }
+}
+
 fn asset_name(a: &Asset) -> String {
     a.ips
         .first()
@@ -119,6 +199,7 @@ pub fn to_table(r: &InventoryReport) -> String {
     if !s.first_packet.is_empty() {
         let _ = writeln!(out, "capture time: {} .. {}", s.first_packet, s.last_packet);
     }
+    alerts(&mut out, r);
     let mut groups: BTreeMap<(usize, &str), Vec<&Asset>> = BTreeMap::new();
     for a in &r.assets {
         groups

@@ -4,6 +4,7 @@
 use crate::capture::Frame;
 use crate::decode::defrag::{DefragLimits, Defragmenter};
 use crate::decode::{self, l4, DecodeError, IpPacket, Net, Packet, L4};
+use crate::detect::{self, DetectConfig, Detector};
 use crate::flow::table::PacketInfo;
 use crate::flow::{FlowConfig, FlowEvent, FlowTable};
 use crate::inventory::{Inventory, Origin};
@@ -12,6 +13,7 @@ use otwatch_common::model::CaptureStats;
 use otwatch_common::observation::{Observation, Role, Subject};
 use otwatch_common::Timestamp;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Tunnels opened inside tunnels at most this deep.
 const MAX_ENCAP_DEPTH: u8 = 3;
@@ -32,6 +34,7 @@ pub struct Pipeline {
     defrag: Defragmenter,
     pub inventory: Inventory,
     pub stats: RunStats,
+    pub detector: Detector,
     obs: Vec<Observation>,
 }
 
@@ -57,8 +60,16 @@ impl Pipeline {
             defrag: Defragmenter::new(defrag),
             inventory: Inventory::default(),
             stats: RunStats::default(),
+            detector: Detector::default(),
             obs: Vec::new(),
         }
+    }
+
+    /// A pipeline that detects with `cfg` (policy, rules, indicators, thresholds).
+    pub fn with_detection(flow: FlowConfig, defrag: DefragLimits, cfg: Arc<DetectConfig>) -> Self {
+        let mut p = Pipeline::new(flow, defrag);
+        p.detector = Detector::new(cfg);
+        p
     }
 
     /// Handles one captured frame.
@@ -91,6 +102,8 @@ impl Pipeline {
                 };
                 // RFC 826: the sender pair is the sender's own (gratuitous ARP included).
                 // A sender IP of 0.0.0.0 is an address probe (RFC 5227) and binds nothing.
+                self.detector
+                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac);
                 let role = if a.op == decode::ArpRepr::REPLY {
                     Role::Server
                 } else {
@@ -147,7 +160,15 @@ impl Pipeline {
         // Each frame dissector says itself who speaks in which role (a DCP request is a client).
         (spec.parse)(src, payload, ts, &mut self.obs);
         let origin = Origin::Frame { src, ts };
+        let from = detect::Source::Frame {
+            src,
+            dst: p.dst_mac,
+            ts,
+            protocol: spec.name,
+        };
         for o in self.obs.drain(..) {
+            self.detector
+                .observe_all(&mut self.inventory.alerts, from, &o);
             self.inventory.observe(origin, o);
         }
     }
@@ -201,14 +222,27 @@ impl Pipeline {
     fn apply_events(&mut self) {
         for ev in self.flows.drain_events() {
             match ev {
-                FlowEvent::Observation { ctx, protocol, obs } => self.inventory.observe(
-                    Origin::Flow {
-                        ctx: &ctx,
-                        protocol,
-                    },
-                    obs,
-                ),
-                FlowEvent::Summary(s) => self.inventory.add_flow(&s),
+                FlowEvent::Observation { ctx, protocol, obs } => {
+                    self.detector.observe_all(
+                        &mut self.inventory.alerts,
+                        detect::Source::Flow {
+                            ctx: &ctx,
+                            protocol,
+                        },
+                        &obs,
+                    );
+                    self.inventory.observe(
+                        Origin::Flow {
+                            ctx: &ctx,
+                            protocol,
+                        },
+                        obs,
+                    )
+                }
+                FlowEvent::Summary(s) => {
+                    self.detector.flow(&mut self.inventory.alerts, &s);
+                    self.inventory.add_flow(&s)
+                }
             }
         }
     }

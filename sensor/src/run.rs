@@ -27,7 +27,10 @@
 use crate::capture::af_packet::{poll_any, AfPacketConfig, AfPacketSocket};
 use crate::capture::af_xdp::{self, XdpAttach, XdpConfig, XdpProgram, ZeroCopy};
 use crate::capture::live::{CaptureMode, LiveCounters, LiveError, LiveSource};
-use crate::config::SensorConfig;
+use crate::config::{DetectLoadError, SensorConfig};
+use crate::detect::policy::Policy;
+use crate::detect::text::SourceText;
+use crate::detect::{derive, SharedConfig};
 use crate::inventory::{self, Inventory};
 use crate::metrics::{self, MetricsView, UplinkMetrics};
 use crate::pipeline::Pipeline;
@@ -48,6 +51,8 @@ use replay::{mark_replay_done, replay_base, Replayer};
 
 /// Name of the report snapshot written beside the store at every commit.
 pub const SNAPSHOT: &str = "inventory.json";
+/// Name of the policy learned live, written beside the store (also kept in it).
+pub const POLICY_FILE: &str = "policy.toml";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -82,6 +87,10 @@ pub enum RunError {
     Thread(#[source] std::io::Error),
     #[error(transparent)]
     Uplink(#[from] UplinkError),
+    #[error(transparent)]
+    Detect(#[from] DetectLoadError),
+    #[error("no policy in {0}: the sensor has not learned one (run it with --learn-for DURATION), or it was given one with --policy FILE")]
+    NoPolicy(String),
 }
 
 /// How fast `run --pcap` replays.
@@ -122,6 +131,8 @@ pub struct RunOptions {
     /// At the end of a replay, or of a live run stopped by a signal, how long to wait for the
     /// manager to acknowledge everything.
     pub drain_timeout: Duration,
+    /// Set (by SIGHUP) to reload the rules and indicator files.
+    pub reload: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunOptions {
@@ -130,6 +141,7 @@ impl Default for RunOptions {
             pcap: Vec::new(),
             speed: Speed::Max,
             drain_timeout: Duration::from_secs(30),
+            reload: None,
         }
     }
 }
@@ -329,6 +341,8 @@ struct Worker {
     stop: Arc<AtomicBool>,
     epoch: Arc<AtomicU64>,
     drain: Duration,
+    detect: Arc<SharedConfig>,
+    detect_seen: u64,
 }
 
 impl Worker {
@@ -360,6 +374,8 @@ impl Worker {
 
     /// Reads every socket once; returns the frames handled.
     fn round(&mut self) -> Result<usize, String> {
+        self.detect
+            .refresh(&mut self.pipeline.detector, &mut self.detect_seen);
         let mut n = 0;
         for s in self.sources.iter_mut() {
             match s.next_batch() {
@@ -446,6 +462,10 @@ struct Committer {
     uplink: Option<Uplink>,
     /// For the status delta: "pcap" or the live backends in use.
     capture_mode: String,
+    detect: Arc<SharedConfig>,
+    /// Learning the policy until the capture spans this long.
+    learn_for: Option<Duration>,
+    site: String,
 }
 
 impl Committer {
@@ -468,9 +488,15 @@ impl Committer {
     }
 
     fn commit(&mut self) -> InventoryReport {
-        let inv = self.merged();
+        let mut inv = self.merged();
         let stats = store::merge_stats(self.earlier.clone(), self.run_stats());
-        let report = inventory::report(&inv, stats.clone());
+        let mut report = inventory::report(&inv, stats.clone());
+        // Alerts that need the whole inventory: kept in the base so they persist (their ids
+        // are stable, so deriving again updates them), and shown with the workers' alerts.
+        let cfg = self.detect.get();
+        derive::derive(&mut self.base.alerts, &report, &cfg);
+        derive::finish(&mut inv.alerts, &mut report, &cfg);
+        self.learn(&report);
         let saved = self.store.save(&inv, &stats);
         match &saved {
             Ok(()) => {
@@ -496,6 +522,63 @@ impl Committer {
             self.enqueue(&report);
         }
         report
+    }
+
+    /// While learning: once the capture spans the learning time, the policy is learned from
+    /// the inventory so far, kept in the store and beside it, and protects from then on.
+    fn learn(&mut self, report: &InventoryReport) {
+        let Some(span) = self.learn_for else { return };
+        let parse = |s: &str| otwatch_common::Timestamp::parse_rfc3339(s);
+        let (Some(first), Some(last)) = (
+            parse(&report.stats.first_packet),
+            parse(&report.stats.last_packet),
+        ) else {
+            return;
+        };
+        if u128::from(last.0.saturating_sub(first.0)) < span.as_nanos() {
+            return;
+        }
+        let p = Policy::learn(report, &self.site);
+        let text = p.to_toml();
+        if let Err(e) = self.store.save_policy(&text) {
+            tracing::error!("cannot keep the learned policy: {e}; learning goes on");
+            return;
+        }
+        let _ = metrics::write_atomic(&self.dir.join(POLICY_FILE), text.as_bytes());
+        tracing::info!(
+            assets = p.assets.len(),
+            conversations = p.conversations.len(),
+            allowed = p.allows.len(),
+            "learned the policy over {} of capture time; protecting with it from now on (`otwatch-sensor policy export --state {}` prints it)",
+            report.stats.first_packet.clone() + ".." + &report.stats.last_packet,
+            self.dir.display()
+        );
+        let mut cfg = (*self.detect.get()).clone();
+        cfg.policy = Some(p);
+        self.detect.set(Arc::new(cfg));
+        self.learn_for = None;
+    }
+
+    /// SIGHUP: reads the rules and indicator files again (and the policy file, unless the
+    /// policy was learned live). A bad file is logged and the running set kept.
+    fn reload(&mut self, section: &crate::config::DetectSection) {
+        match section.build() {
+            Ok(mut cfg) => {
+                let cur = self.detect.get();
+                if section.policy.is_none() {
+                    cfg.policy = cur.policy.clone();
+                }
+                tracing::info!(
+                    rules = cfg.rules.rules.len(),
+                    indicators = cfg.iocs.indicators.len(),
+                    "reloaded the detection files"
+                );
+                self.detect.set(Arc::new(cfg));
+            }
+            Err(e) => {
+                tracing::error!("cannot reload the detection files: {e}; keeping the ones loaded")
+            }
+        }
     }
 
     /// Queues what changed since the last commit for the manager.
@@ -667,6 +750,15 @@ pub fn run_with(
         return Err(RunError::NoInterface);
     }
     let workers = cfg.capture.worker_count();
+    // Detection files first: a mistake in them must stop the sensor before anything starts.
+    let detect_cfg = cfg.detect.build()?;
+    let learn_for = cfg
+        .detect
+        .learn_for
+        .as_deref()
+        .map(crate::config::parse_duration)
+        .transpose()
+        .map_err(|e| DetectLoadError(format!("learn_for: {e}")))?;
     // Sockets first: a missing privilege is the most likely error and should not leave a
     // store behind.
     let (per_worker, programs) = if replay {
@@ -682,6 +774,31 @@ pub fn run_with(
         (base, earlier) = replay_base(&store, opts, base, earlier)?;
     }
     let uplink = start_uplink(cfg, &store)?;
+    let mut detect_cfg = detect_cfg;
+    let mut learn_for = learn_for;
+    if learn_for.is_some() {
+        if let Some(text) = store.policy()? {
+            let src = SourceText::new(&format!("{}/{POLICY_FILE}", dir.display()), &text);
+            let p = Policy::parse(&src)
+                .map_err(|e| DetectLoadError(format!("the learned policy {e}")))?;
+            tracing::info!(
+                assets = p.assets.len(),
+                conversations = p.conversations.len(),
+                "protecting with the policy learned earlier (policy export --state {} prints it)",
+                dir.display()
+            );
+            detect_cfg.policy = Some(p);
+            learn_for = None;
+        } else {
+            tracing::info!("learning the policy; alerts on deviations start once it is learned");
+        }
+    }
+    let detect = Arc::new(SharedConfig::new(Arc::new(detect_cfg)));
+    let site = LinkInfo::load(&dir)
+        .ok()
+        .flatten()
+        .map(|i| i.site)
+        .unwrap_or_default();
     let metrics_text = Arc::new(Mutex::new(String::new()));
     if let Some(addr) = cfg.metrics.listen.as_deref().filter(|a| !a.is_empty()) {
         let local =
@@ -725,6 +842,8 @@ pub fn run_with(
             epoch: epoch.clone(),
             answered: 0,
             next_tick: Instant::now(),
+            detect: detect.clone(),
+            detect_seen: 0,
         };
         let h = std::thread::Builder::new()
             .name("replay".into())
@@ -741,6 +860,8 @@ pub fn run_with(
             stop: stop.clone(),
             epoch: epoch.clone(),
             drain,
+            detect: detect.clone(),
+            detect_seen: 0,
         };
         let h = std::thread::Builder::new()
             .name(format!("worker-{id}"))
@@ -772,6 +893,9 @@ pub fn run_with(
         metrics_file: cfg.metrics.file.clone(),
         uplink,
         capture_mode,
+        detect,
+        learn_for,
+        site,
     };
     let interval = cfg.state.commit_interval();
     let mut next_commit = Instant::now() + interval;
@@ -801,6 +925,13 @@ pub fn run_with(
                 pending = None;
                 next_commit = Instant::now() + interval;
             }
+        }
+        if opts
+            .reload
+            .as_ref()
+            .is_some_and(|r| r.swap(false, Ordering::Relaxed))
+        {
+            c.reload(&cfg.detect);
         }
         if now >= next_metrics {
             c.publish_metrics();
@@ -877,5 +1008,22 @@ pub fn read_inventory(dir: &Path) -> Result<(InventoryReport, InventorySource), 
                 })?;
             Ok((report, InventorySource::Snapshot))
         }
+    }
+}
+
+/// The policy a sensor learned live (`run --learn-for`): from the store, or while the sensor
+/// runs, from the copy beside it.
+pub fn read_policy(dir: &Path) -> Result<String, RunError> {
+    if !dir.join("db").exists() && !dir.join(POLICY_FILE).exists() {
+        return Err(RunError::NoState(dir.display().to_string()));
+    }
+    let from_store = match Store::open(dir) {
+        Ok(store) => store.policy()?,
+        Err(_) => None,
+    };
+    match from_store {
+        Some(t) => Ok(t),
+        None => std::fs::read_to_string(dir.join(POLICY_FILE))
+            .map_err(|_| RunError::NoPolicy(dir.display().to_string())),
     }
 }

@@ -16,6 +16,8 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const SCHEMA: &[u8] = b"otwatch.sensor.store.v1";
 const STATS_KEY: &[u8] = b"stats";
 const VIOLATIONS_KEY: &[u8] = b"violations";
+const ALERTS_KEY: &[u8] = b"alerts";
+const POLICY_KEY: &[u8] = b"policy";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -87,6 +89,7 @@ impl Store {
         let meta = self.db.open_tree("meta")?;
         meta.remove(STATS_KEY)?;
         meta.remove(VIOLATIONS_KEY)?;
+        meta.remove(ALERTS_KEY)?;
         self.db.flush()?;
         Ok(())
     }
@@ -104,6 +107,22 @@ impl Store {
                 found: String::from_utf8_lossy(&v).into_owned(),
             }),
         }
+    }
+
+    /// The policy learned by `run --learn-for` (TOML text), if one was.
+    pub fn policy(&self) -> Result<Option<String>, StoreError> {
+        let meta = self.db.open_tree("meta")?;
+        Ok(meta
+            .get(POLICY_KEY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Keeps a learned policy (TOML text), flushed.
+    pub fn save_policy(&self, toml: &str) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta")?;
+        meta.insert(POLICY_KEY, toml.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Loads the inventory and the capture statistics saved so far.
@@ -132,6 +151,10 @@ impl Store {
         if let Some(v) = meta.get(VIOLATIONS_KEY)? {
             inv.violations = decode("violations", &v)?;
         }
+        if let Some(v) = meta.get(ALERTS_KEY)? {
+            inv.alerts = decode("alerts", &v)?;
+            inv.alerts.reindex();
+        }
         let stats = match meta.get(STATS_KEY)? {
             Some(v) => Some(decode::<CaptureStats>("stats", &v)?),
             None => None,
@@ -159,6 +182,7 @@ impl Store {
         let meta = self.db.open_tree("meta")?;
         meta.insert(STATS_KEY, encode(stats))?;
         meta.insert(VIOLATIONS_KEY, encode(&inv.violations))?;
+        meta.insert(ALERTS_KEY, encode(&inv.alerts))?;
         self.db.flush()?;
         Ok(())
     }

@@ -12,6 +12,7 @@ fn report(files: &[&str]) -> InventoryReport {
         inputs: files.iter().map(|f| dir.join(f)).collect(),
         state: None,
         progress: false,
+        ..Default::default()
     })
     .unwrap();
     assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);

@@ -202,6 +202,7 @@ fn live(n: u8, peer: &str, port: u16) -> InventoryReport {
         inputs: vec![pcap],
         state: None,
         progress: false,
+        ..Default::default()
     })
     .unwrap();
     assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);

@@ -12,6 +12,7 @@ fn report(file: &str) -> InventoryReport {
         inputs: vec![dir.join(file)],
         state: None,
         progress: false,
+        ..Default::default()
     })
     .unwrap();
     assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);

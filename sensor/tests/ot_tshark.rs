@@ -353,6 +353,7 @@ fn function_codes_per_connection_match_tshark() {
                 inputs: vec![file.clone()],
                 state: None,
                 progress: false,
+                ..Default::default()
             })
             .unwrap()
             .report;
@@ -473,6 +474,7 @@ fn profinet_dcp_roles_per_mac_match_tshark() {
             inputs: vec![file.clone()],
             state: None,
             progress: false,
+            ..Default::default()
         })
         .unwrap()
         .report;

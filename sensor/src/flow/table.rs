@@ -83,6 +83,21 @@ pub struct FlowSummary {
     /// The client's packets went to the broadcast MAC: the "server" address is a directed
     /// (subnet) broadcast, not a host.
     pub to_group: bool,
+    /// The server sent at least one packet so far.
+    pub answered: bool,
+    /// This is the first summary in which the flow is answered (count it once).
+    pub first_answer: bool,
+    /// A TCP flow the server accepted (SYN-ACK or payload from the server).
+    pub accepted: bool,
+    /// The server reset the TCP flow.
+    pub reset_by_server: bool,
+    /// The flow began with an ICMP echo request.
+    pub echo: bool,
+    /// The flow ended (this is its last summary).
+    pub ended: bool,
+    /// Packets from the client and from the server over the whole flow.
+    pub client_packets: u64,
+    pub server_packets: u64,
 }
 
 /// What the table produced while handling packets; drained by the pipeline.
@@ -131,6 +146,11 @@ struct Flow {
     client_ttl: u8,
     server_ttl: u8,
     to_group: bool,
+    to_client_packets: u64,
+    accepted: bool,
+    reset_by_server: bool,
+    answer_reported: bool,
+    echo: bool,
     app: App,
     probes: u8,
     /// [to_server, to_client]; allocated once a TCP flow carries payload worth parsing.
@@ -142,7 +162,10 @@ impl Flow {
         self.rst || (self.fin[0] && self.fin[1])
     }
 
-    fn summary(&mut self) -> FlowSummary {
+    fn summary(&mut self, ended: bool) -> FlowSummary {
+        let answered = self.to_client_packets > 0;
+        let first_answer = answered && !self.answer_reported;
+        self.answer_reported |= answered;
         let s = FlowSummary {
             client: self.client,
             server: self.server,
@@ -159,6 +182,14 @@ impl Flow {
             client_ttl: self.client_ttl,
             server_ttl: self.server_ttl,
             to_group: self.to_group,
+            answered,
+            first_answer,
+            accepted: self.accepted,
+            reset_by_server: self.reset_by_server,
+            echo: self.echo,
+            ended,
+            client_packets: self.packets - self.to_client_packets,
+            server_packets: self.to_client_packets,
         };
         self.reported_packets = self.packets;
         self.reported_bytes = self.bytes;
@@ -324,6 +355,22 @@ impl FlowTable {
                     client_ttl: 0,
                     server_ttl: 0,
                     to_group: false,
+                    to_client_packets: 0,
+                    accepted: false,
+                    reset_by_server: false,
+                    answer_reported: false,
+                    echo: matches!(
+                        ip.l4,
+                        L4::Icmp {
+                            ty: 8,
+                            v6: false,
+                            ..
+                        } | L4::Icmp {
+                            ty: 128,
+                            v6: true,
+                            ..
+                        }
+                    ),
                     app,
                     probes: 0,
                     streams: None,
@@ -355,6 +402,7 @@ impl FlowTable {
                 }
             }
             Direction::ToClient => {
+                flow.to_client_packets += p.frames as u64;
                 flow.server_ttl = ip.ttl;
                 if flow.server.mac.is_none() {
                     flow.server.mac = p.src_mac.filter(|m| m.is_unicast());
@@ -386,6 +434,13 @@ impl FlowTable {
                 }
                 if flags.rst() {
                     flow.rst = true;
+                }
+                if dir == Direction::ToClient {
+                    if flags.rst() && !flow.accepted {
+                        flow.reset_by_server = true;
+                    } else if (flags.syn() && flags.ack()) || !payload.is_empty() {
+                        flow.accepted = true;
+                    }
                 }
                 if flags.fin() {
                     if let Some(fin) = flow.fin.get_mut(d) {
@@ -508,7 +563,7 @@ impl FlowTable {
         for k in keys {
             if let Some(f) = self.flows.get_mut(&k) {
                 if f.packets > f.reported_packets {
-                    let s = f.summary();
+                    let s = f.summary(false);
                     self.events.push(FlowEvent::Summary(s));
                 }
             }
@@ -560,7 +615,7 @@ impl FlowTable {
                 .buffered
                 .saturating_sub(s[0].held_bytes() + s[1].held_bytes());
         }
-        let s = f.summary();
+        let s = f.summary(true);
         self.events.push(FlowEvent::Summary(s));
     }
 

@@ -248,13 +248,18 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             .or_default() += dropped;
     }
 
-    InventoryReport {
+    for (k, v) in inv.alerts.limits() {
+        stats.limits.insert(k, v);
+    }
+    let mut r = InventoryReport {
         schema: INVENTORY_SCHEMA.to_string(),
         stats,
         assets,
         connections,
         alerts: Vec::new(),
-    }
+    };
+    r.alerts = crate::detect::derive::render(&inv.alerts, &r);
+    r
 }
 
 /// The OS families that use an initial TTL: the largest TTL seen, rounded up to the common

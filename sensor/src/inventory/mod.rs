@@ -16,6 +16,7 @@ pub mod oui;
 pub use assets::report;
 pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, MacFacts};
 
+use crate::detect::alerts::{AlertBook, BookLimits};
 use crate::flow::FlowSummary;
 use crate::protocols::FlowCtx;
 use otwatch_common::addr::is_unicast_ip;
@@ -34,6 +35,8 @@ pub struct Inventory {
     pub conns: rustc_hash::FxHashMap<ConnKey, ConnFacts>,
     /// Protocol violations seen, per protocol.
     pub violations: BTreeMap<String, u64>,
+    /// Alerts raised by detection (kept with the facts so they merge, persist and travel).
+    pub alerts: AlertBook,
 }
 
 /// Where an observation came from.
@@ -291,6 +294,7 @@ impl Inventory {
         for (p, n) in other.violations {
             *self.violations.entry(p).or_default() += n;
         }
+        self.alerts.merge(&BookLimits::default(), other.alerts);
     }
 }
 

@@ -32,6 +32,14 @@ fn flow(inv: &mut Inventory, c: (&str, Option<&str>), s: (&str, Option<&str>), p
         client_ttl: 64,
         server_ttl: 120,
         to_group: false,
+        answered: true,
+        first_answer: true,
+        accepted: true,
+        reset_by_server: false,
+        echo: false,
+        ended: true,
+        client_packets: 5,
+        server_packets: 5,
     });
 }
 
@@ -164,6 +172,14 @@ fn proto_flow(inv: &mut Inventory, client: &str, server: &str, port: u16, p: &'s
         client_ttl: 64,
         server_ttl: 64,
         to_group: false,
+        answered: true,
+        first_answer: true,
+        accepted: true,
+        reset_by_server: false,
+        echo: false,
+        ended: true,
+        client_packets: 5,
+        server_packets: 5,
     });
 }
 

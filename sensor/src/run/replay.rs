@@ -91,6 +91,8 @@ pub(super) struct Replayer {
     pub(super) epoch: Arc<AtomicU64>,
     pub(super) answered: u64,
     pub(super) next_tick: Instant,
+    pub(super) detect: Arc<crate::detect::SharedConfig>,
+    pub(super) detect_seen: u64,
 }
 
 impl Replayer {
@@ -142,9 +144,10 @@ impl Replayer {
     }
 
     pub(super) fn run(mut self) {
-        // (first packet time, when it was replayed)
-        let mut clock: Option<(Timestamp, Instant)> = None;
         'files: for path in std::mem::take(&mut self.files) {
+            // (first packet time, when it was replayed): each file is paced by its own
+            // clock, so a gap between two captures is not slept through.
+            let mut clock: Option<(Timestamp, Instant)> = None;
             let mut src = match CaptureFile::open(&path) {
                 Ok(s) => s,
                 Err(e) => {
@@ -156,6 +159,8 @@ impl Replayer {
                 if !self.answer() {
                     break 'files;
                 }
+                self.detect
+                    .refresh(&mut self.pipeline.detector, &mut self.detect_seen);
                 let batch = match src.next_batch() {
                     Ok(Some(b)) => b,
                     Ok(None) => break,

@@ -2,7 +2,8 @@
 //!
 //! Every asset and connection whose content hash differs from the hash recorded when it was
 //! last enqueued (tree `sent_hash`) becomes an upsert; asset ids enqueued before and gone now
-//! (merged into another asset) become `asset_removed`; alerts not sent yet are appended; and
+//! (merged into another asset) become `asset_removed`; alerts new or changed (count, last
+//! occurrence) are upserts by alert id; and
 //! one status delta says how the sensor is. The outbox writes each entry with its hash in one
 //! transaction, so a crash between two commits only means the next diff finds the same
 //! changes again.
@@ -77,14 +78,19 @@ pub fn changes(
         }
     }
     for a in &report.alerts {
+        // An alert is an upsert by id: its count and last occurrence grow. A new alert is
+        // always queued (never deferred by a full outbox); updates coalesce like assets.
+        let p = convert::alert(a);
         let key = format!("l:{}", a.id);
-        if !sent.contains_key(&key) {
-            out.push(Entry {
+        let h = content_hash(&p);
+        match sent.get(&key) {
+            Some(old) if old.as_ref() == h.as_slice() => {}
+            old => out.push(Entry {
                 key,
-                change: Change::Alert(convert::alert(a)),
-                coalesce: false,
-                sent: SentHash::Set(vec![1]),
-            });
+                change: Change::Alert(p),
+                coalesce: old.is_some(),
+                sent: SentHash::Set(h),
+            }),
         }
     }
     if let Some(s) = status {

@@ -45,7 +45,7 @@ const BATCH_BYTES: usize = 1 << 20;
 /// What [`Outbox::enqueue`] records about a change's content once it is queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SentHash {
-    /// Nothing (status, alerts).
+    /// Nothing (status).
     Keep,
     /// The content hash of this upsert.
     Set(Vec<u8>),
@@ -59,7 +59,7 @@ pub struct Entry {
     /// Coalescing key: `a:<asset id>`, `c:<connection key>`, `status`, `l:<alert id>`.
     pub key: String,
     pub change: delta::Change,
-    /// Upserts replace the queued older entry of the same key; alerts never.
+    /// Upserts replace the queued older entry of the same key (a new alert is queued without coalescing, so it is never deferred).
     pub coalesce: bool,
     pub sent: SentHash,
 }

@@ -1,0 +1,248 @@
+//! Scan detection: one source probing many hosts or many ports in a short time.
+//!
+//! Counted are failed attempts only (a TCP connection never accepted, a datagram never
+//! answered) plus ICMP echo requests and, separately, identification requests to industrial
+//! servers: busy clients that connect to many servers successfully are not scanners, but a
+//! sweep meets mostly silence and a port scan mostly resets. Per source, distinct targets are
+//! counted in a window of packet time; state is bounded in sources and targets.
+
+use otwatch_common::Timestamp;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::IpAddr;
+
+/// Thresholds of the scan detector.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanLimits {
+    /// Distinct hosts probed (failed attempts or echo requests) within the window.
+    pub hosts: usize,
+    /// Distinct ports of one host probed within the window.
+    pub ports: usize,
+    /// Distinct industrial servers asked to identify themselves within the window.
+    pub ics_hosts: usize,
+    pub window_ns: u64,
+    /// Sources tracked at once.
+    pub max_sources: usize,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        ScanLimits {
+            hosts: 25,
+            ports: 25,
+            ics_hosts: 8,
+            window_ns: 60_000_000_000,
+            max_sources: 1 << 16,
+        }
+    }
+}
+
+/// What a source did that made it a scanner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// Many hosts: how many in the window, and a sample of the ports tried.
+    Sweep { hosts: usize, ports: Vec<u16> },
+    /// Many ports of one host.
+    PortScan {
+        host: IpAddr,
+        ports: usize,
+        sample: Vec<u16>,
+    },
+    /// Many industrial servers asked to identify themselves.
+    IcsDiscovery {
+        hosts: usize,
+        protocols: Vec<&'static str>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Source {
+    start: Timestamp,
+    hosts: FxHashSet<IpAddr>,
+    ports: FxHashMap<IpAddr, FxHashSet<u16>>,
+    sample_ports: Vec<u16>,
+    ics_start: Timestamp,
+    ics_hosts: FxHashSet<IpAddr>,
+    ics_protocols: Vec<&'static str>,
+    last: Timestamp,
+}
+
+/// Per-source probe counters.
+#[derive(Debug, Default)]
+pub struct ScanWatch {
+    sources: FxHashMap<IpAddr, Source>,
+}
+
+impl ScanWatch {
+    fn source(&mut self, lim: &ScanLimits, src: IpAddr, ts: Timestamp) -> &mut Source {
+        if self.sources.len() >= lim.max_sources && !self.sources.contains_key(&src) {
+            self.prune(lim, ts);
+        }
+        let s = self.sources.entry(src).or_default();
+        s.last = s.last.max(ts);
+        s
+    }
+
+    /// Drops sources quiet for a window; if that is not enough, the quieter half.
+    fn prune(&mut self, lim: &ScanLimits, now: Timestamp) {
+        self.sources
+            .retain(|_, s| now.0.saturating_sub(s.last.0) <= lim.window_ns);
+        if self.sources.len() >= lim.max_sources {
+            let mut lasts: Vec<u64> = self.sources.values().map(|s| s.last.0).collect();
+            let mid = lasts.len() / 2;
+            lasts.select_nth_unstable(mid);
+            let cut = lasts.get(mid).copied().unwrap_or(0);
+            self.sources.retain(|_, s| s.last.0 > cut);
+        }
+    }
+
+    /// A failed attempt (or echo request) from `src` to `dst:port` at `ts`.
+    pub fn probe(
+        &mut self,
+        lim: &ScanLimits,
+        src: IpAddr,
+        dst: IpAddr,
+        port: u16,
+        ts: Timestamp,
+    ) -> Option<Finding> {
+        let s = self.source(lim, src, ts);
+        if ts.0 > s.start.0.saturating_add(lim.window_ns) {
+            s.start = ts;
+            s.hosts.clear();
+            s.ports.clear();
+            s.sample_ports.clear();
+        }
+        if s.hosts.len() <= lim.hosts {
+            s.hosts.insert(dst);
+        }
+        if s.sample_ports.len() < 16 && port != 0 && !s.sample_ports.contains(&port) {
+            s.sample_ports.push(port);
+        }
+        let ports = if s.ports.len() <= lim.hosts {
+            let p = s.ports.entry(dst).or_default();
+            if p.len() <= lim.ports {
+                p.insert(port);
+            }
+            p.len()
+        } else {
+            0
+        };
+        if ports >= lim.ports {
+            let mut sample: Vec<u16> = s
+                .ports
+                .get(&dst)
+                .map(|p| p.iter().copied().collect())
+                .unwrap_or_default();
+            sample.sort_unstable();
+            sample.truncate(16);
+            return Some(Finding::PortScan {
+                host: dst,
+                ports,
+                sample,
+            });
+        }
+        if s.hosts.len() >= lim.hosts {
+            let mut p = s.sample_ports.clone();
+            p.sort_unstable();
+            return Some(Finding::Sweep {
+                hosts: s.hosts.len(),
+                ports: p,
+            });
+        }
+        None
+    }
+
+    /// `src` asked the industrial server `dst` to identify itself.
+    pub fn identify(
+        &mut self,
+        lim: &ScanLimits,
+        src: IpAddr,
+        dst: IpAddr,
+        protocol: &'static str,
+        ts: Timestamp,
+    ) -> Option<Finding> {
+        let s = self.source(lim, src, ts);
+        if ts.0 > s.ics_start.0.saturating_add(lim.window_ns) {
+            s.ics_start = ts;
+            s.ics_hosts.clear();
+            s.ics_protocols.clear();
+        }
+        if s.ics_hosts.len() <= lim.ics_hosts {
+            s.ics_hosts.insert(dst);
+        }
+        if !s.ics_protocols.contains(&protocol) && s.ics_protocols.len() < 8 {
+            s.ics_protocols.push(protocol);
+        }
+        (s.ics_hosts.len() >= lim.ics_hosts).then(|| {
+            let mut p = s.ics_protocols.clone();
+            p.sort_unstable();
+            Finding::IcsDiscovery {
+                hosts: s.ics_hosts.len(),
+                protocols: p,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn port_scan_and_sweep_and_quiet_clients() {
+        let lim = ScanLimits::default();
+        let mut w = ScanWatch::default();
+        let t = |s: u64| Timestamp::from_secs_nanos(s, 0);
+        let mut found = None;
+        for p in 1..=30u16 {
+            found = found.or(w.probe(&lim, ip("10.0.0.66"), ip("10.0.0.5"), p, t(100)));
+        }
+        assert!(matches!(found, Some(Finding::PortScan { ports: 25, .. })));
+        let mut found = None;
+        for h in 1..=30u8 {
+            found = found.or(w.probe(
+                &lim,
+                ip("10.0.1.66"),
+                IpAddr::from([10, 0, 2, h]),
+                502,
+                t(100),
+            ));
+        }
+        assert!(matches!(found, Some(Finding::Sweep { hosts: 25, .. })));
+        // Slow probing: one a minute never adds up.
+        for h in 1..=30u8 {
+            assert!(w
+                .probe(
+                    &lim,
+                    ip("10.0.3.66"),
+                    IpAddr::from([10, 0, 2, h]),
+                    502,
+                    t(1000 + 61 * u64::from(h))
+                )
+                .is_none());
+        }
+    }
+
+    #[test]
+    fn sources_are_bounded() {
+        let lim = ScanLimits {
+            max_sources: 1000,
+            ..ScanLimits::default()
+        };
+        let mut w = ScanWatch::default();
+        for i in 0..100_000u32 {
+            let src = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+            w.probe(
+                &lim,
+                src,
+                ip("10.9.9.9"),
+                80,
+                Timestamp::from_secs_nanos(10, u64::from(i)),
+            );
+        }
+        assert!(w.sources.len() <= 1000);
+    }
+}
