@@ -32,8 +32,9 @@
 //!
 //! Requests that change the PLC carry their evidence as details ([`ops`]): downloads, uploads,
 //! `_INSE` and `_DELE` name their block ("OB1"); a download's block bytes are hashed as the
-//! client sends them and the download ends with one more program download carrying `block`,
-//! `sha256` and `bytes`; PI services and PLC stop name their service; set clock is a time sync
+//! client sends them and the download ends (download ended, or the next download) with one
+//! more program download carrying `block`, `sha256`, `bytes` and, when bytes were lost or it
+//! was not seen whole, `complete=false`; PI services and PLC stop name their service; set clock is a time sync
 //! with the time set; `_MODU` (copy RAM to ROM) is a configuration change. The PLC password
 //! (userdata group 5) is only XOR-obfuscated on the wire: setting or clearing it is a
 //! configuration change of the session's security, and the first one is also reported as a
@@ -508,11 +509,17 @@ impl S7 {
             ops::REQUEST_DOWNLOAD | ops::DOWNLOAD_BLOCK => {
                 let file = file.unwrap_or_default();
                 let open = self.download.as_ref().is_some_and(|d| d.is_for(file));
-                if function == ops::REQUEST_DOWNLOAD || !open {
+                let request = function == ops::REQUEST_DOWNLOAD;
+                if request || !open {
                     // A new download ends the one before it, complete or not.
                     self.finish_download(false, out);
-                    self.download =
-                        Some(ops::Download::new(file, function == ops::REQUEST_DOWNLOAD));
+                    let expected = ops::announced_length(param).filter(|_| request);
+                    self.download = Some(ops::Download::new(file, request, expected));
+                }
+                if !request {
+                    if let Some(d) = self.download.as_mut() {
+                        d.job();
+                    }
                 }
                 ops::block_name(file)
             }
@@ -679,10 +686,6 @@ impl Dissector for S7 {
         _ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
-        if self.download.as_ref().is_some_and(|d| d.cut) {
-            // Bytes of the download were lost: report what was hashed.
-            self.finish_download(false, out);
-        }
         let mut pos = 0usize;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
@@ -720,7 +723,7 @@ impl Dissector for S7 {
         side.resync = true;
         self.szl.gap(sender(dir));
         if let Some(d) = self.download.as_mut() {
-            d.cut = true;
+            d.gapped = true;
         }
     }
 }

@@ -164,35 +164,62 @@ pub(super) fn set_clock_value(data: &[u8]) -> Option<String> {
     ))
 }
 
+/// The load-memory length a request download announces: after the file name, a length, one
+/// unknown character, then the load-memory length and the MC7 code length as six ASCII digits
+/// each (`_0800001P`, then `13`, `1`, `000332`, `000212` in tia_s300_downloadOb1.pcapng).
+pub(super) fn announced_length(param: &[u8]) -> Option<u64> {
+    let (&len, rest) = param.get(8..)?.split_first()?;
+    let digits = rest.get(usize::from(len) + 2..usize::from(len) + 8)?;
+    digits.iter().all(u8::is_ascii_digit).then(|| {
+        digits
+            .iter()
+            .fold(0u64, |a, d| a * 10 + u64::from(d - b'0'))
+    })
+}
+
 /// One block download in progress: the PLC asks for the block in download-block jobs and the
-/// client answers with its bytes, which are hashed as they pass (never buffered).
+/// client answers each with bytes of it, which are hashed as they pass (never buffered).
+///
+/// Captures often miss the client's empty DT TPDUs (7 bytes, no S7 data), so a gap in the
+/// stream does not end a download. It is complete when it ran from request download to
+/// download ended, every job had its answer, the last answer said no more data follows, and
+/// the bytes add up to the load-memory length the request announced (or, when it announced
+/// none, no bytes were lost at all).
 pub(super) struct Download {
     /// The file name of the job that began it, to recognise the jobs that continue it.
     file: Vec<u8>,
     block: Option<String>,
     sha256: Context,
     bytes: u64,
-    /// Download-block answers seen.
+    /// Load-memory length announced by the request download.
+    expected: Option<u64>,
+    /// Download-block jobs (the PLC asking) and answers (the client sending) seen.
+    jobs: u32,
     answers: u32,
-    /// Began with a request download (not mid-way, as after a gap or a late capture start).
+    /// Began with a request download (not mid-way, as after a late capture start).
     from_start: bool,
     /// The last answer said more data follows.
     more: bool,
-    /// Bytes were lost: a gap in the stream, or an answer shorter than its length.
-    pub(super) cut: bool,
+    /// An answer was shorter than its length.
+    short: bool,
+    /// Bytes of the stream were lost while it ran.
+    pub(super) gapped: bool,
 }
 
 impl Download {
-    pub(super) fn new(file: &[u8], from_start: bool) -> Box<Download> {
+    pub(super) fn new(file: &[u8], from_start: bool, expected: Option<u64>) -> Box<Download> {
         Box::new(Download {
             file: file.get(..MAX_FILE_NAME).unwrap_or(file).to_vec(),
             block: block_name(file),
             sha256: Context::new(&SHA256),
             bytes: 0,
+            expected,
+            jobs: 0,
             answers: 0,
             from_start,
             more: false,
-            cut: false,
+            short: false,
+            gapped: false,
         })
     }
 
@@ -201,32 +228,44 @@ impl Download {
         file.get(..MAX_FILE_NAME).unwrap_or(file) == self.file.as_slice()
     }
 
+    /// A download-block job: the PLC asks for the next part.
+    pub(super) fn job(&mut self) {
+        self.jobs = self.jobs.saturating_add(1);
+    }
+
     /// A download-block answer: its function status and data.
     pub(super) fn answer(&mut self, status: u8, data: &[u8]) {
+        self.answers = self.answers.saturating_add(1);
+        self.more = status & 0x01 != 0;
         let Some((len, rest)) = data.split_first_chunk::<2>() else {
-            self.cut = true;
+            self.short = true;
             return;
         };
         let len = usize::from(u16::from_be_bytes(*len));
         let body = rest.get(2..).unwrap_or_default();
         let part = body.get(..len).unwrap_or(body);
-        if part.len() < len {
-            self.cut = true;
-        }
+        self.short |= part.len() < len;
         self.sha256.update(part);
         self.bytes += part.len() as u64;
-        self.answers += 1;
-        self.more = status & 0x01 != 0;
     }
 
     /// The download's content as a program download: block, SHA-256 and size, and
-    /// `complete=false` unless it ran from request download to download `ended` without loss.
+    /// `complete=false` unless it is whole (see [`Download`]); `ended`: by download ended.
     /// Nothing when no block data was seen.
     pub(super) fn finish(self: Box<Self>, ended: bool, out: &mut Vec<Observation>) {
         if self.answers == 0 {
             return;
         }
-        let complete = ended && self.from_start && !self.more && !self.cut;
+        let sized = match self.expected {
+            Some(n) => n == self.bytes,
+            None => !self.gapped,
+        };
+        let complete = ended
+            && self.from_start
+            && !self.more
+            && !self.short
+            && self.jobs == self.answers
+            && sized;
         let mut details: Details = self.block.map(|b| ("block", b)).into_iter().collect();
         details.push(("sha256", hex(self.sha256.finish().as_ref())));
         details.push(("bytes", self.bytes.to_string()));

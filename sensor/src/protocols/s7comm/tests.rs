@@ -594,36 +594,40 @@ fn a_download_reports_the_hash_of_the_block_it_carried() {
 
 #[test]
 fn a_download_cut_short_reports_what_it_hashed() {
-    // A gap after the first answer: reported with the next bytes, marked incomplete. The
-    // hash is of frame 60's 222 bytes alone (hashlib again).
-    let mut d = S7::new("s7comm");
-    let segs: Vec<_> = DOWNLOAD_OB1[..4]
-        .iter()
-        .map(|(d, h)| (*d, hex(h)))
-        .collect();
-    let out = run_with(&mut d, &segs);
-    assert!(downloads(&out).is_empty());
-    d.gap(C);
-    let out = run_with(&mut d, &[(S, hex(DOWNLOAD_ENDED))]);
-    assert_eq!(
-        downloads(&out),
-        [&details(&[
+    let first_part = |complete: Option<&str>| {
+        // SHA-256 of frame 60's 222 bytes alone (hashlib again).
+        let mut d = details(&[
             ("block", "OB1"),
             (
                 "sha256",
-                "086e67ef11ce6af8d25187125e92545e2d8d1a30088325244a5a8278fb8a3e18"
+                "086e67ef11ce6af8d25187125e92545e2d8d1a30088325244a5a8278fb8a3e18",
             ),
             ("bytes", "222"),
-            ("complete", "false"),
-        ])]
-    );
+        ]);
+        d.extend(complete.map(|c| ("complete", c.to_string())));
+        d
+    };
+    // The capture lacks the client's empty DT TPDUs, so its client stream has holes: a gap
+    // that loses no block data leaves the download whole (332 bytes as announced, every job
+    // answered).
+    let mut d = S7::new("s7comm");
+    let segs = |r: &[(Direction, &str)]| -> Vec<(Direction, Vec<u8>)> {
+        r.iter().map(|(d, h)| (*d, hex(h))).collect()
+    };
+    let mut out = run_with(&mut d, &segs(&DOWNLOAD_OB1[..4]));
+    d.gap(C);
+    out.extend(run_with(&mut d, &segs(&DOWNLOAD_OB1[4..])));
+    assert_eq!(downloads(&run(DOWNLOAD_OB1)), downloads(&out));
+    // A gap that swallowed the second answer: one job unanswered, 222 of 332 bytes.
+    let mut d = S7::new("s7comm");
+    let mut out = run_with(&mut d, &segs(&DOWNLOAD_OB1[..5]));
+    d.gap(C);
+    out.extend(run_with(&mut d, &segs(&DOWNLOAD_OB1[6..])));
+    assert_eq!(downloads(&out), [&first_part(Some("false"))]);
     // A new request download before download ended: the first is reported incomplete.
     let mut conv = DOWNLOAD_OB1[..4].to_vec();
     conv.push((C, REQUEST_DOWNLOAD));
-    let out = run(&conv);
-    let got = downloads(&out);
-    assert_eq!(got.len(), 1);
-    assert!(got[0].contains(&("complete", "false".to_string())));
+    assert_eq!(downloads(&run(&conv)), [&first_part(Some("false"))]);
     // A capture that starts at the second block: hashed from there, never complete.
     let out = run(&DOWNLOAD_OB1[4..]);
     assert_eq!(
@@ -640,6 +644,15 @@ fn a_download_cut_short_reports_what_it_hashed() {
     );
     // A download without any block data reports no hash.
     assert!(downloads(&run(&[(C, REQUEST_DOWNLOAD), (S, DOWNLOAD_ENDED)])).is_empty());
+}
+
+#[test]
+fn the_announced_load_memory_length_is_read_from_the_request() {
+    // Frame 57: "Length of load memory: 000332".
+    let pdu = hex(REQUEST_DOWNLOAD);
+    assert_eq!(ops::announced_length(&pdu[17..]), Some(332));
+    // A download block job announces nothing.
+    assert_eq!(ops::announced_length(&hex(DOWNLOAD_BLOCK)[17..]), None);
 }
 
 #[test]
