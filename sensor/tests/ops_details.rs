@@ -7,8 +7,8 @@
 //! Each capture goes through `analyze` (the operations reach the connection) and through the
 //! flow table directly, whose observations carry the details (the report shows them only as
 //! alert evidence). Captures from `../shared/pcaps` (or `OTWATCH_CORPUS`) are skipped with a
-//! message when the corpus is absent; the download, the DNP3 file write and the Modbus
-//! diagnostics are in `tests/data` and always run. Expected values were read with
+//! message when the corpus is absent; the download, copy RAM to ROM, the DNP3 file write and
+//! the Modbus diagnostics are in `tests/data` (or `sensor/tests/data`) and always run. Expected values were read with
 //! `tshark -V` (noted per capture).
 
 use otwatch_common::observation::{Observation, Operation};
@@ -182,13 +182,13 @@ fn s7_corpus_program_stop_clock_password_and_copy_ram_to_rom() {
         );
         assert!(reported_operations(&path).contains(&"cpu_stop".to_string()));
     }
-    // step7_s300_copyRamToRom.pcapng frame 1: PI service _MODU.
-    if let Some(path) = corpus("s7comm/step7_s300_copyRamToRom.pcapng") {
-        let ops = operations(&path);
-        let c = with(&ops, Operation::ConfigChange, "setting", "configuration");
-        assert_eq!(c.len(), 1);
-        assert_eq!(value(&c[0].1, "service"), Some("PI service _MODU"));
-    }
+    // step7_s300_copyRamToRom.pcapng frame 1: PI service _MODU (a copy in sensor/tests/data).
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/step7_s300_copyRamToRom.pcapng");
+    let ops = operations(&path);
+    let c = with(&ops, Operation::ConfigChange, "setting", "configuration");
+    assert_eq!(c.len(), 1);
+    assert_eq!(value(&c[0].1, "service"), Some("PI service _MODU"));
     // step7_s300_AuthPassword.pcapng frame 3: userdata group 5 subfunction 1, whose 8 data
     // bytes (the obfuscated password) appear nowhere.
     if let Some(path) = corpus("s7comm/step7_s300_AuthPassword.pcapng") {

@@ -644,6 +644,7 @@ fn never_panics_on_truncations_flips_and_noise() {
         ATTRIBUTES,
     ]
     .iter()
+    .chain(FILE_WRITE.iter().chain(FILE_READ).map(|(_, h)| h))
     .map(|h| hex(h))
     .collect();
     let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
@@ -918,4 +919,38 @@ fn restart_start_stop_and_configuration_name_their_service() {
     );
     // Routine functions carry nothing.
     assert_eq!(only_ops(&frame(1)), [op(Operation::Read, 1)]);
+}
+
+#[test]
+fn file_objects_of_any_length_never_panic() {
+    // The g70v3 object of file_write.pcap frame 1 (42 octets) and the g70v4 of frame 2, cut
+    // at every length and with the name's offset and size lying.
+    let command = hex(concat!(
+        "1a001000c8b3315a4c01ff010000000009000000020000040600",
+        "2e2f68656c6c6f776f726c642e747874",
+    ));
+    let status = hex("78563412000000000004060000");
+    let mut files = ops::Files::default();
+    for v in 0..=8 {
+        for object in [&command, &status] {
+            for n in 0..=object.len() {
+                let f = ops::FileObject::parse(v, &object[..n]);
+                for code in [1, 2, 25, 26, 27, 28, 30] {
+                    let _ = files.request(code, f);
+                }
+                files.response(f);
+            }
+        }
+    }
+    let mut lying = command.clone();
+    lying[0] = 0xff;
+    lying[2] = 0xff;
+    assert_eq!(
+        ops::FileObject::parse(3, &lying),
+        Some(ops::FileObject::Command {
+            name: None,
+            mode: 2,
+            request_id: 6
+        })
+    );
 }

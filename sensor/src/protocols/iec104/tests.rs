@@ -361,6 +361,11 @@ fn never_panics_on_truncations_flips_and_noise() {
         FLOATS,
         SINGLE_COMMAND_TIME,
         TWO_S_FRAMES,
+        RESET_PROCESS,
+        CLOCK_SYNC,
+        PARAMETER_SCALED,
+        DELETE_FILE,
+        FILE_READY,
     ]
     .iter()
     .map(|h| hex(h))

@@ -870,6 +870,13 @@ fn truncations_and_random_bytes_never_panic() {
         PLUS_CREATE_RES,
         PLUS_SET_RES,
         MMS_CONNECT,
+        REQUEST_DOWNLOAD,
+        DOWNLOAD_BLOCK,
+        DOWNLOAD_DATA_1,
+        DOWNLOAD_ENDED,
+        SET_CLOCK,
+        CLEAR_PASSWORD,
+        START_UPLOAD,
     ]
     .iter()
     .map(|h| hex(h))
