@@ -73,12 +73,13 @@ fn function_codes_per_connection_match_tshark() {
     let reads_writes = conn(&r, "10.0.0.9", "10.0.0.3", 502);
     assert_eq!(reads_writes.function_codes, strings(&["1", "3", "5", "6"]));
     assert_eq!(reads_writes.operations, strings(&["read", "write"]));
-    // Diagnostics 0x0004, 0x0001 (restart communications), 0x000a; report server id.
+    // Diagnostics 0x0004 (force listen only mode: a configuration change), 0x0001 (restart
+    // communications), 0x000a; report server id.
     let diag = conn(&r, "10.0.0.57", "10.0.0.3", 502);
     assert_eq!(diag.function_codes, strings(&["8", "17"]));
     assert_eq!(
         diag.operations,
-        strings(&["diagnostics", "identify", "restart"])
+        strings(&["config_change", "diagnostics", "identify", "restart"])
     );
     // 43/14 requests (no answer in the capture).
     let ident = conn(&r, "10.0.0.57", "10.0.0.8", 502);

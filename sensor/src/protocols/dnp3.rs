@@ -12,8 +12,12 @@
 //!
 //! What it reports:
 //! - every request's function code as an operation (read, write, control, restart, cpu_start,
-//!   cpu_stop, time_sync, file_transfer), responses and confirmations as function codes (130 is
-//!   an unsolicited response: the outstation spoke first);
+//!   cpu_stop, time_sync, file_transfer, config_change), responses and confirmations as
+//!   function codes (130 is an unsolicited response: the outstation spoke first). Functions
+//!   that change the outstation carry their evidence ([`ops`]): their name ("cold restart",
+//!   "save configuration"), for a write of g50 the time set, for file transfers the file and
+//!   what is done with it (`file_op` read, write, delete, open, close); reads and writes of
+//!   file data (g70v5) are file transfers, not reads and writes;
 //! - each side's link address: Description "dnp3 address N", source "dnp3 link address" (the
 //!   sender's source address, and the receiver's destination address unless it is broadcast);
 //! - device attributes (group 0) in an outstation's responses: software version, product name,
@@ -29,12 +33,14 @@
 //!   address (`Access`, op control).
 
 pub mod app;
+pub mod ops;
 
 use self::app::{attribute, function, Attribute, Visitor};
+use self::ops::FileObject;
 use super::registry::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 /// DNP3 over TCP (IEEE 1815-2012, annex on IP networks: port 20000).
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -229,6 +235,8 @@ pub struct Dnp3 {
     attributes_len: usize,
     /// IIN bits already reported (of [`IIN_FACTS`]).
     iin_reported: u16,
+    /// Names of the files open on this flow, for the evidence of file transfers.
+    files: ops::Files,
 }
 
 fn side(dir: Direction) -> usize {
@@ -466,6 +474,12 @@ impl Dnp3 {
         let code = header.function;
         let mut found = Found {
             controls: matches!(code, function::SELECT..=function::DIRECT_OPERATE_NR),
+            clock: code == function::WRITE,
+            file_objects: matches!(
+                code,
+                function::READ | function::WRITE | function::OPEN_FILE
+                    ..=function::ABORT_FILE | function::RESPONSE | function::UNSOLICITED_RESPONSE
+            ),
             ..Found::default()
         };
         if let Some(mode) = app::walk_mode(code) {
@@ -475,16 +489,39 @@ impl Dnp3 {
                 }
             }
         }
+        if app::is_response(code) {
+            self.files.response(found.file);
+        }
         match app::operation(code) {
-            // A write that only sets the clock (g50) is a time sync (clause 4, time sync).
-            Some(Operation::Write) if code == function::WRITE && found.time && !found.other => {
-                push_op(out, Operation::TimeSync, code);
+            // Reads and writes of file data (g70v5) are file transfers (clause 4, file
+            // transfer; Annex A group 70).
+            Some(Operation::Read | Operation::Write) if found.file_header => {
+                let details = self.files.request(code, found.file);
+                push_op(out, Operation::FileTransfer, code, details);
             }
-            Some(Operation::Write) if code == function::WRITE && found.time => {
-                push_op(out, Operation::TimeSync, code);
-                push_op(out, Operation::Write, code);
+            // A write of g50 sets the clock (clause 4, time sync); a write with other objects
+            // is a write as well.
+            Some(Operation::Write) if found.time => {
+                let mut details = vec![
+                    ("service", "write time and date".to_string()),
+                    ("setting", "clock".to_string()),
+                ];
+                details.extend(
+                    found
+                        .time_value
+                        .and_then(ops::time_value)
+                        .map(|v| ("value", v)),
+                );
+                push_op(out, Operation::TimeSync, code, details);
+                if found.other {
+                    push_op(out, Operation::Write, code, Vec::new());
+                }
             }
-            Some(op) => push_op(out, op, code),
+            Some(Operation::FileTransfer) => {
+                let details = self.files.request(code, found.file);
+                push_op(out, Operation::FileTransfer, code, details);
+            }
+            Some(op) => push_op(out, op, code, details(code, op)),
             None => out.push(Observation::FunctionCode(u32::from(code))),
         }
         if matches!(code, function::RESPONSE | function::UNSOLICITED_RESPONSE) {
@@ -567,12 +604,26 @@ impl Dnp3 {
     }
 }
 
-fn push_op(out: &mut Vec<Observation>, op: Operation, code: u8) {
+fn push_op(out: &mut Vec<Observation>, op: Operation, code: u8, details: Details) {
     out.push(Observation::Operation {
         op,
         function_code: Some(u32::from(code)),
-        details: Vec::new(),
+        details,
     });
+}
+
+/// The evidence of a function that changes the outstation (restarts, start and stop of
+/// applications, configuration, time procedures): its name, and what a configuration change
+/// changes. Nothing for routine functions.
+fn details(code: u8, op: Operation) -> Details {
+    let Some(service) = ops::service(code) else {
+        return Vec::new();
+    };
+    let mut d = vec![("service", service.to_string())];
+    if op == Operation::ConfigChange {
+        d.push(("setting", "configuration".to_string()));
+    }
+    d
 }
 
 /// What the object walk of one fragment found.
@@ -580,6 +631,16 @@ fn push_op(out: &mut Vec<Observation>, op: Operation, code: u8) {
 struct Found<'a> {
     /// A group 50 (time and date) object.
     time: bool,
+    /// The fragment is a write: keep the time its g50 object sets.
+    clock: bool,
+    /// The first g50v1/g50v3 object's octets.
+    time_value: Option<&'a [u8]>,
+    /// The fragment may carry file objects: read them.
+    file_objects: bool,
+    /// A group 70 (file control) object header.
+    file_header: bool,
+    /// The first g70 object.
+    file: Option<FileObject<'a>>,
     /// Any other object.
     other: bool,
     software: Option<&'a [u8]>,
@@ -601,6 +662,28 @@ impl<'a> Visitor<'a> for Found<'a> {
             self.time = true;
         } else {
             self.other = true;
+        }
+        self.file_header |= group == app::GROUP_FILE;
+    }
+
+    fn wants_data(&self, group: u8) -> bool {
+        match group {
+            app::GROUP_TIME => self.clock,
+            app::GROUP_FILE => self.file_objects,
+            _ => false,
+        }
+    }
+
+    fn data(&mut self, group: u8, variation: u8, data: &'a [u8]) {
+        match group {
+            // g50v1 time and date, g50v3 last recorded time (Annex A).
+            app::GROUP_TIME if matches!(variation, 1 | 3) => {
+                self.time_value.get_or_insert(data);
+            }
+            app::GROUP_FILE if self.file.is_none() => {
+                self.file = FileObject::parse(variation, data)
+            }
+            _ => {}
         }
     }
 

@@ -14,7 +14,10 @@
 //! - every ASDU's type identification as a function code; a command sent for activation
 //!   (cause 6) as an operation: C_SC..C_BO and their time-tagged forms are control,
 //!   interrogations and read are read, clock sync is time_sync, reset process is restart, test
-//!   is diagnostics, parameters are write; file transfer ASDUs (120-127) are file_transfer;
+//!   is diagnostics, parameters are config_change; file transfer ASDUs (120-127) are
+//!   file_transfer. Reset, clock sync, parameters and file transfer carry their evidence
+//!   ([`ops`]): the type's name, the qualifier, the time or parameter set, the file and what
+//!   is done with it;
 //! - the controlled station's common address: Description "iec104 common address N", source
 //!   "iec104 asdu", once per address;
 //! - the information object addresses a command activates (C_SC..C_BO, 45-51 and 58-64,
@@ -22,6 +25,8 @@
 //!   ("single_command", "setpoint_float", ...);
 //! - violations: a bad APCI (length, U-format function bits, S/U frames with an ASDU), and an
 //!   ASDU whose length disagrees with its type and number of objects.
+
+mod ops;
 
 use super::registry::ProtocolSpec;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
@@ -141,8 +146,9 @@ pub fn operation(type_id: u8) -> Option<Operation> {
         104 | 107 => Operation::Diagnostics,
         // Reset process (101 §7.3.4).
         105 => Operation::Restart,
-        // Parameter of measured value, parameter activation (101 §7.3.5).
-        110..=113 => Operation::Write,
+        // Parameter of measured value, parameter activation (101 §7.3.5): they change how
+        // the station measures and reports.
+        110..=113 => Operation::ConfigChange,
         120..=127 => Operation::FileTransfer,
         _ => return None,
     })
@@ -430,7 +436,7 @@ impl Iec104 {
             }
             Apci::I { .. } => match AsduHeader::parse(asdu) {
                 Ok(h) => {
-                    self.asdu(dir, &h, out);
+                    self.asdu(dir, &h, asdu, out);
                     command_access(&h, asdu, out);
                 }
                 Err(e) => self.violation(out, e.to_string()),
@@ -439,21 +445,22 @@ impl Iec104 {
         Some(total)
     }
 
-    fn asdu(&mut self, dir: Direction, h: &AsduHeader, out: &mut Vec<Observation>) {
+    fn asdu(&mut self, dir: Direction, h: &AsduHeader, asdu: &[u8], out: &mut Vec<Observation>) {
         let code = u32::from(h.type_id);
         let op = operation(h.type_id);
         match op {
             // File transfer runs in both directions under cause 13 (101 §7.3.6 and its file
             // transfer procedure), not as activations.
-            Some(Operation::FileTransfer) => out.push(Observation::Operation {
-                op: Operation::FileTransfer,
+            Some(op @ Operation::FileTransfer) => out.push(Observation::Operation {
+                op,
                 function_code: Some(code),
-                details: Vec::new(),
+                details: ops::details(h, asdu, dir),
             }),
+            // Commands carry no details; reset, clock sync and parameters do.
             Some(op) if h.cause == cause::ACTIVATION => out.push(Observation::Operation {
                 op,
                 function_code: Some(code),
-                details: Vec::new(),
+                details: ops::details(h, asdu, dir),
             }),
             _ => out.push(Observation::FunctionCode(code)),
         }

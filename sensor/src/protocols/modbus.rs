@@ -4,9 +4,11 @@
 //! What it reports:
 //! - every request's function code, as an operation where it has one: reads (1–4, 24),
 //!   writes (5, 6, 15, 16, 22; 23 reads and writes), file records (20, 21), diagnostics
-//!   (7, 8, 11, 12; 8/0x0001 restarts communications), identification (17, 43/14), and the
-//!   Schneider UMAS functions carried in function 90 (`umas.rs`); other codes, custom ones
-//!   included, as bare function codes. A response whose request was not seen (capture
+//!   (7, 8, 11, 12; 8/0x0001 restarts communications, 8/0x0004 forcing listen-only mode is a
+//!   configuration change), identification (17, 43/14), and the Schneider UMAS functions
+//!   carried in function 90 (`umas.rs`); other codes, custom ones included, as bare function
+//!   codes. The restart, the mode change and UMAS program transfers and CPU start/stop carry
+//!   their service name as details; routine requests carry none. A response whose request was not seen (capture
 //!   started late) reports its own (base) function code;
 //! - identity from Read Device Identification answers (43/14, source "modbus device
 //!   identification"), Report Server ID answers (17, "modbus report server id") and UMAS
@@ -35,7 +37,7 @@ use pdu::{check_response, device_id, operations, parse_request, FunctionCode, Re
 use super::registry::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -508,8 +510,31 @@ fn emit_operations(req: &Request, out: &mut Vec<Observation>) {
         out.push(Observation::Operation {
             op,
             function_code: Some(code),
-            details: Vec::new(),
+            details: details(req),
         });
+    }
+}
+
+/// The evidence of a request that changes the device: a restart or listen-only mode (MB
+/// §6.8.1), a UMAS program transfer or CPU start/stop. Nothing (and no allocation) for
+/// routine requests.
+fn details(req: &Request) -> Details {
+    let service = |s: &str| ("service", s.to_string());
+    match (req.function, req.sub_function) {
+        (FunctionCode::DIAGNOSTICS, Some(pdu::DIAG_RESTART_COMMUNICATIONS)) => {
+            vec![service("FC 8 sub-function 1 restart communications option")]
+        }
+        (FunctionCode::DIAGNOSTICS, Some(pdu::DIAG_FORCE_LISTEN_ONLY)) => vec![
+            service("FC 8 sub-function 4 force listen only mode"),
+            ("setting", "mode".to_string()),
+            ("value", "listen only".to_string()),
+        ],
+        (FunctionCode::UMAS, Some(code)) => u8::try_from(code)
+            .ok()
+            .and_then(|c| Some((c, umas::program_function_name(c)?)))
+            .map(|(c, name)| vec![("service", format!("UMAS {name} ({c:#04x})"))])
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

@@ -28,12 +28,22 @@
 //! byte ranges each Read Var / Write Var item addresses as `Access` (areas "db<N>",
 //! "di<N>", "I", "Q", "M", "P", "L", "C", "T"; [`items`]), the
 //! identity records of SZL 0x0011/0x001C answers ([`szl`]), and S7comm-plus requests and the
-//! PLC's order number and firmware from its session answer ([`plus`]). The PLC password
-//! (userdata group 5) is only XOR-obfuscated on the wire, so it is reported as a cleartext
-//! login without a user name; its bytes are never kept.
+//! PLC's order number and firmware from its session answer ([`plus`]).
+//!
+//! Requests that change the PLC carry their evidence as details ([`ops`]): downloads, uploads,
+//! `_INSE` and `_DELE` name their block ("OB1"); a download's block bytes are hashed as the
+//! client sends them and the download ends (download ended, or the next download) with one
+//! more program download carrying `block`, `sha256`, `bytes` and, when bytes were lost or it
+//! was not seen whole, `complete=false`; PI services and PLC stop name their service; set clock is a time sync
+//! with the time set; `_MODU` (copy RAM to ROM) is a configuration change. The PLC password
+//! (userdata group 5) is only XOR-obfuscated on the wire: setting or clearing it is a
+//! configuration change of the session's security, and the first one is also reported as a
+//! cleartext login without a user name; its bytes are never kept. Reads and writes of data
+//! carry no details.
 
 mod cotp;
 mod items;
+mod ops;
 mod plus;
 mod szl;
 
@@ -41,7 +51,7 @@ use super::registry::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use cotp::{cotp, has_tsaps, next_tpkt, params, tpkt, Tpdu, Tpkt, CALLED_TSAP, CC, CR, DT};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "s7comm",
@@ -299,6 +309,10 @@ pub struct S7 {
     facts: Facts,
     violations: u8,
     login_reported: bool,
+    /// The block download in progress, hashed as its data passes ([`ops::Download`]).
+    download: Option<Box<ops::Download>>,
+    /// The block named by the last start upload, for the upload jobs that follow it.
+    upload_block: Option<String>,
 }
 
 impl S7 {
@@ -310,6 +324,8 @@ impl S7 {
             facts: Facts::default(),
             violations: 0,
             login_reported: false,
+            download: None,
+            upload_block: None,
         }
     }
 
@@ -436,33 +452,97 @@ impl S7 {
         match h.rosctr {
             JOB => self.job(param, out),
             USERDATA => self.userdata(dir, param, data, out),
-            // ACK / ACK_DATA: answers carry no operation; errors are the PLC's business.
+            // A download-block answer carries the block's bytes.
+            ACK_DATA if param.first() == Some(&ops::DOWNLOAD_BLOCK) => {
+                if let Some(d) = self.download.as_mut() {
+                    d.answer(param.get(1).copied().unwrap_or_default(), data);
+                }
+            }
+            // Other answers carry no operation; errors are the PLC's business.
             _ => {}
         }
     }
 
     /// A job request: the first parameter byte is the function (packet-s7comm.c
-    /// `s7comm_decode_req_resp`, S7COMM_SERV_* and S7COMM_FUNC* values).
+    /// `s7comm_decode_req_resp`, S7COMM_SERV_* and S7COMM_FUNC* values). Reads and writes
+    /// carry no details; programs, PI services and stops do ([`ops`]).
     fn job(&mut self, param: &[u8], out: &mut Vec<Observation>) {
         let Some(&function) = param.first() else {
             self.violation(out, "S7comm job without a function code");
             return;
         };
-        let op = match function {
-            0x04 => Some(Operation::Read),
-            0x05 => Some(Operation::Write),
-            // Request download, download block, download ended.
-            0x1a..=0x1c => Some(Operation::ProgramDownload),
-            // Start upload, upload, end upload.
-            0x1d..=0x1f => Some(Operation::ProgramUpload),
-            0x28 => Some(pi_service(param)),
-            0x29 => Some(Operation::CpuStop),
+        let (op, details) = match function {
+            0x04 => (Some(Operation::Read), Vec::new()),
+            0x05 => (Some(Operation::Write), Vec::new()),
+            ops::REQUEST_DOWNLOAD..=ops::END_UPLOAD => self.updown(function, param, out),
+            ops::PI_SERVICE => {
+                let (op, details) = ops::pi_service(param);
+                (Some(op), details)
+            }
+            ops::PLC_STOP => (
+                Some(Operation::CpuStop),
+                vec![("service", "PLC stop".to_string())],
+            ),
             // 0x00 CPU services, 0xF0 setup communication, and anything else.
-            _ => None,
+            _ => (None, Vec::new()),
         };
-        push_op(out, op, u32::from(function));
+        push_op(out, op, u32::from(function), details);
         if let Some(op @ (Operation::Read | Operation::Write)) = op {
             items::report(param, op, out);
+        }
+        if function == ops::DOWNLOAD_ENDED {
+            self.finish_download(true, out);
+        }
+    }
+
+    /// Upload and download jobs (0x1A-0x1F). The client asks to download (request download),
+    /// then the PLC asks for the block's data (download block jobs, answered by the client
+    /// with the bytes) and closes with download ended; an upload is asked by the client.
+    fn updown(
+        &mut self,
+        function: u8,
+        param: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> (Option<Operation>, Details) {
+        let file = ops::job_file(param);
+        let block = match function {
+            ops::REQUEST_DOWNLOAD | ops::DOWNLOAD_BLOCK => {
+                let file = file.unwrap_or_default();
+                let open = self.download.as_ref().is_some_and(|d| d.is_for(file));
+                let request = function == ops::REQUEST_DOWNLOAD;
+                if request || !open {
+                    // A new download ends the one before it, complete or not.
+                    self.finish_download(false, out);
+                    let expected = ops::announced_length(param).filter(|_| request);
+                    self.download = Some(ops::Download::new(file, request, expected));
+                }
+                if !request {
+                    if let Some(d) = self.download.as_mut() {
+                        d.job();
+                    }
+                }
+                ops::block_name(file)
+            }
+            ops::DOWNLOAD_ENDED => file.and_then(ops::block_name),
+            ops::START_UPLOAD => {
+                self.upload_block = file.and_then(ops::block_name);
+                self.upload_block.clone()
+            }
+            _ => self.upload_block.clone(),
+        };
+        let op = if function <= ops::DOWNLOAD_ENDED {
+            Operation::ProgramDownload
+        } else {
+            Operation::ProgramUpload
+        };
+        let service = ops::updown_service(function).to_string();
+        (Some(op), ops::service_and_block(service, block))
+    }
+
+    /// Reports the download in progress, if any, with its hash (`ended`: by download ended).
+    fn finish_download(&mut self, ended: bool, out: &mut Vec<Observation>) {
+        if let Some(d) = self.download.take() {
+            d.finish(ended, out);
         }
     }
 
@@ -502,6 +582,7 @@ impl S7 {
         out: &mut Vec<Observation>,
     ) {
         let code = USERDATA_CODE | u32::from(group) << 8 | u32::from(subfunction);
+        let mut details = Vec::new();
         let op = match (group, subfunction) {
             // Programmer commands (group 1): block/variable status, stacks, test jobs.
             (1, 0x01..=0x07 | 0x0d..=0x13) => Some(Operation::Diagnostics),
@@ -524,26 +605,39 @@ impl S7 {
             (4, 0x07 | 0x08 | 0x0b) => Some(Operation::Control),
             // Message service, diagnostic messages, alarm query.
             (4, _) => Some(Operation::Diagnostics),
-            // Security (group 5), 1 = PLC password.
-            (5, 0x01) => {
-                if !self.login_reported {
+            // Security (group 5): 1 sends the PLC password (the session's protection level
+            // changes), 2 clears it (snap7 SetSessionPassword / ClearSessionPassword). The
+            // password is only XOR-obfuscated: never kept, not even hashed.
+            (5, 0x01 | 0x02) => {
+                if subfunction == 0x01 && !self.login_reported {
                     self.login_reported = true;
                     out.push(Observation::CleartextLogin {
                         user: String::new(),
                         protocol: self.protocol,
                     });
                 }
-                None
+                let service = match subfunction {
+                    0x01 => "PLC password",
+                    _ => "clear PLC password",
+                };
+                details.push(("service", service.to_string()));
+                details.push(("setting", "security".to_string()));
+                Some(Operation::ConfigChange)
             }
             // Time functions (group 7): read clock (1, 3), set clock (2, 4).
             (7, 0x01 | 0x03) => Some(Operation::Read),
-            (7, 0x02 | 0x04) => Some(Operation::TimeSync),
+            (7, 0x02 | 0x04) => {
+                details.push(("service", "set clock".to_string()));
+                details.push(("setting", "clock".to_string()));
+                details.extend(ops::set_clock_value(data).map(|v| ("value", v)));
+                Some(Operation::TimeSync)
+            }
             // NC programming (group 15, Sinumerik): file download and upload.
             (0x0f, 0x01..=0x04) => Some(Operation::ProgramDownload),
             (0x0f, 0x06..=0x08) => Some(Operation::ProgramUpload),
             _ => None,
         };
-        push_op(out, op, code);
+        push_op(out, op, code, details);
     }
 
     fn plus(&mut self, dir: Direction, pdu: &[u8], out: &mut Vec<Observation>) {
@@ -564,28 +658,6 @@ impl S7 {
     }
 }
 
-/// The operation of a PLC control (0x28) job from its PI service name. Parameter layout
-/// (packet-s7comm.c `s7comm_decode_plc_controls_param_hex28`): function, 7 unknown bytes,
-/// a 16-bit length and that many argument bytes, a 1-byte length and the service name.
-fn pi_service(param: &[u8]) -> Operation {
-    let name = (|| {
-        let len = usize::from(u16::from_be_bytes(param.get(8..10)?.try_into().ok()?));
-        let rest = param.get(10 + len..)?;
-        let (&n, rest) = rest.split_first()?;
-        rest.get(..usize::from(n))
-    })();
-    match name {
-        // _INSE / _INS2: activate (insert) a downloaded block.
-        Some(n) if n.starts_with(b"_INS") => Operation::ProgramDownload,
-        // _DELE: remove a block.
-        Some(b"_DELE") => Operation::ProgramDelete,
-        // P_PROGRAM in a 0x28 job starts the CPU (0x29 with the same name stops it).
-        Some(b"P_PROGRAM") => Operation::CpuStart,
-        // _MODU copy RAM to ROM, _GARB compress memory, Sinumerik _N_* services, unknown.
-        _ => Operation::Control,
-    }
-}
-
 /// The side that sent bytes travelling in `dir`.
 fn sender(dir: Direction) -> Subject {
     match dir {
@@ -594,12 +666,13 @@ fn sender(dir: Direction) -> Subject {
     }
 }
 
-fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32) {
+/// The operation (with its evidence), or the bare code when it has none.
+fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details: Details) {
     out.push(match op {
         Some(op) => Observation::Operation {
             op,
             function_code: Some(code),
-            details: Vec::new(),
+            details,
         },
         None => Observation::FunctionCode(code),
     });
@@ -649,6 +722,9 @@ impl Dissector for S7 {
         side.plus_continues = false;
         side.resync = true;
         self.szl.gap(sender(dir));
+        if let Some(d) = self.download.as_mut() {
+            d.gapped = true;
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub mod function {
     pub const DELAY_MEASURE: u8 = 23;
     pub const RECORD_CURRENT_TIME: u8 = 24;
     pub const OPEN_FILE: u8 = 25;
+    pub const CLOSE_FILE: u8 = 26;
+    pub const DELETE_FILE: u8 = 27;
+    pub const GET_FILE_INFO: u8 = 28;
+    pub const AUTHENTICATE_FILE: u8 = 29;
     pub const ABORT_FILE: u8 = 30;
     pub const ACTIVATE_CONFIG: u8 = 31;
     pub const RESPONSE: u8 = 129;
@@ -60,13 +64,15 @@ pub fn operation(code: u8) -> Option<Operation> {
         INITIALIZE_DATA | INITIALIZE_APPLICATION => Operation::Control,
         START_APPLICATION => Operation::CpuStart,
         STOP_APPLICATION => Operation::CpuStop,
-        // Saves or reassigns configuration held by the outstation.
-        SAVE_CONFIGURATION | ASSIGN_CLASS => Operation::Write,
+        // Save configuration makes the running configuration the one the outstation starts
+        // with; activate configuration puts a new one to work (clause 4).
+        SAVE_CONFIGURATION | ACTIVATE_CONFIG => Operation::ConfigChange,
+        // Which class the outstation reports points in: routine polling set-up.
+        ASSIGN_CLASS => Operation::Write,
         ENABLE_UNSOLICITED | DISABLE_UNSOLICITED => Operation::Control,
         DELAY_MEASURE | RECORD_CURRENT_TIME => Operation::TimeSync,
         // Open, close, delete, get info, authenticate, abort (clause 4, file transfer).
         OPEN_FILE..=ABORT_FILE => Operation::FileTransfer,
-        ACTIVATE_CONFIG => Operation::Control,
         _ => return None,
     })
 }
@@ -214,6 +220,8 @@ pub const GROUP_ANALOG_COMMAND: u8 = 41;
 
 /// Group 50 (time and date) objects: a write of these is a clock set (clause 4, time sync).
 pub const GROUP_TIME: u8 = 50;
+/// Group 70 (file control) objects (Annex A).
+pub const GROUP_FILE: u8 = 70;
 
 /// What an object walk found besides errors.
 pub trait Visitor<'a> {
@@ -226,6 +234,14 @@ pub trait Visitor<'a> {
     /// Objects of `group` at point indexes `start..=stop` carry data: from a start-stop range
     /// (qualifiers 0x00-0x02), or one index prefix (qualifiers 0x17, 0x28, 0x39).
     fn points(&mut self, _group: u8, _variation: u8, _start: u32, _stop: u32) {}
+    /// Whether [`Visitor::data`] should be called for objects of `group`.
+    fn wants_data(&self, _group: u8) -> bool {
+        false
+    }
+    /// The octets of objects of a wanted group: one size-prefixed object (prefix codes 4-6,
+    /// also in requests that otherwise carry no data, like a read of g70v5), or all the
+    /// fixed-size objects of a header without index prefixes.
+    fn data(&mut self, _group: u8, _variation: u8, _data: &'a [u8]) {}
 }
 
 /// The data size of one object of a group and variation (Annex A).
@@ -326,6 +342,32 @@ impl<'a> Le<'a> {
     }
 }
 
+/// Objects that each carry their own size (prefix codes 4-6, e.g. g70 file objects with
+/// qualifier 0x5b), handing each to the visitor when it wants the group.
+fn sized_objects<'a>(
+    r: &mut Le<'a>,
+    group: u8,
+    variation: u8,
+    count: u64,
+    prefix_len: usize,
+    visit: &mut dyn Visitor<'a>,
+) -> Result<(), AppError> {
+    let data_truncated = AppError::DataTruncated { group, variation };
+    if count.saturating_mul(prefix_len as u64) > r.len() as u64 {
+        return Err(data_truncated);
+    }
+    let wanted = visit.wants_data(group);
+    for _ in 0..count {
+        let size = r.uint(prefix_len).ok_or(data_truncated)?;
+        let size = usize::try_from(size).map_err(|_| data_truncated)?;
+        let object = r.take(size).ok_or(data_truncated)?;
+        if wanted {
+            visit.data(group, variation, object);
+        }
+    }
+    Ok(())
+}
+
 /// Walks the object headers of a fragment (clause 4, object header = group, variation,
 /// qualifier, range), calling `visit` for each header and each device attribute.
 pub fn walk_objects<'a>(
@@ -395,7 +437,11 @@ pub fn walk_objects<'a>(
                 continue;
             }
             if prefix > 3 {
-                return Ok(());
+                if !visit.wants_data(group) {
+                    return Ok(());
+                }
+                sized_objects(&mut r, group, variation, count, prefix_len, visit)?;
+                continue;
             }
             // Read by index list (e.g. qualifier 0x17): the indexes follow the header.
             let need = count.saturating_mul(prefix_len as u64);
@@ -404,15 +450,7 @@ pub fn walk_objects<'a>(
             continue;
         }
         if prefix >= 4 {
-            // Each object carries its own size (e.g. g70 file objects with qualifier 0x5b).
-            if count.saturating_mul(prefix_len as u64) > r.len() as u64 {
-                return Err(data_truncated);
-            }
-            for _ in 0..count {
-                let size = r.uint(prefix_len).ok_or(data_truncated)?;
-                let size = usize::try_from(size).map_err(|_| data_truncated)?;
-                r.take(size).ok_or(data_truncated)?;
-            }
+            sized_objects(&mut r, group, variation, count, prefix_len, visit)?;
             continue;
         }
         if range == 0x0b {
@@ -455,7 +493,10 @@ pub fn walk_objects<'a>(
         let need = count.saturating_mul(per_object + prefix_len as u64);
         let need = usize::try_from(need).map_err(|_| data_truncated)?;
         if !visit.wants_points(group) {
-            r.take(need).ok_or(data_truncated)?;
+            let objects = r.take(need).ok_or(data_truncated)?;
+            if prefix == 0 && visit.wants_data(group) {
+                visit.data(group, variation, objects);
+            }
             continue;
         }
         if need > r.len() {

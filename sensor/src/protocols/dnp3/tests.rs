@@ -83,10 +83,15 @@ fn run(flow: &FlowCtx, msgs: &[(Direction, &str)]) -> Vec<Observation> {
 }
 
 fn op(op: Operation, code: u32) -> Observation {
+    opd(op, code, &[])
+}
+
+/// An operation with its details.
+fn opd(op: Operation, code: u32, details: &[(&'static str, &str)]) -> Observation {
     Observation::Operation {
         op,
         function_code: Some(code),
-        details: Vec::new(),
+        details: details.iter().map(|(k, v)| (*k, v.to_string())).collect(),
     }
 }
 
@@ -247,7 +252,7 @@ fn function_codes_map_to_operations() {
         (
             COLD_RESTART,
             Direction::ToServer,
-            op(Operation::Restart, 13),
+            opd(Operation::Restart, 13, &[("service", "cold restart")]),
         ),
         (
             COLD_RESTART_RESPONSE,
@@ -260,17 +265,39 @@ fn function_codes_map_to_operations() {
             Observation::FunctionCode(130),
         ),
         (CONFIRM, Direction::ToServer, Observation::FunctionCode(0)),
-        (WRITE_TIME, Direction::ToServer, op(Operation::TimeSync, 2)),
+        (
+            WRITE_TIME,
+            Direction::ToServer,
+            // tshark: "Timestamp: Oct 11, 2004 09:39:01.483000000 UTC".
+            opd(
+                Operation::TimeSync,
+                2,
+                &[
+                    ("service", "write time and date"),
+                    ("setting", "clock"),
+                    ("value", "2004-10-11T09:39:01.483000Z"),
+                ],
+            ),
+        ),
         (WRITE_IIN, Direction::ToServer, op(Operation::Write, 2)),
         (
             STOP_APPLICATION,
             Direction::ToServer,
-            op(Operation::CpuStop, 18),
+            opd(Operation::CpuStop, 18, &[("service", "stop application")]),
         ),
         (
             DELETE_FILE,
             Direction::ToServer,
-            op(Operation::FileTransfer, 27),
+            // tshark: File Control Mode NULL (0), File Name "./helloworld.txt".
+            opd(
+                Operation::FileTransfer,
+                27,
+                &[
+                    ("service", "delete file"),
+                    ("file", "./helloworld.txt"),
+                    ("file_op", "delete"),
+                ],
+            ),
         ),
         (FREEZE, Direction::ToServer, op(Operation::Control, 7)),
         (
@@ -307,11 +334,14 @@ fn table_of_operations() {
         (14, Some(Restart)),
         (17, Some(CpuStart)),
         (18, Some(CpuStop)),
+        (19, Some(ConfigChange)),
         (20, Some(Control)),
+        (22, Some(Write)),
         (23, Some(TimeSync)),
         (24, Some(TimeSync)),
         (25, Some(FileTransfer)),
         (30, Some(FileTransfer)),
+        (31, Some(ConfigChange)),
         (129, None),
         (130, None),
         (131, None),
@@ -614,6 +644,7 @@ fn never_panics_on_truncations_flips_and_noise() {
         ATTRIBUTES,
     ]
     .iter()
+    .chain(FILE_WRITE.iter().chain(FILE_READ).map(|(_, h)| h))
     .map(|h| hex(h))
     .collect();
     let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
@@ -758,4 +789,168 @@ fn control_points_from_ranges_and_index_prefixes() {
     let cut = objects.get(..20).unwrap();
     assert!(app::walk_objects(cut, app::Walk::WithData, &mut found).is_err());
     assert_eq!(found.runs_len, 1);
+}
+
+// file_write.pcap frames 1-6 (master 3 -> outstation 4): open ./helloworld.txt for WRITE
+// (request id 6), the answer gives handle 0x12345678, WRITE g70v5 of the last block (9 octets
+// "hi there "), its status, CLOSE FILE of the handle, its answer.
+const FILE_WRITE: &[(Direction, &str)] = &[
+    (Direction::ToServer, "056438c404000300f731e8c91946035b012a001a001000c8b33143b65a4c01ff010000000009000000020000c4010406002e2f68656c6c6f776f726c642e1ba07478745eda"),
+    (Direction::ToClient, "05641d44030004008308f4c981000046045b010d007856341200c70f00000000040600004476"),
+    (Direction::ToServer, "05641fc4040003004b1ee9ca0246055b011100785634120000003def80686920746865726520653d"),
+    (Direction::ToClient, "0564194403000400ed45f5ca81000046065b01090078563412002f0b00008000d0e4"),
+    (Direction::ToServer, "05641bc4040003002553eacb1a46045b010d007856341200000002a9000000070000d7b3"),
+    (Direction::ToClient, "05641d44030004008308f6cb81000046045b010d007856341200ef480000000000070000d7b3"),
+];
+// file_read.pcap frames 1-6: open ./testfile.txt for READ, READ g70v5 of the handle, the data
+// ("This is a test file"), close.
+const FILE_READ: &[(Direction, &str)] = &[
+    (Direction::ToServer, "056436c404000300f2c0e0c11946035b0128001a000e00000000b91c0000000000000000000000000001000047e60404002e2f7465737466696c652e7478ea02741dee"),
+    (Direction::ToClient, "05641d44030004008308e7c181000046045b010d007856341213cc3600000000040400003445"),
+    (Direction::ToServer, "056416c4040003007031e1c20146055b010800785634120000009c1f00ffff"),
+    (Direction::ToClient, "05642b440300040019eae8c281000046055b011b007856341200b1b9000080546869732069732061207465733810742066696c653eb1"),
+    (Direction::ToServer, "05641bc4040003002553e2c31a46045b010d0078563412000000dbf8000000050000a780"),
+    (Direction::ToClient, "05641d44030004008308e9c381000046045b010d007856341200b6140000000000050000a780"),
+];
+
+fn operations(out: &[Observation]) -> Vec<&Observation> {
+    out.iter()
+        .filter(|o| matches!(o, Observation::Operation { .. }))
+        .collect()
+}
+
+#[test]
+fn file_transfers_name_the_file_and_what_is_done_with_it() {
+    let file = |code, service, op| {
+        opd(
+            Operation::FileTransfer,
+            code,
+            &[
+                ("service", service),
+                ("file", "./helloworld.txt"),
+                ("file_op", op),
+            ],
+        )
+    };
+    let out = run(&tcp(), FILE_WRITE);
+    assert_eq!(violations(&out), Vec::<&str>::new());
+    assert_eq!(
+        operations(&out),
+        [
+            &file(25, "open file", "write"),
+            // The data write is a file transfer, not a write of points.
+            &file(2, "write file data", "write"),
+            &file(26, "close file", "close"),
+        ]
+    );
+    let file = |code, service, op| {
+        opd(
+            Operation::FileTransfer,
+            code,
+            &[
+                ("service", service),
+                ("file", "./testfile.txt"),
+                ("file_op", op),
+            ],
+        )
+    };
+    let out = run(&tcp(), FILE_READ);
+    assert_eq!(violations(&out), Vec::<&str>::new());
+    assert_eq!(
+        operations(&out),
+        [
+            &file(25, "open file", "read"),
+            &file(1, "read file data", "read"),
+            &file(26, "close file", "close"),
+        ]
+    );
+    // Without the open (capture started late), the handle has no name.
+    let out = run(&tcp(), &FILE_WRITE[2..3]);
+    assert_eq!(
+        operations(&out),
+        [&opd(
+            Operation::FileTransfer,
+            2,
+            &[("service", "write file data"), ("file_op", "write")]
+        )]
+    );
+}
+
+#[test]
+fn restart_start_stop_and_configuration_name_their_service() {
+    // Built requests (the corpus has no save or activate configuration): link header 1 -> 10
+    // and application control 0xc0, function 19 / 17 / 31 without objects.
+    let frame = |function: u8| {
+        let mut user = vec![0xc0, 0xc0, function];
+        let mut f = vec![0x05, 0x64, 5 + user.len() as u8, 0xc4, 10, 0, 1, 0];
+        let c = crc(&f).to_le_bytes();
+        f.extend(c);
+        let c = crc(&user).to_le_bytes();
+        user.extend(c);
+        f.extend(user);
+        f.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let only_ops = |h: &str| {
+        let out = run(&tcp(), &[(Direction::ToServer, h)]);
+        operations(&out).into_iter().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        only_ops(&frame(19)),
+        [opd(
+            Operation::ConfigChange,
+            19,
+            &[
+                ("service", "save configuration"),
+                ("setting", "configuration")
+            ]
+        )]
+    );
+    assert_eq!(
+        only_ops(&frame(14)),
+        [opd(Operation::Restart, 14, &[("service", "warm restart")])]
+    );
+    assert_eq!(
+        only_ops(&frame(17)),
+        [opd(
+            Operation::CpuStart,
+            17,
+            &[("service", "start application")]
+        )]
+    );
+    // Routine functions carry nothing.
+    assert_eq!(only_ops(&frame(1)), [op(Operation::Read, 1)]);
+}
+
+#[test]
+fn file_objects_of_any_length_never_panic() {
+    // The g70v3 object of file_write.pcap frame 1 (42 octets) and the g70v4 of frame 2, cut
+    // at every length and with the name's offset and size lying.
+    let command = hex(concat!(
+        "1a001000c8b3315a4c01ff010000000009000000020000040600",
+        "2e2f68656c6c6f776f726c642e747874",
+    ));
+    let status = hex("78563412000000000004060000");
+    let mut files = ops::Files::default();
+    for v in 0..=8 {
+        for object in [&command, &status] {
+            for n in 0..=object.len() {
+                let f = ops::FileObject::parse(v, &object[..n]);
+                for code in [1, 2, 25, 26, 27, 28, 30] {
+                    let _ = files.request(code, f);
+                }
+                files.response(f);
+            }
+        }
+    }
+    let mut lying = command.clone();
+    lying[0] = 0xff;
+    lying[2] = 0xff;
+    assert_eq!(
+        ops::FileObject::parse(3, &lying),
+        Some(ops::FileObject::Command {
+            name: None,
+            mode: 2,
+            request_id: 6
+        })
+    );
 }

@@ -56,10 +56,15 @@ fn run(msgs: &[(Direction, &str)]) -> Vec<Observation> {
 }
 
 fn op(op: Operation, code: u32) -> Observation {
+    opd(op, code, &[])
+}
+
+/// An operation with its details.
+fn opd(op: Operation, code: u32, details: &[(&'static str, &str)]) -> Observation {
     Observation::Operation {
         op,
         function_code: Some(code),
-        details: Vec::new(),
+        details: details.iter().map(|(k, v)| (*k, v.to_string())).collect(),
     }
 }
 
@@ -179,8 +184,8 @@ fn table_of_operations() {
         (103, Some(TimeSync)),
         (105, Some(Restart)),
         (107, Some(Diagnostics)),
-        (110, Some(Write)),
-        (113, Some(Write)),
+        (110, Some(ConfigChange)),
+        (113, Some(ConfigChange)),
         (120, Some(FileTransfer)),
         (127, Some(FileTransfer)),
     ] {
@@ -356,6 +361,11 @@ fn never_panics_on_truncations_flips_and_noise() {
         FLOATS,
         SINGLE_COMMAND_TIME,
         TWO_S_FRAMES,
+        RESET_PROCESS,
+        CLOCK_SYNC,
+        PARAMETER_SCALED,
+        DELETE_FILE,
+        FILE_READY,
     ]
     .iter()
     .map(|h| hex(h))
@@ -425,4 +435,108 @@ fn mutated_streams_never_panic() {
             pending[i].drain(..used);
         }
     }
+}
+
+// The corpus has no reset process, clock synchronisation, parameter or file ASDU. These are
+// built from 101 §7.3.4-7.3.6 (common address 1) and checked with `tshark -d
+// tcp.port==2404,iec60870_104 -V`, which decodes them as noted without complaint.
+/// C_RP_NA_1 act, IOA 0: "QRP: General reset of process (1)".
+const RESET_PROCESS: &str = "680e0000000069010600010000000001";
+/// C_CS_NA_1 act, IOA 0: "CP56Time: Mar  1, 2024 12:30:05.250000000".
+const CLOCK_SYNC: &str = "68140200000067010600010000000082141e0ca10318";
+/// P_ME_NB_1 act, IOA 1000: "Value: 100", QPM 1 (threshold).
+const PARAMETER_SCALED: &str = "6810040000006f0106000100e80300640001";
+/// F_SC_NA_1 cause 13 (file), IOA 4001: NOF 1, NOS 0, SCQ 4 (delete file).
+const DELETE_FILE: &str = "6811060000007a010d000100a10f0001000004";
+/// F_FR_NA_1 cause 13, IOA 4001: NOF 1, LOF 4096, FRQ 0: a file ready to be sent.
+const FILE_READY: &str = "68130800000078010d000100a10f00010000100000";
+
+fn ops(dir: Direction, h: &str) -> Vec<Observation> {
+    run(&[(dir, h)])
+        .into_iter()
+        .filter(|o| matches!(o, Observation::Operation { .. }))
+        .collect()
+}
+
+#[test]
+fn reset_clock_parameters_and_files_carry_their_evidence() {
+    let c = Direction::ToServer;
+    assert_eq!(
+        ops(c, RESET_PROCESS),
+        [opd(
+            Operation::Restart,
+            105,
+            &[
+                (
+                    "service",
+                    "C_RP_NA_1 reset process (qualifier 1 general reset)"
+                ),
+                ("value", "1"),
+            ]
+        )]
+    );
+    assert_eq!(
+        ops(c, CLOCK_SYNC),
+        [opd(
+            Operation::TimeSync,
+            103,
+            &[
+                ("service", "C_CS_NA_1 clock synchronization"),
+                ("setting", "clock"),
+                ("value", "2024-03-01T12:30:05.250"),
+            ]
+        )]
+    );
+    assert_eq!(
+        ops(c, PARAMETER_SCALED),
+        [opd(
+            Operation::ConfigChange,
+            111,
+            &[
+                (
+                    "service",
+                    "P_ME_NB_1 parameter of measured value, scaled value"
+                ),
+                ("setting", "parameters"),
+                ("value", "100"),
+            ]
+        )]
+    );
+    let service = (
+        "service",
+        "F_SC_NA_1 call directory, select file, call file, call section",
+    );
+    assert_eq!(
+        ops(c, DELETE_FILE),
+        [opd(
+            Operation::FileTransfer,
+            122,
+            &[
+                service,
+                ("file", "file 1 of IOA 4001"),
+                ("file_op", "delete")
+            ]
+        )]
+    );
+    // A file ready from the controlling station is written to the station; from the station,
+    // it is read from it.
+    let ready = |op| {
+        opd(
+            Operation::FileTransfer,
+            120,
+            &[
+                ("service", "F_FR_NA_1 file ready"),
+                ("file", "file 1 of IOA 4001"),
+                ("file_op", op),
+            ],
+        )
+    };
+    assert_eq!(ops(c, FILE_READY), [ready("write")]);
+    assert_eq!(ops(Direction::ToClient, FILE_READY), [ready("read")]);
+    // Confirmations carry no operation; commands carry no details.
+    let mut con = hex(CLOCK_SYNC);
+    con[8] = 7;
+    let con: String = con.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(ops(Direction::ToClient, &con), []);
+    assert_eq!(ops(c, SINGLE_COMMAND), [op(Operation::Control, 45)]);
 }

@@ -55,6 +55,9 @@ pub const MEI_READ_DEVICE_ID: u8 = 14;
 
 /// Diagnostics sub-function 0x0001 Restart Communications Option (MB §6.8.1).
 pub const DIAG_RESTART_COMMUNICATIONS: u16 = 0x0001;
+/// Diagnostics sub-function 0x0004 Force Listen Only Mode (MB §6.8.1): the server stops
+/// answering until a Restart Communications Option.
+pub const DIAG_FORCE_LISTEN_ONLY: u16 = 0x0004;
 
 /// The four primary tables of the data model (MB §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -386,6 +389,10 @@ pub fn operations(req: &Request) -> [Option<Operation>; 2] {
         // MB §6.8.1: sub-function 01 restarts the server's serial line port.
         FunctionCode::DIAGNOSTICS if req.sub_function == Some(DIAG_RESTART_COMMUNICATIONS) => {
             [Some(Restart), None]
+        }
+        // Sub-function 04 changes how the server runs: a mode change.
+        FunctionCode::DIAGNOSTICS if req.sub_function == Some(DIAG_FORCE_LISTEN_ONLY) => {
+            [Some(ConfigChange), None]
         }
         FunctionCode::DIAGNOSTICS => [Some(Diagnostics), None],
         FunctionCode::REPORT_SERVER_ID => [Some(Identify), None],

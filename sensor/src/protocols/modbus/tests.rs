@@ -56,10 +56,15 @@ fn run_bytes(segs: &[(bool, Vec<u8>)]) -> Vec<Observation> {
 }
 
 fn op(op: Operation, fc: u32) -> Observation {
+    opd(op, fc, &[])
+}
+
+/// An operation with its details.
+fn opd(op: Operation, fc: u32, details: &[(&'static str, &str)]) -> Observation {
     Observation::Operation {
         op,
         function_code: Some(fc),
-        details: Vec::new(),
+        details: details.iter().map(|(k, v)| (*k, v.to_string())).collect(),
     }
 }
 
@@ -307,10 +312,40 @@ fn diagnostics_and_restart_communications() {
     assert_eq!(
         out,
         vec![
-            op(Operation::Diagnostics, 8),
-            op(Operation::Restart, 8),
+            // tshark modbus.diagnostic_code 4: Force Listen Only Mode.
+            opd(
+                Operation::ConfigChange,
+                8,
+                &[
+                    ("service", "FC 8 sub-function 4 force listen only mode"),
+                    ("setting", "mode"),
+                    ("value", "listen only"),
+                ]
+            ),
+            // modbus.diagnostic_code 1: Restart Communications Option.
+            opd(
+                Operation::Restart,
+                8,
+                &[(
+                    "service",
+                    "FC 8 sub-function 1 restart communications option"
+                )]
+            ),
+            // 10: Clear Counters and Diagnostic Register, routine.
             op(Operation::Diagnostics, 8),
         ]
+    );
+    // A restart answer whose request was not seen still names the restart.
+    assert_eq!(
+        run(&[(false, DIAG_RESTART_RSP)]),
+        vec![opd(
+            Operation::Restart,
+            8,
+            &[(
+                "service",
+                "FC 8 sub-function 1 restart communications option"
+            )]
+        )]
     );
 }
 
@@ -434,8 +469,36 @@ fn umas_engineering_functions() {
             Observation::FunctionCode(90),
             op(Operation::Read, 90),
             // UMAS "download" copies the program out of the PLC: a program upload.
-            op(Operation::ProgramUpload, 90),
-            op(Operation::ProgramUpload, 90),
+            opd(
+                Operation::ProgramUpload,
+                90,
+                &[("service", "UMAS initialize download (0x33)")]
+            ),
+            opd(
+                Operation::ProgramUpload,
+                90,
+                &[("service", "UMAS download block (0x34)")]
+            ),
+        ]
+    );
+    // Start and stop, as lirasenlared part IV writes them ("01 40 FF 00", "01 41 FF 00").
+    let out = run(&[
+        (true, "002500000006005a0140ff00"),
+        (true, "002600000006005a0141ff00"),
+    ]);
+    assert_eq!(
+        out,
+        vec![
+            opd(
+                Operation::CpuStart,
+                90,
+                &[("service", "UMAS start PLC (0x40)")]
+            ),
+            opd(
+                Operation::CpuStop,
+                90,
+                &[("service", "UMAS stop PLC (0x41)")]
+            ),
         ]
     );
     for (code, want) in [

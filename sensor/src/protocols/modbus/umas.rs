@@ -17,7 +17,12 @@
 //! Schneider's "upload" and "download" are named from the PLC's side, the reverse of the
 //! otwatch vocabulary (and of most vendors): otwatch's `program_download` is a program
 //! written *into* the controller, so UMAS "upload" (0x30–0x32) is `program_download` and
-//! UMAS "download" (0x33–0x35) is `program_upload`.
+//! UMAS "download" (0x33–0x35) is `program_upload`. Checked again: lirasenlared part III
+//! ("A program upload (computer --> PLC)" for 0x30-0x32), a public UMAS client's function
+//! table ("Initialize strategy download (copy from PLC to PC)" for 0x33), and
+//! modbus/modicon_test.pcap, where the client's 53 DOWNLOAD_BLOCK (0x34) requests are 7-byte
+//! PDUs and the PLC's answers about 250 bytes each: the program flows out of the PLC. The
+//! evidence keeps Schneider's own name (`service` "UMAS initialize download (0x33)").
 
 use otwatch_common::observation::Operation;
 
@@ -72,6 +77,22 @@ pub fn operation(code: u8) -> Option<Operation> {
         INITIALIZE_DOWNLOAD | DOWNLOAD_BLOCK | END_STRATEGY_DOWNLOAD => Operation::ProgramUpload,
         START_PLC => Operation::CpuStart,
         STOP_PLC => Operation::CpuStop,
+        _ => return None,
+    })
+}
+
+/// The name of a UMAS function that moves a program or starts or stops the CPU, as the
+/// public descriptions above call it; `None` for the others.
+pub fn program_function_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        INITIALIZE_UPLOAD => "initialize upload",
+        UPLOAD_BLOCK => "upload block",
+        END_STRATEGY_UPLOAD => "end strategy upload",
+        INITIALIZE_DOWNLOAD => "initialize download",
+        DOWNLOAD_BLOCK => "download block",
+        END_STRATEGY_DOWNLOAD => "end strategy download",
+        START_PLC => "start PLC",
+        STOP_PLC => "stop PLC",
         _ => return None,
     })
 }

@@ -18,9 +18,20 @@
 //! corpus). Attributes are encoded as element id 0xA3, the id as a
 //! variable-length integer (7 bits a byte, high bit = more), flags, a datatype (0x15 WString)
 //! and a variable-length length (packet-s7comm_plus.c `s7commp_decode_value`).
+//!
+//! Requests that change the PLC (layouts as thomas-v2/S7CommPlusDriver serialises them in
+//! `Core/CreateObjectRequest.cs` and `Core/SetVariableRequest.cs`, ids from its `Core/Ids.cs`
+//! and packet-s7comm_plus.c's id name table; the request header is opcode, 2 reserved, function,
+//! 2 reserved, sequence number, session id, transport flags):
+//! - CreateObject under the PLC program (request id 3, `NativeObjects_thePLCProgram_Rid`):
+//!   TIA Portal writes a block, e.g. a ProgramCycleOB (class 2647) "Main" with
+//!   Block.BlockNumber (2521) 1 in s7comm-plus/S7-1200-Uploading-OB1-TIAV12.pcap, frame 127;
+//!   a program download, with the block as "OB1";
+//! - SetVariable of CPUexecUnit.operatingStateReq (attribute 2167 of object 52): the mode
+//!   request, DInt 1 STOP and 3 RUN (S7CommPlusDriver `SetPlcOperatingState`).
 
 use super::{Facts, PLUS_PROTOCOL_ID};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 const KEEPALIVE: u8 = 0xff;
 /// python-snap7 `ProtocolVersion.SYSTEM_EVENT`.
@@ -42,6 +53,20 @@ const INVOKE: u16 = 0x056b;
 const SET_VAR_SUB_STREAMED: u16 = 0x057c;
 const GET_VAR_SUB_STREAMED: u16 = 0x0586;
 const GET_VARIABLES_ADDRESS: u16 = 0x0590;
+/// Request ids and attributes (S7CommPlusDriver Core/Ids.cs).
+const THE_PLC_PROGRAM_RID: u32 = 3;
+const THE_CPU_EXEC_UNIT_RID: u32 = 52;
+const OPERATING_STATE_REQ: u32 = 2167;
+/// Attribute element, Block.BlockNumber (2521), flags 0.
+const BLOCK_NUMBER_ATTRIBUTE: &[u8] = &[0xa3, 0x93, 0x59, 0x00];
+/// Element id of the start of an object (packet-s7comm_plus.c S7COMMP_ITEMVAL_ELEMENTID_*).
+const START_OF_OBJECT: u8 = 0xa1;
+/// Datatypes (packet-s7comm_plus.c S7COMMP_ITEM_DATATYPE_*).
+const UINT: u8 = 0x03;
+const UDINT: u8 = 0x04;
+const DINT: u8 = 0x08;
+/// Offset of the request set after the request header.
+const REQUEST_SET: usize = 14;
 /// Attribute element, id 306 (ServerSessionVersion) as a variable-length integer.
 const SESSION_VERSION_ATTRIBUTE: &[u8] = &[0xa3, 0x82, 0x32];
 /// Member id 319, flags 0, datatype WString.
@@ -115,19 +140,122 @@ pub(super) fn report(
                 | GET_MULTI_VARIABLES
                 | GET_VAR_SUB_STREAMED
                 | GET_VARIABLES_ADDRESS => Some(Operation::Read),
-                SET_VARIABLE | SET_MULTI_VARIABLES | SET_VAR_SUB_STREAMED => Some(Operation::Write),
+                SET_VARIABLE => match operating_state(pdu.data) {
+                    Some((op, details)) => {
+                        super::push_op(out, Some(op), u32::from(function), details);
+                        return;
+                    }
+                    None => Some(Operation::Write),
+                },
+                SET_MULTI_VARIABLES | SET_VAR_SUB_STREAMED => Some(Operation::Write),
                 INVOKE => Some(Operation::Control),
-                // CreateObject, DeleteObject, Add/RemoveLink, Begin/EndSequence, InitSSL,
-                // Abort and others.
+                CREATE_OBJECT => {
+                    if let Some(details) = program_object(pdu.data) {
+                        let op = Some(Operation::ProgramDownload);
+                        super::push_op(out, op, u32::from(function), details);
+                        return;
+                    }
+                    None
+                }
+                // DeleteObject, Add/RemoveLink, Begin/EndSequence, InitSSL, Abort and others.
                 _ => None,
             };
-            super::push_op(out, op, u32::from(function));
+            super::push_op(out, op, u32::from(function), Vec::new());
         }
         OPCODE_RESPONSE if function == CREATE_OBJECT => {
             session_identity(facts, subject, pdu.data, out)
         }
         _ => {}
     }
+}
+
+/// An unsigned variable-length integer (packet-s7comm_plus.c `tvb_get_varuint32`): 7 bits a
+/// byte, high bit set on all but the last, at most 5 bytes. The value and its length.
+fn vlq(data: &[u8]) -> Option<(u32, usize)> {
+    let mut value = 0u32;
+    for (i, &b) in data.iter().take(5).enumerate() {
+        value = value.checked_shl(7)? | u32::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// The block kind of an object class (packet-s7comm_plus.c id names: OB.Class_Rid 2610 and
+/// the OB classes 2637-2658, FB 2578, FC 2579, DB 2574).
+fn block_kind(class: u32) -> Option<&'static str> {
+    Some(match class {
+        2610 | 2637..=2658 => "OB",
+        2574 => "DB",
+        2578 => "FB",
+        2579 => "FC",
+        _ => return None,
+    })
+}
+
+/// The evidence of a CreateObject request under the PLC program: request id, a UDInt request
+/// value, 4 unknown bytes, then the object (start of object, relation id, class id). `None`
+/// for other CreateObject requests (a session, a subscription).
+fn program_object(data: &[u8]) -> Option<Details> {
+    let set = data.get(REQUEST_SET..)?;
+    let (id, rest) = set.split_first_chunk::<4>()?;
+    if u32::from_be_bytes(*id) != THE_PLC_PROGRAM_RID {
+        return None;
+    }
+    let mut details = vec![("service", "CreateObject".to_string())];
+    let block = (|| {
+        let [_flags, UDINT, rest @ ..] = rest else {
+            return None;
+        };
+        let (_, n) = vlq(rest)?;
+        let [START_OF_OBJECT, _, _, _, _, class @ ..] = rest.get(n + 4..)? else {
+            return None;
+        };
+        let kind = block_kind(vlq(class)?.0)?;
+        let at = super::super::text::find(data, BLOCK_NUMBER_ATTRIBUTE)?;
+        let number = match data.get(at + BLOCK_NUMBER_ATTRIBUTE.len()..)? {
+            [UINT, hi, lo, ..] => u32::from(u16::from_be_bytes([*hi, *lo])),
+            [UDINT, v @ ..] => vlq(v)?.0,
+            _ => return None,
+        };
+        Some(format!("{kind}{number}"))
+    })();
+    details.extend(block.map(|b| ("block", b)));
+    Some(details)
+}
+
+/// A SetVariable request of the CPU's operating state (object 52, attribute 2167): object id,
+/// item count, attribute id, then the value (flags, datatype, value). DInt 1 stops the CPU, 3
+/// starts it; another value is a mode change without a known meaning.
+fn operating_state(data: &[u8]) -> Option<(Operation, Details)> {
+    let set = data.get(REQUEST_SET..)?;
+    let (id, rest) = set.split_first_chunk::<4>()?;
+    if u32::from_be_bytes(*id) != THE_CPU_EXEC_UNIT_RID {
+        return None;
+    }
+    let (_count, n) = vlq(rest)?;
+    let rest = rest.get(n..)?;
+    let (address, n) = vlq(rest)?;
+    if address != OPERATING_STATE_REQ {
+        return None;
+    }
+    let value = match rest.get(n..)? {
+        // A one-byte signed VLQ: bit 6 is the sign, so 0..=0x3f are the small positives.
+        [_flags, DINT, v, ..] if v & 0xc0 == 0 => Some(*v),
+        _ => None,
+    };
+    let op = match value {
+        Some(1) => Operation::CpuStop,
+        Some(3) => Operation::CpuStart,
+        _ => Operation::Control,
+    };
+    let mut details = vec![(
+        "service",
+        "SetVariable CPUexecUnit.operatingStateReq".to_string(),
+    )];
+    details.extend(value.map(|v| ("value", v.to_string())));
+    Some((op, details))
 }
 
 /// Order number and firmware from the ServerSessionVersion string of a CreateObject response.

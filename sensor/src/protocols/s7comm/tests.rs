@@ -71,7 +71,7 @@ const DOWNLOAD_ENDED: &str =
 /// tia_s300_downloadOb1.pcapng frame 65: PI service _INSE (activate OB1).
 const INSERT: &str =
     "0300002b02f08032010000be0a001a000028000000000000fd000a01003038303030303150055f494e5345";
-/// tia_s300_downloadHwConfig.pcapng frame 60: PI service _DELE (remove SDB 2).
+/// tia_s300_downloadHwConfig.pcapng frame 60: PI service _DELE (tshark: "0B02000A [SDB 2000]").
 const DELETE: &str =
     "0300002b02f080320100007400001a000028000000000000fd000a01003042303230303041055f44454c45";
 /// snap7_s300_everything.pcapng frames 17, 19, 21: start upload, upload, end upload.
@@ -187,10 +187,15 @@ fn id(field: Field, value: &str, source: &'static str) -> Observation {
 }
 
 fn op(op: Operation, code: u32) -> Observation {
+    opd(op, code, &[])
+}
+
+/// An operation with its details.
+fn opd(op: Operation, code: u32, details: &[(&'static str, &str)]) -> Observation {
     Observation::Operation {
         op,
         function_code: Some(code),
-        details: Vec::new(),
+        details: details.iter().map(|(k, v)| (*k, v.to_string())).collect(),
     }
 }
 
@@ -345,33 +350,114 @@ fn gap_in_the_server_direction_resynchronises() {
 
 #[test]
 fn jobs_are_classified_by_function_and_pi_service() {
+    use Operation::*;
     let cases: &[(&str, Observation)] = &[
-        (STOP, op(Operation::CpuStop, 0x29)),
-        (START, op(Operation::CpuStart, 0x28)),
-        (COPY_RAM_TO_ROM, op(Operation::Control, 0x28)),
-        (COMPRESS, op(Operation::Control, 0x28)),
-        (REQUEST_DOWNLOAD, op(Operation::ProgramDownload, 0x1a)),
-        (DOWNLOAD_BLOCK, op(Operation::ProgramDownload, 0x1b)),
-        (DOWNLOAD_ENDED, op(Operation::ProgramDownload, 0x1c)),
-        (INSERT, op(Operation::ProgramDownload, 0x28)),
-        (DELETE, op(Operation::ProgramDelete, 0x28)),
-        (START_UPLOAD, op(Operation::ProgramUpload, 0x1d)),
-        (UPLOAD, op(Operation::ProgramUpload, 0x1e)),
-        (END_UPLOAD, op(Operation::ProgramUpload, 0x1f)),
-        (WRITE_VAR, op(Operation::Write, 0x05)),
-        (READ_VAR, op(Operation::Read, 0x04)),
+        (STOP, opd(CpuStop, 0x29, &[("service", "PLC stop")])),
+        (
+            START,
+            opd(CpuStart, 0x28, &[("service", "PI service P_PROGRAM")]),
+        ),
+        (
+            COPY_RAM_TO_ROM,
+            opd(
+                ConfigChange,
+                0x28,
+                &[
+                    ("service", "PI service _MODU"),
+                    ("setting", "configuration"),
+                ],
+            ),
+        ),
+        (
+            COMPRESS,
+            opd(Control, 0x28, &[("service", "PI service _GARB")]),
+        ),
+        (
+            REQUEST_DOWNLOAD,
+            opd(
+                ProgramDownload,
+                0x1a,
+                &[("service", "request download"), ("block", "OB1")],
+            ),
+        ),
+        (
+            DOWNLOAD_BLOCK,
+            opd(
+                ProgramDownload,
+                0x1b,
+                &[("service", "download block"), ("block", "OB1")],
+            ),
+        ),
+        (
+            DOWNLOAD_ENDED,
+            opd(
+                ProgramDownload,
+                0x1c,
+                &[("service", "download ended"), ("block", "OB1")],
+            ),
+        ),
+        (
+            INSERT,
+            opd(
+                ProgramDownload,
+                0x28,
+                &[("service", "PI service _INSE"), ("block", "OB1")],
+            ),
+        ),
+        (
+            DELETE,
+            opd(
+                ProgramDelete,
+                0x28,
+                &[("service", "PI service _DELE"), ("block", "SDB2000")],
+            ),
+        ),
+        (
+            START_UPLOAD,
+            opd(
+                ProgramUpload,
+                0x1d,
+                &[("service", "start upload"), ("block", "SDB0")],
+            ),
+        ),
+        (UPLOAD, opd(ProgramUpload, 0x1e, &[("service", "upload")])),
+        (
+            END_UPLOAD,
+            opd(ProgramUpload, 0x1f, &[("service", "end upload")]),
+        ),
+        (WRITE_VAR, op(Write, 0x05)),
+        (READ_VAR, op(Read, 0x04)),
         (RPS_SETUP, Observation::FunctionCode(0xf0)),
     ];
     for (h, want) in cases {
         assert_eq!(run(&[(C, h)]), vec![want.clone()], "{h}");
     }
+    // The upload jobs after a start upload name its block (snap7 frames 17, 19, 21).
+    let out = run(&[(C, START_UPLOAD), (C, UPLOAD), (C, END_UPLOAD)]);
+    let blocks = out.iter().filter(|o| {
+        matches!(o, Observation::Operation { details, .. }
+            if details.contains(&("block", "SDB0".to_string())))
+    });
+    assert_eq!(blocks.count(), 3);
 }
 
 #[test]
 fn userdata_requests_are_classified_by_group_and_subfunction() {
     let cases: &[(&str, Observation)] = &[
         (READ_CLOCK, op(Operation::Read, 0x70701)),
-        (SET_CLOCK, op(Operation::TimeSync, 0x70702)),
+        (
+            SET_CLOCK,
+            // tshark: "Timestamp: Feb  8, 2016 23:08:10.000".
+            opd(
+                Operation::TimeSync,
+                0x70702,
+                &[
+                    ("service", "set clock"),
+                    ("setting", "clock"),
+                    ("value", "2016-02-08T23:08:10.000"),
+                ],
+            ),
+        ),
         (LIST_BLOCKS, op(Operation::Read, 0x70301)),
         (BLOCK_INFO, op(Operation::Read, 0x70303)),
         (FLASH_LED, op(Operation::Control, 0x70116)),
@@ -384,9 +470,19 @@ fn userdata_requests_are_classified_by_group_and_subfunction() {
     assert!(run(&[(S, PUSH_DIAG), (S, PUSH_MODE), (S, ACK_ERROR)]).is_empty());
 }
 
+/// snap7 `ClearSessionPassword` (its S7_CLR_PWD telegram): security group 5, subfunction 2.
+const CLEAR_PASSWORD: &str = "0300001d02f0803207000029000008000400011204114502000a000000";
+
 #[test]
-fn plc_password_is_a_login_without_the_secret() {
-    let out = run(&[(C, PASSWORD), (C, PASSWORD)]);
+fn plc_password_is_a_security_change_without_the_secret() {
+    let security = |service| {
+        opd(
+            Operation::ConfigChange,
+            0x70500 | if service == "PLC password" { 1 } else { 2 },
+            &[("service", service), ("setting", "security")],
+        )
+    };
+    let out = run(&[(C, PASSWORD), (C, PASSWORD), (C, CLEAR_PASSWORD)]);
     assert_eq!(
         out,
         vec![
@@ -394,10 +490,169 @@ fn plc_password_is_a_login_without_the_secret() {
                 user: String::new(),
                 protocol: "s7comm",
             },
-            Observation::FunctionCode(0x70501),
-            Observation::FunctionCode(0x70501),
+            security("PLC password"),
+            security("PLC password"),
+            security("clear PLC password"),
         ]
     );
+    // The obfuscated password bytes (213a1b1d6e681b1d) appear nowhere.
+    assert!(!format!("{out:?}").contains("213a"));
+}
+
+// tia_s300_downloadOb1.pcapng frames 57-66: TIA Portal downloads OB1 into an S7-300.
+/// Frame 58: ack of the request download.
+const REQUEST_DOWNLOAD_ACK: &str = "0300001402f08032030000bd0a0001000000001a";
+/// Frame 60: the client's answer to the first download block job: 222 bytes of OB1, more
+/// follow (tshark: function status 0x01, Length 222).
+const DOWNLOAD_DATA_1: &str = concat!(
+    "030000f702f08032030000bb00000200e200001b0100de00fb70700101030800010000014c000000000",
+    "4d1d4e02dce03a1638321a7001c0014001a00d4ba00ba008100ff9800081202681e1b04681d682c681cff",
+    "e0bf00ff9800081a0468061b08681d682c681cffe0bf00ff98002b100341600018fb7cfb790002fe6f00",
+    "141a0c7e57000a1a087e570012380342a000007e570030380342a000007e570038fe0b840000007501fe",
+    "6b00147e5300481b107e52004c13027e53004e1b14fb7c100400008000416000141067100941600019fb",
+    "7cfb790001fe6f00150060001441500000300303e87e560002fe0b84000000fb760000fe6b",
+);
+/// Frame 61: the second download block job (from the PLC).
+const DOWNLOAD_BLOCK_2: &str =
+    "0300002302f08032010000bd00001200001b00000000000000095f3038303030303150";
+/// Frame 62: the last 110 bytes (function status 0).
+const DOWNLOAD_DATA_2: &str = concat!(
+    "0300008702f08032030000bd000002007200001b00006e00fb00157e5200061302fb7c100a00008000b0",
+    "008078817892786500010000140000000205020502050205020502050505050505050e05200500860042",
+    "00040006000000030003000d0017000000000000000000000000000000000000000000000000000100593",
+    "50000000000000000",
+);
+/// Frame 64: ack of download ended.
+const DOWNLOAD_ENDED_ACK: &str = "0300001402f08032030000bf000001000000001c";
+
+const DOWNLOAD_OB1: &[(Direction, &str)] = &[
+    (C, REQUEST_DOWNLOAD),
+    (S, REQUEST_DOWNLOAD_ACK),
+    (S, DOWNLOAD_BLOCK),
+    (C, DOWNLOAD_DATA_1),
+    (S, DOWNLOAD_BLOCK_2),
+    (C, DOWNLOAD_DATA_2),
+    (S, DOWNLOAD_ENDED),
+    (C, DOWNLOAD_ENDED_ACK),
+    (C, INSERT),
+];
+
+/// SHA-256 of the 332 bytes of frames 60 and 62 (Length of load memory 000332 in frame 57),
+/// computed apart with Python's hashlib over the bytes tshark shows as Data.
+const OB1_SHA256: &str = "0a1b7e00bc6438667355002c8eb563544c0fc19607470abc5b384a1c9bc2761b";
+
+fn downloads(out: &[Observation]) -> Vec<&Details> {
+    out.iter()
+        .filter_map(|o| match o {
+            Observation::Operation { details, .. }
+                if details.iter().any(|(k, _)| *k == "sha256") =>
+            {
+                Some(details)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn details(pairs: &[(&'static str, &str)]) -> Details {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+#[test]
+fn a_download_reports_the_hash_of_the_block_it_carried() {
+    let out = run(DOWNLOAD_OB1);
+    let dl = |code, service| {
+        opd(
+            Operation::ProgramDownload,
+            code,
+            &[("service", service), ("block", "OB1")],
+        )
+    };
+    assert_eq!(
+        out,
+        vec![
+            dl(0x1a, "request download"),
+            dl(0x1b, "download block"),
+            dl(0x1b, "download block"),
+            dl(0x1c, "download ended"),
+            opd(
+                Operation::ProgramDownload,
+                0x1b,
+                &[("block", "OB1"), ("sha256", OB1_SHA256), ("bytes", "332")],
+            ),
+            dl(0x28, "PI service _INSE"),
+        ]
+    );
+    assert_eq!(violations(&out), 0);
+    // Byte by byte, the same.
+    let segs: Vec<(Direction, Vec<u8>)> = DOWNLOAD_OB1
+        .iter()
+        .flat_map(|(d, h)| hex(h).into_iter().map(move |b| (*d, vec![b])))
+        .collect();
+    assert_eq!(run_with(&mut S7::new("s7comm"), &segs), out);
+}
+
+#[test]
+fn a_download_cut_short_reports_what_it_hashed() {
+    let first_part = |complete: Option<&str>| {
+        // SHA-256 of frame 60's 222 bytes alone (hashlib again).
+        let mut d = details(&[
+            ("block", "OB1"),
+            (
+                "sha256",
+                "086e67ef11ce6af8d25187125e92545e2d8d1a30088325244a5a8278fb8a3e18",
+            ),
+            ("bytes", "222"),
+        ]);
+        d.extend(complete.map(|c| ("complete", c.to_string())));
+        d
+    };
+    // The capture lacks the client's empty DT TPDUs, so its client stream has holes: a gap
+    // that loses no block data leaves the download whole (332 bytes as announced, every job
+    // answered).
+    let mut d = S7::new("s7comm");
+    let segs = |r: &[(Direction, &str)]| -> Vec<(Direction, Vec<u8>)> {
+        r.iter().map(|(d, h)| (*d, hex(h))).collect()
+    };
+    let mut out = run_with(&mut d, &segs(&DOWNLOAD_OB1[..4]));
+    d.gap(C);
+    out.extend(run_with(&mut d, &segs(&DOWNLOAD_OB1[4..])));
+    assert_eq!(downloads(&run(DOWNLOAD_OB1)), downloads(&out));
+    // A gap that swallowed the second answer: one job unanswered, 222 of 332 bytes.
+    let mut d = S7::new("s7comm");
+    let mut out = run_with(&mut d, &segs(&DOWNLOAD_OB1[..5]));
+    d.gap(C);
+    out.extend(run_with(&mut d, &segs(&DOWNLOAD_OB1[6..])));
+    assert_eq!(downloads(&out), [&first_part(Some("false"))]);
+    // A new request download before download ended: the first is reported incomplete.
+    let mut conv = DOWNLOAD_OB1[..4].to_vec();
+    conv.push((C, REQUEST_DOWNLOAD));
+    assert_eq!(downloads(&run(&conv)), [&first_part(Some("false"))]);
+    // A capture that starts at the second block: hashed from there, never complete.
+    let out = run(&DOWNLOAD_OB1[4..]);
+    assert_eq!(
+        downloads(&out),
+        [&details(&[
+            ("block", "OB1"),
+            (
+                "sha256",
+                "7817fe31cc9efc5611a89c55c7b3164b5a3f85fddcc7d28d2061ce140c05d825"
+            ),
+            ("bytes", "110"),
+            ("complete", "false"),
+        ])]
+    );
+    // A download without any block data reports no hash.
+    assert!(downloads(&run(&[(C, REQUEST_DOWNLOAD), (S, DOWNLOAD_ENDED)])).is_empty());
+}
+
+#[test]
+fn the_announced_load_memory_length_is_read_from_the_request() {
+    // Frame 57: "Length of load memory: 000332".
+    let pdu = hex(REQUEST_DOWNLOAD);
+    assert_eq!(ops::announced_length(&pdu[17..]), Some(332));
+    // A download block job announces nothing.
+    assert_eq!(ops::announced_length(&hex(DOWNLOAD_BLOCK)[17..]), None);
 }
 
 #[test]
@@ -443,17 +698,7 @@ fn plus_session_gives_order_number_and_firmware() {
 fn plus_set_multi_variables_is_a_write_and_fragments_are_not_reread() {
     // A V2 SetMultiVariables request header (frame 9's first bytes) with a short body.
     let body = hex("310000054200000002000003883400000388");
-    let pdu = |trailer: bool, data: &[u8]| {
-        let mut p = vec![0x72, 0x02, 0, data.len() as u8];
-        p.extend_from_slice(data);
-        if trailer {
-            p.extend_from_slice(&[0x72, 0x02, 0, 0]);
-        }
-        let len = (p.len() + 7) as u16;
-        let mut v = vec![3, 0, (len >> 8) as u8, len as u8, 2, 0xf0, 0x80];
-        v.extend(p);
-        v
-    };
+    let pdu = |trailer: bool, data: &[u8]| plus_tpdu(2, data, trailer);
     let mut d = S7::new("s7comm_plus");
     // First fragment (no trailer), then a continuation whose data happens to look like a
     // request header: it must not be reported.
@@ -625,6 +870,13 @@ fn truncations_and_random_bytes_never_panic() {
         PLUS_CREATE_RES,
         PLUS_SET_RES,
         MMS_CONNECT,
+        REQUEST_DOWNLOAD,
+        DOWNLOAD_BLOCK,
+        DOWNLOAD_DATA_1,
+        DOWNLOAD_ENDED,
+        SET_CLOCK,
+        CLEAR_PASSWORD,
+        START_UPLOAD,
     ]
     .iter()
     .map(|h| hex(h))
@@ -686,4 +938,96 @@ fn short_module_records_from_an_emulated_cpu_still_give_the_order_number() {
         "{out:?}"
     );
     assert_eq!(violations(&out), 0);
+}
+
+/// One DT TPDU carrying an S7comm-plus PDU of `version` with `data`, with or without trailer.
+fn plus_tpdu(version: u8, data: &[u8], trailer: bool) -> Vec<u8> {
+    let mut p = vec![0x72, version];
+    p.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    p.extend_from_slice(data);
+    if trailer {
+        p.extend_from_slice(&[0x72, version, 0, 0]);
+    }
+    let len = (p.len() + 7) as u16;
+    let mut v = vec![3, 0, (len >> 8) as u8, len as u8, 2, 0xf0, 0x80];
+    v.extend(p);
+    v
+}
+
+/// s7comm-plus/S7-1200-Uploading-OB1-TIAV12.pcap frame 127, the first 413 data bytes: TIA
+/// Portal's CreateObject under the PLC program (request id 3) of a ProgramCycleOB (class
+/// 0x9457 = 2647) named "Main" (attribute 233), up to Block.BlockNumber (2521) = 1.
+const PLUS_CREATE_OB1: &str = concat!(
+    "31000004ca00000027000003c0340000000300040000000000a18a32000194572000a381690015044d61",
+    "696ea39315000589d0b2d1b5919f8ce8a3931600048b7ea39311001400820a9800000278f95814b03b7d",
+    "955d6bc3201486ff4ae91f989f894216d8ca02852ebb88f7e3106c16969ad19941fffd4e24b49dabbd11",
+    "7cceabc78ff7e8ff8360e1209e263fd6c122cb255c81683792712a895222d39a33c2a2ddcc6de3e1f015",
+    "9668c8e3fa7a88929c6ab15e199ae0ecc273c628e1045320e709bd48e8e5cc31c064468912544b91a3ef",
+    "4c96e07982ab503246df7970d2aeddda76f361dbcf4572eedebdc4b7e7f7cde8be3d38bfaa43a1227985",
+    "de2dd1adf3f6b88736146b598f6e4e1ed18b13aab826826b77e0ba093abbb33f7628f137ba410b03c7ce",
+    "fa0a0efd702a1b7c8308291efec0e2a5a926d77a5c3f0cbd3f2dd3a1256e06501e250eca28edd9abbfc3",
+    "becf50a39313000424a3a140401500a3936f000589d0b2cf86a6cd8aa8a3a13f401588081d20224d6169",
+    "6e2050726f6772616d20537765657020284379636c65292200a3935900030001a3935a",
+);
+
+#[test]
+fn plus_block_creation_under_the_program_is_a_download() {
+    let mut d = S7::new("s7comm_plus");
+    let out = run_with(&mut d, &[(C, plus_tpdu(2, &hex(PLUS_CREATE_OB1), false))]);
+    assert_eq!(
+        out,
+        vec![opd(
+            Operation::ProgramDownload,
+            0x04ca,
+            &[("service", "CreateObject"), ("block", "OB1")]
+        )]
+    );
+    // The session's CreateObject (frame 6 of the HMI capture) is not.
+    assert_eq!(
+        run_plus(&[(C, PLUS_CREATE)]),
+        vec![Observation::FunctionCode(0x04ca)]
+    );
+}
+
+/// s7comm-plus/V13_1200_TP1200sim_Timer_sync.pcapng frame 43: a V2 SetVariable of object
+/// 0x1000006A, attribute 1053 (SubscriptionCreditLimit), Int 6 (the PDU's data, without
+/// trailer).
+const PLUS_SET_VARIABLE: &str = concat!(
+    "31000004f20000000500000398741000006a01881d00070006000004e88969001200000000896a001300",
+    "896b000400000000000000",
+);
+
+#[test]
+fn plus_operating_state_requests_stop_and_start_the_cpu() {
+    // Frame 43 as it is: a write.
+    let out = run_with(
+        &mut S7::new("s7comm_plus"),
+        &[(C, plus_tpdu(2, &hex(PLUS_SET_VARIABLE), true))],
+    );
+    assert_eq!(out, vec![op(Operation::Write, 0x04f2)]);
+    // The same request aimed at CPUexecUnit (52).operatingStateReq (2167 = VLQ 90 77) with
+    // DInt (0x08) 1 or 3, as S7CommPlusDriver's SetPlcOperatingState sends it.
+    let mode = |value: &str| {
+        let data = PLUS_SET_VARIABLE.replace(
+            "1000006a01881d00070006",
+            &format!("0000003401907700{value}"),
+        );
+        run_with(
+            &mut S7::new("s7comm_plus"),
+            &[(C, plus_tpdu(2, &hex(&data), true))],
+        )
+    };
+    let service = ("service", "SetVariable CPUexecUnit.operatingStateReq");
+    assert_eq!(
+        mode("0801"),
+        vec![opd(Operation::CpuStop, 0x04f2, &[service, ("value", "1")])]
+    );
+    assert_eq!(
+        mode("0803"),
+        vec![opd(Operation::CpuStart, 0x04f2, &[service, ("value", "3")])]
+    );
+    assert_eq!(
+        mode("0805"),
+        vec![opd(Operation::Control, 0x04f2, &[service, ("value", "5")])]
+    );
 }
