@@ -96,6 +96,7 @@ fn reported_operations(path: &Path) -> Vec<String> {
         inputs: vec![path.to_path_buf()],
         state: None,
         progress: false,
+        ..Default::default()
     })
     .unwrap();
     assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);

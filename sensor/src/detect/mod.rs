@@ -418,7 +418,13 @@ impl Detector {
                     0,
                     ts,
                     About::Dst,
-                    || format!("Cleartext {proto} login as {user:?}"),
+                    || {
+                        if user.is_empty() {
+                            format!("Cleartext {proto} credentials")
+                        } else {
+                            format!("Cleartext {proto} login as {user:?}")
+                        }
+                    },
                     || {
                         vec![
                             (t("user"), user.clone()),
