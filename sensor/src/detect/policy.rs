@@ -330,7 +330,7 @@ impl Policy {
         for a in &assets {
             let _ = writeln!(s, "\n[[asset]]");
             if !a.note.is_empty() {
-                let _ = writeln!(s, "# {}", a.note.replace('\n', " "));
+                let _ = writeln!(s, "note = {}", quote(&a.note));
             }
             if !a.ips.is_empty() {
                 let ips: Vec<String> = a.ips.iter().map(|i| quote(&i.to_string())).collect();
@@ -419,7 +419,7 @@ impl Policy {
             let mut k = KnownAsset {
                 macs: Vec::new(),
                 ips: Vec::new(),
-                note: String::new(),
+                note: a.note.clone(),
             };
             for m in &a.macs {
                 k.macs.push(m.get_ref().parse::<Mac>().map_err(|_| {
@@ -538,6 +538,9 @@ struct AssetEntry {
     macs: Vec<Spanned<String>>,
     #[serde(default)]
     ips: Vec<Spanned<String>>,
+    /// What the device was when learned (informational).
+    #[serde(default)]
+    note: String,
 }
 
 #[derive(Deserialize)]

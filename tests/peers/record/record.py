@@ -23,50 +23,50 @@ Fixed layout (MACs are 02:4d:00:00:<3rd octet>:<4th octet> unless a scenario say
     10.77.1.10 engineering workstation (EWS), 10.77.1.20 PLC/outstation/server,
     10.77.1.30 HMI / SCADA master, 10.77.1.66 rogue client / attacker.
 
-Scenarios and the otwatch alert each should (or should not) raise:
+Scenarios and the otwatch alert kind (docs/DETECTION.md) each should (or should not) raise:
   s7_stop                S7 EWS->PLC: db_read, PLC STOP (function 0x29)           -> plc_stop
   s7_start               S7 hot start + cold start (PLC control 0x28 "P_PROGRAM")  -> plc_start
   s7_download            S7 download of DB2 (0x1a/0x1b/0x1c, a block uploaded from the server
-                         before the capture), nothing else                       -> program_download
-  s7_upload              S7 full_upload + upload of DB1 (0x1d/0x1e/0x1f)          -> program_upload
-  s7_delete              S7 PI service _DELE of DB2 (Snap7 C-client layout)       -> program_delete (block delete)
-  s7_set_clock           S7 userdata time functions: read clock, set clock        -> plc_set_clock
-  s7_password            S7 userdata security: set/clear session password         -> plc_password (session password)
+                         before the capture), nothing else                       -> plc_program_download
+  s7_upload              S7 full_upload + upload of DB1 (0x1d/0x1e/0x1f)          -> plc_program_upload
+  s7_delete              S7 PI service _DELE of DB2 (Snap7 C-client layout)       -> plc_program_delete
+  s7_set_clock           S7 userdata time functions: read clock, set clock        -> plc_config_change (clock)
+  s7_password            S7 userdata security: set/clear session password         -> plc_config_change (security)
   s7_benign_reads        HMI 10.77.1.30 db_read every 100 ms for 20 s             -> none (must not alert)
-  modbus_restart         Modbus FC8 sub-function 1 restart communications option  -> modbus_restart (device restart)
-  modbus_listen_only     Modbus FC8 sub-function 4 force listen only mode         -> modbus_listen_only
-  modbus_benign          HMI: FC3 read + FC6 setpoint every 1 s for 60 s          -> none (baseline to learn)
+  modbus_restart         Modbus FC8 sub-function 1 restart communications option  -> device_restart
+  modbus_listen_only     Modbus FC8 sub-function 4 force listen only mode         -> plc_config_change
+  modbus_benign          HMI: FC3 read + FC6 setpoint every 1 s for 60 s          -> none (baseline for policy learn)
   modbus_new_writer      HMI as above for 14 s; at 10 s new client 10.77.1.66 FC15 + FC16
-                         -> new_writer / unauthorized_write (after learning modbus_benign)
-  modbus_malformed       10.77.1.66 raw-socket malformed Modbus/TCP frames         -> modbus_malformed
-  iec104_reset_process   C_RP_NA_1 (type 105, QRP 1) EWS->outstation              -> iec104_reset_process
+                         -> unauthorized_write (with a policy learned from modbus_benign)
+  modbus_malformed       10.77.1.66 raw-socket malformed Modbus/TCP frames         -> protocol_violation
+  iec104_reset_process   C_RP_NA_1 (type 105, QRP 1) EWS->outstation              -> device_restart
   iec104_clock_sync      master 10.77.1.30 C_CS_NA_1 every 4 s                    -> none (routine)
-  iec104_clock_sync_rogue   the same, plus one C_CS_NA_1 from 10.77.1.66          -> iec104_clock_sync from new master
-  opcua_method_firmware  OPC UA Browse + Call of UpdateFirmware / DownloadProgram  -> opcua_firmware_method
+  iec104_clock_sync_rogue   the same, plus one C_CS_NA_1 from 10.77.1.66          -> plc_config_change (clock)
+  opcua_method_firmware  OPC UA Browse + Call of UpdateFirmware / DownloadProgram  -> firmware_update
   opcua_benign           OPC UA Read + subscription (Publish) only                -> none
   profinet_dcp_set       DCP Identify, Set IP, Set NameOfStation, Reset to Factory (5/6 and 5/5)
-                         -> profinet_dcp_set, profinet_factory_reset
+                         -> plc_config_change, device_restart
   bacnet_reinit_dcc      BACnet ReinitializeDevice(coldstart), DCC(disable), AtomicWriteFile
-                         -> bacnet_reinitialize, bacnet_dcc_disable, bacnet_file_write
-  nmap_syn_scan          nmap -sS -p 1-1024 -T4 10.77.2.66 -> 10.77.2.20          -> port_scan
+                         -> device_restart, plc_config_change, plc_program_download
+  nmap_syn_scan          nmap -sS -p 1-1024 -T4 10.77.2.66 -> 10.77.2.20          -> scan_detected
   nmap_sweep             nmap -sn 10.77.3.0/24 + -sS 5 ICS ports 10.77.3.1-40 through a router
-                         (captured on the attacker<->router link)                 -> host_sweep, port_scan
-  nmap_ics_scripts       nmap -sT modbus-discover,s7-info,enip-info vs 3 servers  -> ics_discovery (scan)
-  arp_sweep              nmap -sn on the local /24 (ARP requests)                 -> arp_sweep
+                         (captured on the attacker<->router link)                 -> scan_detected
+  nmap_ics_scripts       nmap -sT modbus-discover,s7-info,enip-info vs 3 servers  -> scan_detected
+  arp_sweep              nmap -sn on the local /24 (ARP requests)                 -> scan_detected
   hydra_telnet           hydra -t 4, 30 passwords vs BusyBox telnetd + login      -> brute_force (telnet)
   hydra_ftp              hydra -t 4, 30 passwords (last right) vs pyftpdlib       -> brute_force (ftp)
-  ftp_login_ok           one FTP login (operator), LIST, RETR                     -> cleartext_login (ftp), no brute force
-  telnet_login_ok        one telnet login, `id; uname -s`                          -> cleartext_login (telnet), no brute force
-  ssh_to_plc             ssh EWS->PLC while the HMI polls Modbus on it            -> remote_access_to_plc (ssh)
+  ftp_login_ok           one FTP login (operator), LIST, RETR                     -> cleartext_credentials, no brute_force
+  telnet_login_ok        one telnet login, `id; uname -s`                          -> cleartext_credentials, no brute_force
+  ssh_to_plc             ssh EWS->PLC while the HMI polls Modbus on it            -> remote_access_session
   hydra_ssh              hydra -t 4, 20 passwords (last right) vs sshd            -> brute_force (ssh)
-  arp_spoof              host pings gateway; 02:00:00:00:05:66 claims 10.77.5.1 every 200 ms -> arp_spoof
-  arp_gratuitous_storm   500 gratuitous ARPs from one MAC in ~3 s                 -> arp_storm
+  arp_spoof              host pings gateway; 02:00:00:00:05:66 claims 10.77.5.1 every 200 ms -> arp_spoofing
+  arp_gratuitous_storm   500 gratuitous ARPs from one MAC in ~3 s                 -> arp_spoofing (storm)
   ip_conflict            two MACs both answer for and use 10.77.5.30             -> ip_conflict
   internet_from_plc      crafted: Modbus server 10.77.1.20 opens TLS (SNI update.example.com) to
                          93.184.216.34:443 and HTTP (Host evil-c2.example.net) to 203.0.113.66:80
-                         -> internet_from_ot
+                         -> internet_connection
   ioc_dns                crafted: 10.77.1.30 resolves evil-c2.example.net -> 203.0.113.66, connects :8080
-                         -> ioc_match (domain + IP), internet_from_ot
+                         -> ioc_match (domain + IP)
 """
 import argparse
 import contextlib
@@ -379,13 +379,13 @@ def s7_start(lab, out):
 
 
 def s7_upload(lab, out):
-    """EWS -> PLC: full_upload and upload of DB1 (start/upload/end upload). Alert: program_upload."""
+    """EWS -> PLC: full_upload and upload of DB1 (start/upload/end upload). Alert: plc_program_upload."""
     _s7(lab, out, "upload")
 
 
 def s7_download(lab, out):
     """EWS -> PLC: download of DB2 (request download, download block, download ended), the block
-    being DB1 taken with full_upload before the capture started. Alert: program_download."""
+    being DB1 taken with full_upload before the capture started. Alert: plc_program_download."""
     sw, h = lab.ot_cell("ews", "plc")
     lab.peer_bg(h["plc"], "s7-server", OT["plc"])
     lab.wait_listen(h["plc"], 102)
@@ -399,17 +399,17 @@ def s7_download(lab, out):
 def s7_delete(lab, out):
     """EWS -> PLC: PI service _DELE of DB2. python-snap7 3.3.0's delete() encodes the block address
     wrongly (Wireshark: malformed), so peers.py sends the request as Snap7's C client lays it out,
-    over the python-snap7 connection. Alert: program_delete."""
+    over the python-snap7 connection. Alert: plc_program_delete."""
     _s7(lab, out, "delete")
 
 
 def s7_set_clock(lab, out):
-    """EWS -> PLC: read clock, set clock to 2024-06-01 12:00:00. Alert: plc_set_clock."""
+    """EWS -> PLC: read clock, set clock to 2024-06-01 12:00:00. Alert: plc_config_change (clock)."""
     _s7(lab, out, "clock")
 
 
 def s7_password(lab, out):
-    """EWS -> PLC: set session password, db_read, clear session password. Alert: plc_password."""
+    """EWS -> PLC: set session password, db_read, clear session password. Alert: plc_config_change (security)."""
     _s7(lab, out, "password")
 
 
@@ -428,14 +428,14 @@ def _modbus_cell(lab: Lab, *hosts: str):
 
 
 def modbus_restart(lab, out):
-    """EWS -> PLC: FC3 read, then FC8 sub-function 1 (restart communications option). Alert: modbus_restart."""
+    """EWS -> PLC: FC3 read, then FC8 sub-function 1 (restart communications option). Alert: device_restart."""
     sw, h = _modbus_cell(lab, "ews")
     with lab.capture(sw, "br0", out):
         lab.peer(h["ews"], "modbus-diag", OT["plc"], "restart")
 
 
 def modbus_listen_only(lab, out):
-    """EWS -> PLC: FC3 read, then FC8 sub-function 4 (force listen only mode). Alert: modbus_listen_only."""
+    """EWS -> PLC: FC3 read, then FC8 sub-function 4 (force listen only mode). Alert: plc_config_change."""
     sw, h = _modbus_cell(lab, "ews")
     with lab.capture(sw, "br0", out):
         lab.peer(h["ews"], "modbus-diag", OT["plc"], "listen")
@@ -451,7 +451,7 @@ def modbus_benign(lab, out):
 
 def modbus_new_writer(lab, out):
     """HMI polls as in modbus_benign for 14 s; at 10 s the new client 10.77.1.66 writes 8 coils (FC15)
-    and 4 registers (FC16). Alert (after learning modbus_benign): new_writer / unauthorized_write."""
+    and 4 registers (FC16). Alert (with a policy learned from modbus_benign): unauthorized_write."""
     sw, h = _modbus_cell(lab, "hmi", "rogue")
     with lab.capture(sw, "br0", out):
         hmi = lab.peer_bg(h["hmi"], "modbus-poll", OT["plc"], "14")
@@ -462,7 +462,7 @@ def modbus_new_writer(lab, out):
 
 def modbus_malformed(lab, out):
     """10.77.1.66 -> PLC: one TCP connection per malformed frame (MBAP length too long / too short,
-    protocol id 0x1234, unassigned function 0x5B + garbage, length 0, length 1). Alert: modbus_malformed."""
+    protocol id 0x1234, unassigned function 0x5B + garbage, length 0, length 1). Alert: protocol_violation."""
     sw, h = _modbus_cell(lab, "rogue")
     with lab.capture(sw, "br0", out):
         lab.peer(h["rogue"], "modbus-malformed", OT["plc"])
@@ -478,7 +478,7 @@ def _iec104_cell(lab: Lab, *hosts: str):
 
 
 def iec104_reset_process(lab, out):
-    """EWS -> outstation 10.77.1.20 (CA 47): STARTDT, C_RP_NA_1 QRP 1, STOPDT. Alert: iec104_reset_process."""
+    """EWS -> outstation 10.77.1.20 (CA 47): STARTDT, C_RP_NA_1 QRP 1, STOPDT. Alert: device_restart."""
     sw, h = _iec104_cell(lab, "ews")
     with lab.capture(sw, "br0", out):
         lab.peer(h["ews"], "iec104-reset", OT["plc"])
@@ -493,7 +493,7 @@ def iec104_clock_sync(lab, out):
 
 def iec104_clock_sync_rogue(lab, out):
     """As iec104_clock_sync, plus at 10 s a second client 10.77.1.66 sends one C_CS_NA_1.
-    Alert: iec104 clock sync from a new/unknown master."""
+    Alert: plc_config_change (clock set by a second client)."""
     sw, h = _iec104_cell(lab, "hmi", "rogue")
     with lab.capture(sw, "br0", out):
         master = lab.peer_bg(h["hmi"], "iec104-master", OT["plc"], "20", "4")
@@ -515,7 +515,7 @@ def _opcua(lab: Lab, out: str, client: str, what: str) -> None:
 def opcua_method_firmware(lab, out):
     """EWS -> OPC UA server 10.77.1.20:4840: browse Controller, Call UpdateFirmware(url) and
     DownloadProgram(bytes) (NodeIds ns=2;s=Controller.UpdateFirmware / .DownloadProgram).
-    Alert: opcua_firmware_method / program download via method."""
+    Alert: firmware_update / plc_program_download."""
     _opcua(lab, out, "ews", "methods")
 
 
@@ -528,7 +528,7 @@ def profinet_dcp_set(lab, out):
     """Controller 00:0e:8c:00:00:10 -> device 00:0e:8c:00:00:20 on one veth (no IP): DCP Identify
     (multicast), Set IP, Set NameOfStation, Set Control Reset-to-Factory (5/6) and Reset Factory
     Settings (5/5); the device (scapy responder) answers Identify and each Set.
-    Crafted frames (no PROFINET stack exists as a package). Alert: profinet_dcp_set, factory reset."""
+    Crafted frames (no PROFINET stack exists as a package). Alerts: plc_config_change, device_restart."""
     ctl = lab.ns("pnctl")
     dev = lab.ns("pndev")
     lab.wire(ctl, "eth0", None, "00:0e:8c:00:00:10", dev, "eth0", None, "00:0e:8c:00:00:20")
@@ -541,7 +541,7 @@ def profinet_dcp_set(lab, out):
 def bacnet_reinit_dcc(lab, out):
     """bacpypes3 EWS 10.77.1.10 (device 999) -> bacpypes3 device 1020 at 10.77.1.20: Who-Is,
     ReadProperty, ReinitializeDevice(coldstart), DeviceCommunicationControl(disable, 5 min),
-    AtomicWriteFile (stream). Alerts: bacnet_reinitialize, bacnet_dcc_disable, bacnet_file_write."""
+    AtomicWriteFile (stream). Alerts: device_restart, plc_config_change, plc_program_download."""
     sw, h = lab.ot_cell("ews", "plc")
     lab.peer_bg(h["plc"], "bacnet-server", OT["plc"] + "/24")
     lab.wait_listen(h["plc"], 47808, udp=True)
@@ -553,7 +553,7 @@ def bacnet_reinit_dcc(lab, out):
 
 def nmap_syn_scan(lab, out):
     """Attacker 10.77.2.66 -> 10.77.2.20 (listens on 22 and 502): nmap -sS -p 1-1024 -T4 -n.
-    Captured on the attacker's link. Alert: port_scan."""
+    Captured on the attacker's link. Alert: scan_detected."""
     att = lab.ns("att")
     tgt = lab.ns("tgt")
     lab.wire(att, "eth0", "10.77.2.66/24", None, tgt, "eth0", "10.77.2.20/24", None)
@@ -567,7 +567,7 @@ def nmap_sweep(lab, out):
     """Attacker 10.77.30.66 -- router (10.77.30.1 | 10.77.3.254) -- bridge with 10.77.3.10 (502),
     .11 (102), .12 (2404, 20000): nmap -sn -n 10.77.3.0/24, then
     nmap -sS -p 502,102,44818,20000,2404 -n 10.77.3.1-40. Captured on the attacker<->router link.
-    Alerts: host_sweep, port_scan."""
+    Alert: scan_detected."""
     att = lab.ns("att")
     rtr = lab.ns("rtr")
     lab.wire(att, "eth0", "10.77.30.66/24", None, rtr, "eth0", "10.77.30.1/24", None)
@@ -591,7 +591,7 @@ def nmap_sweep(lab, out):
 
 def nmap_ics_scripts(lab, out):
     """Attacker 10.77.2.66 -> 10.77.2.21 (pymodbus), .22 (snap7), .23 (pymodbus + snap7):
-    nmap -sT -p 502,102,44818 --script modbus-discover,s7-info,enip-info -n. Alert: ics_discovery.
+    nmap -sT -p 502,102,44818 --script modbus-discover,s7-info,enip-info -n. Alert: scan_detected.
     modbus-discover succeeds (FC17, FC43); s7-info's SZL 0x0011 read gets python-snap7's answer,
     which nmap (and Wireshark) cannot parse, so nmap waits 30 s, reads SZL 0x001C and reports a
     script error; 44818 is closed (no EtherNet/IP server), so enip-info sends nothing."""
@@ -610,7 +610,7 @@ def nmap_ics_scripts(lab, out):
 
 def arp_sweep(lab, out):
     """Attacker 10.77.4.66 on the bridge with 10.77.4.10/.11/.12: nmap -sn -n 10.77.4.0/24 (ARP).
-    Alert: arp_sweep."""
+    Alert: scan_detected."""
     sw = lab.switch()
     att = lab.plug("att", sw, "10.77.4.66/24")
     for i, ip in enumerate(["10.77.4.10", "10.77.4.11", "10.77.4.12"]):
@@ -651,7 +651,7 @@ def hydra_ftp(lab, out):
 
 def ftp_login_ok(lab, out):
     """EWS -> pyftpdlib on 10.77.1.20: login operator, PWD, LIST, RETR recipe_01.csv, QUIT.
-    Alert: cleartext credentials (ftp); no brute force."""
+    Alert: cleartext_credentials; no brute_force."""
     sw, h = lab.ot_cell("ews", "plc")
     lab.peer_bg(h["plc"], "ftp-server", OT["plc"], FTP_USER, FTP_PASSWORD)
     lab.wait_listen(h["plc"], 21)
@@ -661,7 +661,7 @@ def ftp_login_ok(lab, out):
 
 def telnet_login_ok(lab, out):
     """EWS -> telnetd on 10.77.1.20: one login (otwrec_op), `id; uname -s`, exit.
-    Alert: cleartext credentials (telnet); no brute force."""
+    Alert: cleartext_credentials; no brute_force."""
     sw, h = lab.ot_cell("ews", "plc")
     with temp_user():
         start_telnetd(lab, h["plc"])
@@ -671,7 +671,7 @@ def telnet_login_ok(lab, out):
 
 def ssh_to_plc(lab, out):
     """HMI polls Modbus on 10.77.1.20 for 12 s (so it is a PLC); meanwhile EWS runs
-    `ssh otwrec_op@10.77.1.20 'uname -a; id'` (OpenSSH, password). Alert: remote access to PLC (ssh)."""
+    `ssh otwrec_op@10.77.1.20 'uname -a; id'` (OpenSSH, password). Alert: remote_access_session."""
     sw, h = _modbus_cell(lab, "ews", "hmi")
     with temp_user():
         start_sshd(lab, h["plc"], OT["plc"])
@@ -701,7 +701,7 @@ def hydra_ssh(lab, out):
 def arp_spoof(lab, out):
     """Host 10.77.5.10 (02:00:00:00:05:10) pings gateway 10.77.5.1 (02:00:00:00:05:01) every 0.5 s for
     8 s; from 2 s on the attacker 02:00:00:00:05:66 (10.77.5.66) sends 20 unsolicited ARP replies
-    "10.77.5.1 is-at 02:00:00:00:05:66" to the host, one every 200 ms (scapy). Alert: arp_spoof."""
+    "10.77.5.1 is-at 02:00:00:00:05:66" to the host, one every 200 ms (scapy). Alert: arp_spoofing."""
     sw = lab.switch()
     lab.plug("gw", sw, "10.77.5.1/24", "02:00:00:00:05:01")
     host = lab.plug("host", sw, "10.77.5.10/24", "02:00:00:00:05:10")
@@ -715,7 +715,7 @@ def arp_spoof(lab, out):
 
 def arp_gratuitous_storm(lab, out):
     """02:00:00:00:05:77 (10.77.5.77) sends 500 gratuitous ARP requests in ~3 s (scapy); 10.77.5.10
-    is on the same bridge. Alert: arp_storm."""
+    is on the same bridge. Alert: arp_spoofing (ARP storm)."""
     sw = lab.switch()
     lab.plug("host", sw, "10.77.5.10/24", "02:00:00:00:05:10")
     storm = lab.plug("storm", sw, "10.77.5.77/24", "02:00:00:00:05:77")
@@ -815,7 +815,7 @@ def internet_from_plc(_lab, out):
     """Crafted with scapy: HMI 10.77.1.30 polls Modbus on 10.77.1.20 (FC3), then the PLC opens
     TCP 443 to 93.184.216.34 with a TLS 1.2 ClientHello (SNI update.example.com) answered by a
     ServerHello, then a plain HTTP GET (Host evil-c2.example.net) to 203.0.113.66:80 answered 200.
-    Alert: internet_from_ot (a PLC talks to the internet)."""
+    Alert: internet_connection (a PLC talks to the internet); ioc_match with an indicator list."""
     from scapy.all import load_layer, wrpcap
 
     load_layer("tls")
@@ -851,7 +851,7 @@ def internet_from_plc(_lab, out):
 def ioc_dns(_lab, out):
     """Crafted with scapy: 10.77.1.30 asks DNS server 10.77.1.53 for evil-c2.example.net (A), the
     answer is 203.0.113.66; then 10.77.1.30 opens TCP to 203.0.113.66:8080, sends a small beacon,
-    closes. Alerts: ioc_match (domain and address), internet_from_ot."""
+    closes. Alert: ioc_match (domain and address) with an indicator list."""
     from scapy.all import DNS, DNSQR, DNSRR, IP, UDP, Ether, wrpcap
 
     hmi, dns = OT["hmi"], "10.77.1.53"
