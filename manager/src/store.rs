@@ -25,6 +25,23 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unknown sensor {0}")]
     UnknownSensor(String),
+    #[error(transparent)]
+    Refused(#[from] BatchRefused),
+}
+
+/// Why a sensor's batch was refused as a whole (nothing of it applied).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchRefused {
+    /// The batch does not continue from the last applied delta: some were never received.
+    #[error(
+        "sequence gap: expected {expected}, got {got}; the sensor must resend from {expected}"
+    )]
+    Gap { expected: u64, got: u64 },
+    #[error("sequence numbers must increase inside a batch, but {next} follows {prev}; nothing of the batch was applied (a sensor bug: report it with the sensor's log)")]
+    NotIncreasing { prev: u64, next: u64 },
+    #[error("the batch continues from sequence number {after} but begins at {first}; sequence numbers start at 1 and after_seq must be below the first delta's")]
+    BadStart { after: u64, first: u64 },
 }
 
 impl From<sled::Error> for StoreError {
@@ -52,8 +69,9 @@ pub enum Enrolled {
     Refused(TokenError),
 }
 
-/// One enrolled sensor.
+/// One enrolled sensor. Fields added later read as their default from older records.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SensorRecord {
     pub id: String,
     pub site: String,
@@ -95,6 +113,27 @@ pub struct OperatorTokenRecord {
     pub expires_at: i64,
 }
 
+/// One sensor's batch of deltas, as a Sync stream received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub sensor: &'a str,
+    /// The sequence number the batch continues from (`DeltaBatch.after_seq`); `None`: the
+    /// first delta's minus one.
+    pub after: Option<u64>,
+    pub deltas: &'a [Delta],
+}
+
+impl<'a> Batch<'a> {
+    /// A batch that continues from its first delta's sequence number minus one.
+    pub fn new(sensor: &'a str, deltas: &'a [Delta]) -> Batch<'a> {
+        Batch {
+            sensor,
+            after: None,
+            deltas,
+        }
+    }
+}
+
 /// What one applied batch changed.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
@@ -104,9 +143,55 @@ pub struct Applied {
     pub previous_seq: u64,
     /// The sensor's last applied sequence number after the batch.
     pub applied_seq: u64,
+    /// The batch's deltas from this index on were new (those before were resends).
+    pub first_new: usize,
     /// (kind, id) of each change: kind asset, connection, alert or sensor; id as stored
     /// (`<sensor>/<id>` for data, the sensor id for status).
     pub changes: Vec<(&'static str, String)>,
+}
+
+impl Applied {
+    /// The deltas of the batch that the store applied, in order: what the fleet view may show.
+    pub fn committed(&self, mut deltas: Vec<Delta>) -> Vec<Delta> {
+        deltas.drain(..self.first_new.min(deltas.len()));
+        deltas
+    }
+}
+
+/// Checks that `deltas` continue from `last` (the sensor's last applied sequence number):
+/// strictly increasing, and starting (at `after`, or at the first delta) no later than
+/// `last + 1`. Returns the index of the first delta above `last`: those before are resends.
+pub fn check_sequence(
+    last: u64,
+    after: Option<u64>,
+    deltas: &[Delta],
+) -> Result<usize, BatchRefused> {
+    let Some(first) = deltas.first().map(|d| d.seq) else {
+        return Ok(0);
+    };
+    if let Some(w) = deltas.windows(2).find(|w| w[1].seq <= w[0].seq) {
+        return Err(BatchRefused::NotIncreasing {
+            prev: w[0].seq,
+            next: w[1].seq,
+        });
+    }
+    let after = match after {
+        Some(a) if a < first => a,
+        None if first > 0 => first - 1,
+        other => {
+            return Err(BatchRefused::BadStart {
+                after: other.unwrap_or(0),
+                first,
+            })
+        }
+    };
+    if after > last {
+        return Err(BatchRefused::Gap {
+            expected: last.saturating_add(1),
+            got: after.saturating_add(1),
+        });
+    }
+    Ok(deltas.partition_point(|d| d.seq <= last))
 }
 
 /// The store seam.
@@ -130,25 +215,18 @@ pub trait FleetStore: Send + Sync + 'static {
         f: &(dyn Fn(&mut SensorRecord) + Sync),
     ) -> Result<Option<SensorRecord>, StoreError>;
     /// Applies, in order, the deltas with seq above the sensor's last applied seq, and stores the
-    /// new last applied seq, atomically and durably.
-    fn apply_batch(
-        &self,
-        sensor_id: &str,
-        deltas: &[Delta],
-        now: i64,
-    ) -> Result<Applied, StoreError>;
+    /// new last applied seq, atomically and durably. A batch that does not continue from there
+    /// ([`check_sequence`]) is refused whole ([`StoreError::Refused`]).
+    fn apply_batch(&self, batch: Batch<'_>, now: i64) -> Result<Applied, StoreError>;
     /// [`FleetStore::apply_batch`] for several sensors' batches at once (a group commit: one
     /// durable write for all); one result per batch, in order. A batch that fails alone (an
-    /// unknown sensor) does not stop the others; a storage error fails them all.
+    /// unknown sensor, a refusal) does not stop the others; a storage error fails them all.
     fn apply_batches(
         &self,
-        batches: &[(&str, &[Delta])],
+        batches: &[Batch<'_>],
         now: i64,
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
-        Ok(batches
-            .iter()
-            .map(|&(sensor, deltas)| self.apply_batch(sensor, deltas, now))
-            .collect())
+        Ok(batches.iter().map(|b| self.apply_batch(*b, now)).collect())
     }
     fn create_operator_token(
         &self,
@@ -436,26 +514,22 @@ impl FleetStore for SledStore {
         Ok(r)
     }
 
-    fn apply_batch(
-        &self,
-        sensor_id: &str,
-        deltas: &[Delta],
-        now: i64,
-    ) -> Result<Applied, StoreError> {
-        self.apply_batches(&[(sensor_id, deltas)], now)?
+    fn apply_batch(&self, batch: Batch<'_>, now: i64) -> Result<Applied, StoreError> {
+        self.apply_batches(&[batch], now)?
             .pop()
-            .unwrap_or_else(|| Err(StoreError::UnknownSensor(sensor_id.to_string())))
+            .unwrap_or_else(|| Err(StoreError::UnknownSensor(batch.sensor.to_string())))
     }
 
     fn apply_batches(
         &self,
-        batches: &[(&str, &[Delta])],
+        batches: &[Batch<'_>],
         now: i64,
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
         let r = (&self.sensors, &self.assets, &self.conns, &self.alerts).transaction(
             |(sensors, assets, conns, alerts)| {
                 let mut out = Vec::with_capacity(batches.len());
-                for &(sensor_id, deltas) in batches {
+                for b in batches {
+                    let sensor_id = b.sensor;
                     // A batch of an unknown sensor fails alone; the others still apply.
                     let Some(v) = sensors.get(sensor_id)? else {
                         out.push(Err(StoreError::UnknownSensor(sensor_id.to_string())));
@@ -468,12 +542,17 @@ impl FleetStore for SledStore {
                             continue;
                         }
                     };
-                    let mut changes = Vec::new();
                     let previous_seq = rec.applied_seq;
-                    for d in deltas {
-                        if d.seq <= rec.applied_seq {
-                            continue; // applied before (a resend after reconnect)
+                    // Deltas up to the last applied one are resends (after a reconnect): skipped.
+                    let first_new = match check_sequence(previous_seq, b.after, b.deltas) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            out.push(Err(e.into()));
+                            continue;
                         }
+                    };
+                    let mut changes = Vec::new();
+                    for d in b.deltas.iter().skip(first_new) {
                         apply_one(d, &mut rec, assets, conns, alerts, &mut changes)?;
                         rec.applied_seq = d.seq;
                     }
@@ -483,6 +562,7 @@ impl FleetStore for SledStore {
                         site: rec.site.clone(),
                         previous_seq,
                         applied_seq: rec.applied_seq,
+                        first_new,
                         changes,
                     }));
                 }

@@ -36,14 +36,15 @@ async fn enrol_then_sync_applies_each_delta_once_with_gaps() {
         // A gap: 3 and 4 were coalesced away in the sensor's outbox.
         alert(5, "a1"),
     ];
-    // The same batch twice (a resend after reconnect), then an old one, then a new one.
-    let acks = sync(
+    // The same batch twice (a resend after reconnect), then an old one, then a new one after
+    // a coalesced 6.
+    let acks = sync_batches(
         &mut c,
         vec![
-            batch.clone(),
-            batch.clone(),
-            vec![connection(2, "10.0.0.1", "10.0.0.2", 999)],
-            vec![connection(7, "10.0.0.1", "10.0.0.2", 6)],
+            after(0, batch.clone()),
+            after(0, batch.clone()),
+            after(1, vec![connection(2, "10.0.0.1", "10.0.0.2", 999)]),
+            after(5, vec![connection(7, "10.0.0.1", "10.0.0.2", 6)]),
         ],
     )
     .await
@@ -255,6 +256,7 @@ async fn restart_keeps_data_and_last_applied_seq() {
         .into_inner();
     tx.send(DeltaBatch {
         deltas: batch.clone(),
+        after_seq: None,
     })
     .await
     .unwrap();
@@ -297,4 +299,70 @@ async fn restart_keeps_data_and_last_applied_seq() {
     assert_eq!(sensors[0].applied_seq, 4);
     drop((c, op));
     fx.stop().await;
+}
+
+/// An asset upsert with a packet count, to tell versions of one asset apart.
+fn counted(seq: u64, packets: u64) -> Delta {
+    let mut d = asset(
+        seq,
+        "mac:00:00:00:00:00:0a",
+        &["00:00:00:00:00:0a"],
+        &["10.0.0.10"],
+    );
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.packets = packets;
+    }
+    d
+}
+
+async fn packets(op: &mut otwatch_manager::cli::Client) -> Vec<u64> {
+    all_assets(op, "plant-a")
+        .await
+        .assets
+        .iter()
+        .map(|a| a.asset.as_ref().unwrap().packets)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_listing_shows_only_what_the_store_committed() {
+    let mut fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    let mut c = s.client(&fx.url()).await.unwrap();
+    assert_eq!(
+        sync(&mut c, vec![vec![counted(1, 4)]]).await.unwrap(),
+        vec![1]
+    );
+    // Out of order, then a duplicate inside one batch: refused, nothing of them shown.
+    for bad in [
+        vec![counted(3, 4), counted(2, 444)],
+        vec![counted(2, 4), counted(2, 444)],
+    ] {
+        let mut c = s.client(&fx.url()).await.unwrap();
+        let e = sync(&mut c, vec![bad]).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+        assert_eq!(packets(&mut op).await, vec![4]);
+    }
+    // A resend of an applied sequence number with other content is acknowledged, not applied.
+    assert_eq!(
+        sync(&mut c, vec![vec![counted(1, 444)]]).await.unwrap(),
+        vec![1]
+    );
+    assert_eq!(packets(&mut op).await, vec![4]);
+    // A resend that overlaps: only the new part counts.
+    assert_eq!(
+        sync(&mut c, vec![vec![counted(1, 444), counted(2, 5)]])
+            .await
+            .unwrap(),
+        vec![2]
+    );
+    assert_eq!(packets(&mut op).await, vec![5]);
+    // The store agrees: a restart shows the same.
+    drop((c, op));
+    fx.restart().await;
+    let mut op = fx.operator("root2", OperatorRole::Admin).await;
+    assert_eq!(packets(&mut op).await, vec![5]);
 }

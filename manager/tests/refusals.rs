@@ -391,3 +391,60 @@ async fn operator_bearer_tokens_carry_a_role_and_are_refused_when_bad_expired_or
         assert!(!log.contains(secret), "a token secret is in the log");
     }
 }
+
+#[tokio::test]
+async fn sequence_gaps_are_refused_with_the_sequence_to_resend_from() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let ip = |seq: u64, n: u8| {
+        asset(
+            seq,
+            &format!("ip:10.0.0.{n}"),
+            &[],
+            &[&format!("10.0.0.{n}")],
+        )
+    };
+    let mut c = s.client(&fx.url()).await.unwrap();
+    assert_eq!(
+        sync(&mut c, vec![vec![ip(1, 1), ip(2, 2)]]).await.unwrap(),
+        vec![2]
+    );
+    // 3 and 4 never arrived.
+    let e = sync(&mut c, vec![vec![ip(5, 5)]]).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
+    assert_eq!(
+        e.message(),
+        "sequence gap: expected 3, got 5; the sensor must resend from 3"
+    );
+    expect_log(&["batch refused", &s.id, "sequence gap: expected 3"]).await;
+    // Declared as coalesced away (after_seq): accepted.
+    assert_eq!(
+        sync_batches(&mut c, vec![after(2, vec![ip(5, 5)])])
+            .await
+            .unwrap(),
+        vec![5]
+    );
+    // A batch that says it continues from a delta never received.
+    let e = sync_batches(&mut c, vec![after(7, vec![ip(9, 9)])])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
+    assert!(e.message().contains("expected 6, got 8"), "{e}");
+    // Backwards inside a batch.
+    let e = sync(&mut c, vec![vec![ip(7, 7), ip(6, 6)]])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    assert!(e.message().contains("6 follows 7"), "{e}");
+    // Nothing of the refused batches was applied.
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    assert_eq!(all_assets(&mut op, "plant-a").await.total, 3);
+    let hb = c
+        .heartbeat(HeartbeatRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hb.applied_seq, 5);
+}

@@ -9,7 +9,7 @@ mod sensor_link;
 use crate::fleet;
 use crate::ingest::Ingest;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
-use crate::store::{FleetStore, StoreError};
+use crate::store::{BatchRefused, FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
 use otwatch_common::link::{Identity, OperatorRole};
@@ -64,6 +64,18 @@ impl Shared {
 fn internal(e: StoreError) -> Status {
     warn!(error = %e, "store error");
     Status::internal(e.to_string())
+}
+
+/// The status a sensor gets for a batch that was not applied: a refusal says what the sensor
+/// must do (and is logged with the peer and the sensor); anything else is the manager's fault.
+fn batch_status(peer: &str, sensor: &str, e: StoreError) -> Status {
+    let st = match &e {
+        StoreError::Refused(BatchRefused::Gap { .. }) => Status::failed_precondition(e.to_string()),
+        StoreError::Refused(_) => Status::invalid_argument(e.to_string()),
+        _ => return internal(e),
+    };
+    warn!(peer, sensor, code = ?st.code(), reason = st.message(), "batch refused");
+    st
 }
 
 /// Runs blocking store work off the async threads.

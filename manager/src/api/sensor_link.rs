@@ -146,9 +146,9 @@ impl SensorLink for SensorLinkService {
                 }
                 let r = shared
                     .ingest
-                    .apply(&id, batch.deltas, now_secs())
+                    .apply(&id, batch.after_seq, batch.deltas, now_secs())
                     .await
-                    .map_err(super::internal);
+                    .map_err(|e| super::batch_status(&p, &id, e));
                 match r {
                     Ok(applied) => {
                         // Change notices are built only while someone watches.

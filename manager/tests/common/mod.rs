@@ -173,14 +173,37 @@ impl Sensor {
     }
 }
 
-/// Sends the batches over one Sync stream; returns the acks.
+/// Sends the batches over one Sync stream, each continuing from its first delta's sequence
+/// number minus one; returns the acks.
 pub async fn sync(
     c: &mut SensorLinkClient<Channel>,
     batches: Vec<Vec<Delta>>,
 ) -> Result<Vec<u64>, tonic::Status> {
+    let batches = batches
+        .into_iter()
+        .map(|deltas| DeltaBatch {
+            deltas,
+            after_seq: None,
+        })
+        .collect();
+    sync_batches(c, batches).await
+}
+
+/// A batch that continues from `after` (the numbers between were coalesced away).
+pub fn after(after: u64, deltas: Vec<Delta>) -> DeltaBatch {
+    DeltaBatch {
+        deltas,
+        after_seq: Some(after),
+    }
+}
+
+/// Sends the batches over one Sync stream; returns the acks.
+pub async fn sync_batches(
+    c: &mut SensorLinkClient<Channel>,
+    batches: Vec<DeltaBatch>,
+) -> Result<Vec<u64>, tonic::Status> {
     let n = batches.len();
-    let outbound = tokio_stream::iter(batches.into_iter().map(|deltas| DeltaBatch { deltas }));
-    let mut acks = c.sync(outbound).await?.into_inner();
+    let mut acks = c.sync(tokio_stream::iter(batches)).await?.into_inner();
     let mut out = Vec::new();
     while out.len() < n {
         match acks.message().await? {

@@ -3,12 +3,16 @@
 //! One thread runs a small single-threaded tokio runtime. A session connects (the CA from
 //! enrolment is the only root; the sensor presents its certificate), asks `Heartbeat` how far
 //! the manager got (dropping what it already applied), then opens `Sync` and sends batches of
-//! at most 500 deltas from the first unacknowledged one, a few batches ahead. Each `SyncAck`
-//! deletes the entries up to `applied_seq`. When idle it sends a heartbeat every 10 s; when the
-//! certificate has less than 10 days left it renews it (new key, same identity). Any error ends
-//! the session; the next one starts after an exponential backoff (0.5 s doubling to 60 s, full
-//! jitter) and resends from the first unacknowledged delta — the manager ignores deltas it has
-//! applied already, so a resend never doubles anything.
+//! at most 500 deltas from the one after the manager's applied sequence number, a few batches
+//! ahead. Each batch says which sequence number it continues from (`after_seq`), so the manager
+//! can tell deltas coalesced away in the outbox from deltas it never received (it refuses the
+//! latter). Each `SyncAck` deletes the entries up to `applied_seq`. When idle it sends a
+//! heartbeat every 10 s; when the certificate has less than 10 days left it renews it (new key,
+//! same identity). Any error ends the session; the next one starts after an exponential backoff
+//! (0.5 s doubling to 60 s, full jitter) and resends from the manager's applied sequence number
+//! plus one — the manager ignores deltas it has applied already, so a resend never doubles
+//! anything. A batch the manager refuses (a sequence gap) ends the session the same way, without
+//! resetting the backoff.
 
 use super::enroll::{load_pki, renew};
 use super::outbox::Outbox;
@@ -142,6 +146,8 @@ enum End {
     /// The session had reached the manager (the backoff starts over).
     Lost(String),
     Failed(String),
+    /// The manager refused a batch (the backoff goes on growing).
+    Refused(String),
 }
 
 /// A uniformly random duration in [0, secs) (full jitter).
@@ -178,6 +184,17 @@ fn explain(detail: String) -> String {
     }
 }
 
+/// A batch the manager refused: it will not take it as it is (a sequence gap, a malformed or
+/// oversized batch).
+fn batch_refused(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::FailedPrecondition
+            | tonic::Code::InvalidArgument
+            | tonic::Code::ResourceExhausted
+    )
+}
+
 fn refused(s: &tonic::Status) -> bool {
     matches!(
         s.code(),
@@ -199,6 +216,9 @@ impl Ctx {
                     r
                 }
                 End::Failed(r) => r,
+                End::Refused(r) => format!(
+                    "the manager refused a batch: {r}; the next session resends from the manager's applied sequence number"
+                ),
             };
             if was {
                 tracing::warn!(
@@ -310,6 +330,17 @@ impl Ctx {
                 return End::Failed(format!("outbox: {e}"));
             }
         }
+        if applied < self.outbox.acked() {
+            // Its store is older than what it acknowledged (restored from a backup?): what it
+            // lost is no longer here to resend. Continue from where it is, and say so.
+            tracing::error!(
+                applied_seq = applied,
+                acked_seq = self.outbox.acked(),
+                "the manager has lost deltas {}..={} that it had acknowledged (was its store restored from a backup?); they are no longer in this sensor's outbox: assets and connections come again when they next change",
+                applied + 1,
+                self.outbox.acked()
+            );
+        }
         if let Err(e) = self.ack(applied) {
             return e;
         }
@@ -324,27 +355,37 @@ impl Ctx {
             "uplink connected"
         );
         self.maybe_renew(&mut client, &mut info).await;
-        match self.stream(&mut client, &mut info).await {
+        match self.stream(&mut client, &mut info, applied).await {
             Ok(()) => End::Stopped,
-            Err(e) => End::Lost(e),
+            Err(e) => e,
         }
     }
 
+    /// Streams the outbox from the delta after `applied` (the manager's applied sequence
+    /// number) until stopped or an error.
     async fn stream(
         &self,
         client: &mut SensorLinkClient<Channel>,
         info: &mut LinkInfo,
-    ) -> Result<(), String> {
+        applied: u64,
+    ) -> Result<(), End> {
+        let lost = |s: &tonic::Status| {
+            if batch_refused(s) {
+                End::Refused(status_text(s))
+            } else {
+                End::Lost(status_text(s))
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::channel::<DeltaBatch>(WINDOW * 2);
         let mut acks = client
             .sync(tokio_stream::wrappers::ReceiverStream::new(rx))
             .await
-            .map_err(|s| status_text(&s))?
+            .map_err(|s| lost(&s))?
             .into_inner();
-        let mut sent_upto = self.outbox.acked();
+        let mut sent_upto = applied;
         let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::new();
         let mut last_activity = Instant::now();
-        let outbox_err = |e: sled::Error| format!("outbox: {e}");
+        let outbox_err = |e: sled::Error| End::Lost(format!("outbox: {e}"));
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -358,9 +399,14 @@ impl Ctx {
                     break;
                 };
                 let n = batch.len() as u64;
-                tx.send(DeltaBatch { deltas: batch })
-                    .await
-                    .map_err(|_| "the stream to the manager closed".to_string())?;
+                tx.send(DeltaBatch {
+                    deltas: batch,
+                    // Nothing between the last delta sent and this batch's first: the numbers
+                    // in between were coalesced away.
+                    after_seq: Some(sent_upto),
+                })
+                .await
+                .map_err(|_| End::Lost("the stream to the manager closed".into()))?;
                 self.state.batches_sent.fetch_add(1, Ordering::Relaxed);
                 self.state.deltas_sent.fetch_add(n, Ordering::Relaxed);
                 sent_upto = last;
@@ -371,16 +417,16 @@ impl Ctx {
                 .front()
                 .is_some_and(|(_, t)| t.elapsed() > ACK_TIMEOUT)
             {
-                return Err(format!(
+                return Err(End::Lost(format!(
                     "no acknowledgement from the manager for {} s",
                     ACK_TIMEOUT.as_secs()
-                ));
+                )));
             }
             let tick = tokio::time::sleep(Duration::from_millis(500));
             tokio::select! {
                 m = acks.message() => match m {
                     Ok(Some(ack)) => {
-                        self.ack(ack.applied_seq).map_err(|_| "outbox write failed".to_string())?;
+                        self.ack(ack.applied_seq)?;
                         while in_flight.front().is_some_and(|(s, _)| *s <= ack.applied_seq) {
                             in_flight.pop_front();
                         }
@@ -389,14 +435,14 @@ impl Ctx {
                         }
                         last_activity = Instant::now();
                     }
-                    Ok(None) => return Err("the manager closed the stream".into()),
-                    Err(s) => return Err(status_text(&s)),
+                    Ok(None) => return Err(End::Lost("the manager closed the stream".into())),
+                    Err(s) => return Err(lost(&s)),
                 },
                 _ = self.wake.notified() => {}
                 _ = tick => {
                     if in_flight.is_empty() && last_activity.elapsed() >= HEARTBEAT {
-                        let applied = self.heartbeat(client).await.map_err(|s| status_text(&s))?;
-                        self.ack(applied).map_err(|_| "outbox write failed".to_string())?;
+                        let applied = self.heartbeat(client).await.map_err(|s| lost(&s))?;
+                        self.ack(applied)?;
                         last_activity = Instant::now();
                         self.maybe_renew(client, info).await;
                     }
