@@ -61,6 +61,8 @@ pub async fn expect_log(needles: &[&str]) {
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub mgr: Option<RunningManager>,
+    /// The port of the last manager started (also while stopped).
+    last_port: u16,
 }
 
 impl Fixture {
@@ -68,7 +70,11 @@ impl Fixture {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         pki::init(&dir.path().join("m"), &[], "test-manager").unwrap();
-        let mut f = Fixture { dir, mgr: None };
+        let mut f = Fixture {
+            dir,
+            mgr: None,
+            last_port: 0,
+        };
         f.restart().await;
         f
     }
@@ -79,7 +85,29 @@ impl Fixture {
         if let Some(m) = self.mgr.take() {
             m.stop().await.unwrap();
         }
-        self.mgr = Some(serve::start(&self.data(), "127.0.0.1:0").await.unwrap());
+        let m = serve::start(&self.data(), "127.0.0.1:0").await.unwrap();
+        self.last_port = m.addr.port();
+        self.mgr = Some(m);
+    }
+    /// Stops the manager (if it runs) and starts it again on the same port (sensors keep
+    /// their URL).
+    pub async fn restart_same_port(&mut self) {
+        let port = self.last_port;
+        self.stop().await;
+        for _ in 0..40 {
+            match serve::start(&self.data(), &format!("127.0.0.1:{port}")).await {
+                Ok(m) => {
+                    self.mgr = Some(m);
+                    return;
+                }
+                // The old listener may take a moment to close.
+                Err(serve::ServeError::Listen(..)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("port {port} stayed busy");
     }
     pub async fn stop(&mut self) {
         if let Some(m) = self.mgr.take() {
@@ -87,7 +115,7 @@ impl Fixture {
         }
     }
     pub fn port(&self) -> u16 {
-        self.mgr.as_ref().unwrap().addr.port()
+        self.last_port
     }
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port())

@@ -1,0 +1,147 @@
+//! The sensor's uplink client (`otwatch_sensor::uplink::client`), in-process, against a real
+//! manager: how it reacts to what the manager refuses or lost.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::{delta, Asset};
+use otwatch_sensor::uplink::client::{Uplink, UplinkConfig};
+use otwatch_sensor::uplink::outbox::{Entry, Outbox, SentHash};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// An enrolled sensor state directory and its outbox.
+struct TestSensor {
+    _dir: tempfile::TempDir,
+    state: PathBuf,
+    outbox: Arc<Outbox>,
+}
+
+async fn sensor(fx: &Fixture, site: &str) -> TestSensor {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_path_buf();
+    let (url, token, st) = (fx.url(), fx.token(site, 3600), state.clone());
+    tokio::task::spawn_blocking(move || {
+        otwatch_sensor::uplink::enroll::enroll(&url, &token, &st).unwrap()
+    })
+    .await
+    .unwrap();
+    let db = sled::open(state.join("db")).unwrap();
+    let outbox = Arc::new(Outbox::open(&db, 100_000).unwrap());
+    TestSensor {
+        _dir: dir,
+        state,
+        outbox,
+    }
+}
+
+impl TestSensor {
+    fn start(&self) -> Uplink {
+        Uplink::start(
+            UplinkConfig {
+                state: self.state.clone(),
+                manager: None,
+            },
+            self.outbox.clone(),
+        )
+        .unwrap()
+    }
+
+    /// Queues one asset upsert per address `10.0.0.<n>`.
+    fn assets(&self, ns: &[u8]) {
+        let entries = ns
+            .iter()
+            .map(|n| {
+                let id = format!("ip:10.0.0.{n}");
+                Entry {
+                    key: format!("a:{id}"),
+                    change: delta::Change::Asset(Asset {
+                        ips: vec![format!("10.0.0.{n}")],
+                        id,
+                        ..Default::default()
+                    }),
+                    coalesce: true,
+                    sent: SentHash::Keep,
+                }
+            })
+            .collect();
+        self.outbox
+            .enqueue(entries, "2024-01-01T00:00:00Z")
+            .unwrap();
+    }
+
+    /// Waits up to 20 s until the manager acknowledged `seq`.
+    async fn acked(&self, seq: u64) {
+        let until = Instant::now() + Duration::from_secs(20);
+        while self.outbox.acked() < seq {
+            assert!(
+                Instant::now() < until,
+                "acked {} of {seq}; log:\n{}",
+                self.outbox.acked(),
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+async fn addresses(fx: &Fixture, site: &str) -> Vec<String> {
+    let mut op = fx.operator("viewer", OperatorRole::Viewer).await;
+    let mut ips: Vec<String> = all_assets(&mut op, site)
+        .await
+        .assets
+        .into_iter()
+        .flat_map(|a| a.asset.unwrap().ips)
+        .collect();
+    ips.sort();
+    ips
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_restored_from_a_backup_gets_the_rest_instead_of_a_refusal_loop() {
+    let mut fx = Fixture::start().await;
+    let s = sensor(&fx, "plant-r").await;
+    let uplink = s.start();
+    s.assets(&[1, 2, 3]);
+    uplink.wake();
+    s.acked(3).await;
+    // A backup of the manager's store with seq 1..=3.
+    let backup = fx.dir.path().join("backup");
+    fx.stop().await;
+    copy_dir(&fx.data().join("db"), &backup);
+    fx.restart_same_port().await;
+    s.assets(&[4, 5]);
+    uplink.wake();
+    s.acked(5).await;
+    // The manager comes back from the backup: it acknowledged 4 and 5 but no longer has them.
+    fx.stop().await;
+    std::fs::remove_dir_all(fx.data().join("db")).unwrap();
+    copy_dir(&backup, &fx.data().join("db"));
+    fx.restart_same_port().await;
+    s.assets(&[6]);
+    uplink.wake();
+    s.acked(6).await;
+    expect_log(&["the manager has lost deltas 4..=5"]).await;
+    assert_eq!(
+        addresses(&fx, "plant-r").await,
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.6"]
+    );
+    assert!(!logs().contains("sequence gap"), "{}", logs());
+    uplink.stop();
+}
