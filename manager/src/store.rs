@@ -7,7 +7,9 @@
 //! the data trees and the sensor record (which holds the last applied sequence number), flushed
 //! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
 
-use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Connection, Delta, FleetAlert};
+use otwatch_proto::v1::{
+    delta::Change as DeltaChange, Alert, Asset, Connection, Delta, FleetAlert,
+};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -91,6 +93,8 @@ pub struct SensorRecord {
     /// Unix seconds.
     pub cert_not_after: i64,
     pub revoked: bool,
+    /// Alert state changes this sensor sent, ignored (operator state belongs to operators).
+    pub ignored_alert_states: u64,
 }
 
 /// An enrolment token, stored by the SHA-256 of its secret (the secret itself is never kept).
@@ -148,6 +152,8 @@ pub struct Applied {
     /// (kind, id) of each change: kind asset, connection, alert or sensor; id as stored
     /// (`<sensor>/<id>` for data, the sensor id for status).
     pub changes: Vec<(&'static str, String)>,
+    /// Alert state changes in the batch, ignored (operators own an alert's state).
+    pub ignored_alert_states: u64,
 }
 
 impl Applied {
@@ -355,37 +361,67 @@ impl SledStore {
     }
 }
 
+/// Who reopens a resolved alert that has new occurrences.
+pub const REOPENED_BY: &str = "sensor: new occurrences after resolution";
+
+/// Whether `new` reports occurrences that `old` did not have.
+fn more_occurrences(old: Option<&Alert>, new: &Alert) -> bool {
+    old.is_none_or(|o| new.count > o.count || new.last_seen > o.last_seen)
+}
+
+/// The stored alert after a sensor's upsert of it: the sensor's content, the operators' state;
+/// a resolved alert with new occurrences is open again.
+fn upsert_alert(old: FleetAlert, a: &Alert, now: i64) -> FleetAlert {
+    let reopen = old.state == "resolved" && more_occurrences(old.alert.as_ref(), a);
+    let mut fa = FleetAlert {
+        alert: Some(a.clone()),
+        ..old
+    };
+    if reopen {
+        fa.state = "new".into();
+        fa.updated_by = REOPENED_BY.into();
+        fa.updated_at = crate::pki::rfc3339(now);
+    }
+    fa
+}
+
+/// What a batch applies to, inside its transaction.
+struct Trees<'a> {
+    assets: &'a TransactionalTree,
+    conns: &'a TransactionalTree,
+    alerts: &'a TransactionalTree,
+}
+
 fn apply_one(
     d: &Delta,
     rec: &mut SensorRecord,
-    assets: &TransactionalTree,
-    conns: &TransactionalTree,
-    alerts: &TransactionalTree,
-    changes: &mut Vec<(&'static str, String)>,
+    t: &Trees<'_>,
+    now: i64,
+    out: &mut Applied,
 ) -> Result<(), Abort> {
     let sid = rec.id.clone();
+    let changes = &mut out.changes;
     match &d.change {
         Some(DeltaChange::Asset(a)) => {
-            assets.insert(data_key(&sid, &a.id), a.encode_to_vec())?;
+            t.assets.insert(data_key(&sid, &a.id), a.encode_to_vec())?;
             changes.push(("asset", format!("{sid}/{}", a.id)));
         }
         Some(DeltaChange::AssetRemoved(id)) => {
-            assets.remove(data_key(&sid, id))?;
+            t.assets.remove(data_key(&sid, id))?;
             changes.push(("asset", format!("{sid}/{id}")));
         }
         Some(DeltaChange::Connection(c)) => {
             let k = connection_key(c);
-            conns.insert(data_key(&sid, &k), c.encode_to_vec())?;
+            t.conns.insert(data_key(&sid, &k), c.encode_to_vec())?;
             changes.push(("connection", format!("{sid}/{k}")));
         }
         Some(DeltaChange::Alert(a)) => {
             let key = data_key(&sid, &a.id);
-            let fa = match alerts.get(&key)? {
+            let fa = match t.alerts.get(&key)? {
                 // A re-sent or updated alert keeps the state operators gave it.
-                Some(old) => FleetAlert {
-                    alert: Some(a.clone()),
-                    ..FleetAlert::decode(old.as_ref()).unwrap_or_default()
-                },
+                Some(old) => {
+                    upsert_alert(FleetAlert::decode(old.as_ref()).unwrap_or_default(), a, now)
+                }
                 None => FleetAlert {
                     id: format!("{sid}/{}", a.id),
                     site: rec.site.clone(),
@@ -396,19 +432,13 @@ fn apply_one(
                     updated_by: String::new(),
                 },
             };
-            alerts.insert(key, fa.encode_to_vec())?;
+            t.alerts.insert(key, fa.encode_to_vec())?;
             changes.push(("alert", fa.id));
         }
-        Some(DeltaChange::AlertState(s)) => {
-            let key = data_key(&sid, &s.alert_id);
-            if let Some(old) = alerts.get(&key)? {
-                let mut fa = FleetAlert::decode(old.as_ref()).unwrap_or_default();
-                fa.state = s.state.clone();
-                fa.updated_at = s.at.clone();
-                fa.updated_by = s.by.clone();
-                alerts.insert(key, fa.encode_to_vec())?;
-                changes.push(("alert", fa.id));
-            }
+        Some(DeltaChange::AlertState(_)) => {
+            // Acknowledged and resolved are what operators said; a sensor cannot say it.
+            rec.ignored_alert_states += 1;
+            out.ignored_alert_states += 1;
         }
         Some(DeltaChange::Status(s)) => {
             rec.version = s.version.clone();
@@ -551,20 +581,25 @@ impl FleetStore for SledStore {
                             continue;
                         }
                     };
-                    let mut changes = Vec::new();
+                    let trees = Trees {
+                        assets,
+                        conns,
+                        alerts,
+                    };
+                    let mut applied = Applied {
+                        site: rec.site.clone(),
+                        previous_seq,
+                        first_new,
+                        ..Default::default()
+                    };
                     for d in b.deltas.iter().skip(first_new) {
-                        apply_one(d, &mut rec, assets, conns, alerts, &mut changes)?;
+                        apply_one(d, &mut rec, &trees, now, &mut applied)?;
                         rec.applied_seq = d.seq;
                     }
                     rec.last_seen = now;
                     sensors.insert(sensor_id.as_bytes(), json(&rec))?;
-                    out.push(Ok(Applied {
-                        site: rec.site.clone(),
-                        previous_seq,
-                        applied_seq: rec.applied_seq,
-                        first_new,
-                        changes,
-                    }));
+                    applied.applied_seq = rec.applied_seq;
+                    out.push(Ok(applied));
                 }
                 Ok(out)
             },

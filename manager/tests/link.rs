@@ -366,3 +366,104 @@ async fn the_listing_shows_only_what_the_store_committed() {
     let mut op = fx.operator("root2", OperatorRole::Admin).await;
     assert_eq!(packets(&mut op).await, vec![5]);
 }
+
+/// Alert `a1` as the sensor sees it after `count` occurrences.
+fn occurrences(seq: u64, count: u64) -> Delta {
+    let mut d = alert(seq, "a1");
+    if let Some(delta::Change::Alert(a)) = d.change.as_mut() {
+        a.count = count;
+        a.last_seen = format!("2024-01-01T00:00:{count:02}Z");
+    }
+    d
+}
+
+#[tokio::test]
+async fn alerts_are_upserts_and_their_state_belongs_to_operators() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut op = fx.operator("ann", OperatorRole::Analyst).await;
+    let id = format!("{}/a1", s.id);
+    let state = |op: &mut otwatch_manager::cli::Client| {
+        let mut op = op.clone();
+        async move {
+            let a = op
+                .list_alerts(ListAlertsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .alerts;
+            assert_eq!(a.len(), 1, "one alert, however often it is sent");
+            let a = &a[0];
+            (
+                a.state.clone(),
+                a.updated_by.clone(),
+                a.alert.as_ref().unwrap().count,
+            )
+        }
+    };
+    sync(&mut c, vec![vec![occurrences(1, 1)]]).await.unwrap();
+    let action = AlertActionRequest {
+        id: id.clone(),
+        comment: String::new(),
+    };
+    op.acknowledge_alert(action.clone()).await.unwrap();
+
+    // A sensor that claims the alert was resolved by someone: ignored, counted, logged.
+    let forged = Delta {
+        seq: 2,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::AlertState(AlertStateChange {
+            alert_id: "a1".into(),
+            state: "resolved".into(),
+            by: "alice (admin)".into(),
+            at: "2024-01-01T00:00:00Z".into(),
+        })),
+    };
+    assert_eq!(sync(&mut c, vec![vec![forged]]).await.unwrap(), vec![2]);
+    assert_eq!(
+        state(&mut op).await,
+        ("acknowledged".into(), "ann (analyst)".into(), 1)
+    );
+    expect_log(&["alert state changes", &s.id, "ignored=1"]).await;
+    let sensors = op
+        .list_sensors(ListSensorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .sensors;
+    assert_eq!(sensors[0].ignored_alert_states, 1);
+
+    // More occurrences of an acknowledged alert: it stays acknowledged.
+    sync(&mut c, vec![vec![occurrences(3, 5)]]).await.unwrap();
+    assert_eq!(
+        state(&mut op).await,
+        ("acknowledged".into(), "ann (analyst)".into(), 5)
+    );
+    // Resolved, then sent again unchanged: it stays resolved.
+    op.resolve_alert(action).await.unwrap();
+    sync(&mut c, vec![vec![occurrences(4, 5)]]).await.unwrap();
+    assert_eq!(
+        state(&mut op).await,
+        ("resolved".into(), "ann (analyst)".into(), 5)
+    );
+    // New occurrences after the resolution reopen it, and watchers hear of it.
+    let mut watch = op
+        .watch(WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    sync(&mut c, vec![vec![occurrences(5, 6)]]).await.unwrap();
+    assert_eq!(
+        state(&mut op).await,
+        (
+            "new".into(),
+            "sensor: new occurrences after resolution".into(),
+            6
+        )
+    );
+    let ch = watch.message().await.unwrap().unwrap();
+    assert_eq!((ch.kind.as_str(), ch.id.as_str()), ("alert", id.as_str()));
+}

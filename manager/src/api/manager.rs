@@ -35,6 +35,7 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
         capture_mode: r.capture_mode.clone(),
         drops: r.drops,
         certificate_not_after: rfc3339(r.cert_not_after),
+        ignored_alert_states: r.ignored_alert_states,
     }
 }
 

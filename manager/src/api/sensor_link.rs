@@ -151,6 +151,15 @@ impl SensorLink for SensorLinkService {
                     .map_err(|e| super::batch_status(&p, &id, e));
                 match r {
                     Ok(applied) => {
+                        if applied.ignored_alert_states > 0 {
+                            tracing::warn!(
+                                peer = %p,
+                                sensor = %id,
+                                site = %site,
+                                ignored = applied.ignored_alert_states,
+                                "the sensor sent alert state changes; ignored: only operators acknowledge and resolve alerts (counted in `otwatch sensors --format json` as ignored_alert_states)"
+                            );
+                        }
                         // Change notices are built only while someone watches.
                         if shared.changes.receiver_count() > 0 {
                             let at = rfc3339(now_secs());
