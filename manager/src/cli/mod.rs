@@ -11,6 +11,9 @@ use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::*;
 use serde_json::{json, Value};
 use std::io::Write;
+
+mod output;
+pub use output::*;
 use std::path::PathBuf;
 use tonic::codegen::InterceptedService;
 use tonic::transport::Channel;
@@ -312,7 +315,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             match fmt {
                 Format::Json => {
                     let v = serde_json::json!({"name": r.name, "revoked_at": r.revoked_at});
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                    writeln!(out, "{}", to_json(&v)?)?;
                 }
                 Format::Table => writeln!(
                     out,
@@ -533,199 +536,4 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A new secret (a token): the JSON object, or the secret alone on stdout with `note` on stderr
-/// (so `$(otwatch tokens create ...)` captures just the token).
-fn secret(
-    out: &mut dyn Write,
-    fmt: Format,
-    v: Value,
-    secret: &str,
-    note: &str,
-) -> anyhow::Result<()> {
-    match fmt {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?,
-        Format::Table => {
-            eprintln!("{note}");
-            writeln!(out, "{secret}")?;
-        }
-    }
-    Ok(())
-}
-
-fn one(out: &mut dyn Write, fmt: Format, v: Value, what: &str) -> anyhow::Result<()> {
-    match fmt {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?,
-        Format::Table => writeln!(
-            out,
-            "{what}: {}",
-            v.get("id").and_then(Value::as_str).unwrap_or("")
-        )?,
-    }
-    Ok(())
-}
-
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| cell(Some(x)))
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(other) => other.to_string(),
-    }
-}
-
-/// JSON: an array of the rows. Table: the given columns, aligned.
-fn emit(out: &mut dyn Write, fmt: Format, rows: Vec<Value>, cols: &[&str]) -> anyhow::Result<()> {
-    if fmt == Format::Json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(rows))?
-        )?;
-        return Ok(());
-    }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| cols.iter().map(|c| cell(r.get(*c))).collect())
-        .collect();
-    let mut widths: Vec<usize> = cols.iter().map(|c| c.len()).collect();
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count()).min(60);
-        }
-    }
-    let line = |vals: Vec<String>| {
-        vals.iter()
-            .zip(&widths)
-            .map(|(v, w)| {
-                let v: String = v.chars().take(60).collect();
-                format!("{v:<w$}")
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    writeln!(
-        out,
-        "{}",
-        line(cols.iter().map(|c| c.to_uppercase()).collect())
-    )?;
-    for row in cells {
-        writeln!(out, "{}", line(row))?;
-    }
-    Ok(())
-}
-
-pub fn site_json(s: &Site) -> Value {
-    json!({"name": s.name, "sensors": s.sensors, "assets": s.assets, "open_alerts": s.open_alerts})
-}
-
-pub fn sensor_json(s: &Sensor) -> Value {
-    json!({
-        "id": s.id, "site": s.site, "hostname": s.hostname, "version": s.version,
-        "status": s.status, "enrolled_at": s.enrolled_at, "last_seen": s.last_seen,
-        "backlog": s.backlog, "applied_seq": s.applied_seq, "capture_mode": s.capture_mode,
-        "drops": s.drops, "certificate_not_after": s.certificate_not_after,
-        "ignored_alert_states": s.ignored_alert_states,
-    })
-}
-
-pub fn asset_json(a: &Asset) -> Value {
-    let mut m = json!({
-        "id": a.id, "macs": a.macs, "ips": a.ips, "vendor": a.vendor, "hostname": a.hostname,
-        "model": a.model, "firmware": a.firmware, "os": a.os, "serial": a.serial,
-        "device_type": a.device_type,
-        "protocols": a.protocols.iter().map(|p| json!({"name": p.name, "role": p.role, "port": p.port})).collect::<Vec<_>>(),
-        "packets": a.packets, "bytes": a.bytes, "first_seen": a.first_seen, "last_seen": a.last_seen,
-        "names": a.names,
-        "evidence": a.evidence.iter().map(|e| json!({"field": e.field, "value": e.value, "source": e.source, "first_seen": e.first_seen})).collect::<Vec<_>>(),
-    });
-    if let (Some(l), Some(o)) = (a.purdue_level, m.as_object_mut()) {
-        o.insert("purdue_level".into(), json!(l));
-    }
-    m
-}
-
-pub fn fleet_asset_json(f: &FleetAsset) -> Value {
-    json!({
-        "id": f.id, "site": f.site,
-        "asset": f.asset.as_ref().map(asset_json),
-        "seen_by": f.seen_by.iter().map(|p| json!({
-            "sensor_id": p.sensor_id, "sensor_asset_id": p.sensor_asset_id,
-            "first_seen": p.first_seen, "last_seen": p.last_seen})).collect::<Vec<_>>(),
-    })
-}
-
-fn asset_row(f: &FleetAsset) -> Value {
-    let a = f.asset.clone().unwrap_or_default();
-    let mut protos: Vec<String> = a.protocols.iter().map(|p| p.name.clone()).collect();
-    protos.dedup();
-    json!({
-        "id": f.id, "ips": a.ips, "vendor": a.vendor, "device_type": a.device_type,
-        "level": a.purdue_level.map(|l| l.to_string()).unwrap_or_default(),
-        "protocols": protos,
-        "seen_by": f.seen_by.iter().map(|p| p.sensor_id.clone()).collect::<Vec<_>>(),
-    })
-}
-
-pub fn connection_json(c: &Connection) -> Value {
-    json!({
-        "client": c.client, "server": c.server, "transport": c.transport, "port": c.port,
-        "protocol": c.protocol, "packets": c.packets, "bytes": c.bytes,
-        "function_codes": c.function_codes, "operations": c.operations,
-        "cleartext_logins": c.cleartext_logins.iter().map(|l| json!({"user": l.user, "protocol": l.protocol, "first_seen": l.first_seen})).collect::<Vec<_>>(),
-        "first_seen": c.first_seen, "last_seen": c.last_seen, "flows": c.flows,
-        "accessed": c.accessed.iter().map(|a| {
-            let mut v = json!({"area": a.area, "op": a.op, "ranges": a.ranges, "dropped": a.dropped});
-            if let (Some(u), Some(o)) = (a.unit, v.as_object_mut()) {
-                o.insert("unit".into(), json!(u));
-            }
-            v
-        }).collect::<Vec<_>>(),
-    })
-}
-
-pub fn fleet_conn_json(f: &FleetConnection) -> Value {
-    json!({"site": f.site, "connection": f.connection.as_ref().map(connection_json), "sensors": f.sensors})
-}
-
-fn conn_row(f: &FleetConnection) -> Value {
-    let c = f.connection.clone().unwrap_or_default();
-    json!({"site": f.site, "client": c.client, "server": c.server, "transport": c.transport,
-           "port": c.port, "protocol": c.protocol, "packets": c.packets, "sensors": f.sensors})
-}
-
-pub fn alert_json(a: &Alert) -> Value {
-    let evidence: Vec<Value> = a
-        .evidence
-        .iter()
-        .map(|e| json!({"field": e.field, "value": e.value}))
-        .collect();
-    json!({
-        "id": a.id, "kind": a.kind, "severity": a.severity, "title": a.title,
-        "description": a.description, "mitre": a.mitre, "src": a.src, "dst": a.dst,
-        "asset": a.asset, "protocol": a.protocol, "first_seen": a.first_seen,
-        "last_seen": a.last_seen, "count": a.count, "evidence": evidence,
-    })
-}
-
-pub fn fleet_alert_json(f: &FleetAlert) -> Value {
-    json!({
-        "id": f.id, "site": f.site, "sensor_id": f.sensor_id,
-        "alert": f.alert.as_ref().map(alert_json), "state": f.state,
-        "updated_at": f.updated_at, "updated_by": f.updated_by,
-    })
-}
-
-fn alert_row(f: &FleetAlert) -> Value {
-    let a = f.alert.clone().unwrap_or_default();
-    json!({"id": f.id, "site": f.site, "state": f.state, "severity": a.severity,
-           "kind": a.kind, "src": a.src, "dst": a.dst, "count": a.count,
-           "last_seen": a.last_seen, "title": a.title})
 }

@@ -1,0 +1,85 @@
+//! The `otwatch` CLI in-process (`otwatch_manager::cli::run`) against a real manager: what it
+//! prints of hostile sensor data, and how it fails against a manager that does not answer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use clap::Parser;
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::*;
+
+/// Runs `otwatch ARGS` with `cred`; (result, stdout).
+async fn otwatch(url: &str, cred: &std::path::Path, args: &[&str]) -> (anyhow::Result<()>, String) {
+    let cred = path_str(cred);
+    let mut all = vec!["otwatch", "--manager", url, "--cred", &cred];
+    all.extend_from_slice(args);
+    let cli = otwatch_manager::cli::Cli::try_parse_from(all).unwrap();
+    let mut out = Vec::new();
+    let r = otwatch_manager::cli::run(cli, &mut out).await;
+    (r, String::from_utf8(out).unwrap())
+}
+
+/// What a terminal would act on rather than show.
+fn raw_controls(s: &str) -> Vec<char> {
+    s.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sensor_text_reaches_the_terminal_escaped_in_tables_and_json() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut a = asset(
+        1,
+        "mac:00:00:00:00:00:01",
+        &["00:00:00:00:00:01"],
+        &["10.0.0.1"],
+    );
+    if let Some(delta::Change::Asset(x)) = a.change.as_mut() {
+        x.vendor = "Evil\u{1b}[31mCorp\u{202e}gnp.exe".into();
+        x.hostname = "plc\u{1b}]0;owned\u{7}\u{7f}".into();
+        x.evidence.push(Evidence {
+            field: "hostname".into(),
+            value: "\u{9b}2J".into(),
+            ..Default::default()
+        });
+    }
+    let mut al = alert(2, "a\u{1b}[1m1");
+    if let Some(delta::Change::Alert(x)) = al.change.as_mut() {
+        x.title = "stop\u{1b}[2J\u{2066}".into();
+    }
+    let status = Delta {
+        seq: 3,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Status(SensorStatus {
+            hostname: "sensor\u{1b}[8m".into(),
+            ..Default::default()
+        })),
+    };
+    sync(&mut c, vec![vec![a, al, status]]).await.unwrap();
+    let cred = fx.operator_creds("ann", OperatorRole::Viewer);
+    for cmd in ["assets", "alerts", "sensors"] {
+        for format in ["table", "json"] {
+            let (r, out) = otwatch(&fx.url(), &cred, &[cmd, "--format", format]).await;
+            r.unwrap();
+            assert!(raw_controls(&out).is_empty(), "{cmd} {format}: {out:?}");
+            if format == "json" {
+                // Escaped, not lost.
+                serde_json::from_str::<serde_json::Value>(&out).unwrap();
+                assert!(out.contains("\\u001b"), "{cmd}: {out}");
+            } else {
+                assert!(out.contains("\\u{1b}"), "{cmd}: {out}");
+            }
+        }
+    }
+    let (_, out) = otwatch(&fx.url(), &cred, &["assets"]).await;
+    assert!(out.contains("Evil\\u{1b}[31mCorp\\u{202e}gnp.exe"), "{out}");
+}
