@@ -152,7 +152,10 @@ pub async fn start_with_store(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(SensorLinkServer::new(SensorLinkService(shared.clone())))
+        .add_service(
+            SensorLinkServer::new(SensorLinkService(shared.clone()))
+                .max_decoding_message_size(crate::api::MAX_BATCH_BYTES),
+        )
         .add_service(ManagerServer::new(ManagerService(shared.clone())));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let incoming = tokio_stream::wrappers::ReceiverStream::new(conn_rx);

@@ -448,3 +448,105 @@ async fn sequence_gaps_are_refused_with_the_sequence_to_resend_from() {
         .into_inner();
     assert_eq!(hb.applied_seq, 5);
 }
+
+/// Sends raw bytes as the one message of a Sync stream.
+#[derive(Default)]
+struct RawBatch;
+struct RawEncoder;
+struct AckDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for AckDecoder {
+    type Item = SyncAck;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<SyncAck>, tonic::Status> {
+        prost::Message::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+impl tonic::codec::Codec for RawBatch {
+    type Encode = Vec<u8>;
+    type Decode = SyncAck;
+    type Encoder = RawEncoder;
+    type Decoder = AckDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> AckDecoder {
+        AckDecoder
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_undecodable_batches_are_refused_with_what_to_do() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut big = asset(1, "ip:10.0.0.1", &[], &["10.0.0.1"]);
+    if let Some(delta::Change::Asset(a)) = big.change.as_mut() {
+        a.hostname = "x".repeat(5 << 20);
+    }
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let e = sync(&mut c, vec![vec![big]]).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    assert!(
+        e.message().contains("larger than the manager accepts")
+            && e.message().contains("smaller batches"),
+        "{e}"
+    );
+    expect_log(&["refused", "Sync", "larger than the manager accepts"]).await;
+
+    // Field 1 (deltas) claiming more bytes than follow.
+    let ch = otwatch_manager::tls::channel(&fx.url(), &s.ca_pem, Some((&s.cert_pem, &s.key_pem)))
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.unwrap();
+    let mut acks = grpc
+        .streaming(
+            tonic::Request::new(tokio_stream::iter(vec![vec![0x0a, 0xff, 0xff, 0x0f]])),
+            tonic::codegen::http::uri::PathAndQuery::from_static("/otwatch.v1.SensorLink/Sync"),
+            RawBatch,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let e = acks.message().await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    assert!(
+        e.message()
+            .contains("cannot be read as an otwatch.v1.DeltaBatch"),
+        "{e}"
+    );
+    expect_log(&["refused", "Sync", "cannot be read"]).await;
+
+    // The sensor goes on with a good batch.
+    let mut c = s.client(&fx.url()).await.unwrap();
+    assert_eq!(
+        sync(
+            &mut c,
+            vec![vec![asset(1, "ip:10.0.0.1", &[], &["10.0.0.1"])]]
+        )
+        .await
+        .unwrap(),
+        vec![1]
+    );
+}

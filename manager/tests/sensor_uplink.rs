@@ -52,6 +52,11 @@ impl TestSensor {
 
     /// Queues one asset upsert per address `10.0.0.<n>`.
     fn assets(&self, ns: &[u8]) {
+        self.assets_named(ns, "");
+    }
+
+    /// [`TestSensor::assets`] with a host name.
+    fn assets_named(&self, ns: &[u8], hostname: &str) {
         let entries = ns
             .iter()
             .map(|n| {
@@ -61,6 +66,7 @@ impl TestSensor {
                     change: delta::Change::Asset(Asset {
                         ips: vec![format!("10.0.0.{n}")],
                         id,
+                        hostname: hostname.to_string(),
                         ..Default::default()
                     }),
                     coalesce: true,
@@ -143,5 +149,30 @@ async fn a_manager_restored_from_a_backup_gets_the_rest_instead_of_a_refusal_loo
         ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.6"]
     );
     assert!(!logs().contains("sequence gap"), "{}", logs());
+    uplink.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_stay_under_the_managers_limit_and_a_change_that_never_fits_does_not_stall_the_link(
+) {
+    let fx = Fixture::start().await;
+    let s = sensor(&fx, "plant-o").await;
+    // 3 MiB of assets: more than one batch.
+    let many: Vec<u8> = (1..=30).collect();
+    s.assets_named(&many, &"h".repeat(100 << 10));
+    // One asset larger than any batch the manager accepts, then one more.
+    s.assets_named(&[31], &"x".repeat(5 << 20));
+    s.assets(&[32]);
+    let uplink = s.start();
+    s.acked(32).await;
+    expect_log(&["a change is larger than the manager accepts", "seq=31"]).await;
+    let ips = addresses(&fx, "plant-o").await;
+    assert_eq!(ips.len(), 31, "{ips:?}");
+    assert!(!ips.contains(&"10.0.0.31".to_string()));
+    assert!(
+        !logs().contains("larger than the manager accepts (4194304"),
+        "{}",
+        logs()
+    );
     uplink.stop();
 }

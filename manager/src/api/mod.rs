@@ -6,6 +6,8 @@
 mod manager;
 mod sensor_link;
 
+pub use sensor_link::MAX_BATCH_BYTES;
+
 use crate::fleet;
 use crate::ingest::Ingest;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};

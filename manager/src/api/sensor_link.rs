@@ -12,6 +12,27 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
+/// The largest batch a sensor may send (encoded): gRPC's usual message limit. Sensors keep
+/// theirs near 1 MiB (`otwatch_sensor::uplink`).
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// The refusal for a batch that could not be read: too large, or not a `DeltaBatch`. `None`:
+/// the stream broke (the sensor went away), nobody to tell.
+fn unreadable(e: &Status) -> Option<Status> {
+    let m = e.message();
+    match e.code() {
+        tonic::Code::OutOfRange if m.contains("too large") => Some(Status::resource_exhausted(format!(
+            "the batch is larger than the manager accepts ({MAX_BATCH_BYTES} bytes; {m}); send smaller batches (an up-to-date sensor keeps them near 1 MiB)"
+        ))),
+        tonic::Code::Internal if m.starts_with("failed to decode") || m.starts_with("protocol error") => {
+            Some(Status::invalid_argument(format!(
+                "the batch cannot be read as an otwatch.v1.DeltaBatch ({m}); nothing of it was applied: check that the sensor's version matches the manager's"
+            )))
+        }
+        _ => None,
+    }
+}
+
 #[tonic::async_trait]
 impl SensorLink for SensorLinkService {
     async fn enroll(
@@ -126,7 +147,13 @@ impl SensorLink for SensorLinkService {
                     Ok(Some(b)) => b,
                     Ok(None) => break,
                     Err(e) => {
-                        info!(peer = %p, sensor = %id, error = %e, "sync stream ended");
+                        match unreadable(&e) {
+                            // Say why rather than end the stream as if all went well.
+                            Some(st) => {
+                                let _ = tx.send(Err(refuse(&p, "Sync", st))).await;
+                            }
+                            None => info!(peer = %p, sensor = %id, error = %e, "sync stream ended"),
+                        }
                         break;
                     }
                 };

@@ -19,7 +19,8 @@ use super::outbox::Outbox;
 use super::tls::{self, chain};
 use super::{LinkInfo, UplinkError};
 use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
-use otwatch_proto::v1::{DeltaBatch, HeartbeatRequest};
+use otwatch_proto::v1::{Delta, DeltaBatch, HeartbeatRequest};
+use prost::Message;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,8 +29,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tonic::transport::Channel;
 
-/// Deltas per batch.
+/// Deltas per batch (the outbox also caps a batch near 1 MiB encoded).
 pub const BATCH: usize = 500;
+/// The largest batch the manager accepts, encoded (`otwatch_manager::api::MAX_BATCH_BYTES`).
+pub const MANAGER_MAX_BATCH_BYTES: usize = 4 << 20;
 /// Batches sent ahead of the last acknowledgement.
 const WINDOW: usize = 4;
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -200,6 +203,41 @@ fn refused(s: &tonic::Status) -> bool {
         s.code(),
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
     )
+}
+
+/// Encoded size of `d` inside a batch (field tag, length, body).
+fn framed_len(d: &Delta) -> usize {
+    let n = d.encoded_len();
+    1 + prost::length_delimiter_len(n) + n
+}
+
+/// The longest prefix of `batch` that the manager accepts ([`MANAGER_MAX_BATCH_BYTES`], less
+/// room for the batch's own fields). The outbox keeps batches far smaller; this holds whatever
+/// it hands over. A delta too large to ever be accepted goes without its change: its sequence
+/// number is used up and the manager applies nothing, rather than refusing it forever.
+fn fit(batch: Vec<Delta>) -> Vec<Delta> {
+    let limit = MANAGER_MAX_BATCH_BYTES - 64;
+    let mut total = 0;
+    let mut out = Vec::with_capacity(batch.len());
+    for mut d in batch {
+        let mut n = framed_len(&d);
+        if n > limit {
+            tracing::error!(
+                seq = d.seq,
+                bytes = n,
+                limit,
+                "a change is larger than the manager accepts; it is sent without its content and is lost to the manager (a sensor bug: report it)"
+            );
+            d.change = None;
+            n = framed_len(&d);
+        }
+        if total + n > limit {
+            break;
+        }
+        total += n;
+        out.push(d);
+    }
+    out
 }
 
 impl Ctx {
@@ -391,10 +429,10 @@ impl Ctx {
                 return Ok(());
             }
             while in_flight.len() < WINDOW {
-                let batch = self
+                let batch = fit(self
                     .outbox
                     .batch_after(sent_upto, BATCH)
-                    .map_err(outbox_err)?;
+                    .map_err(outbox_err)?);
                 let Some(last) = batch.last().map(|d| d.seq) else {
                     break;
                 };
@@ -449,5 +487,40 @@ impl Ctx {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otwatch_proto::v1::{delta, Asset};
+
+    fn asset(seq: u64, hostname_bytes: usize) -> Delta {
+        Delta {
+            seq,
+            at: String::new(),
+            change: Some(delta::Change::Asset(Asset {
+                hostname: "x".repeat(hostname_bytes),
+                ..Default::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn batches_stay_under_the_managers_limit() {
+        let small = fit(vec![asset(1, 10), asset(2, 10)]);
+        assert_eq!(small.len(), 2);
+        // Three of 1.5 MiB: two fit.
+        let b = fit((1..=3).map(|s| asset(s, 3 << 19)).collect());
+        assert_eq!(b.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![1, 2]);
+        // One that never fits goes without its change, and the batch goes on.
+        let b = fit(vec![asset(1, 5 << 20), asset(2, 10)]);
+        assert_eq!(b.len(), 2);
+        assert!(b[0].change.is_none() && b[1].change.is_some());
+        let batch = DeltaBatch {
+            deltas: b,
+            after_seq: Some(0),
+        };
+        assert!(batch.encoded_len() <= MANAGER_MAX_BATCH_BYTES);
     }
 }
