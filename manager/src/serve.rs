@@ -205,15 +205,29 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let conns = conns.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let accept = acceptor.accept(tcp).into_fallible();
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
                 Ok(Ok(tls)) => {
                     let _ = conns.send(Ok(tls)).await;
                 }
-                Ok(Err(e)) => {
+                Ok(Err((e, tcp))) => {
                     warn!(%peer, reason = %e, "TLS handshake refused");
+                    let_the_alert_arrive(tcp).await;
                 }
                 Err(_) => warn!(%peer, "TLS handshake timed out"),
             }
         });
     }
+}
+
+/// After a refused handshake, closes our side and drains the client's for a moment before
+/// letting go. Closing a socket with unread data (the client's first request, written while
+/// its TLS 1.3 handshake was being refused) sends a reset, which can overtake the alert we just
+/// sent: the client would see "connection reset" where it should read "certificate revoked".
+async fn let_the_alert_arrive(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let drain = async { while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }

@@ -21,21 +21,27 @@ struct TestSensor {
 }
 
 async fn sensor(fx: &Fixture, site: &str) -> TestSensor {
+    sensor_with_id(fx, site).await.0
+}
+
+/// An enrolled sensor and its id.
+async fn sensor_with_id(fx: &Fixture, site: &str) -> (TestSensor, String) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().to_path_buf();
     let (url, token, st) = (fx.url(), fx.token(site, 3600), state.clone());
-    tokio::task::spawn_blocking(move || {
+    let info = tokio::task::spawn_blocking(move || {
         otwatch_sensor::uplink::enroll::enroll(&url, &token, &st).unwrap()
     })
     .await
     .unwrap();
     let db = sled::open(state.join("db")).unwrap();
     let outbox = Arc::new(Outbox::open(&db, 100_000).unwrap());
-    TestSensor {
+    let s = TestSensor {
         _dir: dir,
         state,
         outbox,
-    }
+    };
+    (s, info.sensor_id)
 }
 
 impl TestSensor {
@@ -175,4 +181,67 @@ async fn batches_stay_under_the_managers_limit_and_a_change_that_never_fits_does
         logs()
     );
     uplink.stop();
+}
+
+/// Waits up to 10 s for `f`.
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < until, "{what}; log:\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_sensor_stops_its_uplink_once_and_says_how_to_enrol_again() {
+    let fx = Fixture::start().await;
+    let mut admin = fx.operator("root", OperatorRole::Admin).await;
+    // Revoked while connected: refused on the open connection.
+    let (s, id) = sensor_with_id(&fx, "plant-v").await;
+    let uplink = s.start();
+    s.assets(&[1]);
+    uplink.wake();
+    s.acked(1).await;
+    assert!(!uplink.revoked());
+    admin
+        .revoke_sensor(otwatch_proto::v1::RevokeSensorRequest { id: id.clone() })
+        .await
+        .unwrap();
+    s.assets(&[2]);
+    uplink.wake();
+    eventually("the uplink sees the revocation", || uplink.revoked()).await;
+    // Revoked before it connects: refused at the TLS handshake.
+    let (s2, id2) = sensor_with_id(&fx, "plant-v").await;
+    admin
+        .revoke_sensor(otwatch_proto::v1::RevokeSensorRequest { id: id2.clone() })
+        .await
+        .unwrap();
+    let uplink2 = s2.start();
+    eventually("the second uplink sees the revocation", || {
+        uplink2.revoked()
+    })
+    .await;
+
+    // Then they stay quiet: no retries reach the manager.
+    let refusals = |id: &str| {
+        logs()
+            .lines()
+            .filter(|l| l.contains(&format!("sensor {id} is revoked")))
+            .count()
+    };
+    let before = (refusals(&id), refusals(&id2));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!((refusals(&id), refusals(&id2)), before, "{}", logs());
+    let told = logs()
+        .lines()
+        .filter(|l| l.contains("the manager revoked this sensor"))
+        .count();
+    assert_eq!(told, 2, "once per sensor:\n{}", logs());
+    expect_log(&["the manager revoked this sensor", "otwatch-sensor enroll"]).await;
+    // The handshake refusal reaches the sensor as the alert, not as a reset connection.
+    expect_log(&["the manager revoked this sensor", "CertificateRevoked"]).await;
+    // What was not acknowledged is still queued.
+    assert_eq!(s.outbox.backlog(), 1);
+    uplink.stop();
+    uplink2.stop();
 }

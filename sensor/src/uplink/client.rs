@@ -56,6 +56,8 @@ pub struct UplinkConfig {
 #[derive(Debug, Default)]
 pub struct UplinkState {
     pub connected: AtomicBool,
+    /// The manager revoked this sensor: the uplink stopped for good (see [`Uplink::revoked`]).
+    pub revoked: AtomicBool,
     /// Sessions that reached the manager.
     pub sessions: AtomicU64,
     pub batches_sent: AtomicU64,
@@ -110,6 +112,13 @@ impl Uplink {
         })
     }
 
+    /// Whether the manager revoked this sensor. The uplink has then stopped (it logged how to
+    /// enrol again); capture and the local inventory go on, and what was not acknowledged stays
+    /// in the outbox.
+    pub fn revoked(&self) -> bool {
+        self.state.revoked.load(Ordering::Relaxed)
+    }
+
     /// New deltas are in the outbox.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -151,6 +160,8 @@ enum End {
     Failed(String),
     /// The manager refused a batch (the backoff goes on growing).
     Refused(String),
+    /// The manager revoked this sensor: no more sessions.
+    Revoked(String),
 }
 
 /// A uniformly random duration in [0, secs) (full jitter).
@@ -196,6 +207,13 @@ fn batch_refused(s: &tonic::Status) -> bool {
             | tonic::Code::InvalidArgument
             | tonic::Code::ResourceExhausted
     )
+}
+
+/// Whether the manager refused this sensor because it was revoked: per call (PERMISSION_DENIED
+/// "sensor ... is revoked") or at the TLS handshake (the certificate_revoked alert).
+fn revoked(s: &tonic::Status) -> bool {
+    (s.code() == tonic::Code::PermissionDenied && s.message().contains("revoked"))
+        || status_text(s).contains("CertificateRevoked")
 }
 
 fn refused(s: &tonic::Status) -> bool {
@@ -257,6 +275,15 @@ impl Ctx {
                 End::Refused(r) => format!(
                     "the manager refused a batch: {r}; the next session resends from the manager's applied sequence number"
                 ),
+                End::Revoked(r) => {
+                    self.state.revoked.store(true, Ordering::Relaxed);
+                    let state = self.cfg.state.display();
+                    tracing::error!(
+                        backlog = self.outbox.backlog(),
+                        "the manager revoked this sensor ({r}); the uplink stops for good. Capture and the local inventory go on, and what was not sent stays in the outbox. To connect again an operator creates a token (`otwatch tokens create --site SITE`) and this sensor enrols anew: move {state}/uplink away, then `otwatch-sensor enroll --manager URL --token TOKEN --state {state}`"
+                    );
+                    break;
+                }
             };
             if was {
                 tracing::warn!(
@@ -348,11 +375,15 @@ impl Ctx {
         };
         let ch = match tls::mtls_channel(&url, &pki).await {
             Ok(c) => c,
+            Err(e) if e.to_string().contains("CertificateRevoked") => {
+                return End::Revoked(e.to_string())
+            }
             Err(e) => return End::Failed(explain(e.to_string())),
         };
         let mut client = SensorLinkClient::new(ch);
         let applied = match self.heartbeat(&mut client).await {
             Ok(a) => a,
+            Err(s) if revoked(&s) => return End::Revoked(status_text(&s)),
             Err(s) if refused(&s) => {
                 return End::Failed(format!("the manager refused: {}", status_text(&s)))
             }
@@ -408,7 +439,9 @@ impl Ctx {
         applied: u64,
     ) -> Result<(), End> {
         let lost = |s: &tonic::Status| {
-            if batch_refused(s) {
+            if revoked(s) {
+                End::Revoked(status_text(s))
+            } else if batch_refused(s) {
                 End::Refused(status_text(s))
             } else {
                 End::Lost(status_text(s))
