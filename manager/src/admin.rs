@@ -214,11 +214,15 @@ pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, ServeErr
         .unwrap_or_else(|| "localhost".into());
     let (key, issued) = ca.issue_operator("otwatch-manager", OperatorRole::Admin)?;
     let url = format!("https://{}", std::net::SocketAddr::new(ip, addr.port()));
-    let ch = crate::tls::channel_named(&url, &name, &ca.cert_pem, Some((&issued.cert_pem, &key)))
-        .await
-        .map_err(|e| {
-            ServeError::Server(format!("cannot reach the running manager at {url}: {e}"))
-        })?;
+    let ch = crate::tls::channel_named(
+        &url,
+        &name,
+        &ca.cert_pem,
+        Some((&issued.cert_pem, &key)),
+        crate::tls::DEFAULT_TIMEOUT,
+    )
+    .await
+    .map_err(|e| ServeError::Server(format!("cannot reach the running manager at {url}: {e}")))?;
     Ok(ManagerClient::new(ch))
 }
 

@@ -83,3 +83,60 @@ async fn sensor_text_reaches_the_terminal_escaped_in_tables_and_json() {
     let (_, out) = otwatch(&fx.url(), &cred, &["assets"]).await;
     assert!(out.contains("Evil\\u{1b}[31mCorp\\u{202e}gnp.exe"), "{out}");
 }
+
+/// Accepts connections and never answers; the address.
+fn silent_listener() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming() {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// Completes the TLS handshake as the manager of `data` would, then never answers a call.
+async fn silent_after_handshake(data: &std::path::Path) -> std::net::SocketAddr {
+    let dir = otwatch_manager::pki::DataDir(data.to_path_buf());
+    let cfg = otwatch_manager::tls::server_config(&dir, Default::default()).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let tls = acceptor.accept(tcp).await;
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                drop(tls);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_manager_that_does_not_answer_is_named_after_the_timeout() {
+    let fx = Fixture::start().await;
+    let cred = fx.operator_creds("ann", OperatorRole::Viewer);
+    let tls_silent = silent_after_handshake(&fx.data()).await;
+    for addr in [silent_listener(), tls_silent] {
+        let url = format!("https://{addr}");
+        let started = std::time::Instant::now();
+        let (r, _) = otwatch(&url, &cred, &["--timeout", "1", "sites"]).await;
+        let err = format!("{:#}", r.unwrap_err());
+        assert!(
+            err.contains(&format!("the manager did not answer at {url} within 1 s")),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{err}"
+        );
+    }
+    // The real manager still answers within the default.
+    let (r, _) = otwatch(&fx.url(), &cred, &["sites"]).await;
+    r.unwrap();
+}

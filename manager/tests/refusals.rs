@@ -12,7 +12,7 @@ use tonic::Code;
 
 /// Connects with the credentials in `cred` and lists sites; the error as the CLI shows it.
 async fn list_sites_as(url: &str, cred: &std::path::Path) -> Result<ListSitesResponse, String> {
-    let mut c = otwatch_manager::cli::connect(url, cred)
+    let mut c = otwatch_manager::cli::connect(url, cred, otwatch_manager::tls::DEFAULT_TIMEOUT)
         .await
         .map_err(|e| format!("{e:#}"))?;
     c.list_sites(ListSitesRequest {})
@@ -251,7 +251,7 @@ async fn a_revoked_operator_is_refused_until_issued_a_new_certificate() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let fresh = fx.dir.path().join("op-bob-2");
     otwatch_manager::admin::create_user(&fx.data(), "bob", OperatorRole::Viewer, &fresh).unwrap();
-    otwatch_manager::cli::connect(&fx.url(), &fresh)
+    otwatch_manager::cli::connect(&fx.url(), &fresh, otwatch_manager::tls::DEFAULT_TIMEOUT)
         .await
         .unwrap()
         .list_sites(ListSitesRequest {})
@@ -276,9 +276,14 @@ async fn operator_bearer_tokens_carry_a_role_and_are_refused_when_bad_expired_or
     let with_token = |t: String| {
         let (url, ca) = (url.clone(), ca.clone());
         async move {
-            otwatch_manager::cli::connect_token(&url, &ca, &t)
-                .await
-                .unwrap()
+            otwatch_manager::cli::connect_token(
+                &url,
+                &ca,
+                &t,
+                otwatch_manager::tls::DEFAULT_TIMEOUT,
+            )
+            .await
+            .unwrap()
         }
     };
 

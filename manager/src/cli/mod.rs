@@ -15,6 +15,7 @@ use std::io::Write;
 mod output;
 pub use output::*;
 use std::path::PathBuf;
+use std::time::Duration;
 use tonic::codegen::InterceptedService;
 use tonic::transport::Channel;
 
@@ -43,6 +44,9 @@ pub struct Cli {
     pub ca: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
+    /// Seconds to wait for the manager to accept the connection, and for each answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10, global = true)]
+    pub timeout: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -171,10 +175,12 @@ pub type Client = ManagerClient<InterceptedService<Channel, Auth>>;
 
 /// Connects with a bearer token (from `otwatch-manager user create --token`), trusting the CA in
 /// `ca_pem` (the manager's ca.pem).
+/// `timeout` bounds the connection and each call ([`crate::tls::channel_within`]).
 pub async fn connect_token(
     url: &str,
     ca_pem: &std::path::Path,
     token: &str,
+    timeout: Duration,
 ) -> anyhow::Result<Client> {
     let ca = std::fs::read_to_string(ca_pem).with_context(|| {
         format!(
@@ -185,14 +191,19 @@ pub async fn connect_token(
     let header = format!("Bearer {}", token.trim())
         .parse()
         .context("the token holds characters a header cannot carry")?;
-    let ch = crate::tls::channel(url, &ca, None)
+    let ch = crate::tls::channel_within(url, &ca, None, timeout)
         .await
         .with_context(|| format!("connecting to the manager at {url}"))?;
     Ok(ManagerClient::with_interceptor(ch, Auth(Some(header))))
 }
 
-/// Connects with the credentials in `cred`.
-pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<Client> {
+/// Connects with the credentials in `cred`; `timeout` bounds the connection and each call
+/// ([`crate::tls::channel_within`]).
+pub async fn connect(
+    url: &str,
+    cred: &std::path::Path,
+    timeout: Duration,
+) -> anyhow::Result<Client> {
     let read = |f: &str| {
         std::fs::read_to_string(cred.join(f)).with_context(|| {
             format!(
@@ -202,7 +213,7 @@ pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<Client
         })
     };
     let (ca, cert, key) = (read("ca.pem")?, read("cert.pem")?, read("key.pem")?);
-    let ch = crate::tls::channel(url, &ca, Some((&cert, &key)))
+    let ch = crate::tls::channel_within(url, &ca, Some((&cert, &key)), timeout)
         .await
         .with_context(|| format!("connecting to the manager at {url}"))?;
     Ok(ManagerClient::with_interceptor(ch, Auth(None)))
@@ -244,6 +255,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         .cred
         .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from));
     let token = cli.token.or_else(|| std::env::var("OTWATCH_TOKEN").ok());
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    // A call that ran out of time says where and how long it waited.
+    let status_err = |e: tonic::Status| {
+        if crate::tls::timed_out(&e) {
+            anyhow::Error::from(crate::tls::ConnectError::Silent {
+                url: url.clone(),
+                secs: timeout.as_secs(),
+            })
+        } else {
+            status_err(e)
+        }
+    };
     let mut c = match (token, cred) {
         (Some(token), cred) => {
             let ca = cli
@@ -251,9 +274,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .or_else(|| std::env::var_os("OTWATCH_CA").map(PathBuf::from))
                 .or_else(|| cred.map(|d| d.join("ca.pem")))
                 .context("a bearer token needs the manager's CA: pass --ca FILE (its ca.pem) or set OTWATCH_CA")?;
-            connect_token(&url, &ca, &token).await?
+            connect_token(&url, &ca, &token, timeout).await?
         }
-        (None, Some(cred)) => connect(&url, &cred).await?,
+        (None, Some(cred)) => connect(&url, &cred, timeout).await?,
         (None, None) => anyhow::bail!(
             "no credentials: pass --cred DIR (from `otwatch-manager user create`) or --token TOKEN with --ca FILE (from `user create --token`), or set OTWATCH_CRED / OTWATCH_TOKEN"
         ),

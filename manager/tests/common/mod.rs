@@ -135,7 +135,7 @@ impl Fixture {
     }
     pub async fn operator(&self, name: &str, role: OperatorRole) -> otwatch_manager::cli::Client {
         let cred = self.operator_creds(name, role);
-        otwatch_manager::cli::connect(&self.url(), &cred)
+        otwatch_manager::cli::connect(&self.url(), &cred, otwatch_manager::tls::DEFAULT_TIMEOUT)
             .await
             .unwrap()
     }
