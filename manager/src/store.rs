@@ -85,7 +85,11 @@ pub struct SensorRecord {
     pub last_seen: i64,
     /// Highest delta sequence number applied.
     pub applied_seq: u64,
+    /// Deltas waiting in the sensor's outbox, from its latest heartbeat or status, whichever
+    /// was measured later ([`SensorRecord::report_backlog`]).
     pub backlog: u64,
+    /// Where the sensor's outbox numbering stood when `backlog` was measured.
+    pub backlog_seq: u64,
     pub capture_mode: String,
     /// Kernel drops over the sensor's capture sources.
     pub drops: u64,
@@ -95,6 +99,19 @@ pub struct SensorRecord {
     pub revoked: bool,
     /// Alert state changes this sensor sent, ignored (operator state belongs to operators).
     pub ignored_alert_states: u64,
+}
+
+impl SensorRecord {
+    /// Takes `backlog` if it was measured no earlier than the one held: `at_seq` is the last
+    /// sequence number the sensor had numbered then. Sequence numbers, not clocks: a status
+    /// delivered late (after a catch-up) is older than the heartbeats that came before it.
+    /// `heartbeat`: a heartbeat is sent after the deltas it counts, so it wins a tie.
+    pub fn report_backlog(&mut self, backlog: u64, at_seq: u64, heartbeat: bool) {
+        if at_seq > self.backlog_seq || (heartbeat && at_seq == self.backlog_seq) {
+            self.backlog = backlog;
+            self.backlog_seq = at_seq;
+        }
+    }
 }
 
 /// An enrolment token, stored by the SHA-256 of its secret (the secret itself is never kept).
@@ -444,7 +461,7 @@ fn apply_one(
             rec.version = s.version.clone();
             rec.hostname = s.hostname.clone();
             rec.capture_mode = s.capture_mode.clone();
-            rec.backlog = s.backlog;
+            rec.report_backlog(s.backlog, d.seq, false);
             rec.outbox_dropped = s.outbox_dropped;
             rec.drops = s
                 .capture

@@ -467,3 +467,53 @@ async fn alerts_are_upserts_and_their_state_belongs_to_operators() {
     let ch = watch.message().await.unwrap().unwrap();
     assert_eq!((ch.kind.as_str(), ch.id.as_str()), ("alert", id.as_str()));
 }
+
+fn status(seq: u64, backlog: u64) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Status(SensorStatus {
+            backlog,
+            ..Default::default()
+        })),
+    }
+}
+
+#[tokio::test]
+async fn the_sensor_backlog_is_the_latest_measured() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let op = fx.operator("ann", OperatorRole::Viewer).await;
+    let backlog = || {
+        let mut op = op.clone();
+        async move {
+            op.list_sensors(ListSensorsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .sensors[0]
+                .backlog
+        }
+    };
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![status(1, 500)]]).await.unwrap();
+    assert_eq!(backlog().await, 500);
+    // The sensor caught up to seq 5 and says so.
+    c.heartbeat(HeartbeatRequest {
+        last_seq: 5,
+        backlog: 0,
+    })
+    .await
+    .unwrap();
+    assert_eq!(backlog().await, 0);
+    // A status queued back then arrives now: older than the heartbeat.
+    sync(&mut c, vec![vec![status(2, 400)]]).await.unwrap();
+    assert_eq!(backlog().await, 0);
+    // A status made after the heartbeat is newer.
+    sync_batches(&mut c, vec![after(2, vec![status(6, 7)])])
+        .await
+        .unwrap();
+    assert_eq!(backlog().await, 7);
+}

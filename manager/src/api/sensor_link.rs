@@ -226,12 +226,12 @@ impl SensorLink for SensorLinkService {
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
         let (_, id) = sensor_identity(&self.0, &req, "Heartbeat")?;
-        let backlog = req.get_ref().backlog;
+        let (backlog, last_seq) = (req.get_ref().backlog, req.get_ref().last_seq);
         let store = self.0.store.clone();
         let rec = blocking(move || {
             store.update_sensor(&id, &move |r| {
                 r.last_seen = now_secs();
-                r.backlog = backlog;
+                r.report_backlog(backlog, last_seq, true);
             })
         })
         .await?;
