@@ -54,7 +54,7 @@ pub fn create_operator_token(
             "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d".into(),
         ));
     }
-    let secret = random_hex(16);
+    let secret = random_hex(16)?;
     let now = now_secs();
     store.create_operator_token(
         sha256(secret.as_bytes()),
@@ -158,7 +158,7 @@ pub fn create_token(
         ));
     }
     let token = EnrollToken {
-        secret: random_hex(16),
+        secret: random_hex(16)?,
         ca_sha256: ca.sha256(),
     };
     let now = now_secs();

@@ -50,7 +50,10 @@ impl SensorLink for SensorLinkService {
                 "this token was made by another manager (its CA hash differs); create one on this manager with `otwatch-manager token create`",
             )));
         }
-        let id = format!("s-{}", random_hex(8));
+        let id = format!(
+            "s-{}",
+            random_hex(8).map_err(|e| refuse(&p, "Enroll", Status::internal(e.to_string())))?
+        );
         // The site comes from the token: read it, sign, then mark the token used in the same
         // transaction that records the sensor (which checks it again). A bad CSR does not burn
         // the token.
