@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -237,6 +238,16 @@ pub trait FleetStore: Send + Sync + 'static {
         id: &str,
         f: &(dyn Fn(&mut SensorRecord) + Sync),
     ) -> Result<Option<SensorRecord>, StoreError>;
+    /// [`FleetStore::update_sensor`] for bookkeeping that a crash may lose (a heartbeat's last
+    /// seen and backlog): written without waiting for the disk. The next durable write takes
+    /// it along (or the store's own background flush).
+    fn note_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        self.update_sensor(id, f)
+    }
     /// Applies, in order, the deltas with seq above the sensor's last applied seq, and stores the
     /// new last applied seq, atomically and durably. A batch that does not continue from there
     /// ([`check_sequence`]) is refused whole ([`StoreError::Refused`]).
@@ -289,6 +300,8 @@ pub struct SledStore {
     operators: sled::Tree,
     /// SHA-256 of a bearer token's secret → [`OperatorTokenRecord`] (JSON).
     operator_tokens: sled::Tree,
+    /// Flushes to disk so far.
+    flushes: AtomicU64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -353,13 +366,40 @@ impl SledStore {
             operators: db.open_tree("operator_revocations")?,
             operator_tokens: db.open_tree("operator_tokens")?,
             db,
+            flushes: AtomicU64::new(0),
         })
     }
 
     /// Makes the last write durable.
     fn written(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        self.flushes.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How often the store waited for the disk (each durable write; a group commit is one).
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Read-modify-write of one sensor record, not yet flushed.
+    fn modify_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        self.sensors
+            .transaction(|t| {
+                let Some(v) = t.get(id)? else {
+                    return Ok(None);
+                };
+                let mut rec: SensorRecord =
+                    from_json(id, &v).map_err(ConflictableTransactionError::Abort)?;
+                f(&mut rec);
+                t.insert(id.as_bytes(), json(&rec))?;
+                Ok(Some(rec))
+            })
+            .map_err(tx_err)
     }
 
     fn decode_all<T: Message + Default>(
@@ -546,19 +586,17 @@ impl FleetStore for SledStore {
         id: &str,
         f: &(dyn Fn(&mut SensorRecord) + Sync),
     ) -> Result<Option<SensorRecord>, StoreError> {
-        let r = self.sensors.transaction(|t| {
-            let Some(v) = t.get(id)? else {
-                return Ok(None);
-            };
-            let mut rec: SensorRecord =
-                from_json(id, &v).map_err(ConflictableTransactionError::Abort)?;
-            f(&mut rec);
-            t.insert(id.as_bytes(), json(&rec))?;
-            Ok(Some(rec))
-        });
-        let r = r.map_err(tx_err)?;
+        let r = self.modify_sensor(id, f)?;
         self.written()?;
         Ok(r)
+    }
+
+    fn note_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        self.modify_sensor(id, f)
     }
 
     fn apply_batch(&self, batch: Batch<'_>, now: i64) -> Result<Applied, StoreError> {

@@ -555,3 +555,126 @@ async fn oversized_and_undecodable_batches_are_refused_with_what_to_do() {
         vec![1]
     );
 }
+
+/// A store that notes on which thread each operator-token lookup ran.
+struct WatchedStore {
+    inner: otwatch_manager::store::SledStore,
+    token_threads: std::sync::Mutex<Vec<String>>,
+}
+
+mod watched {
+    use super::WatchedStore;
+    use otwatch_manager::store::*;
+    use otwatch_proto::v1::{Asset, Connection, FleetAlert};
+
+    impl FleetStore for WatchedStore {
+        fn create_token(&self, s: [u8; 32], t: TokenRecord) -> Result<(), StoreError> {
+            self.inner.create_token(s, t)
+        }
+        fn enroll(&self, s: [u8; 32], now: i64, r: SensorRecord) -> Result<Enrolled, StoreError> {
+            self.inner.enroll(s, now, r)
+        }
+        fn token_site(&self, s: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+            self.inner.token_site(s)
+        }
+        fn sensor(&self, id: &str) -> Result<Option<SensorRecord>, StoreError> {
+            self.inner.sensor(id)
+        }
+        fn sensors(&self) -> Result<Vec<SensorRecord>, StoreError> {
+            self.inner.sensors()
+        }
+        fn update_sensor(
+            &self,
+            id: &str,
+            f: &(dyn Fn(&mut SensorRecord) + Sync),
+        ) -> Result<Option<SensorRecord>, StoreError> {
+            self.inner.update_sensor(id, f)
+        }
+        fn apply_batch(&self, b: Batch<'_>, now: i64) -> Result<Applied, StoreError> {
+            self.inner.apply_batch(b, now)
+        }
+        fn create_operator_token(
+            &self,
+            s: [u8; 32],
+            t: OperatorTokenRecord,
+        ) -> Result<(), StoreError> {
+            self.inner.create_operator_token(s, t)
+        }
+        fn operator_token(&self, s: [u8; 32]) -> Result<Option<OperatorTokenRecord>, StoreError> {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            self.token_threads.lock().unwrap().push(name);
+            self.inner.operator_token(s)
+        }
+        fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {
+            self.inner.revoke_operator(name, at)
+        }
+        fn operator_revocations(&self) -> Result<Vec<(String, i64)>, StoreError> {
+            self.inner.operator_revocations()
+        }
+        fn assets_of(&self, id: &str) -> Result<Vec<Asset>, StoreError> {
+            self.inner.assets_of(id)
+        }
+        fn connections_of(&self, id: &str) -> Result<Vec<Connection>, StoreError> {
+            self.inner.connections_of(id)
+        }
+        fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError> {
+            self.inner.alerts()
+        }
+        fn set_alert_state(
+            &self,
+            id: &str,
+            state: &str,
+            by: &str,
+            at: &str,
+        ) -> Result<Option<FleetAlert>, StoreError> {
+            self.inner.set_alert_state(id, state, by, at)
+        }
+    }
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_looked_up_off_the_async_threads() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("m");
+    otwatch_manager::pki::init(&data, &[], "test-manager").unwrap();
+    let store = std::sync::Arc::new(WatchedStore {
+        inner: otwatch_manager::store::SledStore::open(&data.join("db")).unwrap(),
+        token_threads: Default::default(),
+    });
+    let t = otwatch_manager::admin::create_operator_token(
+        store.as_ref(),
+        "svc",
+        OperatorRole::Viewer,
+        3600,
+    )
+    .unwrap();
+    let m = otwatch_manager::serve::start_with_store(
+        &otwatch_manager::pki::DataDir(data.clone()),
+        otwatch_manager::pki::Ca::load(&data).unwrap(),
+        store.clone(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let url = format!("https://{}", m.addr);
+    let mut c = otwatch_manager::cli::connect_token(
+        &url,
+        &data.join("ca.pem"),
+        &t.token,
+        otwatch_manager::tls::DEFAULT_TIMEOUT,
+    )
+    .await
+    .unwrap();
+    c.list_sites(ListSitesRequest {}).await.unwrap();
+    // This test's runtime runs on this thread alone: a sled read here would stall every call.
+    let runtime_thread = std::thread::current().name().unwrap_or("").to_string();
+    let threads = store.token_threads.lock().unwrap().clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|t| *t != runtime_thread),
+        "looked up on the async thread: {threads:?}"
+    );
+    drop(c);
+    m.stop().await.unwrap();
+}

@@ -1,6 +1,6 @@
 //! The SensorLink service: enrolment, renewal, delta sync and heartbeats.
 
-use super::{blocking, change, clean, peer, refuse, sensor_identity, SensorLinkService};
+use super::{blocking, change, clean, peer, refuse, sensor_identity, Caller, SensorLinkService};
 use crate::pki::{now_secs, random_hex, rfc3339, sha256};
 use crate::store::{Enrolled, SensorRecord, TokenError};
 use otwatch_common::link::EnrollToken;
@@ -101,7 +101,7 @@ impl SensorLink for SensorLinkService {
     }
 
     async fn renew(&self, req: Request<RenewRequest>) -> Result<Response<EnrollResponse>, Status> {
-        let (site, id) = sensor_identity(&self.0, &req, "Renew")?;
+        let (site, id) = sensor_identity(&self.0, Caller::of(&req), "Renew").await?;
         let p = peer(&req);
         let issued = self
             .0
@@ -133,7 +133,7 @@ impl SensorLink for SensorLinkService {
         &self,
         req: Request<Streaming<DeltaBatch>>,
     ) -> Result<Response<Self::SyncStream>, Status> {
-        let (site, id) = sensor_identity(&self.0, &req, "Sync")?;
+        let (site, id) = sensor_identity(&self.0, Caller::of(&req), "Sync").await?;
         let p = peer(&req);
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel::<Result<SyncAck, Status>>(16);
@@ -228,11 +228,12 @@ impl SensorLink for SensorLinkService {
         &self,
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
-        let (_, id) = sensor_identity(&self.0, &req, "Heartbeat")?;
+        let (_, id) = sensor_identity(&self.0, Caller::of(&req), "Heartbeat").await?;
         let (backlog, last_seq) = (req.get_ref().backlog, req.get_ref().last_seq);
         let store = self.0.store.clone();
+        // Not worth a wait for the disk each time: a crash loses at most a heartbeat.
         let rec = blocking(move || {
-            store.update_sensor(&id, &move |r| {
+            store.note_sensor(&id, &move |r| {
                 r.last_seen = now_secs();
                 r.report_backlog(backlog, last_seq, true);
             })

@@ -181,3 +181,24 @@ fn a_refused_batch_applies_nothing_and_fails_alone() {
     assert_eq!(r[1].as_ref().unwrap().applied_seq, 1);
     assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
 }
+
+#[test]
+fn heartbeat_bookkeeping_does_not_wait_for_the_disk_but_survives_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        let before = store.flushes();
+        for seen in 1..=100 {
+            store
+                .note_sensor("s-1", &move |r| r.last_seen = seen)
+                .unwrap();
+        }
+        assert_eq!(store.flushes(), before, "no flush per heartbeat");
+        store.update_sensor("s-1", &|r| r.revoked = true).unwrap();
+        assert_eq!(store.flushes(), before + 1, "a durable update flushes");
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let rec = store.sensor("s-1").unwrap().unwrap();
+    assert_eq!((rec.last_seen, rec.revoked), (100, true));
+}
