@@ -7,12 +7,10 @@
 //! the data trees and the sensor record (which holds the last applied sequence number), flushed
 //! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
 
-use otwatch_proto::v1::{
-    delta::Change as DeltaChange, Alert, Asset, Connection, Delta, FleetAlert,
-};
+use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,89 +131,6 @@ pub struct OperatorTokenRecord {
     /// Unix seconds.
     pub created_at: i64,
     pub expires_at: i64,
-}
-
-/// One sensor's batch of deltas, as a Sync stream received it.
-#[derive(Debug, Clone, Copy)]
-pub struct Batch<'a> {
-    pub sensor: &'a str,
-    /// The sequence number the batch continues from (`DeltaBatch.after_seq`); `None`: the
-    /// first delta's minus one.
-    pub after: Option<u64>,
-    pub deltas: &'a [Delta],
-}
-
-impl<'a> Batch<'a> {
-    /// A batch that continues from its first delta's sequence number minus one.
-    pub fn new(sensor: &'a str, deltas: &'a [Delta]) -> Batch<'a> {
-        Batch {
-            sensor,
-            after: None,
-            deltas,
-        }
-    }
-}
-
-/// What one applied batch changed.
-#[derive(Debug, Clone, Default)]
-pub struct Applied {
-    /// The sensor's site.
-    pub site: String,
-    /// The sensor's last applied sequence number before the batch.
-    pub previous_seq: u64,
-    /// The sensor's last applied sequence number after the batch.
-    pub applied_seq: u64,
-    /// The batch's deltas from this index on were new (those before were resends).
-    pub first_new: usize,
-    /// (kind, id) of each change: kind asset, connection, alert or sensor; id as stored
-    /// (`<sensor>/<id>` for data, the sensor id for status).
-    pub changes: Vec<(&'static str, String)>,
-    /// Alert state changes in the batch, ignored (operators own an alert's state).
-    pub ignored_alert_states: u64,
-}
-
-impl Applied {
-    /// The deltas of the batch that the store applied, in order: what the fleet view may show.
-    pub fn committed(&self, mut deltas: Vec<Delta>) -> Vec<Delta> {
-        deltas.drain(..self.first_new.min(deltas.len()));
-        deltas
-    }
-}
-
-/// Checks that `deltas` continue from `last` (the sensor's last applied sequence number):
-/// strictly increasing, and starting (at `after`, or at the first delta) no later than
-/// `last + 1`. Returns the index of the first delta above `last`: those before are resends.
-pub fn check_sequence(
-    last: u64,
-    after: Option<u64>,
-    deltas: &[Delta],
-) -> Result<usize, BatchRefused> {
-    let Some(first) = deltas.first().map(|d| d.seq) else {
-        return Ok(0);
-    };
-    if let Some(w) = deltas.windows(2).find(|w| w[1].seq <= w[0].seq) {
-        return Err(BatchRefused::NotIncreasing {
-            prev: w[0].seq,
-            next: w[1].seq,
-        });
-    }
-    let after = match after {
-        Some(a) if a < first => a,
-        None if first > 0 => first - 1,
-        other => {
-            return Err(BatchRefused::BadStart {
-                after: other.unwrap_or(0),
-                first,
-            })
-        }
-    };
-    if after > last {
-        return Err(BatchRefused::Gap {
-            expected: last.saturating_add(1),
-            got: after.saturating_add(1),
-        });
-    }
-    Ok(deltas.partition_point(|d| d.seq <= last))
 }
 
 /// The store seam.
@@ -418,103 +333,6 @@ impl SledStore {
     }
 }
 
-/// Who reopens a resolved alert that has new occurrences.
-pub const REOPENED_BY: &str = "sensor: new occurrences after resolution";
-
-/// Whether `new` reports occurrences that `old` did not have.
-fn more_occurrences(old: Option<&Alert>, new: &Alert) -> bool {
-    old.is_none_or(|o| new.count > o.count || new.last_seen > o.last_seen)
-}
-
-/// The stored alert after a sensor's upsert of it: the sensor's content, the operators' state;
-/// a resolved alert with new occurrences is open again.
-fn upsert_alert(old: FleetAlert, a: &Alert, now: i64) -> FleetAlert {
-    let reopen = old.state == "resolved" && more_occurrences(old.alert.as_ref(), a);
-    let mut fa = FleetAlert {
-        alert: Some(a.clone()),
-        ..old
-    };
-    if reopen {
-        fa.state = "new".into();
-        fa.updated_by = REOPENED_BY.into();
-        fa.updated_at = crate::pki::rfc3339(now);
-    }
-    fa
-}
-
-/// What a batch applies to, inside its transaction.
-struct Trees<'a> {
-    assets: &'a TransactionalTree,
-    conns: &'a TransactionalTree,
-    alerts: &'a TransactionalTree,
-}
-
-fn apply_one(
-    d: &Delta,
-    rec: &mut SensorRecord,
-    t: &Trees<'_>,
-    now: i64,
-    out: &mut Applied,
-) -> Result<(), Abort> {
-    let sid = rec.id.clone();
-    let changes = &mut out.changes;
-    match &d.change {
-        Some(DeltaChange::Asset(a)) => {
-            t.assets.insert(data_key(&sid, &a.id), a.encode_to_vec())?;
-            changes.push(("asset", format!("{sid}/{}", a.id)));
-        }
-        Some(DeltaChange::AssetRemoved(id)) => {
-            t.assets.remove(data_key(&sid, id))?;
-            changes.push(("asset", format!("{sid}/{id}")));
-        }
-        Some(DeltaChange::Connection(c)) => {
-            let k = connection_key(c);
-            t.conns.insert(data_key(&sid, &k), c.encode_to_vec())?;
-            changes.push(("connection", format!("{sid}/{k}")));
-        }
-        Some(DeltaChange::Alert(a)) => {
-            let key = data_key(&sid, &a.id);
-            let fa = match t.alerts.get(&key)? {
-                // A re-sent or updated alert keeps the state operators gave it.
-                Some(old) => {
-                    upsert_alert(FleetAlert::decode(old.as_ref()).unwrap_or_default(), a, now)
-                }
-                None => FleetAlert {
-                    id: format!("{sid}/{}", a.id),
-                    site: rec.site.clone(),
-                    sensor_id: sid.clone(),
-                    alert: Some(a.clone()),
-                    state: "new".into(),
-                    updated_at: d.at.clone(),
-                    updated_by: String::new(),
-                },
-            };
-            t.alerts.insert(key, fa.encode_to_vec())?;
-            changes.push(("alert", fa.id));
-        }
-        Some(DeltaChange::AlertState(_)) => {
-            // Acknowledged and resolved are what operators said; a sensor cannot say it.
-            rec.ignored_alert_states += 1;
-            out.ignored_alert_states += 1;
-        }
-        Some(DeltaChange::Status(s)) => {
-            rec.version = s.version.clone();
-            rec.hostname = s.hostname.clone();
-            rec.capture_mode = s.capture_mode.clone();
-            rec.report_backlog(s.backlog, d.seq, false);
-            rec.outbox_dropped = s.outbox_dropped;
-            rec.drops = s
-                .capture
-                .as_ref()
-                .map(|c| c.sources.iter().map(|x| x.kernel_drops).sum())
-                .unwrap_or(0);
-            changes.push(("sensor", sid));
-        }
-        None => {}
-    }
-    Ok(())
-}
-
 impl FleetStore for SledStore {
     fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError> {
         self.tokens.insert(secret_sha256, json(&token))?;
@@ -612,49 +430,10 @@ impl FleetStore for SledStore {
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
         let r = (&self.sensors, &self.assets, &self.conns, &self.alerts).transaction(
             |(sensors, assets, conns, alerts)| {
+                let data = apply::trees(assets, conns, alerts);
                 let mut out = Vec::with_capacity(batches.len());
                 for b in batches {
-                    let sensor_id = b.sensor;
-                    // A batch of an unknown sensor fails alone; the others still apply.
-                    let Some(v) = sensors.get(sensor_id)? else {
-                        out.push(Err(StoreError::UnknownSensor(sensor_id.to_string())));
-                        continue;
-                    };
-                    let mut rec: SensorRecord = match from_json(sensor_id, &v) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            out.push(Err(e));
-                            continue;
-                        }
-                    };
-                    let previous_seq = rec.applied_seq;
-                    // Deltas up to the last applied one are resends (after a reconnect): skipped.
-                    let first_new = match check_sequence(previous_seq, b.after, b.deltas) {
-                        Ok(i) => i,
-                        Err(e) => {
-                            out.push(Err(e.into()));
-                            continue;
-                        }
-                    };
-                    let trees = Trees {
-                        assets,
-                        conns,
-                        alerts,
-                    };
-                    let mut applied = Applied {
-                        site: rec.site.clone(),
-                        previous_seq,
-                        first_new,
-                        ..Default::default()
-                    };
-                    for d in b.deltas.iter().skip(first_new) {
-                        apply_one(d, &mut rec, &trees, now, &mut applied)?;
-                        rec.applied_seq = d.seq;
-                    }
-                    rec.last_seen = now;
-                    sensors.insert(sensor_id.as_bytes(), json(&rec))?;
-                    applied.applied_seq = rec.applied_seq;
-                    out.push(Ok(applied));
+                    out.push(apply::batch(sensors, &data, b, now)?);
                 }
                 Ok(out)
             },
@@ -735,6 +514,9 @@ impl FleetStore for SledStore {
         Ok(r)
     }
 }
+
+mod apply;
+pub use apply::{check_sequence, Applied, Batch, REOPENED_BY};
 
 #[cfg(test)]
 mod tests;
