@@ -5,7 +5,7 @@
 
 use crate::api::{revoked_from, ManagerService, SensorLinkService, Shared};
 use crate::pki::{Ca, DataDir, PkiError};
-use crate::store::{FleetStore, SledStore, StoreError};
+use crate::store::{FleetStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
 use otwatch_proto::v1::manager_server::ManagerServer;
 use otwatch_proto::v1::sensor_link_server::SensorLinkServer;
@@ -88,13 +88,28 @@ impl RunningManager {
     }
 }
 
+/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub quotas: Quotas,
+}
+
 /// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
-/// the address is in [`RunningManager::addr`]).
+/// the address is in [`RunningManager::addr`]), with default [`Settings`].
 pub async fn start(data: &Path, listen: &str) -> Result<RunningManager, ServeError> {
+    start_with(data, listen, &Settings::default()).await
+}
+
+/// [`start`] with `settings`.
+pub async fn start_with(
+    data: &Path,
+    listen: &str,
+    settings: &Settings,
+) -> Result<RunningManager, ServeError> {
     let dir = DataDir(data.to_path_buf());
     let ca = Ca::load(data)?;
-    let store: Arc<dyn FleetStore> = Arc::new(SledStore::open(&dir.db())?);
-    start_with_store(&dir, ca, store, listen).await
+    let store = SledStore::open(&dir.db())?.with_quotas(settings.quotas);
+    start_with_store(&dir, ca, Arc::new(store), listen).await
 }
 
 /// [`start`] with a given store (another [`FleetStore`] implementation, or a shared one).

@@ -98,6 +98,41 @@ pub struct SensorRecord {
     pub revoked: bool,
     /// Alert state changes this sensor sent, ignored (operator state belongs to operators).
     pub ignored_alert_states: u64,
+    /// The records this sensor holds in the store (kept with every batch).
+    pub held: Held,
+    /// New records refused because the sensor held its quota ([`Quotas`]).
+    pub over_quota: u64,
+}
+
+/// The records one sensor holds in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Held {
+    /// False in records written before the counts were kept: [`SledStore::open`] counts them.
+    pub counted: bool,
+    pub assets: u64,
+    pub connections: u64,
+    pub alerts: u64,
+}
+
+/// How many records one sensor may hold in the manager. A sensor on a flooded network (or a
+/// hostile one) can report without end; beyond its quota new asset, connection and alert ids
+/// are refused (counted, logged) while those it holds still update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub assets_per_sensor: u64,
+    pub connections_per_sensor: u64,
+    pub alerts_per_sensor: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Quotas {
+        Quotas {
+            assets_per_sensor: 200_000,
+            connections_per_sensor: 500_000,
+            alerts_per_sensor: 100_000,
+        }
+    }
 }
 
 impl SensorRecord {
@@ -217,6 +252,7 @@ pub struct SledStore {
     operator_tokens: sled::Tree,
     /// Flushes to disk so far.
     flushes: AtomicU64,
+    quotas: Quotas,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -272,7 +308,7 @@ impl SledStore {
                 }
             }
         };
-        Ok(SledStore {
+        let store = SledStore {
             tokens: db.open_tree("tokens")?,
             sensors: db.open_tree("sensors")?,
             assets: db.open_tree("assets")?,
@@ -282,7 +318,31 @@ impl SledStore {
             operator_tokens: db.open_tree("operator_tokens")?,
             db,
             flushes: AtomicU64::new(0),
-        })
+            quotas: Quotas::default(),
+        };
+        store.count_held()?;
+        Ok(store)
+    }
+
+    /// The store with these per-sensor quotas (default [`Quotas::default`]).
+    pub fn with_quotas(self, quotas: Quotas) -> SledStore {
+        SledStore { quotas, ..self }
+    }
+
+    /// Counts what each sensor holds, for records written before the counts were kept.
+    fn count_held(&self) -> Result<(), StoreError> {
+        for rec in self.sensors()?.into_iter().filter(|r| !r.held.counted) {
+            let prefix = format!("{}/", rec.id);
+            let count = |t: &sled::Tree| t.scan_prefix(prefix.as_bytes()).count() as u64;
+            let held = Held {
+                counted: true,
+                assets: count(&self.assets),
+                connections: count(&self.conns),
+                alerts: count(&self.alerts),
+            };
+            self.update_sensor(&rec.id, &move |r| r.held = held.clone())?;
+        }
+        Ok(())
     }
 
     /// Makes the last write durable.
@@ -372,6 +432,10 @@ impl FleetStore for SledStore {
                 site: t.site.clone(),
                 enrolled_at: now,
                 last_seen: now,
+                held: Held {
+                    counted: true,
+                    ..Held::default()
+                },
                 ..sensor.clone()
             };
             tokens.insert(&secret_sha256, json(&t))?;
@@ -433,7 +497,7 @@ impl FleetStore for SledStore {
                 let data = apply::trees(assets, conns, alerts);
                 let mut out = Vec::with_capacity(batches.len());
                 for b in batches {
-                    out.push(apply::batch(sensors, &data, b, now)?);
+                    out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
                 }
                 Ok(out)
             },

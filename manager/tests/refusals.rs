@@ -3,6 +3,7 @@
 
 mod common;
 
+use clap::Parser;
 use common::*;
 use otwatch_common::link::OperatorRole;
 use otwatch_proto::v1::manager_client::ManagerClient;
@@ -677,4 +678,124 @@ async fn bearer_tokens_are_looked_up_off_the_async_threads() {
     );
     drop(c);
     m.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sensor_beyond_its_quota_has_new_records_refused_and_counted() {
+    let mut fx = Fixture::start_with(otwatch_manager::serve::Settings {
+        quotas: otwatch_manager::store::Quotas {
+            assets_per_sensor: 2,
+            connections_per_sensor: 1,
+            alerts_per_sensor: 1,
+        },
+    })
+    .await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-q", 3600))
+        .await
+        .unwrap();
+    let ip = |seq: u64, n: u8| {
+        asset(
+            seq,
+            &format!("ip:10.0.0.{n}"),
+            &[],
+            &[&format!("10.0.0.{n}")],
+        )
+    };
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let acks = sync(
+        &mut c,
+        vec![
+            vec![ip(1, 1), ip(2, 2), ip(3, 3)],
+            vec![
+                connection(4, "10.0.0.1", "10.0.0.2", 1),
+                connection(5, "10.0.0.1", "10.0.0.3", 1),
+                alert(6, "a1"),
+                alert(7, "a2"),
+            ],
+        ],
+    )
+    .await
+    .unwrap();
+    // Refused records are acknowledged: the sensor does not send them again.
+    assert_eq!(acks, vec![3, 7]);
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    let ips = |r: ListAssetsResponse| {
+        r.assets
+            .into_iter()
+            .flat_map(|a| a.asset.unwrap().ips)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ips(all_assets(&mut op, "plant-q").await),
+        ["10.0.0.1", "10.0.0.2"]
+    );
+    let sensor = |op: &mut otwatch_manager::cli::Client| {
+        let mut op = op.clone();
+        async move {
+            op.list_sensors(ListSensorsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .sensors
+                .remove(0)
+        }
+    };
+    let rec = sensor(&mut op).await;
+    assert_eq!(
+        (rec.over_quota, rec.assets, rec.connections, rec.alerts),
+        (3, 2, 1, 1)
+    );
+    expect_log(&["holds its quota", &s.id, "refused=1"]).await;
+
+    // What it holds still updates; a removal makes room.
+    let mut updated = ip(8, 1);
+    if let Some(delta::Change::Asset(a)) = updated.change.as_mut() {
+        a.hostname = "plc-1".into();
+    }
+    let removed = Delta {
+        seq: 9,
+        at: String::new(),
+        change: Some(delta::Change::AssetRemoved("ip:10.0.0.2".into())),
+    };
+    sync(&mut c, vec![vec![updated, removed, ip(10, 4), ip(11, 5)]])
+        .await
+        .unwrap();
+    let assets = all_assets(&mut op, "plant-q").await;
+    assert_eq!(ips(assets.clone()), ["10.0.0.1", "10.0.0.4"]);
+    assert_eq!(assets.assets[0].asset.as_ref().unwrap().hostname, "plc-1");
+    assert_eq!(sensor(&mut op).await.over_quota, 4);
+    // Logged once (an hour), not per batch.
+    let lines = logs()
+        .lines()
+        .filter(|l| l.contains("holds its quota") && l.contains(&s.id))
+        .count();
+    assert_eq!(lines, 1);
+
+    // The counts survive a restart, and so does the view agreeing with the store.
+    drop((c, op));
+    fx.restart().await;
+    let mut op = fx.operator("root2", OperatorRole::Admin).await;
+    assert_eq!(
+        ips(all_assets(&mut op, "plant-q").await),
+        ["10.0.0.1", "10.0.0.4"]
+    );
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![ip(12, 6)]]).await.unwrap();
+    let rec = sensor(&mut op).await;
+    assert_eq!((rec.over_quota, rec.assets), (5, 2));
+    // The table shows the column.
+    let cred = fx.operator_creds("viewer", OperatorRole::Viewer);
+    let cli = otwatch_manager::cli::Cli::try_parse_from([
+        "otwatch",
+        "--manager",
+        &fx.url(),
+        "--cred",
+        &path_str(&cred),
+        "sensors",
+    ])
+    .unwrap();
+    let mut out = Vec::new();
+    otwatch_manager::cli::run(cli, &mut out).await.unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.lines().next().unwrap().contains("OVER_QUOTA"), "{out}");
 }

@@ -36,6 +36,10 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
         drops: r.drops,
         certificate_not_after: rfc3339(r.cert_not_after),
         ignored_alert_states: r.ignored_alert_states,
+        over_quota: r.over_quota,
+        assets: r.held.assets,
+        connections: r.held.connections,
+        alerts: r.held.alerts,
     }
 }
 

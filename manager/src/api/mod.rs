@@ -41,6 +41,8 @@ pub struct Shared {
     pub view: Arc<FleetView>,
     /// The single writer of sensor data (group commit, then the view).
     pub ingest: Ingest,
+    /// When each sensor over its quota was last logged (once an hour each).
+    quota_logged: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Shared {
@@ -59,6 +61,7 @@ impl Shared {
             shutdown: watch::channel(false).0,
             view,
             ingest,
+            quota_logged: Default::default(),
         }))
     }
 }
@@ -66,6 +69,26 @@ impl Shared {
 fn internal(e: StoreError) -> Status {
     warn!(error = %e, "store error");
     Status::internal(e.to_string())
+}
+
+/// How often a sensor over its quota is logged.
+const QUOTA_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Shared {
+    /// Whether to log now that `sensor` is over its quota (the first time, then hourly).
+    fn log_over_quota(&self, sensor: &str) -> bool {
+        let Ok(mut logged) = self.quota_logged.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        match logged.get(sensor) {
+            Some(t) if now.duration_since(*t) < QUOTA_LOG_EVERY => false,
+            _ => {
+                logged.insert(sensor.to_string(), now);
+                true
+            }
+        }
+    }
 }
 
 /// The status a sensor gets for a batch that was not applied: a refusal says what the sensor

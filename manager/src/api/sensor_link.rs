@@ -181,6 +181,15 @@ impl SensorLink for SensorLinkService {
                     .map_err(|e| super::batch_status(&p, &id, e));
                 match r {
                     Ok(applied) => {
+                        if !applied.over_quota.is_empty() && shared.log_over_quota(&id) {
+                            tracing::warn!(
+                                peer = %p,
+                                sensor = %id,
+                                site = %site,
+                                refused = applied.over_quota.len(),
+                                "the sensor holds its quota of assets, connections or alerts: new ones are refused, those it holds still update (see `otwatch sensors`: over_quota; is its network flooded? raise `otwatch-manager serve --quota-*` if it is that large); logged once an hour"
+                            );
+                        }
                         if applied.ignored_alert_states > 0 {
                             tracing::warn!(
                                 peer = %p,

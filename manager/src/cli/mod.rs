@@ -61,7 +61,8 @@ pub enum Format {
 pub enum Command {
     /// Sites with their sensor, asset and open-alert counts.
     Sites,
-    /// Sensors (status, last seen, backlog, drops), or `sensors revoke ID`.
+    /// Sensors (status, last seen, backlog, drops, records refused over quota), or `sensors
+    /// revoke ID`.
     Sensors {
         #[arg(long)]
         site: Option<String>,
@@ -387,6 +388,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "applied_seq",
                     "backlog",
                     "drops",
+                    "over_quota",
                 ],
             )?;
         }

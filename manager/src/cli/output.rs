@@ -204,7 +204,8 @@ pub fn sensor_json(s: &Sensor) -> Value {
         "status": s.status, "enrolled_at": s.enrolled_at, "last_seen": s.last_seen,
         "backlog": s.backlog, "applied_seq": s.applied_seq, "capture_mode": s.capture_mode,
         "drops": s.drops, "certificate_not_after": s.certificate_not_after,
-        "ignored_alert_states": s.ignored_alert_states,
+        "ignored_alert_states": s.ignored_alert_states, "over_quota": s.over_quota,
+        "assets": s.assets, "connections": s.connections, "alerts": s.alerts,
     })
 }
 

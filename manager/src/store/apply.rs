@@ -2,7 +2,8 @@
 //! delta in order.
 
 use super::{
-    connection_key, data_key, from_json, json, Abort, BatchRefused, SensorRecord, StoreError,
+    connection_key, data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord,
+    StoreError,
 };
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Delta, FleetAlert};
 use prost::Message;
@@ -45,13 +46,20 @@ pub struct Applied {
     pub changes: Vec<(&'static str, String)>,
     /// Alert state changes in the batch, ignored (operators own an alert's state).
     pub ignored_alert_states: u64,
+    /// Indexes (in the batch, increasing) of the new deltas not applied: new records beyond
+    /// the sensor's quota.
+    pub over_quota: Vec<usize>,
 }
 
 impl Applied {
     /// The deltas of the batch that the store applied, in order: what the fleet view may show.
-    pub fn committed(&self, mut deltas: Vec<Delta>) -> Vec<Delta> {
-        deltas.drain(..self.first_new.min(deltas.len()));
+    pub fn committed(&self, deltas: Vec<Delta>) -> Vec<Delta> {
         deltas
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i >= self.first_new && self.over_quota.binary_search(i).is_err())
+            .map(|(_, d)| d)
+            .collect()
     }
 }
 
@@ -122,27 +130,56 @@ pub(super) struct Trees<'a> {
     alerts: &'a TransactionalTree,
 }
 
+/// Whether `key` may be written to `tree` for a sensor holding `held` of at most `quota`
+/// records: an existing record always (an update), a new one while there is room.
+fn room(tree: &TransactionalTree, key: &[u8], held: u64, quota: u64) -> Result<bool, Abort> {
+    Ok(held < quota || tree.get(key)?.is_some())
+}
+
 fn apply_one(
-    d: &Delta,
+    (i, d): (usize, &Delta),
     rec: &mut SensorRecord,
     t: &Trees<'_>,
-    now: i64,
+    (now, q): (i64, &Quotas),
     out: &mut Applied,
 ) -> Result<(), Abort> {
     let sid = rec.id.clone();
     let changes = &mut out.changes;
     match &d.change {
         Some(DeltaChange::Asset(a)) => {
-            t.assets.insert(data_key(&sid, &a.id), a.encode_to_vec())?;
+            let key = data_key(&sid, &a.id);
+            if !room(t.assets, &key, rec.held.assets, q.assets_per_sensor)? {
+                out.over_quota.push(i);
+                rec.over_quota += 1;
+                return Ok(());
+            }
+            if t.assets.insert(key, a.encode_to_vec())?.is_none() {
+                rec.held.assets += 1;
+            }
             changes.push(("asset", format!("{sid}/{}", a.id)));
         }
         Some(DeltaChange::AssetRemoved(id)) => {
-            t.assets.remove(data_key(&sid, id))?;
+            if t.assets.remove(data_key(&sid, id))?.is_some() {
+                rec.held.assets = rec.held.assets.saturating_sub(1);
+            }
             changes.push(("asset", format!("{sid}/{id}")));
         }
         Some(DeltaChange::Connection(c)) => {
             let k = connection_key(c);
-            t.conns.insert(data_key(&sid, &k), c.encode_to_vec())?;
+            let key = data_key(&sid, &k);
+            if !room(
+                t.conns,
+                &key,
+                rec.held.connections,
+                q.connections_per_sensor,
+            )? {
+                out.over_quota.push(i);
+                rec.over_quota += 1;
+                return Ok(());
+            }
+            if t.conns.insert(key, c.encode_to_vec())?.is_none() {
+                rec.held.connections += 1;
+            }
             changes.push(("connection", format!("{sid}/{k}")));
         }
         Some(DeltaChange::Alert(a)) => {
@@ -152,15 +189,23 @@ fn apply_one(
                 Some(old) => {
                     upsert_alert(FleetAlert::decode(old.as_ref()).unwrap_or_default(), a, now)
                 }
-                None => FleetAlert {
-                    id: format!("{sid}/{}", a.id),
-                    site: rec.site.clone(),
-                    sensor_id: sid.clone(),
-                    alert: Some(a.clone()),
-                    state: "new".into(),
-                    updated_at: d.at.clone(),
-                    updated_by: String::new(),
-                },
+                None if rec.held.alerts >= q.alerts_per_sensor => {
+                    out.over_quota.push(i);
+                    rec.over_quota += 1;
+                    return Ok(());
+                }
+                None => {
+                    rec.held.alerts += 1;
+                    FleetAlert {
+                        id: format!("{sid}/{}", a.id),
+                        site: rec.site.clone(),
+                        sensor_id: sid.clone(),
+                        alert: Some(a.clone()),
+                        state: "new".into(),
+                        updated_at: d.at.clone(),
+                        updated_by: String::new(),
+                    }
+                }
             };
             t.alerts.insert(key, fa.encode_to_vec())?;
             changes.push(("alert", fa.id));
@@ -208,6 +253,7 @@ pub(super) fn batch(
     t: &Trees<'_>,
     b: &Batch<'_>,
     now: i64,
+    q: &Quotas,
 ) -> Result<Result<Applied, StoreError>, Abort> {
     let sensor_id = b.sensor;
     // A batch of an unknown sensor fails alone; the others still apply.
@@ -230,8 +276,8 @@ pub(super) fn batch(
         first_new,
         ..Default::default()
     };
-    for d in b.deltas.iter().skip(first_new) {
-        apply_one(d, &mut rec, t, now, &mut applied)?;
+    for (i, d) in b.deltas.iter().enumerate().skip(first_new) {
+        apply_one((i, d), &mut rec, t, (now, q), &mut applied)?;
         rec.applied_seq = d.seq;
     }
     rec.last_seen = now;

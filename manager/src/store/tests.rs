@@ -202,3 +202,22 @@ fn heartbeat_bookkeeping_does_not_wait_for_the_disk_but_survives_a_clean_close()
     let rec = store.sensor("s-1").unwrap().unwrap();
     assert_eq!((rec.last_seen, rec.revoked), (100, true));
 }
+
+#[test]
+fn records_from_before_the_counts_are_counted_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        let batch = [asset_delta(1, "ip:10.0.0.1"), asset_delta(2, "ip:10.0.0.2")];
+        store.apply_batch(Batch::new("s-1", &batch), 20).unwrap();
+        assert_eq!(store.sensor("s-1").unwrap().unwrap().held.assets, 2);
+        // As an older manager left it.
+        store
+            .update_sensor("s-1", &|r| r.held = Held::default())
+            .unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let held = store.sensor("s-1").unwrap().unwrap().held;
+    assert_eq!((held.counted, held.assets, held.connections), (true, 2, 0));
+}

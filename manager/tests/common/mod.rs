@@ -63,10 +63,14 @@ pub struct Fixture {
     pub mgr: Option<RunningManager>,
     /// The port of the last manager started (also while stopped).
     last_port: u16,
+    pub settings: serve::Settings,
 }
 
 impl Fixture {
     pub async fn start() -> Fixture {
+        Fixture::start_with(serve::Settings::default()).await
+    }
+    pub async fn start_with(settings: serve::Settings) -> Fixture {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         pki::init(&dir.path().join("m"), &[], "test-manager").unwrap();
@@ -74,6 +78,7 @@ impl Fixture {
             dir,
             mgr: None,
             last_port: 0,
+            settings,
         };
         f.restart().await;
         f
@@ -85,7 +90,9 @@ impl Fixture {
         if let Some(m) = self.mgr.take() {
             m.stop().await.unwrap();
         }
-        let m = serve::start(&self.data(), "127.0.0.1:0").await.unwrap();
+        let m = serve::start_with(&self.data(), "127.0.0.1:0", &self.settings)
+            .await
+            .unwrap();
         self.last_port = m.addr.port();
         self.mgr = Some(m);
     }
@@ -95,7 +102,8 @@ impl Fixture {
         let port = self.last_port;
         self.stop().await;
         for _ in 0..40 {
-            match serve::start(&self.data(), &format!("127.0.0.1:{port}")).await {
+            let listen = format!("127.0.0.1:{port}");
+            match serve::start_with(&self.data(), &listen, &self.settings).await {
                 Ok(m) => {
                     self.mgr = Some(m);
                     return;
