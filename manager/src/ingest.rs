@@ -140,9 +140,7 @@ fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Job>, to_view: &mpsc::Sync
             Ok(results) => jobs.into_iter().zip(results).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, batches = jobs.len(), "applying a group of batches failed");
-                jobs.into_iter()
-                    .map(|j| (j, Err(StoreError::Sled(e.to_string()))))
-                    .collect()
+                jobs.into_iter().map(|j| (j, Err(e.again()))).collect()
             }
         };
         if to_view.send(committed).is_err() {

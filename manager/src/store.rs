@@ -8,18 +8,17 @@
 //! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
 
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
-use prost::Message;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("fleet store {path}: {msg} (is another otwatch-manager using this --data directory?)")]
+    #[error("fleet store {path}: {msg}")]
     Open { path: String, msg: String },
+    /// Writing failed for lack of space (ENOSPC, EDQUOT).
+    #[error("the manager's disk is full; it keeps serving reads and accepts data again when space is freed")]
+    DiskFull,
     #[error("fleet store: {0}")]
     Sled(String),
     #[error("fleet store record {0} is corrupt")]
@@ -47,7 +46,20 @@ pub enum BatchRefused {
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError::Sled(e.to_string())
+        match &e {
+            sled::Error::Io(io) if space::is_full(io) => StoreError::DiskFull,
+            _ => StoreError::Sled(e.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    /// The same error for another caller (a group commit fails every batch in it alike).
+    pub fn again(&self) -> StoreError {
+        match self {
+            StoreError::DiskFull => StoreError::DiskFull,
+            other => StoreError::Sled(other.to_string()),
+        }
     }
 }
 
@@ -198,6 +210,11 @@ pub trait FleetStore: Send + Sync + 'static {
     ) -> Result<Option<SensorRecord>, StoreError> {
         self.update_sensor(id, f)
     }
+    /// The last sequence number of `sensor_id` that is applied durably: what a sensor may be
+    /// told (it deletes what the manager says it applied).
+    fn applied_seq(&self, sensor_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.sensor(sensor_id)?.map(|r| r.applied_seq))
+    }
     /// Applies, in order, the deltas with seq above the sensor's last applied seq, and stores the
     /// new last applied seq, atomically and durably. A batch that does not continue from there
     /// ([`check_sequence`]) is refused whole ([`StoreError::Refused`]).
@@ -238,29 +255,6 @@ pub trait FleetStore: Send + Sync + 'static {
     ) -> Result<Option<FleetAlert>, StoreError>;
 }
 
-/// The sled implementation.
-pub struct SledStore {
-    db: sled::Db,
-    tokens: sled::Tree,
-    sensors: sled::Tree,
-    assets: sled::Tree,
-    conns: sled::Tree,
-    alerts: sled::Tree,
-    /// Operator name → Unix seconds of its revocation (JSON).
-    operators: sled::Tree,
-    /// SHA-256 of a bearer token's secret → [`OperatorTokenRecord`] (JSON).
-    operator_tokens: sled::Tree,
-    /// Flushes to disk so far.
-    flushes: AtomicU64,
-    quotas: Quotas,
-}
-
-impl std::fmt::Debug for SledStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore").finish_non_exhaustive()
-    }
-}
-
 type Abort = ConflictableTransactionError<StoreError>;
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -287,300 +281,11 @@ fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
     format!("{sensor_id}/{id}").into_bytes()
 }
 
-impl SledStore {
-    /// Opens (or creates) the store. The lock of a store closed a moment ago (a restart) can
-    /// outlive it briefly while sled's flusher stops, so a held lock is retried for up to 1 s
-    /// before it counts as another manager's.
-    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
-        let mut tries = 0;
-        let db = loop {
-            match sled::Config::new().path(path).open() {
-                Ok(db) => break db,
-                Err(e) if e.to_string().contains("could not acquire lock") && tries < 20 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(e) => {
-                    return Err(StoreError::Open {
-                        path: path.display().to_string(),
-                        msg: e.to_string(),
-                    })
-                }
-            }
-        };
-        let store = SledStore {
-            tokens: db.open_tree("tokens")?,
-            sensors: db.open_tree("sensors")?,
-            assets: db.open_tree("assets")?,
-            conns: db.open_tree("connections")?,
-            alerts: db.open_tree("alerts")?,
-            operators: db.open_tree("operator_revocations")?,
-            operator_tokens: db.open_tree("operator_tokens")?,
-            db,
-            flushes: AtomicU64::new(0),
-            quotas: Quotas::default(),
-        };
-        store.count_held()?;
-        Ok(store)
-    }
-
-    /// The store with these per-sensor quotas (default [`Quotas::default`]).
-    pub fn with_quotas(self, quotas: Quotas) -> SledStore {
-        SledStore { quotas, ..self }
-    }
-
-    /// Counts what each sensor holds, for records written before the counts were kept.
-    fn count_held(&self) -> Result<(), StoreError> {
-        for rec in self.sensors()?.into_iter().filter(|r| !r.held.counted) {
-            let prefix = format!("{}/", rec.id);
-            let count = |t: &sled::Tree| t.scan_prefix(prefix.as_bytes()).count() as u64;
-            let held = Held {
-                counted: true,
-                assets: count(&self.assets),
-                connections: count(&self.conns),
-                alerts: count(&self.alerts),
-            };
-            self.update_sensor(&rec.id, &move |r| r.held = held.clone())?;
-        }
-        Ok(())
-    }
-
-    /// Makes the last write durable.
-    fn written(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        self.flushes.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// How often the store waited for the disk (each durable write; a group commit is one).
-    pub fn flushes(&self) -> u64 {
-        self.flushes.load(Ordering::Relaxed)
-    }
-
-    /// Read-modify-write of one sensor record, not yet flushed.
-    fn modify_sensor(
-        &self,
-        id: &str,
-        f: &(dyn Fn(&mut SensorRecord) + Sync),
-    ) -> Result<Option<SensorRecord>, StoreError> {
-        self.sensors
-            .transaction(|t| {
-                let Some(v) = t.get(id)? else {
-                    return Ok(None);
-                };
-                let mut rec: SensorRecord =
-                    from_json(id, &v).map_err(ConflictableTransactionError::Abort)?;
-                f(&mut rec);
-                t.insert(id.as_bytes(), json(&rec))?;
-                Ok(Some(rec))
-            })
-            .map_err(tx_err)
-    }
-
-    fn decode_all<T: Message + Default>(
-        tree: &sled::Tree,
-        prefix: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        for kv in tree.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = kv?;
-            out.push(
-                T::decode(v.as_ref())
-                    .map_err(|_| StoreError::Corrupt(String::from_utf8_lossy(&k).into_owned()))?,
-            );
-        }
-        Ok(out)
-    }
-}
-
-impl FleetStore for SledStore {
-    fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError> {
-        self.tokens.insert(secret_sha256, json(&token))?;
-        self.written()
-    }
-
-    fn token_site(&self, secret_sha256: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        match self.tokens.get(secret_sha256)? {
-            Some(v) => Ok(Some(from_json("token", &v)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn enroll(
-        &self,
-        secret_sha256: [u8; 32],
-        now: i64,
-        sensor: SensorRecord,
-    ) -> Result<Enrolled, StoreError> {
-        let r = (&self.tokens, &self.sensors).transaction(|(tokens, sensors)| {
-            let Some(v) = tokens.get(secret_sha256)? else {
-                return Ok(Enrolled::Refused(TokenError::Unknown));
-            };
-            let mut t: TokenRecord =
-                from_json("token", &v).map_err(ConflictableTransactionError::Abort)?;
-            if let Some(by) = &t.used_by {
-                return Ok(Enrolled::Refused(TokenError::Used(by.clone(), t.site)));
-            }
-            if now >= t.expires_at {
-                return Ok(Enrolled::Refused(TokenError::Expired(
-                    crate::pki::rfc3339(t.expires_at),
-                    t.site,
-                )));
-            }
-            t.used_by = Some(sensor.id.clone());
-            let rec = SensorRecord {
-                site: t.site.clone(),
-                enrolled_at: now,
-                last_seen: now,
-                held: Held {
-                    counted: true,
-                    ..Held::default()
-                },
-                ..sensor.clone()
-            };
-            tokens.insert(&secret_sha256, json(&t))?;
-            sensors.insert(rec.id.as_bytes(), json(&rec))?;
-            Ok(Enrolled::Ok(rec))
-        });
-        let r = r.map_err(tx_err)?;
-        self.written()?;
-        Ok(r)
-    }
-
-    fn sensor(&self, id: &str) -> Result<Option<SensorRecord>, StoreError> {
-        match self.sensors.get(id)? {
-            Some(v) => Ok(Some(from_json(id, &v)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn sensors(&self) -> Result<Vec<SensorRecord>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.sensors.iter() {
-            let (k, v) = kv?;
-            out.push(from_json(&String::from_utf8_lossy(&k), &v)?);
-        }
-        Ok(out)
-    }
-
-    fn update_sensor(
-        &self,
-        id: &str,
-        f: &(dyn Fn(&mut SensorRecord) + Sync),
-    ) -> Result<Option<SensorRecord>, StoreError> {
-        let r = self.modify_sensor(id, f)?;
-        self.written()?;
-        Ok(r)
-    }
-
-    fn note_sensor(
-        &self,
-        id: &str,
-        f: &(dyn Fn(&mut SensorRecord) + Sync),
-    ) -> Result<Option<SensorRecord>, StoreError> {
-        self.modify_sensor(id, f)
-    }
-
-    fn apply_batch(&self, batch: Batch<'_>, now: i64) -> Result<Applied, StoreError> {
-        self.apply_batches(&[batch], now)?
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::UnknownSensor(batch.sensor.to_string())))
-    }
-
-    fn apply_batches(
-        &self,
-        batches: &[Batch<'_>],
-        now: i64,
-    ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
-        let r = (&self.sensors, &self.assets, &self.conns, &self.alerts).transaction(
-            |(sensors, assets, conns, alerts)| {
-                let data = apply::trees(assets, conns, alerts);
-                let mut out = Vec::with_capacity(batches.len());
-                for b in batches {
-                    out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
-                }
-                Ok(out)
-            },
-        );
-        let r = r.map_err(tx_err)?;
-        self.written()?;
-        Ok(r)
-    }
-
-    fn create_operator_token(
-        &self,
-        secret_sha256: [u8; 32],
-        token: OperatorTokenRecord,
-    ) -> Result<(), StoreError> {
-        self.operator_tokens.insert(secret_sha256, json(&token))?;
-        self.written()
-    }
-
-    fn operator_token(
-        &self,
-        secret_sha256: [u8; 32],
-    ) -> Result<Option<OperatorTokenRecord>, StoreError> {
-        match self.operator_tokens.get(secret_sha256)? {
-            Some(v) => Ok(Some(from_json("operator token", &v)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {
-        self.operators.insert(name.as_bytes(), json(&at))?;
-        self.written()
-    }
-
-    fn operator_revocations(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.operators.iter() {
-            let (k, v) = kv?;
-            let name = String::from_utf8_lossy(&k).into_owned();
-            let at: i64 = from_json(&name, &v)?;
-            out.push((name, at));
-        }
-        Ok(out)
-    }
-
-    fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError> {
-        Self::decode_all(&self.assets, &format!("{sensor_id}/"))
-    }
-
-    fn connections_of(&self, sensor_id: &str) -> Result<Vec<Connection>, StoreError> {
-        Self::decode_all(&self.conns, &format!("{sensor_id}/"))
-    }
-
-    fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError> {
-        Self::decode_all(&self.alerts, "")
-    }
-
-    fn set_alert_state(
-        &self,
-        id: &str,
-        state: &str,
-        by: &str,
-        at: &str,
-    ) -> Result<Option<FleetAlert>, StoreError> {
-        let r = self.alerts.transaction(|t| {
-            let Some(v) = t.get(id)? else {
-                return Ok(None);
-            };
-            let mut fa = FleetAlert::decode(v.as_ref())
-                .map_err(|_| ConflictableTransactionError::Abort(StoreError::Corrupt(id.into())))?;
-            fa.state = state.to_string();
-            fa.updated_by = by.to_string();
-            fa.updated_at = at.to_string();
-            t.insert(id.as_bytes(), fa.encode_to_vec())?;
-            Ok(Some(fa))
-        });
-        let r = r.map_err(tx_err)?;
-        self.written()?;
-        Ok(r)
-    }
-}
-
 mod apply;
+mod sled_store;
+mod space;
 pub use apply::{check_sequence, Applied, Batch, REOPENED_BY};
+pub use sled_store::SledStore;
 
 #[cfg(test)]
 mod tests;

@@ -66,7 +66,12 @@ impl Shared {
     }
 }
 
+/// The status for a store error: a full disk is the manager's state, not a failure of the call
+/// (UNAVAILABLE: clients try again later); anything else is logged as the manager's fault.
 fn internal(e: StoreError) -> Status {
+    if let StoreError::DiskFull = e {
+        return Status::unavailable(e.to_string());
+    }
     warn!(error = %e, "store error");
     Status::internal(e.to_string())
 }

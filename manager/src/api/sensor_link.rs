@@ -2,7 +2,7 @@
 
 use super::{blocking, change, clean, peer, refuse, sensor_identity, Caller, SensorLinkService};
 use crate::pki::{now_secs, random_hex, rfc3339, sha256};
-use crate::store::{Enrolled, SensorRecord, TokenError};
+use crate::store::{Enrolled, SensorRecord, StoreError, TokenError};
 use otwatch_common::link::EnrollToken;
 use otwatch_proto::v1::sensor_link_server::SensorLink;
 use otwatch_proto::v1::*;
@@ -240,16 +240,20 @@ impl SensorLink for SensorLinkService {
         let (_, id) = sensor_identity(&self.0, Caller::of(&req), "Heartbeat").await?;
         let (backlog, last_seq) = (req.get_ref().backlog, req.get_ref().last_seq);
         let store = self.0.store.clone();
-        // Not worth a wait for the disk each time: a crash loses at most a heartbeat.
-        let rec = blocking(move || {
-            store.note_sensor(&id, &move |r| {
+        // Not worth a wait for the disk each time: a crash loses at most a heartbeat. On a full
+        // disk the sensor still learns where the manager is.
+        let applied = blocking(move || {
+            match store.note_sensor(&id, &move |r| {
                 r.last_seen = now_secs();
                 r.report_backlog(backlog, last_seq, true);
-            })
+            }) {
+                Ok(_) | Err(StoreError::DiskFull) => store.applied_seq(&id),
+                Err(e) => Err(e),
+            }
         })
         .await?;
         Ok(Response::new(HeartbeatResponse {
-            applied_seq: rec.map(|r| r.applied_seq).unwrap_or(0),
+            applied_seq: applied.unwrap_or(0),
             server_time: rfc3339(now_secs()),
         }))
     }

@@ -221,3 +221,24 @@ fn records_from_before_the_counts_are_counted_at_open() {
     let held = store.sensor("s-1").unwrap().unwrap().held;
     assert_eq!((held.counted, held.assets, held.connections), (true, 2, 0));
 }
+
+#[test]
+fn a_half_written_snapshot_does_not_keep_the_store_from_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        store
+            .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+            .unwrap();
+    }
+    // What a snapshot cut short by a full disk leaves (sled takes it for the newest one).
+    std::fs::write(
+        dir.path().join("snap.FFFFFFFFFFFFFFFF.generating"),
+        [7u8; 100],
+    )
+    .unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
+    assert_eq!(store.applied_seq("s-1").unwrap(), Some(1));
+}
