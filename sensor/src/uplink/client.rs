@@ -199,14 +199,15 @@ fn explain(detail: String) -> String {
 }
 
 /// A batch the manager refused: it will not take it as it is (a sequence gap, a malformed or
-/// oversized batch).
+/// oversized batch), or not now (its disk is full). Trying again at once would not help.
 fn batch_refused(s: &tonic::Status) -> bool {
-    matches!(
-        s.code(),
+    match s.code() {
         tonic::Code::FailedPrecondition
-            | tonic::Code::InvalidArgument
-            | tonic::Code::ResourceExhausted
-    )
+        | tonic::Code::InvalidArgument
+        | tonic::Code::ResourceExhausted => true,
+        tonic::Code::Unavailable => s.message().contains("disk is full"),
+        _ => false,
+    }
 }
 
 /// Whether the manager refused this sensor because it was revoked: per call (PERMISSION_DENIED
