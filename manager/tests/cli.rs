@@ -140,3 +140,77 @@ async fn a_manager_that_does_not_answer_is_named_after_the_timeout() {
     let (r, _) = otwatch(&fx.url(), &cred, &["sites"]).await;
     r.unwrap();
 }
+
+#[tokio::test]
+async fn alerts_filter_by_site_state_severity_and_kind() {
+    let fx = Fixture::start().await;
+    let a = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
+        .await
+        .unwrap();
+    let alert_of = |seq: u64, id: &str, kind: &str, severity: &str| {
+        let mut d = alert(seq, id);
+        if let Some(delta::Change::Alert(x)) = d.change.as_mut() {
+            x.kind = kind.into();
+            x.severity = severity.into();
+        }
+        d
+    };
+    let mut c = a.client(&fx.url()).await.unwrap();
+    sync(
+        &mut c,
+        vec![vec![
+            alert_of(1, "stop", "plc_stop", "high"),
+            alert_of(2, "scan", "scan_detected", "medium"),
+        ]],
+    )
+    .await
+    .unwrap();
+    let mut c = b.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![alert_of(1, "stop", "plc_stop", "high")]])
+        .await
+        .unwrap();
+    let mut op = fx.operator("ann", OperatorRole::Analyst).await;
+    op.acknowledge_alert(AlertActionRequest {
+        id: format!("{}/stop", b.id),
+        comment: String::new(),
+    })
+    .await
+    .unwrap();
+    let cred = fx.operator_creds("vic", OperatorRole::Viewer);
+    let ids = |out: &str| {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let stop_a = format!("{}/stop", a.id);
+    let stop_b = format!("{}/stop", b.id);
+    for (args, want) in [
+        (
+            vec!["--kind", "plc_stop"],
+            vec![stop_a.clone(), stop_b.clone()],
+        ),
+        (vec!["--severity", "medium"], vec![format!("{}/scan", a.id)]),
+        (vec!["--status", "acknowledged"], vec![stop_b.clone()]),
+        (
+            vec!["--state", "new", "--kind", "plc_stop"],
+            vec![stop_a.clone()],
+        ),
+        (vec!["--site", "plant-b"], vec![stop_b.clone()]),
+    ] {
+        let mut all = vec!["alerts", "--format", "json"];
+        all.extend(args.iter().copied());
+        let (r, out) = otwatch(&fx.url(), &cred, &all).await;
+        r.unwrap();
+        let mut got = ids(&out);
+        got.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(got, want, "{args:?}");
+    }
+}

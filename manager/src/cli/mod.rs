@@ -110,8 +110,14 @@ pub enum Command {
         #[arg(long)]
         site: Option<String>,
         /// new, acknowledged or resolved.
-        #[arg(long)]
+        #[arg(long, visible_alias = "status")]
         state: Option<String>,
+        /// info, low, medium, high or critical.
+        #[arg(long)]
+        severity: Option<String>,
+        /// An alert kind (plc_stop, scan_detected, ...; see docs/DETECTION.md).
+        #[arg(long)]
+        kind: Option<String>,
         #[command(subcommand)]
         action: Option<AlertAction>,
     },
@@ -514,11 +520,15 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Alerts {
             site,
             state,
+            severity,
+            kind,
             action: None,
         } => {
             let mut q = ListAlertsRequest {
                 site: site.unwrap_or_default(),
                 state: state.unwrap_or_default(),
+                severity: severity.unwrap_or_default(),
+                kind: kind.unwrap_or_default(),
                 page_size: 1000,
                 ..Default::default()
             };
