@@ -234,12 +234,20 @@ async fn a_revoked_sensor_stops_its_uplink_once_and_says_how_to_enrol_again() {
     assert_eq!((refusals(&id), refusals(&id2)), before, "{}", logs());
     let told = logs()
         .lines()
-        .filter(|l| l.contains("the manager revoked this sensor"))
+        .filter(|l| l.contains("the manager refused this sensor: it was revoked"))
         .count();
     assert_eq!(told, 2, "once per sensor:\n{}", logs());
-    expect_log(&["the manager revoked this sensor", "otwatch-sensor enroll"]).await;
+    expect_log(&[
+        "the manager refused this sensor: it was revoked",
+        "otwatch-sensor enroll",
+    ])
+    .await;
     // The handshake refusal reaches the sensor as the alert, not as a reset connection.
-    expect_log(&["the manager revoked this sensor", "CertificateRevoked"]).await;
+    expect_log(&[
+        "the manager refused this sensor: it was revoked",
+        "CertificateRevoked",
+    ])
+    .await;
     // What was not acknowledged is still queued.
     assert_eq!(s.outbox.backlog(), 1);
     uplink.stop();
