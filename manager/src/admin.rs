@@ -54,7 +54,7 @@ pub fn create_operator_token(
             "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d".into(),
         ));
     }
-    let secret = random_hex(16);
+    let secret = random_hex(16)?;
     let now = now_secs();
     store.create_operator_token(
         sha256(secret.as_bytes()),
@@ -158,7 +158,7 @@ pub fn create_token(
         ));
     }
     let token = EnrollToken {
-        secret: random_hex(16),
+        secret: random_hex(16)?,
         ca_sha256: ca.sha256(),
     };
     let now = now_secs();
@@ -214,11 +214,15 @@ pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, ServeErr
         .unwrap_or_else(|| "localhost".into());
     let (key, issued) = ca.issue_operator("otwatch-manager", OperatorRole::Admin)?;
     let url = format!("https://{}", std::net::SocketAddr::new(ip, addr.port()));
-    let ch = crate::tls::channel_named(&url, &name, &ca.cert_pem, Some((&issued.cert_pem, &key)))
-        .await
-        .map_err(|e| {
-            ServeError::Server(format!("cannot reach the running manager at {url}: {e}"))
-        })?;
+    let ch = crate::tls::channel_named(
+        &url,
+        &name,
+        &ca.cert_pem,
+        Some((&issued.cert_pem, &key)),
+        crate::tls::DEFAULT_TIMEOUT,
+    )
+    .await
+    .map_err(|e| ServeError::Server(format!("cannot reach the running manager at {url}: {e}")))?;
     Ok(ManagerClient::new(ch))
 }
 

@@ -9,7 +9,7 @@
 //! in and out while holding it. Here the async threads only decode and encode; the writer works
 //! through the queue without contention, and a busier queue makes bigger, cheaper groups.
 
-use crate::store::{Applied, FleetStore, StoreError};
+use crate::store::{Applied, Batch, FleetStore, StoreError};
 use crate::view::FleetView;
 use otwatch_proto::v1::Delta;
 use std::sync::mpsc;
@@ -22,6 +22,8 @@ const MAX_GROUP_DELTAS: usize = 20_000;
 
 struct Job {
     sensor: String,
+    /// `DeltaBatch.after_seq`.
+    after: Option<u64>,
     deltas: Vec<Delta>,
     now: i64,
     reply: oneshot::Sender<Result<Applied, StoreError>>,
@@ -60,16 +62,19 @@ impl Ingest {
     }
 
     /// Applies one sensor's batch durably (with whatever else is waiting) and into the fleet
-    /// view; what the store applied, once both are done.
+    /// view; what the store applied, once both are done. `after`: the sequence number the
+    /// batch continues from (see [`Batch`]).
     pub async fn apply(
         &self,
         sensor: &str,
+        after: Option<u64>,
         deltas: Vec<Delta>,
         now: i64,
     ) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             sensor: sensor.to_string(),
+            after,
             deltas,
             now,
             reply,
@@ -121,9 +126,13 @@ fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Job>, to_view: &mpsc::Sync
             }
         }
         let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
-        let batches: Vec<(&str, &[Delta])> = jobs
+        let batches: Vec<Batch<'_>> = jobs
             .iter()
-            .map(|j| (j.sensor.as_str(), j.deltas.as_slice()))
+            .map(|j| Batch {
+                sensor: &j.sensor,
+                after: j.after,
+                deltas: &j.deltas,
+            })
             .collect();
         let results = store.apply_batches(&batches, now);
         drop(batches);
@@ -131,9 +140,7 @@ fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Job>, to_view: &mpsc::Sync
             Ok(results) => jobs.into_iter().zip(results).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, batches = jobs.len(), "applying a group of batches failed");
-                jobs.into_iter()
-                    .map(|j| (j, Err(StoreError::Sled(e.to_string()))))
-                    .collect()
+                jobs.into_iter().map(|j| (j, Err(e.again()))).collect()
             }
         };
         if to_view.send(committed).is_err() {
@@ -145,6 +152,7 @@ fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Job>, to_view: &mpsc::Sync
 fn viewer(store: &dyn FleetStore, view: &FleetView, rx: &mpsc::Receiver<Committed>) {
     while let Ok(group) = rx.recv() {
         for (job, r) in group {
+            // The view takes only what the store committed (never a resend or a refused batch).
             let r = r.and_then(|applied| {
                 view.applied(
                     store,
@@ -152,7 +160,7 @@ fn viewer(store: &dyn FleetStore, view: &FleetView, rx: &mpsc::Receiver<Committe
                     &job.sensor,
                     applied.previous_seq,
                     applied.applied_seq,
-                    job.deltas,
+                    applied.committed(job.deltas),
                 )?;
                 Ok(applied)
             });

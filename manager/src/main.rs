@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use otwatch_common::link::{hex, OperatorRole};
+use otwatch_manager::store::Quotas;
 use otwatch_manager::{admin, pki, serve};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,15 @@ enum Command {
         data: PathBuf,
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7443")]
         listen: String,
+        /// Assets one sensor may hold; beyond it new ones are refused (counted, logged).
+        #[arg(long, value_name = "N", default_value_t = Quotas::default().assets_per_sensor)]
+        quota_assets_per_sensor: u64,
+        /// Connections one sensor may hold.
+        #[arg(long, value_name = "N", default_value_t = Quotas::default().connections_per_sensor)]
+        quota_connections_per_sensor: u64,
+        /// Alerts one sensor may hold.
+        #[arg(long, value_name = "N", default_value_t = Quotas::default().alerts_per_sensor)]
+        quota_alerts_per_sensor: u64,
     },
     /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
     /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
@@ -239,13 +249,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .context("tokio runtime")?
                 .block_on(otwatch_manager::demo::run(&o))?;
         }
-        Command::Serve { data, listen } => {
+        Command::Serve {
+            data,
+            listen,
+            quota_assets_per_sensor,
+            quota_connections_per_sensor,
+            quota_alerts_per_sensor,
+        } => {
+            let settings = serve::Settings {
+                quotas: Quotas {
+                    assets_per_sensor: quota_assets_per_sensor,
+                    connections_per_sensor: quota_connections_per_sensor,
+                    alerts_per_sensor: quota_alerts_per_sensor,
+                },
+            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("tokio runtime")?;
             rt.block_on(async {
-                let mut m = serve::start(&data, &listen).await?;
+                let mut m = serve::start_with(&data, &listen, &settings).await?;
                 println!("listening on {}", m.addr);
                 let mut term =
                     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

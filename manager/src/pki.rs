@@ -40,6 +40,8 @@ pub enum PkiError {
         "invalid certificate signing request: {0}; send a PEM PKCS#10 CSR for an ECDSA P-256 key"
     )]
     BadCsr(String),
+    #[error("the system's random number generator failed, so no secret or certificate was made; check the kernel's entropy source (getrandom) and try again")]
+    Random,
 }
 
 fn io(path: &Path, e: std::io::Error) -> PkiError {
@@ -113,18 +115,34 @@ pub fn make_private_dir(dir: &Path) -> Result<(), PkiError> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))
 }
 
-fn serial() -> SerialNumber {
-    let mut b = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    b[0] &= 0x7f; // positive INTEGER
-    SerialNumber::from_slice(&b)
+/// `n` bytes from the system's random number generator. A failure is an error, never zeros:
+/// the bytes become secrets and certificate serial numbers.
+fn random_bytes(n: usize) -> Result<Vec<u8>, PkiError> {
+    let rng = ring::rand::SystemRandom::new();
+    random_bytes_from(n, |b| ring::rand::SecureRandom::fill(&rng, b))
+}
+
+/// [`random_bytes`] from the filler `fill`.
+fn random_bytes_from(
+    n: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), ring::error::Unspecified>,
+) -> Result<Vec<u8>, PkiError> {
+    let mut b = vec![0u8; n];
+    fill(&mut b).map_err(|_| PkiError::Random)?;
+    Ok(b)
+}
+
+fn serial() -> Result<SerialNumber, PkiError> {
+    let mut b = random_bytes(16)?;
+    if let Some(first) = b.first_mut() {
+        *first &= 0x7f; // positive INTEGER
+    }
+    Ok(SerialNumber::from_slice(&b))
 }
 
 /// Random lowercase hex of `n` bytes.
-pub fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    otwatch_common::link::hex(&b)
+pub fn random_hex(n: usize) -> Result<String, PkiError> {
+    Ok(otwatch_common::link::hex(&random_bytes(n)?))
 }
 
 pub use otwatch_common::tls::sha256;
@@ -151,7 +169,7 @@ fn leaf_params(
     p.subject_alt_names = sans;
     p.not_before = asn1(now - CLOCK_SKEW)?.to_datetime();
     p.not_after = asn1(now + days * 86_400)?.to_datetime();
-    p.serial_number = Some(serial());
+    p.serial_number = Some(serial()?);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = eku.to_vec();
     p.use_authority_key_identifier_extension = true;
@@ -190,7 +208,7 @@ pub fn init(dir: &Path, sans: &[String], name: &str) -> Result<InitReport, PkiEr
     ];
     p.not_before = asn1(now - CLOCK_SKEW)?.to_datetime();
     p.not_after = asn1(now + CA_DAYS * 86_400)?.to_datetime();
-    p.serial_number = Some(serial());
+    p.serial_number = Some(serial()?);
     let ca_cert = p.self_signed(&ca_key).map_err(cert_err)?;
     write_private(&d.ca_key(), ca_key.serialize_pem().as_bytes(), 0o600)?;
     write_private(&d.ca_pem(), ca_cert.pem().as_bytes(), 0o644)?;
@@ -409,6 +427,16 @@ pub fn write_operator_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_random_number_generator_is_an_error_not_zeros() {
+        let r = random_bytes_from(16, |_| Err(ring::error::Unspecified));
+        assert!(matches!(r, Err(PkiError::Random)), "{r:?}");
+        let a = random_hex(16).unwrap();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, random_hex(16).unwrap());
+        assert_ne!(a, "0".repeat(32));
+    }
 
     #[test]
     fn init_signs_and_refuses_to_overwrite() {

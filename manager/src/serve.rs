@@ -5,7 +5,7 @@
 
 use crate::api::{revoked_from, ManagerService, SensorLinkService, Shared};
 use crate::pki::{Ca, DataDir, PkiError};
-use crate::store::{FleetStore, SledStore, StoreError};
+use crate::store::{FleetStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
 use otwatch_proto::v1::manager_server::ManagerServer;
 use otwatch_proto::v1::sensor_link_server::SensorLinkServer;
@@ -88,13 +88,28 @@ impl RunningManager {
     }
 }
 
+/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub quotas: Quotas,
+}
+
 /// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
-/// the address is in [`RunningManager::addr`]).
+/// the address is in [`RunningManager::addr`]), with default [`Settings`].
 pub async fn start(data: &Path, listen: &str) -> Result<RunningManager, ServeError> {
+    start_with(data, listen, &Settings::default()).await
+}
+
+/// [`start`] with `settings`.
+pub async fn start_with(
+    data: &Path,
+    listen: &str,
+    settings: &Settings,
+) -> Result<RunningManager, ServeError> {
     let dir = DataDir(data.to_path_buf());
     let ca = Ca::load(data)?;
-    let store: Arc<dyn FleetStore> = Arc::new(SledStore::open(&dir.db())?);
-    start_with_store(&dir, ca, store, listen).await
+    let store = SledStore::open(&dir.db())?.with_quotas(settings.quotas);
+    start_with_store(&dir, ca, Arc::new(store), listen).await
 }
 
 /// [`start`] with a given store (another [`FleetStore`] implementation, or a shared one).
@@ -152,7 +167,10 @@ pub async fn start_with_store(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(SensorLinkServer::new(SensorLinkService(shared.clone())))
+        .add_service(
+            SensorLinkServer::new(SensorLinkService(shared.clone()))
+                .max_decoding_message_size(crate::api::MAX_BATCH_BYTES),
+        )
         .add_service(ManagerServer::new(ManagerService(shared.clone())));
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let incoming = tokio_stream::wrappers::ReceiverStream::new(conn_rx);
@@ -202,15 +220,29 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let conns = conns.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let accept = acceptor.accept(tcp).into_fallible();
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
                 Ok(Ok(tls)) => {
                     let _ = conns.send(Ok(tls)).await;
                 }
-                Ok(Err(e)) => {
+                Ok(Err((e, tcp))) => {
                     warn!(%peer, reason = %e, "TLS handshake refused");
+                    let_the_alert_arrive(tcp).await;
                 }
                 Err(_) => warn!(%peer, "TLS handshake timed out"),
             }
         });
     }
+}
+
+/// After a refused handshake, closes our side and drains the client's for a moment before
+/// letting go. Closing a socket with unread data (the client's first request, written while
+/// its TLS 1.3 handshake was being refused) sends a reset, which can overtake the alert we just
+/// sent: the client would see "connection reset" where it should read "certificate revoked".
+async fn let_the_alert_arrive(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let drain = async { while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }

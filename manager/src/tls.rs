@@ -12,6 +12,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// What is revoked: sensors by id; operators by name, every certificate issued up to a time
 /// (a certificate issued later, e.g. with a new role, is accepted). Shared by the TLS verifier and
@@ -208,13 +209,43 @@ pub fn der_to_pem(der: &[u8]) -> String {
     out
 }
 
+/// How long a client of the manager waits for a connection, and for each call's answer, unless
+/// told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a channel to the manager could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    #[error("the manager did not answer at {url} within {secs} s; check the address, that the manager runs, and that no firewall drops the traffic")]
+    Silent { url: String, secs: u64 },
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Whether `s` is a call that ran out of time (the channel's per-call deadline).
+pub fn timed_out(s: &tonic::Status) -> bool {
+    s.code() == tonic::Code::Cancelled && s.message() == tonic::TimeoutExpired(()).to_string()
+}
+
 /// A tonic channel to the manager at `url` (https://host:port) trusting only `ca_pem`, with a
-/// client certificate when `identity` = (cert PEM, key PEM) is given.
+/// client certificate when `identity` = (cert PEM, key PEM) is given; [`DEFAULT_TIMEOUT`] for
+/// the connection and for each call.
 pub async fn channel(
     url: &str,
     ca_pem: &str,
     identity: Option<(&str, &str)>,
-) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+) -> Result<tonic::transport::Channel, ConnectError> {
+    channel_within(url, ca_pem, identity, DEFAULT_TIMEOUT).await
+}
+
+/// [`channel`] with another timeout for the connection and for each call.
+pub async fn channel_within(
+    url: &str,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+    timeout: Duration,
+) -> Result<tonic::transport::Channel, ConnectError> {
     let host = url
         .split("://")
         .nth(1)
@@ -224,26 +255,38 @@ pub async fn channel(
         .unwrap_or("localhost")
         .trim_matches(|c| c == '[' || c == ']')
         .to_string();
-    channel_named(url, &host, ca_pem, identity).await
+    channel_named(url, &host, ca_pem, identity, timeout).await
 }
 
-/// [`channel`] checking the server's certificate for `server_name` rather than the URL's host.
+/// [`channel_within`] checking the server's certificate for `server_name` rather than the
+/// URL's host.
 pub async fn channel_named(
     url: &str,
     server_name: &str,
     ca_pem: &str,
     identity: Option<(&str, &str)>,
-) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    timeout: Duration,
+) -> Result<tonic::transport::Channel, ConnectError> {
     let mut tls = tonic::transport::ClientTlsConfig::new()
         .ca_certificate(tonic::transport::Certificate::from_pem(ca_pem))
         .domain_name(server_name);
     if let Some((cert, key)) = identity {
         tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
     }
-    tonic::transport::Endpoint::from_shared(url.to_string())?
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())?
         .tls_config(tls)?
-        .connect()
+        .connect_timeout(timeout)
+        // Until each call's answer begins (a stream may then run for as long as it likes).
+        .timeout(timeout);
+    // The connect timeout covers TCP only; a peer that accepts and then stays silent would
+    // hold the TLS handshake forever.
+    tokio::time::timeout(timeout, endpoint.connect())
         .await
+        .map_err(|_| ConnectError::Silent {
+            url: url.to_string(),
+            secs: timeout.as_secs(),
+        })?
+        .map_err(ConnectError::from)
 }
 
 #[cfg(test)]

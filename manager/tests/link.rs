@@ -36,14 +36,15 @@ async fn enrol_then_sync_applies_each_delta_once_with_gaps() {
         // A gap: 3 and 4 were coalesced away in the sensor's outbox.
         alert(5, "a1"),
     ];
-    // The same batch twice (a resend after reconnect), then an old one, then a new one.
-    let acks = sync(
+    // The same batch twice (a resend after reconnect), then an old one, then a new one after
+    // a coalesced 6.
+    let acks = sync_batches(
         &mut c,
         vec![
-            batch.clone(),
-            batch.clone(),
-            vec![connection(2, "10.0.0.1", "10.0.0.2", 999)],
-            vec![connection(7, "10.0.0.1", "10.0.0.2", 6)],
+            after(0, batch.clone()),
+            after(0, batch.clone()),
+            after(1, vec![connection(2, "10.0.0.1", "10.0.0.2", 999)]),
+            after(5, vec![connection(7, "10.0.0.1", "10.0.0.2", 6)]),
         ],
     )
     .await
@@ -255,6 +256,7 @@ async fn restart_keeps_data_and_last_applied_seq() {
         .into_inner();
     tx.send(DeltaBatch {
         deltas: batch.clone(),
+        after_seq: None,
     })
     .await
     .unwrap();
@@ -297,4 +299,226 @@ async fn restart_keeps_data_and_last_applied_seq() {
     assert_eq!(sensors[0].applied_seq, 4);
     drop((c, op));
     fx.stop().await;
+}
+
+/// An asset upsert with a packet count, to tell versions of one asset apart.
+fn counted(seq: u64, packets: u64) -> Delta {
+    let mut d = asset(
+        seq,
+        "mac:00:00:00:00:00:0a",
+        &["00:00:00:00:00:0a"],
+        &["10.0.0.10"],
+    );
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.packets = packets;
+    }
+    d
+}
+
+async fn packets(op: &mut otwatch_manager::cli::Client) -> Vec<u64> {
+    all_assets(op, "plant-a")
+        .await
+        .assets
+        .iter()
+        .map(|a| a.asset.as_ref().unwrap().packets)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_listing_shows_only_what_the_store_committed() {
+    let mut fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    let mut c = s.client(&fx.url()).await.unwrap();
+    assert_eq!(
+        sync(&mut c, vec![vec![counted(1, 4)]]).await.unwrap(),
+        vec![1]
+    );
+    // Out of order, then a duplicate inside one batch: refused, nothing of them shown.
+    for bad in [
+        vec![counted(3, 4), counted(2, 444)],
+        vec![counted(2, 4), counted(2, 444)],
+    ] {
+        let mut c = s.client(&fx.url()).await.unwrap();
+        let e = sync(&mut c, vec![bad]).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+        assert_eq!(packets(&mut op).await, vec![4]);
+    }
+    // A resend of an applied sequence number with other content is acknowledged, not applied.
+    assert_eq!(
+        sync(&mut c, vec![vec![counted(1, 444)]]).await.unwrap(),
+        vec![1]
+    );
+    assert_eq!(packets(&mut op).await, vec![4]);
+    // A resend that overlaps: only the new part counts.
+    assert_eq!(
+        sync(&mut c, vec![vec![counted(1, 444), counted(2, 5)]])
+            .await
+            .unwrap(),
+        vec![2]
+    );
+    assert_eq!(packets(&mut op).await, vec![5]);
+    // The store agrees: a restart shows the same.
+    drop((c, op));
+    fx.restart().await;
+    let mut op = fx.operator("root2", OperatorRole::Admin).await;
+    assert_eq!(packets(&mut op).await, vec![5]);
+}
+
+/// Alert `a1` as the sensor sees it after `count` occurrences.
+fn occurrences(seq: u64, count: u64) -> Delta {
+    let mut d = alert(seq, "a1");
+    if let Some(delta::Change::Alert(a)) = d.change.as_mut() {
+        a.count = count;
+        a.last_seen = format!("2024-01-01T00:00:{count:02}Z");
+    }
+    d
+}
+
+#[tokio::test]
+async fn alerts_are_upserts_and_their_state_belongs_to_operators() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut op = fx.operator("ann", OperatorRole::Analyst).await;
+    let id = format!("{}/a1", s.id);
+    let state = |op: &mut otwatch_manager::cli::Client| {
+        let mut op = op.clone();
+        async move {
+            let a = op
+                .list_alerts(ListAlertsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .alerts;
+            assert_eq!(a.len(), 1, "one alert, however often it is sent");
+            let a = &a[0];
+            (
+                a.state.clone(),
+                a.updated_by.clone(),
+                a.alert.as_ref().unwrap().count,
+            )
+        }
+    };
+    sync(&mut c, vec![vec![occurrences(1, 1)]]).await.unwrap();
+    let action = AlertActionRequest {
+        id: id.clone(),
+        comment: String::new(),
+    };
+    op.acknowledge_alert(action.clone()).await.unwrap();
+
+    // A sensor that claims the alert was resolved by someone: ignored, counted, logged.
+    let forged = Delta {
+        seq: 2,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::AlertState(AlertStateChange {
+            alert_id: "a1".into(),
+            state: "resolved".into(),
+            by: "alice (admin)".into(),
+            at: "2024-01-01T00:00:00Z".into(),
+        })),
+    };
+    assert_eq!(sync(&mut c, vec![vec![forged]]).await.unwrap(), vec![2]);
+    assert_eq!(
+        state(&mut op).await,
+        ("acknowledged".into(), "ann (analyst)".into(), 1)
+    );
+    expect_log(&["alert state changes", &s.id, "ignored=1"]).await;
+    let sensors = op
+        .list_sensors(ListSensorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .sensors;
+    assert_eq!(sensors[0].ignored_alert_states, 1);
+
+    // More occurrences of an acknowledged alert: it stays acknowledged.
+    sync(&mut c, vec![vec![occurrences(3, 5)]]).await.unwrap();
+    assert_eq!(
+        state(&mut op).await,
+        ("acknowledged".into(), "ann (analyst)".into(), 5)
+    );
+    // Resolved (watchers hear of it), then sent again unchanged: it stays resolved.
+    let mut watch = op
+        .watch(WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    op.resolve_alert(action).await.unwrap();
+    let ch = watch.message().await.unwrap().unwrap();
+    assert_eq!((ch.kind.as_str(), ch.id.as_str()), ("alert", id.as_str()));
+    sync(&mut c, vec![vec![occurrences(4, 5)]]).await.unwrap();
+    assert_eq!(
+        state(&mut op).await,
+        ("resolved".into(), "ann (analyst)".into(), 5)
+    );
+    // New occurrences after the resolution reopen it, and watchers hear of it.
+    sync(&mut c, vec![vec![occurrences(5, 6)]]).await.unwrap();
+    assert_eq!(
+        state(&mut op).await,
+        (
+            "new".into(),
+            "sensor: new occurrences after resolution".into(),
+            6
+        )
+    );
+    // The unchanged resend was a change to the record too; then the reopening.
+    for _ in 0..2 {
+        let ch = watch.message().await.unwrap().unwrap();
+        assert_eq!((ch.kind.as_str(), ch.id.as_str()), ("alert", id.as_str()));
+    }
+}
+
+fn status(seq: u64, backlog: u64) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Status(SensorStatus {
+            backlog,
+            ..Default::default()
+        })),
+    }
+}
+
+#[tokio::test]
+async fn the_sensor_backlog_is_the_latest_measured() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let op = fx.operator("ann", OperatorRole::Viewer).await;
+    let backlog = || {
+        let mut op = op.clone();
+        async move {
+            op.list_sensors(ListSensorsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .sensors[0]
+                .backlog
+        }
+    };
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![status(1, 500)]]).await.unwrap();
+    assert_eq!(backlog().await, 500);
+    // The sensor caught up to seq 5 and says so.
+    c.heartbeat(HeartbeatRequest {
+        last_seq: 5,
+        backlog: 0,
+    })
+    .await
+    .unwrap();
+    assert_eq!(backlog().await, 0);
+    // A status queued back then arrives now: older than the heartbeat.
+    sync(&mut c, vec![vec![status(2, 400)]]).await.unwrap();
+    assert_eq!(backlog().await, 0);
+    // A status made after the heartbeat is newer.
+    sync_batches(&mut c, vec![after(2, vec![status(6, 7)])])
+        .await
+        .unwrap();
+    assert_eq!(backlog().await, 7);
 }

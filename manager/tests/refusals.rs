@@ -3,6 +3,7 @@
 
 mod common;
 
+use clap::Parser;
 use common::*;
 use otwatch_common::link::OperatorRole;
 use otwatch_proto::v1::manager_client::ManagerClient;
@@ -12,7 +13,7 @@ use tonic::Code;
 
 /// Connects with the credentials in `cred` and lists sites; the error as the CLI shows it.
 async fn list_sites_as(url: &str, cred: &std::path::Path) -> Result<ListSitesResponse, String> {
-    let mut c = otwatch_manager::cli::connect(url, cred)
+    let mut c = otwatch_manager::cli::connect(url, cred, otwatch_manager::tls::DEFAULT_TIMEOUT)
         .await
         .map_err(|e| format!("{e:#}"))?;
     c.list_sites(ListSitesRequest {})
@@ -251,7 +252,7 @@ async fn a_revoked_operator_is_refused_until_issued_a_new_certificate() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let fresh = fx.dir.path().join("op-bob-2");
     otwatch_manager::admin::create_user(&fx.data(), "bob", OperatorRole::Viewer, &fresh).unwrap();
-    otwatch_manager::cli::connect(&fx.url(), &fresh)
+    otwatch_manager::cli::connect(&fx.url(), &fresh, otwatch_manager::tls::DEFAULT_TIMEOUT)
         .await
         .unwrap()
         .list_sites(ListSitesRequest {})
@@ -276,9 +277,14 @@ async fn operator_bearer_tokens_carry_a_role_and_are_refused_when_bad_expired_or
     let with_token = |t: String| {
         let (url, ca) = (url.clone(), ca.clone());
         async move {
-            otwatch_manager::cli::connect_token(&url, &ca, &t)
-                .await
-                .unwrap()
+            otwatch_manager::cli::connect_token(
+                &url,
+                &ca,
+                &t,
+                otwatch_manager::tls::DEFAULT_TIMEOUT,
+            )
+            .await
+            .unwrap()
         }
     };
 
@@ -390,4 +396,406 @@ async fn operator_bearer_tokens_carry_a_role_and_are_refused_when_bad_expired_or
         let secret = tok.trim_start_matches("otwop1.");
         assert!(!log.contains(secret), "a token secret is in the log");
     }
+}
+
+#[tokio::test]
+async fn sequence_gaps_are_refused_with_the_sequence_to_resend_from() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let ip = |seq: u64, n: u8| {
+        asset(
+            seq,
+            &format!("ip:10.0.0.{n}"),
+            &[],
+            &[&format!("10.0.0.{n}")],
+        )
+    };
+    let mut c = s.client(&fx.url()).await.unwrap();
+    assert_eq!(
+        sync(&mut c, vec![vec![ip(1, 1), ip(2, 2)]]).await.unwrap(),
+        vec![2]
+    );
+    // 3 and 4 never arrived.
+    let e = sync(&mut c, vec![vec![ip(5, 5)]]).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
+    assert_eq!(
+        e.message(),
+        "sequence gap: expected 3, got 5; the sensor must resend from 3"
+    );
+    expect_log(&["batch refused", &s.id, "sequence gap: expected 3"]).await;
+    // Declared as coalesced away (after_seq): accepted.
+    assert_eq!(
+        sync_batches(&mut c, vec![after(2, vec![ip(5, 5)])])
+            .await
+            .unwrap(),
+        vec![5]
+    );
+    // A batch that says it continues from a delta never received.
+    let e = sync_batches(&mut c, vec![after(7, vec![ip(9, 9)])])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
+    assert!(e.message().contains("expected 6, got 8"), "{e}");
+    // Backwards inside a batch.
+    let e = sync(&mut c, vec![vec![ip(7, 7), ip(6, 6)]])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    assert!(e.message().contains("6 follows 7"), "{e}");
+    // Nothing of the refused batches was applied.
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    assert_eq!(all_assets(&mut op, "plant-a").await.total, 3);
+    let hb = c
+        .heartbeat(HeartbeatRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hb.applied_seq, 5);
+}
+
+/// Sends raw bytes as the one message of a Sync stream.
+#[derive(Default)]
+struct RawBatch;
+struct RawEncoder;
+struct AckDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for AckDecoder {
+    type Item = SyncAck;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<SyncAck>, tonic::Status> {
+        prost::Message::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+impl tonic::codec::Codec for RawBatch {
+    type Encode = Vec<u8>;
+    type Decode = SyncAck;
+    type Encoder = RawEncoder;
+    type Decoder = AckDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> AckDecoder {
+        AckDecoder
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_undecodable_batches_are_refused_with_what_to_do() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut big = asset(1, "ip:10.0.0.1", &[], &["10.0.0.1"]);
+    if let Some(delta::Change::Asset(a)) = big.change.as_mut() {
+        a.hostname = "x".repeat(5 << 20);
+    }
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let e = sync(&mut c, vec![vec![big]]).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    assert!(
+        e.message().contains("larger than the manager accepts")
+            && e.message().contains("smaller batches"),
+        "{e}"
+    );
+    expect_log(&["refused", "Sync", "larger than the manager accepts"]).await;
+
+    // Field 1 (deltas) claiming more bytes than follow.
+    let ch = otwatch_manager::tls::channel(&fx.url(), &s.ca_pem, Some((&s.cert_pem, &s.key_pem)))
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.unwrap();
+    let mut acks = grpc
+        .streaming(
+            tonic::Request::new(tokio_stream::iter(vec![vec![0x0a, 0xff, 0xff, 0x0f]])),
+            tonic::codegen::http::uri::PathAndQuery::from_static("/otwatch.v1.SensorLink/Sync"),
+            RawBatch,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let e = acks.message().await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    assert!(
+        e.message()
+            .contains("cannot be read as an otwatch.v1.DeltaBatch"),
+        "{e}"
+    );
+    expect_log(&["refused", "Sync", "cannot be read"]).await;
+
+    // The sensor goes on with a good batch.
+    let mut c = s.client(&fx.url()).await.unwrap();
+    assert_eq!(
+        sync(
+            &mut c,
+            vec![vec![asset(1, "ip:10.0.0.1", &[], &["10.0.0.1"])]]
+        )
+        .await
+        .unwrap(),
+        vec![1]
+    );
+}
+
+/// A store that notes on which thread each operator-token lookup ran.
+struct WatchedStore {
+    inner: otwatch_manager::store::SledStore,
+    token_threads: std::sync::Mutex<Vec<String>>,
+}
+
+mod watched {
+    use super::WatchedStore;
+    use otwatch_manager::store::*;
+    use otwatch_proto::v1::{Asset, Connection, FleetAlert};
+
+    impl FleetStore for WatchedStore {
+        fn create_token(&self, s: [u8; 32], t: TokenRecord) -> Result<(), StoreError> {
+            self.inner.create_token(s, t)
+        }
+        fn enroll(&self, s: [u8; 32], now: i64, r: SensorRecord) -> Result<Enrolled, StoreError> {
+            self.inner.enroll(s, now, r)
+        }
+        fn token_site(&self, s: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+            self.inner.token_site(s)
+        }
+        fn sensor(&self, id: &str) -> Result<Option<SensorRecord>, StoreError> {
+            self.inner.sensor(id)
+        }
+        fn sensors(&self) -> Result<Vec<SensorRecord>, StoreError> {
+            self.inner.sensors()
+        }
+        fn update_sensor(
+            &self,
+            id: &str,
+            f: &(dyn Fn(&mut SensorRecord) + Sync),
+        ) -> Result<Option<SensorRecord>, StoreError> {
+            self.inner.update_sensor(id, f)
+        }
+        fn apply_batch(&self, b: Batch<'_>, now: i64) -> Result<Applied, StoreError> {
+            self.inner.apply_batch(b, now)
+        }
+        fn create_operator_token(
+            &self,
+            s: [u8; 32],
+            t: OperatorTokenRecord,
+        ) -> Result<(), StoreError> {
+            self.inner.create_operator_token(s, t)
+        }
+        fn operator_token(&self, s: [u8; 32]) -> Result<Option<OperatorTokenRecord>, StoreError> {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            self.token_threads.lock().unwrap().push(name);
+            self.inner.operator_token(s)
+        }
+        fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {
+            self.inner.revoke_operator(name, at)
+        }
+        fn operator_revocations(&self) -> Result<Vec<(String, i64)>, StoreError> {
+            self.inner.operator_revocations()
+        }
+        fn assets_of(&self, id: &str) -> Result<Vec<Asset>, StoreError> {
+            self.inner.assets_of(id)
+        }
+        fn connections_of(&self, id: &str) -> Result<Vec<Connection>, StoreError> {
+            self.inner.connections_of(id)
+        }
+        fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError> {
+            self.inner.alerts()
+        }
+        fn set_alert_state(
+            &self,
+            id: &str,
+            state: &str,
+            by: &str,
+            at: &str,
+        ) -> Result<Option<FleetAlert>, StoreError> {
+            self.inner.set_alert_state(id, state, by, at)
+        }
+    }
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_looked_up_off_the_async_threads() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("m");
+    otwatch_manager::pki::init(&data, &[], "test-manager").unwrap();
+    let store = std::sync::Arc::new(WatchedStore {
+        inner: otwatch_manager::store::SledStore::open(&data.join("db")).unwrap(),
+        token_threads: Default::default(),
+    });
+    let t = otwatch_manager::admin::create_operator_token(
+        store.as_ref(),
+        "svc",
+        OperatorRole::Viewer,
+        3600,
+    )
+    .unwrap();
+    let m = otwatch_manager::serve::start_with_store(
+        &otwatch_manager::pki::DataDir(data.clone()),
+        otwatch_manager::pki::Ca::load(&data).unwrap(),
+        store.clone(),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let url = format!("https://{}", m.addr);
+    let mut c = otwatch_manager::cli::connect_token(
+        &url,
+        &data.join("ca.pem"),
+        &t.token,
+        otwatch_manager::tls::DEFAULT_TIMEOUT,
+    )
+    .await
+    .unwrap();
+    c.list_sites(ListSitesRequest {}).await.unwrap();
+    // This test's runtime runs on this thread alone: a sled read here would stall every call.
+    let runtime_thread = std::thread::current().name().unwrap_or("").to_string();
+    let threads = store.token_threads.lock().unwrap().clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|t| *t != runtime_thread),
+        "looked up on the async thread: {threads:?}"
+    );
+    drop(c);
+    m.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sensor_beyond_its_quota_has_new_records_refused_and_counted() {
+    let mut fx = Fixture::start_with(otwatch_manager::serve::Settings {
+        quotas: otwatch_manager::store::Quotas {
+            assets_per_sensor: 2,
+            connections_per_sensor: 1,
+            alerts_per_sensor: 1,
+        },
+    })
+    .await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-q", 3600))
+        .await
+        .unwrap();
+    let ip = |seq: u64, n: u8| {
+        asset(
+            seq,
+            &format!("ip:10.0.0.{n}"),
+            &[],
+            &[&format!("10.0.0.{n}")],
+        )
+    };
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let acks = sync(
+        &mut c,
+        vec![
+            vec![ip(1, 1), ip(2, 2), ip(3, 3)],
+            vec![
+                connection(4, "10.0.0.1", "10.0.0.2", 1),
+                connection(5, "10.0.0.1", "10.0.0.3", 1),
+                alert(6, "a1"),
+                alert(7, "a2"),
+            ],
+        ],
+    )
+    .await
+    .unwrap();
+    // Refused records are acknowledged: the sensor does not send them again.
+    assert_eq!(acks, vec![3, 7]);
+    let mut op = fx.operator("root", OperatorRole::Admin).await;
+    let ips = |r: ListAssetsResponse| {
+        r.assets
+            .into_iter()
+            .flat_map(|a| a.asset.unwrap().ips)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ips(all_assets(&mut op, "plant-q").await),
+        ["10.0.0.1", "10.0.0.2"]
+    );
+    let sensor = |op: &mut otwatch_manager::cli::Client| {
+        let mut op = op.clone();
+        async move {
+            op.list_sensors(ListSensorsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .sensors
+                .remove(0)
+        }
+    };
+    let rec = sensor(&mut op).await;
+    assert_eq!(
+        (rec.over_quota, rec.assets, rec.connections, rec.alerts),
+        (3, 2, 1, 1)
+    );
+    expect_log(&["holds its quota", &s.id, "refused=1"]).await;
+
+    // What it holds still updates; a removal makes room.
+    let mut updated = ip(8, 1);
+    if let Some(delta::Change::Asset(a)) = updated.change.as_mut() {
+        a.hostname = "plc-1".into();
+    }
+    let removed = Delta {
+        seq: 9,
+        at: String::new(),
+        change: Some(delta::Change::AssetRemoved("ip:10.0.0.2".into())),
+    };
+    sync(&mut c, vec![vec![updated, removed, ip(10, 4), ip(11, 5)]])
+        .await
+        .unwrap();
+    let assets = all_assets(&mut op, "plant-q").await;
+    assert_eq!(ips(assets.clone()), ["10.0.0.1", "10.0.0.4"]);
+    assert_eq!(assets.assets[0].asset.as_ref().unwrap().hostname, "plc-1");
+    assert_eq!(sensor(&mut op).await.over_quota, 4);
+    // Logged once (an hour), not per batch.
+    let lines = logs()
+        .lines()
+        .filter(|l| l.contains("holds its quota") && l.contains(&s.id))
+        .count();
+    assert_eq!(lines, 1);
+
+    // The counts survive a restart, and so does the view agreeing with the store.
+    drop((c, op));
+    fx.restart().await;
+    let mut op = fx.operator("root2", OperatorRole::Admin).await;
+    assert_eq!(
+        ips(all_assets(&mut op, "plant-q").await),
+        ["10.0.0.1", "10.0.0.4"]
+    );
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![ip(12, 6)]]).await.unwrap();
+    let rec = sensor(&mut op).await;
+    assert_eq!((rec.over_quota, rec.assets), (5, 2));
+    // The table shows the column.
+    let cred = fx.operator_creds("viewer", OperatorRole::Viewer);
+    let cli = otwatch_manager::cli::Cli::try_parse_from([
+        "otwatch",
+        "--manager",
+        &fx.url(),
+        "--cred",
+        &path_str(&cred),
+        "sensors",
+    ])
+    .unwrap();
+    let mut out = Vec::new();
+    otwatch_manager::cli::run(cli, &mut out).await.unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.lines().next().unwrap().contains("OVER_QUOTA"), "{out}");
 }

@@ -2,7 +2,7 @@
 
 use super::{
     admin_identity, blocking, change, next_token, operator_identity, page, page_bounds, peer,
-    refuse, ManagerService, Shared, ONLINE_SECS,
+    refuse, Caller, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{SensorRecord, StoreError};
@@ -35,6 +35,11 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
         capture_mode: r.capture_mode.clone(),
         drops: r.drops,
         certificate_not_after: rfc3339(r.cert_not_after),
+        ignored_alert_states: r.ignored_alert_states,
+        over_quota: r.over_quota,
+        assets: r.held.assets,
+        connections: r.held.connections,
+        alerts: r.held.alerts,
     }
 }
 
@@ -123,7 +128,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<ListSitesRequest>,
     ) -> Result<Response<ListSitesResponse>, Status> {
-        operator_identity(&self.0, &req, "ListSites")?;
+        operator_identity(&self.0, Caller::of(&req), "ListSites").await?;
         let shared = self.0.clone();
         let sites = blocking(move || {
             let sensors = shared.store.sensors()?;
@@ -150,7 +155,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<ListSensorsRequest>,
     ) -> Result<Response<ListSensorsResponse>, Status> {
-        operator_identity(&self.0, &req, "ListSensors")?;
+        operator_identity(&self.0, Caller::of(&req), "ListSensors").await?;
         let site = req.into_inner().site;
         let store = self.0.store.clone();
         let all = blocking(move || store.sensors()).await?;
@@ -167,7 +172,8 @@ impl Manager for ManagerService {
         &self,
         req: Request<RevokeSensorRequest>,
     ) -> Result<Response<Sensor>, Status> {
-        let (name, p) = admin_identity(&self.0, &req, "RevokeSensor", "revoke sensors")?;
+        let (name, p) =
+            admin_identity(&self.0, Caller::of(&req), "RevokeSensor", "revoke sensors").await?;
         let id = req.into_inner().id;
         let store = self.0.store.clone();
         let sid = id.clone();
@@ -188,7 +194,13 @@ impl Manager for ManagerService {
         &self,
         req: Request<RevokeOperatorRequest>,
     ) -> Result<Response<OperatorRevocation>, Status> {
-        let (by, p) = admin_identity(&self.0, &req, "RevokeOperator", "revoke operators")?;
+        let (by, p) = admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "RevokeOperator",
+            "revoke operators",
+        )
+        .await?;
         let name = req.into_inner().name;
         if !otwatch_common::link::valid_name(&name) {
             return Err(Status::invalid_argument(format!(
@@ -215,10 +227,11 @@ impl Manager for ManagerService {
     ) -> Result<Response<OperatorToken>, Status> {
         let (by, p) = admin_identity(
             &self.0,
-            &req,
+            Caller::of(&req),
             "CreateOperatorToken",
             "create operator tokens",
-        )?;
+        )
+        .await?;
         let q = req.into_inner();
         let for_role: otwatch_common::link::OperatorRole = q
             .role
@@ -249,10 +262,11 @@ impl Manager for ManagerService {
     ) -> Result<Response<EnrollmentToken>, Status> {
         let (name, p) = admin_identity(
             &self.0,
-            &req,
+            Caller::of(&req),
             "CreateEnrollmentToken",
             "create enrolment tokens",
-        )?;
+        )
+        .await?;
         let q = req.into_inner();
         let ttl = match q.ttl_seconds {
             0 => crate::admin::DEFAULT_TOKEN_TTL,
@@ -276,7 +290,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<ListAssetsRequest>,
     ) -> Result<Response<ListAssetsResponse>, Status> {
-        operator_identity(&self.0, &req, "ListAssets")?;
+        operator_identity(&self.0, Caller::of(&req), "ListAssets").await?;
         let q = req.into_inner();
         let shared = self.0.clone();
         let site = q.site.clone();
@@ -321,7 +335,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<GetAssetRequest>,
     ) -> Result<Response<FleetAsset>, Status> {
-        operator_identity(&self.0, &req, "GetAsset")?;
+        operator_identity(&self.0, Caller::of(&req), "GetAsset").await?;
         let id = req.into_inner().id;
         let Some((site, _)) = id.split_once('/') else {
             return Err(Status::invalid_argument(
@@ -341,7 +355,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<ListConnectionsRequest>,
     ) -> Result<Response<ListConnectionsResponse>, Status> {
-        operator_identity(&self.0, &req, "ListConnections")?;
+        operator_identity(&self.0, Caller::of(&req), "ListConnections").await?;
         let q = req.into_inner();
         let shared = self.0.clone();
         let site = q.site.clone();
@@ -374,7 +388,7 @@ impl Manager for ManagerService {
         &self,
         req: Request<ListAlertsRequest>,
     ) -> Result<Response<ListAlertsResponse>, Status> {
-        operator_identity(&self.0, &req, "ListAlerts")?;
+        operator_identity(&self.0, Caller::of(&req), "ListAlerts").await?;
         let q = req.into_inner();
         let store = self.0.store.clone();
         let all = blocking(move || store.alerts()).await?;
@@ -416,7 +430,7 @@ impl Manager for ManagerService {
     type WatchStream = WatchStream;
 
     async fn watch(&self, req: Request<WatchRequest>) -> Result<Response<WatchStream>, Status> {
-        operator_identity(&self.0, &req, "Watch")?;
+        operator_identity(&self.0, Caller::of(&req), "Watch").await?;
         let site = req.into_inner().site;
         let mut changes = self.0.changes.subscribe();
         let mut shutdown = self.0.shutdown.subscribe();
@@ -455,7 +469,7 @@ impl ManagerService {
         call: &str,
         verb: &str,
     ) -> Result<Response<FleetAlert>, Status> {
-        let (name, role) = operator_identity(&self.0, &req, call)?;
+        let (name, role) = operator_identity(&self.0, Caller::of(&req), call).await?;
         let p = peer(&req);
         if !role.can_change_alerts() {
             return Err(refuse(

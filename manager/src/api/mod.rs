@@ -6,10 +6,12 @@
 mod manager;
 mod sensor_link;
 
+pub use sensor_link::MAX_BATCH_BYTES;
+
 use crate::fleet;
 use crate::ingest::Ingest;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
-use crate::store::{FleetStore, StoreError};
+use crate::store::{BatchRefused, FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
 use otwatch_common::link::{Identity, OperatorRole};
@@ -39,6 +41,8 @@ pub struct Shared {
     pub view: Arc<FleetView>,
     /// The single writer of sensor data (group commit, then the view).
     pub ingest: Ingest,
+    /// When each sensor over its quota was last logged (once an hour each).
+    quota_logged: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Shared {
@@ -57,13 +61,51 @@ impl Shared {
             shutdown: watch::channel(false).0,
             view,
             ingest,
+            quota_logged: Default::default(),
         }))
     }
 }
 
+/// The status for a store error: a full disk is the manager's state, not a failure of the call
+/// (UNAVAILABLE: clients try again later); anything else is logged as the manager's fault.
 fn internal(e: StoreError) -> Status {
+    if let StoreError::DiskFull = e {
+        return Status::unavailable(e.to_string());
+    }
     warn!(error = %e, "store error");
     Status::internal(e.to_string())
+}
+
+/// How often a sensor over its quota is logged.
+const QUOTA_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Shared {
+    /// Whether to log now that `sensor` is over its quota (the first time, then hourly).
+    fn log_over_quota(&self, sensor: &str) -> bool {
+        let Ok(mut logged) = self.quota_logged.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        match logged.get(sensor) {
+            Some(t) if now.duration_since(*t) < QUOTA_LOG_EVERY => false,
+            _ => {
+                logged.insert(sensor.to_string(), now);
+                true
+            }
+        }
+    }
+}
+
+/// The status a sensor gets for a batch that was not applied: a refusal says what the sensor
+/// must do (and is logged with the peer and the sensor); anything else is the manager's fault.
+fn batch_status(peer: &str, sensor: &str, e: StoreError) -> Status {
+    let st = match &e {
+        StoreError::Refused(BatchRefused::Gap { .. }) => Status::failed_precondition(e.to_string()),
+        StoreError::Refused(_) => Status::invalid_argument(e.to_string()),
+        _ => return internal(e),
+    };
+    warn!(peer, sensor, code = ?st.code(), reason = st.message(), "batch refused");
+    st
 }
 
 /// Runs blocking store work off the async threads.
@@ -87,8 +129,34 @@ fn refuse(peer: &str, call: &str, status: Status) -> Status {
     status
 }
 
+/// Who calls, read from a request before anything is awaited (a streaming request is not
+/// `Sync`, so a future must not hold on to it).
+pub(crate) struct Caller {
+    peer: String,
+    certs: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
+    authorization: Option<String>,
+}
+
+impl Caller {
+    pub(crate) fn of<T>(req: &Request<T>) -> Caller {
+        Caller {
+            peer: peer(req),
+            certs: req.peer_certs(),
+            authorization: req
+                .metadata()
+                .get("authorization")
+                .map(|h| h.to_str().unwrap_or_default().to_string()),
+        }
+    }
+}
+
 /// An operator's identity from a bearer token (`authorization: Bearer otwop1.<secret>`).
-fn token_identity(shared: &Shared, p: &str, call: &str, header: &str) -> Result<Identity, Status> {
+async fn token_identity(
+    shared: &Shared,
+    p: &str,
+    call: &str,
+    header: &str,
+) -> Result<Identity, Status> {
     let unauthenticated = |why: String| refuse(p, call, Status::unauthenticated(why));
     let Some(token) = header.strip_prefix("Bearer ").map(str::trim) else {
         return Err(unauthenticated(
@@ -100,10 +168,9 @@ fn token_identity(shared: &Shared, p: &str, call: &str, header: &str) -> Result<
             "not an operator token (they look like otwop1.<secret>; an admin creates one with `otwatch-manager user create --token`)".into(),
         ));
     };
-    let rec = shared
-        .store
-        .operator_token(sha256(secret.as_bytes()))
-        .map_err(internal)?
+    let (store, hash) = (shared.store.clone(), sha256(secret.as_bytes()));
+    let rec = blocking(move || store.operator_token(hash))
+        .await?
         .ok_or_else(|| {
             unauthenticated("unknown operator token; ask an admin for a new one".into())
         })?;
@@ -134,12 +201,11 @@ fn token_identity(shared: &Shared, p: &str, call: &str, header: &str) -> Result<
 
 /// The caller's identity: from its (CA-verified) client certificate, else from an operator's
 /// bearer token.
-fn identity<T>(shared: &Shared, req: &Request<T>, call: &str) -> Result<Identity, Status> {
-    let p = peer(req);
-    let Some(certs) = req.peer_certs() else {
-        if let Some(h) = req.metadata().get("authorization") {
-            let h = h.to_str().unwrap_or_default();
-            return token_identity(shared, &p, call, h);
+async fn identity(shared: &Shared, caller: Caller, call: &str) -> Result<Identity, Status> {
+    let p = caller.peer;
+    let Some(certs) = caller.certs else {
+        if let Some(h) = caller.authorization {
+            return token_identity(shared, &p, call, &h).await;
         }
         return Err(refuse(&p, call, Status::unauthenticated(
             "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR) or a bearer token (--token)",
@@ -170,15 +236,16 @@ fn identity<T>(shared: &Shared, req: &Request<T>, call: &str) -> Result<Identity
     Ok(id)
 }
 
-fn sensor_identity<T>(
+async fn sensor_identity(
     shared: &Shared,
-    req: &Request<T>,
+    caller: Caller,
     call: &str,
 ) -> Result<(String, String), Status> {
-    match identity(shared, req, call)? {
+    let p = caller.peer.clone();
+    match identity(shared, caller, call).await? {
         Identity::Sensor { site, id } => Ok((site, id)),
         other => Err(refuse(
-            &peer(req),
+            &p,
             call,
             Status::permission_denied(format!(
                 "{} is not a sensor; only sensors may call SensorLink",
@@ -188,15 +255,16 @@ fn sensor_identity<T>(
     }
 }
 
-fn operator_identity<T>(
+async fn operator_identity(
     shared: &Shared,
-    req: &Request<T>,
+    caller: Caller,
     call: &str,
 ) -> Result<(String, OperatorRole), Status> {
-    match identity(shared, req, call)? {
+    let p = caller.peer.clone();
+    match identity(shared, caller, call).await? {
         Identity::Operator { name, role } => Ok((name, role)),
         other => Err(refuse(
-            &peer(req),
+            &p,
             call,
             Status::permission_denied(format!(
                 "{} is not an operator; the Manager API needs an operator certificate from `otwatch-manager user create`",
@@ -208,14 +276,14 @@ fn operator_identity<T>(
 
 /// An admin's name and the peer, or a refusal naming what the caller's role cannot do
 /// (`what`, e.g. "revoke sensors").
-fn admin_identity<T>(
+async fn admin_identity(
     shared: &Shared,
-    req: &Request<T>,
+    caller: Caller,
     call: &str,
     what: &str,
 ) -> Result<(String, String), Status> {
-    let (name, role) = operator_identity(shared, req, call)?;
-    let p = peer(req);
+    let p = caller.peer.clone();
+    let (name, role) = operator_identity(shared, caller, call).await?;
     if !role.can_administer() {
         return Err(refuse(
             &p,

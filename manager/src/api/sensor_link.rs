@@ -1,8 +1,8 @@
 //! The SensorLink service: enrolment, renewal, delta sync and heartbeats.
 
-use super::{blocking, change, clean, peer, refuse, sensor_identity, SensorLinkService};
+use super::{blocking, change, clean, peer, refuse, sensor_identity, Caller, SensorLinkService};
 use crate::pki::{now_secs, random_hex, rfc3339, sha256};
-use crate::store::{Enrolled, SensorRecord, TokenError};
+use crate::store::{Enrolled, SensorRecord, StoreError, TokenError};
 use otwatch_common::link::EnrollToken;
 use otwatch_proto::v1::sensor_link_server::SensorLink;
 use otwatch_proto::v1::*;
@@ -11,6 +11,27 @@ use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
+
+/// The largest batch a sensor may send (encoded): gRPC's usual message limit. Sensors keep
+/// theirs near 1 MiB (`otwatch_sensor::uplink`).
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// The refusal for a batch that could not be read: too large, or not a `DeltaBatch`. `None`:
+/// the stream broke (the sensor went away), nobody to tell.
+fn unreadable(e: &Status) -> Option<Status> {
+    let m = e.message();
+    match e.code() {
+        tonic::Code::OutOfRange if m.contains("too large") => Some(Status::resource_exhausted(format!(
+            "the batch is larger than the manager accepts ({MAX_BATCH_BYTES} bytes; {m}); send smaller batches (an up-to-date sensor keeps them near 1 MiB)"
+        ))),
+        tonic::Code::Internal if m.starts_with("failed to decode") || m.starts_with("protocol error") => {
+            Some(Status::invalid_argument(format!(
+                "the batch cannot be read as an otwatch.v1.DeltaBatch ({m}); nothing of it was applied: check that the sensor's version matches the manager's"
+            )))
+        }
+        _ => None,
+    }
+}
 
 #[tonic::async_trait]
 impl SensorLink for SensorLinkService {
@@ -29,7 +50,10 @@ impl SensorLink for SensorLinkService {
                 "this token was made by another manager (its CA hash differs); create one on this manager with `otwatch-manager token create`",
             )));
         }
-        let id = format!("s-{}", random_hex(8));
+        let id = format!(
+            "s-{}",
+            random_hex(8).map_err(|e| refuse(&p, "Enroll", Status::internal(e.to_string())))?
+        );
         // The site comes from the token: read it, sign, then mark the token used in the same
         // transaction that records the sensor (which checks it again). A bad CSR does not burn
         // the token.
@@ -77,7 +101,7 @@ impl SensorLink for SensorLinkService {
     }
 
     async fn renew(&self, req: Request<RenewRequest>) -> Result<Response<EnrollResponse>, Status> {
-        let (site, id) = sensor_identity(&self.0, &req, "Renew")?;
+        let (site, id) = sensor_identity(&self.0, Caller::of(&req), "Renew").await?;
         let p = peer(&req);
         let issued = self
             .0
@@ -109,7 +133,7 @@ impl SensorLink for SensorLinkService {
         &self,
         req: Request<Streaming<DeltaBatch>>,
     ) -> Result<Response<Self::SyncStream>, Status> {
-        let (site, id) = sensor_identity(&self.0, &req, "Sync")?;
+        let (site, id) = sensor_identity(&self.0, Caller::of(&req), "Sync").await?;
         let p = peer(&req);
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel::<Result<SyncAck, Status>>(16);
@@ -126,7 +150,13 @@ impl SensorLink for SensorLinkService {
                     Ok(Some(b)) => b,
                     Ok(None) => break,
                     Err(e) => {
-                        info!(peer = %p, sensor = %id, error = %e, "sync stream ended");
+                        match unreadable(&e) {
+                            // Say why rather than end the stream as if all went well.
+                            Some(st) => {
+                                let _ = tx.send(Err(refuse(&p, "Sync", st))).await;
+                            }
+                            None => info!(peer = %p, sensor = %id, error = %e, "sync stream ended"),
+                        }
                         break;
                     }
                 };
@@ -146,11 +176,29 @@ impl SensorLink for SensorLinkService {
                 }
                 let r = shared
                     .ingest
-                    .apply(&id, batch.deltas, now_secs())
+                    .apply(&id, batch.after_seq, batch.deltas, now_secs())
                     .await
-                    .map_err(super::internal);
+                    .map_err(|e| super::batch_status(&p, &id, e));
                 match r {
                     Ok(applied) => {
+                        if !applied.over_quota.is_empty() && shared.log_over_quota(&id) {
+                            tracing::warn!(
+                                peer = %p,
+                                sensor = %id,
+                                site = %site,
+                                refused = applied.over_quota.len(),
+                                "the sensor holds its quota of assets, connections or alerts: new ones are refused, those it holds still update (see `otwatch sensors`: over_quota; is its network flooded? raise `otwatch-manager serve --quota-*` if it is that large); logged once an hour"
+                            );
+                        }
+                        if applied.ignored_alert_states > 0 {
+                            tracing::warn!(
+                                peer = %p,
+                                sensor = %id,
+                                site = %site,
+                                ignored = applied.ignored_alert_states,
+                                "the sensor sent alert state changes; ignored: only operators acknowledge and resolve alerts (counted in `otwatch sensors --format json` as ignored_alert_states)"
+                            );
+                        }
                         // Change notices are built only while someone watches.
                         if shared.changes.receiver_count() > 0 {
                             let at = rfc3339(now_secs());
@@ -189,18 +237,23 @@ impl SensorLink for SensorLinkService {
         &self,
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
-        let (_, id) = sensor_identity(&self.0, &req, "Heartbeat")?;
-        let backlog = req.get_ref().backlog;
+        let (_, id) = sensor_identity(&self.0, Caller::of(&req), "Heartbeat").await?;
+        let (backlog, last_seq) = (req.get_ref().backlog, req.get_ref().last_seq);
         let store = self.0.store.clone();
-        let rec = blocking(move || {
-            store.update_sensor(&id, &move |r| {
+        // Not worth a wait for the disk each time: a crash loses at most a heartbeat. On a full
+        // disk the sensor still learns where the manager is.
+        let applied = blocking(move || {
+            match store.note_sensor(&id, &move |r| {
                 r.last_seen = now_secs();
-                r.backlog = backlog;
-            })
+                r.report_backlog(backlog, last_seq, true);
+            }) {
+                Ok(_) | Err(StoreError::DiskFull) => store.applied_seq(&id),
+                Err(e) => Err(e),
+            }
         })
         .await?;
         Ok(Response::new(HeartbeatResponse {
-            applied_seq: rec.map(|r| r.applied_seq).unwrap_or(0),
+            applied_seq: applied.unwrap_or(0),
             server_time: rfc3339(now_secs()),
         }))
     }

@@ -46,11 +46,17 @@ fn batches_apply_once_with_gaps_and_survive_reopen() {
         let r = store.enroll([1; 32], 11, SensorRecord::default()).unwrap();
         assert!(matches!(r, Enrolled::Refused(TokenError::Used(..))));
         let batch = vec![asset_delta(1, "ip:10.0.0.1"), asset_delta(5, "ip:10.0.0.2")];
-        assert_eq!(store.apply_batch("s-1", &batch, 20).unwrap().applied_seq, 5);
-        let again = store.apply_batch("s-1", &batch, 21).unwrap();
+        assert_eq!(
+            store
+                .apply_batch(Batch::new("s-1", &batch), 20)
+                .unwrap()
+                .applied_seq,
+            5
+        );
+        let again = store.apply_batch(Batch::new("s-1", &batch), 21).unwrap();
         assert_eq!(again.applied_seq, 5);
         assert!(again.changes.is_empty());
-        assert!(store.apply_batch("s-9", &batch, 21).is_err());
+        assert!(store.apply_batch(Batch::new("s-9", &batch), 21).is_err());
     }
     let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.sensor("s-1").unwrap().unwrap().applied_seq, 5);
@@ -84,7 +90,7 @@ fn a_batch_reports_the_site_and_the_sequence_before_and_after() {
     let store = SledStore::open(dir.path()).unwrap();
     enrolled(&store);
     let r = store
-        .apply_batch("s-1", &[asset_delta(1, "ip:10.0.0.1")], 20)
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
         .unwrap();
     assert_eq!(
         (r.site.as_str(), r.previous_seq, r.applied_seq),
@@ -92,7 +98,7 @@ fn a_batch_reports_the_site_and_the_sequence_before_and_after() {
     );
     // A resend applies nothing.
     let r = store
-        .apply_batch("s-1", &[asset_delta(1, "ip:10.0.0.1")], 21)
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 21)
         .unwrap();
     assert_eq!((r.previous_seq, r.applied_seq, r.changes.len()), (1, 1, 0));
 }
@@ -107,9 +113,9 @@ fn a_group_commit_applies_each_batch_in_order_and_fails_only_the_bad_one() {
     let r = store
         .apply_batches(
             &[
-                ("s-1", &first[..]),
-                ("s-9", &first[..]),
-                ("s-1", &resend_and_more[..]),
+                Batch::new("s-1", &first),
+                Batch::new("s-9", &first),
+                Batch::new("s-1", &resend_and_more),
             ],
             30,
         )
@@ -122,4 +128,117 @@ fn a_group_commit_applies_each_batch_in_order_and_fails_only_the_bad_one() {
     let c = r[2].as_ref().unwrap();
     assert_eq!((c.previous_seq, c.applied_seq, c.changes.len()), (2, 3, 1));
     assert_eq!(store.assets_of("s-1").unwrap().len(), 3);
+}
+
+#[test]
+fn a_batch_must_continue_from_the_last_applied_delta() {
+    let d = |seqs: &[u64]| -> Vec<Delta> { seqs.iter().map(|&s| asset_delta(s, "x")).collect() };
+    // Continues (gaps inside a batch are deltas coalesced away on the sensor).
+    assert_eq!(check_sequence(0, None, &d(&[1, 2, 5])), Ok(0));
+    assert_eq!(check_sequence(4, Some(4), &d(&[7, 9])), Ok(0));
+    assert_eq!(check_sequence(0, None, &[]), Ok(0));
+    // A resend, whole or in part: the new deltas start later.
+    assert_eq!(check_sequence(5, None, &d(&[1, 2, 5])), Ok(3));
+    assert_eq!(check_sequence(3, None, &d(&[2, 3, 4])), Ok(2));
+    // A gap: the deltas between were never received.
+    let gap = BatchRefused::Gap {
+        expected: 1042,
+        got: 1100,
+    };
+    assert_eq!(check_sequence(1041, None, &d(&[1100])), Err(gap.clone()));
+    assert_eq!(
+        check_sequence(1041, Some(1099), &d(&[1105])),
+        Err(gap.clone())
+    );
+    assert_eq!(
+        gap.to_string(),
+        "sequence gap: expected 1042, got 1100; the sensor must resend from 1042"
+    );
+    // Backwards or repeated inside the batch, a start that is not before the first delta.
+    assert_eq!(
+        check_sequence(0, None, &d(&[1, 3, 2])),
+        Err(BatchRefused::NotIncreasing { prev: 3, next: 2 })
+    );
+    assert!(check_sequence(0, None, &d(&[1, 1])).is_err());
+    assert!(check_sequence(0, Some(3), &d(&[3])).is_err());
+    assert!(check_sequence(0, None, &d(&[0])).is_err());
+}
+
+#[test]
+fn a_refused_batch_applies_nothing_and_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    enrolled(&store);
+    let backwards = [asset_delta(2, "ip:10.0.0.2"), asset_delta(1, "ip:10.0.0.1")];
+    let next = [asset_delta(1, "ip:10.0.0.1")];
+    let r = store
+        .apply_batches(
+            &[Batch::new("s-1", &backwards), Batch::new("s-1", &next)],
+            30,
+        )
+        .unwrap();
+    assert!(matches!(r[0], Err(StoreError::Refused(_))), "{:?}", r[0]);
+    assert_eq!(r[1].as_ref().unwrap().applied_seq, 1);
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
+}
+
+#[test]
+fn heartbeat_bookkeeping_does_not_wait_for_the_disk_but_survives_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        let before = store.flushes();
+        for seen in 1..=100 {
+            store
+                .note_sensor("s-1", &move |r| r.last_seen = seen)
+                .unwrap();
+        }
+        assert_eq!(store.flushes(), before, "no flush per heartbeat");
+        store.update_sensor("s-1", &|r| r.revoked = true).unwrap();
+        assert_eq!(store.flushes(), before + 1, "a durable update flushes");
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let rec = store.sensor("s-1").unwrap().unwrap();
+    assert_eq!((rec.last_seen, rec.revoked), (100, true));
+}
+
+#[test]
+fn records_from_before_the_counts_are_counted_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        let batch = [asset_delta(1, "ip:10.0.0.1"), asset_delta(2, "ip:10.0.0.2")];
+        store.apply_batch(Batch::new("s-1", &batch), 20).unwrap();
+        assert_eq!(store.sensor("s-1").unwrap().unwrap().held.assets, 2);
+        // As an older manager left it.
+        store
+            .update_sensor("s-1", &|r| r.held = Held::default())
+            .unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let held = store.sensor("s-1").unwrap().unwrap().held;
+    assert_eq!((held.counted, held.assets, held.connections), (true, 2, 0));
+}
+
+#[test]
+fn a_half_written_snapshot_does_not_keep_the_store_from_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        enrolled(&store);
+        store
+            .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+            .unwrap();
+    }
+    // What a snapshot cut short by a full disk leaves (sled takes it for the newest one).
+    std::fs::write(
+        dir.path().join("snap.FFFFFFFFFFFFFFFF.generating"),
+        [7u8; 100],
+    )
+    .unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
+    assert_eq!(store.applied_seq("s-1").unwrap(), Some(1));
 }

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::store::{SledStore, TokenRecord};
+use crate::store::{Batch, SledStore, TokenRecord};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta};
 
 /// xorshift64: deterministic, no dependency.
@@ -135,14 +135,14 @@ fn upsert(seq: u64, id: &str, mac: &str, ip: &str) -> Delta {
 
 /// Applies a batch to the store and tells the view, as the Sync handler does.
 fn sync(store: &SledStore, view: &FleetView, sensor: &str, deltas: &[Delta]) {
-    let r = store.apply_batch(sensor, deltas, 5).unwrap();
+    let r = store.apply_batch(Batch::new(sensor, deltas), 5).unwrap();
     view.applied(
         store,
         &r.site,
         sensor,
         r.previous_seq,
         r.applied_seq,
-        deltas.to_vec(),
+        r.committed(deltas.to_vec()),
     )
     .unwrap();
 }
@@ -206,7 +206,7 @@ fn a_missed_batch_reloads_that_sensor_from_the_store() {
     assert_eq!(listing(&view, &store, "a").len(), 1);
     // Batch 2 reaches the store but not the view (another stream of the sensor, still running).
     store
-        .apply_batch(&s1, &[upsert(2, "mac:2", "m2", "10.0.0.2")], 5)
+        .apply_batch(Batch::new(&s1, &[upsert(2, "mac:2", "m2", "10.0.0.2")]), 5)
         .unwrap();
     // Batch 3 arrives: the view sees the gap and reloads.
     sync(&store, &view, &s1, &[upsert(3, "mac:3", "m3", "10.0.0.3")]);

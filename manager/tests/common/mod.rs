@@ -61,14 +61,25 @@ pub async fn expect_log(needles: &[&str]) {
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub mgr: Option<RunningManager>,
+    /// The port of the last manager started (also while stopped).
+    last_port: u16,
+    pub settings: serve::Settings,
 }
 
 impl Fixture {
     pub async fn start() -> Fixture {
+        Fixture::start_with(serve::Settings::default()).await
+    }
+    pub async fn start_with(settings: serve::Settings) -> Fixture {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         pki::init(&dir.path().join("m"), &[], "test-manager").unwrap();
-        let mut f = Fixture { dir, mgr: None };
+        let mut f = Fixture {
+            dir,
+            mgr: None,
+            last_port: 0,
+            settings,
+        };
         f.restart().await;
         f
     }
@@ -79,7 +90,32 @@ impl Fixture {
         if let Some(m) = self.mgr.take() {
             m.stop().await.unwrap();
         }
-        self.mgr = Some(serve::start(&self.data(), "127.0.0.1:0").await.unwrap());
+        let m = serve::start_with(&self.data(), "127.0.0.1:0", &self.settings)
+            .await
+            .unwrap();
+        self.last_port = m.addr.port();
+        self.mgr = Some(m);
+    }
+    /// Stops the manager (if it runs) and starts it again on the same port (sensors keep
+    /// their URL).
+    pub async fn restart_same_port(&mut self) {
+        let port = self.last_port;
+        self.stop().await;
+        for _ in 0..40 {
+            let listen = format!("127.0.0.1:{port}");
+            match serve::start_with(&self.data(), &listen, &self.settings).await {
+                Ok(m) => {
+                    self.mgr = Some(m);
+                    return;
+                }
+                // The old listener may take a moment to close.
+                Err(serve::ServeError::Listen(..)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("port {port} stayed busy");
     }
     pub async fn stop(&mut self) {
         if let Some(m) = self.mgr.take() {
@@ -87,7 +123,7 @@ impl Fixture {
         }
     }
     pub fn port(&self) -> u16 {
-        self.mgr.as_ref().unwrap().addr.port()
+        self.last_port
     }
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port())
@@ -107,7 +143,7 @@ impl Fixture {
     }
     pub async fn operator(&self, name: &str, role: OperatorRole) -> otwatch_manager::cli::Client {
         let cred = self.operator_creds(name, role);
-        otwatch_manager::cli::connect(&self.url(), &cred)
+        otwatch_manager::cli::connect(&self.url(), &cred, otwatch_manager::tls::DEFAULT_TIMEOUT)
             .await
             .unwrap()
     }
@@ -173,14 +209,37 @@ impl Sensor {
     }
 }
 
-/// Sends the batches over one Sync stream; returns the acks.
+/// Sends the batches over one Sync stream, each continuing from its first delta's sequence
+/// number minus one; returns the acks.
 pub async fn sync(
     c: &mut SensorLinkClient<Channel>,
     batches: Vec<Vec<Delta>>,
 ) -> Result<Vec<u64>, tonic::Status> {
+    let batches = batches
+        .into_iter()
+        .map(|deltas| DeltaBatch {
+            deltas,
+            after_seq: None,
+        })
+        .collect();
+    sync_batches(c, batches).await
+}
+
+/// A batch that continues from `after` (the numbers between were coalesced away).
+pub fn after(after: u64, deltas: Vec<Delta>) -> DeltaBatch {
+    DeltaBatch {
+        deltas,
+        after_seq: Some(after),
+    }
+}
+
+/// Sends the batches over one Sync stream; returns the acks.
+pub async fn sync_batches(
+    c: &mut SensorLinkClient<Channel>,
+    batches: Vec<DeltaBatch>,
+) -> Result<Vec<u64>, tonic::Status> {
     let n = batches.len();
-    let outbound = tokio_stream::iter(batches.into_iter().map(|deltas| DeltaBatch { deltas }));
-    let mut acks = c.sync(outbound).await?.into_inner();
+    let mut acks = c.sync(tokio_stream::iter(batches)).await?.into_inner();
     let mut out = Vec::new();
     while out.len() < n {
         match acks.message().await? {

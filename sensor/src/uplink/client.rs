@@ -3,19 +3,24 @@
 //! One thread runs a small single-threaded tokio runtime. A session connects (the CA from
 //! enrolment is the only root; the sensor presents its certificate), asks `Heartbeat` how far
 //! the manager got (dropping what it already applied), then opens `Sync` and sends batches of
-//! at most 500 deltas from the first unacknowledged one, a few batches ahead. Each `SyncAck`
-//! deletes the entries up to `applied_seq`. When idle it sends a heartbeat every 10 s; when the
-//! certificate has less than 10 days left it renews it (new key, same identity). Any error ends
-//! the session; the next one starts after an exponential backoff (0.5 s doubling to 60 s, full
-//! jitter) and resends from the first unacknowledged delta — the manager ignores deltas it has
-//! applied already, so a resend never doubles anything.
+//! at most 500 deltas from the one after the manager's applied sequence number, a few batches
+//! ahead. Each batch says which sequence number it continues from (`after_seq`), so the manager
+//! can tell deltas coalesced away in the outbox from deltas it never received (it refuses the
+//! latter). Each `SyncAck` deletes the entries up to `applied_seq`. When idle it sends a
+//! heartbeat every 10 s; when the certificate has less than 10 days left it renews it (new key,
+//! same identity). Any error ends the session; the next one starts after an exponential backoff
+//! (0.5 s doubling to 60 s, full jitter) and resends from the manager's applied sequence number
+//! plus one — the manager ignores deltas it has applied already, so a resend never doubles
+//! anything. A batch the manager refuses (a sequence gap) ends the session the same way, without
+//! resetting the backoff.
 
 use super::enroll::{load_pki, renew};
 use super::outbox::Outbox;
 use super::tls::{self, chain};
 use super::{LinkInfo, UplinkError};
 use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
-use otwatch_proto::v1::{DeltaBatch, HeartbeatRequest};
+use otwatch_proto::v1::{Delta, DeltaBatch, HeartbeatRequest};
+use prost::Message;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,8 +29,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tonic::transport::Channel;
 
-/// Deltas per batch.
+/// Deltas per batch (the outbox also caps a batch near 1 MiB encoded).
 pub const BATCH: usize = 500;
+/// The largest batch the manager accepts, encoded (`otwatch_manager::api::MAX_BATCH_BYTES`).
+pub const MANAGER_MAX_BATCH_BYTES: usize = 4 << 20;
 /// Batches sent ahead of the last acknowledgement.
 const WINDOW: usize = 4;
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -49,6 +56,8 @@ pub struct UplinkConfig {
 #[derive(Debug, Default)]
 pub struct UplinkState {
     pub connected: AtomicBool,
+    /// The manager revoked this sensor: the uplink stopped for good (see [`Uplink::revoked`]).
+    pub revoked: AtomicBool,
     /// Sessions that reached the manager.
     pub sessions: AtomicU64,
     pub batches_sent: AtomicU64,
@@ -103,6 +112,13 @@ impl Uplink {
         })
     }
 
+    /// Whether the manager revoked this sensor. The uplink has then stopped (it logged how to
+    /// enrol again); capture and the local inventory go on, and what was not acknowledged stays
+    /// in the outbox.
+    pub fn revoked(&self) -> bool {
+        self.state.revoked.load(Ordering::Relaxed)
+    }
+
     /// New deltas are in the outbox.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -142,6 +158,10 @@ enum End {
     /// The session had reached the manager (the backoff starts over).
     Lost(String),
     Failed(String),
+    /// The manager refused a batch (the backoff goes on growing).
+    Refused(String),
+    /// The manager revoked this sensor: no more sessions.
+    Revoked(String),
 }
 
 /// A uniformly random duration in [0, secs) (full jitter).
@@ -178,11 +198,65 @@ fn explain(detail: String) -> String {
     }
 }
 
+/// A batch the manager refused: it will not take it as it is (a sequence gap, a malformed or
+/// oversized batch), or not now (its disk is full). Trying again at once would not help.
+fn batch_refused(s: &tonic::Status) -> bool {
+    match s.code() {
+        tonic::Code::FailedPrecondition
+        | tonic::Code::InvalidArgument
+        | tonic::Code::ResourceExhausted => true,
+        tonic::Code::Unavailable => s.message().contains("disk is full"),
+        _ => false,
+    }
+}
+
+/// Whether the manager refused this sensor because it was revoked: per call (PERMISSION_DENIED
+/// "sensor ... is revoked") or at the TLS handshake (the certificate_revoked alert).
+fn revoked(s: &tonic::Status) -> bool {
+    (s.code() == tonic::Code::PermissionDenied && s.message().contains("revoked"))
+        || status_text(s).contains("CertificateRevoked")
+}
+
 fn refused(s: &tonic::Status) -> bool {
     matches!(
         s.code(),
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
     )
+}
+
+/// Encoded size of `d` inside a batch (field tag, length, body).
+fn framed_len(d: &Delta) -> usize {
+    let n = d.encoded_len();
+    1 + prost::length_delimiter_len(n) + n
+}
+
+/// The longest prefix of `batch` that the manager accepts ([`MANAGER_MAX_BATCH_BYTES`], less
+/// room for the batch's own fields). The outbox keeps batches far smaller; this holds whatever
+/// it hands over. A delta too large to ever be accepted goes without its change: its sequence
+/// number is used up and the manager applies nothing, rather than refusing it forever.
+fn fit(batch: Vec<Delta>) -> Vec<Delta> {
+    let limit = MANAGER_MAX_BATCH_BYTES - 64;
+    let mut total = 0;
+    let mut out = Vec::with_capacity(batch.len());
+    for mut d in batch {
+        let mut n = framed_len(&d);
+        if n > limit {
+            tracing::error!(
+                seq = d.seq,
+                bytes = n,
+                limit,
+                "a change is larger than the manager accepts; it is sent without its content and is lost to the manager (a sensor bug: report it)"
+            );
+            d.change = None;
+            n = framed_len(&d);
+        }
+        if total + n > limit {
+            break;
+        }
+        total += n;
+        out.push(d);
+    }
+    out
 }
 
 impl Ctx {
@@ -199,6 +273,18 @@ impl Ctx {
                     r
                 }
                 End::Failed(r) => r,
+                End::Refused(r) => format!(
+                    "the manager refused a batch: {r}; the next session resends from the manager's applied sequence number"
+                ),
+                End::Revoked(r) => {
+                    self.state.revoked.store(true, Ordering::Relaxed);
+                    let state = self.cfg.state.display();
+                    tracing::error!(
+                        backlog = self.outbox.backlog(),
+                        "the manager refused this sensor: it was revoked ({r}). The uplink stops for good. Capture and the local inventory go on, and what was not sent stays in the outbox. To connect again an operator creates a token (`otwatch tokens create --site SITE`) and this sensor enrols anew: move {state}/uplink away, then `otwatch-sensor enroll --manager URL --token TOKEN --state {state}`"
+                    );
+                    break;
+                }
             };
             if was {
                 tracing::warn!(
@@ -290,11 +376,15 @@ impl Ctx {
         };
         let ch = match tls::mtls_channel(&url, &pki).await {
             Ok(c) => c,
+            Err(e) if e.to_string().contains("CertificateRevoked") => {
+                return End::Revoked(e.to_string())
+            }
             Err(e) => return End::Failed(explain(e.to_string())),
         };
         let mut client = SensorLinkClient::new(ch);
         let applied = match self.heartbeat(&mut client).await {
             Ok(a) => a,
+            Err(s) if revoked(&s) => return End::Revoked(status_text(&s)),
             Err(s) if refused(&s) => {
                 return End::Failed(format!("the manager refused: {}", status_text(&s)))
             }
@@ -310,6 +400,17 @@ impl Ctx {
                 return End::Failed(format!("outbox: {e}"));
             }
         }
+        if applied < self.outbox.acked() {
+            // Its store is older than what it acknowledged (restored from a backup?): what it
+            // lost is no longer here to resend. Continue from where it is, and say so.
+            tracing::error!(
+                applied_seq = applied,
+                acked_seq = self.outbox.acked(),
+                "the manager has lost deltas {}..={} that it had acknowledged (was its store restored from a backup?); they are no longer in this sensor's outbox: assets and connections come again when they next change",
+                applied + 1,
+                self.outbox.acked()
+            );
+        }
         if let Err(e) = self.ack(applied) {
             return e;
         }
@@ -324,43 +425,60 @@ impl Ctx {
             "uplink connected"
         );
         self.maybe_renew(&mut client, &mut info).await;
-        match self.stream(&mut client, &mut info).await {
+        match self.stream(&mut client, &mut info, applied).await {
             Ok(()) => End::Stopped,
-            Err(e) => End::Lost(e),
+            Err(e) => e,
         }
     }
 
+    /// Streams the outbox from the delta after `applied` (the manager's applied sequence
+    /// number) until stopped or an error.
     async fn stream(
         &self,
         client: &mut SensorLinkClient<Channel>,
         info: &mut LinkInfo,
-    ) -> Result<(), String> {
+        applied: u64,
+    ) -> Result<(), End> {
+        let lost = |s: &tonic::Status| {
+            if revoked(s) {
+                End::Revoked(status_text(s))
+            } else if batch_refused(s) {
+                End::Refused(status_text(s))
+            } else {
+                End::Lost(status_text(s))
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::channel::<DeltaBatch>(WINDOW * 2);
         let mut acks = client
             .sync(tokio_stream::wrappers::ReceiverStream::new(rx))
             .await
-            .map_err(|s| status_text(&s))?
+            .map_err(|s| lost(&s))?
             .into_inner();
-        let mut sent_upto = self.outbox.acked();
+        let mut sent_upto = applied;
         let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::new();
         let mut last_activity = Instant::now();
-        let outbox_err = |e: sled::Error| format!("outbox: {e}");
+        let outbox_err = |e: sled::Error| End::Lost(format!("outbox: {e}"));
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
             while in_flight.len() < WINDOW {
-                let batch = self
+                let batch = fit(self
                     .outbox
                     .batch_after(sent_upto, BATCH)
-                    .map_err(outbox_err)?;
+                    .map_err(outbox_err)?);
                 let Some(last) = batch.last().map(|d| d.seq) else {
                     break;
                 };
                 let n = batch.len() as u64;
-                tx.send(DeltaBatch { deltas: batch })
-                    .await
-                    .map_err(|_| "the stream to the manager closed".to_string())?;
+                tx.send(DeltaBatch {
+                    deltas: batch,
+                    // Nothing between the last delta sent and this batch's first: the numbers
+                    // in between were coalesced away.
+                    after_seq: Some(sent_upto),
+                })
+                .await
+                .map_err(|_| End::Lost("the stream to the manager closed".into()))?;
                 self.state.batches_sent.fetch_add(1, Ordering::Relaxed);
                 self.state.deltas_sent.fetch_add(n, Ordering::Relaxed);
                 sent_upto = last;
@@ -371,16 +489,16 @@ impl Ctx {
                 .front()
                 .is_some_and(|(_, t)| t.elapsed() > ACK_TIMEOUT)
             {
-                return Err(format!(
+                return Err(End::Lost(format!(
                     "no acknowledgement from the manager for {} s",
                     ACK_TIMEOUT.as_secs()
-                ));
+                )));
             }
             let tick = tokio::time::sleep(Duration::from_millis(500));
             tokio::select! {
                 m = acks.message() => match m {
                     Ok(Some(ack)) => {
-                        self.ack(ack.applied_seq).map_err(|_| "outbox write failed".to_string())?;
+                        self.ack(ack.applied_seq)?;
                         while in_flight.front().is_some_and(|(s, _)| *s <= ack.applied_seq) {
                             in_flight.pop_front();
                         }
@@ -389,19 +507,54 @@ impl Ctx {
                         }
                         last_activity = Instant::now();
                     }
-                    Ok(None) => return Err("the manager closed the stream".into()),
-                    Err(s) => return Err(status_text(&s)),
+                    Ok(None) => return Err(End::Lost("the manager closed the stream".into())),
+                    Err(s) => return Err(lost(&s)),
                 },
                 _ = self.wake.notified() => {}
                 _ = tick => {
                     if in_flight.is_empty() && last_activity.elapsed() >= HEARTBEAT {
-                        let applied = self.heartbeat(client).await.map_err(|s| status_text(&s))?;
-                        self.ack(applied).map_err(|_| "outbox write failed".to_string())?;
+                        let applied = self.heartbeat(client).await.map_err(|s| lost(&s))?;
+                        self.ack(applied)?;
                         last_activity = Instant::now();
                         self.maybe_renew(client, info).await;
                     }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otwatch_proto::v1::{delta, Asset};
+
+    fn asset(seq: u64, hostname_bytes: usize) -> Delta {
+        Delta {
+            seq,
+            at: String::new(),
+            change: Some(delta::Change::Asset(Asset {
+                hostname: "x".repeat(hostname_bytes),
+                ..Default::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn batches_stay_under_the_managers_limit() {
+        let small = fit(vec![asset(1, 10), asset(2, 10)]);
+        assert_eq!(small.len(), 2);
+        // Three of 1.5 MiB: two fit.
+        let b = fit((1..=3).map(|s| asset(s, 3 << 19)).collect());
+        assert_eq!(b.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![1, 2]);
+        // One that never fits goes without its change, and the batch goes on.
+        let b = fit(vec![asset(1, 5 << 20), asset(2, 10)]);
+        assert_eq!(b.len(), 2);
+        assert!(b[0].change.is_none() && b[1].change.is_some());
+        let batch = DeltaBatch {
+            deltas: b,
+            after_seq: Some(0),
+        };
+        assert!(batch.encoded_len() <= MANAGER_MAX_BATCH_BYTES);
     }
 }

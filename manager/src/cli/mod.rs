@@ -11,7 +11,11 @@ use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::*;
 use serde_json::{json, Value};
 use std::io::Write;
+
+mod output;
+pub use output::*;
 use std::path::PathBuf;
+use std::time::Duration;
 use tonic::codegen::InterceptedService;
 use tonic::transport::Channel;
 
@@ -40,6 +44,9 @@ pub struct Cli {
     pub ca: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
+    /// Seconds to wait for the manager to accept the connection, and for each answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10, global = true)]
+    pub timeout: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,7 +61,8 @@ pub enum Format {
 pub enum Command {
     /// Sites with their sensor, asset and open-alert counts.
     Sites,
-    /// Sensors (status, last seen, backlog, drops), or `sensors revoke ID`.
+    /// Sensors (status, last seen, backlog, drops, records refused over quota), or `sensors
+    /// revoke ID`.
     Sensors {
         #[arg(long)]
         site: Option<String>,
@@ -102,8 +110,14 @@ pub enum Command {
         #[arg(long)]
         site: Option<String>,
         /// new, acknowledged or resolved.
-        #[arg(long)]
+        #[arg(long, visible_alias = "status")]
         state: Option<String>,
+        /// info, low, medium, high or critical.
+        #[arg(long)]
+        severity: Option<String>,
+        /// An alert kind (plc_stop, scan_detected, ...; see docs/DETECTION.md).
+        #[arg(long)]
+        kind: Option<String>,
         #[command(subcommand)]
         action: Option<AlertAction>,
     },
@@ -168,10 +182,12 @@ pub type Client = ManagerClient<InterceptedService<Channel, Auth>>;
 
 /// Connects with a bearer token (from `otwatch-manager user create --token`), trusting the CA in
 /// `ca_pem` (the manager's ca.pem).
+/// `timeout` bounds the connection and each call ([`crate::tls::channel_within`]).
 pub async fn connect_token(
     url: &str,
     ca_pem: &std::path::Path,
     token: &str,
+    timeout: Duration,
 ) -> anyhow::Result<Client> {
     let ca = std::fs::read_to_string(ca_pem).with_context(|| {
         format!(
@@ -182,14 +198,19 @@ pub async fn connect_token(
     let header = format!("Bearer {}", token.trim())
         .parse()
         .context("the token holds characters a header cannot carry")?;
-    let ch = crate::tls::channel(url, &ca, None)
+    let ch = crate::tls::channel_within(url, &ca, None, timeout)
         .await
         .with_context(|| format!("connecting to the manager at {url}"))?;
     Ok(ManagerClient::with_interceptor(ch, Auth(Some(header))))
 }
 
-/// Connects with the credentials in `cred`.
-pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<Client> {
+/// Connects with the credentials in `cred`; `timeout` bounds the connection and each call
+/// ([`crate::tls::channel_within`]).
+pub async fn connect(
+    url: &str,
+    cred: &std::path::Path,
+    timeout: Duration,
+) -> anyhow::Result<Client> {
     let read = |f: &str| {
         std::fs::read_to_string(cred.join(f)).with_context(|| {
             format!(
@@ -199,7 +220,7 @@ pub async fn connect(url: &str, cred: &std::path::Path) -> anyhow::Result<Client
         })
     };
     let (ca, cert, key) = (read("ca.pem")?, read("cert.pem")?, read("key.pem")?);
-    let ch = crate::tls::channel(url, &ca, Some((&cert, &key)))
+    let ch = crate::tls::channel_within(url, &ca, Some((&cert, &key)), timeout)
         .await
         .with_context(|| format!("connecting to the manager at {url}"))?;
     Ok(ManagerClient::with_interceptor(ch, Auth(None)))
@@ -241,6 +262,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         .cred
         .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from));
     let token = cli.token.or_else(|| std::env::var("OTWATCH_TOKEN").ok());
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    // A call that ran out of time says where and how long it waited.
+    let status_err = |e: tonic::Status| {
+        if crate::tls::timed_out(&e) {
+            anyhow::Error::from(crate::tls::ConnectError::Silent {
+                url: url.clone(),
+                secs: timeout.as_secs(),
+            })
+        } else {
+            status_err(e)
+        }
+    };
     let mut c = match (token, cred) {
         (Some(token), cred) => {
             let ca = cli
@@ -248,9 +281,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .or_else(|| std::env::var_os("OTWATCH_CA").map(PathBuf::from))
                 .or_else(|| cred.map(|d| d.join("ca.pem")))
                 .context("a bearer token needs the manager's CA: pass --ca FILE (its ca.pem) or set OTWATCH_CA")?;
-            connect_token(&url, &ca, &token).await?
+            connect_token(&url, &ca, &token, timeout).await?
         }
-        (None, Some(cred)) => connect(&url, &cred).await?,
+        (None, Some(cred)) => connect(&url, &cred, timeout).await?,
         (None, None) => anyhow::bail!(
             "no credentials: pass --cred DIR (from `otwatch-manager user create`) or --token TOKEN with --ca FILE (from `user create --token`), or set OTWATCH_CRED / OTWATCH_TOKEN"
         ),
@@ -312,7 +345,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             match fmt {
                 Format::Json => {
                     let v = serde_json::json!({"name": r.name, "revoked_at": r.revoked_at});
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                    writeln!(out, "{}", to_json(&v)?)?;
                 }
                 Format::Table => writeln!(
                     out,
@@ -361,6 +394,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "applied_seq",
                     "backlog",
                     "drops",
+                    "over_quota",
                 ],
             )?;
         }
@@ -486,11 +520,15 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Alerts {
             site,
             state,
+            severity,
+            kind,
             action: None,
         } => {
             let mut q = ListAlertsRequest {
                 site: site.unwrap_or_default(),
                 state: state.unwrap_or_default(),
+                severity: severity.unwrap_or_default(),
+                kind: kind.unwrap_or_default(),
                 page_size: 1000,
                 ..Default::default()
             };
@@ -533,198 +571,4 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A new secret (a token): the JSON object, or the secret alone on stdout with `note` on stderr
-/// (so `$(otwatch tokens create ...)` captures just the token).
-fn secret(
-    out: &mut dyn Write,
-    fmt: Format,
-    v: Value,
-    secret: &str,
-    note: &str,
-) -> anyhow::Result<()> {
-    match fmt {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?,
-        Format::Table => {
-            eprintln!("{note}");
-            writeln!(out, "{secret}")?;
-        }
-    }
-    Ok(())
-}
-
-fn one(out: &mut dyn Write, fmt: Format, v: Value, what: &str) -> anyhow::Result<()> {
-    match fmt {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?,
-        Format::Table => writeln!(
-            out,
-            "{what}: {}",
-            v.get("id").and_then(Value::as_str).unwrap_or("")
-        )?,
-    }
-    Ok(())
-}
-
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| cell(Some(x)))
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(other) => other.to_string(),
-    }
-}
-
-/// JSON: an array of the rows. Table: the given columns, aligned.
-fn emit(out: &mut dyn Write, fmt: Format, rows: Vec<Value>, cols: &[&str]) -> anyhow::Result<()> {
-    if fmt == Format::Json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(rows))?
-        )?;
-        return Ok(());
-    }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| cols.iter().map(|c| cell(r.get(*c))).collect())
-        .collect();
-    let mut widths: Vec<usize> = cols.iter().map(|c| c.len()).collect();
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count()).min(60);
-        }
-    }
-    let line = |vals: Vec<String>| {
-        vals.iter()
-            .zip(&widths)
-            .map(|(v, w)| {
-                let v: String = v.chars().take(60).collect();
-                format!("{v:<w$}")
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    writeln!(
-        out,
-        "{}",
-        line(cols.iter().map(|c| c.to_uppercase()).collect())
-    )?;
-    for row in cells {
-        writeln!(out, "{}", line(row))?;
-    }
-    Ok(())
-}
-
-pub fn site_json(s: &Site) -> Value {
-    json!({"name": s.name, "sensors": s.sensors, "assets": s.assets, "open_alerts": s.open_alerts})
-}
-
-pub fn sensor_json(s: &Sensor) -> Value {
-    json!({
-        "id": s.id, "site": s.site, "hostname": s.hostname, "version": s.version,
-        "status": s.status, "enrolled_at": s.enrolled_at, "last_seen": s.last_seen,
-        "backlog": s.backlog, "applied_seq": s.applied_seq, "capture_mode": s.capture_mode,
-        "drops": s.drops, "certificate_not_after": s.certificate_not_after,
-    })
-}
-
-pub fn asset_json(a: &Asset) -> Value {
-    let mut m = json!({
-        "id": a.id, "macs": a.macs, "ips": a.ips, "vendor": a.vendor, "hostname": a.hostname,
-        "model": a.model, "firmware": a.firmware, "os": a.os, "serial": a.serial,
-        "device_type": a.device_type,
-        "protocols": a.protocols.iter().map(|p| json!({"name": p.name, "role": p.role, "port": p.port})).collect::<Vec<_>>(),
-        "packets": a.packets, "bytes": a.bytes, "first_seen": a.first_seen, "last_seen": a.last_seen,
-        "names": a.names,
-        "evidence": a.evidence.iter().map(|e| json!({"field": e.field, "value": e.value, "source": e.source, "first_seen": e.first_seen})).collect::<Vec<_>>(),
-    });
-    if let (Some(l), Some(o)) = (a.purdue_level, m.as_object_mut()) {
-        o.insert("purdue_level".into(), json!(l));
-    }
-    m
-}
-
-pub fn fleet_asset_json(f: &FleetAsset) -> Value {
-    json!({
-        "id": f.id, "site": f.site,
-        "asset": f.asset.as_ref().map(asset_json),
-        "seen_by": f.seen_by.iter().map(|p| json!({
-            "sensor_id": p.sensor_id, "sensor_asset_id": p.sensor_asset_id,
-            "first_seen": p.first_seen, "last_seen": p.last_seen})).collect::<Vec<_>>(),
-    })
-}
-
-fn asset_row(f: &FleetAsset) -> Value {
-    let a = f.asset.clone().unwrap_or_default();
-    let mut protos: Vec<String> = a.protocols.iter().map(|p| p.name.clone()).collect();
-    protos.dedup();
-    json!({
-        "id": f.id, "ips": a.ips, "vendor": a.vendor, "device_type": a.device_type,
-        "level": a.purdue_level.map(|l| l.to_string()).unwrap_or_default(),
-        "protocols": protos,
-        "seen_by": f.seen_by.iter().map(|p| p.sensor_id.clone()).collect::<Vec<_>>(),
-    })
-}
-
-pub fn connection_json(c: &Connection) -> Value {
-    json!({
-        "client": c.client, "server": c.server, "transport": c.transport, "port": c.port,
-        "protocol": c.protocol, "packets": c.packets, "bytes": c.bytes,
-        "function_codes": c.function_codes, "operations": c.operations,
-        "cleartext_logins": c.cleartext_logins.iter().map(|l| json!({"user": l.user, "protocol": l.protocol, "first_seen": l.first_seen})).collect::<Vec<_>>(),
-        "first_seen": c.first_seen, "last_seen": c.last_seen, "flows": c.flows,
-        "accessed": c.accessed.iter().map(|a| {
-            let mut v = json!({"area": a.area, "op": a.op, "ranges": a.ranges, "dropped": a.dropped});
-            if let (Some(u), Some(o)) = (a.unit, v.as_object_mut()) {
-                o.insert("unit".into(), json!(u));
-            }
-            v
-        }).collect::<Vec<_>>(),
-    })
-}
-
-pub fn fleet_conn_json(f: &FleetConnection) -> Value {
-    json!({"site": f.site, "connection": f.connection.as_ref().map(connection_json), "sensors": f.sensors})
-}
-
-fn conn_row(f: &FleetConnection) -> Value {
-    let c = f.connection.clone().unwrap_or_default();
-    json!({"site": f.site, "client": c.client, "server": c.server, "transport": c.transport,
-           "port": c.port, "protocol": c.protocol, "packets": c.packets, "sensors": f.sensors})
-}
-
-pub fn alert_json(a: &Alert) -> Value {
-    let evidence: Vec<Value> = a
-        .evidence
-        .iter()
-        .map(|e| json!({"field": e.field, "value": e.value}))
-        .collect();
-    json!({
-        "id": a.id, "kind": a.kind, "severity": a.severity, "title": a.title,
-        "description": a.description, "mitre": a.mitre, "src": a.src, "dst": a.dst,
-        "asset": a.asset, "protocol": a.protocol, "first_seen": a.first_seen,
-        "last_seen": a.last_seen, "count": a.count, "evidence": evidence,
-    })
-}
-
-pub fn fleet_alert_json(f: &FleetAlert) -> Value {
-    json!({
-        "id": f.id, "site": f.site, "sensor_id": f.sensor_id,
-        "alert": f.alert.as_ref().map(alert_json), "state": f.state,
-        "updated_at": f.updated_at, "updated_by": f.updated_by,
-    })
-}
-
-fn alert_row(f: &FleetAlert) -> Value {
-    let a = f.alert.clone().unwrap_or_default();
-    json!({"id": f.id, "site": f.site, "state": f.state, "severity": a.severity,
-           "kind": a.kind, "src": a.src, "dst": a.dst, "count": a.count,
-           "last_seen": a.last_seen, "title": a.title})
 }

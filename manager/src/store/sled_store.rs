@@ -1,0 +1,541 @@
+//! [`SledStore`]: the embedded [`FleetStore`] in one sled database.
+//!
+//! **A full disk.** sled stops writing for good after its first failed write (it keeps its
+//! error until the database is opened again), and what it holds in memory may then include the
+//! write that failed. So the store opens the database again at once, at its last durable
+//! state, giving up the reserve file kept next to it ([`space::RESERVE_BYTES`]) for the room
+//! that takes; then refuses every write with [`StoreError::DiskFull`] without trying while
+//! serving reads; and once the file system has room again ([`space::MIN_FREE_BYTES`] and the
+//! reserve) takes writes again. A store opened on a full disk gives up its reserve the same
+//! way. What a sensor may be told it has applied ([`FleetStore::applied_seq`]) is only ever
+//! what a flush made durable.
+
+use super::space;
+use super::{
+    apply, from_json, json, tx_err, Applied, Batch, Enrolled, FleetStore, Held,
+    OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError, TokenRecord,
+};
+use otwatch_proto::v1::{Asset, Connection, FleetAlert};
+use prost::Message;
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// The open database and its trees.
+struct Db {
+    db: sled::Db,
+    tokens: sled::Tree,
+    sensors: sled::Tree,
+    assets: sled::Tree,
+    conns: sled::Tree,
+    alerts: sled::Tree,
+    /// Operator name → Unix seconds of its revocation (JSON).
+    operators: sled::Tree,
+    /// SHA-256 of a bearer token's secret → [`OperatorTokenRecord`] (JSON).
+    operator_tokens: sled::Tree,
+}
+
+impl Db {
+    /// Opens (or creates) the database at `path`. The lock of a database closed a moment ago
+    /// (a restart, a reopen) can outlive it briefly while sled's flusher stops, so a held lock
+    /// is retried for up to 1 s before it counts as another manager's.
+    fn open(path: &Path) -> Result<Db, StoreError> {
+        let mut tries = 0;
+        let mut cleaned = false;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(e) if e.to_string().contains("could not acquire lock") && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                // sled holds the directory's lock by then: no other manager is writing there.
+                Err(sled::Error::Corruption { .. })
+                    if !cleaned && remove_partial_snapshots(path) =>
+                {
+                    cleaned = true;
+                }
+                Err(sled::Error::Io(e)) if space::is_full(&e) => return Err(StoreError::DiskFull),
+                Err(e) => {
+                    let mut msg = e.to_string();
+                    if msg.contains("could not acquire lock") {
+                        msg.push_str(" (is another otwatch-manager using this --data directory?)");
+                    }
+                    return Err(StoreError::Open {
+                        path: path.display().to_string(),
+                        msg,
+                    });
+                }
+            }
+        };
+        Ok(Db {
+            tokens: db.open_tree("tokens")?,
+            sensors: db.open_tree("sensors")?,
+            assets: db.open_tree("assets")?,
+            conns: db.open_tree("connections")?,
+            alerts: db.open_tree("alerts")?,
+            operators: db.open_tree("operator_revocations")?,
+            operator_tokens: db.open_tree("operator_tokens")?,
+            db,
+        })
+    }
+}
+
+/// Deletes the snapshot files sled left half-written (`snap.<lsn>.generating`: one is renamed
+/// only once complete); whether there were any. sled 0.34 takes such a file for the newest
+/// snapshot and refuses to open ("Read corrupted data"); it is left behind when writing the
+/// snapshot fails (a full disk, a crash). Without it sled opens from the previous snapshot and
+/// its log.
+fn remove_partial_snapshots(path: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let mut removed = false;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("snap.") && name.ends_with(".generating")) {
+            continue;
+        }
+        match std::fs::remove_file(e.path()) {
+            Ok(()) => {
+                tracing::warn!(file = %e.path().display(), "removed a half-written snapshot of the fleet store (left by a full disk or a crash)");
+                removed = true;
+            }
+            Err(err) => {
+                tracing::warn!(file = %e.path().display(), error = %err, "cannot remove a half-written snapshot of the fleet store");
+            }
+        }
+    }
+    removed
+}
+
+/// The sled implementation.
+pub struct SledStore {
+    path: PathBuf,
+    /// `None` only between giving up a database and opening it again.
+    db: RwLock<Option<Arc<Db>>>,
+    /// A write failed for lack of space: writes are refused until there is room again.
+    full: AtomicBool,
+    /// Per sensor, the last sequence number applied as of the last flush.
+    durable: RwLock<HashMap<String, u64>>,
+    /// Flushes to disk so far.
+    flushes: AtomicU64,
+    quotas: Quotas,
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Sled("the store's lock is poisoned (a thread panicked); restart the manager".into())
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store at `path` (a directory). On a full disk it gives up its
+    /// reserve to open, then serves reads and refuses writes until space is freed.
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        let (db, full) = match Db::open(path) {
+            // Nearly full: taking writes would soon fail; wait for room like after a failure.
+            Ok(db) => (db, space::available(path) < space::MIN_FREE_BYTES),
+            Err(StoreError::DiskFull) if space::release_reserve(path) => (Db::open(path)?, true),
+            Err(StoreError::DiskFull) => {
+                return Err(StoreError::Open {
+                    path: path.display().to_string(),
+                    msg: "the disk is full; free space on it and start the manager again".into(),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let store = SledStore {
+            path: path.to_path_buf(),
+            db: RwLock::new(None),
+            full: AtomicBool::new(full),
+            durable: RwLock::default(),
+            flushes: AtomicU64::new(0),
+            quotas: Quotas::default(),
+        };
+        store.install(db)?;
+        if full {
+            tracing::warn!(path = %path.display(), "the disk holding the fleet store is full: the manager serves reads and accepts data again when space is freed");
+        } else {
+            space::keep_reserve(path);
+            store.count_held()?;
+        }
+        Ok(store)
+    }
+
+    /// Makes `db` the open database; what it holds is durable.
+    fn install(&self, db: Db) -> Result<(), StoreError> {
+        let mut durable = HashMap::new();
+        for kv in db.sensors.iter() {
+            let (k, v) = kv?;
+            let rec: SensorRecord = from_json(&String::from_utf8_lossy(&k), &v)?;
+            durable.insert(rec.id, rec.applied_seq);
+        }
+        *self.durable.write().map_err(|_| poisoned())? = durable;
+        *self.db.write().map_err(|_| poisoned())? = Some(Arc::new(db));
+        Ok(())
+    }
+
+    /// The store with these per-sensor quotas (default [`Quotas::default`]).
+    pub fn with_quotas(self, quotas: Quotas) -> SledStore {
+        SledStore { quotas, ..self }
+    }
+
+    /// How often the store waited for the disk (each durable write; a group commit is one).
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    fn db(&self) -> Result<Arc<Db>, StoreError> {
+        self.db
+            .read()
+            .map_err(|_| poisoned())?
+            .clone()
+            .ok_or(StoreError::DiskFull)
+    }
+
+    /// Runs a write: refused at once while the disk is full; a failure for lack of space puts
+    /// the store in that state.
+    fn write<T>(&self, f: impl FnOnce(&Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.full.load(Ordering::Acquire) {
+            self.recover()?;
+        }
+        let r = f(&*self.db()?);
+        if matches!(r, Err(StoreError::DiskFull)) && !self.full.swap(true, Ordering::AcqRel) {
+            tracing::error!(path = %self.path.display(), "the disk holding the fleet store is full: sensors' data is refused (they keep it and send it again), reads go on; free space and the manager takes data again by itself");
+            self.fall_back();
+        }
+        r
+    }
+
+    /// After a write failed for lack of space: opens the database again at its last durable
+    /// state (sled keeps the error, and may hold in memory what it could not write), with the
+    /// room the reserve gives.
+    fn fall_back(&self) {
+        let Ok(mut slot) = self.db.write() else {
+            return;
+        };
+        // Ours must go before sled lets the directory be opened again.
+        slot.take();
+        drop(slot);
+        space::release_reserve(&self.path);
+        if let Err(e) = Db::open(&self.path).and_then(|db| self.install(db)) {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot open the fleet store again on the full disk; reads wait for free space too");
+        }
+    }
+
+    /// After a full disk: once there is room, takes writes again (opening the database if it
+    /// could not be opened on the full disk); else [`StoreError::DiskFull`].
+    fn recover(&self) -> Result<(), StoreError> {
+        let reserve = space::reserve_path(&self.path);
+        let need = space::MIN_FREE_BYTES
+            + if reserve.exists() {
+                0
+            } else {
+                space::RESERVE_BYTES
+            };
+        if space::available(&self.path) < need {
+            return Err(StoreError::DiskFull);
+        }
+        let slot = self.db.write().map_err(|_| poisoned())?;
+        if !self.full.load(Ordering::Acquire) {
+            return Ok(()); // another writer recovered meanwhile
+        }
+        let closed = slot.is_none();
+        drop(slot);
+        space::keep_reserve(&self.path);
+        if closed {
+            self.install(Db::open(&self.path)?)?;
+        }
+        self.full.store(false, Ordering::Release);
+        tracing::info!(path = %self.path.display(), "the fleet store has disk space again and takes data");
+        self.count_held()
+    }
+
+    /// Counts what each sensor holds, for records written before the counts were kept.
+    fn count_held(&self) -> Result<(), StoreError> {
+        let db = self.db()?;
+        for rec in self.sensors()?.into_iter().filter(|r| !r.held.counted) {
+            let prefix = format!("{}/", rec.id);
+            let count = |t: &sled::Tree| t.scan_prefix(prefix.as_bytes()).count() as u64;
+            let held = Held {
+                counted: true,
+                assets: count(&db.assets),
+                connections: count(&db.conns),
+                alerts: count(&db.alerts),
+            };
+            self.update_sensor(&rec.id, &move |r| r.held = held.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Makes the last write durable.
+    fn written(&self, db: &Db) -> Result<(), StoreError> {
+        db.db.flush()?;
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Read-modify-write of one sensor record, not yet flushed.
+    fn modify_sensor(
+        db: &Db,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        db.sensors
+            .transaction(|t| {
+                let Some(v) = t.get(id)? else {
+                    return Ok(None);
+                };
+                let mut rec: SensorRecord =
+                    from_json(id, &v).map_err(ConflictableTransactionError::Abort)?;
+                f(&mut rec);
+                t.insert(id.as_bytes(), json(&rec))?;
+                Ok(Some(rec))
+            })
+            .map_err(tx_err)
+    }
+
+    fn decode_all<T: Message + Default>(
+        tree: &sled::Tree,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        for kv in tree.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            out.push(
+                T::decode(v.as_ref())
+                    .map_err(|_| StoreError::Corrupt(String::from_utf8_lossy(&k).into_owned()))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl FleetStore for SledStore {
+    fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError> {
+        self.write(|db| {
+            db.tokens.insert(secret_sha256, json(&token))?;
+            self.written(db)
+        })
+    }
+
+    fn token_site(&self, secret_sha256: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        match self.db()?.tokens.get(secret_sha256)? {
+            Some(v) => Ok(Some(from_json("token", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn enroll(
+        &self,
+        secret_sha256: [u8; 32],
+        now: i64,
+        sensor: SensorRecord,
+    ) -> Result<Enrolled, StoreError> {
+        self.write(|db| {
+            let r = (&db.tokens, &db.sensors).transaction(|(tokens, sensors)| {
+                let Some(v) = tokens.get(secret_sha256)? else {
+                    return Ok(Enrolled::Refused(TokenError::Unknown));
+                };
+                let mut t: TokenRecord =
+                    from_json("token", &v).map_err(ConflictableTransactionError::Abort)?;
+                if let Some(by) = &t.used_by {
+                    return Ok(Enrolled::Refused(TokenError::Used(by.clone(), t.site)));
+                }
+                if now >= t.expires_at {
+                    return Ok(Enrolled::Refused(TokenError::Expired(
+                        crate::pki::rfc3339(t.expires_at),
+                        t.site,
+                    )));
+                }
+                t.used_by = Some(sensor.id.clone());
+                let rec = SensorRecord {
+                    site: t.site.clone(),
+                    enrolled_at: now,
+                    last_seen: now,
+                    held: Held {
+                        counted: true,
+                        ..Held::default()
+                    },
+                    ..sensor.clone()
+                };
+                tokens.insert(&secret_sha256, json(&t))?;
+                sensors.insert(rec.id.as_bytes(), json(&rec))?;
+                Ok(Enrolled::Ok(rec))
+            });
+            let r = r.map_err(tx_err)?;
+            self.written(db)?;
+            if let (Enrolled::Ok(rec), Ok(mut durable)) = (&r, self.durable.write()) {
+                durable.insert(rec.id.clone(), rec.applied_seq);
+            }
+            Ok(r)
+        })
+    }
+
+    fn sensor(&self, id: &str) -> Result<Option<SensorRecord>, StoreError> {
+        match self.db()?.sensors.get(id)? {
+            Some(v) => Ok(Some(from_json(id, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn sensors(&self) -> Result<Vec<SensorRecord>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db()?.sensors.iter() {
+            let (k, v) = kv?;
+            out.push(from_json(&String::from_utf8_lossy(&k), &v)?);
+        }
+        Ok(out)
+    }
+
+    fn update_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        self.write(|db| {
+            let r = Self::modify_sensor(db, id, f)?;
+            self.written(db)?;
+            Ok(r)
+        })
+    }
+
+    fn note_sensor(
+        &self,
+        id: &str,
+        f: &(dyn Fn(&mut SensorRecord) + Sync),
+    ) -> Result<Option<SensorRecord>, StoreError> {
+        self.write(|db| Self::modify_sensor(db, id, f))
+    }
+
+    fn apply_batch(&self, batch: Batch<'_>, now: i64) -> Result<Applied, StoreError> {
+        self.apply_batches(&[batch], now)?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::UnknownSensor(batch.sensor.to_string())))
+    }
+
+    fn apply_batches(
+        &self,
+        batches: &[Batch<'_>],
+        now: i64,
+    ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
+        self.write(|db| {
+            let r = (&db.sensors, &db.assets, &db.conns, &db.alerts).transaction(
+                |(sensors, assets, conns, alerts)| {
+                    let data = apply::trees(assets, conns, alerts);
+                    let mut out = Vec::with_capacity(batches.len());
+                    for b in batches {
+                        out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
+                    }
+                    Ok(out)
+                },
+            );
+            let r = r.map_err(tx_err)?;
+            self.written(db)?;
+            if let Ok(mut durable) = self.durable.write() {
+                for (b, applied) in batches.iter().zip(&r) {
+                    if let Ok(a) = applied {
+                        durable.insert(b.sensor.to_string(), a.applied_seq);
+                    }
+                }
+            }
+            Ok(r)
+        })
+    }
+
+    fn applied_seq(&self, sensor_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .durable
+            .read()
+            .map_err(|_| poisoned())?
+            .get(sensor_id)
+            .copied())
+    }
+
+    fn create_operator_token(
+        &self,
+        secret_sha256: [u8; 32],
+        token: OperatorTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.write(|db| {
+            db.operator_tokens.insert(secret_sha256, json(&token))?;
+            self.written(db)
+        })
+    }
+
+    fn operator_token(
+        &self,
+        secret_sha256: [u8; 32],
+    ) -> Result<Option<OperatorTokenRecord>, StoreError> {
+        match self.db()?.operator_tokens.get(secret_sha256)? {
+            Some(v) => Ok(Some(from_json("operator token", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {
+        self.write(|db| {
+            db.operators.insert(name.as_bytes(), json(&at))?;
+            self.written(db)
+        })
+    }
+
+    fn operator_revocations(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db()?.operators.iter() {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k).into_owned();
+            let at: i64 = from_json(&name, &v)?;
+            out.push((name, at));
+        }
+        Ok(out)
+    }
+
+    fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError> {
+        Self::decode_all(&self.db()?.assets, &format!("{sensor_id}/"))
+    }
+
+    fn connections_of(&self, sensor_id: &str) -> Result<Vec<Connection>, StoreError> {
+        Self::decode_all(&self.db()?.conns, &format!("{sensor_id}/"))
+    }
+
+    fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError> {
+        Self::decode_all(&self.db()?.alerts, "")
+    }
+
+    fn set_alert_state(
+        &self,
+        id: &str,
+        state: &str,
+        by: &str,
+        at: &str,
+    ) -> Result<Option<FleetAlert>, StoreError> {
+        self.write(|db| {
+            let r = db.alerts.transaction(|t| {
+                let Some(v) = t.get(id)? else {
+                    return Ok(None);
+                };
+                let mut fa = FleetAlert::decode(v.as_ref()).map_err(|_| {
+                    ConflictableTransactionError::Abort(StoreError::Corrupt(id.into()))
+                })?;
+                fa.state = state.to_string();
+                fa.updated_by = by.to_string();
+                fa.updated_at = at.to_string();
+                t.insert(id.as_bytes(), fa.encode_to_vec())?;
+                Ok(Some(fa))
+            });
+            let r = r.map_err(tx_err)?;
+            self.written(db)?;
+            Ok(r)
+        })
+    }
+}

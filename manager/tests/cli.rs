@@ -1,0 +1,216 @@
+//! The `otwatch` CLI in-process (`otwatch_manager::cli::run`) against a real manager: what it
+//! prints of hostile sensor data, and how it fails against a manager that does not answer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use clap::Parser;
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::*;
+
+/// Runs `otwatch ARGS` with `cred`; (result, stdout).
+async fn otwatch(url: &str, cred: &std::path::Path, args: &[&str]) -> (anyhow::Result<()>, String) {
+    let cred = path_str(cred);
+    let mut all = vec!["otwatch", "--manager", url, "--cred", &cred];
+    all.extend_from_slice(args);
+    let cli = otwatch_manager::cli::Cli::try_parse_from(all).unwrap();
+    let mut out = Vec::new();
+    let r = otwatch_manager::cli::run(cli, &mut out).await;
+    (r, String::from_utf8(out).unwrap())
+}
+
+/// What a terminal would act on rather than show.
+fn raw_controls(s: &str) -> Vec<char> {
+    s.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sensor_text_reaches_the_terminal_escaped_in_tables_and_json() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut a = asset(
+        1,
+        "mac:00:00:00:00:00:01",
+        &["00:00:00:00:00:01"],
+        &["10.0.0.1"],
+    );
+    if let Some(delta::Change::Asset(x)) = a.change.as_mut() {
+        x.vendor = "Evil\u{1b}[31mCorp\u{202e}gnp.exe".into();
+        x.hostname = "plc\u{1b}]0;owned\u{7}\u{7f}".into();
+        x.evidence.push(Evidence {
+            field: "hostname".into(),
+            value: "\u{9b}2J".into(),
+            ..Default::default()
+        });
+    }
+    let mut al = alert(2, "a\u{1b}[1m1");
+    if let Some(delta::Change::Alert(x)) = al.change.as_mut() {
+        x.title = "stop\u{1b}[2J\u{2066}".into();
+    }
+    let status = Delta {
+        seq: 3,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Status(SensorStatus {
+            hostname: "sensor\u{1b}[8m".into(),
+            ..Default::default()
+        })),
+    };
+    sync(&mut c, vec![vec![a, al, status]]).await.unwrap();
+    let cred = fx.operator_creds("ann", OperatorRole::Viewer);
+    for cmd in ["assets", "alerts", "sensors"] {
+        for format in ["table", "json"] {
+            let (r, out) = otwatch(&fx.url(), &cred, &[cmd, "--format", format]).await;
+            r.unwrap();
+            assert!(raw_controls(&out).is_empty(), "{cmd} {format}: {out:?}");
+            if format == "json" {
+                // Escaped, not lost.
+                serde_json::from_str::<serde_json::Value>(&out).unwrap();
+                assert!(out.contains("\\u001b"), "{cmd}: {out}");
+            } else {
+                assert!(out.contains("\\u{1b}"), "{cmd}: {out}");
+            }
+        }
+    }
+    let (_, out) = otwatch(&fx.url(), &cred, &["assets"]).await;
+    assert!(out.contains("Evil\\u{1b}[31mCorp\\u{202e}gnp.exe"), "{out}");
+}
+
+/// Accepts connections and never answers; the address.
+fn silent_listener() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming() {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// Completes the TLS handshake as the manager of `data` would, then never answers a call.
+async fn silent_after_handshake(data: &std::path::Path) -> std::net::SocketAddr {
+    let dir = otwatch_manager::pki::DataDir(data.to_path_buf());
+    let cfg = otwatch_manager::tls::server_config(&dir, Default::default()).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let tls = acceptor.accept(tcp).await;
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                drop(tls);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_manager_that_does_not_answer_is_named_after_the_timeout() {
+    let fx = Fixture::start().await;
+    let cred = fx.operator_creds("ann", OperatorRole::Viewer);
+    let tls_silent = silent_after_handshake(&fx.data()).await;
+    for addr in [silent_listener(), tls_silent] {
+        let url = format!("https://{addr}");
+        let started = std::time::Instant::now();
+        let (r, _) = otwatch(&url, &cred, &["--timeout", "1", "sites"]).await;
+        let err = format!("{:#}", r.unwrap_err());
+        assert!(
+            err.contains(&format!("the manager did not answer at {url} within 1 s")),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{err}"
+        );
+    }
+    // The real manager still answers within the default.
+    let (r, _) = otwatch(&fx.url(), &cred, &["sites"]).await;
+    r.unwrap();
+}
+
+#[tokio::test]
+async fn alerts_filter_by_site_state_severity_and_kind() {
+    let fx = Fixture::start().await;
+    let a = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
+        .await
+        .unwrap();
+    let alert_of = |seq: u64, id: &str, kind: &str, severity: &str| {
+        let mut d = alert(seq, id);
+        if let Some(delta::Change::Alert(x)) = d.change.as_mut() {
+            x.kind = kind.into();
+            x.severity = severity.into();
+        }
+        d
+    };
+    let mut c = a.client(&fx.url()).await.unwrap();
+    sync(
+        &mut c,
+        vec![vec![
+            alert_of(1, "stop", "plc_stop", "high"),
+            alert_of(2, "scan", "scan_detected", "medium"),
+        ]],
+    )
+    .await
+    .unwrap();
+    let mut c = b.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![alert_of(1, "stop", "plc_stop", "high")]])
+        .await
+        .unwrap();
+    let mut op = fx.operator("ann", OperatorRole::Analyst).await;
+    op.acknowledge_alert(AlertActionRequest {
+        id: format!("{}/stop", b.id),
+        comment: String::new(),
+    })
+    .await
+    .unwrap();
+    let cred = fx.operator_creds("vic", OperatorRole::Viewer);
+    let ids = |out: &str| {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let stop_a = format!("{}/stop", a.id);
+    let stop_b = format!("{}/stop", b.id);
+    for (args, want) in [
+        (
+            vec!["--kind", "plc_stop"],
+            vec![stop_a.clone(), stop_b.clone()],
+        ),
+        (vec!["--severity", "medium"], vec![format!("{}/scan", a.id)]),
+        (vec!["--status", "acknowledged"], vec![stop_b.clone()]),
+        (
+            vec!["--state", "new", "--kind", "plc_stop"],
+            vec![stop_a.clone()],
+        ),
+        (vec!["--site", "plant-b"], vec![stop_b.clone()]),
+    ] {
+        let mut all = vec!["alerts", "--format", "json"];
+        all.extend(args.iter().copied());
+        let (r, out) = otwatch(&fx.url(), &cred, &all).await;
+        r.unwrap();
+        let mut got = ids(&out);
+        got.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(got, want, "{args:?}");
+    }
+}
