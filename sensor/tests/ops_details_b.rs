@@ -326,3 +326,37 @@ fn cip_start_and_set_attribute_single() {
     );
     assert!(ops[0].details.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// BACnet/IP.
+
+#[test]
+fn bacnet_reinitialize_names_the_state_never_the_password() {
+    let Some(path) = corpus("bacnet/bacnet_example.pcap") else {
+        return;
+    };
+    // 120 ReinitializeDevice requests (bacapp.confirmed_service 20) from 172.20.32.250,
+    // each abort-restore (6) with a guessed password.
+    let ops = operations(&path);
+    routine_ops_are_detail_free(&ops);
+    let reinit: Vec<_> = ops.iter().filter(|o| o.code == Some(20)).collect();
+    assert_eq!(reinit.len(), 120);
+    for o in &reinit {
+        assert_eq!(o.op, Operation::Control);
+        assert_eq!(o.get("service"), Some("ReinitializeDevice abortrestore"));
+        assert_eq!(o.details.len(), 1, "{o:?}");
+    }
+}
+
+#[test]
+fn bacnet_time_sync_broadcast_has_no_conversation() {
+    // bacnet_segmented_data.pcap frame 9: TimeSynchronization to ff:ff:ff:ff:ff:ff
+    // (10.0.0.255): a broadcast is no conversation, so no operation is attached to one; the
+    // reads of the capture carry no details.
+    let ops = operations(&data_dir().join("bacnet_segmented_data.pcap"));
+    routine_ops_are_detail_free(&ops);
+    assert!(of(&ops, Operation::TimeSync).is_empty());
+    let ops = operations(&data_dir().join("bacnet_test.pcap"));
+    assert!(!ops.is_empty());
+    assert!(ops.iter().all(|o| o.details.is_empty()));
+}
