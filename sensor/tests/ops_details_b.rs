@@ -360,3 +360,21 @@ fn bacnet_time_sync_broadcast_has_no_conversation() {
     assert!(!ops.is_empty());
     assert!(ops.iter().all(|o| o.details.is_empty()));
 }
+
+// ---------------------------------------------------------------------------------------
+// PROFINET DCP.
+
+#[test]
+fn dcp_set_name_of_station_is_a_name_change() {
+    // profinet-wireshark-bug.pcap frame 3: Set Req from 00:80:c8:38:a4:8b, NameOfStation
+    // "%n%n%n " (save permanent), End-Transaction; frame 1 an Identify request.
+    let ops = operations(&data_dir().join("profinet-wireshark-bug.pcap"));
+    routine_ops_are_detail_free(&ops);
+    let set = of(&ops, Operation::ConfigChange);
+    assert_eq!(set.len(), 1, "{ops:?}");
+    assert_eq!(set[0].code, Some(4));
+    assert_eq!(set[0].get("service"), Some("DCP Set"));
+    assert_eq!(set[0].get("setting"), Some("name"));
+    assert_eq!(set[0].get("value"), Some("%n%n%n"));
+    assert_eq!(of(&ops, Operation::Identify).len(), 1);
+}
