@@ -378,3 +378,42 @@ fn dcp_set_name_of_station_is_a_name_change() {
     assert_eq!(set[0].get("value"), Some("%n%n%n"));
     assert_eq!(of(&ops, Operation::Identify).len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// OPC UA.
+
+#[test]
+fn opcua_call_names_its_method() {
+    // open62541_client-server_mainloop-not-localhost-non-standard-port.pcap: CallRequest
+    // (opcua.servicenodeid.numeric 712), MethodId ns=1;i=62541 on ObjectId i=85; the Browse
+    // of the same session did not name that node.
+    let path =
+        data_dir().join("open62541_client-server_mainloop-not-localhost-non-standard-port.pcap");
+    let ops = operations(&path);
+    routine_ops_are_detail_free(&ops);
+    let calls: Vec<_> = ops.iter().filter(|o| o.code == Some(712)).collect();
+    assert!(!calls.is_empty());
+    for c in calls {
+        assert_eq!(c.protocol, "opcua");
+        assert_eq!(c.op, Operation::Control);
+        assert_eq!(c.get("service"), Some("Call"));
+        assert_eq!(c.get("object"), Some("ns=1;i=62541"));
+    }
+}
+
+#[test]
+fn opcua_fuzzed_calls_never_break_the_flow() {
+    let Some(path) = corpus("opcua/opc-ua-ap-method-wireshark-freeze.pcap") else {
+        return;
+    };
+    // Frame 42 (a 5224-byte CallRequest in four segments): MethodId ns=32767, a String
+    // whose length says 262144 bytes (tshark: malformed); frame 84: MethodId with the
+    // reserved encoding 0x07. No method can be read: each is the generic call, no evidence.
+    let ops = operations(&path);
+    let calls: Vec<_> = ops.iter().filter(|o| o.code == Some(712)).collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for c in calls {
+        assert_eq!(c.op, Operation::Control);
+        assert!(c.details.is_empty());
+    }
+}
