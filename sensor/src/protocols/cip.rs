@@ -11,7 +11,8 @@
 //! `enip-protocol.pac` dissections of the corpus captures.
 //!
 //! Everything here borrows from the message; nothing is allocated except the strings of an
-//! emitted identity.
+//! emitted identity. What a device-changing request carries as evidence is in [`ops`]; the
+//! hashing of firmware and file images written in pieces in [`transfer`].
 
 pub mod ops;
 pub mod transfer;
