@@ -63,11 +63,12 @@ fn list_identity_explicit_messaging_and_io() {
     assert_eq!(c.operations, ["identify"]);
 
     // Connected explicit messaging: enip.command 0x0070, cip.sc 0x0a (Multiple Service
-    // Packet) of 0x03 Get Attribute List, and 0x04 Set Attribute List on class 0x8b.
+    // Packet) of 0x03 Get Attribute List, and 0x04 Set Attribute List on class 0x8b (the
+    // wall clock: a configuration change).
     let c = conn(&r, "192.168.10.105", "192.168.10.120", 44818);
     assert_eq!(c.protocol, "enip");
     assert_eq!(codes(c), [0x03, 0x04, 0x0A, 0x70]);
-    assert_eq!(c.operations, ["read", "write"]);
+    assert_eq!(c.operations, ["config_change", "read"]);
 
     // Class 1 I/O on UDP 2222 (tshark: cipio): recognised, nothing else.
     let io = conn(&r, "192.168.1.24", "192.168.1.22", 2222);

@@ -9,8 +9,11 @@
 //!   subscriptions are reads; WriteProperty(Multiple), Create/DeleteObject and list edits are
 //!   writes; ReinitializeDevice is a restart, except the backup states (a program upload),
 //!   start/end restore (a program download, clause 19.1) and abort-restore (control);
-//!   DeviceCommunicationControl is control; AtomicRead/WriteFile are file transfers;
-//!   (UTC)TimeSynchronization is time sync; Who-Is/Who-Has are identify. BVLC table management (Write-BDT, Delete-FDT-Entry) is a
+//!   DeviceCommunicationControl is a configuration change (setting "communication");
+//!   AtomicRead/WriteFile are file transfers; (UTC)TimeSynchronization is time sync (setting
+//!   "clock"); Who-Is/Who-Has are identify. Those that change a device carry their evidence
+//!   ([`ops`]): the reinitialized state, the communication state and duration, the file and
+//!   whether it is read or written, the clock value. BVLC table management (Write-BDT, Delete-FDT-Entry) is a
 //!   write, Read-BDT/Read-FDT reads, Register-Foreign-Device control.
 //! - function codes (see [`function_code`]): `pdu_type << 8 | service choice`, so a confirmed
 //!   service is its raw choice (ReadProperty = 12) and an unconfirmed one is 256 + choice
@@ -29,6 +32,7 @@
 //! (SNET/SADR): then the device sits behind a BACnet router and the IP sender is the router.
 //! Segmented messages are not reassembled: their operations count, their payload is skipped.
 
+pub mod ops;
 pub mod services;
 pub mod tags;
 pub mod vendors;
@@ -296,7 +300,7 @@ impl BacnetDissector {
                     Some(op) => Observation::Operation {
                         op,
                         function_code: Some(code),
-                        details: Vec::new(),
+                        details: ops::confirmed_details(service, body),
                     },
                     None => Observation::FunctionCode(code),
                 };
@@ -315,7 +319,7 @@ impl BacnetDissector {
                     Some(op) => Observation::Operation {
                         op,
                         function_code: Some(code),
-                        details: Vec::new(),
+                        details: ops::unconfirmed_details(service, body),
                     },
                     None => Observation::FunctionCode(code),
                 };

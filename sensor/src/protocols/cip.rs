@@ -11,8 +11,11 @@
 //! `enip-protocol.pac` dissections of the corpus captures.
 //!
 //! Everything here borrows from the message; nothing is allocated except the strings of an
-//! emitted identity.
+//! emitted identity. What a device-changing request carries as evidence is in [`ops`]; the
+//! hashing of firmware and file images written in pieces in [`transfer`].
 
+pub mod ops;
+pub mod transfer;
 pub mod vendors;
 
 use super::text::{clean, Cursor};
@@ -28,10 +31,23 @@ pub mod class {
     pub const CONNECTION_MANAGER: u32 = 0x06;
     /// File object (Vol. 1 §5-42).
     pub const FILE: u32 = 0x37;
+    /// Time Sync object (Vol. 1 §5-34): the PTP clock.
+    pub const TIME_SYNC: u32 = 0x43;
     /// Modbus object (Vol. 7A).
     pub const MODBUS: u32 = 0x44;
+    /// Device Level Ring object (Vol. 2 §5-5).
+    pub const DLR: u32 = 0x47;
+    /// QoS object (Vol. 2 §5-6).
+    pub const QOS: u32 = 0x48;
+    /// CIP Security, EtherNet/IP Security and Certificate Management objects (Vol. 8 §5-3..5).
+    pub const CIP_SECURITY: u32 = 0x5D;
+    pub const ENIP_SECURITY: u32 = 0x5E;
+    pub const CERTIFICATE_MANAGEMENT: u32 = 0x5F;
     /// PCCC object (Rockwell, Execute PCCC 0x4B).
     pub const PCCC: u32 = 0x67;
+    /// Logix Program object: the programs (and, below them, routines) of a controller;
+    /// `EIP-RebootorRestart.pcap` creates objects under it while downloading a project.
+    pub const LOGIX_PROGRAM: u32 = 0x68;
     /// Logix Symbol object (1756-PM020).
     pub const SYMBOL: u32 = 0x6B;
     /// Logix Template object (1756-PM020).
@@ -39,9 +55,21 @@ pub mod class {
     /// Rockwell vendor-specific class answering 0x4C with tag values; seen polled by HMIs
     /// in `EthernetIP-CIP.pcap` and `mb2.pcap` (request: handle + count, reply: data).
     pub const LOGIX_READ_72: u32 = 0x72;
+    /// Rockwell vendor-specific lock, addressed below the controller (0x8E) or a program
+    /// (0x68): service 0x4B takes it, 0x4C gives it back (`EIP-LockPLCAttempt.pcap`, and
+    /// around every change in `EIP-RebootorRestart.pcap`).
+    pub const LOGIX_LOCK: u32 = 0x74;
+    /// Rockwell Wall Clock Time object (pycomm3 `ClassCode.wall_clock_time`; Micro800 CIP
+    /// client messaging): attribute 6 is the current UTC time in microseconds since 1970
+    /// (`EIP-ChangeDateAttempt.pcap` sets it a day ahead of the capture).
+    pub const WALL_CLOCK: u32 = 0x8B;
     /// Rockwell vendor-specific controller object: Start/Stop switch the controller's
     /// run mode (`cip_start_plc.pcap`, `cip_stop_plc.pcap`).
     pub const LOGIX_CONTROLLER: u32 = 0x8E;
+    /// Port, TCP/IP Interface and Ethernet Link objects (Vol. 1 §5-36, Vol. 2 §5-3, §5-4).
+    pub const PORT: u32 = 0xF4;
+    pub const TCP_IP: u32 = 0xF5;
+    pub const ETHERNET_LINK: u32 = 0xF6;
     /// Rockwell vendor-specific Nonvolatile Storage object: firmware update by ControlFLASH
     /// (1444-UM001 appendix A; 1404-UM001 table G.23: 0x4B Update, 0x4D Transfer).
     pub const NVS: u32 = 0xA1;
@@ -92,6 +120,9 @@ pub mod service {
     // Nonvolatile Storage object (Rockwell 1404-UM001 table G.23).
     pub const NVS_UPDATE: u8 = 0x4B;
     pub const NVS_TRANSFER: u8 = 0x4D;
+    // Rockwell lock object 0x74 (see `class::LOGIX_LOCK`).
+    pub const LOCK: u8 = 0x4B;
+    pub const UNLOCK: u8 = 0x4C;
 }
 
 /// Nesting allowed for Multiple Service Packet / Unconnected Send inside each other.
@@ -400,6 +431,15 @@ pub fn classify(svc: u8, class: Option<u32>) -> Kind {
             | s::GET_MEMBER,
             _,
         ) => Read,
+        // Attribute writes on the objects that say how a device is reached, keeps time or
+        // authenticates (see [`ops::config_setting`]).
+        (s::SET_ATTRIBUTES_ALL | s::SET_ATTRIBUTE_LIST | s::SET_ATTRIBUTE_SINGLE, Some(c))
+            if ops::config_setting(c).is_some() =>
+        {
+            ConfigChange
+        }
+        // Creating objects inside a Logix program changes the program.
+        (s::CREATE, Some(class::LOGIX_PROGRAM)) => ProgramDownload,
         (
             s::SET_ATTRIBUTES_ALL
             | s::SET_ATTRIBUTE_LIST
@@ -430,11 +470,15 @@ pub fn classify(svc: u8, class: Option<u32>) -> Kind {
             Some(class::CONNECTION_MANAGER),
         ) => Read,
         (_, Some(class::CONNECTION_MANAGER)) => return Kind::Code,
-        // File object (Vol. 1 §5-42): downloads replace a file such as a firmware image.
-        (s::FILE_INITIATE_DOWNLOAD | s::FILE_DOWNLOAD_TRANSFER, Some(class::FILE)) => {
-            FirmwareUpdate
-        }
-        (s::FILE_INITIATE_UPLOAD | s::FILE_UPLOAD_TRANSFER, Some(class::FILE)) => Read,
+        // File object (Vol. 1 §5-42): a download writes a file into the device, an upload
+        // reads one out (the EDS file instances are told apart in [`classify_request`]).
+        (
+            s::FILE_INITIATE_DOWNLOAD
+            | s::FILE_DOWNLOAD_TRANSFER
+            | s::FILE_INITIATE_UPLOAD
+            | s::FILE_UPLOAD_TRANSFER,
+            Some(class::FILE),
+        ) => FileTransfer,
         (s::NVS_UPDATE | s::NVS_TRANSFER, Some(class::NVS)) => FirmwareUpdate,
         // Modbus object (Vol. 7A): 0x4B–0x4E read, 0x4F/0x50 write, 0x51 pass-through.
         (0x4B..=0x4E, Some(class::MODBUS)) => Read,
@@ -454,41 +498,69 @@ pub fn classify(svc: u8, class: Option<u32>) -> Kind {
     Kind::Op(op)
 }
 
+/// [`classify`] refined by the rest of the request where the service and first class do not
+/// decide: the Rockwell lock below the controller, and uploads of a device's own description
+/// files.
+pub fn classify_request(req: &Request<'_>) -> Kind {
+    let class = req.path.class();
+    let kind = classify(req.service, class);
+    if class == Some(class::LOGIX_CONTROLLER)
+        && matches!(req.service, service::LOCK | service::UNLOCK)
+        && ops::second_class(&req.path) == Some(class::LOGIX_LOCK)
+    {
+        return Kind::Op(Operation::ConfigChange);
+    }
+    // Vol. 1 §5-42: instances 0xC8 and 0xC9 hold the device's EDS file and its icon, which
+    // configuration tools read from every device they browse.
+    if kind == Kind::Op(Operation::FileTransfer)
+        && matches!(
+            req.service,
+            service::FILE_INITIATE_UPLOAD | service::FILE_UPLOAD_TRANSFER
+        )
+        && matches!(req.path.instance(), Some(0xC8 | 0xC9))
+    {
+        return Kind::Op(Operation::Read);
+    }
+    kind
+}
+
 /// One request found in a message, top-level or embedded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Found {
+pub struct Found<'a> {
     pub service: u8,
     pub class: Option<u32>,
     pub kind: Kind,
     /// Inside an Unconnected Send: addressed to a node behind the one on the wire.
     pub routed: bool,
+    /// The request itself (path and data), for the evidence of what it changes.
+    pub request: Request<'a>,
 }
 
 /// Calls `f` for `req` and, recursively, every request embedded in it (Multiple Service
 /// Packet, Unconnected Send), depth-first in wire order.
-pub fn walk_requests(req: &Request<'_>, f: &mut impl FnMut(Found)) -> Result<(), CipError> {
+pub fn walk_requests<'a>(req: &Request<'a>, f: &mut impl FnMut(Found<'a>)) -> Result<(), CipError> {
     let mut budget = MAX_REQUESTS;
     walk(req, false, 0, &mut budget, f)
 }
 
-fn walk(
-    req: &Request<'_>,
+fn walk<'a>(
+    req: &Request<'a>,
     routed: bool,
     depth: u8,
     budget: &mut u16,
-    f: &mut impl FnMut(Found),
+    f: &mut impl FnMut(Found<'a>),
 ) -> Result<(), CipError> {
     if *budget == 0 {
         return Ok(());
     }
     *budget -= 1;
-    let class = req.path.class();
-    let kind = classify(req.service, class);
+    let kind = classify_request(req);
     f(Found {
         service: req.service,
-        class,
+        class: req.path.class(),
         kind,
         routed,
+        request: *req,
     });
     match kind {
         Kind::MultipleService | Kind::UnconnectedSend if depth >= MAX_DEPTH => {

@@ -6,7 +6,11 @@
 //!   operation);
 //! - the CIP requests inside SendRRData / SendUnitData data items, including those embedded
 //!   in Multiple Service Packets and Unconnected Sends, as operations (see
-//!   [`cip::classify`]) with the CIP service code as the function code;
+//!   [`cip::classify`]) with the CIP service code as the function code; those that change a
+//!   device (restart, start/stop, configuration writes, firmware, files, program objects)
+//!   carry the evidence of [`cip::ops::evidence`];
+//! - firmware images and files written in pieces (Nonvolatile Storage, File object) as one
+//!   more operation when the transfer ends, with its size and SHA-256 ([`cip::transfer`]);
 //! - identity: the CIP Identity item of a ListIdentity reply (source "enip list
 //!   identity") and the reply to Get Attributes All on the Identity object addressed to the
 //!   node on the wire (source "cip identity"). A request routed by Unconnected Send to a
@@ -21,11 +25,12 @@
 //! Field layouts were cross-checked with Wireshark's `packet-enip.c` and Zeek ICSNPP
 //! `enip-protocol.pac` on the corpus captures.
 
+use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
 use super::registry::ProtocolSpec;
 use super::text::{fingerprint, Cursor};
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Observation, Operation};
+use otwatch_common::observation::{Details, Observation, Operation};
 
 /// Explicit messaging and discovery over TCP 44818.
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -428,16 +433,16 @@ impl Pending {
     }
 }
 
-/// (operation, code) pairs already reported on this flow.
+/// (operation, code, details) already reported on this flow.
 #[derive(Debug, Default)]
 struct Seen {
-    keys: [u32; 32],
+    keys: [u64; 32],
     len: usize,
 }
 
 impl Seen {
     /// True the first time `key` is offered (and always once the table is full).
-    fn first(&mut self, key: u32) -> bool {
+    fn first(&mut self, key: u64) -> bool {
         let known = self.keys.get(..self.len).unwrap_or_default();
         if known.contains(&key) {
             return false;
@@ -450,14 +455,24 @@ impl Seen {
     }
 }
 
-/// Reports an operation (or a bare code) once per flow, except the state changes an alert
-/// needs each time: CPU stop and start, and restarts.
-fn emit(seen: &mut Seen, op: Option<Operation>, code: u32, out: &mut Vec<Observation>) {
+/// Reports an operation (or a bare code) once per flow and set of details, except the state
+/// changes an alert needs each time: CPU stop and start, and restarts.
+fn emit(
+    seen: &mut Seen,
+    op: Option<Operation>,
+    code: u32,
+    details: Details,
+    out: &mut Vec<Observation>,
+) {
     let every_time = matches!(
         op,
         Some(Operation::CpuStop | Operation::CpuStart | Operation::Restart)
     );
-    let key = (op.map_or(0, |o| o as u32 + 1) << 16) | (code & 0xFFFF);
+    let mut key = (u64::from(op.map_or(0, |o| o as u32 + 1)) << 16) | u64::from(code & 0xFFFF);
+    for (k, v) in &details {
+        key ^=
+            (fingerprint(k.as_bytes()) ^ fingerprint(v.as_bytes()).rotate_left(17)).rotate_left(24);
+    }
     if !every_time && !seen.first(key) {
         return;
     }
@@ -465,7 +480,7 @@ fn emit(seen: &mut Seen, op: Option<Operation>, code: u32, out: &mut Vec<Observa
         Some(op) => Observation::Operation {
             op,
             function_code: Some(code),
-            details: Vec::new(),
+            details,
         },
         None => Observation::FunctionCode(code),
     });
@@ -481,6 +496,8 @@ pub struct Session {
     seen: Seen,
     /// Fingerprints of the identities reported ([ListIdentity, CIP Identity]).
     reported: [Option<u64>; 2],
+    /// Firmware or file content being written in pieces.
+    transfers: Transfers,
 }
 
 impl Dissector for Session {
@@ -491,6 +508,7 @@ impl Dissector for Session {
         ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
+        self.transfers.flush(out);
         if ctx.transport == Transport::Udp {
             // One message per datagram (Vol. 2 §2-2); trailing bytes are ignored.
             match Header::parse(data) {
@@ -549,6 +567,10 @@ impl Dissector for Session {
         if let Some(r) = self.resync.get_mut(dir as usize) {
             *r = true;
         }
+        // Requests travel to the server: a piece of a transfer may be what was lost.
+        if dir == Direction::ToServer {
+            self.transfers.gap();
+        }
     }
 }
 
@@ -578,7 +600,13 @@ impl Session {
         let code = u32::from(h.command.0);
         let result = match h.command {
             Command::LIST_IDENTITY => {
-                emit(&mut self.seen, Some(Operation::Identify), code, out);
+                emit(
+                    &mut self.seen,
+                    Some(Operation::Identify),
+                    code,
+                    Vec::new(),
+                    out,
+                );
                 if body.is_empty() {
                     Ok(())
                 } else {
@@ -586,7 +614,7 @@ impl Session {
                 }
             }
             Command::SEND_RR_DATA | Command::SEND_UNIT_DATA => {
-                emit(&mut self.seen, None, code, out);
+                emit(&mut self.seen, None, code, Vec::new(), out);
                 // A reply with a non-zero status need not carry command data.
                 if h.status == 0 {
                     self.send_data(dir, h, body, out)
@@ -595,7 +623,7 @@ impl Session {
                 }
             }
             _ => {
-                emit(&mut self.seen, None, code, out);
+                emit(&mut self.seen, None, code, Vec::new(), out);
                 Ok(())
             }
         };
@@ -690,13 +718,19 @@ impl Session {
     ) -> Result<(), EnipError> {
         match cip::parse(msg)? {
             Message::Request(req) => {
-                let seen = &mut self.seen;
+                let (seen, transfers) = (&mut self.seen, &mut self.transfers);
                 let walked = cip::walk_requests(&req, &mut |f| {
+                    if transfers.request(&f, out) {
+                        // A piece of a transfer: its code is listed, the operation comes
+                        // once, when the transfer ends.
+                        emit(seen, None, u32::from(f.service), Vec::new(), out);
+                        return;
+                    }
                     let op = match f.kind {
                         Kind::Op(op) => Some(op),
                         _ => None,
                     };
-                    emit(seen, op, u32::from(f.service), out);
+                    emit(seen, op, u32::from(f.service), cip::ops::evidence(&f), out);
                 });
                 let expect = identity_requests(&req);
                 if expect != Expect::default() {

@@ -21,6 +21,10 @@
 //!   control, GetEndpoints 428 = identify, ...). OpenSecureChannel (446) and
 //!   CloseSecureChannel (452) are known from the message type even when encrypted;
 //!   the other services from the body's type id;
+//! - a CallRequest as one operation per method called, with the method's NodeId and browse
+//!   name as evidence, and the operation judged from that name (firmware update, program
+//!   download/upload, start, stop, restart, else control); names are learned from the
+//!   Browse, BrowseNext and TranslateBrowsePathsToNodeIds exchanges of the flow ([`methods`]);
 //! - from readable bodies: the client application of CreateSession (source "opcua create
 //!   session"), the server application from GetEndpoints/CreateSession responses (source
 //!   "opcua get endpoints" / "opcua create session"), and a `CleartextLogin` when
@@ -47,6 +51,7 @@
 
 mod binary;
 mod framing;
+mod methods;
 mod services;
 #[cfg(test)]
 mod tests;
@@ -146,6 +151,8 @@ pub struct OpcUa {
     server_app_reported: bool,
     last_login: Option<u64>,
     violations: u8,
+    /// Browse names of the nodes this flow showed, to name the methods it calls.
+    names: methods::Names,
 }
 
 impl Default for OpcUa {
@@ -166,6 +173,7 @@ impl Default for OpcUa {
             server_app_reported: false,
             last_login: None,
             violations: 0,
+            names: methods::Names::default(),
         }
     }
 }
@@ -499,7 +507,7 @@ impl OpcUa {
                     side.chunking = None;
                     let kept = std::mem::take(&mut side.body);
                     if ch.keep {
-                        self.service(requests, ch.type_id, &kept, out);
+                        self.service(requests, ch.type_id, request_id, &kept, out);
                     }
                     let side = self.side_mut(dir);
                     side.body = kept;
@@ -522,13 +530,16 @@ impl OpcUa {
                     self.roles_known = true;
                 }
                 let requests = dir == self.request_dir;
-                if requests {
+                if requests && type_id == services::CALL_REQUEST {
+                    // The methods are named in the first chunk, whatever follows.
+                    self.call(body, out);
+                } else if requests {
                     self.request(type_id, out);
                 }
                 let keep = wanted(requests, type_id);
                 if h.chunk == b'F' {
                     if keep {
-                        self.service(requests, type_id, body, out);
+                        self.service(requests, type_id, request_id, body, out);
                     }
                 } else {
                     let side = self.side_mut(dir);
@@ -565,9 +576,34 @@ impl OpcUa {
         }
     }
 
-    /// A whole service body (after its type id) of an identity-bearing service.
-    fn service(&mut self, request: bool, type_id: u32, body: &[u8], out: &mut Vec<Observation>) {
+    /// A CallRequest: one operation for each method called, classified by its name
+    /// ([`methods`]); the generic call when no method could be read.
+    fn call(&self, body: &[u8], out: &mut Vec<Observation>) {
+        let before = out.len();
+        let names = &self.names;
+        methods::call_methods(body, |method| out.push(names.call(&method)));
+        if out.len() == before {
+            self.request(services::CALL_REQUEST, out);
+        }
+    }
+
+    /// A whole service body (after its type id) of a service read for identity or names.
+    fn service(
+        &mut self,
+        request: bool,
+        type_id: u32,
+        request_id: u32,
+        body: &[u8],
+        out: &mut Vec<Observation>,
+    ) {
         match (request, type_id) {
+            (true, services::TRANSLATE_REQUEST) => self.names.translate_request(request_id, body),
+            (false, services::TRANSLATE_RESPONSE) => {
+                self.names.translate_response(request_id, body)
+            }
+            (false, services::BROWSE_RESPONSE | services::BROWSE_NEXT_RESPONSE) => {
+                self.names.browse_response(body)
+            }
             (true, services::CREATE_SESSION_REQUEST) => {
                 if let Some(app) = services::create_session_request(body) {
                     if !self.client_app_reported {
@@ -655,17 +691,23 @@ fn open_request_mode(c: &mut Cursor<'_>) -> Option<u32> {
 }
 
 /// Services whose bodies are read: requests naming the client and its user, responses
-/// naming the server application.
+/// naming the server application, and those that name nodes (for method calls).
 fn wanted(request: bool, type_id: u32) -> bool {
     if request {
         matches!(
             type_id,
-            services::CREATE_SESSION_REQUEST | services::ACTIVATE_SESSION_REQUEST
+            services::CREATE_SESSION_REQUEST
+                | services::ACTIVATE_SESSION_REQUEST
+                | services::TRANSLATE_REQUEST
         )
     } else {
         matches!(
             type_id,
-            services::GET_ENDPOINTS_RESPONSE | services::CREATE_SESSION_RESPONSE
+            services::GET_ENDPOINTS_RESPONSE
+                | services::CREATE_SESSION_RESPONSE
+                | services::BROWSE_RESPONSE
+                | services::BROWSE_NEXT_RESPONSE
+                | services::TRANSLATE_RESPONSE
         )
     }
 }

@@ -11,9 +11,13 @@
 //!   (hostname), DeviceVendorValue (model, e.g. "S7-300EC"), DeviceID (vendor from a small table
 //!   of PROFINET vendor IDs, and the description "profinet vendor 0x002a device 0x0101"), device
 //!   role (device type, below) and IP parameter (a binding of the source MAC to the IP).
-//! - Identify and Get requests are a client speaking; Set requests are operations (NameOfStation,
-//!   IP, DHCP, alias: write; Signal, which flashes the device's LED: control; Reset to factory:
-//!   restart). DCP has no flow, so those operations have no connection to attach to.
+//! - Identify and Get requests are a client speaking; Set requests are operations, each block
+//!   one: IP parameter, DHCP and DeviceInitiative are configuration changes of the "network"
+//!   setting (the new address, mask and gateway as the value), NameOfStation and alias of the
+//!   "name" (the new name), Factory Reset and Reset to Factory of "factory_reset" (the mode);
+//!   Signal, which flashes the device's LED, is identification. DCP has no flow, so those
+//!   operations have no connection to attach to, and the frame dissector is not given the
+//!   destination MAC that names the device being changed.
 //!
 //! Device role (DeviceRoleDetails, §4.3.1.4.x): bit 0 IO-Device, bit 1 IO-Controller, bit 2
 //! IO-Multidevice, bit 3 PN-Supervisor. Mapped conservatively: any IO-Controller is a `plc`
@@ -22,9 +26,9 @@
 //! with role 0x01), so a DeviceVendorValue naming a switch gives `switch` and any other SCALANCE
 //! gives no type. Supervisor and multidevice alone give no type.
 
-use super::text::clean;
+use super::text::{clean, clean_text};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Operation, Role, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -34,6 +38,8 @@ pub const ETHERTYPE: u16 = 0x8892;
 const PROTOCOL: &str = "profinet_dcp";
 /// Blocks looked at per PDU; a response carries about ten.
 const MAX_BLOCKS: usize = 64;
+/// Characters kept of a station name set by a Set request (NameOfStation is at most 240).
+const MAX_NAME_CHARS: usize = 240;
 
 /// FrameIDs of DCP (IEC 61158-6-10 §4.3.1.2, table "FrameID").
 pub mod frame_id {
@@ -403,19 +409,78 @@ pub fn device_type(role_bits: u8, type_of_station: Option<&str>) -> Option<&'sta
     }
 }
 
-/// The operation a Set request block asks for.
-fn set_operation(b: &Block<'_>) -> Option<Operation> {
+/// The operation a Set request block asks for, with its evidence. Set blocks carry a
+/// BlockQualifier (2 octets: 0 temporary, 1 permanent; for Reset to Factory the mode) before
+/// the value (§4.3.1.4, "DCP-Set-ReqBlock").
+fn set_operation(b: &Block<'_>) -> Option<(Operation, Details)> {
+    let value = b.data.get(2..).unwrap_or_default();
+    let change = |setting: &str, v: Option<String>| {
+        let mut d = vec![
+            ("service", "DCP Set".to_owned()),
+            ("setting", setting.to_owned()),
+        ];
+        if let Some(v) = v {
+            d.push(("value", v));
+        }
+        Some((Operation::ConfigChange, d))
+    };
     match (b.option, b.suboption) {
-        (option::CONTROL, option::CONTROL_SIGNAL) => Some(Operation::Control),
-        (option::CONTROL, option::CONTROL_FACTORY_RESET | option::CONTROL_RESET_TO_FACTORY) => {
-            Some(Operation::Restart)
+        // Flashing the LED shows which device this is: identification, no change.
+        (option::CONTROL, option::CONTROL_SIGNAL) => Some((Operation::Identify, Vec::new())),
+        (option::CONTROL, option::CONTROL_FACTORY_RESET) => Some((
+            Operation::ConfigChange,
+            vec![
+                ("service", "DCP Set factory reset".to_owned()),
+                ("setting", "factory_reset".to_owned()),
+            ],
+        )),
+        (option::CONTROL, option::CONTROL_RESET_TO_FACTORY) => {
+            let qualifier = b.data.first_chunk::<2>().map(|q| u16::from_be_bytes(*q));
+            let mut d = vec![
+                ("service", "DCP Set reset to factory".to_owned()),
+                ("setting", "factory_reset".to_owned()),
+            ];
+            if let Some(q) = qualifier {
+                d.push(("value", reset_mode(q >> 1)));
+            }
+            Some((Operation::ConfigChange, d))
         }
         (option::CONTROL, _) => None,
-        (option::IP | option::DEVICE | option::DHCP | option::DEVICE_INITIATIVE, _) => {
-            Some(Operation::Write)
+        (option::IP, option::IP_PARAMETER | option::IP_FULL_SUITE) => {
+            let ip = |i: usize| {
+                value
+                    .get(i..i + 4)
+                    .and_then(|p| <[u8; 4]>::try_from(p).ok())
+                    .map(Ipv4Addr::from)
+            };
+            let v = match (ip(0), ip(4), ip(8)) {
+                (Some(a), Some(m), Some(g)) => Some(format!("{a}/{m} gateway {g}")),
+                _ => None,
+            };
+            change("network", v)
         }
+        (option::IP | option::DHCP | option::DEVICE_INITIATIVE, _) => change("network", None),
+        (option::DEVICE, option::DEVICE_NAME_OF_STATION | option::DEVICE_ALIAS) => {
+            change("name", clean_text(value, MAX_NAME_CHARS))
+        }
+        (option::DEVICE, _) => Some((Operation::Write, Vec::new())),
         _ => None,
     }
+}
+
+/// Reset to Factory modes (BlockQualifier bits 1-15, §4.3.1.4.x; names as Wireshark's
+/// `packet-pn-dcp.c` gives them).
+fn reset_mode(mode: u16) -> String {
+    let name = match mode {
+        1 => "reset application data",
+        2 => "reset communication parameters",
+        3 | 5 => "reset engineering parameters",
+        4 => "reset all stored data",
+        8 => "reset all stored data to factory values",
+        9 => "reset and restore data",
+        _ => return format!("mode {mode}"),
+    };
+    format!("mode {mode}: {name}")
 }
 
 /// [`FrameDissector`](super::FrameDissector) for PROFINET DCP.
@@ -474,7 +539,7 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
 }
 
 fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
-    let mut reported = 0u16;
+    let mut reported = false;
     for block in pdu.blocks() {
         let b = match block {
             Ok(b) => b,
@@ -483,19 +548,16 @@ fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
                 break;
             }
         };
-        if let Some(op) = set_operation(&b) {
-            let bit = 1u16 << (op as u16 % 16);
-            if reported & bit == 0 {
-                reported |= bit;
-                out.push(Observation::Operation {
-                    op,
-                    function_code: Some(u32::from(pdu.service)),
-                    details: Vec::new(),
-                });
-            }
+        if let Some((op, details)) = set_operation(&b) {
+            reported = true;
+            out.push(Observation::Operation {
+                op,
+                function_code: Some(u32::from(pdu.service)),
+                details,
+            });
         }
     }
-    if reported == 0 {
+    if !reported {
         out.push(Observation::FunctionCode(u32::from(pdu.service)));
     }
 }

@@ -184,7 +184,9 @@ pub fn confirmed_operation(service: u8, body: &[u8]) -> Option<Operation> {
         | DELETE_OBJECT
         | WRITE_PROPERTY
         | WRITE_PROPERTY_MULTIPLE => Operation::Write,
-        DEVICE_COMMUNICATION_CONTROL | LIFE_SAFETY_OPERATION => Operation::Control,
+        // Stopping or restricting a device's communication reconfigures it (16.1).
+        DEVICE_COMMUNICATION_CONTROL => Operation::ConfigChange,
+        LIFE_SAFETY_OPERATION => Operation::Control,
         REINITIALIZE_DEVICE => reinitialize_operation(body),
         _ => return None,
     })

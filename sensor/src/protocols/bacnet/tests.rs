@@ -203,6 +203,15 @@ fn op(op: Operation, code: u32) -> Observation {
     }
 }
 
+/// An operation with its evidence.
+fn op_with(op: Operation, code: u32, details: &[(&'static str, &str)]) -> Observation {
+    Observation::Operation {
+        op,
+        function_code: Some(code),
+        details: details.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+    }
+}
+
 fn violations(out: &[Observation]) -> Vec<&str> {
     out.iter()
         .filter_map(|o| match o {
@@ -434,7 +443,15 @@ fn discovery_and_time_sync() {
             id(c, Field::Description, "bacnet device 721", "bacnet i-am"),
             op(Operation::Identify, 0x108),
             speaks(c, Role::Client),
-            op(Operation::TimeSync, 0x106),
+            op_with(
+                Operation::TimeSync,
+                0x106,
+                &[
+                    ("service", "TimeSynchronization"),
+                    ("setting", "clock"),
+                    ("value", "2018-03-06T16:18:48.27"),
+                ]
+            ),
             Observation::FunctionCode(0x101),
         ]
     );
@@ -562,8 +579,27 @@ fn segmented_answers_are_not_violations() {
 fn operations_of_requests() {
     let cases: &[(&str, Observation)] = &[
         (WRITE_PROPERTY, op(Operation::Write, 15)),
-        (ATOMIC_READ_FILE, op(Operation::FileTransfer, 6)),
-        (REINIT_COLDSTART, op(Operation::Restart, 20)),
+        (
+            ATOMIC_READ_FILE,
+            op_with(
+                Operation::FileTransfer,
+                6,
+                &[
+                    ("service", "AtomicReadFile"),
+                    ("object", "file 0"),
+                    ("file", "file 0"),
+                    ("file_op", "read"),
+                ],
+            ),
+        ),
+        (
+            REINIT_COLDSTART,
+            op_with(
+                Operation::Restart,
+                20,
+                &[("service", "ReinitializeDevice coldstart")],
+            ),
+        ),
         (PRIVATE_TRANSFER, Observation::FunctionCode(18)),
         (DISTRIBUTE_BROADCAST, Observation::FunctionCode(0x103)),
         (YOU_ARE, op(Operation::Write, 0x10e)),
@@ -638,8 +674,23 @@ fn passwords_are_a_finding_never_a_value() {
             protocol: "bacnet"
         }]
     );
-    assert!(out.contains(&op(Operation::Control, 17)));
-    assert!(out.contains(&op(Operation::Control, 20)));
+    // DeviceCommunicationControl reconfigures the device; the abort-restore
+    // ReinitializeDevice is device management (control).
+    assert!(out.contains(&op_with(
+        Operation::ConfigChange,
+        17,
+        &[
+            ("service", "DeviceCommunicationControl disable"),
+            ("setting", "communication"),
+            ("value", "disable"),
+            ("duration", "60 minutes"),
+        ]
+    )));
+    assert!(out.contains(&op_with(
+        Operation::Control,
+        20,
+        &[("service", "ReinitializeDevice abortrestore")]
+    )));
     let text = format!("{out:?}");
     assert!(!text.contains("filister") && !text.contains("Delcatty"));
     // Both length mismatches of bacnet_example frames 572/573 are reported.

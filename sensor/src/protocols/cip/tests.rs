@@ -33,7 +33,7 @@ fn service_meaning_depends_on_the_class() {
         (0x0E, Some(0xF5), Kind::Op(Read)),
         (0x02, Some(0x04), Kind::Op(Write)),
         (0x10, Some(class::IDENTITY), Kind::Op(Write)),
-        (0x08, Some(0x68), Kind::Op(Write)),
+        (0x08, Some(0x69), Kind::Op(Write)),
         (0x05, Some(class::IDENTITY), Kind::Op(Restart)),
         (0x05, Some(0x72), Kind::Code),
         (0x06, Some(class::LOGIX_CONTROLLER), Kind::Op(CpuStart)),
@@ -41,9 +41,14 @@ fn service_meaning_depends_on_the_class() {
         (0x07, Some(class::IDENTITY), Kind::Op(CpuStop)),
         (0x07, Some(0x04), Kind::Code),
         (0x0A, Some(class::MESSAGE_ROUTER), Kind::MultipleService),
-        (0x4C, Some(class::FILE), Kind::Op(FirmwareUpdate)),
-        (0x50, Some(class::FILE), Kind::Op(FirmwareUpdate)),
-        (0x4B, Some(class::FILE), Kind::Op(Read)),
+        (0x4C, Some(class::FILE), Kind::Op(FileTransfer)),
+        (0x50, Some(class::FILE), Kind::Op(FileTransfer)),
+        (0x4B, Some(class::FILE), Kind::Op(FileTransfer)),
+        (0x10, Some(class::TCP_IP), Kind::Op(ConfigChange)),
+        (0x04, Some(class::WALL_CLOCK), Kind::Op(ConfigChange)),
+        (0x02, Some(class::TIME_SYNC), Kind::Op(ConfigChange)),
+        (0x0E, Some(class::ETHERNET_LINK), Kind::Op(Read)),
+        (0x08, Some(class::LOGIX_PROGRAM), Kind::Op(ProgramDownload)),
         (0x4B, Some(class::NVS), Kind::Op(FirmwareUpdate)),
         (0x4D, Some(class::NVS), Kind::Op(FirmwareUpdate)),
         (0x51, Some(class::NVS), Kind::Code),
@@ -144,22 +149,15 @@ fn unconnected_send_is_walked_as_routed() {
         panic!("not a request")
     };
     let mut found = Vec::new();
-    walk_requests(&r, &mut |f| found.push(f)).unwrap();
+    walk_requests(&r, &mut |f| {
+        found.push((f.service, f.class, f.kind, f.routed))
+    })
+    .unwrap();
     assert_eq!(
         found,
         vec![
-            Found {
-                service: 0x52,
-                class: Some(6),
-                kind: Kind::UnconnectedSend,
-                routed: false
-            },
-            Found {
-                service: 0x01,
-                class: Some(1),
-                kind: Kind::Op(Read),
-                routed: true
-            },
+            (0x52, Some(6), Kind::UnconnectedSend, false),
+            (0x01, Some(1), Kind::Op(Read), true),
         ]
     );
 }

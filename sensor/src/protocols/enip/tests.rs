@@ -67,8 +67,8 @@ const FORWARD_CLOSE: &str = "6f0028000001021100000000da9b02002008e10000000000000
 const STOP_CONNECTED: &str = "70001c0000010211000000000000000000000000000000000000000001000200a1000400010b7900b100080087000702208e2401";
 const STOP_REPLY: &str = "70001a0000010211000000000000000000000000000000000000000000000200a10004001700fe80b1000600870087000000";
 
-// EIP-LockPLCAttempt.pcap frame 518: service 0x4B on class 0x8E / class 0x74 (vendor
-// specific, no operation in the vocabulary).
+// EIP-LockPLCAttempt.pcap frame 518: service 0x4B (lock) on class 0x8E instance 1 / class
+// 0x74 instance 1, data 01.
 const LOCK: &str = "7000210000010212000000000000000000000000000000000000000001000200a1000400016b0700b1000d001a1c4b04208e24012074240101";
 
 // enip_cip_example.pcap frames 377 and 388: class 1 I/O on UDP 2222.
@@ -153,6 +153,43 @@ fn op(op: Operation, code: u32) -> Observation {
         function_code: Some(code),
         details: Vec::new(),
     }
+}
+
+/// An operation with its evidence.
+fn op_with(op: Operation, code: u32, details: &[(&'static str, &str)]) -> Observation {
+    Observation::Operation {
+        op,
+        function_code: Some(code),
+        details: details.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+    }
+}
+
+/// Stop / Start on the Logix controller object instance 1 (class 0x8e).
+fn controller(op: Operation) -> Observation {
+    let (code, service) = match op {
+        Operation::CpuStart => (0x06, "Start (Logix Controller object)"),
+        _ => (0x07, "Stop (Logix Controller object)"),
+    };
+    op_with(
+        op,
+        code,
+        &[
+            ("service", service),
+            ("object", "class 0x8e (Logix Controller) instance 1"),
+        ],
+    )
+}
+
+fn reset() -> Observation {
+    op_with(
+        Operation::Restart,
+        0x05,
+        &[
+            ("service", "Reset (Identity object)"),
+            ("object", "class 0x01 (Identity) instance 1"),
+            ("value", "type 0: power cycle"),
+        ],
+    )
 }
 
 fn fc(code: u32) -> Observation {
@@ -262,10 +299,22 @@ fn firmware_update_and_reset() {
         out,
         vec![
             fc(0x6F),
-            op(Operation::FirmwareUpdate, 0x4B),
-            // Restarts are reported every time.
-            op(Operation::Restart, 0x05),
-            op(Operation::Restart, 0x05),
+            op_with(
+                Operation::FirmwareUpdate,
+                0x4B,
+                &[
+                    ("service", "Update (Nonvolatile Storage object)"),
+                    (
+                        "object",
+                        "class 0xa1 (Rockwell Nonvolatile Storage) instance 1"
+                    ),
+                    ("bytes", "1834774"),
+                ]
+            ),
+            // Restarts are reported every time; no piece of the image was sent, so there
+            // is no transfer to report.
+            reset(),
+            reset(),
         ]
     );
 }
@@ -274,20 +323,20 @@ fn firmware_update_and_reset() {
 fn start_and_stop_the_controller() {
     assert_eq!(
         run(&[(ToServer, START)]),
-        vec![fc(0x70), op(Operation::CpuStart, 0x06)]
+        vec![fc(0x70), controller(Operation::CpuStart)]
     );
     assert_eq!(
         run(&[(ToServer, STOP), (ToServer, STOP)]),
         vec![
             fc(0x70),
-            op(Operation::CpuStop, 0x07),
-            op(Operation::CpuStop, 0x07)
+            controller(Operation::CpuStop),
+            controller(Operation::CpuStop)
         ]
     );
     // The reply echoes the service with the reply bit: no operation.
     assert_eq!(
         run(&[(ToServer, STOP_CONNECTED), (ToClient, STOP_REPLY)]),
-        vec![fc(0x70), op(Operation::CpuStop, 0x07)]
+        vec![fc(0x70), controller(Operation::CpuStop)]
     );
 }
 
@@ -328,8 +377,27 @@ fn routed_identity_is_not_this_nodes_identity() {
 }
 
 #[test]
-fn vendor_specific_service_is_a_bare_code() {
-    assert_eq!(run(&[(ToServer, LOCK)]), vec![fc(0x70), fc(0x4B)]);
+fn controller_lock_is_a_security_change() {
+    // Reported once per flow however often the tool takes the lock.
+    assert_eq!(
+        run(&[(ToServer, LOCK), (ToServer, LOCK)]),
+        vec![
+            fc(0x70),
+            op_with(
+                Operation::ConfigChange,
+                0x4B,
+                &[
+                    ("service", "Lock (service 0x4b, Rockwell lock object)"),
+                    (
+                        "object",
+                        "class 0x8e (Logix Controller) instance 1 / class 0x74 (Rockwell lock) instance 1"
+                    ),
+                    ("setting", "security"),
+                    ("value", "lock"),
+                ]
+            )
+        ]
+    );
 }
 
 #[test]
@@ -364,7 +432,7 @@ fn resynchronises_after_a_gap() {
     buf.extend_from_slice(&hex(STOP));
     let n = d.parse(ToServer, &buf, &tcp(), &mut out);
     assert_eq!(n, buf.len());
-    assert_eq!(out, vec![fc(0x70), op(Operation::CpuStop, 0x07)]);
+    assert_eq!(out, vec![fc(0x70), controller(Operation::CpuStop)]);
 }
 
 #[test]
@@ -382,7 +450,7 @@ fn lying_lengths_are_violations_once_each() {
         out.first(),
         Some(Observation::ProtocolViolation { .. })
     ));
-    assert!(out.contains(&op(Operation::CpuStop, 0x07)));
+    assert!(out.contains(&controller(Operation::CpuStop)));
 
     // CPF data item longer than the command data.
     let mut item = hex(SET_SINGLE);

@@ -5,7 +5,8 @@
 //! Read to understand, not copied: open62541 `src/ua_types_encoding_binary.c`, asyncua
 //! `asyncua/ua/ua_binary.py`, Zeek ICSNPP opcua-binary `src/types/opcua_binary-types.pac`.
 
-use crate::protocols::text::Cursor;
+use crate::protocols::text::{clean_text, fingerprint, Cursor};
+use std::fmt::Write as _;
 
 /// Nesting limit for DiagnosticInfo (§5.2.2.12: InnerDiagnosticInfo is recursive).
 const MAX_DIAGNOSTIC_DEPTH: usize = 8;
@@ -72,50 +73,129 @@ impl NodeId {
     }
 }
 
+/// The identifier of a NodeId (§5.2.2.9), borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identifier<'a> {
+    Numeric(u32),
+    String(&'a [u8]),
+    Guid(&'a [u8]),
+    Opaque(&'a [u8]),
+}
+
+/// A whole NodeId: namespace and identifier, for naming a node (a method called, a node
+/// browsed) rather than a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeRef<'a> {
+    pub namespace: u16,
+    pub id: Identifier<'a>,
+}
+
+impl NodeRef<'_> {
+    /// A fingerprint of namespace and identifier, to key a map of node names.
+    pub fn key(&self) -> u64 {
+        let (kind, bytes): (u64, &[u8]) = match self.id {
+            Identifier::Numeric(n) => return u64::from(self.namespace) << 40 | u64::from(n),
+            Identifier::String(b) => (1, b),
+            Identifier::Guid(b) => (2, b),
+            Identifier::Opaque(b) => (3, b),
+        };
+        fingerprint(bytes) ^ (kind << 60 | u64::from(self.namespace) << 40)
+    }
+
+    /// The OPC UA text form (Part 6 §5.3.1.10): `i=85` in namespace 0, `ns=2;s=Pump`,
+    /// `ns=1;g=…` (Guid fields), `ns=1;b=…` (the ByteString in hex here, not base64).
+    /// String identifiers are cleaned and capped at [`MAX_NODE_TEXT`] characters.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        if self.namespace != 0 {
+            let _ = write!(s, "ns={};", self.namespace);
+        }
+        let _ = match self.id {
+            Identifier::Numeric(n) => write!(s, "i={n}"),
+            Identifier::String(b) => {
+                write!(s, "s={}", clean_text(b, MAX_NODE_TEXT).unwrap_or_default())
+            }
+            Identifier::Guid(g) => {
+                let le32 = |i: usize| {
+                    g.get(i..i + 4)
+                        .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+                };
+                let le16 = |i: usize| {
+                    g.get(i..i + 2)
+                        .map_or(0, |b| u16::from_le_bytes(b.try_into().unwrap_or_default()))
+                };
+                let _ = write!(s, "g={:08x}-{:04x}-{:04x}-", le32(0), le16(4), le16(6));
+                for (i, b) in g.iter().enumerate().skip(8) {
+                    if i == 10 {
+                        s.push('-');
+                    }
+                    let _ = write!(s, "{b:02x}");
+                }
+                Ok(())
+            }
+            Identifier::Opaque(b) => {
+                s.push_str("b=");
+                for x in b.iter().take(MAX_NODE_TEXT / 2) {
+                    let _ = write!(s, "{x:02x}");
+                }
+                Ok(())
+            }
+        };
+        s
+    }
+
+    /// The identifier's own text, when it is a String (a name chosen by the server).
+    pub fn string(&self) -> Option<&[u8]> {
+        match self.id {
+            Identifier::String(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Characters of a String NodeId kept in its text form.
+pub const MAX_NODE_TEXT: usize = 128;
+
 /// NodeId (§5.2.2.9) or ExpandedNodeId (§5.2.2.10): the low six bits of the encoding byte
 /// choose the identifier form; in an ExpandedNodeId bit 7 adds a NamespaceUri String and
 /// bit 6 a ServerIndex UInt32. Reading every NodeId as expanded is a superset, and Wireshark
 /// shows service type ids that way.
-pub fn expanded_node_id(c: &mut Cursor<'_>) -> Option<NodeId> {
+pub fn node_ref<'a>(c: &mut Cursor<'a>) -> Option<NodeRef<'a>> {
     let mask = u8(c)?;
-    let id = match mask & 0x3f {
+    let node = match mask & 0x3f {
         // Two-byte: namespace 0, one-byte identifier.
-        0x00 => NodeId {
+        0x00 => NodeRef {
             namespace: 0,
-            numeric: Some(u32::from(u8(c)?)),
+            id: Identifier::Numeric(u32::from(u8(c)?)),
         },
         // Four-byte: one-byte namespace, UInt16 identifier.
         0x01 => {
             let namespace = u16::from(u8(c)?);
             let [a, b] = c.array()?;
-            NodeId {
+            NodeRef {
                 namespace,
-                numeric: Some(u32::from(u16::from_le_bytes([a, b]))),
+                id: Identifier::Numeric(u32::from(u16::from_le_bytes([a, b]))),
             }
         }
         // Numeric: UInt16 namespace, UInt32 identifier.
-        0x02 => NodeId {
+        0x02 => NodeRef {
             namespace: u16::from_le_bytes(c.array()?),
-            numeric: Some(u32(c)?),
+            id: Identifier::Numeric(u32(c)?),
         },
         // String (3) or ByteString (5): UInt16 namespace, then a String/ByteString.
-        0x03 | 0x05 => {
-            let namespace = u16::from_le_bytes(c.array()?);
-            bytes(c)?;
-            NodeId {
-                namespace,
-                numeric: None,
-            }
-        }
+        0x03 => NodeRef {
+            namespace: u16::from_le_bytes(c.array()?),
+            id: Identifier::String(bytes(c)?),
+        },
+        0x05 => NodeRef {
+            namespace: u16::from_le_bytes(c.array()?),
+            id: Identifier::Opaque(bytes(c)?),
+        },
         // Guid: UInt16 namespace, 16 bytes.
-        0x04 => {
-            let namespace = u16::from_le_bytes(c.array()?);
-            c.skip(16)?;
-            NodeId {
-                namespace,
-                numeric: None,
-            }
-        }
+        0x04 => NodeRef {
+            namespace: u16::from_le_bytes(c.array()?),
+            id: Identifier::Guid(c.take(16)?),
+        },
         _ => return None,
     };
     if mask & 0x80 != 0 {
@@ -124,7 +204,25 @@ pub fn expanded_node_id(c: &mut Cursor<'_>) -> Option<NodeId> {
     if mask & 0x40 != 0 {
         u32(c)?; // ServerIndex
     }
-    Some(id)
+    Some(node)
+}
+
+/// A NodeId or ExpandedNodeId reduced to what naming a service needs (see [`node_ref`]).
+pub fn expanded_node_id(c: &mut Cursor<'_>) -> Option<NodeId> {
+    let n = node_ref(c)?;
+    Some(NodeId {
+        namespace: n.namespace,
+        numeric: match n.id {
+            Identifier::Numeric(v) => Some(v),
+            _ => None,
+        },
+    })
+}
+
+/// QualifiedName (§5.2.2.13): NamespaceIndex UInt16, Name String. Returns the name.
+pub fn qualified_name<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    c.skip(2)?;
+    bytes(c)
 }
 
 /// ExtensionObject (§5.2.2.15): TypeId, encoding byte (0 no body, 1 ByteString body, 2

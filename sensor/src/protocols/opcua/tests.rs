@@ -116,6 +116,23 @@ const CALL_REQ: &str = concat!(
     "cb4c149279ba4f2dd1d5011900000000000000ffffffff0000000000000001000000005501014df401000000",
     "0c0c00000048656c6c6f20536572766572",
 );
+/// frame 48: MSG BrowseRequest (527) of i=85 (Objects).
+const BROWSE_REQ: &str = concat!(
+    "4d534746710000000400000004000000050000000500000001000f020401003912161546f36d34fecffcbfba",
+    "cb4c14f03b274f2dd1d5010600000000000000ffffffff000000000000000000000000000000000000000000",
+    "0000000001000000005500000000000000000000003f000000",
+);
+/// frame 50: MSG BrowseResponse (530): FolderType (i=61), Server (i=2253), TheGreatNode
+/// (ns=1;i=58192), VariableNode (ns=1;i=53813) (opcua.BrowseName).
+const BROWSE_RESP: &str = concat!(
+    "4d5347461d01000004000000040000000500000005000000010012020c272f4f2dd1d50106000000000000",
+    "0000ffffffff0000000100000000000000ffffffff04000000002801003d00000a000000466f6c646572547970",
+    "6503000000000a000000466f6c646572547970650800000000000023010100cd080000060000005365727665",
+    "72030000000006000000536572766572010000000100d407002301010150e301000c00000054686547726561",
+    "744e6f64650305000000656e2d55530f0000005468654e657747726561744e6f6465010000000101662f0023",
+    "01010135d200000c0000005661726961626c654e6f64650305000000656e2d5553120000005468654e657756",
+    "61726961626c654e6f646502000000003fffffffff",
+);
 /// frame 124: MSG AddNodesRequest (488).
 const ADD_NODES_REQ: &str = concat!(
     "4d53474600010000040000000400000019000000190000000100e8010401003912161546f36d34fecffcbfba",
@@ -124,6 +141,18 @@ const ADD_NODES_REQ: &str = concat!(
     "0000004e65775265666572656e63650305000000656e2d5553320000005265666572656e63657320736f6d65",
     "7468696e672074686174206d69676874206f72206d69676874206e6f74206578697374000000000000000000",
     "000305000000656e2d55531300000049734e65776c795265666572656e63656442790000",
+);
+/// python_opcua-client-server_minimal.pcap frame 27: TranslateBrowsePathsToNodeIdsRequest
+/// (554) of the path Objects / 2:MyObject / 2:MyVariable from i=84.
+const PY_TRANSLATE_REQ: &str = concat!(
+    "4d5347467f000000090000000e000000050000000500000001002a02020000ec0300009e73f2a8e973d50105",
+    "00000000000000ffffffffe803000000000001000000005403000000002100010000070000004f626a656374",
+    "73002100010200080000004d794f626a6563740021000102000a0000004d795661726961626c65",
+);
+/// frame 29: its response (557): one target, ns=2;i=2, whole path resolved.
+const PY_TRANSLATE_RESP: &str = concat!(
+    "4d5347464f000000090000000e000000050000000500000001002d027e8ef2a8e973d50105000000000000",
+    "00000000000000000001000000000000000100000002020002000000ffffffff00000000",
 );
 /// frame 144: CloseSecureChannel (452).
 const CLO: &str = concat!(
@@ -265,6 +294,31 @@ fn op(op: Operation, code: u32) -> Observation {
     }
 }
 
+/// A method call with its evidence.
+fn call(op: Operation, object: &str) -> Observation {
+    Observation::Operation {
+        op,
+        function_code: Some(712),
+        details: vec![
+            ("service", "Call".to_owned()),
+            ("object", object.to_owned()),
+        ],
+    }
+}
+
+/// CALL_REQ with another MethodId (its encoded NodeId), the message size fixed up.
+fn call_req_to(method: &str) -> Vec<u8> {
+    let mut m = hex(CALL_REQ);
+    let at = m
+        .windows(4)
+        .position(|w| w == [0x01, 0x01, 0x4d, 0xf4])
+        .unwrap();
+    m.splice(at..at + 4, hex(method));
+    let size = u32::try_from(m.len()).unwrap().to_le_bytes();
+    m[4..8].copy_from_slice(&size);
+    m
+}
+
 fn fc(code: u32) -> Observation {
     Observation::FunctionCode(code)
 }
@@ -330,7 +384,8 @@ fn mainloop_expected() -> Vec<Observation> {
         fc(826),
         op(Operation::Read, 631),
         op(Operation::Write, 673),
-        op(Operation::Control, 712),
+        // tshark: MethodId ns=1;i=62541 on ObjectId i=85; no name for it was browsed.
+        call(Operation::Control, "ns=1;i=62541"),
         op(Operation::Write, 488),
         fc(452),
     ]
@@ -837,6 +892,10 @@ fn truncations_and_random_bytes_never_panic() {
         PY_CREATE_SESSION_RESP,
         FREEZE_HEL,
         FREEZE_ERR,
+        BROWSE_REQ,
+        BROWSE_RESP,
+        PY_TRANSLATE_REQ,
+        PY_TRANSLATE_RESP,
     ]
     .iter()
     .map(|h| hex(h))
@@ -861,4 +920,73 @@ fn truncations_and_random_bytes_never_panic() {
             let _ = services::create_session_response(body);
         }
     }
+}
+
+#[test]
+fn called_methods_are_named_from_browse_and_translate() {
+    // The method called is a node the Browse answer named (built: CALL_REQ calling
+    // ns=1;i=58192 instead of ns=1;i=62541).
+    let segs = vec![
+        (TO_SERVER, hex(BROWSE_REQ)),
+        (TO_CLIENT, hex(BROWSE_RESP)),
+        (TO_SERVER, call_req_to("010150e3")),
+    ];
+    let out = run_bytes(new().as_mut(), &segs);
+    assert_eq!(
+        out,
+        vec![
+            op(Operation::Read, 527),
+            call(Operation::Control, "ns=1;i=58192 (TheGreatNode)")
+        ]
+    );
+    // Named by TranslateBrowsePathsToNodeIds, paired with its response by RequestId 5.
+    let segs = vec![
+        (TO_SERVER, hex(PY_TRANSLATE_REQ)),
+        (TO_CLIENT, hex(PY_TRANSLATE_RESP)),
+        (TO_SERVER, call_req_to("02020002000000")),
+    ];
+    let out = run_bytes(new().as_mut(), &segs);
+    assert_eq!(
+        out.last(),
+        Some(&call(Operation::Control, "ns=2;i=2 (MyVariable)"))
+    );
+}
+
+#[test]
+fn method_names_decide_the_operation() {
+    // Built: String NodeIds ns=2;s=UpdateFirmware, ns=2;s=StopPLC, ns=2;s=RestartDevice.
+    let named = |name: &str| {
+        let mut node = vec![0x03, 0x02, 0x00];
+        node.extend_from_slice(&u32::try_from(name.len()).unwrap().to_le_bytes());
+        node.extend_from_slice(name.as_bytes());
+        let h: String = node.iter().map(|b| format!("{b:02x}")).collect();
+        run_bytes(new().as_mut(), &[(TO_SERVER, call_req_to(&h))])
+    };
+    assert_eq!(
+        named("UpdateFirmware"),
+        vec![call(Operation::FirmwareUpdate, "ns=2;s=UpdateFirmware")]
+    );
+    assert_eq!(
+        named("StopPLC"),
+        vec![call(Operation::CpuStop, "ns=2;s=StopPLC")]
+    );
+    assert_eq!(
+        named("RestartDevice"),
+        vec![call(Operation::Restart, "ns=2;s=RestartDevice")]
+    );
+    use methods::method_operation as m;
+    assert_eq!(m("UploadProgram"), Some(Operation::ProgramUpload));
+    assert_eq!(m("DeployApp"), Some(Operation::ProgramDownload));
+    assert_eq!(m("Start"), Some(Operation::CpuStart));
+    assert_eq!(m("Hello World"), None);
+}
+
+#[test]
+fn the_fuzzed_call_of_the_wireshark_freeze_capture() {
+    // opc-ua-ap-method-wireshark-freeze.pcap frame 84 (second connection): CallRequest whose
+    // MethodId has the reserved encoding 0x07: no method can be read, so the call is reported
+    // without evidence.
+    let m = "4d5347466e000000601900000100000005000000050000000100c802010080190069ae0d5c2bca0101000000ff030000ffffffff00000000000000010000000100560107ff7f000013000000687474703a2f2f2f2f3a2f2f2f2f3a2f2f2f2f0100000099010000000c0100000025";
+    let out = run(&[(TO_SERVER, m)]);
+    assert_eq!(out, vec![op(Operation::Control, 712)]);
 }

@@ -31,6 +31,10 @@ const IDENT_REQ_SWITCH3: &str =
 const HELLO: &str = "fefc0600000000010000006402020010000076657273616d61782d706e7331310205000e00000102020102020203020406010201000d00004943323030504e5330303100020300060000015a000302040004000001000102000e0001c0a80102ffffff00c0a801020601000400000001";
 /// Built: Set request Control/Signal (flash once) and Control/Reset to Factory.
 const SET_REQ_SIGNAL_RESET: &str = "fefd0400000000020000000e050300040000010005060002000a";
+/// Built, checked with tshark: Set request IP parameter 192.168.0.10/255.255.255.0 gateway 192.168.0.1
+/// (permanent), then End-Transaction.
+const SET_REQ_IP: &str =
+    "fefd04000000000300000018010200100001c0a8000affffff00c0a8000105020002 0000";
 /// Built: Get request for NameOfStation and IP parameter (selectors, no blocks).
 const GET_REQ: &str = "fefd03000000000300000004020201020000";
 
@@ -44,6 +48,7 @@ const ALL: &[&str] = &[
     IDENT_REQ_SWITCH3,
     HELLO,
     SET_REQ_SIGNAL_RESET,
+    SET_REQ_IP,
     GET_REQ,
 ];
 
@@ -243,17 +248,46 @@ fn requests_are_a_client_speaking() {
 #[test]
 fn set_requests_are_operations() {
     let src = "00:80:c8:38:a4:8b";
-    // NameOfStation is a write; End-Transaction is not an operation.
+    let change = |details: &[(&'static str, &str)]| Observation::Operation {
+        op: Operation::ConfigChange,
+        function_code: Some(4),
+        details: details.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+    };
+    // NameOfStation (tshark: NameOfStation "%n%n%n ") changes the name; End-Transaction is
+    // not an operation.
     assert_eq!(
         run(src, SET_REQ_NAME),
-        vec![speaks(src, Role::Client), op(Operation::Write, 4)]
+        vec![
+            speaks(src, Role::Client),
+            change(&[
+                ("service", "DCP Set"),
+                ("setting", "name"),
+                ("value", "%n%n%n")
+            ])
+        ]
     );
+    // Signal flashes the LED: identification. Reset to Factory, qualifier 0x000a (mode 5).
     assert_eq!(
         run(src, SET_REQ_SIGNAL_RESET),
         vec![
             speaks(src, Role::Client),
-            op(Operation::Control, 4),
-            op(Operation::Restart, 4)
+            op(Operation::Identify, 4),
+            change(&[
+                ("service", "DCP Set reset to factory"),
+                ("setting", "factory_reset"),
+                ("value", "mode 5: reset engineering parameters")
+            ])
+        ]
+    );
+    assert_eq!(
+        run(src, SET_REQ_IP),
+        vec![
+            speaks(src, Role::Client),
+            change(&[
+                ("service", "DCP Set"),
+                ("setting", "network"),
+                ("value", "192.168.0.10/255.255.255.0 gateway 192.168.0.1")
+            ])
         ]
     );
     // The response only says the device speaks DCP.
