@@ -50,6 +50,7 @@ fn report(path: &Path) -> InventoryReport {
         inputs: vec![path.to_path_buf()],
         state: None,
         progress: false,
+        ..Default::default()
     })
     .unwrap();
     assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
