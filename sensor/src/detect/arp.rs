@@ -3,7 +3,8 @@
 //! - **Conflict or spoofing**: an IP claimed by a second MAC while its owner is still active.
 //!   It is spoofing when the newcomer pushes its claim with repeated replies (an ARP poisoner
 //!   refreshes the victim's cache every second or two) or claims the IPs of two or more other
-//!   devices (the two halves of a man-in-the-middle); otherwise two devices share an address.
+//!   devices (the two halves of a man-in-the-middle). When the newcomer uses the address in
+//!   its own requests, two devices share it: an IP conflict.
 //! - **Gratuitous storm**: one MAC announcing itself far faster than any stack does.
 //! - **Sweep**: one MAC asking for many IPs in seconds (`nmap -sn`, `arp-scan`).
 //!
@@ -177,7 +178,9 @@ impl ArpWatch {
                         replies,
                         others,
                     });
-                } else {
+                } else if !f.reply {
+                    // The newcomer uses the address in its own requests: it is configured
+                    // with it. Replies alone wait for the spoofing threshold.
                     out.push(Finding::Conflict {
                         ip: f.sender_ip,
                         owner: owner_mac,
@@ -262,7 +265,10 @@ mod tests {
                 &mut out,
             );
         }
-        assert!(matches!(out.first(), Some(Finding::Conflict { .. })));
+        assert!(
+            !out.iter().any(|x| matches!(x, Finding::Conflict { .. })),
+            "a poisoner's replies are not a conflict"
+        );
         assert!(
             matches!(out.last(), Some(Finding::Spoofing { replies: 5.., claimer, .. }) if *claimer == mac(0x66))
         );

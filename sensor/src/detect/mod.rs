@@ -74,10 +74,10 @@ impl Default for DetectSettings {
             max_alerts: 50_000,
             scan_hosts: 25,
             scan_ports: 25,
-            scan_ics_hosts: 8,
+            scan_ics_hosts: 3,
             scan_window_secs: 60,
             brute_force_failures: 10,
-            brute_force_sessions: 10,
+            brute_force_sessions: 5,
             brute_force_window_secs: 300,
             arp_storm: 50,
             arp_sweep: 64,
@@ -236,6 +236,9 @@ pub struct Detector {
     logins: FxHashMap<(IpAddr, IpAddr, &'static str), LoginCount>,
     /// (rule index, src, dst) → (window start, events).
     rule_counts: FxHashMap<(usize, Addr, Addr), (Timestamp, u32)>,
+    /// Industrial flows: bit 0 the client asked the server to identify itself, bit 1 it did
+    /// anything else. A flow that only identified is a discovery probe.
+    flow_ops: FxHashMap<(IpAddr, u16, IpAddr, u16), u8>,
     findings: Vec<arp::Finding>,
 }
 
@@ -319,6 +322,7 @@ impl Detector {
             time_masters: FxHashMap::default(),
             logins: FxHashMap::default(),
             rule_counts: FxHashMap::default(),
+            flow_ops: FxHashMap::default(),
             findings: Vec::new(),
         }
     }
@@ -547,8 +551,13 @@ impl Detector {
                 Some("clock") => Severity::Low,
                 _ => severity,
             };
-            if op == Operation::TimeSync {
-                severity = severity.min(Severity::Medium);
+                if op == Operation::TimeSync {
+                // Another client than the usual master: someone else took over the clock.
+                severity = if ROUTINE_TIME_SYNC.contains(&protocol) {
+                    Severity::Medium
+                } else {
+                    severity.min(Severity::Medium)
+                };
             }
         }
         let (s, d, ts) = (src.src(), src.dst(), src.ts());
@@ -958,6 +967,12 @@ impl Detector {
             if let Some(proto) = s.protocol.filter(|p| ENCRYPTED_LOGINS.contains(p)) {
                 self.session(book, s, proto);
             }
+            let key = (c, s.client.port, d, s.server.port);
+            if let (Some(1), Some(proto)) = (self.flow_ops.remove(&key), s.protocol) {
+                if let Some(f) = self.scans.identify(&self.scan_lim, c, d, proto, ts) {
+                    self.scan(book, c, f, ts, proto);
+                }
+            }
         }
         if s.new_flow && !self.cfg.iocs.is_empty() {
             for (ip, other) in [(d, c), (c, d)] {
@@ -1141,24 +1156,19 @@ impl Detector {
         );
     }
 
-    /// Identification requests to industrial servers (discovery sweeps): called for
-    /// `Operation::Identify` from flows.
-    fn identify(&mut self, book: &mut AlertBook, src: Source<'_>) {
+    /// Notes what an industrial flow's client did, for discovery sweeps.
+    fn note_flow_op(&mut self, src: Source<'_>, identify: bool) {
         let Some(ctx) = src.flow() else { return };
-        if !crate::inventory::classify::is_controller_protocol(src.protocol())
-            || !otwatch_common::addr::is_unicast_ip(&ctx.server.ip)
-        {
+        if !crate::inventory::classify::is_controller_protocol(src.protocol()) {
             return;
         }
-        if let Some(f) = self.scans.identify(
-            &self.scan_lim,
-            ctx.client.ip,
-            ctx.server.ip,
-            src.protocol(),
-            ctx.ts,
-        ) {
-            self.scan(book, ctx.client.ip, f, ctx.ts, src.protocol());
+        if self.flow_ops.len() >= MAX_TRACKED {
+            self.flow_ops.clear();
         }
+        *self
+            .flow_ops
+            .entry((ctx.client.ip, ctx.client.port, ctx.server.ip, ctx.server.port))
+            .or_default() |= if identify { 1 } else { 2 };
     }
 
     /// One ARP packet.
@@ -1276,14 +1286,15 @@ impl Detector {
         self.findings = found;
     }
 
-    /// Called for every observation; routes `Identify` to the discovery counter too.
+    /// Called for every observation: detection, and what industrial flows did (a flow that
+    /// only asks a controller to identify itself counts towards a discovery sweep).
     pub fn observe_all(&mut self, book: &mut AlertBook, src: Source<'_>, obs: &Observation) {
-        if let Observation::Operation {
-            op: Operation::Identify,
-            ..
-        } = obs
-        {
-            self.identify(book, src);
+        match obs {
+            Observation::Operation { op, .. } => {
+                self.note_flow_op(src, matches!(op, Operation::Identify | Operation::Diagnostics))
+            }
+            Observation::Access { .. } => self.note_flow_op(src, false),
+            _ => {}
         }
         self.observe(book, src, obs);
     }

@@ -29,7 +29,7 @@ impl Default for ScanLimits {
         ScanLimits {
             hosts: 25,
             ports: 25,
-            ics_hosts: 8,
+            ics_hosts: 3,
             window_ns: 60_000_000_000,
             max_sources: 1 << 16,
         }
