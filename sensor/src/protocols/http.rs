@@ -516,7 +516,10 @@ fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'stat
         return Err("invalid or conflicting Content-Length");
     }
     Ok(match head.content_length {
-        Some(0) | None => None,
+        None => None,
+        // An explicit empty body: the next message follows at once (a response must not
+        // be read to the close).
+        Some(0) => Some(State::Head),
         Some(n) => Some(State::Body(n)),
     })
 }

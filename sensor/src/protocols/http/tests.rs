@@ -316,6 +316,16 @@ fn chunk_framing_details() {
 }
 
 #[test]
+fn empty_response_body_is_followed_by_the_next_response() {
+    let msg = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nServer: x\r\n\r\n";
+    let (_, out) = run(Direction::ToClient, msg);
+    assert_eq!(
+        out,
+        [id(Subject::Server, Field::Description, "x", "http server")]
+    );
+}
+
+#[test]
 fn repeated_user_agent_reported_once() {
     let req = hex(FIREFOX_REQ);
     let twice = [&req[..], &req[..]].concat();
