@@ -18,7 +18,11 @@
 //!   registrations, refreshes and positive responses name the NB address ("nbns"); a node
 //!   status (NBSTAT) response names its sender.
 //!
-//! Queries prove nothing about the name asked for, so they only feed the probe.
+//! Queries prove nothing about the name asked for, so they add no identity; but a unicast
+//! DNS standard query from the flow's client says the client asked for a name: each question
+//! name (at most [`MAX_LOOKUPS`] a message) is a `Lookup` ("dns query"), for matching against
+//! indicators of compromise. [`lookup_name`] is the one normal form of such names, shared
+//! with TLS SNI and HTTP Host.
 
 use super::registry::ProtocolSpec;
 use super::text::{self, Cursor};
@@ -33,6 +37,10 @@ pub const MAX_RECORDS: usize = 64;
 pub const MAX_POINTER_JUMPS: usize = 16;
 /// Addresses taken from one NB record (RFC 1002 §4.2.1.3 allows a list).
 const MAX_NB_ADDRS: usize = 8;
+/// Question names reported as lookups per query (RFC 1035 allows a list; resolvers send one).
+pub const MAX_LOOKUPS: usize = 4;
+/// Longest name in text form (RFC 1035 §2.3.4: 255 octets on the wire).
+const MAX_NAME_TEXT: usize = 253;
 
 /// Unicast DNS on UDP 53 (TCP DNS is not parsed).
 pub static DNS_SPEC: ProtocolSpec = ProtocolSpec {
@@ -378,11 +386,27 @@ fn dissect(flavor: Flavor, dir: Direction, msg: &[u8], out: &mut Vec<Observation
             // say responses with a non-zero opcode or rcode are ignored, and responders put
             // address records in the additional section too (§6.2).
             let wanted = h.is_response() && h.opcode() == 0 && h.rcode() == 0;
+            // RFC 1035 §4.1.1: QR 0 and OPCODE 0 is a standard query; only the flow's client
+            // asking counts (a query the other way would name the wrong asker).
+            let asks = flavor == Flavor::Dns
+                && !h.is_response()
+                && h.opcode() == 0
+                && dir == Direction::ToServer;
+            let mut lookups = 0;
             walk(msg, |r| {
                 let in_scope = r.section == Section::Answer
                     || (flavor == Flavor::Mdns && r.section == Section::Additional);
                 if wanted && in_scope {
                     name_record(flavor, msg, r, sender, out);
+                }
+                if asks && r.section == Section::Question && lookups < MAX_LOOKUPS {
+                    lookups += 1;
+                    if let Some(name) = lookup_name(r.name.as_bytes()) {
+                        out.push(Observation::Lookup {
+                            name,
+                            via: "dns query",
+                        });
+                    }
                 }
             })
         }
@@ -471,6 +495,32 @@ fn name_record(
         }
         _ => {}
     }
+}
+
+/// A name a client asked for, in the one form lookups are compared in: ASCII lower case
+/// (DNS names compare case-insensitively, RFC 1035 §2.3.3, RFC 4343), without the trailing
+/// dot of an absolute name, bytes outside printable ASCII as `?`. `None` for an empty name,
+/// one longer than 253 characters (RFC 1035 §2.3.4), and address literals, which name no
+/// domain.
+pub fn lookup_name(raw: &[u8]) -> Option<String> {
+    let raw = raw.strip_suffix(b".").unwrap_or(raw);
+    if raw.is_empty() || raw.len() > MAX_NAME_TEXT {
+        return None;
+    }
+    let name: String = raw
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b.to_ascii_lowercase())
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if name.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    Some(name)
 }
 
 fn hostname(ip: IpAddr, name: &[u8], source: &'static str, out: &mut Vec<Observation>) {

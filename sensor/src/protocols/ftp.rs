@@ -1,13 +1,20 @@
 //! FTP control connection (RFC 959): the server's greeting, cleartext logins (USER then
-//! PASS; the password is never kept), file transfers, and the switch to TLS (RFC 4217).
+//! PASS; the password is never kept), refused logins, file transfers, and the switch to TLS
+//! (RFC 4217).
 //!
 //! Both directions are lines ending in CR LF (RFC 959 §4.1.1, §4.2); a bare LF is accepted.
 //! A line longer than 4 KiB is a violation and ends parsing of that direction.
+//!
+//! Replies are matched to commands in order (RFC 959 §4.2: every command gets exactly one
+//! final reply, 2yz-5yz, after any preliminary 1yz ones), so a refusal (530) is reported as
+//! an `AuthFailure` only when it answers the USER or PASS of a login attempt, once per
+//! attempt, with that attempt's user name.
 
 use super::registry::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "ftp",
@@ -23,6 +30,9 @@ const MAX_LINE: usize = 4096;
 const PROBE_LINE: usize = 512;
 /// TLS record content type "handshake" (RFC 8446 §5.1): a ClientHello after AUTH TLS.
 const TLS_HANDSHAKE: u8 = 0x16;
+/// USER/PASS commands remembered while awaiting their replies; more pipelined logins than
+/// this are counted as other commands (no user name to report, but replies stay in step).
+const MAX_AWAITED_LOGINS: usize = 8;
 
 fn new() -> Box<dyn Dissector> {
     Box::new(Ftp::default())
@@ -96,6 +106,15 @@ struct Side {
     violated: bool,
 }
 
+/// A command awaiting its final reply.
+#[derive(Debug, PartialEq, Eq)]
+enum Awaited {
+    /// This many commands that are not part of a login.
+    Others(u32),
+    /// USER or PASS of login attempt number `attempt` (counted by USER commands).
+    Login { attempt: u32, user: String },
+}
+
 /// Per-flow FTP control-connection state.
 #[derive(Default)]
 pub struct Ftp {
@@ -103,6 +122,14 @@ pub struct Ftp {
     server: Side,
     /// USER's argument, waiting for PASS (RFC 959 §4.1.1: PASS must follow USER).
     pending_user: Option<String>,
+    /// Commands sent and not yet answered, oldest first; emptied after a gap, when the
+    /// pairing of replies and commands is lost.
+    awaited: VecDeque<Awaited>,
+    /// USER commands seen: the number of the current login attempt.
+    attempts: u32,
+    /// The last attempt reported as refused (a refused USER and the PASS sent after it
+    /// anyway are one attempt).
+    refused_attempt: Option<u32>,
     /// Code of the multi-line reply in progress (RFC 959 §4.2: `ddd-` ... `ddd `).
     multi_line: Option<[u8; 3]>,
     /// Code of the reply the current line belongs to.
@@ -183,6 +210,8 @@ impl Dissector for Ftp {
         if dir == Direction::ToClient {
             self.multi_line = None;
         }
+        // A lost command or reply would pair every later reply with the wrong command.
+        self.awaited.clear();
     }
 }
 
@@ -221,6 +250,8 @@ impl Ftp {
         };
         if !(3..=4).contains(&verb_len) || !matches!(after.first(), None | Some(b' ')) {
             if !line.is_empty() {
+                // The server answers it too (500), so it takes a place in the queue.
+                self.await_other();
                 self.violation(
                     Direction::ToServer,
                     out,
@@ -231,18 +262,32 @@ impl Ftp {
         }
         let is = |name: &[u8]| verb.eq_ignore_ascii_case(name);
         if is(b"USER") {
-            // RFC 959 §4.1.1 USER NAME.
-            self.pending_user = Some(wire_text(args));
-        } else if is(b"PASS") {
+            // RFC 959 §4.1.1 USER NAME: starts a login attempt.
+            let user = wire_text(args);
+            self.attempts = self.attempts.wrapping_add(1);
+            self.await_login(user.clone());
+            self.pending_user = Some(user);
+            return Flow::Continue;
+        }
+        if is(b"PASS") {
             // RFC 959 §4.1.1 PASSWORD: the argument is the secret and is never read.
             match self.pending_user.take() {
-                Some(user) => out.push(Observation::CleartextLogin {
-                    user,
-                    protocol: PROTOCOL,
-                }),
-                None => self.violation(Direction::ToServer, out, "PASS without a preceding USER"),
+                Some(user) => {
+                    self.await_login(user.clone());
+                    out.push(Observation::CleartextLogin {
+                        user,
+                        protocol: PROTOCOL,
+                    });
+                }
+                None => {
+                    self.await_other();
+                    self.violation(Direction::ToServer, out, "PASS without a preceding USER");
+                }
             }
-        } else if is(b"RETR") {
+            return Flow::Continue;
+        }
+        self.await_other();
+        if is(b"RETR") {
             // RFC 959 §4.1.3 RETRIEVE.
             operation(out, Operation::FileTransfer);
             operation(out, Operation::Read);
@@ -294,6 +339,9 @@ impl Ftp {
             }
         };
         let finished = self.multi_line.is_none();
+        if finished && !matches!(self.reply_code, [b'1', ..]) {
+            self.final_reply(out);
+        }
         match &self.reply_code {
             // RFC 959 §4.2 "220 Service ready for new user": the greeting.
             b"220" if !self.banner_done => {
@@ -317,6 +365,57 @@ impl Ftp {
             _ => {}
         }
         Flow::Continue
+    }
+
+    /// Remembers a USER or PASS of the current attempt until its reply.
+    fn await_login(&mut self, user: String) {
+        let logins = self
+            .awaited
+            .iter()
+            .filter(|a| matches!(a, Awaited::Login { .. }))
+            .count();
+        if logins >= MAX_AWAITED_LOGINS {
+            return self.await_other();
+        }
+        self.awaited.push_back(Awaited::Login {
+            attempt: self.attempts,
+            user,
+        });
+    }
+
+    fn await_other(&mut self) {
+        match self.awaited.back_mut() {
+            Some(Awaited::Others(n)) => *n = n.saturating_add(1),
+            _ => self.awaited.push_back(Awaited::Others(1)),
+        }
+    }
+
+    /// The final reply (RFC 959 §4.2: 2yz-5yz) to the oldest awaited command. A reply while
+    /// none is awaited is the greeting, an unsolicited 421, or answers a command sent before
+    /// the capture or a gap: it pairs with nothing.
+    fn final_reply(&mut self, out: &mut Vec<Observation>) {
+        let login = match self.awaited.front_mut() {
+            None => return,
+            Some(Awaited::Others(n)) if *n > 1 => {
+                *n -= 1;
+                return;
+            }
+            Some(Awaited::Others(_)) => {
+                self.awaited.pop_front();
+                return;
+            }
+            Some(Awaited::Login { .. }) => self.awaited.pop_front(),
+        };
+        let Some(Awaited::Login { attempt, user }) = login else {
+            return;
+        };
+        if refuses_login(self.reply_code) && self.refused_attempt != Some(attempt) {
+            self.refused_attempt = Some(attempt);
+            out.push(Observation::AuthFailure {
+                user,
+                protocol: PROTOCOL,
+            });
+        }
     }
 
     fn os_hint(&mut self, text: &[u8], source: &'static str, out: &mut Vec<Observation>) {
@@ -355,6 +454,13 @@ fn reply_code(line: &[u8]) -> Option<[u8; 3]> {
         }
         _ => None,
     }
+}
+
+/// Whether a reply to USER or PASS refuses the login: 530 "Not logged in" (RFC 959 §4.2,
+/// §5.4) and other permanent failures, but not 500-504, which say the command itself was
+/// not understood or out of sequence rather than judging the credentials.
+fn refuses_login(code: [u8; 3]) -> bool {
+    matches!(code, [b'5', ..]) && !matches!(code, [b'5', b'0', b'0'..=b'4'])
 }
 
 /// The control connection is a Telnet NVT (RFC 959 §4.1.3 ABOR): clients may put Telnet IP

@@ -15,9 +15,21 @@
 //!   (RFC 7617 §2: the part before the first colon). The password never leaves [`basic_user`].
 //!
 //! Repeated values (the same User-Agent on every request) are reported once per flow.
+//!
+//! For detection, per message:
+//! - each request from the flow's client names the host it asks for: the authority of an
+//!   absolute-form or authority-form (CONNECT) target, else the `Host` header (RFC 9112
+//!   §3.2), without port or user info, as a `Lookup` ("http host"); address literals are not
+//!   names;
+//! - a request that carried credentials (`Authorization`, `Proxy-Authorization`) answered by
+//!   401 or 403 (407 for the proxy's) is an `AuthFailure`, with the Basic user name (empty
+//!   for other schemes). Requests are paired with responses in order (pipelining). Not
+//!   refusals: an NTLM or Negotiate 401 that carries the next handshake token (RFC 4559 §5,
+//!   [MS-NTHT] §2), and a Digest 401 with `stale=true` (RFC 7616 §3.3: the credentials were
+//!   right, the nonce old).
 
 use super::registry::ProtocolSpec;
-use super::text;
+use super::{dns, text};
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation};
 
@@ -143,7 +155,7 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
 
 /// What a request asked for, as far as the framing of its response is concerned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Pending {
+enum Method {
     #[default]
     Other,
     /// Responses to HEAD have no body (RFC 9112 §6.3 item 1).
@@ -175,6 +187,22 @@ enum State {
     Stopped,
 }
 
+/// Credentials a request carried, remembered until its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Credentials {
+    /// `Proxy-Authorization` (refused by 407) rather than `Authorization` (401, 403).
+    proxy: bool,
+    /// The Basic user name; empty for other schemes.
+    user: String,
+}
+
+/// A request awaiting its response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Pending {
+    method: Method,
+    credentials: Option<Credentials>,
+}
+
 /// Which kind of message a direction carries; decided by its first start line, so a flow
 /// whose sides were guessed wrong still parses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -197,7 +225,8 @@ struct Side {
 #[derive(Debug, Default)]
 struct HttpDissector {
     sides: [Side; 2],
-    /// Requests awaiting responses, oldest first (a small ring, no allocation).
+    /// Requests awaiting responses, oldest first (a small ring; only a request with Basic
+    /// credentials brings an allocation, its user name).
     pending: [Pending; MAX_PENDING],
     pending_start: usize,
     pending_len: usize,
@@ -212,6 +241,13 @@ struct Head<'a> {
     upgrade: bool,
     product: Option<&'a [u8]>,
     basic: Option<&'a [u8]>,
+    /// Which credential headers the message carried (any scheme).
+    authorization: bool,
+    proxy_authorization: bool,
+    host: Option<&'a [u8]>,
+    /// A 401/407 challenge that continues a handshake instead of refusing: an NTLM or
+    /// Negotiate token, or a Digest `stale=true`.
+    challenge_continues: bool,
     violation: Option<&'static str>,
 }
 
@@ -378,14 +414,24 @@ impl HttpDissector {
                 return None;
             };
             self.report(dir, &head, out);
-            self.response_framing(status, &head)
+            self.response_framing(status, &head, out)
         } else {
             let Some(method) = parse_request_line(start) else {
                 stop(side, out, "malformed request line");
                 return None;
             };
-            self.report(dir, &head, out);
-            self.request_framing(method, &head)
+            let user = self.report(dir, &head, out);
+            if dir == Direction::ToServer {
+                lookup(start, &head, out);
+            }
+            let credentials = (head.authorization || head.proxy_authorization).then(|| {
+                Credentials {
+                    // Both at once: the origin server's verdict is the one that matters.
+                    proxy: !head.authorization,
+                    user: user.unwrap_or_default(),
+                }
+            });
+            self.request_framing(method, &head, credentials)
         };
         let side = &mut self.sides[dir as usize];
         match framing {
@@ -395,8 +441,14 @@ impl HttpDissector {
         Some(consumed)
     }
 
-    /// User-Agent / Server and Basic credentials, once per distinct value.
-    fn report(&mut self, dir: Direction, head: &Head<'_>, out: &mut Vec<Observation>) {
+    /// User-Agent / Server and Basic credentials, once per distinct value. Returns the Basic
+    /// user name, if any.
+    fn report(
+        &mut self,
+        dir: Direction,
+        head: &Head<'_>,
+        out: &mut Vec<Observation>,
+    ) -> Option<String> {
         let side = &mut self.sides[dir as usize];
         let subject = dir.sender();
         let (source, os) = match side.kind {
@@ -428,40 +480,47 @@ impl HttpDissector {
                 }
             }
         }
-        if let Some(token) = head.basic {
-            match basic_user(token) {
-                Some(user) => {
-                    let fp = text::fingerprint(user.as_bytes());
-                    if side.last_user != Some(fp) {
-                        side.last_user = Some(fp);
-                        out.push(Observation::CleartextLogin {
-                            user,
-                            protocol: NAME,
-                        });
-                    }
-                }
-                None => out.push(violation(NAME, "malformed Basic credentials")),
-            }
+        let token = head.basic?;
+        let Some(user) = basic_user(token) else {
+            out.push(violation(NAME, "malformed Basic credentials"));
+            return None;
+        };
+        let fp = text::fingerprint(user.as_bytes());
+        if side.last_user != Some(fp) {
+            side.last_user = Some(fp);
+            out.push(Observation::CleartextLogin {
+                user: user.clone(),
+                protocol: NAME,
+            });
         }
+        Some(user)
     }
 
     /// RFC 9112 §6.3 for requests: chunked, else Content-Length, else no body.
-    fn request_framing(&mut self, method: &[u8], head: &Head<'_>) -> Result<State, &'static str> {
-        let pending = match method {
-            b"HEAD" => Pending::Head,
-            b"CONNECT" => Pending::Connect,
-            _ => Pending::Other,
+    fn request_framing(
+        &mut self,
+        method: &[u8],
+        head: &Head<'_>,
+        credentials: Option<Credentials>,
+    ) -> Result<State, &'static str> {
+        let method = match method {
+            b"HEAD" => Method::Head,
+            b"CONNECT" => Method::Connect,
+            _ => Method::Other,
         };
         if self.pending_len < MAX_PENDING {
             let slot = (self.pending_start + self.pending_len) % MAX_PENDING;
             if let Some(p) = self.pending.get_mut(slot) {
-                *p = pending;
+                *p = Pending {
+                    method,
+                    credentials,
+                };
             }
             self.pending_len += 1;
         }
         let body = body_framing(head, false)?;
         // After CONNECT or an Upgrade request the client may switch protocols at once.
-        if pending == Pending::Connect || head.upgrade {
+        if method == Method::Connect || head.upgrade {
             return Ok(State::Opaque);
         }
         Ok(body.unwrap_or(State::Head))
@@ -470,7 +529,12 @@ impl HttpDissector {
     /// RFC 9112 §6.3 for responses: no body for HEAD, 1xx, 204 and 304; a tunnel after a 2xx
     /// to CONNECT and after 101; then chunked, Content-Length, or to the end of the
     /// connection.
-    fn response_framing(&mut self, status: u16, head: &Head<'_>) -> Result<State, &'static str> {
+    fn response_framing(
+        &mut self,
+        status: u16,
+        head: &Head<'_>,
+        out: &mut Vec<Observation>,
+    ) -> Result<State, &'static str> {
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one is still to come for the same request.
             return Ok(State::Head);
@@ -478,20 +542,36 @@ impl HttpDissector {
         let request = if self.pending_len > 0 {
             let r = self
                 .pending
-                .get(self.pending_start)
-                .copied()
+                .get_mut(self.pending_start)
+                .map(std::mem::take)
                 .unwrap_or_default();
             self.pending_start = (self.pending_start + 1) % MAX_PENDING;
             self.pending_len -= 1;
             r
         } else {
-            Pending::Other
+            Pending::default()
         };
-        if status == 101 || (request == Pending::Connect && (200..300).contains(&status)) {
+        if let Some(c) = request.credentials {
+            // RFC 9110 §15.5.2 401, §15.5.4 403, §15.5.8 407.
+            let refused = if c.proxy {
+                status == 407
+            } else {
+                status == 401 || status == 403
+            };
+            let continues = status != 403 && head.challenge_continues;
+            if refused && !continues {
+                out.push(Observation::AuthFailure {
+                    user: c.user,
+                    protocol: NAME,
+                });
+            }
+        }
+        let method = request.method;
+        if status == 101 || (method == Method::Connect && (200..300).contains(&status)) {
             self.sides[Direction::ToServer as usize].state = State::Opaque;
             return Ok(State::Opaque);
         }
-        if request == Pending::Head || status == 204 || status == 304 {
+        if method == Method::Head || status == 204 || status == 304 {
             return Ok(State::Head);
         }
         Ok(body_framing(head, true)?.unwrap_or(State::Opaque))
@@ -516,7 +596,10 @@ fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'stat
         return Err("invalid or conflicting Content-Length");
     }
     Ok(match head.content_length {
-        Some(0) | None => None,
+        None => None,
+        // An explicit empty body: the next message follows at once (a response must not
+        // be read to the close).
+        Some(0) => Some(State::Head),
         Some(n) => Some(State::Body(n)),
     })
 }
@@ -566,13 +649,88 @@ fn read_field<'a>(line: &'a [u8], head: &mut Head<'a>) {
         head.product.get_or_insert(value);
     } else if is(b"authorization") || is(b"proxy-authorization") {
         // RFC 9110 §11.4: auth-scheme, then the token; RFC 7617 §2 scheme "Basic".
+        if is(b"authorization") {
+            head.authorization = true;
+        } else {
+            head.proxy_authorization = true;
+        }
         let mut parts = value.splitn(2, |&b| b == b' ');
         let scheme = parts.next().unwrap_or(&[]);
         if scheme.eq_ignore_ascii_case(b"basic") {
             head.basic
                 .get_or_insert(parts.next().unwrap_or(&[]).trim_ascii());
         }
+    } else if is(b"www-authenticate") || is(b"proxy-authenticate") {
+        head.challenge_continues |= challenge_continues(value);
+    } else if is(b"host") {
+        head.host.get_or_insert(value);
     }
+}
+
+/// Whether a challenge (RFC 9110 §11.6.1) continues a handshake rather than refusing: NTLM
+/// or Negotiate with a token after the scheme (RFC 4559 §5, [MS-NTHT] §2), or Digest with
+/// `stale=true` (RFC 7616 §3.3).
+fn challenge_continues(value: &[u8]) -> bool {
+    let mut parts = value.splitn(2, |&b| b == b' ');
+    let scheme = parts.next().unwrap_or(&[]);
+    let rest = parts.next().unwrap_or(&[]).trim_ascii();
+    let is = |s: &[u8]| scheme.eq_ignore_ascii_case(s);
+    if is(b"ntlm") || is(b"negotiate") {
+        // A token68 (RFC 9110 §11.2) alone, not a list of further challenges.
+        return !rest.is_empty() && !rest.contains(&b',');
+    }
+    is(b"digest") && text::find_ignore_case(rest, b"stale=true").is_some()
+}
+
+/// Reports the host a request asks for (RFC 9112 §3.2.2: the authority of an absolute-form
+/// target wins over Host; §3.2.3: CONNECT's authority-form target).
+fn lookup(start_line: &[u8], head: &Head<'_>, out: &mut Vec<Observation>) {
+    let mut parts = start_line.split(|&b| b == b' ');
+    let method = parts.next().unwrap_or(&[]);
+    let target = parts.next().unwrap_or(&[]);
+    let authority = match text::find(target, b"://") {
+        // Absolute-form: scheme "://" authority [path] (RFC 3986 §3).
+        Some(at) if target.get(..at).is_some_and(is_token) => {
+            let rest = target.get(at + 3..).unwrap_or(&[]);
+            let end = rest
+                .iter()
+                .position(|b| matches!(b, b'/' | b'?' | b'#'))
+                .unwrap_or(rest.len());
+            rest.get(..end)
+        }
+        _ if method == b"CONNECT" => Some(target),
+        _ => head.host,
+    };
+    if let Some(name) = authority.and_then(host_of).and_then(dns::lookup_name) {
+        out.push(Observation::Lookup {
+            name,
+            via: "http host",
+        });
+    }
+}
+
+/// The host of an authority (RFC 3986 §3.2): without user info and port; `None` for an
+/// IP-literal in brackets and for text that is no authority.
+fn host_of(authority: &[u8]) -> Option<&[u8]> {
+    // User info ends at the last '@' and is never read (it may hold a password).
+    let host_port = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => authority.get(at + 1..)?,
+        None => authority,
+    };
+    if host_port.starts_with(b"[") {
+        return None;
+    }
+    let host = match host_port.iter().position(|&b| b == b':') {
+        Some(colon) => {
+            let port = host_port.get(colon + 1..)?;
+            if !port.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            host_port.get(..colon)?
+        }
+        None => host_port,
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 /// The user name of Basic credentials (RFC 7617 §2: base64 of `user-id ":" password`; the

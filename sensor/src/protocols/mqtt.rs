@@ -12,7 +12,12 @@
 //! - the client identifier (CONNECT, or the MQTT 5 Assigned Client Identifier in CONNACK) as
 //!   a description of the client, "mqtt client id <id>" (source "mqtt connect" /
 //!   "mqtt connack");
-//! - the user name of CONNECT as a `CleartextLogin` (never the password);
+//! - the user name of CONNECT as a `CleartextLogin` (never the password); when the CONNACK
+//!   that answers a CONNECT with credentials refuses them (3.1/3.1.1 return code 4 "bad user
+//!   name or password" or 5 "not authorized", 3.1.1 §3.2.2.3; 5.0 reason code 0x86 "Bad
+//!   User Name or Password" or 0x87 "Not authorized", 5.0 §3.2.2.2), an `AuthFailure` with
+//!   that user name. 0x8C "Bad authentication method" is not one: it refuses the method
+//!   (5.0 §4.12), not a secret;
 //! - topics, bounded: at most [`MAX_TOPICS`] distinct per flow, as descriptions of the
 //!   *client*: "mqtt topic <t>" for what it publishes (source "mqtt publish"), "mqtt will
 //!   topic <t>" (source "mqtt connect") and "mqtt subscription <filter>" (source "mqtt
@@ -226,6 +231,9 @@ pub struct Mqtt {
     v5_hint: Option<bool>,
     client_id_reported: bool,
     broker_reported: bool,
+    /// The user name (possibly empty) of a CONNECT that carried credentials, until the
+    /// CONNACK that answers it.
+    login_attempt: Option<String>,
     topics: [u64; MAX_TOPICS],
     topics_len: usize,
     violations: u8,
@@ -242,6 +250,7 @@ impl Default for Mqtt {
             v5_hint: None,
             client_id_reported: false,
             broker_reported: false,
+            login_attempt: None,
             topics: [0; MAX_TOPICS],
             topics_len: 0,
             violations: 0,
@@ -463,8 +472,10 @@ impl Mqtt {
         }
         // A user name, or (MQTT 5) a password alone, crossed the wire in clear.
         if c.user.is_some() || c.has_password {
+            let user = c.user.and_then(clean).unwrap_or_default();
+            self.login_attempt = Some(user.clone());
             out.push(Observation::CleartextLogin {
-                user: c.user.and_then(clean).unwrap_or_default(),
+                user,
                 protocol: PROTOCOL,
             });
         }
@@ -475,10 +486,23 @@ impl Mqtt {
         if self.v5().is_none() {
             self.v5_hint = Some(v5);
         }
+        // The CONNACK answers the CONNECT, whatever it says (3.1.1 §3.2, 5.0 §3.2).
+        let attempt = self.login_attempt.take();
         match wire::connack(body, v5) {
             Ok(a) => {
                 if let Some(id) = a.assigned_client_id.filter(|id| !id.is_empty()) {
                     self.client_id(id, "mqtt connack", out);
+                }
+                let refused = if v5 {
+                    matches!(a.code, 0x86 | 0x87)
+                } else {
+                    matches!(a.code, 4 | 5)
+                };
+                if let (true, Some(user)) = (refused, attempt) {
+                    out.push(Observation::AuthFailure {
+                        user,
+                        protocol: PROTOCOL,
+                    });
                 }
             }
             Err(e) => self.failed(e, complete, out),

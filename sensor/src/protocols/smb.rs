@@ -10,9 +10,16 @@
 //! - NTLMSSP ([MS-NLMP] §2.2.1) inside SMB1 Session Setup AndX or SMB2 SESSION_SETUP, found
 //!   by its signature rather than by decoding SPNEGO: the CHALLENGE's target info (server
 //!   computer name) and VERSION, the AUTHENTICATE's workstation name and VERSION. NTLM user
-//!   and domain names are not reported: NTLM is a challenge-response, not a cleartext login;
+//!   and domain names are not reported as logins: NTLM is a challenge-response, not a
+//!   cleartext login;
 //! - SMB1 Session Setup AndX NativeOS (as the OS) and NativeLanMan (as a description)
 //!   ([MS-CIFS] §2.2.4.53, [MS-SMB] §2.2.4.6).
+//!
+//! A refused logon: a session setup request naming an account (NTLM AUTHENTICATE user and
+//! domain, or the SMB1 AccountName and PrimaryDomain of a non-extended-security request)
+//! answered, by message id, with a logon failure status ([`LOGON_REFUSALS`], or the SMB1
+//! DOS error ERRSRV/ERRbadpw) is an `AuthFailure` with `DOMAIN\user`. Anonymous attempts
+//! (no user name) and Kerberos (no name in clear) are not reported.
 
 use super::registry::ProtocolSpec;
 use super::text::{utf16le_text, wire_text};
@@ -57,6 +64,30 @@ const SMB1_FLAGS2_UNICODE: u16 = 0x8000;
 const SMB2_HEADER: usize = 64;
 const SMB2_SESSION_SETUP: u16 = 0x0001;
 const SMB2_FLAGS_SERVER_TO_REDIR: u32 = 0x1;
+/// [MS-CIFS] §2.2.3.1 Flags2: the Status field is a 32-bit NTSTATUS, not a DOS error.
+const SMB1_FLAGS2_NT_STATUS: u16 = 0x4000;
+/// [MS-CIFS] §2.2.2.4 DOS error class ERRSRV and its code ERRbadpw ("bad password").
+const ERRSRV: u8 = 0x02;
+const ERR_BAD_PW: u16 = 0x0002;
+
+/// NTSTATUS values ([MS-ERREF] §2.3.1) a SESSION_SETUP answers when the account or its
+/// password is refused: LOGON_FAILURE, WRONG_PASSWORD, NO_SUCH_USER, ACCOUNT_LOCKED_OUT,
+/// ACCOUNT_DISABLED, ACCOUNT_EXPIRED, ACCOUNT_RESTRICTION, INVALID_LOGON_HOURS,
+/// INVALID_WORKSTATION, PASSWORD_EXPIRED, PASSWORD_MUST_CHANGE, LOGON_TYPE_NOT_GRANTED.
+pub const LOGON_REFUSALS: &[u32] = &[
+    0xC000_006D,
+    0xC000_006A,
+    0xC000_0064,
+    0xC000_0234,
+    0xC000_0072,
+    0xC000_0193,
+    0xC000_006E,
+    0xC000_006F,
+    0xC000_0070,
+    0xC000_0071,
+    0xC000_0224,
+    0xC000_015B,
+];
 
 // [MS-NLMP] §2.2.1 and §2.2.2.5.
 const NTLMSSP_SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
@@ -184,11 +215,22 @@ const NTLM_NAME: u8 = 2;
 const NTLM_VERSION: u8 = 4;
 const NATIVE_OS: u8 = 8;
 
+/// A session setup request that named an account, until its response.
+struct LogonAttempt {
+    /// SMB2 MessageId ([MS-SMB2] §2.2.1) or SMB1 MID ([MS-CIFS] §2.2.3.1).
+    id: u64,
+    smb2: bool,
+    /// `DOMAIN\user`, or `user` without a domain.
+    account: String,
+}
+
 /// Per-flow SMB state.
 #[derive(Default)]
 pub struct Smb {
     client: Side,
     server: Side,
+    /// The latest session setup that named an account: one at a time is what clients send.
+    logon: Option<LogonAttempt>,
 }
 
 impl Dissector for Smb {
@@ -203,6 +245,7 @@ impl Dissector for Smb {
             Direction::ToServer => (&mut self.client, &mut self.server),
             Direction::ToClient => (&mut self.server, &mut self.client),
         };
+        let logon = &mut self.logon;
         if side.dead {
             return data.len();
         }
@@ -238,7 +281,7 @@ impl Dissector for Smb {
                     let Some(head) = body.get(..len.min(INSPECT)) else {
                         return used;
                     };
-                    inspect(dir, head, side, out);
+                    inspect(dir, head, side, logon, out);
                     let total = NBSS_HEADER + len;
                     let take = total.min(rest.len());
                     used += take;
@@ -373,19 +416,33 @@ fn netbios_name(b: &[u8]) -> Option<(String, &[u8])> {
 }
 
 /// Looks into the first bytes of one session message.
-fn inspect(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>) {
+fn inspect(
+    dir: Direction,
+    msg: &[u8],
+    side: &mut Side,
+    logon: &mut Option<LogonAttempt>,
+    out: &mut Vec<Observation>,
+) {
     match msg.get(..4) {
-        Some(m) if m == SMB1_MAGIC => smb1(dir, msg, side, out),
-        Some(m) if m == SMB2_MAGIC => smb2(dir, msg, side, out),
+        Some(m) if m == SMB1_MAGIC => smb1(dir, msg, side, logon, out),
+        Some(m) if m == SMB2_MAGIC => smb2(dir, msg, side, logon, out),
         // Encrypted or compressed SMB 3: nothing readable.
         Some(m) if m == SMB2_TRANSFORM_MAGIC || m == SMB2_COMPRESSED_MAGIC => {}
         _ => side.violation(out, "session message without an SMB protocol id"),
     }
 }
 
-/// [MS-CIFS] §2.2.3.1 header: Command at 4, Flags at 9, Flags2 at 10 (LE).
-fn smb1(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>) {
-    let (Some(&command), Some(&flags), Some(flags2)) = (msg.get(4), msg.get(9), le_u16(msg, 10))
+/// [MS-CIFS] §2.2.3.1 header: Command at 4, Status at 5, Flags at 9, Flags2 at 10 (LE),
+/// MID at 30.
+fn smb1(
+    dir: Direction,
+    msg: &[u8],
+    side: &mut Side,
+    logon: &mut Option<LogonAttempt>,
+    out: &mut Vec<Observation>,
+) {
+    let (Some(&command), Some(&flags), Some(flags2), Some(mid)) =
+        (msg.get(4), msg.get(9), le_u16(msg, 10), le_u16(msg, 30))
     else {
         return;
     };
@@ -393,10 +450,21 @@ fn smb1(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>)
     if command != SMB1_COM_SESSION_SETUP_ANDX || reply != (dir == Direction::ToClient) {
         return;
     }
-    if let Some(body) = msg.get(SMB1_HEADER..) {
-        ntlmssp(dir, body, side, out);
-    }
     let unicode = flags2 & SMB1_FLAGS2_UNICODE != 0;
+    let account = msg
+        .get(SMB1_HEADER..)
+        .and_then(|body| ntlmssp(dir, body, side, out));
+    if reply {
+        let refused = if flags2 & SMB1_FLAGS2_NT_STATUS != 0 {
+            le_u32(msg, 5).is_some_and(|s| LOGON_REFUSALS.contains(&s))
+        } else {
+            // DOS error: ErrorClass at 5, reserved, ErrorCode at 7.
+            msg.get(5) == Some(&ERRSRV) && le_u16(msg, 7) == Some(ERR_BAD_PW)
+        };
+        logon_answered(logon, u64::from(mid), false, refused, out);
+    } else if let Some(account) = account.or_else(|| smb1_account(msg, unicode)) {
+        remember_logon(logon, u64::from(mid), false, account);
+    }
     if let Some((os, lanman)) = native_os(msg, reply, unicode) {
         let facts = [
             (Field::Os, os, "smb native os"),
@@ -406,11 +474,22 @@ fn smb1(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>)
     }
 }
 
-/// [MS-SMB2] §2.2.1 header: StructureSize 64 at 4, Command at 12, Flags at 16.
-fn smb2(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>) {
-    let (Some(size), Some(command), Some(flags)) =
-        (le_u16(msg, 4), le_u16(msg, 12), le_u32(msg, 16))
-    else {
+/// [MS-SMB2] §2.2.1 header: StructureSize 64 at 4, Status at 8, Command at 12, Flags at 16,
+/// MessageId at 24.
+fn smb2(
+    dir: Direction,
+    msg: &[u8],
+    side: &mut Side,
+    logon: &mut Option<LogonAttempt>,
+    out: &mut Vec<Observation>,
+) {
+    let (Some(size), Some(status), Some(command), Some(flags), Some(message_id)) = (
+        le_u16(msg, 4),
+        le_u32(msg, 8),
+        le_u16(msg, 12),
+        le_u32(msg, 16),
+        le_u64(msg, 24),
+    ) else {
         return;
     };
     let reply = flags & SMB2_FLAGS_SERVER_TO_REDIR != 0;
@@ -420,8 +499,71 @@ fn smb2(dir: Direction, msg: &[u8], side: &mut Side, out: &mut Vec<Observation>)
     {
         return;
     }
-    if let Some(body) = msg.get(SMB2_HEADER..) {
-        ntlmssp(dir, body, side, out);
+    let account = msg
+        .get(SMB2_HEADER..)
+        .and_then(|body| ntlmssp(dir, body, side, out));
+    if reply {
+        let refused = LOGON_REFUSALS.contains(&status);
+        logon_answered(logon, message_id, true, refused, out);
+    } else if let Some(account) = account {
+        remember_logon(logon, message_id, true, account);
+    }
+}
+
+/// A session setup request named `account` (not empty: anonymous attempts are not kept).
+fn remember_logon(logon: &mut Option<LogonAttempt>, id: u64, smb2: bool, account: String) {
+    if !account.is_empty() {
+        *logon = Some(LogonAttempt { id, smb2, account });
+    }
+}
+
+/// A session setup response with message id `id`: the end of the attempt it answers,
+/// reported when `refused`.
+fn logon_answered(
+    logon: &mut Option<LogonAttempt>,
+    id: u64,
+    smb2: bool,
+    refused: bool,
+    out: &mut Vec<Observation>,
+) {
+    // Any answer ends the attempt; only a refusal is reported.
+    let Some(attempt) = logon.take_if(|a| a.id == id && a.smb2 == smb2) else {
+        return;
+    };
+    if refused {
+        out.push(Observation::AuthFailure {
+            user: attempt.account,
+            protocol: PROTOCOL,
+        });
+    }
+}
+
+/// AccountName and PrimaryDomain of an SMB1 Session Setup AndX request without extended
+/// security ([MS-CIFS] §2.2.4.53.1: WordCount 13; OEMPasswordLen at word byte 14,
+/// UnicodePasswordLen at 16; bytes: the passwords, skipped unread, then AccountName,
+/// PrimaryDomain) as `DOMAIN\user`.
+fn smb1_account(msg: &[u8], unicode: bool) -> Option<String> {
+    let word_count = usize::from(*msg.get(SMB1_HEADER)?);
+    if word_count != 13 {
+        return None;
+    }
+    let words = msg.get(SMB1_HEADER + 1..SMB1_HEADER + 1 + 2 * word_count)?;
+    let passwords = usize::from(le_u16(words, 14)?) + usize::from(le_u16(words, 16)?);
+    let mut at = SMB1_HEADER + 1 + 2 * word_count + 2 + passwords;
+    if unicode && at % 2 == 1 {
+        at += 1;
+    }
+    let (user, at) = smb_string(msg, at, unicode)?;
+    let (domain, _) = smb_string(msg, at, unicode)?;
+    Some(account_name(domain, user))
+}
+
+/// `DOMAIN\user`, or `user` alone; empty when there is no user.
+fn account_name(domain: String, user: String) -> String {
+    if user.is_empty() || domain.is_empty() {
+        user
+    } else {
+        format!("{domain}\\{user}")
     }
 }
 
@@ -472,28 +614,25 @@ fn smb_string(msg: &[u8], at: usize, unicode: bool) -> Option<(String, usize)> {
     }
 }
 
-/// Finds an NTLMSSP message in `body` and reports what the sender says about itself.
-fn ntlmssp(dir: Direction, body: &[u8], side: &mut Side, out: &mut Vec<Observation>) {
-    let Some(at) = body
+/// Finds an NTLMSSP message in `body` and reports what the sender says about itself;
+/// returns the account an AUTHENTICATE names (`DOMAIN\user`, empty when anonymous).
+fn ntlmssp(
+    dir: Direction,
+    body: &[u8],
+    side: &mut Side,
+    out: &mut Vec<Observation>,
+) -> Option<String> {
+    let at = body
         .windows(NTLMSSP_SIGNATURE.len())
-        .position(|w| w == NTLMSSP_SIGNATURE)
-    else {
-        return;
-    };
-    let Some(msg) = body.get(at..) else {
-        return;
-    };
-    let Some(message_type) = le_u32(msg, 8) else {
-        return;
-    };
+        .position(|w| w == NTLMSSP_SIGNATURE)?;
+    let msg = body.get(at..)?;
+    let message_type = le_u32(msg, 8)?;
     let who = dir.sender();
     match (message_type, dir) {
         // [MS-NLMP] §2.2.1.2 CHALLENGE_MESSAGE: TargetNameFields 12, NegotiateFlags 20,
         // TargetInfoFields 40, Version 48..56.
         (NTLM_CHALLENGE, Direction::ToClient) => {
-            let Some(flags) = le_u32(msg, 20) else {
-                return;
-            };
+            let flags = le_u32(msg, 20)?;
             if let Some(name) = ntlm_field(msg, 40).and_then(target_computer_name) {
                 let facts = [(Field::Hostname, name, "ntlm target info")];
                 report(side, NTLM_NAME, who, &facts, out);
@@ -508,21 +647,24 @@ fn ntlmssp(dir: Direction, body: &[u8], side: &mut Side, out: &mut Vec<Observati
                     out,
                 );
             }
+            None
         }
         // [MS-NLMP] §2.2.1.3 AUTHENTICATE_MESSAGE: LmChallengeResponseFields 12,
         // NtChallengeResponseFields 20, DomainNameFields 28, UserNameFields 36,
         // WorkstationFields 44, EncryptedRandomSessionKeyFields 52, NegotiateFlags 60,
-        // Version 64..72. Domain and user name are deliberately not read.
+        // Version 64..72. Domain and user name are kept only for a refused logon.
         (NTLM_AUTHENTICATE, Direction::ToServer) => {
-            let Some(flags) = le_u32(msg, 60) else {
-                return;
+            let flags = le_u32(msg, 60)?;
+            let text = |at: usize| {
+                ntlm_field(msg, at).map(|raw| {
+                    if flags & NTLMSSP_NEGOTIATE_UNICODE != 0 {
+                        utf16le_text(raw)
+                    } else {
+                        wire_text(raw)
+                    }
+                })
             };
-            if let Some(raw) = ntlm_field(msg, 44) {
-                let name = if flags & NTLMSSP_NEGOTIATE_UNICODE != 0 {
-                    utf16le_text(raw)
-                } else {
-                    wire_text(raw)
-                };
+            if let Some(name) = text(44) {
                 let facts = [(Field::Hostname, name, "ntlm workstation")];
                 report(side, NTLM_NAME, who, &facts, out);
             }
@@ -536,8 +678,10 @@ fn ntlmssp(dir: Direction, body: &[u8], side: &mut Side, out: &mut Vec<Observati
                     out,
                 );
             }
+            let user = text(36).unwrap_or_default();
+            Some(account_name(text(28).unwrap_or_default(), user))
         }
-        _ => {}
+        _ => None,
     }
 }
 
@@ -612,6 +756,10 @@ fn le_u16(b: &[u8], at: usize) -> Option<u16> {
 
 fn le_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 #[cfg(test)]

@@ -8,7 +8,12 @@
 //! - cleartext access: a v1/v2c community is a password sent in the clear, so each flow
 //!   reports one `CleartextLogin` with an empty user name. The community itself is a secret and
 //!   is never copied out of the packet. A v3 message without authentication reports its
-//!   msgUserName; authenticated v3 reports nothing.
+//!   msgUserName; authenticated v3 reports nothing;
+//! - refused v3 requests: a Report to the flow's client carrying usmStatsWrongDigests (wrong
+//!   authentication key) or usmStatsUnknownUserNames (RFC 3414 §3.2 steps 3 and 6, §5) is an
+//!   `AuthFailure` with the user name (the Report's msgUserName, else that of the request
+//!   with the same msgID). A wrong v1/v2c community gets no answer at all (RFC 3584 §5.2.1
+//!   drops it), so it cannot be told from loss.
 //!
 //! The sender of a response or notification is the agent: for a response that is the flow's
 //! server, for a trap (port 162) the flow's client, or the v1 trap's agent-addr.
@@ -51,6 +56,14 @@ const SYS_OBJECT_ID: &[u64] = &[1, 3, 6, 1, 2, 1, 1, 2, 0];
 const SYS_NAME: &[u64] = &[1, 3, 6, 1, 2, 1, 1, 5, 0];
 /// iso.org.dod.internet.private.enterprises (RFC 1155 §3.1.6).
 const ENTERPRISES: &[u64] = &[1, 3, 6, 1, 4, 1];
+/// usmStatsUnknownUserNames and usmStatsWrongDigests (RFC 3414 §5, under usmStats
+/// 1.3.6.1.6.3.15.1.1): the counters a Report names when it refuses a request's user or
+/// its authentication. The other usmStats Reports (unknown engine ID, not in time window)
+/// are the normal discovery steps of RFC 3414 §4.
+const USM_STATS_UNKNOWN_USER_NAMES: &[u64] = &[1, 3, 6, 1, 6, 3, 15, 1, 1, 3];
+const USM_STATS_WRONG_DIGESTS: &[u64] = &[1, 3, 6, 1, 6, 3, 15, 1, 1, 5];
+/// RFC 3414 §2.4: msgUserName is at most 32 octets.
+const MAX_USER_NAME: usize = 32;
 
 /// PDU types: the context-specific tag numbers of RFC 1157 §4.1 and RFC 3416 §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +95,8 @@ pub struct Message<'a> {
 /// The v3 header fields that matter here (RFC 3412 §6, RFC 3414 §2.4).
 #[derive(Debug, Clone, Copy)]
 pub struct V3Header<'a> {
+    /// msgID: a Report carries the msgID of the request it answers (RFC 3412 §7.1 step 3).
+    pub msg_id: i64,
     pub flags: u8,
     pub security_model: i64,
     /// msgUserName when the security model is USM (3), else empty.
@@ -157,7 +172,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message<'_>, SnmpError> {
         // RFC 3412 §6: SNMPv3Message.
         3 => {
             let mut global = msg.read_sequence()?;
-            let _msg_id = global.read_integer()?;
+            let msg_id = global.read_integer()?;
             let _max_size = global.read_integer()?;
             let flags = global.read_octet_string()?;
             let security_model = global.read_integer()?;
@@ -180,6 +195,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message<'_>, SnmpError> {
                 user_name = usm.read_octet_string()?;
             }
             let v3 = V3Header {
+                msg_id,
                 flags,
                 security_model,
                 user_name,
@@ -252,6 +268,9 @@ fn new_dissector() -> Box<dyn Dissector> {
 pub struct SnmpDissector {
     login_reported: bool,
     violations: u8,
+    /// The last v3 request from the flow's client that named a user: its msgID and user
+    /// name (kept in place, no allocation per request).
+    last_request: Option<(i64, [u8; MAX_USER_NAME], usize)>,
 }
 
 impl Dissector for SnmpDissector {
@@ -277,11 +296,63 @@ impl Dissector for SnmpDissector {
         if let Some(pdu) = msg.pdu {
             emit_pdu(&pdu, sender, out);
         }
+        if let Some(v3) = msg.v3 {
+            self.v3_refusal(dir, &v3, msg.pdu.as_ref(), out);
+        }
         data.len()
     }
 }
 
 impl SnmpDissector {
+    /// Remembers the user of a v3 request from the client; reports a Report to the client
+    /// that refuses the user or its key.
+    fn v3_refusal(
+        &mut self,
+        dir: Direction,
+        v3: &V3Header<'_>,
+        pdu: Option<&Pdu<'_>>,
+        out: &mut Vec<Observation>,
+    ) {
+        let is_report = pdu.is_some_and(|p| p.kind == PduType::REPORT);
+        if dir == Direction::ToServer && !is_report {
+            // The PDU of an authPriv request is encrypted: any such message is a request.
+            let name = v3.user_name;
+            let len = name.len().min(MAX_USER_NAME);
+            let mut user = [0u8; MAX_USER_NAME];
+            if let (Some(dst), Some(src)) = (user.get_mut(..len), name.get(..len)) {
+                dst.copy_from_slice(src);
+            }
+            if len > 0 {
+                self.last_request = Some((v3.msg_id, user, len));
+            }
+            return;
+        }
+        let Some(pdu) = pdu.filter(|_| is_report && dir == Direction::ToClient) else {
+            return;
+        };
+        let refused = pdu.varbinds().any(|(name, _)| {
+            name.starts_with(USM_STATS_WRONG_DIGESTS)
+                || name.starts_with(USM_STATS_UNKNOWN_USER_NAMES)
+        });
+        if !refused {
+            return;
+        }
+        let user = if !v3.user_name.is_empty() {
+            ber::display_text(v3.user_name)
+        } else {
+            match &self.last_request {
+                Some((id, user, len)) if *id == v3.msg_id => {
+                    ber::display_text(user.get(..*len).unwrap_or_default())
+                }
+                _ => String::new(),
+            }
+        };
+        out.push(Observation::AuthFailure {
+            user,
+            protocol: PROTOCOL,
+        });
+    }
+
     fn report_login(&mut self, msg: &Message<'_>, out: &mut Vec<Observation>) {
         if self.login_reported {
             return;

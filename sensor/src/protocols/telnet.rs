@@ -10,6 +10,13 @@
 //! mode send one key per segment; the bytes are gathered until CR or LF, bounded); after a
 //! `password:` prompt the client's next line is the password, which is only counted, never
 //! kept, and ends the login attempt.
+//!
+//! A refused attempt is recognised from what the server says next: within [`VERDICT_TEXT`]
+//! bytes of text after the password line, a refusal message ([`REFUSALS`]: "Login
+//! incorrect", "Authentication failure", ...) or a new user-name prompt gives one
+//! `AuthFailure` with the user typed at the prompt. The message may span segments (the
+//! current line's tail is kept across deliveries); whatever follows it, repeats included,
+//! belongs to no attempt until the next password line.
 
 use super::registry::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
@@ -35,6 +42,21 @@ const PROMPT_TAIL: usize = 32;
 const MAX_SUBNEGOTIATION: usize = 4096;
 /// Logins reported per flow; a brute-force session is flagged by the first few.
 const MAX_LOGINS: u8 = 8;
+/// Server text after a password line that may still carry the verdict; a session's output
+/// after a successful login is not read for refusals.
+const VERDICT_TEXT: u16 = 512;
+/// Server messages that refuse a login, matched case-insensitively within a line: Linux and
+/// BSD login(1) and PAM ("Login incorrect", "Authentication failure"), Cisco IOS ("% Login
+/// invalid", "% Authentication failed"), and devices' "Access denied" / "Login failed".
+/// At most [`PROMPT_TAIL`] bytes long.
+const REFUSALS: &[&[u8]] = &[
+    b"login incorrect",
+    b"login failed",
+    b"login invalid",
+    b"authentication failure",
+    b"authentication failed",
+    b"access denied",
+];
 /// Printable text the probe reads looking for a login prompt at its end.
 const PROBE_TEXT: usize = 2048;
 /// Plain text shorter than this without a prompt yet: the probe waits for more.
@@ -106,7 +128,11 @@ enum Prompt {
 /// Which prompt `line` (trailing blanks removed) ends with, case-insensitively.
 fn prompt(line: &[u8]) -> Option<Prompt> {
     let ends = |p: &[u8]| text::ends_with_ignore_case(line, p);
-    if ends(b"login:") || ends(b"username:") || ends(b"user name:") {
+    if ends(b"last login:") {
+        // The start of login(1)'s "Last login: <date>" after a successful login, when the
+        // line arrives in pieces: not a prompt.
+        None
+    } else if ends(b"login:") || ends(b"username:") || ends(b"user name:") {
         Some(Prompt::User)
     } else if ends(b"password:") {
         Some(Prompt::Password)
@@ -241,6 +267,20 @@ impl Tail {
         self.written = 0;
     }
 
+    /// Whether the current line ends with `suffix`, ASCII case-insensitively.
+    fn ends_with_ignore_case(&self, suffix: &[u8]) -> bool {
+        let n = suffix.len();
+        if n > PROMPT_TAIL || n > self.written {
+            return false;
+        }
+        let start = self.written - n;
+        suffix.iter().enumerate().all(|(i, want)| {
+            self.ring
+                .get((start + i) % PROMPT_TAIL)
+                .is_some_and(|b| b.eq_ignore_ascii_case(want))
+        })
+    }
+
     /// The kept bytes in order.
     fn ordered(&self) -> ([u8; PROMPT_TAIL], usize) {
         let mut line = [0u8; PROMPT_TAIL];
@@ -267,6 +307,14 @@ enum Login {
     AwaitPassword,
 }
 
+/// A password was sent: the server's answer is awaited.
+struct Verdict {
+    /// The user typed at the prompt of this attempt (empty when there was none).
+    user: String,
+    /// Server text bytes still read for the answer.
+    budget: u16,
+}
+
 /// Per-flow Telnet state.
 #[derive(Default)]
 pub struct Telnet {
@@ -283,6 +331,7 @@ pub struct Telnet {
     /// The client's last byte was CR, so a following LF or NUL ends nothing new.
     client_after_cr: bool,
     logins: u8,
+    verdict: Option<Verdict>,
 }
 
 impl Dissector for Telnet {
@@ -298,7 +347,7 @@ impl Dissector for Telnet {
                 let mut text = false;
                 for &b in data {
                     if let Some(b) = self.server.byte(b, out) {
-                        self.server_text(b);
+                        self.server_text(b, out);
                         text = true;
                     }
                 }
@@ -331,11 +380,12 @@ impl Dissector for Telnet {
             }
         }
         self.login = Login::Idle;
+        self.verdict = None;
     }
 }
 
 impl Telnet {
-    fn server_text(&mut self, b: u8) {
+    fn server_text(&mut self, b: u8, out: &mut Vec<Observation>) {
         if !self.banner_done {
             self.banner.push(b);
             if b == b'\n' && !self.banner.overflow {
@@ -346,6 +396,24 @@ impl Telnet {
             b'\r' | b'\n' => self.line.clear(),
             0 => {}
             _ => self.line.push(b),
+        }
+        if let Some(v) = &mut self.verdict {
+            v.budget = v.budget.saturating_sub(1);
+            if REFUSALS.iter().any(|r| self.line.ends_with_ignore_case(r)) {
+                self.refused(out);
+            } else if v.budget == 0 {
+                self.verdict = None;
+            }
+        }
+    }
+
+    /// The awaited attempt was refused: reported once.
+    fn refused(&mut self, out: &mut Vec<Observation>) {
+        if let Some(v) = self.verdict.take() {
+            out.push(Observation::AuthFailure {
+                user: v.user,
+                protocol: PROTOCOL,
+            });
         }
     }
 
@@ -358,10 +426,18 @@ impl Telnet {
         self.emit_banner(out);
         match p {
             Prompt::User => {
+                // Asked for a user name again right after a password: that password was
+                // refused (devices that re-prompt without a message).
+                self.refused(out);
                 self.login = Login::AwaitUser;
                 self.user_input.clear();
             }
-            Prompt::Password => self.login = Login::AwaitPassword,
+            Prompt::Password => {
+                // A new password prompt is a new exchange (passwd(1) asks several times):
+                // not read as a verdict on the last one.
+                self.verdict = None;
+                self.login = Login::AwaitPassword;
+            }
         }
         self.client_after_cr = false;
     }
@@ -424,10 +500,14 @@ impl Telnet {
                 if self.logins < MAX_LOGINS {
                     self.logins += 1;
                     out.push(Observation::CleartextLogin {
-                        user,
+                        user: user.clone(),
                         protocol: PROTOCOL,
                     });
                 }
+                self.verdict = Some(Verdict {
+                    user,
+                    budget: VERDICT_TEXT,
+                });
             }
             Login::AwaitPassword => {}
         }

@@ -8,7 +8,9 @@
 //! application data, or after a TLS 1.3 ServerHello.
 //!
 //! Observations:
-//! - ClientHello server_name (RFC 6066 §3) → the peer's `Hostname`, source "tls sni";
+//! - ClientHello server_name (RFC 6066 §3) → the peer's `Hostname`, source "tls sni"; and,
+//!   sent by the flow's client, a `Lookup` ("tls sni") of the name, once per connection (a
+//!   second ClientHello after HelloRetryRequest repeats it);
 //! - the first certificate of a cleartext Certificate message (TLS ≤ 1.2) → the sender's
 //!   `Description` "tls certificate subject: CN=..., O=...", and its CN as `Hostname` when
 //!   the CN is a plain DNS name.
@@ -109,6 +111,8 @@ struct Side {
     done: bool,
     /// A handshake message split across records (bounded by [`MAX_HANDSHAKE`]).
     pending: Vec<u8>,
+    /// A ClientHello was read from this side.
+    hello_seen: bool,
 }
 
 impl Side {
@@ -288,6 +292,15 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
     match msg_type {
         CLIENT_HELLO => match parse_client_hello(body) {
             Some(hello) => {
+                let first = !std::mem::replace(&mut side.hello_seen, true);
+                if first && ctx.sender == Subject::Client {
+                    if let Some(name) = hello.server_name.and_then(super::dns::lookup_name) {
+                        ctx.out.push(Observation::Lookup {
+                            name,
+                            via: "tls sni",
+                        });
+                    }
+                }
                 if let Some(name) = hello.server_name.and_then(hostname) {
                     ctx.out.push(Observation::Identity {
                         subject: ctx.peer,

@@ -8,7 +8,9 @@
 //! Apple...), and the dissector stops reading.
 //!
 //! Reported: each side's protocol version, the security types the server offers (so "None"
-//! is visible) and the desktop name, all as descriptions with their own sources.
+//! is visible) and the desktop name, all as descriptions with their own sources; and a
+//! failed SecurityResult after VNC Authentication (a wrong password) as an `AuthFailure`,
+//! without a user name (RFB has none).
 
 use super::registry::ProtocolSpec;
 use super::text::{wire_text, Cursor};
@@ -95,6 +97,8 @@ enum Server {
     Chosen,
     Challenge,
     Result,
+    /// 3.8: the reason string after a failed SecurityResult.
+    Reason,
     Init,
     Done,
 }
@@ -239,14 +243,24 @@ impl Vnc {
                 };
                 if result == 0 {
                     self.server = Server::Init;
-                    Step::Took(4)
-                } else if self.handshake() == Some(Handshake::V3_8) {
-                    self.failure_reason(data.get(4..).unwrap_or_default(), 4, out)
-                } else {
-                    self.server = Server::Done;
-                    Step::Took(4)
+                    return Step::Took(4);
                 }
+                // The response to the challenge was wrong (§7.2.2); with None there was no
+                // secret to refuse.
+                if self.security == Some(SEC_VNC_AUTH) {
+                    out.push(Observation::AuthFailure {
+                        user: String::new(),
+                        protocol: PROTOCOL,
+                    });
+                }
+                self.server = if self.handshake() == Some(Handshake::V3_8) {
+                    Server::Reason
+                } else {
+                    Server::Done
+                };
+                Step::Took(4)
             }
+            Server::Reason => self.failure_reason(data, 0, out),
             Server::Init => {
                 // §7.3.2 ServerInit: name-length then name-string.
                 let Some(name_len) = data

@@ -184,6 +184,92 @@ fn dns_answer_names_the_address_after_cnames() {
     }
 }
 
+fn lookup(name: &str) -> Observation {
+    Observation::Lookup {
+        name: name.to_string(),
+        via: "dns query",
+    }
+}
+
+/// tshark: standard query A www.cmu.edu from 27285 to 53.
+#[test]
+fn dns_query_from_the_client_is_a_lookup() {
+    assert_eq!(
+        run(Flavor::Dns, Direction::ToServer, &hex(CMU_QUERY)),
+        [lookup("www.cmu.edu")]
+    );
+    // Responses carry the question too: not a lookup.
+    for m in [CMU_RESPONSE, WIKI_A, WIKI_NXDOMAIN, TXT_RESPONSE] {
+        let out = run(Flavor::Dns, Direction::ToServer, &hex(m));
+        assert!(!out.iter().any(|o| matches!(o, Observation::Lookup { .. })));
+    }
+}
+
+#[test]
+fn dns_lookups_are_bounded_normalised_and_only_standard_queries() {
+    let questions = [
+        ("WWW.Evil.EXAMPLE", 1),
+        ("b.example", 28),
+        ("c.example", 1),
+        ("d.example", 1),
+        ("e.example", 1),
+    ];
+    assert_eq!(
+        run(
+            Flavor::Dns,
+            Direction::ToServer,
+            &build(0x0100, &questions, &[])
+        ),
+        [
+            lookup("www.evil.example"),
+            lookup("b.example"),
+            lookup("c.example"),
+            lookup("d.example"),
+        ]
+    );
+    let one = [("a.example", 1)];
+    // A query travelling from the flow's server names the wrong asker.
+    assert_eq!(
+        run(Flavor::Dns, Direction::ToClient, &build(0x0100, &one, &[])),
+        []
+    );
+    // RFC 1996 NOTIFY (opcode 4) and RFC 2136 UPDATE (opcode 5) ask for nothing.
+    for flags in [0x2000, 0x2800] {
+        assert_eq!(
+            run(Flavor::Dns, Direction::ToServer, &build(flags, &one, &[])),
+            []
+        );
+    }
+    // Multicast and link-local resolution are not DNS lookups.
+    assert_eq!(run(Flavor::Mdns, Direction::ToServer, &hex(MDNS_QUERY)), []);
+    assert_eq!(
+        run(Flavor::Llmnr, Direction::ToServer, &hex(LLMNR_QUERY)),
+        []
+    );
+    // The root asks for no name.
+    assert_eq!(
+        run(
+            Flavor::Dns,
+            Direction::ToServer,
+            &build(0x0100, &[("", 2)], &[])
+        ),
+        []
+    );
+}
+
+#[test]
+fn lookup_names_have_one_form() {
+    assert_eq!(lookup_name(b"Evil.Example."), Some("evil.example".into()));
+    assert_eq!(lookup_name(b"a\x00b.example"), Some("a?b.example".into()));
+    assert_eq!(lookup_name(b"_ldap._tcp.dc"), Some("_ldap._tcp.dc".into()));
+    assert_eq!(lookup_name(b"."), None);
+    assert_eq!(lookup_name(b""), None);
+    assert_eq!(lookup_name(b"10.1.2.3"), None);
+    assert_eq!(lookup_name(b"fe80::1"), None);
+    assert_eq!(lookup_name(&[b'a'; 254]), None);
+    assert!(lookup_name(&[b'a'; 253]).is_some());
+}
+
 #[test]
 fn dns_reverse_ptr() {
     let m = build(

@@ -26,6 +26,20 @@ fn login(user: &str) -> Observation {
     testing::login(PROTOCOL, user)
 }
 
+fn refused(user: &str) -> Observation {
+    Observation::AuthFailure {
+        user: user.to_string(),
+        protocol: PROTOCOL,
+    }
+}
+
+/// Only the `AuthFailure` observations of `out`.
+fn refusals(out: Vec<Observation>) -> Vec<Observation> {
+    out.into_iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .collect()
+}
+
 fn op(op: Operation) -> Observation {
     Observation::Operation {
         op,
@@ -415,8 +429,119 @@ fn multi_line_greeting_and_failed_login() {
         vec![
             server(Field::Description, "FileZilla Server 1.9.1", "ftp banner"),
             login("Admin"),
+            refused("Admin"),
         ]
     );
+}
+
+#[test]
+fn successful_logins_are_not_refusals() {
+    for conv in [DOWNLOAD_PASSIVE, RETR, NETBSD] {
+        assert_eq!(refusals(run(conv)), vec![]);
+    }
+}
+
+#[test]
+fn each_refused_attempt_on_one_connection_is_reported_once() {
+    // vsftpd-style replies; the last attempt succeeds.
+    let out = run_bytes(&[
+        (false, b"220 (vsFTPd 3.0.3)\r\n".to_vec()),
+        (true, b"USER admin\r\n".to_vec()),
+        (false, b"331 Please specify the password.\r\n".to_vec()),
+        (true, b"PASS a\r\n".to_vec()),
+        (false, b"530 Login incorrect.\r\n".to_vec()),
+        (true, b"USER root\r\n".to_vec()),
+        (false, b"331 Please specify the password.\r\n".to_vec()),
+        (true, b"PASS b\r\n".to_vec()),
+        // A multi-line refusal (RFC 959 §4.2) is one reply.
+        (
+            false,
+            b"530-Login incorrect.\r\n530 Try again.\r\n".to_vec(),
+        ),
+        (true, b"USER bob\r\n".to_vec()),
+        (false, b"331 Please specify the password.\r\n".to_vec()),
+        (true, b"PASS c\r\n".to_vec()),
+        (false, b"230 Login successful.\r\n".to_vec()),
+    ]);
+    assert_eq!(refusals(out), vec![refused("admin"), refused("root")]);
+}
+
+#[test]
+fn refused_user_and_the_pass_sent_anyway_are_one_attempt() {
+    // Pipelined: the server refuses the user name, then the password after it.
+    let out = run_bytes(&[
+        (true, b"USER guest\r\nPASS x\r\n".to_vec()),
+        (
+            false,
+            b"530 This FTP server is anonymous only.\r\n530 Login with USER first.\r\n".to_vec(),
+        ),
+    ]);
+    assert_eq!(out, vec![login("guest"), refused("guest")]);
+}
+
+#[test]
+fn pipelined_attempts_are_paired_with_their_replies() {
+    let out = run_bytes(&[
+        (
+            true,
+            b"USER a\r\nPASS 1\r\nUSER b\r\nPASS 2\r\nPWD\r\n".to_vec(),
+        ),
+        (
+            false,
+            concat!(
+                "331 Password required\r\n530 Login incorrect\r\n",
+                "331 Password required\r\n230 Logged in\r\n257 \"/\"\r\n"
+            )
+            .as_bytes()
+            .to_vec(),
+        ),
+    ]);
+    assert_eq!(refusals(out), vec![refused("a")]);
+}
+
+#[test]
+fn refusals_of_other_commands_and_syntax_errors_are_not_failed_logins() {
+    let out = run_bytes(&[
+        (false, b"220 ready\r\n".to_vec()),
+        (true, b"LIST\r\n".to_vec()),
+        (false, b"530 Please login with USER and PASS.\r\n".to_vec()),
+        (true, b"USER a\r\n".to_vec()),
+        (false, b"331 Password required\r\n".to_vec()),
+        (true, b"PASS\r\n".to_vec()),
+        // RFC 959 §4.2: 501 is a syntax error in the arguments, not a verdict.
+        (false, b"501 Syntax error\r\n".to_vec()),
+        // A reply nothing asked for (the server closing) pairs with nothing.
+        (false, b"530 Bye\r\n".to_vec()),
+    ]);
+    assert_eq!(refusals(out), vec![]);
+}
+
+#[test]
+fn preliminary_replies_do_not_answer_the_login() {
+    let out = run_bytes(&[
+        (true, b"USER a\r\n".to_vec()),
+        (false, b"331 Password required\r\n".to_vec()),
+        (true, b"PASS b\r\n".to_vec()),
+        (false, b"120 Wait a moment\r\n".to_vec()),
+        (false, b"530 Login incorrect\r\n".to_vec()),
+    ]);
+    assert_eq!(refusals(out), vec![refused("a")]);
+}
+
+#[test]
+fn a_gap_forgets_the_awaited_replies() {
+    let mut d = new();
+    let mut out = Vec::new();
+    let c = ctx();
+    d.parse(Direction::ToServer, b"USER a\r\nPASS b\r\n", &c, &mut out);
+    d.gap(Direction::ToClient);
+    d.parse(
+        Direction::ToClient,
+        b"x\r\n530 Login incorrect\r\n",
+        &c,
+        &mut out,
+    );
+    assert_eq!(refusals(out), vec![]);
 }
 
 #[test]

@@ -123,6 +123,13 @@ const CHUNKED_RESP: &str = "
     6e74656e743d225365617263682074686520776f726c64277320696e666f726d6174696f
 ";
 
+/// http/proxy.pcap tcp stream 0, client to server (115 bytes): an absolute-form target.
+const PROXY_REQ: &str = "
+    47455420485454503a2f2f62726f2e6f72672f20485454502f312e310d0a557365722d4167656e743a206375726c2f37
+    2e33332e300d0a486f73743a2062726f2e6f72670d0a4163636570743a202a2f2a0d0a50726f78792d436f6e6e656374
+    696f6e3a204b6565702d416c6976650d0a0d0a
+";
+
 fn c() -> FlowCtx {
     ctx(Transport::Tcp, "10.0.0.1:43090", "10.0.0.2:80")
 }
@@ -184,7 +191,7 @@ fn response_server_and_body_skipped() {
     assert_eq!(d.sides[1].state, State::Head);
 }
 
-/// tshark: "User-Agent: Wget/1.14 (darwin12.2.0)"; "Server: Apache/2.4.3 (Fedora)",
+/// tshark: "User-Agent: Wget/1.14 (darwin12.2.0)", "Host: bro.org"; "Server: Apache/2.4.3 (Fedora)",
 /// Content-Length 4705; the first 400 stream bytes hold the head and 98 body bytes.
 #[test]
 fn wget_and_apache() {
@@ -204,6 +211,7 @@ fn wget_and_apache() {
                 "Wget/1.14 (darwin12.2.0)",
                 "http user-agent"
             ),
+            host_lookup("bro.org"),
         ]
     );
     let resp = hex(WGET_RESP);
@@ -225,7 +233,8 @@ fn wget_and_apache() {
     assert_eq!(d.sides[1].state, State::Body(4705 - 98));
 }
 
-/// tshark: Firefox 3.6 on "X11; U; Linux x86_64 … Ubuntu/10.04 (lucid)"; the answer is a
+/// tshark: Firefox 3.6 on "X11; U; Linux x86_64 … Ubuntu/10.04 (lucid)", "Host:
+/// meta.wikimedia.org"; the answer is a
 /// 304 without Server header and without body.
 #[test]
 fn firefox_on_ubuntu_and_304() {
@@ -241,6 +250,7 @@ fn firefox_on_ubuntu_and_304() {
                 "http user-agent"
             ),
             id(Subject::Client, Field::Description, ua, "http user-agent"),
+            host_lookup("meta.wikimedia.org"),
         ]
     );
     let (d, out) = run(Direction::ToClient, &hex(FIREFOX_RESP));
@@ -264,12 +274,10 @@ fn head_response_has_no_body() {
     );
     assert_eq!(
         out,
-        [id(
-            Subject::Server,
-            Field::Description,
-            "gws",
-            "http server"
-        )]
+        [
+            host_lookup("www.google.com"),
+            id(Subject::Server, Field::Description, "gws", "http server")
+        ]
     );
     assert_eq!(d.sides[1].state, State::Head);
 }
@@ -316,11 +324,26 @@ fn chunk_framing_details() {
 }
 
 #[test]
+fn empty_response_body_is_followed_by_the_next_response() {
+    let msg = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nServer: x\r\n\r\n";
+    let (_, out) = run(Direction::ToClient, msg);
+    assert_eq!(
+        out,
+        [id(Subject::Server, Field::Description, "x", "http server")]
+    );
+}
+
+#[test]
 fn repeated_user_agent_reported_once() {
     let req = hex(FIREFOX_REQ);
     let twice = [&req[..], &req[..]].concat();
     let (_, out) = run(Direction::ToServer, &twice);
-    assert_eq!(out.len(), 2);
+    // User-Agent's OS and description once; the host once per request.
+    let lookups = out
+        .iter()
+        .filter(|o| matches!(o, Observation::Lookup { .. }))
+        .count();
+    assert_eq!((out.len(), lookups), (4, 2));
 }
 
 #[test]
@@ -491,4 +514,154 @@ fn never_panics_on_truncations_or_noise() {
     let msgs: Vec<Vec<u8>> = all.iter().map(|h| hex(h)).collect();
     let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
     never_panics(&SPEC, &c(), &refs);
+}
+
+fn host_lookup(name: &str) -> Observation {
+    Observation::Lookup {
+        name: name.to_string(),
+        via: "http host",
+    }
+}
+
+fn refused(user: &str) -> Observation {
+    Observation::AuthFailure {
+        user: user.to_string(),
+        protocol: "http",
+    }
+}
+
+/// Only the `Lookup` and `AuthFailure` observations of a conversation fed in order.
+fn detection_facts(segs: &[(Direction, &[u8])]) -> Vec<Observation> {
+    let mut d = HttpDissector::default();
+    let mut out = Vec::new();
+    for (dir, data) in segs {
+        assert_eq!(feed(&mut d, *dir, data, data.len(), &mut out), 0);
+    }
+    out.into_iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Observation::Lookup { .. } | Observation::AuthFailure { .. }
+            )
+        })
+        .collect()
+}
+
+/// tshark: "GET HTTP://bro.org/" with "Host: bro.org"; basic-auth-with-colon.pcap asks for
+/// "172.24.133.205:8000", an address, which names no domain.
+#[test]
+fn request_host_is_a_lookup() {
+    let (_, out) = run(Direction::ToServer, &hex(PROXY_REQ));
+    assert!(out.contains(&host_lookup("bro.org")));
+    let (_, out) = run(Direction::ToServer, &hex(BASIC_REQ));
+    assert!(!out.iter().any(|o| matches!(o, Observation::Lookup { .. })));
+    // Responses name nothing.
+    let (_, out) = run(Direction::ToClient, &hex(BASIC_RESP));
+    assert!(!out.iter().any(|o| matches!(o, Observation::Lookup { .. })));
+}
+
+#[test]
+fn the_target_authority_wins_over_host() {
+    let req = |r: &[u8]| detection_facts(&[(Direction::ToServer, r)]);
+    // RFC 9112 §3.2.2: the absolute-form authority, user info and port dropped.
+    assert_eq!(
+        req(b"GET http://user:pw@C2.Example:8080/x?y HTTP/1.1\r\nHost: other.example\r\n\r\n"),
+        [host_lookup("c2.example")]
+    );
+    // RFC 9112 §3.2.3: CONNECT's authority-form.
+    assert_eq!(
+        req(b"CONNECT tunnel.example:443 HTTP/1.1\r\nHost: tunnel.example:443\r\n\r\n"),
+        [host_lookup("tunnel.example")]
+    );
+    assert_eq!(
+        req(b"GET / HTTP/1.1\r\nHost: Www.Example.:80\r\n\r\n"),
+        [host_lookup("www.example")]
+    );
+    // Address literals and HTTP/1.0 without Host name nothing.
+    for r in [
+        &b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n",
+        b"GET http://192.0.2.1/ HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a:b\r\n\r\n",
+    ] {
+        assert_eq!(req(r), [], "{}", String::from_utf8_lossy(r));
+    }
+    // Requests sent by the flow's server (sides guessed wrong) would name the wrong asker.
+    assert_eq!(
+        detection_facts(&[(
+            Direction::ToClient,
+            b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+        )]),
+        []
+    );
+}
+
+#[test]
+fn refused_credentials_are_paired_with_their_requests() {
+    // Pipelined: Basic admin (401), Basic root (200), Bearer (403), no credentials (401:
+    // the challenge, not a refusal). "YWRtaW46eA==" is admin:x, "cm9vdDp5" root:y.
+    let requests = concat!(
+        "GET /a HTTP/1.1\r\nHost: plc\r\nAuthorization: Basic YWRtaW46eA==\r\n\r\n",
+        "GET /b HTTP/1.1\r\nHost: plc\r\nAuthorization: Basic cm9vdDp5\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: plc\r\nAuthorization: Bearer abc.def\r\n\r\n",
+        "GET /d HTTP/1.1\r\nHost: plc\r\n\r\n",
+    );
+    let responses = concat!(
+        "HTTP/1.1 100 Continue\r\n\r\n",
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 2\r\n\r\nno",
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n",
+    );
+    let facts = detection_facts(&[
+        (Direction::ToServer, requests.as_bytes()),
+        (Direction::ToClient, responses.as_bytes()),
+    ]);
+    let refusals: Vec<_> = facts
+        .into_iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .collect();
+    assert_eq!(refusals, [refused("admin"), refused("")]);
+}
+
+#[test]
+fn handshake_challenges_are_not_refusals() {
+    let refusals = |req: &str, resp: &str| -> usize {
+        detection_facts(&[
+            (Direction::ToServer, req.as_bytes()),
+            (Direction::ToClient, resp.as_bytes()),
+        ])
+        .iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .count()
+    };
+    // [MS-NTHT] §2: NEGOTIATE_MESSAGE answered by a 401 carrying the CHALLENGE_MESSAGE.
+    let ntlm = "GET / HTTP/1.1\r\nAuthorization: NTLM TlRMTVNTUAABAAAAB4IIAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n";
+    let next = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM TlRMTVNTUAACAAAA\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(refusals(ntlm, next), 0);
+    // The AUTHENTICATE_MESSAGE refused: a bare challenge again.
+    let again = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(refusals(ntlm, again), 1);
+    // RFC 7616 §3.3: stale=true means right credentials, old nonce.
+    let digest = "GET / HTTP/1.1\r\nAuthorization: Digest username=\"u\", nonce=\"n\"\r\n\r\n";
+    let stale = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"r\", nonce=\"m\", stale=TRUE\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(refusals(digest, stale), 0);
+    // RFC 9110 §15.5.8: the proxy refuses Proxy-Authorization with 407; a 407 says nothing
+    // about the origin server's credentials.
+    let proxy = "GET http://a.example/ HTTP/1.1\r\nProxy-Authorization: Basic YWRtaW46eA==\r\n\r\n";
+    let origin = "GET / HTTP/1.1\r\nAuthorization: Basic YWRtaW46eA==\r\n\r\n";
+    let p407 = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(refusals(proxy, p407), 1);
+    assert_eq!(refusals(origin, p407), 0);
+}
+
+#[test]
+fn authorities() {
+    assert_eq!(host_of(b"a.example:80"), Some(&b"a.example"[..]));
+    assert_eq!(host_of(b"u:p@a.example"), Some(&b"a.example"[..]));
+    assert_eq!(host_of(b"[::1]:80"), None);
+    assert_eq!(host_of(b"a.example:8x"), None);
+    assert_eq!(host_of(b":80"), None);
+    assert_eq!(host_of(b""), None);
 }

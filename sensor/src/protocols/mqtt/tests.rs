@@ -223,6 +223,85 @@ fn v5_expected() -> Vec<Observation> {
     ]
 }
 
+fn refusals(msgs: &[(Direction, &str)]) -> Vec<Observation> {
+    run(msgs)
+        .into_iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .collect()
+}
+
+fn refused(user: &str) -> Observation {
+    Observation::AuthFailure {
+        user: user.to_owned(),
+        protocol: "mqtt",
+    }
+}
+
+/// The CONNECTs of the captures answered by refusing CONNACKs (3.1.1 §3.2.2.3 return codes;
+/// 5.0 §3.2.2.2 reason codes, with an empty property list).
+#[test]
+fn refused_credentials_are_an_auth_failure_with_the_user() {
+    // Accepted in the captures: nothing.
+    assert_eq!(
+        refusals(&[(TO_SERVER, V311_CONNECT), (TO_CLIENT, V311_CONNACK)]),
+        []
+    );
+    assert_eq!(refusals(V5_CONVERSATION), []);
+    assert_eq!(
+        refusals(&[(TO_SERVER, JPEG_CONNECT), (TO_CLIENT, JPEG_CONNACK)]),
+        []
+    );
+    // 4 bad user name or password, 5 not authorized.
+    for connack in ["20020004", "20020005"] {
+        assert_eq!(
+            refusals(&[(TO_SERVER, V311_CONNECT), (TO_CLIENT, connack)]),
+            [refused("user")]
+        );
+        assert_eq!(
+            refusals(&[(TO_SERVER, V31_CONNECT), (TO_CLIENT, connack)]),
+            [refused("user")]
+        );
+    }
+    // 2 identifier rejected, 3 server unavailable: not about credentials.
+    for connack in ["20020002", "20020003"] {
+        assert_eq!(
+            refusals(&[(TO_SERVER, V311_CONNECT), (TO_CLIENT, connack)]),
+            []
+        );
+    }
+    // 0x86 Bad User Name or Password, 0x87 Not authorized; 0x8C Bad authentication method.
+    for (connack, expected) in [
+        ("2003008600", vec![refused("user")]),
+        ("2003008700", vec![refused("user")]),
+        ("2003008c00", vec![]),
+    ] {
+        assert_eq!(
+            refusals(&[(TO_SERVER, JPEG_CONNECT), (TO_CLIENT, connack)]),
+            expected
+        );
+    }
+}
+
+#[test]
+fn refusal_without_credentials_or_connect_is_not_an_auth_failure() {
+    // zeek-mqtt.pcap's CONNECT carries no user name or password.
+    assert_eq!(
+        refusals(&[(TO_SERVER, ZEEK_CONNECT), (TO_CLIENT, "20020005")]),
+        []
+    );
+    // A capture that starts at the CONNACK.
+    assert_eq!(refusals(&[(TO_CLIENT, "20020005")]), []);
+    // One CONNACK answers one CONNECT.
+    assert_eq!(
+        refusals(&[
+            (TO_SERVER, V311_CONNECT),
+            (TO_CLIENT, "20020004"),
+            (TO_CLIENT, "20020004"),
+        ]),
+        [refused("user")]
+    );
+}
+
 #[test]
 fn mqtt5_properties_will_topic_and_publish() {
     assert_eq!(run(V5_CONVERSATION), v5_expected());

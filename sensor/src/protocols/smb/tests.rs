@@ -244,6 +244,163 @@ fn byte_by_byte_delivery_gives_the_same_result() {
     assert_eq!(run_bytes(&byte_by_byte(MB2_SMB1)), mb2_expected());
 }
 
+fn refused(account: &str) -> Observation {
+    Observation::AuthFailure {
+        user: account.to_string(),
+        protocol: PROTOCOL,
+    }
+}
+
+fn refusals(out: Vec<Observation>) -> Vec<Observation> {
+    out.into_iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .collect()
+}
+
+/// MB2_SMB1 with the response to `frame_marker`'s session setup given `status` (LE hex of
+/// the NTSTATUS, [MS-CIFS] §2.2.3.1) instead of STATUS_SUCCESS.
+fn mb2_answered(frame_marker: &str, status: &str) -> Vec<(bool, Vec<u8>)> {
+    MB2_SMB1
+        .iter()
+        .map(|(to_server, h)| {
+            let h = h.to_string();
+            let h = if h.contains(frame_marker) {
+                h.replacen("ff534d427300000000", &format!("ff534d4273{status}"), 1)
+            } else {
+                h
+            };
+            (*to_server, hex(&h))
+        })
+        .collect()
+}
+
+/// 3721 authenticates as PANELPC02\Administrator (tshark ntlmssp.auth.domain,
+/// ntlmssp.auth.username) and 3723 accepts it; 3709 is anonymous.
+#[test]
+fn refused_ntlm_logon_names_the_account() {
+    assert_eq!(refusals(run(MB2_SMB1)), []);
+    // 3723 (MID 0x4001 like 3721) answering STATUS_LOGON_FAILURE, STATUS_ACCOUNT_LOCKED_OUT.
+    for status in ["6d0000c0", "340200c0"] {
+        assert_eq!(
+            refusals(run_bytes(&mb2_answered("0330400104ff00e8", status))),
+            [refused("PANELPC02\\Administrator")]
+        );
+    }
+    // STATUS_ACCESS_DENIED is not a verdict on the password.
+    assert_eq!(
+        refusals(run_bytes(&mb2_answered("0330400104ff00e8", "220000c0"))),
+        []
+    );
+    // 3710 refusing the anonymous 3709: no account was tried.
+    assert_eq!(
+        refusals(run_bytes(&mb2_answered("02e0800004ff00e8", "6d0000c0"))),
+        []
+    );
+}
+
+/// One SMB2 message in a direct-TCP frame ([MS-SMB2] §2.1, §2.2.1.2): `body` after the
+/// 64-byte header.
+fn smb2_frame(status: u32, reply: bool, message_id: u64, body: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::new();
+    msg.extend_from_slice(SMB2_MAGIC);
+    msg.extend_from_slice(&64u16.to_le_bytes()); // StructureSize
+    msg.extend_from_slice(&[0; 2]); // CreditCharge
+    msg.extend_from_slice(&status.to_le_bytes());
+    msg.extend_from_slice(&SMB2_SESSION_SETUP.to_le_bytes());
+    msg.extend_from_slice(&1u16.to_le_bytes()); // Credit
+    let flags = if reply { SMB2_FLAGS_SERVER_TO_REDIR } else { 0 };
+    msg.extend_from_slice(&flags.to_le_bytes());
+    msg.extend_from_slice(&[0; 4]); // NextCommand
+    msg.extend_from_slice(&message_id.to_le_bytes());
+    msg.resize(SMB2_HEADER, 0);
+    msg.extend_from_slice(body);
+    let mut frame = vec![0, 0];
+    frame.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&msg);
+    frame
+}
+
+/// The NTLMSSP AUTHENTICATE of frame 3721, as an SMB2 SESSION_SETUP request would carry it
+/// ([MS-SMB2] §2.2.5: the security buffer at offset 88).
+fn smb2_authenticate(message_id: u64) -> Vec<u8> {
+    let smb1 = hex(MB2_SMB1
+        .iter()
+        .find(|(_, h)| h.contains("033040010cff"))
+        .unwrap()
+        .1);
+    let at = smb1
+        .windows(8)
+        .position(|w| w == NTLMSSP_SIGNATURE)
+        .unwrap();
+    let blob = &smb1[at..];
+    let mut body = Vec::new();
+    body.extend_from_slice(&25u16.to_le_bytes()); // StructureSize
+    body.extend_from_slice(&[0, 1]); // Flags, SecurityMode
+    body.extend_from_slice(&[0; 8]); // Capabilities, Channel
+    body.extend_from_slice(&88u16.to_le_bytes()); // SecurityBufferOffset
+    body.extend_from_slice(&(blob.len() as u16).to_le_bytes());
+    body.extend_from_slice(&[0; 8]); // PreviousSessionId
+    body.extend_from_slice(blob);
+    smb2_frame(0, false, message_id, &body)
+}
+
+#[test]
+fn refused_smb2_session_setup_is_paired_by_message_id() {
+    // [MS-SMB2] §2.2.6 SESSION_SETUP response without a security buffer.
+    let empty = [9, 0, 0, 0, 72, 0, 0, 0];
+    let logon_failure = 0xC000_006D;
+    let out = run_bytes(&[
+        (true, smb2_authenticate(2)),
+        (false, smb2_frame(logon_failure, true, 2, &empty)),
+    ]);
+    assert_eq!(refusals(out), [refused("PANELPC02\\Administrator")]);
+    // A response to another message, then success: nothing.
+    let out = run_bytes(&[
+        (true, smb2_authenticate(3)),
+        (false, smb2_frame(logon_failure, true, 2, &empty)),
+        (false, smb2_frame(0, true, 3, &empty)),
+        (false, smb2_frame(logon_failure, true, 3, &empty)),
+    ]);
+    assert_eq!(refusals(out), []);
+}
+
+/// [MS-CIFS] §2.2.4.53.1 Session Setup AndX request without extended security (WordCount
+/// 13, OEM strings), answered with the DOS error ERRSRV/ERRbadpw (§2.2.2.4).
+#[test]
+fn refused_smb1_plain_logon_names_the_account() {
+    let header = |reply: bool, status: [u8; 4], flags2: u16| {
+        let mut h = Vec::new();
+        h.extend_from_slice(SMB1_MAGIC);
+        h.push(SMB1_COM_SESSION_SETUP_ANDX);
+        h.extend_from_slice(&status);
+        h.push(if reply { SMB1_FLAGS_REPLY } else { 0 });
+        h.extend_from_slice(&flags2.to_le_bytes());
+        h.resize(30, 0);
+        h.extend_from_slice(&7u16.to_le_bytes()); // MID
+        h
+    };
+    let mut request = header(false, [0; 4], 0);
+    request.push(13);
+    let mut words = [0u8; 26];
+    words[0] = 0xff; // no AndX
+    words[14] = 3; // OEMPasswordLen
+    words[16] = 0; // UnicodePasswordLen
+    request.extend_from_slice(&words);
+    let bytes = b"pw\0admin\0WORKGROUP\0Unix\0Samba\0";
+    request.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    request.extend_from_slice(bytes);
+    let mut response = header(true, [ERRSRV, 0, 2, 0], 0);
+    response.extend_from_slice(&[0, 0, 0]); // WordCount 0, ByteCount 0
+    let frame = |m: Vec<u8>| {
+        let mut f = vec![0, 0];
+        f.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        f.extend_from_slice(&m);
+        f
+    };
+    let out = run_bytes(&[(true, frame(request)), (false, frame(response))]);
+    assert_eq!(refusals(out), [refused("WORKGROUP\\admin")]);
+}
+
 #[test]
 fn other_commands_say_nothing() {
     assert!(run(HART_445).is_empty());

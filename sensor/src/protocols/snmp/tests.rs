@@ -29,6 +29,8 @@ const V3_DISCOVERY: &str = "303d02010330100204207b2f7202024000040104020103041030
 const V3_GET_NEXT: &str = "307902010330100204207b2f72020240000401040201030431302f040d80001f8880a9498e5e3a2c30430201dd0201dd0408757365726e616d65040c0000000000000000000000000400302f040d80001f8880a9498e5e3a2c30430400a11c0204207b2f72020100020100300e300c06082b060102010106000500";
 /// snmpv3_get_next.pcap frame 4: get-response sysLocation.0.
 const V3_RESPONSE: &str = "306d02010330100204207b2f720202400004010002010304253023040d80001f8880a9498e5e3a2c30430201dd0201dd0408757365726e616d6504000400302f040d80001f8880a9498e5e3a2c30430400a21c0204207b2f72020100020100300e300c06082b060102010106000400";
+/// snmpv3_get_next.pcap frame 2: the discovery Report (usmStats counter, empty user).
+const V3_DISCOVERY_REPORT: &str = "306a02010330100204207b2f7202024000040100020103041d301b040d80001f8880a9498e5e3a2c30430201dd0201dd0400040004003034040d80001f8880a9498e5e3a2c30430400a8210204207b2f720201000201003013301106092b060106030f010100410400000003";
 /// snmpv1-trap-wiresharkwiki.pcap frame 1: v1 coldStart trap, agent-addr 127.0.0.1.
 const V1_TRAP: &str = "303802010004067075626c6963a42b06092b060104010401021540047f000001020100020100430100300f300d06082b06010201020100020121";
 /// snmpv2_get_next.pcap frame 1: v2c get-next-request with community "[R0_C@cti!]".
@@ -45,6 +47,7 @@ const ALL: &[&str] = &[
     V1_SYSNAME,
     V1_SET,
     V3_DISCOVERY,
+    V3_DISCOVERY_REPORT,
     V3_GET_NEXT,
     V3_RESPONSE,
     V1_TRAP,
@@ -346,5 +349,137 @@ fn description_facts_are_conservative() {
             .firmware
             .as_deref(),
         Some("2.1.4")
+    );
+}
+
+/// A BER TLV with a short-form length (X.690 §8.1.3.4); everything here is short.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    assert!(content.len() < 128);
+    let mut v = vec![tag, content.len() as u8];
+    v.extend_from_slice(content);
+    v
+}
+
+fn int(n: u8) -> Vec<u8> {
+    tlv(0x02, &[n])
+}
+
+/// An SNMPv3 message (RFC 3412 §6) with USM parameters (RFC 3414 §2.4), plaintext scoped
+/// PDU of context tag `pdu_tag` (RFC 3416 §3) holding one varbind `oid` = Counter32 1.
+fn v3_message(msg_id: u8, flags: u8, user: &[u8], pdu_tag: u8, oid: &[u8]) -> Vec<u8> {
+    let engine = tlv(0x04, &[0x80, 0, 0x1f, 0x88, 0x80, 1, 2, 3, 4]);
+    let header = [
+        int(msg_id),
+        tlv(0x02, &[0x00, 0xff, 0xe3]),
+        tlv(0x04, &[flags]),
+        int(3),
+    ]
+    .concat();
+    let usm = tlv(
+        0x30,
+        &[
+            engine.clone(),
+            int(1),
+            int(2),
+            tlv(0x04, user),
+            tlv(0x04, &[]),
+            tlv(0x04, &[]),
+        ]
+        .concat(),
+    );
+    let varbind = tlv(0x30, &[tlv(0x06, oid), tlv(0x41, &[1])].concat());
+    let pdu = tlv(
+        0xa0 | pdu_tag,
+        &[int(9), int(0), int(0), tlv(0x30, &varbind)].concat(),
+    );
+    let scoped = tlv(0x30, &[engine, tlv(0x04, &[]), pdu].concat());
+    tlv(
+        0x30,
+        &[int(3), tlv(0x30, &header), tlv(0x04, &usm), scoped].concat(),
+    )
+}
+
+/// usmStatsWrongDigests.0, usmStatsUnknownUserNames.0, usmStatsNotInTimeWindows.0 (RFC 3414
+/// §5), sysLocation.0.
+const WRONG_DIGESTS: &[u8] = &[0x2b, 6, 1, 6, 3, 15, 1, 1, 5, 0];
+const UNKNOWN_USER: &[u8] = &[0x2b, 6, 1, 6, 3, 15, 1, 1, 3, 0];
+const NOT_IN_TIME: &[u8] = &[0x2b, 6, 1, 6, 3, 15, 1, 1, 2, 0];
+const SYS_LOCATION: &[u8] = &[0x2b, 6, 1, 2, 1, 1, 6, 0];
+
+const TO_SERVER: Direction = Direction::ToServer;
+const TO_CLIENT: Direction = Direction::ToClient;
+
+fn refusals(msgs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
+    let mut d = (SPEC.new)();
+    msgs.iter()
+        .flat_map(|(dir, m)| datagram(d.as_mut(), *dir, &ctx(161), m))
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .collect()
+}
+
+fn refused(user: &str) -> Observation {
+    Observation::AuthFailure {
+        user: user.to_owned(),
+        protocol: "snmp",
+    }
+}
+
+#[test]
+fn usm_reports_refusing_user_or_key_are_auth_failures() {
+    // authNoPriv, reportable (RFC 3412 §6.4 msgFlags 0x05) get-next from "operator".
+    let request = |id| v3_message(id, 0x05, b"operator", 1, SYS_LOCATION);
+    // The Report names the user itself.
+    assert_eq!(
+        refusals(&[
+            (TO_SERVER, request(7)),
+            (
+                TO_CLIENT,
+                v3_message(7, 0x00, b"operator", 8, WRONG_DIGESTS)
+            ),
+        ]),
+        [refused("operator")]
+    );
+    // The Report leaves the user out: the request with the same msgID names it.
+    assert_eq!(
+        refusals(&[
+            (TO_SERVER, request(8)),
+            (TO_CLIENT, v3_message(8, 0x00, b"", 8, UNKNOWN_USER)),
+        ]),
+        [refused("operator")]
+    );
+    assert_eq!(
+        refusals(&[
+            (TO_SERVER, request(8)),
+            (TO_CLIENT, v3_message(9, 0x00, b"", 8, UNKNOWN_USER)),
+        ]),
+        [refused("")]
+    );
+}
+
+#[test]
+fn discovery_reports_and_responses_are_not_auth_failures() {
+    // snmpv3_get_next.pcap: discovery, its Report, then the request and its response.
+    let real = |h: &str| hex(h);
+    assert_eq!(
+        refusals(&[
+            (TO_SERVER, real(V3_DISCOVERY)),
+            (TO_CLIENT, real(V3_DISCOVERY_REPORT)),
+            (TO_SERVER, real(V3_GET_NEXT)),
+            (TO_CLIENT, real(V3_RESPONSE)),
+        ]),
+        []
+    );
+    // RFC 3414 §4 time synchronisation.
+    assert_eq!(
+        refusals(&[(TO_CLIENT, v3_message(7, 0x00, b"operator", 8, NOT_IN_TIME))]),
+        []
+    );
+    // A refusing Report sent by the flow's client would name the wrong side.
+    assert_eq!(
+        refusals(&[(
+            TO_SERVER,
+            v3_message(7, 0x00, b"operator", 8, WRONG_DIGESTS)
+        )]),
+        []
     );
 }

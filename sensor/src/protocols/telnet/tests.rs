@@ -22,6 +22,46 @@ fn login(user: &str) -> Observation {
     testing::login(PROTOCOL, user)
 }
 
+fn refused(user: &str) -> Observation {
+    Observation::AuthFailure {
+        user: user.to_string(),
+        protocol: PROTOCOL,
+    }
+}
+
+/// Only the `AuthFailure` observations of `out`.
+fn refusals(out: Vec<Observation>) -> Vec<Observation> {
+    out.into_iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .collect()
+}
+
+/// Text segments of a conversation, `(to_server, text)`.
+fn text(segs: &[(bool, &str)]) -> Vec<(bool, Vec<u8>)> {
+    segs.iter()
+        .map(|(d, t)| (*d, t.as_bytes().to_vec()))
+        .collect()
+}
+
+/// Two refused attempts as Linux login(1) answers them, then a successful one.
+const LINUX_TWO_REFUSED: &[(bool, &str)] = &[
+    (false, "Ubuntu 22.04 LTS\r\nplc login: "),
+    (true, "root\r\n"),
+    (false, "Password: "),
+    (true, "toor\r\n"),
+    (false, "\r\n"),
+    (false, "\r\nLogin incorrect\r\nplc login: "),
+    (true, "admin\r\n"),
+    (false, "Password: "),
+    (true, "admin\r\n"),
+    (false, "\r\nLogin incor"),
+    (false, "rect\r\nplc login: "),
+    (true, "op\r\n"),
+    (false, "Password: "),
+    (true, "secret\r\n"),
+    (false, "\r\nLast login: Mon Jan  1 00:00:00 2024\r\n$ "),
+];
+
 // suricata-verify tests/telnet/telnet-01/telnet.pcap, tcp.stream 0, up to the shell prompt.
 const OPENBSD_LOGIN: &[(bool, &str)] = &[
     (
@@ -128,6 +168,94 @@ fn real_login_banner_and_user() {
             login("fake"),
         ]
     );
+}
+
+#[test]
+fn successful_login_is_not_a_refusal() {
+    assert_eq!(refusals(run(OPENBSD_LOGIN)), vec![]);
+}
+
+#[test]
+fn each_refused_attempt_is_reported_once_with_its_user() {
+    let out = run_bytes(&text(LINUX_TWO_REFUSED));
+    assert_eq!(
+        out,
+        vec![
+            Observation::Identity {
+                subject: Subject::Server,
+                field: Field::Description,
+                value: "Ubuntu 22.04 LTS".to_string(),
+                source: "telnet banner",
+            },
+            Observation::Identity {
+                subject: Subject::Server,
+                field: Field::Os,
+                value: "Ubuntu".to_string(),
+                source: "telnet banner",
+            },
+            login("root"),
+            refused("root"),
+            login("admin"),
+            refused("admin"),
+            login("op"),
+        ]
+    );
+    // Split across segments at every byte: the same.
+    let bytes: Vec<(bool, Vec<u8>)> = text(LINUX_TWO_REFUSED)
+        .into_iter()
+        .flat_map(|(d, t)| t.into_iter().map(move |b| (d, vec![b])))
+        .collect();
+    assert_eq!(run_bytes(&bytes), out);
+}
+
+#[test]
+fn a_repeated_message_is_one_refusal() {
+    let out = run_bytes(&text(&[
+        (false, "Username: "),
+        (true, "admin\r\n"),
+        (false, "Password: "),
+        (true, "x\r\n"),
+        (false, "\r\n% Access denied\r\n% ACCESS DENIED\r\n"),
+        (false, "Access denied\r\n"),
+    ]));
+    assert_eq!(refusals(out), vec![refused("admin")]);
+}
+
+#[test]
+fn a_new_user_prompt_after_the_password_is_a_refusal() {
+    let out = run_bytes(&text(&[
+        (false, "Username: "),
+        (true, "admin\r\n"),
+        (false, "Password: "),
+        (true, "x\r\n"),
+        (false, "\r\n\r\nUsername: "),
+    ]));
+    assert_eq!(refusals(out), vec![refused("admin")]);
+}
+
+#[test]
+fn refusal_words_outside_a_verdict_are_ignored() {
+    let mut session = vec![
+        (false, "login: ".to_string()),
+        (true, "op\r\n".to_string()),
+        (false, "Password: ".to_string()),
+        (true, "secret\r\n".to_string()),
+        (false, format!("\r\n{}\r\n$ ", "-".repeat(600))),
+        // Output of a command long after the login.
+        (false, "cat: /etc/shadow: Access denied\r\n$ ".to_string()),
+        // passwd(1) asks for several passwords: not a refusal of the first.
+        (false, "Current password: ".to_string()),
+        (true, "secret\r\n".to_string()),
+        (false, "New password: ".to_string()),
+        (true, "n3w\r\n".to_string()),
+    ];
+    // Before any login exchange.
+    session.insert(0, (false, "Access denied\r\n".to_string()));
+    let segs: Vec<(bool, Vec<u8>)> = session
+        .into_iter()
+        .map(|(d, t)| (d, t.into_bytes()))
+        .collect();
+    assert_eq!(refusals(run_bytes(&segs)), vec![]);
 }
 
 #[test]

@@ -105,6 +105,7 @@ fn tls12_sni_and_certificate() {
     assert_eq!(
         out,
         vec![
+            sni_lookup("hmi-01.plant.example"),
             id(
                 Subject::Server,
                 Field::Hostname,
@@ -176,13 +177,77 @@ fn tls13_stops_after_server_hello() {
     assert!(!d.client.done);
     assert_eq!(
         out,
-        vec![id(
-            Subject::Server,
-            Field::Hostname,
-            "scada.example.org",
-            "tls sni"
-        )]
+        vec![
+            sni_lookup("scada.example.org"),
+            id(
+                Subject::Server,
+                Field::Hostname,
+                "scada.example.org",
+                "tls sni"
+            )
+        ]
     );
+}
+
+fn sni_lookup(name: &str) -> Observation {
+    Observation::Lookup {
+        name: name.to_string(),
+        via: "tls sni",
+    }
+}
+
+/// A TLS 1.2 ClientHello record (RFC 5246 §7.4.1.2) with one server_name (RFC 6066 §3).
+fn client_hello(sni: &[u8]) -> Vec<u8> {
+    let len16 = |n: usize| (n as u16).to_be_bytes();
+    let mut name_list = vec![0]; // host_name
+    name_list.extend_from_slice(&len16(sni.len()));
+    name_list.extend_from_slice(sni);
+    let mut ext = len16(name_list.len()).to_vec();
+    ext.extend_from_slice(&name_list);
+    let mut exts = vec![0, 0]; // server_name
+    exts.extend_from_slice(&len16(ext.len()));
+    exts.extend_from_slice(&ext);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[0x11; 32]); // random
+    body.push(0); // legacy_session_id
+    body.extend_from_slice(&[0, 2, 0xc0, 0x2f]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&len16(exts.len()));
+    body.extend_from_slice(&exts);
+    let mut msg = vec![CLIENT_HELLO, 0];
+    msg.extend_from_slice(&len16(body.len()));
+    msg.extend_from_slice(&body);
+    let mut record = vec![HANDSHAKE, 3, 1];
+    record.extend_from_slice(&len16(msg.len()));
+    record.extend_from_slice(&msg);
+    record
+}
+
+#[test]
+fn sni_lookup_once_from_the_client_normalised() {
+    let lookups = |out: Vec<Observation>| -> Vec<Observation> {
+        out.into_iter()
+            .filter(|o| matches!(o, Observation::Lookup { .. }))
+            .collect()
+    };
+    // A second ClientHello (after a HelloRetryRequest, RFC 8446 §4.1.4) repeats the name.
+    let mut d = TlsDissector::default();
+    let mut out = Vec::new();
+    let hello = client_hello(b"C2.Evil.Example");
+    feed(&mut d, Direction::ToServer, &hello, usize::MAX, &mut out);
+    feed(&mut d, Direction::ToServer, &hello, usize::MAX, &mut out);
+    assert_eq!(lookups(out), vec![sni_lookup("c2.evil.example")]);
+    // A ClientHello from the flow's server would name the wrong asker.
+    let mut d = TlsDissector::default();
+    let mut out = Vec::new();
+    feed(&mut d, Direction::ToClient, &hello, usize::MAX, &mut out);
+    assert_eq!(lookups(out), vec![]);
+    // RFC 6066 §3 forbids address literals; they name no domain.
+    let mut d = TlsDissector::default();
+    let mut out = Vec::new();
+    let hello = client_hello(b"192.0.2.7");
+    feed(&mut d, Direction::ToServer, &hello, usize::MAX, &mut out);
+    assert_eq!(lookups(out), vec![]);
 }
 
 #[test]

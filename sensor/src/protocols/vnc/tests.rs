@@ -68,6 +68,16 @@ const MAC_TO_LINUX: &[(bool, &str)] = &[
         ),
     ),
 ];
+// zeek testing/btest/Traces/rfb/vnc-mac-to-linux.pcap, tcp.stream 2: server 3.8, client
+// 3.3, VNC Authentication refused (vnc.auth_result 1, no reason in 3.3).
+const MAC_TO_LINUX_REFUSED: &[(bool, &str)] = &[
+    (false, "524642203030332e3030380a"),         // 19
+    (true, "524642203030332e3030330a"),          // 22
+    (false, "00000002"),                         // 24
+    (false, "473cfeca88e359d99386294c2dab8fd2"), // 26
+    (true, "8dce38a5b08a1e3797de5383e6e1027a"),  // 28
+    (false, "00000001"),                         // 29
+];
 // zeek testing/btest/Traces/rfb/vnc-scanner.pcap: 3.8, failed VNC auth with a reason.
 const SCANNER: &[(bool, &str)] = &[
     (false, "524642203030332e3030380a"),         // 4
@@ -146,13 +156,53 @@ fn failed_authentication_with_reason() {
                 "vnc security types: VNC Authentication, Tight",
                 "vnc security types"
             ),
+            refused(),
         ]
     );
 }
 
+fn refused() -> Observation {
+    Observation::AuthFailure {
+        user: String::new(),
+        protocol: PROTOCOL,
+    }
+}
+
+fn refusals(out: Vec<Observation>) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Observation::AuthFailure { .. }))
+        .count()
+}
+
+#[test]
+fn refused_vnc_authentication_is_one_auth_failure() {
+    assert_eq!(refusals(run(MAC_TO_LINUX_REFUSED)), 1);
+    // The 3.8 reason arrives byte by byte: still one.
+    assert_eq!(refusals(run_bytes(&byte_by_byte(SCANNER))), 1);
+    // Accepted: none.
+    for conv in [OPENWALL_3_7, MAC_TO_LINUX] {
+        assert_eq!(refusals(run(conv)), 0);
+    }
+}
+
+#[test]
+fn failed_result_after_security_none_is_not_a_refused_password() {
+    // §7.1.3: with None, 3.8 still sends a SecurityResult; a failure there refused no secret.
+    let mut refusal = vec![0, 0, 0, 1, 0, 0, 0, 4];
+    refusal.extend_from_slice(b"busy");
+    let out = run_bytes(&[
+        (false, b"RFB 003.008\n".to_vec()),
+        (true, b"RFB 003.008\n".to_vec()),
+        (false, vec![1, SEC_NONE]),
+        (true, vec![SEC_NONE]),
+        (false, refusal),
+    ]);
+    assert_eq!(refusals(out), 0);
+}
+
 #[test]
 fn byte_by_byte_delivery_gives_the_same_result() {
-    for conv in [OPENWALL_3_7, MAC_TO_LINUX, SCANNER] {
+    for conv in [OPENWALL_3_7, MAC_TO_LINUX, MAC_TO_LINUX_REFUSED, SCANNER] {
         assert_eq!(run_bytes(&byte_by_byte(conv)), run(conv));
     }
 }
