@@ -452,20 +452,27 @@ impl Detector {
             } if !self.cfg.iocs.is_empty() => {
                 if let Some(ind) = self.cfg.iocs.match_name(value) {
                     let (name, v, answer) = (ind.name.clone(), value.clone(), *ip);
+                    let ivalue = ind.value.clone();
                     self.raise(
                         book,
                         Kind::IocMatch,
                         Kind::IocMatch.severity(),
-                        src.dst(),
-                        ip_of(answer),
-                        "dns",
+                        src.src(),
+                        Addr::None,
+                        "",
                         alerts::extra_of(&ind.value),
                         src.ts(),
                         About::Src,
-                        || format!("DNS answer for indicator {name:?}"),
+                        || {
+                            format!(
+                                "{} looked up {v:?}, an indicator of compromise ({name})",
+                                src.src()
+                            )
+                        },
                         || {
                             vec![
                                 (t("indicator"), name.clone()),
+                                (t("indicator_value"), ivalue.clone()),
                                 (t("name"), v.clone()),
                                 (t("address"), answer.to_string()),
                                 (t("seen_in"), "dns answer".into()),
@@ -551,7 +558,7 @@ impl Detector {
                 Some("clock") => Severity::Low,
                 _ => severity,
             };
-                if op == Operation::TimeSync {
+            if op == Operation::TimeSync {
                 // Another client than the usual master: someone else took over the clock.
                 severity = if ROUTINE_TIME_SYNC.contains(&protocol) {
                     Severity::Medium
@@ -833,13 +840,15 @@ impl Detector {
             return;
         };
         let (iname, ivalue, name) = (ind.name.clone(), ind.value.clone(), name.to_string());
+        // Every sighting of one indicator by one host is one alert (DNS query, answer, TLS
+        // name, HTTP host), whichever server it went through.
         self.raise(
             book,
             Kind::IocMatch,
             Kind::IocMatch.severity(),
             src.src(),
-            src.dst(),
-            src.protocol(),
+            Addr::None,
+            "",
             alerts::extra_of(&ivalue),
             src.ts(),
             About::Src,
@@ -1167,7 +1176,12 @@ impl Detector {
         }
         *self
             .flow_ops
-            .entry((ctx.client.ip, ctx.client.port, ctx.server.ip, ctx.server.port))
+            .entry((
+                ctx.client.ip,
+                ctx.client.port,
+                ctx.server.ip,
+                ctx.server.port,
+            ))
             .or_default() |= if identify { 1 } else { 2 };
     }
 
@@ -1290,9 +1304,10 @@ impl Detector {
     /// only asks a controller to identify itself counts towards a discovery sweep).
     pub fn observe_all(&mut self, book: &mut AlertBook, src: Source<'_>, obs: &Observation) {
         match obs {
-            Observation::Operation { op, .. } => {
-                self.note_flow_op(src, matches!(op, Operation::Identify | Operation::Diagnostics))
-            }
+            Observation::Operation { op, .. } => self.note_flow_op(
+                src,
+                matches!(op, Operation::Identify | Operation::Diagnostics),
+            ),
             Observation::Access { .. } => self.note_flow_op(src, false),
             _ => {}
         }

@@ -516,8 +516,13 @@ impl FlowTable {
                     return;
                 }
                 let mut dir = dir;
-                if matches!(flow.app, App::Probing) && recognise(flow, dir, payload, &self.cfg) {
-                    dir = dir.other();
+                if matches!(flow.app, App::Probing) {
+                    if recognise(flow, dir, payload, &self.cfg) {
+                        dir = dir.other();
+                    }
+                    if matches!(flow.app, App::Unknown) {
+                        not_the_ports_protocol(flow, dir, payload, &ctx, &mut self.events);
+                    }
                 }
                 if let App::Known { spec, dissector } = &mut flow.app {
                     let ctx = FlowCtx {
@@ -608,6 +613,25 @@ impl FlowTable {
                         &mut self.events,
                     );
                 }
+            }
+        }
+        // A client that sent bytes the port's protocol never accepted (an incomplete or
+        // broken first message) up to the end of the flow.
+        if matches!(f.app, App::Probing) {
+            if let Some(first) = f
+                .streams
+                .as_ref()
+                .map(|s| s[0].pending.clone())
+                .filter(|p| !p.is_empty())
+            {
+                let ctx = FlowCtx {
+                    client: f.client,
+                    server: f.server,
+                    transport: Transport::Tcp,
+                    ts: f.last,
+                    dst_mac: None,
+                };
+                not_the_ports_protocol(&f, Direction::ToServer, &first, &ctx, &mut self.events);
             }
         }
         if let Some(s) = f.streams.as_ref() {
@@ -717,6 +741,53 @@ fn recognise(flow: &mut Flow, dir: Direction, data: &[u8], cfg: &FlowConfig) -> 
     false
 }
 
+/// Industrial ports whose traffic is that protocol or an attack on it. Port 102 is left out:
+/// S7comm shares it with IEC 61850 MMS and other ISO transport users.
+const STRICT_PORTS: &[&str] = &["modbus", "dnp3", "iec104", "enip", "bacnet"];
+
+/// A client's payload to an industrial server port that is not that protocol (fuzzing, an
+/// exploit, a scanner's probe) is a violation of the port's protocol: reported, not ignored.
+fn not_the_ports_protocol(
+    flow: &Flow,
+    dir: Direction,
+    data: &[u8],
+    ctx: &FlowCtx,
+    events: &mut Vec<FlowEvent>,
+) {
+    if dir != Direction::ToServer || flow.to_group || !is_unicast_ip(&flow.server.ip) {
+        return;
+    }
+    let transport = if flow.proto == proto::TCP {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    let Some(spec) =
+        registry::nominee(transport, flow.server.port).filter(|s| STRICT_PORTS.contains(&s.name))
+    else {
+        return;
+    };
+    let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    events.push(FlowEvent::Observation {
+        ctx: FlowCtx {
+            client: flow.client,
+            server: flow.server,
+            ..*ctx
+        },
+        protocol: spec.name,
+        obs: crate::protocols::violation(
+            spec.name,
+            format!(
+                "{} bytes to the {} port {} are not {} (they begin {head})",
+                data.len(),
+                spec.name,
+                flow.server.port,
+                spec.name
+            ),
+        ),
+    });
+}
+
 /// Delivers held segments of `dir` that are now in order.
 fn deliver_ready(
     flow: &mut Flow,
@@ -764,6 +835,9 @@ fn feed(
             .extend_from_slice(bytes.get(..take).unwrap_or(&[]));
         let probe_data = std::mem::take(&mut st.pending);
         let swapped = recognise(flow, dir, &probe_data, cfg);
+        if matches!(flow.app, App::Unknown) {
+            not_the_ports_protocol(flow, dir, &probe_data, ctx, events);
+        }
         if let Some(streams) = flow.streams.as_mut() {
             // After a swap this direction's stream moved to the other slot.
             streams[if swapped { 1 - d } else { d }].pending = probe_data;

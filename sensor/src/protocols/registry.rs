@@ -161,6 +161,14 @@ pub fn recognise(
 }
 
 /// True when `port` is a registered server port of some protocol on `transport`.
+/// The protocol a server port nominates first, if any.
+pub fn nominee(transport: Transport, port: u16) -> Option<&'static ProtocolSpec> {
+    PROTOCOLS
+        .iter()
+        .copied()
+        .find(|s| s.transport == transport && s.ports.contains(&port))
+}
+
 pub fn is_server_port(transport: Transport, port: u16) -> bool {
     static PORTS: std::sync::OnceLock<[Vec<bool>; 2]> = std::sync::OnceLock::new();
     let tables = PORTS.get_or_init(|| {
