@@ -149,6 +149,9 @@ struct DetectArgs {
     /// Indicators of compromise: a STIX 2.1 bundle or a CSV list (repeat for several).
     #[arg(long, value_name = "FILE")]
     ioc: Vec<PathBuf>,
+    /// Inventory only: raise no alerts.
+    #[arg(long, conflicts_with_all = ["policy", "rules", "ioc"])]
+    no_detect: bool,
 }
 
 impl DetectArgs {
@@ -160,6 +163,9 @@ impl DetectArgs {
             d.rules = Some(r);
         }
         d.ioc.extend(self.ioc);
+        if self.no_detect {
+            d.thresholds.enabled = false;
+        }
     }
 }
 

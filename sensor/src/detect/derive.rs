@@ -68,6 +68,9 @@ fn describe(kind: Kind, title: String, about: About) -> Describe {
 
 /// Raises (or updates) the derived alerts of `report` in `book`.
 pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig) {
+    if !cfg.settings.enabled {
+        return;
+    }
     let lim = cfg.settings.book_limits();
     let idx = AssetIndex::new(report);
     let pol = cfg.policy.as_ref();

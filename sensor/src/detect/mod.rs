@@ -42,6 +42,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectSettings {
+    /// Detection on (the default) or off (inventory only).
+    pub enabled: bool,
     /// Repeats of an alert within this many seconds of its last occurrence count up that
     /// alert; later ones begin a new alert.
     pub window_secs: u64,
@@ -69,6 +71,7 @@ pub struct DetectSettings {
 impl Default for DetectSettings {
     fn default() -> Self {
         DetectSettings {
+            enabled: true,
             window_secs: 3600,
             max_new_per_kind_per_minute: 200,
             max_alerts: 50_000,
@@ -958,6 +961,9 @@ impl Detector {
     /// A flow summary: scans, brute force on encrypted logins, indicators on addresses,
     /// new conversations and connection rules.
     pub fn flow(&mut self, book: &mut AlertBook, s: &FlowSummary) {
+        if !self.cfg.settings.enabled {
+            return;
+        }
         let (c, d) = (s.client.ip, s.server.ip);
         let ts = s.first;
         let unicast = !s.to_group && otwatch_common::addr::is_unicast_ip(&d);
@@ -1187,6 +1193,9 @@ impl Detector {
 
     /// One ARP packet.
     pub fn arp(&mut self, book: &mut AlertBook, ts: Timestamp, a: &ArpRepr, eth_dst: Option<Mac>) {
+        if !self.cfg.settings.enabled {
+            return;
+        }
         let frame = arp::ArpFrame {
             ts,
             reply: a.op == ArpRepr::REPLY,
@@ -1303,6 +1312,9 @@ impl Detector {
     /// Called for every observation: detection, and what industrial flows did (a flow that
     /// only asks a controller to identify itself counts towards a discovery sweep).
     pub fn observe_all(&mut self, book: &mut AlertBook, src: Source<'_>, obs: &Observation) {
+        if !self.cfg.settings.enabled {
+            return;
+        }
         match obs {
             Observation::Operation { op, .. } => self.note_flow_op(
                 src,
