@@ -365,6 +365,34 @@ fn normalise(v: &Value, counts: bool) -> Value {
     ];
     const COUNTS: &[&str] = &["packets", "bytes", "flows"];
     match v {
+        // Alert ids hash the time an alert began, and a replay squeezes captures recorded
+        // years apart into seconds, so repeats fold differently: what must agree is which
+        // alerts exist (kind, addresses, asset, protocol, severity).
+        Value::Object(m) if m.contains_key("alerts") => {
+            let mut out = m.clone();
+            out.remove("alerts");
+            let Value::Object(mut out) = normalise(&Value::Object(out), counts) else {
+                unreachable!()
+            };
+            let mut alerts: Vec<Value> = m["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    let keep = ["kind", "src", "dst", "asset", "protocol", "severity"];
+                    Value::Object(
+                        keep.iter()
+                            .map(|k| (k.to_string(), a[*k].clone()))
+                            .collect(),
+                    )
+                })
+                .collect();
+            alerts.dedup();
+            alerts.sort_by_key(|a| a.to_string());
+            alerts.dedup();
+            out.insert("alerts".into(), Value::Array(alerts));
+            Value::Object(out)
+        }
         Value::Object(m) => Value::Object(
             m.iter()
                 .filter(|(k, _)| {

@@ -332,7 +332,8 @@ fn opcua_from_asyncua_without_security() {
     let r = live(4, "opcua", 4840);
     let c = connection(&r, "opcua");
     assert_eq!(c.server, "10.213.4.2");
-    has_ops(c, &["read", "write", "control"]);
+    // The method is named "Reset": a device restart by its name.
+    has_ops(c, &["read", "write", "restart"]);
     let server = asset(&r, "10.213.4.2");
     assert_eq!(server.device_type, "opc_server");
     assert!(

@@ -193,7 +193,7 @@ impl Side {
         }
         let Some(a) = a else { return false };
         let vendor = a.vendor.to_lowercase();
-        (self.device_type.is_empty() || self.device_type.iter().any(|t| *t == a.device_type))
+        (self.device_type.is_empty() || self.device_type.contains(&a.device_type))
             && (self.vendor.is_empty() || self.vendor.iter().any(|v| vendor.contains(v.as_str())))
             && (self.purdue_level.is_empty()
                 || a.purdue_level

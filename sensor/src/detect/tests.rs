@@ -315,7 +315,16 @@ fn indicators_match_names_and_addresses() {
     );
     d.flow(&mut b, &summary("10.0.0.5", "203.0.113.66", 8080, 1, true));
     d.flow(&mut b, &summary("10.0.0.5", "203.0.113.67", 8080, 1, true));
-    assert_eq!(kinds(&b), ["ioc_match", "ioc_match", "ioc_match"]);
+    // The query and the answer are one sighting of the domain by that host; the address is
+    // another indicator.
+    assert_eq!(kinds(&b), ["ioc_match", "ioc_match"]);
+    assert!(b
+        .iter()
+        .next()
+        .unwrap()
+        .evidence
+        .iter()
+        .any(|(f, v)| f == "seen_in" && v == "dns answer"));
 }
 
 #[test]
