@@ -242,7 +242,35 @@ pub struct Detector {
     /// Industrial flows: bit 0 the client asked the server to identify itself, bit 1 it did
     /// anything else. A flow that only identified is a discovery probe.
     flow_ops: FxHashMap<(IpAddr, u16, IpAddr, u16), u8>,
+    /// (client, server, server port, protocol name address) → the policy's conversation: one
+    /// small lookup per observation instead of a search.
+    conv_cache: FxHashMap<(IpAddr, IpAddr, u16, usize), Option<u32>>,
+    /// Fingerprints of (flow, operation, function code) the policy was found to know: polling
+    /// repeats the same few requests, so most observations end at one look here.
+    known: Vec<u64>,
     findings: Vec<arp::Finding>,
+}
+
+/// Slots of [`Detector::known`] (a power of two).
+const KNOWN_SLOTS: usize = 4096;
+
+fn fingerprint(
+    ctx: &FlowCtx,
+    protocol: &'static str,
+    op: Option<Operation>,
+    fc: Option<u32>,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    (
+        ctx.client.ip,
+        ctx.client.port,
+        ctx.server.ip,
+        ctx.server.port,
+    )
+        .hash(&mut h);
+    (protocol.as_ptr() as usize, op.map(|o| o as u8), fc).hash(&mut h);
+    h.finish() | 1
 }
 
 impl Default for Detector {
@@ -326,6 +354,8 @@ impl Detector {
             logins: FxHashMap::default(),
             rule_counts: FxHashMap::default(),
             flow_ops: FxHashMap::default(),
+            conv_cache: FxHashMap::default(),
+            known: vec![0; KNOWN_SLOTS],
             findings: Vec::new(),
         }
     }
@@ -337,6 +367,8 @@ impl Detector {
         self.scan_lim = s.scan_limits();
         self.arp_lim = s.arp_limits();
         self.rule_counts.clear();
+        self.conv_cache.clear();
+        self.known.iter_mut().for_each(|k| *k = 0);
         self.cfg = cfg;
     }
 
@@ -627,18 +659,47 @@ impl Detector {
         op: Option<Operation>,
         fc: Option<u32>,
     ) {
-        let (Some(p), Some(ctx)) = (self.cfg.policy.as_ref(), src.flow()) else {
+        if self.cfg.policy.is_none() {
             return;
-        };
+        }
+        let Some(ctx) = src.flow() else { return };
+        let fp = fingerprint(ctx, src.protocol(), op, fc);
+        let slot = (fp as usize) & (KNOWN_SLOTS - 1);
+        if self.known.get(slot) == Some(&fp) {
+            return;
+        }
+        let cfg = self.cfg.clone();
+        let Some(p) = cfg.policy.as_ref() else { return };
         let protocol = src.protocol();
         let (c, s) = (ctx.client.ip, ctx.server.ip);
-        let conv = p.conversation(
-            c,
-            s,
-            transport_number(ctx.transport),
-            ctx.server.port,
-            protocol,
-        );
+        if self.conv_cache.len() >= MAX_TRACKED {
+            self.conv_cache.clear();
+        }
+        let idx = *self
+            .conv_cache
+            .entry((c, s, ctx.server.port, protocol.as_ptr() as usize))
+            .or_insert_with(|| {
+                p.conversation_index(
+                    c,
+                    s,
+                    transport_number(ctx.transport),
+                    ctx.server.port,
+                    protocol,
+                )
+                .and_then(|i| u32::try_from(i).ok())
+            });
+        let conv = idx.and_then(|i| p.conversations.get(i as usize));
+        // The common case: what the policy saw.
+        if let Some(cv) = conv {
+            let op_known = op.is_none_or(|o| cv.has_op(o));
+            let fc_known = fc.is_none_or(|f| cv.function_codes.is_empty() || cv.has_fc(f));
+            if op_known && fc_known {
+                if let Some(k) = self.known.get_mut(slot) {
+                    *k = fp;
+                }
+                return;
+            }
+        }
         let ts = ctx.ts;
         if let Some(op) = op.filter(|o| o.changes_device()) {
             if !p.wrote(c, s) {

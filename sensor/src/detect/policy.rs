@@ -181,12 +181,25 @@ impl Policy {
         port: u16,
         protocol: &str,
     ) -> Option<&Conv> {
+        self.conversation_index(client, server, transport, port, protocol)
+            .and_then(|i| self.conversations.get(i))
+    }
+
+    /// The index of [`Policy::conversation`]'s answer in `conversations`.
+    pub fn conversation_index(
+        &self,
+        client: IpAddr,
+        server: IpAddr,
+        transport: u8,
+        port: u16,
+        protocol: &str,
+    ) -> Option<usize> {
         let find = |a, b| {
-            self.by_pair
-                .get(&(a, b))?
-                .iter()
-                .filter_map(|&i| self.conversations.get(i))
-                .find(|c| c.fits(transport, port, protocol))
+            self.by_pair.get(&(a, b))?.iter().copied().find(|&i| {
+                self.conversations
+                    .get(i)
+                    .is_some_and(|c| c.fits(transport, port, protocol))
+            })
         };
         find(client, server).or_else(|| find(server, client))
     }
