@@ -23,7 +23,12 @@ const SENSORS: &[DemoSensor] = &[
     },
     DemoSensor {
         site: "plant-a",
-        captures: &["s7comm_reading_plc_status.pcap", "lldp.pcap", "cdp-v1.pcap"],
+        captures: &[
+            "s7comm_reading_plc_status.pcap",
+            "lldp.pcap",
+            "cdp-v1.pcap",
+            "attacks/s7_stop.pcap",
+        ],
     },
     DemoSensor {
         site: "plant-b",
@@ -154,6 +159,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
         vec!["sites"],
         vec!["sensors"],
         vec!["assets", "--site", "plant-a"],
+        vec!["alerts"],
     ] {
         let mut full = vec![
             "otwatch".to_string(),
@@ -169,7 +175,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
     }
     print!("{}", String::from_utf8_lossy(&out));
     println!(
-        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  {exe} tokens create --site plant-c        # enrol another sensor: otwatch-sensor enroll --manager {url} --token TOKEN\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
+        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  {exe} alerts --severity critical --format json   # then: {exe} alerts ack ID\n  {exe} tokens create --site plant-c        # enrol another sensor: otwatch-sensor enroll --manager {url} --token TOKEN\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
         admin_cred.display(),
         ca = admin_cred.join("ca.pem").display(),
         cert = admin_cred.join("cert.pem").display(),
