@@ -177,3 +177,64 @@ fn mistakes_in_detection_files_are_refused_with_file_and_line() {
     assert!(text(&o.stderr).contains("unknown severity"));
     assert!(!state.exists());
 }
+
+#[test]
+fn run_reloads_rules_on_sighup_and_keeps_them_when_a_file_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let rule = |name: &str, op: &str| {
+        format!("[[rule]]\nname = \"{name}\"\nseverity = \"high\"\ntitle = \"t\"\nprotocol = [\"modbus\"]\noperation = [\"{op}\"]\n")
+    };
+    std::fs::write(rules.join("a.toml"), rule("before", "program_download")).unwrap();
+    let state = dir.path().join("state");
+    let pcap = attack("modbus_benign.pcap");
+    // 60 s of capture at 10x: about 6 s of replay.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otwatch-sensor"))
+        .args(["run", "--commit-interval", "1", "--speed", "10x", "--state"])
+        .arg(&state)
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--pcap")
+        .arg(&pcap)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A bad file first: refused, the loaded rules stay.
+    std::fs::write(rules.join("b.toml"), "[[rule]]\nname = \"x\"\n").unwrap();
+    hup(child.id());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::fs::remove_file(rules.join("b.toml")).unwrap();
+    std::fs::write(rules.join("a.toml"), rule("after", "write")).unwrap();
+    hup(child.id());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("cannot reload the detection files"), "{err}");
+    assert!(err.contains("b.toml:"), "the bad file is named: {err}");
+    assert!(err.contains("reloaded the detection files"), "{err}");
+    let o = sensor(&[
+        "inventory",
+        "--format",
+        "json",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let kinds: Vec<&str> = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"rule:after"), "{kinds:?}");
+    assert!(!kinds.contains(&"rule:before"));
+}

@@ -140,6 +140,9 @@ impl Replayer {
             if !self.answer() {
                 return false;
             }
+            // A paced replay may sit in one batch for long: take new detection files now.
+            self.detect
+                .refresh(&mut self.pipeline.detector, &mut self.detect_seen);
         }
     }
 
