@@ -190,7 +190,7 @@ fn run_reloads_rules_on_sighup_and_keeps_them_when_a_file_is_bad() {
     let state = dir.path().join("state");
     let pcap = attack("modbus_benign.pcap");
     // 60 s of capture at 10x: about 6 s of replay.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_otwatch-sensor"))
+    let child = Command::new(env!("CARGO_BIN_EXE_otwatch-sensor"))
         .args(["run", "--commit-interval", "1", "--speed", "10x", "--state"])
         .arg(&state)
         .arg("--rules")
