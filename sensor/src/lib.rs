@@ -25,6 +25,7 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod hash;
 pub mod inventory;
 pub mod metrics;
 pub mod output;

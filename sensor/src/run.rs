@@ -89,6 +89,8 @@ pub enum RunError {
     Uplink(#[from] UplinkError),
     #[error(transparent)]
     Detect(#[from] DetectLoadError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("no policy in {0}: the sensor has not learned one (run it with --learn-for DURATION), or it was given one with --policy FILE")]
     NoPolicy(String),
 }
@@ -750,7 +752,9 @@ pub fn run_with(
         return Err(RunError::NoInterface);
     }
     let workers = cfg.capture.worker_count();
-    // Detection files first: a mistake in them must stop the sensor before anything starts.
+    // Settings and detection files first: a mistake in them must stop the sensor before
+    // anything starts.
+    let limits = cfg.limits()?;
     let detect_cfg = cfg.detect.build()?;
     let learn_for = cfg
         .detect
@@ -773,6 +777,8 @@ pub fn run_with(
     if replay {
         (base, earlier) = replay_base(&store, opts, base, earlier)?;
     }
+    base.limits = limits.inventory;
+    base.enforce_limits();
     let uplink = start_uplink(cfg, &store)?;
     let mut detect_cfg = detect_cfg;
     let mut learn_for = learn_for;
@@ -836,7 +842,7 @@ pub fn run_with(
         let r = Replayer {
             files: opts.pcap.clone(),
             speed: opts.speed,
-            pipeline: Pipeline::default(),
+            pipeline: Pipeline::configured(&limits, Arc::default()),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),
@@ -855,7 +861,7 @@ pub fn run_with(
         let w = Worker {
             id,
             sources,
-            pipeline: Pipeline::default(),
+            pipeline: Pipeline::configured(&limits, Arc::default()),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),
