@@ -9,6 +9,7 @@
 mod common;
 
 #[path = "../../sensor/tests/common/flood.rs"]
+#[allow(dead_code)]
 mod flood;
 
 use common::fleet::{enroll, Fleet};
