@@ -1,6 +1,6 @@
 //! Writes a hostile capture for the flood benchmark (scripts/bench-flood.sh).
 //!
-//!   cargo run --release --example flood -- flows|syn PACKETS OUT.pcap
+//!   cargo run --release --example flood -- flows|syn|arp PACKETS OUT.pcap
 
 #[path = "../tests/common/flood.rs"]
 mod flood;
@@ -8,12 +8,13 @@ mod flood;
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, n, out] = args.as_slice() else {
-        eprintln!("usage: flood flows|syn PACKETS OUT.pcap");
+        eprintln!("usage: flood flows|syn|arp PACKETS OUT.pcap");
         std::process::exit(1);
     };
     let kind = match kind.as_str() {
         "flows" => flood::Flood::Flows,
         "syn" => flood::Flood::Syn,
+        "arp" => flood::Flood::Arp,
         k => {
             eprintln!("unknown flood {k:?}: flows or syn");
             std::process::exit(1);

@@ -142,6 +142,25 @@ fn a_spoofed_syn_flood_stays_bounded_keeps_its_target_and_is_an_alert() {
 }
 
 #[test]
+fn an_arp_flood_of_spoofed_hosts_stays_bounded() {
+    let (r, rss) = analyze(Flood::Arp, 300_000);
+    assert!(rss < GIB / 2, "peak RSS {} MiB", rss >> 20);
+    // An asset is an IP, a MAC or both: at most max_hosts + max_macs.
+    let assets = r["assets"].as_array().unwrap().len();
+    assert!(assets <= 200_000, "{assets} assets");
+    assert!(
+        limit(&r, "macs_evicted") > 100_000,
+        "{}",
+        r["stats"]["limits"]
+    );
+    assert!(
+        limit(&r, "hosts_evicted") > 100_000,
+        "{}",
+        r["stats"]["limits"]
+    );
+}
+
+#[test]
 fn the_same_flood_gives_the_same_report() {
     let (a, _) = analyze(Flood::Syn, 200_000);
     let (b, _) = analyze(Flood::Syn, 200_000);

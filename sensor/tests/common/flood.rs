@@ -13,6 +13,9 @@ pub enum Flood {
     Flows,
     /// TCP SYNs from random (spoofed) 10/8 sources and ports to 10.0.0.10:502.
     Syn,
+    /// ARP requests from random MACs, each claiming a random 10/8 address (a spoofed host
+    /// flood at layer 2).
+    Arp,
 }
 
 /// splitmix64: small, fast and good enough to scatter addresses.
@@ -54,10 +57,30 @@ pub fn write(path: &Path, kind: Flood, packets: u64) -> io::Result<()> {
     let start_us: u64 = 1_700_000_000_000_000;
     for i in 0..packets {
         let r = rng.next();
+        if kind == Flood::Arp {
+            frame.clear();
+            let mac = [
+                0x02,
+                (r >> 40) as u8,
+                (r >> 32) as u8,
+                (r >> 8) as u8,
+                (r >> 16) as u8,
+                (r >> 24) as u8,
+            ];
+            frame.extend_from_slice(&[0xff; 6]);
+            frame.extend_from_slice(&mac);
+            frame.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+            frame.extend_from_slice(&mac);
+            frame.extend_from_slice(&[10, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8 | 1]);
+            frame.extend_from_slice(&[0; 6]);
+            frame.extend_from_slice(&[10, 0, 0, 1]);
+            write_record(&mut w, start_us + i * 10, &frame)?;
+            continue;
+        }
         let src = [10, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8 | 1];
         let sport = 1024 + (r >> 32) as u16 % 60000;
         let (dst, dport, tcp) = match kind {
-            Flood::Syn => ([10, 0, 0, 10], 502, true),
+            Flood::Syn | Flood::Arp => ([10, 0, 0, 10], 502, true),
             Flood::Flows => {
                 let d = rng.next();
                 (
@@ -90,12 +113,15 @@ pub fn write(path: &Path, kind: Flood, packets: u64) -> io::Result<()> {
             frame.extend_from_slice(&(l4_len as u16).to_be_bytes());
             frame.extend_from_slice(&[0, 0, 0xde, 0xad, 0xbe, 0xef]);
         }
-        let ts = start_us + i * 10;
-        w.write_all(&((ts / 1_000_000) as u32).to_le_bytes())?;
-        w.write_all(&((ts % 1_000_000) as u32).to_le_bytes())?;
-        w.write_all(&(frame.len() as u32).to_le_bytes())?;
-        w.write_all(&(frame.len() as u32).to_le_bytes())?;
-        w.write_all(&frame)?;
+        write_record(&mut w, start_us + i * 10, &frame)?;
     }
     w.flush()
+}
+
+fn write_record(w: &mut impl Write, ts_us: u64, frame: &[u8]) -> io::Result<()> {
+    w.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())?;
+    w.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())?;
+    w.write_all(&(frame.len() as u32).to_le_bytes())?;
+    w.write_all(&(frame.len() as u32).to_le_bytes())?;
+    w.write_all(frame)
 }
