@@ -323,8 +323,11 @@ impl Inventory {
             },
             port: ctx.server.port,
         };
-        // Facts about a connection between addresses the caps refused would point nowhere.
-        if self.host(key.client).is_none() || self.host(key.server).is_none() {
+        // A known connection's hosts are there (evicting a host evicts its connections); a
+        // new one needs both, or its facts would point nowhere.
+        if !self.conns.contains_key(&key)
+            && (self.host(key.client).is_none() || self.host(key.server).is_none())
+        {
             return None;
         }
         let c = self.conn(key)?;
