@@ -155,13 +155,31 @@ impl MacFacts {
 }
 
 /// A connection: all flows from one client IP to one server IP, transport and server port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnKey {
     pub client: IpAddr,
     pub server: IpAddr,
     /// IP protocol number.
     pub transport: u8,
     pub port: u16,
+}
+
+/// Whole words for the seeded hasher (see `FlowKey`).
+impl std::hash::Hash for ConnKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let meta = u64::from(self.port) << 8 | u64::from(self.transport);
+        match (self.client, self.server) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
+                h.write_u64(meta);
+            }
+            (a, b) => {
+                h.write_u128(crate::hash::ip_bits(a));
+                h.write_u128(crate::hash::ip_bits(b));
+                h.write_u64(meta | 1 << 63);
+            }
+        }
+    }
 }
 
 impl ConnKey {
