@@ -720,7 +720,7 @@ fn start_uplink(cfg: &SensorConfig, store: &Store) -> Result<Option<Uplink>, Run
         tracing::info!("not enrolled with a manager: no uplink");
         return Ok(None);
     };
-    let outbox = Outbox::open(store.db(), cfg.uplink.outbox_max).map_err(StoreError::from)?;
+    let outbox = Outbox::open(store.db()?, cfg.uplink.outbox_max).map_err(|e| store.error(e))?;
     let manager = cfg.uplink.manager.clone();
     tracing::info!(
         manager = %manager.as_deref().unwrap_or(&info.manager),

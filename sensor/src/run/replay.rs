@@ -5,7 +5,7 @@ use crate::capture::pcap::CaptureFile;
 use crate::capture::PacketSource;
 use crate::inventory::Inventory;
 use crate::pipeline::Pipeline;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use otwatch_common::model::CaptureStats;
 use otwatch_common::Timestamp;
 use std::path::PathBuf;
@@ -46,11 +46,14 @@ pub(super) fn replay_base(
     base: Inventory,
     earlier: Option<CaptureStats>,
 ) -> Result<(Inventory, Option<CaptureStats>), RunError> {
-    let tree = store.db().open_tree("replay").map_err(StoreError::from)?;
+    let tree = store
+        .db()?
+        .open_tree("replay")
+        .map_err(|e| store.error(e))?;
     let inputs = replay_inputs(opts);
     let rec: Option<ReplayRecord> = tree
         .get(REPLAY_KEY)
-        .map_err(StoreError::from)?
+        .map_err(|e| store.error(e))?
         .and_then(|v| serde_json::from_slice(&v).ok());
     if rec.is_some_and(|r| !r.done && r.from_empty && r.inputs == inputs) {
         tracing::warn!("the last replay of these files was interrupted; starting it over");
@@ -63,8 +66,8 @@ pub(super) fn replay_base(
         from_empty: base == Inventory::default() && earlier.is_none(),
     };
     tree.insert(REPLAY_KEY, serde_json::to_vec(&rec).unwrap_or_default())
-        .map_err(StoreError::from)?;
-    tree.flush().map_err(StoreError::from)?;
+        .map_err(|e| store.error(e))?;
+    tree.flush().map_err(|e| store.error(e))?;
     Ok((base, earlier))
 }
 
@@ -74,7 +77,10 @@ pub(super) fn mark_replay_done(store: &Store, opts: &RunOptions) {
         done: true,
         from_empty: false,
     };
-    if let Ok(tree) = store.db().open_tree("replay") {
+    if let Ok(tree) = store
+        .db()
+        .and_then(|db| db.open_tree("replay").map_err(|e| store.error(e)))
+    {
         let _ = tree.insert(REPLAY_KEY, serde_json::to_vec(&rec).unwrap_or_default());
         let _ = tree.flush();
     }
