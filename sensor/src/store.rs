@@ -31,6 +31,7 @@ use otwatch_common::Mac;
 use rustc_hash::FxHashMap;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{IVec, Transactional};
+use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -98,12 +99,40 @@ pub fn available(dir: &Path) -> u64 {
     space::available(dir)
 }
 
-/// What the trees hold, as hashes: per tree, hash of the key → hash of the value.
+/// What one tree holds: per key, the hash of its value, and the key itself (to remove the
+/// keys that go without reading the tree).
+#[derive(Debug, Default)]
+struct Held {
+    /// Hash of the key → (hash of the value, the key's place in `keys`).
+    entries: FxHashMap<u64, (u64, usize, usize)>,
+    keys: Vec<u8>,
+}
+
+impl Held {
+    fn with_capacity(n: usize) -> Held {
+        Held {
+            entries: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            keys: Vec::with_capacity(n * 24),
+        }
+    }
+
+    fn note(&mut self, key_hash: u64, key: &[u8], value_hash: u64) {
+        let at = self.keys.len();
+        self.keys.extend_from_slice(key);
+        self.entries.insert(key_hash, (value_hash, at, key.len()));
+    }
+
+    fn value(&self, key_hash: u64) -> Option<u64> {
+        self.entries.get(&key_hash).map(|e| e.0)
+    }
+}
+
+/// What the trees hold (of `meta`, the keys a save writes).
 #[derive(Debug, Default)]
 struct Saved {
-    assets: FxHashMap<u64, u64>,
-    links: FxHashMap<u64, u64>,
-    meta: FxHashMap<u64, u64>,
+    assets: Held,
+    links: Held,
+    meta: Held,
 }
 
 /// The writes of one save, per tree (`None`: remove).
@@ -407,7 +436,7 @@ impl Store {
         let mut saved = Saved::default();
         for kv in self.tree("assets")?.iter() {
             let (k, v) = kv.map_err(|e| self.error(e))?;
-            saved.assets.insert(self.hash(&k), self.hash(&v));
+            saved.assets.note(self.hash(&k), &k, self.hash(&v));
             let key = String::from_utf8_lossy(&k).into_owned();
             if let Some(ip) = key.strip_prefix("ip:") {
                 let ip: IpAddr = ip.parse().map_err(|_| damaged(&key, "bad address"))?;
@@ -421,7 +450,7 @@ impl Store {
         }
         for kv in self.tree("links")?.iter() {
             let (k, v) = kv.map_err(|e| self.error(e))?;
-            saved.links.insert(self.hash(&k), self.hash(&v));
+            saved.links.note(self.hash(&k), &k, self.hash(&v));
             let key = String::from_utf8_lossy(&k).into_owned();
             let ck = ConnKey::from_store_key(&key).ok_or_else(|| damaged(&key, "bad key"))?;
             inv.conns.insert(ck, decode::<ConnFacts>(&key, &v)?);
@@ -430,7 +459,7 @@ impl Store {
         let get = |k: &[u8]| meta.get(k).map_err(|e| self.error(e));
         for k in SAVED_META {
             if let Some(v) = get(k)? {
-                saved.meta.insert(self.hash(k), self.hash(&v));
+                saved.meta.note(self.hash(k), k, self.hash(&v));
             }
         }
         if let Some(v) = get(VIOLATIONS_KEY)? {
@@ -454,52 +483,34 @@ impl Store {
         for (name, map) in [("assets", &mut saved.assets), ("links", &mut saved.links)] {
             for kv in self.tree(name)?.iter() {
                 let (k, v) = kv.map_err(|e| self.error(e))?;
-                map.insert(self.hash(&k), self.hash(&v));
+                map.note(self.hash(&k), &k, self.hash(&v));
             }
         }
         let meta = self.tree("meta")?;
         for k in SAVED_META {
             if let Some(v) = meta.get(k).map_err(|e| self.error(e))? {
-                saved.meta.insert(self.hash(k), self.hash(&v));
+                saved.meta.note(self.hash(k), k, self.hash(&v));
             }
         }
         Ok(saved)
     }
 
     /// Notes `key` = `value` in `new`; a write when the store holds something else.
-    fn stage(
-        &self,
-        old: &FxHashMap<u64, u64>,
-        new: &mut FxHashMap<u64, u64>,
-        key: Vec<u8>,
-        value: Vec<u8>,
-        out: &mut Writes,
-    ) {
-        let (kh, vh) = (self.hash(&key), self.hash(&value));
-        new.insert(kh, vh);
-        if old.get(&kh) != Some(&vh) {
+    fn stage(&self, old: &Held, new: &mut Held, key: &[u8], value: Vec<u8>, out: &mut Writes) {
+        let (kh, vh) = (self.hash(key), self.hash(&value));
+        new.note(kh, key, vh);
+        if old.value(kh) != Some(vh) {
             out.push((IVec::from(key), Some(IVec::from(value))));
         }
     }
 
-    /// Removals of the keys of `tree` that are not in `new` (only read when some are gone).
-    fn stage_removals(
-        &self,
-        tree: &sled::Tree,
-        old: &FxHashMap<u64, u64>,
-        new: &FxHashMap<u64, u64>,
-        out: &mut Writes,
-    ) -> Result<(), StoreError> {
-        if old.keys().all(|k| new.contains_key(k)) {
-            return Ok(());
-        }
-        for k in tree.iter().keys() {
-            let k = k.map_err(|e| self.error(e))?;
-            if !new.contains_key(&self.hash(&k)) {
-                out.push((k, None));
+    /// Removals of the keys held before and not now.
+    fn stage_removals(old: &Held, new: &Held, out: &mut Writes) {
+        for (kh, &(_, at, len)) in &old.entries {
+            if !new.entries.contains_key(kh) {
+                out.push((IVec::from(&old.keys[at..at + len]), None));
             }
         }
-        Ok(())
     }
 
     /// Makes the store hold `inv` and `stats`, durably: what changed since the last save is
@@ -518,32 +529,55 @@ impl Store {
             self.tree("links")?,
             self.tree("meta")?,
         );
-        let mut new = Saved::default();
-        new.assets.reserve(inv.hosts.len() + inv.macs.len());
-        new.links.reserve(inv.conns.len());
+        let mut new = Saved {
+            assets: Held::with_capacity(inv.hosts.len() + inv.macs.len()),
+            links: Held::with_capacity(inv.conns.len()),
+            meta: Held::default(),
+        };
         let mut aw = Writes::new();
+        let mut key = String::new();
         for (ip, h) in &inv.hosts {
-            let key = format!("ip:{ip}").into_bytes();
-            self.stage(&old.assets, &mut new.assets, key, encode(h), &mut aw);
+            key.clear();
+            let _ = write!(key, "ip:{ip}");
+            self.stage(
+                &old.assets,
+                &mut new.assets,
+                key.as_bytes(),
+                encode(h),
+                &mut aw,
+            );
         }
         for (m, f) in &inv.macs {
-            let key = format!("mac:{m}").into_bytes();
-            self.stage(&old.assets, &mut new.assets, key, encode(f), &mut aw);
+            key.clear();
+            let _ = write!(key, "mac:{m}");
+            self.stage(
+                &old.assets,
+                &mut new.assets,
+                key.as_bytes(),
+                encode(f),
+                &mut aw,
+            );
         }
-        self.stage_removals(&assets, &old.assets, &new.assets, &mut aw)?;
+        Self::stage_removals(&old.assets, &new.assets, &mut aw);
         let mut lw = Writes::new();
         for (k, c) in &inv.conns {
-            let key = k.to_store_key().into_bytes();
-            self.stage(&old.links, &mut new.links, key, encode(c), &mut lw);
+            let key = k.to_store_key();
+            self.stage(
+                &old.links,
+                &mut new.links,
+                key.as_bytes(),
+                encode(c),
+                &mut lw,
+            );
         }
-        self.stage_removals(&links, &old.links, &new.links, &mut lw)?;
+        Self::stage_removals(&old.links, &new.links, &mut lw);
         let mut mw = Writes::new();
         for (k, v) in [
             (STATS_KEY, encode(stats)),
             (VIOLATIONS_KEY, encode(&inv.violations)),
             (ALERTS_KEY, encode(&inv.alerts)),
         ] {
-            self.stage(&old.meta, &mut new.meta, k.to_vec(), v, &mut mw);
+            self.stage(&old.meta, &mut new.meta, k, v, &mut mw);
         }
         if !(aw.is_empty() && lw.is_empty() && mw.is_empty()) {
             (&assets, &links, &meta)
