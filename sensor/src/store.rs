@@ -59,7 +59,7 @@ pub enum StoreError {
     },
     /// Writing failed for lack of space (ENOSPC, EDQUOT), or the store was opened on a disk
     /// too full to take writes.
-    #[error("the disk holding the sensor's state {path} is full ({free} bytes free); nothing more is stored until space is freed there")]
+    #[error("the disk holding the sensor's state {path} is full ({free} bytes free)")]
     DiskFull { path: String, free: u64 },
     #[error("state store error: {0}")]
     Sled(sled::Error),

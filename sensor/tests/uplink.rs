@@ -609,9 +609,98 @@ fn a_refused_sensor_says_why_and_keeps_its_outbox() {
     let i = args.iter().position(|a| a == "--drain-timeout").unwrap();
     args[i + 1] = "2".into();
     let o = sensor().args(args).output().unwrap();
-    ok(&o);
+    // Exit status 4: revoked (it outranks the backlog left).
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(log.contains("refused") && log.contains("revoked"), "{log}");
     assert!(log.contains("stays in the outbox"), "{log}");
+    assert!(log.contains("the manager revoked this sensor"), "{log}");
     assert_eq!(m.state().applied, 0);
+}
+
+/// `run --pcap` with a short drain timeout against `manager`: exit status and stderr.
+fn run_unacknowledged(state: &Path, manager: &str) -> (Option<i32>, String) {
+    let pcap = data("suricata-modbus.pcap");
+    let mut args = run_args(state, &pcap, "max");
+    let i = args.iter().position(|a| a == "--drain-timeout").unwrap();
+    args[i + 1] = "2".into();
+    let mut child = sensor()
+        .args(args)
+        .arg("--manager")
+        .arg(manager)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must end by itself soon after the drain timeout, whatever the manager does (its
+    // stderr is small: it fits the pipe while we wait).
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the sensor did not end {:?} after starting", t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The number in "did not acknowledge N delta(s)".
+fn unacknowledged(log: &str) -> u64 {
+    let (_, rest) = log
+        .split_once("did not acknowledge ")
+        .unwrap_or_else(|| panic!("no count of deltas in {log}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_manager_that_does_not_answer_leaves_a_backlog_and_exit_status_3() {
+    let m = FakeManager::new();
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&m, dir.path());
+    drop(m);
+
+    // Nothing listens: a port that was just free.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, log) = run_unacknowledged(dir.path(), &format!("https://127.0.0.1:{port}"));
+    assert_eq!(code, Some(3), "{log}");
+    let left = unacknowledged(&log);
+    assert!(left > 0, "{log}");
+    // What was stored is kept; only the delivery is missing.
+    assert!(log.contains("replayed:"), "{log}");
+    assert!(!log.contains("could not be stored"), "{log}");
+
+    // A port that accepts connections and never answers (the TLS handshake hangs).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        silent.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until && conns.len() < 64 {
+            match silent.accept() {
+                Ok((c, _)) => conns.push(c),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        conns
+    });
+    let (code, log) = run_unacknowledged(dir.path(), &format!("https://{addr}"));
+    assert_eq!(code, Some(3), "{log}");
+    // The same replay again: its deltas coalesce with those left by the first run.
+    assert!(unacknowledged(&log) > 0, "{log}");
+    drop(held);
 }
