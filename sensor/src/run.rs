@@ -13,8 +13,15 @@
 //!
 //! On shutdown (SIGINT/SIGTERM set the flag) workers drain their rings, end their flows and
 //! hand in a last snapshot, which is committed (and, when enrolled, sent to the manager within
-//! the drain timeout) before `run` returns. A SIGKILL loses at most one commit interval; sled's
-//! log keeps the store consistent.
+//! the drain timeout) before `run` returns. A SIGKILL loses at most one commit interval; a commit
+//! is one sled transaction, so the store holds one commit or the one before.
+//!
+//! **A full disk** (or any failed save): the committer logs one error naming the state directory,
+//! keeps the inventory in memory (capture and metrics go on, nothing is queued for the manager),
+//! and at each later commit, once the file system has room, stops the uplink (its outbox holds
+//! the database), opens the store again at its last durable state, saves, and starts the uplink
+//! again. A sensor started on a full disk does the same from its first commit; `run --pcap`
+//! stops at once instead ([`crate::exit::NOT_STORED`]).
 //!
 //! When the sensor is enrolled with a manager, each commit also diffs the report against what
 //! was sent and queues the changes in the outbox ([`crate::uplink`]); the uplink thread streams
@@ -661,6 +668,10 @@ impl Committer {
     /// the inventory so far, kept in the store and beside it, and protects from then on.
     fn learn(&mut self, report: &InventoryReport) {
         let Some(span) = self.learn_for else { return };
+        // The policy is kept in the store: learned once the store takes writes again.
+        if self.store_failing {
+            return;
+        }
         let parse = |s: &str| otwatch_common::Timestamp::parse_rfc3339(s);
         let (Some(first), Some(last)) = (
             parse(&report.stats.first_packet),
