@@ -28,7 +28,7 @@ pub const INTERRUPTED: u8 = 130;
 
 /// `run --help`: every status applies.
 pub const RUN_HELP: &str = "Exit status (the first that applies of 5, 4, 3, 130, 2; else 0):
-  0    done: everything replayed, stored and (with a manager) acknowledged
+  0    done: everything captured or replayed was stored and (with a manager) acknowledged
   1    could not start: bad arguments, settings or files, a capture file that cannot be read,
        an interface that cannot be opened; nothing written
   2    a capture file was not a capture, corrupt or truncated; what came before was kept
@@ -37,7 +37,8 @@ pub const RUN_HELP: &str = "Exit status (the first that applies of 5, 4, 3, 130,
   4    the manager revoked this sensor; enrol it again
   5    the state could not be written (disk full); the store keeps its last commit, intact
   64   the command line could not be parsed
-  130  interrupted by SIGINT/SIGTERM before the end of the capture files (what was read is stored)";
+  130  --pcap interrupted by SIGINT/SIGTERM before the end of the files (what was read is
+       stored), or a second signal ended the drain at once";
 
 /// `analyze --help`.
 pub const ANALYZE_HELP: &str = "Exit status (the first that applies of 5, 2; else 0):

@@ -601,6 +601,17 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes kept in memory to know what the store holds (the keys and two hashes per entry),
+    /// roughly.
+    pub fn held_bytes(&self) -> usize {
+        lock(&self.saved).as_ref().map_or(0, |s| {
+            [&s.assets, &s.links, &s.meta]
+                .iter()
+                .map(|h| h.keys.capacity() + h.entries.capacity() * (8 + 24 + 1))
+                .sum()
+        })
+    }
+
     /// Entries written or removed by saves since the store was opened.
     pub fn entries_written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)

@@ -197,6 +197,10 @@ fn store_cost_at_100k_entries() {
         store.entries_written(),
         t.elapsed()
     );
+    eprintln!(
+        "kept in memory to know what is stored: {} MiB",
+        store.held_bytes() >> 20
+    );
     let t = Instant::now();
     store.save(&inv, &st).unwrap();
     eprintln!("transaction, unchanged: {:?}", t.elapsed());
