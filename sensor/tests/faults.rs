@@ -6,58 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// A tmpfs of `mb` MiB mounted on a new directory; unmounted on drop.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(mb: u32) -> Result<Tmpfs, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let o = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !o.status.success() {
-            return Err(format!(
-                "cannot mount a tmpfs (needs root): {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
-        Ok(Tmpfs { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// Fills the file system of `dir` with a new file `dir/<name>`, then frees `leave` bytes of it.
-fn fill(dir: &Path, name: &str, leave: u64) -> PathBuf {
-    let p = dir.join(name);
-    let mut f = std::fs::File::create(&p).unwrap();
-    let chunk = vec![1u8; 64 << 10];
-    while f.write_all(&chunk).is_ok() {}
-    let small = [1u8; 512];
-    while f.write_all(&small).is_ok() {}
-    let len = f.metadata().unwrap().len();
-    f.set_len(len.saturating_sub(leave)).unwrap();
-    let _ = f.sync_all();
-    p
-}
+use std::path::Path;
 
 /// Senders in the capture that fills the disk.
 const HOSTS: u32 = 4000;
@@ -170,35 +119,12 @@ fn a_full_disk_never_damages_the_store_and_the_sensor_recovers() {
     // The disk fills up while a paced replay runs: capture goes on, the error is said once,
     // and once space is freed the sensor saves by itself and ends with everything stored.
     let filler = fill(fs.path(), "filler", 5 << 19);
-    let mut child = sensor()
-        .args(["run", "--commit-interval", "1", "--speed", "2x", "--state"])
+    let mut cmd = sensor();
+    cmd.args(["run", "--commit-interval", "1", "--speed", "2x", "--state"])
         .arg(&state)
         .arg("--pcap")
-        .arg(&hosts)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = String::new();
-    let mut freed = false;
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
-        log.push_str(&line);
-        log.push('\n');
-        if !freed && line.contains("is full") {
-            std::fs::remove_file(&filler).unwrap();
-            freed = true;
-        }
-    }
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
+        .arg(&hosts);
+    let (status, log, freed) = run_freeing_space(cmd, &filler);
     assert!(freed, "the disk never filled up:\n{log}");
     assert_eq!(status.code(), Some(0), "{log}");
     assert_eq!(full_errors(&log), 1, "{log}");

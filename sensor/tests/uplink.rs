@@ -23,6 +23,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
+mod common;
+
 const SECRET: &str = "00112233445566778899aabbccddeeff";
 
 struct Pki {
@@ -703,4 +705,35 @@ fn a_manager_that_does_not_answer_leaves_a_backlog_and_exit_status_3() {
     // The same replay again: its deltas coalesce with those left by the first run.
     assert!(unacknowledged(&log) > 0, "{log}");
     drop(held);
+}
+
+#[test]
+fn a_full_disk_holds_the_outbox_back_and_then_everything_reaches_the_manager() {
+    let fs = match common::Tmpfs::mount(64) {
+        Ok(f) => f,
+        Err(why) => {
+            eprintln!("SKIPPED a_full_disk_holds_the_outbox_back_and_then_everything_reaches_the_manager: {why}");
+            return;
+        }
+    };
+    let m = FakeManager::new();
+    let state = fs.path().join("state");
+    enroll(&m, &state);
+    let caps = tempfile::tempdir().unwrap();
+    let hosts = caps.path().join("hosts.pcap");
+    // 4000 senders over 20 s of capture time, replayed in 10 s, a commit every second.
+    common::udp_hosts_pcap(&hosts, 4000, 1_700_000_000, 5000);
+    // Room for the store's 1 MiB reserve (written at its first open) and 2.5 MiB more.
+    let filler = common::fill(fs.path(), "filler", 7 << 19);
+    let mut cmd = sensor();
+    cmd.args(run_args(&state, &hosts, "2x"));
+    let (status, log, freed) = common::run_freeing_space(cmd, &filler);
+    // Shown when the test fails.
+    eprintln!("{log}");
+    assert!(freed, "the disk never filled up:\n{log}");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("takes writes again"), "{log}");
+    // The uplink stopped while the store was opened again, and started after.
+    assert!(log.matches("uplink enabled").count() >= 2, "{log}");
+    assert_converged(&m, &hosts);
 }

@@ -2,8 +2,10 @@
 //! written on the fly.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
 
 /// A capture from `tests/data`.
 pub fn data(name: &str) -> PathBuf {
@@ -97,4 +99,82 @@ pub fn udp_hosts_pcap(path: &Path, n: u32, start_unix: u32, step_us: u64) {
         out.extend_from_slice(&f);
     }
     std::fs::write(path, out).unwrap();
+}
+
+/// A tmpfs of `mb` MiB mounted on a new directory; unmounted on drop.
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(mb: u32) -> Result<Tmpfs, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "cannot mount a tmpfs (needs root): {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Fills the file system of `dir` with a new file `dir/<name>`, then frees `leave` bytes of it.
+pub fn fill(dir: &Path, name: &str, leave: u64) -> PathBuf {
+    let p = dir.join(name);
+    let mut f = std::fs::File::create(&p).unwrap();
+    let chunk = vec![1u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let small = [1u8; 512];
+    while f.write_all(&small).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(leave)).unwrap();
+    let _ = f.sync_all();
+    p
+}
+
+/// Runs `cmd` until it ends, deleting `filler` as soon as its log says the disk is full. Returns
+/// its exit status, its log, and whether the disk filled up.
+pub fn run_freeing_space(mut cmd: Command, filler: &Path) -> (ExitStatus, String, bool) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let mut freed = false;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
+        log.push_str(&line);
+        log.push('\n');
+        if !freed && line.contains("is full") {
+            std::fs::remove_file(filler).unwrap();
+            freed = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    (status, log, freed)
 }
