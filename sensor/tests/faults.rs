@@ -96,6 +96,16 @@ fn a_full_disk_never_damages_the_store_and_the_sensor_recovers() {
         assert!(!log.to_lowercase().contains("corrupt"), "{log}");
         assert_eq!(essence(&stored(&state)), essence(&first));
     }
+    // analyze --state says the same, and prints nothing it could not keep.
+    let o = sensor()
+        .args(["analyze", "--format", "json", "--state"])
+        .arg(&state)
+        .arg(&small)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", show(&o));
+    assert!(text(&o.stderr).contains("is full"), "{}", show(&o));
+    assert_eq!(essence(&stored(&state)), essence(&first));
 
     // Space is freed: the next run goes on from the stored state, nothing lost or damaged.
     std::fs::remove_file(&more).unwrap();

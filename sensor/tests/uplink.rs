@@ -84,6 +84,8 @@ struct Applied {
     renewals: u32,
     /// Refuse every call after enrolment, like a revoked sensor.
     revoked: bool,
+    /// Enrolment requests received.
+    enrolls: u32,
 }
 
 #[derive(Clone)]
@@ -135,7 +137,11 @@ impl SensorLink for Svc {
         if t.secret != SECRET {
             return Err(Status::unauthenticated("unknown token"));
         }
-        let short = self.state.lock().unwrap().short_cert;
+        let short = {
+            let mut st = self.state.lock().unwrap();
+            st.enrolls += 1;
+            st.short_cert
+        };
         self.sign(&r.csr_pem, "s-0123456789abcdef", short)
             .map(Response::new)
     }
@@ -736,4 +742,41 @@ fn a_full_disk_holds_the_outbox_back_and_then_everything_reaches_the_manager() {
     // The uplink stopped while the store was opened again, and started after.
     assert!(log.matches("uplink enabled").count() >= 2, "{log}");
     assert_converged(&m, &hosts);
+}
+
+#[test]
+fn enrolling_on_a_full_disk_fails_before_the_token_is_spent() {
+    let fs = match common::Tmpfs::mount(8) {
+        Ok(f) => f,
+        Err(why) => {
+            eprintln!("SKIPPED enrolling_on_a_full_disk_fails_before_the_token_is_spent: {why}");
+            return;
+        }
+    };
+    let m = FakeManager::new();
+    let state = fs.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let filler = common::fill(fs.path(), "filler", 0);
+    let o = sensor()
+        .args([
+            "enroll",
+            "--manager",
+            &m.url(),
+            "--token",
+            &m.token(),
+            "--state",
+        ])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains("No space left"), "{err}");
+    // The key could not be written, so the manager was never asked (the token is still good).
+    assert_eq!(m.state().enrolls, 0);
+    assert!(!state.join("uplink/link.json").exists());
+    std::fs::remove_file(&filler).unwrap();
+    enroll(&m, &state);
+    assert!(state.join("uplink/link.json").exists());
+    assert_eq!(m.state().enrolls, 1);
 }
