@@ -4,7 +4,7 @@ use crate::capture::pcap::CaptureFile;
 use crate::capture::{CaptureError, PacketSource};
 use crate::detect::{derive, DetectConfig};
 use crate::inventory;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Limits, Pipeline};
 use crate::store::{self, Store, StoreError};
 use otwatch_common::model::InventoryReport;
 use std::io::IsTerminal;
@@ -22,6 +22,8 @@ pub struct AnalyzeOptions {
     pub progress: bool,
     /// Detection: thresholds, policy, rules, indicators.
     pub detect: Arc<DetectConfig>,
+    /// Caps and timeouts of the flow table and the inventory.
+    pub limits: Limits,
 }
 
 /// The result: the report, plus the capture errors met on the way (the packets before each
@@ -46,14 +48,19 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
     if opts.inputs.is_empty() {
         return Err(AnalyzeError::NoInput);
     }
-    let store = match &opts.state {
-        Some(dir) => Store::open(dir)?,
-        None => Store::temporary()?,
+    // Without --state nothing is kept: no store at all (writing a whole flood's inventory to a
+    // temporary store only to delete it cost more memory than the analysis).
+    let store = opts.state.as_deref().map(Store::open).transpose()?;
+    let (inventory, earlier) = match &store {
+        Some(s) => s.load()?,
+        None => Default::default(),
     };
-    let (inventory, earlier) = store.load()?;
-    let mut pipeline =
-        Pipeline::with_detection(Default::default(), Default::default(), opts.detect.clone());
-    pipeline.inventory = inventory;
+    let mut pipeline = Pipeline::configured(&opts.limits, opts.detect.clone());
+    pipeline.inventory = crate::inventory::Inventory {
+        limits: opts.limits.inventory,
+        ..inventory
+    };
+    pipeline.inventory.enforce_limits();
     let mut capture_errors = Vec::new();
     let show = opts.progress && std::io::stderr().is_terminal();
     for path in &opts.inputs {
@@ -66,7 +73,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
     let mut report = inventory::report(&pipeline.inventory, stats.clone());
     // Alerts that need the whole inventory (Purdue levels), kept with the others.
     derive::finish(&mut pipeline.inventory.alerts, &mut report, &opts.detect);
-    store.save(&pipeline.inventory, &stats)?;
+    if let Some(store) = &store {
+        store.save(&pipeline.inventory, &stats)?;
+    }
     Ok(AnalyzeOutcome {
         report,
         capture_errors,

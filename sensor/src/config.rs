@@ -3,6 +3,11 @@
 //! by command-line flags. Every field has a default, so an empty file is a valid config.
 
 use crate::capture::live::CaptureMode;
+use crate::decode::defrag::DefragLimits;
+use crate::flow::reassembly::StreamLimits;
+use crate::flow::FlowConfig;
+use crate::inventory::InventoryLimits;
+use crate::pipeline::Limits;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,6 +20,141 @@ pub struct SensorConfig {
     pub metrics: MetricsConfig,
     pub uplink: UplinkSection,
     pub detect: DetectSection,
+    pub flow: FlowSection,
+    pub inventory: InventorySection,
+}
+
+/// `[flow]`: the flow table, stream reassembly and IP defragmentation caps and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowSection {
+    pub max_flows: usize,
+    pub max_new_flows_per_source: u32,
+    pub tcp_timeout_secs: u64,
+    pub tcp_closed_timeout_secs: u64,
+    pub tcp_half_open_timeout_secs: u64,
+    pub udp_timeout_secs: u64,
+    pub other_timeout_secs: u64,
+    pub reassembly_mib: usize,
+    pub stream_kib: usize,
+    pub stream_segments: usize,
+    pub probe_packets: u8,
+    pub probe_bytes: usize,
+    pub fragments_pending: usize,
+    pub fragments_mib: usize,
+    pub fragment_timeout_secs: u64,
+}
+
+impl Default for FlowSection {
+    fn default() -> Self {
+        let f = FlowConfig::default();
+        let d = DefragLimits::default();
+        const S: u64 = 1_000_000_000;
+        FlowSection {
+            max_flows: f.max_flows,
+            max_new_flows_per_source: f.max_new_flows_per_source,
+            tcp_timeout_secs: f.tcp_timeout_ns / S,
+            tcp_closed_timeout_secs: f.tcp_closed_timeout_ns / S,
+            tcp_half_open_timeout_secs: f.tcp_half_open_timeout_ns / S,
+            udp_timeout_secs: f.udp_timeout_ns / S,
+            other_timeout_secs: f.other_timeout_ns / S,
+            reassembly_mib: f.max_buffered_bytes >> 20,
+            stream_kib: f.stream.max_bytes >> 10,
+            stream_segments: f.stream.max_segments,
+            probe_packets: f.max_probe_packets,
+            probe_bytes: f.max_probe_bytes,
+            fragments_pending: d.max_pending,
+            fragments_mib: d.max_bytes >> 20,
+            fragment_timeout_secs: d.timeout_ns / S,
+        }
+    }
+}
+
+/// `[inventory]`: how many addresses and connections the sensor keeps (see
+/// [`crate::inventory::limits`] for what is evicted first).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventorySection {
+    pub max_hosts: usize,
+    pub max_macs: usize,
+    pub max_connections: usize,
+}
+
+impl Default for InventorySection {
+    fn default() -> Self {
+        let l = InventoryLimits::default();
+        InventorySection {
+            max_hosts: l.max_hosts,
+            max_macs: l.max_macs,
+            max_connections: l.max_conns,
+        }
+    }
+}
+
+/// Checks `value` of `key` lies in `lo..=hi`.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
+    if value < lo || value > hi {
+        return Err(ConfigError(format!(
+            "{key} = {value} is out of range: use {lo} to {hi}"
+        )));
+    }
+    Ok(value)
+}
+
+impl SensorConfig {
+    /// The pipeline's caps and timeouts, checked.
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
+        const S: u64 = 1_000_000_000;
+        const DAY: u64 = 86_400;
+        let f = &self.flow;
+        let i = &self.inventory;
+        let secs = |key: &str, v: u64| in_range(key, v, 1, 30 * DAY).map(|v| v * S);
+        Ok(Limits {
+            flow: FlowConfig {
+                max_flows: in_range("flow.max_flows", f.max_flows, 1, 1 << 26)?,
+                max_buffered_bytes: in_range("flow.reassembly_mib", f.reassembly_mib, 1, 1 << 16)?
+                    << 20,
+                stream: StreamLimits {
+                    max_segments: in_range("flow.stream_segments", f.stream_segments, 1, 1 << 16)?,
+                    max_bytes: in_range("flow.stream_kib", f.stream_kib, 1, 1 << 20)? << 10,
+                },
+                tcp_timeout_ns: secs("flow.tcp_timeout_secs", f.tcp_timeout_secs)?,
+                tcp_closed_timeout_ns: secs(
+                    "flow.tcp_closed_timeout_secs",
+                    f.tcp_closed_timeout_secs,
+                )?,
+                tcp_half_open_timeout_ns: secs(
+                    "flow.tcp_half_open_timeout_secs",
+                    f.tcp_half_open_timeout_secs,
+                )?,
+                udp_timeout_ns: secs("flow.udp_timeout_secs", f.udp_timeout_secs)?,
+                other_timeout_ns: secs("flow.other_timeout_secs", f.other_timeout_secs)?,
+                max_probe_packets: in_range("flow.probe_packets", f.probe_packets, 1, 255)?,
+                max_probe_bytes: in_range("flow.probe_bytes", f.probe_bytes, 64, 1 << 20)?,
+                max_new_flows_per_source: f.max_new_flows_per_source,
+            },
+            defrag: DefragLimits {
+                max_pending: in_range("flow.fragments_pending", f.fragments_pending, 1, 1 << 24)?,
+                max_bytes: in_range("flow.fragments_mib", f.fragments_mib, 1, 1 << 16)? << 20,
+                timeout_ns: in_range(
+                    "flow.fragment_timeout_secs",
+                    f.fragment_timeout_secs,
+                    1,
+                    600,
+                )? * S,
+            },
+            inventory: InventoryLimits {
+                max_hosts: in_range("inventory.max_hosts", i.max_hosts, 16, 1 << 26)?,
+                max_macs: in_range("inventory.max_macs", i.max_macs, 16, 1 << 26)?,
+                max_conns: in_range("inventory.max_connections", i.max_connections, 16, 1 << 28)?,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,9 +407,12 @@ impl SensorConfig {
                 .with_list_parse_key("capture.interfaces")
                 .try_parsing(true),
         );
-        b.build()
+        let cfg: SensorConfig = b
+            .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError(e.to_string()))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        cfg.limits()?;
+        Ok(cfg)
     }
 }
 
@@ -318,5 +461,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn caps_are_set_from_the_file_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(
+            &f,
+            "[flow]\nmax_flows = 1000\ntcp_half_open_timeout_secs = 5\n[inventory]\nmax_hosts = 500\n",
+        )
+        .unwrap();
+        let l = SensorConfig::load(Some(&f)).unwrap().limits().unwrap();
+        assert_eq!(l.flow.max_flows, 1000);
+        assert_eq!(l.flow.tcp_half_open_timeout_ns, 5_000_000_000);
+        assert_eq!(l.inventory.max_hosts, 500);
+        assert_eq!(l.inventory.max_macs, InventoryLimits::default().max_macs);
+        std::fs::write(&f, "[flow]\nmax_flows = 0\n").unwrap();
+        let e = SensorConfig::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("flow.max_flows = 0 is out of range"), "{e}");
+        std::fs::write(&f, "[inventory]\nmax_hots = 5\n").unwrap();
+        let e = SensorConfig::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("max_hots"), "{e}");
     }
 }

@@ -27,6 +27,7 @@ pub mod decode;
 pub mod detect;
 pub mod exit;
 pub mod flow;
+pub mod hash;
 pub mod inventory;
 pub mod metrics;
 pub mod output;

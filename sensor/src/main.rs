@@ -45,6 +45,10 @@ enum Command {
         /// No progress on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Settings file (TOML, as for `run`): its [flow], [inventory] and [detect] sections
+        /// apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         #[command(flatten)]
         detect: DetectArgs,
         /// Capture files, analysed in the order given as one continuous capture.
@@ -280,18 +284,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             state,
             quiet,
+            config,
             detect,
             inputs,
         } => {
             // A file that cannot be read at all stops the command before anything is written.
             live::check_inputs(&inputs)?;
-            let mut d = otwatch_sensor::config::DetectSection::default();
-            detect.apply(&mut d);
+            let mut cfg = SensorConfig::load(config.as_deref())?;
+            detect.apply(&mut cfg.detect);
             let outcome = analyze(&AnalyzeOptions {
                 inputs,
                 state,
                 progress: !quiet,
-                detect: Arc::new(d.build()?),
+                detect: Arc::new(cfg.detect.build()?),
+                limits: cfg.limits()?,
             })?;
             let text = match format {
                 Format::Json => output::to_json(&outcome.report),
@@ -527,6 +533,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 state: None,
                 progress: !quiet,
                 detect: Default::default(),
+                limits: Default::default(),
             })?;
             for e in &outcome.capture_errors {
                 eprintln!("error: {e}");

@@ -136,7 +136,8 @@ fn alerts(out: &mut String, r: &InventoryReport) {
             let pair = match (a.src.is_empty(), a.dst.is_empty()) {
                 (false, false) => format!("{} -> {}", a.src, a.dst),
                 (false, true) => a.src.clone(),
-                (true, _) => a.dst.clone(),
+                (true, true) => String::new(),
+                (true, false) => format!("* -> {}", a.dst),
             };
             vec![
                 a.severity.to_uppercase(),
@@ -198,6 +199,20 @@ pub fn to_table(r: &InventoryReport) -> String {
     );
     if !s.first_packet.is_empty() {
         let _ = writeln!(out, "capture time: {} .. {}", s.first_packet, s.last_packet);
+    }
+    // What the caps threw away: the inventory is incomplete there, and the user must know.
+    let hit: Vec<String> = s
+        .limits
+        .iter()
+        .filter(|(k, v)| **v > 0 && k.as_str() != "fragments_reassembled")
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !hit.is_empty() {
+        let _ = writeln!(
+            out,
+            "caps reached (see [flow] and [inventory] in sensor.toml): {}",
+            hit.join(", ")
+        );
     }
     alerts(&mut out, r);
     let mut groups: BTreeMap<(usize, &str), Vec<&Asset>> = BTreeMap::new();

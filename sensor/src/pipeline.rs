@@ -7,7 +7,7 @@ use crate::decode::{self, l4, DecodeError, IpPacket, Net, Packet, L4};
 use crate::detect::{self, DetectConfig, Detector};
 use crate::flow::table::PacketInfo;
 use crate::flow::{FlowConfig, FlowEvent, FlowTable};
-use crate::inventory::{Inventory, Origin};
+use crate::inventory::{Inventory, InventoryLimits, Origin};
 use crate::protocols::registry::{frame_spec, FrameMatch};
 use otwatch_common::model::CaptureStats;
 use otwatch_common::observation::{Observation, Role, Subject};
@@ -17,6 +17,14 @@ use std::sync::Arc;
 
 /// Tunnels opened inside tunnels at most this deep.
 const MAX_ENCAP_DEPTH: u8 = 3;
+
+/// Every cap and timeout of the pipeline (`[flow]` and `[inventory]` in sensor.toml).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub flow: FlowConfig,
+    pub defrag: DefragLimits,
+    pub inventory: InventoryLimits,
+}
 
 /// Counters of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,6 +44,8 @@ pub struct Pipeline {
     pub stats: RunStats,
     pub detector: Detector,
     obs: Vec<Observation>,
+    /// Evictions and refusals so far (to notice new ones).
+    pressure: u64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -62,7 +72,15 @@ impl Pipeline {
             stats: RunStats::default(),
             detector: Detector::default(),
             obs: Vec::new(),
+            pressure: 0,
         }
+    }
+
+    /// A pipeline with these caps that detects with `cfg`.
+    pub fn configured(limits: &Limits, cfg: Arc<DetectConfig>) -> Self {
+        let mut p = Pipeline::with_detection(limits.flow, limits.defrag, cfg);
+        p.inventory.limits = limits.inventory;
+        p
     }
 
     /// A pipeline that detects with `cfg` (policy, rules, indicators, thresholds).
@@ -217,6 +235,37 @@ impl Pipeline {
             ip,
         });
         self.apply_events();
+        let fs = &self.flows.stats;
+        let sh = &self.inventory.shed;
+        let pressure = fs.flows_evicted
+            + fs.flows_rate_limited
+            + sh.hosts_evicted
+            + sh.hosts_refused
+            + sh.conns_evicted
+            + sh.conns_refused;
+        if pressure > self.pressure {
+            self.pressure = pressure;
+            self.overload(ts);
+        }
+    }
+
+    /// The tables overflowed: an alert that says which caps and how much.
+    #[cold]
+    fn overload(&mut self, ts: Timestamp) {
+        let fs = self.flows.stats;
+        let sh = self.inventory.shed;
+        self.detector.overload(
+            &mut self.inventory.alerts,
+            ts,
+            &[
+                ("flows_evicted", fs.flows_evicted),
+                ("flows_rate_limited", fs.flows_rate_limited),
+                ("hosts_evicted", sh.hosts_evicted),
+                ("hosts_refused", sh.hosts_refused),
+                ("conns_evicted", sh.conns_evicted),
+                ("conns_refused", sh.conns_refused),
+            ],
+        );
     }
 
     fn apply_events(&mut self) {
@@ -271,6 +320,7 @@ impl Pipeline {
         let fs = self.flows.stats;
         for (k, v) in [
             ("flows_evicted", fs.flows_evicted),
+            ("flows_rate_limited", fs.flows_rate_limited),
             ("stream_gap_bytes", fs.stream_gap_bytes),
             ("stream_bytes_dropped", fs.stream_bytes_dropped),
             ("fragments_reassembled", self.defrag.stats.reassembled),

@@ -97,6 +97,8 @@ pub enum RunError {
     Uplink(#[from] UplinkError),
     #[error(transparent)]
     Detect(#[from] DetectLoadError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("no policy in {0}: the sensor has not learned one (run it with --learn-for DURATION), or it was given one with --policy FILE")]
     NoPolicy(String),
     /// A capture file to replay cannot be read at all (missing, a directory, no permission).
@@ -952,7 +954,9 @@ pub fn run_with(
     }
     check_inputs(&opts.pcap).map_err(RunError::Input)?;
     let workers = cfg.capture.worker_count();
-    // Detection files first: a mistake in them must stop the sensor before anything starts.
+    // Settings and detection files first: a mistake in them must stop the sensor before
+    // anything starts.
+    let limits = cfg.limits()?;
     let detect_cfg = cfg.detect.build()?;
     let learn_for = cfg
         .detect
@@ -977,6 +981,8 @@ pub fn run_with(
     } else if store.low_space() {
         tracing::error!(path = %dir.display(), free = store::available(&dir), "the disk holding the sensor's state is full: capture and metrics go on and the inventory is kept in memory; it is saved at the next commit once 3 MiB are free there");
     }
+    base.limits = limits.inventory;
+    base.enforce_limits();
     let uplink_start = uplink_start(cfg)?;
     let uplink = match &uplink_start {
         Some(u) => Some(open_uplink(u, &store)?),
@@ -1044,7 +1050,7 @@ pub fn run_with(
         let r = Replayer {
             files: opts.pcap.clone(),
             speed: opts.speed,
-            pipeline: Pipeline::default(),
+            pipeline: Pipeline::configured(&limits, Arc::default()),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),
@@ -1063,7 +1069,7 @@ pub fn run_with(
         let w = Worker {
             id,
             sources,
-            pipeline: Pipeline::default(),
+            pipeline: Pipeline::configured(&limits, Arc::default()),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),

@@ -127,6 +127,8 @@ fn every_catalog_kind_has_a_test_here() {
             "unauthorized_write",
             "new_operation",
             "unknown_protocol_in_ot_zone",
+            // Written in the test (a million flows, a spoofed SYN flood): tests/flood.rs.
+            "flood",
         ])
         .collect();
     for e in CATALOG {

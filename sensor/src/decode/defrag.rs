@@ -4,8 +4,8 @@
 //! datagram is released only when every byte from 0 to the end marked by the last fragment
 //! is present. Everything dropped by a cap or a timeout is counted.
 
+use crate::hash::Map;
 use otwatch_common::Timestamp;
-use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 /// Where a fragment sits in its datagram.
@@ -48,7 +48,7 @@ pub struct DefragStats {
     pub dropped: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     src: IpAddr,
     dst: IpAddr,
@@ -86,7 +86,7 @@ const MAX_PIECES: usize = 128;
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     limits: DefragLimits,
-    pending: FxHashMap<Key, Pending>,
+    pending: Map<Key, Pending>,
     bytes: usize,
     pub stats: DefragStats,
 }
@@ -266,7 +266,7 @@ impl Defragmenter {
         self.pending
             .iter()
             .filter(|(k, _)| Some(*k) != except)
-            .min_by_key(|(k, p)| (p.first, k.id))
+            .min_by_key(|(k, p)| (p.first, **k))
             .map(|(k, _)| *k)
     }
 }

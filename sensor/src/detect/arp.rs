@@ -10,8 +10,8 @@
 //!
 //! State is bounded: IPs and MACs tracked at once are capped, the quietest dropped first.
 
+use crate::hash::{Map, Set};
 use otwatch_common::{Mac, Timestamp};
-use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::Ipv4Addr;
 
 /// Thresholds of the ARP watch.
@@ -95,18 +95,18 @@ struct Owner {
 struct MacState {
     last: Timestamp,
     /// IPs of other owners this MAC claimed recently, with reply counts.
-    foreign: FxHashMap<Ipv4Addr, (Timestamp, u32)>,
+    foreign: Map<Ipv4Addr, (Timestamp, u32)>,
     storm_start: Timestamp,
     storm: u32,
     sweep_start: Timestamp,
-    asked: FxHashSet<Ipv4Addr>,
+    asked: Set<Ipv4Addr>,
 }
 
 /// IP ownership as ARP shows it.
 #[derive(Debug, Default)]
 pub struct ArpWatch {
-    owners: FxHashMap<Ipv4Addr, Owner>,
-    macs: FxHashMap<Mac, MacState>,
+    owners: Map<Ipv4Addr, Owner>,
+    macs: Map<Mac, MacState>,
 }
 
 impl ArpWatch {

@@ -19,6 +19,7 @@ pub enum Kind {
     BruteForce,
     RemoteAccessSession,
     ScanDetected,
+    Flood,
     ArpSpoofing,
     IpConflict,
     InternetConnection,
@@ -84,6 +85,8 @@ catalog! {
         "An interactive remote access session (SSH, RDP, VNC, Telnet) to or from a level 0-2 asset.";
     ScanDetected "scan_detected" High ["T0846", "T0840"] false
         "One source probed many hosts or many ports in a short time (host sweep, port scan, ARP sweep, ICS discovery).";
+    Flood "flood" High ["T0814"] false
+        "Many unanswered attempts at one host in a short time (SYN or UDP flood, often from spoofed sources), or a flood of new flows or addresses that filled the sensor's tables (evictions counted in stats.limits).";
     ArpSpoofing "arp_spoofing" Critical ["T0830"] false
         "A MAC address claimed an IP address another MAC holds, while also claiming its own, or sent a storm of gratuitous ARPs.";
     IpConflict "ip_conflict" Medium [] false
@@ -186,7 +189,7 @@ mod tests {
             assert_eq!(e.kind.entry().name, e.name);
             assert_eq!(Kind::parse(e.name), Some(e.kind));
         }
-        assert_eq!(CATALOG.len(), 22);
+        assert_eq!(CATALOG.len(), 23);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod arp;
 pub mod catalog;
 pub mod derive;
+pub mod flood;
 pub mod ioc;
 pub mod policy;
 pub mod rules;
@@ -27,12 +28,12 @@ pub mod text;
 
 use crate::decode::ArpRepr;
 use crate::flow::FlowSummary;
+use crate::hash::Map;
 use crate::protocols::{FlowCtx, Transport};
 use alerts::{About, Addr, AlertBook, AlertKey, BookLimits, Describe, Severity, Text};
 use catalog::Kind;
 use otwatch_common::observation::{Field, Observation, Operation};
 use otwatch_common::{Mac, Timestamp};
-use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -66,6 +67,9 @@ pub struct DetectSettings {
     pub arp_storm: u32,
     /// Distinct IPs one MAC asks for within 10 s that make an ARP sweep.
     pub arp_sweep: usize,
+    /// Floods: unanswered attempts at one host within the window.
+    pub flood_attempts: u32,
+    pub flood_window_secs: u64,
 }
 
 impl Default for DetectSettings {
@@ -84,6 +88,8 @@ impl Default for DetectSettings {
             brute_force_window_secs: 300,
             arp_storm: 50,
             arp_sweep: 64,
+            flood_attempts: 2000,
+            flood_window_secs: 10,
         }
     }
 }
@@ -110,6 +116,8 @@ impl DetectSettings {
             ),
             ("arp_storm", self.arp_storm as usize),
             ("arp_sweep", self.arp_sweep),
+            ("flood_attempts", self.flood_attempts as usize),
+            ("flood_window_secs", self.flood_window_secs as usize),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -124,6 +132,14 @@ impl DetectSettings {
             window_ns: self.window_secs.saturating_mul(1_000_000_000),
             per_kind_per_minute: self.max_new_per_kind_per_minute,
             max_alerts: self.max_alerts,
+        }
+    }
+
+    fn flood_limits(&self) -> flood::FloodLimits {
+        flood::FloodLimits {
+            attempts: self.flood_attempts,
+            window_ns: self.flood_window_secs.saturating_mul(1_000_000_000),
+            ..flood::FloodLimits::default()
         }
     }
 
@@ -233,18 +249,22 @@ pub struct Detector {
     scan_lim: scan::ScanLimits,
     arp_lim: arp::ArpLimits,
     scans: scan::ScanWatch,
+    flood_lim: flood::FloodLimits,
+    floods: flood::FloodWatch,
+    /// Packet time of the last "tables full" alert, and the evictions it had counted.
+    overload: (Timestamp, u64),
     arp: arp::ArpWatch,
     /// Server → the client that first synchronised its clock.
-    time_masters: FxHashMap<IpAddr, IpAddr>,
-    logins: FxHashMap<(IpAddr, IpAddr, &'static str), LoginCount>,
+    time_masters: Map<IpAddr, IpAddr>,
+    logins: Map<(IpAddr, IpAddr, &'static str), LoginCount>,
     /// (rule index, src, dst) → (window start, events).
-    rule_counts: FxHashMap<(usize, Addr, Addr), (Timestamp, u32)>,
+    rule_counts: Map<(usize, Addr, Addr), (Timestamp, u32)>,
     /// Industrial flows: bit 0 the client asked the server to identify itself, bit 1 it did
     /// anything else. A flow that only identified is a discovery probe.
-    flow_ops: FxHashMap<(IpAddr, u16, IpAddr, u16), u8>,
+    flow_ops: Map<(IpAddr, u16, IpAddr, u16), u8>,
     /// (client, server, server port, protocol name address) → the policy's conversation: one
     /// small lookup per observation instead of a search.
-    conv_cache: FxHashMap<(IpAddr, IpAddr, u16, usize), Option<u32>>,
+    conv_cache: Map<(IpAddr, IpAddr, u16, usize), Option<u32>>,
     /// Fingerprints of (flow, operation, function code) the policy was found to know: polling
     /// repeats the same few requests, so most observations end at one look here.
     known: Vec<u64>,
@@ -347,14 +367,17 @@ impl Detector {
             lim: s.book_limits(),
             scan_lim: s.scan_limits(),
             arp_lim: s.arp_limits(),
+            flood_lim: s.flood_limits(),
             cfg,
             scans: scan::ScanWatch::default(),
+            floods: flood::FloodWatch::default(),
+            overload: (Timestamp::ZERO, 0),
             arp: arp::ArpWatch::default(),
-            time_masters: FxHashMap::default(),
-            logins: FxHashMap::default(),
-            rule_counts: FxHashMap::default(),
-            flow_ops: FxHashMap::default(),
-            conv_cache: FxHashMap::default(),
+            time_masters: Map::default(),
+            logins: Map::default(),
+            rule_counts: Map::default(),
+            flow_ops: Map::default(),
+            conv_cache: Map::default(),
             known: vec![0; KNOWN_SLOTS],
             findings: Vec::new(),
         }
@@ -365,6 +388,7 @@ impl Detector {
         let s = &cfg.settings;
         self.lim = s.book_limits();
         self.scan_lim = s.scan_limits();
+        self.flood_lim = s.flood_limits();
         self.arp_lim = s.arp_limits();
         self.rule_counts.clear();
         self.conv_cache.clear();
@@ -1039,6 +1063,13 @@ impl Detector {
                 if let Some(f) = self.scans.probe(&self.scan_lim, c, d, s.server.port, ts) {
                     self.scan(book, c, f, ts, transport_name(s.ip_proto));
                 }
+                // An answered echo is a ping, not a failed attempt.
+                if !(s.echo && s.answered) {
+                    let port = s.server.port;
+                    if let Some(f) = self.floods.attempt(&self.flood_lim, c, d, port, ts) {
+                        self.flood(book, d, f, ts, transport_name(s.ip_proto));
+                    }
+                }
             }
             if let Some(proto) = s.protocol.filter(|p| ENCRYPTED_LOGINS.contains(p)) {
                 self.session(book, s, proto);
@@ -1226,6 +1257,104 @@ impl Detector {
             || title,
             || {
                 let mut ev = ev;
+                ev.push((t("packet_time"), ts.rfc3339()));
+                ev
+            },
+        );
+    }
+
+    fn flood(
+        &mut self,
+        book: &mut AlertBook,
+        target: IpAddr,
+        f: flood::Finding,
+        ts: Timestamp,
+        proto: &'static str,
+    ) {
+        let secs = self.flood_lim.window_ns / 1_000_000_000;
+        let many = f.sources >= flood::MAX_SOURCES;
+        let sources = if many {
+            format!("{}+", f.sources)
+        } else {
+            f.sources.to_string()
+        };
+        // One source: it is the attacker. Many: spoofed or distributed, no single source.
+        let src = if f.sources == 1 {
+            ip_of(f.a_source)
+        } else {
+            Addr::None
+        };
+        self.raise(
+            book,
+            Kind::Flood,
+            Kind::Flood.severity(),
+            src,
+            ip_of(target),
+            proto,
+            0,
+            ts,
+            About::Dst,
+            || {
+                format!(
+                    "{target} got {} unanswered attempts within {secs} s from {sources} sources",
+                    f.attempts
+                )
+            },
+            || {
+                vec![
+                    (t("attempts"), f.attempts.to_string()),
+                    (t("window_secs"), secs.to_string()),
+                    (t("sources"), sources.clone()),
+                    (t("ports"), join(&f.ports)),
+                    (t("packet_time"), ts.rfc3339()),
+                ]
+            },
+        );
+    }
+
+    /// The sensor's own tables overflowed (flows, addresses, connections evicted or refused):
+    /// someone is flooding the network with new flows or spoofed addresses. Raised at most
+    /// once a minute of packet time while the evictions go on; the repeats fold into one
+    /// alert.
+    pub fn overload(
+        &mut self,
+        book: &mut AlertBook,
+        ts: Timestamp,
+        counts: &[(&'static str, u64)],
+    ) {
+        if !self.cfg.settings.enabled {
+            return;
+        }
+        let total: u64 = counts.iter().map(|c| c.1).sum();
+        let (last_ts, last_total) = self.overload;
+        if total <= last_total || ts.0 < last_ts.0.saturating_add(60_000_000_000) && last_total > 0
+        {
+            return;
+        }
+        self.overload = (ts, total);
+        let what: Vec<String> = counts
+            .iter()
+            .filter(|c| c.1 > 0)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        self.raise(
+            book,
+            Kind::Flood,
+            Kind::Flood.severity(),
+            Addr::None,
+            Addr::None,
+            "",
+            1,
+            ts,
+            About::Src,
+            || "A flood of new flows or addresses filled the sensor's tables".to_string(),
+            || {
+                let mut ev: Vec<(Text, String)> = counts
+                    .iter()
+                    .filter(|c| c.1 > 0)
+                    .map(|(k, v)| (t(k), v.to_string()))
+                    .collect();
+                ev.push((t("summary"), what.join(", ")));
                 ev.push((t("packet_time"), ts.rfc3339()));
                 ev
             },

@@ -6,8 +6,8 @@
 //! sweep meets mostly silence and a port scan mostly resets. Per source, distinct targets are
 //! counted in a window of packet time; state is bounded in sources and targets.
 
+use crate::hash::{Map, Set};
 use otwatch_common::Timestamp;
-use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 
 /// Thresholds of the scan detector.
@@ -57,11 +57,11 @@ pub enum Finding {
 #[derive(Debug, Default)]
 struct Source {
     start: Timestamp,
-    hosts: FxHashSet<IpAddr>,
-    ports: FxHashMap<IpAddr, FxHashSet<u16>>,
+    hosts: Set<IpAddr>,
+    ports: Map<IpAddr, Set<u16>>,
     sample_ports: Vec<u16>,
     ics_start: Timestamp,
-    ics_hosts: FxHashSet<IpAddr>,
+    ics_hosts: Set<IpAddr>,
     ics_protocols: Vec<&'static str>,
     last: Timestamp,
 }
@@ -69,7 +69,7 @@ struct Source {
 /// Per-source probe counters.
 #[derive(Debug, Default)]
 pub struct ScanWatch {
-    sources: FxHashMap<IpAddr, Source>,
+    sources: Map<IpAddr, Source>,
 }
 
 impl ScanWatch {

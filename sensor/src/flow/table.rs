@@ -9,12 +9,12 @@
 use super::reassembly::{Deliver, Stream, StreamLimits};
 use crate::decode::l4::proto;
 use crate::decode::{IpPacket, L4};
+use crate::hash::Map;
 use crate::protocols::registry::{self, ProtocolSpec};
 use crate::protocols::{Direction, Dissector, Endpoint, FlowCtx, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::Observation;
 use otwatch_common::{Mac, Timestamp};
-use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 /// Limits and timeouts of the flow table.
@@ -27,27 +27,34 @@ pub struct FlowConfig {
     pub tcp_timeout_ns: u64,
     /// After FIN from both sides or a RST.
     pub tcp_closed_timeout_ns: u64,
+    /// A TCP flow of a few packets the server never answered (a SYN flood, a scan probe).
+    pub tcp_half_open_timeout_ns: u64,
     pub udp_timeout_ns: u64,
     pub other_timeout_ns: u64,
     /// Payload packets a flow may take to be recognised before it is left alone.
     pub max_probe_packets: u8,
     /// Bytes buffered per direction while recognising.
     pub max_probe_bytes: usize,
+    /// New flows one source address may start per second of packet time; more are not
+    /// tracked (counted as `flows_rate_limited`). 0 = no limit.
+    pub max_new_flows_per_source: u32,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
         const S: u64 = 1_000_000_000;
         FlowConfig {
-            max_flows: 1 << 20,
+            max_flows: 1 << 18,
             max_buffered_bytes: 256 << 20,
             stream: StreamLimits::default(),
             tcp_timeout_ns: 3600 * S,
             tcp_closed_timeout_ns: 30 * S,
+            tcp_half_open_timeout_ns: 30 * S,
             udp_timeout_ns: 120 * S,
             other_timeout_ns: 60 * S,
             max_probe_packets: 8,
             max_probe_bytes: 4096,
+            max_new_flows_per_source: 5000,
         }
     }
 }
@@ -58,6 +65,8 @@ pub struct FlowStats {
     pub flows: u64,
     /// Flows ended early because the table was full.
     pub flows_evicted: u64,
+    /// Flows not tracked because their source started too many per second.
+    pub flows_rate_limited: u64,
     /// Stream bytes never seen by a dissector because of a capture hole.
     pub stream_gap_bytes: u64,
     /// Stream bytes thrown away by the buffered-bytes caps.
@@ -212,7 +221,10 @@ pub struct PacketInfo<'a> {
 
 pub struct FlowTable {
     cfg: FlowConfig,
-    flows: FxHashMap<FlowKey, Flow>,
+    flows: Map<FlowKey, Flow>,
+    /// New flows per source in the current second of packet time.
+    starts: Map<IpAddr, u32>,
+    starts_second: u64,
     pub stats: FlowStats,
     buffered: usize,
     now: Timestamp,
@@ -231,12 +243,18 @@ impl std::fmt::Debug for FlowTable {
 }
 
 const SWEEP_EVERY_NS: u64 = 5_000_000_000;
+/// Sources whose new-flow rate is tracked at once.
+const MAX_RATE_SOURCES: usize = 1 << 16;
+/// A TCP flow of at most this many packets, none answered, is half-open.
+const HALF_OPEN_PACKETS: u64 = 4;
 
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             cfg,
-            flows: FxHashMap::default(),
+            flows: Map::default(),
+            starts: Map::default(),
+            starts_second: 0,
             stats: FlowStats::default(),
             buffered: 0,
             now: Timestamp::ZERO,
@@ -312,6 +330,10 @@ impl FlowTable {
             }
         }
         if !self.flows.contains_key(&key) {
+            if !self.may_start(ip.src, p.ts) {
+                self.stats.flows_rate_limited += 1;
+                return;
+            }
             if self.flows.len() >= self.cfg.max_flows {
                 self.make_room();
             }
@@ -538,9 +560,34 @@ impl FlowTable {
         }
     }
 
+    /// Counts a new flow started by `src`; false when it is over its rate.
+    fn may_start(&mut self, src: IpAddr, ts: Timestamp) -> bool {
+        let max = self.cfg.max_new_flows_per_source;
+        if max == 0 {
+            return true;
+        }
+        let second = ts.0 / 1_000_000_000;
+        if second != self.starts_second {
+            self.starts_second = second;
+            self.starts.clear();
+        }
+        // Tracking is bounded too: beyond this many sources in one second (a spoofed flood,
+        // where no single source is fast), new sources pass uncounted.
+        if self.starts.len() >= MAX_RATE_SOURCES && !self.starts.contains_key(&src) {
+            return true;
+        }
+        let n = self.starts.entry(src).or_default();
+        *n = n.saturating_add(1);
+        *n <= max
+    }
+
     fn timeout(&self, f: &Flow) -> u64 {
         match f.proto {
             proto::TCP if f.closed() => self.cfg.tcp_closed_timeout_ns,
+            proto::TCP if f.to_client_packets == 0 && f.packets <= HALF_OPEN_PACKETS => self
+                .cfg
+                .tcp_half_open_timeout_ns
+                .min(self.cfg.tcp_timeout_ns),
             proto::TCP => self.cfg.tcp_timeout_ns,
             proto::UDP => self.cfg.udp_timeout_ns,
             _ => self.cfg.other_timeout_ns,
@@ -649,13 +696,25 @@ impl FlowTable {
         if self.flows.len() < self.cfg.max_flows {
             return;
         }
-        let mut by_age: Vec<(Timestamp, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.last, *k)).collect();
-        let n = (by_age.len() / 8).max(1);
-        by_age.select_nth_unstable(n - 1);
-        let mut victims: Vec<(Timestamp, FlowKey)> = by_age.into_iter().take(n).collect();
+        // Least valuable first: unanswered (floods, scans), then unidentified, then the
+        // rest; the longest idle within each.
+        let mut by_value: Vec<(u8, Timestamp, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| {
+                let class = match (&f.app, f.to_client_packets) {
+                    (_, 0) => 0,
+                    (App::Known { .. }, _) => 2,
+                    _ => 1,
+                };
+                (class, f.last, *k)
+            })
+            .collect();
+        let n = (by_value.len() / 8).max(1);
+        by_value.select_nth_unstable(n - 1);
+        let mut victims: Vec<FlowKey> = by_value.into_iter().take(n).map(|v| v.2).collect();
         victims.sort_unstable();
-        for (_, k) in victims {
+        for k in victims {
             self.finish(&k);
             self.stats.flows_evicted += 1;
         }

@@ -102,6 +102,9 @@ fn ts_text(t: Option<Timestamp>) -> String {
 /// Builds the report: assets, connections and the given capture statistics.
 pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     stats.protocol_violations = inv.violations.clone();
+    for (k, v) in inv.shed.entries() {
+        *stats.limits.entry(k.to_string()).or_default() += v;
+    }
     // An address only named by someone else (a DNS answer) but never seen on the wire, bound
     // by ARP/DHCP or announced is not an asset.
     let ips: Vec<IpAddr> = inv

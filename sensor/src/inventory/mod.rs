@@ -11,10 +11,12 @@ pub mod access;
 pub mod assets;
 pub mod classify;
 pub mod facts;
+pub mod limits;
 pub mod oui;
 
 pub use assets::report;
 pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, MacFacts};
+pub use limits::{InventoryLimits, Shed};
 
 use crate::detect::alerts::{AlertBook, BookLimits};
 use crate::flow::FlowSummary;
@@ -32,11 +34,15 @@ use std::net::IpAddr;
 pub struct Inventory {
     pub hosts: BTreeMap<IpAddr, HostFacts>,
     pub macs: BTreeMap<Mac, MacFacts>,
-    pub conns: rustc_hash::FxHashMap<ConnKey, ConnFacts>,
+    pub conns: crate::hash::Map<ConnKey, ConnFacts>,
     /// Protocol violations seen, per protocol.
     pub violations: BTreeMap<String, u64>,
     /// Alerts raised by detection (kept with the facts so they merge, persist and travel).
     pub alerts: AlertBook,
+    /// Caps on hosts, MACs and connections.
+    pub limits: InventoryLimits,
+    /// What the caps evicted or refused (this run's, not stored).
+    pub shed: Shed,
 }
 
 /// Where an observation came from.
@@ -79,60 +85,95 @@ impl Inventory {
                 )
             })
         };
+        let mut client_kept = false;
         if client_is_host {
-            let h = self.hosts.entry(s.client.ip).or_default();
-            h.counters.add(s.packets, s.bytes, s.first, s.last);
-            // Multicast and broadcast senders often lower the TTL on purpose (1 for link-local
-            // discovery): only unicast conversations hint at the initial TTL.
-            if server_is_host {
-                h.note_ttl(s.client_ttl);
-            }
-            if let Some(m) = s.client.mac {
-                h.add_mac(m);
-                self.macs.entry(m).or_default().add_ip(s.client.ip);
-            }
-            if let Some(p) = proto_use(Role::Client) {
-                h.protocols.insert(p);
+            if let Some(h) = self.host(s.client.ip) {
+                client_kept = true;
+                h.counters.add(s.packets, s.bytes, s.first, s.last);
+                // Multicast and broadcast senders often lower the TTL on purpose (1 for
+                // link-local discovery): only unicast conversations hint at the initial TTL.
+                if server_is_host {
+                    h.note_ttl(s.client_ttl);
+                }
+                if let Some(m) = s.client.mac {
+                    h.add_mac(m);
+                }
+                if let Some(p) = proto_use(Role::Client) {
+                    h.protocols.insert(p);
+                }
+                if let Some(m) = s.client.mac {
+                    if let Some(f) = self.mac(m) {
+                        f.add_ip(s.client.ip);
+                    }
+                }
             }
         }
+        let mut server_kept = false;
         if server_is_host {
-            let h = self.hosts.entry(s.server.ip).or_default();
-            h.counters.add(s.packets, s.bytes, s.first, s.last);
-            h.note_ttl(s.server_ttl);
-            if let Some(m) = s.server.mac {
-                h.add_mac(m);
-                self.macs.entry(m).or_default().add_ip(s.server.ip);
-            }
-            if let Some(p) = proto_use(Role::Server) {
-                h.protocols.insert(p);
+            if let Some(h) = self.host(s.server.ip) {
+                server_kept = true;
+                h.counters.add(s.packets, s.bytes, s.first, s.last);
+                h.note_ttl(s.server_ttl);
+                if let Some(m) = s.server.mac {
+                    h.add_mac(m);
+                }
+                if let Some(p) = proto_use(Role::Server) {
+                    h.protocols.insert(p);
+                }
+                if let Some(m) = s.server.mac {
+                    if let Some(f) = self.mac(m) {
+                        f.add_ip(s.server.ip);
+                    }
+                }
             }
         }
-        if client_is_host && server_is_host {
+        if client_kept && server_kept {
             let key = ConnKey {
                 client: s.client.ip,
                 server: s.server.ip,
                 transport: s.ip_proto,
                 port: s.server.port,
             };
-            let c = self.conns.entry(key).or_default();
-            c.counters.add(s.packets, s.bytes, s.first, s.last);
-            if s.new_flow {
-                c.flows += 1;
-            }
-            if let (Some(p), None) = (s.protocol, &c.protocol) {
-                c.protocol = Some(p.to_string());
+            if let Some(c) = self.conn(key) {
+                c.counters.add(s.packets, s.bytes, s.first, s.last);
+                if s.new_flow {
+                    c.flows += 1;
+                }
+                if let (Some(p), None) = (s.protocol, &c.protocol) {
+                    c.protocol = Some(p.to_string());
+                }
             }
         }
+    }
+
+    /// The facts of `ip`, made if new and there is room under the cap.
+    fn host(&mut self, ip: IpAddr) -> Option<&mut HostFacts> {
+        if !self.room_for_host(&ip) {
+            return None;
+        }
+        Some(self.hosts.entry(ip).or_default())
+    }
+
+    fn mac(&mut self, m: Mac) -> Option<&mut MacFacts> {
+        if !self.room_for_mac(&m) {
+            return None;
+        }
+        Some(self.macs.entry(m).or_default())
+    }
+
+    fn conn(&mut self, key: ConnKey) -> Option<&mut ConnFacts> {
+        if !self.room_for_conn(&key) {
+            return None;
+        }
+        Some(self.conns.entry(key).or_default())
     }
 
     /// Counts a frame that carried no IP packet (ARP, LLDP, ...) for its source MAC.
     pub fn add_l2_frame(&mut self, src: Mac, wire_len: u32, ts: Timestamp) {
         if src.is_unicast() {
-            self.macs
-                .entry(src)
-                .or_default()
-                .counters
-                .add(1, wire_len as u64, ts, ts);
+            if let Some(m) = self.mac(src) {
+                m.counters.add(1, wire_len as u64, ts, ts);
+            }
         }
     }
 
@@ -156,19 +197,33 @@ impl Inventory {
                     first_seen: ts,
                 };
                 match self.resolve(origin, subject) {
-                    Some(Node::Ip(ip)) => self.hosts.entry(ip).or_default().add_evidence(rec),
-                    Some(Node::Mac(m)) => self.macs.entry(m).or_default().add_evidence(rec),
+                    Some(Node::Ip(ip)) => {
+                        if let Some(h) = self.host(ip) {
+                            h.add_evidence(rec);
+                        }
+                    }
+                    Some(Node::Mac(m)) => {
+                        if let Some(f) = self.mac(m) {
+                            f.add_evidence(rec);
+                        }
+                    }
                     None => {}
                 }
             }
             Observation::Binding { mac, ip, .. } => {
                 if mac.is_unicast() && host_ip(ip).is_some() {
-                    let h = self.hosts.entry(ip).or_default();
-                    h.counters.seen(ts);
-                    h.bound_macs.insert(mac);
-                    let m = self.macs.entry(mac).or_default();
-                    m.counters.seen(ts);
-                    m.bound_ips.insert(ip);
+                    if let Some(h) = self.host(ip) {
+                        h.counters.seen(ts);
+                        if h.bound_macs.len() < facts::MAX_PAIRS {
+                            h.bound_macs.insert(mac);
+                        }
+                    }
+                    if let Some(m) = self.mac(mac) {
+                        m.counters.seen(ts);
+                        if m.bound_ips.len() < facts::MAX_PAIRS {
+                            m.bound_ips.insert(ip);
+                        }
+                    }
                 }
             }
             Observation::Speaks {
@@ -180,14 +235,16 @@ impl Inventory {
                 let p = (protocol.to_string(), role.as_str().to_string(), port as u32);
                 match self.resolve(origin, subject) {
                     Some(Node::Ip(ip)) => {
-                        let h = self.hosts.entry(ip).or_default();
-                        h.counters.seen(ts);
-                        h.protocols.insert(p);
+                        if let Some(h) = self.host(ip) {
+                            h.counters.seen(ts);
+                            h.protocols.insert(p);
+                        }
                     }
                     Some(Node::Mac(m)) => {
-                        let f = self.macs.entry(m).or_default();
-                        f.counters.seen(ts);
-                        f.protocols.insert(p);
+                        if let Some(f) = self.mac(m) {
+                            f.counters.seen(ts);
+                            f.protocols.insert(p);
+                        }
                     }
                     None => {}
                 }
@@ -266,7 +323,11 @@ impl Inventory {
             },
             port: ctx.server.port,
         };
-        let c = self.conns.entry(key).or_default();
+        // Facts about a connection between addresses the caps refused would point nowhere.
+        if self.host(key.client).is_none() || self.host(key.server).is_none() {
+            return None;
+        }
+        let c = self.conn(key)?;
         if c.protocol.is_none() {
             c.protocol = Some(protocol.to_string());
         }
@@ -295,6 +356,8 @@ impl Inventory {
             *self.violations.entry(p).or_default() += n;
         }
         self.alerts.merge(&BookLimits::default(), other.alerts);
+        self.shed.add(&other.shed);
+        self.enforce_limits();
     }
 }
 

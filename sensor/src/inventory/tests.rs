@@ -285,3 +285,104 @@ fn a_collector_that_serves_sql_to_the_office_is_a_historian() {
     let a = r.assets.iter().find(|a| a.id == "ip:10.0.2.10").unwrap();
     assert_eq!(a.device_type, "hmi");
 }
+
+/// A one-packet flow from `src` to `dst` (flood debris).
+fn probe(inv: &mut Inventory, src: IpAddr, dst: IpAddr) {
+    let ep = |ip, port| Endpoint {
+        ip,
+        port,
+        mac: None,
+    };
+    inv.add_flow(&FlowSummary {
+        client: ep(src, 40000),
+        server: ep(dst, 80),
+        ip_proto: 6,
+        protocol: None,
+        packets: 1,
+        bytes: 60,
+        first: Timestamp(5),
+        last: Timestamp(5),
+        new_flow: true,
+        client_ttl: 64,
+        server_ttl: 0,
+        to_group: false,
+        answered: false,
+        first_answer: false,
+        accepted: false,
+        reset_by_server: false,
+        echo: false,
+        ended: true,
+        client_packets: 1,
+        server_packets: 0,
+    });
+}
+
+#[test]
+fn caps_evict_flood_debris_first_and_never_the_controllers() {
+    let mut inv = Inventory {
+        limits: InventoryLimits {
+            max_hosts: 64,
+            max_macs: 64,
+            max_conns: 64,
+        },
+        ..Inventory::default()
+    };
+    proto_flow(&mut inv, "10.0.0.9", "10.0.0.3", 502, "modbus");
+    flow(&mut inv, ("10.0.0.20", None), ("10.0.0.21", None), 443);
+    for i in 0..5000u32 {
+        let src = IpAddr::from([10, 9, (i >> 8) as u8, i as u8]);
+        probe(&mut inv, src, ip("10.0.0.3"));
+    }
+    assert!(inv.hosts.len() <= 64);
+    assert!(inv.conns.len() <= 64);
+    // The controller and its station stay, and so does their connection.
+    for kept in ["10.0.0.3", "10.0.0.9"] {
+        assert!(inv.hosts.contains_key(&ip(kept)), "{kept} evicted");
+    }
+    assert!(inv
+        .conns
+        .keys()
+        .any(|k| k.server == ip("10.0.0.3") && k.port == 502));
+    // Busier, unidentified hosts outlast one-packet ones.
+    assert!(inv.hosts.contains_key(&ip("10.0.0.20")));
+    assert!(inv.shed.hosts_evicted > 4000, "{:?}", inv.shed);
+    assert_eq!(inv.shed.hosts_refused, 0);
+    // No connection points at an evicted address.
+    for k in inv.conns.keys() {
+        assert!(inv.hosts.contains_key(&k.client) && inv.hosts.contains_key(&k.server));
+    }
+    let report = report(&inv, Default::default());
+    assert!(report.stats.limits["hosts_evicted"] > 4000);
+}
+
+#[test]
+fn when_only_controllers_are_left_new_addresses_are_refused() {
+    let mut inv = Inventory {
+        limits: InventoryLimits {
+            max_hosts: 16,
+            max_macs: 16,
+            max_conns: 16,
+        },
+        ..Inventory::default()
+    };
+    for i in 0..8u8 {
+        proto_flow(
+            &mut inv,
+            &format!("10.0.1.{i}"),
+            &format!("10.0.2.{i}"),
+            502,
+            "modbus",
+        );
+    }
+    probe(&mut inv, ip("10.9.9.9"), ip("10.0.2.0"));
+    assert_eq!(inv.hosts.len(), 16);
+    assert!(!inv.hosts.contains_key(&ip("10.9.9.9")));
+    assert_eq!(inv.shed.hosts_refused, 1);
+    // Merging a bigger inventory in keeps the caps.
+    let mut big = Inventory::default();
+    for i in 0..100u32 {
+        probe(&mut big, IpAddr::from([10, 8, 0, i as u8]), ip("10.0.3.1"));
+    }
+    inv.merge(big);
+    assert!(inv.hosts.len() <= 16);
+}

@@ -2,6 +2,8 @@
 //! written on the fly.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod flood;
+
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};

@@ -1,0 +1,11 @@
+//! Hash maps for keys an attacker chooses (addresses, ports, fragment ids).
+//!
+//! An unkeyed hash (FxHash) lets anyone who can send packets pick keys that all land in one
+//! bucket and turn every lookup into a scan. These maps use foldhash seeded per process (and
+//! per map), which is as fast for small keys and cannot be steered without the seed. Nothing
+//! may depend on their iteration order: every output sorts (the determinism tests check).
+
+/// A hash map with a per-process random seed.
+pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A hash set with a per-process random seed.
+pub type Set<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
