@@ -15,6 +15,7 @@
 //!   periodic commits and [`metrics`]; settings from [`config`]. It also replays capture
 //!   files (`run --pcap`).
 //! - [`uplink`]: enrolment with a manager and the store-and-forward link to it.
+//! - [`exit`]: the exit statuses of the commands.
 // Unsafe code is denied everywhere except the two capture ring modules (capture/af_packet.rs,
 // capture/af_xdp.rs), which opt in and justify every block.
 #![deny(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod exit;
 pub mod flow;
 pub mod hash;
 pub mod inventory;

@@ -3,11 +3,13 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use otwatch_sensor::analyze::{analyze, AnalyzeError, AnalyzeOptions};
 use otwatch_sensor::capture::live::CaptureMode;
 use otwatch_sensor::config::SensorConfig;
+use otwatch_sensor::exit;
 use otwatch_sensor::output;
-use otwatch_sensor::run::{self as live, InventorySource, RunOptions, Speed};
+use otwatch_sensor::run::{self as live, InventorySource, RunError, RunOptions, Speed};
+use otwatch_sensor::store::StoreError;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +21,7 @@ use std::sync::Arc;
     name = "otwatch-sensor",
     version,
     about = "otwatch sensor: passive OT/IoT network monitoring",
-    after_help = "Exit status: 0 success; 1 error (nothing written); 2 some input was corrupt or \
-                  truncated (the inventory of everything readable was written, the errors are on stderr)."
+    after_help = exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse capture files (pcap, pcapng) and print the asset inventory.
+    #[command(after_help = exit::ANALYZE_HELP)]
     Analyze {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -70,6 +72,7 @@ enum Command {
     },
     /// Capture live from mirror-port interfaces until SIGINT/SIGTERM, keeping the inventory
     /// in the state directory. Needs CAP_NET_RAW (af_packet) or CAP_NET_ADMIN+CAP_BPF (af_xdp).
+    #[command(after_help = exit::RUN_HELP)]
     Run {
         /// Interface to listen on (repeat for several); adds to capture.interfaces.
         #[arg(long = "interface", short = 'i', value_name = "IF")]
@@ -116,6 +119,7 @@ enum Command {
     },
     /// Enrol with a manager: make a key pair, get a certificate for it with a one-time token
     /// from `otwatch-manager token create`, and keep both in STATE/uplink.
+    #[command(after_help = exit::ENROLL_HELP)]
     Enroll {
         /// The manager's URL, https://HOST:PORT.
         #[arg(long, value_name = "URL")]
@@ -216,7 +220,18 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors get their own status (64), apart from damaged input (2).
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
     // A running sensor says what it does (backend, fallbacks); one-shot commands stay quiet.
     let default_log = match cli.command {
         Command::Run { .. } => "info",
@@ -227,8 +242,38 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let code = failure_code(&e);
+            if code == exit::NOT_STORED {
+                eprintln!("free space there and run again; what the state held is kept, intact");
+            }
+            ExitCode::from(code)
         }
+    }
+}
+
+/// The exit status of a command that failed: [`exit::NOT_STORED`] when the state could not be
+/// written for lack of space, else [`exit::FAILED`].
+fn failure_code(e: &anyhow::Error) -> u8 {
+    let full = |s: &StoreError| s.is_disk_full();
+    let store = match e.downcast_ref::<RunError>() {
+        Some(RunError::Store(s)) => Some(s),
+        _ => match e.downcast_ref::<AnalyzeError>() {
+            Some(AnalyzeError::Store(s)) => Some(s),
+            _ => e.downcast_ref::<StoreError>(),
+        },
+    };
+    let io_full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
+    });
+    if store.is_some_and(full) || io_full {
+        exit::NOT_STORED
+    } else {
+        exit::FAILED
     }
 }
 
@@ -243,6 +288,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             detect,
             inputs,
         } => {
+            // A file that cannot be read at all stops the command before anything is written.
+            live::check_inputs(&inputs)?;
             let mut cfg = SensorConfig::load(config.as_deref())?;
             detect.apply(&mut cfg.detect);
             let outcome = analyze(&AnalyzeOptions {
@@ -271,7 +318,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if outcome.capture_errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(2)
+                ExitCode::from(exit::INPUT_DAMAGED)
             })
         }
         Command::Run {
@@ -333,6 +380,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let replay = !opts.pcap.is_empty();
             let summary = live::run_with(&cfg, &opts, shutdown)?;
+            explain_run(&summary);
+            let code = ExitCode::from(summary.exit_code());
             if replay {
                 eprintln!(
                     "replayed: {} packets, {} assets; state in {}",
@@ -340,7 +389,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     summary.report.assets.len(),
                     cfg.state.dir.display()
                 );
-                return Ok(ExitCode::SUCCESS);
+                return Ok(code);
             }
             let s = &summary.report.stats;
             let drops: u64 = s
@@ -355,7 +404,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.report.assets.len(),
                 cfg.state.dir.display()
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(code)
         }
         Command::Enroll {
             manager,
@@ -416,11 +465,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Inventory { state, format } => {
             let (report, from) = live::read_inventory(&state)?;
-            if from == InventorySource::Snapshot {
-                eprintln!(
+            match &from {
+                InventorySource::Store => {}
+                InventorySource::Snapshot => eprintln!(
                     "note: a sensor is running on {}; this is its last commit",
                     state.display()
-                );
+                ),
+                InventorySource::SnapshotOfStore(why) => eprintln!(
+                    "note: {why}; this is the inventory of its last commit ({})",
+                    live::SNAPSHOT
+                ),
             }
             let text = match format {
                 Format::Json => output::to_json(&report),
@@ -429,6 +483,38 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Says on stderr what keeps a run's exit status from 0.
+fn explain_run(s: &live::RunSummary) {
+    if let Some(e) = &s.store_error {
+        eprintln!("error: the inventory of this run could not be stored: {e}; the store keeps its last commit");
+    }
+    if s.revoked {
+        eprintln!("error: the manager revoked this sensor; what was not sent stays in the outbox (the log above says how to enrol again)");
+    }
+    if let Some((backlog, deferred)) = s.unacknowledged.filter(|(b, d)| b + d > 0) {
+        eprintln!(
+            "error: the manager did not acknowledge {backlog} delta(s){}; they stay in the outbox and the next run sends them",
+            if deferred > 0 {
+                format!(" and {deferred} more wait for room in the outbox")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if s.interrupted {
+        eprintln!(
+            "error: interrupted before the end of the capture files; what was replayed is stored"
+        );
+    }
+    if !s.input_errors.is_empty() {
+        eprintln!(
+            "error: {} capture file(s) were not captures, corrupt or truncated: {}; what came before the damage was replayed",
+            s.input_errors.len(),
+            s.input_errors.join("; ")
+        );
     }
 }
 
@@ -441,6 +527,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             quiet,
             inputs,
         } => {
+            live::check_inputs(&inputs)?;
             let outcome = analyze(&AnalyzeOptions {
                 inputs,
                 state: None,
@@ -473,7 +560,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             Ok(if outcome.capture_errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(2)
+                ExitCode::from(exit::INPUT_DAMAGED)
             })
         }
         PolicyCommand::Export { state } => {

@@ -13,8 +13,15 @@
 //!
 //! On shutdown (SIGINT/SIGTERM set the flag) workers drain their rings, end their flows and
 //! hand in a last snapshot, which is committed (and, when enrolled, sent to the manager within
-//! the drain timeout) before `run` returns. A SIGKILL loses at most one commit interval; sled's
-//! log keeps the store consistent.
+//! the drain timeout) before `run` returns. A SIGKILL loses at most one commit interval; a commit
+//! is one sled transaction, so the store holds one commit or the one before.
+//!
+//! **A full disk** (or any failed save): the committer logs one error naming the state directory,
+//! keeps the inventory in memory (capture and metrics go on, nothing is queued for the manager),
+//! and at each later commit, once the file system has room, stops the uplink (its outbox holds
+//! the database), opens the store again at its last durable state, saves, and starts the uplink
+//! again. A sensor started on a full disk does the same from its first commit; `run --pcap`
+//! stops at once instead ([`crate::exit::NOT_STORED`]).
 //!
 //! When the sensor is enrolled with a manager, each commit also diffs the report against what
 //! was sent and queues the changes in the outbox ([`crate::uplink`]); the uplink thread streams
@@ -27,6 +34,7 @@
 use crate::capture::af_packet::{poll_any, AfPacketConfig, AfPacketSocket};
 use crate::capture::af_xdp::{self, XdpAttach, XdpConfig, XdpProgram, ZeroCopy};
 use crate::capture::live::{CaptureMode, LiveCounters, LiveError, LiveSource};
+use crate::capture::CaptureError;
 use crate::config::{DetectLoadError, SensorConfig};
 use crate::detect::policy::Policy;
 use crate::detect::text::SourceText;
@@ -93,6 +101,9 @@ pub enum RunError {
     Config(#[from] crate::config::ConfigError),
     #[error("no policy in {0}: the sensor has not learned one (run it with --learn-for DURATION), or it was given one with --policy FILE")]
     NoPolicy(String),
+    /// A capture file to replay cannot be read at all (missing, a directory, no permission).
+    #[error(transparent)]
+    Input(CaptureError),
 }
 
 /// How fast `run --pcap` replays.
@@ -154,6 +165,39 @@ pub struct RunSummary {
     pub report: InventoryReport,
     /// Per socket: interface, queue, backend description.
     pub sockets: Vec<(String, u32, String)>,
+    /// Capture files that were not a capture, corrupt or truncated (what came before the damage
+    /// was replayed), one message each.
+    pub input_errors: Vec<String>,
+    /// Why the last commit could not be stored (the inventory of this run is not on disk, or
+    /// not all of it).
+    pub store_error: Option<StoreError>,
+    /// With an uplink: deltas the manager had not acknowledged at the end, and upserts still
+    /// deferred for lack of room in the outbox (both stay for the next run).
+    pub unacknowledged: Option<(u64, u64)>,
+    /// The manager revoked this sensor.
+    pub revoked: bool,
+    /// A replay stopped by SIGINT/SIGTERM before the end of its files.
+    pub interrupted: bool,
+}
+
+impl RunSummary {
+    /// The exit status this run ends with ([`crate::exit`]): the most serious of what applies.
+    pub fn exit_code(&self) -> u8 {
+        use crate::exit;
+        if self.store_error.is_some() {
+            exit::NOT_STORED
+        } else if self.revoked {
+            exit::REVOKED
+        } else if self.unacknowledged.is_some_and(|(b, d)| b + d > 0) {
+            exit::NOT_ACKNOWLEDGED
+        } else if self.interrupted {
+            exit::INTERRUPTED
+        } else if !self.input_errors.is_empty() {
+            exit::INPUT_DAMAGED
+        } else {
+            exit::OK
+        }
+    }
 }
 
 /// A worker's state as sent to the committer.
@@ -167,7 +211,12 @@ struct Snapshot {
 
 enum Msg {
     Snapshot(Box<Snapshot>),
-    Failed { worker: usize, error: String },
+    Failed {
+        worker: usize,
+        error: String,
+    },
+    /// A capture file to replay was not a capture, corrupt or truncated.
+    Input(String),
 }
 
 /// The open sockets, `[worker][socket]`, and the XDP programs that must stay attached while
@@ -468,6 +517,24 @@ struct Committer {
     /// Learning the policy until the capture spans this long.
     learn_for: Option<Duration>,
     site: String,
+    /// How to start the uplink again (after the store was opened again); `None`: not enrolled.
+    uplink_start: Option<UplinkStart>,
+    /// The manager revoked this sensor (the uplink is not started again).
+    revoked: bool,
+    /// The last save failed: the next waits for room and opens the store again first.
+    store_failing: bool,
+    /// Why the last save failed.
+    store_error: Option<StoreError>,
+    /// Writing the metrics file or the inventory snapshot failed (logged once until it works).
+    file_failing: bool,
+}
+
+/// What the uplink is started with.
+#[derive(Debug, Clone)]
+struct UplinkStart {
+    dir: PathBuf,
+    manager: Option<String>,
+    outbox_max: u64,
 }
 
 impl Committer {
@@ -499,37 +566,114 @@ impl Committer {
         derive::derive(&mut self.base.alerts, &report, &cfg);
         derive::finish(&mut inv.alerts, &mut report, &cfg);
         self.learn(&report);
-        let saved = self.store.save(&inv, &stats);
-        match &saved {
+        let saved = self.save(&inv, &stats);
+        match saved {
             Ok(()) => {
                 self.view.commits += 1;
                 self.view.last_commit = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
+                if self.store_failing {
+                    tracing::info!(path = %self.dir.display(), "the state store takes writes again: the inventory kept in memory is saved");
+                }
+                self.store_failing = false;
+                self.store_error = None;
             }
             Err(e) => {
                 self.view.commit_errors += 1;
-                tracing::error!("cannot commit the inventory: {e}");
+                if !self.store_failing {
+                    if e.is_disk_full() {
+                        tracing::error!("{e}: the inventory is kept in memory while capture and metrics go on, and saved at the next commit once 3 MiB are free there");
+                    } else {
+                        tracing::error!("cannot commit the inventory: {e}; it is kept in memory and saved again at the next commit");
+                    }
+                }
+                self.store_failing = true;
+                self.store_error = Some(e);
             }
-        }
-        let json = crate::output::to_json(&report);
-        if let Err(e) = metrics::write_atomic(&self.dir.join(SNAPSHOT), json.as_bytes()) {
-            tracing::error!("cannot write {}: {e}", self.dir.join(SNAPSHOT).display());
         }
         self.view.assets = report.assets.len();
         self.view.connections = report.connections.len();
-        // Deltas only for what is durably in the store: a restart must not go back behind
-        // what the manager was sent.
-        if saved.is_ok() {
+        // The snapshot for readers is the stored inventory, and deltas go out only for what is
+        // durably in the store: a restart must not go back behind what the manager was sent.
+        if !self.store_failing {
+            let json = crate::output::to_json(&report);
+            let snap = self.dir.join(SNAPSHOT);
+            let written = metrics::write_atomic(&snap, json.as_bytes());
+            self.file_written(&snap, written);
+            self.ensure_uplink();
             self.enqueue(&report);
         }
         report
+    }
+
+    /// Saves the inventory. After a failed save, first waits for room on the disk and opens the
+    /// store again (sled keeps a failed write's error until then).
+    fn save(&mut self, inv: &Inventory, stats: &CaptureStats) -> Result<(), StoreError> {
+        if self.store_failing {
+            self.store.check_room()?;
+            self.reopen_store()?;
+        }
+        self.store.save(inv, stats)
+    }
+
+    /// Opens the store again at its last durable state. The uplink's outbox holds the
+    /// database, so the uplink stops first (what it has not sent stays in the outbox) and
+    /// starts again after ([`Committer::ensure_uplink`]).
+    fn reopen_store(&mut self) -> Result<(), StoreError> {
+        if let Some(u) = self.uplink.take() {
+            self.revoked |= u.revoked();
+            u.stop();
+        }
+        self.store.reopen()
+    }
+
+    /// Starts the uplink when it should run and does not (stopped to open the store again).
+    fn ensure_uplink(&mut self) {
+        if self.uplink.is_some() || self.revoked {
+            return;
+        }
+        let Some(start) = &self.uplink_start else {
+            return;
+        };
+        match open_uplink(start, &self.store) {
+            Ok(u) => self.uplink = Some(u),
+            Err(e) => {
+                tracing::error!("cannot start the uplink again: {e}; trying at the next commit")
+            }
+        }
+    }
+
+    /// Logs a failed write of the metrics file or the inventory snapshot once until one works
+    /// again (a full disk would otherwise log every second).
+    fn file_written(&mut self, path: &Path, r: std::io::Result<()>) {
+        match r {
+            Ok(()) => self.file_failing = false,
+            Err(e) => {
+                if !self.file_failing {
+                    tracing::error!(
+                        "cannot write {}: {e} (said once until it works again)",
+                        path.display()
+                    );
+                }
+                self.file_failing = true;
+            }
+        }
+    }
+
+    /// Whether the manager revoked this sensor.
+    fn is_revoked(&self) -> bool {
+        self.revoked || self.uplink.as_ref().is_some_and(|u| u.revoked())
     }
 
     /// While learning: once the capture spans the learning time, the policy is learned from
     /// the inventory so far, kept in the store and beside it, and protects from then on.
     fn learn(&mut self, report: &InventoryReport) {
         let Some(span) = self.learn_for else { return };
+        // The policy is kept in the store: learned once the store takes writes again.
+        if self.store_failing {
+            return;
+        }
         let parse = |s: &str| otwatch_common::Timestamp::parse_rfc3339(s);
         let (Some(first), Some(last)) = (
             parse(&report.stats.first_packet),
@@ -584,7 +728,7 @@ impl Committer {
     }
 
     /// Queues what changed since the last commit for the manager.
-    fn enqueue(&self, report: &InventoryReport) {
+    fn enqueue(&mut self, report: &InventoryReport) {
         let Some(u) = &self.uplink else { return };
         match diff::enqueue_report(&u.outbox, report, &self.capture_mode) {
             Ok(o) => {
@@ -596,30 +740,45 @@ impl Committer {
                 );
                 u.wake();
             }
-            Err(e) => tracing::error!(
-                "cannot queue the inventory changes for the manager: {e}; they are queued at the next commit"
-            ),
+            Err(e) => {
+                let e = self.store.error(e);
+                tracing::error!(
+                    "cannot queue the inventory changes for the manager: {e}; they are queued at the next commit"
+                );
+                // sled keeps a failed write's error: the next commit opens the store again.
+                self.store_failing = true;
+                self.store_error = Some(e);
+            }
         }
     }
 
     /// At the end of a run: waits until the manager acknowledged everything, queueing deferred
-    /// upserts as room frees; gives up after `timeout` or when `cancel` is set.
-    fn drain(&mut self, report: &InventoryReport, timeout: Duration, cancel: &AtomicBool) {
+    /// upserts as room frees; gives up after `timeout`, when `cancel` is set, or at once when
+    /// the manager revoked this sensor. Returns what is left: (deltas not acknowledged,
+    /// upserts deferred), `None` without an uplink.
+    fn drain(
+        &mut self,
+        report: &InventoryReport,
+        timeout: Duration,
+        cancel: &AtomicBool,
+    ) -> Option<(u64, u64)> {
         let Some(outbox) = self.uplink.as_ref().map(|u| u.outbox.clone()) else {
-            return;
+            // Enrolled, but the uplink is not running (revoked, or the store is failing): the
+            // outbox keeps what was not acknowledged.
+            return self.uplink_start.as_ref().map(|_| self.left_in_outbox());
         };
         let u = &*outbox;
         let until = Instant::now() + timeout;
         let mut last_backlog = u64::MAX;
         let mut last_offer = Instant::now();
         while !u.is_drained() {
-            if Instant::now() >= until || cancel.load(Ordering::Relaxed) {
+            if Instant::now() >= until || cancel.load(Ordering::Relaxed) || self.is_revoked() {
                 tracing::warn!(
                     backlog = u.backlog(),
                     deferred = u.deferred_now(),
                     "the manager has not acknowledged everything; the rest stays in the outbox for the next run"
                 );
-                return;
+                return Some((u.backlog(), u.deferred_now() as u64));
             }
             // Acknowledgements freed room since the last enqueue (or a second passed; an
             // acknowledgement may land between the enqueue and the look at the backlog):
@@ -635,6 +794,17 @@ impl Committer {
             self.publish_metrics();
         }
         tracing::info!(acked_seq = u.acked(), "the manager acknowledged everything");
+        Some((0, 0))
+    }
+
+    /// (deltas not acknowledged, upserts deferred) as the outbox in the store says, when the
+    /// uplink is not running; unknown counts (the store is closed) count as one.
+    fn left_in_outbox(&self) -> (u64, u64) {
+        self.store
+            .db()
+            .ok()
+            .and_then(|db| Outbox::open(db, 1).ok())
+            .map_or((1, 0), |o| (o.backlog(), o.deferred_now() as u64))
     }
 
     fn publish_metrics(&mut self) {
@@ -652,10 +822,9 @@ impl Committer {
             deltas_sent: u.state.deltas_sent.load(Ordering::Relaxed),
         });
         let text = metrics::render(&self.view);
-        if let Some(f) = &self.metrics_file {
-            if let Err(e) = metrics::write_atomic(f, text.as_bytes()) {
-                tracing::warn!("cannot write metrics to {}: {e}", f.display());
-            }
+        if let Some(f) = self.metrics_file.clone() {
+            let written = metrics::write_atomic(&f, text.as_bytes());
+            self.file_written(&f, written);
         }
         if let Ok(mut t) = self.metrics_text.lock() {
             *t = text;
@@ -708,10 +877,11 @@ pub fn run(cfg: &SensorConfig, shutdown: Arc<AtomicBool>) -> Result<RunSummary, 
     run_with(cfg, &RunOptions::default(), shutdown)
 }
 
-/// Starts the uplink when the sensor is enrolled (or refuses a manager URL without enrolment).
-fn start_uplink(cfg: &SensorConfig, store: &Store) -> Result<Option<Uplink>, RunError> {
+/// How to start the uplink when the sensor is enrolled (or refuses a manager URL without
+/// enrolment); `None` when it is not.
+fn uplink_start(cfg: &SensorConfig) -> Result<Option<UplinkStart>, RunError> {
     let dir = &cfg.state.dir;
-    let Some(info) = LinkInfo::load(dir)? else {
+    if LinkInfo::load(dir)?.is_none() {
         if let Some(m) = &cfg.uplink.manager {
             return Err(RunError::Uplink(UplinkError::Usage(format!(
                 "--manager {m}: {} is not enrolled; run `otwatch-sensor enroll --manager {m} --token T --state {}` first",
@@ -721,24 +891,55 @@ fn start_uplink(cfg: &SensorConfig, store: &Store) -> Result<Option<Uplink>, Run
         }
         tracing::info!("not enrolled with a manager: no uplink");
         return Ok(None);
-    };
-    let outbox = Outbox::open(store.db(), cfg.uplink.outbox_max).map_err(StoreError::from)?;
-    let manager = cfg.uplink.manager.clone();
+    }
+    Ok(Some(UplinkStart {
+        dir: dir.clone(),
+        manager: cfg.uplink.manager.clone(),
+        outbox_max: cfg.uplink.outbox_max,
+    }))
+}
+
+/// Starts the uplink thread over the outbox in `store`.
+fn open_uplink(start: &UplinkStart, store: &Store) -> Result<Uplink, RunError> {
+    let info = LinkInfo::load(&start.dir)?.ok_or_else(|| {
+        UplinkError::Usage(format!("{} is no longer enrolled", start.dir.display()))
+    })?;
+    let outbox = Outbox::open(store.db()?, start.outbox_max).map_err(|e| store.error(e))?;
     tracing::info!(
-        manager = %manager.as_deref().unwrap_or(&info.manager),
+        manager = %start.manager.as_deref().unwrap_or(&info.manager),
         sensor = %info.sensor_id,
         site = %info.site,
         backlog = outbox.backlog(),
         "uplink enabled"
     );
-    let u = Uplink::start(
+    Ok(Uplink::start(
         UplinkConfig {
-            state: dir.clone(),
-            manager,
+            state: start.dir.clone(),
+            manager: start.manager.clone(),
         },
         Arc::new(outbox),
-    )?;
-    Ok(Some(u))
+    )?)
+}
+
+/// Checks that every capture file to replay can be read (before anything is written): a
+/// missing file is an error of the command, not damaged input.
+pub fn check_inputs(files: &[PathBuf]) -> Result<(), CaptureError> {
+    for f in files {
+        let io = |source| CaptureError::Io {
+            path: f.display().to_string(),
+            source,
+        };
+        let meta = std::fs::File::open(f)
+            .and_then(|h| h.metadata())
+            .map_err(io)?;
+        if !meta.is_file() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Like [`run`], with capture files instead of interfaces when `opts.pcap` is not empty.
@@ -751,6 +952,7 @@ pub fn run_with(
     if !replay && cfg.capture.interfaces.is_empty() {
         return Err(RunError::NoInterface);
     }
+    check_inputs(&opts.pcap).map_err(RunError::Input)?;
     let workers = cfg.capture.worker_count();
     // Settings and detection files first: a mistake in them must stop the sensor before
     // anything starts.
@@ -776,10 +978,16 @@ pub fn run_with(
     let (mut base, mut earlier) = store.load()?;
     if replay {
         (base, earlier) = replay_base(&store, opts, base, earlier)?;
+    } else if store.low_space() {
+        tracing::error!(path = %dir.display(), free = store::available(&dir), "the disk holding the sensor's state is full: capture and metrics go on and the inventory is kept in memory; it is saved at the next commit once 3 MiB are free there");
     }
     base.limits = limits.inventory;
     base.enforce_limits();
-    let uplink = start_uplink(cfg, &store)?;
+    let uplink_start = uplink_start(cfg)?;
+    let uplink = match &uplink_start {
+        Some(u) => Some(open_uplink(u, &store)?),
+        None => None,
+    };
     let mut detect_cfg = detect_cfg;
     let mut learn_for = learn_for;
     if learn_for.is_some() {
@@ -902,12 +1110,19 @@ pub fn run_with(
         detect,
         learn_for,
         site,
+        uplink_start,
+        revoked: false,
+        store_failing: false,
+        store_error: None,
+        file_failing: false,
     };
+    c.store_failing = c.store.low_space();
     let interval = cfg.state.commit_interval();
     let mut next_commit = Instant::now() + interval;
     let mut next_metrics = Instant::now();
     let mut pending: Option<(u64, Instant)> = None;
     let mut failure: Option<RunError> = None;
+    let mut input_errors = Vec::new();
     while !shutdown.load(Ordering::Relaxed) {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Snapshot(s)) => c.take(*s),
@@ -915,6 +1130,7 @@ pub fn run_with(
                 failure = Some(RunError::Worker { worker, error });
                 break;
             }
+            Ok(Msg::Input(e)) => input_errors.push(e),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -954,6 +1170,7 @@ pub fn run_with(
             Msg::Failed { worker, error } => {
                 failure.get_or_insert(RunError::Worker { worker, error });
             }
+            Msg::Input(e) => input_errors.push(e),
         }
     }
     for h in handles {
@@ -962,33 +1179,51 @@ pub fn run_with(
     // Workers have closed their sockets; now the programs may go.
     drop(programs);
     let report = c.commit();
-    if replay && !shutdown.load(Ordering::Relaxed) && failure.is_none() {
+    let interrupted = replay && shutdown.load(Ordering::Relaxed);
+    let mut unacknowledged = None;
+    if replay && !interrupted && failure.is_none() {
         // Done only after the drain: a replay killed while draining starts over, which gives
         // the same inventory again (and no new deltas but a status).
-        c.drain(&report, opts.drain_timeout, &shutdown);
-        mark_replay_done(&c.store, opts);
+        unacknowledged = c.drain(&report, opts.drain_timeout, &shutdown);
+        if c.store_error.is_none() {
+            if let Err(e) = mark_replay_done(&c.store, opts) {
+                tracing::error!("cannot record that the replay finished: {e}");
+                c.store_error = Some(e);
+            }
+        }
     } else if !replay && failure.is_none() {
         // A live run ends on a signal, so `shutdown` is set already: the last commit's changes
         // go out before the exit, up to the drain timeout (a second signal exits at once, see
         // main.rs); what is not acknowledged by then stays in the outbox for the next run.
-        c.drain(&report, opts.drain_timeout, &AtomicBool::new(false));
+        unacknowledged = c.drain(&report, opts.drain_timeout, &AtomicBool::new(false));
     }
     c.publish_metrics();
+    let revoked = c.is_revoked();
     if let Some(u) = c.uplink.take() {
         u.stop();
     }
     if let Some(f) = failure {
         return Err(f);
     }
-    Ok(RunSummary { report, sockets })
+    Ok(RunSummary {
+        report,
+        sockets,
+        input_errors,
+        store_error: c.store_error.take(),
+        unacknowledged,
+        revoked,
+        interrupted,
+    })
 }
 
 /// Where `inventory` found the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InventorySource {
     Store,
     /// The store is held by a running sensor; this is its last commit.
     Snapshot,
+    /// The store cannot be opened (why): this is the snapshot of its last commit.
+    SnapshotOfStore(String),
 }
 
 /// The inventory kept in `dir`: from the store, or from the running sensor's last snapshot.
@@ -1006,13 +1241,23 @@ pub fn read_inventory(dir: &Path) -> Result<(InventoryReport, InventorySource), 
         }
         Err(e) => {
             let snap = dir.join(SNAPSHOT);
-            let text = std::fs::read_to_string(&snap).map_err(|_| RunError::Store(e))?;
+            let Ok(text) = std::fs::read_to_string(&snap) else {
+                return Err(RunError::Store(e));
+            };
             let report: InventoryReport =
                 serde_json::from_str(&text).map_err(|err| RunError::Snapshot {
                     path: snap.display().to_string(),
                     detail: err.to_string(),
                 })?;
-            Ok((report, InventorySource::Snapshot))
+            let from = match &e {
+                StoreError::Open { source, .. }
+                    if source.to_string().contains("could not acquire lock") =>
+                {
+                    InventorySource::Snapshot
+                }
+                _ => InventorySource::SnapshotOfStore(e.to_string()),
+            };
+            Ok((report, from))
         }
     }
 }

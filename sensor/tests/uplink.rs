@@ -23,6 +23,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
+mod common;
+
 const SECRET: &str = "00112233445566778899aabbccddeeff";
 
 struct Pki {
@@ -82,6 +84,8 @@ struct Applied {
     renewals: u32,
     /// Refuse every call after enrolment, like a revoked sensor.
     revoked: bool,
+    /// Enrolment requests received.
+    enrolls: u32,
 }
 
 #[derive(Clone)]
@@ -133,7 +137,11 @@ impl SensorLink for Svc {
         if t.secret != SECRET {
             return Err(Status::unauthenticated("unknown token"));
         }
-        let short = self.state.lock().unwrap().short_cert;
+        let short = {
+            let mut st = self.state.lock().unwrap();
+            st.enrolls += 1;
+            st.short_cert
+        };
         self.sign(&r.csr_pem, "s-0123456789abcdef", short)
             .map(Response::new)
     }
@@ -609,9 +617,166 @@ fn a_refused_sensor_says_why_and_keeps_its_outbox() {
     let i = args.iter().position(|a| a == "--drain-timeout").unwrap();
     args[i + 1] = "2".into();
     let o = sensor().args(args).output().unwrap();
-    ok(&o);
+    // Exit status 4: revoked (it outranks the backlog left).
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(log.contains("refused") && log.contains("revoked"), "{log}");
     assert!(log.contains("stays in the outbox"), "{log}");
+    assert!(log.contains("the manager revoked this sensor"), "{log}");
     assert_eq!(m.state().applied, 0);
+}
+
+/// `run --pcap` with a short drain timeout against `manager`: exit status and stderr.
+fn run_unacknowledged(state: &Path, manager: &str) -> (Option<i32>, String) {
+    let pcap = data("suricata-modbus.pcap");
+    let mut args = run_args(state, &pcap, "max");
+    let i = args.iter().position(|a| a == "--drain-timeout").unwrap();
+    args[i + 1] = "2".into();
+    let mut child = sensor()
+        .args(args)
+        .arg("--manager")
+        .arg(manager)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must end by itself soon after the drain timeout, whatever the manager does (its
+    // stderr is small: it fits the pipe while we wait).
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the sensor did not end {:?} after starting", t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The number in "did not acknowledge N delta(s)".
+fn unacknowledged(log: &str) -> u64 {
+    let (_, rest) = log
+        .split_once("did not acknowledge ")
+        .unwrap_or_else(|| panic!("no count of deltas in {log}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_manager_that_does_not_answer_leaves_a_backlog_and_exit_status_3() {
+    let m = FakeManager::new();
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&m, dir.path());
+    drop(m);
+
+    // Nothing listens: a port that was just free.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, log) = run_unacknowledged(dir.path(), &format!("https://127.0.0.1:{port}"));
+    assert_eq!(code, Some(3), "{log}");
+    let left = unacknowledged(&log);
+    assert!(left > 0, "{log}");
+    // What was stored is kept; only the delivery is missing.
+    assert!(log.contains("replayed:"), "{log}");
+    assert!(!log.contains("could not be stored"), "{log}");
+
+    // A port that accepts connections and never answers (the TLS handshake hangs).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        silent.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until && conns.len() < 64 {
+            match silent.accept() {
+                Ok((c, _)) => conns.push(c),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        conns
+    });
+    let (code, log) = run_unacknowledged(dir.path(), &format!("https://{addr}"));
+    assert_eq!(code, Some(3), "{log}");
+    // The same replay again: its deltas coalesce with those left by the first run.
+    assert!(unacknowledged(&log) > 0, "{log}");
+    drop(held);
+}
+
+#[test]
+fn a_full_disk_holds_the_outbox_back_and_then_everything_reaches_the_manager() {
+    let fs = match common::Tmpfs::mount(64) {
+        Ok(f) => f,
+        Err(why) => {
+            eprintln!("SKIPPED a_full_disk_holds_the_outbox_back_and_then_everything_reaches_the_manager: {why}");
+            return;
+        }
+    };
+    let m = FakeManager::new();
+    let state = fs.path().join("state");
+    enroll(&m, &state);
+    let caps = tempfile::tempdir().unwrap();
+    let hosts = caps.path().join("hosts.pcap");
+    // 4000 senders over 20 s of capture time, replayed in 10 s, a commit every second.
+    common::udp_hosts_pcap(&hosts, 4000, 1_700_000_000, 5000);
+    // Room for the store's 1 MiB reserve (written at its first open) and 2.5 MiB more.
+    let filler = common::fill(fs.path(), "filler", 7 << 19);
+    let mut cmd = sensor();
+    cmd.args(run_args(&state, &hosts, "2x"));
+    let (status, log, freed) = common::run_freeing_space(cmd, &filler);
+    // Shown when the test fails.
+    eprintln!("{log}");
+    assert!(freed, "the disk never filled up:\n{log}");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("takes writes again"), "{log}");
+    // The uplink stopped while the store was opened again, and started after.
+    assert!(log.matches("uplink enabled").count() >= 2, "{log}");
+    assert_converged(&m, &hosts);
+}
+
+#[test]
+fn enrolling_on_a_full_disk_fails_before_the_token_is_spent() {
+    let fs = match common::Tmpfs::mount(8) {
+        Ok(f) => f,
+        Err(why) => {
+            eprintln!("SKIPPED enrolling_on_a_full_disk_fails_before_the_token_is_spent: {why}");
+            return;
+        }
+    };
+    let m = FakeManager::new();
+    let state = fs.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let filler = common::fill(fs.path(), "filler", 0);
+    let o = sensor()
+        .args([
+            "enroll",
+            "--manager",
+            &m.url(),
+            "--token",
+            &m.token(),
+            "--state",
+        ])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains("No space left"), "{err}");
+    // The key could not be written, so the manager was never asked (the token is still good).
+    assert_eq!(m.state().enrolls, 0);
+    assert!(!state.join("uplink/link.json").exists());
+    std::fs::remove_file(&filler).unwrap();
+    enroll(&m, &state);
+    assert!(state.join("uplink/link.json").exists());
+    assert_eq!(m.state().enrolls, 1);
 }

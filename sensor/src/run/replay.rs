@@ -46,11 +46,16 @@ pub(super) fn replay_base(
     base: Inventory,
     earlier: Option<CaptureStats>,
 ) -> Result<(Inventory, Option<CaptureStats>), RunError> {
-    let tree = store.db().open_tree("replay").map_err(StoreError::from)?;
+    // A replay on a disk without room would end without storing anything: say so now.
+    store.check_room()?;
+    let tree = store
+        .db()?
+        .open_tree("replay")
+        .map_err(|e| store.error(e))?;
     let inputs = replay_inputs(opts);
     let rec: Option<ReplayRecord> = tree
         .get(REPLAY_KEY)
-        .map_err(StoreError::from)?
+        .map_err(|e| store.error(e))?
         .and_then(|v| serde_json::from_slice(&v).ok());
     if rec.is_some_and(|r| !r.done && r.from_empty && r.inputs == inputs) {
         tracing::warn!("the last replay of these files was interrupted; starting it over");
@@ -63,21 +68,27 @@ pub(super) fn replay_base(
         from_empty: base == Inventory::default() && earlier.is_none(),
     };
     tree.insert(REPLAY_KEY, serde_json::to_vec(&rec).unwrap_or_default())
-        .map_err(StoreError::from)?;
-    tree.flush().map_err(StoreError::from)?;
+        .map_err(|e| store.error(e))?;
+    tree.flush().map_err(|e| store.error(e))?;
     Ok((base, earlier))
 }
 
-pub(super) fn mark_replay_done(store: &Store, opts: &RunOptions) {
+/// Records that the replay finished (a later run of the same files continues from it).
+pub(super) fn mark_replay_done(store: &Store, opts: &RunOptions) -> Result<(), StoreError> {
     let rec = ReplayRecord {
         inputs: replay_inputs(opts),
         done: true,
         from_empty: false,
     };
-    if let Ok(tree) = store.db().open_tree("replay") {
-        let _ = tree.insert(REPLAY_KEY, serde_json::to_vec(&rec).unwrap_or_default());
-        let _ = tree.flush();
-    }
+    store.check_room()?;
+    let tree = store
+        .db()?
+        .open_tree("replay")
+        .map_err(|e| store.error(e))?;
+    tree.insert(REPLAY_KEY, serde_json::to_vec(&rec).unwrap_or_default())
+        .map_err(|e| store.error(e))?;
+    tree.flush().map_err(|e| store.error(e))?;
+    Ok(())
 }
 
 /// The replay thread: capture files through one pipeline, answering commit requests like a
@@ -110,6 +121,13 @@ impl Replayer {
                 stats,
             })))
             .is_ok()
+    }
+
+    /// A capture file is not a capture, corrupt or truncated: logged, and counted for the exit
+    /// status.
+    fn input_error(&self, e: String) {
+        tracing::error!("{e}");
+        let _ = self.tx.send(Msg::Input(e));
     }
 
     /// Answers a pending commit request; false when the committer is gone or asks to stop.
@@ -154,7 +172,7 @@ impl Replayer {
             let mut src = match CaptureFile::open(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::error!("{e}");
+                    self.input_error(e.to_string());
                     continue;
                 }
             };
@@ -168,7 +186,7 @@ impl Replayer {
                     Ok(Some(b)) => b,
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::error!("{e}");
+                        self.input_error(e.to_string());
                         break;
                     }
                 };

@@ -71,6 +71,9 @@ pub struct Uplink {
     pub state: Arc<UplinkState>,
     wake: Arc<Notify>,
     stop: Arc<AtomicBool>,
+    /// Ends a session at once, wherever it waits (a manager that accepts the connection and
+    /// never answers would otherwise hold `stop` up for ever).
+    halt: Arc<Notify>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -88,12 +91,14 @@ impl Uplink {
         let state = Arc::new(UplinkState::default());
         let wake = Arc::new(Notify::new());
         let stop = Arc::new(AtomicBool::new(false));
+        let halt = Arc::new(Notify::new());
         let ctx = Ctx {
             cfg,
             outbox: outbox.clone(),
             state: state.clone(),
             wake: wake.clone(),
             stop: stop.clone(),
+            halt: halt.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("uplink".into())
@@ -108,6 +113,7 @@ impl Uplink {
             state,
             wake,
             stop,
+            halt,
             thread: Some(thread),
         })
     }
@@ -131,6 +137,7 @@ impl Uplink {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.halt.notify_one();
         self.wake.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -150,6 +157,7 @@ struct Ctx {
     state: Arc<UplinkState>,
     wake: Arc<Notify>,
     stop: Arc<AtomicBool>,
+    halt: Arc<Notify>,
 }
 
 /// Why a session ended.
@@ -264,7 +272,12 @@ impl Ctx {
         let mut backoff = BACKOFF_MIN;
         let mut last_reason = String::new();
         while !self.stop.load(Ordering::Relaxed) {
-            let end = self.session().await;
+            // A session may wait on the manager without a timeout of its own (a TLS handshake
+            // with a peer that never answers): stopping must not wait for it.
+            let end = tokio::select! {
+                e = self.session() => e,
+                _ = self.halt.notified() => End::Stopped,
+            };
             let was = self.state.connected.swap(false, Ordering::Relaxed);
             let reason = match end {
                 End::Stopped => break,

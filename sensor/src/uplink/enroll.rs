@@ -54,6 +54,10 @@ pub fn enroll(manager: &str, token: &str, state: &Path) -> Result<LinkInfo, Upli
         )));
     }
     let (key_pem, csr_pem) = new_key_and_csr()?;
+    // The key is written before the token is spent: a state directory that cannot be written
+    // (a full disk) fails here with the token still good. Alone, `key.pem.next` is dropped.
+    let dir = create_uplink_dir(state)?;
+    write_private(&dir.join("key.pem.next"), key_pem.as_bytes(), 0o600)?;
     let rt = runtime()?;
     let resp = rt.block_on(async {
         let ch = tls::enroll_channel(manager, token.ca_sha256).await?;
@@ -94,17 +98,7 @@ pub fn store(
     key_pem: &str,
     resp: &EnrollResponse,
 ) -> Result<LinkInfo, UplinkError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = uplink_dir(state);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|source| UplinkError::Io {
-            what: "create",
-            path: dir.display().to_string(),
-            source,
-        })?;
+    let dir = create_uplink_dir(state)?;
     write_private(&dir.join("ca.pem"), resp.ca_pem.as_bytes(), 0o644)?;
     // The key and its certificate must change together: both are written beside the old
     // ones first, then renamed; `load_pki` completes renames a crash interrupted.
@@ -123,6 +117,22 @@ pub fn store(
     };
     info.save(state)?;
     Ok(info)
+}
+
+/// Creates `<state>/uplink` (0700) if needed.
+fn create_uplink_dir(state: &Path) -> Result<std::path::PathBuf, UplinkError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = uplink_dir(state);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| UplinkError::Io {
+            what: "create",
+            path: dir.display().to_string(),
+            source,
+        })?;
+    Ok(dir)
 }
 
 /// Moves `key.pem.next` and `cert.pem.next` in place. Once the certificate is written, the

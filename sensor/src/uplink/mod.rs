@@ -112,9 +112,16 @@ pub(crate) fn write_private(path: &Path, data: &[u8], mode: u32) -> Result<(), U
         .mode(mode)
         .open(&tmp)
         .map_err(|e| io("create", e))?;
-    f.write_all(data).map_err(|e| io("write", e))?;
-    f.sync_all().map_err(|e| io("write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io("write", e))
+    // A half-written file (a full disk) does not stay behind.
+    let written = f
+        .write_all(data)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io("write", e));
+    }
+    Ok(())
 }
 
 /// Reads a text file of the uplink folder.

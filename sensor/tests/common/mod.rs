@@ -1,4 +1,182 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the sensor's integration tests: the binary, test captures, and captures
+//! written on the fly.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod flood;
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
+
+/// A capture from `tests/data`.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+}
+
+/// The sensor binary, logging at info.
+pub fn sensor() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_otwatch-sensor"));
+    c.env("OTWATCH_LOG", "info");
+    c
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Everything about a finished command, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+/// `inventory --format json --state DIR`, parsed.
+pub fn inventory(state: &Path) -> (Output, Option<serde_json::Value>) {
+    let o = sensor()
+        .args(["inventory", "--format", "json", "--state"])
+        .arg(state)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout).ok();
+    (o, v)
+}
+
+/// A classic pcap (microsecond timestamps, Ethernet) of `n` UDP packets, one every `step_us`
+/// microseconds from `start_unix` seconds on, each from its own address 10.x.y.z (port
+/// 40000) to 10.255.255.254:9999, so that each makes an asset and a connection.
+pub fn udp_hosts_pcap(path: &Path, n: u32, start_unix: u32, step_us: u64) {
+    let mut out = Vec::with_capacity(24 + n as usize * 80);
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for i in 0..n {
+        let src = 0x0a00_0000u32 + 1 + i;
+        let dst = 0x0aff_fffeu32;
+        let payload = b"otwatch test";
+        let udp_len = 8 + payload.len() as u16;
+        let ip_len = 20 + udp_len;
+        let mut f = Vec::with_capacity(14 + ip_len as usize);
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]); // dst MAC
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02]); // src MAC (a router)
+        f.extend_from_slice(&0x0800u16.to_be_bytes());
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&src.to_be_bytes());
+        ip[16..20].copy_from_slice(&dst.to_be_bytes());
+        let mut sum = 0u32;
+        for c in ip.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&9999u16.to_be_bytes());
+        f.extend_from_slice(&udp_len.to_be_bytes());
+        f.extend_from_slice(&0u16.to_be_bytes());
+        f.extend_from_slice(payload);
+        let t = u64::from(i) * step_us;
+        let sec = start_unix + (t / 1_000_000) as u32;
+        let usec = (t % 1_000_000) as u32;
+        out.extend_from_slice(&sec.to_le_bytes());
+        out.extend_from_slice(&usec.to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// A tmpfs of `mb` MiB mounted on a new directory; unmounted on drop.
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(mb: u32) -> Result<Tmpfs, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "cannot mount a tmpfs (needs root): {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Fills the file system of `dir` with a new file `dir/<name>`, then frees `leave` bytes of it.
+pub fn fill(dir: &Path, name: &str, leave: u64) -> PathBuf {
+    let p = dir.join(name);
+    let mut f = std::fs::File::create(&p).unwrap();
+    let chunk = vec![1u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let small = [1u8; 512];
+    while f.write_all(&small).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(leave)).unwrap();
+    let _ = f.sync_all();
+    p
+}
+
+/// Runs `cmd` until it ends, deleting `filler` as soon as its log says the disk is full. Returns
+/// its exit status, its log, and whether the disk filled up.
+pub fn run_freeing_space(mut cmd: Command, filler: &Path) -> (ExitStatus, String, bool) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let mut freed = false;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
+        log.push_str(&line);
+        log.push('\n');
+        if !freed && line.contains("is full") {
+            std::fs::remove_file(filler).unwrap();
+            freed = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    (status, log, freed)
+}
