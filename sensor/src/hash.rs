@@ -13,7 +13,7 @@ pub type Set<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 /// An address as one word for hashing: IPv6 as is, IPv4 in the IPv4-mapped range.
 pub fn ip_bits(ip: std::net::IpAddr) -> u128 {
     match ip {
-        std::net::IpAddr::V4(a) => u128::from(a.to_ipv6_mapped().to_bits()),
+        std::net::IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
         std::net::IpAddr::V6(a) => a.to_bits(),
     }
 }
