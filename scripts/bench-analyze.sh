@@ -50,3 +50,10 @@ read -r wall rss < "$out.time"
 packets=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["packets"])' "$out")
 awk -v p="$packets" -v w="$wall" -v r="$rss" 'BEGIN{printf "analyze command: %d packets in %.2f s = %.0f packets/s, peak RSS %d MiB\n", p, w, p/w, r/1024}'
 rm -f "$out" "$out.time"
+
+# Detection's share, on the same capture: without it, with it, with a learned policy, and the
+# alerts it raises on the benign second half (SKIP_DETECT=1 to leave it out).
+if [ -z "${SKIP_DETECT:-}" ]; then
+  echo
+  scripts/bench-detect.sh "$capture"
+fi
