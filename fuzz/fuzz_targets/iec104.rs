@@ -1,8 +1,3 @@
-//! Arbitrary bytes into the IEC 60870-5-104 dissector as a conversation (see
-//! `otwatch_sensor::protocols::fuzzing::conversation`).
+//! IEC 60870-5-104: see `otwatch_fuzz::run`.
 #![no_main]
-
-use libfuzzer_sys::fuzz_target;
-use otwatch_sensor::protocols::{fuzzing, iec104};
-
-fuzz_target!(|data: &[u8]| fuzzing::conversation(&iec104::SPEC, 2404, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("iec104", data));

@@ -1,8 +1,3 @@
-//! Arbitrary bytes into the MQTT dissector as a conversation (see
-//! `otwatch_sensor::protocols::fuzzing::conversation`).
+//! MQTT: see `otwatch_fuzz::run`.
 #![no_main]
-
-use libfuzzer_sys::fuzz_target;
-use otwatch_sensor::protocols::{fuzzing, mqtt};
-
-fuzz_target!(|data: &[u8]| fuzzing::conversation(&mqtt::SPEC, 1883, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("mqtt", data));

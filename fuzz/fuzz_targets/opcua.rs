@@ -1,8 +1,3 @@
-//! Arbitrary bytes into the OPC UA dissector as a conversation (see
-//! `otwatch_sensor::protocols::fuzzing::conversation`).
+//! OPC UA binary: see `otwatch_fuzz::run`.
 #![no_main]
-
-use libfuzzer_sys::fuzz_target;
-use otwatch_sensor::protocols::{fuzzing, opcua};
-
-fuzz_target!(|data: &[u8]| fuzzing::conversation(&opcua::SPEC, 4840, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("opcua", data));

@@ -1,0 +1,3 @@
+//! One frame of any link type through the decoder: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("decode", data));

@@ -1,0 +1,3 @@
+//! FTP: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("ftp", data));

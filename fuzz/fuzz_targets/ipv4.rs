@@ -1,0 +1,3 @@
+//! IPv4 packets: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("ipv4", data));

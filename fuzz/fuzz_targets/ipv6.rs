@@ -1,0 +1,3 @@
+//! IPv6 packets and extension headers: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("ipv6", data));

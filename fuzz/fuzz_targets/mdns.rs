@@ -1,0 +1,3 @@
+//! Multicast DNS: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("mdns", data));

@@ -1,0 +1,3 @@
+//! RDP (X.224 connection request/confirm): see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("rdp", data));

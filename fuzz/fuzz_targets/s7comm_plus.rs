@@ -1,0 +1,3 @@
+//! S7comm-plus: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("s7comm_plus", data));

@@ -1,0 +1,3 @@
+//! GRE/ERSPAN, VXLAN and MPLS: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("tunnel", data));
