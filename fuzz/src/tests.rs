@@ -193,3 +193,40 @@ fn chunks_read_back_what_was_pushed() {
 fn an_unknown_target_is_refused() {
     run("no-such-protocol", &[0, 0, 0]);
 }
+
+/// The hand-written seeds of `fuzz/seeds/` stay valid: a fuzzer starting from them starts
+/// from files the parsers accept.
+#[test]
+fn hand_written_seeds_parse() {
+    let dir = here().join("seeds");
+    let read = |t: &str| {
+        let d = dir.join(t);
+        let mut files: Vec<_> = std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no seeds in {}", d.display());
+        files
+            .into_iter()
+            .map(|p| {
+                SourceText::new(
+                    &p.display().to_string(),
+                    &std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for src in read("rules") {
+        let mut set = RuleSet::default();
+        set.add(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!set.rules.is_empty(), "{}", src.file);
+    }
+    for t in ["ioc_stix", "ioc_csv"] {
+        for src in read(t) {
+            let mut set = IocSet::default();
+            set.add_text(&src).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!set.indicators.is_empty(), "{}", src.file);
+        }
+    }
+}
