@@ -310,7 +310,8 @@ fn split_top<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
     while i < b.len() {
         if b[i] == b'\'' {
             quoted = !quoted;
-        } else if !quoted && s[i..].starts_with(sep) {
+        } else if !quoted && b[i..].starts_with(sep.as_bytes()) {
+            // Compared as bytes: `i` may be inside a character, where a match cannot start.
             out.push(&s[start..i]);
             i += sep.len();
             start = i;
@@ -400,5 +401,19 @@ mod tests {
             ))
             .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    /// Found by the ioc_stix fuzz target: a non-ASCII character outside quotes in a pattern
+    /// made the split on " OR " slice inside it.
+    #[test]
+    fn non_ascii_pattern_text_is_no_panic() {
+        let bundle = BUNDLE.replace("[ipv4-addr:value = ", "[ipv4-addrƉvalue = ");
+        let mut s = IocSet::default();
+        s.add_text(&SourceText::new("b.json", &bundle)).unwrap();
+        assert!(s.match_ip(&"203.0.113.66".parse().unwrap()).is_none());
+        assert_eq!(
+            split_top("é OR 'ü OR x' OR ß", " OR "),
+            ["é", "'ü OR x'", "ß"]
+        );
     }
 }
