@@ -101,6 +101,9 @@ impl Corpus {
     }
 }
 
+/// A conversation: TCP or not, and its two ends in order.
+type FlowKey = (bool, (IpAddr, u16), (IpAddr, u16));
+
 /// One conversation being rebuilt.
 struct Flow {
     /// The end that sent the flow's first packet.
@@ -132,7 +135,7 @@ fn from_capture(path: &Path, corpus: &mut Corpus) -> Result<(), String> {
     corpus.add("pipeline", &bytes[..bytes.len().min(MAX_SEED)]);
     let mut src = CaptureFile::open(path).map_err(|e| e.to_string())?;
     let mut budget = Budget::default();
-    let mut flows: HashMap<(bool, (IpAddr, u16), (IpAddr, u16)), Flow> = HashMap::new();
+    let mut flows: HashMap<FlowKey, Flow> = HashMap::new();
     let mut shapes = HashSet::new();
     let mut frame_seeds: HashMap<&'static str, Vec<u8>> = HashMap::new();
     let mut frames_seed: Option<(LinkType, Vec<u8>, usize)> = None;
@@ -191,8 +194,7 @@ fn from_capture(path: &Path, corpus: &mut Corpus) -> Result<(), String> {
                         }
                         if payload.len() >= 48 && !made_fragments && ip.fragment.is_none() {
                             made_fragments = true;
-                            corpus
-                                .add("defrag", &cut_into_fragments(ip.src.is_ipv6(), &ip.payload));
+                            corpus.add("defrag", &cut_into_fragments(ip.src.is_ipv6(), ip.payload));
                         }
                     }
                     if f.link == LinkType::Ethernet && !made_tunnels {
@@ -353,7 +355,7 @@ fn decoder_seeds(link: LinkType, data: &[u8], p: &Packet<'_>, corpus: &mut Corpu
 
 /// Adds one TCP or UDP packet to its conversation.
 fn flow_packet(
-    flows: &mut HashMap<(bool, (IpAddr, u16), (IpAddr, u16)), Flow>,
+    flows: &mut HashMap<FlowKey, Flow>,
     p: &Packet<'_>,
     src: IpAddr,
     dst: IpAddr,

@@ -11,8 +11,9 @@
 //! - anything else is in [`OTHER_TARGETS`]: the L2–L4 decoders, the BER and CIP helpers the
 //!   dissectors share, the detection file parsers, and whole captures through the pipeline.
 //!
-//! So a protocol added to the registry has a driver at once; the tests below fail until it
-//! also has its binary (a protocol, decoder or parser without a target does not build green).
+//! So a protocol added to the registry has a driver at once, and the tests (`src/tests.rs`)
+//! fail until it also has its binary: a protocol, decoder or detection file parser without a
+//! target does not pass `fuzz/build.sh`.
 //!
 //! # Input layout
 //!
