@@ -14,7 +14,8 @@ cd "$(dirname "$0")"
 command -v c++ >/dev/null 2>&1 || { echo "fuzz/build.sh: no C++ compiler (apt-get install g++)" >&2; exit 1; }
 
 cargo fmt -- --check
-cargo clippy --all-targets -- -D warnings
+# CI skips clippy here with FUZZ_CLIPPY=0 (it checks the sensor again: minutes on 2 cores).
+[ "${FUZZ_CLIPPY:-1}" = 0 ] || cargo clippy --all-targets -- -D warnings
 cargo build --bins
 cargo test
 

@@ -21,7 +21,6 @@ pub mod dnp3;
 pub mod dns;
 pub mod enip;
 pub mod ftp;
-pub mod fuzzing;
 pub mod http;
 pub mod iec104;
 pub mod lldp;
