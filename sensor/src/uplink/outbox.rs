@@ -85,6 +85,9 @@ pub struct Outbox {
     deferred: sled::Tree,
     max: u64,
     full: AtomicBool,
+    /// The newest sequence number known to be on disk: only those are sent, so a failed
+    /// flush (a full disk) can never have sent what a reopened store no longer holds.
+    durable: std::sync::atomic::AtomicU64,
 }
 
 fn be(n: u64) -> [u8; 8] {
@@ -106,7 +109,7 @@ fn storage<E: std::fmt::Debug>(e: TransactionError<E>) -> sled::Error {
 impl Outbox {
     /// Opens the outbox trees in `db`; `max` bounds the queued entries (see the module doc).
     pub fn open(db: &sled::Db, max: u64) -> Result<Outbox, sled::Error> {
-        Ok(Outbox {
+        let o = Outbox {
             db: db.clone(),
             entries: db.open_tree("outbox")?,
             meta: db.open_tree("outbox_meta")?,
@@ -115,7 +118,15 @@ impl Outbox {
             deferred: db.open_tree("deferred")?,
             max: max.max(1),
             full: AtomicBool::new(false),
-        })
+            durable: std::sync::atomic::AtomicU64::new(0),
+        };
+        o.mark_durable();
+        Ok(o)
+    }
+
+    /// Everything numbered so far is on disk (after a flush, or as opened).
+    fn mark_durable(&self) {
+        self.durable.store(self.last_seq(), Ordering::Release);
     }
 
     fn get(&self, k: &[u8]) -> u64 {
@@ -167,6 +178,7 @@ impl Outbox {
             total.deferred += o.deferred;
         }
         self.db.flush()?;
+        self.mark_durable();
         if total.deferred > 0 && !self.full.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 max = self.max,
@@ -252,7 +264,14 @@ impl Outbox {
     pub fn batch_after(&self, after: u64, limit: usize) -> Result<Vec<Delta>, sled::Error> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for kv in self.entries.range(be(after.saturating_add(1))..) {
+        let durable = self.durable.load(Ordering::Acquire);
+        if durable <= after {
+            return Ok(out);
+        }
+        for kv in self
+            .entries
+            .range(be(after.saturating_add(1))..=be(durable))
+        {
             let (k, v) = kv?;
             if out.len() >= limit || (bytes + v.len() > BATCH_BYTES && !out.is_empty()) {
                 break;
@@ -285,6 +304,7 @@ impl Outbox {
             match self.renumber(&queued, applied, seen) {
                 Ok(n) => {
                     self.db.flush()?;
+                    self.mark_durable();
                     return Ok(n);
                 }
                 Err(TransactionError::Abort(())) => continue,
