@@ -17,3 +17,26 @@ pub fn ip_bits(ip: std::net::IpAddr) -> u128 {
         std::net::IpAddr::V6(a) => a.to_bits(),
     }
 }
+
+/// Feeds two addresses and a word of ports and protocol to `h` as whole words (flow and
+/// connection keys): the seeded hasher folds a word per step, where derived impls feed it byte
+/// slices and enum tags.
+pub fn write_addr_pair<H: std::hash::Hasher>(
+    h: &mut H,
+    a: std::net::IpAddr,
+    b: std::net::IpAddr,
+    meta: u64,
+) {
+    use std::net::IpAddr;
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            h.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
+            h.write_u64(meta);
+        }
+        (a, b) => {
+            h.write_u128(ip_bits(a));
+            h.write_u128(ip_bits(b));
+            h.write_u64(meta | 1 << 63);
+        }
+    }
+}

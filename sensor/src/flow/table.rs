@@ -129,23 +129,12 @@ struct FlowKey {
     proto: u8,
 }
 
-/// Hashes the key as a few whole words: the seeded hasher folds each word in one step, where
-/// the derived impl would feed it byte slices and enum tags.
+/// Hashes the key as whole words (see [`crate::hash::write_addr_pair`]).
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let meta =
             u64::from(self.lo_port) << 24 | u64::from(self.hi_port) << 8 | u64::from(self.proto);
-        match (self.lo, self.hi) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                h.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
-                h.write_u64(meta);
-            }
-            (a, b) => {
-                h.write_u128(crate::hash::ip_bits(a));
-                h.write_u128(crate::hash::ip_bits(b));
-                h.write_u64(meta | 1 << 63);
-            }
-        }
+        crate::hash::write_addr_pair(h, self.lo, self.hi, meta);
     }
 }
 

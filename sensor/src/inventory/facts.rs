@@ -164,21 +164,11 @@ pub struct ConnKey {
     pub port: u16,
 }
 
-/// Whole words for the seeded hasher (see `FlowKey`).
+/// Whole words for the seeded hasher (see [`crate::hash::write_addr_pair`]).
 impl std::hash::Hash for ConnKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let meta = u64::from(self.port) << 8 | u64::from(self.transport);
-        match (self.client, self.server) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                h.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
-                h.write_u64(meta);
-            }
-            (a, b) => {
-                h.write_u128(crate::hash::ip_bits(a));
-                h.write_u128(crate::hash::ip_bits(b));
-                h.write_u64(meta | 1 << 63);
-            }
-        }
+        crate::hash::write_addr_pair(h, self.client, self.server, meta);
     }
 }
 
