@@ -7,14 +7,14 @@
 # Formatting and clippy, every target built, the package's tests (every protocol, decoder and
 # detection file parser has a target; every target survives a few inputs; the seeds example
 # builds), then every binary started on a few hundred inputs.
-# Not --locked: fuzz/Cargo.lock follows the sensor's dependencies, and a dependency added to the
-# sensor should not fail this step; cargo adds it to the lock as it builds.
+# Not --locked: fuzz/Cargo.lock follows the analysis core's dependencies, and a dependency added
+# there should not fail this step; cargo adds it to the lock as it builds.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v c++ >/dev/null 2>&1 || { echo "fuzz/build.sh: no C++ compiler (apt-get install g++)" >&2; exit 1; }
 
 cargo fmt -- --check
-# CI skips clippy here with FUZZ_CLIPPY=0 (it checks the sensor again: minutes on 2 cores).
+# FUZZ_CLIPPY=0 skips clippy (the targets depend on the analysis core only, so it is quick).
 [ "${FUZZ_CLIPPY:-1}" = 0 ] || cargo clippy --all-targets -- -D warnings
 cargo build --bins
 cargo test

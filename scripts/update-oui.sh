@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates sensor/data/oui.tsv, the IEEE vendor table the sensor embeds at build time
-# (sensor/src/inventory/oui.rs). The sensor never fetches it at run time.
+# (sensor/analysis/src/inventory/oui.rs). The sensor never fetches it at run time.
 #
 # Usage: scripts/update-oui.sh [IEEE_DATA_DIR] [OUT_FILE]
 #   IEEE_DATA_DIR  directory holding oui.csv, mam.csv, oui36.csv, iab.csv
@@ -10,7 +10,7 @@
 #   OUI_SOURCE_LABEL (environment) overrides the "# source:" header line, e.g. when the CSVs
 #                  come straight from IEEE rather than from the Debian package.
 #
-# After regenerating, update OUI_SOURCE in sensor/src/inventory/oui.rs and sensor/data/README.md;
+# After regenerating, update OUI_SOURCE in sensor/analysis/src/inventory/oui.rs and sensor/data/README.md;
 # a unit test checks that OUI_SOURCE names the same ieee-data version as the header line.
 set -eu
 

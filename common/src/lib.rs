@@ -12,10 +12,12 @@
 
 pub mod addr;
 pub mod link;
+#[cfg(feature = "logging")]
 pub mod logging;
 pub mod model;
 pub mod observation;
 pub mod time;
+#[cfg(feature = "tls")]
 pub mod tls;
 
 pub use addr::Mac;

@@ -9,14 +9,14 @@
 //! from the packets in capture order (retransmissions skipped) and named by the registry the
 //! way the flow layer names them; every seed is at most [`MAX_SEED`] bytes.
 
+use otwatch_analysis::capture::pcap::CaptureFile;
+use otwatch_analysis::capture::{LinkType, PacketSource};
+use otwatch_analysis::decode::{self, arp, ipv4, ipv6, Net, Packet, L4};
+use otwatch_analysis::detect::policy::Policy;
+use otwatch_analysis::pipeline::Pipeline;
+use otwatch_analysis::protocols::registry::{self, FrameMatch, ProtocolSpec, Verdict};
+use otwatch_analysis::protocols::{Direction, Transport};
 use otwatch_fuzz::{link_selector, push_chunk, sel, specs_named, BROADCAST, MAX_CHUNK, TO_CLIENT};
-use otwatch_sensor::capture::pcap::CaptureFile;
-use otwatch_sensor::capture::{LinkType, PacketSource};
-use otwatch_sensor::decode::{self, arp, ipv4, ipv6, Net, Packet, L4};
-use otwatch_sensor::detect::policy::Policy;
-use otwatch_sensor::pipeline::Pipeline;
-use otwatch_sensor::protocols::registry::{self, FrameMatch, ProtocolSpec, Verdict};
-use otwatch_sensor::protocols::{Direction, Transport};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -241,7 +241,7 @@ fn from_capture(path: &Path, corpus: &mut Corpus) -> Result<(), String> {
         }
     }
     pipeline.finish();
-    let report = otwatch_sensor::inventory::report(&pipeline.inventory, pipeline.capture_stats());
+    let report = otwatch_analysis::inventory::report(&pipeline.inventory, pipeline.capture_stats());
     let policy = Policy::learn(&report, "seed").to_toml();
     if policy.len() <= MAX_SEED {
         corpus.add("policy", policy.as_bytes());

@@ -21,20 +21,20 @@
 //! bytes, whose top three bits are flags and whose other 13 bits are the chunk's length, then
 //! the chunk. A length past the end takes what is left, so every input means something.
 
+use otwatch_analysis::capture::pcap::CaptureFile;
+use otwatch_analysis::capture::{Frame, LinkType, PacketSource};
+use otwatch_analysis::decode::defrag::{DefragLimits, Defragmenter, FragmentInfo};
+use otwatch_analysis::decode::{self, arp, ethernet, ipv4, ipv6, l4, tunnel, Net};
+use otwatch_analysis::detect::ioc::IocSet;
+use otwatch_analysis::detect::policy::Policy;
+use otwatch_analysis::detect::rules::{Event, On, RuleSet};
+use otwatch_analysis::detect::text::SourceText;
+use otwatch_analysis::flow::reassembly::StreamLimits;
+use otwatch_analysis::pipeline::Pipeline;
+use otwatch_analysis::protocols::registry::{self, ProtocolSpec};
+use otwatch_analysis::protocols::{ber, cip, text, Direction, Endpoint, FlowCtx, Transport};
 use otwatch_common::observation::{Operation, Subject};
 use otwatch_common::{Mac, Timestamp};
-use otwatch_sensor::capture::pcap::CaptureFile;
-use otwatch_sensor::capture::{Frame, LinkType, PacketSource};
-use otwatch_sensor::decode::defrag::{DefragLimits, Defragmenter, FragmentInfo};
-use otwatch_sensor::decode::{self, arp, ethernet, ipv4, ipv6, l4, tunnel, Net};
-use otwatch_sensor::detect::ioc::IocSet;
-use otwatch_sensor::detect::policy::Policy;
-use otwatch_sensor::detect::rules::{Event, On, RuleSet};
-use otwatch_sensor::detect::text::SourceText;
-use otwatch_sensor::flow::reassembly::StreamLimits;
-use otwatch_sensor::pipeline::Pipeline;
-use otwatch_sensor::protocols::registry::{self, ProtocolSpec};
-use otwatch_sensor::protocols::{ber, cip, text, Direction, Endpoint, FlowCtx, Transport};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -358,7 +358,7 @@ pub fn pipeline(data: &[u8]) {
         }
     }
     p.finish();
-    black_box(otwatch_sensor::inventory::report(
+    black_box(otwatch_analysis::inventory::report(
         &p.inventory,
         p.capture_stats(),
     ));
@@ -392,7 +392,7 @@ pub fn frames(data: &[u8]) {
         });
     }
     p.finish();
-    black_box(otwatch_sensor::inventory::report(
+    black_box(otwatch_analysis::inventory::report(
         &p.inventory,
         p.capture_stats(),
     ));

@@ -122,7 +122,19 @@ fn a_half_written_snapshot_does_not_stop_the_store_from_opening() {
         [0u8; 100],
     )
     .unwrap();
-    match sled::Config::new().path(dir.path()).open() {
+    // The store saved above may still be closing on sled's flusher thread (more so on a busy
+    // machine): wait for its file lock before asking sled alone.
+    let mut alone = sled::Config::new().path(dir.path()).open();
+    for _ in 0..100 {
+        match &alone {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                alone = sled::Config::new().path(dir.path()).open();
+            }
+            _ => break,
+        }
+    }
+    match alone {
         Err(sled::Error::Corruption { .. }) => {}
         other => panic!("sled itself should refuse this store, got {other:?}"),
     }

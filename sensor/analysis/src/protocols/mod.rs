@@ -1,0 +1,163 @@
+//! Protocol dissectors: one file a protocol, all behind the [`Dissector`] seam.
+//!
+//! The flow layer hands each dissector the in-order byte stream of a TCP direction (after
+//! reassembly) or one UDP datagram, plus a [`FlowCtx`]. The dissector emits
+//! [`Observation`]s; it never touches the inventory, never panics, and allocates only to emit
+//! an observation. Malformed input becomes a `ProtocolViolation` observation.
+//!
+//! Which dissector a flow gets is decided by [`registry`]: by port **and** by content. A
+//! registered port only nominates a candidate; the candidate's `probe` must accept the first
+//! payload, and a protocol on an unusual port is still found by content.
+//!
+//! Link-layer protocols without flows (LLDP, CDP) are [`FrameDissector`]s fed whole frame
+//! payloads by ethertype or LLC/SNAP id.
+
+pub mod bacnet;
+pub mod ber;
+pub mod cdp;
+pub mod cip;
+pub mod dhcp;
+pub mod dnp3;
+pub mod dns;
+pub mod enip;
+pub mod ftp;
+pub mod http;
+pub mod iec104;
+pub mod lldp;
+pub mod modbus;
+pub mod mqtt;
+pub mod opcua;
+pub mod profinet_dcp;
+pub mod rdp;
+pub mod registry;
+pub mod s7comm;
+pub mod smb;
+pub mod snmp;
+pub mod spec;
+pub mod ssdp;
+pub mod ssh;
+pub mod sysdescr;
+pub mod telnet;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod text;
+pub mod tls;
+pub mod vnc;
+
+use otwatch_common::observation::{Observation, Subject};
+use otwatch_common::{Mac, Timestamp};
+use std::net::IpAddr;
+
+/// Which way a payload travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the flow's initiator (client) to its responder (server).
+    ToServer,
+    /// From the server back to the client.
+    ToClient,
+}
+
+impl Direction {
+    /// The opposite direction.
+    pub fn other(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
+    /// The end of the flow that sent a payload travelling this way.
+    pub fn sender(self) -> Subject {
+        match self {
+            Direction::ToServer => Subject::Client,
+            Direction::ToClient => Subject::Server,
+        }
+    }
+
+    /// The end of the flow a payload travelling this way is addressed to.
+    pub fn receiver(self) -> Subject {
+        match self {
+            Direction::ToServer => Subject::Server,
+            Direction::ToClient => Subject::Client,
+        }
+    }
+}
+
+/// The transport a dissector is fed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// One end of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+    /// The L2 address this end's frames carried, when the capture has Ethernet headers.
+    pub mac: Option<Mac>,
+}
+
+/// What a dissector may know about the flow it is parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowCtx {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub transport: Transport,
+    /// Timestamp of the packet that delivered (the end of) this payload.
+    pub ts: Timestamp,
+    /// Destination MAC of the packet, so a dissector can tell a broadcast/multicast datagram.
+    pub dst_mac: Option<Mac>,
+}
+
+/// Whether a payload looks like a protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Certainly this protocol.
+    Yes,
+    /// Certainly this protocol, and the payload is one only a server sends (an answer or an
+    /// announcement): the flow's sides are turned round if they were guessed the other way. For
+    /// datagram protocols whose two ends use the same port (BACnet 47808 ↔ 47808).
+    YesFromServer,
+    /// Certainly not.
+    No,
+    /// Too few bytes to tell; ask again with more.
+    NeedMore,
+}
+
+/// A per-flow protocol parser.
+pub trait Dissector: Send {
+    /// Parses `data` travelling in `dir`.
+    ///
+    /// TCP: `data` is the contiguous, in-order stream bytes of that direction not yet consumed;
+    /// return how many bytes were consumed (whole messages). The rest is offered again with
+    /// more bytes appended, up to a cap after which the flow layer drops it and calls [`gap`].
+    /// UDP: `data` is one datagram; the return value is ignored.
+    ///
+    /// [`gap`]: Dissector::gap
+    fn parse(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        ctx: &FlowCtx,
+        out: &mut Vec<Observation>,
+    ) -> usize;
+
+    /// Bytes were lost in `dir` (capture loss or a cap); the next `parse` starts mid-stream,
+    /// so the dissector must resynchronise (or give up on this direction).
+    fn gap(&mut self, _dir: Direction) {}
+}
+
+/// The observation a dissector emits for malformed input of `protocol`: a finding, not an
+/// error that stops the flow.
+pub fn violation(protocol: &'static str, reason: impl Into<String>) -> Observation {
+    Observation::ProtocolViolation {
+        protocol,
+        reason: reason.into(),
+    }
+}
+
+/// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after
+/// the Ethernet/LLC header.
+pub type FrameDissector = fn(src: Mac, payload: &[u8], ts: Timestamp, out: &mut Vec<Observation>);

@@ -1,0 +1,575 @@
+//! TLS handshakes on TCP (RFC 8446 §4 and §5, RFC 5246 §6.2 and §7.4): who the client asked
+//! for, and who the server said it was.
+//!
+//! Records are read incrementally from each direction's stream. Handshake messages are taken
+//! straight out of the record when they fit in it; a message split over several records is
+//! reassembled in a per-direction buffer capped at [`MAX_HANDSHAKE`]. A direction is given up
+//! (and its bytes consumed unread) once it turns encrypted: after ChangeCipherSpec, on
+//! application data, or after a TLS 1.3 ServerHello.
+//!
+//! Observations:
+//! - ClientHello server_name (RFC 6066 §3) → the peer's `Hostname`, source "tls sni"; and,
+//!   sent by the flow's client, a `Lookup` ("tls sni") of the name, once per connection (a
+//!   second ClientHello after HelloRetryRequest repeats it);
+//! - the first certificate of a cleartext Certificate message (TLS ≤ 1.2) → the sender's
+//!   `Description` "tls certificate subject: CN=..., O=...", and its CN as `Hostname` when
+//!   the CN is a plain DNS name.
+//!
+//! Negotiated versions are parsed ([`ClientHello`], [`ServerHello`]) but not emitted: the
+//! observation model has no field for them yet.
+
+use super::ber::{self, Oid, Reader, Tag};
+use super::spec::ProtocolSpec;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Subject};
+
+/// TLS on its usual TCP ports: HTTPS, alternates, OPC UA HTTPS (4843), MQTT over TLS (8883),
+/// IMAPS, POP3S, SMTPS (465) and LDAPS. Other ports are found by the content probe.
+pub static SPEC: ProtocolSpec = ProtocolSpec {
+    name: "tls",
+    transport: Transport::Tcp,
+    ports: &[443, 465, 636, 993, 995, 4843, 8443, 8883],
+    probe,
+    new: new_dissector,
+};
+
+const PROTOCOL: &str = "tls";
+/// Largest record body: TLSCiphertext may be 2^14 + 2048 octets (RFC 5246 §6.2.3).
+pub const MAX_RECORD: usize = 16384 + 2048;
+/// Largest handshake message reassembled across records; a bigger one ends parsing of that
+/// direction (certificate chains over 64 KiB are rare and the first certificate is all we
+/// would read).
+pub const MAX_HANDSHAKE: usize = 64 * 1024;
+const MAX_VIOLATIONS: u8 = 4;
+
+// ContentType (RFC 8446 §5.1).
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+const HEARTBEAT: u8 = 24;
+
+// HandshakeType (RFC 8446 §4, RFC 5246 §7.4).
+const CLIENT_HELLO: u8 = 1;
+const SERVER_HELLO: u8 = 2;
+const CERTIFICATE: u8 = 11;
+
+// ExtensionType (RFC 8446 §4.2).
+const EXT_SERVER_NAME: u16 = 0;
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+
+/// ProtocolVersion of TLS 1.3 (RFC 8446 §4.2.1).
+pub const TLS13: u16 = 0x0304;
+
+/// The ServerHello.random that marks a HelloRetryRequest (RFC 8446 §4.1.3).
+const HELLO_RETRY_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+// X.520 attribute types (RFC 5280 Appendix A.1).
+const AT_COMMON_NAME: &[u64] = &[2, 5, 4, 3];
+const AT_ORGANIZATION: &[u64] = &[2, 5, 4, 10];
+
+/// Content probe: a handshake record (type 22, version 3.x, plausible length) that starts
+/// with a ClientHello or ServerHello of plausible length and version 3.x.
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
+    let Some(&[ctype, major, minor, l0, l1, hs_type]) = data.first_chunk::<6>() else {
+        // Judge what is there; ask for the rest.
+        let fits = data.first().is_none_or(|&b| b == HANDSHAKE)
+            && data.get(1).is_none_or(|&b| b == 3)
+            && data.get(2).is_none_or(|&b| b <= 4);
+        return if fits { Probe::NeedMore } else { Probe::No };
+    };
+    let record_len = usize::from(u16::from_be_bytes([l0, l1]));
+    if ctype != HANDSHAKE
+        || major != 3
+        || minor > 4
+        || !(4..=MAX_RECORD).contains(&record_len)
+        || !matches!(hs_type, CLIENT_HELLO | SERVER_HELLO)
+    {
+        return Probe::No;
+    }
+    let Some(&[_, _, _, _, _, _, m0, m1, m2, version_major]) = data.first_chunk::<10>() else {
+        return Probe::NeedMore;
+    };
+    let msg_len = u32::from_be_bytes([0, m0, m1, m2]) as usize;
+    // Smallest ServerHello body: version, random, session id length, suite, compression.
+    if !(38..=MAX_HANDSHAKE).contains(&msg_len) || version_major != 3 {
+        return Probe::No;
+    }
+    Probe::Yes
+}
+
+fn new_dissector() -> Box<dyn Dissector> {
+    Box::new(TlsDissector::default())
+}
+
+/// One direction's state.
+#[derive(Debug, Default)]
+struct Side {
+    /// Encrypted, lost, or not TLS: consume and ignore.
+    done: bool,
+    /// A handshake message split across records (bounded by [`MAX_HANDSHAKE`]).
+    pending: Vec<u8>,
+    /// A ClientHello was read from this side.
+    hello_seen: bool,
+}
+
+impl Side {
+    fn give_up(&mut self) {
+        self.done = true;
+        self.pending = Vec::new();
+    }
+}
+
+/// Per-flow TLS state.
+#[derive(Debug, Default)]
+pub struct TlsDissector {
+    client: Side,
+    server: Side,
+    violations: u8,
+}
+
+impl Dissector for TlsDissector {
+    fn parse(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        _ctx: &FlowCtx,
+        out: &mut Vec<Observation>,
+    ) -> usize {
+        let (sender, peer) = (dir.sender(), dir.receiver());
+        let mut consumed = 0;
+        loop {
+            let side = match dir {
+                Direction::ToServer => &mut self.client,
+                Direction::ToClient => &mut self.server,
+            };
+            if side.done {
+                return data.len();
+            }
+            let rest = data.get(consumed..).unwrap_or_default();
+            // RFC 8446 §5.1: type (1), legacy_record_version (2), length (2), fragment.
+            let Some((&[ctype, major, _minor, l0, l1], body)) = rest.split_first_chunk::<5>()
+            else {
+                return consumed;
+            };
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
+            if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&ctype) || major != 3 || len > MAX_RECORD
+            {
+                side.give_up();
+                self.violation(
+                    out,
+                    format!("not a TLS record (type {ctype}, length {len})"),
+                );
+                return data.len();
+            }
+            let Some(fragment) = body.get(..len) else {
+                return consumed;
+            };
+            consumed += 5 + len;
+            match ctype {
+                HANDSHAKE => {
+                    let mut ctx = Ctx {
+                        sender,
+                        peer,
+                        out,
+                        violations: &mut self.violations,
+                    };
+                    handshake_fragment(side, fragment, &mut ctx);
+                }
+                // Everything after ChangeCipherSpec, and all application data, is encrypted.
+                CHANGE_CIPHER_SPEC | APPLICATION_DATA => side.give_up(),
+                // Cleartext alerts end the connection; heartbeats carry nothing we need.
+                _ => {}
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        // Mid-handshake loss cannot be bridged; the handshake is over soon anyway.
+        match dir {
+            Direction::ToServer => self.client.give_up(),
+            Direction::ToClient => self.server.give_up(),
+        }
+    }
+}
+
+impl TlsDissector {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
+        violation(&mut self.violations, out, reason);
+    }
+}
+
+fn violation(count: &mut u8, out: &mut Vec<Observation>, reason: String) {
+    if *count < MAX_VIOLATIONS {
+        *count += 1;
+        out.push(super::violation(PROTOCOL, reason));
+    }
+}
+
+/// Where a handshake message's observations go.
+struct Ctx<'o> {
+    sender: Subject,
+    peer: Subject,
+    out: &'o mut Vec<Observation>,
+    violations: &'o mut u8,
+}
+
+/// Feeds one handshake record's fragment: whole messages are handled in place, a trailing
+/// partial message is kept in `side.pending` until the next records complete it.
+fn handshake_fragment(side: &mut Side, fragment: &[u8], ctx: &mut Ctx<'_>) {
+    if fragment.is_empty() {
+        // RFC 8446 §5.1: zero-length handshake fragments MUST NOT be sent.
+        violation(
+            ctx.violations,
+            ctx.out,
+            "zero-length TLS handshake record".to_owned(),
+        );
+        return;
+    }
+    if side.pending.is_empty() {
+        let used = handshake_messages(side, fragment, ctx);
+        let tail = fragment.get(used..).unwrap_or_default();
+        if !side.done && !tail.is_empty() {
+            if declared_size(tail).is_some_and(|n| n > MAX_HANDSHAKE) {
+                side.give_up();
+            } else {
+                side.pending.extend_from_slice(tail);
+            }
+        }
+        return;
+    }
+    if side.pending.len() + fragment.len() > MAX_HANDSHAKE + 4 {
+        side.give_up();
+        return;
+    }
+    side.pending.extend_from_slice(fragment);
+    let buf = std::mem::take(&mut side.pending);
+    let used = handshake_messages(side, &buf, ctx);
+    if !side.done {
+        let tail = buf.get(used..).unwrap_or_default();
+        if declared_size(tail).is_some_and(|n| n > MAX_HANDSHAKE) {
+            side.give_up();
+        } else {
+            // Reuse the allocation for what is left.
+            let mut buf = buf;
+            buf.drain(..used.min(buf.len()));
+            side.pending = buf;
+        }
+    }
+}
+
+/// Size (header included) of the handshake message starting `data`, once its header is in.
+fn declared_size(data: &[u8]) -> Option<usize> {
+    let &[_, a, b, c] = data.first_chunk::<4>()?;
+    Some(4 + u32::from_be_bytes([0, a, b, c]) as usize)
+}
+
+/// Handles every complete handshake message at the start of `data`; returns bytes used.
+fn handshake_messages(side: &mut Side, data: &[u8], ctx: &mut Ctx<'_>) -> usize {
+    let mut used = 0;
+    // RFC 8446 §4: msg_type (1), length (3), body.
+    while let Some((&[msg_type, a, b, c], rest)) = data
+        .get(used..)
+        .unwrap_or_default()
+        .split_first_chunk::<4>()
+    {
+        let len = u32::from_be_bytes([0, a, b, c]) as usize;
+        let Some(body) = rest.get(..len) else {
+            break;
+        };
+        used += 4 + len;
+        handshake_message(side, msg_type, body, ctx);
+        if side.done {
+            break;
+        }
+    }
+    used
+}
+
+fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'_>) {
+    match msg_type {
+        CLIENT_HELLO => match parse_client_hello(body) {
+            Some(hello) => {
+                let first = !std::mem::replace(&mut side.hello_seen, true);
+                if first && ctx.sender == Subject::Client {
+                    if let Some(name) = hello.server_name.and_then(super::dns::lookup_name) {
+                        ctx.out.push(Observation::Lookup {
+                            name,
+                            via: "tls sni",
+                        });
+                    }
+                }
+                if let Some(name) = hello.server_name.and_then(hostname) {
+                    ctx.out.push(Observation::Identity {
+                        subject: ctx.peer,
+                        field: Field::Hostname,
+                        value: name,
+                        source: "tls sni",
+                    });
+                }
+            }
+            None => violation(
+                ctx.violations,
+                ctx.out,
+                "malformed TLS ClientHello".to_owned(),
+            ),
+        },
+        SERVER_HELLO => match parse_server_hello(body) {
+            // TLS 1.3 encrypts everything after ServerHello (RFC 8446 §2).
+            Some(hello) if hello.selected_version() == TLS13 && !hello.hello_retry => {
+                side.give_up()
+            }
+            Some(_) => {}
+            None => violation(
+                ctx.violations,
+                ctx.out,
+                "malformed TLS ServerHello".to_owned(),
+            ),
+        },
+        CERTIFICATE => {
+            if let Some(name) = first_certificate(body).and_then(certificate_subject) {
+                emit_certificate(&name, ctx);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
+    let mut parts = Vec::with_capacity(2);
+    if let Some(cn) = &name.common_name {
+        parts.push(format!("CN={cn}"));
+    }
+    if let Some(o) = &name.organization {
+        parts.push(format!("O={o}"));
+    }
+    if parts.is_empty() {
+        return;
+    }
+    ctx.out.push(Observation::Identity {
+        subject: ctx.sender,
+        field: Field::Description,
+        value: format!("tls certificate subject: {}", parts.join(", ")),
+        source: "tls certificate",
+    });
+    if let Some(host) = name
+        .common_name
+        .as_deref()
+        .and_then(|cn| hostname(cn.as_bytes()))
+    {
+        ctx.out.push(Observation::Identity {
+            subject: ctx.sender,
+            field: Field::Hostname,
+            value: host,
+            source: "tls certificate",
+        });
+    }
+}
+
+/// A small cursor over handshake bodies (big-endian, length-prefixed vectors).
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = self.0.split_at_checked(n)?;
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u24(&mut self) -> Option<usize> {
+        self.take(3)
+            .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize)
+    }
+
+    fn vec8(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()?;
+        self.take(usize::from(n))
+    }
+
+    fn vec16(&mut self) -> Option<&'a [u8]> {
+        let n = self.u16()?;
+        self.take(usize::from(n))
+    }
+}
+
+/// What a ClientHello says that we keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientHello<'a> {
+    pub legacy_version: u16,
+    /// The first host_name in server_name (RFC 6066 §3), raw.
+    pub server_name: Option<&'a [u8]>,
+    /// Highest version offered in supported_versions (RFC 8446 §4.2.1), GREASE skipped.
+    pub max_supported_version: Option<u16>,
+}
+
+/// Parses a ClientHello body (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2).
+pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello<'_>> {
+    let mut c = Cursor(body);
+    let legacy_version = c.u16()?;
+    c.take(32)?; // random
+    c.vec8()?; // legacy_session_id
+    c.vec16()?; // cipher_suites
+    c.vec8()?; // legacy_compression_methods
+    let mut hello = ClientHello {
+        legacy_version,
+        server_name: None,
+        max_supported_version: None,
+    };
+    if c.0.is_empty() {
+        return Some(hello); // no extensions (SSL 3.0-era clients)
+    }
+    let mut exts = Cursor(c.vec16()?);
+    while !exts.0.is_empty() {
+        let ext_type = exts.u16()?;
+        let mut data = Cursor(exts.vec16()?);
+        match ext_type {
+            EXT_SERVER_NAME => {
+                // ServerNameList: list length, then (name_type, HostName<1..2^16-1>).
+                let mut list = Cursor(data.vec16()?);
+                while !list.0.is_empty() {
+                    let name_type = list.u8()?;
+                    let name = list.vec16()?;
+                    if name_type == 0 && hello.server_name.is_none() {
+                        hello.server_name = Some(name);
+                    }
+                }
+            }
+            EXT_SUPPORTED_VERSIONS => {
+                let list = data.vec8()?;
+                hello.max_supported_version = list
+                    .chunks_exact(2)
+                    .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                    .filter(|v| v & 0x0f0f != 0x0a0a) // GREASE, RFC 8701 §2
+                    .max();
+            }
+            _ => {}
+        }
+    }
+    Some(hello)
+}
+
+/// What a ServerHello says that we keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerHello {
+    pub legacy_version: u16,
+    /// supported_versions selected_version (TLS 1.3 and later).
+    pub supported_version: Option<u16>,
+    pub hello_retry: bool,
+}
+
+impl ServerHello {
+    /// The version the server chose.
+    pub fn selected_version(&self) -> u16 {
+        self.supported_version.unwrap_or(self.legacy_version)
+    }
+}
+
+/// Parses a ServerHello body (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3).
+pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
+    let mut c = Cursor(body);
+    let legacy_version = c.u16()?;
+    let random = c.take(32)?;
+    c.vec8()?; // legacy_session_id_echo
+    c.u16()?; // cipher_suite
+    c.u8()?; // legacy_compression_method
+    let mut hello = ServerHello {
+        legacy_version,
+        supported_version: None,
+        hello_retry: random == HELLO_RETRY_RANDOM,
+    };
+    if c.0.is_empty() {
+        return Some(hello);
+    }
+    let mut exts = Cursor(c.vec16()?);
+    while !exts.0.is_empty() {
+        let ext_type = exts.u16()?;
+        let mut data = Cursor(exts.vec16()?);
+        if ext_type == EXT_SUPPORTED_VERSIONS {
+            hello.supported_version = Some(data.u16()?);
+        }
+    }
+    Some(hello)
+}
+
+/// The DER of the first certificate in a TLS ≤ 1.2 Certificate body (RFC 5246 §7.4.2):
+/// certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>.
+fn first_certificate(body: &[u8]) -> Option<&[u8]> {
+    let mut c = Cursor(body);
+    let list_len = c.u24()?;
+    let mut list = Cursor(c.take(list_len)?);
+    let cert_len = list.u24()?;
+    list.take(cert_len)
+}
+
+/// Subject CN and O of an X.509 certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateName {
+    pub common_name: Option<String>,
+    pub organization: Option<String>,
+}
+
+/// Reads the subject of a DER certificate (RFC 5280 §4.1): the last CN (the most specific
+/// one) and the first O.
+pub fn certificate_subject(der: &[u8]) -> Option<CertificateName> {
+    let mut cert = Reader::new(der).read_sequence().ok()?;
+    let mut tbs = cert.read_sequence().ok()?;
+    // version [0] EXPLICIT is optional (absent means v1).
+    tbs.read_optional(Tag::context(0, true)).ok()?;
+    tbs.read_expect(Tag::INTEGER).ok()?; // serialNumber
+    tbs.read_sequence().ok()?; // signature AlgorithmIdentifier
+    tbs.read_sequence().ok()?; // issuer
+    tbs.read_sequence().ok()?; // validity
+    let subject = tbs.read_sequence().ok()?;
+    let mut name = CertificateName::default();
+    // Name ::= SEQUENCE OF RelativeDistinguishedName (SET OF AttributeTypeAndValue).
+    for rdn in subject {
+        let rdn = rdn.ok().filter(|t| t.tag == Tag::SET)?;
+        for atv in rdn.reader() {
+            let atv = atv.ok().filter(|t| t.tag == Tag::SEQUENCE)?;
+            let mut r = atv.reader();
+            let kind: Oid<'_> = r.read_oid().ok()?;
+            let value = r.read().ok()?;
+            if kind.is(AT_COMMON_NAME) {
+                name.common_name = ber::string_value(&value).filter(|s| !s.is_empty());
+            } else if kind.is(AT_ORGANIZATION) && name.organization.is_none() {
+                name.organization = ber::string_value(&value).filter(|s| !s.is_empty());
+            }
+        }
+    }
+    Some(name)
+}
+
+/// `raw` as a host name when it is one: DNS label syntax (RFC 1123 §2.1), at most 253
+/// characters, not an IPv4 literal, no wildcard, not "localhost".
+pub fn hostname(raw: &[u8]) -> Option<String> {
+    if raw.is_empty() || raw.len() > 253 {
+        return None;
+    }
+    let labels_ok = raw.split(|&b| b == b'.').all(|label| {
+        (1..=63).contains(&label.len())
+            && label
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-')
+    });
+    let has_letter = raw.iter().any(u8::is_ascii_alphabetic);
+    if !labels_ok || !has_letter || raw.eq_ignore_ascii_case(b"localhost") {
+        return None;
+    }
+    Some(String::from_utf8_lossy(raw).into_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
