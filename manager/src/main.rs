@@ -137,7 +137,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A bad argument exits as clap's own refusals do (2).
+            e.downcast_ref::<admin::AdminError>()
+                .map_or(ExitCode::FAILURE, |e| ExitCode::from(e.exit_code()))
         }
     }
 }
@@ -289,10 +291,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 
 /// Whether `e` says the store is locked by a manager serving this data directory (then the
 /// command goes through that manager's API).
-fn store_locked(e: &serve::ServeError, data: &std::path::Path) -> bool {
+fn store_locked(e: &admin::AdminError, data: &std::path::Path) -> bool {
     matches!(
         e,
-        serve::ServeError::Store(otwatch_manager::store::StoreError::Open { .. })
+        admin::AdminError::Store(otwatch_manager::store::StoreError::Open { .. })
     ) && otwatch_manager::pki::DataDir(data.to_path_buf())
         .serving()
         .exists()

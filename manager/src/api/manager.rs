@@ -1,8 +1,8 @@
 //! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
 
 use super::{
-    admin_identity, blocking, change, next_token, operator_identity, page, page_bounds, peer,
-    refuse, Caller, ManagerService, Shared, ONLINE_SECS,
+    admin_identity, admin_status, blocking, change, next_token, operator_identity, page,
+    page_bounds, peer, refuse, Caller, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{SensorRecord, StoreError};
@@ -98,18 +98,15 @@ impl<'a> AssetFilter<'a> {
     }
 }
 
-/// Runs an admin helper (which may write the store) off the async threads; its bad-argument
-/// errors become InvalidArgument.
+/// Runs an admin helper (which may write the store) off the async threads; its errors become
+/// statuses by [`admin_status`] (a bad argument is INVALID_ARGUMENT).
 async fn admin_call<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::serve::ServeError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, crate::admin::AdminError> + Send + 'static,
 ) -> Result<T, Status> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
-            other => Status::internal(other.to_string()),
-        })
+        .map_err(admin_status)
 }
 
 fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
