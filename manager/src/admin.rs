@@ -356,14 +356,22 @@ pub async fn create_token_via_server(
     })
 }
 
-/// Revokes every certificate of operator `name` issued until now, in the store of a stopped
-/// manager; returns the revocation time (RFC 3339).
-pub fn revoke_user_in(data: &Path, name: &str) -> Result<String, AdminError> {
+/// Revokes every certificate and bearer token of operator `name` issued until now, in the
+/// given store; returns the revocation time (seconds since the epoch).
+pub fn revoke_operator(store: &dyn FleetStore, name: &str) -> Result<i64, AdminError> {
     check_name("user", name)?;
-    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
     let at = now_secs();
     store.revoke_operator(name, at)?;
-    Ok(rfc3339(at))
+    Ok(at)
+}
+
+/// [`revoke_operator`] in the store of a stopped manager; returns the revocation time
+/// (RFC 3339).
+pub fn revoke_user_in(data: &Path, name: &str) -> Result<String, AdminError> {
+    // Refused before the store is opened: a locked one would send it to the running manager.
+    check_name("user", name)?;
+    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    Ok(rfc3339(revoke_operator(&store, name)?))
 }
 
 /// [`revoke_user_in`] through the running manager ([`local_admin`]).

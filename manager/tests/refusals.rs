@@ -450,6 +450,12 @@ async fn bad_admin_arguments_are_invalid_and_missing_items_not_found() {
         Code::InvalidArgument,
         "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d",
     );
+    let r = admin
+        .revoke_operator(RevokeOperatorRequest {
+            name: "Bob Smith".into(),
+        })
+        .await;
+    assert_refused(r, Code::InvalidArgument, &bad_name("user", "Bob Smith"));
 
     // Missing items: NOT_FOUND, naming what is missing.
     let r = admin

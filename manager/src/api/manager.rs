@@ -199,15 +199,9 @@ impl Manager for ManagerService {
         )
         .await?;
         let name = req.into_inner().name;
-        if !otwatch_common::link::valid_name(&name) {
-            return Err(Status::invalid_argument(format!(
-                "bad operator name {name:?}"
-            )));
-        }
-        let at = now_secs();
         let store = self.0.store.clone();
         let n = name.clone();
-        blocking(move || store.revoke_operator(&n, at)).await?;
+        let at = admin_call(move || crate::admin::revoke_operator(&*store, &n)).await?;
         if let Ok(mut r) = self.0.revoked.write() {
             r.operators.insert(name.clone(), at);
         }
