@@ -109,6 +109,15 @@ async fn admin_call<T: Send + 'static>(
         .map_err(admin_status)
 }
 
+/// The validity asked for in a request (`0`: `default`), in seconds; one too large to say is
+/// refused by the admin helper.
+fn ttl_or(default: i64, ttl_seconds: u64) -> i64 {
+    match ttl_seconds {
+        0 => default,
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    }
+}
+
 fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
     if site.is_empty() {
         Ok(shared.sites()?.into_iter().collect())
@@ -228,10 +237,7 @@ impl Manager for ManagerService {
             .role
             .parse()
             .map_err(|e: String| Status::invalid_argument(e))?;
-        let ttl = match q.ttl_seconds {
-            0 => crate::admin::DEFAULT_OPERATOR_TOKEN_TTL,
-            n => i64::try_from(n).unwrap_or(i64::MAX),
-        };
+        let ttl = ttl_or(crate::admin::DEFAULT_OPERATOR_TOKEN_TTL, q.ttl_seconds);
         let store = self.0.store.clone();
         let name = q.name.clone();
         let t =
@@ -259,10 +265,7 @@ impl Manager for ManagerService {
         )
         .await?;
         let q = req.into_inner();
-        let ttl = match q.ttl_seconds {
-            0 => crate::admin::DEFAULT_TOKEN_TTL,
-            n => i64::try_from(n).unwrap_or(i64::MAX),
-        };
+        let ttl = ttl_or(crate::admin::DEFAULT_TOKEN_TTL, q.ttl_seconds);
         let shared = self.0.clone();
         let site = q.site.clone();
         let t =
