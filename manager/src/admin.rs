@@ -2,16 +2,83 @@
 //! is written to the store directly when the manager is stopped, and through the running
 //! manager's API when it runs (sled locks the store).
 
-use crate::pki::{now_secs, random_hex, rfc3339, sha256, write_operator_credentials, Ca, DataDir};
-use crate::serve::ServeError;
-use crate::store::{FleetStore, OperatorTokenRecord, SledStore, TokenRecord};
+use crate::pki::{
+    now_secs, random_hex, rfc3339, sha256, write_operator_credentials, Ca, DataDir, PkiError,
+};
+use crate::store::{FleetStore, OperatorTokenRecord, SledStore, StoreError, TokenRecord};
+use crate::tls::ConnectError;
 use otwatch_common::link::{valid_name, EnrollToken, OperatorRole};
 use otwatch_proto::v1::manager_client::ManagerClient;
 use otwatch_proto::v1::{
     CreateEnrollmentTokenRequest, CreateOperatorTokenRequest, RevokeOperatorRequest,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tonic::transport::Channel;
+
+/// Why an administrative action failed. The API answers [`AdminError::BadName`] and
+/// [`AdminError::BadTtl`] with INVALID_ARGUMENT; `otwatch-manager` exits with
+/// [`AdminError::exit_code`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// A site or operator name that is not a valid name.
+    #[error("bad {what} name {name:?}: use 1-63 characters of a-z 0-9 . _ - starting with a letter or digit")]
+    BadName { what: &'static str, name: String },
+    /// A validity outside what a token of this kind may have.
+    #[error("an {what} is valid for 1 second to {max}; pass e.g. --ttl {example}")]
+    BadTtl {
+        what: &'static str,
+        max: &'static str,
+        example: &'static str,
+    },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store is locked, so a manager should be serving it, but it left no address.
+    #[error("the store is locked but {} is missing ({source}); is otwatch-manager serve running on {}?", serving.display(), data.display())]
+    NotServing {
+        serving: PathBuf,
+        data: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not an address", .0.display())]
+    BadServingFile(PathBuf),
+    #[error("{}: {source}", path.display())]
+    ServerCert {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot reach the running manager at {url}: {source}")]
+    Unreachable { url: String, source: ConnectError },
+    /// The running manager answered the call with an error.
+    #[error("the running manager refused: {}", .0.message())]
+    Refused(tonic::Status),
+    #[error("the manager sent a bad token: {0}")]
+    BadToken(String),
+}
+
+impl AdminError {
+    /// Whether the caller asked for something that can never succeed as asked (a bad name or
+    /// validity, here or as judged by the running manager).
+    pub fn is_bad_argument(&self) -> bool {
+        match self {
+            AdminError::BadName { .. } | AdminError::BadTtl { .. } => true,
+            AdminError::Refused(s) => s.code() == tonic::Code::InvalidArgument,
+            _ => false,
+        }
+    }
+
+    /// The exit code of `otwatch-manager`: 2 for a bad argument (as for the arguments the
+    /// command line parser refuses), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.is_bad_argument() {
+            2
+        } else {
+            1
+        }
+    }
+}
 
 /// Enrolment tokens are valid this long unless asked otherwise (seconds).
 pub const DEFAULT_TOKEN_TTL: i64 = 86_400;
@@ -23,6 +90,46 @@ pub const DEFAULT_OPERATOR_TOKEN_TTL: i64 = 90 * 86_400;
 /// The longest validity of an operator bearer token (seconds).
 pub const MAX_OPERATOR_TOKEN_TTL: i64 = 365 * 86_400;
 const OPERATOR_TOKEN_PREFIX: &str = "otwop1.";
+
+/// What a kind of token is made for (a name of what) and how long it may be valid.
+struct TokenKind {
+    what: &'static str,
+    name_of: &'static str,
+    max_ttl: i64,
+    max: &'static str,
+    example: &'static str,
+}
+
+const ENROLMENT_TOKEN: TokenKind = TokenKind {
+    what: "enrolment token",
+    name_of: "site",
+    max_ttl: MAX_TOKEN_TTL,
+    max: "30 days",
+    example: "24h",
+};
+
+const OPERATOR_TOKEN: TokenKind = TokenKind {
+    what: "operator token",
+    name_of: "user",
+    max_ttl: MAX_OPERATOR_TOKEN_TTL,
+    max: "365 days",
+    example: "90d",
+};
+
+impl TokenKind {
+    /// Refuses a bad name or validity for a token of this kind.
+    fn check(&self, name: &str, ttl_secs: i64) -> Result<(), AdminError> {
+        check_name(self.name_of, name)?;
+        if !(1..=self.max_ttl).contains(&ttl_secs) {
+            return Err(AdminError::BadTtl {
+                what: self.what,
+                max: self.max,
+                example: self.example,
+            });
+        }
+        Ok(())
+    }
+}
 
 /// The secret of an operator bearer token `otwop1.<secret>` (32 hex digits), if it is one.
 pub fn operator_token_secret(token: &str) -> Option<&str> {
@@ -47,13 +154,8 @@ pub fn create_operator_token(
     name: &str,
     role: OperatorRole,
     ttl_secs: i64,
-) -> Result<CreatedOperatorToken, ServeError> {
-    check_name("user", name)?;
-    if !(1..=MAX_OPERATOR_TOKEN_TTL).contains(&ttl_secs) {
-        return Err(ServeError::Server(
-            "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d".into(),
-        ));
-    }
+) -> Result<CreatedOperatorToken, AdminError> {
+    OPERATOR_TOKEN.check(name, ttl_secs)?;
     let secret = random_hex(16)?;
     let now = now_secs();
     store.create_operator_token(
@@ -79,7 +181,9 @@ pub fn create_operator_token_in(
     name: &str,
     role: OperatorRole,
     ttl_secs: i64,
-) -> Result<CreatedOperatorToken, ServeError> {
+) -> Result<CreatedOperatorToken, AdminError> {
+    // Refused before the store is opened: a locked one would send it to the running manager.
+    OPERATOR_TOKEN.check(name, ttl_secs)?;
     let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
     create_operator_token(&store, name, role, ttl_secs)
 }
@@ -90,7 +194,7 @@ pub async fn create_operator_token_via_server(
     name: &str,
     role: OperatorRole,
     ttl_secs: i64,
-) -> Result<CreatedOperatorToken, ServeError> {
+) -> Result<CreatedOperatorToken, AdminError> {
     let t = local_admin(data)
         .await?
         .create_operator_token(CreateOperatorTokenRequest {
@@ -99,7 +203,7 @@ pub async fn create_operator_token_via_server(
             ttl_seconds: u64::try_from(ttl_secs).unwrap_or(0),
         })
         .await
-        .map_err(refused)?
+        .map_err(AdminError::Refused)?
         .into_inner();
     Ok(CreatedOperatorToken {
         token: t.token,
@@ -134,13 +238,14 @@ pub fn parse_ttl(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("bad duration {s:?}; use e.g. 30s, 15m, 24h or 7d"))
 }
 
-fn check_name(what: &str, s: &str) -> Result<(), ServeError> {
+fn check_name(what: &'static str, s: &str) -> Result<(), AdminError> {
     if valid_name(s) {
         Ok(())
     } else {
-        Err(ServeError::Server(format!(
-            "bad {what} name {s:?}: use 1-63 characters of a-z 0-9 . _ - starting with a letter or digit"
-        )))
+        Err(AdminError::BadName {
+            what,
+            name: s.to_string(),
+        })
     }
 }
 
@@ -150,13 +255,8 @@ pub fn create_token(
     store: &dyn FleetStore,
     site: &str,
     ttl_secs: i64,
-) -> Result<CreatedToken, ServeError> {
-    check_name("site", site)?;
-    if !(1..=MAX_TOKEN_TTL).contains(&ttl_secs) {
-        return Err(ServeError::Server(
-            "an enrolment token is valid for 1 second to 30 days; pass e.g. --ttl 24h".into(),
-        ));
-    }
+) -> Result<CreatedToken, AdminError> {
+    ENROLMENT_TOKEN.check(site, ttl_secs)?;
     let token = EnrollToken {
         secret: random_hex(16)?,
         ca_sha256: ca.sha256(),
@@ -177,7 +277,8 @@ pub fn create_token(
 }
 
 /// [`create_token`] on a data directory.
-pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<CreatedToken, ServeError> {
+pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<CreatedToken, AdminError> {
+    ENROLMENT_TOKEN.check(site, ttl_secs)?;
     let ca = Ca::load(data)?;
     let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
     create_token(&ca, &store, site, ttl_secs)
@@ -186,26 +287,29 @@ pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<Created
 /// A client of the manager running on this data directory (its store is locked while it
 /// runs), acting as a short-lived admin whose certificate is signed here with the CA key, which
 /// only the manager's host holds. The manager logs its calls as by `otwatch-manager`.
-pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, ServeError> {
+pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, AdminError> {
     let dir = DataDir(data.to_path_buf());
-    let serving = std::fs::read_to_string(dir.serving()).map_err(|e| {
-        ServeError::Server(format!(
-            "the store is locked but {} is missing ({e}); is otwatch-manager serve running on {}?",
-            dir.serving().display(),
-            data.display()
-        ))
-    })?;
-    let addr: std::net::SocketAddr = serving.trim().parse().map_err(|_| {
-        ServeError::Server(format!("{} is not an address", dir.serving().display()))
-    })?;
+    let serving =
+        std::fs::read_to_string(dir.serving()).map_err(|source| AdminError::NotServing {
+            serving: dir.serving(),
+            data: data.to_path_buf(),
+            source,
+        })?;
+    let addr: std::net::SocketAddr = serving
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::BadServingFile(dir.serving()))?;
     let ip = match addr.ip() {
         std::net::IpAddr::V4(a) if a.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
     let ca = Ca::load(data)?;
-    let server_pem = std::fs::read_to_string(dir.server_pem())
-        .map_err(|e| ServeError::Server(format!("{}: {e}", dir.server_pem().display())))?;
+    let server_pem =
+        std::fs::read_to_string(dir.server_pem()).map_err(|source| AdminError::ServerCert {
+            path: dir.server_pem(),
+            source,
+        })?;
     let name = crate::pki::pem_to_der(&server_pem)
         .map(|der| crate::pki::san_names(&der))
         .unwrap_or_default()
@@ -222,12 +326,11 @@ pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, ServeErr
         crate::tls::DEFAULT_TIMEOUT,
     )
     .await
-    .map_err(|e| ServeError::Server(format!("cannot reach the running manager at {url}: {e}")))?;
+    .map_err(|source| AdminError::Unreachable {
+        url: url.clone(),
+        source,
+    })?;
     Ok(ManagerClient::new(ch))
-}
-
-fn refused(e: tonic::Status) -> ServeError {
-    ServeError::Server(format!("the running manager refused: {}", e.message()))
 }
 
 /// [`create_token`] through the manager running on this data directory ([`local_admin`]).
@@ -235,7 +338,7 @@ pub async fn create_token_via_server(
     data: &Path,
     site: &str,
     ttl_secs: i64,
-) -> Result<CreatedToken, ServeError> {
+) -> Result<CreatedToken, AdminError> {
     let t = local_admin(data)
         .await?
         .create_enrollment_token(CreateEnrollmentTokenRequest {
@@ -243,12 +346,9 @@ pub async fn create_token_via_server(
             ttl_seconds: u64::try_from(ttl_secs).unwrap_or(0),
         })
         .await
-        .map_err(refused)?
+        .map_err(AdminError::Refused)?
         .into_inner();
-    let token = t
-        .token
-        .parse()
-        .map_err(|e: String| ServeError::Server(format!("the manager sent a bad token: {e}")))?;
+    let token = t.token.parse().map_err(AdminError::BadToken)?;
     Ok(CreatedToken {
         token,
         site: t.site,
@@ -256,25 +356,33 @@ pub async fn create_token_via_server(
     })
 }
 
-/// Revokes every certificate of operator `name` issued until now, in the store of a stopped
-/// manager; returns the revocation time (RFC 3339).
-pub fn revoke_user_in(data: &Path, name: &str) -> Result<String, ServeError> {
+/// Revokes every certificate and bearer token of operator `name` issued until now, in the
+/// given store; returns the revocation time (seconds since the epoch).
+pub fn revoke_operator(store: &dyn FleetStore, name: &str) -> Result<i64, AdminError> {
     check_name("user", name)?;
-    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
     let at = now_secs();
     store.revoke_operator(name, at)?;
-    Ok(rfc3339(at))
+    Ok(at)
+}
+
+/// [`revoke_operator`] in the store of a stopped manager; returns the revocation time
+/// (RFC 3339).
+pub fn revoke_user_in(data: &Path, name: &str) -> Result<String, AdminError> {
+    // Refused before the store is opened: a locked one would send it to the running manager.
+    check_name("user", name)?;
+    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    Ok(rfc3339(revoke_operator(&store, name)?))
 }
 
 /// [`revoke_user_in`] through the running manager ([`local_admin`]).
-pub async fn revoke_user_via_server(data: &Path, name: &str) -> Result<String, ServeError> {
+pub async fn revoke_user_via_server(data: &Path, name: &str) -> Result<String, AdminError> {
     let r = local_admin(data)
         .await?
         .revoke_operator(RevokeOperatorRequest {
             name: name.to_string(),
         })
         .await
-        .map_err(refused)?
+        .map_err(AdminError::Refused)?
         .into_inner();
     Ok(r.revoked_at)
 }
@@ -286,7 +394,7 @@ pub fn create_user(
     name: &str,
     role: OperatorRole,
     out: &Path,
-) -> Result<String, ServeError> {
+) -> Result<String, AdminError> {
     check_name("user", name)?;
     let ca = Ca::load(data)?;
     let issued = write_operator_credentials(&ca, name, role, out)?;
@@ -303,5 +411,37 @@ mod tests {
         assert!(super::parse_ttl("0s").is_err());
         assert!(super::parse_ttl("h").is_err());
         assert!(super::parse_ttl("").is_err());
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_the_data_directory_is_read() {
+        use super::AdminError;
+        let nowhere = std::path::Path::new("/nonexistent/otwatch-data");
+        let e = super::create_token_in(nowhere, "Bad Site", 60).unwrap_err();
+        assert!(matches!(e, AdminError::BadName { what: "site", .. }), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        let e = super::create_token_in(nowhere, "plant-a", super::MAX_TOKEN_TTL + 1).unwrap_err();
+        assert!(matches!(e, AdminError::BadTtl { .. }), "{e}");
+        let e = super::create_operator_token_in(
+            nowhere,
+            "svc",
+            otwatch_common::link::OperatorRole::Viewer,
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d"
+        );
+        let e = super::revoke_user_in(nowhere, "Bob Smith").unwrap_err();
+        assert!(e.is_bad_argument(), "{e}");
+        // Past the arguments, what is missing is not the caller's argument.
+        let e = super::create_token_in(nowhere, "plant-a", 60).unwrap_err();
+        assert!(matches!(e, AdminError::Pki(_)), "{e}");
+        assert_eq!(e.exit_code(), 1);
+        let refused = AdminError::Refused(tonic::Status::invalid_argument("bad"));
+        assert_eq!(refused.exit_code(), 2);
+        let refused = AdminError::Refused(tonic::Status::unavailable("full"));
+        assert_eq!(refused.exit_code(), 1);
     }
 }

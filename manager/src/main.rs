@@ -137,7 +137,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A bad argument exits as clap's own refusals do (2).
+            e.downcast_ref::<admin::AdminError>()
+                .map_or(ExitCode::FAILURE, |e| ExitCode::from(e.exit_code()))
         }
     }
 }
@@ -157,12 +159,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Create { data, site, ttl },
         } => {
-            let t = match admin::create_token_in(&data, &site, ttl) {
-                Err(e) if store_locked(&e, &data) => {
-                    block_on(admin::create_token_via_server(&data, &site, ttl))??
-                }
-                r => r?,
-            };
+            let t = here_or_via_server(&data, admin::create_token_in(&data, &site, ttl), || {
+                admin::create_token_via_server(&data, &site, ttl)
+            })?;
             eprintln!(
                 "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
                 t.site, t.expires_at
@@ -180,12 +179,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     ..
                 },
         } => {
-            let t = match admin::create_operator_token_in(&data, &name, role, ttl) {
-                Err(e) if store_locked(&e, &data) => block_on(
-                    admin::create_operator_token_via_server(&data, &name, role, ttl),
-                )??,
-                r => r?,
-            };
+            let t = here_or_via_server(
+                &data,
+                admin::create_operator_token_in(&data, &name, role, ttl),
+                || admin::create_operator_token_via_server(&data, &name, role, ttl),
+            )?;
             eprintln!(
                 "bearer token for {} ({}), valid until {}; use: otwatch --ca {} --token TOKEN, or the header `authorization: Bearer TOKEN`",
                 t.name,
@@ -217,12 +215,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Revoke { data, name },
         } => {
-            let at = match admin::revoke_user_in(&data, &name) {
-                Err(e) if store_locked(&e, &data) => {
-                    block_on(admin::revoke_user_via_server(&data, &name))??
-                }
-                r => r?,
-            };
+            let at = here_or_via_server(&data, admin::revoke_user_in(&data, &name), || {
+                admin::revoke_user_via_server(&data, &name)
+            })?;
             println!("every certificate of {name} issued until {at} is refused from now on");
         }
         Command::Demo {
@@ -287,12 +282,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What an admin action done on the stopped manager's store (`here`) gave, unless the store is
+/// locked by a manager serving this data directory: then the action `via_server` through it.
+fn here_or_via_server<T, F: std::future::Future<Output = Result<T, admin::AdminError>>>(
+    data: &std::path::Path,
+    here: Result<T, admin::AdminError>,
+    via_server: impl FnOnce() -> F,
+) -> anyhow::Result<T> {
+    match here {
+        Err(e) if store_locked(&e, data) => Ok(block_on(via_server())??),
+        r => Ok(r?),
+    }
+}
+
 /// Whether `e` says the store is locked by a manager serving this data directory (then the
 /// command goes through that manager's API).
-fn store_locked(e: &serve::ServeError, data: &std::path::Path) -> bool {
+fn store_locked(e: &admin::AdminError, data: &std::path::Path) -> bool {
     matches!(
         e,
-        serve::ServeError::Store(otwatch_manager::store::StoreError::Open { .. })
+        admin::AdminError::Store(otwatch_manager::store::StoreError::Open { .. })
     ) && otwatch_manager::pki::DataDir(data.to_path_buf())
         .serving()
         .exists()

@@ -24,6 +24,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`RunningManager::stop`] waits for open calls to finish.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why the manager could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
@@ -33,8 +34,32 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
+    #[error("cannot start the ingest thread: {0}")]
+    Ingest(std::io::Error),
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server: {0}")]
-    Server(String),
+    Transport(#[from] tonic::transport::Error),
+    /// A task of the manager (`what`: the server, the first build of the fleet view) panicked
+    /// or was cancelled.
+    #[error("{what} failed: {source}")]
+    Task {
+        what: &'static str,
+        source: tokio::task::JoinError,
+    },
+    #[error("connections still open after {0:?}; stopped without draining them")]
+    Undrained(Duration),
+    #[error("gRPC server: the server stopped")]
+    Stopped,
+}
+
+impl ServeError {
+    fn server_task(source: tokio::task::JoinError) -> ServeError {
+        ServeError::Task {
+            what: "the gRPC server",
+            source,
+        }
+    }
 }
 
 /// A running manager. Stop it with [`RunningManager::stop`] (drains, then releases the store).
@@ -64,12 +89,11 @@ impl RunningManager {
             let _ = tx.send(());
         }
         let served = match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
-            Ok(r) => r.map_err(|e| ServeError::Server(e.to_string()))?,
+            // The store is closed below whatever became of the server.
+            Ok(r) => r.unwrap_or_else(|e| Err(ServeError::server_task(e))),
             Err(_) => {
                 self.task.abort();
-                Err(ServeError::Server(format!(
-                    "connections still open after {STOP_TIMEOUT:?}; stopped without draining them"
-                )))
+                Err(ServeError::Undrained(STOP_TIMEOUT))
             }
         };
         // The writer finishes what is queued and lets go of the store.
@@ -82,8 +106,8 @@ impl RunningManager {
     pub async fn failed(&mut self) -> ServeError {
         match (&mut self.task).await {
             Ok(Err(e)) => e,
-            Ok(Ok(())) => ServeError::Server("the server stopped".into()),
-            Err(e) => ServeError::Server(e.to_string()),
+            Ok(Ok(())) => ServeError::Stopped,
+            Err(e) => ServeError::server_task(e),
         }
     }
 }
@@ -121,14 +145,16 @@ pub async fn start_with_store(
 ) -> Result<RunningManager, ServeError> {
     let revoked = revoked_from(store.as_ref())?;
     let tls = Arc::new(server_config(dir, revoked.clone())?);
-    let shared = Shared::new(store, ca, revoked)
-        .map_err(|e| ServeError::Server(format!("cannot start the ingest thread: {e}")))?;
+    let shared = Shared::new(store, ca, revoked).map_err(ServeError::Ingest)?;
     // Merge every site's assets now, so the first listing does not wait for it.
     let warm = shared.clone();
     let started = std::time::Instant::now();
     let assets = tokio::task::spawn_blocking(move || warm.build_views())
         .await
-        .map_err(|e| ServeError::Store(StoreError::Sled(e.to_string())))??;
+        .map_err(|source| ServeError::Task {
+            what: "building the fleet view",
+            source,
+        })??;
     info!(
         assets,
         ms = started.elapsed().as_millis() as u64,
@@ -155,13 +181,11 @@ pub async fn start_with_store(
     health.set_serving::<ManagerServer<ManagerService>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Server(e.to_string()))?;
+        .build_v1()?;
     // Older grpcurl versions ask for v1alpha.
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| ServeError::Server(e.to_string()))?;
+        .build_v1alpha()?;
 
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -180,7 +204,7 @@ pub async fn start_with_store(
                 let _ = shutdown_rx.await;
             })
             .await
-            .map_err(|e| ServeError::Server(e.to_string()))
+            .map_err(ServeError::from)
     });
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.

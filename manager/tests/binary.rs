@@ -48,11 +48,17 @@ async fn manager_and_cli_binaries_end_to_end() {
     assert!(ok, "{err}");
     let token = token.trim().to_string();
     assert!(token.starts_with("otwt1."), "{token}");
-    let (ok, _, err) = run(
-        MANAGER,
-        &["token", "create", "--data", &data, "--site", "Bad Site"],
+    // A bad argument exits with 2, as one the argument parser refuses does.
+    let o = Command::new(MANAGER)
+        .args(["token", "create", "--data", &data, "--site", "Bad Site"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error: bad site name \"Bad Site\": use 1-63 characters"),
+        "{err}"
     );
-    assert!(!ok && err.contains("bad site name"), "{err}");
     let cred = path_str(&dir.path().join("alice"));
     let (ok, out, err) = run(
         MANAGER,

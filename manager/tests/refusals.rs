@@ -398,6 +398,95 @@ async fn operator_bearer_tokens_carry_a_role_and_are_refused_when_bad_expired_or
     }
 }
 
+/// That `r` failed with `code` and exactly `message`.
+fn assert_refused<T: std::fmt::Debug>(
+    r: Result<tonic::Response<T>, tonic::Status>,
+    code: Code,
+    message: &str,
+) {
+    let e = r.unwrap_err();
+    assert_eq!((e.code(), e.message()), (code, message), "{e}");
+}
+
+#[tokio::test]
+async fn bad_admin_arguments_are_invalid_and_missing_items_not_found() {
+    let fx = Fixture::start().await;
+    let mut admin = fx.operator("root", OperatorRole::Admin).await;
+    let bad_name = |what: &str, name: &str| {
+        format!("bad {what} name {name:?}: use 1-63 characters of a-z 0-9 . _ - starting with a letter or digit")
+    };
+    let operator_token = |name: &str, ttl_seconds: u64| CreateOperatorTokenRequest {
+        name: name.into(),
+        role: "viewer".into(),
+        ttl_seconds,
+    };
+
+    // Bad arguments: INVALID_ARGUMENT, saying what was wrong and what to do.
+    let r = admin
+        .create_enrollment_token(CreateEnrollmentTokenRequest {
+            site: "Bad Site".into(),
+            ttl_seconds: 0,
+        })
+        .await;
+    assert_refused(r, Code::InvalidArgument, &bad_name("site", "Bad Site"));
+    let r = admin
+        .create_enrollment_token(CreateEnrollmentTokenRequest {
+            site: "plant-a".into(),
+            ttl_seconds: 31 * 86_400,
+        })
+        .await;
+    assert_refused(
+        r,
+        Code::InvalidArgument,
+        "an enrolment token is valid for 1 second to 30 days; pass e.g. --ttl 24h",
+    );
+    let r = admin.create_operator_token(operator_token("-svc", 0)).await;
+    assert_refused(r, Code::InvalidArgument, &bad_name("user", "-svc"));
+    let r = admin
+        .create_operator_token(operator_token("svc", 366 * 86_400))
+        .await;
+    assert_refused(
+        r,
+        Code::InvalidArgument,
+        "an operator token is valid for 1 second to 365 days; pass e.g. --ttl 90d",
+    );
+    let r = admin
+        .revoke_operator(RevokeOperatorRequest {
+            name: "Bob Smith".into(),
+        })
+        .await;
+    assert_refused(r, Code::InvalidArgument, &bad_name("user", "Bob Smith"));
+
+    // Missing items: NOT_FOUND, naming what is missing.
+    let r = admin
+        .revoke_sensor(RevokeSensorRequest {
+            id: "nosuch".into(),
+        })
+        .await;
+    assert_refused(
+        r,
+        Code::NotFound,
+        "no sensor nosuch; list them with `otwatch sensors`",
+    );
+    let r = admin
+        .get_asset(GetAssetRequest {
+            id: "plant-a/ip:10.9.9.9".into(),
+        })
+        .await;
+    assert_refused(r, Code::NotFound, "no asset plant-a/ip:10.9.9.9");
+    let r = admin
+        .acknowledge_alert(AlertActionRequest {
+            id: "nosuch/a1".into(),
+            comment: String::new(),
+        })
+        .await;
+    assert_refused(
+        r,
+        Code::NotFound,
+        "no alert nosuch/a1; list them with `otwatch alerts`",
+    );
+}
+
 #[tokio::test]
 async fn sequence_gaps_are_refused_with_the_sequence_to_resend_from() {
     let fx = Fixture::start().await;

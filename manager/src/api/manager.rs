@@ -1,8 +1,8 @@
 //! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
 
 use super::{
-    admin_identity, blocking, change, next_token, operator_identity, page, page_bounds, peer,
-    refuse, Caller, ManagerService, Shared, ONLINE_SECS,
+    admin_identity, admin_status, blocking, change, next_token, operator_identity, page,
+    page_bounds, peer, refuse, Caller, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{SensorRecord, StoreError};
@@ -98,18 +98,24 @@ impl<'a> AssetFilter<'a> {
     }
 }
 
-/// Runs an admin helper (which may write the store) off the async threads; its bad-argument
-/// errors become InvalidArgument.
+/// Runs an admin helper (which may write the store) off the async threads; its errors become
+/// statuses by [`admin_status`] (a bad argument is INVALID_ARGUMENT).
 async fn admin_call<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::serve::ServeError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, crate::admin::AdminError> + Send + 'static,
 ) -> Result<T, Status> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::serve::ServeError::Server(m) => Status::invalid_argument(m),
-            other => Status::internal(other.to_string()),
-        })
+        .map_err(admin_status)
+}
+
+/// The validity asked for in a request (`0`: `default`), in seconds; one too large to say is
+/// refused by the admin helper.
+fn ttl_or(default: i64, ttl_seconds: u64) -> i64 {
+    match ttl_seconds {
+        0 => default,
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    }
 }
 
 fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
@@ -202,15 +208,9 @@ impl Manager for ManagerService {
         )
         .await?;
         let name = req.into_inner().name;
-        if !otwatch_common::link::valid_name(&name) {
-            return Err(Status::invalid_argument(format!(
-                "bad operator name {name:?}"
-            )));
-        }
-        let at = now_secs();
         let store = self.0.store.clone();
         let n = name.clone();
-        blocking(move || store.revoke_operator(&n, at)).await?;
+        let at = admin_call(move || crate::admin::revoke_operator(&*store, &n)).await?;
         if let Ok(mut r) = self.0.revoked.write() {
             r.operators.insert(name.clone(), at);
         }
@@ -237,10 +237,7 @@ impl Manager for ManagerService {
             .role
             .parse()
             .map_err(|e: String| Status::invalid_argument(e))?;
-        let ttl = match q.ttl_seconds {
-            0 => crate::admin::DEFAULT_OPERATOR_TOKEN_TTL,
-            n => i64::try_from(n).unwrap_or(i64::MAX),
-        };
+        let ttl = ttl_or(crate::admin::DEFAULT_OPERATOR_TOKEN_TTL, q.ttl_seconds);
         let store = self.0.store.clone();
         let name = q.name.clone();
         let t =
@@ -268,10 +265,7 @@ impl Manager for ManagerService {
         )
         .await?;
         let q = req.into_inner();
-        let ttl = match q.ttl_seconds {
-            0 => crate::admin::DEFAULT_TOKEN_TTL,
-            n => i64::try_from(n).unwrap_or(i64::MAX),
-        };
+        let ttl = ttl_or(crate::admin::DEFAULT_TOKEN_TTL, q.ttl_seconds);
         let shared = self.0.clone();
         let site = q.site.clone();
         let t =

@@ -8,6 +8,7 @@ mod sensor_link;
 
 pub use sensor_link::MAX_BATCH_BYTES;
 
+use crate::admin::AdminError;
 use crate::fleet;
 use crate::ingest::Ingest;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
@@ -74,6 +75,22 @@ fn internal(e: StoreError) -> Status {
     }
     warn!(error = %e, "store error");
     Status::internal(e.to_string())
+}
+
+/// The status for a failed admin action: what the caller asked wrongly is INVALID_ARGUMENT with
+/// what to do; the store's errors as in [`internal`]; anything else is the manager's fault.
+fn admin_status(e: AdminError) -> Status {
+    match e {
+        AdminError::BadName { .. } | AdminError::BadTtl { .. } => {
+            Status::invalid_argument(e.to_string())
+        }
+        AdminError::Store(e) => internal(e),
+        AdminError::Refused(s) => s,
+        other => {
+            warn!(error = %other, "admin action failed");
+            Status::internal(other.to_string())
+        }
+    }
 }
 
 /// How often a sensor over its quota is logged.
@@ -418,6 +435,39 @@ mod tests {
     use super::manager::asset_matches;
     use super::*;
     use otwatch_proto::v1::{Asset, ListAssetsRequest, ProtocolUse};
+
+    #[test]
+    fn admin_errors_become_the_status_of_what_went_wrong() {
+        let bad = admin_status(AdminError::BadName {
+            what: "site",
+            name: "Bad Site".into(),
+        });
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(bad
+            .message()
+            .starts_with("bad site name \"Bad Site\": use 1-63"));
+        let ttl = admin_status(AdminError::BadTtl {
+            what: "enrolment token",
+            max: "30 days",
+            example: "24h",
+        });
+        assert_eq!(ttl.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            ttl.message(),
+            "an enrolment token is valid for 1 second to 30 days; pass e.g. --ttl 24h"
+        );
+        let full = admin_status(AdminError::Store(StoreError::DiskFull));
+        assert_eq!(full.code(), tonic::Code::Unavailable);
+        let broken = admin_status(AdminError::Store(StoreError::Sled("io".into())));
+        assert_eq!(broken.code(), tonic::Code::Internal);
+        let random = admin_status(AdminError::Pki(crate::pki::PkiError::Random));
+        assert_eq!(random.code(), tonic::Code::Internal);
+        let passed = admin_status(AdminError::Refused(Status::not_found("no such")));
+        assert_eq!(
+            (passed.code(), passed.message()),
+            (tonic::Code::NotFound, "no such")
+        );
+    }
 
     #[test]
     fn pages_by_offset() {

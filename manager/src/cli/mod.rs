@@ -252,6 +252,24 @@ pub fn status_err(e: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!(msg)
 }
 
+/// Every item of a list call, page after page: `all_pages!(c.list_assets(q).assets)` asks with
+/// `q` (its page_token set to each next page) and collects the `assets` of each answer.
+macro_rules! all_pages {
+    ($c:ident . $call:ident ( $q:ident ) . $items:ident) => {{
+        let mut q = $q;
+        let mut all = Vec::new();
+        loop {
+            let r = $c.$call(q.clone()).await.map_err(status_err)?.into_inner();
+            all.extend(r.$items);
+            if r.next_page_token.is_empty() {
+                break;
+            }
+            q.page_token = r.next_page_token;
+        }
+        all
+    }};
+}
+
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let url = cli
@@ -406,7 +424,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             vendor,
             text,
         } => {
-            let mut q = ListAssetsRequest {
+            let q = ListAssetsRequest {
                 site: site.unwrap_or_default(),
                 device_type: device_type.unwrap_or_default(),
                 purdue_level: level,
@@ -416,81 +434,49 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 page_size: 1000,
                 page_token: String::new(),
             };
-            let mut all = Vec::new();
-            loop {
-                let r = c
-                    .list_assets(q.clone())
-                    .await
-                    .map_err(status_err)?
-                    .into_inner();
-                all.extend(r.assets);
-                if r.next_page_token.is_empty() {
-                    break;
-                }
-                q.page_token = r.next_page_token;
-            }
-            match fmt {
-                Format::Json => emit(out, fmt, all.iter().map(fleet_asset_json).collect(), &[])?,
-                Format::Table => {
-                    let rows = all.iter().map(asset_row).collect();
-                    emit(
-                        out,
-                        fmt,
-                        rows,
-                        &[
-                            "id",
-                            "ips",
-                            "vendor",
-                            "device_type",
-                            "level",
-                            "protocols",
-                            "seen_by",
-                        ],
-                    )?
-                }
-            }
+            let all = all_pages!(c.list_assets(q).assets);
+            emit_list(
+                out,
+                fmt,
+                &all,
+                fleet_asset_json,
+                asset_row,
+                &[
+                    "id",
+                    "ips",
+                    "vendor",
+                    "device_type",
+                    "level",
+                    "protocols",
+                    "seen_by",
+                ],
+            )?;
         }
         Command::Connections { site, address } => {
-            let mut q = ListConnectionsRequest {
+            let q = ListConnectionsRequest {
                 site: site.unwrap_or_default(),
                 address: address.unwrap_or_default(),
                 page_size: 1000,
                 page_token: String::new(),
             };
-            let mut all = Vec::new();
-            loop {
-                let r = c
-                    .list_connections(q.clone())
-                    .await
-                    .map_err(status_err)?
-                    .into_inner();
-                all.extend(r.connections);
-                if r.next_page_token.is_empty() {
-                    break;
-                }
-                q.page_token = r.next_page_token;
-            }
-            match fmt {
-                Format::Json => emit(out, fmt, all.iter().map(fleet_conn_json).collect(), &[])?,
-                Format::Table => {
-                    let rows = all.iter().map(conn_row).collect();
-                    emit(
-                        out,
-                        fmt,
-                        rows,
-                        &[
-                            "site",
-                            "client",
-                            "server",
-                            "transport",
-                            "port",
-                            "protocol",
-                            "packets",
-                            "sensors",
-                        ],
-                    )?
-                }
-            }
+            let all = all_pages!(c.list_connections(q).connections);
+            emit_list(
+                out,
+                fmt,
+                &all,
+                fleet_conn_json,
+                conn_row,
+                &[
+                    "site",
+                    "client",
+                    "server",
+                    "transport",
+                    "port",
+                    "protocol",
+                    "packets",
+                    "sensors",
+                ],
+            )?;
         }
         Command::Alerts {
             action: Some(action),
@@ -524,7 +510,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             kind,
             action: None,
         } => {
-            let mut q = ListAlertsRequest {
+            let q = ListAlertsRequest {
                 site: site.unwrap_or_default(),
                 state: state.unwrap_or_default(),
                 severity: severity.unwrap_or_default(),
@@ -532,42 +518,26 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 page_size: 1000,
                 ..Default::default()
             };
-            let mut all = Vec::new();
-            loop {
-                let r = c
-                    .list_alerts(q.clone())
-                    .await
-                    .map_err(status_err)?
-                    .into_inner();
-                all.extend(r.alerts);
-                if r.next_page_token.is_empty() {
-                    break;
-                }
-                q.page_token = r.next_page_token;
-            }
-            match fmt {
-                Format::Json => emit(out, fmt, all.iter().map(fleet_alert_json).collect(), &[])?,
-                Format::Table => {
-                    let rows = all.iter().map(alert_row).collect();
-                    emit(
-                        out,
-                        fmt,
-                        rows,
-                        &[
-                            "id",
-                            "site",
-                            "state",
-                            "severity",
-                            "kind",
-                            "src",
-                            "dst",
-                            "count",
-                            "last_seen",
-                            "title",
-                        ],
-                    )?
-                }
-            }
+            let all = all_pages!(c.list_alerts(q).alerts);
+            emit_list(
+                out,
+                fmt,
+                &all,
+                fleet_alert_json,
+                alert_row,
+                &[
+                    "id",
+                    "site",
+                    "state",
+                    "severity",
+                    "kind",
+                    "src",
+                    "dst",
+                    "count",
+                    "last_seen",
+                    "title",
+                ],
+            )?;
         }
     }
     Ok(())

@@ -150,6 +150,23 @@ impl serde_json::ser::Formatter for SafeJson {
     }
 }
 
+/// A listing of `items`: JSON, an array of each as `json` gives it; table, each as `row` gives
+/// it, in the columns `cols`.
+pub(super) fn emit_list<T>(
+    out: &mut dyn Write,
+    fmt: Format,
+    items: &[T],
+    json: fn(&T) -> Value,
+    row: fn(&T) -> Value,
+    cols: &[&str],
+) -> anyhow::Result<()> {
+    let each = match fmt {
+        Format::Json => json,
+        Format::Table => row,
+    };
+    emit(out, fmt, items.iter().map(each).collect(), cols)
+}
+
 /// JSON: an array of the rows. Table: the given columns, aligned.
 pub(super) fn emit(
     out: &mut dyn Write,
