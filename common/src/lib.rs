@@ -7,10 +7,14 @@
 //! - [`addr`]: MAC addresses and the text forms of addresses.
 //! - [`time`]: packet timestamps and their RFC 3339 form.
 //! - [`tls`]: certificate hashes and the pinned-CA verifier used to enrol.
+//! - `disk` (feature `disk`): free space, the reserve file and half-written snapshots of the
+//!   sled stores.
 //! - [`link`]: enrolment tokens, certificate identities and operator roles of the sensor–manager link.
 #![forbid(unsafe_code)]
 
 pub mod addr;
+#[cfg(feature = "disk")]
+pub mod disk;
 pub mod link;
 #[cfg(feature = "logging")]
 pub mod logging;

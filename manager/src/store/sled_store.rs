@@ -54,7 +54,7 @@ impl Db {
                 }
                 // sled holds the directory's lock by then: no other manager is writing there.
                 Err(sled::Error::Corruption { .. })
-                    if !cleaned && remove_partial_snapshots(path) =>
+                    if !cleaned && space::remove_partial_snapshots(path, "fleet store") =>
                 {
                     cleaned = true;
                 }
@@ -82,35 +82,6 @@ impl Db {
             db,
         })
     }
-}
-
-/// Deletes the snapshot files sled left half-written (`snap.<lsn>.generating`: one is renamed
-/// only once complete); whether there were any. sled 0.34 takes such a file for the newest
-/// snapshot and refuses to open ("Read corrupted data"); it is left behind when writing the
-/// snapshot fails (a full disk, a crash). Without it sled opens from the previous snapshot and
-/// its log.
-fn remove_partial_snapshots(path: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return false;
-    };
-    let mut removed = false;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with("snap.") && name.ends_with(".generating")) {
-            continue;
-        }
-        match std::fs::remove_file(e.path()) {
-            Ok(()) => {
-                tracing::warn!(file = %e.path().display(), "removed a half-written snapshot of the fleet store (left by a full disk or a crash)");
-                removed = true;
-            }
-            Err(err) => {
-                tracing::warn!(file = %e.path().display(), error = %err, "cannot remove a half-written snapshot of the fleet store");
-            }
-        }
-    }
-    removed
 }
 
 /// The sled implementation.
@@ -144,7 +115,7 @@ impl SledStore {
         let (db, full) = match Db::open(path) {
             // Nearly full: taking writes would soon fail; wait for room like after a failure.
             Ok(db) => (db, space::available(path) < space::MIN_FREE_BYTES),
-            Err(StoreError::DiskFull) if space::release_reserve(path) => (Db::open(path)?, true),
+            Err(StoreError::DiskFull) if space::reserve(path).release() => (Db::open(path)?, true),
             Err(StoreError::DiskFull) => {
                 return Err(StoreError::Open {
                     path: path.display().to_string(),
@@ -165,7 +136,7 @@ impl SledStore {
         if full {
             tracing::warn!(path = %path.display(), "the disk holding the fleet store is full: the manager serves reads and accepts data again when space is freed");
         } else {
-            space::keep_reserve(path);
+            space::reserve(path).keep();
             store.count_held()?;
         }
         Ok(store)
@@ -226,7 +197,7 @@ impl SledStore {
         // Ours must go before sled lets the directory be opened again.
         slot.take();
         drop(slot);
-        space::release_reserve(&self.path);
+        space::reserve(&self.path).release();
         if let Err(e) = Db::open(&self.path).and_then(|db| self.install(db)) {
             tracing::error!(path = %self.path.display(), error = %e, "cannot open the fleet store again on the full disk; reads wait for free space too");
         }
@@ -235,14 +206,7 @@ impl SledStore {
     /// After a full disk: once there is room, takes writes again (opening the database if it
     /// could not be opened on the full disk); else [`StoreError::DiskFull`].
     fn recover(&self) -> Result<(), StoreError> {
-        let reserve = space::reserve_path(&self.path);
-        let need = space::MIN_FREE_BYTES
-            + if reserve.exists() {
-                0
-            } else {
-                space::RESERVE_BYTES
-            };
-        if space::available(&self.path) < need {
+        if !space::reserve(&self.path).has_room(&self.path) {
             return Err(StoreError::DiskFull);
         }
         let slot = self.db.write().map_err(|_| poisoned())?;
@@ -251,7 +215,7 @@ impl SledStore {
         }
         let closed = slot.is_none();
         drop(slot);
-        space::keep_reserve(&self.path);
+        space::reserve(&self.path).keep();
         if closed {
             self.install(Db::open(&self.path)?)?;
         }
