@@ -241,6 +241,52 @@ struct LoginCount {
     users: Vec<String>,
 }
 
+/// What a built-in alert is about: its kind (and severity, the catalog's unless a finding
+/// says otherwise), the pair of addresses, the protocol, a kind-specific discriminator that
+/// keeps different findings on one pair apart, the packet time and which end the alert's
+/// asset is.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    kind: Kind,
+    severity: Severity,
+    src: Addr,
+    dst: Addr,
+    protocol: &'static str,
+    extra: u64,
+    ts: Timestamp,
+    about: About,
+}
+
+impl Hit {
+    fn new(
+        kind: Kind,
+        src: Addr,
+        dst: Addr,
+        protocol: &'static str,
+        ts: Timestamp,
+        about: About,
+    ) -> Hit {
+        Hit {
+            kind,
+            severity: kind.severity(),
+            src,
+            dst,
+            protocol,
+            extra: 0,
+            ts,
+            about,
+        }
+    }
+
+    fn severity(self, severity: Severity) -> Hit {
+        Hit { severity, ..self }
+    }
+
+    fn extra(self, extra: u64) -> Hit {
+        Hit { extra, ..self }
+    }
+}
+
 /// The sans-IO detector. One per pipeline; alerts go into the inventory's alert book.
 #[derive(Debug)]
 pub struct Detector {
@@ -405,21 +451,23 @@ impl Detector {
     }
 
     /// Raises one built-in alert and applies the policy's allowances.
-    #[allow(clippy::too_many_arguments)]
     fn raise(
         &self,
         book: &mut AlertBook,
-        kind: Kind,
-        severity: Severity,
-        src: Addr,
-        dst: Addr,
-        protocol: &'static str,
-        extra: u64,
-        ts: Timestamp,
-        about: About,
+        hit: Hit,
         title: impl FnOnce() -> String,
         evidence: impl FnOnce() -> Vec<(Text, String)>,
     ) {
+        let Hit {
+            kind,
+            severity,
+            src,
+            dst,
+            protocol,
+            extra,
+            ts,
+            about,
+        } = hit;
         let mut key = AlertKey::new(kind, src, dst, protocol);
         key.extra = extra;
         let allowed = self
@@ -473,14 +521,14 @@ impl Detector {
                 let ts = src.ts();
                 self.raise(
                     book,
-                    Kind::CleartextCredentials,
-                    Kind::CleartextCredentials.severity(),
-                    src.src(),
-                    src.dst(),
-                    proto,
-                    0,
-                    ts,
-                    About::Dst,
+                    Hit::new(
+                        Kind::CleartextCredentials,
+                        src.src(),
+                        src.dst(),
+                        proto,
+                        ts,
+                        About::Dst,
+                    ),
                     || {
                         if user.is_empty() {
                             format!("Cleartext {proto} credentials")
@@ -514,14 +562,15 @@ impl Detector {
                     let ivalue = ind.value.clone();
                     self.raise(
                         book,
-                        Kind::IocMatch,
-                        Kind::IocMatch.severity(),
-                        src.src(),
-                        Addr::None,
-                        "",
-                        alerts::extra_of(&ind.value),
-                        src.ts(),
-                        About::Src,
+                        Hit::new(
+                            Kind::IocMatch,
+                            src.src(),
+                            Addr::None,
+                            "",
+                            src.ts(),
+                            About::Src,
+                        )
+                        .extra(alerts::extra_of(&ind.value)),
                         || {
                             format!(
                                 "{} looked up {v:?}, an indicator of compromise ({name})",
@@ -546,14 +595,15 @@ impl Detector {
                 let ts = src.ts();
                 self.raise(
                     book,
-                    Kind::ProtocolViolation,
-                    severity,
-                    src.src(),
-                    src.dst(),
-                    proto,
-                    0,
-                    ts,
-                    About::Dst,
+                    Hit::new(
+                        Kind::ProtocolViolation,
+                        src.src(),
+                        src.dst(),
+                        proto,
+                        ts,
+                        About::Dst,
+                    )
+                    .severity(severity),
                     || format!("Malformed {proto} traffic"),
                     || {
                         vec![
@@ -637,14 +687,7 @@ impl Detector {
         );
         self.raise(
             book,
-            kind,
-            severity,
-            s,
-            d,
-            protocol,
-            0,
-            ts,
-            About::Dst,
+            Hit::new(kind, s, d, protocol, ts, About::Dst).severity(severity),
             || format!("{what} ({protocol}) on {d} from {s}"),
             || {
                 let mut ev = vec![(t("operation"), op.as_str().to_string())];
@@ -729,14 +772,7 @@ impl Detector {
             if !p.wrote(c, s) {
                 self.raise(
                     book,
-                    Kind::UnauthorizedWrite,
-                    Kind::UnauthorizedWrite.severity(),
-                    ip_of(c),
-                    ip_of(s),
-                    protocol,
-                    0,
-                    ts,
-                    About::Dst,
+                    Hit::new(Kind::UnauthorizedWrite, ip_of(c), ip_of(s), protocol, ts, About::Dst),
                     || format!("{c} changed {s} ({protocol}) and never did while the policy was learned"),
                     || {
                         let mut ev = vec![(t("operation"), op.as_str().to_string())];
@@ -763,14 +799,15 @@ impl Detector {
         };
         self.raise(
             book,
-            Kind::NewOperation,
-            Kind::NewOperation.severity(),
-            ip_of(c),
-            ip_of(s),
-            protocol,
-            extra,
-            ts,
-            About::Dst,
+            Hit::new(
+                Kind::NewOperation,
+                ip_of(c),
+                ip_of(s),
+                protocol,
+                ts,
+                About::Dst,
+            )
+            .extra(extra),
             || match (new_op, new_fc) {
                 (_, Some(f)) => format!("New {protocol} function code {f} from {c} to {s}"),
                 (Some(o), None) => {
@@ -829,14 +866,14 @@ impl Detector {
         };
         self.raise(
             book,
-            Kind::UnauthorizedWrite,
-            Kind::UnauthorizedWrite.severity(),
-            ip_of(c),
-            ip_of(s),
-            protocol,
-            0,
-            ts,
-            About::Dst,
+            Hit::new(
+                Kind::UnauthorizedWrite,
+                ip_of(c),
+                ip_of(s),
+                protocol,
+                ts,
+                About::Dst,
+            ),
             || format!("{c} changed {s} ({protocol}) and never did while the policy was learned"),
             || {
                 vec![
@@ -871,14 +908,14 @@ impl Detector {
         let (c, s, ts) = (ctx.client.ip, ctx.server.ip, ctx.ts);
         self.raise(
             book,
-            Kind::BruteForce,
-            Kind::BruteForce.severity(),
-            ip_of(c),
-            ip_of(s),
-            protocol,
-            0,
-            ts,
-            About::Dst,
+            Hit::new(
+                Kind::BruteForce,
+                ip_of(c),
+                ip_of(s),
+                protocol,
+                ts,
+                About::Dst,
+            ),
             || format!("{n} refused {protocol} logins from {c} to {s}"),
             || {
                 let mut ev = vec![(t("failed_logins"), n.to_string())];
@@ -932,14 +969,15 @@ impl Detector {
         // name, HTTP host), whichever server it went through.
         self.raise(
             book,
-            Kind::IocMatch,
-            Kind::IocMatch.severity(),
-            src.src(),
-            Addr::None,
-            "",
-            alerts::extra_of(&ivalue),
-            src.ts(),
-            About::Src,
+            Hit::new(
+                Kind::IocMatch,
+                src.src(),
+                Addr::None,
+                "",
+                src.ts(),
+                About::Src,
+            )
+            .extra(alerts::extra_of(&ivalue)),
             || {
                 format!(
                     "{} asked for {name:?}, an indicator of compromise ({iname})",
@@ -1088,14 +1126,7 @@ impl Detector {
                     let proto = s.protocol.unwrap_or("");
                     self.raise(
                         book,
-                        Kind::IocMatch,
-                        Kind::IocMatch.severity(),
-                        ip_of(other),
-                        ip_of(ip),
-                        proto,
-                        alerts::extra_of(&value),
-                        ts,
-                        About::Src,
+                        Hit::new(Kind::IocMatch, ip_of(other), ip_of(ip), proto, ts, About::Src).extra(alerts::extra_of(&value)),
                         || format!("{other} exchanged traffic with {ip}, an indicator of compromise ({name})"),
                         || {
                             vec![
@@ -1125,14 +1156,14 @@ impl Detector {
                 let label = policy::zone_label(proto, s.ip_proto, s.server.port);
                 self.raise(
                     book,
-                    Kind::NewConversation,
-                    Kind::NewConversation.severity(),
-                    ip_of(c),
-                    ip_of(d),
-                    "",
-                    0,
-                    ts,
-                    About::Dst,
+                    Hit::new(
+                        Kind::NewConversation,
+                        ip_of(c),
+                        ip_of(d),
+                        "",
+                        ts,
+                        About::Dst,
+                    ),
                     || format!("{c} talked to {d} in a way the policy does not list"),
                     || {
                         vec![
@@ -1185,14 +1216,8 @@ impl Detector {
         let (c, d, ts) = (s.client.ip, s.server.ip, s.first);
         self.raise(
             book,
-            Kind::BruteForce,
-            Severity::Medium,
-            ip_of(c),
-            ip_of(d),
-            proto,
-            0,
-            ts,
-            About::Dst,
+            Hit::new(Kind::BruteForce, ip_of(c), ip_of(d), proto, ts, About::Dst)
+                .severity(Severity::Medium),
             || format!("{n} short {proto} sessions from {c} to {d}: likely password guessing"),
             || {
                 vec![
@@ -1246,14 +1271,7 @@ impl Detector {
         };
         self.raise(
             book,
-            Kind::ScanDetected,
-            Kind::ScanDetected.severity(),
-            ip_of(src),
-            dst,
-            proto,
-            0,
-            ts,
-            About::Src,
+            Hit::new(Kind::ScanDetected, ip_of(src), dst, proto, ts, About::Src),
             || title,
             || {
                 let mut ev = ev;
@@ -1286,14 +1304,7 @@ impl Detector {
         };
         self.raise(
             book,
-            Kind::Flood,
-            Kind::Flood.severity(),
-            src,
-            ip_of(target),
-            proto,
-            0,
-            ts,
-            About::Dst,
+            Hit::new(Kind::Flood, src, ip_of(target), proto, ts, About::Dst),
             || {
                 format!(
                     "{target} got {} unanswered attempts within {secs} s from {sources} sources",
@@ -1339,14 +1350,7 @@ impl Detector {
             .collect();
         self.raise(
             book,
-            Kind::Flood,
-            Kind::Flood.severity(),
-            Addr::None,
-            Addr::None,
-            "",
-            1,
-            ts,
-            About::Src,
+            Hit::new(Kind::Flood, Addr::None, Addr::None, "", ts, About::Src).extra(1),
             || "A flood of new flows or addresses filled the sensor's tables".to_string(),
             || {
                 let mut ev: Vec<(Text, String)> = counts
@@ -1406,14 +1410,14 @@ impl Detector {
                     others,
                 } => self.raise(
                     book,
-                    Kind::ArpSpoofing,
-                    Kind::ArpSpoofing.severity(),
-                    Addr::Mac(claimer),
-                    Addr::Ip(IpAddr::V4(ip)),
-                    "arp",
-                    0,
-                    ts,
-                    About::Src,
+                    Hit::new(
+                        Kind::ArpSpoofing,
+                        Addr::Mac(claimer),
+                        Addr::Ip(IpAddr::V4(ip)),
+                        "arp",
+                        ts,
+                        About::Src,
+                    ),
                     || format!("{claimer} claims {ip}, which {owner} holds (ARP poisoning)"),
                     || {
                         let mut ev = vec![
@@ -1431,14 +1435,15 @@ impl Detector {
                 ),
                 arp::Finding::Conflict { ip, owner, claimer } => self.raise(
                     book,
-                    Kind::IpConflict,
-                    Kind::IpConflict.severity(),
-                    Addr::Mac(claimer),
-                    Addr::Mac(owner),
-                    "arp",
-                    alerts::extra_of(&ip.to_string()),
-                    ts,
-                    About::Src,
+                    Hit::new(
+                        Kind::IpConflict,
+                        Addr::Mac(claimer),
+                        Addr::Mac(owner),
+                        "arp",
+                        ts,
+                        About::Src,
+                    )
+                    .extra(alerts::extra_of(&ip.to_string())),
                     || format!("{ip} is used by {owner} and {claimer}"),
                     || {
                         vec![
@@ -1451,14 +1456,15 @@ impl Detector {
                 ),
                 arp::Finding::Storm { mac, count } => self.raise(
                     book,
-                    Kind::ArpSpoofing,
-                    Kind::ArpSpoofing.severity(),
-                    Addr::Mac(mac),
-                    Addr::None,
-                    "arp",
-                    1,
-                    ts,
-                    About::Src,
+                    Hit::new(
+                        Kind::ArpSpoofing,
+                        Addr::Mac(mac),
+                        Addr::None,
+                        "arp",
+                        ts,
+                        About::Src,
+                    )
+                    .extra(1),
                     || format!("{mac} sent a storm of gratuitous ARPs"),
                     || {
                         vec![
@@ -1475,14 +1481,7 @@ impl Detector {
                     };
                     self.raise(
                         book,
-                        Kind::ScanDetected,
-                        Kind::ScanDetected.severity(),
-                        src,
-                        Addr::None,
-                        "arp",
-                        0,
-                        ts,
-                        About::Src,
+                        Hit::new(Kind::ScanDetected, src, Addr::None, "arp", ts, About::Src),
                         || format!("{src} ({mac}) asked for {targets} addresses in seconds (ARP sweep)"),
                         || {
                             vec![
