@@ -422,7 +422,7 @@ impl PacketSource for AfPacketSocket {
         }
         let b = self.current;
         if !self.block_ready(b) {
-            return Ok(Some(Batch {
+            return Ok(Some(Batch::Buffer {
                 buf: &[],
                 frames: &[],
             }));
@@ -434,7 +434,7 @@ impl PacketSource for AfPacketSocket {
         self.metas = metas;
         self.counters.packets += n;
         self.counters.bytes += bytes;
-        Ok(Some(Batch {
+        Ok(Some(Batch::Buffer {
             buf: self.block(b),
             frames: &self.metas,
         }))
@@ -536,7 +536,7 @@ mod tests {
         let mut metas = Vec::new();
         let (n, bytes) = AfPacketSocket::parse_block(&b, 3, &mut metas);
         assert_eq!((n, bytes), (2, 15 + 4 + 3 + 4));
-        let batch = Batch {
+        let batch = Batch::Buffer {
             buf: &b,
             frames: &metas,
         };

@@ -296,7 +296,7 @@ impl PacketSource for XdpSocket {
         // gave us through the RX ring and gets back only at the next call; it may meanwhile
         // write frames that sit in the fill ring, which no frame of this batch points into.
         let buf = unsafe { std::slice::from_raw_parts(self.umem.as_ptr(), self.umem.len()) };
-        Ok(Some(Batch {
+        Ok(Some(Batch::Buffer {
             buf,
             frames: &self.metas,
         }))
