@@ -1,7 +1,7 @@
 //! Capture: the frames the analysis takes in, and the capture-file formats.
 //!
 //! Every source (capture files here; the sensor's AF_PACKET and AF_XDP rings) implements
-//! [`PacketSource`] and hands out batches of frames borrowed from its own buffer, so nothing is
+//! [`PacketSource`] and hands out batches of frames borrowed from its own memory, so nothing is
 //! copied between the wire (or the file) and the decoder. [`pcap`] reads pcap and pcapng from
 //! any `std::io::Read`.
 
@@ -16,7 +16,7 @@ use otwatch_common::Timestamp;
 pub struct FrameMeta {
     pub ts: Timestamp,
     pub link: LinkType,
-    /// Offset of the first captured byte in [`Batch::buf`].
+    /// Offset of the first captured byte in the buffer of a [`Batch::Buffer`].
     pub offset: u32,
     /// Captured length (bytes present in the buffer).
     pub caplen: u32,
@@ -39,37 +39,74 @@ pub struct Frame<'a> {
 /// A batch of frames borrowed from the source until the next call to
 /// [`PacketSource::next_batch`].
 #[derive(Debug, Clone, Copy)]
-pub struct Batch<'a> {
-    pub buf: &'a [u8],
-    pub frames: &'a [FrameMeta],
+pub enum Batch<'a> {
+    /// Frames at offsets into one buffer that is wholly the source's while the batch is lent:
+    /// a capture file's read buffer, a TPACKET_V3 block the kernel has handed over.
+    Buffer {
+        buf: &'a [u8],
+        frames: &'a [FrameMeta],
+    },
+    /// Frames lent one by one, for a source that may not lend the memory around them: the
+    /// AF_XDP UMEM, whose other frames the kernel writes meanwhile.
+    Frames(&'a [Frame<'a>]),
 }
 
 impl<'a> Batch<'a> {
     pub fn len(&self) -> usize {
-        self.frames.len()
+        match self {
+            Batch::Buffer { frames, .. } => frames.len(),
+            Batch::Frames(frames) => frames.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.len() == 0
     }
 
     /// The frames in capture order. A meta whose range lies outside the buffer (a source bug)
     /// yields an empty frame rather than a panic.
     pub fn iter(&self) -> impl Iterator<Item = Frame<'a>> + 'a {
-        let buf = self.buf;
-        self.frames.iter().map(move |m| {
-            let start = m.offset as usize;
-            let data = buf
-                .get(start..start.saturating_add(m.caplen as usize))
-                .unwrap_or(&[]);
-            Frame {
-                ts: m.ts,
-                link: m.link,
-                data,
-                wire_len: m.wire_len,
-                interface: m.interface,
-            }
-        })
+        match *self {
+            Batch::Buffer { buf, frames } => Iter::Buffer(buf, frames.iter()),
+            Batch::Frames(frames) => Iter::Frames(frames.iter()),
+        }
+    }
+}
+
+/// [`Batch::iter`]: one branch per frame, which the file path cannot measure.
+enum Iter<'a> {
+    Buffer(&'a [u8], std::slice::Iter<'a, FrameMeta>),
+    Frames(std::slice::Iter<'a, Frame<'a>>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Frame<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Frame<'a>> {
+        match self {
+            Iter::Buffer(buf, metas) => metas.next().map(|m| {
+                let start = m.offset as usize;
+                let data = buf
+                    .get(start..start.saturating_add(m.caplen as usize))
+                    .unwrap_or(&[]);
+                Frame {
+                    ts: m.ts,
+                    link: m.link,
+                    data,
+                    wire_len: m.wire_len,
+                    interface: m.interface,
+                }
+            }),
+            Iter::Frames(frames) => frames.next().copied(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Buffer(_, metas) => metas.size_hint(),
+            Iter::Frames(frames) => frames.size_hint(),
+        }
     }
 }
 

@@ -277,9 +277,13 @@ impl AfPacketSocket {
     }
 
     fn status(&self, block: usize) -> &AtomicU32 {
-        // SAFETY: block < blocks, so the word lies inside the mapping, and block starts are
-        // page aligned, so it is aligned for u32. The kernel and this process only access
-        // it atomically (the kernel with smp_wmb/smp_rmb around plain stores).
+        // SAFETY: block < blocks (callers pass `current` or `lent`, both kept below it), so
+        // the word lies inside the mapping, and block starts are page aligned, so it is
+        // aligned for u32. The kernel loads and stores it whole (plain aligned accesses with
+        // smp_wmb/smp_rmb around them). Our only store is in `release`, after the lent
+        // block's slice is gone; a read of the word through that slice (only if a lying block
+        // puts a frame over it) falls between our Acquire load and that store, while the
+        // kernel only reads the word.
         unsafe {
             AtomicU32::from_ptr(
                 self.ring
@@ -295,11 +299,21 @@ impl AfPacketSocket {
         self.status(block).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
     }
 
-    /// The bytes of a block the kernel has handed over.
-    fn block(&self, block: usize) -> &[u8] {
-        // SAFETY: the block lies inside the mapping, and while its status says TP_STATUS_USER
-        // the kernel does not write it; the slice lives no longer than `&self`, and the block
-        // is given back only through `&mut self` (the next `next_batch`).
+    /// The bytes of the block lent out by the last batch (empty when none is).
+    fn lent_block(&self) -> &[u8] {
+        let Some(block) = self.lent else {
+            return &[];
+        };
+        // SAFETY: `lent` holds only a block index below `blocks` (so the block lies inside the
+        // mapping) whose status word we loaded with Acquire and found TP_STATUS_USER, and it
+        // is cleared before `release` gives the block back. From the moment the kernel sets
+        // TP_STATUS_USER (after its last write to the block, behind a write barrier in
+        // prb_close_block) until we store TP_STATUS_KERNEL, the whole block is user space's:
+        // the kernel writes only the block it is filling and freezes the queue rather than
+        // enter a block still marked TP_STATUS_USER (prb_dispatch_next_block); meanwhile it
+        // only reads that block's status word. This slice covers just that block, lives no
+        // longer than `&self`, and the block goes back only through `&mut self` (the next
+        // `next_batch`, or drop).
         unsafe {
             std::slice::from_raw_parts(
                 self.ring.base.as_ptr().add(block * self.block_size),
@@ -422,7 +436,7 @@ impl PacketSource for AfPacketSocket {
         }
         let b = self.current;
         if !self.block_ready(b) {
-            return Ok(Some(Batch {
+            return Ok(Some(Batch::Buffer {
                 buf: &[],
                 frames: &[],
             }));
@@ -430,12 +444,12 @@ impl PacketSource for AfPacketSocket {
         self.current = (b + 1) % self.blocks;
         self.lent = Some(b);
         let mut metas = std::mem::take(&mut self.metas);
-        let (n, bytes) = Self::parse_block(self.block(b), self.cfg.source_index, &mut metas);
+        let (n, bytes) = Self::parse_block(self.lent_block(), self.cfg.source_index, &mut metas);
         self.metas = metas;
         self.counters.packets += n;
         self.counters.bytes += bytes;
-        Ok(Some(Batch {
-            buf: self.block(b),
+        Ok(Some(Batch::Buffer {
+            buf: self.lent_block(),
             frames: &self.metas,
         }))
     }
@@ -536,7 +550,7 @@ mod tests {
         let mut metas = Vec::new();
         let (n, bytes) = AfPacketSocket::parse_block(&b, 3, &mut metas);
         assert_eq!((n, bytes), (2, 15 + 4 + 3 + 4));
-        let batch = Batch {
+        let batch = Batch::Buffer {
             buf: &b,
             frames: &metas,
         };

@@ -121,7 +121,7 @@ impl XdpConfig {
                 self.ring_size
             ));
         }
-        // Frame offsets in a batch are u32; 1 GiB of UMEM per queue is plenty.
+        // UMEM is pinned memory; 1 GiB per queue is plenty.
         let max_frames = (1u32 << 30) / self.frame_size;
         if self.frames < self.ring_size || self.frames > max_frames {
             return bad(format!(

@@ -157,7 +157,7 @@ impl CaptureFile {
     }
 
     fn batch(&self) -> Batch<'_> {
-        Batch {
+        Batch::Buffer {
             buf: self.input.data(),
             frames: &self.frames,
         }

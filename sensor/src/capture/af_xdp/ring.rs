@@ -65,6 +65,9 @@ impl Mmap {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))
     }
 
+    /// The start of the mapping. Memory the kernel shares (rings, UMEM) is accessed through
+    /// raw pointers, atomics, or slices of exactly the bytes the kernel has handed over, never
+    /// through a reference to the whole mapping.
     pub(super) fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
@@ -77,7 +80,8 @@ impl Mmap {
 impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`len` are exactly what mmap returned, unmapped once, here; every
-        // borrow of the memory is tied to `&self` of an owner that is being dropped.
+        // borrow of the memory belongs to the owner that is being dropped (`XdpSocket` drops
+        // its frame slices before the UMEM, `RawRing` its pointers with the ring).
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), self.len);
         }
@@ -167,7 +171,10 @@ impl RawRing {
     }
 
     fn flags(&self) -> &AtomicU32 {
-        // SAFETY: as for `producer`.
+        // SAFETY: aligned word inside our live mapping, as for `producer`. The kernel sets and
+        // clears XDP_RING_NEED_WAKEUP with plain read-modify-writes of the aligned word, whose
+        // stores do not tear; we only load it, and only as a hint (a stale value costs a
+        // syscall or a poll).
         unsafe { self.flags.as_ref() }
     }
 
@@ -196,8 +203,10 @@ impl FillRing {
         for (i, &addr) in addrs.iter().take(n).enumerate() {
             let slot = (prod.wrapping_add(i as u32) & self.raw.mask) as usize;
             // SAFETY: `slot <= mask`, so the u64 lies inside the descriptor array checked in
-            // `RawRing::new`; slots between consumer and producer+free belong to us until we
-            // publish them below.
+            // `RawRing::new`. The `free` slots from our producer index on are ours: the kernel
+            // reads only slots from its consumer index up to our producer index, and the
+            // Acquire load of the consumer above orders its last reads of them before our
+            // write. They become the kernel's at the Release store of the producer below.
             unsafe {
                 self.raw
                     .desc
@@ -248,7 +257,8 @@ impl RxRing {
             let slot = (cons.wrapping_add(i as u32) & self.raw.mask) as usize;
             // SAFETY: `slot <= mask` keeps the descriptor inside the array checked in
             // `RawRing::new`; the Acquire load of the producer above orders the kernel's write
-            // of this entry before our read.
+            // of this entry before our read, and the kernel does not reuse the slot before the
+            // Release store of the consumer below. A copy is read, never a reference kept.
             let d = unsafe {
                 self.raw
                     .desc

@@ -2,12 +2,13 @@
 //! registration, ring sizes, ring mmaps, fill ring prefill, bind, then the XSKMAP entry.
 
 use super::super::live::{LiveCounters, LiveError, LiveSource, AF_XDP_CAPS};
-use super::super::{Batch, CaptureError, FrameMeta, LinkType, PacketSource, Progress};
+use super::super::{Batch, CaptureError, Frame, LinkType, PacketSource, Progress};
 use super::bpf::{AttachedMode, XdpProgram};
 use super::ring::{FillRing, Mmap, RingLayout, RxRing};
 use super::{getsockopt, memlock_limited, setsockopt, XdpConfig, ZeroCopy};
 use otwatch_common::Timestamp;
 use std::io;
+use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,17 +18,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// back to the kernel through the fill ring.
 #[derive(Debug)]
 pub struct XdpSocket {
-    // Declaration order is drop order: unmap the rings, close the socket (which also removes it
-    // from the XSKMAP), then unmap the UMEM (the kernel holds its own page references until
-    // the socket is gone, so the order is not needed for safety, only tidy).
+    // Declaration order is drop order: drop the last batch's slices, unmap the rings, close the
+    // socket (which also removes it from the XSKMAP), then unmap the UMEM (the kernel holds its
+    // own page references until the socket is gone, so the order is not needed for safety,
+    // only tidy).
+    /// The frames of the last batch, each a slice of the one UMEM chunk the RX ring handed
+    /// over. `'static` stands for "until the chunk goes back to the kernel": see `next_batch`.
+    frames: Vec<Frame<'static>>,
     rx: RxRing,
     fill: FillRing,
     fd: OwnedFd,
     umem: Mmap,
-    frame_mask: u64,
-    /// UMEM addresses of the frames handed out in the last batch.
+    /// Bytes per UMEM chunk (a power of two).
+    frame_size: u64,
+    /// UMEM addresses of the chunks handed out in the last batch.
     held: Vec<u64>,
-    metas: Vec<FrameMeta>,
     batch: usize,
     poll_timeout_ms: libc::c_int,
     interface: String,
@@ -163,13 +168,13 @@ impl XdpSocket {
 
         program.insert(queue, fd.as_raw_fd())?;
         Ok(XdpSocket {
+            frames: Vec::with_capacity(cfg.batch),
             rx,
             fill,
             fd,
             umem,
-            frame_mask: !(u64::from(cfg.frame_size) - 1),
+            frame_size: u64::from(cfg.frame_size),
             held: Vec::with_capacity(cfg.batch),
-            metas: Vec::with_capacity(cfg.batch),
             batch: cfg.batch,
             poll_timeout_ms: libc::c_int::try_from(cfg.poll_timeout.as_millis())
                 .unwrap_or(libc::c_int::MAX),
@@ -247,8 +252,11 @@ impl XdpSocket {
 
 impl PacketSource for XdpSocket {
     fn next_batch(&mut self) -> Result<Option<Batch<'_>>, CaptureError> {
-        // The caller is done with the previous batch: its frames go back to the kernel. The
-        // fill ring holds every frame, so they always fit; `held` keeps any that did not.
+        // The caller is done with the previous batch (it borrowed `self`). Its slices go first,
+        // then its chunks go back to the kernel, so no slice ever covers a chunk the kernel
+        // may write. The fill ring holds every frame, so they always fit; `held` keeps any
+        // that did not.
+        self.frames.clear();
         let n = self.fill.give(&self.held);
         self.held.drain(..n);
 
@@ -259,47 +267,46 @@ impl PacketSource for XdpSocket {
             self.wake().map_err(|e| self.io_error(e))?;
         }
 
-        self.metas.clear();
         let ts = now();
-        let umem_len = self.umem.len() as u64;
-        let (link, interface, mask) = (LinkType::Ethernet, self.source_index, self.frame_mask);
-        let (metas, held) = (&mut self.metas, &mut self.held);
+        let umem = self.umem.as_ptr();
+        let (umem_len, frame_size) = (self.umem.len() as u64, self.frame_size);
+        let (link, interface) = (LinkType::Ethernet, self.source_index);
+        let (frames, held) = (&mut self.frames, &mut self.held);
         let (mut bytes, mut invalid) = (0u64, 0u64);
         self.rx.take(self.batch, |addr, len| {
-            // The kernel only writes descriptors inside the UMEM; check anyway so a bad one
-            // cannot send `Batch::iter` outside the buffer.
-            let end = addr.checked_add(u64::from(len));
-            if end.is_none_or(|e| e > umem_len) || addr > u64::from(u32::MAX) {
-                invalid += 1;
-                if addr < umem_len {
-                    held.push(addr & mask);
-                }
-                return;
+            if addr < umem_len {
+                held.push(addr & !(frame_size - 1));
             }
-            held.push(addr & mask);
+            let Some(range) = frame_range(addr, len, frame_size, umem_len) else {
+                invalid += 1;
+                return;
+            };
+            // SAFETY: `range` lies inside the UMEM mapping, which `self` owns and unmaps only
+            // on drop, and inside the one chunk the RX ring just handed over (`frame_range`).
+            // That chunk is ours until we put it back in the fill ring: the kernel (or, in
+            // zero-copy mode, the driver) receives only into chunks it took from the fill
+            // ring (af_xdp.rst, "UMEM Fill Ring" and "RX Ring"), and we give this one back at
+            // the start of the next call, after clearing `self.frames`. Nothing in this process
+            // writes the UMEM. So no byte of the slice changes while it exists, and the UMEM
+            // around it, which the kernel may write meanwhile, is never borrowed.
+            // The `'static` never escapes: the batch lends `self.frames` as `&'a [Frame<'a>]`,
+            // `'a` the borrow of `self`, which ends before the next call (`&mut self`) or the
+            // drop, and `frames` is dropped before the UMEM is unmapped (field order).
+            let data: &'static [u8] =
+                unsafe { std::slice::from_raw_parts(umem.add(range.start), range.len()) };
             bytes += u64::from(len);
-            metas.push(FrameMeta {
+            frames.push(Frame {
                 ts,
                 link,
-                offset: addr as u32,
-                caplen: len,
+                data,
                 wire_len: len,
                 interface,
             });
         });
-        self.packets += self.metas.len() as u64;
+        self.packets += self.frames.len() as u64;
         self.bytes += bytes;
         self.invalid += invalid;
-
-        // SAFETY: the UMEM mapping lives as long as `self`, and the returned batch borrows
-        // `self` until the next call. We read only the frames in `metas`, which the kernel
-        // gave us through the RX ring and gets back only at the next call; it may meanwhile
-        // write frames that sit in the fill ring, which no frame of this batch points into.
-        let buf = unsafe { std::slice::from_raw_parts(self.umem.as_ptr(), self.umem.len()) };
-        Ok(Some(Batch {
-            buf,
-            frames: &self.metas,
-        }))
+        Ok(Some(Batch::Frames(&self.frames)))
     }
 
     fn progress(&self) -> Progress {
@@ -367,6 +374,25 @@ fn bind(fd: &OwnedFd, ifindex: u32, queue: u32, flags: u16) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// The UMEM bytes of a received frame, or `None` when the descriptor strays outside the chunk
+/// its address falls in (the kernel never does that in aligned mode; a bad descriptor must not
+/// make a slice over a neighbouring chunk the kernel may be writing). `frame_size` is a power
+/// of two and `umem_len` a multiple of it.
+pub(super) fn frame_range(
+    addr: u64,
+    len: u32,
+    frame_size: u64,
+    umem_len: u64,
+) -> Option<Range<usize>> {
+    if addr >= umem_len {
+        return None;
+    }
+    // No overflow: `addr` is below `umem_len`, the size of a mapping.
+    let chunk_end = (addr & !(frame_size - 1)) + frame_size;
+    let end = addr + u64::from(len);
+    (end <= chunk_end).then_some(addr as usize..end as usize)
 }
 
 /// One CLOCK_REALTIME read (what `SystemTime::now` does on Linux).

@@ -1,6 +1,7 @@
 use super::bpf::{
     link_error, map_create_error, program, AttachedMode, Insn, BPF_FUNC_REDIRECT_MAP, XDP_PASS,
 };
+use super::socket::frame_range;
 use super::*;
 
 fn errno(n: i32) -> io::Error {
@@ -148,4 +149,18 @@ fn loopback_addresses_are_found_and_unknown_interfaces_have_none() {
         "{lo:?}"
     );
     assert!(super::host_addresses("no-such-if0").is_empty());
+}
+
+#[test]
+fn a_descriptor_is_lent_only_inside_its_own_chunk() {
+    let (fs, umem) = (2048u64, 4 * 2048u64);
+    // Frames after the kernel's 256 bytes of headroom, up to the chunk's last byte.
+    assert_eq!(frame_range(256, 60, fs, umem), Some(256..316));
+    assert_eq!(frame_range(2048 + 256, 1792, fs, umem), Some(2304..4096));
+    assert_eq!(frame_range(3 * 2048 + 256, 0, fs, umem), Some(6400..6400));
+    // One byte into the next chunk (which may sit in the fill ring), or past the UMEM.
+    assert_eq!(frame_range(2048 + 256, 1793, fs, umem), None);
+    assert_eq!(frame_range(3 * 2048 + 256, 1793, fs, umem), None);
+    assert_eq!(frame_range(umem, 1, fs, umem), None);
+    assert_eq!(frame_range(u64::MAX - 10, u32::MAX, fs, umem), None);
 }
