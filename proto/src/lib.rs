@@ -20,3 +20,5 @@ pub mod v1 {
     #![allow(clippy::all, missing_docs, unreachable_pub)]
     include!(concat!(env!("OUT_DIR"), "/otwatch.v1.rs"));
 }
+
+mod report;
