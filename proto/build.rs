@@ -1,9 +1,27 @@
-//! Generates the prost messages and tonic services from `otwatch/v1/*.proto` with protox (a
-//! protobuf compiler in Rust), so building needs no `protoc` on the machine.
+//! Generates the prost messages (and, with feature `grpc`, the tonic services) from
+//! `otwatch/v1/*.proto` with protox (a protobuf compiler in Rust), so building needs no
+//! `protoc` on the machine.
+//!
+//! The messages of `inventory.proto` are the report model: they derive serde, so the sensor's
+//! JSON report is these types serialised (field order = declaration order in the proto). Every
+//! field has its proto3 default when absent from the JSON (older reports and stores read), and
+//! an unset `optional` field is left out of the JSON. Maps are `BTreeMap`, so the JSON is in key
+//! order.
+
+const INVENTORY: &str = "otwatch/v1/inventory.proto";
+
+/// Report messages that sort (inside assets, connections and alerts).
+const ORDERED: &[&str] = &[
+    "ProtocolUse",
+    "Evidence",
+    "AccessedRanges",
+    "CleartextLogin",
+    "AlertEvidence",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
-        "otwatch/v1/inventory.proto",
+        INVENTORY,
         "otwatch/v1/sensorlink.proto",
         "otwatch/v1/manager.proto",
     ];
@@ -17,9 +35,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("otwatch_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(fds)?;
+
+    let mut config = prost_build::Config::new();
+    config.btree_map(["."]);
+    let inventory = fds
+        .file
+        .iter()
+        .filter(|f| f.name() == INVENTORY)
+        .flat_map(|f| &f.message_type);
+    for m in inventory {
+        let path = format!(".otwatch.v1.{}", m.name());
+        config.type_attribute(
+            &path,
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
+        );
+        if ORDERED.contains(&m.name()) {
+            config.type_attribute(&path, "#[derive(PartialOrd, Ord)]");
+        }
+        for f in &m.field {
+            if f.proto3_optional() {
+                config.field_attribute(
+                    format!("{path}.{}", f.name()),
+                    "#[serde(skip_serializing_if = \"Option::is_none\")]",
+                );
+            }
+        }
+    }
+    #[cfg(feature = "grpc")]
+    config.service_generator(
+        tonic_prost_build::configure()
+            .build_client(true)
+            .build_server(true)
+            .service_generator(),
+    );
+    config.compile_fds(fds)?;
     Ok(())
 }

@@ -272,11 +272,6 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
-/// Store key of a connection on one sensor, as the sensor keys it.
-pub fn connection_key(c: &Connection) -> String {
-    format!("{}|{}|{}|{}", c.client, c.server, c.transport, c.port)
-}
-
 fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
     format!("{sensor_id}/{id}").into_bytes()
 }

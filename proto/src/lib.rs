@@ -1,6 +1,7 @@
-//! The otwatch wire model. The `.proto` files under `otwatch/v1/` are the single source of truth
-//! for message and field names: the sensor's JSON report uses their field names, and the
-//! sensor–manager link (`SensorLink`) and the operator API (`Manager`) are generated from them.
+//! The otwatch model. The `.proto` files under `otwatch/v1/` are the single source of truth: the
+//! messages generated from `inventory.proto` are the report types (the sensor's JSON report is
+//! them serialised with serde, see `build.rs`), and with feature `grpc` the sensor–manager link
+//! (`SensorLink`) and the operator API (`Manager`) are generated too.
 #![forbid(unsafe_code)]
 
 /// `otwatch/v1/inventory.proto`: assets, connections, alerts and the inventory report.
@@ -14,8 +15,10 @@ pub const MANAGER_PROTO: &str = include_str!("../otwatch/v1/manager.proto");
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/otwatch_descriptor.bin"));
 
-/// Generated messages, clients and servers of package `otwatch.v1`.
+/// Generated messages (and, with feature `grpc`, clients and servers) of package `otwatch.v1`.
 pub mod v1 {
     #![allow(clippy::all, missing_docs, unreachable_pub)]
-    tonic::include_proto!("otwatch.v1");
+    include!(concat!(env!("OUT_DIR"), "/otwatch.v1.rs"));
 }
+
+mod report;

@@ -385,13 +385,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if replay {
                 eprintln!(
                     "replayed: {} packets, {} assets; state in {}",
-                    summary.report.stats.packets,
+                    summary.report.stats().packets,
                     summary.report.assets.len(),
                     cfg.state.dir.display()
                 );
                 return Ok(code);
             }
-            let s = &summary.report.stats;
+            let s = summary.report.stats();
             let drops: u64 = s
                 .sources
                 .iter()
@@ -552,7 +552,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 p.assets.len(),
                 p.conversations.len(),
                 p.allows.len(),
-                outcome.report.stats.packets,
+                outcome.report.stats().packets,
                 p.learned_from,
                 p.learned_until,
                 out.as_ref().map_or("FILE".into(), |o| o.display().to_string())

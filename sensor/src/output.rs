@@ -186,7 +186,7 @@ fn asset_name(a: &Asset) -> String {
 /// A readable summary: assets grouped by device type, top talkers, protocol mix.
 pub fn to_table(r: &InventoryReport) -> String {
     let mut out = String::new();
-    let s = &r.stats;
+    let s = r.stats();
     let _ = writeln!(
         out,
         "otwatch inventory: {} assets, {} connections, {} packets ({}), {} flows, {} decode errors",

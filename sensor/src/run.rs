@@ -676,8 +676,8 @@ impl Committer {
         }
         let parse = |s: &str| otwatch_common::Timestamp::parse_rfc3339(s);
         let (Some(first), Some(last)) = (
-            parse(&report.stats.first_packet),
-            parse(&report.stats.last_packet),
+            parse(&report.stats().first_packet),
+            parse(&report.stats().last_packet),
         ) else {
             return;
         };
@@ -696,7 +696,7 @@ impl Committer {
             conversations = p.conversations.len(),
             allowed = p.allows.len(),
             "learned the policy over {} of capture time; protecting with it from now on (`otwatch-sensor policy export --state {}` prints it)",
-            report.stats.first_packet.clone() + ".." + &report.stats.last_packet,
+            report.stats().first_packet.clone() + ".." + &report.stats().last_packet,
             self.dir.display()
         );
         let mut cfg = (*self.detect.get()).clone();

@@ -44,7 +44,7 @@ fn evidence(a: &Asset, source: &str) -> Vec<String> {
 #[test]
 fn jci_nae_answers_its_device_object() {
     let r = report("bacnet_test.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     let nae = asset(&r, "10.1.1.165");
     // object-name 'KBRNAE', model-name 'MS-NAE4510-2', firmware-revision '5.1.0.4400' (all
     // ISO 10646 UCS-2), vendor-identifier 5 (Johnson Controls, Inc.), vendor-name 'JCI'.
@@ -76,7 +76,7 @@ fn jci_nae_answers_its_device_object() {
 fn discovery_time_sync_and_segmented_answers() {
     let r = report("bacnet_segmented_data.pcap");
     // A segmented ComplexACK (frames 15, 17, 18) is not a violation.
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // i-Am device,254 from 10.0.0.2 and device,0 from 10.0.0.1 (bacapp.instance_number).
     assert_eq!(
         evidence(asset(&r, "10.0.0.2"), "bacnet i-am"),

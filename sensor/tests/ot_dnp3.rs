@@ -79,7 +79,7 @@ fn zeek_dnp3_functions_operations_and_addresses() {
     assert_eq!(asset(&r, "10.0.0.3").device_type, "rtu");
     // Real malformations in this trace: frame 19 starts 05 05 instead of 05 64, frames 154
     // and 156 carry object qualifier 0xed (tshark: "Range Code: Unknown (13)").
-    assert_eq!(r.stats.protocol_violations.get("dnp3"), Some(&3));
+    assert_eq!(r.stats().protocol_violations.get("dnp3"), Some(&3));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn udp_select_operate_with_a_three_segment_response() {
         ["dnp3 address 100"]
     );
     assert_eq!(descriptions(asset(&r, "192.168.80.12")), ["dnp3 address 1"]);
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
 }
 
 fn statuses(a: &Asset) -> Vec<&str> {

@@ -45,9 +45,9 @@ fn codes(c: &Connection) -> Vec<u32> {
 fn list_identity_explicit_messaging_and_io() {
     let r = report("enip_cip_example.pcap");
     assert!(
-        !r.stats.protocol_violations.contains_key("enip"),
+        !r.stats().protocol_violations.contains_key("enip"),
         "{:?}",
-        r.stats.protocol_violations
+        r.stats().protocol_violations
     );
 
     // ListIdentity reply from 10.1.1.164: enip.lir.vendor 0x0001, enip.lir.name
@@ -91,5 +91,5 @@ fn cip_stop_makes_an_engineering_workstation() {
         asset(&r, "192.168.1.69").device_type,
         "engineering_workstation"
     );
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
 }

@@ -61,7 +61,7 @@ fn diverse_commands_and_station_address() {
         station_addresses(asset(&r, "10.0.0.10")),
         ["iec104 common address 3"]
     );
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn two_masters_interrogate_one_station() {
     assert_eq!(station_addresses(station), ["iec104 common address 37133"]);
     assert_eq!(station.device_type, "rtu");
     assert!(station_addresses(asset(&r, "192.168.1.113")).is_empty());
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
 }
 
 #[test]

@@ -41,7 +41,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 #[test]
 fn schneider_plc_identified_and_program_read_out_over_umas() {
     let r = report("modicon_test.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // tshark: every ADU is function 90 (Unity), unit 0. UMAS READ_ID answer (frame 6) names
     // the CPU module "140 CPU 311 10"; 0x33/0x34 (frames 76–105) read the program out.
     let c = conn(&r, "192.168.63.100", "192.168.63.253", 502);
@@ -71,10 +71,10 @@ fn function_codes_per_connection_match_tshark() {
     // Well-formed traffic, including exception answers and 3-byte exception PDUs, except one
     // flow of Suricata's invalid-length test (MBAP length 0x8804) to 10.0.0.8: not Modbus.
     assert_eq!(
-        r.stats.protocol_violations.get("modbus"),
+        r.stats().protocol_violations.get("modbus"),
         Some(&1),
         "{:?}",
-        r.stats.protocol_violations
+        r.stats().protocol_violations
     );
     let bad: Vec<_> = r
         .alerts

@@ -37,7 +37,7 @@ fn descriptions<'a>(a: &'a Asset, prefix: &str) -> Vec<&'a str> {
 #[test]
 fn mqtt5_jpeg_publish_across_segments() {
     let r = report("mqtt5_pub_jpeg.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     let c = r.connections.iter().find(|c| c.protocol == "mqtt").unwrap();
     assert_eq!(c.port, 1883);
     // mqtt.msgtype from the client: 1 CONNECT, 3 PUBLISH (35,771 bytes in two segments),
@@ -62,7 +62,7 @@ fn mqtt5_jpeg_publish_across_segments() {
 #[test]
 fn mqtt_capture_starting_after_connect_and_other_local_traffic() {
     let r = report("mqtt-events-missing-connect.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // Only the two connections to 1883 are MQTT; the JSON/TLS flows on other loopback ports
     // are not taken for it.
     let mqtt: Vec<_> = r

@@ -38,7 +38,7 @@ fn descriptions<'a>(a: &'a Asset, source: &str) -> Vec<&'a str> {
 #[test]
 fn opcua_on_a_non_standard_port_with_a_cleartext_login() {
     let r = report("open62541_client-server_mainloop-not-localhost-non-standard-port.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // Found by content on TCP 48010; two connections (GetEndpoints, then the session).
     let c = r
         .connections
@@ -86,7 +86,7 @@ fn opcua_on_a_non_standard_port_with_a_cleartext_login() {
 #[test]
 fn opcua_encrypted_channel_shows_policy_but_no_services() {
     let r = report("open62541_client-server_encrypted.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // First connection: GetEndpoints over policy None (428, 446, 452); second: OPN with
     // Basic128Rsa15 then encrypted MSGs (tshark decodes no service id) and a CLO.
     let c = r

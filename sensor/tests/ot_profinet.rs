@@ -35,7 +35,7 @@ fn speaks(a: &Asset, role: &str) -> bool {
 #[test]
 fn identify_response_of_an_s7_controller() {
     let r = report("profinet-wireshark-bug.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // Ident OK from 00:02:e3:17:c7:50: DeviceVendorValue "S7-300EC", NameOfStation "%n%n%n "
     // (NUL padded), VendorID 0x002a DeviceID 0x0101, DeviceRoleDetails 0x02 (IO-Controller),
     // IPaddress 192.168.0.11 ("IP set").
@@ -59,7 +59,7 @@ fn identify_response_of_an_s7_controller() {
 #[test]
 fn identify_requests_only() {
     let r = report("PROFINET-RT.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // 14 Ident Req from 11 Siemens stations; a NameOfStation filter names whom they look for,
     // not themselves, so no asset gets a hostname.
     let requesters: Vec<&Asset> = r.assets.iter().filter(|a| speaks(a, "client")).collect();
@@ -68,6 +68,6 @@ fn identify_requests_only() {
 
     // mb2.pcap has four of the same requests among much else; none is a DCP violation.
     let r = report("mb2.pcap");
-    assert!(!r.stats.protocol_violations.contains_key("profinet_dcp"));
+    assert!(!r.stats().protocol_violations.contains_key("profinet_dcp"));
     assert!(speaks(asset(&r, "00:1b:1b:35:84:10"), "client"));
 }

@@ -46,7 +46,7 @@ fn evidence(a: &Asset, field: &str, source: &str) -> Vec<String> {
 #[test]
 fn s7comm_szl_identity_rack_slot_and_operations() {
     let r = report("s7comm_reading_plc_status.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     let plc = asset(&r, "192.168.1.40");
     // s7comm.szl.xy11.0001.anz of index 1 (frame 59)
     assert_eq!(plc.model, "6ES7 151-8AB01-0AB0");
@@ -83,7 +83,7 @@ fn s7comm_szl_identity_rack_slot_and_operations() {
 #[test]
 fn s7comm_plus_session_identity_and_operations() {
     let r = report("S7-1511_db2_var1_HMI.pcap");
-    assert!(r.stats.protocol_violations.is_empty());
+    assert!(r.stats().protocol_violations.is_empty());
     // The CreateObject answer's ServerSessionVersion "1;6ES7 511-1AK00-0AB0;V1.0" (frame 7).
     let plc = asset(&r, "192.168.25.139");
     assert_eq!(plc.model, "6ES7 511-1AK00-0AB0");

@@ -9,7 +9,6 @@ use otwatch_proto::v1::{
     delta::Change, Asset, Connection, DeltaBatch, EnrollRequest, EnrollResponse, HeartbeatRequest,
     HeartbeatResponse, RenewRequest, SyncAck,
 };
-use otwatch_sensor::uplink::convert;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DnType, IsCa, Issuer,
     KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
@@ -186,9 +185,7 @@ impl SensorLink for Svc {
                                 st.assets.remove(&id);
                             }
                             Some(Change::Connection(c)) => {
-                                let k =
-                                    format!("{}|{}|{}|{}", c.client, c.server, c.transport, c.port);
-                                st.conns.insert(k, c);
+                                st.conns.insert(c.key(), c);
                             }
                             Some(Change::Status(_)) => st.statuses += 1,
                             _ => {}
@@ -397,14 +394,8 @@ fn analyzed(pcap: &Path) -> (BTreeMap<String, Asset>, BTreeMap<String, Connectio
     ok(&o);
     let r: otwatch_common::model::InventoryReport = serde_json::from_slice(&o.stdout).unwrap();
     (
-        r.assets
-            .iter()
-            .map(|a| (a.id.clone(), convert::asset(a)))
-            .collect(),
-        r.connections
-            .iter()
-            .map(|c| (convert::connection_key(c), convert::connection(c)))
-            .collect(),
+        r.assets.into_iter().map(|a| (a.id.clone(), a)).collect(),
+        r.connections.into_iter().map(|c| (c.key(), c)).collect(),
     )
 }
 

@@ -226,26 +226,16 @@ pub fn sensor_json(s: &Sensor) -> Value {
     })
 }
 
-pub fn asset_json(a: &Asset) -> Value {
-    let mut m = json!({
-        "id": a.id, "macs": a.macs, "ips": a.ips, "vendor": a.vendor, "hostname": a.hostname,
-        "model": a.model, "firmware": a.firmware, "os": a.os, "serial": a.serial,
-        "device_type": a.device_type,
-        "protocols": a.protocols.iter().map(|p| json!({"name": p.name, "role": p.role, "port": p.port})).collect::<Vec<_>>(),
-        "packets": a.packets, "bytes": a.bytes, "first_seen": a.first_seen, "last_seen": a.last_seen,
-        "names": a.names,
-        "evidence": a.evidence.iter().map(|e| json!({"field": e.field, "value": e.value, "source": e.source, "first_seen": e.first_seen})).collect::<Vec<_>>(),
-    });
-    if let (Some(l), Some(o)) = (a.purdue_level, m.as_object_mut()) {
-        o.insert("purdue_level".into(), json!(l));
-    }
-    m
+/// An asset, connection or alert as JSON: the report model serialised, as the sensor's report
+/// shows it (unset optional fields left out).
+pub fn report_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 pub fn fleet_asset_json(f: &FleetAsset) -> Value {
     json!({
         "id": f.id, "site": f.site,
-        "asset": f.asset.as_ref().map(asset_json),
+        "asset": f.asset.as_ref().map(report_json),
         "seen_by": f.seen_by.iter().map(|p| json!({
             "sensor_id": p.sensor_id, "sensor_asset_id": p.sensor_asset_id,
             "first_seen": p.first_seen, "last_seen": p.last_seen})).collect::<Vec<_>>(),
@@ -264,25 +254,8 @@ pub(super) fn asset_row(f: &FleetAsset) -> Value {
     })
 }
 
-pub fn connection_json(c: &Connection) -> Value {
-    json!({
-        "client": c.client, "server": c.server, "transport": c.transport, "port": c.port,
-        "protocol": c.protocol, "packets": c.packets, "bytes": c.bytes,
-        "function_codes": c.function_codes, "operations": c.operations,
-        "cleartext_logins": c.cleartext_logins.iter().map(|l| json!({"user": l.user, "protocol": l.protocol, "first_seen": l.first_seen})).collect::<Vec<_>>(),
-        "first_seen": c.first_seen, "last_seen": c.last_seen, "flows": c.flows,
-        "accessed": c.accessed.iter().map(|a| {
-            let mut v = json!({"area": a.area, "op": a.op, "ranges": a.ranges, "dropped": a.dropped});
-            if let (Some(u), Some(o)) = (a.unit, v.as_object_mut()) {
-                o.insert("unit".into(), json!(u));
-            }
-            v
-        }).collect::<Vec<_>>(),
-    })
-}
-
 pub fn fleet_conn_json(f: &FleetConnection) -> Value {
-    json!({"site": f.site, "connection": f.connection.as_ref().map(connection_json), "sensors": f.sensors})
+    json!({"site": f.site, "connection": f.connection.as_ref().map(report_json), "sensors": f.sensors})
 }
 
 pub(super) fn conn_row(f: &FleetConnection) -> Value {
@@ -291,24 +264,10 @@ pub(super) fn conn_row(f: &FleetConnection) -> Value {
            "port": c.port, "protocol": c.protocol, "packets": c.packets, "sensors": f.sensors})
 }
 
-pub fn alert_json(a: &Alert) -> Value {
-    let evidence: Vec<Value> = a
-        .evidence
-        .iter()
-        .map(|e| json!({"field": e.field, "value": e.value}))
-        .collect();
-    json!({
-        "id": a.id, "kind": a.kind, "severity": a.severity, "title": a.title,
-        "description": a.description, "mitre": a.mitre, "src": a.src, "dst": a.dst,
-        "asset": a.asset, "protocol": a.protocol, "first_seen": a.first_seen,
-        "last_seen": a.last_seen, "count": a.count, "evidence": evidence,
-    })
-}
-
 pub fn fleet_alert_json(f: &FleetAlert) -> Value {
     json!({
         "id": f.id, "site": f.site, "sensor_id": f.sensor_id,
-        "alert": f.alert.as_ref().map(alert_json), "state": f.state,
+        "alert": f.alert.as_ref().map(report_json), "state": f.state,
         "updated_at": f.updated_at, "updated_by": f.updated_by,
     })
 }

@@ -1,10 +1,7 @@
 //! Applying a sensor's batch inside the store's transaction: the sequence check, then each
 //! delta in order.
 
-use super::{
-    connection_key, data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord,
-    StoreError,
-};
+use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Delta, FleetAlert};
 use prost::Message;
 use sled::transaction::TransactionalTree;
@@ -165,7 +162,8 @@ fn apply_one(
             changes.push(("asset", format!("{sid}/{id}")));
         }
         Some(DeltaChange::Connection(c)) => {
-            let k = connection_key(c);
+            // As the sensor keys it.
+            let k = c.key();
             let key = data_key(&sid, &k);
             if !room(
                 t.conns,

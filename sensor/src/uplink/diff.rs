@@ -8,7 +8,6 @@
 //! transaction, so a crash between two commits only means the next diff finds the same
 //! changes again.
 
-use super::convert;
 use super::outbox::{EnqueueOutcome, Entry, Outbox, SentHash};
 use otwatch_common::model::InventoryReport;
 use otwatch_proto::v1::{delta::Change, SensorStatus};
@@ -46,7 +45,7 @@ pub fn changes(
         });
     }
     for a in &report.assets {
-        let p = convert::asset(a);
+        let p = a.clone();
         let key = format!("a:{}", a.id);
         let h = content_hash(&p);
         if sent
@@ -62,8 +61,8 @@ pub fn changes(
         }
     }
     for c in &report.connections {
-        let p = convert::connection(c);
-        let key = format!("c:{}", convert::connection_key(c));
+        let p = c.clone();
+        let key = format!("c:{}", c.key());
         let h = content_hash(&p);
         if sent
             .get(&key)
@@ -80,7 +79,7 @@ pub fn changes(
     for a in &report.alerts {
         // An alert is an upsert by id: its count and last occurrence grow. A new alert is
         // always queued (never deferred by a full outbox); updates coalesce like assets.
-        let p = convert::alert(a);
+        let p = a.clone();
         let key = format!("l:{}", a.id);
         let h = content_hash(&p);
         match sent.get(&key) {
@@ -110,7 +109,7 @@ pub fn status(outbox: &Outbox, report: &InventoryReport, capture_mode: &str) -> 
         version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: super::hostname(),
         capture_mode: capture_mode.to_string(),
-        capture: Some(convert::capture_stats(&report.stats)),
+        capture: report.stats.clone(),
         backlog: outbox.backlog(),
         outbox_dropped: outbox.deferred_total(),
     }

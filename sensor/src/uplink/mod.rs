@@ -9,10 +9,8 @@
 //! - [`diff`]: at each commit of `run`, what changed since the last one becomes deltas.
 //! - [`client`]: the thread that streams the outbox to the manager, resends after reconnects,
 //!   heartbeats and renews the certificate.
-//! - [`convert`]: report types to their generated proto twins.
 
 pub mod client;
-pub mod convert;
 pub mod diff;
 pub mod enroll;
 pub mod outbox;

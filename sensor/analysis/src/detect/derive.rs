@@ -301,6 +301,6 @@ pub fn finish(book: &mut AlertBook, report: &mut InventoryReport, cfg: &DetectCo
     derive(book, report, cfg);
     report.alerts = render(book, report);
     for (k, v) in book.limits() {
-        report.stats.limits.insert(k, v);
+        report.stats_mut().limits.insert(k, v);
     }
 }

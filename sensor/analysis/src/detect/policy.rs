@@ -221,8 +221,8 @@ impl Policy {
     pub fn learn(report: &InventoryReport, site: &str) -> Policy {
         let mut p = Policy {
             site: site.to_string(),
-            learned_from: report.stats.first_packet.clone(),
-            learned_until: report.stats.last_packet.clone(),
+            learned_from: report.stats().first_packet.clone(),
+            learned_until: report.stats().last_packet.clone(),
             ..Policy::default()
         };
         let mut ot_ips: FxHashSet<IpAddr> = FxHashSet::default();

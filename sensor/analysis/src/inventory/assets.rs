@@ -256,7 +256,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     }
     let mut r = InventoryReport {
         schema: INVENTORY_SCHEMA.to_string(),
-        stats,
+        stats: Some(stats),
         assets,
         connections,
         alerts: Vec::new(),

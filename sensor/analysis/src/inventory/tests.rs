@@ -238,7 +238,7 @@ fn accessed_ranges_are_merged_per_unit_area_and_operation() {
         json,
         r#"[{"unit":1,"area":"coils","op":"read","ranges":"0-15","dropped":0},{"unit":1,"area":"holding_registers","op":"write","ranges":"0-9,100","dropped":0}]"#
     );
-    assert!(!r.stats.limits.contains_key("access_ranges_dropped"));
+    assert!(!r.stats().limits.contains_key("access_ranges_dropped"));
     // A later run folded in continues the same sets.
     let mut later = inv.clone();
     later.merge(inv.clone());
@@ -352,7 +352,7 @@ fn caps_evict_flood_debris_first_and_never_the_controllers() {
         assert!(inv.hosts.contains_key(&k.client) && inv.hosts.contains_key(&k.server));
     }
     let report = report(&inv, Default::default());
-    assert!(report.stats.limits["hosts_evicted"] > 4000);
+    assert!(report.stats().limits["hosts_evicted"] > 4000);
 }
 
 #[test]
