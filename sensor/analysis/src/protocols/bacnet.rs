@@ -40,6 +40,7 @@ pub mod wire;
 
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Role, Subject};
 use services::carries_password;
@@ -73,8 +74,6 @@ pub const PORTS: [u16; 16] = {
 };
 
 const PROTOCOL: &str = "bacnet";
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 /// Facts remembered per flow so repeated polls do not repeat observations.
 const REMEMBERED: usize = 16;
 
@@ -173,7 +172,7 @@ fn new_dissector() -> Box<dyn Dissector> {
 /// Per-flow BACnet state.
 #[derive(Debug, Default)]
 pub struct BacnetDissector {
-    violations: u8,
+    violations: Violations,
     login_reported: bool,
     /// The datagram being parsed went to a broadcast or multicast MAC.
     to_group: bool,
@@ -209,13 +208,7 @@ impl Dissector for BacnetDissector {
 
 impl BacnetDissector {
     fn violation(&mut self, e: BacnetError, out: &mut Vec<Observation>) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason: e.to_string(),
-            });
-        }
+        self.violations.record(PROTOCOL, e, out);
     }
 
     fn datagram(

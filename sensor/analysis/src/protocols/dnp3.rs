@@ -39,6 +39,7 @@ use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
@@ -75,8 +76,6 @@ const MAX_USER_DATA: usize = 250;
 /// devices to configure it, 2048 is opendnp3's default). A longer fragment is still reported
 /// from its first segment, only its objects past the cap are not walked.
 pub const MAX_FRAGMENT: usize = 2048;
-/// Violations reported per flow.
-const MAX_VIOLATIONS: u8 = 8;
 /// Link addresses reported per side; a TCP gateway may front several outstations.
 const MAX_ADDRESSES: usize = 4;
 /// Distinct device attribute values reported per flow.
@@ -229,7 +228,7 @@ struct Side {
 pub struct Dnp3 {
     /// Indexed by [`side`]: `[to server, to client]`.
     sides: [Side; 2],
-    violations: u8,
+    violations: Violations,
     /// Fingerprints of device attribute facts already reported.
     attributes: [u64; MAX_ATTRIBUTES],
     attributes_len: usize,
@@ -299,13 +298,7 @@ impl Dissector for Dnp3 {
 
 impl Dnp3 {
     fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason,
-            });
-        }
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports junk once per loss of sync (and never right after a gap).

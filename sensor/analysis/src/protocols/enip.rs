@@ -29,6 +29,7 @@ use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
 use super::spec::ProtocolSpec;
 use super::text::{fingerprint, Cursor};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Observation, Operation};
 
@@ -66,8 +67,6 @@ const PROTOCOL: &str = "enip";
 pub const HEADER_LEN: usize = 24;
 /// Most command data one encapsulated message carries (Vol. 2 §2-3.1: 65 511 bytes).
 pub const MAX_DATA: usize = 65_511;
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 /// CPF items looked at per message; real messages carry two to four.
 const MAX_ITEMS: usize = 16;
 /// Embedded requests of one Multiple Service Packet tracked for identity replies.
@@ -491,7 +490,7 @@ fn emit(
 pub struct Session {
     /// Per direction: looking for the next header after a gap or garbage.
     resync: [bool; 2],
-    violations: u8,
+    violations: Violations,
     pending: Pending,
     seen: Seen,
     /// Fingerprints of the identities reported ([ListIdentity, CIP Identity]).
@@ -589,10 +588,7 @@ fn resync_point(data: &[u8]) -> Option<usize> {
 
 impl Session {
     fn violation(&mut self, out: &mut Vec<Observation>, e: EnipError) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(super::violation(PROTOCOL, e.to_string()));
-        }
+        self.violations.record(PROTOCOL, e, out);
     }
 
     /// One whole encapsulated message.

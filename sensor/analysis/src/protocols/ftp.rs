@@ -12,7 +12,8 @@
 
 use super::spec::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::collections::VecDeque;
 
@@ -142,6 +143,7 @@ pub struct Ftp {
     auth_pending: bool,
     /// TLS was negotiated: the rest of the connection is ciphertext.
     encrypted: bool,
+    violations: Violations,
 }
 
 enum Flow {
@@ -234,7 +236,7 @@ impl Ftp {
         let side = self.side_mut(dir);
         if !side.violated {
             side.violated = true;
-            out.push(violation(PROTOCOL, reason));
+            self.violations.record(PROTOCOL, reason, out);
         }
     }
 

@@ -29,6 +29,7 @@
 mod ops;
 
 use super::spec::ProtocolSpec;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
@@ -52,8 +53,6 @@ const MAX_LENGTH: u8 = 253;
 const ASDU_HEADER: usize = 6;
 /// Information object address octets in 104 (clause 6).
 const IOA_LEN: usize = 3;
-/// Violations reported per flow.
-const MAX_VIOLATIONS: u8 = 8;
 /// Common addresses reported per flow.
 const MAX_ADDRESSES: usize = 8;
 /// Function code offset for U-format frames.
@@ -316,7 +315,7 @@ pub struct Iec104 {
     /// Per direction (`[to server, to client]`): junk was reported or a gap left the stream
     /// mid-APDU; skip quietly to the next plausible APDU.
     lost_sync: [bool; 2],
-    violations: u8,
+    violations: Violations,
     /// Common addresses already reported, with the side they were reported for.
     addresses: [Option<(Subject, u16)>; MAX_ADDRESSES],
 }
@@ -367,13 +366,7 @@ impl Dissector for Iec104 {
 
 impl Iec104 {
     fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason,
-            });
-        }
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports a framing error once per loss of sync (never right after a gap).

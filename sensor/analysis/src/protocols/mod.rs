@@ -42,6 +42,7 @@ pub mod telnet;
 pub(crate) mod testing;
 pub mod text;
 pub mod tls;
+pub mod violations;
 pub mod vnc;
 
 use otwatch_common::observation::{Observation, Subject};

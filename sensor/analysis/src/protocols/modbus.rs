@@ -36,7 +36,8 @@ use pdu::{check_response, device_id, operations, parse_request, FunctionCode, Re
 
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 use std::collections::VecDeque;
 
@@ -61,8 +62,6 @@ pub const MAX_LENGTH: u16 = 254;
 pub const MAX_UMAS_LENGTH: u16 = 2048;
 /// Requests remembered per flow while waiting for their responses.
 const MAX_PENDING: usize = 32;
-/// Violations reported per flow; a broken peer should not flood the inventory.
-const MAX_VIOLATIONS: u8 = 4;
 
 /// The MBAP header (TCP §3.1.3), 7 bytes before the PDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,7 +237,7 @@ pub struct Modbus {
     model_parts: [(u64, Option<String>); 3],
     /// Fingerprint of the value last reported per slot (0 = none).
     reported: [u64; SLOTS],
-    violations: u8,
+    violations: Violations,
     /// The flow end that is the Modbus server (the one on port 502).
     server: Subject,
 }
@@ -250,7 +249,7 @@ impl Default for Modbus {
             pending: VecDeque::new(),
             model_parts: Default::default(),
             reported: [0; SLOTS],
-            violations: 0,
+            violations: Violations::default(),
             server: Subject::Server,
         }
     }
@@ -317,10 +316,7 @@ impl Dissector for Modbus {
 impl Modbus {
     /// Reports a violation, up to the per-flow cap (the reason is only formatted then).
     fn violation(&mut self, out: &mut Vec<Observation>, reason: impl std::fmt::Display) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(violation(PROTOCOL, reason.to_string()));
-        }
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     fn request(&mut self, h: Mbap, pdu: &[u8], out: &mut Vec<Observation>) {

@@ -40,6 +40,7 @@ mod wire;
 use self::wire::{Error, FixedHeader, PacketType};
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, Cursor, MAX_TEXT_CHARS};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
@@ -57,8 +58,6 @@ const PROTOCOL: &str = "mqtt";
 pub const PACKET_PREFIX_CAP: usize = 64 << 10;
 /// Distinct topics (published, will, subscribed) reported per flow.
 pub const MAX_TOPICS: usize = 8;
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 /// Longest SUBSCRIBE/CONNACK the probe waits for before deciding.
 const PROBE_PACKET: usize = 4096;
 /// Topic where brokers (mosquitto and others) publish their name and version.
@@ -236,7 +235,7 @@ pub struct Mqtt {
     login_attempt: Option<String>,
     topics: [u64; MAX_TOPICS],
     topics_len: usize,
-    violations: u8,
+    violations: Violations,
 }
 
 impl Default for Mqtt {
@@ -253,7 +252,7 @@ impl Default for Mqtt {
             login_attempt: None,
             topics: [0; MAX_TOPICS],
             topics_len: 0,
-            violations: 0,
+            violations: Violations::default(),
         }
     }
 }
@@ -342,13 +341,7 @@ impl Mqtt {
     }
 
     fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason: reason.to_owned(),
-            });
-        }
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports a packet that could not be read: a malformation, or fields running past the

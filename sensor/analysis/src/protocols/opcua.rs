@@ -64,6 +64,7 @@ use self::framing::{
 use self::services::UserIdentity;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint, Cursor};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
@@ -87,8 +88,6 @@ const POLICY_NONE: &[u8] = b"http://opcfoundation.org/UA/SecurityPolicy#None";
 pub const OPAQUE_REQUESTS: u8 = 3;
 /// Distinct security policies reported per flow.
 const MAX_POLICIES: usize = 4;
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 
 fn new() -> Box<dyn Dissector> {
     Box::new(OpcUa::default())
@@ -150,7 +149,7 @@ pub struct OpcUa {
     client_app_reported: bool,
     server_app_reported: bool,
     last_login: Option<u64>,
-    violations: u8,
+    violations: Violations,
     /// Browse names of the nodes this flow showed, to name the methods it calls.
     names: methods::Names,
 }
@@ -172,7 +171,7 @@ impl Default for OpcUa {
             client_app_reported: false,
             server_app_reported: false,
             last_login: None,
-            violations: 0,
+            violations: Violations::default(),
             names: methods::Names::default(),
         }
     }
@@ -258,13 +257,7 @@ impl OpcUa {
     }
 
     fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason: reason.to_owned(),
-            });
-        }
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// One chunk (or its first [`CHUNK_PREFIX_CAP`] bytes when `truncated`).

@@ -27,6 +27,7 @@
 //! gives no type. Supervisor and multidevice alone give no type.
 
 use super::text::{clean, clean_text};
+use super::violation;
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -489,14 +490,15 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
         Ok(Some(p)) => p,
         Ok(None) => return,
         Err(e) => {
-            out.push(violation(e.to_string()));
+            out.push(violation(PROTOCOL, e.to_string()));
             return;
         }
     };
     if !src.is_unicast() {
-        out.push(violation(format!(
-            "PROFINET DCP frame from group address {src}"
-        )));
+        out.push(violation(
+            PROTOCOL,
+            format!("PROFINET DCP frame from group address {src}"),
+        ));
         return;
     }
     let subject = Subject::Mac(src);
@@ -544,7 +546,7 @@ fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
         let b = match block {
             Ok(b) => b,
             Err(e) => {
-                out.push(violation(e.to_string()));
+                out.push(violation(PROTOCOL, e.to_string()));
                 break;
             }
         };
@@ -619,14 +621,7 @@ fn describe(src: Mac, pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
         }
     }
     if let Some(e) = err {
-        out.push(violation(e.to_string()));
-    }
-}
-
-fn violation(reason: String) -> Observation {
-    Observation::ProtocolViolation {
-        protocol: PROTOCOL,
-        reason,
+        out.push(violation(PROTOCOL, e.to_string()));
     }
 }
 

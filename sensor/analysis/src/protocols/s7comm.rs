@@ -49,6 +49,7 @@ mod szl;
 
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use cotp::{cotp, has_tsaps, next_tpkt, params, tpkt, Tpdu, Tpkt, CALLED_TSAP, CC, CR, DT};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
@@ -92,8 +93,6 @@ const USERDATA_CODE: u32 = 0x7_0000;
 /// A segmented PDU (DT TPDUs without EOT) longer than this is dropped. S7comm negotiates PDUs
 /// of at most 960 bytes in practice (setup communication), so this is generous.
 const MAX_SEGMENTED: usize = 16 * 1024;
-/// Violations reported per flow; one broken stream should not flood the inventory.
-const MAX_VIOLATIONS: u8 = 8;
 /// Identity facts remembered per flow (for "already reported").
 const MAX_FACTS: usize = 32;
 
@@ -307,7 +306,7 @@ pub struct S7 {
     sides: [Side; 2],
     szl: szl::Reassembly,
     facts: Facts,
-    violations: u8,
+    violations: Violations,
     login_reported: bool,
     /// The block download in progress, hashed as its data passes ([`ops::Download`]).
     download: Option<Box<ops::Download>>,
@@ -322,7 +321,7 @@ impl S7 {
             sides: Default::default(),
             szl: szl::Reassembly::default(),
             facts: Facts::default(),
-            violations: 0,
+            violations: Violations::default(),
             login_reported: false,
             download: None,
             upload_block: None,
@@ -337,13 +336,7 @@ impl S7 {
     }
 
     fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: self.protocol,
-                reason: reason.to_string(),
-            });
-        }
+        self.violations.record(self.protocol, reason, out);
     }
 
     fn tpdu(&mut self, dir: Direction, tpdu: &[u8], out: &mut Vec<Observation>) {

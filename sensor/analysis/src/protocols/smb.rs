@@ -23,7 +23,8 @@
 
 use super::spec::ProtocolSpec;
 use super::text::{utf16le_text, wire_text};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -194,7 +195,7 @@ struct Side {
     /// After a gap: looking for the next session message header.
     resync: bool,
     dead: bool,
-    violated: bool,
+    violations: Violations,
     /// Which (source) facts this side already reported.
     reported: u8,
 }
@@ -202,9 +203,8 @@ struct Side {
 impl Side {
     /// One violation per side is enough to flag the flow.
     fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if !self.violated {
-            self.violated = true;
-            out.push(violation(PROTOCOL, reason));
+        if !self.violations.any() {
+            self.violations.record(PROTOCOL, reason, out);
         }
     }
 }

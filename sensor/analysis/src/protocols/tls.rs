@@ -20,6 +20,7 @@
 
 use super::ber::{self, Oid, Reader, Tag};
 use super::spec::ProtocolSpec;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
@@ -40,7 +41,6 @@ pub const MAX_RECORD: usize = 16384 + 2048;
 /// direction (certificate chains over 64 KiB are rare and the first certificate is all we
 /// would read).
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
-const MAX_VIOLATIONS: u8 = 4;
 
 // ContentType (RFC 8446 §5.1).
 const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -127,7 +127,7 @@ impl Side {
 pub struct TlsDissector {
     client: Side,
     server: Side,
-    violations: u8,
+    violations: Violations,
 }
 
 impl Dissector for TlsDissector {
@@ -201,11 +201,8 @@ impl TlsDissector {
     }
 }
 
-fn violation(count: &mut u8, out: &mut Vec<Observation>, reason: String) {
-    if *count < MAX_VIOLATIONS {
-        *count += 1;
-        out.push(super::violation(PROTOCOL, reason));
-    }
+fn violation(budget: &mut Violations, out: &mut Vec<Observation>, reason: impl std::fmt::Display) {
+    budget.record(PROTOCOL, reason, out);
 }
 
 /// Where a handshake message's observations go.
@@ -213,7 +210,7 @@ struct Ctx<'o> {
     sender: Subject,
     peer: Subject,
     out: &'o mut Vec<Observation>,
-    violations: &'o mut u8,
+    violations: &'o mut Violations,
 }
 
 /// Feeds one handshake record's fragment: whole messages are handled in place, a trailing

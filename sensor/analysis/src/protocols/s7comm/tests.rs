@@ -820,7 +820,7 @@ fn malformations_are_violations_and_parsing_resumes() {
     assert_eq!(violations(&run(&[(C, "0300000402f000")])), 1);
     // A flood is capped.
     let junk: Vec<_> = (0..50).map(|_| (C, "0300000709f000")).collect();
-    assert_eq!(violations(&run(&junk)), usize::from(MAX_VIOLATIONS));
+    assert_eq!(violations(&run(&junk)), usize::from(super::Violations::CAP));
 }
 
 #[test]
