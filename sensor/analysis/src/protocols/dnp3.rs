@@ -37,6 +37,7 @@ pub mod ops;
 
 use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -252,12 +253,40 @@ fn sender(dir: Direction) -> Subject {
     }
 }
 
-/// What one step over the stream did.
-enum Step {
-    /// This many octets were used (a frame, or junk skipped).
-    Consumed(usize),
-    /// A frame is incomplete.
-    NeedMore,
+/// Frames the link frame at the start of `data` (clause 9): a start 0x0564, a header whose
+/// CRC checks and a length of at least 5. Junk before a start is passed over.
+fn frame(data: &[u8]) -> Framing<&'static str> {
+    if !data.starts_with(&START) {
+        if data == [START[0]] {
+            return Framing::Incomplete {
+                needed: START.len(),
+            };
+        }
+        // Skip to the next possible start (a lone 0x05 at the end may begin one).
+        let skip = data
+            .windows(2)
+            .position(|w| w == START)
+            .unwrap_or(data.len() - usize::from(data.ends_with(&[START[0]])));
+        return Framing::broken(skip.max(1), "no link start 0x0564");
+    }
+    let Some(head) = data.get(..HEADER_LEN) else {
+        return Framing::Incomplete { needed: HEADER_LEN };
+    };
+    let Some(header) = LinkHeader::parse(head) else {
+        // Clause 9: a frame with a bad header CRC is discarded; look for the next start.
+        return Framing::broken(START.len(), "crc");
+    };
+    if header.length < MIN_LENGTH {
+        return Framing::broken(HEADER_LEN, "link length below 5");
+    }
+    match data.len() >= header.frame_len() {
+        true => Framing::Complete {
+            len: header.frame_len(),
+        },
+        false => Framing::Incomplete {
+            needed: header.frame_len(),
+        },
+    }
 }
 
 impl Dissector for Dnp3 {
@@ -270,9 +299,18 @@ impl Dissector for Dnp3 {
     ) -> usize {
         let mut pos = 0;
         while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match self.step(dir, rest, out) {
-                Step::Consumed(n) => pos += n.max(1),
-                Step::NeedMore => break,
+            match frame(rest) {
+                Framing::Complete { len } => {
+                    self.link_frame(dir, rest.get(..len).unwrap_or_default(), out);
+                    pos += len;
+                }
+                Framing::Incomplete { .. } => break,
+                Framing::Resync { skip, error } => {
+                    if let Some(reason) = error {
+                        self.junk(dir, out, reason);
+                    }
+                    pos += skip;
+                }
             }
         }
         if ctx.transport == Transport::Udp {
@@ -311,34 +349,10 @@ impl Dnp3 {
         self.violation(out, reason.to_string());
     }
 
-    /// Parses the frame at the start of `data`, or skips what cannot start one.
-    fn step(&mut self, dir: Direction, data: &[u8], out: &mut Vec<Observation>) -> Step {
-        if !data.starts_with(&START) {
-            if data == [START[0]] {
-                return Step::NeedMore;
-            }
-            // Skip to the next possible start (a lone 0x05 at the end may begin one).
-            let skip = data
-                .windows(2)
-                .position(|w| w == START)
-                .unwrap_or(data.len() - usize::from(data.ends_with(&[START[0]])));
-            self.junk(dir, out, "no link start 0x0564");
-            return Step::Consumed(skip);
-        }
-        let Some(head) = data.get(..HEADER_LEN) else {
-            return Step::NeedMore;
-        };
-        let Some(header) = LinkHeader::parse(head) else {
-            // Clause 9: a frame with a bad header CRC is discarded; look for the next start.
-            self.junk(dir, out, "crc");
-            return Step::Consumed(START.len());
-        };
-        if header.length < MIN_LENGTH {
-            self.junk(dir, out, "link length below 5");
-            return Step::Consumed(HEADER_LEN);
-        }
-        let Some(frame) = data.get(..header.frame_len()) else {
-            return Step::NeedMore;
+    /// One whole link frame (its header checked by [`frame`]).
+    fn link_frame(&mut self, dir: Direction, frame: &[u8], out: &mut Vec<Observation>) {
+        let Some(header) = frame.get(..HEADER_LEN).and_then(LinkHeader::parse) else {
+            return;
         };
         self.sides[side(dir)].lost_sync = false;
         // Strip the block CRCs (clause 9), verifying each.
@@ -350,7 +364,7 @@ impl Dnp3 {
             if !crc_ok(payload, check) {
                 self.violation(out, "crc".into());
                 self.sides[side(dir)].fragment.next_seq = None;
-                return Step::Consumed(frame.len());
+                return;
             }
             if let Some(dst) = user.get_mut(n..n + payload.len()) {
                 dst.copy_from_slice(payload);
@@ -363,7 +377,6 @@ impl Dnp3 {
                 self.transport(dir, &header, segment, out);
             }
         }
-        Step::Consumed(frame.len())
     }
 
     /// Reports the sender's source address and the receiver's destination address.

@@ -27,6 +27,7 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{fingerprint, Cursor};
 use super::violations::Violations;
@@ -529,36 +530,33 @@ impl Dissector for Session {
             if rest.is_empty() {
                 return used;
             }
-            if self.resync.get(d).copied().unwrap_or(false) {
-                match resync_point(rest) {
-                    Some(at) => {
-                        used += at;
+            let resync = self.resync.get(d).copied().unwrap_or(false);
+            match if resync { boundary(rest) } else { frame(rest) } {
+                Framing::Incomplete { .. } => return used,
+                Framing::Resync { skip, error } => {
+                    if let Some(e) = error {
+                        self.violation(out, e);
                         if let Some(r) = self.resync.get_mut(d) {
-                            *r = false;
+                            *r = true;
                         }
-                        continue;
                     }
-                    // Keep the tail: a header may straddle the next delivery.
-                    None => return used + rest.len().saturating_sub(HEADER_LEN - 1),
+                    used += skip;
+                }
+                // A trustworthy boundary: frame from here.
+                Framing::Complete { .. } if resync => {
+                    if let Some(r) = self.resync.get_mut(d) {
+                        *r = false;
+                    }
+                }
+                Framing::Complete { len } => {
+                    let (Some(h), Some(body)) = (Header::parse(rest), rest.get(HEADER_LEN..len))
+                    else {
+                        return used;
+                    };
+                    self.message(dir, &h, body, out);
+                    used += len;
                 }
             }
-            let Some(h) = Header::parse(rest) else {
-                return used;
-            };
-            if !h.plausible() {
-                self.violation(out, EnipError::BadHeader(h.command.0, h.length));
-                if let Some(r) = self.resync.get_mut(d) {
-                    *r = true;
-                }
-                used += 1;
-                continue;
-            }
-            let total = HEADER_LEN + usize::from(h.length);
-            let Some(body) = rest.get(HEADER_LEN..total) else {
-                return used;
-            };
-            self.message(dir, &h, body, out);
-            used += total;
         }
     }
 
@@ -573,17 +571,40 @@ impl Dissector for Session {
     }
 }
 
-/// Offset of the next plausible encapsulation header: a current command, zero options, a
-/// length within bounds and a status that fits the defined codes.
-fn resync_point(data: &[u8]) -> Option<usize> {
-    (0..data.len().saturating_sub(HEADER_LEN - 1)).find(|&i| {
+/// Frames the encapsulated message at the start of a stream by its header (Vol. 2 §2-3).
+fn frame(data: &[u8]) -> Framing<EnipError> {
+    let Some(h) = Header::parse(data) else {
+        return Framing::Incomplete { needed: HEADER_LEN };
+    };
+    if !h.plausible() {
+        return Framing::broken(1, EnipError::BadHeader(h.command.0, h.length));
+    }
+    let len = HEADER_LEN + usize::from(h.length);
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
+    }
+}
+
+/// The resync scan: the next plausible encapsulation header, a current command, zero
+/// options, a length within bounds and a status that fits the defined codes. With none, keeps
+/// the tail: a header may straddle the next delivery.
+fn boundary(data: &[u8]) -> Framing<EnipError> {
+    let found = (0..data.len().saturating_sub(HEADER_LEN - 1)).find(|&i| {
         data.get(i..).and_then(Header::parse).is_some_and(|h| {
             h.command.is_current()
                 && h.options == 0
                 && h.status <= 0xFF
                 && usize::from(h.length) <= MAX_DATA
         })
-    })
+    });
+    match found {
+        Some(0) => frame(data),
+        Some(skip) => Framing::skip(skip),
+        None if data.len() >= HEADER_LEN => Framing::skip(data.len() - (HEADER_LEN - 1)),
+        None => Framing::Incomplete { needed: HEADER_LEN },
+    }
 }
 
 impl Session {

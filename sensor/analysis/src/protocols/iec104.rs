@@ -28,6 +28,7 @@
 
 mod ops;
 
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
@@ -341,6 +342,44 @@ fn receiver(dir: Direction) -> Subject {
     }
 }
 
+/// Why an APDU is malformed (104 clause 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApduError {
+    #[error("no APDU start 0x68")]
+    NoStart,
+    #[error("APDU length {0} outside 4..=253")]
+    Length(u8),
+    #[error("U-format control {0:#04x}")]
+    UControl(u8),
+    #[error("U-format APDU with {0} data octets")]
+    UData(usize),
+    #[error("S-format APDU with {0} data octets")]
+    SData(usize),
+    #[error(transparent)]
+    Asdu(#[from] AsduError),
+}
+
+/// Frames the APDU at the start of `data` by its start and length octets (104 clause 5).
+fn frame(data: &[u8]) -> Framing<ApduError> {
+    if data.first() != Some(&START) {
+        let skip = data.iter().position(|&b| b == START).unwrap_or(data.len());
+        return Framing::broken(skip.max(1), ApduError::NoStart);
+    }
+    let Some(&length) = data.get(1) else {
+        return Framing::Incomplete { needed: 2 };
+    };
+    if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
+        return Framing::broken(1, ApduError::Length(length));
+    }
+    let len = 2 + usize::from(length);
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
+    }
+}
+
 impl Dissector for Iec104 {
     fn parse(
         &mut self,
@@ -351,9 +390,17 @@ impl Dissector for Iec104 {
     ) -> usize {
         let mut pos = 0;
         while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match self.step(dir, rest, out) {
-                Some(n) => pos += n.max(1),
-                None => break,
+            match frame(rest) {
+                Framing::Complete { len } => {
+                    pos += self.apdu(dir, rest.get(..len).unwrap_or_default(), out);
+                }
+                Framing::Incomplete { .. } => break,
+                Framing::Resync { skip, error } => {
+                    if let Some(e) = error {
+                        self.junk(dir, out, e);
+                    }
+                    pos += skip;
+                }
             }
         }
         pos
@@ -365,33 +412,25 @@ impl Dissector for Iec104 {
 }
 
 impl Iec104 {
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: ApduError) {
         self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports a framing error once per loss of sync (never right after a gap).
-    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: String) {
+    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: ApduError) {
         if !std::mem::replace(&mut self.lost_sync[side(dir)], true) {
             self.violation(out, reason);
         }
     }
 
-    /// Parses the APDU at the start of `data` and returns the octets used, or `None` when it
-    /// is incomplete.
-    fn step(&mut self, dir: Direction, data: &[u8], out: &mut Vec<Observation>) -> Option<usize> {
-        if data.first() != Some(&START) {
-            let skip = data.iter().position(|&b| b == START).unwrap_or(data.len());
-            self.junk(dir, out, "no APDU start 0x68".into());
-            return Some(skip);
-        }
-        let length = *data.get(1)?;
-        if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
-            self.junk(dir, out, format!("APDU length {length} outside 4..=253"));
-            return Some(1);
-        }
-        let total = 2 + usize::from(length);
-        let apdu = data.get(2..total)?;
-        let (&[c0, c1, c2, c3], asdu) = apdu.split_first_chunk::<4>()?;
+    /// One whole APDU (framed by [`frame`]); returns the octets used: all of it, or one when,
+    /// resynchronising, its control octets say it was a 0x68 inside data.
+    fn apdu(&mut self, dir: Direction, apdu: &[u8], out: &mut Vec<Observation>) -> usize {
+        let Some((&[c0, c1, c2, c3], asdu)) =
+            apdu.get(2..).and_then(<[u8]>::split_first_chunk::<4>)
+        else {
+            return apdu.len();
+        };
         let apci = Apci::parse([c0, c1, c2, c3]);
         if self.lost_sync[side(dir)] {
             // Resynchronising: take this as an APDU only if its control octets make sense,
@@ -402,29 +441,23 @@ impl Iec104 {
                 Apci::I { .. } => asdu.len() >= ASDU_HEADER,
             };
             if !plausible {
-                return Some(1);
+                return 1;
             }
             self.lost_sync[side(dir)] = false;
         }
         match apci {
             Apci::U { control } => {
                 if !valid_u(control) {
-                    self.violation(out, format!("U-format control {control:#04x}"));
+                    self.violation(out, ApduError::UControl(control));
                 } else if !asdu.is_empty() {
-                    self.violation(
-                        out,
-                        format!("U-format APDU with {} data octets", asdu.len()),
-                    );
+                    self.violation(out, ApduError::UData(asdu.len()));
                 } else {
                     out.push(Observation::FunctionCode(U_FRAME_CODE | u32::from(control)));
                 }
             }
             Apci::S { .. } => {
                 if !asdu.is_empty() {
-                    self.violation(
-                        out,
-                        format!("S-format APDU with {} data octets", asdu.len()),
-                    );
+                    self.violation(out, ApduError::SData(asdu.len()));
                 }
             }
             Apci::I { .. } => match AsduHeader::parse(asdu) {
@@ -432,10 +465,10 @@ impl Iec104 {
                     self.asdu(dir, &h, asdu, out);
                     command_access(&h, asdu, out);
                 }
-                Err(e) => self.violation(out, e.to_string()),
+                Err(e) => self.violation(out, ApduError::Asdu(e)),
             },
         }
-        Some(total)
+        apdu.len()
     }
 
     fn asdu(&mut self, dir: Direction, h: &AsduHeader, asdu: &[u8], out: &mut Vec<Observation>) {

@@ -34,6 +34,7 @@ pub mod umas;
 
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, Request};
 
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -177,33 +178,52 @@ fn new() -> Box<dyn Dissector> {
     Box::<Modbus>::default()
 }
 
-/// Where to start parsing again after a gap or a broken header.
-enum Resync {
-    /// A header that frames the following bytes starts here.
-    At(usize),
-    /// Nothing yet: drop this many bytes and wait for more.
-    Drop(usize),
+/// Frames the ADU at the start of `data` by its MBAP header.
+fn frame(data: &[u8]) -> Framing<HeaderError> {
+    let (Some(h), Some(&fc)) = (Mbap::parse(data), data.get(field::FUNCTION)) else {
+        return Framing::Incomplete {
+            needed: field::FUNCTION + 1,
+        };
+    };
+    if let Err(e) = h.check(fc) {
+        // Skip a byte so the scan cannot lock onto the same broken header.
+        return Framing::broken(1, e);
+    }
+    match data.len() >= h.adu_len() {
+        true => Framing::Complete { len: h.adu_len() },
+        false => Framing::Incomplete {
+            needed: h.adu_len(),
+        },
+    }
 }
 
-/// Scans for an ADU boundary: a plausible header whose ADU ends the data or is followed by
-/// another plausible header.
-fn resync(data: &[u8]) -> Resync {
+/// The resync scan: an ADU boundary is a plausible header whose ADU ends the data or is
+/// followed by another plausible header.
+fn boundary(data: &[u8]) -> Framing<HeaderError> {
     for i in 0..data.len() {
         let rest = data.get(i..).unwrap_or_default();
-        match header_at(rest) {
+        let found = match header_at(rest) {
             Probe::No => continue,
-            Probe::NeedMore => return Resync::Drop(i),
-            Probe::Yes | Probe::YesFromServer => {}
-        }
-        let end = Mbap::parse(rest).map_or(usize::MAX, |h| h.adu_len());
-        match rest.get(end..) {
-            None => return Resync::Drop(i),
-            Some([]) => return Resync::At(i),
-            Some(next) if header_at(next) != Probe::No => return Resync::At(i),
-            Some(_) => {}
-        }
+            Probe::NeedMore => None,
+            Probe::Yes | Probe::YesFromServer => {
+                let end = Mbap::parse(rest).map_or(usize::MAX, |h| h.adu_len());
+                match rest.get(end..) {
+                    None => None,
+                    Some([]) => Some(end),
+                    Some(next) if header_at(next) != Probe::No => Some(end),
+                    Some(_) => continue,
+                }
+            }
+        };
+        return match (i, found) {
+            (0, Some(len)) => Framing::Complete { len },
+            (0, None) => Framing::Incomplete {
+                needed: Mbap::LEN + 1,
+            },
+            (skip, _) => Framing::skip(skip),
+        };
     }
-    Resync::Drop(data.len())
+    Framing::skip(data.len())
 }
 
 /// A request waiting for its response.
@@ -276,35 +296,39 @@ impl Dissector for Modbus {
         let mut pos = 0;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
-            if self.resync[d] {
-                match resync(rest) {
-                    Resync::At(i) => {
-                        pos += i;
-                        self.resync[d] = false;
-                        continue;
+            if rest.is_empty() {
+                return pos;
+            }
+            let framing = if self.resync[d] {
+                boundary(rest)
+            } else {
+                frame(rest)
+            };
+            match framing {
+                Framing::Incomplete { .. } => return pos,
+                Framing::Resync { skip, error } => {
+                    if let Some(e) = error {
+                        self.violation(out, e);
+                        self.resync[d] = true;
                     }
-                    Resync::Drop(i) => return pos + i,
+                    pos += skip;
+                }
+                // A trustworthy boundary: frame from here.
+                Framing::Complete { .. } if self.resync[d] => {
+                    self.resync[d] = false;
+                }
+                Framing::Complete { len } => {
+                    let (Some(h), Some(pdu)) = (Mbap::parse(rest), rest.get(Mbap::LEN..len)) else {
+                        return pos;
+                    };
+                    if (dir == Direction::ToServer) != inverted {
+                        self.request(h, pdu, out);
+                    } else {
+                        self.response(h, pdu, out);
+                    }
+                    pos += len;
                 }
             }
-            let (Some(h), Some(&fc)) = (Mbap::parse(rest), rest.get(field::FUNCTION)) else {
-                return pos;
-            };
-            if let Err(e) = h.check(fc) {
-                self.violation(out, e);
-                // Skip a byte so the scan cannot lock onto the same broken header.
-                pos += 1;
-                self.resync[d] = true;
-                continue;
-            }
-            let Some(pdu) = rest.get(Mbap::LEN..h.adu_len()) else {
-                return pos;
-            };
-            if (dir == Direction::ToServer) != inverted {
-                self.request(h, pdu, out);
-            } else {
-                self.response(h, pdu, out);
-            }
-            pos += h.adu_len();
         }
     }
 

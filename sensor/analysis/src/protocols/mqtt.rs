@@ -38,6 +38,7 @@ mod tests;
 mod wire;
 
 use self::wire::{Error, FixedHeader, PacketType};
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, Cursor, MAX_TEXT_CHARS};
 use super::violations::Violations;
@@ -190,6 +191,38 @@ fn check_connect(body: &[u8]) -> Check {
     }
 }
 
+/// Frames the packet at the start of a stream by its fixed header: complete once its first
+/// [`PACKET_PREFIX_CAP`] bytes are at hand (`len` is that prefix; the rest is passed over
+/// unread). A malformed fixed header makes the rest of the delivery unreadable.
+fn frame(data: &[u8]) -> Framing<&'static str> {
+    match wire::fixed_header(data) {
+        Ok(h) => {
+            let len = h.total().min(PACKET_PREFIX_CAP);
+            if data.len() >= len {
+                Framing::Complete { len }
+            } else {
+                Framing::Incomplete { needed: len }
+            }
+        }
+        Err(Error::Truncated) => Framing::Incomplete {
+            needed: data.len() + 1,
+        },
+        Err(Error::Malformed(reason)) => Framing::broken(data.len(), reason),
+    }
+}
+
+/// The resync scan: wait for a delivery that starts with a well-formed packet; drop one that
+/// does not.
+fn boundary(from_client: bool, data: &[u8]) -> Framing<&'static str> {
+    match check_packet(from_client, data) {
+        Check::Strong | Check::Weak(_) => Framing::Complete { len: 0 },
+        Check::Incomplete if data.len() < PACKET_PREFIX_CAP => Framing::Incomplete {
+            needed: data.len() + 1,
+        },
+        _ => Framing::skip(data.len()),
+    }
+}
+
 /// Accepts a flow whose first bytes hold a strong MQTT packet, possibly after short
 /// well-formed ones (a capture that starts mid-connection on PINGREQ/PUBACK).
 fn probe(dir: Direction, data: &[u8]) -> Probe {
@@ -282,32 +315,34 @@ impl Dissector for Mqtt {
             if rest.is_empty() {
                 return pos;
             }
-            if side.resync {
-                match check_packet(from_client, rest) {
-                    Check::Strong | Check::Weak(_) => side.resync = false,
-                    Check::Incomplete if rest.len() < PACKET_PREFIX_CAP => return pos,
-                    _ => return data.len(),
+            let resync = side.resync;
+            let framing = if resync {
+                boundary(from_client, rest)
+            } else {
+                frame(rest)
+            };
+            match framing {
+                Framing::Incomplete { .. } => return pos,
+                Framing::Resync { skip, error } => {
+                    if let Some(reason) = error {
+                        // The framing cannot be trusted past this point.
+                        self.violation(out, reason);
+                        self.side_mut(dir).resync = true;
+                    }
+                    pos += skip;
+                }
+                // A well-formed packet: frame from here.
+                Framing::Complete { .. } if resync => side.resync = false,
+                Framing::Complete { len } => {
+                    let (Ok(h), Some(packet)) = (wire::fixed_header(rest), rest.get(..len)) else {
+                        return pos;
+                    };
+                    let body = packet.get(h.header_len..).unwrap_or_default();
+                    self.packet(dir, h, body, len == h.total(), out);
+                    pos += len;
+                    self.side_mut(dir).skip = h.total() - len;
                 }
             }
-            let h = match wire::fixed_header(rest) {
-                Ok(h) => h,
-                Err(Error::Truncated) => return pos,
-                Err(Error::Malformed(reason)) => {
-                    // The framing cannot be trusted past this point.
-                    self.violation(out, reason);
-                    self.side_mut(dir).resync = true;
-                    return data.len();
-                }
-            };
-            let total = h.total();
-            let need = total.min(PACKET_PREFIX_CAP);
-            let Some(packet) = rest.get(..need) else {
-                return pos;
-            };
-            let body = packet.get(h.header_len..).unwrap_or_default();
-            self.packet(dir, h, body, need == total, out);
-            pos += need;
-            self.side_mut(dir).skip = total - need;
         }
     }
 

@@ -58,10 +58,10 @@ mod tests;
 
 use self::binary::ApplicationDescription;
 pub use self::framing::MessageType;
-use self::framing::{
-    find_header, probe, read_header, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX,
-};
+pub use self::framing::CHUNK_PREFIX_CAP;
+use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
 use self::services::UserIdentity;
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint, Cursor};
 use super::violations::Violations;
@@ -78,8 +78,6 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 const PROTOCOL: &str = "opcua";
-/// Bytes of one chunk looked at; the rest of a bigger chunk is passed over unread.
-pub const CHUNK_PREFIX_CAP: usize = 64 << 10;
 /// Body bytes of a multi-chunk message kept for decoding.
 pub const BODY_CAP: usize = 32 << 10;
 const POLICY_NONE: &[u8] = b"http://opcfoundation.org/UA/SecurityPolicy#None";
@@ -199,34 +197,32 @@ impl Dissector for OpcUa {
                 }
                 continue;
             }
-            if side.resync {
-                match find_header(rest, channel) {
-                    Ok(off) => {
-                        side.resync = false;
-                        pos += off;
-                        continue;
+            let resync = side.resync;
+            match if resync {
+                boundary(rest, channel)
+            } else {
+                frame(rest)
+            } {
+                Framing::Incomplete { .. } => return pos,
+                Framing::Resync { skip, error } => {
+                    if let Some(reason) = error {
+                        self.violation(out, reason);
+                        self.side_mut(dir).resync = true;
                     }
-                    Err(keep) => return pos + rest.len() - keep,
+                    pos += skip;
+                }
+                // A trustworthy boundary: frame from here.
+                Framing::Complete { .. } if resync => side.resync = false,
+                Framing::Complete { len } => {
+                    let (Some(header), Some(chunk)) = (Header::parse(rest), rest.get(..len)) else {
+                        return pos;
+                    };
+                    let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+                    self.message(dir, header, chunk, len < size, out);
+                    pos += len;
+                    self.side_mut(dir).skip = size - len;
                 }
             }
-            let header = match read_header(rest) {
-                None => return pos,
-                Some(Err(reason)) => {
-                    self.violation(out, reason);
-                    self.side_mut(dir).resync = true;
-                    pos += 1;
-                    continue;
-                }
-                Some(Ok(h)) => h,
-            };
-            let size = usize::try_from(header.size).unwrap_or(usize::MAX);
-            let need = size.min(CHUNK_PREFIX_CAP);
-            let Some(chunk) = rest.get(..need) else {
-                return pos;
-            };
-            self.message(dir, header, chunk, need < size, out);
-            pos += need;
-            self.side_mut(dir).skip = size - need;
         }
     }
 

@@ -47,11 +47,12 @@ mod ops;
 mod plus;
 mod szl;
 
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use cotp::{cotp, has_tsaps, next_tpkt, params, tpkt, Tpdu, Tpkt, CALLED_TSAP, CC, CR, DT};
+use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -126,12 +127,12 @@ fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
 fn first_family(data: &[u8]) -> Result<Family, Probe> {
     let mut rest = data;
     loop {
-        let (tpdu, len) = match tpkt(rest) {
-            Tpkt::Whole { tpdu, len } => (tpdu, len),
-            Tpkt::Partial => return Err(partial_verdict(rest)),
-            Tpkt::Bad(_) => return Err(Probe::No),
+        let len = match frame(rest) {
+            Framing::Complete { len } => len,
+            Framing::Incomplete { .. } => return Err(partial_verdict(rest)),
+            Framing::Resync { .. } => return Err(Probe::No),
         };
-        match cotp(tpdu) {
+        match cotp(tpdu(rest.get(..len).unwrap_or_default())) {
             Ok(Tpdu::Connect { params, .. }) if has_tsaps(params) => {}
             // An empty DT without EOT (seen before S7comm-plus PDUs) says nothing yet.
             Ok(Tpdu::Data {
@@ -682,26 +683,20 @@ impl Dissector for S7 {
         let mut pos = 0usize;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
-            if self.side(dir).resync {
-                match next_tpkt(rest) {
-                    Some(skip) => {
-                        pos += skip;
-                        self.side(dir).resync = false;
+            let resync = self.side(dir).resync;
+            match if resync { boundary(rest) } else { frame(rest) } {
+                Framing::Incomplete { .. } => return pos,
+                Framing::Resync { skip, error } => {
+                    if let Some(reason) = error {
+                        self.violation(out, reason);
+                        self.side(dir).resync = true;
                     }
-                    // Keep a possible header start that straddles the end.
-                    None => return pos + rest.len().saturating_sub(5),
+                    pos += skip;
                 }
-                continue;
-            }
-            match tpkt(rest) {
-                Tpkt::Partial => return pos,
-                Tpkt::Bad(reason) => {
-                    self.violation(out, reason);
-                    self.side(dir).resync = true;
-                    pos += 1;
-                }
-                Tpkt::Whole { tpdu, len } => {
-                    self.tpdu(dir, tpdu, out);
+                // A trustworthy boundary: frame from here.
+                Framing::Complete { .. } if resync => self.side(dir).resync = false,
+                Framing::Complete { len } => {
+                    self.tpdu(dir, tpdu(rest.get(..len).unwrap_or_default()), out);
                     pos += len;
                 }
             }

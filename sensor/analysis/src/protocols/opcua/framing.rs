@@ -3,6 +3,7 @@
 //! after a gap rely on.
 
 use super::binary;
+use crate::protocols::framing::Framing;
 use crate::protocols::text::Cursor;
 use crate::protocols::{Direction, Probe};
 
@@ -60,34 +61,64 @@ pub struct Header {
     pub size: u32,
 }
 
-/// Reads and checks a header: `None` with fewer than 8 bytes, `Err(reason)` when broken.
-pub fn read_header(data: &[u8]) -> Option<Result<Header, &'static str>> {
-    let mut c = Cursor::new(data);
-    let kind = MessageType(c.array()?);
-    let chunk = c.u8()?;
-    let size = binary::u32(&mut c)?;
-    let Some(min) = kind.min_size() else {
-        return Some(Err("unknown message type"));
+/// Bytes of one chunk looked at; the rest of a bigger chunk is passed over unread.
+pub const CHUNK_PREFIX_CAP: usize = 64 << 10;
+
+impl Header {
+    /// Reads a header's fields; `None` with fewer than 8 bytes.
+    pub fn parse(data: &[u8]) -> Option<Header> {
+        let mut c = Cursor::new(data);
+        let kind = MessageType(c.array()?);
+        let chunk = c.u8()?;
+        let size = binary::u32(&mut c)?;
+        Some(Header { kind, chunk, size })
+    }
+
+    /// Whether the header can start a message (chunk).
+    pub fn check(&self) -> Result<(), &'static str> {
+        let Some(min) = self.kind.min_size() else {
+            return Err("unknown message type");
+        };
+        // §7.1.2.2: chunk type is 'F' for HEL/ACK/ERR/RHE; §6.7.2.2: F, C or A for secure ones.
+        let chunk_ok =
+            self.chunk == b'F' || (self.kind.is_secure() && matches!(self.chunk, b'C' | b'A'));
+        if !chunk_ok {
+            return Err("invalid chunk type");
+        }
+        if self.size < min {
+            return Err("message size smaller than its header");
+        }
+        Ok(())
+    }
+}
+
+/// Frames the chunk at the start of a stream: complete once its first [`CHUNK_PREFIX_CAP`]
+/// bytes are at hand (`len` is that prefix; the rest of the chunk is passed over unread).
+pub fn frame(data: &[u8]) -> Framing<&'static str> {
+    let Some(h) = Header::parse(data) else {
+        return Framing::Incomplete { needed: HEADER_LEN };
     };
-    // §7.1.2.2: chunk type is 'F' for HEL/ACK/ERR/RHE; §6.7.2.2: F, C or A for secure ones.
-    let chunk_ok = chunk == b'F' || (kind.is_secure() && matches!(chunk, b'C' | b'A'));
-    if !chunk_ok {
-        return Some(Err("invalid chunk type"));
+    if let Err(reason) = h.check() {
+        return Framing::broken(1, reason);
     }
-    if size < min {
-        return Some(Err("message size smaller than its header"));
+    let len = usize::try_from(h.size)
+        .unwrap_or(usize::MAX)
+        .min(CHUNK_PREFIX_CAP);
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
     }
-    Some(Ok(Header { kind, chunk, size }))
 }
 
 /// Whether a plausible header starts `data` (for probing and resynchronising); `channel`,
 /// when known, must match a secure message's SecureChannelId.
 fn plausible_header(data: &[u8], channel: Option<u32>) -> Probe {
-    match read_header(data) {
+    match Header::parse(data) {
         None => Probe::NeedMore,
-        Some(Err(_)) => Probe::No,
-        Some(Ok(h)) if h.size > MAX_PLAUSIBLE_CHUNK => Probe::No,
-        Some(Ok(h)) => match channel {
+        Some(h) if h.check().is_err() => Probe::No,
+        Some(h) if h.size > MAX_PLAUSIBLE_CHUNK => Probe::No,
+        Some(h) => match channel {
             Some(id) if h.kind.is_secure() => {
                 let mut c = Cursor::new(data);
                 match c.skip(HEADER_LEN).and_then(|()| binary::u32(&mut c)) {
@@ -127,7 +158,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
         return Probe::No;
     }
     let h = match plausible_header(data, None) {
-        Probe::Yes => read_header(data).and_then(Result::ok),
+        Probe::Yes => Header::parse(data),
         other => return other,
     };
     let Some(h) = h else {
@@ -200,16 +231,22 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-/// Offset of the first plausible header in `data`, or `Err(n)`: none yet, keep the last
-/// `n` bytes (a header may straddle the next delivery).
-pub fn find_header(data: &[u8], channel: Option<u32>) -> Result<usize, usize> {
+/// The resync scan: the first plausible header in `data`; with none yet, keeps the bytes
+/// from where one may start (a header may straddle the next delivery).
+pub fn boundary(data: &[u8], channel: Option<u32>) -> Framing<&'static str> {
     for i in 0..data.len() {
         let at = data.get(i..).unwrap_or_default();
         match plausible_header(at, channel) {
-            Probe::Yes | Probe::YesFromServer => return Ok(i),
-            Probe::NeedMore => return Err(at.len()),
-            Probe::No => {}
+            Probe::Yes | Probe::YesFromServer if i == 0 => return frame(data),
+            Probe::Yes | Probe::YesFromServer | Probe::NeedMore if i > 0 => {
+                return Framing::skip(i)
+            }
+            Probe::NeedMore => return Framing::Incomplete { needed: HEADER_LEN },
+            _ => {}
         }
     }
-    Err(0)
+    match data.len() {
+        0 => Framing::Incomplete { needed: HEADER_LEN },
+        n => Framing::skip(n),
+    }
 }

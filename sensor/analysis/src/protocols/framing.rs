@@ -1,0 +1,44 @@
+//! What a stream dissector's framer says about the bytes at the start of a TCP direction.
+//!
+//! Every stream dissector splits its direction's bytes into messages with one function,
+//! `frame(data) -> Framing<ItsError>`, and its `parse` loop acts on the answer the same way:
+//!
+//! - [`Framing::Complete`]: hand `data[..len]` to the message parser and move on by `len`;
+//! - [`Framing::Incomplete`]: return what was consumed and wait for more bytes;
+//! - [`Framing::Resync`]: record `error` (if any) in the violation budget, move on by `skip`
+//!   and look again; a broken header usually sets the direction's resync flag too.
+//!
+//! After a gap (or a broken header) the same type answers the resync scan, `boundary(data)`,
+//! which asks a stricter question (does a message one can trust start here?): `Complete` is a
+//! boundary at the start (the loop leaves resync mode and frames from there; `len` is not
+//! used), `Incomplete` waits, `Resync { skip, .. }` passes over junk up to the next candidate
+//! (or over all of it).
+
+/// Where the next message of a byte stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing<E> {
+    /// A whole message of `len` bytes starts here. Dissectors that read only a prefix of
+    /// long messages (OPC UA, MQTT) say so once the prefix is at hand and pass over the rest.
+    Complete { len: usize },
+    /// A message may start here but is at least `needed` bytes long (as far as is known
+    /// yet): wait for more.
+    Incomplete { needed: usize },
+    /// No message starts here: pass over `skip` bytes (at least one, or all there is) and look
+    /// again. `error` says why when the bytes claimed to start a message (a violation).
+    Resync { skip: usize, error: Option<E> },
+}
+
+impl<E> Framing<E> {
+    /// Junk: skip `skip` bytes, nothing to report.
+    pub fn skip(skip: usize) -> Self {
+        Framing::Resync { skip, error: None }
+    }
+
+    /// A broken header: skip `skip` bytes and report `error`.
+    pub fn broken(skip: usize, error: E) -> Self {
+        Framing::Resync {
+            skip,
+            error: Some(error),
+        }
+    }
+}
