@@ -19,8 +19,9 @@
 //!   its own; the ACK that grants it carries the address in `yiaddr`;
 //! - the server identifier (option 54) speaks DHCP as a server on port 67.
 
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{self, Cursor};
+use super::text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};

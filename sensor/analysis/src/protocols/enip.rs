@@ -28,8 +28,9 @@
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
 use super::framing::Framing;
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{fingerprint, Cursor};
+use super::text::fingerprint;
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Observation, Operation};
@@ -146,14 +147,6 @@ pub enum EnipError {
     Cip(#[from] cip::CipError),
 }
 
-fn le16(c: &mut Cursor<'_>) -> Option<u16> {
-    c.array().map(u16::from_le_bytes)
-}
-
-fn le32(c: &mut Cursor<'_>) -> Option<u32> {
-    c.array().map(u32::from_le_bytes)
-}
-
 /// The 24-byte encapsulation header (Vol. 2 §2-3.1), all fields little-endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
@@ -171,12 +164,12 @@ impl Header {
     pub fn parse(b: &[u8]) -> Option<Header> {
         let mut c = Cursor::new(b);
         Some(Header {
-            command: Command(le16(&mut c)?),
-            length: le16(&mut c)?,
-            session: le32(&mut c)?,
-            status: le32(&mut c)?,
+            command: Command(c.u16_le()?),
+            length: c.u16_le()?,
+            session: c.u32_le()?,
+            status: c.u32_le()?,
             context: c.array()?,
-            options: le32(&mut c)?,
+            options: c.u32_le()?,
         })
     }
 
@@ -202,7 +195,7 @@ pub struct Items<'a> {
 impl<'a> Items<'a> {
     pub fn parse(b: &'a [u8]) -> Option<Self> {
         let mut c = Cursor::new(b);
-        let left = le16(&mut c)?;
+        let left = c.u16_le()?;
         Some(Items { c, left })
     }
 
@@ -226,8 +219,8 @@ impl<'a> Iterator for Items<'a> {
         }
         self.left -= 1;
         let item = (|| {
-            let type_id = le16(&mut self.c)?;
-            let len = le16(&mut self.c)?;
+            let type_id = self.c.u16_le()?;
+            let len = self.c.u16_le()?;
             let data = self.c.take(usize::from(len))?;
             Some(Item { type_id, data })
         })();
@@ -287,11 +280,11 @@ fn fits(h: &Header, body: &[u8]) -> bool {
             }
             let mut c = Cursor::new(body);
             h.length >= 8
-                && le32(&mut c).is_none_or(|iface| iface == 0)
+                && c.u32_le().is_none_or(|iface| iface == 0)
                 && c.skip(2).is_none_or(|_| {
-                    let count = le16(&mut c);
+                    let count = c.u16_le();
                     count.is_none_or(|n| (1..=MAX_ITEMS as u16).contains(&n))
-                        && le16(&mut c).is_none_or(|t| {
+                        && c.u16_le().is_none_or(|t| {
                             matches!(
                                 t,
                                 item::NULL_ADDRESS
@@ -702,8 +695,8 @@ impl Session {
         out: &mut Vec<Observation>,
     ) -> Result<(), EnipError> {
         let mut c = Cursor::new(body);
-        let iface = le32(&mut c).ok_or(EnipError::ShortCommand)?;
-        le16(&mut c).ok_or(EnipError::ShortCommand)?;
+        let iface = c.u32_le().ok_or(EnipError::ShortCommand)?;
+        c.u16_le().ok_or(EnipError::ShortCommand)?;
         if iface != 0 {
             return Ok(());
         }
@@ -716,7 +709,7 @@ impl Session {
                 // (Vol. 2 §3-2.2).
                 item::CONNECTED_DATA => {
                     let mut d = Cursor::new(it.data);
-                    let seq = le16(&mut d).ok_or(EnipError::ShortCommand)?;
+                    let seq = d.u16_le().ok_or(EnipError::ShortCommand)?;
                     self.cip(dir, Key::Sequence(seq), d.rest(), out)?;
                 }
                 _ => {}

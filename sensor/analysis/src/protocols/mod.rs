@@ -30,6 +30,7 @@ pub mod mqtt;
 pub mod opcua;
 pub mod profinet_dcp;
 pub mod rdp;
+pub mod reader;
 pub mod registry;
 pub mod s7comm;
 pub mod smb;

@@ -39,8 +39,9 @@ mod wire;
 
 use self::wire::{Error, FixedHeader, PacketType};
 use super::framing::Framing;
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{clean, clean_text, fingerprint, Cursor, MAX_TEXT_CHARS};
+use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};

@@ -62,8 +62,9 @@ pub use self::framing::CHUNK_PREFIX_CAP;
 use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
 use self::services::UserIdentity;
 use super::framing::Framing;
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{clean, fingerprint, Cursor};
+use super::text::{clean, fingerprint};
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
@@ -348,7 +349,7 @@ impl OpcUa {
         truncated: bool,
         out: &mut Vec<Observation>,
     ) {
-        let Some(channel) = binary::u32(c) else {
+        let Some(channel) = c.u32_le() else {
             return;
         };
         let policy = match binary::bytes(c) {
@@ -461,7 +462,7 @@ impl OpcUa {
         c: &mut Cursor<'_>,
         out: &mut Vec<Observation>,
     ) {
-        let Some(channel) = binary::u32(c) else {
+        let Some(channel) = c.u32_le() else {
             return;
         };
         if self.channel_id.is_none() && channel != 0 {
@@ -474,7 +475,7 @@ impl OpcUa {
             }
             return;
         }
-        let Some(request_id) = c.skip(8).and_then(|()| binary::u32(c)) else {
+        let Some(request_id) = c.skip(8).and_then(|()| c.u32_le()) else {
             return;
         };
         let body = c.rest();
@@ -676,7 +677,7 @@ fn open_request_mode(c: &mut Cursor<'_>) -> Option<u32> {
     }
     binary::skip_request_header(c)?;
     c.skip(8)?;
-    binary::u32(c)
+    c.u32_le()
 }
 
 /// Services whose bodies are read: requests naming the client and its user, responses

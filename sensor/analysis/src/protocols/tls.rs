@@ -19,6 +19,7 @@
 //! observation model has no field for them yet.
 
 use super::ber::{self, Oid, Reader, Tag};
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
@@ -365,38 +366,21 @@ fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
     }
 }
 
-/// A small cursor over handshake bodies (big-endian, length-prefixed vectors).
-struct Cursor<'a>(&'a [u8]);
+/// A vector with a one-byte length (RFC 8446 §3.4).
+fn vec8<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let n = c.u8()?;
+    c.take(usize::from(n))
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = self.0.split_at_checked(n)?;
-        self.0 = tail;
-        Some(head)
-    }
+/// A vector with a two-byte length (RFC 8446 §3.4).
+fn vec16<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let n = c.u16_be()?;
+    c.take(usize::from(n))
+}
 
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn u24(&mut self) -> Option<usize> {
-        self.take(3)
-            .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize)
-    }
-
-    fn vec8(&mut self) -> Option<&'a [u8]> {
-        let n = self.u8()?;
-        self.take(usize::from(n))
-    }
-
-    fn vec16(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
+/// A three-byte length (RFC 8446 §4).
+fn u24(c: &mut Cursor<'_>) -> Option<usize> {
+    c.u24_be().and_then(|n| usize::try_from(n).ok())
 }
 
 /// What a ClientHello says that we keep.
@@ -411,38 +395,38 @@ pub struct ClientHello<'a> {
 
 /// Parses a ClientHello body (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2).
 pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello<'_>> {
-    let mut c = Cursor(body);
-    let legacy_version = c.u16()?;
+    let mut c = Cursor::new(body);
+    let legacy_version = c.u16_be()?;
     c.take(32)?; // random
-    c.vec8()?; // legacy_session_id
-    c.vec16()?; // cipher_suites
-    c.vec8()?; // legacy_compression_methods
+    vec8(&mut c)?; // legacy_session_id
+    vec16(&mut c)?; // cipher_suites
+    vec8(&mut c)?; // legacy_compression_methods
     let mut hello = ClientHello {
         legacy_version,
         server_name: None,
         max_supported_version: None,
     };
-    if c.0.is_empty() {
+    if c.is_empty() {
         return Some(hello); // no extensions (SSL 3.0-era clients)
     }
-    let mut exts = Cursor(c.vec16()?);
-    while !exts.0.is_empty() {
-        let ext_type = exts.u16()?;
-        let mut data = Cursor(exts.vec16()?);
+    let mut exts = Cursor::new(vec16(&mut c)?);
+    while !exts.is_empty() {
+        let ext_type = exts.u16_be()?;
+        let mut data = Cursor::new(vec16(&mut exts)?);
         match ext_type {
             EXT_SERVER_NAME => {
                 // ServerNameList: list length, then (name_type, HostName<1..2^16-1>).
-                let mut list = Cursor(data.vec16()?);
-                while !list.0.is_empty() {
+                let mut list = Cursor::new(vec16(&mut data)?);
+                while !list.is_empty() {
                     let name_type = list.u8()?;
-                    let name = list.vec16()?;
+                    let name = vec16(&mut list)?;
                     if name_type == 0 && hello.server_name.is_none() {
                         hello.server_name = Some(name);
                     }
                 }
             }
             EXT_SUPPORTED_VERSIONS => {
-                let list = data.vec8()?;
+                let list = vec8(&mut data)?;
                 hello.max_supported_version = list
                     .chunks_exact(2)
                     .map(|v| u16::from_be_bytes([v[0], v[1]]))
@@ -473,26 +457,26 @@ impl ServerHello {
 
 /// Parses a ServerHello body (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3).
 pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
-    let mut c = Cursor(body);
-    let legacy_version = c.u16()?;
+    let mut c = Cursor::new(body);
+    let legacy_version = c.u16_be()?;
     let random = c.take(32)?;
-    c.vec8()?; // legacy_session_id_echo
-    c.u16()?; // cipher_suite
+    vec8(&mut c)?; // legacy_session_id_echo
+    c.u16_be()?; // cipher_suite
     c.u8()?; // legacy_compression_method
     let mut hello = ServerHello {
         legacy_version,
         supported_version: None,
         hello_retry: random == HELLO_RETRY_RANDOM,
     };
-    if c.0.is_empty() {
+    if c.is_empty() {
         return Some(hello);
     }
-    let mut exts = Cursor(c.vec16()?);
-    while !exts.0.is_empty() {
-        let ext_type = exts.u16()?;
-        let mut data = Cursor(exts.vec16()?);
+    let mut exts = Cursor::new(vec16(&mut c)?);
+    while !exts.is_empty() {
+        let ext_type = exts.u16_be()?;
+        let mut data = Cursor::new(vec16(&mut exts)?);
         if ext_type == EXT_SUPPORTED_VERSIONS {
-            hello.supported_version = Some(data.u16()?);
+            hello.supported_version = Some(data.u16_be()?);
         }
     }
     Some(hello)
@@ -501,10 +485,10 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
 /// The DER of the first certificate in a TLS ≤ 1.2 Certificate body (RFC 5246 §7.4.2):
 /// certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>.
 fn first_certificate(body: &[u8]) -> Option<&[u8]> {
-    let mut c = Cursor(body);
-    let list_len = c.u24()?;
-    let mut list = Cursor(c.take(list_len)?);
-    let cert_len = list.u24()?;
+    let mut c = Cursor::new(body);
+    let list_len = u24(&mut c)?;
+    let mut list = Cursor::new(c.take(list_len)?);
+    let cert_len = u24(&mut list)?;
     list.take(cert_len)
 }
 

@@ -12,8 +12,9 @@
 //! failed SecurityResult after VNC Authentication (a wrong password) as an `AuthFailure`,
 //! without a user name (RFB has none).
 
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{wire_text, Cursor};
+use super::text::wire_text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 

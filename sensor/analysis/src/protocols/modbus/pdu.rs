@@ -5,7 +5,7 @@
 //! A PDU is a function code and its data (MB §4.1). Everything here borrows the PDU and
 //! allocates nothing.
 
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 use otwatch_common::observation::Operation;
 
 /// A function code (MB §4.1, §5.1). Unknown and user-defined codes (65–72, 100–110) survive

@@ -10,7 +10,7 @@
 //! short by the caller's prefix cap ([`Error::Truncated`]) from one that breaks the rules
 //! ([`Error::Malformed`]).
 
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 
 /// Control packet types (3.1.1 §2.2.1, 5.0 §2.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,9 +2,8 @@
 //! message types, the 8-byte header, and the checks the probe and the resynchronisation
 //! after a gap rely on.
 
-use super::binary;
 use crate::protocols::framing::Framing;
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 use crate::protocols::{Direction, Probe};
 
 /// MessageType (3 bytes), chunk type (1), MessageSize (UInt32): §7.1.2.2.
@@ -70,7 +69,7 @@ impl Header {
         let mut c = Cursor::new(data);
         let kind = MessageType(c.array()?);
         let chunk = c.u8()?;
-        let size = binary::u32(&mut c)?;
+        let size = c.u32_le()?;
         Some(Header { kind, chunk, size })
     }
 
@@ -121,7 +120,7 @@ fn plausible_header(data: &[u8], channel: Option<u32>) -> Probe {
         Some(h) => match channel {
             Some(id) if h.kind.is_secure() => {
                 let mut c = Cursor::new(data);
-                match c.skip(HEADER_LEN).and_then(|()| binary::u32(&mut c)) {
+                match c.skip(HEADER_LEN).and_then(|()| c.u32_le()) {
                     None => Probe::NeedMore,
                     Some(got) if got == id || (h.kind == MessageType::OPEN && got == 0) => {
                         Probe::Yes
@@ -174,7 +173,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     match h.kind {
         MessageType::HELLO => {
             // ProtocolVersion (0 is the only version, §7.1.2.3), four buffer limits, URL.
-            let Some(version) = binary::u32(&mut c) else {
+            let Some(version) = c.u32_le() else {
                 return Probe::NeedMore;
             };
             if version != 0 {
@@ -183,13 +182,13 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
             if c.skip(16).is_none() {
                 return Probe::NeedMore;
             }
-            match binary::i32(&mut c) {
+            match c.i32_le() {
                 None => Probe::NeedMore,
                 Some(len) if fits(len, 24) && len <= MAX_ENDPOINT_URL as i32 => Probe::Yes,
                 Some(_) => Probe::No,
             }
         }
-        MessageType::ACKNOWLEDGE => match binary::u32(&mut c) {
+        MessageType::ACKNOWLEDGE => match c.u32_le() {
             None => Probe::NeedMore,
             Some(0) if h.size == 28 => Probe::Yes,
             Some(_) => Probe::No,
@@ -200,7 +199,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
                 MessageType::ERROR => c.skip(4).map(|()| 4),
                 _ => Some(0),
             };
-            match (first, binary::i32(&mut c)) {
+            match (first, c.i32_le()) {
                 (Some(used), Some(len)) if fits(len, used + 4) => Probe::Yes,
                 (Some(_), Some(_)) => Probe::No,
                 _ => Probe::NeedMore,
@@ -211,7 +210,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
             if c.skip(4).is_none() {
                 return Probe::NeedMore;
             }
-            let Some(len) = binary::i32(&mut c) else {
+            let Some(len) = c.i32_le() else {
                 return Probe::NeedMore;
             };
             if !(len > 0 && fits(len, 8) && len <= 256) {
