@@ -246,16 +246,26 @@ fn side(dir: Direction) -> usize {
     }
 }
 
-fn sender(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
-    }
+/// Why DNP3 traffic is malformed: the link layer (clause 9) or the application layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Dnp3Error {
+    #[error("no link start 0x0564")]
+    NoStart,
+    /// A header or block CRC does not check (clause 9).
+    #[error("crc")]
+    Crc,
+    #[error("link length below 5")]
+    Length,
+    #[error("link frame truncated at end of datagram")]
+    DatagramTruncated,
+    #[error(transparent)]
+    App(#[from] app::AppError),
 }
 
 /// Frames the link frame at the start of `data` (clause 9): a start 0x0564, a header whose
 /// CRC checks and a length of at least 5. Junk before a start is passed over.
-fn frame(data: &[u8]) -> Framing<&'static str> {
+fn frame(data: &[u8]) -> Framing<Dnp3Error> {
     if !data.starts_with(&START) {
         if data == [START[0]] {
             return Framing::Incomplete {
@@ -267,17 +277,17 @@ fn frame(data: &[u8]) -> Framing<&'static str> {
             .windows(2)
             .position(|w| w == START)
             .unwrap_or(data.len() - usize::from(data.ends_with(&[START[0]])));
-        return Framing::broken(skip.max(1), "no link start 0x0564");
+        return Framing::broken(skip.max(1), Dnp3Error::NoStart);
     }
     let Some(head) = data.get(..HEADER_LEN) else {
         return Framing::Incomplete { needed: HEADER_LEN };
     };
     let Some(header) = LinkHeader::parse(head) else {
         // Clause 9: a frame with a bad header CRC is discarded; look for the next start.
-        return Framing::broken(START.len(), "crc");
+        return Framing::broken(START.len(), Dnp3Error::Crc);
     };
     if header.length < MIN_LENGTH {
-        return Framing::broken(HEADER_LEN, "link length below 5");
+        return Framing::broken(HEADER_LEN, Dnp3Error::Length);
     }
     match data.len() >= header.frame_len() {
         true => Framing::Complete {
@@ -316,7 +326,7 @@ impl Dissector for Dnp3 {
         if ctx.transport == Transport::Udp {
             // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
             if pos < data.len() && !self.sides[side(dir)].lost_sync {
-                self.violation(out, "link frame truncated at end of datagram".into());
+                self.violation(out, Dnp3Error::DatagramTruncated);
             }
             // Each datagram is framed on its own: loss of sync does not carry over (a
             // fragment's transport segments still may, one per datagram).
@@ -335,18 +345,18 @@ impl Dissector for Dnp3 {
 }
 
 impl Dnp3 {
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: Dnp3Error) {
         self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports junk once per loss of sync (and never right after a gap).
-    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: &str) {
+    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: Dnp3Error) {
         let s = &mut self.sides[side(dir)];
         if s.lost_sync {
             return;
         }
         s.lost_sync = true;
-        self.violation(out, reason.to_string());
+        self.violation(out, reason);
     }
 
     /// One whole link frame (its header checked by [`frame`]).
@@ -362,7 +372,7 @@ impl Dnp3 {
         for block in body.chunks(BLOCK + 2) {
             let (payload, check) = block.split_at(block.len().saturating_sub(2));
             if !crc_ok(payload, check) {
-                self.violation(out, "crc".into());
+                self.violation(out, Dnp3Error::Crc);
                 self.sides[side(dir)].fragment.next_seq = None;
                 return;
             }
@@ -400,7 +410,7 @@ impl Dnp3 {
             };
             *slot = Some(address);
             out.push(Observation::Identity {
-                subject: sender(d),
+                subject: d.sender(),
                 field: Field::Description,
                 value: format!("dnp3 address {address}"),
                 source: "dnp3 link address",
@@ -473,7 +483,7 @@ impl Dnp3 {
         let (header, objects) = match app::parse_header(fragment) {
             Ok(x) => x,
             Err(e) => {
-                self.violation(out, e.to_string());
+                self.violation(out, Dnp3Error::App(e));
                 return;
             }
         };
@@ -491,7 +501,7 @@ impl Dnp3 {
         if let Some(mode) = app::walk_mode(code) {
             if let Err(e) = app::walk_objects(objects, mode, &mut found) {
                 if complete {
-                    self.violation(out, e.to_string());
+                    self.violation(out, Dnp3Error::App(e));
                 }
             }
         }
@@ -531,10 +541,10 @@ impl Dnp3 {
             None => out.push(Observation::FunctionCode(u32::from(code))),
         }
         if matches!(code, function::RESPONSE | function::UNSOLICITED_RESPONSE) {
-            self.attributes(sender(dir), &found, out);
+            self.attributes(dir.sender(), &found, out);
         }
         if let Some(iin) = header.iin {
-            self.iin(sender(dir), iin, out);
+            self.iin(dir.sender(), iin, out);
         }
         // The operated points (clause 4, controls), for the addressed outstation.
         for &(group, start, stop) in found.runs.get(..found.runs_len).unwrap_or_default() {

@@ -328,20 +328,6 @@ fn side(dir: Direction) -> usize {
     }
 }
 
-fn sender(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
-    }
-}
-
-fn receiver(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Server,
-        Direction::ToClient => Subject::Client,
-    }
-}
-
 /// Why an APDU is malformed (104 clause 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -493,10 +479,10 @@ impl Iec104 {
         // The controlled station sends monitor-direction data and confirms commands; the
         // controlling station sends commands for (de)activation (101 §7.2.3).
         let station = match (h.type_id, h.cause) {
-            (1..=44 | 70, _) => sender(dir),
-            (45..=69 | 100..=119, cause::ACTIVATION | cause::DEACTIVATION) => receiver(dir),
+            (1..=44 | 70, _) => dir.sender(),
+            (45..=69 | 100..=119, cause::ACTIVATION | cause::DEACTIVATION) => dir.receiver(),
             (45..=69 | 100..=119, cause::ACTIVATION_CON..=cause::ACTIVATION_TERMINATION)
-            | (45..=69 | 100..=119, cause::UNKNOWN_TYPE..=cause::UNKNOWN_IOA) => sender(dir),
+            | (45..=69 | 100..=119, cause::UNKNOWN_TYPE..=cause::UNKNOWN_IOA) => dir.sender(),
             _ => return,
         };
         self.common_address(station, h.common_address, out);

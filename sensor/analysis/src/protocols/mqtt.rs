@@ -37,6 +37,7 @@
 mod tests;
 mod wire;
 
+pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
 use super::framing::Framing;
 use super::reader::Cursor;
@@ -195,7 +196,7 @@ fn check_connect(body: &[u8]) -> Check {
 /// Frames the packet at the start of a stream by its fixed header: complete once its first
 /// [`PACKET_PREFIX_CAP`] bytes are at hand (`len` is that prefix; the rest is passed over
 /// unread). A malformed fixed header makes the rest of the delivery unreadable.
-fn frame(data: &[u8]) -> Framing<&'static str> {
+fn frame(data: &[u8]) -> Framing<MqttError> {
     match wire::fixed_header(data) {
         Ok(h) => {
             let len = h.total().min(PACKET_PREFIX_CAP);
@@ -214,7 +215,7 @@ fn frame(data: &[u8]) -> Framing<&'static str> {
 
 /// The resync scan: wait for a delivery that starts with a well-formed packet; drop one that
 /// does not.
-fn boundary(from_client: bool, data: &[u8]) -> Framing<&'static str> {
+fn boundary(from_client: bool, data: &[u8]) -> Framing<MqttError> {
     match check_packet(from_client, data) {
         Check::Strong | Check::Weak(_) => Framing::Complete { len: 0 },
         Check::Incomplete if data.len() < PACKET_PREFIX_CAP => Framing::Incomplete {
@@ -376,7 +377,7 @@ impl Mqtt {
         self.level.map(|l| l == 5).or(self.v5_hint)
     }
 
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: MqttError) {
         self.violations.record(PROTOCOL, reason, out);
     }
 
@@ -386,7 +387,7 @@ impl Mqtt {
         match e {
             Error::Malformed(reason) => self.violation(out, reason),
             Error::Truncated if complete => {
-                self.violation(out, "fields overrun the remaining length");
+                self.violation(out, MqttError::Overrun);
             }
             Error::Truncated => {}
         }
@@ -428,7 +429,7 @@ impl Mqtt {
             // MQTT 3.1 (level 3, or unknown) may set DUP on PUBREL/SUBSCRIBE/UNSUBSCRIBE.
             let old = !matches!(self.level, Some(4 | 5));
             if h.flags != f && !(old && f == 0b0010 && h.flags == 0b1010) {
-                self.violation(out, "reserved fixed header flags are wrong");
+                self.violation(out, MqttError::FixedHeaderFlags);
             }
         }
         let request = |out: &mut Vec<Observation>, op: Option<Operation>| {
@@ -463,25 +464,25 @@ impl Mqtt {
                     request(out, None);
                 }
                 if h.remaining != 0 {
-                    self.violation(out, "PINGREQ/PINGRESP with a body");
+                    self.violation(out, MqttError::PingBody);
                 }
             }
             PacketType::DISCONNECT => {
                 request(out, None);
                 if h.remaining != 0 && self.v5() == Some(false) {
-                    self.violation(out, "DISCONNECT with a body before MQTT 5");
+                    self.violation(out, MqttError::DisconnectBodyBeforeV5);
                 }
             }
             PacketType::AUTH => {
                 request(out, None);
                 if self.v5() == Some(false) {
-                    self.violation(out, "AUTH before MQTT 5");
+                    self.violation(out, MqttError::AuthBeforeV5);
                 }
             }
             // PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK: a Packet Identifier first.
             _ => {
                 if h.remaining < 2 {
-                    self.violation(out, "acknowledgement without a packet identifier");
+                    self.violation(out, MqttError::AckWithoutPacketId);
                 }
             }
         }

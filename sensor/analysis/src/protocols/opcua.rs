@@ -58,8 +58,8 @@ mod tests;
 
 use self::binary::ApplicationDescription;
 pub use self::framing::MessageType;
-pub use self::framing::CHUNK_PREFIX_CAP;
 use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
+pub use self::framing::{OpcUaError, CHUNK_PREFIX_CAP};
 use self::services::UserIdentity;
 use super::framing::Framing;
 use super::reader::Cursor;
@@ -253,7 +253,7 @@ impl OpcUa {
         self.request_dir.sender()
     }
 
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: OpcUaError) {
         self.violations.record(PROTOCOL, reason, out);
     }
 
@@ -293,10 +293,10 @@ impl OpcUa {
         self.roles_known = true;
         let url = c.skip(20).and_then(|()| binary::bytes(c));
         match url {
-            None if !truncated => self.violation(out, "Hello EndpointUrl overruns the message"),
+            None if !truncated => self.violation(out, OpcUaError::HelloUrlOverrun),
             None => {}
             Some(url) if url.len() > MAX_ENDPOINT_URL => {
-                self.violation(out, "Hello EndpointUrl longer than 4096 bytes");
+                self.violation(out, OpcUaError::HelloUrlLong);
             }
             Some(url) => self.endpoint(url, "opcua hello", out),
         }
@@ -314,7 +314,7 @@ impl OpcUa {
         self.roles_known = true;
         match binary::bytes(c).and_then(|_| binary::bytes(c)) {
             None if !truncated => {
-                self.violation(out, "ReverseHello strings overrun the message");
+                self.violation(out, OpcUaError::ReverseHelloOverrun);
             }
             None => {}
             Some(url) => self.endpoint(url, "opcua reverse hello", out),
@@ -355,15 +355,12 @@ impl OpcUa {
         let policy = match binary::bytes(c) {
             Some(p) if !p.is_empty() => p,
             Some(_) => {
-                self.violation(out, "OpenSecureChannel without a SecurityPolicyUri");
+                self.violation(out, OpcUaError::NoPolicy);
                 return;
             }
             None => {
                 if !truncated {
-                    self.violation(
-                        out,
-                        "OpenSecureChannel SecurityPolicyUri overruns the message",
-                    );
+                    self.violation(out, OpcUaError::PolicyOverrun);
                 }
                 return;
             }

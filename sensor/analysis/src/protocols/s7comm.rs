@@ -42,11 +42,13 @@
 //! carry no details.
 
 mod cotp;
+mod error;
 mod items;
 mod ops;
 mod plus;
 mod szl;
 
+pub use self::error::S7Error;
 use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
@@ -336,7 +338,7 @@ impl S7 {
         }
     }
 
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: S7Error) {
         self.violations.record(self.protocol, reason, out);
     }
 
@@ -417,27 +419,21 @@ impl S7 {
             Some(0x14..=0x17) if self.protocol == PLUS_SPEC.name && pdu.get(1) == Some(&3) => {
                 self.side(dir).encrypted = true;
             }
-            Some(_) => self.violation(
-                out,
-                "COTP data is neither S7comm (0x32) nor S7comm-plus (0x72)",
-            ),
+            Some(_) => self.violation(out, S7Error::NotS7),
         }
     }
 
     fn s7(&mut self, dir: Direction, pdu: &[u8], out: &mut Vec<Observation>) {
         let Some(h) = S7Header::parse(pdu) else {
             let reason = match pdu.get(1) {
-                Some(&(JOB | ACK | ACK_DATA | USERDATA)) | None => "S7comm header truncated",
-                Some(_) => "unknown S7comm ROSCTR",
+                Some(&(JOB | ACK | ACK_DATA | USERDATA)) | None => S7Error::HeaderTruncated,
+                Some(_) => S7Error::Rosctr,
             };
             self.violation(out, reason);
             return;
         };
         if h.total() != pdu.len() {
-            self.violation(
-                out,
-                "S7comm parameter and data lengths disagree with the PDU length",
-            );
+            self.violation(out, S7Error::Lengths);
             return;
         }
         let param_end = h.header_len + h.param_len;
@@ -462,7 +458,7 @@ impl S7 {
     /// carry no details; programs, PI services and stops do ([`ops`]).
     fn job(&mut self, param: &[u8], out: &mut Vec<Observation>) {
         let Some(&function) = param.first() else {
-            self.violation(out, "S7comm job without a function code");
+            self.violation(out, S7Error::NoFunction);
             return;
         };
         let (op, details) = match function {
@@ -546,7 +542,7 @@ impl S7 {
     /// (packet-s7comm.c `s7comm_decode_ud`).
     fn userdata(&mut self, dir: Direction, param: &[u8], data: &[u8], out: &mut Vec<Observation>) {
         let [_, _, _, _, _, type_group, subfunction, _, rest @ ..] = param else {
-            self.violation(out, "S7comm userdata parameter shorter than 8 bytes");
+            self.violation(out, S7Error::UserdataShort);
             return;
         };
         let (kind, group, subfunction) = (type_group >> 4, type_group & 0x0f, *subfunction);
@@ -559,7 +555,7 @@ impl S7 {
             0x4 | 0x7 => self.userdata_request(group, subfunction, data, out),
             // S7COMM_UD_TYPE_RES (and NC response): a CPU function 1 answer is an SZL.
             0x8 | 0xb if group == 4 && subfunction == 1 => {
-                szl::response(self, sender(dir), unit_ref, more, data, out);
+                szl::response(self, dir.sender(), unit_ref, more, data, out);
             }
             // Pushes (cyclic data, alarms, mode transitions) and other answers.
             _ => {}
@@ -635,7 +631,7 @@ impl S7 {
     }
 
     fn plus(&mut self, dir: Direction, pdu: &[u8], out: &mut Vec<Observation>) {
-        let subject = sender(dir);
+        let subject = dir.sender();
         let continues = self.side(dir).plus_continues;
         match plus::parse(pdu) {
             Err(reason) => {
@@ -649,14 +645,6 @@ impl S7 {
                 }
             }
         }
-    }
-}
-
-/// The side that sent bytes travelling in `dir`.
-fn sender(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
     }
 }
 
@@ -709,7 +697,7 @@ impl Dissector for S7 {
         side.dropping = false;
         side.plus_continues = false;
         side.resync = true;
-        self.szl.gap(sender(dir));
+        self.szl.gap(dir.sender());
         if let Some(d) = self.download.as_mut() {
             d.gapped = true;
         }

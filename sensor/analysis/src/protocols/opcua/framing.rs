@@ -6,6 +6,28 @@ use crate::protocols::framing::Framing;
 use crate::protocols::reader::Cursor;
 use crate::protocols::{Direction, Probe};
 
+/// Why OPC UA traffic is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpcUaError {
+    #[error("unknown message type")]
+    MessageType,
+    #[error("invalid chunk type")]
+    ChunkType,
+    #[error("message size smaller than its header")]
+    Size,
+    #[error("Hello EndpointUrl overruns the message")]
+    HelloUrlOverrun,
+    #[error("Hello EndpointUrl longer than 4096 bytes")]
+    HelloUrlLong,
+    #[error("ReverseHello strings overrun the message")]
+    ReverseHelloOverrun,
+    #[error("OpenSecureChannel without a SecurityPolicyUri")]
+    NoPolicy,
+    #[error("OpenSecureChannel SecurityPolicyUri overruns the message")]
+    PolicyOverrun,
+}
+
 /// MessageType (3 bytes), chunk type (1), MessageSize (UInt32): §7.1.2.2.
 pub const HEADER_LEN: usize = 8;
 /// Largest chunk believed when probing or resynchronising. Buffers are negotiated in
@@ -74,18 +96,18 @@ impl Header {
     }
 
     /// Whether the header can start a message (chunk).
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), OpcUaError> {
         let Some(min) = self.kind.min_size() else {
-            return Err("unknown message type");
+            return Err(OpcUaError::MessageType);
         };
         // §7.1.2.2: chunk type is 'F' for HEL/ACK/ERR/RHE; §6.7.2.2: F, C or A for secure ones.
         let chunk_ok =
             self.chunk == b'F' || (self.kind.is_secure() && matches!(self.chunk, b'C' | b'A'));
         if !chunk_ok {
-            return Err("invalid chunk type");
+            return Err(OpcUaError::ChunkType);
         }
         if self.size < min {
-            return Err("message size smaller than its header");
+            return Err(OpcUaError::Size);
         }
         Ok(())
     }
@@ -93,7 +115,7 @@ impl Header {
 
 /// Frames the chunk at the start of a stream: complete once its first [`CHUNK_PREFIX_CAP`]
 /// bytes are at hand (`len` is that prefix; the rest of the chunk is passed over unread).
-pub fn frame(data: &[u8]) -> Framing<&'static str> {
+pub fn frame(data: &[u8]) -> Framing<OpcUaError> {
     let Some(h) = Header::parse(data) else {
         return Framing::Incomplete { needed: HEADER_LEN };
     };
@@ -232,7 +254,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
 
 /// The resync scan: the first plausible header in `data`; with none yet, keeps the bytes
 /// from where one may start (a header may straddle the next delivery).
-pub fn boundary(data: &[u8], channel: Option<u32>) -> Framing<&'static str> {
+pub fn boundary(data: &[u8], channel: Option<u32>) -> Framing<OpcUaError> {
     for i in 0..data.len() {
         let at = data.get(i..).unwrap_or_default();
         match plausible_header(at, channel) {

@@ -1,6 +1,7 @@
 //! ISO-on-TCP framing: RFC 1006 §6 TPKT and the ISO 8073 / ITU-T X.224 class 0 TPDUs that
 //! S7comm and S7comm-plus ride on.
 
+use super::error::S7Error;
 use crate::protocols::framing::Framing;
 
 /// RFC 1006 §6.
@@ -24,7 +25,7 @@ pub(super) const EOT: u8 = 0x80;
 
 /// Frames the TPKT at the start of a byte stream (RFC 1006 §6); its TPDU is
 /// `data[TPKT_HEADER..len]`.
-pub(super) fn frame(data: &[u8]) -> Framing<&'static str> {
+pub(super) fn frame(data: &[u8]) -> Framing<S7Error> {
     match data {
         [] | [TPKT_VERSION] | [TPKT_VERSION, 0] | [TPKT_VERSION, 0, _] => Framing::Incomplete {
             needed: TPKT_HEADER,
@@ -32,7 +33,7 @@ pub(super) fn frame(data: &[u8]) -> Framing<&'static str> {
         [TPKT_VERSION, 0, hi, lo, ..] => {
             let len = usize::from(u16::from_be_bytes([*hi, *lo]));
             if len < MIN_TPKT {
-                return Framing::broken(1, "TPKT length shorter than a COTP header");
+                return Framing::broken(1, S7Error::TpktLength);
             }
             if data.len() >= len {
                 Framing::Complete { len }
@@ -40,7 +41,7 @@ pub(super) fn frame(data: &[u8]) -> Framing<&'static str> {
                 Framing::Incomplete { needed: len }
             }
         }
-        _ => Framing::broken(1, "not a TPKT header (RFC 1006: version 3, reserved 0)"),
+        _ => Framing::broken(1, S7Error::NotTpkt),
     }
 }
 
@@ -59,19 +60,17 @@ pub(super) enum Tpdu<'a> {
     Control,
 }
 
-pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, &'static str> {
-    let (&li, rest) = tpdu.split_first().ok_or("empty COTP TPDU")?;
+pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, S7Error> {
+    let (&li, rest) = tpdu.split_first().ok_or(S7Error::EmptyTpdu)?;
     // §13.2.1: LI counts the header bytes after itself.
     let (header, user) = rest
         .split_at_checked(usize::from(li))
-        .ok_or("COTP length indicator exceeds the TPKT")?;
-    let code = *header.first().ok_or("COTP header without a TPDU code")?;
+        .ok_or(S7Error::CotpLength)?;
+    let code = *header.first().ok_or(S7Error::NoTpduCode)?;
     match code & 0xf0 {
         // §13.3.1: code, DST-REF (2), SRC-REF (2), class and options, then parameters.
         c @ (CR | CC) => {
-            let params = header
-                .get(6..)
-                .ok_or("COTP connection TPDU shorter than its fixed part")?;
+            let params = header.get(6..).ok_or(S7Error::ConnectShort)?;
             Ok(Tpdu::Connect { code: c, params })
         }
         // §13.7.1: class 0 normal format is LI = 2, code, EOT + TPDU-NR.
@@ -79,9 +78,9 @@ pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, &'static str> {
             eot: header.get(1).is_some_and(|b| b & EOT != 0),
             user,
         }),
-        DT => Err("COTP DT length indicator is not 2 (class 0)"),
+        DT => Err(S7Error::DtLength),
         DR | DC | ER => Ok(Tpdu::Control),
-        _ => Err("COTP TPDU type not used by ISO-on-TCP class 0"),
+        _ => Err(S7Error::TpduType),
     }
 }
 
@@ -113,7 +112,7 @@ pub(super) fn has_tsaps(p: &[u8]) -> bool {
 
 /// The resync scan (after a gap or a broken header): a plausible class 0 DT TPKT. Passes over
 /// bytes up to the next one; with none, keeps a possible header start that straddles the end.
-pub(super) fn boundary(data: &[u8]) -> Framing<&'static str> {
+pub(super) fn boundary(data: &[u8]) -> Framing<S7Error> {
     let found = data.windows(6).position(|w| {
         matches!(w, [TPKT_VERSION, 0, hi, lo, 2, DT]
             if usize::from(u16::from_be_bytes([*hi, *lo])) >= MIN_TPKT)
