@@ -59,7 +59,7 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &PORTS,
     probe,
-    new: new_dissector,
+    new,
 };
 
 /// UDP ports 47808..=47823.
@@ -165,7 +165,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 const UNCONFIRMED_I_AM: u8 = 0;
 const UNCONFIRMED_I_HAVE: u8 = 1;
 
-fn new_dissector() -> Box<dyn Dissector> {
+fn new() -> Box<dyn Dissector> {
     Box::new(BacnetDissector::default())
 }
 

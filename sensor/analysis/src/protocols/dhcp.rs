@@ -36,8 +36,12 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[67],
     probe,
-    new: || Box::new(DhcpDissector),
+    new,
 };
+
+fn new() -> Box<dyn Dissector> {
+    Box::new(DhcpDissector)
+}
 
 /// Fixed BOOTP header length before the magic cookie (RFC 2131 §2, figure 1).
 const FIXED_LEN: usize = 236;
@@ -85,7 +89,7 @@ mod opt {
 
 /// Accepts a BOOTP header with op 1 or 2, a sane `hlen` and the DHCP magic cookie at offset
 /// 236 (RFC 2131 §3). Either direction: relay agents and servers both use port 67.
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     if data.len() < field::OPTIONS {
         return Probe::No;
     }

@@ -198,7 +198,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 }
 
 fn new() -> Box<dyn Dissector> {
-    Box::<Dnp3>::default()
+    Box::<Dnp3Dissector>::default()
 }
 
 /// Reassembly of one direction's application fragment (clause 8).
@@ -226,7 +226,7 @@ struct Side {
 
 /// Per-flow DNP3 state.
 #[derive(Default)]
-pub struct Dnp3 {
+pub struct Dnp3Dissector {
     /// Indexed by [`side`]: `[to server, to client]`.
     sides: [Side; 2],
     violations: Violations,
@@ -299,7 +299,7 @@ fn frame(data: &[u8]) -> Framing<Dnp3Error> {
     }
 }
 
-impl Dissector for Dnp3 {
+impl Dissector for Dnp3Dissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -344,7 +344,7 @@ impl Dissector for Dnp3 {
     }
 }
 
-impl Dnp3 {
+impl Dnp3Dissector {
     fn violation(&mut self, out: &mut Vec<Observation>, reason: Dnp3Error) {
         self.violations.record(PROTOCOL, reason, out);
     }

@@ -40,8 +40,8 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "enip",
     transport: Transport::Tcp,
     ports: &[44818],
-    probe: probe_tcp,
-    new: new_session,
+    probe,
+    new,
 };
 
 /// ListIdentity / ListServices / ListInterfaces over UDP 44818 (often broadcast).
@@ -50,7 +50,7 @@ pub static UDP_SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[44818],
     probe: probe_udp,
-    new: new_session,
+    new,
 };
 
 /// Class 0/1 implicit (I/O) messaging over UDP 2222.
@@ -236,7 +236,7 @@ impl<'a> Iterator for Items<'a> {
 
 /// TCP: a header with a command of the current specification (or the legacy 0x0001 probe
 /// some tools send first), zero options, and command data that fits the command.
-pub fn probe_tcp(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     let Some(h) = Header::parse(data) else {
         let cmd = data.get(..2).and_then(|b| b.try_into().ok());
         return match cmd.map(|b| Command(u16::from_le_bytes(b))) {
@@ -362,20 +362,20 @@ pub fn probe_io(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn new_session() -> Box<dyn Dissector> {
-    Box::new(Session::default())
+fn new() -> Box<dyn Dissector> {
+    Box::new(EnipDissector::default())
 }
 
 fn new_io() -> Box<dyn Dissector> {
-    Box::new(Io)
+    Box::new(EnipIoDissector)
 }
 
 /// Implicit I/O: cyclic process data with no operations or identity in it. Recognising the
 /// flow is all that is wanted; nothing here is ever a violation.
 #[derive(Debug, Default)]
-pub struct Io;
+pub struct EnipIoDissector;
 
-impl Dissector for Io {
+impl Dissector for EnipIoDissector {
     fn parse(&mut self, _: Direction, data: &[u8], _: &FlowCtx, _: &mut Vec<Observation>) -> usize {
         data.len()
     }
@@ -481,7 +481,7 @@ fn emit(
 
 /// Per-flow EtherNet/IP state (TCP session or UDP exchange).
 #[derive(Debug, Default)]
-pub struct Session {
+pub struct EnipDissector {
     /// Per direction: looking for the next header after a gap or garbage.
     resync: [bool; 2],
     violations: Violations,
@@ -493,7 +493,7 @@ pub struct Session {
     transfers: Transfers,
 }
 
-impl Dissector for Session {
+impl Dissector for EnipDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -600,7 +600,7 @@ fn boundary(data: &[u8]) -> Framing<EnipError> {
     }
 }
 
-impl Session {
+impl EnipDissector {
     fn violation(&mut self, out: &mut Vec<Observation>, e: EnipError) {
         self.violations.record(PROTOCOL, e, out);
     }

@@ -36,7 +36,7 @@ const TLS_HANDSHAKE: u8 = 0x16;
 const MAX_AWAITED_LOGINS: usize = 8;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Ftp::default())
+    Box::new(FtpDissector::default())
 }
 
 /// Commands that only FTP clients send (RFC 959 §4.1, RFC 2228, RFC 2389, RFC 2428, RFC 3659),
@@ -50,7 +50,7 @@ const CLIENT_FIRST_COMMANDS: &[&[u8]] = &[
 
 /// Server: a `220` greeting (RFC 959 §4.2, §5.4) that is not an SMTP one; client: a line
 /// starting with an FTP-only command.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let line_end = data.iter().position(|&b| b == b'\n');
     let line = match line_end {
         Some(n) => data.get(..n).unwrap_or_default(),
@@ -118,7 +118,7 @@ enum Awaited {
 
 /// Per-flow FTP control-connection state.
 #[derive(Default)]
-pub struct Ftp {
+pub struct FtpDissector {
     client: Side,
     server: Side,
     /// USER's argument, waiting for PASS (RFC 959 §4.1.1: PASS must follow USER).
@@ -151,7 +151,7 @@ enum Flow {
     Stop,
 }
 
-impl Dissector for Ftp {
+impl Dissector for FtpDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -217,7 +217,7 @@ impl Dissector for Ftp {
     }
 }
 
-impl Ftp {
+impl FtpDissector {
     fn side(&self, dir: Direction) -> &Side {
         match dir {
             Direction::ToServer => &self.client,

@@ -41,8 +41,12 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Tcp,
     ports: &[80, 8080, 8000, 8008, 8081, 8888],
     probe,
-    new: || Box::<HttpDissector>::default(),
+    new,
 };
+
+fn new() -> Box<dyn Dissector> {
+    Box::<HttpDissector>::default()
+}
 
 /// Largest message head waited for; a longer one stops the direction.
 const MAX_HEAD: usize = 16 * 1024;
@@ -63,7 +67,7 @@ const METHODS: &[&[u8]] = &[
 
 /// A request line with a known method and `HTTP/1.` toward the server, or a status line
 /// `HTTP/1.x NNN` toward the client.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     match dir {
         Direction::ToServer => probe_request(data),
         Direction::ToClient => probe_status(data),

@@ -307,12 +307,12 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 }
 
 fn new() -> Box<dyn Dissector> {
-    Box::<Iec104>::default()
+    Box::<Iec104Dissector>::default()
 }
 
 /// Per-flow IEC 104 state.
 #[derive(Default)]
-pub struct Iec104 {
+pub struct Iec104Dissector {
     /// Per direction (`[to server, to client]`): junk was reported or a gap left the stream
     /// mid-APDU; skip quietly to the next plausible APDU.
     lost_sync: [bool; 2],
@@ -366,7 +366,7 @@ fn frame(data: &[u8]) -> Framing<ApduError> {
     }
 }
 
-impl Dissector for Iec104 {
+impl Dissector for Iec104Dissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -397,7 +397,7 @@ impl Dissector for Iec104 {
     }
 }
 
-impl Iec104 {
+impl Iec104Dissector {
     fn violation(&mut self, out: &mut Vec<Observation>, reason: ApduError) {
         self.violations.record(PROTOCOL, reason, out);
     }

@@ -175,7 +175,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 }
 
 fn new() -> Box<dyn Dissector> {
-    Box::<Modbus>::default()
+    Box::<ModbusDissector>::default()
 }
 
 /// Frames the ADU at the start of `data` by its MBAP header.
@@ -247,7 +247,7 @@ enum Slot {
 const SLOTS: usize = 7;
 
 /// Per-flow Modbus/TCP state.
-pub struct Modbus {
+pub struct ModbusDissector {
     /// Per direction (to server, to client): looking for an ADU boundary.
     resync: [bool; 2],
     pending: VecDeque<Pending>,
@@ -262,9 +262,9 @@ pub struct Modbus {
     server: Subject,
 }
 
-impl Default for Modbus {
+impl Default for ModbusDissector {
     fn default() -> Self {
-        Modbus {
+        ModbusDissector {
             resync: [false; 2],
             pending: VecDeque::new(),
             model_parts: Default::default(),
@@ -275,7 +275,7 @@ impl Default for Modbus {
     }
 }
 
-impl Dissector for Modbus {
+impl Dissector for ModbusDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -337,7 +337,7 @@ impl Dissector for Modbus {
     }
 }
 
-impl Modbus {
+impl ModbusDissector {
     /// Reports a violation, up to the per-flow cap (the reason is only formatted then).
     fn violation(&mut self, out: &mut Vec<Observation>, reason: impl std::fmt::Display) {
         self.violations.record(PROTOCOL, reason, out);

@@ -67,7 +67,7 @@ const PROBE_PACKET: usize = 4096;
 const SYS_VERSION_TOPIC: &[u8] = b"$SYS/broker/version";
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Mqtt::default())
+    Box::new(MqttDissector::default())
 }
 
 /// How much a packet at the start of some bytes says "this is MQTT".
@@ -227,7 +227,7 @@ fn boundary(from_client: bool, data: &[u8]) -> Framing<MqttError> {
 
 /// Accepts a flow whose first bytes hold a strong MQTT packet, possibly after short
 /// well-formed ones (a capture that starts mid-connection on PINGREQ/PUBACK).
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let from_client = dir == Direction::ToServer;
     let mut rest = data;
     while !rest.is_empty() {
@@ -251,7 +251,7 @@ struct Side {
 }
 
 /// Per-flow MQTT state.
-pub struct Mqtt {
+pub struct MqttDissector {
     to_server: Side,
     to_client: Side,
     /// Direction from the MQTT client to the broker. The flow's client unless the capture
@@ -273,9 +273,9 @@ pub struct Mqtt {
     violations: Violations,
 }
 
-impl Default for Mqtt {
+impl Default for MqttDissector {
     fn default() -> Self {
-        Mqtt {
+        MqttDissector {
             to_server: Side::default(),
             to_client: Side::default(),
             client_dir: Direction::ToServer,
@@ -292,7 +292,7 @@ impl Default for Mqtt {
     }
 }
 
-impl Dissector for Mqtt {
+impl Dissector for MqttDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -355,7 +355,7 @@ impl Dissector for Mqtt {
     }
 }
 
-impl Mqtt {
+impl MqttDissector {
     fn side_mut(&mut self, dir: Direction) -> &mut Side {
         match dir {
             Direction::ToServer => &mut self.to_server,

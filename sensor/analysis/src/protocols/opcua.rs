@@ -89,7 +89,7 @@ pub const OPAQUE_REQUESTS: u8 = 3;
 const MAX_POLICIES: usize = 4;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(OpcUa::default())
+    Box::new(OpcUaDissector::default())
 }
 
 /// Whether the channel's bodies can be read.
@@ -126,7 +126,7 @@ struct Side {
 }
 
 /// Per-flow OPC UA state.
-pub struct OpcUa {
+pub struct OpcUaDissector {
     to_server: Side,
     to_client: Side,
     /// Direction service requests travel: Hello's direction, the other one after a
@@ -153,9 +153,9 @@ pub struct OpcUa {
     names: methods::Names,
 }
 
-impl Default for OpcUa {
+impl Default for OpcUaDissector {
     fn default() -> Self {
-        OpcUa {
+        OpcUaDissector {
             to_server: Side::default(),
             to_client: Side::default(),
             request_dir: Direction::ToServer,
@@ -176,7 +176,7 @@ impl Default for OpcUa {
     }
 }
 
-impl Dissector for OpcUa {
+impl Dissector for OpcUaDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -236,7 +236,7 @@ impl Dissector for OpcUa {
     }
 }
 
-impl OpcUa {
+impl OpcUaDissector {
     fn side_mut(&mut self, dir: Direction) -> &mut Side {
         match dir {
             Direction::ToServer => &mut self.to_server,

@@ -74,11 +74,11 @@ pub static PLUS_SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(S7::new(SPEC.name))
+    Box::new(S7Dissector::new(SPEC.name))
 }
 
 fn new_plus() -> Box<dyn Dissector> {
-    Box::new(S7::new(PLUS_SPEC.name))
+    Box::new(S7Dissector::new(PLUS_SPEC.name))
 }
 
 /// packet-s7comm.c: S7COMM_PROT_ID, and S7COMM_PLUS_PROT_ID of the plus plugin.
@@ -108,7 +108,7 @@ enum Family {
     Plus,
 }
 
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     match first_family(data) {
         Ok(Family::Classic) => Probe::Yes,
         Ok(Family::Plus) => Probe::No,
@@ -116,7 +116,7 @@ fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
     match first_family(data) {
         Ok(Family::Plus) => Probe::Yes,
         Ok(Family::Classic) => Probe::No,
@@ -303,7 +303,7 @@ impl Facts {
 }
 
 /// Per-flow S7comm / S7comm-plus state.
-pub struct S7 {
+pub struct S7Dissector {
     /// The name the connection was recognised as (`s7comm` or `s7comm_plus`).
     protocol: &'static str,
     sides: [Side; 2],
@@ -317,9 +317,9 @@ pub struct S7 {
     upload_block: Option<String>,
 }
 
-impl S7 {
-    fn new(protocol: &'static str) -> S7 {
-        S7 {
+impl S7Dissector {
+    fn new(protocol: &'static str) -> S7Dissector {
+        S7Dissector {
             protocol,
             sides: Default::default(),
             szl: szl::Reassembly::default(),
@@ -660,7 +660,7 @@ fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details
     });
 }
 
-impl Dissector for S7 {
+impl Dissector for S7Dissector {
     fn parse(
         &mut self,
         dir: Direction,

@@ -104,12 +104,12 @@ const MSV_AV_NB_COMPUTER_NAME: u16 = 1;
 const MSV_AV_DNS_COMPUTER_NAME: u16 = 3;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Smb::default())
+    Box::new(SmbDissector::default())
 }
 
 /// A session message whose payload starts with an SMB protocol id, or a well-formed session
 /// service control packet; leading keep-alives are skipped.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let mut rest = data;
     for _ in 0..8 {
         if rest.first().is_some_and(|&ty| {
@@ -226,14 +226,14 @@ struct LogonAttempt {
 
 /// Per-flow SMB state.
 #[derive(Default)]
-pub struct Smb {
+pub struct SmbDissector {
     client: Side,
     server: Side,
     /// The latest session setup that named an account: one at a time is what clients send.
     logon: Option<LogonAttempt>,
 }
 
-impl Dissector for Smb {
+impl Dissector for SmbDissector {
     fn parse(
         &mut self,
         dir: Direction,

@@ -33,7 +33,7 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[161],
     probe,
-    new: new_dissector,
+    new,
 };
 
 /// SNMP notifications (manager's trap listener on UDP 162).
@@ -42,7 +42,7 @@ pub static TRAP_SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[162],
     probe,
-    new: new_dissector,
+    new,
 };
 
 const PROTOCOL: &str = "snmp";
@@ -259,7 +259,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn new_dissector() -> Box<dyn Dissector> {
+fn new() -> Box<dyn Dissector> {
     Box::new(SnmpDissector::default())
 }
 

@@ -32,7 +32,7 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Tcp,
     ports: &[443, 465, 636, 993, 995, 4843, 8443, 8883],
     probe,
-    new: new_dissector,
+    new,
 };
 
 const PROTOCOL: &str = "tls";
@@ -101,7 +101,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     Probe::Yes
 }
 
-fn new_dissector() -> Box<dyn Dissector> {
+fn new() -> Box<dyn Dissector> {
     Box::new(TlsDissector::default())
 }
 
