@@ -116,6 +116,20 @@ enum Awaited {
     Login { attempt: u32, user: String },
 }
 
+/// Why FTP control traffic is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FtpError {
+    #[error("line longer than 4096 bytes")]
+    LineTooLong,
+    #[error("client line is not an FTP command")]
+    NotACommand,
+    #[error("PASS without a preceding USER")]
+    PassWithoutUser,
+    #[error("server line is not an FTP reply")]
+    NotAReply,
+}
+
 /// Per-flow FTP control-connection state.
 #[derive(Default)]
 pub struct FtpDissector {
@@ -180,7 +194,7 @@ impl Dissector for FtpDissector {
         loop {
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if rest.len() > MAX_LINE {
-                    self.violation(dir, out, "line longer than 4096 bytes");
+                    self.violation(dir, out, FtpError::LineTooLong);
                     self.side_mut(dir).dead = true;
                     return data.len();
                 }
@@ -189,7 +203,7 @@ impl Dissector for FtpDissector {
             let (line, tail) = rest.split_at(nl);
             rest = tail.get(1..).unwrap_or_default();
             if line.len() > MAX_LINE {
-                self.violation(dir, out, "line longer than 4096 bytes");
+                self.violation(dir, out, FtpError::LineTooLong);
                 self.side_mut(dir).dead = true;
                 return data.len();
             }
@@ -232,7 +246,7 @@ impl FtpDissector {
         }
     }
 
-    fn violation(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: &str) {
+    fn violation(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: FtpError) {
         let side = self.side_mut(dir);
         if !side.violated {
             side.violated = true;
@@ -254,11 +268,7 @@ impl FtpDissector {
             if !line.is_empty() {
                 // The server answers it too (500), so it takes a place in the queue.
                 self.await_other();
-                self.violation(
-                    Direction::ToServer,
-                    out,
-                    "client line is not an FTP command",
-                );
+                self.violation(Direction::ToServer, out, FtpError::NotACommand);
             }
             return Flow::Continue;
         }
@@ -283,7 +293,7 @@ impl FtpDissector {
                 }
                 None => {
                     self.await_other();
-                    self.violation(Direction::ToServer, out, "PASS without a preceding USER");
+                    self.violation(Direction::ToServer, out, FtpError::PassWithoutUser);
                 }
             }
             return Flow::Continue;
@@ -324,7 +334,7 @@ impl FtpDissector {
             None => {
                 let Some(code) = code else {
                     if !line.is_empty() {
-                        self.violation(Direction::ToClient, out, "server line is not an FTP reply");
+                        self.violation(Direction::ToClient, out, FtpError::NotAReply);
                     }
                     return Flow::Continue;
                 };
@@ -332,7 +342,7 @@ impl FtpDissector {
                     None | Some(b' ') => {}
                     Some(b'-') => self.multi_line = Some(code),
                     Some(_) => {
-                        self.violation(Direction::ToClient, out, "server line is not an FTP reply");
+                        self.violation(Direction::ToClient, out, FtpError::NotAReply);
                         return Flow::Continue;
                     }
                 }

@@ -32,7 +32,7 @@
 pub mod pdu;
 pub mod umas;
 
-use pdu::{check_response, device_id, operations, parse_request, FunctionCode, Request};
+use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
 use super::framing::Framing;
 use super::spec::ProtocolSpec;
@@ -399,9 +399,7 @@ impl ModbusDissector {
         if fc.is_exception() {
             // MB §7: function | 0x80, exception code. Trailing bytes are tolerated.
             if pdu.len() < 2 {
-                let reason =
-                    format_args!("exception response to function {} without a code", base.0);
-                self.violation(out, reason);
+                self.violation(out, PduError::ExceptionWithoutCode(base.0));
             }
             return;
         }

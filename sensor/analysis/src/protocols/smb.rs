@@ -188,6 +188,16 @@ fn nbss_header(b: &[u8]) -> Option<(u8, usize)> {
     Some((ty, len))
 }
 
+/// Why SMB (or its NetBIOS session framing) is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmbError {
+    #[error("not a NetBIOS session service packet")]
+    NotNetbios,
+    #[error("session message without an SMB protocol id")]
+    NoProtocolId,
+}
+
 #[derive(Default)]
 struct Side {
     /// Bytes of the current session message still to skip.
@@ -202,7 +212,7 @@ struct Side {
 
 impl Side {
     /// One violation per side is enough to flag the flow.
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: SmbError) {
         if !self.violations.any() {
             self.violations.record(PROTOCOL, reason, out);
         }
@@ -305,7 +315,7 @@ impl Dissector for SmbDissector {
                     used += NBSS_HEADER + len;
                 }
                 _ => {
-                    side.violation(out, "not a NetBIOS session service packet");
+                    side.violation(out, SmbError::NotNetbios);
                     side.dead = true;
                     return data.len();
                 }
@@ -428,7 +438,7 @@ fn inspect(
         Some(m) if m == SMB2_MAGIC => smb2(dir, msg, side, logon, out),
         // Encrypted or compressed SMB 3: nothing readable.
         Some(m) if m == SMB2_TRANSFORM_MAGIC || m == SMB2_COMPRESSED_MAGIC => {}
-        _ => side.violation(out, "session message without an SMB protocol id"),
+        _ => side.violation(out, SmbError::NoProtocolId),
     }
 }
 

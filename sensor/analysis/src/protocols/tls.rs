@@ -159,10 +159,7 @@ impl Dissector for TlsDissector {
             if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&ctype) || major != 3 || len > MAX_RECORD
             {
                 side.give_up();
-                self.violation(
-                    out,
-                    format!("not a TLS record (type {ctype}, length {len})"),
-                );
+                self.violation(out, TlsError::NotARecord { ctype, len });
                 return data.len();
             }
             let Some(fragment) = body.get(..len) else {
@@ -197,13 +194,27 @@ impl Dissector for TlsDissector {
 }
 
 impl TlsDissector {
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: TlsError) {
         violation(&mut self.violations, out, reason);
     }
 }
 
-fn violation(budget: &mut Violations, out: &mut Vec<Observation>, reason: impl std::fmt::Display) {
+fn violation(budget: &mut Violations, out: &mut Vec<Observation>, reason: TlsError) {
     budget.record(PROTOCOL, reason, out);
+}
+
+/// Why TLS traffic is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    #[error("not a TLS record (type {ctype}, length {len})")]
+    NotARecord { ctype: u8, len: usize },
+    #[error("zero-length TLS handshake record")]
+    EmptyHandshake,
+    #[error("malformed TLS ClientHello")]
+    ClientHello,
+    #[error("malformed TLS ServerHello")]
+    ServerHello,
 }
 
 /// Where a handshake message's observations go.
@@ -219,11 +230,7 @@ struct Ctx<'o> {
 fn handshake_fragment(side: &mut Side, fragment: &[u8], ctx: &mut Ctx<'_>) {
     if fragment.is_empty() {
         // RFC 8446 §5.1: zero-length handshake fragments MUST NOT be sent.
-        violation(
-            ctx.violations,
-            ctx.out,
-            "zero-length TLS handshake record".to_owned(),
-        );
+        violation(ctx.violations, ctx.out, TlsError::EmptyHandshake);
         return;
     }
     if side.pending.is_empty() {
@@ -308,11 +315,7 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
                     });
                 }
             }
-            None => violation(
-                ctx.violations,
-                ctx.out,
-                "malformed TLS ClientHello".to_owned(),
-            ),
+            None => violation(ctx.violations, ctx.out, TlsError::ClientHello),
         },
         SERVER_HELLO => match parse_server_hello(body) {
             // TLS 1.3 encrypts everything after ServerHello (RFC 8446 §2).
@@ -320,11 +323,7 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
                 side.give_up()
             }
             Some(_) => {}
-            None => violation(
-                ctx.violations,
-                ctx.out,
-                "malformed TLS ServerHello".to_owned(),
-            ),
+            None => violation(ctx.violations, ctx.out, TlsError::ServerHello),
         },
         CERTIFICATE => {
             if let Some(name) = first_certificate(body).and_then(certificate_subject) {

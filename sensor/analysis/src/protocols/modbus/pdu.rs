@@ -117,6 +117,8 @@ impl Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PduError {
+    #[error("exception response to function {0} without a code")]
+    ExceptionWithoutCode(u8),
     #[error("function code 0 is not valid (MB §4.1)")]
     ZeroFunction,
     #[error("request uses function code {0:#04x}, reserved for exception responses (MB §4.1)")]
