@@ -239,13 +239,6 @@ pub struct Dnp3Dissector {
     files: ops::Files,
 }
 
-fn side(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 /// Why DNP3 traffic is malformed: the link layer (clause 9) or the application layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -325,12 +318,12 @@ impl Dissector for Dnp3Dissector {
         }
         if ctx.transport == Transport::Udp {
             // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
-            if pos < data.len() && !self.sides[side(dir)].lost_sync {
+            if pos < data.len() && !self.sides[dir.index()].lost_sync {
                 self.violation(out, Dnp3Error::DatagramTruncated);
             }
             // Each datagram is framed on its own: loss of sync does not carry over (a
             // fragment's transport segments still may, one per datagram).
-            let s = &mut self.sides[side(dir)];
+            let s = &mut self.sides[dir.index()];
             s.lost_sync = false;
             return data.len();
         }
@@ -338,7 +331,7 @@ impl Dissector for Dnp3Dissector {
     }
 
     fn gap(&mut self, dir: Direction) {
-        let s = &mut self.sides[side(dir)];
+        let s = &mut self.sides[dir.index()];
         s.lost_sync = true;
         s.fragment.next_seq = None;
     }
@@ -351,7 +344,7 @@ impl Dnp3Dissector {
 
     /// Reports junk once per loss of sync (and never right after a gap).
     fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: Dnp3Error) {
-        let s = &mut self.sides[side(dir)];
+        let s = &mut self.sides[dir.index()];
         if s.lost_sync {
             return;
         }
@@ -364,7 +357,7 @@ impl Dnp3Dissector {
         let Some(header) = frame.get(..HEADER_LEN).and_then(LinkHeader::parse) else {
             return;
         };
-        self.sides[side(dir)].lost_sync = false;
+        self.sides[dir.index()].lost_sync = false;
         // Strip the block CRCs (clause 9), verifying each.
         let mut user = [0u8; MAX_USER_DATA];
         let mut n = 0;
@@ -373,7 +366,7 @@ impl Dnp3Dissector {
             let (payload, check) = block.split_at(block.len().saturating_sub(2));
             if !crc_ok(payload, check) {
                 self.violation(out, Dnp3Error::Crc);
-                self.sides[side(dir)].fragment.next_seq = None;
+                self.sides[dir.index()].fragment.next_seq = None;
                 return;
             }
             if let Some(dst) = user.get_mut(n..n + payload.len()) {
@@ -401,7 +394,7 @@ impl Dnp3Dissector {
             if !individual(address) {
                 continue;
             }
-            let known = &mut self.sides[side(d)].addresses;
+            let known = &mut self.sides[d.index()].addresses;
             if known.contains(&Some(address)) {
                 continue;
             }
@@ -431,7 +424,7 @@ impl Dnp3Dissector {
         };
         let (fin, fir, seq) = (th & 0x80 != 0, th & 0x40 != 0, th & 0x3f);
         let addresses = (h.source, h.destination);
-        let r = &mut self.sides[side(dir)].fragment;
+        let r = &mut self.sides[dir.index()].fragment;
         if fir && fin {
             r.next_seq = None;
             self.fragment(dir, h.destination, payload, true, out);
@@ -464,7 +457,7 @@ impl Dnp3Dissector {
             let destination = r.addresses.1;
             self.fragment(dir, destination, &buf, complete, out);
             // Keep the allocation for the next fragment of this direction.
-            let r = &mut self.sides[side(dir)].fragment;
+            let r = &mut self.sides[dir.index()].fragment;
             r.buf = buf;
             r.buf.clear();
         }

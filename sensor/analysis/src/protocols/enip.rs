@@ -516,7 +516,7 @@ impl Dissector for EnipDissector {
             }
             return data.len();
         }
-        let d = dir as usize;
+        let d = dir.index();
         let mut used = 0;
         loop {
             let rest = data.get(used..).unwrap_or_default();
@@ -554,7 +554,7 @@ impl Dissector for EnipDissector {
     }
 
     fn gap(&mut self, dir: Direction) {
-        if let Some(r) = self.resync.get_mut(dir as usize) {
+        if let Some(r) = self.resync.get_mut(dir.index()) {
             *r = true;
         }
         // Requests travel to the server: a piece of a transfer may be what was lost.

@@ -321,13 +321,6 @@ pub struct Iec104Dissector {
     addresses: [Option<(Subject, u16)>; MAX_ADDRESSES],
 }
 
-fn side(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 /// Why an APDU is malformed (104 clause 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -393,7 +386,7 @@ impl Dissector for Iec104Dissector {
     }
 
     fn gap(&mut self, dir: Direction) {
-        self.lost_sync[side(dir)] = true;
+        self.lost_sync[dir.index()] = true;
     }
 }
 
@@ -404,7 +397,7 @@ impl Iec104Dissector {
 
     /// Reports a framing error once per loss of sync (never right after a gap).
     fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: ApduError) {
-        if !std::mem::replace(&mut self.lost_sync[side(dir)], true) {
+        if !std::mem::replace(&mut self.lost_sync[dir.index()], true) {
             self.violation(out, reason);
         }
     }
@@ -418,7 +411,7 @@ impl Iec104Dissector {
             return apdu.len();
         };
         let apci = Apci::parse([c0, c1, c2, c3]);
-        if self.lost_sync[side(dir)] {
+        if self.lost_sync[dir.index()] {
             // Resynchronising: take this as an APDU only if its control octets make sense,
             // else it was a 0x68 inside data.
             let plausible = match apci {
@@ -429,7 +422,7 @@ impl Iec104Dissector {
             if !plausible {
                 return 1;
             }
-            self.lost_sync[side(dir)] = false;
+            self.lost_sync[dir.index()] = false;
         }
         match apci {
             Apci::U { control } => {

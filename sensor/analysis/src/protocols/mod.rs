@@ -69,6 +69,14 @@ impl Direction {
         }
     }
 
+    /// 0 for [`Direction::ToServer`], 1 for [`Direction::ToClient`]: for per-direction arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
     /// The end of the flow that sent a payload travelling this way.
     pub fn sender(self) -> Subject {
         match self {
@@ -159,6 +167,25 @@ pub fn violation(protocol: &'static str, reason: impl Into<String>) -> Observati
         protocol,
         reason: reason.into(),
     }
+}
+
+/// The subject a link-layer discovery frame (LLDP, CDP, PROFINET DCP) speaks for: its source
+/// MAC, which must be unicast. A frame from a group address is a violation of `protocol`
+/// (`name` in the reason) and gives `None`.
+pub fn frame_sender(
+    protocol: &'static str,
+    name: &str,
+    src: Mac,
+    out: &mut Vec<Observation>,
+) -> Option<Subject> {
+    if !src.is_unicast() {
+        out.push(violation(
+            protocol,
+            format!("{name} frame from group address {src}"),
+        ));
+        return None;
+    }
+    Some(Subject::Mac(src))
 }
 
 /// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after

@@ -283,7 +283,7 @@ impl Dissector for ModbusDissector {
         ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
-        let d = dir as usize;
+        let d = dir.index();
         // The Modbus server listens on 502 (TCP §3.1); when the TCP initiator is the one on
         // 502 (a device that connects out to its master, or a capture whose SYN says so),
         // requests travel to the TCP client.
@@ -333,7 +333,7 @@ impl Dissector for ModbusDissector {
     }
 
     fn gap(&mut self, dir: Direction) {
-        self.resync[dir as usize] = true;
+        self.resync[dir.index()] = true;
     }
 }
 

@@ -27,7 +27,7 @@
 //! gives no type. Supervisor and multidevice alone give no type.
 
 use super::text::{clean, clean_text};
-use super::violation;
+use super::{frame_sender, violation};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -494,14 +494,9 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
             return;
         }
     };
-    if !src.is_unicast() {
-        out.push(violation(
-            PROTOCOL,
-            format!("PROFINET DCP frame from group address {src}"),
-        ));
+    let Some(subject) = frame_sender(PROTOCOL, "PROFINET DCP", src, out) else {
         return;
-    }
-    let subject = Subject::Mac(src);
+    };
     let speaks = |role| Observation::Speaks {
         subject,
         protocol: PROTOCOL,

@@ -104,7 +104,7 @@ impl Dissector for SsdpDissector {
         let key = text::fingerprint(msg.product.unwrap_or(&[]))
             ^ text::fingerprint(msg.location.unwrap_or(&[])).rotate_left(1)
             ^ msg.kind as u64;
-        let seen = &mut self.reported[dir as usize];
+        let seen = &mut self.reported[dir.index()];
         if *seen == Some(key) {
             return data.len();
         }
