@@ -27,7 +27,7 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
-use super::framing::Framing;
+use super::framing::{self, Framing};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
@@ -523,23 +523,18 @@ impl Dissector for EnipDissector {
             if rest.is_empty() {
                 return used;
             }
-            let resync = self.resync.get(d).copied().unwrap_or(false);
-            match if resync { boundary(rest) } else { frame(rest) } {
+            let mut resync = self.resync.get(d).copied().unwrap_or(false);
+            let framing = framing::step(&mut resync, rest, frame, boundary);
+            if let Some(r) = self.resync.get_mut(d) {
+                *r = resync;
+            }
+            match framing {
                 Framing::Incomplete { .. } => return used,
                 Framing::Resync { skip, error } => {
                     if let Some(e) = error {
                         self.violation(out, e);
-                        if let Some(r) = self.resync.get_mut(d) {
-                            *r = true;
-                        }
                     }
                     used += skip;
-                }
-                // A trustworthy boundary: frame from here.
-                Framing::Complete { .. } if resync => {
-                    if let Some(r) = self.resync.get_mut(d) {
-                        *r = false;
-                    }
                 }
                 Framing::Complete { len } => {
                     let (Some(h), Some(body)) = (Header::parse(rest), rest.get(HEADER_LEN..len))

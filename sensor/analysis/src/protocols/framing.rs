@@ -10,9 +10,10 @@
 //!
 //! After a gap (or a broken header) the same type answers the resync scan, `boundary(data)`,
 //! which asks a stricter question (does a message one can trust start here?): `Complete` is a
-//! boundary at the start (the loop leaves resync mode and frames from there; `len` is not
+//! boundary at the start (resync mode ends and the message is framed from there; `len` is not
 //! used), `Incomplete` waits, `Resync { skip, .. }` passes over junk up to the next candidate
-//! (or over all of it).
+//! (or over all of it). [`step`] keeps a direction's resync flag and asks the right one, so a
+//! parse loop only ever sees a framer's answer.
 
 /// Where the next message of a byte stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,5 +41,62 @@ impl<E> Framing<E> {
             skip,
             error: Some(error),
         }
+    }
+}
+
+/// One turn of a stream dissector's parse loop: asks `boundary` while the direction is
+/// resynchronising (`*resync`), else `frame`, and keeps `*resync`: it ends at a boundary (whose
+/// message is then framed at once) and starts at a broken header.
+pub fn step<E>(
+    resync: &mut bool,
+    data: &[u8],
+    frame: impl FnOnce(&[u8]) -> Framing<E>,
+    boundary: impl FnOnce(&[u8]) -> Framing<E>,
+) -> Framing<E> {
+    if *resync {
+        match boundary(data) {
+            Framing::Complete { .. } => *resync = false,
+            other => return other,
+        }
+    }
+    let framing = frame(data);
+    if let Framing::Resync { error: Some(_), .. } = framing {
+        *resync = true;
+    }
+    framing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_keeps_the_resync_flag() {
+        let frame = |d: &[u8]| match d.first() {
+            Some(1) => Framing::Complete { len: 1 },
+            Some(_) => Framing::broken(1, "bad"),
+            None => Framing::Incomplete { needed: 1 },
+        };
+        let boundary = |d: &[u8]| match d.iter().position(|&b| b == 1) {
+            Some(0) => Framing::Complete { len: 1 },
+            Some(i) => Framing::skip(i),
+            None => Framing::skip(d.len()),
+        };
+        let mut resync = false;
+        assert_eq!(
+            step(&mut resync, &[2, 1], frame, boundary),
+            Framing::broken(1, "bad")
+        );
+        assert!(resync);
+        assert_eq!(
+            step(&mut resync, &[2, 1], frame, boundary),
+            Framing::skip(1)
+        );
+        assert!(resync);
+        assert_eq!(
+            step(&mut resync, &[1], frame, boundary),
+            Framing::Complete { len: 1 }
+        );
+        assert!(!resync);
     }
 }

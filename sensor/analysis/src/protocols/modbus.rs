@@ -34,7 +34,7 @@ pub mod umas;
 
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
-use super::framing::Framing;
+use super::framing::{self, Framing};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -299,23 +299,13 @@ impl Dissector for ModbusDissector {
             if rest.is_empty() {
                 return pos;
             }
-            let framing = if self.resync[d] {
-                boundary(rest)
-            } else {
-                frame(rest)
-            };
-            match framing {
+            match framing::step(&mut self.resync[d], rest, frame, boundary) {
                 Framing::Incomplete { .. } => return pos,
                 Framing::Resync { skip, error } => {
                     if let Some(e) = error {
                         self.violation(out, e);
-                        self.resync[d] = true;
                     }
                     pos += skip;
-                }
-                // A trustworthy boundary: frame from here.
-                Framing::Complete { .. } if self.resync[d] => {
-                    self.resync[d] = false;
                 }
                 Framing::Complete { len } => {
                     let (Some(h), Some(pdu)) = (Mbap::parse(rest), rest.get(Mbap::LEN..len)) else {

@@ -39,7 +39,7 @@ mod wire;
 
 pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
-use super::framing::Framing;
+use super::framing::{self, Framing};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
@@ -317,24 +317,16 @@ impl Dissector for MqttDissector {
             if rest.is_empty() {
                 return pos;
             }
-            let resync = side.resync;
-            let framing = if resync {
-                boundary(from_client, rest)
-            } else {
-                frame(rest)
-            };
-            match framing {
+            let boundary = |d: &[u8]| boundary(from_client, d);
+            match framing::step(&mut side.resync, rest, frame, boundary) {
                 Framing::Incomplete { .. } => return pos,
                 Framing::Resync { skip, error } => {
                     if let Some(reason) = error {
                         // The framing cannot be trusted past this point.
                         self.violation(out, reason);
-                        self.side_mut(dir).resync = true;
                     }
                     pos += skip;
                 }
-                // A well-formed packet: frame from here.
-                Framing::Complete { .. } if resync => side.resync = false,
                 Framing::Complete { len } => {
                     let (Ok(h), Some(packet)) = (wire::fixed_header(rest), rest.get(..len)) else {
                         return pos;

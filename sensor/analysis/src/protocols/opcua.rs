@@ -61,7 +61,7 @@ pub use self::framing::MessageType;
 use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
 pub use self::framing::{OpcUaError, CHUNK_PREFIX_CAP};
 use self::services::UserIdentity;
-use super::framing::Framing;
+use super::framing::{step, Framing};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
@@ -198,22 +198,14 @@ impl Dissector for OpcUaDissector {
                 }
                 continue;
             }
-            let resync = side.resync;
-            match if resync {
-                boundary(rest, channel)
-            } else {
-                frame(rest)
-            } {
+            match step(&mut side.resync, rest, frame, |d| boundary(d, channel)) {
                 Framing::Incomplete { .. } => return pos,
                 Framing::Resync { skip, error } => {
                     if let Some(reason) = error {
                         self.violation(out, reason);
-                        self.side_mut(dir).resync = true;
                     }
                     pos += skip;
                 }
-                // A trustworthy boundary: frame from here.
-                Framing::Complete { .. } if resync => side.resync = false,
                 Framing::Complete { len } => {
                     let (Some(header), Some(chunk)) = (Header::parse(rest), rest.get(..len)) else {
                         return pos;

@@ -49,7 +49,7 @@ mod plus;
 mod szl;
 
 pub use self::error::S7Error;
-use super::framing::Framing;
+use super::framing::{self, Framing};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -671,18 +671,14 @@ impl Dissector for S7Dissector {
         let mut pos = 0usize;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
-            let resync = self.side(dir).resync;
-            match if resync { boundary(rest) } else { frame(rest) } {
+            match framing::step(&mut self.side(dir).resync, rest, frame, boundary) {
                 Framing::Incomplete { .. } => return pos,
                 Framing::Resync { skip, error } => {
                     if let Some(reason) = error {
                         self.violation(out, reason);
-                        self.side(dir).resync = true;
                     }
                     pos += skip;
                 }
-                // A trustworthy boundary: frame from here.
-                Framing::Complete { .. } if resync => self.side(dir).resync = false,
                 Framing::Complete { len } => {
                     self.tpdu(dir, tpdu(rest.get(..len).unwrap_or_default()), out);
                     pos += len;
