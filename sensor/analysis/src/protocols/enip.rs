@@ -27,7 +27,7 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, Next};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
@@ -528,15 +528,10 @@ impl Dissector for EnipDissector {
             if let Some(r) = self.resync.get_mut(d) {
                 *r = resync;
             }
-            match framing {
-                Framing::Incomplete { .. } => return used,
-                Framing::Resync { skip, error } => {
-                    if let Some(e) = error {
-                        self.violation(out, e);
-                    }
-                    used += skip;
-                }
-                Framing::Complete { len } => {
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return used,
+                Next::Skip(skip) => used += skip,
+                Next::Message(len) => {
                     let (Some(h), Some(body)) = (Header::parse(rest), rest.get(HEADER_LEN..len))
                     else {
                         return used;

@@ -15,6 +15,10 @@
 //! (or over all of it). [`step`] keeps a direction's resync flag and asks the right one, so a
 //! parse loop only ever sees a framer's answer.
 
+use super::violations::Violations;
+use otwatch_common::observation::Observation;
+use std::fmt::Display;
+
 /// Where the next message of a byte stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing<E> {
@@ -40,6 +44,39 @@ impl<E> Framing<E> {
         Framing::Resync {
             skip,
             error: Some(error),
+        }
+    }
+}
+
+/// What a parse loop does with a framer's answer, once a broken header's error is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Return what was consumed and wait for more bytes.
+    Wait,
+    /// Move on by this many bytes and look again.
+    Skip(usize),
+    /// Hand the message of this many bytes to the parser and move on by it.
+    Message(usize),
+}
+
+impl<E: Display> Framing<E> {
+    /// Records a broken header's error in `violations` (as `protocol`) and says what the parse
+    /// loop does next.
+    pub fn next(
+        self,
+        violations: &mut Violations,
+        protocol: &'static str,
+        out: &mut Vec<Observation>,
+    ) -> Next {
+        match self {
+            Framing::Complete { len } => Next::Message(len),
+            Framing::Incomplete { .. } => Next::Wait,
+            Framing::Resync { skip, error } => {
+                if let Some(e) = error {
+                    violations.record(protocol, e, out);
+                }
+                Next::Skip(skip)
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ pub mod umas;
 
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, Next};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -299,15 +299,11 @@ impl Dissector for ModbusDissector {
             if rest.is_empty() {
                 return pos;
             }
-            match framing::step(&mut self.resync[d], rest, frame, boundary) {
-                Framing::Incomplete { .. } => return pos,
-                Framing::Resync { skip, error } => {
-                    if let Some(e) = error {
-                        self.violation(out, e);
-                    }
-                    pos += skip;
-                }
-                Framing::Complete { len } => {
+            let framing = framing::step(&mut self.resync[d], rest, frame, boundary);
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
                     let (Some(h), Some(pdu)) = (Mbap::parse(rest), rest.get(Mbap::LEN..len)) else {
                         return pos;
                     };

@@ -39,7 +39,7 @@ mod wire;
 
 pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, Next};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
@@ -318,16 +318,12 @@ impl Dissector for MqttDissector {
                 return pos;
             }
             let boundary = |d: &[u8]| boundary(from_client, d);
-            match framing::step(&mut side.resync, rest, frame, boundary) {
-                Framing::Incomplete { .. } => return pos,
-                Framing::Resync { skip, error } => {
-                    if let Some(reason) = error {
-                        // The framing cannot be trusted past this point.
-                        self.violation(out, reason);
-                    }
-                    pos += skip;
-                }
-                Framing::Complete { len } => {
+            // A malformed fixed header: the framing cannot be trusted past this point.
+            let framing = framing::step(&mut side.resync, rest, frame, boundary);
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
                     let (Ok(h), Some(packet)) = (wire::fixed_header(rest), rest.get(..len)) else {
                         return pos;
                     };

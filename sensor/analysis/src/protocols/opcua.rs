@@ -61,7 +61,7 @@ pub use self::framing::MessageType;
 use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
 pub use self::framing::{OpcUaError, CHUNK_PREFIX_CAP};
 use self::services::UserIdentity;
-use super::framing::{step, Framing};
+use super::framing::{step, Next};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
@@ -198,15 +198,11 @@ impl Dissector for OpcUaDissector {
                 }
                 continue;
             }
-            match step(&mut side.resync, rest, frame, |d| boundary(d, channel)) {
-                Framing::Incomplete { .. } => return pos,
-                Framing::Resync { skip, error } => {
-                    if let Some(reason) = error {
-                        self.violation(out, reason);
-                    }
-                    pos += skip;
-                }
-                Framing::Complete { len } => {
+            let framing = step(&mut side.resync, rest, frame, |d| boundary(d, channel));
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
                     let (Some(header), Some(chunk)) = (Header::parse(rest), rest.get(..len)) else {
                         return pos;
                     };

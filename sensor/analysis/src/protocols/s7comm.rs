@@ -49,7 +49,7 @@ mod plus;
 mod szl;
 
 pub use self::error::S7Error;
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, Next};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -671,15 +671,11 @@ impl Dissector for S7Dissector {
         let mut pos = 0usize;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
-            match framing::step(&mut self.side(dir).resync, rest, frame, boundary) {
-                Framing::Incomplete { .. } => return pos,
-                Framing::Resync { skip, error } => {
-                    if let Some(reason) = error {
-                        self.violation(out, reason);
-                    }
-                    pos += skip;
-                }
-                Framing::Complete { len } => {
+            let framing = framing::step(&mut self.side(dir).resync, rest, frame, boundary);
+            match framing.next(&mut self.violations, self.protocol, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
                     self.tpdu(dir, tpdu(rest.get(..len).unwrap_or_default()), out);
                     pos += len;
                 }
