@@ -32,7 +32,7 @@ use otwatch_analysis::detect::text::SourceText;
 use otwatch_analysis::flow::reassembly::StreamLimits;
 use otwatch_analysis::pipeline::Pipeline;
 use otwatch_analysis::protocols::registry::{self, ProtocolSpec};
-use otwatch_analysis::protocols::{ber, cip, text, Direction, Endpoint, FlowCtx, Transport};
+use otwatch_analysis::protocols::{ber, cip, reader, Direction, Endpoint, FlowCtx, Transport};
 use otwatch_common::observation::{Operation, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::hint::black_box;
@@ -601,7 +601,7 @@ pub fn cip(data: &[u8]) {
             });
         }
         Ok(cip::Message::Reply(reply)) => {
-            let mut c = text::Cursor::new(reply.data);
+            let mut c = reader::Cursor::new(reply.data);
             if let Some(id) = cip::Identity::read(&mut c) {
                 let mut out = Vec::new();
                 id.emit(Subject::Server, "fuzz", &mut out);

@@ -40,6 +40,7 @@ pub mod wire;
 
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Role, Subject};
 use services::carries_password;
@@ -58,7 +59,7 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &PORTS,
     probe,
-    new: new_dissector,
+    new,
 };
 
 /// UDP ports 47808..=47823.
@@ -73,8 +74,6 @@ pub const PORTS: [u16; 16] = {
 };
 
 const PROTOCOL: &str = "bacnet";
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 /// Facts remembered per flow so repeated polls do not repeat observations.
 const REMEMBERED: usize = 16;
 
@@ -166,14 +165,14 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 const UNCONFIRMED_I_AM: u8 = 0;
 const UNCONFIRMED_I_HAVE: u8 = 1;
 
-fn new_dissector() -> Box<dyn Dissector> {
+fn new() -> Box<dyn Dissector> {
     Box::new(BacnetDissector::default())
 }
 
 /// Per-flow BACnet state.
 #[derive(Debug, Default)]
 pub struct BacnetDissector {
-    violations: u8,
+    violations: Violations,
     login_reported: bool,
     /// The datagram being parsed went to a broadcast or multicast MAC.
     to_group: bool,
@@ -209,13 +208,7 @@ impl Dissector for BacnetDissector {
 
 impl BacnetDissector {
     fn violation(&mut self, e: BacnetError, out: &mut Vec<Observation>) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason: e.to_string(),
-            });
-        }
+        self.violations.record(PROTOCOL, e, out);
     }
 
     fn datagram(

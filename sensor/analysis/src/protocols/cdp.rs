@@ -14,9 +14,9 @@
 use super::ber::display_text;
 use super::sysdescr::description_facts;
 use super::text::{self, starts_with_ignore_case};
-use super::violation;
+use super::{frame_sender, violation};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role, Subject};
+use otwatch_common::observation::{Field, Observation, Role};
 use otwatch_common::{Mac, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -227,14 +227,9 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
             return;
         }
     };
-    if !src.is_unicast() {
-        out.push(violation(
-            PROTOCOL,
-            format!("CDP frame from group address {src}"),
-        ));
+    let Some(subject) = frame_sender(PROTOCOL, "CDP", src, out) else {
         return;
-    }
-    let subject = Subject::Mac(src);
+    };
     out.push(Observation::Speaks {
         subject,
         protocol: PROTOCOL,

@@ -18,7 +18,8 @@ pub mod ops;
 pub mod transfer;
 pub mod vendors;
 
-use super::text::{clean, Cursor};
+use super::reader::Cursor;
+use super::text::clean;
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
 /// Bit 7 of the service code marks a reply (Vol. 1 §2-4.2).
@@ -300,14 +301,6 @@ impl<'a> Iterator for Segments<'a> {
     }
 }
 
-fn le16(c: &mut Cursor<'_>) -> Option<u16> {
-    c.array().map(u16::from_le_bytes)
-}
-
-fn le32(c: &mut Cursor<'_>) -> Option<u32> {
-    c.array().map(u32::from_le_bytes)
-}
-
 fn next_segment<'a>(c: &mut Cursor<'a>) -> Option<Segment<'a>> {
     let b = c.u8()?;
     match b >> 5 {
@@ -317,7 +310,7 @@ fn next_segment<'a>(c: &mut Cursor<'a>) -> Option<Segment<'a>> {
             let extended = b & 0x10 != 0;
             let link_len = if extended { usize::from(c.u8()?) } else { 1 };
             let port = match b & 0x0F {
-                0x0F => le16(c)?,
+                0x0F => c.u16_le()?,
                 p => u16::from(p),
             };
             let link = c.take(link_len)?;
@@ -353,11 +346,11 @@ fn next_segment<'a>(c: &mut Cursor<'a>) -> Option<Segment<'a>> {
                 (Logical::ServiceId, _) => return None,
                 (_, 1) => {
                     c.skip(1)?;
-                    u32::from(le16(c)?)
+                    u32::from(c.u16_le()?)
                 }
                 (_, 2) => {
                     c.skip(1)?;
-                    le32(c)?
+                    c.u32_le()?
                 }
                 _ => return None,
             };
@@ -589,7 +582,7 @@ fn walk<'a>(
 pub fn unconnected_send(data: &[u8]) -> Result<&[u8], CipError> {
     let mut c = Cursor::new(data);
     c.skip(2).ok_or(CipError::UnconnectedSend)?;
-    let size = le16(&mut c).ok_or(CipError::UnconnectedSend)?;
+    let size = c.u16_le().ok_or(CipError::UnconnectedSend)?;
     c.take(usize::from(size)).ok_or(CipError::UnconnectedSend)
 }
 
@@ -605,7 +598,7 @@ pub struct MultipleService<'a> {
 impl<'a> MultipleService<'a> {
     pub fn parse(data: &'a [u8]) -> Result<Self, CipError> {
         let mut c = Cursor::new(data);
-        let count = le16(&mut c).ok_or(CipError::MultipleService)?;
+        let count = c.u16_le().ok_or(CipError::MultipleService)?;
         c.skip(usize::from(count) * 2)
             .ok_or(CipError::MultipleService)?;
         Ok(MultipleService {
@@ -675,13 +668,13 @@ pub struct Identity<'a> {
 impl<'a> Identity<'a> {
     /// Reads the attributes from the start of `c`; the product name is a SHORT_STRING.
     pub fn read(c: &mut Cursor<'a>) -> Option<Identity<'a>> {
-        let vendor = le16(c)?;
-        let device_type = le16(c)?;
-        let product_code = le16(c)?;
+        let vendor = c.u16_le()?;
+        let device_type = c.u16_le()?;
+        let product_code = c.u16_le()?;
         let major = c.u8()?;
         let minor = c.u8()?;
-        let status = le16(c)?;
-        let serial = le32(c)?;
+        let status = c.u16_le()?;
+        let serial = c.u32_le()?;
         let name_len = usize::from(c.u8()?);
         let product_name = c.take(name_len)?;
         Some(Identity {

@@ -19,8 +19,9 @@
 //!   its own; the ACK that grants it carries the address in `yiaddr`;
 //! - the server identifier (option 54) speaks DHCP as a server on port 67.
 
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{self, Cursor};
+use super::text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};
@@ -35,8 +36,12 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[67],
     probe,
-    new: || Box::new(DhcpDissector),
+    new,
 };
+
+fn new() -> Box<dyn Dissector> {
+    Box::new(DhcpDissector)
+}
 
 /// Fixed BOOTP header length before the magic cookie (RFC 2131 §2, figure 1).
 const FIXED_LEN: usize = 236;
@@ -84,7 +89,7 @@ mod opt {
 
 /// Accepts a BOOTP header with op 1 or 2, a sane `hlen` and the DHCP magic cookie at offset
 /// 236 (RFC 2131 §3). Either direction: relay agents and servers both use port 67.
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     if data.len() < field::OPTIONS {
         return Probe::No;
     }

@@ -37,8 +37,10 @@ pub mod ops;
 
 use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
@@ -75,8 +77,6 @@ const MAX_USER_DATA: usize = 250;
 /// devices to configure it, 2048 is opendnp3's default). A longer fragment is still reported
 /// from its first segment, only its objects past the cap are not walked.
 pub const MAX_FRAGMENT: usize = 2048;
-/// Violations reported per flow.
-const MAX_VIOLATIONS: u8 = 8;
 /// Link addresses reported per side; a TCP gateway may front several outstations.
 const MAX_ADDRESSES: usize = 4;
 /// Distinct device attribute values reported per flow.
@@ -198,7 +198,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 }
 
 fn new() -> Box<dyn Dissector> {
-    Box::<Dnp3>::default()
+    Box::<Dnp3Dissector>::default()
 }
 
 /// Reassembly of one direction's application fragment (clause 8).
@@ -226,10 +226,10 @@ struct Side {
 
 /// Per-flow DNP3 state.
 #[derive(Default)]
-pub struct Dnp3 {
+pub struct Dnp3Dissector {
     /// Indexed by [`side`]: `[to server, to client]`.
     sides: [Side; 2],
-    violations: u8,
+    violations: Violations,
     /// Fingerprints of device attribute facts already reported.
     attributes: [u64; MAX_ATTRIBUTES],
     attributes_len: usize,
@@ -239,29 +239,60 @@ pub struct Dnp3 {
     files: ops::Files,
 }
 
-fn side(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
+/// Why DNP3 traffic is malformed: the link layer (clause 9) or the application layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Dnp3Error {
+    #[error("no link start 0x0564")]
+    NoStart,
+    /// A header or block CRC does not check (clause 9).
+    #[error("crc")]
+    Crc,
+    #[error("link length below 5")]
+    Length,
+    #[error("link frame truncated at end of datagram")]
+    DatagramTruncated,
+    #[error(transparent)]
+    App(#[from] app::AppError),
+}
+
+/// Frames the link frame at the start of `data` (clause 9): a start 0x0564, a header whose
+/// CRC checks and a length of at least 5. Junk before a start is passed over.
+fn frame(data: &[u8]) -> Framing<Dnp3Error> {
+    if !data.starts_with(&START) {
+        if data == [START[0]] {
+            return Framing::Incomplete {
+                needed: START.len(),
+            };
+        }
+        // Skip to the next possible start (a lone 0x05 at the end may begin one).
+        let skip = data
+            .windows(2)
+            .position(|w| w == START)
+            .unwrap_or(data.len() - usize::from(data.ends_with(&[START[0]])));
+        return Framing::broken(skip.max(1), Dnp3Error::NoStart);
+    }
+    let Some(head) = data.get(..HEADER_LEN) else {
+        return Framing::Incomplete { needed: HEADER_LEN };
+    };
+    let Some(header) = LinkHeader::parse(head) else {
+        // Clause 9: a frame with a bad header CRC is discarded; look for the next start.
+        return Framing::broken(START.len(), Dnp3Error::Crc);
+    };
+    if header.length < MIN_LENGTH {
+        return Framing::broken(HEADER_LEN, Dnp3Error::Length);
+    }
+    match data.len() >= header.frame_len() {
+        true => Framing::Complete {
+            len: header.frame_len(),
+        },
+        false => Framing::Incomplete {
+            needed: header.frame_len(),
+        },
     }
 }
 
-fn sender(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
-    }
-}
-
-/// What one step over the stream did.
-enum Step {
-    /// This many octets were used (a frame, or junk skipped).
-    Consumed(usize),
-    /// A frame is incomplete.
-    NeedMore,
-}
-
-impl Dissector for Dnp3 {
+impl Dissector for Dnp3Dissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -271,19 +302,28 @@ impl Dissector for Dnp3 {
     ) -> usize {
         let mut pos = 0;
         while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match self.step(dir, rest, out) {
-                Step::Consumed(n) => pos += n.max(1),
-                Step::NeedMore => break,
+            match frame(rest) {
+                Framing::Complete { len } => {
+                    self.link_frame(dir, rest.get(..len).unwrap_or_default(), out);
+                    pos += len;
+                }
+                Framing::Incomplete { .. } => break,
+                Framing::Resync { skip, error } => {
+                    if let Some(reason) = error {
+                        self.junk(dir, out, reason);
+                    }
+                    pos += skip;
+                }
             }
         }
         if ctx.transport == Transport::Udp {
             // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
-            if pos < data.len() && !self.sides[side(dir)].lost_sync {
-                self.violation(out, "link frame truncated at end of datagram".into());
+            if pos < data.len() && !self.sides[dir.index()].lost_sync {
+                self.violation(out, Dnp3Error::DatagramTruncated);
             }
             // Each datagram is framed on its own: loss of sync does not carry over (a
             // fragment's transport segments still may, one per datagram).
-            let s = &mut self.sides[side(dir)];
+            let s = &mut self.sides[dir.index()];
             s.lost_sync = false;
             return data.len();
         }
@@ -291,63 +331,33 @@ impl Dissector for Dnp3 {
     }
 
     fn gap(&mut self, dir: Direction) {
-        let s = &mut self.sides[side(dir)];
+        let s = &mut self.sides[dir.index()];
         s.lost_sync = true;
         s.fragment.next_seq = None;
     }
 }
 
-impl Dnp3 {
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason,
-            });
-        }
+impl Dnp3Dissector {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: Dnp3Error) {
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports junk once per loss of sync (and never right after a gap).
-    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: &str) {
-        let s = &mut self.sides[side(dir)];
+    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: Dnp3Error) {
+        let s = &mut self.sides[dir.index()];
         if s.lost_sync {
             return;
         }
         s.lost_sync = true;
-        self.violation(out, reason.to_string());
+        self.violation(out, reason);
     }
 
-    /// Parses the frame at the start of `data`, or skips what cannot start one.
-    fn step(&mut self, dir: Direction, data: &[u8], out: &mut Vec<Observation>) -> Step {
-        if !data.starts_with(&START) {
-            if data == [START[0]] {
-                return Step::NeedMore;
-            }
-            // Skip to the next possible start (a lone 0x05 at the end may begin one).
-            let skip = data
-                .windows(2)
-                .position(|w| w == START)
-                .unwrap_or(data.len() - usize::from(data.ends_with(&[START[0]])));
-            self.junk(dir, out, "no link start 0x0564");
-            return Step::Consumed(skip);
-        }
-        let Some(head) = data.get(..HEADER_LEN) else {
-            return Step::NeedMore;
+    /// One whole link frame (its header checked by [`frame`]).
+    fn link_frame(&mut self, dir: Direction, frame: &[u8], out: &mut Vec<Observation>) {
+        let Some(header) = frame.get(..HEADER_LEN).and_then(LinkHeader::parse) else {
+            return;
         };
-        let Some(header) = LinkHeader::parse(head) else {
-            // Clause 9: a frame with a bad header CRC is discarded; look for the next start.
-            self.junk(dir, out, "crc");
-            return Step::Consumed(START.len());
-        };
-        if header.length < MIN_LENGTH {
-            self.junk(dir, out, "link length below 5");
-            return Step::Consumed(HEADER_LEN);
-        }
-        let Some(frame) = data.get(..header.frame_len()) else {
-            return Step::NeedMore;
-        };
-        self.sides[side(dir)].lost_sync = false;
+        self.sides[dir.index()].lost_sync = false;
         // Strip the block CRCs (clause 9), verifying each.
         let mut user = [0u8; MAX_USER_DATA];
         let mut n = 0;
@@ -355,9 +365,9 @@ impl Dnp3 {
         for block in body.chunks(BLOCK + 2) {
             let (payload, check) = block.split_at(block.len().saturating_sub(2));
             if !crc_ok(payload, check) {
-                self.violation(out, "crc".into());
-                self.sides[side(dir)].fragment.next_seq = None;
-                return Step::Consumed(frame.len());
+                self.violation(out, Dnp3Error::Crc);
+                self.sides[dir.index()].fragment.next_seq = None;
+                return;
             }
             if let Some(dst) = user.get_mut(n..n + payload.len()) {
                 dst.copy_from_slice(payload);
@@ -370,7 +380,6 @@ impl Dnp3 {
                 self.transport(dir, &header, segment, out);
             }
         }
-        Step::Consumed(frame.len())
     }
 
     /// Reports the sender's source address and the receiver's destination address.
@@ -385,7 +394,7 @@ impl Dnp3 {
             if !individual(address) {
                 continue;
             }
-            let known = &mut self.sides[side(d)].addresses;
+            let known = &mut self.sides[d.index()].addresses;
             if known.contains(&Some(address)) {
                 continue;
             }
@@ -394,7 +403,7 @@ impl Dnp3 {
             };
             *slot = Some(address);
             out.push(Observation::Identity {
-                subject: sender(d),
+                subject: d.sender(),
                 field: Field::Description,
                 value: format!("dnp3 address {address}"),
                 source: "dnp3 link address",
@@ -415,7 +424,7 @@ impl Dnp3 {
         };
         let (fin, fir, seq) = (th & 0x80 != 0, th & 0x40 != 0, th & 0x3f);
         let addresses = (h.source, h.destination);
-        let r = &mut self.sides[side(dir)].fragment;
+        let r = &mut self.sides[dir.index()].fragment;
         if fir && fin {
             r.next_seq = None;
             self.fragment(dir, h.destination, payload, true, out);
@@ -448,7 +457,7 @@ impl Dnp3 {
             let destination = r.addresses.1;
             self.fragment(dir, destination, &buf, complete, out);
             // Keep the allocation for the next fragment of this direction.
-            let r = &mut self.sides[side(dir)].fragment;
+            let r = &mut self.sides[dir.index()].fragment;
             r.buf = buf;
             r.buf.clear();
         }
@@ -467,7 +476,7 @@ impl Dnp3 {
         let (header, objects) = match app::parse_header(fragment) {
             Ok(x) => x,
             Err(e) => {
-                self.violation(out, e.to_string());
+                self.violation(out, Dnp3Error::App(e));
                 return;
             }
         };
@@ -485,7 +494,7 @@ impl Dnp3 {
         if let Some(mode) = app::walk_mode(code) {
             if let Err(e) = app::walk_objects(objects, mode, &mut found) {
                 if complete {
-                    self.violation(out, e.to_string());
+                    self.violation(out, Dnp3Error::App(e));
                 }
             }
         }
@@ -525,10 +534,10 @@ impl Dnp3 {
             None => out.push(Observation::FunctionCode(u32::from(code))),
         }
         if matches!(code, function::RESPONSE | function::UNSOLICITED_RESPONSE) {
-            self.attributes(sender(dir), &found, out);
+            self.attributes(dir.sender(), &found, out);
         }
         if let Some(iin) = header.iin {
-            self.iin(sender(dir), iin, out);
+            self.iin(dir.sender(), iin, out);
         }
         // The operated points (clause 4, controls), for the addressed outstation.
         for &(group, start, stop) in found.runs.get(..found.runs_len).unwrap_or_default() {

@@ -24,8 +24,9 @@
 //! indicators of compromise. [`lookup_name`] is the one normal form of such names, shared
 //! with TLS SNI and HTTP Host.
 
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{self, Cursor};
+use super::text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};

@@ -27,8 +27,11 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
+use super::framing::{self, Framing, Next};
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{fingerprint, Cursor};
+use super::text::fingerprint;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Observation, Operation};
 
@@ -37,8 +40,8 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "enip",
     transport: Transport::Tcp,
     ports: &[44818],
-    probe: probe_tcp,
-    new: new_session,
+    probe,
+    new,
 };
 
 /// ListIdentity / ListServices / ListInterfaces over UDP 44818 (often broadcast).
@@ -47,7 +50,7 @@ pub static UDP_SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[44818],
     probe: probe_udp,
-    new: new_session,
+    new,
 };
 
 /// Class 0/1 implicit (I/O) messaging over UDP 2222.
@@ -66,8 +69,6 @@ const PROTOCOL: &str = "enip";
 pub const HEADER_LEN: usize = 24;
 /// Most command data one encapsulated message carries (Vol. 2 §2-3.1: 65 511 bytes).
 pub const MAX_DATA: usize = 65_511;
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 /// CPF items looked at per message; real messages carry two to four.
 const MAX_ITEMS: usize = 16;
 /// Embedded requests of one Multiple Service Packet tracked for identity replies.
@@ -146,14 +147,6 @@ pub enum EnipError {
     Cip(#[from] cip::CipError),
 }
 
-fn le16(c: &mut Cursor<'_>) -> Option<u16> {
-    c.array().map(u16::from_le_bytes)
-}
-
-fn le32(c: &mut Cursor<'_>) -> Option<u32> {
-    c.array().map(u32::from_le_bytes)
-}
-
 /// The 24-byte encapsulation header (Vol. 2 §2-3.1), all fields little-endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
@@ -171,12 +164,12 @@ impl Header {
     pub fn parse(b: &[u8]) -> Option<Header> {
         let mut c = Cursor::new(b);
         Some(Header {
-            command: Command(le16(&mut c)?),
-            length: le16(&mut c)?,
-            session: le32(&mut c)?,
-            status: le32(&mut c)?,
+            command: Command(c.u16_le()?),
+            length: c.u16_le()?,
+            session: c.u32_le()?,
+            status: c.u32_le()?,
             context: c.array()?,
-            options: le32(&mut c)?,
+            options: c.u32_le()?,
         })
     }
 
@@ -202,7 +195,7 @@ pub struct Items<'a> {
 impl<'a> Items<'a> {
     pub fn parse(b: &'a [u8]) -> Option<Self> {
         let mut c = Cursor::new(b);
-        let left = le16(&mut c)?;
+        let left = c.u16_le()?;
         Some(Items { c, left })
     }
 
@@ -226,8 +219,8 @@ impl<'a> Iterator for Items<'a> {
         }
         self.left -= 1;
         let item = (|| {
-            let type_id = le16(&mut self.c)?;
-            let len = le16(&mut self.c)?;
+            let type_id = self.c.u16_le()?;
+            let len = self.c.u16_le()?;
             let data = self.c.take(usize::from(len))?;
             Some(Item { type_id, data })
         })();
@@ -243,7 +236,7 @@ impl<'a> Iterator for Items<'a> {
 
 /// TCP: a header with a command of the current specification (or the legacy 0x0001 probe
 /// some tools send first), zero options, and command data that fits the command.
-pub fn probe_tcp(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     let Some(h) = Header::parse(data) else {
         let cmd = data.get(..2).and_then(|b| b.try_into().ok());
         return match cmd.map(|b| Command(u16::from_le_bytes(b))) {
@@ -287,11 +280,11 @@ fn fits(h: &Header, body: &[u8]) -> bool {
             }
             let mut c = Cursor::new(body);
             h.length >= 8
-                && le32(&mut c).is_none_or(|iface| iface == 0)
+                && c.u32_le().is_none_or(|iface| iface == 0)
                 && c.skip(2).is_none_or(|_| {
-                    let count = le16(&mut c);
+                    let count = c.u16_le();
                     count.is_none_or(|n| (1..=MAX_ITEMS as u16).contains(&n))
-                        && le16(&mut c).is_none_or(|t| {
+                        && c.u16_le().is_none_or(|t| {
                             matches!(
                                 t,
                                 item::NULL_ADDRESS
@@ -369,20 +362,20 @@ pub fn probe_io(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn new_session() -> Box<dyn Dissector> {
-    Box::new(Session::default())
+fn new() -> Box<dyn Dissector> {
+    Box::new(EnipDissector::default())
 }
 
 fn new_io() -> Box<dyn Dissector> {
-    Box::new(Io)
+    Box::new(EnipIoDissector)
 }
 
 /// Implicit I/O: cyclic process data with no operations or identity in it. Recognising the
 /// flow is all that is wanted; nothing here is ever a violation.
 #[derive(Debug, Default)]
-pub struct Io;
+pub struct EnipIoDissector;
 
-impl Dissector for Io {
+impl Dissector for EnipIoDissector {
     fn parse(&mut self, _: Direction, data: &[u8], _: &FlowCtx, _: &mut Vec<Observation>) -> usize {
         data.len()
     }
@@ -488,10 +481,10 @@ fn emit(
 
 /// Per-flow EtherNet/IP state (TCP session or UDP exchange).
 #[derive(Debug, Default)]
-pub struct Session {
+pub struct EnipDissector {
     /// Per direction: looking for the next header after a gap or garbage.
     resync: [bool; 2],
-    violations: u8,
+    violations: Violations,
     pending: Pending,
     seen: Seen,
     /// Fingerprints of the identities reported ([ListIdentity, CIP Identity]).
@@ -500,7 +493,7 @@ pub struct Session {
     transfers: Transfers,
 }
 
-impl Dissector for Session {
+impl Dissector for EnipDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -523,48 +516,35 @@ impl Dissector for Session {
             }
             return data.len();
         }
-        let d = dir as usize;
+        let d = dir.index();
         let mut used = 0;
         loop {
             let rest = data.get(used..).unwrap_or_default();
             if rest.is_empty() {
                 return used;
             }
-            if self.resync.get(d).copied().unwrap_or(false) {
-                match resync_point(rest) {
-                    Some(at) => {
-                        used += at;
-                        if let Some(r) = self.resync.get_mut(d) {
-                            *r = false;
-                        }
-                        continue;
-                    }
-                    // Keep the tail: a header may straddle the next delivery.
-                    None => return used + rest.len().saturating_sub(HEADER_LEN - 1),
+            let mut resync = self.resync.get(d).copied().unwrap_or(false);
+            let framing = framing::step(&mut resync, rest, frame, boundary);
+            if let Some(r) = self.resync.get_mut(d) {
+                *r = resync;
+            }
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return used,
+                Next::Skip(skip) => used += skip,
+                Next::Message(len) => {
+                    let (Some(h), Some(body)) = (Header::parse(rest), rest.get(HEADER_LEN..len))
+                    else {
+                        return used;
+                    };
+                    self.message(dir, &h, body, out);
+                    used += len;
                 }
             }
-            let Some(h) = Header::parse(rest) else {
-                return used;
-            };
-            if !h.plausible() {
-                self.violation(out, EnipError::BadHeader(h.command.0, h.length));
-                if let Some(r) = self.resync.get_mut(d) {
-                    *r = true;
-                }
-                used += 1;
-                continue;
-            }
-            let total = HEADER_LEN + usize::from(h.length);
-            let Some(body) = rest.get(HEADER_LEN..total) else {
-                return used;
-            };
-            self.message(dir, &h, body, out);
-            used += total;
         }
     }
 
     fn gap(&mut self, dir: Direction) {
-        if let Some(r) = self.resync.get_mut(dir as usize) {
+        if let Some(r) = self.resync.get_mut(dir.index()) {
             *r = true;
         }
         // Requests travel to the server: a piece of a transfer may be what was lost.
@@ -574,25 +554,45 @@ impl Dissector for Session {
     }
 }
 
-/// Offset of the next plausible encapsulation header: a current command, zero options, a
-/// length within bounds and a status that fits the defined codes.
-fn resync_point(data: &[u8]) -> Option<usize> {
-    (0..data.len().saturating_sub(HEADER_LEN - 1)).find(|&i| {
+/// Frames the encapsulated message at the start of a stream by its header (Vol. 2 §2-3).
+fn frame(data: &[u8]) -> Framing<EnipError> {
+    let Some(h) = Header::parse(data) else {
+        return Framing::Incomplete { needed: HEADER_LEN };
+    };
+    if !h.plausible() {
+        return Framing::broken(1, EnipError::BadHeader(h.command.0, h.length));
+    }
+    let len = HEADER_LEN + usize::from(h.length);
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
+    }
+}
+
+/// The resync scan: the next plausible encapsulation header, a current command, zero
+/// options, a length within bounds and a status that fits the defined codes. With none, keeps
+/// the tail: a header may straddle the next delivery.
+fn boundary(data: &[u8]) -> Framing<EnipError> {
+    let found = (0..data.len().saturating_sub(HEADER_LEN - 1)).find(|&i| {
         data.get(i..).and_then(Header::parse).is_some_and(|h| {
             h.command.is_current()
                 && h.options == 0
                 && h.status <= 0xFF
                 && usize::from(h.length) <= MAX_DATA
         })
-    })
+    });
+    match found {
+        Some(0) => frame(data),
+        Some(skip) => Framing::skip(skip),
+        None if data.len() >= HEADER_LEN => Framing::skip(data.len() - (HEADER_LEN - 1)),
+        None => Framing::Incomplete { needed: HEADER_LEN },
+    }
 }
 
-impl Session {
+impl EnipDissector {
     fn violation(&mut self, out: &mut Vec<Observation>, e: EnipError) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(super::violation(PROTOCOL, e.to_string()));
-        }
+        self.violations.record(PROTOCOL, e, out);
     }
 
     /// One whole encapsulated message.
@@ -685,8 +685,8 @@ impl Session {
         out: &mut Vec<Observation>,
     ) -> Result<(), EnipError> {
         let mut c = Cursor::new(body);
-        let iface = le32(&mut c).ok_or(EnipError::ShortCommand)?;
-        le16(&mut c).ok_or(EnipError::ShortCommand)?;
+        let iface = c.u32_le().ok_or(EnipError::ShortCommand)?;
+        c.u16_le().ok_or(EnipError::ShortCommand)?;
         if iface != 0 {
             return Ok(());
         }
@@ -699,7 +699,7 @@ impl Session {
                 // (Vol. 2 §3-2.2).
                 item::CONNECTED_DATA => {
                     let mut d = Cursor::new(it.data);
-                    let seq = le16(&mut d).ok_or(EnipError::ShortCommand)?;
+                    let seq = d.u16_le().ok_or(EnipError::ShortCommand)?;
                     self.cip(dir, Key::Sequence(seq), d.rest(), out)?;
                 }
                 _ => {}

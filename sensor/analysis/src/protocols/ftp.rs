@@ -12,7 +12,8 @@
 
 use super::spec::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::collections::VecDeque;
 
@@ -35,7 +36,7 @@ const TLS_HANDSHAKE: u8 = 0x16;
 const MAX_AWAITED_LOGINS: usize = 8;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Ftp::default())
+    Box::new(FtpDissector::default())
 }
 
 /// Commands that only FTP clients send (RFC 959 §4.1, RFC 2228, RFC 2389, RFC 2428, RFC 3659),
@@ -49,7 +50,7 @@ const CLIENT_FIRST_COMMANDS: &[&[u8]] = &[
 
 /// Server: a `220` greeting (RFC 959 §4.2, §5.4) that is not an SMTP one; client: a line
 /// starting with an FTP-only command.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let line_end = data.iter().position(|&b| b == b'\n');
     let line = match line_end {
         Some(n) => data.get(..n).unwrap_or_default(),
@@ -115,9 +116,23 @@ enum Awaited {
     Login { attempt: u32, user: String },
 }
 
+/// Why FTP control traffic is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FtpError {
+    #[error("line longer than 4096 bytes")]
+    LineTooLong,
+    #[error("client line is not an FTP command")]
+    NotACommand,
+    #[error("PASS without a preceding USER")]
+    PassWithoutUser,
+    #[error("server line is not an FTP reply")]
+    NotAReply,
+}
+
 /// Per-flow FTP control-connection state.
 #[derive(Default)]
-pub struct Ftp {
+pub struct FtpDissector {
     client: Side,
     server: Side,
     /// USER's argument, waiting for PASS (RFC 959 §4.1.1: PASS must follow USER).
@@ -142,6 +157,7 @@ pub struct Ftp {
     auth_pending: bool,
     /// TLS was negotiated: the rest of the connection is ciphertext.
     encrypted: bool,
+    violations: Violations,
 }
 
 enum Flow {
@@ -149,7 +165,7 @@ enum Flow {
     Stop,
 }
 
-impl Dissector for Ftp {
+impl Dissector for FtpDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -178,7 +194,7 @@ impl Dissector for Ftp {
         loop {
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if rest.len() > MAX_LINE {
-                    self.violation(dir, out, "line longer than 4096 bytes");
+                    self.violation(dir, out, FtpError::LineTooLong);
                     self.side_mut(dir).dead = true;
                     return data.len();
                 }
@@ -187,7 +203,7 @@ impl Dissector for Ftp {
             let (line, tail) = rest.split_at(nl);
             rest = tail.get(1..).unwrap_or_default();
             if line.len() > MAX_LINE {
-                self.violation(dir, out, "line longer than 4096 bytes");
+                self.violation(dir, out, FtpError::LineTooLong);
                 self.side_mut(dir).dead = true;
                 return data.len();
             }
@@ -215,7 +231,7 @@ impl Dissector for Ftp {
     }
 }
 
-impl Ftp {
+impl FtpDissector {
     fn side(&self, dir: Direction) -> &Side {
         match dir {
             Direction::ToServer => &self.client,
@@ -230,11 +246,11 @@ impl Ftp {
         }
     }
 
-    fn violation(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: &str) {
+    fn violation(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: FtpError) {
         let side = self.side_mut(dir);
         if !side.violated {
             side.violated = true;
-            out.push(violation(PROTOCOL, reason));
+            self.violations.record(PROTOCOL, reason, out);
         }
     }
 
@@ -252,11 +268,7 @@ impl Ftp {
             if !line.is_empty() {
                 // The server answers it too (500), so it takes a place in the queue.
                 self.await_other();
-                self.violation(
-                    Direction::ToServer,
-                    out,
-                    "client line is not an FTP command",
-                );
+                self.violation(Direction::ToServer, out, FtpError::NotACommand);
             }
             return Flow::Continue;
         }
@@ -281,7 +293,7 @@ impl Ftp {
                 }
                 None => {
                     self.await_other();
-                    self.violation(Direction::ToServer, out, "PASS without a preceding USER");
+                    self.violation(Direction::ToServer, out, FtpError::PassWithoutUser);
                 }
             }
             return Flow::Continue;
@@ -322,7 +334,7 @@ impl Ftp {
             None => {
                 let Some(code) = code else {
                     if !line.is_empty() {
-                        self.violation(Direction::ToClient, out, "server line is not an FTP reply");
+                        self.violation(Direction::ToClient, out, FtpError::NotAReply);
                     }
                     return Flow::Continue;
                 };
@@ -330,7 +342,7 @@ impl Ftp {
                     None | Some(b' ') => {}
                     Some(b'-') => self.multi_line = Some(code),
                     Some(_) => {
-                        self.violation(Direction::ToClient, out, "server line is not an FTP reply");
+                        self.violation(Direction::ToClient, out, FtpError::NotAReply);
                         return Flow::Continue;
                     }
                 }

@@ -41,8 +41,12 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Tcp,
     ports: &[80, 8080, 8000, 8008, 8081, 8888],
     probe,
-    new: || Box::<HttpDissector>::default(),
+    new,
 };
+
+fn new() -> Box<dyn Dissector> {
+    Box::<HttpDissector>::default()
+}
 
 /// Largest message head waited for; a longer one stops the direction.
 const MAX_HEAD: usize = 16 * 1024;
@@ -63,7 +67,7 @@ const METHODS: &[&[u8]] = &[
 
 /// A request line with a known method and `HTTP/1.` toward the server, or a status line
 /// `HTTP/1.x NNN` toward the client.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     match dir {
         Direction::ToServer => probe_request(data),
         Direction::ToClient => probe_status(data),
@@ -263,13 +267,13 @@ impl Dissector for HttpDissector {
         // Every iteration consumes bytes or returns, so this ends; the bound is a backstop.
         for _ in 0..=data.len() {
             let rest = data.get(pos..).unwrap_or(&[]);
-            let side = &mut self.sides[dir as usize];
+            let side = &mut self.sides[dir.index()];
             match side.state {
                 State::Opaque | State::Stopped => return data.len(),
                 _ if rest.is_empty() => return pos,
                 State::Head => match self.head(dir, rest, out) {
                     Some(n) => pos += n,
-                    None if self.sides[dir as usize].state == State::Stopped => return data.len(),
+                    None if self.sides[dir.index()].state == State::Stopped => return data.len(),
                     None => return pos,
                 },
                 State::Body(left) => {
@@ -329,7 +333,7 @@ impl Dissector for HttpDissector {
     fn gap(&mut self, dir: Direction) {
         // Where the next message starts is unknown: stop rather than guess. A body that
         // runs to the close does not care.
-        let side = &mut self.sides[dir as usize];
+        let side = &mut self.sides[dir.index()];
         if side.state != State::Opaque {
             side.state = State::Stopped;
         }
@@ -364,7 +368,7 @@ impl HttpDissector {
             }
         }
         let data = data.get(skip..)?;
-        let side = &mut self.sides[dir as usize];
+        let side = &mut self.sides[dir.index()];
         let Some(len) = text::head_len(data) else {
             let first_line_bad = data.contains(&b'\n') && !looks_like_start(data);
             if data.len() > MAX_HEAD || first_line_bad {
@@ -433,7 +437,7 @@ impl HttpDissector {
             });
             self.request_framing(method, &head, credentials)
         };
-        let side = &mut self.sides[dir as usize];
+        let side = &mut self.sides[dir.index()];
         match framing {
             Ok(state) => side.state = state,
             Err(reason) => stop(side, out, reason),
@@ -449,7 +453,7 @@ impl HttpDissector {
         head: &Head<'_>,
         out: &mut Vec<Observation>,
     ) -> Option<String> {
-        let side = &mut self.sides[dir as usize];
+        let side = &mut self.sides[dir.index()];
         let subject = dir.sender();
         let (source, os) = match side.kind {
             Kind::Responses => ("http server", server_os as fn(&[u8]) -> Option<String>),

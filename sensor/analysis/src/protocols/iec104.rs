@@ -28,7 +28,9 @@
 
 mod ops;
 
+use super::framing::Framing;
 use super::spec::ProtocolSpec;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
@@ -52,8 +54,6 @@ const MAX_LENGTH: u8 = 253;
 const ASDU_HEADER: usize = 6;
 /// Information object address octets in 104 (clause 6).
 const IOA_LEN: usize = 3;
-/// Violations reported per flow.
-const MAX_VIOLATIONS: u8 = 8;
 /// Common addresses reported per flow.
 const MAX_ADDRESSES: usize = 8;
 /// Function code offset for U-format frames.
@@ -307,42 +307,59 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 }
 
 fn new() -> Box<dyn Dissector> {
-    Box::<Iec104>::default()
+    Box::<Iec104Dissector>::default()
 }
 
 /// Per-flow IEC 104 state.
 #[derive(Default)]
-pub struct Iec104 {
+pub struct Iec104Dissector {
     /// Per direction (`[to server, to client]`): junk was reported or a gap left the stream
     /// mid-APDU; skip quietly to the next plausible APDU.
     lost_sync: [bool; 2],
-    violations: u8,
+    violations: Violations,
     /// Common addresses already reported, with the side they were reported for.
     addresses: [Option<(Subject, u16)>; MAX_ADDRESSES],
 }
 
-fn side(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
+/// Why an APDU is malformed (104 clause 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApduError {
+    #[error("no APDU start 0x68")]
+    NoStart,
+    #[error("APDU length {0} outside 4..=253")]
+    Length(u8),
+    #[error("U-format control {0:#04x}")]
+    UControl(u8),
+    #[error("U-format APDU with {0} data octets")]
+    UData(usize),
+    #[error("S-format APDU with {0} data octets")]
+    SData(usize),
+    #[error(transparent)]
+    Asdu(#[from] AsduError),
+}
+
+/// Frames the APDU at the start of `data` by its start and length octets (104 clause 5).
+fn frame(data: &[u8]) -> Framing<ApduError> {
+    if data.first() != Some(&START) {
+        let skip = data.iter().position(|&b| b == START).unwrap_or(data.len());
+        return Framing::broken(skip.max(1), ApduError::NoStart);
+    }
+    let Some(&length) = data.get(1) else {
+        return Framing::Incomplete { needed: 2 };
+    };
+    if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
+        return Framing::broken(1, ApduError::Length(length));
+    }
+    let len = 2 + usize::from(length);
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
     }
 }
 
-fn sender(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
-    }
-}
-
-fn receiver(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Server,
-        Direction::ToClient => Subject::Client,
-    }
-}
-
-impl Dissector for Iec104 {
+impl Dissector for Iec104Dissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -352,55 +369,49 @@ impl Dissector for Iec104 {
     ) -> usize {
         let mut pos = 0;
         while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match self.step(dir, rest, out) {
-                Some(n) => pos += n.max(1),
-                None => break,
+            match frame(rest) {
+                Framing::Complete { len } => {
+                    pos += self.apdu(dir, rest.get(..len).unwrap_or_default(), out);
+                }
+                Framing::Incomplete { .. } => break,
+                Framing::Resync { skip, error } => {
+                    if let Some(e) = error {
+                        self.junk(dir, out, e);
+                    }
+                    pos += skip;
+                }
             }
         }
         pos
     }
 
     fn gap(&mut self, dir: Direction) {
-        self.lost_sync[side(dir)] = true;
+        self.lost_sync[dir.index()] = true;
     }
 }
 
-impl Iec104 {
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason,
-            });
-        }
+impl Iec104Dissector {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: ApduError) {
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports a framing error once per loss of sync (never right after a gap).
-    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: String) {
-        if !std::mem::replace(&mut self.lost_sync[side(dir)], true) {
+    fn junk(&mut self, dir: Direction, out: &mut Vec<Observation>, reason: ApduError) {
+        if !std::mem::replace(&mut self.lost_sync[dir.index()], true) {
             self.violation(out, reason);
         }
     }
 
-    /// Parses the APDU at the start of `data` and returns the octets used, or `None` when it
-    /// is incomplete.
-    fn step(&mut self, dir: Direction, data: &[u8], out: &mut Vec<Observation>) -> Option<usize> {
-        if data.first() != Some(&START) {
-            let skip = data.iter().position(|&b| b == START).unwrap_or(data.len());
-            self.junk(dir, out, "no APDU start 0x68".into());
-            return Some(skip);
-        }
-        let length = *data.get(1)?;
-        if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
-            self.junk(dir, out, format!("APDU length {length} outside 4..=253"));
-            return Some(1);
-        }
-        let total = 2 + usize::from(length);
-        let apdu = data.get(2..total)?;
-        let (&[c0, c1, c2, c3], asdu) = apdu.split_first_chunk::<4>()?;
+    /// One whole APDU (framed by [`frame`]); returns the octets used: all of it, or one when,
+    /// resynchronising, its control octets say it was a 0x68 inside data.
+    fn apdu(&mut self, dir: Direction, apdu: &[u8], out: &mut Vec<Observation>) -> usize {
+        let Some((&[c0, c1, c2, c3], asdu)) =
+            apdu.get(2..).and_then(<[u8]>::split_first_chunk::<4>)
+        else {
+            return apdu.len();
+        };
         let apci = Apci::parse([c0, c1, c2, c3]);
-        if self.lost_sync[side(dir)] {
+        if self.lost_sync[dir.index()] {
             // Resynchronising: take this as an APDU only if its control octets make sense,
             // else it was a 0x68 inside data.
             let plausible = match apci {
@@ -409,29 +420,23 @@ impl Iec104 {
                 Apci::I { .. } => asdu.len() >= ASDU_HEADER,
             };
             if !plausible {
-                return Some(1);
+                return 1;
             }
-            self.lost_sync[side(dir)] = false;
+            self.lost_sync[dir.index()] = false;
         }
         match apci {
             Apci::U { control } => {
                 if !valid_u(control) {
-                    self.violation(out, format!("U-format control {control:#04x}"));
+                    self.violation(out, ApduError::UControl(control));
                 } else if !asdu.is_empty() {
-                    self.violation(
-                        out,
-                        format!("U-format APDU with {} data octets", asdu.len()),
-                    );
+                    self.violation(out, ApduError::UData(asdu.len()));
                 } else {
                     out.push(Observation::FunctionCode(U_FRAME_CODE | u32::from(control)));
                 }
             }
             Apci::S { .. } => {
                 if !asdu.is_empty() {
-                    self.violation(
-                        out,
-                        format!("S-format APDU with {} data octets", asdu.len()),
-                    );
+                    self.violation(out, ApduError::SData(asdu.len()));
                 }
             }
             Apci::I { .. } => match AsduHeader::parse(asdu) {
@@ -439,10 +444,10 @@ impl Iec104 {
                     self.asdu(dir, &h, asdu, out);
                     command_access(&h, asdu, out);
                 }
-                Err(e) => self.violation(out, e.to_string()),
+                Err(e) => self.violation(out, ApduError::Asdu(e)),
             },
         }
-        Some(total)
+        apdu.len()
     }
 
     fn asdu(&mut self, dir: Direction, h: &AsduHeader, asdu: &[u8], out: &mut Vec<Observation>) {
@@ -467,10 +472,10 @@ impl Iec104 {
         // The controlled station sends monitor-direction data and confirms commands; the
         // controlling station sends commands for (de)activation (101 §7.2.3).
         let station = match (h.type_id, h.cause) {
-            (1..=44 | 70, _) => sender(dir),
-            (45..=69 | 100..=119, cause::ACTIVATION | cause::DEACTIVATION) => receiver(dir),
+            (1..=44 | 70, _) => dir.sender(),
+            (45..=69 | 100..=119, cause::ACTIVATION | cause::DEACTIVATION) => dir.receiver(),
             (45..=69 | 100..=119, cause::ACTIVATION_CON..=cause::ACTIVATION_TERMINATION)
-            | (45..=69 | 100..=119, cause::UNKNOWN_TYPE..=cause::UNKNOWN_IOA) => sender(dir),
+            | (45..=69 | 100..=119, cause::UNKNOWN_TYPE..=cause::UNKNOWN_IOA) => dir.sender(),
             _ => return,
         };
         self.common_address(station, h.common_address, out);

@@ -20,6 +20,7 @@ pub mod dhcp;
 pub mod dnp3;
 pub mod dns;
 pub mod enip;
+pub mod framing;
 pub mod ftp;
 pub mod http;
 pub mod iec104;
@@ -29,6 +30,7 @@ pub mod mqtt;
 pub mod opcua;
 pub mod profinet_dcp;
 pub mod rdp;
+pub mod reader;
 pub mod registry;
 pub mod s7comm;
 pub mod smb;
@@ -42,6 +44,7 @@ pub mod telnet;
 pub(crate) mod testing;
 pub mod text;
 pub mod tls;
+pub mod violations;
 pub mod vnc;
 
 use otwatch_common::observation::{Observation, Subject};
@@ -63,6 +66,14 @@ impl Direction {
         match self {
             Direction::ToServer => Direction::ToClient,
             Direction::ToClient => Direction::ToServer,
+        }
+    }
+
+    /// 0 for [`Direction::ToServer`], 1 for [`Direction::ToClient`]: for per-direction arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
         }
     }
 
@@ -156,6 +167,25 @@ pub fn violation(protocol: &'static str, reason: impl Into<String>) -> Observati
         protocol,
         reason: reason.into(),
     }
+}
+
+/// The subject a link-layer discovery frame (LLDP, CDP, PROFINET DCP) speaks for: its source
+/// MAC, which must be unicast. A frame from a group address is a violation of `protocol`
+/// (`name` in the reason) and gives `None`.
+pub fn frame_sender(
+    protocol: &'static str,
+    name: &str,
+    src: Mac,
+    out: &mut Vec<Observation>,
+) -> Option<Subject> {
+    if !src.is_unicast() {
+        out.push(violation(
+            protocol,
+            format!("{name} frame from group address {src}"),
+        ));
+        return None;
+    }
+    Some(Subject::Mac(src))
 }
 
 /// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after

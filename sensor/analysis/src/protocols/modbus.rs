@@ -32,11 +32,13 @@
 pub mod pdu;
 pub mod umas;
 
-use pdu::{check_response, device_id, operations, parse_request, FunctionCode, Request};
+use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
+use super::framing::{self, Framing, Next};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 use std::collections::VecDeque;
 
@@ -61,8 +63,6 @@ pub const MAX_LENGTH: u16 = 254;
 pub const MAX_UMAS_LENGTH: u16 = 2048;
 /// Requests remembered per flow while waiting for their responses.
 const MAX_PENDING: usize = 32;
-/// Violations reported per flow; a broken peer should not flood the inventory.
-const MAX_VIOLATIONS: u8 = 4;
 
 /// The MBAP header (TCP §3.1.3), 7 bytes before the PDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,36 +175,55 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 }
 
 fn new() -> Box<dyn Dissector> {
-    Box::<Modbus>::default()
+    Box::<ModbusDissector>::default()
 }
 
-/// Where to start parsing again after a gap or a broken header.
-enum Resync {
-    /// A header that frames the following bytes starts here.
-    At(usize),
-    /// Nothing yet: drop this many bytes and wait for more.
-    Drop(usize),
+/// Frames the ADU at the start of `data` by its MBAP header.
+fn frame(data: &[u8]) -> Framing<HeaderError> {
+    let (Some(h), Some(&fc)) = (Mbap::parse(data), data.get(field::FUNCTION)) else {
+        return Framing::Incomplete {
+            needed: field::FUNCTION + 1,
+        };
+    };
+    if let Err(e) = h.check(fc) {
+        // Skip a byte so the scan cannot lock onto the same broken header.
+        return Framing::broken(1, e);
+    }
+    match data.len() >= h.adu_len() {
+        true => Framing::Complete { len: h.adu_len() },
+        false => Framing::Incomplete {
+            needed: h.adu_len(),
+        },
+    }
 }
 
-/// Scans for an ADU boundary: a plausible header whose ADU ends the data or is followed by
-/// another plausible header.
-fn resync(data: &[u8]) -> Resync {
+/// The resync scan: an ADU boundary is a plausible header whose ADU ends the data or is
+/// followed by another plausible header.
+fn boundary(data: &[u8]) -> Framing<HeaderError> {
     for i in 0..data.len() {
         let rest = data.get(i..).unwrap_or_default();
-        match header_at(rest) {
+        let found = match header_at(rest) {
             Probe::No => continue,
-            Probe::NeedMore => return Resync::Drop(i),
-            Probe::Yes | Probe::YesFromServer => {}
-        }
-        let end = Mbap::parse(rest).map_or(usize::MAX, |h| h.adu_len());
-        match rest.get(end..) {
-            None => return Resync::Drop(i),
-            Some([]) => return Resync::At(i),
-            Some(next) if header_at(next) != Probe::No => return Resync::At(i),
-            Some(_) => {}
-        }
+            Probe::NeedMore => None,
+            Probe::Yes | Probe::YesFromServer => {
+                let end = Mbap::parse(rest).map_or(usize::MAX, |h| h.adu_len());
+                match rest.get(end..) {
+                    None => None,
+                    Some([]) => Some(end),
+                    Some(next) if header_at(next) != Probe::No => Some(end),
+                    Some(_) => continue,
+                }
+            }
+        };
+        return match (i, found) {
+            (0, Some(len)) => Framing::Complete { len },
+            (0, None) => Framing::Incomplete {
+                needed: Mbap::LEN + 1,
+            },
+            (skip, _) => Framing::skip(skip),
+        };
     }
-    Resync::Drop(data.len())
+    Framing::skip(data.len())
 }
 
 /// A request waiting for its response.
@@ -228,7 +247,7 @@ enum Slot {
 const SLOTS: usize = 7;
 
 /// Per-flow Modbus/TCP state.
-pub struct Modbus {
+pub struct ModbusDissector {
     /// Per direction (to server, to client): looking for an ADU boundary.
     resync: [bool; 2],
     pending: VecDeque<Pending>,
@@ -238,25 +257,25 @@ pub struct Modbus {
     model_parts: [(u64, Option<String>); 3],
     /// Fingerprint of the value last reported per slot (0 = none).
     reported: [u64; SLOTS],
-    violations: u8,
+    violations: Violations,
     /// The flow end that is the Modbus server (the one on port 502).
     server: Subject,
 }
 
-impl Default for Modbus {
+impl Default for ModbusDissector {
     fn default() -> Self {
-        Modbus {
+        ModbusDissector {
             resync: [false; 2],
             pending: VecDeque::new(),
             model_parts: Default::default(),
             reported: [0; SLOTS],
-            violations: 0,
+            violations: Violations::default(),
             server: Subject::Server,
         }
     }
 }
 
-impl Dissector for Modbus {
+impl Dissector for ModbusDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -264,7 +283,7 @@ impl Dissector for Modbus {
         ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
-        let d = dir as usize;
+        let d = dir.index();
         // The Modbus server listens on 502 (TCP §3.1); when the TCP initiator is the one on
         // 502 (a device that connects out to its master, or a capture whose SYN says so),
         // requests travel to the TCP client.
@@ -277,50 +296,37 @@ impl Dissector for Modbus {
         let mut pos = 0;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
-            if self.resync[d] {
-                match resync(rest) {
-                    Resync::At(i) => {
-                        pos += i;
-                        self.resync[d] = false;
-                        continue;
+            if rest.is_empty() {
+                return pos;
+            }
+            let framing = framing::step(&mut self.resync[d], rest, frame, boundary);
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
+                    let (Some(h), Some(pdu)) = (Mbap::parse(rest), rest.get(Mbap::LEN..len)) else {
+                        return pos;
+                    };
+                    if (dir == Direction::ToServer) != inverted {
+                        self.request(h, pdu, out);
+                    } else {
+                        self.response(h, pdu, out);
                     }
-                    Resync::Drop(i) => return pos + i,
+                    pos += len;
                 }
             }
-            let (Some(h), Some(&fc)) = (Mbap::parse(rest), rest.get(field::FUNCTION)) else {
-                return pos;
-            };
-            if let Err(e) = h.check(fc) {
-                self.violation(out, e);
-                // Skip a byte so the scan cannot lock onto the same broken header.
-                pos += 1;
-                self.resync[d] = true;
-                continue;
-            }
-            let Some(pdu) = rest.get(Mbap::LEN..h.adu_len()) else {
-                return pos;
-            };
-            if (dir == Direction::ToServer) != inverted {
-                self.request(h, pdu, out);
-            } else {
-                self.response(h, pdu, out);
-            }
-            pos += h.adu_len();
         }
     }
 
     fn gap(&mut self, dir: Direction) {
-        self.resync[dir as usize] = true;
+        self.resync[dir.index()] = true;
     }
 }
 
-impl Modbus {
+impl ModbusDissector {
     /// Reports a violation, up to the per-flow cap (the reason is only formatted then).
     fn violation(&mut self, out: &mut Vec<Observation>, reason: impl std::fmt::Display) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(violation(PROTOCOL, reason.to_string()));
-        }
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     fn request(&mut self, h: Mbap, pdu: &[u8], out: &mut Vec<Observation>) {
@@ -379,9 +385,7 @@ impl Modbus {
         if fc.is_exception() {
             // MB §7: function | 0x80, exception code. Trailing bytes are tolerated.
             if pdu.len() < 2 {
-                let reason =
-                    format_args!("exception response to function {} without a code", base.0);
-                self.violation(out, reason);
+                self.violation(out, PduError::ExceptionWithoutCode(base.0));
             }
             return;
         }

@@ -37,9 +37,13 @@
 mod tests;
 mod wire;
 
+pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
+use super::framing::{self, Framing, Next};
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{clean, clean_text, fingerprint, Cursor, MAX_TEXT_CHARS};
+use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
@@ -57,15 +61,13 @@ const PROTOCOL: &str = "mqtt";
 pub const PACKET_PREFIX_CAP: usize = 64 << 10;
 /// Distinct topics (published, will, subscribed) reported per flow.
 pub const MAX_TOPICS: usize = 8;
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 /// Longest SUBSCRIBE/CONNACK the probe waits for before deciding.
 const PROBE_PACKET: usize = 4096;
 /// Topic where brokers (mosquitto and others) publish their name and version.
 const SYS_VERSION_TOPIC: &[u8] = b"$SYS/broker/version";
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Mqtt::default())
+    Box::new(MqttDissector::default())
 }
 
 /// How much a packet at the start of some bytes says "this is MQTT".
@@ -191,9 +193,41 @@ fn check_connect(body: &[u8]) -> Check {
     }
 }
 
+/// Frames the packet at the start of a stream by its fixed header: complete once its first
+/// [`PACKET_PREFIX_CAP`] bytes are at hand (`len` is that prefix; the rest is passed over
+/// unread). A malformed fixed header makes the rest of the delivery unreadable.
+fn frame(data: &[u8]) -> Framing<MqttError> {
+    match wire::fixed_header(data) {
+        Ok(h) => {
+            let len = h.total().min(PACKET_PREFIX_CAP);
+            if data.len() >= len {
+                Framing::Complete { len }
+            } else {
+                Framing::Incomplete { needed: len }
+            }
+        }
+        Err(Error::Truncated) => Framing::Incomplete {
+            needed: data.len() + 1,
+        },
+        Err(Error::Malformed(reason)) => Framing::broken(data.len(), reason),
+    }
+}
+
+/// The resync scan: wait for a delivery that starts with a well-formed packet; drop one that
+/// does not.
+fn boundary(from_client: bool, data: &[u8]) -> Framing<MqttError> {
+    match check_packet(from_client, data) {
+        Check::Strong | Check::Weak(_) => Framing::Complete { len: 0 },
+        Check::Incomplete if data.len() < PACKET_PREFIX_CAP => Framing::Incomplete {
+            needed: data.len() + 1,
+        },
+        _ => Framing::skip(data.len()),
+    }
+}
+
 /// Accepts a flow whose first bytes hold a strong MQTT packet, possibly after short
 /// well-formed ones (a capture that starts mid-connection on PINGREQ/PUBACK).
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let from_client = dir == Direction::ToServer;
     let mut rest = data;
     while !rest.is_empty() {
@@ -217,7 +251,7 @@ struct Side {
 }
 
 /// Per-flow MQTT state.
-pub struct Mqtt {
+pub struct MqttDissector {
     to_server: Side,
     to_client: Side,
     /// Direction from the MQTT client to the broker. The flow's client unless the capture
@@ -236,12 +270,12 @@ pub struct Mqtt {
     login_attempt: Option<String>,
     topics: [u64; MAX_TOPICS],
     topics_len: usize,
-    violations: u8,
+    violations: Violations,
 }
 
-impl Default for Mqtt {
+impl Default for MqttDissector {
     fn default() -> Self {
-        Mqtt {
+        MqttDissector {
             to_server: Side::default(),
             to_client: Side::default(),
             client_dir: Direction::ToServer,
@@ -253,12 +287,12 @@ impl Default for Mqtt {
             login_attempt: None,
             topics: [0; MAX_TOPICS],
             topics_len: 0,
-            violations: 0,
+            violations: Violations::default(),
         }
     }
 }
 
-impl Dissector for Mqtt {
+impl Dissector for MqttDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -283,32 +317,22 @@ impl Dissector for Mqtt {
             if rest.is_empty() {
                 return pos;
             }
-            if side.resync {
-                match check_packet(from_client, rest) {
-                    Check::Strong | Check::Weak(_) => side.resync = false,
-                    Check::Incomplete if rest.len() < PACKET_PREFIX_CAP => return pos,
-                    _ => return data.len(),
+            let boundary = |d: &[u8]| boundary(from_client, d);
+            // A malformed fixed header: the framing cannot be trusted past this point.
+            let framing = framing::step(&mut side.resync, rest, frame, boundary);
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
+                    let (Ok(h), Some(packet)) = (wire::fixed_header(rest), rest.get(..len)) else {
+                        return pos;
+                    };
+                    let body = packet.get(h.header_len..).unwrap_or_default();
+                    self.packet(dir, h, body, len == h.total(), out);
+                    pos += len;
+                    self.side_mut(dir).skip = h.total() - len;
                 }
             }
-            let h = match wire::fixed_header(rest) {
-                Ok(h) => h,
-                Err(Error::Truncated) => return pos,
-                Err(Error::Malformed(reason)) => {
-                    // The framing cannot be trusted past this point.
-                    self.violation(out, reason);
-                    self.side_mut(dir).resync = true;
-                    return data.len();
-                }
-            };
-            let total = h.total();
-            let need = total.min(PACKET_PREFIX_CAP);
-            let Some(packet) = rest.get(..need) else {
-                return pos;
-            };
-            let body = packet.get(h.header_len..).unwrap_or_default();
-            self.packet(dir, h, body, need == total, out);
-            pos += need;
-            self.side_mut(dir).skip = total - need;
         }
     }
 
@@ -319,7 +343,7 @@ impl Dissector for Mqtt {
     }
 }
 
-impl Mqtt {
+impl MqttDissector {
     fn side_mut(&mut self, dir: Direction) -> &mut Side {
         match dir {
             Direction::ToServer => &mut self.to_server,
@@ -341,14 +365,8 @@ impl Mqtt {
         self.level.map(|l| l == 5).or(self.v5_hint)
     }
 
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason: reason.to_owned(),
-            });
-        }
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: MqttError) {
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// Reports a packet that could not be read: a malformation, or fields running past the
@@ -357,7 +375,7 @@ impl Mqtt {
         match e {
             Error::Malformed(reason) => self.violation(out, reason),
             Error::Truncated if complete => {
-                self.violation(out, "fields overrun the remaining length");
+                self.violation(out, MqttError::Overrun);
             }
             Error::Truncated => {}
         }
@@ -399,7 +417,7 @@ impl Mqtt {
             // MQTT 3.1 (level 3, or unknown) may set DUP on PUBREL/SUBSCRIBE/UNSUBSCRIBE.
             let old = !matches!(self.level, Some(4 | 5));
             if h.flags != f && !(old && f == 0b0010 && h.flags == 0b1010) {
-                self.violation(out, "reserved fixed header flags are wrong");
+                self.violation(out, MqttError::FixedHeaderFlags);
             }
         }
         let request = |out: &mut Vec<Observation>, op: Option<Operation>| {
@@ -434,25 +452,25 @@ impl Mqtt {
                     request(out, None);
                 }
                 if h.remaining != 0 {
-                    self.violation(out, "PINGREQ/PINGRESP with a body");
+                    self.violation(out, MqttError::PingBody);
                 }
             }
             PacketType::DISCONNECT => {
                 request(out, None);
                 if h.remaining != 0 && self.v5() == Some(false) {
-                    self.violation(out, "DISCONNECT with a body before MQTT 5");
+                    self.violation(out, MqttError::DisconnectBodyBeforeV5);
                 }
             }
             PacketType::AUTH => {
                 request(out, None);
                 if self.v5() == Some(false) {
-                    self.violation(out, "AUTH before MQTT 5");
+                    self.violation(out, MqttError::AuthBeforeV5);
                 }
             }
             // PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK: a Packet Identifier first.
             _ => {
                 if h.remaining < 2 {
-                    self.violation(out, "acknowledgement without a packet identifier");
+                    self.violation(out, MqttError::AckWithoutPacketId);
                 }
             }
         }

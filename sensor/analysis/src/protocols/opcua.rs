@@ -58,12 +58,14 @@ mod tests;
 
 use self::binary::ApplicationDescription;
 pub use self::framing::MessageType;
-use self::framing::{
-    find_header, probe, read_header, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX,
-};
+use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
+pub use self::framing::{OpcUaError, CHUNK_PREFIX_CAP};
 use self::services::UserIdentity;
+use super::framing::{step, Next};
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{clean, fingerprint, Cursor};
+use super::text::{clean, fingerprint};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
@@ -77,8 +79,6 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 const PROTOCOL: &str = "opcua";
-/// Bytes of one chunk looked at; the rest of a bigger chunk is passed over unread.
-pub const CHUNK_PREFIX_CAP: usize = 64 << 10;
 /// Body bytes of a multi-chunk message kept for decoding.
 pub const BODY_CAP: usize = 32 << 10;
 const POLICY_NONE: &[u8] = b"http://opcfoundation.org/UA/SecurityPolicy#None";
@@ -87,11 +87,9 @@ const POLICY_NONE: &[u8] = b"http://opcfoundation.org/UA/SecurityPolicy#None";
 pub const OPAQUE_REQUESTS: u8 = 3;
 /// Distinct security policies reported per flow.
 const MAX_POLICIES: usize = 4;
-/// Protocol violations reported per flow.
-const MAX_VIOLATIONS: u8 = 4;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(OpcUa::default())
+    Box::new(OpcUaDissector::default())
 }
 
 /// Whether the channel's bodies can be read.
@@ -128,7 +126,7 @@ struct Side {
 }
 
 /// Per-flow OPC UA state.
-pub struct OpcUa {
+pub struct OpcUaDissector {
     to_server: Side,
     to_client: Side,
     /// Direction service requests travel: Hello's direction, the other one after a
@@ -150,14 +148,14 @@ pub struct OpcUa {
     client_app_reported: bool,
     server_app_reported: bool,
     last_login: Option<u64>,
-    violations: u8,
+    violations: Violations,
     /// Browse names of the nodes this flow showed, to name the methods it calls.
     names: methods::Names,
 }
 
-impl Default for OpcUa {
+impl Default for OpcUaDissector {
     fn default() -> Self {
-        OpcUa {
+        OpcUaDissector {
             to_server: Side::default(),
             to_client: Side::default(),
             request_dir: Direction::ToServer,
@@ -172,13 +170,13 @@ impl Default for OpcUa {
             client_app_reported: false,
             server_app_reported: false,
             last_login: None,
-            violations: 0,
+            violations: Violations::default(),
             names: methods::Names::default(),
         }
     }
 }
 
-impl Dissector for OpcUa {
+impl Dissector for OpcUaDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -200,34 +198,20 @@ impl Dissector for OpcUa {
                 }
                 continue;
             }
-            if side.resync {
-                match find_header(rest, channel) {
-                    Ok(off) => {
-                        side.resync = false;
-                        pos += off;
-                        continue;
-                    }
-                    Err(keep) => return pos + rest.len() - keep,
+            let framing = step(&mut side.resync, rest, frame, |d| boundary(d, channel));
+            match framing.next(&mut self.violations, PROTOCOL, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
+                    let (Some(header), Some(chunk)) = (Header::parse(rest), rest.get(..len)) else {
+                        return pos;
+                    };
+                    let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+                    self.message(dir, header, chunk, len < size, out);
+                    pos += len;
+                    self.side_mut(dir).skip = size - len;
                 }
             }
-            let header = match read_header(rest) {
-                None => return pos,
-                Some(Err(reason)) => {
-                    self.violation(out, reason);
-                    self.side_mut(dir).resync = true;
-                    pos += 1;
-                    continue;
-                }
-                Some(Ok(h)) => h,
-            };
-            let size = usize::try_from(header.size).unwrap_or(usize::MAX);
-            let need = size.min(CHUNK_PREFIX_CAP);
-            let Some(chunk) = rest.get(..need) else {
-                return pos;
-            };
-            self.message(dir, header, chunk, need < size, out);
-            pos += need;
-            self.side_mut(dir).skip = size - need;
         }
     }
 
@@ -240,7 +224,7 @@ impl Dissector for OpcUa {
     }
 }
 
-impl OpcUa {
+impl OpcUaDissector {
     fn side_mut(&mut self, dir: Direction) -> &mut Side {
         match dir {
             Direction::ToServer => &mut self.to_server,
@@ -257,14 +241,8 @@ impl OpcUa {
         self.request_dir.sender()
     }
 
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: PROTOCOL,
-                reason: reason.to_owned(),
-            });
-        }
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: OpcUaError) {
+        self.violations.record(PROTOCOL, reason, out);
     }
 
     /// One chunk (or its first [`CHUNK_PREFIX_CAP`] bytes when `truncated`).
@@ -303,10 +281,10 @@ impl OpcUa {
         self.roles_known = true;
         let url = c.skip(20).and_then(|()| binary::bytes(c));
         match url {
-            None if !truncated => self.violation(out, "Hello EndpointUrl overruns the message"),
+            None if !truncated => self.violation(out, OpcUaError::HelloUrlOverrun),
             None => {}
             Some(url) if url.len() > MAX_ENDPOINT_URL => {
-                self.violation(out, "Hello EndpointUrl longer than 4096 bytes");
+                self.violation(out, OpcUaError::HelloUrlLong);
             }
             Some(url) => self.endpoint(url, "opcua hello", out),
         }
@@ -324,7 +302,7 @@ impl OpcUa {
         self.roles_known = true;
         match binary::bytes(c).and_then(|_| binary::bytes(c)) {
             None if !truncated => {
-                self.violation(out, "ReverseHello strings overrun the message");
+                self.violation(out, OpcUaError::ReverseHelloOverrun);
             }
             None => {}
             Some(url) => self.endpoint(url, "opcua reverse hello", out),
@@ -359,21 +337,18 @@ impl OpcUa {
         truncated: bool,
         out: &mut Vec<Observation>,
     ) {
-        let Some(channel) = binary::u32(c) else {
+        let Some(channel) = c.u32_le() else {
             return;
         };
         let policy = match binary::bytes(c) {
             Some(p) if !p.is_empty() => p,
             Some(_) => {
-                self.violation(out, "OpenSecureChannel without a SecurityPolicyUri");
+                self.violation(out, OpcUaError::NoPolicy);
                 return;
             }
             None => {
                 if !truncated {
-                    self.violation(
-                        out,
-                        "OpenSecureChannel SecurityPolicyUri overruns the message",
-                    );
+                    self.violation(out, OpcUaError::PolicyOverrun);
                 }
                 return;
             }
@@ -472,7 +447,7 @@ impl OpcUa {
         c: &mut Cursor<'_>,
         out: &mut Vec<Observation>,
     ) {
-        let Some(channel) = binary::u32(c) else {
+        let Some(channel) = c.u32_le() else {
             return;
         };
         if self.channel_id.is_none() && channel != 0 {
@@ -485,7 +460,7 @@ impl OpcUa {
             }
             return;
         }
-        let Some(request_id) = c.skip(8).and_then(|()| binary::u32(c)) else {
+        let Some(request_id) = c.skip(8).and_then(|()| c.u32_le()) else {
             return;
         };
         let body = c.rest();
@@ -687,7 +662,7 @@ fn open_request_mode(c: &mut Cursor<'_>) -> Option<u32> {
     }
     binary::skip_request_header(c)?;
     c.skip(8)?;
-    binary::u32(c)
+    c.u32_le()
 }
 
 /// Services whose bodies are read: requests naming the client and its user, responses

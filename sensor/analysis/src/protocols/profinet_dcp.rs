@@ -27,6 +27,7 @@
 //! gives no type. Supervisor and multidevice alone give no type.
 
 use super::text::{clean, clean_text};
+use super::{frame_sender, violation};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -489,17 +490,13 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
         Ok(Some(p)) => p,
         Ok(None) => return,
         Err(e) => {
-            out.push(violation(e.to_string()));
+            out.push(violation(PROTOCOL, e.to_string()));
             return;
         }
     };
-    if !src.is_unicast() {
-        out.push(violation(format!(
-            "PROFINET DCP frame from group address {src}"
-        )));
+    let Some(subject) = frame_sender(PROTOCOL, "PROFINET DCP", src, out) else {
         return;
-    }
-    let subject = Subject::Mac(src);
+    };
     let speaks = |role| Observation::Speaks {
         subject,
         protocol: PROTOCOL,
@@ -544,7 +541,7 @@ fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
         let b = match block {
             Ok(b) => b,
             Err(e) => {
-                out.push(violation(e.to_string()));
+                out.push(violation(PROTOCOL, e.to_string()));
                 break;
             }
         };
@@ -619,14 +616,7 @@ fn describe(src: Mac, pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
         }
     }
     if let Some(e) = err {
-        out.push(violation(e.to_string()));
-    }
-}
-
-fn violation(reason: String) -> Observation {
-    Observation::ProtocolViolation {
-        protocol: PROTOCOL,
-        reason,
+        out.push(violation(PROTOCOL, e.to_string()));
     }
 }
 

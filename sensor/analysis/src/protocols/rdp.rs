@@ -57,12 +57,12 @@ const CLIENT_NAME_OFFSET: usize = 24;
 const CLIENT_NAME_LEN: usize = 32;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Rdp::default())
+    Box::new(RdpDissector::default())
 }
 
 /// A TPKT-framed X.224 Connection Request (client) or Connection Confirm (server) whose
 /// variable part is RDP's.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let expect = match dir {
         Direction::ToServer => X224_CR,
         Direction::ToClient => X224_CC,
@@ -172,12 +172,12 @@ enum Client {
 
 /// Per-flow RDP state.
 #[derive(Default)]
-pub struct Rdp {
+pub struct RdpDissector {
     client: Client,
     server_done: bool,
 }
 
-impl Dissector for Rdp {
+impl Dissector for RdpDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -254,7 +254,7 @@ impl Dissector for Rdp {
     }
 }
 
-impl Rdp {
+impl RdpDissector {
     fn finish(&mut self, dir: Direction) {
         match dir {
             Direction::ToServer => self.client = Client::Done,

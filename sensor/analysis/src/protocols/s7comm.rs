@@ -42,15 +42,19 @@
 //! carry no details.
 
 mod cotp;
+mod error;
 mod items;
 mod ops;
 mod plus;
 mod szl;
 
+pub use self::error::S7Error;
+use super::framing::{self, Framing, Next};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use cotp::{cotp, has_tsaps, next_tpkt, params, tpkt, Tpdu, Tpkt, CALLED_TSAP, CC, CR, DT};
+use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -70,11 +74,11 @@ pub static PLUS_SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(S7::new(SPEC.name))
+    Box::new(S7Dissector::new(SPEC.name))
 }
 
 fn new_plus() -> Box<dyn Dissector> {
-    Box::new(S7::new(PLUS_SPEC.name))
+    Box::new(S7Dissector::new(PLUS_SPEC.name))
 }
 
 /// packet-s7comm.c: S7COMM_PROT_ID, and S7COMM_PLUS_PROT_ID of the plus plugin.
@@ -92,8 +96,6 @@ const USERDATA_CODE: u32 = 0x7_0000;
 /// A segmented PDU (DT TPDUs without EOT) longer than this is dropped. S7comm negotiates PDUs
 /// of at most 960 bytes in practice (setup communication), so this is generous.
 const MAX_SEGMENTED: usize = 16 * 1024;
-/// Violations reported per flow; one broken stream should not flood the inventory.
-const MAX_VIOLATIONS: u8 = 8;
 /// Identity facts remembered per flow (for "already reported").
 const MAX_FACTS: usize = 32;
 
@@ -106,7 +108,7 @@ enum Family {
     Plus,
 }
 
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     match first_family(data) {
         Ok(Family::Classic) => Probe::Yes,
         Ok(Family::Plus) => Probe::No,
@@ -114,7 +116,7 @@ fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
     match first_family(data) {
         Ok(Family::Plus) => Probe::Yes,
         Ok(Family::Classic) => Probe::No,
@@ -127,12 +129,12 @@ fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
 fn first_family(data: &[u8]) -> Result<Family, Probe> {
     let mut rest = data;
     loop {
-        let (tpdu, len) = match tpkt(rest) {
-            Tpkt::Whole { tpdu, len } => (tpdu, len),
-            Tpkt::Partial => return Err(partial_verdict(rest)),
-            Tpkt::Bad(_) => return Err(Probe::No),
+        let len = match frame(rest) {
+            Framing::Complete { len } => len,
+            Framing::Incomplete { .. } => return Err(partial_verdict(rest)),
+            Framing::Resync { .. } => return Err(Probe::No),
         };
-        match cotp(tpdu) {
+        match cotp(tpdu(rest.get(..len).unwrap_or_default())) {
             Ok(Tpdu::Connect { params, .. }) if has_tsaps(params) => {}
             // An empty DT without EOT (seen before S7comm-plus PDUs) says nothing yet.
             Ok(Tpdu::Data {
@@ -301,13 +303,13 @@ impl Facts {
 }
 
 /// Per-flow S7comm / S7comm-plus state.
-pub struct S7 {
+pub struct S7Dissector {
     /// The name the connection was recognised as (`s7comm` or `s7comm_plus`).
     protocol: &'static str,
     sides: [Side; 2],
     szl: szl::Reassembly,
     facts: Facts,
-    violations: u8,
+    violations: Violations,
     login_reported: bool,
     /// The block download in progress, hashed as its data passes ([`ops::Download`]).
     download: Option<Box<ops::Download>>,
@@ -315,14 +317,14 @@ pub struct S7 {
     upload_block: Option<String>,
 }
 
-impl S7 {
-    fn new(protocol: &'static str) -> S7 {
-        S7 {
+impl S7Dissector {
+    fn new(protocol: &'static str) -> S7Dissector {
+        S7Dissector {
             protocol,
             sides: Default::default(),
             szl: szl::Reassembly::default(),
             facts: Facts::default(),
-            violations: 0,
+            violations: Violations::default(),
             login_reported: false,
             download: None,
             upload_block: None,
@@ -336,14 +338,8 @@ impl S7 {
         }
     }
 
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if self.violations < MAX_VIOLATIONS {
-            self.violations += 1;
-            out.push(Observation::ProtocolViolation {
-                protocol: self.protocol,
-                reason: reason.to_string(),
-            });
-        }
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: S7Error) {
+        self.violations.record(self.protocol, reason, out);
     }
 
     fn tpdu(&mut self, dir: Direction, tpdu: &[u8], out: &mut Vec<Observation>) {
@@ -423,27 +419,21 @@ impl S7 {
             Some(0x14..=0x17) if self.protocol == PLUS_SPEC.name && pdu.get(1) == Some(&3) => {
                 self.side(dir).encrypted = true;
             }
-            Some(_) => self.violation(
-                out,
-                "COTP data is neither S7comm (0x32) nor S7comm-plus (0x72)",
-            ),
+            Some(_) => self.violation(out, S7Error::NotS7),
         }
     }
 
     fn s7(&mut self, dir: Direction, pdu: &[u8], out: &mut Vec<Observation>) {
         let Some(h) = S7Header::parse(pdu) else {
             let reason = match pdu.get(1) {
-                Some(&(JOB | ACK | ACK_DATA | USERDATA)) | None => "S7comm header truncated",
-                Some(_) => "unknown S7comm ROSCTR",
+                Some(&(JOB | ACK | ACK_DATA | USERDATA)) | None => S7Error::HeaderTruncated,
+                Some(_) => S7Error::Rosctr,
             };
             self.violation(out, reason);
             return;
         };
         if h.total() != pdu.len() {
-            self.violation(
-                out,
-                "S7comm parameter and data lengths disagree with the PDU length",
-            );
+            self.violation(out, S7Error::Lengths);
             return;
         }
         let param_end = h.header_len + h.param_len;
@@ -468,7 +458,7 @@ impl S7 {
     /// carry no details; programs, PI services and stops do ([`ops`]).
     fn job(&mut self, param: &[u8], out: &mut Vec<Observation>) {
         let Some(&function) = param.first() else {
-            self.violation(out, "S7comm job without a function code");
+            self.violation(out, S7Error::NoFunction);
             return;
         };
         let (op, details) = match function {
@@ -552,7 +542,7 @@ impl S7 {
     /// (packet-s7comm.c `s7comm_decode_ud`).
     fn userdata(&mut self, dir: Direction, param: &[u8], data: &[u8], out: &mut Vec<Observation>) {
         let [_, _, _, _, _, type_group, subfunction, _, rest @ ..] = param else {
-            self.violation(out, "S7comm userdata parameter shorter than 8 bytes");
+            self.violation(out, S7Error::UserdataShort);
             return;
         };
         let (kind, group, subfunction) = (type_group >> 4, type_group & 0x0f, *subfunction);
@@ -565,7 +555,7 @@ impl S7 {
             0x4 | 0x7 => self.userdata_request(group, subfunction, data, out),
             // S7COMM_UD_TYPE_RES (and NC response): a CPU function 1 answer is an SZL.
             0x8 | 0xb if group == 4 && subfunction == 1 => {
-                szl::response(self, sender(dir), unit_ref, more, data, out);
+                szl::response(self, dir.sender(), unit_ref, more, data, out);
             }
             // Pushes (cyclic data, alarms, mode transitions) and other answers.
             _ => {}
@@ -641,7 +631,7 @@ impl S7 {
     }
 
     fn plus(&mut self, dir: Direction, pdu: &[u8], out: &mut Vec<Observation>) {
-        let subject = sender(dir);
+        let subject = dir.sender();
         let continues = self.side(dir).plus_continues;
         match plus::parse(pdu) {
             Err(reason) => {
@@ -658,14 +648,6 @@ impl S7 {
     }
 }
 
-/// The side that sent bytes travelling in `dir`.
-fn sender(dir: Direction) -> Subject {
-    match dir {
-        Direction::ToServer => Subject::Client,
-        Direction::ToClient => Subject::Server,
-    }
-}
-
 /// The operation (with its evidence), or the bare code when it has none.
 fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details: Details) {
     out.push(match op {
@@ -678,7 +660,7 @@ fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details
     });
 }
 
-impl Dissector for S7 {
+impl Dissector for S7Dissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -689,26 +671,12 @@ impl Dissector for S7 {
         let mut pos = 0usize;
         loop {
             let rest = data.get(pos..).unwrap_or_default();
-            if self.side(dir).resync {
-                match next_tpkt(rest) {
-                    Some(skip) => {
-                        pos += skip;
-                        self.side(dir).resync = false;
-                    }
-                    // Keep a possible header start that straddles the end.
-                    None => return pos + rest.len().saturating_sub(5),
-                }
-                continue;
-            }
-            match tpkt(rest) {
-                Tpkt::Partial => return pos,
-                Tpkt::Bad(reason) => {
-                    self.violation(out, reason);
-                    self.side(dir).resync = true;
-                    pos += 1;
-                }
-                Tpkt::Whole { tpdu, len } => {
-                    self.tpdu(dir, tpdu, out);
+            let framing = framing::step(&mut self.side(dir).resync, rest, frame, boundary);
+            match framing.next(&mut self.violations, self.protocol, out) {
+                Next::Wait => return pos,
+                Next::Skip(skip) => pos += skip,
+                Next::Message(len) => {
+                    self.tpdu(dir, tpdu(rest.get(..len).unwrap_or_default()), out);
                     pos += len;
                 }
             }
@@ -721,7 +689,7 @@ impl Dissector for S7 {
         side.dropping = false;
         side.plus_continues = false;
         side.resync = true;
-        self.szl.gap(sender(dir));
+        self.szl.gap(dir.sender());
         if let Some(d) = self.download.as_mut() {
             d.gapped = true;
         }

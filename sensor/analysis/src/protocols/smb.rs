@@ -23,7 +23,8 @@
 
 use super::spec::ProtocolSpec;
 use super::text::{utf16le_text, wire_text};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -103,12 +104,12 @@ const MSV_AV_NB_COMPUTER_NAME: u16 = 1;
 const MSV_AV_DNS_COMPUTER_NAME: u16 = 3;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Smb::default())
+    Box::new(SmbDissector::default())
 }
 
 /// A session message whose payload starts with an SMB protocol id, or a well-formed session
 /// service control packet; leading keep-alives are skipped.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let mut rest = data;
     for _ in 0..8 {
         if rest.first().is_some_and(|&ty| {
@@ -187,6 +188,16 @@ fn nbss_header(b: &[u8]) -> Option<(u8, usize)> {
     Some((ty, len))
 }
 
+/// Why SMB (or its NetBIOS session framing) is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmbError {
+    #[error("not a NetBIOS session service packet")]
+    NotNetbios,
+    #[error("session message without an SMB protocol id")]
+    NoProtocolId,
+}
+
 #[derive(Default)]
 struct Side {
     /// Bytes of the current session message still to skip.
@@ -194,17 +205,16 @@ struct Side {
     /// After a gap: looking for the next session message header.
     resync: bool,
     dead: bool,
-    violated: bool,
+    violations: Violations,
     /// Which (source) facts this side already reported.
     reported: u8,
 }
 
 impl Side {
     /// One violation per side is enough to flag the flow.
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: &str) {
-        if !self.violated {
-            self.violated = true;
-            out.push(violation(PROTOCOL, reason));
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: SmbError) {
+        if !self.violations.any() {
+            self.violations.record(PROTOCOL, reason, out);
         }
     }
 }
@@ -226,14 +236,14 @@ struct LogonAttempt {
 
 /// Per-flow SMB state.
 #[derive(Default)]
-pub struct Smb {
+pub struct SmbDissector {
     client: Side,
     server: Side,
     /// The latest session setup that named an account: one at a time is what clients send.
     logon: Option<LogonAttempt>,
 }
 
-impl Dissector for Smb {
+impl Dissector for SmbDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -305,7 +315,7 @@ impl Dissector for Smb {
                     used += NBSS_HEADER + len;
                 }
                 _ => {
-                    side.violation(out, "not a NetBIOS session service packet");
+                    side.violation(out, SmbError::NotNetbios);
                     side.dead = true;
                     return data.len();
                 }
@@ -428,7 +438,7 @@ fn inspect(
         Some(m) if m == SMB2_MAGIC => smb2(dir, msg, side, logon, out),
         // Encrypted or compressed SMB 3: nothing readable.
         Some(m) if m == SMB2_TRANSFORM_MAGIC || m == SMB2_COMPRESSED_MAGIC => {}
-        _ => side.violation(out, "session message without an SMB protocol id"),
+        _ => side.violation(out, SmbError::NoProtocolId),
     }
 }
 

@@ -21,7 +21,8 @@
 use super::ber::{self, Oid, Reader, Tag, Tlv};
 use super::spec::ProtocolSpec;
 use super::sysdescr::description_facts;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -32,7 +33,7 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[161],
     probe,
-    new: new_dissector,
+    new,
 };
 
 /// SNMP notifications (manager's trap listener on UDP 162).
@@ -41,15 +42,13 @@ pub static TRAP_SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[162],
     probe,
-    new: new_dissector,
+    new,
 };
 
 const PROTOCOL: &str = "snmp";
 /// Varbinds looked at per message; a response carrying more is unusual and the identity
 /// objects come first in practice.
 const MAX_VARBINDS: usize = 64;
-/// Protocol violations reported per flow; a broken peer should not flood the inventory.
-const MAX_VIOLATIONS: u8 = 4;
 
 // MIB-II system group instances (RFC 3418 §2).
 const SYS_DESCR: &[u64] = &[1, 3, 6, 1, 2, 1, 1, 1, 0];
@@ -260,7 +259,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn new_dissector() -> Box<dyn Dissector> {
+fn new() -> Box<dyn Dissector> {
     Box::new(SnmpDissector::default())
 }
 
@@ -268,7 +267,7 @@ fn new_dissector() -> Box<dyn Dissector> {
 #[derive(Debug, Default)]
 pub struct SnmpDissector {
     login_reported: bool,
-    violations: u8,
+    violations: Violations,
     /// The last v3 request from the flow's client that named a user: its msgID and user
     /// name (kept in place, no allocation per request).
     last_request: Option<(i64, [u8; MAX_USER_NAME], usize)>,
@@ -286,10 +285,8 @@ impl Dissector for SnmpDissector {
         let msg = match parse_message(data) {
             Ok(m) => m,
             Err(e) => {
-                if self.violations < MAX_VIOLATIONS {
-                    self.violations += 1;
-                    out.push(violation(PROTOCOL, format!("malformed SNMP message: {e}")));
-                }
+                self.violations
+                    .record(PROTOCOL, format_args!("malformed SNMP message: {e}"), out);
                 return data.len();
             }
         };

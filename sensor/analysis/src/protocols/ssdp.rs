@@ -32,8 +32,12 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Udp,
     ports: &[PORT],
     probe,
-    new: || Box::<SsdpDissector>::default(),
+    new,
 };
+
+fn new() -> Box<dyn Dissector> {
+    Box::<SsdpDissector>::default()
+}
 
 /// The three SSDP message kinds (UDA 2.0 §1.2.2, §1.3.2, §1.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +61,7 @@ fn kind(start_line: &[u8]) -> Option<Kind> {
 /// A NOTIFY or M-SEARCH start line, or a 200 response that carries the search-response
 /// headers `ST` or `USN` (so a plain HTTP response over UDP is not taken for SSDP).
 /// Either direction: multicast flows have no reliable orientation.
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     let mut lines = text::lines(data);
     match lines.next().and_then(kind) {
         Some(Kind::Notify | Kind::Search) => Probe::Yes,
@@ -100,7 +104,7 @@ impl Dissector for SsdpDissector {
         let key = text::fingerprint(msg.product.unwrap_or(&[]))
             ^ text::fingerprint(msg.location.unwrap_or(&[])).rotate_left(1)
             ^ msg.kind as u64;
-        let seen = &mut self.reported[dir as usize];
+        let seen = &mut self.reported[dir.index()];
         if *seen == Some(key) {
             return data.len();
         }

@@ -26,11 +26,11 @@ const MAX_PRE_BANNER_LINES: u8 = 16;
 const TOO_LONG: &str = "line longer than 255 bytes before the identification string";
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Ssh::default())
+    Box::new(SshDissector::default())
 }
 
 /// `SSH-` digits `.` digits `-`: the protoversion part of RFC 4253 §4.2.
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     const PREFIX: &[u8] = b"SSH-";
     let head_len = data.len().min(PREFIX.len());
     if data.get(..head_len) != PREFIX.get(..head_len) {
@@ -66,12 +66,12 @@ struct Side {
 
 /// Per-flow SSH state: one banner per direction.
 #[derive(Default)]
-pub struct Ssh {
+pub struct SshDissector {
     client: Side,
     server: Side,
 }
 
-impl Dissector for Ssh {
+impl Dissector for SshDissector {
     fn parse(
         &mut self,
         dir: Direction,

@@ -70,12 +70,12 @@ const WILL: u8 = 251;
 const DONT: u8 = 254;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Telnet::default())
+    Box::new(TelnetDissector::default())
 }
 
 /// Option negotiation at the start of either direction (`IAC WILL|WONT|DO|DONT` or `IAC SB`),
 /// or a server's plain-text greeting that ends in a login prompt.
-fn probe(dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     match data {
         [] | [IAC] => return Probe::NeedMore,
         [IAC, cmd, ..] if (WILL..=DONT).contains(cmd) || *cmd == SB => {
@@ -317,7 +317,7 @@ struct Verdict {
 
 /// Per-flow Telnet state.
 #[derive(Default)]
-pub struct Telnet {
+pub struct TelnetDissector {
     client: Side,
     server: Side,
     login: Login,
@@ -334,7 +334,7 @@ pub struct Telnet {
     verdict: Option<Verdict>,
 }
 
-impl Dissector for Telnet {
+impl Dissector for TelnetDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -384,7 +384,7 @@ impl Dissector for Telnet {
     }
 }
 
-impl Telnet {
+impl TelnetDissector {
     fn server_text(&mut self, b: u8, out: &mut Vec<Observation>) {
         if !self.banner_done {
             self.banner.push(b);

@@ -1,6 +1,6 @@
-//! Small shared helpers for dissectors: turning wire text into safe display strings, a byte
-//! cursor that never panics, a bounded base64 decoder and line/header splitting for the
-//! HTTP-style text protocols (HTTP, SSDP, RTSP, SIP).
+//! Small shared helpers for dissectors: turning wire text into safe display strings, a
+//! bounded base64 decoder and line/header splitting for the HTTP-style text protocols (HTTP,
+//! SSDP, RTSP, SIP). The byte reader is [`super::reader::Cursor`].
 //!
 //! Everything here is allocation-free except the text cleaners ([`clean_text`],
 //! [`wire_text`], [`utf16le_text`]), which make the one owned `String` an observation needs.
@@ -187,84 +187,6 @@ pub fn contains_word(hay: &[u8], word: &[u8]) -> bool {
     })
 }
 
-/// A forward-only reader over a byte slice. Every read checks bounds and returns `None` when
-/// the input is too short, leaving the position unchanged. Multi-byte integers are
-/// big-endian (network order).
-#[derive(Debug, Clone)]
-pub struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
-        Cursor { buf, pos: 0 }
-    }
-
-    /// Offset of the next byte to read, from the start of the buffer.
-    pub fn pos(&self) -> usize {
-        self.pos
-    }
-
-    /// Moves to an absolute offset; `None` (and no move) past the end.
-    pub fn seek(&mut self, pos: usize) -> Option<()> {
-        if pos > self.buf.len() {
-            return None;
-        }
-        self.pos = pos;
-        Some(())
-    }
-
-    /// Bytes left to read.
-    pub fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.remaining() == 0
-    }
-
-    /// The unread bytes, without consuming them.
-    pub fn rest(&self) -> &'a [u8] {
-        self.buf.get(self.pos..).unwrap_or(&[])
-    }
-
-    /// The whole underlying buffer (for formats with absolute offsets, like DNS pointers).
-    pub fn buffer(&self) -> &'a [u8] {
-        self.buf
-    }
-
-    /// Reads `n` bytes.
-    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-
-    /// Skips `n` bytes.
-    pub fn skip(&mut self, n: usize) -> Option<()> {
-        self.take(n).map(|_| ())
-    }
-
-    /// Reads a fixed-size array.
-    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    pub fn u8(&mut self) -> Option<u8> {
-        self.array::<1>().map(|[b]| b)
-    }
-
-    pub fn u16_be(&mut self) -> Option<u16> {
-        self.array().map(u16::from_be_bytes)
-    }
-
-    pub fn u32_be(&mut self) -> Option<u32> {
-        self.array().map(u32::from_be_bytes)
-    }
-}
-
 /// Decodes standard base64 (RFC 4648 §4: `A–Z a–z 0–9 + /`, `=` padding, padding optional)
 /// into `out`, returning the number of bytes written. `None` on a character outside the
 /// alphabet, misplaced padding, an impossible length, or when `out` is too small; nothing is
@@ -376,22 +298,6 @@ mod tests {
         assert_eq!(clean_text(b"abcdef", 3).as_deref(), Some("abc"));
         assert_eq!(clean_text("ééé".as_bytes(), 2).as_deref(), Some("éé"));
         assert_eq!(clean(&[b'x'; 1000]).map(|s| s.len()), Some(MAX_TEXT_CHARS));
-    }
-
-    #[test]
-    fn cursor_reads_and_refuses_past_end() {
-        let mut c = Cursor::new(&[1, 2, 3, 4, 5, 6]);
-        assert_eq!(c.u8(), Some(1));
-        assert_eq!(c.u16_be(), Some(0x0203));
-        assert_eq!(c.u32_be(), None);
-        assert_eq!(c.pos(), 3);
-        assert_eq!(c.take(3), Some(&[4, 5, 6][..]));
-        assert!(c.is_empty());
-        assert_eq!(c.skip(1), None);
-        assert_eq!(c.take(usize::MAX), None);
-        assert_eq!(c.seek(7), None);
-        assert_eq!(c.seek(1), Some(()));
-        assert_eq!(c.rest(), &[2, 3, 4, 5, 6]);
     }
 
     #[test]

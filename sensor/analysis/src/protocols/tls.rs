@@ -19,7 +19,9 @@
 //! observation model has no field for them yet.
 
 use super::ber::{self, Oid, Reader, Tag};
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
+use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
@@ -30,7 +32,7 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     transport: Transport::Tcp,
     ports: &[443, 465, 636, 993, 995, 4843, 8443, 8883],
     probe,
-    new: new_dissector,
+    new,
 };
 
 const PROTOCOL: &str = "tls";
@@ -40,7 +42,6 @@ pub const MAX_RECORD: usize = 16384 + 2048;
 /// direction (certificate chains over 64 KiB are rare and the first certificate is all we
 /// would read).
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
-const MAX_VIOLATIONS: u8 = 4;
 
 // ContentType (RFC 8446 §5.1).
 const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -100,7 +101,7 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     Probe::Yes
 }
 
-fn new_dissector() -> Box<dyn Dissector> {
+fn new() -> Box<dyn Dissector> {
     Box::new(TlsDissector::default())
 }
 
@@ -127,7 +128,7 @@ impl Side {
 pub struct TlsDissector {
     client: Side,
     server: Side,
-    violations: u8,
+    violations: Violations,
 }
 
 impl Dissector for TlsDissector {
@@ -158,10 +159,7 @@ impl Dissector for TlsDissector {
             if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&ctype) || major != 3 || len > MAX_RECORD
             {
                 side.give_up();
-                self.violation(
-                    out,
-                    format!("not a TLS record (type {ctype}, length {len})"),
-                );
+                self.violation(out, TlsError::NotARecord { ctype, len });
                 return data.len();
             }
             let Some(fragment) = body.get(..len) else {
@@ -196,16 +194,27 @@ impl Dissector for TlsDissector {
 }
 
 impl TlsDissector {
-    fn violation(&mut self, out: &mut Vec<Observation>, reason: String) {
+    fn violation(&mut self, out: &mut Vec<Observation>, reason: TlsError) {
         violation(&mut self.violations, out, reason);
     }
 }
 
-fn violation(count: &mut u8, out: &mut Vec<Observation>, reason: String) {
-    if *count < MAX_VIOLATIONS {
-        *count += 1;
-        out.push(super::violation(PROTOCOL, reason));
-    }
+fn violation(budget: &mut Violations, out: &mut Vec<Observation>, reason: TlsError) {
+    budget.record(PROTOCOL, reason, out);
+}
+
+/// Why TLS traffic is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    #[error("not a TLS record (type {ctype}, length {len})")]
+    NotARecord { ctype: u8, len: usize },
+    #[error("zero-length TLS handshake record")]
+    EmptyHandshake,
+    #[error("malformed TLS ClientHello")]
+    ClientHello,
+    #[error("malformed TLS ServerHello")]
+    ServerHello,
 }
 
 /// Where a handshake message's observations go.
@@ -213,7 +222,7 @@ struct Ctx<'o> {
     sender: Subject,
     peer: Subject,
     out: &'o mut Vec<Observation>,
-    violations: &'o mut u8,
+    violations: &'o mut Violations,
 }
 
 /// Feeds one handshake record's fragment: whole messages are handled in place, a trailing
@@ -221,11 +230,7 @@ struct Ctx<'o> {
 fn handshake_fragment(side: &mut Side, fragment: &[u8], ctx: &mut Ctx<'_>) {
     if fragment.is_empty() {
         // RFC 8446 §5.1: zero-length handshake fragments MUST NOT be sent.
-        violation(
-            ctx.violations,
-            ctx.out,
-            "zero-length TLS handshake record".to_owned(),
-        );
+        violation(ctx.violations, ctx.out, TlsError::EmptyHandshake);
         return;
     }
     if side.pending.is_empty() {
@@ -310,11 +315,7 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
                     });
                 }
             }
-            None => violation(
-                ctx.violations,
-                ctx.out,
-                "malformed TLS ClientHello".to_owned(),
-            ),
+            None => violation(ctx.violations, ctx.out, TlsError::ClientHello),
         },
         SERVER_HELLO => match parse_server_hello(body) {
             // TLS 1.3 encrypts everything after ServerHello (RFC 8446 §2).
@@ -322,11 +323,7 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
                 side.give_up()
             }
             Some(_) => {}
-            None => violation(
-                ctx.violations,
-                ctx.out,
-                "malformed TLS ServerHello".to_owned(),
-            ),
+            None => violation(ctx.violations, ctx.out, TlsError::ServerHello),
         },
         CERTIFICATE => {
             if let Some(name) = first_certificate(body).and_then(certificate_subject) {
@@ -368,38 +365,21 @@ fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
     }
 }
 
-/// A small cursor over handshake bodies (big-endian, length-prefixed vectors).
-struct Cursor<'a>(&'a [u8]);
+/// A vector with a one-byte length (RFC 8446 §3.4).
+fn vec8<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let n = c.u8()?;
+    c.take(usize::from(n))
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = self.0.split_at_checked(n)?;
-        self.0 = tail;
-        Some(head)
-    }
+/// A vector with a two-byte length (RFC 8446 §3.4).
+fn vec16<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let n = c.u16_be()?;
+    c.take(usize::from(n))
+}
 
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn u24(&mut self) -> Option<usize> {
-        self.take(3)
-            .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize)
-    }
-
-    fn vec8(&mut self) -> Option<&'a [u8]> {
-        let n = self.u8()?;
-        self.take(usize::from(n))
-    }
-
-    fn vec16(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
+/// A three-byte length (RFC 8446 §4).
+fn u24(c: &mut Cursor<'_>) -> Option<usize> {
+    c.u24_be().and_then(|n| usize::try_from(n).ok())
 }
 
 /// What a ClientHello says that we keep.
@@ -414,38 +394,38 @@ pub struct ClientHello<'a> {
 
 /// Parses a ClientHello body (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2).
 pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello<'_>> {
-    let mut c = Cursor(body);
-    let legacy_version = c.u16()?;
+    let mut c = Cursor::new(body);
+    let legacy_version = c.u16_be()?;
     c.take(32)?; // random
-    c.vec8()?; // legacy_session_id
-    c.vec16()?; // cipher_suites
-    c.vec8()?; // legacy_compression_methods
+    vec8(&mut c)?; // legacy_session_id
+    vec16(&mut c)?; // cipher_suites
+    vec8(&mut c)?; // legacy_compression_methods
     let mut hello = ClientHello {
         legacy_version,
         server_name: None,
         max_supported_version: None,
     };
-    if c.0.is_empty() {
+    if c.is_empty() {
         return Some(hello); // no extensions (SSL 3.0-era clients)
     }
-    let mut exts = Cursor(c.vec16()?);
-    while !exts.0.is_empty() {
-        let ext_type = exts.u16()?;
-        let mut data = Cursor(exts.vec16()?);
+    let mut exts = Cursor::new(vec16(&mut c)?);
+    while !exts.is_empty() {
+        let ext_type = exts.u16_be()?;
+        let mut data = Cursor::new(vec16(&mut exts)?);
         match ext_type {
             EXT_SERVER_NAME => {
                 // ServerNameList: list length, then (name_type, HostName<1..2^16-1>).
-                let mut list = Cursor(data.vec16()?);
-                while !list.0.is_empty() {
+                let mut list = Cursor::new(vec16(&mut data)?);
+                while !list.is_empty() {
                     let name_type = list.u8()?;
-                    let name = list.vec16()?;
+                    let name = vec16(&mut list)?;
                     if name_type == 0 && hello.server_name.is_none() {
                         hello.server_name = Some(name);
                     }
                 }
             }
             EXT_SUPPORTED_VERSIONS => {
-                let list = data.vec8()?;
+                let list = vec8(&mut data)?;
                 hello.max_supported_version = list
                     .chunks_exact(2)
                     .map(|v| u16::from_be_bytes([v[0], v[1]]))
@@ -476,26 +456,26 @@ impl ServerHello {
 
 /// Parses a ServerHello body (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3).
 pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
-    let mut c = Cursor(body);
-    let legacy_version = c.u16()?;
+    let mut c = Cursor::new(body);
+    let legacy_version = c.u16_be()?;
     let random = c.take(32)?;
-    c.vec8()?; // legacy_session_id_echo
-    c.u16()?; // cipher_suite
+    vec8(&mut c)?; // legacy_session_id_echo
+    c.u16_be()?; // cipher_suite
     c.u8()?; // legacy_compression_method
     let mut hello = ServerHello {
         legacy_version,
         supported_version: None,
         hello_retry: random == HELLO_RETRY_RANDOM,
     };
-    if c.0.is_empty() {
+    if c.is_empty() {
         return Some(hello);
     }
-    let mut exts = Cursor(c.vec16()?);
-    while !exts.0.is_empty() {
-        let ext_type = exts.u16()?;
-        let mut data = Cursor(exts.vec16()?);
+    let mut exts = Cursor::new(vec16(&mut c)?);
+    while !exts.is_empty() {
+        let ext_type = exts.u16_be()?;
+        let mut data = Cursor::new(vec16(&mut exts)?);
         if ext_type == EXT_SUPPORTED_VERSIONS {
-            hello.supported_version = Some(data.u16()?);
+            hello.supported_version = Some(data.u16_be()?);
         }
     }
     Some(hello)
@@ -504,10 +484,10 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
 /// The DER of the first certificate in a TLS ≤ 1.2 Certificate body (RFC 5246 §7.4.2):
 /// certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>.
 fn first_certificate(body: &[u8]) -> Option<&[u8]> {
-    let mut c = Cursor(body);
-    let list_len = c.u24()?;
-    let mut list = Cursor(c.take(list_len)?);
-    let cert_len = list.u24()?;
+    let mut c = Cursor::new(body);
+    let list_len = u24(&mut c)?;
+    let mut list = Cursor::new(c.take(list_len)?);
+    let cert_len = u24(&mut list)?;
     list.take(cert_len)
 }
 

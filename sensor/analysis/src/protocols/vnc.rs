@@ -12,8 +12,9 @@
 //! failed SecurityResult after VNC Authentication (a wrong password) as an `AuthFailure`,
 //! without a user name (RFB has none).
 
+use super::reader::Cursor;
 use super::spec::ProtocolSpec;
-use super::text::{wire_text, Cursor};
+use super::text::wire_text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
@@ -40,11 +41,11 @@ const SEC_NONE: u8 = 1;
 const SEC_VNC_AUTH: u8 = 2;
 
 fn new() -> Box<dyn Dissector> {
-    Box::new(Vnc::default())
+    Box::new(VncDissector::default())
 }
 
 /// §7.1.1 ProtocolVersion, exactly: `RFB ` three digits `.` three digits LF.
-fn probe(_dir: Direction, data: &[u8]) -> Probe {
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     const SHAPE: &[u8; VERSION_LEN] = b"RFB 000.000\n";
     for (i, (&b, &want)) in data.iter().zip(SHAPE.iter()).enumerate() {
         let ok = if want == b'0' {
@@ -115,7 +116,7 @@ enum Client {
 
 /// Per-flow RFB handshake state.
 #[derive(Default)]
-pub struct Vnc {
+pub struct VncDissector {
     server: Server,
     client: Client,
     server_version: Option<Handshake>,
@@ -131,7 +132,7 @@ enum Step {
     Wait,
 }
 
-impl Dissector for Vnc {
+impl Dissector for VncDissector {
     fn parse(
         &mut self,
         dir: Direction,
@@ -168,7 +169,7 @@ impl Dissector for Vnc {
     }
 }
 
-impl Vnc {
+impl VncDissector {
     /// The handshake both sides follow: the lower of the two versions (§7.1.1).
     fn handshake(&self) -> Option<Handshake> {
         Some(self.server_version?.min(self.client_version?))

@@ -7,7 +7,8 @@
 //! Everything is bounded by the input: a length field larger than the rest of the APDU is an
 //! error, never an allocation.
 
-use crate::protocols::text::{clean, Cursor, MAX_TEXT_CHARS};
+use crate::protocols::reader::Cursor;
+use crate::protocols::text::{clean, MAX_TEXT_CHARS};
 
 /// Application tag numbers (20.2.1.4, table 20-1).
 pub mod app {

@@ -2,7 +2,7 @@
 //! the APDU header (clause 20.1), each parsed in place from the datagram.
 
 use super::tags::TagError;
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 use std::net::Ipv4Addr;
 
 /// BVLL type octet of BACnet/IP (Annex J.2); 0x82 is BACnet/IPv6 (Annex U), not handled.

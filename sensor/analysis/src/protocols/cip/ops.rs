@@ -10,7 +10,8 @@
 //! the Rockwell objects are described in [`super::class`].
 
 use super::{class, service, Found, Logical, Path, Request, Segment};
-use crate::protocols::text::{clean_text, Cursor};
+use crate::protocols::reader::Cursor;
+use crate::protocols::text::clean_text;
 use otwatch_common::observation::{Details, Operation};
 use otwatch_common::Timestamp;
 use std::fmt::Write as _;
@@ -134,7 +135,7 @@ pub fn evidence(f: &Found<'_>) -> Details {
             d.push(("service", nvs_service(req.service).to_owned()));
             d.push(("object", path_text(&req.path)));
             if req.service == service::NVS_UPDATE {
-                if let Some(size) = Cursor::new(req.data).array().map(u32::from_le_bytes) {
+                if let Some(size) = Cursor::new(req.data).u32_le() {
                     d.push(("bytes", size.to_string()));
                 }
             }
@@ -230,8 +231,8 @@ fn config_change(req: &Request<'_>, class: Option<u32>, d: &mut Details) {
         // object's, so only a single attribute's value can be told apart (Vol. 1 ).
         service::SET_ATTRIBUTE_LIST => {
             let mut c = Cursor::new(req.data);
-            let count = c.array().map(u16::from_le_bytes).unwrap_or(0);
-            let first = c.array().map(u16::from_le_bytes);
+            let count = c.u16_le().unwrap_or(0);
+            let first = c.u16_le();
             if let Some(a) = first {
                 let _ = write!(object, " attribute {a}");
                 if count > 1 {
@@ -254,11 +255,10 @@ fn config_change(req: &Request<'_>, class: Option<u32>, d: &mut Details) {
 /// A short text for the new value of the configuration attributes worth showing.
 fn attribute_value(class: u32, attribute: u32, v: &[u8]) -> Option<String> {
     let mut c = Cursor::new(v);
-    let le32 = |c: &mut Cursor<'_>| c.array().map(u32::from_le_bytes);
     match (class, attribute) {
         // TCP/IP Interface Configuration Control (Vol. 2 §5-4.3.2.3): bits 0-3.
         (class::TCP_IP, 3) => Some(
-            match le32(&mut c)? & 0x0F {
+            match c.u32_le()? & 0x0F {
                 0 => "static",
                 1 => "BOOTP",
                 2 => "DHCP",
@@ -269,20 +269,20 @@ fn attribute_value(class: u32, attribute: u32, v: &[u8]) -> Option<String> {
         // Interface Configuration: IP address, mask, gateway, two name servers (UDINT, sent
         // little-endian as Wireshark reads them), domain name.
         (class::TCP_IP, 5) => {
-            let ip = Ipv4Addr::from(le32(&mut c)?);
-            let mask = Ipv4Addr::from(le32(&mut c)?);
-            let gateway = Ipv4Addr::from(le32(&mut c)?);
+            let ip = Ipv4Addr::from(c.u32_le()?);
+            let mask = Ipv4Addr::from(c.u32_le()?);
+            let gateway = Ipv4Addr::from(c.u32_le()?);
             Some(format!("{ip}/{mask} gateway {gateway}"))
         }
         // Host Name: STRING (UINT length, characters).
         (class::TCP_IP, 6) => {
-            let len = usize::from(c.array().map(u16::from_le_bytes)?);
+            let len = usize::from(c.u16_le()?);
             clean_text(c.take(len)?, MAX_VALUE_CHARS)
         }
         // Ethernet Link Interface Control (Vol. 2 §5-5.3.2.6): control bits, forced speed.
         (class::ETHERNET_LINK, 6) => {
-            let bits = c.array().map(u16::from_le_bytes)?;
-            let speed = c.array().map(u16::from_le_bytes)?;
+            let bits = c.u16_le()?;
+            let speed = c.u16_le()?;
             Some(if bits & 1 != 0 {
                 "auto-negotiate".to_owned()
             } else {
@@ -349,7 +349,7 @@ pub struct InitiateDownload {
 
 pub fn initiate_download(data: &[u8]) -> Option<InitiateDownload> {
     let mut c = Cursor::new(data);
-    let size = c.array().map(u32::from_le_bytes)?;
+    let size = c.u32_le()?;
     c.skip(2 + 2)?;
     Some(InitiateDownload {
         size,
@@ -369,7 +369,7 @@ fn stringi_first(c: &mut Cursor<'_>) -> Option<String> {
     c.skip(2)?;
     let len = match ty {
         0xDA => usize::from(c.u8()?),
-        0xD0 => usize::from(c.array().map(u16::from_le_bytes)?),
+        0xD0 => usize::from(c.u16_le()?),
         _ => return None,
     };
     clean_text(c.take(len)?, MAX_VALUE_CHARS)

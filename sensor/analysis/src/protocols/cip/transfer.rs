@@ -18,7 +18,7 @@
 //! number (a retry) is hashed once; a missing one makes the transfer incomplete.
 
 use super::{class, ops, service, Found, Kind};
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 use otwatch_common::link::hex;
 use otwatch_common::observation::{Details, Observation, Operation};
 use ring::digest;
@@ -80,7 +80,7 @@ impl Transfers {
         match (f.class, req.service) {
             (Some(class::NVS), service::NVS_UPDATE) => {
                 self.finish(out, false);
-                let size = Cursor::new(req.data).array().map(u32::from_le_bytes);
+                let size = Cursor::new(req.data).u32_le();
                 self.current = Some(Transfer::new(
                     Content::Firmware,
                     req,
@@ -140,7 +140,7 @@ impl Transfers {
 
     fn nvs_piece(&mut self, f: &Found<'_>, out: &mut Vec<Observation>) {
         let mut c = Cursor::new(f.request.data);
-        let Some(offset) = c.array().map(u32::from_le_bytes) else {
+        let Some(offset) = c.u32_le() else {
             return;
         };
         let piece = c.rest();

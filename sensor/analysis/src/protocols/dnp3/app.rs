@@ -8,6 +8,7 @@
 //! framed without that size. Only what is certainly wrong is an error: a reserved qualifier
 //! code, a range that runs backwards, or objects that run past the end of the fragment.
 
+use crate::protocols::reader::Cursor;
 use otwatch_common::observation::Operation;
 
 /// Application function codes (IEEE 1815-2012 clause 4, function code tables).
@@ -318,34 +319,10 @@ fn width(code: u8) -> usize {
     }
 }
 
-/// A little-endian reader; DNP3 multi-octet fields are little-endian (clause 4).
-struct Le<'a>(&'a [u8]);
-
-impl<'a> Le<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = self.0.split_at_checked(n)?;
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn uint(&mut self, n: usize) -> Option<u32> {
-        let b = self.take(n)?;
-        Some(
-            b.iter()
-                .rev()
-                .fold(0u32, |acc, &x| (acc << 8) | u32::from(x)),
-        )
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
 /// Objects that each carry their own size (prefix codes 4-6, e.g. g70 file objects with
 /// qualifier 0x5b), handing each to the visitor when it wants the group.
 fn sized_objects<'a>(
-    r: &mut Le<'a>,
+    r: &mut Cursor<'a>,
     group: u8,
     variation: u8,
     count: u64,
@@ -353,12 +330,12 @@ fn sized_objects<'a>(
     visit: &mut dyn Visitor<'a>,
 ) -> Result<(), AppError> {
     let data_truncated = AppError::DataTruncated { group, variation };
-    if count.saturating_mul(prefix_len as u64) > r.len() as u64 {
+    if count.saturating_mul(prefix_len as u64) > r.remaining() as u64 {
         return Err(data_truncated);
     }
     let wanted = visit.wants_data(group);
     for _ in 0..count {
-        let size = r.uint(prefix_len).ok_or(data_truncated)?;
+        let size = r.uint_le(prefix_len).ok_or(data_truncated)?;
         let size = usize::try_from(size).map_err(|_| data_truncated)?;
         let object = r.take(size).ok_or(data_truncated)?;
         if wanted {
@@ -375,8 +352,9 @@ pub fn walk_objects<'a>(
     mode: Walk,
     visit: &mut dyn Visitor<'a>,
 ) -> Result<(), AppError> {
-    let mut r = Le(objects);
-    while r.len() > 0 {
+    // DNP3 multi-octet fields are little-endian (clause 4).
+    let mut r = Cursor::new(objects);
+    while !r.is_empty() {
         let (group, variation, qualifier) = match r.take(3) {
             Some(&[g, v, q]) => (g, v, q),
             _ => return Err(AppError::ObjectHeaderTruncated),
@@ -395,8 +373,8 @@ pub fn walk_objects<'a>(
             // Start and stop indexes of 1, 2 or 4 octets.
             0..=2 => {
                 let w = width(range);
-                let start = r.uint(w).ok_or(truncated)?;
-                let stop = r.uint(w).ok_or(truncated)?;
+                let start = r.uint_le(w).ok_or(truncated)?;
+                let stop = r.uint_le(w).ok_or(truncated)?;
                 if start > stop {
                     return Err(AppError::RangeBackwards { start, stop });
                 }
@@ -405,15 +383,15 @@ pub fn walk_objects<'a>(
             }
             // Absolute address (obsolete): one object.
             3..=5 => {
-                r.uint(width(range - 3)).ok_or(truncated)?;
+                r.uint_le(width(range - 3)).ok_or(truncated)?;
                 1
             }
             // No range field: all objects of the type (requests only).
             6 => 0,
             // Object count of 1, 2 or 4 octets.
-            7..=9 => u64::from(r.uint(width(range - 7)).ok_or(truncated)?),
+            7..=9 => u64::from(r.uint_le(width(range - 7)).ok_or(truncated)?),
             // Free format: 1-octet count.
-            0x0b => u64::from(r.uint(1).ok_or(truncated)?),
+            0x0b => u64::from(r.uint_le(1).ok_or(truncated)?),
             _ => return Err(AppError::ReservedQualifier(qualifier)),
         };
         let data_truncated = AppError::DataTruncated { group, variation };
@@ -469,7 +447,7 @@ pub fn walk_objects<'a>(
             }
             Size::Attribute => {
                 // At least type and length octets per attribute.
-                if count.saturating_mul(prefix_len as u64 + 2) > r.len() as u64 {
+                if count.saturating_mul(prefix_len as u64 + 2) > r.remaining() as u64 {
                     return Err(data_truncated);
                 }
                 for _ in 0..count {
@@ -499,7 +477,7 @@ pub fn walk_objects<'a>(
             }
             continue;
         }
-        if need > r.len() {
+        if need > r.remaining() {
             return Err(data_truncated);
         }
         match (prefix, span) {
@@ -511,7 +489,7 @@ pub fn walk_objects<'a>(
             (1..=3, _) => {
                 let size = usize::try_from(per_object).map_err(|_| data_truncated)?;
                 for _ in 0..count {
-                    let index = r.uint(prefix_len).ok_or(data_truncated)?;
+                    let index = r.uint_le(prefix_len).ok_or(data_truncated)?;
                     r.take(size).ok_or(data_truncated)?;
                     visit.points(group, variation, index, index);
                 }

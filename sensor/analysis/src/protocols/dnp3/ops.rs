@@ -21,6 +21,7 @@
 //! milliseconds since 1970-01-01 UTC, least significant octet first.
 
 use super::app::function;
+use crate::protocols::reader::Cursor;
 use crate::protocols::text::clean;
 use otwatch_common::observation::Details;
 use otwatch_common::Timestamp;
@@ -69,18 +70,10 @@ pub fn time_value(data: &[u8]) -> Option<String> {
     Some(Timestamp(ms.saturating_mul(1_000_000)).rfc3339())
 }
 
-fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// The name in a g70v3 or g70v7 object: both start with the name's offset and size.
 fn name(object: &[u8]) -> Option<&[u8]> {
-    let offset = usize::from(le16(object, 0)?);
-    let size = usize::from(le16(object, 2)?);
+    let offset = usize::from(Cursor::at(object, 0)?.u16_le()?);
+    let size = usize::from(Cursor::at(object, 2)?.u16_le()?);
     object.get(offset..offset.checked_add(size)?)
 }
 
@@ -108,15 +101,15 @@ impl<'a> FileObject<'a> {
         Some(match variation {
             FILE_COMMAND => FileObject::Command {
                 name: name(object),
-                mode: le16(object, 20)?,
-                request_id: le16(object, 24)?,
+                mode: Cursor::at(object, 20)?.u16_le()?,
+                request_id: Cursor::at(object, 24)?.u16_le()?,
             },
             FILE_STATUS => FileObject::Status {
-                handle: le32(object, 0)?,
-                request_id: le16(object, 10)?,
+                handle: Cursor::at(object, 0)?.u32_le()?,
+                request_id: Cursor::at(object, 10)?.u16_le()?,
             },
             FILE_TRANSPORT => FileObject::Transport {
-                handle: le32(object, 0)?,
+                handle: Cursor::at(object, 0)?.u32_le()?,
             },
             FILE_DESCRIPTOR => FileObject::Descriptor { name: name(object) },
             _ => return None,

@@ -144,7 +144,7 @@ fn run_on(
 }
 
 fn run(msgs: &[(Direction, &str)]) -> Vec<Observation> {
-    run_on(&tcp(), new_session, msgs)
+    run_on(&tcp(), new, msgs)
 }
 
 fn op(op: Operation, code: u32) -> Observation {
@@ -241,7 +241,7 @@ fn list_identity_over_udp_and_repeats_are_reported_once() {
     }
     let out = run_on(
         &udp(),
-        new_session,
+        new,
         &[
             (ToServer, LIST_IDENTITY_REQ),
             (ToClient, LIST_IDENTITY_REPLY),
@@ -406,7 +406,7 @@ fn pdus_split_and_joined_across_segments() {
     assert_eq!(whole, vec![fc(0x70), fc(0x0A), op(Operation::Read, 0x4C)]);
     let bytes = hex(TWO_PDUS);
     for size in [1, 7, 23, 24, 25, 67, 68, 69] {
-        let mut d = new_session();
+        let mut d = new();
         let mut out = Vec::new();
         let mut buf = Vec::new();
         for chunk in bytes.chunks(size) {
@@ -422,7 +422,7 @@ fn pdus_split_and_joined_across_segments() {
 #[test]
 fn resynchronises_after_a_gap() {
     let pdu = hex(START);
-    let mut d = new_session();
+    let mut d = new();
     let mut out = Vec::new();
     // Half a PDU, then the rest is lost.
     assert_eq!(d.parse(ToServer, &pdu[..30], &tcp(), &mut out), 0);
@@ -443,7 +443,7 @@ fn lying_lengths_are_violations_once_each() {
     bad[3] = 0xFF;
     bad.extend_from_slice(&hex(STOP));
     let mut out = Vec::new();
-    let mut d = new_session();
+    let mut d = new();
     let n = d.parse(ToServer, &bad, &tcp(), &mut out);
     assert_eq!(n, bad.len());
     assert!(matches!(
@@ -455,7 +455,7 @@ fn lying_lengths_are_violations_once_each() {
     // CPF data item longer than the command data.
     let mut item = hex(SET_SINGLE);
     item[42] = 0x40; // connected data item length 8 -> 64
-    let out = run_on(&tcp(), new_session, &[(ToServer, &hex_str(&item))]);
+    let out = run_on(&tcp(), new, &[(ToServer, &hex_str(&item))]);
     assert_eq!(
         out.iter()
             .filter(|o| matches!(o, Observation::ProtocolViolation { .. }))
@@ -466,7 +466,7 @@ fn lying_lengths_are_violations_once_each() {
     // CIP request path size past the end of the message.
     let mut path = hex(SET_SINGLE);
     path[47] = 0x20; // request path size 2 -> 32 words
-    let out = run_on(&tcp(), new_session, &[(ToServer, &hex_str(&path))]);
+    let out = run_on(&tcp(), new, &[(ToServer, &hex_str(&path))]);
     assert!(out.contains(&Observation::ProtocolViolation {
         protocol: "enip",
         reason: "request path runs past the end of the message".into()
@@ -475,7 +475,7 @@ fn lying_lengths_are_violations_once_each() {
     // A datagram shorter than its header's length.
     let short = hex(LIST_IDENTITY_REPLY);
     let mut out = Vec::new();
-    new_session().parse(ToClient, &short[..40], &udp(), &mut out);
+    new().parse(ToClient, &short[..40], &udp(), &mut out);
     assert_eq!(
         out,
         vec![Observation::ProtocolViolation {
@@ -500,12 +500,12 @@ fn every_real_message_is_clean() {
 #[test]
 fn tcp_probe_accepts_enip_and_rejects_others() {
     for m in ALL.iter().filter(|m| **m != LEGACY_REPLY) {
-        assert_eq!(probe_tcp(ToServer, &hex(m)), Probe::Yes, "{m}");
+        assert_eq!(probe(ToServer, &hex(m)), Probe::Yes, "{m}");
     }
     // The legacy command is only taken as its bare request, the way tools open with it.
-    assert_eq!(probe_tcp(ToClient, &hex(LEGACY_REPLY)), Probe::No);
-    assert_eq!(probe_tcp(ToServer, &hex(START)[..10]), Probe::NeedMore);
-    assert_eq!(probe_tcp(ToServer, b""), Probe::NeedMore);
+    assert_eq!(probe(ToClient, &hex(LEGACY_REPLY)), Probe::No);
+    assert_eq!(probe(ToServer, &hex(START)[..10]), Probe::NeedMore);
+    assert_eq!(probe(ToServer, b""), Probe::NeedMore);
     let others: [&[u8]; 6] = [
         b"GET / HTTP/1.1\r\nHost: plc\r\n\r\n",
         // TLS ClientHello record header and the start of the handshake.
@@ -519,7 +519,7 @@ fn tcp_probe_accepts_enip_and_rejects_others() {
         b"SSH-2.0-OpenSSH_8.9\r\n",
     ];
     for o in others {
-        assert_eq!(probe_tcp(ToServer, o), Probe::No, "{o:?}");
+        assert_eq!(probe(ToServer, o), Probe::No, "{o:?}");
         assert_eq!(probe_udp(ToServer, o), Probe::No, "{o:?}");
         assert_eq!(probe_io(ToServer, o), Probe::No, "{o:?}");
     }
@@ -537,7 +537,7 @@ fn io_is_recognised_and_silent() {
         let b = hex(m);
         assert_eq!(probe_io(ToServer, &b), Probe::Yes);
         assert_eq!(probe_udp(ToServer, &b), Probe::No);
-        assert_eq!(probe_tcp(ToServer, &b), Probe::No);
+        assert_eq!(probe(ToServer, &b), Probe::No);
         assert_eq!(probe_io(ToServer, &b[..b.len() - 1]), Probe::No);
     }
     let c = ctx(Transport::Udp, "192.168.1.24:2222", "192.168.1.22:2222");

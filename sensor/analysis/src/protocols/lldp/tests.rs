@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::protocols::testing::{self, hex, Noise};
+use otwatch_common::observation::Subject;
 
 /// lldp/lldp.pcap frame 1: SMC switch, chassis MAC, mgmt 192.168.2.10, FCS after the End TLV.
 const SMC_SWITCH: &str = "02070400222d81db1004020731060200780807506f72742023310a0d534d43475338502d536d6172740c23534d43475338502d536d617274202d20534d43475338502d536d6172742076332e32300e0400040004100c0501c0a8020a0200000001000000bb14272c";

@@ -5,7 +5,7 @@
 //! A PDU is a function code and its data (MB §4.1). Everything here borrows the PDU and
 //! allocates nothing.
 
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 use otwatch_common::observation::Operation;
 
 /// A function code (MB §4.1, §5.1). Unknown and user-defined codes (65–72, 100–110) survive
@@ -117,6 +117,8 @@ impl Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PduError {
+    #[error("exception response to function {0} without a code")]
+    ExceptionWithoutCode(u8),
     #[error("function code 0 is not valid (MB §4.1)")]
     ZeroFunction,
     #[error("request uses function code {0:#04x}, reserved for exception responses (MB §4.1)")]

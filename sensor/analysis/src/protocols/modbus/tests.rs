@@ -842,5 +842,5 @@ fn truncations_and_random_bytes_never_panic() {
         }
     }
     // Violations stay capped per flow.
-    assert!(violations(&out).len() <= usize::from(MAX_VIOLATIONS));
+    assert!(violations(&out).len() <= usize::from(super::Violations::CAP));
 }

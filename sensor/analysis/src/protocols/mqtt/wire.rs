@@ -10,7 +10,7 @@
 //! short by the caller's prefix cap ([`Error::Truncated`]) from one that breaks the rules
 //! ([`Error::Malformed`]).
 
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 
 /// Control packet types (3.1.1 §2.2.1, 5.0 §2.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +45,77 @@ impl PacketType {
     }
 }
 
+/// Why an MQTT packet is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MqttError {
+    #[error("reserved packet type 0")]
+    ReservedPacketType,
+    #[error("variable byte integer longer than 4 bytes")]
+    VarintTooLong,
+    #[error("unknown MQTT 5 property identifier")]
+    UnknownProperty,
+    #[error("MQTT 5 property overruns its property list")]
+    PropertyOverrun,
+    #[error("unknown MQTT protocol level")]
+    UnknownLevel,
+    #[error("unknown MQTT protocol name")]
+    UnknownProtocolName,
+    #[error("CONNECT reserved flag set")]
+    ConnectReservedFlagSet,
+    #[error("CONNECT will flags inconsistent")]
+    ConnectWillFlagsInconsistent,
+    #[error("CONNECT password flag without user name flag")]
+    PasswordWithoutUser,
+    #[error("CONNECT string is not valid UTF-8")]
+    ConnectStringNotUtf8,
+    #[error("CONNACK reserved flags set")]
+    ConnackReservedFlagsSet,
+    #[error("CONNACK remaining length is not 2")]
+    ConnackLength,
+    #[error("unknown CONNACK return code")]
+    UnknownConnackReturnCode,
+    #[error("unknown CONNACK reason code")]
+    UnknownConnackReasonCode,
+    #[error("PUBLISH with QoS 3")]
+    PublishQos3,
+    #[error("PUBLISH topic is not a valid topic name")]
+    PublishTopicInvalid,
+    #[error("PUBLISH packet identifier 0")]
+    PublishPacketIdZero,
+    #[error("PUBLISH with an empty topic")]
+    PublishEmptyTopic,
+    #[error("PUBLISH with an empty topic and no topic alias")]
+    PublishEmptyTopicNoAlias,
+    #[error("packet identifier 0")]
+    PacketIdZero,
+    #[error("invalid topic filter")]
+    InvalidTopicFilter,
+    #[error("invalid subscription options")]
+    InvalidSubscriptionOptions,
+    #[error("no topic filter")]
+    NoTopicFilter,
+    #[error("fields overrun the remaining length")]
+    Overrun,
+    #[error("reserved fixed header flags are wrong")]
+    FixedHeaderFlags,
+    #[error("PINGREQ/PINGRESP with a body")]
+    PingBody,
+    #[error("DISCONNECT with a body before MQTT 5")]
+    DisconnectBodyBeforeV5,
+    #[error("AUTH before MQTT 5")]
+    AuthBeforeV5,
+    #[error("acknowledgement without a packet identifier")]
+    AckWithoutPacketId,
+}
+
 /// Why a packet could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
     /// The bytes ran out before a field did (the packet may have been cut by a cap).
     Truncated,
     /// The packet breaks the protocol's rules.
-    Malformed(&'static str),
+    Malformed(MqttError),
 }
 
 type Result<T> = std::result::Result<T, Error>;
@@ -85,7 +149,7 @@ pub fn fixed_header(data: &[u8]) -> Result<FixedHeader> {
     let kind = PacketType(first >> 4);
     if kind.0 == 0 {
         // 3.1.1 §2.2.1 / 5.0 §2.1.2: type 0 is reserved.
-        return Err(Error::Malformed("reserved packet type 0"));
+        return Err(Error::Malformed(MqttError::ReservedPacketType));
     }
     let remaining = varint(&mut c)?;
     Ok(FixedHeader {
@@ -107,9 +171,7 @@ pub fn varint(c: &mut Cursor<'_>) -> Result<u32> {
             return Ok(value);
         }
     }
-    Err(Error::Malformed(
-        "variable byte integer longer than 4 bytes",
-    ))
+    Err(Error::Malformed(MqttError::VarintTooLong))
 }
 
 /// UTF-8 Encoded String (3.1.1 §1.5.3, 5.0 §1.5.4) or Binary Data (5.0 §1.5.6): a
@@ -173,12 +235,10 @@ pub fn properties<'a>(c: &mut Cursor<'a>) -> Result<Properties<'a>> {
                 .map(|s| found.assigned_client_id = Some(s)),
             // UTF-8 String Pair: User Property.
             0x26 => string(&mut p).and_then(|_| string(&mut p)).ok().map(|_| ()),
-            _ => return Err(Error::Malformed("unknown MQTT 5 property identifier")),
+            _ => return Err(Error::Malformed(MqttError::UnknownProperty)),
         };
         if value.is_none() {
-            return Err(Error::Malformed(
-                "MQTT 5 property overruns its property list",
-            ));
+            return Err(Error::Malformed(MqttError::PropertyOverrun));
         }
     }
     Ok(found)
@@ -187,7 +247,7 @@ pub fn properties<'a>(c: &mut Cursor<'a>) -> Result<Properties<'a>> {
 /// Inside a length-delimited property list, running out of bytes is a malformation.
 fn malformed_props(e: Error) -> Error {
     match e {
-        Error::Truncated => Error::Malformed("MQTT 5 property overruns its property list"),
+        Error::Truncated => Error::Malformed(MqttError::PropertyOverrun),
         other => other,
     }
 }
@@ -213,27 +273,25 @@ pub fn connect(body: &[u8]) -> Result<Connect<'_>> {
     // 3.1.1 §3.1.2.1-2: "MQTT" at level 4, 5.0 adds level 5; MQTT 3.1 used "MQIsdp" at 3.
     match (name, level) {
         (b"MQTT", 4 | 5) | (b"MQIsdp", 3) => {}
-        (b"MQTT" | b"MQIsdp", _) => return Err(Error::Malformed("unknown MQTT protocol level")),
-        _ => return Err(Error::Malformed("unknown MQTT protocol name")),
+        (b"MQTT" | b"MQIsdp", _) => return Err(Error::Malformed(MqttError::UnknownLevel)),
+        _ => return Err(Error::Malformed(MqttError::UnknownProtocolName)),
     }
     let flags = need(c.u8())?;
     // 3.1.1 §3.1.2.3, 5.0 §3.1.2.3: bit 0 is reserved and must be 0.
     if flags & 0x01 != 0 {
-        return Err(Error::Malformed("CONNECT reserved flag set"));
+        return Err(Error::Malformed(MqttError::ConnectReservedFlagSet));
     }
     let will = flags & 0x04 != 0;
     let will_qos = (flags >> 3) & 0x03;
     // §3.1.2.6-7: no Will QoS or Will Retain without the Will Flag; QoS 3 does not exist.
     if will_qos == 3 || (!will && flags & 0x38 != 0) {
-        return Err(Error::Malformed("CONNECT will flags inconsistent"));
+        return Err(Error::Malformed(MqttError::ConnectWillFlagsInconsistent));
     }
     let has_user = flags & 0x80 != 0;
     let has_password = flags & 0x40 != 0;
     // 3.1.1 §3.1.2.9: no password without a user name (MQTT 5 allows it, 5.0 §3.1.2.9).
     if level < 5 && has_password && !has_user {
-        return Err(Error::Malformed(
-            "CONNECT password flag without user name flag",
-        ));
+        return Err(Error::Malformed(MqttError::PasswordWithoutUser));
     }
     need(c.u16_be())?; // Keep Alive
     if level == 5 {
@@ -257,7 +315,7 @@ pub fn connect(body: &[u8]) -> Result<Connect<'_>> {
     };
     for s in [Some(client_id), will_topic, user].into_iter().flatten() {
         if !valid_text(s) {
-            return Err(Error::Malformed("CONNECT string is not valid UTF-8"));
+            return Err(Error::Malformed(MqttError::ConnectStringNotUtf8));
         }
     }
     Ok(Connect {
@@ -283,16 +341,16 @@ pub fn connack(body: &[u8], v5: bool) -> Result<Connack<'_>> {
     let mut c = Cursor::new(body);
     let flags = need(c.u8())?;
     if flags & 0xfe != 0 {
-        return Err(Error::Malformed("CONNACK reserved flags set"));
+        return Err(Error::Malformed(MqttError::ConnackReservedFlagsSet));
     }
     let code = need(c.u8())?;
     if !v5 {
         if body.len() != 2 {
-            return Err(Error::Malformed("CONNACK remaining length is not 2"));
+            return Err(Error::Malformed(MqttError::ConnackLength));
         }
         // 3.1.1 §3.2.2.3: 0 accepted, 1-5 refused; 6-255 reserved.
         if code > 5 {
-            return Err(Error::Malformed("unknown CONNACK return code"));
+            return Err(Error::Malformed(MqttError::UnknownConnackReturnCode));
         }
         return Ok(Connack {
             code,
@@ -301,7 +359,7 @@ pub fn connack(body: &[u8], v5: bool) -> Result<Connack<'_>> {
     }
     // 5.0 §3.2.2.2: 0x00 Success or a failure code 0x80-0x9F.
     if code != 0 && !(0x80..=0x9f).contains(&code) {
-        return Err(Error::Malformed("unknown CONNACK reason code"));
+        return Err(Error::Malformed(MqttError::UnknownConnackReasonCode));
     }
     let props = properties(&mut c)?;
     Ok(Connack {
@@ -325,16 +383,16 @@ pub fn publish(flags: u8, body: &[u8], v5: Option<bool>) -> Result<Publish<'_>> 
     let qos = (flags >> 1) & 0x03;
     if qos == 3 {
         // 3.1.1 §3.3.1.2, 5.0 §3.3.1.2.
-        return Err(Error::Malformed("PUBLISH with QoS 3"));
+        return Err(Error::Malformed(MqttError::PublishQos3));
     }
     let mut c = Cursor::new(body);
     let topic = string(&mut c)?;
     if !valid_topic_name(topic) {
-        return Err(Error::Malformed("PUBLISH topic is not a valid topic name"));
+        return Err(Error::Malformed(MqttError::PublishTopicInvalid));
     }
     if qos > 0 && need(c.u16_be())? == 0 {
         // 3.1.1 §2.3.1, 5.0 §2.2.1: Packet Identifiers are non-zero.
-        return Err(Error::Malformed("PUBLISH packet identifier 0"));
+        return Err(Error::Malformed(MqttError::PublishPacketIdZero));
     }
     let alias = match v5 {
         Some(true) => properties(&mut c)?.topic_alias,
@@ -344,11 +402,9 @@ pub fn publish(flags: u8, body: &[u8], v5: Option<bool>) -> Result<Publish<'_>> 
     // one with a Topic Alias. With the version unknown either may hold.
     if topic.is_empty() {
         match v5 {
-            Some(false) => return Err(Error::Malformed("PUBLISH with an empty topic")),
+            Some(false) => return Err(Error::Malformed(MqttError::PublishEmptyTopic)),
             Some(true) if alias.is_none() => {
-                return Err(Error::Malformed(
-                    "PUBLISH with an empty topic and no topic alias",
-                ))
+                return Err(Error::Malformed(MqttError::PublishEmptyTopicNoAlias))
             }
             _ => {}
         }
@@ -389,7 +445,7 @@ impl<'a> Filters<'a> {
 pub fn filters(body: &[u8], v5: bool, with_options: bool) -> Result<Filters<'_>> {
     let mut c = Cursor::new(body);
     if need(c.u16_be())? == 0 {
-        return Err(Error::Malformed("packet identifier 0"));
+        return Err(Error::Malformed(MqttError::PacketIdZero));
     }
     if v5 {
         properties(&mut c)?;
@@ -399,7 +455,7 @@ pub fn filters(body: &[u8], v5: bool, with_options: bool) -> Result<Filters<'_>>
     while !c.is_empty() {
         let f = string(&mut c)?;
         if f.is_empty() || !valid_text(f) {
-            return Err(Error::Malformed("invalid topic filter"));
+            return Err(Error::Malformed(MqttError::InvalidTopicFilter));
         }
         if with_options {
             let o = need(c.u8())?;
@@ -409,13 +465,13 @@ pub fn filters(body: &[u8], v5: bool, with_options: bool) -> Result<Filters<'_>>
                 o & 0xfc != 0 || o == 3
             };
             if bad {
-                return Err(Error::Malformed("invalid subscription options"));
+                return Err(Error::Malformed(MqttError::InvalidSubscriptionOptions));
             }
         }
         n += 1;
     }
     if n == 0 {
-        return Err(Error::Malformed("no topic filter"));
+        return Err(Error::Malformed(MqttError::NoTopicFilter));
     }
     Ok(Filters {
         payload,

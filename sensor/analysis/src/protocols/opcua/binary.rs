@@ -1,34 +1,22 @@
 //! The few OPC UA Binary built-in types this dissector reads (OPC 10000-6, "Part 6", §5.2),
-//! little-endian, over the bounds-checked [`Cursor`]. Every reader returns `None` on
+//! little-endian (UInt32/Int32 are [`Cursor::u32_le`]/[`Cursor::i32_le`]), over the
+//! bounds-checked [`Cursor`]. Every reader returns `None` on
 //! truncation or an impossible length and never allocates.
 //!
 //! Read to understand, not copied: open62541 `src/ua_types_encoding_binary.c`, asyncua
 //! `asyncua/ua/ua_binary.py`, Zeek ICSNPP opcua-binary `src/types/opcua_binary-types.pac`.
 
-use crate::protocols::text::{clean_text, fingerprint, Cursor};
+use crate::protocols::reader::Cursor;
+use crate::protocols::text::{clean_text, fingerprint};
 use std::fmt::Write as _;
 
 /// Nesting limit for DiagnosticInfo (§5.2.2.12: InnerDiagnosticInfo is recursive).
 const MAX_DIAGNOSTIC_DEPTH: usize = 8;
 
-pub fn u8(c: &mut Cursor<'_>) -> Option<u8> {
-    c.u8()
-}
-
-/// UInt32 (§5.2.2.2, little-endian).
-pub fn u32(c: &mut Cursor<'_>) -> Option<u32> {
-    c.array().map(u32::from_le_bytes)
-}
-
-/// Int32 (§5.2.2.2).
-pub fn i32(c: &mut Cursor<'_>) -> Option<i32> {
-    c.array().map(i32::from_le_bytes)
-}
-
 /// String or ByteString (§5.2.2.4, §5.2.2.7): Int32 length then bytes; -1 is null (read as
 /// empty). Any other negative length is malformed.
 pub fn bytes<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
-    let len = i32(c)?;
+    let len = c.i32_le()?;
     if len == -1 {
         return Some(&[]);
     }
@@ -37,7 +25,7 @@ pub fn bytes<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
 
 /// Array length (§5.2.5): Int32, -1 is null (read as 0).
 pub fn array_len(c: &mut Cursor<'_>) -> Option<usize> {
-    let len = i32(c)?;
+    let len = c.i32_le()?;
     if len == -1 {
         return Some(0);
     }
@@ -161,16 +149,16 @@ pub const MAX_NODE_TEXT: usize = 128;
 /// bit 6 a ServerIndex UInt32. Reading every NodeId as expanded is a superset, and Wireshark
 /// shows service type ids that way.
 pub fn node_ref<'a>(c: &mut Cursor<'a>) -> Option<NodeRef<'a>> {
-    let mask = u8(c)?;
+    let mask = c.u8()?;
     let node = match mask & 0x3f {
         // Two-byte: namespace 0, one-byte identifier.
         0x00 => NodeRef {
             namespace: 0,
-            id: Identifier::Numeric(u32::from(u8(c)?)),
+            id: Identifier::Numeric(u32::from(c.u8()?)),
         },
         // Four-byte: one-byte namespace, UInt16 identifier.
         0x01 => {
-            let namespace = u16::from(u8(c)?);
+            let namespace = u16::from(c.u8()?);
             let [a, b] = c.array()?;
             NodeRef {
                 namespace,
@@ -179,21 +167,21 @@ pub fn node_ref<'a>(c: &mut Cursor<'a>) -> Option<NodeRef<'a>> {
         }
         // Numeric: UInt16 namespace, UInt32 identifier.
         0x02 => NodeRef {
-            namespace: u16::from_le_bytes(c.array()?),
-            id: Identifier::Numeric(u32(c)?),
+            namespace: c.u16_le()?,
+            id: Identifier::Numeric(c.u32_le()?),
         },
         // String (3) or ByteString (5): UInt16 namespace, then a String/ByteString.
         0x03 => NodeRef {
-            namespace: u16::from_le_bytes(c.array()?),
+            namespace: c.u16_le()?,
             id: Identifier::String(bytes(c)?),
         },
         0x05 => NodeRef {
-            namespace: u16::from_le_bytes(c.array()?),
+            namespace: c.u16_le()?,
             id: Identifier::Opaque(bytes(c)?),
         },
         // Guid: UInt16 namespace, 16 bytes.
         0x04 => NodeRef {
-            namespace: u16::from_le_bytes(c.array()?),
+            namespace: c.u16_le()?,
             id: Identifier::Guid(c.take(16)?),
         },
         _ => return None,
@@ -202,7 +190,7 @@ pub fn node_ref<'a>(c: &mut Cursor<'a>) -> Option<NodeRef<'a>> {
         bytes(c)?; // NamespaceUri
     }
     if mask & 0x40 != 0 {
-        u32(c)?; // ServerIndex
+        c.u32_le()?; // ServerIndex
     }
     Some(node)
 }
@@ -230,7 +218,7 @@ pub fn qualified_name<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
 /// a body).
 pub fn extension_object<'a>(c: &mut Cursor<'a>) -> Option<(NodeId, u8, &'a [u8])> {
     let type_id = expanded_node_id(c)?;
-    let encoding = u8(c)?;
+    let encoding = c.u8()?;
     let body = match encoding {
         0x00 => &[][..],
         0x01 | 0x02 => bytes(c)?,
@@ -242,7 +230,7 @@ pub fn extension_object<'a>(c: &mut Cursor<'a>) -> Option<(NodeId, u8, &'a [u8])
 /// LocalizedText (§5.2.2.14): encoding mask, then Locale (bit 0) and Text (bit 1). Returns
 /// the text (empty when absent).
 pub fn localized_text<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
-    let mask = u8(c)?;
+    let mask = c.u8()?;
     if mask & 0x01 != 0 {
         bytes(c)?;
     }
@@ -259,17 +247,17 @@ pub fn localized_text<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
 /// the nesting is walked as a loop, bounded in depth.
 pub fn skip_diagnostic_info(c: &mut Cursor<'_>) -> Option<()> {
     for _ in 0..MAX_DIAGNOSTIC_DEPTH {
-        let mask = u8(c)?;
+        let mask = c.u8()?;
         for bit in [0x01, 0x02, 0x08, 0x04] {
             if mask & bit != 0 {
-                i32(c)?;
+                c.i32_le()?;
             }
         }
         if mask & 0x10 != 0 {
             bytes(c)?;
         }
         if mask & 0x20 != 0 {
-            u32(c)?;
+            c.u32_le()?;
         }
         if mask & 0x40 == 0 {
             return Some(());
@@ -286,7 +274,7 @@ pub fn skip_request_header(c: &mut Cursor<'_>) -> Option<()> {
     expanded_node_id(c)?;
     c.skip(8 + 4 + 4)?;
     bytes(c)?;
-    u32(c)?;
+    c.u32_le()?;
     extension_object(c)?;
     Some(())
 }
@@ -319,7 +307,7 @@ pub fn application_description<'a>(c: &mut Cursor<'a>) -> Option<ApplicationDesc
     let application_uri = bytes(c)?;
     let product_uri = bytes(c)?;
     let application_name = localized_text(c)?;
-    let application_type = i32(c)?;
+    let application_type = c.i32_le()?;
     bytes(c)?;
     bytes(c)?;
     skip_string_array(c)?;

@@ -2,9 +2,31 @@
 //! message types, the 8-byte header, and the checks the probe and the resynchronisation
 //! after a gap rely on.
 
-use super::binary;
-use crate::protocols::text::Cursor;
+use crate::protocols::framing::Framing;
+use crate::protocols::reader::Cursor;
 use crate::protocols::{Direction, Probe};
+
+/// Why OPC UA traffic is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpcUaError {
+    #[error("unknown message type")]
+    MessageType,
+    #[error("invalid chunk type")]
+    ChunkType,
+    #[error("message size smaller than its header")]
+    Size,
+    #[error("Hello EndpointUrl overruns the message")]
+    HelloUrlOverrun,
+    #[error("Hello EndpointUrl longer than 4096 bytes")]
+    HelloUrlLong,
+    #[error("ReverseHello strings overrun the message")]
+    ReverseHelloOverrun,
+    #[error("OpenSecureChannel without a SecurityPolicyUri")]
+    NoPolicy,
+    #[error("OpenSecureChannel SecurityPolicyUri overruns the message")]
+    PolicyOverrun,
+}
 
 /// MessageType (3 bytes), chunk type (1), MessageSize (UInt32): §7.1.2.2.
 pub const HEADER_LEN: usize = 8;
@@ -60,37 +82,67 @@ pub struct Header {
     pub size: u32,
 }
 
-/// Reads and checks a header: `None` with fewer than 8 bytes, `Err(reason)` when broken.
-pub fn read_header(data: &[u8]) -> Option<Result<Header, &'static str>> {
-    let mut c = Cursor::new(data);
-    let kind = MessageType(c.array()?);
-    let chunk = c.u8()?;
-    let size = binary::u32(&mut c)?;
-    let Some(min) = kind.min_size() else {
-        return Some(Err("unknown message type"));
+/// Bytes of one chunk looked at; the rest of a bigger chunk is passed over unread.
+pub const CHUNK_PREFIX_CAP: usize = 64 << 10;
+
+impl Header {
+    /// Reads a header's fields; `None` with fewer than 8 bytes.
+    pub fn parse(data: &[u8]) -> Option<Header> {
+        let mut c = Cursor::new(data);
+        let kind = MessageType(c.array()?);
+        let chunk = c.u8()?;
+        let size = c.u32_le()?;
+        Some(Header { kind, chunk, size })
+    }
+
+    /// Whether the header can start a message (chunk).
+    pub fn check(&self) -> Result<(), OpcUaError> {
+        let Some(min) = self.kind.min_size() else {
+            return Err(OpcUaError::MessageType);
+        };
+        // §7.1.2.2: chunk type is 'F' for HEL/ACK/ERR/RHE; §6.7.2.2: F, C or A for secure ones.
+        let chunk_ok =
+            self.chunk == b'F' || (self.kind.is_secure() && matches!(self.chunk, b'C' | b'A'));
+        if !chunk_ok {
+            return Err(OpcUaError::ChunkType);
+        }
+        if self.size < min {
+            return Err(OpcUaError::Size);
+        }
+        Ok(())
+    }
+}
+
+/// Frames the chunk at the start of a stream: complete once its first [`CHUNK_PREFIX_CAP`]
+/// bytes are at hand (`len` is that prefix; the rest of the chunk is passed over unread).
+pub fn frame(data: &[u8]) -> Framing<OpcUaError> {
+    let Some(h) = Header::parse(data) else {
+        return Framing::Incomplete { needed: HEADER_LEN };
     };
-    // §7.1.2.2: chunk type is 'F' for HEL/ACK/ERR/RHE; §6.7.2.2: F, C or A for secure ones.
-    let chunk_ok = chunk == b'F' || (kind.is_secure() && matches!(chunk, b'C' | b'A'));
-    if !chunk_ok {
-        return Some(Err("invalid chunk type"));
+    if let Err(reason) = h.check() {
+        return Framing::broken(1, reason);
     }
-    if size < min {
-        return Some(Err("message size smaller than its header"));
+    let len = usize::try_from(h.size)
+        .unwrap_or(usize::MAX)
+        .min(CHUNK_PREFIX_CAP);
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
     }
-    Some(Ok(Header { kind, chunk, size }))
 }
 
 /// Whether a plausible header starts `data` (for probing and resynchronising); `channel`,
 /// when known, must match a secure message's SecureChannelId.
 fn plausible_header(data: &[u8], channel: Option<u32>) -> Probe {
-    match read_header(data) {
+    match Header::parse(data) {
         None => Probe::NeedMore,
-        Some(Err(_)) => Probe::No,
-        Some(Ok(h)) if h.size > MAX_PLAUSIBLE_CHUNK => Probe::No,
-        Some(Ok(h)) => match channel {
+        Some(h) if h.check().is_err() => Probe::No,
+        Some(h) if h.size > MAX_PLAUSIBLE_CHUNK => Probe::No,
+        Some(h) => match channel {
             Some(id) if h.kind.is_secure() => {
                 let mut c = Cursor::new(data);
-                match c.skip(HEADER_LEN).and_then(|()| binary::u32(&mut c)) {
+                match c.skip(HEADER_LEN).and_then(|()| c.u32_le()) {
                     None => Probe::NeedMore,
                     Some(got) if got == id || (h.kind == MessageType::OPEN && got == 0) => {
                         Probe::Yes
@@ -127,7 +179,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
         return Probe::No;
     }
     let h = match plausible_header(data, None) {
-        Probe::Yes => read_header(data).and_then(Result::ok),
+        Probe::Yes => Header::parse(data),
         other => return other,
     };
     let Some(h) = h else {
@@ -143,7 +195,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     match h.kind {
         MessageType::HELLO => {
             // ProtocolVersion (0 is the only version, §7.1.2.3), four buffer limits, URL.
-            let Some(version) = binary::u32(&mut c) else {
+            let Some(version) = c.u32_le() else {
                 return Probe::NeedMore;
             };
             if version != 0 {
@@ -152,13 +204,13 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
             if c.skip(16).is_none() {
                 return Probe::NeedMore;
             }
-            match binary::i32(&mut c) {
+            match c.i32_le() {
                 None => Probe::NeedMore,
                 Some(len) if fits(len, 24) && len <= MAX_ENDPOINT_URL as i32 => Probe::Yes,
                 Some(_) => Probe::No,
             }
         }
-        MessageType::ACKNOWLEDGE => match binary::u32(&mut c) {
+        MessageType::ACKNOWLEDGE => match c.u32_le() {
             None => Probe::NeedMore,
             Some(0) if h.size == 28 => Probe::Yes,
             Some(_) => Probe::No,
@@ -169,7 +221,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
                 MessageType::ERROR => c.skip(4).map(|()| 4),
                 _ => Some(0),
             };
-            match (first, binary::i32(&mut c)) {
+            match (first, c.i32_le()) {
                 (Some(used), Some(len)) if fits(len, used + 4) => Probe::Yes,
                 (Some(_), Some(_)) => Probe::No,
                 _ => Probe::NeedMore,
@@ -180,7 +232,7 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
             if c.skip(4).is_none() {
                 return Probe::NeedMore;
             }
-            let Some(len) = binary::i32(&mut c) else {
+            let Some(len) = c.i32_le() else {
                 return Probe::NeedMore;
             };
             if !(len > 0 && fits(len, 8) && len <= 256) {
@@ -200,16 +252,22 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
-/// Offset of the first plausible header in `data`, or `Err(n)`: none yet, keep the last
-/// `n` bytes (a header may straddle the next delivery).
-pub fn find_header(data: &[u8], channel: Option<u32>) -> Result<usize, usize> {
+/// The resync scan: the first plausible header in `data`; with none yet, keeps the bytes
+/// from where one may start (a header may straddle the next delivery).
+pub fn boundary(data: &[u8], channel: Option<u32>) -> Framing<OpcUaError> {
     for i in 0..data.len() {
         let at = data.get(i..).unwrap_or_default();
         match plausible_header(at, channel) {
-            Probe::Yes | Probe::YesFromServer => return Ok(i),
-            Probe::NeedMore => return Err(at.len()),
-            Probe::No => {}
+            Probe::Yes | Probe::YesFromServer if i == 0 => return frame(data),
+            Probe::Yes | Probe::YesFromServer | Probe::NeedMore if i > 0 => {
+                return Framing::skip(i)
+            }
+            Probe::NeedMore => return Framing::Incomplete { needed: HEADER_LEN },
+            _ => {}
         }
     }
-    Err(0)
+    match data.len() {
+        0 => Framing::Incomplete { needed: HEADER_LEN },
+        n => Framing::skip(n),
+    }
 }

@@ -11,7 +11,8 @@
 //! generic call (control).
 
 use super::binary::{self, NodeRef};
-use crate::protocols::text::{clean_text, Cursor};
+use crate::protocols::reader::Cursor;
+use crate::protocols::text::clean_text;
 use otwatch_common::observation::{Observation, Operation};
 use std::collections::BTreeMap;
 
@@ -69,7 +70,7 @@ impl Names {
             binary::skip_response_header(&mut c)?;
             let mut budget = MAX_REFERENCES;
             for _ in 0..binary::array_len(&mut c)? {
-                binary::u32(&mut c)?;
+                c.u32_le()?;
                 binary::bytes(&mut c)?;
                 for _ in 0..binary::array_len(&mut c)? {
                     budget = budget.checked_sub(1)?;
@@ -78,7 +79,7 @@ impl Names {
                     let node = binary::node_ref(&mut c)?;
                     let name = binary::qualified_name(&mut c)?;
                     binary::localized_text(&mut c)?;
-                    binary::i32(&mut c)?;
+                    c.i32_le()?;
                     binary::node_ref(&mut c)?;
                     self.insert(&node, name);
                 }
@@ -138,10 +139,10 @@ impl Names {
         let _ = (|| -> Option<()> {
             binary::skip_response_header(&mut c)?;
             for i in 0..binary::array_len(&mut c)?.min(paths.len()) {
-                binary::u32(&mut c)?;
+                c.u32_le()?;
                 for _ in 0..binary::array_len(&mut c)? {
                     let target = binary::node_ref(&mut c)?;
-                    let remaining = binary::u32(&mut c)?;
+                    let remaining = c.u32_le()?;
                     if let (u32::MAX, Some(Some(name))) = (remaining, paths.get(i)) {
                         self.insert(&target, name.as_bytes());
                     }
@@ -219,7 +220,7 @@ fn skip_variant(c: &mut Cursor<'_>, depth: u8) -> Option<()> {
     if depth > MAX_VARIANT_DEPTH {
         return None;
     }
-    let mask = binary::u8(c)?;
+    let mask = c.u8()?;
     let ty = mask & 0x3f;
     if ty == 0 {
         // Null: no value (and an array of nulls is malformed).
@@ -260,7 +261,7 @@ fn skip_builtin(c: &mut Cursor<'_>, ty: u8, depth: u8) -> Option<()> {
         // DataValue (§5.2.2.17): mask, then Value, StatusCode, SourceTimestamp,
         // ServerTimestamp, SourcePicoseconds, ServerPicoseconds as flagged.
         23 => {
-            let mask = binary::u8(c)?;
+            let mask = c.u8()?;
             if mask & 0x01 != 0 {
                 skip_variant(c, depth + 1)?;
             }

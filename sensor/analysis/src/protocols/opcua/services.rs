@@ -7,7 +7,7 @@
 //! against Wireshark's `opcua.servicenodeid.numeric` on the corpus captures.
 
 use super::binary::{self, ApplicationDescription};
-use crate::protocols::text::Cursor;
+use crate::protocols::reader::Cursor;
 use otwatch_common::observation::Operation;
 
 pub const FIND_SERVERS_REQUEST: u32 = 422;

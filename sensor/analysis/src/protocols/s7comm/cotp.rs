@@ -1,6 +1,9 @@
 //! ISO-on-TCP framing: RFC 1006 §6 TPKT and the ISO 8073 / ITU-T X.224 class 0 TPDUs that
 //! S7comm and S7comm-plus ride on.
 
+use super::error::S7Error;
+use crate::protocols::framing::Framing;
+
 /// RFC 1006 §6.
 pub(super) const TPKT_VERSION: u8 = 3;
 pub(super) const TPKT_HEADER: usize = 4;
@@ -20,33 +23,31 @@ pub(super) const CALLED_TSAP: u8 = 0xc2;
 /// X.224 §13.7.3: EOT bit of the DT TPDU-NR byte.
 pub(super) const EOT: u8 = 0x80;
 
-/// The TPKT at the start of a byte stream.
-pub(super) enum Tpkt<'a> {
-    /// A whole TPKT: the TPDU inside and the TPKT's length.
-    Whole {
-        tpdu: &'a [u8],
-        len: usize,
-    },
-    /// A TPKT header so far, or a TPKT announced longer than the bytes at hand.
-    Partial,
-    Bad(&'static str),
-}
-
-pub(super) fn tpkt(data: &[u8]) -> Tpkt<'_> {
+/// Frames the TPKT at the start of a byte stream (RFC 1006 §6); its TPDU is
+/// `data[TPKT_HEADER..len]`.
+pub(super) fn frame(data: &[u8]) -> Framing<S7Error> {
     match data {
-        [] | [TPKT_VERSION] | [TPKT_VERSION, 0] | [TPKT_VERSION, 0, _] => Tpkt::Partial,
+        [] | [TPKT_VERSION] | [TPKT_VERSION, 0] | [TPKT_VERSION, 0, _] => Framing::Incomplete {
+            needed: TPKT_HEADER,
+        },
         [TPKT_VERSION, 0, hi, lo, ..] => {
             let len = usize::from(u16::from_be_bytes([*hi, *lo]));
             if len < MIN_TPKT {
-                return Tpkt::Bad("TPKT length shorter than a COTP header");
+                return Framing::broken(1, S7Error::TpktLength);
             }
-            match data.get(TPKT_HEADER..len) {
-                Some(tpdu) => Tpkt::Whole { tpdu, len },
-                None => Tpkt::Partial,
+            if data.len() >= len {
+                Framing::Complete { len }
+            } else {
+                Framing::Incomplete { needed: len }
             }
         }
-        _ => Tpkt::Bad("not a TPKT header (RFC 1006: version 3, reserved 0)"),
+        _ => Framing::broken(1, S7Error::NotTpkt),
     }
+}
+
+/// The TPDU of a TPKT that [`frame`] found complete.
+pub(super) fn tpdu(tpkt: &[u8]) -> &[u8] {
+    tpkt.get(TPKT_HEADER..).unwrap_or_default()
 }
 
 /// One COTP TPDU (X.224 §13).
@@ -59,19 +60,17 @@ pub(super) enum Tpdu<'a> {
     Control,
 }
 
-pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, &'static str> {
-    let (&li, rest) = tpdu.split_first().ok_or("empty COTP TPDU")?;
+pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, S7Error> {
+    let (&li, rest) = tpdu.split_first().ok_or(S7Error::EmptyTpdu)?;
     // §13.2.1: LI counts the header bytes after itself.
     let (header, user) = rest
         .split_at_checked(usize::from(li))
-        .ok_or("COTP length indicator exceeds the TPKT")?;
-    let code = *header.first().ok_or("COTP header without a TPDU code")?;
+        .ok_or(S7Error::CotpLength)?;
+    let code = *header.first().ok_or(S7Error::NoTpduCode)?;
     match code & 0xf0 {
         // §13.3.1: code, DST-REF (2), SRC-REF (2), class and options, then parameters.
         c @ (CR | CC) => {
-            let params = header
-                .get(6..)
-                .ok_or("COTP connection TPDU shorter than its fixed part")?;
+            let params = header.get(6..).ok_or(S7Error::ConnectShort)?;
             Ok(Tpdu::Connect { code: c, params })
         }
         // §13.7.1: class 0 normal format is LI = 2, code, EOT + TPDU-NR.
@@ -79,9 +78,9 @@ pub(super) fn cotp(tpdu: &[u8]) -> Result<Tpdu<'_>, &'static str> {
             eot: header.get(1).is_some_and(|b| b & EOT != 0),
             user,
         }),
-        DT => Err("COTP DT length indicator is not 2 (class 0)"),
+        DT => Err(S7Error::DtLength),
         DR | DC | ER => Ok(Tpdu::Control),
-        _ => Err("COTP TPDU type not used by ISO-on-TCP class 0"),
+        _ => Err(S7Error::TpduType),
     }
 }
 
@@ -111,10 +110,17 @@ pub(super) fn has_tsaps(p: &[u8]) -> bool {
     used == p.len() && calling && called
 }
 
-/// Offset of the next plausible class 0 DT TPKT in `data` (after a gap or a broken header).
-pub(super) fn next_tpkt(data: &[u8]) -> Option<usize> {
-    data.windows(6).position(|w| {
+/// The resync scan (after a gap or a broken header): a plausible class 0 DT TPKT. Passes over
+/// bytes up to the next one; with none, keeps a possible header start that straddles the end.
+pub(super) fn boundary(data: &[u8]) -> Framing<S7Error> {
+    let found = data.windows(6).position(|w| {
         matches!(w, [TPKT_VERSION, 0, hi, lo, 2, DT]
             if usize::from(u16::from_be_bytes([*hi, *lo])) >= MIN_TPKT)
-    })
+    });
+    match found {
+        Some(0) => frame(data),
+        Some(skip) => Framing::skip(skip),
+        None if data.len() > 5 => Framing::skip(data.len() - 5),
+        None => Framing::Incomplete { needed: 6 },
+    }
 }

@@ -30,6 +30,7 @@
 //! - SetVariable of CPUexecUnit.operatingStateReq (attribute 2167 of object 52): the mode
 //!   request, DInt 1 STOP and 3 RUN (S7CommPlusDriver `SetPlcOperatingState`).
 
+use super::error::S7Error;
 use super::{Facts, PLUS_PROTOCOL_ID};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
@@ -91,9 +92,9 @@ pub(super) fn header_fits(user: &[u8]) -> bool {
     }
 }
 
-pub(super) fn parse(pdu: &[u8]) -> Result<PlusPdu<'_>, &'static str> {
+pub(super) fn parse(pdu: &[u8]) -> Result<PlusPdu<'_>, S7Error> {
     let [PLUS_PROTOCOL_ID, version, hi, lo, rest @ ..] = pdu else {
-        return Err("S7comm-plus header truncated");
+        return Err(S7Error::PlusHeaderTruncated);
     };
     if *version == KEEPALIVE {
         return Ok(PlusPdu {
@@ -102,13 +103,11 @@ pub(super) fn parse(pdu: &[u8]) -> Result<PlusPdu<'_>, &'static str> {
         });
     }
     let len = usize::from(u16::from_be_bytes([*hi, *lo]));
-    let (data, trailer) = rest
-        .split_at_checked(len)
-        .ok_or("S7comm-plus data length exceeds the PDU")?;
+    let (data, trailer) = rest.split_at_checked(len).ok_or(S7Error::PlusLength)?;
     let fragment = match trailer {
         [] => true,
         [PLUS_PROTOCOL_ID, _, 0, 0] => false,
-        _ => return Err("S7comm-plus trailer malformed"),
+        _ => return Err(S7Error::PlusTrailer),
     };
     let data = match (*version, data) {
         (VERSION_INTEGRITY_FIRST, [DIGEST_LEN, tail @ ..]) => {

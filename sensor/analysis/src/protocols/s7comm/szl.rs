@@ -19,7 +19,7 @@
 //!   1 automation system (PLC) name → Hostname, 2 module name → Description, 5 serial number
 //!   → Serial, 7 module type name → Model when no order number was seen.
 
-use super::{Facts, S7};
+use super::{Facts, S7Dissector};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 /// Longest SZL answer joined from fragments (a full 0x001C list is about 350 bytes).
@@ -73,7 +73,7 @@ impl Reassembly {
 
 /// A read-SZL answer (`data` is the userdata data part) from `subject`.
 pub(super) fn response(
-    s7: &mut S7,
+    s7: &mut S7Dissector,
     subject: Subject,
     unit_ref: u8,
     more: bool,

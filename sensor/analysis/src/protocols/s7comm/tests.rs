@@ -147,14 +147,14 @@ fn flow() -> FlowCtx {
 /// Feeds segments like the flow layer: per-direction buffers, consumed bytes drained.
 /// Feeds segments through `d`; `Access` observations are left out (see items.rs and
 /// [`write_var_reports_the_bytes_it_writes`]).
-fn run_with(d: &mut S7, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
+fn run_with(d: &mut S7Dissector, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
     run_all(d, segs)
         .into_iter()
         .filter(|o| !matches!(o, Observation::Access { .. }))
         .collect()
 }
 
-fn run_all(d: &mut S7, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
+fn run_all(d: &mut S7Dissector, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
     let mut pending = [Vec::new(), Vec::new()];
     let mut out = Vec::new();
     for (dir, seg) in segs {
@@ -169,12 +169,12 @@ fn run_all(d: &mut S7, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
 
 fn run(segs: &[(Direction, &str)]) -> Vec<Observation> {
     let segs: Vec<_> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
-    run_with(&mut S7::new("s7comm"), &segs)
+    run_with(&mut S7Dissector::new("s7comm"), &segs)
 }
 
 fn run_plus(segs: &[(Direction, &str)]) -> Vec<Observation> {
     let segs: Vec<_> = segs.iter().map(|(d, h)| (*d, hex(h))).collect();
-    run_with(&mut S7::new("s7comm_plus"), &segs)
+    run_with(&mut S7Dissector::new("s7comm_plus"), &segs)
 }
 
 fn id(field: Field, value: &str, source: &'static str) -> Observation {
@@ -247,13 +247,16 @@ fn byte_by_byte_delivery_gives_the_same_facts() {
         .iter()
         .flat_map(|(d, h)| hex(h).into_iter().map(move |b| (*d, vec![b])))
         .collect();
-    assert_eq!(run_with(&mut S7::new("s7comm"), &segs), rps_expected());
+    assert_eq!(
+        run_with(&mut S7Dissector::new("s7comm"), &segs),
+        rps_expected()
+    );
 }
 
 #[test]
 fn write_var_reports_the_bytes_it_writes() {
     // snap7_s300_everything.pcapng frame 49 (tshark: area 0x83, address.byte 16, REAL × 1).
-    let out = run_all(&mut S7::new("s7comm"), &[(C, hex(WRITE_VAR))]);
+    let out = run_all(&mut S7Dissector::new("s7comm"), &[(C, hex(WRITE_VAR))]);
     assert_eq!(
         out,
         vec![
@@ -275,7 +278,7 @@ fn several_pdus_in_one_segment() {
     let mut seg = hex(EMPTY_DT);
     seg.extend(hex(RPS_SZL_0011_REQ));
     seg.extend(hex(READ_VAR));
-    let out = run_with(&mut S7::new("s7comm"), &[(C, seg)]);
+    let out = run_with(&mut S7Dissector::new("s7comm"), &[(C, seg)]);
     assert_eq!(
         out,
         vec![op(Operation::Identify, 0x70401), op(Operation::Read, 4)]
@@ -321,7 +324,7 @@ fn module_type_name_is_the_model_only_without_order_number() {
 fn gap_in_the_client_direction_keeps_a_fragmented_answer() {
     // tia_s300_goOnline.pcapng lacks the client's empty DTs: the client stream has holes
     // while the PLC sends a fragmented answer.
-    let mut d = S7::new("s7comm");
+    let mut d = S7Dissector::new("s7comm");
     let mut out = run_with(&mut d, &[(S, hex(RPS_SZL_001C_FRAG1))]);
     d.gap(C);
     out.extend(run_with(
@@ -333,7 +336,7 @@ fn gap_in_the_client_direction_keeps_a_fragmented_answer() {
 
 #[test]
 fn gap_in_the_server_direction_resynchronises() {
-    let mut d = S7::new("s7comm");
+    let mut d = S7Dissector::new("s7comm");
     let frag1 = hex(RPS_SZL_001C_FRAG1);
     // Half of the first fragment, then a hole, then the tail of it and a whole answer.
     let mut out = run_with(&mut d, &[(S, frag1[..100].to_vec())]);
@@ -589,7 +592,7 @@ fn a_download_reports_the_hash_of_the_block_it_carried() {
         .iter()
         .flat_map(|(d, h)| hex(h).into_iter().map(move |b| (*d, vec![b])))
         .collect();
-    assert_eq!(run_with(&mut S7::new("s7comm"), &segs), out);
+    assert_eq!(run_with(&mut S7Dissector::new("s7comm"), &segs), out);
 }
 
 #[test]
@@ -610,7 +613,7 @@ fn a_download_cut_short_reports_what_it_hashed() {
     // The capture lacks the client's empty DT TPDUs, so its client stream has holes: a gap
     // that loses no block data leaves the download whole (332 bytes as announced, every job
     // answered).
-    let mut d = S7::new("s7comm");
+    let mut d = S7Dissector::new("s7comm");
     let segs = |r: &[(Direction, &str)]| -> Vec<(Direction, Vec<u8>)> {
         r.iter().map(|(d, h)| (*d, hex(h))).collect()
     };
@@ -619,7 +622,7 @@ fn a_download_cut_short_reports_what_it_hashed() {
     out.extend(run_with(&mut d, &segs(&DOWNLOAD_OB1[4..])));
     assert_eq!(downloads(&run(DOWNLOAD_OB1)), downloads(&out));
     // A gap that swallowed the second answer: one job unanswered, 222 of 332 bytes.
-    let mut d = S7::new("s7comm");
+    let mut d = S7Dissector::new("s7comm");
     let mut out = run_with(&mut d, &segs(&DOWNLOAD_OB1[..5]));
     d.gap(C);
     out.extend(run_with(&mut d, &segs(&DOWNLOAD_OB1[6..])));
@@ -666,7 +669,7 @@ fn segmented_cotp_data_is_joined() {
         v
     };
     let out = run_with(
-        &mut S7::new("s7comm"),
+        &mut S7Dissector::new("s7comm"),
         &[(S, dt(0x00, &pdu[..40])), (S, dt(0x80, &pdu[40..]))],
     );
     assert_eq!(violations(&out), 0);
@@ -699,7 +702,7 @@ fn plus_set_multi_variables_is_a_write_and_fragments_are_not_reread() {
     // A V2 SetMultiVariables request header (frame 9's first bytes) with a short body.
     let body = hex("310000054200000002000003883400000388");
     let pdu = |trailer: bool, data: &[u8]| plus_tpdu(2, data, trailer);
-    let mut d = S7::new("s7comm_plus");
+    let mut d = S7Dissector::new("s7comm_plus");
     // First fragment (no trailer), then a continuation whose data happens to look like a
     // request header: it must not be reported.
     let out = run_with(&mut d, &[(C, pdu(false, &body)), (C, pdu(true, &body))]);
@@ -794,7 +797,7 @@ fn malformations_are_violations_and_parsing_resumes() {
     // A broken TPKT version, then a good PDU: one violation, and the read is still seen.
     let mut seg = hex("0400001902f080");
     seg.extend(hex(READ_VAR));
-    let out = run_with(&mut S7::new("s7comm"), &[(C, seg)]);
+    let out = run_with(&mut S7Dissector::new("s7comm"), &[(C, seg)]);
     assert_eq!(violations(&out), 1);
     assert!(out.contains(&op(Operation::Read, 4)));
 
@@ -802,14 +805,14 @@ fn malformations_are_violations_and_parsing_resumes() {
     let mut bad = hex(READ_VAR);
     bad[16] ^= 0x01;
     assert_eq!(
-        violations(&run_with(&mut S7::new("s7comm"), &[(C, bad)])),
+        violations(&run_with(&mut S7Dissector::new("s7comm"), &[(C, bad)])),
         1
     );
     // Unknown ROSCTR.
     let mut bad = hex(READ_VAR);
     bad[8] = 0x05;
     assert_eq!(
-        violations(&run_with(&mut S7::new("s7comm"), &[(C, bad)])),
+        violations(&run_with(&mut S7Dissector::new("s7comm"), &[(C, bad)])),
         1
     );
     // A DT that carries something else (MMS on an S7 connection).
@@ -820,12 +823,12 @@ fn malformations_are_violations_and_parsing_resumes() {
     assert_eq!(violations(&run(&[(C, "0300000402f000")])), 1);
     // A flood is capped.
     let junk: Vec<_> = (0..50).map(|_| (C, "0300000709f000")).collect();
-    assert_eq!(violations(&run(&junk)), usize::from(MAX_VIOLATIONS));
+    assert_eq!(violations(&run(&junk)), usize::from(super::Violations::CAP));
 }
 
 #[test]
 fn oversized_segmented_pdu_is_dropped_without_unbounded_buffering() {
-    let mut d = S7::new("s7comm");
+    let mut d = S7Dissector::new("s7comm");
     let seg = {
         let part = vec![0x32u8; 1000];
         let len = (part.len() + 7) as u16;
@@ -913,7 +916,7 @@ fn truncations_and_random_bytes_never_panic() {
         seg.extend(body);
         let _ = probe(C, &seg);
         let _ = probe_plus(C, &seg);
-        let mut d = S7::new(if i % 2 == 0 { "s7comm" } else { "s7comm_plus" });
+        let mut d = S7Dissector::new(if i % 2 == 0 { "s7comm" } else { "s7comm_plus" });
         run_with(&mut d, &[(S, hex(RPS_SZL_001C_FRAG1)), (S, seg.clone())]);
         run_with(&mut d, &[(C, seg)]);
     }
@@ -972,7 +975,7 @@ const PLUS_CREATE_OB1: &str = concat!(
 
 #[test]
 fn plus_block_creation_under_the_program_is_a_download() {
-    let mut d = S7::new("s7comm_plus");
+    let mut d = S7Dissector::new("s7comm_plus");
     let out = run_with(&mut d, &[(C, plus_tpdu(2, &hex(PLUS_CREATE_OB1), false))]);
     assert_eq!(
         out,
@@ -1001,7 +1004,7 @@ const PLUS_SET_VARIABLE: &str = concat!(
 fn plus_operating_state_requests_stop_and_start_the_cpu() {
     // Frame 43 as it is: a write.
     let out = run_with(
-        &mut S7::new("s7comm_plus"),
+        &mut S7Dissector::new("s7comm_plus"),
         &[(C, plus_tpdu(2, &hex(PLUS_SET_VARIABLE), true))],
     );
     assert_eq!(out, vec![op(Operation::Write, 0x04f2)]);
@@ -1013,7 +1016,7 @@ fn plus_operating_state_requests_stop_and_start_the_cpu() {
             &format!("0000003401907700{value}"),
         );
         run_with(
-            &mut S7::new("s7comm_plus"),
+            &mut S7Dissector::new("s7comm_plus"),
             &[(C, plus_tpdu(2, &hex(&data), true))],
         )
     };

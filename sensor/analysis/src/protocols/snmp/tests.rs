@@ -306,7 +306,7 @@ fn malformed_is_a_violation_and_never_panics() {
         d.parse(Direction::ToClient, &data, &ctx(161), &mut out);
     }
     // Violations are capped per flow.
-    assert!(out.len() <= usize::from(MAX_VIOLATIONS));
+    assert!(out.len() <= usize::from(super::Violations::CAP));
 }
 
 #[test]
