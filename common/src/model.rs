@@ -74,6 +74,9 @@ pub struct Asset {
     pub names: Vec<String>,
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+    /// 802.1Q VLAN ids the asset's addresses were seen on (its zone); absent when untagged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -109,6 +112,13 @@ pub struct Connection {
     pub flows: u64,
     #[serde(default)]
     pub accessed: Vec<AccessedRanges>,
+    /// 802.1Q VLAN id of the connection's packets; absent (0) when untagged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vlan: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// Addresses the client read, wrote or commanded in one data area of the server.

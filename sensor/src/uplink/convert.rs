@@ -41,6 +41,7 @@ pub fn asset(a: &m::Asset) -> p::Asset {
                 first_seen: e.first_seen.clone(),
             })
             .collect(),
+        vlans: a.vlans.clone(),
     }
 }
 
@@ -78,6 +79,7 @@ pub fn connection(c: &m::Connection) -> p::Connection {
                 dropped: r.dropped,
             })
             .collect(),
+        vlan: c.vlan,
     }
 }
 
