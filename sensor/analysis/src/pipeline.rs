@@ -123,7 +123,7 @@ impl Pipeline {
                 // RFC 826: the sender pair is the sender's own (gratuitous ARP included).
                 // A sender IP of 0.0.0.0 is an address probe (RFC 5227) and binds nothing.
                 self.detector
-                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac);
+                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac, vlan);
                 let role = if a.op == decode::ArpRepr::REPLY {
                     Role::Server
                 } else {
