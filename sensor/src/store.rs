@@ -438,7 +438,7 @@ impl Store {
             saved.assets.note(self.hash(&k), &k, self.hash(&v));
             let key = String::from_utf8_lossy(&k).into_owned();
             if let Some(ip) = key.strip_prefix("ip:") {
-                // `<ip>` untagged (as before VLANs were kept), `<ip>@vlan<id>` tagged.
+                // `<ip>` untagged (as before VLANs were kept), `<ip>%vlan<id>` tagged.
                 let ip: HostKey = ip.parse().map_err(|e: String| damaged(&key, &e))?;
                 inv.hosts.insert(ip, decode::<HostFacts>(&key, &v)?);
             } else if let Some(m) = key.strip_prefix("mac:") {

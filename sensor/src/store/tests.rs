@@ -301,7 +301,7 @@ fn a_store_from_before_vlans_loads_untagged_and_tagged_facts_round_trip() {
     inv.hosts.insert(tagged, inv.hosts[&a].clone());
     inv.conns.insert(ConnKey { vlan: 10, ..*k }, c.clone());
     store.save(&inv, &stats(1)).unwrap();
-    assert!(assets.contains_key("ip:10.0.0.1@vlan10").unwrap());
+    assert!(assets.contains_key("ip:10.0.0.1%vlan10").unwrap());
     assert!(store
         .tree("links")
         .unwrap()

@@ -76,7 +76,9 @@ fn add_evidence(list: &mut Vec<EvidenceRec>, rec: EvidenceRec) {
 /// traffic (and 802.1p priority tags, whose VLAN id is 0).
 ///
 /// As text (store keys, asset ids, JSON): the bare address when untagged, so stores and
-/// reports of untagged captures read as before; `<ip>@vlan<id>` when tagged.
+/// reports of untagged captures read as before; `<ip>%vlan<id>` when tagged: the VLAN as the
+/// address's zone, written like an IPv6 zone index (RFC 4007). Not `@`, which the manager's
+/// fleet ids use to name a sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HostKey {
     pub vlan: u16,
@@ -100,7 +102,7 @@ impl std::fmt::Display for HostKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.vlan {
             0 => write!(f, "{}", self.ip),
-            v => write!(f, "{}@vlan{v}", self.ip),
+            v => write!(f, "{}%vlan{v}", self.ip),
         }
     }
 }
@@ -109,7 +111,7 @@ impl std::str::FromStr for HostKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<HostKey, String> {
-        let (ip, vlan) = match s.split_once("@vlan") {
+        let (ip, vlan) = match s.split_once("%vlan") {
             Some((ip, v)) => (ip, v.parse().map_err(|_| format!("bad vlan in {s}"))?),
             None => (s, 0),
         };

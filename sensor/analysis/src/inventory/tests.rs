@@ -394,7 +394,7 @@ fn when_only_controllers_are_left_new_addresses_are_refused() {
     assert!(inv.hosts.len() <= 16);
 }
 
-/// The same address on two VLANs: two hosts, two assets (ids `ip:<ip>@vlan<id>`, each with
+/// The same address on two VLANs: two hosts, two assets (ids `ip:<ip>%vlan<id>`, each with
 /// its VLAN) and two connections; untagged keeps `ip:<ip>` and no VLAN.
 #[test]
 fn the_same_address_on_two_vlans_is_two_assets() {
@@ -444,20 +444,20 @@ fn the_same_address_on_two_vlans_is_two_assets() {
         ids,
         [
             ("ip:192.168.1.10", &[][..]),
-            ("ip:192.168.1.10@vlan10", &[10][..]),
-            ("ip:192.168.1.10@vlan20", &[20][..]),
+            ("ip:192.168.1.10%vlan10", &[10][..]),
+            ("ip:192.168.1.10%vlan20", &[20][..]),
             ("ip:192.168.1.20", &[][..]),
-            ("ip:192.168.1.20@vlan10", &[10][..]),
-            ("ip:192.168.1.20@vlan20", &[20][..]),
+            ("ip:192.168.1.20%vlan10", &[10][..]),
+            ("ip:192.168.1.20%vlan20", &[20][..]),
         ]
     );
     assert!(r.assets.iter().all(|a| a.ips.len() == 1));
     let vlans: Vec<u32> = r.connections.iter().map(|c| c.vlan).collect();
     assert_eq!(vlans, [0, 10, 20]);
     // The text form parses back.
-    for id in ["192.168.1.10", "192.168.1.10@vlan10", "fe80::1@vlan4094"] {
+    for id in ["192.168.1.10", "192.168.1.10%vlan10", "fe80::1%vlan4094"] {
         let k: HostKey = id.parse().unwrap();
         assert_eq!(k.to_string(), id);
     }
-    assert!("192.168.1.10@vlanx".parse::<HostKey>().is_err());
+    assert!("192.168.1.10%vlanx".parse::<HostKey>().is_err());
 }
