@@ -10,21 +10,13 @@ use std::path::Path;
 const CLIENT: [u8; 4] = [192, 168, 1, 10];
 const SERVER: [u8; 4] = [192, 168, 1, 20];
 
-/// An Ethernet frame, 802.1Q-tagged unless `vlan` is 0, of an IPv4 TCP segment.
-fn frame(
-    vlan: u16,
-    src_mac: u8,
-    dst_mac: u8,
-    to_server: bool,
-    flags: u8,
-    seq: u32,
-    ack: u32,
-    payload: &[u8],
-) -> Vec<u8> {
-    let (src, dst, sport, dport) = if to_server {
-        (CLIENT, SERVER, 40000u16, 502u16)
+/// An Ethernet frame, 802.1Q-tagged unless `vlan` is 0, of an IPv4 TCP segment between the
+/// client (MAC ..:01) and the server (MAC ..:02); the fifth MAC byte is the VLAN.
+fn frame(vlan: u16, to_server: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sport, dport, src_mac, dst_mac) = if to_server {
+        (CLIENT, SERVER, 40000u16, 502u16, 1, 2)
     } else {
-        (SERVER, CLIENT, 502, 40000)
+        (SERVER, CLIENT, 502, 40000, 2, 1)
     };
     let mut f = vec![
         0x02, 0, 0, 0, vlan as u8, dst_mac, 0x02, 0, 0, 0, vlan as u8, src_mac,
@@ -58,8 +50,7 @@ fn frame(
     f
 }
 
-/// A Modbus/TCP read of two holding registers, handshake first, on each of `vlans`: the
-/// client has MAC ..:01 and the server ..:02 in every cell (the fifth byte is the VLAN).
+/// A Modbus/TCP read of two holding registers, handshake first, on each of `vlans`.
 fn write_pcap(path: &Path, vlans: &[u16]) {
     let req = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2];
     let resp = [0, 1, 0, 0, 0, 7, 1, 3, 4, 0, 10, 0, 11];
@@ -70,11 +61,11 @@ fn write_pcap(path: &Path, vlans: &[u16]) {
     let mut t = 0u32;
     for &vlan in vlans {
         let packets = [
-            frame(vlan, 1, 2, true, 0x02, 100, 0, &[]),
-            frame(vlan, 2, 1, false, 0x12, 500, 101, &[]),
-            frame(vlan, 1, 2, true, 0x10, 101, 501, &[]),
-            frame(vlan, 1, 2, true, 0x18, 101, 501, &req),
-            frame(vlan, 2, 1, false, 0x18, 501, 113, &resp),
+            frame(vlan, true, 0x02, 100, 0, &[]),
+            frame(vlan, false, 0x12, 500, 101, &[]),
+            frame(vlan, true, 0x10, 101, 501, &[]),
+            frame(vlan, true, 0x18, 101, 501, &req),
+            frame(vlan, false, 0x18, 501, 113, &resp),
         ];
         for p in packets {
             t += 1;
