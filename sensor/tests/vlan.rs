@@ -3,6 +3,8 @@
 //! VLAN 10, on VLAN 20 and untagged are three flows, three pairs of assets and three
 //! connections, each with its VLAN; and so they stay through the state store.
 
+mod common;
+
 use otwatch_common::model::InventoryReport;
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use std::path::Path;
@@ -32,14 +34,7 @@ fn frame(vlan: u16, to_server: bool, flags: u8, seq: u32, ack: u32, payload: &[u
     ip.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
-    let mut sum = 0u32;
-    for c in ip.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    common::set_ipv4_checksum(&mut ip);
     f.extend_from_slice(&ip);
     f.extend_from_slice(&sport.to_be_bytes());
     f.extend_from_slice(&dport.to_be_bytes());

@@ -157,13 +157,23 @@ fn merging_two_runs_equals_one_run() {
 
 /// A flow like [`flow`] with a recognised protocol.
 fn proto_flow(inv: &mut Inventory, client: &str, server: &str, port: u16, p: &'static str) {
+    proto_flow_on(inv, 0, (client, server, port), p);
+}
+
+/// [`proto_flow`] on VLAN `vlan`.
+fn proto_flow_on(
+    inv: &mut Inventory,
+    vlan: u16,
+    (client, server, port): (&str, &str, u16),
+    p: &'static str,
+) {
     let ep = |ip_: &str, port| Endpoint {
         ip: ip(ip_),
         port,
         mac: None,
     };
     inv.add_flow(&FlowSummary {
-        vlan: 0,
+        vlan,
         client: ep(client, 40000),
         server: ep(server, port),
         ip_proto: 6,
@@ -400,37 +410,12 @@ fn when_only_controllers_are_left_new_addresses_are_refused() {
 fn the_same_address_on_two_vlans_is_two_assets() {
     let mut inv = Inventory::default();
     for vlan in [0, 10, 20] {
-        inv.add_flow(&FlowSummary {
+        proto_flow_on(
+            &mut inv,
             vlan,
-            client: Endpoint {
-                ip: ip("192.168.1.10"),
-                port: 40000,
-                mac: None,
-            },
-            server: Endpoint {
-                ip: ip("192.168.1.20"),
-                port: 502,
-                mac: None,
-            },
-            ip_proto: 6,
-            protocol: Some("modbus"),
-            packets: 4,
-            bytes: 400,
-            first: Timestamp(1),
-            last: Timestamp(2),
-            new_flow: true,
-            client_ttl: 64,
-            server_ttl: 64,
-            to_group: false,
-            answered: true,
-            first_answer: true,
-            accepted: true,
-            reset_by_server: false,
-            echo: false,
-            ended: true,
-            client_packets: 2,
-            server_packets: 2,
-        });
+            ("192.168.1.10", "192.168.1.20", 502),
+            "modbus",
+        );
     }
     assert_eq!(inv.hosts.len(), 6);
     assert_eq!(inv.conns.len(), 3);

@@ -59,24 +59,8 @@ const B: [u8; 4] = [10, 0, 0, 2];
 #[test]
 fn the_same_five_tuple_on_two_vlans_is_two_flows() {
     let mut t = FlowTable::new(FlowConfig::default());
-    let syn = ipv4_tcp(
-        [192, 168, 1, 10],
-        [192, 168, 1, 20],
-        40000,
-        502,
-        1,
-        0x02,
-        &[],
-    );
-    let syn_ack = ipv4_tcp(
-        [192, 168, 1, 20],
-        [192, 168, 1, 10],
-        502,
-        40000,
-        9,
-        0x12,
-        &[],
-    );
+    let syn = ipv4_tcp(A, B, 40000, 502, 1, 0x02, &[]);
+    let syn_ack = ipv4_tcp(B, A, 502, 40000, 9, 0x12, &[]);
     for (i, vlan) in [10, 20, 0].into_iter().enumerate() {
         feed_on(&mut t, 1_000 + i as u64, &syn, vlan);
         feed_on(&mut t, 2_000 + i as u64, &syn_ack, vlan);
