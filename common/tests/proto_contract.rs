@@ -40,8 +40,10 @@ fn json_keys<T: serde::Serialize>(v: &T) -> BTreeSet<String> {
 #[test]
 fn model_fields_are_the_proto_fields() {
     let proto = proto_messages();
+    // Fields left out of the JSON when empty are filled in, so that their names are checked.
     let asset = Asset {
         purdue_level: Some(1),
+        vlans: vec![10],
         ..Asset::default()
     };
     let checks: Vec<(&str, BTreeSet<String>)> = vec![
@@ -51,7 +53,13 @@ fn model_fields_are_the_proto_fields() {
         ("Asset", json_keys(&asset)),
         ("ProtocolUse", json_keys(&ProtocolUse::default())),
         ("Evidence", json_keys(&Evidence::default())),
-        ("Connection", json_keys(&Connection::default())),
+        (
+            "Connection",
+            json_keys(&Connection {
+                vlan: 10,
+                ..Connection::default()
+            }),
+        ),
         ("CleartextLogin", json_keys(&CleartextLogin::default())),
         (
             "AccessedRanges",
