@@ -161,6 +161,41 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             uf.union(a, b);
         }
     }
+    // A packet routed between two mirrored VLANs is seen on both: on the far VLAN its
+    // sender's address arrives through the router's MAC. Such a routed sighting (tagged, bound
+    // by nothing, only ever behind forwarding MACs) of an address that lives on exactly one
+    // other VLAN (with a MAC of its own there) is that device, not another one.
+    let mut routed: BTreeSet<HostKey> = BTreeSet::new();
+    let mut vlans_of: BTreeMap<IpAddr, Vec<HostKey>> = BTreeMap::new();
+    for k in &ips {
+        vlans_of.entry(k.ip).or_default().push(*k);
+    }
+    for (k, h) in &inv.hosts {
+        let behind_router = k.vlan != 0
+            && h.bound_macs.is_empty()
+            && !h.macs.is_empty()
+            && h.macs
+                .iter()
+                .all(|m| inv.macs.get(m).is_some_and(&forwarding));
+        if !behind_router {
+            continue;
+        }
+        let mut homes = vlans_of.get(&k.ip).into_iter().flatten().filter(|o| {
+            o.vlan != k.vlan
+                && inv.hosts.get(o).is_some_and(|h| {
+                    !h.bound_macs.is_empty()
+                        || h.macs
+                            .iter()
+                            .any(|m| !inv.macs.get(m).is_some_and(&forwarding))
+                })
+        });
+        if let (Some(home), None) = (homes.next(), homes.next()) {
+            if let (Some(&a), Some(&b)) = (ip_idx.get(k), ip_idx.get(home)) {
+                uf.union(a, b);
+                routed.insert(*k);
+            }
+        }
+    }
 
     let mut groups: BTreeMap<usize, (Vec<HostKey>, Vec<Mac>)> = BTreeMap::new();
     for (i, ip) in ips.iter().enumerate() {
@@ -208,6 +243,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         .collect();
     let ctx = Context {
         inv,
+        routed: &routed,
         forwarding: &forwarding,
         by_ip: &by_ip,
         internet: &internet,
@@ -284,6 +320,8 @@ fn ttl_hint(max_ttl: u8) -> Option<&'static str> {
 /// What building one asset needs to look up.
 struct Context<'a> {
     inv: &'a Inventory,
+    /// Routed sightings of an address on a VLAN it does not live on.
+    routed: &'a BTreeSet<HostKey>,
     forwarding: &'a dyn Fn(&super::MacFacts) -> bool,
     by_ip: &'a BTreeMap<HostKey, Vec<(&'a ConnKey, &'a ConnFacts)>>,
     internet: &'a BTreeSet<HostKey>,
@@ -420,7 +458,7 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
     let addrs: BTreeSet<IpAddr> = ips.iter().map(|k| k.ip).collect();
     let vlans: BTreeSet<u32> = ips
         .iter()
-        .filter(|k| k.vlan != 0)
+        .filter(|k| k.vlan != 0 && !ctx.routed.contains(k))
         .map(|k| u32::from(k.vlan))
         .collect();
     Asset {

@@ -11,8 +11,19 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn flow(inv: &mut Inventory, c: (&str, Option<&str>), s: (&str, Option<&str>), port: u16) {
+    flow_on(inv, 0, c, s, port);
+}
+
+/// [`flow`] on VLAN `vlan`.
+fn flow_on(
+    inv: &mut Inventory,
+    vlan: u16,
+    c: (&str, Option<&str>),
+    s: (&str, Option<&str>),
+    port: u16,
+) {
     inv.add_flow(&FlowSummary {
-        vlan: 0,
+        vlan,
         client: Endpoint {
             ip: ip(c.0),
             port: 40000,
@@ -445,4 +456,46 @@ fn the_same_address_on_two_vlans_is_two_assets() {
         assert_eq!(k.to_string(), id);
     }
     assert!("192.168.1.10%vlanx".parse::<HostKey>().is_err());
+}
+
+/// A router between two mirrored VLANs: each packet is seen on both, so each end's address also
+/// shows up on the other VLAN behind the router's MAC. That is the same device, not another.
+#[test]
+fn a_routed_sighting_on_the_other_vlan_is_the_same_device() {
+    const A: &str = "02:00:00:00:00:0a";
+    const B: &str = "02:00:00:00:00:0b";
+    const R: &str = "02:00:00:00:00:01";
+    let mut inv = Inventory::default();
+    flow_on(
+        &mut inv,
+        10,
+        ("10.0.10.5", Some(A)),
+        ("10.0.20.7", Some(R)),
+        502,
+    );
+    flow_on(
+        &mut inv,
+        20,
+        ("10.0.10.5", Some(R)),
+        ("10.0.20.7", Some(B)),
+        502,
+    );
+    let r = report(&inv, Default::default());
+    let assets: Vec<(&str, &[String], &[u32])> = r
+        .assets
+        .iter()
+        .map(|a| (a.id.as_str(), a.ips.as_slice(), a.vlans.as_slice()))
+        .collect();
+    let ips = |s: &str| vec![s.to_string()];
+    assert_eq!(
+        assets,
+        [
+            ("mac:02:00:00:00:00:01", &[][..], &[][..]),
+            ("mac:02:00:00:00:00:0a", &ips("10.0.10.5")[..], &[10][..]),
+            ("mac:02:00:00:00:00:0b", &ips("10.0.20.7")[..], &[20][..]),
+        ]
+    );
+    // Two legs: two connections.
+    let vlans: Vec<u32> = r.connections.iter().map(|c| c.vlan).collect();
+    assert_eq!(vlans, [10, 20]);
 }
