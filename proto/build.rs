@@ -19,6 +19,13 @@ const ORDERED: &[&str] = &[
     "AlertEvidence",
 ];
 
+/// Fields added after the report's JSON was fixed, left out of the JSON when unset so reports
+/// of captures without them stay as they were: (message, field, serde's skip test).
+const OMITTED_WHEN_UNSET: &[(&str, &str, &str)] = &[
+    ("Asset", "vlans", "Vec::is_empty"),
+    ("Connection", "vlan", "crate::is_zero"),
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         INVENTORY,
@@ -53,6 +60,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             config.type_attribute(&path, "#[derive(PartialOrd, Ord)]");
         }
         for f in &m.field {
+            if let Some((_, _, skip)) = OMITTED_WHEN_UNSET
+                .iter()
+                .find(|(msg, field, _)| *msg == m.name() && *field == f.name())
+            {
+                config.field_attribute(
+                    format!("{path}.{}", f.name()),
+                    format!("#[serde(skip_serializing_if = \"{skip}\")]"),
+                );
+            }
             if f.proto3_optional() {
                 config.field_attribute(
                     format!("{path}.{}", f.name()),

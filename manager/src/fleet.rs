@@ -111,10 +111,11 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
             }
         }
     }
-    let mut by_ip: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // An address is the same only on the same VLANs (cells may reuse one range).
+    let mut by_ip: BTreeMap<(&str, &[u32]), Vec<usize>> = BTreeMap::new();
     for (i, (_, a)) in input.iter().enumerate() {
         for ip in &a.ips {
-            by_ip.entry(ip).or_default().push(i);
+            by_ip.entry((ip, &a.vlans)).or_default().push(i);
         }
     }
     // Whether each group (by root) has MACs; kept up to date as groups join.
@@ -220,6 +221,7 @@ pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset
         union_sorted(&mut m.macs, &a.macs);
         union_sorted(&mut m.ips, &a.ips);
         union_sorted(&mut m.names, &a.names);
+        union_sorted(&mut m.vlans, &a.vlans);
         first_non_empty(&mut m.vendor, &a.vendor);
         first_non_empty(&mut m.hostname, &a.hostname);
         first_non_empty(&mut m.model, &a.model);
@@ -257,24 +259,29 @@ pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset
     }
 }
 
-/// Whether a sensor's asset id is one of its own addresses (`mac:<m>` or `ip:<x>`).
+/// Whether a sensor's asset id is one of its own addresses (`mac:<m>`, `ip:<x>` or
+/// `ip:<x>%vlan<id>`).
 fn named_by_address(a: &Asset) -> bool {
     match a.id.split_once(':') {
         Some(("mac", m)) => a.macs.iter().any(|x| x == m),
-        Some(("ip", ip)) => a.ips.iter().any(|x| x == ip),
+        Some(("ip", ip)) => {
+            let ip = ip.split_once('%').map_or(ip, |(ip, _)| ip);
+            a.ips.iter().any(|x| x == ip)
+        }
         _ => false,
     }
 }
 
 /// Merges the connections of one site's sensors.
 pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<FleetConnection> {
-    let mut groups: BTreeMap<(String, String, String, u32), FleetConnection> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, String, u32, u32), FleetConnection> = BTreeMap::new();
     for (sensor, c) in input {
         let key = (
             c.client.clone(),
             c.server.clone(),
             c.transport.clone(),
             c.port,
+            c.vlan,
         );
         let fc = groups.entry(key).or_insert_with(|| FleetConnection {
             site: site.to_string(),
@@ -337,6 +344,34 @@ mod tests {
             last_seen: "2024-01-01T00:00:09Z".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_same_ip_on_two_vlans_stays_two_assets() {
+        let on = |vlans: &[u32], id: &str| {
+            let mut a = asset(id, &[], &["192.168.1.10"], 1);
+            a.vlans = vlans.to_vec();
+            a
+        };
+        let fleet = merge_assets(
+            "a",
+            vec![
+                ("s-1".into(), on(&[10], "ip:192.168.1.10%vlan10")),
+                ("s-2".into(), on(&[10], "ip:192.168.1.10%vlan10")),
+                ("s-1".into(), on(&[20], "ip:192.168.1.10%vlan20")),
+            ],
+        );
+        let ids: Vec<(&str, usize)> = fleet
+            .iter()
+            .map(|f| (f.id.as_str(), f.seen_by.len()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("a/ip:192.168.1.10%vlan10", 2),
+                ("a/ip:192.168.1.10%vlan20", 1)
+            ]
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@
 
 mod space;
 
-use crate::inventory::{ConnFacts, ConnKey, HostFacts, Inventory, MacFacts};
+use crate::inventory::{ConnFacts, ConnKey, HostFacts, HostKey, Inventory, MacFacts};
 use otwatch_common::model::CaptureStats;
 use otwatch_common::Mac;
 use rustc_hash::FxHashMap;
@@ -33,7 +33,6 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{IVec, Transactional};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -439,7 +438,8 @@ impl Store {
             saved.assets.note(self.hash(&k), &k, self.hash(&v));
             let key = String::from_utf8_lossy(&k).into_owned();
             if let Some(ip) = key.strip_prefix("ip:") {
-                let ip: IpAddr = ip.parse().map_err(|_| damaged(&key, "bad address"))?;
+                // `<ip>` untagged (as before VLANs were kept), `<ip>%vlan<id>` tagged.
+                let ip: HostKey = ip.parse().map_err(|e: String| damaged(&key, &e))?;
                 inv.hosts.insert(ip, decode::<HostFacts>(&key, &v)?);
             } else if let Some(m) = key.strip_prefix("mac:") {
                 let m: Mac = m.parse().map_err(|e: String| damaged(&key, &e))?;

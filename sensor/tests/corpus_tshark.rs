@@ -117,7 +117,7 @@ fn analyse(file: &Path) -> Ours {
         .hosts
         .iter()
         .filter(|(_, h)| h.counters.packets > 0)
-        .map(|(ip, _)| *ip)
+        .map(|(k, _)| k.ip)
         .collect();
     let mut pairs = BTreeMap::new();
     for (k, c) in &p.inventory.conns {

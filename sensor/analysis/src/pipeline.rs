@@ -114,14 +114,16 @@ impl Pipeline {
                 if let Some(src) = p.src_mac {
                     self.inventory.add_l2_frame(src, wire_len, ts);
                 }
+                let vlan = p.vlan.unwrap_or(0);
                 let origin = Origin::Frame {
                     src: a.sender_mac,
                     ts,
+                    vlan,
                 };
                 // RFC 826: the sender pair is the sender's own (gratuitous ARP included).
                 // A sender IP of 0.0.0.0 is an address probe (RFC 5227) and binds nothing.
                 self.detector
-                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac);
+                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac, vlan);
                 let role = if a.op == decode::ArpRepr::REPLY {
                     Role::Server
                 } else {
@@ -177,7 +179,11 @@ impl Pipeline {
         let Some(spec) = frame_spec(m) else { return };
         // Each frame dissector says itself who speaks in which role (a DCP request is a client).
         (spec.parse)(src, payload, ts, &mut self.obs);
-        let origin = Origin::Frame { src, ts };
+        let origin = Origin::Frame {
+            src,
+            ts,
+            vlan: p.vlan.unwrap_or(0),
+        };
         let from = detect::Source::Frame {
             src,
             dst: p.dst_mac,
@@ -232,6 +238,7 @@ impl Pipeline {
             frames,
             src_mac: p.src_mac,
             dst_mac: p.dst_mac,
+            vlan: p.vlan.unwrap_or(0),
             ip,
         });
         self.apply_events();
@@ -271,7 +278,12 @@ impl Pipeline {
     fn apply_events(&mut self) {
         for ev in self.flows.drain_events() {
             match ev {
-                FlowEvent::Observation { ctx, protocol, obs } => {
+                FlowEvent::Observation {
+                    ctx,
+                    vlan,
+                    protocol,
+                    obs,
+                } => {
                     self.detector.observe_all(
                         &mut self.inventory.alerts,
                         detect::Source::Flow {
@@ -283,6 +295,7 @@ impl Pipeline {
                     self.inventory.observe(
                         Origin::Flow {
                             ctx: &ctx,
+                            vlan,
                             protocol,
                         },
                         obs,

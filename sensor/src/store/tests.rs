@@ -4,7 +4,7 @@ use super::*;
 use crate::inventory::facts::{Counters, EvidenceRec};
 use otwatch_common::observation::Field;
 use otwatch_common::Timestamp;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 fn ip(i: u32) -> IpAddr {
@@ -36,7 +36,7 @@ fn inventory(hosts: u32) -> Inventory {
             source: "dhcp".into(),
             first_seen: Timestamp(1_700_000_000_000_000_000),
         });
-        inv.hosts.insert(ip(i), h);
+        inv.hosts.insert(ip(i).into(), h);
         let mut c = ConnFacts {
             counters: counters(u64::from(i)),
             flows: 1,
@@ -47,6 +47,7 @@ fn inventory(hosts: u32) -> Inventory {
         c.operations.insert("read_holding_registers".into());
         inv.conns.insert(
             ConnKey {
+                vlan: 0,
                 client: ip(i),
                 server: ip(i + 1),
                 transport: 6,
@@ -79,8 +80,8 @@ fn a_save_writes_only_what_changed_and_removes_what_is_gone() {
         103,
         "nothing changed, nothing written"
     );
-    inv.hosts.get_mut(&ip(7)).unwrap().counters.packets += 1;
-    inv.hosts.remove(&ip(9));
+    inv.hosts.get_mut(&ip(7).into()).unwrap().counters.packets += 1;
+    inv.hosts.remove(&ip(9).into());
     store.save(&inv, &stats(2)).unwrap();
     // host 7 and the statistics written, host 9 removed.
     assert_eq!(store.entries_written(), 106);
@@ -217,7 +218,11 @@ fn store_cost_at_100k_entries() {
     store.save(&inv, &st).unwrap();
     eprintln!("transaction, unchanged: {:?}", t.elapsed());
     for i in 0..1000 {
-        inv.hosts.get_mut(&ip(i * 100)).unwrap().counters.packets += 1;
+        inv.hosts
+            .get_mut(&ip(i * 100).into())
+            .unwrap()
+            .counters
+            .packets += 1;
     }
     let before = store.entries_written();
     let t = Instant::now();
@@ -228,7 +233,7 @@ fn store_cost_at_100k_entries() {
         t.elapsed()
     );
     for i in 0..1000 {
-        inv.hosts.remove(&ip(i * 7));
+        inv.hosts.remove(&ip(i * 7).into());
     }
     let before = store.entries_written();
     let t = Instant::now();
@@ -251,4 +256,59 @@ fn store_cost_at_100k_entries() {
         size(dir.path()) >> 20,
         size(old_dir.path()) >> 20
     );
+}
+
+/// A store written before facts were kept per VLAN (keys `ip:<ip>`, `<c>|<s>|<t>|<p>`, MAC
+/// facts listing bare addresses) loads as untagged facts, and saving it again writes the
+/// same keys; tagged facts get their own keys and come back with their VLAN.
+#[test]
+fn a_store_from_before_vlans_loads_untagged_and_tagged_facts_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let host = r#"{"counters":{"packets":3,"bytes":180,"first":1700000000000000000,"last":1700000001000000000},"macs":["00:11:22:33:44:55"],"bound_macs":[],"protocols":[["modbus","server",502]],"evidence":[],"max_ttl":64}"#;
+    let mac = r#"{"counters":{"packets":0,"bytes":0,"first":null,"last":null},"ips":["10.0.0.1"],"bound_ips":["10.0.0.1"],"protocols":[],"evidence":[]}"#;
+    let conn = r#"{"counters":{"packets":3,"bytes":180,"first":1700000000000000000,"last":1700000001000000000},"flows":1,"protocol":"modbus","function_codes":[3],"operations":["read"],"cleartext_logins":[]}"#;
+    let assets = store.tree("assets").unwrap();
+    assets.insert("ip:10.0.0.1", host).unwrap();
+    assets.insert("ip:10.0.0.2", host).unwrap();
+    assets.insert("mac:00:11:22:33:44:55", mac).unwrap();
+    store
+        .tree("links")
+        .unwrap()
+        .insert("10.0.0.2|10.0.0.1|6|502", conn)
+        .unwrap();
+    let (mut inv, _) = store.load().unwrap();
+    let a: HostKey = "10.0.0.1".parse().unwrap();
+    assert_eq!(a, HostKey::new(0, ip(1)));
+    assert_eq!(inv.hosts[&a].counters.packets, 3);
+    let m = inv.macs.values().next().unwrap();
+    assert!(m.ips.contains(&a) && m.bound_ips.contains(&a));
+    let (k, c) = inv.conns.iter().next().unwrap();
+    assert_eq!((k.vlan, k.client, k.port), (0, ip(2), 502));
+    assert_eq!(c.protocol.as_deref(), Some("modbus"));
+    // Saved again unchanged: every key and value is the same.
+    let before: Vec<_> = assets.iter().map(|kv| kv.unwrap()).collect();
+    store.save(&inv, &stats(1)).unwrap();
+    let after: Vec<_> = assets.iter().map(|kv| kv.unwrap()).collect();
+    assert_eq!(before.len(), after.len());
+    assert_eq!(
+        before.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        after.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+
+    // The same address on VLAN 10: a host and a connection of their own.
+    let tagged = HostKey::new(10, ip(1));
+    inv.hosts.insert(tagged, inv.hosts[&a].clone());
+    inv.conns.insert(ConnKey { vlan: 10, ..*k }, c.clone());
+    store.save(&inv, &stats(1)).unwrap();
+    assert!(assets.contains_key("ip:10.0.0.1%vlan10").unwrap());
+    assert!(store
+        .tree("links")
+        .unwrap()
+        .contains_key("10.0.0.2|10.0.0.1|6|502|10")
+        .unwrap());
+    let (loaded, _) = store.load().unwrap();
+    assert_eq!(loaded, inv);
+    assert_eq!(loaded.hosts.len(), 3);
+    assert_eq!(loaded.conns.len(), 2);
 }

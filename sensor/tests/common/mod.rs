@@ -77,14 +77,7 @@ pub fn udp_hosts_pcap(path: &Path, n: u32, start_unix: u32, step_us: u64) {
         ip[9] = 17;
         ip[12..16].copy_from_slice(&src.to_be_bytes());
         ip[16..20].copy_from_slice(&dst.to_be_bytes());
-        let mut sum = 0u32;
-        for c in ip.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        set_ipv4_checksum(&mut ip);
         f.extend_from_slice(&ip);
         f.extend_from_slice(&40000u16.to_be_bytes());
         f.extend_from_slice(&9999u16.to_be_bytes());
@@ -101,6 +94,18 @@ pub fn udp_hosts_pcap(path: &Path, n: u32, start_unix: u32, step_us: u64) {
         out.extend_from_slice(&f);
     }
     std::fs::write(path, out).unwrap();
+}
+
+/// Fills in the header checksum of a 20-byte IPv4 header (RFC 791).
+pub fn set_ipv4_checksum(ip: &mut [u8]) {
+    let mut sum = 0u32;
+    for c in ip.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
 
 /// A tmpfs of `mb` MiB mounted on a new directory; unmounted on drop.

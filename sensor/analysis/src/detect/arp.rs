@@ -8,6 +8,9 @@
 //! - **Gratuitous storm**: one MAC announcing itself far faster than any stack does.
 //! - **Sweep**: one MAC asking for many IPs in seconds (`nmap -sn`, `arp-scan`).
 //!
+//! Ownership is per VLAN: the same address held by two devices on two VLANs (cells that reuse
+//! one range behind one SPAN port) is no conflict.
+//!
 //! State is bounded: IPs and MACs tracked at once are capped, the quietest dropped first.
 
 use crate::hash::{Map, Set};
@@ -55,6 +58,8 @@ pub struct ArpFrame {
     pub target_ip: Ipv4Addr,
     /// The Ethernet destination.
     pub eth_dst: Option<Mac>,
+    /// 802.1Q VLAN id (0 when untagged).
+    pub vlan: u16,
 }
 
 /// What the watch found.
@@ -105,7 +110,8 @@ struct MacState {
 /// IP ownership as ARP shows it.
 #[derive(Debug, Default)]
 pub struct ArpWatch {
-    owners: Map<Ipv4Addr, Owner>,
+    /// By (VLAN, IP).
+    owners: Map<(u16, Ipv4Addr), Owner>,
     macs: Map<Mac, MacState>,
 }
 
@@ -154,7 +160,7 @@ impl ArpWatch {
         if f.sender_ip.is_unspecified() || f.sender_ip.is_broadcast() {
             return;
         }
-        let owner = self.owners.get(&f.sender_ip);
+        let owner = self.owners.get(&(f.vlan, f.sender_ip));
         match owner {
             Some(o) if o.mac != f.sender_mac && f.ts.0 <= o.last.0.saturating_add(lim.hold_ns) => {
                 let owner_mac = o.mac;
@@ -191,7 +197,7 @@ impl ArpWatch {
             _ => {
                 // First claim, the owner's own refresh, or the IP moved after a quiet hold.
                 self.owners.insert(
-                    f.sender_ip,
+                    (f.vlan, f.sender_ip),
                     Owner {
                         mac: f.sender_mac,
                         last: f.ts,
@@ -244,6 +250,7 @@ mod tests {
             sender_ip: Ipv4Addr::from(ip),
             target_ip: Ipv4Addr::from(target),
             eth_dst: Some(mac(10)),
+            vlan: 0,
         }
     }
 
@@ -292,6 +299,24 @@ mod tests {
                 claimer: mac(4)
             }]
         );
+    }
+
+    #[test]
+    fn the_same_address_on_two_vlans_is_no_conflict() {
+        let lim = ArpLimits::default();
+        let mut w = ArpWatch::default();
+        let mut out = Vec::new();
+        for (i, vlan) in [10, 20, 10, 20].into_iter().enumerate() {
+            let mut fr = f(i as u64, false, vlan as u8, [10, 0, 0, 30], [10, 0, 0, 1]);
+            fr.vlan = vlan;
+            w.frame(&lim, &fr, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // On one VLAN it still is.
+        let mut fr = f(5, false, 99, [10, 0, 0, 30], [10, 0, 0, 1]);
+        fr.vlan = 10;
+        w.frame(&lim, &fr, &mut out);
+        assert!(matches!(out.as_slice(), [Finding::Conflict { .. }]));
     }
 
     #[test]

@@ -1385,8 +1385,15 @@ impl Detector {
             .or_default() |= if identify { 1 } else { 2 };
     }
 
-    /// One ARP packet.
-    pub fn arp(&mut self, book: &mut AlertBook, ts: Timestamp, a: &ArpRepr, eth_dst: Option<Mac>) {
+    /// One ARP packet, on VLAN `vlan` (0 when untagged).
+    pub fn arp(
+        &mut self,
+        book: &mut AlertBook,
+        ts: Timestamp,
+        a: &ArpRepr,
+        eth_dst: Option<Mac>,
+        vlan: u16,
+    ) {
         if !self.cfg.settings.enabled {
             return;
         }
@@ -1397,6 +1404,7 @@ impl Detector {
             sender_ip: a.sender_ip,
             target_ip: a.target_ip,
             eth_dst,
+            vlan,
         };
         let mut found = std::mem::take(&mut self.findings);
         self.arp.frame(&self.arp_lim, &frame, &mut found);

@@ -167,6 +167,7 @@ fn credentials_show_the_user_never_a_secret() {
 fn summary(client: &str, server: &str, port: u16, secs: u64, accepted: bool) -> FlowSummary {
     let ts = Timestamp::from_secs_nanos(1_700_000_000 + secs, 0);
     FlowSummary {
+        vlan: 0,
         client: Endpoint {
             ip: ip(client),
             port: 40000,

@@ -76,6 +76,8 @@ pub struct FlowStats {
 /// A flow's counters since its last summary, handed to the inventory.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowSummary {
+    /// 802.1Q VLAN id of the flow's packets; 0 when untagged (or priority-tagged, VLAN id 0).
+    pub vlan: u16,
     pub client: Endpoint,
     pub server: Endpoint,
     pub ip_proto: u8,
@@ -114,14 +116,20 @@ pub struct FlowSummary {
 pub enum FlowEvent {
     Observation {
         ctx: FlowCtx,
+        /// The flow's VLAN (as [`FlowSummary::vlan`]).
+        vlan: u16,
         protocol: &'static str,
         obs: Observation,
     },
     Summary(FlowSummary),
 }
 
+/// The 5-tuple in its VLAN: the same addresses and ports on two VLANs (cells that reuse one
+/// private range behind one SPAN port) are two flows. The capture interface is not part of
+/// the key: a tap that delivers each direction on its own interface would split every flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct FlowKey {
+    vlan: u16,
     lo: IpAddr,
     hi: IpAddr,
     lo_port: u16,
@@ -132,8 +140,11 @@ struct FlowKey {
 /// Hashes the key as whole words (see [`crate::hash::write_addr_pair`]).
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let meta =
-            u64::from(self.lo_port) << 24 | u64::from(self.hi_port) << 8 | u64::from(self.proto);
+        // 12 bits of VLAN id above 40 of ports and protocol: still one word.
+        let meta = u64::from(self.vlan) << 40
+            | u64::from(self.lo_port) << 24
+            | u64::from(self.hi_port) << 8
+            | u64::from(self.proto);
         crate::hash::write_addr_pair(h, self.lo, self.hi, meta);
     }
 }
@@ -148,6 +159,7 @@ enum App {
 }
 
 struct Flow {
+    vlan: u16,
     client: Endpoint,
     server: Endpoint,
     proto: u8,
@@ -185,6 +197,7 @@ impl Flow {
         let first_answer = answered && !self.answer_reported;
         self.answer_reported |= answered;
         let s = FlowSummary {
+            vlan: self.vlan,
             client: self.client,
             server: self.server,
             ip_proto: self.proto,
@@ -225,6 +238,8 @@ pub struct PacketInfo<'a> {
     pub frames: u32,
     pub src_mac: Option<Mac>,
     pub dst_mac: Option<Mac>,
+    /// 802.1Q VLAN id (0 when untagged).
+    pub vlan: u16,
     pub ip: &'a IpPacket<'a>,
 }
 
@@ -315,6 +330,7 @@ impl FlowTable {
         };
         let key = if (ip.src, sport) <= (ip.dst, dport) {
             FlowKey {
+                vlan: p.vlan,
                 lo: ip.src,
                 hi: ip.dst,
                 lo_port: sport,
@@ -323,6 +339,7 @@ impl FlowTable {
             }
         } else {
             FlowKey {
+                vlan: p.vlan,
                 lo: ip.dst,
                 hi: ip.src,
                 lo_port: dport,
@@ -362,6 +379,7 @@ impl FlowTable {
             self.flows.insert(
                 key,
                 Flow {
+                    vlan: p.vlan,
                     client: Endpoint {
                         ip: c.0,
                         port: c.1,
@@ -562,7 +580,13 @@ impl FlowTable {
                         ..ctx
                     };
                     dissector.parse(dir, payload, &ctx, &mut self.scratch);
-                    emit(&mut self.events, &mut self.scratch, &ctx, spec.name);
+                    emit(
+                        &mut self.events,
+                        &mut self.scratch,
+                        &ctx,
+                        key.vlan,
+                        spec.name,
+                    );
                 }
             }
             _ => {}
@@ -842,6 +866,7 @@ fn not_the_ports_protocol(
             server: flow.server,
             ..*ctx
         },
+        vlan: flow.vlan,
         protocol: spec.name,
         obs: crate::protocols::violation(
             spec.name,
@@ -923,6 +948,7 @@ fn feed(
         run_pending(flow, dir, &ctx, cfg, stats, scratch, events);
         return;
     }
+    let vlan = flow.vlan;
     let App::Known { spec, dissector } = &mut flow.app else {
         return;
     };
@@ -937,7 +963,7 @@ fn feed(
     if st.pending.is_empty() {
         // Fast path: parse straight from the capture buffer.
         let n = dissector.parse(dir, bytes, ctx, scratch).min(bytes.len());
-        emit(events, scratch, ctx, spec.name);
+        emit(events, scratch, ctx, vlan, spec.name);
         keep_rest(
             st,
             bytes.get(n..).unwrap_or(&[]),
@@ -951,7 +977,7 @@ fn feed(
         let n = dissector
             .parse(dir, &st.pending, ctx, scratch)
             .min(st.pending.len());
-        emit(events, scratch, ctx, spec.name);
+        emit(events, scratch, ctx, vlan, spec.name);
         st.pending.drain(..n);
         if st.pending.len() > cfg.stream.max_bytes {
             stats.stream_bytes_dropped += st.pending.len() as u64;
@@ -971,6 +997,7 @@ fn run_pending(
     scratch: &mut Vec<Observation>,
     events: &mut Vec<FlowEvent>,
 ) {
+    let vlan = flow.vlan;
     let App::Known { spec, dissector } = &mut flow.app else {
         return;
     };
@@ -985,7 +1012,7 @@ fn run_pending(
         let n = dissector
             .parse(d, &st.pending, ctx, scratch)
             .min(st.pending.len());
-        emit(events, scratch, ctx, spec.name);
+        emit(events, scratch, ctx, vlan, spec.name);
         st.pending.drain(..n);
         if st.pending.len() > cfg.stream.max_bytes {
             stats.stream_bytes_dropped += st.pending.len() as u64;
@@ -1018,11 +1045,13 @@ fn emit(
     events: &mut Vec<FlowEvent>,
     scratch: &mut Vec<Observation>,
     ctx: &FlowCtx,
+    vlan: u16,
     protocol: &'static str,
 ) {
     for obs in scratch.drain(..) {
         events.push(FlowEvent::Observation {
             ctx: *ctx,
+            vlan,
             protocol,
             obs,
         });

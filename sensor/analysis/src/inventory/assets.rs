@@ -5,9 +5,12 @@
 //! packets all came from one MAC, and a MAC that carried no other IPv4 address. A MAC that
 //! carried many IPs is a router or firewall forwarding for others: it stays its own asset and
 //! the IPs behind it stay theirs.
+//!
+//! IP-level facts are kept per (VLAN, IP) ([`HostKey`]): the same address on two VLANs is two
+//! assets, each with its VLAN in `vlans`.
 
 use super::classify::{self, Behaviour};
-use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec};
+use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostKey};
 use super::{oui, Inventory};
 use otwatch_common::model::{
     Asset, CaptureStats, CleartextLogin, Connection, Evidence, InventoryReport, ProtocolUse,
@@ -107,7 +110,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     }
     // An address only named by someone else (a DNS answer) but never seen on the wire, bound
     // by ARP/DHCP or announced is not an asset.
-    let ips: Vec<IpAddr> = inv
+    let ips: Vec<HostKey> = inv
         .hosts
         .iter()
         .filter(|(_, h)| {
@@ -116,7 +119,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         .map(|(ip, _)| *ip)
         .collect();
     let macs: Vec<Mac> = inv.macs.keys().copied().collect();
-    let ip_idx: BTreeMap<IpAddr, usize> = ips.iter().enumerate().map(|(i, ip)| (*ip, i)).collect();
+    let ip_idx: BTreeMap<HostKey, usize> = ips.iter().enumerate().map(|(i, ip)| (*ip, i)).collect();
     let mac_idx: BTreeMap<Mac, usize> = macs
         .iter()
         .enumerate()
@@ -141,7 +144,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     // host uses) forwards for others. Addresses a protocol bound to it do not count: a host
     // that renewed its DHCP lease to a new address is not a router.
     let forwarding = |f: &super::MacFacts| {
-        let v4 = f.ips.iter().filter(|ip| ip.is_ipv4()).count();
+        let v4 = f.ips.iter().filter(|k| k.ip.is_ipv4()).count();
         let v6 = f.ips.len() - v4;
         v4 > 1 || v6 > MAX_HOST_V6
     };
@@ -158,8 +161,43 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             uf.union(a, b);
         }
     }
+    // A packet routed between two mirrored VLANs is seen on both: on the far VLAN its
+    // sender's address arrives through the router's MAC. Such a routed sighting (tagged, bound
+    // by nothing, only ever behind forwarding MACs) of an address that lives on exactly one
+    // other VLAN (with a MAC of its own there) is that device, not another one.
+    let mut routed: BTreeSet<HostKey> = BTreeSet::new();
+    let mut vlans_of: BTreeMap<IpAddr, Vec<HostKey>> = BTreeMap::new();
+    for k in &ips {
+        vlans_of.entry(k.ip).or_default().push(*k);
+    }
+    for (k, h) in &inv.hosts {
+        let behind_router = k.vlan != 0
+            && h.bound_macs.is_empty()
+            && !h.macs.is_empty()
+            && h.macs
+                .iter()
+                .all(|m| inv.macs.get(m).is_some_and(&forwarding));
+        if !behind_router {
+            continue;
+        }
+        let mut homes = vlans_of.get(&k.ip).into_iter().flatten().filter(|o| {
+            o.vlan != k.vlan
+                && inv.hosts.get(o).is_some_and(|h| {
+                    !h.bound_macs.is_empty()
+                        || h.macs
+                            .iter()
+                            .any(|m| !inv.macs.get(m).is_some_and(&forwarding))
+                })
+        });
+        if let (Some(home), None) = (homes.next(), homes.next()) {
+            if let (Some(&a), Some(&b)) = (ip_idx.get(k), ip_idx.get(home)) {
+                uf.union(a, b);
+                routed.insert(*k);
+            }
+        }
+    }
 
-    let mut groups: BTreeMap<usize, (Vec<IpAddr>, Vec<Mac>)> = BTreeMap::new();
+    let mut groups: BTreeMap<usize, (Vec<HostKey>, Vec<Mac>)> = BTreeMap::new();
     for (i, ip) in ips.iter().enumerate() {
         let r = uf.find(i);
         groups.entry(r).or_default().0.push(*ip);
@@ -170,11 +208,11 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     }
 
     // Internet hosts: global addresses whose packets only ever came through a forwarding MAC.
-    let internet: BTreeSet<IpAddr> = inv
+    let internet: BTreeSet<HostKey> = inv
         .hosts
         .iter()
-        .filter(|(ip, h)| {
-            classify::is_global(ip)
+        .filter(|(k, h)| {
+            classify::is_global(&k.ip)
                 && !h.macs.is_empty()
                 && h.bound_macs.is_empty()
                 && h.macs
@@ -184,16 +222,16 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         .map(|(ip, _)| *ip)
         .collect();
     let conns = inv.conns_sorted();
-    let mut by_ip: BTreeMap<IpAddr, Vec<(&ConnKey, &ConnFacts)>> = BTreeMap::new();
+    let mut by_ip: BTreeMap<HostKey, Vec<(&ConnKey, &ConnFacts)>> = BTreeMap::new();
     for &(k, c) in &conns {
-        by_ip.entry(k.client).or_default().push((k, c));
+        by_ip.entry(k.client_key()).or_default().push((k, c));
         if k.server != k.client {
-            by_ip.entry(k.server).or_default().push((k, c));
+            by_ip.entry(k.server_key()).or_default().push((k, c));
         }
     }
     // Hosts that answer a controller protocol: their requests to a historian port do not
     // make it a historian's server (a PLC logging to SQL is rare, a PLC is never an analyst).
-    let controllers: BTreeSet<IpAddr> = inv
+    let controllers: BTreeSet<HostKey> = inv
         .conns
         .iter()
         .filter(|(_, c)| {
@@ -201,10 +239,11 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
                 .as_deref()
                 .is_some_and(classify::is_controller_protocol)
         })
-        .map(|(k, _)| k.server)
+        .map(|(k, _)| k.server_key())
         .collect();
     let ctx = Context {
         inv,
+        routed: &routed,
         forwarding: &forwarding,
         by_ip: &by_ip,
         internet: &internet,
@@ -241,6 +280,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             last_seen: ts_text(c.counters.last),
             flows: c.flows,
             accessed: c.accessed.areas.iter().map(|a| a.to_model()).collect(),
+            vlan: u32::from(k.vlan),
         })
         .collect();
     let dropped: u64 = inv.conns.values().map(|c| c.accessed.total_dropped()).sum();
@@ -280,14 +320,16 @@ fn ttl_hint(max_ttl: u8) -> Option<&'static str> {
 /// What building one asset needs to look up.
 struct Context<'a> {
     inv: &'a Inventory,
+    /// Routed sightings of an address on a VLAN it does not live on.
+    routed: &'a BTreeSet<HostKey>,
     forwarding: &'a dyn Fn(&super::MacFacts) -> bool,
-    by_ip: &'a BTreeMap<IpAddr, Vec<(&'a ConnKey, &'a ConnFacts)>>,
-    internet: &'a BTreeSet<IpAddr>,
-    controllers: &'a BTreeSet<IpAddr>,
+    by_ip: &'a BTreeMap<HostKey, Vec<(&'a ConnKey, &'a ConnFacts)>>,
+    internet: &'a BTreeSet<HostKey>,
+    controllers: &'a BTreeSet<HostKey>,
 }
 
 /// Gathers what the asset with these addresses did on its connections.
-fn behaviour(ctx: &Context<'_>, ips: &[IpAddr], first: Timestamp) -> Behaviour {
+fn behaviour(ctx: &Context<'_>, ips: &[HostKey], first: Timestamp) -> Behaviour {
     let mut b = Behaviour {
         first_seen: first,
         is_internet: !ips.is_empty() && ips.iter().all(|ip| ctx.internet.contains(ip)),
@@ -296,24 +338,25 @@ fn behaviour(ctx: &Context<'_>, ips: &[IpAddr], first: Timestamp) -> Behaviour {
     for ip in ips {
         for (k, c) in ctx.by_ip.get(ip).into_iter().flatten() {
             let proto = c.protocol.as_deref().unwrap_or("");
-            if k.server == *ip {
+            let (client, server) = (k.client_key(), k.server_key());
+            if server == *ip {
                 if !proto.is_empty() {
                     b.served.insert(proto.to_string());
                 }
                 b.ops_received.extend(c.operations.iter().cloned());
                 if k.transport == TCP && classify::HISTORIAN_PORTS.contains(&k.port) {
                     let clients = b.historian_ports.entry(k.port).or_default();
-                    if !ctx.controllers.contains(&k.client) && !ips.contains(&k.client) {
+                    if !ctx.controllers.contains(&client) && !ips.contains(&client) {
                         clients.insert(k.client);
                     }
                 }
             }
-            if k.client == *ip {
+            if client == *ip {
                 if classify::is_controller_protocol(proto) {
                     b.ot_servers.insert(k.server);
                     b.ops_performed.extend(c.operations.iter().cloned());
                 }
-                if ctx.internet.contains(&k.server) {
+                if ctx.internet.contains(&server) {
                     b.internet_peers.insert(k.server);
                 }
             }
@@ -322,7 +365,7 @@ fn behaviour(ctx: &Context<'_>, ips: &[IpAddr], first: Timestamp) -> Behaviour {
     b
 }
 
-fn build_asset(ctx: &Context<'_>, ips: &[IpAddr], macs: &[Mac]) -> Asset {
+fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
     let inv = ctx.inv;
     let forwarding = ctx.forwarding;
     let mut counters = Counters::default();
@@ -411,10 +454,17 @@ fn build_asset(ctx: &Context<'_>, ips: &[IpAddr], macs: &[Mac]) -> Asset {
     );
     evidence.extend(why);
     evidence.sort();
+    // One device can hold the same address on two VLANs (a trunk): listed once.
+    let addrs: BTreeSet<IpAddr> = ips.iter().map(|k| k.ip).collect();
+    let vlans: BTreeSet<u32> = ips
+        .iter()
+        .filter(|k| k.vlan != 0 && !ctx.routed.contains(k))
+        .map(|k| u32::from(k.vlan))
+        .collect();
     Asset {
         id,
         macs: macs.iter().map(|m| m.to_string()).collect(),
-        ips: ips.iter().map(|ip| ip.to_string()).collect(),
+        ips: addrs.iter().map(|ip| ip.to_string()).collect(),
         vendor,
         hostname,
         model,
@@ -441,5 +491,6 @@ fn build_asset(ctx: &Context<'_>, ips: &[IpAddr], macs: &[Mac]) -> Asset {
                 first_seen: e.first_seen.rfc3339(),
             })
             .collect(),
+        vlans: vlans.into_iter().collect(),
     }
 }

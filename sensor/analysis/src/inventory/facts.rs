@@ -71,6 +71,68 @@ fn add_evidence(list: &mut Vec<EvidenceRec>, rec: EvidenceRec) {
     }
 }
 
+/// An IP address in its VLAN: what IP-level facts are kept by. The same address on two VLANs
+/// (cells that reuse one private range behind one SPAN port) is two hosts. VLAN 0 is untagged
+/// traffic (and 802.1p priority tags, whose VLAN id is 0).
+///
+/// As text (store keys, asset ids, JSON): the bare address when untagged, so stores and
+/// reports of untagged captures read as before; `<ip>%vlan<id>` when tagged: the VLAN as the
+/// address's zone, written like an IPv6 zone index (RFC 4007). Not `@`, which the manager's
+/// fleet ids use to name a sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostKey {
+    pub vlan: u16,
+    pub ip: IpAddr,
+}
+
+impl HostKey {
+    pub fn new(vlan: u16, ip: IpAddr) -> HostKey {
+        HostKey { vlan, ip }
+    }
+}
+
+/// Untagged: plain addresses (tests and callers without VLANs).
+impl From<IpAddr> for HostKey {
+    fn from(ip: IpAddr) -> HostKey {
+        HostKey { vlan: 0, ip }
+    }
+}
+
+impl std::fmt::Display for HostKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.vlan {
+            0 => write!(f, "{}", self.ip),
+            v => write!(f, "{}%vlan{v}", self.ip),
+        }
+    }
+}
+
+impl std::str::FromStr for HostKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HostKey, String> {
+        let (ip, vlan) = match s.split_once("%vlan") {
+            Some((ip, v)) => (ip, v.parse().map_err(|_| format!("bad vlan in {s}"))?),
+            None => (s, 0),
+        };
+        let ip = ip.parse().map_err(|_| format!("bad address {s}"))?;
+        Ok(HostKey { vlan, ip })
+    }
+}
+
+impl Serialize for HostKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HostKey, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// (protocol name, role, server port).
 pub type ProtoUse = (String, String, u32);
 
@@ -123,15 +185,15 @@ pub struct MacFacts {
     /// Frames without IP (ARP, LLDP, CDP, ...) sent by this MAC.
     pub counters: Counters,
     /// Source IPs this MAC carried.
-    pub ips: BTreeSet<IpAddr>,
+    pub ips: BTreeSet<HostKey>,
     /// IPs that ARP/DHCP/LLDP tie to this MAC.
-    pub bound_ips: BTreeSet<IpAddr>,
+    pub bound_ips: BTreeSet<HostKey>,
     pub protocols: BTreeSet<ProtoUse>,
     pub evidence: Vec<EvidenceRec>,
 }
 
 impl MacFacts {
-    pub fn add_ip(&mut self, ip: IpAddr) {
+    pub fn add_ip(&mut self, ip: HostKey) {
         if self.ips.len() < MAX_PAIRS {
             self.ips.insert(ip);
         }
@@ -154,9 +216,11 @@ impl MacFacts {
     }
 }
 
-/// A connection: all flows from one client IP to one server IP, transport and server port.
+/// A connection: all flows from one client IP to one server IP, transport and server port, in
+/// one VLAN (0 when untagged; see [`HostKey`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnKey {
+    pub vlan: u16,
     pub client: IpAddr,
     pub server: IpAddr,
     /// IP protocol number.
@@ -167,28 +231,51 @@ pub struct ConnKey {
 /// Whole words for the seeded hasher (see [`crate::hash::write_addr_pair`]).
 impl std::hash::Hash for ConnKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let meta = u64::from(self.port) << 8 | u64::from(self.transport);
+        let meta =
+            u64::from(self.vlan) << 24 | u64::from(self.port) << 8 | u64::from(self.transport);
         crate::hash::write_addr_pair(h, self.client, self.server, meta);
     }
 }
 
 impl ConnKey {
+    /// The client's host key.
+    pub fn client_key(&self) -> HostKey {
+        HostKey::new(self.vlan, self.client)
+    }
+
+    /// The server's host key.
+    pub fn server_key(&self) -> HostKey {
+        HostKey::new(self.vlan, self.server)
+    }
+
     /// A text key that sorts like the struct does not; used only as a store key.
+    /// `client|server|transport|port`, and `|vlan` after it when tagged (so keys written
+    /// before VLANs were kept read as untagged).
     pub fn to_store_key(&self) -> String {
-        format!(
+        let mut k = format!(
             "{}|{}|{}|{}",
             self.client, self.server, self.transport, self.port
-        )
+        );
+        if self.vlan != 0 {
+            k.push('|');
+            k.push_str(&self.vlan.to_string());
+        }
+        k
     }
 
     pub fn from_store_key(s: &str) -> Option<ConnKey> {
         let mut it = s.split('|');
-        Some(ConnKey {
+        let k = ConnKey {
             client: it.next()?.parse().ok()?,
             server: it.next()?.parse().ok()?,
             transport: it.next()?.parse().ok()?,
             port: it.next()?.parse().ok()?,
-        })
+            vlan: match it.next() {
+                Some(v) => v.parse().ok()?,
+                None => 0,
+            },
+        };
+        it.next().is_none().then_some(k)
     }
 
     /// Transport name as reported.

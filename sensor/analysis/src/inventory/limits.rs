@@ -18,7 +18,6 @@
 use super::facts::{ConnFacts, Counters, HostFacts, MacFacts};
 use super::Inventory;
 use otwatch_common::Timestamp;
-use std::net::IpAddr;
 
 /// Caps of the inventory (`[inventory]` in sensor.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +163,7 @@ fn cand<K>(rank: u8, c: &Counters, key: K) -> Option<(u8, u64, Timestamp, K)> {
 
 impl Inventory {
     /// Room for one more host, evicting if needed; false when the new host must be refused.
-    pub(super) fn room_for_host(&mut self, ip: &IpAddr) -> bool {
+    pub(super) fn room_for_host(&mut self, ip: &super::HostKey) -> bool {
         if self.hosts.len() < self.limits.max_hosts || self.hosts.contains_key(ip) {
             return true;
         }
@@ -225,9 +224,10 @@ impl Inventory {
             .iter()
             .filter_map(|(ip, h)| cand(host_rank(h), &h.counters, *ip))
             .collect();
-        let gone: crate::hash::Set<IpAddr> = victims(cands, need.max(round(self.limits.max_hosts)))
-            .into_iter()
-            .collect();
+        let gone: crate::hash::Set<super::HostKey> =
+            victims(cands, need.max(round(self.limits.max_hosts)))
+                .into_iter()
+                .collect();
         if gone.is_empty() {
             return;
         }
@@ -237,7 +237,7 @@ impl Inventory {
         self.shed.hosts_evicted += gone.len() as u64;
         let before = self.conns.len();
         self.conns
-            .retain(|k, _| !gone.contains(&k.client) && !gone.contains(&k.server));
+            .retain(|k, _| !gone.contains(&k.client_key()) && !gone.contains(&k.server_key()));
         self.shed.conns_evicted += (before - self.conns.len()) as u64;
     }
 

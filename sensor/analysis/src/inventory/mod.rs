@@ -1,6 +1,6 @@
 //! The inventory: what the sensor knows about every address it has seen.
 //!
-//! It keeps raw facts per unicast IP ([`HostFacts`]), per unicast MAC ([`MacFacts`]) and per
+//! It keeps raw facts per unicast IP in its VLAN ([`HostFacts`] by [`HostKey`]), per unicast MAC ([`MacFacts`]) and per
 //! connection ([`ConnFacts`]), folded in from flow summaries and observations. Assets are a
 //! projection of those facts made when a report is asked for ([`report`]): addresses are tied
 //! into devices by ARP/DHCP bindings and by consistent MAC↔IP pairs, identity is chosen from
@@ -15,7 +15,7 @@ pub mod limits;
 pub mod oui;
 
 pub use assets::report;
-pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, MacFacts};
+pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, HostKey, MacFacts};
 pub use limits::{InventoryLimits, Shed};
 
 use crate::detect::alerts::{AlertBook, BookLimits};
@@ -32,7 +32,7 @@ use std::net::IpAddr;
 /// pipeline) and sorted wherever it is read in order ([`Inventory::conns_sorted`]).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Inventory {
-    pub hosts: BTreeMap<IpAddr, HostFacts>,
+    pub hosts: BTreeMap<HostKey, HostFacts>,
     pub macs: BTreeMap<Mac, MacFacts>,
     pub conns: crate::hash::Map<ConnKey, ConnFacts>,
     /// Protocol violations seen, per protocol.
@@ -51,10 +51,12 @@ pub enum Origin<'a> {
     /// A flow's dissector.
     Flow {
         ctx: &'a FlowCtx,
+        /// The flow's VLAN (0 when untagged).
+        vlan: u16,
         protocol: &'static str,
     },
-    /// A link-layer frame (ARP, LLDP, CDP) with its source MAC.
-    Frame { src: Mac, ts: Timestamp },
+    /// A link-layer frame (ARP, LLDP, CDP) with its source MAC and VLAN (0 when untagged).
+    Frame { src: Mac, ts: Timestamp, vlan: u16 },
 }
 
 impl Origin<'_> {
@@ -62,6 +64,13 @@ impl Origin<'_> {
         match self {
             Origin::Flow { ctx, .. } => ctx.ts,
             Origin::Frame { ts, .. } => *ts,
+        }
+    }
+
+    /// The VLAN the addresses an observation names are in.
+    fn vlan(&self) -> u16 {
+        match self {
+            Origin::Flow { vlan, .. } | Origin::Frame { vlan, .. } => *vlan,
         }
     }
 }
@@ -74,6 +83,10 @@ fn host_ip(ip: IpAddr) -> Option<IpAddr> {
 impl Inventory {
     /// Folds one flow summary in: host counters, MAC pairs and the connection.
     pub fn add_flow(&mut self, s: &FlowSummary) {
+        let (client, server) = (
+            HostKey::new(s.vlan, s.client.ip),
+            HostKey::new(s.vlan, s.server.ip),
+        );
         let server_is_host = !s.to_group && host_ip(s.server.ip).is_some();
         let client_is_host = host_ip(s.client.ip).is_some();
         let proto_use = |role: Role| {
@@ -87,7 +100,7 @@ impl Inventory {
         };
         let mut client_kept = false;
         if client_is_host {
-            if let Some(h) = self.host(s.client.ip) {
+            if let Some(h) = self.host(client) {
                 client_kept = true;
                 h.counters.add(s.packets, s.bytes, s.first, s.last);
                 // Multicast and broadcast senders often lower the TTL on purpose (1 for
@@ -103,14 +116,14 @@ impl Inventory {
                 }
                 if let Some(m) = s.client.mac {
                     if let Some(f) = self.mac(m) {
-                        f.add_ip(s.client.ip);
+                        f.add_ip(client);
                     }
                 }
             }
         }
         let mut server_kept = false;
         if server_is_host {
-            if let Some(h) = self.host(s.server.ip) {
+            if let Some(h) = self.host(server) {
                 server_kept = true;
                 h.counters.add(s.packets, s.bytes, s.first, s.last);
                 h.note_ttl(s.server_ttl);
@@ -122,13 +135,14 @@ impl Inventory {
                 }
                 if let Some(m) = s.server.mac {
                     if let Some(f) = self.mac(m) {
-                        f.add_ip(s.server.ip);
+                        f.add_ip(server);
                     }
                 }
             }
         }
         if client_kept && server_kept {
             let key = ConnKey {
+                vlan: s.vlan,
                 client: s.client.ip,
                 server: s.server.ip,
                 transport: s.ip_proto,
@@ -147,7 +161,7 @@ impl Inventory {
     }
 
     /// The facts of `ip`, made if new and there is room under the cap.
-    fn host(&mut self, ip: IpAddr) -> Option<&mut HostFacts> {
+    fn host(&mut self, ip: HostKey) -> Option<&mut HostFacts> {
         if !self.room_for_host(&ip) {
             return None;
         }
@@ -211,7 +225,8 @@ impl Inventory {
                 }
             }
             Observation::Binding { mac, ip, .. } => {
-                if mac.is_unicast() && host_ip(ip).is_some() {
+                let ip = HostKey::new(origin.vlan(), ip);
+                if mac.is_unicast() && host_ip(ip.ip).is_some() {
                     if let Some(h) = self.host(ip) {
                         h.counters.seen(ts);
                         if h.bound_macs.len() < facts::MAX_PAIRS {
@@ -291,20 +306,27 @@ impl Inventory {
         }
     }
 
+    /// What an observation is about. Addresses it names are in the origin's VLAN.
     fn resolve(&self, origin: Origin<'_>, subject: Subject) -> Option<Node> {
+        let in_vlan = |ip| host_ip(ip).map(|ip| Node::Ip(HostKey::new(origin.vlan(), ip)));
         match (subject, origin) {
-            (Subject::Client, Origin::Flow { ctx, .. }) => host_ip(ctx.client.ip).map(Node::Ip),
-            (Subject::Server, Origin::Flow { ctx, .. }) => host_ip(ctx.server.ip).map(Node::Ip),
+            (Subject::Client, Origin::Flow { ctx, .. }) => in_vlan(ctx.client.ip),
+            (Subject::Server, Origin::Flow { ctx, .. }) => in_vlan(ctx.server.ip),
             (Subject::Client | Subject::Server, Origin::Frame { src, .. }) => {
                 src.is_unicast().then_some(Node::Mac(src))
             }
-            (Subject::Ip(ip), _) => host_ip(ip).map(Node::Ip),
+            (Subject::Ip(ip), _) => in_vlan(ip),
             (Subject::Mac(m), _) => m.is_unicast().then_some(Node::Mac(m)),
         }
     }
 
     fn conn_of(&mut self, origin: Origin<'_>) -> Option<&mut ConnFacts> {
-        let Origin::Flow { ctx, protocol } = origin else {
+        let Origin::Flow {
+            ctx,
+            vlan,
+            protocol,
+        } = origin
+        else {
             return None;
         };
         // Datagrams to a group address (a directed broadcast) belong to no connection.
@@ -315,6 +337,7 @@ impl Inventory {
             return None;
         }
         let key = ConnKey {
+            vlan,
             client: ctx.client.ip,
             server: ctx.server.ip,
             transport: match ctx.transport {
@@ -326,7 +349,7 @@ impl Inventory {
         // A known connection's hosts are there (evicting a host evicts its connections); a
         // new one needs both, or its facts would point nowhere.
         if !self.conns.contains_key(&key)
-            && (self.host(key.client).is_none() || self.host(key.server).is_none())
+            && (self.host(key.client_key()).is_none() || self.host(key.server_key()).is_none())
         {
             return None;
         }
@@ -366,7 +389,7 @@ impl Inventory {
 
 #[derive(Debug, Clone, Copy)]
 enum Node {
-    Ip(IpAddr),
+    Ip(HostKey),
     Mac(Mac),
 }
 

@@ -11,7 +11,19 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn flow(inv: &mut Inventory, c: (&str, Option<&str>), s: (&str, Option<&str>), port: u16) {
+    flow_on(inv, 0, c, s, port);
+}
+
+/// [`flow`] on VLAN `vlan`.
+fn flow_on(
+    inv: &mut Inventory,
+    vlan: u16,
+    c: (&str, Option<&str>),
+    s: (&str, Option<&str>),
+    port: u16,
+) {
     inv.add_flow(&FlowSummary {
+        vlan,
         client: Endpoint {
             ip: ip(c.0),
             port: 40000,
@@ -62,6 +74,7 @@ fn a_router_mac_does_not_merge_the_ips_behind_it() {
         Origin::Frame {
             src: mac(ROUTER),
             ts: Timestamp(1),
+            vlan: 0,
         },
         Observation::Binding {
             mac: mac(ROUTER),
@@ -121,6 +134,7 @@ fn stronger_sources_win_and_every_claim_stays_as_evidence() {
     let at = |ts| Origin::Frame {
         src: mac(HOST),
         ts: Timestamp(ts),
+        vlan: 0,
     };
     let name = |v: &str, source| Observation::Identity {
         subject: Subject::Ip(ip("10.0.0.5")),
@@ -154,12 +168,23 @@ fn merging_two_runs_equals_one_run() {
 
 /// A flow like [`flow`] with a recognised protocol.
 fn proto_flow(inv: &mut Inventory, client: &str, server: &str, port: u16, p: &'static str) {
+    proto_flow_on(inv, 0, (client, server, port), p);
+}
+
+/// [`proto_flow`] on VLAN `vlan`.
+fn proto_flow_on(
+    inv: &mut Inventory,
+    vlan: u16,
+    (client, server, port): (&str, &str, u16),
+    p: &'static str,
+) {
     let ep = |ip_: &str, port| Endpoint {
         ip: ip(ip_),
         port,
         mac: None,
     };
     inv.add_flow(&FlowSummary {
+        vlan,
         client: ep(client, 40000),
         server: ep(server, port),
         ip_proto: 6,
@@ -208,6 +233,7 @@ fn accessed_ranges_are_merged_per_unit_area_and_operation() {
     let ctx = flow_ctx("10.0.0.9", "10.0.0.3", 502);
     let origin = Origin::Flow {
         ctx: &ctx,
+        vlan: 0,
         protocol: "modbus",
     };
     let write = |start, count| Observation::Access {
@@ -258,6 +284,7 @@ fn a_collector_that_serves_sql_to_the_office_is_a_historian() {
     inv.observe(
         Origin::Flow {
             ctx: &ctx,
+            vlan: 0,
             protocol: "modbus",
         },
         Observation::Operation {
@@ -294,6 +321,7 @@ fn probe(inv: &mut Inventory, src: IpAddr, dst: IpAddr) {
         mac: None,
     };
     inv.add_flow(&FlowSummary {
+        vlan: 0,
         client: ep(src, 40000),
         server: ep(dst, 80),
         ip_proto: 6,
@@ -337,19 +365,19 @@ fn caps_evict_flood_debris_first_and_never_the_controllers() {
     assert!(inv.conns.len() <= 64);
     // The controller and its station stay, and so does their connection.
     for kept in ["10.0.0.3", "10.0.0.9"] {
-        assert!(inv.hosts.contains_key(&ip(kept)), "{kept} evicted");
+        assert!(inv.hosts.contains_key(&ip(kept).into()), "{kept} evicted");
     }
     assert!(inv
         .conns
         .keys()
         .any(|k| k.server == ip("10.0.0.3") && k.port == 502));
     // Busier, unidentified hosts outlast one-packet ones.
-    assert!(inv.hosts.contains_key(&ip("10.0.0.20")));
+    assert!(inv.hosts.contains_key(&ip("10.0.0.20").into()));
     assert!(inv.shed.hosts_evicted > 4000, "{:?}", inv.shed);
     assert_eq!(inv.shed.hosts_refused, 0);
     // No connection points at an evicted address.
     for k in inv.conns.keys() {
-        assert!(inv.hosts.contains_key(&k.client) && inv.hosts.contains_key(&k.server));
+        assert!(inv.hosts.contains_key(&k.client_key()) && inv.hosts.contains_key(&k.server_key()));
     }
     let report = report(&inv, Default::default());
     assert!(report.stats().limits["hosts_evicted"] > 4000);
@@ -376,7 +404,7 @@ fn when_only_controllers_are_left_new_addresses_are_refused() {
     }
     probe(&mut inv, ip("10.9.9.9"), ip("10.0.2.0"));
     assert_eq!(inv.hosts.len(), 16);
-    assert!(!inv.hosts.contains_key(&ip("10.9.9.9")));
+    assert!(!inv.hosts.contains_key(&ip("10.9.9.9").into()));
     assert_eq!(inv.shed.hosts_refused, 1);
     // Merging a bigger inventory in keeps the caps.
     let mut big = Inventory::default();
@@ -385,4 +413,89 @@ fn when_only_controllers_are_left_new_addresses_are_refused() {
     }
     inv.merge(big);
     assert!(inv.hosts.len() <= 16);
+}
+
+/// The same address on two VLANs: two hosts, two assets (ids `ip:<ip>%vlan<id>`, each with
+/// its VLAN) and two connections; untagged keeps `ip:<ip>` and no VLAN.
+#[test]
+fn the_same_address_on_two_vlans_is_two_assets() {
+    let mut inv = Inventory::default();
+    for vlan in [0, 10, 20] {
+        proto_flow_on(
+            &mut inv,
+            vlan,
+            ("192.168.1.10", "192.168.1.20", 502),
+            "modbus",
+        );
+    }
+    assert_eq!(inv.hosts.len(), 6);
+    assert_eq!(inv.conns.len(), 3);
+    let r = report(&inv, Default::default());
+    let ids: Vec<(&str, &[u32])> = r
+        .assets
+        .iter()
+        .map(|a| (a.id.as_str(), a.vlans.as_slice()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("ip:192.168.1.10", &[][..]),
+            ("ip:192.168.1.10%vlan10", &[10][..]),
+            ("ip:192.168.1.10%vlan20", &[20][..]),
+            ("ip:192.168.1.20", &[][..]),
+            ("ip:192.168.1.20%vlan10", &[10][..]),
+            ("ip:192.168.1.20%vlan20", &[20][..]),
+        ]
+    );
+    assert!(r.assets.iter().all(|a| a.ips.len() == 1));
+    let vlans: Vec<u32> = r.connections.iter().map(|c| c.vlan).collect();
+    assert_eq!(vlans, [0, 10, 20]);
+    // The text form parses back.
+    for id in ["192.168.1.10", "192.168.1.10%vlan10", "fe80::1%vlan4094"] {
+        let k: HostKey = id.parse().unwrap();
+        assert_eq!(k.to_string(), id);
+    }
+    assert!("192.168.1.10%vlanx".parse::<HostKey>().is_err());
+}
+
+/// A router between two mirrored VLANs: each packet is seen on both, so each end's address also
+/// shows up on the other VLAN behind the router's MAC. That is the same device, not another.
+#[test]
+fn a_routed_sighting_on_the_other_vlan_is_the_same_device() {
+    const A: &str = "02:00:00:00:00:0a";
+    const B: &str = "02:00:00:00:00:0b";
+    const R: &str = "02:00:00:00:00:01";
+    let mut inv = Inventory::default();
+    flow_on(
+        &mut inv,
+        10,
+        ("10.0.10.5", Some(A)),
+        ("10.0.20.7", Some(R)),
+        502,
+    );
+    flow_on(
+        &mut inv,
+        20,
+        ("10.0.10.5", Some(R)),
+        ("10.0.20.7", Some(B)),
+        502,
+    );
+    let r = report(&inv, Default::default());
+    let assets: Vec<(&str, &[String], &[u32])> = r
+        .assets
+        .iter()
+        .map(|a| (a.id.as_str(), a.ips.as_slice(), a.vlans.as_slice()))
+        .collect();
+    let ips = |s: &str| vec![s.to_string()];
+    assert_eq!(
+        assets,
+        [
+            ("mac:02:00:00:00:00:01", &[][..], &[][..]),
+            ("mac:02:00:00:00:00:0a", &ips("10.0.10.5")[..], &[10][..]),
+            ("mac:02:00:00:00:00:0b", &ips("10.0.20.7")[..], &[20][..]),
+        ]
+    );
+    // Two legs: two connections.
+    let vlans: Vec<u32> = r.connections.iter().map(|c| c.vlan).collect();
+    assert_eq!(vlans, [10, 20]);
 }

@@ -26,6 +26,11 @@ fn ipv4_tcp(
 }
 
 fn feed(t: &mut FlowTable, ts: u64, bytes: &[u8]) {
+    feed_on(t, ts, bytes, 0);
+}
+
+/// Feeds a packet seen on VLAN `vlan`.
+fn feed_on(t: &mut FlowTable, ts: u64, bytes: &[u8], vlan: u16) {
     let p = decode(LinkType::Raw, bytes).unwrap();
     let Net::Ip(ip) = p.net else { panic!() };
     t.packet(&PacketInfo {
@@ -34,6 +39,7 @@ fn feed(t: &mut FlowTable, ts: u64, bytes: &[u8]) {
         frames: 1,
         src_mac: None,
         dst_mac: None,
+        vlan,
         ip: &ip,
     });
 }
@@ -49,6 +55,25 @@ fn summaries(t: &mut FlowTable) -> Vec<FlowSummary> {
 
 const A: [u8; 4] = [10, 0, 0, 1];
 const B: [u8; 4] = [10, 0, 0, 2];
+
+#[test]
+fn the_same_five_tuple_on_two_vlans_is_two_flows() {
+    let mut t = FlowTable::new(FlowConfig::default());
+    let syn = ipv4_tcp(A, B, 40000, 502, 1, 0x02, &[]);
+    let syn_ack = ipv4_tcp(B, A, 502, 40000, 9, 0x12, &[]);
+    for (i, vlan) in [10, 20, 0].into_iter().enumerate() {
+        feed_on(&mut t, 1_000 + i as u64, &syn, vlan);
+        feed_on(&mut t, 2_000 + i as u64, &syn_ack, vlan);
+    }
+    assert_eq!(t.len(), 3);
+    t.finish_all();
+    let mut s: Vec<(u16, u64, bool)> = summaries(&mut t)
+        .iter()
+        .map(|s| (s.vlan, s.packets, s.accepted))
+        .collect();
+    s.sort_unstable();
+    assert_eq!(s, [(0, 2, true), (10, 2, true), (20, 2, true)]);
+}
 
 #[test]
 fn syn_sender_is_client_even_on_high_ports() {
