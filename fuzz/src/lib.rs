@@ -389,6 +389,7 @@ pub fn frames(data: &[u8]) {
             data: frame,
             wire_len: frame.len() as u32 + sliced,
             interface: 0,
+            vlan: 0,
         });
     }
     p.finish();

@@ -47,6 +47,7 @@ fn benches(c: &mut Criterion) {
                     data,
                     wire_len: *wire_len,
                     interface: 0,
+                    vlan: 0,
                 });
             }
             p.finish();

@@ -710,3 +710,123 @@ fn run_without_privileges_names_the_capabilities() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A trunk port: Linux takes the 802.1Q tag out of every received frame (`skb_vlan_untag`
+/// before any packet socket sees it, whatever the NIC's offloads) and AF_PACKET reports it
+/// beside the frame. The sensor must put the VLAN back, or every VLAN of a trunk merges into
+/// one. Tagged frames are written raw into one end of a veth pair (no 8021q module needed); the
+/// sensor captures at the other end.
+#[test]
+fn af_packet_keeps_the_vlan_the_kernel_took_out_of_the_frame() {
+    require!(&["ip"], &[]);
+    tagged_frames("af_packet");
+}
+
+/// AF_XDP sees frames before the stack: a tag still in the frame (as on veth, or a NIC with
+/// VLAN offload off) is decoded from the bytes.
+#[test]
+fn af_xdp_keeps_the_vlan_of_tagged_frames() {
+    require!(&["ip"], &[]);
+    tagged_frames("af_xdp");
+}
+
+fn tagged_frames(mode: &str) {
+    let tag = format!("{}v", std::process::id() % 10_000);
+    let ns = |n: &str| format!("otw{n}{tag}");
+    struct Netns(Vec<String>);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            for n in &self.0 {
+                let _ = Command::new("ip").args(["netns", "del", n]).status();
+            }
+        }
+    }
+    let _cleanup = Netns(vec![ns("a"), ns("b")]);
+    let exec = |n: &str, args: &[&str]| {
+        let name = ns(n);
+        let mut full = vec!["ip", "netns", "exec", name.as_str()];
+        full.extend_from_slice(args);
+        sh(&full);
+    };
+    for n in ["a", "b"] {
+        let _ = Command::new("ip").args(["netns", "del", &ns(n)]).status();
+        sh(&["ip", "netns", "add", &ns(n)]);
+        exec(n, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    }
+    // Two namespaces joined by one veth pair and nothing else: nothing can leave the machine.
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        "eth0",
+        "netns",
+        &ns("a"),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        &ns("b"),
+    ]);
+    for n in ["a", "b"] {
+        exec(n, &["ip", "link", "set", "eth0", "up"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut c = Command::new("ip");
+    c.args([
+        "netns",
+        "exec",
+        &ns("b"),
+        SENSOR,
+        "run",
+        "--interface",
+        "eth0",
+    ])
+    .args(["--capture", mode, "--state"])
+    .arg(&state)
+    .args(["--commit-interval", "1"]);
+    let mut sensor = Proc::spawn(c);
+    sensor.wait_for("running with");
+    // UDP datagrams both ways between 10.78.10.1 and 10.78.10.2 on VLAN 10, in 802.1Q frames.
+    let send = r#"
+import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack('!10H', b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return (~s) & 0xffff
+def frame(src, dst, smac, dmac):
+    payload = b'otwatch'
+    udp = struct.pack('!HHHH', 40000, 9999, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    return dmac + smac + struct.pack('!HH', 0x8100, 10) + b'\x08\x00' + ip + udp
+m1, m2 = bytes.fromhex('020000780a01'), bytes.fromhex('020000780a02')
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('eth0', 0))
+for _ in range(5):
+    s.send(frame('10.78.10.1', '10.78.10.2', m1, m2))
+    s.send(frame('10.78.10.2', '10.78.10.1', m2, m1))
+    time.sleep(0.05)
+"#;
+    exec("a", &["python3", "-c", send]);
+    std::thread::sleep(Duration::from_millis(500));
+    let st = sensor.signal("-TERM");
+    assert!(st.success(), "sensor: {st}\n{}", sensor.log.join("\n"));
+    let inv = inventory(&state);
+    let assets = inv["assets"].as_array().unwrap();
+    for ip in ["10.78.10.1", "10.78.10.2"] {
+        let a = assets
+            .iter()
+            .find(|a| a["ips"].as_array().unwrap().iter().any(|x| x == ip))
+            .unwrap_or_else(|| panic!("no asset with {ip} in {inv}"));
+        assert_eq!(a["vlans"], serde_json::json!([10]), "{a}");
+    }
+    let conns = inv["connections"].as_array().unwrap();
+    assert!(
+        !conns.is_empty() && conns.iter().all(|c| c["vlan"] == 10),
+        "{conns:?}"
+    );
+}

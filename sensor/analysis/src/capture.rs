@@ -24,6 +24,9 @@ pub struct FrameMeta {
     pub wire_len: u32,
     /// Interface index (pcapng interface id; 0 for pcap and single-interface sources).
     pub interface: u32,
+    /// The 802.1Q VLAN id the capture took out of the frame (AF_PACKET reports it beside the
+    /// frame when the driver stripped the tag); 0 when any tag is still in the frame's bytes.
+    pub vlan: u16,
 }
 
 /// One frame borrowed from a source's buffer.
@@ -34,6 +37,8 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     pub wire_len: u32,
     pub interface: u32,
+    /// As [`FrameMeta::vlan`]: a VLAN tag the capture took out of the frame, else 0.
+    pub vlan: u16,
 }
 
 /// A batch of frames borrowed from the source until the next call to
@@ -96,6 +101,7 @@ impl<'a> Iterator for Iter<'a> {
                     data,
                     wire_len: m.wire_len,
                     interface: m.interface,
+                    vlan: m.vlan,
                 }
             }),
             Iter::Frames(frames) => frames.next().copied(),

@@ -98,7 +98,13 @@ impl Pipeline {
         s.first = Some(s.first.map_or(f.ts, |t| t.min(f.ts)));
         s.last = Some(s.last.map_or(f.ts, |t| t.max(f.ts)));
         match decode::decode(f.link, f.data) {
-            Ok(p) => self.packet(f.ts, f.wire_len, &p, 0),
+            Ok(mut p) => {
+                // A tag the capture moved out of the frame (VLAN offload) counts as if in it.
+                if p.vlan.is_none() && f.vlan != 0 {
+                    p.vlan = Some(f.vlan);
+                }
+                self.packet(f.ts, f.wire_len, &p, 0)
+            }
             Err(e) => self.error(e),
         }
     }

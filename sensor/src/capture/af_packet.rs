@@ -67,8 +67,13 @@ const PKT_SEC: usize = 4;
 const PKT_NSEC: usize = 8;
 const PKT_SNAPLEN: usize = 12;
 const PKT_LEN: usize = 16;
+const PKT_STATUS: usize = 20;
 const PKT_MAC: usize = 24;
+/// `hv1.tp_vlan_tci`, valid when the status has `TP_STATUS_VLAN_VALID`.
+const PKT_VLAN_TCI: usize = 32;
 const PKT_HDR_MIN: usize = 40;
+/// The driver took the frame's 802.1Q tag out (VLAN offload); `tp_vlan_tci` holds it.
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 
 /// The memory-mapped ring; unmapped on drop.
 struct Ring {
@@ -404,6 +409,14 @@ impl AfPacketSocket {
             ) else {
                 break;
             };
+            // A tag the driver stripped (rx VLAN offload, the default on most NICs and on
+            // veth) is reported beside the frame: without it a trunk's VLANs would merge.
+            let vlan = match (rd(off + PKT_STATUS), rd(off + PKT_VLAN_TCI)) {
+                (Some(status), Some(tci)) if status & TP_STATUS_VLAN_VALID != 0 => {
+                    (tci & 0x0fff) as u16
+                }
+                _ => 0,
+            };
             let start = off + mac as usize;
             if start + snap as usize <= block.len() {
                 metas.push(FrameMeta {
@@ -413,6 +426,7 @@ impl AfPacketSocket {
                     caplen: snap,
                     wire_len: len,
                     interface: source_index,
+                    vlan,
                 });
                 bytes += len as u64;
             }

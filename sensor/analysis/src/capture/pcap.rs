@@ -405,6 +405,7 @@ impl Pcap {
                 caplen: incl,
                 wire_len: orig.max(incl),
                 interface: 0,
+                vlan: 0,
             });
             p += need;
         };

@@ -301,6 +301,9 @@ impl PacketSource for XdpSocket {
                 data,
                 wire_len: len,
                 interface,
+                // No VLAN metadata on this path: a tag the NIC strips before XDP is lost
+                // (docs/ARCHITECTURE.md).
+                vlan: 0,
             });
         });
         self.packets += self.frames.len() as u64;

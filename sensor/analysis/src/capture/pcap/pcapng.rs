@@ -341,6 +341,7 @@ impl Pcapng {
             caplen,
             wire_len: orig.max(caplen),
             interface: id,
+            vlan: 0,
         });
         Ok(())
     }
@@ -374,6 +375,7 @@ impl Pcapng {
             caplen,
             wire_len: orig,
             interface: 0,
+            vlan: 0,
         });
         Ok(())
     }
