@@ -24,6 +24,8 @@ const ORDERED: &[&str] = &[
 const OMITTED_WHEN_UNSET: &[(&str, &str, &str)] = &[
     ("Asset", "vlans", "Vec::is_empty"),
     ("Connection", "vlan", "crate::is_zero"),
+    ("Asset", "segments", "Vec::is_empty"),
+    ("Connection", "segment", "crate::is_zero"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

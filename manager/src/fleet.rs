@@ -111,11 +111,17 @@ pub fn merge_assets(site: &str, mut input: Vec<(String, Asset)>) -> Vec<FleetAss
             }
         }
     }
-    // An address is the same only on the same VLANs (cells may reuse one range).
-    let mut by_ip: BTreeMap<(&str, &[u32]), Vec<usize>> = BTreeMap::new();
-    for (i, (_, a)) in input.iter().enumerate() {
+    // An address is the same only on the same VLANs (cells may reuse one range). Capture
+    // segments are a sensor's own division of what it mirrors (which other sensors cannot
+    // know), so an address on a segment is the same only within its sensor; MACs still join.
+    let mut by_ip: BTreeMap<IpScope<'_>, Vec<usize>> = BTreeMap::new();
+    for (i, (sensor, a)) in input.iter().enumerate() {
+        let sensor = if a.segments.is_empty() { "" } else { sensor };
         for ip in &a.ips {
-            by_ip.entry((ip, &a.vlans)).or_default().push(i);
+            by_ip
+                .entry((ip, &a.vlans, &a.segments, sensor))
+                .or_default()
+                .push(i);
         }
     }
     // Whether each group (by root) has MACs; kept up to date as groups join.
@@ -222,6 +228,7 @@ pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset
         union_sorted(&mut m.ips, &a.ips);
         union_sorted(&mut m.names, &a.names);
         union_sorted(&mut m.vlans, &a.vlans);
+        union_sorted(&mut m.segments, &a.segments);
         first_non_empty(&mut m.vendor, &a.vendor);
         first_non_empty(&mut m.hostname, &a.hostname);
         first_non_empty(&mut m.model, &a.model);
@@ -259,8 +266,11 @@ pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset
     }
 }
 
+/// An address, its VLANs and segments, and the sensor whose segments they are ("" without).
+type IpScope<'a> = (&'a str, &'a [u32], &'a [u32], &'a str);
+
 /// Whether a sensor's asset id is one of its own addresses (`mac:<m>`, `ip:<x>` or
-/// `ip:<x>%vlan<id>`).
+/// `ip:<x>%<zone>`).
 fn named_by_address(a: &Asset) -> bool {
     match a.id.split_once(':') {
         Some(("mac", m)) => a.macs.iter().any(|x| x == m),
@@ -274,7 +284,9 @@ fn named_by_address(a: &Asset) -> bool {
 
 /// Merges the connections of one site's sensors.
 pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<FleetConnection> {
-    let mut groups: BTreeMap<(String, String, String, u32, u32), FleetConnection> = BTreeMap::new();
+    // Keyed as assets are: on a capture segment, only within its sensor.
+    type Key = (String, String, String, u32, u32, u32, String);
+    let mut groups: BTreeMap<Key, FleetConnection> = BTreeMap::new();
     for (sensor, c) in input {
         let key = (
             c.client.clone(),
@@ -282,6 +294,12 @@ pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<Fl
             c.transport.clone(),
             c.port,
             c.vlan,
+            c.segment,
+            if c.segment == 0 {
+                String::new()
+            } else {
+                sensor.clone()
+            },
         );
         let fc = groups.entry(key).or_insert_with(|| FleetConnection {
             site: site.to_string(),
@@ -372,6 +390,40 @@ mod tests {
                 ("a/ip:192.168.1.10%vlan20", 1)
             ]
         );
+    }
+
+    /// Segment numbers are each sensor's own: the same address on "segment 2" of two sensors
+    /// joins only through a MAC; within one sensor it is the same device.
+    #[test]
+    fn an_address_on_a_capture_segment_joins_only_within_its_sensor() {
+        let on = |seg: u32, macs: &[&str]| {
+            let mut a = asset(&format!("ip:10.0.0.5%seg{seg}"), macs, &["10.0.0.5"], 1);
+            a.segments = vec![seg];
+            a
+        };
+        let fleet = merge_assets(
+            "a",
+            vec![
+                ("s-1".into(), on(2, &[])),
+                ("s-2".into(), on(2, &[])),
+                ("s-1".into(), on(3, &["00:1b:1b:00:00:01"])),
+                ("s-3".into(), on(4, &["00:1b:1b:00:00:01"])),
+            ],
+        );
+        let seen: Vec<(Vec<&str>, &[u32])> = fleet
+            .iter()
+            .map(|f| {
+                let a = f.asset.as_ref().unwrap();
+                (
+                    f.seen_by.iter().map(|s| s.sensor_id.as_str()).collect(),
+                    a.segments.as_slice(),
+                )
+            })
+            .collect();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen.contains(&(vec!["s-1"], &[2][..])));
+        assert!(seen.contains(&(vec!["s-2"], &[2][..])));
+        assert!(seen.contains(&(vec!["s-1", "s-3"], &[3, 4][..])));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct AnalyzeOptions {
     pub detect: Arc<DetectConfig>,
     /// Caps and timeouts of the flow table and the inventory.
     pub limits: Limits,
+    /// Capture segment of each pcapng interface number (`capture.segments`).
+    pub segments: Vec<u16>,
 }
 
 /// The result: the report, plus the capture errors met on the way (the packets before each
@@ -56,6 +58,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
         None => Default::default(),
     };
     let mut pipeline = Pipeline::configured(&opts.limits, opts.detect.clone());
+    pipeline.set_segments(opts.segments.clone());
     pipeline.inventory = crate::inventory::Inventory {
         limits: opts.limits.inventory,
         ..inventory

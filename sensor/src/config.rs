@@ -9,6 +9,7 @@ use crate::flow::FlowConfig;
 use crate::inventory::InventoryLimits;
 use crate::pipeline::Limits;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -167,6 +168,13 @@ pub struct CaptureConfig {
     pub workers: usize,
     pub af_packet: AfPacketSection,
     pub af_xdp: AfXdpSection,
+    /// Capture segments: interface → segment number (1-4095). Interfaces that mirror separate
+    /// networks which may reuse addresses (two cells on two mirror ports) go on segments of
+    /// their own, so their hosts and flows are kept apart the way VLANs are. Interfaces not
+    /// listed are the default segment: the right choice for a tap, which delivers each
+    /// direction of one link on its own interface. Keys are live interface names, or, for
+    /// capture files, pcapng interface numbers ("0", "1", ...).
+    pub segments: BTreeMap<String, u16>,
 }
 
 impl Default for CaptureConfig {
@@ -177,11 +185,46 @@ impl Default for CaptureConfig {
             workers: 0,
             af_packet: AfPacketSection::default(),
             af_xdp: AfXdpSection::default(),
+            segments: BTreeMap::new(),
         }
     }
 }
 
 impl CaptureConfig {
+    /// The segment of each interface index, for [`Pipeline::set_segments`]: by position in
+    /// `interfaces` for live capture, by pcapng interface number for capture `files`.
+    ///
+    /// [`Pipeline::set_segments`]: crate::pipeline::Pipeline::set_segments
+    pub fn segment_map(&self, files: bool) -> Result<Vec<u16>, ConfigError> {
+        let mut map = Vec::new();
+        for (key, &seg) in &self.segments {
+            in_range(&format!("capture.segments.{key}"), seg, 1, 4095)?;
+            let index = if files {
+                match key.parse::<usize>() {
+                    Ok(i) if i < 4096 => i,
+                    // Names of live interfaces: not for files.
+                    _ => continue,
+                }
+            } else {
+                match self.interfaces.iter().position(|i| i == key) {
+                    Some(i) => i,
+                    None if key.parse::<usize>().is_ok() => continue,
+                    None => {
+                        return Err(ConfigError(format!(
+                            "capture.segments.{key}: {key} is not one of capture.interfaces ({}); list it there or remove it here",
+                            self.interfaces.join(", ")
+                        )))
+                    }
+                }
+            };
+            if map.len() <= index {
+                map.resize(index + 1, 0);
+            }
+            map[index] = seg;
+        }
+        Ok(map)
+    }
+
     /// The worker count to use on this machine.
     pub fn worker_count(&self) -> usize {
         if self.workers > 0 {
@@ -412,6 +455,7 @@ impl SensorConfig {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| ConfigError(e.to_string()))?;
         cfg.limits()?;
+        cfg.capture.segment_map(true)?;
         Ok(cfg)
     }
 }
@@ -461,6 +505,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn capture_segments_map_interfaces_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        let load = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            SensorConfig::load(Some(&f))
+        };
+        let c = load("[capture]\ninterfaces = [\"eth1\", \"eth2\", \"eth3\"]\n[capture.segments]\neth3 = 7\neth1 = 2\n\"1\" = 5\n").unwrap();
+        assert_eq!(c.capture.segment_map(false).unwrap(), [2, 0, 7]);
+        assert_eq!(c.capture.segment_map(true).unwrap(), [0, 5]);
+        let e = load("[capture.segments]\neth1 = 4096\n").unwrap_err();
+        assert!(
+            e.0.contains("capture.segments.eth1 = 4096 is out of range"),
+            "{e}"
+        );
+        let c = load("[capture]\ninterfaces = [\"eth1\"]\n[capture.segments]\neht1 = 2\n").unwrap();
+        let e = c.capture.segment_map(false).unwrap_err();
+        assert!(
+            e.0.contains("eht1 is not one of capture.interfaces (eth1)"),
+            "{e}"
+        );
     }
 
     #[test]

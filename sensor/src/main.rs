@@ -298,6 +298,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 progress: !quiet,
                 detect: Arc::new(cfg.detect.build()?),
                 limits: cfg.limits()?,
+                segments: cfg.capture.segment_map(true)?,
             })?;
             let text = match format {
                 Format::Json => output::to_json(&outcome.report),
@@ -534,6 +535,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 progress: !quiet,
                 detect: Default::default(),
                 limits: Default::default(),
+                segments: Vec::new(),
             })?;
             for e in &outcome.capture_errors {
                 eprintln!("error: {e}");

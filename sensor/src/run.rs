@@ -230,6 +230,11 @@ fn list(ips: &[std::net::IpAddr]) -> String {
         .join(", ")
 }
 
+fn segmented(mut p: Pipeline, segments: &[u16]) -> Pipeline {
+    p.set_segments(segments.to_vec());
+    p
+}
+
 /// Opens the live sockets for every interface.
 fn open_sockets(cfg: &SensorConfig, workers: usize) -> Result<Sockets, RunError> {
     let mut per_worker: Vec<Vec<Box<dyn LiveSource>>> = (0..workers).map(|_| Vec::new()).collect();
@@ -957,6 +962,7 @@ pub fn run_with(
     // Settings and detection files first: a mistake in them must stop the sensor before
     // anything starts.
     let limits = cfg.limits()?;
+    let segments = cfg.capture.segment_map(replay)?;
     let detect_cfg = cfg.detect.build()?;
     let learn_for = cfg
         .detect
@@ -1050,7 +1056,7 @@ pub fn run_with(
         let r = Replayer {
             files: opts.pcap.clone(),
             speed: opts.speed,
-            pipeline: Pipeline::configured(&limits, Arc::default()),
+            pipeline: segmented(Pipeline::configured(&limits, Arc::default()), &segments),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),
@@ -1069,7 +1075,7 @@ pub fn run_with(
         let w = Worker {
             id,
             sources,
-            pipeline: Pipeline::configured(&limits, Arc::default()),
+            pipeline: segmented(Pipeline::configured(&limits, Arc::default()), &segments),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),

@@ -830,3 +830,123 @@ for _ in range(5):
         "{conns:?}"
     );
 }
+
+/// Two mirror ports of two cells that reuse one address range: with the interfaces on capture
+/// segments of their own (`[capture.segments]`), the same addresses are two devices each, and
+/// every connection carries its segment.
+#[test]
+fn capture_segments_keep_two_mirror_ports_apart() {
+    require!(&["ip"], &[]);
+    let tag = format!("{}s", std::process::id() % 10_000);
+    let ns = |n: &str| format!("otw{n}{tag}");
+    struct Netns(Vec<String>);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            for n in &self.0 {
+                let _ = Command::new("ip").args(["netns", "del", n]).status();
+            }
+        }
+    }
+    let _cleanup = Netns(vec![ns("a"), ns("b")]);
+    let exec = |n: &str, args: &[&str]| {
+        let name = ns(n);
+        let mut full = vec!["ip", "netns", "exec", name.as_str()];
+        full.extend_from_slice(args);
+        sh(&full);
+    };
+    for n in ["a", "b"] {
+        let _ = Command::new("ip").args(["netns", "del", &ns(n)]).status();
+        sh(&["ip", "netns", "add", &ns(n)]);
+        exec(n, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    }
+    // Two veth pairs between two namespaces and nothing else: nothing can leave the machine.
+    for i in ["eth0", "eth1"] {
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            i,
+            "netns",
+            &ns("a"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            i,
+            "netns",
+            &ns("b"),
+        ]);
+        for n in ["a", "b"] {
+            exec(n, &["ip", "link", "set", i, "up"]);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(&config, "[capture.segments]\neth0 = 1\neth1 = 2\n").unwrap();
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &ns("b"), SENSOR, "run", "--config"])
+        .arg(&config)
+        .args(["--interface", "eth0", "--interface", "eth1"])
+        .args(["--capture", "af_packet", "--state"])
+        .arg(&state)
+        .args(["--commit-interval", "1"]);
+    let mut sensor = Proc::spawn(c);
+    sensor.wait_for("running with");
+    // The same UDP exchange between 10.78.20.1 and 10.78.20.2 on both ports, each cell with its
+    // own MACs (fifth byte: the port).
+    let send = r#"
+import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack('!10H', b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return (~s) & 0xffff
+def frame(src, dst, smac, dmac):
+    payload = b'otwatch'
+    udp = struct.pack('!HHHH', 40000, 9999, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    return dmac + smac + b'\x08\x00' + ip + udp
+for port in (0, 1):
+    m1, m2 = bytes.fromhex('02000078%02x01' % port), bytes.fromhex('02000078%02x02' % port)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind(('eth%d' % port, 0))
+    for _ in range(5):
+        s.send(frame('10.78.20.1', '10.78.20.2', m1, m2))
+        s.send(frame('10.78.20.2', '10.78.20.1', m2, m1))
+        time.sleep(0.05)
+"#;
+    exec("a", &["python3", "-c", send]);
+    std::thread::sleep(Duration::from_millis(500));
+    let st = sensor.signal("-TERM");
+    assert!(st.success(), "sensor: {st}\n{}", sensor.log.join("\n"));
+    let inv = inventory(&state);
+    let assets = inv["assets"].as_array().unwrap();
+    let mut seen: Vec<(String, String)> = assets
+        .iter()
+        .filter(|a| a["ips"].as_array().is_some_and(|ips| !ips.is_empty()))
+        .map(|a| (a["ips"].to_string(), a["segments"].to_string()))
+        .collect();
+    seen.sort();
+    let want = |ip: &str, seg: u8| (format!("[\"{ip}\"]"), format!("[{seg}]"));
+    assert_eq!(
+        seen,
+        [
+            want("10.78.20.1", 1),
+            want("10.78.20.1", 2),
+            want("10.78.20.2", 1),
+            want("10.78.20.2", 2)
+        ],
+        "{inv}"
+    );
+    let mut segs: Vec<u64> = inv["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["segment"].as_u64().unwrap_or(0))
+        .collect();
+    segs.sort();
+    // Each side sends to the other port 9999: two connections per segment.
+    assert_eq!(segs, [1, 1, 2, 2], "{inv}");
+}

@@ -80,7 +80,7 @@ fn operations(path: &Path) -> Vec<Op> {
                 frames: 1,
                 src_mac: p.src_mac,
                 dst_mac: p.dst_mac,
-                vlan: p.vlan.unwrap_or(0),
+                lan: otwatch_sensor::decode::Lan::vlan(p.vlan.unwrap_or(0)),
                 ip,
             });
             take(&mut flows);

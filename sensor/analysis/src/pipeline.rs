@@ -3,7 +3,7 @@
 
 use crate::capture::Frame;
 use crate::decode::defrag::{DefragLimits, Defragmenter};
-use crate::decode::{self, l4, DecodeError, IpPacket, Net, Packet, L4};
+use crate::decode::{self, l4, DecodeError, IpPacket, Lan, Net, Packet, L4};
 use crate::detect::{self, DetectConfig, Detector};
 use crate::flow::table::PacketInfo;
 use crate::flow::{FlowConfig, FlowEvent, FlowTable};
@@ -46,6 +46,10 @@ pub struct Pipeline {
     obs: Vec<Observation>,
     /// Evictions and refusals so far (to notice new ones).
     pressure: u64,
+    /// Capture segment of each interface index (see [`Pipeline::set_segments`]).
+    segments: Vec<u16>,
+    /// The segment of the frame being handled.
+    segment: u16,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -73,6 +77,8 @@ impl Pipeline {
             detector: Detector::default(),
             obs: Vec::new(),
             pressure: 0,
+            segments: Vec::new(),
+            segment: 0,
         }
     }
 
@@ -90,8 +96,29 @@ impl Pipeline {
         p
     }
 
+    /// Assigns capture interfaces to segments: frames of interface index `i` (the position of a
+    /// live interface in `capture.interfaces`, or a pcapng interface id) are on segment
+    /// `segments[i]`; interfaces beyond the list, and entries of 0, are the default segment.
+    /// See [`Lan`] for why interfaces are not kept apart by default.
+    pub fn set_segments(&mut self, segments: Vec<u16>) {
+        self.segments = segments;
+    }
+
+    /// The LAN of a packet of the current frame.
+    fn lan(&self, p: &Packet<'_>) -> Lan {
+        Lan {
+            segment: self.segment,
+            vlan: p.vlan.unwrap_or(0),
+        }
+    }
+
     /// Handles one captured frame.
     pub fn frame(&mut self, f: &Frame<'_>) {
+        self.segment = self
+            .segments
+            .get(f.interface as usize)
+            .copied()
+            .unwrap_or(0);
         let s = &mut self.stats;
         s.packets += 1;
         s.bytes += f.wire_len as u64;
@@ -120,16 +147,16 @@ impl Pipeline {
                 if let Some(src) = p.src_mac {
                     self.inventory.add_l2_frame(src, wire_len, ts);
                 }
-                let vlan = p.vlan.unwrap_or(0);
+                let lan = self.lan(p);
                 let origin = Origin::Frame {
                     src: a.sender_mac,
                     ts,
-                    vlan,
+                    lan,
                 };
                 // RFC 826: the sender pair is the sender's own (gratuitous ARP included).
                 // A sender IP of 0.0.0.0 is an address probe (RFC 5227) and binds nothing.
                 self.detector
-                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac, vlan);
+                    .arp(&mut self.inventory.alerts, ts, a, p.dst_mac, lan);
                 let role = if a.op == decode::ArpRepr::REPLY {
                     Role::Server
                 } else {
@@ -188,7 +215,7 @@ impl Pipeline {
         let origin = Origin::Frame {
             src,
             ts,
-            vlan: p.vlan.unwrap_or(0),
+            lan: self.lan(p),
         };
         let from = detect::Source::Frame {
             src,
@@ -244,7 +271,7 @@ impl Pipeline {
             frames,
             src_mac: p.src_mac,
             dst_mac: p.dst_mac,
-            vlan: p.vlan.unwrap_or(0),
+            lan: self.lan(p),
             ip,
         });
         self.apply_events();
@@ -286,7 +313,7 @@ impl Pipeline {
             match ev {
                 FlowEvent::Observation {
                     ctx,
-                    vlan,
+                    lan,
                     protocol,
                     obs,
                 } => {
@@ -294,6 +321,7 @@ impl Pipeline {
                         &mut self.inventory.alerts,
                         detect::Source::Flow {
                             ctx: &ctx,
+                            lan,
                             protocol,
                         },
                         &obs,
@@ -301,7 +329,7 @@ impl Pipeline {
                     self.inventory.observe(
                         Origin::Flow {
                             ctx: &ctx,
-                            vlan,
+                            lan,
                             protocol,
                         },
                         obs,

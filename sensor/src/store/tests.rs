@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::decode::Lan;
 use crate::inventory::facts::{Counters, EvidenceRec};
 use otwatch_common::observation::Field;
 use otwatch_common::Timestamp;
@@ -47,7 +48,7 @@ fn inventory(hosts: u32) -> Inventory {
         c.operations.insert("read_holding_registers".into());
         inv.conns.insert(
             ConnKey {
-                vlan: 0,
+                lan: Lan::NONE,
                 client: ip(i),
                 server: ip(i + 1),
                 transport: 6,
@@ -279,12 +280,12 @@ fn a_store_from_before_vlans_loads_untagged_and_tagged_facts_round_trip() {
         .unwrap();
     let (mut inv, _) = store.load().unwrap();
     let a: HostKey = "10.0.0.1".parse().unwrap();
-    assert_eq!(a, HostKey::new(0, ip(1)));
+    assert_eq!(a, HostKey::new(Lan::NONE, ip(1)));
     assert_eq!(inv.hosts[&a].counters.packets, 3);
     let m = inv.macs.values().next().unwrap();
     assert!(m.ips.contains(&a) && m.bound_ips.contains(&a));
     let (k, c) = inv.conns.iter().next().unwrap();
-    assert_eq!((k.vlan, k.client, k.port), (0, ip(2), 502));
+    assert_eq!((k.lan, k.client, k.port), (Lan::NONE, ip(2), 502));
     assert_eq!(c.protocol.as_deref(), Some("modbus"));
     // Saved again unchanged: every key and value is the same.
     let before: Vec<_> = assets.iter().map(|kv| kv.unwrap()).collect();
@@ -297,18 +298,41 @@ fn a_store_from_before_vlans_loads_untagged_and_tagged_facts_round_trip() {
     );
 
     // The same address on VLAN 10: a host and a connection of their own.
-    let tagged = HostKey::new(10, ip(1));
-    inv.hosts.insert(tagged, inv.hosts[&a].clone());
-    inv.conns.insert(ConnKey { vlan: 10, ..*k }, c.clone());
+    // And on capture segments 2 and 3 (the latter also on VLAN 10).
+    let (k, c) = (*k, c.clone());
+    for lan in [
+        Lan::vlan(10),
+        Lan {
+            segment: 2,
+            vlan: 0,
+        },
+        Lan {
+            segment: 3,
+            vlan: 10,
+        },
+    ] {
+        inv.hosts
+            .insert(HostKey::new(lan, ip(1)), inv.hosts[&a].clone());
+        inv.conns.insert(ConnKey { lan, ..k }, c.clone());
+    }
     store.save(&inv, &stats(1)).unwrap();
-    assert!(assets.contains_key("ip:10.0.0.1%vlan10").unwrap());
-    assert!(store
-        .tree("links")
-        .unwrap()
-        .contains_key("10.0.0.2|10.0.0.1|6|502|10")
-        .unwrap());
+    for id in [
+        "ip:10.0.0.1%vlan10",
+        "ip:10.0.0.1%seg2",
+        "ip:10.0.0.1%seg3.vlan10",
+    ] {
+        assert!(assets.contains_key(id).unwrap(), "{id}");
+    }
+    let links = store.tree("links").unwrap();
+    for key in [
+        "10.0.0.2|10.0.0.1|6|502|10",
+        "10.0.0.2|10.0.0.1|6|502|0|seg2",
+        "10.0.0.2|10.0.0.1|6|502|10|seg3",
+    ] {
+        assert!(links.contains_key(key).unwrap(), "{key}");
+    }
     let (loaded, _) = store.load().unwrap();
     assert_eq!(loaded, inv);
-    assert_eq!(loaded.hosts.len(), 3);
-    assert_eq!(loaded.conns.len(), 2);
+    assert_eq!(loaded.hosts.len(), 5);
+    assert_eq!(loaded.conns.len(), 4);
 }

@@ -25,6 +25,93 @@ pub use arp::ArpRepr;
 pub use l4::{TcpFlags, L4};
 pub use link::LinkType;
 
+/// The network a packet was seen on: its capture segment and its 802.1Q VLAN. Addresses are
+/// only compared within one `Lan`: the same IP (or 5-tuple) on two VLANs, or on two capture
+/// segments, belongs to two hosts (or flows), as when cells that reuse one private range are
+/// mirrored to one sensor.
+///
+/// `segment` is 0 unless the operator assigns capture interfaces to segments
+/// (`capture.segments`): by default every interface mirrors one network, because a tap delivers
+/// each direction of a link on its own interface and keying on the interface would split every
+/// flow in two. `vlan` is 0 when untagged (and for 802.1p priority tags, whose VLAN id is 0).
+/// Both fit in 12 bits (segments are 1-4095, like VLAN ids), so keys that hash whole words stay
+/// one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Lan {
+    pub segment: u16,
+    pub vlan: u16,
+}
+
+impl Lan {
+    /// Untagged traffic of the default segment.
+    pub const NONE: Lan = Lan {
+        segment: 0,
+        vlan: 0,
+    };
+
+    /// VLAN `vlan` of the default segment.
+    pub const fn vlan(vlan: u16) -> Lan {
+        Lan { segment: 0, vlan }
+    }
+
+    /// The 24 bits of a hashed key word that hold the LAN.
+    pub fn bits(self) -> u64 {
+        u64::from(self.segment & 0xfff) << 12 | u64::from(self.vlan & 0xfff)
+    }
+
+    /// True for untagged traffic of the default segment: everything of a capture without VLANs
+    /// or segments, written exactly as before either existed.
+    pub fn is_none(self) -> bool {
+        self == Lan::NONE
+    }
+}
+
+/// Written as an address's zone: empty for [`Lan::NONE`], else `seg<n>`, `vlan<id>` or
+/// `seg<n>.vlan<id>`.
+impl std::fmt::Display for Lan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.segment, self.vlan) {
+            (0, 0) => Ok(()),
+            (0, v) => write!(f, "vlan{v}"),
+            (s, 0) => write!(f, "seg{s}"),
+            (s, v) => write!(f, "seg{s}.vlan{v}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Lan {
+    type Err = String;
+
+    /// Reads what [`Display`](std::fmt::Display) writes.
+    fn from_str(s: &str) -> Result<Lan, String> {
+        let num = |t: &str| -> Result<u16, String> {
+            t.parse::<u16>()
+                .ok()
+                .filter(|n| (1..=4095).contains(n))
+                .ok_or_else(|| format!("bad segment or VLAN number in {s:?}"))
+        };
+        let (seg, vlan) = match s.split_once('.') {
+            Some((a, b)) => (Some(a), Some(b)),
+            None if s.starts_with("seg") => (Some(s), None),
+            None => (None, Some(s)),
+        };
+        let segment = match seg {
+            Some(t) => num(t
+                .strip_prefix("seg")
+                .ok_or_else(|| format!("bad zone {s:?}"))?)?,
+            None => 0,
+        };
+        let vlan = match vlan {
+            Some("") => return Err(format!("bad zone {s:?}")),
+            Some(t) => num(t
+                .strip_prefix("vlan")
+                .ok_or_else(|| format!("bad zone {s:?}"))?)?,
+            None => 0,
+        };
+        Ok(Lan { segment, vlan })
+    }
+}
+
 /// A decoded frame. Every slice borrows the capture buffer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Packet<'a> {

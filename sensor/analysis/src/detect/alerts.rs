@@ -11,6 +11,7 @@
 
 use super::catalog::{self, Kind};
 pub use super::catalog::{Severity, Text};
+use crate::inventory::HostKey;
 use otwatch_common::model::{Alert, AlertEvidence};
 use otwatch_common::{Mac, Timestamp};
 use rustc_hash::FxHashMap;
@@ -30,14 +31,15 @@ const EVIDENCE_OCCURRENCES: u64 = 16;
 pub enum Addr {
     #[default]
     None,
-    Ip(IpAddr),
+    /// An address in its LAN (capture segment and VLAN), written `<ip>` or `<ip>%<lan>`.
+    Ip(HostKey),
     Mac(Mac),
 }
 
 impl Addr {
     pub fn ip(self) -> Option<IpAddr> {
         match self {
-            Addr::Ip(ip) => Some(ip),
+            Addr::Ip(k) => Some(k.ip),
             _ => None,
         }
     }
@@ -51,7 +53,7 @@ impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Addr::None => Ok(()),
-            Addr::Ip(ip) => write!(f, "{ip}"),
+            Addr::Ip(k) => write!(f, "{k}"),
             Addr::Mac(m) => write!(f, "{m}"),
         }
     }
@@ -63,8 +65,8 @@ impl std::str::FromStr for Addr {
         if s.is_empty() {
             return Ok(Addr::None);
         }
-        if let Ok(ip) = s.parse::<IpAddr>() {
-            return Ok(Addr::Ip(ip));
+        if let Ok(k) = s.parse::<HostKey>() {
+            return Ok(Addr::Ip(k));
         }
         s.parse::<Mac>()
             .map(Addr::Mac)
@@ -579,8 +581,8 @@ mod tests {
     fn key(src: u8) -> AlertKey {
         AlertKey::new(
             Kind::PlcStop,
-            Addr::Ip(IpAddr::from([10, 0, 0, src])),
-            Addr::Ip(IpAddr::from([10, 0, 0, 1])),
+            Addr::Ip(IpAddr::from([10, 0, 0, src]).into()),
+            Addr::Ip(IpAddr::from([10, 0, 0, 1]).into()),
             "s7comm",
         )
     }

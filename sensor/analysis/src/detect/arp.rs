@@ -13,6 +13,7 @@
 //!
 //! State is bounded: IPs and MACs tracked at once are capped, the quietest dropped first.
 
+use crate::decode::Lan;
 use crate::hash::{Map, Set};
 use otwatch_common::{Mac, Timestamp};
 use std::net::Ipv4Addr;
@@ -58,8 +59,8 @@ pub struct ArpFrame {
     pub target_ip: Ipv4Addr,
     /// The Ethernet destination.
     pub eth_dst: Option<Mac>,
-    /// 802.1Q VLAN id (0 when untagged).
-    pub vlan: u16,
+    /// Capture segment and 802.1Q VLAN: one address on two of them is two hosts.
+    pub lan: Lan,
 }
 
 /// What the watch found.
@@ -111,7 +112,7 @@ struct MacState {
 #[derive(Debug, Default)]
 pub struct ArpWatch {
     /// By (VLAN, IP).
-    owners: Map<(u16, Ipv4Addr), Owner>,
+    owners: Map<(Lan, Ipv4Addr), Owner>,
     macs: Map<Mac, MacState>,
 }
 
@@ -160,7 +161,7 @@ impl ArpWatch {
         if f.sender_ip.is_unspecified() || f.sender_ip.is_broadcast() {
             return;
         }
-        let owner = self.owners.get(&(f.vlan, f.sender_ip));
+        let owner = self.owners.get(&(f.lan, f.sender_ip));
         match owner {
             Some(o) if o.mac != f.sender_mac && f.ts.0 <= o.last.0.saturating_add(lim.hold_ns) => {
                 let owner_mac = o.mac;
@@ -197,7 +198,7 @@ impl ArpWatch {
             _ => {
                 // First claim, the owner's own refresh, or the IP moved after a quiet hold.
                 self.owners.insert(
-                    (f.vlan, f.sender_ip),
+                    (f.lan, f.sender_ip),
                     Owner {
                         mac: f.sender_mac,
                         last: f.ts,
@@ -250,7 +251,7 @@ mod tests {
             sender_ip: Ipv4Addr::from(ip),
             target_ip: Ipv4Addr::from(target),
             eth_dst: Some(mac(10)),
-            vlan: 0,
+            lan: Lan::NONE,
         }
     }
 
@@ -308,13 +309,13 @@ mod tests {
         let mut out = Vec::new();
         for (i, vlan) in [10, 20, 10, 20].into_iter().enumerate() {
             let mut fr = f(i as u64, false, vlan as u8, [10, 0, 0, 30], [10, 0, 0, 1]);
-            fr.vlan = vlan;
+            fr.lan = Lan::vlan(vlan);
             w.frame(&lim, &fr, &mut out);
         }
         assert!(out.is_empty(), "{out:?}");
         // On one VLAN it still is.
         let mut fr = f(5, false, 99, [10, 0, 0, 30], [10, 0, 0, 1]);
-        fr.vlan = 10;
+        fr.lan = Lan::vlan(10);
         w.frame(&lim, &fr, &mut out);
         assert!(matches!(out.as_slice(), [Finding::Conflict { .. }]));
     }

@@ -6,7 +6,9 @@
 use super::alerts::{About, Addr, AlertBook, AlertKey, Describe, Severity, Text};
 use super::catalog::Kind;
 use super::{policy, DetectConfig, ALLOWED_NOTE};
+use crate::decode::Lan;
 use crate::inventory::classify::is_global;
+use crate::inventory::HostKey;
 use otwatch_common::model::{Asset, InventoryReport};
 use otwatch_common::Timestamp;
 use std::borrow::Cow;
@@ -24,10 +26,23 @@ pub struct AssetIndex<'a> {
 impl<'a> AssetIndex<'a> {
     pub fn new(r: &'a InventoryReport) -> AssetIndex<'a> {
         let mut by_addr = BTreeMap::new();
+        // An address asset (`ip:<ip>%<lan>`) is exactly its LAN's; a device's addresses are in
+        // the LANs it was seen on, unless an address asset holds that place.
+        for a in &r.assets {
+            if let Some(k) =
+                a.id.strip_prefix("ip:")
+                    .and_then(|k| k.parse::<HostKey>().ok())
+            {
+                by_addr.insert(Addr::Ip(k), a);
+            }
+        }
         for a in &r.assets {
             for ip in &a.ips {
-                if let Ok(ip) = ip.parse::<IpAddr>() {
-                    by_addr.insert(Addr::Ip(ip), a);
+                let Ok(ip) = ip.parse::<IpAddr>() else {
+                    continue;
+                };
+                for lan in lans_of(a) {
+                    by_addr.entry(Addr::Ip(HostKey::new(lan, ip))).or_insert(a);
                 }
             }
             for m in &a.macs {
@@ -42,6 +57,23 @@ impl<'a> AssetIndex<'a> {
     pub fn get(&self, a: &Addr) -> Option<&'a Asset> {
         self.by_addr.get(a).copied()
     }
+}
+
+/// The LANs an asset's addresses can be in: every pair of its segments and VLANs (the default
+/// segment, untagged, when it lists none).
+fn lans_of(a: &Asset) -> impl Iterator<Item = Lan> + '_ {
+    let short = |v: &u32| u16::try_from(*v).unwrap_or(0);
+    let segments: Vec<u16> = match a.segments.is_empty() {
+        true => vec![0],
+        false => a.segments.iter().map(short).collect(),
+    };
+    segments.into_iter().flat_map(move |segment| {
+        let vlans: Vec<u16> = match a.vlans.is_empty() {
+            true => vec![0],
+            false => a.vlans.iter().map(short).collect(),
+        };
+        vlans.into_iter().map(move |vlan| Lan { segment, vlan })
+    })
 }
 
 fn ts(s: &str) -> Timestamp {
@@ -110,9 +142,16 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
         let (Ok(ci), Ok(si)) = (c.client.parse::<IpAddr>(), c.server.parse::<IpAddr>()) else {
             continue;
         };
-        let (ca, sa) = (idx.get(&Addr::Ip(ci)), idx.get(&Addr::Ip(si)));
+        let lan = Lan {
+            segment: u16::try_from(c.segment).unwrap_or(0),
+            vlan: u16::try_from(c.vlan).unwrap_or(0),
+        };
+        let (src, dst) = (
+            Addr::Ip(HostKey::new(lan, ci)),
+            Addr::Ip(HostKey::new(lan, si)),
+        );
+        let (ca, sa) = (idx.get(&src), idx.get(&dst));
         let when = (ts(&c.first_seen), ts(&c.last_seen), c.flows.max(1));
-        let (src, dst) = (Addr::Ip(ci), Addr::Ip(si));
         // Remote access to or from the control zone.
         if REMOTE_ACCESS.contains(&c.protocol.as_str()) {
             let ot = [(ca, About::Src), (sa, About::Dst)]
@@ -243,7 +282,10 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
             let src = macs
                 .first()
                 .map(|m| Addr::Mac(*m))
-                .or_else(|| ips.first().map(|i| Addr::Ip(*i)))
+                .or_else(|| {
+                    let lan = lans_of(a).next().unwrap_or_default();
+                    ips.first().map(|i| Addr::Ip(HostKey::new(lan, *i)))
+                })
                 .unwrap_or_default();
             let name = ips
                 .first()

@@ -26,9 +26,10 @@ pub mod rules;
 pub mod scan;
 pub mod text;
 
-use crate::decode::ArpRepr;
+use crate::decode::{ArpRepr, Lan};
 use crate::flow::FlowSummary;
 use crate::hash::Map;
+use crate::inventory::HostKey;
 use crate::protocols::{FlowCtx, Transport};
 use alerts::{About, Addr, AlertBook, AlertKey, BookLimits, Describe, Severity, Text};
 use catalog::Kind;
@@ -225,8 +226,9 @@ const ENCRYPTED_LOGINS: &[&str] = &["ssh", "rdp"];
 /// Servers tracked for the usual time master and for login failures.
 const MAX_TRACKED: usize = 1 << 16;
 
-fn ip_of(a: IpAddr) -> Addr {
-    Addr::Ip(a)
+/// `a` in `lan`.
+fn ip_in(lan: Lan, a: IpAddr) -> Addr {
+    Addr::Ip(HostKey::new(lan, a))
 }
 
 fn t(s: &'static str) -> Text {
@@ -315,6 +317,9 @@ pub struct Detector {
     /// repeats the same few requests, so most observations end at one look here.
     known: Vec<u64>,
     findings: Vec<arp::Finding>,
+    /// The capture segment and VLAN of the event being handled (a flow, an observation, an
+    /// ARP packet): alerts name addresses in it.
+    lan: Lan,
 }
 
 /// Slots of [`Detector::known`] (a power of two).
@@ -350,6 +355,8 @@ impl Default for Detector {
 pub enum Source<'a> {
     Flow {
         ctx: &'a FlowCtx,
+        /// The flow's capture segment and VLAN: the LAN of its addresses.
+        lan: Lan,
         protocol: &'static str,
     },
     /// A link-layer frame (PROFINET DCP, LLDP) between two MACs.
@@ -377,14 +384,14 @@ impl Source<'_> {
 
     fn src(&self) -> Addr {
         match self {
-            Source::Flow { ctx, .. } => ip_of(ctx.client.ip),
+            Source::Flow { ctx, lan, .. } => ip_in(*lan, ctx.client.ip),
             Source::Frame { src, .. } => Addr::Mac(*src),
         }
     }
 
     fn dst(&self) -> Addr {
         match self {
-            Source::Flow { ctx, .. } => ip_of(ctx.server.ip),
+            Source::Flow { ctx, lan, .. } => ip_in(*lan, ctx.server.ip),
             Source::Frame { dst, .. } => {
                 dst.filter(|m| m.is_unicast()).map_or(Addr::None, Addr::Mac)
             }
@@ -395,6 +402,14 @@ impl Source<'_> {
         match self {
             Source::Flow { ctx, .. } => Some(ctx),
             Source::Frame { .. } => None,
+        }
+    }
+
+    /// The LAN of the addresses; frames name MACs only.
+    fn lan(&self) -> Lan {
+        match self {
+            Source::Flow { lan, .. } => *lan,
+            Source::Frame { .. } => Lan::NONE,
         }
     }
 }
@@ -426,7 +441,13 @@ impl Detector {
             conv_cache: Map::default(),
             known: vec![0; KNOWN_SLOTS],
             findings: Vec::new(),
+            lan: Lan::NONE,
         }
+    }
+
+    /// `a` in the LAN of the event being handled.
+    fn at(&self, a: IpAddr) -> Addr {
+        ip_in(self.lan, a)
     }
 
     /// Uses a new configuration (rules reloaded, a policy learned); counters carry on.
@@ -491,6 +512,7 @@ impl Detector {
 
     /// One observation, before the inventory folds it in.
     pub fn observe(&mut self, book: &mut AlertBook, src: Source<'_>, obs: &Observation) {
+        self.lan = src.lan();
         match obs {
             Observation::Operation {
                 op,
@@ -772,7 +794,7 @@ impl Detector {
             if !p.wrote(c, s) {
                 self.raise(
                     book,
-                    Hit::new(Kind::UnauthorizedWrite, ip_of(c), ip_of(s), protocol, ts, About::Dst),
+                    Hit::new(Kind::UnauthorizedWrite, self.at(c), self.at(s), protocol, ts, About::Dst),
                     || format!("{c} changed {s} ({protocol}) and never did while the policy was learned"),
                     || {
                         let mut ev = vec![(t("operation"), op.as_str().to_string())];
@@ -801,8 +823,8 @@ impl Detector {
             book,
             Hit::new(
                 Kind::NewOperation,
-                ip_of(c),
-                ip_of(s),
+                self.at(c),
+                self.at(s),
                 protocol,
                 ts,
                 About::Dst,
@@ -868,8 +890,8 @@ impl Detector {
             book,
             Hit::new(
                 Kind::UnauthorizedWrite,
-                ip_of(c),
-                ip_of(s),
+                self.at(c),
+                self.at(s),
                 protocol,
                 ts,
                 About::Dst,
@@ -910,8 +932,8 @@ impl Detector {
             book,
             Hit::new(
                 Kind::BruteForce,
-                ip_of(c),
-                ip_of(s),
+                self.at(c),
+                self.at(s),
                 protocol,
                 ts,
                 About::Dst,
@@ -1087,6 +1109,7 @@ impl Detector {
         if !self.cfg.settings.enabled {
             return;
         }
+        self.lan = s.lan;
         let (c, d) = (s.client.ip, s.server.ip);
         let ts = s.first;
         let unicast = !s.to_group && otwatch_common::addr::is_unicast_ip(&d);
@@ -1126,7 +1149,7 @@ impl Detector {
                     let proto = s.protocol.unwrap_or("");
                     self.raise(
                         book,
-                        Hit::new(Kind::IocMatch, ip_of(other), ip_of(ip), proto, ts, About::Src).extra(alerts::extra_of(&value)),
+                        Hit::new(Kind::IocMatch, self.at(other), self.at(ip), proto, ts, About::Src).extra(alerts::extra_of(&value)),
                         || format!("{other} exchanged traffic with {ip}, an indicator of compromise ({name})"),
                         || {
                             vec![
@@ -1158,8 +1181,8 @@ impl Detector {
                     book,
                     Hit::new(
                         Kind::NewConversation,
-                        ip_of(c),
-                        ip_of(d),
+                        self.at(c),
+                        self.at(d),
                         "",
                         ts,
                         About::Dst,
@@ -1185,7 +1208,7 @@ impl Detector {
                 dst: Some(d),
                 ts,
             };
-            self.match_rules(book, &ev, ip_of(c), ip_of(d));
+            self.match_rules(book, &ev, self.at(c), self.at(d));
         }
     }
 
@@ -1216,8 +1239,15 @@ impl Detector {
         let (c, d, ts) = (s.client.ip, s.server.ip, s.first);
         self.raise(
             book,
-            Hit::new(Kind::BruteForce, ip_of(c), ip_of(d), proto, ts, About::Dst)
-                .severity(Severity::Medium),
+            Hit::new(
+                Kind::BruteForce,
+                self.at(c),
+                self.at(d),
+                proto,
+                ts,
+                About::Dst,
+            )
+            .severity(Severity::Medium),
             || format!("{n} short {proto} sessions from {c} to {d}: likely password guessing"),
             || {
                 vec![
@@ -1251,7 +1281,7 @@ impl Detector {
                 ports,
                 sample,
             } => (
-                ip_of(host),
+                self.at(host),
                 format!("{src} probed {ports} ports of {host}"),
                 vec![
                     (t("scan"), "port scan".into()),
@@ -1271,7 +1301,7 @@ impl Detector {
         };
         self.raise(
             book,
-            Hit::new(Kind::ScanDetected, ip_of(src), dst, proto, ts, About::Src),
+            Hit::new(Kind::ScanDetected, self.at(src), dst, proto, ts, About::Src),
             || title,
             || {
                 let mut ev = ev;
@@ -1298,13 +1328,13 @@ impl Detector {
         };
         // One source: it is the attacker. Many: spoofed or distributed, no single source.
         let src = if f.sources == 1 {
-            ip_of(f.a_source)
+            self.at(f.a_source)
         } else {
             Addr::None
         };
         self.raise(
             book,
-            Hit::new(Kind::Flood, src, ip_of(target), proto, ts, About::Dst),
+            Hit::new(Kind::Flood, src, self.at(target), proto, ts, About::Dst),
             || {
                 format!(
                     "{target} got {} unanswered attempts within {secs} s from {sources} sources",
@@ -1385,18 +1415,19 @@ impl Detector {
             .or_default() |= if identify { 1 } else { 2 };
     }
 
-    /// One ARP packet, on VLAN `vlan` (0 when untagged).
+    /// One ARP packet, on `lan` (its capture segment and VLAN).
     pub fn arp(
         &mut self,
         book: &mut AlertBook,
         ts: Timestamp,
         a: &ArpRepr,
         eth_dst: Option<Mac>,
-        vlan: u16,
+        lan: crate::decode::Lan,
     ) {
         if !self.cfg.settings.enabled {
             return;
         }
+        self.lan = lan;
         let frame = arp::ArpFrame {
             ts,
             reply: a.op == ArpRepr::REPLY,
@@ -1404,7 +1435,7 @@ impl Detector {
             sender_ip: a.sender_ip,
             target_ip: a.target_ip,
             eth_dst,
-            vlan,
+            lan,
         };
         let mut found = std::mem::take(&mut self.findings);
         self.arp.frame(&self.arp_lim, &frame, &mut found);
@@ -1421,7 +1452,7 @@ impl Detector {
                     Hit::new(
                         Kind::ArpSpoofing,
                         Addr::Mac(claimer),
-                        Addr::Ip(IpAddr::V4(ip)),
+                        self.at(IpAddr::V4(ip)),
                         "arp",
                         ts,
                         About::Src,
@@ -1485,7 +1516,7 @@ impl Detector {
                     let src = if ip.is_unspecified() {
                         Addr::Mac(mac)
                     } else {
-                        Addr::Ip(IpAddr::V4(ip))
+                        self.at(IpAddr::V4(ip))
                     };
                     self.raise(
                         book,

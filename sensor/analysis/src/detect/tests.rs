@@ -1,4 +1,5 @@
 use super::*;
+use crate::decode::Lan;
 use crate::protocols::Endpoint;
 use otwatch_common::observation::Subject;
 
@@ -41,6 +42,7 @@ fn see(d: &mut Detector, b: &mut AlertBook, c: &FlowCtx, proto: &'static str, o:
         b,
         Source::Flow {
             ctx: c,
+            lan: Lan::NONE,
             protocol: proto,
         },
         &o,
@@ -167,7 +169,7 @@ fn credentials_show_the_user_never_a_secret() {
 fn summary(client: &str, server: &str, port: u16, secs: u64, accepted: bool) -> FlowSummary {
     let ts = Timestamp::from_secs_nanos(1_700_000_000 + secs, 0);
     FlowSummary {
-        vlan: 0,
+        lan: Lan::NONE,
         client: Endpoint {
             ip: ip(client),
             port: 40000,
@@ -216,7 +218,64 @@ fn port_scans_are_found_and_busy_clients_are_not() {
     }
     assert_eq!(kinds(&b), ["scan_detected"]);
     let a = b.iter().next().unwrap();
-    assert_eq!(a.key.dst, Addr::Ip(ip("10.0.2.1")));
+    assert_eq!(a.key.dst, Addr::Ip(ip("10.0.2.1").into()));
+}
+
+/// The same scan on VLAN 20 and on segment 3: the alerts name the addresses in their LANs,
+/// and each names the scanner of its own LAN, not the one that reuses the address elsewhere.
+#[test]
+fn alerts_name_addresses_in_their_lan() {
+    let mut d = Detector::default();
+    let mut b = AlertBook::default();
+    let lans = [
+        Lan::vlan(20),
+        Lan {
+            segment: 3,
+            vlan: 0,
+        },
+    ];
+    for lan in lans {
+        for p in 1..=100u16 {
+            let s = FlowSummary {
+                lan,
+                ..summary("10.0.0.66", "10.0.2.1", p, 1, false)
+            };
+            d.flow(&mut b, &s);
+        }
+    }
+    let mut dst: Vec<String> = b.iter().map(|a| a.key.dst.to_string()).collect();
+    dst.sort();
+    assert_eq!(dst, ["10.0.2.1%seg3", "10.0.2.1%vlan20"]);
+    assert!(b.iter().all(|a| a.key.kind == "scan_detected"));
+
+    let asset = |id: &str, vlans: Vec<u32>, segments: Vec<u32>| otwatch_common::model::Asset {
+        id: id.into(),
+        ips: vec!["10.0.0.66".into()],
+        vlans,
+        segments,
+        ..Default::default()
+    };
+    let r = otwatch_common::model::InventoryReport {
+        assets: vec![
+            asset("ip:10.0.0.66", vec![], vec![]),
+            asset("ip:10.0.0.66%vlan20", vec![20], vec![]),
+            asset("ip:10.0.0.66%seg3", vec![], vec![3]),
+        ],
+        ..Default::default()
+    };
+    let alerts = derive::render(&b, &r);
+    let mut named: Vec<(&str, &str)> = alerts
+        .iter()
+        .map(|a| (a.dst.as_str(), a.asset.as_str()))
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            ("10.0.2.1%seg3", "ip:10.0.0.66%seg3"),
+            ("10.0.2.1%vlan20", "ip:10.0.0.66%vlan20")
+        ]
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use super::reassembly::{Deliver, Stream, StreamLimits};
 use crate::decode::l4::proto;
-use crate::decode::{IpPacket, L4};
+use crate::decode::{IpPacket, Lan, L4};
 use crate::hash::Map;
 use crate::protocols::registry::{self, ProtocolSpec};
 use crate::protocols::{Direction, Dissector, Endpoint, FlowCtx, Transport};
@@ -76,8 +76,8 @@ pub struct FlowStats {
 /// A flow's counters since its last summary, handed to the inventory.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowSummary {
-    /// 802.1Q VLAN id of the flow's packets; 0 when untagged (or priority-tagged, VLAN id 0).
-    pub vlan: u16,
+    /// Capture segment and 802.1Q VLAN of the flow's packets.
+    pub lan: Lan,
     pub client: Endpoint,
     pub server: Endpoint,
     pub ip_proto: u8,
@@ -116,20 +116,21 @@ pub struct FlowSummary {
 pub enum FlowEvent {
     Observation {
         ctx: FlowCtx,
-        /// The flow's VLAN (as [`FlowSummary::vlan`]).
-        vlan: u16,
+        /// The flow's LAN (as [`FlowSummary::lan`]).
+        lan: Lan,
         protocol: &'static str,
         obs: Observation,
     },
     Summary(FlowSummary),
 }
 
-/// The 5-tuple in its VLAN: the same addresses and ports on two VLANs (cells that reuse one
-/// private range behind one SPAN port) are two flows. The capture interface is not part of
-/// the key: a tap that delivers each direction on its own interface would split every flow.
+/// The 5-tuple in its [`Lan`]: the same addresses and ports on two VLANs or capture segments
+/// (cells that reuse one private range behind one SPAN port) are two flows. The capture
+/// interface itself is not part of the key, only the segment the operator assigned it to: a
+/// tap that delivers each direction on its own interface would split every flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct FlowKey {
-    vlan: u16,
+    lan: Lan,
     lo: IpAddr,
     hi: IpAddr,
     lo_port: u16,
@@ -140,8 +141,8 @@ struct FlowKey {
 /// Hashes the key as whole words (see [`crate::hash::write_addr_pair`]).
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        // 12 bits of VLAN id above 40 of ports and protocol: still one word.
-        let meta = u64::from(self.vlan) << 40
+        // 24 bits of segment and VLAN above 40 of ports and protocol: still one word.
+        let meta = self.lan.bits() << 40
             | u64::from(self.lo_port) << 24
             | u64::from(self.hi_port) << 8
             | u64::from(self.proto);
@@ -159,7 +160,7 @@ enum App {
 }
 
 struct Flow {
-    vlan: u16,
+    lan: Lan,
     client: Endpoint,
     server: Endpoint,
     proto: u8,
@@ -197,7 +198,7 @@ impl Flow {
         let first_answer = answered && !self.answer_reported;
         self.answer_reported |= answered;
         let s = FlowSummary {
-            vlan: self.vlan,
+            lan: self.lan,
             client: self.client,
             server: self.server,
             ip_proto: self.proto,
@@ -238,8 +239,8 @@ pub struct PacketInfo<'a> {
     pub frames: u32,
     pub src_mac: Option<Mac>,
     pub dst_mac: Option<Mac>,
-    /// 802.1Q VLAN id (0 when untagged).
-    pub vlan: u16,
+    /// Capture segment and 802.1Q VLAN.
+    pub lan: Lan,
     pub ip: &'a IpPacket<'a>,
 }
 
@@ -330,7 +331,7 @@ impl FlowTable {
         };
         let key = if (ip.src, sport) <= (ip.dst, dport) {
             FlowKey {
-                vlan: p.vlan,
+                lan: p.lan,
                 lo: ip.src,
                 hi: ip.dst,
                 lo_port: sport,
@@ -339,7 +340,7 @@ impl FlowTable {
             }
         } else {
             FlowKey {
-                vlan: p.vlan,
+                lan: p.lan,
                 lo: ip.dst,
                 hi: ip.src,
                 lo_port: dport,
@@ -379,7 +380,7 @@ impl FlowTable {
             self.flows.insert(
                 key,
                 Flow {
-                    vlan: p.vlan,
+                    lan: p.lan,
                     client: Endpoint {
                         ip: c.0,
                         port: c.1,
@@ -584,7 +585,7 @@ impl FlowTable {
                         &mut self.events,
                         &mut self.scratch,
                         &ctx,
-                        key.vlan,
+                        key.lan,
                         spec.name,
                     );
                 }
@@ -866,7 +867,7 @@ fn not_the_ports_protocol(
             server: flow.server,
             ..*ctx
         },
-        vlan: flow.vlan,
+        lan: flow.lan,
         protocol: spec.name,
         obs: crate::protocols::violation(
             spec.name,
@@ -948,7 +949,7 @@ fn feed(
         run_pending(flow, dir, &ctx, cfg, stats, scratch, events);
         return;
     }
-    let vlan = flow.vlan;
+    let lan = flow.lan;
     let App::Known { spec, dissector } = &mut flow.app else {
         return;
     };
@@ -963,7 +964,7 @@ fn feed(
     if st.pending.is_empty() {
         // Fast path: parse straight from the capture buffer.
         let n = dissector.parse(dir, bytes, ctx, scratch).min(bytes.len());
-        emit(events, scratch, ctx, vlan, spec.name);
+        emit(events, scratch, ctx, lan, spec.name);
         keep_rest(
             st,
             bytes.get(n..).unwrap_or(&[]),
@@ -977,7 +978,7 @@ fn feed(
         let n = dissector
             .parse(dir, &st.pending, ctx, scratch)
             .min(st.pending.len());
-        emit(events, scratch, ctx, vlan, spec.name);
+        emit(events, scratch, ctx, lan, spec.name);
         st.pending.drain(..n);
         if st.pending.len() > cfg.stream.max_bytes {
             stats.stream_bytes_dropped += st.pending.len() as u64;
@@ -997,7 +998,7 @@ fn run_pending(
     scratch: &mut Vec<Observation>,
     events: &mut Vec<FlowEvent>,
 ) {
-    let vlan = flow.vlan;
+    let lan = flow.lan;
     let App::Known { spec, dissector } = &mut flow.app else {
         return;
     };
@@ -1012,7 +1013,7 @@ fn run_pending(
         let n = dissector
             .parse(d, &st.pending, ctx, scratch)
             .min(st.pending.len());
-        emit(events, scratch, ctx, vlan, spec.name);
+        emit(events, scratch, ctx, lan, spec.name);
         st.pending.drain(..n);
         if st.pending.len() > cfg.stream.max_bytes {
             stats.stream_bytes_dropped += st.pending.len() as u64;
@@ -1045,13 +1046,13 @@ fn emit(
     events: &mut Vec<FlowEvent>,
     scratch: &mut Vec<Observation>,
     ctx: &FlowCtx,
-    vlan: u16,
+    lan: Lan,
     protocol: &'static str,
 ) {
     for obs in scratch.drain(..) {
         events.push(FlowEvent::Observation {
             ctx: *ctx,
-            vlan,
+            lan,
             protocol,
             obs,
         });

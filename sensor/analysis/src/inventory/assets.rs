@@ -6,8 +6,8 @@
 //! carried many IPs is a router or firewall forwarding for others: it stays its own asset and
 //! the IPs behind it stay theirs.
 //!
-//! IP-level facts are kept per (VLAN, IP) ([`HostKey`]): the same address on two VLANs is two
-//! assets, each with its VLAN in `vlans`.
+//! IP-level facts are kept per (LAN, IP) ([`HostKey`]): the same address on two VLANs or capture
+//! segments is two assets, each with its VLAN in `vlans` and its segment in `segments`.
 
 use super::classify::{self, Behaviour};
 use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostKey};
@@ -171,7 +171,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         vlans_of.entry(k.ip).or_default().push(*k);
     }
     for (k, h) in &inv.hosts {
-        let behind_router = k.vlan != 0
+        let behind_router = !k.lan.is_none()
             && h.bound_macs.is_empty()
             && !h.macs.is_empty()
             && h.macs
@@ -181,7 +181,7 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             continue;
         }
         let mut homes = vlans_of.get(&k.ip).into_iter().flatten().filter(|o| {
-            o.vlan != k.vlan
+            o.lan != k.lan
                 && inv.hosts.get(o).is_some_and(|h| {
                     !h.bound_macs.is_empty()
                         || h.macs
@@ -280,7 +280,8 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
             last_seen: ts_text(c.counters.last),
             flows: c.flows,
             accessed: c.accessed.areas.iter().map(|a| a.to_model()).collect(),
-            vlan: u32::from(k.vlan),
+            vlan: u32::from(k.lan.vlan),
+            segment: u32::from(k.lan.segment),
         })
         .collect();
     let dropped: u64 = inv.conns.values().map(|c| c.accessed.total_dropped()).sum();
@@ -456,10 +457,18 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
     evidence.sort();
     // One device can hold the same address on two VLANs (a trunk): listed once.
     let addrs: BTreeSet<IpAddr> = ips.iter().map(|k| k.ip).collect();
-    let vlans: BTreeSet<u32> = ips
-        .iter()
-        .filter(|k| k.vlan != 0 && !ctx.routed.contains(k))
-        .map(|k| u32::from(k.vlan))
+    let lans = || {
+        ips.iter()
+            .filter(|k| !ctx.routed.contains(k))
+            .map(|k| k.lan)
+    };
+    let vlans: BTreeSet<u32> = lans()
+        .filter(|l| l.vlan != 0)
+        .map(|l| u32::from(l.vlan))
+        .collect();
+    let segments: BTreeSet<u32> = lans()
+        .filter(|l| l.segment != 0)
+        .map(|l| u32::from(l.segment))
         .collect();
     Asset {
         id,
@@ -492,5 +501,6 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
             })
             .collect(),
         vlans: vlans.into_iter().collect(),
+        segments: segments.into_iter().collect(),
     }
 }

@@ -1,6 +1,7 @@
 //! Raw facts per address and per connection, and how they merge.
 
 use super::access::Accessed;
+use crate::decode::Lan;
 use otwatch_common::observation::Field;
 use otwatch_common::{Mac, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -71,38 +72,40 @@ fn add_evidence(list: &mut Vec<EvidenceRec>, rec: EvidenceRec) {
     }
 }
 
-/// An IP address in its VLAN: what IP-level facts are kept by. The same address on two VLANs
-/// (cells that reuse one private range behind one SPAN port) is two hosts. VLAN 0 is untagged
-/// traffic (and 802.1p priority tags, whose VLAN id is 0).
+/// An IP address in its [`Lan`] (capture segment and VLAN): what IP-level facts are kept by.
+/// The same address on two VLANs or segments (cells that reuse one private range behind one
+/// SPAN port) is two hosts.
 ///
-/// As text (store keys, asset ids, JSON): the bare address when untagged, so stores and
-/// reports of untagged captures read as before; `<ip>%vlan<id>` when tagged: the VLAN as the
-/// address's zone, written like an IPv6 zone index (RFC 4007). Not `@`, which the manager's
+/// As text (store keys, asset ids, JSON): the bare address when untagged on the default
+/// segment, so stores and reports of captures without either read as before; else
+/// `<ip>%<lan>` (`%vlan10`, `%seg2`, `%seg2.vlan10`): the LAN as the address's zone, written
+/// like an IPv6 zone index (RFC 4007). Not `@`, which the manager's
 /// fleet ids use to name a sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HostKey {
-    pub vlan: u16,
+    pub lan: Lan,
     pub ip: IpAddr,
 }
 
 impl HostKey {
-    pub fn new(vlan: u16, ip: IpAddr) -> HostKey {
-        HostKey { vlan, ip }
+    pub fn new(lan: Lan, ip: IpAddr) -> HostKey {
+        HostKey { lan, ip }
     }
 }
 
 /// Untagged: plain addresses (tests and callers without VLANs).
 impl From<IpAddr> for HostKey {
     fn from(ip: IpAddr) -> HostKey {
-        HostKey { vlan: 0, ip }
+        HostKey { lan: Lan::NONE, ip }
     }
 }
 
 impl std::fmt::Display for HostKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.vlan {
-            0 => write!(f, "{}", self.ip),
-            v => write!(f, "{}%vlan{v}", self.ip),
+        if self.lan.is_none() {
+            write!(f, "{}", self.ip)
+        } else {
+            write!(f, "{}%{}", self.ip, self.lan)
         }
     }
 }
@@ -111,12 +114,12 @@ impl std::str::FromStr for HostKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<HostKey, String> {
-        let (ip, vlan) = match s.split_once("%vlan") {
-            Some((ip, v)) => (ip, v.parse().map_err(|_| format!("bad vlan in {s}"))?),
-            None => (s, 0),
+        let (ip, lan) = match s.split_once('%') {
+            Some((ip, zone)) => (ip, zone.parse()?),
+            None => (s, Lan::NONE),
         };
         let ip = ip.parse().map_err(|_| format!("bad address {s}"))?;
-        Ok(HostKey { vlan, ip })
+        Ok(HostKey { lan, ip })
     }
 }
 
@@ -217,10 +220,10 @@ impl MacFacts {
 }
 
 /// A connection: all flows from one client IP to one server IP, transport and server port, in
-/// one VLAN (0 when untagged; see [`HostKey`]).
+/// one [`Lan`] (see [`HostKey`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnKey {
-    pub vlan: u16,
+    pub lan: Lan,
     pub client: IpAddr,
     pub server: IpAddr,
     /// IP protocol number.
@@ -231,8 +234,7 @@ pub struct ConnKey {
 /// Whole words for the seeded hasher (see [`crate::hash::write_addr_pair`]).
 impl std::hash::Hash for ConnKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let meta =
-            u64::from(self.vlan) << 24 | u64::from(self.port) << 8 | u64::from(self.transport);
+        let meta = self.lan.bits() << 24 | u64::from(self.port) << 8 | u64::from(self.transport);
         crate::hash::write_addr_pair(h, self.client, self.server, meta);
     }
 }
@@ -240,25 +242,29 @@ impl std::hash::Hash for ConnKey {
 impl ConnKey {
     /// The client's host key.
     pub fn client_key(&self) -> HostKey {
-        HostKey::new(self.vlan, self.client)
+        HostKey::new(self.lan, self.client)
     }
 
     /// The server's host key.
     pub fn server_key(&self) -> HostKey {
-        HostKey::new(self.vlan, self.server)
+        HostKey::new(self.lan, self.server)
     }
 
     /// A text key that sorts like the struct does not; used only as a store key.
-    /// `client|server|transport|port`, and `|vlan` after it when tagged (so keys written
-    /// before VLANs were kept read as untagged).
+    /// `client|server|transport|port`, and `|vlan` after it when tagged, and `|segN` after
+    /// that on a capture segment (so keys written before VLANs or segments read as before).
     pub fn to_store_key(&self) -> String {
         let mut k = format!(
             "{}|{}|{}|{}",
             self.client, self.server, self.transport, self.port
         );
-        if self.vlan != 0 {
+        if !self.lan.is_none() {
             k.push('|');
-            k.push_str(&self.vlan.to_string());
+            k.push_str(&self.lan.vlan.to_string());
+        }
+        if self.lan.segment != 0 {
+            k.push_str("|seg");
+            k.push_str(&self.lan.segment.to_string());
         }
         k
     }
@@ -270,9 +276,15 @@ impl ConnKey {
             server: it.next()?.parse().ok()?,
             transport: it.next()?.parse().ok()?,
             port: it.next()?.parse().ok()?,
-            vlan: match it.next() {
-                Some(v) => v.parse().ok()?,
-                None => 0,
+            lan: Lan {
+                vlan: match it.next() {
+                    Some(v) => v.parse().ok()?,
+                    None => 0,
+                },
+                segment: match it.next() {
+                    Some(s) => s.strip_prefix("seg")?.parse().ok()?,
+                    None => 0,
+                },
             },
         };
         it.next().is_none().then_some(k)

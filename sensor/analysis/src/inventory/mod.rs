@@ -18,6 +18,7 @@ pub use assets::report;
 pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, HostKey, MacFacts};
 pub use limits::{InventoryLimits, Shed};
 
+use crate::decode::Lan;
 use crate::detect::alerts::{AlertBook, BookLimits};
 use crate::flow::FlowSummary;
 use crate::protocols::FlowCtx;
@@ -51,12 +52,12 @@ pub enum Origin<'a> {
     /// A flow's dissector.
     Flow {
         ctx: &'a FlowCtx,
-        /// The flow's VLAN (0 when untagged).
-        vlan: u16,
+        /// The flow's capture segment and VLAN.
+        lan: Lan,
         protocol: &'static str,
     },
-    /// A link-layer frame (ARP, LLDP, CDP) with its source MAC and VLAN (0 when untagged).
-    Frame { src: Mac, ts: Timestamp, vlan: u16 },
+    /// A link-layer frame (ARP, LLDP, CDP) with its source MAC, capture segment and VLAN.
+    Frame { src: Mac, ts: Timestamp, lan: Lan },
 }
 
 impl Origin<'_> {
@@ -67,10 +68,10 @@ impl Origin<'_> {
         }
     }
 
-    /// The VLAN the addresses an observation names are in.
-    fn vlan(&self) -> u16 {
+    /// The LAN the addresses an observation names are in.
+    fn lan(&self) -> Lan {
         match self {
-            Origin::Flow { vlan, .. } | Origin::Frame { vlan, .. } => *vlan,
+            Origin::Flow { lan, .. } | Origin::Frame { lan, .. } => *lan,
         }
     }
 }
@@ -84,8 +85,8 @@ impl Inventory {
     /// Folds one flow summary in: host counters, MAC pairs and the connection.
     pub fn add_flow(&mut self, s: &FlowSummary) {
         let (client, server) = (
-            HostKey::new(s.vlan, s.client.ip),
-            HostKey::new(s.vlan, s.server.ip),
+            HostKey::new(s.lan, s.client.ip),
+            HostKey::new(s.lan, s.server.ip),
         );
         let server_is_host = !s.to_group && host_ip(s.server.ip).is_some();
         let client_is_host = host_ip(s.client.ip).is_some();
@@ -142,7 +143,7 @@ impl Inventory {
         }
         if client_kept && server_kept {
             let key = ConnKey {
-                vlan: s.vlan,
+                lan: s.lan,
                 client: s.client.ip,
                 server: s.server.ip,
                 transport: s.ip_proto,
@@ -225,7 +226,7 @@ impl Inventory {
                 }
             }
             Observation::Binding { mac, ip, .. } => {
-                let ip = HostKey::new(origin.vlan(), ip);
+                let ip = HostKey::new(origin.lan(), ip);
                 if mac.is_unicast() && host_ip(ip.ip).is_some() {
                     if let Some(h) = self.host(ip) {
                         h.counters.seen(ts);
@@ -306,27 +307,22 @@ impl Inventory {
         }
     }
 
-    /// What an observation is about. Addresses it names are in the origin's VLAN.
+    /// What an observation is about. Addresses it names are in the origin's LAN.
     fn resolve(&self, origin: Origin<'_>, subject: Subject) -> Option<Node> {
-        let in_vlan = |ip| host_ip(ip).map(|ip| Node::Ip(HostKey::new(origin.vlan(), ip)));
+        let in_lan = |ip| host_ip(ip).map(|ip| Node::Ip(HostKey::new(origin.lan(), ip)));
         match (subject, origin) {
-            (Subject::Client, Origin::Flow { ctx, .. }) => in_vlan(ctx.client.ip),
-            (Subject::Server, Origin::Flow { ctx, .. }) => in_vlan(ctx.server.ip),
+            (Subject::Client, Origin::Flow { ctx, .. }) => in_lan(ctx.client.ip),
+            (Subject::Server, Origin::Flow { ctx, .. }) => in_lan(ctx.server.ip),
             (Subject::Client | Subject::Server, Origin::Frame { src, .. }) => {
                 src.is_unicast().then_some(Node::Mac(src))
             }
-            (Subject::Ip(ip), _) => in_vlan(ip),
+            (Subject::Ip(ip), _) => in_lan(ip),
             (Subject::Mac(m), _) => m.is_unicast().then_some(Node::Mac(m)),
         }
     }
 
     fn conn_of(&mut self, origin: Origin<'_>) -> Option<&mut ConnFacts> {
-        let Origin::Flow {
-            ctx,
-            vlan,
-            protocol,
-        } = origin
-        else {
+        let Origin::Flow { ctx, lan, protocol } = origin else {
             return None;
         };
         // Datagrams to a group address (a directed broadcast) belong to no connection.
@@ -337,7 +333,7 @@ impl Inventory {
             return None;
         }
         let key = ConnKey {
-            vlan,
+            lan,
             client: ctx.client.ip,
             server: ctx.server.ip,
             transport: match ctx.transport {

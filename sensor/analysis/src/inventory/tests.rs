@@ -23,7 +23,7 @@ fn flow_on(
     port: u16,
 ) {
     inv.add_flow(&FlowSummary {
-        vlan,
+        lan: Lan::vlan(vlan),
         client: Endpoint {
             ip: ip(c.0),
             port: 40000,
@@ -74,7 +74,7 @@ fn a_router_mac_does_not_merge_the_ips_behind_it() {
         Origin::Frame {
             src: mac(ROUTER),
             ts: Timestamp(1),
-            vlan: 0,
+            lan: Lan::NONE,
         },
         Observation::Binding {
             mac: mac(ROUTER),
@@ -134,7 +134,7 @@ fn stronger_sources_win_and_every_claim_stays_as_evidence() {
     let at = |ts| Origin::Frame {
         src: mac(HOST),
         ts: Timestamp(ts),
-        vlan: 0,
+        lan: Lan::NONE,
     };
     let name = |v: &str, source| Observation::Identity {
         subject: Subject::Ip(ip("10.0.0.5")),
@@ -184,7 +184,7 @@ fn proto_flow_on(
         mac: None,
     };
     inv.add_flow(&FlowSummary {
-        vlan,
+        lan: Lan::vlan(vlan),
         client: ep(client, 40000),
         server: ep(server, port),
         ip_proto: 6,
@@ -233,7 +233,7 @@ fn accessed_ranges_are_merged_per_unit_area_and_operation() {
     let ctx = flow_ctx("10.0.0.9", "10.0.0.3", 502);
     let origin = Origin::Flow {
         ctx: &ctx,
-        vlan: 0,
+        lan: Lan::NONE,
         protocol: "modbus",
     };
     let write = |start, count| Observation::Access {
@@ -284,7 +284,7 @@ fn a_collector_that_serves_sql_to_the_office_is_a_historian() {
     inv.observe(
         Origin::Flow {
             ctx: &ctx,
-            vlan: 0,
+            lan: Lan::NONE,
             protocol: "modbus",
         },
         Observation::Operation {
@@ -321,7 +321,7 @@ fn probe(inv: &mut Inventory, src: IpAddr, dst: IpAddr) {
         mac: None,
     };
     inv.add_flow(&FlowSummary {
-        vlan: 0,
+        lan: Lan::NONE,
         client: ep(src, 40000),
         server: ep(dst, 80),
         ip_proto: 6,
@@ -451,11 +451,27 @@ fn the_same_address_on_two_vlans_is_two_assets() {
     let vlans: Vec<u32> = r.connections.iter().map(|c| c.vlan).collect();
     assert_eq!(vlans, [0, 10, 20]);
     // The text form parses back.
-    for id in ["192.168.1.10", "192.168.1.10%vlan10", "fe80::1%vlan4094"] {
+    for id in [
+        "192.168.1.10",
+        "192.168.1.10%vlan10",
+        "fe80::1%vlan4094",
+        "10.0.0.1%seg2",
+        "10.0.0.1%seg4095.vlan10",
+    ] {
         let k: HostKey = id.parse().unwrap();
         assert_eq!(k.to_string(), id);
     }
-    assert!("192.168.1.10%vlanx".parse::<HostKey>().is_err());
+    for bad in [
+        "192.168.1.10%vlanx",
+        "10.0.0.1%vlan0",
+        "10.0.0.1%vlan4096",
+        "10.0.0.1%seg2.",
+        "10.0.0.1%seg0.vlan3",
+        "10.0.0.1%vlan3.seg2",
+        "10.0.0.1%",
+    ] {
+        assert!(bad.parse::<HostKey>().is_err(), "{bad}");
+    }
 }
 
 /// A router between two mirrored VLANs: each packet is seen on both, so each end's address also

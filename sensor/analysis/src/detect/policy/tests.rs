@@ -94,13 +94,13 @@ fn learned_policy_round_trips_through_toml() {
         .is_none());
     assert!(back.allows(
         "plc_program_download",
-        Addr::Ip(ip("10.0.2.30")),
-        Addr::Ip(ip("10.0.1.20"))
+        Addr::Ip(ip("10.0.2.30").into()),
+        Addr::Ip(ip("10.0.1.20").into())
     ));
     assert!(!back.allows(
         "plc_stop",
-        Addr::Ip(ip("10.0.2.30")),
-        Addr::Ip(ip("10.0.1.20"))
+        Addr::Ip(ip("10.0.2.30").into()),
+        Addr::Ip(ip("10.0.1.20").into())
     ));
 }
 

@@ -39,7 +39,7 @@ fn feed_on(t: &mut FlowTable, ts: u64, bytes: &[u8], vlan: u16) {
         frames: 1,
         src_mac: None,
         dst_mac: None,
-        vlan,
+        lan: Lan::vlan(vlan),
         ip: &ip,
     });
 }
@@ -69,7 +69,7 @@ fn the_same_five_tuple_on_two_vlans_is_two_flows() {
     t.finish_all();
     let mut s: Vec<(u16, u64, bool)> = summaries(&mut t)
         .iter()
-        .map(|s| (s.vlan, s.packets, s.accepted))
+        .map(|s| (s.lan.vlan, s.packets, s.accepted))
         .collect();
     s.sort_unstable();
     assert_eq!(s, [(0, 2, true), (10, 2, true), (20, 2, true)]);
