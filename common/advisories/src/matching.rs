@@ -234,11 +234,22 @@ impl Catalog {
         let row = advisory.products.get(product)?;
         let for_row = |products: &[usize]| products.is_empty() || products.contains(&product);
         let score = v.scores.iter().find(|s| for_row(&s.products));
+        // The most direct category first (a vendor fix before a mitigation); within one,
+        // the text that names this row's model (CISA often lists one remediation per
+        // product line under the same product ids), then document order.
+        let tokens = entry.keys.get(product).map(|k| &k.tokens);
+        let names_row = |details: &str| {
+            let text = compact(details);
+            tokens.is_some_and(|t| {
+                t.iter()
+                    .any(|token| token.len() >= 6 && text.contains(token.as_str()))
+            })
+        };
         let remediation = v
             .remediations
             .iter()
             .filter(|r| for_row(&r.products) && !r.details.trim().is_empty())
-            .min_by_key(|r| r.category);
+            .min_by_key(|r| (r.category, !names_row(&r.details)));
         Some(VulnerabilityMatch {
             cve: v.cve.clone(),
             advisory: advisory.id.clone(),

@@ -193,6 +193,21 @@ fn strip_all_versions(text: &str) -> &str {
 
 /// Turns the word forms into operators: `V2.0 and later` → `>=V2.0`, `prior to 3.1` → `<3.1`.
 fn rewrite_words(text: &str) -> String {
+    // `>= V2.0 and < V2.5` (ICSA-18-282-05): "and" between two constraints is the interval.
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let kept: Vec<&str> = words
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| {
+            !(w.eq_ignore_ascii_case("and")
+                && words
+                    .get(i + 1)
+                    .is_some_and(|next| next.starts_with(['<', '>', '='])))
+        })
+        .map(|(_, w)| *w)
+        .collect();
+    let text = kept.join(" ");
+    let text = text.as_str();
     let lower = text.to_ascii_lowercase();
     for suffix in [
         " and later",
@@ -332,6 +347,10 @@ mod tests {
             ("< V9 Update 9", "V9 Update 8", true),
             ("<V9_Update_9", "V9 Update 9", false),
             ("All versions < V16 SP1", "V16 Update 4", true),
+            ("All versions >= V2.0 and < V2.5", "V2.4", true), // ICSA-18-282-05, S7-1500
+            ("All versions >= V2.0 and < V2.5", "V1.8", false),
+            ("all versions prior to v3.52", "3.51", true), // ICSA-17-054-03, Quantum
+            ("MX-V4.0.2.33", "MX-V4.0.2.33", true),        // ICSA-24-235-03, Mobotix
         ];
         for (range, version, expected) in table {
             assert_eq!(contains(range, version), expected, "{version} in {range}");

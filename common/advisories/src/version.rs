@@ -48,8 +48,9 @@ pub enum VersionError {
 }
 
 /// Prefixes vendors put before the number. Longest first so `FIRMWARE` wins over `F…`.
+/// `MX-V` is Mobotix camera firmware (ICSA-24-235-03 lists over a thousand such rows).
 const PREFIXES: &[&str] = &[
-    "FIRMWARE", "VERSION", "REV.", "REV", "FW", "SV", "V.", "V", "R",
+    "FIRMWARE", "VERSION", "MX-V", "REV.", "REV", "FW", "SV", "V.", "V", "R",
 ];
 
 /// Words that introduce the update number after the release (`V14 SP1 Update 4`).
@@ -126,12 +127,10 @@ impl Version {
         for i in 0..len {
             let a = self.parts.get(i).copied().unwrap_or(Part::Num(0));
             let b = other.parts.get(i).copied().unwrap_or(Part::Num(0));
-            match (a, b) {
-                (Part::Num(x), Part::Num(y)) => match x.cmp(&y) {
-                    Ordering::Equal => {}
-                    unequal => return unequal,
-                },
-                _ => {}
+            if let (Part::Num(x), Part::Num(y)) = (a, b) {
+                if x != y {
+                    return x.cmp(&y);
+                }
             }
         }
         (self.service_pack, self.update).cmp(&(other.service_pack, other.update))
