@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::identity::{vendor_key, Family, ProductKeys};
+use crate::identity::{compact, vendor_key, Family, ProductKeys};
 use crate::kev::KevCatalog;
 use crate::model::{Advisory, ProductStatus};
 use crate::version::Version;
@@ -24,6 +24,9 @@ pub(crate) struct Entry {
     pub keys: Vec<ProductKeys>,
     /// Per product row: (vulnerability index, status) for every statement about it.
     pub row_statuses: Vec<Vec<(u32, ProductStatus)>>,
+    /// Per vulnerability, per remediation: its text compacted, to find the one that names
+    /// a matched model without redoing the work for every device.
+    pub remediation_keys: Vec<Vec<String>>,
 }
 
 /// The rows of one vendor, by key.
@@ -158,6 +161,11 @@ impl Catalog {
                 }
             }
         }
+        let remediation_keys = advisory
+            .vulnerabilities
+            .iter()
+            .map(|v| v.remediations.iter().map(|r| compact(&r.details)).collect())
+            .collect();
         for (product, (key, vendor)) in keys.iter().zip(&vendors).enumerate() {
             // Rows no statement refers to cannot produce a match; leave them out.
             if vendor.is_empty() || row_statuses[product].is_empty() {
@@ -184,6 +192,7 @@ impl Catalog {
                 vendors,
                 keys,
                 row_statuses,
+                remediation_keys,
             });
         }
     }

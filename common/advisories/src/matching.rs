@@ -238,8 +238,9 @@ impl Catalog {
         // the text that names this row's model (CISA often lists one remediation per
         // product line under the same product ids), then document order.
         let tokens = entry.keys.get(product).map(|k| &k.tokens);
-        let names_row = |details: &str| {
-            let text = compact(details);
+        let texts = entry.remediation_keys.get(vuln);
+        let names_row = |n: usize| {
+            let text = texts.and_then(|t| t.get(n)).map_or("", String::as_str);
             tokens.is_some_and(|t| {
                 t.iter()
                     .any(|token| token.len() >= 6 && text.contains(token.as_str()))
@@ -248,8 +249,10 @@ impl Catalog {
         let remediation = v
             .remediations
             .iter()
-            .filter(|r| for_row(&r.products) && !r.details.trim().is_empty())
-            .min_by_key(|r| (r.category, !names_row(&r.details)));
+            .enumerate()
+            .filter(|(_, r)| for_row(&r.products) && !r.details.trim().is_empty())
+            .min_by_key(|(n, r)| (r.category, !names_row(*n)))
+            .map(|(_, r)| r);
         Some(VulnerabilityMatch {
             cve: v.cve.clone(),
             advisory: advisory.id.clone(),

@@ -389,3 +389,17 @@ fn malformed_documents_are_typed_errors() {
     ));
     assert!(matches!(parse_document(bytes), Ok(Document::Advisory(_))));
 }
+
+#[test]
+fn no_prefix_of_a_real_document_panics() {
+    // Every cut of a real document is an error (or, at the very end, the document): a
+    // half-written file is reported, never a crash.
+    let (_, bytes) = SAMPLES[0];
+    for end in (0..bytes.len()).step_by(131) {
+        assert!(parse_document(&bytes[..end]).is_err(), "cut at {end}");
+    }
+    // Bytes that are not text at all, and deep nesting, are errors too.
+    assert!(parse_document(&[0u8, 159, 146, 150]).is_err());
+    let deep = "[".repeat(10_000);
+    assert!(parse_document(deep.as_bytes()).is_err());
+}
