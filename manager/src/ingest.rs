@@ -10,7 +10,7 @@
 //! through the queue without contention, and a busier queue makes bigger, cheaper groups.
 
 use crate::store::{Applied, Batch, FleetStore, StoreError};
-use crate::view::FleetView;
+use crate::view::{FleetView, Replay};
 use otwatch_proto::v1::Delta;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -154,14 +154,13 @@ fn viewer(store: &dyn FleetStore, view: &FleetView, rx: &mpsc::Receiver<Committe
         for (job, r) in group {
             // The view takes only what the store committed (never a resend or a refused batch).
             let r = r.and_then(|applied| {
-                view.applied(
-                    store,
-                    &applied.site,
-                    &job.sensor,
-                    applied.previous_seq,
-                    applied.applied_seq,
-                    applied.committed(job.deltas),
-                )?;
+                let batch = Replay {
+                    sensor: job.sensor,
+                    previous_seq: applied.previous_seq,
+                    applied_seq: applied.applied_seq,
+                    deltas: applied.committed(job.deltas),
+                };
+                view.applied(store, &applied.site, batch)?;
                 Ok(applied)
             });
             let _ = job.reply.send(r);

@@ -260,17 +260,15 @@ impl SiteView {
         Ok(())
     }
 
-    /// Replays what one applied batch did to `sensor`'s assets: the deltas with sequence numbers
-    /// in `(previous_seq, applied_seq]`.
-    fn apply(
-        &mut self,
-        store: &dyn FleetStore,
-        site: &str,
-        sensor: &str,
-        previous_seq: u64,
-        applied_seq: u64,
-        deltas: Vec<Delta>,
-    ) -> Result<(), StoreError> {
+    /// Replays what one applied batch did to its sensor's assets.
+    fn apply(&mut self, store: &dyn FleetStore, site: &str, a: Replay) -> Result<(), StoreError> {
+        let Replay {
+            sensor,
+            previous_seq,
+            applied_seq,
+            deltas,
+        } = a;
+        let sensor = sensor.as_str();
         let seen = self.seqs.get(sensor).copied().unwrap_or(0);
         if applied_seq <= seen {
             return Ok(()); // already reflected (read from the store after that batch)
@@ -311,11 +309,13 @@ impl SiteView {
 pub type Snapshot = Arc<Vec<Arc<FleetAsset>>>;
 
 /// A batch replay waiting for the site's lock.
-struct Replay {
-    sensor: String,
-    previous_seq: u64,
-    applied_seq: u64,
-    deltas: Vec<Delta>,
+/// A batch the store applied for `sensor`: the deltas with sequence numbers in
+/// `(previous_seq, applied_seq]` are what it changed.
+pub struct Replay {
+    pub sensor: String,
+    pub previous_seq: u64,
+    pub applied_seq: u64,
+    pub deltas: Vec<Delta>,
 }
 
 #[derive(Default)]
@@ -383,18 +383,10 @@ impl FleetView {
         &self,
         store: &dyn FleetStore,
         site: &str,
-        sensor: &str,
-        previous_seq: u64,
-        applied_seq: u64,
-        deltas: Vec<Delta>,
+        batch: Replay,
     ) -> Result<(), StoreError> {
         let slot = self.site(site)?;
-        slot.queue.lock().map_err(|_| poisoned())?.push(Replay {
-            sensor: sensor.to_string(),
-            previous_seq,
-            applied_seq,
-            deltas,
-        });
+        slot.queue.lock().map_err(|_| poisoned())?.push(batch);
         // Whoever holds the lock applies what is queued, ours included if it came in time.
         let mut v = slot.view.lock().map_err(|_| poisoned())?;
         let queued = std::mem::take(&mut *slot.queue.lock().map_err(|_| poisoned())?);
@@ -408,14 +400,7 @@ impl FleetView {
             return Ok(());
         }
         for r in queued {
-            v.apply(
-                store,
-                site,
-                &r.sensor,
-                r.previous_seq,
-                r.applied_seq,
-                r.deltas,
-            )?;
+            v.apply(store, site, r)?;
         }
         slot.stale.store(true, Ordering::Release);
         Ok(())

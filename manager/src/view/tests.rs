@@ -136,15 +136,13 @@ fn upsert(seq: u64, id: &str, mac: &str, ip: &str) -> Delta {
 /// Applies a batch to the store and tells the view, as the Sync handler does.
 fn sync(store: &SledStore, view: &FleetView, sensor: &str, deltas: &[Delta]) {
     let r = store.apply_batch(Batch::new(sensor, deltas), 5).unwrap();
-    view.applied(
-        store,
-        &r.site,
-        sensor,
-        r.previous_seq,
-        r.applied_seq,
-        r.committed(deltas.to_vec()),
-    )
-    .unwrap();
+    let batch = Replay {
+        sensor: sensor.to_string(),
+        previous_seq: r.previous_seq,
+        applied_seq: r.applied_seq,
+        deltas: r.committed(deltas.to_vec()),
+    };
+    view.applied(store, &r.site, batch).unwrap();
 }
 
 fn listing(view: &FleetView, store: &SledStore, site: &str) -> Vec<FleetAsset> {
@@ -212,15 +210,13 @@ fn a_missed_batch_reloads_that_sensor_from_the_store() {
     sync(&store, &view, &s1, &[upsert(3, "mac:3", "m3", "10.0.0.3")]);
     assert_eq!(listing(&view, &store, "a").len(), 3);
     // The late replay of batch 2 changes nothing.
-    view.applied(
-        &store,
-        "a",
-        &s1,
-        1,
-        2,
-        vec![upsert(2, "mac:2", "m2", "10.0.0.2")],
-    )
-    .unwrap();
+    let late = Replay {
+        sensor: s1.clone(),
+        previous_seq: 1,
+        applied_seq: 2,
+        deltas: vec![upsert(2, "mac:2", "m2", "10.0.0.2")],
+    };
+    view.applied(&store, "a", late).unwrap();
     let fresh = FleetView::default();
     assert_eq!(listing(&view, &store, "a"), listing(&fresh, &store, "a"));
 }

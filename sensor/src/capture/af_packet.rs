@@ -11,11 +11,11 @@
 //! All `unsafe` of this backend is in this file, each block with its `SAFETY` argument.
 
 use super::live::{ifindex, LiveCounters, LiveError, LiveSource, AF_PACKET_CAPS};
+use super::mmap::Mmap;
 use super::{Batch, CaptureError, FrameMeta, LinkType, PacketSource, Progress};
 use otwatch_common::Timestamp;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -75,30 +75,10 @@ const PKT_HDR_MIN: usize = 40;
 /// The driver took the frame's 802.1Q tag out (VLAN offload); `tp_vlan_tci` holds it.
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 
-/// The memory-mapped ring; unmapped on drop.
-struct Ring {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is owned by this value alone; moving it to another thread moves the
-// only handle. The kernel side synchronises through the block status words.
-unsafe impl Send for Ring {}
-
-impl Drop for Ring {
-    fn drop(&mut self) {
-        // SAFETY: base/len are exactly what mmap returned; nothing borrows the ring any more
-        // (batches borrow `&mut AfPacketSocket`, which is being dropped).
-        unsafe {
-            libc::munmap(self.base.as_ptr().cast(), self.len);
-        }
-    }
-}
-
 /// One AF_PACKET socket with a TPACKET_V3 receive ring.
 pub struct AfPacketSocket {
     // Field order: the ring is unmapped before the socket closes.
-    ring: Ring,
+    ring: Mmap,
     fd: OwnedFd,
     cfg: AfPacketConfig,
     block_size: usize,
@@ -205,24 +185,8 @@ impl AfPacketSocket {
             e => e,
         })?;
         let len = cfg.block_size as usize * cfg.blocks as usize;
-        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(last_os("mmap of the AF_PACKET ring"));
-        }
-        let Some(base) = NonNull::new(base.cast::<u8>()) else {
-            return Err(last_os("mmap of the AF_PACKET ring"));
-        };
-        let ring = Ring { base, len };
+        let ring = Mmap::ring(&fd, len, 0)
+            .map_err(|e| LiveError::os("mmap of the AF_PACKET ring", AF_PACKET_CAPS, e))?;
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -292,7 +256,6 @@ impl AfPacketSocket {
         unsafe {
             AtomicU32::from_ptr(
                 self.ring
-                    .base
                     .as_ptr()
                     .add(block * self.block_size + BLOCK_STATUS)
                     .cast::<u32>(),
@@ -321,7 +284,7 @@ impl AfPacketSocket {
         // `next_batch`, or drop).
         unsafe {
             std::slice::from_raw_parts(
-                self.ring.base.as_ptr().add(block * self.block_size),
+                self.ring.as_ptr().add(block * self.block_size),
                 self.block_size,
             )
         }

@@ -12,3 +12,5 @@ pub mod af_packet;
 #[allow(unsafe_code)]
 pub mod af_xdp;
 pub mod live;
+#[allow(unsafe_code)]
+mod mmap;

@@ -80,14 +80,7 @@ pub struct Uplink {
 impl Uplink {
     /// Starts the thread; it connects in the background.
     pub fn start(cfg: UplinkConfig, outbox: Arc<Outbox>) -> Result<Uplink, UplinkError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| UplinkError::Io {
-                what: "start the async runtime for",
-                path: "the uplink".into(),
-                source,
-            })?;
+        let rt = super::enroll::runtime()?;
         let state = Arc::new(UplinkState::default());
         let wake = Arc::new(Notify::new());
         let stop = Arc::new(AtomicBool::new(false));

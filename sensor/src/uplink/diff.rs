@@ -12,7 +12,7 @@ use super::outbox::{EnqueueOutcome, Entry, Outbox, SentHash};
 use otwatch_common::model::InventoryReport;
 use otwatch_proto::v1::{delta::Change, SensorStatus};
 use prost::Message;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// 128 bits of SHA-256 over the encoded message: stable across runs and versions.
 fn content_hash(m: &impl Message) -> Vec<u8> {
@@ -22,6 +22,11 @@ fn content_hash(m: &impl Message) -> Vec<u8> {
 
 /// The changes between the last enqueued state and `report`, in a stable order: removals,
 /// assets, connections, alerts, then `status`.
+/// Whether the entry `key` was never sent with the content hash `h`.
+fn changed(sent: &HashMap<String, sled::IVec>, key: &str, h: &[u8]) -> bool {
+    sent.get(key).is_none_or(|old| old.as_ref() != h)
+}
+
 pub fn changes(
     outbox: &Outbox,
     report: &InventoryReport,
@@ -45,32 +50,22 @@ pub fn changes(
         });
     }
     for a in &report.assets {
-        let p = a.clone();
-        let key = format!("a:{}", a.id);
-        let h = content_hash(&p);
-        if sent
-            .get(&key)
-            .is_none_or(|old| old.as_ref() != h.as_slice())
-        {
+        let (key, h) = (format!("a:{}", a.id), content_hash(a));
+        if changed(&sent, &key, &h) {
             out.push(Entry {
                 key,
-                change: Change::Asset(p),
+                change: Change::Asset(a.clone()),
                 coalesce: true,
                 sent: SentHash::Set(h),
             });
         }
     }
     for c in &report.connections {
-        let p = c.clone();
-        let key = format!("c:{}", c.key());
-        let h = content_hash(&p);
-        if sent
-            .get(&key)
-            .is_none_or(|old| old.as_ref() != h.as_slice())
-        {
+        let (key, h) = (format!("c:{}", c.key()), content_hash(c));
+        if changed(&sent, &key, &h) {
             out.push(Entry {
                 key,
-                change: Change::Connection(p),
+                change: Change::Connection(c.clone()),
                 coalesce: true,
                 sent: SentHash::Set(h),
             });

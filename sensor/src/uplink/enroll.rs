@@ -29,7 +29,8 @@ fn refused(s: tonic::Status, secret: Option<&str>) -> UplinkError {
     UplinkError::Refused(msg)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, UplinkError> {
+/// A single-threaded runtime for the uplink's async calls.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, UplinkError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

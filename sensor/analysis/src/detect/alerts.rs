@@ -191,6 +191,32 @@ pub struct AlertRec {
 }
 
 impl AlertRec {
+    /// A new alert: `when` is (first, last, count) of its occurrences so far.
+    fn new(
+        key: AlertKey,
+        severity: Severity,
+        (first, last, count): (Timestamp, Timestamp, u64),
+        d: Describe,
+        evidence: Vec<(Text, String)>,
+    ) -> AlertRec {
+        let mut rec = AlertRec {
+            id: alert_id(&key, first),
+            key,
+            severity,
+            title: d.title,
+            description: d.description,
+            mitre: d.mitre,
+            about: d.about,
+            first,
+            last,
+            count: count.max(1),
+            evidence: Vec::new(),
+            requires: d.requires,
+        };
+        rec.add_evidence(evidence);
+        rec
+    }
+
     fn add_evidence(&mut self, ev: Vec<(Text, String)>) {
         for (f, v) in ev {
             if self.evidence.len() >= MAX_EVIDENCE {
@@ -338,22 +364,7 @@ impl AlertBook {
         if !self.admit(lim, &key.kind, ts) {
             return false;
         }
-        let d = describe();
-        let mut rec = AlertRec {
-            id: alert_id(&key, ts),
-            key,
-            severity,
-            title: d.title,
-            description: d.description,
-            mitre: d.mitre,
-            about: d.about,
-            first: ts,
-            last: ts,
-            count: 1,
-            evidence: Vec::new(),
-            requires: d.requires,
-        };
-        rec.add_evidence(evidence());
+        let rec = AlertRec::new(key, severity, (ts, ts, 1), describe(), evidence());
         self.push(lim, rec);
         true
     }
@@ -381,22 +392,7 @@ impl AlertBook {
         if !self.admit(lim, &key.kind, first) {
             return;
         }
-        let d = describe();
-        let mut rec = AlertRec {
-            id: alert_id(&key, first),
-            key,
-            severity,
-            title: d.title,
-            description: d.description,
-            mitre: d.mitre,
-            about: d.about,
-            first,
-            last,
-            count: count.max(1),
-            evidence: Vec::new(),
-            requires: d.requires,
-        };
-        rec.add_evidence(evidence());
+        let rec = AlertRec::new(key, severity, (first, last, count), describe(), evidence());
         self.push(lim, rec);
     }
 

@@ -975,16 +975,29 @@ fn feed(
         );
     } else {
         st.pending.extend_from_slice(bytes);
-        let n = dissector
-            .parse(dir, &st.pending, ctx, scratch)
-            .min(st.pending.len());
+        parse_pending(st, dissector.as_mut(), dir, ctx, cfg, stats, scratch);
         emit(events, scratch, ctx, lan, spec.name);
-        st.pending.drain(..n);
-        if st.pending.len() > cfg.stream.max_bytes {
-            stats.stream_bytes_dropped += st.pending.len() as u64;
-            st.pending.clear();
-            dissector.gap(dir);
-        }
+    }
+}
+
+/// Parses what `st` holds, keeps what the dissector left, and drops it (a gap) past the cap.
+fn parse_pending(
+    st: &mut Stream,
+    dissector: &mut dyn Dissector,
+    dir: Direction,
+    ctx: &FlowCtx,
+    cfg: &FlowConfig,
+    stats: &mut FlowStats,
+    scratch: &mut Vec<Observation>,
+) {
+    let n = dissector
+        .parse(dir, &st.pending, ctx, scratch)
+        .min(st.pending.len());
+    st.pending.drain(..n);
+    if st.pending.len() > cfg.stream.max_bytes {
+        stats.stream_bytes_dropped += st.pending.len() as u64;
+        st.pending.clear();
+        dissector.gap(dir);
     }
 }
 
@@ -1010,16 +1023,8 @@ fn run_pending(
         if st.pending.is_empty() {
             continue;
         }
-        let n = dissector
-            .parse(d, &st.pending, ctx, scratch)
-            .min(st.pending.len());
+        parse_pending(st, dissector.as_mut(), d, ctx, cfg, stats, scratch);
         emit(events, scratch, ctx, lan, spec.name);
-        st.pending.drain(..n);
-        if st.pending.len() > cfg.stream.max_bytes {
-            stats.stream_bytes_dropped += st.pending.len() as u64;
-            st.pending.clear();
-            dissector.gap(d);
-        }
     }
 }
 

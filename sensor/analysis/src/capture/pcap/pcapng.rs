@@ -195,11 +195,11 @@ impl Pcapng {
             let body = block.get(BLOCK_HDR..len - 4).unwrap_or_default();
             let data_at = p + BLOCK_HDR;
             let res = match btype {
-                EPB => self.enhanced_packet(body, data_at, frames),
+                EPB => self.packet(body, data_at, frames, false),
                 SHB => self.section_header(body),
                 IDB => self.interface_description(body),
                 SPB => self.simple_packet(body, data_at, frames),
-                PACKET_BLOCK => self.packet(body, data_at, frames),
+                PACKET_BLOCK => self.packet(body, data_at, frames, true),
                 _ => Ok(()),
             };
             if let Err(detail) = res {
@@ -279,32 +279,27 @@ impl Pcapng {
     }
 
     /// §4.3 Enhanced Packet Block: Interface ID, Timestamp (high, low), Captured Packet
-    /// Length, Original Packet Length, packet data, options.
-    fn enhanced_packet(
-        &mut self,
-        body: &[u8],
-        body_at: usize,
-        frames: &mut Vec<FrameMeta>,
-    ) -> Result<(), String> {
-        let Some(f) = body.first_chunk::<20>() else {
-            return Err("enhanced packet block shorter than 32 bytes".into());
-        };
-        let id = self.u32(f, 0);
-        self.push_timed(id, f, body.len(), body_at, frames)
-    }
-
-    /// Appendix A (obsolete) Packet Block: Interface ID (16 bits), Drops Count (16 bits), then
-    /// as the Enhanced Packet Block.
+    /// Length, Original Packet Length, packet data, options. With `obsolete`, Appendix A's
+    /// Packet Block: Interface ID (16 bits), Drops Count (16 bits), then the same.
     fn packet(
         &mut self,
         body: &[u8],
         body_at: usize,
         frames: &mut Vec<FrameMeta>,
+        obsolete: bool,
     ) -> Result<(), String> {
         let Some(f) = body.first_chunk::<20>() else {
-            return Err("packet block shorter than 32 bytes".into());
+            let name = if obsolete {
+                "packet"
+            } else {
+                "enhanced packet"
+            };
+            return Err(format!("{name} block shorter than 32 bytes"));
         };
-        let id = u32::from(self.u16(f, 0));
+        let id = match obsolete {
+            true => u32::from(self.u16(f, 0)),
+            false => self.u32(f, 0),
+        };
         self.push_timed(id, f, body.len(), body_at, frames)
     }
 
