@@ -311,8 +311,22 @@ fn severity_name(s: otwatch_advisories::Severity) -> &'static str {
 /// Sets the asset's vulnerabilities to what the catalog says of it (ordered by CVE, then
 /// advisory), replacing any it had.
 pub fn attach(catalog: &Catalog, asset: &mut Asset) {
-    let found = catalog.match_device(&device_of(asset));
+    let device = device_of(asset);
+    let dropped = device.firmware.is_empty() && !asset.firmware.is_empty();
+    let found = catalog.match_device(&device);
     asset.vulnerabilities = found.into_iter().map(vulnerability).collect();
+    if dropped {
+        // Say why the firmware the asset shows was not used.
+        let why = format!(
+            "the asset's firmware {:?} was reported with another model, so it is not taken as this model's",
+            asset.firmware
+        );
+        for v in &mut asset.vulnerabilities {
+            if !v.reason.is_empty() {
+                v.reason = format!("{why}; {}", v.reason);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
