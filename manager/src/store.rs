@@ -253,6 +253,15 @@ pub trait FleetStore: Send + Sync + 'static {
         by: &str,
         at: &str,
     ) -> Result<Option<FleetAlert>, StoreError>;
+    /// Stores security advisory documents as imported (the file's bytes), by key
+    /// (`advisory/<id>`, `kev`), replacing what a key held, in one durable write.
+    fn put_advisory_documents(&self, documents: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Hands every stored advisory document to `f`, in key order (one at a time: the whole
+    /// CISA feed is tens of megabytes).
+    fn advisory_documents(
+        &self,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 type Abort = ConflictableTransactionError<StoreError>;

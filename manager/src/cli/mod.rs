@@ -105,6 +105,13 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Security advisories the manager matches assets against (imported with
+    /// `otwatch-manager advisories import`).
+    Advisories {
+        /// Substring of the id or title.
+        #[arg(long)]
+        text: Option<String>,
+    },
     /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
     Alerts {
         #[arg(long)]
@@ -450,6 +457,22 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "protocols",
                     "seen_by",
                 ],
+            )?;
+        }
+        Command::Advisories { text } => {
+            let q = ListAdvisoriesRequest {
+                text: text.unwrap_or_default(),
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            let all = all_pages!(c.list_advisories(q).advisories);
+            emit_list(
+                out,
+                fmt,
+                &all,
+                advisory_json,
+                advisory_json,
+                &["id", "revision", "release_date", "cves", "title"],
             )?;
         }
         Command::Connections { site, address } => {
