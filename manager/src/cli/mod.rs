@@ -26,7 +26,7 @@ pub const DEFAULT_MANAGER: &str = "https://127.0.0.1:7443";
 #[command(
     name = "otwatch",
     version,
-    about = "otwatch operator CLI: sites, sensors, assets, connections and alerts of a manager"
+    about = "otwatch operator CLI: sites, sensors, assets, connections, alerts and advisories of a manager"
 )]
 pub struct Cli {
     /// Manager URL (env OTWATCH_MANAGER; default https://127.0.0.1:7443).
