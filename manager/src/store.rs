@@ -180,6 +180,9 @@ pub struct OperatorTokenRecord {
     pub expires_at: i64,
 }
 
+/// Called with each stored advisory document: (key, bytes).
+pub type DocumentVisitor<'a> = dyn FnMut(&str, &[u8]) -> Result<(), StoreError> + 'a;
+
 /// The store seam.
 pub trait FleetStore: Send + Sync + 'static {
     fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError>;
@@ -258,10 +261,7 @@ pub trait FleetStore: Send + Sync + 'static {
     fn put_advisory_documents(&self, documents: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
     /// Hands every stored advisory document to `f`, in key order (one at a time: the whole
     /// CISA feed is tens of megabytes).
-    fn advisory_documents(
-        &self,
-        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>;
+    fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError>;
 }
 
 type Abort = ConflictableTransactionError<StoreError>;

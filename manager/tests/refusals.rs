@@ -722,10 +722,7 @@ mod watched {
         fn put_advisory_documents(&self, d: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
             self.inner.put_advisory_documents(d)
         }
-        fn advisory_documents(
-            &self,
-            f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-        ) -> Result<(), StoreError> {
+        fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError> {
             self.inner.advisory_documents(f)
         }
     }

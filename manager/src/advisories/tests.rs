@@ -61,7 +61,7 @@ fn a_newer_revision_replaces_the_stored_one_and_an_older_one_does_not() {
     )
     .unwrap();
     assert_eq!(
-        counts(&import(&store, &[old.clone()]).unwrap()),
+        counts(&import(&store, std::slice::from_ref(&old)).unwrap()),
         (1, 0, 0, 0)
     );
     let newer = sample_dir().join("icsa-19-283-02.json");
@@ -100,7 +100,7 @@ fn bad_files_are_skipped_and_the_rest_imports() {
     .unwrap();
     std::fs::write(feed.join("bad.json"), b"[1, 2").unwrap();
     let store = SledStore::open(&dir.path().join("db")).unwrap();
-    let r = import(&store, &[feed.clone()]).unwrap();
+    let r = import(&store, std::slice::from_ref(&feed)).unwrap();
     assert_eq!(counts(&r), (1, 0, 0, 1));
     assert_eq!(r.skipped[0].path, feed.join("bad.json"));
     let e = import(&store, &[dir.path().join("missing")]).unwrap_err();

@@ -12,7 +12,7 @@
 
 use super::space;
 use super::{
-    apply, from_json, json, tx_err, Applied, Batch, Enrolled, FleetStore, Held,
+    apply, from_json, json, tx_err, Applied, Batch, DocumentVisitor, Enrolled, FleetStore, Held,
     OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError, TokenRecord,
 };
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
@@ -481,10 +481,7 @@ impl FleetStore for SledStore {
         })
     }
 
-    fn advisory_documents(
-        &self,
-        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError> {
         for kv in self.db()?.advisories.iter() {
             let (k, v) = kv?;
             f(&String::from_utf8_lossy(&k), &v)?;
