@@ -161,3 +161,34 @@ fn firmware_of_another_identity_on_the_same_asset_is_not_used() {
     };
     assert_eq!(device_of(&asset).firmware, "2.7.1");
 }
+
+#[test]
+fn a_kev_catalog_in_the_directory_marks_matches_known_exploited() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        sample_dir().join("icsa-19-283-02.json"),
+        dir.path().join("icsa-19-283-02.json"),
+    )
+    .unwrap();
+    // The shape of CISA's known_exploited_vulnerabilities.json, one entry kept.
+    std::fs::write(
+        dir.path().join("known_exploited_vulnerabilities.json"),
+        br#"{"title": "CISA Catalog of Known Exploited Vulnerabilities", "catalogVersion": "2024.10.24",
+            "count": 1, "vulnerabilities": [{"cveID": "CVE-2019-10936", "vendorProject": "Siemens"}]}"#,
+    )
+    .unwrap();
+    let (catalog, report) = load_path(dir.path()).unwrap();
+    assert_eq!(
+        (report.documents, report.added, report.kev_catalogs),
+        (2, 1, 1)
+    );
+    let mut asset = Asset {
+        vendor: "Siemens".into(),
+        model: "6ES7315-2EH14-0AB0".into(),
+        firmware: "V3.2.6".into(),
+        ..Asset::default()
+    };
+    attach(&catalog, &mut asset);
+    assert_eq!(asset.vulnerabilities.len(), 1);
+    assert!(asset.vulnerabilities[0].kev);
+}
