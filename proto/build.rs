@@ -26,6 +26,7 @@ const OMITTED_WHEN_UNSET: &[(&str, &str, &str)] = &[
     ("Connection", "vlan", "crate::is_zero"),
     ("Asset", "segments", "Vec::is_empty"),
     ("Connection", "segment", "crate::is_zero"),
+    ("Asset", "vulnerabilities", "Vec::is_empty"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -9,10 +9,14 @@
 //! - [`tls`]: certificate hashes and the pinned-CA verifier used to enrol.
 //! - `disk` (feature `disk`): free space, the reserve file and half-written snapshots of the
 //!   sled stores.
+//! - `advisories` (feature `advisories`): security advisories loaded from files (CSAF, CVE
+//!   records, CISA KEV) and the vulnerabilities they give assets; sensor and manager share it.
 //! - [`link`]: enrolment tokens, certificate identities and operator roles of the sensor–manager link.
 #![forbid(unsafe_code)]
 
 pub mod addr;
+#[cfg(feature = "advisories")]
+pub mod advisories;
 #[cfg(feature = "disk")]
 pub mod disk;
 pub mod link;

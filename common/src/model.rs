@@ -6,7 +6,7 @@
 
 pub use otwatch_proto::v1::{
     AccessedRanges, Alert, AlertEvidence, Asset, CaptureSource, CaptureStats, CleartextLogin,
-    Connection, Evidence, InventoryReport, ProtocolUse,
+    Connection, Evidence, InventoryReport, ProtocolUse, Vulnerability,
 };
 
 /// The value of [`InventoryReport::schema`].

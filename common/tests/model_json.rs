@@ -108,3 +108,32 @@ fn unset_optional_fields_stay_out_of_the_json() {
         r#"{"unit":0,"area":"","op":"","ranges":"","dropped":0}"#
     );
 }
+
+/// Vulnerabilities (matched advisories) are in the JSON only when there are some, so reports
+/// made without advisories stay as they were; with some they survive the wire like the rest.
+#[test]
+fn vulnerabilities_are_left_out_when_none_and_survive_the_wire() {
+    let v = serde_json::to_value(Asset::default()).unwrap();
+    assert!(!v.as_object().unwrap().contains_key("vulnerabilities"));
+    let a = Asset {
+        id: "mac:00:1b:1b:23:eb:3b".into(),
+        vulnerabilities: vec![Vulnerability {
+            cve: "CVE-2019-10936".into(),
+            advisory: "ICSA-19-283-02".into(),
+            cvss: 7.5,
+            cvss_vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H".into(),
+            severity: "high".into(),
+            status: "possibly_affected".into(),
+            reason: "firmware unknown".into(),
+            ..Vulnerability::default()
+        }],
+        ..Asset::default()
+    };
+    let text = serde_json::to_string(&a).unwrap();
+    assert!(
+        text.contains(r#""evidence":[],"vulnerabilities":[{"cve":"CVE-2019-10936","advisory":"ICSA-19-283-02","title":"","cvss":7.5,"#),
+        "{text}"
+    );
+    assert_eq!(serde_json::from_str::<Asset>(&text).unwrap(), a);
+    assert_eq!(Asset::decode(a.encode_to_vec().as_slice()).unwrap(), a);
+}

@@ -13,11 +13,14 @@
 //! - [`api`]: the `SensorLink` and `Manager` gRPC services; [`serve`] runs them
 //!   ([`serve::start`]); [`admin`]: offline `token create` / `user create`.
 //! - [`cli`]: the operator CLI `otwatch`.
+//! - [`advisories`]: security advisories imported into the store, the catalog assets are
+//!   matched against when they are served.
 #![forbid(unsafe_code)]
 
 pub use otwatch_common as common;
 
 pub mod admin;
+pub mod advisories;
 pub mod api;
 pub mod cli;
 pub mod demo;

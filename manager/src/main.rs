@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Security advisories the manager matches assets against.
+    Advisories {
+        #[command(subcommand)]
+        command: AdvisoriesCommand,
+    },
     /// Serve SensorLink, the Manager API, gRPC health and reflection over TLS until SIGINT/SIGTERM.
     Serve {
         #[arg(long, value_name = "DIR")]
@@ -92,6 +97,20 @@ enum TokenCommand {
         /// How long the token stays valid (30s, 15m, 24h, 7d).
         #[arg(long, default_value = "24h", value_parser = admin::parse_ttl)]
         ttl: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdvisoriesCommand {
+    /// Import CSAF 2.0 advisories (e.g. the CISA feed, cisagov/CSAF csaf_files/OT/white), CVE
+    /// JSON 5 records and the CISA KEV catalog: files, or directories searched for *.json.
+    /// Idempotent; a newer revision of an advisory replaces the older. Files that cannot be
+    /// read are reported and skipped. The manager must be stopped; it reads them at start.
+    Import {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -219,6 +238,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 admin::revoke_user_via_server(&data, &name)
             })?;
             println!("every certificate of {name} issued until {at} is refused from now on");
+        }
+        Command::Advisories {
+            command: AdvisoriesCommand::Import { data, paths },
+        } => {
+            let started = std::time::Instant::now();
+            let r = otwatch_manager::advisories::import_in(&data, &paths)?;
+            for skipped in &r.skipped {
+                eprintln!("warning: advisory file skipped: {skipped}");
+            }
+            println!(
+                "advisories imported into {} in {:.1} s: {} read, {} added, {} replaced, {} unchanged, {} KEV catalogs, {} skipped",
+                data.display(),
+                started.elapsed().as_secs_f64(),
+                r.documents,
+                r.added,
+                r.replaced,
+                r.unchanged,
+                r.kev_catalogs,
+                r.skipped.len()
+            );
         }
         Command::Demo {
             dir,

@@ -160,6 +160,19 @@ pub async fn start_with_store(
         ms = started.elapsed().as_millis() as u64,
         "fleet view built"
     );
+    let warm = shared.clone();
+    let started = std::time::Instant::now();
+    let advisories = tokio::task::spawn_blocking(move || warm.load_advisories())
+        .await
+        .map_err(|source| ServeError::Task {
+            what: "loading the advisories",
+            source,
+        })??;
+    info!(
+        advisories,
+        ms = started.elapsed().as_millis() as u64,
+        "advisories loaded"
+    );
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| ServeError::Listen(listen.to_string(), e))?;

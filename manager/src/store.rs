@@ -180,6 +180,9 @@ pub struct OperatorTokenRecord {
     pub expires_at: i64,
 }
 
+/// Called with each stored advisory document: (key, bytes).
+pub type DocumentVisitor<'a> = dyn FnMut(&str, &[u8]) -> Result<(), StoreError> + 'a;
+
 /// The store seam.
 pub trait FleetStore: Send + Sync + 'static {
     fn create_token(&self, secret_sha256: [u8; 32], token: TokenRecord) -> Result<(), StoreError>;
@@ -253,6 +256,12 @@ pub trait FleetStore: Send + Sync + 'static {
         by: &str,
         at: &str,
     ) -> Result<Option<FleetAlert>, StoreError>;
+    /// Stores security advisory documents as imported (the file's bytes), by key
+    /// (`advisory/<id>`, `kev`), replacing what a key held, in one durable write.
+    fn put_advisory_documents(&self, documents: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Hands every stored advisory document to `f`, in key order (one at a time: the whole
+    /// CISA feed is tens of megabytes).
+    fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError>;
 }
 
 type Abort = ConflictableTransactionError<StoreError>;

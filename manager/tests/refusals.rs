@@ -719,6 +719,12 @@ mod watched {
         ) -> Result<Option<FleetAlert>, StoreError> {
             self.inner.set_alert_state(id, state, by, at)
         }
+        fn put_advisory_documents(&self, d: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+            self.inner.put_advisory_documents(d)
+        }
+        fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError> {
+            self.inner.advisory_documents(f)
+        }
     }
 }
 

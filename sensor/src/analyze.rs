@@ -6,6 +6,7 @@ use crate::detect::{derive, DetectConfig};
 use crate::inventory;
 use crate::pipeline::{Limits, Pipeline};
 use crate::store::{self, Store, StoreError};
+use otwatch_common::advisories::{self, LoadError, LoadReport};
 use otwatch_common::model::InventoryReport;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ pub struct AnalyzeOptions {
     pub limits: Limits,
     /// Capture segment of each pcapng interface number (`capture.segments`).
     pub segments: Vec<u16>,
+    /// Security advisories (CSAF 2.0, CVE JSON 5, CISA KEV files, or directories of them) to
+    /// match the assets against; their vulnerabilities go into each asset.
+    pub advisories: Vec<PathBuf>,
 }
 
 /// The result: the report, plus the capture errors met on the way (the packets before each
@@ -34,6 +38,8 @@ pub struct AnalyzeOptions {
 pub struct AnalyzeOutcome {
     pub report: InventoryReport,
     pub capture_errors: Vec<CaptureError>,
+    /// What loading the advisories read and skipped (`None` without advisories).
+    pub advisories: Option<LoadReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +49,8 @@ pub enum AnalyzeError {
     Store(#[from] StoreError),
     #[error("no capture files given; pass one or more pcap/pcapng files")]
     NoInput,
+    #[error(transparent)]
+    Advisories(#[from] LoadError),
 }
 
 /// Runs the pipeline over every input in order, continuing the stored inventory.
@@ -50,6 +58,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
     if opts.inputs.is_empty() {
         return Err(AnalyzeError::NoInput);
     }
+    // Before the capture: a path that cannot be used fails the command at once.
+    let catalog = match opts.advisories.as_slice() {
+        [] => None,
+        paths => Some(advisories::load_paths(paths)?),
+    };
     // Without --state nothing is kept: no store at all (writing a whole flood's inventory to a
     // temporary store only to delete it cost more memory than the analysis).
     let store = opts.state.as_deref().map(Store::open).transpose()?;
@@ -79,9 +92,18 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
     if let Some(store) = &store {
         store.save(&pipeline.inventory, &stats)?;
     }
+    // Vulnerabilities belong to the report, not to the stored facts: the same capture with
+    // newer advisories gives the newer answer.
+    let advisories = catalog.map(|(catalog, loaded)| {
+        for asset in &mut report.assets {
+            advisories::attach(&catalog, asset);
+        }
+        loaded
+    });
     Ok(AnalyzeOutcome {
         report,
         capture_errors,
+        advisories,
     })
 }
 

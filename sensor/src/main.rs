@@ -51,6 +51,11 @@ enum Command {
         config: Option<PathBuf>,
         #[command(flatten)]
         detect: DetectArgs,
+        /// Security advisories to match the assets against: a CSAF 2.0 / CVE JSON 5 / CISA
+        /// KEV file, or a directory searched for *.json (repeat for several). Each asset gets
+        /// its `vulnerabilities`; files that cannot be read are reported and skipped.
+        #[arg(long, value_name = "PATH")]
+        advisories: Vec<PathBuf>,
         /// Capture files, analysed in the order given as one continuous capture.
         #[arg(value_name = "PCAP", required = true)]
         inputs: Vec<PathBuf>,
@@ -286,6 +291,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             config,
             detect,
+            advisories,
             inputs,
         } => {
             // A file that cannot be read at all stops the command before anything is written.
@@ -299,7 +305,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 detect: Arc::new(cfg.detect.build()?),
                 limits: cfg.limits()?,
                 segments: cfg.capture.segment_map(true)?,
+                advisories,
             })?;
+            if let Some(loaded) = &outcome.advisories {
+                for skipped in &loaded.skipped {
+                    eprintln!("warning: advisory file skipped: {skipped}");
+                }
+                eprintln!("advisories: {loaded}");
+            }
             let text = match format {
                 Format::Json => output::to_json(&outcome.report),
                 Format::Table => output::to_table(&outcome.report),
@@ -536,6 +549,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 detect: Default::default(),
                 limits: Default::default(),
                 segments: Vec::new(),
+                advisories: Vec::new(),
             })?;
             for e in &outcome.capture_errors {
                 eprintln!("error: {e}");

@@ -175,6 +175,93 @@ fn alerts(out: &mut String, r: &InventoryReport) {
     }
 }
 
+/// Per vulnerable asset: how many CVEs affect it certainly and possibly, the highest CVSS and
+/// the CVEs; most severe first. Only shown when advisories were given and something matched.
+fn vulnerabilities(out: &mut String, r: &InventoryReport) {
+    let mut rows: Vec<(f64, &Asset)> = r
+        .assets
+        .iter()
+        .filter(|a| !a.vulnerabilities.is_empty())
+        .map(|a| {
+            let max = a.vulnerabilities.iter().map(|v| v.cvss).fold(0.0, f64::max);
+            (max, a)
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    let all = rows.iter().flat_map(|(_, a)| &a.vulnerabilities);
+    let affected = all.clone().filter(|v| v.status == "affected").count();
+    let _ = writeln!(
+        out,
+        "\nVULNERABILITIES ({} assets: {affected} affected, {} possibly affected; --format json has each with its remediation)",
+        rows.len(),
+        all.count() - affected,
+    );
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(max, a)| {
+            let count = |status: &str| {
+                a.vulnerabilities
+                    .iter()
+                    .filter(|v| v.status == status)
+                    .count()
+            };
+            let mut cves: Vec<&str> = a
+                .vulnerabilities
+                .iter()
+                .map(|v| {
+                    if v.cve.is_empty() {
+                        v.advisory.as_str()
+                    } else {
+                        v.cve.as_str()
+                    }
+                })
+                .collect();
+            cves.dedup();
+            vec![
+                asset_name(a),
+                cut(
+                    &[a.model.as_str(), a.firmware.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    28,
+                ),
+                count("affected").to_string(),
+                count("possibly_affected").to_string(),
+                if *max > 0.0 {
+                    format!("{max:.1}")
+                } else {
+                    "-".into()
+                },
+                a.vulnerabilities
+                    .iter()
+                    .filter(|v| v.kev)
+                    .count()
+                    .to_string(),
+                cut(&cves.join(" "), 60),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "ASSET",
+            "MODEL/FIRMWARE",
+            "AFFECTED",
+            "POSSIBLY",
+            "MAX CVSS",
+            "KEV",
+            "CVES",
+        ],
+        &rows,
+    );
+}
+
 fn asset_name(a: &Asset) -> String {
     a.ips
         .first()
@@ -277,6 +364,8 @@ pub fn to_table(r: &InventoryReport) -> String {
             &rows,
         );
     }
+
+    vulnerabilities(&mut out, r);
 
     let mut talkers: Vec<&Asset> = r.assets.iter().filter(|a| a.bytes > 0).collect();
     talkers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id)));

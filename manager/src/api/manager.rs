@@ -293,6 +293,7 @@ impl Manager for ManagerService {
         blocking(move || {
             // Only the page is collected; without filters whole sites are skipped by length.
             let filter = AssetFilter::new(&q);
+            let catalog = shared.advisories();
             let (mut total, mut assets) = (0usize, Vec::new());
             for s in sites_for(&shared, &site)? {
                 let snap = shared.site_assets(&s)?;
@@ -303,14 +304,14 @@ impl Manager for ManagerService {
                         snap.get(lo..hi)
                             .unwrap_or(&[])
                             .iter()
-                            .map(|a| FleetAsset::clone(a)),
+                            .map(|a| shared.served(&catalog, a)),
                     );
                     total += snap.len();
                     continue;
                 }
                 for a in snap.iter().filter(|a| filter.matches(a)) {
                     if (start..end).contains(&total) {
-                        assets.push(FleetAsset::clone(a));
+                        assets.push(shared.served(&catalog, a));
                     }
                     total += 1;
                 }
@@ -419,6 +420,21 @@ impl Manager for ManagerService {
     ) -> Result<Response<FleetAlert>, Status> {
         self.alert_action(req, "resolved", "ResolveAlert", "resolve")
             .await
+    }
+
+    async fn list_advisories(
+        &self,
+        req: Request<ListAdvisoriesRequest>,
+    ) -> Result<Response<ListAdvisoriesResponse>, Status> {
+        operator_identity(&self.0, Caller::of(&req), "ListAdvisories").await?;
+        let q = req.into_inner();
+        let all = crate::advisories::summaries(&self.0.advisories(), &q.text);
+        let (advisories, next_page_token) = page(&all, q.page_size, &q.page_token)?;
+        Ok(Response::new(ListAdvisoriesResponse {
+            advisories,
+            next_page_token,
+            total: all.len() as u64,
+        }))
     }
 
     type WatchStream = WatchStream;

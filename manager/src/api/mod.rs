@@ -15,6 +15,7 @@ use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
 use crate::store::{BatchRefused, FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
+use otwatch_common::advisories::Catalog;
 use otwatch_common::link::{Identity, OperatorRole};
 use otwatch_proto::v1::{Change, FleetAsset, FleetConnection};
 use std::collections::BTreeSet;
@@ -44,6 +45,9 @@ pub struct Shared {
     pub ingest: Ingest,
     /// When each sensor over its quota was last logged (once an hour each).
     quota_logged: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// The advisories assets are matched against when served (read from the store at start,
+    /// [`Shared::load_advisories`]).
+    advisories: std::sync::RwLock<Arc<Catalog>>,
 }
 
 impl Shared {
@@ -63,6 +67,7 @@ impl Shared {
             view,
             ingest,
             quota_logged: Default::default(),
+            advisories: Default::default(),
         }))
     }
 }
@@ -384,11 +389,42 @@ impl Shared {
     /// One merged asset.
     pub fn asset(&self, site: &str, id: &str) -> Result<Option<FleetAsset>, StoreError> {
         let assets = self.site_assets(site)?;
+        let catalog = self.advisories();
         Ok(assets
             .binary_search_by(|a| a.id.as_str().cmp(id))
             .ok()
             .and_then(|i| assets.get(i))
-            .map(|a| FleetAsset::clone(a)))
+            .map(|a| self.served(&catalog, a)))
+    }
+
+    /// Reads the advisories from the store into the catalog assets are matched against;
+    /// returns how many there are.
+    pub fn load_advisories(&self) -> Result<usize, StoreError> {
+        let catalog = crate::advisories::catalog_from(&*self.store)?;
+        let n = catalog.len();
+        if let Ok(mut slot) = self.advisories.write() {
+            *slot = Arc::new(catalog);
+        }
+        Ok(n)
+    }
+
+    /// The advisories loaded.
+    pub fn advisories(&self) -> Arc<Catalog> {
+        self.advisories
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// A merged asset as served: with the vulnerabilities the loaded advisories state for it.
+    fn served(&self, catalog: &Catalog, asset: &FleetAsset) -> FleetAsset {
+        let mut out = asset.clone();
+        if let Some(a) = out.asset.as_mut() {
+            if !catalog.is_empty() {
+                otwatch_common::advisories::attach(catalog, a);
+            }
+        }
+        out
     }
 
     /// Builds every site's merged view from the store; returns the number of merged assets.

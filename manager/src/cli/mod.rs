@@ -26,7 +26,7 @@ pub const DEFAULT_MANAGER: &str = "https://127.0.0.1:7443";
 #[command(
     name = "otwatch",
     version,
-    about = "otwatch operator CLI: sites, sensors, assets, connections and alerts of a manager"
+    about = "otwatch operator CLI: sites, sensors, assets, connections, alerts and advisories of a manager"
 )]
 pub struct Cli {
     /// Manager URL (env OTWATCH_MANAGER; default https://127.0.0.1:7443).
@@ -104,6 +104,13 @@ pub enum Command {
     Tokens {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Security advisories the manager matches assets against (imported with
+    /// `otwatch-manager advisories import`).
+    Advisories {
+        /// Substring of the id or title.
+        #[arg(long)]
+        text: Option<String>,
     },
     /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
     Alerts {
@@ -450,6 +457,22 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "protocols",
                     "seen_by",
                 ],
+            )?;
+        }
+        Command::Advisories { text } => {
+            let q = ListAdvisoriesRequest {
+                text: text.unwrap_or_default(),
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            let all = all_pages!(c.list_advisories(q).advisories);
+            emit_list(
+                out,
+                fmt,
+                &all,
+                advisory_json,
+                advisory_json,
+                &["id", "revision", "release_date", "cves", "title"],
             )?;
         }
         Command::Connections { site, address } => {

@@ -254,6 +254,13 @@ pub(super) fn asset_row(f: &FleetAsset) -> Value {
     })
 }
 
+pub fn advisory_json(a: &AdvisorySummary) -> Value {
+    json!({
+        "id": a.id, "revision": a.revision, "release_date": a.release_date, "title": a.title,
+        "cves": a.cves, "products": a.products, "format": a.format,
+    })
+}
+
 pub fn fleet_conn_json(f: &FleetConnection) -> Value {
     json!({"site": f.site, "connection": f.connection.as_ref().map(report_json), "sensors": f.sensors})
 }

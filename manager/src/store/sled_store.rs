@@ -12,7 +12,7 @@
 
 use super::space;
 use super::{
-    apply, from_json, json, tx_err, Applied, Batch, Enrolled, FleetStore, Held,
+    apply, from_json, json, tx_err, Applied, Batch, DocumentVisitor, Enrolled, FleetStore, Held,
     OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError, TokenRecord,
 };
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
@@ -36,6 +36,8 @@ struct Db {
     operators: sled::Tree,
     /// SHA-256 of a bearer token's secret → [`OperatorTokenRecord`] (JSON).
     operator_tokens: sled::Tree,
+    /// `advisory/<id>` or `kev` → the document's bytes as imported (CSAF, CVE JSON 5, KEV).
+    advisories: sled::Tree,
 }
 
 impl Db {
@@ -79,6 +81,7 @@ impl Db {
             alerts: db.open_tree("alerts")?,
             operators: db.open_tree("operator_revocations")?,
             operator_tokens: db.open_tree("operator_tokens")?,
+            advisories: db.open_tree("advisories")?,
             db,
         })
     }
@@ -462,6 +465,28 @@ impl FleetStore for SledStore {
             out.push((name, at));
         }
         Ok(out)
+    }
+
+    fn put_advisory_documents(&self, documents: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if documents.is_empty() {
+            return Ok(());
+        }
+        self.write(|db| {
+            let mut batch = sled::Batch::default();
+            for (key, bytes) in documents {
+                batch.insert(key.as_bytes(), bytes.as_slice());
+            }
+            db.advisories.apply_batch(batch)?;
+            self.written(db)
+        })
+    }
+
+    fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError> {
+        for kv in self.db()?.advisories.iter() {
+            let (k, v) = kv?;
+            f(&String::from_utf8_lossy(&k), &v)?;
+        }
+        Ok(())
     }
 
     fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError> {

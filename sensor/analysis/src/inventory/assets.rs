@@ -502,5 +502,6 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
             .collect(),
         vlans: vlans.into_iter().collect(),
         segments: segments.into_iter().collect(),
+        vulnerabilities: Vec::new(), // matched after the analysis (otwatch_common::advisories)
     }
 }

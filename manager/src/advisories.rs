@@ -1,0 +1,137 @@
+//! Security advisories in the manager: `otwatch-manager advisories import` keeps the documents
+//! as imported in the fleet store ([`FleetStore::put_advisory_documents`]); at start the
+//! manager reads them into one [`Catalog`] ([`catalog_from`]), which ListAssets and GetAsset
+//! match assets against and ListAdvisories lists.
+//!
+//! Importing is idempotent: an advisory already stored in the same or a newer revision is left
+//! as it is, a newer revision replaces the stored one, and nothing is written when nothing
+//! changed. Files that cannot be read or parsed are reported and skipped; the rest imports.
+
+use crate::pki::DataDir;
+use crate::store::{FleetStore, SledStore, StoreError};
+use otwatch_advisories::{parse_document, AddOutcome, SourceFormat};
+use otwatch_common::advisories::{
+    add_document, read_paths, Catalog, Document, LoadError, LoadReport,
+};
+use otwatch_proto::v1::AdvisorySummary;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The store key of the KEV catalog (one is kept: the one imported last).
+const KEV_KEY: &str = "kev";
+
+fn advisory_key(id: &str) -> String {
+    format!("advisory/{id}")
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store is locked by a manager serving this data directory.
+    #[error("a manager is serving {} (its store is locked): stop it, import, and start it again (it reads the advisories at start)", .0.display())]
+    Running(PathBuf),
+}
+
+/// The catalog of every advisory document in the store. A stored document that no longer
+/// parses (written by another version) is logged and left out.
+pub fn catalog_from(store: &dyn FleetStore) -> Result<Catalog, StoreError> {
+    let mut catalog = Catalog::new();
+    let mut report = LoadReport::default();
+    store.advisory_documents(&mut |key, bytes| {
+        match parse_document(bytes) {
+            Ok(document) => add_document(&mut catalog, document, &mut report),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "stored advisory document left out; import it again")
+            }
+        }
+        Ok(())
+    })?;
+    Ok(catalog)
+}
+
+/// Imports every advisory file under `paths` into the store; what was read, added, replaced,
+/// left unchanged and skipped.
+pub fn import(store: &dyn FleetStore, paths: &[PathBuf]) -> Result<LoadReport, ImportError> {
+    let mut catalog = catalog_from(store)?;
+    let mut report = LoadReport::default();
+    let mut added = LoadReport::default();
+    // By key, so that of two revisions in one import only the newer is written.
+    let mut changed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    read_paths(paths, &mut report, |read| match read.document {
+        Document::Advisory(advisory) => {
+            let key = advisory_key(&advisory.id);
+            let outcome = catalog.add(advisory);
+            added.count(&outcome);
+            if matches!(outcome, AddOutcome::Added | AddOutcome::Replaced { .. }) {
+                changed.insert(key, read.bytes);
+            }
+        }
+        Document::Kev(kev) => {
+            add_document(&mut catalog, Document::Kev(kev), &mut added);
+            changed.insert(KEV_KEY.to_string(), read.bytes);
+        }
+    })?;
+    report.added = added.added;
+    report.replaced = added.replaced;
+    report.unchanged = added.unchanged;
+    report.kev_catalogs = added.kev_catalogs;
+    let changed: Vec<(String, Vec<u8>)> = changed.into_iter().collect();
+    store.put_advisory_documents(&changed)?;
+    Ok(report)
+}
+
+/// [`import`] into the store of a stopped manager.
+pub fn import_in(data: &Path, paths: &[PathBuf]) -> Result<LoadReport, ImportError> {
+    let dir = DataDir(data.to_path_buf());
+    let store = match SledStore::open(&dir.db()) {
+        Ok(s) => s,
+        Err(StoreError::Open { .. }) if dir.serving().exists() => {
+            return Err(ImportError::Running(data.to_path_buf()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    import(&store, paths)
+}
+
+/// What ListAdvisories says of each advisory (id order), keeping those whose id or title holds
+/// `text` (case-insensitive; empty keeps all).
+pub fn summaries(catalog: &Catalog, text: &str) -> Vec<AdvisorySummary> {
+    let text = text.to_lowercase();
+    catalog
+        .advisories()
+        .filter(|a| {
+            text.is_empty()
+                || a.id.to_lowercase().contains(&text)
+                || a.title.to_lowercase().contains(&text)
+        })
+        .map(|a| {
+            let mut cves: Vec<&str> = a
+                .vulnerabilities
+                .iter()
+                .filter_map(|v| v.cve.as_deref())
+                .collect();
+            cves.sort_unstable();
+            cves.dedup();
+            AdvisorySummary {
+                id: a.id.clone(),
+                revision: a.revision.clone(),
+                release_date: a.current_release_date.clone(),
+                title: a.title.clone(),
+                cves: cves.len() as u32,
+                products: a.products.len() as u32,
+                format: match a.format {
+                    SourceFormat::Csaf => "csaf",
+                    SourceFormat::CveRecord => "cve_record",
+                }
+                .to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

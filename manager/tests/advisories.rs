@@ -1,0 +1,195 @@
+//! Advisories in the manager end to end: `advisories import` into a stopped manager's store,
+//! the vulnerabilities ListAssets and GetAsset give a sensor's S7-300, ListAdvisories and
+//! `otwatch advisories`, and the refusal while the manager runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use clap::Parser;
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::*;
+use std::path::{Path, PathBuf};
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/advisories")
+}
+
+/// An S7-300 CPU 315-2 PN/DP as a sensor reports it (tests/golden/attacks/nmap_ics_scripts),
+/// with firmware V3.2.6.
+fn s7_300(seq: u64) -> Delta {
+    let mut d = asset(
+        seq,
+        "mac:02:4d:00:00:02:16",
+        &["02:4d:00:00:02:16"],
+        &["10.77.2.22"],
+    );
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.vendor = "Siemens".into();
+        a.model = "6ES7 315-2EH14-0AB0".into();
+        a.firmware = "V3.2.6".into();
+        a.device_type = "plc".into();
+    }
+    d
+}
+
+fn cves(a: &FleetAsset) -> Vec<(String, String)> {
+    a.asset
+        .as_ref()
+        .unwrap()
+        .vulnerabilities
+        .iter()
+        .map(|v| (v.cve.clone(), v.status.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn imported_advisories_give_served_assets_their_vulnerabilities() {
+    let mut fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let other = asset(2, "ip:10.77.2.99", &[], &["10.77.2.99"]);
+    sync(&mut c, vec![vec![s7_300(1), other]]).await.unwrap();
+
+    // While it runs, the store is locked: the import says what to do.
+    let e = otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap_err();
+    assert!(e.to_string().contains("stop it, import"), "{e}");
+
+    fx.stop().await;
+    let r = otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap();
+    assert_eq!((r.added, r.skipped.len()), (7, 0));
+    fx.restart_same_port().await;
+
+    let mut op = fx.operator("ann", OperatorRole::Viewer).await;
+    let listed = all_assets(&mut op, "plant-a").await;
+    let s7 = listed
+        .assets
+        .iter()
+        .find(|a| a.id == "plant-a/mac:02:4d:00:00:02:16")
+        .unwrap();
+    let want = vec![
+        ("CVE-2018-16561".to_string(), "affected".to_string()),
+        ("CVE-2019-10936".to_string(), "affected".to_string()),
+        ("CVE-2020-15791".to_string(), "affected".to_string()),
+    ];
+    assert_eq!(cves(s7), want);
+    let plain = listed
+        .assets
+        .iter()
+        .find(|a| a.id == "plant-a/ip:10.77.2.99")
+        .unwrap();
+    assert!(cves(plain).is_empty());
+    let one = op
+        .get_asset(GetAssetRequest { id: s7.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cves(&one), want);
+    let v = &one.asset.as_ref().unwrap().vulnerabilities[1];
+    assert_eq!(
+        (v.advisory.as_str(), v.cvss, v.fixed_in.as_str()),
+        ("ICSA-19-283-02", 7.5, "V3.2.17")
+    );
+
+    // A filtered listing serves the same.
+    let filtered = op
+        .list_assets(ListAssetsRequest {
+            site: "plant-a".into(),
+            vendor: "siemens".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cves(&filtered.assets[0]), want);
+
+    // Any operator may list the advisories.
+    let r = op
+        .list_advisories(ListAdvisoriesRequest {
+            page_size: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.advisories.len(), r.total), (5, 7));
+    assert_eq!(r.advisories[0].id, "ICSA-18-310-02");
+    assert_eq!(r.next_page_token, "5");
+
+    let cred = path_str(&fx.operator_creds("bob", OperatorRole::Viewer));
+    for format in ["table", "json"] {
+        let cli = otwatch_manager::cli::Cli::try_parse_from([
+            "otwatch",
+            "--manager",
+            &fx.url(),
+            "--cred",
+            &cred,
+            "--format",
+            format,
+            "advisories",
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        otwatch_manager::cli::run(cli, &mut out).await.unwrap();
+        let out = String::from_utf8(out).unwrap();
+        if format == "table" {
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(lines.len(), 8, "{out}");
+            assert!(lines[0].starts_with("ID "), "{out}");
+            assert!(
+                out.contains("ICSA-19-283-02  12 ")
+                    && out.contains("Siemens PROFINET Devices (Update K)"),
+                "{out}"
+            );
+        } else {
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v.as_array().unwrap().len(), 7);
+            assert_eq!(v[3]["id"], "ICSA-19-283-02");
+            assert_eq!(v[3]["products"], 93);
+        }
+    }
+}
+
+#[test]
+fn the_import_command_is_idempotent_and_reports_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("m");
+    otwatch_manager::pki::init(&data, &[], "test-manager").unwrap();
+    let feed = dir.path().join("feed");
+    std::fs::create_dir(&feed).unwrap();
+    for e in std::fs::read_dir(sample_dir()).unwrap().flatten() {
+        std::fs::copy(e.path(), feed.join(e.file_name())).unwrap();
+    }
+    std::fs::write(feed.join("truncated.json"), b"{\"document\":").unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_otwatch-manager"))
+            .args(["advisories", "import", "--data"])
+            .arg(&data)
+            .arg(&feed)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains(": 7 read, 7 added, 0 replaced, 0 unchanged, 0 KEV catalogs, 1 skipped"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: advisory file skipped: {}: CSAF 2.0 document:",
+            feed.join("truncated.json").display()
+        )),
+        "{stderr}"
+    );
+    let second = run();
+    assert!(
+        String::from_utf8_lossy(&second.stdout)
+            .contains(": 7 read, 0 added, 0 replaced, 7 unchanged"),
+        "{second:?}"
+    );
+}
