@@ -5,9 +5,13 @@
 //! prost bytes. There is no second copy of the model to keep in step.
 
 pub use otwatch_proto::v1::{
-    AccessedRanges, Alert, AlertEvidence, Asset, CaptureSource, CaptureStats, CleartextLogin,
-    Connection, Evidence, InventoryReport, ProtocolUse, Vulnerability,
+    AccessedRanges, Alert, AlertEvidence, Asset, AssetRisk, CaptureSource, CaptureStats,
+    CleartextLogin, Connection, Evidence, InternetExposure, InventoryReport, LevelSkip,
+    ProtocolUse, Remediation, RiskAssessment, RiskFinding, SinglePointOfFailure, Vulnerability,
 };
+
+/// The value of [`RiskAssessment::schema`].
+pub const RISK_SCHEMA: &str = "otwatch.risk.v1";
 
 /// The value of [`InventoryReport::schema`].
 pub const INVENTORY_SCHEMA: &str = "otwatch.inventory.v1";

@@ -9,11 +9,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assess;
 pub mod graph;
 pub mod score;
 
+pub use assess::assess;
 pub use graph::{level_skips, single_points_of_failure, Graph, LevelSkip, SinglePointOfFailure};
-pub use score::{asset_risk, site_score, Band, Finding, FindingKind, Role, SiteScore};
+pub use score::{asset_risk, site_score, Band, Exposure, Finding, FindingKind, Role, SiteScore};
 
 #[cfg(test)]
 mod tests;

@@ -45,6 +45,15 @@ impl Role {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Controller => "controller",
+            Role::Supervisory => "supervisory",
+            Role::OtOther => "ot_other",
+            Role::It => "it",
+        }
+    }
+
     /// `C` of the asset risk formula.
     pub fn criticality(self) -> f64 {
         match self {
@@ -76,6 +85,18 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Vulnerability => "vulnerability",
+            FindingKind::CleartextCredentials => "cleartext_credentials",
+            FindingKind::RemoteAccessIntoControl => "remote_access_into_control",
+            FindingKind::InternetConnection => "internet_connection",
+            FindingKind::InsecureSetting => "insecure_setting",
+            FindingKind::WritesFromAbove => "writes_from_above",
+            FindingKind::EndOfLife => "end_of_life",
+        }
+    }
+
     /// The fixed severity of non-vulnerability findings (0-10).
     pub fn severity(self) -> f64 {
         match self {
@@ -148,6 +169,14 @@ pub enum Exposure {
 }
 
 impl Exposure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exposure::External => "external",
+            Exposure::Enterprise => "enterprise",
+            Exposure::Internal => "internal",
+        }
+    }
+
     pub fn factor(self) -> f64 {
         match self {
             Exposure::External => 1.0,
