@@ -262,3 +262,122 @@ fn single_points_of_failure_match_the_definition_on_random_graphs() {
         );
     }
 }
+
+mod report {
+    use crate::assess;
+    use otwatch_common::model::{
+        Asset, CleartextLogin, Connection, InventoryReport, Vulnerability,
+    };
+
+    fn asset(id: &str, ip: &str, device_type: &str, level: u32) -> Asset {
+        Asset {
+            id: id.into(),
+            ips: vec![ip.into()],
+            device_type: device_type.into(),
+            purdue_level: Some(level),
+            ..Default::default()
+        }
+    }
+
+    fn conn(client: &str, server: &str, protocol: &str) -> Connection {
+        Connection {
+            client: client.into(),
+            server: server.into(),
+            transport: "tcp".into(),
+            protocol: protocol.into(),
+            ..Default::default()
+        }
+    }
+
+    fn vuln(cve: &str, cvss: f64, status: &str, fixed_in: &str) -> Vulnerability {
+        Vulnerability {
+            cve: cve.into(),
+            advisory: "ICSA-19-283-02".into(),
+            cvss,
+            status: status.into(),
+            fixed_in: fixed_in.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A small cell, computed by hand with docs/RISK.md's formulas:
+    /// - PLC 10.0.0.5 (controller, C = 1.0): CVEs of 7.5 and 5.3 affected (fixed in V3.2.17)
+    ///   and 9.8 possibly affected (4.9); the HMI logs in by telnet, which is remote access
+    ///   into level 1 (7.0, and E = 1.0, external) and a login in cleartext (6.0).
+    ///   S = 7.5 + 0.1 (one more finding of 7 or more) = 7.6, risk 10 x 7.6 x 1.0 x 1.0 = 76.
+    ///   Updating to V3.2.17 leaves 7.0, 6.0, 4.9: risk 70, so it takes away 6.0.
+    /// - HMI 10.0.0.9 (supervisory, 0.9) talks to 8.8.8.8: internet connection (8.0), E = 1.0:
+    ///   10 x 8 x 1.0 x 0.9 = 72.
+    /// - Site: 100 x (1 - 76/200) x (1 - 72/200) = 100 x 0.62 x 0.64 = 39.68 -> 40, poor.
+    /// - The historian (level 4) reads the PLC directly: a level skip. The HMI talks to the
+    ///   PLC directly: nothing stands between them, no single point of failure.
+    #[test]
+    fn a_small_cell_by_hand() {
+        let mut plc = asset("mac:plc", "10.0.0.5", "plc", 1);
+        plc.vulnerabilities = vec![
+            vuln("CVE-2019-10936", 7.5, "affected", "V3.2.17"),
+            vuln("CVE-2018-16561", 5.3, "affected", "V3.2.17"),
+            vuln("CVE-2020-15791", 9.8, "possibly_affected", ""),
+        ];
+        let hmi = asset("mac:hmi", "10.0.0.9", "hmi", 2);
+        let hist = asset("mac:hist", "10.0.4.2", "historian", 4);
+        let mut telnet = conn("10.0.0.9", "10.0.0.5", "telnet");
+        telnet.cleartext_logins = vec![CleartextLogin {
+            user: "operator".into(),
+            protocol: "telnet".into(),
+            first_seen: String::new(),
+        }];
+        let report = InventoryReport {
+            assets: vec![hist, hmi, plc],
+            connections: vec![
+                telnet,
+                conn("10.0.0.9", "8.8.8.8", "tls"),
+                conn("10.0.4.2", "10.0.0.5", "s7comm"),
+            ],
+            ..Default::default()
+        };
+        let r = assess("plant-1", &report);
+        assert_eq!((r.security_score, r.band.as_str()), (40, "poor"));
+        let risks: Vec<(&str, f64, &str)> = r
+            .assets
+            .iter()
+            .map(|a| (a.asset.as_str(), a.risk, a.exposure.as_str()))
+            .collect();
+        assert_eq!(
+            risks,
+            [("mac:plc", 76.0, "external"), ("mac:hmi", 72.0, "external")]
+        );
+        let plc = &r.assets[0];
+        let kinds: Vec<(&str, f64)> = plc
+            .findings
+            .iter()
+            .map(|f| (f.kind.as_str(), f.severity))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("vulnerability", 7.5),
+                ("remote_access_into_control", 7.0),
+                ("cleartext_credentials", 6.0),
+                ("vulnerability", 5.3),
+                ("vulnerability", 4.9)
+            ]
+        );
+        assert!(plc.findings[2].detail.contains("user \"operator\""));
+        let fix = &r.remediations[0];
+        assert_eq!(fix.action, "update to V3.2.17");
+        assert_eq!(fix.cves, ["CVE-2018-16561", "CVE-2019-10936"]);
+        assert_eq!((fix.max_cvss, fix.risk_reduced), (7.5, 6.0));
+        assert_eq!(r.internet.len(), 1);
+        assert_eq!(r.internet[0].remote, ["8.8.8.8"]);
+        assert!(r.single_points_of_failure.is_empty());
+        assert_eq!(r.level_skips.len(), 1);
+        assert_eq!(
+            (
+                r.level_skips[0].enterprise.as_str(),
+                r.level_skips[0].field.as_str()
+            ),
+            ("mac:hist", "mac:plc")
+        );
+    }
+}
