@@ -37,7 +37,7 @@ pub mod ops;
 
 use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
-use super::framing::Framing;
+use super::framing::{self, Framing, Stream};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -292,45 +292,49 @@ fn frame(data: &[u8]) -> Framing<Dnp3Error> {
     }
 }
 
-impl Dissector for Dnp3Dissector {
-    fn parse(
+impl Stream for Dnp3Dissector {
+    type Error = Dnp3Error;
+
+    fn on_delivery(
         &mut self,
         dir: Direction,
         data: &[u8],
         ctx: &FlowCtx,
         out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0;
-        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match frame(rest) {
-                Framing::Complete { len } => {
-                    self.link_frame(dir, rest.get(..len).unwrap_or_default(), out);
-                    pos += len;
-                }
-                Framing::Incomplete { .. } => break,
-                Framing::Resync { skip, error } => {
-                    if let Some(reason) = error {
-                        self.junk(dir, out, reason);
-                    }
-                    pos += skip;
-                }
-            }
+    ) -> Option<usize> {
+        if ctx.transport != Transport::Udp {
+            return None;
         }
-        if ctx.transport == Transport::Udp {
-            // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
-            if pos < data.len() && !self.sides[dir.index()].lost_sync {
-                self.violation(out, Dnp3Error::DatagramTruncated);
-            }
-            // Each datagram is framed on its own: loss of sync does not carry over (a
-            // fragment's transport segments still may, one per datagram).
-            let s = &mut self.sides[dir.index()];
-            s.lost_sync = false;
-            return data.len();
+        // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
+        let pos = framing::parse(self, dir, data, out);
+        if pos < data.len() && !self.sides[dir.index()].lost_sync {
+            self.violation(out, Dnp3Error::DatagramTruncated);
         }
-        pos
+        // Each datagram is framed on its own: loss of sync does not carry over (a
+        // fragment's transport segments still may, one per datagram).
+        self.sides[dir.index()].lost_sync = false;
+        Some(data.len())
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn framing(&mut self, _dir: Direction, data: &[u8]) -> Framing<Dnp3Error> {
+        frame(data)
+    }
+
+    fn on_broken(&mut self, dir: Direction, error: Dnp3Error, out: &mut Vec<Observation>) {
+        self.junk(dir, out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        frame: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        self.link_frame(dir, frame, out);
+        Some(frame.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let s = &mut self.sides[dir.index()];
         s.lost_sync = true;
         s.fragment.next_seq = None;

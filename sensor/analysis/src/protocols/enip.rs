@@ -27,7 +27,7 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Framing, Stream};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
@@ -493,60 +493,57 @@ pub struct EnipDissector {
     transfers: Transfers,
 }
 
-impl Dissector for EnipDissector {
-    fn parse(
+impl Stream for EnipDissector {
+    type Error = EnipError;
+
+    fn on_delivery(
         &mut self,
         dir: Direction,
         data: &[u8],
         ctx: &FlowCtx,
         out: &mut Vec<Observation>,
-    ) -> usize {
+    ) -> Option<usize> {
         self.transfers.flush(out);
-        if ctx.transport == Transport::Udp {
-            // One message per datagram (Vol. 2 §2-2); trailing bytes are ignored.
-            match Header::parse(data) {
-                Some(h) if h.plausible() => {
-                    match data.get(HEADER_LEN..HEADER_LEN + usize::from(h.length)) {
-                        Some(body) => self.message(dir, &h, body, out),
-                        None => self.violation(out, EnipError::Truncated),
-                    }
-                }
-                Some(h) => self.violation(out, EnipError::BadHeader(h.command.0, h.length)),
-                None => self.violation(out, EnipError::Truncated),
-            }
-            return data.len();
+        if ctx.transport != Transport::Udp {
+            return None;
         }
-        let d = dir.index();
-        let mut used = 0;
-        loop {
-            let rest = data.get(used..).unwrap_or_default();
-            if rest.is_empty() {
-                return used;
-            }
-            let mut resync = self.resync.get(d).copied().unwrap_or(false);
-            let framing = framing::step(&mut resync, rest, frame, boundary);
-            if let Some(r) = self.resync.get_mut(d) {
-                *r = resync;
-            }
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return used,
-                Next::Skip(skip) => used += skip,
-                Next::Message(len) => {
-                    let (Some(h), Some(body)) = (Header::parse(rest), rest.get(HEADER_LEN..len))
-                    else {
-                        return used;
-                    };
-                    self.message(dir, &h, body, out);
-                    used += len;
+        // One message per datagram (Vol. 2 §2-2); trailing bytes are ignored.
+        match Header::parse(data) {
+            Some(h) if h.plausible() => {
+                match data.get(HEADER_LEN..HEADER_LEN + usize::from(h.length)) {
+                    Some(body) => self.message(dir, &h, body, out),
+                    None => self.violation(out, EnipError::Truncated),
                 }
             }
+            Some(h) => self.violation(out, EnipError::BadHeader(h.command.0, h.length)),
+            None => self.violation(out, EnipError::Truncated),
         }
+        Some(data.len())
     }
 
-    fn gap(&mut self, dir: Direction) {
-        if let Some(r) = self.resync.get_mut(dir.index()) {
-            *r = true;
-        }
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<EnipError> {
+        framing::step(&mut self.resync[dir.index()], data, frame, boundary)
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: EnipError, out: &mut Vec<Observation>) {
+        self.violation(out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        msg: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let (Some(h), Some(body)) = (Header::parse(msg), msg.get(HEADER_LEN..)) else {
+            return None;
+        };
+        self.message(dir, &h, body, out);
+        Some(msg.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        self.resync[dir.index()] = true;
         // Requests travel to the server: a piece of a transfer may be what was lost.
         if dir == Direction::ToServer {
             self.transfers.gap();

@@ -14,8 +14,13 @@
 //! used), `Incomplete` waits, `Resync { skip, .. }` passes over junk up to the next candidate
 //! (or over all of it). [`step`] keeps a direction's resync flag and asks the right one, so a
 //! parse loop only ever sees a framer's answer.
+//!
+//! The parse loop itself is written once, here: a stream dissector implements [`Stream`]
+//! (where the next message is, what to do with a broken header, with a message, with a gap)
+//! and is a [`Dissector`] through it. The loop is generic, so each dissector gets its own
+//! monomorphised copy: no boxing and no dynamic dispatch per message.
 
-use super::violations::Violations;
+use super::{Direction, Dissector, FlowCtx};
 use otwatch_common::observation::Observation;
 use std::fmt::Display;
 
@@ -46,37 +51,16 @@ impl<E> Framing<E> {
             error: Some(error),
         }
     }
-}
 
-/// What a parse loop does with a framer's answer, once a broken header's error is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Return what was consumed and wait for more bytes.
-    Wait,
-    /// Move on by this many bytes and look again.
-    Skip(usize),
-    /// Hand the message of this many bytes to the parser and move on by it.
-    Message(usize),
-}
-
-impl<E: Display> Framing<E> {
-    /// Records a broken header's error in `violations` (as `protocol`) and says what the parse
-    /// loop does next.
-    pub fn next(
-        self,
-        violations: &mut Violations,
-        protocol: &'static str,
-        out: &mut Vec<Observation>,
-    ) -> Next {
+    /// The same answer with a protocol's own error (a shared framer's error in its terms).
+    pub fn map_err<F>(self, f: impl FnOnce(E) -> F) -> Framing<F> {
         match self {
-            Framing::Complete { len } => Next::Message(len),
-            Framing::Incomplete { .. } => Next::Wait,
-            Framing::Resync { skip, error } => {
-                if let Some(e) = error {
-                    violations.record(protocol, e, out);
-                }
-                Next::Skip(skip)
-            }
+            Framing::Complete { len } => Framing::Complete { len },
+            Framing::Incomplete { needed } => Framing::Incomplete { needed },
+            Framing::Resync { skip, error } => Framing::Resync {
+                skip,
+                error: error.map(f),
+            },
         }
     }
 }
@@ -101,6 +85,124 @@ pub fn step<E>(
         *resync = true;
     }
     framing
+}
+
+/// A dissector of a framed byte stream (one TCP direction at a time, or a datagram holding
+/// whole messages). Every such type is a [`Dissector`] whose `parse` is [`parse`].
+pub trait Stream: Send {
+    /// What a broken header is (its `Display` text is the violation's reason).
+    type Error: Display;
+
+    /// A first look at a delivery, with the flow at hand: `Some(consumed)` answers the
+    /// delivery without framing it (a datagram read whole, a direction given up on), `None`
+    /// frames it.
+    fn on_delivery(
+        &mut self,
+        _dir: Direction,
+        _data: &[u8],
+        _ctx: &FlowCtx,
+        _out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        None
+    }
+
+    /// Where the next message of `dir` is, `data` being the rest of the delivery (never
+    /// empty): usually [`step`] over the direction's resync flag.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<Self::Error>;
+
+    /// A broken header's error: recorded in the violation budget, or once per loss of sync.
+    fn on_broken(&mut self, dir: Direction, error: Self::Error, out: &mut Vec<Observation>);
+
+    /// One framed message (`Complete { len }`'s bytes): the bytes it used (its length unless
+    /// the protocol decides it was no message), or `None` to stop and wait for more.
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        message: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize>;
+
+    /// Bytes were lost in `dir` ([`Dissector::gap`]): resynchronise.
+    fn on_gap(&mut self, dir: Direction);
+}
+
+/// The parse loop of every stream dissector: frames `data` travelling `dir` message by message
+/// and answers how many bytes were consumed (the rest waits for more).
+pub fn parse<S: Stream>(
+    stream: &mut S,
+    dir: Direction,
+    data: &[u8],
+    out: &mut Vec<Observation>,
+) -> usize {
+    let mut pos = 0usize;
+    loop {
+        let rest = data.get(pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return pos;
+        }
+        match stream.framing(dir, rest) {
+            Framing::Complete { len } => {
+                let message = rest.get(..len).unwrap_or_default();
+                match stream.on_message(dir, message, out) {
+                    Some(used) => pos += used,
+                    None => return pos,
+                }
+            }
+            Framing::Incomplete { .. } => return pos,
+            Framing::Resync { skip, error } => {
+                if let Some(e) = error {
+                    stream.on_broken(dir, e, out);
+                }
+                pos += skip;
+            }
+        }
+    }
+}
+
+impl<S: Stream> Dissector for S {
+    fn parse(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        ctx: &FlowCtx,
+        out: &mut Vec<Observation>,
+    ) -> usize {
+        match self.on_delivery(dir, data, ctx, out) {
+            Some(consumed) => consumed,
+            None => parse(self, dir, data, out),
+        }
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        self.on_gap(dir);
+    }
+}
+
+/// What is left unread of a message whose capped prefix was parsed (OPC UA chunks and MQTT
+/// packets longer than their prefix cap): passed over before the next message is framed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Unread(usize);
+
+impl Unread {
+    /// The message went on for `n` more bytes than were read.
+    pub fn set(&mut self, n: usize) {
+        self.0 = n;
+    }
+
+    /// Forgets the rest (after a gap).
+    pub fn clear(&mut self) {
+        self.0 = 0;
+    }
+
+    /// While some of the message is left, passes over as much of it as `data` holds.
+    pub fn pass<E>(&mut self, data: &[u8]) -> Option<Framing<E>> {
+        if self.0 == 0 {
+            return None;
+        }
+        let n = self.0.min(data.len());
+        self.0 -= n;
+        Some(Framing::skip(n))
+    }
 }
 
 #[cfg(test)]

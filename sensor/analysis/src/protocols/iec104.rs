@@ -28,10 +28,10 @@
 
 mod ops;
 
-use super::framing::Framing;
+use super::framing::{Framing, Stream};
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
 /// IEC 60870-5-104 (IEC 60870-5-104: registered TCP port 2404).
@@ -359,33 +359,27 @@ fn frame(data: &[u8]) -> Framing<ApduError> {
     }
 }
 
-impl Dissector for Iec104Dissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0;
-        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match frame(rest) {
-                Framing::Complete { len } => {
-                    pos += self.apdu(dir, rest.get(..len).unwrap_or_default(), out);
-                }
-                Framing::Incomplete { .. } => break,
-                Framing::Resync { skip, error } => {
-                    if let Some(e) = error {
-                        self.junk(dir, out, e);
-                    }
-                    pos += skip;
-                }
-            }
-        }
-        pos
+impl Stream for Iec104Dissector {
+    type Error = ApduError;
+
+    fn framing(&mut self, _dir: Direction, data: &[u8]) -> Framing<ApduError> {
+        frame(data)
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, dir: Direction, error: ApduError, out: &mut Vec<Observation>) {
+        self.junk(dir, out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        apdu: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        Some(self.apdu(dir, apdu, out))
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         self.lost_sync[dir.index()] = true;
     }
 }

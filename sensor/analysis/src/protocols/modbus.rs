@@ -34,7 +34,7 @@ pub mod umas;
 
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Framing, Stream};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -275,15 +275,16 @@ impl Default for ModbusDissector {
     }
 }
 
-impl Dissector for ModbusDissector {
-    fn parse(
+impl Stream for ModbusDissector {
+    type Error = HeaderError;
+
+    fn on_delivery(
         &mut self,
-        dir: Direction,
-        data: &[u8],
+        _dir: Direction,
+        _data: &[u8],
         ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let d = dir.index();
+        _out: &mut Vec<Observation>,
+    ) -> Option<usize> {
         // The Modbus server listens on 502 (TCP §3.1); when the TCP initiator is the one on
         // 502 (a device that connects out to its master, or a capture whose SYN says so),
         // requests travel to the TCP client.
@@ -293,32 +294,35 @@ impl Dissector for ModbusDissector {
         } else {
             Subject::Server
         };
-        let mut pos = 0;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            if rest.is_empty() {
-                return pos;
-            }
-            let framing = framing::step(&mut self.resync[d], rest, frame, boundary);
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    let (Some(h), Some(pdu)) = (Mbap::parse(rest), rest.get(Mbap::LEN..len)) else {
-                        return pos;
-                    };
-                    if (dir == Direction::ToServer) != inverted {
-                        self.request(h, pdu, out);
-                    } else {
-                        self.response(h, pdu, out);
-                    }
-                    pos += len;
-                }
-            }
-        }
+        None
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<HeaderError> {
+        framing::step(&mut self.resync[dir.index()], data, frame, boundary)
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: HeaderError, out: &mut Vec<Observation>) {
+        self.violation(out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        adu: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let (Some(h), Some(pdu)) = (Mbap::parse(adu), adu.get(Mbap::LEN..)) else {
+            return None;
+        };
+        if dir.receiver() == self.server {
+            self.request(h, pdu, out);
+        } else {
+            self.response(h, pdu, out);
+        }
+        Some(adu.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         self.resync[dir.index()] = true;
     }
 }

@@ -39,12 +39,12 @@ mod wire;
 
 pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Framing, Stream, Unread};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
 /// MQTT (IANA "mqtt", TCP 1883); found by content on other ports too.
@@ -243,8 +243,8 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 struct Side {
-    /// Bytes of the current packet still to pass over unread.
-    skip: usize,
+    /// What is left of the current packet past its prefix, passed over unread.
+    unread: Unread,
     /// After a gap or a broken fixed header: wait for a delivery that starts with a
     /// well-formed packet.
     resync: bool,
@@ -292,53 +292,39 @@ impl Default for MqttDissector {
     }
 }
 
-impl Dissector for MqttDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let from_client = dir == self.client_dir;
-            let side = self.side_mut(dir);
-            if side.skip > 0 {
-                let n = side.skip.min(rest.len());
-                side.skip -= n;
-                pos += n;
-                if side.skip > 0 || n == rest.len() {
-                    return pos;
-                }
-                continue;
-            }
-            if rest.is_empty() {
-                return pos;
-            }
-            let boundary = |d: &[u8]| boundary(from_client, d);
-            // A malformed fixed header: the framing cannot be trusted past this point.
-            let framing = framing::step(&mut side.resync, rest, frame, boundary);
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    let (Ok(h), Some(packet)) = (wire::fixed_header(rest), rest.get(..len)) else {
-                        return pos;
-                    };
-                    let body = packet.get(h.header_len..).unwrap_or_default();
-                    self.packet(dir, h, body, len == h.total(), out);
-                    pos += len;
-                    self.side_mut(dir).skip = h.total() - len;
-                }
-            }
+impl Stream for MqttDissector {
+    type Error = MqttError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<MqttError> {
+        let from_client = dir == self.client_dir;
+        let side = self.side_mut(dir);
+        if let Some(skip) = side.unread.pass(data) {
+            return skip;
         }
+        // A malformed fixed header: the framing cannot be trusted past this point.
+        framing::step(&mut side.resync, data, frame, |d| boundary(from_client, d))
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: MqttError, out: &mut Vec<Observation>) {
+        self.violations.record(PROTOCOL, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        packet: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let h = wire::fixed_header(packet).ok()?;
+        let body = packet.get(h.header_len..).unwrap_or_default();
+        self.packet(dir, h, body, packet.len() == h.total(), out);
+        self.side_mut(dir).unread.set(h.total() - packet.len());
+        Some(packet.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side_mut(dir);
-        side.skip = 0;
+        side.unread.clear();
         side.resync = true;
     }
 }

@@ -61,12 +61,12 @@ pub use self::framing::MessageType;
 use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
 pub use self::framing::{OpcUaError, CHUNK_PREFIX_CAP};
 use self::services::UserIdentity;
-use super::framing::{step, Next};
+use super::framing::{step, Framing, Stream, Unread};
 use super::reader::Cursor;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Transport};
+use super::{Direction, Dissector, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 /// OPC UA binary (IANA "opcua-tcp", TCP 4840); found by content on other ports too.
@@ -116,8 +116,8 @@ struct Chunking {
 
 #[derive(Default)]
 struct Side {
-    /// Bytes of the current chunk still to pass over unread.
-    skip: usize,
+    /// What is left of the current chunk past its prefix, passed over unread.
+    unread: Unread,
     /// Looking for the next header after a gap or a broken one.
     resync: bool,
     chunking: Option<Chunking>,
@@ -176,48 +176,38 @@ impl Default for OpcUaDissector {
     }
 }
 
-impl Dissector for OpcUaDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let channel = self.channel_id;
-            let side = self.side_mut(dir);
-            if side.skip > 0 {
-                let n = side.skip.min(rest.len());
-                side.skip -= n;
-                pos += n;
-                if side.skip > 0 || n == rest.len() {
-                    return pos;
-                }
-                continue;
-            }
-            let framing = step(&mut side.resync, rest, frame, |d| boundary(d, channel));
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    let (Some(header), Some(chunk)) = (Header::parse(rest), rest.get(..len)) else {
-                        return pos;
-                    };
-                    let size = usize::try_from(header.size).unwrap_or(usize::MAX);
-                    self.message(dir, header, chunk, len < size, out);
-                    pos += len;
-                    self.side_mut(dir).skip = size - len;
-                }
-            }
+impl Stream for OpcUaDissector {
+    type Error = OpcUaError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<OpcUaError> {
+        let channel = self.channel_id;
+        let side = self.side_mut(dir);
+        if let Some(skip) = side.unread.pass(data) {
+            return skip;
         }
+        step(&mut side.resync, data, frame, |d| boundary(d, channel))
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: OpcUaError, out: &mut Vec<Observation>) {
+        self.violations.record(PROTOCOL, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        chunk: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let header = Header::parse(chunk)?;
+        let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+        self.message(dir, header, chunk, chunk.len() < size, out);
+        self.side_mut(dir).unread.set(size - chunk.len());
+        Some(chunk.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side_mut(dir);
-        side.skip = 0;
+        side.unread.clear();
         side.resync = true;
         side.chunking = None;
         side.body.clear();

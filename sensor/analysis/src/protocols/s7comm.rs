@@ -49,11 +49,11 @@ mod plus;
 mod szl;
 
 pub use self::error::S7Error;
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Framing, Stream};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
@@ -660,30 +660,28 @@ fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details
     });
 }
 
-impl Dissector for S7Dissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let framing = framing::step(&mut self.side(dir).resync, rest, frame, boundary);
-            match framing.next(&mut self.violations, self.protocol, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    self.tpdu(dir, tpdu(rest.get(..len).unwrap_or_default()), out);
-                    pos += len;
-                }
-            }
-        }
+impl Stream for S7Dissector {
+    type Error = S7Error;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<S7Error> {
+        framing::step(&mut self.side(dir).resync, data, frame, boundary)
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: S7Error, out: &mut Vec<Observation>) {
+        self.violations.record(self.protocol, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        tpkt: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        self.tpdu(dir, tpdu(tpkt), out);
+        Some(tpkt.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side(dir);
         side.segment.clear();
         side.dropping = false;

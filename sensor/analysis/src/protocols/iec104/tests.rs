@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::protocols::testing::{ctx, hex, never_panics};
+use crate::protocols::FlowCtx;
 
 // JavaRMI_and_IEC_Misc.pcap frame 6: STARTDT act (utype 0x01), frame 8: STARTDT con (0x02).
 const STARTDT_ACT: &str = "680407000000";

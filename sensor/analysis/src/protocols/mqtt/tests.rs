@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::protocols::testing::{ctx, hex};
+use crate::protocols::FlowCtx;
 
 /// mqtt31-sub-userpass.pcap frame 4: CONNECT "MQIsdp" level 3, client id "myvoiceismypassport",
 /// user name "user", password "pass" (mqtt.username, mqtt.passwd).

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::protocols::testing::{ctx, hex};
+use crate::protocols::FlowCtx;
 use crate::protocols::Probe;
 use otwatch_common::observation::Operation;
 

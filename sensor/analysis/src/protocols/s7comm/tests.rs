@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::protocols::testing::{ctx, hex, never_panics};
+use crate::protocols::FlowCtx;
 use Direction::{ToClient as S, ToServer as C};
 
 // s7comm/s7comm_reading_plc_status.pcap (libnodave against an IM151-8 PN/DP CPU).
