@@ -43,6 +43,7 @@ fn every_dissector_module_has_a_target() {
         "framing",
         "reader",
         "violations",
+        "tpkt",
     ];
     let dissectors = modules(&here().join("../sensor/analysis/src/protocols"))
         .into_iter()

@@ -44,6 +44,7 @@ pub mod telnet;
 pub(crate) mod testing;
 pub mod text;
 pub mod tls;
+pub mod tpkt;
 pub mod violations;
 pub mod vnc;
 

@@ -5,6 +5,7 @@ use super::*;
 use crate::protocols::testing::{
     self, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.1:54990", "10.0.0.2:3389")

@@ -5,6 +5,7 @@ use super::*;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "141.81.0.182:4548", "141.81.0.10:139")
