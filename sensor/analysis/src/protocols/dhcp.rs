@@ -162,7 +162,7 @@ impl<'a> Options<'a> {
 /// option except pad and end. Err on an option that runs past its area. Only option 52 of
 /// the options field is followed (RFC 2132 §9.3): one inside `file` or `sname` is ignored,
 /// so overloading cannot recurse.
-fn walk_options<'a>(msg: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), &'static str> {
+fn walk_options<'a>(msg: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), DhcpError> {
     let main = msg.get(field::OPTIONS..).unwrap_or(&[]);
     let mut overload = 0u8;
     walk_area(main, |code, value| {
@@ -184,7 +184,7 @@ fn walk_options<'a>(msg: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<()
 
 /// One option area: code, length, value triples; pad (0) has no length; end (255) stops
 /// (RFC 2132 §2, §3.1, §3.2).
-fn walk_area<'a>(area: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), &'static str> {
+fn walk_area<'a>(area: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), DhcpError> {
     let mut c = Cursor::new(area);
     while let Some(code) = c.u8() {
         match code {
@@ -192,11 +192,25 @@ fn walk_area<'a>(area: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), 
             opt::END => return Ok(()),
             _ => {}
         }
-        let len = c.u8().ok_or("option without length")?;
-        let value = c.take(len as usize).ok_or("option overruns the message")?;
+        let len = c.u8().ok_or(DhcpError::OptionLength)?;
+        let value = c.take(len as usize).ok_or(DhcpError::OptionOverrun)?;
         f(code, value);
     }
     Ok(())
+}
+
+/// Why a DHCP message is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhcpError {
+    #[error("message shorter than the BOOTP header or without the DHCP magic cookie")]
+    NotDhcp,
+    #[error("unknown BOOTP op {0}")]
+    Op(u8),
+    #[error("option without length")]
+    OptionLength,
+    #[error("option overruns the message")]
+    OptionOverrun,
 }
 
 fn ipv4_at(msg: &[u8], r: std::ops::Range<usize>) -> Option<Ipv4Addr> {
@@ -207,15 +221,12 @@ fn ipv4_at(msg: &[u8], r: std::ops::Range<usize>) -> Option<Ipv4Addr> {
 /// Parses one DHCP message and emits what it proves.
 fn dissect(msg: &[u8], out: &mut Vec<Observation>) {
     if msg.len() < field::OPTIONS || msg.get(FIXED_LEN..field::OPTIONS) != Some(&MAGIC_COOKIE) {
-        out.push(violation(
-            NAME,
-            "message shorter than the BOOTP header or without the DHCP magic cookie",
-        ));
+        out.push(violation(NAME, DhcpError::NotDhcp));
         return;
     }
     let op = msg.get(field::OP).copied().unwrap_or(0);
     if op != BOOTREQUEST && op != BOOTREPLY {
-        out.push(violation(NAME, format!("unknown BOOTP op {op}")));
+        out.push(violation(NAME, DhcpError::Op(op)));
         return;
     }
     let mut opts = Options::default();

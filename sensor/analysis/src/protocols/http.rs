@@ -252,7 +252,7 @@ struct Head<'a> {
     /// A 401/407 challenge that continues a handshake instead of refusing: an NTLM or
     /// Negotiate token, or a Digest `stale=true`.
     challenge_continues: bool,
-    violation: Option<&'static str>,
+    violation: Option<HttpError>,
 }
 
 impl Dissector for HttpDissector {
@@ -298,7 +298,7 @@ impl Dissector for HttpDissector {
                     let Some(nl) = rest.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n')
                     else {
                         if rest.len() >= MAX_CHUNK_LINE {
-                            stop(side, out, "chunk line too long");
+                            stop(side, out, HttpError::ChunkLine);
                             return data.len();
                         }
                         return pos;
@@ -311,13 +311,13 @@ impl Dissector for HttpDissector {
                             Some(0) => State::Trailers,
                             Some(n) => State::ChunkData(n),
                             None => {
-                                stop(side, out, "malformed chunk size");
+                                stop(side, out, HttpError::ChunkSize);
                                 return data.len();
                             }
                         },
                         State::ChunkEnd if line.is_empty() => State::ChunkSize,
                         State::ChunkEnd => {
-                            stop(side, out, "chunk data longer than its size");
+                            stop(side, out, HttpError::ChunkOverrun);
                             return data.len();
                         }
                         // Trailer fields until the empty line.
@@ -340,7 +340,43 @@ impl Dissector for HttpDissector {
     }
 }
 
-fn stop(side: &mut Side, out: &mut Vec<Observation>, reason: &str) {
+/// Why an HTTP/1 message is malformed (RFC 9112).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    #[error("chunk line too long")]
+    ChunkLine,
+    #[error("malformed chunk size")]
+    ChunkSize,
+    #[error("chunk data longer than its size")]
+    ChunkOverrun,
+    #[error("malformed start line")]
+    StartLine,
+    #[error("message head too long")]
+    HeadTooLong,
+    #[error("requests and responses mixed in one direction")]
+    Mixed,
+    #[error("malformed status line")]
+    StatusLine,
+    #[error("malformed request line")]
+    RequestLine,
+    #[error("malformed Basic credentials")]
+    BasicCredentials,
+    #[error("obsolete header line folding")]
+    LineFolding,
+    #[error("header line without a colon")]
+    NoColon,
+    #[error("malformed header field name")]
+    FieldName,
+    #[error("both Transfer-Encoding and Content-Length")]
+    TransferAndLength,
+    #[error("request Transfer-Encoding does not end in chunked")]
+    NotChunked,
+    #[error("invalid or conflicting Content-Length")]
+    ContentLength,
+}
+
+fn stop(side: &mut Side, out: &mut Vec<Observation>, reason: HttpError) {
     side.state = State::Stopped;
     out.push(violation(NAME, reason));
 }
@@ -376,9 +412,9 @@ impl HttpDissector {
                     side,
                     out,
                     if first_line_bad {
-                        "malformed start line"
+                        HttpError::StartLine
                     } else {
-                        "message head too long"
+                        HttpError::HeadTooLong
                     },
                 );
             }
@@ -394,7 +430,7 @@ impl HttpDissector {
             Kind::Requests
         };
         if side.kind != Kind::Unknown && side.kind != kind {
-            stop(side, out, "requests and responses mixed in one direction");
+            stop(side, out, HttpError::Mixed);
             return None;
         }
         side.kind = kind;
@@ -405,8 +441,7 @@ impl HttpDissector {
         if head.transfer_encoding.is_some() && (head.content_length.is_some() || head.bad_length) {
             // RFC 9112 §6.3 item 3: Transfer-Encoding wins, but this is how requests are
             // smuggled past front ends.
-            head.violation
-                .get_or_insert("both Transfer-Encoding and Content-Length");
+            head.violation.get_or_insert(HttpError::TransferAndLength);
         }
         if let Some(reason) = head.violation {
             out.push(violation(NAME, reason));
@@ -414,14 +449,14 @@ impl HttpDissector {
         let consumed = skip + len;
         let framing = if is_response {
             let Some(status) = parse_status_line(start) else {
-                stop(side, out, "malformed status line");
+                stop(side, out, HttpError::StatusLine);
                 return None;
             };
             self.report(dir, &head, out);
             self.response_framing(status, &head, out)
         } else {
             let Some(method) = parse_request_line(start) else {
-                stop(side, out, "malformed request line");
+                stop(side, out, HttpError::RequestLine);
                 return None;
             };
             let user = self.report(dir, &head, out);
@@ -486,7 +521,7 @@ impl HttpDissector {
         }
         let token = head.basic?;
         let Some(user) = basic_user(token) else {
-            out.push(violation(NAME, "malformed Basic credentials"));
+            out.push(violation(NAME, HttpError::BasicCredentials));
             return None;
         };
         let fp = text::fingerprint(user.as_bytes());
@@ -506,7 +541,7 @@ impl HttpDissector {
         method: &[u8],
         head: &Head<'_>,
         credentials: Option<Credentials>,
-    ) -> Result<State, &'static str> {
+    ) -> Result<State, HttpError> {
         let method = match method {
             b"HEAD" => Method::Head,
             b"CONNECT" => Method::Connect,
@@ -538,7 +573,7 @@ impl HttpDissector {
         status: u16,
         head: &Head<'_>,
         out: &mut Vec<Observation>,
-    ) -> Result<State, &'static str> {
+    ) -> Result<State, HttpError> {
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one is still to come for the same request.
             return Ok(State::Head);
@@ -583,7 +618,7 @@ impl HttpDissector {
 }
 
 /// The body framing a head declares (RFC 9112 §6.3 items 3–6), `None` when it declares none.
-fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'static str> {
+fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, HttpError> {
     if let Some(te) = head.transfer_encoding {
         // The final coding must be chunked for a request; a response without it runs to
         // the close (§6.3 item 4).
@@ -593,11 +628,11 @@ fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'stat
         } else if response {
             Ok(Some(State::Opaque))
         } else {
-            Err("request Transfer-Encoding does not end in chunked")
+            Err(HttpError::NotChunked)
         };
     }
     if head.bad_length {
-        return Err("invalid or conflicting Content-Length");
+        return Err(HttpError::ContentLength);
     }
     Ok(match head.content_length {
         None => None,
@@ -619,16 +654,16 @@ fn looks_like_start(data: &[u8]) -> bool {
 fn read_field<'a>(line: &'a [u8], head: &mut Head<'a>) {
     if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         // RFC 9112 §5.2: obsolete line folding.
-        head.violation.get_or_insert("obsolete header line folding");
+        head.violation.get_or_insert(HttpError::LineFolding);
         return;
     }
     let Some((name, value)) = text::header_field(line) else {
-        head.violation.get_or_insert("header line without a colon");
+        head.violation.get_or_insert(HttpError::NoColon);
         return;
     };
     if !is_token(name) {
         // Includes whitespace before the colon, which RFC 9112 §5.1 says to reject.
-        head.violation.get_or_insert("malformed header field name");
+        head.violation.get_or_insert(HttpError::FieldName);
         return;
     }
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);

@@ -163,10 +163,10 @@ pub trait Dissector: Send {
 
 /// The observation a dissector emits for malformed input of `protocol`: a finding, not an
 /// error that stops the flow.
-pub fn violation(protocol: &'static str, reason: impl Into<String>) -> Observation {
+pub fn violation(protocol: &'static str, reason: impl std::fmt::Display) -> Observation {
     Observation::ProtocolViolation {
         protocol,
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
 }
 

@@ -81,6 +81,14 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
+/// Why an SSDP datagram is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SsdpError {
+    #[error("not an SSDP start line")]
+    StartLine,
+}
+
 /// Remembers, per direction, what was already reported, so periodic re-announcements do
 /// not repeat observations.
 #[derive(Debug, Default)]
@@ -97,7 +105,7 @@ impl Dissector for SsdpDissector {
         out: &mut Vec<Observation>,
     ) -> usize {
         let Some(msg) = parse_message(data) else {
-            out.push(violation(NAME, "not an SSDP start line"));
+            out.push(violation(NAME, SsdpError::StartLine));
             return data.len();
         };
         // Devices re-announce every few seconds, once per service: report what changed.

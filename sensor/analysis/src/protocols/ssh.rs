@@ -23,7 +23,6 @@ const PROTOCOL: &str = "ssh";
 const MAX_LINE: usize = 255;
 /// Lines a server may send before its identification string (RFC 4253 §4.2) that we skip.
 const MAX_PRE_BANNER_LINES: u8 = 16;
-const TOO_LONG: &str = "line longer than 255 bytes before the identification string";
 
 fn new() -> Box<dyn Dissector> {
     Box::new(SshDissector::default())
@@ -55,6 +54,16 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     } else {
         Probe::NeedMore
     }
+}
+
+/// Why the start of an SSH stream is malformed (RFC 4253 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SshError {
+    #[error("line longer than 255 bytes before the identification string")]
+    LineTooLong,
+    #[error("data before the SSH identification string")]
+    BeforeBanner,
 }
 
 #[derive(Default)]
@@ -90,7 +99,7 @@ impl Dissector for SshDissector {
         loop {
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if rest.len() >= MAX_LINE {
-                    out.push(violation(PROTOCOL, TOO_LONG));
+                    out.push(violation(PROTOCOL, SshError::LineTooLong));
                     side.done = true;
                     return data.len();
                 }
@@ -100,7 +109,7 @@ impl Dissector for SshDissector {
             rest = tail.get(1..).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > MAX_LINE {
-                out.push(violation(PROTOCOL, TOO_LONG));
+                out.push(violation(PROTOCOL, SshError::LineTooLong));
                 side.done = true;
                 return data.len();
             }
@@ -111,10 +120,7 @@ impl Dissector for SshDissector {
             }
             // RFC 4253 §4.2: only the server may send other lines first.
             if dir == Direction::ToServer || side.pre_banner_lines >= MAX_PRE_BANNER_LINES {
-                out.push(violation(
-                    PROTOCOL,
-                    "data before the SSH identification string",
-                ));
+                out.push(violation(PROTOCOL, SshError::BeforeBanner));
                 side.done = true;
                 return data.len();
             }

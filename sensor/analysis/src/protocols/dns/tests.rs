@@ -379,7 +379,7 @@ fn llmnr_response_names_the_responder() {
     m.extend_from_slice(&[
         0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 141, 142, 220, 226,
     ]);
-    assert_eq!(probe(Flavor::Llmnr, &m), Probe::Yes);
+    assert_eq!(probe_flavor(Flavor::Llmnr, &m), Probe::Yes);
     assert_eq!(
         run(Flavor::Llmnr, Direction::ToClient, &m),
         [
@@ -441,13 +441,13 @@ fn netbios_first_level_encoding() {
 #[test]
 fn probes_accept_their_own_and_refuse_the_rest() {
     for m in [CMU_RESPONSE, CMU_QUERY, TXT_RESPONSE, WIKI_A, WIKI_NXDOMAIN] {
-        assert_eq!(probe(Flavor::Dns, &hex(m)), Probe::Yes);
+        assert_eq!(probe_flavor(Flavor::Dns, &hex(m)), Probe::Yes);
     }
     for m in [MDNS_QUERY, MDNS_RESPONSE, MDNS_PROBE, MDNS_SRV] {
-        assert_eq!(probe(Flavor::Mdns, &hex(m)), Probe::Yes);
+        assert_eq!(probe_flavor(Flavor::Mdns, &hex(m)), Probe::Yes);
     }
-    assert_eq!(probe(Flavor::Llmnr, &hex(LLMNR_QUERY)), Probe::Yes);
-    assert_eq!(probe(Flavor::Llmnr, &hex(MDNS_RESPONSE)), Probe::No);
+    assert_eq!(probe_flavor(Flavor::Llmnr, &hex(LLMNR_QUERY)), Probe::Yes);
+    assert_eq!(probe_flavor(Flavor::Llmnr, &hex(MDNS_RESPONSE)), Probe::No);
     for m in [
         NBNS_QUERY,
         NBNS_POSITIVE,
@@ -455,14 +455,17 @@ fn probes_accept_their_own_and_refuse_the_rest() {
         NBNS_REG_00,
         NBNS_REG_GROUP,
     ] {
-        assert_eq!(probe(Flavor::Nbns, &hex(m)), Probe::Yes);
+        assert_eq!(probe_flavor(Flavor::Nbns, &hex(m)), Probe::Yes);
     }
-    assert_eq!(probe(Flavor::Nbns, &hex(CMU_QUERY)), Probe::No);
+    assert_eq!(probe_flavor(Flavor::Nbns, &hex(CMU_QUERY)), Probe::No);
     for f in [Flavor::Dns, Flavor::Mdns, Flavor::Llmnr, Flavor::Nbns] {
-        assert_eq!(probe(f, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Probe::No);
-        assert_eq!(probe(f, b"HTTP/1.1 200 OK\r\n\r\n"), Probe::No);
-        assert_eq!(probe(f, &[0u8; 12]), Probe::No);
-        assert_eq!(probe(f, &hex(CMU_RESPONSE)[..100]), Probe::No);
+        assert_eq!(
+            probe_flavor(f, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Probe::No
+        );
+        assert_eq!(probe_flavor(f, b"HTTP/1.1 200 OK\r\n\r\n"), Probe::No);
+        assert_eq!(probe_flavor(f, &[0u8; 12]), Probe::No);
+        assert_eq!(probe_flavor(f, &hex(CMU_RESPONSE)[..100]), Probe::No);
     }
     let mut state = 1u32;
     let mut yes = 0;
@@ -473,7 +476,7 @@ fn probes_accept_their_own_and_refuse_the_rest() {
                 (state >> 16) as u8
             })
             .collect();
-        if probe(Flavor::Dns, &buf) == Probe::Yes {
+        if probe_flavor(Flavor::Dns, &buf) == Probe::Yes {
             yes += 1;
         }
     }
@@ -486,16 +489,10 @@ fn compression_loops_and_long_chains_are_refused() {
     // A pointer to itself, and a label followed by a pointer back to it.
     let mut m = vec![0u8; 12];
     m.extend_from_slice(&[0xc0, 12]);
-    assert_eq!(
-        read_name(&m, 12, &mut name),
-        Err("compression pointer does not point backwards")
-    );
+    assert_eq!(read_name(&m, 12, &mut name), Err(DnsError::PointerForward));
     let mut m = vec![0u8; 12];
     m.extend_from_slice(&[1, b'a', 0xc0, 12]);
-    assert_eq!(
-        read_name(&m, 12, &mut name),
-        Err("compression pointer does not point backwards")
-    );
+    assert_eq!(read_name(&m, 12, &mut name), Err(DnsError::PointerForward));
     // A forward pointer.
     let mut m = vec![0u8; 12];
     m.extend_from_slice(&[0xc0, 14, 0]);
@@ -507,10 +504,10 @@ fn compression_loops_and_long_chains_are_refused() {
     }
     assert_eq!(
         read_name(&m, m.len() - 2, &mut name),
-        Err("too many compression pointers")
+        Err(DnsError::Pointers)
     );
     // Reserved label types, and a legal pointer.
-    assert_eq!(read_name(&[0x40], 0, &mut name), Err("reserved label type"));
+    assert_eq!(read_name(&[0x40], 0, &mut name), Err(DnsError::LabelType));
     let m = [1, b'a', 0, 1, b'b', 0xc0, 0];
     assert_eq!(read_name(&m, 3, &mut name), Ok(7));
     assert_eq!(name.as_bytes(), b"b.a");
