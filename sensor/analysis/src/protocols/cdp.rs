@@ -12,6 +12,7 @@
 //! means, not "this MAC answers ARP for this IP".
 
 use super::ber::display_text;
+use super::source;
 use super::sysdescr::description_facts;
 use super::text::{self, starts_with_ignore_case};
 use super::{frame_sender, violation};
@@ -247,7 +248,7 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
         }
     };
     if let Some(id) = f.device_id {
-        identity(Field::Hostname, display_text(id), "cdp device id");
+        identity(Field::Hostname, display_text(id), source::CDP_DEVICE_ID);
     }
     let software = f.software_version.map(display_text).unwrap_or_default();
     let platform = f.platform.map(display_text).unwrap_or_default();
@@ -255,26 +256,26 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
         identity(
             Field::Description,
             banner_summary(sw),
-            "cdp software version",
+            source::CDP_SOFTWARE_VERSION,
         );
         let facts = description_facts(&software);
         if let Some(os) = facts.os {
-            identity(Field::Os, os, "cdp software version");
+            identity(Field::Os, os, source::CDP_SOFTWARE_VERSION);
         }
         if let Some(fw) = facts.firmware {
-            identity(Field::Firmware, fw, "cdp software version");
+            identity(Field::Firmware, fw, source::CDP_SOFTWARE_VERSION);
         }
     }
     // Platform strings are "cisco WS-C2960-24TT-L", "Cisco IP Phone 7941", "VMware ESX".
     let model = strip_prefix_ignore_case(&platform, "cisco ").unwrap_or(&platform);
-    identity(Field::Model, model.trim().to_owned(), "cdp platform");
+    identity(Field::Model, model.trim().to_owned(), source::CDP_PLATFORM);
     // Other makers speak CDP too (VMware, HP, some phones); say Cisco only when the device does.
     let cisco = |s: &str| starts_with_ignore_case(s.as_bytes(), b"cisco");
     if cisco(&platform) || cisco(&software) {
-        identity(Field::Vendor, "Cisco".to_owned(), "cdp");
+        identity(Field::Vendor, "Cisco".to_owned(), source::CDP);
     }
     if let Some(t) = f.capabilities.and_then(device_type) {
-        identity(Field::DeviceType, t.to_owned(), "cdp capabilities");
+        identity(Field::DeviceType, t.to_owned(), source::CDP_CAPABILITIES);
     }
     if !f.checksum_ok {
         out.push(violation(

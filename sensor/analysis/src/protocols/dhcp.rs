@@ -20,6 +20,7 @@
 //! - the server identifier (option 54) speaks DHCP as a server on port 67.
 
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
@@ -293,10 +294,10 @@ fn client_identity(subject: Subject, op: u8, opts: &Options<'_>, out: &mut Vec<O
     };
     // Option 12 (RFC 2132 §3.14): the client's name, also sent back by servers.
     if let Some(name) = opts.hostname.and_then(text::clean) {
-        out.push(identity(Field::Hostname, name, "dhcp option 12"));
+        out.push(identity(Field::Hostname, name, source::DHCP_OPTION_12));
     }
     if let Some(name) = opts.fqdn.and_then(fqdn_name) {
-        out.push(identity(Field::Hostname, name, "dhcp option 81"));
+        out.push(identity(Field::Hostname, name, source::DHCP_OPTION_81));
     }
     if op != BOOTREQUEST {
         return;
@@ -304,14 +305,26 @@ fn client_identity(subject: Subject, op: u8, opts: &Options<'_>, out: &mut Vec<O
     // Option 60 (RFC 2132 §9.13): the client's vendor and configuration, free text.
     if let Some(raw) = opts.vendor_class {
         if let Some(os) = vendor_class_os(raw) {
-            out.push(identity(Field::Os, os.to_string(), "dhcp vendor class"));
+            out.push(identity(
+                Field::Os,
+                os.to_string(),
+                source::DHCP_VENDOR_CLASS,
+            ));
         }
         if let Some(desc) = text::clean(raw) {
-            out.push(identity(Field::Description, desc, "dhcp vendor class"));
+            out.push(identity(
+                Field::Description,
+                desc,
+                source::DHCP_VENDOR_CLASS,
+            ));
         }
     }
     if let Some(os) = opts.param_list.and_then(param_list_os) {
-        out.push(identity(Field::Os, os.to_string(), "dhcp parameter list"));
+        out.push(identity(
+            Field::Os,
+            os.to_string(),
+            source::DHCP_PARAMETER_LIST,
+        ));
     }
 }
 

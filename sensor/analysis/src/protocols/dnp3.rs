@@ -18,15 +18,15 @@
 //!   "save configuration"), for a write of g50 the time set, for file transfers the file and
 //!   what is done with it (`file_op` read, write, delete, open, close); reads and writes of
 //!   file data (g70v5) are file transfers, not reads and writes;
-//! - each side's link address: Description "dnp3 address N", source "dnp3 link address" (the
+//! - each side's link address: Description "dnp3 address N", source source::DNP3_LINK_ADDRESS (the
 //!   sender's source address, and the receiver's destination address unless it is broadcast);
 //! - device attributes (group 0) in an outstation's responses: software version, product name,
-//!   manufacturer, serial number and user-assigned name, source "dnp3 device attributes".
+//!   manufacturer, serial number and user-assigned name, source source::DNP3_DEVICE_ATTRIBUTES.
 //!
 //! - the outstation's internal indications (IIN, clause 4) that say something about the
 //!   device, once per flow each, as Status facts about the sender of the response: IIN1.7
 //!   "device_restart", IIN1.6 "device_trouble", IIN1.4 "need_time", IIN2.5 "config_corrupt"
-//!   (source "dnp3 iin"). The outstation saying it restarted is not an operation: the
+//!   (source source::DNP3_IIN). The outstation saying it restarted is not an operation: the
 //!   master's `restart` operation is only its cold/warm restart request;
 //! - the points a master selects or operates (functions 3-6): group 12 (CROB, pattern
 //!   control) as area "binary_output", group 41 as "analog_output", per destination link
@@ -38,6 +38,7 @@ pub mod ops;
 use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
 use super::framing::{self, Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
@@ -410,7 +411,7 @@ impl Dnp3Dissector {
                 subject: d.sender(),
                 field: Field::Description,
                 value: format!("dnp3 address {address}"),
-                source: "dnp3 link address",
+                source: source::DNP3_LINK_ADDRESS,
             });
         }
     }
@@ -573,7 +574,7 @@ impl Dnp3Dissector {
                 subject,
                 field: Field::Status,
                 value: value.to_string(),
-                source: "dnp3 iin",
+                source: source::DNP3_IIN,
             });
         }
     }
@@ -611,7 +612,7 @@ impl Dnp3Dissector {
                 subject,
                 field,
                 value,
-                source: "dnp3 device attributes",
+                source: source::DNP3_DEVICE_ATTRIBUTES,
             });
         }
     }

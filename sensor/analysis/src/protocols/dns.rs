@@ -9,10 +9,10 @@
 //!
 //! What each flavour reports:
 //! - DNS: in responses without error, every A/AAAA answer names its address
-//!   (`Identity{Ip(addr), Hostname, owner}`, "dns answer"), and every reverse-lookup PTR
-//!   answer names the address its owner encodes ("dns ptr").
+//!   (`Identity{Ip(addr), Hostname, owner}`, source::DNS_ANSWER), and every reverse-lookup PTR
+//!   answer names the address its owner encodes (source::DNS_PTR).
 //! - mDNS: responses (answers and additional records) the same way ("mdns"); the responder
-//!   speaks mDNS; TXT records of a few service types carry the device model ("mdns txt").
+//!   speaks mDNS; TXT records of a few service types carry the device model (source::MDNS_TXT).
 //! - LLMNR: A/AAAA answers of responses ("llmnr"); the responder speaks LLMNR.
 //! - NBNS: unique workstation/server names (suffix 0x00/0x20, group bit clear) from
 //!   registrations, refreshes and positive responses name the NB address ("nbns"); a node
@@ -25,11 +25,12 @@
 //! with TLS SNI and HTTP Host.
 
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role, Subject};
+use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Records (questions included) walked per message; the rest are ignored.
@@ -501,9 +502,9 @@ fn name_record(
         return;
     }
     let source = match flavor {
-        Flavor::Dns => "dns answer",
-        Flavor::Mdns => "mdns",
-        Flavor::Llmnr => "llmnr",
+        Flavor::Dns => source::DNS_ANSWER,
+        Flavor::Mdns => source::MDNS,
+        Flavor::Llmnr => source::LLMNR,
         Flavor::Nbns => return,
     };
     match r.rtype {
@@ -530,7 +531,7 @@ fn name_record(
             let mut target = Name::new();
             if read_name(msg, r.rdata_pos, &mut target).is_ok() {
                 let source = if flavor == Flavor::Dns {
-                    "dns ptr"
+                    source::DNS_PTR
                 } else {
                     source
                 };
@@ -543,7 +544,7 @@ fn name_record(
                     subject: sender,
                     field: Field::Model,
                     value: model,
-                    source: "mdns txt",
+                    source: source::MDNS_TXT,
                 });
             }
         }
@@ -577,7 +578,7 @@ pub fn lookup_name(raw: &[u8]) -> Option<String> {
     Some(name)
 }
 
-fn hostname(ip: IpAddr, name: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+fn hostname(ip: IpAddr, name: &[u8], source: Source, out: &mut Vec<Observation>) {
     if !is_unicast_ip(&ip) || ip.is_loopback() {
         return;
     }
@@ -753,7 +754,7 @@ fn nbns_record(h: &Header, r: &Record<'_>, sender: Subject, out: &mut Vec<Observ
                             subject: Subject::Ip(ip),
                             field: Field::Hostname,
                             value: host,
-                            source: "nbns",
+                            source: source::NBNS,
                         },
                     );
                 }
@@ -778,7 +779,7 @@ fn nbns_record(h: &Header, r: &Record<'_>, sender: Subject, out: &mut Vec<Observ
                         subject: sender,
                         field: Field::Hostname,
                         value: host,
-                        source: "nbns",
+                        source: source::NBNS,
                     });
                     return;
                 }

@@ -13,7 +13,7 @@
 //!   more operation when the transfer ends, with its size and SHA-256 ([`cip::transfer`]);
 //! - identity: the CIP Identity item of a ListIdentity reply (source "enip list
 //!   identity") and the reply to Get Attributes All on the Identity object addressed to the
-//!   node on the wire (source "cip identity"). A request routed by Unconnected Send to a
+//!   node on the wire (source source::CIP_IDENTITY). A request routed by Unconnected Send to a
 //!   module behind the node (a controller in a chassis slot) describes another device, so its
 //!   answer is not reported as this address's identity;
 //! - implicit I/O (UDP 2222) is recognised and otherwise left alone.
@@ -29,11 +29,12 @@ use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
 use super::framing::{self, Framing, Stream};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Details, Observation, Operation};
+use otwatch_common::observation::{Details, Observation, Operation, Source};
 
 /// Explicit messaging and discovery over TCP 44818.
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -648,7 +649,7 @@ impl EnipDissector {
             // sin_zero in network byte order (16 bytes).
             c.skip(2 + 16).ok_or(EnipError::ShortIdentity)?;
             let id = cip::Identity::read(&mut c).ok_or(EnipError::ShortIdentity)?;
-            self.report_identity(0, it.data, &id, dir, "enip list identity", out);
+            self.report_identity(0, it.data, &id, dir, source::ENIP_LIST_IDENTITY, out);
         }
         Ok(())
     }
@@ -659,7 +660,7 @@ impl EnipDissector {
         raw: &[u8],
         id: &cip::Identity<'_>,
         dir: Direction,
-        source: &'static str,
+        source: Source,
         out: &mut Vec<Observation>,
     ) {
         let print = Some(fingerprint(raw));
@@ -776,7 +777,7 @@ impl EnipDissector {
         out: &mut Vec<Observation>,
     ) -> Result<(), EnipError> {
         let id = cip::Identity::read(&mut Cursor::new(data)).ok_or(EnipError::ShortIdentity)?;
-        self.report_identity(1, data, &id, dir, "cip identity", out);
+        self.report_identity(1, data, &id, dir, source::CIP_IDENTITY, out);
         Ok(())
     }
 }

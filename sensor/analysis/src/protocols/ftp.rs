@@ -10,11 +10,12 @@
 //! an `AuthFailure` only when it answers the USER or PASS of a login attempt, once per
 //! attempt, with that attempt's user name.
 
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -361,14 +362,14 @@ impl FtpDissector {
                     let value = wire_text(text);
                     if !value.is_empty() {
                         self.banner_described = true;
-                        out.push(identity(Field::Description, value, "ftp banner"));
+                        out.push(identity(Field::Description, value, source::FTP_BANNER));
                     }
                 }
-                self.os_hint(text, "ftp banner", out);
+                self.os_hint(text, source::FTP_BANNER, out);
                 self.banner_done = finished;
             }
             // RFC 959 §4.1.3 SYST, reply 215 "NAME system type".
-            b"215" => self.os_hint(text, "ftp syst", out),
+            b"215" => self.os_hint(text, source::FTP_SYST, out),
             // RFC 4217 §4 / RFC 2228 §3: 234 accepts AUTH; TLS starts after this line.
             b"234" if self.auth_pending => {
                 self.encrypted = true;
@@ -430,7 +431,7 @@ impl FtpDissector {
         }
     }
 
-    fn os_hint(&mut self, text: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+    fn os_hint(&mut self, text: &[u8], source: Source, out: &mut Vec<Observation>) {
         if self.os_emitted {
             return;
         }
@@ -441,7 +442,7 @@ impl FtpDissector {
     }
 }
 
-fn identity(field: Field, value: String, source: &'static str) -> Observation {
+fn identity(field: Field, value: String, source: Source) -> Observation {
     Observation::Identity {
         subject: Subject::Server,
         field,

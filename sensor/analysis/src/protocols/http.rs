@@ -9,8 +9,8 @@
 //!
 //! Reported, about the end that sent the message (`Subject::Client` for requests on a
 //! normally oriented flow):
-//! - `User-Agent` → `Description` (raw, capped) and `Os` when it names one ("http user-agent");
-//! - `Server` → `Description` and `Os` when it names one ("http server");
+//! - `User-Agent` → `Description` (raw, capped) and `Os` when it names one (source::HTTP_USER_AGENT);
+//! - `Server` → `Description` and `Os` when it names one (source::HTTP_SERVER);
 //! - `Authorization`/`Proxy-Authorization: Basic` → `CleartextLogin` with the user name
 //!   (RFC 7617 §2: the part before the first colon). The password never leaves [`basic_user`].
 //!
@@ -28,6 +28,7 @@
 //!   [MS-NTHT] §2), and a Digest 401 with `stale=true` (RFC 7616 §3.3: the credentials were
 //!   right, the nonce old).
 
+use super::source;
 use super::spec::ProtocolSpec;
 use super::{dns, text};
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
@@ -491,9 +492,12 @@ impl HttpDissector {
         let side = &mut self.sides[dir.index()];
         let subject = dir.sender();
         let (source, os) = match side.kind {
-            Kind::Responses => ("http server", server_os as fn(&[u8]) -> Option<String>),
+            Kind::Responses => (
+                source::HTTP_SERVER,
+                server_os as fn(&[u8]) -> Option<String>,
+            ),
             _ => (
-                "http user-agent",
+                source::HTTP_USER_AGENT,
                 user_agent_os as fn(&[u8]) -> Option<String>,
             ),
         };

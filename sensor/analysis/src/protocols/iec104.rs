@@ -19,7 +19,7 @@
 //!   ([`ops`]): the type's name, the qualifier, the time or parameter set, the file and what
 //!   is done with it;
 //! - the controlled station's common address: Description "iec104 common address N", source
-//!   "iec104 asdu", once per address;
+//!   source::IEC104_ASDU, once per address;
 //! - the information object addresses a command activates (C_SC..C_BO, 45-51 and 58-64,
 //!   cause 6), as `Access` (op control) of the common address, area named after the command
 //!   ("single_command", "setpoint_float", ...);
@@ -29,6 +29,7 @@
 mod ops;
 
 use super::framing::{Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
@@ -492,7 +493,7 @@ impl Iec104Dissector {
             subject: station,
             field: Field::Description,
             value: format!("iec104 common address {address}"),
-            source: "iec104 asdu",
+            source: source::IEC104_ASDU,
         });
     }
 }

@@ -14,6 +14,7 @@
 //!   only" is not mapped: every PROFINET device (PLCs, I/O, even some switches) claims it.
 
 use super::ber::display_text;
+use super::source;
 use super::sysdescr::description_facts;
 use super::{frame_sender, violation};
 use otwatch_common::addr::is_unicast_ip;
@@ -264,29 +265,45 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
     identity(
         Field::Hostname,
         pdu.system_name.map(display_text),
-        "lldp system name",
+        source::LLDP_SYSTEM_NAME,
     );
     if let Some(descr) = pdu.system_description.map(display_text) {
         let facts = description_facts(&descr);
-        identity(Field::Os, facts.os, "lldp system description");
-        identity(Field::Firmware, facts.firmware, "lldp system description");
-        identity(Field::Description, Some(descr), "lldp system description");
+        identity(Field::Os, facts.os, source::LLDP_SYSTEM_DESCRIPTION);
+        identity(
+            Field::Firmware,
+            facts.firmware,
+            source::LLDP_SYSTEM_DESCRIPTION,
+        );
+        identity(
+            Field::Description,
+            Some(descr),
+            source::LLDP_SYSTEM_DESCRIPTION,
+        );
     }
     if let Some((_, enabled)) = pdu.capabilities {
         identity(
             Field::DeviceType,
             device_type(enabled).map(str::to_owned),
-            "lldp capabilities",
+            source::LLDP_CAPABILITIES,
         );
     }
     let inv = &pdu.inventory;
     let text = |v: Option<&[u8]>| v.map(display_text).filter(|s| !s.is_empty());
     // The firmware revision is the firmware; software revision stands in only without it.
     let firmware = text(inv.firmware_revision).or_else(|| text(inv.software_revision));
-    identity(Field::Firmware, firmware, "lldp-med inventory");
-    identity(Field::Serial, text(inv.serial_number), "lldp-med inventory");
-    identity(Field::Vendor, text(inv.manufacturer), "lldp-med inventory");
-    identity(Field::Model, text(inv.model), "lldp-med inventory");
+    identity(Field::Firmware, firmware, source::LLDP_MED_INVENTORY);
+    identity(
+        Field::Serial,
+        text(inv.serial_number),
+        source::LLDP_MED_INVENTORY,
+    );
+    identity(
+        Field::Vendor,
+        text(inv.manufacturer),
+        source::LLDP_MED_INVENTORY,
+    );
+    identity(Field::Model, text(inv.model), source::LLDP_MED_INVENTORY);
     if let Some(e) = pdu.malformed {
         out.push(violation(PROTOCOL, e.to_string()));
     }

@@ -35,6 +35,7 @@ pub mod registry;
 pub mod s7comm;
 pub mod smb;
 pub mod snmp;
+pub mod source;
 pub mod spec;
 pub mod ssdp;
 pub mod ssh;

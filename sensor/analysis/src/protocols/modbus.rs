@@ -11,8 +11,8 @@
 //!   their service name as details; routine requests carry none. A response whose request was not seen (capture
 //!   started late) reports its own (base) function code;
 //! - identity from Read Device Identification answers (43/14, source "modbus device
-//!   identification"), Report Server ID answers (17, "modbus report server id") and UMAS
-//!   READ_ID answers ("modbus umas read id"), once per value and flow;
+//!   identification"), Report Server ID answers (17, source::MODBUS_REPORT_SERVER_ID) and UMAS
+//!   READ_ID answers (source::MODBUS_UMAS_READ_ID), once per value and flow;
 //! - violations only for real malformations: a protocol identifier other than 0, a length
 //!   field outside 2..=254, a function's fixed fields cut short, a byte count that disagrees
 //!   with the bytes that follow or with the quantity asked, function code 0 or an exception
@@ -32,6 +32,7 @@
 pub mod pdu;
 pub mod umas;
 
+use super::source;
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
 use super::framing::{self, Framing, Stream};
@@ -39,7 +40,7 @@ use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -405,7 +406,7 @@ impl ModbusDissector {
             }
             FunctionCode::REPORT_SERVER_ID => {
                 if let Some(text) = pdu::server_id_text(pdu) {
-                    let source = "modbus report server id";
+                    let source = source::MODBUS_REPORT_SERVER_ID;
                     self.report(out, Slot::ServerId, Field::Description, text, source);
                 }
             }
@@ -414,7 +415,7 @@ impl ModbusDissector {
             {
                 if let Some(module) = umas::read_id_module(pdu) {
                     // Only Schneider Electric controllers speak UMAS.
-                    let source = "modbus umas read id";
+                    let source = source::MODBUS_UMAS_READ_ID;
                     let vendor = b"Schneider Electric";
                     self.report(out, Slot::UmasVendor, Field::Vendor, vendor, source);
                     self.report(out, Slot::UmasModule, Field::Model, module, source);
@@ -427,7 +428,7 @@ impl ModbusDissector {
     /// MB §6.21: VendorName → vendor, MajorMinorRevision → firmware, UserApplicationName →
     /// description; ProductName, ModelName and ProductCode together make the model.
     fn device_identification(&mut self, pdu: &[u8], out: &mut Vec<Observation>) {
-        const SOURCE: &str = "modbus device identification";
+        const SOURCE: Source = source::MODBUS_DEVICE_IDENTIFICATION;
         let Ok(id) = device_id(pdu) else {
             return;
         };
@@ -486,7 +487,7 @@ impl ModbusDissector {
         slot: Slot,
         field: Field,
         raw: &[u8],
-        source: &'static str,
+        source: Source,
     ) {
         let fp = fingerprint(raw) | 1;
         let Some(seen) = self.reported.get_mut(slot as usize) else {

@@ -10,8 +10,8 @@
 //!   requests and are not reported; the broker's PUBLISH to a subscriber is a delivery, not
 //!   an operation of the client;
 //! - the client identifier (CONNECT, or the MQTT 5 Assigned Client Identifier in CONNACK) as
-//!   a description of the client, "mqtt client id <id>" (source "mqtt connect" /
-//!   "mqtt connack");
+//!   a description of the client, "mqtt client id <id>" (source source::MQTT_CONNECT /
+//!   source::MQTT_CONNACK);
 //! - the user name of CONNECT as a `CleartextLogin` (never the password); when the CONNACK
 //!   that answers a CONNECT with credentials refuses them (3.1/3.1.1 return code 4 "bad user
 //!   name or password" or 5 "not authorized", 3.1.1 §3.2.2.3; 5.0 reason code 0x86 "Bad
@@ -19,8 +19,8 @@
 //!   that user name. 0x8C "Bad authentication method" is not one: it refuses the method
 //!   (5.0 §4.12), not a secret;
 //! - topics, bounded: at most [`MAX_TOPICS`] distinct per flow, as descriptions of the
-//!   *client*: "mqtt topic <t>" for what it publishes (source "mqtt publish"), "mqtt will
-//!   topic <t>" (source "mqtt connect") and "mqtt subscription <filter>" (source "mqtt
+//!   *client*: "mqtt topic <t>" for what it publishes (source source::MQTT_PUBLISH), "mqtt will
+//!   topic <t>" (source source::MQTT_CONNECT) and "mqtt subscription <filter>" (source "mqtt
 //!   subscribe"). Topics describe the device that publishes them (a sensor publishing
 //!   `plant/line1/temp`); put on the broker they would pile up from every client and crowd
 //!   out its real identity evidence. The broker's own `$SYS/broker/version` message, when a
@@ -41,11 +41,12 @@ pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
 use super::framing::{self, Framing, Stream, Unread};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 
 /// MQTT (IANA "mqtt", TCP 1883); found by content on other ports too.
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -469,10 +470,10 @@ impl MqttDissector {
         };
         self.level = Some(c.level);
         if !c.client_id.is_empty() {
-            self.client_id(c.client_id, "mqtt connect", out);
+            self.client_id(c.client_id, source::MQTT_CONNECT, out);
         }
         if let Some(t) = c.will_topic {
-            self.topic(t, "mqtt will topic", "mqtt connect", out);
+            self.topic(t, "mqtt will topic", source::MQTT_CONNECT, out);
         }
         // A user name, or (MQTT 5) a password alone, crossed the wire in clear.
         if c.user.is_some() || c.has_password {
@@ -495,7 +496,7 @@ impl MqttDissector {
         match wire::connack(body, v5) {
             Ok(a) => {
                 if let Some(id) = a.assigned_client_id.filter(|id| !id.is_empty()) {
-                    self.client_id(id, "mqtt connack", out);
+                    self.client_id(id, source::MQTT_CONNACK, out);
                 }
                 let refused = if v5 {
                     matches!(a.code, 0x86 | 0x87)
@@ -527,7 +528,7 @@ impl MqttDissector {
         };
         if from_client {
             if !p.topic.is_empty() {
-                self.topic(p.topic, "mqtt topic", "mqtt publish", out);
+                self.topic(p.topic, "mqtt topic", source::MQTT_PUBLISH, out);
             }
         } else if p.topic == SYS_VERSION_TOPIC && !self.broker_reported {
             let text = p.payload.get(..MAX_TEXT_CHARS).unwrap_or(p.payload);
@@ -537,7 +538,7 @@ impl MqttDissector {
                     subject: self.broker(),
                     field: Field::Description,
                     value: format!("mqtt broker {v}"),
-                    source: "mqtt $SYS/broker/version",
+                    source: source::MQTT_SYS_BROKER_VERSION,
                 });
             }
         }
@@ -558,7 +559,7 @@ impl MqttDissector {
         match parsed {
             Ok(filters) if subscribe => {
                 for f in filters.iter() {
-                    self.topic(f, "mqtt subscription", "mqtt subscribe", out);
+                    self.topic(f, "mqtt subscription", source::MQTT_SUBSCRIBE, out);
                 }
             }
             Ok(_) => {}
@@ -566,7 +567,7 @@ impl MqttDissector {
         }
     }
 
-    fn client_id(&mut self, id: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+    fn client_id(&mut self, id: &[u8], source: Source, out: &mut Vec<Observation>) {
         if self.client_id_reported {
             return;
         }
@@ -582,13 +583,7 @@ impl MqttDissector {
     }
 
     /// Reports a topic of the client once per flow, up to [`MAX_TOPICS`].
-    fn topic(
-        &mut self,
-        topic: &[u8],
-        what: &str,
-        source: &'static str,
-        out: &mut Vec<Observation>,
-    ) {
+    fn topic(&mut self, topic: &[u8], what: &str, source: Source, out: &mut Vec<Observation>) {
         if self.topics_len >= MAX_TOPICS {
             return;
         }

@@ -26,6 +26,7 @@
 //! with role 0x01), so a DeviceVendorValue naming a switch gives `switch` and any other SCALANCE
 //! gives no type. Supervisor and multidevice alone give no type.
 
+use super::source;
 use super::text::{clean, clean_text};
 use super::{frame_sender, violation};
 use otwatch_common::addr::is_unicast_ip;
@@ -576,32 +577,32 @@ fn describe(src: Mac, pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
     identity(
         Field::Hostname,
         st.name_of_station.and_then(clean),
-        "profinet dcp name of station",
+        source::PROFINET_DCP_NAME_OF_STATION,
     );
     identity(
         Field::Model,
         model.clone(),
-        "profinet dcp device vendor value",
+        source::PROFINET_DCP_DEVICE_VENDOR_VALUE,
     );
     if let Some((vendor, device)) = st.device_id {
         identity(
             Field::Vendor,
             vendor_name(vendor).map(str::to_owned),
-            "profinet dcp device id",
+            source::PROFINET_DCP_DEVICE_ID,
         );
         identity(
             Field::Description,
             Some(format!(
                 "profinet vendor {vendor:#06x} device {device:#06x}"
             )),
-            "profinet dcp device id",
+            source::PROFINET_DCP_DEVICE_ID,
         );
     }
     if let Some(bits) = st.role {
         identity(
             Field::DeviceType,
             device_type(bits, model.as_deref()).map(str::to_owned),
-            "profinet dcp device role",
+            source::PROFINET_DCP_DEVICE_ROLE,
         );
     }
     if let Some(ip) = st.ip {

@@ -18,6 +18,7 @@
 //! cleartext login; RDP sends no password there.
 
 use super::framing::{Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::utf16le_text;
 use super::tpkt::{self, TpktError, CC as X224_CC, CR as X224_CR, DT as X224_DT};
@@ -241,7 +242,7 @@ impl Stream for RdpDissector {
                         subject: Subject::Client,
                         field: Field::Hostname,
                         value: name,
-                        source: "rdp client core data",
+                        source: source::RDP_CLIENT_CORE_DATA,
                     });
                 }
                 self.client = Client::Done;

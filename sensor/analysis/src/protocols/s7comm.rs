@@ -50,12 +50,13 @@ mod szl;
 
 pub use self::error::S7Error;
 use super::framing::{self, Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
 use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "s7comm",
@@ -271,7 +272,7 @@ impl Facts {
         subject: Subject,
         field: Field,
         raw: &[u8],
-        source: &'static str,
+        source: Source,
         make: impl FnOnce() -> Option<String>,
     ) {
         let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
@@ -296,7 +297,7 @@ impl Facts {
         subject: Subject,
         field: Field,
         raw: &[u8],
-        source: &'static str,
+        source: Source,
     ) {
         self.emit(out, subject, field, raw, source, || clean(raw));
     }
@@ -374,7 +375,7 @@ impl S7Dissector {
             Subject::Server,
             Field::Description,
             tsap,
-            "s7 cotp tsap",
+            source::S7_COTP_TSAP,
             || Some(format!("rack {} slot {}", rack_slot >> 5, rack_slot & 0x1f)),
         );
     }

@@ -22,11 +22,12 @@
 //! (no user name) and Kerberos (no name in clear) are not reported.
 
 use super::framing::{self, Framing, Stream, Unread};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{utf16le_text, wire_text};
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Subject};
+use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "smb",
@@ -361,7 +362,7 @@ fn report(
     side: &mut Side,
     bit: u8,
     subject: Subject,
-    facts: &[(Field, String, &'static str)],
+    facts: &[(Field, String, Source)],
     out: &mut Vec<Observation>,
 ) {
     if side.reported & bit != 0 {
@@ -374,7 +375,7 @@ fn report(
                 subject,
                 field: *field,
                 value: value.clone(),
-                source,
+                source: *source,
             });
         }
     }
@@ -388,7 +389,7 @@ fn session_request(names: &[u8], client: &mut Side, server: &mut Side, out: &mut
     let Some((calling, _)) = netbios_name(rest) else {
         return;
     };
-    let source = "netbios session request";
+    let source = source::NETBIOS_SESSION_REQUEST;
     report(
         client,
         NB_NAME,
@@ -491,8 +492,8 @@ fn smb1(
     }
     if let Some((os, lanman)) = native_os(msg, reply, unicode) {
         let facts = [
-            (Field::Os, os, "smb native os"),
-            (Field::Description, lanman, "smb native lanman"),
+            (Field::Os, os, source::SMB_NATIVE_OS),
+            (Field::Description, lanman, source::SMB_NATIVE_LANMAN),
         ];
         report(side, NATIVE_OS, dir.sender(), &facts, out);
     }
@@ -658,7 +659,7 @@ fn ntlmssp(
         (NTLM_CHALLENGE, Direction::ToClient) => {
             let flags = le_u32(msg, 20)?;
             if let Some(name) = ntlm_field(msg, 40).and_then(target_computer_name) {
-                let facts = [(Field::Hostname, name, "ntlm target info")];
+                let facts = [(Field::Hostname, name, source::NTLM_TARGET_INFO)];
                 report(side, NTLM_NAME, who, &facts, out);
             }
             let payload = [ntlm_field_offset(msg, 12), ntlm_field_offset(msg, 40)];
@@ -667,7 +668,7 @@ fn ntlmssp(
                     side,
                     NTLM_VERSION,
                     who,
-                    &[(Field::Os, os, "ntlm version")],
+                    &[(Field::Os, os, source::NTLM_VERSION)],
                     out,
                 );
             }
@@ -689,7 +690,7 @@ fn ntlmssp(
                 })
             };
             if let Some(name) = text(44) {
-                let facts = [(Field::Hostname, name, "ntlm workstation")];
+                let facts = [(Field::Hostname, name, source::NTLM_WORKSTATION)];
                 report(side, NTLM_NAME, who, &facts, out);
             }
             let payload = [12, 20, 28, 36, 44, 52].map(|at| ntlm_field_offset(msg, at));
@@ -698,7 +699,7 @@ fn ntlmssp(
                     side,
                     NTLM_VERSION,
                     who,
-                    &[(Field::Os, os, "ntlm version")],
+                    &[(Field::Os, os, source::NTLM_VERSION)],
                     out,
                 );
             }

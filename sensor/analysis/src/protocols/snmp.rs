@@ -19,12 +19,13 @@
 //! server, for a trap (port 162) the flow's client, or the v1 trap's agent-addr.
 
 use super::ber::{self, Oid, Reader, Tag, Tlv};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::sysdescr::description_facts;
 use super::violations::Violations;
 use super::{Direction, Dissector, FlowCtx, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// SNMP requests and responses (agent on UDP 161).
@@ -414,20 +415,20 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 continue;
             }
             let facts = description_facts(&text);
-            push(out, subject, Field::Os, facts.os, "snmp sysDescr");
+            push(out, subject, Field::Os, facts.os, source::SNMP_SYS_DESCR);
             push(
                 out,
                 subject,
                 Field::Firmware,
                 facts.firmware,
-                "snmp sysDescr",
+                source::SNMP_SYS_DESCR,
             );
             push(
                 out,
                 subject,
                 Field::Description,
                 Some(text),
-                "snmp sysDescr",
+                source::SNMP_SYS_DESCR,
             );
         } else if name.is(SYS_OBJECT_ID) && value.tag == Tag::OBJECT_IDENTIFIER {
             let vendor = value
@@ -441,12 +442,18 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 subject,
                 Field::Vendor,
                 vendor.map(str::to_owned),
-                "snmp sysObjectID",
+                source::SNMP_SYS_OBJECT_ID,
             );
         } else if name.is(SYS_NAME) && value.tag == Tag::OCTET_STRING {
             let text = ber::display_text(value.value);
             if !text.is_empty() {
-                push(out, subject, Field::Hostname, Some(text), "snmp sysName");
+                push(
+                    out,
+                    subject,
+                    Field::Hostname,
+                    Some(text),
+                    source::SNMP_SYS_NAME,
+                );
             }
         }
     }
@@ -457,7 +464,7 @@ fn push(
     subject: Subject,
     field: Field,
     value: Option<String>,
-    source: &'static str,
+    source: Source,
 ) {
     if let Some(value) = value {
         out.push(Observation::Identity {

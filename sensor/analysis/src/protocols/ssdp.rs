@@ -16,6 +16,7 @@
 //! document is served there, §2.1).
 
 use super::http::product_token_os;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
@@ -162,8 +163,8 @@ fn parse_message(data: &[u8]) -> Option<Message<'_>> {
 
 fn report(subject: Subject, msg: &Message<'_>, out: &mut Vec<Observation>) {
     let (role, source) = match msg.kind {
-        Kind::Search => (Role::Client, "ssdp user-agent"),
-        _ => (Role::Server, "ssdp server"),
+        Kind::Search => (Role::Client, source::SSDP_USER_AGENT),
+        _ => (Role::Server, source::SSDP_SERVER),
     };
     out.push(Observation::Speaks {
         subject,

@@ -5,6 +5,7 @@
 //! after the identification string is binary packets and, soon, ciphertext, so each direction
 //! stops after its banner.
 
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::wire_text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
@@ -146,14 +147,14 @@ fn emit_banner(subject: Subject, line: &[u8], out: &mut Vec<Observation>) {
         subject,
         field: Field::Description,
         value: text,
-        source: "ssh banner",
+        source: source::SSH_BANNER,
     });
     if let Some(os) = banner_os(line) {
         out.push(Observation::Identity {
             subject,
             field: Field::Os,
             value: os.to_string(),
-            source: "ssh banner",
+            source: source::SSH_BANNER,
         });
     }
 }

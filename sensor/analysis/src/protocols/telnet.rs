@@ -18,6 +18,7 @@
 //! current line's tail is kept across deliveries); whatever follows it, repeats included,
 //! belongs to no attempt until the next password line.
 
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
@@ -519,7 +520,7 @@ fn server(field: Field, value: String) -> Observation {
         subject: Subject::Server,
         field,
         value,
-        source: "telnet banner",
+        source: source::TELNET_BANNER,
     }
 }
 

@@ -21,6 +21,7 @@
 use super::ber::{self, Oid, Reader, Tag};
 use super::framing::{Framing, Stream};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
@@ -336,7 +337,7 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
                         subject: ctx.peer,
                         field: Field::Hostname,
                         value: name,
-                        source: "tls sni",
+                        source: source::TLS_SNI,
                     });
                 }
             }
@@ -374,7 +375,7 @@ fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
         subject: ctx.sender,
         field: Field::Description,
         value: format!("tls certificate subject: {}", parts.join(", ")),
-        source: "tls certificate",
+        source: source::TLS_CERTIFICATE,
     });
     if let Some(host) = name
         .common_name
@@ -385,7 +386,7 @@ fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
             subject: ctx.sender,
             field: Field::Hostname,
             value: host,
-            source: "tls certificate",
+            source: source::TLS_CERTIFICATE,
         });
     }
 }

@@ -13,10 +13,11 @@
 //! without a user name (RFB has none).
 
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::wire_text;
 use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Subject};
+use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "vnc",
@@ -184,7 +185,11 @@ impl VncDissector {
                 match version(msg) {
                     Some(v) => {
                         self.server_version = Some(v);
-                        out.push(described(Subject::Server, msg, "vnc protocol version"));
+                        out.push(described(
+                            Subject::Server,
+                            msg,
+                            source::VNC_PROTOCOL_VERSION,
+                        ));
                         self.server = Server::Security;
                     }
                     None => self.server_violation(out, "server ProtocolVersion malformed"),
@@ -284,7 +289,7 @@ impl VncDissector {
                         subject: Subject::Server,
                         field: Field::Description,
                         value: text,
-                        source: "vnc desktop name",
+                        source: source::VNC_DESKTOP_NAME,
                     });
                 }
                 self.server = Server::Done;
@@ -338,7 +343,11 @@ impl VncDissector {
                 match version(msg) {
                     Some(v) => {
                         self.client_version = Some(v);
-                        out.push(described(Subject::Client, msg, "vnc protocol version"));
+                        out.push(described(
+                            Subject::Client,
+                            msg,
+                            source::VNC_PROTOCOL_VERSION,
+                        ));
                         self.client = Client::Security;
                     }
                     None => {
@@ -393,7 +402,7 @@ impl VncDissector {
     }
 }
 
-fn described(subject: Subject, text: &[u8], source: &'static str) -> Observation {
+fn described(subject: Subject, text: &[u8], source: Source) -> Observation {
     Observation::Identity {
         subject,
         field: Field::Description,
@@ -430,7 +439,7 @@ fn security_types(types: &[u8]) -> Observation {
         subject: Subject::Server,
         field: Field::Description,
         value,
-        source: "vnc security types",
+        source: source::VNC_SECURITY_TYPES,
     }
 }
 

@@ -2,7 +2,9 @@
 //! extracted with tshark; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, datagram, hex, id, never_panics};
+use otwatch_common::observation::Source;
 
 /// dns/dns-two-responses.pcap frame 2
 const CMU_RESPONSE: &str = "
@@ -116,7 +118,7 @@ fn run(flavor: Flavor, dir: Direction, payload: &[u8]) -> Vec<Observation> {
     datagram(&mut DnsDissector(flavor), dir, &c(), payload)
 }
 
-fn host(ip: &str, name: &str, source: &'static str) -> Observation {
+fn host(ip: &str, name: &str, source: Source) -> Observation {
     id(
         Subject::Ip(ip.parse().unwrap()),
         Field::Hostname,
@@ -167,7 +169,7 @@ fn dns_answer_names_the_address_after_cnames() {
         [host(
             "128.2.10.163",
             "WWW-CMU-2.ANDREW.cmu.edu",
-            "dns answer"
+            source::DNS_ANSWER
         )]
     );
     assert_eq!(
@@ -175,7 +177,7 @@ fn dns_answer_names_the_address_after_cnames() {
         [host(
             "208.80.152.3",
             "upload.pmtpa.wikimedia.org",
-            "dns answer"
+            source::DNS_ANSWER
         )]
     );
     // Queries, NXDOMAIN and TXT-only answers name nobody.
@@ -279,7 +281,7 @@ fn dns_reverse_ptr() {
     );
     assert_eq!(
         run(Flavor::Dns, Direction::ToClient, &m),
-        [host("10.0.2.7", "plc.site", "dns ptr")]
+        [host("10.0.2.7", "plc.site", source::DNS_PTR)]
     );
 }
 
@@ -291,9 +293,17 @@ fn mdns_response_names_addresses_once() {
     assert_eq!(
         run(Flavor::Mdns, Direction::ToServer, &hex(MDNS_RESPONSE)),
         [
-            host("fd52:429e:c03c:8235:883c:d6ff:fee1:4dc4", name, "mdns"),
-            host("fd52:429e:c03c:8235:5968:5bc6:1563:f82f", name, "mdns"),
-            host("10.0.2.7", name, "mdns"),
+            host(
+                "fd52:429e:c03c:8235:883c:d6ff:fee1:4dc4",
+                name,
+                source::MDNS
+            ),
+            host(
+                "fd52:429e:c03c:8235:5968:5bc6:1563:f82f",
+                name,
+                source::MDNS
+            ),
+            host("10.0.2.7", name, source::MDNS),
             speaks(Subject::Client, "mdns", 5353),
         ]
     );
@@ -306,8 +316,8 @@ fn mdns_additional_records_count() {
     assert_eq!(
         run(Flavor::Mdns, Direction::ToServer, &hex(MDNS_SRV)),
         [
-            host("fe80::217:f2ff:fed7:cf65", "gemini.local", "mdns"),
-            host("141.142.220.50", "gemini.local", "mdns"),
+            host("fe80::217:f2ff:fed7:cf65", "gemini.local", source::MDNS),
+            host("141.142.220.50", "gemini.local", source::MDNS),
             speaks(Subject::Client, "mdns", 5353),
         ]
     );
@@ -339,7 +349,7 @@ fn mdns_txt_model_only_for_known_services_and_tidy_values() {
                 subject: Subject::Client,
                 field: Field::Model,
                 value: "J105aAP".into(),
-                source: "mdns txt"
+                source: source::MDNS_TXT
             },
             speaks(Subject::Client, "mdns", 5353),
         ]
@@ -383,7 +393,7 @@ fn llmnr_response_names_the_responder() {
     assert_eq!(
         run(Flavor::Llmnr, Direction::ToClient, &m),
         [
-            host("141.142.220.226", "BRWC0CB383D1F42", "llmnr"),
+            host("141.142.220.226", "BRWC0CB383D1F42", source::LLMNR),
             speaks(Subject::Server, "llmnr", 5355),
         ]
     );
@@ -394,7 +404,7 @@ fn llmnr_response_names_the_responder() {
 fn nbns_positive_response() {
     assert_eq!(
         run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_POSITIVE)),
-        [host("192.168.1.8", "CX_0D7560", "nbns")]
+        [host("192.168.1.8", "CX_0D7560", source::NBNS)]
     );
     assert_eq!(run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_QUERY)), []);
 }
@@ -409,7 +419,7 @@ fn nbns_node_status_names_the_sender() {
             subject: Subject::Server,
             field: Field::Hostname,
             value: "SHENHUAJ6-PC".into(),
-            source: "nbns"
+            source: source::NBNS
         }]
     );
 }
@@ -420,7 +430,7 @@ fn nbns_node_status_names_the_sender() {
 fn nbns_registration() {
     assert_eq!(
         run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_REG_00)),
-        [host("192.168.1.1", "KW-VLIPC", "nbns")]
+        [host("192.168.1.1", "KW-VLIPC", source::NBNS)]
     );
     assert_eq!(
         run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_REG_GROUP)),
@@ -527,7 +537,11 @@ fn malformed_messages_are_violations() {
     // The answer before the damage still counts.
     assert_eq!(
         out[0],
-        host("128.2.10.163", "WWW-CMU-2.ANDREW.cmu.edu", "dns answer")
+        host(
+            "128.2.10.163",
+            "WWW-CMU-2.ANDREW.cmu.edu",
+            source::DNS_ANSWER
+        )
     );
     assert!(matches!(
         run(Flavor::Nbns, Direction::ToClient, &[1, 2, 3])[..],

@@ -4,6 +4,7 @@
 //! -e iec60870_asdu.addr`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
 use crate::protocols::FlowCtx;
 
@@ -74,7 +75,7 @@ fn common_address(subject: Subject, n: u16) -> Observation {
         subject,
         field: Field::Description,
         value: format!("iec104 common address {n}"),
-        source: "iec104 asdu",
+        source: source::IEC104_ASDU,
     }
 }
 

@@ -2,6 +2,7 @@
 //! from `tshark -T fields`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
@@ -24,7 +25,7 @@ fn client_host(name: &str) -> Observation {
         Subject::Client,
         Field::Hostname,
         name,
-        "rdp client core data",
+        source::RDP_CLIENT_CORE_DATA,
     )
 }
 

@@ -32,7 +32,8 @@
 
 use super::error::S7Error;
 use super::{Facts, PLUS_PROTOCOL_ID};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use crate::protocols::source;
+use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 const KEEPALIVE: u8 = 0xff;
 /// python-snap7 `ProtocolVersion.SYSTEM_EVENT`.
@@ -72,7 +73,7 @@ const REQUEST_SET: usize = 14;
 const SESSION_VERSION_ATTRIBUTE: &[u8] = &[0xa3, 0x82, 0x32];
 /// Member id 319, flags 0, datatype WString.
 const SESSION_VERSION_STRING: &[u8] = &[0x82, 0x3f, 0x00, 0x15];
-const SOURCE: &str = "s7 plus session";
+const SOURCE: Source = source::S7_PLUS_SESSION;
 
 /// One S7comm-plus PDU.
 pub(super) struct PlusPdu<'a> {

@@ -20,7 +20,8 @@
 //!   → Serial, 7 module type name → Model when no order number was seen.
 
 use super::{Facts, S7Dissector};
-use otwatch_common::observation::{Field, Observation, Subject};
+use crate::protocols::source;
+use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 /// Longest SZL answer joined from fragments (a full 0x001C list is about 350 bytes).
 const MAX_ANSWER: usize = 4096;
@@ -28,8 +29,8 @@ const MAX_ANSWER: usize = 4096;
 const RETURN_OK: u8 = 0xff;
 const MODULE_ID_RECORD: usize = 28;
 const COMPONENT_ID_RECORD: usize = 34;
-const SOURCE_MODULE: &str = "s7 szl 0x0011";
-const SOURCE_COMPONENT: &str = "s7 szl 0x001c";
+const SOURCE_MODULE: Source = source::S7_SZL_0011;
+const SOURCE_COMPONENT: Source = source::S7_SZL_001C;
 
 /// SZL-IDs whose records identify the module: the partial lists 0x11 and 0x1C of the CPU
 /// (module class bits 15..12 = 0), any extract (bits 11..8).

@@ -2,6 +2,7 @@
 //! read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, hex, id, never_panics_in_conversation, run_segments};
 
 fn ctx() -> FlowCtx {
@@ -13,7 +14,7 @@ fn run(segs: &[(bool, Vec<u8>)]) -> Vec<Observation> {
 }
 
 fn identity(subject: Subject, field: Field, value: &str) -> Observation {
-    id(subject, field, value, "ssh banner")
+    id(subject, field, value, source::SSH_BANNER)
 }
 
 // zeek testing/btest/Traces/ssh/single-conn.pcap, tcp.stream 0: server banner (frame 4),

@@ -2,6 +2,7 @@
 //! `tshark -z follow,tcp,ascii`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, never_panics_in_conversation, run_segments, Noise,
 };
@@ -157,13 +158,13 @@ fn real_login_banner_and_user() {
                 subject: Subject::Server,
                 field: Field::Description,
                 value: "OpenBSD/i386 (oof) (ttyp2)".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             Observation::Identity {
                 subject: Subject::Server,
                 field: Field::Os,
                 value: "OpenBSD".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             login("fake"),
         ]
@@ -185,13 +186,13 @@ fn each_refused_attempt_is_reported_once_with_its_user() {
                 subject: Subject::Server,
                 field: Field::Description,
                 value: "Ubuntu 22.04 LTS".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             Observation::Identity {
                 subject: Subject::Server,
                 field: Field::Os,
                 value: "Ubuntu".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             login("root"),
             refused("root"),
@@ -296,7 +297,7 @@ fn character_mode_with_echo_and_backspace() {
                 subject: Subject::Server,
                 field: Field::Description,
                 value: "User Access Verification".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             login("admin"),
         ]

@@ -9,6 +9,7 @@
 //! `s_client -servername scada.example.org -tls1_3`.
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, hex, id, Noise};
 use crate::protocols::FlowCtx;
 
@@ -85,13 +86,13 @@ fn rdp_certificate_names_the_server() {
                 Subject::Server,
                 Field::Description,
                 "tls certificate subject: CN=CLK-456040-D.one.phoenix.gov",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
             id(
                 Subject::Server,
                 Field::Hostname,
                 "CLK-456040-D.one.phoenix.gov",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
         ]
     );
@@ -111,19 +112,19 @@ fn tls12_sni_and_certificate() {
                 Subject::Server,
                 Field::Hostname,
                 "hmi-01.plant.example",
-                "tls sni"
+                source::TLS_SNI
             ),
             id(
                 Subject::Server,
                 Field::Description,
                 "tls certificate subject: CN=hmi-01.plant.example, O=Example Automation GmbH",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
             id(
                 Subject::Server,
                 Field::Hostname,
                 "hmi-01.plant.example",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
         ]
     );
@@ -184,7 +185,7 @@ fn tls13_stops_after_server_hello() {
                 Subject::Server,
                 Field::Hostname,
                 "scada.example.org",
-                "tls sni"
+                source::TLS_SNI
             )
         ]
     );
