@@ -38,11 +38,12 @@ pub mod tags;
 pub mod vendors;
 pub mod wire;
 
+use super::framing::{Delivery, Unframed};
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Role, Source, Subject};
 use services::carries_password;
 pub use services::{
@@ -192,18 +193,11 @@ struct Origin {
     peer_port: u16,
 }
 
-impl Dissector for BacnetDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        if let Err(e) = self.datagram(dir, data, ctx, out) {
+impl Unframed for BacnetDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        if let Err(e) = self.datagram(delivery, out) {
             self.violation(e, out);
         }
-        data.len()
     }
 }
 
@@ -214,11 +208,10 @@ impl BacnetDissector {
 
     fn datagram(
         &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
+        delivery: Delivery<'_>,
         out: &mut Vec<Observation>,
     ) -> Result<(), BacnetError> {
+        let Delivery { dir, data, ctx } = delivery;
         self.to_group = ctx.dst_mac.is_some_and(|m| m.is_group());
         let bvll = parse_bvll(data)?;
         if let Some(declared) = bvll.bad_length {

@@ -19,11 +19,12 @@
 //!   its own; the ACK that grants it carries the address in `yiaddr`;
 //! - the server identifier (option 54) speaks DHCP as a server on port 67.
 
+use super::framing::{Delivery, Unframed};
 use super::reader::Cursor;
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};
 use otwatch_common::Mac;
@@ -107,16 +108,9 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 /// Stateless: each datagram is a whole DHCP message.
 struct DhcpDissector;
 
-impl Dissector for DhcpDissector {
-    fn parse(
-        &mut self,
-        _dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        dissect(data, out);
-        data.len()
+impl Unframed for DhcpDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        dissect(delivery.data, out);
     }
 }
 

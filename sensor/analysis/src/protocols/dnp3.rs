@@ -37,12 +37,12 @@ pub mod ops;
 
 use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
-use super::framing::{self, Framing, Stream};
+use super::framing::{self, Delivery, Framing, Stream};
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 /// DNP3 over TCP (IEEE 1815-2012, annex on IP networks: port 20000).
@@ -296,13 +296,8 @@ fn frame(data: &[u8]) -> Framing<Dnp3Error> {
 impl Stream for Dnp3Dissector {
     type Error = Dnp3Error;
 
-    fn on_delivery(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> Option<usize> {
+    fn on_delivery(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) -> Option<usize> {
+        let Delivery { dir, data, ctx } = delivery;
         if ctx.transport != Transport::Udp {
             return None;
         }

@@ -24,11 +24,12 @@
 //! indicators of compromise. [`lookup_name`] is the one normal form of such names, shared
 //! with TLS SNI and HTTP Host.
 
+use super::framing::{Delivery, Unframed};
 use super::reader::Cursor;
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -418,16 +419,10 @@ fn probe_flavor(flavor: Flavor, data: &[u8]) -> Probe {
 /// Stateless: each datagram is a whole message.
 struct DnsDissector(Flavor);
 
-impl Dissector for DnsDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Unframed for DnsDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        let Delivery { dir, data, .. } = delivery;
         dissect(self.0, dir, data, out);
-        data.len()
     }
 }
 

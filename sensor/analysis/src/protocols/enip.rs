@@ -27,13 +27,13 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
-use super::framing::{self, Framing, Stream};
+use super::framing::{self, Delivery, Framing, Stream, Unframed};
 use super::reader::Cursor;
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Details, Observation, Operation, Source};
 
 /// Explicit messaging and discovery over TCP 44818.
@@ -376,10 +376,8 @@ fn new_io() -> Box<dyn Dissector> {
 #[derive(Debug, Default)]
 pub struct EnipIoDissector;
 
-impl Dissector for EnipIoDissector {
-    fn parse(&mut self, _: Direction, data: &[u8], _: &FlowCtx, _: &mut Vec<Observation>) -> usize {
-        data.len()
-    }
+impl Unframed for EnipIoDissector {
+    fn deliver(&mut self, _: Delivery<'_>, _: &mut Vec<Observation>) {}
 }
 
 // ---------------------------------------------------------------------------------------
@@ -497,13 +495,8 @@ pub struct EnipDissector {
 impl Stream for EnipDissector {
     type Error = EnipError;
 
-    fn on_delivery(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> Option<usize> {
+    fn on_delivery(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) -> Option<usize> {
+        let Delivery { dir, data, ctx } = delivery;
         self.transfers.flush(out);
         if ctx.transport != Transport::Udp {
             return None;

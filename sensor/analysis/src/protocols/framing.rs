@@ -22,6 +22,7 @@
 
 use super::{Direction, Dissector, FlowCtx};
 use otwatch_common::observation::Observation;
+use std::convert::Infallible;
 use std::fmt::Display;
 
 /// Where the next message of a byte stream is.
@@ -87,6 +88,15 @@ pub fn step<E>(
     framing
 }
 
+/// One delivery of a flow's payload: which way it travelled, its bytes (a TCP direction's
+/// unconsumed stream, or one datagram) and the flow.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub dir: Direction,
+    pub data: &'a [u8],
+    pub ctx: &'a FlowCtx,
+}
+
 /// A dissector of a framed byte stream (one TCP direction at a time, or a datagram holding
 /// whole messages). Every such type is a [`Dissector`] whose `parse` is [`parse`].
 pub trait Stream: Send {
@@ -98,9 +108,7 @@ pub trait Stream: Send {
     /// frames it.
     fn on_delivery(
         &mut self,
-        _dir: Direction,
-        _data: &[u8],
-        _ctx: &FlowCtx,
+        _delivery: Delivery<'_>,
         _out: &mut Vec<Observation>,
     ) -> Option<usize> {
         None
@@ -144,14 +152,18 @@ pub fn parse<S: Stream>(
             Framing::Complete { len } => {
                 let message = rest.get(..len).unwrap_or_default();
                 match stream.on_message(dir, message, out) {
-                    Some(used) => pos += used,
-                    None => return pos,
+                    Some(used) if used > 0 => pos += used,
+                    // Nothing used: wait rather than look at the same bytes again.
+                    _ => return pos,
                 }
             }
             Framing::Incomplete { .. } => return pos,
             Framing::Resync { skip, error } => {
                 if let Some(e) = error {
                     stream.on_broken(dir, e, out);
+                }
+                if skip == 0 {
+                    return pos;
                 }
                 pos += skip;
             }
@@ -167,7 +179,7 @@ impl<S: Stream> Dissector for S {
         ctx: &FlowCtx,
         out: &mut Vec<Observation>,
     ) -> usize {
-        match self.on_delivery(dir, data, ctx, out) {
+        match self.on_delivery(Delivery { dir, data, ctx }, out) {
             Some(consumed) => consumed,
             None => parse(self, dir, data, out),
         }
@@ -175,6 +187,47 @@ impl<S: Stream> Dissector for S {
 
     fn gap(&mut self, dir: Direction) {
         self.on_gap(dir);
+    }
+}
+
+/// A dissector that takes each delivery whole and consumes all of it: a datagram protocol
+/// (one message a UDP payload) or a byte stream read byte by byte (Telnet). It is a [`Stream`]
+/// that answers every delivery in [`Stream::on_delivery`], so nothing is ever framed.
+pub trait Unframed: Send {
+    /// Reads one whole delivery.
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>);
+
+    /// Bytes were lost in `dir` ([`Dissector::gap`]).
+    fn lost(&mut self, _dir: Direction) {}
+}
+
+impl<U: Unframed> Stream for U {
+    type Error = Infallible;
+
+    fn on_delivery(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) -> Option<usize> {
+        self.deliver(delivery, out);
+        Some(delivery.data.len())
+    }
+
+    fn framing(&mut self, _dir: Direction, data: &[u8]) -> Framing<Infallible> {
+        Framing::skip(data.len())
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: Infallible, _out: &mut Vec<Observation>) {
+        match error {}
+    }
+
+    fn on_message(
+        &mut self,
+        _dir: Direction,
+        message: &[u8],
+        _out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        Some(message.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        self.lost(dir);
     }
 }
 

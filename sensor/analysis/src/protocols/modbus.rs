@@ -35,11 +35,11 @@ pub mod umas;
 use super::source;
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
-use super::framing::{self, Framing, Stream};
+use super::framing::{self, Delivery, Framing, Stream};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 use std::collections::VecDeque;
 
@@ -281,11 +281,10 @@ impl Stream for ModbusDissector {
 
     fn on_delivery(
         &mut self,
-        _dir: Direction,
-        _data: &[u8],
-        ctx: &FlowCtx,
+        delivery: Delivery<'_>,
         _out: &mut Vec<Observation>,
     ) -> Option<usize> {
+        let ctx = delivery.ctx;
         // The Modbus server listens on 502 (TCP §3.1); when the TCP initiator is the one on
         // 502 (a device that connects out to its master, or a capture whose SYN says so),
         // requests travel to the TCP client.

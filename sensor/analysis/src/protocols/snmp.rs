@@ -19,11 +19,12 @@
 //! server, for a trap (port 162) the flow's client, or the v1 trap's agent-addr.
 
 use super::ber::{self, Oid, Reader, Tag, Tlv};
+use super::framing::{Delivery, Unframed};
 use super::source;
 use super::spec::ProtocolSpec;
 use super::sysdescr::description_facts;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -274,21 +275,16 @@ pub struct SnmpDissector {
     last_request: Option<(i64, [u8; MAX_USER_NAME], usize)>,
 }
 
-impl Dissector for SnmpDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Unframed for SnmpDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        let Delivery { dir, data, .. } = delivery;
         let sender = dir.sender();
         let msg = match parse_message(data) {
             Ok(m) => m,
             Err(e) => {
                 self.violations
                     .record(PROTOCOL, format_args!("malformed SNMP message: {e}"), out);
-                return data.len();
+                return;
             }
         };
         self.report_login(&msg, out);
@@ -298,7 +294,6 @@ impl Dissector for SnmpDissector {
         if let Some(v3) = msg.v3 {
             self.v3_refusal(dir, &v3, msg.pdu.as_ref(), out);
         }
-        data.len()
     }
 }
 

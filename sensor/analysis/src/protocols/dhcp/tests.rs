@@ -4,6 +4,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, datagram, hex, id, never_panics};
+use crate::protocols::FlowCtx;
 
 /// dhcp/dhcp.pcap frame 1
 const DISCOVER: &str = "

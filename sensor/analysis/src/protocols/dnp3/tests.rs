@@ -5,6 +5,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
+use crate::protocols::FlowCtx;
 
 // select_operate_and_responses.pcap frame 4: 1 -> 10, SELECT (3) g12v1 CROB, qualifier 0x28.
 const SELECT: &str = "05641ac40a0001008a1cc0c0030c012801000000030164000000fd6b6400000000005b";

@@ -4,6 +4,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, datagram, hex, id, never_panics};
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Source;
 
 /// dns/dns-two-responses.pcap frame 2

@@ -8,6 +8,7 @@ use crate::protocols::source;
 use crate::protocols::testing::{
     ctx, hex, hex_segments, never_panics, never_panics_in_conversation,
 };
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Subject;
 
 // enip_test1.pcap frame 4: ListIdentity request (TCP), sender context 0000c1debed10000.

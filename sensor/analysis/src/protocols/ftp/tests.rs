@@ -6,6 +6,7 @@ use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Source;
 
 fn ctx() -> FlowCtx {

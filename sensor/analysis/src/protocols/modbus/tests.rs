@@ -10,6 +10,7 @@ use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics, never_panics_in_conversation,
     run_segments,
 };
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Operation;
 use otwatch_common::observation::Source;
 

@@ -5,6 +5,7 @@ use super::*;
 use crate::protocols::source;
 use crate::protocols::sysdescr::DescriptionFacts;
 use crate::protocols::testing::{self, datagram, hex, id, Noise};
+use crate::protocols::FlowCtx;
 
 /// snmpwalk-short.pcap frame 1: v2c get-next-request 1.3.6.1.2.1, community "public".
 const WALK_REQUEST: &str =

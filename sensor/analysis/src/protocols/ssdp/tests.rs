@@ -4,6 +4,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics, speaks};
+use crate::protocols::FlowCtx;
 
 /// ssdp/ssdp.pcap frame 1
 const NOTIFY: &str = "

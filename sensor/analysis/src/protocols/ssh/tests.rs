@@ -4,6 +4,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{self, hex, id, never_panics_in_conversation, run_segments};
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.1:49244", "10.0.0.2:22")
