@@ -122,7 +122,9 @@ pub trait Stream: Send {
     fn on_broken(&mut self, dir: Direction, error: Self::Error, out: &mut Vec<Observation>);
 
     /// One framed message (`Complete { len }`'s bytes): the bytes it used (its length unless
-    /// the protocol decides it was no message), or `None` to stop and wait for more.
+    /// the protocol decides it was no message, or reads what it needs from the rest of the
+    /// delivery, framed whole: HTTP heads, VNC), or `None` to stop and wait for more. Using
+    /// nothing is only right together with a change of state.
     fn on_message(
         &mut self,
         dir: Direction,
@@ -152,9 +154,8 @@ pub fn parse<S: Stream>(
             Framing::Complete { len } => {
                 let message = rest.get(..len).unwrap_or_default();
                 match stream.on_message(dir, message, out) {
-                    Some(used) if used > 0 => pos += used,
-                    // Nothing used: wait rather than look at the same bytes again.
-                    _ => return pos,
+                    Some(used) => pos += used,
+                    None => return pos,
                 }
             }
             Framing::Incomplete { .. } => return pos,

@@ -28,10 +28,11 @@
 //!   [MS-NTHT] §2), and a Digest 401 with `stale=true` (RFC 7616 §3.3: the credentials were
 //!   right, the nonce old).
 
+use super::framing::{Framing, Stream};
 use super::source;
 use super::spec::ProtocolSpec;
 use super::{dns, text};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation};
 
 const NAME: &str = "http";
@@ -256,82 +257,91 @@ struct Head<'a> {
     violation: Option<HttpError>,
 }
 
-impl Dissector for HttpDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        // Every iteration consumes bytes or returns, so this ends; the bound is a backstop.
-        for _ in 0..=data.len() {
-            let rest = data.get(pos..).unwrap_or(&[]);
-            let side = &mut self.sides[dir.index()];
-            match side.state {
-                State::Opaque | State::Stopped => return data.len(),
-                _ if rest.is_empty() => return pos,
-                State::Head => match self.head(dir, rest, out) {
-                    Some(n) => pos += n,
-                    None if self.sides[dir.index()].state == State::Stopped => return data.len(),
-                    None => return pos,
-                },
-                State::Body(left) => {
-                    let take = left.min(rest.len() as u64);
-                    pos += take as usize;
-                    side.state = if take == left {
-                        State::Head
-                    } else {
-                        State::Body(left - take)
-                    };
-                }
-                State::ChunkData(left) => {
-                    let take = left.min(rest.len() as u64);
-                    pos += take as usize;
-                    side.state = if take == left {
-                        State::ChunkEnd
-                    } else {
-                        State::ChunkData(left - take)
-                    };
-                }
-                State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                    let Some(nl) = rest.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n')
-                    else {
-                        if rest.len() >= MAX_CHUNK_LINE {
-                            stop(side, out, HttpError::ChunkLine);
-                            return data.len();
-                        }
-                        return pos;
-                    };
-                    let line = rest.get(..nl).unwrap_or(&[]);
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    pos += nl + 1;
-                    side.state = match side.state {
-                        State::ChunkSize => match chunk_size(line) {
-                            Some(0) => State::Trailers,
-                            Some(n) => State::ChunkData(n),
-                            None => {
-                                stop(side, out, HttpError::ChunkSize);
-                                return data.len();
-                            }
-                        },
-                        State::ChunkEnd if line.is_empty() => State::ChunkSize,
-                        State::ChunkEnd => {
-                            stop(side, out, HttpError::ChunkOverrun);
-                            return data.len();
-                        }
-                        // Trailer fields until the empty line.
-                        _ if line.is_empty() => State::Head,
-                        other => other,
-                    };
+impl Stream for HttpDissector {
+    type Error = HttpError;
+
+    /// A message head (found and read by [`HttpDissector::head`]), a body passed over, or a
+    /// chunked body's size, end and trailer lines.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<HttpError> {
+        let side = &mut self.sides[dir.index()];
+        match side.state {
+            State::Opaque | State::Stopped => Framing::skip(data.len()),
+            State::Head => Framing::Complete { len: data.len() },
+            State::Body(left) => {
+                let take = left.min(data.len() as u64);
+                side.state = if take == left {
+                    State::Head
+                } else {
+                    State::Body(left - take)
+                };
+                Framing::skip(take as usize)
+            }
+            State::ChunkData(left) => {
+                let take = left.min(data.len() as u64);
+                side.state = if take == left {
+                    State::ChunkEnd
+                } else {
+                    State::ChunkData(left - take)
+                };
+                Framing::skip(take as usize)
+            }
+            State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                match data.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n') {
+                    Some(nl) => Framing::Complete { len: nl + 1 },
+                    None if data.len() < MAX_CHUNK_LINE => Framing::Incomplete {
+                        needed: data.len() + 1,
+                    },
+                    None => {
+                        side.state = State::Stopped;
+                        Framing::broken(data.len(), HttpError::ChunkLine)
+                    }
                 }
             }
         }
-        pos
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: HttpError, out: &mut Vec<Observation>) {
+        out.push(violation(NAME, error));
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        if self.sides[dir.index()].state == State::Head {
+            return match self.head(dir, data, out) {
+                Some(n) => Some(n),
+                None if self.sides[dir.index()].state == State::Stopped => Some(data.len()),
+                None => None,
+            };
+        }
+        let side = &mut self.sides[dir.index()];
+        let line = data.strip_suffix(b"\n").unwrap_or(data);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        side.state = match side.state {
+            State::ChunkSize => match chunk_size(line) {
+                Some(0) => State::Trailers,
+                Some(n) => State::ChunkData(n),
+                None => {
+                    stop(side, out, HttpError::ChunkSize);
+                    return Some(data.len());
+                }
+            },
+            State::ChunkEnd if line.is_empty() => State::ChunkSize,
+            State::ChunkEnd => {
+                stop(side, out, HttpError::ChunkOverrun);
+                return Some(data.len());
+            }
+            // Trailer fields until the empty line.
+            _ if line.is_empty() => State::Head,
+            other => other,
+        };
+        Some(data.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         // Where the next message starts is unknown: stop rather than guess. A body that
         // runs to the close does not care.
         let side = &mut self.sides[dir.index()];

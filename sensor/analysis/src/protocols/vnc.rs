@@ -12,12 +12,14 @@
 //! failed SecurityResult after VNC Authentication (a wrong password) as an `AuthFailure`,
 //! without a user name (RFB has none).
 
+use super::framing::{Framing, Stream};
 use super::reader::Cursor;
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text::wire_text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Source, Subject};
+use std::convert::Infallible;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "vnc",
@@ -133,36 +135,42 @@ enum Step {
     Wait,
 }
 
-impl Dissector for VncDissector {
-    fn parse(
+impl Stream for VncDissector {
+    type Error = Infallible;
+
+    /// Each handshake step reads what it needs from the rest of the delivery.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<Infallible> {
+        let done = match dir {
+            Direction::ToServer => self.client == Client::Done,
+            Direction::ToClient => self.server == Server::Done,
+        };
+        if done {
+            return Framing::skip(data.len());
+        }
+        Framing::Complete { len: data.len() }
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: Infallible, _out: &mut Vec<Observation>) {
+        match error {}
+    }
+
+    fn on_message(
         &mut self,
         dir: Direction,
         data: &[u8],
-        _ctx: &FlowCtx,
         out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut used = 0;
-        loop {
-            let done = match dir {
-                Direction::ToServer => self.client == Client::Done,
-                Direction::ToClient => self.server == Server::Done,
-            };
-            if done {
-                return data.len();
-            }
-            let rest = data.get(used..).unwrap_or_default();
-            let step = match dir {
-                Direction::ToServer => self.client_step(rest, out),
-                Direction::ToClient => self.server_step(rest, out),
-            };
-            match step {
-                Step::Took(n) => used += n,
-                Step::Wait => return used,
-            }
+    ) -> Option<usize> {
+        let step = match dir {
+            Direction::ToServer => self.client_step(data, out),
+            Direction::ToClient => self.server_step(data, out),
+        };
+        match step {
+            Step::Took(n) => Some(n),
+            Step::Wait => None,
         }
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         match dir {
             Direction::ToServer => self.client = Client::Done,
             Direction::ToClient => self.server = Server::Done,

@@ -4,6 +4,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, hex, id, never_panics};
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Subject;
 
 /// http/basic-auth-with-colon.pcap tcp stream 0, client to server (186 bytes)

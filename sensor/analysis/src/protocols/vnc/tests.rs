@@ -2,6 +2,7 @@
 //! tshark's dissection).
 
 use super::*;
+use crate::protocols::FlowCtx;
 use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
