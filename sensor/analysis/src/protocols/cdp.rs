@@ -15,9 +15,9 @@ use super::ber::display_text;
 use super::source;
 use super::sysdescr::description_facts;
 use super::text::{self, starts_with_ignore_case};
-use super::{frame_sender, violation};
+use super::{discovery_frame, push_identity, violation};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role};
+use otwatch_common::observation::{Field, Observation};
 use otwatch_common::{Mac, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -221,31 +221,12 @@ fn checksum_matches(pdu: &[u8], expected: u16) -> bool {
 
 /// [`FrameDissector`](super::FrameDissector) for CDP.
 pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Observation>) {
-    let f = match parse(payload) {
-        Ok(f) => f,
-        Err(e) => {
-            out.push(violation(PROTOCOL, e.to_string()));
-            return;
-        }
-    };
-    let Some(subject) = frame_sender(PROTOCOL, "CDP", src, out) else {
+    let Some((f, subject)) = discovery_frame(PROTOCOL, "CDP", src, parse(payload), out) else {
         return;
     };
-    out.push(Observation::Speaks {
-        subject,
-        protocol: PROTOCOL,
-        role: Role::Server,
-        port: 0,
-    });
     let mut identity = |field, value: String, source| {
-        if !value.is_empty() {
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
+        let value = Some(value).filter(|v| !v.is_empty());
+        push_identity(out, subject, field, value, source);
     };
     if let Some(id) = f.device_id {
         identity(Field::Hostname, display_text(id), source::CDP_DEVICE_ID);

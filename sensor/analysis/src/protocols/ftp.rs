@@ -218,8 +218,7 @@ impl Stream for FtpDissector {
         out: &mut Vec<Observation>,
     ) -> Option<usize> {
         let used = line.len();
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = text::without_eol(line);
         // A reply that starts TLS sets `encrypted`: framing passes over the rest.
         match dir {
             Direction::ToServer => self.command(line, out),

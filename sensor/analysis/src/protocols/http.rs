@@ -85,8 +85,7 @@ fn probe_request(data: &[u8]) -> Probe {
         return Probe::No;
     }
     let line_end = data.iter().position(|&b| b == b'\n');
-    let line = data.get(..line_end.unwrap_or(data.len())).unwrap_or(&[]);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = text::without_eol(data.get(..line_end.unwrap_or(data.len())).unwrap_or(&[]));
     match line_end {
         Some(_) => match parse_request_line(line) {
             Some(_) => Probe::Yes,
@@ -267,24 +266,14 @@ impl Stream for HttpDissector {
         match side.state {
             State::Opaque | State::Stopped => Framing::skip(data.len()),
             State::Head => Framing::Complete { len: data.len() },
-            State::Body(left) => {
-                let take = left.min(data.len() as u64);
-                side.state = if take == left {
-                    State::Head
-                } else {
-                    State::Body(left - take)
-                };
-                Framing::skip(take as usize)
-            }
-            State::ChunkData(left) => {
-                let take = left.min(data.len() as u64);
-                side.state = if take == left {
-                    State::ChunkEnd
-                } else {
-                    State::ChunkData(left - take)
-                };
-                Framing::skip(take as usize)
-            }
+            State::Body(left) => pass(&mut side.state, left, data, State::Head, State::Body),
+            State::ChunkData(left) => pass(
+                &mut side.state,
+                left,
+                data,
+                State::ChunkEnd,
+                State::ChunkData,
+            ),
             State::ChunkSize | State::ChunkEnd | State::Trailers => {
                 match data.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n') {
                     Some(nl) => Framing::Complete { len: nl + 1 },
@@ -318,8 +307,7 @@ impl Stream for HttpDissector {
             };
         }
         let side = &mut self.sides[dir.index()];
-        let line = data.strip_suffix(b"\n").unwrap_or(data);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = text::without_eol(data);
         side.state = match side.state {
             State::ChunkSize => match chunk_size(line) {
                 Some(0) => State::Trailers,
@@ -390,6 +378,24 @@ pub enum HttpError {
 fn stop(side: &mut Side, out: &mut Vec<Observation>, reason: HttpError) {
     side.state = State::Stopped;
     out.push(violation(NAME, reason));
+}
+
+/// Passes over what `data` holds of the `left` bytes of a body or chunk: `state` becomes
+/// `then` at its end, else `rest` of what is left.
+fn pass(
+    state: &mut State,
+    left: u64,
+    data: &[u8],
+    then: State,
+    rest: fn(u64) -> State,
+) -> Framing<HttpError> {
+    let take = left.min(data.len() as u64);
+    *state = if take == left {
+        then
+    } else {
+        rest(left - take)
+    };
+    Framing::skip(take as usize)
 }
 
 /// A chunk-size line: hex digits, optionally followed by `;` extensions (RFC 9112 §7.1.1).
@@ -659,8 +665,7 @@ fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, HttpEr
 
 /// Whether the first line of `data` could start an HTTP/1 message.
 fn looks_like_start(data: &[u8]) -> bool {
-    let line = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = text::without_eol(data.split(|&b| b == b'\n').next().unwrap_or(&[]));
     parse_request_line(line).is_some() || parse_status_line(line).is_some()
 }
 

@@ -16,9 +16,9 @@
 use super::ber::display_text;
 use super::source;
 use super::sysdescr::description_facts;
-use super::{frame_sender, violation};
+use super::{discovery_frame, push_identity, violation};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role};
+use otwatch_common::observation::{Field, Observation};
 use otwatch_common::{Mac, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -236,31 +236,11 @@ fn org_specific<'a>(value: &'a [u8], pdu: &mut Lldpdu<'a>) {
 
 /// [`FrameDissector`](super::FrameDissector) for LLDP.
 pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Observation>) {
-    let pdu = match parse(payload) {
-        Ok(p) => p,
-        Err(e) => {
-            out.push(violation(PROTOCOL, e.to_string()));
-            return;
-        }
-    };
-    let Some(subject) = frame_sender(PROTOCOL, "LLDP", src, out) else {
+    let Some((pdu, subject)) = discovery_frame(PROTOCOL, "LLDP", src, parse(payload), out) else {
         return;
     };
-    out.push(Observation::Speaks {
-        subject,
-        protocol: PROTOCOL,
-        role: Role::Server,
-        port: 0,
-    });
     let mut identity = |field, value: Option<String>, source| {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
+        push_identity(out, subject, field, value.filter(|v| !v.is_empty()), source);
     };
     identity(
         Field::Hostname,

@@ -49,7 +49,7 @@ pub mod tpkt;
 pub mod violations;
 pub mod vnc;
 
-use otwatch_common::observation::{Observation, Subject};
+use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::net::IpAddr;
 
@@ -188,6 +188,51 @@ pub fn frame_sender(
         return None;
     }
     Some(Subject::Mac(src))
+}
+
+/// How every link-layer discovery frame (LLDP, CDP) starts: one that does not parse
+/// (`parsed`) is a violation of `protocol`, one from a group address too ([`frame_sender`]);
+/// else its sender speaks `protocol` and is the subject of what the frame says.
+pub fn discovery_frame<T>(
+    protocol: &'static str,
+    name: &str,
+    src: Mac,
+    parsed: Result<T, impl std::fmt::Display>,
+    out: &mut Vec<Observation>,
+) -> Option<(T, Subject)> {
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(violation(protocol, e));
+            return None;
+        }
+    };
+    let subject = frame_sender(protocol, name, src, out)?;
+    out.push(Observation::Speaks {
+        subject,
+        protocol,
+        role: Role::Server,
+        port: 0,
+    });
+    Some((parsed, subject))
+}
+
+/// Pushes `subject`'s `field` = `value` according to `source`, when there is a value.
+pub fn push_identity(
+    out: &mut Vec<Observation>,
+    subject: Subject,
+    field: Field,
+    value: Option<String>,
+    source: Source,
+) {
+    if let Some(value) = value {
+        out.push(Observation::Identity {
+            subject,
+            field,
+            value,
+            source,
+        });
+    }
 }
 
 /// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after

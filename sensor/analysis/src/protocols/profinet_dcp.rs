@@ -28,7 +28,7 @@
 
 use super::source;
 use super::text::{clean, clean_text};
-use super::{frame_sender, violation};
+use super::{frame_sender, push_identity, violation};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -563,16 +563,8 @@ fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
 fn describe(src: Mac, pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
     let subject = Subject::Mac(src);
     let (st, err) = station(pdu);
-    let mut identity = |field, value: Option<String>, source| {
-        if let Some(value) = value {
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
-    };
+    let mut identity =
+        |field, value: Option<String>, source| push_identity(out, subject, field, value, source);
     let model = st.type_of_station.and_then(clean);
     identity(
         Field::Hostname,

@@ -52,7 +52,7 @@ pub use self::error::S7Error;
 use super::framing::{self, Framing, Stream};
 use super::source;
 use super::spec::ProtocolSpec;
-use super::text::{clean, fingerprint};
+use super::text::fingerprint;
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
 use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
@@ -288,18 +288,6 @@ impl Facts {
                 source,
             });
         }
-    }
-
-    /// Wire text (see [`clean`]) as a fact.
-    fn text(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: Source,
-    ) {
-        self.emit(out, subject, field, raw, source, || clean(raw));
     }
 }
 

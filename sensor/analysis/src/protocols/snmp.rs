@@ -24,9 +24,9 @@ use super::source;
 use super::spec::ProtocolSpec;
 use super::sysdescr::description_facts;
 use super::violations::Violations;
-use super::{Direction, Dissector, Probe, Transport};
+use super::{push_identity, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// SNMP requests and responses (agent on UDP 161).
@@ -410,15 +410,15 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 continue;
             }
             let facts = description_facts(&text);
-            push(out, subject, Field::Os, facts.os, source::SNMP_SYS_DESCR);
-            push(
+            push_identity(out, subject, Field::Os, facts.os, source::SNMP_SYS_DESCR);
+            push_identity(
                 out,
                 subject,
                 Field::Firmware,
                 facts.firmware,
                 source::SNMP_SYS_DESCR,
             );
-            push(
+            push_identity(
                 out,
                 subject,
                 Field::Description,
@@ -432,7 +432,7 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 .filter(|oid| oid.starts_with(ENTERPRISES))
                 .and_then(|oid| oid.arc(ENTERPRISES.len()))
                 .and_then(enterprise_vendor);
-            push(
+            push_identity(
                 out,
                 subject,
                 Field::Vendor,
@@ -442,7 +442,7 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
         } else if name.is(SYS_NAME) && value.tag == Tag::OCTET_STRING {
             let text = ber::display_text(value.value);
             if !text.is_empty() {
-                push(
+                push_identity(
                     out,
                     subject,
                     Field::Hostname,
@@ -451,23 +451,6 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 );
             }
         }
-    }
-}
-
-fn push(
-    out: &mut Vec<Observation>,
-    subject: Subject,
-    field: Field,
-    value: Option<String>,
-    source: Source,
-) {
-    if let Some(value) = value {
-        out.push(Observation::Identity {
-            subject,
-            field,
-            value,
-            source,
-        });
     }
 }
 

@@ -8,7 +8,7 @@
 use super::framing::{Framing, Stream};
 use super::source;
 use super::spec::ProtocolSpec;
-use super::text::wire_text;
+use super::text::{self, wire_text};
 use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
@@ -108,7 +108,7 @@ impl Stream for SshDissector {
             }
             Some(nl) => {
                 let line = data.get(..nl).unwrap_or_default();
-                if line.strip_suffix(b"\r").unwrap_or(line).len() <= MAX_LINE {
+                if text::without_eol(line).len() <= MAX_LINE {
                     return Framing::Complete { len: nl + 1 };
                 }
             }
@@ -129,8 +129,7 @@ impl Stream for SshDissector {
         out: &mut Vec<Observation>,
     ) -> Option<usize> {
         let used = line.len();
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = text::without_eol(line);
         let side = self.side(dir);
         if line.starts_with(b"SSH-") {
             emit_banner(dir.sender(), line, out);

@@ -5,6 +5,7 @@ use super::*;
 use crate::protocols::source;
 use crate::protocols::sysdescr::{cisco_software, CiscoSoftware};
 use crate::protocols::testing::{self, hex, Noise};
+use otwatch_common::observation::Role;
 use otwatch_common::observation::Source;
 use otwatch_common::observation::Subject;
 

@@ -33,6 +33,7 @@
 use super::error::S7Error;
 use super::{Facts, PLUS_PROTOCOL_ID};
 use crate::protocols::source;
+use crate::protocols::text::clean;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 const KEEPALIVE: u8 = 0xff;
@@ -274,9 +275,11 @@ fn session_identity(facts: &mut Facts, subject: Subject, data: &[u8], out: &mut 
         return;
     }
     facts.model_from_order_number = true;
-    facts.text(out, subject, Field::Model, order, SOURCE);
+    facts.emit(out, subject, Field::Model, order, SOURCE, || clean(order));
     if firmware.first() == Some(&b'V') && tidy(firmware) {
-        facts.text(out, subject, Field::Firmware, firmware, SOURCE);
+        facts.emit(out, subject, Field::Firmware, firmware, SOURCE, || {
+            clean(firmware)
+        });
     }
     facts.emit(out, subject, Field::Vendor, b"Siemens", SOURCE, || {
         Some("Siemens".to_string())

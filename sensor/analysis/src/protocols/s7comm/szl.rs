@@ -21,6 +21,7 @@
 
 use super::{Facts, S7Dissector};
 use crate::protocols::source;
+use crate::protocols::text::clean;
 use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 /// Longest SZL answer joined from fragments (a full 0x001C list is about 350 bytes).
@@ -192,7 +193,9 @@ fn module_record(
             let order = trim_text(mlfb);
             if super::super::text::is_tidy_ascii(order, 20) {
                 facts.model_from_order_number = true;
-                facts.text(out, subject, Field::Model, order, SOURCE_MODULE);
+                facts.emit(out, subject, Field::Model, order, SOURCE_MODULE, || {
+                    clean(order)
+                });
             }
         }
         // Basic firmware: 'V', major | minor, patch.
@@ -222,5 +225,5 @@ fn component_record(
         _ => return,
     };
     let text = rest.split(|&b| b == 0).next().unwrap_or_default();
-    facts.text(out, subject, field, text, SOURCE_COMPONENT);
+    facts.emit(out, subject, field, text, SOURCE_COMPONENT, || clean(text));
 }

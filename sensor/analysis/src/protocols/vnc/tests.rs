@@ -2,11 +2,11 @@
 //! tshark's dissection).
 
 use super::*;
-use crate::protocols::FlowCtx;
 use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Source;
 
 fn ctx() -> FlowCtx {
