@@ -44,6 +44,7 @@ fn every_dissector_module_has_a_target() {
         "reader",
         "violations",
         "tpkt",
+        "source",
     ];
     let dissectors = modules(&here().join("../sensor/analysis/src/protocols"))
         .into_iter()
