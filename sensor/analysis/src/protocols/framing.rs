@@ -232,8 +232,9 @@ impl<U: Unframed> Stream for U {
     }
 }
 
-/// What is left unread of a message whose capped prefix was parsed (OPC UA chunks and MQTT
-/// packets longer than their prefix cap): passed over before the next message is framed.
+/// What is left unread of a message whose capped prefix was parsed (OPC UA chunks, MQTT
+/// packets and SMB session messages longer than their prefix cap): passed over before the
+/// next message is framed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Unread(usize);
 
@@ -262,6 +263,55 @@ impl Unread {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Messages are a length byte and that many bytes; a zero length is a broken header.
+    #[derive(Default)]
+    struct Lengths {
+        messages: Vec<Vec<u8>>,
+        broken: usize,
+    }
+
+    impl Stream for Lengths {
+        type Error = &'static str;
+
+        fn framing(&mut self, _dir: Direction, data: &[u8]) -> Framing<&'static str> {
+            match data.first().map(|&n| usize::from(n) + 1) {
+                Some(1) => Framing::broken(1, "zero length"),
+                Some(len) if data.len() >= len => Framing::Complete { len },
+                Some(len) => Framing::Incomplete { needed: len },
+                None => Framing::Incomplete { needed: 1 },
+            }
+        }
+
+        fn on_broken(&mut self, _dir: Direction, _error: &str, _out: &mut Vec<Observation>) {
+            self.broken += 1;
+        }
+
+        fn on_message(
+            &mut self,
+            dir: Direction,
+            message: &[u8],
+            out: &mut Vec<Observation>,
+        ) -> Option<usize> {
+            assert_eq!(dir, Direction::ToClient);
+            assert!(out.is_empty());
+            self.messages.push(message.to_vec());
+            Some(message.len())
+        }
+
+        fn on_gap(&mut self, _dir: Direction) {}
+    }
+
+    #[test]
+    fn parse_frames_messages_skips_broken_headers_and_waits() {
+        let mut s = Lengths::default();
+        let mut out = Vec::new();
+        let data = [1, 7, 0, 2, 8, 9, 3, 1];
+        assert_eq!(parse(&mut s, Direction::ToClient, &data, &mut out), 6);
+        assert_eq!(s.messages, [vec![1, 7], vec![2, 8, 9]]);
+        assert_eq!(s.broken, 1);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn step_keeps_the_resync_flag() {
