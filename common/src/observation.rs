@@ -159,6 +159,15 @@ impl Role {
 /// `("service", "PI _INSE")`, `("sha256", "…")`.
 pub type Details = Vec<(&'static str, String)>;
 
+/// Where an identity fact comes from: its name in evidence and reports, and its rank, how far
+/// it is trusted against other sources of the same field (the higher wins). The sensor's
+/// sources are constants listed in one place, `otwatch_analysis::protocols::source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source {
+    pub name: &'static str,
+    pub rank: u8,
+}
+
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
@@ -167,7 +176,7 @@ pub enum Observation {
         subject: Subject,
         field: Field,
         value: String,
-        source: &'static str,
+        source: Source,
     },
     /// `mac` and `ip` belong to one device (ARP sender, DHCP ack, ...). Only protocols whose
     /// semantics tie the two may say this; a MAC that merely carried a packet does not.

@@ -32,7 +32,9 @@ use otwatch_analysis::detect::text::SourceText;
 use otwatch_analysis::flow::reassembly::StreamLimits;
 use otwatch_analysis::pipeline::Pipeline;
 use otwatch_analysis::protocols::registry::{self, ProtocolSpec};
-use otwatch_analysis::protocols::{ber, cip, reader, Direction, Endpoint, FlowCtx, Transport};
+use otwatch_analysis::protocols::{
+    ber, cip, reader, source, Direction, Endpoint, FlowCtx, Transport,
+};
 use otwatch_common::observation::{Operation, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::hint::black_box;
@@ -605,7 +607,7 @@ pub fn cip(data: &[u8]) {
             let mut c = reader::Cursor::new(reply.data);
             if let Some(id) = cip::Identity::read(&mut c) {
                 let mut out = Vec::new();
-                id.emit(Subject::Server, "fuzz", &mut out);
+                id.emit(Subject::Server, source::CIP_IDENTITY, &mut out);
                 black_box((id.catalog_type(), out));
             }
         }

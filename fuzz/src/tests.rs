@@ -43,6 +43,8 @@ fn every_dissector_module_has_a_target() {
         "framing",
         "reader",
         "violations",
+        "tpkt",
+        "source",
     ];
     let dissectors = modules(&here().join("../sensor/analysis/src/protocols"))
         .into_iter()

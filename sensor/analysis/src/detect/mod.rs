@@ -30,6 +30,7 @@ use crate::decode::{ArpRepr, Lan};
 use crate::flow::FlowSummary;
 use crate::hash::Map;
 use crate::inventory::HostKey;
+use crate::protocols::source;
 use crate::protocols::{FlowCtx, Transport};
 use alerts::{About, Addr, AlertBook, AlertKey, BookLimits, Describe, Severity, Text};
 use catalog::Kind;
@@ -576,7 +577,7 @@ impl Detector {
             Observation::Identity {
                 field: Field::Hostname,
                 value,
-                source: "dns answer",
+                source: source::DNS_ANSWER,
                 subject: otwatch_common::observation::Subject::Ip(ip),
             } if !self.cfg.iocs.is_empty() => {
                 if let Some(ind) = self.cfg.iocs.match_name(value) {
@@ -605,7 +606,7 @@ impl Detector {
                                 (t("indicator_value"), ivalue.clone()),
                                 (t("name"), v.clone()),
                                 (t("address"), answer.to_string()),
-                                (t("seen_in"), "dns answer".into()),
+                                (t("seen_in"), source::DNS_ANSWER.name.into()),
                             ]
                         },
                     );

@@ -1,5 +1,6 @@
 use super::*;
 use crate::decode::Lan;
+use crate::protocols::source;
 use crate::protocols::Endpoint;
 use otwatch_common::observation::Subject;
 
@@ -370,7 +371,7 @@ fn indicators_match_names_and_addresses() {
             subject: Subject::Ip(ip("203.0.113.9")),
             field: Field::Hostname,
             value: "evil-c2.example.net".into(),
-            source: "dns answer",
+            source: source::DNS_ANSWER,
         },
     );
     d.flow(&mut b, &summary("10.0.0.5", "203.0.113.66", 8080, 1, true));
@@ -384,7 +385,7 @@ fn indicators_match_names_and_addresses() {
         .unwrap()
         .evidence
         .iter()
-        .any(|(f, v)| f == "seen_in" && v == "dns answer"));
+        .any(|(f, v)| f == "seen_in" && v == source::DNS_ANSWER.name));
 }
 
 #[test]

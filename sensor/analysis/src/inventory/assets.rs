@@ -12,6 +12,7 @@
 use super::classify::{self, Behaviour};
 use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostKey};
 use super::{oui, Inventory};
+use crate::protocols::source;
 use otwatch_common::model::{
     Asset, CaptureStats, CleartextLogin, Connection, Evidence, InventoryReport, ProtocolUse,
     INVENTORY_SCHEMA,
@@ -29,53 +30,21 @@ const MAX_BOUND_IPS: usize = 16;
 /// IPv6 addresses one host commonly uses at once (link-local, SLAAC, temporary, ULA).
 const MAX_HOST_V6: usize = 4;
 
-/// How much a source is trusted for identity: protocol answers beat discovery protocols, which
-/// beat names from third parties, which beat the OUI guess.
-fn source_rank(source: &str) -> u8 {
-    const RANKS: &[(&str, u8)] = &[
-        ("modbus", 95),
-        ("s7", 95),
-        ("enip", 95),
-        ("cip", 95),
-        ("bacnet", 95),
-        ("profinet", 95),
-        ("dnp3", 95),
-        ("opcua", 95),
-        ("lldp", 85),
-        ("cdp", 85),
-        ("snmp", 85),
-        ("smb native os", 80),
-        ("ntlm", 75),
-        ("dhcp option", 70),
-        ("dhcp vendor class", 65),
-        ("nbns", 65),
-        ("mdns", 65),
-        ("llmnr", 60),
-        ("ssh banner", 60),
-        ("http user-agent", 55),
-        ("http server", 50),
-        ("ssdp", 50),
-        ("dhcp parameter list", 45),
-        ("tls certificate", 40),
-        ("dns answer", 35),
-        ("tls sni", 30),
-        ("l2 forwarding", 20),
-        ("oui", 10),
-    ];
-    RANKS
-        .iter()
-        .find(|(p, _)| source.starts_with(p))
-        .map_or(50, |(_, r)| *r)
+/// Picks the value of `field` from evidence ranked by its source (`protocols::source`):
+/// strongest source, then earliest, then smallest value.
+fn best(ev: &[(EvidenceRec, u8)], field: Field) -> Option<&(EvidenceRec, u8)> {
+    ev.iter()
+        .filter(|(e, _)| e.field == field)
+        .min_by(|(a, ra), (b, rb)| {
+            rb.cmp(ra)
+                .then(a.first_seen.cmp(&b.first_seen))
+                .then(a.value.cmp(&b.value))
+        })
 }
 
-/// Picks the value of `field`: strongest source, then earliest, then smallest value.
-fn best(ev: &[EvidenceRec], field: Field) -> Option<&EvidenceRec> {
-    ev.iter().filter(|e| e.field == field).min_by(|a, b| {
-        source_rank(&b.source)
-            .cmp(&source_rank(&a.source))
-            .then(a.first_seen.cmp(&b.first_seen))
-            .then(a.value.cmp(&b.value))
-    })
+/// Stored evidence with the rank of its source, found by its name.
+fn ranked(ev: &[EvidenceRec]) -> impl Iterator<Item = (EvidenceRec, u8)> + '_ {
+    ev.iter().map(|e| (e.clone(), source::rank_of(&e.source)))
 }
 
 struct UnionFind(Vec<usize>);
@@ -370,59 +339,69 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
     let inv = ctx.inv;
     let forwarding = ctx.forwarding;
     let mut counters = Counters::default();
-    let mut evidence: Vec<EvidenceRec> = Vec::new();
+    let mut evidence: Vec<(EvidenceRec, u8)> = Vec::new();
     let mut protocols: BTreeSet<(String, String, u32)> = BTreeSet::new();
     for ip in ips {
         if let Some(h) = inv.hosts.get(ip) {
             if let Some(hint) = ttl_hint(h.max_ttl) {
-                evidence.push(EvidenceRec {
+                let rec = EvidenceRec {
                     field: Field::OsHint,
                     value: hint.to_string(),
-                    source: format!("ip ttl {} from {ip}", h.max_ttl),
+                    source: format!("{} {} from {ip}", source::IP_TTL.name, h.max_ttl),
                     first_seen: h.counters.first.unwrap_or_default(),
-                });
+                };
+                evidence.push((rec, source::IP_TTL.rank));
             }
             counters.merge(h.counters);
-            evidence.extend(h.evidence.iter().cloned());
+            evidence.extend(ranked(&h.evidence));
             protocols.extend(h.protocols.iter().cloned());
         }
     }
     for m in macs {
         if let Some(f) = inv.macs.get(m) {
             counters.merge(f.counters);
-            evidence.extend(f.evidence.iter().cloned());
+            evidence.extend(ranked(&f.evidence));
             protocols.extend(f.protocols.iter().cloned());
             if forwarding(f) {
-                evidence.push(EvidenceRec {
+                let rec = EvidenceRec {
                     field: Field::DeviceType,
                     value: "router".into(),
-                    source: format!("l2 forwarding: carried {} source IPs", f.ips.len()),
+                    source: format!(
+                        "{}: carried {} source IPs",
+                        source::L2_FORWARDING.name,
+                        f.ips.len()
+                    ),
                     first_seen: f.counters.first.unwrap_or_default(),
-                });
+                };
+                evidence.push((rec, source::L2_FORWARDING.rank));
             }
         }
         if let Some(v) = oui::vendor(*m) {
-            evidence.push(EvidenceRec {
+            let rec = EvidenceRec {
                 field: Field::Vendor,
                 value: v.to_string(),
-                source: format!("oui {}", m),
+                source: format!("{} {}", source::OUI.name, m),
                 first_seen: inv
                     .macs
                     .get(m)
                     .and_then(|f| f.counters.first)
                     .unwrap_or_default(),
-            });
+            };
+            evidence.push((rec, source::OUI.rank));
         }
     }
     evidence.sort();
-    evidence.dedup_by(|a, b| a.field == b.field && a.value == b.value && a.source == b.source);
+    evidence.dedup_by(|(a, _), (b, _)| {
+        a.field == b.field && a.value == b.value && a.source == b.source
+    });
     let pick = |f: Field| {
         best(&evidence, f)
-            .map(|e| e.value.clone())
+            .map(|(e, _)| e.value.clone())
             .unwrap_or_default()
     };
     let names: BTreeSet<String> = evidence
         .iter()
+        .map(|(e, _)| e)
         .filter(|e| e.field == Field::Hostname)
         .map(|e| e.value.clone())
         .collect();
@@ -434,6 +413,7 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
     let mut b = behaviour(ctx, ips, counters.first.unwrap_or_default());
     b.historian_names = evidence
         .iter()
+        .map(|(e, _)| e)
         .filter(|e| matches!(e.field, Field::Hostname | Field::Description | Field::Model))
         .filter(|e| classify::historian_name(&e.value))
         .map(|e| format!("{} ({})", e.value, e.source))
@@ -447,12 +427,13 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
         pick(Field::Serial),
     );
     let identity_type =
-        best(&evidence, Field::DeviceType).map(|e| (e.value.clone(), source_rank(&e.source)));
+        best(&evidence, Field::DeviceType).map(|(e, rank)| (e.value.clone(), *rank));
     let (device_type, purdue_level, why) = classify::classify(
         &b,
         identity_type.as_ref().map(|(t, r)| (t.as_str(), *r)),
         !os.is_empty(),
     );
+    let mut evidence: Vec<EvidenceRec> = evidence.into_iter().map(|(e, _)| e).collect();
     evidence.extend(why);
     evidence.sort();
     // One device can hold the same address on two VLANs (a trunk): listed once.

@@ -208,7 +208,7 @@ impl Inventory {
                 let rec = EvidenceRec {
                     field,
                     value,
-                    source: source.to_string(),
+                    source: source.name.to_string(),
                     first_seen: ts,
                 };
                 match self.resolve(origin, subject) {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocols::source;
 use crate::protocols::Endpoint;
 use otwatch_common::observation::{Field, Operation};
 
@@ -142,13 +143,16 @@ fn stronger_sources_win_and_every_claim_stays_as_evidence() {
         value: v.into(),
         source,
     };
-    inv.observe(at(1), name("www.example.com", "dns answer"));
-    inv.observe(at(5), name("PLC-7", "dhcp option 12"));
+    inv.observe(at(1), name("www.example.com", source::DNS_ANSWER));
+    inv.observe(at(5), name("PLC-7", source::DHCP_OPTION_12));
     let r = report(&inv, Default::default());
     let host = r.assets.iter().find(|a| a.macs == [HOST]).unwrap();
     assert_eq!(host.hostname, "PLC-7");
     assert_eq!(host.names, ["PLC-7", "www.example.com"]);
-    assert!(host.evidence.iter().any(|e| e.source == "dns answer"));
+    assert!(host
+        .evidence
+        .iter()
+        .any(|e| e.source == source::DNS_ANSWER.name));
     assert_eq!(host.vendor, "Siemens AG");
     assert!(host.evidence.iter().any(|e| e.field == "os_hint"));
 }

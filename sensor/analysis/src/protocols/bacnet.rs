@@ -38,11 +38,13 @@ pub mod tags;
 pub mod vendors;
 pub mod wire;
 
+use super::framing::{Delivery, Unframed};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Role, Subject};
+use super::{Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Operation, Role, Source, Subject};
 use services::carries_password;
 pub use services::{
     confirmed_operation, for_each_rpm_result, parse_i_am, parse_read_property_ack,
@@ -79,54 +81,54 @@ const REMEMBERED: usize = 16;
 
 /// Device-object properties reported as identity (12.11): property identifier, field, and the
 /// source strings for ReadProperty and ReadPropertyMultiple answers.
-const IDENTITY_PROPERTIES: &[(u32, Field, &str, &str)] = &[
+const IDENTITY_PROPERTIES: &[(u32, Field, Source, Source)] = &[
     (
         77,
         Field::Hostname,
-        "bacnet readproperty object-name",
-        "bacnet readpropertymultiple object-name",
+        source::BACNET_READPROPERTY_OBJECT_NAME,
+        source::BACNET_READPROPERTYMULTIPLE_OBJECT_NAME,
     ),
     (
         70,
         Field::Model,
-        "bacnet readproperty model-name",
-        "bacnet readpropertymultiple model-name",
+        source::BACNET_READPROPERTY_MODEL_NAME,
+        source::BACNET_READPROPERTYMULTIPLE_MODEL_NAME,
     ),
     (
         44,
         Field::Firmware,
-        "bacnet readproperty firmware-revision",
-        "bacnet readpropertymultiple firmware-revision",
+        source::BACNET_READPROPERTY_FIRMWARE_REVISION,
+        source::BACNET_READPROPERTYMULTIPLE_FIRMWARE_REVISION,
     ),
     (
         12,
         Field::Description,
-        "bacnet readproperty application-software-version",
-        "bacnet readpropertymultiple application-software-version",
+        source::BACNET_READPROPERTY_APPLICATION_SOFTWARE_VERSION,
+        source::BACNET_READPROPERTYMULTIPLE_APPLICATION_SOFTWARE_VERSION,
     ),
     (
         28,
         Field::Description,
-        "bacnet readproperty description",
-        "bacnet readpropertymultiple description",
+        source::BACNET_READPROPERTY_DESCRIPTION,
+        source::BACNET_READPROPERTYMULTIPLE_DESCRIPTION,
     ),
     (
         121,
         Field::Vendor,
-        "bacnet readproperty vendor-name",
-        "bacnet readpropertymultiple vendor-name",
+        source::BACNET_READPROPERTY_VENDOR_NAME,
+        source::BACNET_READPROPERTYMULTIPLE_VENDOR_NAME,
     ),
     (
         120,
         Field::Vendor,
-        "bacnet readproperty vendor-identifier",
-        "bacnet readpropertymultiple vendor-identifier",
+        source::BACNET_READPROPERTY_VENDOR_IDENTIFIER,
+        source::BACNET_READPROPERTYMULTIPLE_VENDOR_IDENTIFIER,
     ),
     (
         75,
         Field::Description,
-        "bacnet readproperty object-identifier",
-        "bacnet readpropertymultiple object-identifier",
+        source::BACNET_READPROPERTY_OBJECT_IDENTIFIER,
+        source::BACNET_READPROPERTYMULTIPLE_OBJECT_IDENTIFIER,
     ),
 ];
 
@@ -191,18 +193,11 @@ struct Origin {
     peer_port: u16,
 }
 
-impl Dissector for BacnetDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        if let Err(e) = self.datagram(dir, data, ctx, out) {
+impl Unframed for BacnetDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        if let Err(e) = self.datagram(delivery, out) {
             self.violation(e, out);
         }
-        data.len()
     }
 }
 
@@ -213,11 +208,10 @@ impl BacnetDissector {
 
     fn datagram(
         &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
+        delivery: Delivery<'_>,
         out: &mut Vec<Observation>,
     ) -> Result<(), BacnetError> {
+        let Delivery { dir, data, ctx } = delivery;
         self.to_group = ctx.dst_mac.is_some_and(|m| m.is_group());
         let bvll = parse_bvll(data)?;
         if let Some(declared) = bvll.bad_length {
@@ -400,7 +394,7 @@ impl BacnetDissector {
                 subject,
                 Field::Description,
                 &instance.to_be_bytes(),
-                "bacnet i-am",
+                source::BACNET_I_AM,
                 || Some(format!("bacnet device {instance}")),
                 out,
             );
@@ -410,7 +404,7 @@ impl BacnetDissector {
                 subject,
                 Field::Vendor,
                 name.as_bytes(),
-                "bacnet i-am",
+                source::BACNET_I_AM,
                 || Some(name.to_owned()),
                 out,
             );
@@ -462,12 +456,12 @@ impl BacnetDissector {
         subject: Subject,
         field: Field,
         raw: &[u8],
-        source: &'static str,
+        source: Source,
         value: impl FnOnce() -> Option<String>,
         out: &mut Vec<Observation>,
     ) {
         let key = fingerprint(raw)
-            ^ fingerprint(source.as_bytes()).rotate_left(7)
+            ^ fingerprint(source.name.as_bytes()).rotate_left(7)
             ^ (field as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
             ^ subject_key(subject);
         if !self.remember(key) {

@@ -12,11 +12,12 @@
 //! means, not "this MAC answers ARP for this IP".
 
 use super::ber::display_text;
+use super::source;
 use super::sysdescr::description_facts;
 use super::text::{self, starts_with_ignore_case};
-use super::{frame_sender, violation};
+use super::{discovery_frame, push_identity, violation};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role};
+use otwatch_common::observation::{Field, Observation};
 use otwatch_common::{Mac, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -220,34 +221,15 @@ fn checksum_matches(pdu: &[u8], expected: u16) -> bool {
 
 /// [`FrameDissector`](super::FrameDissector) for CDP.
 pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Observation>) {
-    let f = match parse(payload) {
-        Ok(f) => f,
-        Err(e) => {
-            out.push(violation(PROTOCOL, e.to_string()));
-            return;
-        }
-    };
-    let Some(subject) = frame_sender(PROTOCOL, "CDP", src, out) else {
+    let Some((f, subject)) = discovery_frame(PROTOCOL, "CDP", src, parse(payload), out) else {
         return;
     };
-    out.push(Observation::Speaks {
-        subject,
-        protocol: PROTOCOL,
-        role: Role::Server,
-        port: 0,
-    });
     let mut identity = |field, value: String, source| {
-        if !value.is_empty() {
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
+        let value = Some(value).filter(|v| !v.is_empty());
+        push_identity(out, subject, field, value, source);
     };
     if let Some(id) = f.device_id {
-        identity(Field::Hostname, display_text(id), "cdp device id");
+        identity(Field::Hostname, display_text(id), source::CDP_DEVICE_ID);
     }
     let software = f.software_version.map(display_text).unwrap_or_default();
     let platform = f.platform.map(display_text).unwrap_or_default();
@@ -255,26 +237,26 @@ pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Obser
         identity(
             Field::Description,
             banner_summary(sw),
-            "cdp software version",
+            source::CDP_SOFTWARE_VERSION,
         );
         let facts = description_facts(&software);
         if let Some(os) = facts.os {
-            identity(Field::Os, os, "cdp software version");
+            identity(Field::Os, os, source::CDP_SOFTWARE_VERSION);
         }
         if let Some(fw) = facts.firmware {
-            identity(Field::Firmware, fw, "cdp software version");
+            identity(Field::Firmware, fw, source::CDP_SOFTWARE_VERSION);
         }
     }
     // Platform strings are "cisco WS-C2960-24TT-L", "Cisco IP Phone 7941", "VMware ESX".
     let model = strip_prefix_ignore_case(&platform, "cisco ").unwrap_or(&platform);
-    identity(Field::Model, model.trim().to_owned(), "cdp platform");
+    identity(Field::Model, model.trim().to_owned(), source::CDP_PLATFORM);
     // Other makers speak CDP too (VMware, HP, some phones); say Cisco only when the device does.
     let cisco = |s: &str| starts_with_ignore_case(s.as_bytes(), b"cisco");
     if cisco(&platform) || cisco(&software) {
-        identity(Field::Vendor, "Cisco".to_owned(), "cdp");
+        identity(Field::Vendor, "Cisco".to_owned(), source::CDP);
     }
     if let Some(t) = f.capabilities.and_then(device_type) {
-        identity(Field::DeviceType, t.to_owned(), "cdp capabilities");
+        identity(Field::DeviceType, t.to_owned(), source::CDP_CAPABILITIES);
     }
     if !f.checksum_ok {
         out.push(violation(

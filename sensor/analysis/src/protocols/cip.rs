@@ -20,7 +20,7 @@ pub mod vendors;
 
 use super::reader::Cursor;
 use super::text::clean;
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 
 /// Bit 7 of the service code marks a reply (Vol. 1 §2-4.2).
 pub const REPLY: u8 = 0x80;
@@ -705,7 +705,7 @@ impl<'a> Identity<'a> {
 
     /// Emits vendor, device type, model, firmware and serial about `subject`. Values are
     /// formatted as Wireshark shows them: revision "4.03", serial "0x00524d8e".
-    pub fn emit(&self, subject: Subject, source: &'static str, out: &mut Vec<Observation>) {
+    pub fn emit(&self, subject: Subject, source: Source, out: &mut Vec<Observation>) {
         let mut push = |field, value: String| {
             out.push(Observation::Identity {
                 subject,

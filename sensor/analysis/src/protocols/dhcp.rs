@@ -19,10 +19,12 @@
 //!   its own; the ACK that grants it carries the address in `yiaddr`;
 //! - the server identifier (option 54) speaks DHCP as a server on port 67.
 
+use super::framing::{Delivery, Unframed};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};
 use otwatch_common::Mac;
@@ -106,16 +108,9 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
 /// Stateless: each datagram is a whole DHCP message.
 struct DhcpDissector;
 
-impl Dissector for DhcpDissector {
-    fn parse(
-        &mut self,
-        _dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        dissect(data, out);
-        data.len()
+impl Unframed for DhcpDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        dissect(delivery.data, out);
     }
 }
 
@@ -162,7 +157,7 @@ impl<'a> Options<'a> {
 /// option except pad and end. Err on an option that runs past its area. Only option 52 of
 /// the options field is followed (RFC 2132 §9.3): one inside `file` or `sname` is ignored,
 /// so overloading cannot recurse.
-fn walk_options<'a>(msg: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), &'static str> {
+fn walk_options<'a>(msg: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), DhcpError> {
     let main = msg.get(field::OPTIONS..).unwrap_or(&[]);
     let mut overload = 0u8;
     walk_area(main, |code, value| {
@@ -184,7 +179,7 @@ fn walk_options<'a>(msg: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<()
 
 /// One option area: code, length, value triples; pad (0) has no length; end (255) stops
 /// (RFC 2132 §2, §3.1, §3.2).
-fn walk_area<'a>(area: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), &'static str> {
+fn walk_area<'a>(area: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), DhcpError> {
     let mut c = Cursor::new(area);
     while let Some(code) = c.u8() {
         match code {
@@ -192,11 +187,25 @@ fn walk_area<'a>(area: &'a [u8], mut f: impl FnMut(u8, &'a [u8])) -> Result<(), 
             opt::END => return Ok(()),
             _ => {}
         }
-        let len = c.u8().ok_or("option without length")?;
-        let value = c.take(len as usize).ok_or("option overruns the message")?;
+        let len = c.u8().ok_or(DhcpError::OptionLength)?;
+        let value = c.take(len as usize).ok_or(DhcpError::OptionOverrun)?;
         f(code, value);
     }
     Ok(())
+}
+
+/// Why a DHCP message is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhcpError {
+    #[error("message shorter than the BOOTP header or without the DHCP magic cookie")]
+    NotDhcp,
+    #[error("unknown BOOTP op {0}")]
+    Op(u8),
+    #[error("option without length")]
+    OptionLength,
+    #[error("option overruns the message")]
+    OptionOverrun,
 }
 
 fn ipv4_at(msg: &[u8], r: std::ops::Range<usize>) -> Option<Ipv4Addr> {
@@ -207,15 +216,12 @@ fn ipv4_at(msg: &[u8], r: std::ops::Range<usize>) -> Option<Ipv4Addr> {
 /// Parses one DHCP message and emits what it proves.
 fn dissect(msg: &[u8], out: &mut Vec<Observation>) {
     if msg.len() < field::OPTIONS || msg.get(FIXED_LEN..field::OPTIONS) != Some(&MAGIC_COOKIE) {
-        out.push(violation(
-            NAME,
-            "message shorter than the BOOTP header or without the DHCP magic cookie",
-        ));
+        out.push(violation(NAME, DhcpError::NotDhcp));
         return;
     }
     let op = msg.get(field::OP).copied().unwrap_or(0);
     if op != BOOTREQUEST && op != BOOTREPLY {
-        out.push(violation(NAME, format!("unknown BOOTP op {op}")));
+        out.push(violation(NAME, DhcpError::Op(op)));
         return;
     }
     let mut opts = Options::default();
@@ -282,10 +288,10 @@ fn client_identity(subject: Subject, op: u8, opts: &Options<'_>, out: &mut Vec<O
     };
     // Option 12 (RFC 2132 §3.14): the client's name, also sent back by servers.
     if let Some(name) = opts.hostname.and_then(text::clean) {
-        out.push(identity(Field::Hostname, name, "dhcp option 12"));
+        out.push(identity(Field::Hostname, name, source::DHCP_OPTION_12));
     }
     if let Some(name) = opts.fqdn.and_then(fqdn_name) {
-        out.push(identity(Field::Hostname, name, "dhcp option 81"));
+        out.push(identity(Field::Hostname, name, source::DHCP_OPTION_81));
     }
     if op != BOOTREQUEST {
         return;
@@ -293,14 +299,26 @@ fn client_identity(subject: Subject, op: u8, opts: &Options<'_>, out: &mut Vec<O
     // Option 60 (RFC 2132 §9.13): the client's vendor and configuration, free text.
     if let Some(raw) = opts.vendor_class {
         if let Some(os) = vendor_class_os(raw) {
-            out.push(identity(Field::Os, os.to_string(), "dhcp vendor class"));
+            out.push(identity(
+                Field::Os,
+                os.to_string(),
+                source::DHCP_VENDOR_CLASS,
+            ));
         }
         if let Some(desc) = text::clean(raw) {
-            out.push(identity(Field::Description, desc, "dhcp vendor class"));
+            out.push(identity(
+                Field::Description,
+                desc,
+                source::DHCP_VENDOR_CLASS,
+            ));
         }
     }
     if let Some(os) = opts.param_list.and_then(param_list_os) {
-        out.push(identity(Field::Os, os.to_string(), "dhcp parameter list"));
+        out.push(identity(
+            Field::Os,
+            os.to_string(),
+            source::DHCP_PARAMETER_LIST,
+        ));
     }
 }
 

@@ -18,15 +18,15 @@
 //!   "save configuration"), for a write of g50 the time set, for file transfers the file and
 //!   what is done with it (`file_op` read, write, delete, open, close); reads and writes of
 //!   file data (g70v5) are file transfers, not reads and writes;
-//! - each side's link address: Description "dnp3 address N", source "dnp3 link address" (the
+//! - each side's link address: Description "dnp3 address N", source source::DNP3_LINK_ADDRESS (the
 //!   sender's source address, and the receiver's destination address unless it is broadcast);
 //! - device attributes (group 0) in an outstation's responses: software version, product name,
-//!   manufacturer, serial number and user-assigned name, source "dnp3 device attributes".
+//!   manufacturer, serial number and user-assigned name, source source::DNP3_DEVICE_ATTRIBUTES.
 //!
 //! - the outstation's internal indications (IIN, clause 4) that say something about the
 //!   device, once per flow each, as Status facts about the sender of the response: IIN1.7
 //!   "device_restart", IIN1.6 "device_trouble", IIN1.4 "need_time", IIN2.5 "config_corrupt"
-//!   (source "dnp3 iin"). The outstation saying it restarted is not an operation: the
+//!   (source source::DNP3_IIN). The outstation saying it restarted is not an operation: the
 //!   master's `restart` operation is only its cold/warm restart request;
 //! - the points a master selects or operates (functions 3-6): group 12 (CROB, pattern
 //!   control) as area "binary_output", group 41 as "analog_output", per destination link
@@ -37,11 +37,12 @@ pub mod ops;
 
 use self::app::{attribute, function, Attribute, Visitor};
 use self::ops::FileObject;
-use super::framing::Framing;
+use super::framing::{self, Delivery, Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 /// DNP3 over TCP (IEEE 1815-2012, annex on IP networks: port 20000).
@@ -292,45 +293,44 @@ fn frame(data: &[u8]) -> Framing<Dnp3Error> {
     }
 }
 
-impl Dissector for Dnp3Dissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0;
-        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match frame(rest) {
-                Framing::Complete { len } => {
-                    self.link_frame(dir, rest.get(..len).unwrap_or_default(), out);
-                    pos += len;
-                }
-                Framing::Incomplete { .. } => break,
-                Framing::Resync { skip, error } => {
-                    if let Some(reason) = error {
-                        self.junk(dir, out, reason);
-                    }
-                    pos += skip;
-                }
-            }
+impl Stream for Dnp3Dissector {
+    type Error = Dnp3Error;
+
+    fn on_delivery(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) -> Option<usize> {
+        let Delivery { dir, data, ctx } = delivery;
+        if ctx.transport != Transport::Udp {
+            return None;
         }
-        if ctx.transport == Transport::Udp {
-            // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
-            if pos < data.len() && !self.sides[dir.index()].lost_sync {
-                self.violation(out, Dnp3Error::DatagramTruncated);
-            }
-            // Each datagram is framed on its own: loss of sync does not carry over (a
-            // fragment's transport segments still may, one per datagram).
-            let s = &mut self.sides[dir.index()];
-            s.lost_sync = false;
-            return data.len();
+        // A datagram holds whole frames (IEEE 1815-2012, annex on IP networks).
+        let pos = framing::parse(self, dir, data, out);
+        if pos < data.len() && !self.sides[dir.index()].lost_sync {
+            self.violation(out, Dnp3Error::DatagramTruncated);
         }
-        pos
+        // Each datagram is framed on its own: loss of sync does not carry over (a
+        // fragment's transport segments still may, one per datagram).
+        self.sides[dir.index()].lost_sync = false;
+        Some(data.len())
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn framing(&mut self, _dir: Direction, data: &[u8]) -> Framing<Dnp3Error> {
+        frame(data)
+    }
+
+    fn on_broken(&mut self, dir: Direction, error: Dnp3Error, out: &mut Vec<Observation>) {
+        self.junk(dir, out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        frame: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        self.link_frame(dir, frame, out);
+        Some(frame.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let s = &mut self.sides[dir.index()];
         s.lost_sync = true;
         s.fragment.next_seq = None;
@@ -406,7 +406,7 @@ impl Dnp3Dissector {
                 subject: d.sender(),
                 field: Field::Description,
                 value: format!("dnp3 address {address}"),
-                source: "dnp3 link address",
+                source: source::DNP3_LINK_ADDRESS,
             });
         }
     }
@@ -569,7 +569,7 @@ impl Dnp3Dissector {
                 subject,
                 field: Field::Status,
                 value: value.to_string(),
-                source: "dnp3 iin",
+                source: source::DNP3_IIN,
             });
         }
     }
@@ -607,7 +607,7 @@ impl Dnp3Dissector {
                 subject,
                 field,
                 value,
-                source: "dnp3 device attributes",
+                source: source::DNP3_DEVICE_ATTRIBUTES,
             });
         }
     }

@@ -9,10 +9,10 @@
 //!
 //! What each flavour reports:
 //! - DNS: in responses without error, every A/AAAA answer names its address
-//!   (`Identity{Ip(addr), Hostname, owner}`, "dns answer"), and every reverse-lookup PTR
-//!   answer names the address its owner encodes ("dns ptr").
+//!   (`Identity{Ip(addr), Hostname, owner}`, source::DNS_ANSWER), and every reverse-lookup PTR
+//!   answer names the address its owner encodes (source::DNS_PTR).
 //! - mDNS: responses (answers and additional records) the same way ("mdns"); the responder
-//!   speaks mDNS; TXT records of a few service types carry the device model ("mdns txt").
+//!   speaks mDNS; TXT records of a few service types carry the device model (source::MDNS_TXT).
 //! - LLMNR: A/AAAA answers of responses ("llmnr"); the responder speaks LLMNR.
 //! - NBNS: unique workstation/server names (suffix 0x00/0x20, group bit clear) from
 //!   registrations, refreshes and positive responses name the NB address ("nbns"); a node
@@ -24,12 +24,14 @@
 //! indicators of compromise. [`lookup_name`] is the one normal form of such names, shared
 //! with TLS SNI and HTTP Host.
 
+use super::framing::{Delivery, Unframed};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role, Subject};
+use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Records (questions included) walked per message; the rest are ignored.
@@ -48,8 +50,8 @@ pub static DNS_SPEC: ProtocolSpec = ProtocolSpec {
     name: "dns",
     transport: Transport::Udp,
     ports: &[53],
-    probe: |_, d| probe(Flavor::Dns, d),
-    new: || Box::new(DnsDissector(Flavor::Dns)),
+    probe,
+    new,
 };
 
 /// Multicast DNS on UDP 5353 (RFC 6762).
@@ -57,8 +59,8 @@ pub static MDNS_SPEC: ProtocolSpec = ProtocolSpec {
     name: "mdns",
     transport: Transport::Udp,
     ports: &[5353],
-    probe: |_, d| probe(Flavor::Mdns, d),
-    new: || Box::new(DnsDissector(Flavor::Mdns)),
+    probe: probe_mdns,
+    new: new_mdns,
 };
 
 /// Link-Local Multicast Name Resolution on UDP 5355 (RFC 4795).
@@ -66,8 +68,8 @@ pub static LLMNR_SPEC: ProtocolSpec = ProtocolSpec {
     name: "llmnr",
     transport: Transport::Udp,
     ports: &[5355],
-    probe: |_, d| probe(Flavor::Llmnr, d),
-    new: || Box::new(DnsDissector(Flavor::Llmnr)),
+    probe: probe_llmnr,
+    new: new_llmnr,
 };
 
 /// NetBIOS Name Service on UDP 137 (RFC 1002 §4.2).
@@ -75,9 +77,41 @@ pub static NBNS_SPEC: ProtocolSpec = ProtocolSpec {
     name: "nbns",
     transport: Transport::Udp,
     ports: &[137],
-    probe: |_, d| probe(Flavor::Nbns, d),
-    new: || Box::new(DnsDissector(Flavor::Nbns)),
+    probe: probe_nbns,
+    new: new_nbns,
 };
+
+pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
+    probe_flavor(Flavor::Dns, data)
+}
+
+pub fn probe_mdns(_dir: Direction, data: &[u8]) -> Probe {
+    probe_flavor(Flavor::Mdns, data)
+}
+
+pub fn probe_llmnr(_dir: Direction, data: &[u8]) -> Probe {
+    probe_flavor(Flavor::Llmnr, data)
+}
+
+pub fn probe_nbns(_dir: Direction, data: &[u8]) -> Probe {
+    probe_flavor(Flavor::Nbns, data)
+}
+
+fn new() -> Box<dyn Dissector> {
+    Box::new(DnsDissector(Flavor::Dns))
+}
+
+fn new_mdns() -> Box<dyn Dissector> {
+    Box::new(DnsDissector(Flavor::Mdns))
+}
+
+fn new_llmnr() -> Box<dyn Dissector> {
+    Box::new(DnsDissector(Flavor::Llmnr))
+}
+
+fn new_nbns() -> Box<dyn Dissector> {
+    Box::new(DnsDissector(Flavor::Nbns))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flavor {
@@ -96,6 +130,38 @@ impl Flavor {
             Flavor::Nbns => "nbns",
         }
     }
+}
+
+/// Why a DNS (mDNS, LLMNR, NBNS) message is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    #[error("name starts past the message")]
+    NameStart,
+    #[error("name runs past the message")]
+    NameTruncated,
+    #[error("too many compression pointers")]
+    Pointers,
+    #[error("compression pointer does not point backwards")]
+    PointerForward,
+    #[error("compression pointer past the message")]
+    PointerPast,
+    #[error("reserved label type")]
+    LabelType,
+    #[error("name longer than 255 octets")]
+    NameLength,
+    #[error("name too long")]
+    NameText,
+    #[error("message shorter than the DNS header")]
+    Short,
+    #[error("record past the message")]
+    RecordStart,
+    #[error("record runs past the message")]
+    RecordTruncated,
+    #[error("record data runs past the message")]
+    RdataTruncated,
+    #[error("address record with a wrong data length")]
+    AddressLength,
 }
 
 /// Record types used here (RFC 1035 §3.2.2, RFC 3596 §2.1, RFC 1002 §4.2.1.3).
@@ -192,58 +258,55 @@ impl Name {
 
 /// Reads the name at `pos`, following compression pointers (RFC 1035 §4.1.4). Returns the
 /// offset just after the name as it sits at `pos` (after its first pointer, if any).
-fn read_name(msg: &[u8], pos: usize, name: &mut Name) -> Result<usize, &'static str> {
+fn read_name(msg: &[u8], pos: usize, name: &mut Name) -> Result<usize, DnsError> {
     name.len = 0;
     name.first = 0;
     let mut c = Cursor::new(msg);
-    c.seek(pos).ok_or("name starts past the message")?;
+    c.seek(pos).ok_or(DnsError::NameStart)?;
     let mut after = None;
     // Where the current run of labels began: a pointer must go strictly before it.
     let mut run_start = pos;
     let mut jumps = 0;
     let mut wire_len = 0usize;
     loop {
-        let len = c.u8().ok_or("name runs past the message")?;
+        let len = c.u8().ok_or(DnsError::NameTruncated)?;
         match len & 0xc0 {
             0x00 => {}
             0xc0 => {
-                let lo = c.u8().ok_or("name runs past the message")?;
+                let lo = c.u8().ok_or(DnsError::NameTruncated)?;
                 let target = usize::from(u16::from_be_bytes([len & 0x3f, lo]));
                 after.get_or_insert(c.pos());
                 jumps += 1;
                 if jumps > MAX_POINTER_JUMPS {
-                    return Err("too many compression pointers");
+                    return Err(DnsError::Pointers);
                 }
                 if target >= run_start {
-                    return Err("compression pointer does not point backwards");
+                    return Err(DnsError::PointerForward);
                 }
                 run_start = target;
-                c.seek(target)
-                    .ok_or("compression pointer past the message")?;
+                c.seek(target).ok_or(DnsError::PointerPast)?;
                 continue;
             }
             // 0x40 (RFC 6891 extended label, deprecated by RFC 6891 §5) and 0x80.
-            _ => return Err("reserved label type"),
+            _ => return Err(DnsError::LabelType),
         }
         wire_len += 1 + usize::from(len);
         if wire_len > 255 {
-            return Err("name longer than 255 octets");
+            return Err(DnsError::NameLength);
         }
         if len == 0 {
             return Ok(after.unwrap_or(c.pos()));
         }
-        let label = c
-            .take(usize::from(len))
-            .ok_or("name runs past the message")?;
+        let label = c.take(usize::from(len)).ok_or(DnsError::NameTruncated)?;
         if name.len > 0 {
-            *name.buf.get_mut(name.len).ok_or("name too long")? = b'.';
+            *name.buf.get_mut(name.len).ok_or(DnsError::NameText)? = b'.';
             name.len += 1;
         } else {
             name.first = label.len();
         }
         name.buf
             .get_mut(name.len..name.len + label.len())
-            .ok_or("name too long")?
+            .ok_or(DnsError::NameText)?
             .copy_from_slice(label);
         name.len += label.len();
     }
@@ -270,8 +333,8 @@ struct Record<'a> {
 
 /// Walks the sections in order, calling `f` for each record, up to [`MAX_RECORDS`]. Records
 /// before a malformed one have been delivered when the error returns.
-fn walk<'a>(msg: &'a [u8], mut f: impl FnMut(&Record<'a>)) -> Result<Header, &'static str> {
-    let h = Header::read(msg).ok_or("message shorter than the DNS header")?;
+fn walk<'a>(msg: &'a [u8], mut f: impl FnMut(&Record<'a>)) -> Result<Header, DnsError> {
+    let h = Header::read(msg).ok_or(DnsError::Short)?;
     let sections = [
         (Section::Question, h.qd),
         (Section::Answer, h.an),
@@ -296,16 +359,14 @@ fn walk<'a>(msg: &'a [u8], mut f: impl FnMut(&Record<'a>)) -> Result<Header, &'s
             };
             let mut c = Cursor::new(msg);
             c.seek(read_name(msg, pos, &mut rec.name)?)
-                .ok_or("record past the message")?;
-            rec.rtype = c.u16_be().ok_or("record runs past the message")?;
-            rec.class = c.u16_be().ok_or("record runs past the message")?;
+                .ok_or(DnsError::RecordStart)?;
+            rec.rtype = c.u16_be().ok_or(DnsError::RecordTruncated)?;
+            rec.class = c.u16_be().ok_or(DnsError::RecordTruncated)?;
             if section != Section::Question {
-                let _ttl = c.u32_be().ok_or("record runs past the message")?;
-                let rdlen = c.u16_be().ok_or("record runs past the message")?;
+                let _ttl = c.u32_be().ok_or(DnsError::RecordTruncated)?;
+                let rdlen = c.u16_be().ok_or(DnsError::RecordTruncated)?;
                 rec.rdata_pos = c.pos();
-                rec.rdata = c
-                    .take(usize::from(rdlen))
-                    .ok_or("record data runs past the message")?;
+                rec.rdata = c.take(usize::from(rdlen)).ok_or(DnsError::RdataTruncated)?;
             }
             pos = c.pos();
             f(&rec);
@@ -316,7 +377,7 @@ fn walk<'a>(msg: &'a [u8], mut f: impl FnMut(&Record<'a>)) -> Result<Header, &'s
 
 /// Content check shared by the four specs: the whole message must walk cleanly and the
 /// header must make sense for the flavour. UDP datagrams are whole, so never `NeedMore`.
-fn probe(flavor: Flavor, data: &[u8]) -> Probe {
+fn probe_flavor(flavor: Flavor, data: &[u8]) -> Probe {
     /// Record type OPT (RFC 6891 §6.1.2), whose class field is a UDP payload size.
     const OPT: u16 = 41;
     let mut first_nb_encoded = None;
@@ -358,25 +419,16 @@ fn probe(flavor: Flavor, data: &[u8]) -> Probe {
 /// Stateless: each datagram is a whole message.
 struct DnsDissector(Flavor);
 
-impl Dissector for DnsDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Unframed for DnsDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        let Delivery { dir, data, .. } = delivery;
         dissect(self.0, dir, data, out);
-        data.len()
     }
 }
 
 fn dissect(flavor: Flavor, dir: Direction, msg: &[u8], out: &mut Vec<Observation>) {
     let Some(h) = Header::read(msg) else {
-        out.push(violation(
-            flavor.name(),
-            "message shorter than the DNS header",
-        ));
+        out.push(violation(flavor.name(), DnsError::Short));
         return;
     };
     let sender = dir.sender();
@@ -445,9 +497,9 @@ fn name_record(
         return;
     }
     let source = match flavor {
-        Flavor::Dns => "dns answer",
-        Flavor::Mdns => "mdns",
-        Flavor::Llmnr => "llmnr",
+        Flavor::Dns => source::DNS_ANSWER,
+        Flavor::Mdns => source::MDNS,
+        Flavor::Llmnr => source::LLMNR,
         Flavor::Nbns => return,
     };
     match r.rtype {
@@ -462,10 +514,7 @@ fn name_record(
                 _ => None,
             };
             let Some(ip) = ip else {
-                out.push(violation(
-                    flavor.name(),
-                    "address record with a wrong data length",
-                ));
+                out.push(violation(flavor.name(), DnsError::AddressLength));
                 return;
             };
             hostname(ip, r.name.as_bytes(), source, out);
@@ -477,7 +526,7 @@ fn name_record(
             let mut target = Name::new();
             if read_name(msg, r.rdata_pos, &mut target).is_ok() {
                 let source = if flavor == Flavor::Dns {
-                    "dns ptr"
+                    source::DNS_PTR
                 } else {
                     source
                 };
@@ -490,7 +539,7 @@ fn name_record(
                     subject: sender,
                     field: Field::Model,
                     value: model,
-                    source: "mdns txt",
+                    source: source::MDNS_TXT,
                 });
             }
         }
@@ -524,7 +573,7 @@ pub fn lookup_name(raw: &[u8]) -> Option<String> {
     Some(name)
 }
 
-fn hostname(ip: IpAddr, name: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+fn hostname(ip: IpAddr, name: &[u8], source: Source, out: &mut Vec<Observation>) {
     if !is_unicast_ip(&ip) || ip.is_loopback() {
         return;
     }
@@ -700,7 +749,7 @@ fn nbns_record(h: &Header, r: &Record<'_>, sender: Subject, out: &mut Vec<Observ
                             subject: Subject::Ip(ip),
                             field: Field::Hostname,
                             value: host,
-                            source: "nbns",
+                            source: source::NBNS,
                         },
                     );
                 }
@@ -725,7 +774,7 @@ fn nbns_record(h: &Header, r: &Record<'_>, sender: Subject, out: &mut Vec<Observ
                         subject: sender,
                         field: Field::Hostname,
                         value: host,
-                        source: "nbns",
+                        source: source::NBNS,
                     });
                     return;
                 }

@@ -13,7 +13,7 @@
 //!   more operation when the transfer ends, with its size and SHA-256 ([`cip::transfer`]);
 //! - identity: the CIP Identity item of a ListIdentity reply (source "enip list
 //!   identity") and the reply to Get Attributes All on the Identity object addressed to the
-//!   node on the wire (source "cip identity"). A request routed by Unconnected Send to a
+//!   node on the wire (source source::CIP_IDENTITY). A request routed by Unconnected Send to a
 //!   module behind the node (a controller in a chassis slot) describes another device, so its
 //!   answer is not reported as this address's identity;
 //! - implicit I/O (UDP 2222) is recognised and otherwise left alone.
@@ -27,13 +27,14 @@
 
 use super::cip::transfer::Transfers;
 use super::cip::{self, Kind, Message};
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Delivery, Framing, Stream, Unframed};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Details, Observation, Operation};
+use super::{Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Details, Observation, Operation, Source};
 
 /// Explicit messaging and discovery over TCP 44818.
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -375,10 +376,8 @@ fn new_io() -> Box<dyn Dissector> {
 #[derive(Debug, Default)]
 pub struct EnipIoDissector;
 
-impl Dissector for EnipIoDissector {
-    fn parse(&mut self, _: Direction, data: &[u8], _: &FlowCtx, _: &mut Vec<Observation>) -> usize {
-        data.len()
-    }
+impl Unframed for EnipIoDissector {
+    fn deliver(&mut self, _: Delivery<'_>, _: &mut Vec<Observation>) {}
 }
 
 // ---------------------------------------------------------------------------------------
@@ -493,60 +492,52 @@ pub struct EnipDissector {
     transfers: Transfers,
 }
 
-impl Dissector for EnipDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Stream for EnipDissector {
+    type Error = EnipError;
+
+    fn on_delivery(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) -> Option<usize> {
+        let Delivery { dir, data, ctx } = delivery;
         self.transfers.flush(out);
-        if ctx.transport == Transport::Udp {
-            // One message per datagram (Vol. 2 §2-2); trailing bytes are ignored.
-            match Header::parse(data) {
-                Some(h) if h.plausible() => {
-                    match data.get(HEADER_LEN..HEADER_LEN + usize::from(h.length)) {
-                        Some(body) => self.message(dir, &h, body, out),
-                        None => self.violation(out, EnipError::Truncated),
-                    }
-                }
-                Some(h) => self.violation(out, EnipError::BadHeader(h.command.0, h.length)),
-                None => self.violation(out, EnipError::Truncated),
-            }
-            return data.len();
+        if ctx.transport != Transport::Udp {
+            return None;
         }
-        let d = dir.index();
-        let mut used = 0;
-        loop {
-            let rest = data.get(used..).unwrap_or_default();
-            if rest.is_empty() {
-                return used;
-            }
-            let mut resync = self.resync.get(d).copied().unwrap_or(false);
-            let framing = framing::step(&mut resync, rest, frame, boundary);
-            if let Some(r) = self.resync.get_mut(d) {
-                *r = resync;
-            }
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return used,
-                Next::Skip(skip) => used += skip,
-                Next::Message(len) => {
-                    let (Some(h), Some(body)) = (Header::parse(rest), rest.get(HEADER_LEN..len))
-                    else {
-                        return used;
-                    };
-                    self.message(dir, &h, body, out);
-                    used += len;
+        // One message per datagram (Vol. 2 §2-2); trailing bytes are ignored.
+        match Header::parse(data) {
+            Some(h) if h.plausible() => {
+                match data.get(HEADER_LEN..HEADER_LEN + usize::from(h.length)) {
+                    Some(body) => self.message(dir, &h, body, out),
+                    None => self.violation(out, EnipError::Truncated),
                 }
             }
+            Some(h) => self.violation(out, EnipError::BadHeader(h.command.0, h.length)),
+            None => self.violation(out, EnipError::Truncated),
         }
+        Some(data.len())
     }
 
-    fn gap(&mut self, dir: Direction) {
-        if let Some(r) = self.resync.get_mut(dir.index()) {
-            *r = true;
-        }
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<EnipError> {
+        framing::step(&mut self.resync[dir.index()], data, frame, boundary)
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: EnipError, out: &mut Vec<Observation>) {
+        self.violation(out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        msg: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let (Some(h), Some(body)) = (Header::parse(msg), msg.get(HEADER_LEN..)) else {
+            return None;
+        };
+        self.message(dir, &h, body, out);
+        Some(msg.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        self.resync[dir.index()] = true;
         // Requests travel to the server: a piece of a transfer may be what was lost.
         if dir == Direction::ToServer {
             self.transfers.gap();
@@ -651,7 +642,7 @@ impl EnipDissector {
             // sin_zero in network byte order (16 bytes).
             c.skip(2 + 16).ok_or(EnipError::ShortIdentity)?;
             let id = cip::Identity::read(&mut c).ok_or(EnipError::ShortIdentity)?;
-            self.report_identity(0, it.data, &id, dir, "enip list identity", out);
+            self.report_identity(0, it.data, &id, dir, source::ENIP_LIST_IDENTITY, out);
         }
         Ok(())
     }
@@ -662,7 +653,7 @@ impl EnipDissector {
         raw: &[u8],
         id: &cip::Identity<'_>,
         dir: Direction,
-        source: &'static str,
+        source: Source,
         out: &mut Vec<Observation>,
     ) {
         let print = Some(fingerprint(raw));
@@ -779,7 +770,7 @@ impl EnipDissector {
         out: &mut Vec<Observation>,
     ) -> Result<(), EnipError> {
         let id = cip::Identity::read(&mut Cursor::new(data)).ok_or(EnipError::ShortIdentity)?;
-        self.report_identity(1, data, &id, dir, "cip identity", out);
+        self.report_identity(1, data, &id, dir, source::CIP_IDENTITY, out);
         Ok(())
     }
 }

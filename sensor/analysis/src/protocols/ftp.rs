@@ -10,11 +10,13 @@
 //! an `AuthFailure` only when it answers the USER or PASS of a login attempt, once per
 //! attempt, with that attempt's user name.
 
+use super::framing::{Delivery, Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use super::{Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -160,65 +162,72 @@ pub struct FtpDissector {
     violations: Violations,
 }
 
-enum Flow {
-    Continue,
-    Stop,
-}
+impl Stream for FtpDissector {
+    type Error = FtpError;
 
-impl Dissector for FtpDissector {
-    fn parse(
+    fn on_delivery(
         &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+        delivery: Delivery<'_>,
+        _out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let Delivery { dir, data, .. } = delivery;
         if self.encrypted || self.side(dir).dead {
-            return data.len();
+            return Some(data.len());
         }
         if dir == Direction::ToServer && self.auth_pending && data.first() == Some(&TLS_HANDSHAKE) {
             // The ClientHello overtook the server's 234 reply.
             self.encrypted = true;
-            return data.len();
+            return Some(data.len());
         }
-        let mut rest = data;
-        if self.side(dir).resync {
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(nl) => {
-                    rest = rest.get(nl + 1..).unwrap_or_default();
-                    self.side_mut(dir).resync = false;
-                }
-                None => return data.len(),
-            }
+        None
+    }
+
+    /// A line at a time; after a gap, from the next line end on. A line too long ends the
+    /// direction, and nothing is read once TLS has started.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<FtpError> {
+        let encrypted = self.encrypted;
+        let side = self.side_mut(dir);
+        if encrypted || side.dead {
+            return Framing::skip(data.len());
         }
-        loop {
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-                if rest.len() > MAX_LINE {
-                    self.violation(dir, out, FtpError::LineTooLong);
-                    self.side_mut(dir).dead = true;
-                    return data.len();
-                }
-                return data.len() - rest.len();
-            };
-            let (line, tail) = rest.split_at(nl);
-            rest = tail.get(1..).unwrap_or_default();
-            if line.len() > MAX_LINE {
-                self.violation(dir, out, FtpError::LineTooLong);
-                self.side_mut(dir).dead = true;
-                return data.len();
-            }
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let flow = match dir {
-                Direction::ToServer => self.command(line, out),
-                Direction::ToClient => self.reply(line, out),
-            };
-            if let Flow::Stop = flow {
-                return data.len();
+        let nl = data.iter().position(|&b| b == b'\n');
+        if side.resync {
+            side.resync = nl.is_none();
+            return Framing::skip(nl.map_or(data.len(), |nl| nl + 1));
+        }
+        match nl {
+            Some(nl) if nl <= MAX_LINE => Framing::Complete { len: nl + 1 },
+            None if data.len() <= MAX_LINE => Framing::Incomplete {
+                needed: data.len() + 1,
+            },
+            _ => {
+                side.dead = true;
+                Framing::broken(data.len(), FtpError::LineTooLong)
             }
         }
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, dir: Direction, error: FtpError, out: &mut Vec<Observation>) {
+        self.violation(dir, out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        line: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let used = line.len();
+        let line = text::without_eol(line);
+        // A reply that starts TLS sets `encrypted`: framing passes over the rest.
+        match dir {
+            Direction::ToServer => self.command(line, out),
+            Direction::ToClient => self.reply(line, out),
+        }
+        Some(used)
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side_mut(dir);
         side.resync = true;
         // Mid-reply after a gap, continuation lines would look malformed: stop judging.
@@ -255,7 +264,7 @@ impl FtpDissector {
     }
 
     /// One client command line (RFC 959 §4.1, §5.3.1: `verb [SP argument] CRLF`).
-    fn command(&mut self, line: &[u8], out: &mut Vec<Observation>) -> Flow {
+    fn command(&mut self, line: &[u8], out: &mut Vec<Observation>) {
         let line = skip_telnet_commands(line);
         let verb_len = line.iter().take_while(|b| b.is_ascii_alphabetic()).count();
         let (verb, after) = line.split_at(verb_len);
@@ -270,7 +279,7 @@ impl FtpDissector {
                 self.await_other();
                 self.violation(Direction::ToServer, out, FtpError::NotACommand);
             }
-            return Flow::Continue;
+            return;
         }
         let is = |name: &[u8]| verb.eq_ignore_ascii_case(name);
         if is(b"USER") {
@@ -279,7 +288,7 @@ impl FtpDissector {
             self.attempts = self.attempts.wrapping_add(1);
             self.await_login(user.clone());
             self.pending_user = Some(user);
-            return Flow::Continue;
+            return;
         }
         if is(b"PASS") {
             // RFC 959 §4.1.1 PASSWORD: the argument is the secret and is never read.
@@ -296,7 +305,7 @@ impl FtpDissector {
                     self.violation(Direction::ToServer, out, FtpError::PassWithoutUser);
                 }
             }
-            return Flow::Continue;
+            return;
         }
         self.await_other();
         if is(b"RETR") {
@@ -314,12 +323,11 @@ impl FtpDissector {
             // RFC 2228 §3 AUTH; RFC 4217 §4 AUTH TLS.
             self.auth_pending = true;
         }
-        Flow::Continue
     }
 
     /// One server reply line (RFC 959 §4.2: `ddd SP text` or the multi-line `ddd-text` ...
     /// `ddd SP text`).
-    fn reply(&mut self, line: &[u8], out: &mut Vec<Observation>) -> Flow {
+    fn reply(&mut self, line: &[u8], out: &mut Vec<Observation>) {
         let code = reply_code(line);
         let text = match self.multi_line {
             Some(open) => {
@@ -336,14 +344,14 @@ impl FtpDissector {
                     if !line.is_empty() {
                         self.violation(Direction::ToClient, out, FtpError::NotAReply);
                     }
-                    return Flow::Continue;
+                    return;
                 };
                 match line.get(3) {
                     None | Some(b' ') => {}
                     Some(b'-') => self.multi_line = Some(code),
                     Some(_) => {
                         self.violation(Direction::ToClient, out, FtpError::NotAReply);
-                        return Flow::Continue;
+                        return;
                     }
                 }
                 self.reply_code = code;
@@ -361,22 +369,18 @@ impl FtpDissector {
                     let value = wire_text(text);
                     if !value.is_empty() {
                         self.banner_described = true;
-                        out.push(identity(Field::Description, value, "ftp banner"));
+                        out.push(identity(Field::Description, value, source::FTP_BANNER));
                     }
                 }
-                self.os_hint(text, "ftp banner", out);
+                self.os_hint(text, source::FTP_BANNER, out);
                 self.banner_done = finished;
             }
             // RFC 959 §4.1.3 SYST, reply 215 "NAME system type".
-            b"215" => self.os_hint(text, "ftp syst", out),
+            b"215" => self.os_hint(text, source::FTP_SYST, out),
             // RFC 4217 §4 / RFC 2228 §3: 234 accepts AUTH; TLS starts after this line.
-            b"234" if self.auth_pending => {
-                self.encrypted = true;
-                return Flow::Stop;
-            }
+            b"234" if self.auth_pending => self.encrypted = true,
             _ => {}
         }
-        Flow::Continue
     }
 
     /// Remembers a USER or PASS of the current attempt until its reply.
@@ -430,7 +434,7 @@ impl FtpDissector {
         }
     }
 
-    fn os_hint(&mut self, text: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+    fn os_hint(&mut self, text: &[u8], source: Source, out: &mut Vec<Observation>) {
         if self.os_emitted {
             return;
         }
@@ -441,7 +445,7 @@ impl FtpDissector {
     }
 }
 
-fn identity(field: Field, value: String, source: &'static str) -> Observation {
+fn identity(field: Field, value: String, source: Source) -> Observation {
     Observation::Identity {
         subject: Subject::Server,
         field,

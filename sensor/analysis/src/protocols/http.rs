@@ -9,8 +9,8 @@
 //!
 //! Reported, about the end that sent the message (`Subject::Client` for requests on a
 //! normally oriented flow):
-//! - `User-Agent` → `Description` (raw, capped) and `Os` when it names one ("http user-agent");
-//! - `Server` → `Description` and `Os` when it names one ("http server");
+//! - `User-Agent` → `Description` (raw, capped) and `Os` when it names one (source::HTTP_USER_AGENT);
+//! - `Server` → `Description` and `Os` when it names one (source::HTTP_SERVER);
 //! - `Authorization`/`Proxy-Authorization: Basic` → `CleartextLogin` with the user name
 //!   (RFC 7617 §2: the part before the first colon). The password never leaves [`basic_user`].
 //!
@@ -28,9 +28,11 @@
 //!   [MS-NTHT] §2), and a Digest 401 with `stale=true` (RFC 7616 §3.3: the credentials were
 //!   right, the nonce old).
 
+use super::framing::{Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::{dns, text};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation};
 
 const NAME: &str = "http";
@@ -83,8 +85,7 @@ fn probe_request(data: &[u8]) -> Probe {
         return Probe::No;
     }
     let line_end = data.iter().position(|&b| b == b'\n');
-    let line = data.get(..line_end.unwrap_or(data.len())).unwrap_or(&[]);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = text::without_eol(data.get(..line_end.unwrap_or(data.len())).unwrap_or(&[]));
     match line_end {
         Some(_) => match parse_request_line(line) {
             Some(_) => Probe::Yes,
@@ -252,85 +253,83 @@ struct Head<'a> {
     /// A 401/407 challenge that continues a handshake instead of refusing: an NTLM or
     /// Negotiate token, or a Digest `stale=true`.
     challenge_continues: bool,
-    violation: Option<&'static str>,
+    violation: Option<HttpError>,
 }
 
-impl Dissector for HttpDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        // Every iteration consumes bytes or returns, so this ends; the bound is a backstop.
-        for _ in 0..=data.len() {
-            let rest = data.get(pos..).unwrap_or(&[]);
-            let side = &mut self.sides[dir.index()];
-            match side.state {
-                State::Opaque | State::Stopped => return data.len(),
-                _ if rest.is_empty() => return pos,
-                State::Head => match self.head(dir, rest, out) {
-                    Some(n) => pos += n,
-                    None if self.sides[dir.index()].state == State::Stopped => return data.len(),
-                    None => return pos,
-                },
-                State::Body(left) => {
-                    let take = left.min(rest.len() as u64);
-                    pos += take as usize;
-                    side.state = if take == left {
-                        State::Head
-                    } else {
-                        State::Body(left - take)
-                    };
-                }
-                State::ChunkData(left) => {
-                    let take = left.min(rest.len() as u64);
-                    pos += take as usize;
-                    side.state = if take == left {
-                        State::ChunkEnd
-                    } else {
-                        State::ChunkData(left - take)
-                    };
-                }
-                State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                    let Some(nl) = rest.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n')
-                    else {
-                        if rest.len() >= MAX_CHUNK_LINE {
-                            stop(side, out, "chunk line too long");
-                            return data.len();
-                        }
-                        return pos;
-                    };
-                    let line = rest.get(..nl).unwrap_or(&[]);
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    pos += nl + 1;
-                    side.state = match side.state {
-                        State::ChunkSize => match chunk_size(line) {
-                            Some(0) => State::Trailers,
-                            Some(n) => State::ChunkData(n),
-                            None => {
-                                stop(side, out, "malformed chunk size");
-                                return data.len();
-                            }
-                        },
-                        State::ChunkEnd if line.is_empty() => State::ChunkSize,
-                        State::ChunkEnd => {
-                            stop(side, out, "chunk data longer than its size");
-                            return data.len();
-                        }
-                        // Trailer fields until the empty line.
-                        _ if line.is_empty() => State::Head,
-                        other => other,
-                    };
+impl Stream for HttpDissector {
+    type Error = HttpError;
+
+    /// A message head (found and read by [`HttpDissector::head`]), a body passed over, or a
+    /// chunked body's size, end and trailer lines.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<HttpError> {
+        let side = &mut self.sides[dir.index()];
+        match side.state {
+            State::Opaque | State::Stopped => Framing::skip(data.len()),
+            State::Head => Framing::Complete { len: data.len() },
+            State::Body(left) => pass(&mut side.state, left, data, State::Head, State::Body),
+            State::ChunkData(left) => pass(
+                &mut side.state,
+                left,
+                data,
+                State::ChunkEnd,
+                State::ChunkData,
+            ),
+            State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                match data.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n') {
+                    Some(nl) => Framing::Complete { len: nl + 1 },
+                    None if data.len() < MAX_CHUNK_LINE => Framing::Incomplete {
+                        needed: data.len() + 1,
+                    },
+                    None => {
+                        side.state = State::Stopped;
+                        Framing::broken(data.len(), HttpError::ChunkLine)
+                    }
                 }
             }
         }
-        pos
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: HttpError, out: &mut Vec<Observation>) {
+        out.push(violation(NAME, error));
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        if self.sides[dir.index()].state == State::Head {
+            return match self.head(dir, data, out) {
+                Some(n) => Some(n),
+                None if self.sides[dir.index()].state == State::Stopped => Some(data.len()),
+                None => None,
+            };
+        }
+        let side = &mut self.sides[dir.index()];
+        let line = text::without_eol(data);
+        side.state = match side.state {
+            State::ChunkSize => match chunk_size(line) {
+                Some(0) => State::Trailers,
+                Some(n) => State::ChunkData(n),
+                None => {
+                    stop(side, out, HttpError::ChunkSize);
+                    return Some(data.len());
+                }
+            },
+            State::ChunkEnd if line.is_empty() => State::ChunkSize,
+            State::ChunkEnd => {
+                stop(side, out, HttpError::ChunkOverrun);
+                return Some(data.len());
+            }
+            // Trailer fields until the empty line.
+            _ if line.is_empty() => State::Head,
+            other => other,
+        };
+        Some(data.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         // Where the next message starts is unknown: stop rather than guess. A body that
         // runs to the close does not care.
         let side = &mut self.sides[dir.index()];
@@ -340,9 +339,63 @@ impl Dissector for HttpDissector {
     }
 }
 
-fn stop(side: &mut Side, out: &mut Vec<Observation>, reason: &str) {
+/// Why an HTTP/1 message is malformed (RFC 9112).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    #[error("chunk line too long")]
+    ChunkLine,
+    #[error("malformed chunk size")]
+    ChunkSize,
+    #[error("chunk data longer than its size")]
+    ChunkOverrun,
+    #[error("malformed start line")]
+    StartLine,
+    #[error("message head too long")]
+    HeadTooLong,
+    #[error("requests and responses mixed in one direction")]
+    Mixed,
+    #[error("malformed status line")]
+    StatusLine,
+    #[error("malformed request line")]
+    RequestLine,
+    #[error("malformed Basic credentials")]
+    BasicCredentials,
+    #[error("obsolete header line folding")]
+    LineFolding,
+    #[error("header line without a colon")]
+    NoColon,
+    #[error("malformed header field name")]
+    FieldName,
+    #[error("both Transfer-Encoding and Content-Length")]
+    TransferAndLength,
+    #[error("request Transfer-Encoding does not end in chunked")]
+    NotChunked,
+    #[error("invalid or conflicting Content-Length")]
+    ContentLength,
+}
+
+fn stop(side: &mut Side, out: &mut Vec<Observation>, reason: HttpError) {
     side.state = State::Stopped;
     out.push(violation(NAME, reason));
+}
+
+/// Passes over what `data` holds of the `left` bytes of a body or chunk: `state` becomes
+/// `then` at its end, else `rest` of what is left.
+fn pass(
+    state: &mut State,
+    left: u64,
+    data: &[u8],
+    then: State,
+    rest: fn(u64) -> State,
+) -> Framing<HttpError> {
+    let take = left.min(data.len() as u64);
+    *state = if take == left {
+        then
+    } else {
+        rest(left - take)
+    };
+    Framing::skip(take as usize)
 }
 
 /// A chunk-size line: hex digits, optionally followed by `;` extensions (RFC 9112 §7.1.1).
@@ -376,9 +429,9 @@ impl HttpDissector {
                     side,
                     out,
                     if first_line_bad {
-                        "malformed start line"
+                        HttpError::StartLine
                     } else {
-                        "message head too long"
+                        HttpError::HeadTooLong
                     },
                 );
             }
@@ -394,7 +447,7 @@ impl HttpDissector {
             Kind::Requests
         };
         if side.kind != Kind::Unknown && side.kind != kind {
-            stop(side, out, "requests and responses mixed in one direction");
+            stop(side, out, HttpError::Mixed);
             return None;
         }
         side.kind = kind;
@@ -405,8 +458,7 @@ impl HttpDissector {
         if head.transfer_encoding.is_some() && (head.content_length.is_some() || head.bad_length) {
             // RFC 9112 §6.3 item 3: Transfer-Encoding wins, but this is how requests are
             // smuggled past front ends.
-            head.violation
-                .get_or_insert("both Transfer-Encoding and Content-Length");
+            head.violation.get_or_insert(HttpError::TransferAndLength);
         }
         if let Some(reason) = head.violation {
             out.push(violation(NAME, reason));
@@ -414,14 +466,14 @@ impl HttpDissector {
         let consumed = skip + len;
         let framing = if is_response {
             let Some(status) = parse_status_line(start) else {
-                stop(side, out, "malformed status line");
+                stop(side, out, HttpError::StatusLine);
                 return None;
             };
             self.report(dir, &head, out);
             self.response_framing(status, &head, out)
         } else {
             let Some(method) = parse_request_line(start) else {
-                stop(side, out, "malformed request line");
+                stop(side, out, HttpError::RequestLine);
                 return None;
             };
             let user = self.report(dir, &head, out);
@@ -456,9 +508,12 @@ impl HttpDissector {
         let side = &mut self.sides[dir.index()];
         let subject = dir.sender();
         let (source, os) = match side.kind {
-            Kind::Responses => ("http server", server_os as fn(&[u8]) -> Option<String>),
+            Kind::Responses => (
+                source::HTTP_SERVER,
+                server_os as fn(&[u8]) -> Option<String>,
+            ),
             _ => (
-                "http user-agent",
+                source::HTTP_USER_AGENT,
                 user_agent_os as fn(&[u8]) -> Option<String>,
             ),
         };
@@ -486,7 +541,7 @@ impl HttpDissector {
         }
         let token = head.basic?;
         let Some(user) = basic_user(token) else {
-            out.push(violation(NAME, "malformed Basic credentials"));
+            out.push(violation(NAME, HttpError::BasicCredentials));
             return None;
         };
         let fp = text::fingerprint(user.as_bytes());
@@ -506,7 +561,7 @@ impl HttpDissector {
         method: &[u8],
         head: &Head<'_>,
         credentials: Option<Credentials>,
-    ) -> Result<State, &'static str> {
+    ) -> Result<State, HttpError> {
         let method = match method {
             b"HEAD" => Method::Head,
             b"CONNECT" => Method::Connect,
@@ -538,7 +593,7 @@ impl HttpDissector {
         status: u16,
         head: &Head<'_>,
         out: &mut Vec<Observation>,
-    ) -> Result<State, &'static str> {
+    ) -> Result<State, HttpError> {
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one is still to come for the same request.
             return Ok(State::Head);
@@ -583,7 +638,7 @@ impl HttpDissector {
 }
 
 /// The body framing a head declares (RFC 9112 §6.3 items 3–6), `None` when it declares none.
-fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'static str> {
+fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, HttpError> {
     if let Some(te) = head.transfer_encoding {
         // The final coding must be chunked for a request; a response without it runs to
         // the close (§6.3 item 4).
@@ -593,11 +648,11 @@ fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'stat
         } else if response {
             Ok(Some(State::Opaque))
         } else {
-            Err("request Transfer-Encoding does not end in chunked")
+            Err(HttpError::NotChunked)
         };
     }
     if head.bad_length {
-        return Err("invalid or conflicting Content-Length");
+        return Err(HttpError::ContentLength);
     }
     Ok(match head.content_length {
         None => None,
@@ -610,8 +665,7 @@ fn body_framing(head: &Head<'_>, response: bool) -> Result<Option<State>, &'stat
 
 /// Whether the first line of `data` could start an HTTP/1 message.
 fn looks_like_start(data: &[u8]) -> bool {
-    let line = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = text::without_eol(data.split(|&b| b == b'\n').next().unwrap_or(&[]));
     parse_request_line(line).is_some() || parse_status_line(line).is_some()
 }
 
@@ -619,16 +673,16 @@ fn looks_like_start(data: &[u8]) -> bool {
 fn read_field<'a>(line: &'a [u8], head: &mut Head<'a>) {
     if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         // RFC 9112 §5.2: obsolete line folding.
-        head.violation.get_or_insert("obsolete header line folding");
+        head.violation.get_or_insert(HttpError::LineFolding);
         return;
     }
     let Some((name, value)) = text::header_field(line) else {
-        head.violation.get_or_insert("header line without a colon");
+        head.violation.get_or_insert(HttpError::NoColon);
         return;
     };
     if !is_token(name) {
         // Includes whitespace before the colon, which RFC 9112 §5.1 says to reject.
-        head.violation.get_or_insert("malformed header field name");
+        head.violation.get_or_insert(HttpError::FieldName);
         return;
     }
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);

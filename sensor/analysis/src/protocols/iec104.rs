@@ -19,7 +19,7 @@
 //!   ([`ops`]): the type's name, the qualifier, the time or parameter set, the file and what
 //!   is done with it;
 //! - the controlled station's common address: Description "iec104 common address N", source
-//!   "iec104 asdu", once per address;
+//!   source::IEC104_ASDU, once per address;
 //! - the information object addresses a command activates (C_SC..C_BO, 45-51 and 58-64,
 //!   cause 6), as `Access` (op control) of the common address, area named after the command
 //!   ("single_command", "setpoint_float", ...);
@@ -28,10 +28,11 @@
 
 mod ops;
 
-use super::framing::Framing;
+use super::framing::{Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 
 /// IEC 60870-5-104 (IEC 60870-5-104: registered TCP port 2404).
@@ -359,33 +360,27 @@ fn frame(data: &[u8]) -> Framing<ApduError> {
     }
 }
 
-impl Dissector for Iec104Dissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0;
-        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-            match frame(rest) {
-                Framing::Complete { len } => {
-                    pos += self.apdu(dir, rest.get(..len).unwrap_or_default(), out);
-                }
-                Framing::Incomplete { .. } => break,
-                Framing::Resync { skip, error } => {
-                    if let Some(e) = error {
-                        self.junk(dir, out, e);
-                    }
-                    pos += skip;
-                }
-            }
-        }
-        pos
+impl Stream for Iec104Dissector {
+    type Error = ApduError;
+
+    fn framing(&mut self, _dir: Direction, data: &[u8]) -> Framing<ApduError> {
+        frame(data)
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, dir: Direction, error: ApduError, out: &mut Vec<Observation>) {
+        self.junk(dir, out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        apdu: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        Some(self.apdu(dir, apdu, out))
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         self.lost_sync[dir.index()] = true;
     }
 }
@@ -498,7 +493,7 @@ impl Iec104Dissector {
             subject: station,
             field: Field::Description,
             value: format!("iec104 common address {address}"),
-            source: "iec104 asdu",
+            source: source::IEC104_ASDU,
         });
     }
 }

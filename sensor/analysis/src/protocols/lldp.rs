@@ -14,10 +14,11 @@
 //!   only" is not mapped: every PROFINET device (PLCs, I/O, even some switches) claims it.
 
 use super::ber::display_text;
+use super::source;
 use super::sysdescr::description_facts;
-use super::{frame_sender, violation};
+use super::{discovery_frame, push_identity, violation};
 use otwatch_common::addr::is_unicast_ip;
-use otwatch_common::observation::{Field, Observation, Role};
+use otwatch_common::observation::{Field, Observation};
 use otwatch_common::{Mac, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -235,58 +236,54 @@ fn org_specific<'a>(value: &'a [u8], pdu: &mut Lldpdu<'a>) {
 
 /// [`FrameDissector`](super::FrameDissector) for LLDP.
 pub fn parse_frame(src: Mac, payload: &[u8], _ts: Timestamp, out: &mut Vec<Observation>) {
-    let pdu = match parse(payload) {
-        Ok(p) => p,
-        Err(e) => {
-            out.push(violation(PROTOCOL, e.to_string()));
-            return;
-        }
-    };
-    let Some(subject) = frame_sender(PROTOCOL, "LLDP", src, out) else {
+    let Some((pdu, subject)) = discovery_frame(PROTOCOL, "LLDP", src, parse(payload), out) else {
         return;
     };
-    out.push(Observation::Speaks {
-        subject,
-        protocol: PROTOCOL,
-        role: Role::Server,
-        port: 0,
-    });
     let mut identity = |field, value: Option<String>, source| {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
+        push_identity(out, subject, field, value.filter(|v| !v.is_empty()), source);
     };
     identity(
         Field::Hostname,
         pdu.system_name.map(display_text),
-        "lldp system name",
+        source::LLDP_SYSTEM_NAME,
     );
     if let Some(descr) = pdu.system_description.map(display_text) {
         let facts = description_facts(&descr);
-        identity(Field::Os, facts.os, "lldp system description");
-        identity(Field::Firmware, facts.firmware, "lldp system description");
-        identity(Field::Description, Some(descr), "lldp system description");
+        identity(Field::Os, facts.os, source::LLDP_SYSTEM_DESCRIPTION);
+        identity(
+            Field::Firmware,
+            facts.firmware,
+            source::LLDP_SYSTEM_DESCRIPTION,
+        );
+        identity(
+            Field::Description,
+            Some(descr),
+            source::LLDP_SYSTEM_DESCRIPTION,
+        );
     }
     if let Some((_, enabled)) = pdu.capabilities {
         identity(
             Field::DeviceType,
             device_type(enabled).map(str::to_owned),
-            "lldp capabilities",
+            source::LLDP_CAPABILITIES,
         );
     }
     let inv = &pdu.inventory;
     let text = |v: Option<&[u8]>| v.map(display_text).filter(|s| !s.is_empty());
     // The firmware revision is the firmware; software revision stands in only without it.
     let firmware = text(inv.firmware_revision).or_else(|| text(inv.software_revision));
-    identity(Field::Firmware, firmware, "lldp-med inventory");
-    identity(Field::Serial, text(inv.serial_number), "lldp-med inventory");
-    identity(Field::Vendor, text(inv.manufacturer), "lldp-med inventory");
-    identity(Field::Model, text(inv.model), "lldp-med inventory");
+    identity(Field::Firmware, firmware, source::LLDP_MED_INVENTORY);
+    identity(
+        Field::Serial,
+        text(inv.serial_number),
+        source::LLDP_MED_INVENTORY,
+    );
+    identity(
+        Field::Vendor,
+        text(inv.manufacturer),
+        source::LLDP_MED_INVENTORY,
+    );
+    identity(Field::Model, text(inv.model), source::LLDP_MED_INVENTORY);
     if let Some(e) = pdu.malformed {
         out.push(violation(PROTOCOL, e.to_string()));
     }

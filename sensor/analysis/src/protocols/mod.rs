@@ -35,6 +35,7 @@ pub mod registry;
 pub mod s7comm;
 pub mod smb;
 pub mod snmp;
+pub mod source;
 pub mod spec;
 pub mod ssdp;
 pub mod ssh;
@@ -44,10 +45,11 @@ pub mod telnet;
 pub(crate) mod testing;
 pub mod text;
 pub mod tls;
+pub mod tpkt;
 pub mod violations;
 pub mod vnc;
 
-use otwatch_common::observation::{Observation, Subject};
+use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::net::IpAddr;
 
@@ -162,10 +164,10 @@ pub trait Dissector: Send {
 
 /// The observation a dissector emits for malformed input of `protocol`: a finding, not an
 /// error that stops the flow.
-pub fn violation(protocol: &'static str, reason: impl Into<String>) -> Observation {
+pub fn violation(protocol: &'static str, reason: impl std::fmt::Display) -> Observation {
     Observation::ProtocolViolation {
         protocol,
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
 }
 
@@ -186,6 +188,51 @@ pub fn frame_sender(
         return None;
     }
     Some(Subject::Mac(src))
+}
+
+/// How every link-layer discovery frame (LLDP, CDP) starts: one that does not parse
+/// (`parsed`) is a violation of `protocol`, one from a group address too ([`frame_sender`]);
+/// else its sender speaks `protocol` and is the subject of what the frame says.
+pub fn discovery_frame<T>(
+    protocol: &'static str,
+    name: &str,
+    src: Mac,
+    parsed: Result<T, impl std::fmt::Display>,
+    out: &mut Vec<Observation>,
+) -> Option<(T, Subject)> {
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(violation(protocol, e));
+            return None;
+        }
+    };
+    let subject = frame_sender(protocol, name, src, out)?;
+    out.push(Observation::Speaks {
+        subject,
+        protocol,
+        role: Role::Server,
+        port: 0,
+    });
+    Some((parsed, subject))
+}
+
+/// Pushes `subject`'s `field` = `value` according to `source`, when there is a value.
+pub fn push_identity(
+    out: &mut Vec<Observation>,
+    subject: Subject,
+    field: Field,
+    value: Option<String>,
+    source: Source,
+) {
+    if let Some(value) = value {
+        out.push(Observation::Identity {
+            subject,
+            field,
+            value,
+            source,
+        });
+    }
 }
 
 /// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after

@@ -11,8 +11,8 @@
 //!   their service name as details; routine requests carry none. A response whose request was not seen (capture
 //!   started late) reports its own (base) function code;
 //! - identity from Read Device Identification answers (43/14, source "modbus device
-//!   identification"), Report Server ID answers (17, "modbus report server id") and UMAS
-//!   READ_ID answers ("modbus umas read id"), once per value and flow;
+//!   identification"), Report Server ID answers (17, source::MODBUS_REPORT_SERVER_ID) and UMAS
+//!   READ_ID answers (source::MODBUS_UMAS_READ_ID), once per value and flow;
 //! - violations only for real malformations: a protocol identifier other than 0, a length
 //!   field outside 2..=254, a function's fixed fields cut short, a byte count that disagrees
 //!   with the bytes that follow or with the quantity asked, function code 0 or an exception
@@ -32,14 +32,15 @@
 pub mod pdu;
 pub mod umas;
 
+use super::source;
 use pdu::{check_response, device_id, operations, parse_request, FunctionCode, PduError, Request};
 
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Delivery, Framing, Stream};
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use super::{Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -275,15 +276,15 @@ impl Default for ModbusDissector {
     }
 }
 
-impl Dissector for ModbusDissector {
-    fn parse(
+impl Stream for ModbusDissector {
+    type Error = HeaderError;
+
+    fn on_delivery(
         &mut self,
-        dir: Direction,
-        data: &[u8],
-        ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let d = dir.index();
+        delivery: Delivery<'_>,
+        _out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let ctx = delivery.ctx;
         // The Modbus server listens on 502 (TCP §3.1); when the TCP initiator is the one on
         // 502 (a device that connects out to its master, or a capture whose SYN says so),
         // requests travel to the TCP client.
@@ -293,32 +294,35 @@ impl Dissector for ModbusDissector {
         } else {
             Subject::Server
         };
-        let mut pos = 0;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            if rest.is_empty() {
-                return pos;
-            }
-            let framing = framing::step(&mut self.resync[d], rest, frame, boundary);
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    let (Some(h), Some(pdu)) = (Mbap::parse(rest), rest.get(Mbap::LEN..len)) else {
-                        return pos;
-                    };
-                    if (dir == Direction::ToServer) != inverted {
-                        self.request(h, pdu, out);
-                    } else {
-                        self.response(h, pdu, out);
-                    }
-                    pos += len;
-                }
-            }
-        }
+        None
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<HeaderError> {
+        framing::step(&mut self.resync[dir.index()], data, frame, boundary)
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: HeaderError, out: &mut Vec<Observation>) {
+        self.violation(out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        adu: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let (Some(h), Some(pdu)) = (Mbap::parse(adu), adu.get(Mbap::LEN..)) else {
+            return None;
+        };
+        if dir.receiver() == self.server {
+            self.request(h, pdu, out);
+        } else {
+            self.response(h, pdu, out);
+        }
+        Some(adu.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         self.resync[dir.index()] = true;
     }
 }
@@ -401,7 +405,7 @@ impl ModbusDissector {
             }
             FunctionCode::REPORT_SERVER_ID => {
                 if let Some(text) = pdu::server_id_text(pdu) {
-                    let source = "modbus report server id";
+                    let source = source::MODBUS_REPORT_SERVER_ID;
                     self.report(out, Slot::ServerId, Field::Description, text, source);
                 }
             }
@@ -410,7 +414,7 @@ impl ModbusDissector {
             {
                 if let Some(module) = umas::read_id_module(pdu) {
                     // Only Schneider Electric controllers speak UMAS.
-                    let source = "modbus umas read id";
+                    let source = source::MODBUS_UMAS_READ_ID;
                     let vendor = b"Schneider Electric";
                     self.report(out, Slot::UmasVendor, Field::Vendor, vendor, source);
                     self.report(out, Slot::UmasModule, Field::Model, module, source);
@@ -423,7 +427,7 @@ impl ModbusDissector {
     /// MB §6.21: VendorName → vendor, MajorMinorRevision → firmware, UserApplicationName →
     /// description; ProductName, ModelName and ProductCode together make the model.
     fn device_identification(&mut self, pdu: &[u8], out: &mut Vec<Observation>) {
-        const SOURCE: &str = "modbus device identification";
+        const SOURCE: Source = source::MODBUS_DEVICE_IDENTIFICATION;
         let Ok(id) = device_id(pdu) else {
             return;
         };
@@ -482,7 +486,7 @@ impl ModbusDissector {
         slot: Slot,
         field: Field,
         raw: &[u8],
-        source: &'static str,
+        source: Source,
     ) {
         let fp = fingerprint(raw) | 1;
         let Some(seen) = self.reported.get_mut(slot as usize) else {

@@ -10,8 +10,8 @@
 //!   requests and are not reported; the broker's PUBLISH to a subscriber is a delivery, not
 //!   an operation of the client;
 //! - the client identifier (CONNECT, or the MQTT 5 Assigned Client Identifier in CONNACK) as
-//!   a description of the client, "mqtt client id <id>" (source "mqtt connect" /
-//!   "mqtt connack");
+//!   a description of the client, "mqtt client id <id>" (source source::MQTT_CONNECT /
+//!   source::MQTT_CONNACK);
 //! - the user name of CONNECT as a `CleartextLogin` (never the password); when the CONNACK
 //!   that answers a CONNECT with credentials refuses them (3.1/3.1.1 return code 4 "bad user
 //!   name or password" or 5 "not authorized", 3.1.1 §3.2.2.3; 5.0 reason code 0x86 "Bad
@@ -19,8 +19,8 @@
 //!   that user name. 0x8C "Bad authentication method" is not one: it refuses the method
 //!   (5.0 §4.12), not a secret;
 //! - topics, bounded: at most [`MAX_TOPICS`] distinct per flow, as descriptions of the
-//!   *client*: "mqtt topic <t>" for what it publishes (source "mqtt publish"), "mqtt will
-//!   topic <t>" (source "mqtt connect") and "mqtt subscription <filter>" (source "mqtt
+//!   *client*: "mqtt topic <t>" for what it publishes (source source::MQTT_PUBLISH), "mqtt will
+//!   topic <t>" (source source::MQTT_CONNECT) and "mqtt subscription <filter>" (source "mqtt
 //!   subscribe"). Topics describe the device that publishes them (a sensor publishing
 //!   `plant/line1/temp`); put on the broker they would pile up from every client and crowd
 //!   out its real identity evidence. The broker's own `$SYS/broker/version` message, when a
@@ -39,13 +39,14 @@ mod wire;
 
 pub use self::wire::MqttError;
 use self::wire::{Error, FixedHeader, PacketType};
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Framing, Stream, Unread};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use super::{Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 
 /// MQTT (IANA "mqtt", TCP 1883); found by content on other ports too.
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -243,8 +244,8 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 struct Side {
-    /// Bytes of the current packet still to pass over unread.
-    skip: usize,
+    /// What is left of the current packet past its prefix, passed over unread.
+    unread: Unread,
     /// After a gap or a broken fixed header: wait for a delivery that starts with a
     /// well-formed packet.
     resync: bool,
@@ -292,53 +293,39 @@ impl Default for MqttDissector {
     }
 }
 
-impl Dissector for MqttDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let from_client = dir == self.client_dir;
-            let side = self.side_mut(dir);
-            if side.skip > 0 {
-                let n = side.skip.min(rest.len());
-                side.skip -= n;
-                pos += n;
-                if side.skip > 0 || n == rest.len() {
-                    return pos;
-                }
-                continue;
-            }
-            if rest.is_empty() {
-                return pos;
-            }
-            let boundary = |d: &[u8]| boundary(from_client, d);
-            // A malformed fixed header: the framing cannot be trusted past this point.
-            let framing = framing::step(&mut side.resync, rest, frame, boundary);
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    let (Ok(h), Some(packet)) = (wire::fixed_header(rest), rest.get(..len)) else {
-                        return pos;
-                    };
-                    let body = packet.get(h.header_len..).unwrap_or_default();
-                    self.packet(dir, h, body, len == h.total(), out);
-                    pos += len;
-                    self.side_mut(dir).skip = h.total() - len;
-                }
-            }
+impl Stream for MqttDissector {
+    type Error = MqttError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<MqttError> {
+        let from_client = dir == self.client_dir;
+        let side = self.side_mut(dir);
+        if let Some(skip) = side.unread.pass(data) {
+            return skip;
         }
+        // A malformed fixed header: the framing cannot be trusted past this point.
+        framing::step(&mut side.resync, data, frame, |d| boundary(from_client, d))
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: MqttError, out: &mut Vec<Observation>) {
+        self.violations.record(PROTOCOL, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        packet: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let h = wire::fixed_header(packet).ok()?;
+        let body = packet.get(h.header_len..).unwrap_or_default();
+        self.packet(dir, h, body, packet.len() == h.total(), out);
+        self.side_mut(dir).unread.set(h.total() - packet.len());
+        Some(packet.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side_mut(dir);
-        side.skip = 0;
+        side.unread.clear();
         side.resync = true;
     }
 }
@@ -483,10 +470,10 @@ impl MqttDissector {
         };
         self.level = Some(c.level);
         if !c.client_id.is_empty() {
-            self.client_id(c.client_id, "mqtt connect", out);
+            self.client_id(c.client_id, source::MQTT_CONNECT, out);
         }
         if let Some(t) = c.will_topic {
-            self.topic(t, "mqtt will topic", "mqtt connect", out);
+            self.topic(t, "mqtt will topic", source::MQTT_CONNECT, out);
         }
         // A user name, or (MQTT 5) a password alone, crossed the wire in clear.
         if c.user.is_some() || c.has_password {
@@ -509,7 +496,7 @@ impl MqttDissector {
         match wire::connack(body, v5) {
             Ok(a) => {
                 if let Some(id) = a.assigned_client_id.filter(|id| !id.is_empty()) {
-                    self.client_id(id, "mqtt connack", out);
+                    self.client_id(id, source::MQTT_CONNACK, out);
                 }
                 let refused = if v5 {
                     matches!(a.code, 0x86 | 0x87)
@@ -541,7 +528,7 @@ impl MqttDissector {
         };
         if from_client {
             if !p.topic.is_empty() {
-                self.topic(p.topic, "mqtt topic", "mqtt publish", out);
+                self.topic(p.topic, "mqtt topic", source::MQTT_PUBLISH, out);
             }
         } else if p.topic == SYS_VERSION_TOPIC && !self.broker_reported {
             let text = p.payload.get(..MAX_TEXT_CHARS).unwrap_or(p.payload);
@@ -551,7 +538,7 @@ impl MqttDissector {
                     subject: self.broker(),
                     field: Field::Description,
                     value: format!("mqtt broker {v}"),
-                    source: "mqtt $SYS/broker/version",
+                    source: source::MQTT_SYS_BROKER_VERSION,
                 });
             }
         }
@@ -572,7 +559,7 @@ impl MqttDissector {
         match parsed {
             Ok(filters) if subscribe => {
                 for f in filters.iter() {
-                    self.topic(f, "mqtt subscription", "mqtt subscribe", out);
+                    self.topic(f, "mqtt subscription", source::MQTT_SUBSCRIBE, out);
                 }
             }
             Ok(_) => {}
@@ -580,7 +567,7 @@ impl MqttDissector {
         }
     }
 
-    fn client_id(&mut self, id: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+    fn client_id(&mut self, id: &[u8], source: Source, out: &mut Vec<Observation>) {
         if self.client_id_reported {
             return;
         }
@@ -596,13 +583,7 @@ impl MqttDissector {
     }
 
     /// Reports a topic of the client once per flow, up to [`MAX_TOPICS`].
-    fn topic(
-        &mut self,
-        topic: &[u8],
-        what: &str,
-        source: &'static str,
-        out: &mut Vec<Observation>,
-    ) {
+    fn topic(&mut self, topic: &[u8], what: &str, source: Source, out: &mut Vec<Observation>) {
         if self.topics_len >= MAX_TOPICS {
             return;
         }

@@ -4,16 +4,16 @@
 //!
 //! What it reports:
 //! - the endpoint URL a client asks for in Hello (§7.1.2.3) as a description of the server
-//!   (source "opcua hello"; "opcua reverse hello" for a ReverseHello, §7.1.2.6);
+//!   (source source::OPCUA_HELLO; source::OPCUA_REVERSE_HELLO for a ReverseHello, §7.1.2.6);
 //! - the channel's security policy from the OpenSecureChannel asymmetric security header
 //!   (§6.7.2.3), e.g. "opcua security policy None": a finding for later alerts, not a
-//!   violation (source "opcua open secure channel");
+//!   violation (source source::OPCUA_OPEN_SECURE_CHANNEL);
 //! - the channel's MessageSecurityMode next to it, e.g. "opcua security mode None": read from
 //!   the OpenSecureChannelRequest when its body is in clear (policy None; source "opcua open
 //!   secure channel"). With another policy that body is always encrypted (Part 6 §6.7.4:
 //!   OpenSecureChannel messages are signed and encrypted unless the mode is None), so the
 //!   mode is inferred from the requests that follow: a request whose type id is a known
-//!   service is in clear, "Sign" (source "opcua signed message"); [`OPAQUE_REQUESTS`]
+//!   service is in clear, "Sign" (source source::OPCUA_SIGNED_MESSAGE); [`OPAQUE_REQUESTS`]
 //!   requests in a row that are not mean "SignAndEncrypt" (source "opcua encrypted
 //!   message"). Once per flow;
 //! - every service request as an operation whose function code is the request's
@@ -27,7 +27,7 @@
 //!   Browse, BrowseNext and TranslateBrowsePathsToNodeIds exchanges of the flow ([`methods`]);
 //! - from readable bodies: the client application of CreateSession (source "opcua create
 //!   session"), the server application from GetEndpoints/CreateSession responses (source
-//!   "opcua get endpoints" / "opcua create session"), and a `CleartextLogin` when
+//!   source::OPCUA_GET_ENDPOINTS / source::OPCUA_CREATE_SESSION), and a `CleartextLogin` when
 //!   ActivateSession carries a UserNameIdentityToken whose password is not encrypted
 //!   (EncryptionAlgorithm empty). The password is never read out.
 //!
@@ -61,13 +61,14 @@ pub use self::framing::MessageType;
 use self::framing::{boundary, frame, probe, Header, HEADER_LEN, MAX_ENDPOINT_URL, POLICY_PREFIX};
 pub use self::framing::{OpcUaError, CHUNK_PREFIX_CAP};
 use self::services::UserIdentity;
-use super::framing::{step, Next};
+use super::framing::{step, Framing, Stream, Unread};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Transport};
-use otwatch_common::observation::{Field, Observation, Subject};
+use super::{Direction, Dissector, Transport};
+use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 /// OPC UA binary (IANA "opcua-tcp", TCP 4840); found by content on other ports too.
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -116,8 +117,8 @@ struct Chunking {
 
 #[derive(Default)]
 struct Side {
-    /// Bytes of the current chunk still to pass over unread.
-    skip: usize,
+    /// What is left of the current chunk past its prefix, passed over unread.
+    unread: Unread,
     /// Looking for the next header after a gap or a broken one.
     resync: bool,
     chunking: Option<Chunking>,
@@ -176,48 +177,38 @@ impl Default for OpcUaDissector {
     }
 }
 
-impl Dissector for OpcUaDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let channel = self.channel_id;
-            let side = self.side_mut(dir);
-            if side.skip > 0 {
-                let n = side.skip.min(rest.len());
-                side.skip -= n;
-                pos += n;
-                if side.skip > 0 || n == rest.len() {
-                    return pos;
-                }
-                continue;
-            }
-            let framing = step(&mut side.resync, rest, frame, |d| boundary(d, channel));
-            match framing.next(&mut self.violations, PROTOCOL, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    let (Some(header), Some(chunk)) = (Header::parse(rest), rest.get(..len)) else {
-                        return pos;
-                    };
-                    let size = usize::try_from(header.size).unwrap_or(usize::MAX);
-                    self.message(dir, header, chunk, len < size, out);
-                    pos += len;
-                    self.side_mut(dir).skip = size - len;
-                }
-            }
+impl Stream for OpcUaDissector {
+    type Error = OpcUaError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<OpcUaError> {
+        let channel = self.channel_id;
+        let side = self.side_mut(dir);
+        if let Some(skip) = side.unread.pass(data) {
+            return skip;
         }
+        step(&mut side.resync, data, frame, |d| boundary(d, channel))
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: OpcUaError, out: &mut Vec<Observation>) {
+        self.violations.record(PROTOCOL, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        chunk: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let header = Header::parse(chunk)?;
+        let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+        self.message(dir, header, chunk, chunk.len() < size, out);
+        self.side_mut(dir).unread.set(size - chunk.len());
+        Some(chunk.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side_mut(dir);
-        side.skip = 0;
+        side.unread.clear();
         side.resync = true;
         side.chunking = None;
         side.body.clear();
@@ -286,7 +277,7 @@ impl OpcUaDissector {
             Some(url) if url.len() > MAX_ENDPOINT_URL => {
                 self.violation(out, OpcUaError::HelloUrlLong);
             }
-            Some(url) => self.endpoint(url, "opcua hello", out),
+            Some(url) => self.endpoint(url, source::OPCUA_HELLO, out),
         }
     }
 
@@ -305,11 +296,11 @@ impl OpcUaDissector {
                 self.violation(out, OpcUaError::ReverseHelloOverrun);
             }
             None => {}
-            Some(url) => self.endpoint(url, "opcua reverse hello", out),
+            Some(url) => self.endpoint(url, source::OPCUA_REVERSE_HELLO, out),
         }
     }
 
-    fn endpoint(&mut self, url: &[u8], source: &'static str, out: &mut Vec<Observation>) {
+    fn endpoint(&mut self, url: &[u8], source: Source, out: &mut Vec<Observation>) {
         if self.endpoint_reported {
             return;
         }
@@ -365,7 +356,7 @@ impl OpcUaDissector {
         if dir == self.request_dir && h.chunk == b'F' {
             if self.security == Security::Cleartext {
                 if let Some(mode) = open_request_mode(c) {
-                    self.report_mode(mode, "opcua open secure channel", out);
+                    self.report_mode(mode, source::OPCUA_OPEN_SECURE_CHANNEL, out);
                 }
             }
             self.request(services::OPEN_SECURE_CHANNEL_REQUEST, out);
@@ -374,7 +365,7 @@ impl OpcUaDissector {
 
     /// Reports the channel's MessageSecurityMode (Part 4 §7.20: 0 Invalid, 1 None, 2 Sign,
     /// 3 SignAndEncrypt), once per flow.
-    fn report_mode(&mut self, mode: u32, source: &'static str, out: &mut Vec<Observation>) {
+    fn report_mode(&mut self, mode: u32, source: Source, out: &mut Vec<Observation>) {
         if self.mode_reported {
             return;
         }
@@ -404,12 +395,12 @@ impl OpcUaDissector {
             return;
         }
         if type_id.is_some_and(|t| services::request_operation(t).is_some()) {
-            self.report_mode(2, "opcua signed message", out);
+            self.report_mode(2, source::OPCUA_SIGNED_MESSAGE, out);
             return;
         }
         self.opaque_requests = self.opaque_requests.saturating_add(1);
         if self.opaque_requests >= OPAQUE_REQUESTS {
-            self.report_mode(3, "opcua encrypted message", out);
+            self.report_mode(3, source::OPCUA_ENCRYPTED_MESSAGE, out);
         }
     }
 
@@ -431,7 +422,7 @@ impl OpcUaDissector {
             subject: self.ua_server(),
             field: Field::Description,
             value: format!("opcua security policy {name}"),
-            source: "opcua open secure channel",
+            source: source::OPCUA_OPEN_SECURE_CHANNEL,
         });
     }
 
@@ -583,7 +574,7 @@ impl OpcUaDissector {
                 if let Some(app) = services::create_session_request(body) {
                     if !self.client_app_reported {
                         self.client_app_reported = true;
-                        self.application(self.ua_client(), app, "opcua create session", out);
+                        self.application(self.ua_client(), app, source::OPCUA_CREATE_SESSION, out);
                     }
                 }
             }
@@ -610,7 +601,7 @@ impl OpcUaDissector {
                 if let Some(app) = services::get_endpoints_response(body) {
                     if !self.server_app_reported {
                         self.server_app_reported = true;
-                        self.application(self.ua_server(), app, "opcua get endpoints", out);
+                        self.application(self.ua_server(), app, source::OPCUA_GET_ENDPOINTS, out);
                     }
                 }
             }
@@ -618,7 +609,7 @@ impl OpcUaDissector {
                 if let Some(app) = services::create_session_response(body) {
                     if !self.server_app_reported {
                         self.server_app_reported = true;
-                        self.application(self.ua_server(), app, "opcua create session", out);
+                        self.application(self.ua_server(), app, source::OPCUA_CREATE_SESSION, out);
                     }
                 }
             }
@@ -630,7 +621,7 @@ impl OpcUaDissector {
         &self,
         subject: Subject,
         app: ApplicationDescription<'_>,
-        source: &'static str,
+        source: Source,
         out: &mut Vec<Observation>,
     ) {
         let value = match (clean(app.application_name), clean(app.application_uri)) {

@@ -26,8 +26,9 @@
 //! with role 0x01), so a DeviceVendorValue naming a switch gives `switch` and any other SCALANCE
 //! gives no type. Supervisor and multidevice alone give no type.
 
+use super::source;
 use super::text::{clean, clean_text};
-use super::{frame_sender, violation};
+use super::{frame_sender, push_identity, violation};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -562,46 +563,38 @@ fn set_request(pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
 fn describe(src: Mac, pdu: &Pdu<'_>, out: &mut Vec<Observation>) {
     let subject = Subject::Mac(src);
     let (st, err) = station(pdu);
-    let mut identity = |field, value: Option<String>, source| {
-        if let Some(value) = value {
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
-    };
+    let mut identity =
+        |field, value: Option<String>, source| push_identity(out, subject, field, value, source);
     let model = st.type_of_station.and_then(clean);
     identity(
         Field::Hostname,
         st.name_of_station.and_then(clean),
-        "profinet dcp name of station",
+        source::PROFINET_DCP_NAME_OF_STATION,
     );
     identity(
         Field::Model,
         model.clone(),
-        "profinet dcp device vendor value",
+        source::PROFINET_DCP_DEVICE_VENDOR_VALUE,
     );
     if let Some((vendor, device)) = st.device_id {
         identity(
             Field::Vendor,
             vendor_name(vendor).map(str::to_owned),
-            "profinet dcp device id",
+            source::PROFINET_DCP_DEVICE_ID,
         );
         identity(
             Field::Description,
             Some(format!(
                 "profinet vendor {vendor:#06x} device {device:#06x}"
             )),
-            "profinet dcp device id",
+            source::PROFINET_DCP_DEVICE_ID,
         );
     }
     if let Some(bits) = st.role {
         identity(
             Field::DeviceType,
             device_type(bits, model.as_deref()).map(str::to_owned),
-            "profinet dcp device role",
+            source::PROFINET_DCP_DEVICE_ROLE,
         );
     }
     if let Some(ip) = st.ip {

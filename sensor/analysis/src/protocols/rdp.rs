@@ -17,9 +17,13 @@
 //! put other things there, and the observation model has no user-name field that is not a
 //! cleartext login; RDP sends no password there.
 
+use super::framing::{Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::utf16le_text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::tpkt::{self, TpktError, CC as X224_CC, CR as X224_CR, DT as X224_DT};
+use super::violations::Violations;
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -32,15 +36,10 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
 
 const PROTOCOL: &str = "rdp";
 
-/// RFC 1006 §6: version 3, reserved 0, 16-bit length including this 4-byte header.
-const TPKT_VERSION: u8 = 3;
-const TPKT_HEADER: usize = 4;
+const TPKT_VERSION: u8 = tpkt::VERSION;
+const TPKT_HEADER: usize = tpkt::HEADER;
 /// X.224 fixed part of CR/CC: LI, code, DST-REF(2), SRC-REF(2), class option.
 const X224_CONN_FIXED: usize = 7;
-/// X.224 TPDU codes (high nibble; ITU-T X.224 §13.1 table 8).
-const X224_CR: u8 = 0xe0;
-const X224_CC: u8 = 0xd0;
-const X224_DT: u8 = 0xf0;
 /// [MS-RDPBCGR] §2.2.1.1.1 / §2.2.1.2.1 / §2.2.1.2.2 negotiation structure types.
 const TYPE_RDP_NEG_REQ: u8 = 0x01;
 const TYPE_RDP_NEG_RSP: u8 = 0x02;
@@ -170,56 +169,70 @@ enum Client {
     Done,
 }
 
+/// Why an RDP connection start is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RdpError {
+    #[error("TPKT length shorter than an X.224 header")]
+    TpktLength,
+    #[error("first client PDU is not an RDP X.224 Connection Request")]
+    NotConnectionRequest,
+    #[error("first server PDU is not an RDP X.224 Connection Confirm")]
+    NotConnectionConfirm,
+}
+
 /// Per-flow RDP state.
 #[derive(Default)]
 pub struct RdpDissector {
     client: Client,
     server_done: bool,
+    violations: Violations,
 }
 
-impl Dissector for RdpDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Stream for RdpDissector {
+    type Error = RdpError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<RdpError> {
         let done = match dir {
             Direction::ToServer => self.client == Client::Done,
             Direction::ToClient => self.server_done,
         };
         if done {
-            return data.len();
+            return Framing::skip(data.len());
         }
-        let Some(pdu_len) = tpkt_len(data) else {
-            return 0;
-        };
-        if data.first() != Some(&TPKT_VERSION) {
+        match tpkt::frame(data) {
             // TLS (CredSSP) or fast-path after the connection sequence: not ours to read.
-            self.finish(dir);
-            return data.len();
+            Framing::Resync {
+                error: Some(TpktError::NotTpkt),
+                ..
+            } => {
+                self.finish(dir);
+                Framing::skip(data.len())
+            }
+            Framing::Resync { .. } => {
+                self.finish(dir);
+                Framing::broken(data.len(), RdpError::TpktLength)
+            }
+            framing => framing.map_err(|_| RdpError::TpktLength),
         }
-        if pdu_len < TPKT_HEADER + 3 {
-            out.push(violation(
-                PROTOCOL,
-                "TPKT length shorter than an X.224 header",
-            ));
-            self.finish(dir);
-            return data.len();
-        }
-        let Some(pdu) = data.get(..pdu_len) else {
-            return 0;
-        };
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: RdpError, out: &mut Vec<Observation>) {
+        self.violations.record(PROTOCOL, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        pdu: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
         match (dir, self.client) {
             (Direction::ToServer, Client::ConnectionRequest) => {
                 if connection_tpdu(pdu, X224_CR) {
                     self.client = Client::ConnectInitial;
                 } else {
-                    out.push(violation(
-                        PROTOCOL,
-                        "first client PDU is not an RDP X.224 Connection Request",
-                    ));
+                    self.on_broken(dir, RdpError::NotConnectionRequest, out);
                     self.client = Client::Done;
                 }
             }
@@ -229,7 +242,7 @@ impl Dissector for RdpDissector {
                         subject: Subject::Client,
                         field: Field::Hostname,
                         value: name,
-                        source: "rdp client core data",
+                        source: source::RDP_CLIENT_CORE_DATA,
                     });
                 }
                 self.client = Client::Done;
@@ -238,18 +251,15 @@ impl Dissector for RdpDissector {
                 // When the server selects TLS or CredSSP (§2.2.1.2.1 selectedProtocol != 0)
                 // the client's next bytes are a TLS handshake, seen as not-TPKT above.
                 if !connection_tpdu(pdu, X224_CC) {
-                    out.push(violation(
-                        PROTOCOL,
-                        "first server PDU is not an RDP X.224 Connection Confirm",
-                    ));
+                    self.on_broken(dir, RdpError::NotConnectionConfirm, out);
                 }
                 self.server_done = true;
             }
         }
-        pdu_len
+        Some(pdu.len())
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         self.finish(dir);
     }
 }

@@ -60,82 +60,63 @@ pub fn recognise(
     dir: Direction,
     data: &[u8],
 ) -> Verdict {
-    let mut need_more = false;
     let of_transport = || {
         PROTOCOLS
             .iter()
             .copied()
             .filter(move |s| s.transport == transport)
     };
-    // A payload only a server sends: the sides are swapped when it travelled towards the server.
-    let sent_by_client = dir == Direction::ToServer;
-    for spec in of_transport().filter(|s| s.ports.contains(&server_port)) {
-        match (spec.probe)(dir, data) {
-            Probe::Yes => {
-                return Verdict::Match {
-                    spec,
-                    swapped: false,
-                }
-            }
-            Probe::YesFromServer => {
-                return Verdict::Match {
-                    spec,
-                    swapped: sent_by_client,
-                }
-            }
-            Probe::NeedMore => need_more = true,
-            Probe::No => {}
-        }
+    let mut need_more = false;
+    let nominated = of_transport().filter(|s| s.ports.contains(&server_port));
+    if let Some(verdict) = first_match(nominated, dir, data, false, &mut need_more) {
+        return verdict;
     }
     if client_port != server_port {
-        let flipped = match dir {
-            Direction::ToServer => Direction::ToClient,
-            Direction::ToClient => Direction::ToServer,
-        };
-        for spec in of_transport().filter(|s| s.ports.contains(&client_port)) {
-            match (spec.probe)(flipped, data) {
-                Probe::Yes => {
-                    return Verdict::Match {
-                        spec,
-                        swapped: true,
-                    }
-                }
-                Probe::YesFromServer => {
-                    return Verdict::Match {
-                        spec,
-                        swapped: sent_by_client,
-                    }
-                }
-                Probe::NeedMore => need_more = true,
-                Probe::No => {}
-            }
+        // Nominated by the client's port: the sides were guessed the other way round.
+        let nominated = of_transport().filter(|s| s.ports.contains(&client_port));
+        if let Some(verdict) = first_match(nominated, dir.other(), data, true, &mut need_more) {
+            return verdict;
         }
     }
-    for spec in of_transport()
-        .filter(|s| !s.ports.contains(&server_port) && !s.ports.contains(&client_port))
-    {
-        match (spec.probe)(dir, data) {
-            Probe::Yes => {
-                return Verdict::Match {
-                    spec,
-                    swapped: false,
-                }
-            }
-            Probe::YesFromServer => {
-                return Verdict::Match {
-                    spec,
-                    swapped: sent_by_client,
-                }
-            }
-            Probe::NeedMore => need_more = true,
-            Probe::No => {}
-        }
+    let by_content = of_transport()
+        .filter(|s| !s.ports.contains(&server_port) && !s.ports.contains(&client_port));
+    if let Some(verdict) = first_match(by_content, dir, data, false, &mut need_more) {
+        return verdict;
     }
     if need_more {
         Verdict::NeedMore
     } else {
         Verdict::NoMatch
     }
+}
+
+/// The first of `specs` whose probe accepts `data` as travelling `dir`; `swapped` says the
+/// flow's sides are the other way round. A payload only a server sends (`YesFromServer`) is
+/// swapped when it was seen travelling to the flow's server, whatever `dir` the probe was
+/// asked with. Sets `need_more` when a candidate wants more bytes.
+fn first_match(
+    specs: impl Iterator<Item = &'static ProtocolSpec>,
+    dir: Direction,
+    data: &[u8],
+    swapped: bool,
+    need_more: &mut bool,
+) -> Option<Verdict> {
+    // `dir` is turned round with the sides: the payload's real direction is `dir` unswapped.
+    let sent_by_client = (dir == Direction::ToServer) != swapped;
+    for spec in specs {
+        match (spec.probe)(dir, data) {
+            Probe::Yes => return Some(Verdict::Match { spec, swapped }),
+            Probe::YesFromServer => {
+                return Some(Verdict::Match {
+                    spec,
+                    swapped: sent_by_client,
+                })
+            }
+            Probe::NeedMore => *need_more = true,
+            Probe::No => {}
+        }
+    }
+    None
 }
 
 /// True when `port` is a registered server port of some protocol on `transport`.

@@ -49,13 +49,14 @@ mod plus;
 mod szl;
 
 pub use self::error::S7Error;
-use super::framing::{self, Framing, Next};
+use super::framing::{self, Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
-use super::text::{clean, fingerprint};
+use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "s7comm",
@@ -271,7 +272,7 @@ impl Facts {
         subject: Subject,
         field: Field,
         raw: &[u8],
-        source: &'static str,
+        source: Source,
         make: impl FnOnce() -> Option<String>,
     ) {
         let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
@@ -287,18 +288,6 @@ impl Facts {
                 source,
             });
         }
-    }
-
-    /// Wire text (see [`clean`]) as a fact.
-    fn text(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: &'static str,
-    ) {
-        self.emit(out, subject, field, raw, source, || clean(raw));
     }
 }
 
@@ -374,7 +363,7 @@ impl S7Dissector {
             Subject::Server,
             Field::Description,
             tsap,
-            "s7 cotp tsap",
+            source::S7_COTP_TSAP,
             || Some(format!("rack {} slot {}", rack_slot >> 5, rack_slot & 0x1f)),
         );
     }
@@ -660,30 +649,28 @@ fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details
     });
 }
 
-impl Dissector for S7Dissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let framing = framing::step(&mut self.side(dir).resync, rest, frame, boundary);
-            match framing.next(&mut self.violations, self.protocol, out) {
-                Next::Wait => return pos,
-                Next::Skip(skip) => pos += skip,
-                Next::Message(len) => {
-                    self.tpdu(dir, tpdu(rest.get(..len).unwrap_or_default()), out);
-                    pos += len;
-                }
-            }
-        }
+impl Stream for S7Dissector {
+    type Error = S7Error;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<S7Error> {
+        framing::step(&mut self.side(dir).resync, data, frame, boundary)
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_broken(&mut self, _dir: Direction, error: S7Error, out: &mut Vec<Observation>) {
+        self.violations.record(self.protocol, error, out);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        tpkt: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        self.tpdu(dir, tpdu(tpkt), out);
+        Some(tpkt.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
         let side = self.side(dir);
         side.segment.clear();
         side.dropping = false;

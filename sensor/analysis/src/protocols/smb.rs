@@ -21,11 +21,13 @@
 //! DOS error ERRSRV/ERRbadpw) is an `AuthFailure` with `DOMAIN\user`. Anonymous attempts
 //! (no user name) and Kerberos (no name in clear) are not reported.
 
+use super::framing::{self, Framing, Stream, Unread};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{utf16le_text, wire_text};
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Subject};
+use super::{Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "smb",
@@ -200,8 +202,8 @@ pub enum SmbError {
 
 #[derive(Default)]
 struct Side {
-    /// Bytes of the current session message still to skip.
-    skip: usize,
+    /// What is left of the current session message past [`INSPECT`], passed over unread.
+    unread: Unread,
     /// After a gap: looking for the next session message header.
     resync: bool,
     dead: bool,
@@ -243,92 +245,105 @@ pub struct SmbDissector {
     logon: Option<LogonAttempt>,
 }
 
-impl Dissector for SmbDissector {
-    fn parse(
+/// Frames the session packet at the start of a stream (RFC 1002 §4.3.1): a session message
+/// once its first [`INSPECT`] bytes are at hand (the rest is passed over unread), a session
+/// request or control packet whole. Anything else ends the direction.
+fn frame(data: &[u8]) -> Framing<SmbError> {
+    let Some((ty, len)) = nbss_header(data) else {
+        return Framing::Incomplete {
+            needed: NBSS_HEADER,
+        };
+    };
+    let len = match ty {
+        SESSION_MESSAGE => NBSS_HEADER + len.min(INSPECT),
+        SESSION_REQUEST if len <= MAX_SESSION_REQUEST => NBSS_HEADER + len,
+        POSITIVE_RESPONSE | NEGATIVE_RESPONSE | RETARGET_RESPONSE | KEEP_ALIVE
+            if len <= MAX_CONTROL =>
+        {
+            NBSS_HEADER + len
+        }
+        _ => return Framing::broken(data.len(), SmbError::NotNetbios),
+    };
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
+    }
+}
+
+/// The resync scan: the next plausible session message (see [`resync_point`]). With none,
+/// keeps the tail: a header may straddle the next delivery.
+fn boundary(data: &[u8]) -> Framing<SmbError> {
+    match resync_point(data) {
+        Some(0) => Framing::Complete { len: 0 },
+        Some(at) => Framing::skip(at),
+        None => match data.len().saturating_sub(NBSS_HEADER + 3) {
+            0 => Framing::Incomplete {
+                needed: NBSS_HEADER + 4,
+            },
+            skip => Framing::skip(skip),
+        },
+    }
+}
+
+impl SmbDissector {
+    fn side(&mut self, dir: Direction) -> &mut Side {
+        match dir {
+            Direction::ToServer => &mut self.client,
+            Direction::ToClient => &mut self.server,
+        }
+    }
+}
+
+impl Stream for SmbDissector {
+    type Error = SmbError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<SmbError> {
+        let side = self.side(dir);
+        if side.dead {
+            return Framing::skip(data.len());
+        }
+        if let Some(skip) = side.unread.pass(data) {
+            return skip;
+        }
+        let framing = framing::step(&mut side.resync, data, frame, boundary);
+        if let Framing::Resync { error: Some(_), .. } = framing {
+            side.dead = true;
+        }
+        framing
+    }
+
+    fn on_broken(&mut self, dir: Direction, error: SmbError, out: &mut Vec<Observation>) {
+        self.side(dir).violation(out, error);
+    }
+
+    fn on_message(
         &mut self,
         dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
+        packet: &[u8],
         out: &mut Vec<Observation>,
-    ) -> usize {
+    ) -> Option<usize> {
+        let (ty, len) = nbss_header(packet)?;
+        let body = packet.get(NBSS_HEADER..).unwrap_or_default();
+        let logon = &mut self.logon;
         let (side, peer) = match dir {
             Direction::ToServer => (&mut self.client, &mut self.server),
             Direction::ToClient => (&mut self.server, &mut self.client),
         };
-        let logon = &mut self.logon;
-        if side.dead {
-            return data.len();
+        match ty {
+            SESSION_MESSAGE => {
+                inspect(dir, body, side, logon, out);
+                side.unread.set(len - body.len());
+            }
+            SESSION_REQUEST if dir == Direction::ToServer => session_request(body, side, peer, out),
+            _ => {}
         }
-        let mut used = 0;
-        loop {
-            let rest = data.get(used..).unwrap_or_default();
-            if side.skip > 0 {
-                let n = side.skip.min(rest.len());
-                side.skip -= n;
-                used += n;
-                if side.skip > 0 {
-                    return used;
-                }
-                continue;
-            }
-            if side.resync {
-                match resync_point(rest) {
-                    Some(at) => {
-                        used += at;
-                        side.resync = false;
-                        continue;
-                    }
-                    // Keep the tail: a header may straddle the next delivery.
-                    None => return used + rest.len().saturating_sub(7),
-                }
-            }
-            let Some((ty, len)) = nbss_header(rest) else {
-                return used;
-            };
-            let body = rest.get(NBSS_HEADER..).unwrap_or_default();
-            match ty {
-                SESSION_MESSAGE => {
-                    let Some(head) = body.get(..len.min(INSPECT)) else {
-                        return used;
-                    };
-                    inspect(dir, head, side, logon, out);
-                    let total = NBSS_HEADER + len;
-                    let take = total.min(rest.len());
-                    used += take;
-                    side.skip = total - take;
-                }
-                SESSION_REQUEST if len <= MAX_SESSION_REQUEST => {
-                    let Some(names) = body.get(..len) else {
-                        return used;
-                    };
-                    if dir == Direction::ToServer {
-                        session_request(names, side, peer, out);
-                    }
-                    used += NBSS_HEADER + len;
-                }
-                POSITIVE_RESPONSE | NEGATIVE_RESPONSE | RETARGET_RESPONSE | KEEP_ALIVE
-                    if len <= MAX_CONTROL =>
-                {
-                    if body.len() < len {
-                        return used;
-                    }
-                    used += NBSS_HEADER + len;
-                }
-                _ => {
-                    side.violation(out, SmbError::NotNetbios);
-                    side.dead = true;
-                    return data.len();
-                }
-            }
-        }
+        Some(packet.len())
     }
 
-    fn gap(&mut self, dir: Direction) {
-        let side = match dir {
-            Direction::ToServer => &mut self.client,
-            Direction::ToClient => &mut self.server,
-        };
-        side.skip = 0;
+    fn on_gap(&mut self, dir: Direction) {
+        let side = self.side(dir);
+        side.unread.clear();
         side.resync = true;
     }
 }
@@ -347,7 +362,7 @@ fn report(
     side: &mut Side,
     bit: u8,
     subject: Subject,
-    facts: &[(Field, String, &'static str)],
+    facts: &[(Field, String, Source)],
     out: &mut Vec<Observation>,
 ) {
     if side.reported & bit != 0 {
@@ -360,7 +375,7 @@ fn report(
                 subject,
                 field: *field,
                 value: value.clone(),
-                source,
+                source: *source,
             });
         }
     }
@@ -374,7 +389,7 @@ fn session_request(names: &[u8], client: &mut Side, server: &mut Side, out: &mut
     let Some((calling, _)) = netbios_name(rest) else {
         return;
     };
-    let source = "netbios session request";
+    let source = source::NETBIOS_SESSION_REQUEST;
     report(
         client,
         NB_NAME,
@@ -477,8 +492,8 @@ fn smb1(
     }
     if let Some((os, lanman)) = native_os(msg, reply, unicode) {
         let facts = [
-            (Field::Os, os, "smb native os"),
-            (Field::Description, lanman, "smb native lanman"),
+            (Field::Os, os, source::SMB_NATIVE_OS),
+            (Field::Description, lanman, source::SMB_NATIVE_LANMAN),
         ];
         report(side, NATIVE_OS, dir.sender(), &facts, out);
     }
@@ -644,7 +659,7 @@ fn ntlmssp(
         (NTLM_CHALLENGE, Direction::ToClient) => {
             let flags = le_u32(msg, 20)?;
             if let Some(name) = ntlm_field(msg, 40).and_then(target_computer_name) {
-                let facts = [(Field::Hostname, name, "ntlm target info")];
+                let facts = [(Field::Hostname, name, source::NTLM_TARGET_INFO)];
                 report(side, NTLM_NAME, who, &facts, out);
             }
             let payload = [ntlm_field_offset(msg, 12), ntlm_field_offset(msg, 40)];
@@ -653,7 +668,7 @@ fn ntlmssp(
                     side,
                     NTLM_VERSION,
                     who,
-                    &[(Field::Os, os, "ntlm version")],
+                    &[(Field::Os, os, source::NTLM_VERSION)],
                     out,
                 );
             }
@@ -675,7 +690,7 @@ fn ntlmssp(
                 })
             };
             if let Some(name) = text(44) {
-                let facts = [(Field::Hostname, name, "ntlm workstation")];
+                let facts = [(Field::Hostname, name, source::NTLM_WORKSTATION)];
                 report(side, NTLM_NAME, who, &facts, out);
             }
             let payload = [12, 20, 28, 36, 44, 52].map(|at| ntlm_field_offset(msg, at));
@@ -684,7 +699,7 @@ fn ntlmssp(
                     side,
                     NTLM_VERSION,
                     who,
-                    &[(Field::Os, os, "ntlm version")],
+                    &[(Field::Os, os, source::NTLM_VERSION)],
                     out,
                 );
             }

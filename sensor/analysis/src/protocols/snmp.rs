@@ -19,10 +19,12 @@
 //! server, for a trap (port 162) the flow's client, or the v1 trap's agent-addr.
 
 use super::ber::{self, Oid, Reader, Tag, Tlv};
+use super::framing::{Delivery, Unframed};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::sysdescr::description_facts;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{push_identity, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -273,21 +275,16 @@ pub struct SnmpDissector {
     last_request: Option<(i64, [u8; MAX_USER_NAME], usize)>,
 }
 
-impl Dissector for SnmpDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Unframed for SnmpDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        let Delivery { dir, data, .. } = delivery;
         let sender = dir.sender();
         let msg = match parse_message(data) {
             Ok(m) => m,
             Err(e) => {
                 self.violations
                     .record(PROTOCOL, format_args!("malformed SNMP message: {e}"), out);
-                return data.len();
+                return;
             }
         };
         self.report_login(&msg, out);
@@ -297,7 +294,6 @@ impl Dissector for SnmpDissector {
         if let Some(v3) = msg.v3 {
             self.v3_refusal(dir, &v3, msg.pdu.as_ref(), out);
         }
-        data.len()
     }
 }
 
@@ -414,20 +410,20 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 continue;
             }
             let facts = description_facts(&text);
-            push(out, subject, Field::Os, facts.os, "snmp sysDescr");
-            push(
+            push_identity(out, subject, Field::Os, facts.os, source::SNMP_SYS_DESCR);
+            push_identity(
                 out,
                 subject,
                 Field::Firmware,
                 facts.firmware,
-                "snmp sysDescr",
+                source::SNMP_SYS_DESCR,
             );
-            push(
+            push_identity(
                 out,
                 subject,
                 Field::Description,
                 Some(text),
-                "snmp sysDescr",
+                source::SNMP_SYS_DESCR,
             );
         } else if name.is(SYS_OBJECT_ID) && value.tag == Tag::OBJECT_IDENTIFIER {
             let vendor = value
@@ -436,36 +432,25 @@ fn emit_identity(pdu: &Pdu<'_>, subject: Subject, out: &mut Vec<Observation>) {
                 .filter(|oid| oid.starts_with(ENTERPRISES))
                 .and_then(|oid| oid.arc(ENTERPRISES.len()))
                 .and_then(enterprise_vendor);
-            push(
+            push_identity(
                 out,
                 subject,
                 Field::Vendor,
                 vendor.map(str::to_owned),
-                "snmp sysObjectID",
+                source::SNMP_SYS_OBJECT_ID,
             );
         } else if name.is(SYS_NAME) && value.tag == Tag::OCTET_STRING {
             let text = ber::display_text(value.value);
             if !text.is_empty() {
-                push(out, subject, Field::Hostname, Some(text), "snmp sysName");
+                push_identity(
+                    out,
+                    subject,
+                    Field::Hostname,
+                    Some(text),
+                    source::SNMP_SYS_NAME,
+                );
             }
         }
-    }
-}
-
-fn push(
-    out: &mut Vec<Observation>,
-    subject: Subject,
-    field: Field,
-    value: Option<String>,
-    source: &'static str,
-) {
-    if let Some(value) = value {
-        out.push(Observation::Identity {
-            subject,
-            field,
-            value,
-            source,
-        });
     }
 }
 

@@ -15,10 +15,12 @@
 //! `LOCATION`, when it is an IP literal, speaks HTTP on the URL's port (the description
 //! document is served there, §2.1).
 
+use super::framing::{Delivery, Unframed};
 use super::http::product_token_os;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Field, Observation, Role, Subject};
 use std::net::IpAddr;
@@ -81,6 +83,14 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
+/// Why an SSDP datagram is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SsdpError {
+    #[error("not an SSDP start line")]
+    StartLine,
+}
+
 /// Remembers, per direction, what was already reported, so periodic re-announcements do
 /// not repeat observations.
 #[derive(Debug, Default)]
@@ -88,17 +98,12 @@ struct SsdpDissector {
     reported: [Option<u64>; 2],
 }
 
-impl Dissector for SsdpDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Unframed for SsdpDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        let Delivery { dir, data, .. } = delivery;
         let Some(msg) = parse_message(data) else {
-            out.push(violation(NAME, "not an SSDP start line"));
-            return data.len();
+            out.push(violation(NAME, SsdpError::StartLine));
+            return;
         };
         // Devices re-announce every few seconds, once per service: report what changed.
         let key = text::fingerprint(msg.product.unwrap_or(&[]))
@@ -106,11 +111,10 @@ impl Dissector for SsdpDissector {
             ^ msg.kind as u64;
         let seen = &mut self.reported[dir.index()];
         if *seen == Some(key) {
-            return data.len();
+            return;
         }
         *seen = Some(key);
         report(dir.sender(), &msg, out);
-        data.len()
     }
 }
 
@@ -154,8 +158,8 @@ fn parse_message(data: &[u8]) -> Option<Message<'_>> {
 
 fn report(subject: Subject, msg: &Message<'_>, out: &mut Vec<Observation>) {
     let (role, source) = match msg.kind {
-        Kind::Search => (Role::Client, "ssdp user-agent"),
-        _ => (Role::Server, "ssdp server"),
+        Kind::Search => (Role::Client, source::SSDP_USER_AGENT),
+        _ => (Role::Server, source::SSDP_SERVER),
     };
     out.push(Observation::Speaks {
         subject,

@@ -5,9 +5,11 @@
 //! after the identification string is binary packets and, soon, ciphertext, so each direction
 //! stops after its banner.
 
+use super::framing::{Framing, Stream};
+use super::source;
 use super::spec::ProtocolSpec;
-use super::text::wire_text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::text::{self, wire_text};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -23,7 +25,6 @@ const PROTOCOL: &str = "ssh";
 const MAX_LINE: usize = 255;
 /// Lines a server may send before its identification string (RFC 4253 §4.2) that we skip.
 const MAX_PRE_BANNER_LINES: u8 = 16;
-const TOO_LONG: &str = "line longer than 255 bytes before the identification string";
 
 fn new() -> Box<dyn Dissector> {
     Box::new(SshDissector::default())
@@ -57,6 +58,16 @@ pub fn probe(_dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
+/// Why the start of an SSH stream is malformed (RFC 4253 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SshError {
+    #[error("line longer than 255 bytes before the identification string")]
+    LineTooLong,
+    #[error("data before the SSH identification string")]
+    BeforeBanner,
+}
+
 #[derive(Default)]
 struct Side {
     /// The banner was seen (or the direction was abandoned): ignore the rest.
@@ -71,63 +82,71 @@ pub struct SshDissector {
     server: Side,
 }
 
-impl Dissector for SshDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let side = match dir {
+impl SshDissector {
+    fn side(&mut self, dir: Direction) -> &mut Side {
+        match dir {
             Direction::ToServer => &mut self.client,
             Direction::ToClient => &mut self.server,
-        };
-        if side.done {
-            return data.len();
-        }
-        let mut rest = data;
-        loop {
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-                if rest.len() >= MAX_LINE {
-                    out.push(violation(PROTOCOL, TOO_LONG));
-                    side.done = true;
-                    return data.len();
-                }
-                return data.len() - rest.len();
-            };
-            let (line, tail) = rest.split_at(nl);
-            rest = tail.get(1..).unwrap_or_default();
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.len() > MAX_LINE {
-                out.push(violation(PROTOCOL, TOO_LONG));
-                side.done = true;
-                return data.len();
-            }
-            if line.starts_with(b"SSH-") {
-                emit_banner(dir.sender(), line, out);
-                side.done = true;
-                return data.len();
-            }
-            // RFC 4253 §4.2: only the server may send other lines first.
-            if dir == Direction::ToServer || side.pre_banner_lines >= MAX_PRE_BANNER_LINES {
-                out.push(violation(
-                    PROTOCOL,
-                    "data before the SSH identification string",
-                ));
-                side.done = true;
-                return data.len();
-            }
-            side.pre_banner_lines += 1;
         }
     }
+}
 
-    fn gap(&mut self, dir: Direction) {
-        // The banner opens the stream; after a gap there is nothing left to learn.
-        match dir {
-            Direction::ToServer => self.client.done = true,
-            Direction::ToClient => self.server.done = true,
+impl Stream for SshDissector {
+    type Error = SshError;
+
+    /// A line at a time until the banner; a line too long ends the direction.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<SshError> {
+        let side = self.side(dir);
+        if side.done {
+            return Framing::skip(data.len());
         }
+        match data.iter().position(|&b| b == b'\n') {
+            None if data.len() < MAX_LINE => {
+                return Framing::Incomplete {
+                    needed: data.len() + 1,
+                }
+            }
+            Some(nl) => {
+                let line = data.get(..nl).unwrap_or_default();
+                if text::without_eol(line).len() <= MAX_LINE {
+                    return Framing::Complete { len: nl + 1 };
+                }
+            }
+            None => {}
+        }
+        side.done = true;
+        Framing::broken(data.len(), SshError::LineTooLong)
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: SshError, out: &mut Vec<Observation>) {
+        out.push(violation(PROTOCOL, error));
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        line: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let used = line.len();
+        let line = text::without_eol(line);
+        let side = self.side(dir);
+        if line.starts_with(b"SSH-") {
+            emit_banner(dir.sender(), line, out);
+            side.done = true;
+        } else if dir == Direction::ToServer || side.pre_banner_lines >= MAX_PRE_BANNER_LINES {
+            // RFC 4253 §4.2: only the server may send other lines first.
+            self.on_broken(dir, SshError::BeforeBanner, out);
+            self.side(dir).done = true;
+        } else {
+            side.pre_banner_lines += 1;
+        }
+        Some(used)
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        // The banner opens the stream; after a gap there is nothing left to learn.
+        self.side(dir).done = true;
     }
 }
 
@@ -140,14 +159,14 @@ fn emit_banner(subject: Subject, line: &[u8], out: &mut Vec<Observation>) {
         subject,
         field: Field::Description,
         value: text,
-        source: "ssh banner",
+        source: source::SSH_BANNER,
     });
     if let Some(os) = banner_os(line) {
         out.push(Observation::Identity {
             subject,
             field: Field::Os,
             value: os.to_string(),
-            source: "ssh banner",
+            source: source::SSH_BANNER,
         });
     }
 }

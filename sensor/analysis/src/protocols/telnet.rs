@@ -18,9 +18,11 @@
 //! current line's tail is kept across deliveries); whatever follows it, repeats included,
 //! belongs to no attempt until the next password line.
 
+use super::framing::{Delivery, Unframed};
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{self, wire_text, BANNER_OS_NAMES};
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -334,14 +336,9 @@ pub struct TelnetDissector {
     verdict: Option<Verdict>,
 }
 
-impl Dissector for TelnetDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
+impl Unframed for TelnetDissector {
+    fn deliver(&mut self, delivery: Delivery<'_>, out: &mut Vec<Observation>) {
+        let Delivery { dir, data, .. } = delivery;
         match dir {
             Direction::ToClient => {
                 let mut text = false;
@@ -365,10 +362,9 @@ impl Dissector for TelnetDissector {
                 }
             }
         }
-        data.len()
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn lost(&mut self, dir: Direction) {
         match dir {
             Direction::ToClient => {
                 self.server.iac = Iac::Data;
@@ -519,7 +515,7 @@ fn server(field: Field, value: String) -> Observation {
         subject: Subject::Server,
         field,
         value,
-        source: "telnet banner",
+        source: source::TELNET_BANNER,
     }
 }
 

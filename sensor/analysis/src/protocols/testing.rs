@@ -5,7 +5,7 @@
 
 use crate::protocols::spec::ProtocolSpec;
 use crate::protocols::{Direction, Dissector, Endpoint, FlowCtx, Transport};
-use otwatch_common::observation::{Field, Observation, Role, Subject};
+use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
 use otwatch_common::Timestamp;
 
 /// Decodes hex, ignoring whitespace (so payloads can be wrapped over lines).
@@ -38,7 +38,7 @@ pub fn ctx(transport: Transport, client: &str, server: &str) -> FlowCtx {
 }
 
 /// An `Identity` observation, as tests expect them.
-pub fn id(subject: Subject, field: Field, value: &str, source: &'static str) -> Observation {
+pub fn id(subject: Subject, field: Field, value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject,
         field,

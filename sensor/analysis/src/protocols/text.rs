@@ -247,16 +247,20 @@ pub fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     Some(written)
 }
 
+/// A line without its line end: the LF, if any, and a CR before it (RFC 9112 §2.2 lets a
+/// recipient accept a bare LF).
+pub fn without_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
 /// Splits a text block into lines ending in LF; a CR before the LF is dropped (RFC 9112 §2.2
 /// lets a recipient accept a bare LF). A final piece without LF is yielded as well.
 pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     let body = block.strip_suffix(b"\n").unwrap_or(block);
     // An empty block has no lines (split would yield one empty piece).
     let pieces = (!block.is_empty()).then(|| body.split(|&b| b == b'\n'));
-    pieces
-        .into_iter()
-        .flatten()
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+    pieces.into_iter().flatten().map(without_eol)
 }
 
 /// Length of an HTTP-style message head, through the empty line that ends it (CRLF CRLF, or

@@ -19,10 +19,12 @@
 //! observation model has no field for them yet.
 
 use super::ber::{self, Oid, Reader, Tag};
+use super::framing::{Framing, Stream};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
-use super::{Direction, Dissector, FlowCtx, Probe, Transport};
+use super::{Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 /// TLS on its usual TCP ports: HTTPS, alternates, OPC UA HTTPS (4843), MQTT over TLS (8883),
@@ -131,69 +133,93 @@ pub struct TlsDissector {
     violations: Violations,
 }
 
-impl Dissector for TlsDissector {
-    fn parse(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        _ctx: &FlowCtx,
-        out: &mut Vec<Observation>,
-    ) -> usize {
-        let (sender, peer) = (dir.sender(), dir.receiver());
-        let mut consumed = 0;
-        loop {
-            let side = match dir {
-                Direction::ToServer => &mut self.client,
-                Direction::ToClient => &mut self.server,
-            };
-            if side.done {
-                return data.len();
-            }
-            let rest = data.get(consumed..).unwrap_or_default();
-            // RFC 8446 §5.1: type (1), legacy_record_version (2), length (2), fragment.
-            let Some((&[ctype, major, _minor, l0, l1], body)) = rest.split_first_chunk::<5>()
-            else {
-                return consumed;
-            };
-            let len = usize::from(u16::from_be_bytes([l0, l1]));
-            if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&ctype) || major != 3 || len > MAX_RECORD
-            {
-                side.give_up();
-                self.violation(out, TlsError::NotARecord { ctype, len });
-                return data.len();
-            }
-            let Some(fragment) = body.get(..len) else {
-                return consumed;
-            };
-            consumed += 5 + len;
-            match ctype {
-                HANDSHAKE => {
-                    let mut ctx = Ctx {
-                        sender,
-                        peer,
-                        out,
-                        violations: &mut self.violations,
-                    };
-                    handshake_fragment(side, fragment, &mut ctx);
-                }
-                // Everything after ChangeCipherSpec, and all application data, is encrypted.
-                CHANGE_CIPHER_SPEC | APPLICATION_DATA => side.give_up(),
-                // Cleartext alerts end the connection; heartbeats carry nothing we need.
-                _ => {}
-            }
+/// RFC 8446 §5.1: type (1), legacy_record_version (2), length (2), then the fragment.
+const RECORD_HEADER: usize = 5;
+
+/// Frames the record at the start of a stream by its header. Anything but a record ends the
+/// direction: all of it is passed over.
+fn frame(data: &[u8]) -> Framing<TlsError> {
+    let Some(&[ctype, major, _minor, l0, l1]) = data.first_chunk::<RECORD_HEADER>() else {
+        return Framing::Incomplete {
+            needed: RECORD_HEADER,
+        };
+    };
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
+    if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&ctype) || major != 3 || len > MAX_RECORD {
+        return Framing::broken(data.len(), TlsError::NotARecord { ctype, len });
+    }
+    let len = RECORD_HEADER + len;
+    if data.len() >= len {
+        Framing::Complete { len }
+    } else {
+        Framing::Incomplete { needed: len }
+    }
+}
+
+impl Stream for TlsDissector {
+    type Error = TlsError;
+
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<TlsError> {
+        let side = self.side(dir);
+        if side.done {
+            return Framing::skip(data.len());
         }
+        let framing = frame(data);
+        if let Framing::Resync { .. } = framing {
+            side.give_up();
+        }
+        framing
     }
 
-    fn gap(&mut self, dir: Direction) {
-        // Mid-handshake loss cannot be bridged; the handshake is over soon anyway.
-        match dir {
-            Direction::ToServer => self.client.give_up(),
-            Direction::ToClient => self.server.give_up(),
+    fn on_broken(&mut self, _dir: Direction, error: TlsError, out: &mut Vec<Observation>) {
+        self.violation(out, error);
+    }
+
+    fn on_message(
+        &mut self,
+        dir: Direction,
+        record: &[u8],
+        out: &mut Vec<Observation>,
+    ) -> Option<usize> {
+        let (&ctype, _) = record.split_first()?;
+        let fragment = record.get(RECORD_HEADER..).unwrap_or_default();
+        let (sender, peer) = (dir.sender(), dir.receiver());
+        let side = match dir {
+            Direction::ToServer => &mut self.client,
+            Direction::ToClient => &mut self.server,
+        };
+        match ctype {
+            HANDSHAKE => {
+                let mut ctx = Ctx {
+                    sender,
+                    peer,
+                    out,
+                    violations: &mut self.violations,
+                };
+                handshake_fragment(side, fragment, &mut ctx);
+            }
+            // Everything after ChangeCipherSpec, and all application data, is encrypted.
+            CHANGE_CIPHER_SPEC | APPLICATION_DATA => side.give_up(),
+            // Cleartext alerts end the connection; heartbeats carry nothing we need.
+            _ => {}
         }
+        Some(record.len())
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        // Mid-handshake loss cannot be bridged; the handshake is over soon anyway.
+        self.side(dir).give_up();
     }
 }
 
 impl TlsDissector {
+    fn side(&mut self, dir: Direction) -> &mut Side {
+        match dir {
+            Direction::ToServer => &mut self.client,
+            Direction::ToClient => &mut self.server,
+        }
+    }
+
     fn violation(&mut self, out: &mut Vec<Observation>, reason: TlsError) {
         violation(&mut self.violations, out, reason);
     }
@@ -311,7 +337,7 @@ fn handshake_message(side: &mut Side, msg_type: u8, body: &[u8], ctx: &mut Ctx<'
                         subject: ctx.peer,
                         field: Field::Hostname,
                         value: name,
-                        source: "tls sni",
+                        source: source::TLS_SNI,
                     });
                 }
             }
@@ -349,7 +375,7 @@ fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
         subject: ctx.sender,
         field: Field::Description,
         value: format!("tls certificate subject: {}", parts.join(", ")),
-        source: "tls certificate",
+        source: source::TLS_CERTIFICATE,
     });
     if let Some(host) = name
         .common_name
@@ -360,7 +386,7 @@ fn emit_certificate(name: &CertificateName, ctx: &mut Ctx<'_>) {
             subject: ctx.sender,
             field: Field::Hostname,
             value: host,
-            source: "tls certificate",
+            source: source::TLS_CERTIFICATE,
         });
     }
 }

@@ -35,7 +35,7 @@ impl Violations {
             return false;
         }
         self.reported += 1;
-        out.push(violation(protocol, reason.to_string()));
+        out.push(violation(protocol, reason));
         true
     }
 

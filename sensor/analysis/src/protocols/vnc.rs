@@ -12,11 +12,14 @@
 //! failed SecurityResult after VNC Authentication (a wrong password) as an `AuthFailure`,
 //! without a user name (RFB has none).
 
+use super::framing::{Framing, Stream};
 use super::reader::Cursor;
+use super::source;
 use super::spec::ProtocolSpec;
 use super::text::wire_text;
-use super::{violation, Direction, Dissector, FlowCtx, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Subject};
+use super::{violation, Direction, Dissector, Probe, Transport};
+use otwatch_common::observation::{Field, Observation, Source, Subject};
+use std::convert::Infallible;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "vnc",
@@ -132,36 +135,42 @@ enum Step {
     Wait,
 }
 
-impl Dissector for VncDissector {
-    fn parse(
+impl Stream for VncDissector {
+    type Error = Infallible;
+
+    /// Each handshake step reads what it needs from the rest of the delivery.
+    fn framing(&mut self, dir: Direction, data: &[u8]) -> Framing<Infallible> {
+        let done = match dir {
+            Direction::ToServer => self.client == Client::Done,
+            Direction::ToClient => self.server == Server::Done,
+        };
+        if done {
+            return Framing::skip(data.len());
+        }
+        Framing::Complete { len: data.len() }
+    }
+
+    fn on_broken(&mut self, _dir: Direction, error: Infallible, _out: &mut Vec<Observation>) {
+        match error {}
+    }
+
+    fn on_message(
         &mut self,
         dir: Direction,
         data: &[u8],
-        _ctx: &FlowCtx,
         out: &mut Vec<Observation>,
-    ) -> usize {
-        let mut used = 0;
-        loop {
-            let done = match dir {
-                Direction::ToServer => self.client == Client::Done,
-                Direction::ToClient => self.server == Server::Done,
-            };
-            if done {
-                return data.len();
-            }
-            let rest = data.get(used..).unwrap_or_default();
-            let step = match dir {
-                Direction::ToServer => self.client_step(rest, out),
-                Direction::ToClient => self.server_step(rest, out),
-            };
-            match step {
-                Step::Took(n) => used += n,
-                Step::Wait => return used,
-            }
+    ) -> Option<usize> {
+        let step = match dir {
+            Direction::ToServer => self.client_step(data, out),
+            Direction::ToClient => self.server_step(data, out),
+        };
+        match step {
+            Step::Took(n) => Some(n),
+            Step::Wait => None,
         }
     }
 
-    fn gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         match dir {
             Direction::ToServer => self.client = Client::Done,
             Direction::ToClient => self.server = Server::Done,
@@ -184,7 +193,11 @@ impl VncDissector {
                 match version(msg) {
                     Some(v) => {
                         self.server_version = Some(v);
-                        out.push(described(Subject::Server, msg, "vnc protocol version"));
+                        out.push(described(
+                            Subject::Server,
+                            msg,
+                            source::VNC_PROTOCOL_VERSION,
+                        ));
                         self.server = Server::Security;
                     }
                     None => self.server_violation(out, "server ProtocolVersion malformed"),
@@ -284,7 +297,7 @@ impl VncDissector {
                         subject: Subject::Server,
                         field: Field::Description,
                         value: text,
-                        source: "vnc desktop name",
+                        source: source::VNC_DESKTOP_NAME,
                     });
                 }
                 self.server = Server::Done;
@@ -338,7 +351,11 @@ impl VncDissector {
                 match version(msg) {
                     Some(v) => {
                         self.client_version = Some(v);
-                        out.push(described(Subject::Client, msg, "vnc protocol version"));
+                        out.push(described(
+                            Subject::Client,
+                            msg,
+                            source::VNC_PROTOCOL_VERSION,
+                        ));
                         self.client = Client::Security;
                     }
                     None => {
@@ -393,7 +410,7 @@ impl VncDissector {
     }
 }
 
-fn described(subject: Subject, text: &[u8], source: &'static str) -> Observation {
+fn described(subject: Subject, text: &[u8], source: Source) -> Observation {
     Observation::Identity {
         subject,
         field: Field::Description,
@@ -430,7 +447,7 @@ fn security_types(types: &[u8]) -> Observation {
         subject: Subject::Server,
         field: Field::Description,
         value,
-        source: "vnc security types",
+        source: source::VNC_SECURITY_TYPES,
     }
 }
 

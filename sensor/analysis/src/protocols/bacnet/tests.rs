@@ -10,8 +10,10 @@
 
 use super::tags::TagReader;
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
 use crate::protocols::Transport;
+use otwatch_common::observation::Source;
 use std::net::Ipv4Addr;
 
 // bacnet_test.pcap, 10.1.1.167 (client) asks 10.1.1.165 (device,4194303 wildcard) in turn.
@@ -177,7 +179,7 @@ fn req(m: &str) -> (Direction, &str) {
     (Direction::ToServer, m)
 }
 
-fn id(subject: Subject, field: Field, value: &str, source: &'static str) -> Observation {
+fn id(subject: Subject, field: Field, value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject,
         field,
@@ -371,32 +373,37 @@ fn jci_nae_identity_from_read_property_answers() {
                 s,
                 Field::Description,
                 "bacnet device 500",
-                "bacnet readproperty object-identifier"
+                source::BACNET_READPROPERTY_OBJECT_IDENTIFIER
             ),
             id(
                 s,
                 Field::Vendor,
                 "Johnson Controls, Inc.",
-                "bacnet readproperty vendor-identifier"
+                source::BACNET_READPROPERTY_VENDOR_IDENTIFIER
             ),
-            id(s, Field::Vendor, "JCI", "bacnet readproperty vendor-name"),
+            id(
+                s,
+                Field::Vendor,
+                "JCI",
+                source::BACNET_READPROPERTY_VENDOR_NAME
+            ),
             id(
                 s,
                 Field::Firmware,
                 "5.1.0.4400",
-                "bacnet readproperty firmware-revision"
+                source::BACNET_READPROPERTY_FIRMWARE_REVISION
             ),
             id(
                 s,
                 Field::Hostname,
                 "KBRNAE",
-                "bacnet readproperty object-name"
+                source::BACNET_READPROPERTY_OBJECT_NAME
             ),
             id(
                 s,
                 Field::Model,
                 "MS-NAE4510-2",
-                "bacnet readproperty model-name"
+                source::BACNET_READPROPERTY_MODEL_NAME
             ),
         ]
     );
@@ -423,7 +430,7 @@ fn repeated_polls_report_once_and_other_objects_not_at_all() {
                 s,
                 Field::Hostname,
                 "PLC_28",
-                "bacnet readproperty object-name"
+                source::BACNET_READPROPERTY_OBJECT_NAME
             ),
             op(Operation::Read, 12),
         ]
@@ -440,7 +447,12 @@ fn discovery_and_time_sync() {
         vec![
             Observation::FunctionCode(0x100),
             speaks(c, Role::Server),
-            id(c, Field::Description, "bacnet device 721", "bacnet i-am"),
+            id(
+                c,
+                Field::Description,
+                "bacnet device 721",
+                source::BACNET_I_AM
+            ),
             op(Operation::Identify, 0x108),
             speaks(c, Role::Client),
             op_with(
@@ -463,8 +475,13 @@ fn discovery_and_time_sync() {
         vec![
             Observation::FunctionCode(0x100),
             speaks(fwd, Role::Server),
-            id(fwd, Field::Description, "bacnet device 123", "bacnet i-am"),
-            id(fwd, Field::Vendor, "Tridium Inc.", "bacnet i-am"),
+            id(
+                fwd,
+                Field::Description,
+                "bacnet device 123",
+                source::BACNET_I_AM
+            ),
+            id(fwd, Field::Vendor, "Tridium Inc.", source::BACNET_I_AM),
         ]
     );
     // I-Am from behind a router: the IP sender is the router, so nobody's identity.
@@ -491,7 +508,12 @@ fn broadcasts_have_no_conversation() {
         vec![
             speaks(s, Role::Client),
             speaks(s, Role::Server),
-            id(s, Field::Description, "bacnet device 721", "bacnet i-am"),
+            id(
+                s,
+                Field::Description,
+                "bacnet device 721",
+                source::BACNET_I_AM
+            ),
         ]
     );
 }
@@ -507,19 +529,19 @@ fn read_property_multiple_device_answer() {
                 s,
                 Field::Hostname,
                 "AHU-1",
-                "bacnet readpropertymultiple object-name"
+                source::BACNET_READPROPERTYMULTIPLE_OBJECT_NAME
             ),
             id(
                 s,
                 Field::Model,
                 "M-1",
-                "bacnet readpropertymultiple model-name"
+                source::BACNET_READPROPERTYMULTIPLE_MODEL_NAME
             ),
             id(
                 s,
                 Field::Vendor,
                 "Delta Controls",
-                "bacnet readpropertymultiple vendor-identifier"
+                source::BACNET_READPROPERTYMULTIPLE_VENDOR_IDENTIFIER
             ),
         ]
     );
@@ -751,7 +773,7 @@ fn wildcard_i_am_is_not_an_identity() {
         Subject::Client,
         Field::Vendor,
         "Johnson Controls, Inc.",
-        "bacnet i-am"
+        source::BACNET_I_AM
     )));
 }
 

@@ -2,8 +2,11 @@
 //! small pcap reader; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::sysdescr::{cisco_software, CiscoSoftware};
 use crate::protocols::testing::{self, hex, Noise};
+use otwatch_common::observation::Role;
+use otwatch_common::observation::Source;
 use otwatch_common::observation::Subject;
 
 /// cdp/cdp-v1.pcap frame 1: CDPv1 from router R1 (cisco 1601, IOS 11.2(12)P), even length.
@@ -20,7 +23,7 @@ fn run(src: &str, payload: &[u8]) -> Vec<Observation> {
     out
 }
 
-fn id(src: &str, field: Field, value: &str, source: &'static str) -> Observation {
+fn id(src: &str, field: Field, value: &str, source: Source) -> Observation {
     testing::id(Subject::Mac(src.parse().unwrap()), field, value, source)
 }
 
@@ -50,18 +53,18 @@ fn cdp_v1_router() {
         run(m, &hex(CDP_V1)),
         vec![
             speaks(m),
-            id(m, Field::Hostname, "R1", "cdp device id"),
+            id(m, Field::Hostname, "R1", source::CDP_DEVICE_ID),
             id(
                 m,
                 Field::Description,
                 "Cisco Internetwork Operating System Software IOS (tm) 1600 Software (C1600-NY-L), Version 11.2(12)P, RELEASE SOFTWARE (fc1)",
-                "cdp software version"
+                source::CDP_SOFTWARE_VERSION
             ),
-            id(m, Field::Os, "Cisco IOS", "cdp software version"),
-            id(m, Field::Firmware, "11.2(12)P", "cdp software version"),
-            id(m, Field::Model, "1601", "cdp platform"),
-            id(m, Field::Vendor, "Cisco", "cdp"),
-            id(m, Field::DeviceType, "router", "cdp capabilities"),
+            id(m, Field::Os, "Cisco IOS", source::CDP_SOFTWARE_VERSION),
+            id(m, Field::Firmware, "11.2(12)P", source::CDP_SOFTWARE_VERSION),
+            id(m, Field::Model, "1601", source::CDP_PLATFORM),
+            id(m, Field::Vendor, "Cisco", source::CDP),
+            id(m, Field::DeviceType, "router", source::CDP_CAPABILITIES),
             binding(m, "192.168.10.1"),
         ]
     );
@@ -81,18 +84,18 @@ fn cdp_v2_switch_with_odd_length_checksum() {
         run(m, &hex(CDP_CE500)),
         vec![
             speaks(m),
-            id(m, Field::Hostname, "Ns5gt", "cdp device id"),
+            id(m, Field::Hostname, "Ns5gt", source::CDP_DEVICE_ID),
             id(
                 m,
                 Field::Description,
                 "Cisco IOS Software, CE500 Software (CE500-LANBASE-M), Version 12.2(25)SEG4, RELEASE SOFTWARE (fc1)",
-                "cdp software version"
+                source::CDP_SOFTWARE_VERSION
             ),
-            id(m, Field::Os, "Cisco IOS", "cdp software version"),
-            id(m, Field::Firmware, "12.2(25)SEG4", "cdp software version"),
-            id(m, Field::Model, "WS-CE500-24TT", "cdp platform"),
-            id(m, Field::Vendor, "Cisco", "cdp"),
-            id(m, Field::DeviceType, "switch", "cdp capabilities"),
+            id(m, Field::Os, "Cisco IOS", source::CDP_SOFTWARE_VERSION),
+            id(m, Field::Firmware, "12.2(25)SEG4", source::CDP_SOFTWARE_VERSION),
+            id(m, Field::Model, "WS-CE500-24TT", source::CDP_PLATFORM),
+            id(m, Field::Vendor, "Cisco", source::CDP),
+            id(m, Field::DeviceType, "switch", source::CDP_CAPABILITIES),
             // The address and management-address TLVs carry the same IP: one binding.
             binding(m, "192.168.10.253"),
         ]
@@ -103,16 +106,26 @@ fn cdp_v2_switch_with_odd_length_checksum() {
 fn cdp_v2_ios_xe_router() {
     let m = "64:00:f1:e1:03:03";
     let out = run(m, &hex(CDP_CSR));
-    assert!(out.contains(&id(m, Field::Hostname, "CSR3", "cdp device id")));
-    assert!(out.contains(&id(m, Field::Os, "Cisco IOS XE", "cdp software version")));
+    assert!(out.contains(&id(m, Field::Hostname, "CSR3", source::CDP_DEVICE_ID)));
+    assert!(out.contains(&id(
+        m,
+        Field::Os,
+        "Cisco IOS XE",
+        source::CDP_SOFTWARE_VERSION
+    )));
     assert!(out.contains(&id(
         m,
         Field::Firmware,
         "15.3(2)S0a",
-        "cdp software version"
+        source::CDP_SOFTWARE_VERSION
     )));
-    assert!(out.contains(&id(m, Field::Model, "CSR1000V", "cdp platform")));
-    assert!(out.contains(&id(m, Field::DeviceType, "router", "cdp capabilities")));
+    assert!(out.contains(&id(m, Field::Model, "CSR1000V", source::CDP_PLATFORM)));
+    assert!(out.contains(&id(
+        m,
+        Field::DeviceType,
+        "router",
+        source::CDP_CAPABILITIES
+    )));
     assert!(out.contains(&binding(m, "23.0.0.3")));
     assert!(!out
         .iter()
@@ -196,8 +209,13 @@ fn non_cisco_platform_is_not_called_cisco() {
         + "0004000800000010"));
     let m = "00:50:56:01:02:03";
     let out = run(m, &data);
-    assert!(out.contains(&id(m, Field::Model, "VMware ESX", "cdp platform")));
-    assert!(out.contains(&id(m, Field::DeviceType, "it_host", "cdp capabilities")));
+    assert!(out.contains(&id(m, Field::Model, "VMware ESX", source::CDP_PLATFORM)));
+    assert!(out.contains(&id(
+        m,
+        Field::DeviceType,
+        "it_host",
+        source::CDP_CAPABILITIES
+    )));
     assert!(!out.iter().any(|o| matches!(
         o,
         Observation::Identity {

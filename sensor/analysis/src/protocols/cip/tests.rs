@@ -3,6 +3,7 @@
 //! `tshark -V`; path segments not in the corpus are built by hand from Vol. 1 appendix C.
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::hex;
 use Operation::*;
 
@@ -187,7 +188,7 @@ fn identity_reply_and_device_type() {
     assert_eq!(id.product_name, b"1756-L61/B LOGIX5561");
     assert_eq!(id.catalog_type(), Some("plc"));
     let mut out = Vec::new();
-    id.emit(Subject::Server, "cip identity", &mut out);
+    id.emit(Subject::Server, source::CIP_IDENTITY, &mut out);
     let values: Vec<(Field, &str)> = out
         .iter()
         .filter_map(|o| match o {
@@ -210,12 +211,12 @@ fn identity_reply_and_device_type() {
     other.vendor = 9999;
     other.device_type = 0x2B;
     let mut out = Vec::new();
-    other.emit(Subject::Server, "cip identity", &mut out);
+    other.emit(Subject::Server, source::CIP_IDENTITY, &mut out);
     assert!(out.contains(&Observation::Identity {
         subject: Subject::Server,
         field: Field::Vendor,
         value: "vendor id 9999".into(),
-        source: "cip identity"
+        source: source::CIP_IDENTITY
     }));
     assert!(!out.iter().any(|o| matches!(
         o,

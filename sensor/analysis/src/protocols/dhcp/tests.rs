@@ -2,7 +2,9 @@
 //! expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, datagram, hex, id, never_panics};
+use crate::protocols::FlowCtx;
 
 /// dhcp/dhcp.pcap frame 1
 const DISCOVER: &str = "
@@ -147,7 +149,7 @@ fn discover_gives_hostname_only() {
             Subject::Mac(m),
             Field::Hostname,
             "btest.is.cool",
-            "dhcp option 12"
+            source::DHCP_OPTION_12
         )]
     );
 }
@@ -178,7 +180,12 @@ fn renewing_request_binds_ciaddr() {
     assert_eq!(
         run(NAS_REQUEST),
         [
-            id(Subject::Mac(m), Field::Hostname, "nas1", "dhcp option 12"),
+            id(
+                Subject::Mac(m),
+                Field::Hostname,
+                "nas1",
+                source::DHCP_OPTION_12
+            ),
             Observation::Binding {
                 mac: m,
                 ip: ip("10.16.1.4"),
@@ -189,7 +196,12 @@ fn renewing_request_binds_ciaddr() {
     assert_eq!(
         run(NAS_ACK),
         [
-            id(Subject::Mac(m), Field::Hostname, "nas1", "dhcp option 12"),
+            id(
+                Subject::Mac(m),
+                Field::Hostname,
+                "nas1",
+                source::DHCP_OPTION_12
+            ),
             Observation::Binding {
                 mac: m,
                 ip: ip("10.16.1.4"),
@@ -207,8 +219,18 @@ fn udhcp_vendor_class() {
     assert_eq!(
         run(UDHCP_DISCOVER),
         [
-            id(m, Field::Os, "Linux (BusyBox udhcp)", "dhcp vendor class"),
-            id(m, Field::Description, "udhcp 1.36.1", "dhcp vendor class"),
+            id(
+                m,
+                Field::Os,
+                "Linux (BusyBox udhcp)",
+                source::DHCP_VENDOR_CLASS
+            ),
+            id(
+                m,
+                Field::Description,
+                "udhcp 1.36.1",
+                source::DHCP_VENDOR_CLASS
+            ),
         ]
     );
 }
@@ -263,10 +285,10 @@ fn windows_client() {
     assert_eq!(
         run(MSFT_DISCOVER),
         [
-            id(m, Field::Hostname, "LT-US-DSWANSON", "dhcp option 12"),
-            id(m, Field::Os, "Windows", "dhcp vendor class"),
-            id(m, Field::Description, "MSFT 5.0", "dhcp vendor class"),
-            id(m, Field::Os, "Windows", "dhcp parameter list"),
+            id(m, Field::Hostname, "LT-US-DSWANSON", source::DHCP_OPTION_12),
+            id(m, Field::Os, "Windows", source::DHCP_VENDOR_CLASS),
+            id(m, Field::Description, "MSFT 5.0", source::DHCP_VENDOR_CLASS),
+            id(m, Field::Os, "Windows", source::DHCP_PARAMETER_LIST),
         ]
     );
 }

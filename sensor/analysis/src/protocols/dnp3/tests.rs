@@ -3,7 +3,9 @@
 //! dnp3.src, dnp3.dst, dnp3.al.func, dnp3.al.obj, dnp3.al.objq.range).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
+use crate::protocols::FlowCtx;
 
 // select_operate_and_responses.pcap frame 4: 1 -> 10, SELECT (3) g12v1 CROB, qualifier 0x28.
 const SELECT: &str = "05641ac40a0001008a1cc0c0030c012801000000030164000000fd6b6400000000005b";
@@ -100,7 +102,7 @@ fn address(subject: Subject, n: u16) -> Observation {
         subject,
         field: Field::Description,
         value: format!("dnp3 address {n}"),
-        source: "dnp3 link address",
+        source: source::DNP3_LINK_ADDRESS,
     }
 }
 
@@ -190,7 +192,7 @@ fn outstation_internal_indications_become_status_facts_once() {
         subject: Subject::Server,
         field: Field::Status,
         value: value.to_owned(),
-        source: "dnp3 iin",
+        source: source::DNP3_IIN,
     };
     // zeek-dnp3.pcap frame 83: 4 -> 3 RESPONSE, IIN 0x8000 (tshark: "Device Restart"); frame
     // 4: UNSOLICITED RESPONSE, IIN 0x1000 ("Time Sync Required"); cold restart response IIN
@@ -559,7 +561,7 @@ fn device_attributes_become_identity_once() {
         subject: Subject::Server,
         field,
         value: value.to_owned(),
-        source: "dnp3 device attributes",
+        source: source::DNP3_DEVICE_ATTRIBUTES,
     };
     let ids: Vec<&Observation> = out
         .iter()
@@ -567,7 +569,7 @@ fn device_attributes_become_identity_once() {
             matches!(
                 o,
                 Observation::Identity {
-                    source: "dnp3 device attributes",
+                    source: source::DNP3_DEVICE_ATTRIBUTES,
                     ..
                 }
             )

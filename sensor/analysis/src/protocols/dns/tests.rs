@@ -2,7 +2,10 @@
 //! extracted with tshark; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, datagram, hex, id, never_panics};
+use crate::protocols::FlowCtx;
+use otwatch_common::observation::Source;
 
 /// dns/dns-two-responses.pcap frame 2
 const CMU_RESPONSE: &str = "
@@ -116,7 +119,7 @@ fn run(flavor: Flavor, dir: Direction, payload: &[u8]) -> Vec<Observation> {
     datagram(&mut DnsDissector(flavor), dir, &c(), payload)
 }
 
-fn host(ip: &str, name: &str, source: &'static str) -> Observation {
+fn host(ip: &str, name: &str, source: Source) -> Observation {
     id(
         Subject::Ip(ip.parse().unwrap()),
         Field::Hostname,
@@ -167,7 +170,7 @@ fn dns_answer_names_the_address_after_cnames() {
         [host(
             "128.2.10.163",
             "WWW-CMU-2.ANDREW.cmu.edu",
-            "dns answer"
+            source::DNS_ANSWER
         )]
     );
     assert_eq!(
@@ -175,7 +178,7 @@ fn dns_answer_names_the_address_after_cnames() {
         [host(
             "208.80.152.3",
             "upload.pmtpa.wikimedia.org",
-            "dns answer"
+            source::DNS_ANSWER
         )]
     );
     // Queries, NXDOMAIN and TXT-only answers name nobody.
@@ -279,7 +282,7 @@ fn dns_reverse_ptr() {
     );
     assert_eq!(
         run(Flavor::Dns, Direction::ToClient, &m),
-        [host("10.0.2.7", "plc.site", "dns ptr")]
+        [host("10.0.2.7", "plc.site", source::DNS_PTR)]
     );
 }
 
@@ -291,9 +294,17 @@ fn mdns_response_names_addresses_once() {
     assert_eq!(
         run(Flavor::Mdns, Direction::ToServer, &hex(MDNS_RESPONSE)),
         [
-            host("fd52:429e:c03c:8235:883c:d6ff:fee1:4dc4", name, "mdns"),
-            host("fd52:429e:c03c:8235:5968:5bc6:1563:f82f", name, "mdns"),
-            host("10.0.2.7", name, "mdns"),
+            host(
+                "fd52:429e:c03c:8235:883c:d6ff:fee1:4dc4",
+                name,
+                source::MDNS
+            ),
+            host(
+                "fd52:429e:c03c:8235:5968:5bc6:1563:f82f",
+                name,
+                source::MDNS
+            ),
+            host("10.0.2.7", name, source::MDNS),
             speaks(Subject::Client, "mdns", 5353),
         ]
     );
@@ -306,8 +317,8 @@ fn mdns_additional_records_count() {
     assert_eq!(
         run(Flavor::Mdns, Direction::ToServer, &hex(MDNS_SRV)),
         [
-            host("fe80::217:f2ff:fed7:cf65", "gemini.local", "mdns"),
-            host("141.142.220.50", "gemini.local", "mdns"),
+            host("fe80::217:f2ff:fed7:cf65", "gemini.local", source::MDNS),
+            host("141.142.220.50", "gemini.local", source::MDNS),
             speaks(Subject::Client, "mdns", 5353),
         ]
     );
@@ -339,7 +350,7 @@ fn mdns_txt_model_only_for_known_services_and_tidy_values() {
                 subject: Subject::Client,
                 field: Field::Model,
                 value: "J105aAP".into(),
-                source: "mdns txt"
+                source: source::MDNS_TXT
             },
             speaks(Subject::Client, "mdns", 5353),
         ]
@@ -379,11 +390,11 @@ fn llmnr_response_names_the_responder() {
     m.extend_from_slice(&[
         0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 141, 142, 220, 226,
     ]);
-    assert_eq!(probe(Flavor::Llmnr, &m), Probe::Yes);
+    assert_eq!(probe_flavor(Flavor::Llmnr, &m), Probe::Yes);
     assert_eq!(
         run(Flavor::Llmnr, Direction::ToClient, &m),
         [
-            host("141.142.220.226", "BRWC0CB383D1F42", "llmnr"),
+            host("141.142.220.226", "BRWC0CB383D1F42", source::LLMNR),
             speaks(Subject::Server, "llmnr", 5355),
         ]
     );
@@ -394,7 +405,7 @@ fn llmnr_response_names_the_responder() {
 fn nbns_positive_response() {
     assert_eq!(
         run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_POSITIVE)),
-        [host("192.168.1.8", "CX_0D7560", "nbns")]
+        [host("192.168.1.8", "CX_0D7560", source::NBNS)]
     );
     assert_eq!(run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_QUERY)), []);
 }
@@ -409,7 +420,7 @@ fn nbns_node_status_names_the_sender() {
             subject: Subject::Server,
             field: Field::Hostname,
             value: "SHENHUAJ6-PC".into(),
-            source: "nbns"
+            source: source::NBNS
         }]
     );
 }
@@ -420,7 +431,7 @@ fn nbns_node_status_names_the_sender() {
 fn nbns_registration() {
     assert_eq!(
         run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_REG_00)),
-        [host("192.168.1.1", "KW-VLIPC", "nbns")]
+        [host("192.168.1.1", "KW-VLIPC", source::NBNS)]
     );
     assert_eq!(
         run(Flavor::Nbns, Direction::ToServer, &hex(NBNS_REG_GROUP)),
@@ -441,13 +452,13 @@ fn netbios_first_level_encoding() {
 #[test]
 fn probes_accept_their_own_and_refuse_the_rest() {
     for m in [CMU_RESPONSE, CMU_QUERY, TXT_RESPONSE, WIKI_A, WIKI_NXDOMAIN] {
-        assert_eq!(probe(Flavor::Dns, &hex(m)), Probe::Yes);
+        assert_eq!(probe_flavor(Flavor::Dns, &hex(m)), Probe::Yes);
     }
     for m in [MDNS_QUERY, MDNS_RESPONSE, MDNS_PROBE, MDNS_SRV] {
-        assert_eq!(probe(Flavor::Mdns, &hex(m)), Probe::Yes);
+        assert_eq!(probe_flavor(Flavor::Mdns, &hex(m)), Probe::Yes);
     }
-    assert_eq!(probe(Flavor::Llmnr, &hex(LLMNR_QUERY)), Probe::Yes);
-    assert_eq!(probe(Flavor::Llmnr, &hex(MDNS_RESPONSE)), Probe::No);
+    assert_eq!(probe_flavor(Flavor::Llmnr, &hex(LLMNR_QUERY)), Probe::Yes);
+    assert_eq!(probe_flavor(Flavor::Llmnr, &hex(MDNS_RESPONSE)), Probe::No);
     for m in [
         NBNS_QUERY,
         NBNS_POSITIVE,
@@ -455,14 +466,17 @@ fn probes_accept_their_own_and_refuse_the_rest() {
         NBNS_REG_00,
         NBNS_REG_GROUP,
     ] {
-        assert_eq!(probe(Flavor::Nbns, &hex(m)), Probe::Yes);
+        assert_eq!(probe_flavor(Flavor::Nbns, &hex(m)), Probe::Yes);
     }
-    assert_eq!(probe(Flavor::Nbns, &hex(CMU_QUERY)), Probe::No);
+    assert_eq!(probe_flavor(Flavor::Nbns, &hex(CMU_QUERY)), Probe::No);
     for f in [Flavor::Dns, Flavor::Mdns, Flavor::Llmnr, Flavor::Nbns] {
-        assert_eq!(probe(f, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Probe::No);
-        assert_eq!(probe(f, b"HTTP/1.1 200 OK\r\n\r\n"), Probe::No);
-        assert_eq!(probe(f, &[0u8; 12]), Probe::No);
-        assert_eq!(probe(f, &hex(CMU_RESPONSE)[..100]), Probe::No);
+        assert_eq!(
+            probe_flavor(f, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Probe::No
+        );
+        assert_eq!(probe_flavor(f, b"HTTP/1.1 200 OK\r\n\r\n"), Probe::No);
+        assert_eq!(probe_flavor(f, &[0u8; 12]), Probe::No);
+        assert_eq!(probe_flavor(f, &hex(CMU_RESPONSE)[..100]), Probe::No);
     }
     let mut state = 1u32;
     let mut yes = 0;
@@ -473,7 +487,7 @@ fn probes_accept_their_own_and_refuse_the_rest() {
                 (state >> 16) as u8
             })
             .collect();
-        if probe(Flavor::Dns, &buf) == Probe::Yes {
+        if probe_flavor(Flavor::Dns, &buf) == Probe::Yes {
             yes += 1;
         }
     }
@@ -486,16 +500,10 @@ fn compression_loops_and_long_chains_are_refused() {
     // A pointer to itself, and a label followed by a pointer back to it.
     let mut m = vec![0u8; 12];
     m.extend_from_slice(&[0xc0, 12]);
-    assert_eq!(
-        read_name(&m, 12, &mut name),
-        Err("compression pointer does not point backwards")
-    );
+    assert_eq!(read_name(&m, 12, &mut name), Err(DnsError::PointerForward));
     let mut m = vec![0u8; 12];
     m.extend_from_slice(&[1, b'a', 0xc0, 12]);
-    assert_eq!(
-        read_name(&m, 12, &mut name),
-        Err("compression pointer does not point backwards")
-    );
+    assert_eq!(read_name(&m, 12, &mut name), Err(DnsError::PointerForward));
     // A forward pointer.
     let mut m = vec![0u8; 12];
     m.extend_from_slice(&[0xc0, 14, 0]);
@@ -507,10 +515,10 @@ fn compression_loops_and_long_chains_are_refused() {
     }
     assert_eq!(
         read_name(&m, m.len() - 2, &mut name),
-        Err("too many compression pointers")
+        Err(DnsError::Pointers)
     );
     // Reserved label types, and a legal pointer.
-    assert_eq!(read_name(&[0x40], 0, &mut name), Err("reserved label type"));
+    assert_eq!(read_name(&[0x40], 0, &mut name), Err(DnsError::LabelType));
     let m = [1, b'a', 0, 1, b'b', 0xc0, 0];
     assert_eq!(read_name(&m, 3, &mut name), Ok(7));
     assert_eq!(name.as_bytes(), b"b.a");
@@ -530,7 +538,11 @@ fn malformed_messages_are_violations() {
     // The answer before the damage still counts.
     assert_eq!(
         out[0],
-        host("128.2.10.163", "WWW-CMU-2.ANDREW.cmu.edu", "dns answer")
+        host(
+            "128.2.10.163",
+            "WWW-CMU-2.ANDREW.cmu.edu",
+            source::DNS_ANSWER
+        )
     );
     assert!(matches!(
         run(Flavor::Nbns, Direction::ToClient, &[1, 2, 3])[..],

@@ -4,9 +4,11 @@
 //! -e enip.lir.* -e cip.id.*`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     ctx, hex, hex_segments, never_panics, never_panics_in_conversation,
 };
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Subject;
 
 // enip_test1.pcap frame 4: ListIdentity request (TCP), sender context 0000c1debed10000.
@@ -196,7 +198,7 @@ fn fc(code: u32) -> Observation {
     Observation::FunctionCode(code)
 }
 
-fn id(field: otwatch_common::observation::Field, value: &str, source: &'static str) -> Observation {
+fn id(field: otwatch_common::observation::Field, value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject: Subject::Server,
         field,
@@ -220,7 +222,7 @@ fn list_identity_reply_gives_the_servers_identity() {
         (ToServer, LIST_IDENTITY_REQ),
         (ToClient, LIST_IDENTITY_REPLY),
     ]);
-    let src = "enip list identity";
+    let src = source::ENIP_LIST_IDENTITY;
     assert_eq!(
         out,
         vec![
@@ -275,7 +277,7 @@ fn session_setup_commands_are_function_codes_without_violations() {
 fn get_attributes_all_on_identity_gives_cip_identity() {
     use otwatch_common::observation::Field;
     let out = run(&[(ToServer, GET_IDENTITY_REQ), (ToClient, GET_IDENTITY_REPLY)]);
-    let src = "cip identity";
+    let src = source::CIP_IDENTITY;
     assert_eq!(
         out,
         vec![
@@ -652,11 +654,11 @@ fn identity_inside_a_multiple_service_packet() {
     let out = run(&[(ToServer, &send_rr(&req)), (ToClient, &send_rr(&rep))]);
     no_violations(&out);
     assert!(out.contains(&op(Operation::Read, 0x01)));
-    assert!(out.contains(&id(Field::Serial, "0x0051aec3", "cip identity")));
+    assert!(out.contains(&id(Field::Serial, "0x0051aec3", source::CIP_IDENTITY)));
     // The same wrapping of the plain request gives the plain answer.
     let plain = run(&[
         (ToServer, &send_rr(&hex("010220012401"))),
         (ToClient, GET_IDENTITY_REPLY),
     ]);
-    assert!(plain.contains(&id(Field::Model, "1756-ENBT/A", "cip identity")));
+    assert!(plain.contains(&id(Field::Model, "1756-ENBT/A", source::CIP_IDENTITY)));
 }

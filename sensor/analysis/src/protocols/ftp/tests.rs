@@ -2,9 +2,12 @@
 //! read from tshark's dissection).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
+use otwatch_common::observation::Source;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.1:50003", "10.0.0.2:21")
@@ -18,7 +21,7 @@ fn run(segs: &[(bool, &str)]) -> Vec<Observation> {
     run_bytes(&hex_segments(segs))
 }
 
-fn server(field: Field, value: &str, source: &'static str) -> Observation {
+fn server(field: Field, value: &str, source: Source) -> Observation {
     id(Subject::Server, field, value, source)
 }
 
@@ -414,7 +417,7 @@ fn passive_download_login_and_retr() {
     assert_eq!(
         run(DOWNLOAD_PASSIVE),
         vec![
-            server(Field::Description, "FTP Sandbox Ready.", "ftp banner"),
+            server(Field::Description, "FTP Sandbox Ready.", source::FTP_BANNER),
             login("bob"),
             op(Operation::FileTransfer),
             op(Operation::Read),
@@ -427,7 +430,11 @@ fn multi_line_greeting_and_failed_login() {
     assert_eq!(
         run(FILEZILLA_FAILED_LOGIN),
         vec![
-            server(Field::Description, "FileZilla Server 1.9.1", "ftp banner"),
+            server(
+                Field::Description,
+                "FileZilla Server 1.9.1",
+                source::FTP_BANNER
+            ),
             login("Admin"),
             refused("Admin"),
         ]
@@ -552,9 +559,9 @@ fn anonymous_login_and_os_from_greeting() {
             server(
                 Field::Description,
                 "ftp.ncsa.illinois.edu FTP Server (Apache/2.2.3 (CentOS) PHP/5.1.6 mod_ftp/0.9.6) ready.",
-                "ftp banner"
+                source::FTP_BANNER
             ),
-            server(Field::Os, "CentOS", "ftp banner"),
+            server(Field::Os, "CentOS", source::FTP_BANNER),
             login("anonymous"),
             op(Operation::FileTransfer),
             op(Operation::Read),
@@ -570,9 +577,9 @@ fn long_multi_line_reply_and_two_retrievals() {
             server(
                 Field::Description,
                 "ftp.NetBSD.org FTP server (NetBSD-ftpd 20100320) ready.",
-                "ftp banner"
+                source::FTP_BANNER
             ),
-            server(Field::Os, "NetBSD", "ftp banner"),
+            server(Field::Os, "NetBSD", source::FTP_BANNER),
             login("anonymous"),
             op(Operation::FileTransfer),
             op(Operation::Read),
@@ -615,7 +622,11 @@ fn auth_tls_stops_parsing() {
     ]);
     assert_eq!(
         out,
-        vec![server(Field::Description, "(vsFTPd 3.0.3)", "ftp banner")]
+        vec![server(
+            Field::Description,
+            "(vsFTPd 3.0.3)",
+            source::FTP_BANNER
+        )]
     );
 }
 

@@ -2,7 +2,9 @@
 //! tshark's dissection).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, ctx, hex, id, never_panics};
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Subject;
 
 /// http/basic-auth-with-colon.pcap tcp stream 0, client to server (186 bytes)
@@ -164,7 +166,7 @@ fn basic_auth_user_before_first_colon() {
                 Subject::Client,
                 Field::Description,
                 "python-requests/2.31.0",
-                "http user-agent"
+                source::HTTP_USER_AGENT
             ),
             Observation::CleartextLogin {
                 user: "test".into(),
@@ -185,7 +187,7 @@ fn response_server_and_body_skipped() {
             Subject::Server,
             Field::Description,
             "SimpleHTTP/0.6 Python/3.10.6",
-            "http server"
+            source::HTTP_SERVER
         )]
     );
     assert_eq!(d.sides[1].state, State::Head);
@@ -203,13 +205,13 @@ fn wget_and_apache() {
                 Subject::Client,
                 Field::Os,
                 "Darwin 12.2.0",
-                "http user-agent"
+                source::HTTP_USER_AGENT
             ),
             id(
                 Subject::Client,
                 Field::Description,
                 "Wget/1.14 (darwin12.2.0)",
-                "http user-agent"
+                source::HTTP_USER_AGENT
             ),
             host_lookup("bro.org"),
         ]
@@ -221,12 +223,12 @@ fn wget_and_apache() {
     assert_eq!(
         out,
         [
-            id(Subject::Server, Field::Os, "Fedora", "http server"),
+            id(Subject::Server, Field::Os, "Fedora", source::HTTP_SERVER),
             id(
                 Subject::Server,
                 Field::Description,
                 "Apache/2.4.3 (Fedora)",
-                "http server"
+                source::HTTP_SERVER
             ),
         ]
     );
@@ -247,9 +249,14 @@ fn firefox_on_ubuntu_and_304() {
                 Subject::Client,
                 Field::Os,
                 "Ubuntu 10.04",
-                "http user-agent"
+                source::HTTP_USER_AGENT
             ),
-            id(Subject::Client, Field::Description, ua, "http user-agent"),
+            id(
+                Subject::Client,
+                Field::Description,
+                ua,
+                source::HTTP_USER_AGENT
+            ),
             host_lookup("meta.wikimedia.org"),
         ]
     );
@@ -276,7 +283,12 @@ fn head_response_has_no_body() {
         out,
         [
             host_lookup("www.google.com"),
-            id(Subject::Server, Field::Description, "gws", "http server")
+            id(
+                Subject::Server,
+                Field::Description,
+                "gws",
+                source::HTTP_SERVER
+            )
         ]
     );
     assert_eq!(d.sides[1].state, State::Head);
@@ -294,7 +306,7 @@ fn chunked_body_is_followed() {
             Subject::Server,
             Field::Description,
             "gws",
-            "http server"
+            source::HTTP_SERVER
         )]
     );
     let first_chunk_data = resp.len() - head_end - b"8000\r\n".len();
@@ -318,7 +330,12 @@ fn chunk_framing_details() {
     assert_eq!(feed(&mut d, Direction::ToClient, msg, 1, &mut out), 0);
     assert_eq!(
         out,
-        [id(Subject::Server, Field::Description, "x", "http server")]
+        [id(
+            Subject::Server,
+            Field::Description,
+            "x",
+            source::HTTP_SERVER
+        )]
     );
     assert_eq!(d.sides[1].state, State::Head);
 }
@@ -329,7 +346,12 @@ fn empty_response_body_is_followed_by_the_next_response() {
     let (_, out) = run(Direction::ToClient, msg);
     assert_eq!(
         out,
-        [id(Subject::Server, Field::Description, "x", "http server")]
+        [id(
+            Subject::Server,
+            Field::Description,
+            "x",
+            source::HTTP_SERVER
+        )]
     );
 }
 

@@ -4,7 +4,9 @@
 //! -e iec60870_asdu.addr`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
+use crate::protocols::FlowCtx;
 
 // JavaRMI_and_IEC_Misc.pcap frame 6: STARTDT act (utype 0x01), frame 8: STARTDT con (0x02).
 const STARTDT_ACT: &str = "680407000000";
@@ -73,7 +75,7 @@ fn common_address(subject: Subject, n: u16) -> Observation {
         subject,
         field: Field::Description,
         value: format!("iec104 common address {n}"),
-        source: "iec104 asdu",
+        source: source::IEC104_ASDU,
     }
 }
 

@@ -2,7 +2,10 @@
 //! from the pcaps with a small pcap reader; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, hex, Noise};
+use otwatch_common::observation::Role;
+use otwatch_common::observation::Source;
 use otwatch_common::observation::Subject;
 
 /// lldp/lldp.pcap frame 1: SMC switch, chassis MAC, mgmt 192.168.2.10, FCS after the End TLV.
@@ -34,7 +37,7 @@ fn run(src: &str, payload: &[u8]) -> Vec<Observation> {
     out
 }
 
-fn id(src: &str, field: Field, value: &str, source: &'static str) -> Observation {
+fn id(src: &str, field: Field, value: &str, source: Source) -> Observation {
     testing::id(Subject::Mac(src.parse().unwrap()), field, value, source)
 }
 
@@ -64,14 +67,19 @@ fn smc_switch() {
         run(m, &hex(SMC_SWITCH)),
         vec![
             speaks(m),
-            id(m, Field::Hostname, "SMCGS8P-Smart", "lldp system name"),
+            id(
+                m,
+                Field::Hostname,
+                "SMCGS8P-Smart",
+                source::LLDP_SYSTEM_NAME
+            ),
             id(
                 m,
                 Field::Description,
                 "SMCGS8P-Smart - SMCGS8P-Smart v3.20",
-                "lldp system description"
+                source::LLDP_SYSTEM_DESCRIPTION
             ),
-            id(m, Field::DeviceType, "switch", "lldp capabilities"),
+            id(m, Field::DeviceType, "switch", source::LLDP_CAPABILITIES),
             binding(m, "192.168.2.10"),
         ]
     );
@@ -89,12 +97,17 @@ fn profinet_station_only_has_no_device_type() {
         run(m, &hex(DELL_PC)),
         vec![
             speaks(m),
-            id(m, Field::Hostname, "SCADA-PC-060839", "lldp system name"),
+            id(
+                m,
+                Field::Hostname,
+                "SCADA-PC-060839",
+                source::LLDP_SYSTEM_NAME
+            ),
             id(
                 m,
                 Field::Description,
                 "Dell Inc. OptiPlex 990,01,G22XB2S + HMI",
-                "lldp system description"
+                source::LLDP_SYSTEM_DESCRIPTION
             ),
             binding(m, "10.10.10.70"),
         ]
@@ -109,7 +122,7 @@ fn profinet_station_only_has_no_device_type() {
                 m,
                 Field::Description,
                 "Siemens AG SIMATIC S7 MULTIPORT SCALANCE X 200 FAM",
-                "lldp system description"
+                source::LLDP_SYSTEM_DESCRIPTION
             ),
         ]
     );
@@ -122,13 +135,13 @@ fn scalance_firmware_from_description() {
         run(m, &hex(SCALANCE)),
         vec![
             speaks(m),
-            id(m, Field::Hostname, "Switch1", "lldp system name"),
-            id(m, Field::Firmware, "V4.02", "lldp system description"),
+            id(m, Field::Hostname, "Switch1", source::LLDP_SYSTEM_NAME),
+            id(m, Field::Firmware, "V4.02", source::LLDP_SYSTEM_DESCRIPTION),
             id(
                 m,
                 Field::Description,
                 "Siemens, SIMATIC NET, SCALANCE X212-2, 6GK5 212-2BB00-2AA3, HW: 7, FW: V4.02",
-                "lldp system description"
+                source::LLDP_SYSTEM_DESCRIPTION
             ),
             binding(m, "141.81.0.190"),
         ]
@@ -178,10 +191,10 @@ fn med_inventory() {
         run(m, &data),
         vec![
             speaks(m),
-            id(m, Field::Firmware, "2.3.1", "lldp-med inventory"),
-            id(m, Field::Serial, "SN123", "lldp-med inventory"),
-            id(m, Field::Vendor, "Acme", "lldp-med inventory"),
-            id(m, Field::Model, "Phone 9", "lldp-med inventory"),
+            id(m, Field::Firmware, "2.3.1", source::LLDP_MED_INVENTORY),
+            id(m, Field::Serial, "SN123", source::LLDP_MED_INVENTORY),
+            id(m, Field::Vendor, "Acme", source::LLDP_MED_INVENTORY),
+            id(m, Field::Model, "Phone 9", source::LLDP_MED_INVENTORY),
         ]
     );
 }
@@ -219,7 +232,7 @@ fn malformed_frames() {
         "00:1b:1b:02:e6:1f",
         Field::Hostname,
         "Switch1",
-        "lldp system name"
+        source::LLDP_SYSTEM_NAME
     )));
     assert!(matches!(
         out.last(),

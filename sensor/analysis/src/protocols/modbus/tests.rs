@@ -5,11 +5,14 @@
 
 use super::pdu::{self, PduError, Range, Table};
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics, never_panics_in_conversation,
     run_segments,
 };
+use crate::protocols::FlowCtx;
 use otwatch_common::observation::Operation;
+use otwatch_common::observation::Source;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.57:2578", "10.0.0.3:502")
@@ -68,7 +71,7 @@ fn opd(op: Operation, fc: u32, details: &[(&'static str, &str)]) -> Observation 
     }
 }
 
-fn server(field: Field, value: &str, source: &'static str) -> Observation {
+fn server(field: Field, value: &str, source: Source) -> Observation {
     id(Subject::Server, field, value, source)
 }
 
@@ -364,7 +367,7 @@ fn report_server_id_text_once_per_flow() {
             server(
                 Field::Description,
                 "Wingpath Limited",
-                "modbus report server id"
+                source::MODBUS_REPORT_SERVER_ID
             ),
             op(Operation::Identify, 17),
         ]
@@ -386,7 +389,7 @@ fn device_identification_basic_then_regular() {
             (false, DEVID_BASIC_RSP),
         ],
     );
-    const S: &str = "modbus device identification";
+    const S: Source = source::MODBUS_DEVICE_IDENTIFICATION;
     assert_eq!(
         out,
         vec![
@@ -447,8 +450,12 @@ fn umas_read_id_names_a_schneider_cpu() {
         out,
         vec![
             op(Operation::Identify, 90),
-            server(Field::Vendor, "Schneider Electric", "modbus umas read id"),
-            server(Field::Model, "140 CPU 311 10", "modbus umas read id"),
+            server(
+                Field::Vendor,
+                "Schneider Electric",
+                source::MODBUS_UMAS_READ_ID
+            ),
+            server(Field::Model, "140 CPU 311 10", source::MODBUS_UMAS_READ_ID),
         ]
     );
 }

@@ -4,7 +4,10 @@
 //! mqtt.willtopic`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex};
+use crate::protocols::FlowCtx;
+use otwatch_common::observation::Source;
 
 /// mqtt31-sub-userpass.pcap frame 4: CONNECT "MQIsdp" level 3, client id "myvoiceismypassport",
 /// user name "user", password "pass" (mqtt.username, mqtt.passwd).
@@ -122,7 +125,7 @@ fn run(msgs: &[(Direction, &str)]) -> Vec<Observation> {
     run_bytes(new().as_mut(), &segs)
 }
 
-fn client(value: &str, source: &'static str) -> Observation {
+fn client(value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject: Subject::Client,
         field: Field::Description,
@@ -172,11 +175,11 @@ fn mqtt31_connect_login_and_subscriptions() {
         out,
         vec![
             fc(1),
-            client("mqtt client id myvoiceismypassport", "mqtt connect"),
+            client("mqtt client id myvoiceismypassport", source::MQTT_CONNECT),
             login("user"),
             op(Operation::Read, 8),
-            client("mqtt subscription topicX", "mqtt subscribe"),
-            client("mqtt subscription topicY", "mqtt subscribe"),
+            client("mqtt subscription topicX", source::MQTT_SUBSCRIBE),
+            client("mqtt subscription topicY", source::MQTT_SUBSCRIBE),
             fc(14),
         ]
     );
@@ -194,10 +197,10 @@ fn mqtt311_publish_is_a_write_with_its_topic() {
         out,
         vec![
             fc(1),
-            client("mqtt client id myvoiceismypassport", "mqtt connect"),
+            client("mqtt client id myvoiceismypassport", source::MQTT_CONNECT),
             login("user"),
             op(Operation::Write, 3),
-            client("mqtt topic topicX", "mqtt publish"),
+            client("mqtt topic topicX", source::MQTT_PUBLISH),
             fc(14),
         ]
     );
@@ -214,11 +217,11 @@ const V5_CONVERSATION: &[(Direction, &str)] = &[
 fn v5_expected() -> Vec<Observation> {
     vec![
         fc(1),
-        client("mqtt client id myvoiceismypassport", "mqtt connect"),
-        client("mqtt will topic willtopic", "mqtt connect"),
+        client("mqtt client id myvoiceismypassport", source::MQTT_CONNECT),
+        client("mqtt will topic willtopic", source::MQTT_CONNECT),
         login("user"),
         op(Operation::Write, 3),
-        client("mqtt topic topicX", "mqtt publish"),
+        client("mqtt topic topicX", source::MQTT_PUBLISH),
         fc(14),
     ]
 }
@@ -363,10 +366,10 @@ fn large_publish_across_segments_and_assigned_client_id() {
             login("user"),
             client(
                 "mqtt client id auto-1B43E800-08E3-3BA1-2E97-E9A0B4064BF5",
-                "mqtt connack"
+                source::MQTT_CONNACK
             ),
             op(Operation::Write, 3),
-            client("mqtt topic topicX", "mqtt publish"),
+            client("mqtt topic topicX", source::MQTT_PUBLISH),
             fc(14),
         ]
     );
@@ -399,7 +402,7 @@ fn a_packet_bigger_than_the_cap_is_skipped_without_buffering() {
         out,
         vec![
             op(Operation::Write, 3),
-            client("mqtt topic topicX", "mqtt publish")
+            client("mqtt topic topicX", source::MQTT_PUBLISH)
         ]
     );
 }
@@ -419,9 +422,12 @@ fn zeek_subscriber_receives_a_delivery_and_pings() {
         out,
         vec![
             fc(1),
-            client("mqtt client id paho/34AAE54A75D839566E", "mqtt connect"),
+            client(
+                "mqtt client id paho/34AAE54A75D839566E",
+                source::MQTT_CONNECT
+            ),
             op(Operation::Read, 8),
-            client("mqtt subscription SampleTopic", "mqtt subscribe"),
+            client("mqtt subscription SampleTopic", source::MQTT_SUBSCRIBE),
             fc(12),
         ]
     );
@@ -431,7 +437,7 @@ fn zeek_subscriber_receives_a_delivery_and_pings() {
         out,
         vec![
             op(Operation::Write, 3),
-            client("mqtt topic SampleTopic", "mqtt publish"),
+            client("mqtt topic SampleTopic", source::MQTT_PUBLISH),
             fc(14),
         ]
     );
@@ -455,9 +461,12 @@ fn capture_without_connect() {
         out,
         vec![
             op(Operation::Read, 8),
-            client("mqtt subscription house/bulbs/bulb1", "mqtt subscribe"),
+            client(
+                "mqtt subscription house/bulbs/bulb1",
+                source::MQTT_SUBSCRIBE
+            ),
             op(Operation::Write, 3),
-            client("mqtt topic house/bulbs/bulb1", "mqtt publish"),
+            client("mqtt topic house/bulbs/bulb1", source::MQTT_PUBLISH),
         ]
     );
 }
@@ -497,7 +506,7 @@ fn broker_version_from_sys_topic() {
             subject: Subject::Server,
             field: Field::Description,
             value: "mqtt broker mosquitto version 2.0.18".into(),
-            source: "mqtt $SYS/broker/version",
+            source: source::MQTT_SYS_BROKER_VERSION,
         }]
     );
 }
@@ -606,7 +615,7 @@ fn broken_framing_recovers_at_the_next_delivery() {
                 reason: "reserved packet type 0".into()
             },
             op(Operation::Write, 3),
-            client("mqtt topic topicX", "mqtt publish"),
+            client("mqtt topic topicX", source::MQTT_PUBLISH),
         ]
     );
 }
@@ -632,7 +641,7 @@ fn gap_resynchronises_at_a_delivery_starting_with_a_packet() {
         out,
         vec![
             op(Operation::Write, 3),
-            client("mqtt topic topicX", "mqtt publish")
+            client("mqtt topic topicX", source::MQTT_PUBLISH)
         ]
     );
 }

@@ -5,9 +5,12 @@
 //! opcua.UserName -e opcua.EncryptionAlgorithm`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex};
+use crate::protocols::FlowCtx;
 use crate::protocols::Probe;
 use otwatch_common::observation::Operation;
+use otwatch_common::observation::Source;
 
 /// open62541_client-server_mainloop.pcap frame 26: Hello, EndpointUrl "opc.tcp://localhost:4840".
 const HEL: &str = concat!(
@@ -277,7 +280,7 @@ fn run(msgs: &[(Direction, &str)]) -> Vec<Observation> {
     run_bytes(new().as_mut(), &segs)
 }
 
-fn id(subject: Subject, value: &str, source: &'static str) -> Observation {
+fn id(subject: Subject, value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject,
         field: Field::Description,
@@ -348,31 +351,31 @@ fn mainloop_expected() -> Vec<Observation> {
         id(
             Subject::Server,
             "opcua endpoint opc.tcp://localhost:4840",
-            "opcua hello",
+            source::OPCUA_HELLO,
         ),
         id(
             Subject::Server,
             "opcua security policy None",
-            "opcua open secure channel",
+            source::OPCUA_OPEN_SECURE_CHANNEL,
         ),
         // tshark: opcua.MessageSecurityMode 0x00000001 (frame 10).
         id(
             Subject::Server,
             "opcua security mode None",
-            "opcua open secure channel",
+            source::OPCUA_OPEN_SECURE_CHANNEL,
         ),
         fc(446),
         op(Operation::Identify, 428),
         id(
             Subject::Server,
             "opcua application open62541-based OPC UA Application (urn:open62541.server.application)",
-            "opcua get endpoints",
+            source::OPCUA_GET_ENDPOINTS,
         ),
         fc(461),
         id(
             Subject::Client,
             "opcua application urn:unconfigured:application",
-            "opcua create session",
+            source::OPCUA_CREATE_SESSION,
         ),
         fc(467),
         Observation::CleartextLogin {
@@ -443,7 +446,7 @@ fn encrypted_channel_reports_its_policy_and_nothing_from_ciphertext() {
             id(
                 Subject::Server,
                 "opcua security policy Basic128Rsa15",
-                "opcua open secure channel"
+                source::OPCUA_OPEN_SECURE_CHANNEL
             ),
             fc(446),
         ]
@@ -462,7 +465,7 @@ fn encrypted_channel_reports_its_policy_and_nothing_from_ciphertext() {
         [id(
             Subject::Server,
             "opcua security mode SignAndEncrypt",
-            "opcua encrypted message"
+            source::OPCUA_ENCRYPTED_MESSAGE
         )]
     );
     // A request in clear on such a channel: the mode only signs.
@@ -483,7 +486,7 @@ fn encrypted_channel_reports_its_policy_and_nothing_from_ciphertext() {
         [&id(
             Subject::Server,
             "opcua security mode Sign",
-            "opcua signed message"
+            source::OPCUA_SIGNED_MESSAGE
         )]
     );
 }
@@ -502,18 +505,18 @@ fn python_client_and_server_applications_without_open_secure_channel() {
             id(
                 Subject::Server,
                 "opcua endpoint opc.tcp://localhost:4840/freeopcua/server/",
-                "opcua hello"
+                source::OPCUA_HELLO
             ),
             fc(461),
             id(
                 Subject::Client,
                 "opcua application Pure Python Client (urn:freeopcua:client)",
-                "opcua create session"
+                source::OPCUA_CREATE_SESSION
             ),
             id(
                 Subject::Server,
                 "opcua application FreeOpcUa Python Server (urn:freeopcua:python:server)",
-                "opcua create session"
+                source::OPCUA_CREATE_SESSION
             ),
         ]
     );
@@ -527,7 +530,7 @@ fn hello_on_a_non_standard_port_and_an_error_message() {
         vec![id(
             Subject::Server,
             "opcua endpoint opc.tcp://vm-xp-steven:12001/UA/StackTestServer",
-            "opcua hello"
+            source::OPCUA_HELLO
         )]
     );
 }
@@ -564,7 +567,7 @@ fn chunked_message_is_reassembled() {
                 id(
                     Subject::Client,
                     "opcua application Pure Python Client (urn:freeopcua:client)",
-                    "opcua create session"
+                    source::OPCUA_CREATE_SESSION
                 )
             ],
             "split at {at}"
@@ -723,7 +726,7 @@ fn reverse_hello_makes_the_tcp_client_the_ua_server() {
             id(
                 Subject::Client,
                 "opcua endpoint opc.tcp://plc:4840",
-                "opcua reverse hello"
+                source::OPCUA_REVERSE_HELLO
             ),
             op(Operation::Read, 631),
         ]
@@ -747,12 +750,12 @@ fn sides_guessed_the_wrong_way_round_are_learned_from_request_ids() {
             id(
                 Subject::Server,
                 "opcua application Pure Python Client (urn:freeopcua:client)",
-                "opcua create session"
+                source::OPCUA_CREATE_SESSION
             ),
             id(
                 Subject::Client,
                 "opcua application FreeOpcUa Python Server (urn:freeopcua:python:server)",
-                "opcua create session"
+                source::OPCUA_CREATE_SESSION
             ),
             op(Operation::Read, 631),
         ]

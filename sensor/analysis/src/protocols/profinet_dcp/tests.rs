@@ -4,6 +4,8 @@
 //! real blocks and were checked with tshark the same way.
 
 use super::*;
+use crate::protocols::source;
+use otwatch_common::observation::Source;
 
 /// profinet/profinet-wireshark-bug.pcap frame 1: Identify request, All selector, from
 /// 00:80:c8:38:a4:8b (VLAN 0).
@@ -75,7 +77,7 @@ fn speaks(src: &str, role: Role) -> Observation {
     }
 }
 
-fn id(src: &str, field: Field, value: &str, source: &'static str) -> Observation {
+fn id(src: &str, field: Field, value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject: mac(src),
         field,
@@ -147,21 +149,31 @@ fn identify_response_of_an_s7_controller() {
         run(m, IDENT_RESP_S7),
         vec![
             speaks(m, Role::Server),
-            id(m, Field::Hostname, "%n%n%n", "profinet dcp name of station"),
+            id(
+                m,
+                Field::Hostname,
+                "%n%n%n",
+                source::PROFINET_DCP_NAME_OF_STATION
+            ),
             id(
                 m,
                 Field::Model,
                 "S7-300EC",
-                "profinet dcp device vendor value"
+                source::PROFINET_DCP_DEVICE_VENDOR_VALUE
             ),
-            id(m, Field::Vendor, "Siemens", "profinet dcp device id"),
+            id(m, Field::Vendor, "Siemens", source::PROFINET_DCP_DEVICE_ID),
             id(
                 m,
                 Field::Description,
                 "profinet vendor 0x002a device 0x0101",
-                "profinet dcp device id"
+                source::PROFINET_DCP_DEVICE_ID
             ),
-            id(m, Field::DeviceType, "plc", "profinet dcp device role"),
+            id(
+                m,
+                Field::DeviceType,
+                "plc",
+                source::PROFINET_DCP_DEVICE_ROLE
+            ),
             Observation::Binding {
                 mac: m.parse().unwrap(),
                 ip: "192.168.0.11".parse().unwrap(),
@@ -181,26 +193,26 @@ fn identify_response_and_hello_of_an_io_device() {
                 m,
                 Field::Hostname,
                 "versamax-pns11",
-                "profinet dcp name of station",
+                source::PROFINET_DCP_NAME_OF_STATION,
             ),
             id(
                 m,
                 Field::Model,
                 "IC200PNS001",
-                "profinet dcp device vendor value",
+                source::PROFINET_DCP_DEVICE_VENDOR_VALUE,
             ),
             // 0x015a is not in the vendor table: no vendor, the raw IDs as description.
             id(
                 m,
                 Field::Description,
                 "profinet vendor 0x015a device 0x0003",
-                "profinet dcp device id",
+                source::PROFINET_DCP_DEVICE_ID,
             ),
             id(
                 m,
                 Field::DeviceType,
                 "io_module",
-                "profinet dcp device role",
+                source::PROFINET_DCP_DEVICE_ROLE,
             ),
             Observation::Binding {
                 mac: m.parse().unwrap(),
@@ -342,7 +354,7 @@ fn malformed_frames_are_violations() {
         src,
         Field::Hostname,
         "AB",
-        "profinet dcp name of station"
+        source::PROFINET_DCP_NAME_OF_STATION
     )));
     assert_eq!(
         reason(out),

@@ -2,9 +2,11 @@
 //! from `tshark -T fields`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.1:54990", "10.0.0.2:3389")
@@ -23,7 +25,7 @@ fn client_host(name: &str) -> Observation {
         Subject::Client,
         Field::Hostname,
         name,
-        "rdp client core data",
+        source::RDP_CLIENT_CORE_DATA,
     )
 }
 

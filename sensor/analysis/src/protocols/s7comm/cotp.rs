@@ -1,53 +1,24 @@
-//! ISO-on-TCP framing: RFC 1006 §6 TPKT and the ISO 8073 / ITU-T X.224 class 0 TPDUs that
-//! S7comm and S7comm-plus ride on.
+//! The ISO 8073 / ITU-T X.224 class 0 TPDUs that S7comm and S7comm-plus ride on, in RFC 1006
+//! TPKTs ([`tpkt`]).
 
 use super::error::S7Error;
 use crate::protocols::framing::Framing;
 
-/// RFC 1006 §6.
-pub(super) const TPKT_VERSION: u8 = 3;
-pub(super) const TPKT_HEADER: usize = 4;
-/// TPKT header plus the 3-byte class 0 DT header, the shortest useful TPKT.
-pub(super) const MIN_TPKT: usize = 7;
+use crate::protocols::tpkt::{self, TpktError, VERSION as TPKT_VERSION};
+pub(super) use crate::protocols::tpkt::{tpdu, CC, CR, DC, DR, DT, ER, MIN_LEN as MIN_TPKT};
 
-/// X.224 §13.1 table 8: TPDU codes (high nibble; CR/CC carry the credit in the low one).
-pub(super) const CR: u8 = 0xe0;
-pub(super) const CC: u8 = 0xd0;
-pub(super) const DR: u8 = 0x80;
-pub(super) const DC: u8 = 0xc0;
-pub(super) const DT: u8 = 0xf0;
-pub(super) const ER: u8 = 0x70;
 /// X.224 §13.3.4: calling and called TSAP parameter codes.
 pub(super) const CALLING_TSAP: u8 = 0xc1;
 pub(super) const CALLED_TSAP: u8 = 0xc2;
 /// X.224 §13.7.3: EOT bit of the DT TPDU-NR byte.
 pub(super) const EOT: u8 = 0x80;
 
-/// Frames the TPKT at the start of a byte stream (RFC 1006 §6); its TPDU is
-/// `data[TPKT_HEADER..len]`.
+/// Frames the TPKT at the start of a byte stream (RFC 1006 §6); its TPDU is [`tpdu`].
 pub(super) fn frame(data: &[u8]) -> Framing<S7Error> {
-    match data {
-        [] | [TPKT_VERSION] | [TPKT_VERSION, 0] | [TPKT_VERSION, 0, _] => Framing::Incomplete {
-            needed: TPKT_HEADER,
-        },
-        [TPKT_VERSION, 0, hi, lo, ..] => {
-            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
-            if len < MIN_TPKT {
-                return Framing::broken(1, S7Error::TpktLength);
-            }
-            if data.len() >= len {
-                Framing::Complete { len }
-            } else {
-                Framing::Incomplete { needed: len }
-            }
-        }
-        _ => Framing::broken(1, S7Error::NotTpkt),
-    }
-}
-
-/// The TPDU of a TPKT that [`frame`] found complete.
-pub(super) fn tpdu(tpkt: &[u8]) -> &[u8] {
-    tpkt.get(TPKT_HEADER..).unwrap_or_default()
+    tpkt::frame(data).map_err(|e| match e {
+        TpktError::NotTpkt => S7Error::NotTpkt,
+        TpktError::Length => S7Error::TpktLength,
+    })
 }
 
 /// One COTP TPDU (X.224 §13).

@@ -32,7 +32,9 @@
 
 use super::error::S7Error;
 use super::{Facts, PLUS_PROTOCOL_ID};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use crate::protocols::source;
+use crate::protocols::text::clean;
+use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 const KEEPALIVE: u8 = 0xff;
 /// python-snap7 `ProtocolVersion.SYSTEM_EVENT`.
@@ -72,7 +74,7 @@ const REQUEST_SET: usize = 14;
 const SESSION_VERSION_ATTRIBUTE: &[u8] = &[0xa3, 0x82, 0x32];
 /// Member id 319, flags 0, datatype WString.
 const SESSION_VERSION_STRING: &[u8] = &[0x82, 0x3f, 0x00, 0x15];
-const SOURCE: &str = "s7 plus session";
+const SOURCE: Source = source::S7_PLUS_SESSION;
 
 /// One S7comm-plus PDU.
 pub(super) struct PlusPdu<'a> {
@@ -273,9 +275,11 @@ fn session_identity(facts: &mut Facts, subject: Subject, data: &[u8], out: &mut 
         return;
     }
     facts.model_from_order_number = true;
-    facts.text(out, subject, Field::Model, order, SOURCE);
+    facts.emit(out, subject, Field::Model, order, SOURCE, || clean(order));
     if firmware.first() == Some(&b'V') && tidy(firmware) {
-        facts.text(out, subject, Field::Firmware, firmware, SOURCE);
+        facts.emit(out, subject, Field::Firmware, firmware, SOURCE, || {
+            clean(firmware)
+        });
     }
     facts.emit(out, subject, Field::Vendor, b"Siemens", SOURCE, || {
         Some("Siemens".to_string())

@@ -20,7 +20,9 @@
 //!   → Serial, 7 module type name → Model when no order number was seen.
 
 use super::{Facts, S7Dissector};
-use otwatch_common::observation::{Field, Observation, Subject};
+use crate::protocols::source;
+use crate::protocols::text::clean;
+use otwatch_common::observation::{Field, Observation, Source, Subject};
 
 /// Longest SZL answer joined from fragments (a full 0x001C list is about 350 bytes).
 const MAX_ANSWER: usize = 4096;
@@ -28,8 +30,8 @@ const MAX_ANSWER: usize = 4096;
 const RETURN_OK: u8 = 0xff;
 const MODULE_ID_RECORD: usize = 28;
 const COMPONENT_ID_RECORD: usize = 34;
-const SOURCE_MODULE: &str = "s7 szl 0x0011";
-const SOURCE_COMPONENT: &str = "s7 szl 0x001c";
+const SOURCE_MODULE: Source = source::S7_SZL_0011;
+const SOURCE_COMPONENT: Source = source::S7_SZL_001C;
 
 /// SZL-IDs whose records identify the module: the partial lists 0x11 and 0x1C of the CPU
 /// (module class bits 15..12 = 0), any extract (bits 11..8).
@@ -191,7 +193,9 @@ fn module_record(
             let order = trim_text(mlfb);
             if super::super::text::is_tidy_ascii(order, 20) {
                 facts.model_from_order_number = true;
-                facts.text(out, subject, Field::Model, order, SOURCE_MODULE);
+                facts.emit(out, subject, Field::Model, order, SOURCE_MODULE, || {
+                    clean(order)
+                });
             }
         }
         // Basic firmware: 'V', major | minor, patch.
@@ -221,5 +225,5 @@ fn component_record(
         _ => return,
     };
     let text = rest.split(|&b| b == 0).next().unwrap_or_default();
-    facts.text(out, subject, field, text, SOURCE_COMPONENT);
+    facts.emit(out, subject, field, text, SOURCE_COMPONENT, || clean(text));
 }

@@ -4,7 +4,10 @@
 //! -e s7comm.param.userdata.subfunc -e s7comm.szl.xy11.0001.anz -e s7comm.szl.001c.0001.name`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
+use crate::protocols::FlowCtx;
+use otwatch_common::observation::Source;
 use Direction::{ToClient as S, ToServer as C};
 
 // s7comm/s7comm_reading_plc_status.pcap (libnodave against an IM151-8 PN/DP CPU).
@@ -177,7 +180,7 @@ fn run_plus(segs: &[(Direction, &str)]) -> Vec<Observation> {
     run_with(&mut S7Dissector::new("s7comm_plus"), &segs)
 }
 
-fn id(field: Field, value: &str, source: &'static str) -> Observation {
+fn id(field: Field, value: &str, source: Source) -> Observation {
     Observation::Identity {
         subject: Subject::Server,
         field,
@@ -222,17 +225,17 @@ const RPS_CONVERSATION: &[(Direction, &str)] = &[
 /// Everything the reading_plc_status conversation says, in order.
 fn rps_expected() -> Vec<Observation> {
     vec![
-        id(Field::Description, "rack 0 slot 2", "s7 cotp tsap"),
+        id(Field::Description, "rack 0 slot 2", source::S7_COTP_TSAP),
         Observation::FunctionCode(0xf0),
         op(Operation::Identify, 0x70401),
-        id(Field::Model, "6ES7 151-8AB01-0AB0", "s7 szl 0x0011"),
-        id(Field::Firmware, "V3.2.6", "s7 szl 0x0011"),
-        id(Field::Vendor, "Siemens", "s7 szl 0x0011"),
+        id(Field::Model, "6ES7 151-8AB01-0AB0", source::S7_SZL_0011),
+        id(Field::Firmware, "V3.2.6", source::S7_SZL_0011),
+        id(Field::Vendor, "Siemens", source::S7_SZL_0011),
         op(Operation::Identify, 0x70401),
         Observation::FunctionCode(0x70401),
-        id(Field::Hostname, "IM151-8-CPU", "s7 szl 0x001c"),
-        id(Field::Description, "IM151-8 PN/DP CPU", "s7 szl 0x001c"),
-        id(Field::Serial, "S C-C6TW74882012", "s7 szl 0x001c"),
+        id(Field::Hostname, "IM151-8-CPU", source::S7_SZL_001C),
+        id(Field::Description, "IM151-8 PN/DP CPU", source::S7_SZL_001C),
+        id(Field::Serial, "S C-C6TW74882012", source::S7_SZL_001C),
     ]
 }
 
@@ -301,8 +304,8 @@ fn identity_is_reported_once_per_flow() {
 fn module_type_name_is_the_model_only_without_order_number() {
     // The 0x001C answer alone: index 7 "IM151-8 PN/DP CPU" becomes the model.
     let out = run(&[(S, RPS_SZL_001C_FRAG1), (S, RPS_SZL_001C_FRAG2)]);
-    assert!(out.contains(&id(Field::Model, "IM151-8 PN/DP CPU", "s7 szl 0x001c")));
-    assert!(out.contains(&id(Field::Vendor, "Siemens", "s7 szl 0x001c")));
+    assert!(out.contains(&id(Field::Model, "IM151-8 PN/DP CPU", source::S7_SZL_001C)));
+    assert!(out.contains(&id(Field::Vendor, "Siemens", source::S7_SZL_001C)));
     // After the 0x0011 answer it is not.
     let out = run(RPS_CONVERSATION);
     let models: Vec<_> = out
@@ -331,7 +334,7 @@ fn gap_in_the_client_direction_keeps_a_fragmented_answer() {
         &mut d,
         &[(C, hex(RPS_SZL_NEXT_REQ)), (S, hex(RPS_SZL_001C_FRAG2))],
     ));
-    assert!(out.contains(&id(Field::Hostname, "IM151-8-CPU", "s7 szl 0x001c")));
+    assert!(out.contains(&id(Field::Hostname, "IM151-8-CPU", source::S7_SZL_001C)));
 }
 
 #[test]
@@ -345,7 +348,11 @@ fn gap_in_the_server_direction_resynchronises() {
     tail.extend(hex(RPS_SZL_0011_RES));
     out.extend(run_with(&mut d, &[(S, tail)]));
     assert_eq!(violations(&out), 0);
-    assert!(out.contains(&id(Field::Model, "6ES7 151-8AB01-0AB0", "s7 szl 0x0011")));
+    assert!(out.contains(&id(
+        Field::Model,
+        "6ES7 151-8AB01-0AB0",
+        source::S7_SZL_0011
+    )));
     // The orphaned last fragment is not misread as records.
     let out = run_with(&mut d, &[(S, hex(RPS_SZL_001C_FRAG2))]);
     assert!(out.is_empty());
@@ -673,7 +680,7 @@ fn segmented_cotp_data_is_joined() {
         &[(S, dt(0x00, &pdu[..40])), (S, dt(0x80, &pdu[40..]))],
     );
     assert_eq!(violations(&out), 0);
-    assert!(out.contains(&id(Field::Firmware, "V3.2.6", "s7 szl 0x0011")));
+    assert!(out.contains(&id(Field::Firmware, "V3.2.6", source::S7_SZL_0011)));
 }
 
 #[test]
@@ -690,9 +697,9 @@ fn plus_session_gives_order_number_and_firmware() {
         out,
         vec![
             Observation::FunctionCode(0x04ca),
-            id(Field::Model, "6ES7 511-1AK00-0AB0", "s7 plus session"),
-            id(Field::Firmware, "V1.0", "s7 plus session"),
-            id(Field::Vendor, "Siemens", "s7 plus session"),
+            id(Field::Model, "6ES7 511-1AK00-0AB0", source::S7_PLUS_SESSION),
+            id(Field::Firmware, "V1.0", source::S7_PLUS_SESSION),
+            id(Field::Vendor, "Siemens", source::S7_PLUS_SESSION),
         ]
     );
 }
@@ -937,7 +944,11 @@ fn short_module_records_from_an_emulated_cpu_still_give_the_order_number() {
         (S, SNAP7_SZL_0011_RES),
     ]);
     assert!(
-        out.contains(&id(Field::Model, "6ES7 315-2EH14-0AB0", "s7 szl 0x0011")),
+        out.contains(&id(
+            Field::Model,
+            "6ES7 315-2EH14-0AB0",
+            source::S7_SZL_0011
+        )),
         "{out:?}"
     );
     assert_eq!(violations(&out), 0);

@@ -2,9 +2,11 @@
 //! tshark; expected values read from `tshark -T fields`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "141.81.0.182:4548", "141.81.0.10:139")
@@ -195,34 +197,49 @@ fn mb2_expected() -> Vec<Observation> {
     use Subject::*;
     vec![
         // 3695 session request: to IAS01<20> from PANELPC02<00>.
-        id(Client, Hostname, "PANELPC02", "netbios session request"),
-        id(Server, Hostname, "IAS01", "netbios session request"),
+        id(
+            Client,
+            Hostname,
+            "PANELPC02",
+            source::NETBIOS_SESSION_REQUEST,
+        ),
+        id(Server, Hostname, "IAS01", source::NETBIOS_SESSION_REQUEST),
         // 3704 Session Setup AndX request (NTLMSSP_NEGOTIATE).
         id(
             Client,
             Os,
             "Windows 2002 Service Pack 3 2600",
-            "smb native os",
+            source::SMB_NATIVE_OS,
         ),
-        id(Client, Description, "Windows 2002 5.1", "smb native lanman"),
+        id(
+            Client,
+            Description,
+            "Windows 2002 5.1",
+            source::SMB_NATIVE_LANMAN,
+        ),
         // 3705 response (NTLMSSP_CHALLENGE).
-        id(Server, Hostname, "IAS01", "ntlm target info"),
-        id(Server, Os, "Windows NT 6.0 build 6002", "ntlm version"),
+        id(Server, Hostname, "IAS01", source::NTLM_TARGET_INFO),
+        id(
+            Server,
+            Os,
+            "Windows NT 6.0 build 6002",
+            source::NTLM_VERSION,
+        ),
         id(
             Server,
             Os,
             "Windows Server (R) 2008 Standard 6002 Service Pack 2",
-            "smb native os",
+            source::SMB_NATIVE_OS,
         ),
         id(
             Server,
             Description,
             "Windows Server (R) 2008 Standard 6.0",
-            "smb native lanman",
+            source::SMB_NATIVE_LANMAN,
         ),
         // 3709 request (NTLMSSP_AUTH, anonymous).
-        id(Client, Hostname, "PANELPC02", "ntlm workstation"),
-        id(Client, Os, "Windows XP build 2600", "ntlm version"),
+        id(Client, Hostname, "PANELPC02", source::NTLM_WORKSTATION),
+        id(Client, Os, "Windows XP build 2600", source::NTLM_VERSION),
     ]
 }
 
@@ -455,13 +472,13 @@ fn smb2_session_setup_challenge() {
                 Subject::Server,
                 Field::Hostname,
                 "IAS01",
-                "ntlm target info"
+                source::NTLM_TARGET_INFO
             ),
             id(
                 Subject::Server,
                 Field::Os,
                 "Windows NT 6.0 build 6002",
-                "ntlm version"
+                source::NTLM_VERSION
             ),
         ]
     );

@@ -2,8 +2,10 @@
 //! `tshark -T fields -e udp.payload`; expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::sysdescr::DescriptionFacts;
 use crate::protocols::testing::{self, datagram, hex, id, Noise};
+use crate::protocols::FlowCtx;
 
 /// snmpwalk-short.pcap frame 1: v2c get-next-request 1.3.6.1.2.1, community "public".
 const WALK_REQUEST: &str =
@@ -100,15 +102,20 @@ fn walk_gives_sysdescr_and_sysname_of_the_agent() {
                 Subject::Server,
                 Field::Os,
                 "Linux 4.4.0-31-generic",
-                "snmp sysDescr"
+                source::SNMP_SYS_DESCR
             ),
-            id(Subject::Server, Field::Description, descr, "snmp sysDescr"),
+            id(
+                Subject::Server,
+                Field::Description,
+                descr,
+                source::SNMP_SYS_DESCR
+            ),
             // sysObjectID under net-snmp (8072) names no hardware vendor.
             id(
                 Subject::Server,
                 Field::Hostname,
                 "ubuntu-512mb-sfo2-01",
-                "snmp sysName"
+                source::SNMP_SYS_NAME
             ),
         ]
     );
@@ -137,9 +144,14 @@ fn v1_get_gives_vendor_from_enterprise_number() {
                 Subject::Server,
                 Field::Vendor,
                 "Oki Data",
-                "snmp sysObjectID"
+                source::SNMP_SYS_OBJECT_ID
             ),
-            id(Subject::Server, Field::Hostname, "B6300", "snmp sysName"),
+            id(
+                Subject::Server,
+                Field::Hostname,
+                "B6300",
+                source::SNMP_SYS_NAME
+            ),
         ]
     );
 }
@@ -239,7 +251,7 @@ fn trap_agent_addr_names_the_subject() {
                 Subject::Ip("192.168.0.2".parse().unwrap()),
                 Field::Hostname,
                 "B63",
-                "snmp sysName"
+                source::SNMP_SYS_NAME
             ),
         ]
     );

@@ -2,7 +2,9 @@
 //! expected values read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics, speaks};
+use crate::protocols::FlowCtx;
 
 /// ssdp/ssdp.pcap frame 1
 const NOTIFY: &str = "
@@ -56,7 +58,7 @@ fn notify_names_the_sender_device() {
                 field: Field::Description,
                 value: "UPnP/Tomato 1.28.7500 MIPSR2Toastman-RT K26 USB Ext UPnP/1.0 MiniUPnPd/1.6"
                     .into(),
-                source: "ssdp server"
+                source: source::SSDP_SERVER
             },
             speaks(
                 Subject::Ip("192.168.1.1".parse().unwrap()),
@@ -86,14 +88,14 @@ fn search_names_a_control_point() {
             subject: Subject::Client,
             field: Field::Os,
             value: "Windows 10/11".into(),
-            source: "ssdp user-agent"
+            source: source::SSDP_USER_AGENT
         }
     );
     assert!(matches!(
         &out[2],
         Observation::Identity {
             field: Field::Description,
-            source: "ssdp user-agent",
+            source: source::SSDP_USER_AGENT,
             ..
         }
     ));
@@ -111,13 +113,13 @@ fn search_response_names_the_device() {
                 subject,
                 field: Field::Os,
                 value: "Linux 2.6".into(),
-                source: "ssdp server"
+                source: source::SSDP_SERVER
             },
             Observation::Identity {
                 subject,
                 field: Field::Description,
                 value: "Linux/2.6 UPnP/1.0 Portable SDK for UPnP devices/1.6.18".into(),
-                source: "ssdp server"
+                source: source::SSDP_SERVER
             },
             speaks(
                 Subject::Ip("192.168.1.20".parse().unwrap()),

@@ -2,7 +2,9 @@
 //! read from `tshark -V`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, hex, id, never_panics_in_conversation, run_segments};
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.1:49244", "10.0.0.2:22")
@@ -13,7 +15,7 @@ fn run(segs: &[(bool, Vec<u8>)]) -> Vec<Observation> {
 }
 
 fn identity(subject: Subject, field: Field, value: &str) -> Observation {
-    id(subject, field, value, "ssh banner")
+    id(subject, field, value, source::SSH_BANNER)
 }
 
 // zeek testing/btest/Traces/ssh/single-conn.pcap, tcp.stream 0: server banner (frame 4),

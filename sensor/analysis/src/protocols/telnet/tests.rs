@@ -2,9 +2,11 @@
 //! `tshark -z follow,tcp,ascii`).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "192.168.0.2:1550", "192.168.0.1:23")
@@ -157,13 +159,13 @@ fn real_login_banner_and_user() {
                 subject: Subject::Server,
                 field: Field::Description,
                 value: "OpenBSD/i386 (oof) (ttyp2)".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             Observation::Identity {
                 subject: Subject::Server,
                 field: Field::Os,
                 value: "OpenBSD".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             login("fake"),
         ]
@@ -185,13 +187,13 @@ fn each_refused_attempt_is_reported_once_with_its_user() {
                 subject: Subject::Server,
                 field: Field::Description,
                 value: "Ubuntu 22.04 LTS".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             Observation::Identity {
                 subject: Subject::Server,
                 field: Field::Os,
                 value: "Ubuntu".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             login("root"),
             refused("root"),
@@ -296,7 +298,7 @@ fn character_mode_with_echo_and_backspace() {
                 subject: Subject::Server,
                 field: Field::Description,
                 value: "User Access Verification".to_string(),
-                source: "telnet banner",
+                source: source::TELNET_BANNER,
             },
             login("admin"),
         ]

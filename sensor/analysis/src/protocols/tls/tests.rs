@@ -9,7 +9,9 @@
 //! `s_client -servername scada.example.org -tls1_3`.
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{self, hex, id, Noise};
+use crate::protocols::FlowCtx;
 
 /// rdp/rdp-no-cookie-mstshash.pcap frame 11: ClientHello (TLS 1.2, no SNI) after X.224.
 const RDP_CLIENT_HELLO: &str = "160303008e0100008a030367b4ac55e203e3879630e7d66974024e01872f2bffa34b65c070b61a385929c700002ac02cc02bc030c02f009f009ec024c023c028c027c00ac009c014c013009d009c003d003c0035002f000a01000037000a00080006001d00170018000b00020100000d001400120401050102010403050302030202060106030023000000170000ff01000100";
@@ -84,13 +86,13 @@ fn rdp_certificate_names_the_server() {
                 Subject::Server,
                 Field::Description,
                 "tls certificate subject: CN=CLK-456040-D.one.phoenix.gov",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
             id(
                 Subject::Server,
                 Field::Hostname,
                 "CLK-456040-D.one.phoenix.gov",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
         ]
     );
@@ -110,19 +112,19 @@ fn tls12_sni_and_certificate() {
                 Subject::Server,
                 Field::Hostname,
                 "hmi-01.plant.example",
-                "tls sni"
+                source::TLS_SNI
             ),
             id(
                 Subject::Server,
                 Field::Description,
                 "tls certificate subject: CN=hmi-01.plant.example, O=Example Automation GmbH",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
             id(
                 Subject::Server,
                 Field::Hostname,
                 "hmi-01.plant.example",
-                "tls certificate"
+                source::TLS_CERTIFICATE
             ),
         ]
     );
@@ -183,7 +185,7 @@ fn tls13_stops_after_server_hello() {
                 Subject::Server,
                 Field::Hostname,
                 "scada.example.org",
-                "tls sni"
+                source::TLS_SNI
             )
         ]
     );

@@ -2,9 +2,12 @@
 //! tshark's dissection).
 
 use super::*;
+use crate::protocols::source;
 use crate::protocols::testing::{
     self, byte_by_byte, hex, hex_segments, id, never_panics_in_conversation, run_segments, Noise,
 };
+use crate::protocols::FlowCtx;
+use otwatch_common::observation::Source;
 
 fn ctx() -> FlowCtx {
     testing::ctx(Transport::Tcp, "10.0.0.1:59018", "10.0.0.2:5900")
@@ -18,7 +21,7 @@ fn run(segs: &[(bool, &str)]) -> Vec<Observation> {
     run_bytes(&hex_segments(segs))
 }
 
-fn desc(subject: Subject, value: &str, source: &'static str) -> Observation {
+fn desc(subject: Subject, value: &str, source: Source) -> Observation {
     id(subject, Field::Description, value, source)
 }
 
@@ -107,17 +110,17 @@ fn rfb_3_7_to_desktop_name() {
     assert_eq!(
         run(OPENWALL_3_7),
         vec![
-            desc(Subject::Server, "RFB 003.007", "vnc protocol version"),
-            desc(Subject::Client, "RFB 003.007", "vnc protocol version"),
+            desc(Subject::Server, "RFB 003.007", source::VNC_PROTOCOL_VERSION),
+            desc(Subject::Client, "RFB 003.007", source::VNC_PROTOCOL_VERSION),
             desc(
                 Subject::Server,
                 "vnc security types: TLS, VNC Authentication",
-                "vnc security types"
+                source::VNC_SECURITY_TYPES
             ),
             desc(
                 Subject::Server,
                 "aneagles@localhost.localdomain",
-                "vnc desktop name"
+                source::VNC_DESKTOP_NAME
             ),
         ]
     );
@@ -128,17 +131,17 @@ fn rfb_3_3_client_of_a_3_8_server() {
     assert_eq!(
         run(MAC_TO_LINUX),
         vec![
-            desc(Subject::Server, "RFB 003.008", "vnc protocol version"),
-            desc(Subject::Client, "RFB 003.003", "vnc protocol version"),
+            desc(Subject::Server, "RFB 003.008", source::VNC_PROTOCOL_VERSION),
+            desc(Subject::Client, "RFB 003.003", source::VNC_PROTOCOL_VERSION),
             desc(
                 Subject::Server,
                 "vnc security types: VNC Authentication",
-                "vnc security types"
+                source::VNC_SECURITY_TYPES
             ),
             desc(
                 Subject::Server,
                 "root's X desktop (martin-VirtualBox:1)",
-                "vnc desktop name"
+                source::VNC_DESKTOP_NAME
             ),
         ]
     );
@@ -149,12 +152,12 @@ fn failed_authentication_with_reason() {
     assert_eq!(
         run(SCANNER),
         vec![
-            desc(Subject::Server, "RFB 003.008", "vnc protocol version"),
-            desc(Subject::Client, "RFB 003.008", "vnc protocol version"),
+            desc(Subject::Server, "RFB 003.008", source::VNC_PROTOCOL_VERSION),
+            desc(Subject::Client, "RFB 003.008", source::VNC_PROTOCOL_VERSION),
             desc(
                 Subject::Server,
                 "vnc security types: VNC Authentication, Tight",
-                "vnc security types"
+                source::VNC_SECURITY_TYPES
             ),
             refused(),
         ]
@@ -228,10 +231,13 @@ fn security_none_is_visible_and_3_8_sends_a_result() {
         desc(
             Subject::Server,
             "vnc security types: None",
-            "vnc security types"
+            source::VNC_SECURITY_TYPES
         )
     );
-    assert_eq!(out[3], desc(Subject::Server, "plc", "vnc desktop name"));
+    assert_eq!(
+        out[3],
+        desc(Subject::Server, "plc", source::VNC_DESKTOP_NAME)
+    );
 }
 
 #[test]
