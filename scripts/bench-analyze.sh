@@ -11,21 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-capture=${1:-}
-if [ -z "$capture" ]; then
-  dir=${BENCH_DIR:-/tmp/otwatch-bench}
-  capture=$dir/ot-mix.pcap
-  if [ ! -s "$capture" ]; then
-    gen=../shared/tools/gen_ot_pcap.py
-    if [ ! -f "$gen" ]; then
-      echo "no capture given and $gen not found: pass a large pcap as the first argument" >&2
-      exit 1
-    fi
-    mkdir -p "$dir"
-    echo "generating $capture (1-2 minutes)..." >&2
-    python3 "$gen" -o "$capture" >&2
-  fi
-fi
+. scripts/ot-mix.sh
+capture=$(ot_mix_capture "${1:-}")
 
 cargo build --release -q -p otwatch-sensor --bin otwatch-sensor --example stages
 bin=target/release/otwatch-sensor

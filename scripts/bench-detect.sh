@@ -16,18 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
-capture=${1:-}
-if [ -z "$capture" ]; then
-  dir=${BENCH_DIR:-/tmp/otwatch-bench}
-  capture=$dir/ot-mix.pcap
-  if [ ! -s "$capture" ]; then
-    gen=../shared/tools/gen_ot_pcap.py
-    [ -f "$gen" ] || { echo "no capture given and $gen not found: pass a large pcap" >&2; exit 1; }
-    mkdir -p "$dir"
-    echo "generating $capture (1-2 minutes)..." >&2
-    python3 "$gen" -o "$capture" >&2
-  fi
-fi
+. scripts/ot-mix.sh
+capture=$(ot_mix_capture "${1:-}")
 command -v editcap >/dev/null || { echo "editcap (wireshark-common) is needed to split the capture" >&2; exit 1; }
 
 cargo build --release -q -p otwatch-sensor --bin otwatch-sensor

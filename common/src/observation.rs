@@ -168,6 +168,26 @@ pub struct Source {
     pub rank: u8,
 }
 
+/// The flow's client asked to `op` (read, write, control) `count` consecutive items from
+/// `start` in one data area of the server: Modbus "holding_registers" of unit 1, S7 "db"
+/// block 1, DNP3 "binary_output" points of outstation 4, IEC 104 "single_command"
+/// information objects of common address 1. Addresses are the protocol's own (Modbus PDU
+/// addresses, S7 byte offsets, DNP3 point indexes, IEC 104 IOAs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub op: Operation,
+    /// The addressed device behind the server: Modbus unit id, DNP3 destination link
+    /// address, IEC 104 common address; `None` where the server is the device.
+    pub unit: Option<u32>,
+    /// Snake-case area name ("coils", "holding_registers", "db", "M", ...).
+    pub area: &'static str,
+    /// Numbered areas (S7 data block number): reported as the area name and the number.
+    pub block: Option<u32>,
+    pub start: u32,
+    /// Items accessed; 0 means none and is ignored.
+    pub count: u32,
+}
+
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
@@ -204,24 +224,8 @@ pub enum Observation {
     },
     /// A raw function code without a classified operation.
     FunctionCode(u32),
-    /// The flow's client asked to `op` (read, write, control) `count` consecutive items from
-    /// `start` in one data area of the server: Modbus "holding_registers" of unit 1, S7 "db"
-    /// block 1, DNP3 "binary_output" points of outstation 4, IEC 104 "single_command"
-    /// information objects of common address 1. Addresses are the protocol's own (Modbus PDU
-    /// addresses, S7 byte offsets, DNP3 point indexes, IEC 104 IOAs).
-    Access {
-        op: Operation,
-        /// The addressed device behind the server: Modbus unit id, DNP3 destination link
-        /// address, IEC 104 common address; `None` where the server is the device.
-        unit: Option<u32>,
-        /// Snake-case area name ("coils", "holding_registers", "db", "M", ...).
-        area: &'static str,
-        /// Numbered areas (S7 data block number): reported as the area name and the number.
-        block: Option<u32>,
-        start: u32,
-        /// Items accessed; 0 means none and is ignored.
-        count: u32,
-    },
+    /// The flow's client accessed a range of one data area of the server ([`Access`]).
+    Access(Access),
     /// A cleartext login crossed the wire: the user name only, never the secret.
     CleartextLogin {
         user: String,

@@ -193,44 +193,37 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     data,
                     name,
                     role,
-                    out: None,
+                    out,
                     ttl,
                     ..
                 },
-        } => {
-            let t = here_or_via_server(
-                &data,
-                admin::create_operator_token_in(&data, &name, role, ttl),
-                || admin::create_operator_token_via_server(&data, &name, role, ttl),
-            )?;
-            eprintln!(
-                "bearer token for {} ({}), valid until {}; use: otwatch --ca {} --token TOKEN, or the header `authorization: Bearer TOKEN`",
-                t.name,
-                t.role.as_str(),
-                t.expires_at,
-                otwatch_manager::pki::DataDir(data.clone()).ca_pem().display()
-            );
-            println!("{}", t.token);
-        }
-        Command::User {
-            command:
-                UserCommand::Create {
-                    data,
+        } => match out {
+            None => {
+                let t = here_or_via_server(
+                    &data,
+                    admin::create_operator_token_in(&data, &name, role, ttl),
+                    || admin::create_operator_token_via_server(&data, &name, role, ttl),
+                )?;
+                eprintln!(
+                    "bearer token for {} ({}), valid until {}; use: otwatch --ca {} --token TOKEN, or the header `authorization: Bearer TOKEN`",
+                    t.name,
+                    t.role.as_str(),
+                    t.expires_at,
+                    otwatch_manager::pki::DataDir(data.clone()).ca_pem().display()
+                );
+                println!("{}", t.token);
+            }
+            Some(out) => {
+                let not_after = admin::create_user(&data, &name, role, &out)?;
+                println!(
+                    "{} ({}) credentials written to {} (valid until {not_after}); use: otwatch --cred {}",
                     name,
-                    role,
-                    out: Some(out),
-                    ..
-                },
-        } => {
-            let not_after = admin::create_user(&data, &name, role, &out)?;
-            println!(
-                "{} ({}) credentials written to {} (valid until {not_after}); use: otwatch --cred {}",
-                name,
-                role.as_str(),
-                out.display(),
-                out.display()
-            );
-        }
+                    role.as_str(),
+                    out.display(),
+                    out.display()
+                );
+            }
+        },
         Command::User {
             command: UserCommand::Revoke { data, name },
         } => {

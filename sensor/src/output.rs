@@ -222,15 +222,7 @@ fn vulnerabilities(out: &mut String, r: &InventoryReport) {
             cves.dedup();
             vec![
                 asset_name(a),
-                cut(
-                    &[a.model.as_str(), a.firmware.as_str()]
-                        .iter()
-                        .filter(|s| !s.is_empty())
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    28,
-                ),
+                cut(&model_firmware(a), 28),
                 count("affected").to_string(),
                 count("possibly_affected").to_string(),
                 if *max > 0.0 {
@@ -260,6 +252,16 @@ fn vulnerabilities(out: &mut String, r: &InventoryReport) {
         ],
         &rows,
     );
+}
+
+/// "MODEL FIRMWARE", either left out when unknown.
+fn model_firmware(a: &Asset) -> String {
+    [a.model.as_str(), a.firmware.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn asset_name(a: &Asset) -> String {
@@ -333,15 +335,7 @@ pub fn to_table(r: &InventoryReport) -> String {
                     a.macs.first().cloned().unwrap_or_default(),
                     cut(&a.vendor, 24),
                     cut(&a.hostname, 24),
-                    cut(
-                        &[a.model.as_str(), a.firmware.as_str()]
-                            .iter()
-                            .filter(|s| !s.is_empty())
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        28,
-                    ),
+                    cut(&model_firmware(a), 28),
                     cut(&a.os, 20),
                     cut(&protos.join(","), 40),
                     a.packets.to_string(),

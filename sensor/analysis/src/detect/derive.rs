@@ -98,6 +98,16 @@ fn describe(kind: Kind, title: String, about: About) -> Describe {
     }
 }
 
+/// Where and when a derived alert's facts were seen: its addresses, protocol, and (first, last,
+/// count) of the occurrences.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    src: Addr,
+    dst: Addr,
+    protocol: &'a str,
+    when: (Timestamp, Timestamp, u64),
+}
+
 /// Raises (or updates) the derived alerts of `report` in `book`.
 pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig) {
     if !cfg.settings.enabled {
@@ -107,15 +117,17 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
     let idx = AssetIndex::new(report);
     let pol = cfg.policy.as_ref();
     let upsert = |book: &mut AlertBook,
-                  kind: Kind,
-                  severity: Severity,
-                  src: Addr,
-                  dst: Addr,
-                  protocol: &str,
-                  (first, last, count): (Timestamp, Timestamp, u64),
+                  (kind, severity): (Kind, Severity),
+                  seen: &Seen<'_>,
                   about: About,
                   title: String,
                   ev: Vec<(Text, String)>| {
+        let Seen {
+            src,
+            dst,
+            protocol,
+            when: (first, last, count),
+        } = *seen;
         let key = AlertKey {
             kind: t(kind.name()),
             src,
@@ -151,7 +163,12 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
             Addr::Ip(HostKey::new(lan, si)),
         );
         let (ca, sa) = (idx.get(&src), idx.get(&dst));
-        let when = (ts(&c.first_seen), ts(&c.last_seen), c.flows.max(1));
+        let seen = Seen {
+            src,
+            dst,
+            protocol: &c.protocol,
+            when: (ts(&c.first_seen), ts(&c.last_seen), c.flows.max(1)),
+        };
         // Remote access to or from the control zone.
         if REMOTE_ACCESS.contains(&c.protocol.as_str()) {
             let ot = [(ca, About::Src), (sa, About::Dst)]
@@ -167,12 +184,8 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
                 let lv = level(a).unwrap_or(0);
                 upsert(
                     book,
-                    Kind::RemoteAccessSession,
-                    sev,
-                    src,
-                    dst,
-                    &c.protocol,
-                    when,
+                    (Kind::RemoteAccessSession, sev),
+                    &seen,
                     about,
                     format!(
                         "{} session from {ci} to {si} (a level {lv} {})",
@@ -208,12 +221,8 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
             };
             upsert(
                 book,
-                Kind::InternetConnection,
-                sev,
-                src,
-                dst,
-                &c.protocol,
-                when,
+                (Kind::InternetConnection, sev),
+                &seen,
                 about,
                 format!("Level {lv} asset {local} exchanged {what} traffic with internet address {remote}"),
                 vec![
@@ -246,14 +255,11 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
                 } else {
                     About::Src
                 };
+                let kind = Kind::UnknownProtocolInOtZone;
                 upsert(
                     book,
-                    Kind::UnknownProtocolInOtZone,
-                    Kind::UnknownProtocolInOtZone.severity(),
-                    src,
-                    dst,
-                    &c.protocol,
-                    when,
+                    (kind, kind.severity()),
+                    &seen,
                     about,
                     format!("{label} between {ci} and {si} in the control zone"),
                     vec![
@@ -304,14 +310,16 @@ pub fn derive(book: &mut AlertBook, report: &InventoryReport, cfg: &DetectConfig
             }
             ev.extend(a.ips.iter().map(|i| (t("ip"), i.clone())));
             ev.extend(a.macs.iter().map(|m| (t("mac"), m.clone())));
+            let seen = Seen {
+                src,
+                dst: Addr::None,
+                protocol: "",
+                when: (ts(&a.first_seen), ts(&a.last_seen), 1),
+            };
             upsert(
                 book,
-                Kind::NewAsset,
-                Kind::NewAsset.severity(),
-                src,
-                Addr::None,
-                "",
-                (ts(&a.first_seen), ts(&a.last_seen), 1),
+                (Kind::NewAsset, Kind::NewAsset.severity()),
+                &seen,
                 About::Src,
                 format!(
                     "New {} {name}{}",

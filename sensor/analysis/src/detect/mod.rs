@@ -34,7 +34,7 @@ use crate::protocols::source;
 use crate::protocols::{FlowCtx, Transport};
 use alerts::{About, Addr, AlertBook, AlertKey, BookLimits, Describe, Severity, Text};
 use catalog::Kind;
-use otwatch_common::observation::{Field, Observation, Operation};
+use otwatch_common::observation::{Access, Field, Observation, Operation};
 use otwatch_common::{Mac, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -528,16 +528,7 @@ impl Detector {
                 self.policy_operation(book, src, None, Some(*fc));
                 self.rules(book, src, rules::On::Operation, None, Some(*fc));
             }
-            Observation::Access {
-                op,
-                unit,
-                area,
-                block,
-                start,
-                count,
-            } if op.changes_device() => {
-                self.access_write(book, src, *op, *unit, area, *block, *start, *count);
-            }
+            Observation::Access(a) if a.op.changes_device() => self.access_write(book, src, a),
             Observation::CleartextLogin { user, protocol } => {
                 let user = user.clone();
                 let proto = *protocol;
@@ -732,7 +723,7 @@ impl Detector {
                     ctx.server.port,
                     protocol,
                 )
-                .is_some_and(|c| c.has_op(op));
+                .is_some_and(|(_, c)| c.has_op(op));
             if known {
                 let key = AlertKey::new(kind, s, d, protocol);
                 book.cap_severity(&key, Severity::Low, ALLOWED_NOTE);
@@ -769,14 +760,14 @@ impl Detector {
             .conv_cache
             .entry((c, s, ctx.server.port, protocol.as_ptr() as usize))
             .or_insert_with(|| {
-                p.conversation_index(
+                p.conversation(
                     c,
                     s,
                     transport_number(ctx.transport),
                     ctx.server.port,
                     protocol,
                 )
-                .and_then(|i| u32::try_from(i).ok())
+                .and_then(|(i, _)| u32::try_from(i).ok())
             });
         let conv = idx.and_then(|i| p.conversations.get(i as usize));
         // The common case: what the policy saw.
@@ -853,18 +844,15 @@ impl Detector {
     }
 
     /// A write or command to a data area: evidence for `unauthorized_write`.
-    #[allow(clippy::too_many_arguments)]
-    fn access_write(
-        &mut self,
-        book: &mut AlertBook,
-        src: Source<'_>,
-        op: Operation,
-        unit: Option<u32>,
-        area: &'static str,
-        block: Option<u32>,
-        start: u32,
-        count: u32,
-    ) {
+    fn access_write(&mut self, book: &mut AlertBook, src: Source<'_>, a: &Access) {
+        let Access {
+            op,
+            unit,
+            area,
+            block,
+            start,
+            count,
+        } = *a;
         let (Some(p), Some(ctx)) = (self.cfg.policy.as_ref(), src.flow()) else {
             return;
         };
@@ -1549,7 +1537,7 @@ impl Detector {
                 src,
                 matches!(op, Operation::Identify | Operation::Diagnostics),
             ),
-            Observation::Access { .. } => self.note_flow_op(src, false),
+            Observation::Access(_) => self.note_flow_op(src, false),
             _ => {}
         }
         self.observe(book, src, obs);

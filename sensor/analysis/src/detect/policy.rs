@@ -172,7 +172,8 @@ impl Policy {
         self.ips.contains(ip)
     }
 
-    /// The conversation a flow belongs to (either orientation), if the policy has it.
+    /// The conversation a flow belongs to (either orientation), if the policy has it, with its
+    /// index in `conversations`.
     pub fn conversation(
         &self,
         client: IpAddr,
@@ -180,20 +181,7 @@ impl Policy {
         transport: u8,
         port: u16,
         protocol: &str,
-    ) -> Option<&Conv> {
-        self.conversation_index(client, server, transport, port, protocol)
-            .and_then(|i| self.conversations.get(i))
-    }
-
-    /// The index of [`Policy::conversation`]'s answer in `conversations`.
-    pub fn conversation_index(
-        &self,
-        client: IpAddr,
-        server: IpAddr,
-        transport: u8,
-        port: u16,
-        protocol: &str,
-    ) -> Option<usize> {
+    ) -> Option<(usize, &Conv)> {
         let find = |a, b| {
             self.by_pair.get(&(a, b))?.iter().copied().find(|&i| {
                 self.conversations
@@ -201,7 +189,8 @@ impl Policy {
                     .is_some_and(|c| c.fits(transport, port, protocol))
             })
         };
-        find(client, server).or_else(|| find(server, client))
+        let i = find(client, server).or_else(|| find(server, client))?;
+        Some((i, self.conversations.get(i)?))
     }
 
     /// Whether `client` ever changed `server` (a write, a program download, ...).

@@ -314,14 +314,14 @@ fn policy_deviations() {
         &mut b,
         &intruder,
         "modbus",
-        Observation::Access {
+        Observation::Access(Access {
             op: Operation::Write,
             unit: Some(1),
             area: "holding_registers",
             block: None,
             start: 100,
             count: 2,
-        },
+        }),
     );
     assert_eq!(kinds(&b), ["new_operation", "unauthorized_write"]);
     let w = b.iter().nth(1).unwrap();

@@ -280,16 +280,10 @@ impl Inventory {
                     c.function_codes.insert(fc);
                 }
             }
-            Observation::Access {
-                op,
-                unit,
-                area,
-                block,
-                start,
-                count,
-            } => {
+            Observation::Access(a) => {
                 if let Some(c) = self.conn_of(origin) {
-                    c.accessed.add(unit, area, block, op.as_str(), start, count);
+                    c.accessed
+                        .add(a.unit, a.area, a.block, a.op.as_str(), a.start, a.count);
                 }
             }
             Observation::CleartextLogin { user, protocol } => {

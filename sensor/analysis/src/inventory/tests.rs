@@ -1,7 +1,7 @@
 use super::*;
 use crate::protocols::source;
 use crate::protocols::Endpoint;
-use otwatch_common::observation::{Field, Operation};
+use otwatch_common::observation::{Access, Field, Operation};
 
 fn mac(s: &str) -> Mac {
     s.parse().unwrap()
@@ -240,27 +240,29 @@ fn accessed_ranges_are_merged_per_unit_area_and_operation() {
         lan: Lan::NONE,
         protocol: "modbus",
     };
-    let write = |start, count| Observation::Access {
-        op: Operation::Write,
-        unit: Some(1),
-        area: "holding_registers",
-        block: None,
-        start,
-        count,
+    let write = |start, count| {
+        Observation::Access(Access {
+            op: Operation::Write,
+            unit: Some(1),
+            area: "holding_registers",
+            block: None,
+            start,
+            count,
+        })
     };
     for obs in [write(100, 1), write(0, 5), write(5, 5), write(3, 2)] {
         inv.observe(origin, obs);
     }
     inv.observe(
         origin,
-        Observation::Access {
+        Observation::Access(Access {
             op: Operation::Read,
             unit: Some(1),
             area: "coils",
             block: None,
             start: 0,
             count: 16,
-        },
+        }),
     );
     let r = report(&inv, Default::default());
     let json = serde_json::to_string(&r.connections[0].accessed).unwrap();

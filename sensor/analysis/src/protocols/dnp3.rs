@@ -43,7 +43,7 @@ use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Access, Details, Field, Observation, Operation, Subject};
 
 /// DNP3 over TCP (IEEE 1815-2012, annex on IP networks: port 20000).
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -545,14 +545,14 @@ impl Dnp3Dissector {
                 app::GROUP_BINARY_COMMAND => "binary_output",
                 _ => "analog_output",
             };
-            out.push(Observation::Access {
+            out.push(Observation::Access(Access {
                 op: Operation::Control,
                 unit: Some(destination.into()),
                 area,
                 block: None,
                 start,
                 count: (stop - start).saturating_add(1),
-            });
+            }));
         }
     }
 

@@ -33,7 +33,7 @@ use super::source;
 use super::spec::ProtocolSpec;
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Access, Field, Observation, Operation, Subject};
 
 /// IEC 60870-5-104 (IEC 60870-5-104: registered TCP port 2404).
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -530,13 +530,15 @@ fn command_access(h: &AsduHeader, asdu: &[u8], out: &mut Vec<Observation>) {
         Some(&[a, b, c]) => Some(u32::from_le_bytes([a, b, c, 0])),
         _ => None,
     };
-    let access = |start: u32, count: u32| Observation::Access {
-        op: Operation::Control,
-        unit: Some(h.common_address.into()),
-        area,
-        block: None,
-        start,
-        count,
+    let access = |start: u32, count: u32| {
+        Observation::Access(Access {
+            op: Operation::Control,
+            unit: Some(h.common_address.into()),
+            area,
+            block: None,
+            start,
+            count,
+        })
     };
     if h.sequence {
         if let Some(start) = ioa(objects) {

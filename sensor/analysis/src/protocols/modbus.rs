@@ -40,7 +40,9 @@ use super::spec::ProtocolSpec;
 use super::text::{clean, fingerprint};
 use super::violations::Violations;
 use super::{Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
+use otwatch_common::observation::{
+    Access, Details, Field, Observation, Operation, Source, Subject,
+};
 use std::collections::VecDeque;
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -552,14 +554,14 @@ fn emit_access(unit: u8, req: &Request, out: &mut Vec<Observation>) {
     let ranges = [(Operation::Read, req.read), (Operation::Write, req.write)];
     for (op, range) in ranges {
         if let Some(r) = range {
-            out.push(Observation::Access {
+            out.push(Observation::Access(Access {
                 op,
                 unit: Some(unit.into()),
                 area: r.table.name(),
                 block: None,
                 start: r.start.into(),
                 count: r.quantity.into(),
-            });
+            }));
         }
     }
 }

@@ -72,7 +72,7 @@ fn learned_policy_round_trips_through_toml() {
     assert_eq!(back.to_toml(), text, "the written form is stable");
     assert!(back.knows_ip(&ip("10.0.1.20")));
     assert!(back.knows_mac(&"00:1b:1b:00:00:01".parse().unwrap()));
-    let c = back
+    let (_, c) = back
         .conversation(ip("10.0.2.30"), ip("10.0.1.20"), 6, 502, "modbus")
         .unwrap();
     assert!(c.has_op(Operation::Write) && !c.has_op(Operation::CpuStop));

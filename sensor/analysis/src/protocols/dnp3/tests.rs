@@ -162,14 +162,14 @@ fn select_operate_is_control_with_both_link_addresses() {
 
 /// A control of binary output point `index` of outstation `unit` (tshark: dnp3.al.index).
 fn crob(unit: u32, index: u32) -> Observation {
-    Observation::Access {
+    Observation::Access(Access {
         op: Operation::Control,
         unit: Some(unit),
         area: "binary_output",
         block: None,
         start: index,
         count: 1,
-    }
+    })
 }
 
 /// One link frame (clause 9) from `src` to `dst` carrying `user` data, CRCs computed, as hex.

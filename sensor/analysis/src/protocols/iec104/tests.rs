@@ -117,14 +117,14 @@ fn startup_interrogation_and_station_address() {
 }
 
 fn command(unit: u32, area: &'static str, ioa: u32) -> Observation {
-    Observation::Access {
+    Observation::Access(Access {
         op: Operation::Control,
         unit: Some(unit),
         area,
         block: None,
         start: ioa,
         count: 1,
-    }
+    })
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn run_with(ctx: &FlowCtx, segs: &[(bool, &str)]) -> Vec<Observation> {
 
 fn without_access(out: Vec<Observation>) -> Vec<Observation> {
     out.into_iter()
-        .filter(|o| !matches!(o, Observation::Access { .. }))
+        .filter(|o| !matches!(o, Observation::Access(_)))
         .collect()
 }
 
@@ -40,14 +40,14 @@ fn run_all(segs: &[(bool, &str)]) -> Vec<Observation> {
 }
 
 fn access(op: Operation, unit: u32, area: &'static str, start: u32, count: u32) -> Observation {
-    Observation::Access {
+    Observation::Access(Access {
         op,
         unit: Some(unit),
         area,
         block: None,
         start,
         count,
-    }
+    })
 }
 
 fn run(segs: &[(bool, &str)]) -> Vec<Observation> {
@@ -244,7 +244,7 @@ fn requests_report_the_ranges_they_read_and_write() {
     let accesses = |segs: &[(bool, &str)]| -> Vec<Observation> {
         run_all(segs)
             .into_iter()
-            .filter(|o| matches!(o, Observation::Access { .. }))
+            .filter(|o| matches!(o, Observation::Access(_)))
             .collect()
     };
     // suricata-modbus.pcap 51, 57, 60, 66 (unit 10): fc 1 ref 0 ×1, fc 3 ref 5 ×2, fc 5 coil
@@ -299,7 +299,7 @@ fn requests_report_the_ranges_they_read_and_write() {
     // A malformed write (byte count lies) is an attempt, but its range is not believed.
     let c = flow_ctx("192.168.2.166:1987", "192.168.88.95:502");
     let all = run_segments(new, &c, &hex_segments(&[(true, FC23_BAD_COUNT)]));
-    assert!(!all.iter().any(|o| matches!(o, Observation::Access { .. })));
+    assert!(!all.iter().any(|o| matches!(o, Observation::Access(_))));
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! snap7 `opReadArea`). Other syntax ids (DBREAD, symbolic 1200 addressing) have no S7ANY
 //! address and are left out.
 
-use otwatch_common::observation::{Observation, Operation};
+use otwatch_common::observation::{Access, Observation, Operation};
 
 /// Variable specification marker and S7ANY syntax id.
 const VAR_SPEC: u8 = 0x12;
@@ -75,14 +75,14 @@ pub fn report(param: &[u8], op: Operation, out: &mut Vec<Observation>) {
         } else {
             (address >> 3, elements.saturating_mul(element_bytes(size)))
         };
-        out.push(Observation::Access {
+        out.push(Observation::Access(Access {
             op,
             unit: None,
             area: name,
             block: numbered.then(|| u32::from(u16::from_be_bytes([d0, d1]))),
             start,
             count,
-        });
+        }));
     }
 }
 
@@ -93,14 +93,14 @@ mod tests {
     use crate::protocols::testing::hex;
 
     fn access(area: &'static str, block: Option<u32>, start: u32, count: u32) -> Observation {
-        Observation::Access {
+        Observation::Access(Access {
             op: Operation::Write,
             unit: None,
             area,
             block,
             start,
             count,
-        }
+        })
     }
 
     fn items(param: &str) -> Vec<Observation> {

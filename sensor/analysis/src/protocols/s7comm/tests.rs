@@ -7,7 +7,7 @@ use super::*;
 use crate::protocols::source;
 use crate::protocols::testing::{ctx, hex, never_panics};
 use crate::protocols::FlowCtx;
-use otwatch_common::observation::Source;
+use otwatch_common::observation::{Access, Source};
 use Direction::{ToClient as S, ToServer as C};
 
 // s7comm/s7comm_reading_plc_status.pcap (libnodave against an IM151-8 PN/DP CPU).
@@ -153,7 +153,7 @@ fn flow() -> FlowCtx {
 fn run_with(d: &mut S7Dissector, segs: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
     run_all(d, segs)
         .into_iter()
-        .filter(|o| !matches!(o, Observation::Access { .. }))
+        .filter(|o| !matches!(o, Observation::Access(_)))
         .collect()
 }
 
@@ -264,14 +264,14 @@ fn write_var_reports_the_bytes_it_writes() {
         out,
         vec![
             op(Operation::Write, 0x05),
-            Observation::Access {
+            Observation::Access(Access {
                 op: Operation::Write,
                 unit: None,
                 area: "M",
                 block: None,
                 start: 16,
                 count: 4,
-            }
+            })
         ]
     );
 }
