@@ -13,7 +13,7 @@ use otwatch_advisories::{parse_document, AddOutcome, SourceFormat};
 use otwatch_common::advisories::{
     add_document, read_paths, Catalog, Document, LoadError, LoadReport,
 };
-use otwatch_proto::v1::AdvisorySummary;
+use otwatch_proto::v1::{AdvisorySummary, Asset};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -95,6 +95,15 @@ pub fn import_in(data: &Path, paths: &[PathBuf]) -> Result<LoadReport, ImportErr
         Err(e) => return Err(e.into()),
     };
     import(&store, paths)
+}
+
+/// An asset as served: a copy with the vulnerabilities the loaded advisories state for it.
+pub fn served_asset(catalog: &Catalog, asset: &Asset) -> Asset {
+    let mut out = asset.clone();
+    if !catalog.is_empty() {
+        otwatch_common::advisories::attach(catalog, &mut out);
+    }
+    out
 }
 
 /// What ListAdvisories says of each advisory (id order), keeping those whose id or title holds
