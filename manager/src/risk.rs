@@ -13,6 +13,7 @@
 //! Asset ids in the report are the fleet ids (`<site>/<id>`), so the assessment names assets
 //! the way `otwatch assets` does.
 
+use crate::advisories::ServedAssets;
 use crate::view::Snapshot;
 use otwatch_common::advisories::Catalog;
 use otwatch_common::model::{Asset, InventoryReport, INVENTORY_SCHEMA};
@@ -62,9 +63,14 @@ impl Lans {
 /// A merged asset as the report holds it: served (vulnerabilities attached), named by its fleet
 /// id, its VLANs and segments renumbered. A merged asset only says which segments its parts were
 /// on, not which sensor saw which, so each segment is taken as seen by each of its sensors.
-fn report_asset(catalog: &Catalog, fa: &FleetAsset, site: usize, lans: &mut Lans) -> Asset {
+fn report_asset<'a>(
+    served: &mut ServedAssets<'_, 'a>,
+    fa: &'a FleetAsset,
+    site: usize,
+    lans: &mut Lans,
+) -> Asset {
     let mut a = match &fa.asset {
-        Some(a) => crate::advisories::served_asset(catalog, a),
+        Some(a) => served.serve(a),
         None => Asset::default(),
     };
     a.id.clone_from(&fa.id);
@@ -90,23 +96,26 @@ fn report_asset(catalog: &Catalog, fa: &FleetAsset, site: usize, lans: &mut Lans
 /// The inventory report of `sites`: their assets (each copied once, with the vulnerabilities the
 /// catalog states for it) sorted by fleet id, and their connections (moved, not copied).
 pub fn inventory(sites: Vec<SiteInventory>, catalog: &Catalog) -> InventoryReport {
+    let (snapshots, connections): (Vec<Snapshot>, Vec<Vec<FleetConnection>>) =
+        sites.into_iter().map(|s| (s.assets, s.connections)).unzip();
     let mut lans = Lans::default();
-    let n = sites.iter().map(|s| s.assets.len()).sum();
+    let mut served = ServedAssets::new(catalog);
+    let n = snapshots.iter().map(|s| s.len()).sum();
     let mut assets = Vec::with_capacity(n);
-    let mut connections = Vec::new();
-    for (i, site) in sites.into_iter().enumerate() {
-        assets.extend(
-            site.assets
-                .iter()
-                .map(|fa| report_asset(catalog, fa, i, &mut lans)),
-        );
-        for fc in site.connections {
+    for (i, snapshot) in snapshots.iter().enumerate() {
+        for fa in snapshot.iter() {
+            assets.push(report_asset(&mut served, fa, i, &mut lans));
+        }
+    }
+    let mut conns = Vec::with_capacity(connections.iter().map(Vec::len).sum());
+    for (i, site) in connections.into_iter().enumerate() {
+        for fc in site {
             let Some(mut c) = fc.connection else { continue };
             c.vlan = lans.vlan(i, c.vlan);
             // A connection on a segment is merged within its sensor only: it has one sensor.
             let sensor = fc.sensors.first().map_or("", String::as_str);
             c.segment = lans.segment(sensor, c.segment);
-            connections.push(c);
+            conns.push(c);
         }
     }
     // Each site's assets are in id order; sites in name order are not always in id order
@@ -115,7 +124,7 @@ pub fn inventory(sites: Vec<SiteInventory>, catalog: &Catalog) -> InventoryRepor
     InventoryReport {
         schema: INVENTORY_SCHEMA.to_string(),
         assets,
-        connections,
+        connections: conns,
         ..Default::default()
     }
 }

@@ -139,3 +139,166 @@ fn sites_are_sorted_by_fleet_id_and_an_empty_fleet_is_an_empty_report() {
     let r = otwatch_risk::assess("", &empty);
     assert_eq!((r.security_score, r.band.as_str()), (100, "good"));
 }
+
+/// The worked example of docs/RISK.md, number for number.
+#[test]
+fn the_worked_example_of_docs_risk_md() {
+    use otwatch_proto::v1::{CleartextLogin, Vulnerability};
+    let vuln = |cve: &str, cvss: f64, status: &str, kev: bool, fixed_in: &str| Vulnerability {
+        cve: cve.into(),
+        fixed_in: fixed_in.into(),
+        advisory: "ICSA-00-000-00".into(),
+        cvss,
+        status: status.into(),
+        kev,
+        ..Default::default()
+    };
+    let mut plc = fleet_asset("plant-a", "mac:plc", "10.77.2.22", &["s1"], &[]);
+    plc.asset.as_mut().unwrap().vulnerabilities = vec![
+        vuln("CVE-2018-16561", 7.5, "affected", false, "V3.X.16"),
+        vuln("CVE-2019-10936", 7.5, "affected", false, "V3.2.17"),
+        vuln("CVE-2020-15791", 5.9, "affected", false, ""),
+    ];
+    let mut hmi = fleet_asset("plant-a", "mac:hmi", "10.77.2.10", &["s1"], &[]);
+    let a = hmi.asset.as_mut().unwrap();
+    a.device_type = "hmi".into();
+    a.purdue_level = Some(2);
+    a.vulnerabilities = vec![vuln("CVE-2099-0001", 9.8, "possibly_affected", true, "")];
+    let mut ftp = conn("plant-a", "10.77.2.30", "10.77.2.10", "s1", 0);
+    let c = ftp.connection.as_mut().unwrap();
+    c.protocol = "ftp".into();
+    c.cleartext_logins = vec![CleartextLogin {
+        user: "operator".into(),
+        protocol: "ftp".into(),
+        ..Default::default()
+    }];
+    let report = inventory(
+        vec![site(
+            vec![plc, hmi],
+            vec![
+                conn("plant-a", "10.77.2.10", "10.77.2.22", "s1", 0),
+                conn("plant-a", "10.77.2.10", "8.8.8.8", "s1", 0),
+                conn("plant-a", "10.77.2.10", "1.1.1.1", "s1", 0),
+                ftp,
+            ],
+        )],
+        &Catalog::new(),
+    );
+    let r = otwatch_risk::assess("plant-a", &report);
+    let risks: Vec<(&str, f64, &str)> = r
+        .assets
+        .iter()
+        .map(|a| (a.asset.as_str(), a.risk, a.exposure.as_str()))
+        .collect();
+    assert_eq!(
+        risks,
+        [
+            ("plant-a/mac:hmi", 72.0, "external"),
+            ("plant-a/mac:plc", 45.6, "internal")
+        ]
+    );
+    let hmi_severities: Vec<f64> = r.assets[0].findings.iter().map(|f| f.severity).collect();
+    assert_eq!(hmi_severities, [8.0, 6.0, 5.9]);
+    assert_eq!((r.security_score, r.band.as_str()), (49, "poor"));
+    let fix = r
+        .remediations
+        .iter()
+        .find(|m| m.action == "update to V3.2.17")
+        .unwrap();
+    assert_eq!(
+        (fix.cves.clone(), fix.risk_reduced),
+        (vec!["CVE-2019-10936".to_string()], 0.6)
+    );
+}
+
+/// Figures for GetRisk's work on a large site (not a pass/fail test; timings never go in
+/// assertions): ASSETS merged assets (default 100 000; a fifth of them S7-300s that the sample
+/// advisories match) and three connections per asset, some to the internet.
+/// `cargo test -p otwatch-manager --release --lib risk::tests::figures -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn figures() {
+    use otwatch_common::advisories::{add_document, read_paths, LoadReport};
+    use std::time::Instant;
+    let n: usize = std::env::var("ASSETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut catalog = Catalog::new();
+    let mut report = LoadReport::default();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/advisories");
+    read_paths(&[samples], &mut report, |read| {
+        add_document(&mut catalog, read.document, &mut LoadReport::default())
+    })
+    .unwrap();
+    let ip = |i: usize| format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255);
+    let assets: Vec<Arc<FleetAsset>> = (0..n)
+        .map(|i| {
+            let mut fa = fleet_asset("big", &format!("ip:{}", ip(i)), &ip(i), &["s1"], &[]);
+            let a = fa.asset.as_mut().unwrap();
+            a.device_type = ["plc", "hmi", "switch", "it_host", "rtu"][i % 5].into();
+            a.purdue_level = Some([1, 2, 2, 4, 1][i % 5]);
+            if i % 5 == 0 {
+                a.vendor = "Siemens".into();
+                a.model = "6ES7 315-2EH14-0AB0".into();
+                a.firmware = "V3.2.6".into();
+            }
+            Arc::new(fa)
+        })
+        .collect();
+    let mut connections = Vec::with_capacity(3 * n);
+    for i in 0..n {
+        for d in [1, 7, 31] {
+            let server = if i % 997 == 0 && d == 31 {
+                "8.8.8.8".to_string()
+            } else {
+                ip((i + d) % n)
+            };
+            connections.push(conn("big", &ip(i), &server, "s1", 0));
+        }
+    }
+    let assets = Arc::new(assets);
+    let input = SiteInventory {
+        assets: assets.clone(),
+        connections: connections.clone(),
+    };
+    let started = Instant::now();
+    let copied = inventory(vec![input], &Catalog::new());
+    let copy = started.elapsed();
+    drop(copied);
+    let started = Instant::now();
+    let report = inventory(
+        vec![SiteInventory {
+            assets,
+            connections,
+        }],
+        &catalog,
+    );
+    let built = started.elapsed();
+    println!(
+        "report built without advisories (copy only): {:.0} ms",
+        copy.as_secs_f64() * 1e3
+    );
+    let started = Instant::now();
+    let r = otwatch_risk::assess("big", &report);
+    let assessed = started.elapsed();
+    println!(
+        "assets: {n}, connections: {}, advisories: {}",
+        report.connections.len(),
+        catalog.len()
+    );
+    println!(
+        "report built (copy, vulnerabilities attached): {:.0} ms",
+        built.as_secs_f64() * 1e3
+    );
+    println!("assessed: {:.0} ms", assessed.as_secs_f64() * 1e3);
+    println!(
+        "score {} ({}), {} assets at risk, {} remediations, {} single points of failure",
+        r.security_score,
+        r.band,
+        r.assets.len(),
+        r.remediations.len(),
+        r.single_points_of_failure.len()
+    );
+    assert_eq!(r.assets.len() >= n / 5, true);
+}
