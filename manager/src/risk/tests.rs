@@ -300,5 +300,5 @@ fn figures() {
         r.remediations.len(),
         r.single_points_of_failure.len()
     );
-    assert_eq!(r.assets.len() >= n / 5, true);
+    assert!(r.assets.len() >= n / 5);
 }
