@@ -13,7 +13,8 @@ use otwatch_advisories::{parse_document, AddOutcome, SourceFormat};
 use otwatch_common::advisories::{
     add_document, read_paths, Catalog, Document, LoadError, LoadReport,
 };
-use otwatch_proto::v1::AdvisorySummary;
+use otwatch_proto::v1::{AdvisorySummary, Asset, Vulnerability};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -95,6 +96,57 @@ pub fn import_in(data: &Path, paths: &[PathBuf]) -> Result<LoadReport, ImportErr
         Err(e) => return Err(e.into()),
     };
     import(&store, paths)
+}
+
+/// An asset as served: a copy with the vulnerabilities the loaded advisories state for it.
+pub fn served_asset(catalog: &Catalog, asset: &Asset) -> Asset {
+    let mut out = asset.clone();
+    if !catalog.is_empty() {
+        otwatch_common::advisories::attach(catalog, &mut out);
+    }
+    out
+}
+
+/// [`served_asset`] for many assets at once (GetRisk serves a whole site): what the catalog says
+/// of each distinct device identity is matched once, since a site has many devices of few
+/// models. The vulnerabilities [`otwatch_common::advisories::attach`] gives an asset depend
+/// only on its vendor, model and firmware, and the firmware it keeps after checking the
+/// evidence ([`otwatch_common::advisories::device_of`]); that is the key.
+pub struct ServedAssets<'c, 'a> {
+    catalog: &'c Catalog,
+    matched: FxHashMap<(&'a str, &'a str, &'a str, &'a str), Vec<Vulnerability>>,
+}
+
+impl<'c, 'a> ServedAssets<'c, 'a> {
+    pub fn new(catalog: &'c Catalog) -> Self {
+        ServedAssets {
+            catalog,
+            matched: FxHashMap::default(),
+        }
+    }
+
+    /// A copy of `asset` with its vulnerabilities, as [`served_asset`] gives it.
+    pub fn serve(&mut self, asset: &'a Asset) -> Asset {
+        if self.catalog.is_empty() {
+            return asset.clone();
+        }
+        let device = otwatch_common::advisories::device_of(asset);
+        let key = (
+            asset.vendor.as_str(),
+            asset.model.as_str(),
+            asset.firmware.as_str(),
+            device.firmware,
+        );
+        let mut out = asset.clone();
+        match self.matched.get(&key) {
+            Some(v) => out.vulnerabilities.clone_from(v),
+            None => {
+                otwatch_common::advisories::attach(self.catalog, &mut out);
+                self.matched.insert(key, out.vulnerabilities.clone());
+            }
+        }
+        out
+    }
 }
 
 /// What ListAdvisories says of each advisory (id order), keeping those whose id or title holds

@@ -15,6 +15,7 @@
 //! - [`cli`]: the operator CLI `otwatch`.
 //! - [`advisories`]: security advisories imported into the store, the catalog assets are
 //!   matched against when they are served.
+//! - [`risk`]: the inventory report of sites that GetRisk assesses with `otwatch_risk`.
 #![forbid(unsafe_code)]
 
 pub use otwatch_common as common;
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod fleet;
 pub mod ingest;
 pub mod pki;
+pub mod risk;
 pub mod serve;
 pub mod store;
 pub mod tls;

@@ -121,3 +121,56 @@ fn import_refuses_while_a_manager_serves_the_directory() {
         "{e}"
     );
 }
+
+/// Matching each device identity once gives every asset what matching it alone gives, also
+/// when two assets share vendor, model and firmware but one's evidence ties that firmware to
+/// another model.
+#[test]
+fn served_assets_match_each_identity_once_and_serve_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("db")).unwrap();
+    import(&store, &[sample_dir()]).unwrap();
+    let catalog = catalog_from(&store).unwrap();
+    let s7 = |id: &str, firmware: &str| Asset {
+        id: id.into(),
+        vendor: "Siemens".into(),
+        model: "6ES7 315-2EH14-0AB0".into(),
+        firmware: firmware.into(),
+        ..Default::default()
+    };
+    let mut doubtful = s7("c", "V3.2.6");
+    doubtful.evidence = vec![
+        otwatch_proto::v1::Evidence {
+            field: "firmware".into(),
+            value: "V3.2.6".into(),
+            source: "snmp".into(),
+            ..Default::default()
+        },
+        otwatch_proto::v1::Evidence {
+            field: "model".into(),
+            value: "something else".into(),
+            source: "snmp".into(),
+            ..Default::default()
+        },
+    ];
+    let assets = [
+        s7("a", "V3.2.6"),
+        s7("b", "V3.2.6"),
+        doubtful,
+        s7("d", ""),
+        s7("e", "V3.2.17"),
+        Asset::default(),
+    ];
+    let mut served = ServedAssets::new(&catalog);
+    for a in &assets {
+        assert_eq!(served.serve(a), served_asset(&catalog, a), "{}", a.id);
+    }
+    assert!(!served_asset(&catalog, &assets[0])
+        .vulnerabilities
+        .is_empty());
+    assert_ne!(
+        served_asset(&catalog, &assets[0]).vulnerabilities,
+        served_asset(&catalog, &assets[2]).vulnerabilities
+    );
+    assert_eq!(served.matched.len(), 5);
+}

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
     let status = if r.revoked {
@@ -124,6 +124,21 @@ fn sites_for(shared: &Shared, site: &str) -> Result<Vec<String>, StoreError> {
     } else {
         Ok(vec![site.to_string()])
     }
+}
+
+/// NOT_FOUND for a site nobody reports from, naming the sites there are.
+fn no_site(site: &str, sites: &std::collections::BTreeSet<String>) -> Status {
+    const SHOWN: usize = 20;
+    let mut names: Vec<&str> = sites.iter().take(SHOWN).map(String::as_str).collect();
+    if sites.len() > SHOWN {
+        names.push("...");
+    }
+    let known = if names.is_empty() {
+        "there are none yet: enrol a sensor for it first".to_string()
+    } else {
+        format!("the sites are {} (`otwatch sites`)", names.join(", "))
+    };
+    Status::not_found(format!("no site {site:?}: {known}"))
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<Change, Status>> + Send>>;
@@ -435,6 +450,45 @@ impl Manager for ManagerService {
             next_page_token,
             total: all.len() as u64,
         }))
+    }
+
+    async fn get_risk(
+        &self,
+        req: Request<GetRiskRequest>,
+    ) -> Result<Response<RiskAssessment>, Status> {
+        operator_identity(&self.0, Caller::of(&req), "GetRisk").await?;
+        let site = req.into_inner().site;
+        let shared = self.0.clone();
+        blocking(move || {
+            let started = std::time::Instant::now();
+            let sites = shared.sites()?;
+            let chosen: Vec<String> = if site.is_empty() {
+                sites.into_iter().collect()
+            } else if sites.contains(&site) {
+                vec![site.clone()]
+            } else {
+                return Ok(Err(no_site(&site, &sites)));
+            };
+            let mut inputs = Vec::with_capacity(chosen.len());
+            for s in &chosen {
+                inputs.push(crate::risk::SiteInventory {
+                    assets: shared.site_assets(s)?,
+                    connections: shared.site_connections(s)?,
+                });
+            }
+            let report = crate::risk::inventory(inputs, &shared.advisories());
+            let assessment = otwatch_risk::assess(&site, &report);
+            debug!(
+                site,
+                assets = report.assets.len(),
+                connections = report.connections.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "risk assessed"
+            );
+            Ok(Ok(assessment))
+        })
+        .await?
+        .map(Response::new)
     }
 
     type WatchStream = WatchStream;

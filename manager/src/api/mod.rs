@@ -418,13 +418,15 @@ impl Shared {
 
     /// A merged asset as served: with the vulnerabilities the loaded advisories state for it.
     fn served(&self, catalog: &Catalog, asset: &FleetAsset) -> FleetAsset {
-        let mut out = asset.clone();
-        if let Some(a) = out.asset.as_mut() {
-            if !catalog.is_empty() {
-                otwatch_common::advisories::attach(catalog, a);
-            }
+        FleetAsset {
+            id: asset.id.clone(),
+            site: asset.site.clone(),
+            asset: asset
+                .asset
+                .as_ref()
+                .map(|a| crate::advisories::served_asset(catalog, a)),
+            seen_by: asset.seen_by.clone(),
         }
-        out
     }
 
     /// Builds every site's merged view from the store; returns the number of merged assets.
@@ -436,6 +438,7 @@ impl Shared {
         Ok(n)
     }
 
+    /// The sites with sensors, by name.
     fn sites(&self) -> Result<BTreeSet<String>, StoreError> {
         Ok(self.store.sensors()?.into_iter().map(|s| s.site).collect())
     }

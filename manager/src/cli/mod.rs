@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::io::Write;
 
 mod output;
+pub mod risk;
 pub use output::*;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub const DEFAULT_MANAGER: &str = "https://127.0.0.1:7443";
 #[command(
     name = "otwatch",
     version,
-    about = "otwatch operator CLI: sites, sensors, assets, connections, alerts and advisories of a manager"
+    about = "otwatch operator CLI: sites, sensors, assets, connections, alerts, advisories and risk of a manager"
 )]
 pub struct Cli {
     /// Manager URL (env OTWATCH_MANAGER; default https://127.0.0.1:7443).
@@ -111,6 +112,16 @@ pub enum Command {
         /// Substring of the id or title.
         #[arg(long)]
         text: Option<String>,
+    },
+    /// The risk assessment of a site, or of the fleet without --site: security score and band,
+    /// top remediations, riskiest assets, internet exposure, single points of failure, Purdue
+    /// level skips (docs/RISK.md).
+    Risk {
+        #[arg(long)]
+        site: Option<String>,
+        /// How many items of each section the table shows.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        top: usize,
     },
     /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
     Alerts {
@@ -474,6 +485,26 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 advisory_json,
                 &["id", "revision", "release_date", "cves", "title"],
             )?;
+        }
+        Command::Risk { site, top } => {
+            let site = site.unwrap_or_default();
+            let r = c
+                .get_risk(GetRiskRequest { site: site.clone() })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            // The fleet's table lists each site's score too.
+            let sites = if site.is_empty() && fmt == Format::Table {
+                let listed = c
+                    .list_sites(ListSitesRequest {})
+                    .await
+                    .map_err(status_err)?
+                    .into_inner();
+                listed.sites.into_iter().map(|s| s.name).collect()
+            } else {
+                Vec::new()
+            };
+            risk::print(out, fmt, &r, &sites, top)?;
         }
         Command::Connections { site, address } => {
             let q = ListConnectionsRequest {

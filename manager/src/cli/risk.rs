@@ -1,0 +1,196 @@
+//! `otwatch risk`: the risk assessment as a person reads it (score and band, what to fix first,
+//! the riskiest assets and their findings, internet exposure, single points of failure, Purdue
+//! level skips), or the `RiskAssessment` message as JSON. The formulas are in docs/RISK.md.
+
+use super::output::{report_json, terminal_safe, to_json};
+use super::Format;
+use otwatch_proto::v1::RiskAssessment;
+use std::io::Write;
+
+/// How many findings are shown under each asset in the table.
+const FINDINGS_SHOWN: usize = 3;
+
+/// The security score of each site of a fleet assessment, recomputed from its assets' risks
+/// (an asset's fleet id starts with its site): (site, score, band, assets at risk). Sites
+/// without risky assets score 100.
+pub fn site_scores(
+    r: &RiskAssessment,
+    sites: &[String],
+) -> Vec<(String, u32, &'static str, usize)> {
+    sites
+        .iter()
+        .map(|site| {
+            let risks: Vec<f64> = r
+                .assets
+                .iter()
+                .filter(|a| a.asset.split_once('/').is_some_and(|(s, _)| s == site))
+                .map(|a| a.risk)
+                .collect();
+            let score = otwatch_risk::site_score(risks.iter().copied());
+            (site.clone(), score.score, score.band.as_str(), risks.len())
+        })
+        .collect()
+}
+
+/// "10.0.0.5 (plant-a/mac:...)", escaped for the terminal.
+fn who(name: &str, id: &str) -> String {
+    if name.is_empty() || name == id {
+        terminal_safe(id).into_owned()
+    } else {
+        format!("{} ({})", terminal_safe(name), terminal_safe(id))
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| terminal_safe(s).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "... and 7 more (--top N, or --format json for all)" when `shown` of `total` were listed.
+fn more(out: &mut dyn Write, shown: usize, total: usize) -> std::io::Result<()> {
+    if total > shown {
+        writeln!(
+            out,
+            "  ... and {} more (--top N, or --format json for all)",
+            total - shown
+        )?;
+    }
+    Ok(())
+}
+
+/// Prints `r`: JSON, the message itself; table, the sections, `top` items each. `sites` (fleet
+/// assessments only) are the sites whose scores are listed.
+pub fn print(
+    out: &mut dyn Write,
+    fmt: Format,
+    r: &RiskAssessment,
+    sites: &[String],
+    top: usize,
+) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        writeln!(out, "{}", to_json(&report_json(r))?)?;
+        return Ok(());
+    }
+    let scope = if r.site.is_empty() {
+        format!("fleet ({} sites)", sites.len())
+    } else {
+        format!("site {}", terminal_safe(&r.site))
+    };
+    writeln!(
+        out,
+        "{scope}: security score {}/100 ({})",
+        r.security_score,
+        terminal_safe(&r.band)
+    )?;
+    if r.site.is_empty() && !sites.is_empty() {
+        writeln!(out, "\nSITES")?;
+        let width = sites.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+        for (site, score, band, at_risk) in site_scores(r, sites) {
+            writeln!(
+                out,
+                "  {:<width$}  {score:>3}/100  {band:<8}  {at_risk} assets at risk",
+                terminal_safe(&site)
+            )?;
+        }
+    }
+
+    writeln!(out, "\nTOP REMEDIATIONS")?;
+    if r.remediations.is_empty() {
+        writeln!(out, "  none: no asset has a known vulnerability")?;
+    }
+    for (i, m) in r.remediations.iter().take(top).enumerate() {
+        writeln!(
+            out,
+            "  {}. {} \u{2014} {}: closes {} CVE{}, max CVSS {:.1}, risk \u{2212}{:.1}",
+            i + 1,
+            terminal_safe(&m.action),
+            who(&m.name, &m.asset),
+            m.cves.len(),
+            if m.cves.len() == 1 { "" } else { "s" },
+            m.max_cvss,
+            m.risk_reduced
+        )?;
+    }
+    more(out, top.min(r.remediations.len()), r.remediations.len())?;
+
+    writeln!(out, "\nRISKIEST ASSETS")?;
+    if r.assets.is_empty() {
+        writeln!(out, "  none: no findings")?;
+    }
+    for a in r.assets.iter().take(top) {
+        writeln!(
+            out,
+            "  {:>5.1}  {}  {}, {} exposure, {} finding{}",
+            a.risk,
+            who(&a.name, &a.asset),
+            terminal_safe(&a.role),
+            terminal_safe(&a.exposure),
+            a.findings.len(),
+            if a.findings.len() == 1 { "" } else { "s" }
+        )?;
+        for f in a.findings.iter().take(FINDINGS_SHOWN) {
+            writeln!(
+                out,
+                "         [{:.1}] {}: {}",
+                f.severity,
+                terminal_safe(&f.kind),
+                terminal_safe(&f.detail)
+            )?;
+        }
+    }
+    more(out, top.min(r.assets.len()), r.assets.len())?;
+
+    writeln!(out, "\nINTERNET EXPOSURE")?;
+    if r.internet.is_empty() {
+        writeln!(out, "  none seen")?;
+    }
+    for e in r.internet.iter().take(top) {
+        writeln!(
+            out,
+            "  {} \u{2194} {}",
+            who(&e.name, &e.asset),
+            list(&e.remote)
+        )?;
+    }
+    more(out, top.min(r.internet.len()), r.internet.len())?;
+
+    writeln!(out, "\nSINGLE POINTS OF FAILURE")?;
+    if r.single_points_of_failure.is_empty() {
+        writeln!(out, "  none found")?;
+    }
+    for s in r.single_points_of_failure.iter().take(top) {
+        writeln!(
+            out,
+            "  {}: cuts {} from {}",
+            who(&s.name, &s.asset),
+            list(&s.cut_controllers),
+            list(&s.cut_from)
+        )?;
+    }
+    more(
+        out,
+        top.min(r.single_points_of_failure.len()),
+        r.single_points_of_failure.len(),
+    )?;
+
+    writeln!(out, "\nPURDUE LEVEL SKIPS (levels 4-5 \u{2194} 0-1)")?;
+    if r.level_skips.is_empty() {
+        writeln!(out, "  none seen")?;
+    }
+    for s in r.level_skips.iter().take(top) {
+        writeln!(
+            out,
+            "  {} \u{2194} {}",
+            terminal_safe(&s.enterprise),
+            terminal_safe(&s.field)
+        )?;
+    }
+    more(out, top.min(r.level_skips.len()), r.level_skips.len())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

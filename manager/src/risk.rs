@@ -1,0 +1,133 @@
+//! Risk in the manager: the inventory report that GetRisk hands to [`otwatch_risk::assess`],
+//! built from the sites' merged assets (with the vulnerabilities ListAssets serves them,
+//! [`crate::advisories::served_asset`]) and merged connections.
+//!
+//! The assessment joins a connection to the asset listing its address on the same VLAN and
+//! capture segment. Across a fleet those numbers are not unique: two sites may both use VLAN 10
+//! and 10.0.0.0/24, and a capture segment is numbered by its own sensor (the fleet view keys
+//! addresses on a segment per sensor, [`crate::fleet`]). So each (site, VLAN) and each (sensor,
+//! segment) gets its own number here, and one report can hold many sites without a connection
+//! of one site ever landing on an asset of another. The numbers appear nowhere in the
+//! assessment.
+//!
+//! Asset ids in the report are the fleet ids (`<site>/<id>`), so the assessment names assets
+//! the way `otwatch assets` does.
+
+use crate::advisories::ServedAssets;
+use crate::view::Snapshot;
+use otwatch_common::advisories::Catalog;
+use otwatch_common::model::{Asset, InventoryReport, INVENTORY_SCHEMA};
+use otwatch_proto::v1::{FleetAsset, FleetConnection};
+use rustc_hash::FxHashMap;
+
+/// One site's merged assets (in id order) and merged connections.
+pub struct SiteInventory {
+    pub assets: Snapshot,
+    pub connections: Vec<FleetConnection>,
+}
+
+/// Fleet-wide numbers for LANs: (site, VLAN) and (sensor, capture segment).
+#[derive(Default)]
+struct Lans {
+    vlans: FxHashMap<(usize, u32), u32>,
+    segments: FxHashMap<(String, u32), u32>,
+}
+
+/// The next number of a table holding `len` (from 1; a fleet has far fewer than 2^32 LANs).
+fn next(len: usize) -> u32 {
+    u32::try_from(len).map_or(u32::MAX, |n| n.saturating_add(1))
+}
+
+impl Lans {
+    /// VLAN `vlan` (0: untagged) of the `site`-th site.
+    fn vlan(&mut self, site: usize, vlan: u32) -> u32 {
+        let n = next(self.vlans.len());
+        *self.vlans.entry((site, vlan)).or_insert(n)
+    }
+
+    /// Capture segment `segment` of `sensor`; 0 (the sensor's default segment, which the fleet
+    /// view treats as site-wide) stays 0.
+    fn segment(&mut self, sensor: &str, segment: u32) -> u32 {
+        if segment == 0 {
+            return 0;
+        }
+        if let Some(&n) = self.segments.get(&(sensor.to_string(), segment)) {
+            return n;
+        }
+        let n = next(self.segments.len());
+        self.segments.insert((sensor.to_string(), segment), n);
+        n
+    }
+}
+
+/// A merged asset as the report holds it: served (vulnerabilities attached), named by its fleet
+/// id, its VLANs and segments renumbered. A merged asset only says which segments its parts were
+/// on, not which sensor saw which, so each segment is taken as seen by each of its sensors.
+fn report_asset<'a>(
+    served: &mut ServedAssets<'_, 'a>,
+    fa: &'a FleetAsset,
+    site: usize,
+    lans: &mut Lans,
+) -> Asset {
+    let mut a = match &fa.asset {
+        Some(a) => served.serve(a),
+        None => Asset::default(),
+    };
+    a.id.clone_from(&fa.id);
+    a.vlans = if a.vlans.is_empty() {
+        vec![lans.vlan(site, 0)]
+    } else {
+        a.vlans.iter().map(|&v| lans.vlan(site, v)).collect()
+    };
+    if !a.segments.is_empty() {
+        let mut segments = Vec::with_capacity(a.segments.len() * fa.seen_by.len());
+        for p in &fa.seen_by {
+            for &s in &a.segments {
+                segments.push(lans.segment(&p.sensor_id, s));
+            }
+        }
+        segments.sort_unstable();
+        segments.dedup();
+        a.segments = segments;
+    }
+    a
+}
+
+/// The inventory report of `sites`: their assets (each copied once, with the vulnerabilities the
+/// catalog states for it) sorted by fleet id, and their connections (moved, not copied).
+pub fn inventory(sites: Vec<SiteInventory>, catalog: &Catalog) -> InventoryReport {
+    let (snapshots, connections): (Vec<Snapshot>, Vec<Vec<FleetConnection>>) =
+        sites.into_iter().map(|s| (s.assets, s.connections)).unzip();
+    let mut lans = Lans::default();
+    let mut served = ServedAssets::new(catalog);
+    let n = snapshots.iter().map(|s| s.len()).sum();
+    let mut assets = Vec::with_capacity(n);
+    for (i, snapshot) in snapshots.iter().enumerate() {
+        for fa in snapshot.iter() {
+            assets.push(report_asset(&mut served, fa, i, &mut lans));
+        }
+    }
+    let mut conns = Vec::with_capacity(connections.iter().map(Vec::len).sum());
+    for (i, site) in connections.into_iter().enumerate() {
+        for fc in site {
+            let Some(mut c) = fc.connection else { continue };
+            c.vlan = lans.vlan(i, c.vlan);
+            // A connection on a segment is merged within its sensor only: it has one sensor.
+            let sensor = fc.sensors.first().map_or("", String::as_str);
+            c.segment = lans.segment(sensor, c.segment);
+            conns.push(c);
+        }
+    }
+    // Each site's assets are in id order; sites in name order are not always in id order
+    // ("a-b/..." sorts before "a/...").
+    assets.sort_unstable_by(|a: &Asset, b: &Asset| a.id.cmp(&b.id));
+    InventoryReport {
+        schema: INVENTORY_SCHEMA.to_string(),
+        assets,
+        connections: conns,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+//! Risk in the manager end to end: a sensor's S7-300 with advisories imported gives GetRisk its
+//! CVEs as findings, a remediation, the score and band of docs/RISK.md; viewers may ask; an
+//! unknown site is NOT_FOUND; the fleet's assessment without a site; `otwatch risk` as table and
+//! JSON through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use otwatch_common::link::OperatorRole;
+use otwatch_proto::v1::*;
+use std::path::{Path, PathBuf};
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/advisories")
+}
+
+/// An asset with a type and Purdue level.
+fn typed(seq: u64, id: &str, mac: &str, ip: &str, device_type: &str, level: u32) -> Delta {
+    let mut d = asset(seq, id, &[mac], &[ip]);
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.device_type = device_type.into();
+        a.purdue_level = Some(level);
+    }
+    d
+}
+
+/// The S7-300 CPU 315-2 PN/DP of tests/advisories.rs (firmware V3.2.6), at level 1.
+fn s7_300(seq: u64) -> Delta {
+    let mut d = typed(
+        seq,
+        "mac:02:4d:00:00:02:16",
+        "02:4d:00:00:02:16",
+        "10.77.2.22",
+        "plc",
+        1,
+    );
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.vendor = "Siemens".into();
+        a.model = "6ES7 315-2EH14-0AB0".into();
+        a.firmware = "V3.2.6".into();
+    }
+    d
+}
+
+const S7: &str = "plant-a/mac:02:4d:00:00:02:16";
+
+/// Runs the `otwatch` binary (off the runtime's thread: the manager runs on it).
+async fn otwatch(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_otwatch"))
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
+    let mut fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    // HMI (level 2) - gateway - PLC: the gateway is the PLC's only way to its HMI.
+    let hmi = typed(
+        2,
+        "mac:02:00:00:00:00:10",
+        "02:00:00:00:00:10",
+        "10.77.2.10",
+        "hmi",
+        2,
+    );
+    let gw = typed(
+        3,
+        "mac:02:00:00:00:00:01",
+        "02:00:00:00:00:01",
+        "10.77.2.1",
+        "router",
+        2,
+    );
+    let links = vec![
+        connection(4, "10.77.2.10", "10.77.2.1", 10),
+        connection(5, "10.77.2.1", "10.77.2.22", 10),
+    ];
+    let mut batch = vec![s7_300(1), hmi, gw];
+    batch.extend(links);
+    sync(&mut c, vec![batch]).await.unwrap();
+    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
+        .await
+        .unwrap();
+    let mut cb = b.client(&fx.url()).await.unwrap();
+    sync(
+        &mut cb,
+        vec![vec![asset(1, "ip:10.0.0.5", &[], &["10.0.0.5"])]],
+    )
+    .await
+    .unwrap();
+
+    fx.stop().await;
+    otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap();
+    fx.restart_same_port().await;
+
+    let mut op = fx.operator("ann", OperatorRole::Viewer).await;
+    let r = op
+        .get_risk(GetRiskRequest {
+            site: "plant-a".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // The S7-300's three CVEs are its findings, most severe first.
+    let s7 = &r.assets[0];
+    assert_eq!(r.assets.len(), 1, "{r:?}");
+    assert_eq!((s7.asset.as_str(), s7.name.as_str()), (S7, "10.77.2.22"));
+    let found: Vec<(&str, f64, &str)> = s7
+        .findings
+        .iter()
+        .map(|f| (f.kind.as_str(), f.severity, f.detail.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "vulnerability",
+                7.5,
+                "CVE-2018-16561 (ICSA-19-043-04, CVSS 7.5)"
+            ),
+            (
+                "vulnerability",
+                7.5,
+                "CVE-2019-10936 (ICSA-19-283-02, CVSS 7.5)"
+            ),
+            (
+                "vulnerability",
+                5.9,
+                "CVE-2020-15791 (ICSA-20-252-02, CVSS 5.9)"
+            ),
+        ]
+    );
+    // By hand (docs/RISK.md): S = 7.5 + 0.1 (one more finding >= 7) = 7.6; E = 0.6 (internal);
+    // C = 1.0 (controller): risk = 10 x 7.6 x 0.6 x 1.0 = 45.6. Score = 100 x (1 - 45.6/200)
+    // = 77.2 -> 77: fair.
+    assert_eq!(
+        (s7.role.as_str(), s7.exposure.as_str()),
+        ("controller", "internal")
+    );
+    assert_eq!(s7.risk, 45.6);
+    assert_eq!(
+        (r.site.as_str(), r.security_score, r.band.as_str()),
+        ("plant-a", 77, "fair")
+    );
+    // Updating to V3.2.17 closes CVE-2019-10936; the other 7.5 remains: S = 7.5, risk 45.0.
+    let fix = &r.remediations[0];
+    assert_eq!(
+        (
+            fix.asset.as_str(),
+            fix.action.as_str(),
+            fix.cves.clone(),
+            fix.max_cvss,
+            fix.risk_reduced
+        ),
+        (
+            S7,
+            "update to V3.2.17",
+            vec!["CVE-2019-10936".to_string()],
+            7.5,
+            0.6
+        )
+    );
+    assert_eq!(r.remediations.len(), 3);
+    // The gateway is the PLC's only way to its HMI.
+    let spof = &r.single_points_of_failure[..];
+    assert_eq!(spof.len(), 1);
+    assert_eq!(spof[0].asset, "plant-a/mac:02:00:00:00:00:01");
+    assert_eq!(spof[0].cut_controllers, [S7]);
+    assert_eq!(spof[0].cut_from, ["plant-a/mac:02:00:00:00:00:10"]);
+    assert!(r.internet.is_empty() && r.level_skips.is_empty());
+
+    // An unknown site is NOT_FOUND, naming the sites there are.
+    let e = op
+        .get_risk(GetRiskRequest {
+            site: "plant-z".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    assert_eq!(
+        e.message(),
+        "no site \"plant-z\": the sites are plant-a, plant-b (`otwatch sites`)"
+    );
+
+    // Without a site: the fleet's, over every site's assets (plant-b has no findings).
+    let fleet = op
+        .get_risk(GetRiskRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            fleet.site.as_str(),
+            fleet.security_score,
+            fleet.band.as_str()
+        ),
+        ("", 77, "fair")
+    );
+    assert_eq!(
+        (fleet.assets.clone(), fleet.remediations.clone()),
+        (r.assets.clone(), r.remediations.clone())
+    );
+
+    // `otwatch risk` through the binary.
+    let cred = path_str(&fx.operator_creds("bob", OperatorRole::Viewer));
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["--manager", &fx.url(), "--cred", &cred, "risk"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let table = otwatch(args(&["--site", "plant-a"])).await;
+    assert!(table.status.success(), "{table:?}");
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.starts_with("site plant-a: security score 77/100 (fair)\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "  1. update to V3.2.17 \u{2014} 10.77.2.22 (plant-a/mac:02:4d:00:00:02:16): closes 1 CVE, max CVSS 7.5, risk \u{2212}0.6\n"
+    ), "{text}");
+    assert!(text.contains(
+        "   45.6  10.77.2.22 (plant-a/mac:02:4d:00:00:02:16)  controller, internal exposure, 3 findings\n         [7.5] vulnerability: CVE-2018-16561 (ICSA-19-043-04, CVSS 7.5)\n"
+    ), "{text}");
+    assert!(text.contains(
+        "SINGLE POINTS OF FAILURE\n  10.77.2.1 (plant-a/mac:02:00:00:00:00:01): cuts plant-a/mac:02:4d:00:00:02:16 from plant-a/mac:02:00:00:00:00:10\n"
+    ), "{text}");
+    let json = otwatch(args(&["--site", "plant-a", "--format", "json"])).await;
+    assert!(json.status.success(), "{json:?}");
+    let back: RiskAssessment = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(back, r);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (v["schema"].as_str(), v["band"].as_str()),
+        (Some("otwatch.risk.v1"), Some("fair"))
+    );
+
+    let fleet_table = otwatch(args(&[])).await;
+    let text = String::from_utf8(fleet_table.stdout).unwrap();
+    assert!(text.starts_with("fleet (2 sites): security score 77/100 (fair)\n\nSITES\n  plant-a   77/100  fair      1 assets at risk\n  plant-b  100/100  good      0 assets at risk\n"), "{text}");
+
+    let unknown = otwatch(args(&["--site", "plant-z"])).await;
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("NotFound: no site \"plant-z\": the sites are plant-a, plant-b"),
+        "{stderr}"
+    );
+}
