@@ -131,3 +131,34 @@ pub fn inventory(sites: Vec<SiteInventory>, catalog: &Catalog) -> InventoryRepor
 
 #[cfg(test)]
 mod tests;
+
+/// The security score of each site of a fleet assessment, recomputed from its assets' risks
+/// (an asset's fleet id starts with its site): (site, score, band, assets at risk). Sites
+/// without risky assets score 100.
+pub fn site_scores(
+    r: &otwatch_common::model::RiskAssessment,
+    sites: &[String],
+) -> Vec<(String, u32, &'static str, usize)> {
+    sites
+        .iter()
+        .map(|site| {
+            let risks: Vec<f64> = r
+                .assets
+                .iter()
+                .filter(|a| a.asset.split_once('/').is_some_and(|(s, _)| s == site))
+                .map(|a| a.risk)
+                .collect();
+            let score = otwatch_risk::site_score(risks.iter().copied());
+            (site.clone(), score.score, score.band.as_str(), risks.len())
+        })
+        .collect()
+}
+
+/// The fleet's security score: the mean of its sites' scores, each plant counting once (a
+/// product over every asset of the fleet would read critical for any large fleet).
+pub fn set_fleet_score(r: &mut otwatch_common::model::RiskAssessment, sites: &[String]) {
+    let scores: Vec<u32> = site_scores(r, sites).iter().map(|s| s.1).collect();
+    let s = otwatch_risk::fleet_score(scores);
+    r.security_score = s.score;
+    r.band = s.band.as_str().to_string();
+}

@@ -152,7 +152,8 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
         (r.site.as_str(), r.security_score, r.band.as_str()),
         ("plant-a", 77, "fair")
     );
-    // Updating to V3.2.17 closes CVE-2019-10936; the other 7.5 remains: S = 7.5, risk 45.0.
+    // Updating to V3.2.17 closes CVE-2019-10936 and CVE-2018-16561 (fixed in V3.X.16, which
+    // V3.2.17 reaches); the 5.9 remains: S = 5.9, risk 10 x 5.9 x 0.6 = 35.4, so -10.2.
     let fix = &r.remediations[0];
     assert_eq!(
         (
@@ -165,12 +166,13 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
         (
             S7,
             "update to V3.2.17",
-            vec!["CVE-2019-10936".to_string()],
+            vec!["CVE-2018-16561".to_string(), "CVE-2019-10936".to_string()],
             7.5,
-            0.6
+            10.2
         )
     );
-    assert_eq!(r.remediations.len(), 3);
+    // The one update, and the mitigations of the advisory that names no fixed version.
+    assert_eq!(r.remediations.len(), 2);
     // The gateway is the PLC's only way to its HMI.
     let spof = &r.single_points_of_failure[..];
     assert_eq!(spof.len(), 1);
@@ -192,7 +194,8 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
         "no site \"plant-z\": the sites are plant-a, plant-b (`otwatch sites`)"
     );
 
-    // Without a site: the fleet's, over every site's assets (plant-b has no findings).
+    // Without a site: the fleet's findings over every site's assets, and as its score the mean
+    // of the sites' (plant-a 77, plant-b without findings 100): 88.5 -> 89, good.
     let fleet = op
         .get_risk(GetRiskRequest::default())
         .await
@@ -204,7 +207,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
             fleet.security_score,
             fleet.band.as_str()
         ),
-        ("", 77, "fair")
+        ("", 89, "good")
     );
     assert_eq!(
         (fleet.assets.clone(), fleet.remediations.clone()),
@@ -228,7 +231,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
         "{text}"
     );
     assert!(text.contains(
-        "  1. update to V3.2.17 \u{2014} 10.77.2.22 (plant-a/mac:02:4d:00:00:02:16): closes 1 CVE, max CVSS 7.5, risk \u{2212}0.6\n"
+        "  1. update to V3.2.17 \u{2014} 10.77.2.22 (plant-a/mac:02:4d:00:00:02:16): closes 2 CVEs, max CVSS 7.5, risk \u{2212}10.2\n"
     ), "{text}");
     assert!(text.contains(
         "   45.6  10.77.2.22 (plant-a/mac:02:4d:00:00:02:16)  controller, internal exposure, 3 findings\n         [7.5] vulnerability: CVE-2018-16561 (ICSA-19-043-04, CVSS 7.5)\n"
@@ -248,7 +251,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
 
     let fleet_table = otwatch(args(&[])).await;
     let text = String::from_utf8(fleet_table.stdout).unwrap();
-    assert!(text.starts_with("fleet (2 sites): security score 77/100 (fair)\n\nSITES\n  plant-a   77/100  fair      1 assets at risk\n  plant-b  100/100  good      0 assets at risk\n"), "{text}");
+    assert!(text.starts_with("fleet (2 sites): security score 89/100 (good)\n\nSITES\n  plant-a   77/100  fair      1 assets at risk\n  plant-b  100/100  good      0 assets at risk\n"), "{text}");
 
     let unknown = otwatch(args(&["--site", "plant-z"])).await;
     assert!(!unknown.status.success());

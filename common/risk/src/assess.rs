@@ -7,10 +7,11 @@
 
 use crate::graph::{level_skips, single_points_of_failure, Graph};
 use crate::score::{asset_risk, site_score, Exposure, Finding, FindingKind, Role};
+use otwatch_advisories::Version;
 use otwatch_common::addr::is_global;
 use otwatch_common::model::{
     Asset, AssetRisk, Connection, InternetExposure, InventoryReport, LevelSkip, Remediation,
-    RiskAssessment, RiskFinding, SinglePointOfFailure, RISK_SCHEMA,
+    RiskAssessment, RiskFinding, SinglePointOfFailure, Vulnerability, RISK_SCHEMA,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -62,15 +63,29 @@ fn ends(c: &Connection) -> Option<(Place, Place)> {
     Some(((client, c.vlan, c.segment), (server, c.vlan, c.segment)))
 }
 
-/// What to do about a vulnerability: update to the fixed version, else the advisory's words.
-fn action(v: &otwatch_common::model::Vulnerability) -> String {
-    if !v.fixed_in.is_empty() {
-        format!("update to {}", v.fixed_in)
-    } else if !v.remediation.is_empty() {
-        v.remediation.clone()
-    } else {
-        format!("see {}", v.advisory)
-    }
+/// What to do about each of an asset's vulnerabilities. One update fixes every vulnerability
+/// whose fixed version it reaches, so all of them point at the highest fixed version (compared
+/// with the vendor's version semantics: `V3.X.16` is reached by `V3.2.17`); a fixed version
+/// that cannot be read stands alone; without one, the advisory's mitigations.
+fn actions(vulns: &[Vulnerability]) -> Vec<String> {
+    let parsed: Vec<Option<Version>> = vulns
+        .iter()
+        .map(|v| Version::parse(&v.fixed_in).ok())
+        .collect();
+    let target = parsed
+        .iter()
+        .flatten()
+        .filter(|v| !v.has_wildcard())
+        .max_by(|a, b| a.compare(b));
+    vulns
+        .iter()
+        .zip(&parsed)
+        .map(|(v, p)| match (p, target) {
+            (Some(p), Some(t)) if p.compare(t).is_le() => format!("update to {}", t.as_str()),
+            _ if !v.fixed_in.is_empty() => format!("update to {}", v.fixed_in),
+            _ => format!("apply the mitigations in {}", v.advisory),
+        })
+        .collect()
 }
 
 /// An asset's name for people: its first address, else its hostname, else its id.
@@ -98,7 +113,7 @@ pub fn assess(site: &str, report: &InventoryReport) -> RiskAssessment {
     let mut internet: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     let mut edges = Vec::new();
     for (i, a) in assets.iter().enumerate() {
-        for v in &a.vulnerabilities {
+        for (v, action) in a.vulnerabilities.iter().zip(actions(&a.vulnerabilities)) {
             findings[i].push(FindingRec {
                 finding: Finding::vulnerability(v.cvss, v.status != "affected", v.kev),
                 detail: format!(
@@ -113,7 +128,7 @@ pub fn assess(site: &str, report: &InventoryReport) -> RiskAssessment {
                         _ => ", possibly affected",
                     }
                 ),
-                fix: Some((action(v), v.cve.clone())),
+                fix: Some((action, v.cve.clone())),
             });
         }
     }

@@ -15,7 +15,9 @@ pub mod score;
 
 pub use assess::assess;
 pub use graph::{level_skips, single_points_of_failure, Graph, LevelSkip, SinglePointOfFailure};
-pub use score::{asset_risk, site_score, Band, Exposure, Finding, FindingKind, Role, SiteScore};
+pub use score::{
+    asset_risk, fleet_score, site_score, Band, Exposure, Finding, FindingKind, Role, SiteScore,
+};
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,9 @@
 //! the site's assets, rounded to a whole number: one asset at risk 80 gives 60; two give 36.
 //! Every risky asset lowers it, the riskiest most; an empty site scores 100.
 //! Bands: 80-100 good, 60-79 fair, 40-59 poor, 0-39 critical.
+//!
+//! **Fleet security score** = the mean of its sites' scores, rounded: each plant counts once
+//! (a product over every asset of a large fleet would always read critical).
 
 /// What an asset is for, as far as risk goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -246,6 +249,22 @@ pub fn site_score(risks: impl IntoIterator<Item = f64>) -> SiteScore {
         .map(|r| 1.0 - r.clamp(0.0, 100.0) / 200.0)
         .product();
     let score = (100.0 * kept).round() as u32;
+    SiteScore {
+        score,
+        band: Band::of(score),
+    }
+}
+
+/// A fleet's security score: the mean of its sites' scores, rounded (100 without sites).
+pub fn fleet_score(site_scores: impl IntoIterator<Item = u32>) -> SiteScore {
+    let (sum, n) = site_scores
+        .into_iter()
+        .fold((0u64, 0u64), |(s, n), x| (s + u64::from(x), n + 1));
+    let score = if n == 0 {
+        100
+    } else {
+        ((sum as f64) / (n as f64)).round() as u32
+    };
     SiteScore {
         score,
         band: Band::of(score),

@@ -73,6 +73,10 @@ fn site_score_and_bands() {
     assert_eq!((s.score, s.band), (86, Band::Good));
     assert_eq!(site_score([100.0]).score, 50);
     assert_eq!(Band::of(59), Band::Poor);
+    // The fleet: the mean of its sites, (60 + 36 + 86) / 3 = 60.67 -> 61, fair.
+    let f = fleet_score([60, 36, 86]);
+    assert_eq!((f.score, f.band), (61, Band::Fair));
+    assert_eq!(fleet_score([]).score, 100);
     assert_eq!(Band::of(39).as_str(), "critical");
 }
 
@@ -316,7 +320,8 @@ mod report {
         let mut plc = asset("mac:plc", "10.0.0.5", "plc", 1);
         plc.vulnerabilities = vec![
             vuln("CVE-2019-10936", 7.5, "affected", "V3.2.17"),
-            vuln("CVE-2018-16561", 5.3, "affected", "V3.2.17"),
+            // `< V3.X.16`: the update to V3.2.17 reaches it too.
+            vuln("CVE-2018-16561", 5.3, "affected", "V3.X.16"),
             vuln("CVE-2020-15791", 9.8, "possibly_affected", ""),
         ];
         let hmi = asset("mac:hmi", "10.0.0.9", "hmi", 2);
@@ -368,6 +373,14 @@ mod report {
         assert_eq!(fix.action, "update to V3.2.17");
         assert_eq!(fix.cves, ["CVE-2018-16561", "CVE-2019-10936"]);
         assert_eq!((fix.max_cvss, fix.risk_reduced), (7.5, 6.0));
+        // The possibly affecting one names no fixed version: its advisory's mitigations, which
+        // take away nothing while the 7.5 stays (S is 7.6 either way).
+        let rest = &r.remediations[1];
+        assert_eq!(rest.action, "apply the mitigations in ICSA-19-283-02");
+        assert_eq!(
+            (rest.cves.as_slice(), rest.risk_reduced),
+            (&["CVE-2020-15791".to_string()][..], 0.0)
+        );
         assert_eq!(r.internet.len(), 1);
         assert_eq!(r.internet[0].remote, ["8.8.8.8"]);
         assert!(r.single_points_of_failure.is_empty());

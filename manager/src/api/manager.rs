@@ -477,7 +477,10 @@ impl Manager for ManagerService {
                 });
             }
             let report = crate::risk::inventory(inputs, &shared.advisories());
-            let assessment = otwatch_risk::assess(&site, &report);
+            let mut assessment = otwatch_risk::assess(&site, &report);
+            if site.is_empty() {
+                crate::risk::set_fleet_score(&mut assessment, &chosen);
+            }
             debug!(
                 site,
                 assets = report.assets.len(),

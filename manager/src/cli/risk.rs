@@ -10,28 +10,6 @@ use std::io::Write;
 /// How many findings are shown under each asset in the table.
 const FINDINGS_SHOWN: usize = 3;
 
-/// The security score of each site of a fleet assessment, recomputed from its assets' risks
-/// (an asset's fleet id starts with its site): (site, score, band, assets at risk). Sites
-/// without risky assets score 100.
-pub fn site_scores(
-    r: &RiskAssessment,
-    sites: &[String],
-) -> Vec<(String, u32, &'static str, usize)> {
-    sites
-        .iter()
-        .map(|site| {
-            let risks: Vec<f64> = r
-                .assets
-                .iter()
-                .filter(|a| a.asset.split_once('/').is_some_and(|(s, _)| s == site))
-                .map(|a| a.risk)
-                .collect();
-            let score = otwatch_risk::site_score(risks.iter().copied());
-            (site.clone(), score.score, score.band.as_str(), risks.len())
-        })
-        .collect()
-}
-
 /// "10.0.0.5 (plant-a/mac:...)", escaped for the terminal.
 fn who(name: &str, id: &str) -> String {
     if name.is_empty() || name == id {
@@ -88,7 +66,7 @@ pub fn print(
     if r.site.is_empty() && !sites.is_empty() {
         writeln!(out, "\nSITES")?;
         let width = sites.iter().map(|s| s.chars().count()).max().unwrap_or(0);
-        for (site, score, band, at_risk) in site_scores(r, sites) {
+        for (site, score, band, at_risk) in crate::risk::site_scores(r, sites) {
             writeln!(
                 out,
                 "  {:<width$}  {score:>3}/100  {band:<8}  {at_risk} assets at risk",

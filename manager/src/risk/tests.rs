@@ -207,7 +207,10 @@ fn the_worked_example_of_docs_risk_md() {
         .unwrap();
     assert_eq!(
         (fix.cves.clone(), fix.risk_reduced),
-        (vec!["CVE-2019-10936".to_string()], 0.6)
+        (
+            vec!["CVE-2018-16561".to_string(), "CVE-2019-10936".to_string()],
+            10.2
+        )
     );
 }
 
