@@ -11,7 +11,7 @@
 
 use super::catalog::{self, Kind};
 pub use super::catalog::{Severity, Text};
-use crate::inventory::HostKey;
+use crate::inventory::facts::HostKey;
 use otwatch_common::model::{Alert, AlertEvidence};
 use otwatch_common::{Mac, Timestamp};
 use rustc_hash::FxHashMap;

@@ -8,7 +8,7 @@ use super::catalog::Kind;
 use super::{policy, DetectConfig, ALLOWED_NOTE};
 use crate::decode::Lan;
 use crate::inventory::classify::is_global;
-use crate::inventory::HostKey;
+use crate::inventory::facts::HostKey;
 use otwatch_common::model::{Asset, InventoryReport};
 use otwatch_common::Timestamp;
 use std::borrow::Cow;

@@ -29,7 +29,7 @@ pub mod text;
 use crate::decode::{ArpRepr, Lan};
 use crate::flow::FlowSummary;
 use crate::hash::Map;
-use crate::inventory::HostKey;
+use crate::inventory::facts::HostKey;
 use crate::protocols::source;
 use crate::protocols::{FlowCtx, Transport};
 use alerts::{About, Addr, AlertBook, AlertKey, BookLimits, Describe, Severity, Text};
