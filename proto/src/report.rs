@@ -18,6 +18,19 @@ impl v1::InventoryReport {
     }
 }
 
+impl v1::Asset {
+    /// The (segment, VLAN) pairs the asset's addresses can be on: each of its capture segments
+    /// with each of its VLANs; (0, 0), the default segment untagged, for what it lists none of.
+    pub fn lans(&self) -> Vec<(u32, u32)> {
+        let or_zero = |v: &[u32]| if v.is_empty() { vec![0] } else { v.to_vec() };
+        let vlans = or_zero(&self.vlans);
+        or_zero(&self.segments)
+            .into_iter()
+            .flat_map(|s| vlans.iter().map(move |&v| (s, v)))
+            .collect()
+    }
+}
+
 impl v1::Connection {
     /// The connection's key, unique in a report and a sensor's upsert key on the link:
     /// `client|server|transport|port`.

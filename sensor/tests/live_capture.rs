@@ -730,48 +730,64 @@ fn af_xdp_keeps_the_vlan_of_tagged_frames() {
     tagged_frames("af_xdp");
 }
 
-fn tagged_frames(mode: &str) {
-    let tag = format!("{}v", std::process::id() % 10_000);
-    let ns = |n: &str| format!("otw{n}{tag}");
-    struct Netns(Vec<String>);
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            for n in &self.0 {
-                let _ = Command::new("ip").args(["netns", "del", n]).status();
-            }
+/// Namespaces "a" and "b" of this test process (IPv6 off), deleted on drop.
+struct TwoNamespaces(String);
+
+impl TwoNamespaces {
+    fn new(kind: &str) -> TwoNamespaces {
+        let lab = TwoNamespaces(format!("{}{kind}", std::process::id() % 10_000));
+        for n in ["a", "b"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &lab.name(n)])
+                .status();
+            sh(&["ip", "netns", "add", &lab.name(n)]);
+            lab.exec(n, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         }
+        lab
     }
-    let _cleanup = Netns(vec![ns("a"), ns("b")]);
-    let exec = |n: &str, args: &[&str]| {
-        let name = ns(n);
+
+    fn name(&self, n: &str) -> String {
+        format!("otw{n}{}", self.0)
+    }
+
+    fn exec(&self, n: &str, args: &[&str]) {
+        let name = self.name(n);
         let mut full = vec!["ip", "netns", "exec", name.as_str()];
         full.extend_from_slice(args);
         sh(&full);
-    };
-    for n in ["a", "b"] {
-        let _ = Command::new("ip").args(["netns", "del", &ns(n)]).status();
-        sh(&["ip", "netns", "add", &ns(n)]);
-        exec(n, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
     }
-    // Two namespaces joined by one veth pair and nothing else: nothing can leave the machine.
-    sh(&[
-        "ip",
-        "link",
-        "add",
-        "eth0",
-        "netns",
-        &ns("a"),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        &ns("b"),
-    ]);
-    for n in ["a", "b"] {
-        exec(n, &["ip", "link", "set", "eth0", "up"]);
+
+    /// A veth pair named `ifname` at both ends, from "a" to "b", up.
+    fn veth(&self, ifname: &str) {
+        let (a, b) = (self.name("a"), self.name("b"));
+        sh(&[
+            "ip", "link", "add", ifname, "netns", &a, "type", "veth", "peer", "name", ifname,
+            "netns", &b,
+        ]);
+        for n in ["a", "b"] {
+            self.exec(n, &["ip", "link", "set", ifname, "up"]);
+        }
     }
+}
+
+impl Drop for TwoNamespaces {
+    fn drop(&mut self) {
+        for n in ["a", "b"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.name(n)])
+                .status();
+        }
+    }
+}
+
+fn tagged_frames(mode: &str) {
+    let lab = TwoNamespaces::new("v");
+    // Joined by one veth pair and nothing else: nothing can leave the machine.
+    lab.veth("eth0");
+    let (ns, exec) = (
+        |n: &str| lab.name(n),
+        |n: &str, args: &[&str]| lab.exec(n, args),
+    );
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let mut c = Command::new("ip");
@@ -837,49 +853,14 @@ for _ in range(5):
 #[test]
 fn capture_segments_keep_two_mirror_ports_apart() {
     require!(&["ip"], &[]);
-    let tag = format!("{}s", std::process::id() % 10_000);
-    let ns = |n: &str| format!("otw{n}{tag}");
-    struct Netns(Vec<String>);
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            for n in &self.0 {
-                let _ = Command::new("ip").args(["netns", "del", n]).status();
-            }
-        }
-    }
-    let _cleanup = Netns(vec![ns("a"), ns("b")]);
-    let exec = |n: &str, args: &[&str]| {
-        let name = ns(n);
-        let mut full = vec!["ip", "netns", "exec", name.as_str()];
-        full.extend_from_slice(args);
-        sh(&full);
-    };
-    for n in ["a", "b"] {
-        let _ = Command::new("ip").args(["netns", "del", &ns(n)]).status();
-        sh(&["ip", "netns", "add", &ns(n)]);
-        exec(n, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-    }
-    // Two veth pairs between two namespaces and nothing else: nothing can leave the machine.
-    for i in ["eth0", "eth1"] {
-        sh(&[
-            "ip",
-            "link",
-            "add",
-            i,
-            "netns",
-            &ns("a"),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            i,
-            "netns",
-            &ns("b"),
-        ]);
-        for n in ["a", "b"] {
-            exec(n, &["ip", "link", "set", i, "up"]);
-        }
-    }
+    let lab = TwoNamespaces::new("s");
+    // Two veth pairs between them and nothing else: nothing can leave the machine.
+    lab.veth("eth0");
+    lab.veth("eth1");
+    let (ns, exec) = (
+        |n: &str| lab.name(n),
+        |n: &str, args: &[&str]| lab.exec(n, args),
+    );
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let config = dir.path().join("sensor.toml");

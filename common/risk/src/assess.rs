@@ -45,16 +45,12 @@ type Place = (IpAddr, u32, u32);
 /// Every place an asset's addresses are seen at: its addresses on each of its VLANs and
 /// segments (untagged on the default segment when it lists none).
 fn places(a: &Asset) -> Vec<Place> {
-    let or_zero = |v: &[u32]| if v.is_empty() { vec![0] } else { v.to_vec() };
-    let mut out = Vec::new();
-    for ip in a.ips.iter().filter_map(|i| i.parse::<IpAddr>().ok()) {
-        for &vlan in &or_zero(&a.vlans) {
-            for &seg in &or_zero(&a.segments) {
-                out.push((ip, vlan, seg));
-            }
-        }
-    }
-    out
+    let lans = a.lans();
+    a.ips
+        .iter()
+        .filter_map(|i| i.parse::<IpAddr>().ok())
+        .flat_map(|ip| lans.iter().map(move |&(seg, vlan)| (ip, vlan, seg)))
+        .collect()
 }
 
 fn ends(c: &Connection) -> Option<(Place, Place)> {

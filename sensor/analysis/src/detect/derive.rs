@@ -61,18 +61,11 @@ impl<'a> AssetIndex<'a> {
 
 /// The LANs an asset's addresses can be in: every pair of its segments and VLANs (the default
 /// segment, untagged, when it lists none).
-fn lans_of(a: &Asset) -> impl Iterator<Item = Lan> + '_ {
-    let short = |v: &u32| u16::try_from(*v).unwrap_or(0);
-    let segments: Vec<u16> = match a.segments.is_empty() {
-        true => vec![0],
-        false => a.segments.iter().map(short).collect(),
-    };
-    segments.into_iter().flat_map(move |segment| {
-        let vlans: Vec<u16> = match a.vlans.is_empty() {
-            true => vec![0],
-            false => a.vlans.iter().map(short).collect(),
-        };
-        vlans.into_iter().map(move |vlan| Lan { segment, vlan })
+fn lans_of(a: &Asset) -> impl Iterator<Item = Lan> {
+    let short = |v: u32| u16::try_from(v).unwrap_or(0);
+    a.lans().into_iter().map(move |(s, v)| Lan {
+        segment: short(s),
+        vlan: short(v),
     })
 }
 
