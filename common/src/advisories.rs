@@ -294,6 +294,7 @@ pub fn vulnerability(m: VulnerabilityMatch) -> Vulnerability {
         remediation: m.remediation.unwrap_or_default(),
         kev: m.kev,
         product: m.product,
+        end_of_life: m.end_of_life,
     }
 }
 

@@ -105,7 +105,8 @@ impl OperatorRole {
             OperatorRole::Admin => "admin",
         }
     }
-    pub fn can_change_alerts(self) -> bool {
+    /// Acknowledges and resolves alerts, approves assets into the inventory.
+    pub fn can_triage(self) -> bool {
         self >= OperatorRole::Analyst
     }
     pub fn can_administer(self) -> bool {
@@ -221,8 +222,8 @@ mod tests {
         ] {
             assert_eq!(Identity::from_uri(bad), None, "{bad}");
         }
-        assert!(OperatorRole::Analyst.can_change_alerts());
-        assert!(!OperatorRole::Viewer.can_change_alerts());
+        assert!(OperatorRole::Analyst.can_triage());
+        assert!(!OperatorRole::Viewer.can_triage());
         assert!(!OperatorRole::Analyst.can_administer());
     }
 }

@@ -7,7 +7,8 @@
 pub use otwatch_proto::v1::{
     AccessedRanges, Alert, AlertEvidence, Asset, AssetRisk, CaptureSource, CaptureStats,
     CleartextLogin, Connection, Evidence, InternetExposure, InventoryReport, LevelSkip,
-    ProtocolUse, Remediation, RiskAssessment, RiskFinding, SinglePointOfFailure, Vulnerability,
+    ProtocolUse, Remediation, RiskAssessment, RiskFinding, ScorePoint, ShadowDevice,
+    SinglePointOfFailure, Vulnerability,
 };
 
 /// The value of [`RiskAssessment::schema`].

@@ -263,6 +263,7 @@ pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset
         site: site.to_string(),
         asset: Some(m),
         seen_by,
+        ..FleetAsset::default()
     }
 }
 

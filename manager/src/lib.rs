@@ -15,7 +15,8 @@
 //! - [`cli`]: the operator CLI `otwatch`.
 //! - [`advisories`]: security advisories imported into the store, the catalog assets are
 //!   matched against when they are served.
-//! - [`risk`]: the inventory report of sites that GetRisk assesses with `otwatch_risk`.
+//! - [`risk`]: the inventory report of sites that GetRisk assesses with `otwatch_risk`, and
+//!   the daily score trend; [`approvals`]: the sites' approved inventories (shadow devices).
 #![forbid(unsafe_code)]
 
 pub use otwatch_common as common;
@@ -23,6 +24,7 @@ pub use otwatch_common as common;
 pub mod admin;
 pub mod advisories;
 pub mod api;
+pub mod approvals;
 pub mod cli;
 pub mod demo;
 pub mod fleet;

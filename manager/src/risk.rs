@@ -14,10 +14,16 @@
 //! the way `otwatch assets` does.
 
 use crate::advisories::ServedAssets;
+use crate::approvals::Approvals;
+use crate::pki::rfc3339;
+use crate::store::{FleetStore, StoreError};
 use crate::view::Snapshot;
 use otwatch_common::advisories::Catalog;
-use otwatch_common::model::{Asset, InventoryReport, INVENTORY_SCHEMA};
+use otwatch_common::model::{
+    Asset, InventoryReport, RiskAssessment, ScorePoint, ShadowDevice, INVENTORY_SCHEMA,
+};
 use otwatch_proto::v1::{FleetAsset, FleetConnection};
+use otwatch_risk::Band;
 use rustc_hash::FxHashMap;
 
 /// One site's merged assets (in id order) and merged connections.
@@ -132,11 +138,91 @@ pub fn inventory(sites: Vec<SiteInventory>, catalog: &Catalog) -> InventoryRepor
 #[cfg(test)]
 mod tests;
 
+/// The shadow devices of `sites` (their inventories, in the same order): assets outside the
+/// approved inventory of a site that has one, in fleet id order; and the sites that have none.
+pub fn shadow_devices(
+    inventories: &[SiteInventory],
+    sites: &[String],
+    approvals: &Approvals,
+) -> (Vec<ShadowDevice>, Vec<String>) {
+    let mut shadow = Vec::new();
+    let mut unapproved = Vec::new();
+    for (inv, site) in inventories.iter().zip(sites) {
+        if approvals.count(site) == 0 {
+            unapproved.push(site.clone());
+            continue;
+        }
+        for fa in inv.assets.iter().filter(|fa| approvals.is_shadow(fa)) {
+            let a = fa.asset.clone().unwrap_or_default();
+            shadow.push(ShadowDevice {
+                asset: fa.id.clone(),
+                name: a.ips.first().cloned().unwrap_or(a.hostname),
+                device_type: a.device_type,
+                vendor: a.vendor,
+                model: a.model,
+                first_seen: a.first_seen,
+            });
+        }
+    }
+    shadow.sort_by(|a, b| a.asset.cmp(&b.asset));
+    (shadow, unapproved)
+}
+
+/// How many days of scores an assessment's trend shows.
+pub const TREND_DAYS: usize = 90;
+
+/// The day (UTC) of Unix seconds `secs`: `YYYY-MM-DD`.
+pub fn day_of(secs: i64) -> String {
+    let mut s = rfc3339(secs);
+    s.truncate(10);
+    s
+}
+
+/// Records `score` as the security score of `scope` (a site; "" for the fleet) on the day of
+/// `now`, unless that day already holds it (so assessing again costs no write).
+pub fn record_score(
+    store: &dyn FleetStore,
+    scope: &str,
+    now: i64,
+    score: u32,
+) -> Result<Vec<(String, u32)>, StoreError> {
+    let today = day_of(now);
+    let mut scores = store.scores(scope)?;
+    if scores.last() != Some(&(today.clone(), score)) {
+        store.record_score(scope, &today, score)?;
+        match scores.last_mut() {
+            Some(last) if last.0 == today => last.1 = score,
+            _ => scores.push((today, score)),
+        }
+    }
+    Ok(scores)
+}
+
+/// [`record_score`], then the last [`TREND_DAYS`] days of `scope`'s scores, oldest first.
+pub fn trend(
+    store: &dyn FleetStore,
+    scope: &str,
+    now: i64,
+    score: u32,
+) -> Result<Vec<ScorePoint>, StoreError> {
+    let scores = record_score(store, scope, now, score)?;
+    let skip = scores.len().saturating_sub(TREND_DAYS);
+    Ok(scores
+        .into_iter()
+        .skip(skip)
+        .map(|(date, security_score)| ScorePoint {
+            date,
+            security_score,
+            band: Band::of(security_score).as_str().to_string(),
+        })
+        .collect())
+}
+
 /// The security score of each site of a fleet assessment, recomputed from its assets' risks
 /// (an asset's fleet id starts with its site): (site, score, band, assets at risk). Sites
 /// without risky assets score 100.
 pub fn site_scores(
-    r: &otwatch_common::model::RiskAssessment,
+    r: &RiskAssessment,
     sites: &[String],
 ) -> Vec<(String, u32, &'static str, usize)> {
     sites
@@ -156,7 +242,7 @@ pub fn site_scores(
 
 /// The fleet's security score: the mean of its sites' scores, each plant counting once (a
 /// product over every asset of the fleet would read critical for any large fleet).
-pub fn set_fleet_score(r: &mut otwatch_common::model::RiskAssessment, sites: &[String]) {
+pub fn set_fleet_score(r: &mut RiskAssessment, sites: &[String]) {
     let scores: Vec<u32> = site_scores(r, sites).iter().map(|s| s.1).collect();
     let s = otwatch_risk::fleet_score(scores);
     r.security_score = s.score;

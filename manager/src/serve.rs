@@ -137,6 +137,30 @@ pub async fn start_with(
 }
 
 /// [`start`] with a given store (another [`FleetStore`] implementation, or a shared one).
+/// How often the security scores are recorded for the trend (GetRisk records them too).
+const SCORE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Records every site's and the fleet's security score for the daily trend, a minute after the
+/// start and then every [`SCORE_EVERY`], so a day nobody asks for the risk still has its score;
+/// until the manager stops.
+async fn record_scores(shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        wait = SCORE_EVERY;
+        let s = shared.clone();
+        match tokio::task::spawn_blocking(move || s.assess("", crate::pki::now_secs())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "cannot record the security scores"),
+            Err(e) => warn!(error = %e, "recording the security scores failed"),
+        }
+    }
+}
+
 pub async fn start_with_store(
     dir: &DataDir,
     ca: Ca,
@@ -162,16 +186,18 @@ pub async fn start_with_store(
     );
     let warm = shared.clone();
     let started = std::time::Instant::now();
-    let advisories = tokio::task::spawn_blocking(move || warm.load_advisories())
-        .await
-        .map_err(|source| ServeError::Task {
-            what: "loading the advisories",
-            source,
-        })??;
+    let (advisories, approved) =
+        tokio::task::spawn_blocking(move || Ok::<_, StoreError>((warm.load_advisories()?, warm.load_approvals()?)))
+            .await
+            .map_err(|source| ServeError::Task {
+                what: "loading the advisories and approved inventories",
+                source,
+            })??;
     info!(
         advisories,
+        approved,
         ms = started.elapsed().as_millis() as u64,
-        "advisories loaded"
+        "advisories and approved inventories loaded"
     );
     let listener = TcpListener::bind(listen)
         .await
@@ -219,6 +245,7 @@ pub async fn start_with_store(
             .await
             .map_err(ServeError::from)
     });
+    tokio::spawn(record_scores(shared.clone()));
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.
     let serving = dir.serving();

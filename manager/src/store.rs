@@ -54,6 +54,13 @@ impl From<sled::Error> for StoreError {
 }
 
 impl StoreError {
+    /// A lock of `what` was poisoned: a thread panicked while holding it.
+    pub fn poisoned(what: &str) -> StoreError {
+        StoreError::Sled(format!(
+            "the {what} lock is poisoned (a thread panicked); restart the manager"
+        ))
+    }
+
     /// The same error for another caller (a group commit fails every batch in it alike).
     pub fn again(&self) -> StoreError {
         match self {
@@ -180,6 +187,15 @@ pub struct OperatorTokenRecord {
     pub expires_at: i64,
 }
 
+/// An asset's place in its site's approved inventory: who approved it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// The operator.
+    pub by: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
 /// Called with each stored advisory document: (key, bytes).
 pub type DocumentVisitor<'a> = dyn FnMut(&str, &[u8]) -> Result<(), StoreError> + 'a;
 
@@ -262,6 +278,27 @@ pub trait FleetStore: Send + Sync + 'static {
     /// Hands every stored advisory document to `f`, in key order (one at a time: the whole
     /// CISA feed is tens of megabytes).
     fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError>;
+    /// Puts fleet asset ids into their sites' approved inventory (`Some`) or takes them out
+    /// (`None`), in one durable write; returns how many changed (approving an approved id
+    /// keeps its first approval).
+    fn set_approved(
+        &self,
+        ids: &[String],
+        approval: Option<&ApprovalRecord>,
+    ) -> Result<u64, StoreError>;
+    /// Every approved fleet asset id, in id order.
+    fn approved(&self) -> Result<Vec<String>, StoreError>;
+    /// Records the security score of `scope` (a site; "" for the fleet) on `date`
+    /// (YYYY-MM-DD, UTC), replacing what that day held.
+    fn record_score(&self, scope: &str, date: &str, score: u32) -> Result<(), StoreError>;
+    /// The recorded scores of `scope`, oldest first: (date, score).
+    fn scores(&self, scope: &str) -> Result<Vec<(String, u32)>, StoreError>;
+}
+
+/// The key of a recorded score: the scope, a NUL (which no site name holds), the date, so one
+/// scope's days are one key range in date order.
+fn score_key(scope: &str, date: &str) -> Vec<u8> {
+    format!("{scope}\0{date}").into_bytes()
 }
 
 type Abort = ConflictableTransactionError<StoreError>;

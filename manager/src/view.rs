@@ -342,9 +342,7 @@ pub struct FleetView {
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Sled(
-        "the fleet view lock is poisoned (a thread panicked); restart the manager".into(),
-    )
+    StoreError::poisoned("fleet view")
 }
 
 impl FleetView {

@@ -725,6 +725,22 @@ mod watched {
         fn advisory_documents(&self, f: &mut DocumentVisitor<'_>) -> Result<(), StoreError> {
             self.inner.advisory_documents(f)
         }
+        fn set_approved(
+            &self,
+            ids: &[String],
+            a: Option<&ApprovalRecord>,
+        ) -> Result<u64, StoreError> {
+            self.inner.set_approved(ids, a)
+        }
+        fn approved(&self) -> Result<Vec<String>, StoreError> {
+            self.inner.approved()
+        }
+        fn record_score(&self, scope: &str, date: &str, score: u32) -> Result<(), StoreError> {
+            self.inner.record_score(scope, date, score)
+        }
+        fn scores(&self, scope: &str) -> Result<Vec<(String, u32)>, StoreError> {
+            self.inner.scores(scope)
+        }
     }
 }
 

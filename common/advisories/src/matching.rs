@@ -83,6 +83,9 @@ pub struct VulnerabilityMatch {
     pub remediation_category: Option<RemediationCategory>,
     /// Listed in a loaded CISA KEV catalog.
     pub kev: bool,
+    /// The advisory calls the product end of life ([`says_end_of_life`] of a remediation for
+    /// this row) and gives it no fixed version.
+    pub end_of_life: bool,
     /// The advisory's product row that matched, to explain the match.
     pub product: String,
     pub matched_on: MatchBasis,
@@ -90,6 +93,33 @@ pub struct VulnerabilityMatch {
 
 /// Longest remediation text kept, in characters.
 const REMEDIATION_CHARS: usize = 240;
+
+/// How advisories say that a product is no longer supported, lower case. Taken from the
+/// remediations of the CISA OT feed ("This product is end-of-life and is no longer
+/// supported.", "Eaton declared these products EoL", "discontinued as of October 1, 2019",
+/// "currently being phased out", "became obsolete in 2008", "has reached its end-of-support
+/// period"). "Legacy product" is not among them: vendors use it for old but supported lines.
+const END_OF_LIFE: &[&str] = &[
+    "end-of-life",
+    "end of life",
+    "end-of-support",
+    "end of support",
+    "discontinued",
+    "no longer supported",
+    "no longer maintained",
+    "phased out",
+    "obsolete",
+];
+
+/// Whether a remediation text says the product is end of life (the words of [`END_OF_LIFE`],
+/// or "EoL" as a word).
+pub fn says_end_of_life(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    END_OF_LIFE.iter().any(|p| lower.contains(p))
+        || text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w.eq_ignore_ascii_case("eol"))
+}
 
 impl Catalog {
     /// The vulnerabilities that apply to a device, ordered by CVE then advisory id.
@@ -253,6 +283,15 @@ impl Catalog {
             .filter(|(_, r)| for_row(&r.products) && !r.details.trim().is_empty())
             .min_by_key(|(n, r)| (r.category, !names_row(*n)))
             .map(|(_, r)| r);
+        let fixed_in = row.versions.fixed_in().map(|f| f.as_str().to_string());
+        // A fixed version means the line is still maintained, whatever an advisory says of
+        // older releases in the same remediation ("versions 4.0 and prior are no longer
+        // supported; update to 6.5.0.2").
+        let end_of_life = fixed_in.is_none()
+            && v
+                .remediations
+                .iter()
+                .any(|r| for_row(&r.products) && says_end_of_life(&r.details));
         Some(VulnerabilityMatch {
             cve: v.cve.clone(),
             advisory: advisory.id.clone(),
@@ -264,10 +303,11 @@ impl Catalog {
             cvss: score.and_then(|s| s.cvss_v3.clone()),
             cvss_v4: score.and_then(|s| s.cvss_v4.clone()),
             status: best.status,
-            fixed_in: row.versions.fixed_in().map(|f| f.as_str().to_string()),
+            fixed_in,
             remediation: remediation.map(|r| shorten(&r.details, REMEDIATION_CHARS)),
             remediation_category: remediation.map(|r| r.category),
             kev: v.cve.as_deref().is_some_and(|c| self.is_kev(c)),
+            end_of_life,
             product: row.full_name.clone(),
             matched_on: best.basis,
         })

@@ -84,6 +84,55 @@ fn actions(vulns: &[Vulnerability]) -> Vec<String> {
         .collect()
 }
 
+/// The insecure protocol settings an asset's evidence shows: an OPC UA secure channel with
+/// security mode or policy None (messages neither signed nor encrypted: anyone on the path can
+/// read and change them).
+fn settings(a: &Asset) -> Vec<FindingRec> {
+    const INSECURE: &[(&str, &str)] = &[
+        (
+            "opcua security mode None",
+            "OPC UA channel with security mode None: messages neither signed nor encrypted",
+        ),
+        (
+            "opcua security policy None",
+            "OPC UA channel with security policy None: no certificates, no signatures",
+        ),
+    ];
+    INSECURE
+        .iter()
+        .filter(|(fact, _)| a.evidence.iter().any(|e| e.value == *fact))
+        .map(|(_, detail)| FindingRec {
+            finding: Finding::of(FindingKind::InsecureSetting),
+            detail: (*detail).to_string(),
+            fix: None,
+        })
+        .collect()
+}
+
+/// One finding when an advisory calls the asset's product end of life (no fixed version will
+/// come): replacing it is the only fix.
+fn end_of_life(a: &Asset) -> Option<FindingRec> {
+    let mut advisories: Vec<&str> = a
+        .vulnerabilities
+        .iter()
+        .filter(|v| v.end_of_life)
+        .map(|v| v.advisory.as_str())
+        .collect();
+    advisories.sort_unstable();
+    advisories.dedup();
+    if advisories.is_empty() {
+        return None;
+    }
+    Some(FindingRec {
+        finding: Finding::of(FindingKind::EndOfLife),
+        detail: format!(
+            "end of life: no fix will come (per {}); replace it with a supported product",
+            advisories.join(", ")
+        ),
+        fix: None,
+    })
+}
+
 /// An asset's name for people: its first address, else its hostname, else its id.
 fn name(a: &Asset) -> String {
     a.ips
@@ -127,6 +176,10 @@ pub fn assess(site: &str, report: &InventoryReport) -> RiskAssessment {
                 fix: Some((action, v.cve.clone())),
             });
         }
+    }
+    for (i, a) in assets.iter().enumerate() {
+        findings[i].extend(settings(a));
+        findings[i].extend(end_of_life(a));
     }
     for c in &report.connections {
         let Some((cp, sp)) = ends(c) else { continue };
@@ -337,5 +390,6 @@ pub fn assess(site: &str, report: &InventoryReport) -> RiskAssessment {
             .collect(),
         single_points_of_failure,
         level_skips,
+        ..RiskAssessment::default()
     }
 }

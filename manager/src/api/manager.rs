@@ -2,10 +2,11 @@
 
 use super::{
     admin_identity, admin_status, blocking, change, next_token, operator_identity, page,
-    page_bounds, peer, refuse, Caller, ManagerService, Shared, ONLINE_SECS,
+    page_bounds, peer, refuse, served, Caller, ManagerService, Shared, ONLINE_SECS,
 };
+use crate::approvals::Approvals;
 use crate::pki::{now_secs, rfc3339};
-use crate::store::{SensorRecord, StoreError};
+use crate::store::{ApprovalRecord, SensorRecord, StoreError};
 use otwatch_proto::v1::manager_server::Manager;
 use otwatch_proto::v1::*;
 use std::pin::Pin;
@@ -45,7 +46,7 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
 
 #[cfg(test)]
 pub(super) fn asset_matches(f: &FleetAsset, q: &ListAssetsRequest) -> bool {
-    AssetFilter::new(q).matches(f)
+    AssetFilter::new(q, &Approvals::default()).matches(f)
 }
 
 /// A ListAssets query prepared once per call: the text is lowercased once, and fields are
@@ -54,6 +55,7 @@ pub(super) struct AssetFilter<'a> {
     q: &'a ListAssetsRequest,
     text: String,
     vendor: String,
+    approvals: &'a Approvals,
 }
 
 /// `needle` (lowercase) occurs in `hay`, ignoring ASCII case.
@@ -63,11 +65,12 @@ fn contains_folded(hay: &str, needle: &str) -> bool {
 }
 
 impl<'a> AssetFilter<'a> {
-    pub(super) fn new(q: &'a ListAssetsRequest) -> AssetFilter<'a> {
+    pub(super) fn new(q: &'a ListAssetsRequest, approvals: &'a Approvals) -> AssetFilter<'a> {
         AssetFilter {
             q,
             text: q.text.to_lowercase(),
             vendor: q.vendor.to_lowercase(),
+            approvals,
         }
     }
 
@@ -79,12 +82,14 @@ impl<'a> AssetFilter<'a> {
             && q.protocol.is_empty()
             && self.vendor.is_empty()
             && self.text.is_empty()
+            && !q.shadow
     }
 
     pub(super) fn matches(&self, f: &FleetAsset) -> bool {
         let (q, text) = (self.q, &self.text);
         let Some(a) = &f.asset else { return false };
-        (q.device_type.is_empty() || a.device_type == q.device_type)
+        (!q.shadow || self.approvals.is_shadow(f))
+            && (q.device_type.is_empty() || a.device_type == q.device_type)
             && (q.purdue_level.is_none() || a.purdue_level == q.purdue_level)
             && (q.protocol.is_empty() || a.protocols.iter().any(|p| p.name == q.protocol))
             && (self.vendor.is_empty() || contains_folded(&a.vendor, &self.vendor))
@@ -95,6 +100,55 @@ impl<'a> AssetFilter<'a> {
                     .chain(&a.names)
                     .chain([&a.hostname, &a.vendor, &a.model])
                     .any(|s| contains_folded(s, text)))
+    }
+}
+
+impl Shared {
+    /// The risk assessment of `site` (empty: the fleet) at `now` (Unix seconds): scores and
+    /// findings from [`otwatch_risk::assess`], shadow devices from the approved inventories,
+    /// and the daily trend (today's score recorded first). `Err` inside: no such site.
+    pub fn assess(&self, site: &str, now: i64) -> Result<Result<RiskAssessment, Status>, StoreError> {
+        let started = std::time::Instant::now();
+        let sites = self.sites()?;
+        let chosen: Vec<String> = if site.is_empty() {
+            sites.into_iter().collect()
+        } else if sites.contains(site) {
+            vec![site.to_string()]
+        } else {
+            return Ok(Err(no_site(site, &sites)));
+        };
+        let mut inputs = Vec::with_capacity(chosen.len());
+        for s in &chosen {
+            inputs.push(crate::risk::SiteInventory {
+                assets: self.site_assets(s)?,
+                connections: self.site_connections(s)?,
+            });
+        }
+        let (shadow_devices, unapproved_sites) =
+            crate::risk::shadow_devices(&inputs, &chosen, &*self.approvals()?);
+        let report = crate::risk::inventory(inputs, &self.advisories());
+        let mut assessment = otwatch_risk::assess(site, &report);
+        if site.is_empty() {
+            crate::risk::set_fleet_score(&mut assessment, &chosen);
+            for (s, score, _, _) in crate::risk::site_scores(&assessment, &chosen) {
+                crate::risk::record_score(&*self.store, &s, now, score)?;
+            }
+        }
+        assessment.shadow_devices = shadow_devices;
+        assessment.unapproved_sites = unapproved_sites;
+        // A manager without sensors has nothing to score yet: no trend.
+        if !chosen.is_empty() {
+            assessment.trend =
+                crate::risk::trend(&*self.store, site, now, assessment.security_score)?;
+        }
+        debug!(
+            site,
+            assets = report.assets.len(),
+            connections = report.connections.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "risk assessed"
+        );
+        Ok(Ok(assessment))
     }
 }
 
@@ -307,7 +361,8 @@ impl Manager for ManagerService {
         let end = start.saturating_add(size);
         blocking(move || {
             // Only the page is collected; without filters whole sites are skipped by length.
-            let filter = AssetFilter::new(&q);
+            let approvals = shared.approvals()?;
+            let filter = AssetFilter::new(&q, &approvals);
             let catalog = shared.advisories();
             let (mut total, mut assets) = (0usize, Vec::new());
             for s in sites_for(&shared, &site)? {
@@ -319,14 +374,14 @@ impl Manager for ManagerService {
                         snap.get(lo..hi)
                             .unwrap_or(&[])
                             .iter()
-                            .map(|a| shared.served(&catalog, a)),
+                            .map(|a| served(&catalog, &approvals, a)),
                     );
                     total += snap.len();
                     continue;
                 }
                 for a in snap.iter().filter(|a| filter.matches(a)) {
                     if (start..end).contains(&total) {
-                        assets.push(shared.served(&catalog, a));
+                        assets.push(served(&catalog, &approvals, a));
                     }
                     total += 1;
                 }
@@ -459,39 +514,75 @@ impl Manager for ManagerService {
         operator_identity(&self.0, Caller::of(&req), "GetRisk").await?;
         let site = req.into_inner().site;
         let shared = self.0.clone();
-        blocking(move || {
-            let started = std::time::Instant::now();
-            let sites = shared.sites()?;
-            let chosen: Vec<String> = if site.is_empty() {
-                sites.into_iter().collect()
-            } else if sites.contains(&site) {
-                vec![site.clone()]
+        blocking(move || shared.assess(&site, now_secs()))
+            .await?
+            .map(Response::new)
+    }
+
+    async fn approve_assets(
+        &self,
+        req: Request<ApproveAssetsRequest>,
+    ) -> Result<Response<ApproveAssetsResponse>, Status> {
+        const CALL: &str = "ApproveAssets";
+        let (name, role) = operator_identity(&self.0, Caller::of(&req), CALL).await?;
+        let p = peer(&req);
+        if !role.can_triage() {
+            return Err(refuse(
+                &p,
+                CALL,
+                Status::permission_denied(format!(
+                    "role {} cannot approve assets; ask an admin for the analyst role",
+                    role.as_str()
+                )),
+            ));
+        }
+        let q = req.into_inner();
+        if q.all == !q.ids.is_empty() {
+            return Err(Status::invalid_argument(
+                "name the assets to approve (ids as `otwatch assets` lists them), or ask for all of them (`--all`, with `--site` for one site), not both",
+            ));
+        }
+        let shared = self.0.clone();
+        let by = format!("{name} ({})", role.as_str());
+        let (changed, approved, sites) = blocking(move || {
+            let known = shared.sites()?;
+            let (ids, sites) = if q.all {
+                if !q.site.is_empty() && !known.contains(&q.site) {
+                    return Ok(Err(no_site(&q.site, &known)));
+                }
+                let sites = sites_for(&shared, &q.site)?;
+                let mut ids = Vec::new();
+                for s in &sites {
+                    ids.extend(shared.site_assets(s)?.iter().map(|a| a.id.clone()));
+                }
+                (ids, sites)
             } else {
-                return Ok(Err(no_site(&site, &sites)));
+                let mut sites = std::collections::BTreeSet::new();
+                for id in &q.ids {
+                    let site = id.split_once('/').map_or("", |(s, _)| s);
+                    // Revoking needs no current asset: a device gone from the network can be
+                    // taken out of the inventory.
+                    if !q.revoke && shared.asset(site, id)?.is_none() {
+                        return Ok(Err(Status::not_found(format!(
+                            "no asset {id}; asset ids look like <site>/<id>, as `otwatch assets` lists them"
+                        ))));
+                    }
+                    sites.insert(site.to_string());
+                }
+                (q.ids.clone(), sites.into_iter().collect())
             };
-            let mut inputs = Vec::with_capacity(chosen.len());
-            for s in &chosen {
-                inputs.push(crate::risk::SiteInventory {
-                    assets: shared.site_assets(s)?,
-                    connections: shared.site_connections(s)?,
-                });
-            }
-            let report = crate::risk::inventory(inputs, &shared.advisories());
-            let mut assessment = otwatch_risk::assess(&site, &report);
-            if site.is_empty() {
-                crate::risk::set_fleet_score(&mut assessment, &chosen);
-            }
-            debug!(
-                site,
-                assets = report.assets.len(),
-                connections = report.connections.len(),
-                ms = started.elapsed().as_millis() as u64,
-                "risk assessed"
-            );
-            Ok(Ok(assessment))
+            let approval = (!q.revoke).then(|| ApprovalRecord { by, at: now_secs() });
+            let changed = shared.set_approved(&ids, approval)?;
+            let approvals = shared.approvals()?;
+            let approved = sites.iter().map(|s| approvals.count(s)).sum();
+            Ok(Ok((changed, approved, sites)))
         })
-        .await?
-        .map(Response::new)
+        .await??;
+        info!(peer = %p, by = %name, changed, approved, sites = ?sites, "approved inventory changed");
+        for s in &sites {
+            let _ = self.0.changes.send(change("approval", s, ""));
+        }
+        Ok(Response::new(ApproveAssetsResponse { changed, approved }))
     }
 
     type WatchStream = WatchStream;
@@ -538,7 +629,7 @@ impl ManagerService {
     ) -> Result<Response<FleetAlert>, Status> {
         let (name, role) = operator_identity(&self.0, Caller::of(&req), call).await?;
         let p = peer(&req);
-        if !role.can_change_alerts() {
+        if !role.can_triage() {
             return Err(refuse(
                 &p,
                 call,

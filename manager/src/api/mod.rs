@@ -9,10 +9,11 @@ mod sensor_link;
 pub use sensor_link::MAX_BATCH_BYTES;
 
 use crate::admin::AdminError;
+use crate::approvals::Approvals;
 use crate::fleet;
 use crate::ingest::Ingest;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
-use crate::store::{BatchRefused, FleetStore, StoreError};
+use crate::store::{ApprovalRecord, BatchRefused, FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
 use otwatch_common::advisories::Catalog;
@@ -48,6 +49,9 @@ pub struct Shared {
     /// The advisories assets are matched against when served (read from the store at start,
     /// [`Shared::load_advisories`]).
     advisories: std::sync::RwLock<Arc<Catalog>>,
+    /// The sites' approved inventories (read from the store at start,
+    /// [`Shared::load_approvals`]).
+    approvals: std::sync::RwLock<Approvals>,
 }
 
 impl Shared {
@@ -68,6 +72,7 @@ impl Shared {
             ingest,
             quota_logged: Default::default(),
             advisories: Default::default(),
+            approvals: Default::default(),
         }))
     }
 }
@@ -390,11 +395,42 @@ impl Shared {
     pub fn asset(&self, site: &str, id: &str) -> Result<Option<FleetAsset>, StoreError> {
         let assets = self.site_assets(site)?;
         let catalog = self.advisories();
+        let approvals = self.approvals()?;
         Ok(assets
             .binary_search_by(|a| a.id.as_str().cmp(id))
             .ok()
             .and_then(|i| assets.get(i))
-            .map(|a| self.served(&catalog, a)))
+            .map(|a| served(&catalog, &approvals, a)))
+    }
+
+    /// Reads the sites' approved inventories from the store; returns how many assets are
+    /// approved.
+    pub fn load_approvals(&self) -> Result<usize, StoreError> {
+        let approvals = Approvals::from_ids(self.store.approved()?);
+        let n = approvals.len();
+        *self.approvals.write().map_err(|_| StoreError::poisoned("approvals"))? = approvals;
+        Ok(n)
+    }
+
+    /// The approved inventories, for reading while the guard lives.
+    pub fn approvals(&self) -> Result<std::sync::RwLockReadGuard<'_, Approvals>, StoreError> {
+        self.approvals.read().map_err(|_| StoreError::poisoned("approvals"))
+    }
+
+    /// Approves fleet asset `ids` (`approve`), or takes them out of the approved inventory,
+    /// in the store and in memory under one lock (so the two never disagree); returns how
+    /// many changed.
+    pub fn set_approved(&self, ids: &[String], approve: Option<ApprovalRecord>) -> Result<u64, StoreError> {
+        let mut approvals = self.approvals.write().map_err(|_| StoreError::poisoned("approvals"))?;
+        let changed = self.store.set_approved(ids, approve.as_ref())?;
+        for id in ids {
+            if approve.is_some() {
+                approvals.approve(id.clone());
+            } else {
+                approvals.revoke(id);
+            }
+        }
+        Ok(changed)
     }
 
     /// Reads the advisories from the store into the catalog assets are matched against;
@@ -416,18 +452,6 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// A merged asset as served: with the vulnerabilities the loaded advisories state for it.
-    fn served(&self, catalog: &Catalog, asset: &FleetAsset) -> FleetAsset {
-        FleetAsset {
-            id: asset.id.clone(),
-            site: asset.site.clone(),
-            asset: asset
-                .asset
-                .as_ref()
-                .map(|a| crate::advisories::served_asset(catalog, a)),
-            seen_by: asset.seen_by.clone(),
-        }
-    }
 
     /// Builds every site's merged view from the store; returns the number of merged assets.
     pub fn build_views(&self) -> Result<usize, StoreError> {
@@ -451,6 +475,22 @@ impl Shared {
             }
         }
         Ok(fleet::merge_connections(site, input))
+    }
+}
+
+/// A merged asset as served: with the vulnerabilities the loaded advisories state for it, and
+/// its place in the approved inventory.
+fn served(catalog: &Catalog, approvals: &Approvals, asset: &FleetAsset) -> FleetAsset {
+    FleetAsset {
+        id: asset.id.clone(),
+        site: asset.site.clone(),
+        asset: asset
+            .asset
+            .as_ref()
+            .map(|a| crate::advisories::served_asset(catalog, a)),
+        seen_by: asset.seen_by.clone(),
+        approved: approvals.is_approved(&asset.id),
+        shadow: approvals.is_shadow(asset),
     }
 }
 
@@ -538,7 +578,7 @@ mod tests {
                 }],
                 ..Default::default()
             }),
-            seen_by: vec![],
+            ..Default::default()
         };
         let q = |f: fn(&mut ListAssetsRequest)| {
             let mut r = ListAssetsRequest::default();

@@ -71,7 +71,10 @@ pub enum Command {
         action: Option<SensorAction>,
     },
     /// The fleet inventory, merged per site.
+    #[command(args_conflicts_with_subcommands = true)]
     Assets {
+        #[command(subcommand)]
+        action: Option<AssetAction>,
         #[arg(long)]
         site: Option<String>,
         /// Device type (plc, hmi, ...).
@@ -87,6 +90,10 @@ pub enum Command {
         /// Substring of ip, mac, hostname, vendor, model or name.
         #[arg(long)]
         text: Option<String>,
+        /// Only shadow devices: assets outside the approved inventory of a site that has one
+        /// (`otwatch assets approve`).
+        #[arg(long)]
+        shadow: bool,
     },
     /// Connections, merged per site.
     Connections {
@@ -145,6 +152,35 @@ pub enum Command {
 pub enum SensorAction {
     /// Refuse this sensor from its next connection on (admin).
     Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AssetAction {
+    /// Put assets into their site's approved inventory (analyst or admin). Once a site has
+    /// one, each of its assets outside it is a shadow device (`otwatch assets --shadow`).
+    Approve {
+        /// Asset ids as `otwatch assets` lists them (<site>/<id>).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
+        /// Every asset known now (the baseline), of `--site` or of every site.
+        #[arg(long)]
+        all: bool,
+        /// With --all: only this site.
+        #[arg(long, requires = "all")]
+        site: Option<String>,
+    },
+    /// Take assets out of the approved inventory (analyst or admin).
+    Unapprove {
+        /// Asset ids (<site>/<id>); a device gone from the network can be taken out too.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
+        /// Every asset known now, of `--site` or of every site.
+        #[arg(long)]
+        all: bool,
+        /// With --all: only this site.
+        #[arg(long, requires = "all")]
+        site: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -435,12 +471,49 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             )?;
         }
         Command::Assets {
+            action: Some(action),
+            ..
+        } => {
+            let (ids, all, site, revoke) = match action {
+                AssetAction::Approve { ids, all, site } => (ids, all, site, false),
+                AssetAction::Unapprove { ids, all, site } => (ids, all, site, true),
+            };
+            let r = c
+                .approve_assets(ApproveAssetsRequest {
+                    ids,
+                    site: site.clone().unwrap_or_default(),
+                    all,
+                    revoke,
+                })
+                .await?
+                .into_inner();
+            if fmt == Format::Json {
+                writeln!(
+                    out,
+                    "{}",
+                    to_json(&json!({"changed": r.changed, "approved": r.approved}))?
+                )?;
+            } else {
+                let scope = site.map_or("in the sites concerned".to_string(), |s| {
+                    format!("in site {}", terminal_safe(&s))
+                });
+                let verb = if revoke { "taken out" } else { "approved" };
+                writeln!(
+                    out,
+                    "{} assets {verb}; {} approved {scope}",
+                    r.changed, r.approved
+                )?;
+            }
+        }
+        Command::Assets {
+            action: None,
             site,
             device_type,
             level,
             protocol,
             vendor,
             text,
+            shadow,
         } => {
             let q = ListAssetsRequest {
                 site: site.unwrap_or_default(),
@@ -451,6 +524,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 text: text.unwrap_or_default(),
                 page_size: 1000,
                 page_token: String::new(),
+                shadow,
             };
             let all = all_pages!(c.list_assets(q).assets);
             emit_list(
@@ -467,6 +541,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "level",
                     "protocols",
                     "seen_by",
+                    "approval",
                 ],
             )?;
         }

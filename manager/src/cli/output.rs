@@ -236,6 +236,7 @@ pub fn fleet_asset_json(f: &FleetAsset) -> Value {
     json!({
         "id": f.id, "site": f.site,
         "asset": f.asset.as_ref().map(report_json),
+        "approved": f.approved, "shadow": f.shadow,
         "seen_by": f.seen_by.iter().map(|p| json!({
             "sensor_id": p.sensor_id, "sensor_asset_id": p.sensor_asset_id,
             "first_seen": p.first_seen, "last_seen": p.last_seen})).collect::<Vec<_>>(),
@@ -251,6 +252,7 @@ pub(super) fn asset_row(f: &FleetAsset) -> Value {
         "level": a.purdue_level.map(|l| l.to_string()).unwrap_or_default(),
         "protocols": protos,
         "seen_by": f.seen_by.iter().map(|p| p.sensor_id.clone()).collect::<Vec<_>>(),
+        "approval": if f.shadow { "shadow" } else if f.approved { "approved" } else { "" },
     })
 }
 

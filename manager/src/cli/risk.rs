@@ -4,7 +4,7 @@
 
 use super::output::{report_json, terminal_safe, to_json};
 use super::Format;
-use otwatch_proto::v1::RiskAssessment;
+use otwatch_proto::v1::{RiskAssessment, ScorePoint};
 use std::io::Write;
 
 /// How many findings are shown under each asset in the table.
@@ -63,6 +63,9 @@ pub fn print(
         r.security_score,
         terminal_safe(&r.band)
     )?;
+    if let Some(line) = trend_line(&r.trend) {
+        writeln!(out, "trend: {line}")?;
+    }
     if r.site.is_empty() && !sites.is_empty() {
         writeln!(out, "\nSITES")?;
         let width = sites.iter().map(|s| s.chars().count()).max().unwrap_or(0);
@@ -167,7 +170,55 @@ pub fn print(
         )?;
     }
     more(out, top.min(r.level_skips.len()), r.level_skips.len())?;
+
+    writeln!(out, "\nSHADOW DEVICES (not in the approved inventory)")?;
+    if r.shadow_devices.is_empty() && r.unapproved_sites.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for d in r.shadow_devices.iter().take(top) {
+        let what = [&d.device_type, &d.vendor, &d.model]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| terminal_safe(s).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        writeln!(
+            out,
+            "  {}  {}  first seen {}",
+            who(&d.name, &d.asset),
+            if what.is_empty() { "unknown" } else { &what },
+            terminal_safe(&d.first_seen)
+        )?;
+    }
+    more(out, top.min(r.shadow_devices.len()), r.shadow_devices.len())?;
+    if !r.unapproved_sites.is_empty() {
+        writeln!(
+            out,
+            "  no approved inventory yet for {}: review `otwatch assets --site SITE`, then `otwatch assets approve --all --site SITE`",
+            list(&r.unapproved_sites)
+        )?;
+    }
     Ok(())
+}
+
+/// "62 (poor) on 2026-12-01 → 71 (fair) on 2026-12-07, +9 over 7 days": the first and last
+/// day of the trend (days with a recorded score); `None` with fewer than two.
+fn trend_line(trend: &[ScorePoint]) -> Option<String> {
+    let (first, last) = (trend.first()?, trend.last()?);
+    if trend.len() < 2 {
+        return None;
+    }
+    let delta = i64::from(last.security_score) - i64::from(first.security_score);
+    Some(format!(
+        "{} ({}) on {} \u{2192} {} ({}) on {}, {delta:+} over {} days",
+        first.security_score,
+        terminal_safe(&first.band),
+        terminal_safe(&first.date),
+        last.security_score,
+        terminal_safe(&last.band),
+        terminal_safe(&last.date),
+        trend.len()
+    ))
 }
 
 #[cfg(test)]

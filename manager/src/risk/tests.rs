@@ -24,6 +24,7 @@ fn fleet_asset(site: &str, id: &str, ip: &str, sensors: &[&str], segments: &[u32
                 ..Default::default()
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -304,4 +305,82 @@ fn figures() {
         r.single_points_of_failure.len()
     );
     assert!(r.assets.len() >= n / 5);
+}
+
+/// A day in Unix seconds: 2026-12-01 + `n` days, at noon.
+fn day(n: i64) -> i64 {
+    1_796_126_400 + n * 86_400
+}
+
+#[test]
+fn the_trend_keeps_the_last_score_of_each_day_and_writes_only_on_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::SledStore::open(dir.path()).unwrap();
+    assert_eq!(day_of(day(0)), "2026-12-01");
+    let t = trend(&store, "plant-a", day(0), 70).unwrap();
+    assert_eq!(
+        t,
+        [ScorePoint {
+            date: "2026-12-01".into(),
+            security_score: 70,
+            band: "fair".into()
+        }]
+    );
+    // The same score again that day: nothing written.
+    let flushes = store.flushes();
+    trend(&store, "plant-a", day(0) + 3600, 70).unwrap();
+    assert_eq!(store.flushes(), flushes);
+    // A new score the same day replaces the day's; the next day adds one.
+    trend(&store, "plant-a", day(0) + 7200, 55).unwrap();
+    let t = trend(&store, "plant-a", day(1), 81).unwrap();
+    let points: Vec<(&str, u32, &str)> = t
+        .iter()
+        .map(|p| (p.date.as_str(), p.security_score, p.band.as_str()))
+        .collect();
+    assert_eq!(
+        points,
+        [("2026-12-01", 55, "poor"), ("2026-12-02", 81, "good")]
+    );
+    // Scopes are apart: the fleet ("") and another site have their own days.
+    assert_eq!(trend(&store, "", day(1), 90).unwrap().len(), 1);
+    assert_eq!(trend(&store, "plant-a-b", day(1), 90).unwrap().len(), 1);
+    // The trend shows the last TREND_DAYS days.
+    for n in 2..(TREND_DAYS as i64 + 10) {
+        trend(&store, "plant-a", day(n), 60).unwrap();
+    }
+    let t = trend(&store, "plant-a", day(TREND_DAYS as i64 + 10), 61).unwrap();
+    assert_eq!(t.len(), TREND_DAYS);
+    assert_eq!(t.last().map(|p| p.security_score), Some(61));
+    assert_eq!(store.scores("plant-a").unwrap().len(), TREND_DAYS + 11);
+}
+
+#[test]
+fn shadow_devices_are_the_unapproved_assets_of_sites_with_an_approved_inventory() {
+    let a = Arc::new(vec![
+        Arc::new(fleet_asset("plant-a", "ip:10.0.0.1", "10.0.0.1", &["s1"], &[])),
+        Arc::new(fleet_asset("plant-a", "ip:10.0.0.2", "10.0.0.2", &["s1"], &[])),
+    ]);
+    let b = Arc::new(vec![Arc::new(fleet_asset(
+        "plant-b",
+        "ip:10.0.0.9",
+        "10.0.0.9",
+        &["s2"],
+        &[],
+    ))]);
+    let inv = |assets: &Snapshot| SiteInventory {
+        assets: assets.clone(),
+        connections: Vec::new(),
+    };
+    let approvals = Approvals::from_ids(["plant-a/ip:10.0.0.1".to_string()]);
+    let (shadow, unapproved) = shadow_devices(
+        &[inv(&a), inv(&b)],
+        &["plant-a".into(), "plant-b".into()],
+        &approvals,
+    );
+    let ids: Vec<(&str, &str, &str)> = shadow
+        .iter()
+        .map(|d| (d.asset.as_str(), d.name.as_str(), d.device_type.as_str()))
+        .collect();
+    assert_eq!(ids, [("plant-a/ip:10.0.0.2", "10.0.0.2", "plc")]);
+    assert_eq!(unapproved, ["plant-b"]);
 }

@@ -12,8 +12,9 @@
 
 use super::space;
 use super::{
-    apply, from_json, json, tx_err, Applied, Batch, DocumentVisitor, Enrolled, FleetStore, Held,
-    OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError, TokenRecord,
+    apply, from_json, json, score_key, tx_err, Applied, ApprovalRecord, Batch, DocumentVisitor,
+    Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError,
+    TokenRecord,
 };
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
@@ -38,6 +39,10 @@ struct Db {
     operator_tokens: sled::Tree,
     /// `advisory/<id>` or `kev` → the document's bytes as imported (CSAF, CVE JSON 5, KEV).
     advisories: sled::Tree,
+    /// Fleet asset id → [`ApprovalRecord`] (JSON): the sites' approved inventories.
+    approved: sled::Tree,
+    /// [`score_key`] → the security score that day (JSON).
+    scores: sled::Tree,
 }
 
 impl Db {
@@ -82,6 +87,8 @@ impl Db {
             operators: db.open_tree("operator_revocations")?,
             operator_tokens: db.open_tree("operator_tokens")?,
             advisories: db.open_tree("advisories")?,
+            approved: db.open_tree("approved_assets")?,
+            scores: db.open_tree("risk_scores")?,
             db,
         })
     }
@@ -102,7 +109,7 @@ pub struct SledStore {
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Sled("the store's lock is poisoned (a thread panicked); restart the manager".into())
+    StoreError::poisoned("store's")
 }
 
 impl std::fmt::Debug for SledStore {
@@ -487,6 +494,59 @@ impl FleetStore for SledStore {
             f(&String::from_utf8_lossy(&k), &v)?;
         }
         Ok(())
+    }
+
+    fn set_approved(
+        &self,
+        ids: &[String],
+        approval: Option<&ApprovalRecord>,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.write(|db| {
+            let mut batch = sled::Batch::default();
+            let mut changed = 0;
+            for id in ids {
+                let held = db.approved.contains_key(id.as_bytes())?;
+                match approval {
+                    Some(a) if !held => batch.insert(id.as_bytes(), json(a)),
+                    None if held => batch.remove(id.as_bytes()),
+                    _ => continue,
+                }
+                changed += 1;
+            }
+            db.approved.apply_batch(batch)?;
+            self.written(db)?;
+            Ok(changed)
+        })
+    }
+
+    fn approved(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.db()?.approved.iter().keys() {
+            out.push(String::from_utf8_lossy(&k?).into_owned());
+        }
+        Ok(out)
+    }
+
+    fn record_score(&self, scope: &str, date: &str, score: u32) -> Result<(), StoreError> {
+        self.write(|db| {
+            db.scores.insert(score_key(scope, date), json(&score))?;
+            self.written(db)
+        })
+    }
+
+    fn scores(&self, scope: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        let prefix = score_key(scope, "");
+        let mut out = Vec::new();
+        for kv in self.db()?.scores.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let date = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            let score: u32 = from_json(&date, &v)?;
+            out.push((date, score));
+        }
+        Ok(out)
     }
 
     fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError> {
