@@ -261,3 +261,260 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_approved_inventory_makes_new_devices_shadow_and_the_trend_keeps_each_day() {
+    let mut fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let hmi = typed(
+        2,
+        "mac:02:00:00:00:00:10",
+        "02:00:00:00:00:10",
+        "10.77.2.10",
+        "hmi",
+        2,
+    );
+    sync(&mut c, vec![vec![s7_300(1), hmi]]).await.unwrap();
+    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
+        .await
+        .unwrap();
+    let mut cb = b.client(&fx.url()).await.unwrap();
+    sync(
+        &mut cb,
+        vec![vec![asset(1, "ip:10.0.0.5", &[], &["10.0.0.5"])]],
+    )
+    .await
+    .unwrap();
+
+    let analyst = path_str(&fx.operator_creds("ann", OperatorRole::Analyst));
+    let viewer = path_str(&fx.operator_creds("vic", OperatorRole::Viewer));
+    let run = |cred: &str, extra: &[&str]| -> Vec<String> {
+        ["--manager", &fx.url(), "--cred", cred]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    // Without an approved inventory nothing is shadow, and the assessment says so.
+    let mut op = fx.operator("ops", OperatorRole::Viewer).await;
+    let shadow_of = |site: &str| ListAssetsRequest {
+        site: site.into(),
+        shadow: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        op.list_assets(shadow_of(""))
+            .await
+            .unwrap()
+            .into_inner()
+            .total,
+        0
+    );
+    let r = op
+        .get_risk(GetRiskRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.shadow_devices.is_empty());
+    assert_eq!(r.unapproved_sites, ["plant-a", "plant-b"]);
+
+    // A viewer may not approve; an analyst approves plant-a's baseline.
+    let refused = otwatch(run(
+        &viewer,
+        &["assets", "approve", "--all", "--site", "plant-a"],
+    ))
+    .await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("role viewer cannot approve assets"),
+        "{stderr}"
+    );
+    let ok = otwatch(run(
+        &analyst,
+        &["assets", "approve", "--all", "--site", "plant-a"],
+    ))
+    .await;
+    assert!(ok.status.success(), "{ok:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout),
+        "2 assets approved; 2 approved in site plant-a\n"
+    );
+    // Again: nothing changes.
+    let again = otwatch(run(
+        &analyst,
+        &["assets", "approve", "--all", "--site", "plant-a"],
+    ))
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "0 assets approved; 2 approved in site plant-a\n"
+    );
+
+    // A laptop appears on plant-a: a shadow device; plant-b has no inventory, so none there.
+    let laptop = typed(
+        3,
+        "mac:02:00:00:00:00:99",
+        "02:00:00:00:00:99",
+        "10.77.2.99",
+        "workstation",
+        3,
+    );
+    sync(&mut c, vec![vec![laptop]]).await.unwrap();
+    const LAPTOP: &str = "plant-a/mac:02:00:00:00:00:99";
+    let listed = op.list_assets(shadow_of("")).await.unwrap().into_inner();
+    let ids: Vec<(&str, bool, bool)> = listed
+        .assets
+        .iter()
+        .map(|a| (a.id.as_str(), a.shadow, a.approved))
+        .collect();
+    assert_eq!(ids, [(LAPTOP, true, false)]);
+    let s7 = op
+        .get_asset(GetAssetRequest { id: S7.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((s7.approved, s7.shadow), (true, false));
+    let r = op
+        .get_risk(GetRiskRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let shadow: Vec<(&str, &str, &str)> = r
+        .shadow_devices
+        .iter()
+        .map(|d| (d.asset.as_str(), d.name.as_str(), d.device_type.as_str()))
+        .collect();
+    assert_eq!(shadow, [(LAPTOP, "10.77.2.99", "workstation")]);
+    assert_eq!(r.unapproved_sites, ["plant-b"]);
+    let table = otwatch(run(&viewer, &["assets", "--shadow"])).await;
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains(LAPTOP) && !text.contains(S7), "{text}");
+    let risk = otwatch(run(&viewer, &["risk", "--site", "plant-a"])).await;
+    let text = String::from_utf8_lossy(&risk.stdout);
+    assert!(
+        text.contains("SHADOW DEVICES (not in the approved inventory)\n  10.77.2.99 (plant-a/mac:02:00:00:00:00:99)  workstation  first seen "),
+        "{text}"
+    );
+
+    // An unknown id is refused; the laptop approved by id is no longer shadow.
+    let e = op
+        .approve_assets(ApproveAssetsRequest {
+            ids: vec!["plant-a/ip:10.9.9.9".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "a viewer: {e:?}");
+    let mut an = fx.operator("ann2", OperatorRole::Analyst).await;
+    let e = an
+        .approve_assets(ApproveAssetsRequest {
+            ids: vec!["plant-a/ip:10.9.9.9".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let e = an
+        .approve_assets(ApproveAssetsRequest {
+            ids: vec![LAPTOP.into()],
+            all: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    let done = an
+        .approve_assets(ApproveAssetsRequest {
+            ids: vec![LAPTOP.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((done.changed, done.approved), (1, 3));
+    assert_eq!(
+        op.list_assets(shadow_of("plant-a"))
+            .await
+            .unwrap()
+            .into_inner()
+            .total,
+        0
+    );
+    // Taken out again, it is shadow again; approvals outlive a restart.
+    let out = otwatch(run(&analyst, &["assets", "unapprove", LAPTOP])).await;
+    assert!(out.status.success(), "{out:?}");
+
+    // Yesterday's score, as the hourly recorder would have left it.
+    let yesterday = otwatch_manager::pki::now_secs() - 86_400;
+    {
+        let store = &fx.mgr.as_ref().unwrap().shared.store;
+        otwatch_manager::risk::record_score(store.as_ref(), "plant-a", yesterday, 40).unwrap();
+    }
+    fx.restart_same_port().await;
+    let mut op = fx.operator("ops2", OperatorRole::Viewer).await;
+    let listed = op
+        .list_assets(shadow_of("plant-a"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed
+            .assets
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect::<Vec<_>>(),
+        [LAPTOP]
+    );
+    let r = op
+        .get_risk(GetRiskRequest {
+            site: "plant-a".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let trend: Vec<(String, u32)> = r
+        .trend
+        .iter()
+        .map(|p| (p.date.clone(), p.security_score))
+        .collect();
+    assert_eq!(
+        trend,
+        [
+            (otwatch_manager::risk::day_of(yesterday), 40),
+            (
+                otwatch_manager::risk::day_of(otwatch_manager::pki::now_secs()),
+                r.security_score
+            )
+        ]
+    );
+    let viewer = path_str(&fx.operator_creds("vic2", OperatorRole::Viewer));
+    let risk = otwatch(
+        [
+            "--manager",
+            &fx.url(),
+            "--cred",
+            &viewer,
+            "risk",
+            "--site",
+            "plant-a",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&risk.stdout);
+    assert!(
+        text.contains(&format!(
+            "trend: 40 (poor) on {} \u{2192} {} ({}) on ",
+            otwatch_manager::risk::day_of(yesterday),
+            r.security_score,
+            r.band
+        )),
+        "{text}"
+    );
+}

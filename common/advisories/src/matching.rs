@@ -288,8 +288,7 @@ impl Catalog {
         // older releases in the same remediation ("versions 4.0 and prior are no longer
         // supported; update to 6.5.0.2").
         let end_of_life = fixed_in.is_none()
-            && v
-                .remediations
+            && v.remediations
                 .iter()
                 .any(|r| for_row(&r.products) && says_end_of_life(&r.details));
         Some(VulnerabilityMatch {
