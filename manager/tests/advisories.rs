@@ -59,7 +59,7 @@ async fn imported_advisories_give_served_assets_their_vulnerabilities() {
 
     fx.stop().await;
     let r = otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap();
-    assert_eq!((r.added, r.skipped.len()), (7, 0));
+    assert_eq!((r.added, r.skipped.len()), (8, 0));
     fx.restart_same_port().await;
 
     let mut op = fx.operator("ann", OperatorRole::Viewer).await;
@@ -114,7 +114,7 @@ async fn imported_advisories_give_served_assets_their_vulnerabilities() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((r.advisories.len(), r.total), (5, 7));
+    assert_eq!((r.advisories.len(), r.total), (5, 8));
     assert_eq!(r.advisories[0].id, "ICSA-18-310-02");
     assert_eq!(r.next_page_token, "5");
 
@@ -136,7 +136,7 @@ async fn imported_advisories_give_served_assets_their_vulnerabilities() {
         let out = String::from_utf8(out).unwrap();
         if format == "table" {
             let lines: Vec<&str> = out.lines().collect();
-            assert_eq!(lines.len(), 8, "{out}");
+            assert_eq!(lines.len(), 9, "{out}");
             assert!(lines[0].starts_with("ID "), "{out}");
             assert!(
                 out.contains("ICSA-19-283-02  12 ")
@@ -145,7 +145,7 @@ async fn imported_advisories_give_served_assets_their_vulnerabilities() {
             );
         } else {
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-            assert_eq!(v.as_array().unwrap().len(), 7);
+            assert_eq!(v.as_array().unwrap().len(), 8);
             assert_eq!(v[3]["id"], "ICSA-19-283-02");
             assert_eq!(v[3]["products"], 93);
         }
@@ -175,7 +175,7 @@ fn the_import_command_is_idempotent_and_reports_bad_files() {
     assert!(first.status.success(), "{first:?}");
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
-        stdout.contains(": 7 read, 7 added, 0 replaced, 0 unchanged, 0 KEV catalogs, 1 skipped"),
+        stdout.contains(": 8 read, 8 added, 0 replaced, 0 unchanged, 0 KEV catalogs, 1 skipped"),
         "{stdout}"
     );
     let stderr = String::from_utf8_lossy(&first.stderr);
@@ -189,7 +189,7 @@ fn the_import_command_is_idempotent_and_reports_bad_files() {
     let second = run();
     assert!(
         String::from_utf8_lossy(&second.stdout)
-            .contains(": 7 read, 0 added, 0 replaced, 7 unchanged"),
+            .contains(": 8 read, 0 added, 0 replaced, 8 unchanged"),
         "{second:?}"
     );
 }

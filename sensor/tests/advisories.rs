@@ -93,7 +93,7 @@ fn s7_300_with_firmware_is_affected_and_without_possibly_affected() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         stderr.trim(),
-        "advisories: 7 documents read (7 advisories added, 0 replaced, 0 unchanged, 0 KEV catalogs), 0 files skipped"
+        "advisories: 8 documents read (8 advisories added, 0 replaced, 0 unchanged, 0 KEV catalogs), 0 files skipped"
     );
 
     // Two S7-300 CPUs 315-2 PN/DP without a firmware of their own (the second one's firmware

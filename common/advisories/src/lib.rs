@@ -53,7 +53,7 @@ pub use csaf::parse_csaf;
 pub use cve5::parse_cve_record;
 pub use error::{Format, ParseError};
 pub use kev::{parse_kev, KevCatalog};
-pub use matching::{Device, MatchBasis, MatchStatus, VulnerabilityMatch};
+pub use matching::{says_end_of_life, Device, MatchBasis, MatchStatus, VulnerabilityMatch};
 pub use model::{
     Advisory, Cvss, Product, ProductStatus, Remediation, RemediationCategory, Score, Severity,
     SourceFormat, Vulnerability,

@@ -12,13 +12,13 @@
 //! clears the same vulnerability (or, if another row says affected, leaves it possibly
 //! affected with the conflict as the reason).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Entry, RowRef};
 use crate::identity::{compact, device_family, is_family_name, split_series, vendor_key};
-use crate::model::{Cvss, ProductStatus, RemediationCategory};
+use crate::model::{Cvss, Product, ProductStatus, RemediationCategory};
 use crate::range::VersionRange;
 use crate::version::Version;
 
@@ -110,6 +110,60 @@ const END_OF_LIFE: &[&str] = &[
     "phased out",
     "obsolete",
 ];
+
+/// Words of product names that name no product line ("Quantum communication modules": only
+/// "quantum" tells which products a sentence is about).
+const GENERIC_WORDS: &[&str] = &[
+    "communication",
+    "controller",
+    "controllers",
+    "device",
+    "devices",
+    "ethernet",
+    "firmware",
+    "hardware",
+    "integrated",
+    "module",
+    "modules",
+    "processor",
+    "processors",
+    "product",
+    "products",
+    "series",
+    "software",
+    "system",
+    "systems",
+    "version",
+    "versions",
+    "with",
+];
+
+/// Whether an end-of-life remediation `text` covers row `row` of `products`. A text that names
+/// product lines covers only those ("Modicon Premium and Modicon Quantum controllers have
+/// reached their end of life", given for every row of an advisory that also lists the M340,
+/// which is not end of life); a text that names none ("This product is end-of-life") covers
+/// every row it is given for. A row is named by a word of its name that not every row shares
+/// and that is not one of [`GENERIC_WORDS`].
+fn end_of_life_covers(products: &[Product], text: &str, row: usize) -> bool {
+    let words = |name: &str| -> Vec<String> {
+        name.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| w.len() >= 4 && w.chars().any(|c| c.is_ascii_alphabetic()))
+            .map(str::to_ascii_lowercase)
+            .filter(|w| !GENERIC_WORDS.contains(&w.as_str()))
+            .collect()
+    };
+    let names: Vec<Vec<String>> = products.iter().map(|p| words(&p.full_name)).collect();
+    let in_text: BTreeSet<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let distinctive = |w: &String| names.iter().any(|n| !n.contains(w));
+    let named = |n: &Vec<String>| n.iter().any(|w| distinctive(w) && in_text.contains(w));
+    if !names.iter().any(named) {
+        return true;
+    }
+    names.get(row).is_some_and(named)
+}
 
 /// Whether a remediation text says the product is end of life (the words of [`END_OF_LIFE`],
 /// or "EoL" as a word).
@@ -288,9 +342,11 @@ impl Catalog {
         // older releases in the same remediation ("versions 4.0 and prior are no longer
         // supported; update to 6.5.0.2").
         let end_of_life = fixed_in.is_none()
-            && v.remediations
-                .iter()
-                .any(|r| for_row(&r.products) && says_end_of_life(&r.details));
+            && v.remediations.iter().any(|r| {
+                for_row(&r.products)
+                    && says_end_of_life(&r.details)
+                    && end_of_life_covers(&advisory.products, &r.details, product)
+            });
         Some(VulnerabilityMatch {
             cve: v.cve.clone(),
             advisory: advisory.id.clone(),
@@ -413,5 +469,41 @@ mod tests {
             "Update to V3.2.17 or…"
         );
         assert_eq!(shorten("ünïcödé ünïcödé ünïcödé", 10), "ünïcödé…");
+    }
+
+    fn row(name: &str) -> Product {
+        Product {
+            product_id: String::new(),
+            vendor: "Schneider Electric".to_string(),
+            family: String::new(),
+            name: name.to_string(),
+            full_name: name.to_string(),
+            versions: VersionRange::All,
+            model_numbers: Vec::new(),
+            skus: Vec::new(),
+            cpe: None,
+        }
+    }
+
+    #[test]
+    fn an_end_of_life_text_covers_the_rows_it_names_or_all_when_it_names_none() {
+        let rows = [
+            row("Modicon M340 CPUs BMX P34x: all versions"),
+            row("Modicon Quantum processors 140CPU65xxxxx: all versions"),
+        ];
+        let named = "Modicon Quantum controllers have reached their end of life.";
+        assert!(!end_of_life_covers(&rows, named, 0));
+        assert!(end_of_life_covers(&rows, named, 1));
+        // "Modicon" is in every row: it names none of them.
+        let generic = "These Modicon products are end-of-life and no longer supported.";
+        assert!(end_of_life_covers(&rows, generic, 0));
+        assert!(end_of_life_covers(&rows, generic, 1));
+        // ICSA-19-281-01 (SMA Sunny WebBox), its one row.
+        let sma = [row("Sunny WebBox Firmware: <= 1.6")];
+        assert!(end_of_life_covers(
+            &sma,
+            "This product is end-of-life and is no longer supported.",
+            0
+        ));
     }
 }

@@ -15,12 +15,13 @@ macro_rules! sample {
     };
 }
 
-const SAMPLES: [(&str, &[u8]); 7] = [
+const SAMPLES: [(&str, &[u8]); 8] = [
     sample!("icsa-18-310-02.json"),
     sample!("icsa-19-043-04.json"),
     sample!("icsa-19-183-01.json"),
     sample!("icsa-19-283-02.json"),
     sample!("icsa-20-252-02.json"),
+    sample!("icsa-21-005-01.json"),
     sample!("icsa-23-012-08.json"),
     sample!("icsa-23-201-01.json"),
 ];
@@ -74,6 +75,7 @@ fn every_sample_parses_with_its_tracking_data() {
             "ICSA-19-183-01",
             "ICSA-19-283-02",
             "ICSA-20-252-02",
+            "ICSA-21-005-01",
             "ICSA-23-012-08",
             "ICSA-23-201-01"
         ]
@@ -296,7 +298,11 @@ fn rockwell_series_are_respected() {
 
 #[test]
 fn a_newer_revision_replaces_an_older_one_and_import_is_idempotent() {
-    let (_, bytes) = SAMPLES[3];
+    let (_, bytes) = SAMPLES
+        .iter()
+        .find(|(name, _)| *name == "icsa-19-283-02.json")
+        .copied()
+        .unwrap();
     let mut catalog = Catalog::new();
     assert_eq!(catalog.add(parse_csaf(bytes).unwrap()), AddOutcome::Added);
     assert_eq!(
@@ -402,4 +408,53 @@ fn no_prefix_of_a_real_document_panics() {
     assert!(parse_document(&[0u8, 159, 146, 150]).is_err());
     let deep = "[".repeat(10_000);
     assert!(parse_document(deep.as_bytes()).is_err());
+}
+
+#[test]
+fn end_of_life_where_the_advisory_says_so_of_the_product() {
+    let catalog = catalog();
+    let eol = |vendor: &str, model: &str, firmware: &str| -> Vec<(String, bool)> {
+        catalog
+            .match_device(&device(vendor, model, firmware))
+            .into_iter()
+            .map(|m| (m.advisory, m.end_of_life))
+            .collect()
+    };
+    // ICSA-21-005-01 gives every row "Modicon Premium and Modicon Quantum controllers have
+    // reached their end of life": the Quantum is end of life, the M340 beside it is not.
+    let quantum = eol("Schneider Electric", "140CPU65160", "");
+    assert!(
+        quantum.contains(&("ICSA-21-005-01".to_string(), true)),
+        "{quantum:?}"
+    );
+    // ICSA-23-201-01 calls it "Legacy Modicon Quantum" and states no end of life.
+    assert!(quantum.contains(&("ICSA-23-201-01".to_string(), false)));
+    let m340 = eol("Schneider Electric", "BMX NOE 0100", "");
+    // Its three CVEs, none end of life.
+    assert_eq!(m340, vec![("ICSA-21-005-01".to_string(), false); 3]);
+    // A product with a fixed version is maintained: the S7-300 advisories are not EOL.
+    let s7 = eol("Siemens", "6ES7 315-2EH14-0AB0", "V3.2.6");
+    assert!(!s7.is_empty() && s7.iter().all(|(_, e)| !e), "{s7:?}");
+}
+
+#[test]
+fn end_of_life_wording_of_real_advisories() {
+    use otwatch_advisories::says_end_of_life;
+    for text in [
+        "This product is end-of-life and is no longer supported.",
+        "Eaton declared these products EoL on January 31, 2014",
+        "The following products are discontinued as of October 1, 2019.",
+        "ADAM-5550 is currently being phased out",
+        "The Series 1 ROC800 and DL8000 became obsolete in 2008",
+        "The iSTAR Pro controller has reached its end-of-support period",
+    ] {
+        assert!(says_end_of_life(text), "{text}");
+    }
+    for text in [
+        "Update to V3.2.17 or later version",
+        "Lantronix states that XPort is an old legacy product",
+        "Siemens recommends to apply the general security recommendations (Geolocation)",
+    ] {
+        assert!(!says_end_of_life(text), "{text}");
+    }
 }

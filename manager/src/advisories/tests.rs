@@ -26,15 +26,15 @@ fn import_is_idempotent_and_writes_nothing_the_second_time() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(&dir.path().join("db")).unwrap();
     let first = import(&store, &[sample_dir()]).unwrap();
-    assert_eq!(counts(&first), (7, 0, 0, 0));
+    assert_eq!(counts(&first), (8, 0, 0, 0));
     let flushes = store.flushes();
     let again = import(&store, &[sample_dir()]).unwrap();
-    assert_eq!(counts(&again), (0, 0, 7, 0));
+    assert_eq!(counts(&again), (0, 0, 8, 0));
     assert_eq!(store.flushes(), flushes, "nothing written");
 
     let catalog = catalog_from(&store).unwrap();
     let listed = summaries(&catalog, "");
-    assert_eq!(listed.len(), 7);
+    assert_eq!(listed.len(), 8);
     let profinet = listed.iter().find(|a| a.id == "ICSA-19-283-02").unwrap();
     assert_eq!(
         (
