@@ -270,7 +270,7 @@ fn single_points_of_failure_match_the_definition_on_random_graphs() {
 mod report {
     use crate::assess;
     use otwatch_common::model::{
-        Asset, CleartextLogin, Connection, InventoryReport, Vulnerability,
+        Asset, CleartextLogin, Connection, Evidence, InventoryReport, Vulnerability,
     };
 
     fn asset(id: &str, ip: &str, device_type: &str, level: u32) -> Asset {
@@ -391,6 +391,79 @@ mod report {
                 r.level_skips[0].field.as_str()
             ),
             ("mac:hist", "mac:plc")
+        );
+    }
+
+    /// An OPC UA server whose channel ran with security mode and policy None (5.0 each), and
+    /// a Quantum whose advisory calls it end of life (5.0) beside its CVE of 7.5, which has
+    /// no fixed version: only its mitigations.
+    /// - OPC UA server (level 2, an opc_server: supervisory, 0.9; internal, 0.6):
+    ///   S = 5.0 (no finding of 7 or more), risk 10 x 5 x 0.6 x 0.9 = 27.
+    /// - Quantum (controller, 1.0; internal): S = 7.5, risk 10 x 7.5 x 0.6 = 45.
+    #[test]
+    fn insecure_settings_and_end_of_life() {
+        let mut ua = asset("mac:ua", "10.0.0.20", "opc_server", 2);
+        for value in ["opcua security mode None", "opcua security policy None"] {
+            ua.evidence.push(Evidence {
+                field: "description".into(),
+                value: value.into(),
+                source: "opcua open secure channel".into(),
+                first_seen: String::new(),
+            });
+        }
+        let mut quantum = asset("mac:quantum", "10.0.0.30", "plc", 1);
+        let mut v = vuln("CVE-2020-7562", 7.5, "affected", "");
+        v.advisory = "ICSA-21-005-01".into();
+        v.end_of_life = true;
+        quantum.vulnerabilities = vec![v];
+        let report = InventoryReport {
+            assets: vec![quantum, ua],
+            ..Default::default()
+        };
+        let r = assess("plant-1", &report);
+        let found: Vec<(&str, f64, Vec<(&str, &str)>)> = r
+            .assets
+            .iter()
+            .map(|a| {
+                (
+                    a.asset.as_str(),
+                    a.risk,
+                    a.findings
+                        .iter()
+                        .map(|f| (f.kind.as_str(), f.detail.as_str()))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "mac:quantum",
+                    45.0,
+                    vec![
+                        ("vulnerability", "CVE-2020-7562 (ICSA-21-005-01, CVSS 7.5)"),
+                        (
+                            "end_of_life",
+                            "end of life: no fix will come (per ICSA-21-005-01); replace it with a supported product"
+                        )
+                    ]
+                ),
+                (
+                    "mac:ua",
+                    27.0,
+                    vec![
+                        (
+                            "insecure_setting",
+                            "OPC UA channel with security mode None: messages neither signed nor encrypted"
+                        ),
+                        (
+                            "insecure_setting",
+                            "OPC UA channel with security policy None: no certificates, no signatures"
+                        )
+                    ]
+                )
+            ]
         );
     }
 }
