@@ -3,6 +3,9 @@
 //! manager reads them into one [`Catalog`] ([`catalog_from`]), which ListAssets and GetAsset
 //! match assets against and ListAdvisories lists.
 //!
+//! While a manager serves, its store is locked: the import goes through its API instead
+//! ([`import_via`], ImportAdvisories), and the manager loads the advisories at once.
+//!
 //! Importing is idempotent: an advisory already stored in the same or a newer revision is left
 //! as it is, a newer revision replaces the stored one, and nothing is written when nothing
 //! changed. Files that cannot be read or parsed are reported and skipped; the rest imports.
@@ -11,12 +14,14 @@ use crate::pki::DataDir;
 use crate::store::{FleetStore, SledStore, StoreError};
 use otwatch_advisories::{parse_document, AddOutcome, SourceFormat};
 use otwatch_common::advisories::{
-    add_document, read_paths, Catalog, Document, LoadError, LoadReport,
+    add_document, read_paths, Catalog, Document, LoadError, LoadReport, Skipped,
 };
-use otwatch_proto::v1::{AdvisorySummary, Asset, Vulnerability};
+use otwatch_proto::v1::manager_client::ManagerClient;
+use otwatch_proto::v1::{AdvisoryDocument, AdvisorySummary, Asset, Vulnerability};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use tonic::transport::Channel;
 
 /// The store key of the KEV catalog (one is kept: the one imported last).
 const KEV_KEY: &str = "kev";
@@ -32,9 +37,13 @@ pub enum ImportError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The store is locked by a manager serving this data directory.
-    #[error("a manager is serving {} (its store is locked): stop it, import, and start it again (it reads the advisories at start)", .0.display())]
+    /// The store is locked by a manager serving this data directory ([`import_via`] imports
+    /// through it).
+    #[error("a manager is serving {} (its store is locked)", .0.display())]
     Running(PathBuf),
+    /// The manager refused or failed the import.
+    #[error("the manager refused the import: {}", .0.message())]
+    Api(#[from] tonic::Status),
 }
 
 /// The catalog of every advisory document in the store. A stored document that no longer
@@ -54,35 +63,102 @@ pub fn catalog_from(store: &dyn FleetStore) -> Result<Catalog, StoreError> {
     Ok(catalog)
 }
 
+/// An import under way: the documents are added to a copy of the stored catalog as they come,
+/// and only those that change it are written, in one durable write at the end.
+pub struct Importer {
+    catalog: Catalog,
+    counts: LoadReport,
+    /// By key, so that of two revisions in one import only the newer is written.
+    changed: BTreeMap<String, Vec<u8>>,
+}
+
+impl Importer {
+    /// Starts from what `store` holds.
+    pub fn new(store: &dyn FleetStore) -> Result<Importer, StoreError> {
+        Ok(Importer {
+            catalog: catalog_from(store)?,
+            counts: LoadReport::default(),
+            changed: BTreeMap::new(),
+        })
+    }
+
+    /// Adds one parsed document, `bytes` as it was read.
+    pub fn add(&mut self, document: Document, bytes: Vec<u8>) {
+        match document {
+            Document::Advisory(advisory) => {
+                let key = advisory_key(&advisory.id);
+                let outcome = self.catalog.add(advisory);
+                self.counts.count(&outcome);
+                if matches!(outcome, AddOutcome::Added | AddOutcome::Replaced { .. }) {
+                    self.changed.insert(key, bytes);
+                }
+            }
+            Document::Kev(kev) => {
+                add_document(&mut self.catalog, Document::Kev(kev), &mut self.counts);
+                self.changed.insert(KEV_KEY.to_string(), bytes);
+            }
+        }
+    }
+
+    /// Writes what changed into `store`; `report` (documents read, files skipped) with the
+    /// counts of what was added, replaced and left unchanged.
+    pub fn finish(
+        self,
+        store: &dyn FleetStore,
+        mut report: LoadReport,
+    ) -> Result<LoadReport, StoreError> {
+        report.added = self.counts.added;
+        report.replaced = self.counts.replaced;
+        report.unchanged = self.counts.unchanged;
+        report.kev_catalogs = self.counts.kev_catalogs;
+        let changed: Vec<(String, Vec<u8>)> = self.changed.into_iter().collect();
+        store.put_advisory_documents(&changed)?;
+        Ok(report)
+    }
+}
+
 /// Imports every advisory file under `paths` into the store; what was read, added, replaced,
 /// left unchanged and skipped.
 pub fn import(store: &dyn FleetStore, paths: &[PathBuf]) -> Result<LoadReport, ImportError> {
-    let mut catalog = catalog_from(store)?;
+    let mut importer = Importer::new(store)?;
     let mut report = LoadReport::default();
-    let mut added = LoadReport::default();
-    // By key, so that of two revisions in one import only the newer is written.
-    let mut changed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    read_paths(paths, &mut report, |read| match read.document {
-        Document::Advisory(advisory) => {
-            let key = advisory_key(&advisory.id);
-            let outcome = catalog.add(advisory);
-            added.count(&outcome);
-            if matches!(outcome, AddOutcome::Added | AddOutcome::Replaced { .. }) {
-                changed.insert(key, read.bytes);
-            }
-        }
-        Document::Kev(kev) => {
-            add_document(&mut catalog, Document::Kev(kev), &mut added);
-            changed.insert(KEV_KEY.to_string(), read.bytes);
-        }
+    read_paths(paths, &mut report, |read| {
+        importer.add(read.document, read.bytes)
     })?;
-    report.added = added.added;
-    report.replaced = added.replaced;
-    report.unchanged = added.unchanged;
-    report.kev_catalogs = added.kev_catalogs;
-    let changed: Vec<(String, Vec<u8>)> = changed.into_iter().collect();
-    store.put_advisory_documents(&changed)?;
-    Ok(report)
+    Ok(importer.finish(store, report)?)
+}
+
+/// [`import`] through a running manager (ImportAdvisories): the files under `paths` are read
+/// and parsed here (what cannot be is skipped here, with its path), and the documents sent,
+/// one per message. The manager matches assets against them at once.
+pub async fn import_via(
+    client: &mut ManagerClient<Channel>,
+    paths: &[PathBuf],
+) -> Result<(LoadReport, u64), ImportError> {
+    let mut report = LoadReport::default();
+    let mut documents = Vec::new();
+    read_paths(paths, &mut report, |read| {
+        documents.push(AdvisoryDocument {
+            name: read.path.display().to_string(),
+            content: read.bytes,
+        })
+    })?;
+    let r = client
+        .import_advisories(tokio_stream::iter(documents))
+        .await?
+        .into_inner();
+    report.documents = r.documents as usize;
+    report.added = r.added as usize;
+    report.replaced = r.replaced as usize;
+    report.unchanged = r.unchanged as usize;
+    report.kev_catalogs = r.kev_catalogs as usize;
+    report
+        .skipped
+        .extend(r.skipped.into_iter().map(|s| Skipped {
+            path: s.name.into(),
+            reason: s.reason,
+        }));
+    Ok((report, r.advisories))
 }
 
 /// [`import`] into the store of a stopped manager.

@@ -105,7 +105,8 @@ enum AdvisoriesCommand {
     /// Import CSAF 2.0 advisories (e.g. the CISA feed, cisagov/CSAF csaf_files/OT/white), CVE
     /// JSON 5 records and the CISA KEV catalog: files, or directories searched for *.json.
     /// Idempotent; a newer revision of an advisory replaces the older. Files that cannot be
-    /// read are reported and skipped. The manager must be stopped; it reads them at start.
+    /// read are reported and skipped. While the manager serves DIR, through its API (it
+    /// matches assets against them at once).
     Import {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
@@ -236,7 +237,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             command: AdvisoriesCommand::Import { data, paths },
         } => {
             let started = std::time::Instant::now();
-            let r = otwatch_manager::advisories::import_in(&data, &paths)?;
+            let r = match otwatch_manager::advisories::import_in(&data, &paths) {
+                // A manager serves this directory: through its API, as a local admin.
+                Err(otwatch_manager::advisories::ImportError::Running(_)) => {
+                    let (r, loaded) = block_on(async {
+                        let mut c = admin::local_admin(&data).await?;
+                        anyhow::Ok(otwatch_manager::advisories::import_via(&mut c, &paths).await?)
+                    })??;
+                    println!("the running manager now matches assets against {loaded} advisories");
+                    r
+                }
+                r => r?,
+            };
             for skipped in &r.skipped {
                 eprintln!("warning: advisory file skipped: {skipped}");
             }

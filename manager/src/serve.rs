@@ -235,7 +235,13 @@ pub async fn start_with_store(
             SensorLinkServer::new(SensorLinkService(shared.clone()))
                 .max_decoding_message_size(crate::api::MAX_BATCH_BYTES),
         )
-        .add_service(ManagerServer::new(ManagerService(shared.clone())));
+        .add_service(
+            // An advisory document is one message (ImportAdvisories); the largest are a few MiB.
+            ManagerServer::new(ManagerService(shared.clone())).max_decoding_message_size(
+                usize::try_from(otwatch_common::advisories::MAX_FILE_BYTES).unwrap_or(usize::MAX)
+                    + 1024,
+            ),
+        );
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let incoming = tokio_stream::wrappers::ReceiverStream::new(conn_rx);
     let task = tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! Advisories in the manager end to end: `advisories import` into a stopped manager's store,
 //! the vulnerabilities ListAssets and GetAsset give a sensor's S7-300, ListAdvisories and
-//! `otwatch advisories`, and the refusal while the manager runs.
+//! `otwatch advisories`, and the import through the API while the manager runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -53,9 +53,13 @@ async fn imported_advisories_give_served_assets_their_vulnerabilities() {
     let other = asset(2, "ip:10.77.2.99", &[], &["10.77.2.99"]);
     sync(&mut c, vec![vec![s7_300(1), other]]).await.unwrap();
 
-    // While it runs, the store is locked: the import says what to do.
+    // While it runs, the store is locked: importing into it directly is refused (the command
+    // then goes through the API, see below).
     let e = otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap_err();
-    assert!(e.to_string().contains("stop it, import"), "{e}");
+    assert!(
+        matches!(e, otwatch_manager::advisories::ImportError::Running(_)),
+        "{e}"
+    );
 
     fx.stop().await;
     let r = otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap();
@@ -192,4 +196,70 @@ fn the_import_command_is_idempotent_and_reports_bad_files() {
             .contains(": 8 read, 0 added, 0 replaced, 8 unchanged"),
         "{second:?}"
     );
+}
+
+#[tokio::test]
+async fn the_import_command_goes_through_a_running_manager_which_matches_at_once() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![s7_300(1)]]).await.unwrap();
+    let mut op = fx.operator("ann", OperatorRole::Viewer).await;
+    let id = "plant-a/mac:02:4d:00:00:02:16".to_string();
+    let before = op
+        .get_asset(GetAssetRequest { id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(cves(&before).is_empty());
+
+    // Only admins may import.
+    let e = op
+        .import_advisories(tokio_stream::iter(Vec::<AdvisoryDocument>::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+
+    let feed = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(sample_dir()).unwrap().flatten() {
+        std::fs::copy(e.path(), feed.path().join(e.file_name())).unwrap();
+    }
+    std::fs::write(feed.path().join("truncated.json"), b"{\"document\":").unwrap();
+    let data = fx.data();
+    let dir = feed.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_otwatch-manager"))
+            .args(["advisories", "import", "--data"])
+            .arg(&data)
+            .arg(&dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("the running manager now matches assets against 8 advisories\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(": 8 read, 8 added, 0 replaced, 0 unchanged, 0 KEV catalogs, 1 skipped"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: advisory file skipped: ") && stderr.contains("truncated.json"),
+        "{stderr}"
+    );
+    // Matched at once, without a restart.
+    let after = op
+        .get_asset(GetAssetRequest { id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cves(&after).len(), 3, "{:?}", cves(&after));
+    expect_log(&["advisories imported", "by=otwatch-manager", "added=8"]).await;
 }

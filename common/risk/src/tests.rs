@@ -421,7 +421,9 @@ mod report {
             ..Default::default()
         };
         let r = assess("plant-1", &report);
-        let found: Vec<(&str, f64, Vec<(&str, &str)>)> = r
+        // (asset, risk, its findings' kind and detail)
+        type Found<'a> = (&'a str, f64, Vec<(&'a str, &'a str)>);
+        let found: Vec<Found> = r
             .assets
             .iter()
             .map(|a| {

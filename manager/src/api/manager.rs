@@ -103,6 +103,9 @@ impl<'a> AssetFilter<'a> {
     }
 }
 
+/// The most one ImportAdvisories call may send: the whole CISA OT feed is under 100 MiB.
+const MAX_IMPORT_BYTES: usize = 512 << 20;
+
 impl Shared {
     /// The risk assessment of `site` (empty: the fleet) at `now` (Unix seconds): scores and
     /// findings from [`otwatch_risk::assess`], shadow devices from the approved inventories,
@@ -523,6 +526,76 @@ impl Manager for ManagerService {
             .map(Response::new)
     }
 
+    async fn import_advisories(
+        &self,
+        req: Request<tonic::Streaming<AdvisoryDocument>>,
+    ) -> Result<Response<ImportAdvisoriesResponse>, Status> {
+        let (name, p) = admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "ImportAdvisories",
+            "import advisories",
+        )
+        .await?;
+        let mut stream = req.into_inner();
+        let mut documents = Vec::new();
+        let mut total = 0usize;
+        while let Some(doc) = stream.message().await? {
+            total = total.saturating_add(doc.content.len());
+            if total > MAX_IMPORT_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "an import may send at most {} MiB; import the feed in parts (a directory per year)",
+                    MAX_IMPORT_BYTES >> 20
+                )));
+            }
+            documents.push(doc);
+        }
+        let shared = self.0.clone();
+        let started = std::time::Instant::now();
+        let r = blocking(move || {
+            let mut importer = crate::advisories::Importer::new(&*shared.store)?;
+            let mut report = otwatch_common::advisories::LoadReport::default();
+            for doc in documents {
+                match otwatch_advisories::parse_document(&doc.content) {
+                    Ok(document) => {
+                        report.documents += 1;
+                        importer.add(document, doc.content);
+                    }
+                    Err(e) => report.skipped.push(otwatch_common::advisories::Skipped {
+                        path: doc.name.into(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            let report = importer.finish(&*shared.store, report)?;
+            let loaded = shared.load_advisories()?;
+            Ok((report, loaded))
+        })
+        .await;
+        let (report, loaded) = r?;
+        info!(
+            peer = %p, by = %name, documents = report.documents, added = report.added,
+            replaced = report.replaced, skipped = report.skipped.len(), advisories = loaded,
+            ms = started.elapsed().as_millis() as u64, "advisories imported"
+        );
+        Ok(Response::new(ImportAdvisoriesResponse {
+            documents: report.documents as u64,
+            added: report.added as u64,
+            replaced: report.replaced as u64,
+            unchanged: report.unchanged as u64,
+            kev_catalogs: report.kev_catalogs as u64,
+            skipped: report
+                .skipped
+                .into_iter()
+                .map(|s| SkippedDocument {
+                    name: s.path.display().to_string(),
+                    reason: s.reason,
+                })
+                .collect(),
+            advisories: loaded as u64,
+        }))
+    }
+
     async fn approve_assets(
         &self,
         req: Request<ApproveAssetsRequest>,
@@ -541,7 +614,7 @@ impl Manager for ManagerService {
             ));
         }
         let q = req.into_inner();
-        if q.all == !q.ids.is_empty() {
+        if q.all != q.ids.is_empty() {
             return Err(Status::invalid_argument(
                 "name the assets to approve (ids as `otwatch assets` lists them), or ask for all of them (`--all`, with `--site` for one site), not both",
             ));
