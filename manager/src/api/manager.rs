@@ -537,7 +537,7 @@ impl Manager for ManagerService {
             ));
         }
         let q = req.into_inner();
-        if q.all == !q.ids.is_empty() {
+        if q.all != q.ids.is_empty() {
             return Err(Status::invalid_argument(
                 "name the assets to approve (ids as `otwatch assets` lists them), or ask for all of them (`--all`, with `--site` for one site), not both",
             ));
