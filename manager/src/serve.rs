@@ -186,13 +186,14 @@ pub async fn start_with_store(
     );
     let warm = shared.clone();
     let started = std::time::Instant::now();
-    let (advisories, approved) =
-        tokio::task::spawn_blocking(move || Ok::<_, StoreError>((warm.load_advisories()?, warm.load_approvals()?)))
-            .await
-            .map_err(|source| ServeError::Task {
-                what: "loading the advisories and approved inventories",
-                source,
-            })??;
+    let (advisories, approved) = tokio::task::spawn_blocking(move || {
+        Ok::<_, StoreError>((warm.load_advisories()?, warm.load_approvals()?))
+    })
+    .await
+    .map_err(|source| ServeError::Task {
+        what: "loading the advisories and approved inventories",
+        source,
+    })??;
     info!(
         advisories,
         approved,

@@ -107,7 +107,11 @@ impl Shared {
     /// The risk assessment of `site` (empty: the fleet) at `now` (Unix seconds): scores and
     /// findings from [`otwatch_risk::assess`], shadow devices from the approved inventories,
     /// and the daily trend (today's score recorded first). `Err` inside: no such site.
-    pub fn assess(&self, site: &str, now: i64) -> Result<Result<RiskAssessment, Status>, StoreError> {
+    pub fn assess(
+        &self,
+        site: &str,
+        now: i64,
+    ) -> Result<Result<RiskAssessment, Status>, StoreError> {
         let started = std::time::Instant::now();
         let sites = self.sites()?;
         let chosen: Vec<String> = if site.is_empty() {

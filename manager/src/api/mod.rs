@@ -408,20 +408,32 @@ impl Shared {
     pub fn load_approvals(&self) -> Result<usize, StoreError> {
         let approvals = Approvals::from_ids(self.store.approved()?);
         let n = approvals.len();
-        *self.approvals.write().map_err(|_| StoreError::poisoned("approvals"))? = approvals;
+        *self
+            .approvals
+            .write()
+            .map_err(|_| StoreError::poisoned("approvals"))? = approvals;
         Ok(n)
     }
 
     /// The approved inventories, for reading while the guard lives.
     pub fn approvals(&self) -> Result<std::sync::RwLockReadGuard<'_, Approvals>, StoreError> {
-        self.approvals.read().map_err(|_| StoreError::poisoned("approvals"))
+        self.approvals
+            .read()
+            .map_err(|_| StoreError::poisoned("approvals"))
     }
 
     /// Approves fleet asset `ids` (`approve`), or takes them out of the approved inventory,
     /// in the store and in memory under one lock (so the two never disagree); returns how
     /// many changed.
-    pub fn set_approved(&self, ids: &[String], approve: Option<ApprovalRecord>) -> Result<u64, StoreError> {
-        let mut approvals = self.approvals.write().map_err(|_| StoreError::poisoned("approvals"))?;
+    pub fn set_approved(
+        &self,
+        ids: &[String],
+        approve: Option<ApprovalRecord>,
+    ) -> Result<u64, StoreError> {
+        let mut approvals = self
+            .approvals
+            .write()
+            .map_err(|_| StoreError::poisoned("approvals"))?;
         let changed = self.store.set_approved(ids, approve.as_ref())?;
         for id in ids {
             if approve.is_some() {
@@ -451,7 +463,6 @@ impl Shared {
             .map(|c| c.clone())
             .unwrap_or_default()
     }
-
 
     /// Builds every site's merged view from the store; returns the number of merged assets.
     pub fn build_views(&self) -> Result<usize, StoreError> {

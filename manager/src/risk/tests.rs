@@ -357,8 +357,20 @@ fn the_trend_keeps_the_last_score_of_each_day_and_writes_only_on_change() {
 #[test]
 fn shadow_devices_are_the_unapproved_assets_of_sites_with_an_approved_inventory() {
     let a = Arc::new(vec![
-        Arc::new(fleet_asset("plant-a", "ip:10.0.0.1", "10.0.0.1", &["s1"], &[])),
-        Arc::new(fleet_asset("plant-a", "ip:10.0.0.2", "10.0.0.2", &["s1"], &[])),
+        Arc::new(fleet_asset(
+            "plant-a",
+            "ip:10.0.0.1",
+            "10.0.0.1",
+            &["s1"],
+            &[],
+        )),
+        Arc::new(fleet_asset(
+            "plant-a",
+            "ip:10.0.0.2",
+            "10.0.0.2",
+            &["s1"],
+            &[],
+        )),
     ]);
     let b = Arc::new(vec![Arc::new(fleet_asset(
         "plant-b",
