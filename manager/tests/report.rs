@@ -112,16 +112,28 @@ async fn setup() -> (Fixture, String) {
 /// Runs `otwatch --manager URL --cred CRED report ARGS...` (off the runtime's thread: the
 /// manager runs on it).
 async fn report(fx: &Fixture, cred: &str, extra: &[&str]) -> std::process::Output {
+    report_with(fx, cred, extra, None).await
+}
+
+/// [`report`] with `PATH` set to `path` and no `OTWATCH_CHROMIUM`, when given.
+async fn report_with(
+    fx: &Fixture,
+    cred: &str,
+    extra: &[&str],
+    path: Option<&str>,
+) -> std::process::Output {
     let args: Vec<String> = ["--manager", &fx.url(), "--cred", cred, "report"]
         .iter()
         .chain(extra)
         .map(|s| s.to_string())
         .collect();
+    let path = path.map(str::to_string);
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_otwatch"))
-            .args(args)
-            .output()
-            .unwrap()
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_otwatch"));
+        if let Some(p) = path {
+            cmd.env("PATH", p).env_remove("OTWATCH_CHROMIUM");
+        }
+        cmd.args(args).output().unwrap()
     })
     .await
     .unwrap()
@@ -307,6 +319,24 @@ async fn otwatch_report_prints_a_pdf_with_chromium() {
     assert!(out.status.success(), "{out:?}");
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF"), "not a PDF");
+
+    // No Chromium to be found: refused with the hint, nothing written.
+    let none = dir.path().join("none.pdf");
+    let out = report_with(
+        &fx,
+        &cred,
+        &["--out", &path_str(&none)],
+        Some("/nonexistent"),
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a PDF report needs Chromium")
+            && stderr.contains("apt-get install chromium"),
+        "{stderr}"
+    );
+    assert!(!none.exists());
     // Its text, when poppler's pdftotext is there to read it.
     match std::process::Command::new("pdftotext")
         .arg(&pdf)

@@ -45,7 +45,7 @@ impl Kind {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "The kind of report comes from the --out extension (.html or .htm, .pdf, .json), or from --as when the name says nothing or something else; --as and the extension must agree, and the global --format json only goes with a JSON report.\n\nThe PDF is printed by headless Chromium (chromium, chromium-browser or google-chrome on the PATH, or OTWATCH_CHROMIUM=PATH); on Debian: apt-get install chromium.\n\nExamples:\n  otwatch report --site plant-a --out risk.html\n  otwatch report --out fleet.pdf\n  otwatch report --site plant-a --as json --out -"
+    after_help = "The kind of report comes from the --out extension (.html or .htm, .pdf, .json), or from --as, which a name without one of those extensions needs; --as and the extension must agree, and the global --format json only goes with a JSON report.\n\nThe PDF is printed by headless Chromium (chromium, chromium-browser or google-chrome on the PATH, or OTWATCH_CHROMIUM=PATH); on Debian: apt-get install chromium.\n\nExamples:\n  otwatch report --site plant-a --out risk.html\n  otwatch report --out fleet.pdf\n  otwatch report --site plant-a --as json --out -"
 )]
 pub struct ReportArgs {
     /// One site; without it, the whole fleet, with a section per site.
@@ -150,6 +150,10 @@ pub async fn run(
     say: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let kind = resolve_kind(args.kind, &args.out, fmt)?;
+    // Without Chromium there is no PDF: say so before asking the manager for anything.
+    if kind == Kind::Pdf {
+        pdf::chromium()?;
+    }
     let site = args.site.unwrap_or_default();
     let risk = c
         .get_risk(GetRiskRequest { site: site.clone() })

@@ -66,11 +66,16 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// [`find_chromium`], or the error that says how to get one.
+pub fn chromium() -> anyhow::Result<PathBuf> {
+    find_chromium().context(
+        "a PDF report needs Chromium, and none was found (tried chromium, chromium-browser, google-chrome on the PATH; OTWATCH_CHROMIUM names another): install it (Debian: apt-get install chromium), or write --as html and print that",
+    )
+}
+
 /// Prints `html` to the PDF file `out` with Chromium, waiting at most `timeout`.
 pub fn write(html: &str, out: &Path, timeout: Duration) -> anyhow::Result<()> {
-    let chromium = find_chromium().context(
-        "a PDF report needs Chromium, and none was found (tried chromium, chromium-browser, google-chrome on the PATH; OTWATCH_CHROMIUM names another): install it (Debian: apt-get install chromium), or write --as html and print that",
-    )?;
+    let chromium = chromium()?;
     let dir = TempDir::new()?;
     let page = dir.0.join("report.html");
     let pdf = dir.0.join("report.pdf");
