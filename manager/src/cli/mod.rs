@@ -130,6 +130,11 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 10)]
         top: usize,
     },
+    /// The risk assessment report of a site, or of the fleet without --site: an executive page
+    /// (score, trend, counts, top 10 risks), then per site the Purdue map, exposure,
+    /// vulnerabilities by severity and the ranked remediations; one HTML file, a PDF of it
+    /// (headless Chromium), or JSON (docs/RISK.md).
+    Report(report::ReportArgs),
     /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
     Alerts {
         #[arg(long)]
@@ -323,6 +328,9 @@ macro_rules! all_pages {
         all
     }};
 }
+
+// Declared after all_pages! so that it can use it.
+mod report;
 
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -581,6 +589,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             };
             risk::print(out, fmt, &r, &sites, top)?;
         }
+        Command::Report(args) => report::run(&mut c, args, fmt, &status_err, out).await?,
         Command::Connections { site, address } => {
             let q = ListConnectionsRequest {
                 site: site.unwrap_or_default(),
