@@ -1207,13 +1207,7 @@ impl Detector {
         if !short {
             return;
         }
-        let ctx = FlowCtx {
-            client: s.client,
-            server: s.server,
-            transport: Transport::Tcp,
-            ts: s.first,
-            dst_mac: None,
-        };
+        let ctx = FlowCtx::tcp(s.client, s.server, s.first);
         let window = self
             .cfg
             .settings

@@ -124,6 +124,20 @@ pub struct FlowCtx {
     pub dst_mac: Option<Mac>,
 }
 
+impl FlowCtx {
+    /// A TCP flow's context when no one packet is being handled (the flow ended, a session
+    /// finished): there is no destination MAC to tell.
+    pub fn tcp(client: Endpoint, server: Endpoint, ts: Timestamp) -> FlowCtx {
+        FlowCtx {
+            client,
+            server,
+            transport: Transport::Tcp,
+            ts,
+            dst_mac: None,
+        }
+    }
+}
+
 /// Whether a payload looks like a protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
