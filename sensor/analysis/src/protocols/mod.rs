@@ -49,7 +49,7 @@ pub mod tpkt;
 pub mod violations;
 pub mod vnc;
 
-use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Source, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::net::IpAddr;
 
@@ -182,6 +182,19 @@ pub fn violation(protocol: &'static str, reason: impl std::fmt::Display) -> Obse
     Observation::ProtocolViolation {
         protocol,
         reason: reason.to_string(),
+    }
+}
+
+/// What a request does: the operation with its evidence, or the bare function code when it
+/// is none the inventory names.
+pub fn operation_or_code(op: Option<Operation>, code: u32, details: Details) -> Observation {
+    match op {
+        Some(op) => Observation::Operation {
+            op,
+            function_code: Some(code),
+            details,
+        },
+        None => Observation::FunctionCode(code),
     }
 }
 
