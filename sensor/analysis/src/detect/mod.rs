@@ -451,6 +451,19 @@ impl Detector {
         ip_in(self.lan, a)
     }
 
+    /// A hit between client `c` and server `s` in the LAN of the event being handled, about
+    /// the server.
+    fn to_server(
+        &self,
+        kind: Kind,
+        c: IpAddr,
+        s: IpAddr,
+        protocol: &'static str,
+        ts: Timestamp,
+    ) -> Hit {
+        Hit::new(kind, self.at(c), self.at(s), protocol, ts, About::Dst)
+    }
+
     /// Uses a new configuration (rules reloaded, a policy learned); counters carry on.
     pub fn set_config(&mut self, cfg: Arc<DetectConfig>) {
         let s = &cfg.settings;
@@ -564,44 +577,15 @@ impl Detector {
                 self.auth_failure(book, src, user, protocol);
                 self.rules(book, src, rules::On::Login, None, None);
             }
-            Observation::Lookup { name, via } => self.lookup(book, src, name, via),
+            Observation::Lookup { name, via } => self.name_indicator(book, src, name, via, None),
             Observation::Identity {
                 field: Field::Hostname,
                 value,
                 source: source::DNS_ANSWER,
                 subject: otwatch_common::observation::Subject::Ip(ip),
             } if !self.cfg.iocs.is_empty() => {
-                if let Some(ind) = self.cfg.iocs.match_name(value) {
-                    let (name, v, answer) = (ind.name.clone(), value.clone(), *ip);
-                    let ivalue = ind.value.clone();
-                    self.raise(
-                        book,
-                        Hit::new(
-                            Kind::IocMatch,
-                            src.src(),
-                            Addr::None,
-                            "",
-                            src.ts(),
-                            About::Src,
-                        )
-                        .extra(alerts::extra_of(&ind.value)),
-                        || {
-                            format!(
-                                "{} looked up {v:?}, an indicator of compromise ({name})",
-                                src.src()
-                            )
-                        },
-                        || {
-                            vec![
-                                (t("indicator"), name.clone()),
-                                (t("indicator_value"), ivalue.clone()),
-                                (t("name"), v.clone()),
-                                (t("address"), answer.to_string()),
-                                (t("seen_in"), source::DNS_ANSWER.name.into()),
-                            ]
-                        },
-                    );
-                }
+                let via = source::DNS_ANSWER.name;
+                self.name_indicator(book, src, value, via, Some(*ip));
             }
             Observation::ProtocolViolation { protocol, reason } => {
                 let (proto, reason) = (*protocol, reason.clone());
@@ -786,16 +770,9 @@ impl Detector {
             if !p.wrote(c, s) {
                 self.raise(
                     book,
-                    Hit::new(Kind::UnauthorizedWrite, self.at(c), self.at(s), protocol, ts, About::Dst),
+                    self.to_server(Kind::UnauthorizedWrite, c, s, protocol, ts),
                     || format!("{c} changed {s} ({protocol}) and never did while the policy was learned"),
-                    || {
-                        let mut ev = vec![(t("operation"), op.as_str().to_string())];
-                        if let Some(fc) = fc {
-                            ev.push((t("function_code"), fc.to_string()));
-                        }
-                        ev.push((t("packet_time"), ts.rfc3339()));
-                        ev
-                    },
+                    || request_evidence(Some(op), fc, ts),
                 );
                 return;
             }
@@ -813,15 +790,8 @@ impl Detector {
         };
         self.raise(
             book,
-            Hit::new(
-                Kind::NewOperation,
-                self.at(c),
-                self.at(s),
-                protocol,
-                ts,
-                About::Dst,
-            )
-            .extra(extra),
+            self.to_server(Kind::NewOperation, c, s, protocol, ts)
+                .extra(extra),
             || match (new_op, new_fc) {
                 (_, Some(f)) => format!("New {protocol} function code {f} from {c} to {s}"),
                 (Some(o), None) => {
@@ -829,17 +799,7 @@ impl Detector {
                 }
                 (None, None) => String::new(),
             },
-            || {
-                let mut ev = Vec::new();
-                if let Some(o) = op {
-                    ev.push((t("operation"), o.as_str().to_string()));
-                }
-                if let Some(f) = fc {
-                    ev.push((t("function_code"), f.to_string()));
-                }
-                ev.push((t("packet_time"), ts.rfc3339()));
-                ev
-            },
+            || request_evidence(op, fc, ts),
         );
     }
 
@@ -877,14 +837,7 @@ impl Detector {
         };
         self.raise(
             book,
-            Hit::new(
-                Kind::UnauthorizedWrite,
-                self.at(c),
-                self.at(s),
-                protocol,
-                ts,
-                About::Dst,
-            ),
+            self.to_server(Kind::UnauthorizedWrite, c, s, protocol, ts),
             || format!("{c} changed {s} ({protocol}) and never did while the policy was learned"),
             || {
                 vec![
@@ -919,14 +872,7 @@ impl Detector {
         let (c, s, ts) = (ctx.client.ip, ctx.server.ip, ctx.ts);
         self.raise(
             book,
-            Hit::new(
-                Kind::BruteForce,
-                self.at(c),
-                self.at(s),
-                protocol,
-                ts,
-                About::Dst,
-            ),
+            self.to_server(Kind::BruteForce, c, s, protocol, ts),
             || format!("{n} refused {protocol} logins from {c} to {s}"),
             || {
                 let mut ev = vec![(t("failed_logins"), n.to_string())];
@@ -971,11 +917,25 @@ impl Detector {
         Some((l.n, l.users.clone()))
     }
 
-    fn lookup(&mut self, book: &mut AlertBook, src: Source<'_>, name: &str, via: &'static str) {
+    /// A name an indicator lists: asked for by the source (a DNS query, a TLS name, an HTTP
+    /// host), or looked up, when `answer` is the address a DNS answer gave for it.
+    fn name_indicator(
+        &mut self,
+        book: &mut AlertBook,
+        src: Source<'_>,
+        name: &str,
+        via: &'static str,
+        answer: Option<IpAddr>,
+    ) {
         let Some(ind) = self.cfg.iocs.match_name(name) else {
             return;
         };
         let (iname, ivalue, name) = (ind.name.clone(), ind.value.clone(), name.to_string());
+        let verb = if answer.is_some() {
+            "looked up"
+        } else {
+            "asked for"
+        };
         // Every sighting of one indicator by one host is one alert (DNS query, answer, TLS
         // name, HTTP host), whichever server it went through.
         self.raise(
@@ -991,17 +951,19 @@ impl Detector {
             .extra(alerts::extra_of(&ivalue)),
             || {
                 format!(
-                    "{} asked for {name:?}, an indicator of compromise ({iname})",
+                    "{} {verb} {name:?}, an indicator of compromise ({iname})",
                     src.src()
                 )
             },
             || {
-                vec![
+                let mut ev = vec![
                     (t("indicator"), iname.clone()),
                     (t("indicator_value"), ivalue.clone()),
                     (t("name"), name.clone()),
-                    (t("seen_in"), via.to_string()),
-                ]
+                ];
+                ev.extend(answer.map(|a| (t("address"), a.to_string())));
+                ev.push((t("seen_in"), via.to_string()));
+                ev
             },
         );
     }
@@ -1070,17 +1032,7 @@ impl Detector {
                 key,
                 ts,
                 r.severity,
-                || {
-                    let mut v = Vec::new();
-                    if let Some(o) = op {
-                        v.push((t("operation"), o.as_str().to_string()));
-                    }
-                    if let Some(f) = fc {
-                        v.push((t("function_code"), f.to_string()));
-                    }
-                    v.push((t("packet_time"), ts.rfc3339()));
-                    v
-                },
+                || request_evidence(op, fc, ts),
                 || Describe {
                     title: r.title.clone(),
                     description: r.description.clone(),
@@ -1168,14 +1120,7 @@ impl Detector {
                 let label = policy::zone_label(proto, s.ip_proto, s.server.port);
                 self.raise(
                     book,
-                    Hit::new(
-                        Kind::NewConversation,
-                        self.at(c),
-                        self.at(d),
-                        "",
-                        ts,
-                        About::Dst,
-                    ),
+                    self.to_server(Kind::NewConversation, c, d, "", ts),
                     || format!("{c} talked to {d} in a way the policy does not list"),
                     || {
                         vec![
@@ -1207,13 +1152,7 @@ impl Detector {
         if !short {
             return;
         }
-        let ctx = FlowCtx {
-            client: s.client,
-            server: s.server,
-            transport: Transport::Tcp,
-            ts: s.first,
-            dst_mac: None,
-        };
+        let ctx = FlowCtx::tcp(s.client, s.server, s.first);
         let window = self
             .cfg
             .settings
@@ -1228,15 +1167,8 @@ impl Detector {
         let (c, d, ts) = (s.client.ip, s.server.ip, s.first);
         self.raise(
             book,
-            Hit::new(
-                Kind::BruteForce,
-                self.at(c),
-                self.at(d),
-                proto,
-                ts,
-                About::Dst,
-            )
-            .severity(Severity::Medium),
+            self.to_server(Kind::BruteForce, c, d, proto, ts)
+                .severity(Severity::Medium),
             || format!("{n} short {proto} sessions from {c} to {d}: likely password guessing"),
             || {
                 vec![
@@ -1546,6 +1478,19 @@ impl Detector {
 
 /// Said of an alert the policy allows.
 pub const ALLOWED_NOTE: &str = "Allowed by the policy: this was seen while it was learned.";
+
+/// Evidence of a request: its operation and function code, when known, and the packet time.
+fn request_evidence(op: Option<Operation>, fc: Option<u32>, ts: Timestamp) -> Vec<(Text, String)> {
+    let mut ev = Vec::new();
+    if let Some(o) = op {
+        ev.push((t("operation"), o.as_str().to_string()));
+    }
+    if let Some(f) = fc {
+        ev.push((t("function_code"), f.to_string()));
+    }
+    ev.push((t("packet_time"), ts.rfc3339()));
+    ev
+}
 
 fn describe_op(op: Operation, setting: Option<&str>) -> String {
     match op {

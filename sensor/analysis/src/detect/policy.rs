@@ -459,18 +459,7 @@ impl Policy {
             })?;
             let mut ops = 0;
             for o in &c.operations {
-                let op = Operation::parse(o.get_ref()).ok_or_else(|| {
-                    let names: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
-                    src.at(
-                        o.span().start,
-                        format!(
-                            "unknown operation {:?}; use one of {}",
-                            o.get_ref(),
-                            names.join(", ")
-                        ),
-                    )
-                })?;
-                ops |= op_bit(op);
+                ops |= op_bit(src.operation(o)?);
             }
             let mut function_codes = c.function_codes;
             function_codes.sort_unstable();

@@ -300,20 +300,11 @@ fn compile(src: &SourceText, r: RuleEntry, at: usize) -> Result<Rule, Located> {
             ))
         }
     };
-    let mut operation = Vec::new();
-    for o in &r.operation {
-        operation.push(Operation::parse(o.get_ref()).ok_or_else(|| {
-            let names: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
-            src.at(
-                o.span().start,
-                format!(
-                    "unknown operation {:?}; use one of {}",
-                    o.get_ref(),
-                    names.join(", ")
-                ),
-            )
-        })?);
-    }
+    let operation = r
+        .operation
+        .iter()
+        .map(|o| src.operation(o))
+        .collect::<Result<Vec<_>, _>>()?;
     if on != On::Operation && (!operation.is_empty() || !r.function_code.is_empty()) {
         return Err(src.at(
             at,

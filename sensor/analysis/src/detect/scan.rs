@@ -54,15 +54,45 @@ pub enum Finding {
     },
 }
 
+/// Counts kept over one window of packet time, begun afresh once the window has passed.
 #[derive(Debug, Default)]
-struct Source {
+struct Window<T> {
     start: Timestamp,
+    counts: T,
+}
+
+impl<T: Default> Window<T> {
+    /// The counts of the window `ts` falls in: empty again when `ts` is past the current one.
+    fn at(&mut self, ts: Timestamp, window_ns: u64) -> &mut T {
+        if ts.0 > self.start.0.saturating_add(window_ns) {
+            *self = Window {
+                start: ts,
+                counts: T::default(),
+            };
+        }
+        &mut self.counts
+    }
+}
+
+/// Failed attempts: the hosts tried, the ports tried per host, and a sample of all ports.
+#[derive(Debug, Default)]
+struct Probes {
     hosts: Set<IpAddr>,
     ports: Map<IpAddr, Set<u16>>,
     sample_ports: Vec<u16>,
-    ics_start: Timestamp,
-    ics_hosts: Set<IpAddr>,
-    ics_protocols: Vec<&'static str>,
+}
+
+/// Industrial servers asked to identify themselves, and over which protocols.
+#[derive(Debug, Default)]
+struct Identifies {
+    hosts: Set<IpAddr>,
+    protocols: Vec<&'static str>,
+}
+
+#[derive(Debug, Default)]
+struct Source {
+    probes: Window<Probes>,
+    identifies: Window<Identifies>,
     last: Timestamp,
 }
 
@@ -104,13 +134,7 @@ impl ScanWatch {
         port: u16,
         ts: Timestamp,
     ) -> Option<Finding> {
-        let s = self.source(lim, src, ts);
-        if ts.0 > s.start.0.saturating_add(lim.window_ns) {
-            s.start = ts;
-            s.hosts.clear();
-            s.ports.clear();
-            s.sample_ports.clear();
-        }
+        let s = self.source(lim, src, ts).probes.at(ts, lim.window_ns);
         if s.hosts.len() <= lim.hosts {
             s.hosts.insert(dst);
         }
@@ -160,23 +184,18 @@ impl ScanWatch {
         protocol: &'static str,
         ts: Timestamp,
     ) -> Option<Finding> {
-        let s = self.source(lim, src, ts);
-        if ts.0 > s.ics_start.0.saturating_add(lim.window_ns) {
-            s.ics_start = ts;
-            s.ics_hosts.clear();
-            s.ics_protocols.clear();
+        let s = self.source(lim, src, ts).identifies.at(ts, lim.window_ns);
+        if s.hosts.len() <= lim.ics_hosts {
+            s.hosts.insert(dst);
         }
-        if s.ics_hosts.len() <= lim.ics_hosts {
-            s.ics_hosts.insert(dst);
+        if !s.protocols.contains(&protocol) && s.protocols.len() < 8 {
+            s.protocols.push(protocol);
         }
-        if !s.ics_protocols.contains(&protocol) && s.ics_protocols.len() < 8 {
-            s.ics_protocols.push(protocol);
-        }
-        (s.ics_hosts.len() >= lim.ics_hosts).then(|| {
-            let mut p = s.ics_protocols.clone();
+        (s.hosts.len() >= lim.ics_hosts).then(|| {
+            let mut p = s.protocols.clone();
             p.sort_unstable();
             Finding::IcsDiscovery {
-                hosts: s.ics_hosts.len(),
+                hosts: s.hosts.len(),
                 protocols: p,
             }
         })

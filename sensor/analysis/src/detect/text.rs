@@ -1,6 +1,7 @@
 //! Files a person writes (policies, rules, indicator lists): read them, and point at the line
 //! of every error.
 
+use otwatch_common::observation::Operation;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -108,6 +109,21 @@ impl SourceText {
             self.at(
                 v.span().start,
                 format!("{:?} is not an IP address", v.get_ref()),
+            )
+        })
+    }
+
+    /// A spanned value as an operation name; the error lists the names there are.
+    pub fn operation(&self, v: &Spanned<String>) -> Result<Operation, Located> {
+        Operation::parse(v.get_ref()).ok_or_else(|| {
+            let names: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
+            self.at(
+                v.span().start,
+                format!(
+                    "unknown operation {:?}; use one of {}",
+                    v.get_ref(),
+                    names.join(", ")
+                ),
             )
         })
     }

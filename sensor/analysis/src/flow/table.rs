@@ -505,46 +505,27 @@ impl FlowTable {
                 if flags.syn() {
                     streams[d].syn(seq);
                 }
+                let mut feed = Feed::new(
+                    &self.cfg,
+                    &mut self.stats,
+                    &mut self.scratch,
+                    &mut self.events,
+                );
                 if flags.ack() && streams[1 - d].acked(ack) {
                     // The peer acknowledged bytes we never saw: the hole is permanent.
-                    deliver_ready(
-                        flow,
-                        dir.other(),
-                        &ctx,
-                        &self.cfg,
-                        &mut self.stats,
-                        &mut self.scratch,
-                        &mut self.events,
-                    );
+                    feed.deliver_ready(flow, dir.other(), &ctx);
                 }
                 if !payload.is_empty() {
                     let mut dropped = 0;
                     let Some(streams) = flow.streams.as_mut() else {
                         return;
                     };
-                    let seg = streams[d].segment(seq, payload, &self.cfg.stream, &mut dropped);
-                    self.stats.stream_gap_bytes += dropped;
+                    let seg = streams[d].segment(seq, payload, &feed.cfg.stream, &mut dropped);
+                    feed.stats.stream_gap_bytes += dropped;
                     if let Deliver::Bytes(bytes) = seg {
-                        feed(
-                            flow,
-                            dir,
-                            bytes,
-                            &ctx,
-                            &self.cfg,
-                            &mut self.stats,
-                            &mut self.scratch,
-                            &mut self.events,
-                        );
+                        feed.bytes(flow, dir, bytes, &ctx);
                     }
-                    deliver_ready(
-                        flow,
-                        dir,
-                        &ctx,
-                        &self.cfg,
-                        &mut self.stats,
-                        &mut self.scratch,
-                        &mut self.events,
-                    );
+                    feed.deliver_ready(flow, dir, &ctx);
                 }
                 let after = flow
                     .streams
@@ -669,30 +650,23 @@ impl FlowTable {
         let Some(mut f) = self.flows.remove(key) else {
             return;
         };
+        // Only a TCP flow holds streams, and what ends it is its last packet.
+        let ctx = FlowCtx::tcp(f.client, f.server, f.last);
         // Let the dissector see what was held behind a hole.
         if f.streams.is_some() && matches!(f.app, App::Known { .. }) {
-            let ctx = FlowCtx {
-                client: f.client,
-                server: f.server,
-                transport: Transport::Tcp,
-                ts: f.last,
-                dst_mac: None,
-            };
+            let mut feed = Feed::new(
+                &self.cfg,
+                &mut self.stats,
+                &mut self.scratch,
+                &mut self.events,
+            );
             for dir in [Direction::ToServer, Direction::ToClient] {
                 while f
                     .streams
                     .as_mut()
                     .is_some_and(|s| s[dir as usize].skip_hole())
                 {
-                    deliver_ready(
-                        &mut f,
-                        dir,
-                        &ctx,
-                        &self.cfg,
-                        &mut self.stats,
-                        &mut self.scratch,
-                        &mut self.events,
-                    );
+                    feed.deliver_ready(&mut f, dir, &ctx);
                 }
             }
         }
@@ -705,13 +679,6 @@ impl FlowTable {
                 .map(|s| s[0].pending.clone())
                 .filter(|p| !p.is_empty())
             {
-                let ctx = FlowCtx {
-                    client: f.client,
-                    server: f.server,
-                    transport: Transport::Tcp,
-                    ts: f.last,
-                    dst_mac: None,
-                };
                 not_the_ports_protocol(&f, Direction::ToServer, &first, &ctx, &mut self.events);
             }
         }
@@ -882,169 +849,161 @@ fn not_the_ports_protocol(
     });
 }
 
-/// Delivers held segments of `dir` that are now in order.
-fn deliver_ready(
-    flow: &mut Flow,
-    dir: Direction,
-    ctx: &FlowCtx,
-    cfg: &FlowConfig,
-    stats: &mut FlowStats,
-    scratch: &mut Vec<Observation>,
-    events: &mut Vec<FlowEvent>,
-) {
-    loop {
-        let Some(data) = flow
-            .streams
-            .as_mut()
-            .and_then(|s| s[dir as usize].drain_ready())
-        else {
-            return;
-        };
-        feed(flow, dir, &data, ctx, cfg, stats, scratch, events);
-    }
+/// The table's parts the stream path writes to while one of its flows is borrowed: the
+/// settings, the counters, the dissectors' scratch buffer and the events out.
+struct Feed<'a> {
+    cfg: &'a FlowConfig,
+    stats: &'a mut FlowStats,
+    scratch: &'a mut Vec<Observation>,
+    events: &'a mut Vec<FlowEvent>,
 }
 
-/// Hands in-order stream bytes to the flow's dissector (recognising the protocol first).
-#[allow(clippy::too_many_arguments)]
-fn feed(
-    flow: &mut Flow,
-    dir: Direction,
-    bytes: &[u8],
-    ctx: &FlowCtx,
-    cfg: &FlowConfig,
-    stats: &mut FlowStats,
-    scratch: &mut Vec<Observation>,
-    events: &mut Vec<FlowEvent>,
-) {
-    let d = dir as usize;
-    if matches!(flow.app, App::Probing) {
+impl<'a> Feed<'a> {
+    fn new(
+        cfg: &'a FlowConfig,
+        stats: &'a mut FlowStats,
+        scratch: &'a mut Vec<Observation>,
+        events: &'a mut Vec<FlowEvent>,
+    ) -> Self {
+        Feed {
+            cfg,
+            stats,
+            scratch,
+            events,
+        }
+    }
+
+    /// Delivers held segments of `dir` that are now in order.
+    fn deliver_ready(&mut self, flow: &mut Flow, dir: Direction, ctx: &FlowCtx) {
+        loop {
+            let Some(data) = flow
+                .streams
+                .as_mut()
+                .and_then(|s| s[dir as usize].drain_ready())
+            else {
+                return;
+            };
+            self.bytes(flow, dir, &data, ctx);
+        }
+    }
+
+    /// Hands in-order stream bytes to the flow's dissector (recognising the protocol first).
+    fn bytes(&mut self, flow: &mut Flow, dir: Direction, bytes: &[u8], ctx: &FlowCtx) {
+        let d = dir as usize;
+        if matches!(flow.app, App::Probing) {
+            let Some(streams) = flow.streams.as_mut() else {
+                return;
+            };
+            let st = &mut streams[d];
+            let take = bytes
+                .len()
+                .min(self.cfg.max_probe_bytes.saturating_sub(st.pending.len()));
+            st.pending
+                .extend_from_slice(bytes.get(..take).unwrap_or(&[]));
+            let probe_data = std::mem::take(&mut st.pending);
+            let swapped = recognise(flow, dir, &probe_data, self.cfg);
+            if matches!(flow.app, App::Unknown) {
+                not_the_ports_protocol(flow, dir, &probe_data, ctx, self.events);
+            }
+            if let Some(streams) = flow.streams.as_mut() {
+                // After a swap this direction's stream moved to the other slot.
+                streams[if swapped { 1 - d } else { d }].pending = probe_data;
+            }
+            if !matches!(flow.app, App::Known { .. }) {
+                return;
+            }
+            // Recognised: the probe buffer (this direction) is the first thing parsed.
+            let ctx = FlowCtx {
+                client: flow.client,
+                server: flow.server,
+                ..*ctx
+            };
+            let dir = if swapped { dir.other() } else { dir };
+            self.run_pending(flow, dir, &ctx);
+            return;
+        }
+        let lan = flow.lan;
+        let App::Known { spec, dissector } = &mut flow.app else {
+            return;
+        };
         let Some(streams) = flow.streams.as_mut() else {
             return;
         };
         let st = &mut streams[d];
-        let take = bytes
-            .len()
-            .min(cfg.max_probe_bytes.saturating_sub(st.pending.len()));
-        st.pending
-            .extend_from_slice(bytes.get(..take).unwrap_or(&[]));
-        let probe_data = std::mem::take(&mut st.pending);
-        let swapped = recognise(flow, dir, &probe_data, cfg);
-        if matches!(flow.app, App::Unknown) {
-            not_the_ports_protocol(flow, dir, &probe_data, ctx, events);
+        if std::mem::take(&mut st.gap) {
+            st.pending.clear();
+            dissector.gap(dir);
         }
-        if let Some(streams) = flow.streams.as_mut() {
-            // After a swap this direction's stream moved to the other slot.
-            streams[if swapped { 1 - d } else { d }].pending = probe_data;
+        if st.pending.is_empty() {
+            // Fast path: parse straight from the capture buffer.
+            let n = dissector
+                .parse(dir, bytes, ctx, self.scratch)
+                .min(bytes.len());
+            emit(self.events, self.scratch, ctx, lan, spec.name);
+            self.keep_rest(st, bytes.get(n..).unwrap_or(&[]), dissector.as_mut(), dir);
+        } else {
+            st.pending.extend_from_slice(bytes);
+            self.parse_pending(st, dissector.as_mut(), dir, ctx);
+            emit(self.events, self.scratch, ctx, lan, spec.name);
         }
-        if !matches!(flow.app, App::Known { .. }) {
+    }
+
+    /// Parses what `st` holds, keeps what the dissector left, and drops it (a gap) past the
+    /// cap.
+    fn parse_pending(
+        &mut self,
+        st: &mut Stream,
+        dissector: &mut dyn Dissector,
+        dir: Direction,
+        ctx: &FlowCtx,
+    ) {
+        let n = dissector
+            .parse(dir, &st.pending, ctx, self.scratch)
+            .min(st.pending.len());
+        st.pending.drain(..n);
+        if st.pending.len() > self.cfg.stream.max_bytes {
+            self.stats.stream_bytes_dropped += st.pending.len() as u64;
+            st.pending.clear();
+            dissector.gap(dir);
+        }
+    }
+
+    /// Parses the bytes buffered while probing, in the given direction.
+    fn run_pending(&mut self, flow: &mut Flow, dir: Direction, ctx: &FlowCtx) {
+        let lan = flow.lan;
+        let App::Known { spec, dissector } = &mut flow.app else {
+            return;
+        };
+        let Some(streams) = flow.streams.as_mut() else {
+            return;
+        };
+        for d in [dir, dir.other()] {
+            let st = &mut streams[d as usize];
+            if st.pending.is_empty() {
+                continue;
+            }
+            self.parse_pending(st, dissector.as_mut(), d, ctx);
+            emit(self.events, self.scratch, ctx, lan, spec.name);
+        }
+    }
+
+    fn keep_rest(
+        &mut self,
+        st: &mut Stream,
+        rest: &[u8],
+        dissector: &mut dyn Dissector,
+        dir: Direction,
+    ) {
+        if rest.is_empty() {
             return;
         }
-        // Recognised: the probe buffer (this direction) is the first thing parsed.
-        let ctx = FlowCtx {
-            client: flow.client,
-            server: flow.server,
-            ..*ctx
-        };
-        let dir = if swapped { dir.other() } else { dir };
-        run_pending(flow, dir, &ctx, cfg, stats, scratch, events);
-        return;
-    }
-    let lan = flow.lan;
-    let App::Known { spec, dissector } = &mut flow.app else {
-        return;
-    };
-    let Some(streams) = flow.streams.as_mut() else {
-        return;
-    };
-    let st = &mut streams[d];
-    if std::mem::take(&mut st.gap) {
-        st.pending.clear();
-        dissector.gap(dir);
-    }
-    if st.pending.is_empty() {
-        // Fast path: parse straight from the capture buffer.
-        let n = dissector.parse(dir, bytes, ctx, scratch).min(bytes.len());
-        emit(events, scratch, ctx, lan, spec.name);
-        keep_rest(
-            st,
-            bytes.get(n..).unwrap_or(&[]),
-            cfg,
-            stats,
-            dissector.as_mut(),
-            dir,
-        );
-    } else {
-        st.pending.extend_from_slice(bytes);
-        parse_pending(st, dissector.as_mut(), dir, ctx, cfg, stats, scratch);
-        emit(events, scratch, ctx, lan, spec.name);
-    }
-}
-
-/// Parses what `st` holds, keeps what the dissector left, and drops it (a gap) past the cap.
-fn parse_pending(
-    st: &mut Stream,
-    dissector: &mut dyn Dissector,
-    dir: Direction,
-    ctx: &FlowCtx,
-    cfg: &FlowConfig,
-    stats: &mut FlowStats,
-    scratch: &mut Vec<Observation>,
-) {
-    let n = dissector
-        .parse(dir, &st.pending, ctx, scratch)
-        .min(st.pending.len());
-    st.pending.drain(..n);
-    if st.pending.len() > cfg.stream.max_bytes {
-        stats.stream_bytes_dropped += st.pending.len() as u64;
-        st.pending.clear();
-        dissector.gap(dir);
-    }
-}
-
-/// Parses the bytes buffered while probing, in the given direction.
-fn run_pending(
-    flow: &mut Flow,
-    dir: Direction,
-    ctx: &FlowCtx,
-    cfg: &FlowConfig,
-    stats: &mut FlowStats,
-    scratch: &mut Vec<Observation>,
-    events: &mut Vec<FlowEvent>,
-) {
-    let lan = flow.lan;
-    let App::Known { spec, dissector } = &mut flow.app else {
-        return;
-    };
-    let Some(streams) = flow.streams.as_mut() else {
-        return;
-    };
-    for d in [dir, dir.other()] {
-        let st = &mut streams[d as usize];
-        if st.pending.is_empty() {
-            continue;
+        if rest.len() > self.cfg.stream.max_bytes {
+            self.stats.stream_bytes_dropped += rest.len() as u64;
+            dissector.gap(dir);
+            return;
         }
-        parse_pending(st, dissector.as_mut(), d, ctx, cfg, stats, scratch);
-        emit(events, scratch, ctx, lan, spec.name);
+        st.pending.extend_from_slice(rest);
     }
-}
-
-fn keep_rest(
-    st: &mut Stream,
-    rest: &[u8],
-    cfg: &FlowConfig,
-    stats: &mut FlowStats,
-    dissector: &mut dyn Dissector,
-    dir: Direction,
-) {
-    if rest.is_empty() {
-        return;
-    }
-    if rest.len() > cfg.stream.max_bytes {
-        stats.stream_bytes_dropped += rest.len() as u64;
-        dissector.gap(dir);
-        return;
-    }
-    st.pending.extend_from_slice(rest);
 }
 
 fn emit(

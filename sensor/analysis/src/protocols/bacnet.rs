@@ -43,7 +43,7 @@ use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, Probe, Transport};
+use super::{operation_or_code, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Role, Source, Subject};
 use services::carries_password;
 pub use services::{
@@ -283,15 +283,9 @@ impl BacnetDissector {
                 // A later segment's body is the middle of the request: only its header counts.
                 let body = if segmented { &[][..] } else { body };
                 let code = function_code(pdu::CONFIRMED_REQUEST, service);
-                let obs = match confirmed_operation(service, body) {
-                    Some(op) => Observation::Operation {
-                        op,
-                        function_code: Some(code),
-                        details: ops::confirmed_details(service, body),
-                    },
-                    None => Observation::FunctionCode(code),
-                };
-                self.flow_fact(obs, out);
+                let op = confirmed_operation(service, body);
+                let details = ops::confirmed_details(service, body);
+                self.flow_fact(operation_or_code(op, code, details), out);
                 if !self.login_reported && !self.to_group && carries_password(service, body) {
                     self.login_reported = true;
                     out.push(Observation::CleartextLogin {
@@ -302,15 +296,9 @@ impl BacnetDissector {
             }
             Apdu::UnconfirmedRequest { service, body } => {
                 let code = function_code(pdu::UNCONFIRMED_REQUEST, service);
-                let obs = match unconfirmed_operation(service) {
-                    Some(op) => Observation::Operation {
-                        op,
-                        function_code: Some(code),
-                        details: ops::unconfirmed_details(service, body),
-                    },
-                    None => Observation::FunctionCode(code),
-                };
-                self.flow_fact(obs, out);
+                let op = unconfirmed_operation(service);
+                let details = ops::unconfirmed_details(service, body);
+                self.flow_fact(operation_or_code(op, code, details), out);
                 match service {
                     unconfirmed::I_AM => {
                         let i_am = parse_i_am(body)?;

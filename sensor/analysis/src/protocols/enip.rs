@@ -33,7 +33,7 @@ use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, Probe, Transport};
+use super::{operation_or_code, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Details, Observation, Operation, Source};
 
 /// Explicit messaging and discovery over TCP 44818.
@@ -468,14 +468,7 @@ fn emit(
     if !every_time && !seen.first(key) {
         return;
     }
-    out.push(match op {
-        Some(op) => Observation::Operation {
-            op,
-            function_code: Some(code),
-            details,
-        },
-        None => Observation::FunctionCode(code),
-    });
+    out.push(operation_or_code(op, code, details));
 }
 
 /// Per-flow EtherNet/IP state (TCP session or UDP exchange).

@@ -49,7 +49,7 @@ pub mod tpkt;
 pub mod violations;
 pub mod vnc;
 
-use otwatch_common::observation::{Field, Observation, Role, Source, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Role, Source, Subject};
 use otwatch_common::{Mac, Timestamp};
 use std::net::IpAddr;
 
@@ -124,6 +124,20 @@ pub struct FlowCtx {
     pub dst_mac: Option<Mac>,
 }
 
+impl FlowCtx {
+    /// A TCP flow's context when no one packet is being handled (the flow ended, a session
+    /// finished): there is no destination MAC to tell.
+    pub fn tcp(client: Endpoint, server: Endpoint, ts: Timestamp) -> FlowCtx {
+        FlowCtx {
+            client,
+            server,
+            transport: Transport::Tcp,
+            ts,
+            dst_mac: None,
+        }
+    }
+}
+
 /// Whether a payload looks like a protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
@@ -168,6 +182,19 @@ pub fn violation(protocol: &'static str, reason: impl std::fmt::Display) -> Obse
     Observation::ProtocolViolation {
         protocol,
         reason: reason.to_string(),
+    }
+}
+
+/// What a request does: the operation with its evidence, or the bare function code when it
+/// is none the inventory names.
+pub fn operation_or_code(op: Option<Operation>, code: u32, details: Details) -> Observation {
+    match op {
+        Some(op) => Observation::Operation {
+            op,
+            function_code: Some(code),
+            details,
+        },
+        None => Observation::FunctionCode(code),
     }
 }
 

@@ -45,7 +45,7 @@ use super::source;
 use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text, fingerprint, MAX_TEXT_CHARS};
 use super::violations::Violations;
-use super::{Direction, Dissector, Probe, Transport};
+use super::{operation_or_code, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
 
 /// MQTT (IANA "mqtt", TCP 1883); found by content on other ports too.
@@ -409,14 +409,7 @@ impl MqttDissector {
         }
         let request = |out: &mut Vec<Observation>, op: Option<Operation>| {
             if from_client {
-                out.push(match op {
-                    Some(op) => Observation::Operation {
-                        op,
-                        function_code: Some(u32::from(h.kind.0)),
-                        details: Vec::new(),
-                    },
-                    None => Observation::FunctionCode(u32::from(h.kind.0)),
-                });
+                out.push(operation_or_code(op, u32::from(h.kind.0), Vec::new()));
             }
         };
         match h.kind {

@@ -23,7 +23,7 @@ use super::spec::ProtocolSpec;
 use super::text::utf16le_text;
 use super::tpkt::{self, TpktError, CC as X224_CC, CR as X224_CR, DT as X224_DT};
 use super::violations::Violations;
-use super::{Direction, Dissector, Probe, Transport};
+use super::{push_identity, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -237,14 +237,9 @@ impl Stream for RdpDissector {
                 }
             }
             (Direction::ToServer, _) => {
-                if let Some(name) = client_name(pdu) {
-                    out.push(Observation::Identity {
-                        subject: Subject::Client,
-                        field: Field::Hostname,
-                        value: name,
-                        source: source::RDP_CLIENT_CORE_DATA,
-                    });
-                }
+                let name = client_name(pdu);
+                let source = source::RDP_CLIENT_CORE_DATA;
+                push_identity(out, Subject::Client, Field::Hostname, name, source);
                 self.client = Client::Done;
             }
             (Direction::ToClient, _) => {

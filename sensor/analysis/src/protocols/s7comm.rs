@@ -54,7 +54,7 @@ use super::source;
 use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
-use super::{Direction, Dissector, Probe, Transport};
+use super::{operation_or_code, Direction, Dissector, Probe, Transport};
 use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
@@ -465,7 +465,7 @@ impl S7Dissector {
             // 0x00 CPU services, 0xF0 setup communication, and anything else.
             _ => (None, Vec::new()),
         };
-        push_op(out, op, u32::from(function), details);
+        out.push(operation_or_code(op, u32::from(function), details));
         if let Some(op @ (Operation::Read | Operation::Write)) = op {
             items::report(param, op, out);
         }
@@ -616,7 +616,7 @@ impl S7Dissector {
             (0x0f, 0x06..=0x08) => Some(Operation::ProgramUpload),
             _ => None,
         };
-        push_op(out, op, code, details);
+        out.push(operation_or_code(op, code, details));
     }
 
     fn plus(&mut self, dir: Direction, pdu: &[u8], out: &mut Vec<Observation>) {
@@ -635,18 +635,6 @@ impl S7Dissector {
             }
         }
     }
-}
-
-/// The operation (with its evidence), or the bare code when it has none.
-fn push_op(out: &mut Vec<Observation>, op: Option<Operation>, code: u32, details: Details) {
-    out.push(match op {
-        Some(op) => Observation::Operation {
-            op,
-            function_code: Some(code),
-            details,
-        },
-        None => Observation::FunctionCode(code),
-    });
 }
 
 impl Stream for S7Dissector {

@@ -658,20 +658,10 @@ fn ntlmssp(
         // TargetInfoFields 40, Version 48..56.
         (NTLM_CHALLENGE, Direction::ToClient) => {
             let flags = le_u32(msg, 20)?;
-            if let Some(name) = ntlm_field(msg, 40).and_then(target_computer_name) {
-                let facts = [(Field::Hostname, name, source::NTLM_TARGET_INFO)];
-                report(side, NTLM_NAME, who, &facts, out);
-            }
+            let name = ntlm_field(msg, 40).and_then(target_computer_name);
             let payload = [ntlm_field_offset(msg, 12), ntlm_field_offset(msg, 40)];
-            if let Some(os) = ntlm_version(msg, flags, 48, &payload) {
-                report(
-                    side,
-                    NTLM_VERSION,
-                    who,
-                    &[(Field::Os, os, source::NTLM_VERSION)],
-                    out,
-                );
-            }
+            let os = ntlm_version(msg, flags, 48, &payload);
+            report_ntlm(side, who, name, source::NTLM_TARGET_INFO, os, out);
             None
         }
         // [MS-NLMP] §2.2.1.3 AUTHENTICATE_MESSAGE: LmChallengeResponseFields 12,
@@ -689,24 +679,43 @@ fn ntlmssp(
                     }
                 })
             };
-            if let Some(name) = text(44) {
-                let facts = [(Field::Hostname, name, source::NTLM_WORKSTATION)];
-                report(side, NTLM_NAME, who, &facts, out);
-            }
             let payload = [12, 20, 28, 36, 44, 52].map(|at| ntlm_field_offset(msg, at));
-            if let Some(os) = ntlm_version(msg, flags, 64, &payload) {
-                report(
-                    side,
-                    NTLM_VERSION,
-                    who,
-                    &[(Field::Os, os, source::NTLM_VERSION)],
-                    out,
-                );
-            }
+            let os = ntlm_version(msg, flags, 64, &payload);
+            report_ntlm(side, who, text(44), source::NTLM_WORKSTATION, os, out);
             let user = text(36).unwrap_or_default();
             Some(account_name(text(28).unwrap_or_default(), user))
         }
         _ => None,
+    }
+}
+
+/// Reports what an NTLM message says of its sender: the computer name it states (`name`,
+/// read from `name_source`), then the Windows version its VERSION slot holds.
+fn report_ntlm(
+    side: &mut Side,
+    who: Subject,
+    name: Option<String>,
+    name_source: Source,
+    os: Option<String>,
+    out: &mut Vec<Observation>,
+) {
+    if let Some(name) = name {
+        report(
+            side,
+            NTLM_NAME,
+            who,
+            &[(Field::Hostname, name, name_source)],
+            out,
+        );
+    }
+    if let Some(os) = os {
+        report(
+            side,
+            NTLM_VERSION,
+            who,
+            &[(Field::Os, os, source::NTLM_VERSION)],
+            out,
+        );
     }
 }
 

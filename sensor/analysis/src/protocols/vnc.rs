@@ -17,7 +17,7 @@ use super::reader::Cursor;
 use super::source;
 use super::spec::ProtocolSpec;
 use super::text::wire_text;
-use super::{violation, Direction, Dissector, Probe, Transport};
+use super::{push_identity, violation, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Source, Subject};
 use std::convert::Infallible;
 
@@ -291,15 +291,9 @@ impl VncDissector {
                 let Some(name) = data.get(SERVER_INIT_FIXED..SERVER_INIT_FIXED + name_len) else {
                     return Step::Wait;
                 };
-                let text = wire_text(name);
-                if !text.is_empty() {
-                    out.push(Observation::Identity {
-                        subject: Subject::Server,
-                        field: Field::Description,
-                        value: text,
-                        source: source::VNC_DESKTOP_NAME,
-                    });
-                }
+                let text = Some(wire_text(name)).filter(|t| !t.is_empty());
+                let source = source::VNC_DESKTOP_NAME;
+                push_identity(out, Subject::Server, Field::Description, text, source);
                 self.server = Server::Done;
                 Step::Took(SERVER_INIT_FIXED + name_len)
             }

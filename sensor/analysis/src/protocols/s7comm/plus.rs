@@ -32,8 +32,8 @@
 
 use super::error::S7Error;
 use super::{Facts, PLUS_PROTOCOL_ID};
-use crate::protocols::source;
 use crate::protocols::text::clean;
+use crate::protocols::{operation_or_code, source};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 const KEEPALIVE: u8 = 0xff;
@@ -143,7 +143,7 @@ pub(super) fn report(
                 | GET_VARIABLES_ADDRESS => Some(Operation::Read),
                 SET_VARIABLE => match operating_state(pdu.data) {
                     Some((op, details)) => {
-                        super::push_op(out, Some(op), u32::from(function), details);
+                        out.push(operation_or_code(Some(op), u32::from(function), details));
                         return;
                     }
                     None => Some(Operation::Write),
@@ -153,7 +153,7 @@ pub(super) fn report(
                 CREATE_OBJECT => {
                     if let Some(details) = program_object(pdu.data) {
                         let op = Some(Operation::ProgramDownload);
-                        super::push_op(out, op, u32::from(function), details);
+                        out.push(operation_or_code(op, u32::from(function), details));
                         return;
                     }
                     None
@@ -161,7 +161,7 @@ pub(super) fn report(
                 // DeleteObject, Add/RemoveLink, Begin/EndSequence, InitSSL, Abort and others.
                 _ => None,
             };
-            super::push_op(out, op, u32::from(function), Vec::new());
+            out.push(operation_or_code(op, u32::from(function), Vec::new()));
         }
         OPCODE_RESPONSE if function == CREATE_OBJECT => {
             session_identity(facts, subject, pdu.data, out)
