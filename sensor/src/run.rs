@@ -375,18 +375,7 @@ fn open_af_xdp(
 fn source_stats(s: &mut dyn LiveSource) -> CaptureSource {
     let c: LiveCounters = s.counters();
     let (ifn, q) = s.location();
-    CaptureSource {
-        interface: ifn.to_string(),
-        queue: q,
-        mode: s.describe(),
-        packets: c.packets,
-        bytes: c.bytes,
-        kernel_drops: c.kernel_drops,
-        freezes: c.freezes,
-        rx_ring_full: c.rx_ring_full,
-        fill_ring_empty: c.fill_ring_empty,
-        invalid_descs: c.invalid_descs,
-    }
+    c.source(ifn, q, s.describe())
 }
 
 struct Worker {

@@ -25,6 +25,7 @@
 
 mod space;
 
+use crate::capture::live::LiveCounters;
 use crate::inventory::{ConnFacts, ConnKey, HostFacts, HostKey, Inventory, MacFacts};
 use otwatch_common::model::CaptureStats;
 use otwatch_common::Mac;
@@ -664,14 +665,9 @@ pub fn merge_stats(earlier: Option<CaptureStats>, now: CaptureStats) -> CaptureS
             .find(|o| o.interface == s.interface && o.queue == s.queue)
         {
             Some(o) => {
-                o.mode = s.mode;
-                o.packets += s.packets;
-                o.bytes += s.bytes;
-                o.kernel_drops += s.kernel_drops;
-                o.freezes += s.freezes;
-                o.rx_ring_full += s.rx_ring_full;
-                o.fill_ring_empty += s.fill_ring_empty;
-                o.invalid_descs += s.invalid_descs;
+                let mut sum = LiveCounters::of(o);
+                sum.add(&LiveCounters::of(&s));
+                *o = sum.source(&s.interface, s.queue, s.mode);
             }
             None => e.sources.push(s),
         }

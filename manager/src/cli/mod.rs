@@ -163,29 +163,24 @@ pub enum SensorAction {
 pub enum AssetAction {
     /// Put assets into their site's approved inventory (analyst or admin). Once a site has
     /// one, each of its assets outside it is a shadow device (`otwatch assets --shadow`).
-    Approve {
-        /// Asset ids as `otwatch assets` lists them (<site>/<id>).
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        ids: Vec<String>,
-        /// Every asset known now (the baseline), of `--site` or of every site.
-        #[arg(long)]
-        all: bool,
-        /// With --all: only this site.
-        #[arg(long, requires = "all")]
-        site: Option<String>,
-    },
-    /// Take assets out of the approved inventory (analyst or admin).
-    Unapprove {
-        /// Asset ids (<site>/<id>); a device gone from the network can be taken out too.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        ids: Vec<String>,
-        /// Every asset known now, of `--site` or of every site.
-        #[arg(long)]
-        all: bool,
-        /// With --all: only this site.
-        #[arg(long, requires = "all")]
-        site: Option<String>,
-    },
+    Approve(Approval),
+    /// Take assets out of the approved inventory (analyst or admin); a device gone from the
+    /// network can be taken out too.
+    Unapprove(Approval),
+}
+
+/// Which assets `assets approve` and `assets unapprove` act on.
+#[derive(clap::Args, Debug)]
+pub struct Approval {
+    /// Asset ids as `otwatch assets` lists them (<site>/<id>).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    ids: Vec<String>,
+    /// Every asset known now (the baseline), of `--site` or of every site.
+    #[arg(long)]
+    all: bool,
+    /// With --all: only this site.
+    #[arg(long, requires = "all")]
+    site: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -482,9 +477,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             action: Some(action),
             ..
         } => {
-            let (ids, all, site, revoke) = match action {
-                AssetAction::Approve { ids, all, site } => (ids, all, site, false),
-                AssetAction::Unapprove { ids, all, site } => (ids, all, site, true),
+            let (Approval { ids, all, site }, revoke) = match action {
+                AssetAction::Approve(a) => (a, false),
+                AssetAction::Unapprove(a) => (a, true),
             };
             let r = c
                 .approve_assets(ApproveAssetsRequest {

@@ -2,6 +2,7 @@
 //! backend cannot run, and the counters every live socket exports.
 
 use super::PacketSource;
+use otwatch_common::model::CaptureSource;
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -122,6 +123,35 @@ impl LiveCounters {
     /// Every frame the kernel lost before the sensor saw it.
     pub fn lost(&self) -> u64 {
         self.kernel_drops + self.rx_ring_full
+    }
+
+    /// The counters a capture source reports.
+    pub fn of(s: &CaptureSource) -> LiveCounters {
+        LiveCounters {
+            packets: s.packets,
+            bytes: s.bytes,
+            kernel_drops: s.kernel_drops,
+            freezes: s.freezes,
+            rx_ring_full: s.rx_ring_full,
+            fill_ring_empty: s.fill_ring_empty,
+            invalid_descs: s.invalid_descs,
+        }
+    }
+
+    /// The report of a source at `interface` and `queue` in `mode` with these counters.
+    pub fn source(&self, interface: &str, queue: u32, mode: String) -> CaptureSource {
+        CaptureSource {
+            interface: interface.to_string(),
+            queue,
+            mode,
+            packets: self.packets,
+            bytes: self.bytes,
+            kernel_drops: self.kernel_drops,
+            freezes: self.freezes,
+            rx_ring_full: self.rx_ring_full,
+            fill_ring_empty: self.fill_ring_empty,
+            invalid_descs: self.invalid_descs,
+        }
     }
 
     pub fn add(&mut self, o: &LiveCounters) {
