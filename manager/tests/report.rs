@@ -10,42 +10,10 @@ mod common;
 use common::*;
 use otwatch_common::link::OperatorRole;
 use otwatch_proto::v1::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 const WHEN: &str = "2026-03-01T08:00:00Z";
-
-fn sample_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/advisories")
-}
-
-/// An asset with a type and Purdue level.
-fn typed(seq: u64, id: &str, mac: &str, ip: &str, device_type: &str, level: u32) -> Delta {
-    let mut d = asset(seq, id, &[mac], &[ip]);
-    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
-        a.device_type = device_type.into();
-        a.purdue_level = Some(level);
-    }
-    d
-}
-
-/// The S7-300 CPU 315-2 PN/DP of tests/risk.rs (firmware V3.2.6, three CVEs), at level 1.
-fn s7_300(seq: u64) -> Delta {
-    let mut d = typed(
-        seq,
-        "mac:02:4d:00:00:02:16",
-        "02:4d:00:00:02:16",
-        "10.77.2.22",
-        "plc",
-        1,
-    );
-    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
-        a.vendor = "Siemens".into();
-        a.model = "6ES7 315-2EH14-0AB0".into();
-        a.firmware = "V3.2.6".into();
-    }
-    d
-}
 
 /// A manager with plant-a (S7-300, HMI, gateway, a hostile device) and plant-b (one asset),
 /// advisories imported; and the credentials of a viewer.
@@ -84,7 +52,7 @@ async fn setup() -> (Fixture, String) {
         a.vendor = "\"><img src=x onerror=alert(2)>".into();
     }
     let batch = vec![
-        s7_300(1),
+        s7_300_at_level_1(1),
         hmi,
         gw,
         evil,
@@ -103,7 +71,7 @@ async fn setup() -> (Fixture, String) {
     .await
     .unwrap();
     fx.stop().await;
-    otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap();
+    otwatch_manager::advisories::import_in(&fx.data(), &[advisory_samples()]).unwrap();
     fx.restart_same_port().await;
     let cred = path_str(&fx.operator_creds("bob", OperatorRole::Viewer));
     (fx, cred)

@@ -9,39 +9,6 @@ mod common;
 use common::*;
 use otwatch_common::link::OperatorRole;
 use otwatch_proto::v1::*;
-use std::path::{Path, PathBuf};
-
-fn sample_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/advisories")
-}
-
-/// An asset with a type and Purdue level.
-fn typed(seq: u64, id: &str, mac: &str, ip: &str, device_type: &str, level: u32) -> Delta {
-    let mut d = asset(seq, id, &[mac], &[ip]);
-    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
-        a.device_type = device_type.into();
-        a.purdue_level = Some(level);
-    }
-    d
-}
-
-/// The S7-300 CPU 315-2 PN/DP of tests/advisories.rs (firmware V3.2.6), at level 1.
-fn s7_300(seq: u64) -> Delta {
-    let mut d = typed(
-        seq,
-        "mac:02:4d:00:00:02:16",
-        "02:4d:00:00:02:16",
-        "10.77.2.22",
-        "plc",
-        1,
-    );
-    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
-        a.vendor = "Siemens".into();
-        a.model = "6ES7 315-2EH14-0AB0".into();
-        a.firmware = "V3.2.6".into();
-    }
-    d
-}
 
 const S7: &str = "plant-a/mac:02:4d:00:00:02:16";
 
@@ -85,7 +52,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
         connection(4, "10.77.2.10", "10.77.2.1", 10),
         connection(5, "10.77.2.1", "10.77.2.22", 10),
     ];
-    let mut batch = vec![s7_300(1), hmi, gw];
+    let mut batch = vec![s7_300_at_level_1(1), hmi, gw];
     batch.extend(links);
     sync(&mut c, vec![batch]).await.unwrap();
     let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
@@ -100,7 +67,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
     .unwrap();
 
     fx.stop().await;
-    otwatch_manager::advisories::import_in(&fx.data(), &[sample_dir()]).unwrap();
+    otwatch_manager::advisories::import_in(&fx.data(), &[advisory_samples()]).unwrap();
     fx.restart_same_port().await;
 
     let mut op = fx.operator("ann", OperatorRole::Viewer).await;
@@ -277,7 +244,9 @@ async fn an_approved_inventory_makes_new_devices_shadow_and_the_trend_keeps_each
         "hmi",
         2,
     );
-    sync(&mut c, vec![vec![s7_300(1), hmi]]).await.unwrap();
+    sync(&mut c, vec![vec![s7_300_at_level_1(1), hmi]])
+        .await
+        .unwrap();
     let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
         .await
         .unwrap();

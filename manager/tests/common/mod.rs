@@ -309,3 +309,37 @@ pub async fn all_assets(op: &mut otwatch_manager::cli::Client, site: &str) -> Li
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// The real CISA advisories kept for tests (tests/data/advisories).
+pub fn advisory_samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/advisories")
+}
+
+/// An asset with a type and Purdue level.
+pub fn typed(seq: u64, id: &str, mac: &str, ip: &str, device_type: &str, level: u32) -> Delta {
+    let mut d = asset(seq, id, &[mac], &[ip]);
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.device_type = device_type.into();
+        a.purdue_level = Some(level);
+    }
+    d
+}
+
+/// An S7-300 CPU 315-2 PN/DP at level 1 with firmware V3.2.6: three CVEs in
+/// [`advisory_samples`] (ICSA-19-043-04, ICSA-19-283-02, ICSA-20-252-02).
+pub fn s7_300_at_level_1(seq: u64) -> Delta {
+    let mut d = typed(
+        seq,
+        "mac:02:4d:00:00:02:16",
+        "02:4d:00:00:02:16",
+        "10.77.2.22",
+        "plc",
+        1,
+    );
+    if let Some(delta::Change::Asset(a)) = d.change.as_mut() {
+        a.vendor = "Siemens".into();
+        a.model = "6ES7 315-2EH14-0AB0".into();
+        a.firmware = "V3.2.6".into();
+    }
+    d
+}
