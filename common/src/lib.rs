@@ -19,6 +19,7 @@ pub mod addr;
 pub mod advisories;
 #[cfg(feature = "disk")]
 pub mod disk;
+pub mod error;
 pub mod link;
 #[cfg(feature = "logging")]
 pub mod logging;

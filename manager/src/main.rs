@@ -156,7 +156,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", otwatch_common::error::one_line(e.as_ref()));
             // A bad argument exits as clap's own refusals do (2).
             e.downcast_ref::<admin::AdminError>()
                 .map_or(ExitCode::FAILURE, |e| ExitCode::from(e.exit_code()))

@@ -246,7 +246,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", otwatch_common::error::one_line(e.as_ref()));
             let code = failure_code(&e);
             if code == exit::NOT_STORED {
                 eprintln!("free space there and run again; what the state held is kept, intact");

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     match rt.block_on(otwatch_manager::cli::run(cli, &mut out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", otwatch_common::error::one_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
