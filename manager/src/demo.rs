@@ -1,8 +1,9 @@
 //! `otwatch-manager demo`: a whole fleet on one machine, through the real path. A manager with
 //! an embedded store starts in-process; three `otwatch-sensor` processes at two sites enrol
 //! with one-time tokens (CA pinned by hash), replay the captures bundled in the repository over
-//! mutual TLS, and exit once the manager has acknowledged everything. Then it prints the fleet
-//! and the commands to explore it, and keeps serving until Ctrl-C.
+//! mutual TLS, and stay connected (online, heartbeating) once the manager has acknowledged
+//! everything. Then it prints the fleet and the commands to explore it, and keeps serving until
+//! Ctrl-C or SIGTERM, when it stops the sensors and the manager.
 
 use crate::{admin, cli, pki, serve};
 use anyhow::{bail, Context};
@@ -59,6 +60,74 @@ pub fn find_sensor_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("otwatch-sensor"))
 }
 
+/// Sensors that stay connected after their replay, stopped (SIGTERM, then waited for) when the
+/// demo ends, however it ends.
+#[derive(Default)]
+struct Staying(Vec<std::process::Child>);
+
+impl Drop for Staying {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            // SIGTERM lets the sensor close its stream and store; it has nothing left to send.
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.0 {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `otwatch-sensor run --pcap ... --stay` and returns once it said that the manager
+/// acknowledged its replay; the sensor goes on heartbeating (online) until the demo ends.
+fn start_staying_sensor(
+    bin: &Path,
+    args: &[String],
+    log: &Path,
+) -> anyhow::Result<std::process::Child> {
+    use std::io::BufRead;
+    // Its messages go to a file: a pipe nobody reads while it runs could fill and stall it.
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let mut child = Command::new(bin)
+        .args(args)
+        .arg("--stay")
+        .env("OTWATCH_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "cannot start {}; build it (`cargo build --release`) or pass --sensor-bin",
+                bin.display()
+            )
+        })?;
+    let stdout = child.stdout.take().context("the sensor's stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let acknowledged = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l == otwatch_sensor_marker());
+    if !acknowledged {
+        // It exited (or closed stdout) without getting there: say why.
+        child.wait()?;
+        bail!(
+            "otwatch-sensor run failed: {}",
+            std::fs::read_to_string(log).unwrap_or_default().trim()
+        );
+    }
+    // Whatever it prints later is read and dropped, so it never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(child)
+}
+
+/// The line `otwatch-sensor run --stay` prints once its replay is acknowledged (its
+/// `REPLAY_ACKNOWLEDGED`; the manager does not link the sensor crate).
+fn otwatch_sensor_marker() -> &'static str {
+    "replay acknowledged; staying connected until SIGINT/SIGTERM"
+}
+
 fn run_sensor(bin: &Path, args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new(bin)
         .args(args)
@@ -106,6 +175,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
     let admin_cred = o.dir.join("admin");
     admin::create_user(&data, "admin", OperatorRole::Admin, &admin_cred)?;
     println!("manager listening on {url} (data in {})", data.display());
+    let mut staying = Staying::default();
     for (i, s) in SENSORS.iter().enumerate() {
         let token = admin::create_token(&m.shared.ca, m.shared.store.as_ref(), s.site, 600)?;
         let state = o.dir.join(format!("sensor-{}", i + 1));
@@ -137,11 +207,10 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
                 .map(|c| o.captures.join(c).display().to_string()),
         );
         let bin = o.sensor_bin.clone();
-        tokio::task::spawn_blocking(move || {
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_sensor(&bin, &a)
-        })
-        .await??;
+        let log = state.join("sensor.log");
+        let child =
+            tokio::task::spawn_blocking(move || start_staying_sensor(&bin, &args, &log)).await??;
+        staying.0.push(child);
         println!(
             "sensor {} at {}: enrolled, replayed {}",
             i + 1,
@@ -174,6 +243,12 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
         cli::run(c, &mut out).await?;
     }
     print!("{}", String::from_utf8_lossy(&out));
+    if o.exit {
+        println!("\nthe demo ends here (--exit): the manager and its sensors stop now");
+        drop(staying);
+        m.stop().await?;
+        return Ok(());
+    }
     println!(
         "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  {exe} alerts --severity critical --format json   # then: {exe} alerts ack ID\n  {exe} tokens create --site plant-c        # enrol another sensor: otwatch-sensor enroll --manager {url} --token TOKEN\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
         admin_cred.display(),
@@ -182,12 +257,13 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
         key = admin_cred.join("key.pem").display(),
         addr = m.addr,
     );
-    if o.exit {
-        m.stop().await?;
-        return Ok(());
+    println!("\nserving until Ctrl-C (the sensors stay online)");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
     }
-    println!("\nserving until Ctrl-C");
-    tokio::signal::ctrl_c().await?;
+    drop(staying);
     m.stop().await?;
     Ok(())
 }

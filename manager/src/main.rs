@@ -68,8 +68,8 @@ enum Command {
     /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
     /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
     Demo {
-        /// Where the demo keeps its manager, sensors and credentials (default: a new temporary
-        /// directory, kept afterwards).
+        /// Where the demo keeps its manager, sensors and credentials, kept afterwards (default:
+        /// a new temporary directory, removed when the demo ends).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -271,22 +271,31 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             sensor_bin,
             exit,
         } => {
+            // A directory the user named is kept; the default one is the demo's own and goes
+            // when it ends, however it ends.
+            let temporary = dir.is_none();
             let dir = match dir {
                 Some(d) => d,
                 None => tempfile_dir()?,
             };
             let o = otwatch_manager::demo::DemoOptions {
-                dir,
+                dir: dir.clone(),
                 listen,
                 captures,
                 sensor_bin: sensor_bin.unwrap_or_else(otwatch_manager::demo::find_sensor_bin),
                 exit,
             };
-            tokio::runtime::Builder::new_multi_thread()
+            let r = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("tokio runtime")?
-                .block_on(otwatch_manager::demo::run(&o))?;
+                .block_on(otwatch_manager::demo::run(&o));
+            if temporary {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    eprintln!("warning: cannot remove {}: {e}", dir.display());
+                }
+            }
+            r?;
         }
         Command::Serve {
             data,

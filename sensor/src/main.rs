@@ -115,6 +115,11 @@ enum Command {
         /// to acknowledge everything (the rest is sent by the next run).
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         drain_timeout: u64,
+        /// With --pcap: once the manager acknowledged the replay, stay connected (online,
+        /// heartbeating) until SIGINT/SIGTERM instead of exiting; prints "replay acknowledged"
+        /// on stdout when there.
+        #[arg(long, requires = "pcap")]
+        stay: bool,
         #[command(flatten)]
         detect: DetectArgs,
         /// Learn the policy over this much capture time (30m, 12h, 7d), keep it in the state
@@ -347,6 +352,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             speed,
             manager,
             drain_timeout,
+            stay,
             detect,
             learn_for,
         } => {
@@ -383,6 +389,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 speed,
                 drain_timeout: std::time::Duration::from_secs(drain_timeout),
                 reload: Some(reload),
+                stay,
             };
             let shutdown = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -146,7 +146,13 @@ pub struct RunOptions {
     pub drain_timeout: Duration,
     /// Set (by SIGHUP) to reload the rules and indicator files.
     pub reload: Option<Arc<AtomicBool>>,
+    /// After a replay the manager acknowledged, stay connected (heartbeats, online in
+    /// `otwatch sensors`) until `shutdown` is set, as a live sensor would.
+    pub stay: bool,
 }
+
+/// What `run --pcap --stay` prints on stdout once the manager acknowledged the replay.
+pub const REPLAY_ACKNOWLEDGED: &str = "replay acknowledged; staying connected until SIGINT/SIGTERM";
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -155,6 +161,7 @@ impl Default for RunOptions {
             speed: Speed::Max,
             drain_timeout: Duration::from_secs(30),
             reload: None,
+            stay: false,
         }
     }
 }
@@ -1184,6 +1191,16 @@ pub fn run_with(
             if let Err(e) = mark_replay_done(&c.store, opts) {
                 tracing::error!("cannot record that the replay finished: {e}");
                 c.store_error = Some(e);
+            }
+        }
+        if opts.stay && unacknowledged == Some((0, 0)) {
+            // A line on stdout, not a log: what starts this sensor (the demo) waits for it.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{REPLAY_ACKNOWLEDGED}");
+            let _ = out.flush();
+            while !shutdown.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
     } else if !replay && failure.is_none() {

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::info;
+use tracing::{debug, info};
 
 /// The largest batch a sensor may send (encoded): gRPC's usual message limit. Sensors keep
 /// theirs near 1 MiB (`otwatch_sensor::uplink`).
@@ -155,7 +155,13 @@ impl SensorLink for SensorLinkService {
                             Some(st) => {
                                 let _ = tx.send(Err(refuse(&p, "Sync", st))).await;
                             }
-                            None => info!(peer = %p, sensor = %id, error = %e, "sync stream ended"),
+                            None if closed_by_peer(&e) => {
+                                debug!(peer = %p, sensor = %id, "sync stream closed by the sensor")
+                            }
+                            None => info!(
+                                peer = %p, sensor = %id, code = ?e.code(), error = e.message(),
+                                "sync stream ended"
+                            ),
                         }
                         break;
                     }
@@ -257,4 +263,30 @@ impl SensorLink for SensorLinkService {
             server_time: rfc3339(now_secs()),
         }))
     }
+}
+
+/// Whether a stream's error is only its peer going away: the connection closed (a sensor that
+/// finished its replay and exited, or was stopped) rather than anything it sent. The sensor
+/// resends what was not acknowledged when it comes back, so this is no fault of either side.
+fn closed_by_peer(e: &Status) -> bool {
+    // hyper's words for a request body cut off by the connection going away; the io::Error
+    // under it is not always reachable as a source (h2 hands on only what it wraps).
+    if e.message().contains("error reading a body from connection") {
+        return true;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
 }
