@@ -236,6 +236,15 @@ async fn otwatch_bin(args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8(out.stderr).unwrap())
 }
 
+/// Operator credentials of a CA that no running manager has.
+fn foreign_creds(dir: &std::path::Path) -> std::path::PathBuf {
+    otwatch_manager::pki::init(&dir.join("m"), &[], "other").unwrap();
+    let cred = dir.join("op");
+    otwatch_manager::admin::create_user(&dir.join("m"), "mallory", OperatorRole::Admin, &cred)
+        .unwrap();
+    cred
+}
+
 #[tokio::test]
 async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid_ones() {
     let (code, err) = otwatch_bin(&["assets", "--type", "toaster"]).await;
@@ -396,6 +405,95 @@ fn every_option_and_argument_of_otwatch_has_help() {
             && create.contains("your own operator login token"),
         "{create}"
     );
+}
+
+#[tokio::test]
+async fn a_manager_that_is_not_running_gets_a_hint_to_check_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let cred = foreign_creds(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("https://127.0.0.1:{port}");
+    let (code, err) = otwatch_bin(&["--manager", &url, "--cred", &path_str(&cred), "sites"]).await;
+    assert_eq!(code, Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("refused"),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "hint: is `otwatch-manager serve` running at {url}? check --manager / OTWATCH_MANAGER"
+        )
+    );
+}
+
+#[tokio::test]
+async fn credentials_of_another_managers_ca_get_a_hint_to_create_new_ones() {
+    let fx = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cred = foreign_creds(dir.path());
+    let (code, err) =
+        otwatch_bin(&["--manager", &fx.url(), "--cred", &path_str(&cred), "sites"]).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("\nhint: the --cred / --ca files are not from this manager's CA"),
+        "{err}"
+    );
+    assert!(err.contains("otwatch-manager user create"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+}
+
+#[tokio::test]
+async fn refused_calls_are_one_line_with_what_to_do() {
+    let fx = Fixture::start().await;
+    let viewer = fx.operator_creds("vic", OperatorRole::Viewer);
+    let (code, err) = otwatch_bin(&[
+        "--manager",
+        &fx.url(),
+        "--cred",
+        &path_str(&viewer),
+        "alerts",
+        "ack",
+        "s/a",
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("error: permission denied: role viewer cannot acknowledge alerts"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nhint: your role does not allow this"),
+        "{err}"
+    );
+    for noise in ["metadata", "details", "code:", "PermissionDenied"] {
+        assert!(!err.contains(noise), "{noise}: {err}");
+    }
+
+    let ca = path_str(&fx.data().join("ca.pem"));
+    let (code, err) = otwatch_bin(&[
+        "--manager",
+        &fx.url(),
+        "--ca",
+        &ca,
+        "--token",
+        "otwop1.not-a-real-secret",
+        "sites",
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.starts_with("error: not authenticated: "), "{err}");
+    assert!(
+        err.contains("\nhint: the manager does not accept these credentials"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
 }
 
 /// The lists of `otwatch_common::vocab` are those the sensor reports from and the protos

@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 use std::io::Write;
 
 pub mod filters;
+mod hints;
 mod output;
 pub mod risk;
+pub use hints::{explain, hint, status_err, CallError};
 pub use output::*;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -312,32 +314,6 @@ pub async fn connect(
     Ok(ManagerClient::with_interceptor(ch, Auth(None)))
 }
 
-/// The status with its causes (a refused handshake shows up as a transport error whose
-/// cause names the TLS alert), plus a hint for the usual ones.
-pub fn status_err(e: tonic::Status) -> anyhow::Error {
-    let mut msg = format!("{:?}: {}", e.code(), e.message());
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    if msg.contains("UnknownCA") || msg.contains("BadCertificate") {
-        msg.push_str(" (the manager does not trust this client certificate: was it issued by another manager's CA?)");
-    } else if msg.contains("CertificateRevoked") {
-        msg.push_str(" (this certificate was revoked)");
-    } else if ["broken pipe", "connection reset", "connection closed"]
-        .iter()
-        .any(|m| msg.contains(m))
-    {
-        // With TLS 1.3 the client may be writing its first request when the manager refuses its
-        // certificate, and then sees the connection close rather than the alert.
-        msg.push_str(" (the manager closed the connection: if it happened at once, the manager refused this certificate at the handshake: revoked, expired or from another manager's CA? The manager's log says which)");
-    } else if msg.contains("CertificateExpired") {
-        msg.push_str(" (this certificate expired; create new credentials with `otwatch-manager user create`)");
-    }
-    anyhow::anyhow!(msg)
-}
-
 /// Every item of a list call, page after page: `all_pages!(c.list_assets(q).assets)` asks with
 /// `q` (its page_token set to each next page) and collects the `assets` of each answer.
 macro_rules! all_pages {
@@ -356,15 +332,22 @@ macro_rules! all_pages {
     }};
 }
 
+impl Cli {
+    /// The manager to talk to: --manager, else OTWATCH_MANAGER, else [`DEFAULT_MANAGER`].
+    pub fn manager_url(&self) -> String {
+        self.manager
+            .clone()
+            .or_else(|| std::env::var("OTWATCH_MANAGER").ok())
+            .unwrap_or_else(|| DEFAULT_MANAGER.to_string())
+    }
+}
+
 // Declared after all_pages! so that it can use it.
 mod report;
 
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
-    let url = cli
-        .manager
-        .or_else(|| std::env::var("OTWATCH_MANAGER").ok())
-        .unwrap_or_else(|| DEFAULT_MANAGER.to_string());
+    let url = cli.manager_url();
     let cred = cli
         .cred
         .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from));
@@ -520,7 +503,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     all,
                     revoke,
                 })
-                .await?
+                .await
+                .map_err(status_err)?
                 .into_inner();
             if fmt == Format::Json {
                 writeln!(
