@@ -12,6 +12,8 @@
 //! - `advisories` (feature `advisories`): security advisories loaded from files (CSAF, CVE
 //!   records, CISA KEV) and the vulnerabilities they give assets; sensor and manager share it.
 //! - [`link`]: enrolment tokens, certificate identities and operator roles of the sensor–manager link.
+//! - [`vocab`]: the valid values of the model's string fields (device types, protocols, alert
+//!   kinds, severities and states) and the Purdue level range.
 #![forbid(unsafe_code)]
 
 pub mod addr;
@@ -28,6 +30,7 @@ pub mod observation;
 pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod vocab;
 
 pub use addr::Mac;
 pub use time::Timestamp;

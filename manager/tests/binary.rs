@@ -148,7 +148,10 @@ async fn manager_and_cli_binaries_end_to_end() {
     assert!(out.contains("\"updated_by\": \"alice (analyst)\""), "{out}");
     // An analyst cannot revoke, nor create enrolment tokens.
     let (ok, _, err) = cli(&["sensors", "revoke", &s.id]);
-    assert!(!ok && err.contains("PermissionDenied"), "{err}");
+    assert!(
+        !ok && err.contains("permission denied: role analyst cannot revoke sensors"),
+        "{err}"
+    );
     let (ok, _, err) = cli(&["tokens", "create", "--site", "plant-a"]);
     assert!(
         !ok && err.contains("cannot create enrolment tokens"),

@@ -214,3 +214,356 @@ async fn alerts_filter_by_site_state_severity_and_kind() {
         assert_eq!(got, want, "{args:?}");
     }
 }
+
+/// Runs the `otwatch` binary without the OTWATCH_* environment, off the runtime's thread (a
+/// test's manager runs on it); (exit code, stderr).
+async fn otwatch_bin(args: &[&str]) -> (Option<i32>, String) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_otwatch"));
+        for v in [
+            "OTWATCH_MANAGER",
+            "OTWATCH_CRED",
+            "OTWATCH_TOKEN",
+            "OTWATCH_CA",
+        ] {
+            c.env_remove(v);
+        }
+        c.args(args).output().unwrap()
+    })
+    .await
+    .unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// Operator credentials of a CA that no running manager has.
+fn foreign_creds(dir: &std::path::Path) -> std::path::PathBuf {
+    otwatch_manager::pki::init(&dir.join("m"), &[], "other").unwrap();
+    let cred = dir.join("op");
+    otwatch_manager::admin::create_user(&dir.join("m"), "mallory", OperatorRole::Admin, &cred)
+        .unwrap();
+    cred
+}
+
+#[tokio::test]
+async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid_ones() {
+    let (code, err) = otwatch_bin(&["assets", "--type", "toaster"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("invalid value 'toaster' for '--type <TYPE>'"),
+        "{err}"
+    );
+    for t in otwatch_common::vocab::DEVICE_TYPES {
+        assert!(err.contains(t), "{t}: {err}");
+    }
+
+    let (code, err) = otwatch_bin(&["assets", "--level", "9"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("invalid value '9' for '--level <LEVEL>'")
+            && err.contains("[possible values: 0, 1, 2, 3, 4, 5]"),
+        "{err}"
+    );
+
+    let (code, err) = otwatch_bin(&["alerts", "--severity", "urgent"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("[possible values: info, low, medium, high, critical]"),
+        "{err}"
+    );
+
+    let (code, err) = otwatch_bin(&["alerts", "--kind", "plc-stpo"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("a similar value exists: 'plc_stop'"), "{err}");
+    assert!(err.contains("rule:<name>"), "{err}");
+
+    for args in [
+        ["assets", "--protocol", "modbuss"],
+        ["alerts", "--state", "open"],
+    ] {
+        let (code, err) = otwatch_bin(&args).await;
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn filters_match_in_any_case_and_reach_the_manager_in_the_reported_spelling() {
+    let parse = |args: &[&str]| {
+        let mut all = vec!["otwatch"];
+        all.extend_from_slice(args);
+        otwatch_manager::cli::Cli::try_parse_from(all)
+            .unwrap()
+            .command
+    };
+    use otwatch_manager::cli::Command;
+    match parse(&[
+        "assets",
+        "--type",
+        "PLC",
+        "--protocol",
+        "S7Comm",
+        "--level",
+        "1",
+    ]) {
+        Command::Assets {
+            device_type,
+            protocol,
+            level,
+            ..
+        } => {
+            assert_eq!(device_type.as_deref(), Some("plc"));
+            assert_eq!(protocol.as_deref(), Some("s7comm"));
+            assert_eq!(level, Some(1));
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&[
+        "assets",
+        "--type",
+        "Engineering-Workstation",
+        "--level",
+        "0",
+    ]) {
+        Command::Assets {
+            device_type, level, ..
+        } => {
+            assert_eq!(device_type.as_deref(), Some("engineering_workstation"));
+            assert_eq!(level, Some(0));
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&[
+        "alerts",
+        "--severity",
+        "HIGH",
+        "--status",
+        "New",
+        "--kind",
+        "PLC_STOP",
+    ]) {
+        Command::Alerts {
+            severity,
+            state,
+            kind,
+            ..
+        } => {
+            assert_eq!(severity.as_deref(), Some("high"));
+            assert_eq!(state.as_deref(), Some("new"));
+            assert_eq!(kind.as_deref(), Some("plc_stop"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Analyst rules keep their own names.
+    match parse(&["alerts", "--kind", "Rule:modbus-write-from-IT"]) {
+        Command::Alerts { kind, .. } => {
+            assert_eq!(kind.as_deref(), Some("rule:modbus-write-from-IT"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_option_and_argument_of_otwatch_has_help() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if !matches!(id, "help" | "version") && a.get_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let cmd = <otwatch_manager::cli::Cli as clap::CommandFactory>::command();
+    let mut missing = Vec::new();
+    walk(&cmd, "otwatch", &mut missing);
+    assert!(missing.is_empty(), "no help: {missing:?}");
+
+    let help = |args: &[&str]| {
+        let mut all = vec!["otwatch"];
+        all.extend_from_slice(args);
+        all.push("--help");
+        otwatch_manager::cli::Cli::try_parse_from(all)
+            .unwrap_err()
+            .to_string()
+    };
+    let assets = help(&["assets"]);
+    assert!(
+        assets.contains("plc, rtu, ied, hmi, engineering_workstation"),
+        "{assets}"
+    );
+    assert!(assets.contains("modbus, dnp3, s7comm"), "{assets}");
+    let alerts = help(&["alerts"]);
+    assert!(
+        alerts.contains("plc_stop") && alerts.contains("acknowledged"),
+        "{alerts}"
+    );
+    let create = help(&["tokens", "create"]);
+    assert!(
+        create.contains("otwatch-sensor enroll")
+            && create.contains("your own operator login token"),
+        "{create}"
+    );
+}
+
+#[tokio::test]
+async fn a_manager_that_is_not_running_gets_a_hint_to_check_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let cred = foreign_creds(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("https://127.0.0.1:{port}");
+    let (code, err) = otwatch_bin(&["--manager", &url, "--cred", &path_str(&cred), "sites"]).await;
+    assert_eq!(code, Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("refused"),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "hint: is `otwatch-manager serve` running at {url}? check --manager / OTWATCH_MANAGER"
+        )
+    );
+}
+
+#[tokio::test]
+async fn credentials_of_another_managers_ca_get_a_hint_to_create_new_ones() {
+    let fx = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cred = foreign_creds(dir.path());
+    let (code, err) =
+        otwatch_bin(&["--manager", &fx.url(), "--cred", &path_str(&cred), "sites"]).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("\nhint: the --cred / --ca files are not from this manager's CA"),
+        "{err}"
+    );
+    assert!(err.contains("otwatch-manager user create"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+}
+
+#[tokio::test]
+async fn refused_calls_are_one_line_with_what_to_do() {
+    let fx = Fixture::start().await;
+    let viewer = fx.operator_creds("vic", OperatorRole::Viewer);
+    let (code, err) = otwatch_bin(&[
+        "--manager",
+        &fx.url(),
+        "--cred",
+        &path_str(&viewer),
+        "alerts",
+        "ack",
+        "s/a",
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("error: permission denied: role viewer cannot acknowledge alerts"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nhint: your role does not allow this"),
+        "{err}"
+    );
+    for noise in ["metadata", "details", "code:", "PermissionDenied"] {
+        assert!(!err.contains(noise), "{noise}: {err}");
+    }
+
+    let ca = path_str(&fx.data().join("ca.pem"));
+    let (code, err) = otwatch_bin(&[
+        "--manager",
+        &fx.url(),
+        "--ca",
+        &ca,
+        "--token",
+        "otwop1.not-a-real-secret",
+        "sites",
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.starts_with("error: not authenticated: "), "{err}");
+    assert!(
+        err.contains("\nhint: the manager does not accept these credentials"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+}
+
+/// The lists of `otwatch_common::vocab` are those the sensor reports from and the protos
+/// describe.
+#[test]
+fn the_filter_lists_are_the_sensors_and_the_protos() {
+    use otwatch_common::vocab;
+    use otwatch_sensor::detect::catalog;
+    use otwatch_sensor::protocols::registry;
+    use std::collections::BTreeSet;
+    let proto = |f: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../proto/otwatch/v1/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // The comment lines right above `field`, as a list of words.
+    let comment_before = |text: &str, field: &str| {
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().position(|l| l.trim() == field).unwrap();
+        let mut words = Vec::new();
+        for l in lines[..at].iter().rev() {
+            let Some(c) = l.trim().strip_prefix("//") else {
+                break;
+            };
+            words.splice(
+                0..0,
+                c.split([',', ' ', '.', ':'])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        words
+    };
+    let inventory = proto("inventory.proto");
+    assert_eq!(
+        comment_before(&inventory, "string device_type = 10;"),
+        vocab::DEVICE_TYPES
+    );
+    let named: BTreeSet<String> = comment_before(&inventory, "string name = 1;")
+        .into_iter()
+        .filter(|w| {
+            w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .filter(|w| !["lower", "case", "protocol", "name"].contains(&w.as_str()))
+        .collect();
+    let known: BTreeSet<String> = vocab::PROTOCOLS.iter().map(|p| p.to_string()).collect();
+    assert!(named.is_subset(&known), "{named:?}");
+    let registered: BTreeSet<String> = registry::PROTOCOLS
+        .iter()
+        .map(|s| s.name)
+        .chain(registry::FRAME_PROTOCOLS.iter().map(|s| s.name))
+        .chain(["arp"])
+        .map(str::to_string)
+        .collect();
+    assert_eq!(known, registered);
+    assert_eq!(
+        vocab::PROTOCOLS.len(),
+        known.len(),
+        "a protocol is listed twice"
+    );
+
+    let kinds: Vec<&str> = catalog::CATALOG.iter().map(|e| e.name).collect();
+    assert_eq!(kinds, vocab::ALERT_KINDS);
+    let severities: Vec<&str> = catalog::Severity::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(severities, vocab::SEVERITIES);
+    assert_eq!(
+        comment_before(&proto("manager.proto"), "string state = 5;"),
+        vocab::ALERT_STATES
+    );
+}

@@ -11,15 +11,16 @@ use otwatch_proto::v1::sensor_link_client::SensorLinkClient;
 use otwatch_proto::v1::*;
 use tonic::Code;
 
-/// Connects with the credentials in `cred` and lists sites; the error as the CLI shows it.
+/// Connects with the credentials in `cred` and lists sites; the error as the CLI shows it
+/// (with its hint).
 async fn list_sites_as(url: &str, cred: &std::path::Path) -> Result<ListSitesResponse, String> {
     let mut c = otwatch_manager::cli::connect(url, cred, otwatch_manager::tls::DEFAULT_TIMEOUT)
         .await
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| otwatch_manager::cli::explain(&e, url))?;
     c.list_sites(ListSitesRequest {})
         .await
         .map(tonic::Response::into_inner)
-        .map_err(|e| format!("{:#}", otwatch_manager::cli::status_err(e)))
+        .map_err(|e| otwatch_manager::cli::explain(&otwatch_manager::cli::status_err(e), url))
 }
 
 #[tokio::test]

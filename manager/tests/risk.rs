@@ -224,7 +224,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
     assert!(!unknown.status.success());
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
-        stderr.contains("NotFound: no site \"plant-z\": the sites are plant-a, plant-b"),
+        stderr.contains("error: not found: no site \"plant-z\": the sites are plant-a, plant-b"),
         "{stderr}"
     );
 }

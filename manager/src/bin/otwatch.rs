@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = otwatch_manager::cli::Cli::parse();
+    let url = cli.manager_url();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -20,7 +21,8 @@ fn main() -> ExitCode {
     match rt.block_on(otwatch_manager::cli::run(cli, &mut out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", otwatch_common::error::one_line(e.as_ref()));
+            // One line saying what failed, and a `hint:` line for the usual mistakes.
+            eprintln!("error: {}", otwatch_manager::cli::explain(&e, &url));
             ExitCode::FAILURE
         }
     }

@@ -12,8 +12,11 @@ use otwatch_proto::v1::*;
 use serde_json::{json, Value};
 use std::io::Write;
 
+pub mod filters;
+mod hints;
 mod output;
 pub mod risk;
+pub use hints::{explain, hint, status_err, CallError};
 pub use output::*;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +46,7 @@ pub struct Cli {
     /// The manager's CA certificate, with --token (env OTWATCH_CA).
     #[arg(long, value_name = "FILE", global = true)]
     pub ca: Option<PathBuf>,
+    /// table: aligned columns for people; json: the proto3 JSON mapping, for scripts.
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
     /// Seconds to wait for the manager to accept the connection, and for each answer.
@@ -65,6 +69,7 @@ pub enum Command {
     /// Sensors (status, last seen, backlog, drops, records refused over quota), or `sensors
     /// revoke ID`.
     Sensors {
+        /// Only the sensors of this site.
         #[arg(long)]
         site: Option<String>,
         #[command(subcommand)]
@@ -75,19 +80,23 @@ pub enum Command {
     Assets {
         #[command(subcommand)]
         action: Option<AssetAction>,
+        /// Only the assets of this site.
         #[arg(long)]
         site: Option<String>,
-        /// Device type (plc, hmi, ...).
-        #[arg(long = "type")]
+        /// Only this device type (any case).
+        #[arg(long = "type", value_name = "TYPE", value_parser = filters::DEVICE_TYPE)]
         device_type: Option<String>,
-        /// Purdue level 0-5.
-        #[arg(long)]
+        /// Only this Purdue level, 0 (process) to 5 (enterprise).
+        #[arg(long, value_parser = filters::PurdueLevel)]
         level: Option<u32>,
-        #[arg(long)]
+        /// Only assets that speak this protocol, as client or server (any case).
+        #[arg(long, value_parser = filters::PROTOCOL)]
         protocol: Option<String>,
+        /// Only vendors that contain this text (any case).
         #[arg(long)]
         vendor: Option<String>,
-        /// Substring of ip, mac, hostname, vendor, model or name.
+        /// Only assets with this text in an ip, mac, hostname, vendor, model or name (any
+        /// case).
         #[arg(long)]
         text: Option<String>,
         /// Only shadow devices: assets outside the approved inventory of a site that has one
@@ -97,6 +106,7 @@ pub enum Command {
     },
     /// Connections, merged per site.
     Connections {
+        /// Only the connections of this site.
         #[arg(long)]
         site: Option<String>,
         /// Only connections with this IP as client or server.
@@ -108,7 +118,8 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
-    /// Enrolment tokens: `tokens create --site SITE [--ttl 24h]` (admin).
+    /// Sensor enrolment tokens: `tokens create --site SITE [--ttl 24h]` prints one for
+    /// `otwatch-sensor enroll --token` (admin).
     Tokens {
         #[command(subcommand)]
         action: TokenAction,
@@ -124,6 +135,7 @@ pub enum Command {
     /// top remediations, riskiest assets, internet exposure, single points of failure, Purdue
     /// level skips (docs/RISK.md).
     Risk {
+        /// This site; without it, the whole fleet.
         #[arg(long)]
         site: Option<String>,
         /// How many items of each section the table shows.
@@ -137,16 +149,18 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
     Alerts {
+        /// Only the alerts of this site.
         #[arg(long)]
         site: Option<String>,
-        /// new, acknowledged or resolved.
-        #[arg(long, visible_alias = "status")]
+        /// Only alerts in this state (any case).
+        #[arg(long, visible_alias = "status", value_parser = filters::ALERT_STATE)]
         state: Option<String>,
-        /// info, low, medium, high or critical.
-        #[arg(long)]
+        /// Only alerts of this severity (any case; exactly this one, not "at least").
+        #[arg(long, value_parser = filters::SEVERITY)]
         severity: Option<String>,
-        /// An alert kind (plc_stop, scan_detected, ...; see docs/DETECTION.md).
-        #[arg(long)]
+        /// Only alerts of this kind: a built-in kind (docs/DETECTION.md, any case) or
+        /// rule:<name> for an analyst rule.
+        #[arg(long, value_parser = filters::ALERT_KIND)]
         kind: Option<String>,
         #[command(subcommand)]
         action: Option<AlertAction>,
@@ -156,7 +170,10 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum SensorAction {
     /// Refuse this sensor from its next connection on (admin).
-    Revoke { id: String },
+    Revoke {
+        /// The sensor's id, as `otwatch sensors` lists it.
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,10 +203,16 @@ pub struct Approval {
 #[derive(Subcommand, Debug)]
 pub enum UserAction {
     /// Refuse every certificate and token of this operator issued until now (admin).
-    Revoke { name: String },
+    Revoke {
+        /// The operator's name.
+        name: String,
+    },
     /// Print a bearer token for an operator (admin).
     Token {
+        /// The name of the operator the token is for.
         name: String,
+        /// What the token may do: viewer reads; analyst also triages alerts and approves
+        /// assets; admin also creates enrolment tokens and revokes sensors and operators.
         #[arg(long, value_name = "admin|analyst|viewer")]
         role: OperatorRole,
         /// How long it stays valid (at most 365d).
@@ -200,11 +223,16 @@ pub enum UserAction {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenAction {
-    /// Print a one-time enrolment token for a site (admin).
+    /// Print a one-time sensor enrolment token for a site (admin).
+    ///
+    /// The printed token is for the sensor: `otwatch-sensor enroll --manager URL --token
+    /// TOKEN`. The global `--token` of `otwatch` is something else: your own operator login
+    /// token, used instead of --cred to call the manager.
     Create {
+        /// The site that the sensor enrolling with this token belongs to.
         #[arg(long)]
         site: String,
-        /// How long the token stays valid (30s, 15m, 24h, 7d; at most 30d).
+        /// How long the enrolment token stays valid (30s, 15m, 24h, 7d; at most 30d).
         #[arg(long, default_value = "24h", value_parser = crate::admin::parse_ttl)]
         ttl: i64,
     },
@@ -213,9 +241,15 @@ pub enum TokenAction {
 #[derive(Subcommand, Debug)]
 pub enum AlertAction {
     /// Acknowledge an alert (analyst or admin).
-    Ack { id: String },
+    Ack {
+        /// The alert's id, as `otwatch alerts` lists it (<sensor>/<alert>).
+        id: String,
+    },
     /// Resolve an alert (analyst or admin).
-    Resolve { id: String },
+    Resolve {
+        /// The alert's id, as `otwatch alerts` lists it (<sensor>/<alert>).
+        id: String,
+    },
 }
 
 /// Adds an operator's bearer token to every call (nothing when a client certificate is used).
@@ -280,32 +314,6 @@ pub async fn connect(
     Ok(ManagerClient::with_interceptor(ch, Auth(None)))
 }
 
-/// The status with its causes (a refused handshake shows up as a transport error whose
-/// cause names the TLS alert), plus a hint for the usual ones.
-pub fn status_err(e: tonic::Status) -> anyhow::Error {
-    let mut msg = format!("{:?}: {}", e.code(), e.message());
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    if msg.contains("UnknownCA") || msg.contains("BadCertificate") {
-        msg.push_str(" (the manager does not trust this client certificate: was it issued by another manager's CA?)");
-    } else if msg.contains("CertificateRevoked") {
-        msg.push_str(" (this certificate was revoked)");
-    } else if ["broken pipe", "connection reset", "connection closed"]
-        .iter()
-        .any(|m| msg.contains(m))
-    {
-        // With TLS 1.3 the client may be writing its first request when the manager refuses its
-        // certificate, and then sees the connection close rather than the alert.
-        msg.push_str(" (the manager closed the connection: if it happened at once, the manager refused this certificate at the handshake: revoked, expired or from another manager's CA? The manager's log says which)");
-    } else if msg.contains("CertificateExpired") {
-        msg.push_str(" (this certificate expired; create new credentials with `otwatch-manager user create`)");
-    }
-    anyhow::anyhow!(msg)
-}
-
 /// Every item of a list call, page after page: `all_pages!(c.list_assets(q).assets)` asks with
 /// `q` (its page_token set to each next page) and collects the `assets` of each answer.
 macro_rules! all_pages {
@@ -324,15 +332,22 @@ macro_rules! all_pages {
     }};
 }
 
+impl Cli {
+    /// The manager to talk to: --manager, else OTWATCH_MANAGER, else [`DEFAULT_MANAGER`].
+    pub fn manager_url(&self) -> String {
+        self.manager
+            .clone()
+            .or_else(|| std::env::var("OTWATCH_MANAGER").ok())
+            .unwrap_or_else(|| DEFAULT_MANAGER.to_string())
+    }
+}
+
 // Declared after all_pages! so that it can use it.
 mod report;
 
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
-    let url = cli
-        .manager
-        .or_else(|| std::env::var("OTWATCH_MANAGER").ok())
-        .unwrap_or_else(|| DEFAULT_MANAGER.to_string());
+    let url = cli.manager_url();
     let cred = cli
         .cred
         .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from));
@@ -488,7 +503,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     all,
                     revoke,
                 })
-                .await?
+                .await
+                .map_err(status_err)?
                 .into_inner();
             if fmt == Format::Json {
                 writeln!(
