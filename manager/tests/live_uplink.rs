@@ -326,7 +326,7 @@ fn metric(text: &str, name: &str) -> Option<u64> {
 #[test]
 fn live_af_packet_capture_reaches_the_manager_as_analyze_sees_it() {
     if let Some(why) = missing() {
-        eprintln!("skipping: {why}");
+        common::skip::skip(&why, common::skip::Need::InCi);
         return;
     }
     let sensor_bin = require_sensor!();

@@ -82,7 +82,7 @@ async fn run_client(port: u16, auth: &[String], site: &str, alert: &str) -> (i32
 #[tokio::test(flavor = "multi_thread")]
 async fn python_grpcio_client_lists_assets_and_acknowledges_an_alert() {
     if let Some(why) = missing_python() {
-        eprintln!("skipping: {why}");
+        common::skip::skip(&why, common::skip::Need::InCi);
         return;
     }
     let fx = Fixture::start().await;

@@ -4,6 +4,9 @@
 //! The corpus is at `<workspace>/../shared/pcaps`, or wherever `OTWATCH_CORPUS` points. When
 //! it is missing the test says so on stderr and passes.
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use std::path::PathBuf;
 
 use otwatch_sensor::capture::pcap::CaptureFile;
@@ -21,7 +24,10 @@ fn every_corpus_capture_reads_completely() {
     let dir = corpus_dir();
     let manifest = dir.join("MANIFEST.tsv");
     let Ok(text) = std::fs::read_to_string(&manifest) else {
-        eprintln!("skipping: corpus not found at {}", manifest.display());
+        skip::skip(
+            &format!("corpus not found at {}", manifest.display()),
+            skip::Need::Corpus,
+        );
         return;
     };
     let mut lines = text.lines();

@@ -7,6 +7,9 @@
 //! pair of unicast hosts equal tshark's conversation frame counts. Skips with a message when
 //! the corpus or tshark is missing (`.ci/run` installs tshark).
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_sensor::capture::pcap::CaptureFile;
 use otwatch_sensor::capture::PacketSource;
@@ -134,11 +137,17 @@ fn analyse(file: &Path) -> Ours {
 fn corpus_hosts_and_conversations_match_tshark() {
     let dir = corpus_dir();
     let Ok(manifest) = std::fs::read_to_string(dir.join("MANIFEST.tsv")) else {
-        eprintln!("skipping: corpus not found at {}", dir.display());
+        skip::skip(
+            &format!("corpus not found at {}", dir.display()),
+            skip::Need::Corpus,
+        );
         return;
     };
     if tshark(&["-v"]).is_none() {
-        eprintln!("skipping: tshark is not installed (apt-get install tshark)");
+        skip::skip(
+            "tshark is not installed (apt-get install tshark)",
+            skip::Need::InCi,
+        );
         return;
     }
     let only = std::env::var("OTWATCH_CORPUS_ONLY").ok();

@@ -12,6 +12,9 @@
 //! Needs root, iproute2, tcpdump, tcpreplay and the Python peers (`.ci/run` installs them);
 //! otherwise each test prints why it skips.
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -68,7 +71,7 @@ fn missing(tools: &[&str], modules: &[&str]) -> Option<String> {
 macro_rules! require {
     ($tools:expr, $modules:expr) => {
         if let Some(why) = missing($tools, $modules) {
-            eprintln!("skipping: {why}");
+            skip::skip(&why, skip::Need::InCi);
             return;
         }
     };
@@ -677,9 +680,12 @@ fn run_without_privileges_names_the_capabilities() {
     };
     let probe = as_nobody(&["--version"]);
     if !probe.status.success() {
-        eprintln!(
-            "skipping: the sensor binary is not executable by nobody here: {}",
-            String::from_utf8_lossy(&probe.stderr)
+        skip::skip(
+            &format!(
+                "the sensor binary is not executable by nobody here: {}",
+                String::from_utf8_lossy(&probe.stderr)
+            ),
+            skip::Need::Layout,
         );
         return;
     }

@@ -6,6 +6,9 @@
 //! Needs root (namespaces, tcpdump), iproute2, tcpdump and the Python packages in
 //! tests/peers/requirements.txt; `.ci/run` installs them. Without them each test says why it skips.
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use otwatch_common::model::{Asset, Connection, InventoryReport};
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use std::io::{BufRead, BufReader};
@@ -236,7 +239,7 @@ fn has_ops(c: &Connection, ops: &[&str]) {
 macro_rules! require {
     ($module:expr) => {
         if let Some(why) = missing($module) {
-            eprintln!("skipping: {why}");
+            skip::skip(&why, skip::Need::InCi);
             return;
         }
     };

@@ -11,6 +11,9 @@
 //! the Modbus diagnostics are in `tests/data` (or `sensor/tests/data`) and always run. Expected values were read with
 //! `tshark -V` (noted per capture).
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use otwatch_common::observation::{Observation, Operation};
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use otwatch_sensor::capture::pcap::CaptureFile;
@@ -39,9 +42,12 @@ fn corpus(file: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!(
-            "skipping: {} not found (set OTWATCH_CORPUS to the shared pcaps directory)",
-            path.display()
+        skip::skip(
+            &format!(
+                "{} not found (set OTWATCH_CORPUS to the shared pcaps directory)",
+                path.display()
+            ),
+            skip::Need::Corpus,
         );
         None
     }

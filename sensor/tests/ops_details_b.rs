@@ -9,6 +9,9 @@
 //! (`../shared/pcaps`, or `OTWATCH_CORPUS`) are skipped with a message when it is absent.
 //! Expected values were read from `tshark -V` on the same packets.
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use otwatch_common::model::InventoryReport;
 use otwatch_common::observation::{Details, Observation, Operation};
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
@@ -37,9 +40,12 @@ fn corpus(rel: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!(
-            "skipping: corpus capture {} not found (set OTWATCH_CORPUS to the shared pcaps)",
-            p.display()
+        skip::skip(
+            &format!(
+                "corpus capture {} not found (set OTWATCH_CORPUS to the shared pcaps)",
+                p.display()
+            ),
+            skip::Need::Corpus,
         );
         None
     }

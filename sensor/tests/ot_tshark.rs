@@ -9,6 +9,9 @@
 //! pn_dcp.service_type) is compared with the asset's `profinet_dcp` protocol use.
 //! Skips with a message when the corpus or tshark is missing.
 
+#[path = "../../tests/skip.rs"]
+mod skip;
+
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -337,11 +340,17 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
 fn function_codes_per_connection_match_tshark() {
     let dir = corpus_dir();
     if !dir.join("MANIFEST.tsv").exists() {
-        eprintln!("skipping: corpus not found at {}", dir.display());
+        skip::skip(
+            &format!("corpus not found at {}", dir.display()),
+            skip::Need::Corpus,
+        );
         return;
     }
     if Command::new("tshark").arg("-v").output().is_err() {
-        eprintln!("skipping: tshark is not installed (apt-get install tshark)");
+        skip::skip(
+            "tshark is not installed (apt-get install tshark)",
+            skip::Need::InCi,
+        );
         return;
     }
     let mut failures = Vec::new();
@@ -420,11 +429,17 @@ fn function_codes_per_connection_match_tshark() {
 fn profinet_dcp_roles_per_mac_match_tshark() {
     let dir = corpus_dir();
     if !dir.join("MANIFEST.tsv").exists() {
-        eprintln!("skipping: corpus not found at {}", dir.display());
+        skip::skip(
+            &format!("corpus not found at {}", dir.display()),
+            skip::Need::Corpus,
+        );
         return;
     }
     if Command::new("tshark").arg("-v").output().is_err() {
-        eprintln!("skipping: tshark is not installed (apt-get install tshark)");
+        skip::skip(
+            "tshark is not installed (apt-get install tshark)",
+            skip::Need::InCi,
+        );
         return;
     }
     let files = [

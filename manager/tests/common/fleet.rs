@@ -22,7 +22,7 @@ macro_rules! require_sensor {
         match $crate::common::fleet::sensor_bin() {
             Some(p) => p,
             None => {
-                eprintln!("skipping: otwatch-sensor is not built next to otwatch-manager; run `cargo nextest run --workspace` (or `cargo build -p otwatch-sensor`)");
+                $crate::common::skip::skip("otwatch-sensor is not built next to otwatch-manager; run `cargo nextest run --workspace` (or `cargo build -p otwatch-sensor`)", $crate::common::skip::Need::InCi);
                 return;
             }
         }

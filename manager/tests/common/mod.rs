@@ -5,6 +5,8 @@
 
 #[macro_use]
 pub mod fleet;
+#[path = "../../../tests/skip.rs"]
+pub mod skip;
 
 use otwatch_common::link::{EnrollToken, OperatorRole};
 use otwatch_manager::pki;
