@@ -1,11 +1,17 @@
 //! `otwatch`: the operator CLI; the work happens in `otwatch_manager::cli`.
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use otwatch_common::exit::FAILED;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = otwatch_manager::cli::Cli::parse();
+    // Every command either does what it is asked or nothing (no partial result).
+    let statuses = &otwatch_common::exit::COMMON[..2];
+    let cli: otwatch_manager::cli::Cli =
+        match otwatch_common::exit::parse_args(otwatch_common::exit::help(statuses)) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -13,7 +19,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: tokio runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(FAILED.code);
         }
     };
     let mut out = std::io::stdout().lock();
@@ -21,7 +27,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", otwatch_common::error::one_line(e.as_ref()));
-            ExitCode::FAILURE
+            ExitCode::from(FAILED.code)
         }
     }
 }
