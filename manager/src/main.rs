@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "otwatch-manager",
-    version,
+    version = otwatch_manager::VERSION,
     about = "otwatch manager: enrols sensors, merges their inventories per site, serves the operator API"
 )]
 struct Cli {

@@ -20,11 +20,26 @@ fn run(bin: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// For both programs: `--help` lists the exit statuses and exits 0, and a usage error exits 1
+/// For both programs: `--version` names the commit built (12 hex digits, or "unknown" outside
+/// a git checkout), `--help` lists the exit statuses and exits 0, and a usage error exits 1
 /// (nothing done) with clap's message, not clap's own 2.
 #[test]
-fn help_and_usage_errors() {
+fn version_help_and_usage_errors() {
     for (bin, name) in [(MANAGER, "otwatch-manager"), (CLI, "otwatch")] {
+        let (ok, out, err) = run(bin, &["--version"]);
+        assert!(ok, "{err}");
+        let prefix = format!("{name} {} (", env!("CARGO_PKG_VERSION"));
+        let commit = out
+            .trim()
+            .strip_prefix(&prefix)
+            .and_then(|r| r.split([' ', ')']).next())
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert!(
+            commit == "unknown"
+                || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{out:?}"
+        );
+
         let o = Command::new(bin).arg("--help").output().unwrap();
         assert_eq!(o.status.code(), Some(0));
         let help = String::from_utf8_lossy(&o.stdout);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 #[derive(Parser)]
 #[command(
     name = "otwatch-sensor",
-    version,
+    version = otwatch_sensor::VERSION,
     about = "otwatch sensor: passive OT/IoT network monitoring"
 )]
 struct Cli {

@@ -195,6 +195,26 @@ fn bad_arguments_exit_1_with_the_usage_and_help_exits_0() {
     }
 }
 
+/// `--version` names the commit built (its first 12 hex digits and date), or says it is
+/// unknown (built outside a git checkout).
+#[test]
+fn version_names_the_commit() {
+    let out = sensor(&["--version".as_ref()]);
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let rest = line
+        .trim()
+        .strip_prefix(concat!("otwatch-sensor ", env!("CARGO_PKG_VERSION"), " ("))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let commit = rest.split(' ').next().unwrap();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{line:?}"
+    );
+}
+
 #[test]
 fn table_summarises_assets_talkers_and_protocols() {
     let out = sensor(&["analyze".as_ref(), data("mb2.pcap").as_os_str()]);
