@@ -7,6 +7,7 @@
 //! - [`addr`]: MAC addresses and the text forms of addresses.
 //! - [`time`]: packet timestamps and their RFC 3339 form.
 //! - [`tls`]: certificate hashes and the pinned-CA verifier used to enrol.
+//! - [`exit`]: the exit statuses of the three programs and their `--help` lines.
 //! - `disk` (feature `disk`): free space, the reserve file and half-written snapshots of the
 //!   sled stores.
 //! - `advisories` (feature `advisories`): security advisories loaded from files (CSAF, CVE
@@ -22,6 +23,7 @@ pub mod advisories;
 #[cfg(feature = "disk")]
 pub mod disk;
 pub mod error;
+pub mod exit;
 pub mod link;
 #[cfg(feature = "logging")]
 pub mod logging;

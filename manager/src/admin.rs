@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use tonic::transport::Channel;
 
 /// Why an administrative action failed. The API answers [`AdminError::BadName`] and
-/// [`AdminError::BadTtl`] with INVALID_ARGUMENT; `otwatch-manager` exits with
-/// [`AdminError::exit_code`].
+/// [`AdminError::BadTtl`] with INVALID_ARGUMENT; `otwatch-manager` exits with 1 for every one
+/// (nothing done, docs/CLI.md "Exit status").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminError {
@@ -66,16 +66,6 @@ impl AdminError {
             AdminError::BadName { .. } | AdminError::BadTtl { .. } => true,
             AdminError::Refused(s) => s.code() == tonic::Code::InvalidArgument,
             _ => false,
-        }
-    }
-
-    /// The exit code of `otwatch-manager`: 2 for a bad argument (as for the arguments the
-    /// command line parser refuses), 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        if self.is_bad_argument() {
-            2
-        } else {
-            1
         }
     }
 }
@@ -419,7 +409,7 @@ mod tests {
         let nowhere = std::path::Path::new("/nonexistent/otwatch-data");
         let e = super::create_token_in(nowhere, "Bad Site", 60).unwrap_err();
         assert!(matches!(e, AdminError::BadName { what: "site", .. }), "{e}");
-        assert_eq!(e.exit_code(), 2);
+        assert!(e.is_bad_argument(), "{e}");
         let e = super::create_token_in(nowhere, "plant-a", super::MAX_TOKEN_TTL + 1).unwrap_err();
         assert!(matches!(e, AdminError::BadTtl { .. }), "{e}");
         let e = super::create_operator_token_in(
@@ -438,10 +428,10 @@ mod tests {
         // Past the arguments, what is missing is not the caller's argument.
         let e = super::create_token_in(nowhere, "plant-a", 60).unwrap_err();
         assert!(matches!(e, AdminError::Pki(_)), "{e}");
-        assert_eq!(e.exit_code(), 1);
+        assert!(!e.is_bad_argument(), "{e}");
         let refused = AdminError::Refused(tonic::Status::invalid_argument("bad"));
-        assert_eq!(refused.exit_code(), 2);
+        assert!(refused.is_bad_argument());
         let refused = AdminError::Refused(tonic::Status::unavailable("full"));
-        assert_eq!(refused.exit_code(), 1);
+        assert!(!refused.is_bad_argument());
     }
 }

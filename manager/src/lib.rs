@@ -21,6 +21,11 @@
 
 pub use otwatch_common as common;
 
+/// The version `--version` prints and the sensor reports to its manager: the package version
+/// and the commit it was built from with the commit's date ("0.1.0 (a1b2c3d4e5f6 2026-12-07)"),
+/// or "unknown" when built outside a git checkout (build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OTWATCH_COMMIT"), ")");
+
 pub mod admin;
 pub mod advisories;
 pub mod api;

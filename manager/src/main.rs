@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "otwatch-manager",
-    version,
+    version = otwatch_manager::VERSION,
     about = "otwatch manager: enrols sensors, merges their inventories per site, serves the operator API"
 )]
 struct Cli {
@@ -146,7 +146,12 @@ enum UserCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Every command either does what it is asked or nothing (no partial result).
+    let statuses = &otwatch_common::exit::COMMON[..2];
+    let cli: Cli = match otwatch_common::exit::parse_args(otwatch_common::exit::help(statuses)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
         Command::Demo { .. } => "warn",
@@ -157,9 +162,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", otwatch_common::error::one_line(e.as_ref()));
-            // A bad argument exits as clap's own refusals do (2).
-            e.downcast_ref::<admin::AdminError>()
-                .map_or(ExitCode::FAILURE, |e| ExitCode::from(e.exit_code()))
+            // A bad argument, like every other refusal, leaves nothing done.
+            ExitCode::from(otwatch_common::exit::FAILED.code)
         }
     }
 }

@@ -20,6 +20,69 @@ fn run(bin: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// For both programs: `--version` names the commit built (12 hex digits, or "unknown" outside
+/// a git checkout), `--help` lists the exit statuses and exits 0, and a usage error exits 1
+/// (nothing done) with clap's message, not clap's own 2.
+#[test]
+fn version_help_and_usage_errors() {
+    for (bin, name) in [(MANAGER, "otwatch-manager"), (CLI, "otwatch")] {
+        let (ok, out, err) = run(bin, &["--version"]);
+        assert!(ok, "{err}");
+        let prefix = format!("{name} {} (", env!("CARGO_PKG_VERSION"));
+        let commit = out
+            .trim()
+            .strip_prefix(&prefix)
+            .and_then(|r| r.split([' ', ')']).next())
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert!(
+            commit == "unknown"
+                || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{out:?}"
+        );
+
+        let o = Command::new(bin).arg("--help").output().unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(help.contains("Exit status (see docs/CLI.md"), "{help}");
+        assert!(
+            help.contains("\n  1    nothing done: bad arguments"),
+            "{help}"
+        );
+
+        for args in [&["--no-such-flag"][..], &["no-such-command"], &[]] {
+            let o = Command::new(bin).args(args).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{name} {args:?}: {err}");
+            // Without any argument clap shows the help instead of an error line.
+            assert!(
+                args.is_empty() || err.starts_with("error: "),
+                "{name} {args:?}: {err}"
+            );
+            assert!(err.contains(&format!("Usage: {name}")), "{err}");
+        }
+    }
+    // A bad value of a subcommand's flag is a usage error too.
+    let o = Command::new(MANAGER)
+        .args([
+            "token",
+            "create",
+            "--data",
+            "/nonexistent",
+            "--site",
+            "a",
+            "--ttl",
+            "soon",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 struct Child(std::process::Child);
 impl Drop for Child {
     fn drop(&mut self) {
@@ -48,13 +111,13 @@ async fn manager_and_cli_binaries_end_to_end() {
     assert!(ok, "{err}");
     let token = token.trim().to_string();
     assert!(token.starts_with("otwt1."), "{token}");
-    // A bad argument exits with 2, as one the argument parser refuses does.
+    // A bad argument does nothing and exits with 1, as one the argument parser refuses does.
     let o = Command::new(MANAGER)
         .args(["token", "create", "--data", &data, "--site", "Bad Site"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("error: bad site name \"Bad Site\": use 1-63 characters"),
         "{err}"

@@ -248,7 +248,7 @@ fn foreign_creds(dir: &std::path::Path) -> std::path::PathBuf {
 #[tokio::test]
 async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid_ones() {
     let (code, err) = otwatch_bin(&["assets", "--type", "toaster"]).await;
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("invalid value 'toaster' for '--type <TYPE>'"),
         "{err}"
@@ -258,7 +258,7 @@ async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid
     }
 
     let (code, err) = otwatch_bin(&["assets", "--level", "9"]).await;
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("invalid value '9' for '--level <LEVEL>'")
             && err.contains("[possible values: 0, 1, 2, 3, 4, 5]"),
@@ -266,14 +266,14 @@ async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid
     );
 
     let (code, err) = otwatch_bin(&["alerts", "--severity", "urgent"]).await;
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("[possible values: info, low, medium, high, critical]"),
         "{err}"
     );
 
     let (code, err) = otwatch_bin(&["alerts", "--kind", "plc-stpo"]).await;
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("a similar value exists: 'plc_stop'"), "{err}");
     assert!(err.contains("rule:<name>"), "{err}");
 
@@ -282,7 +282,7 @@ async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid
         ["alerts", "--state", "open"],
     ] {
         let (code, err) = otwatch_bin(&args).await;
-        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(code, Some(1), "{args:?}: {err}");
     }
 }
 

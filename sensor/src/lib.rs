@@ -27,3 +27,8 @@ pub mod store;
 pub mod uplink;
 
 pub use otwatch_analysis::{decode, detect, flow, hash, inventory, pipeline, protocols};
+
+/// The version `--version` prints and the sensor reports to its manager: the package version
+/// and the commit it was built from with the commit's date ("0.1.0 (a1b2c3d4e5f6 2026-12-07)"),
+/// or "unknown" when built outside a git checkout (build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OTWATCH_COMMIT"), ")");

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use otwatch_sensor::analyze::{analyze, AnalyzeError, AnalyzeOptions};
 use otwatch_sensor::capture::live::CaptureMode;
+use otwatch_sensor::capture::CaptureError;
 use otwatch_sensor::config::SensorConfig;
 use otwatch_sensor::exit;
 use otwatch_sensor::output;
@@ -19,9 +20,8 @@ use std::sync::Arc;
 #[derive(Parser)]
 #[command(
     name = "otwatch-sensor",
-    version,
-    about = "otwatch sensor: passive OT/IoT network monitoring",
-    after_help = exit::HELP
+    version = otwatch_sensor::VERSION,
+    about = "otwatch sensor: passive OT/IoT network monitoring"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse capture files (pcap, pcapng) and print the asset inventory.
-    #[command(after_help = exit::ANALYZE_HELP)]
+    #[command(after_help = exit::analyze_help())]
     Analyze {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -77,7 +77,7 @@ enum Command {
     },
     /// Capture live from mirror-port interfaces until SIGINT/SIGTERM, keeping the inventory
     /// in the state directory. Needs CAP_NET_RAW (af_packet) or CAP_NET_ADMIN+CAP_BPF (af_xdp).
-    #[command(after_help = exit::RUN_HELP)]
+    #[command(after_help = exit::run_help())]
     Run {
         /// Interface to listen on (repeat for several); adds to capture.interfaces.
         #[arg(long = "interface", short = 'i', value_name = "IF")]
@@ -129,7 +129,7 @@ enum Command {
     },
     /// Enrol with a manager: make a key pair, get a certificate for it with a one-time token
     /// from `otwatch-manager token create`, and keep both in STATE/uplink.
-    #[command(after_help = exit::ENROLL_HELP)]
+    #[command(after_help = exit::enroll_help())]
     Enroll {
         /// The manager's URL, https://HOST:PORT.
         #[arg(long, value_name = "URL")]
@@ -147,6 +147,7 @@ enum Command {
         state: PathBuf,
     },
     /// Print the inventory kept in a state directory (works while `run` is running).
+    #[command(after_help = exit::simple_help())]
     Inventory {
         #[arg(long, value_name = "DIR")]
         state: PathBuf,
@@ -190,6 +191,7 @@ impl DetectArgs {
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Learn a policy from capture files of normal operation and write it as TOML.
+    #[command(after_help = exit::common_help())]
     Learn {
         /// Write the policy here instead of standard output.
         #[arg(long, value_name = "FILE")]
@@ -230,17 +232,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    // Usage errors get their own status (64), apart from damaged input (2).
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match otwatch_common::exit::parse_args(exit::help_all()) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
-        }
+        Err(code) => return code,
     };
     // A running sensor says what it does (backend, fallbacks); one-shot commands stay quiet.
     let default_log = match cli.command {
@@ -255,10 +249,19 @@ fn main() -> ExitCode {
             let code = failure_code(&e);
             if code == exit::NOT_STORED {
                 eprintln!("free space there and run again; what the state held is kept, intact");
+            } else if input_refused(&e) {
+                eprintln!("nothing was done: correct or leave out that file and run again");
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// Whether a command stopped because one of its capture files is not one (missing, a
+/// directory, empty, not a capture) before it read any: then nothing was done.
+fn input_refused(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<CaptureError>().is_some()
+        || matches!(e.downcast_ref::<RunError>(), Some(RunError::Input(_)))
 }
 
 /// The exit status of a command that failed: [`exit::NOT_STORED`] when the state could not be
@@ -299,7 +302,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             advisories,
             inputs,
         } => {
-            // A file that cannot be read at all stops the command before anything is written.
+            // A file that is not a capture stops the command before anything is written.
             live::check_inputs(&inputs)?;
             let mut cfg = SensorConfig::load(config.as_deref())?;
             detect.apply(&mut cfg.detect);

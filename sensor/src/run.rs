@@ -101,7 +101,8 @@ pub enum RunError {
     Config(#[from] crate::config::ConfigError),
     #[error("no policy in {0}: the sensor has not learned one (run it with --learn-for DURATION), or it was given one with --policy FILE")]
     NoPolicy(String),
-    /// A capture file to replay cannot be read at all (missing, a directory, no permission).
+    /// A capture file to replay cannot be read at all (missing, a directory, no permission,
+    /// empty, not a capture): nothing was replayed.
     #[error(transparent)]
     Input(CaptureError),
 }
@@ -922,22 +923,47 @@ fn open_uplink(start: &UplinkStart, store: &Store) -> Result<Uplink, RunError> {
     )?)
 }
 
-/// Checks that every capture file to replay can be read (before anything is written): a
-/// missing file is an error of the command, not damaged input.
+/// Checks, before anything is read or written, that every capture file given is one: it
+/// exists, is a regular file that can be opened, and starts like a pcap or pcapng capture. A
+/// command given a wrong file does nothing (exit status 1) rather than part of its work: the
+/// files are analysed in order as one capture, and with a state directory a second run after
+/// fixing the command would count the good files twice. Damage further in (a corrupt record, a
+/// truncated end) only shows while reading: that input is analysed up to the damage (status 2).
 pub fn check_inputs(files: &[PathBuf]) -> Result<(), CaptureError> {
+    use std::io::{Error, ErrorKind};
+    // The system's message says what is wrong; these also say what to do about it.
+    let explain = |e: Error| match e.kind() {
+        ErrorKind::NotFound => Error::new(e.kind(), "no such file; check the path"),
+        ErrorKind::PermissionDenied => Error::new(
+            e.kind(),
+            "permission denied; make it readable by this user, or run as one who can read it",
+        ),
+        _ => e,
+    };
     for f in files {
         let io = |source| CaptureError::Io {
             path: f.display().to_string(),
             source,
         };
-        let meta = std::fs::File::open(f)
-            .and_then(|h| h.metadata())
-            .map_err(io)?;
-        if !meta.is_file() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a regular file",
+        let meta = std::fs::metadata(f).map_err(|e| io(explain(e)))?;
+        if meta.is_dir() {
+            return Err(io(Error::new(
+                ErrorKind::InvalidInput,
+                "it is a directory; pass the capture files in it (e.g. DIR/*.pcap)",
             )));
+        }
+        if !meta.is_file() {
+            return Err(io(Error::new(
+                ErrorKind::InvalidInput,
+                "not a regular file; save the capture to a file first",
+            )));
+        }
+        // Opening reads and checks the file header: not a capture, empty or unreadable is
+        // refused here; a header cut short is damage like any other truncation (status 2).
+        match crate::capture::pcap::CaptureFile::open(f) {
+            Ok(_) | Err(CaptureError::Truncated { .. } | CaptureError::Corrupt { .. }) => {}
+            Err(CaptureError::Io { source, .. }) => return Err(io(explain(source))),
+            Err(e) => return Err(e),
         }
     }
     Ok(())

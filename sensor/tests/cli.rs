@@ -74,20 +74,145 @@ fn truncated_capture_is_analysed_up_to_the_damage_then_reported() {
     assert_eq!(v["stats"]["packets"].as_u64(), Some(135));
 }
 
+/// Each kind of input that is not a capture at all, given alone or after a good file: exit 1,
+/// nothing analysed or stored, and stderr says what is wrong and what to do.
 #[test]
-fn not_a_capture_says_so() {
+fn a_file_that_is_not_a_capture_exits_1_and_nothing_is_done() {
     let dir = tempfile::tempdir().unwrap();
-    let junk = dir.path().join("notes.txt");
-    std::fs::write(&junk, b"these are not packets\n").unwrap();
-    let out = analyze_json(&[], &[junk]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("not a pcap or pcapng"), "{stderr}");
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"these are not packets\n").unwrap();
+    let captures = dir.path().join("captures");
+    std::fs::create_dir(&captures).unwrap();
+    let state = dir.path().join("state");
+    let cases = [
+        (
+            dir.path().join("missing.pcap"),
+            "no such file; check the path",
+        ),
+        (captures, "is a directory; pass the capture files in it"),
+        (empty, "is empty: it holds no capture"),
+        (
+            notes,
+            "is not a pcap or pcapng capture (first bytes 74 68 65 73",
+        ),
+    ];
+    for (input, says) in cases {
+        for files in [vec![input.clone()], vec![data("dhcp.pcap"), input.clone()]] {
+            let out = analyze_json(&["--state".as_ref(), state.as_os_str()], &files);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{files:?}: {stderr}");
+            assert!(stderr.contains(says), "{files:?}: {stderr}");
+            assert!(
+                stderr.contains("nothing was done: correct or leave out that file"),
+                "{stderr}"
+            );
+            assert!(out.stdout.is_empty(), "{files:?}: no report");
+            assert!(!state.exists(), "{files:?}: nothing stored");
+        }
+    }
+}
 
-    // A file that cannot be read at all is an error of the command (nothing is analysed).
-    let missing = sensor(&["analyze".as_ref(), "/nonexistent/x.pcap".as_ref()]);
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/x.pcap"));
+/// A record whose length is absurd, in the middle of a capture: the packets before it are
+/// analysed, the files after it too, and the status says the input was damaged (2).
+#[test]
+fn a_corrupt_record_in_the_middle_is_reported_and_the_rest_analysed() {
+    let mut bytes = std::fs::read(data("wikipedia.pcap")).unwrap();
+    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    // Walk to the 40th record and make it claim 200 MB.
+    let mut at = 24;
+    for _ in 0..40 {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + len;
+    }
+    bytes[at + 8..at + 12].copy_from_slice(&200_000_000u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pcap");
+    std::fs::write(&bad, &bytes).unwrap();
+
+    let out = analyze_json(&[], &[bad.clone(), data("dhcp.pcap")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("bad.pcap is corrupt at byte offset {at}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the packets before it were analysed"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dhcp = analyze_json(&[], &[data("dhcp.pcap")]);
+    let dhcp: serde_json::Value = serde_json::from_slice(&dhcp.stdout).unwrap();
+    assert_eq!(
+        v["stats"]["packets"].as_u64(),
+        Some(40 + dhcp["stats"]["packets"].as_u64().unwrap()),
+        "the 40 records before the damage and every packet of the next file"
+    );
+}
+
+/// Usage errors are "nothing done" (1), as the other refusals, not clap's own 2 (which would
+/// read as damaged input); `--help` and `--version` are answers (0).
+#[test]
+fn bad_arguments_exit_1_with_the_usage_and_help_exits_0() {
+    for args in [
+        &["analyze", "--no-such-flag", "x.pcap"][..],
+        &["analyze"],
+        &["analyze", "--format", "xml", "x.pcap"],
+        &["no-such-command"],
+        &[],
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        let out = sensor(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        // Without any argument clap shows the help instead of an error line.
+        assert!(
+            args.is_empty() || stderr.starts_with("error: "),
+            "{args:?}: {stderr}"
+        );
+        // clap shows the usage, or for a bad value the values it takes and where to look.
+        assert!(
+            stderr.contains("Usage: otwatch-sensor") || stderr.contains("try '--help'"),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    for cmd in [&["--help"][..], &["analyze", "--help"], &["-h"]] {
+        let args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        let out = sensor(&args);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Exit status (see docs/CLI.md"),
+            "{cmd:?}: {help}"
+        );
+        assert!(
+            help.contains("\n  1    nothing done: bad arguments"),
+            "{help}"
+        );
+    }
+}
+
+/// `--version` names the commit built (its first 12 hex digits and date), or says it is
+/// unknown (built outside a git checkout).
+#[test]
+fn version_names_the_commit() {
+    let out = sensor(&["--version".as_ref()]);
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let rest = line
+        .trim()
+        .strip_prefix(concat!("otwatch-sensor ", env!("CARGO_PKG_VERSION"), " ("))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let commit = rest.split(' ').next().unwrap();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{line:?}"
+    );
 }
 
 #[test]

@@ -1,11 +1,17 @@
 //! `otwatch`: the operator CLI; the work happens in `otwatch_manager::cli`.
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use otwatch_common::exit::FAILED;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = otwatch_manager::cli::Cli::parse();
+    // Every command either does what it is asked or nothing (no partial result).
+    let statuses = &otwatch_common::exit::COMMON[..2];
+    let cli: otwatch_manager::cli::Cli =
+        match otwatch_common::exit::parse_args(otwatch_common::exit::help(statuses)) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let url = cli.manager_url();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -14,7 +20,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: tokio runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(FAILED.code);
         }
     };
     let mut out = std::io::stdout().lock();
@@ -23,7 +29,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line saying what failed, and a `hint:` line for the usual mistakes.
             eprintln!("error: {}", otwatch_manager::cli::explain(&e, &url));
-            ExitCode::FAILURE
+            ExitCode::from(FAILED.code)
         }
     }
 }

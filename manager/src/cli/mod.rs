@@ -29,7 +29,7 @@ pub const DEFAULT_MANAGER: &str = "https://127.0.0.1:7443";
 #[derive(Parser, Debug)]
 #[command(
     name = "otwatch",
-    version,
+    version = crate::VERSION,
     about = "otwatch operator CLI: sites, sensors, assets, connections, alerts, advisories and risk of a manager"
 )]
 pub struct Cli {

@@ -138,6 +138,11 @@ pub enum CaptureError {
     },
     #[error("{path} is not a pcap or pcapng capture (first bytes {magic}); convert it with `editcap -F pcap` or check the file")]
     NotACapture { path: String, magic: String },
+    /// No byte at all: a capture stopped before it wrote its header, or the wrong file.
+    #[error(
+        "{path} is empty: it holds no capture (was the capture stopped before it wrote anything?)"
+    )]
+    Empty { path: String },
     #[error(
         "{path} is corrupt at byte offset {offset}: {detail}; the packets before it were analysed"
     )]

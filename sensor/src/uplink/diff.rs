@@ -101,7 +101,7 @@ pub fn changes(
 /// The sensor's health as sent with the deltas.
 pub fn status(outbox: &Outbox, report: &InventoryReport, capture_mode: &str) -> SensorStatus {
     SensorStatus {
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        version: crate::VERSION.to_string(),
         hostname: super::hostname(),
         capture_mode: capture_mode.to_string(),
         capture: report.stats.clone(),

@@ -67,7 +67,7 @@ pub fn enroll(manager: &str, token: &str, state: &Path) -> Result<LinkInfo, Upli
             token: token.to_string(),
             csr_pem,
             hostname: super::hostname(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
+            version: crate::VERSION.to_string(),
         })
         .await
         .map(|r| r.into_inner())

@@ -289,12 +289,13 @@ impl Input {
             offset: 0,
             detail: format!("the {what} needs {need} bytes but the file has only {have}"),
         };
+        if head.is_empty() {
+            return Err(CaptureError::Empty {
+                path: self.name.clone(),
+            });
+        }
         let Some(magic) = head.first_chunk::<4>() else {
-            return Err(not_a_capture(if head.is_empty() {
-                "none: the file is empty".to_string()
-            } else {
-                hex(head)
-            }));
+            return Err(not_a_capture(hex(head)));
         };
         // draft-ietf-opsawg-pcap §4: magic 0xA1B2C3D4 (microseconds) or 0xA1B23C4D
         // (nanoseconds), written in the writer's byte order.

@@ -1,0 +1,1 @@
+../sensor/build.rs
