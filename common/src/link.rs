@@ -11,6 +11,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// What `otwatch-sensor run --pcap --stay` prints on stdout once the manager acknowledged the
+/// replay; the demo (`otwatch-manager demo`) waits for this line before it goes on.
+pub const REPLAY_ACKNOWLEDGED: &str = "replay acknowledged; staying connected until SIGINT/SIGTERM";
+
 /// Site, sensor and user names: 1–63 characters of `a-z 0-9 . _ -`, starting with a letter or
 /// digit (safe in URIs, file names and log lines).
 pub fn valid_name(s: &str) -> bool {

@@ -108,7 +108,7 @@ fn start_staying_sensor(
     let acknowledged = lines
         .by_ref()
         .map_while(Result::ok)
-        .any(|l| l == otwatch_sensor_marker());
+        .any(|l| l == otwatch_common::link::REPLAY_ACKNOWLEDGED);
     if !acknowledged {
         // It exited (or closed stdout) without getting there: say why.
         child.wait()?;
@@ -120,12 +120,6 @@ fn start_staying_sensor(
     // Whatever it prints later is read and dropped, so it never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
     Ok(child)
-}
-
-/// The line `otwatch-sensor run --stay` prints once its replay is acknowledged (its
-/// `REPLAY_ACKNOWLEDGED`; the manager does not link the sensor crate).
-fn otwatch_sensor_marker() -> &'static str {
-    "replay acknowledged; staying connected until SIGINT/SIGTERM"
 }
 
 fn run_sensor(bin: &Path, args: &[&str]) -> anyhow::Result<()> {

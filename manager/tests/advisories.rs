@@ -46,10 +46,7 @@ fn cves(a: &FleetAsset) -> Vec<(String, String)> {
 #[tokio::test]
 async fn imported_advisories_give_served_assets_their_vulnerabilities() {
     let mut fx = Fixture::start().await;
-    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
-        .await
-        .unwrap();
-    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut c = sensor_at(&fx, "plant-a").await;
     let other = asset(2, "ip:10.77.2.99", &[], &["10.77.2.99"]);
     sync(&mut c, vec![vec![s7_300(1), other]]).await.unwrap();
 
@@ -201,10 +198,7 @@ fn the_import_command_is_idempotent_and_reports_bad_files() {
 #[tokio::test]
 async fn the_import_command_goes_through_a_running_manager_which_matches_at_once() {
     let fx = Fixture::start().await;
-    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
-        .await
-        .unwrap();
-    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut c = sensor_at(&fx, "plant-a").await;
     sync(&mut c, vec![vec![s7_300(1)]]).await.unwrap();
     let mut op = fx.operator("ann", OperatorRole::Viewer).await;
     let id = "plant-a/mac:02:4d:00:00:02:16".to_string();

@@ -19,26 +19,9 @@ const WHEN: &str = "2026-03-01T08:00:00Z";
 /// advisories imported; and the credentials of a viewer.
 async fn setup() -> (Fixture, String) {
     let mut fx = Fixture::start().await;
-    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
-        .await
-        .unwrap();
-    let mut c = s.client(&fx.url()).await.unwrap();
-    let hmi = typed(
-        2,
-        "mac:02:00:00:00:00:10",
-        "02:00:00:00:00:10",
-        "10.77.2.10",
-        "hmi",
-        2,
-    );
-    let gw = typed(
-        3,
-        "mac:02:00:00:00:00:01",
-        "02:00:00:00:00:01",
-        "10.77.2.1",
-        "router",
-        2,
-    );
+    let mut c = sensor_at(&fx, "plant-a").await;
+    let hmi = hmi_10(2);
+    let gw = gateway_1(3);
     let mut evil = typed(
         4,
         "mac:02:00:00:00:00:66",
@@ -60,10 +43,7 @@ async fn setup() -> (Fixture, String) {
         connection(6, "10.77.2.1", "10.77.2.22", 10),
     ];
     sync(&mut c, vec![batch]).await.unwrap();
-    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
-        .await
-        .unwrap();
-    let mut cb = b.client(&fx.url()).await.unwrap();
+    let mut cb = sensor_at(&fx, "plant-b").await;
     sync(
         &mut cb,
         vec![vec![asset(1, "ip:10.0.0.5", &[], &["10.0.0.5"])]],

@@ -27,27 +27,10 @@ async fn otwatch(args: Vec<String>) -> std::process::Output {
 #[tokio::test]
 async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
     let mut fx = Fixture::start().await;
-    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
-        .await
-        .unwrap();
-    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut c = sensor_at(&fx, "plant-a").await;
     // HMI (level 2) - gateway - PLC: the gateway is the PLC's only way to its HMI.
-    let hmi = typed(
-        2,
-        "mac:02:00:00:00:00:10",
-        "02:00:00:00:00:10",
-        "10.77.2.10",
-        "hmi",
-        2,
-    );
-    let gw = typed(
-        3,
-        "mac:02:00:00:00:00:01",
-        "02:00:00:00:00:01",
-        "10.77.2.1",
-        "router",
-        2,
-    );
+    let hmi = hmi_10(2);
+    let gw = gateway_1(3);
     let links = vec![
         connection(4, "10.77.2.10", "10.77.2.1", 10),
         connection(5, "10.77.2.1", "10.77.2.22", 10),
@@ -55,10 +38,7 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
     let mut batch = vec![s7_300_at_level_1(1), hmi, gw];
     batch.extend(links);
     sync(&mut c, vec![batch]).await.unwrap();
-    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
-        .await
-        .unwrap();
-    let mut cb = b.client(&fx.url()).await.unwrap();
+    let mut cb = sensor_at(&fx, "plant-b").await;
     sync(
         &mut cb,
         vec![vec![asset(1, "ip:10.0.0.5", &[], &["10.0.0.5"])]],
@@ -232,25 +212,12 @@ async fn get_risk_scores_a_vulnerable_s7_300_and_otwatch_risk_shows_it() {
 #[tokio::test]
 async fn an_approved_inventory_makes_new_devices_shadow_and_the_trend_keeps_each_day() {
     let mut fx = Fixture::start().await;
-    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
-        .await
-        .unwrap();
-    let mut c = s.client(&fx.url()).await.unwrap();
-    let hmi = typed(
-        2,
-        "mac:02:00:00:00:00:10",
-        "02:00:00:00:00:10",
-        "10.77.2.10",
-        "hmi",
-        2,
-    );
+    let mut c = sensor_at(&fx, "plant-a").await;
+    let hmi = hmi_10(2);
     sync(&mut c, vec![vec![s7_300_at_level_1(1), hmi]])
         .await
         .unwrap();
-    let b = enroll(&fx.url(), fx.port(), &fx.token("plant-b", 3600))
-        .await
-        .unwrap();
-    let mut cb = b.client(&fx.url()).await.unwrap();
+    let mut cb = sensor_at(&fx, "plant-b").await;
     sync(
         &mut cb,
         vec![vec![asset(1, "ip:10.0.0.5", &[], &["10.0.0.5"])]],

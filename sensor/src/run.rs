@@ -152,8 +152,7 @@ pub struct RunOptions {
     pub stay: bool,
 }
 
-/// What `run --pcap --stay` prints on stdout once the manager acknowledged the replay.
-pub const REPLAY_ACKNOWLEDGED: &str = "replay acknowledged; staying connected until SIGINT/SIGTERM";
+pub use otwatch_common::link::REPLAY_ACKNOWLEDGED;
 
 impl Default for RunOptions {
     fn default() -> Self {

@@ -345,3 +345,35 @@ pub fn s7_300_at_level_1(seq: u64) -> Delta {
     }
     d
 }
+
+/// A sensor enrolled at `site` of the manager of `fx`, connected.
+pub async fn sensor_at(fx: &Fixture, site: &str) -> SensorLinkClient<Channel> {
+    let s = enroll(&fx.url(), fx.port(), &fx.token(site, 3600))
+        .await
+        .unwrap();
+    s.client(&fx.url()).await.unwrap()
+}
+
+/// The HMI of the risk tests: 10.77.2.10, level 2.
+pub fn hmi_10(seq: u64) -> Delta {
+    typed(
+        seq,
+        "mac:02:00:00:00:00:10",
+        "02:00:00:00:00:10",
+        "10.77.2.10",
+        "hmi",
+        2,
+    )
+}
+
+/// The gateway between that HMI and the S7-300: 10.77.2.1, a router at level 2.
+pub fn gateway_1(seq: u64) -> Delta {
+    typed(
+        seq,
+        "mac:02:00:00:00:00:01",
+        "02:00:00:00:00:01",
+        "10.77.2.1",
+        "router",
+        2,
+    )
+}
