@@ -13,6 +13,8 @@
 //! - `advisories` (feature `advisories`): security advisories loaded from files (CSAF, CVE
 //!   records, CISA KEV) and the vulnerabilities they give assets; sensor and manager share it.
 //! - [`link`]: enrolment tokens, certificate identities and operator roles of the sensor–manager link.
+//! - [`terminal`]: what reaches a terminal: escaped text, tables fitted to its width, JSON
+//!   with controls and bidi marks escaped (feature `cli`), and the order of addresses.
 //! - [`vocab`]: the valid values of the model's string fields (device types, protocols, alert
 //!   kinds, severities and states) and the Purdue level range.
 #![forbid(unsafe_code)]
@@ -29,6 +31,7 @@ pub mod link;
 pub mod logging;
 pub mod model;
 pub mod observation;
+pub mod terminal;
 pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;

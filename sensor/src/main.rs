@@ -323,7 +323,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let text = match format {
                 Format::Json => output::to_json(&outcome.report),
-                Format::Table => output::to_table(&outcome.report),
+                Format::Table => output::to_table(&outcome.report, out.is_none()),
             };
             match out {
                 Some(path) => std::fs::write(&path, text)
@@ -502,7 +502,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let text = match format {
                 Format::Json => output::to_json(&report),
-                Format::Table => output::to_table(&report),
+                Format::Table => output::to_table(&report, true),
             };
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Ok(ExitCode::SUCCESS)

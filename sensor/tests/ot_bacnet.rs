@@ -51,7 +51,7 @@ fn jci_nae_answers_its_device_object() {
     assert_eq!(nae.hostname, "KBRNAE");
     assert_eq!(nae.model, "MS-NAE4510-2");
     assert_eq!(nae.firmware, "5.1.0.4400");
-    assert_eq!(nae.vendor, "Johnson Controls, Inc.");
+    assert_eq!(nae.vendor, "Johnson Controls");
     assert_eq!(evidence(nae, "bacnet readproperty vendor-name"), ["JCI"]);
     // object-identifier answered for the wildcard device,4194303: device,500.
     assert_eq!(

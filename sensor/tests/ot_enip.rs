@@ -53,7 +53,7 @@ fn list_identity_explicit_messaging_and_io() {
     // ListIdentity reply from 10.1.1.164: enip.lir.vendor 0x0001, enip.lir.name
     // "1756-ENBT/A", revision 4.03, enip.lir.serial 0x00524d8e.
     let enbt = asset(&r, "10.1.1.164");
-    assert_eq!(enbt.vendor, "Rockwell Automation/Allen-Bradley");
+    assert_eq!(enbt.vendor, "Rockwell Automation");
     assert_eq!(enbt.model, "1756-ENBT/A");
     assert_eq!(enbt.firmware, "4.03");
     assert_eq!(enbt.serial, "0x00524d8e");

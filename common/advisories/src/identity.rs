@@ -98,38 +98,185 @@ const FAMILY_FILLER: &[&str] = &[
     "SERIES",
 ];
 
-/// The key a vendor name is matched on.
-pub fn vendor_key(name: &str) -> String {
-    let lower = name.to_ascii_lowercase();
-    let words: Vec<&str> = lower
+/// Vendors known by more than one spelling: the words that name them (whole words, lower
+/// case, anywhere in the name), the key they are matched on and the one name they are shown
+/// with. "Rockwell Automation/Allen-Bradley" and "Allen-Bradley" are both Rockwell
+/// Automation; "SIEMENS", "Siemens AG" and "Siemens Industrial Automation" are Siemens.
+const KNOWN_VENDORS: &[(&[&str], &str, &str)] = &[
+    (
+        &["allen bradley", "rockwell"],
+        "rockwell",
+        "Rockwell Automation",
+    ),
+    (
+        &["schneider", "telemecanique"],
+        "schneider",
+        "Schneider Electric",
+    ),
+    (&["siemens"], "siemens", "Siemens"),
+    (
+        &["general electric", "ge digital", "ge vernova"],
+        "ge",
+        "GE",
+    ),
+    (&["mitsubishi"], "mitsubishi", "Mitsubishi Electric"),
+    (
+        &["johnson controls"],
+        "johnson controls",
+        "Johnson Controls",
+    ),
+    (&["phoenix contact"], "phoenix contact", "Phoenix Contact"),
+    (&["hitachi"], "hitachi", "Hitachi"),
+    (&["abb"], "abb", "ABB"),
+    // Shown with one spelling; their key is their first word, as for any other vendor.
+    (&["wago"], "wago", "WAGO"),
+    (&["beckhoff"], "beckhoff", "Beckhoff Automation"),
+    (&["hilscher"], "hilscher", "Hilscher"),
+    (&["hirschmann"], "hirschmann", "Hirschmann"),
+    (&["moxa"], "moxa", "Moxa"),
+    (&["honeywell"], "honeywell", "Honeywell"),
+    (&["emerson"], "emerson", "Emerson"),
+    (&["yokogawa"], "yokogawa", "Yokogawa"),
+    (&["omron"], "omron", "Omron"),
+    (&["festo"], "festo", "Festo"),
+    (&["turck"], "turck", "Turck"),
+    (&["cisco"], "cisco", "Cisco"),
+    (&["3com"], "3com", "3Com"),
+    (&["vmware"], "vmware", "VMware"),
+    (&["intel"], "intel", "Intel"),
+    (&["d link"], "d", "D-Link"),
+    (&["tp link"], "tp", "TP-Link"),
+    (&["hewlett packard"], "hewlett", "Hewlett Packard"),
+    (&["juniper"], "juniper", "Juniper Networks"),
+    (&["fortinet"], "fortinet", "Fortinet"),
+    (&["ubiquiti"], "ubiquiti", "Ubiquiti"),
+    (&["huawei"], "huawei", "Huawei"),
+    (&["samsung"], "samsung", "Samsung"),
+    (&["microsoft"], "microsoft", "Microsoft"),
+    (&["dell"], "dell", "Dell"),
+];
+
+/// Lower-case words of a name: letters and digits, everything else a separator.
+fn words(name: &str) -> Vec<String> {
+    name.to_ascii_lowercase()
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
-        .collect();
-    let joined = words.join(" ");
-    for (alias, key) in [
-        ("allen bradley", "rockwell"),
-        ("rockwell", "rockwell"),
-        ("schneider", "schneider"),
-        ("telemecanique", "schneider"),
-        ("siemens", "siemens"),
-        ("general electric", "ge"),
-        ("ge digital", "ge"),
-        ("ge vernova", "ge"),
-        ("mitsubishi", "mitsubishi"),
-        ("johnson controls", "johnson controls"),
-        ("phoenix contact", "phoenix contact"),
-        ("hitachi", "hitachi"),
-        ("abb", "abb"),
-    ] {
-        // Whole words anywhere: "Rockwell Automation/Allen-Bradley" and "Allen-Bradley" both
-        // reach "rockwell".
-        if format!(" {joined} ").contains(&format!(" {alias} ")) {
-            return key.to_string();
-        }
+        .map(str::to_string)
+        .collect()
+}
+
+/// The known vendor a name spells, if any.
+fn known_vendor(
+    words: &[String],
+) -> Option<&'static (&'static [&'static str], &'static str, &'static str)> {
+    let joined = format!(" {} ", words.join(" "));
+    KNOWN_VENDORS.iter().find(|(aliases, _, _)| {
+        aliases
+            .iter()
+            .any(|alias| joined.contains(&format!(" {alias} ")))
+    })
+}
+
+/// The key a vendor name is matched on.
+pub fn vendor_key(name: &str) -> String {
+    let words = words(name);
+    if let Some((_, key, _)) = known_vendor(&words) {
+        return key.to_string();
     }
     // Otherwise the first word: corporate suffixes ("Inc", "GmbH") come last, and two
     // spellings of one vendor nearly always share the first word.
-    words.first().map(|w| w.to_string()).unwrap_or_default()
+    words.first().cloned().unwrap_or_default()
+}
+
+/// Legal-form words that end company names in registries ("Intel Corporate", "Apple, Inc.",
+/// "Kieback & Peter GmbH & Co KG"): left out when a vendor is shown.
+const LEGAL_FORMS: &[&str] = &[
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "corporate",
+    "co",
+    "company",
+    "ltd",
+    "limited",
+    "llc",
+    "plc",
+    "gmbh",
+    "ag",
+    "kg",
+    "sa",
+    "sas",
+    "srl",
+    "spa",
+    "bv",
+    "nv",
+    "oy",
+    "ab",
+    "as",
+    "kk",
+    "pty",
+    "pte",
+    "sarl",
+    "ohg",
+    "se",
+];
+
+/// `t` with every run of five or more capital letters (and nothing else between separators)
+/// in title case: "TECHNOLOGIES" → "Technologies", "TP-LINK" stays.
+fn title_case_shouted(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    for run in t.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
+        let (word, sep) = match run.char_indices().last() {
+            Some((i, c)) if !c.is_ascii_alphanumeric() => run.split_at(i),
+            _ => (run, ""),
+        };
+        let shouted = word.len() >= 5 && word.chars().all(|c| c.is_ascii_uppercase());
+        if shouted {
+            out.push_str(&word[..1]);
+            out.push_str(&word[1..].to_ascii_lowercase());
+        } else {
+            out.push_str(word);
+        }
+        out.push_str(sep);
+    }
+    out
+}
+
+/// The one name a vendor is shown with, whichever way a source spelled it: the known
+/// vendors' names ("Siemens AG" and "SIEMENS" are "Siemens"); any other without its legal
+/// form ("Hon Hai Precision Ind. Co.,Ltd." is "Hon Hai Precision Ind.") and with words
+/// written all in capitals of five letters or more in title case ("HIRSCHMANN" would be
+/// "Hirschmann", "NEC" stays). The raw spelling stays in the evidence.
+pub fn vendor_name(raw: &str) -> String {
+    let raw = raw.trim();
+    if let Some((_, _, name)) = known_vendor(&words(raw)) {
+        return name.to_string();
+    }
+    let mut tokens: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let legal = |t: &str| {
+        let bare: String = t
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        // "Co.,Ltd." and "S.p.A." are one token once the punctuation is gone.
+        bare.is_empty()
+            || LEGAL_FORMS.contains(&bare.as_str())
+            || bare == "coltd"
+            || bare == "colimited"
+    };
+    while tokens.len() > 1 && tokens.last().is_some_and(|t| legal(t)) {
+        tokens.pop();
+    }
+    tokens
+        .iter()
+        .map(|t| title_case_shouted(t))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Upper case, letters and digits only.
@@ -419,6 +566,36 @@ mod tests {
         }
         assert_ne!(vendor_key("Siemens"), vendor_key("Schneider Electric"));
         assert_eq!(vendor_key(""), "");
+    }
+
+    #[test]
+    fn vendor_names_are_one_spelling() {
+        for (raw, shown) in [
+            ("Siemens AG", "Siemens"),
+            ("SIEMENS", "Siemens"),
+            ("Rockwell Automation/Allen-Bradley", "Rockwell Automation"),
+            ("PHOENIX CONTACT Electronics GmbH", "Phoenix Contact"),
+            ("Phoenix Contact GmbH & Co. KG", "Phoenix Contact"),
+            ("WAGO Kontakttechnik GmbH & Co. KG", "WAGO"),
+            ("Johnson Controls, Inc.", "Johnson Controls"),
+            ("Intel Corporate", "Intel"),
+            ("3COM", "3Com"),
+            ("Apple, Inc.", "Apple"),
+            ("Hon Hai Precision Ind. Co.,Ltd.", "Hon Hai Precision Ind."),
+            ("Kieback & Peter GmbH & Co KG", "Kieback & Peter"),
+            ("NEC Platforms, Ltd.", "NEC Platforms"),
+            ("TP-LINK TECHNOLOGIES CO.,LTD.", "TP-Link"),
+            ("D-Link Systems, INC.", "D-Link"),
+            ("D-Link Corporation", "D-Link"),
+            ("ASUSTek COMPUTER INC.", "ASUSTek Computer"),
+            ("HIRSCHMANN AUTOMATION", "Hirschmann"),
+            ("GRANDSTREAM NETWORKS, INC.", "Grandstream Networks"),
+            ("Corporation", "Corporation"),
+        ] {
+            assert_eq!(vendor_name(raw), shown, "{raw}");
+            // The shown name is matched like the raw one.
+            assert_eq!(vendor_key(&vendor_name(raw)), vendor_key(raw), "{raw}");
+        }
     }
 
     #[test]

@@ -77,13 +77,15 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     for (k, v) in inv.shed.entries() {
         *stats.limits.entry(k.to_string()).or_default() += v;
     }
+    let broadcasts = directed_broadcasts(inv);
     // An address only named by someone else (a DNS answer) but never seen on the wire, bound
-    // by ARP/DHCP or announced is not an asset.
+    // by ARP/DHCP or announced is not an asset; nor is a subnet's broadcast address.
     let ips: Vec<HostKey> = inv
         .hosts
         .iter()
-        .filter(|(_, h)| {
-            h.counters.packets > 0 || !h.bound_macs.is_empty() || !h.protocols.is_empty()
+        .filter(|(k, h)| {
+            (h.counters.packets > 0 || !h.bound_macs.is_empty() || !h.protocols.is_empty())
+                && !broadcasts.contains(k)
         })
         .map(|(ip, _)| *ip)
         .collect();
@@ -190,7 +192,10 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
         })
         .map(|(ip, _)| *ip)
         .collect();
-    let conns = inv.conns_sorted();
+    let mut conns = inv.conns_sorted();
+    conns.retain(|(k, _)| {
+        !broadcasts.contains(&k.server_key()) && !broadcasts.contains(&k.client_key())
+    });
     let mut by_ip: BTreeMap<HostKey, Vec<(&ConnKey, &ConnFacts)>> = BTreeMap::new();
     for &(k, c) in &conns {
         by_ip.entry(k.client_key()).or_default().push((k, c));
@@ -275,6 +280,53 @@ pub fn report(inv: &Inventory, mut stats: CaptureStats) -> InventoryReport {
     r
 }
 
+/// The IPv4 addresses that are a subnet's directed broadcast rather than a device. On the
+/// subnet itself such datagrams go to the Ethernet broadcast address and are no host's; but a
+/// mirror port between two routers sees them sent to the next router's MAC, like a unicast
+/// (BACnet Who-Is and I-Am to 172.20.32.255). Such an address:
+/// - has a host part of all ones for some prefix of /8 to /30 (…255, …127, …63);
+/// - never sent a packet, and nothing (ARP, DHCP) ties it to a MAC;
+/// - was sent datagrams, never TCP, by at least two hosts of that subnet.
+///
+/// A real host on such an address answers (TCP, ARP, replies) and stays an asset.
+fn directed_broadcasts(inv: &Inventory) -> BTreeSet<HostKey> {
+    // Who each address exchanged packets with, and whether any of it was TCP. An address that
+    // never sent can be either end of a flow (a datagram between two equal ports is oriented
+    // by content: an I-Am to the broadcast makes the broadcast the client).
+    let mut sent_to: BTreeMap<HostKey, (BTreeSet<IpAddr>, bool)> = BTreeMap::new();
+    for k in inv.conns.keys() {
+        for (end, peer) in [(k.server_key(), k.client), (k.client_key(), k.server)] {
+            let e = sent_to.entry(end).or_default();
+            e.0.insert(peer);
+            e.1 |= k.transport == TCP;
+        }
+    }
+    inv.hosts
+        .iter()
+        .filter(|(k, h)| {
+            let IpAddr::V4(v4) = k.ip else { return false };
+            let ones = u32::from(v4).trailing_ones();
+            if !(2..=24).contains(&ones)
+                || !h.macs.is_empty()
+                || !h.bound_macs.is_empty()
+                || h.max_ttl != 0
+            {
+                return false;
+            }
+            let Some((senders, tcp)) = sent_to.get(k) else {
+                return false;
+            };
+            let subnet = u32::from(v4) >> ones;
+            let local = senders
+                .iter()
+                .filter(|ip| matches!(ip, IpAddr::V4(a) if u32::from(*a) >> ones == subnet))
+                .count();
+            !tcp && local >= 2
+        })
+        .map(|(k, _)| *k)
+        .collect()
+}
+
 /// The OS families that use an initial TTL: the largest TTL seen, rounded up to the common
 /// initial values (RFC 1700 era defaults still used by stacks today).
 fn ttl_hint(max_ttl: u8) -> Option<&'static str> {
@@ -357,12 +409,15 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
             protocols.extend(h.protocols.iter().cloned());
         }
     }
+    // A router's packets are those it forwarded; its own IP's packets are among them.
+    let mut carried = Counters::default();
     for m in macs {
         if let Some(f) = inv.macs.get(m) {
             counters.merge(f.counters);
             evidence.extend(ranked(&f.evidence));
             protocols.extend(f.protocols.iter().cloned());
             if forwarding(f) {
+                carried.merge(f.carried);
                 let rec = EvidenceRec {
                     field: Field::DeviceType,
                     value: "router".into(),
@@ -389,6 +444,17 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
             };
             evidence.push((rec, source::OUI.rank));
         }
+    }
+    if carried.packets > counters.packets {
+        let l2 =
+            macs.iter()
+                .filter_map(|m| inv.macs.get(m))
+                .fold(Counters::default(), |mut c, f| {
+                    c.merge(f.counters);
+                    c
+                });
+        counters = l2;
+        counters.merge(carried);
     }
     evidence.sort();
     evidence.dedup_by(|(a, _), (b, _)| {
@@ -420,7 +486,8 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
         .collect();
     let os = pick(Field::Os);
     let (vendor, hostname, model, firmware, serial) = (
-        pick(Field::Vendor),
+        // One spelling per vendor; the evidence keeps each source's own.
+        otwatch_advisories::identity::vendor_name(&pick(Field::Vendor)),
         pick(Field::Hostname),
         pick(Field::Model),
         pick(Field::Firmware),

@@ -31,6 +31,10 @@ impl Counters {
         self.seen(last);
     }
 
+    pub fn is_empty(&self) -> bool {
+        *self == Counters::default()
+    }
+
     /// Widens the first/last window to include `ts` without counting a packet.
     pub fn seen(&mut self, ts: Timestamp) {
         self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
@@ -187,6 +191,11 @@ impl HostFacts {
 pub struct MacFacts {
     /// Frames without IP (ARP, LLDP, CDP, ...) sent by this MAC.
     pub counters: Counters,
+    /// IP packets this MAC sent or received, whichever IP they were for: what a router or
+    /// firewall forwarded. Shown as its packets only when it forwards for others (an ordinary
+    /// host's IP packets are counted on its IP).
+    #[serde(default, skip_serializing_if = "Counters::is_empty")]
+    pub carried: Counters,
     /// Source IPs this MAC carried.
     pub ips: BTreeSet<HostKey>,
     /// IPs that ARP/DHCP/LLDP tie to this MAC.
@@ -208,6 +217,7 @@ impl MacFacts {
 
     pub fn merge(&mut self, o: MacFacts) {
         self.counters.merge(o.counters);
+        self.carried.merge(o.carried);
         for ip in o.ips {
             self.add_ip(ip);
         }

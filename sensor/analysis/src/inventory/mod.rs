@@ -126,7 +126,11 @@ impl Inventory {
         if server_is_host {
             if let Some(h) = self.host(server) {
                 server_kept = true;
-                h.counters.add(s.packets, s.bytes, s.first, s.last);
+                // A host talking to itself (a loopback capture) sent and received each
+                // packet once: counted once.
+                if server != client || !client_kept {
+                    h.counters.add(s.packets, s.bytes, s.first, s.last);
+                }
                 h.note_ttl(s.server_ttl);
                 if let Some(m) = s.server.mac {
                     h.add_mac(m);
@@ -139,6 +143,15 @@ impl Inventory {
                         f.add_ip(server);
                     }
                 }
+            }
+        }
+        // Every packet of the flow passed through the MACs that carried it: a router's own
+        // count is what it forwarded. Once per MAC (a hairpin through one router is one
+        // packet), and only for MACs known already (this adds no addresses).
+        let server_mac = s.server.mac.filter(|m| Some(*m) != s.client.mac);
+        for m in [s.client.mac, server_mac].into_iter().flatten() {
+            if let Some(f) = self.macs.get_mut(&m) {
+                f.carried.add(s.packets, s.bytes, s.first, s.last);
             }
         }
         if client_kept && server_kept {

@@ -101,6 +101,101 @@ fn a_router_mac_does_not_merge_the_ips_behind_it() {
     assert_eq!(r.assets[4].ips, ["10.0.0.5"]);
     assert_eq!(r.connections.len(), 3);
     assert_eq!(r.connections[0].packets, 10);
+    // The router's packets are the three flows it forwarded, not zero.
+    assert_eq!((router.packets, router.bytes), (30, 3000));
+}
+
+/// A datagram flow from `c` (sent by `mac`) to `s` that `s` never answered.
+fn datagram(inv: &mut Inventory, c: &str, mac_: &str, s: &str, port: u16) {
+    inv.add_flow(&FlowSummary {
+        lan: Lan::NONE,
+        client: Endpoint {
+            ip: ip(c),
+            port,
+            mac: Some(mac(mac_)),
+        },
+        server: Endpoint {
+            ip: ip(s),
+            port,
+            mac: None,
+        },
+        ip_proto: 17,
+        protocol: Some("bacnet"),
+        packets: 3,
+        bytes: 300,
+        first: Timestamp(1),
+        last: Timestamp(2),
+        new_flow: true,
+        client_ttl: 64,
+        server_ttl: 0,
+        to_group: false,
+        answered: false,
+        first_answer: false,
+        accepted: false,
+        reset_by_server: false,
+        echo: false,
+        ended: true,
+        client_packets: 3,
+        server_packets: 0,
+    });
+}
+
+#[test]
+fn a_directed_broadcast_behind_a_router_is_no_asset() {
+    // Seen between two routers: Who-Is and I-Am to 172.20.32.255 arrive with the next
+    // router's MAC as destination, like unicast.
+    let mut inv = Inventory::default();
+    for dev in ["172.20.32.100", "172.20.32.101", "172.20.32.102"] {
+        datagram(&mut inv, dev, ROUTER, "172.20.32.255", 47808);
+    }
+    let r = report(&inv, Default::default());
+    assert!(
+        r.assets.iter().all(|a| a.ips != ["172.20.32.255"]),
+        "{:?}",
+        r.assets.iter().map(|a| &a.ips).collect::<Vec<_>>()
+    );
+    assert!(r.connections.iter().all(|c| c.server != "172.20.32.255"));
+    assert_eq!(r.assets.iter().filter(|a| a.ips.len() == 1).count(), 3);
+
+    // One sender only: nothing says it is a broadcast; an address that answers, or that
+    // takes TCP, is a device.
+    for (sender_count, tcp_too, answers) in [(1, false, false), (2, true, false), (2, false, true)]
+    {
+        let mut inv = Inventory::default();
+        for dev in ["10.1.1.7", "10.1.1.8"].iter().take(sender_count) {
+            datagram(&mut inv, dev, ROUTER, "10.1.1.255", 161);
+        }
+        if tcp_too {
+            flow(
+                &mut inv,
+                ("10.1.1.7", Some(ROUTER)),
+                ("10.1.1.255", None),
+                502,
+            );
+        }
+        if answers {
+            datagram(&mut inv, "10.1.1.255", HOST, "10.1.1.7", 161);
+        }
+        let r = report(&inv, Default::default());
+        assert!(
+            r.assets.iter().any(|a| a.ips == ["10.1.1.255"]),
+            "{sender_count} senders, tcp {tcp_too}, answers {answers}"
+        );
+    }
+}
+
+#[test]
+fn a_host_talking_to_itself_counts_each_packet_once() {
+    let mut inv = Inventory::default();
+    flow(
+        &mut inv,
+        ("127.0.0.1", Some("00:00:00:00:00:00")),
+        ("127.0.0.1", Some("00:00:00:00:00:00")),
+        4840,
+    );
+    let r = report(&inv, Default::default());
+    let lo = r.assets.iter().find(|a| a.ips == ["127.0.0.1"]).unwrap();
+    assert_eq!((lo.packets, lo.bytes), (10, 1000));
 }
 
 #[test]
@@ -153,7 +248,12 @@ fn stronger_sources_win_and_every_claim_stays_as_evidence() {
         .evidence
         .iter()
         .any(|e| e.source == source::DNS_ANSWER.name));
-    assert_eq!(host.vendor, "Siemens AG");
+    // Shown with one spelling; the registry's own stays in the evidence.
+    assert_eq!(host.vendor, "Siemens");
+    assert!(host
+        .evidence
+        .iter()
+        .any(|e| e.field == "vendor" && e.value == "Siemens AG"));
     assert!(host.evidence.iter().any(|e| e.field == "os_hint"));
 }
 
