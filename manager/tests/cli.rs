@@ -279,7 +279,7 @@ async fn a_filter_value_that_no_sensor_reports_is_a_usage_error_naming_the_valid
 
     for args in [
         ["assets", "--protocol", "modbuss"],
-        ["alerts", "--state", "open"],
+        ["alerts", "--state", "opened"],
     ] {
         let (code, err) = otwatch_bin(&args).await;
         assert_eq!(code, Some(1), "{args:?}: {err}");

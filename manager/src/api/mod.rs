@@ -3,6 +3,7 @@
 //! SAN URI only; sensors may call only SensorLink (Enroll needs no certificate), operators only
 //! Manager. Every refusal is logged with its reason and the peer.
 
+mod filters;
 mod manager;
 mod sensor_link;
 

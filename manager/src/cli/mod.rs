@@ -152,8 +152,9 @@ pub enum Command {
         /// Only the alerts of this site.
         #[arg(long)]
         site: Option<String>,
-        /// Only alerts in this state (any case).
-        #[arg(long, visible_alias = "status", value_parser = filters::ALERT_STATE)]
+        /// Only alerts in this state (any case): new, acknowledged, resolved, or open (new or
+        /// acknowledged).
+        #[arg(long, visible_alias = "status", value_parser = filters::ALERT_STATUS)]
         state: Option<String>,
         /// Only alerts of this severity (any case; exactly this one, not "at least").
         #[arg(long, value_parser = filters::SEVERITY)]
