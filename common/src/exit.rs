@@ -73,8 +73,7 @@ pub fn help(statuses: &[Status]) -> String {
 /// program's `--help`. `Err` carries the status to exit with.
 #[cfg(feature = "cli")]
 pub fn parse_args<P: clap::Parser>(exit_help: String) -> Result<P, std::process::ExitCode> {
-    let parsed = P::command()
-        .after_help(exit_help)
+    let parsed = command::<P>(exit_help)
         .try_get_matches()
         .and_then(|mut m| P::from_arg_matches_mut(&mut m));
     parsed.map_err(|e| {
@@ -83,6 +82,13 @@ pub fn parse_args<P: clap::Parser>(exit_help: String) -> Result<P, std::process:
         let status = if e.use_stderr() { FAILED } else { OK };
         std::process::ExitCode::from(status.code)
     })
+}
+
+/// The command tree of a program as it parses its command line, with `exit_help` (from
+/// [`help`]) ending its `--help`: also what its completion script and man pages are made from.
+#[cfg(feature = "cli")]
+pub fn command<P: clap::CommandFactory>(exit_help: String) -> clap::Command {
+    P::command().after_help(exit_help)
 }
 
 #[cfg(test)]

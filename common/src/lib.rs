@@ -8,6 +8,8 @@
 //! - [`time`]: packet timestamps and their RFC 3339 form.
 //! - [`tls`]: certificate hashes and the pinned-CA verifier used to enrol.
 //! - [`exit`]: the exit statuses of the three programs and their `--help` lines.
+//! - `cli` (feature `cli`): the `completions` and `man` commands of the three programs, and the
+//!   checks of their command trees (help on everything, every command in docs/CLI.md).
 //! - `disk` (feature `disk`): free space, the reserve file and half-written snapshots of the
 //!   sled stores.
 //! - `advisories` (feature `advisories`): security advisories loaded from files (CSAF, CVE
@@ -22,6 +24,8 @@
 pub mod addr;
 #[cfg(feature = "advisories")]
 pub mod advisories;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "disk")]
 pub mod disk;
 pub mod error;

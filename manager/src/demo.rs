@@ -158,7 +158,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
     }
     if o.dir.join("ca.pem").exists() || o.dir.join("manager").exists() {
         bail!(
-            "{} already holds a demo; pass another --dir or remove it",
+            "{} already holds a demo; pass another --state or remove it",
             o.dir.display()
         );
     }
@@ -185,7 +185,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
                     "enroll",
                     "--manager",
                     &url_c,
-                    "--token",
+                    "--enroll-token",
                     &token_s,
                     "--state",
                     &state_c,
@@ -244,7 +244,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  {exe} alerts --severity critical --format json   # then: {exe} alerts ack ID\n  {exe} tokens create --site plant-c        # enrol another sensor: otwatch-sensor enroll --manager {url} --token TOKEN\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
+        "\nExplore it:\n  export OTWATCH_MANAGER={url} OTWATCH_CRED={}\n  {exe} assets --type plc\n  {exe} connections --site plant-b --format json\n  {exe} alerts --severity critical --format json   # then: {exe} alerts ack ID\n  {exe} tokens create --site plant-c        # enrol another sensor: otwatch-sensor enroll --manager {url} --enroll-token TOKEN\n  grpcurl -cacert {ca} -cert {cert} -key {key} {addr} list",
         admin_cred.display(),
         ca = admin_cred.join("ca.pem").display(),
         cert = admin_cred.join("cert.pem").display(),

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use otwatch_common::link::{hex, OperatorRole};
 use otwatch_manager::store::Quotas;
 use otwatch_manager::{admin, pki, serve};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,26 +21,38 @@ struct Cli {
     command: Command,
 }
 
+/// `--state DIR`: the manager's state directory, as every command that works on one names it.
+#[derive(clap::Args)]
+struct State {
+    /// The manager's state directory (e.g. /var/lib/otwatch/manager): its CA, server
+    /// certificate and store, as `init` made them.
+    #[arg(long = "state", alias = "data", value_name = "DIR")]
+    dir: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Create the CA and the server certificate in a new data directory.
+    /// Create the CA and the server certificate in a new state directory.
     Init {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        /// The new state directory (e.g. /var/lib/otwatch/manager); refused if it holds a CA.
+        #[arg(long = "state", alias = "data", value_name = "DIR")]
+        state: PathBuf,
         /// DNS name or IP the sensors and operators connect to (repeat; default localhost,
         /// 127.0.0.1, ::1).
         #[arg(long = "san", value_name = "NAME_OR_IP")]
         sans: Vec<String>,
         /// The manager's name (certificate subject).
-        #[arg(long, default_value = "otwatch-manager")]
+        #[arg(long, value_name = "NAME", default_value = "otwatch-manager")]
         name: String,
     },
-    /// Enrolment tokens.
+    /// Enrolment tokens for sensors.
+    #[command(alias = "tokens")]
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Operator credentials.
+    /// Operator credentials: certificates and bearer tokens.
+    #[command(alias = "users")]
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -51,8 +64,9 @@ enum Command {
     },
     /// Serve SensorLink, the Manager API, gRPC health and reflection over TLS until SIGINT/SIGTERM.
     Serve {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        state: State,
+        /// Address to listen on for sensors and operators (0.0.0.0:7443 for every interface).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7443")]
         listen: String,
         /// Assets one sensor may hold; beyond it new ones are refused (counted, logged).
@@ -68,10 +82,12 @@ enum Command {
     /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
     /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
     Demo {
-        /// Where the demo keeps its manager, sensors and credentials, kept afterwards (default:
-        /// a new temporary directory, removed when the demo ends).
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
+        /// Where the demo keeps the state of its manager and sensors and the admin's
+        /// credentials, kept afterwards (default: a new temporary directory, removed when the
+        /// demo ends).
+        #[arg(long = "state", alias = "dir", value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Address the demo's manager listens on (default: a free port of 127.0.0.1).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
         listen: String,
         /// The bundled captures.
@@ -84,14 +100,21 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
+    /// Print the completion script of otwatch-manager for a shell (docs/CLI.md says where to
+    /// put it).
+    Completions(otwatch_common::cli::Completions),
+    /// Print the man page of otwatch-manager (roff), or write one page per command with --dir.
+    Man(otwatch_common::cli::Manual),
 }
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Print a one-time enrolment token for a site (through the running manager when it runs).
+    /// Print a one-time enrolment token for a site (through the running manager when it runs),
+    /// for `otwatch-sensor enroll --enroll-token`.
     Create {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        state: State,
+        /// The site the sensor enrolling with the token belongs to (e.g. plant-a).
         #[arg(long, value_name = "NAME")]
         site: String,
         /// How long the token stays valid (30s, 15m, 24h, 7d).
@@ -108,8 +131,9 @@ enum AdvisoriesCommand {
     /// read are reported and skipped. While the manager serves DIR, through its API (it
     /// matches assets against them at once).
     Import {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        state: State,
+        /// Advisory files, or directories searched for *.json.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
@@ -117,38 +141,47 @@ enum AdvisoriesCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Write an operator's key.pem, cert.pem and ca.pem into --out (for `otwatch --cred DIR`),
-    /// or with --token print a bearer token instead (for scripts: `otwatch --token`, grpcurl).
+    /// Write an operator's key.pem, cert.pem and ca.pem into --cred DIR (for `otwatch --cred
+    /// DIR`), or with --auth-token print a bearer token instead (for scripts: `otwatch
+    /// --auth-token`, grpcurl).
     Create {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        state: State,
+        /// The operator's name (e.g. alice), as the manager's log and alerts name them.
         #[arg(long, value_name = "NAME")]
         name: String,
+        /// What the operator may do: viewer reads; analyst also triages alerts and approves
+        /// assets; admin also creates enrolment tokens and revokes sensors and operators.
         #[arg(long, value_name = "admin|analyst|viewer")]
         role: OperatorRole,
-        #[arg(long, value_name = "DIR", required_unless_present = "token")]
-        out: Option<PathBuf>,
-        /// Print a bearer token instead of writing a certificate.
-        #[arg(long, conflicts_with = "out")]
-        token: bool,
+        /// The directory to write the credentials into (created), for `otwatch --cred DIR`.
+        #[arg(
+            long,
+            alias = "out",
+            value_name = "DIR",
+            required_unless_present = "auth_token"
+        )]
+        cred: Option<PathBuf>,
+        /// Print a bearer token for `otwatch --auth-token` instead of writing a certificate.
+        #[arg(long, alias = "token", conflicts_with = "cred")]
+        auth_token: bool,
         /// How long the bearer token stays valid (at most 365d).
-        #[arg(long, default_value = "90d", value_parser = admin::parse_ttl, requires = "token")]
+        #[arg(long, default_value = "90d", value_parser = admin::parse_ttl, requires = "auth_token")]
         ttl: i64,
     },
     /// Refuse every certificate of an operator issued until now (through the running manager
     /// when it runs). Issue a new one later with `user create`.
     Revoke {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        state: State,
+        /// The operator's name, as given to `user create`.
         #[arg(long, value_name = "NAME")]
         name: String,
     },
 }
 
 fn main() -> ExitCode {
-    // Every command either does what it is asked or nothing (no partial result).
-    let statuses = &otwatch_common::exit::COMMON[..2];
-    let cli: Cli = match otwatch_common::exit::parse_args(otwatch_common::exit::help(statuses)) {
+    let cli: Cli = match otwatch_common::exit::parse_args(exit_help()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -170,24 +203,29 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { data, sans, name } => {
-            let r = pki::init(&data, &sans, &name)?;
-            println!("CA and server certificate written to {}", data.display());
+        Command::Init { state, sans, name } => {
+            let r = pki::init(&state, &sans, &name)?;
+            println!("CA and server certificate written to {}", state.display());
             println!("server names: {}", r.sans.join(", "));
             println!("CA sha256: {}", hex(&r.ca_sha256));
             println!(
-                "next: otwatch-manager token create --data {} --site SITE",
-                data.display()
+                "next: otwatch-manager token create --state {} --site SITE",
+                state.display()
             );
         }
         Command::Token {
-            command: TokenCommand::Create { data, site, ttl },
+            command:
+                TokenCommand::Create {
+                    state: State { dir: data },
+                    site,
+                    ttl,
+                },
         } => {
             let t = here_or_via_server(&data, admin::create_token_in(&data, &site, ttl), || {
                 admin::create_token_via_server(&data, &site, ttl)
             })?;
             eprintln!(
-                "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
+                "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --enroll-token TOKEN",
                 t.site, t.expires_at
             );
             println!("{}", t.token);
@@ -195,14 +233,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::User {
             command:
                 UserCommand::Create {
-                    data,
+                    state: State { dir: data },
                     name,
                     role,
-                    out,
+                    cred,
                     ttl,
                     ..
                 },
-        } => match out {
+        } => match cred {
             None => {
                 let t = here_or_via_server(
                     &data,
@@ -210,7 +248,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     || admin::create_operator_token_via_server(&data, &name, role, ttl),
                 )?;
                 eprintln!(
-                    "bearer token for {} ({}), valid until {}; use: otwatch --ca {} --token TOKEN, or the header `authorization: Bearer TOKEN`",
+                    "bearer token for {} ({}), valid until {}; use: otwatch --ca {} --auth-token TOKEN, or the header `authorization: Bearer TOKEN`",
                     t.name,
                     t.role.as_str(),
                     t.expires_at,
@@ -230,7 +268,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::User {
-            command: UserCommand::Revoke { data, name },
+            command:
+                UserCommand::Revoke {
+                    state: State { dir: data },
+                    name,
+                },
         } => {
             let at = here_or_via_server(&data, admin::revoke_user_in(&data, &name), || {
                 admin::revoke_user_via_server(&data, &name)
@@ -238,7 +280,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("every certificate of {name} issued until {at} is refused from now on");
         }
         Command::Advisories {
-            command: AdvisoriesCommand::Import { data, paths },
+            command:
+                AdvisoriesCommand::Import {
+                    state: State { dir: data },
+                    paths,
+                },
         } => {
             let started = std::time::Instant::now();
             let r = match otwatch_manager::advisories::import_in(&data, &paths) {
@@ -269,7 +315,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Demo {
-            dir,
+            state: dir,
             listen,
             captures,
             sensor_bin,
@@ -302,7 +348,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             r?;
         }
         Command::Serve {
-            data,
+            state: State { dir: data },
             listen,
             quota_assets_per_sensor,
             quota_connections_per_sensor,
@@ -335,12 +381,33 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })?;
         }
+        Command::Completions(c) => {
+            let _ = std::io::stdout().write_all(&c.script(command()));
+        }
+        Command::Man(m) => {
+            let (page, written) = m.render(command())?;
+            let _ = std::io::stdout().write_all(&page);
+            if let Some(dir) = &m.dir {
+                eprintln!("{} man pages written to {}", written.len(), dir.display());
+            }
+        }
     }
     Ok(())
 }
 
+/// The exit statuses the manager's commands give: each does what it is asked or nothing (no
+/// partial result).
+fn exit_help() -> String {
+    otwatch_common::exit::help(&otwatch_common::exit::COMMON[..2])
+}
+
+/// The command tree as `main` parses it: what the completion script and man pages describe.
+fn command() -> clap::Command {
+    otwatch_common::exit::command::<Cli>(exit_help())
+}
+
 /// What an admin action done on the stopped manager's store (`here`) gave, unless the store is
-/// locked by a manager serving this data directory: then the action `via_server` through it.
+/// locked by a manager serving this state directory: then the action `via_server` through it.
 fn here_or_via_server<T, F: std::future::Future<Output = Result<T, admin::AdminError>>>(
     data: &std::path::Path,
     here: Result<T, admin::AdminError>,
@@ -376,4 +443,31 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let d = std::env::temp_dir().join(format!("otwatch-demo-{}", std::process::id()));
     std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_option_and_command_has_help() {
+        let missing = otwatch_common::cli::missing_help(&Cli::command());
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn every_command_has_an_example_in_docs_cli_md() {
+        let doc = include_str!("../../docs/CLI.md");
+        let missing = otwatch_common::cli::undocumented(&Cli::command(), doc);
+        assert!(
+            missing.is_empty(),
+            "docs/CLI.md has no heading like ### `COMMAND` (then an example) for: {missing:#?}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

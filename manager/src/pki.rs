@@ -30,9 +30,9 @@ pub const OPERATOR_DAYS: i64 = 365;
 pub enum PkiError {
     #[error("{0}")]
     Io(String),
-    #[error("a CA already exists in {0}; refusing to overwrite it (use another --data directory, or remove it on purpose)")]
+    #[error("a CA already exists in {0}; refusing to overwrite it (use another --state directory, or remove it on purpose)")]
     AlreadyInitialised(PathBuf),
-    #[error("no CA in {0}; run `otwatch-manager init --data {0}` first")]
+    #[error("no CA in {0}; run `otwatch-manager init --state {0}` first")]
     NotInitialised(PathBuf),
     #[error("certificate error: {0}")]
     Cert(String),

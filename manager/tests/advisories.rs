@@ -166,7 +166,7 @@ fn the_import_command_is_idempotent_and_reports_bad_files() {
     std::fs::write(feed.join("truncated.json"), b"{\"document\":").unwrap();
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_otwatch-manager"))
-            .args(["advisories", "import", "--data"])
+            .args(["advisories", "import", "--state"])
             .arg(&data)
             .arg(&feed)
             .output()
@@ -225,7 +225,7 @@ async fn the_import_command_goes_through_a_running_manager_which_matches_at_once
     let dir = feed.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_otwatch-manager"))
-            .args(["advisories", "import", "--data"])
+            .args(["advisories", "import", "--state"])
             .arg(&data)
             .arg(&dir)
             .output()

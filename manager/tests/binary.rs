@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../tests/roff.rs"]
+mod roff;
 
+use common::skip;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -66,7 +69,7 @@ fn version_help_and_usage_errors() {
         .args([
             "token",
             "create",
-            "--data",
+            "--state",
             "/nonexistent",
             "--site",
             "a",
@@ -95,9 +98,14 @@ impl Drop for Child {
 async fn manager_and_cli_binaries_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = path_str(&dir.path().join("m"));
-    let (ok, out, err) = run(MANAGER, &["init", "--data", &data]);
+    let (ok, out, err) = run(MANAGER, &["init", "--state", &data]);
     assert!(ok, "{err}");
     assert!(out.contains("CA sha256"), "{out}");
+    assert!(
+        out.contains("next: otwatch-manager token create --state"),
+        "{out}"
+    );
+    // --data, the old name of --state, still names the state directory.
     let (ok, _, err) = run(MANAGER, &["init", "--data", &data]);
     assert!(!ok);
     assert!(err.contains("refusing to overwrite"), "{err}");
@@ -105,7 +113,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     let (ok, token, err) = run(
         MANAGER,
         &[
-            "token", "create", "--data", &data, "--site", "plant-a", "--ttl", "1h",
+            "token", "create", "--state", &data, "--site", "plant-a", "--ttl", "1h",
         ],
     );
     assert!(ok, "{err}");
@@ -113,7 +121,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     assert!(token.starts_with("otwt1."), "{token}");
     // A bad argument does nothing and exits with 1, as one the argument parser refuses does.
     let o = Command::new(MANAGER)
-        .args(["token", "create", "--data", &data, "--site", "Bad Site"])
+        .args(["token", "create", "--state", &data, "--site", "Bad Site"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -126,7 +134,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     let (ok, out, err) = run(
         MANAGER,
         &[
-            "user", "create", "--data", &data, "--name", "alice", "--role", "analyst", "--out",
+            "user", "create", "--state", &data, "--name", "alice", "--role", "analyst", "--cred",
             &cred,
         ],
     );
@@ -135,7 +143,7 @@ async fn manager_and_cli_binaries_end_to_end() {
 
     let mut child = Child(
         Command::new(MANAGER)
-            .args(["serve", "--data", &data, "--listen", "127.0.0.1:0"])
+            .args(["serve", "--state", &data, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -173,7 +181,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     // The store is locked by the running manager: the token is made through it, and works.
     let (ok, token2, err) = run(
         MANAGER,
-        &["token", "create", "--data", &data, "--site", "plant-b"],
+        &["token", "create", "--state", &data, "--site", "plant-b"],
     );
     assert!(ok, "{err}");
     assert!(err.contains("site plant-b"), "{err}");
@@ -206,7 +214,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     let (ok, out, err) = cli(&["alerts", "ack", &alert_id]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), format!("alert acknowledged: {alert_id}"));
-    let (ok, out, _) = cli(&["alerts", "--state", "acknowledged", "--format", "json"]);
+    let (ok, out, _) = cli(&["alerts", "--status", "acknowledged", "--format", "json"]);
     assert!(ok);
     assert!(out.contains("\"updated_by\": \"alice (analyst)\""), "{out}");
     // An analyst cannot revoke, nor create enrolment tokens.
@@ -247,7 +255,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     // Restarted after SIGKILL: everything acknowledged is there, nothing is applied twice.
     let mut child = Child(
         Command::new(MANAGER)
-            .args(["serve", "--data", &data, "--listen", &addr])
+            .args(["serve", "--state", &data, "--listen", &addr])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -273,7 +281,15 @@ async fn manager_and_cli_binaries_end_to_end() {
     let (ok, tok, err) = run(
         MANAGER,
         &[
-            "user", "create", "--data", &data, "--name", "siem", "--role", "viewer", "--token",
+            "user",
+            "create",
+            "--state",
+            &data,
+            "--name",
+            "siem",
+            "--role",
+            "viewer",
+            "--auth-token",
         ],
     );
     assert!(ok, "{err}");
@@ -287,7 +303,7 @@ async fn manager_and_cli_binaries_end_to_end() {
             &url,
             "--ca",
             &ca,
-            "--token",
+            "--auth-token",
             &tok,
             "sites",
             "--format",
@@ -303,6 +319,7 @@ async fn manager_and_cli_binaries_end_to_end() {
             &url,
             "--ca",
             &ca,
+            // --token, the old name of --auth-token, still works.
             "--token",
             &tok,
             "alerts",
@@ -315,7 +332,7 @@ async fn manager_and_cli_binaries_end_to_end() {
     // alice leaves: her certificates are revoked through the running manager.
     let (ok, out, err) = run(
         MANAGER,
-        &["user", "revoke", "--data", &data, "--name", "alice"],
+        &["user", "revoke", "--state", &data, "--name", "alice"],
     );
     assert!(ok, "{err}");
     assert!(
@@ -326,4 +343,132 @@ async fn manager_and_cli_binaries_end_to_end() {
     // client is still writing; either way the message names revocation.
     let (ok, _, err) = cli(&["sites"]);
     assert!(!ok && err.contains("revoked"), "{err}");
+}
+
+/// Scripts and units written for the old flag names go on working: `--data` (now `--state`),
+/// `user create --out` (now `--cred`) and `--token` (now `--auth-token`).
+#[test]
+fn the_old_flag_names_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = path_str(&dir.path().join("m"));
+    let (ok, _, err) = run(MANAGER, &["init", "--data", &state]);
+    assert!(ok, "{err}");
+    let cred = dir.path().join("bob");
+    let (ok, _, err) = run(
+        MANAGER,
+        &[
+            "user",
+            "create",
+            "--data",
+            &state,
+            "--name",
+            "bob",
+            "--role",
+            "viewer",
+            "--out",
+            &path_str(&cred),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(cred.join("cert.pem").exists());
+    let (ok, token, err) = run(
+        MANAGER,
+        &[
+            "users", "create", "--state", &state, "--name", "siem", "--role", "viewer", "--token",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(token.starts_with("otwop1."), "{token}");
+    assert!(err.contains("otwatch --ca"), "{err}");
+    assert!(err.contains("--auth-token TOKEN"), "{err}");
+}
+
+/// `alerts --state` was the alert status filter; `--state` is a directory everywhere else, so
+/// the filter is `--status` (which also takes `open`).
+#[test]
+fn alerts_filter_by_status_not_state() {
+    let o = Command::new(CLI)
+        .args(["alerts", "--state", "new"])
+        .env_remove("OTWATCH_CRED")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: unexpected argument '--state'"),
+        "{err}"
+    );
+    // Parsed, it fails only for want of a manager or credentials.
+    let o = Command::new(CLI)
+        .args([
+            "alerts",
+            "--status",
+            "open",
+            "--manager",
+            "https://127.0.0.1:9",
+        ])
+        .env_remove("OTWATCH_CRED")
+        .env_remove("OTWATCH_AUTH_TOKEN")
+        .env_remove("OTWATCH_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: no credentials: pass --cred DIR"),
+        "{err}"
+    );
+}
+
+/// Both programs print completion scripts for every shell and man pages man can show.
+#[test]
+fn completions_and_man_pages() {
+    for (bin, name, words, page) in [
+        (
+            MANAGER,
+            "otwatch-manager",
+            ["init", "token", "serve", "state", "auth-token"],
+            "otwatch-manager-user-create.1",
+        ),
+        (
+            CLI,
+            "otwatch",
+            ["assets", "approve", "alerts", "status", "auth-token"],
+            "otwatch-assets-approve.1",
+        ),
+    ] {
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            let (ok, script, err) = run(bin, &["completions", shell]);
+            assert!(ok, "{name} {shell}: {err}");
+            for w in words {
+                assert!(script.contains(w), "{name} {shell}: no {w}");
+            }
+        }
+        let o = Command::new(bin).arg("man").output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        if let Some(text) = roff::render(&o.stdout) {
+            assert!(
+                text.contains(name) && text.contains("SUBCOMMANDS"),
+                "{text}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, out, err) = run(bin, &["man", "--dir", &path_str(dir.path())]);
+        assert!(ok && out.is_empty(), "{name}: {err}");
+        assert!(err.contains("man pages written to"), "{err}");
+        let sub = std::fs::read(dir.path().join(page)).unwrap();
+        if let Some(text) = roff::render(&sub) {
+            assert!(
+                text.contains("EXIT STATUS") || text.contains("OPTIONS"),
+                "{text}"
+            );
+        }
+    }
+    // otwatch's global --format changes what the manager's answers look like; it has nothing
+    // to do with a completion script, so it is refused there rather than ignored.
+    let (ok, _, err) = run(CLI, &["--format", "json", "completions", "bash"]);
+    assert!(
+        !ok && err.starts_with("error: --format is for the commands that ask"),
+        "{err}"
+    );
 }

@@ -77,8 +77,8 @@ fn a_plc_stop_reaches_the_manager_and_an_analyst_acknowledges_it() {
     // Acknowledge.
     let acked = f.cli(&["alerts", "ack", a["id"].as_str().unwrap()]);
     assert_eq!(acked["state"], "acknowledged", "{acked}");
-    assert_eq!(alerts(&f, &["--state", "acknowledged"]).len(), 1);
-    assert!(alerts(&f, &["--state", "new"]).is_empty());
+    assert_eq!(alerts(&f, &["--status", "acknowledged"]).len(), 1);
+    assert!(alerts(&f, &["--status", "new"]).is_empty());
     // The same replay again (a restart of the sensor) changes nothing the analyst did.
     replay(&sensor, &state, &[], &[attack("s7_stop.pcap")]);
     let list = alerts(&f, &["--kind", "plc_stop"]);

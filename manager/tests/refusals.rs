@@ -911,3 +911,113 @@ async fn a_sensor_beyond_its_quota_has_new_records_refused_and_counted() {
     let out = String::from_utf8(out).unwrap();
     assert!(out.lines().next().unwrap().contains("OVER_QUOTA"), "{out}");
 }
+
+/// A list filter that names no value the sensors report is refused with the valid values,
+/// whatever the client (the CLI checks them itself; grpcurl and scripts do not), instead of an
+/// empty answer that reads as "none"; a known value is taken in any case.
+#[tokio::test]
+async fn list_filters_outside_the_vocabulary_are_invalid_arguments() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant-a", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let mut plc = asset(
+        1,
+        "mac:00:1b:1b:00:00:01",
+        &["00:1b:1b:00:00:01"],
+        &["10.0.0.5"],
+    );
+    if let Some(delta::Change::Asset(a)) = plc.change.as_mut() {
+        a.device_type = "plc".into();
+        a.purdue_level = Some(1);
+    }
+    sync(&mut c, vec![vec![plc, alert(2, "a1")]]).await.unwrap();
+    let mut op = fx.operator("vic", OperatorRole::Viewer).await;
+
+    let refused = [
+        (
+            op.list_assets(ListAssetsRequest {
+                device_type: "toaster".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+            "device_type \"toaster\" is not one of the values sensors report; valid values (any case): plc, rtu, ied,",
+        ),
+        (
+            op.list_assets(ListAssetsRequest {
+                protocol: "modbuss".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+            "protocol \"modbuss\"",
+        ),
+        (
+            op.list_assets(ListAssetsRequest {
+                purdue_level: Some(7),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+            "purdue_level 7 does not exist: Purdue levels are 0 (process) to 5 (enterprise)",
+        ),
+        (
+            op.list_alerts(ListAlertsRequest {
+                severity: "urgent".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+            "valid values (any case): info, low, medium, high, critical",
+        ),
+        (
+            op.list_alerts(ListAlertsRequest {
+                state: "closed".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+            "new, acknowledged, resolved, open",
+        ),
+        (
+            op.list_alerts(ListAlertsRequest {
+                kind: "plc-stpo".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+            "unknown_protocol_in_ot_zone, rule:<name>",
+        ),
+    ];
+    for (r, says) in refused {
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+        assert!(e.message().contains(says), "{says}: {}", e.message());
+    }
+
+    // Any case, and `-` for `_`: the value the sensors report.
+    let plcs = op
+        .list_assets(ListAssetsRequest {
+            device_type: "PLC".into(),
+            purdue_level: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plcs.total, 1);
+    for (state, seen) in [("New", 1), ("open", 1), ("RESOLVED", 0)] {
+        let alerts = op
+            .list_alerts(ListAlertsRequest {
+                state: state.into(),
+                kind: "New-Asset".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(alerts.total, seen, "{state}");
+    }
+}

@@ -12,7 +12,7 @@ use otwatch_sensor::output;
 use otwatch_sensor::run::{self as live, InventorySource, RunError, RunOptions, Speed};
 use otwatch_sensor::store::StoreError;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -24,6 +24,11 @@ use std::sync::Arc;
     about = "otwatch sensor: passive OT/IoT network monitoring"
 )]
 struct Cli {
+    /// How `analyze` and `inventory` print the inventory: table (aligned columns for people,
+    /// the default) or json (the proto3 JSON mapping, for scripts). Before or after the
+    /// command; the other commands print text of their own and refuse it.
+    #[arg(long, value_enum, value_name = "FORMAT", global = true)]
+    format: Option<Format>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,10 +38,7 @@ enum Command {
     /// Analyse capture files (pcap, pcapng) and print the asset inventory.
     #[command(after_help = exit::analyze_help())]
     Analyze {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write the report here instead of standard output.
+        /// Write the report to this file instead of standard output ("-": standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Keep the inventory in this directory (sled) and continue what is there.
@@ -92,7 +94,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
         /// Worker threads (default: cores - 1).
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         workers: Option<usize>,
         /// Serve Prometheus metrics at ADDR/metrics (e.g. 127.0.0.1:9187).
         #[arg(long, value_name = "ADDR")]
@@ -127,21 +129,24 @@ enum Command {
         #[arg(long, value_name = "DURATION")]
         learn_for: Option<String>,
     },
-    /// Enrol with a manager: make a key pair, get a certificate for it with a one-time token
-    /// from `otwatch-manager token create`, and keep both in STATE/uplink.
+    /// Enrol with a manager: make a key pair, get a certificate for it with a one-time
+    /// enrolment token from `otwatch-manager token create` or `otwatch tokens create`, and keep
+    /// both in STATE/uplink.
     #[command(after_help = exit::enroll_help())]
     Enroll {
         /// The manager's URL, https://HOST:PORT.
         #[arg(long, value_name = "URL")]
         manager: String,
-        /// The enrolment token (otwt1.…); or set OTWATCH_ENROLL_TOKEN.
+        /// The one-time enrolment token the manager printed for this sensor's site (otwt1.…).
         #[arg(
             long,
             value_name = "TOKEN",
+            visible_alias = "enrol-token",
+            alias = "token",
             env = "OTWATCH_ENROLL_TOKEN",
             hide_env_values = true
         )]
-        token: String,
+        enroll_token: String,
         /// State directory (as for `run`).
         #[arg(long, value_name = "DIR", default_value = "/var/lib/otwatch/sensor")]
         state: PathBuf,
@@ -149,11 +154,17 @@ enum Command {
     /// Print the inventory kept in a state directory (works while `run` is running).
     #[command(after_help = exit::simple_help())]
     Inventory {
+        /// The state directory of `run` or `analyze --state` (e.g. /var/lib/otwatch/sensor).
         #[arg(long, value_name = "DIR")]
         state: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
     },
+    /// Print the completion script of otwatch-sensor for a shell (docs/CLI.md says where to
+    /// put it).
+    #[command(after_help = exit::simple_help())]
+    Completions(otwatch_common::cli::Completions),
+    /// Print the man page of otwatch-sensor (roff), or write one page per command with --dir.
+    #[command(after_help = exit::simple_help())]
+    Man(otwatch_common::cli::Manual),
 }
 
 /// Detection inputs shared by analyze and run.
@@ -193,24 +204,28 @@ enum PolicyCommand {
     /// Learn a policy from capture files of normal operation and write it as TOML.
     #[command(after_help = exit::common_help())]
     Learn {
-        /// Write the policy here instead of standard output.
+        /// Write the policy to this file instead of standard output ("-": standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// The site the policy is for (a label kept in the file).
-        #[arg(long, default_value = "")]
+        /// The site the policy is for, as the manager names it (a label kept in the file).
+        #[arg(long, value_name = "NAME", default_value = "")]
         site: String,
+        /// No progress on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Capture files of normal operation, read in the order given as one capture.
         #[arg(value_name = "PCAP", required = true)]
         inputs: Vec<PathBuf>,
     },
     /// Print the policy a sensor learned live (`run --learn-for`).
     Export {
+        /// The state directory of the `run` that learned it (e.g. /var/lib/otwatch/sensor).
         #[arg(long, value_name = "DIR")]
         state: PathBuf,
     },
     /// Validate a policy file; errors give the line.
     Check {
+        /// The policy file (TOML, from `policy learn`).
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
@@ -220,6 +235,8 @@ enum PolicyCommand {
 enum CheckCommand {
     /// Validate the files; errors give the file and line.
     Check {
+        /// The files to check: rule files or directories of them (every *.toml), indicator
+        /// files (STIX 2.1 JSON, CSV).
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
@@ -227,8 +244,8 @@ enum CheckCommand {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
-    Json,
     Table,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -290,10 +307,36 @@ fn failure_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// The inventory format of `analyze` and `inventory` (table when not given); any other
+/// command refuses `--format` rather than ignore what the user asked for.
+fn inventory_format(cli: &Cli) -> anyhow::Result<Format> {
+    match (&cli.command, cli.format) {
+        (Command::Analyze { .. } | Command::Inventory { .. }, f) => Ok(f.unwrap_or(Format::Table)),
+        (_, None) => Ok(Format::Table),
+        (_, Some(_)) => anyhow::bail!(
+            "--format is for the commands that print an inventory (analyze, inventory); this one prints text of its own: leave --format out"
+        ),
+    }
+}
+
+/// Writes `text` to the file `out`, or to standard output without one or with "-".
+fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out.filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let format = inventory_format(&cli)?;
     match cli.command {
         Command::Analyze {
-            format,
             out,
             state,
             quiet,
@@ -323,17 +366,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let text = match format {
                 Format::Json => output::to_json(&outcome.report),
-                Format::Table => output::to_table(&outcome.report, out.is_none()),
+                Format::Table => output::to_table(
+                    &outcome.report,
+                    out.as_deref().is_none_or(|p| p == Path::new("-")),
+                ),
             };
-            match out {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => {
-                    let mut stdout = std::io::stdout().lock();
-                    // A closed pipe (`| head`) is not an error worth reporting.
-                    let _ = stdout.write_all(text.as_bytes());
-                }
-            }
+            write_out(out.as_deref(), &text)?;
             for e in &outcome.capture_errors {
                 eprintln!("error: {e}");
             }
@@ -432,10 +470,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Enroll {
             manager,
-            token,
+            enroll_token,
             state,
         } => {
-            let info = otwatch_sensor::uplink::enroll::enroll(&manager, &token, &state)?;
+            let info = otwatch_sensor::uplink::enroll::enroll(&manager, &enroll_token, &state)?;
             println!(
                 "enrolled as sensor {} of site {} with {}; certificate valid until {}; keys in {}",
                 info.sensor_id,
@@ -487,7 +525,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Inventory { state, format } => {
+        Command::Inventory { state } => {
             let (report, from) = live::read_inventory(&state)?;
             match &from {
                 InventorySource::Store => {}
@@ -507,7 +545,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions(c) => {
+            let script = c.script(command());
+            let _ = std::io::stdout().lock().write_all(&script);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(m) => {
+            let (page, written) = m.render(command())?;
+            let _ = std::io::stdout().lock().write_all(&page);
+            if let Some(dir) = &m.dir {
+                eprintln!("{} man pages written to {}", written.len(), dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The command tree as `main` parses it: what the completion script and man pages describe.
+fn command() -> clap::Command {
+    otwatch_common::exit::command::<Cli>(exit::help_all())
 }
 
 /// Says on stderr what keeps a run's exit status from 0.
@@ -566,13 +622,7 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             }
             let p = Policy::learn(&outcome.report, &site);
             let text = p.to_toml();
-            match &out {
-                Some(path) => std::fs::write(path, &text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => {
-                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-                }
-            }
+            write_out(out.as_deref(), &text)?;
             eprintln!(
                 "learned {} assets, {} conversations and {} known alerts from {} packets ({} .. {}); review it, then protect with `otwatch-sensor analyze --policy {}` or `run --policy`",
                 p.assets.len(),
@@ -581,7 +631,9 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 outcome.report.stats().packets,
                 p.learned_from,
                 p.learned_until,
-                out.as_ref().map_or("FILE".into(), |o| o.display().to_string())
+                out.as_ref()
+                    .filter(|o| o.as_os_str() != "-")
+                    .map_or("FILE".into(), |o| o.display().to_string())
             );
             Ok(if outcome.capture_errors.is_empty() {
                 ExitCode::SUCCESS
@@ -605,5 +657,33 @@ fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_option_and_command_has_help() {
+        let missing = otwatch_common::cli::missing_help(&Cli::command());
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn every_command_has_an_example_in_docs_cli_md() {
+        let doc = include_str!("../../docs/CLI.md");
+        let missing = otwatch_common::cli::undocumented(&Cli::command(), doc);
+        assert!(
+            missing.is_empty(),
+            "docs/CLI.md has no heading like ### `COMMAND` (then an example) for: {missing:#?}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // clap's own checks: no two arguments with one name, defaults among possible values.
+        Cli::command().debug_assert();
     }
 }

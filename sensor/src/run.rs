@@ -885,7 +885,7 @@ fn uplink_start(cfg: &SensorConfig) -> Result<Option<UplinkStart>, RunError> {
     if LinkInfo::load(dir)?.is_none() {
         if let Some(m) = &cfg.uplink.manager {
             return Err(RunError::Uplink(UplinkError::Usage(format!(
-                "--manager {m}: {} is not enrolled; run `otwatch-sensor enroll --manager {m} --token T --state {}` first",
+                "--manager {m}: {} is not enrolled; run `otwatch-sensor enroll --manager {m} --enroll-token T --state {}` first",
                 dir.display(),
                 dir.display()
             ))));

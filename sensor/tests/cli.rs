@@ -1,6 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! `otwatch-sensor analyze` as a user runs it: determinism, continuing a stored inventory, and
-//! damaged input.
+//! `otwatch-sensor` as a user runs it: analyze's determinism, continuing a stored inventory,
+//! damaged input; the command line (usage errors, `--format` before or after the command, the
+//! renamed flags), completion scripts and man pages.
+
+#[path = "../../tests/roff.rs"]
+mod roff;
+#[path = "../../tests/skip.rs"]
+mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -263,4 +269,96 @@ fn run_without_an_interface_says_what_to_pass() {
     let out = sensor(&["run".as_ref(), "--state".as_ref(), dir.path().as_os_str()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--interface"));
+}
+
+fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+    args.iter().map(|a| a.into()).collect()
+}
+
+fn sensor_str(args: &[&str]) -> Output {
+    let args = os(args);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    sensor(&refs)
+}
+
+/// `--format` is global: before the command as after it, the same report; `--out -` is
+/// standard output, as for `otwatch report`.
+#[test]
+fn format_goes_before_or_after_the_command() {
+    let pcap = data("mb2.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let before = sensor_str(&["--format", "json", "analyze", "-q", pcap]);
+    let after = sensor_str(&["analyze", "-q", "--format", "json", "--out", "-", pcap]);
+    assert!(
+        before.status.success(),
+        "{}",
+        String::from_utf8_lossy(&before.stderr)
+    );
+    assert!(after.status.success());
+    assert_eq!(before.stdout, after.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(v["schema"], "otwatch.inventory.v1");
+}
+
+/// A command that prints no inventory refuses `--format` instead of ignoring it.
+#[test]
+fn format_is_refused_where_it_would_change_nothing() {
+    let policy = tempfile::NamedTempFile::new().unwrap();
+    let learned = sensor_str(&[
+        "policy",
+        "learn",
+        "-q",
+        "--out",
+        policy.path().to_str().unwrap(),
+        data("mb2.pcap").to_str().unwrap(),
+    ]);
+    assert!(learned.status.success());
+    let file = policy.path().to_str().unwrap();
+    let out = sensor_str(&["--format", "json", "policy", "check", file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --format is for the commands that print an inventory"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = sensor_str(&["policy", "check", file]);
+    assert!(out.status.success());
+}
+
+/// Each shell's completion script names the commands, nested ones too.
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = sensor_str(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["analyze", "learn", "inventory", "enroll", "enroll-token"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    let out = sensor_str(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[possible values: bash,"));
+}
+
+/// `man` prints a page man can show; `man --dir` writes one per command.
+#[test]
+fn man_pages_render() {
+    let out = sensor_str(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    if let Some(text) = roff::render(&out.stdout) {
+        for word in ["otwatch-sensor", "analyze", "enroll", "Exit status"] {
+            assert!(text.contains(word), "no {word} in\n{text}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = sensor_str(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let page = std::fs::read(dir.path().join("otwatch-sensor-policy-learn.1")).unwrap();
+    if let Some(text) = roff::render(&page) {
+        assert!(text.contains("quiet"), "{text}");
+    }
+    assert!(dir.path().join("otwatch-sensor-analyze.1").exists());
 }

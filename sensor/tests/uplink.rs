@@ -358,7 +358,7 @@ fn enroll(m: &FakeManager, state: &Path) {
             "enroll",
             "--manager",
             &m.url(),
-            "--token",
+            "--enroll-token",
             &m.token(),
             "--state",
         ])
@@ -437,7 +437,15 @@ fn enrolment_stores_the_credentials_and_a_wrong_ca_pin_is_refused() {
     }
     .to_string();
     let o = sensor()
-        .args(["enroll", "--manager", &m.url(), "--token", &bad, "--state"])
+        // --enrol-token: the other spelling, accepted too.
+        .args([
+            "enroll",
+            "--manager",
+            &m.url(),
+            "--enrol-token",
+            &bad,
+            "--state",
+        ])
         .arg(other.path())
         .output()
         .unwrap();
@@ -461,6 +469,7 @@ fn enrolment_stores_the_credentials_and_a_wrong_ca_pin_is_refused() {
             "enroll",
             "--manager",
             &m.url(),
+            // --token: the old name of --enroll-token, still accepted.
             "--token",
             &wrong,
             "--state",
@@ -753,7 +762,7 @@ fn enrolling_on_a_full_disk_fails_before_the_token_is_spent() {
             "enroll",
             "--manager",
             &m.url(),
-            "--token",
+            "--enroll-token",
             &m.token(),
             "--state",
         ])

@@ -1,12 +1,13 @@
 //! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
 
 use super::{
-    admin_identity, admin_status, blocking, change, next_token, operator_identity, page,
+    admin_identity, admin_status, blocking, change, filters, next_token, operator_identity, page,
     page_bounds, peer, refuse, served, Caller, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::approvals::Approvals;
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{ApprovalRecord, SensorRecord, StoreError};
+use otwatch_common::vocab;
 use otwatch_proto::v1::manager_server::Manager;
 use otwatch_proto::v1::*;
 use std::pin::Pin;
@@ -361,7 +362,8 @@ impl Manager for ManagerService {
         req: Request<ListAssetsRequest>,
     ) -> Result<Response<ListAssetsResponse>, Status> {
         operator_identity(&self.0, Caller::of(&req), "ListAssets").await?;
-        let q = req.into_inner();
+        let mut q = req.into_inner();
+        filters::assets(&mut q)?;
         let shared = self.0.clone();
         let site = q.site.clone();
         let (start, size) = page_bounds(q.page_size, &q.page_token)?;
@@ -461,7 +463,8 @@ impl Manager for ManagerService {
         req: Request<ListAlertsRequest>,
     ) -> Result<Response<ListAlertsResponse>, Status> {
         operator_identity(&self.0, Caller::of(&req), "ListAlerts").await?;
-        let q = req.into_inner();
+        let mut q = req.into_inner();
+        filters::alerts(&mut q)?;
         let store = self.0.store.clone();
         let all = blocking(move || store.alerts()).await?;
         let mut matched: Vec<FleetAlert> = all
@@ -469,7 +472,9 @@ impl Manager for ManagerService {
             .filter(|a| {
                 let al = a.alert.clone().unwrap_or_default();
                 (q.site.is_empty() || a.site == q.site)
-                    && (q.state.is_empty() || a.state == q.state)
+                    && (q.state.is_empty()
+                        || a.state == q.state
+                        || (q.state == vocab::OPEN_ALERTS && a.state != "resolved"))
                     && (q.severity.is_empty() || al.severity == q.severity)
                     && (q.kind.is_empty() || al.kind == q.kind)
             })

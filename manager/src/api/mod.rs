@@ -3,6 +3,7 @@
 //! SAN URI only; sensors may call only SensorLink (Enroll needs no certificate), operators only
 //! Manager. Every refusal is logged with its reason and the peer.
 
+mod filters;
 mod manager;
 mod sensor_link;
 
@@ -192,7 +193,7 @@ async fn token_identity(
     };
     let Some(secret) = crate::admin::operator_token_secret(token) else {
         return Err(unauthenticated(
-            "not an operator token (they look like otwop1.<secret>; an admin creates one with `otwatch-manager user create --token`)".into(),
+            "not an operator token (they look like otwop1.<secret>; an admin creates one with `otwatch-manager user create --auth-token`)".into(),
         ));
     };
     let (store, hash) = (shared.store.clone(), sha256(secret.as_bytes()));
@@ -235,7 +236,7 @@ async fn identity(shared: &Shared, caller: Caller, call: &str) -> Result<Identit
             return token_identity(shared, &p, call, &h).await;
         }
         return Err(refuse(&p, call, Status::unauthenticated(
-            "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR) or a bearer token (--token)",
+            "no client certificate; sensors enrol first (`otwatch-sensor enroll`), operators use the credentials from `otwatch-manager user create` (--cred DIR) or a bearer token (--auth-token)",
         )));
     };
     let Some(cert) = certs.first() else {

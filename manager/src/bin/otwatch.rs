@@ -5,10 +5,8 @@ use otwatch_common::exit::FAILED;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Every command either does what it is asked or nothing (no partial result).
-    let statuses = &otwatch_common::exit::COMMON[..2];
     let cli: otwatch_manager::cli::Cli =
-        match otwatch_common::exit::parse_args(otwatch_common::exit::help(statuses)) {
+        match otwatch_common::exit::parse_args(otwatch_manager::cli::exit_help()) {
             Ok(c) => c,
             Err(code) => return code,
         };

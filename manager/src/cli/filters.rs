@@ -17,27 +17,21 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use otwatch_common::vocab;
 use std::ffi::OsStr;
 
-/// A value of one of the lists of `otwatch_common::vocab`.
+/// A value of one of the lists of `otwatch_common::vocab`, matched as
+/// [`vocab::Vocabulary::find`] says (the Manager API matches its filters the same way).
 #[derive(Clone, Copy, Debug)]
-pub struct OneOf {
-    values: &'static [&'static str],
-    /// Also `rule:<name>` (alert kinds).
-    rules: bool,
-}
+pub struct OneOf(vocab::Vocabulary);
 
 /// `--type`: `Asset.device_type`.
-pub const DEVICE_TYPE: OneOf = OneOf::new(vocab::DEVICE_TYPES);
+pub const DEVICE_TYPE: OneOf = OneOf(vocab::DEVICE_TYPE);
 /// `--protocol`: a protocol the sensor recognises.
-pub const PROTOCOL: OneOf = OneOf::new(vocab::PROTOCOLS);
+pub const PROTOCOL: OneOf = OneOf(vocab::PROTOCOL);
 /// `--severity`: an alert severity.
-pub const SEVERITY: OneOf = OneOf::new(vocab::SEVERITIES);
-/// `--state`: what operators did with an alert.
-pub const ALERT_STATE: OneOf = OneOf::new(vocab::ALERT_STATES);
+pub const SEVERITY: OneOf = OneOf(vocab::SEVERITY);
+/// `alerts --status`: what operators did with an alert, or `open` (not resolved).
+pub const ALERT_STATUS: OneOf = OneOf(vocab::ALERT_STATUS);
 /// `--kind`: a built-in alert kind or an analyst rule's `rule:<name>`.
-pub const ALERT_KIND: OneOf = OneOf {
-    values: vocab::ALERT_KINDS,
-    rules: true,
-};
+pub const ALERT_KIND: OneOf = OneOf(vocab::ALERT_KIND);
 
 /// `--level`: a Purdue level, 0 to `vocab::MAX_PURDUE_LEVEL`.
 #[derive(Clone, Copy, Debug)]
@@ -92,32 +86,9 @@ fn invalid(
 }
 
 impl OneOf {
-    const fn new(values: &'static [&'static str]) -> OneOf {
-        OneOf {
-            values,
-            rules: false,
-        }
-    }
-
     /// The value of the list that `given` names, in the list's spelling.
     pub fn find(&self, given: &str) -> Option<String> {
-        let given = given.trim();
-        if self.rules {
-            let n = vocab::RULE_KIND_PREFIX.len();
-            if given
-                .get(..n)
-                .is_some_and(|p| p.eq_ignore_ascii_case(vocab::RULE_KIND_PREFIX))
-            {
-                // Rule names are the analyst's own: kept as written.
-                let name = &given[n..];
-                return (!name.is_empty()).then(|| format!("{}{name}", vocab::RULE_KIND_PREFIX));
-            }
-        }
-        let wanted = given.to_ascii_lowercase().replace('-', "_");
-        self.values
-            .iter()
-            .find(|v| **v == wanted)
-            .map(|v| (*v).to_string())
+        self.0.find(given)
     }
 
     /// Values close to `given`, for "a similar value exists".
@@ -126,16 +97,12 @@ impl OneOf {
         if wanted.is_empty() {
             return Vec::new();
         }
-        self.values
+        self.0
+            .values
             .iter()
             .filter(|v| v.starts_with(&wanted) || edits(v, &wanted) <= 2)
             .map(|v| (*v).to_string())
             .collect()
-    }
-
-    fn names(&self) -> impl Iterator<Item = &'static str> {
-        let rules = self.rules.then_some("rule:<name>");
-        self.values.iter().copied().chain(rules)
     }
 }
 
@@ -152,13 +119,13 @@ impl TypedValueParser for OneOf {
         if let Some(v) = value.to_str().and_then(|s| self.find(s)) {
             return Ok(v);
         }
-        let valid = self.names().map(str::to_string).collect();
+        let valid = self.0.names().map(str::to_string).collect();
         let mut e = invalid(cmd, arg, &given, valid);
         let similar = self.similar(&given);
         if !similar.is_empty() {
             e.insert(ContextKind::SuggestedValue, ContextValue::Strings(similar));
         }
-        if self.rules {
+        if self.0.rules {
             e.insert(
                 ContextKind::Suggested,
                 ContextValue::StyledStrs(vec![StyledStr::from(
@@ -170,7 +137,7 @@ impl TypedValueParser for OneOf {
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(self.names().map(PossibleValue::new)))
+        Some(Box::new(self.0.names().map(PossibleValue::new)))
     }
 }
 
@@ -197,27 +164,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_match_in_any_case_and_come_back_in_the_lists_spelling() {
+    fn filters_find_what_the_vocabulary_finds() {
         assert_eq!(DEVICE_TYPE.find("PLC").as_deref(), Some("plc"));
-        assert_eq!(
-            DEVICE_TYPE.find("Engineering-Workstation").as_deref(),
-            Some("engineering_workstation")
-        );
-        assert_eq!(DEVICE_TYPE.find("toaster"), None);
-        assert_eq!(SEVERITY.find("Critical").as_deref(), Some("critical"));
-        assert_eq!(SEVERITY.find("urgent"), None);
-        assert_eq!(
-            ALERT_STATE.find("ACKNOWLEDGED").as_deref(),
-            Some("acknowledged")
-        );
-        assert_eq!(PROTOCOL.find("S7COMM").as_deref(), Some("s7comm"));
-        assert_eq!(ALERT_KIND.find("PLC_STOP").as_deref(), Some("plc_stop"));
         assert_eq!(
             ALERT_KIND.find("Rule:Modbus-Write").as_deref(),
             Some("rule:Modbus-Write")
         );
-        assert_eq!(ALERT_KIND.find("rule:"), None);
-        assert_eq!(SEVERITY.find("rule:x"), None);
+        assert_eq!(SEVERITY.find("urgent"), None);
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub fn explain(e: &anyhow::Error, url: &str) -> String {
 
 /// What to do about `e`, for the usual mistakes; `url` is the manager `otwatch` talked to.
 pub fn hint(e: &anyhow::Error, url: &str) -> Option<String> {
-    const NEW_CREDENTIALS: &str = "an admin creates new credentials with `otwatch-manager user create --name NAME --role ROLE` (add --token for a bearer token)";
+    const NEW_CREDENTIALS: &str = "an admin creates new credentials with `otwatch-manager user create --name NAME --role ROLE` (add --auth-token for a bearer token)";
     for cause in e.chain() {
         if let Some(ConnectError::Silent { secs, .. }) = cause.downcast_ref::<ConnectError>() {
             return Some(format!(
@@ -84,7 +84,7 @@ pub fn hint(e: &anyhow::Error, url: &str) -> Option<String> {
                     return Some(format!("your role does not allow this: viewer reads; analyst also acknowledges and resolves alerts and approves assets; admin also creates enrolment tokens and revokes sensors and operators; {NEW_CREDENTIALS}"));
                 }
                 tonic::Code::Unauthenticated => {
-                    return Some(format!("the manager does not accept these credentials: a bearer token that expired, was revoked or is mistyped, or none at all (--cred DIR or --token TOKEN); {NEW_CREDENTIALS}"));
+                    return Some(format!("the manager does not accept these credentials: a bearer token that expired, was revoked or is mistyped, or none at all (--cred DIR or --auth-token TOKEN); {NEW_CREDENTIALS}"));
                 }
                 _ => {}
             }
@@ -105,9 +105,9 @@ pub fn hint(e: &anyhow::Error, url: &str) -> Option<String> {
     } else if has(&["UnknownIssuer", "BadSignature", "invalid peer certificate"])
         && !has(&["NotValidForName", "Expired"])
     {
-        Some(format!("the --cred / --ca files are not from this manager's CA (the manager at {url} presented a certificate their ca.pem did not sign); create credentials for this manager with `otwatch-manager user create --data DIR` on its data directory"))
+        Some(format!("the --cred / --ca files are not from this manager's CA (the manager at {url} presented a certificate their ca.pem did not sign); create credentials for this manager with `otwatch-manager user create --state DIR` on its state directory"))
     } else if has(&["UnknownCA", "BadCertificate"]) {
-        Some("the manager does not trust this client certificate: the --cred files are from another manager's CA; create credentials for this manager with `otwatch-manager user create --data DIR` on its data directory".into())
+        Some("the manager does not trust this client certificate: the --cred files are from another manager's CA; create credentials for this manager with `otwatch-manager user create --state DIR` on its state directory".into())
     } else if has(&["NotValidForName"]) {
         Some(format!("the manager's certificate is not for the host of {url}; use a name or address it was made for (`otwatch-manager init --san`)"))
     } else if has(&["CertificateRevoked", "Revoked"]) {

@@ -1,6 +1,6 @@
 //! The operator CLI `otwatch`: talks to the Manager API over mutual TLS with the credentials
 //! from `otwatch-manager user create` (`--cred DIR` holding key.pem, cert.pem, ca.pem), or over
-//! TLS with a bearer token (`--token`, `--ca`).
+//! TLS with a bearer token (`--auth-token`, `--ca`).
 //! List commands fetch every page. JSON output is the proto3 JSON mapping of the messages with
 //! the original field names (64-bit counters as numbers), like `otwatch-sensor analyze`.
 
@@ -33,22 +33,30 @@ pub const DEFAULT_MANAGER: &str = "https://127.0.0.1:7443";
     about = "otwatch operator CLI: sites, sensors, assets, connections, alerts, advisories and risk of a manager"
 )]
 pub struct Cli {
-    /// Manager URL (env OTWATCH_MANAGER; default https://127.0.0.1:7443).
-    #[arg(long, value_name = "URL", global = true)]
+    /// The manager's URL, https://HOST:PORT (default https://127.0.0.1:7443).
+    #[arg(long, value_name = "URL", global = true, env = "OTWATCH_MANAGER")]
     pub manager: Option<String>,
-    /// Directory with key.pem, cert.pem, ca.pem from `otwatch-manager user create` (env OTWATCH_CRED).
-    #[arg(long, value_name = "DIR", global = true)]
+    /// Directory with key.pem, cert.pem, ca.pem from `otwatch-manager user create --cred DIR`.
+    #[arg(long, value_name = "DIR", global = true, env = "OTWATCH_CRED")]
     pub cred: Option<PathBuf>,
-    /// Bearer token from `otwatch-manager user create --token`, instead of --cred (env
-    /// OTWATCH_TOKEN).
-    #[arg(long, value_name = "TOKEN", global = true)]
-    pub token: Option<String>,
-    /// The manager's CA certificate, with --token (env OTWATCH_CA).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// Your operator bearer token (otwop1.…) from `otwatch-manager user create --auth-token`
+    /// or `otwatch users token`, instead of --cred.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        global = true,
+        alias = "token",
+        env = "OTWATCH_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub auth_token: Option<String>,
+    /// The manager's CA certificate (its state directory's ca.pem), with --auth-token.
+    #[arg(long, value_name = "FILE", global = true, env = "OTWATCH_CA")]
     pub ca: Option<PathBuf>,
-    /// table: aligned columns for people; json: the proto3 JSON mapping, for scripts.
-    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
-    pub format: Format,
+    /// table: aligned columns for people (the default); json: the proto3 JSON mapping, for
+    /// scripts. Before or after the command; `completions` and `man` refuse it.
+    #[arg(long, value_enum, value_name = "FORMAT", global = true)]
+    pub format: Option<Format>,
     /// Seconds to wait for the manager to accept the connection, and for each answer.
     #[arg(long, value_name = "SECS", default_value_t = 10, global = true)]
     pub timeout: u64,
@@ -114,12 +122,14 @@ pub enum Command {
         address: Option<String>,
     },
     /// Operators: `users revoke NAME` refuses every certificate issued to NAME until now (admin).
+    #[command(alias = "user")]
     Users {
         #[command(subcommand)]
         action: UserAction,
     },
     /// Sensor enrolment tokens: `tokens create --site SITE [--ttl 24h]` prints one for
-    /// `otwatch-sensor enroll --token` (admin).
+    /// `otwatch-sensor enroll --enroll-token` (admin).
+    #[command(alias = "token")]
     Tokens {
         #[command(subcommand)]
         action: TokenAction,
@@ -152,9 +162,10 @@ pub enum Command {
         /// Only the alerts of this site.
         #[arg(long)]
         site: Option<String>,
-        /// Only alerts in this state (any case).
-        #[arg(long, visible_alias = "status", value_parser = filters::ALERT_STATE)]
-        state: Option<String>,
+        /// Only alerts in this status (any case): new, acknowledged, resolved, or open (new or
+        /// acknowledged).
+        #[arg(long, value_parser = filters::ALERT_STATUS)]
+        status: Option<String>,
         /// Only alerts of this severity (any case; exactly this one, not "at least").
         #[arg(long, value_parser = filters::SEVERITY)]
         severity: Option<String>,
@@ -165,6 +176,10 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<AlertAction>,
     },
+    /// Print the completion script of otwatch for a shell (docs/CLI.md says where to put it).
+    Completions(otwatch_common::cli::Completions),
+    /// Print the man page of otwatch (roff), or write one page per command with --dir.
+    Man(otwatch_common::cli::Manual),
 }
 
 #[derive(Subcommand, Debug)]
@@ -225,9 +240,9 @@ pub enum UserAction {
 pub enum TokenAction {
     /// Print a one-time sensor enrolment token for a site (admin).
     ///
-    /// The printed token is for the sensor: `otwatch-sensor enroll --manager URL --token
-    /// TOKEN`. The global `--token` of `otwatch` is something else: your own operator login
-    /// token, used instead of --cred to call the manager.
+    /// The printed token is for the sensor: `otwatch-sensor enroll --manager URL
+    /// --enroll-token TOKEN`. It is not an --auth-token: that one is your own operator login,
+    /// used instead of --cred to call the manager.
     Create {
         /// The site that the sensor enrolling with this token belongs to.
         #[arg(long)]
@@ -268,7 +283,7 @@ impl tonic::service::Interceptor for Auth {
 /// A Manager API client, authenticated by a client certificate or a bearer token.
 pub type Client = ManagerClient<InterceptedService<Channel, Auth>>;
 
-/// Connects with a bearer token (from `otwatch-manager user create --token`), trusting the CA in
+/// Connects with a bearer token (from `otwatch-manager user create --auth-token`), trusting the CA in
 /// `ca_pem` (the manager's ca.pem).
 /// `timeout` bounds the connection and each call ([`crate::tls::channel_within`]).
 pub async fn connect_token(
@@ -333,13 +348,23 @@ macro_rules! all_pages {
 }
 
 impl Cli {
-    /// The manager to talk to: --manager, else OTWATCH_MANAGER, else [`DEFAULT_MANAGER`].
+    /// The manager to talk to: --manager (or OTWATCH_MANAGER), else [`DEFAULT_MANAGER`].
     pub fn manager_url(&self) -> String {
         self.manager
             .clone()
-            .or_else(|| std::env::var("OTWATCH_MANAGER").ok())
             .unwrap_or_else(|| DEFAULT_MANAGER.to_string())
     }
+}
+
+/// The exit statuses of `otwatch`: each command does what it is asked or nothing (no partial
+/// result).
+pub fn exit_help() -> String {
+    otwatch_common::exit::help(&otwatch_common::exit::COMMON[..2])
+}
+
+/// The command tree as `otwatch` parses it: what its completion script and man pages describe.
+pub fn command() -> clap::Command {
+    otwatch_common::exit::command::<Cli>(exit_help())
 }
 
 // Declared after all_pages! so that it can use it.
@@ -347,11 +372,28 @@ mod report;
 
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    // These two describe the program and need no manager.
+    if matches!(cli.command, Command::Completions(_) | Command::Man(_)) && cli.format.is_some() {
+        anyhow::bail!("--format is for the commands that ask the manager; completions and man print a script or a page of their own: leave --format out");
+    }
+    match &cli.command {
+        Command::Completions(c) => return Ok(out.write_all(&c.script(command()))?),
+        Command::Man(m) => {
+            let (page, written) = m.render(command())?;
+            out.write_all(&page)?;
+            if let Some(dir) = &m.dir {
+                eprintln!("{} man pages written to {}", written.len(), dir.display());
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let url = cli.manager_url();
-    let cred = cli
-        .cred
-        .or_else(|| std::env::var_os("OTWATCH_CRED").map(PathBuf::from));
-    let token = cli.token.or_else(|| std::env::var("OTWATCH_TOKEN").ok());
+    let cred = cli.cred;
+    // OTWATCH_TOKEN: what the variable was called before --auth-token.
+    let token = cli
+        .auth_token
+        .or_else(|| std::env::var("OTWATCH_TOKEN").ok());
     let timeout = Duration::from_secs(cli.timeout.max(1));
     // A call that ran out of time says where and how long it waited.
     let status_err = |e: tonic::Status| {
@@ -368,17 +410,16 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         (Some(token), cred) => {
             let ca = cli
                 .ca
-                .or_else(|| std::env::var_os("OTWATCH_CA").map(PathBuf::from))
                 .or_else(|| cred.map(|d| d.join("ca.pem")))
                 .context("a bearer token needs the manager's CA: pass --ca FILE (its ca.pem) or set OTWATCH_CA")?;
             connect_token(&url, &ca, &token, timeout).await?
         }
         (None, Some(cred)) => connect(&url, &cred, timeout).await?,
         (None, None) => anyhow::bail!(
-            "no credentials: pass --cred DIR (from `otwatch-manager user create`) or --token TOKEN with --ca FILE (from `user create --token`), or set OTWATCH_CRED / OTWATCH_TOKEN"
+            "no credentials: pass --cred DIR (from `otwatch-manager user create`) or --auth-token TOKEN with --ca FILE (from `user create --auth-token`), or set OTWATCH_CRED / OTWATCH_AUTH_TOKEN"
         ),
     };
-    let fmt = cli.format;
+    let fmt = cli.format.unwrap_or(Format::Table);
     match cli.command {
         Command::Sites => {
             let r = c
@@ -456,7 +497,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .map_err(status_err)?
                 .into_inner();
             let note = format!(
-                "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --token TOKEN",
+                "one-time token for site {} (expires {}); enrol with: otwatch-sensor enroll --manager URL --enroll-token TOKEN",
                 t.site, t.expires_at
             );
             let v = json!({"token": t.token, "site": t.site, "expires_at": t.expires_at});
@@ -654,14 +695,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Alerts {
             site,
-            state,
+            status,
             severity,
             kind,
             action: None,
         } => {
             let q = ListAlertsRequest {
                 site: site.unwrap_or_default(),
-                state: state.unwrap_or_default(),
+                state: status.unwrap_or_default(),
                 severity: severity.unwrap_or_default(),
                 kind: kind.unwrap_or_default(),
                 page_size: 1000,
@@ -688,6 +729,35 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 ],
             )?;
         }
+        // Answered above, without a manager.
+        Command::Completions(_) | Command::Man(_) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_option_and_command_has_help() {
+        let missing = otwatch_common::cli::missing_help(&Cli::command());
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn every_command_has_an_example_in_docs_cli_md() {
+        let doc = include_str!("../../../docs/CLI.md");
+        let missing = otwatch_common::cli::undocumented(&Cli::command(), doc);
+        assert!(
+            missing.is_empty(),
+            "docs/CLI.md has no heading like ### `COMMAND` (then an example) for: {missing:#?}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

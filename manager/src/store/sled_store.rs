@@ -69,7 +69,7 @@ impl Db {
                 Err(e) => {
                     let mut msg = e.to_string();
                     if msg.contains("could not acquire lock") {
-                        msg.push_str(" (is another otwatch-manager using this --data directory?)");
+                        msg.push_str(" (is another otwatch-manager using this --state directory?)");
                     }
                     return Err(StoreError::Open {
                         path: path.display().to_string(),

@@ -81,20 +81,20 @@ impl Fleet {
             dir,
             port: free_port(),
         };
-        out(Path::new(MANAGER), &["init", "--data", &f.data()]);
+        out(Path::new(MANAGER), &["init", "--state", &f.data()]);
         let cred = f.cred();
         out(
             Path::new(MANAGER),
             &[
                 "user",
                 "create",
-                "--data",
+                "--state",
                 &f.data(),
                 "--name",
                 "admin",
                 "--role",
                 "admin",
-                "--out",
+                "--cred",
                 &cred,
             ],
         );
@@ -113,7 +113,7 @@ impl Fleet {
     pub fn token(&self, site: &str) -> String {
         out(
             Path::new(MANAGER),
-            &["token", "create", "--data", &self.data(), "--site", site],
+            &["token", "create", "--state", &self.data(), "--site", site],
         )
         .trim()
         .to_string()
@@ -126,7 +126,7 @@ impl Fleet {
             .open(self.dir.path().join("manager.log"))
             .unwrap();
         let mut c = Command::new(MANAGER)
-            .args(["serve", "--data", &self.data(), "--listen"])
+            .args(["serve", "--state", &self.data(), "--listen"])
             .arg(format!("127.0.0.1:{}", self.port))
             .stdout(Stdio::piped())
             .stderr(log)
@@ -170,7 +170,7 @@ pub fn enroll(sensor: &Path, url: &str, token: &str, state: &str) {
             "enroll",
             "--manager",
             url,
-            "--token",
+            "--enroll-token",
             token,
             "--state",
             state,

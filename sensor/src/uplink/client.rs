@@ -287,7 +287,7 @@ impl Ctx {
                     let state = self.cfg.state.display();
                     tracing::error!(
                         backlog = self.outbox.backlog(),
-                        "the manager refused this sensor: it was revoked ({r}). The uplink stops for good. Capture and the local inventory go on, and what was not sent stays in the outbox. To connect again an operator creates a token (`otwatch tokens create --site SITE`) and this sensor enrols anew: move {state}/uplink away, then `otwatch-sensor enroll --manager URL --token TOKEN --state {state}`"
+                        "the manager refused this sensor: it was revoked ({r}). The uplink stops for good. Capture and the local inventory go on, and what was not sent stays in the outbox. To connect again an operator creates a token (`otwatch tokens create --site SITE`) and this sensor enrols anew: move {state}/uplink away, then `otwatch-sensor enroll --manager URL --enroll-token TOKEN --state {state}`"
                     );
                     break;
                 }
