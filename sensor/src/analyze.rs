@@ -65,7 +65,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<AnalyzeOutcome, AnalyzeError> {
     };
     // Without --state nothing is kept: no store at all (writing a whole flood's inventory to a
     // temporary store only to delete it cost more memory than the analysis).
-    let store = opts.state.as_deref().map(Store::open).transpose()?;
+    let store = opts.state.as_deref().map(Store::open_waiting).transpose()?;
     let (inventory, earlier) = match &store {
         Some(s) => s.load()?,
         None => Default::default(),

@@ -217,16 +217,24 @@ impl Store {
     /// the reserve file next to it; a store opened that way, or with less than 2 MiB free, is
     /// [`Store::low_space`] and refuses to save until there is room.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::open_with(dir, true, None)
+        Store::open_with(dir, true, None, false)
+    }
+
+    /// [`Store::open`], waiting up to two seconds for the directory's lock: a store of this
+    /// process closed a moment ago (an earlier analysis of the same directory) holds it until
+    /// sled's flusher thread stops. Another process holding it is still refused, later.
+    pub fn open_waiting(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, true, None, true)
     }
 
     fn open_with(
         dir: &Path,
         reserve: bool,
         temp: Option<tempfile::TempDir>,
+        wait_for_lock: bool,
     ) -> Result<Store, StoreError> {
         let mode = OpenMode {
-            wait_for_lock: false,
+            wait_for_lock,
             reserve,
         };
         let (db, released) = open_db(dir, mode)?;
@@ -256,7 +264,7 @@ impl Store {
             .tempdir()
             .map_err(StoreError::Temp)?;
         let path = dir.path().to_path_buf();
-        Store::open_with(&path, false, Some(dir))
+        Store::open_with(&path, false, Some(dir), false)
     }
 
     /// The sled database, for state kept beside the inventory (the uplink outbox, the replay
