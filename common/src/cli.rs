@@ -166,6 +166,22 @@ fn commands(cmd: &Command) -> impl Iterator<Item = &Command> {
     cmd.get_subcommands().filter(|s| s.get_name() != "help")
 }
 
+/// Fails naming what is missing unless the command line of a program is complete: clap's own
+/// consistency checks pass (no two arguments with one name, defaults among the possible
+/// values), every option, argument and command has help ([`missing_help`]), and every command
+/// has its example in `doc`, the text of docs/CLI.md ([`undocumented`]). Each program's unit
+/// tests call it on its own `Cli::command()`.
+pub fn assert_complete(cmd: Command, doc: &str) {
+    cmd.clone().debug_assert();
+    let missing = missing_help(&cmd);
+    assert!(missing.is_empty(), "no help text: {missing:#?}");
+    let missing = undocumented(&cmd, doc);
+    assert!(
+        missing.is_empty(),
+        "docs/CLI.md has no heading like ### `COMMAND` (then an example) for: {missing:#?}"
+    );
+}
+
 /// Every option, positional argument and command of the tree of `cmd` that has no help text
 /// (clap's own `--help` and `--version` aside), each as its command line would name it:
 /// `otwatch-sensor policy learn --quiet`, `otwatch-sensor rules check <PATH>`, `otwatch sites`.

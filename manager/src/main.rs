@@ -451,23 +451,7 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn every_option_and_command_has_help() {
-        let missing = otwatch_common::cli::missing_help(&Cli::command());
-        assert!(missing.is_empty(), "no help text: {missing:#?}");
-    }
-
-    #[test]
-    fn every_command_has_an_example_in_docs_cli_md() {
-        let doc = include_str!("../../docs/CLI.md");
-        let missing = otwatch_common::cli::undocumented(&Cli::command(), doc);
-        assert!(
-            missing.is_empty(),
-            "docs/CLI.md has no heading like ### `COMMAND` (then an example) for: {missing:#?}"
-        );
-    }
-
-    #[test]
-    fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
+    fn the_command_line_is_complete_and_documented() {
+        otwatch_common::cli::assert_complete(Cli::command(), include_str!("../../docs/CLI.md"));
     }
 }

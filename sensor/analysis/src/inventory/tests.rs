@@ -25,35 +25,56 @@ fn flow_on(
 ) {
     inv.add_flow(&FlowSummary {
         lan: Lan::vlan(vlan),
-        client: Endpoint {
-            ip: ip(c.0),
-            port: 40000,
-            mac: c.1.map(mac),
-        },
-        server: Endpoint {
-            ip: ip(s.0),
-            port,
-            mac: s.1.map(mac),
-        },
-        ip_proto: 6,
-        protocol: None,
         packets: 10,
         bytes: 1000,
         first: Timestamp(1),
         last: Timestamp(2),
-        new_flow: true,
-        client_ttl: 64,
         server_ttl: 120,
-        to_group: false,
         answered: true,
         first_answer: true,
         accepted: true,
+        client_packets: 5,
+        server_packets: 5,
+        ..summary(
+            Endpoint {
+                ip: ip(c.0),
+                port: 40000,
+                mac: c.1.map(mac),
+            },
+            Endpoint {
+                ip: ip(s.0),
+                port,
+                mac: s.1.map(mac),
+            },
+        )
+    });
+}
+
+/// One unanswered TCP packet from `client` to `server`: what the helpers start from.
+fn summary(client: Endpoint, server: Endpoint) -> FlowSummary {
+    FlowSummary {
+        lan: Lan::NONE,
+        client,
+        server,
+        ip_proto: 6,
+        protocol: None,
+        packets: 1,
+        bytes: 60,
+        first: Timestamp(5),
+        last: Timestamp(5),
+        new_flow: true,
+        client_ttl: 64,
+        server_ttl: 0,
+        to_group: false,
+        answered: false,
+        first_answer: false,
+        accepted: false,
         reset_by_server: false,
         echo: false,
         ended: true,
-        client_packets: 5,
-        server_packets: 5,
-    });
+        client_packets: 1,
+        server_packets: 0,
+    }
 }
 
 const HOST: &str = "00:1b:1b:00:00:05";
@@ -108,35 +129,23 @@ fn a_router_mac_does_not_merge_the_ips_behind_it() {
 /// A datagram flow from `c` (sent by `mac`) to `s` that `s` never answered.
 fn datagram(inv: &mut Inventory, c: &str, mac_: &str, s: &str, port: u16) {
     inv.add_flow(&FlowSummary {
-        lan: Lan::NONE,
-        client: Endpoint {
-            ip: ip(c),
-            port,
-            mac: Some(mac(mac_)),
-        },
-        server: Endpoint {
-            ip: ip(s),
-            port,
-            mac: None,
-        },
         ip_proto: 17,
         protocol: Some("bacnet"),
         packets: 3,
         bytes: 300,
-        first: Timestamp(1),
-        last: Timestamp(2),
-        new_flow: true,
-        client_ttl: 64,
-        server_ttl: 0,
-        to_group: false,
-        answered: false,
-        first_answer: false,
-        accepted: false,
-        reset_by_server: false,
-        echo: false,
-        ended: true,
         client_packets: 3,
-        server_packets: 0,
+        ..summary(
+            Endpoint {
+                ip: ip(c),
+                port,
+                mac: Some(mac(mac_)),
+            },
+            Endpoint {
+                ip: ip(s),
+                port,
+                mac: None,
+            },
+        )
     });
 }
 
@@ -426,29 +435,7 @@ fn probe(inv: &mut Inventory, src: IpAddr, dst: IpAddr) {
         port,
         mac: None,
     };
-    inv.add_flow(&FlowSummary {
-        lan: Lan::NONE,
-        client: ep(src, 40000),
-        server: ep(dst, 80),
-        ip_proto: 6,
-        protocol: None,
-        packets: 1,
-        bytes: 60,
-        first: Timestamp(5),
-        last: Timestamp(5),
-        new_flow: true,
-        client_ttl: 64,
-        server_ttl: 0,
-        to_group: false,
-        answered: false,
-        first_answer: false,
-        accepted: false,
-        reset_by_server: false,
-        echo: false,
-        ended: true,
-        client_packets: 1,
-        server_packets: 0,
-    });
+    inv.add_flow(&summary(ep(src, 40000), ep(dst, 80)));
 }
 
 #[test]
