@@ -118,6 +118,9 @@ impl Inventory {
                 if let Some(m) = s.client.mac {
                     if let Some(f) = self.mac(m) {
                         f.add_ip(client);
+                        // Every packet of the flow passed through the MACs that carried it:
+                        // a router's own count is what it forwarded.
+                        f.carried.add(s.packets, s.bytes, s.first, s.last);
                     }
                 }
             }
@@ -141,17 +144,12 @@ impl Inventory {
                 if let Some(m) = s.server.mac {
                     if let Some(f) = self.mac(m) {
                         f.add_ip(server);
+                        // Once per MAC: a hairpin through one router is one packet.
+                        if s.client.mac != Some(m) {
+                            f.carried.add(s.packets, s.bytes, s.first, s.last);
+                        }
                     }
                 }
-            }
-        }
-        // Every packet of the flow passed through the MACs that carried it: a router's own
-        // count is what it forwarded. Once per MAC (a hairpin through one router is one
-        // packet), and only for MACs known already (this adds no addresses).
-        let server_mac = s.server.mac.filter(|m| Some(*m) != s.client.mac);
-        for m in [s.client.mac, server_mac].into_iter().flatten() {
-            if let Some(f) = self.macs.get_mut(&m) {
-                f.carried.add(s.packets, s.bytes, s.first, s.last);
             }
         }
         if client_kept && server_kept {
