@@ -167,7 +167,8 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
     },
 ];
 
-/// The link-layer dissector for a frame, if any.
-pub fn frame_spec(m: FrameMatch) -> Option<&'static FrameSpec> {
-    FRAME_PROTOCOLS.iter().find(|s| s.matches == m)
+/// The link-layer dissectors for a frame: one protocol each (PROFINET's ethertype carries DCP
+/// and the real-time frames of PROFINET IO, told apart by FrameID).
+pub fn frame_specs(m: FrameMatch) -> impl Iterator<Item = &'static FrameSpec> {
+    FRAME_PROTOCOLS.iter().filter(move |s| s.matches == m)
 }
