@@ -14,6 +14,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::vnc::SPEC,
     &super::smb::SPEC,
     &super::tls::SPEC,
+    &super::profinet_io::SPEC,
     &super::snmp::SPEC,
     &super::snmp::TRAP_SPEC,
     &super::dhcp::SPEC,
@@ -154,6 +155,12 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
         name: "profinet_dcp",
         matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
         parse: super::profinet_dcp::parse_frame,
+    },
+    // The other PROFINET RT frames: cyclic IO data and alarms of the ARs the CM sets up.
+    FrameSpec {
+        name: "profinet_io",
+        matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
+        parse: super::profinet_io::rt::parse_frame,
     },
     FrameSpec {
         name: "lldp",
