@@ -19,8 +19,8 @@
 //!   Control (4: PrmEnd, ApplicationReady, ...) are control, with the AR type or the command as
 //!   evidence; Read (2) and ReadImplicit (5) are reads, identification (I&M records,
 //!   I&M0FilterData, RealIdentificationData) or diagnostics (diagnosis, maintenance and log
-//!   records), by index ([`records`]); Write (3) writes each record (each one of a MultipleWrite)
-//!   with the record as evidence, and a write of I&M1-I&M4 is a configuration change of the
+//!   records), by index ([`records`]); Write (3) writes each record (each one of a MultipleWrite
+//!   or of a CombinedObjectContainer) with the record as evidence, and a write of I&M1-I&M4 is a configuration change of the
 //!   device's "identification" (its tag, location, date, descriptor, signature). Parameter
 //!   records are plain writes: a controller writes them at every start of an AR.
 //! - identity: the object UUID of an answer names its sender (the called device, controller or
@@ -360,7 +360,8 @@ impl PnioDissector {
         (Operation::Control, vec![("service", service)])
     }
 
-    /// A Write request: one operation a record, the records of a MultipleWrite each.
+    /// A Write request: one operation a record, the records of a MultipleWrite and of a
+    /// CombinedObjectContainer each.
     fn write_request(
         &mut self,
         call: &Call<'_>,
@@ -378,12 +379,15 @@ impl PnioDissector {
             }
         };
         if record.header.index != records::MULTIPLE_WRITE {
-            ops.push(write_op(&record));
+            self.written(&record, whole, ops, out);
             return;
         }
-        for r in blocks::multiple_write(record.data, whole).take(MAX_RECORDS) {
+        for r in blocks::multiple_write(record.data, whole) {
+            if ops.len() >= MAX_RECORDS {
+                break;
+            }
             match r {
-                Ok(r) => ops.push(write_op(&r)),
+                Ok(r) => self.written(&r, whole, ops, out),
                 Err(e) => {
                     if whole {
                         self.violation(e, out);
@@ -393,7 +397,44 @@ impl PnioDissector {
             }
         }
         if ops.is_empty() {
-            ops.push(write_op(&record));
+            ops.push(write_op(&record.header, record.header.index));
+        }
+    }
+
+    /// The write of one record, or of each record a CombinedObjectContainer holds.
+    fn written(
+        &mut self,
+        r: &Record<'_>,
+        whole: bool,
+        ops: &mut Vec<(Operation, Details)>,
+        out: &mut Vec<Observation>,
+    ) {
+        let h = &r.header;
+        if h.index != records::COMBINED_OBJECT_CONTAINER {
+            ops.push(write_op(h, h.index));
+            return;
+        }
+        let before = ops.len();
+        for c in blocks::co_container(r.data) {
+            if ops.len() >= MAX_RECORDS {
+                break;
+            }
+            match c {
+                Ok(c) => {
+                    let (op, setting) = records::write_operation(c.index);
+                    let object = records::describe(c.api, c.slot, c.subslot, c.index);
+                    ops.push((op, write_details(object, c.data.len(), setting)));
+                }
+                Err(e) => {
+                    if whole {
+                        self.violation(e, out);
+                    }
+                    break;
+                }
+            }
+        }
+        if ops.len() == before {
+            ops.push(write_op(h, h.index));
         }
     }
 
@@ -406,7 +447,7 @@ impl PnioDissector {
                 blocks::record(args, block_type::IOD_READ_RES, call.whole())
                     .and_then(|(r, _)| read_result(call.sender, &r, out))
             }
-            opnum::WRITE => write_results(args),
+            opnum::WRITE => write_results(args, call.whole()),
             _ => Ok(()),
         };
         if let Err(e) = checked {
@@ -460,10 +501,10 @@ fn control_block(args: &[u8]) -> Result<ControlBlock, PnioError> {
 }
 
 /// Checks the results of a write: one IODWriteResHeader, and for a MultipleWrite the
-/// results of its records after it.
-fn write_results(args: &[u8]) -> Result<(), PnioError> {
-    let (r, rest) = blocks::record(args, block_type::IOD_WRITE_RES, true)?;
-    if r.header.index == records::MULTIPLE_WRITE {
+/// results of its records after it (when the answer is whole).
+fn write_results(args: &[u8], whole: bool) -> Result<(), PnioError> {
+    let (r, rest) = blocks::record(args, block_type::IOD_WRITE_RES, whole)?;
+    if whole && r.header.index == records::MULTIPLE_WRITE {
         for h in blocks::multiple_write_results(rest).take(MAX_RECORDS) {
             h?;
         }
@@ -500,22 +541,24 @@ fn read_result(
     Ok(())
 }
 
-/// A write of one record, with the record and its length as evidence.
-fn write_op(r: &Record<'_>) -> (Operation, Details) {
-    let h = &r.header;
-    let (op, setting) = records::write_operation(h.index);
+/// A write of the record a header names, with the record and its length as evidence.
+fn write_op(h: &blocks::RecordHeader, index: u16) -> (Operation, Details) {
+    let (op, setting) = records::write_operation(index);
+    let object = records::describe(h.api, h.slot, h.subslot, index);
+    let len = usize::try_from(h.record_len).unwrap_or(usize::MAX);
+    (op, write_details(object, len, setting))
+}
+
+fn write_details(object: String, bytes: usize, setting: Option<&str>) -> Details {
     let mut details = vec![
         ("service", "Write".to_owned()),
-        (
-            "object",
-            records::describe(h.api, h.slot, h.subslot, h.index),
-        ),
-        ("bytes", h.record_len.to_string()),
+        ("object", object),
+        ("bytes", bytes.to_string()),
     ];
     if let Some(s) = setting {
         details.push(("setting", s.to_owned()));
     }
-    (op, details)
+    details
 }
 
 fn ar_name(t: u16) -> String {

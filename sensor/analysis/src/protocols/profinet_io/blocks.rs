@@ -42,6 +42,8 @@ pub mod block_type {
     pub const IOCR_RES: u16 = RESPONSE | IOCR_REQ;
     pub const ALARM_CR_RES: u16 = RESPONSE | ALARM_CR_REQ;
     pub const MODULE_DIFF: u16 = RESPONSE | EXPECTED_SUBMODULE_REQ;
+    /// One record inside a CombinedObjectContainer.
+    pub const CO_CONTAINER_CONTENT: u16 = 0x0401;
 
     /// The control blocks (IODControlReq, IOXControlReq, IODReleaseReq and their responses).
     pub fn is_control(ty: u16) -> bool {
@@ -643,6 +645,48 @@ impl<'a> Iterator for MultipleWrite<'a> {
             }
         }
     }
+}
+
+/// One record of a CombinedObjectContainer (index 0x80B0): where it goes and its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainedRecord<'a> {
+    pub api: u32,
+    pub slot: u16,
+    pub subslot: u16,
+    pub index: u16,
+    pub data: &'a [u8],
+}
+
+/// The records of a CombinedObjectContainer's data: COContainerContent blocks (0x0401) of
+/// Padding, API, SlotNumber, SubslotNumber, Padding, Index, then the record (IEC 61158-6-10,
+/// "COContainerContent").
+pub fn co_container(
+    data: &[u8],
+) -> impl Iterator<Item = Result<ContainedRecord<'_>, PnioError>> + '_ {
+    blocks(data).map(|b| {
+        let b = b?;
+        if b.ty != block_type::CO_CONTAINER_CONTENT {
+            return Err(PnioError::BlockType {
+                expected: block_type::CO_CONTAINER_CONTENT,
+                found: b.ty,
+            });
+        }
+        let mut c = b.v1()?;
+        let short = b.short();
+        c.skip(2).ok_or(short)?;
+        let api = c.u32_be().ok_or(short)?;
+        let slot = c.u16_be().ok_or(short)?;
+        let subslot = c.u16_be().ok_or(short)?;
+        c.skip(2).ok_or(short)?;
+        let index = c.u16_be().ok_or(short)?;
+        Ok(ContainedRecord {
+            api,
+            slot,
+            subslot,
+            index,
+            data: c.rest(),
+        })
+    })
 }
 
 /// The results of a MultipleWrite: one IODWriteResHeader a record.

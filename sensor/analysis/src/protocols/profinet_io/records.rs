@@ -19,6 +19,8 @@ pub const IM15: u16 = 0xafff;
 pub const IM0_FILTER_DATA: u16 = 0xf840;
 /// MultipleWrite: several records in one write.
 pub const MULTIPLE_WRITE: u16 = 0xe040;
+/// CombinedObjectContainer: several records of one submodule (its PDEV settings) in one.
+pub const COMBINED_OBJECT_CONTAINER: u16 = 0x80b0;
 
 /// The highest user (manufacturer parameter) index.
 pub const USER_MAX: u16 = 0x7fff;
@@ -76,6 +78,7 @@ pub fn name(index: u16) -> Option<&'static str> {
         0x8052 => "PDInterfaceMrpDataAdjust",
         0x8071 => "PDInterfaceAdjust",
         0x8080 => "PDInterfaceDataReal",
+        COMBINED_OBJECT_CONTAINER => "CombinedObjectContainer",
         IM0 => "I&M0",
         0xaff1 => "I&M1",
         0xaff2 => "I&M2",

@@ -884,6 +884,75 @@ fn writing_im1_changes_the_identification() {
 }
 
 #[test]
+fn each_record_of_a_combined_object_container_is_a_write() {
+    // Built, after profinet/profinet_io_cm.pcap frame 321: a CombinedObjectContainer (0x80b0)
+    // for the interface submodule 0/0x8000 holding PDInterfaceMrpDataCheck (0x8051, 4 octets)
+    // and PDInterfaceAdjust (0x8071, 8 octets), each in a COContainerContent block.
+    let content = |index: u16, data: &[u8]| {
+        let mut b = vec![0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x80, 0x00, 0, 0];
+        b.extend(index.to_be_bytes());
+        b.extend(data);
+        block(block_type::CO_CONTAINER_CONTENT, &b)
+    };
+    let mut container = content(0x8051, &[1, 2, 3, 4]);
+    container.extend(content(0x8071, &[0; 8]));
+    let len = u32::try_from(container.len()).unwrap();
+    let mut args = record_header(block_type::IOD_WRITE_REQ, 0, 0x8000, 0x80b0, len);
+    args.extend(&container);
+    let data = pdu(
+        PacketType::REQUEST,
+        opnum::WRITE,
+        Interface::Device,
+        ET200SP,
+        &args,
+    );
+    let out = datagram(
+        &mut PnioDissector::default(),
+        Direction::ToServer,
+        &cm(),
+        &data,
+    );
+    let write = |object: &str, bytes: &str| {
+        op(
+            Operation::Write,
+            3,
+            &[("service", "Write"), ("object", object), ("bytes", bytes)],
+        )
+    };
+    assert_eq!(
+        out,
+        vec![
+            write(
+                "api 0 slot 0 subslot 0x8000 index 0x8051 (PDInterfaceMrpDataCheck)",
+                "4"
+            ),
+            write(
+                "api 0 slot 0 subslot 0x8000 index 0x8071 (PDInterfaceAdjust)",
+                "8"
+            ),
+        ]
+    );
+    // A container holding something else is a violation; the container's write still counts.
+    let mut bad = args.clone();
+    bad[65] = 0x02;
+    let data = pdu(
+        PacketType::REQUEST,
+        opnum::WRITE,
+        Interface::Device,
+        ET200SP,
+        &bad,
+    );
+    let out = datagram(
+        &mut PnioDissector::default(),
+        Direction::ToServer,
+        &cm(),
+        &data,
+    );
+    assert_eq!(violations(&out), ["PNIO block 0x0402 where 0x0401 belongs"]);
+    assert_eq!(out.len(), 2, "{out:?}");
+}
+
+#[test]
 fn a_first_fragment_is_read_as_far_as_it_goes() {
     // Built: WRITE_REQ as the first of two fragments, cut inside its third record.
     let mut data = hex(WRITE_REQ);
