@@ -20,6 +20,7 @@ use otwatch_sensor::capture::pcap::CaptureFile;
 use otwatch_sensor::capture::PacketSource;
 use otwatch_sensor::decode::{decode, Net, L4};
 use otwatch_sensor::protocols::profinet_io::blocks::{self, block_type, Block};
+use otwatch_sensor::protocols::profinet_io::connect;
 use otwatch_sensor::protocols::profinet_io::opnum;
 use otwatch_sensor::protocols::profinet_io::records::{COMBINED_OBJECT_CONTAINER, MULTIPLE_WRITE};
 use otwatch_sensor::protocols::profinet_io::rpc::{self, Interface, Ndr, PacketType};
@@ -243,7 +244,7 @@ fn connect(f: &mut Fields, args: &[u8], request: bool) {
     for b in blocks::blocks(args).map_while(Result::ok) {
         match b.ty {
             block_type::AR_REQ => {
-                let ar = blocks::ArBlockReq::parse(&b).unwrap();
+                let ar = connect::ArBlockReq::parse(&b).unwrap();
                 push(
                     f,
                     "pn_io.cminitiator_station_name",
@@ -252,24 +253,24 @@ fn connect(f: &mut Fields, args: &[u8], request: bool) {
                 push(f, "pn_io.cminitiator_mac_add", ar.initiator_mac);
             }
             block_type::AR_RES => {
-                let ar = blocks::ArBlockRes::parse(&b).unwrap();
+                let ar = connect::ArBlockRes::parse(&b).unwrap();
                 push(f, "pn_io.ar_type", ar.ar_type);
                 push(f, "pn_io.cmresponder_macadd", ar.responder_mac);
             }
             block_type::IOCR_REQ => {
-                let cr = blocks::IocrBlockReq::parse(&b).unwrap();
+                let cr = connect::IocrBlockReq::parse(&b).unwrap();
                 push(f, "pn_io.iocr_type", cr.iocr_type);
                 push(f, "pn_io.frame_id", cr.frame_id);
             }
             block_type::IOCR_RES => {
-                let cr = blocks::IocrBlockRes::parse(&b).unwrap();
+                let cr = connect::IocrBlockRes::parse(&b).unwrap();
                 push(f, "pn_io.iocr_type", cr.iocr_type);
                 push(f, "pn_io.frame_id", cr.frame_id);
             }
             block_type::EXPECTED_SUBMODULE_REQ if request => {
                 // tshark names a module once per (API, slot) entry.
                 let mut last = None;
-                blocks::expected_submodules(&b, |s| {
+                connect::expected_submodules(&b, |s| {
                     if last != Some((s.api, s.slot)) {
                         last = Some((s.api, s.slot));
                         push(f, "pn_io.module_ident_number", s.module_ident);

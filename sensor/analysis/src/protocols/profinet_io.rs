@@ -8,11 +8,12 @@
 //!
 //! Layers: the CL header ([`rpc::parse`]: version 4, packet type, drep, object, interface and
 //! activity UUIDs, opnum, fragment fields), the NDR header ([`rpc::Ndr`]), then PNIO blocks
-//! ([`blocks`]). A call to a PNIO interface (device DEA00001, controller DEA00002, supervisor
-//! DEA00003, parameter server DEA00004) is PROFINET IO on any port: the controller calls a
-//! device's port 34964, the device answers from a port of its own and later calls go there, and
-//! the device calls the controller back for ApplicationReady. Each of those is a flow of its
-//! own, recognised by content ([`probe`]); an answer marks its sender as the flow's server.
+//! ([`blocks`], [`connect`]). A call to a PNIO interface (device DEA00001, controller
+//! DEA00002, supervisor DEA00003, parameter server DEA00004) is PROFINET IO on any port: the
+//! controller calls a device's port 34964, the device answers from a port of its own and later
+//! calls go there, and the device calls the controller back for ApplicationReady. Each of those
+//! is a flow of its own, recognised by content ([`probe`]); an answer marks its sender as the
+//! flow's server.
 //!
 //! What it reports:
 //! - operations, one per request with the opnum as function code: Connect (0), Release (1) and
@@ -20,9 +21,10 @@
 //!   evidence; Read (2) and ReadImplicit (5) are reads, identification (I&M records,
 //!   I&M0FilterData, RealIdentificationData) or diagnostics (diagnosis, maintenance and log
 //!   records), by index ([`records`]); Write (3) writes each record (each one of a MultipleWrite
-//!   or of a CombinedObjectContainer) with the record as evidence, and a write of I&M1-I&M4 is a configuration change of the
-//!   device's "identification" (its tag, location, date, descriptor, signature). Parameter
-//!   records are plain writes: a controller writes them at every start of an AR.
+//!   or of a CombinedObjectContainer) with the record as evidence, and a write of I&M1-I&M4 is
+//!   a configuration change of the device's "identification" (its tag, location, date,
+//!   descriptor, signature). Parameter records are plain writes: a controller writes them at
+//!   every start of an AR.
 //! - identity: the object UUID of an answer names its sender (the called device, controller or
 //!   supervisor): its PROFINET vendor (from the table DCP uses) and "profinet vendor 0x...
 //!   device 0x..." like DCP's DeviceID; the ARBlockReq names the initiator (its NameOfStation as
@@ -44,6 +46,7 @@
 //! rare: parameter sets and large Connects).
 
 pub mod blocks;
+pub mod connect;
 mod error;
 pub mod records;
 pub mod rpc;
@@ -57,7 +60,8 @@ use super::spec::ProtocolSpec;
 use super::text::{clean, clean_text};
 use super::violations::Violations;
 use super::{push_identity, source, Direction, Dissector, FlowCtx, Probe, Transport};
-use blocks::{ar_type, block_type, Block, ControlBlock, Im0, Record};
+use blocks::{block_type, Block, ControlBlock, Im0, Record};
+use connect::ar_type;
 use otwatch_common::addr::is_unicast_ip;
 use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 use otwatch_common::Mac;
@@ -67,7 +71,7 @@ use rpc::{Header, Interface, Ndr, ObjectId, PacketType, Pdu, Uuid};
 pub const PROTOCOL: &str = "profinet_io";
 /// The CM's well-known port (the RPC endpoint mapper port PNIO uses).
 pub const PORT: u16 = 34964;
-/// Records reported from one MultipleWrite, at most.
+/// Records reported from one write (a MultipleWrite, a CombinedObjectContainer), at most.
 const MAX_RECORDS: usize = 32;
 /// Characters kept of a NameOfStation (at most 240).
 const MAX_NAME_CHARS: usize = 240;
@@ -286,14 +290,14 @@ impl PnioDissector {
                 Err(_) => break,
             };
             let checked = match b.ty {
-                block_type::AR_REQ => blocks::ArBlockReq::parse(&b).map(|ar| {
+                block_type::AR_REQ => connect::ArBlockReq::parse(&b).map(|ar| {
                     details.push(("object", ar_name(ar.ar_type)));
-                    self.initiator(call, &ar, out);
+                    initiator(call, &ar, out);
                 }),
-                block_type::IOCR_REQ => blocks::IocrBlockReq::parse(&b).map(drop),
-                block_type::ALARM_CR_REQ => blocks::AlarmCrBlockReq::parse(&b).map(drop),
+                block_type::IOCR_REQ => connect::IocrBlockReq::parse(&b).map(drop),
+                block_type::ALARM_CR_REQ => connect::AlarmCrBlockReq::parse(&b).map(drop),
                 block_type::EXPECTED_SUBMODULE_REQ => {
-                    blocks::expected_submodules(&b, drop).map(drop)
+                    connect::expected_submodules(&b, drop).map(drop)
                 }
                 _ => Ok(()),
             };
@@ -302,33 +306,6 @@ impl PnioDissector {
             }
         }
         (Operation::Control, details)
-    }
-
-    /// What an ARBlockReq says of its sender, the initiator, and of the device it calls.
-    fn initiator(
-        &mut self,
-        call: &Call<'_>,
-        ar: &blocks::ArBlockReq<'_>,
-        out: &mut Vec<Observation>,
-    ) {
-        let s = call.sender;
-        push_identity(
-            out,
-            s,
-            Field::Hostname,
-            clean_text(ar.station_name, MAX_NAME_CHARS),
-            source::PROFINET_IO_CM_INITIATOR,
-        );
-        if let Some(id) = ObjectId::of(&ar.initiator_object) {
-            describe_object(s, id, source::PROFINET_IO_CM_INITIATOR, out);
-        }
-        bind(ar.initiator_mac, call.sender_ip(), out);
-        if ar_type::is_controller(ar.ar_type) {
-            controller(s, out);
-        }
-        if ar_type::is_controller(ar.ar_type) || ar.ar_type == ar_type::IOSAR {
-            device(call.receiver, out);
-        }
     }
 
     /// A Release or Control request: the command of its control block. A device calling the
@@ -465,7 +442,7 @@ impl PnioDissector {
             let b = b?;
             match b.ty {
                 block_type::AR_RES => {
-                    let ar = blocks::ArBlockRes::parse(&b)?;
+                    let ar = connect::ArBlockRes::parse(&b)?;
                     bind(ar.responder_mac, call.sender_ip(), out);
                     if ar_type::is_controller(ar.ar_type) {
                         controller(call.receiver, out);
@@ -475,7 +452,7 @@ impl PnioDissector {
                     }
                 }
                 block_type::IOCR_RES => {
-                    blocks::IocrBlockRes::parse(&b)?;
+                    connect::IocrBlockRes::parse(&b)?;
                 }
                 // AlarmCRType, LocalAlarmReference, MaxAlarmDataLength.
                 block_type::ALARM_CR_RES if b.body.len() < 6 => {
@@ -485,6 +462,28 @@ impl PnioDissector {
             }
         }
         Ok(())
+    }
+}
+
+/// What an ARBlockReq says of its sender, the initiator, and of the device it calls.
+fn initiator(call: &Call<'_>, ar: &connect::ArBlockReq<'_>, out: &mut Vec<Observation>) {
+    let s = call.sender;
+    push_identity(
+        out,
+        s,
+        Field::Hostname,
+        clean_text(ar.station_name, MAX_NAME_CHARS),
+        source::PROFINET_IO_CM_INITIATOR,
+    );
+    if let Some(id) = ObjectId::of(&ar.initiator_object) {
+        describe_object(s, id, source::PROFINET_IO_CM_INITIATOR, out);
+    }
+    bind(ar.initiator_mac, call.sender_ip(), out);
+    if ar_type::is_controller(ar.ar_type) {
+        controller(s, out);
+    }
+    if ar_type::is_controller(ar.ar_type) || ar.ar_type == ar_type::IOSAR {
+        device(call.receiver, out);
     }
 }
 

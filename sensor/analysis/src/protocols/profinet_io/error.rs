@@ -12,7 +12,10 @@ pub enum PnioError {
     Version(u8),
     #[error("unknown DCE/RPC connectionless packet type {0}")]
     PacketType(u8),
-    #[error("DCE/RPC data representation {0:#04x} {1:#04x} names no known integer, character or float format")]
+    #[error(
+        "DCE/RPC data representation {0:#04x} {1:#04x} names no known integer, character or \
+         float format"
+    )]
     DataRepresentation(u8, u8),
     #[error(
         "DCE/RPC fragment length {declared} runs past the {available} octets after the header"
@@ -24,7 +27,10 @@ pub enum PnioError {
     NdrTruncated,
     #[error("PNIO NDR array offset {0}, not 0")]
     NdrOffset(u32),
-    #[error("PNIO NDR counts disagree: ArgsLength {args_len}, MaximumCount {max_count}, ActualCount {actual_count}")]
+    #[error(
+        "PNIO NDR counts disagree: ArgsLength {args_len}, MaximumCount {max_count}, \
+         ActualCount {actual_count}"
+    )]
     NdrCounts {
         args_len: u32,
         max_count: u32,

@@ -11,6 +11,7 @@
 //! layouts, and each was written into a pcap and checked with `tshark -V`.
 
 use super::blocks::*;
+use super::connect::*;
 use super::rpc::*;
 use super::rt::{self, AlarmNotification, FrameClass, RtaPdu};
 use super::*;
@@ -39,7 +40,8 @@ const CONNECT_REQ: &str = "
     03800100c8c000a000
 ";
 /// frame 463: its answer, little-endian, from port 49152: ARBlockRes (responder
-/// 00:09:91:43:e0:67), IOCRBlockRes input 0xc002 and output 0xc000, AlarmCRBlockRes, ModuleDiffBlock.
+/// 00:09:91:43:e0:67), IOCRBlockRes input 0xc002 and output 0xc000, AlarmCRBlockRes,
+/// ModuleDiffBlock.
 const CONNECT_RES: &str = "
     04022800100000000000a0de976cd111827100010003015a0100a0de976cd111827100a02442df7d902f141300000010
     a994d2106890ca5a0200000001000000000000000000ffffffff8c000000000000000000780000000010000000000000
