@@ -45,6 +45,7 @@ pub const PROTOCOLS: &[&str] = &[
     "iec104",
     "opcua",
     "profinet_dcp",
+    "profinet_io",
     "mqtt",
     "dhcp",
     "dns",

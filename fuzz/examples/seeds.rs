@@ -250,7 +250,7 @@ fn from_capture(path: &Path, corpus: &mut Corpus) -> Result<(), String> {
 }
 
 fn frame_payload(m: FrameMatch, payload: &[u8], seeds: &mut HashMap<&'static str, Vec<u8>>) {
-    if let Some(spec) = registry::frame_spec(m) {
+    for spec in registry::frame_specs(m) {
         let seed = seeds.entry(spec.name).or_default();
         if seed.len() < MAX_SEED {
             push_chunk(seed, 0, payload);

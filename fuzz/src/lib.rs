@@ -7,7 +7,8 @@
 //!   that protocol's dissector as the flow layer feeds it ([`stream`] for TCP, [`datagrams`]
 //!   for UDP);
 //! - a link-layer protocol ([`registry::FRAME_PROTOCOLS`]): the input is a run of frame
-//!   payloads for its frame dissector ([`frame_protocol`]);
+//!   payloads for its frame dissector ([`frame_protocol`]), and for a protocol that also has a
+//!   flow part (PROFINET IO) a conversation too;
 //! - anything else is in [`OTHER_TARGETS`]: the L2–L4 decoders, the BER and CIP helpers the
 //!   dissectors share, the detection file parsers, and whole captures through the pipeline.
 //!
@@ -45,7 +46,12 @@ pub fn run(name: &str, data: &[u8]) {
     if let Some(f) = OTHER_TARGETS.iter().find(|(n, _)| *n == name).map(|t| t.1) {
         f(data)
     } else if registry::FRAME_PROTOCOLS.iter().any(|s| s.name == name) {
-        frame_protocol(name, data)
+        frame_protocol(name, data);
+        // A protocol with a link-layer and a flow part (PROFINET IO: RT frames, and the CM over
+        // UDP) gets the same input as frames and as a conversation.
+        if !specs_named(name).is_empty() {
+            protocol(name, data);
+        }
     } else {
         protocol(name, data)
     }

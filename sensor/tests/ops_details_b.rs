@@ -20,7 +20,7 @@ use otwatch_sensor::capture::PacketSource;
 use otwatch_sensor::decode::{decode, Net};
 use otwatch_sensor::flow::table::PacketInfo;
 use otwatch_sensor::flow::{FlowConfig, FlowEvent, FlowTable};
-use otwatch_sensor::protocols::registry::{frame_spec, FrameMatch};
+use otwatch_sensor::protocols::registry::{frame_specs, FrameMatch};
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> PathBuf {
@@ -128,13 +128,13 @@ fn operations(path: &Path) -> Vec<Op> {
                     collect(&mut flows, &mut ops);
                 }
                 Net::Ether { ethertype, payload } => {
-                    let (Some(spec), Some(src_mac)) =
-                        (frame_spec(FrameMatch::Ethertype(*ethertype)), p.src_mac)
-                    else {
+                    let Some(src_mac) = p.src_mac else {
                         continue;
                     };
                     let mut out = Vec::new();
-                    (spec.parse)(src_mac, payload, f.ts, &mut out);
+                    for spec in frame_specs(FrameMatch::Ethertype(*ethertype)) {
+                        (spec.parse)(src_mac, payload, f.ts, &mut out);
+                    }
                     for o in out {
                         if let Observation::Operation {
                             op,

@@ -4,9 +4,10 @@
 //! decodes from the same packets (modbus.func_code, s7comm job and userdata functions,
 //! dnp3.al.func, IEC 104 type ids and U-frames, ENIP commands and CIP request services, MQTT
 //! packet types sent by clients, OPC UA request service type ids, BACnet confirmed and
-//! unconfirmed service choices and BVLC management functions). PROFINET DCP has no
-//! connection: there the role each source MAC takes (from pn_dcp.service_id and
-//! pn_dcp.service_type) is compared with the asset's `profinet_dcp` protocol use.
+//! unconfirmed service choices and BVLC management functions, PROFINET IO CM opnums of requests
+//! to the PNIO interfaces). PROFINET DCP has no connection: there the role each source MAC takes
+//! (from pn_dcp.service_id and pn_dcp.service_type) is compared with the asset's `profinet_dcp`
+//! protocol use.
 //! Skips with a message when the corpus or tshark is missing.
 
 #[path = "../../tests/skip.rs"]
@@ -242,6 +243,30 @@ const CHECKS: &[Check] = &[
                 _ => {}
             }
             out
+        },
+    },
+    Check {
+        protocol: "profinet_io",
+        files: &[
+            "profinet/profinet.pcap",
+            "profinet/profinet_io_cm.pcap",
+            "profinet/profinet_io_cm_connect.pcapng",
+            "profinet/profinet_io_cm_control.pcapng",
+            "mixed/profinet_io_cm_mixed_2.pcapng",
+        ],
+        fields: &["dcerpc.pkt_type", "dcerpc.opnum"],
+        // Calls to the PNIO interfaces (device, controller, supervisor, parameter server).
+        filter: Some(
+            "dcerpc.dg_if_id == dea00001-6c97-11d1-8271-00a02442df7d \
+             || dcerpc.dg_if_id == dea00002-6c97-11d1-8271-00a02442df7d \
+             || dcerpc.dg_if_id == dea00003-6c97-11d1-8271-00a02442df7d \
+             || dcerpc.dg_if_id == dea00004-6c97-11d1-8271-00a02442df7d",
+        ),
+        decode_as: &[],
+        // Requests (packet type 0): the opnum.
+        codes: |f| match all(&f[0]).first() {
+            Some(0) => all(&f[1]),
+            _ => Vec::new(),
         },
     },
 ];

@@ -8,7 +8,7 @@ use crate::detect::{self, DetectConfig, Detector};
 use crate::flow::table::PacketInfo;
 use crate::flow::{FlowConfig, FlowEvent, FlowTable};
 use crate::inventory::{Inventory, InventoryLimits, Origin};
-use crate::protocols::registry::{frame_spec, FrameMatch};
+use crate::protocols::registry::{frame_specs, FrameMatch};
 use otwatch_common::model::CaptureStats;
 use otwatch_common::observation::{Observation, Role, Subject};
 use otwatch_common::Timestamp;
@@ -209,24 +209,26 @@ impl Pipeline {
     fn l2(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, m: FrameMatch, payload: &[u8]) {
         let Some(src) = p.src_mac else { return };
         self.inventory.add_l2_frame(src, wire_len, ts);
-        let Some(spec) = frame_spec(m) else { return };
-        // Each frame dissector says itself who speaks in which role (a DCP request is a client).
-        (spec.parse)(src, payload, ts, &mut self.obs);
         let origin = Origin::Frame {
             src,
             ts,
             lan: self.lan(p),
         };
-        let from = detect::Source::Frame {
-            src,
-            dst: p.dst_mac,
-            ts,
-            protocol: spec.name,
-        };
-        for o in self.obs.drain(..) {
-            self.detector
-                .observe_all(&mut self.inventory.alerts, from, &o);
-            self.inventory.observe(origin, o);
+        for spec in frame_specs(m) {
+            // Each frame dissector says itself who speaks in which role (a DCP request is a
+            // client).
+            (spec.parse)(src, payload, ts, &mut self.obs);
+            let from = detect::Source::Frame {
+                src,
+                dst: p.dst_mac,
+                ts,
+                protocol: spec.name,
+            };
+            for o in self.obs.drain(..) {
+                self.detector
+                    .observe_all(&mut self.inventory.alerts, from, &o);
+                self.inventory.observe(origin, o);
+            }
         }
     }
 

@@ -94,6 +94,7 @@ fn industrial(protocol: &str) -> bool {
             | "iec104"
             | "opcua"
             | "profinet_dcp"
+            | "profinet_io"
             | "umas"
             | "fins"
             | "mms"

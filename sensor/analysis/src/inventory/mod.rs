@@ -259,18 +259,28 @@ impl Inventory {
                 role,
                 port,
             } => {
-                let p = (protocol.to_string(), role.as_str().to_string(), port as u32);
+                // Cyclic PROFINET frames say this thousands of times a second: the set is only
+                // written (and the strings made) when the use is new.
+                let add = |set: &mut std::collections::BTreeSet<facts::ProtoUse>| {
+                    let (role, port) = (role.as_str(), u32::from(port));
+                    if !set
+                        .iter()
+                        .any(|(n, r, p)| n == protocol && r == role && *p == port)
+                    {
+                        set.insert((protocol.to_string(), role.to_string(), port));
+                    }
+                };
                 match self.resolve(origin, subject) {
                     Some(Node::Ip(ip)) => {
                         if let Some(h) = self.host(ip) {
                             h.counters.seen(ts);
-                            h.protocols.insert(p);
+                            add(&mut h.protocols);
                         }
                     }
                     Some(Node::Mac(m)) => {
                         if let Some(f) = self.mac(m) {
                             f.counters.seen(ts);
-                            f.protocols.insert(p);
+                            add(&mut f.protocols);
                         }
                     }
                     None => {}

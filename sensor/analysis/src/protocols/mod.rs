@@ -29,6 +29,7 @@ pub mod modbus;
 pub mod mqtt;
 pub mod opcua;
 pub mod profinet_dcp;
+pub mod profinet_io;
 pub mod rdp;
 pub mod reader;
 pub mod registry;

@@ -106,7 +106,8 @@ pub mod role {
 
 /// PROFINET vendor IDs (assigned by PROFIBUS & PROFINET International), each checked against
 /// the VendorID of published GSDML files named after the maker (the OpenCommissioning
-/// `OC_ProfinetDeviceIds` collection). Sorted by ID.
+/// `OC_ProfinetDeviceIds` collection), WAGO's against the I&M0 table of its own manual (750-657
+/// IO-Link master, "Manufacturer ID 011D hex"). Sorted by ID. Shared with `profinet_io`.
 const VENDORS: &[(u16, &str)] = &[
     (0x001a, "ABB"),
     (0x002a, "Siemens"),
@@ -117,6 +118,7 @@ const VENDORS: &[(u16, &str)] = &[
     (0x0106, "Lenze"),
     (0x010a, "SEW-Eurodrive"),
     (0x010c, "HMS Industrial Networks"),
+    (0x011d, "WAGO"),
     (0x011e, "Hilscher"),
     (0x011f, "Bosch Rexroth"),
     (0x0120, "Beckhoff"),

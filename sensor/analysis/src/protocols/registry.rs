@@ -14,6 +14,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::vnc::SPEC,
     &super::smb::SPEC,
     &super::tls::SPEC,
+    &super::profinet_io::SPEC,
     &super::snmp::SPEC,
     &super::snmp::TRAP_SPEC,
     &super::dhcp::SPEC,
@@ -155,6 +156,12 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
         matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
         parse: super::profinet_dcp::parse_frame,
     },
+    // The other PROFINET RT frames: cyclic IO data and alarms of the ARs the CM sets up.
+    FrameSpec {
+        name: "profinet_io",
+        matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
+        parse: super::profinet_io::rt::parse_frame,
+    },
     FrameSpec {
         name: "lldp",
         matches: FrameMatch::Ethertype(super::lldp::ETHERTYPE),
@@ -167,7 +174,8 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
     },
 ];
 
-/// The link-layer dissector for a frame, if any.
-pub fn frame_spec(m: FrameMatch) -> Option<&'static FrameSpec> {
-    FRAME_PROTOCOLS.iter().find(|s| s.matches == m)
+/// The link-layer dissectors for a frame: one protocol each (PROFINET's ethertype carries DCP
+/// and the real-time frames of PROFINET IO, told apart by FrameID).
+pub fn frame_specs(m: FrameMatch) -> impl Iterator<Item = &'static FrameSpec> {
+    FRAME_PROTOCOLS.iter().filter(move |s| s.matches == m)
 }

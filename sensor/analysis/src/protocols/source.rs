@@ -90,6 +90,16 @@ sources! {
     PROFINET_DCP_DEVICE_VENDOR_VALUE = "profinet dcp device vendor value", CONTROLLER;
     PROFINET_DCP_DEVICE_ID = "profinet dcp device id", CONTROLLER;
     PROFINET_DCP_DEVICE_ROLE = "profinet dcp device role", CONTROLLER;
+    // PROFINET IO (`profinet_io`): what a device or controller says of itself in the CM and
+    // on its alarm channel. The device types the roles in an AR imply rank below identity and
+    // behaviour, and being the device of an AR below being its controller: an I-device CPU is
+    // the device of one AR, the controller of others, and a PLC.
+    PROFINET_IO_OBJECT_UUID = "profinet io object uuid", CONTROLLER;
+    PROFINET_IO_CM_INITIATOR = "profinet io cm initiator", CONTROLLER;
+    PROFINET_IO_IM0 = "profinet io i&m0", CONTROLLER;
+    PROFINET_IO_ALARM = "profinet io alarm", CONTROLLER;
+    PROFINET_IO_CONTROLLER_ROLE = "profinet io controller role", DEFAULT;
+    PROFINET_IO_DEVICE_ROLE = "profinet io device role", FINGERPRINT;
     // DNP3 (`dnp3`).
     DNP3_DEVICE_ATTRIBUTES = "dnp3 device attributes", CONTROLLER;
     DNP3_IIN = "dnp3 iin", CONTROLLER;
