@@ -274,61 +274,13 @@ impl MmsDissector {
         self.sides[dir.index()].segment = whole;
     }
 
-    /// One TSDU: a bare MMS PDU, or a session SPDU with a presentation PDU.
+    /// One TSDU: its ACSE APDUs and MMS PDUs in order.
     fn tsdu(&mut self, dir: Direction, tsdu: &[u8], out: &mut Vec<Observation>) {
-        match tsdu.first() {
-            None => {}
-            Some(0x80..) => self.mms(dir, tsdu, out),
-            Some(_) => {
-                if let Err(e) = self.session(dir, tsdu, out) {
-                    self.violation(out, e);
-                }
-            }
-        }
-    }
-
-    fn session(
-        &mut self,
-        dir: Direction,
-        tsdu: &[u8],
-        out: &mut Vec<Observation>,
-    ) -> Result<(), MmsError> {
-        let s = session::session(tsdu)?;
-        let Some(ppdu) = s.ppdu else {
-            if matches!(s.spdu, Spdu::Connect | Spdu::Accept) {
-                return Err(MmsError::NoUserData(s.spdu.name()));
-            }
-            return Ok(());
-        };
-        let Some(user) = session::user_data(s.spdu, ppdu)? else {
-            return Ok(());
-        };
-        for apdu in session::apdus(user)? {
-            self.apdu(dir, apdu?, out);
-        }
-        Ok(())
-    }
-
-    /// One presentation data value: an ACSE APDU (`[APPLICATION n]`) or an MMS PDU.
-    fn apdu(&mut self, dir: Direction, apdu: &[u8], out: &mut Vec<Observation>) {
-        let tlv = match session::whole_tlv(apdu) {
-            Ok(t) => t,
-            // Indefinite lengths are legal BER that this reader does not follow.
-            Err(ber::Error::IndefiniteLength) => return,
-            Err(e) => return self.violation(out, MmsError::Ber(e)),
-        };
-        if tlv.tag.class != ber::Class::Application {
-            return self.pdu(dir, &tlv, out);
-        }
-        match acse::parse(&tlv) {
+        units(tsdu, &mut |unit| match unit {
+            Ok(Unit::Acse(a)) => self.association(dir, &a, out),
+            Ok(Unit::Mms(p)) => self.pdu(dir, p, out),
             Err(e) => self.violation(out, e),
-            Ok(a) => {
-                self.association(dir, &a, out);
-                if let (true, Some(user)) = (a.is_mms(), a.user) {
-                    self.mms(dir, user, out);
-                }
-            }
-        }
+        });
     }
 
     /// The names an AARQ or AARE gives its ends.
@@ -367,26 +319,7 @@ impl MmsDissector {
         }
     }
 
-    /// The bytes of one MMS PDU.
-    fn mms(&mut self, dir: Direction, bytes: &[u8], out: &mut Vec<Observation>) {
-        let mut r = ber::Reader::new(bytes);
-        let tlv = match r.read() {
-            Ok(t) => t,
-            Err(ber::Error::IndefiniteLength) => return,
-            Err(e) => return self.violation(out, MmsError::Ber(e)),
-        };
-        if !r.is_empty() {
-            return self.violation(out, MmsError::Trailing);
-        }
-        self.pdu(dir, &tlv, out);
-    }
-
-    fn pdu(&mut self, dir: Direction, tlv: &ber::Tlv<'_>, out: &mut Vec<Observation>) {
-        let pdu = match pdu::pdu(tlv) {
-            Ok(p) => p,
-            Err(MmsError::Ber(ber::Error::IndefiniteLength)) => return,
-            Err(e) => return self.violation(out, e),
-        };
+    fn pdu(&mut self, dir: Direction, pdu: Pdu<'_>, out: &mut Vec<Observation>) {
         match pdu {
             Pdu::ConfirmedRequest { invoke, service } => {
                 let domains = service.code == service::GET_NAME_LIST
@@ -511,6 +444,86 @@ impl MmsDissector {
                 self.facts.device(out, sender, ld, source::MMS_OBJECT_NAME);
             }
         }
+    }
+}
+
+/// What a TSDU carries, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit<'a> {
+    /// An ACSE APDU (its MMS PDU, if any, follows as a [`Unit::Mms`]).
+    Acse(acse::Apdu<'a>),
+    Mms(Pdu<'a>),
+}
+
+/// Calls `f` with each ACSE APDU and MMS PDU of a TSDU (a bare MMS PDU, or a session SPDU
+/// with a presentation PDU), or with why the rest cannot be read. Values encoded with
+/// indefinite lengths (legal BER that this reader does not follow) are passed over.
+pub fn units<'a>(tsdu: &'a [u8], f: &mut impl FnMut(Result<Unit<'a>, MmsError>)) {
+    match tsdu.first() {
+        None => {}
+        Some(0x80..) => mms_bytes(tsdu, f),
+        Some(_) => {
+            if let Err(e) = presentation(tsdu, f) {
+                f(Err(e));
+            }
+        }
+    }
+}
+
+fn presentation<'a>(
+    tsdu: &'a [u8],
+    f: &mut impl FnMut(Result<Unit<'a>, MmsError>),
+) -> Result<(), MmsError> {
+    let s = session::session(tsdu)?;
+    let Some(ppdu) = s.ppdu else {
+        if matches!(s.spdu, Spdu::Connect | Spdu::Accept) {
+            return Err(MmsError::NoUserData(s.spdu.name()));
+        }
+        return Ok(());
+    };
+    let Some(user) = session::user_data(s.spdu, ppdu)? else {
+        return Ok(());
+    };
+    for apdu in session::apdus(user)? {
+        let apdu = apdu?;
+        let tlv = match session::whole_tlv(apdu) {
+            Ok(t) => t,
+            Err(ber::Error::IndefiniteLength) => continue,
+            Err(e) => {
+                f(Err(MmsError::Ber(e)));
+                continue;
+            }
+        };
+        if tlv.tag.class != ber::Class::Application {
+            mms_pdu(&tlv, f);
+            continue;
+        }
+        let a = acse::parse(&tlv)?;
+        f(Ok(Unit::Acse(a)));
+        if let (true, Some(user)) = (a.is_mms(), a.user) {
+            mms_bytes(user, f);
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of one MMS PDU.
+fn mms_bytes<'a>(bytes: &'a [u8], f: &mut impl FnMut(Result<Unit<'a>, MmsError>)) {
+    let mut r = ber::Reader::new(bytes);
+    match r.read() {
+        Err(ber::Error::IndefiniteLength) => {}
+        Err(e) => f(Err(MmsError::Ber(e))),
+        Ok(_) if !r.is_empty() => f(Err(MmsError::Trailing)),
+        Ok(tlv) => mms_pdu(&tlv, f),
+    }
+}
+
+/// The MMS PDU of one TLV; one with an indefinite length inside is passed over.
+fn mms_pdu<'a>(tlv: &ber::Tlv<'a>, f: &mut impl FnMut(Result<Unit<'a>, MmsError>)) {
+    match pdu::pdu(tlv) {
+        Ok(p) => f(Ok(Unit::Mms(p))),
+        Err(MmsError::Ber(ber::Error::IndefiniteLength)) => {}
+        Err(e) => f(Err(e)),
     }
 }
 

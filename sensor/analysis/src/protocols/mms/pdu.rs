@@ -269,11 +269,11 @@ fn unsigned32(value: &[u8]) -> Result<u32, MmsError> {
 }
 
 fn invoke_id(r: &mut Reader<'_>, tag: Tag, what: &'static str) -> Result<u32, MmsError> {
+    if r.is_empty() {
+        return Err(MmsError::NoInvokeId(what));
+    }
     match r.read_expect(tag) {
         Ok(v) => unsigned32(v),
-        Err(ber::Error::UnexpectedTag { .. } | ber::Error::Truncated) if r.is_empty() => {
-            Err(MmsError::NoInvokeId(what))
-        }
         Err(ber::Error::UnexpectedTag { .. }) => Err(MmsError::NoInvokeId(what)),
         Err(e) => Err(MmsError::Ber(e)),
     }
@@ -418,6 +418,20 @@ pub fn request_names<'a>(s: &Service<'a>, f: &mut impl FnMut(ObjectName<'a>)) {
                 if let Some(list) = fields.find(|t| t.tag == Tag::context(0, true)) {
                     list_of_variable(&list, f);
                 }
+            }
+        }
+        // GetNameList-Request: [1] objectScope, whose `[1] domainSpecific` names a domain.
+        service::GET_NAME_LIST => {
+            let scope = fields.find(|t| t.tag == Tag::context(1, true));
+            if let Some(domain) = scope
+                .as_ref()
+                .and_then(inner)
+                .filter(|t| t.tag == Tag::context(1, false))
+            {
+                f(ObjectName::Domain {
+                    domain: domain.value,
+                    item: &[],
+                });
             }
         }
         // GetNamedVariableListAttributes-Request ::= ObjectName.
