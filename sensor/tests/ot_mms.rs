@@ -73,7 +73,7 @@ fn iccp_peers_are_named_from_identify_and_domains() {
     assert_eq!((c.protocol.as_str(), c.port), ("mms", 102));
     // mms.confirmedServiceRequest: getNameList 1, identify 2, read 4, write 5,
     // getNamedVariableListAttributes 12.
-    assert_eq!(c.function_codes, ["1", "12", "2", "4", "5"]);
+    assert_eq!(c.function_codes, ["1", "2", "4", "5", "12"]);
     assert_eq!(c.operations, ["identify", "read", "write"]);
     assert!(r.alerts.is_empty(), "{:?}", r.alerts);
 }
@@ -357,6 +357,11 @@ fn every_mms_message_matches_tshark() {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            // The bundled ones are copies of corpus files: each is compared once.
+            .filter(|p| {
+                let bytes = std::fs::read(p).unwrap();
+                !files.iter().any(|f| std::fs::read(f).unwrap() == bytes)
+            })
             .collect();
         more.sort();
         files.extend(more);
