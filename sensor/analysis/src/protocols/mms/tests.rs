@@ -541,9 +541,12 @@ const WRITE_MU: &str =
 /// Frame 14: a confirmed response whose service is a SEQUENCE.
 const BAD_RESPONSE: &str = "0300001b02f08001000100610e300c020103a007a1050201003000";
 
+/// `(to_server, bytes)` segments of one TCP conversation.
+type Conversation = Vec<(bool, Vec<u8>)>;
+
 #[test]
 fn violations_have_reasons() {
-    let cases: Vec<(Vec<(bool, Vec<u8>)>, &str)> = vec![
+    let cases: Vec<(Conversation, &str)> = vec![
         (
             hex_segments(&[(false, BAD_ACCEPT)]),
             "session SPDU length 137 does not fit the 136 bytes of the TSDU",
