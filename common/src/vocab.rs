@@ -43,6 +43,7 @@ pub const PROTOCOLS: &[&str] = &[
     "enip_io",
     "bacnet",
     "iec104",
+    "mms",
     "opcua",
     "profinet_dcp",
     "profinet_io",

@@ -2,12 +2,12 @@
 //! Per-packet protocol facts against an independent dissector: for every industrial capture in
 //! the corpus, the function codes otwatch records on each connection must equal the codes tshark
 //! decodes from the same packets (modbus.func_code, s7comm job and userdata functions,
-//! dnp3.al.func, IEC 104 type ids and U-frames, ENIP commands and CIP request services, MQTT
-//! packet types sent by clients, OPC UA request service type ids, BACnet confirmed and
-//! unconfirmed service choices and BVLC management functions, PROFINET IO CM opnums of requests
-//! to the PNIO interfaces). PROFINET DCP has no connection: there the role each source MAC takes
-//! (from pn_dcp.service_id and pn_dcp.service_type) is compared with the asset's `profinet_dcp`
-//! protocol use.
+//! dnp3.al.func, IEC 104 type ids and U-frames, mms.confirmedServiceRequest, ENIP commands and
+//! CIP request services, MQTT packet types sent by clients, OPC UA request service type ids,
+//! BACnet confirmed and unconfirmed service choices and BVLC management functions, PROFINET IO CM
+//! opnums of requests to the PNIO interfaces). PROFINET DCP has no connection: there the role each
+//! source MAC takes (from pn_dcp.service_id and pn_dcp.service_type) is compared with the asset's
+//! `profinet_dcp` protocol use.
 //! Skips with a message when the corpus or tshark is missing.
 
 #[path = "../../tests/skip.rs"]
@@ -134,6 +134,21 @@ const CHECKS: &[Check] = &[
             out.extend(all(&f[1]).into_iter().map(|u| 0x100 | (u << 2) | 3));
             out
         },
+    },
+    Check {
+        protocol: "mms",
+        files: &[
+            "iec61850/8d7c7db0-9804-012b-b2a6-0016cb8cea27.pcap",
+            "iec61850/iec61850_get_name_list.pcap",
+            "iec61850/iec61850_write.pcap",
+            "iec61850/mms-initiateDownloadSequence.pcap",
+            "iec61850/mms-stopRequest.pcap",
+        ],
+        // Confirmed requests of either side (ICCP peers ask each other): the service's tag.
+        fields: &["mms.confirmedServiceRequest"],
+        filter: None,
+        decode_as: &[],
+        codes: |f| all(&f[0]),
     },
     Check {
         protocol: "enip",

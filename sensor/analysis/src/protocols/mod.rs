@@ -25,6 +25,7 @@ pub mod ftp;
 pub mod http;
 pub mod iec104;
 pub mod lldp;
+pub mod mms;
 pub mod modbus;
 pub mod mqtt;
 pub mod opcua;

@@ -28,6 +28,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::opcua::SPEC,
     &super::s7comm::PLUS_SPEC,
     &super::s7comm::SPEC,
+    &super::mms::SPEC,
     &super::enip::IO_SPEC,
     &super::enip::UDP_SPEC,
     &super::enip::SPEC,

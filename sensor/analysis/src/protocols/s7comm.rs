@@ -55,7 +55,7 @@ use super::spec::ProtocolSpec;
 use super::text::fingerprint;
 use super::violations::Violations;
 use super::{operation_or_code, Direction, Dissector, Probe, Transport};
-use cotp::{boundary, cotp, frame, has_tsaps, params, tpdu, Tpdu, CALLED_TSAP, CC, CR, DT};
+use cotp::{boundary, cotp, first_data, frame, params, tpdu, Tpdu, CALLED_TSAP, CR};
 use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
@@ -128,45 +128,8 @@ pub fn probe_plus(_dir: Direction, data: &[u8]) -> Probe {
 /// Which family the first S7 PDU of a direction belongs to; `Err` is the probe's answer when
 /// that cannot be said (yet).
 fn first_family(data: &[u8]) -> Result<Family, Probe> {
-    let mut rest = data;
-    loop {
-        let len = match frame(rest) {
-            Framing::Complete { len } => len,
-            Framing::Incomplete { .. } => return Err(partial_verdict(rest)),
-            Framing::Resync { .. } => return Err(Probe::No),
-        };
-        match cotp(tpdu(rest.get(..len).unwrap_or_default())) {
-            Ok(Tpdu::Connect { params, .. }) if has_tsaps(params) => {}
-            // An empty DT without EOT (seen before S7comm-plus PDUs) says nothing yet.
-            Ok(Tpdu::Data {
-                eot: false,
-                user: [],
-            }) => {}
-            Ok(Tpdu::Data { eot, user }) => return classify_payload(user, eot),
-            _ => return Err(Probe::No),
-        }
-        rest = rest.get(len..).unwrap_or_default();
-        if rest.is_empty() {
-            return Err(Probe::NeedMore);
-        }
-    }
-}
-
-/// An incomplete TPKT: `NeedMore` while its start still looks like a class 0 TPDU.
-fn partial_verdict(rest: &[u8]) -> Probe {
-    let plausible = match rest.get(4..6) {
-        Some([li, code]) => match code & 0xf0 {
-            DT => *li == 2,
-            CR | CC => *li >= 6,
-            _ => false,
-        },
-        _ => true,
-    };
-    if plausible {
-        Probe::NeedMore
-    } else {
-        Probe::No
-    }
+    let (user, eot) = first_data(data)?;
+    classify_payload(user, eot)
 }
 
 /// The first DT's user data: an S7comm or S7comm-plus header with lengths that fit the TPDU.

@@ -64,6 +64,11 @@ sources! {
     S7_SZL_0011 = "s7 szl 0x0011", CONTROLLER;
     S7_SZL_001C = "s7 szl 0x001c", CONTROLLER;
     S7_PLUS_SESSION = "s7 plus session", CONTROLLER;
+    // MMS / IEC 61850 (`mms`).
+    MMS_IDENTIFY = "mms identify", CONTROLLER;
+    MMS_DOMAIN_LIST = "mms getnamelist domains", CONTROLLER;
+    MMS_OBJECT_NAME = "mms object name", DEFAULT;
+    MMS_ACSE = "mms acse ap title", DEFAULT;
     // EtherNet/IP and CIP (`enip`, `cip`).
     ENIP_LIST_IDENTITY = "enip list identity", CONTROLLER;
     CIP_IDENTITY = "cip identity", CONTROLLER;
