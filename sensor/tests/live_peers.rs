@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Live traffic from independent implementations: real protocol peers (pymodbus, python-snap7, c104,
-//! asyncua) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
+//! asyncua, libiec61850) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
 //! and `analyze` of that capture must report the right roles, identity and operations.
 //!
 //! Needs root (namespaces, tcpdump), iproute2, tcpdump and the Python packages in
@@ -74,6 +74,10 @@ impl TestNet {
             assert!(st.success(), "ip {args:?} failed");
         };
         let _ = Command::new("ip").args(["netns", "del", &net.ns]).status();
+        // Should a veth go away mid-test, the test subnet falls into this blackhole instead of
+        // the default route: only these namespaces are ever a destination. The /24 of each
+        // pair is more specific, so it wins while the pair is up.
+        run(&["route", "replace", "blackhole", "10.213.0.0/16"]);
         run(&["netns", "add", &net.ns]);
         run(&[
             "link",
@@ -329,6 +333,44 @@ fn s7comm_from_snap7_with_szl_and_cpu_control() {
         "engineering_workstation"
     );
 }
+#[test]
+fn mms_from_libiec61850_with_identify_control_and_files() {
+    require!("pyiec61850.pyiec61850");
+    let r = live(5, "iec61850", 102);
+    let c = connection(&r, "mms");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str()),
+        ("10.213.5.1", "10.213.5.2")
+    );
+    // Identify, GetNameList and reads, the CF write, the Oper write of SPCSO1 and the file
+    // service (fileDirectory, fileOpen/fileRead/fileClose).
+    has_ops(
+        c,
+        &[
+            "identify",
+            "read",
+            "config_change",
+            "control",
+            "file_transfer",
+        ],
+    );
+    let ied = asset(&r, "10.213.5.2");
+    assert_eq!(ied.device_type, "ied");
+    assert_eq!(
+        (
+            ied.vendor.as_str(),
+            ied.model.as_str(),
+            ied.firmware.as_str()
+        ),
+        ("otwatch-test", "TESTIED", "1.2.3")
+    );
+    assert_eq!(
+        ied.hostname, "otwIEDCTRL",
+        "the logical device names the IED"
+    );
+    assert!(r.stats().protocol_violations.is_empty());
+}
+
 #[test]
 fn opcua_from_asyncua_without_security() {
     require!("asyncua");
