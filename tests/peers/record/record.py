@@ -48,6 +48,8 @@ Scenarios and the otwatch alert kind (docs/DETECTION.md) each should (or should 
                          -> plc_config_change, device_restart
   bacnet_reinit_dcc      BACnet ReinitializeDevice(coldstart), DCC(disable), AtomicWriteFile
                          -> device_restart, plc_config_change, plc_program_download
+  ads_ops                ADS EWS->PLC (pyads, AdsTestServer): device info, state, read, write,
+                         ReadWrite, notification, WriteControl STOP and RUN      -> plc_stop, plc_start
   nmap_syn_scan          nmap -sS -p 1-1024 -T4 10.77.2.66 -> 10.77.2.20          -> scan_detected
   nmap_sweep             nmap -sn 10.77.3.0/24 + -sS 5 ICS ports 10.77.3.1-40 through a router
                          (captured on the attacker<->router link)                 -> scan_detected
@@ -551,6 +553,17 @@ def bacnet_reinit_dcc(lab, out):
 
 # ---------------------------------------------------------------- scenarios: scans
 
+def ads_ops(lab, out):
+    """EWS 10.77.1.10 (AMS Net ID 10.77.1.10.1.1) -> PLC 10.77.1.20 (pyads' AdsTestServer on
+    48898): ReadDeviceInfo, ReadState, Read, Write, ReadWrite, AddDeviceNotification,
+    WriteControl STOP and RUN. Alerts: plc_stop, plc_start."""
+    sw, h = lab.ot_cell("ews", "plc")
+    lab.peer_bg(h["plc"], "ads-server", OT["plc"])
+    lab.wait_listen(h["plc"], 48898)
+    with lab.capture(sw, "br0", out):
+        lab.peer(h["ews"], "ads-client", OT["plc"])
+
+
 def nmap_syn_scan(lab, out):
     """Attacker 10.77.2.66 -> 10.77.2.20 (listens on 22 and 502): nmap -sS -p 1-1024 -T4 -n.
     Captured on the attacker's link. Alert: scan_detected."""
@@ -881,7 +894,7 @@ SCENARIOS = [
     s7_stop, s7_start, s7_download, s7_upload, s7_delete, s7_set_clock, s7_password, s7_benign_reads,
     modbus_restart, modbus_listen_only, modbus_benign, modbus_new_writer, modbus_malformed,
     iec104_reset_process, iec104_clock_sync, iec104_clock_sync_rogue,
-    opcua_method_firmware, opcua_benign, profinet_dcp_set, bacnet_reinit_dcc,
+    opcua_method_firmware, opcua_benign, profinet_dcp_set, bacnet_reinit_dcc, ads_ops,
     nmap_syn_scan, nmap_sweep, nmap_ics_scripts, arp_sweep,
     hydra_telnet, hydra_ftp, ftp_login_ok, telnet_login_ok, ssh_to_plc, hydra_ssh,
     arp_spoof, arp_gratuitous_storm, ip_conflict,

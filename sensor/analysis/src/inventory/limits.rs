@@ -98,6 +98,7 @@ fn industrial(protocol: &str) -> bool {
             | "umas"
             | "fins"
             | "mms"
+            | "ads"
             | "goose"
     )
 }

@@ -69,6 +69,10 @@ sources! {
     MMS_DOMAIN_LIST = "mms getnamelist domains", CONTROLLER;
     MMS_OBJECT_NAME = "mms object name", DEFAULT;
     MMS_ACSE = "mms acse ap title", DEFAULT;
+    // Beckhoff ADS (`ads`).
+    ADS_DEVICE_INFO = "ads read device info", CONTROLLER;
+    ADS_DISCOVERY = "ads discovery", DISCOVERY;
+    ADS_NET_ID = "ads ams net id", DEFAULT;
     // EtherNet/IP and CIP (`enip`, `cip`).
     ENIP_LIST_IDENTITY = "enip list identity", CONTROLLER;
     CIP_IDENTITY = "cip identity", CONTROLLER;
