@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Live traffic from independent implementations: real protocol peers (pymodbus, python-snap7, c104,
-//! asyncua) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
+//! asyncua, pyads) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
 //! and `analyze` of that capture must report the right roles, identity and operations.
 //!
 //! Needs root (namespaces, tcpdump), iproute2, tcpdump and the Python packages in
@@ -329,6 +329,48 @@ fn s7comm_from_snap7_with_szl_and_cpu_control() {
         "engineering_workstation"
     );
 }
+#[test]
+fn ads_from_pyads_with_device_info_and_write_control() {
+    require!("pyads");
+    let r = live(5, "ads", 48898);
+    let c = connection(&r, "ads");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str(), c.port),
+        ("10.213.5.1", "10.213.5.2", 48898)
+    );
+    has_ops(
+        c,
+        &[
+            "identify",
+            "diagnostics",
+            "read",
+            "write",
+            "cpu_stop",
+            "cpu_start",
+        ],
+    );
+    let plc = asset(&r, "10.213.5.2");
+    assert_eq!(
+        (
+            plc.device_type.as_str(),
+            plc.model.as_str(),
+            plc.firmware.as_str()
+        ),
+        ("plc", "TestServer", "1.2.3")
+    );
+    assert!(plc
+        .evidence
+        .iter()
+        .any(|e| e.value == "AMS Net ID 10.213.5.2.1.1"));
+    assert_eq!(
+        asset(&r, "10.213.5.1").device_type,
+        "engineering_workstation"
+    );
+    let mut kinds: Vec<&str> = r.alerts.iter().map(|a| a.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["plc_start", "plc_stop"]);
+}
+
 #[test]
 fn opcua_from_asyncua_without_security() {
     require!("asyncua");

@@ -32,10 +32,10 @@ Roles (HOST is the server's address):
                                    AtomicWriteFile, DeviceCommunicationControl(disable, 5 min)
   dcp-responder IFACE MAC          answers PROFINET DCP Identify / Set (scapy, crafted frames)
   dcp-controller IFACE MAC DST     DCP Identify, Set IP, Set NameOfStation, Set Reset-to-Factory
-  ads-server HOST                  pyads AdsTestServer (BasicHandler) on 48898
-  ads-client HOST                  pyads (bundled AdsLib router) as 10.77.1.10.1.1: ReadDeviceInfo,
-                                   ReadState, Read, Write, ReadWrite, AddDeviceNotification,
-                                   WriteControl STOP then RUN, to AMS Net ID HOST.1.1 port 851
+  ads-server HOST                  pyads AdsTestServer (BasicHandler) on 48898 (tests/peers/ads_peer.py)
+  ads-client HOST                  pyads (bundled AdsLib router), AMS Net ID <own address>.1.1:
+                                   ReadDeviceInfo, ReadState, Read, Write, ReadWrite,
+                                   AddDeviceNotification, WriteControl STOP then RUN, to HOST.1.1:851
   arp-spoof IFACE                  unsolicited ARP replies "10.77.5.1 is-at 02:00:00:00:05:66"
   garp-storm IFACE COUNT           COUNT gratuitous ARPs from 02:00:00:00:05:77 / 10.77.5.77
 """
@@ -694,43 +694,21 @@ def garp_storm(iface: str, count: str) -> None:
 # ---------------------------------------------------------------- Beckhoff ADS (pyads 3.6.0)
 
 
-def ads_server(host: str) -> None:
-    from pyads.testserver import AdsTestServer, BasicHandler
+def _ads_peer():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import ads_peer
 
-    server = AdsTestServer(handler=BasicHandler(), ip_address=host, port=48898, logging=False)
-    server.start()
+    return ads_peer
+
+
+def ads_server(host: str) -> None:
+    _ads_peer().start_server(host, 48898)
     _forever()
 
 
 def ads_client(host: str) -> None:
-    import pyads
-
-    pyads.open_port()
-    pyads.set_local_address("10.77.1.10.1.1")
-    pyads.add_route(f"{host}.1.1", host)
-    plc = pyads.Connection(f"{host}.1.1", pyads.PORT_TC3PLC1, host)
-    plc.open()
-    steps = [
-        lambda: plc.read_device_info(),
-        lambda: plc.read_state(),
-        # %MB0 (index group 0x4020): read 4 bytes, write 2
-        lambda: plc.read(0x4020, 0, pyads.PLCTYPE_DINT),
-        lambda: plc.write(0x4020, 0, 0x1234, pyads.PLCTYPE_INT),
-        # a symbol handle by name: ReadWrite of index group 0xF003
-        lambda: plc.get_handle("MAIN.counter"),
-        lambda: plc.add_device_notification(
-            (0x4020, 0), pyads.NotificationAttrib(4), lambda *a: None),
-        lambda: plc.write_control(pyads.ADSSTATE_STOP, 0, 0, pyads.PLCTYPE_INT),
-        lambda: plc.write_control(pyads.ADSSTATE_RUN, 0, 0, pyads.PLCTYPE_INT),
-    ]
-    for step in steps:
-        try:
-            step()
-        except Exception as e:  # the test server may refuse: the request crossed the wire
-            print(f"ads step: {e}", file=sys.stderr)
-        time.sleep(0.1)
-    plc.close()
-    pyads.close_port()
+    # record.py waits for the listening socket without a probe connection.
+    _ads_peer().run_client(host, 48898, wait=False)
 
 
 ROLES = {

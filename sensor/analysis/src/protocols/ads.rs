@@ -24,8 +24,9 @@
 //!   every packet's source AMS Net ID describes its sender; a discovery answer gives the host
 //!   name and the TwinCAT version;
 //! - an add-route request is a configuration change of the target's routes (setting
-//!   `security`, with the route and Net ID as evidence), and, when it carries a password, a
-//!   cleartext login with its user name (never the password);
+//!   `security`, with the route and Net ID as evidence), names its sender an engineering
+//!   workstation, and, when it carries a password, is a cleartext login with its user name
+//!   (never the password);
 //! - violations: AMS/TCP lengths out of range, data lengths that do not fit, unknown command
 //!   ids, request bodies shorter than their fields, malformed discovery datagrams.
 
@@ -426,6 +427,14 @@ impl Unframed for DiscoveryDissector {
                     function_code: Some(h.service),
                     details,
                 });
+                self.facts.emit(
+                    out,
+                    sender,
+                    Field::DeviceType,
+                    b"engineering_workstation",
+                    source::ADS_ADD_ROUTE,
+                    || Some("engineering_workstation".to_string()),
+                );
                 if tags.password {
                     out.push(Observation::CleartextLogin {
                         user: tags.user_name.and_then(clean).unwrap_or_default(),

@@ -73,6 +73,9 @@ sources! {
     ADS_DEVICE_INFO = "ads read device info", CONTROLLER;
     ADS_DISCOVERY = "ads discovery", DISCOVERY;
     ADS_NET_ID = "ads ams net id", DEFAULT;
+    /// The sender of an add-route request: an engineering system (TwinCAT XAE, System
+    /// Manager) asking a controller's router to accept it.
+    ADS_ADD_ROUTE = "ads add route", DISCOVERY;
     // EtherNet/IP and CIP (`enip`, `cip`).
     ENIP_LIST_IDENTITY = "enip list identity", CONTROLLER;
     CIP_IDENTITY = "cip identity", CONTROLLER;
