@@ -45,6 +45,7 @@ pub const PROTOCOLS: &[&str] = &[
     "iec104",
     "mms",
     "ads",
+    "slmp",
     "opcua",
     "profinet_dcp",
     "profinet_io",

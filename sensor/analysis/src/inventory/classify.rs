@@ -25,6 +25,7 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("umas", "plc"),
     ("fins", "plc"),
     ("ads", "plc"),
+    ("slmp", "plc"),
     ("dnp3", "rtu"),
     ("iec104", "rtu"),
     ("mms", "ied"),

@@ -99,6 +99,7 @@ fn industrial(protocol: &str) -> bool {
             | "fins"
             | "mms"
             | "ads"
+            | "slmp"
             | "goose"
     )
 }

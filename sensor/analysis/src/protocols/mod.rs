@@ -36,6 +36,7 @@ pub mod rdp;
 pub mod reader;
 pub mod registry;
 pub mod s7comm;
+pub mod slmp;
 pub mod smb;
 pub mod snmp;
 pub mod source;

@@ -38,6 +38,8 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::iec104::SPEC,
     &super::ads::SPEC,
     &super::ads::UDP_SPEC,
+    &super::slmp::SPEC,
+    &super::slmp::UDP_SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

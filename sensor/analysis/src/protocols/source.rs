@@ -76,6 +76,8 @@ sources! {
     /// The sender of an add-route request: an engineering system (TwinCAT XAE, System
     /// Manager) asking a controller's router to accept it.
     ADS_ADD_ROUTE = "ads add route", DISCOVERY;
+    // Mitsubishi SLMP / MC protocol (`slmp`).
+    SLMP_CPU_MODEL = "slmp read cpu model", CONTROLLER;
     // EtherNet/IP and CIP (`enip`, `cip`).
     ENIP_LIST_IDENTITY = "enip list identity", CONTROLLER;
     CIP_IDENTITY = "cip identity", CONTROLLER;
