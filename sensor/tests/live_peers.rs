@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Live traffic from independent implementations: real protocol peers (pymodbus, python-snap7, c104,
-//! asyncua, pyads) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
+//! asyncua, pyads, pymcprotocol against virtual-plc) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
 //! and `analyze` of that capture must report the right roles, identity and operations.
 //!
 //! Needs root (namespaces, tcpdump), iproute2, tcpdump and the Python packages in
@@ -369,6 +369,42 @@ fn ads_from_pyads_with_device_info_and_write_control() {
     let mut kinds: Vec<&str> = r.alerts.iter().map(|a| a.kind.as_str()).collect();
     kinds.sort();
     assert_eq!(kinds, ["plc_start", "plc_stop"]);
+}
+
+#[test]
+fn slmp_from_pymcprotocol_against_virtual_plc() {
+    require!("pymcprotocol");
+    require!("virtual_plc");
+    let r = live(6, "slmp", 5007);
+    let c = connection(&r, "slmp");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str(), c.port),
+        ("10.213.6.1", "10.213.6.2", 5007)
+    );
+    has_ops(
+        c,
+        &[
+            "identify",
+            "read",
+            "write",
+            "cpu_stop",
+            "cpu_start",
+            "restart",
+        ],
+    );
+    let plc = asset(&r, "10.213.6.2");
+    assert_eq!(
+        (
+            plc.device_type.as_str(),
+            plc.vendor.as_str(),
+            plc.model.as_str()
+        ),
+        ("plc", "Mitsubishi Electric", "VirtualPLC-Q")
+    );
+    assert_eq!(
+        asset(&r, "10.213.6.1").device_type,
+        "engineering_workstation"
+    );
 }
 
 #[test]
