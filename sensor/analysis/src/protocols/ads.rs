@@ -22,7 +22,8 @@
 //! - identity: a ReadDeviceInfo answer gives vendor Beckhoff, the ADS device's name (as model:
 //!   "TwinCAT System", "Plc30 App", the runtime the port serves) and its version as firmware;
 //!   every packet's source AMS Net ID describes its sender; a discovery answer gives the host
-//!   name and the TwinCAT version;
+//!   name and the TwinCAT version; a ReadState answer other than RUN is a status ("ADS state
+//!   STOP", "ADS state CONFIG");
 //! - an add-route request is a configuration change of the target's routes (setting
 //!   `security`, with the route and Net ID as evidence), names its sender an engineering
 //!   workstation, and, when it carries a password, is a cleartext login with its user name
@@ -312,7 +313,28 @@ impl AdsDissector {
     }
 
     fn response(&mut self, dir: Direction, h: &AmsHeader, body: &[u8], out: &mut Vec<Observation>) {
-        if h.command != command::READ_DEVICE_INFO || h.error != 0 {
+        if h.error != 0 {
+            return;
+        }
+        if h.command == command::READ_STATE {
+            // A runtime that is not running says so: STOP, CONFIG, ERROR, ...
+            if let Some((0, state)) = wire::read_state(body) {
+                if state != wire::state::RUN {
+                    let sender = dir.sender();
+                    let raw = state.to_le_bytes();
+                    self.facts.emit(
+                        out,
+                        sender,
+                        Field::Status,
+                        &raw,
+                        source::ADS_READ_STATE,
+                        || Some(format!("ADS state {}", wire::state::name(state))),
+                    );
+                }
+            }
+            return;
+        }
+        if h.command != command::READ_DEVICE_INFO {
             return;
         }
         let Some(info) = wire::device_info(body).filter(|i| i.result == 0) else {

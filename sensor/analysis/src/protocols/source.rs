@@ -73,6 +73,7 @@ sources! {
     ADS_DEVICE_INFO = "ads read device info", CONTROLLER;
     ADS_DISCOVERY = "ads discovery", DISCOVERY;
     ADS_NET_ID = "ads ams net id", DEFAULT;
+    ADS_READ_STATE = "ads read state", CONTROLLER;
     /// The sender of an add-route request: an engineering system (TwinCAT XAE, System
     /// Manager) asking a controller's router to accept it.
     ADS_ADD_ROUTE = "ads add route", DISCOVERY;

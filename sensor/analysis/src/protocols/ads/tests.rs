@@ -188,6 +188,32 @@ fn byte_by_byte_gives_the_same() {
 }
 
 #[test]
+fn a_state_other_than_run_is_a_status() {
+    // READ_STATE_RESPONSE with ADS state 6 (STOP) instead of 5, device state 0.
+    let stop = READ_STATE_RESPONSE.replace("0000000005000000", "0000000006000000");
+    let out = run_segments(
+        new,
+        &c(),
+        &hex_segments(&[(true, READ_STATE), (false, &stop)]),
+    );
+    assert!(out.contains(&id(
+        Subject::Server,
+        Field::Status,
+        "ADS state STOP",
+        source::ADS_READ_STATE
+    )));
+    // RUN says nothing.
+    let out = run_segments(new, &c(), &hex_segments(&conversation()));
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Observation::Identity {
+            field: Field::Status,
+            ..
+        }
+    )));
+}
+
+#[test]
 fn requests_from_the_server_are_function_codes() {
     let out = run_segments(new, &c(), &hex_segments(&[(false, STOP)]));
     assert!(out.contains(&Observation::FunctionCode(5)));

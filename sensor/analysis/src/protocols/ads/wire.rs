@@ -255,6 +255,12 @@ pub fn result(body: &[u8]) -> Option<u32> {
     Cursor::new(body).u32_le()
 }
 
+/// A ReadState response: result and ADS state (the device state after it is not used).
+pub fn read_state(body: &[u8]) -> Option<(u32, u16)> {
+    let mut c = Cursor::new(body);
+    Some((c.u32_le()?, c.u16_le()?))
+}
+
 /// ADS states (ADSSTATE), as WriteControl sets them and ReadState reports them.
 pub mod state {
     pub const RESET: u16 = 2;
