@@ -7,8 +7,8 @@ No SCENARIO records them all; --list names them.
 
 Needs: iproute2, tcpdump, ethtool, nmap, hydra, busybox-static (telnetd), openssh-server,
 openssh-client, sshpass, iputils-ping, python3 with pymodbus 3.16.1, python-snap7 3.3.0, c104 2.2.1,
-asyncua 2.1.0, scapy, pyftpdlib, bacpypes3 (apt-get install nmap hydra busybox-static
-openssh-server sshpass ethtool iputils-ping tcpdump; pip install -r
+asyncua 2.1.0, pyads 3.6.0, pymcprotocol 0.3.0, virtual-plc 0.3.0, scapy, pyftpdlib, bacpypes3
+(apt-get install nmap hydra busybox-static openssh-server sshpass ethtool iputils-ping tcpdump; pip install -r
 tests/peers/requirements.txt scapy pyftpdlib bacpypes3).
 
 Safety: every address is in 10.77.0.0/16 and lives in a namespace named otwrec-* made here (stale ones
