@@ -44,6 +44,8 @@ pub const PROTOCOLS: &[&str] = &[
     "bacnet",
     "iec104",
     "mms",
+    "ads",
+    "slmp",
     "opcua",
     "profinet_dcp",
     "profinet_io",

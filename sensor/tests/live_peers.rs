@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Live traffic from independent implementations: real protocol peers (pymodbus, python-snap7, c104,
-//! asyncua, libiec61850) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
+//! asyncua, libiec61850, pyads, pymcprotocol against virtual-plc) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
 //! and `analyze` of that capture must report the right roles, identity and operations.
 //!
 //! Needs root (namespaces, tcpdump), iproute2, tcpdump and the Python packages in
@@ -334,13 +334,91 @@ fn s7comm_from_snap7_with_szl_and_cpu_control() {
     );
 }
 #[test]
+fn ads_from_pyads_with_device_info_and_write_control() {
+    require!("pyads");
+    let r = live(5, "ads", 48898);
+    let c = connection(&r, "ads");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str(), c.port),
+        ("10.213.5.1", "10.213.5.2", 48898)
+    );
+    has_ops(
+        c,
+        &[
+            "identify",
+            "diagnostics",
+            "read",
+            "write",
+            "cpu_stop",
+            "cpu_start",
+        ],
+    );
+    let plc = asset(&r, "10.213.5.2");
+    assert_eq!(
+        (
+            plc.device_type.as_str(),
+            plc.model.as_str(),
+            plc.firmware.as_str()
+        ),
+        ("plc", "TestServer", "1.2.3")
+    );
+    assert!(plc
+        .evidence
+        .iter()
+        .any(|e| e.value == "AMS Net ID 10.213.5.2.1.1"));
+    assert_eq!(
+        asset(&r, "10.213.5.1").device_type,
+        "engineering_workstation"
+    );
+    let mut kinds: Vec<&str> = r.alerts.iter().map(|a| a.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["plc_start", "plc_stop"]);
+}
+
+#[test]
+fn slmp_from_pymcprotocol_against_virtual_plc() {
+    require!("pymcprotocol");
+    require!("virtual_plc");
+    let r = live(6, "slmp", 5007);
+    let c = connection(&r, "slmp");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str(), c.port),
+        ("10.213.6.1", "10.213.6.2", 5007)
+    );
+    has_ops(
+        c,
+        &[
+            "identify",
+            "read",
+            "write",
+            "cpu_stop",
+            "cpu_start",
+            "restart",
+        ],
+    );
+    let plc = asset(&r, "10.213.6.2");
+    assert_eq!(
+        (
+            plc.device_type.as_str(),
+            plc.vendor.as_str(),
+            plc.model.as_str()
+        ),
+        ("plc", "Mitsubishi Electric", "VirtualPLC-Q")
+    );
+    assert_eq!(
+        asset(&r, "10.213.6.1").device_type,
+        "engineering_workstation"
+    );
+}
+
+#[test]
 fn mms_from_libiec61850_with_identify_control_and_files() {
     require!("pyiec61850.pyiec61850");
-    let r = live(5, "iec61850", 102);
+    let r = live(7, "iec61850", 102);
     let c = connection(&r, "mms");
     assert_eq!(
         (c.client.as_str(), c.server.as_str()),
-        ("10.213.5.1", "10.213.5.2")
+        ("10.213.7.1", "10.213.7.2")
     );
     // Identify, GetNameList and reads, the CF write, the Oper write of SPCSO1 and the file
     // service (fileDirectory, fileOpen/fileRead/fileClose).
@@ -354,7 +432,7 @@ fn mms_from_libiec61850_with_identify_control_and_files() {
             "file_transfer",
         ],
     );
-    let ied = asset(&r, "10.213.5.2");
+    let ied = asset(&r, "10.213.7.2");
     assert_eq!(ied.device_type, "ied");
     assert_eq!(
         (

@@ -32,6 +32,14 @@ Roles (HOST is the server's address):
                                    AtomicWriteFile, DeviceCommunicationControl(disable, 5 min)
   dcp-responder IFACE MAC          answers PROFINET DCP Identify / Set (scapy, crafted frames)
   dcp-controller IFACE MAC DST     DCP Identify, Set IP, Set NameOfStation, Set Reset-to-Factory
+  ads-server HOST                  pyads AdsTestServer (BasicHandler) on 48898 (tests/peers/ads_peer.py)
+  ads-client HOST                  pyads (bundled AdsLib router), AMS Net ID <own address>.1.1:
+                                   ReadDeviceInfo, ReadState, Read, Write, ReadWrite,
+                                   AddDeviceNotification, WriteControl STOP then RUN, to HOST.1.1:851
+  slmp-server HOST                 virtual-plc (Q profile) MC protocol server on 5007 (tests/peers/slmp_peer.py)
+  slmp-client HOST                 pymcprotocol: 3E binary (CPU model, reads, writes, random write,
+                                   remote STOP, latch clear, RUN, PAUSE, STOP, RESET), then 3E ASCII
+                                   and 4E binary sessions (CPU model, read, write)
   arp-spoof IFACE                  unsolicited ARP replies "10.77.5.1 is-at 02:00:00:00:05:66"
   garp-storm IFACE COUNT           COUNT gratuitous ARPs from 02:00:00:00:05:77 / 10.77.5.77
 """
@@ -687,6 +695,45 @@ def garp_storm(iface: str, count: str) -> None:
     sendp(frame, iface=iface, count=int(count), inter=0.006, verbose=False)
 
 
+# ---------------------------------------------------------------- Beckhoff ADS (pyads 3.6.0)
+
+
+def _peer_module(name: str):
+    """A peer script of tests/peers (shared with sensor/tests/live_peers.rs)."""
+    import importlib
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    return importlib.import_module(name)
+
+
+def _ads_peer():
+    return _peer_module("ads_peer")
+
+
+def ads_server(host: str) -> None:
+    _ads_peer().start_server(host, 48898)
+    _forever()
+
+
+def ads_client(host: str) -> None:
+    # record.py waits for the listening socket without a probe connection.
+    _ads_peer().run_client(host, 48898, wait=False)
+
+
+# ---------------------------------------------------------------- SLMP / MC protocol (pymcprotocol 0.3.0, virtual-plc 0.3.0)
+
+SLMP_PORT = 5007
+
+
+def slmp_server(host: str) -> None:
+    _peer_module("slmp_peer").start_server(host, SLMP_PORT)
+    _forever()
+
+
+def slmp_client(host: str) -> None:
+    _peer_module("slmp_peer").run_client(host, SLMP_PORT, wait=False)
+
+
 ROLES = {
     "modbus-server": modbus_server,
     "modbus-poll": modbus_poll,
@@ -709,6 +756,10 @@ ROLES = {
     "bacnet-client": bacnet_client,
     "dcp-responder": dcp_responder,
     "dcp-controller": dcp_controller,
+    "ads-server": ads_server,
+    "ads-client": ads_client,
+    "slmp-server": slmp_server,
+    "slmp-client": slmp_client,
     "arp-spoof": arp_spoof,
     "garp-storm": garp_storm,
 }

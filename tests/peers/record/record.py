@@ -7,8 +7,8 @@ No SCENARIO records them all; --list names them.
 
 Needs: iproute2, tcpdump, ethtool, nmap, hydra, busybox-static (telnetd), openssh-server,
 openssh-client, sshpass, iputils-ping, python3 with pymodbus 3.16.1, python-snap7 3.3.0, c104 2.2.1,
-asyncua 2.1.0, scapy, pyftpdlib, bacpypes3 (apt-get install nmap hydra busybox-static
-openssh-server sshpass ethtool iputils-ping tcpdump; pip install -r
+asyncua 2.1.0, pyads 3.6.0, pymcprotocol 0.3.0, virtual-plc 0.3.0, scapy, pyftpdlib, bacpypes3
+(apt-get install nmap hydra busybox-static openssh-server sshpass ethtool iputils-ping tcpdump; pip install -r
 tests/peers/requirements.txt scapy pyftpdlib bacpypes3).
 
 Safety: every address is in 10.77.0.0/16 and lives in a namespace named otwrec-* made here (stale ones
@@ -48,6 +48,11 @@ Scenarios and the otwatch alert kind (docs/DETECTION.md) each should (or should 
                          -> plc_config_change, device_restart
   bacnet_reinit_dcc      BACnet ReinitializeDevice(coldstart), DCC(disable), AtomicWriteFile
                          -> device_restart, plc_config_change, plc_program_download
+  ads_ops                ADS EWS->PLC (pyads, AdsTestServer): device info, state, read, write,
+                         ReadWrite, notification, WriteControl STOP and RUN      -> plc_stop, plc_start
+  slmp_ops               SLMP/MC EWS->PLC (pymcprotocol, virtual-plc) on 5007: CPU model, device reads and
+                         writes, remote STOP/RUN/PAUSE/RESET, latch clear; 3E binary and ASCII, 4E
+                         -> plc_stop, plc_start, device_restart
   nmap_syn_scan          nmap -sS -p 1-1024 -T4 10.77.2.66 -> 10.77.2.20          -> scan_detected
   nmap_sweep             nmap -sn 10.77.3.0/24 + -sS 5 ICS ports 10.77.3.1-40 through a router
                          (captured on the attacker<->router link)                 -> scan_detected
@@ -551,6 +556,29 @@ def bacnet_reinit_dcc(lab, out):
 
 # ---------------------------------------------------------------- scenarios: scans
 
+def ads_ops(lab, out):
+    """EWS 10.77.1.10 (AMS Net ID 10.77.1.10.1.1) -> PLC 10.77.1.20 (pyads' AdsTestServer on
+    48898): ReadDeviceInfo, ReadState, Read, Write, ReadWrite, AddDeviceNotification,
+    WriteControl STOP and RUN. Alerts: plc_stop, plc_start."""
+    sw, h = lab.ot_cell("ews", "plc")
+    lab.peer_bg(h["plc"], "ads-server", OT["plc"])
+    lab.wait_listen(h["plc"], 48898)
+    with lab.capture(sw, "br0", out):
+        lab.peer(h["ews"], "ads-client", OT["plc"])
+
+
+def slmp_ops(lab, out):
+    """EWS 10.77.1.10 -> PLC 10.77.1.20 (virtual-plc's MC protocol server, Q profile, on 5007):
+    pymcprotocol in 3E binary (CPU model, batch and random reads and writes, remote STOP, latch
+    clear, RUN, PAUSE, STOP, RESET), then 3E ASCII and 4E binary (CPU model, read, write).
+    Alerts: plc_stop, plc_start, device_restart."""
+    sw, h = lab.ot_cell("ews", "plc")
+    lab.peer_bg(h["plc"], "slmp-server", OT["plc"])
+    lab.wait_listen(h["plc"], 5007)
+    with lab.capture(sw, "br0", out):
+        lab.peer(h["ews"], "slmp-client", OT["plc"])
+
+
 def nmap_syn_scan(lab, out):
     """Attacker 10.77.2.66 -> 10.77.2.20 (listens on 22 and 502): nmap -sS -p 1-1024 -T4 -n.
     Captured on the attacker's link. Alert: scan_detected."""
@@ -881,7 +909,7 @@ SCENARIOS = [
     s7_stop, s7_start, s7_download, s7_upload, s7_delete, s7_set_clock, s7_password, s7_benign_reads,
     modbus_restart, modbus_listen_only, modbus_benign, modbus_new_writer, modbus_malformed,
     iec104_reset_process, iec104_clock_sync, iec104_clock_sync_rogue,
-    opcua_method_firmware, opcua_benign, profinet_dcp_set, bacnet_reinit_dcc,
+    opcua_method_firmware, opcua_benign, profinet_dcp_set, bacnet_reinit_dcc, ads_ops, slmp_ops,
     nmap_syn_scan, nmap_sweep, nmap_ics_scripts, arp_sweep,
     hydra_telnet, hydra_ftp, ftp_login_ok, telnet_login_ok, ssh_to_plc, hydra_ssh,
     arp_spoof, arp_gratuitous_storm, ip_conflict,

@@ -24,6 +24,8 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("cip", "plc"),
     ("umas", "plc"),
     ("fins", "plc"),
+    ("ads", "plc"),
+    ("slmp", "plc"),
     ("dnp3", "rtu"),
     ("iec104", "rtu"),
     ("mms", "ied"),

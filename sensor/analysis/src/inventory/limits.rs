@@ -98,6 +98,8 @@ fn industrial(protocol: &str) -> bool {
             | "umas"
             | "fins"
             | "mms"
+            | "ads"
+            | "slmp"
             | "goose"
     )
 }

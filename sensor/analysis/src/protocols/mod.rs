@@ -12,6 +12,7 @@
 //! Link-layer protocols without flows (LLDP, CDP) are [`FrameDissector`]s fed whole frame
 //! payloads by ethertype or LLC/SNAP id.
 
+pub mod ads;
 pub mod bacnet;
 pub mod ber;
 pub mod cdp;
@@ -35,6 +36,7 @@ pub mod rdp;
 pub mod reader;
 pub mod registry;
 pub mod s7comm;
+pub mod slmp;
 pub mod smb;
 pub mod snmp;
 pub mod source;

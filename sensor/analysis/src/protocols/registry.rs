@@ -36,6 +36,10 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::dnp3::SPEC,
     &super::dnp3::UDP_SPEC,
     &super::iec104::SPEC,
+    &super::ads::SPEC,
+    &super::ads::UDP_SPEC,
+    &super::slmp::SPEC,
+    &super::slmp::UDP_SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

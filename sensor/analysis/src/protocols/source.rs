@@ -69,6 +69,16 @@ sources! {
     MMS_DOMAIN_LIST = "mms getnamelist domains", CONTROLLER;
     MMS_OBJECT_NAME = "mms object name", DEFAULT;
     MMS_ACSE = "mms acse ap title", DEFAULT;
+    // Beckhoff ADS (`ads`).
+    ADS_DEVICE_INFO = "ads read device info", CONTROLLER;
+    ADS_DISCOVERY = "ads discovery", DISCOVERY;
+    ADS_NET_ID = "ads ams net id", DEFAULT;
+    ADS_READ_STATE = "ads read state", CONTROLLER;
+    /// The sender of an add-route request: an engineering system (TwinCAT XAE, System
+    /// Manager) asking a controller's router to accept it.
+    ADS_ADD_ROUTE = "ads add route", DISCOVERY;
+    // Mitsubishi SLMP / MC protocol (`slmp`).
+    SLMP_CPU_MODEL = "slmp read cpu model", CONTROLLER;
     // EtherNet/IP and CIP (`enip`, `cip`).
     ENIP_LIST_IDENTITY = "enip list identity", CONTROLLER;
     CIP_IDENTITY = "cip identity", CONTROLLER;
