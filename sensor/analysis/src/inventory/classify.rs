@@ -27,6 +27,9 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("dnp3", "rtu"),
     ("iec104", "rtu"),
     ("mms", "ied"),
+    // A HART-IP server is a gateway or multiplexer unless its Command 0 profile says it is a
+    // field device (which outranks this: see `hart_ip`).
+    ("hart_ip", "rtu"),
     ("goose", "ied"),
     ("bacnet", "building_controller"),
     ("opcua", "opc_server"),

@@ -22,6 +22,7 @@ pub mod dns;
 pub mod enip;
 pub mod framing;
 pub mod ftp;
+pub mod hart_ip;
 pub mod http;
 pub mod iec104;
 pub mod lldp;
