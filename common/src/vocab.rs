@@ -45,6 +45,7 @@ pub const PROTOCOLS: &[&str] = &[
     "iec104",
     "mms",
     "hart_ip",
+    "fox",
     "opcua",
     "profinet_dcp",
     "profinet_io",

@@ -38,6 +38,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::iec104::SPEC,
     &super::hart_ip::SPEC,
     &super::hart_ip::UDP_SPEC,
+    &super::fox::SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

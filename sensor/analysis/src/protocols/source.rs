@@ -122,6 +122,8 @@ sources! {
     HART_COMMAND_0 = "hart command 0", CONTROLLER;
     HART_LONG_TAG = "hart command 20 long tag", CONTROLLER;
     HART_TAG = "hart command 13 tag", DEFAULT;
+    // Niagara Fox (`fox`): a station's or Workbench's own hello.
+    FOX_HELLO = "fox hello", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
     // MQTT (`mqtt`).
