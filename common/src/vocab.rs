@@ -46,6 +46,7 @@ pub const PROTOCOLS: &[&str] = &[
     "mms",
     "hart_ip",
     "fox",
+    "knxip",
     "opcua",
     "profinet_dcp",
     "profinet_io",

@@ -32,6 +32,8 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("hart_ip", "rtu"),
     // A Niagara station: a JACE, unless its Fox hello says it runs as a Supervisor (see `fox`).
     ("fox", "building_controller"),
+    // A KNXnet/IP interface or router: the KNX installation's gateway, placed as BACnet's.
+    ("knxip", "building_controller"),
     ("goose", "ied"),
     ("bacnet", "building_controller"),
     ("opcua", "opc_server"),

@@ -26,6 +26,7 @@ pub mod ftp;
 pub mod hart_ip;
 pub mod http;
 pub mod iec104;
+pub mod knxip;
 pub mod lldp;
 pub mod mms;
 pub mod modbus;

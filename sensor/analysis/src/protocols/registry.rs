@@ -39,6 +39,8 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::hart_ip::SPEC,
     &super::hart_ip::UDP_SPEC,
     &super::fox::SPEC,
+    &super::knxip::SPEC,
+    &super::knxip::TCP_SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

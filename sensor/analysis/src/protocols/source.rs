@@ -124,6 +124,8 @@ sources! {
     HART_TAG = "hart command 13 tag", DEFAULT;
     // Niagara Fox (`fox`): a station's or Workbench's own hello.
     FOX_HELLO = "fox hello", CONTROLLER;
+    // KNXnet/IP (`knxip`): a search or description answer's device information DIB.
+    KNXIP_DEVICE_INFO = "knxip device information", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
     // MQTT (`mqtt`).
