@@ -5,8 +5,8 @@
 //! dnp3.al.func, IEC 104 type ids and U-frames, mms.confirmedServiceRequest, ENIP commands and
 //! CIP request services, MQTT packet types sent by clients, OPC UA request service type ids,
 //! BACnet confirmed and unconfirmed service choices and BVLC management functions, PROFINET IO CM
-//! opnums of requests to the PNIO interfaces). PROFINET DCP has no connection: there the role each
-//! source MAC takes (from pn_dcp.service_id and pn_dcp.service_type) is compared with the asset's
+//! opnums of requests to the PNIO interfaces, HART-IP command numbers of requests). PROFINET DCP
+//! has no connection: there the role each source MAC takes (from pn_dcp.service_id and pn_dcp.service_type) is compared with the asset's
 //! `profinet_dcp` protocol use.
 //! Skips with a message when the corpus or tshark is missing.
 
@@ -283,6 +283,15 @@ const CHECKS: &[Check] = &[
             Some(0) => all(&f[1]),
             _ => Vec::new(),
         },
+    },
+    Check {
+        protocol: "hart_ip",
+        files: &["other-ics/hart_ip.pcap"],
+        fields: &["hart_ip.pt.command"],
+        // Requests (message type 0), not the ICMP error that quotes one.
+        filter: Some("hart_ip.message_type == 0 && !icmp"),
+        decode_as: &[],
+        codes: |f| all(&f[0]),
     },
 ];
 

@@ -29,6 +29,13 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("dnp3", "rtu"),
     ("iec104", "rtu"),
     ("mms", "ied"),
+    // A HART-IP server is a gateway or multiplexer unless its Command 0 profile says it is a
+    // field device (which outranks this: see `hart_ip`).
+    ("hart_ip", "rtu"),
+    // A Niagara station: a JACE, unless its Fox hello says it runs as a Supervisor (see `fox`).
+    ("fox", "building_controller"),
+    // A KNXnet/IP interface or router: the KNX installation's gateway, placed as BACnet's.
+    ("knxip", "building_controller"),
     ("goose", "ied"),
     ("bacnet", "building_controller"),
     ("opcua", "opc_server"),

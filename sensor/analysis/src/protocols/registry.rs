@@ -40,6 +40,11 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::ads::UDP_SPEC,
     &super::slmp::SPEC,
     &super::slmp::UDP_SPEC,
+    &super::hart_ip::SPEC,
+    &super::hart_ip::UDP_SPEC,
+    &super::fox::SPEC,
+    &super::knxip::SPEC,
+    &super::knxip::TCP_SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

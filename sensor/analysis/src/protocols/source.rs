@@ -127,6 +127,15 @@ sources! {
     OPCUA_CREATE_SESSION = "opcua create session", CONTROLLER;
     OPCUA_SIGNED_MESSAGE = "opcua signed message", CONTROLLER;
     OPCUA_ENCRYPTED_MESSAGE = "opcua encrypted message", CONTROLLER;
+    // HART-IP (`hart_ip`): the device's own answers; a short tag is a weaker name than the
+    // long tag.
+    HART_COMMAND_0 = "hart command 0", CONTROLLER;
+    HART_LONG_TAG = "hart command 20 long tag", CONTROLLER;
+    HART_TAG = "hart command 13 tag", DEFAULT;
+    // Niagara Fox (`fox`): a station's or Workbench's own hello.
+    FOX_HELLO = "fox hello", CONTROLLER;
+    // KNXnet/IP (`knxip`): a search or description answer's device information DIB.
+    KNXIP_DEVICE_INFO = "knxip device information", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
     // MQTT (`mqtt`).
