@@ -23,7 +23,7 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("enip", "plc"),
     ("cip", "plc"),
     ("umas", "plc"),
-    ("fins", "plc"),
+    ("omron_fins", "plc"),
     ("dnp3", "rtu"),
     ("iec104", "rtu"),
     ("mms", "ied"),

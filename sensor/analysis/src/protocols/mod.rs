@@ -28,6 +28,7 @@ pub mod lldp;
 pub mod mms;
 pub mod modbus;
 pub mod mqtt;
+pub mod omron_fins;
 pub mod opcua;
 pub mod profinet_dcp;
 pub mod profinet_io;

@@ -36,6 +36,8 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::dnp3::SPEC,
     &super::dnp3::UDP_SPEC,
     &super::iec104::SPEC,
+    &super::omron_fins::TCP_SPEC,
+    &super::omron_fins::SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

@@ -119,6 +119,9 @@ sources! {
     OPCUA_ENCRYPTED_MESSAGE = "opcua encrypted message", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
+    // Omron FINS (`omron_fins`).
+    OMRON_FINS_CONTROLLER_DATA = "omron fins controller data read", CONTROLLER;
+    OMRON_FINS_NODE = "omron fins node address", DEFAULT;
     // MQTT (`mqtt`).
     MQTT_CONNECT = "mqtt connect", DEFAULT;
     MQTT_CONNACK = "mqtt connack", DEFAULT;
