@@ -28,7 +28,8 @@
 //!   commands and nonzero FINS/TCP error codes, FINS frames shorter than header and command,
 //!   reserved ICF bits or RSV set, responses without end code, and responses whose end code
 //!   says the command failed (W227 5-1: format and parameter errors, unsupported services,
-//!   mode and access right refusals ...), named with the command they answer.
+//!   mode and access right refusals ...), named with the command they answer, and (once) a
+//!   response that travels the same way as its command, whose identity is then not taken.
 //!
 //! Responses are paired with their command by SID and command code, in a small per-flow
 //! table: Controller Data Read's parameter (00: model and version, 01: area data only) says
@@ -142,6 +143,8 @@ struct Pending {
     command: u16,
     /// The first parameter byte.
     parameter: Option<u8>,
+    /// Which way the command travelled.
+    dir: Direction,
 }
 
 /// Per-flow FINS state.
@@ -154,6 +157,11 @@ pub struct FinsDissector {
     facts: Vec<u64>,
     violations: Violations,
     password_reported: bool,
+    /// Commands travelled this way (per direction).
+    commanded: [bool; 2],
+    /// A response travelled the same way as its command (reported once; no answer is
+    /// trusted after it).
+    same_way_reported: bool,
 }
 
 impl FinsDissector {
@@ -213,6 +221,7 @@ impl FinsDissector {
 
     fn command(&mut self, dir: Direction, f: &Frame<'_>, out: &mut Vec<Observation>) {
         let code = f.command;
+        self.commanded[dir.index()] = true;
         if dir == Direction::ToServer {
             let (op, mut details, access) = commands::request(code, f.data);
             if !details.is_empty() {
@@ -244,6 +253,7 @@ impl FinsDissector {
                 sid: f.sid,
                 command: code,
                 parameter: f.data.first().copied(),
+                dir,
             });
         }
     }
@@ -254,28 +264,37 @@ impl FinsDissector {
             .iter()
             .position(|p| p.sid == f.sid && p.command == f.command)
             .map(|i| self.pending.remove(i));
+        // An answer goes back to whoever asked: one sent the same way as its command, or the
+        // same way as every command of the flow, comes from the asker's side and says nothing
+        // about the controller (a forged or replayed trace); after one, no answer on the flow
+        // is trusted.
+        let same_way = asked.map_or(
+            self.commanded[dir.index()] && !self.commanded[dir.other().index()],
+            |p| p.dir == dir,
+        );
+        if same_way && !self.same_way_reported {
+            self.same_way_reported = true;
+            self.violation(out, FinsError::SameWay(f.sid));
+        }
         if wire::failed(end) {
             let command = commands::name(f.command).unwrap_or("an unknown command");
             return self.violation(out, FinsError::EndCode { code: end, command });
         }
+        if self.same_way_reported {
+            return;
+        }
         let only_area_data = asked.is_some_and(|p| p.parameter == Some(1));
-        if f.command == commands::CONTROLLER_DATA_READ
-            && !only_area_data
-            && f.data.len() >= CONTROLLER_DATA_LEN
-        {
+        if f.command == commands::CONTROLLER_DATA_READ && !only_area_data {
             self.controller_data(dir.sender(), f.data, out);
         }
     }
 
-    /// Controller Data Read's model and version (W227 5-3-10): 20 bytes of ASCII each,
-    /// padded with NULs or spaces.
+    /// Controller Data Read's model and version, from the responder.
     fn controller_data(&mut self, subject: Subject, data: &[u8], out: &mut Vec<Observation>) {
         let src = source::OMRON_FINS_CONTROLLER_DATA;
-        let field = |range: std::ops::Range<usize>| {
-            let raw = data.get(range).unwrap_or_default();
-            raw.split(|&b| b == 0).next().unwrap_or_default()
+        let Some((model, version)) = model_and_version(data) else {
+            return;
         };
-        let (model, version) = (field(0..20), field(20..40));
         if let Some(m) = text::clean(model) {
             self.fact(out, subject, Field::Vendor, b"Omron", src, || {
                 Some("Omron".to_string())
@@ -327,6 +346,20 @@ impl FinsDissector {
             other => self.violation(out, FinsError::TcpCommand(other)),
         }
     }
+}
+
+/// The CPU model and version of a Controller Data Read response's data (after the end code)
+/// to parameter 00 or none (W227 5-3-10): 20 bytes of ASCII each, padded with NULs or spaces,
+/// then 40 bytes for system use and 12 of area data. Each is cut at its first NUL.
+pub fn model_and_version(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    if data.len() < CONTROLLER_DATA_LEN {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| {
+        let raw = data.get(range).unwrap_or_default();
+        raw.split(|&b| b == 0).next().unwrap_or_default()
+    };
+    Some((field(0..20), field(20..40)))
 }
 
 /// Frames the FINS/TCP message at the start of `data`.

@@ -177,7 +177,8 @@ pub fn request(code: Code, params: &[u8]) -> (Option<Operation>, Details, Option
         0x2203 => return file(code, params.get(4..), "write"),
         0x2204 => return file(code, None, "delete"),
         0x2205 => return file(code, params.get(4..), "delete"),
-        0x2206 | 0x2215 => return file(code, None, "write"),
+        // Volume labels and directories: the card changes, no program or file is written.
+        0x2206 | 0x2215 => return (Some(Write), vec![service()], None),
         // Copy: the destination file (after the source disk, name and destination disk).
         0x2207 => return file(code, params.get(16..), "write"),
         0x2208 => return file(code, params.get(2..), "write"),

@@ -23,6 +23,8 @@ pub enum FinsError {
     Rsv(u8),
     #[error("FINS response without an end code")]
     NoEndCode,
+    #[error("FINS response to SID {0:#04x} travels the same way as its command")]
+    SameWay(u8),
     #[error("FINS end code {code:#06x} ({}) to {command}", end_code_name(*code))]
     EndCode { code: u16, command: &'static str },
 }

@@ -366,3 +366,20 @@ fn never_panics_on_fins() {
     never_panics_in_conversation(&TCP_SPEC, &tcp(), &conv);
     never_panics(&SPEC, &udp(), &[&hex(UDP_COMMAND), &hex(UDP_RESPONSE)]);
 }
+
+#[test]
+fn an_answer_sent_the_same_way_as_its_command_names_nobody() {
+    let mut d = FinsDissector::default();
+    datagram(&mut d, Direction::ToServer, &udp(), &hex(UDP_COMMAND));
+    let out = datagram(&mut d, Direction::ToServer, &udp(), &hex(UDP_RESPONSE));
+    assert_eq!(
+        out,
+        [
+            node(Subject::Client, 200),
+            crate::protocols::violation(
+                PROTOCOL,
+                "FINS response to SID 0xef travels the same way as its command"
+            )
+        ]
+    );
+}
