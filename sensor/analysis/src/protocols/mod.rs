@@ -14,6 +14,7 @@
 
 pub mod bacnet;
 pub mod ber;
+pub mod c37_118;
 pub mod cdp;
 pub mod cip;
 pub mod dhcp;

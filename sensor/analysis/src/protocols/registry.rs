@@ -38,6 +38,8 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::iec104::SPEC,
     &super::omron_fins::TCP_SPEC,
     &super::omron_fins::SPEC,
+    &super::c37_118::SPEC,
+    &super::c37_118::UDP_SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.
