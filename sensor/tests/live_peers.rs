@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Live traffic from independent implementations: real protocol peers (pymodbus, python-snap7, c104,
-//! asyncua, libiec61850, pyads, pymcprotocol against virtual-plc) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
+//! asyncua, libiec61850, pyads, pymcprotocol against virtual-plc, pyPMU) run in two network namespaces joined by a veth pair, tcpdump records what crosses it,
 //! and `analyze` of that capture must report the right roles, identity and operations.
 //!
 //! Needs root (namespaces, tcpdump), iproute2, tcpdump and the Python packages in
@@ -476,4 +476,39 @@ fn opcua_from_asyncua_without_security() {
         .evidence
         .iter()
         .any(|e| e.value.contains("otwatch-test-client")));
+}
+
+#[test]
+fn c37_118_from_pypmu_over_tcp() {
+    require!("synchrophasor");
+    let r = live(18, "c37_118", 4712);
+    let c = connection(&r, "c37_118");
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str()),
+        ("10.213.18.1", "10.213.18.2")
+    );
+    // tests/peers/c37_118_peer.py: send HDR (3), send CFG-2 (5), turn on (2), turn off (1).
+    has_ops(c, &["identify", "control"]);
+    for cmd in ["1", "2", "3", "5"] {
+        assert!(
+            c.function_codes.iter().any(|f| f == cmd),
+            "{cmd} in {:?}",
+            c.function_codes
+        );
+    }
+    // pyPMU's sample configuration and header frame.
+    let pmu = asset(&r, "10.213.18.2");
+    assert_eq!(pmu.hostname, "Station A");
+    assert_eq!(pmu.device_type, "ied");
+    let described = |v: &str| {
+        pmu.evidence
+            .iter()
+            .any(|e| e.field == "description" && e.value == v)
+    };
+    assert!(described(
+        "C37.118 PMU ID 7734: 4 phasors, 3 analog values, 1 digital status word, 60 Hz, 30 frames/s"
+    ));
+    assert!(described("Hi! I am tinyPMU!"));
+    assert_eq!(asset(&r, "10.213.18.1").device_type, "pdc");
+    assert!(r.stats().protocol_violations.is_empty());
 }

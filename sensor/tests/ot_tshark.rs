@@ -2,7 +2,7 @@
 //! Per-packet protocol facts against an independent dissector: for every industrial capture in
 //! the corpus, the function codes otwatch records on each connection must equal the codes tshark
 //! decodes from the same packets (modbus.func_code, s7comm job and userdata functions,
-//! dnp3.al.func, IEC 104 type ids and U-frames, mms.confirmedServiceRequest, ENIP commands and
+//! dnp3.al.func, IEC 104 type ids and U-frames, mms.confirmedServiceRequest, omron.command of FINS commands, synphasor.command of C37.118 command frames, ENIP commands and
 //! CIP request services, MQTT packet types sent by clients, OPC UA request service type ids,
 //! BACnet confirmed and unconfirmed service choices and BVLC management functions, PROFINET IO CM
 //! opnums of requests to the PNIO interfaces, HART-IP command numbers of requests). PROFINET DCP
@@ -147,6 +147,24 @@ const CHECKS: &[Check] = &[
         // Confirmed requests of either side (ICCP peers ask each other): the service's tag.
         fields: &["mms.confirmedServiceRequest"],
         filter: None,
+        decode_as: &[],
+        codes: |f| all(&f[0]),
+    },
+    Check {
+        protocol: "omron_fins",
+        files: &["omron-fins/omron.pcap", "omron-fins/omron_test.pcap"],
+        // Commands (ICF data type bit 0), whichever way they travel: MRC << 8 | SRC.
+        fields: &["omron.command"],
+        filter: Some("omron.icf.dtb == 0"),
+        decode_as: &[],
+        codes: |f| all(&f[0]),
+    },
+    Check {
+        protocol: "c37_118",
+        files: &["other-ics/C37.118_1PMU_UDP.pcap"],
+        // The CMD of command frames (the PDC's).
+        fields: &["synphasor.command"],
+        filter: Some("synphasor.frtype == 4"),
         decode_as: &[],
         codes: |f| all(&f[0]),
     },

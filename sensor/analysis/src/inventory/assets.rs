@@ -374,6 +374,9 @@ fn behaviour(ctx: &Context<'_>, ips: &[HostKey], first: Timestamp) -> Behaviour 
                 }
             }
             if client == *ip {
+                if !proto.is_empty() {
+                    b.used.insert(proto.to_string());
+                }
                 if classify::is_controller_protocol(proto) {
                     b.ot_servers.insert(k.server);
                     b.ops_performed.extend(c.operations.iter().cloned());

@@ -23,7 +23,7 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("enip", "plc"),
     ("cip", "plc"),
     ("umas", "plc"),
-    ("fins", "plc"),
+    ("omron_fins", "plc"),
     ("ads", "plc"),
     ("slmp", "plc"),
     ("dnp3", "rtu"),
@@ -36,10 +36,15 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("fox", "building_controller"),
     // A KNXnet/IP interface or router: the KNX installation's gateway, placed as BACnet's.
     ("knxip", "building_controller"),
+    // A PMU: the data source of a synchrophasor stream.
+    ("c37_118", "ied"),
     ("goose", "ied"),
     ("bacnet", "building_controller"),
     ("opcua", "opc_server"),
 ];
+
+/// The protocol whose client is a phasor data concentrator.
+const PDC_PROTOCOL: &str = "c37_118";
 
 /// Operations that only an engineering tool sends.
 const ENGINEERING_OPS: &[&str] = &[
@@ -92,6 +97,8 @@ pub struct Behaviour {
     pub ops_received: BTreeSet<String>,
     /// Operations it performed (as client) on OT protocols.
     pub ops_performed: BTreeSet<String>,
+    /// Protocols it used as client.
+    pub used: BTreeSet<String>,
     /// Distinct servers it talked to over controller protocols.
     pub ot_servers: BTreeSet<IpAddr>,
     /// Internet hosts it reached (global addresses seen only behind a router).
@@ -157,7 +164,7 @@ fn purdue_of(device_type: &str) -> Option<u32> {
     match device_type {
         "io_module" => Some(0),
         "plc" | "rtu" | "ied" | "building_controller" => Some(1),
-        "hmi" | "engineering_workstation" | "scada_server" | "opc_server" => Some(2),
+        "hmi" | "engineering_workstation" | "scada_server" | "opc_server" | "pdc" => Some(2),
         "historian" => Some(3),
         _ => None,
     }
@@ -192,6 +199,12 @@ pub fn classify(
                 why.push_str(&format!(" and receives {op}"));
             }
             Some((ty.to_string(), why))
+        } else if b.used.contains(PDC_PROTOCOL) {
+            // The client of PMUs' synchrophasor streams concentrates them.
+            Some((
+                "pdc".to_string(),
+                format!("behaviour: receives {PDC_PROTOCOL} synchrophasor streams as client"),
+            ))
         } else if !engineering.is_empty() {
             Some((
                 "engineering_workstation".to_string(),
@@ -265,6 +278,19 @@ mod tests {
 
     fn b() -> Behaviour {
         Behaviour::default()
+    }
+
+    #[test]
+    fn the_client_of_a_synchrophasor_stream_is_a_pdc_and_its_pmu_an_ied() {
+        let mut pdc = b();
+        pdc.used.insert("c37_118".into());
+        pdc.ot_servers.insert("192.168.0.60".parse().unwrap());
+        let (t, l, _) = classify(&pdc, None, false);
+        assert_eq!((t.as_str(), l), ("pdc", Some(2)));
+        let mut pmu = b();
+        pmu.served.insert("c37_118".into());
+        let (t, l, _) = classify(&pmu, None, false);
+        assert_eq!((t.as_str(), l), ("ied", Some(1)));
     }
 
     #[test]

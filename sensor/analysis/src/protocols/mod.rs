@@ -15,6 +15,7 @@
 pub mod ads;
 pub mod bacnet;
 pub mod ber;
+pub mod c37_118;
 pub mod cdp;
 pub mod cip;
 pub mod dhcp;
@@ -32,6 +33,7 @@ pub mod lldp;
 pub mod mms;
 pub mod modbus;
 pub mod mqtt;
+pub mod omron_fins;
 pub mod opcua;
 pub mod profinet_dcp;
 pub mod profinet_io;

@@ -45,6 +45,10 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::fox::SPEC,
     &super::knxip::SPEC,
     &super::knxip::TCP_SPEC,
+    &super::omron_fins::TCP_SPEC,
+    &super::omron_fins::SPEC,
+    &super::c37_118::SPEC,
+    &super::c37_118::UDP_SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

@@ -138,6 +138,12 @@ sources! {
     KNXIP_DEVICE_INFO = "knxip device information", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
+    // Omron FINS (`omron_fins`).
+    OMRON_FINS_CONTROLLER_DATA = "omron fins controller data read", CONTROLLER;
+    OMRON_FINS_NODE = "omron fins node address", DEFAULT;
+    // IEEE C37.118 synchrophasors (`c37_118`).
+    C37_118_CONFIG = "c37.118 configuration frame", CONTROLLER;
+    C37_118_HEADER = "c37.118 header frame", DEFAULT;
     // MQTT (`mqtt`).
     MQTT_CONNECT = "mqtt connect", DEFAULT;
     MQTT_CONNACK = "mqtt connack", DEFAULT;

@@ -1,0 +1,3 @@
+//! Omron FINS (FINS/UDP datagrams and FINS/TCP streams): see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("omron_fins", data));

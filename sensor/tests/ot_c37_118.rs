@@ -1,0 +1,271 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! IEEE C37.118 synchrophasors on a whole real capture: the report names the PMU from its
+//! configuration frame and classifies the PMU and the PDC that commands it; then every frame is
+//! compared with tshark's dissection (frame type, version, size, stream IDCODE, CHK and its
+//! status, command, and the configuration's stations, channels and data rate).
+
+#[path = "../../tests/skip.rs"]
+mod skip;
+
+use otwatch_common::model::{Asset, InventoryReport};
+use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use otwatch_sensor::protocols::c37_118::wire::{self, FrameType, Header};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(file)
+}
+
+fn report(path: &Path) -> InventoryReport {
+    let out = analyze(&AnalyzeOptions {
+        inputs: vec![path.to_path_buf()],
+        state: None,
+        progress: false,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
+    out.report
+}
+
+fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
+    r.assets
+        .iter()
+        .find(|a| a.ips.iter().any(|x| x == ip))
+        .unwrap_or_else(|| panic!("no asset with {ip}"))
+}
+
+#[test]
+fn pmu_and_pdc_are_named_and_classified() {
+    let r = report(&data("c37_118_1pmu_udp.pcap"));
+    assert!(r.stats().protocol_violations.is_empty());
+    // synphasor.station_name, idcode_data_source, num_phasors ... of the CFG-2 in frame 3.
+    let pmu = asset(&r, "192.168.0.60");
+    assert_eq!(pmu.hostname, "PMU1");
+    assert_eq!(pmu.device_type, "ied");
+    assert_eq!(pmu.purdue_level, Some(1));
+    assert!(pmu.evidence.iter().any(|e| e.field == "description"
+        && e.value
+            == "C37.118 PMU ID 61: 3 phasors, 0 analog values, 1 digital status word, 50 Hz, \
+                50 frames/s"));
+    let pdc = asset(&r, "192.168.0.10");
+    assert_eq!(pdc.device_type, "pdc");
+    assert_eq!(pdc.purdue_level, Some(2));
+    let c = r
+        .connections
+        .iter()
+        .find(|c| c.protocol == "c37_118")
+        .unwrap();
+    assert_eq!(
+        (c.client.as_str(), c.server.as_str()),
+        ("192.168.0.10", "192.168.0.60")
+    );
+    let mut ops = c.operations.clone();
+    ops.sort();
+    assert_eq!(ops, ["control", "identify"]);
+}
+
+/// What both decoders say about one frame.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Message {
+    frame_type: u8,
+    version: u8,
+    size: u16,
+    idcode: u16,
+    checksum: u16,
+    checksum_good: bool,
+    command: Option<u16>,
+    stations: Vec<String>,
+    data_sources: Vec<u16>,
+    counts: Vec<(u16, u16, u16)>,
+    channels: Vec<String>,
+    rate: Option<i16>,
+}
+
+const FIELDS: &[&str] = &[
+    "frame.number",
+    "udp.payload",
+    "tcp.payload",
+    "synphasor.frtype",
+    "synphasor.version",
+    "synphasor.frsize",
+    "synphasor.idcode_stream_source",
+    "synphasor.checksum",
+    "synphasor.checksum.status",
+    "synphasor.command",
+    "synphasor.station_name",
+    "synphasor.idcode_data_source",
+    "synphasor.num_phasors",
+    "synphasor.num_analog_values",
+    "synphasor.num_digital_status_words",
+    "synphasor.channel_name",
+    "synphasor.rate_of_transmission",
+];
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn num(s: &str) -> Option<i64> {
+    match s.strip_prefix("0x") {
+        Some(h) => i64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Our reading of one frame.
+fn ours(bytes: &[u8]) -> Option<Message> {
+    let h = Header::parse(bytes).ok()??;
+    let frame = bytes.get(..usize::from(h.size))?;
+    let n = frame.len();
+    let mut m = Message {
+        frame_type: h.frame_type.bits(),
+        version: h.version,
+        size: h.size,
+        idcode: h.idcode,
+        checksum: u16::from_be_bytes([frame[n - 2], frame[n - 1]]),
+        checksum_good: wire::check_crc(frame).is_ok(),
+        ..Message::default()
+    };
+    let payload = &frame[wire::HEADER_LEN..n - 2];
+    match h.frame_type {
+        FrameType::Command => {
+            m.command = payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+        }
+        FrameType::Cfg1 | FrameType::Cfg2 => {
+            let cfg = wire::config(payload).ok()?;
+            let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+            for s in &cfg.stations {
+                m.stations.push(text(s.name));
+                m.data_sources.push(s.idcode);
+                m.counts.push((s.phasors, s.analogs, s.digitals));
+                m.channels.extend(s.channels().map(text));
+            }
+            m.rate = Some(cfg.data_rate);
+        }
+        _ => {}
+    }
+    Some(m)
+}
+
+/// tshark 4.0 shows a CFG-1/2 station name only in a label (`Station #1: "PMU1    "`), not in
+/// synphasor.station_name (which it fills for CFG-3): the labels of each frame, from PDML.
+fn station_labels(file: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            &file.to_string_lossy(),
+            "-Y",
+            "synphasor.frtype == 2 || synphasor.frtype == 3",
+        ])
+        .args(["-T", "pdml"])
+        .output()
+        .expect("run tshark");
+    let pdml = String::from_utf8_lossy(&out.stdout);
+    let mut labels = std::collections::BTreeMap::new();
+    let mut frame = String::new();
+    for line in pdml.lines() {
+        if let Some(rest) = line.split("name=\"frame.number\"").nth(1) {
+            frame = rest
+                .split("show=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .into();
+        } else if let Some(rest) = line.split("show=\"Station #").nth(1) {
+            let name = rest.split("&quot;").nth(1).unwrap().trim().to_string();
+            labels
+                .entry(frame.clone())
+                .or_insert_with(Vec::new)
+                .push(name);
+        }
+    }
+    labels
+}
+
+#[test]
+fn every_frame_matches_tshark() {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        skip::skip(
+            "tshark is not installed (apt-get install tshark)",
+            skip::Need::InCi,
+        );
+        return;
+    }
+    let file = data("c37_118_1pmu_udp.pcap");
+    let mut args: Vec<String> = vec![
+        "-r".into(),
+        file.to_string_lossy().into_owned(),
+        "-Y".into(),
+        "synphasor".into(),
+        "-T".into(),
+        "fields".into(),
+        "-E".into(),
+        "aggregator=|".into(),
+    ];
+    for f in FIELDS {
+        args.push("-e".into());
+        args.push((*f).into());
+    }
+    let out = Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stations = station_labels(&file);
+    let (mut compared, mut failures) = (0, Vec::new());
+    for line in text.lines() {
+        let cols: Vec<Vec<&str>> = line.split('\t').map(|c| c.split('|').collect()).collect();
+        let one = |i: usize| cols[i].first().copied().unwrap_or_default();
+        let nums = |i: usize| -> Vec<i64> { cols[i].iter().filter_map(|s| num(s)).collect() };
+        let strings = |i: usize| -> Vec<String> {
+            cols[i]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.trim().to_string())
+                .collect()
+        };
+        let payload = unhex(if one(1).is_empty() { one(2) } else { one(1) });
+        let (p, a, d) = (nums(12), nums(13), nums(14));
+        let theirs = Message {
+            frame_type: num(one(3)).unwrap() as u8,
+            version: num(one(4)).unwrap() as u8,
+            size: num(one(5)).unwrap() as u16,
+            idcode: num(one(6)).unwrap() as u16,
+            checksum: num(one(7)).unwrap() as u16,
+            // proto_checksum_enum_e: 1 is good.
+            checksum_good: one(8) == "1",
+            command: num(one(9)).map(|c| c as u16),
+            stations: stations.get(one(0)).cloned().unwrap_or_default(),
+            data_sources: nums(11).into_iter().map(|v| v as u16).collect(),
+            counts: p
+                .iter()
+                .zip(&a)
+                .zip(&d)
+                .map(|((p, a), d)| (*p as u16, *a as u16, *d as u16))
+                .collect(),
+            channels: strings(15),
+            rate: num(one(16)).map(|r| r as i16),
+        };
+        let mine = ours(&payload).unwrap_or_default();
+        compared += 1;
+        if mine != theirs {
+            failures.push(format!("frame {}: ours {mine:?} tshark {theirs:?}", one(0)));
+        }
+    }
+    eprintln!("{compared} C37.118 frames compared with tshark");
+    assert_eq!(compared, 361);
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
