@@ -44,6 +44,7 @@ pub const PROTOCOLS: &[&str] = &[
     "bacnet",
     "iec104",
     "mms",
+    "goose",
     "opcua",
     "profinet_dcp",
     "profinet_io",

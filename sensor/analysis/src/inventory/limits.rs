@@ -99,6 +99,8 @@ fn industrial(protocol: &str) -> bool {
             | "fins"
             | "mms"
             | "goose"
+            | "sv"
+            | "ethercat"
     )
 }
 
