@@ -45,6 +45,7 @@ pub const PROTOCOLS: &[&str] = &[
     "iec104",
     "mms",
     "goose",
+    "sv",
     "opcua",
     "profinet_dcp",
     "profinet_io",

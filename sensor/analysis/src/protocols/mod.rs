@@ -43,6 +43,7 @@ pub mod source;
 pub mod spec;
 pub mod ssdp;
 pub mod ssh;
+pub mod sv;
 pub mod sysdescr;
 pub mod telnet;
 #[cfg(test)]

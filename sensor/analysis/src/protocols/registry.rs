@@ -178,6 +178,11 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
         matches: FrameMatch::Ethertype(super::goose::ETHERTYPE),
         new: || Box::<super::goose::GooseDissector>::default(),
     },
+    FrameSpec {
+        name: super::sv::PROTOCOL,
+        matches: FrameMatch::Ethertype(super::sv::ETHERTYPE),
+        new: || Box::<super::sv::SvDissector>::default(),
+    },
 ];
 
 /// The link-layer dissectors for a frame: one protocol each (PROFINET's ethertype carries DCP

@@ -160,7 +160,10 @@ fn the_simulation_flag_is_reported_once() {
         "GOOSE GEDeviceF650/LLN0$GO$gcb01 published with the simulation (test) flag set",
         source::GOOSE_PUBLISHER,
     );
-    assert_eq!(run(&mut d, &with(1, 2, 1))[1..], *std::slice::from_ref(&status));
+    assert_eq!(
+        run(&mut d, &with(1, 2, 1))[1..],
+        *std::slice::from_ref(&status)
+    );
     assert_eq!(run(&mut d, &with(1, 3, 1)).len(), 1);
     // The state change of a simulated stream says so.
     let out = run(&mut d, &with(2, 0, 1));
