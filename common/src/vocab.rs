@@ -46,6 +46,7 @@ pub const PROTOCOLS: &[&str] = &[
     "mms",
     "goose",
     "sv",
+    "ethercat",
     "opcua",
     "profinet_dcp",
     "profinet_io",

@@ -20,6 +20,7 @@ pub mod dhcp;
 pub mod dnp3;
 pub mod dns;
 pub mod enip;
+pub mod ethercat;
 pub mod framing;
 pub mod ftp;
 pub mod goose;

@@ -183,6 +183,11 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
         matches: FrameMatch::Ethertype(super::sv::ETHERTYPE),
         new: || Box::<super::sv::SvDissector>::default(),
     },
+    FrameSpec {
+        name: super::ethercat::PROTOCOL,
+        matches: FrameMatch::Ethertype(super::ethercat::ETHERTYPE),
+        new: || Box::<super::ethercat::EthercatDissector>::default(),
+    },
 ];
 
 /// The link-layer dissectors for a frame: one protocol each (PROFINET's ethertype carries DCP
