@@ -27,7 +27,8 @@
 //! returned broadcast read counts more slaves than before (its WKC). Counts of each command a
 //! master sent are kept for the run ([`EthercatDissector::commands`]). Violations: a header
 //! Length past the frame, a datagram whose Len overruns the frame, the More bit disagreeing
-//! with the datagrams that follow, an unknown command.
+//! with the datagrams that follow (fewer octets than a datagram after the last one are
+//! padding, as TwinCAT sends), an unknown command.
 
 use super::violations::Violations;
 use super::{push_identity, source, FrameDissector, LinkFrame};
@@ -211,7 +212,8 @@ impl<'a> Datagrams<'a> {
         }
         match (more, rest.len()) {
             (true, n) if n < DATAGRAM_OVERHEAD => return Err(EthercatError::MoreMissing(index)),
-            (false, n) if n > 0 => return Err(EthercatError::MoreUnset(index, n)),
+            // Fewer octets than a datagram are padding (TwinCAT rounds Length up to even).
+            (false, n) if n >= DATAGRAM_OVERHEAD => return Err(EthercatError::MoreUnset(index, n)),
             _ => {}
         }
         self.rest = rest;

@@ -147,10 +147,10 @@ fn malformed_frames_are_violations() {
             hex("0d10 07 00 0000 0000 0180 0000 00 0000"),
             "EtherCAT datagram 0 says more follow, but the frame ends",
         ),
-        // Length 15 but one datagram of 13 without More.
+        // Length 25 but one datagram of 13 without More (under 12 octets would be padding).
         (
-            hex("0f10 07 00 0000 0000 0100 0000 00 0000 0000"),
-            "EtherCAT datagram 0 says none follow, but 2 octets remain",
+            hex("1910 07 00 0000 0000 0100 0000 00 0000 000000000000000000000000"),
+            "EtherCAT datagram 0 says none follow, but 12 octets remain",
         ),
         (
             hex("0d10 0f 00 0000 0000 0100 0000 00 0000"),
@@ -170,6 +170,12 @@ fn malformed_frames_are_violations() {
     let f = Frame::parse(&two).unwrap();
     let cmds: Vec<u8> = f.datagrams().map(|d| d.unwrap().cmd).collect();
     assert_eq!(cmds, [7, 4]);
+    // A padding octet within Length (TwinCAT's frame 11 of ethercat_twincat_scan.pcapng).
+    let padded = hex("0e10 08 41 0a00 0101 0100 0400 00 0a00 00");
+    assert!(Frame::parse(&padded)
+        .unwrap()
+        .datagrams()
+        .all(|d| d.is_ok()));
 }
 
 #[test]
