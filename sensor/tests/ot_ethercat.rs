@@ -67,21 +67,12 @@ fn frames(path: &Path, mut each: impl FnMut(u64, LinkFrame, &[u8])) {
 fn the_master_is_a_plc_of_three_slaves() {
     let r = report(&data("ethercat_ek1100_cut.pcapng"));
     assert!(r.stats().protocol_violations.is_empty());
-    // The returned frames' source (12:10:10:10:10:10) speaks nothing and is no controller
-    // (the pipeline still lists every unicast source MAC it saw).
-    assert_eq!(r.assets.len(), 2);
-    let back = r
-        .assets
-        .iter()
-        .find(|a| a.macs == ["12:10:10:10:10:10"])
-        .unwrap();
-    assert!(back.protocols.is_empty());
-    assert_eq!(back.device_type, "unknown");
-    let m = r
-        .assets
-        .iter()
-        .find(|a| a.macs == ["10:10:10:10:10:10"])
-        .unwrap();
+    // The returned frames' source (12:10:10:10:10:10) is no device of its own: all 150 frames
+    // are the master's.
+    assert_eq!(r.assets.len(), 1);
+    let m = &r.assets[0];
+    assert_eq!(m.macs, ["10:10:10:10:10:10"]);
+    assert_eq!(m.packets, 150);
     assert_eq!((m.device_type.as_str(), m.purdue_level), ("plc", Some(1)));
     assert!(m
         .protocols
@@ -96,10 +87,11 @@ fn the_master_is_a_plc_of_three_slaves() {
 
 #[test]
 fn a_master_sending_from_the_zero_mac_names_no_asset() {
-    // TwinCAT's returned frames come from 02:00:00:00:00:00; the pipeline still counts the
-    // MAC's frames, but nothing says it speaks EtherCAT or is a controller.
+    // TwinCAT's returned frames come from 02:00:00:00:00:00, of a master sending from the zero
+    // MAC: no asset for either.
     let r = report(&data("ethercat_twincat_scan.pcapng"));
     assert!(r.stats().protocol_violations.is_empty());
+    assert!(r.assets.iter().all(|a| a.macs != ["02:00:00:00:00:00"]));
     assert!(r
         .assets
         .iter()

@@ -212,16 +212,25 @@ impl Pipeline {
 
     fn l2(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, m: FrameMatch, payload: &[u8]) {
         let Some(src) = p.src_mac else { return };
-        self.inventory.add_l2_frame(src, wire_len, ts);
-        let origin = Origin::Frame {
-            src,
-            ts,
-            lan: self.lan(p),
-        };
         let frame = LinkFrame {
             src,
             dst: p.dst_mac,
             ts,
+        };
+        // The frame counts for the device its protocol says sent it (the first dissector of
+        // the ethertype answers; an EtherCAT frame coming back is its master's).
+        let device = FRAME_PROTOCOLS
+            .iter()
+            .zip(&self.frame_dissectors)
+            .find(|(s, _)| s.matches == m)
+            .map_or(Some(src), |(_, d)| d.device(&frame, payload));
+        if let Some(device) = device {
+            self.inventory.add_l2_frame(device, wire_len, ts);
+        }
+        let origin = Origin::Frame {
+            src,
+            ts,
+            lan: self.lan(p),
         };
         let dissectors = FRAME_PROTOCOLS.iter().zip(self.frame_dissectors.iter_mut());
         for (spec, dissector) in dissectors.filter(|(s, _)| s.matches == m) {

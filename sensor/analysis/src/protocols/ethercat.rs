@@ -251,12 +251,16 @@ pub struct EthercatDissector {
 }
 
 impl FrameDissector for EthercatDissector {
+    /// A returned frame is its master's traffic, and a frame of a master without an asset
+    /// address (the zero MAC, a group address) no device's.
+    fn device(&self, f: &LinkFrame, payload: &[u8]) -> Option<Mac> {
+        let (master, _) = self.master_of(f.src, Self::passed_slave(&Frame::parse(payload)));
+        master.is_unicast().then_some(master)
+    }
+
     fn frame(&mut self, f: &LinkFrame, payload: &[u8], out: &mut Vec<Observation>) {
         let frame = Frame::parse(payload);
-        let passed_slave = frame
-            .as_ref()
-            .is_ok_and(|fr| fr.datagrams().any(|d| d.is_ok_and(|d| d.wkc != 0)));
-        let (master, returned) = self.master_of(f.src, passed_slave);
+        let (master, returned) = self.master_of(f.src, Self::passed_slave(&frame));
         if !master.is_unicast() {
             if let Err(e) = frame {
                 self.unattributed.record(PROTOCOL, e, out);
@@ -331,6 +335,13 @@ impl FrameDissector for EthercatDissector {
 }
 
 impl EthercatDissector {
+    /// Whether a parsed frame has passed a slave (a working counter is not zero).
+    fn passed_slave(frame: &Result<Frame<'_>, EthercatError>) -> bool {
+        frame
+            .as_ref()
+            .is_ok_and(|fr| fr.datagrams().any(|d| d.is_ok_and(|d| d.wkc != 0)))
+    }
+
     /// The master a frame from `src` belongs to, and whether the frame is on its way back
     /// (see the module notes). A known master is itself, whichever way its frame goes (a master
     /// whose own MAC has the locally-administered bit set gets its frames back unchanged).

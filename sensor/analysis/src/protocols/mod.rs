@@ -283,6 +283,13 @@ pub struct LinkFrame {
 /// sequence numbers per publisher, the commands an EtherCAT master used), within a bound.
 pub trait FrameDissector: Send {
     fn frame(&mut self, f: &LinkFrame, payload: &[u8], out: &mut Vec<Observation>);
+
+    /// The device whose traffic the frame is, when that is not its source MAC: an EtherCAT
+    /// frame on its way back carries its master's MAC with the locally-administered bit set,
+    /// and is the master's (`None`: no device's). Asked before [`FrameDissector::frame`].
+    fn device(&self, f: &LinkFrame, _payload: &[u8]) -> Option<Mac> {
+        Some(f.src)
+    }
 }
 
 /// A link-layer parser that remembers nothing between frames (LLDP, CDP, PROFINET DCP and RT):

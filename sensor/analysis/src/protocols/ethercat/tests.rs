@@ -63,6 +63,14 @@ fn reads_header_and_datagrams() {
 fn the_sender_is_the_master_and_its_returned_frames_count_slaves() {
     let mut d = EthercatDissector::default();
     let s = Subject::Mac(MASTER);
+    let at = |src| LinkFrame {
+        src,
+        dst: None,
+        ts: Timestamp::ZERO,
+    };
+    assert_eq!(d.device(&at(MASTER), &hex(BRD_OUT)), Some(MASTER));
+    // Back through the slaves, before and after the master was seen: the master's traffic.
+    assert_eq!(d.device(&at(BACK), &hex(BRD_BACK)), Some(MASTER));
     assert_eq!(
         run(&mut d, MASTER, &hex(BRD_OUT)),
         [
@@ -89,6 +97,7 @@ fn the_sender_is_the_master_and_its_returned_frames_count_slaves() {
         ]
     );
     assert_eq!(run(&mut d, BACK, &hex(BRD_BACK)).len(), 1);
+    assert_eq!(d.device(&at(BACK), &hex(BRD_OUT)), Some(MASTER));
     assert_eq!(run(&mut d, MASTER, &hex(BRD_OUT)).len(), 1);
     let out = run(&mut d, MASTER, &hex(BWR_OUT));
     assert_eq!(
@@ -115,6 +124,12 @@ fn masters_without_an_asset_address_are_passed_over() {
     assert!(run(&mut d, zero_back, &hex(BRD_BACK)).is_empty());
     // Even when no slave answered.
     assert!(run(&mut d, zero_back, &hex(BRD_OUT)).is_empty());
+    let f = LinkFrame {
+        src: zero_back,
+        dst: None,
+        ts: Timestamp::ZERO,
+    };
+    assert_eq!(d.device(&f, &hex(BRD_BACK)), None);
     // SOEM's default group address, out and back.
     assert!(run(&mut d, Mac([1; 6]), &hex(BRD_OUT)).is_empty());
     assert!(run(&mut d, Mac([3, 1, 1, 1, 1, 1]), &hex(BRD_BACK)).is_empty());
