@@ -34,7 +34,7 @@ use otwatch_analysis::flow::reassembly::StreamLimits;
 use otwatch_analysis::pipeline::Pipeline;
 use otwatch_analysis::protocols::registry::{self, ProtocolSpec};
 use otwatch_analysis::protocols::{
-    ber, cip, reader, source, Direction, Endpoint, FlowCtx, Transport,
+    ber, cip, reader, source, Direction, Endpoint, FlowCtx, LinkFrame, Transport,
 };
 use otwatch_common::observation::{Operation, Subject};
 use otwatch_common::{Mac, Timestamp};
@@ -314,7 +314,7 @@ pub fn datagrams(spec: &ProtocolSpec, data: &[u8]) {
 
 /// Frame payloads (after the Ethernet or LLC/SNAP header) for the link-layer protocol `name`:
 /// each chunk is one frame; [`TO_CLIENT`] picks the second of two source MACs, [`GAP`] a long
-/// silence before it.
+/// silence before it, [`BROADCAST`] the broadcast destination instead of a group address.
 pub fn frame_protocol(name: &str, data: &[u8]) {
     let spec = registry::FRAME_PROTOCOLS
         .iter()
@@ -322,10 +322,22 @@ pub fn frame_protocol(name: &str, data: &[u8]) {
         .unwrap_or_else(|| panic!("no fuzz target {name:?}"));
     let mut ts = 1_600_000_000_000_000_000;
     let mut out = Vec::new();
+    // One dissector for the run, as the pipeline keeps it: later frames are read against what
+    // earlier ones left (sequence numbers per publisher).
+    let mut dissector = (spec.new)();
     for (flags, payload) in chunks(data) {
         let src = Mac([0x00, 0x1b, 0x1b, 0x12, 0x34, 0x56 + (flags >> 7)]);
         ts += if flags & GAP != 0 { SILENCE } else { MS };
-        (spec.parse)(src, payload, Timestamp(ts), &mut out);
+        let frame = LinkFrame {
+            src,
+            dst: Some(if flags & BROADCAST != 0 {
+                Mac::BROADCAST
+            } else {
+                Mac([0x01, 0x0c, 0xcd, 0x01, 0x00, 0x01])
+            }),
+            ts: Timestamp(ts),
+        };
+        dissector.frame(&frame, payload, &mut out);
         black_box(&out);
         out.clear();
     }

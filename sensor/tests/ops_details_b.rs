@@ -20,7 +20,8 @@ use otwatch_sensor::capture::PacketSource;
 use otwatch_sensor::decode::{decode, Net};
 use otwatch_sensor::flow::table::PacketInfo;
 use otwatch_sensor::flow::{FlowConfig, FlowEvent, FlowTable};
-use otwatch_sensor::protocols::registry::{frame_specs, FrameMatch};
+use otwatch_sensor::protocols::registry::{FrameMatch, FRAME_PROTOCOLS};
+use otwatch_sensor::protocols::LinkFrame;
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> PathBuf {
@@ -87,6 +88,7 @@ fn operations(path: &Path) -> Vec<Op> {
     let mut src = CaptureFile::open(path).unwrap();
     let mut flows = FlowTable::new(FlowConfig::default());
     let mut ops = Vec::new();
+    let mut frame_dissectors: Vec<_> = FRAME_PROTOCOLS.iter().map(|s| (s.new)()).collect();
     let collect = |flows: &mut FlowTable, ops: &mut Vec<Op>| {
         for ev in flows.drain_events() {
             if let FlowEvent::Observation {
@@ -132,8 +134,16 @@ fn operations(path: &Path) -> Vec<Op> {
                         continue;
                     };
                     let mut out = Vec::new();
-                    for spec in frame_specs(FrameMatch::Ethertype(*ethertype)) {
-                        (spec.parse)(src_mac, payload, f.ts, &mut out);
+                    let frame = LinkFrame {
+                        src: src_mac,
+                        dst: p.dst_mac,
+                        ts: f.ts,
+                    };
+                    let m = FrameMatch::Ethertype(*ethertype);
+                    for (spec, d) in FRAME_PROTOCOLS.iter().zip(frame_dissectors.iter_mut()) {
+                        if spec.matches == m {
+                            d.frame(&frame, payload, &mut out);
+                        }
                     }
                     for o in out {
                         if let Observation::Operation {

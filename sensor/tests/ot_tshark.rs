@@ -6,8 +6,9 @@
 //! CIP request services, MQTT packet types sent by clients, OPC UA request service type ids,
 //! BACnet confirmed and unconfirmed service choices and BVLC management functions, PROFINET IO CM
 //! opnums of requests to the PNIO interfaces, HART-IP command numbers of requests). PROFINET DCP
-//! has no connection: there the role each source MAC takes (from pn_dcp.service_id and pn_dcp.service_type) is compared with the asset's
-//! `profinet_dcp` protocol use.
+//! has no connection: there the role each source MAC takes (from pn_dcp.service_id and
+//! pn_dcp.service_type) is compared with the asset's `profinet_dcp` protocol use; GOOSE likewise:
+//! each publishing MAC and the logical device of its gocbRef against the assets speaking `goose`.
 //! Skips with a message when the corpus or tshark is missing.
 
 #[path = "../../tests/skip.rs"]
@@ -575,6 +576,74 @@ fn profinet_dcp_roles_per_mac_match_tshark() {
         }
         if theirs.is_empty() {
             failures.push(format!("{rel}: tshark found no DCP frame"));
+        }
+        if ours != theirs {
+            failures.push(format!("{rel}: ours {ours:?} tshark {theirs:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// GOOSE runs on Ethernet without IP: each publisher is its source MAC. Every MAC tshark sees
+/// publishing (goose.gocbRef) must be an asset speaking `goose` as server, named after the
+/// logical device of its gocbRef, and no other asset may speak it.
+#[test]
+fn goose_publishers_per_mac_match_tshark() {
+    let dir = corpus_dir();
+    if !dir.join("MANIFEST.tsv").exists() {
+        skip::skip(
+            &format!("corpus not found at {}", dir.display()),
+            skip::Need::Corpus,
+        );
+        return;
+    }
+    if Command::new("tshark").arg("-v").output().is_err() {
+        skip::skip(
+            "tshark is not installed (apt-get install tshark)",
+            skip::Need::InCi,
+        );
+        return;
+    }
+    let mut failures = Vec::new();
+    for rel in ["iec61850/GOOSE.pcap", "iec61850/Sample_File_GOOSE.pcap"] {
+        let file = dir.join(rel);
+        let out = Command::new("tshark")
+            .args(["-r", &file.to_string_lossy(), "-Y", "goose"])
+            .args(["-T", "fields", "-e", "eth.src", "-e", "goose.gocbRef"])
+            .output()
+            .expect("run tshark");
+        let theirs: BTreeSet<(String, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (mac, gocb) = l.split_once('\t')?;
+                Some((mac.to_owned(), gocb.split_once('/')?.0.to_owned()))
+            })
+            .collect();
+        let report = analyze(&AnalyzeOptions {
+            inputs: vec![file.clone()],
+            state: None,
+            progress: false,
+            ..Default::default()
+        })
+        .unwrap()
+        .report;
+        let ours: BTreeSet<(String, String)> = report
+            .assets
+            .iter()
+            .filter(|a| {
+                a.protocols
+                    .iter()
+                    .any(|p| p.name == "goose" && p.role == "server")
+            })
+            .flat_map(|a| a.macs.iter().map(|m| (m.clone(), a.hostname.clone())))
+            .collect();
+        if theirs.is_empty() {
+            failures.push(format!("{rel}: tshark found no GOOSE frame"));
         }
         if ours != theirs {
             failures.push(format!("{rel}: ours {ours:?} tshark {theirs:?}"));

@@ -8,7 +8,8 @@ use crate::detect::{self, DetectConfig, Detector};
 use crate::flow::table::PacketInfo;
 use crate::flow::{FlowConfig, FlowEvent, FlowTable};
 use crate::inventory::{Inventory, InventoryLimits, Origin};
-use crate::protocols::registry::{frame_specs, FrameMatch};
+use crate::protocols::registry::{FrameMatch, FRAME_PROTOCOLS};
+use crate::protocols::{FrameDissector, LinkFrame};
 use otwatch_common::model::CaptureStats;
 use otwatch_common::observation::{Observation, Role, Subject};
 use otwatch_common::Timestamp;
@@ -50,6 +51,8 @@ pub struct Pipeline {
     segments: Vec<u16>,
     /// The segment of the frame being handled.
     segment: u16,
+    /// One dissector of each link-layer protocol, in the order of [`FRAME_PROTOCOLS`].
+    frame_dissectors: Vec<Box<dyn FrameDissector>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -79,6 +82,7 @@ impl Pipeline {
             pressure: 0,
             segments: Vec::new(),
             segment: 0,
+            frame_dissectors: FRAME_PROTOCOLS.iter().map(|s| (s.new)()).collect(),
         }
     }
 
@@ -208,16 +212,31 @@ impl Pipeline {
 
     fn l2(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, m: FrameMatch, payload: &[u8]) {
         let Some(src) = p.src_mac else { return };
-        self.inventory.add_l2_frame(src, wire_len, ts);
+        let frame = LinkFrame {
+            src,
+            dst: p.dst_mac,
+            ts,
+        };
+        // The frame counts for the device its protocol says sent it (the first dissector of
+        // the ethertype answers; an EtherCAT frame coming back is its master's).
+        let device = FRAME_PROTOCOLS
+            .iter()
+            .zip(&self.frame_dissectors)
+            .find(|(s, _)| s.matches == m)
+            .map_or(Some(src), |(_, d)| d.device(&frame, payload));
+        if let Some(device) = device {
+            self.inventory.add_l2_frame(device, wire_len, ts);
+        }
         let origin = Origin::Frame {
             src,
             ts,
             lan: self.lan(p),
         };
-        for spec in frame_specs(m) {
+        let dissectors = FRAME_PROTOCOLS.iter().zip(self.frame_dissectors.iter_mut());
+        for (spec, dissector) in dissectors.filter(|(s, _)| s.matches == m) {
             // Each frame dissector says itself who speaks in which role (a DCP request is a
             // client).
-            (spec.parse)(src, payload, ts, &mut self.obs);
+            dissector.frame(&frame, payload, &mut self.obs);
             let from = detect::Source::Frame {
                 src,
                 dst: p.dst_mac,

@@ -101,6 +101,8 @@ fn industrial(protocol: &str) -> bool {
             | "ads"
             | "slmp"
             | "goose"
+            | "sv"
+            | "ethercat"
     )
 }
 

@@ -9,8 +9,8 @@
 //! registered port only nominates a candidate; the candidate's `probe` must accept the first
 //! payload, and a protocol on an unusual port is still found by content.
 //!
-//! Link-layer protocols without flows (LLDP, CDP) are [`FrameDissector`]s fed whole frame
-//! payloads by ethertype or LLC/SNAP id.
+//! Link-layer protocols without flows (LLDP, CDP, PROFINET DCP, GOOSE, SV, EtherCAT) are
+//! [`FrameDissector`]s fed whole frame payloads by ethertype or LLC/SNAP id.
 
 pub mod ads;
 pub mod bacnet;
@@ -22,12 +22,15 @@ pub mod dhcp;
 pub mod dnp3;
 pub mod dns;
 pub mod enip;
+pub mod ethercat;
 pub mod fox;
 pub mod framing;
 pub mod ftp;
+pub mod goose;
 pub mod hart_ip;
 pub mod http;
 pub mod iec104;
+pub mod iec61850_frame;
 pub mod knxip;
 pub mod lldp;
 pub mod mms;
@@ -48,6 +51,7 @@ pub mod source;
 pub mod spec;
 pub mod ssdp;
 pub mod ssh;
+pub mod sv;
 pub mod sysdescr;
 pub mod telnet;
 #[cfg(test)]
@@ -271,6 +275,36 @@ pub fn push_identity(
     }
 }
 
-/// A link-layer protocol parser (LLDP, CDP): gets the frame's source MAC and the payload after
-/// the Ethernet/LLC header.
-pub type FrameDissector = fn(src: Mac, payload: &[u8], ts: Timestamp, out: &mut Vec<Observation>);
+/// One link-layer frame as its dissector sees it: who sent it, to which address, when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkFrame {
+    pub src: Mac,
+    /// The destination: a GOOSE or SV publisher's group address names the subscribers.
+    pub dst: Option<Mac>,
+    pub ts: Timestamp,
+}
+
+/// A link-layer protocol parser: gets each frame of its ethertype or LLC/SNAP id with the
+/// payload after the Ethernet/LLC header (and any VLAN tag). The pipeline keeps one of each
+/// protocol for the whole run, so a dissector may remember earlier frames (GOOSE and SV
+/// sequence numbers per publisher, the commands an EtherCAT master used), within a bound.
+pub trait FrameDissector: Send {
+    fn frame(&mut self, f: &LinkFrame, payload: &[u8], out: &mut Vec<Observation>);
+
+    /// The device whose traffic the frame is, when that is not its source MAC: an EtherCAT
+    /// frame on its way back carries its master's MAC with the locally-administered bit set,
+    /// and is the master's (`None`: no device's). Asked before [`FrameDissector::frame`].
+    fn device(&self, f: &LinkFrame, _payload: &[u8]) -> Option<Mac> {
+        Some(f.src)
+    }
+}
+
+/// A link-layer parser that remembers nothing between frames (LLDP, CDP, PROFINET DCP and RT):
+/// a plain function of the source MAC, the payload and the time.
+pub type FrameFn = fn(src: Mac, payload: &[u8], ts: Timestamp, out: &mut Vec<Observation>);
+
+impl FrameDissector for FrameFn {
+    fn frame(&mut self, f: &LinkFrame, payload: &[u8], out: &mut Vec<Observation>) {
+        self(f.src, payload, f.ts, out)
+    }
+}

@@ -2,7 +2,7 @@
 //! dissector is made for a flow.
 
 pub use super::spec::{FrameMatch, FrameSpec, ProtocolSpec};
-use super::{Direction, Probe, Transport};
+use super::{Direction, FrameFn, Probe, Transport};
 
 /// Every flow protocol, in the order content probes are tried when no port nominates one.
 pub static PROTOCOLS: &[&ProtocolSpec] = &[
@@ -168,23 +168,38 @@ pub static FRAME_PROTOCOLS: &[FrameSpec] = &[
     FrameSpec {
         name: "profinet_dcp",
         matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
-        parse: super::profinet_dcp::parse_frame,
+        new: || Box::new(super::profinet_dcp::parse_frame as FrameFn),
     },
     // The other PROFINET RT frames: cyclic IO data and alarms of the ARs the CM sets up.
     FrameSpec {
         name: "profinet_io",
         matches: FrameMatch::Ethertype(super::profinet_dcp::ETHERTYPE),
-        parse: super::profinet_io::rt::parse_frame,
+        new: || Box::new(super::profinet_io::rt::parse_frame as FrameFn),
     },
     FrameSpec {
         name: "lldp",
         matches: FrameMatch::Ethertype(super::lldp::ETHERTYPE),
-        parse: super::lldp::parse_frame,
+        new: || Box::new(super::lldp::parse_frame as FrameFn),
     },
     FrameSpec {
         name: "cdp",
         matches: FrameMatch::Snap(0x00000c, 0x2000),
-        parse: super::cdp::parse_frame,
+        new: || Box::new(super::cdp::parse_frame as FrameFn),
+    },
+    FrameSpec {
+        name: super::goose::PROTOCOL,
+        matches: FrameMatch::Ethertype(super::goose::ETHERTYPE),
+        new: || Box::<super::goose::GooseDissector>::default(),
+    },
+    FrameSpec {
+        name: super::sv::PROTOCOL,
+        matches: FrameMatch::Ethertype(super::sv::ETHERTYPE),
+        new: || Box::<super::sv::SvDissector>::default(),
+    },
+    FrameSpec {
+        name: super::ethercat::PROTOCOL,
+        matches: FrameMatch::Ethertype(super::ethercat::ETHERTYPE),
+        new: || Box::<super::ethercat::EthercatDissector>::default(),
     },
 ];
 

@@ -115,6 +115,15 @@ sources! {
     PROFINET_IO_ALARM = "profinet io alarm", CONTROLLER;
     PROFINET_IO_CONTROLLER_ROLE = "profinet io controller role", DEFAULT;
     PROFINET_IO_DEVICE_ROLE = "profinet io device role", FINGERPRINT;
+    // GOOSE and Sampled Values (`goose`, `sv`): the names a publisher gives its control blocks
+    // and datasets in every frame (the logical device, as MMS names it), and what publishing
+    // says it is (an IED; a merging unit for SV), below what it says of itself elsewhere.
+    GOOSE_GOCBREF = "goose gocbref", CONTROLLER;
+    GOOSE_PUBLISHER = "goose publisher", DEFAULT;
+    SV_DATASET = "sv dataset", CONTROLLER;
+    SV_PUBLISHER = "sv publisher", DEFAULT;
+    // EtherCAT (`ethercat`): the MAC that sends the frames the slaves pass back is the master.
+    ETHERCAT_MASTER = "ethercat master", DEFAULT;
     // DNP3 (`dnp3`).
     DNP3_DEVICE_ATTRIBUTES = "dnp3 device attributes", CONTROLLER;
     DNP3_IIN = "dnp3 iin", CONTROLLER;

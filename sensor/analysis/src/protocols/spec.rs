@@ -37,9 +37,18 @@ pub enum FrameMatch {
 }
 
 /// A link-layer protocol without flows.
-#[derive(Debug)]
 pub struct FrameSpec {
     pub name: &'static str,
     pub matches: FrameMatch,
-    pub parse: super::FrameDissector,
+    /// Makes the dissector a pipeline keeps for the whole run.
+    pub new: fn() -> Box<dyn super::FrameDissector>,
+}
+
+impl std::fmt::Debug for FrameSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameSpec")
+            .field("name", &self.name)
+            .field("matches", &self.matches)
+            .finish()
+    }
 }

@@ -207,3 +207,29 @@ pub fn never_panics_in_conversation(spec: &ProtocolSpec, ctx: &FlowCtx, conv: &[
     let messages: Vec<&[u8]> = conv.iter().map(|(_, m)| &m[..]).collect();
     never_panics(spec, ctx, &messages);
 }
+
+/// Feeds a link-layer dissector every truncation of each frame, then noise, from one source
+/// MAC to a GOOSE group address: it must never panic.
+pub fn frames_never_panic(d: &mut dyn crate::protocols::FrameDissector, frames: &[&[u8]]) {
+    let f = crate::protocols::LinkFrame {
+        src: otwatch_common::Mac([0x00, 0x1b, 0x1b, 0x00, 0x00, 0x01]),
+        dst: Some(otwatch_common::Mac([0x01, 0x0c, 0xcd, 0x01, 0x00, 0x01])),
+        ts: Timestamp::ZERO,
+    };
+    let mut out = Vec::new();
+    for frame in frames {
+        for end in 0..=frame.len() {
+            d.frame(&f, &frame[..end], &mut out);
+        }
+        // Each octet flipped in turn.
+        for i in 0..frame.len() {
+            let mut m = frame.to_vec();
+            m[i] ^= 0xff;
+            d.frame(&f, &m, &mut out);
+        }
+    }
+    let mut noise = Noise::new(0x9e37_79b9_7f4a_7c15);
+    for len in 0..512 {
+        d.frame(&f, &noise.bytes(len % 300), &mut out);
+    }
+}

@@ -1,0 +1,3 @@
+//! IEC 61850 GOOSE frames: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("goose", data));

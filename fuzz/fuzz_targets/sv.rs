@@ -1,0 +1,3 @@
+//! IEC 61850-9-2 Sampled Values frames: see `otwatch_fuzz::run`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otwatch_fuzz::run("sv", data));

@@ -1,0 +1,415 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! IEC 61850 GOOSE and Sampled Values on whole captures: the report (publishers as IEDs named
+//! after their logical device, the stream and its group address in the evidence, violations of
+//! the sequence counters), the state changes the dissector reports, and every frame read by
+//! otwatch's wire views against tshark, field by field: APPID, Length, the Reserved 1
+//! "simulated" bit; for GOOSE gocbRef, timeAllowedtoLive, datSet, goID, stNum, sqNum,
+//! simulation, confRev, ndsCom, numDatSetEntries, the number of allData entries and each
+//! entry's type (t is not compared: tshark prints it as a date); for SV noASDU, and per ASDU
+//! svID, datSet, smpCnt, confRev, smpSynch and the seqData length.
+//!
+//! The committed captures (tests/data) run wherever tshark is installed; the whole
+//! `Sample_File_GOOSE.pcap` of the corpus skips loudly when the corpus is absent.
+
+#[path = "../../tests/skip.rs"]
+mod skip;
+
+use otwatch_common::model::{Asset, InventoryReport};
+use otwatch_common::observation::{Observation, Operation};
+use otwatch_common::Mac;
+use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use otwatch_sensor::capture::pcap::CaptureFile;
+use otwatch_sensor::capture::PacketSource;
+use otwatch_sensor::decode::{decode, Net};
+use otwatch_sensor::protocols::ber::Reader;
+use otwatch_sensor::protocols::goose::{self, GooseDissector, GoosePdu};
+use otwatch_sensor::protocols::iec61850_frame::Header;
+use otwatch_sensor::protocols::sv::{self, SavPdu};
+use otwatch_sensor::protocols::{FrameDissector, LinkFrame};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(file)
+}
+
+fn corpus(rel: &str) -> Option<PathBuf> {
+    let dir = match std::env::var_os("OTWATCH_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
+    };
+    let p = dir.join(rel);
+    if p.is_file() {
+        return Some(p);
+    }
+    skip::skip(
+        &format!(
+            "corpus capture {} not found (set OTWATCH_CORPUS)",
+            p.display()
+        ),
+        skip::Need::Corpus,
+    );
+    None
+}
+
+fn report(path: &Path) -> InventoryReport {
+    let out = analyze(&AnalyzeOptions {
+        inputs: vec![path.to_path_buf()],
+        state: None,
+        progress: false,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
+    out.report
+}
+
+fn asset<'a>(r: &'a InventoryReport, mac: &str) -> &'a Asset {
+    r.assets
+        .iter()
+        .find(|a| a.macs.iter().any(|x| x == mac))
+        .unwrap_or_else(|| panic!("no asset with {mac}"))
+}
+
+fn described(a: &Asset, text: &str) -> bool {
+    a.evidence
+        .iter()
+        .any(|e| e.field == "description" && e.value.contains(text))
+}
+
+#[test]
+fn goose_publishers_are_ieds_named_after_their_logical_device() {
+    let r = report(&data("goose_sample_cut.pcap"));
+    assert!(r.stats().protocol_violations.is_empty());
+    assert_eq!(r.assets.len(), 3);
+    for (mac, name) in [
+        ("0a:bb:fe:10:c9:02", "AA1C1Q01A1LD0"),
+        ("0a:bb:fe:10:c9:06", "AA1C1Q05A1LD0"),
+        ("0a:bb:fe:10:c9:08", "AA1C1Q07A1LD0"),
+    ] {
+        let a = asset(&r, mac);
+        assert_eq!(a.hostname, name);
+        assert_eq!((a.device_type.as_str(), a.purdue_level), ("ied", Some(1)));
+        assert!(a.ips.is_empty());
+        assert!(a
+            .protocols
+            .iter()
+            .any(|p| p.name == "goose" && p.role == "server"));
+        // The process-bus view: the control block and the group its subscribers listen on.
+        assert!(described(
+            a,
+            &format!("GOOSE publisher of {name}/LLN0$GO$gcb_A, dataset {name}/LLN0$InterlockingA")
+        ));
+        assert!(described(
+            a,
+            "25 entries: boolean ×7, bit-string ×18, to 01:0c:cd:01:00:00"
+        ));
+    }
+}
+
+#[test]
+fn a_publisher_restarting_its_sq_num_is_a_violation() {
+    let r = report(&data("GOOSE.pcap"));
+    let relay = asset(&r, "00:a0:f4:08:2f:77");
+    assert_eq!(relay.hostname, "GEDeviceF650");
+    assert_eq!(relay.device_type, "ied");
+    assert_eq!(r.stats().protocol_violations.get("goose"), Some(&1));
+    let alert = r
+        .alerts
+        .iter()
+        .find(|a| a.kind == "protocol_violation")
+        .unwrap();
+    // Frame 4: stNum 1 sqNum 1 after stNum 1 sqNum 12 (tshark -T fields -e goose.sqNum).
+    assert!(alert
+        .evidence
+        .iter()
+        .any(|e| e.value == "GOOSE sqNum went back from 12 to 1 within stNum 1"));
+}
+
+#[test]
+fn merging_units_are_ieds_with_their_streams() {
+    let r = report(&data("sv_2streams.pcap"));
+    assert!(r.stats().protocol_violations.is_empty());
+    let mu = asset(&r, "c4:b5:12:00:00:01");
+    assert_eq!((mu.device_type.as_str(), mu.purdue_level), ("ied", Some(1)));
+    assert!(mu.protocols.iter().any(|p| p.name == "sv"));
+    for id in ["MU01_0000", "MU01_0001"] {
+        assert!(described(
+            mu,
+            &format!("merging unit publishing svID {id}, confRev 1")
+        ));
+    }
+    assert!(described(
+        mu,
+        "1 ASDU(s) of 64 sample octets, to 01:0c:cd:04:00:01"
+    ));
+}
+
+/// Each frame of a capture with its source and destination MAC and its ethertype's payload.
+fn frames(path: &Path, ethertype: u16, mut each: impl FnMut(u64, LinkFrame, &[u8])) {
+    let mut src = CaptureFile::open(path).unwrap();
+    let mut n = 0u64;
+    while let Some(batch) = src.next_batch().unwrap() {
+        for f in batch.iter() {
+            n += 1;
+            let Ok(p) = decode(f.link, f.data) else {
+                continue;
+            };
+            if let (
+                Net::Ether {
+                    ethertype: t,
+                    payload,
+                },
+                Some(s),
+            ) = (&p.net, p.src_mac)
+            {
+                if *t == ethertype {
+                    let lf = LinkFrame {
+                        src: s,
+                        dst: p.dst_mac,
+                        ts: f.ts,
+                    };
+                    each(n, lf, payload);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_st_num_change_is_a_state_change() {
+    let Some(path) = corpus("iec61850/Sample_File_GOOSE.pcap") else {
+        return;
+    };
+    let mut d = GooseDissector::default();
+    let (mut changes, mut expected) = (0, 0);
+    let mut last: BTreeMap<Mac, u32> = BTreeMap::new();
+    let mut out = Vec::new();
+    frames(&path, goose::ETHERTYPE, |_, f, payload| {
+        let pdu = GoosePdu::parse(Header::parse(payload).unwrap().apdu).unwrap();
+        if last
+            .insert(f.src, pdu.st_num)
+            .is_some_and(|s| s != pdu.st_num)
+        {
+            expected += 1;
+        }
+        d.frame(&f, payload, &mut out);
+        for o in out.drain(..) {
+            match o {
+                Observation::Operation {
+                    op: Operation::Control,
+                    details,
+                    ..
+                } => {
+                    assert_eq!(details[0], ("service", "state change".to_owned()));
+                    assert_eq!(details[2], ("stNum", pdu.st_num.to_string()));
+                    changes += 1;
+                }
+                Observation::ProtocolViolation { reason, .. } => panic!("{reason}"),
+                _ => {}
+            }
+        }
+    });
+    // Three publishers, 451 frames, 253 (publisher, stNum) pairs (`tshark -T fields -e eth.src
+    // -e goose.stNum | sort -u`): 250 changes after each publisher's first.
+    assert_eq!(changes, expected);
+    assert_eq!(changes, 250);
+    assert_eq!(d.streams(), 3);
+}
+
+// ------------------------------------------------------------------------------------------
+// Against tshark
+
+/// One frame's fields: name → values, as text (numbers in decimal).
+type Fields = BTreeMap<&'static str, Vec<String>>;
+
+const GOOSE_FIELDS: &[&str] = &[
+    "goose.appid",
+    "goose.length",
+    "goose.reserve1.s_bit",
+    "goose.gocbRef",
+    "goose.timeAllowedtoLive",
+    "goose.datSet",
+    "goose.goID",
+    "goose.stNum",
+    "goose.sqNum",
+    "goose.simulation",
+    "goose.confRev",
+    "goose.ndsCom",
+    "goose.numDatSetEntries",
+    "goose.allData",
+    "goose.Data",
+];
+
+const SV_FIELDS: &[&str] = &[
+    "sv.appid",
+    "sv.length",
+    "sv.reserve1.s_bit",
+    "sv.noASDU",
+    "sv.seqASDU",
+    "sv.svID",
+    "sv.datSet",
+    "sv.smpCnt",
+    "sv.confRev",
+    "sv.smpSynch",
+    "sv.seqData",
+];
+
+fn norm(v: &str) -> String {
+    let n = match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => v.parse::<u64>().ok(),
+    };
+    n.map_or_else(|| v.to_owned(), |n| n.to_string())
+}
+
+fn push(f: &mut Fields, name: &'static str, v: impl ToString) {
+    f.entry(name).or_default().push(norm(&v.to_string()));
+}
+
+fn text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// tshark's fields of every frame of `filter`, by frame number. seqData (hex) becomes its
+/// length in octets.
+fn theirs(file: &Path, filter: &str, fields: &[&'static str]) -> BTreeMap<u64, Fields> {
+    let mut args: Vec<String> = ["-r", &file.to_string_lossy(), "-Y", filter, "-T", "fields"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["-E".into(), "aggregator=\u{1}".into()]);
+    args.extend(["-e".into(), "frame.number".into()]);
+    for f in fields {
+        args.extend(["-e".into(), (*f).to_string()]);
+    }
+    let out = Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("run tshark");
+    let mut map = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut cols = line.split('\t');
+        let Some(n) = cols.next().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let mut f = Fields::new();
+        for (name, col) in fields.iter().zip(cols) {
+            for v in col.split('\u{1}').filter(|s| !s.is_empty()) {
+                if *name == "sv.seqData" {
+                    push(&mut f, name, v.len() / 2);
+                } else {
+                    push(&mut f, name, v);
+                }
+            }
+        }
+        map.insert(n, f);
+    }
+    map
+}
+
+fn ours_goose(payload: &[u8]) -> Fields {
+    let mut f = Fields::new();
+    let h = Header::parse(payload).unwrap();
+    push(&mut f, "goose.appid", h.appid);
+    push(&mut f, "goose.length", h.length);
+    push(&mut f, "goose.reserve1.s_bit", u8::from(h.simulated()));
+    let p = GoosePdu::parse(h.apdu).unwrap();
+    push(&mut f, "goose.gocbRef", text(p.gocb_ref));
+    push(&mut f, "goose.timeAllowedtoLive", p.time_allowed_to_live);
+    push(&mut f, "goose.datSet", text(p.dat_set));
+    if let Some(id) = p.go_id {
+        push(&mut f, "goose.goID", text(id));
+    }
+    push(&mut f, "goose.stNum", p.st_num);
+    push(&mut f, "goose.sqNum", p.sq_num);
+    push(&mut f, "goose.simulation", u8::from(p.simulation));
+    push(&mut f, "goose.confRev", p.conf_rev);
+    push(&mut f, "goose.ndsCom", u8::from(p.nds_com));
+    push(&mut f, "goose.numDatSetEntries", p.num_dat_set_entries);
+    push(&mut f, "goose.allData", p.entry_count().unwrap());
+    for tlv in Reader::new(p.all_data) {
+        push(&mut f, "goose.Data", tlv.unwrap().tag.number);
+    }
+    f
+}
+
+fn ours_sv(payload: &[u8]) -> Fields {
+    let mut f = Fields::new();
+    let h = Header::parse(payload).unwrap();
+    push(&mut f, "sv.appid", h.appid);
+    push(&mut f, "sv.length", h.length);
+    push(&mut f, "sv.reserve1.s_bit", u8::from(h.simulated()));
+    let p = SavPdu::parse(h.apdu).unwrap();
+    push(&mut f, "sv.noASDU", p.no_asdu);
+    let asdus: Vec<_> = p.asdus().map(Result::unwrap).collect();
+    push(&mut f, "sv.seqASDU", asdus.len());
+    for a in asdus {
+        push(&mut f, "sv.svID", text(a.sv_id));
+        if let Some(ds) = a.dat_set {
+            push(&mut f, "sv.datSet", text(ds));
+        }
+        push(&mut f, "sv.smpCnt", a.smp_cnt);
+        push(&mut f, "sv.confRev", a.conf_rev);
+        push(&mut f, "sv.smpSynch", a.smp_synch);
+        push(&mut f, "sv.seqData", a.seq_data_len);
+    }
+    f
+}
+
+fn tshark_missing() -> bool {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        skip::skip(
+            "tshark is not installed (apt-get install tshark)",
+            skip::Need::InCi,
+        );
+        return true;
+    }
+    false
+}
+
+/// Every frame of `ethertype` in `file` agrees with tshark; returns how many were compared.
+fn agree(
+    file: &Path,
+    ethertype: u16,
+    filter: &str,
+    fields: &[&'static str],
+    ours: fn(&[u8]) -> Fields,
+) -> usize {
+    let theirs = theirs(file, filter, fields);
+    let mut compared = 0;
+    frames(file, ethertype, |n, _, payload| {
+        let t = theirs
+            .get(&n)
+            .unwrap_or_else(|| panic!("tshark skipped frame {n}"));
+        assert_eq!(&ours(payload), t, "{} frame {n}", file.display());
+        compared += 1;
+    });
+    assert_eq!(compared, theirs.len(), "{}", file.display());
+    compared
+}
+
+#[test]
+fn goose_and_sv_agree_with_tshark_on_every_frame() {
+    if tshark_missing() {
+        return;
+    }
+    let goose = |f: &Path| agree(f, goose::ETHERTYPE, "goose", GOOSE_FIELDS, ours_goose);
+    assert_eq!(goose(&data("GOOSE.pcap")), 8);
+    assert_eq!(goose(&data("goose_sample_cut.pcap")), 100);
+    assert_eq!(
+        agree(
+            &data("sv_2streams.pcap"),
+            sv::ETHERTYPE,
+            "sv",
+            SV_FIELDS,
+            ours_sv
+        ),
+        80
+    );
+    if let Some(whole) = corpus("iec61850/Sample_File_GOOSE.pcap") {
+        assert_eq!(goose(&whole), 451);
+    }
+}
