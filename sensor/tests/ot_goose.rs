@@ -111,6 +111,32 @@ fn goose_publishers_are_ieds_named_after_their_logical_device() {
 }
 
 #[test]
+fn libiec61850_publishers_are_one_ied_with_its_trip_and_its_stream() {
+    // tests/peers/iec61850_publish.py: one MAC publishing a GOOSE trip (stNum 1 then 2) and an
+    // SV stream, from libiec61850 1.6.
+    let r = report(&data("iec61850_goose_sv_libiec61850.pcap"));
+    assert!(r.stats().protocol_violations.is_empty());
+    assert_eq!(r.assets.len(), 1);
+    let ied = asset(&r, "02:4d:00:00:61:50");
+    assert_eq!(ied.hostname, "otwIEDPROT");
+    assert_eq!(
+        (ied.device_type.as_str(), ied.purdue_level),
+        ("ied", Some(1))
+    );
+    for p in ["goose", "sv"] {
+        assert!(ied.protocols.iter().any(|x| x.name == p), "{p}");
+    }
+    assert!(described(
+        ied,
+        "GOOSE publisher of otwIEDPROT/LLN0$GO$gcbTrip, dataset otwIEDPROT/LLN0$dsTrip, goID otwIED_TRIP, confRev 2"
+    ));
+    assert!(described(
+        ied,
+        "merging unit publishing svID otwMU01, confRev 1"
+    ));
+}
+
+#[test]
 fn a_publisher_restarting_its_sq_num_is_a_violation() {
     let r = report(&data("GOOSE.pcap"));
     let relay = asset(&r, "00:a0:f4:08:2f:77");
@@ -408,6 +434,13 @@ fn goose_and_sv_agree_with_tshark_on_every_frame() {
             ours_sv
         ),
         80
+    );
+    // libiec61850's own publishers (an independent implementation, recorded here).
+    let recorded = data("iec61850_goose_sv_libiec61850.pcap");
+    assert_eq!(goose(&recorded), 10);
+    assert_eq!(
+        agree(&recorded, sv::ETHERTYPE, "sv", SV_FIELDS, ours_sv),
+        20
     );
     if let Some(whole) = corpus("iec61850/Sample_File_GOOSE.pcap") {
         assert_eq!(goose(&whole), 451);
