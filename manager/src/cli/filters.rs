@@ -97,11 +97,26 @@ impl OneOf {
         if wanted.is_empty() {
             return Vec::new();
         }
-        self.0
+        // A value the given text begins is as near as can be; otherwise up to two edits. Only
+        // the nearest are suggested: "plcc" is plc, not also pdc.
+        let near: Vec<(usize, &str)> = self
+            .0
             .values
             .iter()
-            .filter(|v| v.starts_with(&wanted) || edits(v, &wanted) <= 2)
-            .map(|v| (*v).to_string())
+            .map(|v| {
+                let d = if v.starts_with(&wanted) {
+                    0
+                } else {
+                    edits(v, &wanted)
+                };
+                (d, *v)
+            })
+            .filter(|(d, _)| *d <= 2)
+            .collect();
+        let best = near.iter().map(|(d, _)| *d).min();
+        near.into_iter()
+            .filter(|(d, _)| Some(*d) == best)
+            .map(|(_, v)| v.to_string())
             .collect()
     }
 }
