@@ -37,9 +37,10 @@ pub mod ops;
 pub mod wire;
 
 pub use self::error::AdsError;
+use super::facts;
 use super::framing::{self, Delivery, Framing, Stream, Unframed, Unread};
 use super::spec::ProtocolSpec;
-use super::text::{clean, fingerprint};
+use super::text::clean;
 use super::violations::Violations;
 use super::{operation_or_code, source, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Access, Field, Observation, Operation, Source, Subject};
@@ -128,42 +129,19 @@ pub fn probe_udp(_dir: Direction, data: &[u8]) -> Probe {
 /// value, so that a repeat allocates nothing.
 #[derive(Default)]
 struct Facts {
-    seen: Vec<u64>,
+    seen: facts::Facts<MAX_FACTS>,
 }
 
 impl Facts {
-    fn emit(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: Source,
-        make: impl FnOnce() -> Option<String>,
-    ) {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.seen.contains(&key) || self.seen.len() >= MAX_FACTS {
-            return;
-        }
-        if let Some(value) = make() {
-            self.seen.push(key);
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
-    }
-
     fn vendor(&mut self, out: &mut Vec<Observation>, subject: Subject, source: Source) {
-        self.emit(out, subject, Field::Vendor, b"Beckhoff", source, || {
-            Some("Beckhoff".to_string())
-        });
+        self.seen
+            .emit(out, subject, Field::Vendor, b"Beckhoff", source, || {
+                Some("Beckhoff".to_string())
+            });
     }
 
     fn net_id(&mut self, out: &mut Vec<Observation>, subject: Subject, id: wire::NetId) {
-        self.emit(
+        self.seen.emit(
             out,
             subject,
             Field::Description,
@@ -322,7 +300,7 @@ impl AdsDissector {
                 if state != wire::state::RUN {
                     let sender = dir.sender();
                     let raw = state.to_le_bytes();
-                    self.facts.emit(
+                    self.facts.seen.emit(
                         out,
                         sender,
                         Field::Status,
@@ -344,6 +322,7 @@ impl AdsDissector {
         let src = source::ADS_DEVICE_INFO;
         self.facts.vendor(out, sender, src);
         self.facts
+            .seen
             .emit(out, sender, Field::Model, info.name, src, || {
                 clean(info.name)
             });
@@ -354,6 +333,7 @@ impl AdsDissector {
             (info.build >> 8) as u8,
         ];
         self.facts
+            .seen
             .emit(out, sender, Field::Firmware, &version, src, || {
                 Some(format!("{}.{}.{}", info.major, info.minor, info.build))
             });
@@ -421,12 +401,14 @@ impl Unframed for DiscoveryDissector {
         if h.response {
             if let Some(name) = tags.host_name {
                 self.facts
+                    .seen
                     .emit(out, sender, Field::Hostname, name, src, || clean(name));
             }
             if let Some((major, minor, build)) = tags.twincat {
                 self.facts.vendor(out, sender, src);
                 let raw = [major, minor, build as u8, (build >> 8) as u8];
                 self.facts
+                    .seen
                     .emit(out, sender, Field::Firmware, &raw, src, || {
                         Some(format!("TwinCAT {major}.{minor}.{build}"))
                     });
@@ -449,7 +431,7 @@ impl Unframed for DiscoveryDissector {
                     function_code: Some(h.service),
                     details,
                 });
-                self.facts.emit(
+                self.facts.seen.emit(
                     out,
                     sender,
                     Field::DeviceType,

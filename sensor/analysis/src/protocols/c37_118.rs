@@ -29,12 +29,13 @@ mod error;
 pub mod wire;
 
 pub use self::error::C37Error;
+use super::facts::Facts;
 use super::framing::{self, Delivery, Framing, Stream};
 use super::spec::ProtocolSpec;
-use super::text::{self, fingerprint};
+use super::text::{self};
 use super::violations::Violations;
 use super::{source, Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Subject};
 use wire::{command, FrameType, Header};
 
 const PROTOCOL: &str = "c37_118";
@@ -116,37 +117,13 @@ pub struct C37Dissector {
     /// TCP, per direction: looking for the next SYNC after a gap or broken header.
     resync: [bool; 2],
     /// Identity facts already reported: fingerprints of subject, field and value.
-    facts: Vec<u64>,
+    facts: Facts<MAX_FACTS>,
     violations: Violations,
 }
 
 impl C37Dissector {
     fn violation(&mut self, out: &mut Vec<Observation>, reason: C37Error) {
         self.violations.record(PROTOCOL, reason, out);
-    }
-
-    fn fact(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: Source,
-        make: impl FnOnce() -> Option<String>,
-    ) {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.facts.contains(&key) || self.facts.len() >= MAX_FACTS {
-            return;
-        }
-        if let Some(value) = make() {
-            self.facts.push(key);
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
     }
 
     /// One whole frame (FRAMESIZE bytes) travelling `dir`.
@@ -171,9 +148,10 @@ impl C37Dissector {
             },
             FrameType::Header => {
                 let src = source::C37_118_HEADER;
-                self.fact(out, dir.sender(), Field::Description, payload, src, || {
-                    text::clean_text(payload, text::MAX_TEXT_CHARS)
-                });
+                self.facts
+                    .emit(out, dir.sender(), Field::Description, payload, src, || {
+                        text::clean_text(payload, text::MAX_TEXT_CHARS)
+                    });
             }
         }
     }
@@ -222,30 +200,33 @@ impl C37Dissector {
         let name = |s: &wire::Station<'_>| text::clean(s.name);
         match cfg.stations.as_slice() {
             [one] => {
-                self.fact(out, subject, Field::Hostname, one.name, src, || name(one));
-                self.fact(out, subject, Field::Description, raw, src, || {
-                    Some(describe_pmu(one, cfg.data_rate))
-                });
+                self.facts
+                    .emit(out, subject, Field::Hostname, one.name, src, || name(one));
+                self.facts
+                    .emit(out, subject, Field::Description, raw, src, || {
+                        Some(describe_pmu(one, cfg.data_rate))
+                    });
             }
             [] => {}
             many => {
-                self.fact(out, subject, Field::Description, raw, src, || {
-                    let named: Vec<String> = many
-                        .iter()
-                        .take(MAX_NAMED_STATIONS)
-                        .map(|s| format!("{} (ID {})", name(s).unwrap_or_default(), s.idcode))
-                        .collect();
-                    let more = match many.len().saturating_sub(MAX_NAMED_STATIONS) {
-                        0 => String::new(),
-                        n => format!(" and {n} more"),
-                    };
-                    Some(format!(
-                        "C37.118 data stream {} of {} PMUs: {}{more}",
-                        h.idcode,
-                        many.len(),
-                        named.join(", ")
-                    ))
-                });
+                self.facts
+                    .emit(out, subject, Field::Description, raw, src, || {
+                        let named: Vec<String> = many
+                            .iter()
+                            .take(MAX_NAMED_STATIONS)
+                            .map(|s| format!("{} (ID {})", name(s).unwrap_or_default(), s.idcode))
+                            .collect();
+                        let more = match many.len().saturating_sub(MAX_NAMED_STATIONS) {
+                            0 => String::new(),
+                            n => format!(" and {n} more"),
+                        };
+                        Some(format!(
+                            "C37.118 data stream {} of {} PMUs: {}{more}",
+                            h.idcode,
+                            many.len(),
+                            named.join(", ")
+                        ))
+                    });
             }
         }
     }

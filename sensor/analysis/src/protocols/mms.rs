@@ -49,9 +49,9 @@ pub mod pdu;
 pub mod session;
 
 pub use self::error::MmsError;
+use super::facts;
 use super::framing::{self, Framing, Stream};
 use super::spec::ProtocolSpec;
-use super::text::fingerprint;
 use super::tpkt::{self, Tpdu, TpktError};
 use super::violations::Violations;
 use super::{ber, operation_or_code, source, Direction, Dissector, Probe, Transport};
@@ -186,40 +186,17 @@ impl Pending {
 /// value, so that a repeat allocates nothing.
 #[derive(Default)]
 struct Facts {
-    seen: Vec<u64>,
+    seen: facts::Facts<MAX_FACTS>,
 }
 
 impl Facts {
-    fn emit(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: Source,
-        make: impl FnOnce() -> Option<String>,
-    ) {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.seen.contains(&key) || self.seen.len() >= MAX_FACTS {
-            return;
-        }
-        if let Some(value) = make() {
-            self.seen.push(key);
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
-    }
-
     /// A logical device (domain) name of `subject`, as a hostname.
     fn device(&mut self, out: &mut Vec<Observation>, subject: Subject, name: &[u8], src: Source) {
         if is_identifier(name) {
-            self.emit(out, subject, Field::Hostname, name, src, || {
-                super::text::clean(name)
-            });
+            self.seen
+                .emit(out, subject, Field::Hostname, name, src, || {
+                    super::text::clean(name)
+                });
         }
     }
 }
@@ -297,7 +274,7 @@ impl MmsDissector {
             let raw_title = n.ap_title.map(|o| o.as_bytes()).unwrap_or_default();
             let q = n.ae_qualifier.unwrap_or(i64::MIN).to_be_bytes();
             let raw = [raw_title, &q[..]].concat();
-            self.facts.emit(
+            self.facts.seen.emit(
                 out,
                 subject,
                 Field::Description,
@@ -400,6 +377,7 @@ impl MmsDissector {
                 ] {
                     if let Some(raw) = raw {
                         self.facts
+                            .seen
                             .emit(out, sender, field, raw, source::MMS_IDENTIFY, || {
                                 super::text::clean(raw)
                             });

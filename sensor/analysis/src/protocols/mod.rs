@@ -23,6 +23,7 @@ pub mod dnp3;
 pub mod dns;
 pub mod enip;
 pub mod ethercat;
+pub mod facts;
 pub mod fox;
 pub mod framing;
 pub mod ftp;

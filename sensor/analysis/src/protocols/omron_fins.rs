@@ -40,12 +40,13 @@ mod error;
 pub mod wire;
 
 pub use self::error::FinsError;
+use super::facts::Facts;
 use super::framing::{self, Delivery, Framing, Stream};
 use super::spec::ProtocolSpec;
-use super::text::{self, fingerprint};
+use super::text::{self};
 use super::violations::Violations;
 use super::{operation_or_code, source, Direction, Dissector, Probe, Transport};
-use otwatch_common::observation::{Field, Observation, Source, Subject};
+use otwatch_common::observation::{Field, Observation, Subject};
 use wire::{tcp_command, Frame, TcpHeader};
 
 const PROTOCOL: &str = "omron_fins";
@@ -154,7 +155,7 @@ pub struct FinsDissector {
     resync: [bool; 2],
     pending: Vec<Pending>,
     /// Identity facts already reported: fingerprints of subject, field and value.
-    facts: Vec<u64>,
+    facts: Facts<MAX_FACTS>,
     violations: Violations,
     password_reported: bool,
     /// Commands travelled this way (per direction).
@@ -169,39 +170,16 @@ impl FinsDissector {
         self.violations.record(PROTOCOL, reason, out);
     }
 
-    fn fact(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: Source,
-        make: impl FnOnce() -> Option<String>,
-    ) {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.facts.contains(&key) || self.facts.len() >= MAX_FACTS {
-            return;
-        }
-        if let Some(value) = make() {
-            self.facts.push(key);
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
-    }
-
     /// `subject`'s FINS node number (1-254; 0 is "this node", 255 broadcast).
     fn node(&mut self, out: &mut Vec<Observation>, subject: Subject, node: u8) {
         if node == 0 || node == 0xff {
             return;
         }
         let src = source::OMRON_FINS_NODE;
-        self.fact(out, subject, Field::Description, &[node], src, || {
-            Some(format!("FINS node {node}"))
-        });
+        self.facts
+            .emit(out, subject, Field::Description, &[node], src, || {
+                Some(format!("FINS node {node}"))
+            });
     }
 
     /// One FINS frame travelling `dir`.
@@ -296,14 +274,17 @@ impl FinsDissector {
             return;
         };
         if let Some(m) = text::clean(model) {
-            self.fact(out, subject, Field::Vendor, b"Omron", src, || {
-                Some("Omron".to_string())
-            });
-            self.fact(out, subject, Field::Model, model, src, || Some(m));
+            self.facts
+                .emit(out, subject, Field::Vendor, b"Omron", src, || {
+                    Some("Omron".to_string())
+                });
+            self.facts
+                .emit(out, subject, Field::Model, model, src, || Some(m));
         }
-        self.fact(out, subject, Field::Firmware, version, src, || {
-            text::clean(version)
-        });
+        self.facts
+            .emit(out, subject, Field::Firmware, version, src, || {
+                text::clean(version)
+            });
     }
 
     /// One FINS/TCP message.

@@ -29,13 +29,14 @@ pub mod ops;
 pub mod wire;
 
 pub use self::error::SlmpError;
+use super::facts::Facts;
 use super::framing::{self, Delivery, Framing, Stream, Unread};
 use super::spec::ProtocolSpec;
-use super::text::{clean, fingerprint};
+use super::text::clean;
 use super::violations::Violations;
 use super::{operation_or_code, source, Direction, Dissector, Probe, Transport};
 use ops::command;
-use otwatch_common::observation::{Access, Field, Observation, Operation, Subject};
+use otwatch_common::observation::{Access, Field, Observation, Operation};
 use wire::{Code, Frame};
 
 /// Ports that nominate SLMP: 5006 (UDP) and 5007 (TCP) are the SLMP defaults of iQ-R and
@@ -148,7 +149,7 @@ struct Asked {
 pub struct SlmpDissector {
     sides: [Side; 2],
     pending: Vec<Asked>,
-    facts: Vec<u64>,
+    facts: Facts<MAX_FACTS>,
     violations: Violations,
     /// The CPU password's unlock was reported as a login.
     login_reported: bool,
@@ -283,7 +284,7 @@ impl SlmpDissector {
         };
         let sender = dir.sender();
         let src = source::SLMP_CPU_MODEL;
-        self.emit(
+        self.facts.emit(
             out,
             sender,
             Field::Vendor,
@@ -291,8 +292,9 @@ impl SlmpDissector {
             src,
             || Some("Mitsubishi Electric".to_string()),
         );
-        self.emit(out, sender, Field::Model, name, src, || clean(name));
-        self.emit(
+        self.facts
+            .emit(out, sender, Field::Model, name, src, || clean(name));
+        self.facts.emit(
             out,
             sender,
             Field::Description,
@@ -300,30 +302,6 @@ impl SlmpDissector {
             src,
             || Some(format!("MELSEC CPU model code {model:#06x}")),
         );
-    }
-
-    fn emit(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: otwatch_common::observation::Source,
-        make: impl FnOnce() -> Option<String>,
-    ) {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.facts.contains(&key) || self.facts.len() >= MAX_FACTS {
-            return;
-        }
-        if let Some(value) = make() {
-            self.facts.push(key);
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
     }
 }
 

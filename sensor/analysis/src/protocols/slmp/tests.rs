@@ -8,6 +8,7 @@ use crate::protocols::testing::{
     never_panics_in_conversation, run_segments,
 };
 use crate::protocols::FlowCtx;
+use otwatch_common::observation::Subject;
 
 fn c() -> FlowCtx {
     ctx(Transport::Tcp, "10.77.1.10:44942", "10.77.1.20:5007")

@@ -1,0 +1,43 @@
+//! The identity facts a flow's dissector has already reported, so that a device answering the
+//! same Identify, ReadDeviceInfo or controller data read a thousand times is reported once, and
+//! a repeat allocates nothing.
+
+use super::text::fingerprint;
+use otwatch_common::observation::{Field, Observation, Source, Subject};
+
+/// At most `MAX` distinct facts per flow; later ones are dropped (a flow that names its peer
+/// more ways than that is not telling the truth).
+#[derive(Debug, Default)]
+pub struct Facts<const MAX: usize> {
+    seen: Vec<u64>,
+}
+
+impl<const MAX: usize> Facts<MAX> {
+    /// Pushes `field` = `make()` about `subject` unless this flow already reported the same raw
+    /// value for it (or `make` gives nothing); `true` when something was pushed.
+    pub fn emit(
+        &mut self,
+        out: &mut Vec<Observation>,
+        subject: Subject,
+        field: Field,
+        raw: &[u8],
+        source: Source,
+        make: impl FnOnce() -> Option<String>,
+    ) -> bool {
+        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
+        if self.seen.contains(&key) || self.seen.len() >= MAX {
+            return false;
+        }
+        let Some(value) = make() else {
+            return false;
+        };
+        self.seen.push(key);
+        out.push(Observation::Identity {
+            subject,
+            field,
+            value,
+            source,
+        });
+        true
+    }
+}
