@@ -30,7 +30,8 @@ fn missing(wanted: impl IntoIterator<Item = String>) -> Vec<String> {
 #[test]
 fn every_dissector_module_has_a_target() {
     // Not dissectors: the module root, the registry and the specs it lists, the pieces of the
-    // dissector skeleton every dissector calls (text, framing, reader, violation budget), the
+    // dissector skeleton every dissector calls (text, framing, reader, violation budget, the
+    // identity facts reported once per flow), the
     // unit-test helpers, the system-description reader that the snmp, cdp and lldp
     // targets reach with every text they decode, and the frame header the goose and sv
     // targets reach with every frame.
@@ -39,6 +40,7 @@ fn every_dissector_module_has_a_target() {
         "registry",
         "spec",
         "text",
+        "facts",
         "testing",
         "sysdescr",
         "framing",
