@@ -1,0 +1,353 @@
+// The asset map: every asset a node in its Purdue row, conversations as edges (width by bytes,
+// log scale), colour by risk, rings for internet-connected, single-point-of-failure and shadow
+// assets. Drawn with sigma (WebGL) from a graphology graph built in one pass.
+
+import Graph from "graphology";
+import Sigma from "sigma";
+import { createNodeBorderProgram } from "@sigma/node-border";
+import { get, levelName, type MapData, type MapNode } from "./api";
+import type { Ctx } from "./app";
+import { h } from "./dom";
+import { layoutByRow, ROWS, type Layout } from "./layout";
+
+declare global {
+  interface Window {
+    __otwatch?: { graph: Graph; renderer: Sigma; ready: Promise<void> };
+  }
+}
+
+const RING = { internet: "#1d4ed8", spof: "#111827", shadow: "#c026d3" };
+/** Past this many nodes the map switches to its big-graph settings. */
+const BIG = 2000;
+
+/** Risk 0-100 to a green - amber - red colour. */
+export function riskColour(risk: number): string {
+  const stops = [
+    [0, [46, 157, 74]],
+    [50, [224, 164, 0]],
+    [100, [209, 52, 47]],
+  ] as const;
+  const r = Math.max(0, Math.min(100, risk));
+  const [a, b] = r <= 50 ? [stops[0], stops[1]] : [stops[1], stops[2]];
+  const t = (r - a[0]) / (b[0] - a[0]);
+  const c = a[1].map((v, i) => Math.round(v + (b[1][i] - v) * t));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+interface Filters {
+  site: string;
+  subnet: string;
+  protocol: string;
+  type: string;
+}
+
+export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void> {
+  const filters: Filters = { site: "", subnet: "", protocol: "", type: "" };
+  const status = h("p", { class: "muted", role: "status" }, "Loading the map…");
+  const container = h("div", { class: "map-canvas", role: "img", "aria-label": "Asset map by Purdue level; the list view below has the same assets" });
+  const overlay = h("div", { class: "map-rows", "aria-hidden": "true" });
+  const tooltip = h("div", { class: "map-tooltip", role: "tooltip", hidden: true });
+  const selects = {
+    site: h("select", { id: "f-site" }),
+    subnet: h("select", { id: "f-subnet" }),
+    protocol: h("select", { id: "f-protocol" }),
+    type: h("select", { id: "f-type" }),
+  };
+  const labels: Record<keyof Filters, string> = { site: "Site", subnet: "Subnet", protocol: "Protocol", type: "Device type" };
+  const shown = h("span", { class: "muted", role: "status", id: "map-shown" });
+  const listView = h("details", { class: "card list-view", id: "map-list" }, h("summary", {}, "List view"));
+  const listBody = h("div", { class: "list-body" });
+  listView.append(listBody);
+
+  const filterBar = h(
+    "form",
+    { class: "filters", "aria-label": "Map filters", onsubmit: (e: Event) => e.preventDefault() },
+    ...(Object.keys(selects) as (keyof Filters)[]).map((k) => h("label", { for: selects[k].id }, labels[k], selects[k])),
+    h("button", { type: "button", class: "btn", id: "map-reset", onclick: () => reset() }, "Reset filters"),
+    h("span", { class: "spacer" }),
+    h("button", { type: "button", class: "btn icon", "aria-label": "Zoom in", onclick: () => renderer?.getCamera().animatedZoom({ duration: 200 }) }, "+"),
+    h("button", { type: "button", class: "btn icon", "aria-label": "Zoom out", onclick: () => renderer?.getCamera().animatedUnzoom({ duration: 200 }) }, "−"),
+    h("button", { type: "button", class: "btn", onclick: () => renderer?.getCamera().animatedReset({ duration: 200 }) }, "Fit"),
+  );
+  const legend = h(
+    "ul",
+    { class: "legend", "aria-label": "Legend" },
+    h("li", {}, h("span", { class: "swatch risk-low" }), "low risk"),
+    h("li", {}, h("span", { class: "swatch risk-medium" }), "medium"),
+    h("li", {}, h("span", { class: "swatch risk-high" }), "high"),
+    h("li", {}, h("span", { class: "ring ring-internet" }), "internet-connected"),
+    h("li", {}, h("span", { class: "ring ring-spof" }), "single point of failure"),
+    h("li", {}, h("span", { class: "ring ring-shadow" }), "shadow (not approved)"),
+    h("li", {}, h("span", { class: "edge-key" }), "conversation (width: bytes, log)"),
+  );
+  main.replaceChildren(
+    h("div", { class: "page-head" }, h("h1", {}, "Asset map"), shown),
+    filterBar,
+    legend,
+    status,
+    h("div", { class: "map-wrap" }, container, overlay, tooltip),
+    listView,
+  );
+
+  let renderer: Sigma | undefined;
+  let graph: Graph | undefined;
+  let layout: Layout | undefined;
+  let alive = true;
+
+  const fetchStart = performance.now();
+  const data = await get<MapData>(`/api/map?site=${encodeURIComponent(ctx.site())}`);
+  performance.measure("map-fetch", { start: fetchStart, end: performance.now() });
+  if (!alive) return () => {};
+
+  graph = buildGraph(data);
+  layout = layoutByRow(graph);
+  fillSelect(selects.site, "All sites", data.nodes.map((n) => n.site));
+  fillSelect(selects.subnet, "All subnets", data.nodes.map((n) => n.subnet).filter(Boolean));
+  fillSelect(selects.protocol, "All protocols", data.nodes.flatMap((n) => n.protocols));
+  fillSelect(selects.type, "All types", data.nodes.map((n) => n.type).filter(Boolean));
+  for (const key of Object.keys(selects) as (keyof Filters)[]) {
+    selects[key].addEventListener("change", () => {
+      filters[key] = selects[key].value;
+      applyFilters();
+    });
+  }
+  status.remove();
+
+  const big = graph.order > BIG;
+  const NodeProgram = createNodeBorderProgram({
+    borders: [
+      { size: { attribute: "ringInternet", defaultValue: 0 }, color: { value: RING.internet } },
+      { size: { attribute: "ringSpof", defaultValue: 0 }, color: { value: RING.spof } },
+      { size: { attribute: "ringShadow", defaultValue: 0 }, color: { value: RING.shadow } },
+      { size: { fill: true }, color: { attribute: "color" } },
+    ],
+  });
+  renderer = new Sigma(graph, container, {
+    defaultNodeType: "bordered",
+    nodeProgramClasses: { bordered: NodeProgram },
+    hideEdgesOnMove: big,
+    hideLabelsOnMove: big,
+    renderEdgeLabels: false,
+    enableEdgeEvents: false,
+    labelRenderedSizeThreshold: big ? 9 : 4,
+    labelDensity: big ? 0.5 : 1,
+    labelFont: "system-ui, sans-serif",
+    labelSize: 12,
+    defaultEdgeColor: "#b8c0cc",
+    zIndex: false,
+    minCameraRatio: 0.02,
+    maxCameraRatio: 4,
+  });
+  performance.mark("map-drawn");
+  const ready = new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+  window.__otwatch = { graph, renderer, ready };
+
+  renderer.on("afterRender", placeRowLabels);
+  renderer.on("enterNode", ({ node, event }) => {
+    const a = graph!.getNodeAttributes(node);
+    const marks = [a.internet && "internet-connected", a.spof && "single point of failure", a.shadow && "shadow"].filter(Boolean);
+    tooltip.replaceChildren(
+      ...[
+      h("strong", {}, a.label as string),
+      h("div", {}, `${a.type || "unknown"} · ${levelName(a.level as number | null)} · ${a.site}`),
+      h("div", {}, [a.vendor, a.model].filter(Boolean).join(" ") || "vendor unknown"),
+      h("div", {}, (a.ips as string[]).join(", ")),
+      h("div", {}, `risk ${a.risk} · ${a.alerts} open alerts`),
+      (a.protocols as string[]).length ? h("div", {}, (a.protocols as string[]).join(", ")) : null,
+      marks.length ? h("div", { class: "marks" }, marks.join(" · ")) : null,
+      ].filter((x): x is HTMLElement => x !== null),
+    );
+    tooltip.hidden = false;
+    tooltip.style.left = `${event.x + 14}px`;
+    tooltip.style.top = `${event.y + 14}px`;
+    container.style.cursor = "pointer";
+  });
+  renderer.on("leaveNode", () => {
+    tooltip.hidden = true;
+    container.style.cursor = "";
+  });
+  renderer.on("clickNode", ({ node }) => ctx.navigate(`/assets/${encodeURIComponent(node)}`));
+
+  listView.addEventListener("toggle", () => {
+    if (listView.open) fillList();
+  });
+  applyFilters();
+
+  // Live: an asset or connection change reloads the map, at most every 5 s.
+  let pending: number | undefined;
+  const unsubscribe = ctx.onChange((change) => {
+    if (change.kind !== "asset" && change.kind !== "connection") return;
+    if (pending !== undefined) return;
+    pending = window.setTimeout(async () => {
+      pending = undefined;
+      if (!alive || !graph) return;
+      try {
+        const fresh = await get<MapData>(`/api/map?site=${encodeURIComponent(ctx.site())}`);
+        if (!alive) return;
+        const next = buildGraph(fresh);
+        layout = layoutByRow(next);
+        graph.clear();
+        graph.import(next.export());
+        applyFilters();
+      } catch (e) {
+        ctx.flash((e as Error).message);
+      }
+    }, 5000);
+  });
+
+  function placeRowLabels(): void {
+    if (!renderer || !layout) return;
+    const children: HTMLElement[] = [];
+    for (const band of layout.bands) {
+      if (band.count === 0) continue;
+      const top = renderer.graphToViewport({ x: 0, y: band.top }).y;
+      const bottom = renderer.graphToViewport({ x: 0, y: band.bottom }).y;
+      const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${band.count})`));
+      el.style.top = `${Math.min(top, bottom) - 6}px`;
+      el.style.height = `${Math.abs(bottom - top) + 12}px`;
+      children.push(el);
+    }
+    overlay.replaceChildren(...children);
+  }
+
+  function matches(a: Record<string, unknown>): boolean {
+    return (
+      (!filters.site || a.site === filters.site) &&
+      (!filters.subnet || a.subnet === filters.subnet) &&
+      (!filters.type || a.type === filters.type) &&
+      (!filters.protocol || (a.protocols as string[]).includes(filters.protocol))
+    );
+  }
+
+  function applyFilters(): void {
+    if (!graph) return;
+    let visible = 0;
+    graph.updateEachNodeAttributes(
+      (_node, a) => {
+        a.hidden = !matches(a);
+        if (!a.hidden) visible++;
+        return a;
+      },
+      { attributes: ["hidden"] },
+    );
+    graph.updateEachEdgeAttributes(
+      (_edge, a) => {
+        a.hidden = filters.protocol !== "" && !(a.protocols as string[]).includes(filters.protocol);
+        return a;
+      },
+      { attributes: ["hidden"] },
+    );
+    shown.textContent = `${visible} of ${graph.order} assets shown, ${graph.size} conversations`;
+    if (listView.open) fillList();
+  }
+
+  function reset(): void {
+    for (const key of Object.keys(selects) as (keyof Filters)[]) {
+      filters[key] = "";
+      selects[key].value = "";
+    }
+    applyFilters();
+  }
+
+  /** The accessible list: one link per shown asset, grouped by Purdue row. */
+  function fillList(): void {
+    if (!graph) return;
+    const byRow = new Map<number, [string, string][]>();
+    graph.forEachNode((node, a) => {
+      if (a.hidden) return;
+      const row = a.row as number;
+      if (!byRow.has(row)) byRow.set(row, []);
+      byRow.get(row)!.push([node, a.label as string]);
+    });
+    const groups: HTMLElement[] = [];
+    for (const row of ROWS) {
+      const items = byRow.get(row);
+      if (!items?.length) continue;
+      items.sort((x, y) => (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
+      const id = `list-row-${row < 0 ? "unknown" : row}`;
+      groups.push(
+        h(
+          "section",
+          { class: "list-row", "aria-labelledby": id, "data-level": row < 0 ? "unknown" : row },
+          h("h3", { id }, `${levelName(row < 0 ? null : row)} (${items.length})`),
+          h("ul", {}, items.map(([node, label]) => h("li", {}, h("a", { href: `/assets/${encodeURIComponent(node)}`, "data-asset": node }, label)))),
+        ),
+      );
+    }
+    listBody.replaceChildren(...groups);
+  }
+
+  return () => {
+    alive = false;
+    unsubscribe();
+    if (pending !== undefined) clearTimeout(pending);
+    renderer?.kill();
+    if (window.__otwatch?.renderer === renderer) delete window.__otwatch;
+  };
+}
+
+/** The graph in one pass: nodes imported at once, edges merged per pair (bytes added up). */
+export function buildGraph(data: MapData): Graph {
+  const graph = new Graph({ type: "undirected", multi: false, allowSelfLoops: false });
+  const big = data.nodes.length > BIG;
+  const size = big ? 2.5 : 7;
+  graph.import({
+    nodes: data.nodes.map((n: MapNode) => ({
+      key: n.id,
+      attributes: {
+        label: n.label || n.ips[0] || n.id,
+        site: n.site,
+        type: n.type,
+        level: n.level,
+        row: n.level === null || n.level === undefined ? -1 : n.level,
+        vendor: n.vendor,
+        model: n.model,
+        ips: n.ips,
+        risk: n.risk,
+        internet: n.internet,
+        shadow: n.shadow,
+        spof: n.spof,
+        alerts: n.alerts,
+        protocols: n.protocols,
+        subnet: n.subnet,
+        color: riskColour(n.risk),
+        size,
+        ringInternet: n.internet ? 0.3 : 0,
+        ringSpof: n.spof ? 0.25 : 0,
+        ringShadow: n.shadow ? 0.25 : 0,
+        x: 0,
+        y: 0,
+      },
+    })),
+  });
+  for (const e of data.edges) {
+    if (e.source === e.target || !graph.hasNode(e.source) || !graph.hasNode(e.target)) continue;
+    const existing = graph.edge(e.source, e.target);
+    if (existing !== undefined) {
+      const a = graph.getEdgeAttributes(existing);
+      a.bytes = (a.bytes as number) + e.bytes;
+      a.protocols = [...new Set([...(a.protocols as string[]), ...e.protocols])];
+      a.size = edgeWidth(a.bytes as number);
+      a.weight = Math.log10(1 + (a.bytes as number));
+    } else {
+      graph.addEdge(e.source, e.target, {
+        bytes: e.bytes,
+        packets: e.packets,
+        protocols: e.protocols,
+        size: edgeWidth(e.bytes),
+        weight: Math.log10(1 + e.bytes),
+      });
+    }
+  }
+  return graph;
+}
+
+/** Edge width in pixels: 0.5 for a handshake, about 4 for gigabytes. */
+function edgeWidth(bytes: number): number {
+  return Math.min(5, 0.5 + Math.log10(1 + bytes) / 2.5);
+}
+
+function fillSelect(select: HTMLSelectElement, all: string, values: string[]): void {
+  const distinct = [...new Set(values)].sort();
+  select.replaceChildren(h("option", { value: "" }, all), ...distinct.map((v) => h("option", { value: v }, v)));
+}
