@@ -6,7 +6,7 @@ import type Graph from "graphology";
 import louvain from "graphology-communities-louvain";
 
 /** Row order from top to bottom; -1 is "unknown level". */
-export const ROWS = [5, 4, 3, 2, 1, 0, -1] as const;
+export const ROWS: readonly number[] = [5, 4, 3, 2, 1, 0, -1];
 
 export interface RowBand {
   row: number;
@@ -39,12 +39,17 @@ export function layoutByRow(graph: Graph): Layout {
   const total = graph.order;
   // Nodes per line: rows wrap into several lines so a row of 5,000 stays on screen.
   const perLine = Math.max(24, Math.ceil(Math.sqrt(total) * 3));
-  const widest = Math.min(perLine, Math.max(1, ...[...rows.values()].map((n) => n.length)));
-  const rowGap = Math.max(3, widest / 8);
+  const used = ROWS.filter((row) => rows.get(row)!.length > 0);
+  const linesOf = (row: number) => Math.max(1, Math.ceil(rows.get(row)!.length / perLine));
+  const widest = Math.min(perLine, Math.max(1, ...used.map((row) => rows.get(row)!.length)));
+  const rowGap = 2 * STEP;
+  const height = used.reduce((sum, row) => sum + linesOf(row) * STEP, 0) + rowGap * Math.max(0, used.length - 1);
+  // Spread x so the map is about twice as wide as high, whatever the number of nodes.
+  const xStep = Math.max(STEP, (2 * height) / Math.max(1, widest - 1));
 
   const bands: RowBand[] = [];
   let y = 0;
-  for (const row of ROWS) {
+  for (const row of used) {
     const nodes = rows.get(row)!;
     // Bigger groups first, then by group, subnet and label so the order is stable.
     const size = new Map<number, number>();
@@ -60,17 +65,16 @@ export function layoutByRow(graph: Graph): Layout {
       const lb = graph.getNodeAttribute(b, "label") as string;
       return la < lb ? -1 : la > lb ? 1 : a < b ? -1 : 1;
     });
-    const lines = Math.max(1, Math.ceil(nodes.length / perLine));
     const top = y;
     nodes.forEach((node, i) => {
       const line = Math.floor(i / perLine);
       const inLine = Math.min(perLine, nodes.length - line * perLine);
-      const x = ((i % perLine) - (inLine - 1) / 2) * STEP;
+      const x = ((i % perLine) - (inLine - 1) / 2) * xStep;
       graph.mergeNodeAttributes(node, { x, y: top - (line + 0.5) * STEP, community: communities[node] ?? 0 });
     });
-    const bottom = top - lines * STEP;
+    const bottom = top - linesOf(row) * STEP;
     bands.push({ row, top, bottom, count: nodes.length });
     y = bottom - rowGap;
   }
-  return { bands, width: widest * STEP };
+  return { bands, width: (widest - 1) * xStep };
 }

@@ -135,6 +135,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     labelSize: 12,
     defaultEdgeColor: "#b8c0cc",
     zIndex: false,
+    stagePadding: 48,
     minCameraRatio: 0.02,
     maxCameraRatio: 4,
   });
@@ -149,7 +150,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     tooltip.replaceChildren(
       ...[
       h("strong", {}, a.label as string),
-      h("div", {}, `${a.type || "unknown"} · ${levelName(a.level as number | null)} · ${a.site}`),
+      h("div", {}, `${a.deviceType || "unknown"} · ${levelName(a.level as number | null)} · ${a.site}`),
       h("div", {}, [a.vendor, a.model].filter(Boolean).join(" ") || "vendor unknown"),
       h("div", {}, (a.ips as string[]).join(", ")),
       h("div", {}, `risk ${a.risk} · ${a.alerts} open alerts`),
@@ -200,11 +201,12 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     const children: HTMLElement[] = [];
     for (const band of layout.bands) {
       if (band.count === 0) continue;
-      const top = renderer.graphToViewport({ x: 0, y: band.top }).y;
-      const bottom = renderer.graphToViewport({ x: 0, y: band.bottom }).y;
+      // Bands tile the map: each reaches halfway into the gaps around its row.
+      const top = renderer.graphToViewport({ x: 0, y: band.top + 1 }).y;
+      const bottom = renderer.graphToViewport({ x: 0, y: band.bottom - 1 }).y;
       const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${band.count})`));
-      el.style.top = `${Math.min(top, bottom) - 6}px`;
-      el.style.height = `${Math.abs(bottom - top) + 12}px`;
+      el.style.top = `${Math.min(top, bottom)}px`;
+      el.style.height = `${Math.abs(bottom - top)}px`;
       children.push(el);
     }
     overlay.replaceChildren(...children);
@@ -214,7 +216,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     return (
       (!filters.site || a.site === filters.site) &&
       (!filters.subnet || a.subnet === filters.subnet) &&
-      (!filters.type || a.type === filters.type) &&
+      (!filters.type || a.deviceType === filters.type) &&
       (!filters.protocol || (a.protocols as string[]).includes(filters.protocol))
     );
   }
@@ -290,14 +292,16 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
 export function buildGraph(data: MapData): Graph {
   const graph = new Graph({ type: "undirected", multi: false, allowSelfLoops: false });
   const big = data.nodes.length > BIG;
-  const size = big ? 2.5 : 7;
+  const size = big ? 2.5 : 9;
   graph.import({
     nodes: data.nodes.map((n: MapNode) => ({
       key: n.id,
       attributes: {
         label: n.label || n.ips[0] || n.id,
         site: n.site,
-        type: n.type,
+        // "type" is sigma's program name; the device type is deviceType.
+        type: "bordered",
+        deviceType: n.type,
         level: n.level,
         row: n.level === null || n.level === undefined ? -1 : n.level,
         vendor: n.vendor,
