@@ -210,6 +210,8 @@ try {
 
   await step("map: the list view lists every expected asset under its level", async () => {
     await pa.click("#map-list > summary");
+    // The list is filled on the details' toggle event, which comes after the click.
+    await pa.locator("#map-list section[data-level]").first().waitFor({ timeout: 10000 });
     const wrong = [];
     for (const a of expect.assets) {
       const level = a.level === null || a.level === undefined ? "unknown" : String(a.level);
