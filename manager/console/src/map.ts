@@ -5,6 +5,7 @@
 import Graph from "graphology";
 import Sigma from "sigma";
 import { createNodeBorderProgram } from "@sigma/node-border";
+import { EdgeLineProgram, EdgeRectangleProgram } from "sigma/rendering";
 import { get, levelName, type MapData, type MapNode } from "./api";
 import type { Ctx } from "./app";
 import { h } from "./dom";
@@ -99,8 +100,11 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   performance.measure("map-fetch", { start: fetchStart, end: performance.now() });
   if (!alive) return () => {};
 
+  let mark = performance.now();
   graph = buildGraph(data);
+  performance.measure("map-build", { start: mark, end: (mark = performance.now()) });
   layout = layoutByRow(graph);
+  performance.measure("map-layout", { start: mark, end: (mark = performance.now()) });
   fillSelect(selects.site, "All sites", data.nodes.map((n) => n.site));
   fillSelect(selects.subnet, "All subnets", data.nodes.map((n) => n.subnet).filter(Boolean));
   fillSelect(selects.protocol, "All protocols", data.nodes.flatMap((n) => n.protocols));
@@ -125,6 +129,10 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   renderer = new Sigma(graph, container, {
     defaultNodeType: "bordered",
     nodeProgramClasses: { bordered: NodeProgram },
+    // Big graphs draw edges as 1-pixel lines (a quarter of the vertices, no width): the
+    // difference between fluid and not on a weak GPU; widths show on smaller maps.
+    edgeProgramClasses: { line: big ? EdgeLineProgram : EdgeRectangleProgram },
+    defaultEdgeType: "line",
     hideEdgesOnMove: big,
     hideLabelsOnMove: big,
     renderEdgeLabels: false,
@@ -139,6 +147,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     minCameraRatio: 0.02,
     maxCameraRatio: 4,
   });
+  performance.measure("map-sigma", { start: mark, end: performance.now() });
   performance.mark("map-drawn");
   const ready = new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
   window.__otwatch = { graph, renderer, ready };

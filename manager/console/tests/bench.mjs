@@ -1,0 +1,86 @@
+// Measures the map against a manager holding a big fleet (10,000 assets / 50,000 edges): time
+// from navigation start to the first draw ('map-drawn'), the /api/map fetch, and frame intervals
+// while the sigma camera zooms and pans for 3 s. Prints one JSON line; asserts nothing (timing
+// is reported, never a test verdict).
+//
+// Env: OTWATCH_CONSOLE_URL, OTWATCH_TOKEN_VIEWER, CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from "playwright-core";
+
+const base = (process.env.OTWATCH_CONSOLE_URL || "").replace(/\/+$/, "");
+const token = process.env.OTWATCH_TOKEN_VIEWER || "";
+if (!base || !token) {
+  console.error("bench: set OTWATCH_CONSOLE_URL and OTWATCH_TOKEN_VIEWER");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+});
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+
+  await page.goto(`${base}/login`);
+  await page.fill("#token", token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: 30000 }), page.click("#login-submit")]);
+
+  // A fresh navigation so navigationStart is the map's own.
+  await page.goto(`${base}/map`);
+  await page.waitForFunction(() => performance.getEntriesByName("map-drawn").length > 0, null, { timeout: 120000, polling: 100 });
+  await page.evaluate(() => window.__otwatch.ready);
+
+  const load = await page.evaluate(() => {
+    const drawn = performance.getEntriesByName("map-drawn")[0];
+    const fetchEntry = performance.getEntriesByName("map-fetch")[0];
+    const resource = performance.getEntriesByType("resource").find((r) => new URL(r.name).pathname === "/api/map");
+    return {
+      nodes: window.__otwatch.graph.order,
+      edges: window.__otwatch.graph.size,
+      first_draw_ms: drawn.startTime,
+      fetch_ms: resource ? resource.responseEnd - resource.startTime : fetchEntry ? fetchEntry.duration : null,
+    };
+  });
+
+  // Zoom and pan through the camera for 3 s, recording every frame's interval.
+  const frames = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const camera = window.__otwatch.renderer.getCamera();
+        const intervals = [];
+        const start = performance.now();
+        let last = start;
+        function frame(now) {
+          intervals.push(now - last);
+          last = now;
+          const t = (now - start) / 1000;
+          // Zoom in and out twice while circling around the centre.
+          camera.setState({ x: 0.5 + 0.25 * Math.cos(t * 2), y: 0.5 + 0.25 * Math.sin(t * 2), ratio: 0.6 + 0.45 * Math.cos(t * 4), angle: 0 });
+          if (now - start < 3000) requestAnimationFrame(frame);
+          else resolve(intervals.slice(1));
+        }
+        requestAnimationFrame((now) => {
+          last = now;
+          requestAnimationFrame(frame);
+        });
+      }),
+  );
+  const sorted = [...frames].sort((a, b) => a - b);
+  const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
+  const round = (v) => (v === null ? null : Math.round(v * 10) / 10);
+  console.log(
+    JSON.stringify({
+      nodes: load.nodes,
+      edges: load.edges,
+      first_draw_ms: round(load.first_draw_ms),
+      fetch_ms: round(load.fetch_ms),
+      frames: frames.length,
+      p50_frame_ms: round(pct(50)),
+      p95_frame_ms: round(pct(95)),
+    }),
+  );
+} finally {
+  await browser.close();
+}
