@@ -19,6 +19,8 @@ export interface RowBand {
 export interface Layout {
   bands: RowBand[];
   width: number;
+  /** Graph units between two rows. */
+  gap: number;
 }
 
 /** Graph units between two neighbours in a line and two lines of a row. */
@@ -37,12 +39,13 @@ export function layoutByRow(graph: Graph): Layout {
   graph.forEachNode((node, attrs) => rows.get(attrs.row as number)!.push(node));
 
   const total = graph.order;
-  // Nodes per line: rows wrap into several lines so a row of 5,000 stays on screen.
-  const perLine = Math.max(24, Math.ceil(Math.sqrt(total) * 3));
+  // Nodes per line: rows wrap into several lines so a row of 5,000 stays on screen; about
+  // sqrt(2 n) per line keeps a big map about twice as wide as high.
+  const perLine = Math.max(24, Math.ceil(Math.sqrt(2 * total)));
   const used = ROWS.filter((row) => rows.get(row)!.length > 0);
   const linesOf = (row: number) => Math.max(1, Math.ceil(rows.get(row)!.length / perLine));
   const widest = Math.min(perLine, Math.max(1, ...used.map((row) => rows.get(row)!.length)));
-  const rowGap = 2 * STEP;
+  const rowGap = Math.max(2 * STEP, perLine / 30);
   const height = used.reduce((sum, row) => sum + linesOf(row) * STEP, 0) + rowGap * Math.max(0, used.length - 1);
   // Spread x so the map is about twice as wide as high, whatever the number of nodes.
   const xStep = Math.max(STEP, (2 * height) / Math.max(1, widest - 1));
@@ -76,5 +79,5 @@ export function layoutByRow(graph: Graph): Layout {
     bands.push({ row, top, bottom, count: nodes.length });
     y = bottom - rowGap;
   }
-  return { bands, width: (widest - 1) * xStep };
+  return { bands, width: (widest - 1) * xStep, gap: rowGap };
 }

@@ -141,7 +141,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     labelDensity: big ? 0.5 : 1,
     labelFont: "system-ui, sans-serif",
     labelSize: 12,
-    defaultEdgeColor: "#b8c0cc",
+    // Translucent on big maps, so rows stay readable under 50,000 conversations.
+    defaultEdgeColor: big ? "rgba(140,150,165,0.18)" : "#b8c0cc",
     zIndex: false,
     stagePadding: 48,
     minCameraRatio: 0.02,
@@ -211,8 +212,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     for (const band of layout.bands) {
       if (band.count === 0) continue;
       // Bands tile the map: each reaches halfway into the gaps around its row.
-      const top = renderer.graphToViewport({ x: 0, y: band.top + 1 }).y;
-      const bottom = renderer.graphToViewport({ x: 0, y: band.bottom - 1 }).y;
+      const top = renderer.graphToViewport({ x: 0, y: band.top + layout.gap / 2 }).y;
+      const bottom = renderer.graphToViewport({ x: 0, y: band.bottom - layout.gap / 2 }).y;
       const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${band.count})`));
       el.style.top = `${Math.min(top, bottom)}px`;
       el.style.height = `${Math.abs(bottom - top)}px`;
