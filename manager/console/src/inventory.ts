@@ -77,7 +77,7 @@ export async function renderInventory(main: HTMLElement, ctx: Ctx): Promise<() =
       { title: "Level", field: "level", headerFilter: "list", headerFilterParams: { values: ["", ...levels], clearable: true } },
       { title: "Protocols", field: "protocols", headerFilter: "input", headerFilterFunc: listHeaderFilter, formatter: listFormatter, headerSort: false },
       { title: "Site", field: "site", headerFilter: "input" },
-      { title: "Risk", field: "risk", sorter: "number", hozAlign: "right", formatter: textFormatter((v) => (v === null ? "" : String(v))) },
+      { title: "Risk", field: "risk", sorter: "number", hozAlign: "right", formatter: textFormatter((v) => (v === null ? "" : String(Math.round(v as number)))) },
       { title: "Alerts", field: "alerts", sorter: "number", hozAlign: "right", visible: false },
       { title: "First seen", field: "first_seen" },
       { title: "Last seen", field: "last_seen" },

@@ -163,7 +163,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       h("div", {}, `${a.deviceType || "unknown"} · ${levelName(a.level as number | null)} · ${a.site}`),
       h("div", {}, [a.vendor, a.model].filter(Boolean).join(" ") || "vendor unknown"),
       h("div", {}, (a.ips as string[]).join(", ")),
-      h("div", {}, `risk ${a.risk} · ${a.alerts} open alerts`),
+      h("div", {}, `risk ${Math.round(a.risk as number)} · ${a.alerts} open alerts`),
       (a.protocols as string[]).length ? h("div", {}, (a.protocols as string[]).join(", ")) : null,
       marks.length ? h("div", { class: "marks" }, marks.join(" · ")) : null,
       ].filter((x): x is HTMLElement => x !== null),
