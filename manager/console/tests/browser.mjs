@@ -109,7 +109,7 @@ async function alertState(page, id) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+  args: ["--disable-dev-shm-usage", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])],
 });
 const contextOptions = { ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } };
 
