@@ -30,7 +30,7 @@ use crate::api::{sign_in, Caller, ManagerService, Shared, SignedIn};
 use crate::cli::report;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -183,8 +183,8 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether the browser says the request comes from another site (`Sec-Fetch-Site`), or its
-/// `Origin` is not this host.
-fn cross_site(headers: &HeaderMap) -> bool {
+/// `Origin` is not this host (the `Host` header, or over HTTP/2 the request's authority).
+fn cross_site(headers: &HeaderMap, uri: &Uri) -> bool {
     let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -192,7 +192,10 @@ fn cross_site(headers: &HeaderMap) -> bool {
     if !matches!(fetch_site, "same-origin" | "none") {
         return true;
     }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
     match (
         headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
         host,
@@ -214,8 +217,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Refuses a change that could have been forged by another site: see the module's docs.
-fn forged(headers: &HeaderMap, session: Option<&Session>) -> Option<Response> {
-    if cross_site(headers) {
+fn forged(headers: &HeaderMap, uri: &Uri, session: Option<&Session>) -> Option<Response> {
+    if cross_site(headers, uri) {
         return Some(error(
             Code::PermissionDenied,
             "cross-site request refused; use the console at its own address",
@@ -345,7 +348,7 @@ struct LoginBody {
 
 async fn login(State(c): Shared_, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    if let Some(r) = forged(&parts.headers, None) {
+    if let Some(r) = forged(&parts.headers, &parts.uri, None) {
         return r;
     }
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
@@ -362,7 +365,7 @@ async fn login(State(c): Shared_, req: Request) -> Response {
         if certs.is_none() {
             return error(
                 Code::Unauthenticated,
-                "enter an operator token (an admin makes one with `otwatch-manager user create NAME --role analyst --auth-token`), or present an operator certificate",
+                "enter an operator token (an admin makes one with `otwatch-manager user create --name NAME --role analyst --auth-token --state DIR`), or present an operator certificate",
             );
         }
         Caller::web(peer.clone(), certs, None)
@@ -401,7 +404,7 @@ async fn logout(State(c): Shared_, req: Request) -> Response {
     let Some((secret, s)) = c.session(req.headers()) else {
         return unauthorized();
     };
-    if let Some(r) = forged(req.headers(), Some(&s)) {
+    if let Some(r) = forged(req.headers(), req.uri(), Some(&s)) {
         return r;
     }
     c.sessions.close(&secret);
@@ -422,7 +425,7 @@ async fn call(State(c): Shared_, Path(method): Path<String>, req: Request) -> Re
     let Some((_, s)) = c.session(&parts.headers) else {
         return unauthorized();
     };
-    if let Some(r) = forged(&parts.headers, Some(&s)) {
+    if let Some(r) = forged(&parts.headers, &parts.uri, Some(&s)) {
         return r;
     }
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {

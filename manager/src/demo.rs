@@ -37,6 +37,9 @@ const SENSORS: &[DemoSensor] = &[
     },
 ];
 
+/// How long the console token the demo prints is valid.
+const CONSOLE_TOKEN_SECS: i64 = 12 * 3600;
+
 /// Options of `demo`.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -250,6 +253,19 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<()> {
         cert = admin_cred.join("cert.pem").display(),
         key = admin_cred.join("key.pem").display(),
         addr = m.addr,
+    );
+    // The console: an admin's bearer token for the browser, valid as long as a working day.
+    let console = admin::create_operator_token(
+        m.shared.store.as_ref(),
+        "demo-admin",
+        OperatorRole::Admin,
+        CONSOLE_TOKEN_SECS,
+    )?;
+    println!(
+        "\nWeb console: {url}/\n  sign in with this token (role admin, valid until {}):\n  {}\n  the manager's certificate is signed by the demo's own CA ({}): import it into the browser, or accept its warning once",
+        console.expires_at,
+        console.token,
+        admin_cred.join("ca.pem").display(),
     );
     println!("\nserving until Ctrl-C (the sensors stay online)");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -21,26 +21,52 @@ fn the_session_cookie_is_found_among_others() {
     assert_eq!(cookie(&HeaderMap::new(), COOKIE), None);
 }
 
+fn root() -> axum::http::Uri {
+    "/".parse().unwrap()
+}
+
 #[test]
 fn cross_site_requests_are_told_apart() {
+    // HTTP/2 has no Host header: the authority is in the request's URI.
+    let h2: axum::http::Uri = "https://mgr:7443/api/login".parse().unwrap();
+    assert!(!cross_site(
+        &headers(&[("origin", "https://mgr:7443")]),
+        &h2
+    ));
+    assert!(cross_site(
+        &headers(&[("origin", "https://evil.example")]),
+        &h2
+    ));
     assert!(
-        !cross_site(&HeaderMap::new()),
+        !cross_site(&HeaderMap::new(), &root()),
         "a client that says nothing (curl)"
     );
-    assert!(!cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
-    assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
-    assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")])));
+    assert!(!cross_site(
+        &headers(&[("sec-fetch-site", "same-origin")]),
+        &root()
+    ));
+    assert!(cross_site(
+        &headers(&[("sec-fetch-site", "cross-site")]),
+        &root()
+    ));
+    assert!(cross_site(
+        &headers(&[("sec-fetch-site", "same-site")]),
+        &root()
+    ));
     let own = [("host", "mgr:7443"), ("origin", "https://mgr:7443")];
-    assert!(!cross_site(&headers(&own)));
-    assert!(cross_site(&headers(&[
-        ("host", "mgr:7443"),
-        ("origin", "https://evil.example")
-    ])));
-    assert!(cross_site(&headers(&[
-        ("host", "mgr:7443"),
-        ("origin", "http://mgr:7443")
-    ])));
-    assert!(cross_site(&headers(&[("origin", "https://mgr:7443")])));
+    assert!(!cross_site(&headers(&own), &root()));
+    assert!(cross_site(
+        &headers(&[("host", "mgr:7443"), ("origin", "https://evil.example")]),
+        &root()
+    ));
+    assert!(cross_site(
+        &headers(&[("host", "mgr:7443"), ("origin", "http://mgr:7443")]),
+        &root()
+    ));
+    assert!(cross_site(
+        &headers(&[("origin", "https://mgr:7443")]),
+        &root()
+    ));
 }
 
 #[test]
@@ -57,8 +83,8 @@ fn changes_need_json_and_the_session_csrf_token() {
     let o = s.open(who).unwrap();
     let json = ("content-type", "application/json");
     let ok = headers(&[json, ("x-csrf-token", &o.session.csrf)]);
-    assert!(forged(&ok, Some(&o.session)).is_none());
-    let code = |h: &HeaderMap| forged(h, Some(&o.session)).map(|r| r.status());
+    assert!(forged(&ok, &root(), Some(&o.session)).is_none());
+    let code = |h: &HeaderMap| forged(h, &root(), Some(&o.session)).map(|r| r.status());
     assert_eq!(code(&headers(&[json])), Some(StatusCode::FORBIDDEN));
     assert_eq!(
         code(&headers(&[json, ("x-csrf-token", &o.secret)])),
@@ -82,6 +108,7 @@ fn changes_need_json_and_the_session_csrf_token() {
     // Sign-in has no session yet: JSON and same-site only.
     assert!(forged(
         &headers(&[("content-type", "application/json; charset=utf-8")]),
+        &root(),
         None
     )
     .is_none());
