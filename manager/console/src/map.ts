@@ -154,6 +154,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   window.__otwatch = { graph, renderer, ready };
 
   renderer.on("afterRender", placeRowLabels);
+  placeRowLabels();
   renderer.on("enterNode", ({ node, event }) => {
     const a = graph!.getNodeAttributes(node);
     const marks = [a.internet && "internet-connected", a.spof && "single point of failure", a.shadow && "shadow"].filter(Boolean);
