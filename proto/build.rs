@@ -9,6 +9,8 @@
 //! order.
 
 const INVENTORY: &str = "otwatch/v1/inventory.proto";
+/// The operator API's messages derive serde too: the web console speaks them as JSON.
+const MANAGER: &str = "otwatch/v1/manager.proto";
 
 /// Report messages that sort (inside assets, connections and alerts).
 const ORDERED: &[&str] = &[
@@ -30,11 +32,7 @@ const OMITTED_WHEN_UNSET: &[(&str, &str, &str)] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = [
-        INVENTORY,
-        "otwatch/v1/sensorlink.proto",
-        "otwatch/v1/manager.proto",
-    ];
+    let files = [INVENTORY, "otwatch/v1/sensorlink.proto", MANAGER];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }
@@ -51,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inventory = fds
         .file
         .iter()
-        .filter(|f| f.name() == INVENTORY)
+        .filter(|f| f.name() == INVENTORY || f.name() == MANAGER)
         .flat_map(|f| &f.message_type);
     for m in inventory {
         let path = format!(".otwatch.v1.{}", m.name());

@@ -31,6 +31,7 @@ pub mod advisories;
 pub mod api;
 pub mod approvals;
 pub mod cli;
+pub mod console;
 pub mod demo;
 pub mod fleet;
 pub mod ingest;

@@ -156,6 +156,17 @@ pub fn issued_at(cert_der: &[u8]) -> Option<i64> {
     Some(cert.validity().not_before.timestamp() + CLOCK_SKEW)
 }
 
+/// When a certificate this CA signed was issued (as [`issued_at`]) and when it expires (its
+/// notAfter), Unix seconds.
+pub fn validity(cert_der: &[u8]) -> Option<(i64, i64)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+    let v = cert.validity();
+    Some((
+        v.not_before.timestamp() + CLOCK_SKEW,
+        v.not_after.timestamp(),
+    ))
+}
+
 fn leaf_params(
     cn: &str,
     sans: Vec<SanType>,

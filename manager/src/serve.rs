@@ -227,7 +227,12 @@ pub async fn start_with_store(
         .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    // The web console's routes; gRPC services are added beside them (their paths are
+    // /package.Service/Method), and HTTP/1.1 is accepted for browsers.
+    let console = tonic::service::Routes::from(crate::console::router(shared.clone()));
     let router = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(console)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

@@ -152,7 +152,8 @@ pub fn server_config(dir: &DataDir, revoked: Revoked) -> Result<rustls::ServerCo
             key,
         )
         .map_err(tls_err)?;
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    // gRPC speaks h2; browsers of the console may also come with HTTP/1.1.
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
 

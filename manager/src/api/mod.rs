@@ -163,6 +163,7 @@ pub(crate) struct Caller {
     peer: String,
     certs: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
     authorization: Option<String>,
+    console: Option<SignedIn>,
 }
 
 impl Caller {
@@ -174,7 +175,43 @@ impl Caller {
                 .metadata()
                 .get("authorization")
                 .map(|h| h.to_str().unwrap_or_default().to_string()),
+            console: req.extensions().get::<SignedIn>().cloned(),
         }
+    }
+
+    /// A caller of the web console: its peer, client certificate and bearer header, as
+    /// [`sign_in`] reads them.
+    pub(crate) fn web(
+        peer: String,
+        certs: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
+        authorization: Option<String>,
+    ) -> Caller {
+        Caller {
+            peer,
+            certs,
+            authorization,
+            console: None,
+        }
+    }
+}
+
+/// An operator signed in to the web console, attached by the console to the requests it makes
+/// on the session's behalf (a request extension: a remote gRPC caller cannot set one). The
+/// revocation list is checked on every call as for certificates and tokens.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub identity: Identity,
+    /// When the credential used to sign in was issued (a revocation after it ends the session).
+    pub issued_at: i64,
+    /// When that credential expires (the session never outlives it).
+    pub expires_at: i64,
+}
+
+/// Why a credential of `id` issued at `issued_at` is revoked (None: it is not).
+fn revoked(shared: &Shared, id: &Identity, issued_at: i64) -> Option<String> {
+    match shared.revoked.read() {
+        Ok(r) => r.refusal(id, issued_at),
+        Err(_) => Some("the revocation list is unavailable; restart the manager".into()),
     }
 }
 
@@ -184,7 +221,7 @@ async fn token_identity(
     p: &str,
     call: &str,
     header: &str,
-) -> Result<Identity, Status> {
+) -> Result<SignedIn, Status> {
     let unauthenticated = |why: String| refuse(p, call, Status::unauthenticated(why));
     let Some(token) = header.strip_prefix("Bearer ").map(str::trim) else {
         return Err(unauthenticated(
@@ -217,19 +254,42 @@ async fn token_identity(
         name: rec.name,
         role,
     };
-    let refusal = match shared.revoked.read() {
-        Ok(r) => r.refusal(&id, rec.created_at),
-        Err(_) => Some("the revocation list is unavailable; restart the manager".into()),
-    };
-    if let Some(why) = refusal {
+    if let Some(why) = revoked(shared, &id, rec.created_at) {
         return Err(refuse(p, call, Status::permission_denied(why)));
     }
-    Ok(id)
+    Ok(SignedIn {
+        identity: id,
+        issued_at: rec.created_at,
+        expires_at: rec.expires_at,
+    })
 }
 
-/// The caller's identity: from its (CA-verified) client certificate, else from an operator's
-/// bearer token.
+/// The caller's identity: from a console session, else its (CA-verified) client certificate,
+/// else an operator's bearer token.
 async fn identity(shared: &Shared, caller: Caller, call: &str) -> Result<Identity, Status> {
+    if let Some(s) = &caller.console {
+        if let Some(why) = revoked(shared, &s.identity, s.issued_at) {
+            return Err(refuse(&caller.peer, call, Status::permission_denied(why)));
+        }
+        if now_secs() >= s.expires_at {
+            return Err(refuse(
+                &caller.peer,
+                call,
+                Status::unauthenticated("the session's credential expired; sign in again"),
+            ));
+        }
+        return Ok(s.identity.clone());
+    }
+    sign_in(shared, caller, call).await.map(|s| s.identity)
+}
+
+/// Authenticates a caller by its (CA-verified) client certificate, else an operator's bearer
+/// token: who it is, and when its credential was issued and expires.
+pub(crate) async fn sign_in(
+    shared: &Shared,
+    caller: Caller,
+    call: &str,
+) -> Result<SignedIn, Status> {
     let p = caller.peer;
     let Some(certs) = caller.certs else {
         if let Some(h) = caller.authorization {
@@ -254,14 +314,15 @@ async fn identity(shared: &Shared, caller: Caller, call: &str) -> Result<Identit
         ));
     };
     // Checked on every call too: a revocation also ends connections that are already open.
-    let refusal = match shared.revoked.read() {
-        Ok(r) => r.refusal(&id, crate::pki::issued_at(cert).unwrap_or(i64::MIN)),
-        Err(_) => Some("the revocation list is unavailable; restart the manager".into()),
-    };
-    if let Some(why) = refusal {
+    let (issued_at, expires_at) = crate::pki::validity(cert).unwrap_or((i64::MIN, i64::MAX));
+    if let Some(why) = revoked(shared, &id, issued_at) {
         return Err(refuse(&p, call, Status::permission_denied(why)));
     }
-    Ok(id)
+    Ok(SignedIn {
+        identity: id,
+        issued_at,
+        expires_at,
+    })
 }
 
 async fn sensor_identity(

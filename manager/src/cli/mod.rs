@@ -367,8 +367,7 @@ pub fn command() -> clap::Command {
     otwatch_common::exit::command::<Cli>(exit_help())
 }
 
-// Declared after all_pages! so that it can use it.
-mod report;
+pub mod report;
 
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {

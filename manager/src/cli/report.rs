@@ -6,20 +6,22 @@
 //! child modules and takes nothing from the network or the clock but what [`model::Data`]
 //! holds, so the same data gives the same bytes apart from the generated-at line.
 
-use super::{status_err, Client, Format};
+use super::{Client, Format};
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 use otwatch_proto::v1::{
-    GetRiskRequest, ListAssetsRequest, ListConnectionsRequest, ListSitesRequest,
+    GetRiskRequest, ListAssetsRequest, ListAssetsResponse, ListConnectionsRequest,
+    ListConnectionsResponse, ListSitesRequest, ListSitesResponse, RiskAssessment,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tonic::Status;
 
 mod charts;
-mod html;
-mod json;
-mod model;
+pub mod html;
+pub mod json;
+pub mod model;
 mod pdf;
 mod purdue;
 mod site;
@@ -155,45 +157,8 @@ pub async fn run(
         pdf::chromium()?;
     }
     let site = args.site.unwrap_or_default();
-    let risk = c
-        .get_risk(GetRiskRequest { site: site.clone() })
-        .await
-        .map_err(err)?
-        .into_inner();
-    let sites = if site.is_empty() {
-        let listed = c
-            .list_sites(ListSitesRequest {})
-            .await
-            .map_err(err)?
-            .into_inner();
-        let mut names: Vec<String> = listed.sites.into_iter().map(|s| s.name).collect();
-        names.sort();
-        names
-    } else {
-        vec![site.clone()]
-    };
-    let q = ListAssetsRequest {
-        site: site.clone(),
-        page_size: 1000,
-        ..Default::default()
-    };
-    let mut assets = all_pages!(c.list_assets(q).assets);
-    assets.sort_by(|a, b| a.id.cmp(&b.id));
-    let q = ListConnectionsRequest {
-        site: site.clone(),
-        page_size: 1000,
-        ..Default::default()
-    };
-    let connections = all_pages!(c.list_connections(q).connections);
     let generated_at = args.generated_at.unwrap_or_else(now);
-    let data = model::Data {
-        site,
-        generated_at,
-        risk,
-        sites,
-        assets,
-        connections,
-    };
+    let data = gather(c, site, generated_at).await.map_err(err)?;
     let bytes = match kind {
         Kind::Html => html::render(&data).into_bytes(),
         Kind::Json => json::render(&data)?.into_bytes(),
@@ -222,6 +187,93 @@ pub async fn run(
         super::terminal_safe(&args.out.display().to_string())
     )?;
     Ok(())
+}
+
+/// Where a report's data comes from: a manager over gRPC (`otwatch report`), or the manager
+/// itself, on behalf of a console session (the download on the risk page). Each call is the
+/// Manager API's, so the caller sees what its role may see.
+#[allow(async_fn_in_trait)] // used with concrete types only
+pub trait Source {
+    async fn get_risk(&mut self, q: GetRiskRequest) -> Result<RiskAssessment, Status>;
+    async fn list_sites(&mut self, q: ListSitesRequest) -> Result<ListSitesResponse, Status>;
+    async fn list_assets(&mut self, q: ListAssetsRequest) -> Result<ListAssetsResponse, Status>;
+    async fn list_connections(
+        &mut self,
+        q: ListConnectionsRequest,
+    ) -> Result<ListConnectionsResponse, Status>;
+}
+
+impl Source for Client {
+    async fn get_risk(&mut self, q: GetRiskRequest) -> Result<RiskAssessment, Status> {
+        Ok(Client::get_risk(self, q).await?.into_inner())
+    }
+    async fn list_sites(&mut self, q: ListSitesRequest) -> Result<ListSitesResponse, Status> {
+        Ok(Client::list_sites(self, q).await?.into_inner())
+    }
+    async fn list_assets(&mut self, q: ListAssetsRequest) -> Result<ListAssetsResponse, Status> {
+        Ok(Client::list_assets(self, q).await?.into_inner())
+    }
+    async fn list_connections(
+        &mut self,
+        q: ListConnectionsRequest,
+    ) -> Result<ListConnectionsResponse, Status> {
+        Ok(Client::list_connections(self, q).await?.into_inner())
+    }
+}
+
+/// The report's data for `site` (empty: the fleet): the risk assessment, the sites, every asset
+/// (in id order) and every connection.
+pub async fn gather(
+    c: &mut impl Source,
+    site: String,
+    generated_at: String,
+) -> Result<model::Data, Status> {
+    let risk = c.get_risk(GetRiskRequest { site: site.clone() }).await?;
+    let sites = if site.is_empty() {
+        let listed = c.list_sites(ListSitesRequest {}).await?;
+        let mut names: Vec<String> = listed.sites.into_iter().map(|s| s.name).collect();
+        names.sort();
+        names
+    } else {
+        vec![site.clone()]
+    };
+    let mut q = ListAssetsRequest {
+        site: site.clone(),
+        page_size: crate::api::MAX_PAGE as u32,
+        ..Default::default()
+    };
+    let mut assets = Vec::new();
+    loop {
+        let r = c.list_assets(q.clone()).await?;
+        assets.extend(r.assets);
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        q.page_token = r.next_page_token;
+    }
+    assets.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut q = ListConnectionsRequest {
+        site: site.clone(),
+        page_size: crate::api::MAX_PAGE as u32,
+        ..Default::default()
+    };
+    let mut connections = Vec::new();
+    loop {
+        let r = c.list_connections(q.clone()).await?;
+        connections.extend(r.connections);
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        q.page_token = r.next_page_token;
+    }
+    Ok(model::Data {
+        site,
+        generated_at,
+        risk,
+        sites,
+        assets,
+        connections,
+    })
 }
 
 /// Now, in RFC 3339 (UTC, seconds).

@@ -8,7 +8,7 @@ use otwatch_proto::v1::{
     AssetRisk, FleetAsset, FleetConnection, InternetExposure, LevelSkip, Remediation,
     RiskAssessment, RiskFinding, ShadowDevice, SinglePointOfFailure, Vulnerability,
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The report's input.
 #[derive(Clone, Debug, Default)]
@@ -242,34 +242,62 @@ impl Data {
         }
     }
 
-    /// The conversations of `site` between assets listed in `assets`, joined on address (an
-    /// address listed by two assets of the site, on two VLANs, joins the first in id order).
+    /// The conversations of `site` between assets listed in `assets`, as pairs of asset ids.
     fn edges(&self, site: &str, assets: &[&FleetAsset]) -> Vec<(String, String)> {
+        self.conversations(site, assets)
+            .into_iter()
+            .map(|c| (c.a, c.b))
+            .collect()
+    }
+
+    /// The conversations of `site` between assets listed in `assets`, joined on address (an
+    /// address listed by two assets of the site, on two VLANs, joins the first in id order):
+    /// one per pair of assets whichever side opened them, with their connections' traffic
+    /// summed; in id order.
+    pub fn conversations(&self, site: &str, assets: &[&FleetAsset]) -> Vec<Conversation> {
         let mut by_ip: HashMap<&str, &str> = HashMap::new();
         for fa in assets {
             for ip in fa.asset.iter().flat_map(|a| &a.ips) {
                 by_ip.entry(ip.as_str()).or_insert(fa.id.as_str());
             }
         }
-        let pairs: BTreeSet<(&str, &str)> = self
-            .connections
-            .iter()
-            .filter(|fc| fc.site == site)
-            .filter_map(|fc| {
-                let c = fc.connection.as_ref()?;
-                Some((
-                    *by_ip.get(c.client.as_str())?,
-                    *by_ip.get(c.server.as_str())?,
-                ))
-            })
-            .filter(|(a, b)| a != b)
-            .map(|(a, b)| (a.min(b), a.max(b)))
-            .collect();
-        pairs
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        let mut pairs: BTreeMap<(&str, &str), Conversation> = BTreeMap::new();
+        for fc in self.connections.iter().filter(|fc| fc.site == site) {
+            let Some(c) = fc.connection.as_ref() else {
+                continue;
+            };
+            let (Some(&a), Some(&b)) = (by_ip.get(c.client.as_str()), by_ip.get(c.server.as_str()))
+            else {
+                continue;
+            };
+            if a == b {
+                continue;
+            }
+            let key = (a.min(b), a.max(b));
+            let conv = pairs.entry(key).or_insert_with(|| Conversation {
+                a: key.0.to_string(),
+                b: key.1.to_string(),
+                ..Default::default()
+            });
+            conv.bytes = conv.bytes.saturating_add(c.bytes);
+            conv.packets = conv.packets.saturating_add(c.packets);
+            if !c.protocol.is_empty() {
+                conv.protocols.insert(c.protocol.clone());
+            }
+        }
+        pairs.into_values().collect()
     }
+}
+
+/// Two assets that talked, in either direction, with the traffic of all their connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conversation {
+    /// The smaller asset id.
+    pub a: String,
+    pub b: String,
+    pub bytes: u64,
+    pub packets: u64,
+    pub protocols: BTreeSet<String>,
 }
 
 impl Site<'_> {
