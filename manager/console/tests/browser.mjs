@@ -5,7 +5,7 @@
 //
 // Env: OTWATCH_CONSOLE_URL, OTWATCH_TOKEN_VIEWER, OTWATCH_TOKEN_ANALYST, OTWATCH_EXPECT (JSON
 // {"assets":[{"id","level","site"}],"alert":"<id>"}), OTWATCH_SCREENSHOTS (optional directory),
-// CHROMIUM (default /usr/bin/chromium).
+// CHROMIUM (default /usr/bin/chromium), CHROMIUM_FLAGS (extra flags).
 
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -109,7 +109,12 @@ async function alertState(page, id) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--disable-dev-shm-usage", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])],
+  args: [
+    "--disable-dev-shm-usage",
+    ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
+    // Extra flags, space-separated (e.g. --disable-http2 to look at HTTP/1.1 behaviour).
+    ...(process.env.CHROMIUM_FLAGS ?? "").split(" ").filter(Boolean),
+  ],
 });
 const contextOptions = { ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } };
 
