@@ -216,8 +216,10 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       const top = renderer.graphToViewport({ x: 0, y: band.top + layout.gap / 2 }).y;
       const bottom = renderer.graphToViewport({ x: 0, y: band.bottom - layout.gap / 2 }).y;
       const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${band.count})`));
-      el.style.top = `${Math.min(top, bottom)}px`;
-      el.style.height = `${Math.abs(bottom - top)}px`;
+      // The outer halves of the first and last bands may fall outside the canvas.
+      const y0 = Math.max(0, Math.min(top, bottom));
+      el.style.top = `${y0}px`;
+      el.style.height = `${Math.max(0, Math.max(top, bottom) - y0)}px`;
       children.push(el);
     }
     overlay.replaceChildren(...children);
@@ -308,7 +310,8 @@ export function buildGraph(data: MapData): Graph {
     nodes: data.nodes.map((n: MapNode) => ({
       key: n.id,
       attributes: {
-        label: n.label || n.ips[0] || n.id,
+        // A label that is the fleet id says its site twice (the row tooltip has it): drop it.
+        label: (n.label || n.ips[0] || n.id).replace(`${n.site}/`, ""),
         site: n.site,
         // "type" is sigma's program name; the device type is deviceType.
         type: "bordered",
