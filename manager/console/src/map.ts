@@ -145,6 +145,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     defaultEdgeColor: big ? "rgba(140,150,165,0.18)" : "#b8c0cc",
     zIndex: false,
     stagePadding: 48,
+    // A render that lands after the view left the page (a late live reload) must not throw.
+    allowInvalidContainer: true,
     minCameraRatio: 0.02,
     maxCameraRatio: 4,
   });

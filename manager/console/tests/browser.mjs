@@ -31,7 +31,10 @@ function need(name) {
 }
 
 /** Runs one step; a failure is recorded with the step's name and the run goes on. */
+let currentStep = "";
+
 async function step(name, fn, refusals = []) {
+  currentStep = name;
   try {
     await expecting(refusals, fn);
     passed++;
@@ -72,9 +75,9 @@ function watch(page, label) {
       const path = new URL(msg.location().url || page.url(), base).pathname;
       if (expectedRefusals.some(([status, re]) => status === Number(failed[1]) && re.test(path))) return;
     }
-    consoleErrors.push(`${label} ${page.url()}: ${msg.text()} ${msg.location().url ?? ""}`.trim());
+    consoleErrors.push(`${label} (${currentStep}) ${page.url()}: ${msg.text()} ${msg.location().url ?? ""}`.trim());
   });
-  page.on("pageerror", (err) => consoleErrors.push(`${label} ${page.url()}: page error: ${err.message}`));
+  page.on("pageerror", (err) => consoleErrors.push(`${label} (${currentStep}) ${page.url()}: page error: ${err.message}`));
 }
 
 async function login(page, token) {
