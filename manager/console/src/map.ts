@@ -94,6 +94,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   let graph: Graph | undefined;
   let layout: Layout | undefined;
   let alive = true;
+  /** Shown nodes per row, for the row labels while a filter is set. */
+  const shownPerRow = new Map<number, number>();
 
   const fetchStart = performance.now();
   const data = await get<MapData>(`/api/map?site=${encodeURIComponent(ctx.site())}`);
@@ -217,7 +219,9 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       // Bands tile the map: each reaches halfway into the gaps around its row.
       const top = renderer.graphToViewport({ x: 0, y: band.top + layout.gap / 2 }).y;
       const bottom = renderer.graphToViewport({ x: 0, y: band.bottom - layout.gap / 2 }).y;
-      const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${band.count})`));
+      const shownHere = shownPerRow.get(band.row) ?? 0;
+      const count = shownHere === band.count ? `${band.count}` : `${shownHere} of ${band.count}`;
+      const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${count})`));
       // The outer halves of the first and last bands may fall outside the canvas.
       const y0 = Math.max(0, Math.min(top, bottom));
       el.style.top = `${y0}px`;
@@ -239,10 +243,14 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   function applyFilters(): void {
     if (!graph) return;
     let visible = 0;
+    shownPerRow.clear();
     graph.updateEachNodeAttributes(
       (_node, a) => {
         a.hidden = !matches(a);
-        if (!a.hidden) visible++;
+        if (!a.hidden) {
+          visible++;
+          shownPerRow.set(a.row as number, (shownPerRow.get(a.row as number) ?? 0) + 1);
+        }
         return a;
       },
       { attributes: ["hidden"] },
@@ -255,6 +263,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       { attributes: ["hidden"] },
     );
     shown.textContent = `${visible} of ${graph.order} assets shown, ${graph.size} conversations`;
+    placeRowLabels();
     if (listView.open) fillList();
   }
 
