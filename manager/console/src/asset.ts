@@ -64,12 +64,12 @@ export async function renderAsset(main: HTMLElement, ctx: Ctx, id: string): Prom
       })
       .sort((x, y) => y.connection.bytes - x.connection.bytes);
     const peerTable = table(
-      ["Peer", "Direction", "Protocol", "Port", "Operations", "Function codes", "Traffic", "Last seen"],
+      ["Peer", "This asset is", "Protocol", "Port", "Operations", "Function codes", "Traffic", "Last seen"],
       peers.map(({ connection: c }) => {
         const outgoing = ips.includes(c.client);
         return [
           outgoing ? c.server : c.client,
-          outgoing ? "to (client)" : "from (server)",
+          outgoing ? "client" : "server",
           c.protocol || c.transport,
           c.port ? String(c.port) : "",
           (c.operations ?? []).join(", "),

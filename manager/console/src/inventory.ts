@@ -3,20 +3,21 @@
 import { assetName, get, listAll, levelName, type FleetAsset, type MapData } from "./api";
 import type { Ctx } from "./app";
 import { h, time } from "./dom";
-import { linkFormatter, listFormatter, listHeaderFilter, makeTable, textFormatter } from "./table";
+import { linkFormatter, makeTable, textFormatter } from "./table";
 
 export interface AssetRow {
   id: string;
   site: string;
   name: string;
-  ips: string[];
-  macs: string[];
+  /** Lists joined with ", ": one cell, one CSV field. */
+  ips: string;
+  macs: string;
   vendor: string;
   model: string;
   firmware: string;
   type: string;
   level: string;
-  protocols: string[];
+  protocols: string;
   risk: number | null;
   alerts: number | null;
   first_seen: string;
@@ -30,14 +31,14 @@ export function assetRow(f: FleetAsset, risk?: { risk: number; alerts: number })
     id: f.id,
     site: f.site,
     name: assetName(a),
-    ips: a.ips ?? [],
-    macs: a.macs ?? [],
+    ips: (a.ips ?? []).join(", "),
+    macs: (a.macs ?? []).join(", "),
     vendor: a.vendor,
     model: a.model,
     firmware: a.firmware,
     type: a.device_type,
     level: levelName(a.purdue_level),
-    protocols: [...new Set((a.protocols ?? []).map((p) => p.name))],
+    protocols: [...new Set((a.protocols ?? []).map((p) => p.name))].join(", "),
     risk: risk?.risk ?? null,
     alerts: risk?.alerts ?? null,
     first_seen: time(a.first_seen),
@@ -67,15 +68,15 @@ export async function renderInventory(main: HTMLElement, ctx: Ctx): Promise<() =
     searchFields: ["name", "ips", "macs", "vendor", "model", "firmware", "type", "protocols", "site"],
     onRowClick: (row) => ctx.navigate(`/assets/${encodeURIComponent(row.id)}`),
     columns: [
-      { title: "Name", field: "name", headerFilter: "input", formatter: linkFormatter((d) => `/assets/${encodeURIComponent(d.id as string)}`), frozen: false },
-      { title: "IPs", field: "ips", headerFilter: "input", headerFilterFunc: listHeaderFilter, formatter: listFormatter, sorter: (a: string[], b: string[]) => (a[0] ?? "").localeCompare(b[0] ?? "", undefined, { numeric: true }) },
-      { title: "MAC", field: "macs", headerFilter: "input", headerFilterFunc: listHeaderFilter, formatter: listFormatter },
+      { title: "Name", field: "name", headerFilter: "input", formatter: linkFormatter((d) => `/assets/${encodeURIComponent(d.id as string)}`) },
+      { title: "IPs", field: "ips", headerFilter: "input", sorter: (a: string, b: string) => a.localeCompare(b, undefined, { numeric: true }) },
+      { title: "MAC", field: "macs", headerFilter: "input" },
       { title: "Vendor", field: "vendor", headerFilter: "input" },
       { title: "Model", field: "model", headerFilter: "input" },
       { title: "Firmware", field: "firmware", headerFilter: "input" },
       { title: "Type", field: "type", headerFilter: "list", headerFilterParams: { values: ["", ...types], clearable: true } },
       { title: "Level", field: "level", headerFilter: "list", headerFilterParams: { values: ["", ...levels], clearable: true } },
-      { title: "Protocols", field: "protocols", headerFilter: "input", headerFilterFunc: listHeaderFilter, formatter: listFormatter, headerSort: false },
+      { title: "Protocols", field: "protocols", headerFilter: "input", headerSort: false },
       { title: "Site", field: "site", headerFilter: "input" },
       { title: "Risk", field: "risk", sorter: "number", hozAlign: "right", formatter: textFormatter((v) => (v === null ? "" : String(Math.round(v as number)))) },
       { title: "Alerts", field: "alerts", sorter: "number", hozAlign: "right", visible: false },

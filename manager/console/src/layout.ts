@@ -40,8 +40,9 @@ export function layoutByRow(graph: Graph): Layout {
 
   const total = graph.order;
   // Nodes per line: rows wrap into several lines so a row of 5,000 stays on screen; about
-  // sqrt(2 n) per line keeps a big map about twice as wide as high.
-  const perLine = Math.max(24, Math.ceil(Math.sqrt(2 * total)));
+  // sqrt(2 n) per line keeps a big map about twice as wide as high, and at least 10 leaves
+  // room for the labels (addresses) of a small one.
+  const perLine = Math.max(10, Math.ceil(Math.sqrt(2 * total)));
   const used = ROWS.filter((row) => rows.get(row)!.length > 0);
   const linesOf = (row: number) => Math.max(1, Math.ceil(rows.get(row)!.length / perLine));
   const widest = Math.min(perLine, Math.max(1, ...used.map((row) => rows.get(row)!.length)));

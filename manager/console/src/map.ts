@@ -94,6 +94,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   let graph: Graph | undefined;
   let layout: Layout | undefined;
   let alive = true;
+  /** Shown nodes per row, for the row labels while a filter is set. */
+  const shownPerRow = new Map<number, number>();
 
   const fetchStart = performance.now();
   const data = await get<MapData>(`/api/map?site=${encodeURIComponent(ctx.site())}`);
@@ -145,6 +147,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     defaultEdgeColor: big ? "rgba(140,150,165,0.18)" : "#b8c0cc",
     zIndex: false,
     stagePadding: 48,
+    // A render that lands after the view left the page (a late live reload) must not throw.
+    allowInvalidContainer: true,
     minCameraRatio: 0.02,
     maxCameraRatio: 4,
   });
@@ -154,6 +158,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   window.__otwatch = { graph, renderer, ready };
 
   renderer.on("afterRender", placeRowLabels);
+  placeRowLabels();
   renderer.on("enterNode", ({ node, event }) => {
     const a = graph!.getNodeAttributes(node);
     const marks = [a.internet && "internet-connected", a.spof && "single point of failure", a.shadow && "shadow"].filter(Boolean);
@@ -214,9 +219,13 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       // Bands tile the map: each reaches halfway into the gaps around its row.
       const top = renderer.graphToViewport({ x: 0, y: band.top + layout.gap / 2 }).y;
       const bottom = renderer.graphToViewport({ x: 0, y: band.bottom - layout.gap / 2 }).y;
-      const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${band.count})`));
-      el.style.top = `${Math.min(top, bottom)}px`;
-      el.style.height = `${Math.abs(bottom - top)}px`;
+      const shownHere = shownPerRow.get(band.row) ?? 0;
+      const count = shownHere === band.count ? `${band.count}` : `${shownHere} of ${band.count}`;
+      const el = h("div", { class: band.row < 0 ? "row-band unknown" : "row-band" }, h("span", {}, `${levelName(band.row < 0 ? null : band.row)} (${count})`));
+      // The outer halves of the first and last bands may fall outside the canvas.
+      const y0 = Math.max(0, Math.min(top, bottom));
+      el.style.top = `${y0}px`;
+      el.style.height = `${Math.max(0, Math.max(top, bottom) - y0)}px`;
       children.push(el);
     }
     overlay.replaceChildren(...children);
@@ -234,10 +243,14 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   function applyFilters(): void {
     if (!graph) return;
     let visible = 0;
+    shownPerRow.clear();
     graph.updateEachNodeAttributes(
       (_node, a) => {
         a.hidden = !matches(a);
-        if (!a.hidden) visible++;
+        if (!a.hidden) {
+          visible++;
+          shownPerRow.set(a.row as number, (shownPerRow.get(a.row as number) ?? 0) + 1);
+        }
         return a;
       },
       { attributes: ["hidden"] },
@@ -250,6 +263,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       { attributes: ["hidden"] },
     );
     shown.textContent = `${visible} of ${graph.order} assets shown, ${graph.size} conversations`;
+    placeRowLabels();
     if (listView.open) fillList();
   }
 
@@ -307,7 +321,8 @@ export function buildGraph(data: MapData): Graph {
     nodes: data.nodes.map((n: MapNode) => ({
       key: n.id,
       attributes: {
-        label: n.label || n.ips[0] || n.id,
+        // A label that is the fleet id says its site twice (the row tooltip has it): drop it.
+        label: (n.label || n.ips[0] || n.id).replace(`${n.site}/`, ""),
         site: n.site,
         // "type" is sigma's program name; the device type is deviceType.
         type: "bordered",

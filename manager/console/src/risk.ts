@@ -66,8 +66,10 @@ export async function renderRisk(main: HTMLElement, ctx: Ctx): Promise<() => voi
       {
         width: Math.max(320, chart.clientWidth || 800),
         height: 220,
-        scales: { y: { range: [0, 100] } },
-        series: [{}, { label: "Security score", stroke: "#1d4ed8", width: 2, fill: "rgba(29,78,216,0.08)" }],
+        // A day of margin each side: a single day's score is a point in the middle, not a
+        // range of years.
+        scales: { x: { time: true, range: [xs[0] - 86400, xs[xs.length - 1] + 86400] }, y: { range: [0, 100] } },
+        series: [{}, { label: "Security score", stroke: "#1d4ed8", width: 2, fill: "rgba(29,78,216,0.08)", points: { show: true, size: 6 } }],
         axes: [{}, { label: "score" }],
         legend: { show: true },
       },

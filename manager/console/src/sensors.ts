@@ -22,7 +22,7 @@ export async function renderSensors(main: HTMLElement, ctx: Ctx): Promise<() => 
       ...shown.map((s) =>
         section(
           `Site ${s.name}`,
-          h("p", { class: "muted" }, `${s.sensors} sensors · ${s.assets} assets · ${s.open_alerts} open alerts`),
+          h("p", { class: "muted" }, `${plural(s.sensors, "sensor")} · ${plural(s.assets, "asset")} · ${plural(s.open_alerts, "open alert")}`),
           h(
             "div",
             { class: "scroll" },
@@ -35,7 +35,8 @@ export async function renderSensors(main: HTMLElement, ctx: Ctx): Promise<() => 
                 {},
                 (bySite.get(s.name) ?? []).map((x) => {
                   const expires = Date.parse(x.certificate_not_after);
-                  const soon = Number.isFinite(expires) && expires - now < 30 * 86400_000;
+                  // Sensor certificates are short-lived and renewed: only the last week is a warning.
+                  const soon = Number.isFinite(expires) && expires - now < 7 * 86400_000;
                   return h(
                     "tr",
                     {},
@@ -72,4 +73,8 @@ export async function renderSensors(main: HTMLElement, ctx: Ctx): Promise<() => 
     unsubscribe();
     if (pending !== undefined) clearTimeout(pending);
   };
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }

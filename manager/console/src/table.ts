@@ -56,7 +56,7 @@ export function makeTable<T extends object>(opts: TableOptions<T>): Table<T> {
     layout: "fitDataStretch",
     height: "calc(100vh - 260px)",
     placeholder: "Nothing to show",
-    columnDefaults: { headerFilterPlaceholder: "filter", resizable: true, tooltip: false },
+    columnDefaults: { headerFilterPlaceholder: "filter", resizable: true },
     rowFormatter: opts.rowFormatter ? (row) => opts.rowFormatter!(row.getData() as T, row.getElement()) : undefined,
   });
   table.on("tableBuilt", () => {
@@ -84,8 +84,9 @@ export function makeTable<T extends object>(opts: TableOptions<T>): Table<T> {
   }
   search.addEventListener("input", () => {
     needle.text = search.value.trim().toLowerCase();
-    table.removeFilter(searchFilter as never);
-    if (needle.text) table.addFilter(searchFilter as never);
+    // The search is the table's one programmatic filter; header filters are kept apart.
+    if (needle.text) table.setFilter(searchFilter as never);
+    else table.clearFilter(false);
   });
   csv.addEventListener("click", () => table.download("csv", opts.csvName));
 
@@ -123,21 +124,8 @@ export function linkFormatter(href: (data: Record<string, unknown>) => string) {
   };
 }
 
-/** A cell of a list: its items joined by ", ". A Node, never a string: Tabulator puts the
- * strings custom formatters return into innerHTML. */
-export function listFormatter(cell: { getValue(): unknown }): HTMLElement {
-  const v = cell.getValue();
-  return h("span", {}, Array.isArray(v) ? v.join(", ") : String(v ?? ""));
-}
-
 /** A cell formatted by `fn` as text. */
 export function textFormatter(fn: (value: unknown, data: Record<string, unknown>) => string) {
   return (cell: { getValue(): unknown; getData(): unknown }): HTMLElement =>
     h("span", {}, fn(cell.getValue(), cell.getData() as Record<string, unknown>));
-}
-
-/** Header filter for list cells: matches when any item contains the text. */
-export function listHeaderFilter(term: string, value: unknown): boolean {
-  const t = term.toLowerCase();
-  return Array.isArray(value) ? value.some((v) => String(v).toLowerCase().includes(t)) : String(value ?? "").toLowerCase().includes(t);
 }

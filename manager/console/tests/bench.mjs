@@ -16,7 +16,12 @@ if (!base || !token) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--disable-dev-shm-usage", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])],
+  args: [
+    "--disable-dev-shm-usage",
+    ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
+    // Extra flags, space-separated (e.g. --disable-http2 to look at HTTP/1.1 behaviour).
+    ...(process.env.CHROMIUM_FLAGS ?? "").split(" ").filter(Boolean),
+  ],
 });
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });

@@ -5,7 +5,7 @@
 //
 // Env: OTWATCH_CONSOLE_URL, OTWATCH_TOKEN_VIEWER, OTWATCH_TOKEN_ANALYST, OTWATCH_EXPECT (JSON
 // {"assets":[{"id","level","site"}],"alert":"<id>"}), OTWATCH_SCREENSHOTS (optional directory),
-// CHROMIUM (default /usr/bin/chromium).
+// CHROMIUM (default /usr/bin/chromium), CHROMIUM_FLAGS (extra flags).
 
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -31,7 +31,10 @@ function need(name) {
 }
 
 /** Runs one step; a failure is recorded with the step's name and the run goes on. */
+let currentStep = "";
+
 async function step(name, fn, refusals = []) {
+  currentStep = name;
   try {
     await expecting(refusals, fn);
     passed++;
@@ -72,9 +75,9 @@ function watch(page, label) {
       const path = new URL(msg.location().url || page.url(), base).pathname;
       if (expectedRefusals.some(([status, re]) => status === Number(failed[1]) && re.test(path))) return;
     }
-    consoleErrors.push(`${label} ${page.url()}: ${msg.text()} ${msg.location().url ?? ""}`.trim());
+    consoleErrors.push(`${label} (${currentStep}) ${page.url()}: ${msg.text()} ${msg.location().url ?? ""}`.trim());
   });
-  page.on("pageerror", (err) => consoleErrors.push(`${label} ${page.url()}: page error: ${err.message}`));
+  page.on("pageerror", (err) => consoleErrors.push(`${label} (${currentStep}) ${page.url()}: page error: ${err.message}`));
 }
 
 async function login(page, token) {
@@ -109,7 +112,12 @@ async function alertState(page, id) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--disable-dev-shm-usage", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])],
+  args: [
+    "--disable-dev-shm-usage",
+    ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
+    // Extra flags, space-separated (e.g. --disable-http2 to look at HTTP/1.1 behaviour).
+    ...(process.env.CHROMIUM_FLAGS ?? "").split(" ").filter(Boolean),
+  ],
 });
 const contextOptions = { ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } };
 
