@@ -26,7 +26,7 @@ use crate::store::{FleetStore, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// A sensor's asset: (sensor id, the sensor's asset id).
@@ -325,6 +325,9 @@ struct Site {
     published: RwLock<Option<Snapshot>>,
     /// The view changed since `published` was taken (set under the view lock).
     stale: AtomicBool,
+    /// How many batches of the site were applied (bumped after the store committed one, before
+    /// the view takes it): whatever was read from the store for an older number may be older.
+    generation: AtomicU64,
 }
 
 impl Site {
@@ -374,6 +377,12 @@ impl FleetView {
         Ok(published.clone().unwrap_or_default())
     }
 
+    /// How many batches of `site` were applied since the manager started: data derived from
+    /// the store for one number stays current until the number moves.
+    pub fn generation(&self, site: &str) -> Result<u64, StoreError> {
+        Ok(self.site(site)?.generation.load(Ordering::Acquire))
+    }
+
     /// Reflects a batch just applied to the store (see the module notes); once it returns, every
     /// snapshot taken shows the batch. A site whose view was not built yet is built from the
     /// store.
@@ -384,6 +393,7 @@ impl FleetView {
         batch: Replay,
     ) -> Result<(), StoreError> {
         let slot = self.site(site)?;
+        slot.generation.fetch_add(1, Ordering::AcqRel);
         slot.queue.lock().map_err(|_| poisoned())?.push(batch);
         // Whoever holds the lock applies what is queued, ours included if it came in time.
         let mut v = slot.view.lock().map_err(|_| poisoned())?;

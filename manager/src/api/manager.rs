@@ -129,7 +129,7 @@ impl Shared {
         for s in &chosen {
             inputs.push(crate::risk::SiteInventory {
                 assets: self.site_assets(s)?,
-                connections: self.site_connections(s)?,
+                connections: self.site_connections(s)?.as_ref().clone(),
             });
         }
         let (shadow_devices, unapproved_sites) =
@@ -436,13 +436,15 @@ impl Manager for ManagerService {
         let all = blocking(move || {
             let mut out = Vec::new();
             for s in sites_for(&shared, &site)? {
-                out.extend(shared.site_connections(&s)?);
+                out.push(shared.site_connections(&s)?);
             }
             Ok(out)
         })
         .await?;
-        let matched: Vec<FleetConnection> = all
-            .into_iter()
+        // Only the page is copied out of the (shared, cached) merged connections.
+        let matched: Vec<&FleetConnection> = all
+            .iter()
+            .flat_map(|site| site.iter())
             .filter(|c| {
                 q.address.is_empty()
                     || c.connection
@@ -452,7 +454,7 @@ impl Manager for ManagerService {
             .collect();
         let (connections, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
         Ok(Response::new(ListConnectionsResponse {
-            connections,
+            connections: connections.into_iter().cloned().collect(),
             next_page_token,
             total: matched.len() as u64,
         }))

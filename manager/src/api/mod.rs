@@ -53,7 +53,13 @@ pub struct Shared {
     /// The sites' approved inventories (read from the store at start,
     /// [`Shared::load_approvals`]).
     approvals: std::sync::RwLock<Approvals>,
+    /// Each site's merged connections and the view generation they were merged at
+    /// ([`Shared::site_connections`]).
+    connections: std::sync::Mutex<std::collections::HashMap<String, ConnectionsAt>>,
 }
+
+/// Merged connections of a site, at a view generation.
+type ConnectionsAt = (u64, Arc<Vec<FleetConnection>>);
 
 impl Shared {
     pub fn new(
@@ -74,6 +80,7 @@ impl Shared {
             quota_logged: Default::default(),
             advisories: Default::default(),
             approvals: Default::default(),
+            connections: Default::default(),
         }))
     }
 }
@@ -540,14 +547,33 @@ impl Shared {
         Ok(self.store.sensors()?.into_iter().map(|s| s.site).collect())
     }
 
-    fn site_connections(&self, site: &str) -> Result<Vec<FleetConnection>, StoreError> {
+    /// The merged connections of `site`: merged again only once a batch of the site was
+    /// applied since the last merge (a listing paged through 50 000 connections merges them
+    /// once, not once per page).
+    fn site_connections(&self, site: &str) -> Result<Arc<Vec<FleetConnection>>, StoreError> {
+        let generation = self.view.generation(site)?;
+        let cached = self
+            .connections
+            .lock()
+            .map_err(|_| StoreError::poisoned("connections"))?
+            .get(site)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, c)| c.clone());
+        if let Some(c) = cached {
+            return Ok(c);
+        }
         let mut input = Vec::new();
         for s in self.store.sensors()?.iter().filter(|s| s.site == site) {
             for c in self.store.connections_of(&s.id)? {
                 input.push((s.id.clone(), c));
             }
         }
-        Ok(fleet::merge_connections(site, input))
+        let merged = Arc::new(fleet::merge_connections(site, input));
+        self.connections
+            .lock()
+            .map_err(|_| StoreError::poisoned("connections"))?
+            .insert(site.to_string(), (generation, merged.clone()));
+        Ok(merged)
     }
 }
 
