@@ -639,3 +639,54 @@ fn never_panics_on_any_input() {
     let conv: Vec<(bool, Vec<u8>)> = msgs.iter().map(|m| (true, m.clone())).collect();
     never_panics_in_conversation(&SPEC, &tcp(), &conv);
 }
+
+// ---------------------------------------------------------------------------------------
+// An independent client's bytes: what the builders of Microsoft's ICS forensics tool
+// (microsoft/ics-forensics-tools, MIT, `CodeSysV3/codesysv3_protocol`) send, produced by running
+// them into a capturing socket (10.77.1.10:50312 to 10.77.1.20:11740): a name service request
+// over TCP, an open channel request, a device login of "admin" (crypt type 1, challenge
+// 0x12345678), and the PLC shell command `stopprg`; then its name service request over UDP.
+
+const MS_NS_TCP: &str = "000117e824000000c56b40030033c4880a4d0114c4880a4d010a000002c2000400000000";
+const MS_OPEN_CHANNEL: &str =
+    "000117e830000000c56b40400033c4880a4d0114c4880a4d010a0000c30001010892\
+    77ac81d4218300401f0005000000";
+const MS_LOGIN: &str = "000117e880000000c56b40400033c4880a4d0114c4880a4d010a000001810700010000000000\
+    0000500000008858251155cd0c00010002000000000040000000228480000100000023848000785634128101ac0010066\
+    1646d696e0011a0800081002720d4424566cd233237ee757068af546875da3f7068d944722aea556252";
+const MS_SHELL_STOP: &str = "000117e85c000000c56b40400033c4880a4d0114c4880a4d010a000001810700020000000\
+    00000002c000000448d99c455cd0c00110001000110555e1c000000118480000110555e1384800000000000100a73746f7\
+    0707267000000";
+const MS_NS_UDP: &str = "c56b400300110114000a000002c2000402000000";
+
+#[test]
+fn an_independent_clients_messages_read_as_meant() {
+    let segs: Vec<(bool, Vec<u8>)> = [MS_NS_TCP, MS_OPEN_CHANNEL, MS_LOGIN, MS_SHELL_STOP]
+        .iter()
+        .map(|h| (true, hex(h)))
+        .collect();
+    for (_, s) in &segs {
+        assert_eq!(tcp_probe(Direction::ToServer, s), Probe::Yes);
+    }
+    assert_eq!(
+        run(&segs),
+        [
+            op(Operation::Identify, 0xc202, &[]),
+            Observation::CleartextLogin {
+                user: "admin".into(),
+                protocol: "codesys"
+            },
+            Observation::FunctionCode(0x0001_0002),
+            op(
+                Operation::CpuStop,
+                0x0011_0001,
+                &[("service", "plc shell command"), ("command", "stopprg")]
+            ),
+        ]
+    );
+    let udp_dg = hex(MS_NS_UDP);
+    assert_eq!(udp_probe(Direction::ToServer, &udp_dg), Probe::Yes);
+    let mut d = CodesysDissector::default();
+    let out = datagram(&mut d, Direction::ToServer, &udp(), &udp_dg);
+    assert_eq!(out, [op(Operation::Identify, 0xc202, &[])]);
+}
