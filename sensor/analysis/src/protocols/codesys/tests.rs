@@ -690,3 +690,23 @@ fn an_independent_clients_messages_read_as_meant() {
     let out = datagram(&mut d, Direction::ToServer, &udp(), &udp_dg);
     assert_eq!(out, [op(Operation::Identify, 0xc202, &[])]);
 }
+
+/// A service PDU the CODESYS IDE sent, quoted by FieldFuzz (`pycodesys.py`, `getTargetident`):
+/// a 16-byte header (4 bytes of additional data after the content size) and tag 0x01 whose
+/// length 12 is written padded (`8c 80 00`).
+const IDE_GET_TARGET_IDENT: &str = "55cd100001000100602b998b10000000\
+    00000000018c80000000000000000000\
+    00000000";
+
+#[test]
+fn the_ides_target_ident_request_with_a_16_byte_header() {
+    let pdu = hex(IDE_GET_TARGET_IDENT);
+    let h = wire::ServiceHeader::parse(&pdu).unwrap();
+    assert_eq!((h.group, h.service, h.session), (1, 1, 0x8b99_2b60));
+    assert_eq!(h.content_size, 16);
+    let tags: Vec<_> = wire::Tags::new(h.content).collect();
+    assert_eq!(tags.len(), 1);
+    assert_eq!((tags[0].id, tags[0].value.len()), (1, 12));
+    let out = run(&[(true, block(&dg(0x40, &app_block(true, &pdu))))]);
+    assert_eq!(out, [op(Operation::Identify, 0x0001_0001, &[])]);
+}
