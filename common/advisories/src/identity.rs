@@ -128,6 +128,8 @@ const KNOWN_VENDORS: &[(&[&str], &str, &str)] = &[
     (&["phoenix contact"], "phoenix contact", "Phoenix Contact"),
     (&["hitachi"], "hitachi", "Hitachi"),
     (&["abb"], "abb", "ABB"),
+    // The runtime's maker, called 3S-Smart Software Solutions until 2018 (CODESYS V2 names it so).
+    (&["codesys", "3s smart software"], "codesys", "CODESYS"),
     // Shown with one spelling; their key is their first word, as for any other vendor.
     (&["wago"], "wago", "WAGO"),
     (&["beckhoff"], "beckhoff", "Beckhoff Automation"),

@@ -25,6 +25,7 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("umas", "plc"),
     ("omron_fins", "plc"),
     ("ads", "plc"),
+    ("codesys", "plc"),
     ("slmp", "plc"),
     ("dnp3", "rtu"),
     ("iec104", "rtu"),

@@ -18,6 +18,7 @@ pub mod ber;
 pub mod c37_118;
 pub mod cdp;
 pub mod cip;
+pub mod codesys;
 pub mod dhcp;
 pub mod dnp3;
 pub mod dns;

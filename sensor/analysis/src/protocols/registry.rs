@@ -47,6 +47,8 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::knxip::TCP_SPEC,
     &super::omron_fins::TCP_SPEC,
     &super::omron_fins::SPEC,
+    &super::codesys::SPEC,
+    &super::codesys::UDP_SPEC,
     &super::c37_118::SPEC,
     &super::c37_118::UDP_SPEC,
 ];

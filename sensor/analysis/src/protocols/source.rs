@@ -147,6 +147,10 @@ sources! {
     KNXIP_DEVICE_INFO = "knxip device information", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
+    // CODESYS (`codesys`).
+    CODESYS_NAME_SERVICE = "codesys name service identification", CONTROLLER;
+    CODESYS_TARGET_IDENT = "codesys target ident", CONTROLLER;
+    CODESYS_V2_IDENTITY = "codesys v2 read identity", CONTROLLER;
     // Omron FINS (`omron_fins`).
     OMRON_FINS_CONTROLLER_DATA = "omron fins controller data read", CONTROLLER;
     OMRON_FINS_NODE = "omron fins node address", DEFAULT;
