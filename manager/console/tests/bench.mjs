@@ -1,6 +1,7 @@
 // Measures the map against a manager holding a big fleet (10,000 assets / 50,000 edges): time
 // from navigation start to the first draw ('map-drawn'), the /api/map fetch, and frame intervals
-// while the sigma camera zooms and pans for 3 s. Prints one JSON line; asserts nothing (timing
+// while the sigma camera zooms and pans for 3 s, then while the mouse drags and wheels for 3 s
+// (as a user interacts). Prints one JSON line; asserts nothing (timing
 // is reported, never a test verdict).
 //
 // Env: OTWATCH_CONSOLE_URL, OTWATCH_TOKEN_VIEWER, CHROMIUM (default /usr/bin/chromium).
@@ -72,8 +73,44 @@ try {
         });
       }),
   );
-  const sorted = [...frames].sort((a, b) => a - b);
-  const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
+  // Then as a user does it: drag to pan and the wheel to zoom, with the mouse, for 3 s (sigma
+  // hides edges and labels while the user moves the camera on big maps), recording frames alike.
+  await page.evaluate(() => {
+    window.__frames = [];
+    let last = performance.now();
+    window.__recording = true;
+    function frame(now) {
+      window.__frames.push(now - last);
+      last = now;
+      if (window.__recording) requestAnimationFrame(frame);
+    }
+    requestAnimationFrame((now) => {
+      last = now;
+      requestAnimationFrame(frame);
+    });
+  });
+  const box = await page.locator(".map-canvas").first().boundingBox().catch(() => null);
+  const cx = box ? box.x + box.width / 2 : 720;
+  const cy = box ? box.y + box.height / 2 : 500;
+  const until = Date.now() + 3000;
+  let i = 0;
+  while (Date.now() < until) {
+    await page.mouse.move(cx, cy);
+    await page.mouse.down();
+    for (let k = 1; k <= 10; k++) await page.mouse.move(cx + (i % 2 ? -1 : 1) * k * 12, cy + k * 6);
+    await page.mouse.up();
+    await page.mouse.wheel(0, i % 2 ? 240 : -240);
+    i++;
+  }
+  const mouse = await page.evaluate(() => {
+    window.__recording = false;
+    return window.__frames.slice(1);
+  });
+
+  const pct = (xs, p) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
+  };
   const round = (v) => (v === null ? null : Math.round(v * 10) / 10);
   console.log(
     JSON.stringify({
@@ -82,8 +119,11 @@ try {
       first_draw_ms: round(load.first_draw_ms),
       fetch_ms: round(load.fetch_ms),
       frames: frames.length,
-      p50_frame_ms: round(pct(50)),
-      p95_frame_ms: round(pct(95)),
+      p50_frame_ms: round(pct(frames, 50)),
+      p95_frame_ms: round(pct(frames, 95)),
+      mouse_frames: mouse.length,
+      mouse_p50_frame_ms: round(pct(mouse, 50)),
+      mouse_p95_frame_ms: round(pct(mouse, 95)),
     }),
   );
 } finally {
