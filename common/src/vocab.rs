@@ -51,6 +51,7 @@ pub const PROTOCOLS: &[&str] = &[
     "fox",
     "knxip",
     "omron_fins",
+    "srtp",
     "c37_118",
     "goose",
     "sv",

@@ -100,6 +100,7 @@ fn industrial(protocol: &str) -> bool {
             | "mms"
             | "ads"
             | "slmp"
+            | "srtp"
             | "goose"
             | "sv"
             | "ethercat"

@@ -147,6 +147,9 @@ sources! {
     KNXIP_DEVICE_INFO = "knxip device information", CONTROLLER;
     // IEC 60870-5-104 (`iec104`).
     IEC104_ASDU = "iec104 asdu", DEFAULT;
+    // GE-SRTP (`srtp`).
+    SRTP_CONTROLLER_ID = "srtp return controller type and id", CONTROLLER;
+    SRTP_STATUS = "srtp plc status word", DEFAULT;
     // Omron FINS (`omron_fins`).
     OMRON_FINS_CONTROLLER_DATA = "omron fins controller data read", CONTROLLER;
     OMRON_FINS_NODE = "omron fins node address", DEFAULT;
