@@ -203,8 +203,8 @@ impl SrtpDissector {
             code,
         });
         if dir != Direction::ToServer {
-            // A PLC's own request to its peer (COMM_REQ to another PLC on the same flow is
-            // not how SRTP works; report the code only).
+            // A request travelling to the flow's client (sides guessed the other way round):
+            // the code only, no operation on a controller.
             out.push(Observation::FunctionCode(u32::from(code)));
             return;
         }

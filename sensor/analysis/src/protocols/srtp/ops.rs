@@ -59,9 +59,6 @@ pub mod code {
     pub const TOGGLE_FORCE: u8 = 0x44;
 }
 
-/// The highest service request code any source names (0x61, Return PLC Features Supported).
-pub const MAX_CODE: u8 = 0x61;
-
 /// The service request's name (GFK-0529 where it documents it, else the Wireshark plugin's).
 pub fn name(code: u8) -> Option<&'static str> {
     Some(match code {
