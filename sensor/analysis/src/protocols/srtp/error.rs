@@ -4,7 +4,9 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SrtpError {
-    #[error("not an SRTP header (type {0:#04x}; 0x00-0x03 with a zero second byte expected)")]
+    #[error(
+        "not an SRTP header (type {0:#04x}; 0x00-0x03 or 0x08 with a zero second byte expected)"
+    )]
     Header(u8),
     #[error("SRTP {kind} with mailbox type {mailbox:#04x}")]
     MailboxType { kind: &'static str, mailbox: u8 },

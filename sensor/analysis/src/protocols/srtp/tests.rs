@@ -485,6 +485,17 @@ fn broken_messages_are_violations_and_the_stream_resynchronises() {
 }
 
 #[test]
+fn type_8_messages_are_framed_and_passed_over() {
+    // Type 0x08 (listed, without meaning, by the Palatis Lua dissector), 4 bytes of text.
+    let mut other = header(8, 0, 0, 4);
+    other.extend_from_slice(&[1, 2, 3, 4]);
+    let segs = vec![(true, other), (true, request(2, 0x23, &[6]))];
+    let out = run_segments(new, &c(), &segs);
+    assert_eq!(ops_of(&out), [(Operation::CpuStop, Some(0x23))]);
+    assert!(violations(&out).is_empty(), "{out:?}");
+}
+
+#[test]
 fn long_text_buffers_are_passed_over() {
     // A 600-byte Write System Memory (300 words of %R) then a STOP, in odd segments.
     let long = request_text(1, 0x07, &[0x08, 0, 0, 0x2c, 0x01], &[0xab; 600]);

@@ -13,7 +13,7 @@
 //!
 //! | offset | field |
 //! |---|---|
-//! | 0 | type: 0x00 connection request (56 zero bytes), 0x01 its answer, 0x02 request, 0x03 response |
+//! | 0 | type: 0x00 connection request (56 zero bytes), 0x01 its answer, 0x02 request, 0x03 response (0x08: unknown, passed over) |
 //! | 2-3 | sequence number (echoed by the response) |
 //! | 4-5 | text length: bytes that follow the header |
 //! | 26-28 | time stamp, BCD seconds, minutes, hours (optional) |
@@ -45,6 +45,10 @@ pub mod kind {
     pub const CONNECT_ACK: u8 = 0x01;
     pub const REQUEST: u8 = 0x02;
     pub const RESPONSE: u8 = 0x03;
+    /// A type of unknown meaning that the Wireshark Lua dissector of Palatis/packet-ge-srtp
+    /// (written on a FANUC robot controller's traffic) lists: framed by its text length and
+    /// passed over.
+    pub const OTHER: u8 = 0x08;
 }
 
 /// The mailbox types (offset 31, GFK-0529 tables 3-6 to 3-11).
@@ -125,10 +129,11 @@ impl<'a> Message<'a> {
 }
 
 /// The length of the message at the start of `data`: `Ok(None)` until its header is there,
-/// `Err(type)` when the first bytes are no SRTP header (an unknown type, or byte 1 not zero).
+/// `Err(type)` when the first bytes are no SRTP header (a type other than 0x00-0x03 and 0x08,
+/// or byte 1 not zero).
 pub fn total_len(data: &[u8]) -> Result<Option<usize>, u8> {
     match data {
-        [k, ..] if *k > kind::RESPONSE => Err(*k),
+        [k, ..] if *k > kind::RESPONSE && *k != kind::OTHER => Err(*k),
         [k, b, ..] if *b != 0 => Err(*k),
         _ if data.len() < HEADER_LEN => Ok(None),
         [_, _, _, _, lo, hi, ..] => Ok(Some(
