@@ -52,6 +52,7 @@ pub const PROTOCOLS: &[&str] = &[
     "knxip",
     "omron_fins",
     "codesys",
+    "srtp",
     "c37_118",
     "goose",
     "sv",

@@ -40,6 +40,9 @@ Roles (HOST is the server's address):
   slmp-client HOST                 pymcprotocol: 3E binary (CPU model, reads, writes, random write,
                                    remote STOP, latch clear, RUN, PAUSE, STOP, RESET), then 3E ASCII
                                    and 4E binary sessions (CPU model, read, write)
+  srtp-server HOST                 GE-SRTP Series 90-30 simulator on 18245 (tests/peers/srtp_peer.py)
+  srtp-client HOST                 GE-SRTP engineering session: identity, reads, writes, privilege
+                                   change, STOP, program load and store, clock, RUN
   arp-spoof IFACE                  unsolicited ARP replies "10.77.5.1 is-at 02:00:00:00:05:66"
   garp-storm IFACE COUNT           COUNT gratuitous ARPs from 02:00:00:00:05:77 / 10.77.5.77
 """
@@ -734,6 +737,18 @@ def slmp_client(host: str) -> None:
     _peer_module("slmp_peer").run_client(host, SLMP_PORT, wait=False)
 
 
+SRTP_PORT = 18245
+
+
+def srtp_server(host: str) -> None:
+    _peer_module("srtp_peer").start_server(host, SRTP_PORT)
+    _forever()
+
+
+def srtp_client(host: str) -> None:
+    _peer_module("srtp_peer").run_client(host, SRTP_PORT)
+
+
 ROLES = {
     "modbus-server": modbus_server,
     "modbus-poll": modbus_poll,
@@ -760,6 +775,8 @@ ROLES = {
     "ads-client": ads_client,
     "slmp-server": slmp_server,
     "slmp-client": slmp_client,
+    "srtp-server": srtp_server,
+    "srtp-client": srtp_client,
     "arp-spoof": arp_spoof,
     "garp-storm": garp_storm,
 }

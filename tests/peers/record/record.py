@@ -53,6 +53,11 @@ Scenarios and the otwatch alert kind (docs/DETECTION.md) each should (or should 
   slmp_ops               SLMP/MC EWS->PLC (pymcprotocol, virtual-plc) on 5007: CPU model, device reads and
                          writes, remote STOP/RUN/PAUSE/RESET, latch clear; 3E binary and ASCII, 4E
                          -> plc_stop, plc_start, device_restart
+  srtp_ops               GE-SRTP EWS->PLC (tests/peers/srtp_peer.py, both ends written from GFK-0529) on
+                         18245: controller type and ID, reads, a refused STOP, privilege change with a
+                         password, writes, STOP, program load and store, set clock, RUN
+                         -> plc_stop, plc_start, plc_program_upload, plc_program_download,
+                            cleartext_credentials, plc_config_change (security, clock)
   nmap_syn_scan          nmap -sS -p 1-1024 -T4 10.77.2.66 -> 10.77.2.20          -> scan_detected
   nmap_sweep             nmap -sn 10.77.3.0/24 + -sS 5 ICS ports 10.77.3.1-40 through a router
                          (captured on the attacker<->router link)                 -> scan_detected
@@ -579,6 +584,17 @@ def slmp_ops(lab, out):
         lab.peer(h["ews"], "slmp-client", OT["plc"])
 
 
+def srtp_ops(lab, out):
+    """EWS 10.77.1.10 -> PLC 10.77.1.20 (a Series 90-30 simulator on 18245): the srtp_peer.py
+    client's engineering session. Alerts: plc_stop, plc_start, plc_program_upload,
+    plc_program_download, cleartext_credentials, plc_config_change."""
+    sw, h = lab.ot_cell("ews", "plc")
+    lab.peer_bg(h["plc"], "srtp-server", OT["plc"])
+    lab.wait_listen(h["plc"], 18245)
+    with lab.capture(sw, "br0", out):
+        lab.peer(h["ews"], "srtp-client", OT["plc"])
+
+
 def nmap_syn_scan(lab, out):
     """Attacker 10.77.2.66 -> 10.77.2.20 (listens on 22 and 502): nmap -sS -p 1-1024 -T4 -n.
     Captured on the attacker's link. Alert: scan_detected."""
@@ -909,7 +925,7 @@ SCENARIOS = [
     s7_stop, s7_start, s7_download, s7_upload, s7_delete, s7_set_clock, s7_password, s7_benign_reads,
     modbus_restart, modbus_listen_only, modbus_benign, modbus_new_writer, modbus_malformed,
     iec104_reset_process, iec104_clock_sync, iec104_clock_sync_rogue,
-    opcua_method_firmware, opcua_benign, profinet_dcp_set, bacnet_reinit_dcc, ads_ops, slmp_ops,
+    opcua_method_firmware, opcua_benign, profinet_dcp_set, bacnet_reinit_dcc, ads_ops, slmp_ops, srtp_ops,
     nmap_syn_scan, nmap_sweep, nmap_ics_scripts, arp_sweep,
     hydra_telnet, hydra_ftp, ftp_login_ok, telnet_login_ok, ssh_to_plc, hydra_ssh,
     arp_spoof, arp_gratuitous_storm, ip_conflict,

@@ -27,6 +27,8 @@ const CONTROLLER_PROTOCOLS: &[(&str, &str)] = &[
     ("ads", "plc"),
     ("codesys", "plc"),
     ("slmp", "plc"),
+    // A GE-SRTP server: a Series 90, VersaMax or PACSystems CPU or its Ethernet module.
+    ("srtp", "plc"),
     ("dnp3", "rtu"),
     ("iec104", "rtu"),
     ("mms", "ied"),

@@ -51,6 +51,7 @@ pub mod smb;
 pub mod snmp;
 pub mod source;
 pub mod spec;
+pub mod srtp;
 pub mod ssdp;
 pub mod ssh;
 pub mod sv;

@@ -51,6 +51,7 @@ pub static PROTOCOLS: &[&ProtocolSpec] = &[
     &super::codesys::UDP_SPEC,
     &super::c37_118::SPEC,
     &super::c37_118::UDP_SPEC,
+    &super::srtp::SPEC,
 ];
 
 /// The outcome of recognising a flow's protocol.

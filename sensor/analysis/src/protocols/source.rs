@@ -151,6 +151,9 @@ sources! {
     CODESYS_NAME_SERVICE = "codesys name service identification", CONTROLLER;
     CODESYS_TARGET_IDENT = "codesys target ident", CONTROLLER;
     CODESYS_V2_IDENTITY = "codesys v2 read identity", CONTROLLER;
+    // GE-SRTP (`srtp`).
+    SRTP_CONTROLLER_ID = "srtp return controller type and id", CONTROLLER;
+    SRTP_STATUS = "srtp plc status word", DEFAULT;
     // Omron FINS (`omron_fins`).
     OMRON_FINS_CONTROLLER_DATA = "omron fins controller data read", CONTROLLER;
     OMRON_FINS_NODE = "omron fins node address", DEFAULT;
