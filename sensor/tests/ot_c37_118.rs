@@ -4,39 +4,13 @@
 //! compared with tshark's dissection (frame type, version, size, stream IDCODE, CHK and its
 //! status, command, and the configuration's stations, channels and data rate).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{asset, data, report};
 use otwatch_sensor::protocols::c37_118::wire::{self, FrameType, Header};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn pmu_and_pdc_are_named_and_classified() {
@@ -105,17 +79,9 @@ const FIELDS: &[&str] = &[
     "synphasor.rate_of_transmission",
 ];
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
+/// tshark's number text, signed (a data rate below zero is seconds per frame).
 fn num(s: &str) -> Option<i64> {
-    match s.strip_prefix("0x") {
-        Some(h) => i64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
+    s.parse().ok().or_else(|| tshark::num(s).map(|n| n as i64))
 }
 
 /// Our reading of one frame.
@@ -192,33 +158,11 @@ fn station_labels(file: &Path) -> std::collections::BTreeMap<String, Vec<String>
 
 #[test]
 fn every_frame_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
     let file = data("c37_118_1pmu_udp.pcap");
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        file.to_string_lossy().into_owned(),
-        "-Y".into(),
-        "synphasor".into(),
-        "-T".into(),
-        "fields".into(),
-        "-E".into(),
-        "aggregator=|".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = tshark::fields(&file, "synphasor", &["-E", "aggregator=|"], FIELDS);
     let stations = station_labels(&file);
     let (mut compared, mut failures) = (0, Vec::new());
     for line in text.lines() {

@@ -3,7 +3,17 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod flood;
+pub mod tshark;
 
+#[path = "../../../tests/skip.rs"]
+pub mod skip;
+
+use otwatch_common::model::{Asset, InventoryReport};
+use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use otwatch_sensor::capture::pcap::CaptureFile;
+use otwatch_sensor::capture::PacketSource;
+use otwatch_sensor::decode::{decode, Net};
+use otwatch_sensor::protocols::LinkFrame;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
@@ -14,6 +24,114 @@ pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/data")
         .join(name)
+}
+
+/// The shared capture corpus: `OTWATCH_CORPUS`, or `shared/pcaps` beside the checkout.
+pub fn corpus_dir() -> PathBuf {
+    match std::env::var_os("OTWATCH_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
+    }
+}
+
+/// The corpus's directory, or `None` after saying the test skips for want of it.
+pub fn corpus_root() -> Option<PathBuf> {
+    let dir = corpus_dir();
+    if dir.join("MANIFEST.tsv").exists() {
+        return Some(dir);
+    }
+    skip::skip(
+        &format!("corpus not found at {}", dir.display()),
+        skip::Need::Corpus,
+    );
+    None
+}
+
+/// A capture of the corpus, or `None` after saying the test skips for want of it.
+pub fn corpus(rel: &str) -> Option<PathBuf> {
+    let p = corpus_dir().join(rel);
+    if p.is_file() {
+        return Some(p);
+    }
+    skip::skip(
+        &format!(
+            "corpus capture {} not found (set OTWATCH_CORPUS)",
+            p.display()
+        ),
+        skip::Need::Corpus,
+    );
+    None
+}
+
+/// The report of analyzing one capture in memory (no state), which must read without errors.
+pub fn report(path: &Path) -> InventoryReport {
+    let out = analyze(&AnalyzeOptions {
+        inputs: vec![path.to_path_buf()],
+        state: None,
+        progress: false,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
+    out.report
+}
+
+/// The asset of a report with this IP or MAC address.
+pub fn asset<'a>(r: &'a InventoryReport, ip_or_mac: &str) -> &'a Asset {
+    r.assets
+        .iter()
+        .find(|a| a.ips.iter().chain(&a.macs).any(|x| x == ip_or_mac))
+        .unwrap_or_else(|| panic!("no asset with {ip_or_mac}"))
+}
+
+/// The kinds of a report's alerts with their protocols, sorted.
+pub fn alert_kinds(r: &InventoryReport) -> Vec<(String, String)> {
+    let mut k: Vec<(String, String)> = r
+        .alerts
+        .iter()
+        .map(|a| (a.kind.clone(), a.protocol.clone()))
+        .collect();
+    k.sort();
+    k
+}
+
+/// Whether one of the asset's descriptions contains `text`.
+pub fn described(a: &Asset, text: &str) -> bool {
+    a.evidence
+        .iter()
+        .any(|e| e.field == "description" && e.value.contains(text))
+}
+
+/// Each frame of a capture whose Ethernet payload is of `ethertype`: its number (from 1), its
+/// source and destination MAC, and the payload.
+pub fn link_frames(path: &Path, ethertype: u16, mut each: impl FnMut(u64, LinkFrame, &[u8])) {
+    let mut src = CaptureFile::open(path).unwrap();
+    let mut n = 0u64;
+    while let Some(batch) = src.next_batch().unwrap() {
+        for f in batch.iter() {
+            n += 1;
+            let Ok(p) = decode(f.link, f.data) else {
+                continue;
+            };
+            if let (
+                Net::Ether {
+                    ethertype: t,
+                    payload,
+                },
+                Some(s),
+            ) = (&p.net, p.src_mac)
+            {
+                if *t == ethertype {
+                    let lf = LinkFrame {
+                        src: s,
+                        dst: p.dst_mac,
+                        ts: f.ts,
+                    };
+                    each(n, lf, payload);
+                }
+            }
+        }
+    }
 }
 
 /// The sensor binary, logging at info.
