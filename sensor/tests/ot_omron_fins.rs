@@ -7,12 +7,13 @@
 mod common;
 
 use common::tshark::{self, unhex};
-use common::{asset, data, report};
+use common::{asset, data, report, udp_pcap};
 use otwatch_common::model::Asset;
 use otwatch_sensor::protocols::omron_fins::commands;
 use otwatch_sensor::protocols::omron_fins::model_and_version;
 use otwatch_sensor::protocols::omron_fins::wire::{tcp_command, Frame, TcpHeader};
 use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
 use std::path::Path;
 
 #[test]
@@ -83,17 +84,56 @@ fn icsnpp_commands_raise_their_alerts() {
         start.contains(&("mode".into(), "debug".into())),
         "{start:?}"
     );
-    // Once the same-way answers, then the end codes 0x0101.. refusing memory area reads.
+    // Once the same-way answers. Their end codes 0x0101.. refusing memory area reads are no
+    // violation (a refusal is a status of the responder), nor taken from untrusted answers.
     let violation = evidence("protocol_violation");
-    for reason in [
-        "FINS response to SID 0x7a travels the same way as its command",
-        "FINS end code 0x0101 (local node error) to memory area read",
-    ] {
-        assert!(
-            violation.contains(&("reason".into(), reason.into())),
-            "{violation:?}"
-        );
-    }
+    assert!(
+        violation.contains(&(
+            "reason".into(),
+            "FINS response to SID 0x7a travels the same way as its command".into()
+        )),
+        "{violation:?}"
+    );
+    assert!(
+        violation.iter().all(|(_, v)| !v.contains("end code")),
+        "{violation:?}"
+    );
+    assert!(
+        plc.evidence.iter().all(|e| e.field != "status"),
+        "{:?}",
+        plc.evidence
+    );
+}
+
+#[test]
+fn a_refused_write_is_a_status_of_the_plc_not_a_violation() {
+    // Built after W227 (no public capture has a refusal answered by its controller): a tool
+    // writes DM 100 over FINS/UDP and the CPU, in RUN mode, answers end code 0x2108 (write not
+    // possible: cannot change).
+    let tool: SocketAddrV4 = "10.1.1.173:54855".parse().unwrap();
+    let plc: SocketAddrV4 = "10.1.1.164:9600".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fins_refused.pcap");
+    udp_pcap(
+        &path,
+        &[
+            (tool, plc, unhex("80000200a400006300100102820064000001abcd")),
+            (plc, tool, unhex("c0000200630000a4001001022108")),
+        ],
+    );
+    let r = report(&path);
+    assert!(r.stats().protocol_violations.is_empty(), "{:?}", r.alerts);
+    let plc = asset(&r, "10.1.1.164");
+    let status: Vec<&str> = plc
+        .evidence
+        .iter()
+        .filter(|e| e.field == "status")
+        .map(|e| e.value.as_str())
+        .collect();
+    assert_eq!(
+        status,
+        ["FINS end code 0x2108 (write not possible: cannot change) refusing memory area write"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
