@@ -30,14 +30,7 @@ impl<const MAX: usize> Facts<MAX> {
         let Some(value) = make() else {
             return false;
         };
-        self.seen.push(key);
-        out.push(Observation::Identity {
-            subject,
-            field,
-            value,
-            source,
-        });
-        true
+        self.push(key, out, subject, field, value, source)
     }
 
     /// Pushes `field` = `value` (already made) about `subject` unless this flow already reported
@@ -53,6 +46,19 @@ impl<const MAX: usize> Facts<MAX> {
         let Some(key) = self.fresh(subject, field, value.as_bytes()) else {
             return false;
         };
+        self.push(key, out, subject, field, value, source)
+    }
+
+    /// Remembers `key` and pushes the fact; `true`.
+    fn push(
+        &mut self,
+        key: u64,
+        out: &mut Vec<Observation>,
+        subject: Subject,
+        field: Field,
+        value: String,
+        source: Source,
+    ) -> bool {
         self.seen.push(key);
         out.push(Observation::Identity {
             subject,

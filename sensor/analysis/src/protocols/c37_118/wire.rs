@@ -221,47 +221,7 @@ pub const MAX_STATIONS: usize = 64;
 
 /// Reads the payload of a CFG-1 or CFG-2 frame (between the common header and CHK).
 pub fn config(payload: &[u8]) -> Result<Config<'_>, C37Error> {
-    let short = C37Error::ConfigTruncated;
-    let mut c = Cursor::new(payload);
-    let time_base = c.u32_be().ok_or(short)? & 0x00ff_ffff;
-    let count = c.u16_be().ok_or(short)?;
-    let mut stations = Vec::new();
-    for _ in 0..count {
-        let name = c.take(16).ok_or(short)?;
-        let idcode = c.u16_be().ok_or(short)?;
-        let format = c.u16_be().ok_or(short)?;
-        let phasors = c.u16_be().ok_or(short)?;
-        let analogs = c.u16_be().ok_or(short)?;
-        let digitals = c.u16_be().ok_or(short)?;
-        let names = usize::from(phasors) + usize::from(analogs) + 16 * usize::from(digitals);
-        let channel_names = c.take(16 * names).ok_or(short)?;
-        // PHUNIT, ANUNIT, DIGUNIT: 4 bytes each.
-        let units = usize::from(phasors) + usize::from(analogs) + usize::from(digitals);
-        c.skip(4 * units).ok_or(short)?;
-        let fnom = c.u16_be().ok_or(short)?;
-        let cfgcnt = c.u16_be().ok_or(short)?;
-        if stations.len() < MAX_STATIONS {
-            stations.push(Station {
-                name,
-                idcode,
-                global_id: None,
-                format,
-                phasors,
-                analogs,
-                digitals,
-                channel_names,
-                prefixed_names: false,
-                fnom_50hz: fnom & 1 != 0,
-                cfgcnt,
-            });
-        }
-    }
-    let data_rate = c.u16_be().ok_or(short)? as i16;
-    Ok(Config {
-        time_base,
-        stations,
-        data_rate,
-    })
+    configuration(payload, false)
 }
 
 /// CONT_IDX of a CFG-3 frame (table 10): 0 when the configuration is whole in this frame, else
@@ -291,44 +251,67 @@ fn name3<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
 /// DATA_RATE(2)
 /// ```
 pub fn config3(data: &[u8]) -> Result<Config<'_>, C37Error> {
+    configuration(data, true)
+}
+
+/// A configuration of CFG-1 or CFG-2 (table 8), or of CFG-3 (`cfg3`, table 10).
+fn configuration(data: &[u8], cfg3: bool) -> Result<Config<'_>, C37Error> {
     let short = C37Error::ConfigTruncated;
     let mut c = Cursor::new(data);
     let time_base = c.u32_be().ok_or(short)? & 0x00ff_ffff;
     let count = c.u16_be().ok_or(short)?;
     let mut stations = Vec::new();
     for _ in 0..count {
-        let name = name3(&mut c).ok_or(short)?;
+        let name = if cfg3 { name3(&mut c) } else { c.take(16) }.ok_or(short)?;
         let idcode = c.u16_be().ok_or(short)?;
-        let global_id = c.take(16).ok_or(short)?;
+        let global_id = if cfg3 {
+            Some(c.take(16).ok_or(short)?)
+        } else {
+            None
+        };
         let format = c.u16_be().ok_or(short)?;
         let phasors = c.u16_be().ok_or(short)?;
         let analogs = c.u16_be().ok_or(short)?;
         let digitals = c.u16_be().ok_or(short)?;
-        let names = usize::from(phasors) + usize::from(analogs) + 16 * usize::from(digitals);
-        let start = c.pos();
-        for _ in 0..names {
-            name3(&mut c).ok_or(short)?;
+        let (ph, an, dg) = (
+            usize::from(phasors),
+            usize::from(analogs),
+            usize::from(digitals),
+        );
+        let names = ph + an + 16 * dg;
+        let channel_names = if cfg3 {
+            let start = c.pos();
+            for _ in 0..names {
+                name3(&mut c).ok_or(short)?;
+            }
+            data.get(start..c.pos())
+        } else {
+            c.take(16 * names)
         }
-        let channel_names = data.get(start..c.pos()).ok_or(short)?;
-        // PHSCALE 12 bytes a phasor (flags, type, user byte, scale, angle adjustment),
-        // ANSCALE 8 an analog value (scale, offset), DIGUNIT 4 a digital word.
-        let scales = 12 * usize::from(phasors) + 8 * usize::from(analogs);
-        c.skip(scales + 4 * usize::from(digitals)).ok_or(short)?;
-        // PMU_LAT, PMU_LON, PMU_ELEV, SVC_CLASS, WINDOW, GRP_DLY.
-        c.skip(4 + 4 + 4 + 1 + 4 + 4).ok_or(short)?;
+        .ok_or(short)?;
+        let rest = if cfg3 {
+            // PHSCALE 12 bytes a phasor (flags, type, user byte, scale, angle adjustment),
+            // ANSCALE 8 an analog value (scale, offset), DIGUNIT 4 a digital word; PMU_LAT,
+            // PMU_LON, PMU_ELEV, SVC_CLASS, WINDOW, GRP_DLY.
+            12 * ph + 8 * an + 4 * dg + (4 + 4 + 4 + 1 + 4 + 4)
+        } else {
+            // PHUNIT, ANUNIT, DIGUNIT: 4 bytes each.
+            4 * (ph + an + dg)
+        };
+        c.skip(rest).ok_or(short)?;
         let fnom = c.u16_be().ok_or(short)?;
         let cfgcnt = c.u16_be().ok_or(short)?;
         if stations.len() < MAX_STATIONS {
             stations.push(Station {
                 name,
                 idcode,
-                global_id: Some(global_id),
+                global_id,
                 format,
                 phasors,
                 analogs,
                 digitals,
                 channel_names,
-                prefixed_names: true,
+                prefixed_names: cfg3,
                 fnom_50hz: fnom & 1 != 0,
                 cfgcnt,
             });
