@@ -11,47 +11,16 @@
 //! the Modbus diagnostics are in `tests/data` (or `sensor/tests/data`) and always run. Expected values were read with
 //! `tshark -V` (noted per capture).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
+use common::{corpus, data as test_data, report};
 use otwatch_common::observation::{Observation, Operation};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use otwatch_sensor::capture::pcap::CaptureFile;
 use otwatch_sensor::capture::PacketSource;
 use otwatch_sensor::decode::{self, Net};
 use otwatch_sensor::flow::table::PacketInfo;
 use otwatch_sensor::flow::{FlowConfig, FlowEvent, FlowTable};
-use std::path::{Path, PathBuf};
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    }
-}
-
-fn test_data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-/// A corpus capture, or `None` (with a message) when the corpus is not here.
-fn corpus(file: &str) -> Option<PathBuf> {
-    let path = corpus_dir().join(file);
-    if path.exists() {
-        Some(path)
-    } else {
-        skip::skip(
-            &format!(
-                "{} not found (set OTWATCH_CORPUS to the shared pcaps directory)",
-                path.display()
-            ),
-            skip::Need::Corpus,
-        );
-        None
-    }
-}
+use std::path::Path;
 
 /// One operation with its details, as `(operation, [(field, value)])`.
 type Op = (Operation, Vec<(&'static str, String)>);
@@ -99,16 +68,7 @@ fn operations(path: &Path) -> Vec<Op> {
 
 /// The operations `analyze` puts on the capture's connections.
 fn reported_operations(path: &Path) -> Vec<String> {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    let mut ops: Vec<String> = out
-        .report
+    let mut ops: Vec<String> = report(path)
         .connections
         .iter()
         .flat_map(|c| c.operations.iter().cloned())

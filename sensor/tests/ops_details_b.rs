@@ -9,12 +9,10 @@
 //! (`../shared/pcaps`, or `OTWATCH_CORPUS`) are skipped with a message when it is absent.
 //! Expected values were read from `tshark -V` on the same packets.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::InventoryReport;
+use common::{corpus, data, report};
 use otwatch_common::observation::{Details, Observation, Operation};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use otwatch_sensor::capture::pcap::CaptureFile;
 use otwatch_sensor::capture::PacketSource;
 use otwatch_sensor::decode::{decode, Net};
@@ -22,47 +20,7 @@ use otwatch_sensor::flow::table::PacketInfo;
 use otwatch_sensor::flow::{FlowConfig, FlowEvent, FlowTable};
 use otwatch_sensor::protocols::registry::{FrameMatch, FRAME_PROTOCOLS};
 use otwatch_sensor::protocols::LinkFrame;
-use std::path::{Path, PathBuf};
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
-}
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    }
-}
-
-/// A corpus capture, or `None` (with a message) when the corpus is not here.
-fn corpus(rel: &str) -> Option<PathBuf> {
-    let p = corpus_dir().join(rel);
-    if p.is_file() {
-        Some(p)
-    } else {
-        skip::skip(
-            &format!(
-                "corpus capture {} not found (set OTWATCH_CORPUS to the shared pcaps)",
-                p.display()
-            ),
-            skip::Need::Corpus,
-        );
-        None
-    }
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
+use std::path::Path;
 
 /// An operation as a dissector emitted it, with the flow's protocol ("" for link-layer
 /// frames).
@@ -195,7 +153,7 @@ fn cip_wall_clock_set_is_a_clock_change() {
     // enip_cip_example.pcap frame 138 (the same exchange as EIP-ChangeDateAttempt.pcap frame
     // 138): cip.sc 0x04 Set Attribute List on class 0x8b instance 1, attribute 6, data
     // c0587222085a0400 (µs since 1970: one day after the capture was taken).
-    let path = data_dir().join("enip_cip_example.pcap");
+    let path = data("enip_cip_example.pcap");
     let ops = operations(&path);
     routine_ops_are_detail_free(&ops);
     let clock = of(&ops, Operation::ConfigChange);
@@ -222,7 +180,7 @@ fn cip_wall_clock_set_is_a_clock_change() {
 #[test]
 fn cip_stop_is_a_cpu_stop_with_its_object() {
     // cip_stop_plc.pcap: cip.sc 0x07 (Stop) on class 0x8e instance 1.
-    let ops = operations(&data_dir().join("cip_stop_plc.pcap"));
+    let ops = operations(&data("cip_stop_plc.pcap"));
     let stop = of(&ops, Operation::CpuStop);
     assert_eq!(stop.len(), 1);
     assert_eq!(
@@ -239,7 +197,7 @@ fn cip_stop_is_a_cpu_stop_with_its_object() {
 fn cip_firmware_cut_reports_the_update_the_partial_image_and_the_reset() {
     // eip_firmware_cut.pcap (tests/data/README.md): the ControlFLASH session of
     // EIP-FirmwareChange.pcap up to the third NVS Transfer, then the Reset that followed.
-    let path = data_dir().join("eip_firmware_cut.pcap");
+    let path = data("eip_firmware_cut.pcap");
     let ops = operations(&path);
     let fw = of(&ops, Operation::FirmwareUpdate);
     assert_eq!(fw.len(), 2, "{fw:?}");
@@ -326,7 +284,7 @@ fn cip_reboot_capture_stops_downloads_and_starts() {
 #[test]
 fn cip_start_and_set_attribute_single() {
     // cip_start_plc.pcap: cip.sc 0x06 (Start) on class 0x8e instance 1.
-    let ops = operations(&data_dir().join("cip_start_plc.pcap"));
+    let ops = operations(&data("cip_start_plc.pcap"));
     let start = of(&ops, Operation::CpuStart);
     assert_eq!(start.len(), 1);
     assert_eq!(
@@ -371,10 +329,10 @@ fn bacnet_time_sync_broadcast_has_no_conversation() {
     // bacnet_segmented_data.pcap frame 9: TimeSynchronization to ff:ff:ff:ff:ff:ff
     // (10.0.0.255): a broadcast is no conversation, so no operation is attached to one; the
     // reads of the capture carry no details.
-    let ops = operations(&data_dir().join("bacnet_segmented_data.pcap"));
+    let ops = operations(&data("bacnet_segmented_data.pcap"));
     routine_ops_are_detail_free(&ops);
     assert!(of(&ops, Operation::TimeSync).is_empty());
-    let ops = operations(&data_dir().join("bacnet_test.pcap"));
+    let ops = operations(&data("bacnet_test.pcap"));
     assert!(!ops.is_empty());
     assert!(ops.iter().all(|o| o.details.is_empty()));
 }
@@ -386,7 +344,7 @@ fn bacnet_time_sync_broadcast_has_no_conversation() {
 fn dcp_set_name_of_station_is_a_name_change() {
     // profinet-wireshark-bug.pcap frame 3: Set Req from 00:80:c8:38:a4:8b, NameOfStation
     // "%n%n%n " (save permanent), End-Transaction; frame 1 an Identify request.
-    let ops = operations(&data_dir().join("profinet-wireshark-bug.pcap"));
+    let ops = operations(&data("profinet-wireshark-bug.pcap"));
     routine_ops_are_detail_free(&ops);
     let set = of(&ops, Operation::ConfigChange);
     assert_eq!(set.len(), 1, "{ops:?}");
@@ -405,8 +363,7 @@ fn opcua_call_names_its_method() {
     // open62541_client-server_mainloop-not-localhost-non-standard-port.pcap: CallRequest
     // (opcua.servicenodeid.numeric 712), MethodId ns=1;i=62541 on ObjectId i=85; the Browse
     // of the same session did not name that node.
-    let path =
-        data_dir().join("open62541_client-server_mainloop-not-localhost-non-standard-port.pcap");
+    let path = data("open62541_client-server_mainloop-not-localhost-non-standard-port.pcap");
     let ops = operations(&path);
     routine_ops_are_detail_free(&ops);
     let calls: Vec<_> = ops.iter().filter(|o| o.code == Some(712)).collect();

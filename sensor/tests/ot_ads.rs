@@ -5,50 +5,13 @@
 //! the engineering station and raises the operations' alerts; then every AMS packet is compared
 //! with tshark's dissection of the same frames, field by field.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{alert_kinds, asset, corpus_dir, data, report, skip};
 use otwatch_sensor::protocols::ads::wire::{self, command, AmsHeader, Request};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
-
-fn alert_kinds(r: &InventoryReport) -> Vec<(String, String)> {
-    let mut k: Vec<(String, String)> = r
-        .alerts
-        .iter()
-        .map(|a| (a.kind.clone(), a.protocol.clone()))
-        .collect();
-    k.sort();
-    k
-}
+use std::path::Path;
 
 #[test]
 fn add_route_names_the_engineering_station_and_raises_its_alerts() {
@@ -150,13 +113,6 @@ fn pyads_session_identity_operations_and_alerts() {
 // ---------------------------------------------------------------------------------------
 // Per packet, against tshark.
 
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    }
-}
-
 /// tshark's AMS fields, in the order they are asked for. Each is compared when either side
 /// has it; `ams.ads_devicename` and the version only for a ReadDeviceInfo answer of the
 /// standard 24 bytes (tshark decodes no shorter one).
@@ -189,23 +145,11 @@ type Fields = BTreeMap<&'static str, String>;
 
 /// One frame with TCP payload: number, (stream, source port), payload, tshark's AMS fields.
 type Frame = (u32, (u32, u16), Vec<u8>, Option<Fields>);
-/// One stream direction: its bytes joined, and where each frame's payload ends in them.
-type Joined = (Vec<u8>, Vec<(usize, u32)>);
 
 /// Every AMS packet of a capture as tshark reads it, by frame, with the frame's TCP payload
 /// and stream direction.
 fn tshark_frames(file: &Path) -> Vec<Frame> {
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        file.to_string_lossy().into_owned(),
-        "-Y".into(),
-        "tcp.len > 0".into(),
-        "-T".into(),
-        "fields".into(),
-        "-E".into(),
-        "aggregator=|".into(),
-    ];
-    for f in [
+    let names: Vec<&str> = [
         "frame.number",
         "tcp.stream",
         "tcp.srcport",
@@ -214,15 +158,9 @@ fn tshark_frames(file: &Path) -> Vec<Frame> {
     ]
     .iter()
     .chain(FIELDS)
-    {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let text = String::from_utf8_lossy(&out.stdout);
+    .copied()
+    .collect();
+    let text = tshark::fields(file, "tcp.len > 0", &["-E", "aggregator=|"], &names);
     let mut frames = Vec::new();
     for line in text.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -235,14 +173,10 @@ fn tshark_frames(file: &Path) -> Vec<Frame> {
                 .map(|(i, f)| (*f, col(5 + i).to_string()))
                 .collect::<Fields>()
         });
-        let payload = col(3);
-        let payload = (0..payload.len() / 2)
-            .map(|i| u8::from_str_radix(&payload[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
         frames.push((
             col(0).parse().unwrap(),
             (col(1).parse().unwrap(), col(2).parse().unwrap()),
-            payload,
+            unhex(col(3)),
             theirs,
         ));
     }
@@ -353,11 +287,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 #[test]
 fn every_ams_packet_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
     let mut files = vec![
@@ -378,21 +308,17 @@ fn every_ams_packet_matches_tshark() {
         let frames = tshark_frames(file);
         // Each direction's bytes joined, framed by the AMS/TCP length; a packet belongs to the
         // frame holding its last byte.
-        let mut streams: BTreeMap<(u32, u16), Joined> = BTreeMap::new();
-        for (n, key, payload, _) in &frames {
-            let s = streams.entry(*key).or_default();
-            s.0.extend_from_slice(payload);
-            s.1.push((s.0.len(), *n));
-        }
+        let streams = tshark::join(frames.iter().map(|(n, key, p, _)| (*key, *n, &p[..])));
         let mut mine: BTreeMap<u32, Fields> = BTreeMap::new();
-        for (bytes, ends) in streams.values() {
+        for joined in streams.values() {
+            let bytes = &joined.bytes;
             let mut pos = 0;
             while let Some((_, len)) = bytes.get(pos..).and_then(wire::tcp_header) {
                 let end = pos + wire::TCP_HEADER_LEN + len as usize;
                 if end > bytes.len() {
                     break;
                 }
-                let frame = ends.iter().find(|(e, _)| *e >= end).unwrap().1;
+                let frame = joined.frame_of(end).unwrap();
                 mine.insert(frame, ours(&bytes[pos..end]));
                 pos = end;
             }

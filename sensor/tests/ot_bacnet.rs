@@ -2,29 +2,10 @@
 //! BACnet/IP on whole captures (tests/data, copied from the corpus), expected values checked
 //! against `tshark -V` of the same packets (the tshark field each value came from is noted).
 
+mod common;
+
+use common::{asset, data, report};
 use otwatch_common::model::{Asset, Connection, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
-
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 fn conn<'a>(r: &'a InventoryReport, client: &str, server: &str) -> &'a Connection {
     r.connections
@@ -43,7 +24,7 @@ fn evidence(a: &Asset, source: &str) -> Vec<String> {
 
 #[test]
 fn jci_nae_answers_its_device_object() {
-    let r = report("bacnet_test.pcap");
+    let r = report(&data("bacnet_test.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     let nae = asset(&r, "10.1.1.165");
     // object-name 'KBRNAE', model-name 'MS-NAE4510-2', firmware-revision '5.1.0.4400' (all
@@ -74,7 +55,7 @@ fn jci_nae_answers_its_device_object() {
 
 #[test]
 fn discovery_time_sync_and_segmented_answers() {
-    let r = report("bacnet_segmented_data.pcap");
+    let r = report(&data("bacnet_segmented_data.pcap"));
     // A segmented ComplexACK (frames 15, 17, 18) is not a violation.
     assert!(r.stats().protocol_violations.is_empty());
     // i-Am device,254 from 10.0.0.2 and device,0 from 10.0.0.1 (bacapp.instance_number).

@@ -4,39 +4,14 @@
 //! compared with tshark's dissection (frame type, version, size, stream IDCODE, CHK and its
 //! status, command, and the configuration's stations, channels and data rate).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{asset, data, described, report, udp_pcap};
 use otwatch_sensor::protocols::c37_118::wire::{self, FrameType, Header};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddrV4;
+use std::path::Path;
 use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn pmu_and_pdc_are_named_and_classified() {
@@ -83,6 +58,9 @@ struct Message {
     counts: Vec<(u16, u16, u16)>,
     channels: Vec<String>,
     rate: Option<i16>,
+    /// CFG-3 only: CONT_IDX and the PMUs' global IDs.
+    cont_idx: Option<u16>,
+    global_ids: Vec<String>,
 }
 
 const FIELDS: &[&str] = &[
@@ -103,19 +81,15 @@ const FIELDS: &[&str] = &[
     "synphasor.num_digital_status_words",
     "synphasor.channel_name",
     "synphasor.rate_of_transmission",
+    // CFG-3: its channel names, CONT_IDX, G_PMU_ID.
+    "synphasor.conf.chnam",
+    "synphasor.conf.contindx",
+    "synphasor.gpmuid",
 ];
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
+/// tshark's number text, signed (a data rate below zero is seconds per frame).
 fn num(s: &str) -> Option<i64> {
-    match s.strip_prefix("0x") {
-        Some(h) => i64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
+    s.parse().ok().or_else(|| tshark::num(s).map(|n| n as i64))
 }
 
 /// Our reading of one frame.
@@ -137,14 +111,23 @@ fn ours(bytes: &[u8]) -> Option<Message> {
         FrameType::Command => {
             m.command = payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))
         }
-        FrameType::Cfg1 | FrameType::Cfg2 => {
-            let cfg = wire::config(payload).ok()?;
+        FrameType::Cfg1 | FrameType::Cfg2 | FrameType::Cfg3 => {
+            let cfg = if h.frame_type == FrameType::Cfg3 {
+                m.cont_idx = wire::cont_idx(payload);
+                wire::config3(&payload[2..]).ok()?
+            } else {
+                wire::config(payload).ok()?
+            };
             let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
             for s in &cfg.stations {
                 m.stations.push(text(s.name));
                 m.data_sources.push(s.idcode);
                 m.counts.push((s.phasors, s.analogs, s.digitals));
                 m.channels.extend(s.channels().map(text));
+                if let Some(id) = s.global_id {
+                    m.global_ids
+                        .push(id.iter().map(|b| format!("{b:02x}")).collect());
+                }
             }
             m.rate = Some(cfg.data_rate);
         }
@@ -161,7 +144,7 @@ fn station_labels(file: &Path) -> std::collections::BTreeMap<String, Vec<String>
             "-r",
             &file.to_string_lossy(),
             "-Y",
-            "synphasor.frtype == 2 || synphasor.frtype == 3",
+            "synphasor.frtype == 2 || synphasor.frtype == 3 || synphasor.frtype == 5",
         ])
         .args(["-T", "pdml"])
         .output()
@@ -190,36 +173,11 @@ fn station_labels(file: &Path) -> std::collections::BTreeMap<String, Vec<String>
     labels
 }
 
-#[test]
-fn every_frame_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
-        return;
-    }
-    let file = data("c37_118_1pmu_udp.pcap");
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        file.to_string_lossy().into_owned(),
-        "-Y".into(),
-        "synphasor".into(),
-        "-T".into(),
-        "fields".into(),
-        "-E".into(),
-        "aggregator=|".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let stations = station_labels(&file);
+/// Every synchrophasor frame of `file` read by otwatch and by tshark: how many were compared,
+/// and the differences.
+fn compare(file: &Path) -> (usize, Vec<String>) {
+    let text = tshark::fields(file, "synphasor", &["-E", "aggregator=|"], FIELDS);
+    let stations = station_labels(file);
     let (mut compared, mut failures) = (0, Vec::new());
     for line in text.lines() {
         let cols: Vec<Vec<&str>> = line.split('\t').map(|c| c.split('|').collect()).collect();
@@ -234,6 +192,8 @@ fn every_frame_matches_tshark() {
         };
         let payload = unhex(if one(1).is_empty() { one(2) } else { one(1) });
         let (p, a, d) = (nums(12), nums(13), nums(14));
+        let mut channels = strings(15);
+        channels.extend(strings(17));
         let theirs = Message {
             frame_type: num(one(3)).unwrap() as u8,
             version: num(one(4)).unwrap() as u8,
@@ -251,15 +211,30 @@ fn every_frame_matches_tshark() {
                 .zip(&d)
                 .map(|((p, a), d)| (*p as u16, *a as u16, *d as u16))
                 .collect(),
-            channels: strings(15),
+            channels,
             rate: num(one(16)).map(|r| r as i16),
+            cont_idx: num(one(18)).map(|c| c as u16),
+            global_ids: strings(19),
         };
+        // CFG-3 also names its stations in synphasor.station_name.
+        if !one(10).is_empty() {
+            assert_eq!(strings(10), theirs.stations, "frame {}", one(0));
+        }
         let mine = ours(&payload).unwrap_or_default();
         compared += 1;
         if mine != theirs {
             failures.push(format!("frame {}: ours {mine:?} tshark {theirs:?}", one(0)));
         }
     }
+    (compared, failures)
+}
+
+#[test]
+fn every_frame_matches_tshark() {
+    if tshark::missing() {
+        return;
+    }
+    let (compared, failures) = compare(&data("c37_118_1pmu_udp.pcap"));
     eprintln!("{compared} C37.118 frames compared with tshark");
     assert_eq!(compared, 361);
     assert!(
@@ -268,4 +243,42 @@ fn every_frame_matches_tshark() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A CFG-3 frame (C37.118.2-2011 table 10) built from the standard by the unit test
+/// `cfg3_names_the_station_and_its_channels` (sensor/analysis/src/protocols/c37_118/tests.rs,
+/// `CFG3_ONE_PMU`): no public capture holds one. Station "Station A", ID 7734, phasors VA and
+/// VB, analog ANA1, one digital word D0..D15, 60 Hz, 30 frames/s.
+const CFG3_ONE_PMU: &str = "aa5200bc1e3665920080000000000000000f424000010953746174696f6e20411e36\
+    0102030405060708090a0b0c0d0e0f10000f00020001000102564102564204414e41310244300244310244320244\
+    33024434024435024436024437024438024439034431300344313103443132034431330344313403443135000001\
+    003f80000000000000000001003f800000000000003f800000000000000000ffff423a000040d3333343ba00004d\
+    000186a000004e2000000003001ec227";
+
+#[test]
+fn a_built_cfg3_names_the_pmu_as_tshark_reads_it() {
+    let pmu: SocketAddrV4 = "192.168.0.60:4713".parse().unwrap();
+    let pdc: SocketAddrV4 = "192.168.0.10:4713".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c37_118_cfg3.pcap");
+    udp_pcap(&path, &[(pmu, pdc, unhex(CFG3_ONE_PMU))]);
+    let r = report(&path);
+    assert!(r.stats().protocol_violations.is_empty());
+    let a = asset(&r, "192.168.0.60");
+    assert_eq!(a.hostname, "Station A");
+    assert!(
+        described(
+            a,
+            "C37.118 PMU ID 7734: 2 phasors, 1 analog value, 1 digital status word, 60 Hz, \
+             30 frames/s"
+        ),
+        "{:?}",
+        a.evidence
+    );
+    if tshark::missing() {
+        return;
+    }
+    let (compared, failures) = compare(&path);
+    assert_eq!(compared, 1);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

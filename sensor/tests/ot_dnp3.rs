@@ -2,29 +2,10 @@
 //! DNP3 on real captures through the whole pipeline, with expected values checked against
 //! tshark (`-T fields -e dnp3.src -e dnp3.dst -e dnp3.al.func -e dnp3.al.obj`).
 
+mod common;
+
+use common::{asset, data, report};
 use otwatch_common::model::{Asset, Connection, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
-
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 fn connection<'a>(r: &'a InventoryReport, client: &str, server: &str) -> &'a Connection {
     r.connections
@@ -43,7 +24,7 @@ fn descriptions(a: &Asset) -> Vec<&str> {
 
 #[test]
 fn zeek_dnp3_functions_operations_and_addresses() {
-    let r = report("zeek-dnp3.pcap");
+    let r = report(&data("zeek-dnp3.pcap"));
     // 10.0.0.8 (dnp3.src 3) polls outstation 10.0.0.3 (dnp3.src 4): confirm, read, write
     // (g50v1 time -> time_sync; g80v1 IIN -> write), cold/warm restart, stop application,
     // enable/disable unsolicited; responses and unsolicited responses.
@@ -84,7 +65,7 @@ fn zeek_dnp3_functions_operations_and_addresses() {
 
 #[test]
 fn udp_select_operate_with_a_three_segment_response() {
-    let r = report("dnp3_udp_select_operate.pcap");
+    let r = report(&data("dnp3_udp_select_operate.pcap"));
     // Master 100 at 192.168.80.160, outstation 1 at 192.168.80.12, UDP port 20000: select,
     // operate, read of classes 1-3 and g10v0, and a 523-octet response in three segments.
     let c = connection(&r, "192.168.80.160", "192.168.80.12");
@@ -110,7 +91,7 @@ fn statuses(a: &Asset) -> Vec<&str> {
 
 #[test]
 fn outstation_iin_flags_and_operated_points() {
-    let r = report("zeek-dnp3.pcap");
+    let r = report(&data("zeek-dnp3.pcap"));
     // tshark dnp3.al.iin from 10.0.0.3: 0x8000 (Device Restart), 0x1000/0x9000 (Time Sync
     // Required); never Device Trouble or Configuration Corrupt.
     let outstation = asset(&r, "10.0.0.3");

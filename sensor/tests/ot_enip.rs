@@ -3,29 +3,10 @@
 //! expected values checked against tshark's dissection of the same packets (the tshark field
 //! each value came from is noted).
 
-use otwatch_common::model::{Asset, Connection, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
+mod common;
 
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
+use common::{asset, data, report};
+use otwatch_common::model::{Connection, InventoryReport};
 
 fn conn<'a>(r: &'a InventoryReport, client: &str, server: &str, port: u32) -> &'a Connection {
     r.connections
@@ -43,7 +24,7 @@ fn codes(c: &Connection) -> Vec<u32> {
 
 #[test]
 fn list_identity_explicit_messaging_and_io() {
-    let r = report("enip_cip_example.pcap");
+    let r = report(&data("enip_cip_example.pcap"));
     assert!(
         !r.stats().protocol_violations.contains_key("enip"),
         "{:?}",
@@ -81,7 +62,7 @@ fn list_identity_explicit_messaging_and_io() {
 
 #[test]
 fn cip_stop_makes_an_engineering_workstation() {
-    let r = report("cip_stop_plc.pcap");
+    let r = report(&data("cip_stop_plc.pcap"));
     // cip.sc 0x07 (Stop) on class 0x8e instance 1, in enip.command 0x0070.
     let c = conn(&r, "192.168.1.69", "192.168.1.30", 44818);
     assert_eq!(codes(c), [0x07, 0x70]);

@@ -6,39 +6,11 @@
 //! we read must be the text between the LFs that tshark's `tcp.payload` shows, and the message
 //! ends at its `};;`.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{asset, data, report};
 use otwatch_sensor::protocols::fox::{header, message};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn the_jace_and_the_workbench_are_named_and_placed() {
@@ -74,25 +46,13 @@ fn the_jace_and_the_workbench_are_named_and_placed() {
 
 #[test]
 fn every_fox_message_matches_the_capture_text() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(data("fox_info.pcap"))
-        .args(["-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.payload"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = tshark::fields(&data("fox_info.pcap"), "tcp.len > 0", &[], &["tcp.payload"]);
     let mut compared = 0;
     for hex in text.lines() {
-        let bytes: Vec<u8> = (0..hex.len() / 2)
-            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let bytes = unhex(hex);
         // Each segment holds one whole message.
         let mut fields = Vec::new();
         let len = message(&bytes, &mut |v| fields.push(v)).unwrap();

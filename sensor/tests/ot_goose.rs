@@ -11,74 +11,19 @@
 //! The committed captures (tests/data) run wherever tshark is installed; the whole
 //! `Sample_File_GOOSE.pcap` of the corpus skips loudly when the corpus is absent.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
+use common::tshark::{self, push, Fields};
+use common::{asset, corpus, data, described, link_frames, report, text};
 use otwatch_common::observation::{Observation, Operation};
 use otwatch_common::Mac;
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use otwatch_sensor::capture::pcap::CaptureFile;
-use otwatch_sensor::capture::PacketSource;
-use otwatch_sensor::decode::{decode, Net};
 use otwatch_sensor::protocols::ber::Reader;
 use otwatch_sensor::protocols::goose::{self, GooseDissector, GoosePdu};
 use otwatch_sensor::protocols::iec61850_frame::Header;
 use otwatch_sensor::protocols::sv::{self, SavPdu};
-use otwatch_sensor::protocols::{FrameDissector, LinkFrame};
+use otwatch_sensor::protocols::FrameDissector;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn corpus(rel: &str) -> Option<PathBuf> {
-    let dir = match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    };
-    let p = dir.join(rel);
-    if p.is_file() {
-        return Some(p);
-    }
-    skip::skip(
-        &format!(
-            "corpus capture {} not found (set OTWATCH_CORPUS)",
-            p.display()
-        ),
-        skip::Need::Corpus,
-    );
-    None
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, mac: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.macs.iter().any(|x| x == mac))
-        .unwrap_or_else(|| panic!("no asset with {mac}"))
-}
-
-fn described(a: &Asset, text: &str) -> bool {
-    a.evidence
-        .iter()
-        .any(|e| e.field == "description" && e.value.contains(text))
-}
+use std::path::Path;
 
 #[test]
 fn goose_publishers_are_ieds_named_after_their_logical_device() {
@@ -174,37 +119,6 @@ fn merging_units_are_ieds_with_their_streams() {
     ));
 }
 
-/// Each frame of a capture with its source and destination MAC and its ethertype's payload.
-fn frames(path: &Path, ethertype: u16, mut each: impl FnMut(u64, LinkFrame, &[u8])) {
-    let mut src = CaptureFile::open(path).unwrap();
-    let mut n = 0u64;
-    while let Some(batch) = src.next_batch().unwrap() {
-        for f in batch.iter() {
-            n += 1;
-            let Ok(p) = decode(f.link, f.data) else {
-                continue;
-            };
-            if let (
-                Net::Ether {
-                    ethertype: t,
-                    payload,
-                },
-                Some(s),
-            ) = (&p.net, p.src_mac)
-            {
-                if *t == ethertype {
-                    let lf = LinkFrame {
-                        src: s,
-                        dst: p.dst_mac,
-                        ts: f.ts,
-                    };
-                    each(n, lf, payload);
-                }
-            }
-        }
-    }
-}
-
 #[test]
 fn every_st_num_change_is_a_state_change() {
     let Some(path) = corpus("iec61850/Sample_File_GOOSE.pcap") else {
@@ -214,7 +128,7 @@ fn every_st_num_change_is_a_state_change() {
     let (mut changes, mut expected) = (0, 0);
     let mut last: BTreeMap<Mac, u32> = BTreeMap::new();
     let mut out = Vec::new();
-    frames(&path, goose::ETHERTYPE, |_, f, payload| {
+    link_frames(&path, goose::ETHERTYPE, |_, f, payload| {
         let pdu = GoosePdu::parse(Header::parse(payload).unwrap().apdu).unwrap();
         if last
             .insert(f.src, pdu.st_num)
@@ -249,9 +163,6 @@ fn every_st_num_change_is_a_state_change() {
 // ------------------------------------------------------------------------------------------
 // Against tshark
 
-/// One frame's fields: name → values, as text (numbers in decimal).
-type Fields = BTreeMap<&'static str, Vec<String>>;
-
 const GOOSE_FIELDS: &[&str] = &[
     "goose.appid",
     "goose.length",
@@ -283,58 +194,6 @@ const SV_FIELDS: &[&str] = &[
     "sv.smpSynch",
     "sv.seqData",
 ];
-
-fn norm(v: &str) -> String {
-    let n = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => v.parse::<u64>().ok(),
-    };
-    n.map_or_else(|| v.to_owned(), |n| n.to_string())
-}
-
-fn push(f: &mut Fields, name: &'static str, v: impl ToString) {
-    f.entry(name).or_default().push(norm(&v.to_string()));
-}
-
-fn text(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).into_owned()
-}
-
-/// tshark's fields of every frame of `filter`, by frame number. seqData (hex) becomes its
-/// length in octets.
-fn theirs(file: &Path, filter: &str, fields: &[&'static str]) -> BTreeMap<u64, Fields> {
-    let mut args: Vec<String> = ["-r", &file.to_string_lossy(), "-Y", filter, "-T", "fields"]
-        .map(String::from)
-        .to_vec();
-    args.extend(["-E".into(), "aggregator=\u{1}".into()]);
-    args.extend(["-e".into(), "frame.number".into()]);
-    for f in fields {
-        args.extend(["-e".into(), (*f).to_string()]);
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let mut map = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut cols = line.split('\t');
-        let Some(n) = cols.next().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let mut f = Fields::new();
-        for (name, col) in fields.iter().zip(cols) {
-            for v in col.split('\u{1}').filter(|s| !s.is_empty()) {
-                if *name == "sv.seqData" {
-                    push(&mut f, name, v.len() / 2);
-                } else {
-                    push(&mut f, name, v);
-                }
-            }
-        }
-        map.insert(n, f);
-    }
-    map
-}
 
 fn ours_goose(payload: &[u8]) -> Fields {
     let mut f = Fields::new();
@@ -385,18 +244,8 @@ fn ours_sv(payload: &[u8]) -> Fields {
     f
 }
 
-fn tshark_missing() -> bool {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
-        return true;
-    }
-    false
-}
-
 /// Every frame of `ethertype` in `file` agrees with tshark; returns how many were compared.
+/// tshark's seqData (hex) counts as its length in octets.
 fn agree(
     file: &Path,
     ethertype: u16,
@@ -404,44 +253,29 @@ fn agree(
     fields: &[&'static str],
     ours: fn(&[u8]) -> Fields,
 ) -> usize {
-    let theirs = theirs(file, filter, fields);
-    let mut compared = 0;
-    frames(file, ethertype, |n, _, payload| {
-        let t = theirs
-            .get(&n)
-            .unwrap_or_else(|| panic!("tshark skipped frame {n}"));
-        assert_eq!(&ours(payload), t, "{} frame {n}", file.display());
-        compared += 1;
-    });
-    assert_eq!(compared, theirs.len(), "{}", file.display());
-    compared
+    tshark::agree(file, ethertype, filter, fields, ours, |name, v| {
+        if name == "sv.seqData" {
+            (v.len() / 2).to_string()
+        } else {
+            tshark::norm(v)
+        }
+    })
 }
 
 #[test]
 fn goose_and_sv_agree_with_tshark_on_every_frame() {
-    if tshark_missing() {
+    if tshark::missing() {
         return;
     }
     let goose = |f: &Path| agree(f, goose::ETHERTYPE, "goose", GOOSE_FIELDS, ours_goose);
+    let sv_agree = |f: &Path| agree(f, sv::ETHERTYPE, "sv", SV_FIELDS, ours_sv);
     assert_eq!(goose(&data("GOOSE.pcap")), 8);
     assert_eq!(goose(&data("goose_sample_cut.pcap")), 100);
-    assert_eq!(
-        agree(
-            &data("sv_2streams.pcap"),
-            sv::ETHERTYPE,
-            "sv",
-            SV_FIELDS,
-            ours_sv
-        ),
-        80
-    );
+    assert_eq!(sv_agree(&data("sv_2streams.pcap")), 80);
     // libiec61850's own publishers (an independent implementation, recorded here).
     let recorded = data("iec61850_goose_sv_libiec61850.pcap");
     assert_eq!(goose(&recorded), 10);
-    assert_eq!(
-        agree(&recorded, sv::ETHERTYPE, "sv", SV_FIELDS, ours_sv),
-        20
-    );
+    assert_eq!(sv_agree(&recorded), 20);
     if let Some(whole) = corpus("iec61850/Sample_File_GOOSE.pcap") {
         assert_eq!(goose(&whole), 451);
     }

@@ -4,40 +4,12 @@
 //! Command 20 answers and places it; then every HART-IP message is compared with tshark's
 //! dissection of the same frame, header and token-passing PDU field by field.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, num, unhex};
+use common::{asset, data, report};
 use otwatch_sensor::protocols::hart_ip::{pdu, Header, HEADER_LEN};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn the_wirelesshart_gateway_is_named_and_placed() {
@@ -125,20 +97,6 @@ const FIELDS: &[&str] = &[
     "hart_ip.pt.rsp.device_profile",
     "hart_ip.pt.rsp.tag",
 ];
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
-/// tshark's number text (decimal, or 0x hex) as a number.
-fn num(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
 
 /// One message's fields, by tshark field name, values normalised to numbers where numeric.
 type Fields = BTreeMap<&'static str, String>;
@@ -235,28 +193,11 @@ fn ours(payload: &[u8]) -> Fields {
 
 #[test]
 fn every_hart_ip_message_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        data("hart_ip.pcap").to_string_lossy().into_owned(),
-        // The ICMP error quoting a datagram (frame 27) is no message of the conversation.
-        "-Y".into(),
-        "hart_ip && !icmp".into(),
-        "-T".into(),
-        "fields".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark").args(&args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    // The ICMP error quoting a datagram (frame 27) is no message of the conversation.
+    let text = tshark::fields(&data("hart_ip.pcap"), "hart_ip && !icmp", &[], FIELDS);
     let (mut compared, mut failures) = (0, Vec::new());
     for line in text.lines() {
         let cols: Vec<&str> = line.split('\t').collect();

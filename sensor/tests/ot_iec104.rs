@@ -3,29 +3,10 @@
 //! against tshark (`-T fields -e iec60870_104.type -e iec60870_104.utype -e
 //! iec60870_asdu.typeid -e iec60870_asdu.causetx -e iec60870_asdu.addr`).
 
+mod common;
+
+use common::{asset, data, report};
 use otwatch_common::model::{Asset, Connection, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
-
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 fn iec104(r: &InventoryReport) -> Vec<&Connection> {
     r.connections
@@ -44,7 +25,7 @@ fn station_addresses(a: &Asset) -> Vec<&str> {
 
 #[test]
 fn diverse_commands_and_station_address() {
-    let r = report("090813_diverse.pcap");
+    let r = report(&data("090813_diverse.pcap"));
     let conns = iec104(&r);
     assert_eq!(conns.len(), 1);
     let c = conns[0];
@@ -66,7 +47,7 @@ fn diverse_commands_and_station_address() {
 
 #[test]
 fn two_masters_interrogate_one_station() {
-    let r = report("JavaRMI_and_IEC_Misc.pcap");
+    let r = report(&data("JavaRMI_and_IEC_Misc.pcap"));
     let conns = iec104(&r);
     assert_eq!(conns.len(), 2);
     for c in conns {
@@ -88,7 +69,7 @@ fn two_masters_interrogate_one_station() {
 
 #[test]
 fn commanded_information_objects_match_tshark() {
-    let r = report("090813_diverse.pcap");
+    let r = report(&data("090813_diverse.pcap"));
     // tshark (iec60870_asdu.causetx 6): C_SC 45/58 at IOA 4500/4501, C_DC 46/59 at
     // 4600/4601, C_SE_NA 61 at 4821, C_SE_NC 50/63 at 5020/5021; common address 3.
     let c = iec104(&r)[0];

@@ -5,40 +5,12 @@
 //! and records the client's operations; then every KNXnet/IP frame is compared with tshark's
 //! dissection field by field (header, device information DIB, cEMI).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{asset, data, report};
 use otwatch_sensor::protocols::knxip::{answer, cemi, Header, HEADER_LEN};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn the_interface_is_named_and_the_tunnel_writes_recorded() {
@@ -84,13 +56,6 @@ const FIELDS: &[&str] = &[
     "cemi.at",
 ];
 
-fn num(s: &str) -> u64 {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).unwrap(),
-        None => s.parse().unwrap(),
-    }
-}
-
 fn ours(payload: &[u8]) -> BTreeMap<&'static str, String> {
     let mut f = BTreeMap::new();
     let h = Header::parse(payload).unwrap().unwrap();
@@ -135,33 +100,14 @@ fn ours(payload: &[u8]) -> BTreeMap<&'static str, String> {
 
 #[test]
 fn every_knxip_frame_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        data("knxip_xknx.pcap").to_string_lossy().into_owned(),
-        "-Y".into(),
-        "kip".into(),
-        "-T".into(),
-        "fields".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark").args(&args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = tshark::fields(&data("knxip_xknx.pcap"), "kip", &[], FIELDS);
     let (mut compared, mut failures) = (0, Vec::new());
     for line in text.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
-        let payload: Vec<u8> = (0..cols[1].len() / 2)
-            .map(|i| u8::from_str_radix(&cols[1][2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let payload = unhex(cols[1]);
         let mut theirs = BTreeMap::new();
         for (i, name) in FIELDS.iter().enumerate().skip(2) {
             let v = cols.get(i).copied().unwrap_or_default();
@@ -170,7 +116,7 @@ fn every_knxip_frame_matches_tshark() {
             }
             let v = match *name {
                 "knxip.macaddr" | "knxip.device.name" => v.to_string(),
-                _ => num(v).to_string(),
+                _ => tshark::num(v).unwrap().to_string(),
             };
             theirs.insert(*name, v);
         }

@@ -4,43 +4,16 @@
 //! MMS message is compared with tshark's dissection of the same frames (service, invoke id,
 //! identity strings, variable names).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{alert_kinds, asset, corpus_dir, data, report, skip};
 use otwatch_sensor::protocols::framing::Framing;
 use otwatch_sensor::protocols::mms::pdu::{self, ObjectName, Pdu};
 use otwatch_sensor::protocols::mms::{units, Unit};
 use otwatch_sensor::protocols::tpkt::{self, Tpdu};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn iccp_peers_are_named_from_identify_and_domains() {
@@ -83,13 +56,7 @@ fn stop_start_and_download_requests_raise_their_alerts() {
     let kinds = |file: &str| {
         let r = report(&data(file));
         assert!(r.connections.iter().all(|c| c.protocol == "mms"));
-        let mut k: Vec<(String, String)> = r
-            .alerts
-            .iter()
-            .map(|a| (a.kind.clone(), a.protocol.clone()))
-            .collect();
-        k.sort();
-        k
+        alert_kinds(&r)
     };
     let mms = |k: &str| (k.to_string(), "mms".to_string());
     // mms.confirmedServiceRequest start (40) and stop (41), frames 12 and 16; the server's
@@ -134,13 +101,6 @@ fn iec61850_client_writes_and_malformed_answers() {
 // ---------------------------------------------------------------------------------------
 // Per message, against tshark.
 
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    }
-}
-
 /// What one frame's MMS says, in tshark's terms.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Message {
@@ -177,32 +137,8 @@ struct Frame {
     theirs: Option<(Message, bool)>,
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn tshark_frames(file: &Path) -> Vec<Frame> {
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        file.to_string_lossy().into_owned(),
-        "-Y".into(),
-        "tcp.len > 0".into(),
-        "-T".into(),
-        "fields".into(),
-        "-E".into(),
-        "aggregator=|".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = tshark::fields(file, "tcp.len > 0", &["-E", "aggregator=|"], FIELDS);
     let mut frames = Vec::new();
     for line in text.lines() {
         let cols: Vec<Vec<&str>> = line
@@ -249,19 +185,14 @@ fn tshark_frames(file: &Path) -> Vec<Frame> {
 /// into TPKTs and COTP TSDUs; the MMS of a TSDU belongs to the frame holding its last byte, as
 /// tshark shows reassembled PDUs.
 fn our_messages(frames: &[Frame]) -> BTreeMap<u32, Message> {
-    let mut streams: BTreeMap<(u32, u16), Vec<&Frame>> = BTreeMap::new();
-    for f in frames {
-        streams.entry((f.stream, f.port)).or_default().push(f);
-    }
+    let streams = tshark::join(
+        frames
+            .iter()
+            .map(|f| ((f.stream, f.port), f.number, &f.payload[..])),
+    );
     let mut ours: BTreeMap<u32, Message> = BTreeMap::new();
-    for parts in streams.values() {
-        let mut bytes = Vec::new();
-        let mut ends = Vec::new();
-        for f in parts {
-            bytes.extend_from_slice(&f.payload);
-            ends.push((bytes.len(), f.number));
-        }
-        let frame_of = |end: usize| ends.iter().find(|(e, _)| *e >= end).map(|x| x.1);
+    for joined in streams.values() {
+        let bytes = &joined.bytes;
         let mut pos = 0;
         let mut tsdu = Vec::new();
         while pos < bytes.len() {
@@ -277,7 +208,7 @@ fn our_messages(frames: &[Frame]) -> BTreeMap<u32, Message> {
             if let Ok(Tpdu::Data { eot, user }) = tpkt::cotp(tpkt::tpdu(&rest[..len])) {
                 tsdu.extend_from_slice(user);
                 if eot {
-                    let frame = frame_of(pos + len).unwrap();
+                    let frame = joined.frame_of(pos + len).unwrap();
                     let m = ours.entry(frame).or_default();
                     units(&tsdu, &mut |u| {
                         if let Ok(Unit::Mms(p)) = u {
@@ -333,11 +264,7 @@ fn describe(p: &Pdu<'_>, m: &mut Message) {
 
 #[test]
 fn every_mms_message_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
     let mut files: Vec<PathBuf> = [

@@ -3,29 +3,10 @@
 //! of the same files (`tshark -T fields -e ip.src -e ip.dst -e modbus.func_code -e
 //! mbtcp.unit_id`, and `tshark -V` for the answers' contents).
 
-use otwatch_common::model::{Asset, Connection, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
+mod common;
 
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
+use common::{asset, data, report};
+use otwatch_common::model::{Connection, InventoryReport};
 
 fn conn<'a>(r: &'a InventoryReport, client: &str, server: &str, port: u32) -> &'a Connection {
     r.connections
@@ -40,7 +21,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn schneider_plc_identified_and_program_read_out_over_umas() {
-    let r = report("modicon_test.pcap");
+    let r = report(&data("modicon_test.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     // tshark: every ADU is function 90 (Unity), unit 0. UMAS READ_ID answer (frame 6) names
     // the CPU module "140 CPU 311 10"; 0x33/0x34 (frames 76–105) read the program out.
@@ -67,7 +48,7 @@ fn schneider_plc_identified_and_program_read_out_over_umas() {
 
 #[test]
 fn function_codes_per_connection_match_tshark() {
-    let r = report("suricata-modbus.pcap");
+    let r = report(&data("suricata-modbus.pcap"));
     // Well-formed traffic, including exception answers and 3-byte exception PDUs, except one
     // flow of Suricata's invalid-length test (MBAP length 0x8804) to 10.0.0.8: not Modbus.
     assert_eq!(
@@ -112,7 +93,7 @@ fn function_codes_per_connection_match_tshark() {
 
 #[test]
 fn register_and_coil_ranges_accessed_match_tshark() {
-    let r = report("suricata-modbus.pcap");
+    let r = report(&data("suricata-modbus.pcap"));
     // tshark on 10.0.0.9 -> 10.0.0.3 requests (mbtcp.unit_id 10; modbus.func_code,
     // modbus.reference_num, modbus.bit_cnt / modbus.word_cnt): fc 1 at 0 ×1 and at 2 ×2,
     // fc 3 at 5 ×2, fc 5 at 1 and 2, fc 6 at 5.

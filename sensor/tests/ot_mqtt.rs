@@ -2,29 +2,10 @@
 //! MQTT on whole captures, with expected values checked against `tshark -T fields -e
 //! mqtt.msgtype -e mqtt.clientid -e mqtt.username -e mqtt.topic` on the same files.
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
+mod common;
 
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
+use common::{asset, data, report};
+use otwatch_common::model::Asset;
 
 fn descriptions<'a>(a: &'a Asset, prefix: &str) -> Vec<&'a str> {
     a.evidence
@@ -36,7 +17,7 @@ fn descriptions<'a>(a: &'a Asset, prefix: &str) -> Vec<&'a str> {
 
 #[test]
 fn mqtt5_jpeg_publish_across_segments() {
-    let r = report("mqtt5_pub_jpeg.pcap");
+    let r = report(&data("mqtt5_pub_jpeg.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     let c = r.connections.iter().find(|c| c.protocol == "mqtt").unwrap();
     assert_eq!(c.port, 1883);
@@ -61,7 +42,7 @@ fn mqtt5_jpeg_publish_across_segments() {
 
 #[test]
 fn mqtt_capture_starting_after_connect_and_other_local_traffic() {
-    let r = report("mqtt-events-missing-connect.pcap");
+    let r = report(&data("mqtt-events-missing-connect.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     // Only the two connections to 1883 are MQTT; the JSON/TLS flows on other loopback ports
     // are not taken for it.

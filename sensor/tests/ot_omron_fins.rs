@@ -4,42 +4,17 @@
 //! every FINS message is compared with tshark's dissection of the same frames (FINS/TCP command
 //! and node addresses, ICF, addresses, SID, command code, end code, model and version).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{asset, data, report, udp_pcap};
+use otwatch_common::model::Asset;
 use otwatch_sensor::protocols::omron_fins::commands;
 use otwatch_sensor::protocols::omron_fins::model_and_version;
 use otwatch_sensor::protocols::omron_fins::wire::{tcp_command, Frame, TcpHeader};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
+use std::net::SocketAddrV4;
+use std::path::Path;
 
 #[test]
 fn cp1l_is_named_by_its_controller_data() {
@@ -109,17 +84,56 @@ fn icsnpp_commands_raise_their_alerts() {
         start.contains(&("mode".into(), "debug".into())),
         "{start:?}"
     );
-    // Once the same-way answers, then the end codes 0x0101.. refusing memory area reads.
+    // Once the same-way answers. Their end codes 0x0101.. refusing memory area reads are no
+    // violation (a refusal is a status of the responder), nor taken from untrusted answers.
     let violation = evidence("protocol_violation");
-    for reason in [
-        "FINS response to SID 0x7a travels the same way as its command",
-        "FINS end code 0x0101 (local node error) to memory area read",
-    ] {
-        assert!(
-            violation.contains(&("reason".into(), reason.into())),
-            "{violation:?}"
-        );
-    }
+    assert!(
+        violation.contains(&(
+            "reason".into(),
+            "FINS response to SID 0x7a travels the same way as its command".into()
+        )),
+        "{violation:?}"
+    );
+    assert!(
+        violation.iter().all(|(_, v)| !v.contains("end code")),
+        "{violation:?}"
+    );
+    assert!(
+        plc.evidence.iter().all(|e| e.field != "status"),
+        "{:?}",
+        plc.evidence
+    );
+}
+
+#[test]
+fn a_refused_write_is_a_status_of_the_plc_not_a_violation() {
+    // Built after W227 (no public capture has a refusal answered by its controller): a tool
+    // writes DM 100 over FINS/UDP and the CPU, in RUN mode, answers end code 0x2108 (write not
+    // possible: cannot change).
+    let tool: SocketAddrV4 = "10.1.1.173:54855".parse().unwrap();
+    let plc: SocketAddrV4 = "10.1.1.164:9600".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fins_refused.pcap");
+    udp_pcap(
+        &path,
+        &[
+            (tool, plc, unhex("80000200a400006300100102820064000001abcd")),
+            (plc, tool, unhex("c0000200630000a4001001022108")),
+        ],
+    );
+    let r = report(&path);
+    assert!(r.stats().protocol_violations.is_empty(), "{:?}", r.alerts);
+    let plc = asset(&r, "10.1.1.164");
+    let status: Vec<&str> = plc
+        .evidence
+        .iter()
+        .filter(|e| e.field == "status")
+        .map(|e| e.value.as_str())
+        .collect();
+    assert_eq!(
+        status,
+        ["FINS end code 0x2108 (write not possible: cannot change) refusing memory area write"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -170,44 +184,18 @@ struct Packet {
     theirs: Option<Message>,
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
-fn number(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 fn tshark_packets(file: &Path) -> Vec<Packet> {
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        file.to_string_lossy().into_owned(),
-        "-Y".into(),
-        "tcp.len > 0 || udp.length > 8".into(),
-        "-T".into(),
-        "fields".into(),
-        "-E".into(),
-        "occurrence=f".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = tshark::fields(
+        file,
+        "tcp.len > 0 || udp.length > 8",
+        &["-E", "occurrence=f"],
+        FIELDS,
+    );
     text.lines()
         .map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
             let col = |i: usize| cols.get(i).copied().unwrap_or_default();
-            let num = |i: usize| number(col(i));
+            let num = |i: usize| tshark::num(col(i));
             let byte = |i: usize| num(i).map(|n| n as u8);
             let text = |i: usize| Some(col(i).trim().to_string()).filter(|s| !s.is_empty());
             let mut m = Message {
@@ -264,24 +252,18 @@ fn fins(bytes: &[u8], m: &mut Message) {
 /// frame holding its last byte.
 fn our_messages(packets: &[Packet]) -> BTreeMap<u32, Message> {
     let mut ours = BTreeMap::new();
-    let mut streams: BTreeMap<(u32, u16), Vec<&Packet>> = BTreeMap::new();
-    for p in packets {
-        match p.stream {
-            Some(key) => streams.entry(key).or_default().push(p),
-            None => {
-                let mut m = Message::default();
-                fins(&p.payload, &mut m);
-                ours.insert(p.number, m);
-            }
-        }
+    for p in packets.iter().filter(|p| p.stream.is_none()) {
+        let mut m = Message::default();
+        fins(&p.payload, &mut m);
+        ours.insert(p.number, m);
     }
-    for parts in streams.values() {
-        let mut bytes = Vec::new();
-        let mut ends = Vec::new();
-        for p in parts {
-            bytes.extend_from_slice(&p.payload);
-            ends.push((bytes.len(), p.number));
-        }
+    let streams = tshark::join(
+        packets
+            .iter()
+            .filter_map(|p| Some((p.stream?, p.number, &p.payload[..]))),
+    );
+    for joined in streams.values() {
+        let bytes = &joined.bytes;
         let mut pos = 0;
         while let Some(h) = bytes.get(pos..).and_then(TcpHeader::parse) {
             let end = pos + h.message_len();
@@ -301,7 +283,7 @@ fn our_messages(packets: &[Packet]) -> BTreeMap<u32, Message> {
                 tcp_command::FRAME_SEND => fins(body, &mut m),
                 _ => {}
             }
-            let frame = ends.iter().find(|(e, _)| *e >= end).unwrap().1;
+            let frame = joined.frame_of(end).unwrap();
             ours.insert(frame, m);
             pos = end;
         }
@@ -325,11 +307,7 @@ fn comparable(mine: &Message, theirs: &Message) -> Message {
 
 #[test]
 fn every_fins_message_matches_tshark() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
     let files = ["omron_fins_cp1l.pcap", "omron_fins_commands.pcap"].map(data);

@@ -3,29 +3,10 @@
 //! tcp.port==48010,opcua -T fields -e opcua.transport.type -e opcua.servicenodeid.numeric -e
 //! opcua.security.spu -e opcua.transport.endpoint -e opcua.UserName` on the same files.
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
+mod common;
 
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
+use common::{asset, data, report};
+use otwatch_common::model::Asset;
 
 fn descriptions<'a>(a: &'a Asset, source: &str) -> Vec<&'a str> {
     a.evidence
@@ -37,7 +18,9 @@ fn descriptions<'a>(a: &'a Asset, source: &str) -> Vec<&'a str> {
 
 #[test]
 fn opcua_on_a_non_standard_port_with_a_cleartext_login() {
-    let r = report("open62541_client-server_mainloop-not-localhost-non-standard-port.pcap");
+    let r = report(&data(
+        "open62541_client-server_mainloop-not-localhost-non-standard-port.pcap",
+    ));
     assert!(r.stats().protocol_violations.is_empty());
     // Found by content on TCP 48010; two connections (GetEndpoints, then the session).
     let c = r
@@ -85,7 +68,7 @@ fn opcua_on_a_non_standard_port_with_a_cleartext_login() {
 
 #[test]
 fn opcua_encrypted_channel_shows_policy_but_no_services() {
-    let r = report("open62541_client-server_encrypted.pcap");
+    let r = report(&data("open62541_client-server_encrypted.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     // First connection: GetEndpoints over policy None (428, 446, 452); second: OPN with
     // Basic128Rsa15 then encrypted MSGs (tshark decodes no service id) and a CLO.

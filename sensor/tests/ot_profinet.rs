@@ -2,29 +2,10 @@
 //! PROFINET DCP and PROFINET IO on whole captures (tests/data, copied from the corpus), expected
 //! values checked against `tshark -Y pn_dcp -V` and `tshark -Y pn_io -V` of the same frames.
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
+mod common;
 
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, mac: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.macs.iter().any(|x| x == mac))
-        .unwrap_or_else(|| panic!("no asset with {mac}"))
-}
+use common::{asset, data, report};
+use otwatch_common::model::Asset;
 
 fn speaks(a: &Asset, role: &str) -> bool {
     a.protocols
@@ -34,7 +15,7 @@ fn speaks(a: &Asset, role: &str) -> bool {
 
 #[test]
 fn identify_response_of_an_s7_controller() {
-    let r = report("profinet-wireshark-bug.pcap");
+    let r = report(&data("profinet-wireshark-bug.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     // Ident OK from 00:02:e3:17:c7:50: DeviceVendorValue "S7-300EC", NameOfStation "%n%n%n "
     // (NUL padded), VendorID 0x002a DeviceID 0x0101, DeviceRoleDetails 0x02 (IO-Controller),
@@ -58,7 +39,7 @@ fn identify_response_of_an_s7_controller() {
 
 #[test]
 fn identify_requests_only() {
-    let r = report("PROFINET-RT.pcap");
+    let r = report(&data("PROFINET-RT.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     // 14 Ident Req from 11 Siemens stations; a NameOfStation filter names whom they look for,
     // not themselves, so no asset gets a hostname.
@@ -67,7 +48,7 @@ fn identify_requests_only() {
     assert!(requesters.iter().all(|a| a.hostname.is_empty()));
 
     // mb2.pcap has four of the same requests among much else; none is a DCP violation.
-    let r = report("mb2.pcap");
+    let r = report(&data("mb2.pcap"));
     assert!(!r.stats().protocol_violations.contains_key("profinet_dcp"));
     assert!(speaks(asset(&r, "00:1b:1b:35:84:10"), "client"));
 }
@@ -84,7 +65,7 @@ fn uses(a: &Asset, name: &str, role: &str, port: u32) -> bool {
 /// and alarm-channel frames flow between the two MACs.
 #[test]
 fn io_controller_and_io_device_of_an_application_relation() {
-    let r = report("profinet_io_cm_ar.pcapng");
+    let r = report(&data("profinet_io_cm_ar.pcapng"));
     assert!(r.stats().protocol_violations.is_empty(), "{:?}", r.stats());
 
     // The IO device: DCP names it (NameOfStation, DeviceVendorValue), the CM's object UUID gives
@@ -153,7 +134,7 @@ fn io_controller_and_io_device_of_an_application_relation() {
 /// answer's object UUID describes the device that gave it.
 #[test]
 fn read_implicit_of_im0_filter_data() {
-    let r = report("profinet.pcap");
+    let r = report(&data("profinet.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     let c = r
         .connections

@@ -2,29 +2,10 @@
 //! S7comm and S7comm-plus on whole real captures, with expected values checked against
 //! tshark's dissection of the same files (the tshark field each value came from is noted).
 
+mod common;
+
+use common::{asset, data, report};
 use otwatch_common::model::{Asset, Connection, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
-use std::path::Path;
-
-fn report(file: &str) -> InventoryReport {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![dir.join(file)],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 fn connection<'a>(r: &'a InventoryReport, protocol: &str) -> &'a Connection {
     let mut cs = r.connections.iter().filter(|c| c.protocol == protocol);
@@ -45,7 +26,7 @@ fn evidence(a: &Asset, field: &str, source: &str) -> Vec<String> {
 
 #[test]
 fn s7comm_szl_identity_rack_slot_and_operations() {
-    let r = report("s7comm_reading_plc_status.pcap");
+    let r = report(&data("s7comm_reading_plc_status.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     let plc = asset(&r, "192.168.1.40");
     // s7comm.szl.xy11.0001.anz of index 1 (frame 59)
@@ -82,7 +63,7 @@ fn s7comm_szl_identity_rack_slot_and_operations() {
 
 #[test]
 fn s7comm_plus_session_identity_and_operations() {
-    let r = report("S7-1511_db2_var1_HMI.pcap");
+    let r = report(&data("S7-1511_db2_var1_HMI.pcap"));
     assert!(r.stats().protocol_violations.is_empty());
     // The CreateObject answer's ServerSessionVersion "1;6ES7 511-1AK00-0AB0;V1.0" (frame 7).
     let plc = asset(&r, "192.168.25.139");
@@ -103,7 +84,7 @@ fn s7comm_plus_session_identity_and_operations() {
 
 #[test]
 fn read_and_write_var_items_become_data_block_ranges() {
-    let r = report("mb2.pcap");
+    let r = report(&data("mb2.pcap"));
     // tshark on requests to 141.81.0.130 (s7comm.param.item.area 0x84, .db, .address.byte,
     // .length, .transp_size): DB14 bytes 0-13 and DB24 byte 0 and 6-9 read (BYTE), DB25 bit
     // 0.0 read and written.

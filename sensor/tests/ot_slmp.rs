@@ -6,42 +6,16 @@
 //! compared with virtual-plc's own decoder (tests/peers/slmp_decode.py), field by field: tshark
 //! has no SLMP dissector.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
-use otwatch_common::model::{Asset, InventoryReport};
-use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
+use common::tshark::{self, unhex};
+use common::{asset, data, report, skip};
 use otwatch_sensor::protocols::slmp::ops::command;
 use otwatch_sensor::protocols::slmp::wire::{self, Code};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(file)
-}
-
-fn report(path: &Path) -> InventoryReport {
-    let out = analyze(&AnalyzeOptions {
-        inputs: vec![path.to_path_buf()],
-        state: None,
-        progress: false,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(out.capture_errors.is_empty(), "{:?}", out.capture_errors);
-    out.report
-}
-
-fn asset<'a>(r: &'a InventoryReport, ip: &str) -> &'a Asset {
-    r.assets
-        .iter()
-        .find(|a| a.ips.iter().any(|x| x == ip))
-        .unwrap_or_else(|| panic!("no asset with {ip}"))
-}
 
 #[test]
 fn pymcprotocol_session_identity_operations_and_alerts() {
@@ -105,30 +79,19 @@ fn pymcprotocol_session_identity_operations_and_alerts() {
 /// The request frames of a capture, from each client-to-server stream's bytes joined in frame
 /// order and framed by the SLMP data length.
 fn request_frames(file: &Path) -> Vec<Vec<u8>> {
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(file)
-        .args([
-            "-Y",
-            "tcp.len > 0 && tcp.dstport == 5007",
-            "-T",
-            "fields",
-            "-e",
-            "tcp.stream",
-            "-e",
-            "tcp.payload",
-        ])
-        .output()
-        .expect("run tshark");
+    let text = tshark::fields(
+        file,
+        "tcp.len > 0 && tcp.dstport == 5007",
+        &[],
+        &["tcp.stream", "tcp.payload"],
+    );
     let mut streams: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in text.lines() {
         let (stream, payload) = line.split_once('\t').unwrap();
-        let bytes = (0..payload.len() / 2)
-            .map(|i| u8::from_str_radix(&payload[2 * i..2 * i + 2], 16).unwrap());
         streams
             .entry(stream.parse().unwrap())
             .or_default()
-            .extend(bytes);
+            .extend(unhex(payload));
     }
     let mut frames = Vec::new();
     for bytes in streams.values() {
@@ -173,11 +136,7 @@ fn ours(frame: &[u8]) -> String {
 
 #[test]
 fn every_request_matches_virtual_plc_decoder() {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    if tshark::missing() {
         return;
     }
     let decoder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/slmp_decode.py");

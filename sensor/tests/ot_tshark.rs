@@ -11,21 +11,14 @@
 //! each publishing MAC and the logical device of its gocbRef against the assets speaking `goose`.
 //! Skips with a message when the corpus or tshark is missing.
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
+use common::{corpus_root, tshark};
 use otwatch_sensor::analyze::{analyze, AnalyzeOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    }
-}
 
 /// How one protocol's codes are read from tshark fields.
 struct Check {
@@ -406,19 +399,10 @@ fn tshark_codes(file: &Path, check: &Check) -> Option<PacketCodes> {
 
 #[test]
 fn function_codes_per_connection_match_tshark() {
-    let dir = corpus_dir();
-    if !dir.join("MANIFEST.tsv").exists() {
-        skip::skip(
-            &format!("corpus not found at {}", dir.display()),
-            skip::Need::Corpus,
-        );
+    let Some(dir) = corpus_root() else {
         return;
-    }
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    };
+    if tshark::missing() {
         return;
     }
     let mut failures = Vec::new();
@@ -495,19 +479,10 @@ fn function_codes_per_connection_match_tshark() {
 /// pn_dcp.service_type 0) make a client; responses and Hello make a server.
 #[test]
 fn profinet_dcp_roles_per_mac_match_tshark() {
-    let dir = corpus_dir();
-    if !dir.join("MANIFEST.tsv").exists() {
-        skip::skip(
-            &format!("corpus not found at {}", dir.display()),
-            skip::Need::Corpus,
-        );
+    let Some(dir) = corpus_root() else {
         return;
-    }
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    };
+    if tshark::missing() {
         return;
     }
     let files = [
@@ -594,19 +569,10 @@ fn profinet_dcp_roles_per_mac_match_tshark() {
 /// logical device of its gocbRef, and no other asset may speak it.
 #[test]
 fn goose_publishers_per_mac_match_tshark() {
-    let dir = corpus_dir();
-    if !dir.join("MANIFEST.tsv").exists() {
-        skip::skip(
-            &format!("corpus not found at {}", dir.display()),
-            skip::Need::Corpus,
-        );
+    let Some(dir) = corpus_root() else {
         return;
-    }
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
+    };
+    if tshark::missing() {
         return;
     }
     let mut failures = Vec::new();

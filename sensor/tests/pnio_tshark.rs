@@ -13,9 +13,10 @@
 //! their header only (tshark reads their blocks after reassembly, otwatch reads the first
 //! fragment's).
 
-#[path = "../../tests/skip.rs"]
-mod skip;
+mod common;
 
+use common::tshark::{self, Fields};
+use common::{corpus_root, data};
 use otwatch_sensor::capture::pcap::CaptureFile;
 use otwatch_sensor::capture::PacketSource;
 use otwatch_sensor::decode::{decode, Net, L4};
@@ -27,18 +28,6 @@ use otwatch_sensor::protocols::profinet_io::rpc::{self, Interface, Ndr, PacketTy
 use otwatch_sensor::protocols::profinet_io::rt::{self, FrameClass, RtaPdu};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("OTWATCH_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")),
-    }
-}
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
-}
 
 /// The tshark fields compared, each a list (fields repeat per block).
 const FIELDS: &[&str] = &[
@@ -71,59 +60,14 @@ const FIELDS: &[&str] = &[
     "pn_io.alarm_type",
 ];
 
-/// One frame's fields: name → values, as text (numbers normalised to decimal).
-type Fields = BTreeMap<&'static str, Vec<String>>;
-
-fn norm(v: &str) -> String {
-    let n = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => v.parse::<u64>().ok(),
-    };
-    n.map_or_else(|| v.to_ascii_lowercase(), |n| n.to_string())
+/// A value as compared: numbers in decimal, text in lower case (UUIDs, MACs).
+fn lower(v: &str) -> String {
+    tshark::norm(v).to_ascii_lowercase()
 }
 
 /// tshark's fields of every frame it decodes as DCE/RPC or PROFINET RT, by frame number.
 fn theirs(file: &Path) -> BTreeMap<u64, Fields> {
-    let mut args: Vec<String> = vec![
-        "-r".into(),
-        file.to_string_lossy().into_owned(),
-        "-Y".into(),
-        "dcerpc || pn_rt".into(),
-        "-T".into(),
-        "fields".into(),
-        "-E".into(),
-        "aggregator=\u{1}".into(),
-        "-e".into(),
-        "frame.number".into(),
-    ];
-    for f in FIELDS {
-        args.push("-e".into());
-        args.push((*f).into());
-    }
-    let out = Command::new("tshark")
-        .args(&args)
-        .output()
-        .expect("run tshark");
-    let mut map = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut cols = line.split('\t');
-        let Some(n) = cols.next().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let mut fields = Fields::new();
-        for (name, col) in FIELDS.iter().zip(cols) {
-            let vals: Vec<String> = col
-                .split('\u{1}')
-                .filter(|s| !s.is_empty())
-                .map(norm)
-                .collect();
-            if !vals.is_empty() {
-                fields.insert(name, vals);
-            }
-        }
-        map.insert(n, fields);
-    }
-    map
+    tshark::by_frame(file, "dcerpc || pn_rt", FIELDS, |_, v| lower(v))
 }
 
 /// The fields a message of each kind carries (tshark also shows fields of nested records and
@@ -180,7 +124,7 @@ struct Ours {
 }
 
 fn push(f: &mut Fields, name: &'static str, v: impl ToString) {
-    f.entry(name).or_default().push(norm(&v.to_string()));
+    f.entry(name).or_default().push(lower(&v.to_string()));
 }
 
 /// otwatch's reading of a UDP payload, in tshark's field names; `None` when it is no PNIO call.
@@ -451,17 +395,6 @@ fn compare(file: &Path, tally: &mut Tally) {
     }
 }
 
-fn tshark_missing() -> bool {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        skip::skip(
-            "tshark is not installed (apt-get install tshark)",
-            skip::Need::InCi,
-        );
-        return true;
-    }
-    false
-}
-
 fn run(files: &[PathBuf]) {
     let mut tally = Tally::default();
     for f in files {
@@ -485,26 +418,18 @@ fn run(files: &[PathBuf]) {
 
 #[test]
 fn committed_captures_match_tshark() {
-    if tshark_missing() {
+    if tshark::missing() {
         return;
     }
-    run(&[
-        data_dir().join("profinet_io_cm_ar.pcapng"),
-        data_dir().join("profinet.pcap"),
-    ]);
+    run(&[data("profinet_io_cm_ar.pcapng"), data("profinet.pcap")]);
 }
 
 #[test]
 fn corpus_captures_match_tshark() {
-    let dir = corpus_dir();
-    if !dir.join("MANIFEST.tsv").exists() {
-        skip::skip(
-            &format!("corpus not found at {}", dir.display()),
-            skip::Need::Corpus,
-        );
+    let Some(dir) = corpus_root() else {
         return;
-    }
-    if tshark_missing() {
+    };
+    if tshark::missing() {
         return;
     }
     let files: Vec<PathBuf> = [

@@ -15,12 +15,16 @@
 //! - commands as operations, the function code being CMD (6.5, table 15): send HDR, CFG-1,
 //!   CFG-2 or CFG-3 identify, turn transmission on or off is control (with the command's name
 //!   and the stream IDCODE it addresses as evidence); other codes are bare function codes;
-//! - identity from CFG-1 and CFG-2 frames (6.4; source::C37_118_CONFIG), of their sender: the
-//!   station name (STN) of a single-PMU stream is its hostname, and a description names the
-//!   PMU's ID code and channels (phasors, analog values, digital status words), nominal
-//!   frequency and data rate; a stream carrying several PMUs (a PDC's) is described with their
-//!   stations and ID codes instead. A header frame's text is a description too
-//!   (source::C37_118_HEADER). CFG-3 frames are counted only;
+//! - identity from CFG-1, CFG-2 and CFG-3 frames (6.4; source::C37_118_CONFIG), of their
+//!   sender: the station name (STN) of a single-PMU stream is its hostname, and a description
+//!   names the PMU's ID code and channels (phasors, analog values, digital status words),
+//!   nominal frequency and data rate; a stream carrying several PMUs (a PDC's) is described
+//!   with their stations and ID codes instead. CFG-3 (2011) names stations and channels with a
+//!   length byte and carries more per PMU (global ID, scales, location, service class); a
+//!   configuration too large for one frame comes in fragments (CONT_IDX 1, 2, ... and 0xFFFF
+//!   last), joined in order before it is read (a series out of order, over
+//!   [`MAX_CFG3_SERIES`] bytes, or that does not read once joined is dropped). A header frame's text is a description too
+//!   (source::C37_118_HEADER);
 //! - violations: a broken SYNC, a FRAMESIZE too small or that disagrees with its datagram, a
 //!   wrong CHK, configuration frames whose PMU blocks run past the frame, command frames
 //!   without CMD.
@@ -66,6 +70,8 @@ fn new() -> Box<dyn Dissector> {
 const MAX_FACTS: usize = 16;
 /// PMUs named in the description of a multi-PMU stream.
 const MAX_NAMED_STATIONS: usize = 8;
+/// Most bytes of a fragmented CFG-3 joined.
+pub const MAX_CFG3_SERIES: usize = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------
 // Recognition.
@@ -119,6 +125,10 @@ pub struct C37Dissector {
     /// Identity facts already reported: fingerprints of subject, field and value.
     facts: Facts<MAX_FACTS>,
     violations: Violations,
+    /// The fragments of a CFG-3 series joined so far (after their CONT_IDX).
+    cfg3_series: Vec<u8>,
+    /// The CONT_IDX the next fragment of the series must have; 0 when no series is open.
+    cfg3_next: u16,
 }
 
 impl C37Dissector {
@@ -140,7 +150,8 @@ impl C37Dissector {
         let payload = frame.get(wire::HEADER_LEN..end).unwrap_or_default();
         match h.frame_type {
             // The fast path: framed and checked, nothing more.
-            FrameType::Data | FrameType::Cfg3 => {}
+            FrameType::Data => {}
+            FrameType::Cfg3 => self.cfg3(dir.sender(), &h, payload, out),
             FrameType::Command => self.command(dir, &h, payload, out),
             FrameType::Cfg1 | FrameType::Cfg2 => match wire::config(payload) {
                 Ok(cfg) => self.config(dir.sender(), &h, &cfg, payload, out),
@@ -187,7 +198,57 @@ impl C37Dissector {
         }
     }
 
-    /// What a CFG-1 or CFG-2 frame says about its sender.
+    /// A CFG-3 frame: read when whole, joined with the rest of its series when a fragment.
+    fn cfg3(&mut self, subject: Subject, h: &Header, payload: &[u8], out: &mut Vec<Observation>) {
+        let Some(idx) = wire::cont_idx(payload) else {
+            return self.violation(out, C37Error::ConfigTruncated);
+        };
+        let piece = &payload[2..];
+        match idx {
+            0 => {
+                self.cfg3_series.clear();
+                self.cfg3_next = 0;
+                return self.config3(subject, h, piece, out);
+            }
+            1 => self.cfg3_series.clear(),
+            i if self.cfg3_next > 1 && (i == self.cfg3_next || i == wire::LAST_FRAGMENT) => {}
+            // A fragment out of order, or without its first: the series is lost.
+            _ => {
+                self.cfg3_series.clear();
+                self.cfg3_next = 0;
+                return;
+            }
+        }
+        if self.cfg3_series.len() + piece.len() > MAX_CFG3_SERIES {
+            self.cfg3_series = Vec::new();
+            self.cfg3_next = 0;
+            return;
+        }
+        self.cfg3_series.extend_from_slice(piece);
+        if idx == wire::LAST_FRAGMENT {
+            // The last fragment has no number: one lost before it leaves a series that does
+            // not read, which says nothing about the sender (no violation).
+            let whole = std::mem::take(&mut self.cfg3_series);
+            self.cfg3_next = 0;
+            if let Ok(cfg) = wire::config3(&whole) {
+                self.config(subject, h, &cfg, &whole, out);
+            }
+            self.cfg3_series = whole;
+            self.cfg3_series.clear();
+        } else {
+            self.cfg3_next = idx.saturating_add(1);
+        }
+    }
+
+    /// A whole CFG-3 configuration (after CONT_IDX).
+    fn config3(&mut self, subject: Subject, h: &Header, data: &[u8], out: &mut Vec<Observation>) {
+        match wire::config3(data) {
+            Ok(cfg) => self.config(subject, h, &cfg, data, out),
+            Err(e) => self.violation(out, e),
+        }
+    }
+
+    /// What a CFG-1, CFG-2 or CFG-3 frame says about its sender.
     fn config(
         &mut self,
         subject: Subject,

@@ -24,13 +24,41 @@ impl<const MAX: usize> Facts<MAX> {
         source: Source,
         make: impl FnOnce() -> Option<String>,
     ) -> bool {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.seen.contains(&key) || self.seen.len() >= MAX {
+        let Some(key) = self.fresh(subject, field, raw) else {
             return false;
-        }
+        };
         let Some(value) = make() else {
             return false;
         };
+        self.push(key, out, subject, field, value, source)
+    }
+
+    /// Pushes `field` = `value` (already made) about `subject` unless this flow already reported
+    /// it; `true` when pushed.
+    pub fn emit_value(
+        &mut self,
+        out: &mut Vec<Observation>,
+        subject: Subject,
+        field: Field,
+        value: String,
+        source: Source,
+    ) -> bool {
+        let Some(key) = self.fresh(subject, field, value.as_bytes()) else {
+            return false;
+        };
+        self.push(key, out, subject, field, value, source)
+    }
+
+    /// Remembers `key` and pushes the fact; `true`.
+    fn push(
+        &mut self,
+        key: u64,
+        out: &mut Vec<Observation>,
+        subject: Subject,
+        field: Field,
+        value: String,
+        source: Source,
+    ) -> bool {
         self.seen.push(key);
         out.push(Observation::Identity {
             subject,
@@ -39,5 +67,11 @@ impl<const MAX: usize> Facts<MAX> {
             source,
         });
         true
+    }
+
+    /// The key of a fact not reported yet, while there is room for it.
+    fn fresh(&self, subject: Subject, field: Field, raw: &[u8]) -> Option<u64> {
+        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
+        (!self.seen.contains(&key) && self.seen.len() < MAX).then_some(key)
     }
 }

@@ -35,10 +35,10 @@
 
 pub mod pdu;
 
+use super::facts::Facts;
 use super::framing::{self, Delivery, Framing, Stream};
 use super::source;
 use super::spec::ProtocolSpec;
-use super::text::fingerprint;
 use super::violations::Violations;
 use super::{operation_or_code, Direction, Dissector, Probe, Transport};
 use otwatch_common::observation::{Field, Observation, Operation, Source, Subject};
@@ -288,7 +288,7 @@ pub struct HartIpDissector {
     server: Option<[u8; 5]>,
     /// The server answered a short frame (polling address) before any long one.
     server_polled: bool,
-    facts: Vec<u64>,
+    facts: Facts<MAX_FACTS>,
     sub_devices: usize,
 }
 
@@ -503,18 +503,8 @@ impl HartIpDissector {
         source: Source,
         out: &mut Vec<Observation>,
     ) -> bool {
-        let key = fingerprint(value.as_bytes()) ^ ((field as u64) << 56);
-        if self.facts.contains(&key) || self.facts.len() >= MAX_FACTS {
-            return false;
-        }
-        self.facts.push(key);
-        out.push(Observation::Identity {
-            subject: Subject::Server,
-            field,
-            value,
-            source,
-        });
-        true
+        self.facts
+            .emit_value(out, Subject::Server, field, value, source)
     }
 }
 

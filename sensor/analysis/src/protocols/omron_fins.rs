@@ -24,12 +24,15 @@
 //!   is a description (source::OMRON_FINS_NODE);
 //! - a `CleartextLogin` (without user) when Program Area Protect or Protect Clear carries the
 //!   program password; the password is never read out;
+//! - a response whose end code says the command failed (W227 5-1: format and parameter errors,
+//!   unsupported services, mode and access right refusals ...) is the controller refusing, not
+//!   malformed traffic: a `status` of the responder naming the end code, its meaning and the
+//!   command refused ("FINS end code 0x2108 (write not possible: cannot change) refusing memory
+//!   area write"; source::OMRON_FINS_END_CODE), each distinct one once per flow;
 //! - violations: FINS/TCP headers without magic or with an impossible length, unknown FINS/TCP
 //!   commands and nonzero FINS/TCP error codes, FINS frames shorter than header and command,
-//!   reserved ICF bits or RSV set, responses without end code, and responses whose end code
-//!   says the command failed (W227 5-1: format and parameter errors, unsupported services,
-//!   mode and access right refusals ...), named with the command they answer, and (once) a
-//!   response that travels the same way as its command, whose identity is then not taken.
+//!   reserved ICF bits or RSV set, responses without end code, and (once) a response that
+//!   travels the same way as its command, whose identity and refusals are then not taken.
 //!
 //! Responses are paired with their command by SID and command code, in a small per-flow
 //! table: Controller Data Read's parameter (00: model and version, 01: area data only) says
@@ -79,6 +82,8 @@ fn new() -> Box<dyn Dissector> {
 const MAX_PENDING: usize = 32;
 /// Identity facts remembered per flow.
 const MAX_FACTS: usize = 16;
+/// Distinct refusals (end code and command) reported per flow.
+const MAX_REFUSALS: usize = 8;
 /// Controller Data Read's answer to parameter 00 or none: model (20 bytes), version (20),
 /// system use (40), area data (12) (W227 5-3-10).
 const CONTROLLER_DATA_LEN: usize = 92;
@@ -156,6 +161,8 @@ pub struct FinsDissector {
     pending: Vec<Pending>,
     /// Identity facts already reported: fingerprints of subject, field and value.
     facts: Facts<MAX_FACTS>,
+    /// The refusals (failed end code, command) reported on this flow.
+    refusals: Facts<MAX_REFUSALS>,
     violations: Violations,
     password_reported: bool,
     /// Commands travelled this way (per direction).
@@ -254,11 +261,22 @@ impl FinsDissector {
             self.same_way_reported = true;
             self.violation(out, FinsError::SameWay(f.sid));
         }
-        if wire::failed(end) {
-            let command = commands::name(f.command).unwrap_or("an unknown command");
-            return self.violation(out, FinsError::EndCode { code: end, command });
-        }
         if self.same_way_reported {
+            return;
+        }
+        if wire::failed(end) {
+            // A refusal by the responder, not malformed traffic: a condition of the device.
+            let command = commands::name(f.command).unwrap_or("an unknown command");
+            let [a, b] = end.to_be_bytes();
+            let [c, d] = f.command.to_be_bytes();
+            self.refusals.emit(
+                out,
+                dir.sender(),
+                Field::Status,
+                &[a, b, c, d],
+                source::OMRON_FINS_END_CODE,
+                || Some(error::refusal(end, command)),
+            );
             return;
         }
         let only_area_data = asked.is_some_and(|p| p.parameter == Some(1));

@@ -49,14 +49,14 @@ mod plus;
 mod szl;
 
 pub use self::error::S7Error;
+use super::facts;
 use super::framing::{self, Framing, Stream};
 use super::source;
 use super::spec::ProtocolSpec;
-use super::text::fingerprint;
 use super::violations::Violations;
 use super::{operation_or_code, Direction, Dissector, Probe, Transport};
 use cotp::{boundary, cotp, first_data, frame, params, tpdu, Tpdu, CALLED_TSAP, CR};
-use otwatch_common::observation::{Details, Field, Observation, Operation, Source, Subject};
+use otwatch_common::observation::{Details, Field, Observation, Operation, Subject};
 
 pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: "s7comm",
@@ -220,38 +220,10 @@ struct Side {
 /// Identity facts already reported on this flow.
 #[derive(Default)]
 struct Facts {
-    seen: Vec<u64>,
+    seen: facts::Facts<MAX_FACTS>,
     /// A Model came from an order number (SZL 0x0011 or the plus session); a module type
     /// name (SZL 0x001C index 7) is then not reported as Model.
     model_from_order_number: bool,
-}
-
-impl Facts {
-    /// Pushes `field` = `make()` about `subject` unless this flow already reported the same
-    /// raw value; nothing is allocated for a repeat.
-    fn emit(
-        &mut self,
-        out: &mut Vec<Observation>,
-        subject: Subject,
-        field: Field,
-        raw: &[u8],
-        source: Source,
-        make: impl FnOnce() -> Option<String>,
-    ) {
-        let key = fingerprint(raw) ^ ((field as u64) << 56) ^ u64::from(subject == Subject::Server);
-        if self.seen.contains(&key) || self.seen.len() >= MAX_FACTS {
-            return;
-        }
-        if let Some(value) = make() {
-            self.seen.push(key);
-            out.push(Observation::Identity {
-                subject,
-                field,
-                value,
-                source,
-            });
-        }
-    }
 }
 
 /// Per-flow S7comm / S7comm-plus state.
@@ -321,7 +293,7 @@ impl S7Dissector {
         if !(1..=0x10).contains(&conn_type) {
             return;
         }
-        self.facts.emit(
+        self.facts.seen.emit(
             out,
             Subject::Server,
             Field::Description,

@@ -157,6 +157,7 @@ sources! {
     // Omron FINS (`omron_fins`).
     OMRON_FINS_CONTROLLER_DATA = "omron fins controller data read", CONTROLLER;
     OMRON_FINS_NODE = "omron fins node address", DEFAULT;
+    OMRON_FINS_END_CODE = "omron fins end code", CONTROLLER;
     // IEEE C37.118 synchrophasors (`c37_118`).
     C37_118_CONFIG = "c37.118 configuration frame", CONTROLLER;
     C37_118_HEADER = "c37.118 header frame", DEFAULT;

@@ -189,3 +189,188 @@ fn never_panics_on_c37_118() {
     never_panics_in_conversation(&SPEC, &tcp(), &conv);
     never_panics(&UDP_SPEC, &udp(), &[&hex(CFG2), &hex(TURN_ON), &hex(DATA)]);
 }
+
+// CFG-3 (C37.118.2-2011 6.4, tables 10-12): no public capture holds one, so the frames are
+// built here from the standard's layout (and compared with tshark's synphasor dissector in
+// sensor/tests/ot_c37_118.rs, which writes the same frame to a pcap).
+
+/// A CFG-3 name field (table 12): length byte, then the name.
+fn name3(out: &mut Vec<u8>, name: &str) {
+    out.push(u8::try_from(name.len()).unwrap());
+    out.extend_from_slice(name.as_bytes());
+}
+
+/// One PMU block of table 10: station `name`, IDCODE `idcode`, phasors VA and VB, analog
+/// value ANA1 and one digital word (bits D0..D15), 60 Hz, CFGCNT 3.
+fn pmu3(out: &mut Vec<u8>, name: &str, idcode: u16) {
+    name3(out, name);
+    out.extend(idcode.to_be_bytes());
+    out.extend(1..=16u8); // G_PMU_ID
+    out.extend(0x000fu16.to_be_bytes()); // FORMAT: floats, polar
+    out.extend(2u16.to_be_bytes()); // PHNMR
+    out.extend(1u16.to_be_bytes()); // ANNMR
+    out.extend(1u16.to_be_bytes()); // DGNMR
+    for n in ["VA", "VB", "ANA1"] {
+        name3(out, n);
+    }
+    for bit in 0..16 {
+        name3(out, &format!("D{bit}"));
+    }
+    for _ in 0..2 {
+        // PHSCALE: flags, type (voltage, positive sequence), user byte, scale 1.0, angle
+        // adjustment 0.
+        out.extend([0x00, 0x00, 0x01, 0x00]);
+        out.extend(1.0f32.to_be_bytes());
+        out.extend(0.0f32.to_be_bytes());
+    }
+    out.extend(1.0f32.to_be_bytes()); // ANSCALE: scale
+    out.extend(0.0f32.to_be_bytes()); // offset
+    out.extend([0x00, 0x00, 0xff, 0xff]); // DIGUNIT: normal status, valid inputs
+    out.extend(46.5f32.to_be_bytes()); // PMU_LAT
+    out.extend(6.6f32.to_be_bytes()); // PMU_LON
+    out.extend(372.0f32.to_be_bytes()); // PMU_ELEV
+    out.push(b'M'); // SVC_CLASS
+    out.extend(100_000i32.to_be_bytes()); // WINDOW (µs)
+    out.extend(20_000i32.to_be_bytes()); // GRP_DLY (µs)
+    out.extend(0u16.to_be_bytes()); // FNOM: 60 Hz
+    out.extend(3u16.to_be_bytes()); // CFGCNT
+}
+
+/// The configuration after CONT_IDX: TIME_BASE 1 000 000, the PMUs, DATA_RATE 30.
+fn config3_data(pmus: &[(&str, u16)]) -> Vec<u8> {
+    let mut d = 1_000_000u32.to_be_bytes().to_vec();
+    d.extend(u16::try_from(pmus.len()).unwrap().to_be_bytes());
+    for (name, idcode) in pmus {
+        pmu3(&mut d, name, *idcode);
+    }
+    d.extend(30u16.to_be_bytes());
+    d
+}
+
+/// A whole CFG-3 frame of stream `idcode` (version 2) with CONT_IDX `cont` and `data`.
+fn cfg3_frame(idcode: u16, cont: u16, data: &[u8]) -> Vec<u8> {
+    let size = u16::try_from(wire::HEADER_LEN + 2 + data.len() + 2).unwrap();
+    let mut f = vec![wire::SYNC, 0x52];
+    f.extend(size.to_be_bytes());
+    f.extend(idcode.to_be_bytes());
+    f.extend(0x6592_0080u32.to_be_bytes()); // SOC: 2024-01-01 00:00:00
+    f.extend(0u32.to_be_bytes()); // FRACSEC
+    f.extend(cont.to_be_bytes());
+    f.extend(data);
+    let chk = wire::crc_ccitt(&f);
+    f.extend(chk.to_be_bytes());
+    f
+}
+
+/// The frame the sensor test compares with tshark: one PMU, station "Station A", ID 7734.
+const CFG3_ONE_PMU: &str = "aa5200bc1e3665920080000000000000000f424000010953746174696f6e20411e360102030405060708090a0b0c0d0e\
+    0f10000f00020001000102564102564204414e4131024430024431024432024433024434024435024436024437024438\
+    024439034431300344313103443132034431330344313403443135000001003f80000000000000000001003f80000000\
+    0000003f800000000000000000ffff423a000040d3333343ba00004d000186a000004e2000000003001ec227";
+
+#[test]
+fn cfg3_names_the_station_and_its_channels() {
+    let frame = cfg3_frame(7734, 0, &config3_data(&[("Station A", 7734)]));
+    let h = Header::parse(&frame).unwrap().unwrap();
+    assert_eq!(
+        (h.frame_type, h.version, h.idcode),
+        (FrameType::Cfg3, 2, 7734)
+    );
+    let payload = &frame[wire::HEADER_LEN..frame.len() - 2];
+    assert_eq!(wire::cont_idx(payload), Some(0));
+    let cfg = wire::config3(&payload[2..]).unwrap();
+    assert_eq!((cfg.time_base, cfg.data_rate), (1_000_000, 30));
+    let [s] = cfg.stations.as_slice() else {
+        panic!("{cfg:?}")
+    };
+    assert_eq!(s.name, b"Station A");
+    assert_eq!(
+        s.global_id,
+        Some(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16][..])
+    );
+    assert_eq!(
+        (
+            s.idcode,
+            s.phasors,
+            s.analogs,
+            s.digitals,
+            s.fnom_50hz,
+            s.cfgcnt
+        ),
+        (7734, 2, 1, 1, false, 3)
+    );
+    let names: Vec<&[u8]> = s.channels().collect();
+    assert_eq!(names.len(), 19);
+    assert_eq!(names[..4], [&b"VA"[..], b"VB", b"ANA1", b"D0"]);
+    assert_eq!(names[18], b"D15");
+    assert_eq!(frame, hex(CFG3_ONE_PMU));
+
+    let out = datagram(
+        &mut C37Dissector::default(),
+        Direction::ToClient,
+        &udp(),
+        &frame,
+    );
+    let src = source::C37_118_CONFIG;
+    assert_eq!(
+        out,
+        [
+            id(Subject::Server, Field::Hostname, "Station A", src),
+            id(
+                Subject::Server,
+                Field::Description,
+                "C37.118 PMU ID 7734: 2 phasors, 1 analog value, 1 digital status word, 60 Hz, \
+                 30 frames/s",
+                src,
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cfg3_fragments_are_joined_in_order() {
+    let data = config3_data(&[("PMU north", 11), ("PMU south", 12)]);
+    let (a, rest) = data.split_at(40);
+    let (b, c) = rest.split_at(100);
+    let series = [
+        cfg3_frame(9, 1, a),
+        cfg3_frame(9, 2, b),
+        cfg3_frame(9, wire::LAST_FRAGMENT, c),
+    ];
+    let mut d = C37Dissector::default();
+    let mut out = Vec::new();
+    for f in &series {
+        out.extend(datagram(&mut d, Direction::ToClient, &udp(), f));
+    }
+    assert_eq!(
+        out,
+        [id(
+            Subject::Server,
+            Field::Description,
+            "C37.118 data stream 9 of 2 PMUs: PMU north (ID 11), PMU south (ID 12)",
+            source::C37_118_CONFIG,
+        )]
+    );
+    // Out of order (the second fragment lost), or a last fragment alone: nothing read, and
+    // no violation (the configuration was never whole).
+    let mut d = C37Dissector::default();
+    for f in [&series[0], &series[2], &series[1], &series[2]] {
+        assert!(datagram(&mut d, Direction::ToClient, &udp(), f).is_empty());
+    }
+    // A whole CFG-3 cut short is a violation.
+    let mut short = config3_data(&[("Station A", 7734)]);
+    short.truncate(short.len() - 10);
+    let out = datagram(
+        &mut C37Dissector::default(),
+        Direction::ToClient,
+        &udp(),
+        &cfg3_frame(7734, 0, &short),
+    );
+    assert_eq!(
+        out,
+        [crate::protocols::violation(
+            PROTOCOL,
+            "configuration frame cut short: its PMU blocks run past FRAMESIZE"
+        )]
+    );
+}

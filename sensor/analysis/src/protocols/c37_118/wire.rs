@@ -1,5 +1,6 @@
 //! IEEE C37.118.2-2011 frames (clause 6): the common header every frame starts with, the CHK
-//! that ends it, and the configuration frames CFG-1 and CFG-2 (6.4).
+//! that ends it, and the configuration frames CFG-1 and CFG-2 (6.4, table 8) and CFG-3 (6.4,
+//! table 10).
 //!
 //! ```text
 //! SYNC(2) FRAMESIZE(2) IDCODE(2) SOC(4) FRACSEC(4) | payload | CHK(2)
@@ -151,27 +152,58 @@ pub fn check_crc(frame: &[u8]) -> Result<(), C37Error> {
     Ok(())
 }
 
-/// One PMU block of a CFG-1 or CFG-2 frame (6.4, table 8).
+/// One PMU block of a CFG-1 or CFG-2 frame (6.4, table 8), or of a CFG-3 frame (table 10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Station<'a> {
-    /// STN: 16 bytes of ASCII.
+    /// STN: 16 bytes of ASCII (CFG-3: 0 to 255 bytes of UTF-8, after their length).
     pub name: &'a [u8],
     pub idcode: u16,
+    /// G_PMU_ID (CFG-3 only): the PMU's 16-byte global ID.
+    pub global_id: Option<&'a [u8]>,
     pub format: u16,
     pub phasors: u16,
     pub analogs: u16,
     pub digitals: u16,
-    /// CHNAM: 16 bytes a phasor, an analog value and each of the 16 bits of a digital word.
+    /// CHNAM: a name for each phasor, analog value and each of the 16 bits of a digital word;
+    /// 16 bytes each (CFG-3: each its length byte and that many bytes).
     pub channel_names: &'a [u8],
+    /// The names are CFG-3's, each after its length.
+    pub prefixed_names: bool,
     /// FNOM bit 0: 50 Hz (else 60 Hz).
     pub fnom_50hz: bool,
     pub cfgcnt: u16,
 }
 
-impl Station<'_> {
-    /// The channel names, each 16 bytes.
-    pub fn channels(&self) -> impl Iterator<Item = &[u8]> {
-        self.channel_names.chunks_exact(16)
+impl<'a> Station<'a> {
+    /// The channel names (CFG-1 and CFG-2: 16 bytes each, padded).
+    pub fn channels(&self) -> Names<'a> {
+        Names {
+            rest: self.channel_names,
+            prefixed: self.prefixed_names,
+        }
+    }
+}
+
+/// The channel names of a PMU block.
+#[derive(Debug, Clone)]
+pub struct Names<'a> {
+    rest: &'a [u8],
+    prefixed: bool,
+}
+
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let mut c = Cursor::new(self.rest);
+        let name = if self.prefixed {
+            let len = c.u8()?;
+            c.take(usize::from(len))?
+        } else {
+            c.take(16)?
+        };
+        self.rest = c.rest();
+        Some(name)
     }
 }
 
@@ -189,34 +221,97 @@ pub const MAX_STATIONS: usize = 64;
 
 /// Reads the payload of a CFG-1 or CFG-2 frame (between the common header and CHK).
 pub fn config(payload: &[u8]) -> Result<Config<'_>, C37Error> {
+    configuration(payload, false)
+}
+
+/// CONT_IDX of a CFG-3 frame (table 10): 0 when the configuration is whole in this frame, else
+/// 1, 2, ... for the fragments of a series, the last one 0xFFFF.
+pub fn cont_idx(payload: &[u8]) -> Option<u16> {
+    Cursor::new(payload).u16_be()
+}
+
+/// CONT_IDX of the last fragment of a CFG-3 series.
+pub const LAST_FRAGMENT: u16 = 0xffff;
+
+/// A CFG-3 name field (table 12): its length, then that many bytes.
+fn name3<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    let len = c.u8()?;
+    c.take(usize::from(len))
+}
+
+/// Reads the configuration of a CFG-3 frame (6.4, table 10): what follows CONT_IDX, whole
+/// (from one frame, or the fragments of a series joined):
+///
+/// ```text
+/// TIME_BASE(4) NUM_PMU(2)
+///   { STN(1+n) IDCODE(2) G_PMU_ID(16) FORMAT(2) PHNMR(2) ANNMR(2) DGNMR(2)
+///     CHNAM((1+n) x (PHNMR + ANNMR + 16 DGNMR)) PHSCALE(12 PHNMR) ANSCALE(8 ANNMR)
+///     DIGUNIT(4 DGNMR) PMU_LAT(4) PMU_LON(4) PMU_ELEV(4) SVC_CLASS(1) WINDOW(4)
+///     GRP_DLY(4) FNOM(2) CFGCNT(2) } x NUM_PMU
+/// DATA_RATE(2)
+/// ```
+pub fn config3(data: &[u8]) -> Result<Config<'_>, C37Error> {
+    configuration(data, true)
+}
+
+/// A configuration of CFG-1 or CFG-2 (table 8), or of CFG-3 (`cfg3`, table 10).
+fn configuration(data: &[u8], cfg3: bool) -> Result<Config<'_>, C37Error> {
     let short = C37Error::ConfigTruncated;
-    let mut c = Cursor::new(payload);
+    let mut c = Cursor::new(data);
     let time_base = c.u32_be().ok_or(short)? & 0x00ff_ffff;
     let count = c.u16_be().ok_or(short)?;
     let mut stations = Vec::new();
     for _ in 0..count {
-        let name = c.take(16).ok_or(short)?;
+        let name = if cfg3 { name3(&mut c) } else { c.take(16) }.ok_or(short)?;
         let idcode = c.u16_be().ok_or(short)?;
+        let global_id = if cfg3 {
+            Some(c.take(16).ok_or(short)?)
+        } else {
+            None
+        };
         let format = c.u16_be().ok_or(short)?;
         let phasors = c.u16_be().ok_or(short)?;
         let analogs = c.u16_be().ok_or(short)?;
         let digitals = c.u16_be().ok_or(short)?;
-        let names = usize::from(phasors) + usize::from(analogs) + 16 * usize::from(digitals);
-        let channel_names = c.take(16 * names).ok_or(short)?;
-        // PHUNIT, ANUNIT, DIGUNIT: 4 bytes each.
-        let units = usize::from(phasors) + usize::from(analogs) + usize::from(digitals);
-        c.skip(4 * units).ok_or(short)?;
+        let (ph, an, dg) = (
+            usize::from(phasors),
+            usize::from(analogs),
+            usize::from(digitals),
+        );
+        let names = ph + an + 16 * dg;
+        let channel_names = if cfg3 {
+            let start = c.pos();
+            for _ in 0..names {
+                name3(&mut c).ok_or(short)?;
+            }
+            data.get(start..c.pos())
+        } else {
+            c.take(16 * names)
+        }
+        .ok_or(short)?;
+        let rest = if cfg3 {
+            // PHSCALE 12 bytes a phasor (flags, type, user byte, scale, angle adjustment),
+            // ANSCALE 8 an analog value (scale, offset), DIGUNIT 4 a digital word; PMU_LAT,
+            // PMU_LON, PMU_ELEV, SVC_CLASS, WINDOW, GRP_DLY.
+            12 * ph + 8 * an + 4 * dg + (4 + 4 + 4 + 1 + 4 + 4)
+        } else {
+            // PHUNIT, ANUNIT, DIGUNIT: 4 bytes each.
+            4 * (ph + an + dg)
+        };
+        c.skip(rest).ok_or(short)?;
         let fnom = c.u16_be().ok_or(short)?;
         let cfgcnt = c.u16_be().ok_or(short)?;
         if stations.len() < MAX_STATIONS {
             stations.push(Station {
                 name,
                 idcode,
+                global_id,
                 format,
                 phasors,
                 analogs,
                 digitals,
                 channel_names,
+                prefixed_names: cfg3,
                 fnom_50hz: fnom & 1 != 0,
                 cfgcnt,
             });

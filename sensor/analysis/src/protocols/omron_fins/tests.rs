@@ -274,27 +274,69 @@ fn memory_reads_are_accesses_and_protect_is_a_password() {
 }
 
 #[test]
-fn failed_end_codes_and_malformed_frames_are_violations() {
+fn failed_end_codes_are_refusals_and_malformed_frames_violations() {
     let mut d = FinsDissector::default();
     let stop = hex("8000020000000000007a0402");
     datagram(&mut d, Direction::ToServer, &udp(), &stop);
     // Not executable in current mode (0x2201 would be "read not possible"); the CPU's
-    // non-fatal error flag alone (0x0040) is a success.
-    let out = datagram(
-        &mut d,
-        Direction::ToClient,
-        &udp(),
-        &hex("c00002000000000a007a04022202"),
-    );
+    // non-fatal error flag alone (0x0040) is a success. The controller refusing is a status
+    // of it, not a violation.
+    let refused = hex("c00002000000000a007a04022202");
+    let out = datagram(&mut d, Direction::ToClient, &udp(), &refused);
+    let status = |value: &str| {
+        id(
+            Subject::Server,
+            Field::Status,
+            value,
+            source::OMRON_FINS_END_CODE,
+        )
+    };
     assert_eq!(
         out,
         [
             node(Subject::Server, 10),
-            crate::protocols::violation(
-                PROTOCOL,
-                "FINS end code 0x2202 (not executable in current mode) to stop"
+            status(
+                "FINS end code 0x2202 (not executable in current mode: not possible while \
+                 running) refusing stop"
             )
         ]
+    );
+    // The same refusal again says nothing new.
+    datagram(&mut d, Direction::ToServer, &udp(), &stop);
+    assert!(datagram(&mut d, Direction::ToClient, &udp(), &refused).is_empty());
+    // Built after W227 5-1: a memory area write refused with 0x2108 (cannot change), a
+    // memory area read with 0x0101 (local node not in network), and one with a sub code the
+    // manual does not list (0x2309: the main code's meaning only).
+    for (command, end, text) in [
+        (
+            "0102",
+            "2108",
+            "FINS end code 0x2108 (write not possible: cannot change) refusing memory area write",
+        ),
+        (
+            "0101",
+            "0101",
+            "FINS end code 0x0101 (local node error: local node not in network) refusing memory \
+             area read",
+        ),
+        (
+            "0101",
+            "2309",
+            "FINS end code 0x2309 (no such device) refusing memory area read",
+        ),
+    ] {
+        let mut d = FinsDissector::default();
+        let cmd = hex(&format!("8000020000000000007b{command}"));
+        datagram(&mut d, Direction::ToServer, &udp(), &cmd);
+        let answer = hex(&format!("c00002000000000a007b{command}{end}"));
+        let out = datagram(&mut d, Direction::ToClient, &udp(), &answer);
+        assert_eq!(out, [node(Subject::Server, 10), status(text)], "{end}");
+    }
+    assert_eq!(error::end_code_detail(0x21c8), Some("cannot change"));
+    assert_eq!(
+        error::refusal(0x8101, "an unknown command"),
+        "FINS end code 0x8101 (local node error: local node not in network) refusing an unknown \
+         command"
     );
     let ok = datagram(
         &mut d,

@@ -221,6 +221,15 @@ fn violations(out: &[Observation]) -> Vec<&str> {
         .collect()
 }
 
+/// A Write of `bytes` octets to `object`.
+fn write(object: &str, bytes: &str) -> Observation {
+    op(
+        Operation::Write,
+        3,
+        &[("service", "Write"), ("object", object), ("bytes", bytes)],
+    )
+}
+
 /// The arguments after the CL and NDR headers of a whole call.
 fn args(h: &str) -> Vec<u8> {
     hex(h)[HEADER_LEN + NDR_LEN..].to_vec()
@@ -586,13 +595,6 @@ fn connect_answer_binds_the_device_and_names_its_object() {
 fn each_written_record_is_a_write() {
     let flow = ctx(Transport::Udp, "192.168.1.3:65151", "192.168.1.2:49152");
     let out = run(Direction::ToServer, &flow, WRITE_REQ);
-    let write = |object: &str, bytes: &str| {
-        op(
-            Operation::Write,
-            3,
-            &[("service", "Write"), ("object", object), ("bytes", bytes)],
-        )
-    };
     assert_eq!(
         out,
         vec![
@@ -628,25 +630,29 @@ fn each_written_record_is_a_write() {
 
 #[test]
 fn control_read_and_release_are_operations() {
-    assert_eq!(
-        run(Direction::ToServer, &cm(), PRM_END_REQ),
-        vec![op(Operation::Control, 4, &[("service", "Control PrmEnd")])]
-    );
-    assert_eq!(
-        run(Direction::ToServer, &cm(), RELEASE_REQ),
-        vec![op(Operation::Control, 1, &[("service", "Release")])]
-    );
-    assert_eq!(
-        run(Direction::ToServer, &cm(), READ_REQ),
-        vec![op(
-            Operation::Read,
-            2,
-            &[(
-                "object",
-                "api 0 slot 0 subslot 0x0000 index 0xf841 (PDRealData)"
-            )]
-        )]
-    );
+    for (call, want) in [
+        (
+            PRM_END_REQ,
+            op(Operation::Control, 4, &[("service", "Control PrmEnd")]),
+        ),
+        (
+            RELEASE_REQ,
+            op(Operation::Control, 1, &[("service", "Release")]),
+        ),
+        (
+            READ_REQ,
+            op(
+                Operation::Read,
+                2,
+                &[(
+                    "object",
+                    "api 0 slot 0 subslot 0x0000 index 0xf841 (PDRealData)",
+                )],
+            ),
+        ),
+    ] {
+        assert_eq!(run(Direction::ToServer, &cm(), call), vec![want], "{call}");
+    }
 }
 
 #[test]
@@ -777,6 +783,23 @@ fn im0_block() -> Vec<u8> {
     block(block_type::IM0, &b)
 }
 
+/// Built: a Write to the ET 200SP with `args`, from the controller, read.
+fn write_call(args: &[u8]) -> Vec<Observation> {
+    let data = pdu(
+        PacketType::REQUEST,
+        opnum::WRITE,
+        Interface::Device,
+        ET200SP,
+        args,
+    );
+    datagram(
+        &mut PnioDissector::default(),
+        Direction::ToServer,
+        &cm(),
+        &data,
+    )
+}
+
 /// Built: the answer to a ReadImplicit of I&M0 (0xaff0) of `slot`/1.
 fn im0_answer(slot: u16) -> Vec<u8> {
     let plate = im0_block();
@@ -852,19 +875,7 @@ fn writing_im1_changes_the_identification() {
     // Built: a Write of I&M1 (tag function and location, 32 and 22 blanks) to slot 0/1.
     let mut args = record_header(block_type::IOD_WRITE_REQ, 0, 1, 0xaff1, 60);
     args.extend(block(0x0021, &[b' '; 54]));
-    let data = pdu(
-        PacketType::REQUEST,
-        opnum::WRITE,
-        Interface::Device,
-        ET200SP,
-        &args,
-    );
-    let out = datagram(
-        &mut PnioDissector::default(),
-        Direction::ToServer,
-        &cm(),
-        &data,
-    );
+    let out = write_call(&args);
     assert_eq!(
         out,
         vec![op(
@@ -901,26 +912,7 @@ fn each_record_of_a_combined_object_container_is_a_write() {
     let len = u32::try_from(container.len()).unwrap();
     let mut args = record_header(block_type::IOD_WRITE_REQ, 0, 0x8000, 0x80b0, len);
     args.extend(&container);
-    let data = pdu(
-        PacketType::REQUEST,
-        opnum::WRITE,
-        Interface::Device,
-        ET200SP,
-        &args,
-    );
-    let out = datagram(
-        &mut PnioDissector::default(),
-        Direction::ToServer,
-        &cm(),
-        &data,
-    );
-    let write = |object: &str, bytes: &str| {
-        op(
-            Operation::Write,
-            3,
-            &[("service", "Write"), ("object", object), ("bytes", bytes)],
-        )
-    };
+    let out = write_call(&args);
     assert_eq!(
         out,
         vec![
@@ -937,19 +929,7 @@ fn each_record_of_a_combined_object_container_is_a_write() {
     // A container holding something else is a violation; the container's write still counts.
     let mut bad = args.clone();
     bad[65] = 0x02;
-    let data = pdu(
-        PacketType::REQUEST,
-        opnum::WRITE,
-        Interface::Device,
-        ET200SP,
-        &bad,
-    );
-    let out = datagram(
-        &mut PnioDissector::default(),
-        Direction::ToServer,
-        &cm(),
-        &data,
-    );
+    let out = write_call(&bad);
     assert_eq!(violations(&out), ["PNIO block 0x0402 where 0x0401 belongs"]);
     assert_eq!(out.len(), 2, "{out:?}");
 }
@@ -993,79 +973,95 @@ fn malformed_calls_are_violations() {
         );
         violations(&out).iter().map(|r| r.to_string()).collect()
     };
-    let good = hex(PRM_END_REQ);
-    assert!(reasons(&good).is_empty());
-    let with = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut d = good.clone();
-        f(&mut d);
-        reasons(&d)
-    };
-    assert_eq!(
-        reasons(&good[..60]),
-        ["DCE/RPC header truncated: 60 octets of 80"]
-    );
-    assert_eq!(
-        with(&|d| d[0] = 5),
-        ["DCE/RPC version 5, not 4 (connectionless)"]
-    );
-    assert_eq!(
-        with(&|d| d[1] = 12),
-        ["unknown DCE/RPC connectionless packet type 12"]
-    );
-    assert_eq!(
-        with(&|d| d[4] = 0x20),
-        ["DCE/RPC data representation 0x20 0x00 names no known integer, character or float format"]
-    );
-    assert_eq!(
-        with(&|d| d.truncate(d.len() - 2)),
-        ["DCE/RPC fragment length 52 runs past the 50 octets after the header"]
-    );
-    assert_eq!(with(&|d| d[69] = 9), ["opnum 9 is no PNIO service"]);
-    // NDR: Offset (octets 92-95), ActualCount (96-99), ArgsMaximum (80-83).
-    assert_eq!(with(&|d| d[95] = 1), ["PNIO NDR array offset 1, not 0"]);
-    assert_eq!(
-        with(&|d| d[99] = 0x30),
-        ["PNIO NDR counts disagree: ArgsLength 32, MaximumCount 4096, ActualCount 48"]
-    );
-    assert_eq!(
-        with(&|d| d[80..84].copy_from_slice(&[0, 0, 0, 16])),
-        ["PNIO NDR ArgsLength 32 exceeds ArgsMaximum 16"]
-    );
-    assert_eq!(
-        with(&|d| {
-            d.extend([0; 4]);
-            d[75] += 4;
-        }),
-        ["PNIO NDR ActualCount 32 disagrees with the 36 octets of arguments"]
-    );
-    // The control block (at octet 100): its length past the arguments, its version, its type.
-    assert_eq!(
-        with(&|d| d[103] = 0x40),
-        ["PNIO block 0x0110 length 64 runs past the 28 octets left"]
-    );
-    assert_eq!(
-        with(&|d| d[104] = 2),
-        ["PNIO block 0x0110 version 2.0 is not 1.x"]
-    );
-    assert_eq!(
-        with(&|d| d[101] = 0x09),
-        ["PNIO block 0x0109 where 0x0110 belongs"]
-    );
-    assert_eq!(
-        with(&|d| d[103] = 1),
-        ["PNIO block 0x0110 length 1 is shorter than its version"]
-    );
-    // A record longer than the write that carries it.
-    let mut w = hex(WRITE_REQ);
-    w[100 + 36 + 3] = 0xff;
-    assert_eq!(
-        reasons(&w),
-        ["PNIO record data length 511 runs past the 271 octets left"]
-    );
-    // A Connect whose ARBlockReq names more station octets than it holds.
-    let mut c = hex(CONNECT_REQ);
-    c[100 + 6 + 50] = 0x40;
-    assert_eq!(reasons(&c), ["PNIO block 0x0101 too short for its content"]);
+    assert!(reasons(&hex(PRM_END_REQ)).is_empty());
+    type Change = fn(&mut Vec<u8>);
+    let cases: &[(&str, Change, &str)] = &[
+        (
+            PRM_END_REQ,
+            |d| d.truncate(60),
+            "DCE/RPC header truncated: 60 octets of 80",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[0] = 5,
+            "DCE/RPC version 5, not 4 (connectionless)",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[1] = 12,
+            "unknown DCE/RPC connectionless packet type 12",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[4] = 0x20,
+            "DCE/RPC data representation 0x20 0x00 names no known integer, character or float format",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d.truncate(d.len() - 2),
+            "DCE/RPC fragment length 52 runs past the 50 octets after the header",
+        ),
+        (PRM_END_REQ, |d| d[69] = 9, "opnum 9 is no PNIO service"),
+        // NDR: Offset (octets 92-95), ActualCount (96-99), ArgsMaximum (80-83).
+        (PRM_END_REQ, |d| d[95] = 1, "PNIO NDR array offset 1, not 0"),
+        (
+            PRM_END_REQ,
+            |d| d[99] = 0x30,
+            "PNIO NDR counts disagree: ArgsLength 32, MaximumCount 4096, ActualCount 48",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[80..84].copy_from_slice(&[0, 0, 0, 16]),
+            "PNIO NDR ArgsLength 32 exceeds ArgsMaximum 16",
+        ),
+        (
+            PRM_END_REQ,
+            |d| {
+                d.extend([0; 4]);
+                d[75] += 4;
+            },
+            "PNIO NDR ActualCount 32 disagrees with the 36 octets of arguments",
+        ),
+        // The control block (at octet 100): its length past the arguments, its version, its
+        // type.
+        (
+            PRM_END_REQ,
+            |d| d[103] = 0x40,
+            "PNIO block 0x0110 length 64 runs past the 28 octets left",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[104] = 2,
+            "PNIO block 0x0110 version 2.0 is not 1.x",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[101] = 0x09,
+            "PNIO block 0x0109 where 0x0110 belongs",
+        ),
+        (
+            PRM_END_REQ,
+            |d| d[103] = 1,
+            "PNIO block 0x0110 length 1 is shorter than its version",
+        ),
+        // A record longer than the write that carries it.
+        (
+            WRITE_REQ,
+            |d| d[100 + 36 + 3] = 0xff,
+            "PNIO record data length 511 runs past the 271 octets left",
+        ),
+        // A Connect whose ARBlockReq names more station octets than it holds.
+        (
+            CONNECT_REQ,
+            |d| d[100 + 6 + 50] = 0x40,
+            "PNIO block 0x0101 too short for its content",
+        ),
+    ];
+    for (call, change, reason) in cases {
+        let mut d = hex(call);
+        change(&mut d);
+        assert_eq!(reasons(&d), [*reason]);
+    }
 }
 
 #[test]

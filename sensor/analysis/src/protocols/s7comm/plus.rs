@@ -275,15 +275,21 @@ fn session_identity(facts: &mut Facts, subject: Subject, data: &[u8], out: &mut 
         return;
     }
     facts.model_from_order_number = true;
-    facts.emit(out, subject, Field::Model, order, SOURCE, || clean(order));
+    facts
+        .seen
+        .emit(out, subject, Field::Model, order, SOURCE, || clean(order));
     if firmware.first() == Some(&b'V') && tidy(firmware) {
-        facts.emit(out, subject, Field::Firmware, firmware, SOURCE, || {
-            clean(firmware)
-        });
+        facts
+            .seen
+            .emit(out, subject, Field::Firmware, firmware, SOURCE, || {
+                clean(firmware)
+            });
     }
-    facts.emit(out, subject, Field::Vendor, b"Siemens", SOURCE, || {
-        Some("Siemens".to_string())
-    });
+    facts
+        .seen
+        .emit(out, subject, Field::Vendor, b"Siemens", SOURCE, || {
+            Some("Siemens".to_string())
+        });
 }
 
 /// The WString of member 319 after the ServerSessionVersion attribute, if present.

@@ -159,9 +159,11 @@ fn records(facts: &mut Facts, subject: Subject, body: &[u8], out: &mut Vec<Obser
         }
     }
     if any {
-        facts.emit(out, subject, Field::Vendor, b"Siemens", source, || {
-            Some("Siemens".to_string())
-        });
+        facts
+            .seen
+            .emit(out, subject, Field::Vendor, b"Siemens", source, || {
+                Some("Siemens".to_string())
+            });
     }
 }
 
@@ -193,17 +195,21 @@ fn module_record(
             let order = trim_text(mlfb);
             if super::super::text::is_tidy_ascii(order, 20) {
                 facts.model_from_order_number = true;
-                facts.emit(out, subject, Field::Model, order, SOURCE_MODULE, || {
-                    clean(order)
-                });
+                facts
+                    .seen
+                    .emit(out, subject, Field::Model, order, SOURCE_MODULE, || {
+                        clean(order)
+                    });
             }
         }
         // Basic firmware: 'V', major | minor, patch.
         (0x0007, [_, _, b'V', major, minor, patch]) => {
             let raw = [b'V', *major, *minor, *patch];
-            facts.emit(out, subject, Field::Firmware, &raw, SOURCE_MODULE, || {
-                Some(format!("V{major}.{minor}.{patch}"))
-            });
+            facts
+                .seen
+                .emit(out, subject, Field::Firmware, &raw, SOURCE_MODULE, || {
+                    Some(format!("V{major}.{minor}.{patch}"))
+                });
         }
         _ => {}
     }
@@ -225,5 +231,7 @@ fn component_record(
         _ => return,
     };
     let text = rest.split(|&b| b == 0).next().unwrap_or_default();
-    facts.emit(out, subject, field, text, SOURCE_COMPONENT, || clean(text));
+    facts
+        .seen
+        .emit(out, subject, field, text, SOURCE_COMPONENT, || clean(text));
 }
