@@ -11,6 +11,7 @@ use common::{alert, connection, sensor_at, sync, typed, Fixture};
 use otwatch_common::link::OperatorRole;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -34,19 +35,35 @@ impl Answer {
 }
 
 async fn connect(fx: &Fixture) -> Tls {
+    connect_as(fx, None).await
+}
+
+/// A TLS connection presenting the client certificate in `cred` (cert.pem, key.pem), if any.
+async fn connect_as(fx: &Fixture, cred: Option<&Path>) -> Tls {
     let ca = std::fs::read(fx.data().join("ca.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     use rustls::pki_types::pem::PemObject;
     for c in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
         roots.add(c.unwrap()).unwrap();
     }
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    .with_root_certificates(roots);
+    let mut cfg = match cred {
+        Some(dir) => {
+            let cert = std::fs::read(dir.join("cert.pem")).unwrap();
+            let chain = rustls::pki_types::CertificateDer::pem_slice_iter(&cert)
+                .map(Result::unwrap)
+                .collect();
+            let key = std::fs::read(dir.join("key.pem")).unwrap();
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key).unwrap();
+            cfg.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => cfg.with_no_client_auth(),
+    };
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", fx.port()))
         .await
@@ -614,6 +631,52 @@ async fn sign_out_and_revocation_end_the_session() {
         .as_str()
         .unwrap()
         .contains("revoked"));
+}
+
+#[tokio::test]
+async fn an_operator_certificate_signs_in_and_a_sensor_certificate_does_not() {
+    let fx = Fixture::start().await;
+    let cred = fx.operator_creds("carol", OperatorRole::Viewer);
+    let json = [("content-type", "application/json")];
+    let mut tls = connect_as(&fx, Some(&cred)).await;
+    tls.write_all(request(&fx, "POST", "/api/login", &json, r#"{"token":""}"#).as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    let a = parse(&raw);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        (a.json()["name"].as_str(), a.json()["role"].as_str()),
+        (Some("carol"), Some("viewer"))
+    );
+    let cookie = a
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // The session stands on its own: later requests need no certificate.
+    let me = http(&fx, "GET", "/api/session", &[("cookie", &cookie)], "").await;
+    assert_eq!(me.json()["name"], "carol");
+
+    // A sensor's certificate is a valid client certificate of this CA, but not an operator's.
+    let sensor = common::enroll(&fx.url(), fx.port(), &fx.token("plant-a", 600))
+        .await
+        .unwrap();
+    let dir = fx.dir.path().join("sensor-cred");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), &sensor.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &sensor.key_pem).unwrap();
+    let mut tls = connect_as(&fx, Some(&dir)).await;
+    tls.write_all(request(&fx, "POST", "/api/login", &json, r#"{"token":""}"#).as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    let refused = parse(&raw);
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.header("set-cookie").is_empty());
 }
 
 #[tokio::test]
