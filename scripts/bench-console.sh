@@ -11,12 +11,12 @@
 # it three times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export ASSETS=${ASSETS:-10000} EDGES=${EDGES:-50000} SITES=${SITES:-4}
+export ASSETS=${ASSETS:-10000} EDGES=${EDGES:-50000} SITES=${SITES:-4} OTWATCH_TEST_LOG=debug
 (cd manager/console && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error)
 echo "building (release)..." >&2
 cargo test -q --release -p otwatch-manager --test bench_console --no-run >&2
 cargo test -q --release -p otwatch-manager --test bench_console -- --ignored --nocapture --test-threads 1 2>/dev/null |
-  grep -E '^(fleet|\{)' || {
+  grep -E '^(fleet|manager|\{)' || {
   echo "the benchmark failed; run it directly to see why:" >&2
   echo "  ASSETS=$ASSETS EDGES=$EDGES cargo test --release -p otwatch-manager --test bench_console -- --ignored --nocapture" >&2
   exit 1

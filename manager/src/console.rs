@@ -650,15 +650,28 @@ async fn gather(c: &Console, req: Request) -> Result<(report::model::Data, InPro
 /// `GET /api/map?site=`: every asset of the site (or fleet) and the conversations between
 /// them, in one answer ([`map::Graph`]).
 async fn map_data(State(c): Shared_, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let (data, mut src) = match gather(&c, req).await {
         Ok(d) => d,
         Err(r) => return r,
     };
+    let gathered = started.elapsed();
     let open = match src.open_alerts(&data.site).await {
         Ok(a) => a,
         Err(st) => return from_status(st),
     };
-    json_response(StatusCode::OK, &map::graph(&data, &open))
+    let graph = map::graph(&data, &open);
+    let built = started.elapsed();
+    let r = json_response(StatusCode::OK, &graph);
+    tracing::debug!(
+        nodes = graph.nodes.len(),
+        edges = graph.edges.len(),
+        gather_ms = gathered.as_millis() as u64,
+        graph_ms = (built - gathered).as_millis() as u64,
+        json_ms = (started.elapsed() - built).as_millis() as u64,
+        "console map"
+    );
+    r
 }
 
 /// `GET /api/report?site=&format=html|json`: the risk report, as `otwatch report` writes it.

@@ -127,6 +127,11 @@ async fn console_map_figures() {
         .output()
         .unwrap();
     print!("{}", String::from_utf8_lossy(&out.stdout));
+    for l in common::logs().lines() {
+        if l.contains("console map") || l.contains("report data gathered") {
+            println!("manager: {}", l.split_once(": ").map_or(l, |(_, r)| r));
+        }
+    }
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "bench.mjs failed");
 }

@@ -290,6 +290,15 @@ async fn an_approved_inventory_makes_new_devices_shadow_and_the_trend_keeps_each
         "0 assets approved; 2 approved in site plant-a\n"
     );
 
+    // The approval alone changes the assessment (a kept one is not served again).
+    let r = op
+        .get_risk(GetRiskRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.unapproved_sites, ["plant-b"]);
+    assert!(r.shadow_devices.is_empty());
+
     // A laptop appears on plant-a: a shadow device; plant-b has no inventory, so none there.
     let laptop = typed(
         3,

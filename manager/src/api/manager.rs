@@ -1,5 +1,6 @@
 //! The Manager service: the operator API (sites, sensors, the fleet view, alerts, changes).
 
+use super::AssessedFrom;
 use super::{
     admin_identity, admin_status, blocking, change, filters, next_token, operator_identity, page,
     page_bounds, peer, refuse, served, Caller, ManagerService, Shared, ONLINE_SECS,
@@ -11,6 +12,7 @@ use otwatch_common::vocab;
 use otwatch_proto::v1::manager_server::Manager;
 use otwatch_proto::v1::*;
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -125,25 +127,31 @@ impl Shared {
         } else {
             return Ok(Err(no_site(site, &sites)));
         };
-        let mut inputs = Vec::with_capacity(chosen.len());
-        for s in &chosen {
-            inputs.push(crate::risk::SiteInventory {
-                assets: self.site_assets(s)?,
-                connections: self.site_connections(s)?.as_ref().clone(),
-            });
-        }
-        let (shadow_devices, unapproved_sites) =
-            crate::risk::shadow_devices(&inputs, &chosen, &*self.approvals()?);
-        let report = crate::risk::inventory(inputs, &self.advisories());
-        let mut assessment = otwatch_risk::assess(site, &report);
+        // The same inventory, advisories and approvals give the same assessment: it is kept
+        // until a batch of one of the sites is applied or the advisories or approvals change.
+        let key = AssessedFrom {
+            site: site.to_string(),
+            generations: chosen
+                .iter()
+                .map(|s| Ok((s.clone(), self.view.generation(s)?)))
+                .collect::<Result<_, StoreError>>()?,
+            epoch: self.risk_epoch(),
+        };
+        let cached = self.cached_assessment(&key)?;
+        let fresh = cached.is_none();
+        let mut assessment = match cached {
+            Some(a) => a.as_ref().clone(),
+            None => {
+                let a = self.assess_uncached(site, &chosen)?;
+                self.keep_assessment(key, Arc::new(a.clone()))?;
+                a
+            }
+        };
         if site.is_empty() {
-            crate::risk::set_fleet_score(&mut assessment, &chosen);
             for (s, score, _, _) in crate::risk::site_scores(&assessment, &chosen) {
                 crate::risk::record_score(&*self.store, &s, now, score)?;
             }
         }
-        assessment.shadow_devices = shadow_devices;
-        assessment.unapproved_sites = unapproved_sites;
         // A manager without sensors has nothing to score yet: no trend.
         if !chosen.is_empty() {
             assessment.trend =
@@ -151,12 +159,33 @@ impl Shared {
         }
         debug!(
             site,
-            assets = report.assets.len(),
-            connections = report.connections.len(),
+            assets = assessment.assets.len(),
+            fresh,
             ms = started.elapsed().as_millis() as u64,
             "risk assessed"
         );
         Ok(Ok(assessment))
+    }
+
+    /// [`Shared::assess`]'s scores, findings and shadow devices, computed (no trend).
+    fn assess_uncached(&self, site: &str, chosen: &[String]) -> Result<RiskAssessment, StoreError> {
+        let mut inputs = Vec::with_capacity(chosen.len());
+        for s in chosen {
+            inputs.push(crate::risk::SiteInventory {
+                assets: self.site_assets(s)?,
+                connections: self.site_connections(s)?.as_ref().clone(),
+            });
+        }
+        let (shadow_devices, unapproved_sites) =
+            crate::risk::shadow_devices(&inputs, chosen, &*self.approvals()?);
+        let report = crate::risk::inventory(inputs, &self.advisories());
+        let mut assessment = otwatch_risk::assess(site, &report);
+        if site.is_empty() {
+            crate::risk::set_fleet_score(&mut assessment, chosen);
+        }
+        assessment.shadow_devices = shadow_devices;
+        assessment.unapproved_sites = unapproved_sites;
+        Ok(assessment)
     }
 }
 

@@ -56,10 +56,27 @@ pub struct Shared {
     /// Each site's merged connections and the view generation they were merged at
     /// ([`Shared::site_connections`]).
     connections: std::sync::Mutex<std::collections::HashMap<String, ConnectionsAt>>,
+    /// The last risk assessments and what they were made from.
+    assessments: std::sync::Mutex<Vec<(AssessedFrom, Arc<otwatch_proto::v1::RiskAssessment>)>>,
+    /// Bumped when the advisories or the approved inventories change (kept assessments are
+    /// then stale).
+    risk_epoch: std::sync::atomic::AtomicU64,
 }
 
 /// Merged connections of a site, at a view generation.
 type ConnectionsAt = (u64, Arc<Vec<FleetConnection>>);
+
+/// What a risk assessment was made from: the scope, each site's view generation, and the
+/// advisories and approvals ([`Shared::risk_epoch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AssessedFrom {
+    pub site: String,
+    pub generations: Vec<(String, u64)>,
+    pub epoch: u64,
+}
+
+/// At most this many assessments are kept (one per site and the fleet's, in practice).
+const KEPT_ASSESSMENTS: usize = 64;
 
 impl Shared {
     pub fn new(
@@ -81,6 +98,8 @@ impl Shared {
             advisories: Default::default(),
             approvals: Default::default(),
             connections: Default::default(),
+            assessments: Default::default(),
+            risk_epoch: Default::default(),
         }))
     }
 }
@@ -481,6 +500,7 @@ impl Shared {
             .approvals
             .write()
             .map_err(|_| StoreError::poisoned("approvals"))? = approvals;
+        self.advisories_or_approvals_changed();
         Ok(n)
     }
 
@@ -504,6 +524,7 @@ impl Shared {
             .write()
             .map_err(|_| StoreError::poisoned("approvals"))?;
         let changed = self.store.set_approved(ids, approve.as_ref())?;
+        self.advisories_or_approvals_changed();
         for id in ids {
             if approve.is_some() {
                 approvals.approve(id.clone());
@@ -514,6 +535,46 @@ impl Shared {
         Ok(changed)
     }
 
+    /// The number [`AssessedFrom`] carries for the advisories and approvals.
+    pub(crate) fn risk_epoch(&self) -> u64 {
+        self.risk_epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn advisories_or_approvals_changed(&self) {
+        self.risk_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The kept assessment made from `key`, if there is one.
+    pub(crate) fn cached_assessment(
+        &self,
+        key: &AssessedFrom,
+    ) -> Result<Option<Arc<otwatch_proto::v1::RiskAssessment>>, StoreError> {
+        let kept = self
+            .assessments
+            .lock()
+            .map_err(|_| StoreError::poisoned("assessments"))?;
+        Ok(kept.iter().find(|(k, _)| k == key).map(|(_, a)| a.clone()))
+    }
+
+    /// Keeps an assessment made from `key`, in place of any older one of the same scope.
+    pub(crate) fn keep_assessment(
+        &self,
+        key: AssessedFrom,
+        a: Arc<otwatch_proto::v1::RiskAssessment>,
+    ) -> Result<(), StoreError> {
+        let mut kept = self
+            .assessments
+            .lock()
+            .map_err(|_| StoreError::poisoned("assessments"))?;
+        kept.retain(|(k, _)| k.site != key.site);
+        if kept.len() >= KEPT_ASSESSMENTS {
+            kept.remove(0);
+        }
+        kept.push((key, a));
+        Ok(())
+    }
+
     /// Reads the advisories from the store into the catalog assets are matched against;
     /// returns how many there are.
     pub fn load_advisories(&self) -> Result<usize, StoreError> {
@@ -522,6 +583,7 @@ impl Shared {
         if let Ok(mut slot) = self.advisories.write() {
             *slot = Arc::new(catalog);
         }
+        self.advisories_or_approvals_changed();
         Ok(n)
     }
 

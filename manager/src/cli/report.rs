@@ -228,7 +228,9 @@ pub async fn gather(
     site: String,
     generated_at: String,
 ) -> Result<model::Data, Status> {
+    let started = std::time::Instant::now();
     let risk = c.get_risk(GetRiskRequest { site: site.clone() }).await?;
+    let assessed = started.elapsed();
     let sites = if site.is_empty() {
         let listed = c.list_sites(ListSitesRequest {}).await?;
         let mut names: Vec<String> = listed.sites.into_iter().map(|s| s.name).collect();
@@ -266,6 +268,13 @@ pub async fn gather(
         }
         q.page_token = r.next_page_token;
     }
+    tracing::debug!(
+        assets = assets.len(),
+        connections = connections.len(),
+        risk_ms = assessed.as_millis() as u64,
+        lists_ms = (started.elapsed() - assessed).as_millis() as u64,
+        "report data gathered"
+    );
     Ok(model::Data {
         site,
         generated_at,

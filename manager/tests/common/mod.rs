@@ -37,7 +37,11 @@ pub fn init_logs() {
         let _ = tracing_subscriber::fmt()
             .with_writer(|| LogWriter)
             .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
+            // OTWATCH_TEST_LOG=debug: the benchmarks print the manager's timings.
+            .with_max_level(match std::env::var("OTWATCH_TEST_LOG").as_deref() {
+                Ok("debug") => tracing::Level::DEBUG,
+                _ => tracing::Level::INFO,
+            })
             .try_init();
     });
 }
