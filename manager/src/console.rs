@@ -384,6 +384,15 @@ async fn login(State(c): Shared_, req: Request) -> Response {
         );
     };
     info!(%peer, operator = %name, role = role.as_str(), "console sign-in");
+    // The console opens on the fleet's map, which needs the fleet's risk assessment: start it
+    // now (kept, and shared with a map request that comes while it runs), not on the first
+    // request.
+    let shared = c.shared.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = shared.assess("", crate::pki::now_secs()) {
+            warn!(error = %e, "assessing the fleet's risk at a console sign-in");
+        }
+    });
     let opened = match c.sessions.open(signed_in.clone()) {
         Ok(o) => o,
         Err(e) => return error(Code::Internal, e.to_string()),

@@ -495,6 +495,18 @@ async fn an_analyst_works_through_the_api_and_a_viewer_only_reads() {
     assert_eq!(edges.len(), 1);
     assert_eq!(edges[0]["protocols"], json!(["modbus"]));
     assert_eq!(edges[0]["packets"], 40);
+    // Its ends are the two nodes, by index.
+    let ends = [&edges[0]["source"], &edges[0]["target"]].map(|i| {
+        nodes[i.as_u64().unwrap() as usize]["type"]
+            .as_str()
+            .unwrap()
+    });
+    assert_eq!(
+        ends.iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["hmi", "plc"].into()
+    );
     let unknown = ana.get(&fx, "/api/map?site=nowhere").await;
     assert_eq!(unknown.status, 404);
 

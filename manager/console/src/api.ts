@@ -55,8 +55,18 @@ export async function post<T>(path: string, body: unknown): Promise<T> {
   return (await resp.json()) as T;
 }
 
+/** Requests started before the page asked for them ([`prefetch`]), by path. */
+const early = new Map<string, Promise<Response>>();
+
+/** Starts a GET now, for a page that will ask for it (once) with [`get`]. */
+export function prefetch(path: string): void {
+  if (!early.has(path)) early.set(path, fetch(path, { credentials: "same-origin" }));
+}
+
 export async function get<T>(path: string): Promise<T> {
-  const resp = await fetch(path, { credentials: "same-origin" });
+  const started = early.get(path);
+  early.delete(path);
+  const resp = await (started ?? fetch(path, { credentials: "same-origin" }));
   if (resp.status === 401) goToLogin();
   if (!resp.ok) throw await errorOf(resp);
   return (await resp.json()) as T;
@@ -257,8 +267,9 @@ export interface MapNode {
 }
 
 export interface MapEdge {
-  source: string;
-  target: string;
+  /** Indices into MapData.nodes. */
+  source: number;
+  target: number;
   bytes: number;
   packets: number;
   protocols: string[];

@@ -1,11 +1,11 @@
 // The console's shell: session, header (site, nav, user), client-side routing with
 // history.pushState, the Watch event stream, and the views.
 
-import { ApiError, logout, rpc, session, type Change, type Session, type Site } from "./api";
+import { ApiError, logout, prefetch, rpc, session, type Change, type Session, type Site } from "./api";
 import { renderAlert, renderAlerts } from "./alerts";
 import { renderAsset } from "./asset";
 import { renderInventory } from "./inventory";
-import { renderMap } from "./map";
+import { mapPath, renderMap } from "./map";
 import { renderRisk } from "./risk";
 import { renderSensors } from "./sensors";
 import { h } from "./dom";
@@ -124,6 +124,9 @@ function connectEvents(): void {
 }
 
 async function start(): Promise<void> {
+  // The map is the first page: its data (the biggest answer) is asked for while the session
+  // and the sites load.
+  if (/^\/(map)?\/?$/.test(window.location.pathname)) prefetch(mapPath(sessionStorage.getItem(SITE_KEY) ?? ""));
   ctx.session = await session();
   (document.getElementById("user-name") as HTMLElement).textContent = ctx.session.name;
   (document.getElementById("user-role") as HTMLElement).textContent = ctx.session.role;

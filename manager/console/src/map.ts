@@ -13,7 +13,8 @@ import { layoutByRow, ROWS, type Layout } from "./layout";
 
 declare global {
   interface Window {
-    __otwatch?: { graph: Graph; renderer: Sigma; ready: Promise<void> };
+    /** For tests and benchmarks: the map's graph (node keys are indices into `nodes`). */
+    __otwatch?: { graph: Graph; nodes: MapNode[]; renderer: Sigma; ready: Promise<void> };
   }
 }
 
@@ -98,11 +99,15 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   const shownPerRow = new Map<number, number>();
 
   const fetchStart = performance.now();
-  const data = await get<MapData>(`/api/map?site=${encodeURIComponent(ctx.site())}`);
+  const data = await get<MapData>(mapPath(ctx.site()));
   performance.measure("map-fetch", { start: fetchStart, end: performance.now() });
   if (!alive) return () => {};
 
   let mark = performance.now();
+  /** What the map knows of each asset, by node key (its index). */
+  let nodes = data.nodes;
+  /** Each edge's protocols, by edge key (its index). */
+  let edgeProtocols = data.edges.map((e) => e.protocols);
   graph = buildGraph(data);
   performance.measure("map-build", { start: mark, end: (mark = performance.now()) });
   layout = layoutByRow(graph);
@@ -155,21 +160,21 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   performance.measure("map-sigma", { start: mark, end: performance.now() });
   performance.mark("map-drawn");
   const ready = new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
-  window.__otwatch = { graph, renderer, ready };
+  window.__otwatch = { graph, nodes, renderer, ready };
 
   renderer.on("afterRender", placeRowLabels);
   placeRowLabels();
   renderer.on("enterNode", ({ node, event }) => {
-    const a = graph!.getNodeAttributes(node);
+    const a = nodes[+node];
     const marks = [a.internet && "internet-connected", a.spof && "single point of failure", a.shadow && "shadow"].filter(Boolean);
     tooltip.replaceChildren(
       ...[
-      h("strong", {}, a.label as string),
-      h("div", {}, `${a.deviceType || "unknown"} · ${levelName(a.level as number | null)} · ${a.site}`),
+      h("strong", {}, graph!.getNodeAttribute(node, "label") as string),
+      h("div", {}, `${a.type || "unknown"} · ${levelName(a.level)} · ${a.site}`),
       h("div", {}, [a.vendor, a.model].filter(Boolean).join(" ") || "vendor unknown"),
-      h("div", {}, (a.ips as string[]).join(", ")),
-      h("div", {}, `risk ${Math.round(a.risk as number)} · ${a.alerts} open alerts`),
-      (a.protocols as string[]).length ? h("div", {}, (a.protocols as string[]).join(", ")) : null,
+      h("div", {}, a.ips.join(", ")),
+      h("div", {}, `risk ${Math.round(a.risk)} · ${a.alerts} open alerts`),
+      a.protocols.length ? h("div", {}, a.protocols.join(", ")) : null,
       marks.length ? h("div", { class: "marks" }, marks.join(" · ")) : null,
       ].filter((x): x is HTMLElement => x !== null),
     );
@@ -182,7 +187,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     tooltip.hidden = true;
     container.style.cursor = "";
   });
-  renderer.on("clickNode", ({ node }) => ctx.navigate(`/assets/${encodeURIComponent(node)}`));
+  renderer.on("clickNode", ({ node }) => ctx.navigate(`/assets/${encodeURIComponent(nodes[+node].id)}`));
 
   listView.addEventListener("toggle", () => {
     if (listView.open) fillList();
@@ -198,10 +203,13 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       pending = undefined;
       if (!alive || !graph) return;
       try {
-        const fresh = await get<MapData>(`/api/map?site=${encodeURIComponent(ctx.site())}`);
+        const fresh = await get<MapData>(mapPath(ctx.site()));
         if (!alive) return;
         const next = buildGraph(fresh);
         layout = layoutByRow(next);
+        nodes = fresh.nodes;
+        edgeProtocols = fresh.edges.map((e) => e.protocols);
+        if (window.__otwatch) window.__otwatch.nodes = nodes;
         graph.clear();
         graph.import(next.export());
         applyFilters();
@@ -231,12 +239,12 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     overlay.replaceChildren(...children);
   }
 
-  function matches(a: Record<string, unknown>): boolean {
+  function matches(a: MapNode): boolean {
     return (
       (!filters.site || a.site === filters.site) &&
       (!filters.subnet || a.subnet === filters.subnet) &&
-      (!filters.type || a.deviceType === filters.type) &&
-      (!filters.protocol || (a.protocols as string[]).includes(filters.protocol))
+      (!filters.type || a.type === filters.type) &&
+      (!filters.protocol || a.protocols.includes(filters.protocol))
     );
   }
 
@@ -245,8 +253,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
     let visible = 0;
     shownPerRow.clear();
     graph.updateEachNodeAttributes(
-      (_node, a) => {
-        a.hidden = !matches(a);
+      (node, a) => {
+        a.hidden = !matches(nodes[+node]);
         if (!a.hidden) {
           visible++;
           shownPerRow.set(a.row as number, (shownPerRow.get(a.row as number) ?? 0) + 1);
@@ -256,8 +264,8 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       { attributes: ["hidden"] },
     );
     graph.updateEachEdgeAttributes(
-      (_edge, a) => {
-        a.hidden = filters.protocol !== "" && !(a.protocols as string[]).includes(filters.protocol);
+      (edge, a) => {
+        a.hidden = filters.protocol !== "" && !(edgeProtocols[+edge] ?? []).includes(filters.protocol);
         return a;
       },
       { attributes: ["hidden"] },
@@ -283,7 +291,7 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
       if (a.hidden) return;
       const row = a.row as number;
       if (!byRow.has(row)) byRow.set(row, []);
-      byRow.get(row)!.push([node, a.label as string]);
+      byRow.get(row)!.push([nodes[+node].id, a.label as string]);
     });
     const groups: HTMLElement[] = [];
     for (const row of ROWS) {
@@ -312,62 +320,53 @@ export async function renderMap(main: HTMLElement, ctx: Ctx): Promise<() => void
   };
 }
 
-/** The graph in one pass: nodes imported at once, edges merged per pair (bytes added up). */
+/** The map's data in `/api/map` for a site ("" for the fleet). */
+export function mapPath(site: string): string {
+  return `/api/map?site=${encodeURIComponent(site)}`;
+}
+
+/**
+ * The graph in one pass. Node and edge keys are their indices in `data` (numbers as keys make
+ * 50,000 edges several times faster to add and to draw than ids); the graph holds only what
+ * sigma draws and the layout reads, the rest of an asset stays in `data.nodes`.
+ */
 export function buildGraph(data: MapData): Graph {
   const graph = new Graph({ type: "undirected", multi: false, allowSelfLoops: false });
-  const big = data.nodes.length > BIG;
-  const size = big ? 2.5 : 9;
-  graph.import({
-    nodes: data.nodes.map((n: MapNode) => ({
-      key: n.id,
-      attributes: {
-        // A label that is the fleet id says its site twice (the row tooltip has it): drop it.
-        label: (n.label || n.ips[0] || n.id).replace(`${n.site}/`, ""),
-        site: n.site,
-        // "type" is sigma's program name; the device type is deviceType.
-        type: "bordered",
-        deviceType: n.type,
-        level: n.level,
-        row: n.level === null || n.level === undefined ? -1 : n.level,
-        vendor: n.vendor,
-        model: n.model,
-        ips: n.ips,
-        risk: n.risk,
-        internet: n.internet,
-        shadow: n.shadow,
-        spof: n.spof,
-        alerts: n.alerts,
-        protocols: n.protocols,
-        subnet: n.subnet,
-        color: riskColour(n.risk),
-        size,
-        ringInternet: n.internet ? 0.3 : 0,
-        ringSpof: n.spof ? 0.25 : 0,
-        ringShadow: n.shadow ? 0.25 : 0,
-        x: 0,
-        y: 0,
-      },
-    })),
+  const size = data.nodes.length > BIG ? 2.5 : 9;
+  data.nodes.forEach((n: MapNode, i) => {
+    graph.addNode(String(i), {
+      // A label that is the fleet id says its site twice (the row tooltip has it): drop it.
+      label: (n.label || n.ips[0] || n.id).replace(`${n.site}/`, ""),
+      // "type" is sigma's program name.
+      type: "bordered",
+      level: n.level ?? null,
+      row: n.level === null || n.level === undefined ? -1 : n.level,
+      subnet: n.subnet,
+      color: riskColour(n.risk),
+      size,
+      ringInternet: n.internet ? 0.3 : 0,
+      ringSpof: n.spof ? 0.25 : 0,
+      ringShadow: n.shadow ? 0.25 : 0,
+      x: 0,
+      y: 0,
+    });
   });
-  for (const e of data.edges) {
-    if (e.source === e.target || !graph.hasNode(e.source) || !graph.hasNode(e.target)) continue;
-    const existing = graph.edge(e.source, e.target);
-    if (existing !== undefined) {
-      const a = graph.getEdgeAttributes(existing);
+  const order = data.nodes.length;
+  data.edges.forEach((e, i) => {
+    const { source, target } = e;
+    if (source === target || !(source >= 0 && source < order && target >= 0 && target < order)) return;
+    const s = String(source);
+    const t = String(target);
+    try {
+      graph.addEdgeWithKey(String(i), s, t, { bytes: e.bytes, size: edgeWidth(e.bytes), weight: Math.log10(1 + e.bytes) });
+    } catch {
+      // The manager sends one edge per pair; should a pair come twice, its traffic adds up.
+      const a = graph.getEdgeAttributes(graph.edge(s, t)!);
       a.bytes = (a.bytes as number) + e.bytes;
-      a.protocols = [...new Set([...(a.protocols as string[]), ...e.protocols])];
       a.size = edgeWidth(a.bytes as number);
       a.weight = Math.log10(1 + (a.bytes as number));
-    } else {
-      graph.addEdge(e.source, e.target, {
-        bytes: e.bytes,
-        packets: e.packets,
-        protocols: e.protocols,
-        size: edgeWidth(e.bytes),
-        weight: Math.log10(1 + e.bytes),
-      });
     }
-  }
+  });
   return graph;
 }
 

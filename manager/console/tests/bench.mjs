@@ -33,16 +33,34 @@ try {
   await page.fill("#token", token);
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: 30000 }), page.click("#login-submit")]);
 
-  // A fresh navigation so navigationStart is the map's own.
+  // A fresh navigation so navigationStart is the map's own. OTWATCH_BENCH_PROFILE=FILE writes a
+  // CPU profile of the page from there to the first draw (open it in chromium's DevTools).
+  const profile = process.env.OTWATCH_BENCH_PROFILE;
+  const cdp = profile ? await context.newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+    await cdp.send("Profiler.start");
+  }
   await page.goto(`${base}/map`);
   await page.waitForFunction(() => performance.getEntriesByName("map-drawn").length > 0, null, { timeout: 120000, polling: 100 });
+  if (cdp) {
+    const { profile: p } = await cdp.send("Profiler.stop");
+    (await import("node:fs")).writeFileSync(profile, JSON.stringify(p));
+  }
   await page.evaluate(() => window.__otwatch.ready);
 
   const load = await page.evaluate(() => {
     const drawn = performance.getEntriesByName("map-drawn")[0];
     const fetchEntry = performance.getEntriesByName("map-fetch")[0];
     const resource = performance.getEntriesByType("resource").find((r) => new URL(r.name).pathname === "/api/map");
+    // Where the time to the first draw goes: start of the /api/map fetch, then each measured step.
+    const phases = { fetch_start: performance.getEntriesByName("map-fetch")[0]?.startTime ?? null };
+    for (const name of ["map-fetch", "map-build", "map-layout", "map-sigma"]) {
+      phases[name.slice(4)] = performance.getEntriesByName(name)[0]?.duration ?? null;
+    }
     return {
+      phases,
       nodes: window.__otwatch.graph.order,
       edges: window.__otwatch.graph.size,
       first_draw_ms: drawn.startTime,
@@ -118,6 +136,7 @@ try {
       edges: load.edges,
       first_draw_ms: round(load.first_draw_ms),
       fetch_ms: round(load.fetch_ms),
+      phases_ms: Object.fromEntries(Object.entries(load.phases).map(([k, v]) => [k, round(v)])),
       frames: frames.length,
       p50_frame_ms: round(pct(frames, 50)),
       p95_frame_ms: round(pct(frames, 95)),

@@ -190,8 +190,13 @@ try {
     await pa.waitForFunction(() => window.__otwatch !== undefined, null, { timeout: 30000 });
     await pa.evaluate(() => window.__otwatch.ready);
     const nodes = await pa.evaluate((ids) => {
-      const g = window.__otwatch.graph;
-      return ids.map((id) => (g.hasNode(id) ? { id, level: g.getNodeAttribute(id, "level"), row: g.getNodeAttribute(id, "row"), y: g.getNodeAttribute(id, "y") } : { id, missing: true }));
+      const { graph: g, nodes: assets } = window.__otwatch;
+      // Node keys are indices into the map's data.
+      const key = new Map(assets.map((a, i) => [a.id, String(i)]));
+      return ids.map((id) => {
+        const k = key.get(id);
+        return k !== undefined && g.hasNode(k) ? { id, level: g.getNodeAttribute(k, "level"), row: g.getNodeAttribute(k, "row"), y: g.getNodeAttribute(k, "y") } : { id, missing: true };
+      });
     }, expect.assets.map((a) => a.id));
     const wrong = [];
     for (const [i, n] of nodes.entries()) {
@@ -231,7 +236,7 @@ try {
 
   for (const [filter, attr] of [
     ["protocol", "protocols"],
-    ["type", "deviceType"],
+    ["type", "type"],
   ]) {
     await step(`map: filtering by ${filter} changes what is shown`, async () => {
       const total = await pa.evaluate(() => window.__otwatch.graph.order);
@@ -242,9 +247,9 @@ try {
         ([values, key]) =>
           values.map((v) => {
             let n = 0;
-            window.__otwatch.graph.forEachNode((_id, a) => {
+            for (const a of window.__otwatch.nodes) {
               if (Array.isArray(a[key]) ? a[key].includes(v) : a[key] === v) n++;
-            });
+            }
             return n;
           }),
         [options, attr],
@@ -254,9 +259,11 @@ try {
       const shown = await pa.evaluate(
         ([v, key]) => {
           const out = { shown: 0, wrong: 0 };
-          window.__otwatch.graph.forEachNode((_id, a) => {
-            if (a.hidden) return;
+          const { graph: g, nodes: assets } = window.__otwatch;
+          g.forEachNode((node, attrs) => {
+            if (attrs.hidden) return;
             out.shown++;
+            const a = assets[+node];
             if (!(Array.isArray(a[key]) ? a[key].includes(v) : a[key] === v)) out.wrong++;
           });
           return out;

@@ -142,9 +142,20 @@ impl Shared {
         let mut assessment = match cached {
             Some(a) => a.as_ref().clone(),
             None => {
-                let a = self.assess_uncached(site, &chosen)?;
-                self.keep_assessment(key, Arc::new(a.clone()))?;
-                a
+                // One assessment at a time: a caller that asks for the scope being assessed
+                // waits and takes that one (the console's sign-in starts the fleet's).
+                let _one = self
+                    .assessing
+                    .lock()
+                    .map_err(|_| StoreError::poisoned("assessing"))?;
+                match self.cached_assessment(&key)? {
+                    Some(a) => a.as_ref().clone(),
+                    None => {
+                        let a = self.assess_uncached(site, &chosen)?;
+                        self.keep_assessment(key, Arc::new(a.clone()))?;
+                        a
+                    }
+                }
             }
         };
         if site.is_empty() {

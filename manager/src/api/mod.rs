@@ -61,6 +61,8 @@ pub struct Shared {
     /// Bumped when the advisories or the approved inventories change (kept assessments are
     /// then stale).
     risk_epoch: std::sync::atomic::AtomicU64,
+    /// Held while an assessment is computed ([`Shared::assess`]).
+    assessing: std::sync::Mutex<()>,
 }
 
 /// Merged connections of a site, at a view generation.
@@ -100,6 +102,7 @@ impl Shared {
             connections: Default::default(),
             assessments: Default::default(),
             risk_epoch: Default::default(),
+            assessing: Default::default(),
         }))
     }
 }
