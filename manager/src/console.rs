@@ -474,6 +474,7 @@ async fn call(State(c): Shared_, Path(method): Path<String>, req: Request) -> Re
         "GetAsset" => unary!(get_asset),
         "ListConnections" => unary!(list_connections),
         "ListAlerts" => unary!(list_alerts),
+        "GetAlert" => unary!(get_alert),
         "AcknowledgeAlert" => unary!(acknowledge_alert),
         "ResolveAlert" => unary!(resolve_alert),
         "ListAdvisories" => unary!(list_advisories),

@@ -264,6 +264,10 @@ pub trait FleetStore: Send + Sync + 'static {
     fn assets_of(&self, sensor_id: &str) -> Result<Vec<Asset>, StoreError>;
     fn connections_of(&self, sensor_id: &str) -> Result<Vec<Connection>, StoreError>;
     fn alerts(&self) -> Result<Vec<FleetAlert>, StoreError>;
+    /// One alert by id (`<sensor id>/<alert id>`).
+    fn alert(&self, id: &str) -> Result<Option<FleetAlert>, StoreError> {
+        Ok(self.alerts()?.into_iter().find(|a| a.id == id))
+    }
     /// Sets an alert's state; `None` when the alert is unknown.
     fn set_alert_state(
         &self,

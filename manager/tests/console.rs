@@ -449,6 +449,11 @@ async fn an_analyst_works_through_the_api_and_a_viewer_only_reads() {
 
     // The viewer reads, and is refused the change with the API's reason.
     assert_eq!(vic.call(&fx, "ListAlerts", json!({})).await.status, 200);
+    let one = vic.call(&fx, "GetAlert", json!({ "id": id })).await;
+    assert_eq!(
+        (one.status, one.json()["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
     let refused = vic.call(&fx, "AcknowledgeAlert", json!({ "id": id })).await;
     assert_eq!(refused.status, 403);
     assert!(refused.json()["message"]

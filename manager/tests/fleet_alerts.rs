@@ -70,6 +70,42 @@ fn a_plc_stop_reaches_the_manager_and_an_analyst_acknowledges_it() {
     let local: Value = serde_json::from_str(&local).unwrap();
     let id = local["alerts"][0]["id"].as_str().unwrap();
     assert!(a["id"].as_str().unwrap().ends_with(id));
+    // One alert by id, and the alerts about an asset.
+    let one = f.cli(&["alerts", "show", a["id"].as_str().unwrap()]);
+    assert_eq!(one, *a);
+    let assets = f.cli(&["assets", "--site", "plant-a"]);
+    let with_ip = |ip: &str| {
+        assets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["asset"]["ips"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i == ip)
+            })
+            .unwrap_or_else(|| panic!("no asset with {ip}: {assets}"))
+            .clone()
+    };
+    let plc = with_ip("10.77.1.20");
+    let plc_id = plc["id"].as_str().unwrap();
+    let at_sensor = plc["seen_by"][0]["sensor_asset_id"].as_str().unwrap();
+    assert_eq!(
+        alerts(&f, &["--asset", plc_id, "--kind", "plc_stop"]).len(),
+        1
+    );
+    let about = alerts(&f, &["--asset", plc_id]);
+    let all = alerts(&f, &["--site", "plant-a"]);
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|x| {
+            let a = &x["alert"];
+            a["src"] == "10.77.1.20" || a["dst"] == "10.77.1.20" || a["asset"] == at_sensor
+        })
+        .collect();
+    assert_eq!(about.iter().collect::<Vec<_>>(), expected);
     // Filters.
     assert!(alerts(&f, &["--site", "plant-b"]).is_empty());
     assert_eq!(alerts(&f, &["--severity", "critical"]).len(), 1);

@@ -474,7 +474,43 @@ async fn bad_admin_arguments_are_invalid_and_missing_items_not_found() {
             id: "plant-a/ip:10.9.9.9".into(),
         })
         .await;
-    assert_refused(r, Code::NotFound, "no asset plant-a/ip:10.9.9.9");
+    assert_refused(
+        r,
+        Code::NotFound,
+        "no asset plant-a/ip:10.9.9.9; list them with `otwatch assets`",
+    );
+    let r = admin
+        .get_alert(GetAlertRequest {
+            id: "nosuch/a1".into(),
+        })
+        .await;
+    assert_refused(
+        r,
+        Code::NotFound,
+        "no alert nosuch/a1; list them with `otwatch alerts`",
+    );
+    let r = admin
+        .list_alerts(ListAlertsRequest {
+            asset: "plant-a/ip:10.9.9.9".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_refused(
+        r,
+        Code::NotFound,
+        "no asset plant-a/ip:10.9.9.9; list them with `otwatch assets`",
+    );
+    let r = admin
+        .list_alerts(ListAlertsRequest {
+            asset: "no-site-part".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_refused(
+        r,
+        Code::InvalidArgument,
+        "asset ids look like <site>/<id>, as listed by `otwatch assets`",
+    );
     let r = admin
         .acknowledge_alert(AlertActionRequest {
             id: "nosuch/a1".into(),

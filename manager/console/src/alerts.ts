@@ -209,12 +209,13 @@ export async function renderAlert(main: HTMLElement, ctx: Ctx, id: string): Prom
   });
 }
 
-/** No GetAlert RPC: the alert is looked up in the fleet's list. */
 async function findAlert(id: string): Promise<FleetAlert> {
-  const all = await listAll<FleetAlert>("ListAlerts", "alerts", {});
-  const f = all.find((x) => x.id === id);
-  if (!f) throw new ApiError(404, "not_found", `No alert ${id}: it may have been removed.`);
-  return f;
+  try {
+    return await rpc<FleetAlert>("GetAlert", { id });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) throw new ApiError(404, "not_found", `No alert ${id}: it may have been removed.`);
+    throw e;
+  }
 }
 
 function select(id: string, label: string, options: [string, string][]): { el: HTMLSelectElement; label: HTMLElement } {

@@ -14,11 +14,11 @@ export async function renderAsset(main: HTMLElement, ctx: Ctx, id: string): Prom
     const f = await rpc<FleetAsset>("GetAsset", { id });
     const a = f.asset;
     const ips = a.ips ?? [];
-    const [conns, alerts] = await Promise.all([
+    const [conns, mine] = await Promise.all([
       Promise.all(ips.slice(0, 4).map((ip) => listAll<FleetConnection>("ListConnections", "connections", { site: f.site, address: ip }))).then((l) => l.flat()),
-      listAll<FleetAlert>("ListAlerts", "alerts", { site: f.site }),
+      // The alerts raised on it, or from or to one of its addresses.
+      listAll<FleetAlert>("ListAlerts", "alerts", { asset: f.id }),
     ]);
-    const mine = alerts.filter((x) => x.alert.asset === a.id || ips.includes(x.alert.src) || ips.includes(x.alert.dst));
 
     const name = assetName(a);
     document.title = `${name} · otwatch`;

@@ -106,6 +106,60 @@ impl<'a> AssetFilter<'a> {
     }
 }
 
+/// The fleet asset `id` (`<site>/<id>`), as GetAsset answers it.
+async fn fleet_asset(shared: &Arc<Shared>, id: &str) -> Result<FleetAsset, Status> {
+    let Some((site, _)) = id.split_once('/') else {
+        return Err(Status::invalid_argument(
+            "asset ids look like <site>/<id>, as listed by `otwatch assets`",
+        ));
+    };
+    let shared = shared.clone();
+    let site = site.to_string();
+    let wanted = id.to_string();
+    blocking(move || shared.asset(&site, &wanted))
+        .await?
+        .ok_or_else(|| Status::not_found(format!("no asset {id}; list them with `otwatch assets`")))
+}
+
+/// What makes an alert one about a fleet asset (ListAlerts `asset`): raised by one of its
+/// sensors on the asset as that sensor knows it, or from or to one of its addresses.
+struct AlertsAbout {
+    site: String,
+    /// Sensor id to the asset's ids at that sensor.
+    seen_as: std::collections::HashMap<String, Vec<String>>,
+    addresses: std::collections::HashSet<String>,
+}
+
+impl AlertsAbout {
+    fn of(fa: &FleetAsset) -> AlertsAbout {
+        AlertsAbout {
+            site: fa.site.clone(),
+            seen_as: fa.seen_by.iter().fold(Default::default(), |mut m, p| {
+                m.entry(p.sensor_id.clone())
+                    .or_insert_with(Vec::new)
+                    .push(p.sensor_asset_id.clone());
+                m
+            }),
+            addresses: fa
+                .asset
+                .iter()
+                .flat_map(|a| a.ips.iter().cloned())
+                .collect(),
+        }
+    }
+
+    fn matches(&self, fa: &FleetAlert) -> bool {
+        let Some(a) = &fa.alert else { return false };
+        fa.site == self.site
+            && (self
+                .seen_as
+                .get(&fa.sensor_id)
+                .is_some_and(|ids| ids.contains(&a.asset))
+                || self.addresses.contains(&a.src)
+                || self.addresses.contains(&a.dst))
+    }
+}
+
 /// The most one ImportAdvisories call may send: the whole CISA OT feed is under 100 MiB.
 const MAX_IMPORT_BYTES: usize = 512 << 20;
 
@@ -450,19 +504,9 @@ impl Manager for ManagerService {
         req: Request<GetAssetRequest>,
     ) -> Result<Response<FleetAsset>, Status> {
         operator_identity(&self.0, Caller::of(&req), "GetAsset").await?;
-        let id = req.into_inner().id;
-        let Some((site, _)) = id.split_once('/') else {
-            return Err(Status::invalid_argument(
-                "asset ids look like <site>/<id>, as listed by `otwatch assets`",
-            ));
-        };
-        let shared = self.0.clone();
-        let site = site.to_string();
-        let wanted = id.clone();
-        blocking(move || shared.asset(&site, &wanted))
-            .await?
+        fleet_asset(&self.0, &req.into_inner().id)
+            .await
             .map(Response::new)
-            .ok_or_else(|| Status::not_found(format!("no asset {id}")))
     }
 
     async fn list_connections(
@@ -507,18 +551,24 @@ impl Manager for ManagerService {
         operator_identity(&self.0, Caller::of(&req), "ListAlerts").await?;
         let mut q = req.into_inner();
         filters::alerts(&mut q)?;
+        let about = match q.asset.as_str() {
+            "" => None,
+            id => Some(AlertsAbout::of(&fleet_asset(&self.0, id).await?)),
+        };
         let store = self.0.store.clone();
         let all = blocking(move || store.alerts()).await?;
+        let none = Alert::default();
         let mut matched: Vec<FleetAlert> = all
             .into_iter()
             .filter(|a| {
-                let al = a.alert.clone().unwrap_or_default();
+                let al = a.alert.as_ref().unwrap_or(&none);
                 (q.site.is_empty() || a.site == q.site)
                     && (q.state.is_empty()
                         || a.state == q.state
                         || (q.state == vocab::OPEN_ALERTS && a.state != "resolved"))
                     && (q.severity.is_empty() || al.severity == q.severity)
                     && (q.kind.is_empty() || al.kind == q.kind)
+                    && about.as_ref().is_none_or(|about| about.matches(a))
             })
             .collect();
         matched.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
@@ -528,6 +578,22 @@ impl Manager for ManagerService {
             next_page_token,
             total: matched.len() as u64,
         }))
+    }
+
+    async fn get_alert(
+        &self,
+        req: Request<GetAlertRequest>,
+    ) -> Result<Response<FleetAlert>, Status> {
+        operator_identity(&self.0, Caller::of(&req), "GetAlert").await?;
+        let id = req.into_inner().id;
+        let store = self.0.store.clone();
+        let wanted = id.clone();
+        blocking(move || store.alert(&wanted))
+            .await?
+            .map(Response::new)
+            .ok_or_else(|| {
+                Status::not_found(format!("no alert {id}; list them with `otwatch alerts`"))
+            })
     }
 
     async fn acknowledge_alert(

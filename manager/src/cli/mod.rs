@@ -157,11 +157,15 @@ pub enum Command {
     /// vulnerabilities by severity and the ranked remediations; one HTML file, a PDF of it
     /// (headless Chromium), or JSON (docs/RISK.md).
     Report(report::ReportArgs),
-    /// Alerts, or `alerts ack ID` / `alerts resolve ID`.
+    /// Alerts, or `alerts show ID` / `alerts ack ID` / `alerts resolve ID`.
     Alerts {
         /// Only the alerts of this site.
         #[arg(long)]
         site: Option<String>,
+        /// Only the alerts about this asset (its id as `otwatch assets` lists it): raised on it,
+        /// or from or to one of its addresses.
+        #[arg(long, value_name = "ID")]
+        asset: Option<String>,
         /// Only alerts in this status (any case): new, acknowledged, resolved, or open (new or
         /// acknowledged).
         #[arg(long, value_parser = filters::ALERT_STATUS)]
@@ -255,6 +259,11 @@ pub enum TokenAction {
 
 #[derive(Subcommand, Debug)]
 pub enum AlertAction {
+    /// One alert, with its evidence.
+    Show {
+        /// The alert's id, as `otwatch alerts` lists it (<sensor>/<alert>).
+        id: String,
+    },
     /// Acknowledge an alert (analyst or admin).
     Ack {
         /// The alert's id, as `otwatch alerts` lists it (<sensor>/<alert>).
@@ -672,6 +681,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             ..
         } => {
             let (r, what) = match action {
+                AlertAction::Show { id } => (c.get_alert(GetAlertRequest { id }).await, "alert"),
                 AlertAction::Ack { id } => (
                     c.acknowledge_alert(AlertActionRequest {
                         id,
@@ -690,10 +700,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 ),
             };
             let a = r.map_err(status_err)?.into_inner();
-            one(out, fmt, fleet_alert_json(&a), what)?;
+            match (what, fmt) {
+                ("alert", Format::Table) => alert_detail(out, &a)?,
+                _ => one(out, fmt, fleet_alert_json(&a), what)?,
+            }
         }
         Command::Alerts {
             site,
+            asset,
             status,
             severity,
             kind,
@@ -701,6 +715,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         } => {
             let q = ListAlertsRequest {
                 site: site.unwrap_or_default(),
+                asset: asset.unwrap_or_default(),
                 state: status.unwrap_or_default(),
                 severity: severity.unwrap_or_default(),
                 kind: kind.unwrap_or_default(),

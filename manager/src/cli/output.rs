@@ -169,6 +169,49 @@ pub fn fleet_alert_json(f: &FleetAlert) -> Value {
     })
 }
 
+/// One alert for a person: a line per fact, then its evidence (`alerts show`).
+pub(super) fn alert_detail(out: &mut dyn Write, f: &FleetAlert) -> anyhow::Result<()> {
+    let a = f.alert.clone().unwrap_or_default();
+    let updated = match (f.updated_by.as_str(), f.updated_at.as_str()) {
+        ("", _) => String::new(),
+        (by, at) => format!("{by} at {at}"),
+    };
+    let seen = format!("{} times, {} .. {}", a.count, a.first_seen, a.last_seen);
+    let mitre = a.mitre.join(", ");
+    let facts = [
+        ("id", &f.id),
+        ("site", &f.site),
+        ("sensor", &f.sensor_id),
+        ("state", &f.state),
+        ("updated", &updated),
+        ("severity", &a.severity),
+        ("kind", &a.kind),
+        ("title", &a.title),
+        ("description", &a.description),
+        ("source", &a.src),
+        ("destination", &a.dst),
+        ("asset", &a.asset),
+        ("protocol", &a.protocol),
+        ("mitre", &mitre),
+        ("seen", &seen),
+    ];
+    for (k, v) in facts.iter().filter(|(_, v)| !v.is_empty()) {
+        writeln!(out, "{k:<12} {}", terminal_safe(v))?;
+    }
+    if !a.evidence.is_empty() {
+        writeln!(out, "evidence")?;
+        for e in &a.evidence {
+            writeln!(
+                out,
+                "  {:<10} {}",
+                terminal_safe(&e.field),
+                terminal_safe(&e.value)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn alert_row(f: &FleetAlert) -> Value {
     let a = f.alert.clone().unwrap_or_default();
     json!({"id": f.id, "site": f.site, "state": f.state, "severity": a.severity,

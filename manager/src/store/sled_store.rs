@@ -561,6 +561,15 @@ impl FleetStore for SledStore {
         Self::decode_all(&self.db()?.alerts, "")
     }
 
+    fn alert(&self, id: &str) -> Result<Option<FleetAlert>, StoreError> {
+        match self.db()?.alerts.get(id)? {
+            Some(v) => Ok(Some(
+                FleetAlert::decode(v.as_ref()).map_err(|_| StoreError::Corrupt(id.into()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn set_alert_state(
         &self,
         id: &str,
