@@ -312,6 +312,25 @@ try {
     await shot(pa, "07-alerts");
   });
 
+  // A second operator (a viewer) keeps the alert list open while the analyst acts: the change
+  // must reach that list live, through the Watch stream, without a reload.
+  const ctxW = await browser.newContext(contextOptions);
+  const pw = await ctxW.newPage();
+  watch(pw, "[watcher]");
+  const stateInList = (page, id) =>
+    page.evaluate((alertId) => {
+      const link = document.querySelector(`#alerts a[href="/alerts/${encodeURIComponent(alertId)}"]`);
+      return link?.closest(".tabulator-row")?.querySelector('[tabulator-field="state"]')?.textContent?.trim() ?? null;
+    }, id);
+  await step("alerts: a viewer's alert list is open while the analyst acts", async () => {
+    await login(pw, tokens.viewer);
+    await pw.goto(`${base}/alerts`);
+    await pw.locator("#alerts .tabulator-row").first().waitFor({ timeout: 20000 });
+    const state = await stateInList(pw, expect.alert);
+    check(state === "new", `the viewer's list shows the alert as ${state}`);
+    await pw.evaluate(() => (window.__notReloaded = true));
+  });
+
   await step("alert: acknowledge as analyst", async () => {
     await pa.goto(`${base}/alerts/${encodeURIComponent(expect.alert)}`);
     await pa.locator("#ack").waitFor({ timeout: 15000 });
@@ -322,6 +341,21 @@ try {
     const state = await alertState(pa, expect.alert);
     check(state === "acknowledged", `the manager says the alert is ${state}`);
     await shot(pa, "08-alert");
+  });
+
+  await step("alerts: the acknowledgement reaches the viewer's open list live", async () => {
+    await pw.waitForFunction(
+      (alertId) => {
+        const link = document.querySelector(`#alerts a[href="/alerts/${encodeURIComponent(alertId)}"]`);
+        return link?.closest(".tabulator-row")?.querySelector('[tabulator-field="state"]')?.textContent?.trim() === "acknowledged";
+      },
+      expect.alert,
+      { timeout: 15000, polling: 200 },
+    ).catch(() => {});
+    const state = await stateInList(pw, expect.alert);
+    check(state === "acknowledged", `the viewer's list still shows ${state}`);
+    check(await pw.evaluate(() => window.__notReloaded === true), "the viewer's page was reloaded");
+    await ctxW.close();
   });
 
   await step("sensors page", async () => {
