@@ -79,6 +79,19 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = Quotas::default().alerts_per_sensor)]
         quota_alerts_per_sensor: u64,
     },
+    /// Ask the manager serving this state directory whether it serves (gRPC health over TLS);
+    /// exit status 0 when it does, 1 when not, with the reason on stderr. For probes
+    /// (Kubernetes exec probe, the Ansible role's check after an upgrade).
+    Health {
+        #[command(flatten)]
+        state: State,
+        /// The gRPC service to ask about; empty for the server as a whole.
+        #[arg(long, value_name = "NAME", default_value = otwatch_manager::health::MANAGER_SERVICE)]
+        service: String,
+        /// Seconds to wait for the connection and for the answer.
+        #[arg(long, value_name = "SECS", default_value_t = 5)]
+        timeout: u64,
+    },
     /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
     /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
     Demo {
@@ -212,6 +225,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 "next: otwatch-manager token create --state {} --site SITE",
                 state.display()
             );
+        }
+        Command::Health {
+            state: State { dir: data },
+            service,
+            timeout,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout.max(1));
+            block_on(otwatch_manager::health::check(&data, &service, timeout))??;
+            println!("serving");
         }
         Command::Token {
             command:
