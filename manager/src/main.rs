@@ -44,6 +44,10 @@ enum Command {
         /// The manager's name (certificate subject).
         #[arg(long, value_name = "NAME", default_value = "otwatch-manager")]
         name: String,
+        /// When the directory holds a CA already, say so and exit 0 without changing anything
+        /// (an init container or a script that runs before every start).
+        #[arg(long)]
+        keep_existing: bool,
     },
     /// Enrolment tokens for sensors.
     #[command(alias = "tokens")]
@@ -216,7 +220,20 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { state, sans, name } => {
+        Command::Init {
+            state,
+            sans,
+            name,
+            keep_existing,
+        } => {
+            if keep_existing
+                && otwatch_manager::pki::DataDir(state.clone())
+                    .ca_pem()
+                    .exists()
+            {
+                println!("{} holds a CA already; nothing done", state.display());
+                return Ok(());
+            }
             let r = pki::init(&state, &sans, &name)?;
             println!("CA and server certificate written to {}", state.display());
             println!("server names: {}", r.sans.join(", "));

@@ -285,6 +285,35 @@ fn playbook_deploys_a_two_site_fleet_idempotently_with_rollback() {
         "{sites}"
     );
 
+    // What the Kubernetes init containers run at every start: nothing to do on the state the
+    // play made.
+    let again = |bin: &Path, args: &[&str]| {
+        let o = Command::new(bin).args(args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let state = |host: &str| root.join(host).join("state").display().to_string();
+    let out = again(
+        &sensor_bin,
+        &[
+            "enroll",
+            "--keep-existing",
+            "--manager",
+            "https://localhost:1",
+            "--state",
+            &state("s1"),
+        ],
+    );
+    assert!(
+        out.contains("already enrolled") && out.contains("plant-a"),
+        "{out}"
+    );
+    let out = again(
+        Path::new(MANAGER),
+        &["init", "--keep-existing", "--state", &state("mgr")],
+    );
+    assert!(out.contains("nothing done"), "{out}");
+
     // Second run: nothing to do.
     let (ok, out) = play(&inv, &[]);
     assert!(ok, "second run failed:\n{out}");
