@@ -2,7 +2,8 @@
 //! this machine: one manager and three sensors at two sites, each an `ansible_connection=local`
 //! host with its own install, settings, state and run directories, port and process name. The
 //! services are `supervised` (start-stop-daemon): the CI container has no systemd as PID 1, so
-//! the systemd units are rendered and linted but not run here (deploy/ansible/README.md).
+//! the systemd units are rendered and checked with `systemd-analyze verify` but not run here
+//! (deploy/ansible/README.md).
 //! The sensors replay bundled captures (`otwatch_sensor_capture_mode: pcap`) and stay connected.
 //!
 //! Checked: the play ends with the sensors enrolled through tokens made on the manager and their
@@ -411,5 +412,134 @@ fn ansible_lint_finds_nothing() {
         "ansible-lint:\n{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The roles' systemd units, rendered from their templates as the roles render them and checked
+/// by `systemd-analyze verify` (no unknown keys or bad values; the binaries exist): CI cannot
+/// run them (systemd is not PID 1 there). The sensor's capabilities follow its capture mode; the
+/// manager has none.
+#[test]
+fn systemd_units_render_and_verify() {
+    let sensor_bin = require_sensor!();
+    if let Some(why) = missing() {
+        skip(&why, Need::InCi);
+        return;
+    }
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip(
+            "systemd-analyze is not installed (apt-get install systemd)",
+            Need::InCi,
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let roles = ansible_dir().join("roles");
+    let bin_dir = sensor_bin.parent().unwrap().display().to_string();
+    let modes = ["af_packet", "af_xdp", "auto", "pcap"];
+    let mut tasks = vec![json!({
+        "name": "Render the manager's unit",
+        "ansible.builtin.template": {
+            "src": roles.join("otwatch_service/templates/otwatch-manager.service.j2"),
+            "dest": dir.path().join("otwatch-manager.service"),
+            "mode": "0644",
+        },
+        "vars": {"otwatch_service_argv": [format!("{bin_dir}/otwatch-manager"), "serve", "--state", "/var/lib/otwatch/manager"]},
+    })];
+    for mode in modes {
+        tasks.push(json!({
+            "name": format!("Render the sensor's unit for {mode}"),
+            "ansible.builtin.template": {
+                "src": roles.join("otwatch_service/templates/otwatch-sensor.service.j2"),
+                "dest": dir.path().join(format!("otwatch-sensor-{mode}.service")),
+                "mode": "0644",
+            },
+            "vars": {
+                "otwatch_sensor_capture_mode": mode,
+                "otwatch_sensor_capabilities": format!("{{{{ otwatch_sensor_capabilities_by_mode['{mode}'] }}}}"),
+                "otwatch_service_argv": [format!("{bin_dir}/otwatch-sensor"), "run", "--state", "/var/lib/otwatch/sensor"],
+            },
+        }));
+    }
+    let playbook = json!([{
+        "name": "Render the units",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": false,
+        "vars_files": [
+            roles.join("otwatch_manager/defaults/main.yml"),
+            roles.join("otwatch_sensor/defaults/main.yml"),
+        ],
+        "tasks": tasks,
+    }]);
+    let file = dir.path().join("render.json");
+    std::fs::write(&file, serde_json::to_vec(&playbook).unwrap()).unwrap();
+    let o = Command::new("ansible-playbook")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_LOCALHOST_WARNING", "false")
+        .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "false")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let unit = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let key = |text: &str, k: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    let manager = unit("otwatch-manager.service");
+    assert_eq!(key(&manager, "CapabilityBoundingSet"), [""]);
+    assert_eq!(key(&manager, "AmbientCapabilities"), [""]);
+    for mode in modes {
+        let text = unit(&format!("otwatch-sensor-{mode}.service"));
+        let expect = match mode {
+            "af_packet" => "CAP_NET_RAW",
+            "pcap" => "",
+            _ => "CAP_NET_RAW CAP_NET_ADMIN CAP_BPF CAP_IPC_LOCK",
+        };
+        assert_eq!(key(&text, "CapabilityBoundingSet"), [expect], "{mode}");
+        assert_eq!(key(&text, "AmbientCapabilities"), [expect], "{mode}");
+    }
+    for text in [&manager, &unit("otwatch-sensor-af_xdp.service")] {
+        for k in [
+            "NoNewPrivileges",
+            "ProtectSystem",
+            "ProtectHome",
+            "PrivateTmp",
+        ] {
+            assert!(
+                !key(text, k).is_empty() && key(text, k) != [""],
+                "{k}:\n{text}"
+            );
+        }
+    }
+
+    let mut units: Vec<PathBuf> = vec![dir.path().join("otwatch-manager.service")];
+    units.extend(
+        modes
+            .iter()
+            .map(|m| dir.path().join(format!("otwatch-sensor-{m}.service"))),
+    );
+    let o = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&units)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify:\n{err}"
     );
 }
