@@ -301,20 +301,28 @@ fn images_from_scratch_build_and_run_a_fleet() {
         "-v",
         &data_mount,
     ];
-    let token_env = format!("OTWATCH_ENROLL_TOKEN={token}");
+    // As the Kubernetes init container does: the token from a mounted file named after the
+    // node, and nothing done at the next start.
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    std::fs::write(tokens.join("node-1"), format!("{token}\n")).unwrap();
+    let tokens_mount = format!("{}:/run/otwatch/enroll:ro", tokens.display());
     let mut enroll_opts = locked.to_vec();
-    enroll_opts.extend(["-e", &token_env]);
-    run(
-        &enroll_opts,
-        &sensor_image,
-        &[
-            "enroll",
-            "--manager",
-            &url,
-            "--state",
-            "/var/lib/otwatch/sensor",
-        ],
-    );
+    enroll_opts.extend(["-v", &tokens_mount]);
+    let enroll = [
+        "enroll",
+        "--keep-existing",
+        "--manager",
+        &url,
+        "--state",
+        "/var/lib/otwatch/sensor",
+        "--enroll-token-file",
+        "/run/otwatch/enroll/node-1",
+    ];
+    let first = run(&enroll_opts, &sensor_image, &enroll);
+    assert!(first.contains("enrolled as sensor"), "{first}");
+    let second = run(&enroll_opts, &sensor_image, &enroll);
+    assert!(second.contains("already enrolled"), "{second}");
     run(
         &locked,
         &sensor_image,
