@@ -278,6 +278,27 @@ pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<Created
 /// runs), acting as a short-lived admin whose certificate is signed here with the CA key, which
 /// only the manager's host holds. The manager logs its calls as by `otwatch-manager`.
 pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, AdminError> {
+    let ca = Ca::load(data)?;
+    let (key, issued) = ca.issue_operator("otwatch-manager", OperatorRole::Admin)?;
+    let ch = local_channel(
+        data,
+        &ca.cert_pem,
+        Some((&issued.cert_pem, &key)),
+        crate::tls::DEFAULT_TIMEOUT,
+    )
+    .await?;
+    Ok(ManagerClient::new(ch))
+}
+
+/// A channel to the manager running on this data directory: to the address it recorded (the
+/// unspecified address as loopback), trusting `ca_pem` and checking the first name of the
+/// server certificate `init` made, with a client certificate when `identity` is given.
+pub(crate) async fn local_channel(
+    data: &Path,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+    timeout: std::time::Duration,
+) -> Result<Channel, AdminError> {
     let dir = DataDir(data.to_path_buf());
     let serving =
         std::fs::read_to_string(dir.serving()).map_err(|source| AdminError::NotServing {
@@ -294,7 +315,6 @@ pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, AdminErr
         std::net::IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
-    let ca = Ca::load(data)?;
     let server_pem =
         std::fs::read_to_string(dir.server_pem()).map_err(|source| AdminError::ServerCert {
             path: dir.server_pem(),
@@ -306,21 +326,13 @@ pub async fn local_admin(data: &Path) -> Result<ManagerClient<Channel>, AdminErr
         .into_iter()
         .next()
         .unwrap_or_else(|| "localhost".into());
-    let (key, issued) = ca.issue_operator("otwatch-manager", OperatorRole::Admin)?;
     let url = format!("https://{}", std::net::SocketAddr::new(ip, addr.port()));
-    let ch = crate::tls::channel_named(
-        &url,
-        &name,
-        &ca.cert_pem,
-        Some((&issued.cert_pem, &key)),
-        crate::tls::DEFAULT_TIMEOUT,
-    )
-    .await
-    .map_err(|source| AdminError::Unreachable {
-        url: url.clone(),
-        source,
-    })?;
-    Ok(ManagerClient::new(ch))
+    crate::tls::channel_named(&url, &name, ca_pem, identity, timeout)
+        .await
+        .map_err(|source| AdminError::Unreachable {
+            url: url.clone(),
+            source,
+        })
 }
 
 /// [`create_token`] through the manager running on this data directory ([`local_admin`]).

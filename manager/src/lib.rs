@@ -11,7 +11,8 @@
 //! - [`tls`]: the rustls server (optional client certificates, revoked sensors refused at the
 //!   handshake) and client helpers (pinned-CA discovery, mTLS channels).
 //! - [`api`]: the `SensorLink` and `Manager` gRPC services; [`serve`] runs them
-//!   ([`serve::start`]); [`admin`]: offline `token create` / `user create`.
+//!   ([`serve::start`]); [`admin`]: offline `token create` / `user create`; [`health`]: the
+//!   `health` probe of a running manager.
 //! - [`cli`]: the operator CLI `otwatch`.
 //! - [`advisories`]: security advisories imported into the store, the catalog assets are
 //!   matched against when they are served.
@@ -34,6 +35,7 @@ pub mod cli;
 pub mod console;
 pub mod demo;
 pub mod fleet;
+pub mod health;
 pub mod ingest;
 pub mod pki;
 pub mod risk;

@@ -44,6 +44,10 @@ enum Command {
         /// The manager's name (certificate subject).
         #[arg(long, value_name = "NAME", default_value = "otwatch-manager")]
         name: String,
+        /// When the directory holds a CA already, say so and exit 0 without changing anything
+        /// (an init container or a script that runs before every start).
+        #[arg(long)]
+        keep_existing: bool,
     },
     /// Enrolment tokens for sensors.
     #[command(alias = "tokens")]
@@ -78,6 +82,19 @@ enum Command {
         /// Alerts one sensor may hold.
         #[arg(long, value_name = "N", default_value_t = Quotas::default().alerts_per_sensor)]
         quota_alerts_per_sensor: u64,
+    },
+    /// Ask the manager serving this state directory whether it serves (gRPC health over TLS);
+    /// exit status 0 when it does, 1 when not, with the reason on stderr. For probes
+    /// (Kubernetes exec probe, the Ansible role's check after an upgrade).
+    Health {
+        #[command(flatten)]
+        state: State,
+        /// The gRPC service to ask about; empty for the server as a whole.
+        #[arg(long, value_name = "NAME", default_value = otwatch_manager::health::MANAGER_SERVICE)]
+        service: String,
+        /// Seconds to wait for the connection and for the answer.
+        #[arg(long, value_name = "SECS", default_value_t = 5)]
+        timeout: u64,
     },
     /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
     /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
@@ -203,7 +220,20 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { state, sans, name } => {
+        Command::Init {
+            state,
+            sans,
+            name,
+            keep_existing,
+        } => {
+            if keep_existing
+                && otwatch_manager::pki::DataDir(state.clone())
+                    .ca_pem()
+                    .exists()
+            {
+                println!("{} holds a CA already; nothing done", state.display());
+                return Ok(());
+            }
             let r = pki::init(&state, &sans, &name)?;
             println!("CA and server certificate written to {}", state.display());
             println!("server names: {}", r.sans.join(", "));
@@ -212,6 +242,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 "next: otwatch-manager token create --state {} --site SITE",
                 state.display()
             );
+        }
+        Command::Health {
+            state: State { dir: data },
+            service,
+            timeout,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout.max(1));
+            block_on(otwatch_manager::health::check(&data, &service, timeout))??;
+            println!("serving");
         }
         Command::Token {
             command:

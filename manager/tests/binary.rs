@@ -140,6 +140,9 @@ async fn manager_and_cli_binaries_end_to_end() {
     );
     assert!(ok, "{err}");
     assert!(out.contains("otwatch --cred"), "{out}");
+    // `health` before the manager serves: not healthy, and why.
+    let (ok, _, err) = run(MANAGER, &["health", "--state", &data]);
+    assert!(!ok && err.contains("no manager serves"), "{err}");
 
     let mut child = Child(
         Command::new(MANAGER)
@@ -160,6 +163,11 @@ async fn manager_and_cli_binaries_end_to_end() {
         .to_string();
     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
     let url = format!("https://127.0.0.1:{port}");
+    // gRPC health over TLS, with nothing but the state directory.
+    let (ok, out, err) = run(MANAGER, &["health", "--state", &data]);
+    assert!(ok && out.trim() == "serving", "{out}{err}");
+    let (ok, _, err) = run(MANAGER, &["health", "--state", &data, "--service", "x.Y"]);
+    assert!(!ok && err.contains("service not registered"), "{err}");
 
     let s = enroll(&url, port, &token).await.unwrap();
     let mut c = s.client(&url).await.unwrap();

@@ -144,12 +144,21 @@ enum Command {
             visible_alias = "enrol-token",
             alias = "token",
             env = "OTWATCH_ENROLL_TOKEN",
-            hide_env_values = true
+            hide_env_values = true,
+            required_unless_present_any = ["keep_existing", "enroll_token_file"]
         )]
-        enroll_token: String,
+        enroll_token: Option<String>,
+        /// Read the token from this file instead (e.g. a Kubernetes Secret mounted with one key
+        /// per node: /run/otwatch/enroll/$(NODE_NAME)).
+        #[arg(long, value_name = "FILE", conflicts_with = "enroll_token")]
+        enroll_token_file: Option<PathBuf>,
         /// State directory (as for `run`).
         #[arg(long, value_name = "DIR", default_value = "/var/lib/otwatch/sensor")]
         state: PathBuf,
+        /// When the state directory is enrolled already, say so and exit 0 without using the
+        /// token (an init container or a script that runs before every start).
+        #[arg(long)]
+        keep_existing: bool,
     },
     /// Print the inventory kept in a state directory (works while `run` is running).
     #[command(after_help = exit::simple_help())]
@@ -471,8 +480,35 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enroll {
             manager,
             enroll_token,
+            enroll_token_file,
             state,
+            keep_existing,
         } => {
+            if keep_existing {
+                if let Some(l) = otwatch_sensor::uplink::LinkInfo::load(&state)? {
+                    println!(
+                        "already enrolled as sensor {} of site {} with {}; nothing done",
+                        l.sensor_id, l.site, l.manager
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let enroll_token = match (enroll_token, enroll_token_file) {
+                (Some(t), _) => Some(t),
+                (None, Some(f)) => Some(
+                    std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read the enrolment token from {}; make a token with `otwatch-manager token create` and put it there", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                (None, None) => None,
+            };
+            let Some(enroll_token) = enroll_token else {
+                anyhow::bail!(
+                    "{} is not enrolled yet: pass --enroll-token (or OTWATCH_ENROLL_TOKEN) with a token from `otwatch-manager token create`",
+                    state.display()
+                );
+            };
             let info = otwatch_sensor::uplink::enroll::enroll(&manager, &enroll_token, &state)?;
             println!(
                 "enrolled as sensor {} of site {} with {}; certificate valid until {}; keys in {}",
