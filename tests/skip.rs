@@ -27,3 +27,19 @@ pub fn skip(why: &str, need: Need) {
     }
     eprintln!("SKIPPED: {why}");
 }
+
+/// Whether `tool` is a command on the PATH.
+#[allow(dead_code)]
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether the test runs as root (`/proc/self` belongs to the process's effective user).
+#[allow(dead_code)]
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}

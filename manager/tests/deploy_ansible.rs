@@ -19,9 +19,8 @@
 mod common;
 
 use common::fleet::{data, CLI, MANAGER};
-use common::skip::{skip, Need};
+use common::skip::{have, is_root, skip, Need};
 use serde_json::{json, Value};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,17 +31,11 @@ fn ansible_dir() -> PathBuf {
 
 /// Why this machine cannot run the playbook, if it cannot.
 fn missing() -> Option<String> {
-    // /proc/self belongs to the effective user of the process reading it.
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+    if !is_root() {
         return Some("the Ansible deployment test needs root (the roles chown state directories and start services as an account); run it as root".into());
     }
     for tool in ["ansible-playbook", "ansible-lint", "start-stop-daemon"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
+        if !have(tool) {
             return Some(format!(
                 "{tool} is not installed (pip install -r tests/deploy/requirements.txt; start-stop-daemon is in Debian's dpkg)"
             ));

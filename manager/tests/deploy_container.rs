@@ -15,9 +15,8 @@
 mod common;
 
 use common::fleet::{data, free_port, CLI, MANAGER};
-use common::skip::{skip, Need};
+use common::skip::{have, is_root, skip, Need};
 use std::collections::BTreeSet;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,16 +30,8 @@ const RUN: [&str; 6] = [
     "nproc=1000:1000",
 ];
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn missing() -> Option<String> {
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+    if !is_root() {
         return Some("the container test needs root (podman with runc)".into());
     }
     ["podman", "runc"]

@@ -11,7 +11,7 @@
 mod common;
 
 use common::fleet::MANAGER;
-use common::skip::{skip, Need};
+use common::skip::{have, skip, Need};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,14 +33,6 @@ const SENSOR_CAPS: [&str; 4] = ["NET_RAW", "NET_ADMIN", "BPF", "IPC_LOCK"];
 
 fn k8s_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/k8s")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 /// Why the manifests cannot be rendered and validated here, if they cannot.
