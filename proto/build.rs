@@ -29,6 +29,7 @@ const OMITTED_WHEN_UNSET: &[(&str, &str, &str)] = &[
     ("Asset", "segments", "Vec::is_empty"),
     ("Connection", "segment", "crate::is_zero"),
     ("Asset", "vulnerabilities", "Vec::is_empty"),
+    ("Asset", "published", "Vec::is_empty"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -7,8 +7,8 @@
 pub use otwatch_proto::v1::{
     AccessedRanges, Alert, AlertEvidence, Asset, AssetRisk, CaptureSource, CaptureStats,
     CleartextLogin, Connection, Evidence, InternetExposure, InventoryReport, LevelSkip,
-    ProtocolUse, Remediation, RiskAssessment, RiskFinding, ScorePoint, ShadowDevice,
-    SinglePointOfFailure, Vulnerability,
+    ProtocolUse, PublishedStream, Remediation, RiskAssessment, RiskFinding, ScorePoint,
+    ShadowDevice, SinglePointOfFailure, Vulnerability,
 };
 
 /// The value of [`RiskAssessment::schema`].

@@ -188,6 +188,29 @@ pub struct Access {
     pub count: u32,
 }
 
+/// A frame of a stream a publisher multicasts on the process bus (IEC 61850 GOOSE, Sampled
+/// Values), with what the stream says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// `goose` or `sv`.
+    pub protocol: &'static str,
+    /// GOOSE gocbRef, SV svID.
+    pub id: String,
+    pub appid: u16,
+    /// The destination group address, where the subscribers listen.
+    pub group: Option<Mac>,
+    pub dataset: Option<String>,
+    /// GOOSE goID.
+    pub go_id: Option<String>,
+    pub conf_rev: u32,
+    /// GOOSE stNum of the last frame.
+    pub st_num: Option<u32>,
+    /// The frame carries a new state (stNum changed within the stream).
+    pub state_change: bool,
+    /// The last frame had the simulation (test) flag set.
+    pub simulation: bool,
+}
+
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
@@ -241,6 +264,11 @@ pub enum Observation {
     /// The flow's client asked for a name: a DNS query, a TLS server name (SNI), an HTTP Host.
     /// Matched against indicators of compromise.
     Lookup { name: String, via: &'static str },
+    /// `subject` publishes a process-bus stream ([`Published`]).
+    Publishes {
+        subject: Subject,
+        stream: Box<Published>,
+    },
     /// The payload broke the protocol's rules; a finding, not an error.
     ProtocolViolation {
         protocol: &'static str,

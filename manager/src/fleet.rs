@@ -78,6 +78,41 @@ fn normalize(a: &mut Asset) {
     normalize_evidence(&mut a.evidence);
 }
 
+/// Folds `from`'s process-bus streams into `into` (both in key order): a stream both list
+/// (two sensors on the same bus) adds its frames and state changes like packets, and takes
+/// the later sighting's state.
+fn merge_published(
+    into: &mut Vec<otwatch_proto::v1::PublishedStream>,
+    from: Vec<otwatch_proto::v1::PublishedStream>,
+) {
+    let key = |s: &otwatch_proto::v1::PublishedStream| {
+        (s.protocol.clone(), s.id.clone(), s.appid, s.group.clone())
+    };
+    for s in from {
+        match into.binary_search_by(|x| key(x).cmp(&key(&s))) {
+            Err(i) => into.insert(i, s),
+            Ok(i) => {
+                let m = &mut into[i];
+                m.frames = m.frames.saturating_add(s.frames);
+                m.state_changes = m.state_changes.saturating_add(s.state_changes);
+                min_time(&mut m.first_seen, &s.first_seen);
+                max_time(&mut m.last_change, &s.last_change);
+                if s.last_seen > m.last_seen {
+                    let (frames, changes, first, change) = (
+                        m.frames,
+                        m.state_changes,
+                        m.first_seen.clone(),
+                        m.last_change.clone(),
+                    );
+                    *m = s;
+                    (m.frames, m.state_changes, m.first_seen, m.last_change) =
+                        (frames, changes, first, change);
+                }
+            }
+        }
+    }
+}
+
 fn normalize_protocols(v: &mut Vec<otwatch_proto::v1::ProtocolUse>) {
     v.sort_unstable_by(|x, y| (&x.name, &x.role, x.port).cmp(&(&y.name, &y.role, y.port)));
     v.dedup();
@@ -245,6 +280,7 @@ pub(crate) fn merge_group(site: &str, parts: Vec<(String, Asset)>) -> FleetAsset
         normalize_protocols(&mut m.protocols);
         m.evidence.extend(a.evidence);
         normalize_evidence(&mut m.evidence);
+        merge_published(&mut m.published, a.published);
         m.packets = m.packets.saturating_add(a.packets);
         m.bytes = m.bytes.saturating_add(a.bytes);
         min_time(&mut m.first_seen, &a.first_seen);
@@ -363,6 +399,50 @@ mod tests {
             last_seen: "2024-01-01T00:00:09Z".into(),
             ..Default::default()
         }
+    }
+
+    /// Two sensors on one process bus see the same GOOSE stream: one stream, its frames and
+    /// state changes added up like packets, the later sighting's state kept.
+    #[test]
+    fn a_stream_two_sensors_see_is_one_stream() {
+        let mac = "0a:bb:fe:10:c9:02";
+        let seen = |frames, changes, st_num, last: &str| {
+            let mut a = asset(&format!("mac:{mac}"), &[mac], &[], frames);
+            a.published = vec![otwatch_proto::v1::PublishedStream {
+                protocol: "goose".into(),
+                id: "AA1C1Q01A1LD0/LLN0$GO$gcb_A".into(),
+                appid: 0x3001,
+                group: "01:0c:cd:01:00:00".into(),
+                st_num,
+                state_changes: changes,
+                frames,
+                first_seen: "2024-01-01T00:00:05Z".into(),
+                last_seen: last.into(),
+                last_change: last.into(),
+                ..Default::default()
+            }];
+            a
+        };
+        let fleet = merge_assets(
+            "a",
+            vec![
+                ("s-1".into(), seen(20, 3, 7, "2024-01-01T00:00:09Z")),
+                ("s-2".into(), seen(5, 1, 8, "2024-01-01T00:00:12Z")),
+            ],
+        );
+        assert_eq!(fleet.len(), 1);
+        let p = &fleet[0].asset.as_ref().unwrap().published;
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (
+                p[0].frames,
+                p[0].state_changes,
+                p[0].st_num,
+                p[0].last_seen.as_str()
+            ),
+            (25, 4, 8, "2024-01-01T00:00:12Z")
+        );
+        assert_eq!(p[0].first_seen, "2024-01-01T00:00:05Z");
     }
 
     #[test]

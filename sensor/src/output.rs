@@ -4,7 +4,7 @@ use otwatch_common::model::{Alert, Asset, Connection, InventoryReport};
 use otwatch_common::terminal::{address_order, terminal_width, Table};
 use otwatch_common::vocab;
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// The report as pretty JSON with a trailing newline. Field order follows the proto and every
@@ -230,6 +230,77 @@ fn vulnerabilities(out: &mut String, r: &InventoryReport, width: Option<usize>) 
                 .count()
                 .to_string(),
             cves.join(" "),
+        ]);
+    }
+    out.push_str(&t.render(width));
+}
+
+/// The process-bus view: every GOOSE and Sampled Values stream, by publisher, with the group
+/// its subscribers listen on and how often its published state changed.
+fn process_bus(out: &mut String, r: &InventoryReport, width: Option<usize>) {
+    let mut rows: Vec<(&Asset, &otwatch_common::model::PublishedStream)> = r
+        .assets
+        .iter()
+        .flat_map(|a| a.published.iter().map(move |s| (a, s)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| asset_order(a.0, b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let publishers = rows
+        .iter()
+        .map(|(a, _)| &a.id)
+        .collect::<BTreeSet<_>>()
+        .len();
+    let _ = writeln!(
+        out,
+        "\nPROCESS BUS ({} streams from {publishers} publishers; subscribers listen on the group without sending)",
+        rows.len()
+    );
+    let mut t = Table::new(&[
+        "PUBLISHER",
+        "PROTOCOL",
+        "STREAM",
+        "DATASET",
+        "APPID",
+        "GROUP",
+        "CONFREV",
+        "FRAMES",
+        "STATE CHANGES",
+        "LAST CHANGE",
+        "TEST",
+    ])
+    .keep(0)
+    .keep(1)
+    .cap(2, 40)
+    .cap(3, 40)
+    .keep(4)
+    .keep(5)
+    .keep(6)
+    .keep(7)
+    .keep(8);
+    for (a, s) in rows {
+        let goose = s.protocol == "goose";
+        let name = match a.hostname.as_str() {
+            "" => asset_name(a),
+            host => format!("{host} {}", asset_name(a)),
+        };
+        t.row([
+            name,
+            s.protocol.clone(),
+            s.id.clone(),
+            s.dataset.clone(),
+            format!("{:#06x}", s.appid),
+            s.group.clone(),
+            s.conf_rev.to_string(),
+            s.frames.to_string(),
+            if goose {
+                format!("{} (stNum {})", s.state_changes, s.st_num)
+            } else {
+                "-".into()
+            },
+            s.last_change.clone(),
+            if s.simulation { "yes" } else { "" }.into(),
         ]);
     }
     out.push_str(&t.render(width));
@@ -582,6 +653,7 @@ pub fn to_table_width(r: &InventoryReport, width: Option<usize>) -> String {
     }
 
     conversations(&mut out, r, width);
+    process_bus(&mut out, r, width);
     vulnerabilities(&mut out, r, width);
 
     let mut talkers: Vec<&Asset> = r.assets.iter().filter(|a| a.bytes > 0).collect();

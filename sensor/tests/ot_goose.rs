@@ -280,3 +280,110 @@ fn goose_and_sv_agree_with_tshark_on_every_frame() {
         assert_eq!(goose(&whole), 451);
     }
 }
+
+/// A stream: (publisher, protocol, id, APPID, group).
+type StreamId = (String, String, String, u32, String);
+
+/// Per stream, from tshark: (frames, stNum changes, last stNum; `u32::MAX` for SV).
+fn streams_by_tshark(file: &Path) -> BTreeMap<StreamId, (u64, u64, u32)> {
+    let mut out = BTreeMap::new();
+    for (proto, fields) in [
+        (
+            "goose",
+            [
+                "eth.src",
+                "goose.gocbRef",
+                "goose.appid",
+                "eth.dst",
+                "goose.stNum",
+            ],
+        ),
+        (
+            "sv",
+            ["eth.src", "sv.svID", "sv.appid", "eth.dst", "sv.smpCnt"],
+        ),
+    ] {
+        let text = tshark::fields(file, proto, &["-E", "aggregator=|"], &fields);
+        for line in text.lines() {
+            let v: Vec<&str> = line.split('\t').collect();
+            let [src, id, appid, dst, st] = v[..] else {
+                continue;
+            };
+            // One stream a frame (the first SV ASDU names it, as otwatch reads it).
+            let id = id.split('|').next().unwrap_or("");
+            let appid = tshark::num(appid).unwrap_or_default() as u32;
+            let key = (src.into(), proto.into(), id.into(), appid, dst.into());
+            let e = out.entry(key).or_insert((0, 0, u32::MAX));
+            e.0 += 1;
+            if proto == "goose" {
+                let st = tshark::num(st).unwrap_or_default() as u32;
+                if e.2 != u32::MAX && e.2 != st {
+                    e.1 += 1;
+                }
+                e.2 = st;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_process_bus_view_agrees_with_tshark_stream_by_stream() {
+    if tshark::missing() {
+        return;
+    }
+    let files = [
+        "GOOSE.pcap",
+        "goose_sample_cut.pcap",
+        "sv_2streams.pcap",
+        "iec61850_goose_sv_libiec61850.pcap",
+    ];
+    for name in files {
+        let path = data(name);
+        let r = report(&path);
+        let mut ours = BTreeMap::new();
+        for a in &r.assets {
+            for s in &a.published {
+                let key = (
+                    a.macs[0].clone(),
+                    s.protocol.clone(),
+                    s.id.clone(),
+                    s.appid,
+                    s.group.clone(),
+                );
+                let st = if s.protocol == "goose" {
+                    s.st_num
+                } else {
+                    u32::MAX
+                };
+                ours.insert(key, (s.frames, s.state_changes, st));
+                assert!(
+                    !s.first_seen.is_empty() && s.first_seen <= s.last_seen,
+                    "{name}: {s:?}"
+                );
+            }
+        }
+        let theirs = streams_by_tshark(&path);
+        assert!(!theirs.is_empty(), "{name}: tshark saw no stream");
+        assert_eq!(ours, theirs, "{name}");
+    }
+    // The trip of the libiec61850 capture: one state change, at its stNum 2.
+    let r = report(&data("iec61850_goose_sv_libiec61850.pcap"));
+    let trip = &asset(&r, "02:4d:00:00:61:50").published[0];
+    assert_eq!(
+        (
+            trip.id.as_str(),
+            trip.dataset.as_str(),
+            trip.go_id.as_str(),
+            trip.conf_rev
+        ),
+        (
+            "otwIEDPROT/LLN0$GO$gcbTrip",
+            "otwIEDPROT/LLN0$dsTrip",
+            "otwIED_TRIP",
+            2
+        )
+    );
+    assert_eq!((trip.st_num, trip.state_changes), (2, 1));
+    assert!(!trip.last_change.is_empty() && !trip.simulation);
+}

@@ -10,12 +10,12 @@
 //! segments is two assets, each with its VLAN in `vlans` and its segment in `segments`.
 
 use super::classify::{self, Behaviour};
-use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostKey};
+use super::facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostKey, StreamFacts};
 use super::{oui, Inventory};
 use crate::protocols::source;
 use otwatch_common::model::{
     Asset, CaptureStats, CleartextLogin, Connection, Evidence, InventoryReport, ProtocolUse,
-    INVENTORY_SCHEMA,
+    PublishedStream, INVENTORY_SCHEMA,
 };
 use otwatch_common::observation::Field;
 use otwatch_common::{Mac, Timestamp};
@@ -554,5 +554,34 @@ fn build_asset(ctx: &Context<'_>, ips: &[HostKey], macs: &[Mac]) -> Asset {
         vlans: vlans.into_iter().collect(),
         segments: segments.into_iter().collect(),
         vulnerabilities: Vec::new(), // matched after the analysis (otwatch_common::advisories)
+        published: published(inv, macs),
     }
+}
+
+/// The process-bus streams the asset's MACs publish, in key order.
+fn published(inv: &Inventory, macs: &[Mac]) -> Vec<PublishedStream> {
+    let mut all: Vec<&StreamFacts> = macs
+        .iter()
+        .filter_map(|m| inv.macs.get(m))
+        .flat_map(|f| &f.published)
+        .collect();
+    all.sort_by(|a, b| a.key().cmp(&b.key()));
+    all.into_iter()
+        .map(|s| PublishedStream {
+            protocol: s.protocol.clone(),
+            id: s.id.clone(),
+            appid: u32::from(s.appid),
+            group: s.group.map(|g| g.to_string()).unwrap_or_default(),
+            dataset: s.dataset.clone().unwrap_or_default(),
+            go_id: s.go_id.clone().unwrap_or_default(),
+            conf_rev: s.conf_rev,
+            st_num: s.st_num.unwrap_or_default(),
+            state_changes: s.state_changes,
+            last_change: s.last_change.map(|t| t.rfc3339()).unwrap_or_default(),
+            simulation: s.simulation,
+            frames: s.frames,
+            first_seen: ts_text(s.first),
+            last_seen: ts_text(s.last),
+        })
+        .collect()
 }

@@ -202,9 +202,103 @@ pub struct MacFacts {
     pub bound_ips: BTreeSet<HostKey>,
     pub protocols: BTreeSet<ProtoUse>,
     pub evidence: Vec<EvidenceRec>,
+    /// The process-bus streams it publishes, in key order ([`StreamFacts::key`]), at most
+    /// [`MAX_STREAMS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<StreamFacts>,
+}
+
+/// At most this many process-bus streams are kept per publisher (an IED publishes a handful;
+/// more is a forger's or a fuzzer's).
+pub const MAX_STREAMS: usize = 32;
+
+/// One process-bus stream of a publisher (IEC 61850 GOOSE or Sampled Values).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamFacts {
+    pub protocol: String,
+    /// GOOSE gocbRef, SV svID.
+    pub id: String,
+    pub appid: u16,
+    pub group: Option<Mac>,
+    pub dataset: Option<String>,
+    pub go_id: Option<String>,
+    pub conf_rev: u32,
+    pub st_num: Option<u32>,
+    pub state_changes: u64,
+    pub last_change: Option<Timestamp>,
+    pub simulation: bool,
+    pub frames: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+impl StreamFacts {
+    /// What tells two streams of one publisher apart.
+    pub fn key(&self) -> (&str, &str, u16, Option<Mac>) {
+        (&self.protocol, &self.id, self.appid, self.group)
+    }
+
+    /// Folds in the same stream as seen later (`o` newer).
+    fn merge(&mut self, o: StreamFacts) {
+        self.frames = self.frames.saturating_add(o.frames);
+        self.state_changes = self.state_changes.saturating_add(o.state_changes);
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if o.last >= self.last {
+            self.last = o.last;
+            self.dataset = o.dataset.or(self.dataset.take());
+            self.go_id = o.go_id.or(self.go_id.take());
+            self.conf_rev = o.conf_rev;
+            self.st_num = o.st_num.or(self.st_num);
+            self.simulation = o.simulation;
+        }
+        self.last_change = self.last_change.max(o.last_change);
+    }
 }
 
 impl MacFacts {
+    /// Counts a frame of a stream this MAC publishes, at `ts`.
+    pub fn published(&mut self, p: &otwatch_common::observation::Published, ts: Timestamp) {
+        let key = (p.protocol, p.id.as_str(), p.appid, p.group);
+        let at = match self.published.binary_search_by(|s| s.key().cmp(&key)) {
+            Ok(i) => i,
+            Err(i) if self.published.len() < MAX_STREAMS => {
+                self.published.insert(
+                    i,
+                    StreamFacts {
+                        protocol: p.protocol.to_string(),
+                        id: p.id.clone(),
+                        appid: p.appid,
+                        group: p.group,
+                        first: Some(ts),
+                        ..StreamFacts::default()
+                    },
+                );
+                i
+            }
+            Err(_) => return,
+        };
+        let s = &mut self.published[at];
+        s.frames = s.frames.saturating_add(1);
+        s.last = Some(ts);
+        if p.dataset.is_some() {
+            s.dataset.clone_from(&p.dataset);
+        }
+        if p.go_id.is_some() {
+            s.go_id.clone_from(&p.go_id);
+        }
+        s.conf_rev = p.conf_rev;
+        s.st_num = p.st_num;
+        s.simulation = p.simulation;
+        if p.state_change {
+            s.state_changes = s.state_changes.saturating_add(1);
+            s.last_change = Some(ts);
+        }
+    }
+
     pub fn add_ip(&mut self, ip: HostKey) {
         if self.ips.len() < MAX_PAIRS {
             self.ips.insert(ip);
@@ -225,6 +319,13 @@ impl MacFacts {
         self.protocols.extend(o.protocols);
         for e in o.evidence {
             self.add_evidence(e);
+        }
+        for s in o.published {
+            match self.published.binary_search_by(|x| x.key().cmp(&s.key())) {
+                Ok(i) => self.published[i].merge(s),
+                Err(i) if self.published.len() < MAX_STREAMS => self.published.insert(i, s),
+                Err(_) => {}
+            }
         }
     }
 }

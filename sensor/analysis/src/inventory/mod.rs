@@ -314,6 +314,13 @@ impl Inventory {
                         .or_insert(ts);
                 }
             }
+            Observation::Publishes { subject, stream } => {
+                if let Some(Node::Mac(m)) = self.resolve(origin, subject) {
+                    if let Some(f) = self.mac(m) {
+                        f.published(&stream, ts);
+                    }
+                }
+            }
             Observation::ProtocolViolation { protocol, .. } => {
                 *self.violations.entry(protocol.to_string()).or_default() += 1;
             }

@@ -36,7 +36,7 @@ use super::iec61850_frame::{self, Header, HeaderError, StreamKey, Streams};
 use super::text::clean_text;
 use super::violations::Violations;
 use super::{push_identity, source, FrameDissector, LinkFrame};
-use otwatch_common::observation::{Field, Observation, Operation, Role, Subject};
+use otwatch_common::observation::{Field, Observation, Operation, Published, Role, Subject};
 
 /// The name reports use.
 pub const PROTOCOL: &str = "goose";
@@ -136,6 +136,9 @@ impl FrameDissector for GooseDissector {
         }
         let simulation = pdu.simulation || header.simulated();
         let stream = self.streams.entry(key);
+        let new_state = stream
+            .last
+            .is_some_and(|(st, _)| st != pdu.st_num && !iec61850_frame::went_back(st, pdu.st_num));
         match stream.last {
             None => {
                 publisher(subject, f, &header, &pdu, out);
@@ -172,6 +175,22 @@ impl FrameDissector for GooseDissector {
         stream.last = Some((pdu.st_num, pdu.sq_num));
         stream.conf_rev = pdu.conf_rev;
         stream.simulation = simulation;
+        // Last: what the stream says, for the process-bus view.
+        out.push(Observation::Publishes {
+            subject,
+            stream: Box::new(Published {
+                protocol: PROTOCOL,
+                id: text(pdu.gocb_ref).unwrap_or_default(),
+                appid: header.appid,
+                group: f.dst,
+                dataset: text(pdu.dat_set),
+                go_id: pdu.go_id.and_then(text),
+                conf_rev: pdu.conf_rev,
+                st_num: Some(pdu.st_num),
+                state_change: new_state,
+                simulation,
+            }),
+        });
     }
 }
 

@@ -31,7 +31,7 @@ use super::iec61850_frame::{self, Header, HeaderError, StreamKey, Streams};
 use super::text::clean_text;
 use super::violations::Violations;
 use super::{push_identity, source, FrameDissector, LinkFrame};
-use otwatch_common::observation::{Field, Observation, Role, Subject};
+use otwatch_common::observation::{Field, Observation, Published, Role, Subject};
 
 /// The name reports use.
 pub const PROTOCOL: &str = "sv";
@@ -230,6 +230,22 @@ impl FrameDissector for SvDissector {
             stream.described = true;
             merging_unit(subject, f, &header, &asdu, found, out);
         }
+        let text = |raw| clean_text(raw, MAX_NAME_CHARS);
+        out.push(Observation::Publishes {
+            subject,
+            stream: Box::new(Published {
+                protocol: PROTOCOL,
+                id: text(asdu.sv_id).unwrap_or_default(),
+                appid: header.appid,
+                group: f.dst,
+                dataset: asdu.dat_set.and_then(text),
+                go_id: None,
+                conf_rev: asdu.conf_rev,
+                st_num: None,
+                state_change: false,
+                simulation: header.simulated(),
+            }),
+        });
     }
 }
 

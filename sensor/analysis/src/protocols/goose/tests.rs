@@ -39,6 +39,25 @@ fn with(st: u8, sq: u8, sim: u8) -> Vec<u8> {
     f
 }
 
+/// The F650's stream as a frame with `st_num` reports it.
+fn publishes(st_num: u32, state_change: bool) -> Observation {
+    Observation::Publishes {
+        subject: Subject::Mac(SRC),
+        stream: Box::new(Published {
+            protocol: PROTOCOL,
+            id: "GEDeviceF650/LLN0$GO$gcb01".into(),
+            appid: 1,
+            group: Some(DST),
+            dataset: Some("GEDeviceF650/LLN0$GOOSE1".into()),
+            go_id: Some("F650_GOOSE1".into()),
+            conf_rev: 1,
+            st_num: Some(st_num),
+            state_change,
+            simulation: false,
+        }),
+    }
+}
+
 fn run(d: &mut GooseDissector, payload: &[u8]) -> Vec<Observation> {
     let mut out = Vec::new();
     d.frame(&frame(), payload, &mut out);
@@ -95,12 +114,13 @@ fn first_frame_names_the_publisher_and_its_group() {
                  8 entries: boolean ×4, bit-string ×4, to 01:a0:f4:08:2f:77",
                 source::GOOSE_PUBLISHER
             ),
+            publishes(1, false),
         ]
     );
-    // A retransmission says no more than that the publisher speaks.
+    // A retransmission says no more than that the publisher speaks, and the frame of its stream.
     assert_eq!(
         run(&mut d, &with(1, 11, 0)),
-        vec![speaks(s, PROTOCOL, Role::Server, 0)]
+        vec![speaks(s, PROTOCOL, Role::Server, 0), publishes(1, false)]
     );
     assert_eq!(d.streams(), 1);
 }
@@ -110,6 +130,7 @@ fn a_new_st_num_is_a_state_change() {
     let mut d = GooseDissector::default();
     run(&mut d, &with(1, 10, 0));
     let out = run(&mut d, &with(2, 0, 0));
+    assert_eq!(out[2], publishes(2, true));
     assert_eq!(
         out[1],
         Observation::Operation {
@@ -123,7 +144,7 @@ fn a_new_st_num_is_a_state_change() {
             ],
         }
     );
-    assert_eq!(out.len(), 2);
+    assert_eq!(out.len(), 3);
 }
 
 #[test]
@@ -160,11 +181,15 @@ fn the_simulation_flag_is_reported_once() {
         "GOOSE GEDeviceF650/LLN0$GO$gcb01 published with the simulation (test) flag set",
         source::GOOSE_PUBLISHER,
     );
-    assert_eq!(
-        run(&mut d, &with(1, 2, 1))[1..],
-        *std::slice::from_ref(&status)
-    );
-    assert_eq!(run(&mut d, &with(1, 3, 1)).len(), 1);
+    let out = run(&mut d, &with(1, 2, 1));
+    assert_eq!(out[1], status);
+    let Observation::Publishes { stream, .. } = &out[2] else {
+        panic!("{out:?}")
+    };
+    assert!(stream.simulation);
+    assert_eq!(out.len(), 3);
+    // Said once: the next frame is the stream's frame only.
+    assert_eq!(run(&mut d, &with(1, 3, 1)).len(), 2);
     // The state change of a simulated stream says so.
     let out = run(&mut d, &with(2, 0, 1));
     let Observation::Operation { details, .. } = &out[1] else {

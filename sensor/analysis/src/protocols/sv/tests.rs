@@ -92,6 +92,21 @@ fn reads_the_asdu_of_a_generated_stream() {
 fn a_new_stream_describes_its_merging_unit_once() {
     let mut d = SvDissector::default();
     let s = Subject::Mac(SRC);
+    let publishes = Observation::Publishes {
+        subject: s,
+        stream: Box::new(Published {
+            protocol: PROTOCOL,
+            id: "MU01_0000".into(),
+            appid: 0x4000,
+            group: Some(Mac([0x01, 0x0c, 0xcd, 0x04, 0x00, 0x01])),
+            dataset: None,
+            go_id: None,
+            conf_rev: 1,
+            st_num: None,
+            state_change: false,
+            simulation: false,
+        }),
+    };
     assert_eq!(
         run(&mut d, &mu()),
         [
@@ -104,9 +119,14 @@ fn a_new_stream_describes_its_merging_unit_once() {
                  none, APPID 0x4000, 1 ASDU(s) of 64 sample octets, to 01:0c:cd:04:00:01",
                 source::SV_PUBLISHER
             ),
+            publishes.clone(),
         ]
     );
-    assert_eq!(run(&mut d, &mu()), [speaks(s, PROTOCOL, Role::Server, 0)]);
+    // Later frames: the publisher speaks, and the frame of its stream.
+    assert_eq!(
+        run(&mut d, &mu()),
+        [speaks(s, PROTOCOL, Role::Server, 0), publishes]
+    );
     assert_eq!(d.streams(), 1);
 }
 
