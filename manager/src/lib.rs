@@ -34,6 +34,7 @@ pub mod cli;
 pub mod console;
 pub mod demo;
 pub mod fleet;
+pub mod forward;
 pub mod ingest;
 pub mod pki;
 pub mod risk;

@@ -78,6 +78,10 @@ enum Command {
         /// Alerts one sensor may hold.
         #[arg(long, value_name = "N", default_value_t = Quotas::default().alerts_per_sensor)]
         quota_alerts_per_sensor: u64,
+        /// The forwarding rules and destinations (TOML, docs/FORWARDING.md); default:
+        /// forwarding.toml in the state directory when it exists.
+        #[arg(long, value_name = "FILE", env = "OTWATCH_FORWARDING")]
+        forwarding: Option<PathBuf>,
     },
     /// A fleet on this machine: a manager and three sensors at two sites that enrol and replay
     /// the captures bundled in the repository over mutual TLS; then serves until Ctrl-C.
@@ -353,6 +357,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quota_assets_per_sensor,
             quota_connections_per_sensor,
             quota_alerts_per_sensor,
+            forwarding,
         } => {
             let settings = serve::Settings {
                 quotas: Quotas {
@@ -360,6 +365,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     connections_per_sensor: quota_connections_per_sensor,
                     alerts_per_sensor: quota_alerts_per_sensor,
                 },
+                forwarding,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

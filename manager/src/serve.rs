@@ -4,6 +4,8 @@
 //! accepted streams.
 
 use crate::api::{revoked_from, ManagerService, SensorLinkService, Shared};
+use crate::forward::deliver::Deliveries;
+use crate::forward::{ForwardConfig, Router};
 use crate::pki::{Ca, DataDir, PkiError};
 use crate::store::{FleetStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
@@ -51,6 +53,8 @@ pub enum ServeError {
     Undrained(Duration),
     #[error("gRPC server: the server stopped")]
     Stopped,
+    #[error("forwarding file refused: {0} (docs/FORWARDING.md)")]
+    Forwarding(#[from] crate::forward::ConfigError),
 }
 
 impl ServeError {
@@ -70,6 +74,8 @@ pub struct RunningManager {
     serving: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
+    /// The forwarding destinations' delivery tasks.
+    pub deliveries: Deliveries,
 }
 
 impl std::fmt::Debug for RunningManager {
@@ -112,10 +118,29 @@ impl RunningManager {
     }
 }
 
-/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags.
+/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags, `--forwarding`.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub quotas: Quotas,
+    /// The forwarding file; `None`: [`DataDir::forwarding`] when it exists.
+    pub forwarding: Option<std::path::PathBuf>,
+}
+
+/// The forwarding rules in force at the start: `settings`' file, else the data directory's
+/// forwarding.toml, else none.
+fn forwarding(dir: &DataDir, settings: &Settings) -> Result<ForwardConfig, ServeError> {
+    let file = settings.forwarding.clone().or_else(|| {
+        let f = dir.forwarding();
+        f.exists().then_some(f)
+    });
+    Ok(match file {
+        Some(f) => {
+            let cfg = ForwardConfig::load(&f)?;
+            info!(file = %f.display(), destinations = cfg.destinations.len(), rules = cfg.rules.len(), "forwarding rules loaded");
+            cfg
+        }
+        None => ForwardConfig::default(),
+    })
 }
 
 /// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
@@ -132,7 +157,10 @@ pub async fn start_with(
 ) -> Result<RunningManager, ServeError> {
     let dir = DataDir(data.to_path_buf());
     let ca = Ca::load(data)?;
-    let store = SledStore::open(&dir.db())?.with_quotas(settings.quotas);
+    let router = Arc::new(Router::new(forwarding(&dir, settings)?));
+    let store = SledStore::open(&dir.db())?
+        .with_quotas(settings.quotas)
+        .with_forwarding(router);
     start_with_store(&dir, ca, Arc::new(store), listen).await
 }
 
@@ -258,6 +286,10 @@ pub async fn start_with_store(
             .map_err(ServeError::from)
     });
     tokio::spawn(record_scores(shared.clone()));
+    let deliveries = match shared.store.forward_router() {
+        Some(router) => Deliveries::start(shared.store.clone(), &router, &shared.shutdown),
+        None => Deliveries::default(),
+    };
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.
     let serving = dir.serving();
@@ -270,6 +302,7 @@ pub async fn start_with_store(
         serving,
         shutdown: Some(shutdown_tx),
         task,
+        deliveries,
     })
 }
 
