@@ -74,8 +74,6 @@ pub struct RunningManager {
     serving: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
-    /// The forwarding destinations' delivery tasks.
-    pub deliveries: Deliveries,
 }
 
 impl std::fmt::Debug for RunningManager {
@@ -127,20 +125,20 @@ pub struct Settings {
 }
 
 /// The forwarding rules in force at the start: `settings`' file, else the data directory's
-/// forwarding.toml, else none.
-fn forwarding(dir: &DataDir, settings: &Settings) -> Result<ForwardConfig, ServeError> {
-    let file = settings.forwarding.clone().or_else(|| {
-        let f = dir.forwarding();
-        f.exists().then_some(f)
-    });
-    Ok(match file {
-        Some(f) => {
-            let cfg = ForwardConfig::load(&f)?;
-            info!(file = %f.display(), destinations = cfg.destinations.len(), rules = cfg.rules.len(), "forwarding rules loaded");
-            cfg
-        }
-        None => ForwardConfig::default(),
-    })
+/// forwarding.toml when it exists (where `otwatch forwards add` writes), else none.
+fn forwarding(dir: &DataDir, settings: &Settings) -> Result<Router, ServeError> {
+    let file = settings
+        .forwarding
+        .clone()
+        .unwrap_or_else(|| dir.forwarding());
+    let cfg = if settings.forwarding.is_some() || file.exists() {
+        let cfg = ForwardConfig::load(&file)?;
+        info!(file = %file.display(), destinations = cfg.destinations.len(), rules = cfg.rules.len(), "forwarding rules loaded");
+        cfg
+    } else {
+        ForwardConfig::default()
+    };
+    Ok(Router::new(cfg, file))
 }
 
 /// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
@@ -157,7 +155,7 @@ pub async fn start_with(
 ) -> Result<RunningManager, ServeError> {
     let dir = DataDir(data.to_path_buf());
     let ca = Ca::load(data)?;
-    let router = Arc::new(Router::new(forwarding(&dir, settings)?));
+    let router = Arc::new(forwarding(&dir, settings)?);
     let store = SledStore::open(&dir.db())?
         .with_quotas(settings.quotas)
         .with_forwarding(router);
@@ -286,10 +284,10 @@ pub async fn start_with_store(
             .map_err(ServeError::from)
     });
     tokio::spawn(record_scores(shared.clone()));
-    let deliveries = match shared.store.forward_router() {
-        Some(router) => Deliveries::start(shared.store.clone(), &router, &shared.shutdown),
-        None => Deliveries::default(),
-    };
+    if let Some(router) = shared.store.forward_router() {
+        let d = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
+        *shared.deliveries.lock().await = d;
+    }
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.
     let serving = dir.serving();
@@ -302,7 +300,6 @@ pub async fn start_with_store(
         serving,
         shutdown: Some(shutdown_tx),
         task,
-        deliveries,
     })
 }
 

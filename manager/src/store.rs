@@ -299,8 +299,13 @@ pub trait FleetStore: Send + Sync + 'static {
     fn forward_router(&self) -> Option<std::sync::Arc<crate::forward::Router>> {
         None
     }
-    /// Queues `events` for the destinations the rules route them to, durably (a test event).
-    fn forward_enqueue(&self, _events: &[Event], _now: i64) -> Result<(), StoreError> {
+    /// Queues `events` for `dest` whatever the rules say, durably (a test event).
+    fn forward_enqueue(
+        &self,
+        _dest: &crate::forward::DestinationConfig,
+        _events: &[Event],
+        _now: i64,
+    ) -> Result<(), StoreError> {
         Err(no_forwarding())
     }
     /// Up to `max` of the oldest events queued for `dest`, with their queue ids.

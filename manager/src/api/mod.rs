@@ -4,6 +4,7 @@
 //! Manager. Every refusal is logged with its reason and the peer.
 
 mod filters;
+mod forwards;
 mod manager;
 mod sensor_link;
 
@@ -61,6 +62,9 @@ pub struct Shared {
     /// Bumped when the advisories or the approved inventories change (kept assessments are
     /// then stale).
     risk_epoch: std::sync::atomic::AtomicU64,
+    /// The forwarding destinations' delivery tasks; its lock also serialises changes to the
+    /// forwarding file.
+    pub deliveries: tokio::sync::Mutex<crate::forward::deliver::Deliveries>,
 }
 
 /// Merged connections of a site, at a view generation.
@@ -100,6 +104,7 @@ impl Shared {
             connections: Default::default(),
             assessments: Default::default(),
             risk_epoch: Default::default(),
+            deliveries: Default::default(),
         }))
     }
 }

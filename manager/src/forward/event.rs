@@ -149,3 +149,19 @@ pub fn matches(rule: &super::RuleConfig, e: &Event) -> bool {
         && super::config::severity_rank(&e.severity)
             >= super::config::severity_rank(&rule.min_severity)
 }
+
+impl Event {
+    /// A test event for `dest` (`otwatch forwards test`), unique by `nanos`.
+    pub fn test(dest: &str, time: &str, nanos: u128) -> Event {
+        Event {
+            id: event_id(&["test", dest, &nanos.to_string()]),
+            event: "test".into(),
+            time: time.to_string(),
+            kind: "forwarding_test".into(),
+            severity: "info".into(),
+            title: format!("otwatch forwarding test to {dest}"),
+            description: "Sent by `otwatch forwards test`; no action needed.".into(),
+            ..Event::default()
+        }
+    }
+}

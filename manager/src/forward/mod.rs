@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod edit;
 pub mod event;
 pub mod format;
 pub mod http;
@@ -76,13 +77,21 @@ pub struct ForwardStats {
 #[derive(Debug, Default)]
 pub struct Router {
     config: RwLock<Arc<ForwardConfig>>,
+    /// The forwarding file (changed by `otwatch forwards add|remove`).
+    file: std::path::PathBuf,
 }
 
 impl Router {
-    pub fn new(config: ForwardConfig) -> Router {
+    pub fn new(config: ForwardConfig, file: std::path::PathBuf) -> Router {
         Router {
             config: RwLock::new(Arc::new(config)),
+            file,
         }
+    }
+
+    /// The forwarding file.
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
     }
 
     /// The configuration in force.

@@ -627,11 +627,20 @@ impl FleetStore for SledStore {
         Some(self.router.clone())
     }
 
-    fn forward_enqueue(&self, events: &[Event], now: i64) -> Result<(), StoreError> {
-        let cfg = self.router.config();
+    fn forward_enqueue(
+        &self,
+        dest: &crate::forward::DestinationConfig,
+        events: &[Event],
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.write(|db| {
             (&db.fwd_queue, &db.fwd_stats)
-                .transaction(|(queue, stats)| fwd::route_all(queue, stats, &cfg, events, now))
+                .transaction(|(queue, stats)| {
+                    for e in events {
+                        fwd::enqueue(queue, stats, dest, e, now)?;
+                    }
+                    Ok(())
+                })
                 .map_err(tx_err)?;
             self.written(db)
         })
