@@ -24,7 +24,15 @@ fn otwatch(fleet: &Fleet, cred: &str, args: &[&str]) -> (bool, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwards_add_test_list_remove_and_refusals() {
-    let hook = Receiver::start(Arc::new(|_: &Request| (204u16, String::new())) as Handler).await;
+    // /bad refuses every request for good (a schema the receiver does not take).
+    let hook = Receiver::start(Arc::new(|r: &Request| {
+        if r.path == "/bad" {
+            (400u16, "{\"error\":\"unknown schema\"}".to_string())
+        } else {
+            (204u16, String::new())
+        }
+    }) as Handler)
+    .await;
     let fleet = Fleet::new();
     let _mgr = fleet.serve();
     let cred = fleet.cred();
@@ -90,6 +98,32 @@ async fn forwards_add_test_list_remove_and_refusals() {
     assert_eq!(body[0]["id"], v["event_id"]);
     let v = fleet.cli(&["forwards"]);
     assert_eq!(v["destinations"][0]["delivered"], 1, "{v}");
+
+    // A destination that refuses: the test fails with its answer, the event is a dead letter.
+    let refusing = dir.join("refusing.toml");
+    std::fs::write(
+        &refusing,
+        format!(
+            "[[destination]]\nname = \"bad\"\ntype = \"webhook\"\nurl = \"{}\"\nsecret = \"k\"\n",
+            hook.url("/bad")
+        ),
+    )
+    .unwrap();
+    fleet.cli(&["forwards", "add", &refusing.display().to_string()]);
+    let (ok, _, err) = otwatch(&fleet, &cred, &["forwards", "test", "bad"]);
+    assert!(!ok);
+    assert!(
+        err.contains("was not delivered to bad: the webhook answered 400"),
+        "{err}"
+    );
+    let v = fleet.cli(&["forwards", "dead-letters", "bad"]);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["event"]["event"], "test", "{v}");
+    assert!(
+        v[0]["reason"].as_str().unwrap().contains("unknown schema"),
+        "{v}"
+    );
+    fleet.cli(&["forwards", "remove", "bad"]);
 
     // An analyst may not see or change forwarding.
     let analyst = dir.join("ana");

@@ -252,3 +252,30 @@ pub(super) async fn test(shared: &Shared, dest: &str) -> Result<TestForwardRespo
         }
     }
 }
+
+/// Up to `limit` of `dest`'s dead letters.
+pub(super) async fn dead_letters(
+    shared: &Shared,
+    dest: &str,
+    limit: u32,
+) -> Result<otwatch_proto::v1::ListDeadLettersResponse, Status> {
+    router(shared)?;
+    let limit = match limit {
+        0 => super::DEFAULT_PAGE,
+        n => (n as usize).min(super::MAX_PAGE),
+    };
+    let (store, name) = (shared.store.clone(), dest.to_string());
+    let dead = blocking(move || store.forward_dead_letters(&name, limit)).await?;
+    Ok(otwatch_proto::v1::ListDeadLettersResponse {
+        dead_letters: dead
+            .into_iter()
+            .map(|d| otwatch_proto::v1::ForwardDeadLetter {
+                destination: d.destination,
+                at: rfc3339(d.at),
+                reason: d.reason,
+                event_id: d.event.id.clone(),
+                event_json: serde_json::to_string(&d.event).unwrap_or_default(),
+            })
+            .collect(),
+    })
+}

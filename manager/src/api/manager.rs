@@ -297,6 +297,23 @@ impl Manager for ManagerService {
         Ok(Response::new(r))
     }
 
+    async fn list_dead_letters(
+        &self,
+        req: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "ListDeadLetters",
+            "see the forwarding dead letters",
+        )
+        .await?;
+        let q = req.into_inner();
+        Ok(Response::new(
+            super::forwards::dead_letters(&self.0, &q.destination, q.limit).await?,
+        ))
+    }
+
     async fn test_forward(
         &self,
         req: Request<TestForwardRequest>,

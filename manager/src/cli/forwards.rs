@@ -3,8 +3,8 @@
 
 use super::{emit, report_json, to_json, Client, Format};
 use otwatch_proto::v1::{
-    AddForwardsRequest, ListForwardsRequest, ListForwardsResponse, RemoveForwardRequest,
-    TestForwardRequest,
+    AddForwardsRequest, ListDeadLettersRequest, ListForwardsRequest, ListForwardsResponse,
+    RemoveForwardRequest, TestForwardRequest,
 };
 use serde_json::{json, Value};
 use std::io::Write;
@@ -25,6 +25,15 @@ pub enum ForwardAction {
     Remove {
         /// The rule's or destination's name.
         name: String,
+    },
+    /// The events a destination refused for good (HTTP 400, 413, 415, 422), oldest first,
+    /// with the destination's answer.
+    DeadLetters {
+        /// The destination's name.
+        destination: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
     },
     /// Send a test event to a destination through its queue; fails when it was not delivered
     /// within 10 s.
@@ -139,6 +148,28 @@ pub async fn run(
                 .map_err(status_err)?
                 .into_inner();
             show(out, fmt, &r)
+        }
+        ForwardAction::DeadLetters { destination, limit } => {
+            let r = c
+                .list_dead_letters(ListDeadLettersRequest { destination, limit })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            let rows = r
+                .dead_letters
+                .iter()
+                .map(|d| match fmt {
+                    Format::Json => json!({
+                        "destination": d.destination, "at": d.at, "reason": d.reason,
+                        "event_id": d.event_id,
+                        "event": serde_json::from_str::<Value>(&d.event_json).unwrap_or_default(),
+                    }),
+                    Format::Table => json!({
+                        "at": d.at, "event_id": d.event_id, "reason": d.reason,
+                    }),
+                })
+                .collect();
+            emit(out, fmt, rows, &["at", "event_id", "reason"])
         }
         ForwardAction::Test { destination } => {
             let r = c

@@ -76,6 +76,42 @@ async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     stopped || *stop.borrow()
 }
 
+/// How often a destination looks for events its full queue could not take.
+const OVERFLOW_CHECK: Duration = Duration::from_secs(10);
+
+/// Logs events that did not fit in a destination's queue (they are counted in the store by
+/// the transaction that refused them; this says so in the log too).
+#[derive(Default)]
+struct Overflow {
+    seen: Option<u64>,
+    at: Option<tokio::time::Instant>,
+}
+
+impl Overflow {
+    async fn check(&mut self, store: &Arc<dyn FleetStore>, name: &str) {
+        if self.at.is_some_and(|t| t.elapsed() < OVERFLOW_CHECK) {
+            return;
+        }
+        self.at = Some(tokio::time::Instant::now());
+        let s = store.clone();
+        let Ok(all) = blocking(move || s.forward_stats()).await else {
+            return;
+        };
+        let now = all
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, s)| s.overflowed_total);
+        if let Some(before) = self.seen {
+            if now > before {
+                warn!(destination = %name, lost = now - before, overflowed_total = now, "the destination's queue is full: events were not queued for it (raise queue_max_events / queue_max_bytes, or bring the destination back)");
+            }
+        } else if now > 0 {
+            warn!(destination = %name, overflowed_total = now, "events did not fit in this destination's queue before (see `otwatch forwards`)");
+        }
+        self.seen = Some(now);
+    }
+}
+
 /// Delivers `d`'s queue until the manager stops.
 async fn run(store: Arc<dyn FleetStore>, d: DestinationConfig, mut stop: watch::Receiver<bool>) {
     let name = d.name.clone();
@@ -98,10 +134,12 @@ async fn run(store: Arc<dyn FleetStore>, d: DestinationConfig, mut stop: watch::
     // After a refusal: this many events go one at a time.
     let mut singles = 0usize;
     let mut failing = false;
+    let mut overflow = Overflow::default();
     loop {
         if *stop.borrow() {
             return;
         }
+        overflow.check(&store, &name).await;
         let (s, n) = (store.clone(), name.clone());
         let take = if singles > 0 { 1 } else { BATCH };
         let pending = match blocking(move || s.forward_pending(&n, take)).await {
@@ -151,7 +189,7 @@ async fn run(store: Arc<dyn FleetStore>, d: DestinationConfig, mut stop: watch::
                 backoff = (backoff * 2).min(max);
             }
             Done::Dead(why) => {
-                warn!(destination = %name, reason = %why, "the destination refused an event for good; it is in the dead letters (otwatch forwards dead-letters)");
+                warn!(destination = %name, reason = %why, "the destination refused an event for good; it is in the dead letters (otwatch forwards dead-letters DESTINATION)");
             }
             Done::Delivered => {
                 if failing {

@@ -12,15 +12,15 @@
 
 use super::space;
 use super::{
-    apply, from_json, json, score_key, tx_err, Applied, ApprovalRecord, Batch, DocumentVisitor,
-    Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError,
-    TokenRecord,
+    apply, from_json, json, score_key, tx_err, Abort, Applied, ApprovalRecord, Batch,
+    DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord,
+    StoreError, TokenError, TokenRecord,
 };
 use crate::forward::queue::{self as fwd, DeadLetter, Done, Queued};
 use crate::forward::{Event, ForwardStats, Router};
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
-use sled::transaction::ConflictableTransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -422,25 +422,37 @@ impl FleetStore for SledStore {
         let cfg = self.router.config();
         let forwarding = !cfg.rules.is_empty();
         self.write(|db| {
-            let trees = (
-                &db.sensors,
-                &db.assets,
-                &db.conns,
-                &db.alerts,
-                &db.fwd_queue,
-                &db.fwd_stats,
-            );
-            let r = trees.transaction(|(sensors, assets, conns, alerts, queue, stats)| {
-                let mut data = apply::trees(assets, conns, alerts);
-                if forwarding {
-                    data.forward = Some((queue, stats, &cfg));
-                }
+            let apply = |sensors: &TransactionalTree,
+                         data: &apply::Trees<'_>|
+             -> Result<Vec<Result<Applied, StoreError>>, Abort> {
                 let mut out = Vec::with_capacity(batches.len());
                 for b in batches {
-                    out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
+                    out.push(apply::batch(sensors, data, b, now, &self.quotas)?);
                 }
                 Ok(out)
-            });
+            };
+            // Without rules the queue trees stay out of the transaction (and its conflicts).
+            let r = if forwarding {
+                let trees = (
+                    &db.sensors,
+                    &db.assets,
+                    &db.conns,
+                    &db.alerts,
+                    &db.fwd_queue,
+                    &db.fwd_stats,
+                );
+                trees.transaction(|(sensors, assets, conns, alerts, queue, stats)| {
+                    let mut data = apply::trees(assets, conns, alerts);
+                    data.forward = Some((queue, stats, &cfg));
+                    apply(sensors, &data)
+                })
+            } else {
+                (&db.sensors, &db.assets, &db.conns, &db.alerts).transaction(
+                    |(sensors, assets, conns, alerts)| {
+                        apply(sensors, &apply::trees(assets, conns, alerts))
+                    },
+                )
+            };
             let r = r.map_err(tx_err)?;
             self.written(db)?;
             if let Ok(mut durable) = self.durable.write() {
