@@ -1,7 +1,8 @@
 //! Forwarding to a real rsyslog, started by the test in its own directory on free loopback
 //! ports: CEF over TLS (RFC 5425, the receiver's certificate issued by the manager's CA and
-//! checked against it) and LEEF 2.0 over TCP. The lines rsyslog writes parse back to the same
-//! alerts, field by field.
+//! checked against it), CEF over TLS with the manager's client certificate to a receiver that
+//! requires one, LEEF 2.0 over TCP, and JSON over UDP. The lines rsyslog writes parse back to
+//! the same alerts, field by field.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -33,8 +34,11 @@ fn rsyslogd() -> Option<PathBuf> {
 }
 
 /// Starts rsyslogd with a TLS listener (gtls, the manager's server certificate) writing to
-/// `cef.log` and a plain TCP listener writing to `leef.log`, each message's raw text a line.
-fn start_rsyslog(bin: &Path, dir: &Path, certs: &Path, tls_port: u16, tcp_port: u16) -> Rsyslog {
+/// `cef.log`, a TLS listener that requires a client certificate from the same CA writing to
+/// `mtls.log`, a plain TCP listener writing to `leef.log` and a UDP one writing to
+/// `json.log`, each message's raw text a line. `ports`: TLS, mutual TLS, TCP, UDP.
+fn start_rsyslog(bin: &Path, dir: &Path, certs: &Path, ports: [u16; 4]) -> Rsyslog {
+    let [tls_port, mtls_port, tcp_port, udp_port] = ports;
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let p = |n: &str| certs.join(n).display().to_string();
@@ -49,12 +53,18 @@ global(
   maxMessageSize="64k"
 )
 module(load="imtcp")
+module(load="imudp")
 template(name="raw" type="string" string="%rawmsg%\n")
 ruleset(name="cef") {{ action(type="omfile" file="{dir}/cef.log" template="raw") }}
+ruleset(name="mtls") {{ action(type="omfile" file="{dir}/mtls.log" template="raw") }}
 ruleset(name="leef") {{ action(type="omfile" file="{dir}/leef.log" template="raw") }}
+ruleset(name="json") {{ action(type="omfile" file="{dir}/json.log" template="raw") }}
 input(type="imtcp" port="{tls_port}" address="127.0.0.1" ruleset="cef"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+input(type="imtcp" port="{mtls_port}" address="127.0.0.1" ruleset="mtls"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
 input(type="imtcp" port="{tcp_port}" address="127.0.0.1" ruleset="leef")
+input(type="imudp" port="{udp_port}" address="127.0.0.1" ruleset="json")
 "#,
         work = work.display(),
         ca = p("ca.pem"),
@@ -84,7 +94,7 @@ input(type="imtcp" port="{tcp_port}" address="127.0.0.1" ruleset="leef")
         .spawn()
         .unwrap();
     let r = Rsyslog(child);
-    for port in [tls_port, tcp_port] {
+    for port in [tls_port, mtls_port, tcp_port] {
         let up = (0..100).any(|_| {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() || {
                 std::thread::sleep(Duration::from_millis(50));
@@ -253,8 +263,11 @@ async fn rsyslog_receives_cef_over_tls_and_leef_over_tcp_that_parse_back_to_the_
     };
     let mut fx = Fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tls_port, tcp_port) = (common::fleet::free_port(), common::fleet::free_port());
-    let _rsyslog = start_rsyslog(&bin, dir.path(), &fx.data(), tls_port, tcp_port);
+    let ports = [(); 4].map(|()| common::fleet::free_port());
+    let [tls_port, mtls_port, tcp_port, udp_port] = ports;
+    let _rsyslog = start_rsyslog(&bin, dir.path(), &fx.data(), ports);
+    // The manager's client certificate for the receiver that asks for one.
+    let client = fx.operator_creds("forwarder", OperatorRole::Viewer);
     let fwd = dir.path().join("forwarding.toml");
     std::fs::write(
         &fwd,
@@ -280,15 +293,46 @@ address = "127.0.0.1:{tcp_port}"
 retry_min_ms = 100
 retry_max_ms = 500
 
+[[destination]]
+name = "siem-mtls"
+type = "syslog"
+transport = "tls"
+format = "cef"
+address = "127.0.0.1:{mtls_port}"
+server_name = "localhost"
+ca = "{ca}"
+client_cert = "{client_cert}"
+client_key = "{client_key}"
+retry_min_ms = 100
+retry_max_ms = 500
+
+[[destination]]
+name = "collector-json"
+type = "syslog"
+transport = "udp"
+format = "json"
+address = "127.0.0.1:{udp_port}"
+
 [[rule]]
 name = "alerts-cef"
 destination = "siem-cef"
 
 [[rule]]
+name = "critical-mtls"
+destination = "siem-mtls"
+min_severity = "critical"
+
+[[rule]]
+name = "alerts-json"
+destination = "collector-json"
+
+[[rule]]
 name = "alerts-leef"
 destination = "qradar-leef"
 "#,
-            ca = fx.data().join("ca.pem").display()
+            ca = fx.data().join("ca.pem").display(),
+            client_cert = client.join("cert.pem").display(),
+            client_key = client.join("key.pem").display(),
         ),
     )
     .unwrap();
@@ -407,6 +451,32 @@ destination = "qradar-leef"
         assert_eq!(x["sensor"], sensor_id);
         assert_eq!(x["assetId"], format!("{sensor_id}/{}", a.asset));
         assert_eq!(x["devTimeFormat"], "yyyy-MM-dd'T'HH:mm:ssX");
+    }
+    // Mutual TLS: the critical alert only, through a receiver that checks our certificate.
+    let mtls = lines(&dir.path().join("mtls.log"), 1, "CEF over mutual TLS");
+    let (h, x) = parse_cef(&mtls[0]);
+    assert_eq!(
+        (h[4].as_str(), x["cs3"].as_str()),
+        ("plc_stop", format!("{sensor_id}/al1").as_str())
+    );
+    // UDP with JSON: the events as forwarded to every destination.
+    let json = lines(&dir.path().join("json.log"), 5, "JSON over UDP");
+    for a in &sent {
+        let e: serde_json::Value = json
+            .iter()
+            .filter_map(|l| serde_json::from_str(&l[l.find('{').unwrap()..]).ok())
+            .find(|e: &serde_json::Value| {
+                e["alert_id"] == format!("{sensor_id}/{}", a.id) && e["state"] == "new"
+            })
+            .unwrap_or_else(|| panic!("no JSON event for {}:\n{}", a.id, json.join("\n")));
+        assert_eq!(e["kind"], a.kind);
+        assert_eq!(e["severity"], a.severity);
+        assert_eq!(e["title"], a.title);
+        assert_eq!(e["description"], a.description);
+        assert_eq!(e["src"], a.src);
+        assert_eq!(e["dst"], a.dst);
+        assert_eq!(e["mitre"], serde_json::json!(a.mitre));
+        assert_eq!(e["count"], a.count);
     }
     // The acknowledgement: act / state acknowledged, by the analyst.
     let fleet_id = format!("{sensor_id}/al1");
