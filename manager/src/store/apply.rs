@@ -2,7 +2,7 @@
 //! delta in order.
 
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
-use crate::forward::{Event, ForwardConfig};
+use crate::forward::Event;
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Asset, Delta, FleetAlert};
 use prost::Message;
 use sled::transaction::TransactionalTree;
@@ -129,12 +129,8 @@ pub(super) struct Trees<'a> {
     assets: &'a TransactionalTree,
     conns: &'a TransactionalTree,
     alerts: &'a TransactionalTree,
-    /// The forwarding queue and stats trees and the rules in force; `None`: no rule.
-    pub forward: Option<(
-        &'a TransactionalTree,
-        &'a TransactionalTree,
-        &'a ForwardConfig,
-    )>,
+    /// The forwarding queues and the rules in force; `None`: no rule.
+    pub forward: Option<crate::forward::queue::Ctx<'a>>,
 }
 
 /// Whether `key` may be written to `tree` for a sensor holding `held` of at most `quota`
@@ -328,8 +324,8 @@ pub(super) fn batch(
         apply_one((i, d), &mut rec, t, (now, q), &mut applied)?;
         rec.applied_seq = d.seq;
     }
-    if let Some((queue, stats, cfg)) = t.forward {
-        crate::forward::queue::route_all(queue, stats, cfg, &applied.forwarded, now)?;
+    if let Some(ctx) = &t.forward {
+        crate::forward::queue::route_all(ctx, &applied.forwarded, now)?;
     }
     rec.last_seen = now;
     sensors.insert(sensor_id.as_bytes(), json(&rec))?;

@@ -422,6 +422,11 @@ impl FleetStore for SledStore {
         let cfg = self.router.config();
         let forwarding = !cfg.rules.is_empty();
         self.write(|db| {
+            let out = if forwarding {
+                fwd::out_snapshot(&db.fwd_stats)?
+            } else {
+                HashMap::new()
+            };
             let apply = |sensors: &TransactionalTree,
                          data: &apply::Trees<'_>|
              -> Result<Vec<Result<Applied, StoreError>>, Abort> {
@@ -443,7 +448,12 @@ impl FleetStore for SledStore {
                 );
                 trees.transaction(|(sensors, assets, conns, alerts, queue, stats)| {
                     let mut data = apply::trees(assets, conns, alerts);
-                    data.forward = Some((queue, stats, &cfg));
+                    data.forward = Some(fwd::Ctx {
+                        queue,
+                        stats,
+                        cfg: &cfg,
+                        out: &out,
+                    });
                     apply(sensors, &data)
                 })
             } else {
@@ -610,6 +620,7 @@ impl FleetStore for SledStore {
     ) -> Result<Option<FleetAlert>, StoreError> {
         let cfg = self.router.config();
         self.write(|db| {
+            let out = fwd::out_snapshot(&db.fwd_stats)?;
             let trees = (&db.alerts, &db.fwd_queue, &db.fwd_stats);
             let r = trees.transaction(|(t, queue, stats)| {
                 let Some(v) = t.get(id)? else {
@@ -625,7 +636,13 @@ impl FleetStore for SledStore {
                 t.insert(id.as_bytes(), fa.encode_to_vec())?;
                 if changed && !cfg.rules.is_empty() {
                     let e = Event::alert(&fa, &format!("{at} {by}"), at);
-                    fwd::route_all(queue, stats, &cfg, &[e], crate::pki::now_secs())?;
+                    let ctx = fwd::Ctx {
+                        queue,
+                        stats,
+                        cfg: &cfg,
+                        out: &out,
+                    };
+                    fwd::route_all(&ctx, &[e], crate::pki::now_secs())?;
                 }
                 Ok(Some(fa))
             });
@@ -645,13 +662,19 @@ impl FleetStore for SledStore {
         events: &[Event],
         now: i64,
     ) -> Result<(), StoreError> {
+        let cfg = crate::forward::ForwardConfig::default();
         self.write(|db| {
+            let out = fwd::out_snapshot(&db.fwd_stats)?;
+            let events: Vec<&Event> = events.iter().collect();
             (&db.fwd_queue, &db.fwd_stats)
                 .transaction(|(queue, stats)| {
-                    for e in events {
-                        fwd::enqueue(queue, stats, dest, e, now)?;
-                    }
-                    Ok(())
+                    let ctx = fwd::Ctx {
+                        queue,
+                        stats,
+                        cfg: &cfg,
+                        out: &out,
+                    };
+                    fwd::enqueue(&ctx, dest, &events, now)
                 })
                 .map_err(tx_err)?;
             self.written(db)
@@ -675,23 +698,23 @@ impl FleetStore for SledStore {
 
     fn forward_done(&self, dest: &str, ids: &[u64], done: &Done) -> Result<(), StoreError> {
         let now = crate::pki::now_secs();
+        let key = fwd::stats_key(dest, "out");
         self.write(|db| {
             let trees = (&db.fwd_queue, &db.fwd_stats, &db.fwd_dead);
             trees
                 .transaction(|(queue, stats, dead)| {
-                    let mut s = fwd::read_stats(stats.get(dest.as_bytes())?.as_deref());
+                    let mut s: fwd::OutStats = fwd::decode(stats.get(&key)?.as_deref());
                     if let Done::Failed(why) = done {
                         s.failures_total += 1;
                         s.last_error = why.clone();
                         s.last_error_at = now;
                     } else {
                         for id in ids {
-                            let key = fwd::key(dest, *id);
-                            let Some(v) = queue.remove(key.clone())? else {
+                            let k = fwd::key(dest, *id);
+                            let Some(v) = queue.remove(k.clone())? else {
                                 continue;
                             };
-                            s.queued = s.queued.saturating_sub(1);
-                            s.bytes = s.bytes.saturating_sub(v.len() as u64);
+                            s.bytes_out += v.len() as u64;
                             match done {
                                 Done::Dead(why) => {
                                     let q: Queued = from_json("forwarding queue entry", &v)
@@ -702,7 +725,7 @@ impl FleetStore for SledStore {
                                         reason: why.clone(),
                                         event: q.event,
                                     };
-                                    dead.insert(key, json(&d))?;
+                                    dead.insert(k, json(&d))?;
                                     s.dead_total += 1;
                                     s.last_error = why.clone();
                                     s.last_error_at = now;
@@ -714,7 +737,7 @@ impl FleetStore for SledStore {
                             }
                         }
                     }
-                    stats.insert(dest.as_bytes(), json(&s))?;
+                    stats.insert(key.clone(), json(&s))?;
                     Ok(())
                 })
                 .map_err(tx_err)?;
@@ -728,18 +751,32 @@ impl FleetStore for SledStore {
 
     fn forward_stats(&self) -> Result<Vec<(String, ForwardStats)>, StoreError> {
         let db = self.db()?;
-        let mut out = Vec::new();
+        let out = fwd::out_snapshot(&db.fwd_stats)?;
+        let mut names: Vec<String> = out.keys().cloned().collect();
+        let mut ins = HashMap::new();
         for kv in db.fwd_stats.iter() {
             let (k, v) = kv?;
-            let name = String::from_utf8_lossy(&k).into_owned();
-            let mut s = fwd::read_stats(Some(&v));
+            if let Some(dest) = k.strip_suffix(b"\0in") {
+                let name = String::from_utf8_lossy(dest).into_owned();
+                if !out.contains_key(&name) {
+                    names.push(name.clone());
+                }
+                ins.insert(name, fwd::decode::<fwd::InStats>(Some(&v)));
+            }
+        }
+        names.sort();
+        let mut all = Vec::new();
+        for name in names {
+            let i = ins.get(&name).cloned().unwrap_or_default();
+            let o = out.get(&name).cloned().unwrap_or_default();
+            let mut s = fwd::combine(&i, &o);
             if let Some(kv) = db.fwd_queue.scan_prefix(fwd::prefix(&name)).next() {
                 let (_, v) = kv?;
                 s.oldest_at = from_json::<Queued>("forwarding queue entry", &v)?.at;
             }
-            out.push((name, s));
+            all.push((name, s));
         }
-        Ok(out)
+        Ok(all)
     }
 
     fn forward_dead_letters(&self, dest: &str, max: usize) -> Result<Vec<DeadLetter>, StoreError> {
