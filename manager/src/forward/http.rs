@@ -147,6 +147,11 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
         buf.extend_from_slice(&chunk[..n]);
+        // A server that keeps the connection open despite `Connection: close` has answered
+        // once the body it announced is in.
+        if complete(&buf) {
+            break;
+        }
     }
     parse_answer(&buf).ok_or_else(|| {
         format!(
@@ -156,6 +161,25 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             buf.len()
         )
     })
+}
+
+/// Whether `raw` holds a whole answer: headers and the Content-Length bytes of body, or a
+/// chunked body's last chunk. Without either the answer ends when the server closes.
+fn complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = raw.len() - end - 4;
+    for line in head.lines() {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|n| body >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return raw.ends_with(b"0\r\n\r\n");
+        }
+    }
+    false
 }
 
 /// The status and body of a raw HTTP/1.x answer.
@@ -213,5 +237,11 @@ mod tests {
         assert_eq!(a.status, 204);
         assert!(parse_answer(b"garbage").is_none());
         assert_eq!(form_encode("a b&c"), "a+b%26c");
+        assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{}"));
+        assert!(complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+        ));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nX: y\r\n\r\nbody"));
     }
 }
