@@ -187,6 +187,41 @@ async fn record_scores(shared: Arc<Shared>) {
     }
 }
 
+/// The gRPC health service name whose status says whether forwarding keeps up.
+pub const FORWARDING_HEALTH: &str = "otwatch.v1.Forwarding";
+/// How often [`forwarding_health`] looks.
+const FORWARDING_HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Keeps [`FORWARDING_HEALTH`] NOT_SERVING while a destination fails with events waiting (its
+/// last error is newer than its last delivery), SERVING otherwise; until the manager stops.
+async fn forwarding_health(shared: Arc<Shared>, health: tonic_health::server::HealthReporter) {
+    let mut stop = shared.shutdown.subscribe();
+    let mut last = None;
+    loop {
+        let store = shared.store.clone();
+        if let Ok(Ok(all)) = tokio::task::spawn_blocking(move || store.forward_stats()).await {
+            let failing: Vec<&str> = all
+                .iter()
+                .filter(|(_, s)| s.queued > 0 && s.last_error_at > s.last_delivered_at)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let status = if failing.is_empty() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            if last != Some(status) {
+                health.set_service_status(FORWARDING_HEALTH, status).await;
+                last = Some(status);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FORWARDING_HEALTH_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 pub async fn start_with_store(
     dir: &DataDir,
     ca: Ca,
@@ -245,6 +280,9 @@ pub async fn start_with_store(
         .set_serving::<SensorLinkServer<SensorLinkService>>()
         .await;
     health.set_serving::<ManagerServer<ManagerService>>().await;
+    if shared.store.forward_router().is_some() {
+        tokio::spawn(forwarding_health(shared.clone(), health.clone()));
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;

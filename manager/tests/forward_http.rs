@@ -334,5 +334,24 @@ sites = ["plant-h"]
         (Some("V3.2.6"), Some("V3.3.0"))
     );
     assert_ne!(ev[0]["id"], ev[1]["id"]);
+    // The failing destination shows in the manager's health: otwatch.v1.Forwarding NOT_SERVING.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(fx.anonymous().await);
+    let mut status = 0;
+    for _ in 0..80 {
+        status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: otwatch_manager::serve::FORWARDING_HEALTH.into(),
+            })
+            .await
+            .map_or(0, |r| r.into_inner().status);
+        if status == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
     fx.stop().await;
 }
