@@ -333,7 +333,7 @@ fn need_one(what: &str, inline: &Option<String>, file: &Option<PathBuf>) -> Resu
 }
 
 fn check_url(key: &str, url: &str) -> Result<(), String> {
-    super::http::Url::parse(url)
+    super::addr::Url::parse(url)
         .map(|_| ())
         .map_err(|e| format!("{key} {url:?}: {e}"))
 }
@@ -362,7 +362,7 @@ fn check_destination(d: &DestinationConfig) -> Result<(), String> {
             facility,
             ..
         } => {
-            if super::syslog::split_host_port(address).is_none() {
+            if super::addr::split_host_port(address).is_none() {
                 return Err(format!("address {address:?}: give host:port"));
             }
             if *facility > 23 {

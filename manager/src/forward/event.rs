@@ -130,7 +130,7 @@ impl Event {
 }
 
 /// Whether `rule` selects `e`.
-pub fn matches(rule: &super::RuleConfig, e: &Event) -> bool {
+pub fn matches(rule: &super::config::RuleConfig, e: &Event) -> bool {
     if !rule.events.contains(&e.event) {
         return false;
     }

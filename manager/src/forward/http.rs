@@ -3,6 +3,7 @@
 //! forwarder sends a batch every few seconds at most, so keeping connections alive buys
 //! little and a client this size is easier to trust than a general one.
 
+use super::addr::Url;
 use super::tls::Connector;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -12,70 +13,6 @@ use tokio::net::TcpStream;
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// Answers larger than this are cut (only the status and a short reason are used).
 const MAX_ANSWER: usize = 64 << 10;
-
-/// An http or https URL, split.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub https: bool,
-    pub host: String,
-    pub port: u16,
-    /// Path and query, starting with `/`.
-    pub path: String,
-}
-
-impl Url {
-    pub fn parse(s: &str) -> Result<Url, String> {
-        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else {
-            return Err("give an http:// or https:// URL".into());
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let default = if https { 443 } else { 80 };
-        let (host, port) = match super::syslog::split_host_port(authority) {
-            Some((h, p)) => (h, p),
-            None if !authority.is_empty() && !authority.contains(':') => {
-                (authority.to_string(), default)
-            }
-            None => return Err("the URL has no valid host (host or host:port)".into()),
-        };
-        if host.is_empty() || authority.contains('@') {
-            return Err("the URL has no valid host (host or host:port, no user info)".into());
-        }
-        Ok(Url {
-            https,
-            host,
-            port,
-            path: path.to_string(),
-        })
-    }
-
-    /// The same server with another path.
-    pub fn with_path(&self, path: &str) -> Url {
-        Url {
-            path: path.to_string(),
-            ..self.clone()
-        }
-    }
-
-    /// The Host header's value.
-    fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        match (self.https, self.port) {
-            (true, 443) | (false, 80) => host,
-            _ => format!("{host}:{}", self.port),
-        }
-    }
-}
 
 /// An answer: status code and (the start of) the body.
 #[derive(Debug, Clone)]
@@ -216,20 +153,6 @@ pub fn form_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        let u = Url::parse("https://h.example:8088/services/collector/event").unwrap();
-        assert_eq!(
-            (u.https, u.host.as_str(), u.port),
-            (true, "h.example", 8088)
-        );
-        assert_eq!(u.path, "/services/collector/event");
-        assert_eq!(Url::parse("http://127.0.0.1").unwrap().port, 80);
-        assert_eq!(Url::parse("http://[::1]:9/x").unwrap().host, "::1");
-        assert!(Url::parse("ftp://x").is_err());
-        assert!(Url::parse("http://u@h/").is_err());
-    }
 
     #[test]
     fn answers() {

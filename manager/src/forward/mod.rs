@@ -17,6 +17,7 @@
 //!   over UDP/TCP/TLS with CEF or LEEF, webhooks signed with HMAC-SHA256, Microsoft Sentinel's
 //!   Logs Ingestion API, Splunk HEC, JSON lines) and their payloads.
 
+pub mod addr;
 pub mod config;
 pub mod deliver;
 pub mod edit;

@@ -142,12 +142,12 @@ pub struct Ctx<'a> {
 
 /// Queues `events` for `dest` within a transaction; those that would take the queue above its
 /// bound of events or bytes are counted as overflow instead.
-pub fn enqueue(
+pub fn enqueue<E>(
     ctx: &Ctx<'_>,
     dest: &DestinationConfig,
     events: &[&Event],
     now: i64,
-) -> Result<(), ConflictableTransactionError<crate::store::StoreError>> {
+) -> Result<(), ConflictableTransactionError<E>> {
     let key = stats_key(&dest.name, "in");
     let mut i: InStats = decode(ctx.stats.get(&key)?.as_deref());
     let o = ctx.out.get(&dest.name).cloned().unwrap_or_default();
@@ -175,11 +175,11 @@ pub fn enqueue(
 
 /// Queues `events` for the destinations the rules route each to (one counter update per
 /// destination).
-pub fn route_all(
+pub fn route_all<E>(
     ctx: &Ctx<'_>,
     events: &[Event],
     now: i64,
-) -> Result<(), ConflictableTransactionError<crate::store::StoreError>> {
+) -> Result<(), ConflictableTransactionError<E>> {
     if events.is_empty() {
         return Ok(());
     }

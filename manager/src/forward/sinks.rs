@@ -1,9 +1,10 @@
 //! The destinations as running things: built from their config ([`Sink::build`]), each sends
 //! a batch of events and says what became of it ([`Outcome`]).
 
+use super::addr::Url;
 use super::config::{DestinationConfig, DestinationKind, Transport};
 use super::event::Event;
-use super::http::{self, Url};
+use super::http;
 use super::syslog::Syslog;
 use super::tls::Connector;
 use super::Outcome;

@@ -2,6 +2,7 @@
 //! TLS (RFC 5425 octet-counting framing: `MSG-LEN SP SYSLOG-MSG`, on TCP too, which rsyslog,
 //! syslog-ng and the SIEMs' collectors accept).
 
+use super::addr::split_host_port;
 use super::config::{Format, Transport};
 use super::event::Event;
 use super::format;
@@ -9,22 +10,6 @@ use super::tls::Connector;
 use super::Outcome;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-
-/// `host:port` (`[v6]:port` for IPv6) split; `None` when it is not that.
-pub fn split_host_port(s: &str) -> Option<(String, u16)> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, p) = rest.split_once("]:")?;
-        (h, p)
-    } else {
-        let (h, p) = s.rsplit_once(':')?;
-        if h.contains(':') {
-            return None;
-        }
-        (h, p)
-    };
-    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
 
 enum Conn {
     Udp(UdpSocket),
@@ -162,18 +147,4 @@ async fn framed<S: AsyncWrite + Unpin>(s: &mut S, msgs: &[String]) -> Result<(),
 
 fn hostname() -> String {
     super::manager_hostname()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_host_port;
-
-    #[test]
-    fn host_port() {
-        assert_eq!(split_host_port("a:514"), Some(("a".into(), 514)));
-        assert_eq!(split_host_port("[::1]:6514"), Some(("::1".into(), 6514)));
-        assert_eq!(split_host_port("::1:6514"), None);
-        assert_eq!(split_host_port("a"), None);
-        assert_eq!(split_host_port("a:0"), None);
-    }
 }
