@@ -172,7 +172,9 @@ async fn run(store: Arc<dyn FleetStore>, d: DestinationConfig, mut stop: watch::
             }
             Outcome::Retry(why) => Done::Failed(why.clone()),
         };
-        singles = singles.saturating_sub(ids.len());
+        if !matches!(done, Done::Failed(_)) {
+            singles = singles.saturating_sub(ids.len());
+        }
         let (s, n, dn) = (store.clone(), name.clone(), done.clone());
         if let Err(e) = blocking(move || s.forward_done(&n, &ids, &dn)).await {
             warn!(destination = %name, error = %e, "cannot record a delivery; the events are sent again");

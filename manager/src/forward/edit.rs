@@ -14,10 +14,18 @@ pub fn read(file: &Path) -> Result<String, String> {
     }
 }
 
-/// Writes `text` to `file` atomically.
+/// Writes `text` to `file` atomically, readable by its owner only (it may hold secrets).
 pub fn write(file: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = file.with_extension("toml.new");
-    std::fs::write(&tmp, text)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
         .and_then(|()| std::fs::rename(&tmp, file))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
