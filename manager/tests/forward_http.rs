@@ -315,6 +315,8 @@ sites = ["plant-h"]
         s["down"].last_error
     );
     assert!(s["down"].oldest_at > 0);
+    // Latency is counted for metrics: delivered within a second or two here.
+    assert!(s["splunk"].delivery_seconds_total <= 2 * s["splunk"].delivered_total);
     // The inventory as JSON lines: the PLC is new, then its firmware changed.
     let text = std::fs::read_to_string(&lines).unwrap();
     let ev: Vec<Value> = text

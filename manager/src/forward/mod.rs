@@ -68,6 +68,9 @@ pub struct ForwardStats {
     /// Unix seconds; 0: never.
     pub last_error_at: i64,
     pub last_delivered_at: i64,
+    /// Seconds the delivered events waited in the queue, summed: with `delivered_total`, the
+    /// mean delivery latency (a Prometheus summary's `_sum` and `_count`).
+    pub delivery_seconds_total: u64,
     /// Unix seconds the oldest waiting event was queued at; 0 when none waits (computed when
     /// read, not stored).
     pub oldest_at: i64,

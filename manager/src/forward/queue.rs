@@ -85,6 +85,9 @@ pub struct OutStats {
     pub last_error: String,
     pub last_error_at: i64,
     pub last_delivered_at: i64,
+    /// Seconds delivered events waited in the queue, summed (with `delivered_total`, the
+    /// mean delivery latency).
+    pub delivery_seconds_total: u64,
 }
 
 /// The key of `dest`'s counters of one side (`in`, `out`).
@@ -113,6 +116,7 @@ pub fn combine(i: &InStats, o: &OutStats) -> ForwardStats {
         last_error: o.last_error.clone(),
         last_error_at: o.last_error_at,
         last_delivered_at: o.last_delivered_at,
+        delivery_seconds_total: o.delivery_seconds_total,
         oldest_at: 0,
     }
 }

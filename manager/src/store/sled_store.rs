@@ -731,8 +731,12 @@ impl FleetStore for SledStore {
                                     s.last_error_at = now;
                                 }
                                 _ => {
+                                    let q: Queued = from_json("forwarding queue entry", &v)
+                                        .map_err(ConflictableTransactionError::Abort)?;
                                     s.delivered_total += 1;
                                     s.last_delivered_at = now;
+                                    s.delivery_seconds_total +=
+                                        u64::try_from(now - q.at).unwrap_or(0);
                                 }
                             }
                         }
