@@ -265,7 +265,7 @@ async fn rsyslog_receives_cef_over_tls_and_leef_over_tcp_that_parse_back_to_the_
     let dir = tempfile::tempdir().unwrap();
     let ports = [(); 4].map(|()| common::fleet::free_port());
     let [tls_port, mtls_port, tcp_port, udp_port] = ports;
-    let _rsyslog = start_rsyslog(&bin, dir.path(), &fx.data(), ports);
+    let rsyslog = start_rsyslog(&bin, dir.path(), &fx.data(), ports);
     // The manager's client certificate for the receiver that asks for one.
     let client = fx.operator_creds("forwarder", OperatorRole::Viewer);
     let fwd = dir.path().join("forwarding.toml");
@@ -493,5 +493,53 @@ destination = "qradar-leef"
         .find(|(_, x)| x.get("state").map(String::as_str) == Some("acknowledged"))
         .expect("the acknowledgement in LEEF");
     assert_eq!(x["alertId"], fleet_id);
+    // The receiver goes away (its connections closed) and comes back: the alerts sent
+    // meanwhile arrive once it is back, none written into the dead connections.
+    drop(rsyslog);
+    let more: Vec<Delta> = (5..=6u64)
+        .map(|seq| Delta {
+            seq,
+            at: "2026-12-07T11:00:00Z".into(),
+            change: Some(delta::Change::Alert(Alert {
+                id: format!("later{seq}"),
+                kind: "plc_stop".into(),
+                severity: "high".into(),
+                title: format!("later {seq}"),
+                ..Alert::default()
+            })),
+        })
+        .collect();
+    assert_eq!(common::sync(&mut c, vec![more]).await.unwrap(), vec![6]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let _rsyslog = start_rsyslog(&bin, dir.path(), &fx.data(), ports);
+    let cef = lines(
+        &dir.path().join("cef.log"),
+        7,
+        "CEF over TLS after the receiver came back",
+    );
+    let leef = lines(
+        &dir.path().join("leef.log"),
+        7,
+        "LEEF over TCP after the receiver came back",
+    );
+    for seq in [5, 6] {
+        let id = format!("{sensor_id}/later{seq}");
+        assert_eq!(
+            cef.iter()
+                .filter(|l| l.contains(&format!("cs3={id} ")))
+                .count(),
+            1,
+            "{id} in CEF:\n{}",
+            cef.join("\n")
+        );
+        assert_eq!(
+            leef.iter()
+                .filter(|l| l.contains(&format!("alertId={id}\t")))
+                .count(),
+            1,
+            "{id} in LEEF:\n{}",
+            leef.join("\n")
+        );
+    }
     fx.stop().await;
 }

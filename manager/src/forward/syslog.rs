@@ -114,6 +114,11 @@ impl Syslog {
     }
 
     async fn send_all(&mut self, events: &[Event]) -> Result<(), String> {
+        // A receiver that went away since the last batch: a write into its closed connection
+        // would still succeed here and the events would be lost, so open a new one first.
+        if self.conn.as_ref().is_some_and(closed) {
+            self.conn = None;
+        }
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }
@@ -132,6 +137,22 @@ impl Syslog {
             Conn::Tls(s) => framed(s.as_mut(), &msgs).await,
         }
     }
+}
+
+/// Whether the receiver closed (or wrote to) a TCP or TLS connection. A syslog receiver never
+/// sends anything (RFC 5425 and 6587 are one-way), so readable means end of file, a reset, or
+/// a TLS close: the connection is done either way.
+fn closed(c: &Conn) -> bool {
+    let tcp = match c {
+        Conn::Udp(_) => return false,
+        Conn::Tcp(t) => t,
+        Conn::Tls(t) => t.get_ref().0,
+    };
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut byte = [0u8; 1];
+    let mut buf = tokio::io::ReadBuf::new(&mut byte);
+    !matches!(tcp.poll_peek(&mut cx, &mut buf), std::task::Poll::Pending)
 }
 
 /// Writes `msgs` with octet-counting framing (RFC 5425 4.3.1).
