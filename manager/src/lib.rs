@@ -35,6 +35,7 @@ pub mod cli;
 pub mod console;
 pub mod demo;
 pub mod fleet;
+pub mod forward;
 pub mod health;
 pub mod ingest;
 pub mod pki;

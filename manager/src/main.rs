@@ -82,6 +82,10 @@ enum Command {
         /// Alerts one sensor may hold.
         #[arg(long, value_name = "N", default_value_t = Quotas::default().alerts_per_sensor)]
         quota_alerts_per_sensor: u64,
+        /// The forwarding rules and destinations (TOML, docs/FORWARDING.md); default:
+        /// forwarding.toml in the state directory when it exists.
+        #[arg(long, value_name = "FILE", env = "OTWATCH_FORWARDING")]
+        forwarding: Option<PathBuf>,
     },
     /// Ask the manager serving this state directory whether it serves (gRPC health over TLS);
     /// exit status 0 when it does, 1 when not, with the reason on stderr. For probes
@@ -392,6 +396,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quota_assets_per_sensor,
             quota_connections_per_sensor,
             quota_alerts_per_sensor,
+            forwarding,
         } => {
             let settings = serve::Settings {
                 quotas: Quotas {
@@ -399,6 +404,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     connections_per_sensor: quota_connections_per_sensor,
                     alerts_per_sensor: quota_alerts_per_sensor,
                 },
+                forwarding,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -73,6 +73,10 @@ impl DataDir {
     pub fn serving(&self) -> PathBuf {
         self.0.join("serving")
     }
+    /// The forwarding file `serve` reads when not given one (docs/FORWARDING.md).
+    pub fn forwarding(&self) -> PathBuf {
+        self.0.join("forwarding.toml")
+    }
     pub fn db(&self) -> PathBuf {
         self.0.join("db")
     }

@@ -4,6 +4,8 @@
 //! accepted streams.
 
 use crate::api::{revoked_from, ManagerService, SensorLinkService, Shared};
+use crate::forward::deliver::Deliveries;
+use crate::forward::{ForwardConfig, Router};
 use crate::pki::{Ca, DataDir, PkiError};
 use crate::store::{FleetStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
@@ -51,6 +53,8 @@ pub enum ServeError {
     Undrained(Duration),
     #[error("gRPC server: the server stopped")]
     Stopped,
+    #[error("forwarding file refused: {0} (docs/FORWARDING.md)")]
+    Forwarding(#[from] crate::forward::ConfigError),
 }
 
 impl ServeError {
@@ -112,10 +116,29 @@ impl RunningManager {
     }
 }
 
-/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags.
+/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags, `--forwarding`.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub quotas: Quotas,
+    /// The forwarding file; `None`: [`DataDir::forwarding`] when it exists.
+    pub forwarding: Option<std::path::PathBuf>,
+}
+
+/// The forwarding rules in force at the start: `settings`' file, else the data directory's
+/// forwarding.toml when it exists (where `otwatch forwards add` writes), else none.
+fn forwarding(dir: &DataDir, settings: &Settings) -> Result<Router, ServeError> {
+    let file = settings
+        .forwarding
+        .clone()
+        .unwrap_or_else(|| dir.forwarding());
+    let cfg = if settings.forwarding.is_some() || file.exists() {
+        let cfg = ForwardConfig::load(&file)?;
+        info!(file = %file.display(), destinations = cfg.destinations.len(), rules = cfg.rules.len(), "forwarding rules loaded");
+        cfg
+    } else {
+        ForwardConfig::default()
+    };
+    Ok(Router::new(cfg, file))
 }
 
 /// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
@@ -132,7 +155,10 @@ pub async fn start_with(
 ) -> Result<RunningManager, ServeError> {
     let dir = DataDir(data.to_path_buf());
     let ca = Ca::load(data)?;
-    let store = SledStore::open(&dir.db())?.with_quotas(settings.quotas);
+    let router = Arc::new(forwarding(&dir, settings)?);
+    let store = SledStore::open(&dir.db())?
+        .with_quotas(settings.quotas)
+        .with_forwarding(router);
     start_with_store(&dir, ca, Arc::new(store), listen).await
 }
 
@@ -157,6 +183,41 @@ async fn record_scores(shared: Arc<Shared>) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!(error = %e, "cannot record the security scores"),
             Err(e) => warn!(error = %e, "recording the security scores failed"),
+        }
+    }
+}
+
+/// The gRPC health service name whose status says whether forwarding keeps up.
+pub const FORWARDING_HEALTH: &str = "otwatch.v1.Forwarding";
+/// How often [`forwarding_health`] looks.
+const FORWARDING_HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Keeps [`FORWARDING_HEALTH`] NOT_SERVING while a destination fails with events waiting (its
+/// last error is newer than its last delivery), SERVING otherwise; until the manager stops.
+async fn forwarding_health(shared: Arc<Shared>, health: tonic_health::server::HealthReporter) {
+    let mut stop = shared.shutdown.subscribe();
+    let mut last = None;
+    loop {
+        let store = shared.store.clone();
+        if let Ok(Ok(all)) = tokio::task::spawn_blocking(move || store.forward_stats()).await {
+            let failing: Vec<&str> = all
+                .iter()
+                .filter(|(_, s)| s.queued > 0 && s.last_error_at > s.last_delivered_at)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let status = if failing.is_empty() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            if last != Some(status) {
+                health.set_service_status(FORWARDING_HEALTH, status).await;
+                last = Some(status);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FORWARDING_HEALTH_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
     }
 }
@@ -219,6 +280,9 @@ pub async fn start_with_store(
         .set_serving::<SensorLinkServer<SensorLinkService>>()
         .await;
     health.set_serving::<ManagerServer<ManagerService>>().await;
+    if shared.store.forward_router().is_some() {
+        tokio::spawn(forwarding_health(shared.clone(), health.clone()));
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(otwatch_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -258,6 +322,10 @@ pub async fn start_with_store(
             .map_err(ServeError::from)
     });
     tokio::spawn(record_scores(shared.clone()));
+    if let Some(router) = shared.store.forward_router() {
+        let d = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
+        *shared.deliveries.lock().await = d;
+    }
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.
     let serving = dir.serving();

@@ -7,6 +7,8 @@
 //! the data trees and the sensor record (which holds the last applied sequence number), flushed
 //! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
 
+use crate::forward::queue::{DeadLetter, Done};
+use crate::forward::{Event, ForwardStats};
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -297,6 +299,45 @@ pub trait FleetStore: Send + Sync + 'static {
     fn record_score(&self, scope: &str, date: &str, score: u32) -> Result<(), StoreError>;
     /// The recorded scores of `scope`, oldest first: (date, score).
     fn scores(&self, scope: &str) -> Result<Vec<(String, u32)>, StoreError>;
+    /// The forwarding rules this store queues changes by; `None`: it does not forward.
+    fn forward_router(&self) -> Option<std::sync::Arc<crate::forward::Router>> {
+        None
+    }
+    /// Queues `events` for `dest` whatever the rules say, durably (a test event).
+    fn forward_enqueue(
+        &self,
+        _dest: &crate::forward::DestinationConfig,
+        _events: &[Event],
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        Err(no_forwarding())
+    }
+    /// Up to `max` of the oldest events queued for `dest`, with their queue ids.
+    fn forward_pending(&self, _dest: &str, _max: usize) -> Result<Vec<(u64, Event)>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Records what became of the queued events `ids` of `dest`: delivered or dead (removed
+    /// from the queue, durably) or failed (kept; the error counted).
+    fn forward_done(&self, _dest: &str, _ids: &[u64], _done: &Done) -> Result<(), StoreError> {
+        Err(no_forwarding())
+    }
+    /// Each destination's counters (queue depth, delivered, overflowed, dead, last error,
+    /// oldest waiting event), by destination name: for `otwatch forwards` and metrics.
+    fn forward_stats(&self) -> Result<Vec<(String, ForwardStats)>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Up to `max` of `dest`'s dead letters, oldest first.
+    fn forward_dead_letters(
+        &self,
+        _dest: &str,
+        _max: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+fn no_forwarding() -> StoreError {
+    StoreError::Sled("this store does not forward events".into())
 }
 
 /// The key of a recorded score: the scope, a NUL (which no site name holds), the date, so one

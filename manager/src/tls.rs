@@ -53,7 +53,7 @@ impl Revocations {
 /// The shared, updatable [`Revocations`].
 pub type Revoked = Arc<RwLock<Revocations>>;
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

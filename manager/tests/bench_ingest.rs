@@ -4,7 +4,9 @@
 //!
 //! Parameters (environment): SENSORS simulated sensors (default 4), ASSETS distinct devices in
 //! all (default 2000, spread evenly over the sensors, which sit at two sites), BATCH deltas per
-//! DeltaBatch (default 500), QUERIES timed calls per ListAssets query (default 200).
+//! DeltaBatch (default 500), QUERIES timed calls per ListAssets query (default 200), FORWARD=1
+//! forwards every new asset to a JSON-lines file (docs/FORWARDING.md): each applied batch also
+//! queues its events, and a delivery task drains them meanwhile.
 //!
 //! Every sensor enrols with its own token and CSR, then (timer started once all are connected)
 //! pushes asset upserts of distinct devices over its own mutual-TLS Sync stream; the manager
@@ -136,7 +138,22 @@ fn offset(i: u64, total: u64) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn ingest_and_list_figures() {
-    let fx = Fixture::start().await;
+    let mut fx = Fixture::start().await;
+    let forward_dir = tempfile::tempdir().unwrap();
+    if env("FORWARD", 0) == 1 {
+        let file = forward_dir.path().join("forwarding.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[destination]]\nname = \"shipper\"\ntype = \"file\"\npath = \"{}\"\nqueue_max_events = 10000000\nqueue_max_bytes = 10000000000\n\n[[rule]]\nname = \"inventory\"\ndestination = \"shipper\"\nevents = [\"new_asset\"]\n",
+                forward_dir.path().join("events.jsonl").display()
+            ),
+        )
+        .unwrap();
+        fx.settings.forwarding = Some(file);
+        fx.restart_same_port().await;
+        println!("forwarding: every new asset to a JSON-lines file");
+    }
     let sensors = env("SENSORS", 4).max(1);
     let per_sensor = (env("ASSETS", 2000) / sensors).max(1);
     let batch = env("BATCH", 500).max(1) as usize;

@@ -836,6 +836,7 @@ async fn a_sensor_beyond_its_quota_has_new_records_refused_and_counted() {
             connections_per_sensor: 1,
             alerts_per_sensor: 1,
         },
+        ..Default::default()
     })
     .await;
     let s = enroll(&fx.url(), fx.port(), &fx.token("plant-q", 3600))

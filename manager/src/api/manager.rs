@@ -301,6 +301,93 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<Change, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Manager for ManagerService {
+    async fn list_forwards(
+        &self,
+        req: Request<ListForwardsRequest>,
+    ) -> Result<Response<ListForwardsResponse>, Status> {
+        admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "ListForwards",
+            "see the forwarding rules",
+        )
+        .await?;
+        Ok(Response::new(super::forwards::list(&self.0).await?))
+    }
+
+    async fn add_forwards(
+        &self,
+        req: Request<AddForwardsRequest>,
+    ) -> Result<Response<ListForwardsResponse>, Status> {
+        let (by, p) = admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "AddForwards",
+            "change the forwarding rules",
+        )
+        .await?;
+        let q = req.into_inner();
+        let name = if q.file_name.is_empty() {
+            "added".to_string()
+        } else {
+            q.file_name
+        };
+        let r = super::forwards::change(&self.0, move |file, current| {
+            crate::forward::edit::add(file, current, &name, &q.toml)
+                .map_err(|e| Status::invalid_argument(e.to_string()))
+        })
+        .await?;
+        info!(peer = %p, by = %by, "forwarding rules added");
+        Ok(Response::new(r))
+    }
+
+    async fn remove_forward(
+        &self,
+        req: Request<RemoveForwardRequest>,
+    ) -> Result<Response<ListForwardsResponse>, Status> {
+        let (by, p) = admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "RemoveForward",
+            "change the forwarding rules",
+        )
+        .await?;
+        let name = req.into_inner().name;
+        let n = name.clone();
+        let r = super::forwards::change(&self.0, move |file, current| {
+            crate::forward::edit::remove(file, current, &n).map_err(Status::invalid_argument)
+        })
+        .await?;
+        info!(peer = %p, by = %by, name = %name, "forwarding rule or destination removed");
+        Ok(Response::new(r))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        admin_identity(
+            &self.0,
+            Caller::of(&req),
+            "ListDeadLetters",
+            "see the forwarding dead letters",
+        )
+        .await?;
+        let q = req.into_inner();
+        Ok(Response::new(
+            super::forwards::dead_letters(&self.0, &q.destination, q.limit).await?,
+        ))
+    }
+
+    async fn test_forward(
+        &self,
+        req: Request<TestForwardRequest>,
+    ) -> Result<Response<TestForwardResponse>, Status> {
+        admin_identity(&self.0, Caller::of(&req), "TestForward", "test forwarding").await?;
+        let dest = req.into_inner().destination;
+        Ok(Response::new(super::forwards::test(&self.0, &dest).await?))
+    }
+
     async fn list_sites(
         &self,
         req: Request<ListSitesRequest>,

@@ -4,6 +4,7 @@
 //! Manager. Every refusal is logged with its reason and the peer.
 
 mod filters;
+mod forwards;
 mod manager;
 mod sensor_link;
 
@@ -63,6 +64,9 @@ pub struct Shared {
     risk_epoch: std::sync::atomic::AtomicU64,
     /// Held while an assessment is computed ([`Shared::assess`]).
     assessing: std::sync::Mutex<()>,
+    /// The forwarding destinations' delivery tasks; its lock also serialises changes to the
+    /// forwarding file.
+    pub deliveries: tokio::sync::Mutex<crate::forward::deliver::Deliveries>,
 }
 
 /// Merged connections of a site, at a view generation.
@@ -103,6 +107,7 @@ impl Shared {
             assessments: Default::default(),
             risk_epoch: Default::default(),
             assessing: Default::default(),
+            deliveries: Default::default(),
         }))
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::io::Write;
 
 pub mod filters;
+mod forwards;
 mod hints;
 mod output;
 pub mod risk;
@@ -179,6 +180,14 @@ pub enum Command {
         kind: Option<String>,
         #[command(subcommand)]
         action: Option<AlertAction>,
+    },
+    /// Forwarding of alerts and inventory changes to SIEMs, webhooks and log shippers (admin):
+    /// the destinations with their queues and the rules, or `forwards add FILE`, `forwards
+    /// remove NAME`, `forwards test DESTINATION` (docs/FORWARDING.md).
+    #[command(alias = "forward")]
+    Forwards {
+        #[command(subcommand)]
+        action: Option<forwards::ForwardAction>,
     },
     /// Print the completion script of otwatch for a shell (docs/CLI.md says where to put it).
     Completions(otwatch_common::cli::Completions),
@@ -429,6 +438,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let fmt = cli.format.unwrap_or(Format::Table);
     match cli.command {
+        Command::Forwards { action } => {
+            forwards::run(&mut c, action, fmt, out, status_err).await?;
+        }
         Command::Sites => {
             let r = c
                 .list_sites(ListSitesRequest {})

@@ -2,7 +2,8 @@
 //! delta in order.
 
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
-use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Delta, FleetAlert};
+use crate::forward::Event;
+use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Asset, Delta, FleetAlert};
 use prost::Message;
 use sled::transaction::TransactionalTree;
 
@@ -46,6 +47,9 @@ pub struct Applied {
     /// Indexes (in the batch, increasing) of the new deltas not applied: new records beyond
     /// the sensor's quota.
     pub over_quota: Vec<usize>,
+    /// Events the batch queued for forwarding (new alerts and reopened ones, new assets,
+    /// changed firmware), when forwarding rules exist.
+    pub forwarded: Vec<Event>,
 }
 
 impl Applied {
@@ -125,6 +129,8 @@ pub(super) struct Trees<'a> {
     assets: &'a TransactionalTree,
     conns: &'a TransactionalTree,
     alerts: &'a TransactionalTree,
+    /// The forwarding queues and the rules in force; `None`: no rule.
+    pub forward: Option<crate::forward::queue::Ctx<'a>>,
 }
 
 /// Whether `key` may be written to `tree` for a sensor holding `held` of at most `quota`
@@ -150,8 +156,35 @@ fn apply_one(
                 rec.over_quota += 1;
                 return Ok(());
             }
-            if t.assets.insert(key, a.encode_to_vec())?.is_none() {
+            let old = t.assets.insert(key, a.encode_to_vec())?;
+            if old.is_none() {
                 rec.held.assets += 1;
+            }
+            if t.forward.is_some() {
+                let before = old.and_then(|o| Asset::decode(o.as_ref()).ok());
+                let time = crate::pki::rfc3339(now);
+                let at = (rec.site.as_str(), sid.as_str());
+                match before {
+                    None => {
+                        out.forwarded
+                            .push(Event::asset("new_asset", at, a, None, d.seq, &time))
+                    }
+                    Some(b)
+                        if !b.firmware.is_empty()
+                            && !a.firmware.is_empty()
+                            && b.firmware != a.firmware =>
+                    {
+                        out.forwarded.push(Event::asset(
+                            "firmware_changed",
+                            at,
+                            a,
+                            Some(&b),
+                            d.seq,
+                            &time,
+                        ))
+                    }
+                    Some(_) => {}
+                }
             }
             changes.push(("asset", format!("{sid}/{}", a.id)));
         }
@@ -182,10 +215,17 @@ fn apply_one(
         }
         Some(DeltaChange::Alert(a)) => {
             let key = data_key(&sid, &a.id);
+            let mut forward = true;
             let fa = match t.alerts.get(&key)? {
                 // A re-sent or updated alert keeps the state operators gave it.
                 Some(old) => {
-                    upsert_alert(FleetAlert::decode(old.as_ref()).unwrap_or_default(), a, now)
+                    let old = FleetAlert::decode(old.as_ref()).unwrap_or_default();
+                    let was = old.state.clone();
+                    let fa = upsert_alert(old, a, now);
+                    // Forwarded again only when it reopens (new occurrences are counted on
+                    // the alert; the SIEM has it).
+                    forward = was != fa.state;
+                    fa
                 }
                 None if rec.held.alerts >= q.alerts_per_sensor => {
                     out.over_quota.push(i);
@@ -206,6 +246,11 @@ fn apply_one(
                 }
             };
             t.alerts.insert(key, fa.encode_to_vec())?;
+            if forward && t.forward.is_some() {
+                let time = crate::pki::rfc3339(now);
+                out.forwarded
+                    .push(Event::alert(&fa, &format!("seq {}", d.seq), &time));
+            }
             changes.push(("alert", fa.id));
         }
         Some(DeltaChange::AlertState(_)) => {
@@ -241,6 +286,7 @@ pub(super) fn trees<'a>(
         assets,
         conns,
         alerts,
+        forward: None,
     }
 }
 
@@ -277,6 +323,9 @@ pub(super) fn batch(
     for (i, d) in b.deltas.iter().enumerate().skip(first_new) {
         apply_one((i, d), &mut rec, t, (now, q), &mut applied)?;
         rec.applied_seq = d.seq;
+    }
+    if let Some(ctx) = &t.forward {
+        crate::forward::queue::route_all(ctx, &applied.forwarded, now)?;
     }
     rec.last_seen = now;
     sensors.insert(sensor_id.as_bytes(), json(&rec))?;

@@ -12,13 +12,15 @@
 
 use super::space;
 use super::{
-    apply, from_json, json, score_key, tx_err, Applied, ApprovalRecord, Batch, DocumentVisitor,
-    Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError,
-    TokenRecord,
+    apply, from_json, json, score_key, tx_err, Abort, Applied, ApprovalRecord, Batch,
+    DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord,
+    StoreError, TokenError, TokenRecord,
 };
+use crate::forward::queue::{self as fwd, DeadLetter, Done, Queued};
+use crate::forward::{Event, ForwardStats, Router};
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
-use sled::transaction::ConflictableTransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +45,10 @@ struct Db {
     approved: sled::Tree,
     /// [`score_key`] → the security score that day (JSON).
     scores: sled::Tree,
+    /// The forwarding destinations' queues, counters and dead letters ([`crate::forward::queue`]).
+    fwd_queue: sled::Tree,
+    fwd_stats: sled::Tree,
+    fwd_dead: sled::Tree,
 }
 
 impl Db {
@@ -89,6 +95,9 @@ impl Db {
             advisories: db.open_tree("advisories")?,
             approved: db.open_tree("approved_assets")?,
             scores: db.open_tree("risk_scores")?,
+            fwd_queue: db.open_tree("forward_queue")?,
+            fwd_stats: db.open_tree("forward_stats")?,
+            fwd_dead: db.open_tree("forward_dead")?,
             db,
         })
     }
@@ -106,6 +115,8 @@ pub struct SledStore {
     /// Flushes to disk so far.
     flushes: AtomicU64,
     quotas: Quotas,
+    /// The forwarding rules changes are queued by.
+    router: Arc<Router>,
 }
 
 fn poisoned() -> StoreError {
@@ -141,6 +152,7 @@ impl SledStore {
             durable: RwLock::default(),
             flushes: AtomicU64::new(0),
             quotas: Quotas::default(),
+            router: Arc::default(),
         };
         store.install(db)?;
         if full {
@@ -168,6 +180,11 @@ impl SledStore {
     /// The store with these per-sensor quotas (default [`Quotas::default`]).
     pub fn with_quotas(self, quotas: Quotas) -> SledStore {
         SledStore { quotas, ..self }
+    }
+
+    /// The store queueing events for forwarding by `router`'s rules (default: none).
+    pub fn with_forwarding(self, router: Arc<Router>) -> SledStore {
+        SledStore { router, ..self }
     }
 
     /// How often the store waited for the disk (each durable write; a group commit is one).
@@ -402,17 +419,50 @@ impl FleetStore for SledStore {
         batches: &[Batch<'_>],
         now: i64,
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
+        let cfg = self.router.config();
+        let forwarding = !cfg.rules.is_empty();
         self.write(|db| {
-            let r = (&db.sensors, &db.assets, &db.conns, &db.alerts).transaction(
-                |(sensors, assets, conns, alerts)| {
-                    let data = apply::trees(assets, conns, alerts);
-                    let mut out = Vec::with_capacity(batches.len());
-                    for b in batches {
-                        out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
-                    }
-                    Ok(out)
-                },
-            );
+            let out = if forwarding {
+                fwd::out_snapshot(&db.fwd_stats)?
+            } else {
+                HashMap::new()
+            };
+            let apply = |sensors: &TransactionalTree,
+                         data: &apply::Trees<'_>|
+             -> Result<Vec<Result<Applied, StoreError>>, Abort> {
+                let mut out = Vec::with_capacity(batches.len());
+                for b in batches {
+                    out.push(apply::batch(sensors, data, b, now, &self.quotas)?);
+                }
+                Ok(out)
+            };
+            // Without rules the queue trees stay out of the transaction (and its conflicts).
+            let r = if forwarding {
+                let trees = (
+                    &db.sensors,
+                    &db.assets,
+                    &db.conns,
+                    &db.alerts,
+                    &db.fwd_queue,
+                    &db.fwd_stats,
+                );
+                trees.transaction(|(sensors, assets, conns, alerts, queue, stats)| {
+                    let mut data = apply::trees(assets, conns, alerts);
+                    data.forward = Some(fwd::Ctx {
+                        queue,
+                        stats,
+                        cfg: &cfg,
+                        out: &out,
+                    });
+                    apply(sensors, &data)
+                })
+            } else {
+                (&db.sensors, &db.assets, &db.conns, &db.alerts).transaction(
+                    |(sensors, assets, conns, alerts)| {
+                        apply(sensors, &apply::trees(assets, conns, alerts))
+                    },
+                )
+            };
             let r = r.map_err(tx_err)?;
             self.written(db)?;
             if let Ok(mut durable) = self.durable.write() {
@@ -577,23 +627,177 @@ impl FleetStore for SledStore {
         by: &str,
         at: &str,
     ) -> Result<Option<FleetAlert>, StoreError> {
+        let cfg = self.router.config();
         self.write(|db| {
-            let r = db.alerts.transaction(|t| {
+            let out = fwd::out_snapshot(&db.fwd_stats)?;
+            let trees = (&db.alerts, &db.fwd_queue, &db.fwd_stats);
+            let r = trees.transaction(|(t, queue, stats)| {
                 let Some(v) = t.get(id)? else {
                     return Ok(None);
                 };
                 let mut fa = FleetAlert::decode(v.as_ref()).map_err(|_| {
                     ConflictableTransactionError::Abort(StoreError::Corrupt(id.into()))
                 })?;
+                let changed = fa.state != state;
                 fa.state = state.to_string();
                 fa.updated_by = by.to_string();
                 fa.updated_at = at.to_string();
                 t.insert(id.as_bytes(), fa.encode_to_vec())?;
+                if changed && !cfg.rules.is_empty() {
+                    let e = Event::alert(&fa, &format!("{at} {by}"), at);
+                    let ctx = fwd::Ctx {
+                        queue,
+                        stats,
+                        cfg: &cfg,
+                        out: &out,
+                    };
+                    fwd::route_all(&ctx, &[e], crate::pki::now_secs())?;
+                }
                 Ok(Some(fa))
             });
             let r = r.map_err(tx_err)?;
             self.written(db)?;
             Ok(r)
         })
+    }
+
+    fn forward_router(&self) -> Option<Arc<Router>> {
+        Some(self.router.clone())
+    }
+
+    fn forward_enqueue(
+        &self,
+        dest: &crate::forward::DestinationConfig,
+        events: &[Event],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let cfg = crate::forward::ForwardConfig::default();
+        self.write(|db| {
+            let out = fwd::out_snapshot(&db.fwd_stats)?;
+            let events: Vec<&Event> = events.iter().collect();
+            (&db.fwd_queue, &db.fwd_stats)
+                .transaction(|(queue, stats)| {
+                    let ctx = fwd::Ctx {
+                        queue,
+                        stats,
+                        cfg: &cfg,
+                        out: &out,
+                    };
+                    fwd::enqueue(&ctx, dest, &events, now)
+                })
+                .map_err(tx_err)?;
+            self.written(db)
+        })
+    }
+
+    fn forward_pending(&self, dest: &str, max: usize) -> Result<Vec<(u64, Event)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self
+            .db()?
+            .fwd_queue
+            .scan_prefix(fwd::prefix(dest))
+            .take(max)
+        {
+            let (k, v) = kv?;
+            let q: Queued = from_json("forwarding queue entry", &v)?;
+            out.push((fwd::id_of(&k), q.event));
+        }
+        Ok(out)
+    }
+
+    fn forward_done(&self, dest: &str, ids: &[u64], done: &Done) -> Result<(), StoreError> {
+        let now = crate::pki::now_secs();
+        let key = fwd::stats_key(dest, "out");
+        self.write(|db| {
+            let trees = (&db.fwd_queue, &db.fwd_stats, &db.fwd_dead);
+            trees
+                .transaction(|(queue, stats, dead)| {
+                    let mut s: fwd::OutStats = fwd::decode(stats.get(&key)?.as_deref());
+                    if let Done::Failed(why) = done {
+                        s.failures_total += 1;
+                        s.last_error = why.clone();
+                        s.last_error_at = now;
+                    } else {
+                        for id in ids {
+                            let k = fwd::key(dest, *id);
+                            let Some(v) = queue.remove(k.clone())? else {
+                                continue;
+                            };
+                            s.bytes_out += v.len() as u64;
+                            match done {
+                                Done::Dead(why) => {
+                                    let q: Queued = from_json("forwarding queue entry", &v)
+                                        .map_err(ConflictableTransactionError::Abort)?;
+                                    let d = DeadLetter {
+                                        destination: dest.to_string(),
+                                        at: now,
+                                        reason: why.clone(),
+                                        event: q.event,
+                                    };
+                                    dead.insert(k, json(&d))?;
+                                    s.dead_total += 1;
+                                    s.last_error = why.clone();
+                                    s.last_error_at = now;
+                                }
+                                _ => {
+                                    let q: Queued = from_json("forwarding queue entry", &v)
+                                        .map_err(ConflictableTransactionError::Abort)?;
+                                    s.delivered_total += 1;
+                                    s.last_delivered_at = now;
+                                    s.delivery_seconds_total +=
+                                        u64::try_from(now - q.at).unwrap_or(0);
+                                }
+                            }
+                        }
+                    }
+                    stats.insert(key.clone(), json(&s))?;
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+            // A failure is bookkeeping; a removal must be durable, or a restart resends more.
+            if !matches!(done, Done::Failed(_)) {
+                self.written(db)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn forward_stats(&self) -> Result<Vec<(String, ForwardStats)>, StoreError> {
+        let db = self.db()?;
+        let out = fwd::out_snapshot(&db.fwd_stats)?;
+        let mut names: Vec<String> = out.keys().cloned().collect();
+        let mut ins = HashMap::new();
+        for kv in db.fwd_stats.iter() {
+            let (k, v) = kv?;
+            if let Some(dest) = k.strip_suffix(b"\0in") {
+                let name = String::from_utf8_lossy(dest).into_owned();
+                if !out.contains_key(&name) {
+                    names.push(name.clone());
+                }
+                ins.insert(name, fwd::decode::<fwd::InStats>(Some(&v)));
+            }
+        }
+        names.sort();
+        let mut all = Vec::new();
+        for name in names {
+            let i = ins.get(&name).cloned().unwrap_or_default();
+            let o = out.get(&name).cloned().unwrap_or_default();
+            let mut s = fwd::combine(&i, &o);
+            if let Some(kv) = db.fwd_queue.scan_prefix(fwd::prefix(&name)).next() {
+                let (_, v) = kv?;
+                s.oldest_at = from_json::<Queued>("forwarding queue entry", &v)?.at;
+            }
+            all.push((name, s));
+        }
+        Ok(all)
+    }
+
+    fn forward_dead_letters(&self, dest: &str, max: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db()?.fwd_dead.scan_prefix(fwd::prefix(dest)).take(max) {
+            let (_, v) = kv?;
+            out.push(from_json("dead letter", &v)?);
+        }
+        Ok(out)
     }
 }

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod fleet;
+pub mod receiver;
 #[path = "../../../tests/skip.rs"]
 pub mod skip;
 

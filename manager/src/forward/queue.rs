@@ -1,0 +1,200 @@
+//! The destinations' durable queues in the fleet store's sled database:
+//! - `forward_queue`: `<destination> NUL <id, u64 big-endian>` → [`Queued`] (JSON), oldest
+//!   first (ids increase);
+//! - `forward_stats`: `<destination> NUL in` → [`InStats`], `<destination> NUL out` →
+//!   [`OutStats`] (JSON);
+//! - `forward_dead`: same keys as the queue → [`DeadLetter`] (JSON).
+//!
+//! [`enqueue`] runs inside the transaction that applies a change; the delivery side
+//! ([`crate::store::FleetStore::forward_pending`] and `forward_done`) in its own.
+
+use super::{DestinationConfig, Event, ForwardConfig, ForwardStats};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use std::collections::HashMap;
+
+/// A waiting event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    /// Unix seconds it was queued at.
+    pub at: i64,
+    pub event: Event,
+}
+
+/// An event a destination refused for good.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub destination: String,
+    /// Unix seconds it was refused at.
+    pub at: i64,
+    pub reason: String,
+    pub event: Event,
+}
+
+/// What became of events handed out by `forward_pending`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    Delivered,
+    /// Moved to the dead letters, with the reason.
+    Dead(String),
+    /// Still queued; the attempt failed for this reason.
+    Failed(String),
+}
+
+/// The key prefix of `dest`'s entries.
+pub fn prefix(dest: &str) -> Vec<u8> {
+    let mut k = dest.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// The key of entry `id` of `dest`.
+pub fn key(dest: &str, id: u64) -> Vec<u8> {
+    let mut k = prefix(dest);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The id in an entry's key.
+pub fn id_of(key: &[u8]) -> u64 {
+    key.len()
+        .checked_sub(8)
+        .and_then(|i| key[i..].try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// The queueing side's counters of a destination (`<destination> NUL "in"`), written only by
+/// the transactions that queue events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InStats {
+    pub enqueued_total: u64,
+    pub bytes_in: u64,
+    pub overflowed_total: u64,
+}
+
+/// The delivery side's counters (`<destination> NUL "out"`), written only by the delivery
+/// task. Kept apart from [`InStats`] so that delivering never conflicts with applying.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutStats {
+    pub delivered_total: u64,
+    pub dead_total: u64,
+    pub bytes_out: u64,
+    pub failures_total: u64,
+    pub last_error: String,
+    pub last_error_at: i64,
+    pub last_delivered_at: i64,
+    /// Seconds delivered events waited in the queue, summed (with `delivered_total`, the
+    /// mean delivery latency).
+    pub delivery_seconds_total: u64,
+}
+
+/// The key of `dest`'s counters of one side (`in`, `out`).
+pub fn stats_key(dest: &str, side: &str) -> Vec<u8> {
+    let mut k = prefix(dest);
+    k.extend_from_slice(side.as_bytes());
+    k
+}
+
+pub fn decode<T: for<'a> Deserialize<'a> + Default>(v: Option<&[u8]>) -> T {
+    v.and_then(|v| serde_json::from_slice(v).ok())
+        .unwrap_or_default()
+}
+
+/// Both sides' counters as one [`ForwardStats`] (`oldest_at` left for the caller).
+pub fn combine(i: &InStats, o: &OutStats) -> ForwardStats {
+    let taken = o.delivered_total + o.dead_total;
+    ForwardStats {
+        queued: i.enqueued_total.saturating_sub(taken),
+        bytes: i.bytes_in.saturating_sub(o.bytes_out),
+        enqueued_total: i.enqueued_total,
+        delivered_total: o.delivered_total,
+        overflowed_total: i.overflowed_total,
+        dead_total: o.dead_total,
+        failures_total: o.failures_total,
+        last_error: o.last_error.clone(),
+        last_error_at: o.last_error_at,
+        last_delivered_at: o.last_delivered_at,
+        delivery_seconds_total: o.delivery_seconds_total,
+        oldest_at: 0,
+    }
+}
+
+/// Every destination's delivery counters, read outside a transaction: what [`route_all`]
+/// bounds the queues with. Read before the queueing transaction, so a delivery meanwhile only
+/// makes a queue look fuller than it is (never above its bound).
+pub fn out_snapshot(stats: &sled::Tree) -> Result<HashMap<String, OutStats>, sled::Error> {
+    let mut out = HashMap::new();
+    for kv in stats.iter() {
+        let (k, v) = kv?;
+        if let Some(dest) = k.strip_suffix(b"\0out") {
+            out.insert(String::from_utf8_lossy(dest).into_owned(), decode(Some(&v)));
+        }
+    }
+    Ok(out)
+}
+
+/// What the queueing transaction needs: the trees, the rules, the delivery counters.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub queue: &'a TransactionalTree,
+    pub stats: &'a TransactionalTree,
+    pub cfg: &'a ForwardConfig,
+    pub out: &'a HashMap<String, OutStats>,
+}
+
+/// Queues `events` for `dest` within a transaction; those that would take the queue above its
+/// bound of events or bytes are counted as overflow instead.
+pub fn enqueue<E>(
+    ctx: &Ctx<'_>,
+    dest: &DestinationConfig,
+    events: &[&Event],
+    now: i64,
+) -> Result<(), ConflictableTransactionError<E>> {
+    let key = stats_key(&dest.name, "in");
+    let mut i: InStats = decode(ctx.stats.get(&key)?.as_deref());
+    let o = ctx.out.get(&dest.name).cloned().unwrap_or_default();
+    for e in events {
+        let v = serde_json::to_vec(&Queued {
+            at: now,
+            event: (*e).clone(),
+        })
+        .unwrap_or_default();
+        let s = combine(&i, &o);
+        let len = v.len() as u64;
+        if s.queued >= dest.queue.queue_max_events || s.bytes + len > dest.queue.queue_max_bytes {
+            i.overflowed_total += 1;
+            continue;
+        }
+        let id = ctx.stats.generate_id()?;
+        ctx.queue.insert(self::key(&dest.name, id), v)?;
+        i.enqueued_total += 1;
+        i.bytes_in += len;
+    }
+    ctx.stats
+        .insert(key, serde_json::to_vec(&i).unwrap_or_default())?;
+    Ok(())
+}
+
+/// Queues `events` for the destinations the rules route each to (one counter update per
+/// destination).
+pub fn route_all<E>(
+    ctx: &Ctx<'_>,
+    events: &[Event],
+    now: i64,
+) -> Result<(), ConflictableTransactionError<E>> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    for d in &ctx.cfg.destinations {
+        let mine: Vec<&Event> = events
+            .iter()
+            .filter(|e| super::route(ctx.cfg, e).iter().any(|x| x.name == d.name))
+            .collect();
+        if !mine.is_empty() {
+            enqueue(ctx, d, &mine, now)?;
+        }
+    }
+    Ok(())
+}
