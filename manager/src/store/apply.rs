@@ -1,6 +1,7 @@
 //! Applying a sensor's batch inside the store's transaction: the sequence check, then each
 //! delta in order.
 
+use super::aging::{stored_key, stored_value, StoredKind};
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Delta, FleetAlert};
 use prost::Message;
@@ -125,6 +126,17 @@ pub(super) struct Trees<'a> {
     assets: &'a TransactionalTree,
     conns: &'a TransactionalTree,
     alerts: &'a TransactionalTree,
+    /// When the manager last stored each record ([`super::aging`]).
+    stored: &'a TransactionalTree,
+}
+
+impl Trees<'_> {
+    /// Notes that the record of `kind` at `key` was stored at `now`.
+    fn mark_stored(&self, kind: StoredKind, key: &[u8], now: i64) -> Result<(), Abort> {
+        self.stored
+            .insert(stored_key(kind, key), &stored_value(now))?;
+        Ok(())
+    }
 }
 
 /// Whether `key` may be written to `tree` for a sensor holding `held` of at most `quota`
@@ -150,13 +162,16 @@ fn apply_one(
                 rec.over_quota += 1;
                 return Ok(());
             }
+            t.mark_stored(StoredKind::Assets, &key, now)?;
             if t.assets.insert(key, a.encode_to_vec())?.is_none() {
                 rec.held.assets += 1;
             }
             changes.push(("asset", format!("{sid}/{}", a.id)));
         }
         Some(DeltaChange::AssetRemoved(id)) => {
-            if t.assets.remove(data_key(&sid, id))?.is_some() {
+            let key = data_key(&sid, id);
+            t.stored.remove(stored_key(StoredKind::Assets, &key))?;
+            if t.assets.remove(key)?.is_some() {
                 rec.held.assets = rec.held.assets.saturating_sub(1);
             }
             changes.push(("asset", format!("{sid}/{id}")));
@@ -175,6 +190,7 @@ fn apply_one(
                 rec.over_quota += 1;
                 return Ok(());
             }
+            t.mark_stored(StoredKind::Connections, &key, now)?;
             if t.conns.insert(key, c.encode_to_vec())?.is_none() {
                 rec.held.connections += 1;
             }
@@ -205,6 +221,7 @@ fn apply_one(
                     }
                 }
             };
+            t.mark_stored(StoredKind::Alerts, &key, now)?;
             t.alerts.insert(key, fa.encode_to_vec())?;
             changes.push(("alert", fa.id));
         }
@@ -236,11 +253,13 @@ pub(super) fn trees<'a>(
     assets: &'a TransactionalTree,
     conns: &'a TransactionalTree,
     alerts: &'a TransactionalTree,
+    stored: &'a TransactionalTree,
 ) -> Trees<'a> {
     Trees {
         assets,
         conns,
         alerts,
+        stored,
     }
 }
 

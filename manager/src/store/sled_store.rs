@@ -10,11 +10,12 @@
 //! way. What a sensor may be told it has applied ([`FleetStore::applied_seq`]) is only ever
 //! what a flush made durable.
 
+use super::aging::{self, Removed, StoredKind};
 use super::space;
 use super::{
     apply, from_json, json, score_key, tx_err, Applied, ApprovalRecord, Batch, DocumentVisitor,
-    Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord, StoreError, TokenError,
-    TokenRecord,
+    Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord, StoreError,
+    SurveyVisitor, TokenError, TokenRecord,
 };
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
@@ -43,6 +44,11 @@ struct Db {
     approved: sled::Tree,
     /// [`score_key`] → the security score that day (JSON).
     scores: sled::Tree,
+    /// [`aging::stored_key`] → Unix seconds (big-endian i64) when the manager last stored the
+    /// record.
+    stored: sled::Tree,
+    /// Retention's removed total per kind ([`StoredKind::as_str`] → big-endian i64).
+    removed: sled::Tree,
 }
 
 impl Db {
@@ -89,8 +95,22 @@ impl Db {
             advisories: db.open_tree("advisories")?,
             approved: db.open_tree("approved_assets")?,
             scores: db.open_tree("risk_scores")?,
+            stored: db.open_tree("stored_at")?,
+            removed: db.open_tree("retention_removed")?,
             db,
         })
+    }
+}
+
+impl Db {
+    /// The tree holding records of `kind`.
+    fn tree_of(&self, kind: StoredKind) -> &sled::Tree {
+        match kind {
+            StoredKind::Alerts | StoredKind::ResolvedAlerts => &self.alerts,
+            StoredKind::Assets => &self.assets,
+            StoredKind::Connections => &self.conns,
+            StoredKind::RiskHistory => &self.scores,
+        }
     }
 }
 
@@ -403,16 +423,15 @@ impl FleetStore for SledStore {
         now: i64,
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
         self.write(|db| {
-            let r = (&db.sensors, &db.assets, &db.conns, &db.alerts).transaction(
-                |(sensors, assets, conns, alerts)| {
-                    let data = apply::trees(assets, conns, alerts);
-                    let mut out = Vec::with_capacity(batches.len());
-                    for b in batches {
-                        out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
-                    }
-                    Ok(out)
-                },
-            );
+            let trees = (&db.sensors, &db.assets, &db.conns, &db.alerts, &db.stored);
+            let r = trees.transaction(|(sensors, assets, conns, alerts, stored)| {
+                let data = apply::trees(assets, conns, alerts, stored);
+                let mut out = Vec::with_capacity(batches.len());
+                for b in batches {
+                    out.push(apply::batch(sensors, &data, b, now, &self.quotas)?);
+                }
+                Ok(out)
+            });
             let r = r.map_err(tx_err)?;
             self.written(db)?;
             if let Ok(mut durable) = self.durable.write() {
@@ -586,5 +605,59 @@ impl FleetStore for SledStore {
             self.written(db)?;
             Ok(r)
         })
+    }
+
+    fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError> {
+        let db = self.db()?;
+        for kv in db.tree_of(kind).iter() {
+            let (k, v) = kv?;
+            let stored = aging::read_stored(db.stored.get(aging::stored_key(kind, &k))?);
+            match kind {
+                // Both alert kinds share a tree: an alert of the other state is not handed on.
+                StoredKind::Alerts | StoredKind::ResolvedAlerts if !aging::is_of(kind, &v) => {}
+                _ => f(&k, aging::age(kind, &k, &v, stored)),
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_expired(
+        &self,
+        kind: StoredKind,
+        keys: &[Vec<u8>],
+        cutoff: i64,
+    ) -> Result<Vec<Removed>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|db| {
+            let trees = (&db.sensors, db.tree_of(kind), &db.stored, &db.removed);
+            let r = trees.transaction(|(sensors, data, stored, totals)| {
+                let t = aging::RemoveIn {
+                    sensors,
+                    data,
+                    stored,
+                    totals,
+                };
+                aging::remove(&t, kind, keys, cutoff)
+            });
+            let r = r.map_err(tx_err)?;
+            self.written(db)?;
+            Ok(r)
+        })
+    }
+
+    fn removed_totals(&self) -> Result<Vec<(StoredKind, u64)>, StoreError> {
+        let db = self.db()?;
+        let mut out = Vec::new();
+        for kind in StoredKind::ALL {
+            let n = aging::read_stored(db.removed.get(kind.as_str())?).unwrap_or(0);
+            out.push((kind, n.max(0) as u64));
+        }
+        Ok(out)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db()?.db.size_on_disk()?)
     }
 }
