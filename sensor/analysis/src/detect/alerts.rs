@@ -320,6 +320,17 @@ impl AlertBook {
     }
 
     /// Rebuilds the key index (after loading from the store).
+    /// Forgets the alerts whose last occurrence is before `before`; how many went.
+    pub fn forget_before(&mut self, before: Timestamp) -> u64 {
+        let n = self.alerts.len();
+        self.alerts.retain(|a| a.last >= before);
+        let gone = (n - self.alerts.len()) as u64;
+        if gone > 0 {
+            self.reindex();
+        }
+        gone
+    }
+
     pub fn reindex(&mut self) {
         self.by_key.clear();
         for (i, a) in self.alerts.iter().enumerate() {
