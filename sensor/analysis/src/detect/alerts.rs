@@ -628,6 +628,20 @@ mod tests {
     }
 
     #[test]
+    fn alerts_last_seen_before_a_time_are_forgotten_and_repeats_still_fold() {
+        let lim = BookLimits::default();
+        let mut b = AlertBook::default();
+        raise(&mut b, &lim, key(2), t(0));
+        raise(&mut b, &lim, key(3), t(100));
+        assert_eq!(b.forget_before(t(100)), 1);
+        assert_eq!(b.iter().map(|a| a.last).collect::<Vec<_>>(), vec![t(100)]);
+        // The index follows: a repeat of the kept alert counts it up.
+        assert!(!raise(&mut b, &lim, key(3), t(200)));
+        assert_eq!((b.len(), b.iter().next().unwrap().count), (1, 2));
+        assert_eq!(b.forget_before(t(0)), 0);
+    }
+
+    #[test]
     fn ids_are_stable_and_differ_by_key() {
         let lim = BookLimits::default();
         let mut a = AlertBook::default();
