@@ -2,14 +2,20 @@
 //!
 //! A record's age is the later of its own time (an asset's or connection's `last_seen`, an
 //! alert's `last_seen`, a resolved alert's resolution time) and when the manager last stored it
-//! (the `stored_at` tree, written with every upsert). So data a sensor sends today from an old
-//! capture is kept as long as data seen today; a record with neither time is never removed.
+//! (the `stored_at` tree, noted by upserts at most hourly: [`STORED_GRAIN`]). So data a sensor
+//! sends today from an old capture is kept as long as data seen today; a record with neither
+//! time is never removed.
 
 use super::{from_json, json, Abort, SensorRecord};
 use otwatch_common::Timestamp;
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+/// How stale the time a record was last stored may be before an upsert notes it again
+/// (seconds). Ages read a noted time as this much later, so nothing is removed early: a record
+/// stays up to this long past its limit instead.
+pub(super) const STORED_GRAIN: i64 = 3600;
 
 /// The kinds of record the store ages out (see docs/RETENTION.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,7 +124,7 @@ pub(super) fn age(kind: StoredKind, key: &[u8], v: &[u8], stored: Option<i64>) -
             secs(&format!("{date}T00:00:00Z")).map(|d| d + 86_400 - 1)
         }
     };
-    later(own, stored)
+    later(own, stored.map(|s| s.saturating_add(STORED_GRAIN)))
 }
 
 /// Whether the alert `v` is of `kind` (resolved or not); any other record is.

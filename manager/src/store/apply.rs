@@ -1,7 +1,7 @@
 //! Applying a sensor's batch inside the store's transaction: the sequence check, then each
 //! delta in order.
 
-use super::aging::{stored_key, stored_value, StoredKind};
+use super::aging::{read_stored, stored_key, stored_value, StoredKind, STORED_GRAIN};
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Delta, FleetAlert};
 use prost::Message;
@@ -131,10 +131,16 @@ pub(super) struct Trees<'a> {
 }
 
 impl Trees<'_> {
-    /// Notes that the record of `kind` at `key` was stored at `now`.
+    /// Notes that the record of `kind` at `key` was stored at `now`. A time noted less than
+    /// [`STORED_GRAIN`] before is kept (retention counts in days, and a write per delta cost
+    /// ingest a quarter of its rate); the age reads it as that much later.
     fn mark_stored(&self, kind: StoredKind, key: &[u8], now: i64) -> Result<(), Abort> {
-        self.stored
-            .insert(stored_key(kind, key), &stored_value(now))?;
+        let k = stored_key(kind, key);
+        if read_stored(self.stored.get(&k)?).is_some_and(|at| at <= now && now - at < STORED_GRAIN)
+        {
+            return Ok(());
+        }
+        self.stored.insert(k, &stored_value(now))?;
         Ok(())
     }
 }

@@ -227,10 +227,11 @@ fn retention_takes_one_sensors_part_out_of_a_merged_device() {
     let store = SledStore::open(dir.path()).unwrap();
     let (s1, s2) = (enrol(&store, 1, "a"), enrol(&store, 2, "a"));
     let view = FleetView::default();
-    // The same device seen by both sensors: s1 stored it at 5 (the helper's time), s2 at 1000.
+    // The same device seen by both sensors: s1 stored it at 5 (the helper's time), s2 at
+    // 10 000; stored times count an hour later.
     sync(&store, &view, &s1, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
     let d = [upsert(1, "mac:1", "m1", "10.0.0.2")];
-    let r = store.apply_batch(Batch::new(&s2, &d), 1000).unwrap();
+    let r = store.apply_batch(Batch::new(&s2, &d), 10_000).unwrap();
     let replay = Replay {
         sensor: s2.clone(),
         previous_seq: r.previous_seq,
@@ -244,13 +245,13 @@ fn retention_takes_one_sensors_part_out_of_a_merged_device() {
     let mut keys = Vec::new();
     store
         .survey(StoredKind::Assets, &mut |k, age| {
-            if age.is_some_and(|a| a < 500) {
+            if age.is_some_and(|a| a < 5_000) {
                 keys.push(k.to_vec());
             }
         })
         .unwrap();
     let removed = store
-        .remove_expired(StoredKind::Assets, &keys, 500)
+        .remove_expired(StoredKind::Assets, &keys, 5_000)
         .unwrap();
     assert_eq!(removed.len(), 1);
     assert_eq!(
