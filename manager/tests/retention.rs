@@ -11,9 +11,11 @@ use otwatch_common::link::OperatorRole;
 use otwatch_manager::clock::{ManualClock, SharedClock};
 use otwatch_manager::pki::{now_secs, rfc3339};
 use otwatch_manager::retention::run::run_once;
+use otwatch_manager::retention::{Enforced, ExternalKind};
 use otwatch_manager::serve::Settings;
 use otwatch_proto::v1::*;
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 const DAY: i64 = 86_400;
 
@@ -258,12 +260,55 @@ async fn a_record_renewed_after_the_survey_is_kept_and_forever_keeps_all() {
         .await
         .unwrap();
     assert!(removed.is_empty());
+    // A kind kept elsewhere (as the forwarding queues register theirs): its records are
+    // times; those older than its limit go, and it is reported with the store's kinds.
+    let queue = Arc::new(Queue(Mutex::new(vec![
+        clock_now(&shared) - 3 * DAY,
+        clock_now(&shared) - DAY,
+    ])));
+    shared.retention.register(queue.clone());
     // Alerts are kept forever here.
     let r = run_once(&shared).await.unwrap();
+    let q = r.iter().find(|k| k.kind == "forwarding_queues").unwrap();
+    assert_eq!(
+        (q.limit_secs, q.held, q.removed_last_run, q.removed_total),
+        (Some(2 * DAY), Some(1), 1, 1)
+    );
+    assert_eq!(*queue.0.lock().unwrap(), vec![clock_now(&shared) - DAY]);
+    assert_eq!(
+        shared.metrics.value(
+            "otwatch_manager_retention_removed_total",
+            &["forwarding_queues"]
+        ),
+        Some(1.0)
+    );
     let alerts = r.iter().find(|k| k.kind == "alerts").unwrap();
     assert_eq!((alerts.limit_secs, alerts.held), (None, Some(1)));
     let mut op = fx.operator("ops", OperatorRole::Viewer).await;
     assert_eq!(common::all_assets(&mut op, "plant").await.assets.len(), 1);
+}
+
+/// A stand-in for a forwarding queue: the times of the events it holds.
+struct Queue(Mutex<Vec<i64>>);
+
+impl ExternalKind for Queue {
+    fn name(&self) -> &str {
+        "forwarding_queues"
+    }
+    fn limit(&self) -> Option<i64> {
+        Some(2 * DAY)
+    }
+    fn enforce(&self, cutoff: Option<i64>) -> Result<Enforced, String> {
+        let mut q = self.0.lock().unwrap();
+        let before = q.len();
+        q.retain(|t| cutoff.is_none_or(|c| *t >= c));
+        Ok(Enforced {
+            held: q.len() as u64,
+            oldest: q.iter().min().copied(),
+            removed: (before - q.len()) as u64,
+            removed_total: None,
+        })
+    }
 }
 
 fn clock_now(shared: &otwatch_manager::api::Shared) -> i64 {
