@@ -6,6 +6,7 @@
 
 mod common;
 
+use clap::Parser;
 use common::{alert, asset, connection, enroll, sync, Fixture};
 use otwatch_common::link::OperatorRole;
 use otwatch_manager::clock::{ManualClock, SharedClock};
@@ -208,6 +209,43 @@ async fn records_past_their_limit_go_newer_ones_stay_and_a_restart_agrees() {
         .into_inner();
     assert_eq!(kind(&report, "assets").removed_total, 1);
     assert_eq!(kind(&report, "alerts").removed_total, 3);
+
+    // `otwatch retention`, as a table and as JSON.
+    let cred = common::path_str(&fx.operator_creds("cli", OperatorRole::Viewer));
+    let url = fx.url();
+    let run = |format: &'static str| {
+        let args = [
+            "otwatch",
+            "--manager",
+            &url,
+            "--cred",
+            &cred,
+            "--format",
+            format,
+            "retention",
+        ];
+        let cli = otwatch_manager::cli::Cli::try_parse_from(args).unwrap();
+        async move {
+            let mut out = Vec::new();
+            otwatch_manager::cli::run(cli, &mut out).await.unwrap();
+            String::from_utf8(out).unwrap()
+        }
+    };
+    let table = run("table").await;
+    let row = table.lines().find(|l| l.starts_with("assets ")).unwrap();
+    assert!(
+        row.contains("180d") && row.contains("1 (0 last run)"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run("json").await).unwrap();
+    let risk = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "risk_history")
+        .unwrap();
+    assert_eq!(risk["limit_seconds"], 400 * DAY);
+    assert_eq!(risk["removed_total"], 1);
 }
 
 #[tokio::test]
