@@ -352,3 +352,35 @@ impl ExternalKind for Queue {
 fn clock_now(shared: &otwatch_manager::api::Shared) -> i64 {
     shared.clock.now()
 }
+
+#[tokio::test]
+async fn a_sensors_deferred_upserts_are_shown_with_it() {
+    let fx = Fixture::start().await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    let status = Delta {
+        seq: 1,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Status(SensorStatus {
+            backlog: 1_000_000,
+            outbox_dropped: 7,
+            ..Default::default()
+        })),
+    };
+    sync(&mut c, vec![vec![status]]).await.unwrap();
+    let mut op = fx.operator("ops", OperatorRole::Viewer).await;
+    let sensors = op
+        .list_sensors(ListSensorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            sensors.sensors[0].backlog,
+            sensors.sensors[0].outbox_deferred
+        ),
+        (1_000_000, 7)
+    );
+}

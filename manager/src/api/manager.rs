@@ -44,6 +44,7 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
         assets: r.held.assets,
         connections: r.held.connections,
         alerts: r.held.alerts,
+        outbox_deferred: r.outbox_dropped,
     }
 }
 

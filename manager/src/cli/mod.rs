@@ -526,6 +526,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "last_seen",
                     "applied_seq",
                     "backlog",
+                    "outbox_deferred",
                     "drops",
                     "over_quota",
                 ],

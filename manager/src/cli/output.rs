@@ -143,6 +143,7 @@ pub fn sensor_json(s: &Sensor) -> Value {
         "drops": s.drops, "certificate_not_after": s.certificate_not_after,
         "ignored_alert_states": s.ignored_alert_states, "over_quota": s.over_quota,
         "assets": s.assets, "connections": s.connections, "alerts": s.alerts,
+        "outbox_deferred": s.outbox_deferred,
     })
 }
 
