@@ -11,6 +11,7 @@ pub async fn run_once(shared: &Arc<Shared>) -> Result<Vec<KindReport>, StoreErro
     let retention = &shared.retention;
     let _one = retention.running.lock().await;
     for kind in StoredKind::ALL {
+        stopping(shared)?;
         let r = match enforce_stored(shared, kind).await {
             Ok(r) => r,
             Err(e) => {
@@ -24,6 +25,7 @@ pub async fn run_once(shared: &Arc<Shared>) -> Result<Vec<KindReport>, StoreErro
     }
     let external = retention.external.read().map_err(|_| poisoned())?.clone();
     for ext in external {
+        stopping(shared)?;
         let cutoff = ext.limit().map(|l| shared.clock.now().saturating_sub(l));
         let e = ext.clone();
         let done = tokio::task::spawn_blocking(move || e.enforce(cutoff))
@@ -53,6 +55,17 @@ pub async fn run_once(shared: &Arc<Shared>) -> Result<Vec<KindReport>, StoreErro
         retention.keep(r);
     }
     retention.reports(shared.store.as_ref())
+}
+
+/// Ends a run when the manager stops: it must let go of the store (a run holds the shared
+/// state), and what it did not remove the next start removes.
+fn stopping(shared: &Shared) -> Result<(), StoreError> {
+    if *shared.shutdown.borrow() {
+        return Err(StoreError::Sled(
+            "the manager is stopping; retention goes on at the next start".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// What a survey of one kind found.
@@ -101,6 +114,7 @@ async fn enforce_stored(shared: &Arc<Shared>, kind: StoredKind) -> Result<KindRe
     let mut removed = 0u64;
     if let Some(cutoff) = cutoff {
         for chunk in found.keys.chunks(shared.retention.settings.batch.max(1)) {
+            stopping(shared)?;
             let gone = shared
                 .ingest
                 .remove_expired(kind, chunk.to_vec(), cutoff)
@@ -154,8 +168,10 @@ pub async fn run_every(shared: Arc<Shared>) {
             _ = stop.wait_for(|s| *s) => return,
         }
         wait = every;
-        if let Err(e) = run_once(&shared).await {
-            tracing::warn!(error = %e, "retention run failed; the next run tries again");
+        match run_once(&shared).await {
+            Err(_) if *shared.shutdown.borrow() => return,
+            Err(e) => tracing::warn!(error = %e, "retention run failed; the next run tries again"),
+            Ok(_) => {}
         }
     }
 }
