@@ -246,13 +246,13 @@ fn forged(headers: &HeaderMap, uri: &Uri, session: Option<&Session>) -> Option<R
 }
 
 /// The connection's TLS details (peer address, client certificate), as tonic records them.
-fn tls_of(req: &axum::http::request::Parts) -> Option<TlsConnectInfo<TcpConnectInfo>> {
+pub(crate) fn tls_of(req: &axum::http::request::Parts) -> Option<TlsConnectInfo<TcpConnectInfo>> {
     req.extensions
         .get::<TlsConnectInfo<TcpConnectInfo>>()
         .cloned()
 }
 
-fn peer_of(tls: Option<&TlsConnectInfo<TcpConnectInfo>>) -> String {
+pub(crate) fn peer_of(tls: Option<&TlsConnectInfo<TcpConnectInfo>>) -> String {
     tls.and_then(|t| t.get_ref().remote_addr())
         .map_or_else(|| "unknown".to_string(), |a| a.to_string())
 }
@@ -480,6 +480,7 @@ async fn call(State(c): Shared_, Path(method): Path<String>, req: Request) -> Re
         "ListAdvisories" => unary!(list_advisories),
         "GetRisk" => unary!(get_risk),
         "ApproveAssets" => unary!(approve_assets),
+        "GetRetention" => unary!(get_retention),
         _ => error(
             Code::NotFound,
             format!("no console call {method}; the unary calls of the Manager service are (see manager.proto), and GET /api/v1/Watch"),

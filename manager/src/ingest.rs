@@ -4,12 +4,17 @@
 //! answers each stream, which acks its sensor. The two threads form a pipeline: the store
 //! commits the next group while the view takes in the last one.
 //!
+//! Retention's removals ([`Ingest::remove_expired`]) go through the same two threads, in
+//! order with the batches: a record a batch renews after retention found it is kept (the store
+//! checks its age again), and the view drops an asset only after every batch before the
+//! removal and before any batch after it.
+//!
 //! One writer instead of one per stream: on a small machine a hundred streams that each apply
 //! and flush their own batch spend their time waiting for the store's lock and being scheduled
 //! in and out while holding it. Here the async threads only decode and encode; the writer works
 //! through the queue without contention, and a busier queue makes bigger, cheaper groups.
 
-use crate::store::{Applied, Batch, FleetStore, StoreError};
+use crate::store::{Applied, Batch, FleetStore, Removed, StoreError, StoredKind};
 use crate::view::{FleetView, Replay};
 use otwatch_proto::v1::Delta;
 use std::sync::mpsc;
@@ -29,9 +34,33 @@ struct Job {
     reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
 
+/// Retention's removal of records past their limit.
+struct Prune {
+    kind: StoredKind,
+    keys: Vec<Vec<u8>>,
+    cutoff: i64,
+    reply: oneshot::Sender<Result<Vec<Removed>, StoreError>>,
+}
+
+/// What the writer is asked to do.
+enum Work {
+    Batch(Job),
+    Prune(Prune),
+}
+
+/// What the writer did, on its way to the view.
+enum Done {
+    Batches(Committed),
+    Pruned {
+        kind: StoredKind,
+        reply: oneshot::Sender<Result<Vec<Removed>, StoreError>>,
+        removed: Result<Vec<Removed>, StoreError>,
+    },
+}
+
 /// The writer thread and its queue.
 pub struct Ingest {
-    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    tx: Mutex<Option<mpsc::Sender<Work>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -45,9 +74,9 @@ fn stopped() -> StoreError {
 impl Ingest {
     /// Starts the writer over `store`, keeping `view` up to date.
     pub fn start(store: Arc<dyn FleetStore>, view: Arc<FleetView>) -> std::io::Result<Ingest> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Work>();
         // Bounded: the store gets at most a couple of groups ahead of the view.
-        let (to_view, from_store) = mpsc::sync_channel::<Committed>(2);
+        let (to_view, from_store) = mpsc::sync_channel::<Done>(2);
         let viewing = store.clone();
         let viewer = std::thread::Builder::new()
             .name("otwatch-view".into())
@@ -79,14 +108,35 @@ impl Ingest {
             now,
             reply,
         };
-        {
-            let tx = self.tx.lock().map_err(|_| stopped())?;
-            tx.as_ref()
-                .ok_or_else(stopped)?
-                .send(job)
-                .map_err(|_| stopped())?;
-        }
+        self.send(Work::Batch(job))?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Removes the records of `kind` at `keys` still older than `cutoff`
+    /// ([`FleetStore::remove_expired`]) and drops removed assets from the fleet view, in order
+    /// with the batches; what was removed.
+    pub async fn remove_expired(
+        &self,
+        kind: StoredKind,
+        keys: Vec<Vec<u8>>,
+        cutoff: i64,
+    ) -> Result<Vec<Removed>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Work::Prune(Prune {
+            kind,
+            keys,
+            cutoff,
+            reply,
+        }))?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn send(&self, work: Work) -> Result<(), StoreError> {
+        let tx = self.tx.lock().map_err(|_| stopped())?;
+        tx.as_ref()
+            .ok_or_else(stopped)?
+            .send(work)
+            .map_err(|_| stopped())
     }
 
     /// Lets the writer finish what is queued, then stops it (it holds the store).
@@ -112,45 +162,88 @@ impl Drop for Ingest {
     }
 }
 
-fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Job>, to_view: &mpsc::SyncSender<Committed>) {
-    while let Ok(first) = rx.recv() {
-        let mut size = first.deltas.len();
-        let mut jobs = vec![first];
-        while size < MAX_GROUP_DELTAS {
-            match rx.try_recv() {
-                Ok(j) => {
-                    size += j.deltas.len();
-                    jobs.push(j);
+fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Work>, to_view: &mpsc::SyncSender<Done>) {
+    // A removal that ended a group, to do next.
+    let mut next: Option<Work> = None;
+    loop {
+        let first = match next.take() {
+            Some(w) => w,
+            None => match rx.recv() {
+                Ok(w) => w,
+                Err(_) => return,
+            },
+        };
+        let done = match first {
+            Work::Prune(p) => Done::Pruned {
+                kind: p.kind,
+                removed: store.remove_expired(p.kind, &p.keys, p.cutoff),
+                reply: p.reply,
+            },
+            Work::Batch(first) => {
+                let mut size = first.deltas.len();
+                let mut jobs = vec![first];
+                while size < MAX_GROUP_DELTAS {
+                    match rx.try_recv() {
+                        Ok(Work::Batch(j)) => {
+                            size += j.deltas.len();
+                            jobs.push(j);
+                        }
+                        // In order: the group ends before the removal.
+                        Ok(prune) => {
+                            next = Some(prune);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                Err(_) => break,
-            }
-        }
-        let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
-        let batches: Vec<Batch<'_>> = jobs
-            .iter()
-            .map(|j| Batch {
-                sensor: &j.sensor,
-                after: j.after,
-                deltas: &j.deltas,
-            })
-            .collect();
-        let results = store.apply_batches(&batches, now);
-        drop(batches);
-        let committed: Committed = match results {
-            Ok(results) => jobs.into_iter().zip(results).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, batches = jobs.len(), "applying a group of batches failed");
-                jobs.into_iter().map(|j| (j, Err(e.again()))).collect()
+                Done::Batches(commit(store, jobs))
             }
         };
-        if to_view.send(committed).is_err() {
+        if to_view.send(done).is_err() {
             return; // the viewer is gone: nobody can be answered
         }
     }
 }
 
-fn viewer(store: &dyn FleetStore, view: &FleetView, rx: &mpsc::Receiver<Committed>) {
-    while let Ok(group) = rx.recv() {
+/// Applies a group of batches in one transaction.
+fn commit(store: &dyn FleetStore, jobs: Vec<Job>) -> Committed {
+    let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
+    let batches: Vec<Batch<'_>> = jobs
+        .iter()
+        .map(|j| Batch {
+            sensor: &j.sensor,
+            after: j.after,
+            deltas: &j.deltas,
+        })
+        .collect();
+    let results = store.apply_batches(&batches, now);
+    drop(batches);
+    match results {
+        Ok(results) => jobs.into_iter().zip(results).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, batches = jobs.len(), "applying a group of batches failed");
+            jobs.into_iter().map(|j| (j, Err(e.again()))).collect()
+        }
+    }
+}
+
+fn viewer(store: &dyn FleetStore, view: &FleetView, rx: &mpsc::Receiver<Done>) {
+    while let Ok(done) = rx.recv() {
+        let group = match done {
+            Done::Batches(group) => group,
+            Done::Pruned {
+                kind,
+                reply,
+                removed,
+            } => {
+                let r = removed.and_then(|removed| {
+                    view.removed(store, kind, &removed)?;
+                    Ok(removed)
+                });
+                let _ = reply.send(r);
+                continue;
+            }
+        };
         for (job, r) in group {
             // The view takes only what the store committed (never a resend or a refused batch).
             let r = r.and_then(|applied| {

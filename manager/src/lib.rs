@@ -16,6 +16,8 @@
 //! - [`cli`]: the operator CLI `otwatch`.
 //! - [`advisories`]: security advisories imported into the store, the catalog assets are
 //!   matched against when they are served.
+//! - [`retention`]: records past their kind's limit removed continuously (clock: [`clock`]);
+//!   [`metrics`]: the Prometheus exposition at `GET /metrics`.
 //! - [`risk`]: the inventory report of sites that GetRisk assesses with `otwatch_risk`, and
 //!   the daily score trend; [`approvals`]: the sites' approved inventories (shadow devices).
 #![forbid(unsafe_code)]
@@ -32,13 +34,16 @@ pub mod advisories;
 pub mod api;
 pub mod approvals;
 pub mod cli;
+pub mod clock;
 pub mod console;
 pub mod demo;
 pub mod fleet;
 pub mod forward;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
 pub mod pki;
+pub mod retention;
 pub mod risk;
 pub mod serve;
 pub mod store;

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use otwatch_common::link::{hex, OperatorRole};
 use otwatch_manager::store::Quotas;
-use otwatch_manager::{admin, pki, serve};
+use otwatch_manager::{admin, pki, retention, serve};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,48 @@ struct State {
     /// certificate and store, as `init` made them.
     #[arg(long = "state", alias = "data", value_name = "DIR")]
     dir: PathBuf,
+}
+
+/// How long `serve` keeps each kind of record (docs/RETENTION.md): a duration (`90d`, `12h`)
+/// or `forever`. Records older than their limit are removed every `--retention-every`.
+#[derive(clap::Args, Debug)]
+struct Retain {
+    /// Alerts not resolved (new, acknowledged), after their last occurrence.
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = retention::parse_limit)]
+    retain_alerts: retention::Limit,
+    /// Resolved alerts, after their resolution.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = retention::parse_limit)]
+    retain_resolved_alerts: retention::Limit,
+    /// Assets no sensor has seen for this long.
+    #[arg(long, value_name = "DURATION", default_value = "180d", value_parser = retention::parse_limit)]
+    retain_assets: retention::Limit,
+    /// Connections not seen for this long.
+    #[arg(long, value_name = "DURATION", default_value = "180d", value_parser = retention::parse_limit)]
+    retain_connections: retention::Limit,
+    /// Daily security scores (the risk trend) older than this.
+    #[arg(long, value_name = "DURATION", default_value = "400d", value_parser = retention::parse_limit)]
+    retain_risk_history: retention::Limit,
+    /// Time between retention runs.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = admin::parse_ttl)]
+    retention_every: i64,
+}
+
+impl Retain {
+    fn settings(&self) -> retention::RetentionSettings {
+        use otwatch_manager::store::StoredKind as K;
+        let limits = [
+            (K::Alerts, self.retain_alerts),
+            (K::ResolvedAlerts, self.retain_resolved_alerts),
+            (K::Assets, self.retain_assets),
+            (K::Connections, self.retain_connections),
+            (K::RiskHistory, self.retain_risk_history),
+        ];
+        retention::RetentionSettings {
+            limits: limits.into_iter().map(|(k, l)| (k, l.0)).collect(),
+            every: std::time::Duration::from_secs(self.retention_every.max(1) as u64),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -86,6 +128,8 @@ enum Command {
         /// forwarding.toml in the state directory when it exists.
         #[arg(long, value_name = "FILE", env = "OTWATCH_FORWARDING")]
         forwarding: Option<PathBuf>,
+        #[command(flatten)]
+        retain: Retain,
     },
     /// Ask the manager serving this state directory whether it serves (gRPC health over TLS);
     /// exit status 0 when it does, 1 when not, with the reason on stderr. For probes
@@ -397,6 +441,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quota_connections_per_sensor,
             quota_alerts_per_sensor,
             forwarding,
+            retain,
         } => {
             let settings = serve::Settings {
                 quotas: Quotas {
@@ -405,6 +450,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     alerts_per_sensor: quota_alerts_per_sensor,
                 },
                 forwarding,
+                retention: retain.settings(),
+                ..Default::default()
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -4,9 +4,11 @@
 //! accepted streams.
 
 use crate::api::{revoked_from, ManagerService, SensorLinkService, Shared};
+use crate::clock::SharedClock;
 use crate::forward::deliver::Deliveries;
 use crate::forward::{ForwardConfig, Router};
 use crate::pki::{Ca, DataDir, PkiError};
+use crate::retention::RetentionSettings;
 use crate::store::{FleetStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
 use otwatch_proto::v1::manager_server::ManagerServer;
@@ -116,10 +118,13 @@ impl RunningManager {
     }
 }
 
-/// What `otwatch-manager serve` can be told besides where: `--quota-*` flags, `--forwarding`.
+/// What `otwatch-manager serve` can be told besides where: `--quota-*`, `--retain-*` and
+/// `--retention-every` flags, `--forwarding`; the clock (tests advance one).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub quotas: Quotas,
+    pub retention: RetentionSettings,
+    pub clock: SharedClock,
     /// The forwarding file; `None`: [`DataDir::forwarding`] when it exists.
     pub forwarding: Option<std::path::PathBuf>,
 }
@@ -159,7 +164,7 @@ pub async fn start_with(
     let store = SledStore::open(&dir.db())?
         .with_quotas(settings.quotas)
         .with_forwarding(router);
-    start_with_store(&dir, ca, Arc::new(store), listen).await
+    start_serving(&dir, ca, Arc::new(store), listen, settings).await
 }
 
 /// [`start`] with a given store (another [`FleetStore`] implementation, or a shared one).
@@ -179,7 +184,7 @@ async fn record_scores(shared: Arc<Shared>) {
         }
         wait = SCORE_EVERY;
         let s = shared.clone();
-        match tokio::task::spawn_blocking(move || s.assess("", crate::pki::now_secs())).await {
+        match tokio::task::spawn_blocking(move || s.assess("", s.clock.now())).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!(error = %e, "cannot record the security scores"),
             Err(e) => warn!(error = %e, "recording the security scores failed"),
@@ -228,9 +233,26 @@ pub async fn start_with_store(
     store: Arc<dyn FleetStore>,
     listen: &str,
 ) -> Result<RunningManager, ServeError> {
+    start_serving(dir, ca, store, listen, &Settings::default()).await
+}
+
+async fn start_serving(
+    dir: &DataDir,
+    ca: Ca,
+    store: Arc<dyn FleetStore>,
+    listen: &str,
+    settings: &Settings,
+) -> Result<RunningManager, ServeError> {
     let revoked = revoked_from(store.as_ref())?;
     let tls = Arc::new(server_config(dir, revoked.clone())?);
-    let shared = Shared::new(store, ca, revoked).map_err(ServeError::Ingest)?;
+    let shared = Shared::new(
+        store,
+        ca,
+        revoked,
+        settings.clock.clone(),
+        settings.retention.clone(),
+    )
+    .map_err(ServeError::Ingest)?;
     // Merge every site's assets now, so the first listing does not wait for it.
     let warm = shared.clone();
     let started = std::time::Instant::now();
@@ -293,9 +315,12 @@ pub async fn start_with_store(
 
     // The web console's routes; gRPC services are added beside them (their paths are
     // /package.Service/Method), and HTTP/1.1 is accepted for browsers.
-    let console = tonic::service::Routes::from(crate::console::router(shared.clone()));
+    let web = crate::console::router(shared.clone())
+        .merge(crate::metrics::scrape::router(shared.clone()));
+    let console = tonic::service::Routes::from(web);
     let router = tonic::transport::Server::builder()
         .accept_http1(true)
+        .layer(crate::metrics::TimeCalls(shared.metrics.clone()))
         .add_routes(console)
         .add_service(health_service)
         .add_service(reflection)
@@ -326,6 +351,7 @@ pub async fn start_with_store(
         let d = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
         *shared.deliveries.lock().await = d;
     }
+    tokio::spawn(crate::retention::run::run_every(shared.clone()));
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.
     let serving = dir.serving();

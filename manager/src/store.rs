@@ -334,11 +334,30 @@ pub trait FleetStore: Send + Sync + 'static {
     ) -> Result<Vec<DeadLetter>, StoreError> {
         Ok(Vec::new())
     }
+    /// Hands every record of `kind` to `f` with its age (Unix seconds; `None`: it has no time
+    /// and is kept), in key order, for retention ([`crate::retention`]).
+    fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError>;
+    /// Removes, in one durable write, the records of `kind` at `keys` (from
+    /// [`FleetStore::survey`]) whose age is still below `cutoff`; adds them to the kind's removed
+    /// total. Returns what it removed.
+    fn remove_expired(
+        &self,
+        kind: StoredKind,
+        keys: &[Vec<u8>],
+        cutoff: i64,
+    ) -> Result<Vec<Removed>, StoreError>;
+    /// How many records of each kind retention removed, ever.
+    fn removed_totals(&self) -> Result<Vec<(StoredKind, u64)>, StoreError>;
+    /// The store's size on disk in bytes.
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
 }
 
 fn no_forwarding() -> StoreError {
     StoreError::Sled("this store does not forward events".into())
 }
+
+/// Called with each record of a kind: (key, age in Unix seconds).
+pub type SurveyVisitor<'a> = dyn FnMut(&[u8], Option<i64>) + 'a;
 
 /// The key of a recorded score: the scope, a NUL (which no site name holds), the date, so one
 /// scope's days are one key range in date order.
@@ -367,9 +386,12 @@ fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
     format!("{sensor_id}/{id}").into_bytes()
 }
 
+mod aging;
 mod apply;
 mod sled_store;
 mod space;
+pub use aging::{Removed, StoredKind};
+
 pub use apply::{check_sequence, Applied, Batch, REOPENED_BY};
 pub use sled_store::SledStore;
 

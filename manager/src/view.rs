@@ -22,7 +22,7 @@
 //! in the view: when a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::{merge_assets, merge_group};
-use crate::store::{FleetStore, StoreError};
+use crate::store::{FleetStore, Removed, StoreError, StoredKind};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -411,6 +411,47 @@ impl FleetView {
             v.apply(store, site, r)?;
         }
         slot.stale.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Reflects records of `kind` that retention just removed from the store: removed assets
+    /// leave their sites' views (merged again without them); any removal moves its site's
+    /// generation on, so data derived from the store (merged connections, risk) is derived
+    /// again.
+    pub fn removed(
+        &self,
+        store: &dyn FleetStore,
+        kind: StoredKind,
+        removed: &[Removed],
+    ) -> Result<(), StoreError> {
+        let mut by_site: BTreeMap<&str, Vec<&Removed>> = BTreeMap::new();
+        for r in removed.iter().filter(|r| !r.site.is_empty()) {
+            by_site.entry(&r.site).or_default().push(r);
+        }
+        for (site, gone) in by_site {
+            let slot = self.site(site)?;
+            slot.generation.fetch_add(1, Ordering::AcqRel);
+            if kind != StoredKind::Assets {
+                continue;
+            }
+            let mut v = slot.view.lock().map_err(|_| poisoned())?;
+            if !v.built {
+                continue; // built from the store when first read: without them
+            }
+            // Batches queued before the removal go first.
+            let queued = std::mem::take(&mut *slot.queue.lock().map_err(|_| poisoned())?);
+            for r in queued {
+                v.apply(store, site, r)?;
+            }
+            let mut seeds = BTreeSet::new();
+            for r in gone {
+                let key = (r.sensor.clone(), r.id.clone());
+                v.set_part(key.clone(), None);
+                seeds.insert(key);
+            }
+            v.regroup(site, seeds);
+            slot.stale.store(true, Ordering::Release);
+        }
         Ok(())
     }
 }

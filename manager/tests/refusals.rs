@@ -732,6 +732,23 @@ mod watched {
             self.token_threads.lock().unwrap().push(name);
             self.inner.operator_token(s)
         }
+        fn survey(&self, k: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError> {
+            self.inner.survey(k, f)
+        }
+        fn remove_expired(
+            &self,
+            k: StoredKind,
+            keys: &[Vec<u8>],
+            cutoff: i64,
+        ) -> Result<Vec<Removed>, StoreError> {
+            self.inner.remove_expired(k, keys, cutoff)
+        }
+        fn removed_totals(&self) -> Result<Vec<(StoredKind, u64)>, StoreError> {
+            self.inner.removed_totals()
+        }
+        fn size_on_disk(&self) -> Result<u64, StoreError> {
+            self.inner.size_on_disk()
+        }
         fn revoke_operator(&self, name: &str, at: i64) -> Result<(), StoreError> {
             self.inner.revoke_operator(name, at)
         }

@@ -6,7 +6,7 @@ use crate::capture::live::CaptureMode;
 use crate::decode::defrag::DefragLimits;
 use crate::flow::reassembly::StreamLimits;
 use crate::flow::FlowConfig;
-use crate::inventory::InventoryLimits;
+use crate::inventory::{InventoryLimits, InventoryRetention};
 use crate::pipeline::Limits;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -79,15 +79,24 @@ pub struct InventorySection {
     pub max_hosts: usize,
     pub max_macs: usize,
     pub max_connections: usize,
+    /// Addresses and connections not seen for this many days (packet time) are forgotten; 0:
+    /// never (see [`crate::inventory::expire`]).
+    pub retain_unseen_days: u64,
+    /// Alerts whose last occurrence is this many days old are forgotten; 0: never.
+    pub retain_alerts_days: u64,
 }
 
 impl Default for InventorySection {
     fn default() -> Self {
         let l = InventoryLimits::default();
+        let r = InventoryRetention::default();
+        let days = |ns: Option<u64>| ns.map_or(0, |n| n / (86_400 * 1_000_000_000));
         InventorySection {
             max_hosts: l.max_hosts,
             max_macs: l.max_macs,
             max_connections: l.max_conns,
+            retain_unseen_days: days(r.unseen_ns),
+            retain_alerts_days: days(r.alerts_ns),
         }
     }
 }
@@ -108,6 +117,20 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
 }
 
 impl SensorConfig {
+    /// How long the inventory keeps what it no longer sees, checked (at most 100 years).
+    pub fn retention(&self) -> Result<InventoryRetention, ConfigError> {
+        const DAY_NS: u64 = 86_400 * 1_000_000_000;
+        let days = |key: &str, v: u64| match v {
+            0 => Ok(None),
+            v => in_range(key, v, 1, 36_500).map(|d| Some(d * DAY_NS)),
+        };
+        let i = &self.inventory;
+        Ok(InventoryRetention {
+            unseen_ns: days("inventory.retain_unseen_days", i.retain_unseen_days)?,
+            alerts_ns: days("inventory.retain_alerts_days", i.retain_alerts_days)?,
+        })
+    }
+
     /// The pipeline's caps and timeouts, checked.
     pub fn limits(&self) -> Result<Limits, ConfigError> {
         const S: u64 = 1_000_000_000;
@@ -455,6 +478,7 @@ impl SensorConfig {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| ConfigError(e.to_string()))?;
         cfg.limits()?;
+        cfg.retention()?;
         cfg.capture.segment_map(true)?;
         Ok(cfg)
     }
@@ -551,5 +575,28 @@ mod tests {
         std::fs::write(&f, "[inventory]\nmax_hots = 5\n").unwrap();
         let e = SensorConfig::load(Some(&f)).unwrap_err().to_string();
         assert!(e.contains("max_hots"), "{e}");
+    }
+
+    #[test]
+    fn retention_is_in_days_and_zero_keeps_forever() {
+        const DAY_NS: u64 = 86_400 * 1_000_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(
+            &f,
+            "[inventory]\nretain_unseen_days = 7\nretain_alerts_days = 0\n",
+        )
+        .unwrap();
+        let r = SensorConfig::load(Some(&f)).unwrap().retention().unwrap();
+        assert_eq!(r.unseen_ns, Some(7 * DAY_NS));
+        assert_eq!(r.alerts_ns, None);
+        let d = SensorConfig::default().retention().unwrap();
+        assert_eq!(d, InventoryRetention::default());
+        std::fs::write(&f, "[inventory]\nretain_unseen_days = 40000\n").unwrap();
+        let e = SensorConfig::load(Some(&f)).unwrap_err().to_string();
+        assert!(
+            e.contains("inventory.retain_unseen_days = 40000 is out of range"),
+            "{e}"
+        );
     }
 }

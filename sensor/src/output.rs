@@ -461,10 +461,24 @@ fn summary(out: &mut String, r: &InventoryReport) {
     let hit = counted(
         s.limits
             .iter()
-            .filter(|(k, _)| k.as_str() != "fragments_reassembled")
+            .filter(|(k, _)| k.as_str() != "fragments_reassembled" && !k.ends_with("_expired"))
             .map(|(k, v)| (k.as_str(), *v)),
         20,
     );
+    // What retention forgot ([inventory] retain_*_days): not a cap, said apart.
+    let forgotten = counted(
+        s.limits
+            .iter()
+            .filter(|(k, _)| k.ends_with("_expired"))
+            .map(|(k, v)| (k.as_str(), *v)),
+        4,
+    );
+    if !forgotten.is_empty() {
+        lines.push((
+            "forgotten",
+            format!("{forgotten} (not seen within [inventory] retain_*_days)"),
+        ));
+    }
     lines.push((
         "caps reached",
         if hit.is_empty() {

@@ -46,6 +46,7 @@ use crate::store::{self, Store, StoreError};
 use crate::uplink::client::{Uplink, UplinkConfig};
 use crate::uplink::outbox::Outbox;
 use crate::uplink::{diff, LinkInfo, UplinkError};
+use expiry::Expiry;
 use otwatch_common::model::{CaptureSource, CaptureStats, InventoryReport};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,6 +54,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+mod expiry;
 mod replay;
 
 use replay::{mark_replay_done, replay_base, Replayer};
@@ -389,6 +391,7 @@ struct Worker {
     id: usize,
     sources: Vec<Box<dyn LiveSource>>,
     pipeline: Pipeline,
+    expiry: Expiry,
     tx: mpsc::Sender<Msg>,
     stop: Arc<AtomicBool>,
     epoch: Arc<AtomicU64>,
@@ -411,6 +414,7 @@ impl Worker {
     fn send(&mut self, epoch: u64, with_inventory: bool) -> bool {
         let inventory = with_inventory.then(|| {
             self.pipeline.checkpoint();
+            self.expiry.worker(&mut self.pipeline);
             self.pipeline.inventory.clone()
         });
         let stats = self.stats();
@@ -506,6 +510,8 @@ struct Committer {
     store: Store,
     dir: PathBuf,
     base: Inventory,
+    /// Forgets what was not seen within the retention from `base` at each commit.
+    expiry: Expiry,
     earlier: Option<CaptureStats>,
     latest: Vec<Latest>,
     view: MetricsView,
@@ -558,6 +564,7 @@ impl Committer {
     }
 
     fn commit(&mut self) -> InventoryReport {
+        self.expiry.expire(&mut self.base);
         let mut inv = self.merged();
         let stats = store::merge_stats(self.earlier.clone(), self.run_stats());
         let mut report = inventory::report(&inv, stats.clone());
@@ -983,6 +990,7 @@ pub fn run_with(
     // Settings and detection files first: a mistake in them must stop the sensor before
     // anything starts.
     let limits = cfg.limits()?;
+    let expiry = Expiry::new(cfg.retention()?);
     let segments = cfg.capture.segment_map(replay)?;
     let detect_cfg = cfg.detect.build()?;
     let learn_for = cfg
@@ -1097,6 +1105,7 @@ pub fn run_with(
             id,
             sources,
             pipeline: segmented(Pipeline::configured(&limits, Arc::default()), &segments),
+            expiry: expiry.clone(),
             tx: tx.clone(),
             stop: stop.clone(),
             epoch: epoch.clone(),
@@ -1124,6 +1133,7 @@ pub fn run_with(
         store,
         dir,
         base,
+        expiry,
         earlier,
         latest: (0..n).map(|_| Latest::default()).collect(),
         view: MetricsView {

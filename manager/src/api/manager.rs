@@ -44,6 +44,7 @@ fn sensor_msg(r: &SensorRecord, now: i64) -> Sensor {
         assets: r.held.assets,
         connections: r.held.connections,
         alerts: r.held.alerts,
+        outbox_deferred: r.outbox_dropped,
     }
 }
 
@@ -388,6 +389,32 @@ impl Manager for ManagerService {
         Ok(Response::new(super::forwards::test(&self.0, &dest).await?))
     }
 
+    async fn get_retention(
+        &self,
+        req: Request<GetRetentionRequest>,
+    ) -> Result<Response<RetentionReport>, Status> {
+        operator_identity(&self.0, Caller::of(&req), "GetRetention").await?;
+        let shared = self.0.clone();
+        let reports = blocking(move || shared.retention.reports(shared.store.as_ref())).await?;
+        let kinds = reports
+            .into_iter()
+            .map(|r| RetentionKind {
+                kind: r.kind,
+                limit_seconds: r.limit_secs.map_or(0, |l| l.max(0) as u64),
+                held: r.held,
+                oldest: r.oldest.map(rfc3339).unwrap_or_default(),
+                removed_total: r.removed_total,
+                removed_last_run: r.removed_last_run,
+                last_run: r.last_run.map(rfc3339).unwrap_or_default(),
+                error: r.error.unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(RetentionReport {
+            kinds,
+            every_seconds: self.0.retention.settings().every.as_secs(),
+        }))
+    }
+
     async fn list_sites(
         &self,
         req: Request<ListSitesRequest>,
@@ -721,7 +748,7 @@ impl Manager for ManagerService {
         operator_identity(&self.0, Caller::of(&req), "GetRisk").await?;
         let site = req.into_inner().site;
         let shared = self.0.clone();
-        blocking(move || shared.assess(&site, now_secs()))
+        blocking(move || shared.assess(&site, shared.clock.now()))
             .await?
             .map(Response::new)
     }
@@ -919,7 +946,8 @@ impl ManagerService {
         let id = req.into_inner().id;
         let store = self.0.store.clone();
         let (aid, by) = (id.clone(), format!("{name} ({})", role.as_str()));
-        let fa = blocking(move || store.set_alert_state(&aid, state, &by, &rfc3339(now_secs())))
+        let at = rfc3339(self.0.clock.now());
+        let fa = blocking(move || store.set_alert_state(&aid, state, &by, &at))
             .await?
             .ok_or_else(|| {
                 Status::not_found(format!("no alert {id}; list them with `otwatch alerts`"))

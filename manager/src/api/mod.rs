@@ -12,9 +12,12 @@ pub use sensor_link::MAX_BATCH_BYTES;
 
 use crate::admin::AdminError;
 use crate::approvals::Approvals;
+use crate::clock::SharedClock;
 use crate::fleet;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::pki::{identity_of, now_secs, rfc3339, sha256, Ca};
+use crate::retention::{Retention, RetentionSettings};
 use crate::store::{ApprovalRecord, BatchRefused, FleetStore, StoreError};
 use crate::tls::{Revocations, Revoked};
 use crate::view::{FleetView, Snapshot};
@@ -46,6 +49,12 @@ pub struct Shared {
     pub view: Arc<FleetView>,
     /// The single writer of sensor data (group commit, then the view).
     pub ingest: Ingest,
+    /// The time that ages data (when records are stored, retention).
+    pub clock: SharedClock,
+    /// What is kept how long, and what each retention run found.
+    pub retention: Retention,
+    /// The manager's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
     /// When each sensor over its quota was last logged (once an hour each).
     quota_logged: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// The advisories assets are matched against when served (read from the store at start,
@@ -85,14 +94,22 @@ pub(crate) struct AssessedFrom {
 const KEPT_ASSESSMENTS: usize = 64;
 
 impl Shared {
+    /// The shared state over `store`; `clock` ages data, `retention` says for how long.
     pub fn new(
         store: Arc<dyn FleetStore>,
         ca: Ca,
         revoked: Revoked,
+        clock: SharedClock,
+        retention: RetentionSettings,
     ) -> std::io::Result<Arc<Shared>> {
         let view = Arc::new(FleetView::default());
         let ingest = Ingest::start(store.clone(), view.clone())?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.watch_store(&store);
         Ok(Arc::new(Shared {
+            clock,
+            retention: Retention::new(retention),
+            metrics,
             store,
             ca,
             revoked,
@@ -193,7 +210,7 @@ fn refuse(peer: &str, call: &str, status: Status) -> Status {
 
 /// Who calls, read from a request before anything is awaited (a streaming request is not
 /// `Sync`, so a future must not hold on to it).
-pub(crate) struct Caller {
+pub struct Caller {
     peer: String,
     certs: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
     authorization: Option<String>,
@@ -215,7 +232,7 @@ impl Caller {
 
     /// A caller of the web console: its peer, client certificate and bearer header, as
     /// [`sign_in`] reads them.
-    pub(crate) fn web(
+    pub fn web(
         peer: String,
         certs: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
         authorization: Option<String>,
@@ -319,11 +336,7 @@ async fn identity(shared: &Shared, caller: Caller, call: &str) -> Result<Identit
 
 /// Authenticates a caller by its (CA-verified) client certificate, else an operator's bearer
 /// token: who it is, and when its credential was issued and expires.
-pub(crate) async fn sign_in(
-    shared: &Shared,
-    caller: Caller,
-    call: &str,
-) -> Result<SignedIn, Status> {
+pub async fn sign_in(shared: &Shared, caller: Caller, call: &str) -> Result<SignedIn, Status> {
     let p = caller.peer;
     let Some(certs) = caller.certs else {
         if let Some(h) = caller.authorization {

@@ -140,6 +140,7 @@ impl SensorLink for SensorLinkService {
         let shared = self.0.clone();
         let mut shutdown = self.0.shutdown.subscribe();
         tokio::spawn(async move {
+            let _connected = shared.metrics.sync_opened();
             loop {
                 let next = tokio::select! {
                     m = inbound.message() => m,
@@ -180,13 +181,16 @@ impl SensorLink for SensorLinkService {
                     let _ = tx.send(Err(st)).await;
                     break;
                 }
+                let sent = batch.deltas.len();
                 let r = shared
                     .ingest
-                    .apply(&id, batch.after_seq, batch.deltas, now_secs())
+                    .apply(&id, batch.after_seq, batch.deltas, shared.clock.now())
                     .await
                     .map_err(|e| super::batch_status(&p, &id, e));
                 match r {
                     Ok(applied) => {
+                        let new = sent.saturating_sub(applied.first_new + applied.over_quota.len());
+                        shared.metrics.batch_applied(&id, &site, new);
                         if !applied.over_quota.is_empty() && shared.log_over_quota(&id) {
                             tracing::warn!(
                                 peer = %p,

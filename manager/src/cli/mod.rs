@@ -153,6 +153,9 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 10)]
         top: usize,
     },
+    /// What the manager keeps how long (docs/RETENTION.md): per kind of record its limit, the
+    /// records held, the oldest, how many retention removed, and its last run.
+    Retention,
     /// The risk assessment report of a site, or of the fleet without --site: an executive page
     /// (score, trend, counts, top 10 risks), then per site the Purdue map, exposure,
     /// vulnerabilities by severity and the ranked remediations; one HTML file, a PDF of it
@@ -544,6 +547,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "last_seen",
                     "applied_seq",
                     "backlog",
+                    "outbox_deferred",
                     "drops",
                     "over_quota",
                 ],
@@ -662,6 +666,23 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             risk::print(out, fmt, &r, &sites, top)?;
         }
         Command::Report(args) => report::run(&mut c, args, fmt, &status_err, out).await?,
+        Command::Retention => {
+            let r = c
+                .get_retention(GetRetentionRequest {})
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            emit_list(
+                out,
+                fmt,
+                &r.kinds,
+                retention_json,
+                retention_row,
+                &[
+                    "kind", "limit", "held", "oldest", "removed", "last_run", "error",
+                ],
+            )?;
+        }
         Command::Connections { site, address } => {
             let q = ListConnectionsRequest {
                 site: site.unwrap_or_default(),

@@ -99,6 +99,38 @@ pub(super) fn emit(
     Ok(())
 }
 
+pub fn retention_json(k: &RetentionKind) -> Value {
+    json!({
+        "kind": k.kind, "limit_seconds": k.limit_seconds, "held": k.held, "oldest": k.oldest,
+        "removed_total": k.removed_total, "removed_last_run": k.removed_last_run,
+        "last_run": k.last_run, "error": k.error,
+    })
+}
+
+/// A retention kind as a table row: the limit in days (or hours), counts, times.
+pub fn retention_row(k: &RetentionKind) -> Value {
+    let limit = match k.limit_seconds {
+        0 => "forever".to_string(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s => format!("{s}s"),
+    };
+    let or_dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    json!({
+        "kind": k.kind, "limit": limit,
+        "held": k.held.map_or("-".to_string(), |h| h.to_string()),
+        "oldest": or_dash(&k.oldest),
+        "removed": format!("{} ({} last run)", k.removed_total, k.removed_last_run),
+        "last_run": or_dash(&k.last_run), "error": k.error,
+    })
+}
+
 pub fn site_json(s: &Site) -> Value {
     json!({"name": s.name, "sensors": s.sensors, "assets": s.assets, "open_alerts": s.open_alerts})
 }
@@ -111,6 +143,7 @@ pub fn sensor_json(s: &Sensor) -> Value {
         "drops": s.drops, "certificate_not_after": s.certificate_not_after,
         "ignored_alert_states": s.ignored_alert_states, "over_quota": s.over_quota,
         "assets": s.assets, "connections": s.connections, "alerts": s.alerts,
+        "outbox_deferred": s.outbox_deferred,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Applying a sensor's batch inside the store's transaction: the sequence check, then each
 //! delta in order.
 
+use super::aging::{read_stored, stored_key, stored_value, StoredKind, STORED_GRAIN};
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
 use crate::forward::Event;
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Asset, Delta, FleetAlert};
@@ -131,6 +132,23 @@ pub(super) struct Trees<'a> {
     alerts: &'a TransactionalTree,
     /// The forwarding queues and the rules in force; `None`: no rule.
     pub forward: Option<crate::forward::queue::Ctx<'a>>,
+    /// When the manager last stored each record ([`super::aging`]).
+    stored: &'a TransactionalTree,
+}
+
+impl Trees<'_> {
+    /// Notes that the record of `kind` at `key` was stored at `now`. A time noted less than
+    /// [`STORED_GRAIN`] before is kept (retention counts in days, and a write per delta cost
+    /// ingest a quarter of its rate); the age reads it as that much later.
+    fn mark_stored(&self, kind: StoredKind, key: &[u8], now: i64) -> Result<(), Abort> {
+        let k = stored_key(kind, key);
+        if read_stored(self.stored.get(&k)?).is_some_and(|at| at <= now && now - at < STORED_GRAIN)
+        {
+            return Ok(());
+        }
+        self.stored.insert(k, &stored_value(now))?;
+        Ok(())
+    }
 }
 
 /// Whether `key` may be written to `tree` for a sensor holding `held` of at most `quota`
@@ -156,6 +174,7 @@ fn apply_one(
                 rec.over_quota += 1;
                 return Ok(());
             }
+            t.mark_stored(StoredKind::Assets, &key, now)?;
             let old = t.assets.insert(key, a.encode_to_vec())?;
             if old.is_none() {
                 rec.held.assets += 1;
@@ -189,7 +208,9 @@ fn apply_one(
             changes.push(("asset", format!("{sid}/{}", a.id)));
         }
         Some(DeltaChange::AssetRemoved(id)) => {
-            if t.assets.remove(data_key(&sid, id))?.is_some() {
+            let key = data_key(&sid, id);
+            t.stored.remove(stored_key(StoredKind::Assets, &key))?;
+            if t.assets.remove(key)?.is_some() {
                 rec.held.assets = rec.held.assets.saturating_sub(1);
             }
             changes.push(("asset", format!("{sid}/{id}")));
@@ -208,6 +229,7 @@ fn apply_one(
                 rec.over_quota += 1;
                 return Ok(());
             }
+            t.mark_stored(StoredKind::Connections, &key, now)?;
             if t.conns.insert(key, c.encode_to_vec())?.is_none() {
                 rec.held.connections += 1;
             }
@@ -245,6 +267,7 @@ fn apply_one(
                     }
                 }
             };
+            t.mark_stored(StoredKind::Alerts, &key, now)?;
             t.alerts.insert(key, fa.encode_to_vec())?;
             if forward && t.forward.is_some() {
                 let time = crate::pki::rfc3339(now);
@@ -281,12 +304,14 @@ pub(super) fn trees<'a>(
     assets: &'a TransactionalTree,
     conns: &'a TransactionalTree,
     alerts: &'a TransactionalTree,
+    stored: &'a TransactionalTree,
 ) -> Trees<'a> {
     Trees {
         assets,
         conns,
         alerts,
         forward: None,
+        stored,
     }
 }
 

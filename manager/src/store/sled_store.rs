@@ -10,11 +10,12 @@
 //! way. What a sensor may be told it has applied ([`FleetStore::applied_seq`]) is only ever
 //! what a flush made durable.
 
+use super::aging::{self, Removed, StoredKind};
 use super::space;
 use super::{
     apply, from_json, json, score_key, tx_err, Abort, Applied, ApprovalRecord, Batch,
     DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord,
-    StoreError, TokenError, TokenRecord,
+    StoreError, SurveyVisitor, TokenError, TokenRecord,
 };
 use crate::forward::queue::{self as fwd, DeadLetter, Done, Queued};
 use crate::forward::{Event, ForwardStats, Router};
@@ -49,6 +50,11 @@ struct Db {
     fwd_queue: sled::Tree,
     fwd_stats: sled::Tree,
     fwd_dead: sled::Tree,
+    /// [`aging::stored_key`] → Unix seconds (big-endian i64) when the manager last stored the
+    /// record.
+    stored: sled::Tree,
+    /// Retention's removed total per kind ([`StoredKind::as_str`] → big-endian i64).
+    removed: sled::Tree,
 }
 
 impl Db {
@@ -98,8 +104,22 @@ impl Db {
             fwd_queue: db.open_tree("forward_queue")?,
             fwd_stats: db.open_tree("forward_stats")?,
             fwd_dead: db.open_tree("forward_dead")?,
+            stored: db.open_tree("stored_at")?,
+            removed: db.open_tree("retention_removed")?,
             db,
         })
+    }
+}
+
+impl Db {
+    /// The tree holding records of `kind`.
+    fn tree_of(&self, kind: StoredKind) -> &sled::Tree {
+        match kind {
+            StoredKind::Alerts | StoredKind::ResolvedAlerts => &self.alerts,
+            StoredKind::Assets => &self.assets,
+            StoredKind::Connections => &self.conns,
+            StoredKind::RiskHistory => &self.scores,
+        }
     }
 }
 
@@ -443,11 +463,12 @@ impl FleetStore for SledStore {
                     &db.assets,
                     &db.conns,
                     &db.alerts,
+                    &db.stored,
                     &db.fwd_queue,
                     &db.fwd_stats,
                 );
-                trees.transaction(|(sensors, assets, conns, alerts, queue, stats)| {
-                    let mut data = apply::trees(assets, conns, alerts);
+                trees.transaction(|(sensors, assets, conns, alerts, stored, queue, stats)| {
+                    let mut data = apply::trees(assets, conns, alerts, stored);
                     data.forward = Some(fwd::Ctx {
                         queue,
                         stats,
@@ -457,9 +478,9 @@ impl FleetStore for SledStore {
                     apply(sensors, &data)
                 })
             } else {
-                (&db.sensors, &db.assets, &db.conns, &db.alerts).transaction(
-                    |(sensors, assets, conns, alerts)| {
-                        apply(sensors, &apply::trees(assets, conns, alerts))
+                (&db.sensors, &db.assets, &db.conns, &db.alerts, &db.stored).transaction(
+                    |(sensors, assets, conns, alerts, stored)| {
+                        apply(sensors, &apply::trees(assets, conns, alerts, stored))
                     },
                 )
             };
@@ -799,5 +820,58 @@ impl FleetStore for SledStore {
             out.push(from_json("dead letter", &v)?);
         }
         Ok(out)
+    }
+    fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError> {
+        let db = self.db()?;
+        for kv in db.tree_of(kind).iter() {
+            let (k, v) = kv?;
+            let stored = aging::read_stored(db.stored.get(aging::stored_key(kind, &k))?);
+            match kind {
+                // Both alert kinds share a tree: an alert of the other state is not handed on.
+                StoredKind::Alerts | StoredKind::ResolvedAlerts if !aging::is_of(kind, &v) => {}
+                _ => f(&k, aging::age(kind, &k, &v, stored)),
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_expired(
+        &self,
+        kind: StoredKind,
+        keys: &[Vec<u8>],
+        cutoff: i64,
+    ) -> Result<Vec<Removed>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|db| {
+            let trees = (&db.sensors, db.tree_of(kind), &db.stored, &db.removed);
+            let r = trees.transaction(|(sensors, data, stored, totals)| {
+                let t = aging::RemoveIn {
+                    sensors,
+                    data,
+                    stored,
+                    totals,
+                };
+                aging::remove(&t, kind, keys, cutoff)
+            });
+            let r = r.map_err(tx_err)?;
+            self.written(db)?;
+            Ok(r)
+        })
+    }
+
+    fn removed_totals(&self) -> Result<Vec<(StoredKind, u64)>, StoreError> {
+        let db = self.db()?;
+        let mut out = Vec::new();
+        for kind in StoredKind::ALL {
+            let n = aging::read_stored(db.removed.get(kind.as_str())?).unwrap_or(0);
+            out.push((kind, n.max(0) as u64));
+        }
+        Ok(out)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db()?.db.size_on_disk()?)
     }
 }

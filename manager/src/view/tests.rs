@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::store::{Batch, SledStore, TokenRecord};
+use crate::store::{Batch, FleetStore, SledStore, StoredKind, TokenRecord};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta};
 
 /// xorshift64: deterministic, no dependency.
@@ -219,4 +219,53 @@ fn a_missed_batch_reloads_that_sensor_from_the_store() {
     view.applied(&store, "a", late).unwrap();
     let fresh = FleetView::default();
     assert_eq!(listing(&view, &store, "a"), listing(&fresh, &store, "a"));
+}
+
+#[test]
+fn retention_takes_one_sensors_part_out_of_a_merged_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let (s1, s2) = (enrol(&store, 1, "a"), enrol(&store, 2, "a"));
+    let view = FleetView::default();
+    // The same device seen by both sensors: s1 stored it at 5 (the helper's time), s2 at
+    // 10 000; stored times count an hour later.
+    sync(&store, &view, &s1, &[upsert(1, "mac:1", "m1", "10.0.0.1")]);
+    let d = [upsert(1, "mac:1", "m1", "10.0.0.2")];
+    let r = store.apply_batch(Batch::new(&s2, &d), 10_000).unwrap();
+    let replay = Replay {
+        sensor: s2.clone(),
+        previous_seq: r.previous_seq,
+        applied_seq: r.applied_seq,
+        deltas: r.committed(d.to_vec()),
+    };
+    view.applied(&store, "a", replay).unwrap();
+    assert_eq!(listing(&view, &store, "a")[0].seen_by.len(), 2);
+    let generation = view.generation("a").unwrap();
+
+    let mut keys = Vec::new();
+    store
+        .survey(StoredKind::Assets, &mut |k, age| {
+            if age.is_some_and(|a| a < 5_000) {
+                keys.push(k.to_vec());
+            }
+        })
+        .unwrap();
+    let removed = store
+        .remove_expired(StoredKind::Assets, &keys, 5_000)
+        .unwrap();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        (removed[0].sensor.as_str(), removed[0].site.as_str()),
+        (s1.as_str(), "a")
+    );
+    view.removed(&store, StoredKind::Assets, &removed).unwrap();
+
+    let now = listing(&view, &store, "a");
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].seen_by.len(), 1);
+    assert_eq!(now[0].seen_by[0].sensor_id, s2);
+    assert_eq!(now, listing(&FleetView::default(), &store, "a"));
+    assert!(view.generation("a").unwrap() > generation);
+    assert_eq!(store.sensor(&s1).unwrap().unwrap().held.assets, 0);
+    assert_eq!(store.removed_totals().unwrap()[2], (StoredKind::Assets, 1));
 }

@@ -382,3 +382,81 @@ pub fn gateway_1(seq: u64) -> Delta {
         2,
     )
 }
+
+/// A plain HTTP/1.1 GET over TLS to the manager (trusting its CA), presenting a client
+/// certificate (`client`: cert and key PEM) or a header: (status, content type, body).
+pub async fn https_get(
+    fx: &Fixture,
+    path: &str,
+    client: Option<(&str, &str)>,
+    header: Option<(&str, &str)>,
+) -> (u16, String, String) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca = std::fs::read(fx.data().join("ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&ca) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let mut cfg = match client {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .map(Result::unwrap)
+                .collect();
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            cfg.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => cfg.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", fx.port()))
+        .await
+        .unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let extra = header.map_or(String::new(), |(k, v)| format!("{k}: {v}\r\n"));
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\n{extra}\r\n",
+        fx.port()
+    );
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole HTTP head");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let header_of = |name: &str| {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let body = if header_of("transfer-encoding").is_some_and(|v| v == "chunked") {
+        // Chunks: a hex size line, the data, CRLF; a zero size ends.
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (status, header_of("content-type").unwrap_or_default(), body)
+}

@@ -320,6 +320,17 @@ impl AlertBook {
     }
 
     /// Rebuilds the key index (after loading from the store).
+    /// Forgets the alerts whose last occurrence is before `before`; how many went.
+    pub fn forget_before(&mut self, before: Timestamp) -> u64 {
+        let n = self.alerts.len();
+        self.alerts.retain(|a| a.last >= before);
+        let gone = (n - self.alerts.len()) as u64;
+        if gone > 0 {
+            self.reindex();
+        }
+        gone
+    }
+
     pub fn reindex(&mut self) {
         self.by_key.clear();
         for (i, a) in self.alerts.iter().enumerate() {
@@ -614,6 +625,20 @@ mod tests {
         assert_eq!(b.len(), 2);
         let ids: Vec<&str> = b.iter().map(|a| a.id.as_str()).collect();
         assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn alerts_last_seen_before_a_time_are_forgotten_and_repeats_still_fold() {
+        let lim = BookLimits::default();
+        let mut b = AlertBook::default();
+        raise(&mut b, &lim, key(2), t(0));
+        raise(&mut b, &lim, key(3), t(100));
+        assert_eq!(b.forget_before(t(100)), 1);
+        assert_eq!(b.iter().map(|a| a.last).collect::<Vec<_>>(), vec![t(100)]);
+        // The index follows: a repeat of the kept alert counts it up.
+        assert!(!raise(&mut b, &lim, key(3), t(200)));
+        assert_eq!((b.len(), b.iter().next().unwrap().count), (1, 2));
+        assert_eq!(b.forget_before(t(0)), 0);
     }
 
     #[test]

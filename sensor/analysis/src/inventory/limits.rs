@@ -49,6 +49,11 @@ pub struct Shed {
     pub macs_refused: u64,
     pub conns_evicted: u64,
     pub conns_refused: u64,
+    /// Forgotten for not being seen within the retention ([`super::expire`]).
+    pub hosts_expired: u64,
+    pub macs_expired: u64,
+    pub conns_expired: u64,
+    pub alerts_expired: u64,
 }
 
 impl Shed {
@@ -59,6 +64,10 @@ impl Shed {
         self.macs_refused += o.macs_refused;
         self.conns_evicted += o.conns_evicted;
         self.conns_refused += o.conns_refused;
+        self.hosts_expired += o.hosts_expired;
+        self.macs_expired += o.macs_expired;
+        self.conns_expired += o.conns_expired;
+        self.alerts_expired += o.alerts_expired;
     }
 
     /// Non-zero counters under their report names.
@@ -70,6 +79,10 @@ impl Shed {
             ("macs_refused", self.macs_refused),
             ("conns_evicted", self.conns_evicted),
             ("conns_refused", self.conns_refused),
+            ("hosts_expired", self.hosts_expired),
+            ("macs_expired", self.macs_expired),
+            ("conns_expired", self.conns_expired),
+            ("alerts_expired", self.alerts_expired),
         ]
         .into_iter()
         .filter(|(_, v)| *v > 0)

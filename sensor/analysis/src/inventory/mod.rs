@@ -10,11 +10,13 @@
 pub mod access;
 pub mod assets;
 pub mod classify;
+pub mod expire;
 pub mod facts;
 pub mod limits;
 pub mod oui;
 
 pub use assets::report;
+pub use expire::InventoryRetention;
 pub use facts::{ConnFacts, ConnKey, Counters, EvidenceRec, HostFacts, HostKey, MacFacts};
 pub use limits::{InventoryLimits, Shed};
 
