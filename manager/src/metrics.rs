@@ -159,12 +159,16 @@ impl Metrics {
             Kind::Gauge,
             &[],
         );
+        let forwarding = ForwardFamilies::new(&self.registry);
         let me: Weak<Metrics> = Arc::downgrade(self);
         let store: Weak<dyn FleetStore> = Arc::downgrade(store);
         self.registry.collect_with(Box::new(move || {
             let (Some(m), Some(store)) = (me.upgrade(), store.upgrade()) else {
                 return;
             };
+            if let Ok(all) = store.forward_stats() {
+                forwarding.set(&all);
+            }
             if let Ok(n) = store.size_on_disk() {
                 size.set(&[], n as f64);
             }
@@ -308,6 +312,101 @@ where
             metrics.api_observe(&service, method, started.elapsed().as_secs_f64());
             r
         })
+    }
+}
+
+/// The forwarding destinations' queues and deliveries (docs/FORWARDING.md), per destination,
+/// read from the store's counters at each exposition.
+struct ForwardFamilies {
+    queued: Arc<Family>,
+    queued_bytes: Arc<Family>,
+    oldest: Arc<Family>,
+    counters: [(Arc<Family>, StatOf); 6],
+}
+
+/// Reads one counter of a destination's [`crate::forward::ForwardStats`].
+type StatOf = fn(&crate::forward::ForwardStats) -> u64;
+
+impl ForwardFamilies {
+    fn new(r: &Registry) -> ForwardFamilies {
+        let gauge = |name, help| family(r, name, help, Kind::Gauge, &["destination"]);
+        let counter = |name, help| family(r, name, help, Kind::Counter, &["destination"]);
+        ForwardFamilies {
+            queued: gauge(
+                "otwatch_manager_forward_queued_events",
+                "Events waiting in a forwarding destination's queue.",
+            ),
+            queued_bytes: gauge(
+                "otwatch_manager_forward_queued_bytes",
+                "The size of a forwarding destination's queue in the store.",
+            ),
+            oldest: gauge(
+                "otwatch_manager_forward_oldest_event_age_seconds",
+                "How long the oldest waiting event of a destination has waited (0: none waits).",
+            ),
+            counters: [
+                (
+                    counter(
+                        "otwatch_manager_forward_enqueued_total",
+                        "Events queued for a destination.",
+                    ),
+                    |s| s.enqueued_total,
+                ),
+                (
+                    counter(
+                        "otwatch_manager_forward_delivered_total",
+                        "Events a destination took.",
+                    ),
+                    |s| s.delivered_total,
+                ),
+                (
+                    counter(
+                        "otwatch_manager_forward_delivery_seconds_total",
+                        "Seconds delivered events waited between being queued and delivered, summed (divide by delivered_total for the mean delivery latency).",
+                    ),
+                    |s| s.delivery_seconds_total,
+                ),
+                (
+                    counter(
+                        "otwatch_manager_forward_overflowed_total",
+                        "Events that did not fit in a destination's bounded queue (not forwarded).",
+                    ),
+                    |s| s.overflowed_total,
+                ),
+                (
+                    counter(
+                        "otwatch_manager_forward_dead_letters_total",
+                        "Events a destination refused for good (kept as dead letters).",
+                    ),
+                    |s| s.dead_total,
+                ),
+                (
+                    counter(
+                        "otwatch_manager_forward_failures_total",
+                        "Delivery attempts that failed (each retried).",
+                    ),
+                    |s| s.failures_total,
+                ),
+            ],
+        }
+    }
+
+    fn set(&self, all: &[(String, crate::forward::ForwardStats)]) {
+        let now = crate::pki::now_secs();
+        for (name, s) in all {
+            let d = [name.as_str()];
+            self.queued.set(&d, s.queued as f64);
+            self.queued_bytes.set(&d, s.bytes as f64);
+            let age = if s.oldest_at > 0 {
+                (now - s.oldest_at).max(0)
+            } else {
+                0
+            };
+            self.oldest.set(&d, age as f64);
+            for (f, get) in &self.counters {
+                f.set(&d, get(s) as f64);
+            }
+        }
     }
 }
 

@@ -317,6 +317,39 @@ sites = ["plant-h"]
     assert!(s["down"].oldest_at > 0);
     // Latency is counted for metrics: delivered within a second or two here.
     assert!(s["splunk"].delivery_seconds_total <= 2 * s["splunk"].delivered_total);
+    // The same counters in the manager's metrics, per destination.
+    let cred = fx.operator_creds("prom", otwatch_common::link::OperatorRole::Viewer);
+    let cert = std::fs::read_to_string(cred.join("cert.pem")).unwrap();
+    let key = std::fs::read_to_string(cred.join("key.pem")).unwrap();
+    let (status, _, metrics) = common::https_get(&fx, "/metrics", Some((&cert, &key)), None).await;
+    assert_eq!(status, 200, "{metrics}");
+    let value = |family: &str, dest: &str| {
+        let prefix = format!("{family}{{destination=\"{dest}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+    };
+    assert_eq!(
+        value("otwatch_manager_forward_delivered_total", "splunk"),
+        5.0
+    );
+    assert_eq!(
+        value("otwatch_manager_forward_dead_letters_total", "picky"),
+        1.0
+    );
+    assert_eq!(value("otwatch_manager_forward_queued_events", "down"), 3.0);
+    assert_eq!(
+        value("otwatch_manager_forward_overflowed_total", "down"),
+        2.0
+    );
+    assert!(value("otwatch_manager_forward_failures_total", "down") >= 2.0);
+    assert!(value("otwatch_manager_forward_oldest_event_age_seconds", "down") >= 0.0);
+    assert_eq!(
+        value("otwatch_manager_forward_delivery_seconds_total", "splunk"),
+        s["splunk"].delivery_seconds_total as f64
+    );
     // The inventory as JSON lines: the PLC is new, then its firmware changed.
     let text = std::fs::read_to_string(&lines).unwrap();
     let ev: Vec<Value> = text
