@@ -49,6 +49,10 @@ struct Retain {
     /// Daily security scores (the risk trend) older than this.
     #[arg(long, value_name = "DURATION", default_value = "400d", value_parser = retention::parse_limit)]
     retain_risk_history: retention::Limit,
+    /// Events waiting in a forwarding queue for a destination that does not take them, and
+    /// dead letters, older than this (counted as expired, never dropped silently).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = retention::parse_limit)]
+    retain_forwarding_queues: retention::Limit,
     /// Time between retention runs.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = admin::parse_ttl)]
     retention_every: i64,
@@ -67,6 +71,7 @@ impl Retain {
         retention::RetentionSettings {
             limits: limits.into_iter().map(|(k, l)| (k, l.0)).collect(),
             every: std::time::Duration::from_secs(self.retention_every.max(1) as u64),
+            forwarding_queues: self.retain_forwarding_queues.0,
             ..Default::default()
         }
     }

@@ -321,7 +321,7 @@ struct ForwardFamilies {
     queued: Arc<Family>,
     queued_bytes: Arc<Family>,
     oldest: Arc<Family>,
-    counters: [(Arc<Family>, StatOf); 6],
+    counters: [(Arc<Family>, StatOf); 7],
 }
 
 /// Reads one counter of a destination's [`crate::forward::ForwardStats`].
@@ -379,6 +379,13 @@ impl ForwardFamilies {
                         "Events a destination refused for good (kept as dead letters).",
                     ),
                     |s| s.dead_total,
+                ),
+                (
+                    counter(
+                        "otwatch_manager_forward_expired_total",
+                        "Events retention removed undelivered (older than the forwarding queues' limit).",
+                    ),
+                    |s| s.expired_total,
                 ),
                 (
                     counter(

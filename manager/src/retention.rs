@@ -37,6 +37,9 @@ pub struct RetentionSettings {
     pub every: Duration,
     /// Records removed per durable write.
     pub batch: usize,
+    /// Seconds an event may wait in a forwarding queue (and a dead letter be kept); `None`:
+    /// forever ([`crate::forward::expiry`]).
+    pub forwarding_queues: Option<i64>,
 }
 
 impl Default for RetentionSettings {
@@ -48,9 +51,14 @@ impl Default for RetentionSettings {
                 .collect(),
             every: Duration::from_secs(15 * 60),
             batch: 1000,
+            forwarding_queues: Some(FORWARDING_QUEUES_DAYS * DAY),
         }
     }
 }
+
+/// The default limit of the forwarding queues, in days: an event a destination has not taken
+/// in a month is counted as expired and removed (docs/RETENTION.md).
+pub const FORWARDING_QUEUES_DAYS: i64 = 30;
 
 /// The default limit of `kind`, in seconds (docs/RETENTION.md says why).
 pub fn default_limit(kind: StoredKind) -> i64 {

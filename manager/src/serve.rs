@@ -253,6 +253,12 @@ async fn start_serving(
         settings.retention.clone(),
     )
     .map_err(ServeError::Ingest)?;
+    shared
+        .retention
+        .register(Arc::new(crate::forward::expiry::Queues::new(
+            &shared.store,
+            settings.retention.forwarding_queues,
+        )));
     // Merge every site's assets now, so the first listing does not wait for it.
     let warm = shared.clone();
     let started = std::time::Instant::now();

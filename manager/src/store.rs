@@ -326,6 +326,16 @@ pub trait FleetStore: Send + Sync + 'static {
     fn forward_stats(&self) -> Result<Vec<(String, ForwardStats)>, StoreError> {
         Ok(Vec::new())
     }
+    /// Removes, in one durable write, up to `max` forwarding queue entries and dead letters
+    /// queued or refused before `cutoff` (Unix seconds), counting the queue entries as expired
+    /// in their destination's counters; says what it removed and what is held after.
+    fn forward_expire(
+        &self,
+        _cutoff: i64,
+        _max: usize,
+    ) -> Result<crate::forward::queue::Expired, StoreError> {
+        Ok(Default::default())
+    }
     /// Up to `max` of `dest`'s dead letters, oldest first.
     fn forward_dead_letters(
         &self,

@@ -191,7 +191,8 @@ async fn records_past_their_limit_go_newer_ones_stay_and_a_restart_agrees() {
             .into_inner()
             .kinds
             .len(),
-        5
+        6,
+        "the store's five kinds and the forwarding queues"
     );
 
     // After a restart the view is built from the store: the same assets, nothing back.
@@ -307,7 +308,7 @@ async fn a_record_renewed_after_the_survey_is_kept_and_forever_keeps_all() {
     shared.retention.register(queue.clone());
     // Alerts are kept forever here.
     let r = run_once(&shared).await.unwrap();
-    let q = r.iter().find(|k| k.kind == "forwarding_queues").unwrap();
+    let q = r.iter().find(|k| k.kind == "stand_in_queue").unwrap();
     assert_eq!(
         (q.limit_secs, q.held, q.removed_last_run, q.removed_total),
         (Some(2 * DAY), Some(1), 1, 1)
@@ -316,7 +317,7 @@ async fn a_record_renewed_after_the_survey_is_kept_and_forever_keeps_all() {
     assert_eq!(
         shared.metrics.value(
             "otwatch_manager_retention_removed_total",
-            &["forwarding_queues"]
+            &["stand_in_queue"]
         ),
         Some(1.0)
     );
@@ -326,12 +327,12 @@ async fn a_record_renewed_after_the_survey_is_kept_and_forever_keeps_all() {
     assert_eq!(common::all_assets(&mut op, "plant").await.assets.len(), 1);
 }
 
-/// A stand-in for a forwarding queue: the times of the events it holds.
+/// A stand-in for a kind kept elsewhere: the times of the records it holds.
 struct Queue(Mutex<Vec<i64>>);
 
 impl ExternalKind for Queue {
     fn name(&self) -> &str {
-        "forwarding_queues"
+        "stand_in_queue"
     }
     fn limit(&self) -> Option<i64> {
         Some(2 * DAY)
@@ -347,6 +348,84 @@ impl ExternalKind for Queue {
             removed_total: None,
         })
     }
+}
+
+/// The forwarding queues are a retention kind: events a destination never took, older than
+/// the limit, are removed and counted as expired; newer ones wait on.
+#[tokio::test]
+async fn undelivered_forwarding_events_past_the_limit_are_counted_and_removed() {
+    let t0 = now_secs();
+    let clock = ManualClock::at(t0);
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let file = dir.path().join("forwarding.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[destination]]
+name = "down"
+type = "webhook"
+url = "http://127.0.0.1:{port}/"
+secret = "k"
+retry_min_ms = 50
+retry_max_ms = 100
+
+[[rule]]
+name = "all"
+destination = "down"
+"#
+        ),
+    )
+    .unwrap();
+    let fx = Fixture::start_with(Settings {
+        clock: SharedClock(clock.clone()),
+        forwarding: Some(file),
+        retention: otwatch_manager::retention::RetentionSettings {
+            forwarding_queues: Some(2 * DAY),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let s = enroll(&fx.url(), fx.port(), &fx.token("plant", 3600))
+        .await
+        .unwrap();
+    let mut c = s.client(&fx.url()).await.unwrap();
+    sync(&mut c, vec![vec![alert(1, "old")]]).await.unwrap();
+    clock.advance(3 * DAY);
+    sync(&mut c, vec![vec![alert(2, "new")]]).await.unwrap();
+    let shared = fx.mgr.as_ref().unwrap().shared.clone();
+    let stats = |shared: &otwatch_manager::api::Shared| {
+        let all = shared.store.forward_stats().unwrap();
+        all.into_iter().find(|(n, _)| n == "down").unwrap().1
+    };
+    assert_eq!(
+        (stats(&shared).queued, stats(&shared).expired_total),
+        (2, 0)
+    );
+
+    let r = run_once(&shared).await.unwrap();
+    let q = r.iter().find(|k| k.kind == "forwarding_queues").unwrap();
+    assert_eq!(
+        (q.limit_secs, q.held, q.removed_last_run, q.error.as_deref()),
+        (Some(2 * DAY), Some(1), 1, None)
+    );
+    let after = stats(&shared);
+    assert_eq!((after.queued, after.expired_total), (1, 1));
+    // The event still waiting is the newer one.
+    let pending = shared.store.forward_pending("down", 10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(
+        pending[0].1.alert_id.ends_with("/new"),
+        "{:?}",
+        pending[0].1
+    );
+    // Nothing newer than the limit goes, however often retention runs.
+    run_once(&shared).await.unwrap();
+    assert_eq!(stats(&shared).queued, 1);
 }
 
 fn clock_now(shared: &otwatch_manager::api::Shared) -> i64 {

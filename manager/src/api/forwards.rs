@@ -84,6 +84,7 @@ fn destination_msg(
         delivered: s.delivered_total,
         overflowed: s.overflowed_total,
         dead: s.dead_total,
+        expired: s.expired_total,
         failures: s.failures_total,
         last_error: s.last_error.clone(),
         last_error_at: time_or_empty(s.last_error_at),

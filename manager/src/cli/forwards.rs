@@ -61,6 +61,7 @@ fn show(out: &mut dyn Write, fmt: Format, r: &ListForwardsResponse) -> anyhow::R
             json!({
                 "name": d.name, "type": d.r#type, "target": d.target, "queued": d.queued,
                 "delivered": d.delivered, "overflowed": d.overflowed, "dead": d.dead,
+                "expired": d.expired,
                 "failures": d.failures, "oldest_age_s": d.oldest_age_seconds,
                 "last_error": d.last_error,
             })
@@ -78,6 +79,7 @@ fn show(out: &mut dyn Write, fmt: Format, r: &ListForwardsResponse) -> anyhow::R
             "delivered",
             "overflowed",
             "dead",
+            "expired",
             "failures",
             "oldest_age_s",
             "last_error",

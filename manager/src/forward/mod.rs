@@ -22,6 +22,7 @@ pub mod config;
 pub mod deliver;
 pub mod edit;
 pub mod event;
+pub mod expiry;
 pub mod format;
 pub mod http;
 pub mod queue;
@@ -71,6 +72,9 @@ pub struct ForwardStats {
     /// Seconds the delivered events waited in the queue, summed: with `delivered_total`, the
     /// mean delivery latency (a Prometheus summary's `_sum` and `_count`).
     pub delivery_seconds_total: u64,
+    /// Events retention removed undelivered (older than the forwarding queues' limit,
+    /// docs/RETENTION.md).
+    pub expired_total: u64,
     /// Unix seconds the oldest waiting event was queued at; 0 when none waits (computed when
     /// read, not stored).
     pub oldest_at: i64,

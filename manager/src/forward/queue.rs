@@ -88,6 +88,20 @@ pub struct OutStats {
     /// Seconds delivered events waited in the queue, summed (with `delivered_total`, the
     /// mean delivery latency).
     pub delivery_seconds_total: u64,
+    /// Events removed from the queue undelivered by retention (older than the forwarding
+    /// queues' limit).
+    pub expired_total: u64,
+}
+
+/// What one retention pass over the forwarding queues did ([`crate::store::FleetStore::forward_expire`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Queue entries and dead letters removed.
+    pub removed: u64,
+    /// Queue entries and dead letters held after it.
+    pub held: u64,
+    /// When the oldest of those was queued or refused (Unix seconds).
+    pub oldest: Option<i64>,
 }
 
 /// The key of `dest`'s counters of one side (`in`, `out`).
@@ -104,7 +118,7 @@ pub fn decode<T: for<'a> Deserialize<'a> + Default>(v: Option<&[u8]>) -> T {
 
 /// Both sides' counters as one [`ForwardStats`] (`oldest_at` left for the caller).
 pub fn combine(i: &InStats, o: &OutStats) -> ForwardStats {
-    let taken = o.delivered_total + o.dead_total;
+    let taken = o.delivered_total + o.dead_total + o.expired_total;
     ForwardStats {
         queued: i.enqueued_total.saturating_sub(taken),
         bytes: i.bytes_in.saturating_sub(o.bytes_out),
@@ -117,6 +131,7 @@ pub fn combine(i: &InStats, o: &OutStats) -> ForwardStats {
         last_error_at: o.last_error_at,
         last_delivered_at: o.last_delivered_at,
         delivery_seconds_total: o.delivery_seconds_total,
+        expired_total: o.expired_total,
         oldest_at: 0,
     }
 }

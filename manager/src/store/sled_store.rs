@@ -813,6 +813,72 @@ impl FleetStore for SledStore {
         Ok(all)
     }
 
+    fn forward_expire(&self, cutoff: i64, max: usize) -> Result<fwd::Expired, StoreError> {
+        let db = self.db()?;
+        let mut gone = fwd::Expired::default();
+        let (mut old_queued, mut old_dead) = (Vec::new(), Vec::new());
+        let hold = |at: i64, gone: &mut fwd::Expired| {
+            gone.held += 1;
+            gone.oldest = Some(gone.oldest.map_or(at, |o: i64| o.min(at)));
+        };
+        for kv in db.fwd_queue.iter() {
+            let (k, v) = kv?;
+            let at = from_json::<Queued>("forwarding queue entry", &v)?.at;
+            if at < cutoff && old_queued.len() + old_dead.len() < max {
+                old_queued.push(k);
+            } else {
+                hold(at, &mut gone);
+            }
+        }
+        for kv in db.fwd_dead.iter() {
+            let (k, v) = kv?;
+            let at = from_json::<DeadLetter>("dead letter", &v)?.at;
+            if at < cutoff && old_queued.len() + old_dead.len() < max {
+                old_dead.push(k);
+            } else {
+                hold(at, &mut gone);
+            }
+        }
+        if old_queued.is_empty() && old_dead.is_empty() {
+            return Ok(gone);
+        }
+        gone.removed = self.write(|db| {
+            let trees = (&db.fwd_queue, &db.fwd_stats, &db.fwd_dead);
+            let removed = trees
+                .transaction(|(queue, stats, dead)| {
+                    let mut removed = 0u64;
+                    let mut by_dest: HashMap<&[u8], (u64, u64)> = HashMap::new();
+                    for k in &old_queued {
+                        if let Some(v) = queue.remove(k.as_ref())? {
+                            // `<destination> NUL <id>`
+                            let dest = &k[..k.len().saturating_sub(9)];
+                            let e = by_dest.entry(dest).or_default();
+                            e.0 += 1;
+                            e.1 += v.len() as u64;
+                            removed += 1;
+                        }
+                    }
+                    for k in &old_dead {
+                        if dead.remove(k.as_ref())?.is_some() {
+                            removed += 1;
+                        }
+                    }
+                    for (dest, (n, bytes)) in by_dest {
+                        let key = fwd::stats_key(&String::from_utf8_lossy(dest), "out");
+                        let mut s: fwd::OutStats = fwd::decode(stats.get(&key)?.as_deref());
+                        s.expired_total += n;
+                        s.bytes_out += bytes;
+                        stats.insert(key, json(&s))?;
+                    }
+                    Ok(removed)
+                })
+                .map_err(tx_err)?;
+            self.written(db)?;
+            Ok(removed)
+        })?;
+        Ok(gone)
+    }
+
     fn forward_dead_letters(&self, dest: &str, max: usize) -> Result<Vec<DeadLetter>, StoreError> {
         let mut out = Vec::new();
         for kv in self.db()?.fwd_dead.scan_prefix(fwd::prefix(dest)).take(max) {
