@@ -1,0 +1,16 @@
+//! Playbooks: on an alert matching a playbook's filter, run its actions in order (a signed
+//! webhook, an email over SMTP with STARTTLS, a ticket JSON, the alert's state, tags on the
+//! asset), with templated text and a dry-run mode. docs/PLAYBOOKS.md is the user's guide.
+//!
+//! A tour:
+//! - [`config`]: the playbook file (`[[playbook]]`, `[[playbook.action]]`), checked with file,
+//!   line and reason on every refusal, like the forwarding file; the filter is a forwarding
+//!   rule, matched by [`crate::forward::event::matches`].
+//! - [`template`]: `{{alert.title}}`-style placeholders, parsed (and unknown ones refused) when
+//!   the file is read, rendered from the alert's forwarding [`crate::forward::Event`].
+
+pub mod config;
+pub mod template;
+
+pub use config::{Action, Playbook, PlaybookConfig};
+pub use template::Template;
