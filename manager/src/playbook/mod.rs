@@ -8,8 +8,11 @@
 //!   rule, matched by [`crate::forward::event::matches`].
 //! - [`template`]: `{{alert.title}}`-style placeholders, parsed (and unknown ones refused) when
 //!   the file is read, rendered from the alert's forwarding [`crate::forward::Event`].
+//! - [`smtp`]: the email action's SMTP client (STARTTLS verified against a configured CA,
+//!   AUTH PLAIN or LOGIN, dot-stuffed DATA).
 
 pub mod config;
+pub mod smtp;
 pub mod template;
 
 pub use config::{Action, Playbook, PlaybookConfig};
