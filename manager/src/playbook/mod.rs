@@ -10,8 +10,11 @@
 //!   the file is read, rendered from the alert's forwarding [`crate::forward::Event`].
 //! - [`smtp`]: the email action's SMTP client (STARTTLS verified against a configured CA,
 //!   AUTH PLAIN or LOGIN, dot-stuffed DATA).
+//! - [`run`]: one action run on an alert (the external ones done, the store changes returned),
+//!   and its rendered description for dry runs.
 
 pub mod config;
+pub mod run;
 pub mod smtp;
 pub mod template;
 

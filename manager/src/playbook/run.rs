@@ -1,0 +1,344 @@
+//! Running one action of a playbook on an alert's [`Event`]: the external ones (webhook,
+//! email, ticket) are done here; the alert's state and the asset's tags are changes to the
+//! fleet store, returned as a [`Step::Store`] for the caller to apply. [`describe`] renders what
+//! an action does, for dry runs and run logs (never a secret).
+
+use super::config::{Action, EmailTls};
+use super::smtp;
+use crate::forward::addr::Url;
+use crate::forward::sinks::webhook_signature;
+use crate::forward::tls::Connector;
+use crate::forward::Event;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What running an action gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Done; what was done, for the run log.
+    Done(String),
+    /// A change to the fleet store, for the caller to apply.
+    Store(StoreChange),
+}
+
+/// A change to the fleet store an action asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// The alert's state (acknowledged or resolved), with a comment.
+    SetStatus { status: String, comment: String },
+    /// Tags added to the alert's asset.
+    Tag { tags: Vec<String> },
+}
+
+/// A hex SHA-256 (first 128 bits) of the playbook and the event: the same run of the same
+/// playbook on the same alert change always gives the same id, so a retried run rewrites the
+/// same ticket and a receiver dedupes the same message.
+pub fn run_id(playbook: &str, e: &Event) -> String {
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{playbook}\0{}", e.id).as_bytes(),
+    );
+    crate::forward::sinks::hex(&d.as_ref()[..16])
+}
+
+/// The ticket an action makes for `e`: its rendered fields, with the run id, the playbook
+/// and the alert.
+pub fn ticket(a: &Action, e: &Event, playbook: &str) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Action::Ticket { fields, .. } = a {
+        for (k, t) in fields {
+            m.insert(k.clone(), t.render(e, playbook).into());
+        }
+    }
+    m.insert("id".into(), run_id(playbook, e).into());
+    m.insert("playbook".into(), playbook.into());
+    m.insert("alert_id".into(), e.alert_id.clone().into());
+    serde_json::Value::Object(m)
+}
+
+/// What `a` does for `e`, rendered: the dry-run log and the run log say this.
+pub fn describe(a: &Action, e: &Event, playbook: &str) -> String {
+    match a {
+        Action::Webhook {
+            url,
+            secret,
+            secret_file,
+            ..
+        } => format!(
+            "POST the alert's event to {url}{}",
+            if secret.is_some() || secret_file.is_some() {
+                ", signed"
+            } else {
+                ""
+            }
+        ),
+        Action::Email {
+            host,
+            port,
+            tls,
+            from,
+            to,
+            subject,
+            body,
+            ..
+        } => format!(
+            "email from {from} to {} via {host}:{port}{}: subject {:?}, body {:?}",
+            to.join(", "),
+            if *tls == EmailTls::Starttls {
+                " (STARTTLS)"
+            } else {
+                " (plain, loopback)"
+            },
+            subject.render(e, playbook),
+            body.render(e, playbook)
+        ),
+        Action::Ticket { dir, url, .. } => format!(
+            "ticket {} {}",
+            ticket(a, e, playbook),
+            match (dir, url) {
+                (Some(d), _) => format!("written into {}", d.display()),
+                (_, Some(u)) => format!("POSTed to {u}"),
+                _ => String::new(),
+            }
+        ),
+        Action::SetStatus { status, comment } => format!(
+            "set the alert {} {status}, comment {:?}",
+            e.alert_id,
+            comment.render(e, playbook)
+        ),
+        Action::TagAsset { tags } => format!(
+            "tag the asset {} with {}",
+            e.asset_id,
+            tags.iter()
+                .map(|t| t.render(e, playbook))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn read_secret(inline: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, String> {
+    match (inline, file) {
+        (Some(s), _) => Ok(Some(s.clone())),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+            .map_err(|e| format!("cannot read {}: {e}", f.display())),
+        (None, None) => Ok(None),
+    }
+}
+
+fn connector(ca: &Option<PathBuf>) -> Result<Option<Connector>, String> {
+    ca.as_deref().map(|ca| Connector::new(ca, None)).transpose()
+}
+
+async fn post_json(
+    url: &str,
+    ca: &Option<PathBuf>,
+    body: &[u8],
+    key: Option<&str>,
+) -> Result<String, String> {
+    let url = Url::parse(url)?;
+    let mut headers = vec![("Content-Type", "application/json".to_string())];
+    if let Some(key) = key {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+        let ts = crate::pki::now_secs().to_string();
+        headers.push((
+            crate::forward::sinks::SIGNATURE_HEADER,
+            webhook_signature(&key, &ts, body),
+        ));
+        headers.push((crate::forward::sinks::TIMESTAMP_HEADER, ts));
+    }
+    let a = crate::forward::http::post(&url, &headers, body, connector(ca)?.as_ref()).await?;
+    if (200..300).contains(&a.status) {
+        Ok(format!("{} answered {}", url.host_header(), a.status))
+    } else {
+        Err(format!(
+            "{} answered {}: {}",
+            url.host_header(),
+            a.status,
+            a.body.trim()
+        ))
+    }
+}
+
+/// Writes `data` to `dir/name` whole: a temporary file, synced, then renamed.
+fn write_file(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f =
+        std::fs::File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Runs `a` for `e`: an error stops the playbook's run (it is tried again later).
+pub async fn execute(a: &Action, e: &Event, playbook: &str) -> Result<Step, String> {
+    match a {
+        Action::Webhook {
+            url,
+            secret,
+            secret_file,
+            ca,
+        } => {
+            // The same record a forwarding webhook gets: a JSON array of events.
+            let body = serde_json::to_vec(&[e]).unwrap_or_default();
+            let key = read_secret(secret, secret_file)?;
+            post_json(url, ca, &body, key.as_deref())
+                .await
+                .map(Step::Done)
+        }
+        Action::Email {
+            host,
+            port,
+            tls,
+            ca,
+            server_name,
+            auth,
+            username,
+            password_file,
+            from,
+            to,
+            subject,
+            body,
+        } => {
+            let auth = match (auth, username, password_file) {
+                (Some(m), Some(u), Some(p)) => Some((
+                    *m,
+                    u.clone(),
+                    read_secret(&None, &Some(p.clone()))?.unwrap_or_default(),
+                )),
+                _ => None,
+            };
+            let server = smtp::Server {
+                host: host.clone(),
+                port: *port,
+                tls: *tls,
+                connector: connector(ca)?,
+                server_name: server_name.clone().unwrap_or_else(|| host.clone()),
+                auth,
+            };
+            let m = smtp::Message {
+                from: from.clone(),
+                to: to.clone(),
+                subject: subject.render(e, playbook),
+                body: body.render(e, playbook),
+                date: smtp::rfc5322_date(crate::pki::now_secs()),
+                message_id: format!("{}@otwatch", run_id(playbook, e)),
+            };
+            smtp::send(&server, &m).await?;
+            Ok(Step::Done(format!(
+                "email sent to {} via {host}:{port}",
+                to.join(", ")
+            )))
+        }
+        Action::Ticket { dir, url, ca, .. } => {
+            let t = ticket(a, e, playbook);
+            let data = serde_json::to_vec_pretty(&t).unwrap_or_default();
+            match (dir, url) {
+                (Some(d), _) => {
+                    let p = write_file(d, &format!("{}.json", run_id(playbook, e)), &data)?;
+                    Ok(Step::Done(format!("ticket written to {}", p.display())))
+                }
+                (_, Some(u)) => post_json(u, ca, &data, None)
+                    .await
+                    .map(|r| Step::Done(format!("ticket POSTed: {r}"))),
+                _ => Err("the ticket action has neither dir nor url".into()),
+            }
+        }
+        Action::SetStatus { status, comment } => Ok(Step::Store(StoreChange::SetStatus {
+            status: status.clone(),
+            comment: comment.render(e, playbook),
+        })),
+        Action::TagAsset { tags } => Ok(Step::Store(StoreChange::Tag {
+            tags: tags.iter().map(|t| t.render(e, playbook)).collect(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::PlaybookConfig;
+
+    fn event() -> Event {
+        Event {
+            id: "e1".into(),
+            event: "alert".into(),
+            alert_id: "s1/7".into(),
+            asset_id: "s1/a3".into(),
+            kind: "plc_stop".into(),
+            severity: "critical".into(),
+            title: "PLC stopped".into(),
+            site: "plant-a".into(),
+            ..Event::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn tickets_are_written_whole_and_store_changes_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[[playbook]]\nname = \"pb\"\n[[playbook.action]]\ntype = \"ticket\"\ndir = {:?}\nfields = {{ title = \"[{{{{alert.severity}}}}] {{{{alert.title}}}}\", asset = \"{{{{asset.id}}}}\" }}\n[[playbook.action]]\ntype = \"set_status\"\nstatus = \"acknowledged\"\ncomment = \"by {{{{playbook}}}}\"\n[[playbook.action]]\ntype = \"tag_asset\"\ntags = [\"incident\", \"{{{{alert.kind}}}}\"]\n",
+            dir.path().display().to_string()
+        );
+        let c = PlaybookConfig::parse("p.toml", &text).unwrap();
+        let a = &c.playbooks[0].actions;
+        let e = event();
+        let Step::Done(what) = execute(&a[0], &e, "pb").await.unwrap() else {
+            panic!("a ticket is done here")
+        };
+        let file = dir.path().join(format!("{}.json", run_id("pb", &e)));
+        assert!(what.contains(&file.display().to_string()), "{what}");
+        let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(t["title"], "[critical] PLC stopped");
+        assert_eq!(t["asset"], "s1/a3");
+        assert_eq!(t["alert_id"], "s1/7");
+        assert_eq!(t["playbook"], "pb");
+        // Run again (a retry): the same file, nothing else.
+        execute(&a[0], &e, "pb").await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        assert_eq!(
+            execute(&a[1], &e, "pb").await.unwrap(),
+            Step::Store(StoreChange::SetStatus {
+                status: "acknowledged".into(),
+                comment: "by pb".into()
+            })
+        );
+        assert_eq!(
+            execute(&a[2], &e, "pb").await.unwrap(),
+            Step::Store(StoreChange::Tag {
+                tags: vec!["incident".into(), "plc_stop".into()]
+            })
+        );
+        let d = describe(&a[2], &e, "pb");
+        assert_eq!(d, "tag the asset s1/a3 with incident, plc_stop");
+        let d = describe(&a[0], &e, "pb");
+        assert!(d.contains("\"title\":\"[critical] PLC stopped\""), "{d}");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_down_is_an_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let a = Action::Webhook {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            secret: Some("k".into()),
+            secret_file: None,
+            ca: None,
+        };
+        let e = execute(&a, &event(), "pb").await.unwrap_err();
+        assert!(e.contains("cannot connect"), "{e}");
+        assert_eq!(
+            describe(&a, &event(), "pb"),
+            format!("POST the alert's event to http://127.0.0.1:{port}/hook, signed")
+        );
+    }
+}
