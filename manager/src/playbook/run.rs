@@ -341,4 +341,66 @@ mod tests {
             format!("POST the alert's event to http://127.0.0.1:{port}/hook, signed")
         );
     }
+
+    #[tokio::test]
+    async fn webhooks_are_signed_like_forwarding_webhooks() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let receiver = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read until the headers and the whole body (Content-Length) are in.
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap();
+                    if body.len() >= len || n == 0 {
+                        break;
+                    }
+                }
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(req).unwrap()
+        });
+        let a = Action::Webhook {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            secret: Some("k".into()),
+            secret_file: None,
+            ca: None,
+        };
+        let got = execute(&a, &event(), "pb").await.unwrap();
+        assert!(
+            matches!(got, Step::Done(ref d) if d.contains("200")),
+            "{got:?}"
+        );
+        let req = receiver.await.unwrap();
+        let (head, body) = req.split_once("\r\n\r\n").unwrap();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+        let ts = header("X-Otwatch-Timestamp");
+        let sig = header("X-Otwatch-Signature");
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"k");
+        let want = webhook_signature(&key, &ts, body.as_bytes());
+        assert_eq!(sig, want);
+        let events: Vec<Event> = serde_json::from_str(body).unwrap();
+        assert_eq!(events, vec![event()]);
+    }
 }
