@@ -259,6 +259,87 @@ pub async fn execute(a: &Action, e: &Event, playbook: &str) -> Result<Step, Stri
     }
 }
 
+/// One action's outcome in a run's log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ActionLog {
+    /// The action's type (webhook, email, ...).
+    pub action: String,
+    /// What it did, or in a dry run what it would have done (rendered, no secrets).
+    pub detail: String,
+    /// Why it failed; empty when it worked.
+    pub error: String,
+}
+
+/// One run of a playbook on an alert, as the run log (`playbook_runs`) keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    pub playbook: String,
+    pub alert_id: String,
+    /// The run id ([`run_id`]).
+    pub run_id: String,
+    pub dry_run: bool,
+    /// Which attempt this was (1 the first).
+    pub attempt: u32,
+    /// Unix seconds.
+    pub started_at: i64,
+    pub ended_at: i64,
+    /// The actions run, in order; the last one failed when `ok` is false (those after it did
+    /// not run).
+    pub actions: Vec<ActionLog>,
+    pub ok: bool,
+}
+
+/// Runs `p`'s actions on `e` in order (attempt `attempt`): a failing action stops the run.
+/// Store changes go to `apply` (an error from it fails the action). In a dry run nothing is
+/// executed and nothing applied: each action is logged with its rendered description.
+pub async fn run_playbook(
+    p: &super::Playbook,
+    e: &Event,
+    attempt: u32,
+    apply: &mut (dyn FnMut(&StoreChange) -> Result<String, String> + Send),
+) -> RunRecord {
+    let mut rec = RunRecord {
+        playbook: p.name.clone(),
+        alert_id: e.alert_id.clone(),
+        run_id: run_id(&p.name, e),
+        dry_run: p.dry_run,
+        attempt,
+        started_at: crate::pki::now_secs(),
+        ended_at: 0,
+        actions: Vec::new(),
+        ok: true,
+    };
+    for a in &p.actions {
+        let (detail, error) = if p.dry_run {
+            (
+                format!("dry run: would {}", describe(a, e, &p.name)),
+                String::new(),
+            )
+        } else {
+            match execute(a, e, &p.name).await {
+                Ok(Step::Done(d)) => (d, String::new()),
+                Ok(Step::Store(c)) => match apply(&c) {
+                    Ok(d) => (d, String::new()),
+                    Err(err) => (describe(a, e, &p.name), err),
+                },
+                Err(err) => (describe(a, e, &p.name), err),
+            }
+        };
+        let failed = !error.is_empty();
+        rec.actions.push(ActionLog {
+            action: a.kind().to_string(),
+            detail,
+            error,
+        });
+        if failed {
+            rec.ok = false;
+            break;
+        }
+    }
+    rec.ended_at = crate::pki::now_secs();
+    rec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,5 +483,53 @@ mod tests {
         assert_eq!(sig, want);
         let events: Vec<Event> = serde_json::from_str(body).unwrap();
         assert_eq!(events, vec![event()]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_action_stops_the_run_and_a_dry_run_does_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tickets = dir.path().join("tickets");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = format!(
+            "[[playbook]]\nname = \"pb\"\n[[playbook.action]]\ntype = \"set_status\"\nstatus = \"acknowledged\"\n[[playbook.action]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/\"\n[[playbook.action]]\ntype = \"ticket\"\ndir = {:?}\nfields = {{ t = \"{{{{alert.title}}}}\" }}\n",
+            tickets.display().to_string()
+        );
+        let mut c = PlaybookConfig::parse("p.toml", &text).unwrap();
+        let mut applied = Vec::new();
+        let rec = run_playbook(&c.playbooks[0], &event(), 1, &mut |ch: &StoreChange| {
+            applied.push(ch.clone());
+            Ok("acknowledged".to_string())
+        })
+        .await;
+        assert!(!rec.ok);
+        assert_eq!(rec.actions.len(), 2, "{rec:?}");
+        assert!(rec.actions[0].error.is_empty());
+        assert!(rec.actions[1].error.contains("cannot connect"), "{rec:?}");
+        assert_eq!(applied.len(), 1);
+        assert!(
+            !tickets.exists(),
+            "the ticket after the failing webhook did not run"
+        );
+
+        c.playbooks[0].dry_run = true;
+        let rec = run_playbook(&c.playbooks[0], &event(), 1, &mut |_: &StoreChange| {
+            panic!("a dry run applies nothing")
+        })
+        .await;
+        assert!(rec.ok && rec.dry_run);
+        assert_eq!(rec.actions.len(), 3);
+        assert!(
+            rec.actions[2].detail.starts_with("dry run: would ticket"),
+            "{rec:?}"
+        );
+        assert!(
+            rec.actions[2].detail.contains("\"t\":\"PLC stopped\""),
+            "{rec:?}"
+        );
+        assert!(!tickets.exists(), "a dry run writes no ticket");
     }
 }
