@@ -43,6 +43,7 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod pki;
+pub mod playbook;
 pub mod retention;
 pub mod risk;
 pub mod serve;
