@@ -241,7 +241,7 @@ pub struct ForwardConfig {
 }
 
 /// The 1-based line of byte `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
+pub fn line_of(text: &str, at: usize) -> usize {
     text.get(..at.min(text.len()))
         .map_or(0, |t| t.bytes().filter(|b| *b == b'\n').count())
         + 1
@@ -254,14 +254,29 @@ fn valid_name(n: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The text of the `what` file at `path` (the forwarding file, the playbook file); a file that
+/// cannot be read is an error at line 0.
+pub fn read(path: &Path, what: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        reason: format!("cannot read the {what} file: {e}"),
+    })
+}
+
+/// `text` (read from `file`) as TOML of the shape `T`; what TOML refuses is an error at its line.
+pub fn toml_of<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError {
+        file: file.to_string(),
+        line: e.span().map_or(0, |s| line_of(text, s.start)),
+        reason: e.message().trim().to_string(),
+    })
+}
+
 impl ForwardConfig {
     /// Reads and checks the forwarding file at `path`; a missing file is an error.
     pub fn load(path: &Path) -> Result<ForwardConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.display().to_string(),
-            line: 0,
-            reason: format!("cannot read the forwarding file: {e}"),
-        })?;
+        let text = read(path, "forwarding")?;
         ForwardConfig::parse(&path.display().to_string(), &text)
     }
 
@@ -272,10 +287,7 @@ impl ForwardConfig {
             line,
             reason,
         };
-        let shape: FileShape = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
-            err(line, e.message().trim().to_string())
-        })?;
+        let shape: FileShape = toml_of(file, text)?;
         let mut cfg = ForwardConfig::default();
         for d in shape.destination {
             let line = line_of(text, d.span().start);

@@ -5,7 +5,7 @@
 //! forwarding file's ([`crate::forward::ConfigError`]). docs/PLAYBOOKS.md describes every key.
 
 use super::template::Template;
-use crate::forward::config::{ConfigError, RuleConfig, SEVERITIES};
+use crate::forward::config::{line_of, read, toml_of, ConfigError, RuleConfig, SEVERITIES};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -202,13 +202,6 @@ struct FileShape {
     playbook: Vec<Spanned<RawPlaybook>>,
 }
 
-/// The 1-based line of byte `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
-    text.get(..at.min(text.len()))
-        .map_or(0, |t| t.bytes().filter(|b| *b == b'\n').count())
-        + 1
-}
-
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
@@ -385,11 +378,7 @@ impl RawAction {
 impl PlaybookConfig {
     /// Reads and checks the playbook file at `path`.
     pub fn load(path: &Path) -> Result<PlaybookConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.display().to_string(),
-            line: 0,
-            reason: format!("cannot read the playbook file: {e}"),
-        })?;
+        let text = read(path, "playbook")?;
         PlaybookConfig::parse(&path.display().to_string(), &text)
     }
 
@@ -400,10 +389,7 @@ impl PlaybookConfig {
             line,
             reason,
         };
-        let shape: FileShape = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
-            err(line, e.message().trim().to_string())
-        })?;
+        let shape: FileShape = toml_of(file, text)?;
         let mut cfg = PlaybookConfig::default();
         for p in shape.playbook {
             let line = line_of(text, p.span().start);
