@@ -53,6 +53,9 @@ struct Retain {
     /// dead letters, older than this (counted as expired, never dropped silently).
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = retention::parse_limit)]
     retain_forwarding_queues: retention::Limit,
+    /// The playbooks' run log (`otwatch playbooks runs`), after each run's end.
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = retention::parse_limit)]
+    retain_playbook_runs: retention::Limit,
     /// Time between retention runs.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = admin::parse_ttl)]
     retention_every: i64,
@@ -67,6 +70,7 @@ impl Retain {
             (K::Assets, self.retain_assets),
             (K::Connections, self.retain_connections),
             (K::RiskHistory, self.retain_risk_history),
+            (K::PlaybookRuns, self.retain_playbook_runs),
         ];
         retention::RetentionSettings {
             limits: limits.into_iter().map(|(k, l)| (k, l.0)).collect(),
@@ -133,6 +137,10 @@ enum Command {
         /// forwarding.toml in the state directory when it exists.
         #[arg(long, value_name = "FILE", env = "OTWATCH_FORWARDING")]
         forwarding: Option<PathBuf>,
+        /// The playbooks (TOML, docs/PLAYBOOKS.md); default: playbooks.toml in the state
+        /// directory when it exists.
+        #[arg(long, value_name = "FILE", env = "OTWATCH_PLAYBOOKS")]
+        playbooks: Option<PathBuf>,
         #[command(flatten)]
         retain: Retain,
     },
@@ -446,6 +454,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quota_connections_per_sensor,
             quota_alerts_per_sensor,
             forwarding,
+            playbooks,
             retain,
         } => {
             let settings = serve::Settings {
@@ -455,6 +464,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     alerts_per_sensor: quota_alerts_per_sensor,
                 },
                 forwarding,
+                playbooks,
                 retention: retain.settings(),
                 ..Default::default()
             };

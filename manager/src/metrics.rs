@@ -160,6 +160,7 @@ impl Metrics {
             &[],
         );
         let forwarding = ForwardFamilies::new(&self.registry);
+        let playbooks = PlaybookFamilies::new(&self.registry);
         let me: Weak<Metrics> = Arc::downgrade(self);
         let store: Weak<dyn FleetStore> = Arc::downgrade(store);
         self.registry.collect_with(Box::new(move || {
@@ -167,7 +168,12 @@ impl Metrics {
                 return;
             };
             if let Ok(all) = store.forward_stats() {
-                forwarding.set(&all);
+                // Playbooks' queues sit beside the destinations' in the store.
+                let (runs, dests): (Vec<_>, Vec<_>) = all
+                    .into_iter()
+                    .partition(|(n, _)| crate::playbook::of_queue(n).is_some());
+                forwarding.set(&dests);
+                playbooks.set(&runs);
             }
             if let Ok(n) = store.size_on_disk() {
                 size.set(&[], n as f64);
@@ -412,6 +418,50 @@ impl ForwardFamilies {
             self.oldest.set(&d, age as f64);
             for (f, get) in &self.counters {
                 f.set(&d, get(s) as f64);
+            }
+        }
+    }
+}
+
+/// The playbooks' families, read from their queues' counters.
+struct PlaybookFamilies {
+    queued: Arc<Family>,
+    runs: Arc<Family>,
+}
+
+impl PlaybookFamilies {
+    fn new(r: &Registry) -> PlaybookFamilies {
+        PlaybookFamilies {
+            queued: family(
+                r,
+                "otwatch_manager_playbook_queued_alerts",
+                "Alerts waiting for a playbook to run on them.",
+                Kind::Gauge,
+                &["playbook"],
+            ),
+            runs: family(
+                r,
+                "otwatch_manager_playbook_runs_total",
+                "Playbook runs by outcome: ok, failed (tried again) and given_up (failed max_attempts times; the alert is in the playbook's dead letters); overflowed counts alerts that found the playbook's queue full.",
+                Kind::Counter,
+                &["playbook", "outcome"],
+            ),
+        }
+    }
+
+    fn set(&self, all: &[(String, crate::forward::ForwardStats)]) {
+        for (queue, s) in all {
+            let Some(p) = crate::playbook::of_queue(queue) else {
+                continue;
+            };
+            self.queued.set(&[p], s.queued as f64);
+            for (outcome, n) in [
+                ("ok", s.delivered_total),
+                ("failed", s.failures_total),
+                ("given_up", s.dead_total),
+                ("overflowed", s.overflowed_total),
+            ] {
+                self.runs.set(&[p, outcome], n as f64);
             }
         }
     }

@@ -77,6 +77,9 @@ impl DataDir {
     pub fn forwarding(&self) -> PathBuf {
         self.0.join("forwarding.toml")
     }
+    pub fn playbooks(&self) -> PathBuf {
+        self.0.join("playbooks.toml")
+    }
     pub fn db(&self) -> PathBuf {
         self.0.join("db")
     }

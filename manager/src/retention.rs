@@ -67,6 +67,7 @@ pub fn default_limit(kind: StoredKind) -> i64 {
         StoredKind::ResolvedAlerts => 30,
         StoredKind::Assets | StoredKind::Connections => 180,
         StoredKind::RiskHistory => 400,
+        StoredKind::PlaybookRuns => 90,
     }
 }
 

@@ -8,6 +8,7 @@ use crate::clock::SharedClock;
 use crate::forward::deliver::Deliveries;
 use crate::forward::{ForwardConfig, Router};
 use crate::pki::{Ca, DataDir, PkiError};
+use crate::playbook::PlaybookConfig;
 use crate::retention::RetentionSettings;
 use crate::store::{FleetStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
@@ -57,6 +58,8 @@ pub enum ServeError {
     Stopped,
     #[error("forwarding file refused: {0} (docs/FORWARDING.md)")]
     Forwarding(#[from] crate::forward::ConfigError),
+    #[error("playbook file refused: {0} (docs/PLAYBOOKS.md)")]
+    Playbooks(crate::forward::ConfigError),
 }
 
 impl ServeError {
@@ -127,10 +130,13 @@ pub struct Settings {
     pub clock: SharedClock,
     /// The forwarding file; `None`: [`DataDir::forwarding`] when it exists.
     pub forwarding: Option<std::path::PathBuf>,
+    /// The playbook file; `None`: [`DataDir::playbooks`] when it exists.
+    pub playbooks: Option<std::path::PathBuf>,
 }
 
 /// The forwarding rules in force at the start: `settings`' file, else the data directory's
-/// forwarding.toml when it exists (where `otwatch forwards add` writes), else none.
+/// forwarding.toml when it exists (where `otwatch forwards add` writes), else none; and the
+/// playbooks the same way (playbooks.toml).
 fn forwarding(dir: &DataDir, settings: &Settings) -> Result<Router, ServeError> {
     let file = settings
         .forwarding
@@ -143,7 +149,17 @@ fn forwarding(dir: &DataDir, settings: &Settings) -> Result<Router, ServeError> 
     } else {
         ForwardConfig::default()
     };
-    Ok(Router::new(cfg, file))
+    let file_p = settings
+        .playbooks
+        .clone()
+        .unwrap_or_else(|| dir.playbooks());
+    let router = Router::new(cfg, file);
+    if settings.playbooks.is_none() && !file_p.exists() {
+        return Ok(router);
+    }
+    let p = PlaybookConfig::load(&file_p).map_err(ServeError::Playbooks)?;
+    info!(file = %file_p.display(), playbooks = p.playbooks.len(), dry_run = p.playbooks.iter().filter(|p| p.dry_run).count(), "playbooks loaded");
+    Ok(router.with_playbooks(p, Some(file_p)))
 }
 
 /// Opens the data directory's CA and store and starts serving on `listen` (port 0 picks one;
@@ -207,7 +223,11 @@ async fn forwarding_health(shared: Arc<Shared>, health: tonic_health::server::He
         if let Ok(Ok(all)) = tokio::task::spawn_blocking(move || store.forward_stats()).await {
             let failing: Vec<&str> = all
                 .iter()
-                .filter(|(_, s)| s.queued > 0 && s.last_error_at > s.last_delivered_at)
+                .filter(|(n, s)| {
+                    crate::playbook::of_queue(n).is_none()
+                        && s.queued > 0
+                        && s.last_error_at > s.last_delivered_at
+                })
                 .map(|(n, _)| n.as_str())
                 .collect();
             let status = if failing.is_empty() {
@@ -276,6 +296,7 @@ async fn start_serving(
     let warm = shared.clone();
     let started = std::time::Instant::now();
     let (advisories, approved) = tokio::task::spawn_blocking(move || {
+        warm.load_tags()?;
         Ok::<_, StoreError>((warm.load_advisories()?, warm.load_approvals()?))
     })
     .await
@@ -357,6 +378,7 @@ async fn start_serving(
         let d = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
         *shared.deliveries.lock().await = d;
     }
+    *shared.playbooks.lock().await = crate::playbook::runner::Runners::start(&shared);
     tokio::spawn(crate::retention::run::run_every(shared.clone()));
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.

@@ -9,6 +9,7 @@
 
 use crate::forward::queue::{DeadLetter, Done};
 use crate::forward::{Event, ForwardStats};
+use crate::playbook::run::RunRecord;
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -344,6 +345,22 @@ pub trait FleetStore: Send + Sync + 'static {
     ) -> Result<Vec<DeadLetter>, StoreError> {
         Ok(Vec::new())
     }
+    /// Logs one run of a playbook (the `playbook_runs` log), replacing a record of the same
+    /// run and attempt.
+    fn record_playbook_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    /// Logged runs, newest first (by start), at most `max`: of `playbook` (all when `None`),
+    /// and of one run (its attempts) when `run_id` is given.
+    fn playbook_runs(
+        &self,
+        playbook: Option<&str>,
+        run_id: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<RunRecord>, StoreError>;
+    /// Adds `tags` to the sensor asset `key` (`<sensor>/<asset id>`) in one durable write;
+    /// returns all its tags now, sorted.
+    fn add_asset_tags(&self, key: &str, tags: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Every tagged sensor asset (`<sensor>/<asset id>`) with its tags, in key order.
+    fn asset_tags(&self) -> Result<Vec<(String, Vec<String>)>, StoreError>;
     /// Hands every record of `kind` to `f` with its age (Unix seconds; `None`: it has no time
     /// and is kept), in key order, for retention ([`crate::retention`]).
     fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError>;
@@ -390,6 +407,24 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => e.into(),
     }
+}
+
+/// The key of a playbook run's record: the playbook, the run id, the attempt (big-endian), NUL
+/// between, so one playbook's and one run's records are each one key range.
+fn run_key(playbook: &str, run_id: &str, attempt: u32) -> Vec<u8> {
+    let mut k = run_prefix(playbook, Some(run_id));
+    k.extend_from_slice(&attempt.to_be_bytes());
+    k
+}
+
+/// The key prefix of `playbook`'s runs (of one run, with `run_id`).
+fn run_prefix(playbook: &str, run_id: Option<&str>) -> Vec<u8> {
+    let mut k = format!("{playbook}\0").into_bytes();
+    if let Some(r) = run_id {
+        k.extend_from_slice(r.as_bytes());
+        k.push(0);
+    }
+    k
 }
 
 fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {

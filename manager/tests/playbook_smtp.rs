@@ -10,45 +10,10 @@ mod skip;
 use otwatch_manager::forward::tls::Connector;
 use otwatch_manager::playbook::config::{EmailAuth, EmailTls};
 use otwatch_manager::playbook::smtp::{send, Message, Server};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-/// A CA and a certificate for localhost / 127.0.0.1 signed by it, as PEM files in `dir`.
-fn certs(dir: &Path, name: &str) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("{name} test CA"));
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let issuer = Issuer::from_ca_cert_der(ca_cert.der(), &ca_key).unwrap();
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join(format!("{name}-ca.pem")), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-}
-
-struct Smtp(Child);
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "common/smtp.rs"]
+mod smtp;
+use smtp::{certs, Smtp};
 
 fn message(n: usize) -> Message {
     Message {
@@ -63,11 +28,7 @@ fn message(n: usize) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_goes_over_starttls_to_a_real_smtp_server() {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+    if !smtp::available() {
         skip::skip(
             "python3 with aiosmtpd is missing (pip install -r tests/peers/requirements.txt)",
             skip::Need::InCi,
@@ -75,33 +36,9 @@ async fn email_goes_over_starttls_to_a_real_smtp_server() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    certs(dir.path(), "smtp");
+    let smtp = Smtp::start(dir.path());
     certs(dir.path(), "other");
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/smtp_server.py");
-    let p = |n: &str| dir.path().join(n).display().to_string();
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .args([
-            port.to_string(),
-            p("smtp.pem"),
-            p("smtp.key"),
-            out.display().to_string(),
-            "otwatch".into(),
-            "s3cret".into(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Smtp(child);
-    assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+    let port = smtp.port;
 
     let server = |ca: &str, tls: EmailTls, auth: Option<(EmailAuth, &str)>| Server {
         host: "127.0.0.1".into(),
@@ -168,11 +105,7 @@ async fn email_goes_over_starttls_to_a_real_smtp_server() {
     assert!(e.starts_with("AUTH PLAIN: the server answered 535"), "{e}");
     assert!(!e.contains("wrong"), "{e}");
 
-    let mut got: Vec<serde_json::Value> = (0..)
-        .map(|n| out.join(format!("{n}.json")))
-        .take_while(|f| f.exists())
-        .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
-        .collect();
+    let mut got = smtp.messages();
     assert_eq!(got.len(), 3, "{got:?}");
     // aiosmtpd keeps the server's last login: the third message, sent without, is not checked.
     assert_eq!(got[0]["login"], serde_json::json!(["PLAIN", "otwatch"]));

@@ -792,6 +792,26 @@ mod watched {
         fn record_score(&self, scope: &str, date: &str, score: u32) -> Result<(), StoreError> {
             self.inner.record_score(scope, date, score)
         }
+        fn record_playbook_run(
+            &self,
+            r: &otwatch_manager::playbook::run::RunRecord,
+        ) -> Result<(), StoreError> {
+            self.inner.record_playbook_run(r)
+        }
+        fn playbook_runs(
+            &self,
+            p: Option<&str>,
+            r: Option<&str>,
+            max: usize,
+        ) -> Result<Vec<otwatch_manager::playbook::run::RunRecord>, StoreError> {
+            self.inner.playbook_runs(p, r, max)
+        }
+        fn add_asset_tags(&self, key: &str, tags: &[String]) -> Result<Vec<String>, StoreError> {
+            self.inner.add_asset_tags(key, tags)
+        }
+        fn asset_tags(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+            self.inner.asset_tags()
+        }
         fn scores(&self, scope: &str) -> Result<Vec<(String, u32)>, StoreError> {
             self.inner.scores(scope)
         }

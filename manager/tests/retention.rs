@@ -191,8 +191,8 @@ async fn records_past_their_limit_go_newer_ones_stay_and_a_restart_agrees() {
             .into_inner()
             .kinds
             .len(),
-        6,
-        "the store's five kinds and the forwarding queues"
+        7,
+        "the store's six kinds and the forwarding queues"
     );
 
     // After a restart the view is built from the store: the same assets, nothing back.

@@ -126,7 +126,9 @@ pub(super) async fn list(shared: &Shared) -> Result<ListForwardsResponse, Status
         .collect();
     let mut removed: Vec<_> = stats
         .iter()
-        .filter(|(n, s)| cfg.destination(n).is_none() && s.queued > 0)
+        .filter(|(n, s)| {
+            cfg.destination(n).is_none() && crate::playbook::of_queue(n).is_none() && s.queued > 0
+        })
         .collect();
     removed.sort_by(|a, b| a.0.cmp(b.0));
     destinations.extend(

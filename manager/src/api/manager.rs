@@ -3,7 +3,8 @@
 use super::AssessedFrom;
 use super::{
     admin_identity, admin_status, blocking, change, filters, next_token, operator_identity, page,
-    page_bounds, peer, refuse, served, Caller, ManagerService, Shared, ONLINE_SECS,
+    page_bounds, peer, refuse, served, triage_identity, Caller, ManagerService, Shared,
+    ONLINE_SECS,
 };
 use crate::approvals::Approvals;
 use crate::pki::{now_secs, rfc3339};
@@ -302,6 +303,36 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<Change, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Manager for ManagerService {
+    async fn list_playbooks(
+        &self,
+        req: Request<ListPlaybooksRequest>,
+    ) -> Result<Response<ListPlaybooksResponse>, Status> {
+        triage_identity(
+            &self.0,
+            Caller::of(&req),
+            "ListPlaybooks",
+            "see the playbooks",
+        )
+        .await?;
+        Ok(Response::new(super::playbooks::list(&self.0).await?))
+    }
+
+    async fn list_playbook_runs(
+        &self,
+        req: Request<ListPlaybookRunsRequest>,
+    ) -> Result<Response<ListPlaybookRunsResponse>, Status> {
+        triage_identity(
+            &self.0,
+            Caller::of(&req),
+            "ListPlaybookRuns",
+            "see the playbooks' runs",
+        )
+        .await?;
+        Ok(Response::new(
+            super::playbooks::runs(&self.0, req.into_inner()).await?,
+        ))
+    }
+
     async fn list_forwards(
         &self,
         req: Request<ListForwardsRequest>,
@@ -579,6 +610,7 @@ impl Manager for ManagerService {
         blocking(move || {
             // Only the page is collected; without filters whole sites are skipped by length.
             let approvals = shared.approvals()?;
+            let tags = shared.tags();
             let filter = AssetFilter::new(&q, &approvals);
             let catalog = shared.advisories();
             let (mut total, mut assets) = (0usize, Vec::new());
@@ -591,14 +623,14 @@ impl Manager for ManagerService {
                         snap.get(lo..hi)
                             .unwrap_or(&[])
                             .iter()
-                            .map(|a| served(&catalog, &approvals, a)),
+                            .map(|a| served(&catalog, &approvals, &tags, a)),
                     );
                     total += snap.len();
                     continue;
                 }
                 for a in snap.iter().filter(|a| filter.matches(a)) {
                     if (start..end).contains(&total) {
-                        assets.push(served(&catalog, &approvals, a));
+                        assets.push(served(&catalog, &approvals, &tags, a));
                     }
                     total += 1;
                 }

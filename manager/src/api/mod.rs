@@ -6,6 +6,7 @@
 mod filters;
 mod forwards;
 mod manager;
+mod playbooks;
 mod sensor_link;
 
 pub use sensor_link::MAX_BATCH_BYTES;
@@ -63,6 +64,9 @@ pub struct Shared {
     /// The sites' approved inventories (read from the store at start,
     /// [`Shared::load_approvals`]).
     approvals: std::sync::RwLock<Approvals>,
+    /// The tags playbooks put on sensors' assets (read from the store at start,
+    /// [`Shared::load_tags`]).
+    tags: std::sync::RwLock<Tags>,
     /// Each site's merged connections and the view generation they were merged at
     /// ([`Shared::site_connections`]).
     connections: std::sync::Mutex<std::collections::HashMap<String, ConnectionsAt>>,
@@ -76,6 +80,8 @@ pub struct Shared {
     /// The forwarding destinations' delivery tasks; its lock also serialises changes to the
     /// forwarding file.
     pub deliveries: tokio::sync::Mutex<crate::forward::deliver::Deliveries>,
+    /// The playbooks' tasks.
+    pub playbooks: tokio::sync::Mutex<crate::playbook::runner::Runners>,
 }
 
 /// Merged connections of a site, at a view generation.
@@ -120,11 +126,13 @@ impl Shared {
             quota_logged: Default::default(),
             advisories: Default::default(),
             approvals: Default::default(),
+            tags: Default::default(),
             connections: Default::default(),
             assessments: Default::default(),
             risk_epoch: Default::default(),
             assessing: Default::default(),
             deliveries: Default::default(),
+            playbooks: Default::default(),
         }))
     }
 }
@@ -433,6 +441,28 @@ async fn admin_identity(
     Ok((name, p))
 }
 
+/// An analyst's or admin's name, or a refusal naming what the caller's role cannot do.
+async fn triage_identity(
+    shared: &Shared,
+    caller: Caller,
+    call: &str,
+    what: &str,
+) -> Result<String, Status> {
+    let p = caller.peer.clone();
+    let (name, role) = operator_identity(shared, caller, call).await?;
+    if !role.can_triage() {
+        return Err(refuse(
+            &p,
+            call,
+            Status::permission_denied(format!(
+                "role {} cannot {what}; ask an admin for the analyst role",
+                role.as_str()
+            )),
+        ));
+    }
+    Ok(name)
+}
+
 /// Text from a client: trimmed, control characters replaced, at most 256 characters.
 fn clean(s: &str) -> String {
     s.trim()
@@ -450,7 +480,7 @@ pub struct SensorLinkService(pub Arc<Shared>);
 #[derive(Clone)]
 pub struct ManagerService(pub Arc<Shared>);
 
-fn change(kind: &str, site: &str, id: &str) -> Change {
+pub(crate) fn change(kind: &str, site: &str, id: &str) -> Change {
     Change {
         kind: kind.to_string(),
         site: site.to_string(),
@@ -505,11 +535,35 @@ impl Shared {
         let assets = self.site_assets(site)?;
         let catalog = self.advisories();
         let approvals = self.approvals()?;
+        let tags = self.tags();
         Ok(assets
             .binary_search_by(|a| a.id.as_str().cmp(id))
             .ok()
             .and_then(|i| assets.get(i))
-            .map(|a| served(&catalog, &approvals, a)))
+            .map(|a| served(&catalog, &approvals, &tags, a)))
+    }
+
+    /// The tags on sensors' assets (a snapshot).
+    pub fn tags(&self) -> Tags {
+        self.tags.read().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Sets the tags of the sensor asset `key` (`<sensor>/<asset id>`), as the store holds them.
+    pub fn set_tags(&self, key: &str, tags: Vec<String>) {
+        if let Ok(mut t) = self.tags.write() {
+            Arc::make_mut(&mut t).insert(key.to_string(), tags);
+        }
+    }
+
+    /// Reads the assets' tags from the store; returns how many assets are tagged.
+    pub fn load_tags(&self) -> Result<usize, StoreError> {
+        let all: std::collections::HashMap<_, _> = self.store.asset_tags()?.into_iter().collect();
+        let n = all.len();
+        *self
+            .tags
+            .write()
+            .map_err(|_| StoreError::poisoned("tags"))? = Arc::new(all);
+        Ok(n)
     }
 
     /// Reads the sites' approved inventories from the store; returns how many assets are
@@ -662,8 +716,29 @@ impl Shared {
 
 /// A merged asset as served: with the vulnerabilities the loaded advisories state for it, and
 /// its place in the approved inventory.
-fn served(catalog: &Catalog, approvals: &Approvals, asset: &FleetAsset) -> FleetAsset {
+/// Tags on sensors' assets (`<sensor>/<asset id>` → sorted tags), set by playbooks.
+pub type Tags = Arc<std::collections::HashMap<String, Vec<String>>>;
+
+/// The tags of a fleet asset: those of each sensor's asset it merges, sorted, once each.
+fn tags_of(tags: &Tags, asset: &FleetAsset) -> Vec<String> {
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = asset
+        .seen_by
+        .iter()
+        .filter_map(|p| tags.get(&format!("{}/{}", p.sensor_id, p.sensor_asset_id)))
+        .flatten()
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn served(catalog: &Catalog, approvals: &Approvals, tags: &Tags, asset: &FleetAsset) -> FleetAsset {
     FleetAsset {
+        tags: tags_of(tags, asset),
         id: asset.id.clone(),
         site: asset.site.clone(),
         asset: asset

@@ -16,6 +16,7 @@ pub mod filters;
 mod forwards;
 mod hints;
 mod output;
+mod playbooks;
 pub mod risk;
 pub use hints::{explain, hint, status_err, CallError};
 pub use output::*;
@@ -191,6 +192,13 @@ pub enum Command {
     Forwards {
         #[command(subcommand)]
         action: Option<forwards::ForwardAction>,
+    },
+    /// Playbooks (analyst, admin): the playbooks in force with their queues, or `playbooks runs`
+    /// for the run log (docs/PLAYBOOKS.md).
+    #[command(alias = "playbook")]
+    Playbooks {
+        #[command(subcommand)]
+        action: Option<playbooks::PlaybookAction>,
     },
     /// Print the completion script of otwatch for a shell (docs/CLI.md says where to put it).
     Completions(otwatch_common::cli::Completions),
@@ -444,6 +452,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Forwards { action } => {
             forwards::run(&mut c, action, fmt, out, status_err).await?;
         }
+        Command::Playbooks { action } => {
+            playbooks::run(&mut c, action, fmt, out, status_err).await?;
+        }
         Command::Sites => {
             let r = c
                 .list_sites(ListSitesRequest {})
@@ -626,6 +637,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "protocols",
                     "seen_by",
                     "approval",
+                    "tags",
                 ],
             )?;
         }

@@ -157,7 +157,7 @@ pub fn fleet_asset_json(f: &FleetAsset) -> Value {
     json!({
         "id": f.id, "site": f.site,
         "asset": f.asset.as_ref().map(report_json),
-        "approved": f.approved, "shadow": f.shadow,
+        "approved": f.approved, "shadow": f.shadow, "tags": f.tags,
         "seen_by": f.seen_by.iter().map(|p| json!({
             "sensor_id": p.sensor_id, "sensor_asset_id": p.sensor_asset_id,
             "first_seen": p.first_seen, "last_seen": p.last_seen})).collect::<Vec<_>>(),
@@ -174,6 +174,7 @@ pub(super) fn asset_row(f: &FleetAsset) -> Value {
         "protocols": protos,
         "seen_by": f.seen_by.iter().map(|p| p.sensor_id.clone()).collect::<Vec<_>>(),
         "approval": if f.shadow { "shadow" } else if f.approved { "approved" } else { "" },
+        "tags": f.tags,
     })
 }
 

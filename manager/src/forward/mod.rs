@@ -33,6 +33,7 @@ pub mod tls;
 pub use config::{ConfigError, DestinationConfig, ForwardConfig, QueueConfig, RuleConfig};
 pub use event::Event;
 
+use crate::playbook::PlaybookConfig;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 
@@ -80,11 +81,14 @@ pub struct ForwardStats {
     pub oldest_at: i64,
 }
 
-/// The rules and destinations in force, shared by the store (which queues events) and the
-/// delivery tasks.
+/// The rules and destinations in force, and the playbooks, shared by the store (which queues
+/// events for both) and the tasks that deliver and run them.
 #[derive(Debug, Default)]
 pub struct Router {
     config: RwLock<Arc<ForwardConfig>>,
+    playbooks: RwLock<Arc<PlaybookConfig>>,
+    /// The playbook file, when one was read.
+    playbooks_file: Option<std::path::PathBuf>,
     /// The forwarding file (changed by `otwatch forwards add|remove`).
     file: std::path::PathBuf,
 }
@@ -93,7 +97,40 @@ impl Router {
     pub fn new(config: ForwardConfig, file: std::path::PathBuf) -> Router {
         Router {
             config: RwLock::new(Arc::new(config)),
+            playbooks: Default::default(),
+            playbooks_file: None,
             file,
+        }
+    }
+
+    /// The same, with `playbooks` (read from `file`) in force.
+    pub fn with_playbooks(
+        self,
+        playbooks: PlaybookConfig,
+        file: Option<std::path::PathBuf>,
+    ) -> Router {
+        Router {
+            playbooks: RwLock::new(Arc::new(playbooks)),
+            playbooks_file: file,
+            ..self
+        }
+    }
+
+    /// The playbook file, when one was read.
+    pub fn playbooks_file(&self) -> Option<&std::path::Path> {
+        self.playbooks_file.as_deref()
+    }
+
+    /// The playbooks in force.
+    pub fn playbooks(&self) -> Arc<PlaybookConfig> {
+        self.playbooks.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// What changes are queued for now: destinations by rules, and playbooks.
+    pub fn routes(&self) -> Routes {
+        Routes {
+            forward: self.config(),
+            playbooks: self.playbooks(),
         }
     }
 
@@ -114,9 +151,24 @@ impl Router {
         }
     }
 
-    /// Whether any rule exists (no rule: nothing to look at per change).
+    /// Whether any rule or playbook exists (none: nothing to look at per change).
     pub fn active(&self) -> bool {
-        !self.config().rules.is_empty()
+        self.routes().any()
+    }
+}
+
+/// What a change is queued for, taken once per transaction: the forwarding rules and
+/// destinations, and the playbooks (each with its own queue, [`crate::playbook::queue_name`]).
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    pub forward: Arc<ForwardConfig>,
+    pub playbooks: Arc<PlaybookConfig>,
+}
+
+impl Routes {
+    /// Whether anything is routed at all (no rule, no playbook: events are not even made).
+    pub fn any(&self) -> bool {
+        !self.forward.rules.is_empty() || !self.playbooks.playbooks.is_empty()
     }
 }
 

@@ -8,7 +8,7 @@
 //! [`enqueue`] runs inside the transaction that applies a change; the delivery side
 //! ([`crate::store::FleetStore::forward_pending`] and `forward_done`) in its own.
 
-use super::{DestinationConfig, Event, ForwardConfig, ForwardStats};
+use super::{Event, ForwardStats, QueueConfig, Routes};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::collections::HashMap;
@@ -155,21 +155,22 @@ pub fn out_snapshot(stats: &sled::Tree) -> Result<HashMap<String, OutStats>, sle
 pub struct Ctx<'a> {
     pub queue: &'a TransactionalTree,
     pub stats: &'a TransactionalTree,
-    pub cfg: &'a ForwardConfig,
+    pub cfg: &'a Routes,
     pub out: &'a HashMap<String, OutStats>,
 }
 
-/// Queues `events` for `dest` within a transaction; those that would take the queue above its
-/// bound of events or bytes are counted as overflow instead.
+/// Queues `events` in queue `name` (a destination's, or a playbook's) within a transaction;
+/// those that would take the queue above its bounds `q` of events or bytes are counted as
+/// overflow instead.
 pub fn enqueue<E>(
     ctx: &Ctx<'_>,
-    dest: &DestinationConfig,
+    (name, q): (&str, &QueueConfig),
     events: &[&Event],
     now: i64,
 ) -> Result<(), ConflictableTransactionError<E>> {
-    let key = stats_key(&dest.name, "in");
+    let key = stats_key(name, "in");
     let mut i: InStats = decode(ctx.stats.get(&key)?.as_deref());
-    let o = ctx.out.get(&dest.name).cloned().unwrap_or_default();
+    let o = ctx.out.get(name).cloned().unwrap_or_default();
     for e in events {
         let v = serde_json::to_vec(&Queued {
             at: now,
@@ -178,12 +179,12 @@ pub fn enqueue<E>(
         .unwrap_or_default();
         let s = combine(&i, &o);
         let len = v.len() as u64;
-        if s.queued >= dest.queue.queue_max_events || s.bytes + len > dest.queue.queue_max_bytes {
+        if s.queued >= q.queue_max_events || s.bytes + len > q.queue_max_bytes {
             i.overflowed_total += 1;
             continue;
         }
         let id = ctx.stats.generate_id()?;
-        ctx.queue.insert(self::key(&dest.name, id), v)?;
+        ctx.queue.insert(self::key(name, id), v)?;
         i.enqueued_total += 1;
         i.bytes_in += len;
     }
@@ -192,8 +193,8 @@ pub fn enqueue<E>(
     Ok(())
 }
 
-/// Queues `events` for the destinations the rules route each to (one counter update per
-/// destination).
+/// Queues `events` for the destinations the rules route each to, and for the playbooks that
+/// run on each (one counter update per queue).
 pub fn route_all<E>(
     ctx: &Ctx<'_>,
     events: &[Event],
@@ -202,13 +203,21 @@ pub fn route_all<E>(
     if events.is_empty() {
         return Ok(());
     }
-    for d in &ctx.cfg.destinations {
+    let fwd = &ctx.cfg.forward;
+    for d in &fwd.destinations {
         let mine: Vec<&Event> = events
             .iter()
-            .filter(|e| super::route(ctx.cfg, e).iter().any(|x| x.name == d.name))
+            .filter(|e| super::route(fwd, e).iter().any(|x| x.name == d.name))
             .collect();
         if !mine.is_empty() {
-            enqueue(ctx, d, &mine, now)?;
+            enqueue(ctx, (&d.name, &d.queue), &mine, now)?;
+        }
+    }
+    for p in &ctx.cfg.playbooks.playbooks {
+        let mine: Vec<&Event> = events.iter().filter(|e| p.runs_on(e)).collect();
+        if !mine.is_empty() {
+            let name = crate::playbook::queue_name(&p.name);
+            enqueue(ctx, (&name, &p.queue()), &mine, now)?;
         }
     }
     Ok(())

@@ -109,6 +109,29 @@ impl Action {
             Action::TagAsset { .. } => "tag_asset",
         }
     }
+
+    /// What the action does, without an alert: its type and target (no secret), for
+    /// `otwatch playbooks`.
+    pub fn summary(&self) -> String {
+        let what = match self {
+            Action::Webhook { url, .. } => format!("POST to {url}"),
+            Action::Email { host, port, to, .. } => {
+                format!("to {} via {host}:{port}", to.join(", "))
+            }
+            Action::Ticket { dir, url, .. } => match (dir, url) {
+                (Some(d), _) => format!("into {}", d.display()),
+                (_, Some(u)) => format!("POST to {u}"),
+                _ => String::new(),
+            },
+            Action::SetStatus { status, .. } => status.clone(),
+            Action::TagAsset { tags } => tags
+                .iter()
+                .map(|t| t.source())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        format!("{} {what}", self.kind())
+    }
 }
 
 /// An action as written (templates still text).
@@ -473,12 +496,39 @@ impl PlaybookConfig {
         Ok(cfg)
     }
 
-    /// The playbooks whose filter selects `e` (alert events only), in file order.
+    /// The playbooks that run on `e`, in file order ([`Playbook::runs_on`]).
     pub fn matching<'a>(&'a self, e: &crate::forward::Event) -> Vec<&'a Playbook> {
-        self.playbooks
-            .iter()
-            .filter(|p| crate::forward::event::matches(&p.filter, e))
-            .collect()
+        self.playbooks.iter().filter(|p| p.runs_on(e)).collect()
+    }
+
+    /// The playbook named `name`.
+    pub fn playbook(&self, name: &str) -> Option<&Playbook> {
+        self.playbooks.iter().find(|p| p.name == name)
+    }
+}
+
+/// Events a playbook's queue holds at most: beyond, new runs are counted as overflow (an alert
+/// storm must not fill the manager's disk with runs nobody can do in time).
+pub const QUEUE_MAX_EVENTS: u64 = 10_000;
+/// Bytes a playbook's queue holds at most.
+pub const QUEUE_MAX_BYTES: u64 = 64 << 20;
+
+impl Playbook {
+    /// Whether the playbook runs on `e`: an alert raised (or raised again after it was
+    /// resolved) that its filter selects. Changes of state (an operator's, or a playbook's own
+    /// `set_status`) start no run, so playbooks never run each other in circles.
+    pub fn runs_on(&self, e: &crate::forward::Event) -> bool {
+        e.event == "alert" && e.state == "new" && crate::forward::event::matches(&self.filter, e)
+    }
+
+    /// The bounds and pacing of the playbook's queue.
+    pub fn queue(&self) -> crate::forward::QueueConfig {
+        crate::forward::QueueConfig {
+            queue_max_events: QUEUE_MAX_EVENTS,
+            queue_max_bytes: QUEUE_MAX_BYTES,
+            retry_min_ms: self.retry_min_ms,
+            retry_max_ms: self.retry_max_ms,
+        }
     }
 }
 
@@ -550,6 +600,7 @@ status = "resolved"
             kind: kind.into(),
             severity: sev.into(),
             site: site.into(),
+            state: "new".into(),
             ..Event::default()
         };
         let names =
@@ -560,6 +611,9 @@ status = "resolved"
         let mut inv = e("plc_stop", "critical", "plant-a");
         inv.event = "new_asset".into();
         assert!(names(&inv).is_empty(), "playbooks run on alerts only");
+        let mut acked = e("plc_stop", "critical", "plant-a");
+        acked.state = "acknowledged".into();
+        assert!(names(&acked).is_empty(), "a change of state starts no run");
     }
 
     fn refused(text: &str) -> ConfigError {

@@ -292,12 +292,16 @@ pub struct RunRecord {
 /// Runs `p`'s actions on `e` in order (attempt `attempt`): a failing action stops the run.
 /// Store changes go to `apply` (an error from it fails the action). In a dry run nothing is
 /// executed and nothing applied: each action is logged with its rendered description.
-pub async fn run_playbook(
+pub async fn run_playbook<F, Fut>(
     p: &super::Playbook,
     e: &Event,
     attempt: u32,
-    apply: &mut (dyn FnMut(&StoreChange) -> Result<String, String> + Send),
-) -> RunRecord {
+    mut apply: F,
+) -> RunRecord
+where
+    F: FnMut(StoreChange) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
     let mut rec = RunRecord {
         playbook: p.name.clone(),
         alert_id: e.alert_id.clone(),
@@ -318,7 +322,7 @@ pub async fn run_playbook(
         } else {
             match execute(a, e, &p.name).await {
                 Ok(Step::Done(d)) => (d, String::new()),
-                Ok(Step::Store(c)) => match apply(&c) {
+                Ok(Step::Store(c)) => match apply(c).await {
                     Ok(d) => (d, String::new()),
                     Err(err) => (describe(a, e, &p.name), err),
                 },
@@ -500,9 +504,9 @@ mod tests {
         );
         let mut c = PlaybookConfig::parse("p.toml", &text).unwrap();
         let mut applied = Vec::new();
-        let rec = run_playbook(&c.playbooks[0], &event(), 1, &mut |ch: &StoreChange| {
-            applied.push(ch.clone());
-            Ok("acknowledged".to_string())
+        let rec = run_playbook(&c.playbooks[0], &event(), 1, |ch: StoreChange| {
+            applied.push(ch);
+            async { Ok("acknowledged".to_string()) }
         })
         .await;
         assert!(!rec.ok);
@@ -516,7 +520,7 @@ mod tests {
         );
 
         c.playbooks[0].dry_run = true;
-        let rec = run_playbook(&c.playbooks[0], &event(), 1, &mut |_: &StoreChange| {
+        let rec = run_playbook(&c.playbooks[0], &event(), 1, |_: StoreChange| async {
             panic!("a dry run applies nothing")
         })
         .await;

@@ -73,6 +73,17 @@ impl Template {
         Ok(Template { pieces })
     }
 
+    /// The template as written (placeholders as `{{name}}`).
+    pub fn source(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.clone(),
+                Piece::Var(v) => format!("{{{{{v}}}}}"),
+            })
+            .collect()
+    }
+
     /// The text with every placeholder replaced by the value from `e` (empty when the alert
     /// has none); `playbook` is the running playbook's name.
     pub fn render(&self, e: &Event, playbook: &str) -> String {

@@ -31,15 +31,18 @@ pub enum StoredKind {
     Connections,
     /// The daily security scores of sites and the fleet, by their day.
     RiskHistory,
+    /// The playbooks' run log, by each run's end.
+    PlaybookRuns,
 }
 
 impl StoredKind {
-    pub const ALL: [StoredKind; 5] = [
+    pub const ALL: [StoredKind; 6] = [
         StoredKind::Alerts,
         StoredKind::ResolvedAlerts,
         StoredKind::Assets,
         StoredKind::Connections,
         StoredKind::RiskHistory,
+        StoredKind::PlaybookRuns,
     ];
 
     /// The kind's name in flags, output and metrics labels.
@@ -50,6 +53,7 @@ impl StoredKind {
             StoredKind::Assets => "assets",
             StoredKind::Connections => "connections",
             StoredKind::RiskHistory => "risk_history",
+            StoredKind::PlaybookRuns => "playbook_runs",
         }
     }
 
@@ -60,6 +64,7 @@ impl StoredKind {
             StoredKind::Assets => b'a',
             StoredKind::Connections => b'c',
             StoredKind::RiskHistory => b'r',
+            StoredKind::PlaybookRuns => b'p',
         }
     }
 }
@@ -123,6 +128,9 @@ pub(super) fn age(kind: StoredKind, key: &[u8], v: &[u8], stored: Option<i64>) -
             let date = std::str::from_utf8(date).ok()?;
             secs(&format!("{date}T00:00:00Z")).map(|d| d + 86_400 - 1)
         }
+        StoredKind::PlaybookRuns => serde_json::from_slice::<crate::playbook::run::RunRecord>(v)
+            .ok()
+            .map(|r| r.ended_at),
     };
     later(own, stored.map(|s| s.saturating_add(STORED_GRAIN)))
 }
@@ -171,7 +179,7 @@ pub(super) fn remove(
         }
         t.data.remove(key.as_slice())?;
         t.stored.remove(skey)?;
-        if kind == StoredKind::RiskHistory {
+        if matches!(kind, StoredKind::RiskHistory | StoredKind::PlaybookRuns) {
             out.push(Removed {
                 site: String::new(),
                 sensor: String::new(),

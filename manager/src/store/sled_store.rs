@@ -13,12 +13,13 @@
 use super::aging::{self, Removed, StoredKind};
 use super::space;
 use super::{
-    apply, from_json, json, score_key, tx_err, Abort, Applied, ApprovalRecord, Batch,
-    DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord,
+    apply, from_json, json, run_key, run_prefix, score_key, tx_err, Abort, Applied, ApprovalRecord,
+    Batch, DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord,
     StoreError, SurveyVisitor, TokenError, TokenRecord,
 };
 use crate::forward::queue::{self as fwd, DeadLetter, Done, Queued};
 use crate::forward::{Event, ForwardStats, Router};
+use crate::playbook::run::RunRecord;
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -55,6 +56,10 @@ struct Db {
     stored: sled::Tree,
     /// Retention's removed total per kind ([`StoredKind::as_str`] → big-endian i64).
     removed: sled::Tree,
+    /// [`super::run_key`] → [`RunRecord`] (JSON): the playbooks' run log.
+    runs: sled::Tree,
+    /// Sensor asset (`<sensor>/<asset id>`) → its tags (JSON array, sorted).
+    tags: sled::Tree,
 }
 
 impl Db {
@@ -106,6 +111,8 @@ impl Db {
             fwd_dead: db.open_tree("forward_dead")?,
             stored: db.open_tree("stored_at")?,
             removed: db.open_tree("retention_removed")?,
+            runs: db.open_tree("playbook_runs")?,
+            tags: db.open_tree("asset_tags")?,
             db,
         })
     }
@@ -119,6 +126,7 @@ impl Db {
             StoredKind::Assets => &self.assets,
             StoredKind::Connections => &self.conns,
             StoredKind::RiskHistory => &self.scores,
+            StoredKind::PlaybookRuns => &self.runs,
         }
     }
 }
@@ -439,8 +447,8 @@ impl FleetStore for SledStore {
         batches: &[Batch<'_>],
         now: i64,
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
-        let cfg = self.router.config();
-        let forwarding = !cfg.rules.is_empty();
+        let cfg = self.router.routes();
+        let forwarding = cfg.any();
         self.write(|db| {
             let out = if forwarding {
                 fwd::out_snapshot(&db.fwd_stats)?
@@ -648,7 +656,7 @@ impl FleetStore for SledStore {
         by: &str,
         at: &str,
     ) -> Result<Option<FleetAlert>, StoreError> {
-        let cfg = self.router.config();
+        let cfg = self.router.routes();
         self.write(|db| {
             let out = fwd::out_snapshot(&db.fwd_stats)?;
             let trees = (&db.alerts, &db.fwd_queue, &db.fwd_stats);
@@ -664,7 +672,7 @@ impl FleetStore for SledStore {
                 fa.updated_by = by.to_string();
                 fa.updated_at = at.to_string();
                 t.insert(id.as_bytes(), fa.encode_to_vec())?;
-                if changed && !cfg.rules.is_empty() {
+                if changed && cfg.any() {
                     let e = Event::alert(&fa, &format!("{at} {by}"), at);
                     let ctx = fwd::Ctx {
                         queue,
@@ -692,7 +700,7 @@ impl FleetStore for SledStore {
         events: &[Event],
         now: i64,
     ) -> Result<(), StoreError> {
-        let cfg = crate::forward::ForwardConfig::default();
+        let cfg = crate::forward::Routes::default();
         self.write(|db| {
             let out = fwd::out_snapshot(&db.fwd_stats)?;
             let events: Vec<&Event> = events.iter().collect();
@@ -704,7 +712,7 @@ impl FleetStore for SledStore {
                         cfg: &cfg,
                         out: &out,
                     };
-                    fwd::enqueue(&ctx, dest, &events, now)
+                    fwd::enqueue(&ctx, (&dest.name, &dest.queue), &events, now)
                 })
                 .map_err(tx_err)?;
             self.written(db)
@@ -887,6 +895,72 @@ impl FleetStore for SledStore {
         }
         Ok(out)
     }
+    fn record_playbook_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        self.write(|db| {
+            db.runs
+                .insert(run_key(&run.playbook, &run.run_id, run.attempt), json(run))?;
+            self.written(db)
+        })
+    }
+
+    fn playbook_runs(
+        &self,
+        playbook: Option<&str>,
+        run_id: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let db = self.db()?;
+        let prefix = playbook.map_or_else(Vec::new, |p| run_prefix(p, run_id));
+        let mut out = Vec::new();
+        for kv in db.runs.scan_prefix(prefix) {
+            let (_, v) = kv?;
+            let r: RunRecord = from_json("playbook run", &v)?;
+            if run_id.is_none_or(|id| r.run_id == id) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| {
+            (b.started_at, b.attempt, &b.playbook, &b.run_id).cmp(&(
+                a.started_at,
+                a.attempt,
+                &a.playbook,
+                &a.run_id,
+            ))
+        });
+        out.truncate(max);
+        Ok(out)
+    }
+
+    fn add_asset_tags(&self, key: &str, tags: &[String]) -> Result<Vec<String>, StoreError> {
+        self.write(|db| {
+            let r = db.tags.transaction(|t| {
+                let mut held: Vec<String> = match t.get(key)? {
+                    Some(v) => from_json(key, &v).map_err(ConflictableTransactionError::Abort)?,
+                    None => Vec::new(),
+                };
+                held.extend(tags.iter().cloned());
+                held.sort();
+                held.dedup();
+                t.insert(key.as_bytes(), json(&held))?;
+                Ok(held)
+            });
+            let r = r.map_err(tx_err)?;
+            self.written(db)?;
+            Ok(r)
+        })
+    }
+
+    fn asset_tags(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db()?.tags.iter() {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let tags = from_json(&key, &v)?;
+            out.push((key, tags));
+        }
+        Ok(out)
+    }
+
     fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError> {
         let db = self.db()?;
         for kv in db.tree_of(kind).iter() {

@@ -242,3 +242,103 @@ fn a_half_written_snapshot_does_not_keep_the_store_from_opening() {
     assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
     assert_eq!(store.applied_seq("s-1").unwrap(), Some(1));
 }
+
+fn run(playbook: &str, run_id: &str, attempt: u32, at: i64) -> RunRecord {
+    RunRecord {
+        playbook: playbook.into(),
+        alert_id: format!("s-1/{run_id}"),
+        run_id: run_id.into(),
+        dry_run: false,
+        attempt,
+        started_at: at,
+        ended_at: at + 1,
+        actions: Vec::new(),
+        ok: attempt > 1,
+    }
+}
+
+#[test]
+fn playbook_runs_are_logged_listed_newest_first_and_age_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("db")).unwrap();
+    store.record_playbook_run(&run("pb", "r1", 1, 100)).unwrap();
+    store.record_playbook_run(&run("pb", "r1", 2, 200)).unwrap();
+    store.record_playbook_run(&run("pb", "r2", 1, 300)).unwrap();
+    store
+        .record_playbook_run(&run("other", "r1", 1, 50))
+        .unwrap();
+    // The same attempt again replaces it.
+    store.record_playbook_run(&run("pb", "r2", 1, 300)).unwrap();
+    let ids = |v: Vec<RunRecord>| -> Vec<(String, String, u32)> {
+        v.into_iter()
+            .map(|r| (r.playbook, r.run_id, r.attempt))
+            .collect()
+    };
+    let t = |p: &str, r: &str, a: u32| (p.to_string(), r.to_string(), a);
+    assert_eq!(
+        ids(store.playbook_runs(Some("pb"), None, 10).unwrap()),
+        [t("pb", "r2", 1), t("pb", "r1", 2), t("pb", "r1", 1)]
+    );
+    assert_eq!(
+        ids(store.playbook_runs(Some("pb"), Some("r1"), 10).unwrap()),
+        [t("pb", "r1", 2), t("pb", "r1", 1)]
+    );
+    assert_eq!(store.playbook_runs(None, None, 10).unwrap().len(), 4);
+    assert_eq!(
+        ids(store.playbook_runs(None, None, 1).unwrap()),
+        [t("pb", "r2", 1)]
+    );
+
+    // Retention: runs ended before the cutoff go, the others stay.
+    let mut found = Vec::new();
+    store
+        .survey(StoredKind::PlaybookRuns, &mut |k, age| {
+            found.push((k.to_vec(), age))
+        })
+        .unwrap();
+    assert_eq!(found.len(), 4);
+    let keys: Vec<Vec<u8>> = found.into_iter().map(|(k, _)| k).collect();
+    let gone = store
+        .remove_expired(StoredKind::PlaybookRuns, &keys, 201)
+        .unwrap();
+    assert_eq!(gone.len(), 2, "{gone:?}");
+    assert_eq!(
+        ids(store.playbook_runs(None, None, 10).unwrap()),
+        [t("pb", "r2", 1), t("pb", "r1", 2)]
+    );
+    let totals = store.removed_totals().unwrap();
+    assert!(
+        totals.contains(&(StoredKind::PlaybookRuns, 2)),
+        "{totals:?}"
+    );
+}
+
+#[test]
+fn asset_tags_add_up_sorted_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("db")).unwrap();
+    let tags = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        store
+            .add_asset_tags("s-1/a", &tags(&["incident", "plc_stop"]))
+            .unwrap(),
+        tags(&["incident", "plc_stop"])
+    );
+    assert_eq!(
+        store
+            .add_asset_tags("s-1/a", &tags(&["audit", "incident"]))
+            .unwrap(),
+        tags(&["audit", "incident", "plc_stop"])
+    );
+    store.add_asset_tags("s-2/b", &tags(&["x"])).unwrap();
+    assert_eq!(
+        store.asset_tags().unwrap(),
+        [
+            (
+                "s-1/a".to_string(),
+                tags(&["audit", "incident", "plc_stop"])
+            ),
+            ("s-2/b".to_string(), tags(&["x"]))
+        ]
+    );
+}
