@@ -224,9 +224,7 @@ async fn forwarding_health(shared: Arc<Shared>, health: tonic_health::server::He
             let failing: Vec<&str> = all
                 .iter()
                 .filter(|(n, s)| {
-                    crate::playbook::of_queue(n).is_none()
-                        && s.queued > 0
-                        && s.last_error_at > s.last_delivered_at
+                    crate::playbook::of_queue(n).is_none() && crate::api::forward_failing(s)
                 })
                 .map(|(n, _)| n.as_str())
                 .collect();

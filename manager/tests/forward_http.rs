@@ -388,5 +388,21 @@ sites = ["plant-h"]
         status,
         tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
     );
+
+    // And in `otwatch sensors`, for any operator: the waiting events and the failing
+    // destination by name.
+    let mut viewer = fx
+        .operator("vic", otwatch_common::link::OperatorRole::Viewer)
+        .await;
+    let f = viewer
+        .list_sensors(otwatch_proto::v1::ListSensorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .forwarding
+        .unwrap();
+    assert_eq!(f.destinations, 5);
+    assert_eq!(f.failing, ["down"], "{f:?}");
+    assert!(f.queued >= 3 && f.overflowed >= 2 && f.dead >= 1, "{f:?}");
     fx.stop().await;
 }

@@ -9,7 +9,7 @@ use crate::forward::deliver::Deliveries;
 use crate::forward::{edit, Event, ForwardConfig, ForwardStats, Router};
 use crate::pki::{now_secs, rfc3339};
 use otwatch_proto::v1::{
-    ForwardDestination, ForwardRule, ListForwardsResponse, TestForwardResponse,
+    ForwardDestination, ForwardRule, ForwardingSummary, ListForwardsResponse, TestForwardResponse,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,6 +96,46 @@ fn destination_msg(
         },
         defined_at,
     }
+}
+
+/// Whether destination stats `s` say it is failing: its last attempt failed while events wait.
+pub(crate) fn failing(s: &ForwardStats) -> bool {
+    s.queued > 0 && s.last_error_at > s.last_delivered_at
+}
+
+/// Forwarding at a glance, for `otwatch sensors` (destination names, no targets or secrets).
+pub(super) async fn summary(shared: &Shared) -> Result<Option<ForwardingSummary>, Status> {
+    let Some(r) = shared.store.forward_router() else {
+        return Ok(None);
+    };
+    let cfg = r.config();
+    if cfg.destinations.is_empty() {
+        return Ok(None);
+    }
+    let store = shared.store.clone();
+    let stats = blocking(move || store.forward_stats()).await?;
+    let now = now_secs();
+    let mut out = ForwardingSummary {
+        destinations: cfg.destinations.len() as u32,
+        ..Default::default()
+    };
+    for (name, s) in stats
+        .iter()
+        .filter(|(n, _)| crate::playbook::of_queue(n).is_none())
+    {
+        out.queued += s.queued;
+        out.overflowed += s.overflowed_total;
+        out.dead += s.dead_total;
+        if s.oldest_at > 0 {
+            out.oldest_age_seconds = out
+                .oldest_age_seconds
+                .max(u64::try_from(now - s.oldest_at).unwrap_or(0));
+        }
+        if failing(s) {
+            out.failing.push(name.clone());
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The destinations (configured ones, then queues left by removed ones) and rules.

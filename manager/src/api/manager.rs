@@ -487,7 +487,11 @@ impl Manager for ManagerService {
             .filter(|s| site.is_empty() || s.site == site)
             .map(|s| sensor_msg(s, now))
             .collect();
-        Ok(Response::new(ListSensorsResponse { sensors }))
+        let forwarding = super::forwards::summary(&self.0).await?;
+        Ok(Response::new(ListSensorsResponse {
+            sensors,
+            forwarding,
+        }))
     }
 
     async fn revoke_sensor(

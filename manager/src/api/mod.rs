@@ -9,6 +9,7 @@ mod manager;
 mod playbooks;
 mod sensor_link;
 
+pub(crate) use forwards::failing as forward_failing;
 pub use sensor_link::MAX_BATCH_BYTES;
 
 use crate::admin::AdminError;

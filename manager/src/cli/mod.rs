@@ -398,6 +398,28 @@ pub fn command() -> clap::Command {
 
 pub mod report;
 
+/// Forwarding at a glance, under the sensors' table.
+fn forwarding_line(f: &ForwardingSummary) -> String {
+    let mut s = format!(
+        "forwarding: {} destination(s), {} event(s) waiting",
+        f.destinations, f.queued
+    );
+    if f.oldest_age_seconds > 0 {
+        s.push_str(&format!(", the oldest for {} s", f.oldest_age_seconds));
+    }
+    if !f.failing.is_empty() {
+        s.push_str(&format!("; FAILING: {}", f.failing.join(", ")));
+    }
+    if f.overflowed > 0 {
+        s.push_str(&format!("; {} overflowed (not forwarded)", f.overflowed));
+    }
+    if f.dead > 0 {
+        s.push_str(&format!("; {} dead letter(s)", f.dead));
+    }
+    s.push_str(" (details: otwatch forwards)");
+    s
+}
+
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     // These two describe the program and need no manager.
@@ -563,6 +585,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     "over_quota",
                 ],
             )?;
+            if let (Format::Table, Some(f)) = (fmt, &r.forwarding) {
+                writeln!(out, "\n{}", forwarding_line(f))?;
+            }
         }
         Command::Assets {
             action: Some(action),
