@@ -89,12 +89,21 @@ pub fn remove(file: &str, current: &str, name: &str) -> Result<(String, ForwardC
             ));
         }
     }
-    // The table runs from its header line to the next table header (or the end).
+    // The table runs from its header line to the next table header (or the end), less the
+    // comments (and blank lines among them) just above that header: they belong to it.
     let lines: Vec<&str> = current.split_inclusive('\n').collect();
     let start = line - 1;
-    let end = (start + 1..lines.len())
+    let mut end = (start + 1..lines.len())
         .find(|i| lines[*i].trim_start().starts_with('['))
         .unwrap_or(lines.len());
+    if end < lines.len() {
+        while end > start + 1 && {
+            let l = lines[end - 1].trim();
+            l.is_empty() || l.starts_with('#')
+        } {
+            end -= 1;
+        }
+    }
     let text: String = lines[..start]
         .iter()
         .chain(&lines[end..])
@@ -130,6 +139,21 @@ mod tests {
         let (_, c) = remove("f.toml", &t, "r2").unwrap();
         let (_, c2) = remove("f.toml", &remove("f.toml", &t, "r2").unwrap().0, "d").unwrap();
         assert_eq!((c.rules.len(), c2.destinations.len()), (0, 0));
+    }
+
+    #[test]
+    fn removing_a_table_keeps_the_comment_above_the_next_one() {
+        let text = "[[destination]]\nname = \"d\"\ntype = \"file\"\npath = \"-\"\n\n[[rule]]\nname = \"r\"\ndestination = \"d\"\n\n# why r2: the SOC asked\n\n[[rule]]\nname = \"r2\"\ndestination = \"d\"\n";
+        let (t, c) = remove("f.toml", text, "r").unwrap();
+        assert_eq!(c.rules.len(), 1);
+        assert!(!t.contains("name = \"r\""), "{t}");
+        assert!(
+            t.contains("# why r2: the SOC asked\n\n[[rule]]\nname = \"r2\""),
+            "{t}"
+        );
+        // The last table goes to the end of the file.
+        let (t, c) = remove("f.toml", &t, "r2").unwrap();
+        assert!(c.rules.is_empty() && !t.contains("r2\""), "{t}");
     }
 
     #[test]
