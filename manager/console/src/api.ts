@@ -164,6 +164,8 @@ export interface FleetAsset {
   seen_by: { sensor_id: string; sensor_asset_id: string; first_seen: string; last_seen: string }[];
   approved: boolean;
   shadow: boolean;
+  /** Tags playbooks put on it (docs/PLAYBOOKS.md). */
+  tags?: string[];
 }
 
 export interface Connection {

@@ -40,6 +40,7 @@ export async function renderAsset(main: HTMLElement, ctx: Ctx, id: string): Prom
       ["Traffic", `${a.packets} packets, ${bytes(a.bytes)}`],
       ["Approval", f.shadow ? h("span", { class: "badge warn" }, "shadow: not in the approved inventory") : f.approved ? "approved" : "no approved inventory"],
       ["Seen by", f.seen_by.map((s) => s.sensor_id).join(", ")],
+      ["Tags", (f.tags ?? []).map((t) => h("span", { class: "badge" }, t))],
     ]);
 
     const evidence = table(
