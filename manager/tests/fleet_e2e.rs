@@ -172,6 +172,26 @@ fn three_sensors_at_two_sites_equal_analyze_per_site() {
     assert_eq!(sites.as_array().unwrap().len(), 2, "{sites}");
 }
 
+#[test]
+fn a_sensor_given_several_manager_urls_goes_on_to_one_that_answers() {
+    let sensor = require_sensor!();
+    let f = Fleet::new();
+    let token = f.token("plant-a");
+    let _m = f.serve();
+    let state = f.state("s0");
+    enroll(&sensor, &f.url(), &token, &state);
+    // The first URL has nobody listening: the sensor goes on to the second.
+    let nobody = format!("https://127.0.0.1:{}", common::fleet::free_port());
+    let urls = format!("{nobody}, {}", f.url());
+    let files = vec![data("suricata-modbus.pcap")];
+    finish(replay(&sensor, &state, &files, &["--manager", &urls]));
+    assert_same(
+        &fleet_summary(&f, "plant-a"),
+        &analyze_summary(&sensor, &files),
+        "plant-a",
+    );
+}
+
 /// mb2.pcap (13 k packets over 21 s) at 4x: a replay of about 5 s with a commit a second.
 fn slow_replay() -> (Vec<String>, [&'static str; 2]) {
     (vec![data("mb2.pcap")], ["--speed", "4x"])

@@ -348,7 +348,8 @@ pub struct MetricsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct UplinkSection {
     /// The manager's URL; unset: the one enrolment recorded in `<state>/uplink/link.json`.
-    /// Without enrolment there is no uplink.
+    /// Without enrolment there is no uplink. Several replicas of one manager, comma-separated:
+    /// a session that cannot connect or loses its manager goes on with the next.
     pub manager: Option<String>,
     /// Deltas the outbox holds at most. When full, asset/connection updates wait (they are
     /// sent later from the inventory, nothing is lost) and alerts are still queued.

@@ -110,7 +110,8 @@ enum Command {
         #[arg(long, value_name = "max|realtime|Nx", default_value = "max")]
         speed: Speed,
         /// Send the inventory to this manager (https://HOST:PORT); default: the one enrolled
-        /// with (no uplink when not enrolled). Overrides uplink.manager.
+        /// with (no uplink when not enrolled). Overrides uplink.manager. Several replicas of
+        /// one manager, comma-separated: the next is tried when one cannot be reached.
         #[arg(long, value_name = "URL")]
         manager: Option<String>,
         /// After a replay, or on SIGINT/SIGTERM of a live run, seconds to wait for the manager

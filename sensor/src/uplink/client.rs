@@ -48,8 +48,19 @@ const RENEW_DAYS: u64 = 10;
 pub struct UplinkConfig {
     /// The state directory holding `uplink/` (enrolment).
     pub state: PathBuf,
-    /// The manager's URL; `None`: the one in `link.json`.
+    /// The manager's URL; `None`: the one in `link.json`. Several URLs separated by commas
+    /// (replicas of one manager sharing its CA and store, docs/POSTGRES.md): a session that
+    /// cannot connect, or that loses the manager, tries the next one.
     pub manager: Option<String>,
+}
+
+/// The manager URLs of `list` (comma-separated), in order, without blanks.
+pub fn manager_urls(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Link state shared with the committer and the metrics.
@@ -92,6 +103,7 @@ impl Uplink {
             wake: wake.clone(),
             stop: stop.clone(),
             halt: halt.clone(),
+            next_url: Default::default(),
         };
         let thread = std::thread::Builder::new()
             .name("uplink".into())
@@ -151,6 +163,8 @@ struct Ctx {
     wake: Arc<Notify>,
     stop: Arc<AtomicBool>,
     halt: Arc<Notify>,
+    /// Which of several manager URLs the next session uses (counts up; taken modulo).
+    next_url: std::sync::atomic::AtomicUsize,
 }
 
 /// Why a session ended.
@@ -272,6 +286,14 @@ impl Ctx {
                 _ = self.halt.notified() => End::Stopped,
             };
             let was = self.state.connected.swap(false, Ordering::Relaxed);
+            // With several manager URLs, the next session goes to the next one; the backoff
+            // grows only once every URL was tried.
+            let urls = self.urls().len().max(1);
+            let tried = if matches!(end, End::Failed(_) | End::Lost(_)) {
+                self.next_url.fetch_add(1, Ordering::Relaxed) + 1
+            } else {
+                0
+            };
             let reason = match end {
                 End::Stopped => break,
                 End::Lost(r) => {
@@ -303,8 +325,13 @@ impl Ctx {
                 tracing::debug!("uplink cannot connect: {reason}");
             }
             last_reason = reason;
-            let delay = jitter(backoff);
-            backoff = (backoff * 2.0).min(BACKOFF_MAX);
+            let delay = if urls > 1 && tried % urls != 0 {
+                jitter(BACKOFF_MIN)
+            } else {
+                let d = jitter(backoff);
+                backoff = (backoff * 2.0).min(BACKOFF_MAX);
+                d
+            };
             let until = tokio::time::Instant::now() + delay;
             while !self.stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
                 tokio::select! {
@@ -314,6 +341,15 @@ impl Ctx {
             }
         }
         self.state.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// The configured manager URLs (empty: the enrolment's).
+    fn urls(&self) -> Vec<String> {
+        self.cfg
+            .manager
+            .as_deref()
+            .map(manager_urls)
+            .unwrap_or_default()
     }
 
     fn err(e: UplinkError) -> End {
@@ -371,11 +407,11 @@ impl Ctx {
             }
             Err(e) => return Self::err(e),
         };
-        let url = self
-            .cfg
-            .manager
-            .clone()
-            .unwrap_or_else(|| info.manager.clone());
+        let urls = match self.urls() {
+            u if u.is_empty() => vec![info.manager.clone()],
+            u => u,
+        };
+        let url = urls[self.next_url.load(Ordering::Relaxed) % urls.len()].clone();
         let pki = match load_pki(&self.cfg.state) {
             Ok(p) => p,
             Err(e) => return Self::err(e),
@@ -534,6 +570,16 @@ impl Ctx {
 mod tests {
     use super::*;
     use otwatch_proto::v1::{delta, Asset};
+
+    #[test]
+    fn several_manager_urls_are_a_comma_separated_list() {
+        assert_eq!(
+            manager_urls(" https://a:7443, https://b:7443 ,,"),
+            ["https://a:7443", "https://b:7443"]
+        );
+        assert_eq!(manager_urls("https://a:7443"), ["https://a:7443"]);
+        assert!(manager_urls(" , ").is_empty());
+    }
 
     fn asset(seq: u64, hostname_bytes: usize) -> Delta {
         Delta {
