@@ -108,6 +108,13 @@ impl RunningManager {
         // The writer finishes what is queued and lets go of the store.
         let shared = self.shared.clone();
         let _ = tokio::task::spawn_blocking(move || shared.ingest.close()).await;
+        // The background tasks (delivery, playbooks, retention, scores, health) end on the
+        // shutdown signal, each when next scheduled: wait for them (a busy machine can take a
+        // while), so the store is closed when this returns and a restart finds it free.
+        let until = tokio::time::Instant::now() + STOP_TIMEOUT;
+        while Arc::strong_count(&self.shared) > 1 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         served
     }
 
