@@ -58,7 +58,8 @@ impl Drop for Deliveries {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs a store call on the blocking pool; its error as text.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, String> {
     match tokio::task::spawn_blocking(f).await {
@@ -68,7 +69,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Waits `d`, or returns true when the manager stops first.
-async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+pub(crate) async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     let stopped = tokio::select! {
         _ = tokio::time::sleep(d) => false,
         _ = stop.wait_for(|s| *s) => true,

@@ -15,9 +15,9 @@
 use super::config::Playbook;
 use super::run::{run_playbook, RunRecord, StoreChange};
 use crate::api::{change, Shared};
+use crate::forward::deliver::{blocking, pause};
 use crate::forward::queue::Done;
 use crate::forward::Event;
-use crate::store::StoreError;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -59,24 +59,6 @@ impl Drop for Runners {
             t.abort();
         }
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Waits `d`, or returns true when the manager stops first.
-async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    let stopped = tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = stop.wait_for(|s| *s) => true,
-    };
-    stopped || *stop.borrow()
 }
 
 /// Applies a playbook's change to the fleet store, as `playbook:<name>`.
