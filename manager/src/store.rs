@@ -2,8 +2,8 @@
 //! connections, alerts), kept per sensor exactly as received. The fleet view (merged per site) is
 //! computed from it by [`crate::fleet`] and kept up to date by [`crate::view`].
 //!
-//! [`FleetStore`] is the seam (a PostgreSQL implementation for several replicas can come later);
-//! [`SledStore`] is the embedded default. Applying a sensor's batch is ONE sled transaction over
+//! [`FleetStore`] is the seam: [`SledStore`] is the embedded default, [`PgStore`] keeps the
+//! store in PostgreSQL for several manager replicas (docs/POSTGRES.md). Applying a sensor's batch is ONE sled transaction over
 //! the data trees and the sensor record (which holds the last applied sequence number), flushed
 //! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
 
@@ -23,6 +23,9 @@ pub enum StoreError {
     DiskFull,
     #[error("fleet store: {0}")]
     Sled(String),
+    /// The PostgreSQL store failed: the database (its URL without a password) and why.
+    #[error("fleet store {url}: {msg}")]
+    Postgres { url: String, msg: String },
     #[error("fleet store record {0} is corrupt")]
     Corrupt(String),
     #[error("unknown sensor {0}")]
@@ -375,7 +378,8 @@ fn score_key(scope: &str, date: &str) -> Vec<u8> {
     format!("{scope}\0{date}").into_bytes()
 }
 
-type Abort = ConflictableTransactionError<StoreError>;
+/// Aborts a transaction (sled's, or the PostgreSQL store's) with a [`StoreError`].
+pub type Abort = ConflictableTransactionError<StoreError>;
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
@@ -398,12 +402,17 @@ fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
 
 mod aging;
 mod apply;
+mod ops;
+mod pg_store;
 mod sled_store;
 mod space;
+mod tree;
 pub use aging::{Removed, StoredKind};
 
 pub use apply::{check_sequence, Applied, Batch, REOPENED_BY};
+pub use pg_store::PgStore;
 pub use sled_store::SledStore;
+pub use tree::Tree;
 
 #[cfg(test)]
 mod tests;
