@@ -365,6 +365,22 @@ pub trait FleetStore: Send + Sync + 'static {
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }
 
+/// The embedded store of the state directory `dir`, for commands working on a stopped manager's
+/// store; refused (as a store in use, so such commands go through the running manager) when the
+/// manager keeps its store in PostgreSQL (`serve --store`).
+pub fn open_local(dir: &crate::pki::DataDir) -> Result<SledStore, StoreError> {
+    if let Ok(url) = std::fs::read_to_string(dir.store()) {
+        return Err(StoreError::Open {
+            path: url.trim().to_string(),
+            msg: format!(
+                "the manager of {} keeps its fleet store in PostgreSQL: start it (`otwatch-manager serve --store ...`) and this command goes through it",
+                dir.0.display()
+            ),
+        });
+    }
+    SledStore::open(&dir.db())
+}
+
 fn no_forwarding() -> StoreError {
     StoreError::Sled("this store does not forward events".into())
 }
