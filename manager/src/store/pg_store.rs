@@ -309,10 +309,16 @@ impl PgStore {
     /// Runs `f` on a connection outside a transaction.
     fn read<R>(
         &self,
-        f: impl FnOnce(&mut Conn) -> Result<R, postgres::Error>,
+        f: impl Fn(&mut Conn) -> Result<R, postgres::Error>,
     ) -> Result<R, StoreError> {
         let mut conn = self.conn()?;
-        let r = f(&mut conn).map_err(|e| self.error(&e));
+        let mut r = f(&mut conn);
+        if matches!(&r, Err(e) if conn.client.is_closed() && e.as_db_error().is_none()) {
+            // A pooled connection the server closed (a restart): once more on a new one.
+            conn = self.connect()?;
+            r = f(&mut conn);
+        }
+        let r = r.map_err(|e| self.error(&e));
         self.put(conn);
         r
     }
@@ -409,7 +415,14 @@ impl PgStore {
                 "BEGIN; SET LOCAL synchronous_commit = off"
             };
             if let Err(e) = conn.client.batch_execute(begin) {
-                return Err(self.error(&e));
+                if !conn.client.is_closed() {
+                    return Err(self.error(&e));
+                }
+                // A pooled connection the server closed (a restart): nothing was sent yet.
+                conn = self.connect()?;
+                conn.client
+                    .batch_execute(begin)
+                    .map_err(|e| self.error(&e))?;
             }
             let r = {
                 let tx = Tx {

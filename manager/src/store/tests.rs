@@ -625,3 +625,25 @@ fn postgres_applies_a_sensors_batch_once_when_two_stores_race() {
     let rec = a.sensor("s-1").unwrap().unwrap();
     assert_eq!((rec.applied_seq, rec.held.assets), (200, 200));
 }
+
+#[test]
+fn postgres_names_the_database_when_it_is_gone_and_connects_again() {
+    let Some(mut p) = pg() else { return };
+    let store = p.open();
+    enrolled(&store);
+    p.0.stop();
+    let e = store.sensor("s-1").unwrap_err().to_string();
+    let url = format!("postgres://otwatch@127.0.0.1:{}/otwatch", p.0.port);
+    assert!(e.contains(&url), "{e}");
+    let e = store
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&url), "{e}");
+    p.0.restart();
+    assert!(store.sensor("s-1").unwrap().is_some());
+    let r = store
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+        .unwrap();
+    assert_eq!(r.applied_seq, 1);
+}
