@@ -426,7 +426,7 @@ mod tree;
 pub use aging::{Removed, StoredKind};
 
 pub use apply::{check_sequence, Applied, Batch, REOPENED_BY};
-pub use pg_store::PgStore;
+pub use pg_store::{PgStore, SensorChange};
 pub use sled_store::SledStore;
 pub use tree::Tree;
 

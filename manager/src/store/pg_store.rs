@@ -1309,7 +1309,41 @@ impl FleetStore for PgStore {
     }
 }
 
+/// A sensor whose data changed ([`PgStore::changes_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorChange {
+    pub sensor: String,
+    pub site: String,
+    /// The sensor's last applied sequence number then.
+    pub applied_seq: u64,
+    /// The change's id: what to ask from next time.
+    pub change: i64,
+}
+
 impl PgStore {
+    /// The sensors whose data (batches, alert states, enrolment) changed with an id above
+    /// `after`, by id: what another manager applied, for keeping a fleet view current. Ids are
+    /// taken before commit, so a transaction may commit an id below one already seen: read
+    /// again from a little behind the last id.
+    pub fn changes_since(&self, after: i64) -> Result<Vec<SensorChange>, StoreError> {
+        self.read(|c| {
+            let rows = c.query(
+                "SELECT sensor, site, applied_seq, change FROM sensor_changes \
+                 WHERE change > $1 ORDER BY change",
+                &[&after],
+            )?;
+            Ok(rows
+                .into_iter()
+                .map(|r| SensorChange {
+                    sensor: r.get(0),
+                    site: r.get(1),
+                    applied_seq: r.get::<_, i64>(2).max(0) as u64,
+                    change: r.get(3),
+                })
+                .collect())
+        })
+    }
+
     /// The oldest entry of `dest`'s queue.
     fn forward_oldest(&self, dest: &str) -> Result<Option<Row>, StoreError> {
         let prefix = fwd::prefix(dest);

@@ -624,6 +624,18 @@ fn postgres_applies_a_sensors_batch_once_when_two_stores_race() {
     assert!(applied == [200, 0] || applied == [0, 200], "{applied:?}");
     let rec = a.sensor("s-1").unwrap().unwrap();
     assert_eq!((rec.applied_seq, rec.held.assets), (200, 200));
+    // What the other store reads to follow: the sensor, its site and where it stands.
+    let seen = b.changes_since(0).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (
+            seen[0].sensor.as_str(),
+            seen[0].site.as_str(),
+            seen[0].applied_seq
+        ),
+        ("s-1", "a", 200)
+    );
+    assert!(b.changes_since(seen[0].change).unwrap().is_empty());
 }
 
 #[test]
