@@ -5,7 +5,7 @@
 use crate::pki::{
     now_secs, random_hex, rfc3339, sha256, write_operator_credentials, Ca, DataDir, PkiError,
 };
-use crate::store::{FleetStore, OperatorTokenRecord, SledStore, StoreError, TokenRecord};
+use crate::store::{FleetStore, OperatorTokenRecord, StoreError, TokenRecord};
 use crate::tls::ConnectError;
 use otwatch_common::link::{valid_name, EnrollToken, OperatorRole};
 use otwatch_proto::v1::manager_client::ManagerClient;
@@ -174,7 +174,7 @@ pub fn create_operator_token_in(
 ) -> Result<CreatedOperatorToken, AdminError> {
     // Refused before the store is opened: a locked one would send it to the running manager.
     OPERATOR_TOKEN.check(name, ttl_secs)?;
-    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    let store = crate::store::open_local(&DataDir(data.to_path_buf()))?;
     create_operator_token(&store, name, role, ttl_secs)
 }
 
@@ -270,7 +270,7 @@ pub fn create_token(
 pub fn create_token_in(data: &Path, site: &str, ttl_secs: i64) -> Result<CreatedToken, AdminError> {
     ENROLMENT_TOKEN.check(site, ttl_secs)?;
     let ca = Ca::load(data)?;
-    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    let store = crate::store::open_local(&DataDir(data.to_path_buf()))?;
     create_token(&ca, &store, site, ttl_secs)
 }
 
@@ -372,7 +372,7 @@ pub fn revoke_operator(store: &dyn FleetStore, name: &str) -> Result<i64, AdminE
 pub fn revoke_user_in(data: &Path, name: &str) -> Result<String, AdminError> {
     // Refused before the store is opened: a locked one would send it to the running manager.
     check_name("user", name)?;
-    let store = SledStore::open(&DataDir(data.to_path_buf()).db())?;
+    let store = crate::store::open_local(&DataDir(data.to_path_buf()))?;
     Ok(rfc3339(revoke_operator(&store, name)?))
 }
 

@@ -11,7 +11,7 @@
 //! changed. Files that cannot be read or parsed are reported and skipped; the rest imports.
 
 use crate::pki::DataDir;
-use crate::store::{FleetStore, SledStore, StoreError};
+use crate::store::{FleetStore, StoreError};
 use otwatch_advisories::{parse_document, AddOutcome, SourceFormat};
 use otwatch_common::advisories::{
     add_document, read_paths, Catalog, Document, LoadError, LoadReport, Skipped,
@@ -164,7 +164,7 @@ pub async fn import_via(
 /// [`import`] into the store of a stopped manager.
 pub fn import_in(data: &Path, paths: &[PathBuf]) -> Result<LoadReport, ImportError> {
     let dir = DataDir(data.to_path_buf());
-    let store = match SledStore::open(&dir.db()) {
+    let store = match crate::store::open_local(&dir) {
         Ok(s) => s,
         Err(StoreError::Open { .. }) if dir.serving().exists() => {
             return Err(ImportError::Running(data.to_path_buf()))

@@ -141,6 +141,19 @@ enum Command {
         /// directory when it exists.
         #[arg(long, value_name = "FILE", env = "OTWATCH_PLAYBOOKS")]
         playbooks: Option<PathBuf>,
+        /// Keep the fleet store in PostgreSQL (postgres://USER@HOST:PORT/DATABASE) instead of
+        /// the embedded store in the state directory, so that several managers can share it
+        /// (docs/POSTGRES.md). The password: --store-password-file, else PGPASSWORD.
+        #[arg(long, value_name = "URL", env = "OTWATCH_STORE")]
+        store: Option<String>,
+        /// A file holding the PostgreSQL password (a mounted secret), for --store.
+        #[arg(
+            long,
+            value_name = "FILE",
+            env = "OTWATCH_STORE_PASSWORD_FILE",
+            requires = "store"
+        )]
+        store_password_file: Option<PathBuf>,
         #[command(flatten)]
         retain: Retain,
     },
@@ -455,9 +468,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quota_alerts_per_sensor,
             forwarding,
             playbooks,
+            store,
+            store_password_file,
             retain,
         } => {
+            let password = match &store_password_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("--store-password-file {}", f.display()))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                None => None,
+            };
             let settings = serve::Settings {
+                store: store.map(|url| serve::StoreUrl { url, password }),
                 quotas: Quotas {
                     assets_per_sensor: quota_assets_per_sensor,
                     connections_per_sensor: quota_connections_per_sensor,

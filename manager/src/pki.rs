@@ -83,6 +83,12 @@ impl DataDir {
     pub fn db(&self) -> PathBuf {
         self.0.join("db")
     }
+    /// Where `serve --store` records the PostgreSQL store it uses (its URL without a password),
+    /// so that commands working on the state directory go through the manager instead of the
+    /// unused embedded store ([`crate::store::open_local`]).
+    pub fn store(&self) -> PathBuf {
+        self.0.join("store")
+    }
 }
 
 /// Seconds since the Unix epoch, from the wall clock (certificates and tokens, not analysis).

@@ -10,7 +10,7 @@ use crate::forward::{ForwardConfig, Router};
 use crate::pki::{Ca, DataDir, PkiError};
 use crate::playbook::PlaybookConfig;
 use crate::retention::RetentionSettings;
-use crate::store::{FleetStore, Quotas, SledStore, StoreError};
+use crate::store::{FleetStore, PgStore, Quotas, SledStore, StoreError};
 use crate::tls::server_config;
 use otwatch_proto::v1::manager_server::ManagerServer;
 use otwatch_proto::v1::sensor_link_server::SensorLinkServer;
@@ -139,6 +139,22 @@ pub struct Settings {
     pub forwarding: Option<std::path::PathBuf>,
     /// The playbook file; `None`: [`DataDir::playbooks`] when it exists.
     pub playbooks: Option<std::path::PathBuf>,
+    /// A PostgreSQL store (`--store`); `None`: the embedded store in the state directory.
+    pub store: Option<StoreUrl>,
+}
+
+/// Where `serve --store` keeps the fleet store: a PostgreSQL URL, and the password when not
+/// in it (from a file or `PGPASSWORD`). Neither is ever shown ([`PgStore::url`] is).
+#[derive(Clone, Default)]
+pub struct StoreUrl {
+    pub url: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreUrl { .. }")
+    }
 }
 
 /// The forwarding rules in force at the start: `settings`' file, else the data directory's
@@ -184,10 +200,35 @@ pub async fn start_with(
     let dir = DataDir(data.to_path_buf());
     let ca = Ca::load(data)?;
     let router = Arc::new(forwarding(&dir, settings)?);
-    let store = SledStore::open(&dir.db())?
-        .with_quotas(settings.quotas)
-        .with_forwarding(router);
-    start_serving(&dir, ca, Arc::new(store), listen, settings).await
+    let store: Arc<dyn FleetStore> = match &settings.store {
+        None => {
+            // Commands on the state directory use its embedded store again.
+            let _ = std::fs::remove_file(dir.store());
+            let store = SledStore::open(&dir.db())?
+                .with_quotas(settings.quotas)
+                .with_forwarding(router);
+            Arc::new(store)
+        }
+        Some(at) => {
+            let (at, quotas) = (at.clone(), settings.quotas);
+            // The client blocks (connecting, migrating): not on an async worker.
+            let store =
+                tokio::task::spawn_blocking(move || PgStore::open(&at.url, at.password.as_deref()))
+                    .await
+                    .map_err(|source| ServeError::Task {
+                        what: "opening the PostgreSQL store",
+                        source,
+                    })??
+                    .with_quotas(quotas)
+                    .with_forwarding(router);
+            info!(store = %store.url(), "fleet store in PostgreSQL");
+            if let Err(e) = std::fs::write(dir.store(), format!("{}\n", store.url())) {
+                warn!(path = %dir.store().display(), error = %e, "cannot record where the store is");
+            }
+            Arc::new(store)
+        }
+    };
+    start_serving(&dir, ca, store, listen, settings).await
 }
 
 /// [`start`] with a given store (another [`FleetStore`] implementation, or a shared one).
@@ -268,7 +309,13 @@ async fn start_serving(
     listen: &str,
     settings: &Settings,
 ) -> Result<RunningManager, ServeError> {
-    let revoked = revoked_from(store.as_ref())?;
+    let s = store.clone();
+    let revoked = tokio::task::spawn_blocking(move || revoked_from(s.as_ref()))
+        .await
+        .map_err(|source| ServeError::Task {
+            what: "reading the revocations",
+            source,
+        })??;
     let tls = Arc::new(server_config(dir, revoked.clone())?);
     let shared = Shared::new(
         store,

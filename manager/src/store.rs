@@ -2,8 +2,8 @@
 //! connections, alerts), kept per sensor exactly as received. The fleet view (merged per site) is
 //! computed from it by [`crate::fleet`] and kept up to date by [`crate::view`].
 //!
-//! [`FleetStore`] is the seam (a PostgreSQL implementation for several replicas can come later);
-//! [`SledStore`] is the embedded default. Applying a sensor's batch is ONE sled transaction over
+//! [`FleetStore`] is the seam: [`SledStore`] is the embedded default, [`PgStore`] keeps the
+//! store in PostgreSQL for several manager replicas (docs/POSTGRES.md). Applying a sensor's batch is ONE sled transaction over
 //! the data trees and the sensor record (which holds the last applied sequence number), flushed
 //! to disk before the batch is acknowledged, so a SIGKILL never loses or doubles a delta.
 
@@ -24,6 +24,9 @@ pub enum StoreError {
     DiskFull,
     #[error("fleet store: {0}")]
     Sled(String),
+    /// The PostgreSQL store failed: the database (its URL without a password) and why.
+    #[error("fleet store {url}: {msg}")]
+    Postgres { url: String, msg: String },
     #[error("fleet store record {0} is corrupt")]
     Corrupt(String),
     #[error("unknown sensor {0}")]
@@ -379,6 +382,22 @@ pub trait FleetStore: Send + Sync + 'static {
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }
 
+/// The embedded store of the state directory `dir`, for commands working on a stopped manager's
+/// store; refused (as a store in use, so such commands go through the running manager) when the
+/// manager keeps its store in PostgreSQL (`serve --store`).
+pub fn open_local(dir: &crate::pki::DataDir) -> Result<SledStore, StoreError> {
+    if let Ok(url) = std::fs::read_to_string(dir.store()) {
+        return Err(StoreError::Open {
+            path: url.trim().to_string(),
+            msg: format!(
+                "the manager of {} keeps its fleet store in PostgreSQL: start it (`otwatch-manager serve --store ...`) and this command goes through it",
+                dir.0.display()
+            ),
+        });
+    }
+    SledStore::open(&dir.db())
+}
+
 fn no_forwarding() -> StoreError {
     StoreError::Sled("this store does not forward events".into())
 }
@@ -392,7 +411,8 @@ fn score_key(scope: &str, date: &str) -> Vec<u8> {
     format!("{scope}\0{date}").into_bytes()
 }
 
-type Abort = ConflictableTransactionError<StoreError>;
+/// Aborts a transaction (sled's, or the PostgreSQL store's) with a [`StoreError`].
+pub type Abort = ConflictableTransactionError<StoreError>;
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
@@ -427,18 +447,43 @@ fn run_prefix(playbook: &str, run_id: Option<&str>) -> Vec<u8> {
     k
 }
 
+/// Runs newest first (by start, then attempt), at most `max`.
+fn newest_runs_first(runs: &mut Vec<RunRecord>, max: usize) {
+    runs.sort_by(|a, b| {
+        (b.started_at, b.attempt, &b.playbook, &b.run_id).cmp(&(
+            a.started_at,
+            a.attempt,
+            &a.playbook,
+            &a.run_id,
+        ))
+    });
+    runs.truncate(max);
+}
+
+/// `held` with `tags` added: sorted, each once.
+fn add_tags(held: &mut Vec<String>, tags: &[String]) {
+    held.extend(tags.iter().cloned());
+    held.sort();
+    held.dedup();
+}
+
 fn data_key(sensor_id: &str, id: &str) -> Vec<u8> {
     format!("{sensor_id}/{id}").into_bytes()
 }
 
 mod aging;
 mod apply;
+mod ops;
+mod pg_store;
 mod sled_store;
 mod space;
+mod tree;
 pub use aging::{Removed, StoredKind};
 
 pub use apply::{check_sequence, Applied, Batch, REOPENED_BY};
+pub use pg_store::{PgStore, SensorChange};
 pub use sled_store::SledStore;
+pub use tree::Tree;
 
 #[cfg(test)]
 mod tests;

@@ -138,7 +138,25 @@ fn offset(i: u64, total: u64) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn ingest_and_list_figures() {
-    let mut fx = Fixture::start().await;
+    // STORE=postgres: the manager's store in a PostgreSQL server the bench starts (like the
+    // tests do), else the embedded sled store.
+    let pg = match std::env::var("STORE").as_deref() {
+        Ok("postgres") => Some(
+            common::postgres::Postgres::start()
+                .expect("STORE=postgres needs PostgreSQL (/usr/lib/postgresql/*/bin)"),
+        ),
+        Ok("sled") | Err(_) => None,
+        Ok(other) => panic!("STORE={other}: expected sled or postgres"),
+    };
+    let settings = otwatch_manager::serve::Settings {
+        store: pg.as_ref().map(|p| otwatch_manager::serve::StoreUrl {
+            url: p.url.clone(),
+            password: None,
+        }),
+        ..Default::default()
+    };
+    println!("store: {}", if pg.is_some() { "postgres" } else { "sled" });
+    let mut fx = Fixture::start_with(settings).await;
     let forward_dir = tempfile::tempdir().unwrap();
     if env("FORWARD", 0) == 1 {
         let file = forward_dir.path().join("forwarding.toml");
@@ -307,4 +325,34 @@ async fn ingest_and_list_figures() {
             p99.as_secs_f64() * 1e3
         );
     }
+    // The whole process: the manager, its fleet view, and the simulated sensors' clients.
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    println!(
+        "rss: {} MiB (this process: manager and simulated sensors)",
+        rss / 1024
+    );
+    if let Some(pg) = &pg {
+        println!("store size: {} MiB", pg_size(&pg.url) / (1 << 20));
+    }
+}
+
+/// The PostgreSQL database's size in bytes.
+fn pg_size(url: &str) -> u64 {
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            use otwatch_manager::store::FleetStore;
+            otwatch_manager::store::PgStore::open(url, None)
+                .and_then(|s| s.size_on_disk())
+                .unwrap_or(0)
+        })
+        .join()
+        .unwrap()
+    })
 }

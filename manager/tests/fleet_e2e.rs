@@ -5,13 +5,15 @@
 //! while — nothing is lost and nothing is doubled (packet counts compared).
 //!
 //! Needs the `otwatch-sensor` binary next to the manager's (`cargo nextest run --workspace`
-//! builds both); otherwise each test says so and skips.
+//! builds both); otherwise each test says so and skips. The `_on_postgres` tests run the same
+//! with the manager's store in a PostgreSQL server of their own (`--store`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
 mod common;
 
 use common::fleet::{data, enroll, out, Fleet};
+use common::postgres::Postgres;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -124,7 +126,19 @@ fn assert_same(fleet: &Summary, offline: &Summary, what: &str) {
 #[test]
 fn three_sensors_at_two_sites_equal_analyze_per_site() {
     let sensor = require_sensor!();
-    let f = Fleet::new();
+    three_sensors_at_two_sites(&sensor, &Fleet::new());
+}
+
+#[test]
+fn three_sensors_at_two_sites_equal_analyze_per_site_on_postgres() {
+    let sensor = require_sensor!();
+    let Some(pg) = Postgres::start() else { return };
+    let f = Fleet::on_store(&pg.url);
+    three_sensors_at_two_sites(&sensor, &f);
+    assert!(f.log().contains("fleet store in PostgreSQL"), "{}", f.log());
+}
+
+fn three_sensors_at_two_sites(sensor: &Path, f: &Fleet) {
     let plan: [(&str, Vec<String>); 3] = [
         (
             "plant-a",
@@ -142,13 +156,14 @@ fn three_sensors_at_two_sites_equal_analyze_per_site() {
             ],
         ),
     ];
-    let tokens: Vec<String> = plan.iter().map(|(site, _)| f.token(site)).collect();
+    // Tokens made through the running manager (the PostgreSQL store is reached through it).
     let _m = f.serve();
+    let tokens: Vec<String> = plan.iter().map(|(site, _)| f.token(site)).collect();
     let mut children = Vec::new();
     for (i, ((_, files), token)) in plan.iter().zip(&tokens).enumerate() {
         let state = f.state(&format!("s{i}"));
-        enroll(&sensor, &f.url(), token, &state);
-        children.push(replay(&sensor, &state, files, &[]));
+        enroll(sensor, &f.url(), token, &state);
+        children.push(replay(sensor, &state, files, &[]));
     }
     for c in children {
         finish(c);
@@ -162,8 +177,8 @@ fn three_sensors_at_two_sites_equal_analyze_per_site() {
             .flat_map(|(_, f)| f.clone())
             .collect();
         assert_same(
-            &fleet_summary(&f, site),
-            &analyze_summary(&sensor, &files),
+            &fleet_summary(f, site),
+            &analyze_summary(sensor, &files),
             site,
         );
     }
@@ -200,13 +215,27 @@ fn slow_replay() -> (Vec<String>, [&'static str; 2]) {
 #[test]
 fn manager_killed_mid_stream_loses_and_doubles_nothing() {
     let sensor = require_sensor!();
-    let f = Fleet::new();
-    let token = f.token("plant-a");
+    manager_killed_mid_stream(&sensor, &Fleet::new());
+}
+
+/// The same with the manager's store in PostgreSQL: the batch in flight at the SIGKILL is
+/// applied once (its transaction committed or not), the rest after the restart.
+#[test]
+fn manager_on_postgres_killed_mid_stream_loses_and_doubles_nothing() {
+    let sensor = require_sensor!();
+    let Some(pg) = Postgres::start() else { return };
+    let f = Fleet::on_store(&pg.url);
+    manager_killed_mid_stream(&sensor, &f);
+    assert!(f.log().contains("fleet store in PostgreSQL"), "{}", f.log());
+}
+
+fn manager_killed_mid_stream(sensor: &Path, f: &Fleet) {
     let mut m = f.serve();
+    let token = f.token("plant-a");
     let state = f.state("s");
-    enroll(&sensor, &f.url(), &token, &state);
+    enroll(sensor, &f.url(), &token, &state);
     let (files, speed) = slow_replay();
-    let mut c = replay(&sensor, &state, &files, &speed);
+    let mut c = replay(sensor, &state, &files, &speed);
     std::thread::sleep(Duration::from_millis(2000));
     assert!(
         c.try_wait().unwrap().is_none(),
@@ -219,8 +248,8 @@ fn manager_killed_mid_stream_loses_and_doubles_nothing() {
     let _m2 = f.serve();
     finish(c);
     assert_same(
-        &fleet_summary(&f, "plant-a"),
-        &analyze_summary(&sensor, &files),
+        &fleet_summary(f, "plant-a"),
+        &analyze_summary(sensor, &files),
         "after a manager SIGKILL",
     );
 }

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::store::SledStore;
 use serde_json::Value;
 
 fn sample_dir() -> PathBuf {

@@ -9,8 +9,8 @@
 //! ([`crate::store::FleetStore::forward_pending`] and `forward_done`) in its own.
 
 use super::{Event, ForwardStats, QueueConfig, Routes};
+use crate::store::{Abort, Tree};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::collections::HashMap;
 
 /// A waiting event.
@@ -151,10 +151,9 @@ pub fn out_snapshot(stats: &sled::Tree) -> Result<HashMap<String, OutStats>, sle
 }
 
 /// What the queueing transaction needs: the trees, the rules, the delivery counters.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    pub queue: &'a TransactionalTree,
-    pub stats: &'a TransactionalTree,
+pub struct Ctx<'a, T: Tree> {
+    pub queue: &'a T,
+    pub stats: &'a T,
     pub cfg: &'a Routes,
     pub out: &'a HashMap<String, OutStats>,
 }
@@ -162,14 +161,14 @@ pub struct Ctx<'a> {
 /// Queues `events` in queue `name` (a destination's, or a playbook's) within a transaction;
 /// those that would take the queue above its bounds `q` of events or bytes are counted as
 /// overflow instead.
-pub fn enqueue<E>(
-    ctx: &Ctx<'_>,
+pub fn enqueue<T: Tree>(
+    ctx: &Ctx<'_, T>,
     (name, q): (&str, &QueueConfig),
     events: &[&Event],
     now: i64,
-) -> Result<(), ConflictableTransactionError<E>> {
+) -> Result<(), Abort> {
     let key = stats_key(name, "in");
-    let mut i: InStats = decode(ctx.stats.get(&key)?.as_deref());
+    let mut i: InStats = decode(ctx.stats.get(&key)?.as_ref().map(AsRef::as_ref));
     let o = ctx.out.get(name).cloned().unwrap_or_default();
     for e in events {
         let v = serde_json::to_vec(&Queued {
@@ -184,22 +183,18 @@ pub fn enqueue<E>(
             continue;
         }
         let id = ctx.stats.generate_id()?;
-        ctx.queue.insert(self::key(name, id), v)?;
+        ctx.queue.insert(&self::key(name, id), &v)?;
         i.enqueued_total += 1;
         i.bytes_in += len;
     }
     ctx.stats
-        .insert(key, serde_json::to_vec(&i).unwrap_or_default())?;
+        .insert(&key, &serde_json::to_vec(&i).unwrap_or_default())?;
     Ok(())
 }
 
 /// Queues `events` for the destinations the rules route each to, and for the playbooks that
 /// run on each (one counter update per queue).
-pub fn route_all<E>(
-    ctx: &Ctx<'_>,
-    events: &[Event],
-    now: i64,
-) -> Result<(), ConflictableTransactionError<E>> {
+pub fn route_all<T: Tree>(ctx: &Ctx<'_, T>, events: &[Event], now: i64) -> Result<(), Abort> {
     if events.is_empty() {
         return Ok(());
     }

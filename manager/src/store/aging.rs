@@ -6,11 +6,12 @@
 //! sends today from an old capture is kept as long as data seen today; a record with neither
 //! time is never removed.
 
+use super::tree::Tree;
 use super::{from_json, json, Abort, SensorRecord};
 use otwatch_common::Timestamp;
 use otwatch_proto::v1::{Asset, Connection, FleetAlert};
 use prost::Message;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::transaction::ConflictableTransactionError;
 
 /// How stale the time a record was last stored may be before an upsert notes it again
 /// (seconds). Ages read a noted time as this much later, so nothing is removed early: a record
@@ -144,24 +145,24 @@ pub(super) fn is_of(kind: StoredKind, v: &[u8]) -> bool {
     }
 }
 
-pub(super) fn read_stored(v: Option<sled::IVec>) -> Option<i64> {
+pub(super) fn read_stored(v: Option<impl AsRef<[u8]>>) -> Option<i64> {
     let b: [u8; 8] = v?.as_ref().try_into().ok()?;
     Some(i64::from_be_bytes(b))
 }
 
 /// The trees a removal works on, inside its transaction.
-pub(super) struct RemoveIn<'a> {
-    pub sensors: &'a TransactionalTree,
-    pub data: &'a TransactionalTree,
-    pub stored: &'a TransactionalTree,
-    pub totals: &'a TransactionalTree,
+pub(super) struct RemoveIn<'a, T: Tree> {
+    pub sensors: &'a T,
+    pub data: &'a T,
+    pub stored: &'a T,
+    pub totals: &'a T,
 }
 
 /// Removes the records of `kind` at `keys` that are still older than `cutoff` (a batch may
 /// have renewed them since they were found), with their `stored_at` entries, taking them off
 /// their sensors' held counts and adding them to the kind's removed total.
-pub(super) fn remove(
-    t: &RemoveIn<'_>,
+pub(super) fn remove<T: Tree>(
+    t: &RemoveIn<'_, T>,
     kind: StoredKind,
     keys: &[Vec<u8>],
     cutoff: i64,
@@ -174,11 +175,11 @@ pub(super) fn remove(
         };
         let skey = stored_key(kind, key);
         let stored = read_stored(t.stored.get(&skey)?);
-        if age(kind, key, &v, stored).is_none_or(|at| at >= cutoff) {
+        if age(kind, key, v.as_ref(), stored).is_none_or(|at| at >= cutoff) {
             continue;
         }
-        t.data.remove(key.as_slice())?;
-        t.stored.remove(skey)?;
+        t.data.remove(key)?;
+        t.stored.remove(&skey)?;
         if matches!(kind, StoredKind::RiskHistory | StoredKind::PlaybookRuns) {
             out.push(Removed {
                 site: String::new(),
@@ -192,9 +193,9 @@ pub(super) fn remove(
         let rec = match sensors.entry(sensor.to_string()) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let rec = match t.sensors.get(sensor)? {
+                let rec = match t.sensors.get(sensor.as_bytes())? {
                     Some(v) => Some(
-                        from_json::<SensorRecord>(sensor, &v)
+                        from_json::<SensorRecord>(sensor, v.as_ref())
                             .map_err(ConflictableTransactionError::Abort)?,
                     ),
                     None => None,
@@ -222,13 +223,13 @@ pub(super) fn remove(
     }
     for (id, rec) in sensors {
         if let Some(rec) = rec {
-            t.sensors.insert(id.as_bytes(), json(&rec))?;
+            t.sensors.insert(id.as_bytes(), &json(&rec))?;
         }
     }
     if !out.is_empty() {
-        let total = read_stored(t.totals.get(kind.as_str())?).unwrap_or(0);
+        let total = read_stored(t.totals.get(kind.as_str().as_bytes())?).unwrap_or(0);
         t.totals.insert(
-            kind.as_str(),
+            kind.as_str().as_bytes(),
             &stored_value(total.saturating_add(out.len() as i64)),
         )?;
     }

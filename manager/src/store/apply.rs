@@ -2,11 +2,11 @@
 //! delta in order.
 
 use super::aging::{read_stored, stored_key, stored_value, StoredKind, STORED_GRAIN};
+use super::tree::Tree;
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
 use crate::forward::Event;
 use otwatch_proto::v1::{delta::Change as DeltaChange, Alert, Asset, Delta, FleetAlert};
 use prost::Message;
-use sled::transaction::TransactionalTree;
 
 /// One sensor's batch of deltas, as a Sync stream received it.
 #[derive(Debug, Clone, Copy)]
@@ -126,17 +126,17 @@ fn upsert_alert(old: FleetAlert, a: &Alert, now: i64) -> FleetAlert {
 }
 
 /// What a batch applies to, inside its transaction.
-pub(super) struct Trees<'a> {
-    assets: &'a TransactionalTree,
-    conns: &'a TransactionalTree,
-    alerts: &'a TransactionalTree,
+pub(super) struct Trees<'a, T: Tree> {
+    assets: &'a T,
+    conns: &'a T,
+    alerts: &'a T,
     /// The forwarding queues and the rules in force; `None`: no rule.
-    pub forward: Option<crate::forward::queue::Ctx<'a>>,
+    pub forward: Option<crate::forward::queue::Ctx<'a, T>>,
     /// When the manager last stored each record ([`super::aging`]).
-    stored: &'a TransactionalTree,
+    stored: &'a T,
 }
 
-impl Trees<'_> {
+impl<T: Tree> Trees<'_, T> {
     /// Notes that the record of `kind` at `key` was stored at `now`. A time noted less than
     /// [`STORED_GRAIN`] before is kept (retention counts in days, and a write per delta cost
     /// ingest a quarter of its rate); the age reads it as that much later.
@@ -146,21 +146,21 @@ impl Trees<'_> {
         {
             return Ok(());
         }
-        self.stored.insert(k, &stored_value(now))?;
+        self.stored.insert(&k, &stored_value(now))?;
         Ok(())
     }
 }
 
 /// Whether `key` may be written to `tree` for a sensor holding `held` of at most `quota`
 /// records: an existing record always (an update), a new one while there is room.
-fn room(tree: &TransactionalTree, key: &[u8], held: u64, quota: u64) -> Result<bool, Abort> {
+fn room<T: Tree>(tree: &T, key: &[u8], held: u64, quota: u64) -> Result<bool, Abort> {
     Ok(held < quota || tree.get(key)?.is_some())
 }
 
-fn apply_one(
+fn apply_one<T: Tree>(
     (i, d): (usize, &Delta),
     rec: &mut SensorRecord,
-    t: &Trees<'_>,
+    t: &Trees<'_, T>,
     (now, q): (i64, &Quotas),
     out: &mut Applied,
 ) -> Result<(), Abort> {
@@ -175,7 +175,7 @@ fn apply_one(
                 return Ok(());
             }
             t.mark_stored(StoredKind::Assets, &key, now)?;
-            let old = t.assets.insert(key, a.encode_to_vec())?;
+            let old = t.assets.insert(&key, &a.encode_to_vec())?;
             if old.is_none() {
                 rec.held.assets += 1;
             }
@@ -209,8 +209,8 @@ fn apply_one(
         }
         Some(DeltaChange::AssetRemoved(id)) => {
             let key = data_key(&sid, id);
-            t.stored.remove(stored_key(StoredKind::Assets, &key))?;
-            if t.assets.remove(key)?.is_some() {
+            t.stored.remove(&stored_key(StoredKind::Assets, &key))?;
+            if t.assets.remove(&key)?.is_some() {
                 rec.held.assets = rec.held.assets.saturating_sub(1);
             }
             changes.push(("asset", format!("{sid}/{id}")));
@@ -230,7 +230,7 @@ fn apply_one(
                 return Ok(());
             }
             t.mark_stored(StoredKind::Connections, &key, now)?;
-            if t.conns.insert(key, c.encode_to_vec())?.is_none() {
+            if t.conns.insert(&key, &c.encode_to_vec())?.is_none() {
                 rec.held.connections += 1;
             }
             changes.push(("connection", format!("{sid}/{k}")));
@@ -268,7 +268,7 @@ fn apply_one(
                 }
             };
             t.mark_stored(StoredKind::Alerts, &key, now)?;
-            t.alerts.insert(key, fa.encode_to_vec())?;
+            t.alerts.insert(&key, &fa.encode_to_vec())?;
             if forward && t.forward.is_some() {
                 let time = crate::pki::rfc3339(now);
                 out.forwarded
@@ -300,12 +300,12 @@ fn apply_one(
 }
 
 /// The data trees a batch applies to, inside its transaction.
-pub(super) fn trees<'a>(
-    assets: &'a TransactionalTree,
-    conns: &'a TransactionalTree,
-    alerts: &'a TransactionalTree,
-    stored: &'a TransactionalTree,
-) -> Trees<'a> {
+pub(super) fn trees<'a, T: Tree>(
+    assets: &'a T,
+    conns: &'a T,
+    alerts: &'a T,
+    stored: &'a T,
+) -> Trees<'a, T> {
     Trees {
         assets,
         conns,
@@ -317,19 +317,19 @@ pub(super) fn trees<'a>(
 
 /// Applies one sensor's batch within the transaction over `sensors` and `t`: what it applied,
 /// or why it failed alone (an unknown sensor, a refusal); `Err` aborts the whole transaction.
-pub(super) fn batch(
-    sensors: &TransactionalTree,
-    t: &Trees<'_>,
+pub(super) fn batch<T: Tree>(
+    sensors: &T,
+    t: &Trees<'_, T>,
     b: &Batch<'_>,
     now: i64,
     q: &Quotas,
 ) -> Result<Result<Applied, StoreError>, Abort> {
     let sensor_id = b.sensor;
     // A batch of an unknown sensor fails alone; the others still apply.
-    let Some(v) = sensors.get(sensor_id)? else {
+    let Some(v) = sensors.get(sensor_id.as_bytes())? else {
         return Ok(Err(StoreError::UnknownSensor(sensor_id.to_string())));
     };
-    let mut rec: SensorRecord = match from_json(sensor_id, &v) {
+    let mut rec: SensorRecord = match from_json(sensor_id, v.as_ref()) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
@@ -353,7 +353,7 @@ pub(super) fn batch(
         crate::forward::queue::route_all(ctx, &applied.forwarded, now)?;
     }
     rec.last_seen = now;
-    sensors.insert(sensor_id.as_bytes(), json(&rec))?;
+    sensors.insert(sensor_id.as_bytes(), &json(&rec))?;
     applied.applied_seq = rec.applied_seq;
     Ok(Ok(applied))
 }

@@ -13,9 +13,9 @@
 use super::aging::{self, Removed, StoredKind};
 use super::space;
 use super::{
-    apply, from_json, json, run_key, run_prefix, score_key, tx_err, Abort, Applied, ApprovalRecord,
-    Batch, DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord, Quotas, SensorRecord,
-    StoreError, SurveyVisitor, TokenError, TokenRecord,
+    apply, from_json, json, ops, run_key, run_prefix, score_key, tx_err, Abort, Applied,
+    ApprovalRecord, Batch, DocumentVisitor, Enrolled, FleetStore, Held, OperatorTokenRecord,
+    Quotas, SensorRecord, StoreError, SurveyVisitor, TokenRecord,
 };
 use crate::forward::queue::{self as fwd, DeadLetter, Done, Queued};
 use crate::forward::{Event, ForwardStats, Router};
@@ -310,16 +310,7 @@ impl SledStore {
         f: &(dyn Fn(&mut SensorRecord) + Sync),
     ) -> Result<Option<SensorRecord>, StoreError> {
         db.sensors
-            .transaction(|t| {
-                let Some(v) = t.get(id)? else {
-                    return Ok(None);
-                };
-                let mut rec: SensorRecord =
-                    from_json(id, &v).map_err(ConflictableTransactionError::Abort)?;
-                f(&mut rec);
-                t.insert(id.as_bytes(), json(&rec))?;
-                Ok(Some(rec))
-            })
+            .transaction(|t| ops::modify_sensor(t, id, f))
             .map_err(tx_err)
     }
 
@@ -362,34 +353,7 @@ impl FleetStore for SledStore {
     ) -> Result<Enrolled, StoreError> {
         self.write(|db| {
             let r = (&db.tokens, &db.sensors).transaction(|(tokens, sensors)| {
-                let Some(v) = tokens.get(secret_sha256)? else {
-                    return Ok(Enrolled::Refused(TokenError::Unknown));
-                };
-                let mut t: TokenRecord =
-                    from_json("token", &v).map_err(ConflictableTransactionError::Abort)?;
-                if let Some(by) = &t.used_by {
-                    return Ok(Enrolled::Refused(TokenError::Used(by.clone(), t.site)));
-                }
-                if now >= t.expires_at {
-                    return Ok(Enrolled::Refused(TokenError::Expired(
-                        crate::pki::rfc3339(t.expires_at),
-                        t.site,
-                    )));
-                }
-                t.used_by = Some(sensor.id.clone());
-                let rec = SensorRecord {
-                    site: t.site.clone(),
-                    enrolled_at: now,
-                    last_seen: now,
-                    held: Held {
-                        counted: true,
-                        ..Held::default()
-                    },
-                    ..sensor.clone()
-                };
-                tokens.insert(&secret_sha256, json(&t))?;
-                sensors.insert(rec.id.as_bytes(), json(&rec))?;
-                Ok(Enrolled::Ok(rec))
+                ops::enroll(tokens, sensors, &secret_sha256, now, &sensor)
             });
             let r = r.map_err(tx_err)?;
             self.written(db)?;
@@ -456,7 +420,7 @@ impl FleetStore for SledStore {
                 HashMap::new()
             };
             let apply = |sensors: &TransactionalTree,
-                         data: &apply::Trees<'_>|
+                         data: &apply::Trees<'_, TransactionalTree>|
              -> Result<Vec<Result<Applied, StoreError>>, Abort> {
                 let mut out = Vec::with_capacity(batches.len());
                 for b in batches {
@@ -661,28 +625,14 @@ impl FleetStore for SledStore {
             let out = fwd::out_snapshot(&db.fwd_stats)?;
             let trees = (&db.alerts, &db.fwd_queue, &db.fwd_stats);
             let r = trees.transaction(|(t, queue, stats)| {
-                let Some(v) = t.get(id)? else {
-                    return Ok(None);
+                let ctx = fwd::Ctx {
+                    queue,
+                    stats,
+                    cfg: &cfg,
+                    out: &out,
                 };
-                let mut fa = FleetAlert::decode(v.as_ref()).map_err(|_| {
-                    ConflictableTransactionError::Abort(StoreError::Corrupt(id.into()))
-                })?;
-                let changed = fa.state != state;
-                fa.state = state.to_string();
-                fa.updated_by = by.to_string();
-                fa.updated_at = at.to_string();
-                t.insert(id.as_bytes(), fa.encode_to_vec())?;
-                if changed && cfg.any() {
-                    let e = Event::alert(&fa, &format!("{at} {by}"), at);
-                    let ctx = fwd::Ctx {
-                        queue,
-                        stats,
-                        cfg: &cfg,
-                        out: &out,
-                    };
-                    fwd::route_all(&ctx, &[e], crate::pki::now_secs())?;
-                }
-                Ok(Some(fa))
+                let now = crate::pki::now_secs();
+                ops::set_alert_state(t, Some(&ctx), id, (state, by, at), now)
             });
             let r = r.map_err(tx_err)?;
             self.written(db)?;
@@ -736,51 +686,11 @@ impl FleetStore for SledStore {
 
     fn forward_done(&self, dest: &str, ids: &[u64], done: &Done) -> Result<(), StoreError> {
         let now = crate::pki::now_secs();
-        let key = fwd::stats_key(dest, "out");
         self.write(|db| {
             let trees = (&db.fwd_queue, &db.fwd_stats, &db.fwd_dead);
             trees
                 .transaction(|(queue, stats, dead)| {
-                    let mut s: fwd::OutStats = fwd::decode(stats.get(&key)?.as_deref());
-                    if let Done::Failed(why) = done {
-                        s.failures_total += 1;
-                        s.last_error = why.clone();
-                        s.last_error_at = now;
-                    } else {
-                        for id in ids {
-                            let k = fwd::key(dest, *id);
-                            let Some(v) = queue.remove(k.clone())? else {
-                                continue;
-                            };
-                            s.bytes_out += v.len() as u64;
-                            match done {
-                                Done::Dead(why) => {
-                                    let q: Queued = from_json("forwarding queue entry", &v)
-                                        .map_err(ConflictableTransactionError::Abort)?;
-                                    let d = DeadLetter {
-                                        destination: dest.to_string(),
-                                        at: now,
-                                        reason: why.clone(),
-                                        event: q.event,
-                                    };
-                                    dead.insert(k, json(&d))?;
-                                    s.dead_total += 1;
-                                    s.last_error = why.clone();
-                                    s.last_error_at = now;
-                                }
-                                _ => {
-                                    let q: Queued = from_json("forwarding queue entry", &v)
-                                        .map_err(ConflictableTransactionError::Abort)?;
-                                    s.delivered_total += 1;
-                                    s.last_delivered_at = now;
-                                    s.delivery_seconds_total +=
-                                        u64::try_from(now - q.at).unwrap_or(0);
-                                }
-                            }
-                        }
-                    }
-                    stats.insert(key.clone(), json(&s))?;
-                    Ok(())
+                    ops::forward_done((queue, stats, dead), dest, ids, done, now)
                 })
                 .map_err(tx_err)?;
             // A failure is bookkeeping; a removal must be durable, or a restart resends more.
@@ -854,31 +764,7 @@ impl FleetStore for SledStore {
             let trees = (&db.fwd_queue, &db.fwd_stats, &db.fwd_dead);
             let removed = trees
                 .transaction(|(queue, stats, dead)| {
-                    let mut removed = 0u64;
-                    let mut by_dest: HashMap<&[u8], (u64, u64)> = HashMap::new();
-                    for k in &old_queued {
-                        if let Some(v) = queue.remove(k.as_ref())? {
-                            // `<destination> NUL <id>`
-                            let dest = &k[..k.len().saturating_sub(9)];
-                            let e = by_dest.entry(dest).or_default();
-                            e.0 += 1;
-                            e.1 += v.len() as u64;
-                            removed += 1;
-                        }
-                    }
-                    for k in &old_dead {
-                        if dead.remove(k.as_ref())?.is_some() {
-                            removed += 1;
-                        }
-                    }
-                    for (dest, (n, bytes)) in by_dest {
-                        let key = fwd::stats_key(&String::from_utf8_lossy(dest), "out");
-                        let mut s: fwd::OutStats = fwd::decode(stats.get(&key)?.as_deref());
-                        s.expired_total += n;
-                        s.bytes_out += bytes;
-                        stats.insert(key, json(&s))?;
-                    }
-                    Ok(removed)
+                    ops::forward_expire((queue, stats, dead), &old_queued, &old_dead)
                 })
                 .map_err(tx_err)?;
             self.written(db)?;
@@ -919,15 +805,7 @@ impl FleetStore for SledStore {
                 out.push(r);
             }
         }
-        out.sort_by(|a, b| {
-            (b.started_at, b.attempt, &b.playbook, &b.run_id).cmp(&(
-                a.started_at,
-                a.attempt,
-                &a.playbook,
-                &a.run_id,
-            ))
-        });
-        out.truncate(max);
+        super::newest_runs_first(&mut out, max);
         Ok(out)
     }
 
@@ -938,9 +816,7 @@ impl FleetStore for SledStore {
                     Some(v) => from_json(key, &v).map_err(ConflictableTransactionError::Abort)?,
                     None => Vec::new(),
                 };
-                held.extend(tags.iter().cloned());
-                held.sort();
-                held.dedup();
+                super::add_tags(&mut held, tags);
                 t.insert(key.as_bytes(), json(&held))?;
                 Ok(held)
             });

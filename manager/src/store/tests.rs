@@ -1,5 +1,355 @@
+//! The store's contract, run against both stores ([`SledStore`], and [`PgStore`] on a server
+//! the test starts: `tests/common/postgres.rs`), and the sled store's own behaviour.
+
 use super::*;
 use otwatch_proto::v1::{delta, Delta};
+
+#[path = "../../tests/common/postgres.rs"]
+mod postgres;
+#[path = "../../../tests/skip.rs"]
+mod skip;
+
+/// Where a test's store lives: it may be opened again (a restart).
+trait Place {
+    type Store: FleetStore;
+    fn open(&self) -> Self::Store;
+    /// The store queueing events by `router`'s rules.
+    fn forwarding(&self, router: std::sync::Arc<crate::forward::Router>) -> Self::Store;
+}
+
+struct SledPlace(tempfile::TempDir);
+
+impl Place for SledPlace {
+    type Store = SledStore;
+    fn open(&self) -> SledStore {
+        SledStore::open(self.0.path()).unwrap()
+    }
+    fn forwarding(&self, router: std::sync::Arc<crate::forward::Router>) -> SledStore {
+        self.open().with_forwarding(router)
+    }
+}
+
+struct PgPlace(postgres::Postgres);
+
+impl Place for PgPlace {
+    type Store = PgStore;
+    fn open(&self) -> PgStore {
+        PgStore::open(&self.0.url, None).unwrap()
+    }
+    fn forwarding(&self, router: std::sync::Arc<crate::forward::Router>) -> PgStore {
+        self.open().with_forwarding(router)
+    }
+}
+
+fn sled() -> SledPlace {
+    SledPlace(tempfile::tempdir().unwrap())
+}
+
+/// A PostgreSQL server of the test's own (`None`: not installed here; skipped).
+fn pg() -> Option<PgPlace> {
+    postgres::Postgres::start().map(PgPlace)
+}
+
+/// Runs each contract test (a function taking a [`Place`]) against both stores.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_sled {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::sled());
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $name() {
+                if let Some(p) = super::pg() {
+                    super::$name(&p);
+                }
+            })*
+        }
+    };
+}
+
+contract!(
+    playbook_runs_are_logged_listed_newest_first_and_age_out,
+    asset_tags_add_up_sorted_once_each,
+    batches_apply_once_with_gaps_and_survive_reopen,
+    expired_and_unknown_tokens_are_refused,
+    a_batch_reports_the_site_and_the_sequence_before_and_after,
+    a_group_commit_applies_each_batch_in_order_and_fails_only_the_bad_one,
+    a_refused_batch_applies_nothing_and_fails_alone,
+    records_from_before_the_counts_are_counted_at_open,
+    bookkeeping_updates_survive_a_reopen,
+    alerts_keep_operator_state_and_reopen_on_new_occurrences,
+    approvals_scores_advisories_and_operators_are_kept,
+    forwarded_events_are_queued_with_the_change_and_delivered_once,
+    retention_removes_old_records_and_counts_them,
+);
+
+fn alert_delta(seq: u64, id: &str, count: u64) -> Delta {
+    Delta {
+        seq,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::Alert(otwatch_proto::v1::Alert {
+            id: id.into(),
+            count,
+            last_seen: "2024-01-01T00:00:00Z".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn bookkeeping_updates_survive_a_reopen(place: &impl Place) {
+    {
+        let store = place.open();
+        enrolled(&store);
+        for seen in 1..=20 {
+            store
+                .note_sensor("s-1", &move |r| r.last_seen = seen)
+                .unwrap();
+        }
+        let r = store.update_sensor("s-1", &|r| r.revoked = true).unwrap();
+        assert!(r.is_some_and(|r| r.last_seen == 20 && r.revoked));
+        assert!(store
+            .update_sensor("s-9", &|r| r.revoked = true)
+            .unwrap()
+            .is_none());
+    }
+    let store = place.open();
+    let rec = store.sensor("s-1").unwrap().unwrap();
+    assert_eq!(
+        (rec.last_seen, rec.revoked, rec.site.as_str()),
+        (20, true, "a")
+    );
+    assert_eq!(store.sensors().unwrap().len(), 1);
+    assert_eq!(store.applied_seq("s-1").unwrap(), Some(0));
+    assert_eq!(store.applied_seq("s-9").unwrap(), None);
+    assert!(store
+        .token_site([1; 32])
+        .unwrap()
+        .is_some_and(|t| t.used_by.as_deref() == Some("s-1")));
+}
+
+fn alerts_keep_operator_state_and_reopen_on_new_occurrences(place: &impl Place) {
+    let store = place.open();
+    enrolled(&store);
+    store
+        .apply_batch(Batch::new("s-1", &[alert_delta(1, "x", 1)]), 20)
+        .unwrap();
+    let all = store.alerts().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].id.as_str(), all[0].state.as_str()),
+        ("s-1/x", "new")
+    );
+    let fa = store
+        .set_alert_state("s-1/x", "resolved", "ana", "2024-01-02T00:00:00Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (fa.state.as_str(), fa.updated_by.as_str()),
+        ("resolved", "ana")
+    );
+    assert!(store
+        .set_alert_state("s-1/nope", "resolved", "ana", "t")
+        .unwrap()
+        .is_none());
+    // The same occurrences again keep the operator's state; more reopen it.
+    store
+        .apply_batch(Batch::new("s-1", &[alert_delta(2, "x", 1)]), 21)
+        .unwrap();
+    assert_eq!(store.alert("s-1/x").unwrap().unwrap().state, "resolved");
+    store
+        .apply_batch(Batch::new("s-1", &[alert_delta(3, "x", 2)]), 22)
+        .unwrap();
+    let fa = store.alert("s-1/x").unwrap().unwrap();
+    assert_eq!(
+        (fa.state.as_str(), fa.updated_by.as_str()),
+        ("new", REOPENED_BY)
+    );
+    assert_eq!(store.sensor("s-1").unwrap().unwrap().held.alerts, 1);
+}
+
+fn approvals_scores_advisories_and_operators_are_kept(place: &impl Place) {
+    let store = place.open();
+    let by = ApprovalRecord {
+        by: "ana".into(),
+        at: 5,
+    };
+    let ids = vec!["a/2".to_string(), "a/1".to_string()];
+    assert_eq!(store.set_approved(&ids, Some(&by)).unwrap(), 2);
+    assert_eq!(store.set_approved(&ids, Some(&by)).unwrap(), 0);
+    assert_eq!(store.approved().unwrap(), vec!["a/1", "a/2"]);
+    assert_eq!(store.set_approved(&ids[..1], None).unwrap(), 1);
+    assert_eq!(store.approved().unwrap(), vec!["a/1"]);
+    store.record_score("a", "2024-01-02", 70).unwrap();
+    store.record_score("a", "2024-01-01", 60).unwrap();
+    store.record_score("a", "2024-01-02", 75).unwrap();
+    store.record_score("", "2024-01-01", 50).unwrap();
+    assert_eq!(
+        store.scores("a").unwrap(),
+        vec![
+            ("2024-01-01".to_string(), 60),
+            ("2024-01-02".to_string(), 75)
+        ]
+    );
+    assert_eq!(store.scores("").unwrap().len(), 1);
+    store
+        .put_advisory_documents(&[
+            ("kev".into(), b"k1".to_vec()),
+            ("advisory/1".into(), b"a".to_vec()),
+        ])
+        .unwrap();
+    store
+        .put_advisory_documents(&[("kev".into(), b"k2".to_vec())])
+        .unwrap();
+    let mut docs = Vec::new();
+    store
+        .advisory_documents(&mut |k, v| {
+            docs.push((k.to_string(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        docs,
+        vec![
+            ("advisory/1".to_string(), b"a".to_vec()),
+            ("kev".to_string(), b"k2".to_vec())
+        ]
+    );
+    let tok = OperatorTokenRecord {
+        name: "ana".into(),
+        role: "admin".into(),
+        created_at: 1,
+        expires_at: 2,
+    };
+    store.create_operator_token([4; 32], tok.clone()).unwrap();
+    assert_eq!(store.operator_token([4; 32]).unwrap(), Some(tok));
+    assert_eq!(store.operator_token([5; 32]).unwrap(), None);
+    store.revoke_operator("ana", 9).unwrap();
+    assert_eq!(
+        store.operator_revocations().unwrap(),
+        vec![("ana".to_string(), 9)]
+    );
+    assert!(store.size_on_disk().unwrap() > 0);
+}
+
+fn forwarded_events_are_queued_with_the_change_and_delivered_once(place: &impl Place) {
+    use crate::forward::queue::Done;
+    let text = "[[destination]]\nname = \"shipper\"\ntype = \"file\"\npath = \"/nonexistent/f\"\n\n[[rule]]\nname = \"inventory\"\ndestination = \"shipper\"\nevents = [\"new_asset\"]\n";
+    let cfg = crate::forward::ForwardConfig::parse("forwarding.toml", text).unwrap();
+    let dest = cfg.destinations[0].clone();
+    let router = std::sync::Arc::new(crate::forward::Router::new(cfg, "forwarding.toml".into()));
+    let store = place.forwarding(router);
+    enrolled(&store);
+    store
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+        .unwrap();
+    // An update of the same asset is no new asset.
+    let r = store
+        .apply_batch(
+            Batch::new(
+                "s-1",
+                &[asset_delta(2, "ip:10.0.0.1"), asset_delta(3, "ip:10.0.0.2")],
+            ),
+            21,
+        )
+        .unwrap();
+    assert_eq!(r.forwarded.len(), 1);
+    let pending = store.forward_pending("shipper", 10).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending[0].0 < pending[1].0, "oldest first");
+    let stats = store.forward_stats().unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!((stats[0].1.queued, stats[0].1.enqueued_total), (2, 2));
+    store
+        .forward_done("shipper", &[pending[0].0], &Done::Delivered)
+        .unwrap();
+    store
+        .forward_done("shipper", &[pending[1].0], &Done::Failed("down".into()))
+        .unwrap();
+    store
+        .forward_done("shipper", &[pending[1].0], &Done::Dead("refused".into()))
+        .unwrap();
+    // Done twice: nothing more.
+    store
+        .forward_done("shipper", &[pending[0].0], &Done::Delivered)
+        .unwrap();
+    assert!(store.forward_pending("shipper", 10).unwrap().is_empty());
+    let s = &store.forward_stats().unwrap()[0].1;
+    assert_eq!(
+        (s.queued, s.delivered_total, s.dead_total, s.failures_total),
+        (0, 1, 1, 1)
+    );
+    assert_eq!(store.forward_dead_letters("shipper", 10).unwrap().len(), 1);
+    // A test event, queued whatever the rules say; then both expire.
+    let e = r.forwarded[0].clone();
+    store.forward_enqueue(&dest, &[e], 30).unwrap();
+    let gone = store.forward_expire(i64::MAX, 100).unwrap();
+    assert_eq!((gone.removed, gone.held), (2, 0));
+    let s = &store.forward_stats().unwrap()[0].1;
+    assert_eq!((s.queued, s.expired_total), (0, 1));
+    assert!(store
+        .forward_dead_letters("shipper", 10)
+        .unwrap()
+        .is_empty());
+}
+
+fn retention_removes_old_records_and_counts_them(place: &impl Place) {
+    let store = place.open();
+    enrolled(&store);
+    let mut old = asset_delta(1, "ip:10.0.0.1");
+    if let Some(delta::Change::Asset(a)) = &mut old.change {
+        a.last_seen = "2024-01-01T00:00:00Z".into();
+    }
+    store
+        .apply_batch(
+            Batch::new("s-1", &[old, asset_delta(2, "ip:10.0.0.2")]),
+            1_700_000_000,
+        )
+        .unwrap();
+    let mut found = Vec::new();
+    store
+        .survey(StoredKind::Assets, &mut |k, age| {
+            found.push((k.to_vec(), age))
+        })
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    // Ages: the later of the asset's last seen and when it was stored (plus the grain).
+    let stored = 1_700_000_000 + 3600;
+    assert_eq!(found[0].1, Some(1_704_067_200));
+    assert_eq!(found[1].1, Some(stored));
+    let keys: Vec<Vec<u8>> = found.iter().map(|f| f.0.clone()).collect();
+    let removed = store
+        .remove_expired(StoredKind::Assets, &keys, 1_704_000_000)
+        .unwrap();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        (
+            removed[0].site.as_str(),
+            removed[0].sensor.as_str(),
+            removed[0].id.as_str()
+        ),
+        ("a", "s-1", "ip:10.0.0.2")
+    );
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
+    assert_eq!(store.sensor("s-1").unwrap().unwrap().held.assets, 1);
+    let totals = store.removed_totals().unwrap();
+    assert!(totals.contains(&(StoredKind::Assets, 1)), "{totals:?}");
+    store.record_score("a", "2020-01-01", 1).unwrap();
+    let mut days = Vec::new();
+    store
+        .survey(StoredKind::RiskHistory, &mut |k, _| days.push(k.to_vec()))
+        .unwrap();
+    assert_eq!(
+        store
+            .remove_expired(StoredKind::RiskHistory, &days, i64::MAX)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.scores("a").unwrap().is_empty());
+}
 
 fn asset_delta(seq: u64, id: &str) -> Delta {
     Delta {
@@ -12,7 +362,7 @@ fn asset_delta(seq: u64, id: &str) -> Delta {
     }
 }
 
-fn enrolled(store: &SledStore) {
+fn enrolled(store: &impl FleetStore) {
     store
         .create_token(
             [1; 32],
@@ -37,11 +387,9 @@ fn enrolled(store: &SledStore) {
     assert!(matches!(r, Enrolled::Ok(ref s) if s.site == "a"));
 }
 
-#[test]
-fn batches_apply_once_with_gaps_and_survive_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+fn batches_apply_once_with_gaps_and_survive_reopen(place: &impl Place) {
     {
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = place.open();
         enrolled(&store);
         let r = store.enroll([1; 32], 11, SensorRecord::default()).unwrap();
         assert!(matches!(r, Enrolled::Refused(TokenError::Used(..))));
@@ -58,15 +406,13 @@ fn batches_apply_once_with_gaps_and_survive_reopen() {
         assert!(again.changes.is_empty());
         assert!(store.apply_batch(Batch::new("s-9", &batch), 21).is_err());
     }
-    let store = SledStore::open(dir.path()).unwrap();
+    let store = place.open();
     assert_eq!(store.sensor("s-1").unwrap().unwrap().applied_seq, 5);
     assert_eq!(store.assets_of("s-1").unwrap().len(), 2);
 }
 
-#[test]
-fn expired_and_unknown_tokens_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn expired_and_unknown_tokens_are_refused(place: &impl Place) {
+    let store = place.open();
     store
         .create_token(
             [2; 32],
@@ -84,10 +430,8 @@ fn expired_and_unknown_tokens_are_refused() {
     assert!(matches!(r, Enrolled::Refused(TokenError::Unknown)));
 }
 
-#[test]
-fn a_batch_reports_the_site_and_the_sequence_before_and_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn a_batch_reports_the_site_and_the_sequence_before_and_after(place: &impl Place) {
+    let store = place.open();
     enrolled(&store);
     let r = store
         .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
@@ -103,10 +447,8 @@ fn a_batch_reports_the_site_and_the_sequence_before_and_after() {
     assert_eq!((r.previous_seq, r.applied_seq, r.changes.len()), (1, 1, 0));
 }
 
-#[test]
-fn a_group_commit_applies_each_batch_in_order_and_fails_only_the_bad_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn a_group_commit_applies_each_batch_in_order_and_fails_only_the_bad_one(place: &impl Place) {
+    let store = place.open();
     enrolled(&store);
     let first = [asset_delta(1, "ip:10.0.0.1"), asset_delta(2, "ip:10.0.0.2")];
     let resend_and_more = [asset_delta(2, "ip:10.0.0.2"), asset_delta(3, "ip:10.0.0.3")];
@@ -164,10 +506,8 @@ fn a_batch_must_continue_from_the_last_applied_delta() {
     assert!(check_sequence(0, None, &d(&[0])).is_err());
 }
 
-#[test]
-fn a_refused_batch_applies_nothing_and_fails_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn a_refused_batch_applies_nothing_and_fails_alone(place: &impl Place) {
+    let store = place.open();
     enrolled(&store);
     let backwards = [asset_delta(2, "ip:10.0.0.2"), asset_delta(1, "ip:10.0.0.1")];
     let next = [asset_delta(1, "ip:10.0.0.1")];
@@ -203,11 +543,9 @@ fn heartbeat_bookkeeping_does_not_wait_for_the_disk_but_survives_a_clean_close()
     assert_eq!((rec.last_seen, rec.revoked), (100, true));
 }
 
-#[test]
-fn records_from_before_the_counts_are_counted_at_open() {
-    let dir = tempfile::tempdir().unwrap();
+fn records_from_before_the_counts_are_counted_at_open(place: &impl Place) {
     {
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = place.open();
         enrolled(&store);
         let batch = [asset_delta(1, "ip:10.0.0.1"), asset_delta(2, "ip:10.0.0.2")];
         store.apply_batch(Batch::new("s-1", &batch), 20).unwrap();
@@ -217,7 +555,7 @@ fn records_from_before_the_counts_are_counted_at_open() {
             .update_sensor("s-1", &|r| r.held = Held::default())
             .unwrap();
     }
-    let store = SledStore::open(dir.path()).unwrap();
+    let store = place.open();
     let held = store.sensor("s-1").unwrap().unwrap().held;
     assert_eq!((held.counted, held.assets, held.connections), (true, 2, 0));
 }
@@ -257,10 +595,8 @@ fn run(playbook: &str, run_id: &str, attempt: u32, at: i64) -> RunRecord {
     }
 }
 
-#[test]
-fn playbook_runs_are_logged_listed_newest_first_and_age_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&dir.path().join("db")).unwrap();
+fn playbook_runs_are_logged_listed_newest_first_and_age_out(place: &impl Place) {
+    let store = place.open();
     store.record_playbook_run(&run("pb", "r1", 1, 100)).unwrap();
     store.record_playbook_run(&run("pb", "r1", 2, 200)).unwrap();
     store.record_playbook_run(&run("pb", "r2", 1, 300)).unwrap();
@@ -313,10 +649,8 @@ fn playbook_runs_are_logged_listed_newest_first_and_age_out() {
     );
 }
 
-#[test]
-fn asset_tags_add_up_sorted_once_each() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&dir.path().join("db")).unwrap();
+fn asset_tags_add_up_sorted_once_each(place: &impl Place) {
+    let store = place.open();
     let tags = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         store
@@ -341,4 +675,88 @@ fn asset_tags_add_up_sorted_once_each() {
             ("s-2/b".to_string(), tags(&["x"]))
         ]
     );
+    // Kept across a reopen.
+    drop(store);
+    assert_eq!(place.open().asset_tags().unwrap().len(), 2);
+}
+
+#[test]
+fn postgres_refuses_a_newer_schema_and_names_the_database_without_its_password() {
+    let Some(p) = pg() else { return };
+    drop(p.open());
+    let mut c = ::postgres::Client::connect(&p.0.url, ::postgres::NoTls).unwrap();
+    c.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+        &[],
+    )
+    .unwrap();
+    let e = PgStore::open(&p.0.url, None).unwrap_err().to_string();
+    assert!(
+        e.contains("schema is at version 999") && e.contains(&format!("127.0.0.1:{}", p.0.port)),
+        "{e}"
+    );
+    // Nothing listens on port 1.
+    let e = PgStore::open("postgres://ot:s3cret@127.0.0.1:1/fleet", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("postgres://ot@127.0.0.1:1/fleet"), "{e}");
+    assert!(!e.contains("s3cret"), "{e}");
+    let e = PgStore::open("postgres://ot@127.0.0.1:1/fleet?sslmode=require", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not supported yet"), "{e}");
+}
+
+#[test]
+fn postgres_applies_a_sensors_batch_once_when_two_stores_race() {
+    let Some(p) = pg() else { return };
+    let (a, b) = (p.open(), p.open());
+    enrolled(&a);
+    let deltas: Vec<Delta> = (1..=200)
+        .map(|i| asset_delta(i, &format!("ip:10.0.{}.{}", i / 256, i % 256)))
+        .collect();
+    // Two replicas given the same batch at once (a sensor that reconnected elsewhere).
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = s.spawn(|| a.apply_batch(Batch::new("s-1", &deltas), 20).unwrap());
+        let tb = s.spawn(|| b.apply_batch(Batch::new("s-1", &deltas), 20).unwrap());
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    let applied = [ra.changes.len(), rb.changes.len()];
+    assert!(applied == [200, 0] || applied == [0, 200], "{applied:?}");
+    let rec = a.sensor("s-1").unwrap().unwrap();
+    assert_eq!((rec.applied_seq, rec.held.assets), (200, 200));
+    // What the other store reads to follow: the sensor, its site and where it stands.
+    let seen = b.changes_since(0).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (
+            seen[0].sensor.as_str(),
+            seen[0].site.as_str(),
+            seen[0].applied_seq
+        ),
+        ("s-1", "a", 200)
+    );
+    assert!(b.changes_since(seen[0].change).unwrap().is_empty());
+}
+
+#[test]
+fn postgres_names_the_database_when_it_is_gone_and_connects_again() {
+    let Some(mut p) = pg() else { return };
+    let store = p.open();
+    enrolled(&store);
+    p.0.stop();
+    let e = store.sensor("s-1").unwrap_err().to_string();
+    let url = format!("postgres://otwatch@127.0.0.1:{}/otwatch", p.0.port);
+    assert!(e.contains(&url), "{e}");
+    let e = store
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&url), "{e}");
+    p.0.restart();
+    assert!(store.sensor("s-1").unwrap().is_some());
+    let r = store
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+        .unwrap();
+    assert_eq!(r.applied_seq, 1);
 }

@@ -72,6 +72,8 @@ pub fn free_port() -> u16 {
 pub struct Fleet {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The manager's PostgreSQL store (`serve --store`); `None`: the embedded one.
+    pub store: Option<String>,
 }
 
 impl Fleet {
@@ -80,6 +82,7 @@ impl Fleet {
         let f = Fleet {
             dir,
             port: free_port(),
+            store: None,
         };
         out(Path::new(MANAGER), &["init", "--state", &f.data()]);
         let cred = f.cred();
@@ -99,6 +102,13 @@ impl Fleet {
             ],
         );
         f
+    }
+    /// A fleet whose manager keeps its store in the database at `url`.
+    pub fn on_store(url: &str) -> Fleet {
+        Fleet {
+            store: Some(url.to_string()),
+            ..Fleet::new()
+        }
     }
     pub fn data(&self) -> String {
         self.dir.path().join("m").display().to_string()
@@ -128,6 +138,7 @@ impl Fleet {
         let mut c = Command::new(MANAGER)
             .args(["serve", "--state", &self.data(), "--listen"])
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(self.store.iter().flat_map(|s| ["--store", s]))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

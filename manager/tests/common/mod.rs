@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod fleet;
+pub mod postgres;
 pub mod receiver;
 #[path = "../../../tests/skip.rs"]
 pub mod skip;
@@ -137,10 +138,15 @@ impl Fixture {
     }
     pub fn token(&self, site: &str, ttl: i64) -> String {
         let s = &self.mgr.as_ref().unwrap().shared;
-        otwatch_manager::admin::create_token(&s.ca, s.store.as_ref(), site, ttl)
-            .unwrap()
-            .token
-            .to_string()
+        // Off the async worker: a store may block (the PostgreSQL client does).
+        std::thread::scope(|t| {
+            t.spawn(|| otwatch_manager::admin::create_token(&s.ca, s.store.as_ref(), site, ttl))
+                .join()
+                .unwrap()
+        })
+        .unwrap()
+        .token
+        .to_string()
     }
     /// Credentials for an operator, written like `user create` does.
     pub fn operator_creds(&self, name: &str, role: OperatorRole) -> PathBuf {
