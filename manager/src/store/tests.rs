@@ -15,6 +15,8 @@ trait Place {
     fn open(&self) -> Self::Store;
     /// The store queueing events by `router`'s rules.
     fn forwarding(&self, router: std::sync::Arc<crate::forward::Router>) -> Self::Store;
+    /// The store with these quotas.
+    fn quotas(&self, quotas: Quotas) -> Self::Store;
 }
 
 struct SledPlace(tempfile::TempDir);
@@ -27,6 +29,9 @@ impl Place for SledPlace {
     fn forwarding(&self, router: std::sync::Arc<crate::forward::Router>) -> SledStore {
         self.open().with_forwarding(router)
     }
+    fn quotas(&self, quotas: Quotas) -> SledStore {
+        self.open().with_quotas(quotas)
+    }
 }
 
 struct PgPlace(postgres::Postgres);
@@ -38,6 +43,9 @@ impl Place for PgPlace {
     }
     fn forwarding(&self, router: std::sync::Arc<crate::forward::Router>) -> PgStore {
         self.open().with_forwarding(router)
+    }
+    fn quotas(&self, quotas: Quotas) -> PgStore {
+        self.open().with_quotas(quotas)
     }
 }
 
@@ -84,7 +92,54 @@ contract!(
     approvals_scores_advisories_and_operators_are_kept,
     forwarded_events_are_queued_with_the_change_and_delivered_once,
     retention_removes_old_records_and_counts_them,
+    quotas_refuse_new_records_but_update_those_held,
 );
+
+fn quotas_refuse_new_records_but_update_those_held(place: &impl Place) {
+    let store = place.quotas(Quotas {
+        assets_per_sensor: 2,
+        connections_per_sensor: 2,
+        alerts_per_sensor: 1,
+    });
+    enrolled(&store);
+    let batch = [
+        asset_delta(1, "ip:10.0.0.1"),
+        asset_delta(2, "ip:10.0.0.2"),
+        asset_delta(3, "ip:10.0.0.3"),
+        asset_delta(4, "ip:10.0.0.1"),
+        alert_delta(5, "x", 1),
+        alert_delta(6, "y", 1),
+    ];
+    let r = store.apply_batch(Batch::new("s-1", &batch), 20).unwrap();
+    assert_eq!(r.over_quota, vec![2, 5]);
+    assert_eq!(r.applied_seq, 6);
+    let rec = store.sensor("s-1").unwrap().unwrap();
+    assert_eq!(
+        (rec.held.assets, rec.held.alerts, rec.over_quota),
+        (2, 1, 2)
+    );
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 2);
+    // Removing one makes room again.
+    let removed = Delta {
+        seq: 7,
+        at: "2024-01-01T00:00:00Z".into(),
+        change: Some(delta::Change::AssetRemoved("ip:10.0.0.2".into())),
+    };
+    let r = store
+        .apply_batch(
+            Batch::new("s-1", &[removed, asset_delta(8, "ip:10.0.0.3")]),
+            21,
+        )
+        .unwrap();
+    assert!(r.over_quota.is_empty());
+    let ids: Vec<String> = store
+        .assets_of("s-1")
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ids, vec!["ip:10.0.0.1", "ip:10.0.0.3"]);
+}
 
 fn alert_delta(seq: u64, id: &str, count: u64) -> Delta {
     Delta {
