@@ -38,6 +38,7 @@ pub mod clock;
 pub mod console;
 pub mod demo;
 pub mod fleet;
+pub mod follow;
 pub mod forward;
 pub mod health;
 pub mod ingest;

@@ -331,6 +331,15 @@ async fn start_serving(
             &shared.store,
             settings.retention.forwarding_queues,
         )));
+    // Where a shared store stands before the view is built from it: what other managers
+    // change from here on is followed (crate::follow).
+    let s = shared.store.clone();
+    let known = tokio::task::spawn_blocking(move || crate::follow::Known::baseline(s.as_ref()))
+        .await
+        .map_err(|source| ServeError::Task {
+            what: "reading where a shared store stands",
+            source,
+        })??;
     // Merge every site's assets now, so the first listing does not wait for it.
     let warm = shared.clone();
     let started = std::time::Instant::now();
@@ -431,6 +440,9 @@ async fn start_serving(
         *shared.deliveries.lock().await = d;
     }
     *shared.playbooks.lock().await = crate::playbook::runner::Runners::start(&shared);
+    if let Some(known) = known {
+        tokio::spawn(crate::follow::run(shared.clone(), known));
+    }
     tokio::spawn(crate::retention::run::run_every(shared.clone()));
     info!(%addr, "manager listening");
     // Where a local `otwatch-manager token create` finds this manager while the store is locked.

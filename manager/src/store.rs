@@ -364,6 +364,13 @@ pub trait FleetStore: Send + Sync + 'static {
     fn add_asset_tags(&self, key: &str, tags: &[String]) -> Result<Vec<String>, StoreError>;
     /// Every tagged sensor asset (`<sensor>/<asset id>`) with its tags, in key order.
     fn asset_tags(&self) -> Result<Vec<(String, Vec<String>)>, StoreError>;
+    /// Where each sensor's data stands in a store several managers share: one entry per
+    /// sensor (its site, last applied sequence number, and the id of its last change, which
+    /// grows with every batch or alert state a manager commits for it). `None`: this manager
+    /// is the store's only writer (the embedded store), so its view never goes stale.
+    fn sensor_changes(&self) -> Result<Option<Vec<SensorChange>>, StoreError> {
+        Ok(None)
+    }
     /// Hands every record of `kind` to `f` with its age (Unix seconds; `None`: it has no time
     /// and is kept), in key order, for retention ([`crate::retention`]).
     fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError>;

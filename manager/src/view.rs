@@ -342,6 +342,9 @@ impl Site {
 #[derive(Default)]
 pub struct FleetView {
     sites: Mutex<HashMap<String, Arc<Site>>>,
+    /// The last sequence number of each sensor this view applied (a batch of this manager's
+    /// ingest): what a replica following a shared store need not load again.
+    seen: Mutex<HashMap<String, u64>>,
 }
 
 fn poisoned() -> StoreError {
@@ -394,6 +397,11 @@ impl FleetView {
     ) -> Result<(), StoreError> {
         let slot = self.site(site)?;
         slot.generation.fetch_add(1, Ordering::AcqRel);
+        {
+            let mut seen = self.seen.lock().map_err(|_| poisoned())?;
+            let at = seen.entry(batch.sensor.clone()).or_default();
+            *at = (*at).max(batch.applied_seq);
+        }
         slot.queue.lock().map_err(|_| poisoned())?.push(batch);
         // Whoever holds the lock applies what is queued, ours included if it came in time.
         let mut v = slot.view.lock().map_err(|_| poisoned())?;
@@ -410,6 +418,31 @@ impl FleetView {
         for r in queued {
             v.apply(store, site, r)?;
         }
+        slot.stale.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The last sequence number of `sensor` this view applied itself (0: none).
+    pub fn seen(&self, sensor: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .seen
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(sensor)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// Forgets `site`'s merged assets because another manager changed them in a shared store
+    /// ([`crate::follow`]): the next read builds the site again from the store; data derived
+    /// from the store (connections, risk) is derived again.
+    pub fn invalidate(&self, site: &str) -> Result<(), StoreError> {
+        let slot = self.site(site)?;
+        slot.generation.fetch_add(1, Ordering::AcqRel);
+        let mut v = slot.view.lock().map_err(|_| poisoned())?;
+        // Batches queued for the view are in the store already: the rebuild has them.
+        slot.queue.lock().map_err(|_| poisoned())?.clear();
+        *v = SiteView::default();
         slot.stale.store(true, Ordering::Release);
         Ok(())
     }
