@@ -254,6 +254,58 @@ fn manager_killed_mid_stream(sensor: &Path, f: &Fleet) {
     );
 }
 
+/// Makes `b` a replica of `a`: the same CA and server certificate (as one Kubernetes secret
+/// mounted into both, deploy/k8s/overlays/replicated-postgres), and `a`'s admin credentials.
+fn share_pki(a: &Fleet, b: &Fleet) {
+    for f in ["ca.pem", "ca.key", "server.pem", "server.key"] {
+        std::fs::copy(Path::new(&a.data()).join(f), Path::new(&b.data()).join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(a.cred()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), Path::new(&b.cred()).join(e.file_name())).unwrap();
+    }
+}
+
+/// Two managers on one PostgreSQL store; the sensor knows both. The one it streams to is
+/// killed (SIGKILL) mid-stream and not started again: the sensor finishes on the other (whose
+/// view of the site was built before the kill), and the inventory there equals `analyze`:
+/// nothing lost, nothing doubled. (`tests/replicas.rs` shows a view following the other
+/// manager's batches alone.)
+#[test]
+fn a_replica_killed_mid_stream_the_sensor_finishes_on_the_other() {
+    let sensor = require_sensor!();
+    let Some(pg) = Postgres::start() else { return };
+    let a = Fleet::on_store(&pg.url);
+    let b = Fleet::on_store(&pg.url);
+    share_pki(&a, &b);
+    let mut ma = a.serve();
+    let _mb = b.serve();
+    let token = a.token("plant-a");
+    let state = a.state("s");
+    enroll(&sensor, &a.url(), &token, &state);
+    let (files, speed) = slow_replay();
+    let urls = format!("{},{}", a.url(), b.url());
+    let mut extra = speed.to_vec();
+    extra.extend(["--manager", urls.as_str()]);
+    let mut c = replay(&sensor, &state, &files, &extra);
+    std::thread::sleep(Duration::from_millis(1500));
+    // The second replica's view of the site is built now, while the first applies.
+    let _early = fleet_summary(&b, "plant-a");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        c.try_wait().unwrap().is_none(),
+        "the replay is still running"
+    );
+    ma.0.kill().unwrap();
+    ma.0.wait().unwrap();
+    finish(c);
+    assert_same(
+        &fleet_summary(&b, "plant-a"),
+        &analyze_summary(&sensor, &files),
+        "on the other replica after a SIGKILL",
+    );
+}
+
 #[test]
 fn sensor_killed_mid_replay_loses_and_doubles_nothing() {
     let sensor = require_sensor!();
