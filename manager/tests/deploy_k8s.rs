@@ -10,7 +10,8 @@
 #[macro_use]
 mod common;
 
-use common::fleet::MANAGER;
+use common::fleet::{free_port, MANAGER};
+use common::postgres::Postgres;
 use common::skip::{have, skip, Need};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -22,10 +23,11 @@ use std::process::Command;
 const VERSIONS: [&str; 3] = ["1.35.0", "1.36.0", "1.37.0"];
 
 /// What is rendered: the directory under deploy/k8s, and how many sensor DaemonSets it has.
-const RENDERED: [(&str, usize); 3] = [
+const RENDERED: [(&str, usize); 4] = [
     ("base", 1),
     ("overlays/single-site", 1),
     ("overlays/multi-site", 2),
+    ("overlays/replicated-postgres", 1),
 ];
 
 /// The sensor's capabilities: AF_PACKET (NET_RAW), AF_XDP (NET_ADMIN, BPF, IPC_LOCK).
@@ -176,10 +178,29 @@ fn every_pod_has_the_least_privilege_its_role_needs() {
                             assert_eq!(cmd[1], "health", "{kind_name}: {probe}");
                         }
                     }
-                    assert!(
-                        d["spec"]["volumeClaimTemplates"].as_array().is_some(),
-                        "{kind_name}: state on a claim"
-                    );
+                    if name.contains("replicated") {
+                        // The store is in PostgreSQL; the PKI, one for every replica, from a
+                        // Secret (no init container making a CA per pod).
+                        assert!(d["spec"]["replicas"].as_u64().unwrap() >= 2, "{kind_name}");
+                        assert!(d["spec"]["volumeClaimTemplates"].is_null(), "{kind_name}");
+                        assert!(pod["initContainers"].is_null(), "{kind_name}");
+                        let secrets: BTreeSet<&str> = pod["volumes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .filter_map(|v| v["secret"]["secretName"].as_str())
+                            .collect();
+                        assert_eq!(
+                            secrets,
+                            BTreeSet::from(["otwatch-manager-db", "otwatch-manager-pki"]),
+                            "{kind_name}"
+                        );
+                    } else {
+                        assert!(
+                            d["spec"]["volumeClaimTemplates"].as_array().is_some(),
+                            "{kind_name}: state on a claim"
+                        );
+                    }
                 }
                 "DaemonSet" => {
                     daemonsets += 1;
@@ -323,4 +344,117 @@ fn the_pods_commands_are_what_the_binaries_accept() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+}
+
+/// The replicated overlay's manager pods, run as the kubelet would lay them out: two state
+/// directories (the pods' emptyDir) each holding the PKI files of ONE `otwatch-manager init`
+/// (the Secret's subPath mounts), the store's URL in OTWATCH_STORE and a password file (the db
+/// Secret), against a real PostgreSQL; both answer the pods' health probe, and a token made
+/// through one enrols a sensor through the other.
+#[test]
+fn the_replicated_managers_run_from_their_secrets_on_one_store() {
+    let sensor = require_sensor!();
+    if let Some(why) = missing() {
+        skip(&why, Need::InCi);
+        return;
+    }
+    let Some(pg) = Postgres::start() else { return };
+    let docs = documents(&render("overlays/replicated-postgres"));
+    let pod = docs
+        .iter()
+        .find(|d| d["kind"] == "StatefulSet")
+        .map(|d| d["spec"]["template"]["spec"].clone())
+        .unwrap();
+    let c = &pod["containers"][0];
+    let tmp = tempfile::tempdir().unwrap();
+    // The Secret's contents, made as the overlay's notes say.
+    let pki = tmp.path().join("pki");
+    let o = Command::new(MANAGER)
+        .args(["init", "--state"])
+        .arg(&pki)
+        .args(["--san", "otwatch-manager.otwatch.svc", "--san", "localhost"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::create_dir_all(tmp.path().join("db")).unwrap();
+    std::fs::write(tmp.path().join("db/password"), "unused-by-a-trust-server\n").unwrap();
+    let mut ports = Vec::new();
+    let mut running = Vec::new();
+    for replica in 0..2 {
+        let root = tmp.path().join(format!("pod-{replica}"));
+        // The mounts: emptyDir at /var/lib/otwatch, the Secret's files by subPath.
+        for m in c["volumeMounts"].as_array().unwrap() {
+            let path = m["mountPath"].as_str().unwrap();
+            if let Some(file) = m["subPath"].as_str() {
+                let to = root.join(path.trim_start_matches("/var/lib/otwatch/"));
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(pki.join(file), &to).unwrap();
+            }
+        }
+        let port = free_port();
+        let here = |a: &str| {
+            a.replace("/var/lib/otwatch", &root.display().to_string())
+                .replace(
+                    "/run/otwatch/db",
+                    &tmp.path().join("db").display().to_string(),
+                )
+                .replace("0.0.0.0:7443", &format!("127.0.0.1:{port}"))
+        };
+        let args: Vec<String> = c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| here(a.as_str().unwrap()))
+            .collect();
+        assert_eq!(c["env"][0]["name"], "OTWATCH_STORE");
+        let child = Command::new(MANAGER)
+            .args(&args)
+            .env("OTWATCH_STORE", &pg.url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        running.push(common::fleet::Killed(child));
+        let probe: Vec<String> = c["readinessProbe"]["exec"]["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|a| here(a.as_str().unwrap()))
+            .collect();
+        let mut healthy = false;
+        for _ in 0..100 {
+            let o = Command::new(MANAGER).args(&probe).output().unwrap();
+            if o.status.success() {
+                healthy = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(
+            healthy,
+            "replica {replica} never answered its probe {probe:?}"
+        );
+        ports.push((root, port));
+    }
+    // A token made through the first replica enrols a sensor through the second.
+    let token = common::fleet::out(
+        Path::new(MANAGER),
+        &[
+            "token",
+            "create",
+            "--state",
+            &ports[0].0.join("manager").display().to_string(),
+            "--site",
+            "plant-a",
+        ],
+    );
+    let state = tmp.path().join("sensor");
+    common::fleet::enroll(
+        &sensor,
+        &format!("https://localhost:{}", ports[1].1),
+        token.trim(),
+        &state.display().to_string(),
+    );
+    drop(running);
 }
