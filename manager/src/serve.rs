@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -256,6 +256,57 @@ async fn record_scores(shared: Arc<Shared>) {
     }
 }
 
+/// Starts the work one manager does: delivering the forwarding queues, running playbooks.
+async fn start_leading(shared: &Arc<Shared>) {
+    let mut deliveries = shared.deliveries.lock().await;
+    if let Some(router) = shared.store.forward_router() {
+        *deliveries = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
+    }
+    *shared.playbooks.lock().await = crate::playbook::runner::Runners::start(shared);
+    shared
+        .leading
+        .store(true, std::sync::atomic::Ordering::Release);
+}
+
+/// How often a manager on a shared store asks whether it leads.
+const LEAD_EVERY: Duration = Duration::from_secs(5);
+
+/// On a shared store: takes the lead when no other manager holds it (then delivers and runs
+/// playbooks), and gives the work up when the lead is lost; until the manager stops.
+async fn lead(shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    let mut leading = false;
+    loop {
+        let s = shared.clone();
+        let now = match tokio::task::spawn_blocking(move || s.store.try_lead()).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot tell whether this manager leads; forwarding and playbooks pause here");
+                false
+            }
+            Err(_) => false,
+        };
+        if now && !leading {
+            start_leading(&shared).await;
+            info!("this manager leads: it delivers the forwarding queues and runs the playbooks");
+        } else if !now && leading {
+            shared
+                .leading
+                .store(false, std::sync::atomic::Ordering::Release);
+            *shared.deliveries.lock().await = Deliveries::default();
+            *shared.playbooks.lock().await = Default::default();
+            warn!("this manager lost the lead: another one delivers the forwarding queues and runs the playbooks");
+        } else if !now && !leading {
+            debug!("another manager leads: forwarding and playbooks run there");
+        }
+        leading = now;
+        tokio::select! {
+            _ = tokio::time::sleep(LEAD_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 /// The gRPC health service name whose status says whether forwarding keeps up.
 pub const FORWARDING_HEALTH: &str = "otwatch.v1.Forwarding";
 /// How often [`forwarding_health`] looks.
@@ -435,13 +486,12 @@ async fn start_serving(
             .map_err(ServeError::from)
     });
     tokio::spawn(record_scores(shared.clone()));
-    if let Some(router) = shared.store.forward_router() {
-        let d = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
-        *shared.deliveries.lock().await = d;
-    }
-    *shared.playbooks.lock().await = crate::playbook::runner::Runners::start(&shared);
     if let Some(known) = known {
+        // A store other managers share: one of them delivers and runs playbooks at a time.
         tokio::spawn(crate::follow::run(shared.clone(), known));
+        tokio::spawn(lead(shared.clone()));
+    } else {
+        start_leading(&shared).await;
     }
     tokio::spawn(crate::retention::run::run_every(shared.clone()));
     info!(%addr, "manager listening");

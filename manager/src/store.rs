@@ -364,6 +364,13 @@ pub trait FleetStore: Send + Sync + 'static {
     fn add_asset_tags(&self, key: &str, tags: &[String]) -> Result<Vec<String>, StoreError>;
     /// Every tagged sensor asset (`<sensor>/<asset id>`) with its tags, in key order.
     fn asset_tags(&self) -> Result<Vec<(String, Vec<String>)>, StoreError>;
+    /// Whether this manager leads the work only one manager of a shared store may do:
+    /// delivering the forwarding queues and running playbooks (two would send each event and
+    /// run each action twice). Asked again every few seconds; a manager that stops leading
+    /// stops that work. The embedded store has one manager, which always leads.
+    fn try_lead(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
     /// Where each sensor's data stands in a store several managers share: one entry per
     /// sensor (its site, last applied sequence number, and the id of its last change, which
     /// grows with every batch or alert state a manager commits for it). `None`: this manager

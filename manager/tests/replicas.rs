@@ -11,6 +11,7 @@ use common::Fixture;
 use otwatch_common::link::OperatorRole;
 use otwatch_manager::serve::{self, StoreUrl};
 use otwatch_proto::v1::*;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 async fn until<F, Fut>(what: &str, f: F)
@@ -140,5 +141,34 @@ async fn a_replica_lists_what_the_other_applied_and_a_sensor_moves_between_them(
         }
     })
     .await;
+
+    // One of the two leads (delivers forwarding, runs playbooks); when it stops, the other
+    // takes over.
+    let leads = |s: &otwatch_manager::api::Shared| s.leading.load(Ordering::Acquire);
+    let a_shared = a.mgr.as_ref().unwrap().shared.clone();
+    let b_shared = b.shared.clone();
+    for _ in 0..100 {
+        if leads(&a_shared) || leads(&b_shared) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        leads(&a_shared) != leads(&b_shared),
+        "exactly one manager leads"
+    );
+    assert!(leads(&a_shared), "the first started leads");
+    drop(a_shared);
+    let mut a = a;
+    a.stop().await;
+    for _ in 0..150 {
+        if leads(&b_shared) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(leads(&b_shared), "the other manager took the lead");
+    drop(b_shared);
     b.stop().await.unwrap();
 }

@@ -216,9 +216,14 @@ pub(super) async fn change(
     })
     .await
     .map_err(|e| Status::internal(e.to_string()))??;
-    // The tasks start again from their durable queues with the new settings.
+    // The tasks start again from their durable queues with the new settings (on the manager
+    // that leads, when several share the store).
     deliveries.abort();
-    *deliveries = Deliveries::start(shared.store.clone(), &r, &shared.shutdown);
+    *deliveries = if shared.leading.load(std::sync::atomic::Ordering::Acquire) {
+        Deliveries::start(shared.store.clone(), &r, &shared.shutdown)
+    } else {
+        Deliveries::default()
+    };
     drop(deliveries);
     tracing::info!(file = %r.file().display(), destinations = cfg.destinations.len(), rules = cfg.rules.len(), "forwarding rules changed");
     list(shared).await

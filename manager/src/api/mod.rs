@@ -83,6 +83,9 @@ pub struct Shared {
     pub deliveries: tokio::sync::Mutex<crate::forward::deliver::Deliveries>,
     /// The playbooks' tasks.
     pub playbooks: tokio::sync::Mutex<crate::playbook::runner::Runners>,
+    /// Whether this manager delivers forwarding and runs playbooks (always, unless several
+    /// managers share the store and another leads: [`FleetStore::try_lead`]).
+    pub leading: std::sync::atomic::AtomicBool,
 }
 
 /// Merged connections of a site, at a view generation.
@@ -134,6 +137,7 @@ impl Shared {
             assessing: Default::default(),
             deliveries: Default::default(),
             playbooks: Default::default(),
+            leading: Default::default(),
         }))
     }
 }

@@ -166,7 +166,13 @@ pub struct PgStore {
     pool: Mutex<Vec<Conn>>,
     quotas: Quotas,
     router: Arc<Router>,
+    /// The session holding the lead lock ([`FleetStore::try_lead`]), while this manager leads.
+    lead: Mutex<Option<Conn>>,
 }
+
+/// The advisory lock the leading manager holds: "otwatch" and 1 (another application's locks
+/// in the same database are unlikely to use it).
+const LEAD_LOCK: i64 = 0x6f74_7761_7463_6801;
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -242,6 +248,7 @@ impl PgStore {
             pool: Mutex::default(),
             quotas: Quotas::default(),
             router: Arc::default(),
+            lead: Mutex::default(),
         };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
@@ -540,7 +547,13 @@ fn retriable(e: &postgres::Error) -> bool {
 impl Drop for PgStore {
     fn drop(&mut self) {
         // The client blocks on its own runtime to close, which is refused on an async worker.
-        let conns = std::mem::take(self.pool.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let mut conns = std::mem::take(self.pool.get_mut().unwrap_or_else(|e| e.into_inner()));
+        conns.extend(
+            self.lead
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         if !conns.is_empty() {
             let _ = std::thread::spawn(move || drop(conns)).join();
         }
@@ -1150,6 +1163,31 @@ impl FleetStore for PgStore {
 
     fn forward_router(&self) -> Option<Arc<Router>> {
         Some(self.router.clone())
+    }
+
+    fn try_lead(&self) -> Result<bool, StoreError> {
+        let mut lead = self.lead.lock().map_err(|_| StoreError::poisoned("lead"))?;
+        if let Some(c) = lead.as_mut() {
+            if c.client.simple_query("SELECT 1").is_ok() {
+                return Ok(true);
+            }
+            // The session ended (the server restarted, the network failed): so did the lock.
+            if let Some(gone) = lead.take() {
+                let _ = std::thread::spawn(move || drop(gone)).join();
+            }
+        }
+        let mut c = self.connect()?;
+        let got: bool = c
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK])
+            .map_err(|e| self.error(&e))?
+            .get(0);
+        if got {
+            *lead = Some(c);
+        } else {
+            let _ = std::thread::spawn(move || drop(c)).join();
+        }
+        Ok(got)
     }
 
     fn sensor_changes(&self) -> Result<Option<Vec<SensorChange>>, StoreError> {

@@ -763,6 +763,24 @@ fn postgres_refuses_a_newer_schema_and_names_the_database_without_its_password()
 }
 
 #[test]
+fn postgres_lets_one_store_lead_and_another_take_over_when_it_goes() {
+    let Some(p) = pg() else { return };
+    let (a, b) = (p.open(), p.open());
+    assert!(a.try_lead().unwrap());
+    assert!(a.try_lead().unwrap(), "the lead is kept");
+    assert!(!b.try_lead().unwrap(), "one leader at a time");
+    drop(a);
+    assert!(
+        b.try_lead().unwrap(),
+        "the lead is free once its session ended"
+    );
+    assert!(SledPlace(tempfile::tempdir().unwrap())
+        .open()
+        .try_lead()
+        .unwrap());
+}
+
+#[test]
 fn postgres_applies_a_sensors_batch_once_when_two_stores_race() {
     let Some(p) = pg() else { return };
     let (a, b) = (p.open(), p.open());
