@@ -17,12 +17,16 @@
 //! Readers share immutable snapshots (the merged assets in id order) taken with one reference
 //! count. Writers combine: a batch's replay is queued, and whoever holds the site's lock applies
 //! everything queued and marks the snapshot stale. The first reader after a change takes a new
-//! snapshot (a copy of the site's pointers, about 1 ms per 50 000 assets), waiting at most for
-//! the replay being applied; ingest never copies the view. A replay returns once its batch is
-//! in the view: when a sensor gets its ack, listing shows what it sent.
+//! snapshot, waiting at most for the replay being applied; ingest never copies the view. The
+//! merged assets are kept in chunks of at most [`chunks::MAX_CHUNK`] that snapshots share
+//! ([`chunks`]): a snapshot copies one pointer per chunk and derives the filter columns of the
+//! chunks changed since the last one, so it costs what changed, not the site's size. A replay
+//! returns once its batch is in the view: when a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::{merge_assets, merge_group};
 use crate::store::{FleetStore, Removed, StoreError, StoredKind};
+use chunks::Assets;
+pub use chunks::{Query, SiteAssets};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,7 +48,7 @@ pub struct SiteView {
     by_ip: FxHashMap<String, Vec<PartKey>>,
     /// The fleet id of the merged asset each part belongs to.
     group_of: FxHashMap<PartKey, String>,
-    merged: BTreeMap<String, Arc<FleetAsset>>,
+    merged: Assets,
     /// Addresses that parts held before [`SiteView::set_part`] changed them, until the next
     /// regroup: the parts still holding them were in the changed parts' component.
     touched_macs: Vec<String>,
@@ -70,7 +74,7 @@ fn index_add(index: &mut FxHashMap<String, Vec<PartKey>>, addr: &str, key: &Part
 impl SiteView {
     /// The merged assets in id order.
     pub fn assets(&self) -> impl Iterator<Item = &Arc<FleetAsset>> {
-        self.merged.values()
+        self.merged.iter()
     }
 
     /// Adds a merged asset and points its parts at it.
@@ -81,7 +85,7 @@ impl SiteView {
                 fa.id.clone(),
             );
         }
-        self.merged.insert(fa.id.clone(), Arc::new(fa));
+        self.merged.insert(Arc::new(fa));
     }
 
     /// Sets (`Some`) or clears (`None`) one part and its index entries; the caller regroups.
@@ -306,7 +310,7 @@ impl SiteView {
 }
 
 /// What a reader gets: one site's merged assets in id order, as of one moment.
-pub type Snapshot = Arc<Vec<Arc<FleetAsset>>>;
+pub type Snapshot = Arc<SiteAssets>;
 
 /// A batch replay waiting for the site's lock.
 /// A batch the store applied for `sensor`: the deltas with sequence numbers in
@@ -331,8 +335,8 @@ struct Site {
 }
 
 impl Site {
-    fn publish(&self, v: &SiteView) -> Result<(), StoreError> {
-        let snap: Snapshot = Arc::new(v.assets().cloned().collect());
+    fn publish(&self, v: &mut SiteView) -> Result<(), StoreError> {
+        let snap: Snapshot = Arc::new(v.merged.publish());
         *self.published.write().map_err(|_| poisoned())? = Some(snap);
         Ok(())
     }
@@ -370,7 +374,7 @@ impl FleetView {
         }
         let never = slot.published.read().map_err(|_| poisoned())?.is_none();
         if slot.stale.swap(false, Ordering::AcqRel) || never {
-            slot.publish(&v)?;
+            slot.publish(&mut v)?;
         }
         drop(v);
         let published = slot.published.read().map_err(|_| poisoned())?;
@@ -455,6 +459,8 @@ impl FleetView {
         Ok(())
     }
 }
+
+mod chunks;
 
 #[cfg(test)]
 mod tests;

@@ -505,11 +505,7 @@ impl Shared {
         let assets = self.site_assets(site)?;
         let catalog = self.advisories();
         let approvals = self.approvals()?;
-        Ok(assets
-            .binary_search_by(|a| a.id.as_str().cmp(id))
-            .ok()
-            .and_then(|i| assets.get(i))
-            .map(|a| served(&catalog, &approvals, a)))
+        Ok(assets.find(id).map(|a| served(&catalog, &approvals, a)))
     }
 
     /// Reads the sites' approved inventories from the store; returns how many assets are
@@ -674,6 +670,13 @@ fn served(catalog: &Catalog, approvals: &Approvals, asset: &FleetAsset) -> Fleet
         approved: approvals.is_approved(&asset.id),
         shadow: approvals.is_shadow(asset),
     }
+}
+
+/// Whether ListAssets `q` lists `f`, compared asset by asset: the definition that the fleet
+/// view's filter columns must agree with (their tests compare the two).
+#[cfg(test)]
+pub(crate) fn asset_matches(f: &FleetAsset, q: &otwatch_proto::v1::ListAssetsRequest) -> bool {
+    manager::asset_matches(f, q)
 }
 
 /// Revoked sensors and operators from the store (at start).
