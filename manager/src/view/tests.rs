@@ -60,7 +60,7 @@ fn from_scratch(v: &SiteView, site: &str) -> Vec<FleetAsset> {
     let input = v
         .parts
         .iter()
-        .map(|(k, a)| (k.0.clone(), a.clone()))
+        .map(|(k, a)| (k.0.clone(), a.asset()))
         .collect();
     merge_assets(site, input)
 }
