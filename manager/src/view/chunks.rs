@@ -374,8 +374,8 @@ fn needle(s: &str) -> Option<Finder<'static>> {
 impl Query {
     /// The columns' form of the filters device type, Purdue level, protocol, vendor and text
     /// (empty: not filtered); `None` when a value cannot be expressed in the columns (a device
-    /// type or protocol outside the vocabulary, a level of [`LEVEL_CAP`] or more), for the caller to compare
-    /// the assets themselves.
+    /// type or protocol outside the vocabulary, a level of [`LEVEL_CAP`] or more), for the
+    /// caller to compare the assets themselves.
     pub fn new(
         device_type: &str,
         level: Option<u32>,
