@@ -10,7 +10,8 @@
 # It prints sensors, deltas, seconds, deltas/s applied (durable: batches are committed in groups,
 # one sled transaction flushed to disk per group, and acked once in the fleet view), the first
 # ListAssets, p50/p99 of ListAssets with 100 per page (one site, all sites, filtered queries), and
-# a second wave of updates while an operator keeps listing (its rate and list latency). The store is
+# a second wave of updates while an operator keeps listing (its rate and list latency), and the
+# process's resident memory (the manager runs in it) before and after ingest, per asset. The store is
 # written under $TMPDIR (default /tmp): point it at the disk you care about. The machine is shared
 # and noisy: run it three times.
 set -euo pipefail
@@ -27,7 +28,7 @@ cargo test -q --release -p otwatch-manager --test bench_ingest --no-run >&2
 echo "running: SENSORS=$SENSORS ASSETS=$ASSETS BATCH=$BATCH QUERIES=$QUERIES STORE=$STORE, store under ${TMPDIR:-/tmp}" >&2
 # Only the figures: the test harness's own lines are dropped.
 cargo test -q --release -p otwatch-manager --test bench_ingest -- --ignored --nocapture --test-threads 1 2>/dev/null |
-  grep -E '^(store|sensors|batch|deltas|batches|seconds|first list|list |updates|rss)' || {
+  grep -E '^(store|sensors|batch|deltas|batches|seconds|first list|memory|list |updates|rss)' || {
   echo "the benchmark failed; run it directly to see why:" >&2
   echo "  SENSORS=$SENSORS ASSETS=$ASSETS BATCH=$BATCH cargo test --release -p otwatch-manager --test bench_ingest -- --ignored --nocapture" >&2
   exit 1

@@ -17,13 +17,18 @@
 //! Readers share immutable snapshots (the merged assets in id order) taken with one reference
 //! count. Writers combine: a batch's replay is queued, and whoever holds the site's lock applies
 //! everything queued and marks the snapshot stale. The first reader after a change takes a new
-//! snapshot (a copy of the site's pointers, about 1 ms per 50 000 assets), waiting at most for
-//! the replay being applied; ingest never copies the view. A replay returns once its batch is
-//! in the view: when a sensor gets its ack, listing shows what it sent.
+//! snapshot, waiting at most for the replay being applied; ingest never copies the view. The
+//! merged assets are kept in chunks of at most 512 that snapshots share (`view/chunks.rs`): a
+//! snapshot copies one pointer per chunk and derives the filter columns of the chunks changed
+//! since the last one, so it costs what changed, not the site's size. A replay returns once its
+//! batch is in the view: when a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::{merge_assets, merge_group};
 use crate::store::{FleetStore, Removed, StoreError, StoredKind};
+use chunks::Assets;
+pub use chunks::{Query, SiteAssets};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
+use prost::Message;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,19 +37,36 @@ use std::sync::{Arc, Mutex, RwLock};
 /// A sensor's asset: (sensor id, the sensor's asset id).
 type PartKey = (String, String);
 
+/// A sensor's asset as the view keeps it: protobuf-encoded, about a fifth of the decoded
+/// `Asset`'s memory (its struct and one allocation per string and list). Parts are read only to
+/// merge them again, so few are decoded at a time.
+struct Part(Box<[u8]>);
+
+impl Part {
+    fn of(a: &Asset) -> Part {
+        Part(a.encode_to_vec().into_boxed_slice())
+    }
+
+    /// The asset (decoding what [`Part::of`] encoded cannot fail; were it to, the part would
+    /// read as an empty asset rather than stop the view).
+    fn asset(&self) -> Asset {
+        Asset::decode(&*self.0).unwrap_or_default()
+    }
+}
+
 /// One site's parts, their address indexes and the merged assets.
 #[derive(Default)]
 pub struct SiteView {
     built: bool,
     /// Per sensor: the highest delta sequence number reflected here.
     seqs: FxHashMap<String, u64>,
-    parts: BTreeMap<PartKey, Asset>,
+    parts: BTreeMap<PartKey, Part>,
     /// The parts holding each address (usually one: a small vector, no duplicates).
     by_mac: FxHashMap<String, Vec<PartKey>>,
     by_ip: FxHashMap<String, Vec<PartKey>>,
     /// The fleet id of the merged asset each part belongs to.
     group_of: FxHashMap<PartKey, String>,
-    merged: BTreeMap<String, Arc<FleetAsset>>,
+    merged: Assets,
     /// Addresses that parts held before [`SiteView::set_part`] changed them, until the next
     /// regroup: the parts still holding them were in the changed parts' component.
     touched_macs: Vec<String>,
@@ -70,7 +92,7 @@ fn index_add(index: &mut FxHashMap<String, Vec<PartKey>>, addr: &str, key: &Part
 impl SiteView {
     /// The merged assets in id order.
     pub fn assets(&self) -> impl Iterator<Item = &Arc<FleetAsset>> {
-        self.merged.values()
+        self.merged.iter()
     }
 
     /// Adds a merged asset and points its parts at it.
@@ -81,19 +103,20 @@ impl SiteView {
                 fa.id.clone(),
             );
         }
-        self.merged.insert(fa.id.clone(), Arc::new(fa));
+        self.merged.insert(Arc::new(fa));
     }
 
     /// Sets (`Some`) or clears (`None`) one part and its index entries; the caller regroups.
     fn set_part(&mut self, key: PartKey, asset: Option<Asset>) {
         if let (Some(new), Some(old)) = (&asset, self.parts.get_mut(&key)) {
-            if new.macs == old.macs && new.ips == old.ips {
+            let was = old.asset();
+            if new.macs == was.macs && new.ips == was.ips {
                 // Same addresses (a device's counters or details moved on): no index change.
-                *old = asset.unwrap_or_default();
+                *old = Part::of(new);
                 return;
             }
         }
-        if let Some(old) = self.parts.remove(&key) {
+        if let Some(old) = self.parts.remove(&key).map(|p| p.asset()) {
             for m in &old.macs {
                 unindex(&mut self.by_mac, m, &key);
             }
@@ -110,7 +133,7 @@ impl SiteView {
             for ip in &a.ips {
                 index_add(&mut self.by_ip, ip, &key);
             }
-            self.parts.insert(key, a);
+            self.parts.insert(key, Part::of(&a));
         }
     }
 
@@ -159,7 +182,7 @@ impl SiteView {
             if !component.insert(key.clone()) {
                 continue;
             }
-            let Some(a) = self.parts.get(&key) else {
+            let Some(a) = self.parts.get(&key).map(Part::asset) else {
                 continue; // cleared
             };
             for linked in a
@@ -181,7 +204,7 @@ impl SiteView {
         }
         let input: Vec<(String, Asset)> = component
             .iter()
-            .filter_map(|k| self.parts.get(k).map(|a| (k.0.clone(), a.clone())))
+            .filter_map(|k| self.parts.get(k).map(|a| (k.0.clone(), a.asset())))
             .collect();
         for fa in merge_assets(site, input) {
             self.insert_merged(fa);
@@ -194,7 +217,7 @@ impl SiteView {
     fn regroup_alone(&mut self, site: &str, seeds: BTreeSet<PartKey>) -> BTreeSet<PartKey> {
         let mut rest = BTreeSet::new();
         for key in seeds {
-            let Some(part) = self.parts.get(&key) else {
+            let Some(part) = self.parts.get(&key).map(Part::asset) else {
                 rest.insert(key);
                 continue;
             };
@@ -210,7 +233,7 @@ impl SiteView {
                 rest.insert(key);
                 continue;
             }
-            let fa = merge_group(site, vec![(key.0.clone(), part.clone())]);
+            let fa = merge_group(site, vec![(key.0.clone(), part)]);
             if let Some(old) = old.filter(|fid| **fid != fa.id).cloned() {
                 self.merged.remove(&old);
             }
@@ -306,7 +329,7 @@ impl SiteView {
 }
 
 /// What a reader gets: one site's merged assets in id order, as of one moment.
-pub type Snapshot = Arc<Vec<Arc<FleetAsset>>>;
+pub type Snapshot = Arc<SiteAssets>;
 
 /// A batch replay waiting for the site's lock.
 /// A batch the store applied for `sensor`: the deltas with sequence numbers in
@@ -331,8 +354,8 @@ struct Site {
 }
 
 impl Site {
-    fn publish(&self, v: &SiteView) -> Result<(), StoreError> {
-        let snap: Snapshot = Arc::new(v.assets().cloned().collect());
+    fn publish(&self, v: &mut SiteView) -> Result<(), StoreError> {
+        let snap: Snapshot = Arc::new(v.merged.publish());
         *self.published.write().map_err(|_| poisoned())? = Some(snap);
         Ok(())
     }
@@ -373,7 +396,7 @@ impl FleetView {
         }
         let never = slot.published.read().map_err(|_| poisoned())?.is_none();
         if slot.stale.swap(false, Ordering::AcqRel) || never {
-            slot.publish(&v)?;
+            slot.publish(&mut v)?;
         }
         drop(v);
         let published = slot.published.read().map_err(|_| poisoned())?;
@@ -488,6 +511,8 @@ impl FleetView {
         Ok(())
     }
 }
+
+mod chunks;
 
 #[cfg(test)]
 mod tests;

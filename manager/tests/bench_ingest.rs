@@ -130,6 +130,14 @@ async fn push(
     out
 }
 
+/// This process's resident memory in bytes (Linux: VmRSS of /proc/self/status), if known.
+fn rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// A page token spread over the matches (`total` of an earlier answer).
 fn offset(i: u64, total: u64) -> String {
     ((i * 7919 * 100) % total.max(1)).to_string()
@@ -177,6 +185,7 @@ async fn ingest_and_list_figures() {
     let batch = env("BATCH", 500).max(1) as usize;
     let queries = env("QUERIES", 200);
 
+    let rss_before = rss();
     let mut clients = Vec::new();
     for i in 0..sensors {
         let site = format!("site-{}", i % 2);
@@ -231,6 +240,17 @@ async fn ingest_and_list_figures() {
     );
     // Every device is distinct: the fleet holds exactly what was pushed.
     assert_eq!(r.total, total);
+    // The manager runs in this process: what it holds now (store cache, fleet view, streams)
+    // less what the process held before the sensors connected. The sensors' deltas were
+    // consumed by their streams.
+    if let (Some(before), Some(after)) = (rss_before, rss()) {
+        println!(
+            "memory: RSS {:.0} MiB before, {:.0} MiB after ingest, {:.0} bytes per asset",
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            after.saturating_sub(before) as f64 / total as f64
+        );
+    }
 
     let site_total = time_query(&mut op, "one site, 100 per page", queries, |i| {
         ListAssetsRequest {

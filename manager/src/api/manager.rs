@@ -9,6 +9,7 @@ use super::{
 use crate::approvals::Approvals;
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{ApprovalRecord, SensorRecord, StoreError};
+use crate::view::Query;
 use otwatch_common::vocab;
 use otwatch_proto::v1::manager_server::Manager;
 use otwatch_proto::v1::*;
@@ -54,8 +55,10 @@ pub(super) fn asset_matches(f: &FleetAsset, q: &ListAssetsRequest) -> bool {
     AssetFilter::new(q, &Approvals::default()).matches(f)
 }
 
-/// A ListAssets query prepared once per call: the text is lowercased once, and fields are
-/// compared without allocating (a call scans every asset of the fleet).
+/// A ListAssets query prepared once per call, compared with each asset in full: the definition
+/// of what a listing holds (ListAssets answers from the view's columns, [`Query`], which agree
+/// with it; their tests compare the two), and what Watch and a filter the columns cannot hold
+/// use. The text is lowercased once, and fields are compared without allocating.
 pub(super) struct AssetFilter<'a> {
     q: &'a ListAssetsRequest,
     text: String,
@@ -613,30 +616,43 @@ impl Manager for ManagerService {
         let end = start.saturating_add(size);
         blocking(move || {
             // Only the page is collected; without filters whole sites are skipped by length.
+            // Filters are answered from the snapshots' columns (view::chunks); only a value
+            // the columns cannot hold makes every asset be compared in full.
             let approvals = shared.approvals()?;
             let tags = shared.tags();
             let filter = AssetFilter::new(&q, &approvals);
+            let query = Query::new(
+                &q.device_type,
+                q.purdue_level,
+                &q.protocol,
+                &q.vendor,
+                &q.text,
+            );
             let catalog = shared.advisories();
             let (mut total, mut assets) = (0usize, Vec::new());
             for s in sites_for(&shared, &site)? {
                 let snap = shared.site_assets(&s)?;
                 if filter.is_empty() {
-                    let lo = start.saturating_sub(total).min(snap.len());
-                    let hi = end.saturating_sub(total).min(snap.len());
+                    let lo = start.saturating_sub(total);
+                    let hi = end.saturating_sub(total);
                     assets.extend(
-                        snap.get(lo..hi)
-                            .unwrap_or(&[])
-                            .iter()
+                        snap.range(lo, hi)
                             .map(|a| served(&catalog, &approvals, &tags, a)),
                     );
                     total += snap.len();
                     continue;
                 }
-                for a in snap.iter().filter(|a| filter.matches(a)) {
+                let mut each = |a: &Arc<FleetAsset>| {
                     if (start..end).contains(&total) {
                         assets.push(served(&catalog, &approvals, &tags, a));
                     }
                     total += 1;
+                };
+                match &query {
+                    Some(query) => {
+                        snap.matching(query, |a| !q.shadow || approvals.is_shadow(a), &mut each)
+                    }
+                    None => snap.iter().filter(|a| filter.matches(a)).for_each(each),
                 }
             }
             Ok(ListAssetsResponse {

@@ -542,9 +542,7 @@ impl Shared {
         let approvals = self.approvals()?;
         let tags = self.tags();
         Ok(assets
-            .binary_search_by(|a| a.id.as_str().cmp(id))
-            .ok()
-            .and_then(|i| assets.get(i))
+            .find(id)
             .map(|a| served(&catalog, &approvals, &tags, a)))
     }
 
@@ -754,6 +752,13 @@ fn served(catalog: &Catalog, approvals: &Approvals, tags: &Tags, asset: &FleetAs
         approved: approvals.is_approved(&asset.id),
         shadow: approvals.is_shadow(asset),
     }
+}
+
+/// Whether ListAssets `q` lists `f`, compared asset by asset: the definition that the fleet
+/// view's filter columns must agree with (their tests compare the two).
+#[cfg(test)]
+pub(crate) fn asset_matches(f: &FleetAsset, q: &otwatch_proto::v1::ListAssetsRequest) -> bool {
+    manager::asset_matches(f, q)
 }
 
 /// Revoked sensors and operators from the store (at start).

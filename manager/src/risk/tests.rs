@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::view::SiteAssets;
 use otwatch_proto::v1::{Connection, Provenance};
 use std::sync::Arc;
 
@@ -261,7 +262,7 @@ fn figures() {
             connections.push(conn("big", &ip(i), &server, "s1", 0));
         }
     }
-    let assets = Arc::new(assets);
+    let assets = Arc::new(SiteAssets::from(assets));
     let input = SiteInventory {
         assets: assets.clone(),
         connections: connections.clone(),
@@ -356,7 +357,7 @@ fn the_trend_keeps_the_last_score_of_each_day_and_writes_only_on_change() {
 
 #[test]
 fn shadow_devices_are_the_unapproved_assets_of_sites_with_an_approved_inventory() {
-    let a = Arc::new(vec![
+    let a = Arc::new(SiteAssets::from(vec![
         Arc::new(fleet_asset(
             "plant-a",
             "ip:10.0.0.1",
@@ -371,14 +372,14 @@ fn shadow_devices_are_the_unapproved_assets_of_sites_with_an_approved_inventory(
             &["s1"],
             &[],
         )),
-    ]);
-    let b = Arc::new(vec![Arc::new(fleet_asset(
+    ]));
+    let b = Arc::new(SiteAssets::from(vec![Arc::new(fleet_asset(
         "plant-b",
         "ip:10.0.0.9",
         "10.0.0.9",
         &["s2"],
         &[],
-    ))]);
+    ))]));
     let inv = |assets: &Snapshot| SiteInventory {
         assets: assets.clone(),
         connections: Vec::new(),

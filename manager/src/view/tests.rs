@@ -40,7 +40,17 @@ fn random_asset(rng: &mut Rng) -> Asset {
         id,
         macs,
         ips,
-        vendor: format!("v{}", rng.below(3)),
+        vendor: format!("V{}", rng.below(3)),
+        hostname: format!("host-{}", rng.below(5)),
+        device_type: ["", "plc", "hmi", "PLC"][rng.below(4) as usize].into(),
+        purdue_level: [None, Some(1), Some(2)][rng.below(3) as usize],
+        protocols: ["modbus", "dnp3", "s7comm"][..rng.below(4) as usize]
+            .iter()
+            .map(|p| otwatch_proto::v1::ProtocolUse {
+                name: (*p).into(),
+                ..Default::default()
+            })
+            .collect(),
         packets: rng.below(100),
         ..Default::default()
     }
@@ -50,7 +60,7 @@ fn from_scratch(v: &SiteView, site: &str) -> Vec<FleetAsset> {
     let input = v
         .parts
         .iter()
-        .map(|(k, a)| (k.0.clone(), a.clone()))
+        .map(|(k, a)| (k.0.clone(), a.asset()))
         .collect();
     merge_assets(site, input)
 }
@@ -88,8 +98,14 @@ fn incremental_regrouping_equals_a_full_merge() {
                 from_scratch(&v, "a"),
                 "seed {seed} step {step}"
             );
-            let ids: BTreeSet<&String> = v.merged.keys().collect();
-            assert_eq!(ids.len(), v.merged.len());
+            let ids: BTreeSet<&String> = v.merged.iter().map(|a| &a.id).collect();
+            let n = ids.len();
+            assert_eq!(n, v.merged.iter().count());
+            // The filter columns follow the changes: published now, they answer as comparing
+            // every asset would.
+            let snap = v.merged.publish();
+            assert_eq!(snap.len(), n);
+            super::chunks::tests::agrees_with_brute_force(&snap, rng.next(), 10);
             assert_eq!(
                 v.group_of.len(),
                 v.parts.len(),
@@ -265,7 +281,79 @@ fn retention_takes_one_sensors_part_out_of_a_merged_device() {
     assert_eq!(now[0].seen_by.len(), 1);
     assert_eq!(now[0].seen_by[0].sensor_id, s2);
     assert_eq!(now, listing(&FleetView::default(), &store, "a"));
+    // The filter columns forgot the removed part's fields with it.
+    let snap = view.snapshot(&store, "a").unwrap();
+    super::chunks::tests::agrees_with_brute_force(&snap, 1, 40);
     assert!(view.generation("a").unwrap() > generation);
     assert_eq!(store.sensor(&s1).unwrap().unwrap().held.assets, 0);
     assert_eq!(store.removed_totals().unwrap()[2], (StoredKind::Assets, 1));
+}
+
+/// This process's resident memory in bytes (Linux: VmRSS of /proc/self/status).
+fn rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// What one site's view holds per asset, for assets shaped like scripts/bench-manager.sh's (a
+/// measurement, not a pass/fail test; run alone, as RSS is the whole process's):
+/// `cargo test -p otwatch-manager --lib view_memory -- --ignored --nocapture --test-threads 1`
+#[test]
+#[ignore]
+fn view_memory_per_asset() {
+    let (sensors, per) = (100u64, 1000u64);
+    let n = sensors * per;
+    let parts: Vec<Vec<Asset>> = (0..sensors)
+        .map(|s| {
+            (0..per)
+                .map(|i| {
+                    let k = s * per + i;
+                    let mac = format!(
+                        "02:00:00:{:02x}:{:02x}:{:02x}",
+                        k >> 16,
+                        (k >> 8) & 0xff,
+                        k & 0xff
+                    );
+                    let ip = format!("10.{}.{}.{}", (k >> 16) & 0xff, (k >> 8) & 0xff, k & 0xff);
+                    Asset {
+                        id: format!("mac:{mac}"),
+                        macs: vec![mac],
+                        ips: vec![ip],
+                        vendor: "Siemens AG".into(),
+                        hostname: format!("dev-{k}"),
+                        device_type: "plc".into(),
+                        purdue_level: Some(1),
+                        protocols: ["modbus", "s7comm"]
+                            .iter()
+                            .map(|p| otwatch_proto::v1::ProtocolUse {
+                                name: (*p).into(),
+                                role: "server".into(),
+                                port: 502,
+                            })
+                            .collect(),
+                        packets: 10,
+                        bytes: 6400,
+                        first_seen: "2024-01-01T00:00:00Z".into(),
+                        last_seen: "2024-01-01T00:01:00Z".into(),
+                        ..Default::default()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let before = rss().unwrap_or(0);
+    let mut v = SiteView::default();
+    for (s, assets) in parts.into_iter().enumerate() {
+        v.load_sensor("a", &format!("sensor-{s:04}"), assets);
+    }
+    let view = rss().unwrap_or(0);
+    let snap = v.merged.publish();
+    let columns = rss().unwrap_or(0);
+    assert_eq!(snap.len() as u64, n);
+    println!(
+        "view: {n} assets, {} bytes per asset (parts, address indexes, groups, merged), columns {} bytes per asset",
+        view.saturating_sub(before) / n,
+        columns.saturating_sub(view) / n
+    );
 }
