@@ -99,6 +99,11 @@ enum Command {
         /// (an init container or a script that runs before every start).
         #[arg(long)]
         keep_existing: bool,
+        /// The manager will keep its fleet store in PostgreSQL (`serve --store URL`): recorded
+        /// now, so that `token create` and `user create` before the first start are refused
+        /// (they go through the running manager) instead of filling the embedded store.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Enrolment tokens for sensors.
     #[command(alias = "tokens")]
@@ -299,6 +304,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             sans,
             name,
             keep_existing,
+            store,
         } => {
             if keep_existing
                 && otwatch_manager::pki::DataDir(state.clone())
@@ -310,6 +316,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             let r = pki::init(&state, &sans, &name)?;
             println!("CA and server certificate written to {}", state.display());
+            if let Some(url) = &store {
+                // Never the password: only where the store is.
+                let shown = otwatch_manager::store::PgStore::describe_url(url)?;
+                let dir = otwatch_manager::pki::DataDir(state.clone());
+                std::fs::write(dir.store(), format!("{shown}\n"))
+                    .with_context(|| format!("cannot write {}", dir.store().display()))?;
+                println!("fleet store: {shown} (start with `otwatch-manager serve --store URL`; tokens and users are made through the running manager)");
+            }
             println!("server names: {}", r.sans.join(", "));
             println!("CA sha256: {}", hex(&r.ca_sha256));
             println!(

@@ -480,3 +480,41 @@ fn completions_and_man_pages() {
         "{err}"
     );
 }
+
+/// `init --store URL` records where the store will be (never the password), so that a token
+/// made before the first `serve --store` is refused with what to do, not put in the embedded
+/// store no manager will read.
+#[test]
+fn init_with_a_postgres_store_sends_admin_commands_through_the_manager() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("m");
+    let state = state.to_str().unwrap();
+    let (ok, out, err) = run(
+        MANAGER,
+        &[
+            "init",
+            "--state",
+            state,
+            "--store",
+            "postgres://otwatch:s3cret@db.example:5433/fleet",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("fleet store: postgres://otwatch@db.example:5433/fleet"),
+        "{out}"
+    );
+    let recorded = std::fs::read_to_string(dir.path().join("m/store")).unwrap();
+    assert_eq!(recorded.trim(), "postgres://otwatch@db.example:5433/fleet");
+    assert!(!out.contains("s3cret") && !recorded.contains("s3cret"));
+    let (ok, _, err) = run(
+        MANAGER,
+        &["token", "create", "--state", state, "--site", "plant-a"],
+    );
+    assert!(!ok);
+    assert!(err.contains("keeps its fleet store in PostgreSQL"), "{err}");
+    assert!(
+        !dir.path().join("m/db").exists(),
+        "no embedded store was made"
+    );
+}

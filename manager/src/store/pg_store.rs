@@ -209,6 +209,15 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl PgStore {
+    /// `url` as messages show it: `postgres://USER@HOST:PORT/DATABASE`, never a password.
+    pub fn describe_url(url: &str) -> Result<String, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
+            path: "the --store URL".into(),
+            msg: format!("{e}; expected postgres://USER@HOST:PORT/DATABASE"),
+        })?;
+        Ok(describe(&config))
+    }
+
     /// Connects to the database at `url` (`postgres://user@host:port/db`, or libpq's
     /// `key=value` form), with `password` when given (else the URL's, else `PGPASSWORD`), and
     /// brings its schema up to date. Refused: a schema newer than this manager knows, TLS
