@@ -79,6 +79,8 @@ pub struct RunningManager {
     serving: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
+    /// The playbooks' tasks while this manager runs them.
+    _playbooks: Playbooks,
 }
 
 impl std::fmt::Debug for RunningManager {
@@ -256,13 +258,16 @@ async fn record_scores(shared: Arc<Shared>) {
     }
 }
 
+/// The playbooks' running tasks (kept while the manager runs; dropping them stops them).
+type Playbooks = Arc<tokio::sync::Mutex<crate::playbook::runner::Runners>>;
+
 /// Starts the work one manager does: delivering the forwarding queues, running playbooks.
-async fn start_leading(shared: &Arc<Shared>) {
+async fn start_leading(shared: &Arc<Shared>, playbooks: &Playbooks) {
     let mut deliveries = shared.deliveries.lock().await;
     if let Some(router) = shared.store.forward_router() {
         *deliveries = Deliveries::start(shared.store.clone(), &router, &shared.shutdown);
     }
-    *shared.playbooks.lock().await = crate::playbook::runner::Runners::start(shared);
+    *playbooks.lock().await = crate::playbook::runner::Runners::start(shared);
     shared
         .leading
         .store(true, std::sync::atomic::Ordering::Release);
@@ -273,7 +278,7 @@ const LEAD_EVERY: Duration = Duration::from_secs(5);
 
 /// On a shared store: takes the lead when no other manager holds it (then delivers and runs
 /// playbooks), and gives the work up when the lead is lost; until the manager stops.
-async fn lead(shared: Arc<Shared>) {
+async fn lead(shared: Arc<Shared>, playbooks: Playbooks) {
     let mut stop = shared.shutdown.subscribe();
     let mut leading = false;
     loop {
@@ -287,14 +292,14 @@ async fn lead(shared: Arc<Shared>) {
             Err(_) => false,
         };
         if now && !leading {
-            start_leading(&shared).await;
+            start_leading(&shared, &playbooks).await;
             info!("this manager leads: it delivers the forwarding queues and runs the playbooks");
         } else if !now && leading {
             shared
                 .leading
                 .store(false, std::sync::atomic::Ordering::Release);
             *shared.deliveries.lock().await = Deliveries::default();
-            *shared.playbooks.lock().await = Default::default();
+            *playbooks.lock().await = Default::default();
             warn!("this manager lost the lead: another one delivers the forwarding queues and runs the playbooks");
         } else if !now && !leading {
             debug!("another manager leads: forwarding and playbooks run there");
@@ -486,12 +491,13 @@ async fn start_serving(
             .map_err(ServeError::from)
     });
     tokio::spawn(record_scores(shared.clone()));
+    let playbooks = Playbooks::default();
     if let Some(known) = known {
         // A store other managers share: one of them delivers and runs playbooks at a time.
         tokio::spawn(crate::follow::run(shared.clone(), known));
-        tokio::spawn(lead(shared.clone()));
+        tokio::spawn(lead(shared.clone(), playbooks.clone()));
     } else {
-        start_leading(&shared).await;
+        start_leading(&shared, &playbooks).await;
     }
     tokio::spawn(crate::retention::run::run_every(shared.clone()));
     info!(%addr, "manager listening");
@@ -506,6 +512,7 @@ async fn start_serving(
         serving,
         shutdown: Some(shutdown_tx),
         task,
+        _playbooks: playbooks,
     })
 }
 

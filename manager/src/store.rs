@@ -489,6 +489,7 @@ mod aging;
 mod apply;
 mod ops;
 mod pg_store;
+pub mod routing;
 mod sled_store;
 mod space;
 mod tree;

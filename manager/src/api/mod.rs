@@ -81,8 +81,6 @@ pub struct Shared {
     /// The forwarding destinations' delivery tasks; its lock also serialises changes to the
     /// forwarding file.
     pub deliveries: tokio::sync::Mutex<crate::forward::deliver::Deliveries>,
-    /// The playbooks' tasks.
-    pub playbooks: tokio::sync::Mutex<crate::playbook::runner::Runners>,
     /// Whether this manager delivers forwarding and runs playbooks (always, unless several
     /// managers share the store and another leads: [`FleetStore::try_lead`]).
     pub leading: std::sync::atomic::AtomicBool,
@@ -136,7 +134,6 @@ impl Shared {
             risk_epoch: Default::default(),
             assessing: Default::default(),
             deliveries: Default::default(),
-            playbooks: Default::default(),
             leading: Default::default(),
         }))
     }

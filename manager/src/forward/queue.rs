@@ -5,11 +5,11 @@
 //!   [`OutStats`] (JSON);
 //! - `forward_dead`: same keys as the queue → [`DeadLetter`] (JSON).
 //!
-//! [`enqueue`] runs inside the transaction that applies a change; the delivery side
+//! Events are queued inside the transaction that applies a change
+//! ([`crate::store::routing`]); the delivery side
 //! ([`crate::store::FleetStore::forward_pending`] and `forward_done`) in its own.
 
-use super::{Event, ForwardStats, QueueConfig, Routes};
-use crate::store::{Abort, Tree};
+use super::{Event, ForwardStats};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -148,72 +148,4 @@ pub fn out_snapshot(stats: &sled::Tree) -> Result<HashMap<String, OutStats>, sle
         }
     }
     Ok(out)
-}
-
-/// What the queueing transaction needs: the trees, the rules, the delivery counters.
-pub struct Ctx<'a, T: Tree> {
-    pub queue: &'a T,
-    pub stats: &'a T,
-    pub cfg: &'a Routes,
-    pub out: &'a HashMap<String, OutStats>,
-}
-
-/// Queues `events` in queue `name` (a destination's, or a playbook's) within a transaction;
-/// those that would take the queue above its bounds `q` of events or bytes are counted as
-/// overflow instead.
-pub fn enqueue<T: Tree>(
-    ctx: &Ctx<'_, T>,
-    (name, q): (&str, &QueueConfig),
-    events: &[&Event],
-    now: i64,
-) -> Result<(), Abort> {
-    let key = stats_key(name, "in");
-    let mut i: InStats = decode(ctx.stats.get(&key)?.as_ref().map(AsRef::as_ref));
-    let o = ctx.out.get(name).cloned().unwrap_or_default();
-    for e in events {
-        let v = serde_json::to_vec(&Queued {
-            at: now,
-            event: (*e).clone(),
-        })
-        .unwrap_or_default();
-        let s = combine(&i, &o);
-        let len = v.len() as u64;
-        if s.queued >= q.queue_max_events || s.bytes + len > q.queue_max_bytes {
-            i.overflowed_total += 1;
-            continue;
-        }
-        let id = ctx.stats.generate_id()?;
-        ctx.queue.insert(&self::key(name, id), &v)?;
-        i.enqueued_total += 1;
-        i.bytes_in += len;
-    }
-    ctx.stats
-        .insert(&key, &serde_json::to_vec(&i).unwrap_or_default())?;
-    Ok(())
-}
-
-/// Queues `events` for the destinations the rules route each to, and for the playbooks that
-/// run on each (one counter update per queue).
-pub fn route_all<T: Tree>(ctx: &Ctx<'_, T>, events: &[Event], now: i64) -> Result<(), Abort> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let fwd = &ctx.cfg.forward;
-    for d in &fwd.destinations {
-        let mine: Vec<&Event> = events
-            .iter()
-            .filter(|e| super::route(fwd, e).iter().any(|x| x.name == d.name))
-            .collect();
-        if !mine.is_empty() {
-            enqueue(ctx, (&d.name, &d.queue), &mine, now)?;
-        }
-    }
-    for p in &ctx.cfg.playbooks.playbooks {
-        let mine: Vec<&Event> = events.iter().filter(|e| p.runs_on(e)).collect();
-        if !mine.is_empty() {
-            let name = crate::playbook::queue_name(&p.name);
-            enqueue(ctx, (&name, &p.queue()), &mine, now)?;
-        }
-    }
-    Ok(())
 }

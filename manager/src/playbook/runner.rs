@@ -1,6 +1,6 @@
 //! Running playbooks as alerts come: one task per playbook takes the oldest alert waiting in
 //! the playbook's durable queue (filled by the transaction that stored the alert, like a
-//! forwarding destination's, [`crate::forward::queue::route_all`]), runs the playbook on it,
+//! forwarding destination's, [`crate::store::routing::route_all`]), runs the playbook on it,
 //! logs the run (`playbook_runs`), and then removes it from the queue. A run that fails is
 //! tried again from its first action after a pause (doubled each time, between the playbook's
 //! `retry_min_ms` and `retry_max_ms`), `max_attempts` times in all; then the alert goes to the

@@ -131,7 +131,7 @@ pub(super) struct Trees<'a, T: Tree> {
     conns: &'a T,
     alerts: &'a T,
     /// The forwarding queues and the rules in force; `None`: no rule.
-    pub forward: Option<crate::forward::queue::Ctx<'a, T>>,
+    pub forward: Option<super::routing::Ctx<'a, T>>,
     /// When the manager last stored each record ([`super::aging`]).
     stored: &'a T,
 }
@@ -350,7 +350,7 @@ pub(super) fn batch<T: Tree>(
         rec.applied_seq = d.seq;
     }
     if let Some(ctx) = &t.forward {
-        crate::forward::queue::route_all(ctx, &applied.forwarded, now)?;
+        super::routing::route_all(ctx, &applied.forwarded, now)?;
     }
     rec.last_seen = now;
     sensors.insert(sensor_id.as_bytes(), &json(&rec))?;

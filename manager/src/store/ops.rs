@@ -72,7 +72,7 @@ pub(super) fn modify_sensor<T: Tree>(
 /// `forward` holds the rules; `None` when the alert is unknown.
 pub(super) fn set_alert_state<T: Tree>(
     alerts: &T,
-    forward: Option<&fwd::Ctx<'_, T>>,
+    forward: Option<&super::routing::Ctx<'_, T>>,
     id: &str,
     (state, by, at): (&str, &str, &str),
     now: i64,
@@ -89,7 +89,7 @@ pub(super) fn set_alert_state<T: Tree>(
     alerts.insert(id.as_bytes(), &fa.encode_to_vec())?;
     if let Some(ctx) = forward.filter(|c| changed && c.cfg.any()) {
         let e = Event::alert(&fa, &format!("{at} {by}"), at);
-        fwd::route_all(ctx, &[e], now)?;
+        super::routing::route_all(ctx, &[e], now)?;
     }
     Ok(Some(fa))
 }

@@ -898,7 +898,7 @@ impl FleetStore for PgStore {
             );
             let mut data = apply::trees(&assets, &conns, &alerts, &stored);
             if forwarding {
-                data.forward = Some(fwd::Ctx {
+                data.forward = Some(super::routing::Ctx {
                     queue: &queue,
                     stats: &stats,
                     cfg: &cfg,
@@ -1004,7 +1004,7 @@ impl FleetStore for PgStore {
             let sensor = id.split_once('/').map_or(id, |(s, _)| s);
             tx.fetch(Table::Sensors, BTreeSet::from([sensor.as_bytes().to_vec()]))?;
             let (queue, stats) = (tx.tree(Table::FwdQueue), tx.tree(Table::FwdStats));
-            let ctx = fwd::Ctx {
+            let ctx = super::routing::Ctx {
                 queue: &queue,
                 stats: &stats,
                 cfg: &cfg,
@@ -1216,13 +1216,13 @@ impl FleetStore for PgStore {
         let events: Vec<&Event> = events.iter().collect();
         self.tx(true, |tx| {
             let (queue, stats) = (tx.tree(Table::FwdQueue), tx.tree(Table::FwdStats));
-            let ctx = fwd::Ctx {
+            let ctx = super::routing::Ctx {
                 queue: &queue,
                 stats: &stats,
                 cfg: &cfg,
                 out: &out,
             };
-            fwd::enqueue(&ctx, (&dest.name, &dest.queue), &events, now)
+            super::routing::enqueue(&ctx, (&dest.name, &dest.queue), &events, now)
         })
     }
 

@@ -441,7 +441,7 @@ impl FleetStore for SledStore {
                 );
                 trees.transaction(|(sensors, assets, conns, alerts, stored, queue, stats)| {
                     let mut data = apply::trees(assets, conns, alerts, stored);
-                    data.forward = Some(fwd::Ctx {
+                    data.forward = Some(super::routing::Ctx {
                         queue,
                         stats,
                         cfg: &cfg,
@@ -625,7 +625,7 @@ impl FleetStore for SledStore {
             let out = fwd::out_snapshot(&db.fwd_stats)?;
             let trees = (&db.alerts, &db.fwd_queue, &db.fwd_stats);
             let r = trees.transaction(|(t, queue, stats)| {
-                let ctx = fwd::Ctx {
+                let ctx = super::routing::Ctx {
                     queue,
                     stats,
                     cfg: &cfg,
@@ -656,13 +656,13 @@ impl FleetStore for SledStore {
             let events: Vec<&Event> = events.iter().collect();
             (&db.fwd_queue, &db.fwd_stats)
                 .transaction(|(queue, stats)| {
-                    let ctx = fwd::Ctx {
+                    let ctx = super::routing::Ctx {
                         queue,
                         stats,
                         cfg: &cfg,
                         out: &out,
                     };
-                    fwd::enqueue(&ctx, (&dest.name, &dest.queue), &events, now)
+                    super::routing::enqueue(&ctx, (&dest.name, &dest.queue), &events, now)
                 })
                 .map_err(tx_err)?;
             self.written(db)
