@@ -299,6 +299,22 @@ fields = {{ never = "runs" }}
         .assets;
     assert_eq!(assets.len(), 1);
     assert_eq!(assets[0].tags, ["incident", "plc_stop"]);
+    // And are found by them.
+    for (tag, n) in [("incident", 1), ("incid", 0), ("nope", 0)] {
+        let found = op
+            .list_assets(ListAssetsRequest {
+                tag: tag.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (found.assets.len(), found.total),
+            (n, n as u64),
+            "tag {tag}"
+        );
+    }
 
     // The dry run logged what it would do.
     let dry = &runs("dry")[0];
@@ -406,6 +422,12 @@ fields = {{ never = "runs" }}
     );
     let assets = cli(&["assets", "--site", "plant-p"]);
     assert!(assets.contains("incident"), "{assets}");
+    let tagged = cli(&["--format", "json", "assets", "--tag", "plc_stop"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&tagged).unwrap()[0]["tags"],
+        serde_json::json!(["incident", "plc_stop"]),
+        "{tagged}"
+    );
 
     // A viewer may not see the playbooks.
     let mut viewer = fx.operator("vic", OperatorRole::Viewer).await;

@@ -629,10 +629,16 @@ impl Manager for ManagerService {
                 &q.text,
             );
             let catalog = shared.advisories();
+            // Tags are the playbooks' (not in the snapshots' columns): checked on what the
+            // columns let through.
+            let tag = q.tag.trim();
+            let tagged = |a: &FleetAsset| {
+                tag.is_empty() || super::tags_of(&tags, a).iter().any(|t| t == tag)
+            };
             let (mut total, mut assets) = (0usize, Vec::new());
             for s in sites_for(&shared, &site)? {
                 let snap = shared.site_assets(&s)?;
-                if filter.is_empty() {
+                if filter.is_empty() && tag.is_empty() {
                     let lo = start.saturating_sub(total);
                     let hi = end.saturating_sub(total);
                     assets.extend(
@@ -649,10 +655,15 @@ impl Manager for ManagerService {
                     total += 1;
                 };
                 match &query {
-                    Some(query) => {
-                        snap.matching(query, |a| !q.shadow || approvals.is_shadow(a), &mut each)
-                    }
-                    None => snap.iter().filter(|a| filter.matches(a)).for_each(each),
+                    Some(query) => snap.matching(
+                        query,
+                        |a| (!q.shadow || approvals.is_shadow(a)) && tagged(a),
+                        &mut each,
+                    ),
+                    None => snap
+                        .iter()
+                        .filter(|a| filter.matches(a) && tagged(a))
+                        .for_each(each),
                 }
             }
             Ok(ListAssetsResponse {

@@ -113,6 +113,9 @@ pub enum Command {
         /// (`otwatch assets approve`).
         #[arg(long)]
         shadow: bool,
+        /// Only assets with this tag (put there by a playbook, docs/PLAYBOOKS.md).
+        #[arg(long)]
+        tag: Option<String>,
     },
     /// Connections, merged per site.
     Connections {
@@ -634,6 +637,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             vendor,
             text,
             shadow,
+            tag,
         } => {
             let q = ListAssetsRequest {
                 site: site.unwrap_or_default(),
@@ -645,6 +649,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 page_size: 1000,
                 page_token: String::new(),
                 shadow,
+                tag: tag.unwrap_or_default(),
             };
             let all = all_pages!(c.list_assets(q).assets);
             emit_list(
