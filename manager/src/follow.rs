@@ -4,12 +4,13 @@
 //! on the next read) and tells Watch streams. A sensor that reconnects to this manager after its
 //! own went away is then listed with everything the other one applied.
 //!
-//! The approved inventories and the assets' tags are read again at the same pace when they
-//! changed elsewhere (a cheap comparison of what the store holds).
+//! The approved inventories and the assets' tags are read again only after their change id in
+//! the store moved ([`FleetStore::shared_changes`]): one small read a second, not a million
+//! approvals.
 
 use crate::api::{change, Shared};
 use crate::store::{FleetStore, SensorChange, StoreError};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, warn};
@@ -17,20 +18,47 @@ use tracing::{debug, warn};
 /// How often the store is read.
 const EVERY: Duration = Duration::from_secs(1);
 
-/// Where each sensor stood when last read: (applied sequence number, change id).
+/// What the store held when last read.
 #[derive(Debug, Default)]
-pub struct Known(HashMap<String, (u64, i64)>);
+pub struct Known {
+    /// Where each sensor stood: (applied sequence number, change id).
+    sensors: HashMap<String, (u64, i64)>,
+    /// The change id of each kind of shared data (approvals, tags).
+    shared: BTreeMap<String, i64>,
+}
+
+/// What of the shared data changed since last read.
+#[derive(Debug, Default, PartialEq)]
+struct Reload {
+    approvals: bool,
+    tags: bool,
+}
 
 impl Known {
-    /// What the store says now, before the view is built: nothing of it needs following.
+    /// What the store says now, read before the view, the approvals and the tags are loaded:
+    /// nothing of it needs following.
     pub fn baseline(store: &dyn FleetStore) -> Result<Option<Known>, StoreError> {
-        Ok(store.sensor_changes()?.map(|all| {
-            Known(
-                all.into_iter()
-                    .map(|c| (c.sensor, (c.applied_seq, c.change)))
-                    .collect(),
-            )
+        let Some(all) = store.sensor_changes()? else {
+            return Ok(None);
+        };
+        Ok(Some(Known {
+            sensors: all
+                .into_iter()
+                .map(|c| (c.sensor, (c.applied_seq, c.change)))
+                .collect(),
+            shared: store.shared_changes()?.unwrap_or_default(),
         }))
+    }
+
+    /// What of the approvals and tags to read again, given their change ids `now`.
+    fn reload(&mut self, now: BTreeMap<String, i64>) -> Reload {
+        let moved = |what: &str| now.get(what) != self.shared.get(what);
+        let r = Reload {
+            approvals: moved("approvals"),
+            tags: moved("tags"),
+        };
+        self.shared = now;
+        r
     }
 
     /// The sites whose merged assets another manager changed (to build again), and the
@@ -44,7 +72,7 @@ impl Known {
         let mut sites = Vec::new();
         let mut alerts = Vec::new();
         for c in now {
-            let (seq, id) = self.0.get(&c.sensor).copied().unwrap_or((0, 0));
+            let (seq, id) = self.sensors.get(&c.sensor).copied().unwrap_or((0, 0));
             if c.change <= id {
                 continue;
             }
@@ -55,7 +83,8 @@ impl Known {
             } else if c.applied_seq == seq {
                 alerts.push((c.site.clone(), c.sensor.clone()));
             }
-            self.0.insert(c.sensor, (c.applied_seq.max(seq), c.change));
+            self.sensors
+                .insert(c.sensor, (c.applied_seq.max(seq), c.change));
         }
         (sites, alerts)
     }
@@ -64,7 +93,6 @@ impl Known {
 /// Follows the store until the manager stops.
 pub async fn run(shared: Arc<Shared>, mut known: Known) {
     let mut stop = shared.shutdown.subscribe();
-    let mut tags_approvals = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
@@ -92,23 +120,33 @@ pub async fn run(shared: Arc<Shared>, mut known: Known) {
         for (site, sensor) in &alerts {
             let _ = shared.changes.send(change("alert", site, sensor));
         }
-        // Approvals and tags: read again when what the store holds differs.
+        // Approvals and tags: read again when their change id moved.
         let s = shared.clone();
-        let held = tokio::task::spawn_blocking(move || {
-            Ok::<_, StoreError>((s.store.approved()?, s.store.asset_tags()?))
-        })
-        .await;
-        if let Ok(Ok(held)) = held {
-            if tags_approvals.as_ref() != Some(&held) {
-                if tags_approvals.is_some() {
-                    let s = shared.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        s.load_approvals()?;
-                        s.load_tags()
-                    })
-                    .await;
+        let ids = match tokio::task::spawn_blocking(move || s.store.shared_changes()).await {
+            Ok(Ok(ids)) => ids.unwrap_or_default(),
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot read whether other managers changed approvals or tags");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let reload = known.reload(ids);
+        if reload != Reload::default() {
+            let s = shared.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                if reload.approvals {
+                    s.load_approvals()?;
                 }
-                tags_approvals = Some(held);
+                if reload.tags {
+                    s.load_tags()?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await;
+            if !matches!(done, Ok(Ok(()))) {
+                // Read again next time.
+                known.shared.clear();
+                warn!("cannot read the approvals or tags other managers changed; trying again");
             }
         }
     }
@@ -129,7 +167,10 @@ mod tests {
 
     #[test]
     fn only_what_another_manager_applied_is_followed() {
-        let mut k = Known(HashMap::from([("a".to_string(), (10, 5))]));
+        let mut k = Known {
+            sensors: HashMap::from([("a".to_string(), (10, 5))]),
+            ..Known::default()
+        };
         // Nothing new.
         assert_eq!(k.update(vec![c("a", 10, 5)], |_| 0), (vec![], vec![]));
         // Sensor a moved on elsewhere; b is new and this view applied it itself.
@@ -146,5 +187,36 @@ mod tests {
         let (sites, alerts) = k.update(vec![c("a", 12, 9)], |_| 0);
         assert!(sites.is_empty());
         assert_eq!(alerts, [("site-a".to_string(), "a".to_string())]);
+    }
+
+    #[test]
+    fn approvals_and_tags_are_read_again_only_when_their_id_moved() {
+        let ids = |a: i64, t: Option<i64>| {
+            let mut m = BTreeMap::from([("approvals".to_string(), a)]);
+            if let Some(t) = t {
+                m.insert("tags".to_string(), t);
+            }
+            m
+        };
+        let mut k = Known {
+            shared: ids(4, None),
+            ..Known::default()
+        };
+        assert_eq!(k.reload(ids(4, None)), Reload::default());
+        assert_eq!(
+            k.reload(ids(4, Some(9))),
+            Reload {
+                approvals: false,
+                tags: true
+            }
+        );
+        assert_eq!(
+            k.reload(ids(11, Some(9))),
+            Reload {
+                approvals: true,
+                tags: false
+            }
+        );
+        assert_eq!(k.reload(ids(11, Some(9))), Reload::default());
     }
 }

@@ -378,6 +378,15 @@ pub trait FleetStore: Send + Sync + 'static {
     fn sensor_changes(&self) -> Result<Option<Vec<SensorChange>>, StoreError> {
         Ok(None)
     }
+    /// In a store several managers share, the id of the last change of what all sites share,
+    /// by kind (`approvals`, `tags`): a manager reads [`FleetStore::approved`] or
+    /// [`FleetStore::asset_tags`] again only when its id moved. `None`: this manager is the
+    /// store's only writer.
+    fn shared_changes(
+        &self,
+    ) -> Result<Option<std::collections::BTreeMap<String, i64>>, StoreError> {
+        Ok(None)
+    }
     /// Hands every record of `kind` to `f` with its age (Unix seconds; `None`: it has no time
     /// and is kept), in key order, for retention ([`crate::retention`]).
     fn survey(&self, kind: StoredKind, f: &mut SurveyVisitor<'_>) -> Result<(), StoreError>;

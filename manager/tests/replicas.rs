@@ -1,6 +1,6 @@
 //! Two managers sharing one PostgreSQL store (replicas, docs/POSTGRES.md), in one process: what
 //! a sensor sends through one is listed by the other within seconds (its fleet view follows
-//! the store), an alert acknowledged on one is acknowledged on the other, and a sensor moving
+//! the store), an alert acknowledged or an asset approved on one is so on the other, and a sensor moving
 //! from one to the other goes on from the sequence number the store holds, nothing doubled.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -92,6 +92,27 @@ async fn a_replica_lists_what_the_other_applied_and_a_sensor_moves_between_them(
         .unwrap()
         .into_inner();
     assert_eq!(on_b.state, "acknowledged");
+
+    // Assets approved on A are approved on B (it reads approvals again when their change id in
+    // the store moves).
+    let approved = op_a
+        .approve_assets(ApproveAssetsRequest {
+            site: "plant-r".into(),
+            all: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(approved.approved, 2);
+    until("B lists A's approvals", || {
+        let mut op = op_b.clone();
+        async move {
+            let assets = common::all_assets(&mut op, "plant-r").await.assets;
+            assets.len() == 2 && assets.iter().all(|a| a.approved)
+        }
+    })
+    .await;
 
     // The sensor moves to B and resends from seq 2 (as after a lost link): B skips what the
     // store applied already and applies the rest once.

@@ -48,7 +48,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0002_playbooks.sql",
         include_str!("../../migrations/0002_playbooks.sql"),
     ),
+    (
+        3,
+        "0003_shared_changes.sql",
+        include_str!("../../migrations/0003_shared_changes.sql"),
+    ),
 ];
+
+/// `shared_changes` rows: the approved inventories, and the assets' tags.
+const SHARED_APPROVALS: &str = "approvals";
+const SHARED_TAGS: &str = "tags";
 
 /// Connections kept open for reuse.
 const POOL_IDLE: usize = 16;
@@ -671,6 +680,20 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
+    /// Notes, for other replicas, that what all sites share of `what` (`approvals`, `tags`)
+    /// changed (`shared_changes`).
+    fn note_shared(&self, what: &str) -> Result<(), Abort> {
+        self.conn
+            .borrow_mut()
+            .execute(
+                "INSERT INTO shared_changes (what, change) VALUES ($1, nextval('change_ids')) \
+                 ON CONFLICT (what) DO UPDATE SET change = EXCLUDED.change",
+                &[&what],
+            )
+            .map_err(|e| self.fail(&e))?;
+        Ok(())
+    }
+
     /// Notes, for other replicas, that these sensors' data changed (`sensor_changes`).
     fn note_changes(&self, changed: &[(&str, &str, u64)]) -> Result<(), Abort> {
         if changed.is_empty() {
@@ -1083,6 +1106,9 @@ impl FleetStore for PgStore {
                 };
                 changed += 1;
             }
+            if changed > 0 {
+                tx.note_shared(SHARED_APPROVALS)?;
+            }
             Ok(changed)
         })
     }
@@ -1155,6 +1181,7 @@ impl FleetStore for PgStore {
             };
             super::add_tags(&mut held, tags);
             t.insert(key.as_bytes(), &json(&held))?;
+            tx.note_shared(SHARED_TAGS)?;
             Ok(held)
         })
     }
@@ -1197,6 +1224,15 @@ impl FleetStore for PgStore {
             let _ = std::thread::spawn(move || drop(c)).join();
         }
         Ok(got)
+    }
+
+    fn shared_changes(&self) -> Result<Option<BTreeMap<String, i64>>, StoreError> {
+        self.read(|c| {
+            let rows = c.query("SELECT what, change FROM shared_changes", &[])?;
+            Ok(Some(
+                rows.into_iter().map(|r| (r.get(0), r.get(1))).collect(),
+            ))
+        })
     }
 
     fn sensor_changes(&self) -> Result<Option<Vec<SensorChange>>, StoreError> {
