@@ -148,7 +148,9 @@ enum Command {
         playbooks: Option<PathBuf>,
         /// Keep the fleet store in PostgreSQL (postgres://USER@HOST:PORT/DATABASE) instead of
         /// the embedded store in the state directory, so that several managers can share it
-        /// (docs/POSTGRES.md). The password: --store-password-file, else PGPASSWORD.
+        /// (docs/POSTGRES.md). The password: --store-password-file, else PGPASSWORD. TLS:
+        /// libpq's sslmode, sslrootcert, sslcert and sslkey in the URL; the server's
+        /// certificate is always verified.
         #[arg(long, value_name = "URL", env = "OTWATCH_STORE")]
         store: Option<String>,
         /// A file holding the PostgreSQL password (a mounted secret), for --store.

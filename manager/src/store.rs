@@ -498,6 +498,7 @@ mod aging;
 mod apply;
 mod ops;
 mod pg_store;
+mod pg_tls;
 pub mod routing;
 mod sled_store;
 mod space;

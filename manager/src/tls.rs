@@ -57,6 +57,49 @@ pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+fn read(p: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+}
+
+/// A TLS client trusting only the PEM certificates in `ca` (never the system's roots, never
+/// without a check), presenting `client` (certificate chain, key; PEM files) if given.
+pub fn client_config(
+    ca: &std::path::Path,
+    client: Option<(&std::path::Path, &std::path::Path)>,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = RootCertStore::empty();
+    let pem = read(ca)?;
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        let c = c.map_err(|e| format!("{}: {e}", ca.display()))?;
+        roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", ca.display()));
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    match client {
+        Some((cert, key)) => {
+            let pem = read(cert)?;
+            let chain = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: {e}", cert.display()))?;
+            if chain.is_empty() {
+                return Err(format!("{}: no PEM certificate in it", cert.display()));
+            }
+            let key = PrivateKeyDer::from_pem_slice(&read(key)?)
+                .map_err(|e| format!("{}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))
+        }
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
 fn tls_err(e: impl std::fmt::Display) -> PkiError {
     PkiError::Cert(e.to_string())
 }

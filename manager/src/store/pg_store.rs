@@ -13,9 +13,10 @@
 //!
 //! The client is the synchronous `postgres` crate: every method blocks, and must run where
 //! blocking is allowed (`spawn_blocking`, the ingest thread), as for the sled store. TLS to
-//! the database is not supported yet (`sslmode=require` is refused).
+//! the database, with the server's certificate always verified: [`super::pg_tls`].
 
 use super::aging::{self, stored_key, Removed, StoredKind};
+use super::pg_tls;
 use super::tree::Tree;
 use super::{
     apply, data_key, from_json, json, ops, run_key, run_prefix, score_key, Abort, Applied,
@@ -172,6 +173,8 @@ pub struct PgStore {
     /// The database's URL without its password, for messages.
     url: String,
     config: postgres::Config,
+    /// The TLS client (`None`: plain TCP or a local socket).
+    tls: Option<pg_tls::MakeRustls>,
     pool: Mutex<Vec<Conn>>,
     quotas: Quotas,
     router: Arc<Router>,
@@ -220,6 +223,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 impl PgStore {
     /// `url` as messages show it: `postgres://USER@HOST:PORT/DATABASE`, never a password.
     pub fn describe_url(url: &str) -> Result<String, StoreError> {
+        let (url, _) = pg_tls::split(url).map_err(|msg| StoreError::Open {
+            path: "the --store URL".into(),
+            msg,
+        })?;
         let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
             path: "the --store URL".into(),
             msg: format!("{e}; expected postgres://USER@HOST:PORT/DATABASE"),
@@ -228,23 +235,23 @@ impl PgStore {
     }
 
     /// Connects to the database at `url` (`postgres://user@host:port/db`, or libpq's
-    /// `key=value` form), with `password` when given (else the URL's, else `PGPASSWORD`), and
-    /// brings its schema up to date. Refused: a schema newer than this manager knows, TLS
-    /// (`sslmode=require`).
+    /// `key=value` form), with `password` when given (else the URL's, else `PGPASSWORD`), over
+    /// TLS as its `sslmode`/`sslrootcert`/`sslcert`/`sslkey` ask ([`pg_tls`]), and brings its
+    /// schema up to date. Refused: a schema newer than this manager knows.
     pub fn open(url: &str, password: Option<&str>) -> Result<PgStore, StoreError> {
+        let (url, wanted) = pg_tls::split(url).map_err(|msg| StoreError::Open {
+            path: "the --store URL".into(),
+            msg,
+        })?;
         let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
             path: "the --store URL".into(),
             msg: format!("{e}; expected postgres://USER@HOST:PORT/DATABASE"),
         })?;
-        let described = describe(&config);
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StoreError::Open {
-                path: described,
-                msg: "sslmode=require: TLS to PostgreSQL is not supported yet; connect over a \
-                      local socket or a trusted network (docs/POSTGRES.md)"
-                    .into(),
-            });
-        }
+        let (mode, tls) = wanted.connector().map_err(|msg| StoreError::Open {
+            path: describe(&config),
+            msg,
+        })?;
+        config.ssl_mode(mode);
         if let Some(p) = password {
             config.password(p);
         } else if config.get_password().is_none() {
@@ -263,6 +270,7 @@ impl PgStore {
         let store = PgStore {
             url: describe(&config),
             config,
+            tls,
             pool: Mutex::default(),
             quotas: Quotas::default(),
             router: Arc::default(),
@@ -303,6 +311,11 @@ impl PgStore {
             None if e.is_closed() => {
                 "the connection to PostgreSQL was lost; is it running and reachable?".into()
             }
+            None if is_tls(e) => format!(
+                "TLS with the server failed: {}; check that sslrootcert is the CA that signed \
+                 the server's certificate and that the URL's host is a name in it",
+                causes(e)
+            ),
             None => format!("{e}; is PostgreSQL running and reachable?"),
         };
         StoreError::Postgres {
@@ -312,7 +325,11 @@ impl PgStore {
     }
 
     fn connect(&self) -> Result<Conn, StoreError> {
-        let client = self.config.connect(NoTls).map_err(|e| self.error(&e))?;
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+        .map_err(|e| self.error(&e))?;
         Ok(Conn {
             client,
             statements: HashMap::new(),
@@ -552,6 +569,34 @@ impl PgStore {
         }
         Ok(out)
     }
+}
+
+/// Whether `e` comes from the TLS handshake (a certificate refused, a name not in it).
+fn is_tls(e: &postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// `e`'s causes, innermost last.
+fn causes(e: &postgres::Error) -> String {
+    let mut out = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push(s.to_string());
+        source = s.source();
+    }
+    out.join(": ")
 }
 
 /// Whether the transaction may succeed if run again.

@@ -759,7 +759,120 @@ fn postgres_refuses_a_newer_schema_and_names_the_database_without_its_password()
     let e = PgStore::open("postgres://ot@127.0.0.1:1/fleet?sslmode=require", None)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("not supported yet"), "{e}");
+    assert!(e.contains("add sslrootcert=FILE"), "{e}");
+}
+
+/// A CA, and a certificate it signs for `names` (`client`: for a client), as PEM: (CA
+/// certificate, certificate, key).
+fn test_ca_and_cert(ca_name: &str, names: &[&str], client: bool) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut p =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    if let Some(first) = names.first() {
+        p.distinguished_name.push(DnType::CommonName, *first);
+    }
+    if client {
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    }
+    let issuer = Issuer::from_ca_cert_der(ca_cert.der(), &ca_key).unwrap();
+    let cert = p.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn postgres_over_tls_verifies_the_server_and_presents_a_client_certificate() {
+    let Some(mut p) = pg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, pem: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, pem).unwrap();
+        f.display().to_string()
+    };
+    let (ca, cert, key) = test_ca_and_cert("db CA", &["db.example"], false);
+    let (client_ca, client_cert, client_key) = test_ca_and_cert("client CA", &["otwatch"], true);
+    let (other_ca, _, _) = test_ca_and_cert("another CA", &["db.example"], false);
+    // TLS only, and a client certificate naming the user (`cert` authentication).
+    p.0.enable_tls(
+        &cert,
+        &key,
+        &client_ca,
+        "hostssl all all 127.0.0.1/32 cert\nhost all all 127.0.0.1/32 reject",
+    );
+    let (ca, other_ca) = (file("ca.pem", &ca), file("other.pem", &other_ca));
+    let (client_cert, client_key) = (file("c.pem", &client_cert), file("c.key", &client_key));
+    let port = p.0.port;
+    let at = |host: &str, params: &str| {
+        format!("postgres://otwatch@{host}:{port}/otwatch?hostaddr=127.0.0.1&{params}")
+    };
+    let client = format!("sslcert={client_cert}&sslkey={client_key}");
+
+    // The right CA, the certificate's name, a client certificate: the store works.
+    let store = PgStore::open(
+        &at(
+            "db.example",
+            &format!("sslmode=verify-full&sslrootcert={ca}&{client}"),
+        ),
+        None,
+    )
+    .unwrap();
+    enrolled(&store);
+    let r = store
+        .apply_batch(Batch::new("s-1", &[asset_delta(1, "ip:10.0.0.1")]), 20)
+        .unwrap();
+    assert_eq!(r.applied_seq, 1);
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
+    drop(store);
+
+    // A server certificate another CA signed.
+    let e = PgStore::open(
+        &at(
+            "db.example",
+            &format!("sslmode=require&sslrootcert={other_ca}&{client}"),
+        ),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("TLS with the server failed") && e.contains("UnknownIssuer"),
+        "{e}"
+    );
+    // A host the certificate does not name.
+    let e = PgStore::open(
+        &at(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}&{client}"),
+        ),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("TLS with the server failed") && e.contains("not valid for name"),
+        "{e}"
+    );
+    // No client certificate: the server refuses.
+    let e = PgStore::open(
+        &at(
+            "db.example",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("certificate"), "{e}");
+    // Without TLS: refused by the server's rules (and nothing is sent in the clear).
+    let e = PgStore::open(&at("db.example", "sslmode=disable"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pg_hba.conf rejects"), "{e}");
 }
 
 #[test]

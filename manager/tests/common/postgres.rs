@@ -217,6 +217,40 @@ impl Postgres {
         self.spawn();
     }
 
+    /// Turns TLS on with this server certificate and key (PEM), trusting `client_ca` (PEM) for
+    /// clients' certificates, with `hba` as the host rules of pg_hba.conf (local sockets stay
+    /// trusted), and restarts.
+    pub fn enable_tls(&mut self, cert: &str, key: &str, client_ca: &str, hba: &str) {
+        let data = self.dir.path().join("data");
+        for (name, pem) in [
+            ("server.crt", cert),
+            ("server.key", key),
+            ("root.crt", client_ca),
+        ] {
+            let f = data.join(name);
+            std::fs::write(&f, pem).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = self.user {
+                std::os::unix::fs::chown(&f, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap();
+        std::io::Write::write_all(
+            &mut conf,
+            b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!("local all all trust\n{hba}\n"),
+        )
+        .unwrap();
+        self.restart();
+    }
+
     /// The data directory.
     pub fn data(&self) -> &Path {
         self.dir.path()
