@@ -274,13 +274,15 @@ pub trait FleetStore: Send + Sync + 'static {
     fn alert(&self, id: &str) -> Result<Option<FleetAlert>, StoreError> {
         Ok(self.alerts()?.into_iter().find(|a| a.id == id))
     }
-    /// Sets an alert's state; `None` when the alert is unknown.
+    /// Sets an alert's state, keeping `comment` (may be empty) in its history; `None` when the
+    /// alert is unknown.
     fn set_alert_state(
         &self,
         id: &str,
         state: &str,
         by: &str,
         at: &str,
+        comment: &str,
     ) -> Result<Option<FleetAlert>, StoreError>;
     /// Stores security advisory documents as imported (the file's bytes), by key
     /// (`advisory/<id>`, `kev`), replacing what a key held, in one durable write.

@@ -179,6 +179,33 @@ async fn alerts_filter_by_site_state_severity_and_kind() {
     })
     .await
     .unwrap();
+    // Through the CLI: a comment kept in the history and shown; one too long refused.
+    // (Acknowledging again with a comment keeps the state and adds the comment.)
+    let ann = fx.operator_creds("ann", OperatorRole::Analyst);
+    let stop_b = format!("{}/stop", b.id);
+    let (r, _) = otwatch(
+        &fx.url(),
+        &ann,
+        &["alerts", "ack", &stop_b, "--comment", "ticket OT-42, on it"],
+    )
+    .await;
+    r.unwrap();
+    let (r, shown) = otwatch(&fx.url(), &ann, &["alerts", "show", &stop_b]).await;
+    r.unwrap();
+    let history = shown.split("history\n").nth(1).unwrap_or_default();
+    assert!(
+        history.contains("acknowledged ann (analyst): ticket OT-42, on it"),
+        "{shown}"
+    );
+    let long = "x".repeat(2_001);
+    let (r, _) = otwatch(
+        &fx.url(),
+        &ann,
+        &["alerts", "resolve", &stop_b, "-m", &long],
+    )
+    .await;
+    let e = format!("{:#}", r.unwrap_err());
+    assert!(e.contains("at most 2000 are kept"), "{e}");
     let cred = fx.operator_creds("vic", OperatorRole::Viewer);
     let ids = |out: &str| {
         let v: serde_json::Value = serde_json::from_str(out).unwrap();

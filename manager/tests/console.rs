@@ -476,6 +476,17 @@ async fn an_analyst_works_through_the_api_and_a_viewer_only_reads() {
     assert_eq!(acked.status, 200, "{acked:?}");
     assert_eq!(acked.json()["state"], "acknowledged");
     assert_eq!(acked.json()["updated_by"], "ana (analyst)");
+    // The comment is kept in the alert's history.
+    let note = &acked.json()["history"][0];
+    assert_eq!(
+        (&note["by"], &note["state"], &note["comment"]),
+        (
+            &json!("ana (analyst)"),
+            &json!("acknowledged"),
+            &json!("seen")
+        ),
+        "{acked:?}"
+    );
     // Admin calls stay the admin's.
     let mint = ana
         .call(&fx, "CreateEnrollmentToken", json!({ "site": "plant-b" }))

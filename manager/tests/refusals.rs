@@ -770,8 +770,9 @@ mod watched {
             state: &str,
             by: &str,
             at: &str,
+            comment: &str,
         ) -> Result<Option<FleetAlert>, StoreError> {
-            self.inner.set_alert_state(id, state, by, at)
+            self.inner.set_alert_state(id, state, by, at, comment)
         }
         fn put_advisory_documents(&self, d: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
             self.inner.put_advisory_documents(d)

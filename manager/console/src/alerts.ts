@@ -188,6 +188,14 @@ export async function renderAlert(main: HTMLElement, ctx: Ctx, id: string): Prom
         ),
       ),
       section("Evidence", table(["Field", "Value"], (a.evidence ?? []).map((e) => [e.field, e.value]), "No evidence recorded.")),
+      section(
+        "History",
+        table(
+          ["When", "Status", "By", "Comment"],
+          (f.history ?? []).map((n) => [time(n.at), n.state, n.by, n.comment]),
+          "Nobody has changed this alert yet.",
+        ),
+      ),
     );
   }
 

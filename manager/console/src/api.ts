@@ -215,6 +215,15 @@ export interface FleetAlert {
   state: string;
   updated_at: string;
   updated_by: string;
+  /** What operators and playbooks did with the alert, oldest first. */
+  history?: AlertNote[];
+}
+
+export interface AlertNote {
+  at: string;
+  by: string;
+  state: string;
+  comment: string;
 }
 
 export interface Sensor {

@@ -986,6 +986,9 @@ impl Manager for ManagerService {
     }
 }
 
+/// The longest comment an operator may leave on an alert, in characters.
+const MAX_COMMENT: usize = 2_000;
+
 impl ManagerService {
     async fn alert_action(
         &self,
@@ -1006,11 +1009,18 @@ impl ManagerService {
                 )),
             ));
         }
-        let id = req.into_inner().id;
+        let AlertActionRequest { id, comment } = req.into_inner();
+        let comment = comment.trim().to_string();
+        if comment.chars().count() > MAX_COMMENT {
+            return Err(Status::invalid_argument(format!(
+                "the comment has {} characters; at most {MAX_COMMENT} are kept: shorten it",
+                comment.chars().count()
+            )));
+        }
         let store = self.0.store.clone();
         let (aid, by) = (id.clone(), format!("{name} ({})", role.as_str()));
         let at = rfc3339(self.0.clock.now());
-        let fa = blocking(move || store.set_alert_state(&aid, state, &by, &at))
+        let fa = blocking(move || store.set_alert_state(&aid, state, &by, &at, &comment))
             .await?
             .ok_or_else(|| {
                 Status::not_found(format!("no alert {id}; list them with `otwatch alerts`"))

@@ -291,11 +291,17 @@ pub enum AlertAction {
     Ack {
         /// The alert's id, as `otwatch alerts` lists it (<sensor>/<alert>).
         id: String,
+        /// Why, kept in the alert's history (`otwatch alerts show`).
+        #[arg(long, short = 'm', default_value = "")]
+        comment: String,
     },
     /// Resolve an alert (analyst or admin).
     Resolve {
         /// The alert's id, as `otwatch alerts` lists it (<sensor>/<alert>).
         id: String,
+        /// Why, kept in the alert's history (`otwatch alerts show`).
+        #[arg(long, short = 'm', default_value = "")]
+        comment: String,
     },
 }
 
@@ -757,20 +763,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         } => {
             let (r, what) = match action {
                 AlertAction::Show { id } => (c.get_alert(GetAlertRequest { id }).await, "alert"),
-                AlertAction::Ack { id } => (
-                    c.acknowledge_alert(AlertActionRequest {
-                        id,
-                        comment: String::new(),
-                    })
-                    .await,
+                AlertAction::Ack { id, comment } => (
+                    c.acknowledge_alert(AlertActionRequest { id, comment })
+                        .await,
                     "alert acknowledged",
                 ),
-                AlertAction::Resolve { id } => (
-                    c.resolve_alert(AlertActionRequest {
-                        id,
-                        comment: String::new(),
-                    })
-                    .await,
+                AlertAction::Resolve { id, comment } => (
+                    c.resolve_alert(AlertActionRequest { id, comment }).await,
                     "alert resolved",
                 ),
             };

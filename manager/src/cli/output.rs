@@ -200,6 +200,9 @@ pub fn fleet_alert_json(f: &FleetAlert) -> Value {
         "id": f.id, "site": f.site, "sensor_id": f.sensor_id,
         "alert": f.alert.as_ref().map(report_json), "state": f.state,
         "updated_at": f.updated_at, "updated_by": f.updated_by,
+        "history": f.history.iter().map(|n| json!({
+            "at": n.at, "by": n.by, "state": n.state, "comment": n.comment,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -240,6 +243,24 @@ pub(super) fn alert_detail(out: &mut dyn Write, f: &FleetAlert) -> anyhow::Resul
                 "  {:<10} {}",
                 terminal_safe(&e.field),
                 terminal_safe(&e.value)
+            )?;
+        }
+    }
+    if !f.history.is_empty() {
+        writeln!(out, "history")?;
+        for n in &f.history {
+            let comment = if n.comment.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", n.comment)
+            };
+            writeln!(
+                out,
+                "  {} {} {}{}",
+                terminal_safe(&n.at),
+                terminal_safe(&n.state),
+                terminal_safe(&n.by),
+                terminal_safe(&comment)
             )?;
         }
     }

@@ -73,8 +73,8 @@ async fn apply(
         StoreChange::SetStatus { status, comment } => {
             let (id, by) = (e.alert_id.clone(), format!("playbook:{playbook}"));
             let at = crate::pki::rfc3339(shared.clock.now());
-            let st = status.clone();
-            let fa = blocking(move || store.set_alert_state(&id, &st, &by, &at))
+            let (st, note) = (status.clone(), comment.clone());
+            let fa = blocking(move || store.set_alert_state(&id, &st, &by, &at, &note))
                 .await?
                 .ok_or_else(|| {
                     format!("no alert {} any more (removed by retention?)", e.alert_id)

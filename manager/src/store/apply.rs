@@ -121,6 +121,7 @@ fn upsert_alert(old: FleetAlert, a: &Alert, now: i64) -> FleetAlert {
         fa.state = "new".into();
         fa.updated_by = REOPENED_BY.into();
         fa.updated_at = crate::pki::rfc3339(now);
+        super::ops::note(&mut fa, String::new());
     }
     fa
 }
@@ -263,7 +264,7 @@ fn apply_one<T: Tree>(
                         alert: Some(a.clone()),
                         state: "new".into(),
                         updated_at: d.at.clone(),
-                        updated_by: String::new(),
+                        ..FleetAlert::default()
                     }
                 }
             };

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::forward::queue::{self as fwd, DeadLetter, Done, Queued};
 use crate::forward::Event;
-use otwatch_proto::v1::FleetAlert;
+use otwatch_proto::v1::{AlertNote, FleetAlert};
 use prost::Message;
 use sled::transaction::ConflictableTransactionError;
 use std::collections::HashMap;
@@ -68,13 +68,30 @@ pub(super) fn modify_sensor<T: Tree>(
     Ok(Some(rec))
 }
 
-/// Sets alert `id`'s state (an operator's), queueing its event when the state changed and
-/// `forward` holds the rules; `None` when the alert is unknown.
+/// How many changes of state an alert's history keeps (the oldest go first).
+pub const HISTORY: usize = 50;
+
+/// Adds the alert's state as it is now (who set it, when) to its history, with `comment`.
+pub(super) fn note(fa: &mut FleetAlert, comment: String) {
+    if fa.history.len() >= HISTORY {
+        fa.history.drain(..=fa.history.len() - HISTORY);
+    }
+    fa.history.push(AlertNote {
+        at: fa.updated_at.clone(),
+        by: fa.updated_by.clone(),
+        state: fa.state.clone(),
+        comment,
+    });
+}
+
+/// Sets alert `id`'s state (an operator's), with `comment` kept in its history, queueing its
+/// event when the state changed and `forward` holds the rules; `None` when the alert is
+/// unknown.
 pub(super) fn set_alert_state<T: Tree>(
     alerts: &T,
     forward: Option<&super::routing::Ctx<'_, T>>,
     id: &str,
-    (state, by, at): (&str, &str, &str),
+    (state, by, at, comment): (&str, &str, &str, &str),
     now: i64,
 ) -> Result<Option<FleetAlert>, Abort> {
     let Some(v) = alerts.get(id.as_bytes())? else {
@@ -86,6 +103,9 @@ pub(super) fn set_alert_state<T: Tree>(
     fa.state = state.to_string();
     fa.updated_by = by.to_string();
     fa.updated_at = at.to_string();
+    if changed || !comment.is_empty() {
+        note(&mut fa, comment.to_string());
+    }
     alerts.insert(id.as_bytes(), &fa.encode_to_vec())?;
     if let Some(ctx) = forward.filter(|c| changed && c.cfg.any()) {
         let e = Event::alert(&fa, &format!("{at} {by}"), at);

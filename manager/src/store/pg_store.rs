@@ -1060,6 +1060,7 @@ impl FleetStore for PgStore {
         state: &str,
         by: &str,
         at: &str,
+        comment: &str,
     ) -> Result<Option<FleetAlert>, StoreError> {
         let cfg = self.router.routes();
         let out = if !cfg.any() {
@@ -1080,7 +1081,7 @@ impl FleetStore for PgStore {
             };
             let alerts = tx.tree(Table::Alerts);
             let now = crate::pki::now_secs();
-            let r = ops::set_alert_state(&alerts, Some(&ctx), id, (state, by, at), now)?;
+            let r = ops::set_alert_state(&alerts, Some(&ctx), id, (state, by, at, comment), now)?;
             if let Some(fa) = &r {
                 let seq = match tx.tree(Table::Sensors).get(sensor.as_bytes())? {
                     Some(v) => {

@@ -619,6 +619,7 @@ impl FleetStore for SledStore {
         state: &str,
         by: &str,
         at: &str,
+        comment: &str,
     ) -> Result<Option<FleetAlert>, StoreError> {
         let cfg = self.router.routes();
         self.write(|db| {
@@ -632,7 +633,7 @@ impl FleetStore for SledStore {
                     out: &out,
                 };
                 let now = crate::pki::now_secs();
-                ops::set_alert_state(t, Some(&ctx), id, (state, by, at), now)
+                ops::set_alert_state(t, Some(&ctx), id, (state, by, at, comment), now)
             });
             let r = r.map_err(tx_err)?;
             self.written(db)?;

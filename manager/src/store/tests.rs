@@ -198,7 +198,7 @@ fn alerts_keep_operator_state_and_reopen_on_new_occurrences(place: &impl Place) 
         ("s-1/x", "new")
     );
     let fa = store
-        .set_alert_state("s-1/x", "resolved", "ana", "2024-01-02T00:00:00Z")
+        .set_alert_state("s-1/x", "resolved", "ana", "2024-01-02T00:00:00Z", "a test")
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -206,7 +206,7 @@ fn alerts_keep_operator_state_and_reopen_on_new_occurrences(place: &impl Place) 
         ("resolved", "ana")
     );
     assert!(store
-        .set_alert_state("s-1/nope", "resolved", "ana", "t")
+        .set_alert_state("s-1/nope", "resolved", "ana", "t", "")
         .unwrap()
         .is_none());
     // The same occurrences again keep the operator's state; more reopen it.
@@ -223,6 +223,39 @@ fn alerts_keep_operator_state_and_reopen_on_new_occurrences(place: &impl Place) 
         ("new", REOPENED_BY)
     );
     assert_eq!(store.sensor("s-1").unwrap().unwrap().held.alerts, 1);
+    // The history: the operator's change with its comment, then the reopening. A comment
+    // without a change is kept; nothing at all adds nothing.
+    let history = |fa: &FleetAlert| -> Vec<(String, String, String)> {
+        fa.history
+            .iter()
+            .map(|n| (n.by.clone(), n.state.clone(), n.comment.clone()))
+            .collect()
+    };
+    let n = |by: &str, state: &str, c: &str| (by.to_string(), state.to_string(), c.to_string());
+    assert_eq!(
+        history(&fa),
+        [n("ana", "resolved", "a test"), n(REOPENED_BY, "new", "")]
+    );
+    assert_eq!(fa.history[0].at, "2024-01-02T00:00:00Z");
+    store
+        .set_alert_state("s-1/x", "new", "bo", "t2", "looking at it")
+        .unwrap();
+    let fa = store
+        .set_alert_state("s-1/x", "new", "bo", "t3", "")
+        .unwrap()
+        .unwrap();
+    assert_eq!(history(&fa).len(), 3);
+    assert_eq!(history(&fa)[2], n("bo", "new", "looking at it"));
+    // At most HISTORY notes, the newest kept.
+    for i in 0..60 {
+        store
+            .set_alert_state("s-1/x", "acknowledged", "cy", "t4", &format!("c{i}"))
+            .unwrap();
+    }
+    let fa = store.alert("s-1/x").unwrap().unwrap();
+    assert_eq!(fa.history.len(), ops::HISTORY);
+    assert_eq!(fa.history.last().unwrap().comment, "c59");
+    assert_eq!(fa.history[0].comment, "c10");
 }
 
 fn approvals_scores_advisories_and_operators_are_kept(place: &impl Place) {
