@@ -369,7 +369,7 @@ destination = "qradar-leef"
         .clone();
     op.acknowledge_alert(AlertActionRequest {
         id: first.id.clone(),
-        comment: String::new(),
+        comment: "change ticket CR-7 = planned stop".into(),
     })
     .await
     .unwrap();
@@ -487,12 +487,14 @@ destination = "qradar-leef"
         .expect("the acknowledgement in CEF");
     assert_eq!(x["cs3"], fleet_id);
     assert!(x["suser"].starts_with("ana"), "{}", x["suser"]);
+    assert_eq!(x["reason"], "change ticket CR-7 = planned stop");
     let (_, x) = leef
         .iter()
         .map(|l| parse_leef(l))
         .find(|(_, x)| x.get("state").map(String::as_str) == Some("acknowledged"))
         .expect("the acknowledgement in LEEF");
     assert_eq!(x["alertId"], fleet_id);
+    assert_eq!(x["stateComment"], "change ticket CR-7 = planned stop");
     // The receiver goes away (its connections closed) and comes back: the alerts sent
     // meanwhile arrive once it is back, none written into the dead connections.
     drop(rsyslog);

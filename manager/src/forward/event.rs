@@ -25,6 +25,8 @@ pub struct Event {
     pub state: String,
     /// Who set the state (an operator), or empty.
     pub state_by: String,
+    /// The comment given with the state, or empty.
+    pub state_comment: String,
     pub title: String,
     pub description: String,
     pub src: String,
@@ -75,6 +77,12 @@ impl Event {
             severity: a.severity,
             state: fa.state.clone(),
             state_by: fa.updated_by.clone(),
+            state_comment: fa
+                .history
+                .last()
+                .filter(|n| n.state == fa.state && n.at == fa.updated_at && n.by == fa.updated_by)
+                .map(|n| n.comment.clone())
+                .unwrap_or_default(),
             title: a.title,
             description: a.description,
             src: a.src,

@@ -109,6 +109,9 @@ pub fn cef(e: &Event) -> String {
     if !e.state_by.is_empty() {
         ext.push(("suser", e.state_by.clone()));
     }
+    if !e.state_comment.is_empty() {
+        ext.push(("reason", e.state_comment.clone()));
+    }
     if !e.src.is_empty() {
         ext.push((address_keys(&e.src, ("src", "smac")), e.src.clone()));
     }
@@ -195,13 +198,14 @@ pub fn leef(e: &Event) -> String {
     if !e.dst.is_empty() {
         attrs.push((address_keys(&e.dst, ("dst", "dstMAC")), e.dst.clone()));
     }
-    let more: [(&str, String); 18] = [
+    let more: [(&str, String); 19] = [
         ("site", e.site.clone()),
         ("sensor", e.sensor.clone()),
         ("alertId", e.alert_id.clone()),
         ("kind", e.kind.clone()),
         ("state", e.state.clone()),
         ("usrName", e.state_by.clone()),
+        ("stateComment", e.state_comment.clone()),
         ("title", e.title.clone()),
         ("description", e.description.clone()),
         ("proto", e.protocol.clone()),
