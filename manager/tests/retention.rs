@@ -63,10 +63,34 @@ fn kind<'a>(r: &'a RetentionReport, name: &str) -> &'a RetentionKind {
 
 #[tokio::test]
 async fn records_past_their_limit_go_newer_ones_stay_and_a_restart_agrees() {
+    records_past_their_limit(None).await;
+}
+
+/// The same on PostgreSQL: the run reads and writes the store only off the async threads (the
+/// PostgreSQL client blocks; a call on an async thread would abort the manager).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_past_their_limit_go_on_postgres_too() {
+    let Some(pg) = common::postgres::Postgres::start() else {
+        return;
+    };
+    records_past_their_limit(Some(otwatch_manager::serve::StoreUrl {
+        url: pg.url.clone(),
+        password: None,
+    }))
+    .await;
+}
+
+/// Runs `f` where blocking is allowed (the PostgreSQL store's calls block).
+async fn off_async<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+async fn records_past_their_limit(store: Option<otwatch_manager::serve::StoreUrl>) {
     let t0 = now_secs();
     let clock = ManualClock::at(t0);
     let mut fx = Fixture::start_with(Settings {
         clock: SharedClock(clock.clone()),
+        store,
         ..Default::default()
     })
     .await;
@@ -113,11 +137,13 @@ async fn records_past_their_limit_go_newer_ones_stay_and_a_restart_agrees() {
     let shared = fx.mgr.as_ref().unwrap().shared.clone();
     // Risk history: a day 450 days back and today.
     let day = |secs: i64| rfc3339(secs)[..10].to_string();
-    shared
-        .store
-        .record_score("plant", &day(t0 - 350 * DAY), 40)
-        .unwrap();
-    shared.store.record_score("plant", &day(t0), 60).unwrap();
+    let s = shared.clone();
+    let (old, today) = (day(t0 - 350 * DAY), day(t0));
+    off_async(move || {
+        s.store.record_score("plant", &old, 40).unwrap();
+        s.store.record_score("plant", &today, 60).unwrap();
+    })
+    .await;
 
     // Day 100: alert x (day 0) is past 90 days and goes; w (day 10) is exactly 90 days old
     // and stays; resolved y (day 0) is past 30 days; assets and connections stay.
@@ -154,7 +180,9 @@ async fn records_past_their_limit_go_newer_ones_stay_and_a_restart_agrees() {
         ["10.0.0.4"].map(String::from).into()
     );
     assert!(alert_ids(&mut op).await.is_empty());
-    assert_eq!(shared.store.scores("plant").unwrap(), vec![(day(t0), 60)]);
+    let s = shared.clone();
+    let scores = off_async(move || s.store.scores("plant").unwrap()).await;
+    assert_eq!(scores, vec![(day(t0), 60)]);
     let sensors = op
         .list_sensors(ListSensorsRequest::default())
         .await

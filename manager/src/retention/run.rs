@@ -54,7 +54,11 @@ pub async fn run_once(shared: &Arc<Shared>) -> Result<Vec<KindReport>, StoreErro
         }
         retention.keep(r);
     }
-    retention.reports(shared.store.as_ref())
+    // The store's calls block (PostgreSQL's client would abort on an async thread).
+    let s = shared.clone();
+    tokio::task::spawn_blocking(move || s.retention.reports(s.store.as_ref()))
+        .await
+        .map_err(|e| StoreError::Sled(format!("retention's report failed: {e}")))?
 }
 
 /// Ends a run when the manager stops: it must let go of the store (a run holds the shared
