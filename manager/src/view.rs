@@ -18,10 +18,11 @@
 //! count. Writers combine: a batch's replay is queued, and whoever holds the site's lock applies
 //! everything queued and marks the snapshot stale. The first reader after a change takes a new
 //! snapshot, waiting at most for the replay being applied; ingest never copies the view. The
-//! merged assets are kept in chunks of at most 512 that snapshots share (`view/chunks.rs`): a
-//! snapshot copies one pointer per chunk and derives the filter columns of the chunks changed
-//! since the last one, so it costs what changed, not the site's size. A replay returns once its
-//! batch is in the view: when a sensor gets its ack, listing shows what it sent.
+//! merged assets are kept protobuf-encoded ([`Stored`]: readers decode only what they serve) in
+//! chunks of at most 512 that snapshots share (`view/chunks.rs`): a snapshot copies one pointer
+//! per chunk and derives the filter columns of the chunks changed since the last one, so it
+//! costs what changed, not the site's size. A replay returns once its batch is in the view: when
+//! a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::{merge_assets, merge_group};
 use crate::store::{FleetStore, Removed, StoreError, StoredKind};

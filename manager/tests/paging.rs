@@ -234,3 +234,92 @@ async fn paging_while_devices_come_and_go_lists_each_lasting_device_once() {
         assert!(e.message().contains(says), "{token}: {}", e.message());
     }
 }
+
+#[tokio::test]
+async fn alerts_page_by_cursor_while_alerts_arrive() {
+    let fx = Fixture::start().await;
+    let mut op = fx.operator("alice", OperatorRole::Viewer).await;
+    let mut sensors = Vec::new();
+    for name in ["plant-a", "plant-b"] {
+        sensors.push((sensor_at(&fx, name).await, 0u64));
+    }
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let raise = |n: u64| format!("alert-{n:05}");
+    for (i, (c, seq)) in sensors.iter_mut().enumerate() {
+        for n in 0..15 {
+            *seq += 1;
+            sync(c, vec![vec![alert(*seq, &raise(n * 1000 + i as u64))]])
+                .await
+                .unwrap();
+        }
+    }
+    let first: Vec<(String, String)> = op
+        .list_alerts(ListAlertsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts
+        .into_iter()
+        .map(|a| (a.site, a.id))
+        .collect();
+    assert_eq!(first.len(), 30);
+    let mut listed: Vec<(String, String)> = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = op
+            .list_alerts(ListAlertsRequest {
+                page_size: 1 + rng.below(4) as u32,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        listed.extend(r.alerts.into_iter().map(|a| (a.site, a.id)));
+        token = r.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+        // New alerts sort before and after the cursor.
+        let (c, seq) = &mut sensors[rng.below(2) as usize];
+        *seq += 1;
+        sync(c, vec![vec![alert(*seq, &raise(rng.below(15_000)))]])
+            .await
+            .unwrap();
+    }
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "{listed:?}");
+    for a in &first {
+        assert!(listed.contains(a), "{a:?} skipped");
+    }
+    // A ListAssets token is not a ListAlerts one, nor one of other filters.
+    let assets =
+        otwatch_manager::api::assets_page_token(&ListAssetsRequest::default(), "plant-a/x")
+            .unwrap();
+    let some = op
+        .list_alerts(ListAlertsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (token, state, says) in [
+        (assets.as_str(), "", "not a ListAlerts page token"),
+        (some.next_page_token.as_str(), "open", "other filters"),
+        ("1", "", "next_page_token"),
+    ] {
+        let e = op
+            .list_alerts(ListAlertsRequest {
+                state: state.into(),
+                page_token: token.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{token}");
+        assert!(e.message().contains(says), "{token}: {}", e.message());
+    }
+}

@@ -615,7 +615,7 @@ impl Manager for ManagerService {
         // The page starts after the fleet id the token names (api/cursor.rs): assets in fleet
         // id order are by site name, then by id within the site.
         let print = cursor::fingerprint(&q);
-        let after = cursor::after(&q.page_token, print)?;
+        let after = cursor::assets_after(&q.page_token, print)?;
         blocking(move || {
             // Only the page is decoded; without filters whole sites are counted by length.
             // Filters are answered from the snapshots' columns (view::chunks); only a value
@@ -688,7 +688,7 @@ impl Manager for ManagerService {
                 }
             }
             let next_page_token = match assets.last() {
-                Some(last) if left > 0 => cursor::token(print, &last.id),
+                Some(last) if left > 0 => cursor::token(print, &[&last.id]),
                 _ => String::new(),
             };
             Ok(ListAssetsResponse {
@@ -753,6 +753,8 @@ impl Manager for ManagerService {
         operator_identity(&self.0, Caller::of(&req), "ListAlerts").await?;
         let mut q = req.into_inner();
         filters::alerts(&mut q)?;
+        let print = cursor::alerts_fingerprint(&q);
+        let after = cursor::alerts_after(&q.page_token, print)?;
         let about = match q.asset.as_str() {
             "" => None,
             id => Some(AlertsAbout::of(&fleet_asset(&self.0, id).await?)),
@@ -774,7 +776,18 @@ impl Manager for ManagerService {
             })
             .collect();
         matched.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
-        let (alerts, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
+        // The page starts after the (site, id) the token names (api/cursor.rs).
+        let start = after.as_ref().map_or(0, |(site, id)| {
+            matched.partition_point(|a| (&a.site, &a.id) <= (site, id))
+        });
+        let end = start
+            .saturating_add(page_size(q.page_size))
+            .min(matched.len());
+        let next_page_token = match matched.get(..end).and_then(<[FleetAlert]>::last) {
+            Some(last) if end < matched.len() => cursor::token(print, &[&last.site, &last.id]),
+            _ => String::new(),
+        };
+        let alerts = matched.get(start..end).unwrap_or(&[]).to_vec();
         Ok(Response::new(ListAlertsResponse {
             alerts,
             next_page_token,
