@@ -660,12 +660,10 @@ impl Manager for ManagerService {
                     total += snap.len();
                     continue;
                 }
-                // Past the cursor: every asset of a later site, those after its id in its site.
-                let skip_site = cursor_site.is_some_and(|c| s.as_str() < c);
-                let cut = after.as_deref().filter(|_| cursor_site == Some(s.as_str()));
-                let mut each = |a: &Stored| {
+                // Past the cursor: the assets from position `from` on.
+                let mut each = |at: usize, a: &Stored| {
                     total += 1;
-                    let past = !skip_site && cut.is_none_or(|id| a.id() > id);
+                    let past = at >= from;
                     if past && assets.len() < size {
                         assets.push(served(&catalog, &approvals, &tags, &a.decode()));
                     } else if past {
@@ -680,11 +678,12 @@ impl Manager for ManagerService {
                     ),
                     None => snap
                         .iter()
-                        .filter(|a| {
+                        .enumerate()
+                        .filter(|(_, a)| {
                             let fa = a.decode();
                             filter.matches(&fa) && (tag.is_empty() || tagged_asset(&fa))
                         })
-                        .for_each(each),
+                        .for_each(|(at, a)| each(at, a)),
                 }
             }
             let next_page_token = match assets.last() {

@@ -25,7 +25,7 @@
 
 use memchr::memmem::Finder;
 use otwatch_common::vocab;
-use otwatch_proto::v1::FleetAsset;
+use otwatch_proto::v1::{Asset, FleetAsset};
 use prost::Message;
 use std::sync::Arc;
 
@@ -62,6 +62,34 @@ impl Stored {
     /// read as empty rather than stop the listing).
     pub fn decode(&self) -> FleetAsset {
         FleetAsset::decode(&*self.0).unwrap_or_default()
+    }
+
+    /// The merged asset's asset details (field 3), decoded without the rest (what the filter
+    /// columns are derived from).
+    fn asset(&self) -> Option<Asset> {
+        use prost::encoding::{decode_key, decode_varint, WireType};
+        let mut rest = &self.0[..];
+        while let Ok((tag, wire)) = decode_key(&mut rest) {
+            let skip = match wire {
+                WireType::Varint => match decode_varint(&mut rest) {
+                    Ok(_) => 0,
+                    Err(_) => break,
+                },
+                WireType::LengthDelimited => match decode_varint(&mut rest) {
+                    Ok(len) => len as usize,
+                    Err(_) => break,
+                },
+                WireType::SixtyFourBit => 8,
+                WireType::ThirtyTwoBit => 4,
+                WireType::StartGroup | WireType::EndGroup => break,
+            };
+            let field = rest.get(..skip)?;
+            if tag == 3 && wire == WireType::LengthDelimited {
+                return Asset::decode(field).ok();
+            }
+            rest = &rest[skip..];
+        }
+        None
     }
 
     /// How many sensors' assets it merges (its `seen_by`), counted in the encoding without
@@ -148,8 +176,7 @@ impl Columns {
             ..Default::default()
         };
         for s in assets {
-            let fa = s.decode();
-            let Some(a) = &fa.asset else {
+            let Some(a) = &s.asset() else {
                 c.keys.push(Key::default());
                 c.ends.push(c.hay.len() as u32);
                 continue;
@@ -380,17 +407,18 @@ impl SiteAssets {
             .take(hi - lo)
     }
 
-    /// Calls `each` with every asset that `q` matches, in id order; `extra` is checked last,
-    /// on the assets the columns let through (what they do not hold, such as approvals).
+    /// Calls `each` with every asset that `q` matches and its position in the site (as
+    /// [`SiteAssets::range`] and [`SiteAssets::after`] count), in id order; `extra` is checked
+    /// last, on the assets the columns let through (what they do not hold, such as approvals).
     pub fn matching<'s>(
         &'s self,
         q: &Query,
         extra: impl Fn(&Stored) -> bool,
-        mut each: impl FnMut(&'s Stored),
+        mut each: impl FnMut(usize, &'s Stored),
     ) {
         let mut hits: Vec<u32> = Vec::new();
         let mut vendor_ok: Vec<bool> = Vec::new();
-        for c in &self.chunks {
+        for (c, &start) in self.chunks.iter().zip(&self.starts) {
             let cols = &c.columns;
             vendor_ok.clear();
             vendor_ok.extend(cols.vendors.iter().map(|v| {
@@ -411,7 +439,7 @@ impl SiteAssets {
                 None => {
                     for (i, fa) in c.assets.iter().enumerate() {
                         if key_ok(i) {
-                            each(fa);
+                            each(start + i, fa);
                         }
                     }
                 }
@@ -427,7 +455,7 @@ impl SiteAssets {
                     }
                     for &i in &hits {
                         if key_ok(i as usize) {
-                            each(&c.assets[i as usize]);
+                            each(start + i as usize, &c.assets[i as usize]);
                         }
                     }
                 }

@@ -83,7 +83,19 @@ pub(in crate::view) fn agrees_with_brute_force(snap: &SiteAssets, seed: u64, n: 
             continue;
         };
         let mut got: Vec<&str> = Vec::new();
-        snap.matching(&query, |_| true, |a| got.push(a.id()));
+        let mut at: Vec<usize> = Vec::new();
+        snap.matching(
+            &query,
+            |_| true,
+            |i, a| {
+                at.push(i);
+                got.push(a.id());
+            },
+        );
+        // Each match's position is where it is in the site.
+        for (i, id) in at.iter().zip(&got) {
+            assert_eq!(snap.range(*i, i + 1).next().map(Stored::id), Some(*id));
+        }
         assert_eq!(got, want, "{q:?}");
     }
 }
@@ -232,7 +244,7 @@ fn a_text_hit_lists_its_asset_once_and_never_spans_two_fields() {
     let ids = |text: &str| {
         let q = Query::new("", None, "", "", text).unwrap();
         let mut got = Vec::new();
-        snap.matching(&q, |_| true, |a| got.push(a.id().to_string()));
+        snap.matching(&q, |_| true, |_, a| got.push(a.id().to_string()));
         got
     };
     assert_eq!(ids("ab"), ["a", "b", "c"]);
