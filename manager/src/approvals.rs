@@ -84,6 +84,11 @@ impl Approvals {
     pub fn is_shadow(&self, asset: &FleetAsset) -> bool {
         self.count(&asset.site) > 0 && !self.is_approved(&asset.id)
     }
+
+    /// Whether the asset with fleet id `id` (`<site>/<asset id>`) is a shadow device.
+    pub fn is_shadow_id(&self, id: &str) -> bool {
+        self.count(site_of(id)) > 0 && !self.is_approved(id)
+    }
 }
 
 #[cfg(test)]

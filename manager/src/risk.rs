@@ -17,7 +17,7 @@ use crate::advisories::ServedAssets;
 use crate::approvals::Approvals;
 use crate::pki::rfc3339;
 use crate::store::{FleetStore, StoreError};
-use crate::view::Snapshot;
+use crate::view::{Snapshot, Stored};
 use otwatch_common::advisories::Catalog;
 use otwatch_common::model::{
     Asset, InventoryReport, RiskAssessment, ScorePoint, ShadowDevice, INVENTORY_SCHEMA,
@@ -108,8 +108,15 @@ pub fn inventory(sites: Vec<SiteInventory>, catalog: &Catalog) -> InventoryRepor
     let mut served = ServedAssets::new(catalog);
     let n = snapshots.iter().map(|s| s.len()).sum();
     let mut assets = Vec::with_capacity(n);
-    for (i, snapshot) in snapshots.iter().enumerate() {
-        for fa in snapshot.iter() {
+    // The view keeps assets encoded; the served assets borrow from the decoded ones for as long
+    // as `served` lives.
+    let decoded: Vec<Vec<FleetAsset>> = snapshots
+        .iter()
+        .map(|s| s.iter().map(Stored::decode).collect())
+        .collect();
+    drop(snapshots);
+    for (i, site) in decoded.iter().enumerate() {
+        for fa in site {
             assets.push(report_asset(&mut served, fa, i, &mut lans));
         }
     }
@@ -152,7 +159,12 @@ pub fn shadow_devices(
             unapproved.push(site.clone());
             continue;
         }
-        for fa in inv.assets.iter().filter(|fa| approvals.is_shadow(fa)) {
+        for fa in inv
+            .assets
+            .iter()
+            .filter(|fa| approvals.is_shadow_id(fa.id()))
+            .map(Stored::decode)
+        {
             let a = fa.asset.clone().unwrap_or_default();
             shadow.push(ShadowDevice {
                 asset: fa.id.clone(),

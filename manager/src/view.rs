@@ -18,15 +18,16 @@
 //! count. Writers combine: a batch's replay is queued, and whoever holds the site's lock applies
 //! everything queued and marks the snapshot stale. The first reader after a change takes a new
 //! snapshot, waiting at most for the replay being applied; ingest never copies the view. The
-//! merged assets are kept in chunks of at most 512 that snapshots share (`view/chunks.rs`): a
-//! snapshot copies one pointer per chunk and derives the filter columns of the chunks changed
-//! since the last one, so it costs what changed, not the site's size. A replay returns once its
-//! batch is in the view: when a sensor gets its ack, listing shows what it sent.
+//! merged assets are kept protobuf-encoded ([`Stored`]: readers decode only what they serve) in
+//! chunks of at most 512 that snapshots share (`view/chunks.rs`): a snapshot copies one pointer
+//! per chunk and derives the filter columns of the chunks changed since the last one, so it
+//! costs what changed, not the site's size. A replay returns once its batch is in the view: when
+//! a sensor gets its ack, listing shows what it sent.
 
 use crate::fleet::{merge_assets, merge_group};
 use crate::store::{FleetStore, Removed, StoreError, StoredKind};
 use chunks::Assets;
-pub use chunks::{Query, SiteAssets};
+pub use chunks::{Query, SiteAssets, Stored};
 use otwatch_proto::v1::{delta::Change as DeltaChange, Asset, Delta, FleetAsset};
 use prost::Message;
 use rustc_hash::FxHashMap;
@@ -91,7 +92,7 @@ fn index_add(index: &mut FxHashMap<String, Vec<PartKey>>, addr: &str, key: &Part
 
 impl SiteView {
     /// The merged assets in id order.
-    pub fn assets(&self) -> impl Iterator<Item = &Arc<FleetAsset>> {
+    pub fn assets(&self) -> impl Iterator<Item = &Stored> {
         self.merged.iter()
     }
 
@@ -103,7 +104,7 @@ impl SiteView {
                 fa.id.clone(),
             );
         }
-        self.merged.insert(Arc::new(fa));
+        self.merged.insert(Stored::of(&fa));
     }
 
     /// Sets (`Some`) or clears (`None`) one part and its index entries; the caller regroups.
@@ -165,7 +166,7 @@ impl SiteView {
         let mut stale: BTreeSet<String> = BTreeSet::new();
         for key in &seeds {
             if let Some(fid) = self.group_of.get(key) {
-                if let Some(fa) = self.merged.get(fid) {
+                if let Some(fa) = self.merged.get(fid).map(Stored::decode) {
                     todo.extend(
                         fa.seen_by
                             .iter()
@@ -228,7 +229,7 @@ impl SiteView {
             let old = self.group_of.get(&key);
             let was_alone = old
                 .and_then(|fid| self.merged.get(fid))
-                .is_none_or(|fa| fa.seen_by.len() == 1);
+                .is_none_or(|fa| fa.parts() == 1);
             if shares || !was_alone {
                 rest.insert(key);
                 continue;

@@ -138,9 +138,22 @@ fn rss() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// A page token spread over the matches (`total` of an earlier answer).
-fn offset(i: u64, total: u64) -> String {
-    ((i * 7919 * 100) % total.max(1)).to_string()
+/// `q` with a page token spread over the fleet: the page after the fleet id that device number
+/// `(i * 7919 * 100) % total` would have on site `i % 2` (whether or not it is there: a cursor
+/// names a position in fleet id order).
+fn spread(q: ListAssetsRequest, i: u64, total: u64) -> ListAssetsRequest {
+    let k = (i * 7919 * 100) % total.max(1);
+    let b = |shift: u32| (k >> shift) & 0xff;
+    let after = format!(
+        "site-{}/mac:02:00:{:02x}:{:02x}:{:02x}:{:02x}",
+        i % 2,
+        b(24),
+        b(16),
+        b(8),
+        b(0)
+    );
+    let page_token = otwatch_manager::api::assets_page_token(&q, &after).unwrap();
+    ListAssetsRequest { page_token, ..q }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -253,35 +266,36 @@ async fn ingest_and_list_figures() {
     }
 
     let site_total = time_query(&mut op, "one site, 100 per page", queries, |i| {
-        ListAssetsRequest {
+        let q = ListAssetsRequest {
             site: format!("site-{}", i % 2),
             page_size: 100,
-            page_token: offset(i, total / 2),
             ..Default::default()
-        }
+        };
+        spread(q, i, total)
     })
     .await;
     assert!(site_total > 0);
     time_query(&mut op, "all sites, 100 per page", queries, |i| {
-        ListAssetsRequest {
+        let q = ListAssetsRequest {
             page_size: 100,
-            page_token: offset(i, total),
             ..Default::default()
-        }
+        };
+        spread(q, i, total)
     })
     .await;
-    let plc = total / 5;
     time_query(
         &mut op,
         "filtered device_type=plc protocol=modbus vendor=siemens, 100 per page",
         queries,
-        |i| ListAssetsRequest {
-            device_type: "plc".into(),
-            protocol: "modbus".into(),
-            vendor: "siemens".into(),
-            page_size: 100,
-            page_token: offset(i, plc / 4),
-            ..Default::default()
+        |i| {
+            let q = ListAssetsRequest {
+                device_type: "plc".into(),
+                protocol: "modbus".into(),
+                vendor: "siemens".into(),
+                page_size: 100,
+                ..Default::default()
+            };
+            spread(q, i, total)
         },
     )
     .await;

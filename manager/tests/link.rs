@@ -200,7 +200,20 @@ async fn sensors_of_one_site_merge_by_mac_but_sites_never_merge() {
         .unwrap()
         .into_inner();
     assert_eq!((paged.assets.len(), paged.total), (1, 2));
-    assert_eq!(paged.next_page_token, "1");
+    // The token names the page's last asset: the next page holds the other one.
+    assert!(!paged.next_page_token.is_empty());
+    let rest = op
+        .list_assets(ListAssetsRequest {
+            page_size: 1,
+            page_token: paged.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((rest.assets.len(), rest.total), (1, 2));
+    assert!(rest.assets[0].id > paged.assets[0].id);
+    assert!(rest.next_page_token.is_empty());
 
     let conns = op
         .list_connections(ListConnectionsRequest {

@@ -2,14 +2,13 @@
 
 use super::AssessedFrom;
 use super::{
-    admin_identity, admin_status, blocking, change, filters, next_token, operator_identity, page,
-    page_bounds, peer, refuse, served, triage_identity, Caller, ManagerService, Shared,
-    ONLINE_SECS,
+    admin_identity, admin_status, blocking, change, cursor, filters, operator_identity, page,
+    page_size, peer, refuse, served, triage_identity, Caller, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::approvals::Approvals;
 use crate::pki::{now_secs, rfc3339};
 use crate::store::{ApprovalRecord, SensorRecord, StoreError};
-use crate::view::Query;
+use crate::view::{Query, Stored};
 use otwatch_common::vocab;
 use otwatch_proto::v1::manager_server::Manager;
 use otwatch_proto::v1::*;
@@ -612,12 +611,15 @@ impl Manager for ManagerService {
         filters::assets(&mut q)?;
         let shared = self.0.clone();
         let site = q.site.clone();
-        let (start, size) = page_bounds(q.page_size, &q.page_token)?;
-        let end = start.saturating_add(size);
+        let size = page_size(q.page_size);
+        // The page starts after the fleet id the token names (api/cursor.rs): assets in fleet
+        // id order are by site name, then by id within the site.
+        let print = cursor::fingerprint(&q);
+        let after = cursor::assets_after(&q.page_token, print)?;
         blocking(move || {
-            // Only the page is collected; without filters whole sites are skipped by length.
+            // Only the page is decoded; without filters whole sites are counted by length.
             // Filters are answered from the snapshots' columns (view::chunks); only a value
-            // the columns cannot hold makes every asset be compared in full.
+            // the columns cannot hold makes every asset be decoded and compared in full.
             let approvals = shared.approvals()?;
             let tags = shared.tags();
             let filter = AssetFilter::new(&q, &approvals);
@@ -632,43 +634,65 @@ impl Manager for ManagerService {
             // Tags are the playbooks' (not in the snapshots' columns): checked on what the
             // columns let through.
             let tag = q.tag.trim();
-            let tagged = |a: &FleetAsset| {
-                tag.is_empty() || super::tags_of(&tags, a).iter().any(|t| t == tag)
-            };
-            let (mut total, mut assets) = (0usize, Vec::new());
+            let tagged_asset = |a: &FleetAsset| super::tags_of(&tags, a).iter().any(|t| t == tag);
+            let tagged =
+                |a: &Stored| tag.is_empty() || (!tags.is_empty() && tagged_asset(&a.decode()));
+            let cursor_site = after
+                .as_deref()
+                .map(|id| id.split_once('/').map_or(id, |(s, _)| s));
+            // The page, how many match in all, and how many match after the page.
+            let (mut assets, mut total, mut left) = (Vec::new(), 0usize, 0usize);
             for s in sites_for(&shared, &site)? {
                 let snap = shared.site_assets(&s)?;
+                // Where this site's assets after the cursor start: all before it, some, none.
+                let from = match (cursor_site, &after) {
+                    (Some(c), _) if s.as_str() < c => snap.len(),
+                    (Some(c), Some(id)) if s.as_str() == c => snap.after(id),
+                    _ => 0,
+                };
                 if filter.is_empty() && tag.is_empty() {
-                    let lo = start.saturating_sub(total);
-                    let hi = end.saturating_sub(total);
+                    let to = from.saturating_add(size - assets.len()).min(snap.len());
                     assets.extend(
-                        snap.range(lo, hi)
-                            .map(|a| served(&catalog, &approvals, &tags, a)),
+                        snap.range(from, to)
+                            .map(|a| served(&catalog, &approvals, &tags, &a.decode())),
                     );
+                    left += snap.len() - to;
                     total += snap.len();
                     continue;
                 }
-                let mut each = |a: &Arc<FleetAsset>| {
-                    if (start..end).contains(&total) {
-                        assets.push(served(&catalog, &approvals, &tags, a));
-                    }
+                // Past the cursor: the assets from position `from` on.
+                let mut each = |at: usize, a: &Stored| {
                     total += 1;
+                    let past = at >= from;
+                    if past && assets.len() < size {
+                        assets.push(served(&catalog, &approvals, &tags, &a.decode()));
+                    } else if past {
+                        left += 1;
+                    }
                 };
                 match &query {
                     Some(query) => snap.matching(
                         query,
-                        |a| (!q.shadow || approvals.is_shadow(a)) && tagged(a),
+                        |a| (!q.shadow || approvals.is_shadow_id(a.id())) && tagged(a),
                         &mut each,
                     ),
                     None => snap
                         .iter()
-                        .filter(|a| filter.matches(a) && tagged(a))
-                        .for_each(each),
+                        .enumerate()
+                        .filter(|(_, a)| {
+                            let fa = a.decode();
+                            filter.matches(&fa) && (tag.is_empty() || tagged_asset(&fa))
+                        })
+                        .for_each(|(at, a)| each(at, a)),
                 }
             }
+            let next_page_token = match assets.last() {
+                Some(last) if left > 0 => cursor::token(print, &[&last.id]),
+                _ => String::new(),
+            };
             Ok(ListAssetsResponse {
                 assets,
-                next_page_token: next_token(end.min(total), total),
+                next_page_token,
                 total: total as u64,
             })
         })
@@ -728,6 +752,8 @@ impl Manager for ManagerService {
         operator_identity(&self.0, Caller::of(&req), "ListAlerts").await?;
         let mut q = req.into_inner();
         filters::alerts(&mut q)?;
+        let print = cursor::alerts_fingerprint(&q);
+        let after = cursor::alerts_after(&q.page_token, print)?;
         let about = match q.asset.as_str() {
             "" => None,
             id => Some(AlertsAbout::of(&fleet_asset(&self.0, id).await?)),
@@ -749,7 +775,18 @@ impl Manager for ManagerService {
             })
             .collect();
         matched.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
-        let (alerts, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
+        // The page starts after the (site, id) the token names (api/cursor.rs).
+        let start = after.as_ref().map_or(0, |(site, id)| {
+            matched.partition_point(|a| (&a.site, &a.id) <= (site, id))
+        });
+        let end = start
+            .saturating_add(page_size(q.page_size))
+            .min(matched.len());
+        let next_page_token = match matched.get(..end).and_then(<[FleetAlert]>::last) {
+            Some(last) if end < matched.len() => cursor::token(print, &[&last.site, &last.id]),
+            _ => String::new(),
+        };
+        let alerts = matched.get(start..end).unwrap_or(&[]).to_vec();
         Ok(Response::new(ListAlertsResponse {
             alerts,
             next_page_token,
@@ -920,7 +957,7 @@ impl Manager for ManagerService {
                 let sites = sites_for(&shared, &q.site)?;
                 let mut ids = Vec::new();
                 for s in &sites {
-                    ids.extend(shared.site_assets(s)?.iter().map(|a| a.id.clone()));
+                    ids.extend(shared.site_assets(s)?.iter().map(|a| a.id().to_string()));
                 }
                 (ids, sites)
             } else {

@@ -3,12 +3,14 @@
 //! SAN URI only; sensors may call only SensorLink (Enroll needs no certificate), operators only
 //! Manager. Every refusal is logged with its reason and the peer.
 
+mod cursor;
 mod filters;
 mod forwards;
 mod manager;
 mod playbooks;
 mod sensor_link;
 
+pub use cursor::assets_page_token;
 pub(crate) use forwards::failing as forward_failing;
 pub use sensor_link::MAX_BATCH_BYTES;
 
@@ -491,12 +493,17 @@ pub(crate) fn change(kind: &str, site: &str, id: &str) -> Change {
     }
 }
 
-/// The offset and size of the page asked for: (start, size).
-fn page_bounds(size: u32, token: &str) -> Result<(usize, usize), Status> {
-    let size = match size as usize {
+/// The size of the page asked for (0: the default).
+fn page_size(size: u32) -> usize {
+    match size as usize {
         0 => DEFAULT_PAGE,
         n => n.min(MAX_PAGE),
-    };
+    }
+}
+
+/// The offset and size of the page asked for: (start, size).
+fn page_bounds(size: u32, token: &str) -> Result<(usize, usize), Status> {
+    let size = page_size(size);
     let start: usize = if token.is_empty() {
         0
     } else {
@@ -540,7 +547,7 @@ impl Shared {
         let tags = self.tags();
         Ok(assets
             .find(id)
-            .map(|a| served(&catalog, &approvals, &tags, a)))
+            .map(|a| served(&catalog, &approvals, &tags, &a.decode())))
     }
 
     /// The tags on sensors' assets (a snapshot).

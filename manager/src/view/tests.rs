@@ -66,7 +66,7 @@ fn from_scratch(v: &SiteView, site: &str) -> Vec<FleetAsset> {
 }
 
 fn current(v: &SiteView) -> Vec<FleetAsset> {
-    v.assets().map(|a| FleetAsset::clone(a)).collect()
+    v.assets().map(Stored::decode).collect()
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn incremental_regrouping_equals_a_full_merge() {
                 from_scratch(&v, "a"),
                 "seed {seed} step {step}"
             );
-            let ids: BTreeSet<&String> = v.merged.iter().map(|a| &a.id).collect();
+            let ids: BTreeSet<&str> = v.merged.iter().map(Stored::id).collect();
             let n = ids.len();
             assert_eq!(n, v.merged.iter().count());
             // The filter columns follow the changes: published now, they answer as comparing
@@ -163,7 +163,7 @@ fn sync(store: &SledStore, view: &FleetView, sensor: &str, deltas: &[Delta]) {
 
 fn listing(view: &FleetView, store: &SledStore, site: &str) -> Vec<FleetAsset> {
     let snap = view.snapshot(store, site).unwrap();
-    snap.iter().map(|a| FleetAsset::clone(a)).collect()
+    snap.iter().map(Stored::decode).collect()
 }
 
 #[test]

@@ -58,9 +58,10 @@ fn random_query(rng: &mut Rng) -> ListAssetsRequest {
 /// each asset in full (ListAssets' definition) lists, in the same order.
 pub(in crate::view) fn agrees_with_brute_force(snap: &SiteAssets, seed: u64, n: usize) {
     let mut rng = Rng::new(seed);
+    let decoded: Vec<FleetAsset> = snap.iter().map(Stored::decode).collect();
     for _ in 0..n {
         let q = random_query(&mut rng);
-        let want: Vec<&str> = snap
+        let want: Vec<&str> = decoded
             .iter()
             .filter(|a| crate::api::asset_matches(a, &q))
             .map(|a| a.id.as_str())
@@ -82,7 +83,19 @@ pub(in crate::view) fn agrees_with_brute_force(snap: &SiteAssets, seed: u64, n: 
             continue;
         };
         let mut got: Vec<&str> = Vec::new();
-        snap.matching(&query, |_| true, |a| got.push(a.id.as_str()));
+        let mut at: Vec<usize> = Vec::new();
+        snap.matching(
+            &query,
+            |_| true,
+            |i, a| {
+                at.push(i);
+                got.push(a.id());
+            },
+        );
+        // Each match's position is where it is in the site.
+        for (i, id) in at.iter().zip(&got) {
+            assert_eq!(snap.range(*i, i + 1).next().map(Stored::id), Some(*id));
+        }
         assert_eq!(got, want, "{q:?}");
     }
 }
@@ -141,12 +154,12 @@ fn chunks_follow_inserts_and_removals_and_snapshots_stay_as_taken() {
                 let id = format!("ip:{:05}", rng.below(pool));
                 if rng.below(if grow { 5 } else { 2 }) == 0 {
                     assert_eq!(
-                        all.remove(&id).map(|a| a.id.clone()),
+                        all.remove(&id).map(|a| a.id().to_string()),
                         model.remove(&id).map(|a| a.id.clone())
                     );
                 } else {
                     let fa = random_asset(&mut rng, id.clone());
-                    all.insert(fa.clone());
+                    all.insert(Stored::of(&fa));
                     model.insert(id, fa);
                 }
             }
@@ -154,23 +167,40 @@ fn chunks_follow_inserts_and_removals_and_snapshots_stay_as_taken() {
             let snap = all.publish();
             let want: Vec<Arc<FleetAsset>> = model.values().cloned().collect();
             assert_eq!(snap.len(), want.len());
-            assert!(snap.iter().zip(&want).all(|(a, b)| Arc::ptr_eq(a, b)));
+            assert!(snap.iter().zip(&want).all(|(a, b)| *a == Stored::of(b)));
             assert!(all.chunks.iter().all(|c| !c.assets.is_empty()
                 && c.assets.len() <= MAX_CHUNK
                 && !c.dirty
                 && c.columns.keys.len() == c.assets.len()));
             for id in ["ip:00000", "ip:00700", "ip:99999", "", "zz"] {
                 assert_eq!(
-                    snap.find(id).map(|a| a.id.as_str()),
+                    snap.find(id).map(Stored::id),
                     model.get(id).map(|a| a.id.as_str())
                 );
                 assert_eq!(
-                    all.get(id).map(|a| a.id.as_str()),
+                    all.get(id).map(Stored::id),
                     model.get(id).map(|a| a.id.as_str())
                 );
             }
+            // Where the assets after an id start (a ListAssets cursor), present or not.
+            let probes = [
+                "",
+                "ip:00000",
+                "ip:00700",
+                "ip:01023",
+                "ip:01500x",
+                "ip:99999",
+                "zz",
+            ];
+            for id in probes
+                .into_iter()
+                .chain(want.iter().step_by(97).map(|a| a.id.as_str()))
+            {
+                let expect = want.iter().filter(|a| a.id.as_str() <= id).count();
+                assert_eq!(snap.after(id), expect, "after {id}");
+            }
             for (lo, hi) in [(0, 100), (511, 513), (700, 2000), (want.len(), 1)] {
-                let got: Vec<&str> = snap.range(lo, hi).map(|a| a.id.as_str()).collect();
+                let got: Vec<&str> = snap.range(lo, hi).map(Stored::id).collect();
                 let hi = hi.min(want.len());
                 let expect: Vec<&str> = want
                     .get(lo.min(hi)..hi)
@@ -186,7 +216,7 @@ fn chunks_follow_inserts_and_removals_and_snapshots_stay_as_taken() {
         // Later changes copied the chunks they touched: every snapshot still lists, and
         // filters, what it did when taken.
         for (snap, want) in &kept {
-            assert!(snap.iter().zip(want).all(|(a, b)| Arc::ptr_eq(a, b)));
+            assert!(snap.iter().zip(want).all(|(a, b)| *a == Stored::of(b)));
             assert_eq!(snap.len(), want.len());
             agrees_with_brute_force(snap, 7, 5);
         }
@@ -214,7 +244,7 @@ fn a_text_hit_lists_its_asset_once_and_never_spans_two_fields() {
     let ids = |text: &str| {
         let q = Query::new("", None, "", "", text).unwrap();
         let mut got = Vec::new();
-        snap.matching(&q, |_| true, |a| got.push(a.id.clone()));
+        snap.matching(&q, |_| true, |_, a| got.push(a.id().to_string()));
         got
     };
     assert_eq!(ids("ab"), ["a", "b", "c"]);
