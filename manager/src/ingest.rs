@@ -78,12 +78,13 @@ impl Ingest {
         // Bounded: the store gets at most a couple of groups ahead of the view.
         let (to_view, from_store) = mpsc::sync_channel::<Done>(2);
         let viewing = store.clone();
+        let noting = view.clone();
         let viewer = std::thread::Builder::new()
             .name("otwatch-view".into())
             .spawn(move || viewer(&*viewing, &view, &from_store))?;
         let writer = std::thread::Builder::new()
             .name("otwatch-ingest".into())
-            .spawn(move || writer(&*store, &rx, &to_view))?;
+            .spawn(move || writer(&*store, &noting, &rx, &to_view))?;
         Ok(Ingest {
             tx: Mutex::new(Some(tx)),
             threads: Mutex::new(vec![writer, viewer]),
@@ -162,7 +163,12 @@ impl Drop for Ingest {
     }
 }
 
-fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Work>, to_view: &mpsc::SyncSender<Done>) {
+fn writer(
+    store: &dyn FleetStore,
+    view: &FleetView,
+    rx: &mpsc::Receiver<Work>,
+    to_view: &mpsc::SyncSender<Done>,
+) {
     // A removal that ended a group, to do next.
     let mut next: Option<Work> = None;
     loop {
@@ -196,7 +202,13 @@ fn writer(store: &dyn FleetStore, rx: &mpsc::Receiver<Work>, to_view: &mpsc::Syn
                         Err(_) => break,
                     }
                 }
-                Done::Batches(commit(store, jobs))
+                let group = commit(store, jobs);
+                for (job, r) in &group {
+                    if let Ok(applied) = r {
+                        let _ = view.committed(&job.sensor, applied.applied_seq);
+                    }
+                }
+                Done::Batches(group)
             }
         };
         if to_view.send(done).is_err() {

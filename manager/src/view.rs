@@ -447,6 +447,21 @@ impl FleetView {
     }
 
     /// The last sequence number of `sensor` this view applied itself (0: none).
+    /// Notes that this manager committed `sensor`'s batches up to `seq` to the store, before
+    /// the view has them: what [`FleetView::seen`] reports from then on. The follower
+    /// ([`crate::follow`]) then never takes this manager's own batches, on their way from the
+    /// store to the view, for another manager's (and rebuilds no site for them).
+    pub fn committed(&self, sensor: &str, seq: u64) -> Result<(), StoreError> {
+        let mut seen = self.seen.lock().map_err(|_| poisoned())?;
+        match seen.get_mut(sensor) {
+            Some(at) => *at = (*at).max(seq),
+            None => {
+                seen.insert(sensor.to_string(), seq);
+            }
+        }
+        Ok(())
+    }
+
     pub fn seen(&self, sensor: &str) -> Result<u64, StoreError> {
         Ok(self
             .seen
