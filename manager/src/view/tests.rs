@@ -357,3 +357,17 @@ fn view_memory_per_asset() {
         columns.saturating_sub(view) / n
     );
 }
+
+#[test]
+fn what_this_manager_committed_counts_as_seen_before_the_view_has_it() {
+    let view = FleetView::default();
+    assert_eq!(view.seen("s-1").unwrap(), 0);
+    view.committed("s-1", 7).unwrap();
+    assert_eq!(
+        view.seen("s-1").unwrap(),
+        7,
+        "the follower must not take it for another manager's"
+    );
+    view.committed("s-1", 3).unwrap();
+    assert_eq!(view.seen("s-1").unwrap(), 7, "never goes back");
+}
