@@ -67,64 +67,43 @@ impl Stored {
     /// The merged asset's asset details (field 3), decoded without the rest (what the filter
     /// columns are derived from).
     fn asset(&self) -> Option<Asset> {
-        use prost::encoding::{decode_key, decode_varint, WireType};
-        let mut rest = &self.0[..];
-        while let Ok((tag, wire)) = decode_key(&mut rest) {
-            let skip = match wire {
-                WireType::Varint => match decode_varint(&mut rest) {
-                    Ok(_) => 0,
-                    Err(_) => break,
-                },
-                WireType::LengthDelimited => match decode_varint(&mut rest) {
-                    Ok(len) => len as usize,
-                    Err(_) => break,
-                },
-                WireType::SixtyFourBit => 8,
-                WireType::ThirtyTwoBit => 4,
-                WireType::StartGroup | WireType::EndGroup => break,
-            };
-            let field = rest.get(..skip)?;
-            if tag == 3 && wire == WireType::LengthDelimited {
-                return Asset::decode(field).ok();
-            }
-            rest = &rest[skip..];
-        }
-        None
+        fields(&self.0)
+            .find(|(tag, _)| *tag == 3)
+            .and_then(|(_, value)| Asset::decode(value?).ok())
     }
 
-    /// How many sensors' assets it merges (its `seen_by`), counted in the encoding without
-    /// decoding it.
+    /// How many sensors' assets it merges (its `seen_by`, field 4), counted in the encoding
+    /// without decoding it.
     pub fn parts(&self) -> usize {
-        use prost::encoding::{decode_key, decode_varint, WireType};
-        let mut rest = &self.0[..];
-        let mut n = 0;
-        while let Ok((tag, wire)) = decode_key(&mut rest) {
-            n += usize::from(tag == 4);
-            let skip = match wire {
-                WireType::Varint => match decode_varint(&mut rest) {
-                    Ok(_) => 0,
-                    Err(_) => break,
-                },
-                WireType::LengthDelimited => match decode_varint(&mut rest) {
-                    Ok(len) => len as usize,
-                    Err(_) => break,
-                },
-                WireType::SixtyFourBit => 8,
-                WireType::ThirtyTwoBit => 4,
-                WireType::StartGroup | WireType::EndGroup => break,
-            };
-            match rest.get(skip..) {
-                Some(r) => rest = r,
-                None => break,
-            }
-        }
-        n
+        fields(&self.0).filter(|(tag, _)| *tag == 4).count()
     }
 
     /// The encoding's size in bytes.
     pub fn encoded_len(&self) -> usize {
         self.0.len()
     }
+}
+
+/// The top-level fields of a protobuf encoding, in order: each field's number and, for a
+/// length-delimited field, its bytes (`None` for the other wire types). Stops at the first
+/// malformed or truncated field.
+fn fields(mut rest: &[u8]) -> impl Iterator<Item = (u32, Option<&[u8]>)> {
+    use prost::encoding::{decode_key, decode_varint, WireType};
+    std::iter::from_fn(move || {
+        let (tag, wire) = decode_key(&mut rest).ok()?;
+        let (skip, delimited) = match wire {
+            WireType::Varint => (decode_varint(&mut rest).map(|_| 0).ok()?, false),
+            WireType::LengthDelimited => {
+                (usize::try_from(decode_varint(&mut rest).ok()?).ok()?, true)
+            }
+            WireType::SixtyFourBit => (8, false),
+            WireType::ThirtyTwoBit => (4, false),
+            WireType::StartGroup | WireType::EndGroup => return None,
+        };
+        let value = rest.get(..skip)?;
+        rest = &rest[skip..];
+        Some((tag, delimited.then_some(value)))
+    })
 }
 
 /// The most assets one chunk holds; a chunk that grows past it is split in two halves.
