@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::fleet::{Fleet, CLI, MANAGER};
+use common::fleet::{serve_refuses, Fleet, CLI, MANAGER};
 use common::receiver::{Handler, Receiver, Request};
 use std::process::Command;
 use std::sync::Arc;
@@ -161,20 +161,7 @@ async fn forwards_add_test_list_remove_and_refusals() {
         "[[rule]]\nname = \"x\"\ndestination = \"nowhere\"\n",
     )
     .unwrap();
-    let o = Command::new(MANAGER)
-        .args([
-            "serve",
-            "--state",
-            &fleet.data(),
-            "--listen",
-            "127.0.0.1:0",
-            "--forwarding",
-        ])
-        .arg(&broken)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = serve_refuses(&fleet.data(), "--forwarding", &broken);
     assert!(
         err.contains(&format!(
             "{}:1: rule \"x\" sends to destination \"nowhere\", which is not defined",

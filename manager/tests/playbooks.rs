@@ -17,7 +17,7 @@ mod common;
 #[path = "common/smtp.rs"]
 mod smtp;
 
-use common::fleet::{Fleet, CLI, MANAGER};
+use common::fleet::{serve_refuses, Fleet, CLI};
 use common::receiver::{Handler, Receiver, Request};
 use common::{skip, Fixture};
 use otwatch_common::link::OperatorRole;
@@ -469,20 +469,7 @@ fn a_bad_playbook_file_stops_the_manager_with_file_line_and_reason() {
         "[[playbook]]\nname = \"pb\"\n\n[[playbook.action]]\ntype = \"set_status\"\nstatus = \"closed\"\n",
     )
     .unwrap();
-    let o = Command::new(MANAGER)
-        .args([
-            "serve",
-            "--state",
-            &fleet.data(),
-            "--listen",
-            "127.0.0.1:0",
-            "--playbooks",
-        ])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = serve_refuses(&fleet.data(), "--playbooks", &bad);
     assert!(
         err.contains(&format!(
             "playbook file refused: {}:4: playbook \"pb\" action 1: status \"closed\"",

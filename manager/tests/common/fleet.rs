@@ -60,6 +60,22 @@ impl Drop for Killed {
     }
 }
 
+/// `otwatch-manager serve` on the state directory `data` with `flag file`, which must refuse to
+/// start: what it said on stderr.
+pub fn serve_refuses(data: &str, flag: &str, file: &Path) -> String {
+    let o = Command::new(MANAGER)
+        .args(["serve", "--state", data, "--listen", "127.0.0.1:0", flag])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "serve started with {flag} {}",
+        file.display()
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
