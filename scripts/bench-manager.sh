@@ -6,6 +6,7 @@
 #   scripts/bench-manager.sh                      # 100 sensors, 100 000 assets, batches of 500
 #   SENSORS=20 ASSETS=20000 BATCH=100 scripts/bench-manager.sh
 #   STORE=postgres scripts/bench-manager.sh       # the store in a PostgreSQL server it starts
+#   TIMES=capture scripts/bench-manager.sh        # devices stamped with an old capture's times, not now
 #
 # It prints sensors, deltas, seconds, deltas/s applied (durable: batches are committed in groups,
 # one sled transaction flushed to disk per group, and acked once in the fleet view), the first
@@ -22,10 +23,11 @@ export ASSETS=${ASSETS:-100000}
 export BATCH=${BATCH:-500}
 export QUERIES=${QUERIES:-200}
 export STORE=${STORE:-sled}
+export TIMES=${TIMES:-live}
 
 echo "building (release)..." >&2
 cargo test -q --release -p otwatch-manager --test bench_ingest --no-run >&2
-echo "running: SENSORS=$SENSORS ASSETS=$ASSETS BATCH=$BATCH QUERIES=$QUERIES STORE=$STORE, store under ${TMPDIR:-/tmp}" >&2
+echo "running: SENSORS=$SENSORS ASSETS=$ASSETS BATCH=$BATCH QUERIES=$QUERIES STORE=$STORE TIMES=$TIMES, store under ${TMPDIR:-/tmp}" >&2
 # Only the figures: the test harness's own lines are dropped.
 cargo test -q --release -p otwatch-manager --test bench_ingest -- --ignored --nocapture --test-threads 1 2>/dev/null |
   grep -E '^(store|sensors|batch|deltas|batches|seconds|first list|memory|list |updates|rss)' || {

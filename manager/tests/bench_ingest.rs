@@ -6,7 +6,10 @@
 //! all (default 2000, spread evenly over the sensors, which sit at two sites), BATCH deltas per
 //! DeltaBatch (default 500), QUERIES timed calls per ListAssets query (default 200), FORWARD=1
 //! forwards every new asset to a JSON-lines file (docs/FORWARDING.md): each applied batch also
-//! queues its events, and a delivery task drains them meanwhile.
+//! queues its events, and a delivery task drains them meanwhile. TIMES=live (default) stamps
+//! each device as seen now, as a live sensor does; TIMES=capture keeps the times of an old
+//! capture (2024), as a sensor replaying a file does, so the manager also notes when it stored
+//! each record (docs/RETENTION.md).
 //!
 //! Every sensor enrols with its own token and CSR, then (timer started once all are connected)
 //! pushes asset upserts of distinct devices over its own mutual-TLS Sync stream; the manager
@@ -76,8 +79,22 @@ fn device(seq: u64, k: u64) -> Delta {
             })
             .collect();
         a.bytes = 6400;
+        if live_times() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let now = otwatch_common::Timestamp::from_secs_nanos(now.as_secs(), 0).rfc3339();
+            a.first_seen.clone_from(&now);
+            a.last_seen = now;
+        }
     }
     d
+}
+
+/// Whether devices are stamped as seen now (`TIMES`, default `live`) rather than at an old
+/// capture's times (`capture`).
+fn live_times() -> bool {
+    std::env::var("TIMES").map_or(true, |t| t != "capture")
 }
 
 /// Times `n` calls of `q(i)`; prints p50/p99 under `label`; returns the total of the last answer.
@@ -226,6 +243,10 @@ async fn ingest_and_list_figures() {
     let total = sensors * per_sensor;
     let batches = sensors * per_sensor.div_ceil(batch as u64);
     println!("sensors: {sensors}");
+    println!(
+        "batch times: {}",
+        if live_times() { "live" } else { "capture" }
+    );
     println!("batch: {batch}");
     println!("deltas: {total}");
     println!("batches: {batches}");

@@ -2,9 +2,10 @@
 //!
 //! A record's age is the later of its own time (an asset's or connection's `last_seen`, an
 //! alert's `last_seen`, a resolved alert's resolution time) and when the manager last stored it
-//! (the `stored_at` tree, noted by upserts at most hourly: [`STORED_GRAIN`]). So data a sensor
-//! sends today from an old capture is kept as long as data seen today; a record with neither
-//! time is never removed.
+//! (the `stored_at` tree, noted by upserts at most hourly, [`STORED_GRAIN`], and only when the
+//! record's own time is over that much behind the manager's clock). So data a sensor sends today
+//! from an old capture is kept as long as data seen today; a record with neither time is never
+//! removed.
 
 use super::tree::Tree;
 use super::{from_json, json, Abort, SensorRecord};
@@ -92,8 +93,17 @@ pub(super) fn stored_value(now: i64) -> [u8; 8] {
     now.to_be_bytes()
 }
 
-fn secs(s: &str) -> Option<i64> {
+pub(super) fn secs(s: &str) -> Option<i64> {
     Timestamp::parse_rfc3339(s).map(|t| t.secs() as i64)
+}
+
+/// An alert's own time: its resolution when resolved, else its last occurrence.
+pub(super) fn alert_time(fa: &FleetAlert) -> Option<i64> {
+    if fa.state == "resolved" {
+        secs(&fa.updated_at)
+    } else {
+        fa.alert.as_ref().and_then(|a| secs(&a.last_seen))
+    }
 }
 
 /// The later of two optional times.
@@ -113,15 +123,10 @@ pub(super) fn age(kind: StoredKind, key: &[u8], v: &[u8], stored: Option<i64>) -
         StoredKind::Connections => secs(&Connection::decode(v).ok()?.last_seen),
         StoredKind::Alerts | StoredKind::ResolvedAlerts => {
             let fa = FleetAlert::decode(v).ok()?;
-            let resolved = fa.state == "resolved";
-            if resolved != (kind == StoredKind::ResolvedAlerts) {
+            if (fa.state == "resolved") != (kind == StoredKind::ResolvedAlerts) {
                 return None;
             }
-            if resolved {
-                secs(&fa.updated_at)
-            } else {
-                fa.alert.and_then(|a| secs(&a.last_seen))
-            }
+            alert_time(&fa)
         }
         StoredKind::RiskHistory => {
             // `scope NUL date`; the day's score may be recorded until its end.

@@ -1,7 +1,7 @@
 //! Applying a sensor's batch inside the store's transaction: the sequence check, then each
 //! delta in order.
 
-use super::aging::{read_stored, stored_key, stored_value, StoredKind, STORED_GRAIN};
+use super::aging::{self, read_stored, secs, stored_key, stored_value, StoredKind, STORED_GRAIN};
 use super::tree::Tree;
 use super::{data_key, from_json, json, Abort, BatchRefused, Quotas, SensorRecord, StoreError};
 use crate::forward::Event;
@@ -138,10 +138,22 @@ pub(super) struct Trees<'a, T: Tree> {
 }
 
 impl<T: Tree> Trees<'_, T> {
-    /// Notes that the record of `kind` at `key` was stored at `now`. A time noted less than
-    /// [`STORED_GRAIN`] before is kept (retention counts in days, and a write per delta cost
-    /// ingest a quarter of its rate); the age reads it as that much later.
-    fn mark_stored(&self, kind: StoredKind, key: &[u8], now: i64) -> Result<(), Abort> {
+    /// Notes that the record of `kind` at `key`, whose own time is `own` (Unix seconds), was
+    /// stored at `now`: only when its own time is missing or more than [`STORED_GRAIN`] behind
+    /// `now` (a replayed capture, a sensor's clock behind), since a current own time already
+    /// dates the record. A time noted less than [`STORED_GRAIN`] before is kept (retention
+    /// counts in days); the age reads it as that much later. For a live sensor's data this
+    /// writes nothing: a new record's note cost ingest half of its rate.
+    fn mark_stored(
+        &self,
+        kind: StoredKind,
+        key: &[u8],
+        own: Option<i64>,
+        now: i64,
+    ) -> Result<(), Abort> {
+        if own.is_some_and(|t| t >= now.saturating_sub(STORED_GRAIN)) {
+            return Ok(());
+        }
         let k = stored_key(kind, key);
         if read_stored(self.stored.get(&k)?).is_some_and(|at| at <= now && now - at < STORED_GRAIN)
         {
@@ -175,7 +187,7 @@ fn apply_one<T: Tree>(
                 rec.over_quota += 1;
                 return Ok(());
             }
-            t.mark_stored(StoredKind::Assets, &key, now)?;
+            t.mark_stored(StoredKind::Assets, &key, secs(&a.last_seen), now)?;
             let old = t.assets.insert(&key, &a.encode_to_vec())?;
             if old.is_none() {
                 rec.held.assets += 1;
@@ -230,7 +242,7 @@ fn apply_one<T: Tree>(
                 rec.over_quota += 1;
                 return Ok(());
             }
-            t.mark_stored(StoredKind::Connections, &key, now)?;
+            t.mark_stored(StoredKind::Connections, &key, secs(&c.last_seen), now)?;
             if t.conns.insert(&key, &c.encode_to_vec())?.is_none() {
                 rec.held.connections += 1;
             }
@@ -268,7 +280,7 @@ fn apply_one<T: Tree>(
                     }
                 }
             };
-            t.mark_stored(StoredKind::Alerts, &key, now)?;
+            t.mark_stored(StoredKind::Alerts, &key, aging::alert_time(&fa), now)?;
             t.alerts.insert(&key, &fa.encode_to_vec())?;
             if forward && t.forward.is_some() {
                 let time = crate::pki::rfc3339(now);

@@ -390,24 +390,37 @@ fn retention_removes_old_records_and_counts_them(place: &impl Place) {
     if let Some(delta::Change::Asset(a)) = &mut old.change {
         a.last_seen = "2024-01-01T00:00:00Z".into();
     }
-    store
-        .apply_batch(
-            Batch::new("s-1", &[old, asset_delta(2, "ip:10.0.0.2")]),
-            1_700_000_000,
-        )
-        .unwrap();
+    // Seen 10 minutes and 2 hours before the manager stores it.
+    let seen = |seq, id, at: i64| {
+        let mut d = asset_delta(seq, id);
+        if let Some(delta::Change::Asset(a)) = &mut d.change {
+            a.last_seen = crate::pki::rfc3339(at);
+        }
+        d
+    };
+    let now = 1_700_000_000;
+    let batch = [
+        old,
+        asset_delta(2, "ip:10.0.0.2"),
+        seen(3, "ip:10.0.0.3", now - 600),
+        seen(4, "ip:10.0.0.4", now - 7200),
+    ];
+    store.apply_batch(Batch::new("s-1", &batch), now).unwrap();
     let mut found = Vec::new();
     store
         .survey(StoredKind::Assets, &mut |k, age| {
             found.push((k.to_vec(), age))
         })
         .unwrap();
-    assert_eq!(found.len(), 2);
-    // Ages: the later of the asset's last seen and when it was stored (plus the grain).
-    let stored = 1_700_000_000 + 3600;
+    assert_eq!(found.len(), 4);
+    // Ages: the later of the asset's last seen and when it was stored (plus the grain); a
+    // current last seen dates the asset alone (nothing noted), an older one does not.
+    let stored = now + 3600;
     assert_eq!(found[0].1, Some(1_704_067_200));
     assert_eq!(found[1].1, Some(stored));
-    let keys: Vec<Vec<u8>> = found.iter().map(|f| f.0.clone()).collect();
+    assert_eq!(found[2].1, Some(now - 600));
+    assert_eq!(found[3].1, Some(stored));
+    let keys: Vec<Vec<u8>> = found[..2].iter().map(|f| f.0.clone()).collect();
     let removed = store
         .remove_expired(StoredKind::Assets, &keys, 1_704_000_000)
         .unwrap();
@@ -420,8 +433,8 @@ fn retention_removes_old_records_and_counts_them(place: &impl Place) {
         ),
         ("a", "s-1", "ip:10.0.0.2")
     );
-    assert_eq!(store.assets_of("s-1").unwrap().len(), 1);
-    assert_eq!(store.sensor("s-1").unwrap().unwrap().held.assets, 1);
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 3);
+    assert_eq!(store.sensor("s-1").unwrap().unwrap().held.assets, 3);
     let totals = store.removed_totals().unwrap();
     assert!(totals.contains(&(StoredKind::Assets, 1)), "{totals:?}");
     store.record_score("a", "2020-01-01", 1).unwrap();
