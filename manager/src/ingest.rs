@@ -22,8 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
-/// A group stops growing at this many deltas (a transaction's write set stays bounded).
-const MAX_GROUP_DELTAS: usize = 20_000;
+/// A group stops growing at this many deltas. Smaller groups keep the pipeline full: the view
+/// takes in one while the store commits the next, and a transaction's write set stays small
+/// (its cost per write grows with it). 5,000 against 20,000 took durable ingest at 100 sensors /
+/// 100 k assets from 58-90 k to 115-127 k deltas/s on sled and from 79 k to 109 k on
+/// PostgreSQL; 2,000-3,000 did as well as 5,000.
+const MAX_GROUP_DELTAS: usize = 5_000;
 
 struct Job {
     sensor: String,
