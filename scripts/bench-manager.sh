@@ -30,7 +30,7 @@ cargo test -q --release -p otwatch-manager --test bench_ingest --no-run >&2
 echo "running: SENSORS=$SENSORS ASSETS=$ASSETS BATCH=$BATCH QUERIES=$QUERIES STORE=$STORE TIMES=$TIMES, store under ${TMPDIR:-/tmp}" >&2
 # Only the figures: the test harness's own lines are dropped.
 cargo test -q --release -p otwatch-manager --test bench_ingest -- --ignored --nocapture --test-threads 1 2>/dev/null |
-  grep -E '^(store|sensors|batch|deltas|batches|seconds|first list|memory|list |updates|rss)' || {
+  grep -E '^(store|sensors|batch|deltas|batches|seconds|cpu|first list|memory|list |updates|rss)' || {
   echo "the benchmark failed; run it directly to see why:" >&2
   echo "  SENSORS=$SENSORS ASSETS=$ASSETS BATCH=$BATCH cargo test --release -p otwatch-manager --test bench_ingest -- --ignored --nocapture" >&2
   exit 1

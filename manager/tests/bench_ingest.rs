@@ -147,6 +147,52 @@ async fn push(
     out
 }
 
+/// CPU seconds (user and system) used so far: by the whole process, and by the store's writer
+/// and the fleet view's threads (the ingest pipeline), from /proc (Linux; zeros elsewhere).
+fn cpu() -> [f64; 3] {
+    let ticks = |stat: &str| -> Option<f64> {
+        // After the command name in parentheses: state is field 3; utime and stime 14 and 15.
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let t: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some(t / 100.0) // USER_HZ
+    };
+    let mut out = [0.0; 3];
+    out[0] = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| ticks(&s))
+        .unwrap_or(0.0);
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let slot = if stat.contains("(otwatch-ingest)") {
+            1
+        } else if stat.contains("(otwatch-view)") {
+            2
+        } else {
+            continue;
+        };
+        out[slot] += ticks(&stat).unwrap_or(0.0);
+    }
+    out
+}
+
+/// Prints the CPU used between `before` and now per delta: in all, and by the writer and the
+/// view.
+fn print_cpu(label: &str, before: [f64; 3], deltas: u64) {
+    let after = cpu();
+    let us = |i: usize| (after[i] - before[i]) * 1e6 / deltas.max(1) as f64;
+    println!(
+        "cpu {label}: {:.1} us per delta in all (simulated sensors included), store writer {:.1}, fleet view {:.1}",
+        us(0),
+        us(1),
+        us(2)
+    );
+}
+
 /// This process's resident memory in bytes (Linux: VmRSS of /proc/self/status), if known.
 fn rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -238,8 +284,10 @@ async fn ingest_and_list_figures() {
         .collect();
 
     let start = Instant::now();
+    let cpu_before = cpu();
     let clients = push(work, per_sensor).await;
     let secs = start.elapsed().as_secs_f64();
+    let cpu_ingest = cpu_before;
     let total = sensors * per_sensor;
     let batches = sensors * per_sensor.div_ceil(batch as u64);
     println!("sensors: {sensors}");
@@ -251,6 +299,7 @@ async fn ingest_and_list_figures() {
     println!("deltas: {total}");
     println!("batches: {batches}");
     println!("seconds: {secs:.3}");
+    print_cpu("ingest", cpu_ingest, total);
     println!(
         "deltas/s applied: {:.0} (durable: committed and flushed, in the fleet view, then acked)",
         total as f64 / secs
@@ -352,6 +401,7 @@ async fn ingest_and_list_figures() {
         })
         .collect();
     let start = Instant::now();
+    let cpu_before = cpu();
     let ingest = tokio::spawn(push(work, 2 * per_sensor));
     let mut lat: Vec<Duration> = Vec::new();
     while !ingest.is_finished() {
@@ -367,6 +417,7 @@ async fn ingest_and_list_figures() {
     }
     ingest.await.unwrap();
     let secs = start.elapsed().as_secs_f64();
+    print_cpu("updates (with the listing)", cpu_before, total);
     println!(
         "updates: {total} upserts of known devices in {secs:.3} s = {:.0} deltas/s applied, while listing",
         total as f64 / secs
