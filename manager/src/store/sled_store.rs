@@ -9,6 +9,11 @@
 //! reserve) takes writes again. A store opened on a full disk gives up its reserve the same
 //! way. What a sensor may be told it has applied ([`FleetStore::applied_seq`]) is only ever
 //! what a flush made durable.
+//!
+//! **Another failed write.** A flush that fails for another reason (an I/O error) would leave
+//! sled refusing every write until a restart, with the write in memory. The store opens the
+//! database again at once, at its last durable state, and the batches of the group are refused:
+//! their sensors send them again.
 
 use super::aging::{self, Removed, StoredKind};
 use super::space;
@@ -138,6 +143,12 @@ pub struct SledStore {
     db: RwLock<Option<Arc<Db>>>,
     /// A write failed for lack of space: writes are refused until there is room again.
     full: AtomicBool,
+    /// A flush failed for another reason (an I/O error): the database is opened again at its
+    /// last durable state before the next write.
+    failed: AtomicBool,
+    /// Tests: the next flush fails as an I/O error would.
+    #[cfg(test)]
+    fail_flush: AtomicBool,
     /// Per sensor, the last sequence number applied as of the last flush.
     durable: RwLock<HashMap<String, u64>>,
     /// Flushes to disk so far.
@@ -177,6 +188,9 @@ impl SledStore {
             path: path.to_path_buf(),
             db: RwLock::new(None),
             full: AtomicBool::new(full),
+            failed: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_flush: AtomicBool::new(false),
             durable: RwLock::default(),
             flushes: AtomicU64::new(0),
             quotas: Quotas::default(),
@@ -225,7 +239,13 @@ impl SledStore {
             .read()
             .map_err(|_| poisoned())?
             .clone()
-            .ok_or(StoreError::DiskFull)
+            .ok_or_else(|| {
+                if self.failed.load(Ordering::Acquire) {
+                    StoreError::Sled("the fleet store could not be opened again after a failed write; check the disk and the system log".into())
+                } else {
+                    StoreError::DiskFull
+                }
+            })
     }
 
     /// Runs a write: refused at once while the disk is full; a failure for lack of space puts
@@ -234,12 +254,42 @@ impl SledStore {
         if self.full.load(Ordering::Acquire) {
             self.recover()?;
         }
+        if self.failed.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
         let r = f(&*self.db()?);
         if matches!(r, Err(StoreError::DiskFull)) && !self.full.swap(true, Ordering::AcqRel) {
             tracing::error!(path = %self.path.display(), "the disk holding the fleet store is full: sensors' data is refused (they keep it and send it again), reads go on; free space and the manager takes data again by itself");
             self.fall_back();
+        } else if self.failed.load(Ordering::Acquire) {
+            // Our handle on the database is gone: it can be opened again at once.
+            let _ = self.reopen();
         }
         r
+    }
+
+    /// After a flush failed (not for space): sled keeps its error and may hold in memory what
+    /// it could not write, which a resend would then be skipped as already applied. So the
+    /// database is opened again at its last durable state; until that works, writes are
+    /// refused with why.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().map_err(|_| poisoned())?;
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(()); // another writer reopened it meanwhile
+        }
+        slot.take();
+        drop(slot);
+        match Db::open(&self.path).and_then(|db| self.install(db)) {
+            Ok(()) => {
+                self.failed.store(false, Ordering::Release);
+                tracing::warn!(path = %self.path.display(), "the fleet store was opened again at its last durable state after a failed write; sensors send what was lost again");
+                self.count_held()
+            }
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "cannot open the fleet store again after a failed write; writes are refused until it opens (check the disk and the system log)");
+                Err(e)
+            }
+        }
     }
 
     /// After a write failed for lack of space: opens the database again at its last durable
@@ -298,9 +348,38 @@ impl SledStore {
 
     /// Makes the last write durable.
     fn written(&self, db: &Db) -> Result<(), StoreError> {
-        db.db.flush()?;
-        self.flushes.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        #[cfg(test)]
+        let r = if self.fail_flush.swap(false, Ordering::AcqRel) {
+            Err(sled::Error::Io(std::io::Error::other("injected I/O error")))
+        } else {
+            db.db.flush()
+        };
+        #[cfg(not(test))]
+        let r = db.db.flush();
+        match r.map_err(StoreError::from) {
+            Ok(_) => {
+                self.flushes.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(StoreError::DiskFull) => Err(StoreError::DiskFull),
+            Err(e) => {
+                self.failed.store(true, Ordering::Release);
+                tracing::error!(path = %self.path.display(), error = %e, "writing the fleet store to disk failed");
+                Err(StoreError::Sled(format!("{e}; the store is opened again at its last durable state and the sensor sends the batch again (check the disk and the system log)")))
+            }
+        }
+    }
+
+    /// Tests: makes the next flush fail as an I/O error would.
+    #[cfg(test)]
+    pub(super) fn fail_next_flush(&self) {
+        self.fail_flush.store(true, Ordering::Release);
+    }
+
+    /// Tests: an identity of the open database (changes when it is opened again).
+    #[cfg(test)]
+    pub(super) fn opened(&self) -> usize {
+        self.db().map_or(0, |db| Arc::as_ptr(&db) as usize)
     }
 
     /// Read-modify-write of one sensor record, not yet flushed.

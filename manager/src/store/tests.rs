@@ -644,6 +644,41 @@ fn heartbeat_bookkeeping_does_not_wait_for_the_disk_but_survives_a_clean_close()
     assert_eq!((rec.last_seen, rec.revoked), (100, true));
 }
 
+#[test]
+fn a_failed_flush_opens_the_database_again_and_the_batch_is_taken_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    enrolled(&store);
+    let first = [asset_delta(1, "ip:10.0.0.1"), asset_delta(2, "ip:10.0.0.2")];
+    store.apply_batch(Batch::new("s-1", &first), 20).unwrap();
+    let before = store.opened();
+    store.fail_next_flush();
+    let second = [asset_delta(3, "ip:10.0.0.3"), asset_delta(4, "ip:10.0.0.4")];
+    let err = store
+        .apply_batch(Batch::new("s-1", &second), 21)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("opened again at its last durable state"),
+        "{err}"
+    );
+    // What the sensor is told it applied is what the database opened again holds (here the
+    // batch reached the disk as sled closed; after a real I/O error it may not have).
+    let held = store.sensor("s-1").unwrap().unwrap().applied_seq;
+    assert_eq!(store.applied_seq("s-1").unwrap(), Some(held));
+    // The database was opened again (sled keeps a failed write's error for good).
+    assert_ne!(store.opened(), before);
+    // The sensor sends the batch again: taken (or found applied, had it reached the disk).
+    let again = store.apply_batch(Batch::new("s-1", &second), 22).unwrap();
+    assert_eq!(again.applied_seq, 4);
+    assert_eq!(store.applied_seq("s-1").unwrap(), Some(4));
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 4);
+    assert_eq!(store.sensor("s-1").unwrap().unwrap().held.assets, 4);
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.assets_of("s-1").unwrap().len(), 4);
+}
+
 fn records_from_before_the_counts_are_counted_at_open(place: &impl Place) {
     {
         let store = place.open();
