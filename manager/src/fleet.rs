@@ -320,24 +320,40 @@ fn named_by_address(a: &Asset) -> bool {
 }
 
 /// Merges the connections of one site's sensors.
+/// What identifies a merged connection within its site, in the order they are listed: client,
+/// server, transport, port, VLAN, capture segment, and the sensor for a connection on a
+/// capture segment (keyed as assets are: on a segment, only within its sensor).
+pub type ConnectionKey = (String, String, String, u32, u32, u32, String);
+
+fn connection_key_of(c: &Connection, sensor: &str) -> ConnectionKey {
+    (
+        c.client.clone(),
+        c.server.clone(),
+        c.transport.clone(),
+        c.port,
+        c.vlan,
+        c.segment,
+        if c.segment == 0 {
+            String::new()
+        } else {
+            sensor.to_string()
+        },
+    )
+}
+
+/// The key of a merged connection ([`merge_connections`] lists a site's in this order).
+pub fn connection_key(fc: &FleetConnection) -> ConnectionKey {
+    let sensor = fc.sensors.first().map_or("", String::as_str);
+    fc.connection
+        .as_ref()
+        .map(|c| connection_key_of(c, sensor))
+        .unwrap_or_default()
+}
+
 pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<FleetConnection> {
-    // Keyed as assets are: on a capture segment, only within its sensor.
-    type Key = (String, String, String, u32, u32, u32, String);
-    let mut groups: BTreeMap<Key, FleetConnection> = BTreeMap::new();
+    let mut groups: BTreeMap<ConnectionKey, FleetConnection> = BTreeMap::new();
     for (sensor, c) in input {
-        let key = (
-            c.client.clone(),
-            c.server.clone(),
-            c.transport.clone(),
-            c.port,
-            c.vlan,
-            c.segment,
-            if c.segment == 0 {
-                String::new()
-            } else {
-                sensor.clone()
-            },
-        );
+        let key = connection_key_of(&c, &sensor);
         let fc = groups.entry(key).or_insert_with(|| FleetConnection {
             site: site.to_string(),
             connection: None,

@@ -1,6 +1,6 @@
-//! ListAssets pages through cursors: paging while devices come and go lists every device that
-//! existed throughout exactly once, in fleet id order; tokens of other filters or older managers
-//! are refused with what to do.
+//! ListAssets, ListAlerts and ListConnections page through cursors: paging while devices,
+//! alerts or connections come and go lists every one that existed throughout exactly once, in
+//! order; tokens of other filters, calls or older managers are refused with what to do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -314,6 +314,97 @@ async fn alerts_page_by_cursor_while_alerts_arrive() {
         let e = op
             .list_alerts(ListAlertsRequest {
                 state: state.into(),
+                page_token: token.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{token}");
+        assert!(e.message().contains(says), "{token}: {}", e.message());
+    }
+}
+
+#[tokio::test]
+async fn connections_page_by_cursor_while_connections_arrive() {
+    let fx = Fixture::start().await;
+    let mut op = fx.operator("alice", OperatorRole::Viewer).await;
+    let mut sensors = Vec::new();
+    for name in ["plant-a", "plant-b"] {
+        sensors.push((sensor_at(&fx, name).await, 0u64));
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let client = |n: u64| format!("10.1.{}.{}", n / 250, n % 250);
+    for (c, seq) in sensors.iter_mut() {
+        for n in 0..15 {
+            *seq += 1;
+            let d = connection(*seq, &client(n * 40), "10.0.0.1", 10);
+            sync(c, vec![vec![d]]).await.unwrap();
+        }
+    }
+    let key = |c: &FleetConnection| {
+        let conn = c.connection.clone().unwrap_or_default();
+        (c.site.clone(), conn.client, conn.server)
+    };
+    let first: Vec<_> = op
+        .list_connections(ListConnectionsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .connections
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(first.len(), 30);
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = op
+            .list_connections(ListConnectionsRequest {
+                page_size: 1 + rng.below(4) as u32,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        listed.extend(r.connections.iter().map(key));
+        token = r.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+        // New connections sort before and after the cursor.
+        let (c, seq) = &mut sensors[rng.below(2) as usize];
+        *seq += 1;
+        let d = connection(*seq, &client(rng.below(600)), "10.0.0.1", 10);
+        sync(c, vec![vec![d]]).await.unwrap();
+    }
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "{listed:?}");
+    for c in &first {
+        assert!(listed.contains(c), "{c:?} skipped");
+    }
+    // An assets token is not a connections one, nor one of other filters.
+    let some = op
+        .list_connections(ListConnectionsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let assets =
+        otwatch_manager::api::assets_page_token(&ListAssetsRequest::default(), "plant-a/x")
+            .unwrap();
+    for (token, address, says) in [
+        (assets.as_str(), "", "not a ListConnections page token"),
+        (some.next_page_token.as_str(), "10.0.0.1", "other filters"),
+        ("2", "", "next_page_token"),
+    ] {
+        let e = op
+            .list_connections(ListConnectionsRequest {
+                address: address.into(),
                 page_token: token.into(),
                 ..Default::default()
             })

@@ -1,8 +1,8 @@
-//! Page tokens of ListAssets and ListAlerts: cursors that name where a page ended by the sort
-//! key, not by an offset.
+//! Page tokens of ListAssets, ListAlerts and ListConnections: cursors that name where a page
+//! ended by the sort key, not by an offset.
 //!
 //! Assets are listed in fleet id order (`<site>/<asset id>`: by site, then by id within the
-//! site), alerts by site then id. A page's `next_page_token` names its last item's key, and the
+//! site), alerts by site then id, connections by site then [`crate::fleet::ConnectionKey`]. A page's `next_page_token` names its last item's key, and the
 //! next page starts with the first matching item after that key (for assets, found by binary
 //! search in each site's view). Items inserted or removed between two calls therefore never
 //! make the next page skip or repeat an item that existed throughout, as an offset would.
@@ -13,7 +13,8 @@
 //! another call, or edited, is refused with INVALID_ARGUMENT rather than silently listing
 //! something else. The page size may change from one page to the next.
 
-use otwatch_proto::v1::{ListAlertsRequest, ListAssetsRequest};
+use crate::fleet::ConnectionKey;
+use otwatch_proto::v1::{ListAlertsRequest, ListAssetsRequest, ListConnectionsRequest};
 use std::fmt::Write;
 use tonic::Status;
 
@@ -60,6 +61,20 @@ pub(super) fn alerts_fingerprint(q: &ListAlertsRequest) -> u64 {
     )
 }
 
+/// The fingerprint of a ListConnections query (everything but the page size and token).
+pub(super) fn connections_fingerprint(q: &ListConnectionsRequest) -> u64 {
+    fingerprint_of("ListConnections", &[&q.site, &q.address])
+}
+
+/// The token of a page of connections whose last one is `(site, key)`.
+pub(super) fn connections_token(print: u64, site: &str, key: &ConnectionKey) -> String {
+    let (port, vlan, segment) = (key.3.to_string(), key.4.to_string(), key.5.to_string());
+    token(
+        print,
+        &[site, &key.0, &key.1, &key.2, &port, &vlan, &segment, &key.6],
+    )
+}
+
 /// The token of a page whose last item has the sort key `last`, for the query with
 /// fingerprint `print`.
 pub(super) fn token(print: u64, last: &[&str]) -> String {
@@ -86,13 +101,7 @@ pub(super) fn after(
     if token.is_empty() {
         return Ok(None);
     }
-    let malformed = || {
-        Status::invalid_argument(format!(
-            "page_token is not a {call} page token (tokens of other calls, of older managers or \
-             edited ones are not): pass the next_page_token of the previous {call} answer, or no \
-             page_token to start from the first page"
-        ))
-    };
+    let malformed = || malformed(call);
     let mut parts = token.split('.');
     if parts.next() != Some(VERSION) {
         return Err(malformed());
@@ -112,6 +121,15 @@ pub(super) fn after(
         )));
     }
     Ok(Some(key))
+}
+
+/// INVALID_ARGUMENT for a token that is not one of `call`'s, saying what to pass.
+fn malformed(call: &str) -> Status {
+    Status::invalid_argument(format!(
+        "page_token is not a {call} page token (tokens of other calls, of older managers or \
+         edited ones are not): pass the next_page_token of the previous {call} answer, or no \
+         page_token to start from the first page"
+    ))
 }
 
 /// `hex` decoded as UTF-8 text.
@@ -156,6 +174,30 @@ pub(super) fn alerts_after(token: &str, print: u64) -> Result<Option<(String, St
     }))
 }
 
+/// The (site, connection key) after which a ListConnections page starts (see [`after`]).
+pub(super) fn connections_after(
+    token: &str,
+    print: u64,
+) -> Result<Option<(String, ConnectionKey)>, Status> {
+    const CALL: &str = "ListConnections";
+    let Some(k) = after(token, print, 8, CALL, "site, address")? else {
+        return Ok(None);
+    };
+    let [site, client, server, transport, port, vlan, segment, sensor]: [String; 8] =
+        k.try_into().map_err(|_| malformed(CALL))?;
+    let num = |s: &str| s.parse::<u32>().map_err(|_| malformed(CALL));
+    let key = (
+        client,
+        server,
+        transport,
+        num(&port)?,
+        num(&vlan)?,
+        num(&segment)?,
+        sensor,
+    );
+    Ok(Some((site, key)))
+}
+
 /// The page token that makes ListAssets with the filters of `q` list the matching assets after
 /// the fleet id `after` (`<site>/<asset id>`; it need not exist), as a client that wants to
 /// resume a listing at a known asset would build it. INVALID_ARGUMENT for filters ListAssets
@@ -170,6 +212,40 @@ pub fn assets_page_token(q: &ListAssetsRequest, after: &str) -> Result<String, S
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn connection_tokens_round_trip_and_refuse_a_key_that_is_not_one() {
+        let q = ListConnectionsRequest {
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        };
+        let print = connections_fingerprint(&q);
+        let key: ConnectionKey = (
+            "10.0.0.1".into(),
+            "10.0.0.2".into(),
+            "tcp".into(),
+            502,
+            7,
+            2,
+            "s-1".into(),
+        );
+        let t = connections_token(print, "plant", &key);
+        assert_eq!(
+            connections_after(&t, print).unwrap(),
+            Some(("plant".into(), key))
+        );
+        // A port that is not a number; too few fields; a ListAssets token.
+        let e = token(print, &["p", "a", "b", "tcp", "x", "0", "0", ""]);
+        let short = token(print, &["p", "a"]);
+        let assets = token(fingerprint(&ListAssetsRequest::default()), &["p/a"]);
+        for bad in [e, short, assets] {
+            let e = connections_after(&bad, print).unwrap_err();
+            assert!(
+                e.message().contains("not a ListConnections page token"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn tokens_round_trip_and_refuse_what_is_not_theirs() {

@@ -716,6 +716,8 @@ impl Manager for ManagerService {
     ) -> Result<Response<ListConnectionsResponse>, Status> {
         operator_identity(&self.0, Caller::of(&req), "ListConnections").await?;
         let q = req.into_inner();
+        let print = cursor::connections_fingerprint(&q);
+        let after = cursor::connections_after(&q.page_token, print)?;
         let shared = self.0.clone();
         let site = q.site.clone();
         let all = blocking(move || {
@@ -737,9 +739,27 @@ impl Manager for ManagerService {
                         .is_some_and(|c| c.client == q.address || c.server == q.address)
             })
             .collect();
-        let (connections, next_page_token) = page(&matched, q.page_size, &q.page_token)?;
+        // Sites in name order, each site's connections in key order: the page starts after the
+        // (site, key) the token names (api/cursor.rs).
+        let key = |c: &FleetConnection| (c.site.clone(), crate::fleet::connection_key(c));
+        let start = after.map_or(0, |after| matched.partition_point(|c| key(c) <= after));
+        let end = start
+            .saturating_add(page_size(q.page_size))
+            .min(matched.len());
+        let next_page_token = match matched.get(..end).and_then(<[&FleetConnection]>::last) {
+            Some(last) if end < matched.len() => {
+                let (site, k) = key(last);
+                cursor::connections_token(print, &site, &k)
+            }
+            _ => String::new(),
+        };
         Ok(Response::new(ListConnectionsResponse {
-            connections: connections.into_iter().cloned().collect(),
+            connections: matched
+                .get(start..end)
+                .unwrap_or(&[])
+                .iter()
+                .map(|c| (*c).clone())
+                .collect(),
             next_page_token,
             total: matched.len() as u64,
         }))
