@@ -117,7 +117,41 @@ async fn imported_advisories_give_served_assets_their_vulnerabilities() {
         .into_inner();
     assert_eq!((r.advisories.len(), r.total), (5, 8));
     assert_eq!(r.advisories[0].id, "ICSA-18-310-02");
-    assert_eq!(r.next_page_token, "5");
+    // The next page starts after the last id listed, in id order.
+    let rest = op
+        .list_advisories(ListAdvisoriesRequest {
+            page_size: 5,
+            page_token: r.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((rest.advisories.len(), rest.total), (3, 8));
+    assert!(rest.next_page_token.is_empty());
+    let ids: Vec<&str> = r
+        .advisories
+        .iter()
+        .chain(&rest.advisories)
+        .map(|a| a.id.as_str())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    // A token of other text, or an offset of older managers, is refused with what to do.
+    for (token, text, says) in [
+        (r.next_page_token.as_str(), "siemens", "other filters"),
+        ("5", "", "next_page_token"),
+    ] {
+        let e = op
+            .list_advisories(ListAdvisoriesRequest {
+                text: text.into(),
+                page_token: token.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{token}");
+        assert!(e.message().contains(says), "{token}: {}", e.message());
+    }
 
     let cred = path_str(&fx.operator_creds("bob", OperatorRole::Viewer));
     for format in ["table", "json"] {

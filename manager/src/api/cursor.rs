@@ -1,8 +1,9 @@
-//! Page tokens of ListAssets, ListAlerts and ListConnections: cursors that name where a page
-//! ended by the sort key, not by an offset.
+//! Page tokens of ListAssets, ListAlerts, ListConnections and ListAdvisories: cursors that name
+//! where a page ended by the sort key, not by an offset.
 //!
 //! Assets are listed in fleet id order (`<site>/<asset id>`: by site, then by id within the
-//! site), alerts by site then id, connections by site then [`crate::fleet::ConnectionKey`]. A page's `next_page_token` names its last item's key, and the
+//! site), alerts by site then id, connections by site then [`crate::fleet::ConnectionKey`],
+//! advisories by id. A page's `next_page_token` names its last item's key, and the
 //! next page starts with the first matching item after that key (for assets, found by binary
 //! search in each site's view). Items inserted or removed between two calls therefore never
 //! make the next page skip or repeat an item that existed throughout, as an offset would.
@@ -14,7 +15,9 @@
 //! something else. The page size may change from one page to the next.
 
 use crate::fleet::ConnectionKey;
-use otwatch_proto::v1::{ListAlertsRequest, ListAssetsRequest, ListConnectionsRequest};
+use otwatch_proto::v1::{
+    ListAdvisoriesRequest, ListAlertsRequest, ListAssetsRequest, ListConnectionsRequest,
+};
 use std::fmt::Write;
 use tonic::Status;
 
@@ -64,6 +67,16 @@ pub(super) fn alerts_fingerprint(q: &ListAlertsRequest) -> u64 {
 /// The fingerprint of a ListConnections query (everything but the page size and token).
 pub(super) fn connections_fingerprint(q: &ListConnectionsRequest) -> u64 {
     fingerprint_of("ListConnections", &[&q.site, &q.address])
+}
+
+/// The fingerprint of a ListAdvisories query (everything but the page size and token).
+pub(super) fn advisories_fingerprint(q: &ListAdvisoriesRequest) -> u64 {
+    fingerprint_of("ListAdvisories", &[&q.text])
+}
+
+/// The advisory id after which a ListAdvisories page starts (see [`after`]).
+pub(super) fn advisories_after(token: &str, print: u64) -> Result<Option<String>, Status> {
+    Ok(after(token, print, 1, "ListAdvisories", "text")?.and_then(|k| k.into_iter().next()))
 }
 
 /// The token of a page of connections whose last one is `(site, key)`.

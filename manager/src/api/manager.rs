@@ -2,7 +2,7 @@
 
 use super::AssessedFrom;
 use super::{
-    admin_identity, admin_status, blocking, change, cursor, filters, operator_identity, page,
+    admin_identity, admin_status, blocking, change, cursor, filters, operator_identity, page_from,
     page_size, peer, refuse, served, triage_identity, Caller, ManagerService, Shared, ONLINE_SECS,
 };
 use crate::approvals::Approvals;
@@ -743,23 +743,12 @@ impl Manager for ManagerService {
         // (site, key) the token names (api/cursor.rs).
         let key = |c: &FleetConnection| (c.site.clone(), crate::fleet::connection_key(c));
         let start = after.map_or(0, |after| matched.partition_point(|c| key(c) <= after));
-        let end = start
-            .saturating_add(page_size(q.page_size))
-            .min(matched.len());
-        let next_page_token = match matched.get(..end).and_then(<[&FleetConnection]>::last) {
-            Some(last) if end < matched.len() => {
-                let (site, k) = key(last);
-                cursor::connections_token(print, &site, &k)
-            }
-            _ => String::new(),
-        };
+        let (connections, next_page_token) = page_from(&matched, start, q.page_size, |last| {
+            let (site, k) = key(last);
+            cursor::connections_token(print, &site, &k)
+        });
         Ok(Response::new(ListConnectionsResponse {
-            connections: matched
-                .get(start..end)
-                .unwrap_or(&[])
-                .iter()
-                .map(|c| (*c).clone())
-                .collect(),
+            connections: connections.iter().map(|c| (*c).clone()).collect(),
             next_page_token,
             total: matched.len() as u64,
         }))
@@ -799,14 +788,10 @@ impl Manager for ManagerService {
         let start = after.as_ref().map_or(0, |(site, id)| {
             matched.partition_point(|a| (&a.site, &a.id) <= (site, id))
         });
-        let end = start
-            .saturating_add(page_size(q.page_size))
-            .min(matched.len());
-        let next_page_token = match matched.get(..end).and_then(<[FleetAlert]>::last) {
-            Some(last) if end < matched.len() => cursor::token(print, &[&last.site, &last.id]),
-            _ => String::new(),
-        };
-        let alerts = matched.get(start..end).unwrap_or(&[]).to_vec();
+        let (page, next_page_token) = page_from(&matched, start, q.page_size, |last| {
+            cursor::token(print, &[&last.site, &last.id])
+        });
+        let alerts = page.to_vec();
         Ok(Response::new(ListAlertsResponse {
             alerts,
             next_page_token,
@@ -852,10 +837,16 @@ impl Manager for ManagerService {
     ) -> Result<Response<ListAdvisoriesResponse>, Status> {
         operator_identity(&self.0, Caller::of(&req), "ListAdvisories").await?;
         let q = req.into_inner();
+        let print = cursor::advisories_fingerprint(&q);
+        let after = cursor::advisories_after(&q.page_token, print)?;
+        // In id order; the page starts after the id the token names (api/cursor.rs).
         let all = crate::advisories::summaries(&self.0.advisories(), &q.text);
-        let (advisories, next_page_token) = page(&all, q.page_size, &q.page_token)?;
+        let start = after.map_or(0, |after| all.partition_point(|a| a.id <= after));
+        let (page, next_page_token) = page_from(&all, start, q.page_size, |last| {
+            cursor::token(print, &[&last.id])
+        });
         Ok(Response::new(ListAdvisoriesResponse {
-            advisories,
+            advisories: page.to_vec(),
             next_page_token,
             total: all.len() as u64,
         }))

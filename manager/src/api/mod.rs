@@ -501,36 +501,22 @@ fn page_size(size: u32) -> usize {
     }
 }
 
-/// The offset and size of the page asked for: (start, size).
-fn page_bounds(size: u32, token: &str) -> Result<(usize, usize), Status> {
-    let size = page_size(size);
-    let start: usize = if token.is_empty() {
-        0
-    } else {
-        token.parse().map_err(|_| {
-            Status::invalid_argument(
-                "bad page_token; pass the next_page_token of the previous answer",
-            )
-        })?
+/// The page of `items` (in cursor order) from index `start` (just after the cursor the page
+/// token named), of the size asked for; and the next page's token (`token_of` its last item),
+/// empty after the last page.
+fn page_from<T>(
+    items: &[T],
+    start: usize,
+    size: u32,
+    token_of: impl Fn(&T) -> String,
+) -> (&[T], String) {
+    let end = start.saturating_add(page_size(size)).min(items.len());
+    let page = items.get(start..end).unwrap_or(&[]);
+    let next = match page.last() {
+        Some(last) if end < items.len() => token_of(last),
+        _ => String::new(),
     };
-    Ok((start, size))
-}
-
-/// The next page token after a page ending at `end` of `total` items.
-fn next_token(end: usize, total: usize) -> String {
-    if end < total {
-        end.to_string()
-    } else {
-        String::new()
-    }
-}
-
-/// One page of `items` from the offset in `token`; (page, next token).
-fn page<T: Clone>(items: &[T], size: u32, token: &str) -> Result<(Vec<T>, String), Status> {
-    let (start, size) = page_bounds(size, token)?;
-    let end = start.saturating_add(size).min(items.len());
-    let page = items.get(start..end).unwrap_or(&[]).to_vec();
-    Ok((page, next_token(end, items.len())))
+    (page, next)
 }
 
 impl Shared {
@@ -820,16 +806,18 @@ mod tests {
     }
 
     #[test]
-    fn pages_by_offset() {
+    fn pages_from_a_cursor_position() {
         let items: Vec<u32> = (0..250).collect();
-        let (p, next) = page(&items, 0, "").unwrap();
-        assert_eq!((p.len(), next.as_str()), (100, "100"));
-        let (p, next) = page(&items, 100, "200").unwrap();
+        let token = |last: &u32| last.to_string();
+        let (p, next) = page_from(&items, 0, 0, token);
+        assert_eq!((p.len(), next.as_str()), (100, "99"));
+        let (p, next) = page_from(&items, 200, 100, token);
         assert_eq!((p.len(), next.as_str()), (50, ""));
-        let (p, _) = page(&items, 5000, "").unwrap();
+        let (p, _) = page_from(&items, 0, 5000, token);
         assert_eq!(p.len(), 250);
-        assert!(page(&items, 10, "x").is_err());
-        assert!(page(&items, 10, "999").unwrap().0.is_empty());
+        // A cursor past the last item (it was removed): an empty last page.
+        let (p, next) = page_from(&items, 250, 10, token);
+        assert!(p.is_empty() && next.is_empty());
     }
 
     #[test]
