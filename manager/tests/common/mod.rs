@@ -222,6 +222,14 @@ impl Sensor {
     }
 }
 
+/// Asserts that a list call given the page token `token` was refused as INVALID_ARGUMENT with
+/// a message that contains `says` (what to do).
+pub fn assert_bad_token<T: std::fmt::Debug>(r: Result<T, tonic::Status>, token: &str, says: &str) {
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{token}");
+    assert!(e.message().contains(says), "{token}: {}", e.message());
+}
+
 /// Sends the batches over one Sync stream, each continuing from its first delta's sequence
 /// number minus one; returns the acks.
 pub async fn sync(
