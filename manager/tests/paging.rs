@@ -233,65 +233,90 @@ async fn paging_while_devices_come_and_go_lists_each_lasting_device_once() {
     }
 }
 
+/// A sensor at each of two sites sending item number `n` as `make(seq, n)`: 15 each to start
+/// (numbers `40 n + i` for sensor `i`), then one more at a time (a random number below 600, so
+/// it sorts before or after a cursor).
+struct Arrivals {
+    sensors: Vec<(SensorLinkClient<Channel>, u64)>,
+    make: fn(u64, u64) -> Delta,
+    rng: Rng,
+}
+
+impl Arrivals {
+    async fn start(fx: &Fixture, make: fn(u64, u64) -> Delta) -> Arrivals {
+        let mut a = Arrivals {
+            sensors: Vec::new(),
+            make,
+            rng: Rng(0x9e37_79b9_7f4a_7c15),
+        };
+        for name in ["plant-a", "plant-b"] {
+            a.sensors.push((sensor_at(fx, name).await, 0));
+        }
+        for i in 0..2 {
+            for n in 0..15 {
+                a.send(i, 40 * n + i as u64).await;
+            }
+        }
+        a
+    }
+
+    async fn send(&mut self, i: usize, n: u64) {
+        let (c, seq) = &mut self.sensors[i];
+        *seq += 1;
+        sync(c, vec![vec![(self.make)(*seq, n)]]).await.unwrap();
+    }
+
+    async fn another(&mut self) {
+        let (i, n) = (self.rng.below(2) as usize, self.rng.below(600));
+        self.send(i, n).await;
+    }
+}
+
+/// Lists the 30 items in one page with `list` (page size, token → their keys, next token), then
+/// pages through them in random sizes of 1 to 4 while `arrivals` sends another item between
+/// pages: the keys come out strictly ascending and include every one listed first.
+async fn page_while_arriving<K: Ord + std::fmt::Debug>(
+    arrivals: &mut Arrivals,
+    mut list: impl AsyncFnMut(u32, String) -> (Vec<K>, String),
+) {
+    let first = list(1000, String::new()).await.0;
+    assert_eq!(first.len(), 30);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let (mut listed, mut token) = (Vec::new(), String::new());
+    loop {
+        let (keys, next) = list(1 + rng.below(4) as u32, token).await;
+        listed.extend(keys);
+        token = next;
+        if token.is_empty() {
+            break;
+        }
+        arrivals.another().await;
+    }
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "{listed:?}");
+    for k in &first {
+        assert!(listed.contains(k), "{k:?} skipped");
+    }
+}
+
 #[tokio::test]
 async fn alerts_page_by_cursor_while_alerts_arrive() {
     let fx = Fixture::start().await;
     let mut op = fx.operator("alice", OperatorRole::Viewer).await;
-    let mut sensors = Vec::new();
-    for name in ["plant-a", "plant-b"] {
-        sensors.push((sensor_at(&fx, name).await, 0u64));
-    }
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let raise = |n: u64| format!("alert-{n:05}");
-    for (i, (c, seq)) in sensors.iter_mut().enumerate() {
-        for n in 0..15 {
-            *seq += 1;
-            sync(c, vec![vec![alert(*seq, &raise(n * 1000 + i as u64))]])
-                .await
-                .unwrap();
-        }
-    }
-    let first: Vec<(String, String)> = op
-        .list_alerts(ListAlertsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .alerts
-        .into_iter()
-        .map(|a| (a.site, a.id))
-        .collect();
-    assert_eq!(first.len(), 30);
-    let mut listed: Vec<(String, String)> = Vec::new();
-    let mut token = String::new();
-    loop {
+    let mut arrivals = Arrivals::start(&fx, |seq, n| alert(seq, &format!("alert-{n:05}"))).await;
+    page_while_arriving(&mut arrivals, async |page_size, page_token| {
         let r = op
             .list_alerts(ListAlertsRequest {
-                page_size: 1 + rng.below(4) as u32,
-                page_token: token,
+                page_size,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        listed.extend(r.alerts.into_iter().map(|a| (a.site, a.id)));
-        token = r.next_page_token;
-        if token.is_empty() {
-            break;
-        }
-        // New alerts sort before and after the cursor.
-        let (c, seq) = &mut sensors[rng.below(2) as usize];
-        *seq += 1;
-        sync(c, vec![vec![alert(*seq, &raise(rng.below(15_000)))]])
-            .await
-            .unwrap();
-    }
-    assert!(listed.windows(2).all(|w| w[0] < w[1]), "{listed:?}");
-    for a in &first {
-        assert!(listed.contains(a), "{a:?} skipped");
-    }
+        let keys = r.alerts.into_iter().map(|a| (a.site, a.id)).collect();
+        (keys, r.next_page_token)
+    })
+    .await;
     // A ListAssets token is not a ListAlerts one, nor one of other filters.
     let assets =
         otwatch_manager::api::assets_page_token(&ListAssetsRequest::default(), "plant-a/x")
@@ -324,63 +349,32 @@ async fn alerts_page_by_cursor_while_alerts_arrive() {
 async fn connections_page_by_cursor_while_connections_arrive() {
     let fx = Fixture::start().await;
     let mut op = fx.operator("alice", OperatorRole::Viewer).await;
-    let mut sensors = Vec::new();
-    for name in ["plant-a", "plant-b"] {
-        sensors.push((sensor_at(&fx, name).await, 0u64));
-    }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let client = |n: u64| format!("10.1.{}.{}", n / 250, n % 250);
-    for (c, seq) in sensors.iter_mut() {
-        for n in 0..15 {
-            *seq += 1;
-            let d = connection(*seq, &client(n * 40), "10.0.0.1", 10);
-            sync(c, vec![vec![d]]).await.unwrap();
-        }
-    }
-    let key = |c: &FleetConnection| {
-        let conn = c.connection.clone().unwrap_or_default();
-        (c.site.clone(), conn.client, conn.server)
+    let client = |seq, n: u64| {
+        let client = format!("10.1.{}.{}", n / 250, n % 250);
+        connection(seq, &client, "10.0.0.1", 10)
     };
-    let first: Vec<_> = op
-        .list_connections(ListConnectionsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .connections
-        .iter()
-        .map(key)
-        .collect();
-    assert_eq!(first.len(), 30);
-    let mut listed = Vec::new();
-    let mut token = String::new();
-    loop {
+    let mut arrivals = Arrivals::start(&fx, client).await;
+    page_while_arriving(&mut arrivals, async |page_size, page_token| {
         let r = op
             .list_connections(ListConnectionsRequest {
-                page_size: 1 + rng.below(4) as u32,
-                page_token: token,
+                page_size,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        listed.extend(r.connections.iter().map(key));
-        token = r.next_page_token;
-        if token.is_empty() {
-            break;
-        }
-        // New connections sort before and after the cursor.
-        let (c, seq) = &mut sensors[rng.below(2) as usize];
-        *seq += 1;
-        let d = connection(*seq, &client(rng.below(600)), "10.0.0.1", 10);
-        sync(c, vec![vec![d]]).await.unwrap();
-    }
-    assert!(listed.windows(2).all(|w| w[0] < w[1]), "{listed:?}");
-    for c in &first {
-        assert!(listed.contains(c), "{c:?} skipped");
-    }
+        let keys = r
+            .connections
+            .into_iter()
+            .map(|c| {
+                let conn = c.connection.unwrap_or_default();
+                (c.site, conn.client, conn.server)
+            })
+            .collect();
+        (keys, r.next_page_token)
+    })
+    .await;
     // An assets token is not a connections one, nor one of other filters.
     let some = op
         .list_connections(ListConnectionsRequest {
