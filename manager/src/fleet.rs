@@ -319,7 +319,6 @@ fn named_by_address(a: &Asset) -> bool {
     }
 }
 
-/// Merges the connections of one site's sensors.
 /// What identifies a merged connection within its site, in the order they are listed: client,
 /// server, transport, port, VLAN, capture segment, and the sensor for a connection on a
 /// capture segment (keyed as assets are: on a segment, only within its sensor).
@@ -350,6 +349,7 @@ pub fn connection_key(fc: &FleetConnection) -> ConnectionKey {
         .unwrap_or_default()
 }
 
+/// Merges the connections of one site's sensors, in [`ConnectionKey`] order.
 pub fn merge_connections(site: &str, input: Vec<(String, Connection)>) -> Vec<FleetConnection> {
     let mut groups: BTreeMap<ConnectionKey, FleetConnection> = BTreeMap::new();
     for (sensor, c) in input {

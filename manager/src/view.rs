@@ -421,11 +421,7 @@ impl FleetView {
     ) -> Result<(), StoreError> {
         let slot = self.site(site)?;
         slot.generation.fetch_add(1, Ordering::AcqRel);
-        {
-            let mut seen = self.seen.lock().map_err(|_| poisoned())?;
-            let at = seen.entry(batch.sensor.clone()).or_default();
-            *at = (*at).max(batch.applied_seq);
-        }
+        self.committed(&batch.sensor, batch.applied_seq)?;
         slot.queue.lock().map_err(|_| poisoned())?.push(batch);
         // Whoever holds the lock applies what is queued, ours included if it came in time.
         let mut v = slot.view.lock().map_err(|_| poisoned())?;
@@ -446,7 +442,6 @@ impl FleetView {
         Ok(())
     }
 
-    /// The last sequence number of `sensor` this view applied itself (0: none).
     /// Notes that this manager committed `sensor`'s batches up to `seq` to the store, before
     /// the view has them: what [`FleetView::seen`] reports from then on. The follower
     /// ([`crate::follow`]) then never takes this manager's own batches, on their way from the
@@ -462,6 +457,7 @@ impl FleetView {
         Ok(())
     }
 
+    /// The last sequence number of `sensor` this view applied itself (0: none).
     pub fn seen(&self, sensor: &str) -> Result<u64, StoreError> {
         Ok(self
             .seen
