@@ -273,13 +273,11 @@ impl SledStore {
     /// database is opened again at its last durable state; until that works, writes are
     /// refused with why.
     fn reopen(&self) -> Result<(), StoreError> {
-        let mut slot = self.db.write().map_err(|_| poisoned())?;
+        let slot = self.db.write().map_err(|_| poisoned())?;
         if !self.failed.load(Ordering::Acquire) {
             return Ok(()); // another writer reopened it meanwhile
         }
-        slot.take();
-        drop(slot);
-        match Db::open(&self.path).and_then(|db| self.install(db)) {
+        match self.open_again(slot) {
             Ok(()) => {
                 self.failed.store(false, Ordering::Release);
                 tracing::warn!(path = %self.path.display(), "the fleet store was opened again at its last durable state after a failed write; sensors send what was lost again");
@@ -292,18 +290,26 @@ impl SledStore {
         }
     }
 
+    /// Gives up the open database (`slot`, held for writing) and opens it again at its last
+    /// durable state. Ours must go before sled lets the directory be opened again.
+    fn open_again(
+        &self,
+        mut slot: std::sync::RwLockWriteGuard<'_, Option<Arc<Db>>>,
+    ) -> Result<(), StoreError> {
+        slot.take();
+        drop(slot);
+        Db::open(&self.path).and_then(|db| self.install(db))
+    }
+
     /// After a write failed for lack of space: opens the database again at its last durable
     /// state (sled keeps the error, and may hold in memory what it could not write), with the
     /// room the reserve gives.
     fn fall_back(&self) {
-        let Ok(mut slot) = self.db.write() else {
+        let Ok(slot) = self.db.write() else {
             return;
         };
-        // Ours must go before sled lets the directory be opened again.
-        slot.take();
-        drop(slot);
         space::reserve(&self.path).release();
-        if let Err(e) = Db::open(&self.path).and_then(|db| self.install(db)) {
+        if let Err(e) = self.open_again(slot) {
             tracing::error!(path = %self.path.display(), error = %e, "cannot open the fleet store again on the full disk; reads wait for free space too");
         }
     }
